@@ -1,0 +1,613 @@
+"""Case file (TOML) → validated, typed :class:`Case` in SI units.
+
+Input keys carry their unit in the name (``fwhm_um``, ``power_W``, ``temperature_C``); this
+module converts once, here, and everything downstream is SI (m, s, W, K). It imports no
+dolfinx, so a bad case fails in well under a second with one :class:`CaseError` line that
+names the key path, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ZERO_CELSIUS_K = 273.15
+
+
+class CaseError(ValueError):
+    """A bad case file: one line naming the key, the value and what was expected."""
+
+
+# --------------------------------------------------------------------------------------
+# Geometry kinds: their dimension keys, regions, faces and interfaces (names used by the
+# gmsh builders in geometry.py and by the case file).
+# --------------------------------------------------------------------------------------
+GEOMETRIES: dict[str, dict[str, Any]] = {
+    "reflection_insert": {
+        "sizes": {
+            "insert_radius_mm": 1e-3,
+            "insert_thickness_mm": 1e-3,
+            "anode_radius_mm": 1e-3,
+            "anode_length_mm": 1e-3,
+        },
+        "regions": ("target", "heat_sink"),
+        "faces": ("beam_face", "anode_face", "side", "cooled_end"),
+        "interfaces": ("target_heat_sink",),
+    },
+    "transmission": {
+        "sizes": {
+            "target_thickness_um": 1e-6,
+            "target_radius_mm": 1e-3,
+            "window_thickness_mm": 1e-3,
+            "window_radius_mm": 1e-3,
+        },
+        "regions": ("target", "window"),
+        "faces": ("beam_face", "window_face", "exit_face", "rim"),
+        "interfaces": ("target_window",),
+    },
+    "block": {
+        # A hemisphere of one material: stands for a semi-infinite target (verification,
+        # bulk targets). Its curved surface is "far_field".
+        "sizes": {"radius_mm": 1e-3},
+        "regions": ("target",),
+        "faces": ("beam_face", "far_field"),
+        "interfaces": (),
+    },
+}
+
+BOUNDARY_TYPES = ("adiabatic", "fixed", "convection", "radiation", "heat_flux")
+LOADING_KINDS = ("continuous", "pulse_train", "segments", "steady")
+
+
+# --------------------------------------------------------------------------------------
+# Typed case (SI inside)
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Geometry:
+    """Geometry kind and its dimensions (m)."""
+
+    kind: str
+    sizes_m: dict[str, float]
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """Mesh grading: smallest element = spot_fraction × spot size, growing with distance.
+
+    Attributes:
+        spot_fraction: smallest element size as a fraction of the spot size (FWHM/diameter).
+        growth: element size grows by this much per unit distance from the spot (-).
+        max_size_m: largest element size (m).
+        file: an existing .msh to reuse instead of building one (None: build).
+    """
+
+    spot_fraction: float = 0.1
+    growth: float = 0.25
+    max_size_m: float | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class Materials:
+    """Material name per region, constant overrides (SI) and the property mode."""
+
+    by_region: dict[str, str]
+    overrides: dict[str, dict[str, float]]
+    temperature_dependent: bool = True
+
+
+@dataclass(frozen=True)
+class Beam:
+    """Electron beam. Power is the beam power kV × mA (W), before backscatter."""
+
+    voltage_V: float
+    power_W: float
+    spot: str  # "gaussian" | "flat_top"
+    size_m: float  # FWHM (gaussian) or diameter (flat_top)
+    deposition: str  # "volume" | "surface"
+    backscatter_energy_fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Loading:
+    """Beam power schedule as constant-power segments (duration s, beam power W)."""
+
+    kind: str
+    segments: tuple[tuple[float, float], ...]  # empty for steady
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One boundary condition on a named face (SI, temperatures in K)."""
+
+    type: str
+    temperature_K: float | None = None
+    h_W_m2K: float | None = None
+    emissivity: float | None = None
+    q_W_m2: float | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A point probe at radius r and depth below the spot centre (m)."""
+
+    name: str
+    r_m: float
+    depth_m: float
+
+
+@dataclass(frozen=True)
+class TimeSettings:
+    """Time stepping: restart at initial_step after each power switch, double every
+    steps_per_doubling steps, never above max_step. None means automatic."""
+
+    initial_step_s: float | None = None
+    max_step_s: float | None = None
+    steps_per_doubling: int = 4
+    newton_tol_K: float = 1e-3
+
+
+@dataclass(frozen=True)
+class Output:
+    """Save times for fields (s) and whether to write fields at all."""
+
+    save_times_s: tuple[float, ...] = ()
+    fields: bool = True
+
+
+@dataclass(frozen=True)
+class Case:
+    """A complete, validated case in SI units."""
+
+    title: str
+    geometry: Geometry
+    mesh: MeshSettings
+    materials: Materials
+    beam: Beam
+    loading: Loading
+    boundaries: dict[str, Boundary]
+    interfaces: dict[str, float]  # name -> conductance W/m²K
+    initial_temperature_K: float
+    probes: tuple[Probe, ...]
+    time: TimeSettings
+    output: Output
+    source: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        """The resolved case (SI) as plain data, for the summary and the hash."""
+        d = asdict(self)
+        d.pop("source")
+        return d
+
+    def hash(self) -> str:
+        """SHA-256 of the resolved case (first 16 hex digits)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def end_time_s(self) -> float:
+        """Total simulated time of the schedule (0 for steady state)."""
+        return sum(d for d, _ in self.loading.segments)
+
+
+# --------------------------------------------------------------------------------------
+# Reading helpers: every check raises one CaseError line.
+# --------------------------------------------------------------------------------------
+def _fail(path: str, value: Any, expected: str) -> CaseError:
+    return CaseError(f"{path} = {value!r}: expected {expected}")
+
+
+class _Section:
+    """A table of the case file, read key by key; unread keys are rejected at the end."""
+
+    def __init__(self, data: Any, path: str):
+        if not isinstance(data, dict):
+            raise _fail(path, data, "a table")
+        self.data = data
+        self.path = path
+        self.allowed: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        self.allowed.add(key)
+        return key in self.data
+
+    def raw(self, key: str, default: Any = ..., *, expected: str = "a value") -> Any:
+        self.allowed.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise CaseError(f"{self._key(key)}: missing; expected {expected}")
+            return default
+        return self.data[key]
+
+    def number(self, key, default: Any = ..., *, positive=False, nonneg=False, lo=None, hi=None,
+               expected=None) -> float | None:
+        what = expected or (
+            "a positive number" if positive else "a non-negative number" if nonneg else "a number"
+        )
+        if key not in self.data and default is not ...:
+            self.allowed.add(key)
+            return default
+        v = self.raw(key, expected=what)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _fail(self._key(key), v, what)
+        v = float(v)
+        if not math.isfinite(v):
+            raise _fail(self._key(key), v, f"a finite number ({what})")
+        if (positive and v <= 0) or (nonneg and v < 0):
+            raise _fail(self._key(key), v, what)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise _fail(self._key(key), v, what)
+        return v
+
+    def integer(self, key, default: Any = ..., *, minimum=1) -> int:
+        what = f"an integer >= {minimum}"
+        v = self.raw(key, default, expected=what)
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise _fail(self._key(key), v, what)
+        return v
+
+    def choice(self, key, options, default: Any = ...) -> str:
+        what = "one of " + ", ".join(f'"{o}"' for o in options)
+        v = self.raw(key, default, expected=what)
+        if v not in options:
+            hint = _did_you_mean(str(v), options)
+            raise _fail(self._key(key), v, what + hint)
+        return v
+
+    def string(self, key, default: Any = ...) -> str:
+        v = self.raw(key, default, expected="a string")
+        if not isinstance(v, str):
+            raise _fail(self._key(key), v, "a string")
+        return v
+
+    def boolean(self, key, default: Any = ...) -> bool:
+        v = self.raw(key, default, expected="true or false")
+        if not isinstance(v, bool):
+            raise _fail(self._key(key), v, "true or false")
+        return v
+
+    def section(self, key, default: Any = ...) -> _Section:
+        v = self.raw(key, {} if default is ... else default, expected="a table")
+        if default is ... and key not in self.data:
+            raise CaseError(f"{self._key(key)}: missing; expected a table [{self._key(key)}]")
+        return _Section(v, self._key(key))
+
+    def close(self) -> None:
+        """Reject keys that were never read (with a did-you-mean)."""
+        for key in self.data:
+            if key not in self.allowed:
+                hint = _did_you_mean(key, sorted(self.allowed))
+                raise CaseError(
+                    f"{self._key(key)}: unknown key{hint or ''}; "
+                    f"expected one of: {', '.join(sorted(self.allowed)) or '(none)'}"
+                )
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _celsius(sec: _Section, key: str, default: Any = ...) -> float | None:
+    v = sec.number(key, default, lo=-ZERO_CELSIUS_K,
+                   expected="a temperature in °C above absolute zero")
+    return None if v is None else v + ZERO_CELSIUS_K
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+def _geometry(root: _Section) -> Geometry:
+    sec = root.section("geometry")
+    kind = sec.choice("kind", tuple(GEOMETRIES))
+    spec = GEOMETRIES[kind]
+    sizes = {}
+    for key, scale in spec["sizes"].items():
+        optional = key == "target_radius_mm"
+        v = sec.number(key, None if optional else ..., positive=True,
+                       expected="a positive length")
+        if v is not None:
+            sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
+    sec.close()
+    if kind == "transmission":
+        sizes.setdefault("target_radius_m", sizes["window_radius_m"])
+        if sizes["target_radius_m"] > sizes["window_radius_m"]:
+            raise _fail("geometry.target_radius_mm", sizes["target_radius_m"] * 1e3,
+                        "at most geometry.window_radius_mm")
+    if kind == "reflection_insert":
+        if sizes["insert_radius_m"] >= sizes["anode_radius_m"]:
+            raise _fail("geometry.insert_radius_mm", sizes["insert_radius_m"] * 1e3,
+                        "less than geometry.anode_radius_mm")
+        if sizes["insert_thickness_m"] >= sizes["anode_length_m"]:
+            raise _fail("geometry.insert_thickness_mm", sizes["insert_thickness_m"] * 1e3,
+                        "less than geometry.anode_length_mm")
+    return Geometry(kind, sizes)
+
+
+def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
+    sec = root.section("mesh", {})
+    ms = MeshSettings(
+        spot_fraction=sec.number("spot_fraction", 0.1, positive=True, hi=1.0,
+                                 expected="a number in (0, 1]"),
+        growth=sec.number("growth", 0.25, positive=True, hi=2.0,
+                          expected="a number in (0, 2]"),
+        max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
+        else v * 1e-3,
+        file=None,
+    )
+    if sec.has("file"):
+        p = base_dir / sec.string("file")
+        if not p.is_file():
+            raise _fail("mesh.file", str(p), "an existing .msh file")
+        ms = MeshSettings(ms.spot_fraction, ms.growth, ms.max_size_m, str(p))
+    sec.close()
+    return ms
+
+
+OVERRIDE_KEYS = {"k_W_mK": "k", "cp_J_kgK": "cp", "rho_kg_m3": "rho",
+                 "alpha_1_K": "alpha", "E_Pa": "E", "nu_1": "nu"}
+
+
+def _materials(root: _Section, geometry: Geometry) -> Materials:
+    from .materials import library  # reads a TOML data file, no dolfinx
+
+    lib = library()
+    regions = GEOMETRIES[geometry.kind]["regions"]
+    sec = root.section("materials")
+    by_region = {}
+    for region in regions:
+        name = sec.string(region)
+        if name not in lib:
+            raise _fail(f"materials.{region}", name,
+                        "a material of the library: " + ", ".join(sorted(lib))
+                        + _did_you_mean(name, lib))
+        by_region[region] = name
+    mode = sec.choice("properties", ("temperature_dependent", "constant"),
+                      "temperature_dependent")
+    overrides: dict[str, dict[str, float]] = {}
+    ov = sec.section("override", {})
+    for region in regions:
+        if ov.has(region):
+            rs = ov.section(region)
+            overrides[region] = {}
+            for key, prop in OVERRIDE_KEYS.items():
+                if rs.has(key):
+                    overrides[region][prop] = rs.number(
+                        key, positive=prop != "alpha",
+                        lo=0.0 if prop == "nu" else None, hi=0.5 if prop == "nu" else None)
+            rs.close()
+    ov.close()
+    sec.close()
+    return Materials(by_region, overrides, mode == "temperature_dependent")
+
+
+def _beam(root: _Section) -> Beam:
+    sec = root.section("beam")
+    kV = sec.number("voltage_kV", positive=True, expected="a positive voltage in kV")
+    if kV > 1000:
+        raise _fail("beam.voltage_kV", kV, "a tube voltage in kV (at most 1000)")
+    has_i, has_p = sec.has("current_mA"), sec.has("power_W")
+    if has_i == has_p:
+        raise CaseError("beam: give exactly one of current_mA or power_W "
+                        f"(found {'both' if has_i else 'neither'})")
+    if has_i:
+        power = kV * sec.number("current_mA", nonneg=True)  # kV × mA = W
+    else:
+        power = sec.number("power_W", nonneg=True)
+    spot = sec.choice("spot", ("gaussian", "flat_top"), "gaussian")
+    size_key = "fwhm_um" if spot == "gaussian" else "diameter_um"
+    size = sec.number(size_key, positive=True, expected="a positive spot size in µm") * 1e-6
+    deposition = sec.choice("deposition", ("volume", "surface"), "volume")
+    eta = sec.number("backscatter_energy_fraction", None, lo=0.0, hi=0.99,
+                     expected="a fraction in [0, 0.99]")
+    sec.close()
+    return Beam(kV * 1e3, power, spot, size, deposition, eta)
+
+
+def _loading(root: _Section, beam: Beam) -> Loading:
+    sec = root.section("loading")
+    kind = sec.choice("kind", LOADING_KINDS)
+    P = beam.power_W
+    if kind == "steady":
+        segments: list[tuple[float, float]] = []
+    elif kind == "continuous":
+        segments = [(sec.number("duration_s", positive=True), P)]
+    elif kind == "pulse_train":
+        n = sec.integer("pulses")
+        if sec.has("on_s") or sec.has("off_s"):
+            on = sec.number("on_s", positive=True)
+            off = sec.number("off_s", nonneg=True)
+        else:
+            period = sec.number("period_s", positive=True,
+                                expected="a positive period (or give on_s and off_s)")
+            duty = sec.number("duty_cycle", positive=True, hi=1.0,
+                              expected="a duty cycle in (0, 1]")
+            on, off = duty * period, (1.0 - duty) * period
+        segments = []
+        for _ in range(n):
+            segments.append((on, P))
+            if off > 0:
+                segments.append((off, 0.0))
+        if sec.has("cool_down_s"):
+            segments.append((sec.number("cool_down_s", positive=True), 0.0))
+    else:  # segments
+        raw = sec.raw("segment", expected="a list of [[loading.segment]] tables")
+        if not isinstance(raw, list) or not raw:
+            raise _fail("loading.segment", raw, "a non-empty list of [[loading.segment]] tables")
+        segments = []
+        for i, item in enumerate(raw):
+            s = _Section(item, f"loading.segment[{i}]")
+            segments.append((s.number("duration_s", positive=True),
+                             s.number("power_W", nonneg=True)))
+            s.close()
+    sec.close()
+    return Loading(kind, tuple(segments))
+
+
+def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
+    faces = GEOMETRIES[geometry.kind]["faces"]
+    sec = root.section("boundaries", {})
+    out = {}
+    for name in sec.data:
+        if name not in faces:
+            raise CaseError(f"boundaries.{name}: unknown face{_did_you_mean(name, faces) or ''};"
+                            f" expected one of: {', '.join(faces)}")
+        b = sec.section(name)
+        t = b.choice("type", BOUNDARY_TYPES)
+        if t == "fixed":
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"))
+        elif t == "convection":
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+                          h_W_m2K=b.number("h_W_m2K", positive=True))
+        elif t == "radiation":
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+                          emissivity=b.number("emissivity", positive=True, hi=1.0,
+                                              expected="an emissivity in (0, 1]"))
+        elif t == "heat_flux":
+            bc = Boundary(t, q_W_m2=b.number("q_W_m2"))
+        else:
+            bc = Boundary(t)
+        b.close()
+        out[name] = bc
+    sec.allowed.update(sec.data)
+    return out
+
+
+def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
+    names = GEOMETRIES[geometry.kind]["interfaces"]
+    sec = root.section("interfaces", {})
+    out = {}
+    for name in sec.data:
+        if name not in names:
+            raise CaseError(f"interfaces.{name}: unknown interface"
+                            f"{_did_you_mean(name, names) or ''}; expected one of: "
+                            f"{', '.join(names) or '(none for this geometry)'}")
+        s = sec.section(name)
+        out[name] = s.number("conductance_W_m2K", positive=True,
+                             expected="a positive thermal boundary conductance in W/m²K")
+        s.close()
+    sec.allowed.update(sec.data)
+    return out
+
+
+def _probes(root: _Section) -> tuple[Probe, ...]:
+    sec = root.section("probes", {})
+    out = []
+    for name in sec.data:
+        p = sec.section(name)
+        out.append(Probe(name, p.number("r_mm", nonneg=True) * 1e-3,
+                         p.number("depth_mm", nonneg=True) * 1e-3))
+        p.close()
+    sec.allowed.update(sec.data)
+    return tuple(out)
+
+
+def _time(root: _Section) -> TimeSettings:
+    sec = root.section("time", {})
+    ts = TimeSettings(
+        initial_step_s=sec.number("initial_step_s", None, positive=True),
+        max_step_s=sec.number("max_step_s", None, positive=True),
+        steps_per_doubling=sec.integer("steps_per_doubling", 4),
+        newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True),
+    )
+    sec.close()
+    return ts
+
+
+def _output(root: _Section, end_time: float) -> Output:
+    sec = root.section("output", {})
+    times = sec.raw("save_times_s", [], expected="a list of times in s")
+    if not isinstance(times, list):
+        raise _fail("output.save_times_s", times, "a list of times in s")
+    clean = []
+    for i, t in enumerate(times):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                or t <= 0 or t > end_time:
+            raise _fail(f"output.save_times_s[{i}]", t,
+                        f"a time in (0, {end_time:g}] s (the end of the schedule)")
+        clean.append(float(t))
+    out = Output(tuple(sorted(set(clean))), sec.boolean("fields", True))
+    sec.close()
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Cross-checks and entry points
+# --------------------------------------------------------------------------------------
+def _target_face_diameter(g: Geometry) -> float:
+    s = g.sizes_m
+    return 2 * {"reflection_insert": s.get("insert_radius_m"),
+                "transmission": s.get("target_radius_m"),
+                "block": s.get("radius_m")}[g.kind]
+
+
+def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
+    """Validate a case given as a dict (as read from TOML, units in the key names).
+
+    Args:
+        data: the parsed case file.
+        base_dir: folder that relative paths in the case (mesh.file) refer to.
+
+    Returns:
+        The validated case in SI units.
+
+    Raises:
+        CaseError: on the first bad key, with its path, value and what was expected.
+    """
+    root = _Section(data, "")
+    title = root.string("title", "anodesim case")
+    geometry = _geometry(root)
+    mesh = _mesh(root, Path(base_dir))
+    materials = _materials(root, geometry)
+    beam = _beam(root)
+    if beam.size_m > _target_face_diameter(geometry):
+        raise _fail("beam." + ("fwhm_um" if beam.spot == "gaussian" else "diameter_um"),
+                    beam.size_m * 1e6,
+                    f"a spot no larger than the target face "
+                    f"({_target_face_diameter(geometry) * 1e6:g} µm across)")
+    loading = _loading(root, beam)
+    boundaries = _boundaries(root, geometry)
+    interfaces = _interfaces(root, geometry)
+    init = root.section("initial", {})
+    T0 = _celsius(init, "temperature_C", 20.0)
+    init.close()
+    probes = _probes(root)
+    time = _time(root)
+    end = sum(d for d, _ in loading.segments)
+    output = _output(root, end)
+    root.close()
+    if loading.kind == "steady" and not any(
+            b.type in ("fixed", "convection", "radiation") for b in boundaries.values()):
+        raise CaseError("boundaries: a steady state needs at least one face with type "
+                        "fixed, convection or radiation (all faces are adiabatic)")
+    for p in probes:
+        if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind != "reflection_insert":
+            raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
+    return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
+                probes, time, output, source=data)
+
+
+def load(path: str | Path) -> Case:
+    """Read and validate a case file.
+
+    Raises:
+        CaseError: unreadable file, bad TOML or bad content (one line).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise CaseError(f"{path}: cannot read the case file ({e.strerror or e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"{path}: not valid TOML ({e})") from None
+    return from_dict(data, path.parent)

@@ -1,0 +1,94 @@
+"""Command line: ``anodesim run CASE.toml [-o DIR]``, ``anodesim check CASE.toml``,
+``anodesim materials``.
+
+Exit status: 0 success, 1 the run failed (solver, material range), 2 bad input (one line on
+stderr naming the key, the value and what was expected; nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .case import CaseError, load
+
+
+def _run(args) -> int:
+    case = load(args.case)  # validation first: a bad case writes nothing
+    out = Path(args.output) if args.output else Path("results") / Path(args.case).stem
+    from . import _mpi  # noqa: F401
+    from .materials import OutOfRangeError
+    from .pipeline import run
+    from .thermal import SolverError
+
+    quiet = args.quiet
+    if not quiet:
+        print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
+    try:
+        res = run(case, out, progress=not quiet)
+    except (SolverError, OutOfRangeError) as e:
+        print(f"anodesim: run failed: {e} (partial results in {out})", file=sys.stderr)
+        return 1
+    s = res.summary
+    if not quiet:
+        r, n, b = s["results"], s["numerics"], s["beam"]
+        print(f"  deposited power {b['deposited_power_W']:.4g} W of {b['beam_power_W']:.4g} W "
+              f"(eta_E = {b['backscatter_energy_fraction']:.3g})", file=sys.stderr)
+        print(f"  peak temperature {r['T_peak_max_C']:.1f} °C at t = {r['T_peak_max_time_s']:.4g} s",
+              file=sys.stderr)
+        for region, T in r["T_max_by_region_C"].items():
+            lim = r["limits_C"][region]
+            print(f"  max {region:<10s} {T:8.1f} °C   (damage {lim['damage']:.0f} °C, "
+                  f"melting {lim['melting']:.0f} °C)", file=sys.stderr)
+        print(f"  {n['cells']} cells, {n['dofs']} dofs, {n['time_steps']} steps, "
+              f"{s['timing_s']['total']:.1f} s wall", file=sys.stderr)
+    return 0
+
+
+def _check(args) -> int:
+    case = load(args.case)
+    print(f"{args.case}: valid ({case.title}, case hash {case.hash()})")
+    return 0
+
+
+def _materials(args) -> int:
+    from .materials import library
+
+    for key, m in sorted(library().items()):
+        lo, hi = m.k.range_K
+        print(f"{key:8s} {m.name:22s} k(300 K) = {float(m.k(300.0)):7.1f} W/m/K   "
+              f"tables {lo:.0f}-{hi:.0f} K   melting {m.melting_K:.0f} K   "
+              f"damage {m.damage_K:.0f} K   eta_E {m.backscatter_energy_fraction:.3g}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="anodesim", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"anodesim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a case and write its results")
+    p.add_argument("case", help="case file (TOML)")
+    p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    p.set_defaults(func=_run)
+    p = sub.add_parser("check", help="validate a case file without running it")
+    p.add_argument("case")
+    p.set_defaults(func=_check)
+    p = sub.add_parser("materials", help="list the material library")
+    p.set_defaults(func=_materials)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CaseError as e:
+        print(f"anodesim: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("anodesim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""Axisymmetric anode geometries built with gmsh and read into dolfinx with their tags.
+
+Coordinates are (r, z) in metres; the beam travels along −z and hits the beam face at
+r = 0, z = ``z_beam``. Each region is a polygon; an edge shared by two regions is one
+gmsh curve (perfect thermal contact) unless the case gives the interface a conductance,
+in which case each side gets its own curve, tied by ``setPeriodic`` so that the nodes
+coincide but are not connected: the thermal solver couples the two sides through the
+conductance. Physical groups carry the names used in the case file: regions, faces, and
+interfaces (``<name>`` when shared, ``<name>@<region>`` per side when split).
+
+The mesh is graded around the deposition zone (spot radius × deposition depth): element
+size h = min(h_max, h_min + growth · distance), h_min = spot_fraction × spot size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .case import Case
+
+AXIS = "axis"
+
+
+@dataclass
+class Layout:
+    """What the builders need, and what the solver needs to know of the geometry.
+
+    Attributes:
+        regions: name → polygon vertices (r, z) counter-clockwise; consecutive vertices
+            define edges; ``arcs`` marks edges that are circle arcs about a centre.
+        arcs: (region, edge index) → arc centre (r, z).
+        z_beam: height of the beam face (m).
+        stack: (region, thickness m) below the spot, from the beam face down.
+        faces: classifier (region, edge midpoint) → face name (or AXIS).
+        interfaces: frozenset of two regions → interface name.
+        thin: region → thickness (m) for thin layers whose element size is capped.
+    """
+
+    regions: dict[str, list[tuple[float, float]]]
+    arcs: dict[tuple[str, int], tuple[float, float]]
+    z_beam: float
+    stack: list[tuple[str, float]]
+    faces: object
+    interfaces: dict[frozenset, str]
+    thin: dict[str, float] = field(default_factory=dict)
+    scale: float = 1.0  # largest dimension (m)
+
+
+def layout(case: Case, spot_radius: float) -> Layout:
+    """The polygon layout of the case's geometry (no gmsh involved)."""
+    g = case.geometry
+    s = g.sizes_m
+    a = spot_radius
+    if g.kind == "reflection_insert":
+        Ri, ti, Rc, L = (s["insert_radius_m"], s["insert_thickness_m"], s["anode_radius_m"],
+                         s["anode_length_m"])
+        regions = {
+            "target": [(0, L - ti), (Ri, L - ti), (Ri, L), (a, L), (0, L)],
+            "heat_sink": [(0, 0), (Rc, 0), (Rc, L), (Ri, L), (Ri, L - ti), (0, L - ti)],
+        }
+
+        def faces(region, m):
+            r, z = m
+            if r < 1e-12 * Rc:
+                return AXIS
+            if abs(z - L) < 1e-9 * L:
+                return "beam_face" if region == "target" else "anode_face"
+            if abs(r - Rc) < 1e-9 * Rc:
+                return "side"
+            if abs(z) < 1e-9 * L:
+                return "cooled_end"
+            return None
+
+        return Layout(regions, {}, L, [("target", ti), ("heat_sink", L - ti)], faces,
+                      {frozenset(("target", "heat_sink")): "target_heat_sink"},
+                      scale=max(L, Rc))
+    if g.kind == "transmission":
+        tf, Rf, tw, Rw = (s["target_thickness_m"], s["target_radius_m"],
+                          s["window_thickness_m"], s["window_radius_m"])
+        top = tw + tf
+        if Rf < Rw:
+            window = [(0, 0), (Rw, 0), (Rw, tw), (Rf, tw), (0, tw)]
+        else:
+            window = [(0, 0), (Rw, 0), (Rw, tw), (0, tw)]
+        regions = {"target": [(0, tw), (Rf, tw), (Rf, top), (a, top), (0, top)],
+                   "window": window}
+
+        def faces(region, m):
+            r, z = m
+            if r < 1e-12 * Rw:
+                return AXIS
+            if abs(z - top) < 1e-9 * top:
+                return "beam_face"
+            if region == "window" and abs(z - tw) < 1e-9 * tw:
+                return "window_face"
+            if abs(z) < 1e-9 * top:
+                return "exit_face"
+            if abs(r - Rw) < 1e-9 * Rw:
+                return "rim"
+            if region == "target" and abs(r - Rf) < 1e-9 * Rf:
+                return "rim" if Rf >= Rw else "window_face"
+            return None
+
+        return Layout(regions, {}, top, [("target", tf), ("window", tw)], faces,
+                      {frozenset(("target", "window")): "target_window"},
+                      thin={"target": tf}, scale=max(top, Rw))
+    # block: a hemisphere of radius R standing for a semi-infinite target.
+    R = s["radius_m"]
+    regions = {"target": [(0, -R), (R, 0), (a, 0), (0, 0)]}
+
+    def faces(region, m):
+        r, z = m
+        if r < 1e-12 * R:
+            return AXIS
+        if abs(z) < 1e-12 * R:
+            return "beam_face"
+        return "far_field"
+
+    return Layout(regions, {("target", 0): (0.0, 0.0)}, 0.0, [("target", R)], faces, {},
+                  scale=R)
+
+
+def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: float,
+          zone_radius: float, zone_depth: float, path: Path | None = None):
+    """Mesh the layout with gmsh; write it to ``path`` (.msh) if given.
+
+    Args:
+        lay: the polygon layout.
+        split: interface names that get a conductance (their sides are not connected).
+        h_min: smallest element size, at the deposition zone (m).
+        growth: element size growth per unit distance from the zone (-).
+        h_max: largest element size (m).
+        zone_radius, zone_depth: the deposition zone below the spot (m).
+        path: where to write the .msh file.
+
+    Returns:
+        The gmsh module with the meshed model (caller finalises).
+    """
+    import gmsh
+
+    if not gmsh.isInitialized():
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add("anode")
+    geo = gmsh.model.geo
+    key = lambda p: (round(p[0] / lay.scale, 12), round(p[1] / lay.scale, 12))  # noqa: E731
+
+    # Edges per region, and which regions use each edge.
+    edges: dict[tuple, list[tuple[str, int]]] = {}
+    for name, poly in lay.regions.items():
+        for i in range(len(poly)):
+            e = frozenset((key(poly[i]), key(poly[(i + 1) % len(poly)])))
+            edges.setdefault(e, []).append((name, i))
+
+    def interface_of(users):
+        if len(users) != 2:
+            return None
+        return lay.interfaces.get(frozenset(u[0] for u in users))
+
+    # Region on the "minus" side of a split interface uses its own copies of the points.
+    split_side: dict[str, set] = {}
+    for e, users in edges.items():
+        name = interface_of(users)
+        if name in split:
+            minus = sorted(u[0] for u in users)[1]
+            split_side.setdefault(minus, set()).update(e)
+
+    points: dict[tuple, int] = {}
+
+    def point(region, p):
+        k = (key(p), region in split_side and key(p) in split_side[region])
+        if k not in points:
+            points[k] = geo.addPoint(p[0], p[1], 0.0)
+        return points[k]
+
+    lines: dict[tuple, int] = {}  # (edge, owner) -> signed line
+    groups: dict[tuple[int, str], list[int]] = {}
+    periodic: list[tuple[int, int]] = []
+    loops = {}
+    for name, poly in lay.regions.items():
+        loop = []
+        for i in range(len(poly)):
+            p, q = poly[i], poly[(i + 1) % len(poly)]
+            e = frozenset((key(p), key(q)))
+            users = edges[e]
+            iface = interface_of(users)
+            owner = name if (iface in split) else "shared"
+            if (e, owner) in lines:
+                tag, (kp, _kq) = lines[(e, owner)]
+                loop.append(tag if kp == key(p) else -tag)
+                continue
+            a, b = point(name, p), point(name, q)
+            if (name, i) in lay.arcs:
+                c = lay.arcs[(name, i)]
+                tag = geo.addCircleArc(a, geo.addPoint(c[0], c[1], 0.0), b)
+            else:
+                tag = geo.addLine(a, b)
+            lines[(e, owner)] = (tag, (key(p), key(q)))
+            loop.append(tag)
+            mid = (0.5 * (p[0] + q[0]), 0.5 * (p[1] + q[1]))
+            if iface is None:
+                face = lay.faces(name, mid)
+                if face is None:
+                    raise RuntimeError(f"edge {p}-{q} of {name} has no face name")
+                groups.setdefault((1, face), []).append(tag)
+            elif iface in split:
+                groups.setdefault((1, f"{iface}@{name}"), []).append(tag)
+                other = [o for (ee, o) in lines if ee == e and o != name]
+                if other:
+                    master, (mp, _mq) = lines[(e, other[0])]
+                    periodic.append((tag, master if mp == key(p) else -master))
+            else:
+                groups.setdefault((1, iface), []).append(tag)
+        loops[name] = geo.addPlaneSurface([geo.addCurveLoop(loop)])
+        groups.setdefault((2, name), []).append(loops[name])
+    geo.synchronize()
+    identity = [1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0]
+    for slave, master in periodic:
+        # A reversed master is handled by gmsh matching the nodes through the transform.
+        gmsh.model.mesh.setPeriodic(1, [slave], [abs(master)], identity)
+    for i, ((dim, name), tags) in enumerate(sorted(groups.items()), start=1):
+        gmsh.model.addPhysicalGroup(dim, tags, i, name=name)
+
+    # Thin layers (films): element size at most 10 × thickness (aspect ratio ≤ 10), on the
+    # layer's surface and on the curves that bound it.
+    thin_cap = {}
+    for name, t in lay.thin.items():
+        thin_cap[(2, loops[name])] = 10.0 * t
+        for _, c in gmsh.model.getBoundary([(2, loops[name])], oriented=False):
+            thin_cap[(1, abs(c))] = 10.0 * t
+    z0 = lay.z_beam
+
+    def size(dim, tag, x, y, z, lc):
+        dr = max(0.0, x - zone_radius)
+        depth = z0 - y
+        dz = max(0.0, -depth, depth - zone_depth)
+        h = min(h_max, h_min + growth * math.hypot(dr, dz))
+        cap = thin_cap.get((dim, tag))
+        return h if cap is None else min(h, cap)
+
+    gmsh.model.mesh.setSizeCallback(size)
+    for opt in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
+        gmsh.option.setNumber(f"Mesh.{opt}", 0)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.model.mesh.generate(2)
+    if path is not None:
+        tmp = Path(path).with_suffix(".tmp.msh")
+        gmsh.write(str(tmp))
+        tmp.replace(path)
+    return gmsh
+
+
+@dataclass
+class AnodeMesh:
+    """A dolfinx mesh with its tags and named groups.
+
+    Attributes:
+        mesh: the dolfinx mesh.
+        cell_tags, facet_tags: MeshTags of regions and faces.
+        groups: physical-group name → tag.
+        axisymmetric: (r, z) coordinates with r-weighted measures.
+    """
+
+    mesh: object
+    cell_tags: object
+    facet_tags: object
+    groups: dict[str, int]
+    group_dims: dict[str, int]
+    axisymmetric: bool = True
+
+    @property
+    def cells(self) -> int:
+        return self.mesh.topology.index_map(self.mesh.topology.dim).size_global
+
+    def facets(self, name: str) -> np.ndarray:
+        """Local indices of the facets in the named group (empty if absent)."""
+        if name not in self.groups:
+            return np.empty(0, dtype=np.int32)
+        return self.facet_tags.find(self.groups[name])
+
+
+def to_dolfinx(comm, model=None, path: Path | None = None, gdim: int = 2) -> AnodeMesh:
+    """Read a gmsh model (rank 0) or a .msh file into dolfinx, with tags and names."""
+    import dolfinx.io.gmsh
+
+    if model is not None:
+        md = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=gdim)
+    else:
+        md = dolfinx.io.gmsh.read_from_msh(str(path), comm, 0, gdim=gdim)
+    groups = {name: pg.tag for name, pg in md.physical_groups.items()}
+    dims = {name: pg.dim for name, pg in md.physical_groups.items()}
+    return AnodeMesh(md.mesh, md.cell_tags, md.facet_tags, groups, dims, axisymmetric=(gdim == 2))
+
+
+def mesh_sizes(case: Case, spot) -> tuple[float, float, float]:
+    """(h_min, growth, h_max) for the case (m, -, m)."""
+    h_min = case.mesh.spot_fraction * spot.size_m
+    g = case.geometry
+    if g.kind == "transmission":
+        h_min = min(h_min, 0.5 * g.sizes_m["target_thickness_m"])
+    scale = max(g.sizes_m.values())
+    h_max = case.mesh.max_size_m or scale / 10.0
+    return h_min, case.mesh.growth, max(h_max, h_min)

@@ -1,0 +1,110 @@
+"""Loading schedules and the time-step plan that follows them.
+
+A schedule is a list of constant-power segments (duration s, beam power W); continuous
+loads, pulse trains and arbitrary segment lists all reduce to it (case.py). The plan lands a
+step exactly on every power switch and every save time. After a switch the step restarts at
+``initial_step`` and doubles every ``steps_per_doubling`` steps up to ``max_step``, so that
+µs spot transients and minute-long heat-sink transients are both resolved with few steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Piecewise-constant beam power.
+
+    Attributes:
+        segments: (duration s, beam power W) in order.
+    """
+
+    segments: tuple[tuple[float, float], ...]
+
+    @property
+    def switch_times(self) -> np.ndarray:
+        """Start time of every segment and the end time (s)."""
+        return np.concatenate([[0.0], np.cumsum([d for d, _ in self.segments])])
+
+    @property
+    def end_time(self) -> float:
+        return float(self.switch_times[-1])
+
+    def power(self, t: float) -> float:
+        """Beam power (W) during the step that ends at t (left-continuous at switches)."""
+        times = self.switch_times
+        i = int(np.searchsorted(times, t, side="left")) - 1
+        i = min(max(i, 0), len(self.segments) - 1)
+        return self.segments[i][1]
+
+    def energy(self, t: float) -> float:
+        """Beam energy delivered from 0 to t (J)."""
+        e, start = 0.0, 0.0
+        for d, p in self.segments:
+            e += p * max(0.0, min(d, t - start))
+            start += d
+        return e
+
+
+@dataclass(frozen=True)
+class Step:
+    """One time step of the plan.
+
+    Attributes:
+        t: time at the end of the step (s).
+        dt: step size (s).
+        power_W: beam power during the step.
+        restart: first step after a power switch (use a one-step scheme).
+        save: fields are saved at t.
+    """
+
+    t: float
+    dt: float
+    power_W: float
+    restart: bool
+    save: bool
+
+
+def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_doubling: int,
+         save_times=()) -> list[Step]:
+    """Time steps that land on every switch and save time, restarting small at switches.
+
+    Args:
+        schedule: the power schedule.
+        initial_step: first step after every power switch (s).
+        max_step: largest step (s).
+        steps_per_doubling: steps taken at each size before it doubles.
+        save_times: times (s) that must be landed on exactly.
+
+    Returns:
+        The steps in order; the last one ends at the schedule's end.
+    """
+    steps: list[Step] = []
+    times = schedule.switch_times
+    saves = sorted(set(float(t) for t in save_times) | {float(times[-1])})
+    for k, (duration, power) in enumerate(schedule.segments):
+        t0, t1 = float(times[k]), float(times[k + 1])
+        # Landing points inside this segment (save times) and its end.
+        marks = [s for s in saves if t0 < s < t1 - 1e-12 * t1] + [t1]
+        t, level_dt, n_at_level, restart, prev_dt = t0, initial_step, 0, True, None
+        for mark in marks:
+            while mark - t > 1e-12 * max(mark, 1e-300):
+                dt = min(level_dt, max_step)
+                if prev_dt is not None and not restart:
+                    dt = min(dt, 2.0 * prev_dt)  # keep BDF2 step ratios ≤ 2 (zero-stable)
+                remaining = mark - t
+                if remaining <= dt * (1 + 1e-9):
+                    dt = remaining
+                elif remaining < 2 * dt:
+                    dt = 0.5 * remaining  # two equal steps instead of one tiny one
+                t_new = mark if dt == remaining else t + dt
+                steps.append(Step(t_new, dt, power, restart,
+                                  save=(dt == remaining and mark in saves)))
+                restart, prev_dt, t = False, dt, t_new
+                n_at_level += 1
+                if n_at_level >= steps_per_doubling and level_dt < max_step:
+                    level_dt, n_at_level = 2 * level_dt, 0
+    return steps

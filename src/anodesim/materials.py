@@ -1,0 +1,219 @@
+"""Material library: temperature-dependent property tables with their sources.
+
+The data live in ``data/materials.toml`` (every table names its source and provenance tag);
+this module reads them and interpolates linearly between table points. A temperature
+outside a table is an error (:class:`OutOfRangeError`), never a silent extrapolation.
+
+Properties (SI): ``k`` W/m/K, ``cp`` J/kg/K, ``rho`` kg/m³, ``alpha`` 1/K (tangent linear
+expansion coefficient), ``E`` Pa, ``nu`` (-). ``rho_cp`` (J/m³/K) is the product of the
+``rho`` and ``cp`` tables on the union of their grids.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+PROPERTY_KEYS = {"k": "k_W_mK", "cp": "cp_J_kgK", "rho": "rho_kg_m3", "alpha": "alpha_1_K",
+                 "E": "E_Pa", "nu": "nu_1"}
+
+
+class OutOfRangeError(ValueError):
+    """A temperature outside the tabulated range of a property."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A property tabulated against temperature, interpolated linearly.
+
+    Attributes:
+        T_K: strictly increasing temperatures (K).
+        values: property values at T_K (SI).
+        name: "<material>.<property>" for error messages.
+        source: where the numbers come from.
+    """
+
+    T_K: np.ndarray
+    values: np.ndarray
+    name: str = ""
+    source: str = ""
+
+    @classmethod
+    def constant(cls, value: float, name: str = "", source: str = "constant override"):
+        """A constant valid at every temperature (0 K to 1e5 K)."""
+        return cls(np.array([0.0, 1e5]), np.array([value, value], dtype=float), name, source)
+
+    @property
+    def is_constant(self) -> bool:
+        return bool(np.all(self.values == self.values[0]))
+
+    @property
+    def range_K(self) -> tuple[float, float]:
+        return float(self.T_K[0]), float(self.T_K[-1])
+
+    def check(self, T_min: float, T_max: float) -> None:
+        """Raise OutOfRangeError if [T_min, T_max] leaves the table (K)."""
+        lo, hi = self.range_K
+        if T_min < lo - 1e-9 or T_max > hi + 1e-9:
+            bad = T_min if T_min < lo else T_max
+            raise OutOfRangeError(
+                f"{self.name}: temperature {bad:.1f} K ({bad - 273.15:.1f} °C) is outside the "
+                f"tabulated range {lo:.0f}-{hi:.0f} K; no extrapolation is done")
+
+    def __call__(self, T):
+        """Interpolated value at T (K); raises OutOfRangeError outside the table."""
+        T = np.asarray(T, dtype=float)
+        if T.size:
+            self.check(float(T.min()), float(T.max()))
+        return np.interp(T, self.T_K, self.values)
+
+    def integral(self, T0: float, T1: float) -> float:
+        """Exact integral of the piecewise-linear interpolant from T0 to T1 (K)."""
+        self.check(min(T0, T1), max(T0, T1))
+        grid = np.union1d(self.T_K, [T0, T1])
+        grid = grid[(grid >= min(T0, T1)) & (grid <= max(T0, T1))]
+        val = np.trapezoid(np.interp(grid, self.T_K, self.values), grid)
+        return float(val if T1 >= T0 else -val)
+
+    def ramps(self) -> tuple[float, float, float, list[tuple[float, float]]]:
+        """The interpolant as v0 + s0 (T − T0) + Σ Δs_i max(T − T_i, 0).
+
+        This form has no branches, so it maps onto a UFL expression with an exact
+        derivative (see :func:`ufl_expression`).
+        """
+        T, v = self.T_K, self.values
+        slopes = np.diff(v) / np.diff(T)
+        kinks = [(float(T[i]), float(slopes[i] - slopes[i - 1]))
+                 for i in range(1, len(slopes)) if slopes[i] != slopes[i - 1]]
+        return float(v[0]), float(T[0]), float(slopes[0]), kinks
+
+    def product(self, other: Table, name: str = "") -> Table:
+        """Pointwise product on the union of both grids (within the common range)."""
+        lo = max(self.T_K[0], other.T_K[0])
+        hi = min(self.T_K[-1], other.T_K[-1])
+        grid = np.union1d(self.T_K, other.T_K)
+        grid = grid[(grid >= lo) & (grid <= hi)]
+        vals = np.interp(grid, self.T_K, self.values) * np.interp(grid, other.T_K, other.values)
+        return Table(grid, vals, name, f"product of {self.name} and {other.name}")
+
+
+def ufl_expression(table: Table, T):
+    """The table's piecewise-linear interpolant as a UFL expression of T (K).
+
+    Outside the table the expression extends the end slopes; callers check the range of
+    the solution (Table.check) so that no result rests on an extrapolated value.
+    """
+    import ufl
+
+    if table.is_constant:
+        return table.values[0]
+    v0, T0, s0, kinks = table.ramps()
+    expr = v0 + s0 * (T - T0)
+    for Ti, ds in kinks:
+        expr = expr + ds * ufl.max_value(T - Ti, 0.0)
+    return expr
+
+
+def ufl_antiderivative(table: Table, T, T_ref: float):
+    """UFL expression of ∫_{T_ref}^{T} f dT′ for the table's interpolant f (exact)."""
+    import ufl
+
+    def prim(x, sym):
+        if table.is_constant:
+            return table.values[0] * x
+        v0, T0, s0, kinks = table.ramps()
+        out = v0 * x + 0.5 * s0 * (x - T0) ** 2
+        for Ti, ds in kinks:
+            r = ufl.max_value(x - Ti, 0.0) if sym else max(x - Ti, 0.0)
+            out = out + 0.5 * ds * r ** 2
+        return out
+
+    return prim(T, True) - prim(T_ref, False)
+
+
+@dataclass(frozen=True)
+class Material:
+    """A material of the library: property tables, limits and beam-interaction data.
+
+    Attributes:
+        key: library key ("W", "Cu", ...).
+        name: common name.
+        tables: property tables keyed by "k", "cp", "rho", "alpha", "E", "nu".
+        melting_K: melting (or decomposition) temperature (K).
+        damage_K: temperature above which the material is damaged in service (K).
+        atomic_number, atomic_mass_g_mol, density_g_cm3: for the Kanaya–Okayama range.
+        backscatter_energy_fraction: fraction eta_E of the beam energy backscattered.
+        info: sources and other scalar entries of the data file.
+    """
+
+    key: str
+    name: str
+    tables: dict[str, Table]
+    melting_K: float
+    damage_K: float
+    atomic_number: float
+    atomic_mass_g_mol: float
+    density_g_cm3: float
+    backscatter_energy_fraction: float
+    info: dict = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, prop):
+        tables = self.__dict__.get("tables", {})
+        if prop in tables:
+            return tables[prop]
+        raise AttributeError(prop)
+
+    @property
+    def rho_cp(self) -> Table:
+        """Volumetric heat capacity ρ·cp (J/m³/K)."""
+        return self.tables["rho"].product(self.tables["cp"], f"{self.key}.rho_cp")
+
+    def with_overrides(self, overrides: dict[str, float]) -> Material:
+        """A copy with some properties replaced by constants (SI)."""
+        tables = dict(self.tables)
+        for prop, value in overrides.items():
+            tables[prop] = Table.constant(value, f"{self.key}.{prop}",
+                                          "constant override from the case")
+        return Material(self.key, self.name, tables, self.melting_K, self.damage_K,
+                        self.atomic_number, self.atomic_mass_g_mol, self.density_g_cm3,
+                        self.backscatter_energy_fraction, self.info)
+
+    def frozen_at(self, T_K: float) -> Material:
+        """A copy with every property held constant at its value at T_K."""
+        return self.with_overrides({p: float(t(T_K)) for p, t in self.tables.items()})
+
+
+@functools.cache
+def library() -> dict[str, Material]:
+    """All materials of the data file, keyed by library key."""
+    text = resources.files("anodesim").joinpath("data/materials.toml").read_bytes()
+    data = tomllib.loads(text.decode())
+    out = {}
+    for key, entry in data.items():
+        tables = {}
+        for prop, tkey in PROPERTY_KEYS.items():
+            t = entry[tkey]
+            tables[prop] = Table(np.array(t["T_K"], float), np.array(t["value"], float),
+                                 f"{key}.{prop}", t.get("source", ""))
+        info = {k: v for k, v in entry.items() if not isinstance(v, dict)}
+        out[key] = Material(
+            key=key, name=entry.get("name", key), tables=tables,
+            melting_K=float(entry["melting_K"]), damage_K=float(entry["damage_K"]),
+            atomic_number=float(entry["atomic_number"]),
+            atomic_mass_g_mol=float(entry["atomic_mass_g_mol"]),
+            density_g_cm3=float(entry["density_g_cm3"]),
+            backscatter_energy_fraction=float(entry["backscatter_energy_fraction"]),
+            info=info)
+    return out
+
+
+def get(key: str) -> Material:
+    """One material by library key (KeyError names the known keys)."""
+    lib = library()
+    if key not in lib:
+        raise KeyError(f"unknown material {key!r}; known: {', '.join(sorted(lib))}")
+    return lib[key]

@@ -1,0 +1,125 @@
+"""Run-directory outputs: CSV time series, JSON summary with provenance, PNG plot.
+
+Every file is written atomically (to a temporary name in the same folder, then renamed), so
+an interrupted run never leaves a half-written file; the time series is rewritten at every
+field save, so a crash loses at most the steps since the last save.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write data to path atomically (temporary file + rename in the same folder)."""
+    path = Path(path)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=()) -> None:
+    """Write a CSV table atomically; comment lines (starting with #) go first."""
+    buf = io.StringIO()
+    for c in comments:
+        buf.write(f"# {c}\n")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow([f"{v:.10g}" if isinstance(v, float) else v for v in row])
+    atomic_write(path, buf.getvalue())
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def provenance(comm_size: int = 1) -> dict:
+    """Versions of the package and its stack, and where it ran."""
+    versions = {}
+    for dist in ("anodesim", "dolfinx-solver-real", "fenics-basix", "fenics-ffcx",
+                 "fenics-ufl", "gmsh", "numpy", "scipy", "petsc4py", "mpi4py"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        import dolfinx
+        from petsc4py import PETSc
+
+        versions["dolfinx"] = dolfinx.__version__
+        versions["PETSc"] = ".".join(map(str, PETSc.Sys.getVersion()))
+    except Exception:  # noqa: BLE001 - provenance must never fail a run
+        pass
+    return {"versions": versions, "python": sys.version.split()[0],
+            "platform": platform.platform(), "host": socket.gethostname(),
+            "mpi_ranks": comm_size}
+
+
+def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title: str) -> None:
+    """PNG of temperatures against time, with the beam power as a shaded background."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    for label, values in curves.items():
+        ax.plot(t, values, label=label, lw=1.6)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("temperature (°C)")
+    positive = [x for x in t if x > 0]
+    if positive and max(positive) / min(positive) > 100:
+        ax.set_xscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.step(t, power, where="pre", color="0.6", lw=1.0, alpha=0.8)
+    ax2.fill_between(t, power, step="pre", color="0.85", alpha=0.5)
+    ax2.set_ylabel("beam power (W)", color="0.4")
+    ax2.set_ylim(0, 1.15 * max(max(power), 1e-12))
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
+
+
+def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],
+                  title: str) -> None:
+    """PNG of steady temperature profiles (x in µm, T in °C)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    for label, (x, T) in profiles.items():
+        ax.plot(x, T, label=label, lw=1.6)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("distance from the spot centre (µm)")
+    ax.set_ylabel("temperature (°C)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
