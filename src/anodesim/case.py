@@ -87,8 +87,8 @@ class MeshSettings:
         file: an existing .msh to reuse instead of building one (None: build).
     """
 
-    spot_fraction: float = 0.1
-    growth: float = 0.25
+    spot_fraction: float = 0.05
+    growth: float = 0.15
     max_size_m: float | None = None
     file: str | None = None
 
@@ -336,9 +336,9 @@ def _geometry(root: _Section) -> Geometry:
 def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
     sec = root.section("mesh", {})
     ms = MeshSettings(
-        spot_fraction=sec.number("spot_fraction", 0.1, positive=True, hi=1.0,
+        spot_fraction=sec.number("spot_fraction", 0.05, positive=True, hi=1.0,
                                  expected="a number in (0, 1]"),
-        growth=sec.number("growth", 0.25, positive=True, hi=2.0,
+        growth=sec.number("growth", 0.15, positive=True, hi=2.0,
                           expected="a number in (0, 2]"),
         max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
         else v * 1e-3,

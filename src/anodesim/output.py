@@ -89,7 +89,7 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
     ax.grid(True, which="both", alpha=0.3)
     ax2 = ax.twinx()
     ax2.step(t, power, where="pre", color="0.6", lw=1.0, alpha=0.8)
-    ax2.fill_between(t, power, step="pre", color="0.85", alpha=0.5)
+    ax2.fill_between(t, power, step="pre", color="0.85", alpha=0.5, linewidth=0)
     ax2.set_ylabel("beam power (W)", color="0.4")
     ax2.set_ylim(0, 1.15 * max(max(power), 1e-12))
     ax.set_zorder(ax2.get_zorder() + 1)

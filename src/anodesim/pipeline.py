@@ -66,7 +66,7 @@ def _time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
     target = mats["target"]
     T0 = case.initial_temperature_K
     kappa = float(target.k(T0) / target.rho_cp(T0))
-    dt0 = case.time.initial_step_s or 0.05 * spot.spot_time_s(kappa)
+    dt0 = case.time.initial_step_s or 1e-3 * spot.spot_time_s(kappa)
     dt_max = case.time.max_step_s or max(case.end_time_s / 50.0, dt0)
     return dt0, dt_max
 

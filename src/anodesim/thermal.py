@@ -270,7 +270,7 @@ class ThermalProblem:
             ksp = self._new_solver(A)
             self.factorisations += 1
             self._cache[key] = (A, ksp)
-            if len(self._cache) > 24:
+            if len(self._cache) > 160:
                 _, (A_old, ksp_old) = self._cache.popitem(last=False)
                 ksp_old.destroy()
                 A_old.destroy()
