@@ -48,6 +48,36 @@ class Layout:
     interfaces: dict[frozenset, str]
     thin: dict[str, float] = field(default_factory=dict)
     scale: float = 1.0  # largest dimension (m)
+    embedded: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+
+    def embed_spot_edge(self, a: float, depth: float) -> None:
+        """Embed the edge r = a of a flat-top spot down to the deposition depth, so that
+        the elements follow the discontinuity of the source (layer by layer)."""
+        top = self.z_beam
+        for region, thickness in self.stack:
+            bottom = top - min(depth, thickness)
+            if bottom < top - thickness + 1e-12 * self.scale:  # reaches the next layer
+                bottom = top - thickness
+                for poly in self.regions.values():
+                    _insert_vertex(poly, (a, bottom))
+            self.embedded.append((region, (a, top), (a, bottom)))
+            depth -= top - bottom
+            top = bottom
+            if depth <= 1e-12 * self.scale:
+                return
+
+
+def _insert_vertex(poly: list, p: tuple) -> None:
+    """Insert p into the polygon on the straight edge that contains it (if any)."""
+    for i in range(len(poly)):
+        (x0, y0), (x1, y1) = poly[i], poly[(i + 1) % len(poly)]
+        if p in (poly[i], poly[(i + 1) % len(poly)]):
+            return
+        cross = (x1 - x0) * (p[1] - y0) - (y1 - y0) * (p[0] - x0)
+        inside = min(x0, x1) <= p[0] <= max(x0, x1) and min(y0, y1) <= p[1] <= max(y0, y1)
+        if abs(cross) < 1e-18 and inside:
+            poly.insert(i + 1, p)
+            return
 
 
 def layout(case: Case, spot_radius: float) -> Layout:
@@ -217,7 +247,12 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
                 groups.setdefault((1, iface), []).append(tag)
         loops[name] = geo.addPlaneSurface([geo.addCurveLoop(loop)])
         groups.setdefault((2, name), []).append(loops[name])
+    embedded = []
+    for region, p, q in lay.embedded:
+        embedded.append((region, geo.addLine(point(region, p), point(region, q))))
     geo.synchronize()
+    for region, line in embedded:
+        gmsh.model.mesh.embed(1, [line], 2, loops[region])
     identity = [1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0]
     for slave, master in periodic:
         # A reversed master is handled by gmsh matching the nodes through the transform.

@@ -130,6 +130,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         zone_depth = spot.depth_m
     except ValueError as e:
         raise CaseError(f"beam.voltage_kV = {case.beam.voltage_V / 1e3:g}: {e}") from None
+    if spot.shape == "flat_top" and zone_depth > 0:
+        lay.embed_spot_edge(0.5 * spot.size_m, zone_depth)
 
     if out is not None and rank0:
         out.mkdir(parents=True, exist_ok=True)
@@ -190,8 +192,13 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
     rows: list[list[float]] = []
     schedule = Schedule(case.loading.segments)
 
+    coldest = {r: math.inf for r in regions}
+
     def record(t: float, beam_W: float) -> list[float]:
-        maxima = [problem.region_max(r) - C for r in regions]
+        ranges = [problem.region_range(r) for r in regions]
+        for r, (lo, _) in zip(regions, ranges):
+            coldest[r] = min(coldest[r], lo - C)
+        maxima = [hi - C for _, hi in ranges]
         row = ([t, beam_W, beam_W * p_dep, maxima[0]] + maxima
                + [v - C for v in probes.values()]
                + [problem.stored_heat(), p_dep * schedule.energy(t)])
@@ -268,6 +275,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "T_peak_max_time_s": rows[i_peak][0] if rows else None,
                 "T_max_by_region_C": {r: max(row[4 + j] for row in rows)
                                       for j, r in enumerate(regions)} if rows else {},
+                "T_min_by_region_C": coldest,
                 "final": dict(zip(header, rows[-1])) if rows else {},
                 "limits_C": {r: {"damage": mats[r].damage_K - C, "melting": mats[r].melting_K - C}
                              for r in regions},

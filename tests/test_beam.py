@@ -1,0 +1,61 @@
+"""Beam source: electron ranges, depth–dose normalisation, and the deposited power the mesh
+integrates, which must equal the requested value to 0.1 % for both spot shapes and both
+deposition modes on both geometries."""
+
+import json
+
+import pytest
+from cases import reflection, transmission
+from scipy.integrate import quad
+
+import anodesim
+from anodesim.beam import depth_dose, kanaya_okayama_range_m
+from anodesim.pipeline import run
+
+
+@pytest.mark.parametrize("kV,expected_um", [(40, 2.72), (100, 12.57), (160, 27.55)])
+def test_kanaya_okayama_range_in_tungsten(kV, expected_um):
+    """Physics reference §2.1 table (W: A 183.84, Z 74, ρ 19.25): within 0.5 %."""
+    R = kanaya_okayama_range_m(kV * 1e3, 183.84, 74, 19.25)
+    assert R * 1e6 == pytest.approx(expected_um, rel=0.005)
+
+
+def test_depth_dose_normalised_and_vanishing_at_range():
+    assert quad(depth_dose, 0, 1)[0] == pytest.approx(1.0, rel=1e-9)
+    assert depth_dose(1.0) == pytest.approx(0.0, abs=1e-3)
+    assert depth_dose(1.01) == 0.0 and depth_dose(-0.01) == 0.0
+
+
+CASES = [(geo, spot, dep) for geo in ("reflection", "transmission")
+         for spot in ("gaussian", "flat_top") for dep in ("volume", "surface")]
+
+
+@pytest.mark.parametrize("geo,spot,dep", CASES, ids=["-".join(c) for c in CASES])
+def test_deposited_power_integrates_to_0p1_percent(tmp_path, geo, spot, dep):
+    size = {"fwhm_um": 20.0} if spot == "gaussian" else {"fwhm_um": None, "diameter_um": 20.0}
+    builder = reflection if geo == "reflection" else transmission
+    case = builder(beam={"spot": spot, "deposition": dep, **size},
+                   loading={"kind": "steady", "duration_s": None})
+    res = run(anodesim.from_dict(case), tmp_path)
+    beam = res.summary["beam"]
+    assert beam["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
+    eta = 0.325  # W, data file
+    assert beam["deposited_power_W"] == pytest.approx(case["beam"]["power_W"] * (1 - eta))
+    # the same number as written to summary.json
+    assert json.loads((tmp_path / "summary.json").read_text())["beam"] == beam
+
+
+def test_volume_source_crosses_thin_film_into_window():
+    """60 kV in a 1 µm W film: the 5.35 µm W range is longer than the film, so the
+    deposition continues into the diamond (range-fraction scaling)."""
+    res = run(anodesim.from_dict(transmission()))
+    beam = res.summary["beam"]
+    assert beam["electron_range_um"]["target"] == pytest.approx(5.35, rel=0.01)
+    assert beam["deposition_depth_um"] > 1.0
+    assert beam["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_range_longer_than_target_stack_is_a_case_error():
+    case = transmission(geometry={"window_thickness_mm": 0.002}, beam={"voltage_kV": 150})
+    with pytest.raises(anodesim.CaseError, match="electron range exceeds the target stack"):
+        run(anodesim.from_dict(case))

@@ -1,0 +1,151 @@
+"""Case files: valid cases load to SI; every kind of bad input gives one line naming the
+key, the value and what was expected, exit status 2, no traceback and no output folder."""
+
+import math
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from cases import reflection, transmission
+
+import anodesim
+from anodesim.case import CaseError, from_dict
+from anodesim.cli import main
+
+STUDIES = Path(__file__).parent.parent / "studies"
+
+
+def write_toml(path: Path, data: dict) -> Path:
+    def fmt(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        if isinstance(v, float) and not math.isfinite(v):
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return repr(v)
+
+    lines = []
+
+    def emit(prefix, table):
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        if prefix:
+            lines.append(f"[{prefix}]")
+        lines.extend(f"{k} = {fmt(v)}" for k, v in scalars.items())
+        for k, v in table.items():
+            if isinstance(v, dict):
+                emit(f"{prefix}.{k}" if prefix else k, v)
+
+    emit("", data)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_valid_case_converts_units_once():
+    case = from_dict(reflection())
+    assert case.beam.voltage_V == 100e3
+    assert case.beam.size_m == pytest.approx(50e-6)
+    assert case.geometry.sizes_m["anode_length_m"] == pytest.approx(5e-3)
+    assert case.initial_temperature_K == pytest.approx(303.15)
+    assert case.boundaries["cooled_end"].temperature_K == pytest.approx(303.15)
+    assert case.loading.segments == ((0.1, 10.0),)
+
+
+def test_current_gives_beam_power_kV_times_mA():
+    case = from_dict(reflection(beam={"power_W": None, "current_mA": 0.25}))
+    assert case.beam.power_W == pytest.approx(25.0)
+
+
+def test_pulse_train_from_period_and_duty_cycle():
+    case = from_dict(reflection(loading={"kind": "pulse_train", "duration_s": None,
+                                         "pulses": 3, "period_s": 2.0, "duty_cycle": 0.25}))
+    assert case.loading.segments == ((0.5, 10.0), (1.5, 0.0)) * 3
+
+
+def test_shipped_studies_are_valid():
+    for path in STUDIES.glob("*.toml"):
+        anodesim.load(path)
+
+
+def test_hash_changes_with_input():
+    assert from_dict(reflection()).hash() != from_dict(reflection(beam={"power_W": 11.0})).hash()
+
+
+BAD = [
+    # (description, change to the reflection case, text the message must contain)
+    ("unknown key with did-you-mean", {"beam": {"fwhm_mu": 20}}, "did you mean 'fwhm_um'"),
+    ("unknown section", {"bundaries": {}}, "did you mean 'boundaries'"),
+    ("missing key", {"geometry": {"insert_radius_mm": None}}, "geometry.insert_radius_mm: missing"),
+    ("missing section", {"beam": None}, "beam: missing"),
+    ("wrong type", {"beam": {"voltage_kV": "100"}}, "beam.voltage_kV = '100'"),
+    ("negative size", {"geometry": {"anode_radius_mm": -3.0}}, "geometry.anode_radius_mm = -3.0"),
+    ("zero size", {"beam": {"fwhm_um": 0.0}}, "beam.fwhm_um = 0.0"),
+    ("spot larger than the target", {"beam": {"fwhm_um": 2500.0}}, "no larger than the target"),
+    ("unknown material", {"materials": {"heat_sink": "Copper"}}, "materials.heat_sink = 'Copper'"),
+    ("duty cycle above 1", {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 2,
+                                        "period_s": 1.0, "duty_cycle": 1.5}},
+     "loading.duty_cycle = 1.5"),
+    ("duty cycle zero", {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 2,
+                                     "period_s": 1.0, "duty_cycle": 0.0}},
+     "loading.duty_cycle = 0.0"),
+    ("non-finite number", {"beam": {"power_W": math.inf}}, "beam.power_W = inf"),
+    ("nan", {"boundaries": {"cooled_end": {"h_W_m2K": math.nan}}}, "h_W_m2K = nan"),
+    ("unknown face", {"boundaries": {"coold_end": {"type": "adiabatic"}}},
+     "did you mean 'cooled_end'"),
+    ("unknown boundary type", {"boundaries": {"cooled_end": {"type": "convective"}}},
+     "did you mean 'convection'"),
+    ("both current and power", {"beam": {"current_mA": 0.1}}, "exactly one of current_mA"),
+    ("temperature below absolute zero", {"initial": {"temperature_C": -300.0}},
+     "initial.temperature_C = -300.0"),
+    ("save time after the end", {"output": {"save_times_s": [5.0]}},
+     "output.save_times_s[0] = 5.0"),
+    ("insert wider than the anode", {"geometry": {"insert_radius_mm": 4.0}},
+     "less than geometry.anode_radius_mm"),
+]
+
+
+@pytest.mark.parametrize("what,change,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, what, change, message):
+    path = write_toml(tmp_path / "case.toml", reflection(**change))
+    out = tmp_path / "out"
+    status = main(["run", str(path), "-o", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert len(err.splitlines()) == 1, err
+    assert message in err, err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_steady_without_heat_removal_is_rejected():
+    with pytest.raises(CaseError, match="steady state needs"):
+        from_dict(transmission(boundaries=None))
+
+
+def test_unreadable_and_invalid_files(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    assert "cannot read the case file" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[beam\nvoltage_kV = 1\n")
+    assert main(["check", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_bad_input_fast_and_without_dolfinx(tmp_path):
+    """Validation imports no dolfinx: a bad case fails in a fresh interpreter without it."""
+    path = write_toml(tmp_path / "case.toml", reflection(beam={"fwhm_um": -1.0}))
+    code = ("import sys; from anodesim.cli import main; s = main(['run', sys.argv[1]]); "
+            "assert 'dolfinx' not in sys.modules; sys.exit(s)")
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_write_toml_roundtrip(tmp_path):
+    data = reflection()
+    assert tomllib.loads(write_toml(tmp_path / "c.toml", data).read_text()) == data

@@ -1,0 +1,89 @@
+"""The command line end to end: files written, summary contents, mesh reuse, steady output."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from cases import reflection, transmission
+from test_case import write_toml
+
+from anodesim.cli import main
+
+
+def read_rows(path):
+    with open(path) as f:
+        lines = [line for line in f if not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def test_run_writes_all_outputs(tmp_path, capsys):
+    case = reflection(probes={"below": {"r_mm": 0.0, "depth_mm": 0.05}},
+                      output={"fields": True, "save_times_s": [0.01, 0.1]})
+    path = write_toml(tmp_path / "case.toml", case)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "peak temperature" in err
+    for name in ("mesh.msh", "timeseries.csv", "temperatures.png", "summary.json"):
+        assert (out / name).is_file(), name
+    assert (out / "fields.bp").is_dir() and not (out / "fields.bp.partial").exists()
+    assert not list(out.glob(".*"))  # no temporary files left behind
+    rows = read_rows(out / "timeseries.csv")
+    t = np.array([float(r["time_s"]) for r in rows])
+    assert t[0] == 0 and t[-1] == pytest.approx(0.1) and np.all(np.diff(t) > 0)
+    assert {"T_peak_C", "T_max_target_C", "T_max_heat_sink_C", "T_below_C",
+            "stored_heat_J"} <= set(rows[0])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "complete"
+    assert len(s["case_hash"]) == 16
+    assert {"dolfinx", "PETSc", "anodesim"} <= set(s["provenance"]["versions"])
+    assert s["timing_s"]["total"] > 0
+    peak = max(float(r["T_peak_C"]) for r in rows)
+    assert s["results"]["T_peak_max_C"] == pytest.approx(peak)
+    # the probe 50 µm below the spot is cooler than the peak and warmer than the start
+    assert 30.0 < float(rows[-1]["T_below_C"]) < peak
+
+
+def test_reused_mesh_gives_the_same_result(tmp_path):
+    first = tmp_path / "a"
+    path = write_toml(tmp_path / "case.toml", reflection())
+    assert main(["run", str(path), "-o", str(first), "-q"]) == 0
+    again = write_toml(tmp_path / "again.toml",
+                       reflection(mesh={"file": str(first / "mesh.msh")}))
+    assert main(["run", str(again), "-o", str(tmp_path / "b"), "-q"]) == 0
+    a = json.loads((first / "summary.json").read_text())["results"]["T_peak_max_C"]
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())["results"]["T_peak_max_C"]
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_steady_run_writes_profiles(tmp_path):
+    path = write_toml(tmp_path / "case.toml", transmission(
+        interfaces={"target_window": {"conductance_W_m2K": 2.05e8}}))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    assert (out / "profiles.png").is_file()
+    rows = read_rows(out / "profiles.csv")
+    axis = [float(r["T_C"]) for r in rows if r["line"] == "axis"]
+    assert axis[0] == max(axis)  # hottest at the spot
+
+
+def test_material_range_failure_exit_1_keeps_partial_results(tmp_path, capsys):
+    """Driving W past its melting point stops the run with exit 1 and a clear reason."""
+    path = write_toml(tmp_path / "case.toml", reflection(beam={"power_W": 2000.0,
+                                                              "fwhm_um": 10.0}))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "outside the tabulated range" in err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and "W." in s["error"]
+    assert (out / "timeseries.csv").is_file()
+
+
+def test_console_script_help():
+    r = subprocess.run([sys.executable, "-m", "anodesim.cli", "--help"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "run" in r.stdout

@@ -1,0 +1,44 @@
+"""Schedules and the time-step plan: steps land on every switch and save time, restart
+small after a switch, grow geometrically and keep BDF2 step ratios at most 2."""
+
+import numpy as np
+import pytest
+
+from anodesim.loading import Schedule, plan
+
+
+def test_steps_land_on_switches_and_save_times():
+    sched = Schedule(((0.3, 5.0), (0.7, 0.0), (0.3, 5.0)))
+    saves = (0.05, 0.5, 1.3)
+    steps = plan(sched, 1e-4, 0.05, 4, saves)
+    t = np.array([s.t for s in steps])
+    for mark in (0.3, 1.0, 1.3, *saves):
+        assert np.isclose(t, mark, rtol=0, atol=1e-15).any(), mark
+    assert t[-1] == pytest.approx(1.3, abs=1e-15)
+    assert np.all(np.diff(t) > 0)
+    assert [s.t for s in steps if s.save] == pytest.approx(list(saves))
+
+
+def test_restart_small_after_switch_and_geometric_growth():
+    sched = Schedule(((1.0, 5.0), (1.0, 0.0)))
+    steps = plan(sched, 1e-3, 0.2, 2)
+    restarts = [s for s in steps if s.restart]
+    assert len(restarts) == 2 and all(s.dt == pytest.approx(1e-3) for s in restarts)
+    first = [s.dt for s in steps[:6]]
+    assert first == pytest.approx([1e-3, 1e-3, 2e-3, 2e-3, 4e-3, 4e-3])
+    assert max(s.dt for s in steps) <= 0.2 + 1e-15
+    assert [s.power_W for s in steps if s.t <= 1.0] == [5.0] * sum(s.t <= 1.0 for s in steps)
+
+
+def test_bdf2_step_ratio_bounded():
+    steps = plan(Schedule(((10.0, 1.0),)), 1e-5, 1.0, 3, save_times=(0.0123, 3.3333))
+    for prev, s in zip(steps, steps[1:]):
+        if not s.restart:
+            assert s.dt / prev.dt <= 2.0 + 1e-9
+
+
+def test_energy_and_power():
+    sched = Schedule(((1.0, 2.0), (1.0, 0.0), (0.5, 4.0)))
+    assert sched.energy(2.5) == pytest.approx(4.0)
+    assert sched.energy(1.5) == pytest.approx(2.0)
+    assert sched.power(0.5) == 2.0 and sched.power(1.0) == 2.0 and sched.power(1.2) == 0.0
