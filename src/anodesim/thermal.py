@@ -131,33 +131,60 @@ class ThermalProblem:
         v = ufl.TestFunction(V)
 
         F = 0
+        J_extra = 0  # Jacobian terms from the T-dependence of nodal coefficients
+        du = ufl.TrialFunction(V)
         nonlinear = False
         self.region_tables: dict[str, list[mat_lib.Table]] = {}
+        self.nodal: list[tuple[mat_lib.Table, dolfinx.fem.Function, dolfinx.fem.Function]] = []
         for region, m in self.materials.items():
             tag = dom.groups[region]
-            k_tab, rc_tab = m.k, m.rho_cp
-            self.region_tables[region] = [t for t in (k_tab, rc_tab) if not t.is_constant]
+            tables = {"k": m.k, "rc": m.rho_cp}
+            self.region_tables[region] = [t for t in tables.values() if not t.is_constant]
             nonlinear |= bool(self.region_tables[region])
-            k = mat_lib.ufl_expression(k_tab, T)
-            rc = mat_lib.ufl_expression(rc_tab, T)
-            F += rc * (self.c0 * T + self.c1 * Tn + self.c2 * Tnm1) * v * w * dx(tag)
-            F += k * ufl.inner(ufl.grad(T), ufl.grad(v)) * w * dx(tag)
+            # Temperature-dependent properties are interpolated at the nodes (group finite
+            # elements, O(h²) consistent): k_h = Σ k(T_j) φ_j, and likewise ρc. Their
+            # derivatives dk/dT enter the Jacobian explicitly below.
+            coef, dcoef = {}, {}
+            for name, t in tables.items():
+                if t.is_constant:
+                    coef[name], dcoef[name] = float(t.values[0]), None
+                else:
+                    f, df = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+                    self.nodal.append((t, f, df))
+                    coef[name], dcoef[name] = f, df
+            # Quadrature exact for constant properties on P1 (with the 2πr weight).
+            dx_c = dx(tag, metadata={"quadrature_degree": 3})
+            dx_k = dx(tag, metadata={"quadrature_degree": 2})
+            rate = self.c0 * T + self.c1 * Tn + self.c2 * Tnm1
+            F += coef["rc"] * rate * v * w * dx_c
+            F += coef["k"] * ufl.inner(ufl.grad(T), ufl.grad(v)) * w * dx_k
+            if dcoef["rc"] is not None:
+                J_extra += dcoef["rc"] * du * rate * v * w * dx_c
+            if dcoef["k"] is not None:
+                J_extra += dcoef["k"] * du * ufl.inner(ufl.grad(T), ufl.grad(v)) * w * dx_k
+        self._update_coefficients()
 
-        # Beam source for 1 W deposited, scaled by `power`.
+        # Beam source for 1 W deposited: assembled once into a vector, scaled by `power`.
         q_md = {"quadrature_degree": 6}
         self.source_forms = []
+        source = 0
         if self.spot is not None:
             if self.spot.deposition == "surface":
                 tag = dom.groups["beam_face"]
                 q = self.spot.radial(r)
                 self.source_forms.append(q * w * ds(tag, metadata=q_md))
-                F -= self.power * q * v * w * ds(tag, metadata=q_md)
+                source += q * v * w * ds(tag, metadata=q_md)
             else:
                 for layer in self.spot.layers:
                     tag = dom.groups[layer.region]
                     q = self.spot.volume_density(layer, r, depth)
                     self.source_forms.append(q * w * dx(tag, metadata=q_md))
-                    F -= self.power * q * v * w * dx(tag, metadata=q_md)
+                    source += q * v * w * dx(tag, metadata=q_md)
+        self.source_vector = None
+        if source != 0:
+            self.source_vector = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(source))
+            self.source_vector.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES,
+                                           mode=PETSc.ScatterMode.REVERSE)
 
         fdim = tdim - 1
         self.bcs = []
@@ -183,7 +210,7 @@ class ThermalProblem:
                 F += it.conductance * T * v * w * ds(dom.groups[side])
         self.nonlinear = nonlinear
         self.F_form = dolfinx.fem.form(F)
-        self.J_form = dolfinx.fem.form(ufl.derivative(F, T))
+        self.J_form = dolfinx.fem.form(ufl.derivative(F, T, du) + J_extra)
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.du = dolfinx.fem.petsc.create_vector(V)
         self.cross = self._interface_cross_terms() if self.interfaces else None
@@ -252,6 +279,7 @@ class ThermalProblem:
         return ksp
 
     def _assemble_jacobian(self, A=None):
+        self._update_coefficients()
         if A is None:
             A = dolfinx.fem.petsc.create_matrix(self.J_form)
         A.zeroEntries()
@@ -261,47 +289,72 @@ class ThermalProblem:
             A.axpy(1.0, self.cross, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
         return A
 
-    def _operator(self):
-        """(A, ksp) for the current coefficients: cached per a0/Δt when linear."""
-        if not self.nonlinear:
-            key = float(self.c0.value)
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+    def _operator(self, refresh: bool = False):
+        """(A, ksp, fresh) for the current a0/Δt, from a cache keyed by a0/Δt.
+
+        Linear problems: the Jacobian is exact whatever T, so it is assembled and factorised
+        once per key. Nonlinear problems: the cached Jacobian was assembled at an earlier
+        temperature (modified Newton); ``refresh`` reassembles it at the current T.
+        """
+        key = float(self.c0.value)
+        if key in self._cache and not refresh:
+            self._cache.move_to_end(key)
+            A, ksp = self._cache[key]
+            return A, ksp, False
+        if key in self._cache:
+            A, ksp = self._cache[key]
+            self._assemble_jacobian(A)
+            ksp.setOperators(A)
+        else:
             A = self._assemble_jacobian()
             ksp = self._new_solver(A)
-            self.factorisations += 1
             self._cache[key] = (A, ksp)
             if len(self._cache) > 160:
                 _, (A_old, ksp_old) = self._cache.popitem(last=False)
                 ksp_old.destroy()
                 A_old.destroy()
-            return A, ksp
-        if not hasattr(self, "_A"):
-            self._A = self._assemble_jacobian()
-            self._ksp = self._new_solver(self._A)
-        else:
-            self._assemble_jacobian(self._A)
-            self._ksp.setOperators(self._A)
         self.factorisations += 1
-        return self._A, self._ksp
+        return A, ksp, True
+
+    def _update_coefficients(self) -> None:
+        """Nodal values of the temperature-dependent properties and their derivatives.
+
+        Values outside a table use the end value here; the solution itself is range-checked
+        (check_range), so no result rests on an extrapolated property.
+        """
+        Tx = self.T.x.array
+        for table, f, df in self.nodal:
+            Tc = np.clip(Tx, table.T_K[0], table.T_K[-1])
+            f.x.array[:] = np.interp(Tc, table.T_K, table.values)
+            slopes = np.diff(table.values) / np.diff(table.T_K)
+            i = np.clip(np.searchsorted(table.T_K, Tc, side="right") - 1, 0, len(slopes) - 1)
+            df.x.array[:] = slopes[i]
 
     def _residual(self) -> PETSc.Vec:
+        self._update_coefficients()
         b = self.b
         with b.localForm() as loc:
             loc.set(0.0)
         dolfinx.fem.petsc.assemble_vector(b, self.F_form)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+        if self.source_vector is not None:
+            b.axpy(-float(self.power.value), self.source_vector)
         if self.cross is not None:
             self.cross.multAdd(self.T.x.petsc_vec, b, b)
         dolfinx.fem.petsc.set_bc(b, self.bcs, self.T.x.petsc_vec, -1.0)
         return b
 
     def _solve(self) -> None:
-        """Newton iterations on F(T) = 0 from the current T."""
+        """Newton iterations on F(T) = 0 from the current T.
+
+        Nonlinear problems start from the cached (lagged) Jacobian and refresh it at the
+        current T as soon as the updates stop shrinking by at least 5× per iteration; the
+        iteration stops when the largest nodal update is below ``newton_tol`` (K).
+        """
+        _, ksp, fresh = self._operator()
+        previous = None
         for it in range(1, self.max_newton + 1):
             b = self._residual()
-            _, ksp = self._operator()
             ksp.solve(b, self.du)
             self.T.x.petsc_vec.axpy(-1.0, self.du)
             self.T.x.scatter_forward()
@@ -313,6 +366,9 @@ class ThermalProblem:
                 raise SolverError("Newton produced a non-finite temperature")
             if update < self.newton_tol:
                 return
+            if not fresh and previous is not None and update > 0.2 * previous:
+                _, ksp, fresh = self._operator(refresh=True)
+            previous = update
         raise SolverError(f"Newton did not converge in {self.max_newton} iterations "
                           f"(last update {update:.3g} K > {self.newton_tol:g} K)")
 
