@@ -319,7 +319,14 @@ class AnodeMesh:
 
 
 def to_dolfinx(comm, model=None, path: Path | None = None, gdim: int = 2) -> AnodeMesh:
-    """Read a gmsh model (rank 0) or a .msh file into dolfinx, with tags and names."""
+    """Read a gmsh model or a .msh file into dolfinx, with tags and names (collective).
+
+    Args:
+        comm: MPI communicator; every rank calls this with the same arguments.
+        model: the gmsh model, meshed on rank 0 (other ranks pass the same object unused).
+        path: a .msh file to read instead (when model is None).
+        gdim: geometric dimension (2 for (r, z)).
+    """
     import dolfinx.io.gmsh
 
     if model is not None:

@@ -152,7 +152,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                                 mesh_path)
         import gmsh
 
-        domain = geometry.to_dolfinx(comm, model=gmsh.model if rank0 else None, gdim=2)
+        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=2)
         if rank0 and gm is not None:
             gmsh.finalize()
     for region in GEOMETRIES[case.geometry.kind]["regions"]:

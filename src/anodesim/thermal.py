@@ -470,7 +470,8 @@ class PointProbes:
         found = np.zeros(n, dtype=np.int32)
         for i, _ in self.local:
             found[i] = 1
-        total = self.comm.allreduce(found, op=MPI.SUM) if n else found
+        total = found.copy()
+        self.comm.Allreduce(found, total, op=MPI.SUM)
         self.missing = [i for i in range(n) if total[i] == 0]
         self.pts = pts
         self.n = n
@@ -482,6 +483,6 @@ class PointProbes:
             idx = [i for i, _ in self.local]
             cells = np.array([c for _, c in self.local], dtype=np.int32)
             out[idx] = self.fun.eval(self.pts[idx], cells).reshape(-1)
-        out = self.comm.allreduce(out, op=MPI.MAX) if self.n else out
+        self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)  # buffer reduction, elementwise
         out[np.isneginf(out)] = np.nan
         return out

@@ -1,0 +1,42 @@
+"""Runs under MPI (mpirun -n 2, the mpich shipped with the wheel) agree with serial runs:
+to round-off for constant properties (linear problem, direct solver), and within the
+accumulated Newton tolerance for temperature-dependent properties."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cases import reflection
+from test_case import write_toml
+
+MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
+
+
+def run_cli(tmp_path, case, name, ranks):
+    path = write_toml(tmp_path / f"{name}.toml", case)
+    out = tmp_path / name
+    cmd = [sys.executable, "-m", "anodesim.cli", "run", str(path), "-o", str(out), "-q"]
+    if ranks > 1:
+        cmd = [MPIRUN, "-n", str(ranks), *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+@pytest.mark.parametrize("properties,rtol", [("constant", 1e-9),
+                                             ("temperature_dependent", 1e-4)])
+def test_two_ranks_match_one(tmp_path, properties, rtol):
+    case = reflection(materials={"properties": properties},
+                      probes={"below": {"r_mm": 0.0, "depth_mm": 0.05}},
+                      interfaces={"target_heat_sink": {"conductance_W_m2K": 1e6}},
+                      output={"fields": True, "save_times_s": [0.1]})
+    serial = run_cli(tmp_path, case, "serial", 1)
+    parallel = run_cli(tmp_path, case, "parallel", 2)
+    assert parallel["provenance"]["mpi_ranks"] == 2
+    a, b = serial["results"]["final"], parallel["results"]["final"]
+    for key in ("T_peak_C", "T_max_heat_sink_C", "T_below_C", "stored_heat_J"):
+        assert b[key] == pytest.approx(a[key], rel=rtol), key
