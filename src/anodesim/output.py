@@ -71,8 +71,14 @@ def provenance(comm_size: int = 1) -> dict:
             "mpi_ranks": comm_size}
 
 
-def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title: str) -> None:
-    """PNG of temperatures against time, with the beam power as a shaded background."""
+def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title: str,
+                    log_time: bool) -> None:
+    """PNG of temperatures against time, with the beam power as a shaded background.
+
+    Args:
+        t: times (s); power[i] is the beam power (W) during the step ending at t[i].
+        log_time: logarithmic time axis (a single load) or linear (a schedule of pulses).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,13 +89,12 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
         ax.plot(t, values, label=label, lw=1.6)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("temperature (°C)")
-    positive = [x for x in t if x > 0]
-    if positive and max(positive) / min(positive) > 100:
+    if log_time:
         ax.set_xscale("log")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax2 = ax.twinx()
-    ax2.step(t, power, where="pre", color="0.6", lw=1.0, alpha=0.8)
-    ax2.fill_between(t, power, step="pre", color="0.85", alpha=0.5, linewidth=0)
+    ax2.stairs(power[1:], t, fill=True, color="0.9", linewidth=0)
+    ax2.stairs(power[1:], t, color="0.6", linewidth=0.8)
     ax2.set_ylabel("beam power (W)", color="0.4")
     ax2.set_ylim(0, 1.15 * max(max(power), 1e-12))
     ax.set_zorder(ax2.get_zorder() + 1)

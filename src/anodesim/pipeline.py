@@ -320,7 +320,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 for j, p in enumerate(case.probes):
                     curves[p.name] = [row[4 + len(regions) + j] for row in rows]
                 output.plot_timeseries(out / "temperatures.png", t, curves,
-                                       [row[1] for row in rows], case.title)
+                                       [row[1] for row in rows], case.title,
+                                       log_time=len(case.loading.segments) == 1)
             output.write_json(out / "summary.json", summary)
     return RunResult(summary, header, rows, out)
 
