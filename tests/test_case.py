@@ -149,3 +149,15 @@ def test_bad_input_fast_and_without_dolfinx(tmp_path):
 def test_write_toml_roundtrip(tmp_path):
     data = reflection()
     assert tomllib.loads(write_toml(tmp_path / "c.toml", data).read_text()) == data
+
+
+def test_setup_error_leaves_no_output_folder(tmp_path, capsys):
+    """A case error found only when the mesh exists (a probe outside the body) still exits 2
+    and removes the run folder this run created."""
+    case = reflection(probes={"deep": {"r_mm": 0.0, "depth_mm": 50.0}})
+    path = write_toml(tmp_path / "case.toml", case)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "probes.deep" in err and "outside the mesh" in err
+    assert not out.exists()

@@ -8,6 +8,7 @@ stderr naming the key, the value and what was expected; nothing written).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,8 +27,14 @@ def _run(args) -> int:
     quiet = args.quiet
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
+    existed = out.exists()
     try:
         res = run(case, out, progress=not quiet)
+    except CaseError:
+        # Found while setting up (e.g. a probe outside the mesh): leave nothing behind.
+        if not existed and out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     except (SolverError, OutOfRangeError) as e:
         print(f"anodesim: run failed: {e} (partial results in {out})", file=sys.stderr)
         return 1

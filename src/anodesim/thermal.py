@@ -104,6 +104,7 @@ class ThermalProblem:
         self.comm = msh.comm
         tdim = msh.topology.dim
         msh.topology.create_connectivity(tdim - 1, tdim)
+        msh.topology.create_connectivity(tdim, tdim)
         V = self.V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
         self.T = dolfinx.fem.Function(V, name="temperature_K")
         self.T_n = dolfinx.fem.Function(V)
@@ -347,28 +348,61 @@ class ThermalProblem:
     def _solve(self) -> None:
         """Newton iterations on F(T) = 0 from the current T.
 
-        Nonlinear problems start from the cached (lagged) Jacobian and refresh it at the
-        current T as soon as the updates stop shrinking by at least 5× per iteration; the
+        Linear problems: one step with the cached factorisation is exact. Nonlinear ones
+        start from the cached (lagged) Jacobian and refresh it at the current T when the
+        updates stop shrinking 5× per iteration or a lagged step fails to reduce the
+        residual; a backtracking line search on ‖F‖₂ (halving, sufficient decrease 1e-4)
+        makes Newton robust far from the solution (e.g. radiation from a cold start). The
         iteration stops when the largest nodal update is below ``newton_tol`` (K).
         """
         _, ksp, fresh = self._operator()
-        previous = None
-        for it in range(1, self.max_newton + 1):
-            b = self._residual()
+        b = self._residual()
+        x = self.T.x.petsc_vec
+        if not self.nonlinear:
             ksp.solve(b, self.du)
-            self.T.x.petsc_vec.axpy(-1.0, self.du)
+            x.axpy(-1.0, self.du)
             self.T.x.scatter_forward()
             self.newton_iterations += 1
-            if not self.nonlinear:
-                return
+            return
+        x0 = x.duplicate()
+        norm0 = b.norm()
+        previous = None
+        for _ in range(self.max_newton):
+            ksp.solve(b, self.du)
+            self.newton_iterations += 1
             update = self.du.norm(PETSc.NormType.NORM_INFINITY)
             if not np.isfinite(update):
                 raise SolverError("Newton produced a non-finite temperature")
-            if update < self.newton_tol:
-                return
-            if not fresh and previous is not None and update > 0.2 * previous:
+            x.copy(x0)
+            alpha = 1.0
+            while True:
+                x.waxpy(-alpha, self.du, x0)
+                self.T.x.scatter_forward()
+                if update < self.newton_tol:
+                    return
+                b = self._residual()
+                norm = b.norm()
+                if np.isfinite(norm) and norm <= (1.0 - 1e-4 * alpha) * norm0:
+                    break
+                if not fresh:  # a lagged Jacobian may be the problem: refresh, re-solve
+                    break
+                alpha *= 0.5
+                if alpha < 1e-4:
+                    raise SolverError("Newton line search failed (no decrease of the "
+                                      f"residual along the Newton direction, ‖F‖ = {norm0:.3g})")
+            if not fresh and not (np.isfinite(norm) and norm <= (1.0 - 1e-4) * norm0):
+                x0.copy(x)
+                self.T.x.scatter_forward()
                 _, ksp, fresh = self._operator(refresh=True)
-            previous = update
+                b = self._residual()
+                norm0 = b.norm()
+                previous = None
+                continue
+            update *= alpha
+            fresh = False  # T moved: the Jacobian now lags behind it
+            if previous is not None and update > 0.2 * previous:
+                _, ksp, fresh = self._operator(refresh=True)
+            previous, norm0 = update, norm
         raise SolverError(f"Newton did not converge in {self.max_newton} iterations "
                           f"(last update {update:.3g} K > {self.newton_tol:g} K)")
 
