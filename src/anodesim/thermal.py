@@ -36,9 +36,8 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 from petsc4py import PETSc
-from scipy.spatial import cKDTree
 
-from . import materials as mat_lib
+from . import coupling, materials as mat_lib
 from .beam import Spot
 from .case import Boundary
 from .geometry import AnodeMesh
@@ -214,57 +213,14 @@ class ThermalProblem:
         self.J_form = dolfinx.fem.form(ufl.derivative(F, T, du) + J_extra)
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.du = dolfinx.fem.petsc.create_vector(V)
-        self.cross = self._interface_cross_terms() if self.interfaces else None
+        self.cross = None
+        if self.interfaces:
+            sizes = dolfinx.fem.petsc.create_matrix(self.J_form).getSizes()
+            self.cross = coupling.cross_terms(
+                V, dom, [(i.name, i.side_a, i.side_b, i.conductance) for i in self.interfaces],
+                w, ds, self.bcs, sizes)
         self._cache: OrderedDict[float, tuple] = OrderedDict()
         self._monitors()
-
-    def _interface_cross_terms(self) -> PETSc.Mat:
-        """Off-diagonal blocks −∫ h T₋ v₊ w ds (and symmetric) of the interface coupling."""
-        V, dom = self.V, self.domain
-        fdim = dom.mesh.topology.dim - 1
-        X = V.tabulate_dof_coordinates()
-        imap = V.dofmap.index_map
-        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-        template = dolfinx.fem.petsc.create_matrix(self.J_form)
-        C = PETSc.Mat().createAIJ(template.getSizes(), comm=self.comm)
-        C.setPreallocationNNZ(8)
-        C.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-        for it in self.interfaces:
-            side = {}
-            for s in (it.side_a, it.side_b):
-                dofs = dolfinx.fem.locate_dofs_topological(V, fdim, dom.facets(s))
-                g = imap.local_to_global(dofs.astype(np.int32))
-                pts = self.comm.allgather(X[dofs])
-                gl = self.comm.allgather(g)
-                side[s] = (np.concatenate(pts), np.concatenate(gl))
-            (xa, ga), (xb, gb) = side[it.side_a], side[it.side_b]
-            dist, idx = cKDTree(xb).query(xa)
-            scale = max(np.ptp(xb, axis=0).max(), 1e-300)
-            if len(xa) != len(xb) or (len(dist) and dist.max() > 1e-8 * scale):
-                raise RuntimeError(f"interface {it.name}: the two sides do not have coincident "
-                                   "nodes (the mesh must split it with matching nodes)")
-            a_to_b = dict(zip(ga.tolist(), gb[idx].tolist()))
-            M = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(
-                it.conductance * u * v * self.weight * self.ds(dom.groups[it.side_a])))
-            M.assemble()
-            rstart, rend = M.getOwnershipRange()
-            indptr, cols, vals = M.getValuesCSR()
-            for i in range(rend - rstart):
-                gi = rstart + i
-                for j, m in zip(cols[indptr[i]:indptr[i + 1]], vals[indptr[i]:indptr[i + 1]]):
-                    if m == 0.0 or gi not in a_to_b:
-                        continue
-                    C.setValue(gi, a_to_b[int(j)], -m, addv=PETSc.InsertMode.ADD_VALUES)
-                    C.setValue(a_to_b[gi], int(j), -m, addv=PETSc.InsertMode.ADD_VALUES)
-            M.destroy()
-        C.assemble()
-        bc_rows = np.concatenate([imap.local_to_global(
-            bc.dof_indices()[0][:bc.dof_indices()[1]].astype(np.int32)) for bc in self.bcs]
-            or [np.empty(0, dtype=np.int64)]).astype(PETSc.IntType)
-        # Rows of fixed-temperature nodes are replaced by the condition; their columns stay,
-        # since the known temperature of a fixed node still drives its partner across h.
-        C.zeroRows(bc_rows, diag=0.0)
-        return C
 
     # ------------------------------------------------------------------ solves
     def _new_solver(self, A) -> PETSc.KSP:

@@ -1,0 +1,91 @@
+"""Coupling of the two sides of a split interface (coincident, unconnected nodes).
+
+An interface with a finite conductance (heat) or a tie stiffness (mechanics) couples its two
+sides by ∫ c (u₊ − u₋)·(v₊ − v₋) w dA. The diagonal blocks ∫ c u₊·v₊ and ∫ c u₋·v₋ are
+ordinary boundary integrals in each problem's form; this module builds the off-diagonal
+blocks −∫ c u₋·v₊ (and its transpose) once, as a PETSc matrix, from the facet mass matrix
+of one side and a node-to-node map found by coordinates. Works for scalar and blocked
+(vector) P1 spaces and under MPI (global indices).
+"""
+
+from __future__ import annotations
+
+from . import _mpi  # noqa: F401,I001  (MPI before dolfinx)
+import dolfinx
+import dolfinx.fem.petsc
+import numpy as np
+import ufl
+from petsc4py import PETSc
+from scipy.spatial import cKDTree
+
+
+def _global_scalar(imap, bs: int, local_unrolled: np.ndarray) -> np.ndarray:
+    """Global PETSc (scalar) indices of local unrolled dof indices of a blocked space."""
+    blocks = imap.local_to_global((local_unrolled // bs).astype(np.int32))
+    return bs * blocks + local_unrolled % bs
+
+
+def cross_terms(V, domain, pairs, weight, ds, bcs, sizes) -> PETSc.Mat:
+    """Off-diagonal interface blocks as a PETSc matrix of the problem's layout.
+
+    Args:
+        V: the (scalar or vector) P1 space.
+        domain: AnodeMesh with the facet groups of both sides.
+        pairs: (name, side_a group, side_b group, coefficient) per interface.
+        weight: the measure weight (2πr or 1).
+        ds: boundary measure with the facet tags.
+        bcs: Dirichlet conditions; their rows are left to the condition.
+        sizes: PETSc sizes of the problem's matrix.
+
+    Raises:
+        RuntimeError: the two sides of an interface do not have coincident nodes.
+    """
+    comm = domain.mesh.comm
+    fdim = domain.mesh.topology.dim - 1
+    X = V.tabulate_dof_coordinates()
+    imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    C = PETSc.Mat().createAIJ(sizes, comm=comm)
+    C.setPreallocationNNZ(8 * bs)
+    C.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+    for name, side_a, side_b, coefficient in pairs:
+        found = {}
+        for s in (side_a, side_b):
+            blocks = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(s))
+            g = imap.local_to_global(blocks.astype(np.int32))
+            found[s] = (np.concatenate(comm.allgather(X[blocks])),
+                        np.concatenate(comm.allgather(g)))
+        (xa, ga), (xb, gb) = found[side_a], found[side_b]
+        dist, idx = cKDTree(xb).query(xa)
+        scale = max(np.ptp(xb, axis=0).max(), 1e-300)
+        if len(xa) != len(xb) or (len(dist) and dist.max() > 1e-8 * scale):
+            raise RuntimeError(f"interface {name}: the two sides do not have coincident nodes "
+                               "(the mesh must split it with matching nodes)")
+        a_to_b = dict(zip(ga.tolist(), gb[idx].tolist()))  # block index maps
+        M = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(
+            coefficient * ufl.inner(u, v) * weight * ds(domain.groups[side_a])))
+        M.assemble()
+        rstart, rend = M.getOwnershipRange()
+        indptr, cols, vals = M.getValuesCSR()
+        for i in range(rend - rstart):
+            gi = rstart + i
+            if gi // bs not in a_to_b:
+                continue
+            pi = bs * a_to_b[gi // bs] + gi % bs
+            for j, m in zip(cols[indptr[i]:indptr[i + 1]], vals[indptr[i]:indptr[i + 1]]):
+                if m == 0.0:
+                    continue
+                j = int(j)
+                pj = bs * a_to_b[j // bs] + j % bs
+                C.setValue(gi, pj, -m, addv=PETSc.InsertMode.ADD_VALUES)
+                C.setValue(pi, j, -m, addv=PETSc.InsertMode.ADD_VALUES)
+        M.destroy()
+    C.assemble()
+    rows = [np.empty(0, dtype=np.int64)]
+    for bc in bcs:
+        local, n_owned = bc.dof_indices()
+        rows.append(_global_scalar(imap, bs, local[:n_owned]))
+    # Rows of constrained dofs are replaced by their condition; their columns stay, since a
+    # known value still drives its partner across the interface.
+    C.zeroRows(np.concatenate(rows).astype(PETSc.IntType), diag=0.0)
+    return C
