@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ZERO_CELSIUS_K = 273.15
 
 
@@ -38,6 +40,7 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         },
         "regions": ("target", "heat_sink"),
         "faces": ("beam_face", "anode_face", "side", "cooled_end"),
+        "normals": {"beam_face": "z", "anode_face": "z", "side": "r", "cooled_end": "z"},
         "interfaces": ("target_heat_sink",),
     },
     "transmission": {
@@ -48,7 +51,9 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
             "window_radius_mm": 1e-3,
         },
         "regions": ("target", "window"),
-        "faces": ("beam_face", "window_face", "exit_face", "rim"),
+        "faces": ("beam_face", "window_face", "target_edge", "exit_face", "rim"),
+        "normals": {"beam_face": "z", "window_face": "z", "target_edge": "r", "exit_face": "z",
+                    "rim": "r"},
         "interfaces": ("target_window",),
     },
     "block": {
@@ -57,11 +62,13 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         "sizes": {"radius_mm": 1e-3},
         "regions": ("target",),
         "faces": ("beam_face", "far_field"),
+        "normals": {"beam_face": "z", "far_field": None},
         "interfaces": (),
     },
 }
 
 BOUNDARY_TYPES = ("adiabatic", "fixed", "convection", "radiation", "heat_flux")
+MOUNT_TYPES = ("clamped", "sliding")
 LOADING_KINDS = ("continuous", "pulse_train", "segments", "steady")
 
 
@@ -162,6 +169,35 @@ class Output:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """Imaging geometry for the drift map (directions in the tube frame x, y, z; z is the
+    anode axis, pointing from the target towards the cathode)."""
+
+    beam_direction: tuple[float, float, float]
+    view_direction: tuple[float, float, float]
+    source_object_m: float
+    source_detector_m: float
+    pixel_m: float
+
+
+@dataclass(frozen=True)
+class Mechanics:
+    """Thermoelastic settings.
+
+    Attributes:
+        mounts: face name → "clamped" or "sliding".
+        free: no mounts; the rigid axial translation is removed (centre of mass fixed).
+        reference_temperature_K: stress-free temperature.
+        drift: imaging geometry, or None (displacements and stresses only).
+    """
+
+    mounts: dict[str, str]
+    free: bool
+    reference_temperature_K: float
+    drift: DriftSettings | None
+
+
+@dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
 
@@ -177,6 +213,7 @@ class Case:
     probes: tuple[Probe, ...]
     time: TimeSettings
     output: Output
+    mechanics: Mechanics | None = None
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
@@ -540,6 +577,87 @@ def _output(root: _Section, end_time: float) -> Output:
     return out
 
 
+def _vector(sec: _Section, key: str, default: Any = ...) -> tuple[float, float, float]:
+    v = sec.raw(key, default, expected="a direction [x, y, z]")
+    if (not isinstance(v, (list, tuple)) or len(v) != 3
+            or any(isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+                   for c in v) or not any(v)):
+        raise _fail(sec._key(key), v, "a non-zero direction [x, y, z] of three numbers")
+    return tuple(float(c) for c in v)
+
+
+def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics | None:
+    has_mounts, has_mech = root.has("mounts"), root.has("mechanics")
+    has_drift = root.has("drift")
+    if not (has_mounts or has_mech or has_drift):
+        return None
+    normals = GEOMETRIES[geometry.kind]["normals"]
+    mounts = {}
+    sec = root.section("mounts", {})
+    for face in sec.data:
+        if face not in normals:
+            raise CaseError(f"mounts.{face}: unknown face{_did_you_mean(face, normals) or ''}; "
+                            f"expected one of: {', '.join(normals)}")
+        m = sec.section(face)
+        kind = m.choice("type", MOUNT_TYPES)
+        m.close()
+        if kind == "sliding" and normals[face] is None:
+            raise _fail(f"mounts.{face}.type", kind,
+                        "\"clamped\" (a sliding mount needs a plane face)")
+        mounts[face] = kind
+    sec.allowed.update(sec.data)
+    mech = root.section("mechanics", {})
+    free = mech.boolean("free", False)
+    T_ref = _celsius(mech, "reference_temperature_C", None)
+    mech.close()
+    axial = any(k == "clamped" or normals[f] == "z" for f, k in mounts.items())
+    if free and mounts:
+        raise CaseError("mechanics.free = true: a free body has no mounts; remove [mounts] "
+                        "or set free = false")
+    if not free and not axial:
+        raise CaseError("mounts: " + (", ".join(f"{f} = {k}" for f, k in mounts.items())
+                                      or "none") +
+                        ": the body is free to move along the axis; expected a clamped face "
+                        "or a sliding face normal to the axis, or mechanics.free = true")
+    drift = None
+    if has_drift:
+        d = root.section("drift")
+        beam = _vector(d, "beam_direction", [0.0, 0.0, -1.0])
+        view = _vector(d, "view_direction")
+        sod = d.number("source_object_mm", positive=True,
+                       expected="a positive distance in mm") * 1e-3
+        if d.has("source_detector_mm") == d.has("magnification"):
+            raise CaseError("drift: give exactly one of source_detector_mm or magnification")
+        if d.has("magnification"):
+            M = d.number("magnification", lo=1.0, expected="a magnification > 1")
+            if M <= 1.0:
+                raise _fail("drift.magnification", M, "a magnification > 1")
+            sdd = M * sod
+        else:
+            sdd = d.number("source_detector_mm", positive=True,
+                           expected="a positive distance in mm") * 1e-3
+            if sdd <= sod:
+                raise _fail("drift.source_detector_mm", sdd * 1e3,
+                            "more than drift.source_object_mm")
+        pixel = d.number("pixel_size_um", positive=True, expected="a positive size in µm") * 1e-6
+        d.close()
+        b = np.asarray(beam) / np.linalg.norm(beam)
+        if abs(b[0]) > 1e-9 or abs(b[1]) > 1e-9:
+            raise _fail("drift.beam_direction", list(beam),
+                        "the anode axis [0, 0, -1] (axisymmetric geometries take the beam "
+                        "along the axis)")
+        from .drift import DriftInputError, DriftMap
+
+        try:
+            DriftMap.create(beam, (0.0, 0.0, 1.0), view, sod, sdd, pixel)
+        except DriftInputError as e:
+            key = str(e).split(":")[0]
+            value = {"beam_direction": list(beam), "view_direction": list(view)}.get(key)
+            raise CaseError(f"drift.{key} = {value!r}: {str(e).split(': ', 1)[-1]}") from None
+        drift = DriftSettings(beam, view, sod, sdd, pixel)
+    return Mechanics(mounts, free, T_ref if T_ref is not None else T_init, drift)
+
+
 # --------------------------------------------------------------------------------------
 # Cross-checks and entry points
 # --------------------------------------------------------------------------------------
@@ -584,6 +702,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     time = _time(root)
     end = sum(d for d, _ in loading.segments)
     output = _output(root, end)
+    mechanics = _mechanics(root, geometry, T0)
     root.close()
     if loading.kind == "steady" and not any(
             b.type in ("fixed", "convection", "radiation") for b in boundaries.values()):
@@ -593,7 +712,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
         if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind != "reflection_insert":
             raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
     return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
-                probes, time, output, source=data)
+                probes, time, output, mechanics, source=data)
 
 
 def load(path: str | Path) -> Case:

@@ -132,7 +132,7 @@ def layout(case: Case, spot_radius: float) -> Layout:
             if abs(r - Rw) < 1e-9 * Rw:
                 return "rim"
             if region == "target" and abs(r - Rf) < 1e-9 * Rf:
-                return "rim" if Rf >= Rw else "window_face"
+                return "rim" if Rf >= Rw else "target_edge"
             return None
 
         return Layout(regions, {}, top, [("target", tf), ("window", tw)], faces,

@@ -79,6 +79,25 @@ class Table:
         val = np.trapezoid(np.interp(grid, self.T_K, self.values), grid)
         return float(val if T1 >= T0 else -val)
 
+    def antiderivative(self, T, T_ref: float):
+        """∫_{T_ref}^{T} f dT′ of the interpolant, exact, vectorised over T (K).
+
+        For the tangent expansion coefficient α this is the thermal strain ε_th(T).
+        """
+        T = np.asarray(T, dtype=float)
+        if T.size:
+            self.check(min(float(T.min()), T_ref), max(float(T.max()), T_ref))
+        x, f = self.T_K, self.values
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
+
+        def prim(t):
+            i = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
+            dt = t - x[i]
+            slope = (f[i + 1] - f[i]) / (x[i + 1] - x[i])
+            return cum[i] + f[i] * dt + 0.5 * slope * dt * dt
+
+        return prim(T) - prim(np.asarray(T_ref, dtype=float))
+
     def ramps(self) -> tuple[float, float, float, list[tuple[float, float]]]:
         """The interpolant as v0 + s0 (T − T0) + Σ Δs_i max(T − T_i, 0).
 

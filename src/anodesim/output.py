@@ -40,8 +40,9 @@ def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(
         buf.write(f"# {c}\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
-    for row in rows:
-        w.writerow([f"{v:.10g}" if isinstance(v, float) else v for v in row])
+    for row in rows:  # NaN (a value not computed at that row) is left empty
+        w.writerow(["" if isinstance(v, float) and v != v else
+                    f"{v:.10g}" if isinstance(v, float) else v for v in row])
     atomic_write(path, buf.getvalue())
 
 
@@ -123,6 +124,38 @@ def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]
     ax.set_ylabel("temperature (°C)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
+
+
+def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, T_peak,
+               title: str, log_time: bool) -> None:
+    """PNG of the focal-spot drift at the save times, with the peak temperature behind it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    for label, values in drift.items():
+        ax.plot(t_saved, values, "o-", ms=3.5, lw=1.6, label=label)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("focal-spot drift at the source (µm)")
+    if log_time:
+        ax.set_xscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax2 = ax.twinx()
+    ax2.plot(t, T_peak, color="tab:red", lw=1.0, alpha=0.45, label="peak temperature")
+    ax2.set_ylabel("peak temperature (°C)", color="tab:red")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    if image_px:
+        ax.plot([], [], " ", label=f"image drift at the end: {image_px[-1]:.2f} px")
+    ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)

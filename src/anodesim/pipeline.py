@@ -92,6 +92,64 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+class _DriftRecorder:
+    """Thermoelastic solve and drift figures at save times (mechanics stage of a run)."""
+
+    def __init__(self, case: Case, domain, mats, problem, interfaces, regions):
+        from .drift import DriftMap
+        from .mechanics import ThermoElasticProblem
+
+        m = case.mechanics
+        self.regions = regions
+        self.solver = ThermoElasticProblem(
+            domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
+            ties=[(i.name, i.side_a, i.side_b) for i in interfaces])
+        self.terms = problem.source_terms
+        self.map = None
+        if m.drift is not None:
+            d = m.drift
+            self.map = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
+                                       d.source_object_m, d.source_detector_m, d.pixel_m)
+        self.columns = ["u_spot_z_um"] + (list(DRIFT_COLUMNS) if self.map else []) + [
+            f"von_mises_max_{r}_MPa" for r in regions]
+        self.stress_max = {r: (0.0, None, None) for r in regions}  # (MPa, time, location)
+        self.seconds = 0.0
+
+    def __call__(self, t: float) -> list[float]:
+        start = time.perf_counter()
+        self.solver.solve()
+        u = self.solver.weighted_mean_displacement(self.terms)
+        values = [u[2] * 1e6]
+        if self.map:
+            d = self.map.apply(u)
+            values += [d[k] for k in DRIFT_COLUMNS]
+        for r in self.regions:
+            vm, where = self.solver.region_stress_max(r)
+            values.append(vm / 1e6)
+            if vm / 1e6 > self.stress_max[r][0]:
+                self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:2]])
+        self.seconds += time.perf_counter() - start
+        return values
+
+
+DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
+                 "drift_along_view_um", "magnification_change_rel")
+
+
+def _default_save_times(case: Case) -> tuple[float, ...]:
+    """The case's save times or, when mechanics needs a drift history: 20 log-spaced times
+    from 1e-6 of the run for a single load, the end of every segment (up to 200) or 100
+    equal intervals for a schedule."""
+    if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
+        return case.output.save_times_s
+    end = case.end_time_s
+    if len(case.loading.segments) == 1:
+        return tuple(np.geomspace(1e-6 * end, end, 20))
+    if len(case.loading.segments) <= 200:
+        return tuple(np.cumsum([d for d, _ in case.loading.segments]))
+    return tuple(np.linspace(end / 100, end, 100))
+
+
 def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False,
         comm=None) -> RunResult:
     """Run one case; write its outputs to out_dir (None: write nothing).
@@ -185,10 +243,14 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                         f"{p.depth_m * 1e3:g}) is outside the mesh")
     regions = list(mats)
 
+    mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions)
+            if case.mechanics is not None else None)
     header = (["time_s", "beam_power_W", "deposited_power_W", "T_peak_C"]
               + [f"T_max_{r}_C" for r in regions]
               + [f"T_{p.name}_C" for p in case.probes]
-              + ["stored_heat_J", "deposited_energy_J"])
+              + ["stored_heat_J", "deposited_energy_J"]
+              + (mech.columns if mech else []))
+    n_thermal = len(header) - (len(mech.columns) if mech else 0)
     rows: list[list[float]] = []
     schedule = Schedule(case.loading.segments)
 
@@ -202,17 +264,33 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         row = ([t, beam_W, beam_W * p_dep, maxima[0]] + maxima
                + [v - C for v in probes.values()]
                + [problem.stored_heat(), p_dep * schedule.energy(t)])
+        if mech:
+            row += [math.nan] * len(mech.columns)
         rows.append(row)
         return row
 
+    def save(t: float) -> None:
+        """Mechanics and fields at a save time (the last recorded row)."""
+        if mech:
+            rows[-1][n_thermal:] = mech(t)
+        if vtx is not None:
+            for writer in vtx:
+                writer.write(t)
+
     vtx = None
-    fields_tmp = None
+    bp_files: dict[str, Path] = {}
     if out is not None and case.output.fields:
         import dolfinx.io
 
-        fields_tmp = out / "fields.bp.partial"
-        vtx = dolfinx.io.VTXWriter(comm, fields_tmp, [problem.T], engine="BP4",
-                                   mesh_policy=dolfinx.io.VTXMeshPolicy.reuse)
+        groups = {"fields.bp": [problem.T]}
+        if mech:
+            groups["displacement.bp"] = [mech.solver.u]
+            groups["stress.bp"] = [mech.solver.von_mises]
+        vtx = []
+        for name, funcs in groups.items():
+            bp_files[name] = out / f"{name}.partial"
+            vtx.append(dolfinx.io.VTXWriter(comm, bp_files[name], funcs, engine="BP4",
+                                            mesh_policy=dolfinx.io.VTXMeshPolicy.reuse))
 
     summary: dict = {}
     status, error = "running", None
@@ -223,12 +301,11 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         if case.loading.kind == "steady":
             problem.steady(case.beam.power_W * p_dep)
             record(0.0, case.beam.power_W)
-            if vtx is not None:
-                vtx.write(0.0)
+            save(0.0)
         else:
             dt0, dt_max = _time_steps(case, spot, mats)
             steps = plan(schedule, dt0, dt_max, case.time.steps_per_doubling,
-                         case.output.save_times_s)
+                         _default_save_times(case))
             bar.total = len(steps)
             record(0.0, 0.0)
             dt_prev = None
@@ -238,8 +315,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 row = record(st.t, st.power_W)
                 bar(i, st.t, row[3])
                 if st.save:
-                    if vtx is not None:
-                        vtx.write(st.t)
+                    save(st.t)
                     if out is not None and rank0:
                         output.write_csv(out / "timeseries.csv", header, rows)
             bar(len(steps), schedule.end_time, rows[-1][3], force=True)
@@ -252,15 +328,15 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         raise
     finally:
         bar.close()
-        if vtx is not None:
-            vtx.close()
-            if rank0 and status == "complete":
-                final = out / "fields.bp"
-                if final.exists():
-                    import shutil
+        for writer in vtx or []:
+            writer.close()
+        if rank0 and status == "complete":
+            import shutil
 
-                    shutil.rmtree(final)
-                fields_tmp.rename(final)
+            for name, partial in bp_files.items():
+                if (out / name).exists():
+                    shutil.rmtree(out / name)
+                partial.rename(out / name)
         solve_s = time.perf_counter() - t_solve
         peak_col = [row[3] for row in rows]
         i_peak = int(np.argmax(peak_col)) if peak_col else 0
@@ -298,7 +374,10 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "temperature_dependent": problem.nonlinear,
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch",
             },
+            "mechanics": _mechanics_summary(mech, header, rows) if mech else None,
             "timing_s": {"mesh": mesh_s, "solve": solve_s,
+                         "thermal": solve_s - (mech.seconds if mech else 0.0),
+                         "mechanics": mech.seconds if mech else 0.0,
                          "total": time.perf_counter() - started},
             "started_utc": start_utc,
             "anodesim_version": __version__,
@@ -309,7 +388,21 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             comments = [f"anodesim {__version__}: {case.title} (case {case.hash()})",
                         "temperatures in °C; beam power before backscatter, deposited power "
                         f"after it (eta_E = {eta:g}); T_peak is the hottest node of the target"]
+            if mech:
+                comments += SIGN_CONVENTIONS
             output.write_csv(out / "timeseries.csv", header, rows, comments)
+            if mech and mech.map and case.loading.kind != "steady":
+                saved = [row for row in rows if not math.isnan(row[n_thermal])]
+                col = {c: header.index(c) for c in header}
+                output.plot_drift(
+                    out / "drift.png", [row[0] for row in saved],
+                    {"across the view axis (µm)": [row[col["drift_across_view_um"]]
+                                                   for row in saved],
+                     "shift along the beam (µm; < 0: towards the cathode)":
+                         [row[col["spot_shift_um"]] for row in saved]},
+                    [row[col["image_drift_px"]] for row in saved],
+                    [row[0] for row in rows], [row[3] for row in rows], case.title,
+                    log_time=len(case.loading.segments) == 1)
             if case.loading.kind == "steady":
                 _steady_profiles(problem, lay, spot, out, case)
             else:
@@ -324,6 +417,37 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                                        log_time=len(case.loading.segments) == 1)
             output.write_json(out / "summary.json", summary)
     return RunResult(summary, header, rows, out)
+
+
+SIGN_CONVENTIONS = [
+    "u_spot_z_um: emission-weighted mean axial displacement of the deposition region "
+    "(positive: towards the cathode, out of the target)",
+    "spot_shift_um: shift of the impact point along the fixed beam, (u.n)/(b.n) "
+    "(positive: along the beam, into the target; negative: the spot moves towards the cathode)",
+    "drift_across_view_um: apparent source shift across the view axis (magnitude); "
+    "image_drift_px: (M - 1) x that shift / pixel size, the image of a fixed object point "
+    "moving opposite to the source",
+    "drift_along_view_um: shift along the view axis (positive: towards the detector); "
+    "magnification_change_rel: dM/M = drift_along_view x (1/SOD - 1/SDD)",
+    "mechanics columns are filled at the save times only",
+]
+
+
+def _mechanics_summary(mech, header, rows) -> dict:
+    """Final and extreme drift figures, and the stress maxima with where and when."""
+    saved = [row for row in rows if not math.isnan(row[header.index("u_spot_z_um")])]
+    out: dict = {"solves": mech.solver.solves, "sign_conventions": SIGN_CONVENTIONS}
+    for c in mech.columns:
+        if c.startswith("von_mises"):
+            continue
+        vals = [row[header.index(c)] for row in saved]
+        if vals:
+            i = int(np.argmax(np.abs(vals)))
+            out[c] = {"final": vals[-1], "max_abs": abs(vals[i]), "time_of_max_s": saved[i][0]}
+    out["von_mises_max_MPa"] = {
+        r: {"value": v, "time_s": t, "location_r_z_mm": loc}
+        for r, (v, t, loc) in mech.stress_max.items()}
+    return out
 
 
 def _steady_profiles(problem, lay, spot: Spot, out: Path, case: Case) -> None:

@@ -167,18 +167,21 @@ class ThermalProblem:
         # Beam source for 1 W deposited: assembled once into a vector, scaled by `power`.
         q_md = {"quadrature_degree": 6}
         self.source_forms = []
+        self.source_terms = []  # (q, measure): emission weights for the drift
         source = 0
         if self.spot is not None:
             if self.spot.deposition == "surface":
                 tag = dom.groups["beam_face"]
                 q = self.spot.radial(r)
                 self.source_forms.append(q * w * ds(tag, metadata=q_md))
+                self.source_terms.append((q, ds(tag, metadata=q_md)))
                 source += q * v * w * ds(tag, metadata=q_md)
             else:
                 for layer in self.spot.layers:
                     tag = dom.groups[layer.region]
                     q = self.spot.volume_density(layer, r, depth)
                     self.source_forms.append(q * w * dx(tag, metadata=q_md))
+                    self.source_terms.append((q, dx(tag, metadata=q_md)))
                     source += q * v * w * dx(tag, metadata=q_md)
         self.source_vector = None
         if source != 0:

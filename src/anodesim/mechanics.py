@@ -1,0 +1,267 @@
+"""Quasi-static small-strain thermoelasticity on the thermal mesh.
+
+    ∇·σ = 0,   σ = λ tr(ε) I + 2μ ε − (3λ + 2μ) ε_th(T) I,   ε_th(T) = ∫_{T_ref}^{T} α dT′,
+
+with E(T), ν(T) and the tangent expansion coefficient α(T) from the material library
+(interpolated at the nodes, as in the heat solver), per region. Axisymmetric (r, z): the
+displacement is (u_r, u_z), the strain includes the hoop component u_r/r, every integral
+carries 2πr, and u_r = 0 on the axis. 3-D meshes use the full strain (same code path).
+
+Solved at save times only (no inertia: the elastic waves are many orders of magnitude faster
+than the heat). Mounts per named face: clamped (u = 0) or sliding (normal component zero,
+for faces normal to a coordinate axis); a free body has its rigid axial translation removed
+by fixing its centre of mass. Interfaces that are split for a thermal conductance are bonded
+here: their two sides are tied by a penalty stiffness of 1e4 E_max / h_min, which leaves a
+gap of ~1e-4 of an element's elastic deformation.
+"""
+
+from __future__ import annotations
+
+from . import _mpi  # noqa: F401,I001  (MPI before dolfinx)
+import dolfinx
+import dolfinx.fem.petsc
+import numpy as np
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from . import coupling, materials as mat_lib
+from .geometry import AnodeMesh
+
+PROPS = ("E", "nu")
+
+
+class MechanicsError(RuntimeError):
+    """The thermoelastic problem cannot be set up or solved."""
+
+
+class ThermoElasticProblem:
+    """Thermoelastic displacement and stress for a given temperature field.
+
+    Args:
+        domain: mesh with region and face tags (as for the heat solver).
+        materials: region name → Material.
+        temperature: the heat solver's temperature Function (K); read at each solve.
+        mounts: face name → "clamped" or "sliding".
+        free: remove the rigid axial translation instead of mounting the body.
+        T_ref: stress-free temperature (K).
+        ties: (name, side_a, side_b) of split interfaces to bond.
+        prefix: PETSc options prefix.
+    """
+
+    def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material], temperature,
+                 mounts: dict[str, str], free: bool, T_ref: float, ties=(),
+                 prefix: str = "anodesim_mechanics_"):
+        self.domain, self.materials, self.T = domain, materials, temperature
+        self.mounts, self.free, self.T_ref, self.ties = mounts, free, T_ref, list(ties)
+        self.prefix = prefix
+        self.solves = 0
+        self.initialise()
+
+    def initialise(self) -> None:
+        dom = self.domain
+        msh = dom.mesh
+        self.comm = msh.comm
+        tdim, gdim = msh.topology.dim, msh.geometry.dim
+        msh.topology.create_connectivity(tdim - 1, tdim)
+        msh.topology.create_connectivity(tdim, tdim)
+        V = self.V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (gdim,)))
+        Q = self.T.function_space
+        self.u = dolfinx.fem.Function(V, name="displacement_m")
+        x = ufl.SpatialCoordinate(msh)
+        axisym = dom.axisymmetric
+        w = 2 * np.pi * x[0] if axisym else 1.0
+        self.weight = w
+        dx = ufl.Measure("dx", domain=msh, subdomain_data=dom.cell_tags,
+                         metadata={"quadrature_degree": 2})
+        ds = ufl.Measure("ds", domain=msh, subdomain_data=dom.facet_tags)
+        self.dx = dx
+        I3 = ufl.Identity(3 if axisym else gdim)
+
+        def eps(u):
+            if not axisym:
+                return ufl.sym(ufl.grad(u))
+            g = ufl.grad(u)
+            return ufl.as_tensor([[g[0, 0], 0, 0.5 * (g[0, 1] + g[1, 0])],
+                                  [0, u[0] / x[0], 0],
+                                  [0.5 * (g[0, 1] + g[1, 0]), 0, g[1, 1]]])
+
+        self._eps = eps
+        u_, v_ = ufl.TrialFunction(V), ufl.TestFunction(V)
+        a, L = 0, 0
+        self.nodal = []  # (region, Function E, Function nu, Function eps_th)
+        self.sigma = {}
+        E_max = 0.0
+        for region, m in self.materials.items():
+            tag = dom.groups[region]
+            E, nu, eth = (dolfinx.fem.Function(Q) for _ in range(3))
+            self.nodal.append((m, E, nu, eth))
+            lam = E * nu / ((1 + nu) * (1 - 2 * nu))
+            mu = E / (2 * (1 + nu))
+            a += ufl.inner(lam * ufl.tr(eps(u_)) * I3 + 2 * mu * eps(u_), eps(v_)) * w * dx(tag)
+            L += ufl.inner((3 * lam + 2 * mu) * eth * I3, eps(v_)) * w * dx(tag)
+            self.sigma[region] = (lambda u, lam=lam, mu=mu, eth=eth:
+                                  lam * ufl.tr(eps(u)) * I3 + 2 * mu * eps(u)
+                                  - (3 * lam + 2 * mu) * eth * I3)
+            E_max = max(E_max, float(np.max(m.E.values)))
+
+        # Tie the sides of split interfaces (bonded), penalty stiffness k (Pa/m).
+        fdim = tdim - 1
+        pairs = []
+        if self.ties:
+            h_min = self.comm.allreduce(float(np.min(msh.h(tdim, np.arange(
+                msh.topology.index_map(tdim).size_local, dtype=np.int32)))), op=MPI.MIN)
+            k_tie = 1e4 * E_max / h_min
+            for name, sa, sb in self.ties:
+                for side in (sa, sb):
+                    a += k_tie * ufl.inner(u_, v_) * w * ds(dom.groups[side])
+                pairs.append((name, sa, sb, k_tie))
+
+        # Mounts.
+        self.bcs = []
+        zero = PETSc.ScalarType(0)
+        for face, kind in self.mounts.items():
+            facets = dom.facets(face)
+            if kind == "clamped":
+                dofs = dolfinx.fem.locate_dofs_topological(V, fdim, facets)
+                self.bcs.append(dolfinx.fem.dirichletbc(np.zeros(gdim), dofs, V))
+            else:
+                c = self._normal_component(facets, face)
+                dofs = dolfinx.fem.locate_dofs_topological(V.sub(c), fdim, facets)
+                self.bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(c)))
+        if axisym and "axis" in dom.groups:
+            dofs = dolfinx.fem.locate_dofs_topological(V.sub(0), fdim, dom.facets("axis"))
+            self.bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(0)))
+        if self.free:
+            if not axisym:
+                raise MechanicsError("free bodies are only supported on axisymmetric meshes")
+            # Pin u_z at one node of the axis (then fix the centre of mass after the solve).
+            zs = msh.geometry.x[:, 1]
+            z_low = self.comm.allreduce(float(zs.min()), op=MPI.MIN)
+            ax = dolfinx.fem.locate_dofs_geometrical(
+                (V.sub(1), V.sub(1).collapse()[0]),
+                lambda p: np.isclose(p[0], 0.0) & np.isclose(p[1], z_low, atol=1e-12))[0]
+            n_found = self.comm.allreduce(len(ax), op=MPI.SUM)
+            if n_found == 0:
+                raise MechanicsError("free body: no node on the axis at the lowest z to pin")
+            if self.comm.rank != min(self.comm.allgather(self.comm.rank if len(ax) else
+                                                         self.comm.size)):
+                ax = ax[:0]
+            self.bcs.append(dolfinx.fem.dirichletbc(zero, ax[:1], V.sub(1)))
+            rho = sum(float(m.rho(self.T_ref)) * w * dx(dom.groups[r])
+                      for r, m in self.materials.items())
+            self._mass = dolfinx.fem.form(rho)
+            self._mass_uz = dolfinx.fem.form(
+                sum(float(m.rho(self.T_ref)) * self.u[1] * w * dx(dom.groups[r])
+                    for r, m in self.materials.items()))
+
+        self.a_form = dolfinx.fem.form(a)
+        self.L_form = dolfinx.fem.form(L)
+        self.A = dolfinx.fem.petsc.create_matrix(self.a_form)
+        self.b = dolfinx.fem.petsc.create_vector(V)
+        self.cross = (coupling.cross_terms(V, dom, pairs, w, ds, self.bcs, self.A.getSizes())
+                      if pairs else None)
+        self.ksp = PETSc.KSP().create(self.comm)
+        self.ksp.setOptionsPrefix(self.prefix)
+        self.ksp.setType("preonly")
+        self.ksp.getPC().setType("lu")
+        self.ksp.getPC().setFactorSolverType("mumps")
+        self.ksp.setErrorIfNotConverged(True)
+        self.ksp.setFromOptions()
+
+        # von Mises stress per cell (DG0), region by region.
+        self.W0 = dolfinx.fem.functionspace(msh, ("DG", 0))
+        self.von_mises = dolfinx.fem.Function(self.W0, name="von_mises_Pa")
+        self.vm_expr = {}
+        self.region_cells = {}
+        for region in self.materials:
+            s = self.sigma[region](self.u)
+            dev = s - ufl.tr(s) / 3 * ufl.Identity(s.ufl_shape[0])
+            vm = ufl.sqrt(1.5 * ufl.inner(dev, dev))
+            self.vm_expr[region] = dolfinx.fem.Expression(
+                vm, self.W0.element.interpolation_points)
+            self.region_cells[region] = dom.cell_tags.find(dom.groups[region])
+
+    def _normal_component(self, facets, face: str) -> int:
+        """Index of the coordinate axis normal to a plane face (for a sliding mount)."""
+        msh = self.domain.mesh
+        fdim = msh.topology.dim - 1
+        msh.topology.create_connectivity(fdim, 0)
+        verts = dolfinx.mesh.entities_to_geometry(msh, fdim, facets)
+        pts = msh.geometry.x[verts.reshape(-1)] if len(facets) else np.zeros((0, 3))
+        gdim = msh.geometry.dim
+        lo = np.array([self.comm.allreduce(float(pts[:, i].min()) if len(pts) else np.inf,
+                                           op=MPI.MIN) for i in range(gdim)])
+        hi = np.array([self.comm.allreduce(float(pts[:, i].max()) if len(pts) else -np.inf,
+                                           op=MPI.MAX) for i in range(gdim)])
+        span = hi - lo
+        flat = np.flatnonzero(span <= 1e-9 * max(span.max(), 1e-300))
+        if len(flat) != 1:
+            raise MechanicsError(f"mounts.{face}: a sliding mount needs a plane face normal to a "
+                                 "coordinate axis")
+        return int(flat[0])
+
+    def _update_coefficients(self) -> None:
+        Tx = self.T.x.array
+        for m, E, nu, eth in self.nodal:
+            lo, hi = m.E.range_K
+            E.x.array[:] = m.E(np.clip(Tx, lo, hi))
+            lo, hi = m.nu.range_K
+            nu.x.array[:] = m.nu(np.clip(Tx, lo, hi))
+            lo, hi = m.alpha.range_K
+            eth.x.array[:] = m.alpha.antiderivative(np.clip(Tx, lo, hi), self.T_ref)
+
+    def solve(self) -> dolfinx.fem.Function:
+        """Displacement (m) for the current temperature field; updates the von Mises field."""
+        self._update_coefficients()
+        A = self.A
+        A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(A, self.a_form, bcs=self.bcs)
+        A.assemble()
+        if self.cross is not None:
+            A.axpy(1.0, self.cross, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+        with self.b.localForm() as loc:
+            loc.set(0.0)
+        dolfinx.fem.petsc.assemble_vector(self.b, self.L_form)
+        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+        dolfinx.fem.petsc.set_bc(self.b, self.bcs)
+        self.ksp.setOperators(A)
+        self.ksp.solve(self.b, self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+        if self.free:  # fix the centre of mass: remove the rigid axial translation
+            mass = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass), op=MPI.SUM)
+            muz = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass_uz), op=MPI.SUM)
+            self.u.x.array.reshape(-1, 2)[:, 1] -= muz / mass
+        for region, expr in self.vm_expr.items():
+            self.von_mises.interpolate(expr, cells0=self.region_cells[region])
+        self.von_mises.x.scatter_forward()
+        self.solves += 1
+        return self.u
+
+    def weighted_mean_displacement(self, terms) -> np.ndarray:
+        """∫ q u w / ∫ q w over the beam source terms [(q, measure)] (m, 3 components)."""
+        num = []
+        gdim = self.domain.mesh.geometry.dim
+        den = sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+            q * self.weight * meas)), op=MPI.SUM) for q, meas in terms)
+        for i in range(gdim):
+            num.append(sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+                q * self.u[i] * self.weight * meas)), op=MPI.SUM) for q, meas in terms))
+        mean = np.array(num) / den
+        if self.domain.axisymmetric:  # radial parts cancel around the axis
+            return np.array([0.0, 0.0, mean[1]])
+        return mean
+
+    def region_stress_max(self, region: str) -> tuple[float, np.ndarray]:
+        """(largest von Mises stress Pa, cell-centre location m) in a region."""
+        msh = self.domain.mesh
+        cells = self.region_cells[region]
+        cells = cells[cells < msh.topology.index_map(msh.topology.dim).size_local]
+        vals = self.von_mises.x.array[cells]
+        if len(vals):
+            i = int(np.argmax(vals))
+            best = (float(vals[i]), dolfinx.mesh.compute_midpoints(
+                msh, msh.topology.dim, cells[i:i + 1])[0])
+        else:
+            best = (-np.inf, np.zeros(3))
+        return max(self.comm.allgather(best), key=lambda b: b[0])
