@@ -87,3 +87,39 @@ def test_console_script_help():
     r = subprocess.run([sys.executable, "-m", "anodesim.cli", "--help"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and "run" in r.stdout
+
+
+def test_run_with_drift_writes_drift_outputs(tmp_path):
+    """Mounts and [drift] add drift columns (filled at the 20 default save times), the
+    displacement and stress fields, drift.png and the mechanics summary; the CSV figures
+    obey the drift map's relations."""
+    case = reflection(mounts={"cooled_end": {"type": "clamped"}},
+                      drift={"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
+                             "source_detector_mm": 500.0, "pixel_size_um": 100.0},
+                      output={"fields": True})
+    path = write_toml(tmp_path / "case.toml", case)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    for name in ("drift.png", "temperatures.png"):
+        assert (out / name).is_file()
+    for name in ("fields.bp", "displacement.bp", "stress.bp"):
+        assert (out / name).is_dir()
+    rows = read_rows(out / "timeseries.csv")
+    saved = [r for r in rows if r["u_spot_z_um"] != ""]
+    assert len(saved) == 20
+    last = saved[-1]
+    M = 500.0 / 20.0
+    across = float(last["drift_across_view_um"])
+    assert float(last["image_drift_px"]) == pytest.approx((M - 1) * across / 100.0, rel=1e-6)
+    # normal incidence: the spot moves up the beam by the surface rise
+    assert float(last["spot_shift_um"]) == pytest.approx(-float(last["u_spot_z_um"]), rel=1e-9)
+    view = np.array([0.94, 0.0, 0.342]) / np.linalg.norm([0.94, 0.0, 0.342])
+    rise = float(last["u_spot_z_um"])
+    assert across == pytest.approx(rise * np.sqrt(1 - view[2] ** 2), rel=1e-6)
+    assert rise > 0 and float(last["von_mises_max_target_MPa"]) > 0
+    s = json.loads((out / "summary.json").read_text())
+    m = s["mechanics"]
+    assert m["solves"] == 20
+    assert m["u_spot_z_um"]["final"] == pytest.approx(rise, rel=1e-9)
+    assert set(m["von_mises_max_MPa"]) == {"target", "heat_sink"}
+    assert s["timing_s"]["mechanics"] > 0

@@ -49,6 +49,19 @@ def _run(args) -> int:
             lim = r["limits_C"][region]
             print(f"  max {region:<10s} {T:8.1f} °C   (damage {lim['damage']:.0f} °C, "
                   f"melting {lim['melting']:.0f} °C)", file=sys.stderr)
+        m = s.get("mechanics")
+        if m:
+            if "drift_across_view_um" in m:
+                d = m["drift_across_view_um"]
+                print(f"  spot drift across the view axis {d['final']:.3g} µm at the end "
+                      f"(largest {d['max_abs']:.3g} µm), {m['image_drift_px']['final']:.3g} px "
+                      f"on the detector; along the beam {m['spot_shift_um']['final']:+.3g} µm",
+                      file=sys.stderr)
+            else:
+                print(f"  axial spot displacement {m['u_spot_z_um']['final']:+.3g} µm at the end",
+                      file=sys.stderr)
+            vm = ", ".join(f"{r} {v['value']:.0f} MPa" for r, v in m["von_mises_max_MPa"].items())
+            print(f"  largest von Mises stress: {vm}", file=sys.stderr)
         print(f"  {n['cells']} cells, {n['dofs']} dofs, {n['time_steps']} steps, "
               f"{s['timing_s']['total']:.1f} s wall", file=sys.stderr)
     return 0
