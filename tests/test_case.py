@@ -200,3 +200,21 @@ def test_setup_error_leaves_no_output_folder(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "probes.deep" in err and "outside the mesh" in err
     assert not out.exists()
+
+
+def test_faces_that_the_geometry_lacks_are_rejected():
+    """A film covering the whole window leaves no bare window face and no film edge."""
+    with pytest.raises(CaseError, match="boundaries.window_face: unknown face"):
+        from_dict(transmission(boundaries={"window_face": {"type": "fixed",
+                                                            "temperature_C": 30.0}}))
+    ok = from_dict(transmission(geometry={"target_radius_mm": 0.5},
+                                boundaries={"window_face": {"type": "fixed",
+                                                            "temperature_C": 30.0}}))
+    assert "window_face" in ok.boundaries
+
+
+def test_non_utf8_case_file(tmp_path, capsys):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes("title = 'caf\xe9'\n".encode("latin-1"))
+    assert main(["check", str(bad)]) == 2
+    assert "not a text file in UTF-8" in capsys.readouterr().err

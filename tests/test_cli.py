@@ -70,16 +70,18 @@ def test_steady_run_writes_profiles(tmp_path):
     assert axis[0] == max(axis)  # hottest at the spot
 
 
-def test_material_range_failure_exit_1_keeps_partial_results(tmp_path, capsys):
-    """Driving W past its melting point stops the run with exit 1 and a clear reason."""
-    path = write_toml(tmp_path / "case.toml", reflection(beam={"power_W": 2000.0,
-                                                              "fwhm_um": 10.0}))
+@pytest.mark.parametrize("properties", ["temperature_dependent", "constant"])
+def test_melting_stops_the_run_exit_1_keeps_partial_results(tmp_path, capsys, properties):
+    """Driving W past its melting point stops the run with exit 1 and a clear reason, with
+    temperature-dependent and with constant properties alike."""
+    path = write_toml(tmp_path / "case.toml", reflection(
+        beam={"power_W": 2000.0, "fwhm_um": 10.0}, materials={"properties": properties}))
     out = tmp_path / "run"
     assert main(["run", str(path), "-o", str(out), "-q"]) == 1
     err = capsys.readouterr().err
-    assert "outside the tabulated range" in err
+    assert "above the melting point 3695 K" in err
     s = json.loads((out / "summary.json").read_text())
-    assert s["status"] == "failed" and "W." in s["error"]
+    assert s["status"] == "failed" and "target (W)" in s["error"]
     assert (out / "timeseries.csv").is_file()
 
 

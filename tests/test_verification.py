@@ -194,3 +194,26 @@ def test_maximum_principle_film_on_window_with_conductance():
     assert min(final["T_max_target_C"], final["T_max_window_C"]) > 30.0
     lo = res.summary["results"]["T_min_by_region_C"]
     assert min(lo.values()) >= 30.0 - 1e-6
+
+
+def test_fixed_temperature_differs_from_initial_steady():
+    """Steady state with the far field fixed at 200 °C and an initial 20 °C: the result must
+    not depend on the initial temperature (the fixed values are imposed before the solve)."""
+    hot = run(anodesim.from_dict(block(boundaries={"far_field": {"temperature_C": 200.0}},
+                                       initial={"temperature_C": 20.0})))
+    ref = run(anodesim.from_dict(block(boundaries={"far_field": {"temperature_C": 200.0}},
+                                       initial={"temperature_C": 200.0})))
+    assert hot.rows[-1][3] == pytest.approx(ref.rows[-1][3], rel=1e-12)
+    sigma = 20e-6 / FWHM_PER_SIGMA
+    assert hot.rows[-1][3] - 200.0 == pytest.approx(gaussian_centre_rise(10.0, sigma, K_W, 2e-3),
+                                                    rel=0.01)
+
+
+def test_fixed_rim_warmer_than_initial_maximum_principle():
+    """Transmission target, rim at 80 °C, start at 30 °C, steady: no node below the rim."""
+    from cases import transmission
+
+    res = run(anodesim.from_dict(transmission(
+        boundaries={"rim": {"temperature_C": 80.0}},
+        interfaces={"target_window": {"conductance_W_m2K": 2.05e8}})))
+    assert min(res.summary["results"]["T_min_by_region_C"].values()) >= 80.0 - 1e-6

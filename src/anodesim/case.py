@@ -39,7 +39,6 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
             "anode_length_mm": 1e-3,
         },
         "regions": ("target", "heat_sink"),
-        "faces": ("beam_face", "anode_face", "side", "cooled_end"),
         "normals": {"beam_face": "z", "anode_face": "z", "side": "r", "cooled_end": "z"},
         "interfaces": ("target_heat_sink",),
     },
@@ -51,7 +50,6 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
             "window_radius_mm": 1e-3,
         },
         "regions": ("target", "window"),
-        "faces": ("beam_face", "window_face", "target_edge", "exit_face", "rim"),
         "normals": {"beam_face": "z", "window_face": "z", "target_edge": "r", "exit_face": "z",
                     "rim": "r"},
         "interfaces": ("target_window",),
@@ -61,11 +59,21 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         # bulk targets). Its curved surface is "far_field".
         "sizes": {"radius_mm": 1e-3},
         "regions": ("target",),
-        "faces": ("beam_face", "far_field"),
         "normals": {"beam_face": "z", "far_field": None},
         "interfaces": (),
     },
 }
+
+def faces_of(geometry: Geometry) -> dict[str, str | None]:
+    """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
+    normals = dict(GEOMETRIES[geometry.kind]["normals"])
+    s = geometry.sizes_m
+    if geometry.kind == "transmission" and s["target_radius_m"] >= s["window_radius_m"]:
+        # the film covers the whole window: no bare window face, no separate film edge
+        normals.pop("window_face")
+        normals.pop("target_edge")
+    return normals
+
 
 BOUNDARY_TYPES = ("adiabatic", "fixed", "convection", "radiation", "heat_flux")
 MOUNT_TYPES = ("clamped", "sliding")
@@ -491,7 +499,7 @@ def _loading(root: _Section, beam: Beam) -> Loading:
 
 
 def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
-    faces = GEOMETRIES[geometry.kind]["faces"]
+    faces = tuple(faces_of(geometry))
     sec = root.section("boundaries", {})
     out = {}
     for name in sec.data:
@@ -568,7 +576,7 @@ def _output(root: _Section, end_time: float) -> Output:
     clean = []
     for i, t in enumerate(times):
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
-                or t <= 0 or t > end_time:
+                or t <= 0 or t > end_time * (1 + 1e-9):
             raise _fail(f"output.save_times_s[{i}]", t,
                         f"a time in (0, {end_time:g}] s (the end of the schedule)")
         clean.append(float(t))
@@ -591,7 +599,7 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
     has_drift = root.has("drift")
     if not (has_mounts or has_mech or has_drift):
         return None
-    normals = GEOMETRIES[geometry.kind]["normals"]
+    normals = faces_of(geometry)
     mounts = {}
     sec = root.section("mounts", {})
     for face in sec.data:
@@ -729,4 +737,7 @@ def load(path: str | Path) -> Case:
         raise CaseError(f"{path}: cannot read the case file ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise CaseError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise CaseError(f"{path}: not a text file in UTF-8 (a TOML case file is expected)") \
+            from None
     return from_dict(data, path.parent)

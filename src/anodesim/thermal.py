@@ -195,8 +195,8 @@ class ThermalProblem:
         for face, b in self.boundaries.items():
             facets = dom.facets(face)
             tag = dom.groups.get(face)
-            if tag is None:
-                continue
+            if tag is None or self.comm.allreduce(len(facets), op=MPI.SUM) == 0:
+                raise ValueError(f"boundaries.{face}: this mesh has no face of that name")
             if b.type == "fixed":
                 dofs = dolfinx.fem.locate_dofs_topological(V, fdim, facets)
                 self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(b.temperature_K), dofs, V))
@@ -304,6 +304,13 @@ class ThermalProblem:
         dolfinx.fem.petsc.set_bc(b, self.bcs, self.T.x.petsc_vec, -1.0)
         return b
 
+    def _impose_fixed_temperatures(self) -> None:
+        """Write the fixed temperatures into T, so the Newton update is zero on those dofs
+        (the Jacobian's Dirichlet columns are zeroed, so nothing else may change them)."""
+        for bc in self.bcs:
+            bc.set(self.T.x.array)
+        self.T.x.scatter_forward()
+
     def _solve(self) -> None:
         """Newton iterations on F(T) = 0 from the current T.
 
@@ -314,6 +321,7 @@ class ThermalProblem:
         makes Newton robust far from the solution (e.g. radiation from a cold start). The
         iteration stops when the largest nodal update is below ``newton_tol`` (K).
         """
+        self._impose_fixed_temperatures()
         _, ksp, fresh = self._operator()
         b = self._residual()
         x = self.T.x.petsc_vec
@@ -423,12 +431,17 @@ class ThermalProblem:
         return self.region_range(region)[1]
 
     def check_range(self) -> None:
-        """Raise OutOfRangeError if any region left its property tables."""
-        for region, tables in self.region_tables.items():
-            if tables:
-                lo, hi = self.region_range(region)
-                for t in tables:
-                    t.check(lo, hi)
+        """Raise OutOfRangeError if any region melts or leaves its property tables."""
+        for region, m in self.materials.items():
+            lo, hi = self.region_range(region)
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise SolverError(f"non-finite temperature in {region} (singular system?)")
+            if hi > m.melting_K:
+                raise mat_lib.OutOfRangeError(
+                    f"{region} ({m.key}): {hi:.0f} K ({hi - 273.15:.0f} °C) is above the melting "
+                    f"point {m.melting_K:.0f} K ({m.melting_K - 273.15:.0f} °C)")
+            for t in self.region_tables[region]:
+                t.check(lo, hi)
 
     def stored_heat(self) -> float:
         """Heat stored since the initial state, ∫∫ρc dT dV (J), summed over regions."""
