@@ -59,3 +59,19 @@ def test_range_longer_than_target_stack_is_a_case_error():
     case = transmission(geometry={"window_thickness_mm": 0.002}, beam={"voltage_kV": 150})
     with pytest.raises(anodesim.CaseError, match="electron range exceeds the target stack"):
         run(anodesim.from_dict(case))
+
+
+@pytest.mark.parametrize("fwhm_um,kV", [(400.0, 100.0), (20.0, 10.0), (600.0, 150.0)])
+def test_deposited_power_large_spots_and_short_ranges(fwhm_um, kV):
+    """Spots much wider than the range (down to a 0.27 µm range at 10 kV) and up to the
+    largest Gaussian the insert allows: the mesh still integrates the source to 0.1 %."""
+    case = reflection(beam={"fwhm_um": fwhm_um, "voltage_kV": kV},
+                      loading={"kind": "steady", "duration_s": None})
+    res = run(anodesim.from_dict(case))
+    assert res.summary["beam"]["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_gaussian_tail_must_fit_on_the_target():
+    """FWHM above target radius / 1.58 would put more than 0.1 % of the power beside it."""
+    with pytest.raises(anodesim.CaseError, match="FWHM at most 633.5 µm"):
+        anodesim.from_dict(reflection(beam={"fwhm_um": 700.0}))

@@ -42,3 +42,13 @@ def test_energy_and_power():
     assert sched.energy(2.5) == pytest.approx(4.0)
     assert sched.energy(1.5) == pytest.approx(2.0)
     assert sched.power(0.5) == 2.0 and sched.power(1.0) == 2.0 and sched.power(1.2) == 0.0
+
+
+def test_save_times_at_switches_are_saved():
+    """Save times that coincide with power switches (up to cumsum round-off) are saved."""
+    sched = Schedule(((0.1, 5.0), (0.2, 0.0)) * 5)
+    saves = (0.3, 0.6, 0.7, 0.9, 1.2, 1.5)
+    steps = plan(sched, 1e-4, 0.05, 4, saves)
+    saved = [s.t for s in steps if s.save]
+    assert saved == pytest.approx(list(saves), rel=1e-12)
+    assert len(saved) == len(saves)

@@ -12,14 +12,14 @@ import anodesim
 import dolfinx.fem  # noqa: I001
 import dolfinx.mesh
 from anodesim import geometry, materials, mechanics
-from anodesim.pipeline import region_materials, run
+from anodesim.pipeline import make_spot, region_materials, run
 
 
 def build(case_dict, split=()):
     """Case, layout and mesh of a case (mesh sizes from the case's [mesh] settings)."""
     case = anodesim.from_dict(case_dict)
     lay = geometry.layout(case, 0.5 * case.beam.size_m)
-    spot = type("Spot", (), {"size_m": case.beam.size_m})()
+    spot = make_spot(case, region_materials(case), lay.stack)
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
     gm = geometry.build(lay, set(split), h_min, growth, h_max, 0.0, 0.0)
     dom = geometry.to_dolfinx(MPI.COMM_WORLD, model=gm.model, gdim=2)

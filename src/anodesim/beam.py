@@ -36,6 +36,8 @@ EH_COEFFS = (0.60, 6.21, -12.40, 5.69)
 EH_YMAX = 1.1
 EH_NORM = sum(c * EH_YMAX ** (i + 1) / (i + 1) for i, c in enumerate(EH_COEFFS))
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+# A Gaussian spot puts exp(−R²/2σ²) of its power beyond radius R: 0.1 % at R = 3.717σ.
+GAUSSIAN_RADIUS_PER_FWHM = math.sqrt(2.0 * math.log(1000.0)) / FWHM_PER_SIGMA  # 1.578
 
 
 def kanaya_okayama_range_m(voltage_V: float, A_g_mol: float, Z: float, rho_g_cm3: float) -> float:
@@ -87,8 +89,10 @@ class Spot:
 
     @property
     def radius_m(self) -> float:
-        """A radius that contains the spot: 1.5 FWHM/2·… (Gaussian: 3.2σ, 99.4 % of power)."""
-        return 1.35 * self.size_m if self.shape == "gaussian" else 0.5 * self.size_m
+        """Radius holding all but 0.1 % of the power: 3.72σ = 1.58 FWHM for a Gaussian, the
+        radius of a flat top."""
+        return GAUSSIAN_RADIUS_PER_FWHM * self.size_m if self.shape == "gaussian" \
+            else 0.5 * self.size_m
 
     @property
     def depth_m(self) -> float:

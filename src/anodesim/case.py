@@ -695,11 +695,18 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     mesh = _mesh(root, Path(base_dir))
     materials = _materials(root, geometry)
     beam = _beam(root)
-    if beam.size_m > _target_face_diameter(geometry):
-        raise _fail("beam." + ("fwhm_um" if beam.spot == "gaussian" else "diameter_um"),
-                    beam.size_m * 1e6,
-                    f"a spot no larger than the target face "
-                    f"({_target_face_diameter(geometry) * 1e6:g} µm across)")
+    face = _target_face_diameter(geometry)
+    if beam.spot == "flat_top" and beam.size_m > face:
+        raise _fail("beam.diameter_um", beam.size_m * 1e6,
+                    f"a spot no larger than the target face ({face * 1e6:g} µm across)")
+    from .beam import GAUSSIAN_RADIUS_PER_FWHM
+
+    largest = 0.5 * face / GAUSSIAN_RADIUS_PER_FWHM
+    if beam.spot == "gaussian" and beam.size_m > largest * (1 + 1e-12):
+        raise _fail("beam.fwhm_um", beam.size_m * 1e6,
+                    f"a spot no larger than the target face allows: FWHM at most "
+                    f"{largest * 1e6:.4g} µm (target radius / 1.58), or more than 0.1 % "
+                    "of the beam power falls beside the target")
     loading = _loading(root, beam)
     boundaries = _boundaries(root, geometry)
     interfaces = _interfaces(root, geometry)

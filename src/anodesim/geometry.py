@@ -339,8 +339,15 @@ def to_dolfinx(comm, model=None, path: Path | None = None, gdim: int = 2) -> Ano
 
 
 def mesh_sizes(case: Case, spot) -> tuple[float, float, float]:
-    """(h_min, growth, h_max) for the case (m, -, m)."""
+    """(h_min, growth, h_max) for the case (m, -, m).
+
+    h_min is spot_fraction × spot size, and at most a quarter of the deposition depth for
+    volume deposition (so the depth–dose curve is integrated to 0.1 %) and half the film
+    thickness of a transmission target.
+    """
     h_min = case.mesh.spot_fraction * spot.size_m
+    if spot.deposition == "volume":
+        h_min = min(h_min, 0.25 * spot.depth_m)
     g = case.geometry
     if g.kind == "transmission":
         h_min = min(h_min, 0.5 * g.sizes_m["target_thickness_m"])

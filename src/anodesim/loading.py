@@ -84,7 +84,12 @@ def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_dou
     """
     steps: list[Step] = []
     times = schedule.switch_times
-    saves = sorted(set(float(t) for t in save_times) | {float(times[-1])})
+    # A save time within round-off of a switch is that switch (cumsum rounding: 0.1 + 0.2).
+    snapped = []
+    for t in save_times:
+        near = times[np.argmin(abs(times - t))]
+        snapped.append(float(near) if abs(near - t) <= 1e-9 * max(abs(t), 1e-300) else float(t))
+    saves = sorted(set(snapped) | {float(times[-1])})
     for k, (duration, power) in enumerate(schedule.segments):
         t0, t1 = float(times[k]), float(times[k + 1])
         # Landing points inside this segment (save times) and its end.

@@ -231,10 +231,11 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
     T0 = case.initial_temperature_K
     problem = thermal.ThermalProblem(domain, mats, case.boundaries, interfaces, spot,
                                      lay.z_beam, T0, case.time.newton_tol_K)
-    source_ratio = problem.source_integral()
+    source_ratio = problem.source_ratio
     if abs(source_ratio - 1.0) > 1e-3 and rank0:
-        print(f"anodesim: warning: the mesh integrates the beam source to {source_ratio:.5f} "
-              "of its power; refine mesh.spot_fraction", file=sys.stderr)
+        print(f"anodesim: warning: the mesh resolves the beam source to {source_ratio:.5f} of "
+              "its power (rescaled to the requested power); refine mesh.spot_fraction",
+              file=sys.stderr)
     probes_pts = np.array([[p.r_m, lay.z_beam - p.depth_m] for p in case.probes]).reshape(-1, 2)
     probes = thermal.PointProbes(problem.T, probes_pts)
     if probes.missing:
