@@ -218,3 +218,59 @@ def test_non_utf8_case_file(tmp_path, capsys):
     bad.write_bytes("title = 'caf\xe9'\n".encode("latin-1"))
     assert main(["check", str(bad)]) == 2
     assert "not a text file in UTF-8" in capsys.readouterr().err
+
+
+def test_output_path_that_is_a_file(tmp_path, capsys):
+    path = write_toml(tmp_path / "case.toml", reflection())
+    (tmp_path / "out").write_text("not a folder")
+    assert main(["run", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+
+
+def test_runaway_step_count_is_refused(tmp_path, capsys):
+    path = write_toml(tmp_path / "case.toml", reflection(
+        loading={"duration_s": 10.0}, time={"max_step_s": 1e-9}))
+    assert main(["run", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "more than 1,000,000 steps" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"probes": {"deep": {"r_mm": 0.0, "depth_mm": 50.0}}}, "probes.deep"),
+    ({"geometry": {"anode_length_mm": 5.0, "insert_thickness_mm": 0.005},
+      "beam": {"voltage_kV": 300.0}}, None),
+])
+def test_check_catches_what_run_would_refuse(tmp_path, capsys, change, message):
+    """`check` runs the same preflight as `run` (without dolfinx)."""
+    path = write_toml(tmp_path / "case.toml", reflection(**change))
+    code = ("import sys; from anodesim.cli import main; s = main(['check', sys.argv[1]]); "
+            "assert 'dolfinx' not in sys.modules; sys.exit(s)")
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       timeout=60)
+    if message is None:  # a thin insert at 300 kV: the range goes into the Cu, still valid
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_reused_mesh_must_match_geometry_and_interfaces(tmp_path, capsys):
+    first = tmp_path / "a"
+    path = write_toml(tmp_path / "case.toml", reflection(
+        interfaces={"target_heat_sink": {"conductance_W_m2K": 1e6}}))
+    assert main(["run", str(path), "-o", str(first), "-q"]) == 0
+    assert (first / "mesh.json").is_file()
+    mesh = str(first / "mesh.msh")
+    for change, message in [
+        ({}, "other interfaces"),  # split mesh reused for perfect contact
+        ({"geometry": {"anode_length_mm": 6.0},
+          "interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e6}}}, "another geometry"),
+    ]:
+        bad = write_toml(tmp_path / "bad.toml", reflection(mesh={"file": mesh}, **change))
+        assert main(["run", str(bad), "-o", str(tmp_path / "b"), "-q"]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "b").exists()
+    foreign = tmp_path / "foreign.msh"
+    foreign.write_text("not a mesh")
+    bad = write_toml(tmp_path / "bad.toml", reflection(mesh={"file": str(foreign)}))
+    assert main(["run", str(bad), "-o", str(tmp_path / "c"), "-q"]) == 2
+    assert "expected a mesh written by an anodesim run" in capsys.readouterr().err

@@ -19,6 +19,11 @@ from .case import CaseError, load
 def _run(args) -> int:
     case = load(args.case)  # validation first: a bad case writes nothing
     out = Path(args.output) if args.output else Path("results") / Path(args.case).stem
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
+    from .pipeline import prepare
+
+    prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
     from . import _mpi  # noqa: F401
     from .materials import OutOfRangeError
     from .pipeline import run
@@ -68,8 +73,12 @@ def _run(args) -> int:
 
 
 def _check(args) -> int:
+    from .pipeline import prepare
+
     case = load(args.case)
-    print(f"{args.case}: valid ({case.title}, case hash {case.hash()})")
+    prep = prepare(case)
+    print(f"{args.case}: valid ({case.title}, case hash {case.hash()}; "
+          f"{len(prep.steps)} time steps planned)")
     return 0
 
 

@@ -50,6 +50,42 @@ class Layout:
     scale: float = 1.0  # largest dimension (m)
     embedded: list[tuple[str, tuple, tuple]] = field(default_factory=list)
 
+    def outline(self, region: str) -> np.ndarray:
+        """The region's boundary as a closed polyline (arcs as 64 segments), (n, 2)."""
+        poly = self.regions[region]
+        pts = []
+        for i, p in enumerate(poly):
+            q = poly[(i + 1) % len(poly)]
+            if (region, i) in self.arcs:
+                c = np.asarray(self.arcs[(region, i)])
+                a0 = np.arctan2(p[1] - c[1], p[0] - c[0])
+                a1 = np.arctan2(q[1] - c[1], q[0] - c[0])
+                if a1 < a0:
+                    a1 += 2 * np.pi
+                R = np.hypot(p[0] - c[0], p[1] - c[1])
+                a = np.linspace(a0, a1, 65)[:-1]
+                pts.extend(np.column_stack([c[0] + R * np.cos(a), c[1] + R * np.sin(a)]))
+            else:
+                pts.append(p)
+        return np.asarray(pts, dtype=float)
+
+    def contains(self, r: float, z: float) -> bool:
+        """Whether (r, z) lies in (or on the boundary of) any region."""
+        tol = 1e-9 * self.scale
+        for region in self.regions:
+            xy = self.outline(region)
+            nxt = np.roll(xy, -1, axis=0)
+            d = nxt - xy
+            t = np.clip(((r - xy[:, 0]) * d[:, 0] + (z - xy[:, 1]) * d[:, 1])
+                        / np.maximum((d ** 2).sum(axis=1), 1e-300), 0.0, 1.0)
+            if np.min(np.hypot(xy[:, 0] + t * d[:, 0] - r, xy[:, 1] + t * d[:, 1] - z)) <= tol:
+                return True
+            crossing = (xy[:, 1] > z) != (nxt[:, 1] > z)
+            x_at = xy[:, 0] + (z - xy[:, 1]) * d[:, 0] / np.where(d[:, 1] == 0, 1e-300, d[:, 1])
+            if np.count_nonzero(crossing & (r < x_at)) % 2 == 1:
+                return True
+        return False
+
     def embed_spot_edge(self, a: float, depth: float) -> None:
         """Embed the edge r = a of a flat-top spot down to the deposition depth, so that
         the elements follow the discontinuity of the source (layer by layer)."""

@@ -69,7 +69,7 @@ class Step:
 
 
 def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_doubling: int,
-         save_times=()) -> list[Step]:
+         save_times=(), max_steps: int | None = None) -> list[Step]:
     """Time steps that land on every switch and save time, restarting small at switches.
 
     Args:
@@ -78,6 +78,7 @@ def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_dou
         max_step: largest step (s).
         steps_per_doubling: steps taken at each size before it doubles.
         save_times: times (s) that must be landed on exactly.
+        max_steps: raise ValueError beyond this many steps (None: no limit).
 
     Returns:
         The steps in order; the last one ends at the schedule's end.
@@ -108,6 +109,8 @@ def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_dou
                 t_new = mark if dt == remaining else t + dt
                 steps.append(Step(t_new, dt, power, restart,
                                   save=(dt == remaining and mark in saves)))
+                if max_steps is not None and len(steps) > max_steps:
+                    raise ValueError(f"more than {max_steps} time steps")
                 restart, prev_dt, t = False, dt, t_new
                 n_at_level += 1
                 if n_at_level >= steps_per_doubling and level_dt < max_step:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _mpi  # noqa: F401  (MPI before dolfinx)
-from . import __version__, materials as mat_lib, output
+from . import __version__, geometry, materials as mat_lib, output
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
 from .case import GEOMETRIES, ZERO_CELSIUS_K, Case, CaseError
 from .loading import Schedule, plan
@@ -69,6 +68,85 @@ def _time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
     dt0 = case.time.initial_step_s or 1e-3 * spot.spot_time_s(kappa)
     dt_max = case.time.max_step_s or max(case.end_time_s / 50.0, dt0)
     return dt0, dt_max
+
+
+MAX_STEPS = 1_000_000
+
+
+@dataclass
+class Prepared:
+    """Everything a run derives from its case before touching the disk or dolfinx."""
+
+    mats: dict[str, mat_lib.Material]
+    eta: float
+    p_dep: float
+    lay: geometry.Layout
+    spot: Spot
+    zone_depth: float
+    steps: list
+
+
+def mesh_description(case: Case) -> dict:
+    """What a reusable mesh was built for: the geometry and the split interfaces."""
+    return {"kind": case.geometry.kind, "sizes_m": case.geometry.sizes_m,
+            "split_interfaces": sorted(case.interfaces)}
+
+
+def prepare(case: Case) -> Prepared:
+    """Resolve a case without dolfinx and without writing anything.
+
+    Raises:
+        CaseError: the electron range exceeds the target stack, a probe lies outside the
+            body, the schedule needs more than MAX_STEPS steps, or a reused mesh does not
+            belong to this geometry.
+    """
+    import json
+
+    mats = region_materials(case)
+    eta = (case.beam.backscatter_energy_fraction
+           if case.beam.backscatter_energy_fraction is not None
+           else mats["target"].backscatter_energy_fraction)
+    lay = geometry.layout(case, 0.5 * case.beam.size_m)
+    spot = make_spot(case, mats, lay.stack)
+    try:
+        zone_depth = spot.depth_m
+    except ValueError as e:
+        raise CaseError(f"beam.voltage_kV = {case.beam.voltage_V / 1e3:g}: {e}") from None
+    if spot.shape == "flat_top" and zone_depth > 0:
+        lay.embed_spot_edge(0.5 * spot.size_m, zone_depth)
+    for p in case.probes:
+        if not lay.contains(p.r_m, lay.z_beam - p.depth_m):
+            raise CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
+                            f"{p.depth_m * 1e3:g}) is outside the mesh")
+    steps = []
+    if case.loading.kind != "steady":
+        dt0, dt_max = _time_steps(case, spot, mats)
+        try:
+            steps = plan(Schedule(case.loading.segments), dt0, dt_max,
+                         case.time.steps_per_doubling, _default_save_times(case),
+                         max_steps=MAX_STEPS)
+        except ValueError:
+            raise CaseError(f"time.max_step_s = {dt_max:g}: the schedule would take more than "
+                            f"{MAX_STEPS:,} steps; expected a larger max_step_s or "
+                            "initial_step_s") from None
+    if case.mesh.file:
+        sidecar = Path(case.mesh.file).with_suffix(".json")
+        try:
+            built_for = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a mesh written by an "
+                            f"anodesim run, with its description {sidecar.name} beside it") \
+                from None
+        want = mesh_description(case)
+        same = (built_for.get("kind") == want["kind"]
+                and built_for.get("split_interfaces") == want["split_interfaces"]
+                and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
+                and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
+                        for k, v in want["sizes_m"].items()))
+        if not same:
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
+                            f"other interfaces ({built_for}); expected {want}")
+    return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps)
 
 
 class _Progress:
@@ -167,29 +245,19 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         CaseError: a problem with the case found while setting up (e.g. the electron range
             exceeds the target stack, or a reused mesh lacks a named group).
     """
+    from . import _mpi  # noqa: F401  (MPI before dolfinx)
     from mpi4py import MPI
 
-    from . import geometry, thermal
+    from . import thermal
 
     comm = comm or MPI.COMM_WORLD
     rank0 = comm.rank == 0
     started = time.perf_counter()
     start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     out = Path(out_dir) if out_dir is not None else None
-
-    mats = region_materials(case)
-    eta = (case.beam.backscatter_energy_fraction
-           if case.beam.backscatter_energy_fraction is not None
-           else mats["target"].backscatter_energy_fraction)
-    p_dep = deposited_fraction(eta)
-    lay = geometry.layout(case, 0.5 * case.beam.size_m)
-    spot = make_spot(case, mats, lay.stack)
-    try:
-        zone_depth = spot.depth_m
-    except ValueError as e:
-        raise CaseError(f"beam.voltage_kV = {case.beam.voltage_V / 1e3:g}: {e}") from None
-    if spot.shape == "flat_top" and zone_depth > 0:
-        lay.embed_spot_edge(0.5 * spot.size_m, zone_depth)
+    prep = prepare(case)
+    mats, eta, p_dep, lay, spot = prep.mats, prep.eta, prep.p_dep, prep.lay, prep.spot
+    zone_depth = prep.zone_depth
 
     if out is not None and rank0:
         out.mkdir(parents=True, exist_ok=True)
@@ -199,8 +267,12 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
     t_mesh = time.perf_counter()
     split = set(case.interfaces)
     if case.mesh.file:
-        domain = geometry.to_dolfinx(comm, path=Path(case.mesh.file), gdim=2)
         mesh_path = Path(case.mesh.file)
+        try:
+            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=2)
+        except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
+                            f"({e})") from None
     else:
         h_min, growth, h_max = geometry.mesh_sizes(case, spot)
         mesh_path = out / "mesh.msh" if out is not None else None
@@ -208,6 +280,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         if rank0:
             gm = geometry.build(lay, split, h_min, growth, h_max, spot.radius_m, zone_depth,
                                 mesh_path)
+            if mesh_path is not None:
+                output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
         import gmsh
 
         domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=2)
@@ -304,9 +378,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             record(0.0, case.beam.power_W)
             save(0.0)
         else:
-            dt0, dt_max = _time_steps(case, spot, mats)
-            steps = plan(schedule, dt0, dt_max, case.time.steps_per_doubling,
-                         _default_save_times(case))
+            steps = prep.steps
             bar.total = len(steps)
             record(0.0, 0.0)
             dt_prev = None
