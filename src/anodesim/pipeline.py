@@ -188,8 +188,10 @@ class _DriftRecorder:
             d = m.drift
             self.map = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
                                        d.source_object_m, d.source_detector_m, d.pixel_m)
-        self.columns = ["u_spot_z_um"] + (list(DRIFT_COLUMNS) if self.map else []) + [
-            f"von_mises_max_{r}_MPa" for r in regions]
+        self.columns = ["u_spot_z_um"] + (list(DRIFT_COLUMNS) if self.map else [])
+        for r in regions:
+            self.columns += [f"von_mises_max_{r}_MPa", f"von_mises_max_{r}_r_mm",
+                             f"von_mises_max_{r}_z_mm"]
         self.stress_max = {r: (0.0, None, None) for r in regions}  # (MPa, time, location)
         self.seconds = 0.0
 
@@ -203,7 +205,7 @@ class _DriftRecorder:
             values += [d[k] for k in DRIFT_COLUMNS]
         for r in self.regions:
             vm, where = self.solver.region_stress_max(r)
-            values.append(vm / 1e6)
+            values += [vm / 1e6, float(where[0]) * 1e3, float(where[1]) * 1e3]
             if vm / 1e6 > self.stress_max[r][0]:
                 self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:2]])
         self.seconds += time.perf_counter() - start
