@@ -125,3 +125,23 @@ def test_run_with_drift_writes_drift_outputs(tmp_path):
     assert m["u_spot_z_um"]["final"] == pytest.approx(rise, rel=1e-9)
     assert set(m["von_mises_max_MPa"]) == {"target", "heat_sink"}
     assert s["timing_s"]["mechanics"] > 0
+
+
+def test_limits_reported_with_worst_time_and_margin(tmp_path):
+    """Every run reports each limit's worst value, when it occurred and the margin."""
+    path = write_toml(tmp_path / "case.toml", reflection(
+        limits={"coolant_side_C": 31.0, "spot_C": 2000.0}))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    lims = {lim["limit"]: lim for lim in s["results"]["limits"]}
+    assert set(lims) == {"spot", "interface", "heat_sink", "coolant_side"}
+    assert lims["spot"]["limit_C"] == pytest.approx(2000.0)
+    assert lims["spot"]["worst_C"] == pytest.approx(s["results"]["T_peak_max_C"])
+    assert lims["heat_sink"]["limit_C"] == pytest.approx(200.0)  # Cu damage, library default
+    assert lims["spot"]["holds"] is True
+    rows = read_rows(out / "timeseries.csv")
+    cool = max(float(r["T_max_coolant_side_C"]) for r in rows)
+    assert lims["coolant_side"]["worst_C"] == pytest.approx(cool)
+    assert lims["coolant_side"]["holds"] is (cool <= 31.0)
+    assert lims["coolant_side"]["margin_K"] == pytest.approx(31.0 - cool)

@@ -206,6 +206,16 @@ class Mechanics:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Temperature limits (K); None: the default from the material library (rating.py)."""
+
+    spot_K: float | None = None
+    interface_K: float | None = None
+    heat_sink_K: float | None = None
+    coolant_side_K: float | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
 
@@ -222,6 +232,7 @@ class Case:
     time: TimeSettings
     output: Output
     mechanics: Mechanics | None = None
+    limits: Limits = Limits()
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
@@ -718,6 +729,10 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     end = sum(d for d, _ in loading.segments)
     output = _output(root, end)
     mechanics = _mechanics(root, geometry, T0)
+    lim = root.section("limits", {})
+    limits = Limits(*(_celsius(lim, k, None) for k in
+                      ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")))
+    lim.close()
     root.close()
     if loading.kind == "steady" and not any(
             b.type in ("fixed", "convection", "radiation") for b in boundaries.values()):
@@ -727,7 +742,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
         if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind != "reflection_insert":
             raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
     return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
-                probes, time, output, mechanics, source=data)
+                probes, time, output, mechanics, limits, source=data)
 
 
 def load(path: str | Path) -> Case:

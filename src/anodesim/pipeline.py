@@ -322,8 +322,17 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
 
     mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions)
             if case.mechanics is not None else None)
+    from . import rating
+
+    iface_groups = {}
+    for name in GEOMETRIES[case.geometry.kind]["interfaces"]:
+        groups = [g for g in domain.groups if g == name or g.startswith(f"{name}@")]
+        iface_groups[name] = groups
+    cooled = rating.cooled_faces(case)
     header = (["time_s", "beam_power_W", "deposited_power_W", "T_peak_C"]
               + [f"T_max_{r}_C" for r in regions]
+              + [f"T_max_{n}_C" for n in iface_groups]
+              + (["T_max_coolant_side_C"] if cooled else [])
               + [f"T_{p.name}_C" for p in case.probes]
               + ["stored_heat_J", "deposited_energy_J"]
               + (mech.columns if mech else []))
@@ -338,6 +347,9 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         for r, (lo, _) in zip(regions, ranges):
             coldest[r] = min(coldest[r], lo - C)
         maxima = [hi - C for _, hi in ranges]
+        maxima += [problem.face_max(g) - C for g in iface_groups.values()]
+        if cooled:
+            maxima.append(problem.face_max(cooled) - C)
         row = ([t, beam_W, beam_W * p_dep, maxima[0]] + maxima
                + [v - C for v in probes.values()]
                + [problem.stored_heat(), p_dep * schedule.energy(t)])
@@ -427,6 +439,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "T_max_by_region_C": {r: max(row[4 + j] for row in rows)
                                       for j, r in enumerate(regions)} if rows else {},
                 "T_min_by_region_C": coldest,
+                "limits": rating.report(rating.limits_for(case, mats), header, rows)
+                if rows else [],
                 "final": dict(zip(header, rows[-1])) if rows else {},
                 "limits_C": {r: {"damage": mats[r].damage_K - C, "melting": mats[r].melting_K - C}
                              for r in regions},
@@ -485,8 +499,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 curves = {"peak (target)": [row[3] for row in rows]}
                 for j, r in enumerate(regions[1:], start=1):
                     curves[f"max {r}"] = [row[4 + j] for row in rows]
-                for j, p in enumerate(case.probes):
-                    curves[p.name] = [row[4 + len(regions) + j] for row in rows]
+                for p in case.probes:
+                    curves[p.name] = [row[header.index(f"T_{p.name}_C")] for row in rows]
                 output.plot_timeseries(out / "temperatures.png", t, curves,
                                        [row[1] for row in rows], case.title,
                                        log_time=len(case.loading.segments) == 1)

@@ -416,6 +416,7 @@ class ThermalProblem:
         tdim = dom.mesh.topology.dim
         nloc = V.dofmap.index_map.size_local
         self.region_dofs = {}
+        self._face_dofs: dict[tuple, np.ndarray] = {}
         for region in self.materials:
             cells = dom.cell_tags.find(dom.groups[region])
             dofs = dolfinx.fem.locate_dofs_topological(V, tdim, cells)
@@ -425,6 +426,20 @@ class ThermalProblem:
             H = mat_lib.ufl_antiderivative(m.rho_cp, self.T, self.T_init)
             self.heat_forms[region] = dolfinx.fem.form(
                 H * self.weight * self.dx(dom.groups[region]))
+
+    def face_max(self, groups: list[str]) -> float:
+        """Largest nodal temperature on the named facet groups (K), over all ranks."""
+        key = tuple(groups)
+        if key not in self._face_dofs:
+            dom, V = self.domain, self.V
+            fdim = dom.mesh.topology.dim - 1
+            nloc = V.dofmap.index_map.size_local
+            dofs = np.unique(np.concatenate(
+                [dolfinx.fem.locate_dofs_topological(V, fdim, dom.facets(g)) for g in groups]
+                or [np.empty(0, dtype=np.int32)]))
+            self._face_dofs[key] = dofs[dofs < nloc]
+        vals = self.T.x.array[self._face_dofs[key]]
+        return self.comm.allreduce(vals.max() if vals.size else -np.inf, op=MPI.MAX)
 
     def region_range(self, region: str) -> tuple[float, float]:
         """(min, max) nodal temperature in a region (K), over all ranks."""
