@@ -216,6 +216,19 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class RatingSettings:
+    """Chart ranges for `anodesim rate`."""
+
+    exposure_s: tuple[float, float] = (1e-3, 1000.0)
+    exposure_points: int = 13
+    preload_W: float = 0.0
+    period_s: float = 1.0
+    duty_cycles: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+    duty_cycle: float = 0.5
+    periods_s: tuple[float, ...] = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
+
+
+@dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
 
@@ -233,6 +246,7 @@ class Case:
     output: Output
     mechanics: Mechanics | None = None
     limits: Limits = Limits()
+    rating: RatingSettings = RatingSettings()
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
@@ -602,6 +616,8 @@ def _vector(sec: _Section, key: str, default: Any = ...) -> tuple[float, float, 
             or any(isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
                    for c in v) or not any(v)):
         raise _fail(sec._key(key), v, "a non-zero direction [x, y, z] of three numbers")
+    if not np.isfinite(np.linalg.norm(np.asarray(v, dtype=float))):
+        raise _fail(sec._key(key), v, "a direction [x, y, z] of moderate numbers")
     return tuple(float(c) for c in v)
 
 
@@ -648,7 +664,7 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
         if d.has("source_detector_mm") == d.has("magnification"):
             raise CaseError("drift: give exactly one of source_detector_mm or magnification")
         if d.has("magnification"):
-            M = d.number("magnification", lo=1.0, expected="a magnification > 1")
+            M = d.number("magnification", lo=1.0, hi=1e6, expected="a magnification in (1, 1e6]")
             if M <= 1.0:
                 raise _fail("drift.magnification", M, "a magnification > 1")
             sdd = M * sod
@@ -660,6 +676,13 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
                             "more than drift.source_object_mm")
         pixel = d.number("pixel_size_um", positive=True, expected="a positive size in µm") * 1e-6
         d.close()
+        v = np.asarray(view) / np.linalg.norm(view)
+        outward = -1.0 if geometry.kind == "transmission" else 1.0  # through the window
+        if outward * v[2] < np.sin(np.radians(0.5)):
+            side = ("through the window (z < 0)" if geometry.kind == "transmission"
+                    else "out of the target face (z > 0)")
+            raise _fail("drift.view_direction", list(view),
+                        f"a central ray that leaves {side} at more than 0.5°")
         b = np.asarray(beam) / np.linalg.norm(beam)
         if abs(b[0]) > 1e-9 or abs(b[1]) > 1e-9:
             raise _fail("drift.beam_direction", list(beam),
@@ -675,6 +698,39 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
             raise CaseError(f"drift.{key} = {value!r}: {str(e).split(': ', 1)[-1]}") from None
         drift = DriftSettings(beam, view, sod, sdd, pixel)
     return Mechanics(mounts, free, T_ref if T_ref is not None else T_init, drift)
+
+
+def _numbers(sec: _Section, key: str, default, lo: float, hi: float, what: str) -> tuple:
+    v = sec.raw(key, list(default), expected=what)
+    if (not isinstance(v, list) or not v
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x)
+                   or not lo < x <= hi for x in v)):
+        raise _fail(sec._key(key), v, what)
+    return tuple(float(x) for x in v)
+
+
+def _rating(root: _Section) -> RatingSettings:
+    d = RatingSettings()
+    sec = root.section("rating", {})
+    exposure = _numbers(sec, "exposure_s", d.exposure_s, 0.0, math.inf,
+                        "[shortest, longest] loading times in s, shortest < longest")
+    if len(exposure) != 2 or exposure[0] >= exposure[1]:
+        raise _fail("rating.exposure_s", list(exposure),
+                    "[shortest, longest] loading times in s, shortest < longest")
+    out = RatingSettings(
+        exposure_s=exposure,
+        exposure_points=sec.integer("exposure_points", d.exposure_points, minimum=2),
+        preload_W=sec.number("preload_W", d.preload_W, nonneg=True),
+        period_s=sec.number("period_s", d.period_s, positive=True),
+        duty_cycles=_numbers(sec, "duty_cycles", d.duty_cycles, 0.0, 1.0,
+                             "a non-empty list of duty cycles in (0, 1]"),
+        duty_cycle=sec.number("duty_cycle", d.duty_cycle, positive=True, hi=1.0,
+                              expected="a duty cycle in (0, 1]"),
+        periods_s=_numbers(sec, "periods_s", d.periods_s, 0.0, math.inf,
+                           "a non-empty list of periods in s"),
+    )
+    sec.close()
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -733,6 +789,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     limits = Limits(*(_celsius(lim, k, None) for k in
                       ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")))
     lim.close()
+    rating = _rating(root)
     root.close()
     if loading.kind == "steady" and not any(
             b.type in ("fixed", "convection", "radiation") for b in boundaries.values()):
@@ -742,7 +799,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
         if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind != "reflection_insert":
             raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
     return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
-                probes, time, output, mechanics, limits, source=data)
+                probes, time, output, mechanics, limits, rating, source=data)
 
 
 def load(path: str | Path) -> Case:

@@ -27,6 +27,7 @@ def _run(args) -> int:
     from . import _mpi  # noqa: F401
     from .materials import OutOfRangeError
     from .pipeline import run
+    from .mechanics import MechanicsError
     from .thermal import SolverError
 
     quiet = args.quiet
@@ -40,7 +41,7 @@ def _run(args) -> int:
         if not existed and out.exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    except (SolverError, OutOfRangeError) as e:
+    except (SolverError, OutOfRangeError, MechanicsError) as e:
         print(f"anodesim: run failed: {e} (partial results in {out})", file=sys.stderr)
         return 1
     s = res.summary
@@ -69,6 +70,24 @@ def _run(args) -> int:
             print(f"  largest von Mises stress: {vm}", file=sys.stderr)
         print(f"  {n['cells']} cells, {n['dofs']} dofs, {n['time_steps']} steps, "
               f"{s['timing_s']['total']:.1f} s wall", file=sys.stderr)
+    return 0
+
+
+def _rate(args) -> int:
+    case = load(args.case)
+    out = Path(args.output) if args.output else Path("results") / f"{Path(args.case).stem}_rating"
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
+    from .rating import ResponseError, precheck, rate
+
+    charts = ("single", "duty", "continuous") if args.chart == "all" else (args.chart,)
+    say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    try:
+        precheck(case)  # bad input: one line, nothing written
+        say(f"anodesim {__version__}: rating {case.title} -> {out}")
+        rate(case, out, charts, confirm=not args.no_confirm, progress=say)
+    except ResponseError as e:
+        raise CaseError(str(e)) from None
     return 0
 
 
@@ -103,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     p.set_defaults(func=_run)
+    p = sub.add_parser("rate", help="maximum safe loading and rating charts")
+    p.add_argument("case", help="case file (TOML)")
+    p.add_argument("--chart", choices=("single", "duty", "continuous", "all"), default="all")
+    p.add_argument("-o", "--output", help="folder (default results/<case name>_rating)")
+    p.add_argument("--no-confirm", action="store_true",
+                   help="skip the full FE confirmation of the maximum safe loading")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_rate)
     p = sub.add_parser("check", help="validate a case file without running it")
     p.add_argument("case")
     p.set_defaults(func=_check)

@@ -53,8 +53,11 @@ def cross_terms(V, domain, pairs, weight, ds, bcs, sizes) -> PETSc.Mat:
         for s in (side_a, side_b):
             blocks = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(s))
             g = imap.local_to_global(blocks.astype(np.int32))
-            found[s] = (np.concatenate(comm.allgather(X[blocks])),
-                        np.concatenate(comm.allgather(g)))
+            allx = np.concatenate(comm.allgather(X[blocks]))
+            allg = np.concatenate(comm.allgather(g))
+            # a node shared by ranks arrives once per rank (owned and ghost copies)
+            allg, first = np.unique(allg, return_index=True)
+            found[s] = (allx[first], allg)
         (xa, ga), (xb, gb) = found[side_a], found[side_b]
         dist, idx = cKDTree(xb).query(xa)
         scale = max(np.ptp(xb, axis=0).max(), 1e-300)

@@ -181,6 +181,11 @@ class ThermoElasticProblem:
             self.vm_expr[region] = dolfinx.fem.Expression(
                 vm, self.W0.element.interpolation_points)
             self.region_cells[region] = dom.cell_tags.find(dom.groups[region])
+        Q = self.T.function_space
+        self._region_nodes = {}
+        for region, m in self.materials.items():
+            dofs = dolfinx.fem.locate_dofs_topological(Q, tdim, self.region_cells[region])
+            self._region_nodes[m.key] = dofs[dofs < Q.dofmap.index_map.size_local]
 
     def _normal_component(self, facets, face: str) -> int:
         """Index of the coordinate axis normal to a plane face (for a sliding mount)."""
@@ -202,14 +207,20 @@ class ThermoElasticProblem:
         return int(flat[0])
 
     def _update_coefficients(self) -> None:
+        """Nodal E, ν and ε_th of each region; a region's temperatures outside its tables
+        stop the run (OutOfRangeError), never a silent clip or extrapolation."""
         Tx = self.T.x.array
-        for m, E, nu, eth in self.nodal:
-            lo, hi = m.E.range_K
-            E.x.array[:] = m.E(np.clip(Tx, lo, hi))
-            lo, hi = m.nu.range_K
-            nu.x.array[:] = m.nu(np.clip(Tx, lo, hi))
-            lo, hi = m.alpha.range_K
-            eth.x.array[:] = m.alpha.antiderivative(np.clip(Tx, lo, hi), self.T_ref)
+        for (m, E, nu, eth), cells in zip(self.nodal, self.region_cells.values()):
+            own = self._region_nodes[m.key]
+            lo = self.comm.allreduce(float(Tx[own].min()) if own.size else np.inf, op=MPI.MIN)
+            hi = self.comm.allreduce(float(Tx[own].max()) if own.size else -np.inf, op=MPI.MAX)
+            for table in (m.E, m.nu, m.alpha):
+                table.check(lo, hi)
+            # nodes outside the region (coefficients unused there) are clamped
+            Tc = {id(t): np.clip(Tx, *t.range_K) for t in (m.E, m.nu, m.alpha)}
+            E.x.array[:] = m.E(Tc[id(m.E)])
+            nu.x.array[:] = m.nu(Tc[id(m.nu)])
+            eth.x.array[:] = m.alpha.antiderivative(Tc[id(m.alpha)], self.T_ref)
 
     def solve(self) -> dolfinx.fem.Function:
         """Displacement (m) for the current temperature field; updates the von Mises field."""

@@ -161,3 +161,30 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
     atomic_write(path, buf.getvalue())
+
+
+def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabel: str,
+               title: str, log_x: bool) -> None:
+    """PNG of a rating chart (maximum power against loading time, duty cycle or period)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+    for label, y in curves.items():
+        ax.plot(x, y, "o-", ms=4, lw=1.6, label=label)
+    if log_x:
+        ax.set_xscale("log")
+        values = [v for y in curves.values() for v in y if v > 0]
+        if values and max(values) > 10 * min(values):
+            ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())

@@ -118,6 +118,15 @@ def prepare(case: Case) -> Prepared:
         if not lay.contains(p.r_m, lay.z_beam - p.depth_m):
             raise CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
                             f"{p.depth_m * 1e3:g}) is outside the mesh")
+    if case.mechanics is not None:
+        T_ref = case.mechanics.reference_temperature_K
+        for region, m in mats.items():
+            for t in (m.rho, m.alpha, m.E, m.nu):
+                lo, hi = t.range_K
+                if not lo <= T_ref <= min(hi, m.melting_K):
+                    raise CaseError(f"mechanics.reference_temperature_C = {T_ref - 273.15:g}: "
+                                    f"outside the {m.key} data ({lo - 273.15:.0f} to "
+                                    f"{min(hi, m.melting_K) - 273.15:.0f} °C)")
     steps = []
     if case.loading.kind != "steady":
         dt0, dt_max = _time_steps(case, spot, mats)
@@ -147,6 +156,56 @@ def prepare(case: Case) -> Prepared:
             raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
                             f"other interfaces ({built_for}); expected {want}")
     return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps)
+
+
+def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
+    """Mesh (built, or read from mesh.file) and the heat problem of a prepared case.
+
+    Returns:
+        (domain, problem, interfaces, mesh_path); the mesh is written to out/mesh.msh.
+    """
+    from . import thermal
+
+    rank0 = comm.rank == 0
+    lay, spot = prep.lay, prep.spot
+    split = set(case.interfaces)
+    if case.mesh.file:
+        mesh_path = Path(case.mesh.file)
+        try:
+            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=2)
+        except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
+                            f"({e})") from None
+    else:
+        h_min, growth, h_max = geometry.mesh_sizes(case, spot)
+        mesh_path = out / "mesh.msh" if out is not None else None
+        gm = None
+        if rank0:
+            gm = geometry.build(lay, split, h_min, growth, h_max, spot.radius_m,
+                                prep.zone_depth, mesh_path)
+            if mesh_path is not None:
+                output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+        import gmsh
+
+        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=2)
+        if rank0 and gm is not None:
+            gmsh.finalize()
+    regions = GEOMETRIES[case.geometry.kind]["regions"]
+    for region in regions:
+        if region not in domain.groups:
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a physical group "
+                            f"named '{region}'")
+    interfaces = []
+    for name, h in case.interfaces.items():
+        sides = [f"{name}@{r}" for r in regions if f"{name}@{r}" in domain.groups]
+        if len(sides) != 2:
+            raise CaseError(f"interfaces.{name}: the mesh does not split this interface "
+                            "(rebuild it without mesh.file)")
+        interfaces.append(thermal.Interface(name, sides[0], sides[1], h))
+    problem = thermal.ThermalProblem(domain, prep.mats, case.boundaries, interfaces, spot,
+                                     lay.z_beam, case.initial_temperature_K,
+                                     case.time.newton_tol_K)
+    return domain, problem, interfaces, mesh_path
 
 
 class _Progress:
@@ -265,48 +324,10 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         out.mkdir(parents=True, exist_ok=True)
     comm.barrier()
 
-    # ---- mesh
     t_mesh = time.perf_counter()
-    split = set(case.interfaces)
-    if case.mesh.file:
-        mesh_path = Path(case.mesh.file)
-        try:
-            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=2)
-        except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
-            raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
-                            f"({e})") from None
-    else:
-        h_min, growth, h_max = geometry.mesh_sizes(case, spot)
-        mesh_path = out / "mesh.msh" if out is not None else None
-        gm = None
-        if rank0:
-            gm = geometry.build(lay, split, h_min, growth, h_max, spot.radius_m, zone_depth,
-                                mesh_path)
-            if mesh_path is not None:
-                output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
-        import gmsh
-
-        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=2)
-        if rank0 and gm is not None:
-            gmsh.finalize()
-    for region in GEOMETRIES[case.geometry.kind]["regions"]:
-        if region not in domain.groups:
-            raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a physical group "
-                            f"named '{region}'")
-    interfaces = []
-    for name, h in case.interfaces.items():
-        regions = GEOMETRIES[case.geometry.kind]["regions"]
-        sides = [f"{name}@{r}" for r in regions if f"{name}@{r}" in domain.groups]
-        if len(sides) != 2:
-            raise CaseError(f"interfaces.{name}: the mesh does not split this interface "
-                            "(rebuild it without mesh.file)")
-        interfaces.append(thermal.Interface(name, sides[0], sides[1], h))
+    domain, problem, interfaces, mesh_path = setup(case, prep, comm, out)
     mesh_s = time.perf_counter() - t_mesh
-
-    # ---- problem
     T0 = case.initial_temperature_K
-    problem = thermal.ThermalProblem(domain, mats, case.boundaries, interfaces, spot,
-                                     lay.z_beam, T0, case.time.newton_tol_K)
     source_ratio = problem.source_ratio
     if abs(source_ratio - 1.0) > 1e-3 and rank0:
         print(f"anodesim: warning: the mesh resolves the beam source to {source_ratio:.5f} of "

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .case import GEOMETRIES, Case
+from .response import ResponseError, StepResponse
 
 SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
 
@@ -81,3 +84,394 @@ def report(limits: list[Limit], header: list[str], rows: list[list[float]]) -> l
                     "time_s": rows[i][0], "margin_K": lim.value_K - 273.15 - worst,
                     "holds": bool(worst <= lim.value_K - 273.15), "origin": lim.origin})
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Linear-response engine on the finite-element model
+# ---------------------------------------------------------------------------------------
+def linear_case(case: Case, horizon_s: float) -> Case:
+    """The case with constant properties (at the initial temperature), 1 W deposited as a
+    continuous step to the horizon, fine steps, no outputs and no mechanics."""
+    import dataclasses as dc
+
+    from .case import Loading, Output, ZERO_CELSIUS_K  # noqa: F401
+    from .pipeline import region_materials
+
+    for face, b in case.boundaries.items():
+        if b.type in ("radiation", "heat_flux"):
+            raise ResponseError(f"boundaries.{face}: a {b.type} boundary is not linear in the "
+                                "beam power; the response engine cannot rate this case")
+        if b.temperature_K is not None and abs(b.temperature_K - case.initial_temperature_K) \
+                > 1e-9:
+            raise ResponseError(f"boundaries.{face}.temperature_C: the response engine needs "
+                                "every boundary at the initial temperature")
+    if not any(b.type in ("fixed", "convection") for b in case.boundaries.values()):
+        raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
+    mats = region_materials(case)
+    eta = (case.beam.backscatter_energy_fraction
+           if case.beam.backscatter_energy_fraction is not None
+           else mats["target"].backscatter_energy_fraction)
+    beam = dc.replace(case.beam, power_W=1.0 / (1.0 - eta))
+    return dc.replace(
+        case, beam=beam, loading=Loading("continuous", ((horizon_s, beam.power_W),)),
+        materials=dc.replace(case.materials, temperature_dependent=False),
+        time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
+        output=Output((), False), mechanics=None, probes=())
+
+
+@dataclass
+class Engine:
+    """The step response with the node sets each limit watches."""
+
+    response: StepResponse
+    limits: list[Limit]
+    nodes: dict[str, np.ndarray]  # limit column → indices into the response's nodes
+    p_dep: float  # deposited fraction of the beam power
+    seconds: float
+
+    def rise_limits(self, rise: np.ndarray) -> dict[str, float]:
+        """Largest rise per watt over each limit's nodes."""
+        return {lim.column: float(rise[self.nodes[lim.column]].max()) for lim in self.limits}
+
+    def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
+                  preload_dep: float = 0.0) -> tuple[float, str]:
+        """Largest beam power (W) with every limit held, and the binding limit.
+
+        The temperature at node i is T0 + P_dep rise_i, so the limit gives
+        P_dep ≤ (T_lim − T0) / rise_i. With a pre-load held to steady state before the load,
+        T = T0 + P_pre S_∞ + (P − P_pre) rise: P_dep ≤ P_pre + (T_lim − T0 − P_pre S_∞)/rise,
+        with preload_rise = S_∞ and preload_dep = P_pre (deposited W).
+        """
+        best, binding = np.inf, ""
+        T0 = self.response.T0
+        for lim in self.limits:
+            idx = self.nodes[lim.column]
+            head = lim.value_K - T0
+            if preload_rise is not None:
+                head = head - preload_dep * preload_rise[idx]
+            with np.errstate(divide="ignore"):
+                p = np.where(rise[idx] > 0, head / rise[idx], np.inf).min() + preload_dep
+            if p < best:
+                best, binding = float(p), lim.name
+        return best / self.p_dep, binding
+
+
+def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
+    """Step response of the case (constant properties at the initial temperature).
+
+    Raises:
+        ResponseError: the case is not linear in the power or has no cooled face.
+    """
+    import time
+
+    from . import _mpi  # noqa: F401
+    from mpi4py import MPI
+
+    import dolfinx
+
+    from .loading import Schedule  # noqa: F401
+    from .pipeline import prepare, setup
+
+    start = time.perf_counter()
+    comm = comm or MPI.COMM_SELF
+    lin = linear_case(case, horizon_s)
+    prep = prepare(lin)
+    domain, problem, _, _ = setup(lin, prep, comm)
+    V = problem.V
+    fdim = domain.mesh.topology.dim - 1
+    limits = limits_for(case, prep.mats)
+    sets = {"T_peak_C": problem.region_dofs["target"]}
+    regions = GEOMETRIES[case.geometry.kind]["regions"]
+    for r in regions:
+        sets[f"T_max_{r}_C"] = problem.region_dofs[r]
+    for name in GEOMETRIES[case.geometry.kind]["interfaces"]:
+        groups = [g for g in domain.groups if g == name or g.startswith(f"{name}@")]
+        sets[f"T_max_{name}_C"] = np.unique(np.concatenate(
+            [dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(g)) for g in groups]))
+    if cooled_faces(case):
+        sets["T_max_coolant_side_C"] = np.unique(np.concatenate(
+            [dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(f))
+             for f in cooled_faces(case)]))
+    watched = np.unique(np.concatenate([sets[lim.column] for lim in limits]))
+    position = {int(d): i for i, d in enumerate(watched)}
+    nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])
+             for lim in limits}
+    T0 = case.initial_temperature_K
+    times, rise = [0.0], [np.zeros(len(watched))]
+    dt_prev = None
+    for st in prep.steps:
+        problem.step(st.dt, 1.0, st.restart, dt_prev)
+        dt_prev = st.dt
+        times.append(st.t)
+        rise.append(problem.T.x.array[watched] - T0)
+    problem.steady(1.0)
+    steady = problem.T.x.array[watched] - T0
+    if np.max(np.abs(rise[-1] - steady)) > 1e-3 * np.max(steady):
+        raise ResponseError(f"the step response has not reached its steady state after "
+                            f"{horizon_s:g} s; the anode is too weakly cooled to rate")
+    # The step response rises monotonically to S_∞ (heat in, ambient boundaries); clamp the
+    # round-off of the last samples so that S(t) ≤ S_∞ holds exactly.
+    resp = StepResponse(np.array(times), np.minimum(np.array(rise), steady), steady, T0)
+    return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------
+# Maximum safe loading of the case's schedule
+# ---------------------------------------------------------------------------------------
+def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
+    """Worst nodal rise per watt of peak deposited power over the case's schedule shape."""
+    r = engine.response
+    seg = case.loading.segments
+    if case.loading.kind == "steady":
+        return r.steady
+    peak = max(p for _, p in seg)
+    if case.loading.kind == "pulse_train":
+        on = seg[0][0]
+        period = on + (seg[1][0] if len(seg) > 1 and seg[1][1] == 0 else 0.0)
+        n = sum(1 for d, p in seg if p > 0)
+        return r.pulse_train_peak(on, period, n)
+    # Monotone step response: the worst instant ends a segment; evaluate at every end.
+    shape = [(d, p / peak) for d, p in seg]
+    ends = np.cumsum([d for d, _ in seg])
+    return (r.schedule(shape, ends) - r.T0).max(axis=0)
+
+
+@dataclass
+class SafeLoading:
+    """Maximum safe beam power of a schedule shape, and how it was found."""
+
+    power_W: float
+    binding: str
+    engine_power_W: float
+    confirmed: bool
+    fe_runs: int
+    report: list[dict]
+    method: str
+
+
+def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
+                     max_runs: int = 10) -> SafeLoading:
+    """Largest beam power of the case's schedule shape with every limit held.
+
+    The engine gives it in closed form; full finite-element runs of the schedule confirm it.
+    Let g(P) = max over limits of (worst − limit)/(limit − T0), the relative excess of the
+    binding limit over its allowed rise. With constant properties g(P_engine) ≈ 0 at once;
+    with temperature-dependent properties the engine's value is a first estimate, corrected
+    by a ratio step P/(1 + g) and then secant iterations until |g| ≤ rtol (0.5 %: the
+    binding limit is met to 0.5 % of its rise, which is 0.5 % in power for a linear
+    response). A run that melts the target counts as g = 1 (far over).
+    """
+    import dataclasses as dc
+
+    from .materials import OutOfRangeError
+    from .pipeline import run
+
+    P_engine, binding = engine.max_power(schedule_rise(engine, case))
+    if not confirm:
+        return SafeLoading(P_engine, binding, P_engine, False, 0, [], "linear-response engine")
+    T0 = case.initial_temperature_K
+    top = max((p for _, p in case.loading.segments), default=case.beam.power_W)
+
+    def full_run(P):
+        load = dc.replace(case.loading, segments=tuple((d, p * P / top)
+                                                       for d, p in case.loading.segments))
+        c = dc.replace(case, beam=dc.replace(case.beam, power_W=P), loading=load,
+                       output=dc.replace(case.output, fields=False), mechanics=None)
+        try:
+            res = run(c)
+        except OutOfRangeError:
+            return 1.0, []
+        rep = res.summary["results"]["limits"]
+        g = max((x["worst_C"] - x["limit_C"]) / (x["limit_C"] + 273.15 - T0) for x in rep)
+        return g, rep
+
+    tried = []
+    P = P_engine
+    g, rep = full_run(P)
+    tried.append((P, g, rep))
+    P_prev, g_prev = P, g
+    while abs(g) > rtol and len(tried) < max_runs:
+        if len(tried) == 1 or g == g_prev or not rep:
+            P_next = P / (1.0 + g)
+        else:
+            P_next = P - g * (P - P_prev) / (g - g_prev)
+        P_prev, g_prev, P = P, g, P_next
+        g, rep = full_run(P)
+        tried.append((P, g, rep))
+    P_best, g_best, rep_best = min(tried, key=lambda x: abs(x[1]))
+    confirmed = abs(g_best) <= rtol
+    bind = max(rep_best, key=lambda x: (x["worst_C"] - x["limit_C"])
+               / (x["limit_C"] + 273.15 - T0))["limit"] if rep_best else binding
+    method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
+              else "secant iterations on full FE runs, started from the linear-response engine")
+    return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method)
+
+
+# ---------------------------------------------------------------------------------------
+# Rating charts (IEC 60613 terms): single load, serial load (duty cycle), continuous
+# ---------------------------------------------------------------------------------------
+def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
+    """Maximum beam power against loading time, from a cold start and from a pre-load
+    (a constant beam power held until steady before the load)."""
+    r = engine.response
+    rows = []
+    pre_dep = preload_W * engine.p_dep
+    for t in times:
+        S = r.at([t])[0]
+        cold, b_cold = engine.max_power(S)
+        row = {"loading_time_s": float(t), "max_beam_power_cold_W": cold, "binding_cold": b_cold}
+        if preload_W > 0:
+            # T = T0 + P_pre S_∞ + (P − P_pre) S(t): P ≤ P_pre + (H − P_pre S_∞) / S per node
+            hot, b_hot = engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep)
+            row.update({"max_beam_power_preloaded_W": hot, "binding_preloaded": b_hot})
+        rows.append(row)
+    return rows
+
+
+def chart_duty(engine: Engine, period_s: float, duty_cycles) -> list[dict]:
+    """Maximum peak (and mean) beam power against duty cycle at a fixed period, in the
+    periodic steady state of the pulse train."""
+    rows = []
+    for d in duty_cycles:
+        P, b = engine.max_power(engine.response.pulse_train_peak(d * period_s, period_s, None))
+        rows.append({"period_s": period_s, "duty_cycle": float(d), "max_peak_beam_power_W": P,
+                     "max_mean_beam_power_W": d * P, "binding": b})
+    return rows
+
+
+def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
+    """Maximum peak (and mean) beam power against period at a fixed duty cycle."""
+    rows = []
+    for T in periods:
+        P, b = engine.max_power(engine.response.pulse_train_peak(duty_cycle * T, T, None))
+        rows.append({"period_s": float(T), "duty_cycle": duty_cycle,
+                     "max_peak_beam_power_W": P, "max_mean_beam_power_W": duty_cycle * P,
+                     "binding": b})
+    return rows
+
+
+def chart_continuous(engine: Engine) -> dict:
+    """Steady-state (continuous) rating: maximum constant beam power."""
+    P, b = engine.max_power(engine.response.steady)
+    return {"max_continuous_beam_power_W": P, "binding": b}
+
+
+# ---------------------------------------------------------------------------------------
+# The `rate` command's work: checks, engine, charts, outputs
+# ---------------------------------------------------------------------------------------
+def check_rating_input(case: Case, mats, first_step_s: float) -> None:
+    """Bad rating input as CaseError: unreachable limits, periods below the time step."""
+    from .case import CaseError
+
+    T0 = case.initial_temperature_K
+    for lim in limits_for(case, mats):
+        if lim.value_K <= T0:
+            raise CaseError(f"limits.{lim.name}_C = {lim.value_K - 273.15:g}: no positive power "
+                            f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
+                            "limit above the initial temperature")
+    r = case.rating
+    shortest_on = min(min(r.periods_s) * r.duty_cycle, r.period_s * min(r.duty_cycles))
+    if shortest_on < first_step_s:
+        raise CaseError(f"rating.periods_s / duty_cycles: an on-time of {shortest_on:.3g} s is "
+                        f"shorter than the smallest time step ({first_step_s:.3g} s); expected "
+                        "longer periods or duty cycles")
+    if r.exposure_s[0] < first_step_s:
+        raise CaseError(f"rating.exposure_s = {list(r.exposure_s)}: the shortest loading time is "
+                        f"below the smallest time step ({first_step_s:.3g} s)")
+
+
+def precheck(case: Case) -> None:
+    """Everything `rate` can refuse before computing: CaseError or ResponseError."""
+    from .pipeline import _time_steps, prepare
+
+    prep = prepare(case)
+    dt0, _ = _time_steps(case, prep.spot, prep.mats)
+    check_rating_input(case, prep.mats, dt0)
+    linear_case(case, 1.0)  # linearity and cooling conditions of the engine
+
+
+def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=True,
+         progress=print) -> dict:
+    """Rate a case: limits, maximum safe loading of its schedule, and the charts.
+
+    Writes rating_<chart>.csv/.png and rating.json into out_dir; returns the JSON content.
+    """
+    import time
+    from pathlib import Path
+
+    from . import output
+    from .pipeline import _time_steps, prepare
+
+    start = time.perf_counter()
+    prep = prepare(case)
+    dt0, _ = _time_steps(case, prep.spot, prep.mats)
+    check_rating_input(case, prep.mats, dt0)
+    out = Path(out_dir)
+    engine = build_engine(case)
+    progress(f"  step response: {engine.response.rise.shape[0]} times, "
+             f"{engine.response.rise.shape[1]} nodes watched, {engine.seconds:.2f} s")
+    result: dict = {"title": case.title, "case_hash": case.hash(),
+                    "limits": [{"limit": lim.name, "column": lim.column,
+                                "limit_C": lim.value_K - 273.15, "origin": lim.origin}
+                               for lim in engine.limits],
+                    "engine": {"method": "step response by FE (constant properties at the "
+                                         "initial temperature), superposition",
+                               "seconds": engine.seconds,
+                               "horizon_s": engine.response.horizon}}
+    out.mkdir(parents=True, exist_ok=True)
+    if case.loading.kind != "steady" or "continuous" in charts:
+        sl = max_safe_loading(case, engine, confirm=confirm)
+        result["max_safe_loading"] = {
+            "schedule": case.loading.kind, "beam_power_W": sl.power_W, "binding": sl.binding,
+            "engine_estimate_W": sl.engine_power_W, "confirmed": sl.confirmed,
+            "fe_runs": sl.fe_runs, "method": sl.method, "limits_at_that_power": sl.report,
+            "tolerance": "binding limit met to 0.5 % of its allowed rise"}
+        progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
+                 f"({sl.binding} binds; {sl.method})")
+    r = case.rating
+    if "single" in charts:
+        times = np.geomspace(*r.exposure_s, r.exposure_points)
+        rows = chart_single(engine, times, r.preload_W)
+        _write_chart(out, "single", rows)
+        output.plot_chart(out / "rating_single.png", "loading time (s)",
+                          [row["loading_time_s"] for row in rows],
+                          {"from cold": [row["max_beam_power_cold_W"] for row in rows],
+                           **({f"after a {r.preload_W:g} W pre-load":
+                               [row["max_beam_power_preloaded_W"] for row in rows]}
+                              if r.preload_W > 0 else {})},
+                          "single-load rating: maximum beam power (W)", case.title, True)
+        result["single"] = rows
+    if "duty" in charts:
+        rows = chart_duty(engine, r.period_s, r.duty_cycles)
+        _write_chart(out, "duty", rows)
+        output.plot_chart(out / "rating_duty.png", f"duty cycle (period {r.period_s:g} s)",
+                          [row["duty_cycle"] for row in rows],
+                          {"peak power": [row["max_peak_beam_power_W"] for row in rows],
+                           "mean power": [row["max_mean_beam_power_W"] for row in rows]},
+                          "serial-load rating: maximum beam power (W)", case.title, False)
+        prow = chart_period(engine, r.duty_cycle, r.periods_s)
+        _write_chart(out, "period", prow)
+        output.plot_chart(out / "rating_period.png", f"period (s), duty cycle {r.duty_cycle:g}",
+                          [row["period_s"] for row in prow],
+                          {"peak power": [row["max_peak_beam_power_W"] for row in prow],
+                           "mean power": [row["max_mean_beam_power_W"] for row in prow]},
+                          "serial-load rating: maximum beam power (W)", case.title, True)
+        result["duty"], result["period"] = rows, prow
+    if "continuous" in charts:
+        cont = chart_continuous(engine)
+        _write_chart(out, "continuous", [cont])
+        result["continuous"] = cont
+        progress(f"  continuous rating: {cont['max_continuous_beam_power_W']:.4g} W beam power "
+                 f"({cont['binding']} binds)")
+    result["seconds"] = time.perf_counter() - start
+    output.write_json(out / "rating.json", result)
+    return result
+
+
+def _write_chart(out, name: str, rows: list[dict]) -> None:
+    from . import output
+
+    header = list(rows[0])
+    output.write_csv(out / f"rating_{name}.csv", header, [[row[h] for h in header] for row in rows],
+                     ["anodesim rating chart (linear-response engine; beam power before "
+                      "backscatter)"])
