@@ -142,7 +142,7 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     r = json.loads((out / "rating.json").read_text())
     assert r["max_safe_loading"]["confirmed"]
     assert "engine" in r and r["continuous"]["binding"] in {"spot", "interface", "heat_sink"}
-    assert "continuous rating" in capsys.readouterr().err
+    assert "continuous rating (engine)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("change,message", [

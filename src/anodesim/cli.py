@@ -85,7 +85,8 @@ def _rate(args) -> int:
     try:
         precheck(case)  # bad input: one line, nothing written
         say(f"anodesim {__version__}: rating {case.title} -> {out}")
-        rate(case, out, charts, confirm=not args.no_confirm, progress=say)
+        rate(case, out, charts, confirm=not args.no_confirm, progress=say,
+             confirm_charts=args.confirm_charts)
     except ResponseError as e:
         raise CaseError(str(e)) from None
     return 0
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", help="folder (default results/<case name>_rating)")
     p.add_argument("--no-confirm", action="store_true",
                    help="skip the full FE confirmation of the maximum safe loading")
+    p.add_argument("--confirm-charts", action="store_true",
+                   help="also confirm every single-load chart point by full FE runs")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_rate)
     p = sub.add_parser("check", help="validate a case file without running it")

@@ -390,12 +390,24 @@ def precheck(case: Case) -> None:
     linear_case(case, 1.0)  # linearity and cooling conditions of the engine
 
 
+def confirmed_power(case: Case, engine: Engine, loading) -> SafeLoading:
+    """Maximum safe beam power of one chart point's schedule, confirmed by full FE runs
+    (secant-corrected when the properties depend on temperature)."""
+    import dataclasses as dc
+
+    point = dc.replace(case, loading=loading,
+                       beam=dc.replace(case.beam, power_W=max((p for _, p in loading.segments),
+                                                              default=case.beam.power_W)))
+    return max_safe_loading(point, engine)
+
+
 def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=True,
-         progress=print) -> dict:
+         progress=print, confirm_charts: bool = False) -> dict:
     """Rate a case: limits, maximum safe loading of its schedule, and the charts.
 
     Writes rating_<chart>.csv/.png and rating.json into out_dir; returns the JSON content.
     """
+    import dataclasses as dc
     import time
     from pathlib import Path
 
@@ -429,13 +441,26 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
         progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
                  f"({sl.binding} binds; {sl.method})")
     r = case.rating
+    from .case import Loading
+
     if "single" in charts:
         times = np.geomspace(*r.exposure_s, r.exposure_points)
         rows = chart_single(engine, times, r.preload_W)
+        if confirm_charts:
+            for row in rows:
+                sl = confirmed_power(case, engine, Loading(
+                    "continuous", ((row["loading_time_s"], row["max_beam_power_cold_W"]),)))
+                row["max_beam_power_cold_confirmed_W"] = sl.power_W
+                row["binding_cold_confirmed"] = sl.binding
+                progress(f"  single load {row['loading_time_s']:.3g} s: engine "
+                         f"{row['max_beam_power_cold_W']:.4g} W, confirmed {sl.power_W:.4g} W")
         _write_chart(out, "single", rows)
         output.plot_chart(out / "rating_single.png", "loading time (s)",
                           [row["loading_time_s"] for row in rows],
-                          {"from cold": [row["max_beam_power_cold_W"] for row in rows],
+                          {"from cold (engine)": [row["max_beam_power_cold_W"] for row in rows],
+                           **({"from cold (confirmed by FE)":
+                               [row["max_beam_power_cold_confirmed_W"] for row in rows]}
+                              if confirm_charts else {}),
                            **({f"after a {r.preload_W:g} W pre-load":
                                [row["max_beam_power_preloaded_W"] for row in rows]}
                               if r.preload_W > 0 else {})},
@@ -459,10 +484,17 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
         result["duty"], result["period"] = rows, prow
     if "continuous" in charts:
         cont = chart_continuous(engine)
+        progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
+                 f"beam power ({cont['binding']} binds)")
+        if confirm:
+            steady = dc.replace(case, loading=Loading("steady", ()))
+            sl = max_safe_loading(steady, engine)
+            cont.update({"max_continuous_beam_power_confirmed_W": sl.power_W,
+                         "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs})
+            progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
+                     f"({sl.binding} binds; engine {cont['max_continuous_beam_power_W']:.4g} W)")
         _write_chart(out, "continuous", [cont])
         result["continuous"] = cont
-        progress(f"  continuous rating: {cont['max_continuous_beam_power_W']:.4g} W beam power "
-                 f"({cont['binding']} binds)")
     result["seconds"] = time.perf_counter() - start
     output.write_json(out / "rating.json", result)
     return result
@@ -473,5 +505,7 @@ def _write_chart(out, name: str, rows: list[dict]) -> None:
 
     header = list(rows[0])
     output.write_csv(out / f"rating_{name}.csv", header, [[row[h] for h in header] for row in rows],
-                     ["anodesim rating chart (linear-response engine; beam power before "
-                      "backscatter)"])
+                     ["anodesim rating chart; beam power before backscatter",
+                      "columns without 'confirmed': linear-response engine, properties at the "
+                      "initial temperature (a first estimate when they depend on temperature)",
+                      "columns with 'confirmed': full finite-element runs, secant-corrected"])
