@@ -161,3 +161,19 @@ def test_bad_rating_input(tmp_path, capsys, change, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+def test_heat_content_curves_match_fe_stored_heat(engine):
+    """Heating curve of the stored heat from the engine against the FE run's stored heat
+    at 10 W (linear, constant properties): within 0.5 %; cooling mirrors heating."""
+    res = run(anodesim.from_dict(reflection(materials={"properties": "constant"},
+                                            loading={"duration_s": 1.0},
+                                            output={"fields": False,
+                                                    "save_times_s": [0.1, 1.0]})))
+    curve = rating.heating_cooling(engine, 10.0, [0.1, 1.0])
+    t, H = res.column("time_s"), res.column("stored_heat_J")
+    for row in curve:
+        fe = H[np.argmin(abs(t - row["time_s"]))]
+        assert row["heating_J"] == pytest.approx(fe, rel=0.005)
+        total = 10.0 * engine.p_dep * engine.heat_steady
+        assert row["heating_J"] + row["cooling_J"] == pytest.approx(total, rel=1e-12)

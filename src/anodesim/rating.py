@@ -128,6 +128,8 @@ class Engine:
     nodes: dict[str, np.ndarray]  # limit column → indices into the response's nodes
     p_dep: float  # deposited fraction of the beam power
     seconds: float
+    heat: np.ndarray | None = None  # stored heat per deposited watt at response.times (J/W)
+    heat_steady: float = 0.0  # steady stored heat per deposited watt (J/W)
 
     def rise_limits(self, rise: np.ndarray) -> dict[str, float]:
         """Largest rise per watt over each limit's nodes."""
@@ -197,22 +199,25 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])
              for lim in limits}
     T0 = case.initial_temperature_K
-    times, rise = [0.0], [np.zeros(len(watched))]
+    times, rise, heat = [0.0], [np.zeros(len(watched))], [0.0]
     dt_prev = None
     for st in prep.steps:
         problem.step(st.dt, 1.0, st.restart, dt_prev)
         dt_prev = st.dt
         times.append(st.t)
         rise.append(problem.T.x.array[watched] - T0)
+        heat.append(problem.stored_heat())
     problem.steady(1.0)
     steady = problem.T.x.array[watched] - T0
+    heat_steady = problem.stored_heat()
     if np.max(np.abs(rise[-1] - steady)) > 1e-3 * np.max(steady):
         raise ResponseError(f"the step response has not reached its steady state after "
                             f"{horizon_s:g} s; the anode is too weakly cooled to rate")
     # The step response rises monotonically to S_∞ (heat in, ambient boundaries); clamp the
     # round-off of the last samples so that S(t) ≤ S_∞ holds exactly.
     resp = StepResponse(np.array(times), np.minimum(np.array(rise), steady), steady, T0)
-    return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start)
+    return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
+                  np.minimum(np.array(heat), heat_steady), heat_steady)
 
 
 # ---------------------------------------------------------------------------------------
@@ -350,6 +355,16 @@ def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
     return rows
 
 
+def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
+    """IEC 60613 heating and cooling curves of the anode heat content (J) at a constant
+    beam power: heating from cold, H(t) = P h(t); cooling after switch-off from the steady
+    heat content, H_∞ − P h(t) (superposition, linear-response engine)."""
+    P = beam_W * engine.p_dep
+    h = np.interp(times, engine.response.times, engine.heat, right=engine.heat_steady)
+    return [{"time_s": float(t), "beam_power_W": beam_W, "heating_J": P * float(x),
+             "cooling_J": P * (engine.heat_steady - float(x))} for t, x in zip(times, h)]
+
+
 def chart_continuous(engine: Engine) -> dict:
     """Steady-state (continuous) rating: maximum constant beam power."""
     P, b = engine.max_power(engine.response.steady)
@@ -482,8 +497,31 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
                            "mean power": [row["max_mean_beam_power_W"] for row in prow]},
                           "serial-load rating: maximum beam power (W)", case.title, True)
         result["duty"], result["period"] = rows, prow
+    if "single" in charts:
+        # IEC 60613 nominal anode input power: the largest power for a single 0.1 s load
+        P_eng, b_eng = engine.max_power(engine.response.at([0.1])[0])
+        nominal = {"loading_time_s": 0.1, "engine_W": P_eng, "binding_engine": b_eng}
+        if confirm:
+            sl = confirmed_power(case, engine, Loading("continuous", ((0.1, P_eng),)))
+            nominal.update({"confirmed_W": sl.power_W, "binding": sl.binding,
+                            "fe_runs": sl.fe_runs})
+        result["nominal_anode_input_power_0.1s"] = nominal
+        progress(f"  nominal anode input power (0.1 s): "
+                 f"{nominal.get('confirmed_W', P_eng):.4g} W beam power")
     if "continuous" in charts:
         cont = chart_continuous(engine)
+        P_heat = cont["max_continuous_beam_power_W"]
+        times = np.geomspace(max(engine.response.times[1], 1e-3), engine.response.horizon, 60)
+        heat = heating_cooling(engine, P_heat, times)
+        _write_chart(out, "heat_content", heat)
+        output.plot_chart(out / "rating_heat_content.png", "time (s)",
+                          [row["time_s"] for row in heat],
+                          {f"heating at {P_heat:.3g} W": [row["heating_J"] for row in heat],
+                           "cooling after switch-off": [row["cooling_J"] for row in heat]},
+                          "anode heat content (J)", case.title, True)
+        result["heat_content"] = {"beam_power_W": P_heat,
+                                  "steady_heat_content_J": P_heat * engine.p_dep
+                                  * engine.heat_steady}
         progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
                  f"beam power ({cont['binding']} binds)")
         if confirm:
