@@ -135,6 +135,8 @@ BAD = [
                                          "source_object_mm": 20.0, "magnification": 10.0,
                                          "pixel_size_um": 100.0}},
      "drift.view_direction = [1e+308, 1e+308, 1e+308]: expected a direction"),
+    ("drift limit without imaging geometry", {"limits": {"drift_um": 1.0}},
+     "limits.drift_um = 1: a drift limit needs the imaging geometry"),
     ("reference temperature outside the data", {"mounts": {"cooled_end": {"type": "clamped"}},
                                                 "mechanics": {"reference_temperature_C": -100.0}},
      "mechanics.reference_temperature_C = -100: outside the W data"),

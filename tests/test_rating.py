@@ -177,3 +177,26 @@ def test_heat_content_curves_match_fe_stored_heat(engine):
         assert row["heating_J"] == pytest.approx(fe, rel=0.005)
         total = 10.0 * engine.p_dep * engine.heat_steady
         assert row["heating_J"] + row["cooling_J"] == pytest.approx(total, rel=1e-12)
+
+
+def test_drift_limit_rating():
+    """A drift tolerance (µm across the view axis) as a limit: the engine's rating for a
+    10 s load is confirmed by a full run with mechanics, where the drift meets the limit
+    within 0.5 % of the allowed drift; 1 % more power violates it."""
+    import dataclasses as dc
+
+    drift = {"mounts": {"cooled_end": {"type": "clamped"}},
+             "drift": {"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
+                       "source_detector_mm": 500.0, "pixel_size_um": 100.0}}
+    case = anodesim.from_dict(reflection(materials={"properties": "constant"},
+                                         loading={"duration_s": 10.0},
+                                         limits={"drift_um": 0.5}, **drift))
+    eng = rating.build_engine(case)
+    sl = rating.max_safe_loading(case, eng)
+    assert sl.binding == "drift" and sl.confirmed
+    x = [r for r in sl.report if r["limit"] == "drift"][0]
+    assert x["worst_um"] == pytest.approx(0.5, rel=0.005)
+    over = dc.replace(case, beam=dc.replace(case.beam, power_W=1.01 * sl.power_W),
+                      loading=dc.replace(case.loading, segments=((10.0, 1.01 * sl.power_W),)))
+    lim = {r["limit"]: r for r in run(over).summary["results"]["limits"]}
+    assert not lim["drift"]["holds"]

@@ -213,6 +213,7 @@ class Limits:
     interface_K: float | None = None
     heat_sink_K: float | None = None
     coolant_side_K: float | None = None
+    drift_um: float | None = None  # across the view axis, at the source
 
 
 @dataclass(frozen=True)
@@ -787,8 +788,13 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     mechanics = _mechanics(root, geometry, T0)
     lim = root.section("limits", {})
     limits = Limits(*(_celsius(lim, k, None) for k in
-                      ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")))
+                      ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")),
+                    drift_um=lim.number("drift_um", None, positive=True,
+                                        expected="a positive drift in µm"))
     lim.close()
+    if limits.drift_um is not None and (mechanics is None or mechanics.drift is None):
+        raise CaseError(f"limits.drift_um = {limits.drift_um:g}: a drift limit needs the "
+                        "imaging geometry: add [drift] (and [mounts])")
     rating = _rating(root)
     root.close()
     if loading.kind == "steady" and not any(

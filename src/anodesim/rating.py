@@ -29,12 +29,23 @@ SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
 
 @dataclass(frozen=True)
 class Limit:
-    """One limit: a name, the time-series column it watches, its value (K), its origin."""
+    """One limit on a time-series column, in that column's unit ("C" or "um").
+
+    Attributes:
+        baseline: the column's value at zero power (the initial temperature, or 0 µm), so
+            that value − baseline is the rise the loading may cause.
+    """
 
     name: str
     column: str
-    value_K: float
+    value: float
+    unit: str
     origin: str
+    baseline: float
+
+    @property
+    def allowed_rise(self) -> float:
+        return self.value - self.baseline
 
 
 def interface_columns(case: Case) -> list[str]:
@@ -50,25 +61,30 @@ def limits_for(case: Case, mats) -> list[Limit]:
     """The case's limits, with library defaults where the case gives none."""
     regions = GEOMETRIES[case.geometry.kind]["regions"]
     given = case.limits
-    out = []
+    T0 = case.initial_temperature_K - 273.15
+
+    def temp(name, column, value_K, origin):
+        return Limit(name, column, value_K - 273.15, "C", origin, T0)
+
     target = mats["target"]
-    out.append(Limit("spot", "T_peak_C",
-                     given.spot_K or target.melting_K - SPOT_MARGIN_K,
-                     "case" if given.spot_K else
-                     f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424)"))
+    out = [temp("spot", "T_peak_C", given.spot_K or target.melting_K - SPOT_MARGIN_K,
+                "case" if given.spot_K else
+                f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424)")]
     if len(regions) > 1:
         sink = mats[regions[1]]
         lowest = min(target.damage_K, sink.damage_K)
         which = target if target.damage_K <= sink.damage_K else sink
         for col in interface_columns(case):
-            out.append(Limit("interface", col, given.interface_K or lowest,
-                             "case" if given.interface_K else
-                             f"{which.key} damage: {which.info.get('damage_mechanism', '')}"))
-        out.append(Limit("heat_sink", f"T_max_{regions[1]}_C", given.heat_sink_K or sink.damage_K,
-                         "case" if given.heat_sink_K else
-                         f"{sink.key} damage: {sink.info.get('damage_mechanism', '')}"))
+            out.append(temp("interface", col, given.interface_K or lowest,
+                            "case" if given.interface_K else
+                            f"{which.key} damage: {which.info.get('damage_mechanism', '')}"))
+        out.append(temp("heat_sink", f"T_max_{regions[1]}_C", given.heat_sink_K or sink.damage_K,
+                        "case" if given.heat_sink_K else
+                        f"{sink.key} damage: {sink.info.get('damage_mechanism', '')}"))
     if given.coolant_side_K is not None and cooled_faces(case):
-        out.append(Limit("coolant_side", "T_max_coolant_side_C", given.coolant_side_K, "case"))
+        out.append(temp("coolant_side", "T_max_coolant_side_C", given.coolant_side_K, "case"))
+    if given.drift_um is not None:
+        out.append(Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0))
     return out
 
 
@@ -76,13 +92,21 @@ def report(limits: list[Limit], header: list[str], rows: list[list[float]]) -> l
     """Worst value, its time and the margin of every limit over a run's time series."""
     out = []
     for lim in limits:
+        if lim.column not in header:
+            continue
         j = header.index(lim.column)
-        i = max(range(len(rows)), key=lambda k: rows[k][j])
-        worst = rows[i][j]
-        out.append({"limit": lim.name, "column": lim.column,
-                    "limit_C": lim.value_K - 273.15, "worst_C": float(worst),
-                    "time_s": rows[i][0], "margin_K": lim.value_K - 273.15 - worst,
-                    "holds": bool(worst <= lim.value_K - 273.15), "origin": lim.origin})
+        vals = [abs(row[j]) if lim.unit == "um" else row[j] for row in rows]
+        i = max((k for k in range(len(rows)) if vals[k] == vals[k]), key=lambda k: vals[k],
+                default=None)
+        if i is None:
+            continue
+        worst = float(vals[i])
+        margin = "margin_K" if lim.unit == "C" else "margin_um"
+        out.append({"limit": lim.name, "column": lim.column, "unit": lim.unit,
+                    f"limit_{lim.unit}": lim.value, f"worst_{lim.unit}": worst,
+                    "time_s": rows[i][0], margin: lim.value - worst,
+                    "holds": bool(worst <= lim.value),
+                    "excess": (worst - lim.value) / lim.allowed_rise, "origin": lim.origin})
     return out
 
 
@@ -116,7 +140,8 @@ def linear_case(case: Case, horizon_s: float) -> Case:
         case, beam=beam, loading=Loading("continuous", ((horizon_s, beam.power_W),)),
         materials=dc.replace(case.materials, temperature_dependent=False),
         time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
-        output=Output((), False), mechanics=None, probes=())
+        output=Output((), False), probes=(),
+        mechanics=case.mechanics if case.limits.drift_um is not None else None)
 
 
 @dataclass
@@ -145,17 +170,42 @@ class Engine:
         with preload_rise = S_∞ and preload_dep = P_pre (deposited W).
         """
         best, binding = np.inf, ""
-        T0 = self.response.T0
         for lim in self.limits:
             idx = self.nodes[lim.column]
-            head = lim.value_K - T0
+            head = lim.allowed_rise
+            r = np.abs(rise[idx]) if lim.unit == "um" else rise[idx]
             if preload_rise is not None:
-                head = head - preload_dep * preload_rise[idx]
+                head = head - preload_dep * np.abs(preload_rise[idx])
             with np.errstate(divide="ignore"):
-                p = np.where(rise[idx] > 0, head / rise[idx], np.inf).min() + preload_dep
+                p = np.where(r > 0, head / r, np.inf).min() + preload_dep
             if p < best:
                 best, binding = float(p), lim.name
         return best / self.p_dep, binding
+
+
+class _DriftProbe:
+    """Across-view spot drift (µm, signed along the axial displacement) per deposited watt,
+    from a thermoelastic solve on the current temperature (linear in the power)."""
+
+    def __init__(self, case: Case, prep, domain, problem):
+        from .drift import DriftMap
+        from .mechanics import ThermoElasticProblem
+
+        m = case.mechanics
+        if abs(m.reference_temperature_K - case.initial_temperature_K) > 1e-9:
+            raise ResponseError("mechanics.reference_temperature_C: a drift limit needs the "
+                                "stress-free temperature equal to the initial temperature")
+        self.solver = ThermoElasticProblem(domain, prep.mats, problem.T, m.mounts, m.free,
+                                           m.reference_temperature_K)
+        self.terms = problem.source_terms
+        d = m.drift
+        dmap = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
+                               d.source_object_m, d.source_detector_m, d.pixel_m)
+        self.per_um = dmap.apply((0.0, 0.0, 1e-6))["drift_across_view_um"]
+
+    def __call__(self) -> float:
+        self.solver.solve()
+        return self.per_um * self.solver.weighted_mean_displacement(self.terms)[2] * 1e6
 
 
 def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
@@ -194,28 +244,40 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
         sets["T_max_coolant_side_C"] = np.unique(np.concatenate(
             [dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(f))
              for f in cooled_faces(case)]))
-    watched = np.unique(np.concatenate([sets[lim.column] for lim in limits]))
+    temps = [lim for lim in limits if lim.unit == "C"]
+    watched = np.unique(np.concatenate([sets[lim.column] for lim in temps]))
     position = {int(d): i for i, d in enumerate(watched)}
     nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])
-             for lim in limits}
+             for lim in temps}
     T0 = case.initial_temperature_K
-    times, rise, heat = [0.0], [np.zeros(len(watched))], [0.0]
+    drift = None
+    if any(lim.unit == "um" for lim in limits):
+        drift = _DriftProbe(lin, prep, domain, problem)
+        nodes["drift_across_view_um"] = np.array([len(watched)])
+
+    def sample():
+        values = problem.T.x.array[watched] - T0
+        return values if drift is None else np.append(values, drift())
+
+    times, rise, heat = [0.0], [sample() * 0.0], [0.0]
     dt_prev = None
     for st in prep.steps:
         problem.step(st.dt, 1.0, st.restart, dt_prev)
         dt_prev = st.dt
         times.append(st.t)
-        rise.append(problem.T.x.array[watched] - T0)
+        rise.append(sample())
         heat.append(problem.stored_heat())
     problem.steady(1.0)
-    steady = problem.T.x.array[watched] - T0
+    steady = sample()
     heat_steady = problem.stored_heat()
     if np.max(np.abs(rise[-1] - steady)) > 1e-3 * np.max(steady):
         raise ResponseError(f"the step response has not reached its steady state after "
                             f"{horizon_s:g} s; the anode is too weakly cooled to rate")
-    # The step response rises monotonically to S_∞ (heat in, ambient boundaries); clamp the
-    # round-off of the last samples so that S(t) ≤ S_∞ holds exactly.
-    resp = StepResponse(np.array(times), np.minimum(np.array(rise), steady), steady, T0)
+    # The temperature step response rises monotonically to S_∞ (heat in, ambient
+    # boundaries); clamp the round-off of the last samples so that S(t) ≤ S_∞ holds exactly.
+    rise = np.array(rise)
+    rise[:, :len(watched)] = np.minimum(rise[:, :len(watched)], steady[:len(watched)])
+    resp = StepResponse(np.array(times), rise, steady, T0)
     return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
                   np.minimum(np.array(heat), heat_steady), heat_steady)
 
@@ -280,15 +342,16 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     def full_run(P):
         load = dc.replace(case.loading, segments=tuple((d, p * P / top)
                                                        for d, p in case.loading.segments))
+        needs_drift = case.limits.drift_um is not None
         c = dc.replace(case, beam=dc.replace(case.beam, power_W=P), loading=load,
-                       output=dc.replace(case.output, fields=False), mechanics=None)
+                       output=dc.replace(case.output, fields=False),
+                       mechanics=case.mechanics if needs_drift else None)
         try:
             res = run(c)
         except OutOfRangeError:
             return 1.0, []
         rep = res.summary["results"]["limits"]
-        g = max((x["worst_C"] - x["limit_C"]) / (x["limit_C"] + 273.15 - T0) for x in rep)
-        return g, rep
+        return max(x["excess"] for x in rep), rep
 
     tried = []
     P = P_engine
@@ -305,8 +368,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         tried.append((P, g, rep))
     P_best, g_best, rep_best = min(tried, key=lambda x: abs(x[1]))
     confirmed = abs(g_best) <= rtol
-    bind = max(rep_best, key=lambda x: (x["worst_C"] - x["limit_C"])
-               / (x["limit_C"] + 273.15 - T0))["limit"] if rep_best else binding
+    bind = max(rep_best, key=lambda x: x["excess"])["limit"] if rep_best else binding
     method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
               else "secant iterations on full FE runs, started from the linear-response engine")
     return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method)
@@ -380,8 +442,8 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
 
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
-        if lim.value_K <= T0:
-            raise CaseError(f"limits.{lim.name}_C = {lim.value_K - 273.15:g}: no positive power "
+        if lim.allowed_rise <= 0:
+            raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
                             f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
                             "limit above the initial temperature")
     r = case.rating
@@ -438,8 +500,8 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
     progress(f"  step response: {engine.response.rise.shape[0]} times, "
              f"{engine.response.rise.shape[1]} nodes watched, {engine.seconds:.2f} s")
     result: dict = {"title": case.title, "case_hash": case.hash(),
-                    "limits": [{"limit": lim.name, "column": lim.column,
-                                "limit_C": lim.value_K - 273.15, "origin": lim.origin}
+                    "limits": [{"limit": lim.name, "column": lim.column, "unit": lim.unit,
+                                f"limit_{lim.unit}": lim.value, "origin": lim.origin}
                                for lim in engine.limits],
                     "engine": {"method": "step response by FE (constant properties at the "
                                          "initial temperature), superposition",
