@@ -295,3 +295,15 @@ def test_reused_mesh_must_match_geometry_and_interfaces(tmp_path, capsys):
     bad = write_toml(tmp_path / "bad.toml", reflection(mesh={"file": str(foreign)}))
     assert main(["run", str(bad), "-o", str(tmp_path / "c"), "-q"]) == 2
     assert "expected a mesh written by an anodesim run" in capsys.readouterr().err
+
+
+def test_drift_limit_in_pixels_converts_to_source_micrometres():
+    """drift_px: image drift (M − 1) δ⊥ / pixel, so δ⊥ = px × pixel / (M − 1) at the source."""
+    drift = {"mounts": {"cooled_end": {"type": "clamped"}},
+             "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 20.0,
+                       "source_detector_mm": 500.0, "pixel_size_um": 96.0}}
+    case = from_dict(reflection(limits={"drift_px": 0.5, "spot_C": 2500.0}, **drift))
+    assert case.limits.drift_um == pytest.approx(0.5 * 96.0 / 24.0)
+    assert case.limits.spot_K == pytest.approx(2773.15)
+    with pytest.raises(CaseError, match="not both"):
+        from_dict(reflection(limits={"drift_px": 0.5, "drift_um": 1.0}, **drift))

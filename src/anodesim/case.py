@@ -787,14 +787,23 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     output = _output(root, end)
     mechanics = _mechanics(root, geometry, T0)
     lim = root.section("limits", {})
-    limits = Limits(*(_celsius(lim, k, None) for k in
-                      ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")),
-                    drift_um=lim.number("drift_um", None, positive=True,
-                                        expected="a positive drift in µm"))
+    temps = [_celsius(lim, k, None) for k in
+             ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")]
+    drift_um = lim.number("drift_um", None, positive=True, expected="a positive drift in µm")
+    drift_px = lim.number("drift_px", None, positive=True,
+                          expected="a positive image drift in detector pixels")
     lim.close()
-    if limits.drift_um is not None and (mechanics is None or mechanics.drift is None):
-        raise CaseError(f"limits.drift_um = {limits.drift_um:g}: a drift limit needs the "
-                        "imaging geometry: add [drift] (and [mounts])")
+    key, given = ("drift_px", drift_px) if drift_px is not None else ("drift_um", drift_um)
+    if drift_um is not None and drift_px is not None:
+        raise CaseError("limits: give the drift tolerance as drift_um or drift_px, not both")
+    if given is not None and (mechanics is None or mechanics.drift is None):
+        raise CaseError(f"limits.{key} = {given:g}: a drift limit needs the imaging "
+                        "geometry: add [drift] (and [mounts])")
+    if drift_px is not None:  # image drift (M − 1) δ⊥ / pixel → δ⊥ at the source, in µm
+        d = mechanics.drift
+        M = d.source_detector_m / d.source_object_m
+        drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
+    limits = Limits(*temps, drift_um=drift_um)
     rating = _rating(root)
     root.close()
     if loading.kind == "steady" and not any(
