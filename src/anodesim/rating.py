@@ -118,7 +118,7 @@ def linear_case(case: Case, horizon_s: float) -> Case:
     continuous step to the horizon, fine steps, no outputs and no mechanics."""
     import dataclasses as dc
 
-    from .case import Loading, Output, ZERO_CELSIUS_K  # noqa: F401
+    from .case import Loading, Output
     from .pipeline import region_materials
 
     for face, b in case.boundaries.items():
@@ -221,7 +221,6 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
 
     import dolfinx
 
-    from .loading import Schedule  # noqa: F401
     from .pipeline import prepare, setup
 
     start = time.perf_counter()
