@@ -524,14 +524,19 @@ def _loading(root: _Section, beam: Beam) -> Loading:
     return Loading(kind, tuple(segments))
 
 
+def _check_face(table: str, name: str, faces) -> None:
+    """CaseError for a face name the geometry does not have (with a did-you-mean)."""
+    if name not in faces:
+        raise CaseError(f"{table}.{name}: unknown face{_did_you_mean(name, faces) or ''}; "
+                        f"expected one of: {', '.join(faces)}")
+
+
 def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
     faces = tuple(faces_of(geometry))
     sec = root.section("boundaries", {})
     out = {}
     for name in sec.data:
-        if name not in faces:
-            raise CaseError(f"boundaries.{name}: unknown face{_did_you_mean(name, faces) or ''};"
-                            f" expected one of: {', '.join(faces)}")
+        _check_face("boundaries", name, faces)
         b = sec.section(name)
         t = b.choice("type", BOUNDARY_TYPES)
         if t == "fixed":
@@ -631,9 +636,7 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
     mounts = {}
     sec = root.section("mounts", {})
     for face in sec.data:
-        if face not in normals:
-            raise CaseError(f"mounts.{face}: unknown face{_did_you_mean(face, normals) or ''}; "
-                            f"expected one of: {', '.join(normals)}")
+        _check_face("mounts", face, tuple(normals))
         m = sec.section(face)
         kind = m.choice("type", MOUNT_TYPES)
         m.close()

@@ -72,6 +72,24 @@ def provenance(comm_size: int = 1) -> dict:
             "mpi_ranks": comm_size}
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    """Write a figure as PNG atomically and release it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    _pyplot().close(fig)
+    atomic_write(path, buf.getvalue())
+
+
 def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title: str,
                     log_time: bool) -> None:
     """PNG of temperatures against time, with the beam power as a shaded background.
@@ -80,11 +98,7 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
         t: times (s); power[i] is the beam power (W) during the step ending at t[i].
         log_time: logarithmic time axis (a single load) or linear (a schedule of pulses).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     for label, values in curves.items():
         ax.plot(t, values, label=label, lw=1.6)
@@ -102,20 +116,13 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
     ax.patch.set_visible(False)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    _save(fig, path)
 
 
 def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],
                   title: str) -> None:
     """PNG of steady temperature profiles (x in µm, T in °C)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     for label, (x, T) in profiles.items():
         ax.plot(x, T, label=label, lw=1.6)
@@ -125,20 +132,13 @@ def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    _save(fig, path)
 
 
 def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, T_peak,
                title: str, log_time: bool) -> None:
     """PNG of the focal-spot drift at the save times, with the peak temperature behind it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     for label, values in drift.items():
         ax.plot(t_saved, values, "o-", ms=3.5, lw=1.6, label=label)
@@ -157,20 +157,13 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
         ax.plot([], [], " ", label=f"image drift at the end: {image_px[-1]:.2f} px")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    _save(fig, path)
 
 
 def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabel: str,
                title: str, log_x: bool) -> None:
     """PNG of a rating chart (maximum power against loading time, duty cycle or period)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
     for label, y in curves.items():
         ax.plot(x, y, "o-", ms=4, lw=1.6, label=label)
@@ -184,7 +177,4 @@ def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabe
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    _save(fig, path)

@@ -394,26 +394,25 @@ def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
     return rows
 
 
-def chart_duty(engine: Engine, period_s: float, duty_cycles) -> list[dict]:
-    """Maximum peak (and mean) beam power against duty cycle at a fixed period, in the
-    periodic steady state of the pulse train."""
+def _serial_load(engine: Engine, pairs) -> list[dict]:
+    """Maximum peak and mean beam power for (period s, duty cycle) pairs, in the periodic
+    steady state of the pulse train."""
     rows = []
-    for d in duty_cycles:
-        P, b = engine.max_power(engine.response.pulse_train_peak(d * period_s, period_s, None))
-        rows.append({"period_s": period_s, "duty_cycle": float(d), "max_peak_beam_power_W": P,
+    for T, d in pairs:
+        P, b = engine.max_power(engine.response.pulse_train_peak(d * T, T, None))
+        rows.append({"period_s": float(T), "duty_cycle": float(d), "max_peak_beam_power_W": P,
                      "max_mean_beam_power_W": d * P, "binding": b})
     return rows
 
 
+def chart_duty(engine: Engine, period_s: float, duty_cycles) -> list[dict]:
+    """Serial-load rating against duty cycle at a fixed period."""
+    return _serial_load(engine, [(period_s, d) for d in duty_cycles])
+
+
 def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
-    """Maximum peak (and mean) beam power against period at a fixed duty cycle."""
-    rows = []
-    for T in periods:
-        P, b = engine.max_power(engine.response.pulse_train_peak(duty_cycle * T, T, None))
-        rows.append({"period_s": float(T), "duty_cycle": duty_cycle,
-                     "max_peak_beam_power_W": P, "max_mean_beam_power_W": duty_cycle * P,
-                     "binding": b})
-    return rows
+    """Serial-load rating against period at a fixed duty cycle."""
+    return _serial_load(engine, [(T, duty_cycle) for T in periods])
 
 
 def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
