@@ -543,19 +543,11 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
         result["single"] = rows
     if "duty" in charts:
         rows = chart_duty(engine, r.period_s, r.duty_cycles)
-        _write_chart(out, "duty", rows)
-        output.plot_chart(out / "rating_duty.png", f"duty cycle (period {r.period_s:g} s)",
-                          [row["duty_cycle"] for row in rows],
-                          {"peak power": [row["max_peak_beam_power_W"] for row in rows],
-                           "mean power": [row["max_mean_beam_power_W"] for row in rows]},
-                          "serial-load rating: maximum beam power (W)", case.title, False)
+        _serial_chart(out, "duty", rows, "duty_cycle", f"duty cycle (period {r.period_s:g} s)",
+                      case.title, log_x=False)
         prow = chart_period(engine, r.duty_cycle, r.periods_s)
-        _write_chart(out, "period", prow)
-        output.plot_chart(out / "rating_period.png", f"period (s), duty cycle {r.duty_cycle:g}",
-                          [row["period_s"] for row in prow],
-                          {"peak power": [row["max_peak_beam_power_W"] for row in prow],
-                           "mean power": [row["max_mean_beam_power_W"] for row in prow]},
-                          "serial-load rating: maximum beam power (W)", case.title, True)
+        _serial_chart(out, "period", prow, "period_s", f"period (s), duty cycle {r.duty_cycle:g}",
+                      case.title, log_x=True)
         result["duty"], result["period"] = rows, prow
     if "single" in charts:
         # IEC 60613 nominal anode input power: the largest power for a single 0.1 s load
@@ -596,6 +588,18 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
     result["seconds"] = time.perf_counter() - start
     output.write_json(out / "rating.json", result)
     return result
+
+
+def _serial_chart(out, name: str, rows: list[dict], x: str, xlabel: str, title: str,
+                  log_x: bool) -> None:
+    """CSV and PNG of a serial-load chart (peak and mean power against x)."""
+    from . import output
+
+    _write_chart(out, name, rows)
+    output.plot_chart(out / f"rating_{name}.png", xlabel, [row[x] for row in rows],
+                      {"peak power": [row["max_peak_beam_power_W"] for row in rows],
+                       "mean power": [row["max_mean_beam_power_W"] for row in rows]},
+                      "serial-load rating: maximum beam power (W)", title, log_x)
 
 
 def _write_chart(out, name: str, rows: list[dict]) -> None:
