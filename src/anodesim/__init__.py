@@ -13,7 +13,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 from .case import Case, CaseError, from_dict, load  # noqa: E402
 
-__all__ = ["Case", "CaseError", "from_dict", "load", "run", "__version__"]
+__all__ = ["Case", "CaseError", "from_dict", "load", "run", "sweep", "__version__"]
 
 
 def run(case, out_dir=None, **kwargs):
@@ -26,3 +26,38 @@ def run(case, out_dir=None, **kwargs):
     elif not isinstance(case, Case):
         case = load(case)
     return _run(case, out_dir, **kwargs)
+
+
+def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
+    """Run a study and return its results table (:class:`anodesim.executors.Table`).
+
+    Args:
+        study: a study file (TOML), a study folder, a dict (``case`` may be a case dict built
+            in code), or a :class:`anodesim.study.Study`.
+        out_dir: study folder (default results/<study file name>, or results/study-<id>).
+        jobs: cases run at once, each in its own process.
+        progress: print one line per finished case on stderr.
+
+    Raises:
+        CaseError: a bad study, or out_dir holds a different study.
+    """
+    import sys
+    from pathlib import Path
+
+    from . import study as study_mod
+    from . import executors
+
+    if isinstance(study, dict):
+        st = study_mod.from_dict(study)
+    elif isinstance(study, study_mod.Study):
+        st = study
+    else:
+        st = study_mod.load(study)
+    if out_dir is None:
+        p = Path(study) if isinstance(study, (str, Path)) else None
+        out_dir = p if p and p.is_dir() else \
+            Path("results") / (p.stem if p else f"study-{st.id}")
+    out = Path(out_dir)
+    executors.open_folder(st, out)
+    say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
+    return executors.run_local(st, out, jobs, say)

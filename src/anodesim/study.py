@@ -1,0 +1,342 @@
+"""Studies: a base case and parameter axes, expanded into the cases of a sweep.
+
+A study file (TOML) names a base case (``case = "file.toml"``, a list of files, or an inline
+``[case]`` table) and its axes as dotted keys into the case::
+
+    title = "Maximum continuous power against spot size"
+    case = "../reflection_insert.toml"
+    combine = "grid"                      # or "zip"
+
+    [axes]
+    "beam.fwhm_um" = {start = 5, stop = 100, num = 6, scale = "log"}
+    "beam.voltage_kV" = [60, 100]
+
+    [tasks]
+    run = true                            # the case as given: temperatures, drift
+    rate = ["continuous"]                 # and/or "schedule"
+
+    [plot]
+    x = "beam.fwhm_um"
+    y = "max_continuous_beam_power_W"
+
+Every point of the sweep is one case; its id is the hash of its resolved (SI) input and the
+tasks, so an interrupted sweep finds its finished cases again. Nothing here imports dolfinx.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import case as case_mod
+from .case import CaseError, _did_you_mean
+
+COMBINE = ("grid", "zip")
+RATINGS = ("schedule", "continuous")
+CASE_AXIS = "case"  # the axis of base case files, when `case` is a list
+
+
+@dataclass(frozen=True)
+class Point:
+    """One case of a sweep.
+
+    Attributes:
+        index: position in the sweep (0-based; the SLURM array task id).
+        inputs: the swept values, by dotted key (and ``case`` for the base file).
+        data: the case as a dict (units in the key names), base plus inputs.
+        base_dir: folder that relative paths in that case refer to.
+        id: 12 hex digits of the hash of the resolved case and the tasks.
+        error: why the case is invalid (None when it validates); the sweep records it as failed.
+    """
+
+    index: int
+    inputs: dict[str, Any]
+    data: dict
+    base_dir: str
+    id: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study: its definition (as plain data) and its expanded points."""
+
+    title: str
+    definition: dict  # self-contained: base cases inline, axes as value lists
+    axes: dict[str, list]
+    combine: str
+    run: bool
+    rate: tuple[str, ...]
+    plot: dict
+    slurm: dict
+    points: list[Point] = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        """Hash of the points and tasks: two folders hold the same study iff it matches."""
+        blob = json.dumps([self.run, self.rate, [p.id for p in self.points]]).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _fail(key: str, value: Any, expected: str) -> CaseError:
+    return CaseError(f"{key} = {value!r}: expected {expected}")
+
+
+def _values(key: str, spec: Any) -> list:
+    """The values of one axis: a list, or a range {start, stop, num, scale}."""
+    where = f'axes."{key}"'
+    if isinstance(spec, list):
+        if not spec:
+            raise CaseError(f"{where} = []: empty axis; expected at least one value")
+        return list(spec)
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"start", "stop", "num", "scale"}
+        if unknown:
+            k = sorted(unknown)[0]
+            hint = _did_you_mean(k, ["start", "stop", "num", "scale"])
+            raise CaseError(f"{where}.{k}: unknown key{hint}; expected start, stop, num, scale")
+        for k in ("start", "stop", "num"):
+            if k not in spec:
+                raise CaseError(f"{where}.{k}: missing; a range needs start, stop and num")
+        start, stop, num = spec["start"], spec["stop"], spec["num"]
+        scale = spec.get("scale", "linear")
+        for k, v in (("start", start), ("stop", stop)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise _fail(f"{where}.{k}", v, "a finite number")
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            raise _fail(f"{where}.num", num, "an integer >= 1 (the number of values)")
+        if scale not in ("linear", "log"):
+            raise _fail(f"{where}.scale", scale, '"linear" or "log"')
+        if scale == "log" and (start <= 0 or stop <= 0):
+            raise _fail(f"{where}.start", start, "positive start and stop on a log scale")
+        if num == 1:
+            return [float(start)]
+        if scale == "log":
+            a, b = math.log(start), math.log(stop)
+            return [math.exp(a + (b - a) * i / (num - 1)) for i in range(num)]
+        return [start + (stop - start) * i / (num - 1) for i in range(num)]
+    raise _fail(where, spec, "a list of values or a range {start, stop, num, scale}")
+
+
+def _flatten_axes(table: dict, prefix: str = "") -> dict[str, Any]:
+    """Axes by dotted key; unquoted dotted keys arrive from TOML as nested tables."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict) and not ({"start", "stop", "num"} & set(v)):
+            out.update(_flatten_axes(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def set_key(data: dict, key: str, value: Any) -> None:
+    """Set a dotted key in a case dict, creating missing tables (``a.b.0.c`` indexes lists)."""
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        here = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise CaseError(f'axes."{key}": {".".join(parts[:i])} has {len(node)} '
+                                f"entries; expected an index below {len(node)}")
+            node = node[int(part)]
+            continue
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, (dict, list)):
+            raise CaseError(f'axes."{key}": {here} is a value ({nxt!r}), not a table')
+        node = nxt
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise CaseError(f'axes."{key}": expected an index below {len(node)}')
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+_UNKNOWN = re.compile(r"^(?P<path>[\w.\[\]]*): unknown (key|face)(?: \(did you mean '(?P<hint>[^']+)'\?\))?")
+
+
+def _check_key_exists(key: str, base: dict, base_dir: str, value: Any) -> None:
+    """A dotted key the case does not know is a bad study (with a did-you-mean)."""
+    data = copy.deepcopy(base)
+    set_key(data, key, value)
+    try:
+        case_mod.from_dict(data, base_dir)
+    except CaseError as e:
+        m = _UNKNOWN.match(str(e))
+        if not m:
+            return  # some other problem of this value: recorded per case when it runs
+        path = m["path"].replace("[", ".").replace("]", "")
+        if key == path or key.startswith(path + "."):
+            hint = ""
+            if m["hint"]:
+                parent = path.rsplit(".", 1)[0] + "." if "." in path else ""
+                hint = f' (did you mean "{parent}{m["hint"]}"?)'
+            raise CaseError(f'axes."{key}": not a key of the case{hint}') from None
+
+
+def _point_id(case_or_data, tasks) -> str:
+    resolved = case_or_data.to_dict() if hasattr(case_or_data, "to_dict") else case_or_data
+    blob = json.dumps({"case": resolved, "tasks": tasks}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise CaseError(f"{what} = {str(path)!r}: cannot read it ({e.strerror or e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"{path}: not valid TOML ({e})") from None
+
+
+def from_dict(data: dict, base_dir: Path | str = ".") -> Study:
+    """Validate a study given as a dict (as read from TOML) and expand its points.
+
+    Args:
+        data: the study; ``case`` may be a path (relative to base_dir), a list of paths or a
+            case table.
+        base_dir: folder of the study file.
+
+    Raises:
+        CaseError: one line naming the key, the value and what was expected.
+    """
+    return _study(data, Path(base_dir))
+
+
+def load(path: str | Path) -> Study:
+    """Read and validate a study file (TOML), or the study.json of a study folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "study.json"
+        if not path.exists():
+            raise CaseError(f"{path.parent}: not a study folder (no study.json); "
+                            "expected a study file (TOML) or a study folder")
+        return _study(json.loads(path.read_text())["study"], path.parent)
+    return _study(_read_toml(path, "study"), path.parent)
+
+
+def _study(data: dict, base_dir: Path) -> Study:
+    if not isinstance(data, dict):
+        raise _fail("study", data, "a table")
+    allowed = {"title", "case", "combine", "axes", "tasks", "plot", "slurm"}
+    for k in data:
+        if k not in allowed | {"bases"}:
+            raise CaseError(f"{k}: unknown key{_did_you_mean(k, sorted(allowed))}; "
+                            f"expected one of: {', '.join(sorted(allowed))}")
+    title = data.get("title", "anodesim study")
+    if not isinstance(title, str):
+        raise _fail("title", title, "a string")
+    bases = _bases(data, base_dir.resolve())
+
+    axes_raw = data.get("axes", {})
+    if not isinstance(axes_raw, dict):
+        raise _fail("axes", axes_raw, "a table of dotted keys and their values")
+    axes = {k: _values(k, v) for k, v in _flatten_axes(axes_raw).items()}
+    if CASE_AXIS in axes:
+        raise CaseError('axes.case: the base cases are given by the top-level key "case"')
+    if len(bases) > 1:
+        axes = {CASE_AXIS: list(bases), **axes}
+
+    combine = data.get("combine", "grid")
+    if combine not in COMBINE:
+        raise _fail("combine", combine, '"grid" (every combination) or "zip" (axes in step)')
+    if combine == "zip" and len({len(v) for v in axes.values()}) > 1:
+        lengths = ", ".join(f"{k} {len(v)}" for k, v in axes.items())
+        raise CaseError(f'combine = "zip": the axes have different lengths ({lengths}); '
+                        "expected equal lengths")
+    run, rate = _tasks(data.get("tasks", {}))
+    plot = _table(data, "plot", ("x", "y", "log_x", "log_y"))
+    if "x" in plot and plot["x"] not in axes and plot["x"] != "time_s":
+        raise _fail("plot.x", plot["x"], "one of the axes (" + ", ".join(axes) + ") or time_s")
+    slurm = _table(data, "slurm", ("partition", "time", "extra"))
+
+    for key, values in axes.items():
+        if key != CASE_AXIS:
+            for base, bdir in bases.values():
+                _check_key_exists(key, base, bdir, values[0])
+
+    task_spec = {"run": run, "rate": list(rate)}
+    combos = (itertools.product(*axes.values()) if combine == "grid"
+              else zip(*axes.values())) if axes else [()]
+    points = []
+    for i, combo in enumerate(combos):
+        inputs = dict(zip(axes, combo))
+        base, bdir = bases[inputs.get(CASE_AXIS, next(iter(bases)))]
+        case_data = copy.deepcopy(base)
+        for k, v in inputs.items():
+            if k != CASE_AXIS:
+                set_key(case_data, k, v)
+        try:
+            pid, err = _point_id(case_mod.from_dict(case_data, bdir), task_spec), None
+        except CaseError as e:
+            pid, err = _point_id(case_data, task_spec), str(e)
+        points.append(Point(i, inputs, case_data, bdir, pid, err))
+
+    # Self-contained: the base cases inline, the axes as value lists. A study folder keeps
+    # this copy, so its workers never read files that may have changed since.
+    definition = {"title": title, "combine": combine, "axes": axes, "tasks": task_spec,
+                  "plot": plot, "slurm": slurm,
+                  "bases": {n: {"case": d, "dir": b} for n, (d, b) in bases.items()}}
+    return Study(title, definition, axes, combine, run, rate, plot, slurm, points)
+
+
+def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:
+    """The base cases by name, each with the folder its relative paths refer to."""
+    if "bases" in data:  # a study folder's own copy
+        return {n: (b["case"], b["dir"]) for n, b in data["bases"].items()}
+    raw = data.get("case")
+    if raw is None:
+        raise CaseError("case: missing; expected a case file name, a list of them, or a "
+                        "[case] table")
+    if isinstance(raw, dict):
+        return {"(inline)": (raw, str(base_dir))}
+    names = raw if isinstance(raw, list) else [raw]
+    if not names or not all(isinstance(n, str) for n in names):
+        raise _fail("case", raw, "a case file name, a non-empty list of them, or a table")
+    bases = {}
+    for n in names:
+        p = (base_dir / n).resolve()
+        bases[n] = (_read_toml(p, "case"), str(p.parent))
+    return bases
+
+
+def _tasks(tasks: Any) -> tuple[bool, tuple[str, ...]]:
+    if not isinstance(tasks, dict):
+        raise _fail("tasks", tasks, "a table")
+    for k in tasks:
+        if k not in ("run", "rate"):
+            raise CaseError(f"tasks.{k}: unknown key{_did_you_mean(k, ['run', 'rate'])}; "
+                            "expected run, rate")
+    run = tasks.get("run", True)
+    if not isinstance(run, bool):
+        raise _fail("tasks.run", run, "true or false")
+    rate = tasks.get("rate", [])
+    rate = [rate] if isinstance(rate, str) else rate
+    if not isinstance(rate, list) or any(r not in RATINGS for r in rate):
+        raise _fail("tasks.rate", rate, 'a list of "schedule" and/or "continuous"')
+    if not run and not rate:
+        raise CaseError("tasks: nothing to do (run = false and no rate); expected a task")
+    return run, tuple(r for r in RATINGS if r in rate)
+
+
+def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:
+    t = data.get(name, {})
+    if not isinstance(t, dict):
+        raise _fail(name, t, "a table")
+    for k in t:
+        if k not in keys:
+            raise CaseError(f"{name}.{k}: unknown key{_did_you_mean(k, keys)}; "
+                            f"expected one of: {', '.join(keys)}")
+    return t

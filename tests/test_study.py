@@ -1,0 +1,253 @@
+"""Studies and sweeps: expansion of the axes, case ids, the results table, failures, bad
+input, the Python API, and resuming after a real SIGKILL."""
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from cases import block, reflection
+from test_case import write_toml
+
+import anodesim
+from anodesim import study as study_mod
+from anodesim.case import CaseError
+from anodesim.cli import main
+
+T0_C = 0.0
+
+
+def small_block(**changes):
+    """A coarse steady W hemisphere: a case that runs in about a second."""
+    return block(geometry={"kind": "block", "radius_mm": 0.5},
+                 mesh={"spot_fraction": 0.2, "growth": 0.3}, **changes)
+
+
+def read_table(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def outputs(rows):
+    """The rows without the wall time (the one column that differs between runs)."""
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+# --------------------------------------------------------------------------------------
+# Expansion
+# --------------------------------------------------------------------------------------
+def test_grid_and_zip_expansion_with_ranges():
+    st = study_mod.from_dict({
+        "case": small_block(),
+        "axes": {"beam.power_W": {"start": 1.0, "stop": 100.0, "num": 3, "scale": "log"},
+                 "beam.fwhm_um": [10.0, 20.0]}})
+    assert len(st.points) == 6
+    powers = [p.inputs["beam.power_W"] for p in st.points[::2]]
+    assert powers == pytest.approx([1.0, 10.0, 100.0], rel=1e-12)
+    assert [p.inputs["beam.fwhm_um"] for p in st.points[:2]] == [10.0, 20.0]
+    assert st.points[5].data["beam"]["fwhm_um"] == 20.0  # the dotted key lands in the case
+    assert len({p.id for p in st.points}) == 6 and all(len(p.id) == 12 for p in st.points)
+
+    z = study_mod.from_dict({
+        "case": small_block(), "combine": "zip",
+        "axes": {"beam.power_W": {"start": 2, "stop": 6, "num": 3},
+                 "beam.fwhm_um": [10.0, 20.0, 30.0]}})
+    assert [(p.inputs["beam.power_W"], p.inputs["beam.fwhm_um"]) for p in z.points] == \
+        [(2, 10.0), (4, 20.0), (6, 30.0)]
+
+
+def test_ids_come_from_the_resolved_case():
+    a = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [10.0]}})
+    # the same case written differently (power as voltage x current) resolves the same
+    b = study_mod.from_dict({"case": small_block(beam={"power_W": None, "voltage_kV": 50,
+                                                       "current_mA": 0.2}),
+                             "axes": {"beam.current_mA": [0.2]}})
+    assert a.points[0].id == b.points[0].id and a.id == b.id
+    c = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [10.5]}})
+    assert c.points[0].id != a.points[0].id and c.id != a.id
+    # the tasks are part of the id: rating the same case is different work
+    d = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [10.0]},
+                             "tasks": {"run": False, "rate": ["continuous"]}})
+    assert d.points[0].id != a.points[0].id
+
+
+def test_unquoted_dotted_keys_and_list_indices(tmp_path):
+    base = write_toml(tmp_path / "base.toml", reflection(loading=None))
+    base.write_text(base.read_text() + '[loading]\nkind = "segments"\nsegment = ['
+                    "{duration_s = 0.01, power_W = 5.0}, {duration_s = 0.01, power_W = 0.0}]\n")
+    (tmp_path / "study.toml").write_text(
+        'case = "base.toml"\n[axes]\nbeam.fwhm_um = [40, 60]\n'
+        '"loading.segment.1.power_W" = [1.0]\n')
+    st = study_mod.load(tmp_path / "study.toml")
+    assert list(st.axes) == ["beam.fwhm_um", "loading.segment.1.power_W"]
+    assert st.points[1].data["loading"]["segment"][1]["power_W"] == 1.0
+    assert all(p.error is None for p in st.points)
+
+
+# --------------------------------------------------------------------------------------
+# Bad input: one line, exit 2, nothing written or overwritten
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("axes, combine, message", [
+    ({"beam.fwmh_um": [10.0]}, "grid",
+     'axes."beam.fwmh_um": not a key of the case (did you mean "beam.fwhm_um"?)'),
+    ({"bean.power_W": [10.0]}, "grid",
+     'axes."bean.power_W": not a key of the case (did you mean "beam"?)'),
+    ({"beam.power_W": []}, "grid", 'axes."beam.power_W" = []: empty axis'),
+    ({"beam.power_W": {"start": 1, "stop": 2, "num": 0}}, "grid",
+     'axes."beam.power_W".num = 0: expected an integer >= 1'),
+    ({"beam.power_W": [1.0, 2.0], "beam.fwhm_um": [10.0]}, "zip",
+     'combine = "zip": the axes have different lengths (beam.power_W 2, beam.fwhm_um 1)'),
+])
+def test_bad_study_is_one_line_and_writes_nothing(tmp_path, capsys, axes, combine, message):
+    write_toml(tmp_path / "base.toml", small_block())
+    path = tmp_path / "study.toml"
+    path.write_text('case = "base.toml"\n' f'combine = "{combine}"\n' + _axes_toml(axes))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err, err
+    assert not out.exists()
+
+
+def _axes_toml(axes):
+    lines = ["[axes]"]
+    for k, v in axes.items():
+        if isinstance(v, dict):
+            v = "{" + ", ".join(f"{a} = {b!r}" for a, b in v.items()) + "}"
+        lines.append(f'"{k}" = {v}')
+    return "\n".join(lines) + "\n"
+
+
+def power_study_file(folder, name, powers):
+    """A study file over the beam power of the small block, and its base case beside it."""
+    write_toml(folder / "base.toml", small_block())
+    path = folder / name
+    path.write_text(f'case = "base.toml"\n[axes]\n"beam.power_W" = {powers!r}\n')
+    return path
+
+
+def test_folder_of_another_study_is_refused(tmp_path, capsys):
+    a = power_study_file(tmp_path, "a.toml", [1.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(a), "-o", str(out), "-q"]) == 0
+    before = {f: f.read_bytes() for f in out.rglob("*") if f.is_file()}
+    b = power_study_file(tmp_path, "b.toml", [2.0])
+    assert main(["sweep", str(b), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a different study" in err and err.count("\n") == 0
+    assert {f: f.read_bytes() for f in out.rglob("*") if f.is_file()} == before
+    # a folder with unrelated files is not taken over either
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["sweep", str(a), "-o", str(other)]) == 2
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+# --------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------
+POWERS = [2.0, 5.0, 10.0, 20.0]
+
+
+def power_study():
+    return {"title": "peak temperature against power",
+            "case": small_block(), "axes": {"beam.power_W": POWERS},
+            "plot": {"x": "beam.power_W", "y": "T_peak_max_C"}}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The power study run uninterrupted with two processes (Python API)."""
+    out = tmp_path_factory.mktemp("ref") / "study"
+    table = anodesim.sweep(power_study(), out, jobs=2)
+    return out, table
+
+
+def test_sweep_rows_match_single_runs_and_scale_linearly(reference, tmp_path):
+    """Constant properties and a fixed far field: the rise is linear in the power, so every
+    row's peak over power must agree to solver round-off (tol 1e-9); and each row equals a
+    run of that case alone (tol 1e-12)."""
+    out, table = reference
+    assert [r["status"] for r in table.rows] == ["ok"] * 4
+    rise = [(r["T_peak_max_C"] - T0_C) / r["beam.power_W"] for r in table.rows]
+    assert max(rise) == pytest.approx(min(rise), rel=1e-9)
+    single = anodesim.run(small_block(beam={"power_W": POWERS[2]}))
+    assert table.rows[2]["T_peak_max_C"] == pytest.approx(
+        single.summary["results"]["T_peak_max_C"], rel=1e-12)
+    assert table.rows[2]["deposited_power_W"] == pytest.approx(POWERS[2], rel=1e-12)
+    rows = read_table(out / "results.csv")
+    assert [float(r["beam.power_W"]) for r in rows] == POWERS
+    assert {"index", "id", "status", "error", "wall_s", "T_peak_max_C"} <= set(rows[0])
+    assert (out / "results.png").stat().st_size > 1000
+    for r in table.rows:
+        assert (out / "cases" / r["id"] / "summary.json").is_file()
+    saved = json.loads((out / "study.json").read_text())
+    assert saved["id"] and len(saved["cases"]) == 4 and "versions" in saved["provenance"]
+    assert not list((out / "cases").glob(".*"))  # no work folders left behind
+
+
+def test_failed_case_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    # 3 mm does not fit a 1 mm hemisphere face: invalid for that point only
+    st = {"case": small_block(), "axes": {"beam.fwhm_um": [20.0, 3000.0]}}
+    table = anodesim.sweep(st, tmp_path / "s")
+    ok, bad = table.rows
+    assert ok["status"] == "ok" and math.isfinite(ok["T_peak_max_C"])
+    assert bad["status"] == "failed" and "beam.fwhm_um = 3000.0" in bad["error"]
+    rows = read_table(tmp_path / "s" / "results.csv")
+    assert rows[1]["status"] == "failed" and rows[1]["T_peak_max_C"] == ""
+    assert (tmp_path / "s" / "cases" / bad["id"] / "error.txt").is_file()
+
+
+def test_list_and_task_id(tmp_path, capsys):
+    s = power_study_file(tmp_path, "s.toml", [1.0, 3.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and "to run" in listed[0] and "beam.power_W = 3.0" in listed[1]
+    assert not out.exists()  # listing writes nothing
+    # what an array task runs: one case, by index
+    assert main(["sweep", str(s), "-o", str(out), "--task-id", "1", "-q"]) == 0
+    assert main(["sweep", str(out), "--collect", "-q"]) == 0
+    rows = read_table(out / "results.csv")
+    assert [r["status"] for r in rows] == ["pending", "ok"]
+    assert main(["sweep", str(s), "-o", str(out), "--task-id", "2"]) == 2
+
+
+def test_sigkill_and_resume_lose_nothing(reference, tmp_path):
+    """Kill the whole sweep (the runner and its worker) with SIGKILL after the first case has
+    finished, as a power loss would; the table on disk is whole, and the restarted sweep
+    skips the finished case and ends with the same table as an uninterrupted run."""
+    ref_out, ref_table = reference
+    out = tmp_path / "killed"  # the same study, started from a copy of its study.json
+    out.mkdir()
+    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "1"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.DEVNULL)
+    first = ref_table.rows[0]["id"]
+    deadline = time.time() + 120
+    while not (out / "cases" / first / "result.json").exists():
+        assert time.time() < deadline and proc.poll() is None, "first case never finished"
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the next worker start
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.name: (p / "result.json").read_bytes() for p in (out / "cases").iterdir()
+                if (p / "result.json").exists()}
+    assert 1 <= len(finished) < 4
+    rows = read_table(out / "results.csv")  # written atomically: whole and parseable
+    assert len(rows) == 4 and sum(r["status"] == "ok" for r in rows) == len(finished)
+
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(finished)} already finished" in r.stderr
+    for name, blob in finished.items():  # not run again
+        assert (out / "cases" / name / "result.json").read_bytes() == blob
+    assert outputs(read_table(out / "results.csv")) == outputs(
+        read_table(ref_out / "results.csv"))
+    assert not list((out / "cases").glob(".*"))
