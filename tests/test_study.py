@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from cases import block, reflection
@@ -251,3 +252,41 @@ def test_sigkill_and_resume_lose_nothing(reference, tmp_path):
     assert outputs(read_table(out / "results.csv")) == outputs(
         read_table(ref_out / "results.csv"))
     assert not list((out / "cases").glob(".*"))
+
+
+# --------------------------------------------------------------------------------------
+# SLURM job arrays, on a real single-node cluster started for the test
+# --------------------------------------------------------------------------------------
+SLURM_HERE = Path(__file__).resolve().parents[2] / "shared" / "tools" / "slurm-here"
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    if not SLURM_HERE.exists():
+        pytest.skip(f"SLURM TEST NOT RUN: {SLURM_HERE} is absent (a user's clone has no "
+                    "../shared); the SLURM path is untested here")
+    r = subprocess.run([str(SLURM_HERE)], capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        pytest.skip(f"SLURM TEST NOT RUN: slurm-here could not start a cluster: "
+                    f"{(r.stdout + r.stderr).strip().splitlines()[-1:]}")
+
+
+def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
+    ref_out, _ = reference
+    out = tmp_path / "slurm_study"
+    out.mkdir()
+    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "--submit", "slurm", "--wait"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "submitted SLURM array job" in r.stderr
+    script = (out / "slurm" / "array.sh").read_text()
+    assert "#SBATCH --array=0-3" in script and "--task-id $SLURM_ARRAY_TASK_ID" in script
+    job = (out / "slurm" / "job_id").read_text().strip()
+    assert len(list((out / "slurm").glob(f"{job}_*.out"))) == 4  # four array tasks ran
+    # identical numbers: the same code on the same inputs, one thread per case
+    assert outputs(read_table(out / "results.csv")) == outputs(
+        read_table(ref_out / "results.csv"))
+    # submitting again finds nothing to do and only collects
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "all cases have finished" in r.stderr

@@ -577,8 +577,8 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
         progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
                  f"beam power ({cont['binding']} binds)")
         if confirm:
-            steady = dc.replace(case, loading=Loading("steady", ()))
-            sl = max_safe_loading(steady, engine)
+            if case.loading.kind != "steady":  # else its own schedule's rating is this one
+                sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine)
             cont.update({"max_continuous_beam_power_confirmed_W": sl.power_W,
                          "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs})
             progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
