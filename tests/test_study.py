@@ -25,8 +25,10 @@ T0_C = 0.0
 
 def small_block(**changes):
     """A coarse steady W hemisphere: a case that runs in about a second."""
-    return block(geometry={"kind": "block", "radius_mm": 0.5},
-                 mesh={"spot_fraction": 0.2, "growth": 0.3}, **changes)
+    from cases import merge
+
+    return merge(block(geometry={"kind": "block", "radius_mm": 0.5},
+                       mesh={"spot_fraction": 0.2, "growth": 0.3}), changes)
 
 
 def read_table(path):
@@ -290,3 +292,20 @@ def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     # submitting again finds nothing to do and only collects
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "all cases have finished" in r.stderr
+
+
+def test_several_base_cases_and_the_folder_copy(tmp_path):
+    """`case` as a list is an axis of base files; the study folder's self-contained copy
+    expands to the same cases (so a worker or a resumed sweep finds the same ids)."""
+    write_toml(tmp_path / "a.toml", small_block())
+    write_toml(tmp_path / "b.toml", small_block(geometry={"kind": "block", "radius_mm": 0.6}))
+    st = study_mod.from_dict({"case": ["a.toml", "b.toml"],
+                              "axes": {"beam.fwhm_um": [10.0, 20.0]}}, tmp_path)
+    assert list(st.axes) == ["case", "beam.fwhm_um"] and len(st.points) == 4
+    assert st.points[2].data["geometry"]["radius_mm"] == 0.6
+    from anodesim.executors import open_folder
+
+    open_folder(st, tmp_path / "out")
+    (tmp_path / "a.toml").unlink()  # the folder does not need the original files
+    again = study_mod.load(tmp_path / "out")
+    assert again.id == st.id and [p.id for p in again.points] == [p.id for p in st.points]

@@ -217,3 +217,28 @@ def test_fixed_rim_warmer_than_initial_maximum_principle():
         boundaries={"rim": {"temperature_C": 80.0}},
         interfaces={"target_window": {"conductance_W_m2K": 2.05e8}})))
     assert min(res.summary["results"]["T_min_by_region_C"].values()) >= 80.0 - 1e-6
+
+
+def test_power_continuation_reaches_the_same_steady_state(monkeypatch):
+    """When Newton fails from a cold start, the steady solve approaches the power through
+    intermediate powers. Forced here (the first direct solve is made to fail), it must land
+    on the same solution as the direct solve, to the Newton tolerance (1e-6 relative)."""
+    case = anodesim.from_dict(block(
+        materials={"properties": "temperature_dependent", "override": None},
+        beam={"power_W": 8.0}, boundaries={"far_field": {"temperature_C": 26.85}},
+        initial={"temperature_C": 26.85}))
+    direct = run(case)
+    assert direct.summary["numerics"]["power_continuations"] == 0
+    real_solve, calls = thermal.ThermalProblem._solve, []
+
+    def fail_first(self):
+        calls.append(float(self.power.value))
+        if len(calls) == 1:
+            raise thermal.SolverError("forced failure of the direct solve")
+        return real_solve(self)
+
+    monkeypatch.setattr(thermal.ThermalProblem, "_solve", fail_first)
+    continued = run(case)
+    assert continued.summary["numerics"]["power_continuations"] == 1
+    assert len(calls) >= 4 and calls[1] < calls[-1] == pytest.approx(8.0)  # via lower powers
+    assert continued.rows[-1][3] == pytest.approx(direct.rows[-1][3], rel=1e-6)

@@ -236,12 +236,12 @@ def plot(study: Study, table: Table) -> Path | None:
     plt = output._pyplot()
     fig, axs = plt.subplots(len(ys), 1, figsize=(7.5, 3.4 * len(ys) + 0.8), squeeze=False,
                             layout="constrained")
-    others = [a for a in axes if a != x]
+    others = [a for a in axes if a != x and len(study.axes[a]) > 1]
     for ax, y in zip(axs[:, 0], ys):
         if x == "time_s":
             for row in ok:
                 t, v = _timeseries(table.out_dir / "cases" / row["id"] / "timeseries.csv", y)
-                ax.plot(t, v, "o-", ms=3, lw=1.4, label=_label(row, axes))
+                ax.plot(t, v, "o-", ms=3, lw=1.4, label=_label(row, others))
         else:
             groups: dict[str, list] = {}
             for row in ok:
@@ -336,7 +336,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
                 left = len(queue) + len(running)
                 eta = (time.perf_counter() - t0) / finished * left
                 say(f"[{done_before + finished}/{len(study.points)}] case {p.index} {p.id} "
-                    f"{row['status']} in {row.get('wall_s', 0):.1f} s"
+                    f"{row['status']} in {row.get('wall_s') or 0:.1f} s"
                     f"{' (' + row['error'][:120] + ')' if row['status'] == 'failed' else ''}"
                     f"; {failures} failed, about {_duration(eta)} left")
                 collect(study, out)

@@ -481,6 +481,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "time_steps": len(steps),
                 "factorisations": problem.factorisations,
                 "newton_iterations": problem.newton_iterations,
+                "power_continuations": problem.continuations,
                 "temperature_dependent": problem.nonlinear,
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch",
             },

@@ -325,12 +325,14 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     with temperature-dependent properties the engine's value is a first estimate, corrected
     by a ratio step P/(1 + g) and then secant iterations until |g| ≤ rtol (0.5 %: the
     binding limit is met to 0.5 % of its rise, which is 0.5 % in power for a linear
-    response). A run that melts the target counts as g = 1 (far over).
+    response). A run that melts the target, or whose Newton solver fails even with power
+    continuation, counts as g = 1 (far over).
     """
     import dataclasses as dc
 
     from .materials import OutOfRangeError
     from .pipeline import run
+    from .thermal import SolverError
 
     P_engine, binding = engine.max_power(schedule_rise(engine, case))
     if not confirm:
@@ -347,7 +349,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                        mechanics=case.mechanics if needs_drift else None)
         try:
             res = run(c)
-        except OutOfRangeError:
+        except (OutOfRangeError, SolverError):  # far over: the target melts at this power
             return 1.0, []
         rep = res.summary["results"]["limits"]
         return max(x["excess"] for x in rep), rep

@@ -244,9 +244,9 @@ def _study(data: dict, base_dir: Path) -> Study:
     if not isinstance(axes_raw, dict):
         raise _fail("axes", axes_raw, "a table of dotted keys and their values")
     axes = {k: _values(k, v) for k, v in _flatten_axes(axes_raw).items()}
-    if CASE_AXIS in axes:
+    if CASE_AXIS in axes and "bases" not in data:
         raise CaseError('axes.case: the base cases are given by the top-level key "case"')
-    if len(bases) > 1:
+    if len(bases) > 1 and CASE_AXIS not in axes:
         axes = {CASE_AXIS: list(bases), **axes}
 
     combine = data.get("combine", "grid")

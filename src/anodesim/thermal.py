@@ -92,6 +92,7 @@ class ThermalProblem:
         self.prefix = prefix
         self.max_newton = 30
         self.newton_iterations = 0
+        self.continuations = 0  # steady solves that needed power continuation
         self.factorisations = 0
         self.initialise()
 
@@ -384,9 +385,38 @@ class ThermalProblem:
         """Solve the steady state for a constant deposited power (W)."""
         for c in (self.c0, self.c1, self.c2):
             c.value = 0.0
+        start = self.T.x.array.copy()
         self.power.value = deposited_power
-        self._solve()
+        try:
+            self._solve()
+        except SolverError:
+            self._continue_power(start, deposited_power)
         self.check_range()
+
+    def _continue_power(self, start: np.ndarray, deposited_power: float) -> None:
+        """Reach a hot steady state through intermediate powers, each solve starting from
+        the last: with k(T) falling at high temperature, Newton from a cold start can fail to
+        find the hot solution directly (natural-parameter continuation)."""
+        def restore(values):
+            self.T.x.array[:] = values
+            self.T.x.scatter_forward()
+
+        restore(start)
+        self.continuations += 1
+        done, step = 0.0, 0.25
+        while done < 1.0:
+            trial = min(1.0, done + step)
+            last = self.T.x.array.copy()
+            self.power.value = trial * deposited_power
+            try:
+                self._solve()
+            except SolverError:
+                restore(last)
+                step /= 2.0
+                if step < 1.0 / 64.0:
+                    raise
+                continue
+            done, step = trial, 2.0 * step
 
     def step(self, dt: float, deposited_power: float, restart: bool,
              dt_prev: float | None = None) -> None:
