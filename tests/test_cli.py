@@ -145,3 +145,17 @@ def test_limits_reported_with_worst_time_and_margin(tmp_path):
     assert lims["coolant_side"]["worst_C"] == pytest.approx(cool)
     assert lims["coolant_side"]["holds"] is (cool <= 31.0)
     assert lims["coolant_side"]["margin_K"] == pytest.approx(31.0 - cool)
+
+
+def test_results_get_the_umask_mode_not_mkstemp_0600(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the renamed file gets the usual
+    0666 & ~umask, so a study folder written in a container or by a colleague is readable."""
+    import os
+
+    from anodesim.output import atomic_write
+
+    umask = os.umask(0)
+    os.umask(umask)
+    atomic_write(tmp_path / "x.csv", "a,b\n")
+    assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert 0o666 & ~umask != 0o600  # the test means something under this umask
