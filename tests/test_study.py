@@ -309,3 +309,24 @@ def test_several_base_cases_and_the_folder_copy(tmp_path):
     (tmp_path / "a.toml").unlink()  # the folder does not need the original files
     again = study_mod.load(tmp_path / "out")
     assert again.id == st.id and [p.id for p in again.points] == [p.id for p in st.points]
+
+
+def test_readme_python_sweep_example(tmp_path, monkeypatch):
+    """The README's Python sweep example runs as printed (from the repository root) and its
+    table agrees with itself: a larger spot runs cooler at the same power."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("**Python.** Build cases in code")
+    code = readme[readme.index("```python", start) + 9: readme.index("```", readme.index(
+        "```python", start) + 9)]
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "studies").symlink_to(repo / "studies")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code.replace('"beam.fwhm_um": [10, 20, 40]', '"beam.fwhm_um": [20, 40], '
+                              '"loading.duration_s": [0.05], "output.fields": [False]'),
+                 "README.md", "exec"), scope)
+    table = scope["table"]
+    assert (tmp_path / "results" / "my_sweep" / "results.csv").is_file()
+    assert not table.failed
+    peaks = table.column("T_peak_max_C")
+    assert peaks[0] > peaks[1] > 30.0
