@@ -182,6 +182,11 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
         if "schedule" in study.rate:
             sl = res["max_safe_loading"]
             row["max_safe_beam_power_W"] = sl["beam_power_W"]
+            segments = case.loading.segments
+            if segments:  # the schedule's time-averaged beam power at that rating
+                top = max(p for _, p in segments)
+                mean = sum(d * p for d, p in segments) / sum(d for d, _ in segments) / top
+                row["max_safe_mean_beam_power_W"] = sl["beam_power_W"] * mean
             row["binding_limit"] = sl["binding"]
         if "continuous" in study.rate:
             c = res["continuous"]
