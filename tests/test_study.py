@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,7 +71,8 @@ def test_ids_come_from_the_resolved_case():
     b = study_mod.from_dict({"case": small_block(beam={"power_W": None, "voltage_kV": 50,
                                                        "current_mA": 0.2}),
                              "axes": {"beam.current_mA": [0.2]}})
-    assert a.points[0].id == b.points[0].id and a.id == b.id
+    assert a.points[0].id == b.points[0].id
+    assert a.id != b.id  # but another axis is another study (its table has other columns)
     c = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [10.5]}})
     assert c.points[0].id != a.points[0].id and c.id != a.id
     # the tasks are part of the id: rating the same case is different work
@@ -275,7 +277,7 @@ def slurm():
 
 def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     ref_out, _ = reference
-    out = tmp_path / "slurm_study"
+    out = tmp_path / "slurm study"  # a space in the path, quoted in the script
     out.mkdir()
     (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "--submit", "slurm", "--wait"]
@@ -283,7 +285,7 @@ def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "submitted SLURM array job" in r.stderr
     script = (out / "slurm" / "array.sh").read_text()
-    assert "#SBATCH --array=0-3" in script and "--task-id $SLURM_ARRAY_TASK_ID" in script
+    assert "#SBATCH --array=0-3" in script and '--task-id "$SLURM_ARRAY_TASK_ID"' in script
     job = (out / "slurm" / "job_id").read_text().strip()
     assert len(list((out / "slurm").glob(f"{job}_*.out"))) == 4  # four array tasks ran
     # identical numbers: the same code on the same inputs, one thread per case
@@ -353,3 +355,136 @@ def test_schedule_rating_rows(tmp_path):
     limit_C = materials.get("W").melting_K - SPOT_MARGIN_K - 273.15
     assert check.summary["results"]["T_peak_max_C"] == pytest.approx(
         limit_C, abs=0.005 * (limit_C - T0_C))
+
+
+def test_slurm_task_that_never_ran_is_a_failed_row(slurm, reference, tmp_path):
+    """An array task cancelled before it ran leaves no result: --wait records it as failed,
+    with the reason, and the command exits 1."""
+    ref_out, _ = reference
+    out = tmp_path / "cancelled"
+    out.mkdir()
+    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "anodesim", "sweep", str(out), "--submit",
+                             "slurm", "--wait"], stderr=subprocess.PIPE, text=True)
+    job_file = out / "slurm" / "job_id"
+    deadline = time.time() + 60
+    while not job_file.exists():
+        assert time.time() < deadline and proc.poll() is None, "no job submitted"
+        time.sleep(0.05)
+    job = job_file.read_text().strip()
+    subprocess.run(["scancel", f"{job}_3"], check=True)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err
+    rows = read_table(out / "results.csv")
+    assert [r["status"] for r in rows[:3]] == ["ok"] * 3
+    assert rows[3]["status"] == "failed" and f"task {job}_3 ended without a result" in \
+        rows[3]["error"]
+
+
+# --------------------------------------------------------------------------------------
+# Concurrency: executors that overlap (a resumed sweep, array tasks, GNU parallel)
+# --------------------------------------------------------------------------------------
+def test_runner_killed_alone_takes_its_workers_with_it(reference, tmp_path):
+    """SIGKILL of the runner only: its workers die with it (no orphan writes on), and the
+    restarted sweep ends with the reference table."""
+    ref_out, _ = reference
+    out = tmp_path / "runner_killed"
+    out.mkdir()
+    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "2"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not list((out / "cases").glob(".*")):
+        assert time.time() < deadline and proc.poll() is None, "no worker started"
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    time.sleep(1.0)
+    orphans = subprocess.run(["pgrep", "-f", f"{out} --task-id"], capture_output=True,
+                             text=True).stdout.split()
+    assert orphans == []
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert outputs(read_table(out / "results.csv")) == outputs(
+        read_table(ref_out / "results.csv"))
+    assert not list((out / "cases").glob(".*"))
+
+
+def test_same_case_run_twice_at_once(reference, tmp_path):
+    """Two executors run the same case at the same time: both succeed, one result stands,
+    nothing is left behind."""
+    ref_out, _ = reference
+    out = tmp_path / "twice"
+    out.mkdir()
+    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "--task-id", "0", "-q"]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert [d.name for d in (out / "cases").iterdir()] == [json.loads(
+        (out / "study.json").read_text())["cases"][0]["id"]]
+
+
+def test_folders_created_at_once_and_stale_work_locks(tmp_path):
+    """Tasks that create the study folder together all accept it; a work folder whose
+    worker holds its lock survives a sweep's clean-up, and goes once the lock is free."""
+    import fcntl
+    import threading
+
+    from anodesim.executors import _clean_stale, open_folder
+
+    st = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [1.0, 2.0]}})
+    for trial in range(20):
+        out, errors = tmp_path / f"t{trial}", []
+        barrier = threading.Barrier(4)
+
+        def task(out=out, errors=errors, barrier=barrier):
+            barrier.wait()
+            try:
+                open_folder(st, out)
+            except CaseError as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=task) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+    work = tmp_path / "t0" / "cases" / ".abc.123"
+    work.mkdir()
+    fd = os.open(work / ".lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _clean_stale(tmp_path / "t0")
+    assert work.exists()
+    os.close(fd)
+    _clean_stale(tmp_path / "t0")
+    assert not work.exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"plot": {"y": 5}}, "plot.y = 5: expected a column name"),
+    ({"plot": {"x": ["beam.power_W"]}}, "plot.x = ['beam.power_W']: expected one of the axes"),
+    ({"plot": {"x": "time_s"}, "tasks": {"run": False, "rate": ["continuous"]}},
+     "plot.x = 'time_s': expected an axis: the time series needs tasks.run = true"),
+    ({"slurm": {"extra": "--mem=1G"}}, "slurm.extra = '--mem=1G': expected a list"),
+    ({"bases": {}}, "bases: unknown key"),
+    ({"axes": {"beam.power_W": [object()]}}, "expected numbers, strings, booleans"),
+])
+def test_bad_study_tables(change, message):
+    st = {"case": small_block(), "axes": {"beam.power_W": [1.0]}, **change}
+    with pytest.raises(CaseError, match=re.escape(message)):
+        study_mod.from_dict(st)
+
+
+def test_numpy_axis_values_and_jobs_check(tmp_path):
+    import numpy as np
+
+    st = study_mod.from_dict({"case": small_block(),
+                              "axes": {"beam.power_W": list(np.arange(2, 4))}})
+    assert [p.inputs["beam.power_W"] for p in st.points] == [2, 3]
+    assert all(p.error is None for p in st.points)
+    with pytest.raises(CaseError, match="jobs = 0: expected at least 1 process"):
+        anodesim.sweep({"case": small_block()}, tmp_path / "j0", jobs=0)
+    assert not (tmp_path / "j0").exists()

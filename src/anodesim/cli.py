@@ -103,15 +103,19 @@ def _sweep(args) -> int:
         out = Path(args.output)
     elif source.is_dir():
         out = source
-    else:
-        out = Path("results") / source.stem
+    else:  # studies/<name>/study.toml -> results/<name>
+        out = Path("results") / (source.parent.resolve().name if source.stem == "study"
+                                 else source.stem)
     if args.list:
         for p in st.points:
             row = sweep.result_of(out, p) if out.is_dir() else None
             state = row["status"] if row else "invalid" if p.error else "to run"
             inputs = ", ".join(f"{k} = {v}" for k, v in p.inputs.items())
-            print(f"{p.index:5d}  {p.id}  {state:8s}  {inputs}")
+            why = f"  ({p.error})" if p.error and not row else ""
+            print(f"{p.index:5d}  {p.id}  {state:8s}  {inputs}{why}")
         return 0
+    if args.wait and args.submit is None:
+        raise CaseError("--wait: expected together with --submit slurm")
     if args.task_id is not None and not 0 <= args.task_id < len(st.points):
         raise CaseError(f"--task-id {args.task_id}: expected a case index from 0 to "
                         f"{len(st.points) - 1}")
@@ -123,7 +127,7 @@ def _sweep(args) -> int:
         return 0 if row["status"] == "ok" else 1
     if args.collect:
         table = sweep.collect(st, out)
-        sweep.plot(st, table)
+        sweep.plot(st, table, say)
     elif args.submit == "slurm":
         table = sweep.submit_slurm(st, out, say, wait=args.wait)
     else:

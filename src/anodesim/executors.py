@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import errno
+import fcntl
 import io
 import json
 import math
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -61,32 +65,35 @@ class Table:
 def open_folder(study: Study, out: Path) -> None:
     """Create the study folder, or check that an existing one holds this study.
 
+    Several processes may do this at once (array tasks, GNU parallel): the study.json they
+    write is the same, and each one checks the one that is there.
+
     Raises:
         CaseError: the folder holds a different study, or other files (nothing is touched).
     """
     saved = out / "study.json"
-    if saved.exists():
-        try:
-            old = json.loads(saved.read_text())["id"]
-        except (ValueError, KeyError):
-            old = None
-        if old != study.id:
-            raise CaseError(f"-o {out}: holds a different study (id {old}, this one is "
-                            f"{study.id}); expected a new folder or this study's own")
-        return
-    ours = {"cases", "slurm"}  # what a concurrent array task may have created first
-    if out.exists() and (not out.is_dir() or any(
-            f.name not in ours and not f.name.startswith(".") for f in out.iterdir())):
-        raise CaseError(f"-o {out}: exists and holds no anodesim study; expected a new or "
-                        "empty folder, or this study's own")
-    (out / "cases").mkdir(parents=True, exist_ok=True)
-    output.write_json(saved, {
-        "id": study.id, "title": study.title, "study": study.definition,
-        "cases": [{"index": p.index, "id": p.id, "inputs": p.inputs, "invalid": p.error}
-                  for p in study.points],
-        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "anodesim_version": __version__, "provenance": output.provenance(),
-    })
+    if not saved.exists():
+        ours = {"cases", "slurm", "study.json"}  # what a concurrent task may have made first
+        if out.exists() and (not out.is_dir() or any(
+                f.name not in ours and not f.name.startswith(".") for f in out.iterdir())):
+            raise CaseError(f"-o {out}: exists and holds no anodesim study; expected a new "
+                            "or empty folder, or this study's own")
+        (out / "cases").mkdir(parents=True, exist_ok=True)
+        if not saved.exists():
+            output.write_json(saved, {
+                "id": study.id, "title": study.title, "study": study.definition,
+                "cases": [{"index": p.index, "id": p.id, "inputs": p.inputs,
+                           "invalid": p.error} for p in study.points],
+                "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "anodesim_version": __version__, "provenance": output.provenance(),
+            }, durable=True)
+    try:
+        old = json.loads(saved.read_text())["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        old = None
+    if old != study.id:
+        raise CaseError(f"-o {out}: holds a different study (id {old}, this one is "
+                        f"{study.id}); expected a new folder or this study's own")
 
 
 def result_of(out: Path, point: Point) -> dict | None:
@@ -105,15 +112,16 @@ def run_point(study: Study, out: Path, point: Point) -> dict:
     """Run one case into ``cases/<id>`` (atomically renamed when done); return its row.
 
     A finished case is not run again. Any failure (invalid combination, solver failure,
-    material range, NaN) is recorded in the row, never raised.
+    material range, NaN) is recorded in the row, never raised. The work folder is locked
+    while the case runs, so a sweep started meanwhile leaves it alone.
     """
     done = result_of(out, point)
     if done is not None:
         return done
-    final = out / "cases" / point.id
     work = out / "cases" / f".{point.id}.{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    lock = _lock(work)
     started = time.perf_counter()
     row = {"index": point.index, "id": point.id, "status": "ok", "error": "", **point.inputs}
     try:
@@ -128,11 +136,36 @@ def run_point(study: Study, out: Path, point: Point) -> dict:
         row["error"] = f"{type(e).__name__}: {e}".replace("\n", " ")
         output.atomic_write(work / "error.txt", traceback.format_exc())
     row["wall_s"] = time.perf_counter() - started
-    output.write_json(work / RESULT, row)
-    if final.exists():  # a stale copy (never finished, or a concurrent duplicate)
-        shutil.rmtree(final, ignore_errors=True)
-    work.rename(final)
-    return row
+    output.write_json(work / RESULT, row, durable=True)
+    _publish(work, out / "cases" / point.id)
+    os.close(lock)
+    return result_of(out, point) or row
+
+
+def _lock(work: Path) -> int:
+    """Hold an exclusive lock on work/.lock for as long as this process lives."""
+    fd = os.open(work / ".lock", os.O_CREAT | os.O_RDWR, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _publish(work: Path, final: Path) -> None:
+    """Rename a finished work folder to the case folder. If another run of the same case
+    finished first, its result stands and this one is dropped; a case folder is never
+    absent once it has been finished."""
+    try:
+        os.rename(work, final)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        if (final / RESULT).exists():
+            shutil.rmtree(work, ignore_errors=True)
+            return
+        stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
+        os.rename(final, stale)  # a folder without a result: not a finished case
+        os.rename(work, final)
+        shutil.rmtree(stale, ignore_errors=True)
+    output.sync_folder(final.parent)
 
 
 def _outputs(study: Study, point: Point, work: Path) -> dict:
@@ -203,8 +236,8 @@ def collect(study: Study, out: Path) -> Table:
     """Rows of all cases (finished or not) in study order; writes results.csv atomically."""
     rows, outputs = [], []
     for p in study.points:
-        row = result_of(out, p) or {"index": p.index, "id": p.id, "status": "pending",
-                                    "error": "", **p.inputs}
+        stored = result_of(out, p) or {"status": "pending", "error": ""}
+        row = {**stored, "index": p.index, "id": p.id, **p.inputs}
         rows.append(row)
         for k in row:
             if k not in FIXED_COLUMNS and k not in p.inputs and k not in outputs:
@@ -215,7 +248,7 @@ def collect(study: Study, out: Path) -> Table:
     w.writerow(columns)
     for row in rows:
         w.writerow([_cell(row.get(c)) for c in columns])
-    output.atomic_write(out / "results.csv", buf.getvalue())
+    output.atomic_write(out / "results.csv", buf.getvalue(), durable=True)
     return Table(columns, rows, out)
 
 
@@ -227,9 +260,18 @@ def _cell(v) -> str:
     return str(v)
 
 
-def plot(study: Study, table: Table) -> Path | None:
+def plot(study: Study, table: Table, say=print) -> Path | None:
     """Quick-look PNG: an output against an axis (one curve per value of the other axes),
-    or a time-series column against time for every case (``plot.x = "time_s"``)."""
+    or a time-series column against time for every case (``plot.x = "time_s"``). A plot
+    that cannot be drawn is reported, never raised: the table is the result."""
+    try:
+        return _plot(study, table)
+    except Exception as e:  # noqa: BLE001
+        say(f"quick-look plot not drawn: {type(e).__name__}: {e}")
+        return None
+
+
+def _plot(study: Study, table: Table) -> Path | None:
     axes = list(study.axes)
     x = study.plot.get("x", next((a for a in axes if a != CASE_AXIS), None))
     ys = study.plot.get("y", "max_continuous_beam_power_W" if "continuous" in study.rate
@@ -238,6 +280,11 @@ def plot(study: Study, table: Table) -> Path | None:
     ok = [r for r in table.rows if r["status"] == "ok"]
     if x is None or not ok:
         return None
+    if x != "time_s":
+        missing = [y for y in ys if all(r.get(y) is None for r in ok)]
+        if missing:
+            raise KeyError(f"plot.y: no case has a column {missing[0]!r}; the table has "
+                           + ", ".join(c for c in table.columns if c not in study.axes))
     plt = output._pyplot()
     fig, axs = plt.subplots(len(ys), 1, figsize=(7.5, 3.4 * len(ys) + 0.8), squeeze=False,
                             layout="constrained")
@@ -301,49 +348,73 @@ def _worker_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
+def _die_with_parent() -> None:
+    """In a worker (Linux): be killed when the runner dies, even by SIGKILL, so that no
+    orphan goes on writing into the study folder."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_local(study: Study, out: Path, jobs: int = 1, say=print,
               retry_failed: bool = False) -> Table:
     """Run the unfinished cases, each in its own process, `jobs` at a time."""
+    if jobs < 1:
+        raise CaseError(f"jobs = {jobs}: expected at least 1 process")
+    unique = list({p.id: p for p in study.points}.values())  # equal cases run once
     pending = []
-    for p in study.points:
+    for p in unique:
         row = result_of(out, p)
         if row is None or (retry_failed and row["status"] == "failed"):
             if row is not None:
                 shutil.rmtree(out / "cases" / p.id)
             pending.append(p)
-    pending = list({p.id: p for p in pending}.values())  # equal cases run once
-    done_before = len(study.points) - len(pending)
-    say(f"{study.title}: {len(study.points)} cases, {done_before} already finished, "
+    done_before = len(unique) - len(pending)
+    say(f"{study.title}: {len(unique)} cases, {done_before} already finished, "
         f"{len(pending)} to run with {jobs} process{'es' if jobs > 1 else ''} -> {out}")
     _clean_stale(out)
-    running: dict[subprocess.Popen, Point] = {}
-    finished, failures, walls = 0, 0, []
+    running: dict[subprocess.Popen, tuple[Point, object]] = {}
+    finished, failures = 0, 0
     t0 = time.perf_counter()
     queue = list(pending)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while queue or running:
             while queue and len(running) < jobs:
                 p = queue.pop(0)
+                log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks
                 proc = subprocess.Popen(worker_command(out, p.index), env=_worker_env(),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                running[proc] = p
+                                        stdout=subprocess.DEVNULL, stderr=log,
+                                        preexec_fn=_die_with_parent)
+                running[proc] = (p, log)
             time.sleep(0.05)
             for proc in [q for q in running if q.poll() is not None]:
-                p = running.pop(proc)
-                err = proc.stderr.read().decode(errors="replace").strip()
-                proc.stderr.close()
+                p, log = running.pop(proc)
+                log.seek(0)
+                err = log.read().decode(errors="replace").strip()
+                log.close()
                 row = result_of(out, p)
                 if row is None:  # the worker died without a result (crash, out of memory)
-                    row = _record_crash(out, p, proc.returncode, err)
+                    code = proc.returncode
+                    what = f"signal {-code}" if code < 0 else f"exit status {code}"
+                    last = err.splitlines()[-1] if err else ""
+                    row = record_failure(out, p, f"worker process ended with {what}"
+                                         f"{': ' + last if last else ''}", err)
                 finished += 1
                 failures += row["status"] == "failed"
-                walls.append(row.get("wall_s") or 0.0)
                 left = len(queue) + len(running)
                 eta = (time.perf_counter() - t0) / finished * left
-                say(f"[{done_before + finished}/{len(study.points)}] case {p.index} {p.id} "
-                    f"{row['status']} in {row.get('wall_s') or 0:.1f} s"
-                    f"{' (' + row['error'][:120] + ')' if row['status'] == 'failed' else ''}"
-                    f"; {failures} failed, about {_duration(eta)} left")
+                reason = f" ({row['error'][:120]})" if row["status"] == "failed" else ""
+                say(f"[{done_before + finished}/{len(unique)}] case {p.index} {p.id} "
+                    f"{row['status']} in {row.get('wall_s') or 0:.1f} s{reason}; "
+                    f"{failures} failed, about {_duration(eta)} left")
                 collect(study, out)
     except KeyboardInterrupt:
         for proc in running:
@@ -352,30 +423,43 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
             proc.wait()
         collect(study, out)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     table = collect(study, out)
-    plot(study, table)
+    plot(study, table, say)
     return table
 
 
-def _record_crash(out: Path, p: Point, code: int, err: str) -> dict:
-    what = f"signal {-code}" if code < 0 else f"exit status {code}"
-    last = err.splitlines()[-1] if err else ""
-    row = {"index": p.index, "id": p.id, "status": "failed",
-           "error": f"worker process ended with {what}{': ' + last if last else ''}",
-           **p.inputs, "wall_s": None}
-    work = out / "cases" / f".{p.id}.crash"
+def record_failure(out: Path, p: Point, reason: str, log: str = "") -> dict:
+    """Record a failed row for a case whose worker left no result (crash, kill, SLURM)."""
+    row = {"index": p.index, "id": p.id, "status": "failed", "error": reason, **p.inputs,
+           "wall_s": None}
+    work = out / "cases" / f".{p.id}.failed.{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    output.atomic_write(work / "error.txt", err + "\n")
-    output.write_json(work / RESULT, row)
-    shutil.rmtree(out / "cases" / p.id, ignore_errors=True)
-    work.rename(out / "cases" / p.id)
-    return row
+    output.atomic_write(work / "error.txt", (log or reason) + "\n")
+    output.write_json(work / RESULT, row, durable=True)
+    _publish(work, out / "cases" / p.id)
+    return result_of(out, p) or row
 
 
 def _clean_stale(out: Path) -> None:
-    """Remove the work folders of cases that were running when the sweep was killed."""
+    """Remove the work folders of cases whose process has died (their lock is free)."""
     for d in (out / "cases").glob(".*"):
+        if not d.is_dir():
+            continue
+        try:
+            fd = os.open(d / ".lock", os.O_RDWR)
+        except FileNotFoundError:
+            if time.time() - d.stat().st_mtime > 60:  # never locked: left by a crash
+                shutil.rmtree(d, ignore_errors=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its worker is running (here, or as another executor's task)
+        finally:
+            os.close(fd)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -389,10 +473,11 @@ def _duration(s: float) -> str:
 def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
     """The sbatch script of a job array over the given case indices."""
     s = study.slurm
+    log = str(out.resolve() / "slurm" / "%A_%a.out").replace('"', '\\"')
     lines = ["#!/bin/bash",
              f"#SBATCH --job-name=anodesim-{study.id}",
              f"#SBATCH --array={_ranges(indices)}",
-             f"#SBATCH --output={out.resolve()}/slurm/%A_%a.out",
+             f'#SBATCH --output="{log}"',
              "#SBATCH --ntasks=1",
              "#SBATCH --cpus-per-task=1"]
     if s.get("partition"):
@@ -402,7 +487,7 @@ def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
     lines += [f"#SBATCH {x}" for x in s.get("extra", [])]
     lines += ["# one array task = one case of the study; its result lands in cases/<id>/",
               "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
-              " ".join(worker_command(out, 0)[:-3]) + " --task-id $SLURM_ARRAY_TASK_ID -q"]
+              shlex.join(worker_command(out, 0)[:-3]) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q']
     return "\n".join(lines) + "\n"
 
 
@@ -417,27 +502,44 @@ def _ranges(indices: list[int]) -> str:
     return ",".join(parts)
 
 
+def _in_queue(job: str) -> bool:
+    """Whether any task of the job is still queued or running (squeue, retried)."""
+    for attempt in range(5):
+        r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True,
+                           text=True)
+        if r.returncode == 0:
+            return bool(r.stdout.strip())
+        if "Invalid job id" in r.stderr:  # gone from the controller's memory: finished
+            return False
+        time.sleep(2 * (attempt + 1))
+    raise CaseError(f"--wait: squeue does not answer ({r.stderr.strip()}); the job {job} "
+                    "may still run: collect later with --collect")
+
+
 def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Table:
     """Write the sbatch array script for the unfinished cases and submit it.
 
-    With wait, poll squeue until the array has left the queue, then collect the rows.
+    With wait, poll squeue until the array has left the queue, record the cases whose task
+    ended without a result as failed (with the end of the task's log), and collect the rows.
 
     Raises:
-        CaseError: sbatch is missing or refuses the job.
+        CaseError: sbatch or squeue is missing or refuses the job.
     """
-    todo = sorted({p.id: p.index for p in study.points if result_of(out, p) is None}.values())
+    todo = {p.id: p for p in study.points if result_of(out, p) is None}
     if not todo:
         say("all cases have finished; collecting the rows")
         table = collect(study, out)
-        plot(study, table)
+        plot(study, table, say)
         return table
+    for tool in ("sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
+                            "PATH")
     (out / "slurm").mkdir(exist_ok=True)
     _clean_stale(out)
     script = out / "slurm" / "array.sh"
-    output.atomic_write(script, slurm_script(study, out, todo))
-    if shutil.which("sbatch") is None:
-        raise CaseError("--submit slurm: sbatch not found; expected a SLURM client on PATH "
-                        f"(the script is in {script})")
+    indices = sorted(p.index for p in todo.values())
+    output.atomic_write(script, slurm_script(study, out, indices))
     r = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True)
     if r.returncode != 0:
         raise CaseError(f"--submit slurm: sbatch refused the job ({r.stderr.strip()}); "
@@ -447,13 +549,24 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
     say(f"submitted SLURM array job {job}: {len(todo)} cases ({script}); run "
         f"`anodesim sweep {out} --collect` when it has finished")
     table = collect(study, out)
-    if wait:
-        while subprocess.run(["squeue", "-h", "-j", job], capture_output=True,
-                             text=True).stdout.strip():
-            time.sleep(2)
-        table = collect(study, out)
-        plot(study, table)
-        say(f"job {job} finished: {sum(r['status'] == 'ok' for r in table.rows)} ok, "
-            f"{len(table.failed)} failed, "
-            f"{sum(r['status'] == 'pending' for r in table.rows)} without a result")
+    if not wait:
+        return table
+    last = time.monotonic()
+    while _in_queue(job):
+        time.sleep(2)
+        if time.monotonic() - last > 60:
+            last = time.monotonic()
+            done = sum(result_of(out, p) is not None for p in todo.values())
+            say(f"job {job}: {done} of {len(todo)} cases finished")
+    for p in todo.values():
+        if result_of(out, p) is None:
+            log = out / "slurm" / f"{job}_{p.index}.out"
+            text = log.read_text(errors="replace").strip() if log.exists() else ""
+            last_line = text.splitlines()[-1] if text else "no log"
+            record_failure(out, p, f"SLURM array task {job}_{p.index} ended without a "
+                           f"result (cancelled, timed out or killed?): {last_line}", text)
+    table = collect(study, out)
+    plot(study, table, say)
+    say(f"job {job} finished: {sum(r['status'] == 'ok' for r in table.rows)} ok, "
+        f"{len(table.failed)} failed")
     return table

@@ -23,19 +23,38 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write data to path atomically (temporary file + rename in the same folder)."""
+def atomic_write(path: Path, data: str | bytes, durable: bool = False) -> None:
+    """Write data to path atomically (temporary file + rename in the same folder).
+
+    Args:
+        durable: also flush the file and its folder to the disk (fsync), so that the new
+            content survives a power loss, not only a crash of the process.
+    """
     path = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that renames into it are on the disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=()) -> None:
@@ -51,8 +70,9 @@ def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(
     atomic_write(path, buf.getvalue())
 
 
-def write_json(path: Path, data: dict) -> None:
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+def write_json(path: Path, data: dict, durable: bool = False) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n",
+                 durable)
 
 
 def provenance(comm_size: int = 1) -> dict:

@@ -81,8 +81,10 @@ class Study:
 
     @property
     def id(self) -> str:
-        """Hash of the points and tasks: two folders hold the same study iff it matches."""
-        blob = json.dumps([self.run, self.rate, [p.id for p in self.points]]).encode()
+        """Hash of the axes, the points and the tasks: a folder holds this study iff its
+        study.json has the same id."""
+        blob = json.dumps([self.run, self.rate, list(self.axes),
+                           [[p.id, p.inputs] for p in self.points]], default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -93,10 +95,10 @@ def _fail(key: str, value: Any, expected: str) -> CaseError:
 def _values(key: str, spec: Any) -> list:
     """The values of one axis: a list, or a range {start, stop, num, scale}."""
     where = f'axes."{key}"'
-    if isinstance(spec, list):
+    if isinstance(spec, (list, tuple)):
         if not spec:
             raise CaseError(f"{where} = []: empty axis; expected at least one value")
-        return list(spec)
+        return [_plain(where, v) for v in spec]
     if isinstance(spec, dict):
         unknown = set(spec) - {"start", "stop", "num", "scale"}
         if unknown:
@@ -124,6 +126,17 @@ def _values(key: str, spec: Any) -> list:
             return [math.exp(a + (b - a) * i / (num - 1)) for i in range(num)]
         return [start + (stop - start) * i / (num - 1) for i in range(num)]
     raise _fail(where, spec, "a list of values or a range {start, stop, num, scale}")
+
+
+def _plain(where: str, v: Any) -> Any:
+    """An axis value as plain TOML data (numpy scalars from a script become Python ones)."""
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, dict)):
+        return json.loads(json.dumps(v))
+    raise _fail(where, v, "numbers, strings, booleans, lists or tables")
 
 
 def _flatten_axes(table: dict, prefix: str = "") -> dict[str, Any]:
@@ -186,7 +199,16 @@ def _check_key_exists(key: str, base: dict, base_dir: str, value: Any) -> None:
 
 
 def _point_id(case_or_data, tasks) -> str:
-    resolved = case_or_data.to_dict() if hasattr(case_or_data, "to_dict") else case_or_data
+    """Hash of the resolved case and the tasks. A reused mesh counts by its content, not
+    its path, so the ids stay the same when the study moves (another machine, a container)."""
+    if hasattr(case_or_data, "to_dict"):
+        resolved = case_or_data.to_dict()
+        mesh_file = resolved["mesh"].get("file")
+        if mesh_file and Path(mesh_file).is_file():
+            digest = hashlib.sha256(Path(mesh_file).read_bytes()).hexdigest()
+            resolved["mesh"]["file"] = f"sha256:{digest}"
+    else:
+        resolved = case_or_data
     blob = json.dumps({"case": resolved, "tasks": tasks}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -223,16 +245,21 @@ def load(path: str | Path) -> Study:
         if not path.exists():
             raise CaseError(f"{path.parent}: not a study folder (no study.json); "
                             "expected a study file (TOML) or a study folder")
-        return _study(json.loads(path.read_text())["study"], path.parent)
+        try:
+            saved = json.loads(path.read_text())["study"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CaseError(f"{path}: not a study written by anodesim ({type(e).__name__}); "
+                            "expected the study.json of a study folder") from None
+        return _study(saved, path.parent, saved=True)
     return _study(_read_toml(path, "study"), path.parent)
 
 
-def _study(data: dict, base_dir: Path) -> Study:
+def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
     if not isinstance(data, dict):
         raise _fail("study", data, "a table")
     allowed = {"title", "case", "combine", "axes", "tasks", "plot", "slurm"}
     for k in data:
-        if k not in allowed | {"bases"}:
+        if k not in allowed | ({"bases"} if saved else set()):
             raise CaseError(f"{k}: unknown key{_did_you_mean(k, sorted(allowed))}; "
                             f"expected one of: {', '.join(sorted(allowed))}")
     title = data.get("title", "anodesim study")
@@ -244,7 +271,7 @@ def _study(data: dict, base_dir: Path) -> Study:
     if not isinstance(axes_raw, dict):
         raise _fail("axes", axes_raw, "a table of dotted keys and their values")
     axes = {k: _values(k, v) for k, v in _flatten_axes(axes_raw).items()}
-    if CASE_AXIS in axes and "bases" not in data:
+    if CASE_AXIS in axes and not saved:
         raise CaseError('axes.case: the base cases are given by the top-level key "case"')
     if len(bases) > 1 and CASE_AXIS not in axes:
         axes = {CASE_AXIS: list(bases), **axes}
@@ -258,9 +285,25 @@ def _study(data: dict, base_dir: Path) -> Study:
                         "expected equal lengths")
     run, rate = _tasks(data.get("tasks", {}))
     plot = _table(data, "plot", ("x", "y", "log_x", "log_y"))
-    if "x" in plot and plot["x"] not in axes and plot["x"] != "time_s":
+    if "x" in plot and (not isinstance(plot["x"], str) or
+                        (plot["x"] not in axes and plot["x"] != "time_s")):
         raise _fail("plot.x", plot["x"], "one of the axes (" + ", ".join(axes) + ") or time_s")
+    if plot.get("x") == "time_s" and not run:
+        raise _fail("plot.x", "time_s", "an axis: the time series needs tasks.run = true")
+    y = plot.get("y", "")
+    if not (isinstance(y, str) or (isinstance(y, list) and y
+                                   and all(isinstance(v, str) for v in y))):
+        raise _fail("plot.y", y, "a column name of the results table, or a list of them")
+    for k in ("log_x", "log_y"):
+        if not isinstance(plot.get(k, False), bool):
+            raise _fail(f"plot.{k}", plot[k], "true or false")
     slurm = _table(data, "slurm", ("partition", "time", "extra"))
+    for k in ("partition", "time"):
+        if not isinstance(slurm.get(k, ""), str):
+            raise _fail(f"slurm.{k}", slurm[k], 'a string (e.g. "compute", "02:00:00")')
+    extra = slurm.get("extra", [])
+    if not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
+        raise _fail("slurm.extra", extra, 'a list of sbatch options, e.g. ["--mem=4G"]')
 
     for key, values in axes.items():
         if key != CASE_AXIS:
