@@ -488,3 +488,15 @@ def test_numpy_axis_values_and_jobs_check(tmp_path):
     with pytest.raises(CaseError, match="jobs = 0: expected at least 1 process"):
         anodesim.sweep({"case": small_block()}, tmp_path / "j0", jobs=0)
     assert not (tmp_path / "j0").exists()
+
+
+def test_a_study_whose_every_case_is_invalid_is_bad_input(tmp_path, capsys):
+    """A misspelt key inside a table the base case lacks cannot be told from a bad value by
+    the first point alone; when no case of the study is valid, it is bad input (exit 2)."""
+    write_toml(tmp_path / "base.toml", small_block())
+    s = tmp_path / "s.toml"
+    s.write_text('case = "base.toml"\n[axes]\n"drift.magnificaton" = [2.0, 3.0]\n')
+    assert main(["sweep", str(s), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "every case of the study is invalid" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -309,6 +309,8 @@ def _plot(study: Study, table: Table) -> Path | None:
             ax.set_xscale("log")
         if study.plot.get("log_y"):
             ax.set_yscale("log")
+        elif ax.get_ylim()[0] >= 0:  # a positive quantity: its size, not its wiggles
+            ax.set_ylim(bottom=0)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)

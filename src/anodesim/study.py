@@ -327,6 +327,9 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
             pid, err = _point_id(case_data, task_spec), str(e)
         points.append(Point(i, inputs, case_data, bdir, pid, err))
 
+    if points and all(p.error for p in points):
+        raise CaseError(f"every case of the study is invalid; the first: {points[0].error}")
+
     # Self-contained: the base cases inline, the axes as value lists. A study folder keeps
     # this copy, so its workers never read files that may have changed since.
     definition = {"title": title, "combine": combine, "axes": axes, "tasks": task_spec,
