@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean benchmark
+.PHONY: demo test venv clean benchmark studies
 
 venv: $(STAMP)
 
@@ -25,6 +25,16 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python studies/benchmark_thermal.py
+
+# The shipped studies (studies/<name>/study.toml) into results/<name>/, their tables and
+# plots copied back next to them.
+STUDIES := warmup_drift spot_power duty_cycle
+studies: $(STAMP)
+	@for s in $(STUDIES); do \
+	  $(BIN)/anodesim sweep studies/$$s/study.toml -o results/$$s -j 2 || exit 1; \
+	  cp results/$$s/results.csv results/$$s/results.png studies/$$s/; \
+	done
+	$(BIN)/python studies/spot_power/compare.py results/spot_power studies/spot_power/w_per_um.png
 
 clean:
 	rm -rf $(VENV) results build src/*.egg-info
