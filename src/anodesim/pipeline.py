@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, geometry, materials as mat_lib, output
+from . import __version__, geometry, geometry3d, materials as mat_lib, output
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
 from .case import GEOMETRIES, ZERO_CELSIUS_K, Case, CaseError
 from .loading import Schedule, plan
@@ -48,8 +48,12 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
     return out
 
 
-def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack) -> Spot:
-    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges)."""
+def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack, frame=None) -> Spot:
+    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges).
+
+    On a 3-D face (frame given) the footprint of a round beam is the elliptical Gaussian
+    with σ/cos ψ along the beam's trace on the face, ψ the angle of incidence.
+    """
     layers, top = [], 0.0
     for region, thickness in stack:
         m = mats[region]
@@ -57,7 +61,11 @@ def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack) -> Spot:
                                    m.atomic_number, m.density_g_cm3)
         layers.append(Layer(region, top, thickness, R))
         top += thickness
-    return Spot(case.beam.spot, case.beam.size_m, case.beam.deposition, tuple(layers))
+    b = case.beam
+    if b.spot == "footprint":
+        return Spot("elliptical", b.size_m / frame.incidence_cos, b.deposition, tuple(layers),
+                    b.size_m, frame.trace_angle())
+    return Spot(b.spot, b.size_m, b.deposition, tuple(layers), b.size2_m, b.orientation_rad)
 
 
 def _time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
@@ -80,7 +88,7 @@ class Prepared:
     mats: dict[str, mat_lib.Material]
     eta: float
     p_dep: float
-    lay: geometry.Layout
+    lay: geometry.Layout | geometry3d.Layout3D
     spot: Spot
     zone_depth: float
     steps: list
@@ -89,6 +97,7 @@ class Prepared:
 def mesh_description(case: Case) -> dict:
     """What a reusable mesh was built for: the geometry and the split interfaces."""
     return {"kind": case.geometry.kind, "sizes_m": case.geometry.sizes_m,
+            "anode_angle_rad": case.geometry.anode_angle_rad,
             "split_interfaces": sorted(case.interfaces)}
 
 
@@ -106,16 +115,33 @@ def prepare(case: Case) -> Prepared:
     eta = (case.beam.backscatter_energy_fraction
            if case.beam.backscatter_energy_fraction is not None
            else mats["target"].backscatter_energy_fraction)
-    lay = geometry.layout(case, 0.5 * case.beam.size_m)
-    spot = make_spot(case, mats, lay.stack)
+    three_d = case.geometry.dim == 3
+    if three_d:
+        lay = geometry3d.layout(case)
+        spot = make_spot(case, mats, lay.stack, lay.frame)
+    else:
+        lay = geometry.layout(case, 0.5 * case.beam.size_m)
+        spot = make_spot(case, mats, lay.stack)
     try:
         zone_depth = spot.depth_m
     except ValueError as e:
         raise CaseError(f"beam.voltage_kV = {case.beam.voltage_V / 1e3:g}: {e}") from None
-    if spot.shape == "flat_top" and zone_depth > 0:
+    if three_d:
+        fr = lay.frame
+        u_axis = math.cos(spot.angle_rad) * fr.e1 + math.sin(spot.angle_rad) * fr.e2
+        lay.zone = (u_axis, *spot.half_extents_m)
+        Ri = case.geometry.sizes_m["insert_radius_m"]
+        if spot.radius_m > Ri:
+            raise CaseError(f"beam.spot = {case.beam.spot!r}: the spot reaches "
+                            f"{spot.radius_m * 1e6:.4g} µm from its centre on the face (all but "
+                            f"0.1 % of the power); expected at most the insert radius "
+                            f"{Ri * 1e6:.4g} µm")
+    elif spot.shape == "flat_top" and zone_depth > 0:
         lay.embed_spot_edge(0.5 * spot.size_m, zone_depth)
     for p in case.probes:
-        if not lay.contains(p.r_m, lay.z_beam - p.depth_m):
+        inside = (lay.contains(lay.frame.point(p.r_m, p.depth_m)) if three_d
+                  else lay.contains(p.r_m, lay.z_beam - p.depth_m))
+        if not inside:
             raise CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
                             f"{p.depth_m * 1e3:g}) is outside the mesh")
     if case.mechanics is not None:
@@ -148,6 +174,7 @@ def prepare(case: Case) -> Prepared:
                 from None
         want = mesh_description(case)
         same = (built_for.get("kind") == want["kind"]
+                and built_for.get("anode_angle_rad", 0.0) == want["anode_angle_rad"]
                 and built_for.get("split_interfaces") == want["split_interfaces"]
                 and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
                 and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
@@ -172,7 +199,7 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
     if case.mesh.file:
         mesh_path = Path(case.mesh.file)
         try:
-            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=2)
+            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=case.geometry.dim)
         except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
             raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
                             f"({e})") from None
@@ -180,14 +207,16 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
         h_min, growth, h_max = geometry.mesh_sizes(case, spot)
         mesh_path = out / "mesh.msh" if out is not None else None
         gm = None
-        if rank0:
+        if rank0 and case.geometry.dim == 3:
+            gm = geometry3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
+        elif rank0:
             gm = geometry.build(lay, split, h_min, growth, h_max, spot.radius_m,
                                 prep.zone_depth, mesh_path)
-            if mesh_path is not None:
-                output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+        if rank0 and mesh_path is not None:
+            output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
         import gmsh
 
-        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=2)
+        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=case.geometry.dim)
         if rank0 and gm is not None:
             gmsh.finalize()
     regions = GEOMETRIES[case.geometry.kind]["regions"]
@@ -202,9 +231,11 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
             raise CaseError(f"interfaces.{name}: the mesh does not split this interface "
                             "(rebuild it without mesh.file)")
         interfaces.append(thermal.Interface(name, sides[0], sides[1], h))
-    problem = thermal.ThermalProblem(domain, prep.mats, case.boundaries, interfaces, spot,
-                                     lay.z_beam, case.initial_temperature_K,
-                                     case.time.newton_tol_K)
+    problem = thermal.ThermalProblem(
+        domain, prep.mats, case.boundaries, interfaces, spot, lay.z_beam,
+        case.initial_temperature_K, case.time.newton_tol_K,
+        frame=lay.frame if case.geometry.dim == 3 else None,
+        solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol)
     return domain, problem, interfaces, mesh_path
 
 
@@ -232,25 +263,33 @@ class _Progress:
 class _DriftRecorder:
     """Thermoelastic solve and drift figures at save times (mechanics stage of a run)."""
 
-    def __init__(self, case: Case, domain, mats, problem, interfaces, regions):
+    def __init__(self, case: Case, domain, mats, problem, interfaces, regions, lay):
         from .drift import DriftMap
         from .mechanics import ThermoElasticProblem
 
         m = case.mechanics
+        dim = case.geometry.dim
         self.regions = regions
         self.solver = ThermoElasticProblem(
             domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
-            ties=[(i.name, i.side_a, i.side_b) for i in interfaces])
+            ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
+            solver=case.numerics.resolved(dim), rtol=case.numerics.rtol)
         self.terms = problem.source_terms
         self.map = None
+        normal = lay.frame.normal if dim == 3 else (0.0, 0.0, 1.0)
         if m.drift is not None:
             d = m.drift
-            self.map = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
+            self.map = DriftMap.create(d.beam_direction, normal, d.view_direction,
                                        d.source_object_m, d.source_detector_m, d.pixel_m)
-        self.columns = ["u_spot_z_um"] + (list(DRIFT_COLUMNS) if self.map else [])
+        self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
+        self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
+            else ["u_spot_z_um"]
+        drift = list(DRIFT_COLUMNS) + (list(DRIFT_COMPONENTS) if dim == 3 else [])
+        self.columns = self.u_columns + (drift if self.map else [])
+        self.drift_columns = drift if self.map else []
         for r in regions:
-            self.columns += [f"von_mises_max_{r}_MPa", f"von_mises_max_{r}_r_mm",
-                             f"von_mises_max_{r}_z_mm"]
+            self.columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
+                                                          for a in self.axes]
         self.stress_max = {r: (0.0, None, None) for r in regions}  # (MPa, time, location)
         self.seconds = 0.0
 
@@ -258,21 +297,23 @@ class _DriftRecorder:
         start = time.perf_counter()
         self.solver.solve()
         u = self.solver.weighted_mean_displacement(self.terms)
-        values = [u[2] * 1e6]
+        values = [u[i] * 1e6 for i in range(3)] if len(self.u_columns) == 3 else [u[2] * 1e6]
         if self.map:
             d = self.map.apply(u)
-            values += [d[k] for k in DRIFT_COLUMNS]
+            values += [d[k] for k in self.drift_columns]
+        n = len(self.axes)
         for r in self.regions:
             vm, where = self.solver.region_stress_max(r)
-            values += [vm / 1e6, float(where[0]) * 1e3, float(where[1]) * 1e3]
+            values += [vm / 1e6] + [float(c) * 1e3 for c in where[:n]]
             if vm / 1e6 > self.stress_max[r][0]:
-                self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:2]])
+                self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
         self.seconds += time.perf_counter() - start
         return values
 
 
 DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
                  "drift_along_view_um", "magnification_change_rel")
+DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
 
 
 def _default_save_times(case: Case) -> tuple[float, ...]:
@@ -333,7 +374,12 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         print(f"anodesim: warning: the mesh resolves the beam source to {source_ratio:.5f} of "
               "its power (rescaled to the requested power); refine mesh.spot_fraction",
               file=sys.stderr)
-    probes_pts = np.array([[p.r_m, lay.z_beam - p.depth_m] for p in case.probes]).reshape(-1, 2)
+    if case.geometry.dim == 3:
+        probes_pts = np.array([lay.frame.point(p.r_m, p.depth_m)
+                               for p in case.probes]).reshape(-1, 3)
+    else:
+        probes_pts = np.array([[p.r_m, lay.z_beam - p.depth_m]
+                               for p in case.probes]).reshape(-1, 2)
     probes = thermal.PointProbes(problem.T, probes_pts)
     if probes.missing:
         p = case.probes[probes.missing[0]]
@@ -341,7 +387,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                         f"{p.depth_m * 1e3:g}) is outside the mesh")
     regions = list(mats)
 
-    mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions)
+    mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions, lay)
             if case.mechanics is not None else None)
     from . import rating
 
@@ -481,6 +527,10 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "time_steps": len(steps),
                 "factorisations": problem.factorisations,
                 "newton_iterations": problem.newton_iterations,
+                "linear_solver": problem.solver,
+                "linear_rtol": problem.rtol if problem.solver == "iterative" else None,
+                "linear_iterations": problem.linear_iterations,
+                "mechanics_linear_iterations": mech.solver.linear_iterations if mech else 0,
                 "temperature_dependent": problem.nonlinear,
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch",
             },
@@ -531,7 +581,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
 
 SIGN_CONVENTIONS = [
     "u_spot_z_um: emission-weighted mean axial displacement of the deposition region "
-    "(positive: towards the cathode, out of the target)",
+    "(positive: towards the cathode, out of the target); 3-D models also give u_spot_x_um, "
+    "u_spot_y_um (tube frame) and the x, y, z components of the drift across the view axis",
     "spot_shift_um: shift of the impact point along the fixed beam, (u.n)/(b.n) "
     "(positive: along the beam, into the target; negative: the spot moves towards the cathode)",
     "drift_across_view_um: apparent source shift across the view axis (magnitude); "
@@ -546,6 +597,7 @@ SIGN_CONVENTIONS = [
 def _mechanics_summary(mech, header, rows) -> dict:
     """Final and extreme drift figures, and the stress maxima with where and when."""
     saved = [row for row in rows if not math.isnan(row[header.index("u_spot_z_um")])]
+    where = "location_" + "_".join(mech.axes) + "_mm"
     out: dict = {"solves": mech.solver.solves, "sign_conventions": SIGN_CONVENTIONS}
     for c in mech.columns:
         if c.startswith("von_mises"):
@@ -555,20 +607,30 @@ def _mechanics_summary(mech, header, rows) -> dict:
             i = int(np.argmax(np.abs(vals)))
             out[c] = {"final": vals[-1], "max_abs": abs(vals[i]), "time_of_max_s": saved[i][0]}
     out["von_mises_max_MPa"] = {
-        r: {"value": v, "time_s": t, "location_r_z_mm": loc}
+        r: {"value": v, "time_s": t, where: loc}
         for r, (v, t, loc) in mech.stress_max.items()}
     return out
 
 
 def _steady_profiles(problem, lay, spot: Spot, out: Path, case: Case) -> None:
-    """Steady temperature along the axis (depth) and along the beam face (radius)."""
+    """Steady temperature along the beam axis (depth) and along the beam face (radius; in
+    3-D along −n and along the face axis e₁)."""
     from .thermal import PointProbes
 
-    extent = 0.999 * min(lay.scale, max(r for poly in lay.regions.values() for r, _ in poly))
-    d = np.concatenate([[0.0], np.geomspace(1e-3 * spot.size_m, extent, 80)])
-    depth = d[d < sum(t for _, t in lay.stack) * 0.999]
-    axis = PointProbes(problem.T, np.column_stack([np.zeros_like(depth), lay.z_beam - depth]))
-    face = PointProbes(problem.T, np.column_stack([d, np.full_like(d, lay.z_beam)]))
+    if case.geometry.dim == 3:
+        extent = 0.999 * case.geometry.sizes_m["insert_radius_m"]
+        depth_max = case.geometry.sizes_m["anode_length_m"] * 0.5
+        along_axis = lambda d: np.array([lay.frame.point(0.0, x) for x in d])  # noqa: E731
+        along_face = lambda d: np.array([lay.frame.point(x, 0.0) for x in d])  # noqa: E731
+    else:
+        extent = 0.999 * min(lay.scale, max(r for poly in lay.regions.values() for r, _ in poly))
+        depth_max = sum(t for _, t in lay.stack) * 0.999
+        along_axis = lambda d: np.column_stack([np.zeros_like(d), lay.z_beam - d])  # noqa: E731
+        along_face = lambda d: np.column_stack([d, np.full_like(d, lay.z_beam)])  # noqa: E731
+    d = np.concatenate([[0.0], np.geomspace(1e-3 * spot.smallest_m, extent, 80)])
+    depth = d[d < depth_max]
+    axis = PointProbes(problem.T, along_axis(depth))
+    face = PointProbes(problem.T, along_face(d))
     Ta, Tf = axis.values() - C, face.values() - C
     rows = [["axis", x * 1e6, T] for x, T in zip(depth, Ta)]
     rows += [["beam_face", x * 1e6, T] for x, T in zip(d, Tf) if math.isfinite(T)]

@@ -1,0 +1,232 @@
+"""3-D reflection anode built with the gmsh OCC kernel, and the beam frame on its face.
+
+Frame (the tube frame of the drift map): the anode rod is a cylinder of radius
+``anode_radius`` along z, cooled at z = 0. Its end face is a plane through the impact point
+c = (0, 0, anode_length) on the rod axis, tilted by the anode angle θ about the y axis:
+
+    outward face normal  n  = (sin θ, 0, cos θ)
+    face axes            e₁ = (cos θ, 0, −sin θ)   (down the slope),   e₂ = (0, 1, 0)
+
+so θ is the angle between the target face and the plane normal to the rod axis (θ = 0: a
+flat end face). A W disc of radius ``insert_radius`` and thickness ``insert_thickness`` is
+let into the face, centred on c, its axis along n. The electron beam travels along b:
+by default along the rod axis, b = (0, 0, −1), when θ = 0, and across it, b = (−1, 0, 0),
+when θ > 0 (a side-window reflection tube: the beam, perpendicular to the rod, meets the
+face at an angle of incidence ψ = 90° − θ from the normal, cos ψ = −b·n = sin θ). Any
+direction with b·n < 0 can be given instead (``beam.direction``).
+
+Names are those of the axisymmetric ``reflection_insert``: regions ``target`` (the disc)
+and ``heat_sink`` (the rod); faces ``beam_face`` (the disc's exposed face), ``anode_face``
+(the rest of the cut face), ``side`` (the rod's mantle), ``cooled_end`` (z = 0); the
+interface ``target_heat_sink`` (perfect contact: one shared surface; a contact conductance
+is not offered in 3-D).
+
+The mesh is graded around the deposition zone as in 2-D: h = min(h_max, h_min + growth ·
+distance from the zone), the zone being the spot's box (half-extents along its own axes in
+the face) down to the deposition depth along −n.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .case import CaseError
+
+
+def face_normal(angle_rad: float) -> np.ndarray:
+    """Outward unit normal of the tilted end face."""
+    return np.array([math.sin(angle_rad), 0.0, math.cos(angle_rad)])
+
+
+def face_axes(angle_rad: float) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane unit axes (e₁ down the slope, e₂ = y) of the end face."""
+    return np.array([math.cos(angle_rad), 0.0, -math.sin(angle_rad)]), np.array([0.0, 1.0, 0.0])
+
+
+def beam_direction(angle_rad: float, given=None) -> np.ndarray:
+    """Unit travel direction of the electrons: the given one, else the default (module doc)."""
+    if given is not None:
+        b = np.asarray(given, dtype=float)
+        return b / np.linalg.norm(b)
+    return np.array([0.0, 0.0, -1.0]) if angle_rad == 0.0 else np.array([-1.0, 0.0, 0.0])
+
+
+def check_sizes(sizes: dict[str, float], angle_rad: float) -> None:
+    """CaseError when the tilted face reaches the cooled end or the disc leaves the rod."""
+    Rc, L = sizes["anode_radius_m"], sizes["anode_length_m"]
+    Ri, ti = sizes["insert_radius_m"], sizes["insert_thickness_m"]
+    low = L - Rc * math.tan(angle_rad)  # lowest point of the cut face
+    if low <= ti + 0.1 * Rc:
+        raise CaseError(f"geometry.anode_length_mm = {L * 1e3:g}: expected more than "
+                        f"{(Rc * math.tan(angle_rad) + ti + 0.1 * Rc) * 1e3:.4g} mm, so the "
+                        "cut face stays clear of the insert depth and the cooled end")
+    if Ri + ti * math.sin(angle_rad) >= 0.95 * Rc:
+        raise CaseError(f"geometry.insert_radius_mm = {Ri * 1e3:g}: expected less than "
+                        f"{(0.95 * Rc - ti * math.sin(angle_rad)) * 1e3:.4g} mm, so the tilted "
+                        "insert stays inside the rod")
+
+
+@dataclass
+class BeamFrame:
+    """Where the beam hits and the face coordinates there (tube frame, m).
+
+    Attributes:
+        origin: impact point c.
+        normal: outward face normal n.
+        e1, e2: in-plane face axes.
+        beam: electron travel direction b.
+    """
+
+    origin: np.ndarray
+    normal: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+    beam: np.ndarray
+
+    @property
+    def incidence_cos(self) -> float:
+        """cos ψ = −b·n, ψ the angle of incidence from the face normal."""
+        return float(-self.beam @ self.normal)
+
+    def trace_angle(self) -> float:
+        """Angle (from e₁ towards e₂) of the beam's trace on the face (0 at normal
+        incidence)."""
+        t = self.beam - (self.beam @ self.normal) * self.normal
+        if np.linalg.norm(t) < 1e-12:
+            return 0.0
+        return math.atan2(float(t @ self.e2), float(t @ self.e1))
+
+    def point(self, along_e1: float, depth: float) -> np.ndarray:
+        """The point at along_e1 on the face axis e₁ and depth below the face (m)."""
+        return self.origin + along_e1 * self.e1 - depth * self.normal
+
+
+@dataclass
+class Layout3D:
+    """The 3-D reflection anode: sizes, beam frame and the stack below the spot.
+
+    Attributes:
+        sizes: the geometry's dimensions (m).
+        angle: anode angle θ (rad).
+        frame: the beam frame on the face.
+        stack: (region, thickness m) below the spot along −n.
+        scale: largest dimension (m).
+        zone: (u axis in the face, half-extent along u, half-extent along w) of the spot (m).
+    """
+
+    sizes: dict[str, float]
+    angle: float
+    frame: BeamFrame
+    stack: list[tuple[str, float]]
+    scale: float
+    zone: tuple = field(default=(np.array([1.0, 0.0, 0.0]), 0.0, 0.0))
+
+    @property
+    def z_beam(self) -> float:
+        """Height of the impact point on the rod axis (m)."""
+        return float(self.frame.origin[2])
+
+    def contains(self, p) -> bool:
+        """Whether the point p (m) lies in (or on) the rod."""
+        p = np.asarray(p, dtype=float)
+        tol = 1e-9 * self.scale
+        Rc = self.sizes["anode_radius_m"]
+        return bool(p[2] >= -tol and math.hypot(p[0], p[1]) <= Rc + tol
+                    and (p - self.frame.origin) @ self.frame.normal <= tol)
+
+
+def layout(case) -> Layout3D:
+    """The layout of a ``reflection_3d`` case (no gmsh involved)."""
+    g = case.geometry
+    s = g.sizes_m
+    e1, e2 = face_axes(g.anode_angle_rad)
+    frame = BeamFrame(np.array([0.0, 0.0, s["anode_length_m"]]), face_normal(g.anode_angle_rad),
+                      e1, e2, beam_direction(g.anode_angle_rad, case.beam.direction))
+    if frame.incidence_cos < math.sin(math.radians(1.0)):
+        given = list(case.beam.direction or [float(c) for c in frame.beam])
+        raise CaseError(f"beam.direction = {given}: expected a "
+                        f"beam that hits the target face (at least 1° from grazing; face normal "
+                        f"{[round(float(c), 6) for c in frame.normal]})")
+    ti = s["insert_thickness_m"]
+    stack = [("target", ti), ("heat_sink", s["anode_length_m"] - ti)]
+    return Layout3D(dict(s), g.anode_angle_rad, frame, stack,
+                    max(s["anode_length_m"], s["anode_radius_m"]))
+
+
+def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: float,
+          path: Path | None = None):
+    """Mesh the 3-D reflection anode with gmsh (OCC kernel); write it to ``path`` if given.
+
+    Args:
+        lay: the layout (its ``zone`` set to the spot's axes and half-extents).
+        h_min: smallest element size, at the deposition zone (m).
+        growth: element size growth per unit distance from the zone (-).
+        h_max: largest element size (m).
+        zone_depth: deposition depth below the face (m).
+        path: where to write the .msh file.
+
+    Returns:
+        The gmsh module with the meshed model (caller finalises).
+    """
+    from .geometry import generate, start_gmsh
+
+    gmsh = start_gmsh("anode3d")
+    occ = gmsh.model.occ
+    s, th, fr = lay.sizes, lay.angle, lay.frame
+    Rc, L = s["anode_radius_m"], s["anode_length_m"]
+    Ri, ti = s["insert_radius_m"], s["insert_thickness_m"]
+    top = L + Rc * math.tan(th) + 0.5 * Rc
+    rod = occ.addCylinder(0, 0, 0, 0, 0, top, Rc)
+    big = 8.0 * (top + Rc)
+    above = occ.addBox(-big / 2, -big / 2, 0, big, big, big)  # half-space z' > 0
+    occ.rotate([(3, above)], 0, 0, 0, 0, 1, 0, th)  # (0, 0, 1) → n
+    occ.translate([(3, above)], *fr.origin)
+    body, _ = occ.cut([(3, rod)], [(3, above)])
+    base = fr.origin - ti * fr.normal
+    disc = occ.addCylinder(*base, *(ti * fr.normal), Ri)
+    _, pieces = occ.fragment(body, [(3, disc)])
+    occ.synchronize()
+    target = [t for d, t in pieces[1] if d == 3]
+    sink = [t for d, t in pieces[0] if d == 3 and t not in target]
+    if len(target) != 1 or len(sink) != 1:
+        raise RuntimeError(f"reflection_3d: unexpected volumes after fragment ({pieces})")
+
+    def surfaces(vol):
+        return {abs(t) for _, t in gmsh.model.getBoundary([(3, vol)], oriented=False)}
+
+    s_t, s_h = surfaces(target[0]), surfaces(sink[0])
+    tol = 1e-6 * lay.scale
+    groups: dict[str, list[int]] = {}
+    for surf in sorted(s_t | s_h):
+        com = np.array(occ.getCenterOfMass(2, surf))
+        if surf in s_t and surf in s_h:
+            name = "target_heat_sink"
+        elif abs(com[2]) < tol:
+            name = "cooled_end"
+        elif abs((com - fr.origin) @ fr.normal) < tol:
+            name = "beam_face" if surf in s_t else "anode_face"
+        else:
+            name = "side"
+        groups.setdefault(name, []).append(surf)
+    for i, (name, tags) in enumerate(sorted(groups.items()), start=1):
+        gmsh.model.addPhysicalGroup(2, tags, i, name=name)
+    gmsh.model.addPhysicalGroup(3, target, 10, name="target")
+    gmsh.model.addPhysicalGroup(3, sink, 11, name="heat_sink")
+
+    u_axis, a_u, a_w = lay.zone
+    w_axis = np.cross(fr.normal, u_axis)
+    c, n = fr.origin, fr.normal
+
+    def size(dim, tag, x, y, z, lc):
+        d = np.array([x, y, z]) - c
+        depth = -(d @ n)
+        du = max(0.0, abs(d @ u_axis) - a_u)
+        dw = max(0.0, abs(d @ w_axis) - a_w)
+        dz = max(0.0, -depth, depth - zone_depth)
+        return min(h_max, h_min + growth * math.sqrt(du * du + dw * dw + dz * dz))
+
+    return generate(gmsh, 3, size, path)
