@@ -183,3 +183,43 @@ def test_spot_must_fit_and_beam_must_hit(change, message):
     beam that travels away from the face."""
     with pytest.raises(anodesim.CaseError, match=message):
         pipeline.prepare(anodesim.from_dict(reflection_3d(**change)))
+
+
+def test_drift_in_3d_through_the_drift_map():
+    """20° face, beam across the rod, view axis at a 10° take-off angle with its trace
+    across the beam plane (azimuth 90°): the time series carries all three components of
+    the spot displacement, and at every save time the drift columns are the drift map of
+    those components: spot shift (u·n)/(b·n) along b, the part across the view axis
+    (perpendicular to v, (M − 1)/pixel on the detector), and ΔM/M = δ·v (1/SOD − 1/SDD)
+    (to 1e-9, the columns' round-off)."""
+    sod, M, pixel = 20e-3, 10.0, 100e-6
+    data = reflection_3d(mounts={"cooled_end": {"type": "clamped"}},
+                         drift={"take_off_angle_deg": 10.0, "view_azimuth_deg": 90.0,
+                                "source_object_mm": sod * 1e3, "magnification": M,
+                                "pixel_size_um": pixel * 1e6},
+                         output={"save_times_s": [0.01, 0.1]})
+    case = anodesim.from_dict(data)
+    prep = pipeline.prepare(case)
+    fr = prep.lay.frame
+    v = np.asarray(case.mechanics.drift.view_direction)
+    assert v @ fr.normal == pytest.approx(math.sin(math.radians(10.0)), rel=1e-12)
+    assert v @ fr.e1 == pytest.approx(0.0, abs=1e-12)
+    res = pipeline.run(case)
+    rows = ~np.isnan(res.column("u_spot_z_um"))
+    u = np.column_stack([res.column(f"u_spot_{a}_um")[rows] for a in "xyz"])
+    across = np.column_stack([res.column(f"drift_across_view_{a}_um")[rows] for a in "xyz"])
+    shift = res.column("spot_shift_um")[rows]
+    assert len(shift) == 2 and np.all(np.abs(u[:, 0]) > 0) and np.all(np.abs(u[:, 2]) > 0)
+    s = (u @ fr.normal) / (fr.beam @ fr.normal)
+    np.testing.assert_allclose(shift, s, rtol=1e-9)
+    delta = s[:, None] * fr.beam
+    along = delta @ v
+    np.testing.assert_allclose(across, delta - along[:, None] * v, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(res.column("drift_across_view_um")[rows],
+                               np.linalg.norm(across, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(res.column("image_drift_px")[rows],
+                               (M - 1) * np.linalg.norm(across, axis=1) * 1e-6 / pixel,
+                               rtol=1e-9)
+    np.testing.assert_allclose(res.column("magnification_change_rel")[rows],
+                               along * 1e-6 * (1 / sod - 1 / (M * sod)), rtol=1e-9)
+    assert "u_spot_y_um" in res.summary["mechanics"]

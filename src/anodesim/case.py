@@ -752,7 +752,20 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
     if has_drift:
         d = root.section("drift")
         beam = _vector(d, "beam_direction", [0.0, 0.0, -1.0])
-        view = _vector(d, "view_direction")
+        if geometry.dim == 3 and d.has("take_off_angle_deg"):
+            if d.has("view_direction"):
+                raise CaseError("drift: give the view axis as view_direction or as "
+                                "take_off_angle_deg (with view_azimuth_deg), not both")
+            from .geometry3d import view_direction
+
+            view = tuple(view_direction(
+                geometry.anode_angle_rad,
+                math.radians(d.number("take_off_angle_deg", lo=0.5, hi=90.0,
+                                      expected="a take-off angle in [0.5, 90] degrees")),
+                math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
+                                      expected="an angle in degrees"))))
+        else:
+            view = _vector(d, "view_direction")
         sod = d.number("source_object_mm", positive=True,
                        expected="a positive distance in mm") * 1e-3
         if d.has("source_detector_mm") == d.has("magnification"):

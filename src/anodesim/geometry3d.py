@@ -47,6 +47,17 @@ def face_axes(angle_rad: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array([math.cos(angle_rad), 0.0, -math.sin(angle_rad)]), np.array([0.0, 1.0, 0.0])
 
 
+def view_direction(angle_rad: float, take_off_rad: float, azimuth_rad: float = 0.0):
+    """Unit view axis (spot → detector) leaving the face at the take-off angle τ above it,
+    its trace on the face at the azimuth φ from e₁ towards e₂:
+    v = sin τ · n + cos τ · (cos φ · e₁ + sin φ · e₂)."""
+    e1, e2 = face_axes(angle_rad)
+    n = face_normal(angle_rad)
+    v = math.sin(take_off_rad) * n + math.cos(take_off_rad) * (
+        math.cos(azimuth_rad) * e1 + math.sin(azimuth_rad) * e2)
+    return [float(c) for c in v]
+
+
 def beam_direction(angle_rad: float, given=None) -> np.ndarray:
     """Unit travel direction of the electrons: the given one, else the default (module doc)."""
     if given is not None:
@@ -116,6 +127,9 @@ class Layout3D:
         stack: (region, thickness m) below the spot along −n.
         scale: largest dimension (m).
         zone: (u axis in the face, half-extent along u, half-extent along w) of the spot (m).
+        rim: radius of a flat-top spot (m), whose edge is embedded in the beam face and
+            meshed with elements of 0.06 × rim (the inscribed polygon then holds all but
+            0.06 % of the disc's area), or None.
     """
 
     sizes: dict[str, float]
@@ -124,6 +138,7 @@ class Layout3D:
     stack: list[tuple[str, float]]
     scale: float
     zone: tuple = field(default=(np.array([1.0, 0.0, 0.0]), 0.0, 0.0))
+    rim: float | None = None
 
     @property
     def z_beam(self) -> float:
@@ -212,6 +227,14 @@ def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: 
         else:
             name = "side"
         groups.setdefault(name, []).append(surf)
+    # A node at the impact point, where the temperature peaks (nodal maxima are reported).
+    centre = occ.addPoint(*fr.origin)
+    occ.synchronize()
+    gmsh.model.mesh.embed(0, [centre], 2, groups["beam_face"][0])
+    if lay.rim is not None:  # the flat top's edge, where the source jumps
+        ring = occ.addCircle(*fr.origin, lay.rim, zAxis=list(fr.normal), xAxis=list(fr.e1))
+        occ.synchronize()
+        gmsh.model.mesh.embed(1, [ring], 2, groups["beam_face"][0])
     for i, (name, tags) in enumerate(sorted(groups.items()), start=1):
         gmsh.model.addPhysicalGroup(2, tags, i, name=name)
     gmsh.model.addPhysicalGroup(3, target, 10, name="target")
@@ -227,6 +250,10 @@ def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: 
         du = max(0.0, abs(d @ u_axis) - a_u)
         dw = max(0.0, abs(d @ w_axis) - a_w)
         dz = max(0.0, -depth, depth - zone_depth)
-        return min(h_max, h_min + growth * math.sqrt(du * du + dw * dw + dz * dz))
+        h = min(h_max, h_min + growth * math.sqrt(du * du + dw * dw + dz * dz))
+        if lay.rim is not None:
+            off = math.hypot(math.sqrt(max(d @ d - (d @ n) ** 2, 0.0)) - lay.rim, d @ n)
+            h = min(h, 0.06 * lay.rim + growth * off)
+        return h
 
     return generate(gmsh, 3, size, path)

@@ -130,6 +130,8 @@ def prepare(case: Case) -> Prepared:
         fr = lay.frame
         u_axis = math.cos(spot.angle_rad) * fr.e1 + math.sin(spot.angle_rad) * fr.e2
         lay.zone = (u_axis, *spot.half_extents_m)
+        if spot.shape == "flat_top":
+            lay.rim = 0.5 * spot.size_m
         Ri = case.geometry.sizes_m["insert_radius_m"]
         if spot.radius_m > Ri:
             raise CaseError(f"beam.spot = {case.beam.spot!r}: the spot reaches "
