@@ -61,6 +61,15 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         "interfaces": ("target_heat_sink",),
         "dim": 3,
     },
+    "user_mesh": {
+        # A gmsh .msh with physical groups: volumes are regions (one must be "target"),
+        # surfaces are faces (one must be "beam_face"); see meshes/README.md.
+        "sizes": {},
+        "regions": (),
+        "normals": {},
+        "interfaces": (),
+        "dim": 3,
+    },
     "block": {
         # A hemisphere of one material: stands for a semi-infinite target (verification,
         # bulk targets). Its curved surface is "far_field".
@@ -72,8 +81,22 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 }
 
 
+def regions_of(geometry: Geometry) -> tuple[str, ...]:
+    """Region names of the geometry (the volume groups of a user mesh)."""
+    if geometry.kind == "user_mesh":
+        return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
+    return GEOMETRIES[geometry.kind]["regions"]
+
+
+def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
+    """Interface names of the geometry (none for user meshes: perfect contact)."""
+    return GEOMETRIES[geometry.kind]["interfaces"]
+
+
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
     """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
+    if geometry.kind == "user_mesh":
+        return {n: None for n, d in geometry.mesh_groups.items() if d == 2}
     normals = dict(GEOMETRIES[geometry.kind]["normals"])
     if geometry.kind == "reflection_3d" and geometry.anode_angle_rad == 0.0:
         normals["beam_face"] = normals["anode_face"] = "z"
@@ -105,11 +128,17 @@ class Geometry:
         sizes_m: dimensions (m).
         anode_angle_rad: 3-D reflection anode: angle between the target face and the plane
             normal to the rod axis (0: a flat end face); see geometry3d.py.
+        file: user mesh: the .msh file.
+        impact_point_m: user mesh: where the beam axis meets the beam face (m).
+        mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
     """
 
     kind: str
     sizes_m: dict[str, float]
     anode_angle_rad: float = 0.0
+    file: str | None = None
+    impact_point_m: tuple[float, float, float] | None = None
+    mesh_groups: dict[str, int] = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -226,6 +255,7 @@ class DriftSettings:
     source_object_m: float
     source_detector_m: float
     pixel_m: float
+    take_off: tuple[float, float] | None = None  # (τ, φ) rad: the view on a user mesh's face
 
 
 @dataclass(frozen=True)
@@ -439,9 +469,57 @@ def _celsius(sec: _Section, key: str, default: Any = ...) -> float | None:
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
-def _geometry(root: _Section) -> Geometry:
+def msh_groups(path: Path) -> dict[str, int]:
+    """Physical-group name → dimension from the $PhysicalNames section of a gmsh .msh file
+    (ASCII or binary: that section is text in both)."""
+    groups, inside = {}, False
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace").strip()
+            if line == "$PhysicalNames":
+                inside = True
+                next(f)  # the count
+                continue
+            if line == "$EndPhysicalNames":
+                break
+            if inside:
+                dim, _tag, name = line.split(maxsplit=2)
+                groups[name.strip('"')] = int(dim)
+            elif line.startswith("$Nodes"):
+                break
+    return groups
+
+
+def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
+    path = base_dir / sec.string("file")
+    if not path.is_file():
+        raise _fail("geometry.file", str(path), "an existing gmsh .msh file")
+    try:
+        groups = msh_groups(path)
+    except (OSError, ValueError, StopIteration):
+        groups = {}
+    if not groups:
+        raise _fail("geometry.file", str(path), "a gmsh .msh file with named physical groups")
+    for name, dim in (("target", 3), ("beam_face", 2)):
+        if groups.get(name) != dim:
+            raise _fail("geometry.file", str(path),
+                        f"a mesh with a {'volume' if dim == 3 else 'surface'} physical group "
+                        f"named '{name}' (found: {', '.join(sorted(groups))})")
+    point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
+    if (not isinstance(point, list) or len(point) != 3 or any(
+            isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+            for c in point)):
+        raise _fail("geometry.impact_point_mm", point, "a point [x, y, z] in mm")
+    sec.close()
+    return Geometry("user_mesh", {}, file=str(path),
+                    impact_point_m=tuple(float(c) * 1e-3 for c in point), mesh_groups=groups)
+
+
+def _geometry(root: _Section, base_dir: Path) -> Geometry:
     sec = root.section("geometry")
     kind = sec.choice("kind", tuple(GEOMETRIES))
+    if kind == "user_mesh":
+        return _user_mesh(sec, base_dir)
     spec = GEOMETRIES[kind]
     sizes = {}
     for key, scale in spec["sizes"].items():
@@ -502,10 +580,13 @@ def _materials(root: _Section, geometry: Geometry) -> Materials:
     from .materials import library  # reads a TOML data file, no dolfinx
 
     lib = library()
-    regions = GEOMETRIES[geometry.kind]["regions"]
+    regions = regions_of(geometry)
     sec = root.section("materials")
     by_region = {}
     for region in regions:
+        if geometry.kind == "user_mesh" and not sec.has(region):
+            raise CaseError(f"materials.{region}: missing; expected a material for the region "
+                            f"'{region}' of {geometry.file}")
         name = sec.string(region)
         if name not in lib:
             raise _fail(f"materials.{region}", name,
@@ -645,7 +726,7 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
 
 
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
-    names = GEOMETRIES[geometry.kind]["interfaces"]
+    names = interfaces_of(geometry)
     sec = root.section("interfaces", {})
     out = {}
     for name in sec.data:
@@ -752,18 +833,18 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
     if has_drift:
         d = root.section("drift")
         beam = _vector(d, "beam_direction", [0.0, 0.0, -1.0])
+        take_off = None
         if geometry.dim == 3 and d.has("take_off_angle_deg"):
             if d.has("view_direction"):
                 raise CaseError("drift: give the view axis as view_direction or as "
                                 "take_off_angle_deg (with view_azimuth_deg), not both")
             from .geometry3d import view_direction
 
-            view = tuple(view_direction(
-                geometry.anode_angle_rad,
-                math.radians(d.number("take_off_angle_deg", lo=0.5, hi=90.0,
-                                      expected="a take-off angle in [0.5, 90] degrees")),
-                math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
-                                      expected="an angle in degrees"))))
+            take_off = (math.radians(d.number("take_off_angle_deg", lo=0.5, hi=90.0,
+                                              expected="a take-off angle in [0.5, 90] degrees")),
+                        math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
+                                              expected="an angle in degrees")))
+            view = tuple(view_direction(geometry.anode_angle_rad, *take_off))
         else:
             view = _vector(d, "view_direction")
         sod = d.number("source_object_mm", positive=True,
@@ -784,6 +865,10 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
         pixel = d.number("pixel_size_um", positive=True, expected="a positive size in µm") * 1e-6
         d.close()
         v = np.asarray(view) / np.linalg.norm(view)
+        if geometry.kind == "user_mesh":  # the face normal is known once the mesh is read
+            return Mechanics(mounts, free, T_ref if T_ref is not None else T_init,
+                             DriftSettings(tuple(beam_cfg.direction), view, sod, sdd, pixel,
+                                           take_off))
         if geometry.dim == 3:
             from .geometry3d import beam_direction, face_normal
 
@@ -862,6 +947,8 @@ def _rating(root: _Section) -> RatingSettings:
 # --------------------------------------------------------------------------------------
 def _target_face_diameter(g: Geometry) -> float:
     s = g.sizes_m
+    if g.kind == "user_mesh":
+        return math.inf  # the deposited-power check of the run covers it
     return 2 * {"reflection_insert": s.get("insert_radius_m"),
                 "reflection_3d": s.get("insert_radius_m"),
                 "transmission": s.get("target_radius_m"),
@@ -883,10 +970,13 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     """
     root = _Section(data, "")
     title = root.string("title", "anodesim case")
-    geometry = _geometry(root)
+    geometry = _geometry(root, Path(base_dir))
     mesh = _mesh(root, Path(base_dir))
     materials = _materials(root, geometry)
     beam = _beam(root, geometry)
+    if geometry.kind == "user_mesh" and beam.direction is None:
+        raise CaseError("beam.direction: missing; expected the electrons' travel direction "
+                        "[x, y, z] (a user mesh has no default beam)")
     face = _target_face_diameter(geometry)
     if beam.spot == "flat_top" and beam.size_m > face:
         raise _fail("beam.diameter_um", beam.size_m * 1e6,

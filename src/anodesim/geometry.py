@@ -379,8 +379,15 @@ def to_dolfinx(comm, model=None, path: Path | None = None, gdim: int = 2) -> Ano
 
     if model is not None:
         md = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=gdim)
-    else:
-        md = dolfinx.io.gmsh.read_from_msh(str(path), comm, 0, gdim=gdim)
+    else:  # read on rank 0 with gmsh's terminal output off
+        gm = start_gmsh("file") if comm.rank == 0 else None
+        try:
+            if gm is not None:
+                gm.merge(str(path))
+            md = dolfinx.io.gmsh.model_to_mesh(gm.model if gm else None, comm, 0, gdim=gdim)
+        finally:
+            if gm is not None:
+                gm.finalize()
     groups = {name: pg.tag for name, pg in md.physical_groups.items()}
     dims = {name: pg.dim for name, pg in md.physical_groups.items()}
     return AnodeMesh(md.mesh, md.cell_tags, md.facet_tags, groups, dims, axisymmetric=(gdim == 2))

@@ -47,12 +47,16 @@ def face_axes(angle_rad: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array([math.cos(angle_rad), 0.0, -math.sin(angle_rad)]), np.array([0.0, 1.0, 0.0])
 
 
-def view_direction(angle_rad: float, take_off_rad: float, azimuth_rad: float = 0.0):
+def view_direction(angle_rad: float, take_off_rad: float, azimuth_rad: float = 0.0,
+                   frame=None):
     """Unit view axis (spot → detector) leaving the face at the take-off angle τ above it,
     its trace on the face at the azimuth φ from e₁ towards e₂:
-    v = sin τ · n + cos τ · (cos φ · e₁ + sin φ · e₂)."""
-    e1, e2 = face_axes(angle_rad)
-    n = face_normal(angle_rad)
+    v = sin τ · n + cos τ · (cos φ · e₁ + sin φ · e₂), on the face of the given anode angle
+    or, if given, of the BeamFrame (user meshes)."""
+    if frame is None:
+        (e1, e2), n = face_axes(angle_rad), face_normal(angle_rad)
+    else:
+        e1, e2, n = frame.e1, frame.e2, frame.normal
     v = math.sin(take_off_rad) * n + math.cos(take_off_rad) * (
         math.cos(azimuth_rad) * e1 + math.sin(azimuth_rad) * e2)
     return [float(c) for c in v]
@@ -139,6 +143,21 @@ class Layout3D:
     scale: float
     zone: tuple = field(default=(np.array([1.0, 0.0, 0.0]), 0.0, 0.0))
     rim: float | None = None
+    bounds: tuple | None = None  # user mesh: (lower, upper) corners of its bounding box
+
+    @property
+    def face_extent(self) -> float:
+        """How far along the face the steady profile is drawn (m)."""
+        if self.bounds is not None:
+            return 0.25 * self.scale
+        return 0.999 * self.sizes["insert_radius_m"]
+
+    @property
+    def depth_extent(self) -> float:
+        """How deep below the face the steady profile is drawn (m)."""
+        if self.bounds is not None:
+            return 0.25 * self.scale
+        return 0.5 * self.sizes["anode_length_m"]
 
     @property
     def z_beam(self) -> float:
@@ -146,9 +165,12 @@ class Layout3D:
         return float(self.frame.origin[2])
 
     def contains(self, p) -> bool:
-        """Whether the point p (m) lies in (or on) the rod."""
+        """Whether the point p (m) lies in (or on) the rod (user mesh: in its bounding box;
+        the run then checks the probe against the cells)."""
         p = np.asarray(p, dtype=float)
         tol = 1e-9 * self.scale
+        if self.bounds is not None:
+            return bool(np.all(p >= self.bounds[0] - tol) and np.all(p <= self.bounds[1] + tol))
         Rc = self.sizes["anode_radius_m"]
         return bool(p[2] >= -tol and math.hypot(p[0], p[1]) <= Rc + tol
                     and (p - self.frame.origin) @ self.frame.normal <= tol)
@@ -170,6 +192,97 @@ def layout(case) -> Layout3D:
     stack = [("target", ti), ("heat_sink", s["anode_length_m"] - ti)]
     return Layout3D(dict(s), g.anode_angle_rad, frame, stack,
                     max(s["anode_length_m"], s["anode_radius_m"]))
+
+
+ON_FACE_TOLERANCE = 1e-4  # × the mesh's bounding-box diagonal
+
+
+def user_layout(case) -> Layout3D:
+    """The beam frame on a user mesh (read with gmsh, no dolfinx): the beam_face triangle
+    nearest to the impact point gives the face normal, oriented against the beam.
+
+    Raises:
+        CaseError: the impact point is not on the beam face (farther than 1e-4 of the mesh
+            size from it), or the beam does not hit the face there.
+    """
+    import gmsh
+
+    from .geometry import start_gmsh
+
+    g = case.geometry
+    start_gmsh("user")
+    try:
+        gmsh.merge(g.file)
+        tags, coords, _ = gmsh.model.mesh.getNodes()
+        xyz = coords.reshape(-1, 3)
+        lower, upper = xyz.min(axis=0), xyz.max(axis=0)
+        tris, tets = _group_elements(gmsh, 2, "beam_face"), _group_elements(gmsh, 3, "target")
+        index = np.zeros(int(tags.max()) + 1, dtype=np.int64)
+        index[tags.astype(np.int64)] = np.arange(len(tags))
+        corners = xyz[index[tris]]
+    finally:
+        gmsh.finalize()
+    p = np.asarray(g.impact_point_m)
+    dist, normals = _distance_to_triangles(p, corners)
+    scale = float(np.linalg.norm(upper - lower))
+    i = int(np.argmin(dist))
+    if dist[i] > ON_FACE_TOLERANCE * scale:
+        raise CaseError(f"geometry.impact_point_mm = {[float(c) * 1e3 for c in p]}: expected a "
+                        "point on "
+                        f"the beam_face group of {g.file} (the nearest point of it is "
+                        f"{dist[i] * 1e3:.4g} mm away)")
+    b = beam_direction(0.0, case.beam.direction)
+    # outward: away from the fourth node of the target tetrahedron on that triangle
+    tri = set(tris[i].tolist())
+    tet = next(t for t in tets if tri <= set(t.tolist()))
+    inner = xyz[index[[v for v in tet if v not in tri][0]]]
+    n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
+    if -(b @ n) < math.sin(math.radians(1.0)):
+        raise CaseError(f"beam.direction = {list(case.beam.direction)}: expected a beam that "
+                        f"hits the beam face (at least 1° from grazing; face normal "
+                        f"{[round(float(c), 6) for c in n]})")
+    t = b - (b @ n) * n
+    if np.linalg.norm(t) < 1e-9:  # normal incidence: any axis in the face
+        t = np.eye(3)[int(np.argmin(np.abs(n)))]
+        t = t - (t @ n) * n
+    e1 = t / np.linalg.norm(t)
+    frame = BeamFrame(p, n, e1, np.cross(n, e1), b)
+    return Layout3D({}, 0.0, frame, [("target", scale)], scale, bounds=(lower, upper))
+
+
+def _group_elements(gmsh, dim: int, name: str) -> np.ndarray:
+    """Corner node tags (n, dim + 1) of the elements in the named physical group."""
+    out = []
+    for d, tag in gmsh.model.getPhysicalGroups(dim):
+        if gmsh.model.getPhysicalName(d, tag) != name:
+            continue
+        for entity in gmsh.model.getEntitiesForPhysicalGroup(d, tag):
+            types, _, nodes = gmsh.model.mesh.getElements(dim, entity)
+            for t, n in zip(types, nodes):
+                k = gmsh.model.mesh.getElementProperties(t)[3]  # nodes per element
+                out.append(np.asarray(n, dtype=np.int64).reshape(-1, k)[:, :dim + 1])
+    return np.concatenate(out)
+
+
+def _distance_to_triangles(p: np.ndarray, tri: np.ndarray):
+    """Distance (m) from p to each triangle (n, 3, 3), measured to p's projection on the
+    triangle's plane clipped into the triangle (exact when p projects inside it, an upper
+    bound otherwise), and the triangles' unit normals."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    nrm = np.cross(b - a, c - a)
+    nrm /= np.linalg.norm(nrm, axis=1)[:, None]
+    # barycentric projection of p on each plane, clipped into the triangle
+    v0, v1, v2 = b - a, c - a, p - a
+    d00, d01, d11 = (v0 * v0).sum(1), (v0 * v1).sum(1), (v1 * v1).sum(1)
+    d20, d21 = (v2 * v0).sum(1), (v2 * v1).sum(1)
+    den = d00 * d11 - d01 * d01
+    v = np.clip((d11 * d20 - d01 * d21) / den, 0.0, 1.0)
+    w = np.clip((d00 * d21 - d01 * d20) / den, 0.0, 1.0)
+    s = v + w
+    over = np.where(s > 1, s, 1.0)
+    v, w = v / over, w / over
+    q = a + v[:, None] * v0 + w[:, None] * v1
+    return np.linalg.norm(q - p, axis=1), nrm
 
 
 def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: float,

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__, geometry, geometry3d, materials as mat_lib, output
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
-from .case import GEOMETRIES, ZERO_CELSIUS_K, Case, CaseError
+from .case import ZERO_CELSIUS_K, Case, CaseError, interfaces_of, regions_of
 from .loading import Schedule, plan
 
 C = ZERO_CELSIUS_K
@@ -117,7 +117,8 @@ def prepare(case: Case) -> Prepared:
            else mats["target"].backscatter_energy_fraction)
     three_d = case.geometry.dim == 3
     if three_d:
-        lay = geometry3d.layout(case)
+        lay = (geometry3d.user_layout(case) if case.geometry.kind == "user_mesh"
+               else geometry3d.layout(case))
         spot = make_spot(case, mats, lay.stack, lay.frame)
     else:
         lay = geometry.layout(case, 0.5 * case.beam.size_m)
@@ -132,7 +133,7 @@ def prepare(case: Case) -> Prepared:
         lay.zone = (u_axis, *spot.half_extents_m)
         if spot.shape == "flat_top":
             lay.rim = 0.5 * spot.size_m
-        Ri = case.geometry.sizes_m["insert_radius_m"]
+        Ri = case.geometry.sizes_m.get("insert_radius_m", math.inf)
         if spot.radius_m > Ri:
             raise CaseError(f"beam.spot = {case.beam.spot!r}: the spot reaches "
                             f"{spot.radius_m * 1e6:.4g} µm from its centre on the face (all but "
@@ -198,7 +199,10 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
     rank0 = comm.rank == 0
     lay, spot = prep.lay, prep.spot
     split = set(case.interfaces)
-    if case.mesh.file:
+    if case.geometry.kind == "user_mesh":
+        mesh_path = Path(case.geometry.file)
+        domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=3)
+    elif case.mesh.file:
         mesh_path = Path(case.mesh.file)
         try:
             domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=case.geometry.dim)
@@ -221,7 +225,7 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
         domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=case.geometry.dim)
         if rank0 and gm is not None:
             gmsh.finalize()
-    regions = GEOMETRIES[case.geometry.kind]["regions"]
+    regions = regions_of(case.geometry)
     for region in regions:
         if region not in domain.groups:
             raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a physical group "
@@ -266,7 +270,7 @@ class _DriftRecorder:
     """Thermoelastic solve and drift figures at save times (mechanics stage of a run)."""
 
     def __init__(self, case: Case, domain, mats, problem, interfaces, regions, lay):
-        from .drift import DriftMap
+        from .drift import DriftInputError, DriftMap
         from .mechanics import ThermoElasticProblem
 
         m = case.mechanics
@@ -281,8 +285,14 @@ class _DriftRecorder:
         normal = lay.frame.normal if dim == 3 else (0.0, 0.0, 1.0)
         if m.drift is not None:
             d = m.drift
-            self.map = DriftMap.create(d.beam_direction, normal, d.view_direction,
-                                       d.source_object_m, d.source_detector_m, d.pixel_m)
+            view = d.view_direction
+            if case.geometry.kind == "user_mesh" and d.take_off is not None:
+                view = geometry3d.view_direction(0.0, *d.take_off, frame=lay.frame)
+            try:
+                self.map = DriftMap.create(d.beam_direction, normal, view, d.source_object_m,
+                                           d.source_detector_m, d.pixel_m)
+            except DriftInputError as e:
+                raise CaseError(f"drift.{e}") from None
         self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
         self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
             else ["u_spot_z_um"]
@@ -394,7 +404,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
     from . import rating
 
     iface_groups = {}
-    for name in GEOMETRIES[case.geometry.kind]["interfaces"]:
+    for name in interfaces_of(case.geometry):
         groups = [g for g in domain.groups if g == name or g.startswith(f"{name}@")]
         iface_groups[name] = groups
     cooled = rating.cooled_faces(case)
@@ -546,6 +556,9 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             "provenance": output.provenance(comm.size),
             "mesh_file": str(mesh_path) if mesh_path else None,
         }
+        profiles = None
+        if out is not None and rows and status == "complete" and case.loading.kind == "steady":
+            profiles = _steady_profiles(problem, lay, spot)  # collective: every rank
         if out is not None and rank0 and rows:
             comments = [f"anodesim {__version__}: {case.title} (case {case.hash()})",
                         "temperatures in °C; beam power before backscatter, deposited power "
@@ -566,7 +579,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                     [row[0] for row in rows], [row[3] for row in rows], case.title,
                     log_time=len(case.loading.segments) == 1)
             if case.loading.kind == "steady":
-                _steady_profiles(problem, lay, spot, out, case)
+                if profiles is not None:
+                    _write_profiles(out, case, *profiles)
             else:
                 t = [row[0] for row in rows]
                 curves = {"peak (target)": [row[3] for row in rows]}
@@ -614,14 +628,14 @@ def _mechanics_summary(mech, header, rows) -> dict:
     return out
 
 
-def _steady_profiles(problem, lay, spot: Spot, out: Path, case: Case) -> None:
-    """Steady temperature along the beam axis (depth) and along the beam face (radius; in
-    3-D along −n and along the face axis e₁)."""
+def _steady_profiles(problem, lay, spot: Spot):
+    """Steady temperature (°C) along the beam axis (depth) and along the beam face (radius;
+    in 3-D along −n and along the face axis e₁): (depth, T_axis, distance, T_face), in m
+    and °C. Collective (every rank calls it)."""
     from .thermal import PointProbes
 
-    if case.geometry.dim == 3:
-        extent = 0.999 * case.geometry.sizes_m["insert_radius_m"]
-        depth_max = case.geometry.sizes_m["anode_length_m"] * 0.5
+    if problem.domain.mesh.geometry.dim == 3:
+        extent, depth_max = lay.face_extent, lay.depth_extent
         along_axis = lambda d: np.array([lay.frame.point(0.0, x) for x in d])  # noqa: E731
         along_face = lambda d: np.array([lay.frame.point(x, 0.0) for x in d])  # noqa: E731
     else:
@@ -631,9 +645,13 @@ def _steady_profiles(problem, lay, spot: Spot, out: Path, case: Case) -> None:
         along_face = lambda d: np.column_stack([d, np.full_like(d, lay.z_beam)])  # noqa: E731
     d = np.concatenate([[0.0], np.geomspace(1e-3 * spot.smallest_m, extent, 80)])
     depth = d[d < depth_max]
-    axis = PointProbes(problem.T, along_axis(depth))
-    face = PointProbes(problem.T, along_face(d))
-    Ta, Tf = axis.values() - C, face.values() - C
+    Ta = PointProbes(problem.T, along_axis(depth)).values() - C
+    Tf = PointProbes(problem.T, along_face(d)).values() - C
+    return depth, Ta, d, Tf
+
+
+def _write_profiles(out: Path, case: Case, depth, Ta, d, Tf) -> None:
+    """profiles.csv and profiles.png of a steady run (rank 0)."""
     rows = [["axis", x * 1e6, T] for x, T in zip(depth, Ta)]
     rows += [["beam_face", x * 1e6, T] for x, T in zip(d, Tf) if math.isfinite(T)]
     output.write_csv(out / "profiles.csv", ["line", "distance_um", "T_C"], rows)
