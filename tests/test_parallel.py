@@ -93,6 +93,7 @@ def test_3d_iterative_two_ranks_match_one(tmp_path):
     b = run_cli(tmp_path, case, "parallel", 2)
     assert b["provenance"]["mpi_ranks"] == 2
     assert a["numerics"]["linear_solver"] == "iterative"
+    assert (tmp_path / "parallel" / "temperature_slices.png").is_file()  # sampled collectively
     fa, fb = a["results"]["final"], b["results"]["final"]
     for key in ("T_peak_C", "T_max_heat_sink_C", "T_below_C", "stored_heat_J", "u_spot_x_um",
                 "u_spot_z_um", "drift_across_view_um", "image_drift_px",

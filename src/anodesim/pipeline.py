@@ -556,9 +556,11 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             "provenance": output.provenance(comm.size),
             "mesh_file": str(mesh_path) if mesh_path else None,
         }
-        profiles = None
+        profiles = slices = None
         if out is not None and rows and status == "complete" and case.loading.kind == "steady":
             profiles = _steady_profiles(problem, lay, spot)  # collective: every rank
+        if out is not None and rows and status == "complete" and case.geometry.dim == 3:
+            slices = _slices_3d(problem, lay, spot)  # collective
         if out is not None and rank0 and rows:
             comments = [f"anodesim {__version__}: {case.title} (case {case.hash()})",
                         "temperatures in °C; beam power before backscatter, deposited power "
@@ -581,6 +583,9 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             if case.loading.kind == "steady":
                 if profiles is not None:
                     _write_profiles(out, case, *profiles)
+            if slices is not None:
+                output.plot_slices(out / "temperature_slices.png", slices,
+                                   f"{case.title}: t = {rows[-1][0]:.4g} s")
             else:
                 t = [row[0] for row in rows]
                 curves = {"peak (target)": [row[3] for row in rows]}
@@ -648,6 +653,36 @@ def _steady_profiles(problem, lay, spot: Spot):
     Ta = PointProbes(problem.T, along_axis(depth)).values() - C
     Tf = PointProbes(problem.T, along_face(d)).values() - C
     return depth, Ta, d, Tf
+
+
+def _slices_3d(problem, lay, spot: Spot, n: int = 161) -> list[tuple]:
+    """Final temperatures (°C) on two cuts through the impact point, in the plane of the
+    face normal n and the face axis e₁: around the spot (face coordinates, ±6 spot radii),
+    and through the whole body (tube frame x, z at the impact point's y). Collective."""
+    from mpi4py import MPI
+
+    from .thermal import PointProbes
+
+    fr = lay.frame
+    a = 6.0 * spot.radius_m
+    s = np.linspace(-a, a, n)
+    d = np.linspace(0.0, a, n // 2)
+    S, D = np.meshgrid(s, d)
+    pts = fr.origin + S.reshape(-1, 1) * fr.e1 - D.reshape(-1, 1) * fr.normal
+    near = PointProbes(problem.T, pts).values().reshape(D.shape) - C
+    xyz = problem.domain.mesh.geometry.x
+    comm = problem.comm
+    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)  # buffer reductions, elementwise
+    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    x, z = np.linspace(lo[0], hi[0], n), np.linspace(lo[2], hi[2], n)
+    X, Z = np.meshgrid(x, z)
+    pts = np.column_stack([X.reshape(-1), np.full(X.size, fr.origin[1]), Z.reshape(-1)])
+    whole = PointProbes(problem.T, pts).values().reshape(X.shape) - C
+    return [("around the spot (cut through the normal and e₁)", s * 1e3, -d * 1e3, near,
+             "along the face, e₁ (mm)", "depth below the face (mm)"),
+            (f"whole body (y = {fr.origin[1] * 1e3:g} mm)", x * 1e3, z * 1e3, whole,
+             "x (mm)", "z (mm)")]
 
 
 def _write_profiles(out: Path, case: Case, depth, Ta, d, Tf) -> None:
