@@ -141,6 +141,8 @@ def test_footprint_elongated_along_the_beam_trace(angle):
 
 BAD_3D = [
     ("unknown solver", {"numerics": {"solver": "lu"}}, "numerics.solver = 'lu'"),
+    ("free body in 3-D", {"mechanics": {"free": True}},
+     "mechanics.free = true: free bodies are supported on axisymmetric geometries only"),
     ("round spots only in 2-D", {"geometry": {"kind": "reflection_insert",
                                               "anode_angle_deg": None},
                                  "beam": {"spot": "line"}}, "beam.spot = 'line'"),

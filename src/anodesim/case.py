@@ -821,6 +821,9 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
     T_ref = _celsius(mech, "reference_temperature_C", None)
     mech.close()
     axial = any(k == "clamped" or normals[f] == "z" for f, k in mounts.items())
+    if free and geometry.dim == 3:
+        raise CaseError("mechanics.free = true: free bodies are supported on axisymmetric "
+                        "geometries only; expected [mounts] (e.g. cooled_end clamped)")
     if free and mounts:
         raise CaseError("mechanics.free = true: a free body has no mounts; remove [mounts] "
                         "or set free = false")
