@@ -21,6 +21,10 @@ and ``heat_sink`` (the rod); faces ``beam_face`` (the disc's exposed face), ``an
 interface ``target_heat_sink`` (perfect contact: one shared surface; a contact conductance
 is not offered in 3-D).
 
+User meshes (``geometry.kind = "user_mesh"``) get the same beam frame from the mesh itself
+(``user_layout``): the normal of the beam-face triangle at the impact point, pointing out of
+the target, with e₁ along the beam's trace on the face.
+
 The mesh is graded around the deposition zone as in 2-D: h = min(h_max, h_min + growth ·
 distance from the zone), the zone being the spot's box (half-extents along its own axes in
 the face) down to the deposition depth along −n.

@@ -2,7 +2,8 @@
 
 ``run(case, out_dir)`` is the Python entry point (the CLI's ``run`` calls it). It writes into
 ``out_dir``: ``mesh.msh``, ``timeseries.csv``, ``temperatures.png`` (or ``profiles.csv`` and
-``profiles.png`` for a steady state), ``fields.bp`` (ParaView, VTX) and ``summary.json``.
+``profiles.png`` for a steady state), ``fields.bp`` (ParaView, VTX) and ``summary.json``;
+3-D runs also ``temperature_slices.png`` (final temperatures on two cuts).
 """
 
 from __future__ import annotations
