@@ -170,7 +170,13 @@ BAD = [
 
 @pytest.mark.parametrize("what,change,message", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, what, change, message):
-    path = write_toml(tmp_path / "case.toml", reflection(**change))
+    assert_run_rejected(tmp_path, capsys, reflection(**change), message)
+
+
+def assert_run_rejected(tmp_path, capsys, data: dict, message: str) -> None:
+    """`anodesim run` on the case exits 2 with one line containing message, writing
+    nothing."""
+    path = write_toml(tmp_path / "case.toml", data)
     out = tmp_path / "out"
     status = main(["run", str(path), "-o", str(out)])
     err = capsys.readouterr().err.strip()

@@ -30,14 +30,11 @@ class CaseError(ValueError):
 # Geometry kinds: their dimension keys, regions, faces and interfaces (names used by the
 # gmsh builders in geometry.py and by the case file).
 # --------------------------------------------------------------------------------------
+INSERT_SIZES = {"insert_radius_mm": 1e-3, "insert_thickness_mm": 1e-3, "anode_radius_mm": 1e-3,
+                "anode_length_mm": 1e-3}
 GEOMETRIES: dict[str, dict[str, Any]] = {
     "reflection_insert": {
-        "sizes": {
-            "insert_radius_mm": 1e-3,
-            "insert_thickness_mm": 1e-3,
-            "anode_radius_mm": 1e-3,
-            "anode_length_mm": 1e-3,
-        },
+        "sizes": INSERT_SIZES,
         "regions": ("target", "heat_sink"),
         "normals": {"beam_face": "z", "anode_face": "z", "side": "r", "cooled_end": "z"},
         "interfaces": ("target_heat_sink",),
@@ -54,6 +51,25 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
                     "rim": "r"},
         "interfaces": ("target_window",),
     },
+    "reflection_3d": {
+        # A Cu rod along z whose end face is cut at the anode angle, with a W disc inserted
+        # in that face (geometry3d.py). Same region, face and interface names as
+        # reflection_insert, so boundaries and mounts carry over.
+        "sizes": INSERT_SIZES,
+        "regions": ("target", "heat_sink"),
+        "normals": {"beam_face": None, "anode_face": None, "side": None, "cooled_end": "z"},
+        "interfaces": ("target_heat_sink",),
+        "dim": 3,
+    },
+    "user_mesh": {
+        # A gmsh .msh with physical groups: volumes are regions (one must be "target"),
+        # surfaces are faces (one must be "beam_face"); see meshes/README.md.
+        "sizes": {},
+        "regions": (),
+        "normals": {},
+        "interfaces": (),
+        "dim": 3,
+    },
     "block": {
         # A hemisphere of one material: stands for a semi-infinite target (verification,
         # bulk targets). Its curved surface is "far_field".
@@ -64,9 +80,26 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
     },
 }
 
+
+def regions_of(geometry: Geometry) -> tuple[str, ...]:
+    """Region names of the geometry (the volume groups of a user mesh)."""
+    if geometry.kind == "user_mesh":
+        return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
+    return GEOMETRIES[geometry.kind]["regions"]
+
+
+def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
+    """Interface names of the geometry (none for user meshes: perfect contact)."""
+    return GEOMETRIES[geometry.kind]["interfaces"]
+
+
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
     """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
+    if geometry.kind == "user_mesh":
+        return {n: None for n, d in geometry.mesh_groups.items() if d == 2}
     normals = dict(GEOMETRIES[geometry.kind]["normals"])
+    if geometry.kind == "reflection_3d" and geometry.anode_angle_rad == 0.0:
+        normals["beam_face"] = normals["anode_face"] = "z"
     s = geometry.sizes_m
     if geometry.kind == "transmission" and s["target_radius_m"] >= s["window_radius_m"]:
         # the film covers the whole window: no bare window face, no separate film edge
@@ -75,6 +108,9 @@ def faces_of(geometry: Geometry) -> dict[str, str | None]:
     return normals
 
 
+SPOT_SHAPES = ("gaussian", "flat_top", "elliptical", "footprint", "line")
+ROUND_SPOTS = ("gaussian", "flat_top")
+SOLVERS = ("auto", "direct", "iterative")
 BOUNDARY_TYPES = ("adiabatic", "fixed", "convection", "radiation", "heat_flux")
 MOUNT_TYPES = ("clamped", "sliding")
 LOADING_KINDS = ("continuous", "pulse_train", "segments", "steady")
@@ -85,10 +121,29 @@ LOADING_KINDS = ("continuous", "pulse_train", "segments", "steady")
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Geometry:
-    """Geometry kind and its dimensions (m)."""
+    """Geometry kind and its dimensions (m).
+
+    Attributes:
+        kind: a key of GEOMETRIES.
+        sizes_m: dimensions (m).
+        anode_angle_rad: 3-D reflection anode: angle between the target face and the plane
+            normal to the rod axis (0: a flat end face); see geometry3d.py.
+        file: user mesh: the .msh file.
+        impact_point_m: user mesh: where the beam axis meets the beam face (m).
+        mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
+    """
 
     kind: str
     sizes_m: dict[str, float]
+    anode_angle_rad: float = 0.0
+    file: str | None = None
+    impact_point_m: tuple[float, float, float] | None = None
+    mesh_groups: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        """Topological dimension of the model: 2 (axisymmetric r, z) or 3."""
+        return GEOMETRIES[self.kind].get("dim", 2)
 
 
 @dataclass(frozen=True)
@@ -119,14 +174,28 @@ class Materials:
 
 @dataclass(frozen=True)
 class Beam:
-    """Electron beam. Power is the beam power kV × mA (W), before backscatter."""
+    """Electron beam. Power is the beam power kV × mA (W), before backscatter.
+
+    Attributes:
+        spot: one of SPOT_SHAPES; only "gaussian" and "flat_top" on axisymmetric models.
+        size_m: FWHM (gaussian, footprint: of the round beam across its axis; elliptical:
+            along the major axis; line: across the line) or diameter (flat_top).
+        size2_m: elliptical: FWHM along the minor axis; line: length of the line.
+        orientation_rad: elliptical, line: angle of the major axis (line) from the face's
+            first in-plane axis towards its second (geometry3d.py).
+        direction: travel direction of the electrons (tube frame), or None: the default of
+            the geometry.
+    """
 
     voltage_V: float
     power_W: float
-    spot: str  # "gaussian" | "flat_top"
-    size_m: float  # FWHM (gaussian) or diameter (flat_top)
+    spot: str
+    size_m: float
     deposition: str  # "volume" | "surface"
     backscatter_energy_fraction: float | None = None
+    size2_m: float | None = None
+    orientation_rad: float = 0.0
+    direction: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +255,7 @@ class DriftSettings:
     source_object_m: float
     source_detector_m: float
     pixel_m: float
+    take_off: tuple[float, float] | None = None  # (τ, φ) rad: the view on a user mesh's face
 
 
 @dataclass(frozen=True)
@@ -230,6 +300,27 @@ class RatingSettings:
 
 
 @dataclass(frozen=True)
+class Numerics:
+    """Linear solvers.
+
+    Attributes:
+        solver: "direct" (MUMPS LU), "iterative" (CG with algebraic multigrid, GAMG; for
+            elasticity with the rigid-body modes as near-nullspace) or "auto" (direct on
+            axisymmetric meshes, iterative on 3-D ones).
+        rtol: relative tolerance of the iterative solver on the preconditioned residual.
+    """
+
+    solver: str = "auto"
+    rtol: float = 1e-10
+
+    def resolved(self, dim: int) -> str:
+        """"direct" or "iterative" for a mesh of topological dimension dim."""
+        if self.solver != "auto":
+            return self.solver
+        return "iterative" if dim == 3 else "direct"
+
+
+@dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
 
@@ -248,6 +339,7 @@ class Case:
     mechanics: Mechanics | None = None
     limits: Limits = Limits()
     rating: RatingSettings = RatingSettings()
+    numerics: Numerics = Numerics()
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
@@ -377,9 +469,57 @@ def _celsius(sec: _Section, key: str, default: Any = ...) -> float | None:
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
-def _geometry(root: _Section) -> Geometry:
+def msh_groups(path: Path) -> dict[str, int]:
+    """Physical-group name → dimension from the $PhysicalNames section of a gmsh .msh file
+    (ASCII or binary: that section is text in both)."""
+    groups, inside = {}, False
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace").strip()
+            if line == "$PhysicalNames":
+                inside = True
+                next(f)  # the count
+                continue
+            if line == "$EndPhysicalNames":
+                break
+            if inside:
+                dim, _tag, name = line.split(maxsplit=2)
+                groups[name.strip('"')] = int(dim)
+            elif line.startswith("$Nodes"):
+                break
+    return groups
+
+
+def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
+    path = base_dir / sec.string("file")
+    if not path.is_file():
+        raise _fail("geometry.file", str(path), "an existing gmsh .msh file")
+    try:
+        groups = msh_groups(path)
+    except (OSError, ValueError, StopIteration):
+        groups = {}
+    if not groups:
+        raise _fail("geometry.file", str(path), "a gmsh .msh file with named physical groups")
+    for name, dim in (("target", 3), ("beam_face", 2)):
+        if groups.get(name) != dim:
+            raise _fail("geometry.file", str(path),
+                        f"a mesh with a {'volume' if dim == 3 else 'surface'} physical group "
+                        f"named '{name}' (found: {', '.join(sorted(groups))})")
+    point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
+    if (not isinstance(point, list) or len(point) != 3 or any(
+            isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+            for c in point)):
+        raise _fail("geometry.impact_point_mm", point, "a point [x, y, z] in mm")
+    sec.close()
+    return Geometry("user_mesh", {}, file=str(path),
+                    impact_point_m=tuple(float(c) * 1e-3 for c in point), mesh_groups=groups)
+
+
+def _geometry(root: _Section, base_dir: Path) -> Geometry:
     sec = root.section("geometry")
     kind = sec.choice("kind", tuple(GEOMETRIES))
+    if kind == "user_mesh":
+        return _user_mesh(sec, base_dir)
     spec = GEOMETRIES[kind]
     sizes = {}
     for key, scale in spec["sizes"].items():
@@ -388,20 +528,28 @@ def _geometry(root: _Section) -> Geometry:
                        expected="a positive length")
         if v is not None:
             sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
+    angle = 0.0
+    if kind == "reflection_3d":
+        angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=60.0,
+                                        expected="an angle in [0, 60] degrees"))
     sec.close()
     if kind == "transmission":
         sizes.setdefault("target_radius_m", sizes["window_radius_m"])
         if sizes["target_radius_m"] > sizes["window_radius_m"]:
             raise _fail("geometry.target_radius_mm", sizes["target_radius_m"] * 1e3,
                         "at most geometry.window_radius_mm")
-    if kind == "reflection_insert":
+    if kind in ("reflection_insert", "reflection_3d"):
         if sizes["insert_radius_m"] >= sizes["anode_radius_m"]:
             raise _fail("geometry.insert_radius_mm", sizes["insert_radius_m"] * 1e3,
                         "less than geometry.anode_radius_mm")
         if sizes["insert_thickness_m"] >= sizes["anode_length_m"]:
             raise _fail("geometry.insert_thickness_mm", sizes["insert_thickness_m"] * 1e3,
                         "less than geometry.anode_length_mm")
-    return Geometry(kind, sizes)
+    if kind == "reflection_3d":
+        from .geometry3d import check_sizes
+
+        check_sizes(sizes, angle)
+    return Geometry(kind, sizes, angle)
 
 
 def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
@@ -432,10 +580,13 @@ def _materials(root: _Section, geometry: Geometry) -> Materials:
     from .materials import library  # reads a TOML data file, no dolfinx
 
     lib = library()
-    regions = GEOMETRIES[geometry.kind]["regions"]
+    regions = regions_of(geometry)
     sec = root.section("materials")
     by_region = {}
     for region in regions:
+        if geometry.kind == "user_mesh" and not sec.has(region):
+            raise CaseError(f"materials.{region}: missing; expected a material for the region "
+                            f"'{region}' of {geometry.file}")
         name = sec.string(region)
         if name not in lib:
             raise _fail(f"materials.{region}", name,
@@ -461,7 +612,7 @@ def _materials(root: _Section, geometry: Geometry) -> Materials:
     return Materials(by_region, overrides, mode == "temperature_dependent")
 
 
-def _beam(root: _Section) -> Beam:
+def _beam(root: _Section, geometry: Geometry) -> Beam:
     sec = root.section("beam")
     kV = sec.number("voltage_kV", positive=True, expected="a positive voltage in kV")
     if kV > 1000:
@@ -474,14 +625,30 @@ def _beam(root: _Section) -> Beam:
         power = kV * sec.number("current_mA", nonneg=True)  # kV × mA = W
     else:
         power = sec.number("power_W", nonneg=True)
-    spot = sec.choice("spot", ("gaussian", "flat_top"), "gaussian")
-    size_key = "fwhm_um" if spot == "gaussian" else "diameter_um"
-    size = sec.number(size_key, positive=True, expected="a positive spot size in µm") * 1e-6
+    spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
+    size2, orientation = None, 0.0
+    length = lambda key: sec.number(  # noqa: E731
+        key, positive=True, expected="a positive spot size in µm") * 1e-6
+    if spot == "flat_top":
+        size = length("diameter_um")
+    elif spot == "elliptical":
+        size, size2 = length("fwhm_major_um"), length("fwhm_minor_um")
+        if size2 > size:
+            raise _fail("beam.fwhm_minor_um", size2 * 1e6, "at most beam.fwhm_major_um")
+    elif spot == "line":
+        size, size2 = length("fwhm_um"), length("length_um")
+    else:
+        size = length("fwhm_um")
+    if spot in ("elliptical", "line"):
+        orientation = math.radians(sec.number("orientation_deg", 0.0, lo=-360.0, hi=360.0,
+                                              expected="an angle in degrees"))
+    direction = _vector(sec, "direction") if geometry.dim == 3 and sec.has("direction") \
+        else None
     deposition = sec.choice("deposition", ("volume", "surface"), "volume")
     eta = sec.number("backscatter_energy_fraction", None, lo=0.0, hi=0.99,
                      expected="a fraction in [0, 0.99]")
     sec.close()
-    return Beam(kV * 1e3, power, spot, size, deposition, eta)
+    return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction)
 
 
 def _loading(root: _Section, beam: Beam) -> Loading:
@@ -559,7 +726,7 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
 
 
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
-    names = GEOMETRIES[geometry.kind]["interfaces"]
+    names = interfaces_of(geometry)
     sec = root.section("interfaces", {})
     out = {}
     for name in sec.data:
@@ -567,6 +734,9 @@ def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
             raise CaseError(f"interfaces.{name}: unknown interface"
                             f"{_did_you_mean(name, names) or ''}; expected one of: "
                             f"{', '.join(names) or '(none for this geometry)'}")
+        if geometry.dim == 3:
+            raise CaseError(f"interfaces.{name}: a contact conductance is not available on 3-D "
+                            "geometries (perfect contact); remove [interfaces]")
         s = sec.section(name)
         out[name] = s.number("conductance_W_m2K", positive=True,
                              expected="a positive thermal boundary conductance in W/m²K")
@@ -627,7 +797,8 @@ def _vector(sec: _Section, key: str, default: Any = ...) -> tuple[float, float, 
     return tuple(float(c) for c in v)
 
 
-def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics | None:
+def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
+               T_init: float) -> Mechanics | None:
     has_mounts, has_mech = root.has("mounts"), root.has("mechanics")
     has_drift = root.has("drift")
     if not (has_mounts or has_mech or has_drift):
@@ -650,6 +821,9 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
     T_ref = _celsius(mech, "reference_temperature_C", None)
     mech.close()
     axial = any(k == "clamped" or normals[f] == "z" for f, k in mounts.items())
+    if free and geometry.dim == 3:
+        raise CaseError("mechanics.free = true: free bodies are supported on axisymmetric "
+                        "geometries only; expected [mounts] (e.g. cooled_end clamped)")
     if free and mounts:
         raise CaseError("mechanics.free = true: a free body has no mounts; remove [mounts] "
                         "or set free = false")
@@ -662,7 +836,20 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
     if has_drift:
         d = root.section("drift")
         beam = _vector(d, "beam_direction", [0.0, 0.0, -1.0])
-        view = _vector(d, "view_direction")
+        take_off = None
+        if geometry.dim == 3 and d.has("take_off_angle_deg"):
+            if d.has("view_direction"):
+                raise CaseError("drift: give the view axis as view_direction or as "
+                                "take_off_angle_deg (with view_azimuth_deg), not both")
+            from .geometry3d import view_direction
+
+            take_off = (math.radians(d.number("take_off_angle_deg", lo=0.5, hi=90.0,
+                                              expected="a take-off angle in [0.5, 90] degrees")),
+                        math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
+                                              expected="an angle in degrees")))
+            view = tuple(view_direction(geometry.anode_angle_rad, *take_off))
+        else:
+            view = _vector(d, "view_direction")
         sod = d.number("source_object_mm", positive=True,
                        expected="a positive distance in mm") * 1e-3
         if d.has("source_detector_mm") == d.has("magnification"):
@@ -681,21 +868,42 @@ def _mechanics(root: _Section, geometry: Geometry, T_init: float) -> Mechanics |
         pixel = d.number("pixel_size_um", positive=True, expected="a positive size in µm") * 1e-6
         d.close()
         v = np.asarray(view) / np.linalg.norm(view)
-        outward = -1.0 if geometry.kind == "transmission" else 1.0  # through the window
-        if outward * v[2] < np.sin(np.radians(0.5)):
-            side = ("through the window (z < 0)" if geometry.kind == "transmission"
-                    else "out of the target face (z > 0)")
-            raise _fail("drift.view_direction", list(view),
-                        f"a central ray that leaves {side} at more than 0.5°")
-        b = np.asarray(beam) / np.linalg.norm(beam)
-        if abs(b[0]) > 1e-9 or abs(b[1]) > 1e-9:
-            raise _fail("drift.beam_direction", list(beam),
-                        "the anode axis [0, 0, -1] (axisymmetric geometries take the beam "
-                        "along the axis)")
+        if geometry.kind == "user_mesh":  # the face normal is known once the mesh is read
+            return Mechanics(mounts, free, T_ref if T_ref is not None else T_init,
+                             DriftSettings(tuple(beam_cfg.direction), view, sod, sdd, pixel,
+                                           take_off))
+        if geometry.dim == 3:
+            from .geometry3d import beam_direction, face_normal
+
+            normal = face_normal(geometry.anode_angle_rad)
+            b_case = beam_direction(geometry.anode_angle_rad, beam_cfg.direction)
+            if d.has("beam_direction") and np.linalg.norm(
+                    np.asarray(beam) / np.linalg.norm(beam) - b_case) > 1e-9:
+                raise _fail("drift.beam_direction", list(beam),
+                            f"the beam direction of the case {[round(float(c), 6) for c in b_case]} "
+                            "(give it as beam.direction)")
+            beam = tuple(b_case)
+            if v @ normal < np.sin(np.radians(0.5)):
+                raise _fail("drift.view_direction", list(view),
+                            "a central ray that leaves the target face (take-off angle above "
+                            "0.5°)")
+        else:
+            normal = np.array([0.0, 0.0, 1.0])
+            outward = -1.0 if geometry.kind == "transmission" else 1.0  # through the window
+            if outward * v[2] < np.sin(np.radians(0.5)):
+                side = ("through the window (z < 0)" if geometry.kind == "transmission"
+                        else "out of the target face (z > 0)")
+                raise _fail("drift.view_direction", list(view),
+                            f"a central ray that leaves {side} at more than 0.5°")
+            b = np.asarray(beam) / np.linalg.norm(beam)
+            if abs(b[0]) > 1e-9 or abs(b[1]) > 1e-9:
+                raise _fail("drift.beam_direction", list(beam),
+                            "the anode axis [0, 0, -1] (axisymmetric geometries take the beam "
+                            "along the axis)")
         from .drift import DriftInputError, DriftMap
 
         try:
-            DriftMap.create(beam, (0.0, 0.0, 1.0), view, sod, sdd, pixel)
+            DriftMap.create(beam, normal, view, sod, sdd, pixel)
         except DriftInputError as e:
             key = str(e).split(":")[0]
             value = {"beam_direction": list(beam), "view_direction": list(view)}.get(key)
@@ -742,7 +950,10 @@ def _rating(root: _Section) -> RatingSettings:
 # --------------------------------------------------------------------------------------
 def _target_face_diameter(g: Geometry) -> float:
     s = g.sizes_m
+    if g.kind == "user_mesh":
+        return math.inf  # the deposited-power check of the run covers it
     return 2 * {"reflection_insert": s.get("insert_radius_m"),
+                "reflection_3d": s.get("insert_radius_m"),
                 "transmission": s.get("target_radius_m"),
                 "block": s.get("radius_m")}[g.kind]
 
@@ -762,10 +973,13 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     """
     root = _Section(data, "")
     title = root.string("title", "anodesim case")
-    geometry = _geometry(root)
+    geometry = _geometry(root, Path(base_dir))
     mesh = _mesh(root, Path(base_dir))
     materials = _materials(root, geometry)
-    beam = _beam(root)
+    beam = _beam(root, geometry)
+    if geometry.kind == "user_mesh" and beam.direction is None:
+        raise CaseError("beam.direction: missing; expected the electrons' travel direction "
+                        "[x, y, z] (a user mesh has no default beam)")
     face = _target_face_diameter(geometry)
     if beam.spot == "flat_top" and beam.size_m > face:
         raise _fail("beam.diameter_um", beam.size_m * 1e6,
@@ -788,7 +1002,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     time = _time(root)
     end = sum(d for d, _ in loading.segments)
     output = _output(root, end)
-    mechanics = _mechanics(root, geometry, T0)
+    mechanics = _mechanics(root, geometry, beam, T0)
     lim = root.section("limits", {})
     temps = [_celsius(lim, k, None) for k in
              ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")]
@@ -808,16 +1022,22 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
     limits = Limits(*temps, drift_um=drift_um)
     rating = _rating(root)
+    num = root.section("numerics", {})
+    numerics = Numerics(num.choice("solver", SOLVERS, "auto"),
+                        num.number("rtol", 1e-10, positive=True, hi=1e-3,
+                                   expected="a relative tolerance in (0, 1e-3]"))
+    num.close()
     root.close()
     if loading.kind == "steady" and not any(
             b.type in ("fixed", "convection", "radiation") for b in boundaries.values()):
         raise CaseError("boundaries: a steady state needs at least one face with type "
                         "fixed, convection or radiation (all faces are adiabatic)")
     for p in probes:
-        if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind != "reflection_insert":
+        if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind not in (
+                "reflection_insert", "reflection_3d"):
             raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
     return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
-                probes, time, output, mechanics, limits, rating, source=data)
+                probes, time, output, mechanics, limits, rating, numerics, source=data)
 
 
 def load(path: str | Path) -> Case:

@@ -206,12 +206,7 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
     Returns:
         The gmsh module with the meshed model (caller finalises).
     """
-    import gmsh
-
-    if not gmsh.isInitialized():
-        gmsh.initialize(interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
-    gmsh.model.add("anode")
+    gmsh = start_gmsh("anode")
     geo = gmsh.model.geo
     key = lambda p: (round(p[0] / lay.scale, 12), round(p[1] / lay.scale, 12))  # noqa: E731
 
@@ -313,11 +308,28 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
         cap = thin_cap.get((dim, tag))
         return h if cap is None else min(h, cap)
 
+    return generate(gmsh, 2, size, path)
+
+
+def start_gmsh(name: str):
+    """The gmsh module, initialised (quietly) with a new model of the given name."""
+    import gmsh
+
+    if not gmsh.isInitialized():
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add(name)
+    return gmsh
+
+
+def generate(gmsh, dim: int, size, path: Path | None):
+    """Mesh the model in dim dimensions with element sizes from the callback
+    size(dim, tag, x, y, z, lc) only; write it atomically to ``path`` (.msh) if given."""
     gmsh.model.mesh.setSizeCallback(size)
     for opt in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
         gmsh.option.setNumber(f"Mesh.{opt}", 0)
     gmsh.option.setNumber("Mesh.Algorithm", 6)
-    gmsh.model.mesh.generate(2)
+    gmsh.model.mesh.generate(dim)
     if path is not None:
         tmp = Path(path).with_suffix(".tmp.msh")
         gmsh.write(str(tmp))
@@ -367,8 +379,15 @@ def to_dolfinx(comm, model=None, path: Path | None = None, gdim: int = 2) -> Ano
 
     if model is not None:
         md = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=gdim)
-    else:
-        md = dolfinx.io.gmsh.read_from_msh(str(path), comm, 0, gdim=gdim)
+    else:  # read on rank 0 with gmsh's terminal output off
+        gm = start_gmsh("file") if comm.rank == 0 else None
+        try:
+            if gm is not None:
+                gm.merge(str(path))
+            md = dolfinx.io.gmsh.model_to_mesh(gm.model if gm else None, comm, 0, gdim=gdim)
+        finally:
+            if gm is not None:
+                gm.finalize()
     groups = {name: pg.tag for name, pg in md.physical_groups.items()}
     dims = {name: pg.dim for name, pg in md.physical_groups.items()}
     return AnodeMesh(md.mesh, md.cell_tags, md.facet_tags, groups, dims, axisymmetric=(gdim == 2))
@@ -381,7 +400,7 @@ def mesh_sizes(case: Case, spot) -> tuple[float, float, float]:
     volume deposition (so the depth–dose curve is integrated to 0.1 %) and half the film
     thickness of a transmission target.
     """
-    h_min = case.mesh.spot_fraction * spot.size_m
+    h_min = case.mesh.spot_fraction * spot.smallest_m
     if spot.deposition == "volume":
         h_min = min(h_min, 0.25 * spot.depth_m)
     g = case.geometry

@@ -26,6 +26,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from . import coupling, materials as mat_lib
+from .thermal import linear_solver
 from .geometry import AnodeMesh
 
 PROPS = ("E", "nu")
@@ -47,15 +48,21 @@ class ThermoElasticProblem:
         T_ref: stress-free temperature (K).
         ties: (name, side_a, side_b) of split interfaces to bond.
         prefix: PETSc options prefix.
+        solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG with the rigid-body modes
+            as near-nullspace).
+        rtol: relative tolerance of the iterative solver.
     """
 
     def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material], temperature,
                  mounts: dict[str, str], free: bool, T_ref: float, ties=(),
-                 prefix: str = "anodesim_mechanics_"):
+                 prefix: str = "anodesim_mechanics_", solver: str = "direct",
+                 rtol: float = 1e-10):
         self.domain, self.materials, self.T = domain, materials, temperature
         self.mounts, self.free, self.T_ref, self.ties = mounts, free, T_ref, list(ties)
         self.prefix = prefix
+        self.solver, self.rtol = solver, rtol
         self.solves = 0
+        self.linear_iterations = 0
         self.initialise()
 
     def initialise(self) -> None:
@@ -161,13 +168,9 @@ class ThermoElasticProblem:
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.cross = (coupling.cross_terms(V, dom, pairs, w, ds, self.bcs, self.A.getSizes())
                       if pairs else None)
-        self.ksp = PETSc.KSP().create(self.comm)
-        self.ksp.setOptionsPrefix(self.prefix)
-        self.ksp.setType("preonly")
-        self.ksp.getPC().setType("lu")
-        self.ksp.getPC().setFactorSolverType("mumps")
-        self.ksp.setErrorIfNotConverged(True)
-        self.ksp.setFromOptions()
+        self.ksp = linear_solver(self.comm, self.A, self.prefix, self.solver, self.rtol,
+                                 self._rigid_body_modes() if self.solver == "iterative"
+                                 else None)
 
         # von Mises stress per cell (DG0), region by region.
         self.W0 = dolfinx.fem.functionspace(msh, ("DG", 0))
@@ -186,6 +189,16 @@ class ThermoElasticProblem:
         for region, m in self.materials.items():
             dofs = dolfinx.fem.locate_dofs_topological(Q, tdim, self.region_cells[region])
             self._region_nodes[m.key] = dofs[dofs < Q.dofmap.index_map.size_local]
+
+    def _rigid_body_modes(self) -> PETSc.NullSpace:
+        """Translations and rotations of the owned nodes (3 in 2-D, 6 in 3-D), the
+        near-nullspace that lets GAMG build coarse spaces for elasticity."""
+        V, gdim = self.V, self.domain.mesh.geometry.dim
+        n = V.dofmap.index_map.size_local
+        xyz = V.tabulate_dof_coordinates()[:n, :gdim].copy()
+        coords = PETSc.Vec().createWithArray(xyz.reshape(-1), bsize=gdim, comm=self.comm)
+        self._coords = coords  # PETSc keeps a reference to the array
+        return PETSc.NullSpace().createRigidBody(coords)
 
     def _normal_component(self, facets, face: str) -> int:
         """Index of the coordinate axis normal to a plane face (for a sliding mount)."""
@@ -238,6 +251,7 @@ class ThermoElasticProblem:
         dolfinx.fem.petsc.set_bc(self.b, self.bcs)
         self.ksp.setOperators(A)
         self.ksp.solve(self.b, self.u.x.petsc_vec)
+        self.linear_iterations += self.ksp.getIterationNumber()
         self.u.x.scatter_forward()
         if self.free:  # fix the centre of mass: remove the rigid axial translation
             mass = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass), op=MPI.SUM)

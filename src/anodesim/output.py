@@ -160,6 +160,29 @@ def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]
     _save(fig, path)
 
 
+def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
+    """PNG of temperature maps on plane cuts: panels of (label, x, y, T, xlabel, ylabel),
+    x and y axes (mm), T (°C, NaN outside the body) of shape (len(y), len(x))."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6),
+                             layout="constrained")
+    for ax, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), panels):
+        from matplotlib.colors import PowerNorm
+
+        # a power-law colour scale: the spot is hundreds of kelvin above the rest
+        im = ax.pcolormesh(x, y, np.ma.masked_invalid(T), shading="auto", cmap="inferno",
+                           norm=PowerNorm(0.3, vmin=np.nanmin(T), vmax=np.nanmax(T)))
+        ax.set_aspect("equal")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(label, fontsize=9)
+        fig.colorbar(im, ax=ax, label="temperature (°C)", shrink=0.85)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
 def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, T_peak,
                title: str, log_time: bool) -> None:
     """PNG of the focal-spot drift at the save times, with the peak temperature behind it."""

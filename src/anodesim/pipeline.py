@@ -2,7 +2,8 @@
 
 ``run(case, out_dir)`` is the Python entry point (the CLI's ``run`` calls it). It writes into
 ``out_dir``: ``mesh.msh``, ``timeseries.csv``, ``temperatures.png`` (or ``profiles.csv`` and
-``profiles.png`` for a steady state), ``fields.bp`` (ParaView, VTX) and ``summary.json``.
+``profiles.png`` for a steady state), ``fields.bp`` (ParaView, VTX) and ``summary.json``;
+3-D runs also ``temperature_slices.png`` (final temperatures on two cuts).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, geometry, materials as mat_lib, output
+from . import __version__, geometry, geometry3d, materials as mat_lib, output
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
-from .case import GEOMETRIES, ZERO_CELSIUS_K, Case, CaseError
+from .case import ZERO_CELSIUS_K, Case, CaseError, interfaces_of, regions_of
 from .loading import Schedule, plan
 
 C = ZERO_CELSIUS_K
@@ -48,8 +49,12 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
     return out
 
 
-def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack) -> Spot:
-    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges)."""
+def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack, frame=None) -> Spot:
+    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges).
+
+    On a 3-D face (frame given) the footprint of a round beam is the elliptical Gaussian
+    with σ/cos ψ along the beam's trace on the face, ψ the angle of incidence.
+    """
     layers, top = [], 0.0
     for region, thickness in stack:
         m = mats[region]
@@ -57,7 +62,11 @@ def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack) -> Spot:
                                    m.atomic_number, m.density_g_cm3)
         layers.append(Layer(region, top, thickness, R))
         top += thickness
-    return Spot(case.beam.spot, case.beam.size_m, case.beam.deposition, tuple(layers))
+    b = case.beam
+    if b.spot == "footprint":
+        return Spot("elliptical", b.size_m / frame.incidence_cos, b.deposition, tuple(layers),
+                    b.size_m, frame.trace_angle())
+    return Spot(b.spot, b.size_m, b.deposition, tuple(layers), b.size2_m, b.orientation_rad)
 
 
 def _time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
@@ -80,7 +89,7 @@ class Prepared:
     mats: dict[str, mat_lib.Material]
     eta: float
     p_dep: float
-    lay: geometry.Layout
+    lay: geometry.Layout | geometry3d.Layout3D
     spot: Spot
     zone_depth: float
     steps: list
@@ -89,6 +98,7 @@ class Prepared:
 def mesh_description(case: Case) -> dict:
     """What a reusable mesh was built for: the geometry and the split interfaces."""
     return {"kind": case.geometry.kind, "sizes_m": case.geometry.sizes_m,
+            "anode_angle_rad": case.geometry.anode_angle_rad,
             "split_interfaces": sorted(case.interfaces)}
 
 
@@ -106,16 +116,36 @@ def prepare(case: Case) -> Prepared:
     eta = (case.beam.backscatter_energy_fraction
            if case.beam.backscatter_energy_fraction is not None
            else mats["target"].backscatter_energy_fraction)
-    lay = geometry.layout(case, 0.5 * case.beam.size_m)
-    spot = make_spot(case, mats, lay.stack)
+    three_d = case.geometry.dim == 3
+    if three_d:
+        lay = (geometry3d.user_layout(case) if case.geometry.kind == "user_mesh"
+               else geometry3d.layout(case))
+        spot = make_spot(case, mats, lay.stack, lay.frame)
+    else:
+        lay = geometry.layout(case, 0.5 * case.beam.size_m)
+        spot = make_spot(case, mats, lay.stack)
     try:
         zone_depth = spot.depth_m
     except ValueError as e:
         raise CaseError(f"beam.voltage_kV = {case.beam.voltage_V / 1e3:g}: {e}") from None
-    if spot.shape == "flat_top" and zone_depth > 0:
+    if three_d:
+        fr = lay.frame
+        u_axis = math.cos(spot.angle_rad) * fr.e1 + math.sin(spot.angle_rad) * fr.e2
+        lay.zone = (u_axis, *spot.half_extents_m)
+        if spot.shape == "flat_top":
+            lay.rim = 0.5 * spot.size_m
+        Ri = case.geometry.sizes_m.get("insert_radius_m", math.inf)
+        if spot.radius_m > Ri:
+            raise CaseError(f"beam.spot = {case.beam.spot!r}: the spot reaches "
+                            f"{spot.radius_m * 1e6:.4g} µm from its centre on the face (all but "
+                            f"0.1 % of the power); expected at most the insert radius "
+                            f"{Ri * 1e6:.4g} µm")
+    elif spot.shape == "flat_top" and zone_depth > 0:
         lay.embed_spot_edge(0.5 * spot.size_m, zone_depth)
     for p in case.probes:
-        if not lay.contains(p.r_m, lay.z_beam - p.depth_m):
+        inside = (lay.contains(lay.frame.point(p.r_m, p.depth_m)) if three_d
+                  else lay.contains(p.r_m, lay.z_beam - p.depth_m))
+        if not inside:
             raise CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
                             f"{p.depth_m * 1e3:g}) is outside the mesh")
     if case.mechanics is not None:
@@ -148,6 +178,7 @@ def prepare(case: Case) -> Prepared:
                 from None
         want = mesh_description(case)
         same = (built_for.get("kind") == want["kind"]
+                and built_for.get("anode_angle_rad", 0.0) == want["anode_angle_rad"]
                 and built_for.get("split_interfaces") == want["split_interfaces"]
                 and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
                 and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
@@ -169,10 +200,13 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
     rank0 = comm.rank == 0
     lay, spot = prep.lay, prep.spot
     split = set(case.interfaces)
-    if case.mesh.file:
+    if case.geometry.kind == "user_mesh":
+        mesh_path = Path(case.geometry.file)
+        domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=3)
+    elif case.mesh.file:
         mesh_path = Path(case.mesh.file)
         try:
-            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=2)
+            domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=case.geometry.dim)
         except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
             raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
                             f"({e})") from None
@@ -180,17 +214,19 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
         h_min, growth, h_max = geometry.mesh_sizes(case, spot)
         mesh_path = out / "mesh.msh" if out is not None else None
         gm = None
-        if rank0:
+        if rank0 and case.geometry.dim == 3:
+            gm = geometry3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
+        elif rank0:
             gm = geometry.build(lay, split, h_min, growth, h_max, spot.radius_m,
                                 prep.zone_depth, mesh_path)
-            if mesh_path is not None:
-                output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+        if rank0 and mesh_path is not None:
+            output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
         import gmsh
 
-        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=2)
+        domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=case.geometry.dim)
         if rank0 and gm is not None:
             gmsh.finalize()
-    regions = GEOMETRIES[case.geometry.kind]["regions"]
+    regions = regions_of(case.geometry)
     for region in regions:
         if region not in domain.groups:
             raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a physical group "
@@ -202,9 +238,11 @@ def setup(case: Case, prep: Prepared, comm, out: Path | None = None):
             raise CaseError(f"interfaces.{name}: the mesh does not split this interface "
                             "(rebuild it without mesh.file)")
         interfaces.append(thermal.Interface(name, sides[0], sides[1], h))
-    problem = thermal.ThermalProblem(domain, prep.mats, case.boundaries, interfaces, spot,
-                                     lay.z_beam, case.initial_temperature_K,
-                                     case.time.newton_tol_K)
+    problem = thermal.ThermalProblem(
+        domain, prep.mats, case.boundaries, interfaces, spot, lay.z_beam,
+        case.initial_temperature_K, case.time.newton_tol_K,
+        frame=lay.frame if case.geometry.dim == 3 else None,
+        solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol)
     return domain, problem, interfaces, mesh_path
 
 
@@ -232,25 +270,39 @@ class _Progress:
 class _DriftRecorder:
     """Thermoelastic solve and drift figures at save times (mechanics stage of a run)."""
 
-    def __init__(self, case: Case, domain, mats, problem, interfaces, regions):
-        from .drift import DriftMap
+    def __init__(self, case: Case, domain, mats, problem, interfaces, regions, lay):
+        from .drift import DriftInputError, DriftMap
         from .mechanics import ThermoElasticProblem
 
         m = case.mechanics
+        dim = case.geometry.dim
         self.regions = regions
         self.solver = ThermoElasticProblem(
             domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
-            ties=[(i.name, i.side_a, i.side_b) for i in interfaces])
+            ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
+            solver=case.numerics.resolved(dim), rtol=case.numerics.rtol)
         self.terms = problem.source_terms
         self.map = None
+        normal = lay.frame.normal if dim == 3 else (0.0, 0.0, 1.0)
         if m.drift is not None:
             d = m.drift
-            self.map = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
-                                       d.source_object_m, d.source_detector_m, d.pixel_m)
-        self.columns = ["u_spot_z_um"] + (list(DRIFT_COLUMNS) if self.map else [])
+            view = d.view_direction
+            if case.geometry.kind == "user_mesh" and d.take_off is not None:
+                view = geometry3d.view_direction(0.0, *d.take_off, frame=lay.frame)
+            try:
+                self.map = DriftMap.create(d.beam_direction, normal, view, d.source_object_m,
+                                           d.source_detector_m, d.pixel_m)
+            except DriftInputError as e:
+                raise CaseError(f"drift.{e}") from None
+        self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
+        self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
+            else ["u_spot_z_um"]
+        drift = list(DRIFT_COLUMNS) + (list(DRIFT_COMPONENTS) if dim == 3 else [])
+        self.columns = self.u_columns + (drift if self.map else [])
+        self.drift_columns = drift if self.map else []
         for r in regions:
-            self.columns += [f"von_mises_max_{r}_MPa", f"von_mises_max_{r}_r_mm",
-                             f"von_mises_max_{r}_z_mm"]
+            self.columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
+                                                          for a in self.axes]
         self.stress_max = {r: (0.0, None, None) for r in regions}  # (MPa, time, location)
         self.seconds = 0.0
 
@@ -258,21 +310,23 @@ class _DriftRecorder:
         start = time.perf_counter()
         self.solver.solve()
         u = self.solver.weighted_mean_displacement(self.terms)
-        values = [u[2] * 1e6]
+        values = [u[i] * 1e6 for i in range(3)] if len(self.u_columns) == 3 else [u[2] * 1e6]
         if self.map:
             d = self.map.apply(u)
-            values += [d[k] for k in DRIFT_COLUMNS]
+            values += [d[k] for k in self.drift_columns]
+        n = len(self.axes)
         for r in self.regions:
             vm, where = self.solver.region_stress_max(r)
-            values += [vm / 1e6, float(where[0]) * 1e3, float(where[1]) * 1e3]
+            values += [vm / 1e6] + [float(c) * 1e3 for c in where[:n]]
             if vm / 1e6 > self.stress_max[r][0]:
-                self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:2]])
+                self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
         self.seconds += time.perf_counter() - start
         return values
 
 
 DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
                  "drift_along_view_um", "magnification_change_rel")
+DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
 
 
 def _default_save_times(case: Case) -> tuple[float, ...]:
@@ -333,7 +387,12 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         print(f"anodesim: warning: the mesh resolves the beam source to {source_ratio:.5f} of "
               "its power (rescaled to the requested power); refine mesh.spot_fraction",
               file=sys.stderr)
-    probes_pts = np.array([[p.r_m, lay.z_beam - p.depth_m] for p in case.probes]).reshape(-1, 2)
+    if case.geometry.dim == 3:
+        probes_pts = np.array([lay.frame.point(p.r_m, p.depth_m)
+                               for p in case.probes]).reshape(-1, 3)
+    else:
+        probes_pts = np.array([[p.r_m, lay.z_beam - p.depth_m]
+                               for p in case.probes]).reshape(-1, 2)
     probes = thermal.PointProbes(problem.T, probes_pts)
     if probes.missing:
         p = case.probes[probes.missing[0]]
@@ -341,12 +400,12 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                         f"{p.depth_m * 1e3:g}) is outside the mesh")
     regions = list(mats)
 
-    mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions)
+    mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions, lay)
             if case.mechanics is not None else None)
     from . import rating
 
     iface_groups = {}
-    for name in GEOMETRIES[case.geometry.kind]["interfaces"]:
+    for name in interfaces_of(case.geometry):
         groups = [g for g in domain.groups if g == name or g.startswith(f"{name}@")]
         iface_groups[name] = groups
     cooled = rating.cooled_faces(case)
@@ -482,6 +541,10 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "factorisations": problem.factorisations,
                 "newton_iterations": problem.newton_iterations,
                 "power_continuations": problem.continuations,
+                "linear_solver": problem.solver,
+                "linear_rtol": problem.rtol if problem.solver == "iterative" else None,
+                "linear_iterations": problem.linear_iterations,
+                "mechanics_linear_iterations": mech.solver.linear_iterations if mech else 0,
                 "temperature_dependent": problem.nonlinear,
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch",
             },
@@ -495,6 +558,11 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             "provenance": output.provenance(comm.size),
             "mesh_file": str(mesh_path) if mesh_path else None,
         }
+        profiles = slices = None
+        if out is not None and rows and status == "complete" and case.loading.kind == "steady":
+            profiles = _steady_profiles(problem, lay, spot)  # collective: every rank
+        if out is not None and rows and status == "complete" and case.geometry.dim == 3:
+            slices = _slices_3d(problem, lay, spot)  # collective
         if out is not None and rank0 and rows:
             comments = [f"anodesim {__version__}: {case.title} (case {case.hash()})",
                         "temperatures in °C; beam power before backscatter, deposited power "
@@ -515,7 +583,11 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                     [row[0] for row in rows], [row[3] for row in rows], case.title,
                     log_time=len(case.loading.segments) == 1)
             if case.loading.kind == "steady":
-                _steady_profiles(problem, lay, spot, out, case)
+                if profiles is not None:
+                    _write_profiles(out, case, *profiles)
+            if slices is not None:
+                output.plot_slices(out / "temperature_slices.png", slices,
+                                   f"{case.title}: t = {rows[-1][0]:.4g} s")
             else:
                 t = [row[0] for row in rows]
                 curves = {"peak (target)": [row[3] for row in rows]}
@@ -532,7 +604,8 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
 
 SIGN_CONVENTIONS = [
     "u_spot_z_um: emission-weighted mean axial displacement of the deposition region "
-    "(positive: towards the cathode, out of the target)",
+    "(positive: towards the cathode, out of the target); 3-D models also give u_spot_x_um, "
+    "u_spot_y_um (tube frame) and the x, y, z components of the drift across the view axis",
     "spot_shift_um: shift of the impact point along the fixed beam, (u.n)/(b.n) "
     "(positive: along the beam, into the target; negative: the spot moves towards the cathode)",
     "drift_across_view_um: apparent source shift across the view axis (magnitude); "
@@ -547,6 +620,7 @@ SIGN_CONVENTIONS = [
 def _mechanics_summary(mech, header, rows) -> dict:
     """Final and extreme drift figures, and the stress maxima with where and when."""
     saved = [row for row in rows if not math.isnan(row[header.index("u_spot_z_um")])]
+    where = "location_" + "_".join(mech.axes) + "_mm"
     out: dict = {"solves": mech.solver.solves, "sign_conventions": SIGN_CONVENTIONS}
     for c in mech.columns:
         if c.startswith("von_mises"):
@@ -556,21 +630,65 @@ def _mechanics_summary(mech, header, rows) -> dict:
             i = int(np.argmax(np.abs(vals)))
             out[c] = {"final": vals[-1], "max_abs": abs(vals[i]), "time_of_max_s": saved[i][0]}
     out["von_mises_max_MPa"] = {
-        r: {"value": v, "time_s": t, "location_r_z_mm": loc}
+        r: {"value": v, "time_s": t, where: loc}
         for r, (v, t, loc) in mech.stress_max.items()}
     return out
 
 
-def _steady_profiles(problem, lay, spot: Spot, out: Path, case: Case) -> None:
-    """Steady temperature along the axis (depth) and along the beam face (radius)."""
+def _steady_profiles(problem, lay, spot: Spot):
+    """Steady temperature (°C) along the beam axis (depth) and along the beam face (radius;
+    in 3-D along −n and along the face axis e₁): (depth, T_axis, distance, T_face), in m
+    and °C. Collective (every rank calls it)."""
     from .thermal import PointProbes
 
-    extent = 0.999 * min(lay.scale, max(r for poly in lay.regions.values() for r, _ in poly))
-    d = np.concatenate([[0.0], np.geomspace(1e-3 * spot.size_m, extent, 80)])
-    depth = d[d < sum(t for _, t in lay.stack) * 0.999]
-    axis = PointProbes(problem.T, np.column_stack([np.zeros_like(depth), lay.z_beam - depth]))
-    face = PointProbes(problem.T, np.column_stack([d, np.full_like(d, lay.z_beam)]))
-    Ta, Tf = axis.values() - C, face.values() - C
+    if problem.domain.mesh.geometry.dim == 3:
+        extent, depth_max = lay.face_extent, lay.depth_extent
+        along_axis = lambda d: np.array([lay.frame.point(0.0, x) for x in d])  # noqa: E731
+        along_face = lambda d: np.array([lay.frame.point(x, 0.0) for x in d])  # noqa: E731
+    else:
+        extent = 0.999 * min(lay.scale, max(r for poly in lay.regions.values() for r, _ in poly))
+        depth_max = sum(t for _, t in lay.stack) * 0.999
+        along_axis = lambda d: np.column_stack([np.zeros_like(d), lay.z_beam - d])  # noqa: E731
+        along_face = lambda d: np.column_stack([d, np.full_like(d, lay.z_beam)])  # noqa: E731
+    d = np.concatenate([[0.0], np.geomspace(1e-3 * spot.smallest_m, extent, 80)])
+    depth = d[d < depth_max]
+    Ta = PointProbes(problem.T, along_axis(depth)).values() - C
+    Tf = PointProbes(problem.T, along_face(d)).values() - C
+    return depth, Ta, d, Tf
+
+
+def _slices_3d(problem, lay, spot: Spot, n: int = 161) -> list[tuple]:
+    """Final temperatures (°C) on two cuts through the impact point, in the plane of the
+    face normal n and the face axis e₁: around the spot (face coordinates, ±6 spot radii),
+    and through the whole body (tube frame x, z at the impact point's y). Collective."""
+    from mpi4py import MPI
+
+    from .thermal import PointProbes
+
+    fr = lay.frame
+    a = 6.0 * spot.radius_m
+    s = np.linspace(-a, a, n)
+    d = np.linspace(0.0, a, n // 2)
+    S, D = np.meshgrid(s, d)
+    pts = fr.origin + S.reshape(-1, 1) * fr.e1 - D.reshape(-1, 1) * fr.normal
+    near = PointProbes(problem.T, pts).values().reshape(D.shape) - C
+    xyz = problem.domain.mesh.geometry.x
+    comm = problem.comm
+    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)  # buffer reductions, elementwise
+    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    x, z = np.linspace(lo[0], hi[0], n), np.linspace(lo[2], hi[2], n)
+    X, Z = np.meshgrid(x, z)
+    pts = np.column_stack([X.reshape(-1), np.full(X.size, fr.origin[1]), Z.reshape(-1)])
+    whole = PointProbes(problem.T, pts).values().reshape(X.shape) - C
+    return [("around the spot (cut through the normal and e₁)", s * 1e3, -d * 1e3, near,
+             "along the face, e₁ (mm)", "depth below the face (mm)"),
+            (f"whole body (y = {fr.origin[1] * 1e3:g} mm)", x * 1e3, z * 1e3, whole,
+             "x (mm)", "z (mm)")]
+
+
+def _write_profiles(out: Path, case: Case, depth, Ta, d, Tf) -> None:
+    """profiles.csv and profiles.png of a steady run (rank 0)."""
     rows = [["axis", x * 1e6, T] for x, T in zip(depth, Ta)]
     rows += [["beam_face", x * 1e6, T] for x, T in zip(d, Tf) if math.isfinite(T)]
     output.write_csv(out / "profiles.csv", ["line", "distance_um", "T_C"], rows)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import GEOMETRIES, Case
+from .case import Case, interfaces_of, regions_of
 from .response import ResponseError, StepResponse
 
 SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
@@ -49,7 +49,7 @@ class Limit:
 
 
 def interface_columns(case: Case) -> list[str]:
-    names = GEOMETRIES[case.geometry.kind]["interfaces"]
+    names = interfaces_of(case.geometry)
     return [f"T_max_{n}_C" for n in names]
 
 
@@ -59,7 +59,7 @@ def cooled_faces(case: Case) -> list[str]:
 
 def limits_for(case: Case, mats) -> list[Limit]:
     """The case's limits, with library defaults where the case gives none."""
-    regions = GEOMETRIES[case.geometry.kind]["regions"]
+    regions = regions_of(case.geometry)
     given = case.limits
     T0 = case.initial_temperature_K - 273.15
 
@@ -232,10 +232,10 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     fdim = domain.mesh.topology.dim - 1
     limits = limits_for(case, prep.mats)
     sets = {"T_peak_C": problem.region_dofs["target"]}
-    regions = GEOMETRIES[case.geometry.kind]["regions"]
+    regions = regions_of(case.geometry)
     for r in regions:
         sets[f"T_max_{r}_C"] = problem.region_dofs[r]
-    for name in GEOMETRIES[case.geometry.kind]["interfaces"]:
+    for name in interfaces_of(case.geometry):
         groups = [g for g in domain.groups if g == name or g.startswith(f"{name}@")]
         sets[f"T_max_{name}_C"] = np.unique(np.concatenate(
             [dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(g)) for g in groups]))

@@ -59,6 +59,41 @@ class Interface:
     conductance: float
 
 
+def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
+                  near_nullspace=None) -> PETSc.KSP:
+    """A KSP for the symmetric positive definite operator A.
+
+    Args:
+        comm: MPI communicator.
+        A: the assembled matrix (its near-nullspace, if any, already attached).
+        prefix: PETSc options prefix (options from the command line still apply).
+        kind: "direct": MUMPS LU, factorised once per operator; "iterative": conjugate
+            gradients preconditioned by smoothed-aggregation algebraic multigrid (GAMG;
+            PETSc here has no hypre), converged when the preconditioned residual has
+            dropped by rtol, which bounds the relative error by about rtol × κ(P⁻¹A)
+            (κ = O(1) to O(100) for GAMG on these operators).
+        rtol: relative tolerance of the iterative solver.
+        near_nullspace: a PETSc.NullSpace for GAMG (rigid-body modes of elasticity).
+    """
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOptionsPrefix(prefix)
+    if near_nullspace is not None:
+        A.setNearNullSpace(near_nullspace)
+    ksp.setOperators(A)
+    pc = ksp.getPC()
+    if kind == "direct":
+        ksp.setType("preonly")
+        pc.setType("lu")
+        pc.setFactorSolverType("mumps")
+    else:
+        ksp.setType("cg")
+        pc.setType("gamg")
+        ksp.setTolerances(rtol=rtol, atol=0.0, max_it=2000)
+    ksp.setErrorIfNotConverged(True)
+    ksp.setFromOptions()
+    return ksp
+
+
 class ThermalProblem:
     """Heat conduction in the tagged anode mesh.
 
@@ -75,12 +110,17 @@ class ThermalProblem:
         T_init: initial (and reference) temperature (K).
         newton_tol: Newton stops when the largest nodal update is below this (K).
         prefix: PETSc options prefix.
+        frame: the beam frame on a tilted 3-D face (geometry3d.BeamFrame); None: the beam
+            face is normal to the last coordinate at z_beam, the spot centred on the axis.
+        solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG).
+        rtol: relative tolerance of the iterative solver.
     """
 
     def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material],
                  boundaries: dict[str, Boundary], interfaces: list[Interface], spot: Spot | None,
                  z_beam: float, T_init: float, newton_tol: float = 1e-3,
-                 prefix: str = "anodesim_thermal_"):
+                 prefix: str = "anodesim_thermal_", frame=None, solver: str = "direct",
+                 rtol: float = 1e-10):
         self.domain = domain
         self.materials = materials
         self.boundaries = boundaries
@@ -90,6 +130,10 @@ class ThermalProblem:
         self.T_init = T_init
         self.newton_tol = newton_tol
         self.prefix = prefix
+        self.frame = frame
+        self.solver = solver
+        self.rtol = rtol
+        self.linear_iterations = 0
         self.max_newton = 30
         self.newton_iterations = 0
         self.continuations = 0  # steady solves that needed power continuation
@@ -114,14 +158,19 @@ class ThermalProblem:
         x = ufl.SpatialCoordinate(msh)
         gdim = msh.geometry.dim
         if dom.axisymmetric:
-            r, z = x[0], x[1]
+            xi, eta, z = x[0], 0.0, x[1]
             w = 2 * math.pi * x[0]
         else:
-            r = ufl.sqrt(x[0] ** 2 + x[1] ** 2)
-            z = x[gdim - 1]
+            xi, eta, z = x[0], x[1], x[gdim - 1]
             w = 1.0
         self.weight = w
         depth = self.z_beam - z
+        if self.frame is not None:  # face coordinates on a tilted face
+            fr = self.frame
+            vec = lambda a: ufl.as_vector([float(c) for c in a])  # noqa: E731
+            d = x - vec(fr.origin)
+            xi, eta, depth = ufl.dot(d, vec(fr.e1)), ufl.dot(d, vec(fr.e2)), -ufl.dot(
+                d, vec(fr.normal))
         dx = ufl.Measure("dx", domain=msh, subdomain_data=dom.cell_tags)
         ds = ufl.Measure("ds", domain=msh, subdomain_data=dom.facet_tags)
         self.dx, self.ds = dx, ds
@@ -173,14 +222,14 @@ class ThermalProblem:
         if self.spot is not None:
             if self.spot.deposition == "surface":
                 tag = dom.groups["beam_face"]
-                q = self.spot.radial(r)
+                q = self.spot.areal(xi, eta)
                 self.source_forms.append(q * w * ds(tag, metadata=q_md))
                 self.source_terms.append((q, ds(tag, metadata=q_md)))
                 source += q * v * w * ds(tag, metadata=q_md)
             else:
                 for layer in self.spot.layers:
                     tag = dom.groups[layer.region]
-                    q = self.spot.volume_density(layer, r, depth)
+                    q = self.spot.volume_density(layer, self.spot.areal(xi, eta), depth)
                     self.source_forms.append(q * w * dx(tag, metadata=q_md))
                     self.source_terms.append((q, dx(tag, metadata=q_md)))
                     source += q * v * w * dx(tag, metadata=q_md)
@@ -235,16 +284,7 @@ class ThermalProblem:
 
     # ------------------------------------------------------------------ solves
     def _new_solver(self, A) -> PETSc.KSP:
-        ksp = PETSc.KSP().create(self.comm)
-        ksp.setOptionsPrefix(self.prefix)
-        ksp.setOperators(A)
-        ksp.setType("preonly")
-        pc = ksp.getPC()
-        pc.setType("lu")
-        pc.setFactorSolverType("mumps")
-        ksp.setErrorIfNotConverged(True)
-        ksp.setFromOptions()
-        return ksp
+        return linear_solver(self.comm, A, self.prefix, self.solver, self.rtol)
 
     def _assemble_jacobian(self, A=None):
         self._update_coefficients()
@@ -335,6 +375,7 @@ class ThermalProblem:
         x = self.T.x.petsc_vec
         if not self.nonlinear:
             ksp.solve(b, self.du)
+            self.linear_iterations += ksp.getIterationNumber()
             x.axpy(-1.0, self.du)
             self.T.x.scatter_forward()
             self.newton_iterations += 1
@@ -344,6 +385,7 @@ class ThermalProblem:
         previous = None
         for _ in range(self.max_newton):
             ksp.solve(b, self.du)
+            self.linear_iterations += ksp.getIterationNumber()
             self.newton_iterations += 1
             update = self.du.norm(PETSc.NormType.NORM_INFINITY)
             if not np.isfinite(update):

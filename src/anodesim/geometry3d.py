@@ -1,0 +1,376 @@
+"""3-D reflection anode built with the gmsh OCC kernel, and the beam frame on its face.
+
+Frame (the tube frame of the drift map): the anode rod is a cylinder of radius
+``anode_radius`` along z, cooled at z = 0. Its end face is a plane through the impact point
+c = (0, 0, anode_length) on the rod axis, tilted by the anode angle θ about the y axis:
+
+    outward face normal  n  = (sin θ, 0, cos θ)
+    face axes            e₁ = (cos θ, 0, −sin θ)   (down the slope),   e₂ = (0, 1, 0)
+
+so θ is the angle between the target face and the plane normal to the rod axis (θ = 0: a
+flat end face). A W disc of radius ``insert_radius`` and thickness ``insert_thickness`` is
+let into the face, centred on c, its axis along n. The electron beam travels along b:
+by default along the rod axis, b = (0, 0, −1), when θ = 0, and across it, b = (−1, 0, 0),
+when θ > 0 (a side-window reflection tube: the beam, perpendicular to the rod, meets the
+face at an angle of incidence ψ = 90° − θ from the normal, cos ψ = −b·n = sin θ). Any
+direction with b·n < 0 can be given instead (``beam.direction``).
+
+Names are those of the axisymmetric ``reflection_insert``: regions ``target`` (the disc)
+and ``heat_sink`` (the rod); faces ``beam_face`` (the disc's exposed face), ``anode_face``
+(the rest of the cut face), ``side`` (the rod's mantle), ``cooled_end`` (z = 0); the
+interface ``target_heat_sink`` (perfect contact: one shared surface; a contact conductance
+is not offered in 3-D).
+
+User meshes (``geometry.kind = "user_mesh"``) get the same beam frame from the mesh itself
+(``user_layout``): the normal of the beam-face triangle at the impact point, pointing out of
+the target, with e₁ along the beam's trace on the face.
+
+The mesh is graded around the deposition zone as in 2-D: h = min(h_max, h_min + growth ·
+distance from the zone), the zone being the spot's box (half-extents along its own axes in
+the face) down to the deposition depth along −n.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .case import CaseError
+
+
+def face_normal(angle_rad: float) -> np.ndarray:
+    """Outward unit normal of the tilted end face."""
+    return np.array([math.sin(angle_rad), 0.0, math.cos(angle_rad)])
+
+
+def face_axes(angle_rad: float) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane unit axes (e₁ down the slope, e₂ = y) of the end face."""
+    return np.array([math.cos(angle_rad), 0.0, -math.sin(angle_rad)]), np.array([0.0, 1.0, 0.0])
+
+
+def view_direction(angle_rad: float, take_off_rad: float, azimuth_rad: float = 0.0,
+                   frame=None):
+    """Unit view axis (spot → detector) leaving the face at the take-off angle τ above it,
+    its trace on the face at the azimuth φ from e₁ towards e₂:
+    v = sin τ · n + cos τ · (cos φ · e₁ + sin φ · e₂), on the face of the given anode angle
+    or, if given, of the BeamFrame (user meshes)."""
+    if frame is None:
+        (e1, e2), n = face_axes(angle_rad), face_normal(angle_rad)
+    else:
+        e1, e2, n = frame.e1, frame.e2, frame.normal
+    v = math.sin(take_off_rad) * n + math.cos(take_off_rad) * (
+        math.cos(azimuth_rad) * e1 + math.sin(azimuth_rad) * e2)
+    return [float(c) for c in v]
+
+
+def beam_direction(angle_rad: float, given=None) -> np.ndarray:
+    """Unit travel direction of the electrons: the given one, else the default (module doc)."""
+    if given is not None:
+        b = np.asarray(given, dtype=float)
+        return b / np.linalg.norm(b)
+    return np.array([0.0, 0.0, -1.0]) if angle_rad == 0.0 else np.array([-1.0, 0.0, 0.0])
+
+
+def check_sizes(sizes: dict[str, float], angle_rad: float) -> None:
+    """CaseError when the tilted face reaches the cooled end or the disc leaves the rod."""
+    Rc, L = sizes["anode_radius_m"], sizes["anode_length_m"]
+    Ri, ti = sizes["insert_radius_m"], sizes["insert_thickness_m"]
+    low = L - Rc * math.tan(angle_rad)  # lowest point of the cut face
+    if low <= ti + 0.1 * Rc:
+        raise CaseError(f"geometry.anode_length_mm = {L * 1e3:g}: expected more than "
+                        f"{(Rc * math.tan(angle_rad) + ti + 0.1 * Rc) * 1e3:.4g} mm, so the "
+                        "cut face stays clear of the insert depth and the cooled end")
+    if Ri + ti * math.sin(angle_rad) >= 0.95 * Rc:
+        raise CaseError(f"geometry.insert_radius_mm = {Ri * 1e3:g}: expected less than "
+                        f"{(0.95 * Rc - ti * math.sin(angle_rad)) * 1e3:.4g} mm, so the tilted "
+                        "insert stays inside the rod")
+
+
+@dataclass
+class BeamFrame:
+    """Where the beam hits and the face coordinates there (tube frame, m).
+
+    Attributes:
+        origin: impact point c.
+        normal: outward face normal n.
+        e1, e2: in-plane face axes.
+        beam: electron travel direction b.
+    """
+
+    origin: np.ndarray
+    normal: np.ndarray
+    e1: np.ndarray
+    e2: np.ndarray
+    beam: np.ndarray
+
+    @property
+    def incidence_cos(self) -> float:
+        """cos ψ = −b·n, ψ the angle of incidence from the face normal."""
+        return float(-self.beam @ self.normal)
+
+    def trace_angle(self) -> float:
+        """Angle (from e₁ towards e₂) of the beam's trace on the face (0 at normal
+        incidence)."""
+        t = self.beam - (self.beam @ self.normal) * self.normal
+        if np.linalg.norm(t) < 1e-12:
+            return 0.0
+        return math.atan2(float(t @ self.e2), float(t @ self.e1))
+
+    def point(self, along_e1: float, depth: float) -> np.ndarray:
+        """The point at along_e1 on the face axis e₁ and depth below the face (m)."""
+        return self.origin + along_e1 * self.e1 - depth * self.normal
+
+
+@dataclass
+class Layout3D:
+    """The 3-D reflection anode: sizes, beam frame and the stack below the spot.
+
+    Attributes:
+        sizes: the geometry's dimensions (m).
+        angle: anode angle θ (rad).
+        frame: the beam frame on the face.
+        stack: (region, thickness m) below the spot along −n.
+        scale: largest dimension (m).
+        zone: (u axis in the face, half-extent along u, half-extent along w) of the spot (m).
+        rim: radius of a flat-top spot (m), whose edge is embedded in the beam face and
+            meshed with elements of 0.06 × rim (the inscribed polygon then holds all but
+            0.06 % of the disc's area), or None.
+    """
+
+    sizes: dict[str, float]
+    angle: float
+    frame: BeamFrame
+    stack: list[tuple[str, float]]
+    scale: float
+    zone: tuple = field(default=(np.array([1.0, 0.0, 0.0]), 0.0, 0.0))
+    rim: float | None = None
+    bounds: tuple | None = None  # user mesh: (lower, upper) corners of its bounding box
+
+    @property
+    def face_extent(self) -> float:
+        """How far along the face the steady profile is drawn (m)."""
+        if self.bounds is not None:
+            return 0.25 * self.scale
+        return 0.999 * self.sizes["insert_radius_m"]
+
+    @property
+    def depth_extent(self) -> float:
+        """How deep below the face the steady profile is drawn (m)."""
+        if self.bounds is not None:
+            return 0.25 * self.scale
+        return 0.5 * self.sizes["anode_length_m"]
+
+    @property
+    def z_beam(self) -> float:
+        """Height of the impact point on the rod axis (m)."""
+        return float(self.frame.origin[2])
+
+    def contains(self, p) -> bool:
+        """Whether the point p (m) lies in (or on) the rod (user mesh: in its bounding box;
+        the run then checks the probe against the cells)."""
+        p = np.asarray(p, dtype=float)
+        tol = 1e-9 * self.scale
+        if self.bounds is not None:
+            return bool(np.all(p >= self.bounds[0] - tol) and np.all(p <= self.bounds[1] + tol))
+        Rc = self.sizes["anode_radius_m"]
+        return bool(p[2] >= -tol and math.hypot(p[0], p[1]) <= Rc + tol
+                    and (p - self.frame.origin) @ self.frame.normal <= tol)
+
+
+def layout(case) -> Layout3D:
+    """The layout of a ``reflection_3d`` case (no gmsh involved)."""
+    g = case.geometry
+    s = g.sizes_m
+    e1, e2 = face_axes(g.anode_angle_rad)
+    frame = BeamFrame(np.array([0.0, 0.0, s["anode_length_m"]]), face_normal(g.anode_angle_rad),
+                      e1, e2, beam_direction(g.anode_angle_rad, case.beam.direction))
+    if frame.incidence_cos < math.sin(math.radians(1.0)):
+        given = list(case.beam.direction or [float(c) for c in frame.beam])
+        raise CaseError(f"beam.direction = {given}: expected a "
+                        f"beam that hits the target face (at least 1° from grazing; face normal "
+                        f"{[round(float(c), 6) for c in frame.normal]})")
+    ti = s["insert_thickness_m"]
+    stack = [("target", ti), ("heat_sink", s["anode_length_m"] - ti)]
+    return Layout3D(dict(s), g.anode_angle_rad, frame, stack,
+                    max(s["anode_length_m"], s["anode_radius_m"]))
+
+
+ON_FACE_TOLERANCE = 1e-4  # × the mesh's bounding-box diagonal
+
+
+def user_layout(case) -> Layout3D:
+    """The beam frame on a user mesh (read with gmsh, no dolfinx): the beam_face triangle
+    nearest to the impact point gives the face normal, oriented against the beam.
+
+    Raises:
+        CaseError: the impact point is not on the beam face (farther than 1e-4 of the mesh
+            size from it), or the beam does not hit the face there.
+    """
+    import gmsh
+
+    from .geometry import start_gmsh
+
+    g = case.geometry
+    start_gmsh("user")
+    try:
+        gmsh.merge(g.file)
+        tags, coords, _ = gmsh.model.mesh.getNodes()
+        xyz = coords.reshape(-1, 3)
+        lower, upper = xyz.min(axis=0), xyz.max(axis=0)
+        tris, tets = _group_elements(gmsh, 2, "beam_face"), _group_elements(gmsh, 3, "target")
+        index = np.zeros(int(tags.max()) + 1, dtype=np.int64)
+        index[tags.astype(np.int64)] = np.arange(len(tags))
+        corners = xyz[index[tris]]
+    finally:
+        gmsh.finalize()
+    p = np.asarray(g.impact_point_m)
+    dist, normals = _distance_to_triangles(p, corners)
+    scale = float(np.linalg.norm(upper - lower))
+    i = int(np.argmin(dist))
+    if dist[i] > ON_FACE_TOLERANCE * scale:
+        raise CaseError(f"geometry.impact_point_mm = {[float(c) * 1e3 for c in p]}: expected a "
+                        "point on "
+                        f"the beam_face group of {g.file} (the nearest point of it is "
+                        f"{dist[i] * 1e3:.4g} mm away)")
+    b = beam_direction(0.0, case.beam.direction)
+    # outward: away from the fourth node of the target tetrahedron on that triangle
+    tri = set(tris[i].tolist())
+    tet = next(t for t in tets if tri <= set(t.tolist()))
+    inner = xyz[index[[v for v in tet if v not in tri][0]]]
+    n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
+    if -(b @ n) < math.sin(math.radians(1.0)):
+        raise CaseError(f"beam.direction = {list(case.beam.direction)}: expected a beam that "
+                        f"hits the beam face (at least 1° from grazing; face normal "
+                        f"{[round(float(c), 6) for c in n]})")
+    t = b - (b @ n) * n
+    if np.linalg.norm(t) < 1e-9:  # normal incidence: any axis in the face
+        t = np.eye(3)[int(np.argmin(np.abs(n)))]
+        t = t - (t @ n) * n
+    e1 = t / np.linalg.norm(t)
+    frame = BeamFrame(p, n, e1, np.cross(n, e1), b)
+    return Layout3D({}, 0.0, frame, [("target", scale)], scale, bounds=(lower, upper))
+
+
+def _group_elements(gmsh, dim: int, name: str) -> np.ndarray:
+    """Corner node tags (n, dim + 1) of the elements in the named physical group."""
+    out = []
+    for d, tag in gmsh.model.getPhysicalGroups(dim):
+        if gmsh.model.getPhysicalName(d, tag) != name:
+            continue
+        for entity in gmsh.model.getEntitiesForPhysicalGroup(d, tag):
+            types, _, nodes = gmsh.model.mesh.getElements(dim, entity)
+            for t, n in zip(types, nodes):
+                k = gmsh.model.mesh.getElementProperties(t)[3]  # nodes per element
+                out.append(np.asarray(n, dtype=np.int64).reshape(-1, k)[:, :dim + 1])
+    return np.concatenate(out)
+
+
+def _distance_to_triangles(p: np.ndarray, tri: np.ndarray):
+    """Distance (m) from p to each triangle (n, 3, 3), measured to p's projection on the
+    triangle's plane clipped into the triangle (exact when p projects inside it, an upper
+    bound otherwise), and the triangles' unit normals."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    nrm = np.cross(b - a, c - a)
+    nrm /= np.linalg.norm(nrm, axis=1)[:, None]
+    # barycentric projection of p on each plane, clipped into the triangle
+    v0, v1, v2 = b - a, c - a, p - a
+    d00, d01, d11 = (v0 * v0).sum(1), (v0 * v1).sum(1), (v1 * v1).sum(1)
+    d20, d21 = (v2 * v0).sum(1), (v2 * v1).sum(1)
+    den = d00 * d11 - d01 * d01
+    v = np.clip((d11 * d20 - d01 * d21) / den, 0.0, 1.0)
+    w = np.clip((d00 * d21 - d01 * d20) / den, 0.0, 1.0)
+    s = v + w
+    over = np.where(s > 1, s, 1.0)
+    v, w = v / over, w / over
+    q = a + v[:, None] * v0 + w[:, None] * v1
+    return np.linalg.norm(q - p, axis=1), nrm
+
+
+def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: float,
+          path: Path | None = None):
+    """Mesh the 3-D reflection anode with gmsh (OCC kernel); write it to ``path`` if given.
+
+    Args:
+        lay: the layout (its ``zone`` set to the spot's axes and half-extents).
+        h_min: smallest element size, at the deposition zone (m).
+        growth: element size growth per unit distance from the zone (-).
+        h_max: largest element size (m).
+        zone_depth: deposition depth below the face (m).
+        path: where to write the .msh file.
+
+    Returns:
+        The gmsh module with the meshed model (caller finalises).
+    """
+    from .geometry import generate, start_gmsh
+
+    gmsh = start_gmsh("anode3d")
+    occ = gmsh.model.occ
+    s, th, fr = lay.sizes, lay.angle, lay.frame
+    Rc, L = s["anode_radius_m"], s["anode_length_m"]
+    Ri, ti = s["insert_radius_m"], s["insert_thickness_m"]
+    top = L + Rc * math.tan(th) + 0.5 * Rc
+    rod = occ.addCylinder(0, 0, 0, 0, 0, top, Rc)
+    big = 8.0 * (top + Rc)
+    above = occ.addBox(-big / 2, -big / 2, 0, big, big, big)  # half-space z' > 0
+    occ.rotate([(3, above)], 0, 0, 0, 0, 1, 0, th)  # (0, 0, 1) → n
+    occ.translate([(3, above)], *fr.origin)
+    body, _ = occ.cut([(3, rod)], [(3, above)])
+    base = fr.origin - ti * fr.normal
+    disc = occ.addCylinder(*base, *(ti * fr.normal), Ri)
+    _, pieces = occ.fragment(body, [(3, disc)])
+    occ.synchronize()
+    target = [t for d, t in pieces[1] if d == 3]
+    sink = [t for d, t in pieces[0] if d == 3 and t not in target]
+    if len(target) != 1 or len(sink) != 1:
+        raise RuntimeError(f"reflection_3d: unexpected volumes after fragment ({pieces})")
+
+    def surfaces(vol):
+        return {abs(t) for _, t in gmsh.model.getBoundary([(3, vol)], oriented=False)}
+
+    s_t, s_h = surfaces(target[0]), surfaces(sink[0])
+    tol = 1e-6 * lay.scale
+    groups: dict[str, list[int]] = {}
+    for surf in sorted(s_t | s_h):
+        com = np.array(occ.getCenterOfMass(2, surf))
+        if surf in s_t and surf in s_h:
+            name = "target_heat_sink"
+        elif abs(com[2]) < tol:
+            name = "cooled_end"
+        elif abs((com - fr.origin) @ fr.normal) < tol:
+            name = "beam_face" if surf in s_t else "anode_face"
+        else:
+            name = "side"
+        groups.setdefault(name, []).append(surf)
+    # A node at the impact point, where the temperature peaks (nodal maxima are reported).
+    centre = occ.addPoint(*fr.origin)
+    occ.synchronize()
+    gmsh.model.mesh.embed(0, [centre], 2, groups["beam_face"][0])
+    if lay.rim is not None:  # the flat top's edge, where the source jumps
+        ring = occ.addCircle(*fr.origin, lay.rim, zAxis=list(fr.normal), xAxis=list(fr.e1))
+        occ.synchronize()
+        gmsh.model.mesh.embed(1, [ring], 2, groups["beam_face"][0])
+    for i, (name, tags) in enumerate(sorted(groups.items()), start=1):
+        gmsh.model.addPhysicalGroup(2, tags, i, name=name)
+    gmsh.model.addPhysicalGroup(3, target, 10, name="target")
+    gmsh.model.addPhysicalGroup(3, sink, 11, name="heat_sink")
+
+    u_axis, a_u, a_w = lay.zone
+    w_axis = np.cross(fr.normal, u_axis)
+    c, n = fr.origin, fr.normal
+
+    def size(dim, tag, x, y, z, lc):
+        d = np.array([x, y, z]) - c
+        depth = -(d @ n)
+        du = max(0.0, abs(d @ u_axis) - a_u)
+        dw = max(0.0, abs(d @ w_axis) - a_w)
+        dz = max(0.0, -depth, depth - zone_depth)
+        h = min(h_max, h_min + growth * math.sqrt(du * du + dw * dw + dz * dz))
+        if lay.rim is not None:
+            off = math.hypot(math.sqrt(max(d @ d - (d @ n) ** 2, 0.0)) - lay.rim, d @ n)
+            h = min(h, 0.06 * lay.rim + growth * off)
+        return h
+
+    return generate(gmsh, 3, size, path)

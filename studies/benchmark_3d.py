@@ -1,0 +1,85 @@
+"""Benchmark: the 3-D reflection anode of studies/reflection_3d.toml (20° anode angle,
+20 µm spot, 10 W beam, temperature-dependent properties), steady state and 10 s of
+transient with the drift at 20 save times, on 1 and 2 MPI ranks, for the case's mesh and
+a finer one.
+
+Prints cells, dofs, time steps, CG iterations (thermal, mechanical), wall times (mesh,
+thermal, mechanical, total), the peak memory (largest resident set of a rank, and their
+sum), the peak temperature and the final drift. Run:
+``.venv/bin/python studies/benchmark_3d.py`` (a few minutes on 2 cores).
+"""
+
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASE = Path(__file__).with_name("reflection_3d.toml")
+MESHES = {"case": {}, "fine": {"spot_fraction": 0.1, "growth": 0.2}}
+
+
+def worker(mesh: str) -> None:
+    """One benchmark point under mpirun: steady, then the 10 s transient; rank 0 prints a
+    JSON line."""
+    import anodesim
+    from anodesim import _mpi  # noqa: F401
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    base = anodesim.load(CASE).source
+    base = {**base, "mesh": {**base["mesh"], **MESHES[mesh]}, "output": {"fields": False}}
+    out = {}
+    for kind, loading in (("steady", {"kind": "steady"}), ("transient", base["loading"])):
+        data = {**base, "loading": loading}
+        t0 = time.perf_counter()
+        res = anodesim.run(anodesim.from_dict(data, CASE.parent), comm=comm)
+        wall = time.perf_counter() - t0
+        s = res.summary
+        out[kind] = {"cells": s["numerics"]["cells"], "dofs": s["numerics"]["dofs"],
+                     "steps": s["numerics"]["time_steps"],
+                     "cg_thermal": s["numerics"]["linear_iterations"],
+                     "cg_mechanics": s["numerics"]["mechanics_linear_iterations"],
+                     "mesh_s": s["timing_s"]["mesh"], "thermal_s": s["timing_s"]["thermal"],
+                     "mechanics_s": s["timing_s"]["mechanics"], "total_s": wall,
+                     "T_peak_C": s["results"]["T_peak_max_C"],
+                     "drift_um": s["mechanics"]["drift_across_view_um"]["final"]}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
+    rss_all = comm.gather(rss)
+    if comm.rank == 0:
+        out["rss_max_MiB"], out["rss_sum_MiB"] = max(rss_all), sum(rss_all)
+        print("RESULT " + json.dumps(out), flush=True)
+
+
+def main() -> int:
+    mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent))
+    print(f"{'mesh':<5s} {'ranks':>5s} {'run':<9s} {'cells':>7s} {'dofs':>6s} {'steps':>5s} "
+          f"{'CG th':>6s} {'CG me':>6s} {'mesh s':>7s} {'therm s':>8s} {'mech s':>7s} "
+          f"{'total s':>8s} {'T_peak °C':>9s} {'drift µm':>8s} {'RSS max/sum MiB':>16s}")
+    for mesh in MESHES:
+        for ranks in (1, 2):
+            cmd = [mpirun, "-n", str(ranks), sys.executable, __file__, "--worker", mesh]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
+            if r.returncode or not line:
+                print(f"{mesh} on {ranks} ranks failed:\n{r.stderr[-2000:]}")
+                return 1
+            res = json.loads(line[0][7:])
+            for kind in ("steady", "transient"):
+                d = res[kind]
+                print(f"{mesh:<5s} {ranks:5d} {kind:<9s} {d['cells']:7d} {d['dofs']:6d} "
+                      f"{d['steps']:5d} {d['cg_thermal']:6d} {d['cg_mechanics']:6d} "
+                      f"{d['mesh_s']:7.2f} {d['thermal_s']:8.2f} {d['mechanics_s']:7.2f} "
+                      f"{d['total_s']:8.2f} {d['T_peak_C']:9.1f} {d['drift_um']:8.3f} "
+                      f"{res['rss_max_MiB']:7.0f}/{res['rss_sum_MiB']:<8.0f}")
+    print("(the first point includes form compilation on a cold cache)")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        worker(sys.argv[2])
+        sys.exit(0)
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""3-D reflection anode: named faces on the tilted face, conservation of energy with both
+linear solvers, spot shapes (deposited power to 0.1 %, footprint elongation), and the
+case errors of the 3-D keys."""
+
+import math
+
+import dolfinx
+import numpy as np
+import pytest
+import ufl
+from cases import reflection_3d
+from mpi4py import MPI
+
+import anodesim
+from anodesim import pipeline
+from anodesim.beam import FWHM_PER_SIGMA
+
+
+def _setup(data):
+    case = anodesim.from_dict(data)
+    prep = pipeline.prepare(case)
+    domain, problem, _, _ = pipeline.setup(case, prep, MPI.COMM_WORLD)
+    return case, prep, domain, problem
+
+
+def _face_points(domain, name):
+    msh = domain.mesh
+    fdim = msh.topology.dim - 1
+    msh.topology.create_connectivity(fdim, 0)
+    verts = dolfinx.mesh.entities_to_geometry(msh, fdim, domain.facets(name))
+    return msh.geometry.x[verts.reshape(-1)]
+
+
+@pytest.mark.parametrize("angle", [0.0, 20.0])
+def test_faces_lie_where_named(angle):
+    """Every node of a named face lies on its surface: beam and anode faces on the tilted
+    plane through the impact point, the cooled end at z = 0, the side on the mantle
+    (to 1e-9 of the rod size, gmsh places boundary nodes on the exact surfaces)."""
+    case, prep, domain, _ = _setup(reflection_3d(geometry={"anode_angle_deg": angle},
+                                                 loading={"kind": "steady",
+                                                          "duration_s": None}))
+    fr = prep.lay.frame
+    s = case.geometry.sizes_m
+    tol = 1e-9 * s["anode_length_m"]
+    for name in ("beam_face", "anode_face", "side", "cooled_end", "target_heat_sink"):
+        assert MPI.COMM_WORLD.allreduce(len(domain.facets(name))) > 0, name
+    for name in ("beam_face", "anode_face"):
+        p = _face_points(domain, name)
+        assert np.all(np.abs((p - fr.origin) @ fr.normal) < tol), name
+    beam = _face_points(domain, "beam_face")
+    assert np.all(np.linalg.norm(beam - fr.origin, axis=1) <= s["insert_radius_m"] + tol)
+    assert np.all(np.abs(_face_points(domain, "cooled_end")[:, 2]) < tol)
+    side = _face_points(domain, "side")
+    assert np.all(np.abs(np.hypot(side[:, 0], side[:, 1]) - s["anode_radius_m"]) < tol)
+
+
+@pytest.mark.parametrize("solver,rtol", [("direct", 1e-11), ("iterative", 1e-8)])
+def test_steady_heat_leaves_through_the_cooled_end(solver, rtol):
+    """Steady state: the convective outflow ∫ h (T − T_c) dA over the cooled end equals the
+    deposited power (the constant is in the P1 test space, so this holds to the solver
+    tolerance: round-off for LU, ~100 × rtol for CG + GAMG with rtol 1e-10)."""
+    data = reflection_3d(loading={"kind": "steady", "duration_s": None},
+                         numerics={"solver": solver})
+    case, prep, domain, problem = _setup(data)
+    P = case.beam.power_W * prep.p_dep
+    problem.steady(P)
+    b = case.boundaries["cooled_end"]
+    out = dolfinx.fem.form(b.h_W_m2K * (problem.T - b.temperature_K)
+                           * problem.ds(domain.groups["cooled_end"]))
+    Q = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(out), op=MPI.SUM)
+    assert problem.solver == solver
+    assert Q == pytest.approx(P, rel=rtol)
+
+
+def test_transient_adiabatic_energy_balance():
+    """No heat leaves (all faces adiabatic): the stored heat equals the deposited energy at
+    every step to the solver tolerance (constant properties, BDF2 conserves exactly)."""
+    res = pipeline.run(anodesim.from_dict(reflection_3d(boundaries=None,
+                                                        loading={"duration_s": 0.05})))
+    stored, deposited = res.column("stored_heat_J"), res.column("deposited_energy_J")
+    assert stored[-1] > 0
+    assert np.allclose(stored, deposited, rtol=1e-8, atol=1e-9 * deposited[-1])
+
+
+SHAPES = {
+    "gaussian-0deg": ({"anode_angle_deg": 0.0}, {"spot": "gaussian", "fwhm_um": 100.0}),
+    "flat_top-0deg": ({"anode_angle_deg": 0.0},
+                      {"spot": "flat_top", "fwhm_um": None, "diameter_um": 300.0}),
+    "gaussian-20deg": ({}, {"spot": "gaussian", "fwhm_um": 100.0, "direction": [0, 0, -1]}),
+    "elliptical": ({}, {"spot": "elliptical", "fwhm_um": None, "fwhm_major_um": 200.0,
+                        "fwhm_minor_um": 60.0, "orientation_deg": 30.0}),
+    "footprint": ({}, {"spot": "footprint", "fwhm_um": 100.0}),
+    "line": ({}, {"spot": "line", "fwhm_um": 40.0, "length_um": 500.0,
+                  "orientation_deg": 90.0}),
+}
+
+
+# Every shape at the surface; through the depth one round and one elongated shape (the
+# quarter-range elements make volume cases ~10 s each).
+DEPOSITS = [(s, "surface") for s in SHAPES] + [("gaussian-20deg", "volume"),
+                                               ("line", "volume")]
+
+
+@pytest.mark.parametrize("shape,deposition", DEPOSITS, ids=["-".join(d) for d in DEPOSITS])
+def test_deposited_power_integrates_to_0p1_percent_3d(shape, deposition):
+    """The mesh integrates the analytic 1 W source to 1 ± 1e-3 for every spot shape, on
+    the flat and on the 20° face, at the surface and through the depth (100 kV in W:
+    12.6 µm range; the mesh refines to a quarter of it)."""
+    geo, beam = SHAPES[shape]
+    data = reflection_3d(geometry=geo, beam={**beam, "deposition": deposition},
+                         loading={"kind": "steady", "duration_s": None})
+    _, _, _, problem = _setup(data)
+    assert problem.source_ratio == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("angle", [20.0, 45.0])
+def test_footprint_elongated_along_the_beam_trace(angle):
+    """A round beam (FWHM 100 µm, σ) across the rod meets the face at incidence ψ = 90° − θ:
+    the emission-weighted second moments of the footprint on the face are σ²/cos²ψ along
+    the beam's trace (e₁) and σ² across it (e₂), within 2 % (mesh quadrature of the
+    Gaussian on h = 25 µm faces)."""
+    data = reflection_3d(geometry={"anode_angle_deg": angle},
+                         beam={"spot": "footprint", "fwhm_um": 100.0},
+                         loading={"kind": "steady", "duration_s": None})
+    case, prep, domain, problem = _setup(data)
+    fr = prep.lay.frame
+    sigma = 100e-6 / FWHM_PER_SIGMA
+    cos_psi = math.sin(math.radians(angle))
+    assert fr.incidence_cos == pytest.approx(cos_psi)
+    (q, meas), = problem.source_terms
+    x = ufl.SpatialCoordinate(domain.mesh)
+    d = x - ufl.as_vector([float(c) for c in fr.origin])
+    total = lambda f: MPI.COMM_WORLD.allreduce(  # noqa: E731
+        dolfinx.fem.assemble_scalar(dolfinx.fem.form(f * meas)), op=MPI.SUM)
+    m0 = total(q)
+    along = total(q * ufl.dot(d, ufl.as_vector(fr.e1)) ** 2) / m0
+    across = total(q * ufl.dot(d, ufl.as_vector(fr.e2)) ** 2) / m0
+    assert along == pytest.approx((sigma / cos_psi) ** 2, rel=0.02)
+    assert across == pytest.approx(sigma ** 2, rel=0.02)
+
+
+BAD_3D = [
+    ("unknown solver", {"numerics": {"solver": "lu"}}, "numerics.solver = 'lu'"),
+    ("free body in 3-D", {"mechanics": {"free": True}},
+     "mechanics.free = true: free bodies are supported on axisymmetric geometries only"),
+    ("round spots only in 2-D", {"geometry": {"kind": "reflection_insert",
+                                              "anode_angle_deg": None},
+                                 "beam": {"spot": "line"}}, "beam.spot = 'line'"),
+    ("face reaches the cooled end", {"geometry": {"anode_angle_deg": 60.0}},
+     "geometry.anode_length_mm = 3"),
+    ("angle out of range", {"geometry": {"anode_angle_deg": 75.0}},
+     "geometry.anode_angle_deg = 75.0"),
+    ("minor above major", {"beam": {"spot": "elliptical", "fwhm_um": None,
+                                    "fwhm_major_um": 50.0, "fwhm_minor_um": 80.0}},
+     "beam.fwhm_minor_um = 80"),
+    ("contact conductance in 3-D", {"interfaces": {"target_heat_sink":
+                                                   {"conductance_W_m2K": 1e6}}},
+     "interfaces.target_heat_sink: a contact conductance is not available"),
+    ("drift beam differs", {"mounts": {"cooled_end": {"type": "clamped"}},
+                            "drift": {"beam_direction": [0, 0, -1],
+                                      "view_direction": [0, 0, 1], "source_object_mm": 10,
+                                      "magnification": 5, "pixel_size_um": 50}},
+     "drift.beam_direction = [0.0, 0.0, -1.0]: expected the beam direction of the case "
+     "[-1.0, 0.0, 0.0]"),
+]
+
+
+@pytest.mark.parametrize("what,change,message", BAD_3D, ids=[b[0] for b in BAD_3D])
+def test_bad_3d_input_one_line(what, change, message):
+    with pytest.raises(anodesim.CaseError, match=message.replace("[", r"\[").replace(
+            "(", r"\(")) as e:
+        data = reflection_3d(**change)
+        if data["geometry"]["kind"] == "reflection_insert":
+            data["geometry"].update({"anode_radius_mm": 3.0, "anode_length_mm": 5.0})
+        anodesim.from_dict(data)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"beam": {"spot": "footprint", "fwhm_um": 250.0}}, "beam.spot = 'footprint'"),
+    ({"beam": {"direction": [1, 0, 0]}}, "beam.direction = \\[1"),
+])
+def test_spot_must_fit_and_beam_must_hit(change, message):
+    """Found when resolving the case (no dolfinx): a footprint longer than the insert, a
+    beam that travels away from the face."""
+    with pytest.raises(anodesim.CaseError, match=message):
+        pipeline.prepare(anodesim.from_dict(reflection_3d(**change)))
+
+
+def test_drift_in_3d_through_the_drift_map():
+    """20° face, beam across the rod, view axis at a 10° take-off angle with its trace
+    across the beam plane (azimuth 90°): the time series carries all three components of
+    the spot displacement, and at every save time the drift columns are the drift map of
+    those components: spot shift (u·n)/(b·n) along b, the part across the view axis
+    (perpendicular to v, (M − 1)/pixel on the detector), and ΔM/M = δ·v (1/SOD − 1/SDD)
+    (to 1e-9, the columns' round-off)."""
+    sod, M, pixel = 20e-3, 10.0, 100e-6
+    data = reflection_3d(mounts={"cooled_end": {"type": "clamped"}},
+                         drift={"take_off_angle_deg": 10.0, "view_azimuth_deg": 90.0,
+                                "source_object_mm": sod * 1e3, "magnification": M,
+                                "pixel_size_um": pixel * 1e6},
+                         output={"save_times_s": [0.01, 0.1]})
+    case = anodesim.from_dict(data)
+    prep = pipeline.prepare(case)
+    fr = prep.lay.frame
+    v = np.asarray(case.mechanics.drift.view_direction)
+    assert v @ fr.normal == pytest.approx(math.sin(math.radians(10.0)), rel=1e-12)
+    assert v @ fr.e1 == pytest.approx(0.0, abs=1e-12)
+    res = pipeline.run(case)
+    rows = ~np.isnan(res.column("u_spot_z_um"))
+    u = np.column_stack([res.column(f"u_spot_{a}_um")[rows] for a in "xyz"])
+    across = np.column_stack([res.column(f"drift_across_view_{a}_um")[rows] for a in "xyz"])
+    shift = res.column("spot_shift_um")[rows]
+    assert len(shift) == 2 and np.all(np.abs(u[:, 0]) > 0) and np.all(np.abs(u[:, 2]) > 0)
+    s = (u @ fr.normal) / (fr.beam @ fr.normal)
+    np.testing.assert_allclose(shift, s, rtol=1e-9)
+    delta = s[:, None] * fr.beam
+    along = delta @ v
+    np.testing.assert_allclose(across, delta - along[:, None] * v, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(res.column("drift_across_view_um")[rows],
+                               np.linalg.norm(across, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(res.column("image_drift_px")[rows],
+                               (M - 1) * np.linalg.norm(across, axis=1) * 1e-6 / pixel,
+                               rtol=1e-9)
+    np.testing.assert_allclose(res.column("magnification_change_rel")[rows],
+                               along * 1e-6 * (1 / sod - 1 / (M * sod)), rtol=1e-9)
+    assert "u_spot_y_um" in res.summary["mechanics"]
