@@ -225,3 +225,37 @@ def test_drift_in_3d_through_the_drift_map():
     np.testing.assert_allclose(res.column("magnification_change_rel")[rows],
                                along * 1e-6 * (1 / sod - 1 / (M * sod)), rtol=1e-9)
     assert "u_spot_y_um" in res.summary["mechanics"]
+
+
+def test_3d_run_outputs_and_a_solver_that_fails_is_one_line(tmp_path, monkeypatch, capsys):
+    """A 3-D transient run writes the temperature plot and the slices (and a 2-D steady run
+    its profiles, not a one-point time plot); an iterative solver that cannot converge
+    (capped at 2 iterations through PETSc's options) is a one-line run failure, exit 1."""
+    from cases import transmission
+    from test_case import write_toml
+
+    from anodesim.cli import main
+
+    path = write_toml(tmp_path / "r3d.toml", reflection_3d(loading={"kind": "continuous",
+                                                                    "duration_s": 0.01}))
+    assert main(["run", str(path), "-o", str(tmp_path / "ok"), "-q"]) == 0
+    assert (tmp_path / "ok" / "temperatures.png").is_file()
+    assert (tmp_path / "ok" / "temperature_slices.png").is_file()
+    steady = write_toml(tmp_path / "s.toml", transmission())
+    assert main(["run", str(steady), "-o", str(tmp_path / "s"), "-q"]) == 0
+    assert not (tmp_path / "s" / "temperatures.png").exists()
+    assert list((tmp_path / "s").glob("profiles*"))
+
+    from petsc4py import PETSc
+
+    opts = PETSc.Options()
+    opts["anodesim_thermal_ksp_max_it"] = 2
+    try:
+        code = main(["run", str(path), "-o", str(tmp_path / "bad")])
+    finally:
+        opts.delValue("anodesim_thermal_ksp_max_it")
+    err = capsys.readouterr().err
+    assert code == 1
+    failure = [ln for ln in err.splitlines() if ln.startswith("anodesim: run failed")]
+    assert len(failure) == 1 and "linear solver (cg/gamg) did not converge" in failure[0]
+    assert "Traceback" not in err

@@ -95,3 +95,32 @@ def test_mesh_without_a_target_group(tmp_path, capsys):
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "a volume physical group named 'target'" in err and "tile" in err, err
+
+
+def test_volume_without_a_group_is_one_line(tmp_path, capsys):
+    """A mesh with a volume in no physical group (its cells would have no region and no
+    material): one line naming the file, exit 2, before any solver starts."""
+    import gmsh
+
+    gmsh.initialize()
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add("half_named")
+    a = gmsh.model.occ.addBox(0, 0, 0, 1e-3, 1e-3, 0.5e-3)
+    b = gmsh.model.occ.addBox(0, 0, -1e-3, 1e-3, 1e-3, 1e-3)
+    gmsh.model.occ.fragment([(3, a)], [(3, b)])
+    gmsh.model.occ.synchronize()
+    top = [t for d, t in gmsh.model.getEntities(2)
+           if abs(gmsh.model.occ.getCenterOfMass(2, t)[2] - 0.5e-3) < 1e-9]
+    gmsh.model.addPhysicalGroup(3, [a], name="target")  # the lower block stays unnamed
+    gmsh.model.addPhysicalGroup(2, top, name="beam_face")
+    bottom = [t for d, t in gmsh.model.getEntities(2)
+              if abs(gmsh.model.occ.getCenterOfMass(2, t)[2] + 1e-3) < 1e-9]
+    gmsh.model.addPhysicalGroup(2, bottom, name="cooled_end")
+    gmsh.option.setNumber("Mesh.MeshSizeMax", 0.4e-3)
+    gmsh.model.mesh.generate(3)
+    msh = tmp_path / "half_named.msh"
+    gmsh.write(str(msh))
+    gmsh.finalize()
+    case = _example(geometry={"file": str(msh), "impact_point_mm": [0.5, 0.5, 0.5]},
+                    materials={"heat_sink": None})
+    assert_run_rejected(tmp_path, capsys, case, "belong to no physical volume group")

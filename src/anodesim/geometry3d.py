@@ -201,6 +201,14 @@ def layout(case) -> Layout3D:
 ON_FACE_TOLERANCE = 1e-4  # × the mesh's bounding-box diagonal
 
 
+def _unnamed_volumes(gmsh) -> list[int]:
+    """Volume entities of the loaded model in no physical volume group: their cells would
+    have no region and no material (gmsh does not even save their cells by default)."""
+    named = {e for dim, group in gmsh.model.getPhysicalGroups(3)
+             for e in gmsh.model.getEntitiesForPhysicalGroup(dim, group)}
+    return [t for _, t in gmsh.model.getEntities(3) if t not in named]
+
+
 def user_layout(case) -> Layout3D:
     """The beam frame on a user mesh (read with gmsh, no dolfinx): the beam_face triangle
     nearest to the impact point gives the face normal, oriented against the beam.
@@ -221,11 +229,15 @@ def user_layout(case) -> Layout3D:
         xyz = coords.reshape(-1, 3)
         lower, upper = xyz.min(axis=0), xyz.max(axis=0)
         tris, tets = _group_elements(gmsh, 2, "beam_face"), _group_elements(gmsh, 3, "target")
+        unnamed = _unnamed_volumes(gmsh)
         index = np.zeros(int(tags.max()) + 1, dtype=np.int64)
         index[tags.astype(np.int64)] = np.arange(len(tags))
         corners = xyz[index[tris]]
     finally:
         gmsh.finalize()
+    if unnamed:
+        raise CaseError(f"geometry.file = {str(g.file)!r}: volume(s) {unnamed} belong to no "
+                        "physical volume group; expected every volume in a named region group")
     p = np.asarray(g.impact_point_m)
     dist, normals = _distance_to_triangles(p, corners)
     scale = float(np.linalg.norm(upper - lower))
@@ -238,7 +250,11 @@ def user_layout(case) -> Layout3D:
     b = beam_direction(0.0, case.beam.direction)
     # outward: away from the fourth node of the target tetrahedron on that triangle
     tri = set(tris[i].tolist())
-    tet = next(t for t in tets if tri <= set(t.tolist()))
+    tet = next((t for t in tets if tri <= set(t.tolist())), None)
+    if tet is None:
+        raise CaseError(f"geometry.file = {str(g.file)!r}: the beam_face group at the impact "
+                        "point does not bound the target volume; expected beam_face on the "
+                        "surface of the target group")
     inner = xyz[index[[v for v in tet if v not in tri][0]]]
     n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
     if -(b @ n) < math.sin(math.radians(1.0)):

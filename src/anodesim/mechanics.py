@@ -26,7 +26,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from . import coupling, materials as mat_lib
-from .thermal import linear_solver
+from .thermal import linear_solver, solve_linear
 from .geometry import AnodeMesh
 
 PROPS = ("E", "nu")
@@ -250,7 +250,7 @@ class ThermoElasticProblem:
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(self.b, self.bcs)
         self.ksp.setOperators(A)
-        self.ksp.solve(self.b, self.u.x.petsc_vec)
+        solve_linear(self.ksp, self.b, self.u.x.petsc_vec, MechanicsError, "displacement")
         self.linear_iterations += self.ksp.getIterationNumber()
         self.u.x.scatter_forward()
         if self.free:  # fix the centre of mass: remove the rigid axial translation

@@ -582,12 +582,12 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                     [row[col["image_drift_px"]] for row in saved],
                     [row[0] for row in rows], [row[3] for row in rows], case.title,
                     log_time=len(case.loading.segments) == 1)
-            if case.loading.kind == "steady":
-                if profiles is not None:
-                    _write_profiles(out, case, *profiles)
             if slices is not None:
                 output.plot_slices(out / "temperature_slices.png", slices,
                                    f"{case.title}: t = {rows[-1][0]:.4g} s")
+            if case.loading.kind == "steady":
+                if profiles is not None:
+                    _write_profiles(out, case, *profiles)
             else:
                 t = [row[0] for row in rows]
                 curves = {"peak (target)": [row[3] for row in rows]}

@@ -94,6 +94,17 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
     return ksp
 
 
+def solve_linear(ksp, b, x, error, what: str) -> None:
+    """ksp.solve, with a failure to converge (an iterative solver over its iteration limit,
+    a breakdown) raised as `error` with PETSc's reason, not as a bare PETSc error."""
+    try:
+        ksp.solve(b, x)
+    except PETSc.Error as e:
+        raise error(f"the {what} linear solver ({ksp.getType()}/{ksp.getPC().getType()}) did "
+                    f"not converge: reason {ksp.getConvergedReason()} after "
+                    f"{ksp.getIterationNumber()} iterations (PETSc error {e.ierr})") from None
+
+
 class ThermalProblem:
     """Heat conduction in the tagged anode mesh.
 
@@ -374,7 +385,7 @@ class ThermalProblem:
         b = self._residual()
         x = self.T.x.petsc_vec
         if not self.nonlinear:
-            ksp.solve(b, self.du)
+            solve_linear(ksp, b, self.du, SolverError, "temperature")
             self.linear_iterations += ksp.getIterationNumber()
             x.axpy(-1.0, self.du)
             self.T.x.scatter_forward()
@@ -384,7 +395,7 @@ class ThermalProblem:
         norm0 = b.norm()
         previous = None
         for _ in range(self.max_newton):
-            ksp.solve(b, self.du)
+            solve_linear(ksp, b, self.du, SolverError, "temperature")
             self.linear_iterations += ksp.getIterationNumber()
             self.newton_iterations += 1
             update = self.du.norm(PETSc.NormType.NORM_INFINITY)
