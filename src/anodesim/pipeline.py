@@ -384,9 +384,13 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
     T0 = case.initial_temperature_K
     source_ratio = problem.source_ratio
     if abs(source_ratio - 1.0) > 1e-3 and rank0:
+        why = "refine mesh.spot_fraction"
+        if case.geometry.kind == "user_mesh" and spot.deposition == "volume":
+            why += (f", or the target is thinner than the electron range "
+                    f"({spot.layers[0].range_m * 1e6:.3g} µm): on a user mesh all the energy "
+                    "goes into the target group, none into the material below")
         print(f"anodesim: warning: the mesh resolves the beam source to {source_ratio:.5f} of "
-              "its power (rescaled to the requested power); refine mesh.spot_fraction",
-              file=sys.stderr)
+              f"its power (rescaled to the requested power); {why}", file=sys.stderr)
     if case.geometry.dim == 3:
         probes_pts = np.array([lay.frame.point(p.r_m, p.depth_m)
                                for p in case.probes]).reshape(-1, 3)
