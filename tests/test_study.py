@@ -174,6 +174,14 @@ def reference(tmp_path_factory):
     return out, table
 
 
+def fresh_copy(study_folder, folder):
+    """A new study folder holding only a copy of study_folder's study.json: the same study,
+    nothing run yet."""
+    folder.mkdir()
+    (folder / "study.json").write_bytes((study_folder / "study.json").read_bytes())
+    return folder
+
+
 def test_sweep_rows_match_single_runs_and_scale_linearly(reference, tmp_path):
     """Constant properties and a fixed far field: the rise is linear in the power, so every
     row's peak over power must agree to solver round-off (tol 1e-9); and each row equals a
@@ -229,9 +237,7 @@ def test_sigkill_and_resume_lose_nothing(reference, tmp_path):
     finished, as a power loss would; the table on disk is whole, and the restarted sweep
     skips the finished case and ends with the same table as an uninterrupted run."""
     ref_out, ref_table = reference
-    out = tmp_path / "killed"  # the same study, started from a copy of its study.json
-    out.mkdir()
-    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    out = fresh_copy(ref_out, tmp_path / "killed")  # the same study, nothing run yet
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "1"]
     proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.DEVNULL)
     first = ref_table.rows[0]["id"]
@@ -277,9 +283,7 @@ def slurm():
 
 def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     ref_out, _ = reference
-    out = tmp_path / "slurm study"  # a space in the path, quoted in the script
-    out.mkdir()
-    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    out = fresh_copy(ref_out, tmp_path / "slurm study")  # a space, quoted in the script
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "--submit", "slurm", "--wait"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
@@ -361,9 +365,7 @@ def test_slurm_task_that_never_ran_is_a_failed_row(slurm, reference, tmp_path):
     """An array task cancelled before it ran leaves no result: --wait records it as failed,
     with the reason, and the command exits 1."""
     ref_out, _ = reference
-    out = tmp_path / "cancelled"
-    out.mkdir()
-    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    out = fresh_copy(ref_out, tmp_path / "cancelled")
     proc = subprocess.Popen([sys.executable, "-m", "anodesim", "sweep", str(out), "--submit",
                              "slurm", "--wait"], stderr=subprocess.PIPE, text=True)
     job_file = out / "slurm" / "job_id"
@@ -388,9 +390,7 @@ def test_runner_killed_alone_takes_its_workers_with_it(reference, tmp_path):
     """SIGKILL of the runner only: its workers die with it (no orphan writes on), and the
     restarted sweep ends with the reference table."""
     ref_out, _ = reference
-    out = tmp_path / "runner_killed"
-    out.mkdir()
-    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    out = fresh_copy(ref_out, tmp_path / "runner_killed")
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "2"]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -414,9 +414,7 @@ def test_same_case_run_twice_at_once(reference, tmp_path):
     """Two executors run the same case at the same time: both succeed, one result stands,
     nothing is left behind."""
     ref_out, _ = reference
-    out = tmp_path / "twice"
-    out.mkdir()
-    (out / "study.json").write_bytes((ref_out / "study.json").read_bytes())
+    out = fresh_copy(ref_out, tmp_path / "twice")
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "--task-id", "0", "-q"]
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for p in procs:

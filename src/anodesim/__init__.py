@@ -53,14 +53,9 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
         st = study
     else:
         st = study_mod.load(study)
-    if out_dir is None:
-        p = Path(study) if isinstance(study, (str, Path)) else None
-        out_dir = p if p and p.is_dir() else Path("results") / (
-            (p.parent.resolve().name if p.stem == "study" else p.stem) if p
-            else f"study-{st.id}")
-    if jobs < 1:
-        raise CaseError(f"jobs = {jobs}: expected at least 1 process")
-    out = Path(out_dir)
+    executors.check_jobs(jobs, f"jobs = {jobs}")
+    source = Path(study) if isinstance(study, (str, Path)) else None
+    out = Path(out_dir) if out_dir is not None else executors.default_folder(st, source)
     executors.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     return executors.run_local(st, out, jobs, say)

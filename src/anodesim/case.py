@@ -1040,6 +1040,25 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                 probes, time, output, mechanics, limits, rating, numerics, source=data)
 
 
+def read_toml(path: str | Path, what: str = "case file") -> dict:
+    """Parse a TOML file (a case or a study) into a dict.
+
+    Raises:
+        CaseError: the file cannot be read, is not UTF-8 text or is not valid TOML (one line).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise CaseError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise CaseError(f"{path}: not a text file in UTF-8 (a TOML {what} is expected)") \
+            from None
+
+
 def load(path: str | Path) -> Case:
     """Read and validate a case file.
 
@@ -1047,14 +1066,4 @@ def load(path: str | Path) -> Case:
         CaseError: unreadable file, bad TOML or bad content (one line).
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise CaseError(f"{path}: cannot read the case file ({e.strerror or e})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CaseError(f"{path}: not valid TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise CaseError(f"{path}: not a text file in UTF-8 (a TOML case file is expected)") \
-            from None
-    return from_dict(data, path.parent)
+    return from_dict(read_toml(path), path.parent)

@@ -99,13 +99,8 @@ def _sweep(args) -> int:
 
     source = Path(args.study)
     st = study_mod.load(source)  # bad input: one line, nothing written
-    if args.output:
-        out = Path(args.output)
-    elif source.is_dir():
-        out = source
-    else:  # studies/<name>/study.toml -> results/<name>
-        out = Path("results") / (source.parent.resolve().name if source.stem == "study"
-                                 else source.stem)
+    sweep.check_jobs(args.jobs, f"-j {args.jobs}")
+    out = Path(args.output) if args.output else sweep.default_folder(st, source)
     if args.list:
         for p in st.points:
             row = sweep.result_of(out, p) if out.is_dir() else None
@@ -203,9 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("materials", help="list the material library")
     p.set_defaults(func=_materials)
     args = parser.parse_args(argv)
-    if getattr(args, "jobs", 1) < 1:
-        print(f"anodesim: error: -j {args.jobs}: expected at least 1 process", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except CaseError as e:

@@ -62,6 +62,24 @@ class Table:
 # --------------------------------------------------------------------------------------
 # The study folder
 # --------------------------------------------------------------------------------------
+def default_folder(study: Study, source: Path | None) -> Path:
+    """Where a study's results go unless told: a study folder is its own,
+    studies/<name>/study.toml goes to results/<name>, other files to results/<file name>,
+    and a study built in code to results/study-<id>."""
+    if source is None:
+        return Path("results") / f"study-{study.id}"
+    if source.is_dir():
+        return source
+    return Path("results") / (source.parent.resolve().name if source.stem == "study"
+                              else source.stem)
+
+
+def check_jobs(jobs: int, given: str) -> None:
+    """CaseError unless at least one process is asked for (`given` names the input)."""
+    if jobs < 1:
+        raise CaseError(f"{given}: expected at least 1 process")
+
+
 def open_folder(study: Study, out: Path) -> None:
     """Create the study folder, or check that an existing one holds this study.
 
@@ -339,10 +357,14 @@ def _timeseries(path: Path, column: str) -> tuple[list[float], list[float]]:
 # --------------------------------------------------------------------------------------
 # Executors
 # --------------------------------------------------------------------------------------
+def _sweep_command(out: Path) -> list[str]:
+    """`anodesim sweep` on the study folder `out`, with this Python."""
+    return [sys.executable, "-m", "anodesim", "sweep", str(out.resolve())]
+
+
 def worker_command(out: Path, index: int) -> list[str]:
     """The command that runs case `index` of the study in folder `out` (any executor)."""
-    return [sys.executable, "-m", "anodesim", "sweep", str(out.resolve()), "--task-id",
-            str(index), "-q"]
+    return _sweep_command(out) + ["--task-id", str(index), "-q"]
 
 
 def _worker_env() -> dict:
@@ -368,8 +390,7 @@ def _interrupt(signum, frame):
 def run_local(study: Study, out: Path, jobs: int = 1, say=print,
               retry_failed: bool = False) -> Table:
     """Run the unfinished cases, each in its own process, `jobs` at a time."""
-    if jobs < 1:
-        raise CaseError(f"jobs = {jobs}: expected at least 1 process")
+    check_jobs(jobs, f"jobs = {jobs}")
     unique = list({p.id: p for p in study.points}.values())  # equal cases run once
     pending = []
     for p in unique:
@@ -489,7 +510,7 @@ def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
     lines += [f"#SBATCH {x}" for x in s.get("extra", [])]
     lines += ["# one array task = one case of the study; its result lands in cases/<id>/",
               "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
-              shlex.join(worker_command(out, 0)[:-3]) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q']
+              shlex.join(_sweep_command(out)) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q']
     return "\n".join(lines) + "\n"
 
 

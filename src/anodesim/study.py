@@ -31,13 +31,12 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import case as case_mod
-from .case import CaseError, _did_you_mean
+from .case import CaseError, _did_you_mean, _fail, read_toml
 
 COMBINE = ("grid", "zip")
 RATINGS = ("schedule", "continuous")
@@ -86,10 +85,6 @@ class Study:
         blob = json.dumps([self.run, self.rate, list(self.axes),
                            [[p.id, p.inputs] for p in self.points]], default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def _fail(key: str, value: Any, expected: str) -> CaseError:
-    return CaseError(f"{key} = {value!r}: expected {expected}")
 
 
 def _values(key: str, spec: Any) -> list:
@@ -213,16 +208,6 @@ def _point_id(case_or_data, tasks) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _read_toml(path: Path, what: str) -> dict:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise CaseError(f"{what} = {str(path)!r}: cannot read it ({e.strerror or e})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CaseError(f"{path}: not valid TOML ({e})") from None
-
-
 def from_dict(data: dict, base_dir: Path | str = ".") -> Study:
     """Validate a study given as a dict (as read from TOML) and expand its points.
 
@@ -251,7 +236,7 @@ def load(path: str | Path) -> Study:
             raise CaseError(f"{path}: not a study written by anodesim ({type(e).__name__}); "
                             "expected the study.json of a study folder") from None
         return _study(saved, path.parent, saved=True)
-    return _study(_read_toml(path, "study"), path.parent)
+    return _study(read_toml(path, "study file"), path.parent)
 
 
 def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
@@ -354,7 +339,7 @@ def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:
     bases = {}
     for n in names:
         p = (base_dir / n).resolve()
-        bases[n] = (_read_toml(p, "case"), str(p.parent))
+        bases[n] = (read_toml(p, "base case file"), str(p.parent))
     return bases
 
 
