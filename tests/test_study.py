@@ -343,7 +343,7 @@ def test_schedule_rating_rows(tmp_path):
     (the spot at W melting less 200 K) on its limit to the rating tolerance (0.5 % of the
     allowed rise), and the mean power is the duty cycle (0.5) times it."""
     from anodesim import materials
-    from anodesim.rating import SPOT_MARGIN_K
+    from anodesim.limits import SPOT_MARGIN_K
 
     base = small_block(loading={"kind": "pulse_train", "pulses": 2, "on_s": 1e-3,
                                 "off_s": 1e-3})

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .frames import DriftInputError, beam_direction, check_imaging, face_normal, view_direction
+
 ZERO_CELSIUS_K = 273.15
 
 
@@ -546,10 +548,24 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
             raise _fail("geometry.insert_thickness_mm", sizes["insert_thickness_m"] * 1e3,
                         "less than geometry.anode_length_mm")
     if kind == "reflection_3d":
-        from .geometry3d import check_sizes
-
-        check_sizes(sizes, angle)
+        _check_tilted_sizes(sizes, angle)
     return Geometry(kind, sizes, angle)
+
+
+def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
+    """CaseError when the tilted face of a 3-D rod reaches the cooled end or the disc leaves
+    the rod (sizes in m, anode angle in rad; see geometry3d.py)."""
+    Rc, L = sizes["anode_radius_m"], sizes["anode_length_m"]
+    Ri, ti = sizes["insert_radius_m"], sizes["insert_thickness_m"]
+    low = L - Rc * math.tan(angle_rad)  # lowest point of the cut face
+    if low <= ti + 0.1 * Rc:
+        raise CaseError(f"geometry.anode_length_mm = {L * 1e3:g}: expected more than "
+                        f"{(Rc * math.tan(angle_rad) + ti + 0.1 * Rc) * 1e3:.4g} mm, so the "
+                        "cut face stays clear of the insert depth and the cooled end")
+    if Ri + ti * math.sin(angle_rad) >= 0.95 * Rc:
+        raise CaseError(f"geometry.insert_radius_mm = {Ri * 1e3:g}: expected less than "
+                        f"{(0.95 * Rc - ti * math.sin(angle_rad)) * 1e3:.4g} mm, so the tilted "
+                        "insert stays inside the rod")
 
 
 def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
@@ -841,8 +857,6 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
             if d.has("view_direction"):
                 raise CaseError("drift: give the view axis as view_direction or as "
                                 "take_off_angle_deg (with view_azimuth_deg), not both")
-            from .geometry3d import view_direction
-
             take_off = (math.radians(d.number("take_off_angle_deg", lo=0.5, hi=90.0,
                                               expected="a take-off angle in [0.5, 90] degrees")),
                         math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
@@ -873,8 +887,6 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
                              DriftSettings(tuple(beam_cfg.direction), view, sod, sdd, pixel,
                                            take_off))
         if geometry.dim == 3:
-            from .geometry3d import beam_direction, face_normal
-
             normal = face_normal(geometry.anode_angle_rad)
             b_case = beam_direction(geometry.anode_angle_rad, beam_cfg.direction)
             if d.has("beam_direction") and np.linalg.norm(
@@ -900,10 +912,8 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
                 raise _fail("drift.beam_direction", list(beam),
                             "the anode axis [0, 0, -1] (axisymmetric geometries take the beam "
                             "along the axis)")
-        from .drift import DriftInputError, DriftMap
-
         try:
-            DriftMap.create(beam, normal, view, sod, sdd, pixel)
+            check_imaging(beam, normal, view, sod, sdd, pixel)
         except DriftInputError as e:
             key = str(e).split(":")[0]
             value = {"beam_direction": list(beam), "view_direction": list(view)}.get(key)

@@ -22,17 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import DriftInputError, check_imaging
 
-class DriftInputError(ValueError):
-    """Drift geometry that cannot be right (beam missing the target, view along it)."""
-
-
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, dtype=float)
-    n = np.linalg.norm(v)
-    if not np.isfinite(n) or n == 0:
-        raise DriftInputError(f"{list(v)} is not a direction")
-    return v / n
+__all__ = ["DriftInputError", "DriftMap"]
 
 
 @dataclass(frozen=True)
@@ -62,16 +54,7 @@ class DriftMap:
             DriftInputError: the beam does not hit the surface from outside, the view axis
                 lies in the target surface, or a distance is not positive.
         """
-        b, n, v = _unit(beam), _unit(normal), _unit(view)
-        if b @ n > -1e-6:
-            raise DriftInputError("beam_direction: the beam travels along or away from the "
-                                  "target surface, so it misses the target")
-        if abs(v @ n) < np.sin(np.radians(0.5)):
-            raise DriftInputError("view_direction: the view axis lies in the target surface "
-                                  "(take-off angle below 0.5°); no X-rays leave along it")
-        if not (sod_m > 0 and sdd_m > sod_m and pixel_m > 0):
-            raise DriftInputError("distances must satisfy 0 < source_object < source_detector "
-                                  "and pixel_size > 0")
+        b, n, v = check_imaging(beam, normal, view, sod_m, sdd_m, pixel_m)
         return cls(b, n, v, float(sod_m), float(sdd_m), float(pixel_m))
 
     @property

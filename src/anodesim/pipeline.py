@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, geometry, geometry3d, materials as mat_lib, output
+from . import __version__, frames, geometry, geometry3d, limits, materials as mat_lib, output
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
 from .case import ZERO_CELSIUS_K, Case, CaseError, interfaces_of, regions_of
 from .loading import Schedule, plan
@@ -288,7 +288,7 @@ class _DriftRecorder:
             d = m.drift
             view = d.view_direction
             if case.geometry.kind == "user_mesh" and d.take_off is not None:
-                view = geometry3d.view_direction(0.0, *d.take_off, frame=lay.frame)
+                view = frames.view_direction(0.0, *d.take_off, frame=lay.frame)
             try:
                 self.map = DriftMap.create(d.beam_direction, normal, view, d.source_object_m,
                                            d.source_detector_m, d.pixel_m)
@@ -406,13 +406,11 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
 
     mech = (_DriftRecorder(case, domain, mats, problem, interfaces, regions, lay)
             if case.mechanics is not None else None)
-    from . import rating
-
     iface_groups = {}
     for name in interfaces_of(case.geometry):
         groups = [g for g in domain.groups if g == name or g.startswith(f"{name}@")]
         iface_groups[name] = groups
-    cooled = rating.cooled_faces(case)
+    cooled = limits.cooled_faces(case)
     header = (["time_s", "beam_power_W", "deposited_power_W", "T_peak_C"]
               + [f"T_max_{r}_C" for r in regions]
               + [f"T_max_{n}_C" for n in iface_groups]
@@ -523,7 +521,9 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
                 "T_max_by_region_C": {r: max(row[4 + j] for row in rows)
                                       for j, r in enumerate(regions)} if rows else {},
                 "T_min_by_region_C": coldest,
-                "limits": rating.report(rating.limits_for(case, mats), header, rows)
+                "limits": [c.to_dict() for c in limits.check(
+                    limits.limits_for(case, mats), [row[0] for row in rows],
+                    {h: [row[j] for row in rows] for j, h in enumerate(header)})]
                 if rows else [],
                 "final": dict(zip(header, rows[-1])) if rows else {},
                 "limits_C": {r: {"damage": mats[r].damage_K - C, "melting": mats[r].melting_K - C}

@@ -1,18 +1,8 @@
-"""Limits, maximum safe loading and rating charts.
+"""Maximum safe loading and rating charts (the limits are in limits.py).
 
-A loading is safe while every limit holds at every instant (physics reference §6):
-
-- ``spot``: the hottest node of the target. Default: melting point − 200 K, the upper end of
-  the 50–200 K margin below melting that tubes run at (EP3457424).
-- ``interface``: the hottest node on the named interfaces (film/window, insert/heat sink).
-  Default: the lower of the two materials' damage temperatures (e.g. Cu softening for a
-  cast W/Cu joint, graphitisation of diamond for W on diamond).
-- ``heat_sink``: the hottest node of the heat sink or window. Default: its material's damage
-  temperature.
-- ``coolant_side``: the hottest node of the cooled faces (convection or fixed temperature).
-  No default: set it for an oil or water limit (oil 80–90 °C, physics reference §6).
-
-Damage temperatures come from the material data file, with their sources.
+A loading is safe while every limit holds at every instant; the rating finds the largest beam
+power for which they all hold, with the linear-response engine (superposed FE step responses)
+and full FE runs to confirm it.
 """
 
 from __future__ import annotations
@@ -22,92 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .case import Case, interfaces_of, regions_of
+from .limits import Limit, cooled_faces, limits_for
 from .response import ResponseError, StepResponse
-
-SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
-
-
-@dataclass(frozen=True)
-class Limit:
-    """One limit on a time-series column, in that column's unit ("C" or "um").
-
-    Attributes:
-        baseline: the column's value at zero power (the initial temperature, or 0 µm), so
-            that value − baseline is the rise the loading may cause.
-    """
-
-    name: str
-    column: str
-    value: float
-    unit: str
-    origin: str
-    baseline: float
-
-    @property
-    def allowed_rise(self) -> float:
-        return self.value - self.baseline
-
-
-def interface_columns(case: Case) -> list[str]:
-    names = interfaces_of(case.geometry)
-    return [f"T_max_{n}_C" for n in names]
-
-
-def cooled_faces(case: Case) -> list[str]:
-    return [f for f, b in case.boundaries.items() if b.type in ("fixed", "convection")]
-
-
-def limits_for(case: Case, mats) -> list[Limit]:
-    """The case's limits, with library defaults where the case gives none."""
-    regions = regions_of(case.geometry)
-    given = case.limits
-    T0 = case.initial_temperature_K - 273.15
-
-    def temp(name, column, value_K, origin):
-        return Limit(name, column, value_K - 273.15, "C", origin, T0)
-
-    target = mats["target"]
-    out = [temp("spot", "T_peak_C", given.spot_K or target.melting_K - SPOT_MARGIN_K,
-                "case" if given.spot_K else
-                f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424)")]
-    if len(regions) > 1:
-        sink = mats[regions[1]]
-        lowest = min(target.damage_K, sink.damage_K)
-        which = target if target.damage_K <= sink.damage_K else sink
-        for col in interface_columns(case):
-            out.append(temp("interface", col, given.interface_K or lowest,
-                            "case" if given.interface_K else
-                            f"{which.key} damage: {which.info.get('damage_mechanism', '')}"))
-        out.append(temp("heat_sink", f"T_max_{regions[1]}_C", given.heat_sink_K or sink.damage_K,
-                        "case" if given.heat_sink_K else
-                        f"{sink.key} damage: {sink.info.get('damage_mechanism', '')}"))
-    if given.coolant_side_K is not None and cooled_faces(case):
-        out.append(temp("coolant_side", "T_max_coolant_side_C", given.coolant_side_K, "case"))
-    if given.drift_um is not None:
-        out.append(Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0))
-    return out
-
-
-def report(limits: list[Limit], header: list[str], rows: list[list[float]]) -> list[dict]:
-    """Worst value, its time and the margin of every limit over a run's time series."""
-    out = []
-    for lim in limits:
-        if lim.column not in header:
-            continue
-        j = header.index(lim.column)
-        vals = [abs(row[j]) if lim.unit == "um" else row[j] for row in rows]
-        i = max((k for k in range(len(rows)) if vals[k] == vals[k]), key=lambda k: vals[k],
-                default=None)
-        if i is None:
-            continue
-        worst = float(vals[i])
-        margin = "margin_K" if lim.unit == "C" else "margin_um"
-        out.append({"limit": lim.name, "column": lim.column, "unit": lim.unit,
-                    f"limit_{lim.unit}": lim.value, f"worst_{lim.unit}": worst,
-                    "time_s": rows[i][0], margin: lim.value - worst,
-                    "holds": bool(worst <= lim.value),
-                    "excess": (worst - lim.value) / lim.allowed_rise, "origin": lim.origin})
-    return out
 
 
 # ---------------------------------------------------------------------------------------
