@@ -37,7 +37,7 @@ def worker(mesh: str) -> None:
         t0 = time.perf_counter()
         res = anodesim.run(anodesim.from_dict(data, CASE.parent), comm=comm)
         wall = time.perf_counter() - t0
-        s = res.summary
+        s = res.summary_dict()
         out[kind] = {"cells": s["numerics"]["cells"], "dofs": s["numerics"]["dofs"],
                      "steps": s["numerics"]["time_steps"],
                      "cg_thermal": s["numerics"]["linear_iterations"],

@@ -19,7 +19,7 @@ import numpy as np
 import anodesim
 from anodesim import rating
 from anodesim.materials import OutOfRangeError
-from anodesim.pipeline import run
+from anodesim.simulation import run
 
 CASE = Path(__file__).with_name("reflection_insert.toml")
 PERIOD, PULSES = 0.01, 10
@@ -39,7 +39,7 @@ def safe(case, duty, P):
         res = run(train(case, duty, P))
     except OutOfRangeError:  # the target melted: far beyond the limits
         return False
-    return all(x["holds"] for x in res.summary["results"]["limits"])
+    return all(x["holds"] for x in res.summary_dict()["results"]["limits"])
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ def main() -> int:
         t0 = time.perf_counter()
         res = anodesim.run(anodesim.from_dict(data, CASE.parent))
         wall = time.perf_counter() - t0
-        s = res.summary
+        s = res.summary_dict()
         n, t = s["numerics"], s["timing_s"]
         drift = s["mechanics"]["drift_across_view_um"]["final"]
         print(f"{mode:<22s} {n['cells']:6d} {n['dofs']:6d} {n['time_steps']:5d} "

@@ -16,7 +16,7 @@ from test_verification_3d import SAVE_TIMES, _axisymmetric, _flat_3d, _saved  # 
 
 import anodesim  # noqa: E402
 from anodesim import output  # noqa: E402
-from anodesim.pipeline import run  # noqa: E402
+from anodesim.simulation import run  # noqa: E402
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
         ref = _saved(run(anodesim.from_dict(_axisymmetric(**changes))))
         res = run(anodesim.from_dict(_flat_3d(mesh, **changes)))
         got = _saved(res)
-        cells = res.summary["numerics"]["cells"]
+        cells = res.summary_dict()["numerics"]["cells"]
         for i, t in enumerate(ref[0]):
             eT, eu = got[1][i] / ref[1][i] - 1, got[2][i] / ref[2][i] - 1
             print(f"{label:9s} t = {t:5.3g} s: peak rise {ref[1][i]:7.2f} K (2-D) "
@@ -43,9 +43,9 @@ def main() -> int:
         errors.append(abs(_saved(res)[1][0] / ref - 1))
         order = "" if len(errors) == 1 else \
             np.log(errors[-2] / errors[-1]) / np.log(scales[-2] / scales[-1])
-        print(f"mesh scale {s:4.2f}: {res.summary['numerics']['cells']:7d} cells, peak rise "
+        print(f"mesh scale {s:4.2f}: {res.summary_dict()['numerics']['cells']:7d} cells, peak rise "
               f"error {errors[-1]:.2%}, observed order {order if order == '' else f'{order:.2f}'}")
-        rows.append(["mesh_convergence", "steady", s, res.summary["numerics"]["cells"],
+        rows.append(["mesh_convergence", "steady", s, res.summary_dict()["numerics"]["cells"],
                      errors[-1], "", order])
     output.write_csv(HERE / "figures" / "verification_3d.csv",
                      ["study", "load", "time_s_or_scale", "cells", "peak_rise_error",

@@ -17,11 +17,11 @@ from cases import FWHM_PER_SIGMA, K_W, KAPPA_W, block, reflection  # noqa: E402
 
 import anodesim  # noqa: E402
 from anodesim import materials  # noqa: E402
-from anodesim.pipeline import run  # noqa: E402
+from anodesim.simulation import run  # noqa: E402
 
 
 def peak(case):
-    return run(anodesim.from_dict(case)).rows[-1][3]
+    return run(anodesim.from_dict(case)).series["T_peak_C"][-1]
 
 
 def main() -> int:

@@ -12,14 +12,14 @@ from cases import reflection_3d
 from mpi4py import MPI
 
 import anodesim
-from anodesim import pipeline
+from anodesim import resolve, simulation
 from anodesim.beam import FWHM_PER_SIGMA
 
 
 def _setup(data):
     case = anodesim.from_dict(data)
-    prep = pipeline.prepare(case)
-    domain, problem, _, _ = pipeline.setup(case, prep, MPI.COMM_WORLD)
+    prep = resolve.prepare(case)
+    domain, problem, _, _ = simulation.build_problem(case, prep, MPI.COMM_WORLD)
     return case, prep, domain, problem
 
 
@@ -75,7 +75,7 @@ def test_steady_heat_leaves_through_the_cooled_end(solver, rtol):
 def test_transient_adiabatic_energy_balance():
     """No heat leaves (all faces adiabatic): the stored heat equals the deposited energy at
     every step to the solver tolerance (constant properties, BDF2 conserves exactly)."""
-    res = pipeline.run(anodesim.from_dict(reflection_3d(boundaries=None,
+    res = simulation.run(anodesim.from_dict(reflection_3d(boundaries=None,
                                                         loading={"duration_s": 0.05})))
     stored, deposited = res.column("stored_heat_J"), res.column("deposited_energy_J")
     assert stored[-1] > 0
@@ -184,7 +184,7 @@ def test_spot_must_fit_and_beam_must_hit(change, message):
     """Found when resolving the case (no dolfinx): a footprint longer than the insert, a
     beam that travels away from the face."""
     with pytest.raises(anodesim.CaseError, match=message):
-        pipeline.prepare(anodesim.from_dict(reflection_3d(**change)))
+        resolve.prepare(anodesim.from_dict(reflection_3d(**change)))
 
 
 def test_drift_in_3d_through_the_drift_map():
@@ -201,12 +201,12 @@ def test_drift_in_3d_through_the_drift_map():
                                 "pixel_size_um": pixel * 1e6},
                          output={"save_times_s": [0.01, 0.1]})
     case = anodesim.from_dict(data)
-    prep = pipeline.prepare(case)
+    prep = resolve.prepare(case)
     fr = prep.lay.frame
     v = np.asarray(case.mechanics.drift.view_direction)
     assert v @ fr.normal == pytest.approx(math.sin(math.radians(10.0)), rel=1e-12)
     assert v @ fr.e1 == pytest.approx(0.0, abs=1e-12)
-    res = pipeline.run(case)
+    res = simulation.run(case)
     rows = ~np.isnan(res.column("u_spot_z_um"))
     u = np.column_stack([res.column(f"u_spot_{a}_um")[rows] for a in "xyz"])
     across = np.column_stack([res.column(f"drift_across_view_{a}_um")[rows] for a in "xyz"])
@@ -224,7 +224,7 @@ def test_drift_in_3d_through_the_drift_map():
                                rtol=1e-9)
     np.testing.assert_allclose(res.column("magnification_change_rel")[rows],
                                along * 1e-6 * (1 / sod - 1 / (M * sod)), rtol=1e-9)
-    assert "u_spot_y_um" in res.summary["mechanics"]
+    assert "u_spot_y_um" in res.summary_dict()["mechanics"]
 
 
 def test_3d_run_outputs_and_a_solver_that_fails_is_one_line(tmp_path, monkeypatch, capsys):

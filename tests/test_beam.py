@@ -10,7 +10,7 @@ from scipy.integrate import quad
 
 import anodesim
 from anodesim.beam import depth_dose, kanaya_okayama_range_m
-from anodesim.pipeline import run
+from anodesim.simulation import run
 
 
 @pytest.mark.parametrize("kV,expected_um", [(40, 2.72), (100, 12.57), (160, 27.55)])
@@ -37,7 +37,7 @@ def test_deposited_power_integrates_to_0p1_percent(tmp_path, geo, spot, dep):
     case = builder(beam={"spot": spot, "deposition": dep, **size},
                    loading={"kind": "steady", "duration_s": None})
     res = run(anodesim.from_dict(case), tmp_path)
-    beam = res.summary["beam"]
+    beam = res.summary_dict()["beam"]
     assert beam["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
     eta = 0.325  # W, data file
     assert beam["deposited_power_W"] == pytest.approx(case["beam"]["power_W"] * (1 - eta))
@@ -49,7 +49,7 @@ def test_volume_source_crosses_thin_film_into_window():
     """60 kV in a 1 µm W film: the 5.35 µm W range is longer than the film, so the
     deposition continues into the diamond (range-fraction scaling)."""
     res = run(anodesim.from_dict(transmission()))
-    beam = res.summary["beam"]
+    beam = res.summary_dict()["beam"]
     assert beam["electron_range_um"]["target"] == pytest.approx(5.35, rel=0.01)
     assert beam["deposition_depth_um"] > 1.0
     assert beam["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
@@ -68,7 +68,7 @@ def test_deposited_power_large_spots_and_short_ranges(fwhm_um, kV):
     case = reflection(beam={"fwhm_um": fwhm_um, "voltage_kV": kV},
                       loading={"kind": "steady", "duration_s": None})
     res = run(anodesim.from_dict(case))
-    assert res.summary["beam"]["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
+    assert res.summary_dict()["beam"]["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_gaussian_tail_must_fit_on_the_target():

@@ -12,7 +12,8 @@ import anodesim
 import dolfinx.fem  # noqa: I001
 import dolfinx.mesh
 from anodesim import geometry, materials, mechanics
-from anodesim.pipeline import make_spot, region_materials, run
+from anodesim.resolve import make_spot, region_materials
+from anodesim.simulation import run
 
 
 def build(case_dict, split=()):
@@ -177,7 +178,7 @@ def test_spot_displacement_mesh_convergence():
                           mesh={"spot_fraction": 0.1 * f, "growth": 0.3 * f,
                                 "max_size_mm": 0.6 * f})
         res = run(anodesim.from_dict(case))
-        values.append(res.summary["mechanics"]["u_spot_z_um"]["final"])
+        values.append(res.summary_dict()["mechanics"]["u_spot_z_um"]["final"])
     d1, d2 = values[1] - values[0], values[2] - values[1]
     order = math.log2(abs(d1 / d2))
     assert values[2] > 0  # the heated surface rises

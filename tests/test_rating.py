@@ -13,7 +13,7 @@ from test_case import write_toml
 import anodesim
 from anodesim import rating
 from anodesim.cli import main
-from anodesim.pipeline import run
+from anodesim.simulation import run
 
 ON, OFF = 0.01, 0.02
 
@@ -40,7 +40,7 @@ def test_superposition_matches_fe_for_50_pulses(engine):
     """Peak spot temperature of a 50-pulse train: engine vs a full FE run within 1 %
     (of the rise; measured 6e-5)."""
     res = fe_peak(50, time={"initial_step_s": 1e-7})
-    fe = res.summary["results"]["T_peak_max_C"] + 273.15
+    fe = res.T_peak_max_C + 273.15
     rise = engine.response.pulse_train_peak(ON, ON + OFF, 50)
     eng = engine.response.T0 + 10.0 * engine.p_dep * rise[engine.nodes["T_peak_C"]].max()
     T0 = engine.response.T0
@@ -91,7 +91,7 @@ def test_max_safe_loading_root_and_one_percent_more_violates(linear_case, engine
     assert binding["worst_C"] - T0 == pytest.approx(binding["limit_C"] - T0, rel=0.005)
     over = dc.replace(case, beam=dc.replace(case.beam, power_W=1.01 * sl.power_W),
                       loading=dc.replace(case.loading, segments=((0.1, 1.01 * sl.power_W),)))
-    lim = {x["limit"]: x for x in run(over).summary["results"]["limits"]}
+    lim = {x["limit"]: x for x in run(over).summary_dict()["results"]["limits"]}
     assert not lim[sl.binding]["holds"]
 
 
@@ -198,5 +198,5 @@ def test_drift_limit_rating():
     assert x["worst_um"] == pytest.approx(0.5, rel=0.005)
     over = dc.replace(case, beam=dc.replace(case.beam, power_W=1.01 * sl.power_W),
                       loading=dc.replace(case.loading, segments=((10.0, 1.01 * sl.power_W),)))
-    lim = {r["limit"]: r for r in run(over).summary["results"]["limits"]}
+    lim = {r["limit"]: r for r in run(over).summary_dict()["results"]["limits"]}
     assert not lim["drift"]["holds"]

@@ -192,7 +192,7 @@ def test_sweep_rows_match_single_runs_and_scale_linearly(reference, tmp_path):
     assert max(rise) == pytest.approx(min(rise), rel=1e-9)
     single = anodesim.run(small_block(beam={"power_W": POWERS[2]}))
     assert table.rows[2]["T_peak_max_C"] == pytest.approx(
-        single.summary["results"]["T_peak_max_C"], rel=1e-12)
+        single.T_peak_max_C, rel=1e-12)
     assert table.rows[2]["deposited_power_W"] == pytest.approx(POWERS[2], rel=1e-12)
     rows = read_table(out / "results.csv")
     assert [float(r["beam.power_W"]) for r in rows] == POWERS
@@ -357,7 +357,7 @@ def test_schedule_rating_rows(tmp_path):
     check = anodesim.run(small_block(loading=base["loading"],
                                      beam={"power_W": row["max_safe_beam_power_W"]}))
     limit_C = materials.get("W").melting_K - SPOT_MARGIN_K - 273.15
-    assert check.summary["results"]["T_peak_max_C"] == pytest.approx(
+    assert check.T_peak_max_C == pytest.approx(
         limit_C, abs=0.005 * (limit_C - T0_C))
 
 

@@ -12,7 +12,7 @@ from mpi4py import MPI
 from test_case import assert_run_rejected, write_toml
 
 import anodesim
-from anodesim import pipeline
+from anodesim import resolve, simulation
 from anodesim.cli import main
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "meshes" / "block_anode_case.toml"
@@ -32,15 +32,15 @@ def test_built_mesh_read_back_as_user_mesh_gives_the_same_results(tmp_path):
              "pixel_size_um": 100.0}
     common = {"mounts": {"cooled_end": {"type": "clamped"}}, "drift": drift,
               "output": {"save_times_s": [0.05, 0.1]}}
-    built = pipeline.run(anodesim.from_dict(reflection_3d(
+    built = simulation.run(anodesim.from_dict(reflection_3d(
         beam={"spot": "footprint"}, **common)), tmp_path / "built")
     user = reflection_3d(beam={"spot": "footprint", "direction": [-1.0, 0.0, 0.0]},
                          **common)
     user["geometry"] = {"kind": "user_mesh", "file": str(tmp_path / "built" / "mesh.msh"),
                         "impact_point_mm": [0.0, 0.0, 3.0]}
     user["drift"]["view_azimuth_deg"] = 180.0  # e₁ of a user mesh follows the beam's trace
-    again = pipeline.run(anodesim.from_dict(user))
-    a, b = built.summary["results"]["final"], again.summary["results"]["final"]
+    again = simulation.run(anodesim.from_dict(user))
+    a, b = built.summary_dict()["results"]["final"], again.summary_dict()["results"]["final"]
     for key in ("T_peak_C", "stored_heat_J", "u_spot_x_um", "u_spot_z_um",
                 "drift_across_view_um", "magnification_change_rel"):
         assert b[key] == pytest.approx(a[key], rel=1e-9), key
@@ -51,8 +51,8 @@ def test_example_user_mesh_steady_energy_balance():
     through the cooled end equals the deposited power (to 1e-8 with CG + GAMG at rtol
     1e-10), and the mesh integrates the footprint source to 0.1 %."""
     case = anodesim.from_dict(_example())
-    prep = pipeline.prepare(case)
-    domain, problem, _, _ = pipeline.setup(case, prep, MPI.COMM_WORLD)
+    prep = resolve.prepare(case)
+    domain, problem, _, _ = simulation.build_problem(case, prep, MPI.COMM_WORLD)
     assert problem.source_ratio == pytest.approx(1.0, abs=1e-3)
     P = case.beam.power_W * prep.p_dep
     problem.steady(P)

@@ -19,7 +19,7 @@ from scipy.special import erfc
 import anodesim
 from anodesim import geometry, materials, thermal
 from anodesim.case import Boundary
-from anodesim.pipeline import run
+from anodesim.simulation import run
 
 
 def gaussian_centre_rise(P, sigma, k, R):
@@ -33,7 +33,7 @@ def test_steady_gaussian_surface_flux_semi_infinite():
     res = run(anodesim.from_dict(block()))
     sigma = 20e-6 / FWHM_PER_SIGMA
     exact = gaussian_centre_rise(10.0, sigma, K_W, 2e-3)
-    assert res.rows[-1][3] == pytest.approx(exact, rel=0.01)
+    assert res.series["T_peak_C"][-1] == pytest.approx(exact, rel=0.01)
 
 
 def _ierfc(x):
@@ -96,7 +96,7 @@ def test_mesh_convergence_peak_temperature():
         s = 0.5 ** level
         case = block(mesh={"spot_fraction": 0.2 * s, "growth": 0.4 * s, "max_size_mm": 0.4 * s})
         res = run(anodesim.from_dict(case))
-        errors.append(abs(res.rows[-1][3] - exact) / exact)
+        errors.append(abs(res.series["T_peak_C"][-1] - exact) / exact)
         hs.append(s)
     rate = np.polyfit(np.log(hs[1:]), np.log(errors[1:]), 1)[0]
     assert errors[-1] < 1e-3
@@ -120,7 +120,7 @@ def test_time_step_convergence_order():
                      loading={"kind": "continuous", "duration_s": 8 * tau},
                      time={"initial_step_s": 0.5 * tau / m, "steps_per_doubling": m,
                            "max_step_s": tau / m})
-        values.append(run(anodesim.from_dict(case)).rows[-1][3])
+        values.append(run(anodesim.from_dict(case)).series["T_peak_C"][-1])
     d = np.diff(values)
     orders = np.log2(d[:-1] / d[1:])
     assert np.all(orders > TIME_ORDER_MIN), f"orders {orders}"
@@ -140,7 +140,7 @@ def test_temperature_dependent_conductivity_kirchhoff():
     sigma = 20e-6 / FWHM_PER_SIGMA
     U = gaussian_centre_rise(P, sigma, 1.0, R)
     Tc = brentq(lambda T: W.k.integral(300.0, T) - U, 300.0, 3600.0)
-    rise_fe = res.rows[-1][3] + 273.15 - 300.0
+    rise_fe = res.series["T_peak_C"][-1] + 273.15 - 300.0
     assert Tc > 1500  # a strongly nonlinear case: k falls by a third
     assert rise_fe == pytest.approx(Tc - 300.0, rel=0.01)
 
@@ -188,11 +188,11 @@ def test_maximum_principle_film_on_window_with_conductance():
 
     case = transmission(interfaces={"target_window": {"conductance_W_m2K": 2.05e8}})
     res = run(anodesim.from_dict(case))
-    final = res.summary["results"]["final"]
-    assert res.summary["status"] == "complete"
+    final = res.summary_dict()["results"]["final"]
+    assert res.summary_dict()["status"] == "complete"
     # Every region's coldest node is at least the rim temperature (to solver round-off).
     assert min(final["T_max_target_C"], final["T_max_window_C"]) > 30.0
-    lo = res.summary["results"]["T_min_by_region_C"]
+    lo = res.summary_dict()["results"]["T_min_by_region_C"]
     assert min(lo.values()) >= 30.0 - 1e-6
 
 
@@ -203,9 +203,9 @@ def test_fixed_temperature_differs_from_initial_steady():
                                        initial={"temperature_C": 20.0})))
     ref = run(anodesim.from_dict(block(boundaries={"far_field": {"temperature_C": 200.0}},
                                        initial={"temperature_C": 200.0})))
-    assert hot.rows[-1][3] == pytest.approx(ref.rows[-1][3], rel=1e-12)
+    assert hot.series["T_peak_C"][-1] == pytest.approx(ref.series["T_peak_C"][-1], rel=1e-12)
     sigma = 20e-6 / FWHM_PER_SIGMA
-    assert hot.rows[-1][3] - 200.0 == pytest.approx(gaussian_centre_rise(10.0, sigma, K_W, 2e-3),
+    assert hot.series["T_peak_C"][-1] - 200.0 == pytest.approx(gaussian_centre_rise(10.0, sigma, K_W, 2e-3),
                                                     rel=0.01)
 
 
@@ -216,7 +216,7 @@ def test_fixed_rim_warmer_than_initial_maximum_principle():
     res = run(anodesim.from_dict(transmission(
         boundaries={"rim": {"temperature_C": 80.0}},
         interfaces={"target_window": {"conductance_W_m2K": 2.05e8}})))
-    assert min(res.summary["results"]["T_min_by_region_C"].values()) >= 80.0 - 1e-6
+    assert min(res.summary_dict()["results"]["T_min_by_region_C"].values()) >= 80.0 - 1e-6
 
 
 def test_power_continuation_reaches_the_same_steady_state(monkeypatch):
@@ -228,7 +228,7 @@ def test_power_continuation_reaches_the_same_steady_state(monkeypatch):
         beam={"power_W": 8.0}, boundaries={"far_field": {"temperature_C": 26.85}},
         initial={"temperature_C": 26.85}))
     direct = run(case)
-    assert direct.summary["numerics"]["power_continuations"] == 0
+    assert direct.summary_dict()["numerics"]["power_continuations"] == 0
     real_solve, calls = thermal.ThermalProblem._solve, []
 
     def fail_first(self):
@@ -239,6 +239,6 @@ def test_power_continuation_reaches_the_same_steady_state(monkeypatch):
 
     monkeypatch.setattr(thermal.ThermalProblem, "_solve", fail_first)
     continued = run(case)
-    assert continued.summary["numerics"]["power_continuations"] == 1
+    assert continued.summary_dict()["numerics"]["power_continuations"] == 1
     assert len(calls) >= 4 and calls[1] < calls[-1] == pytest.approx(8.0)  # via lower powers
-    assert continued.rows[-1][3] == pytest.approx(direct.rows[-1][3], rel=1e-6)
+    assert continued.series["T_peak_C"][-1] == pytest.approx(direct.series["T_peak_C"][-1], rel=1e-6)

@@ -12,7 +12,7 @@ import pytest
 from cases import reflection, reflection_3d
 
 import anodesim
-from anodesim.pipeline import run
+from anodesim.simulation import run
 
 SIZES = {"insert_radius_mm": 0.6, "insert_thickness_mm": 0.5, "anode_radius_mm": 1.5,
          "anode_length_mm": 3.0}

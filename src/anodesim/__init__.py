@@ -17,9 +17,13 @@ __all__ = ["Case", "CaseError", "from_dict", "load", "run", "sweep", "__version_
 
 
 def run(case, out_dir=None, **kwargs):
-    """Run one case (a :class:`Case`, a dict or a path to a TOML file); see pipeline.run."""
+    """Run one case (a :class:`Case`, a dict or a path to a TOML file); see simulation.run.
+
+    Returns:
+        A :class:`anodesim.results.RunResult`.
+    """
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
-    from .pipeline import run as _run
+    from .simulation import run as _run
 
     if isinstance(case, dict):
         case = from_dict(case)

@@ -22,13 +22,13 @@ def _run(args) -> int:
     out = Path(args.output) if args.output else Path("results") / Path(args.case).stem
     if out.exists() and not out.is_dir():
         raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
-    from .pipeline import prepare
+    from .resolve import prepare
 
     prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
     from . import _mpi  # noqa: F401
     from .materials import OutOfRangeError
-    from .pipeline import run
     from .mechanics import MechanicsError
+    from .simulation import run
     from .thermal import SolverError
 
     quiet = args.quiet
@@ -45,7 +45,7 @@ def _run(args) -> int:
     except (SolverError, OutOfRangeError, MechanicsError) as e:
         print(f"anodesim: run failed: {e} (partial results in {out})", file=sys.stderr)
         return 1
-    s = res.summary
+    s = res.summary_dict()
     if not quiet:
         r, n, b = s["results"], s["numerics"], s["beam"]
         print(f"  deposited power {b['deposited_power_W']:.4g} W of {b['beam_power_W']:.4g} W "
@@ -134,7 +134,7 @@ def _sweep(args) -> int:
 
 
 def _check(args) -> int:
-    from .pipeline import prepare
+    from .resolve import prepare
 
     case = load(args.case)
     prep = prepare(case)

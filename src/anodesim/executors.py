@@ -197,11 +197,12 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
     row: dict = {}
     if study.run:
         from . import _mpi  # noqa: F401
-        from .pipeline import run
         from mpi4py import MPI
 
+        from .simulation import run
+
         res = run(case, work, comm=MPI.COMM_SELF)
-        s = res.summary
+        s = res.summary_dict()
         if s["status"] != "complete":
             raise RuntimeError(s["error"] or s["status"])
         r = s["results"]

@@ -117,14 +117,27 @@ def _save(fig, path: Path) -> None:
 
 def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title: str,
                     log_time: bool) -> None:
-    """PNG of temperatures against time, with the beam power as a shaded background.
+    """PNG of temperatures against time, with the beam power as a shaded background
+    (arguments as for draw_timeseries)."""
+    ax = draw_timeseries(None, t, curves, power, title, log_time)
+    _save(ax.figure, path)
+
+
+def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
+                    log_time: bool):
+    """Temperatures against time on ax (None: a new figure), with the beam power as a shaded
+    background on a twin axis.
 
     Args:
         t: times (s); power[i] is the beam power (W) during the step ending at t[i].
+        curves: label → temperatures (°C).
         log_time: logarithmic time axis (a single load) or linear (a schedule of pulses).
+
+    Returns:
+        The temperature axes.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(8, 4.8), layout="constrained")
     for label, values in curves.items():
         ax.plot(t, values, label=label, lw=1.6)
     ax.set_xlabel("time (s)")
@@ -141,7 +154,7 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
     ax.patch.set_visible(False)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    return ax
 
 
 def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],

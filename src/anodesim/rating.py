@@ -25,7 +25,7 @@ def linear_case(case: Case, horizon_s: float) -> Case:
     import dataclasses as dc
 
     from .case import Loading, Output
-    from .pipeline import region_materials
+    from .resolve import backscatter_fraction, region_materials
 
     for face, b in case.boundaries.items():
         if b.type in ("radiation", "heat_flux"):
@@ -37,10 +37,7 @@ def linear_case(case: Case, horizon_s: float) -> Case:
                                 "every boundary at the initial temperature")
     if not any(b.type in ("fixed", "convection") for b in case.boundaries.values()):
         raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
-    mats = region_materials(case)
-    eta = (case.beam.backscatter_energy_fraction
-           if case.beam.backscatter_energy_fraction is not None
-           else mats["target"].backscatter_energy_fraction)
+    eta = backscatter_fraction(case, region_materials(case))
     beam = dc.replace(case.beam, power_W=1.0 / (1.0 - eta))
     return dc.replace(
         case, beam=beam, loading=Loading("continuous", ((horizon_s, beam.power_W),)),
@@ -127,13 +124,14 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
 
     import dolfinx
 
-    from .pipeline import prepare, setup
+    from .resolve import prepare
+    from .simulation import build_problem
 
     start = time.perf_counter()
     comm = comm or MPI.COMM_SELF
     lin = linear_case(case, horizon_s)
     prep = prepare(lin)
-    domain, problem, _, _ = setup(lin, prep, comm)
+    domain, problem, _, _ = build_problem(lin, prep, comm)
     V = problem.V
     fdim = domain.mesh.topology.dim - 1
     limits = limits_for(case, prep.mats)
@@ -208,6 +206,18 @@ def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     return (r.schedule(shape, ends) - r.T0).max(axis=0)
 
 
+def confirmation_simulation(case: Case):
+    """A Simulation for the full runs that confirm a rating: no field output, mechanics only
+    when a drift limit needs it."""
+    import dataclasses as dc
+
+    from .simulation import Simulation
+
+    needs_drift = case.limits.drift_um is not None
+    return Simulation(dc.replace(case, output=dc.replace(case.output, fields=False),
+                                 mechanics=case.mechanics if needs_drift else None))
+
+
 @dataclass
 class SafeLoading:
     """Maximum safe beam power of a schedule shape, and how it was found."""
@@ -222,7 +232,7 @@ class SafeLoading:
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
-                     max_runs: int = 10) -> SafeLoading:
+                     max_runs: int = 10, sim=None) -> SafeLoading:
     """Largest beam power of the case's schedule shape with every limit held.
 
     The engine gives it in closed form; full finite-element runs of the schedule confirm it.
@@ -233,11 +243,13 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     binding limit is met to 0.5 % of its rise, which is 0.5 % in power for a linear
     response). A run that melts the target, or whose Newton solver fails even with power
     continuation, counts as g = 1 (far over).
+
+    The full runs are re-runs of one Simulation (sim, or one made here from the case without
+    field output, with mechanics only for a drift limit): the mesh and forms are built once.
     """
     import dataclasses as dc
 
     from .materials import OutOfRangeError
-    from .pipeline import run
     from .thermal import SolverError
 
     P_engine, binding = engine.max_power(schedule_rise(engine, case))
@@ -246,18 +258,16 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     T0 = case.initial_temperature_K
     top = max((p for _, p in case.loading.segments), default=case.beam.power_W)
 
+    sim = sim or confirmation_simulation(case)
+
     def full_run(P):
         load = dc.replace(case.loading, segments=tuple((d, p * P / top)
                                                        for d, p in case.loading.segments))
-        needs_drift = case.limits.drift_um is not None
-        c = dc.replace(case, beam=dc.replace(case.beam, power_W=P), loading=load,
-                       output=dc.replace(case.output, fields=False),
-                       mechanics=case.mechanics if needs_drift else None)
         try:
-            res = run(c)
+            res = sim.run(loading=load, beam_power_W=P)
         except (OutOfRangeError, SolverError):  # far over: the target melts at this power
             return 1.0, []
-        rep = res.summary["results"]["limits"]
+        rep = [c.to_dict() for c in res.limits]
         return max(x["excess"] for x in rep), rep
 
     tried = []
@@ -365,10 +375,10 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
 
 def precheck(case: Case) -> None:
     """Everything `rate` can refuse before computing: CaseError or ResponseError."""
-    from .pipeline import _time_steps, prepare
+    from .resolve import prepare, time_steps
 
     prep = prepare(case)
-    dt0, _ = _time_steps(case, prep.spot, prep.mats)
+    dt0, _ = time_steps(case, prep.spot, prep.mats)
     check_rating_input(case, prep.mats, dt0)
     linear_case(case, 1.0)  # linearity and cooling conditions of the engine
 
@@ -395,11 +405,11 @@ def rate(case: Case, out_dir, charts=("single", "duty", "continuous"), confirm=T
     from pathlib import Path
 
     from . import output
-    from .pipeline import _time_steps, prepare
+    from .resolve import prepare, time_steps
 
     start = time.perf_counter()
     prep = prepare(case)
-    dt0, _ = _time_steps(case, prep.spot, prep.mats)
+    dt0, _ = time_steps(case, prep.spot, prep.mats)
     check_rating_input(case, prep.mats, dt0)
     out = Path(out_dir)
     engine = build_engine(case)

@@ -121,7 +121,7 @@ class ThermalProblem:
         T_init: initial (and reference) temperature (K).
         newton_tol: Newton stops when the largest nodal update is below this (K).
         prefix: PETSc options prefix.
-        frame: the beam frame on a tilted 3-D face (geometry3d.BeamFrame); None: the beam
+        frame: the beam frame on a tilted 3-D face (frames.BeamFrame); None: the beam
             face is normal to the last coordinate at z_beam, the spot centred on the axis.
         solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG).
         rtol: relative tolerance of the iterative solver.
@@ -292,6 +292,24 @@ class ThermalProblem:
                 w, ds, self.bcs, sizes)
         self._cache: OrderedDict[float, tuple] = OrderedDict()
         self._monitors()
+
+    def reset(self) -> None:
+        """Back to the initial temperature for another run, the counters from zero.
+
+        A linear problem keeps its factorisations (its operators do not depend on the power
+        or on T). A nonlinear one drops its cached Jacobians: they were assembled at the
+        temperatures of the previous run, and modified Newton starting from them would take
+        another path than a fresh run.
+        """
+        for f in (self.T, self.T_n, self.T_nm1):
+            f.x.array[:] = self.T_init
+        self.linear_iterations = self.newton_iterations = 0
+        self.continuations = self.factorisations = 0
+        if self.nonlinear:
+            for A, ksp in self._cache.values():
+                ksp.destroy()
+                A.destroy()
+            self._cache.clear()
 
     # ------------------------------------------------------------------ solves
     def _new_solver(self, A) -> PETSc.KSP:

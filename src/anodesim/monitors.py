@@ -1,0 +1,238 @@
+"""What a run records: small monitor objects, each owning its time-series columns.
+
+The simulation calls every monitor's ``record(t, beam_W)`` after each step (in the order of
+the list, which is the column order of timeseries.csv); a monitor that only computes at save
+times (mechanics) returns NaN there and fills its columns in ``at_save(t)``. A new observable
+is one new class here and one line in ``default_monitors``.
+
+Every monitor reads the current temperature of the heat problem; the reductions over MPI
+ranks inside them are collective, so every rank calls every monitor in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .case import ZERO_CELSIUS_K as C, Case, interfaces_of
+from .limits import cooled_faces
+from .loading import Schedule
+from .resolve import probe_outside, probe_points
+from .results import Extremum, MechanicsSummary, StressMax
+
+
+class Monitor:
+    """Base: columns (names with their units) and the values of one time."""
+
+    columns: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    at_save_times = False  # True: NaN at every step, values only at the save times
+
+    def record(self, t: float, beam_W: float) -> list[float]:
+        """Values of this monitor's columns after a step at time t (s), beam power (W)."""
+        raise NotImplementedError
+
+    def reset(self, case: Case | None = None) -> None:
+        """Forget what a previous run recorded (case: the case of the next run)."""
+
+
+class BeamPower(Monitor):
+    """Beam power before backscatter and the power deposited after it (W)."""
+
+    columns, units = ("beam_power_W", "deposited_power_W"), ("W", "W")
+
+    def __init__(self, p_dep: float):
+        self.p_dep = p_dep
+
+    def record(self, t, beam_W):
+        return [beam_W, beam_W * self.p_dep]
+
+
+class RegionTemperatures(Monitor):
+    """Hottest node of the target (T_peak) and of every region (°C); the coldest node of
+    every region is kept for the summary."""
+
+    def __init__(self, problem, regions: list[str]):
+        self.problem, self.regions = problem, regions
+        self.columns = ("T_peak_C",) + tuple(f"T_max_{r}_C" for r in regions)
+        self.units = ("°C",) * len(self.columns)
+        self.reset()
+
+    def reset(self, case=None):
+        self.coldest = {r: math.inf for r in self.regions}
+
+    def record(self, t, beam_W):
+        maxima = []
+        for r in self.regions:
+            lo, hi = self.problem.region_range(r)
+            self.coldest[r] = min(self.coldest[r], lo - C)
+            maxima.append(hi - C)
+        return [maxima[0]] + maxima
+
+
+class FaceMaxima(Monitor):
+    """Hottest node on named groups of faces (°C): interfaces, the cooled faces."""
+
+    def __init__(self, problem, groups: dict[str, list[str]]):
+        self.problem, self.groups = problem, groups
+        self.columns = tuple(groups)
+        self.units = ("°C",) * len(groups)
+
+    def record(self, t, beam_W):
+        return [self.problem.face_max(g) - C for g in self.groups.values()]
+
+
+class Probes(Monitor):
+    """Temperature at the case's probe points (°C).
+
+    Raises:
+        CaseError: a probe lies outside the mesh (found when the mesh is searched).
+    """
+
+    def __init__(self, case: Case, problem, lay):
+        from .thermal import PointProbes
+
+        self.points = PointProbes(problem.T, probe_points(case, lay))
+        if self.points.missing:
+            raise probe_outside(case, self.points.missing[0])
+        self.columns = tuple(f"T_{p.name}_C" for p in case.probes)
+        self.units = ("°C",) * len(self.columns)
+
+    def record(self, t, beam_W):
+        return [v - C for v in self.points.values()]
+
+
+class Heat(Monitor):
+    """Heat stored since the start and energy deposited by the beam (J)."""
+
+    columns, units = ("stored_heat_J", "deposited_energy_J"), ("J", "J")
+
+    def __init__(self, problem, schedule: Schedule, p_dep: float):
+        self.problem, self.schedule, self.p_dep = problem, schedule, p_dep
+
+    def reset(self, case=None):
+        if case is not None:
+            self.schedule = Schedule(case.loading.segments)
+
+    def record(self, t, beam_W):
+        return [self.problem.stored_heat(), self.p_dep * self.schedule.energy(t)]
+
+
+DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
+                 "drift_along_view_um", "magnification_change_rel")
+DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
+
+
+def _unit_of(column: str) -> str:
+    return {"um": "µm", "px": "px", "rel": "1", "MPa": "MPa", "mm": "mm"}[column.rsplit("_", 1)[1]]
+
+
+class Mechanics(Monitor):
+    """Thermoelastic solve at the save times: spot displacement, drift, stress maxima."""
+
+    at_save_times = True
+
+    def __init__(self, case: Case, domain, mats, problem, interfaces, lay):
+        from .mechanics import ThermoElasticProblem
+
+        m = case.mechanics
+        dim = case.geometry.dim
+        self.regions = list(mats)
+        self.solver = ThermoElasticProblem(
+            domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
+            ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
+            solver=case.numerics.resolved(dim), rtol=case.numerics.rtol)
+        self.terms = problem.source_terms
+        self.map = _drift_map(case, lay) if m.drift is not None else None
+        self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
+        self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
+            else ["u_spot_z_um"]
+        drift = list(DRIFT_COLUMNS) + (list(DRIFT_COMPONENTS) if dim == 3 else [])
+        self.drift_columns = drift if self.map else []
+        columns = self.u_columns + self.drift_columns
+        for r in self.regions:
+            columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
+                                                      for a in self.axes]
+        self.columns = tuple(columns)
+        self.units = tuple(_unit_of(c) for c in columns)
+        self.reset()
+
+    def reset(self, case=None):
+        self.stress_max = {r: (0.0, None, None) for r in self.regions}  # (MPa, time, location)
+        self.seconds = 0.0
+        self.solver.solves = 0
+        self.solver.linear_iterations = 0
+
+    def record(self, t, beam_W):
+        return [math.nan] * len(self.columns)
+
+    def at_save(self, t: float) -> list[float]:
+        """Solve the thermoelastic problem on the current temperature; the column values."""
+        start = time.perf_counter()
+        self.solver.solve()
+        u = self.solver.weighted_mean_displacement(self.terms)
+        values = [u[i] * 1e6 for i in range(3)] if len(self.u_columns) == 3 else [u[2] * 1e6]
+        if self.map:
+            d = self.map.apply(u)
+            values += [d[k] for k in self.drift_columns]
+        n = len(self.axes)
+        for r in self.regions:
+            vm, where = self.solver.region_stress_max(r)
+            values += [vm / 1e6] + [float(c) * 1e3 for c in where[:n]]
+            if vm / 1e6 > self.stress_max[r][0]:
+                self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
+        self.seconds += time.perf_counter() - start
+        return values
+
+    def summary(self, series) -> MechanicsSummary:
+        """Final and extreme drift figures, and the stress maxima with where and when."""
+        saved = ~np.isnan(series["u_spot_z_um"])
+        t = series["time_s"][saved]
+        extremes = {}
+        for c in self.u_columns + self.drift_columns:
+            vals = series[c][saved]
+            if len(vals):
+                i = int(np.argmax(np.abs(vals)))
+                extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
+        stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
+        return MechanicsSummary(self.solver.solves, self.axes, extremes, stress)
+
+
+def _drift_map(case: Case, lay):
+    """The drift map of the case's imaging geometry (on the mesh's face for user meshes)."""
+    from .case import CaseError
+    from .drift import DriftInputError, DriftMap
+    from .frames import view_direction
+
+    d = case.mechanics.drift
+    normal = lay.frame.normal if case.geometry.dim == 3 else (0.0, 0.0, 1.0)
+    view = d.view_direction
+    if case.geometry.kind == "user_mesh" and d.take_off is not None:
+        view = view_direction(0.0, *d.take_off, frame=lay.frame)
+    try:
+        return DriftMap.create(d.beam_direction, normal, view, d.source_object_m,
+                               d.source_detector_m, d.pixel_m)
+    except DriftInputError as e:
+        raise CaseError(f"drift.{e}") from None
+
+
+def default_monitors(case: Case, sim) -> list[Monitor]:
+    """The monitors of a run, in the column order of timeseries.csv."""
+    problem, domain = sim.problem, sim.domain
+    regions = list(sim.prep.mats)
+    interfaces = {f"T_max_{name}_C": [g for g in domain.groups
+                                      if g == name or g.startswith(f"{name}@")]
+                  for name in interfaces_of(case.geometry)}
+    cooled = cooled_faces(case)
+    monitors = [BeamPower(sim.prep.p_dep), RegionTemperatures(problem, regions),
+                FaceMaxima(problem, interfaces)]
+    if cooled:
+        monitors.append(FaceMaxima(problem, {"T_max_coolant_side_C": cooled}))
+    monitors += [Probes(case, problem, sim.prep.lay),
+                 Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep)]
+    if case.mechanics is not None:
+        monitors.append(Mechanics(case, domain, sim.prep.mats, problem, sim.interfaces,
+                                  sim.prep.lay))
+    return monitors

@@ -1,0 +1,224 @@
+"""Resolve a case before the finite elements: materials, backscatter, layout, spot, probes,
+time steps. Imports no dolfinx and writes nothing, so every check here fails fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import geometry, geometry3d, materials as mat_lib
+from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
+from .case import Case, CaseError
+from .loading import Schedule, plan
+
+MAX_STEPS = 1_000_000
+
+
+def region_materials(case: Case) -> dict[str, mat_lib.Material]:
+    """Material per region with the case's overrides (and frozen if constant mode)."""
+    out = {}
+    for region, key in case.materials.by_region.items():
+        m = mat_lib.get(key).with_overrides(case.materials.overrides.get(region, {}))
+        if not case.materials.temperature_dependent:
+            m = m.frozen_at(case.initial_temperature_K)
+        out[region] = m
+    return out
+
+
+def backscatter_fraction(case: Case, mats: dict[str, mat_lib.Material]) -> float:
+    """Energy backscatter fraction η_E: the case's, else the target material's."""
+    if case.beam.backscatter_energy_fraction is not None:
+        return case.beam.backscatter_energy_fraction
+    return mats["target"].backscatter_energy_fraction
+
+
+def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack, frame=None) -> Spot:
+    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges).
+
+    On a 3-D face (frame given) the footprint of a round beam is the elliptical Gaussian
+    with σ/cos ψ along the beam's trace on the face, ψ the angle of incidence.
+    """
+    layers, top = [], 0.0
+    for region, thickness in stack:
+        m = mats[region]
+        R = kanaya_okayama_range_m(case.beam.voltage_V, m.atomic_mass_g_mol,
+                                   m.atomic_number, m.density_g_cm3)
+        layers.append(Layer(region, top, thickness, R))
+        top += thickness
+    b = case.beam
+    if b.spot == "footprint":
+        return Spot("elliptical", b.size_m / frame.incidence_cos, b.deposition, tuple(layers),
+                    b.size_m, frame.trace_angle())
+    return Spot(b.spot, b.size_m, b.deposition, tuple(layers), b.size2_m, b.orientation_rad)
+
+
+def time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
+    """(initial step, max step) in s: automatic unless given in the case."""
+    target = mats["target"]
+    T0 = case.initial_temperature_K
+    kappa = float(target.k(T0) / target.rho_cp(T0))
+    dt0 = case.time.initial_step_s or 1e-3 * spot.spot_time_s(kappa)
+    dt_max = case.time.max_step_s or max(case.end_time_s / 50.0, dt0)
+    return dt0, dt_max
+
+
+def save_times(case: Case) -> tuple[float, ...]:
+    """The case's save times or, when mechanics needs a drift history: 20 log-spaced times
+    from 1e-6 of the run for a single load, the end of every segment (up to 200) or 100
+    equal intervals for a schedule."""
+    if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
+        return case.output.save_times_s
+    end = case.end_time_s
+    if len(case.loading.segments) == 1:
+        return tuple(np.geomspace(1e-6 * end, end, 20))
+    if len(case.loading.segments) <= 200:
+        return tuple(np.cumsum([d for d, _ in case.loading.segments]))
+    return tuple(np.linspace(end / 100, end, 100))
+
+
+def plan_steps(case: Case, spot: Spot, mats) -> list:
+    """The time steps of the case's schedule (none for a steady state).
+
+    Raises:
+        CaseError: the schedule needs more than MAX_STEPS steps.
+    """
+    if case.loading.kind == "steady":
+        return []
+    dt0, dt_max = time_steps(case, spot, mats)
+    try:
+        return plan(Schedule(case.loading.segments), dt0, dt_max, case.time.steps_per_doubling,
+                    save_times(case), max_steps=MAX_STEPS)
+    except ValueError:
+        raise CaseError(f"time.max_step_s = {dt_max:g}: the schedule would take more than "
+                        f"{MAX_STEPS:,} steps; expected a larger max_step_s or "
+                        "initial_step_s") from None
+
+
+@dataclass
+class Prepared:
+    """Everything a run derives from its case before touching the disk or dolfinx."""
+
+    mats: dict[str, mat_lib.Material]
+    eta: float
+    p_dep: float
+    lay: geometry.Layout | geometry3d.Layout3D
+    spot: Spot
+    zone_depth: float
+    steps: list
+
+
+def mesh_description(case: Case) -> dict:
+    """What a reusable mesh was built for: the geometry and the split interfaces."""
+    return {"kind": case.geometry.kind, "sizes_m": case.geometry.sizes_m,
+            "anode_angle_rad": case.geometry.anode_angle_rad,
+            "split_interfaces": sorted(case.interfaces)}
+
+
+def prepare(case: Case) -> Prepared:
+    """Resolve a case without dolfinx and without writing anything.
+
+    Raises:
+        CaseError: the electron range exceeds the target stack, a probe lies outside the
+            body, the schedule needs more than MAX_STEPS steps, or a reused mesh does not
+            belong to this geometry.
+    """
+    mats = region_materials(case)
+    eta = backscatter_fraction(case, mats)
+    lay, spot, zone_depth = _layout_and_spot(case, mats)
+    _check_probes(case, lay)
+    _check_reference_temperature(case, mats)
+    steps = plan_steps(case, spot, mats)
+    if case.mesh.file:
+        _check_reused_mesh(case)
+    return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps)
+
+
+def _layout_and_spot(case: Case, mats):
+    """(layout, spot, deposition depth in m); the 3-D layout gets the spot's zone."""
+    three_d = case.geometry.dim == 3
+    if three_d:
+        lay = (geometry3d.user_layout(case) if case.geometry.kind == "user_mesh"
+               else geometry3d.layout(case))
+        spot = make_spot(case, mats, lay.stack, lay.frame)
+    else:
+        lay = geometry.layout(case, 0.5 * case.beam.size_m)
+        spot = make_spot(case, mats, lay.stack)
+    try:
+        zone_depth = spot.depth_m
+    except ValueError as e:
+        raise CaseError(f"beam.voltage_kV = {case.beam.voltage_V / 1e3:g}: {e}") from None
+    if three_d:
+        fr = lay.frame
+        u_axis = math.cos(spot.angle_rad) * fr.e1 + math.sin(spot.angle_rad) * fr.e2
+        lay.zone = (u_axis, *spot.half_extents_m)
+        if spot.shape == "flat_top":
+            lay.rim = 0.5 * spot.size_m
+        Ri = case.geometry.sizes_m.get("insert_radius_m", math.inf)
+        if spot.radius_m > Ri:
+            raise CaseError(f"beam.spot = {case.beam.spot!r}: the spot reaches "
+                            f"{spot.radius_m * 1e6:.4g} µm from its centre on the face (all but "
+                            f"0.1 % of the power); expected at most the insert radius "
+                            f"{Ri * 1e6:.4g} µm")
+    elif spot.shape == "flat_top" and zone_depth > 0:
+        lay.embed_spot_edge(0.5 * spot.size_m, zone_depth)
+    return lay, spot, zone_depth
+
+
+def probe_points(case: Case, lay) -> np.ndarray:
+    """Probe coordinates (m): (x, y, z) on the 3-D face frame, (r, z) in 2-D."""
+    if case.geometry.dim == 3:
+        return np.array([lay.frame.point(p.r_m, p.depth_m) for p in case.probes]).reshape(-1, 3)
+    return np.array([[p.r_m, lay.z_beam - p.depth_m] for p in case.probes]).reshape(-1, 2)
+
+
+def probe_outside(case: Case, index: int) -> CaseError:
+    """The error for a probe outside the body."""
+    p = case.probes[index]
+    return CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
+                     f"{p.depth_m * 1e3:g}) is outside the mesh")
+
+
+def _check_probes(case: Case, lay) -> None:
+    three_d = case.geometry.dim == 3
+    for i, x in enumerate(probe_points(case, lay)):
+        if not (lay.contains(x) if three_d else lay.contains(*x)):
+            raise probe_outside(case, i)
+
+
+def _check_reference_temperature(case: Case, mats) -> None:
+    """The stress-free temperature must lie inside every material's data."""
+    if case.mechanics is None:
+        return
+    T_ref = case.mechanics.reference_temperature_K
+    for m in mats.values():
+        for t in (m.rho, m.alpha, m.E, m.nu):
+            lo, hi = t.range_K
+            if not lo <= T_ref <= min(hi, m.melting_K):
+                raise CaseError(f"mechanics.reference_temperature_C = {T_ref - 273.15:g}: "
+                                f"outside the {m.key} data ({lo - 273.15:.0f} to "
+                                f"{min(hi, m.melting_K) - 273.15:.0f} °C)")
+
+
+def _check_reused_mesh(case: Case) -> None:
+    """mesh.file must have been written by a run of the same geometry and interfaces."""
+    sidecar = Path(case.mesh.file).with_suffix(".json")
+    try:
+        built_for = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a mesh written by an "
+                        f"anodesim run, with its description {sidecar.name} beside it") from None
+    want = mesh_description(case)
+    same = (built_for.get("kind") == want["kind"]
+            and built_for.get("anode_angle_rad", 0.0) == want["anode_angle_rad"]
+            and built_for.get("split_interfaces") == want["split_interfaces"]
+            and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
+            and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
+                    for k, v in want["sizes_m"].items()))
+    if not same:
+        raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
+                        f"other interfaces ({built_for}); expected {want}")

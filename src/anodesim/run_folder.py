@@ -1,0 +1,158 @@
+"""The files of a run folder: ``mesh.msh`` (with mesh.json), ``timeseries.csv``,
+``temperatures.png`` (or ``profiles.csv`` and ``profiles.png`` for a steady state),
+``drift.png`` with a drift map, ``fields.bp`` (ParaView, VTX; with mechanics also
+``displacement.bp`` and ``stress.bp``) and ``summary.json``; 3-D runs also
+``temperature_slices.png`` (final temperatures on two cuts).
+
+The field files are written under a ``.partial`` name and renamed when the run completes.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, output
+from .case import ZERO_CELSIUS_K as C
+from .results import SIGN_CONVENTIONS, RunResult, temperature_curves
+
+
+def open_fields(sim) -> list:
+    """(file name, VTX writer) of the temperature (and displacement, stress) fields, when
+    asked for."""
+    if not sim.case.output.fields:
+        return []
+    import dolfinx.io
+
+    groups = {"fields.bp": [sim.problem.T]}
+    mech = sim.mechanics_monitor
+    if mech:
+        groups["displacement.bp"] = [mech.solver.u]
+        groups["stress.bp"] = [mech.solver.von_mises]
+    return [(name, dolfinx.io.VTXWriter(sim.comm, sim.out / f"{name}.partial", funcs,
+                                        engine="BP4", mesh_policy=dolfinx.io.VTXMeshPolicy.reuse))
+            for name, funcs in groups.items()]
+
+
+def close_fields(sim, writers: list, complete: bool) -> None:
+    """Close the writers; a complete run's field files get their final names (rank 0)."""
+    for _, w in writers:
+        w.close()
+    if sim.rank0 and complete:
+        for name, _ in writers:
+            final = sim.out / name
+            if final.exists():
+                shutil.rmtree(final)
+            (sim.out / f"{name}.partial").rename(final)
+
+
+def write(sim, result: RunResult) -> None:
+    """Every file of the run but the mesh and fields. Collective (the profiles and slices
+    sample the temperature on every rank); rank 0 writes."""
+    case, out = sim.case, sim.out
+    complete = result.status == "complete"
+    profiles = slices = None
+    if complete and case.loading.kind == "steady":
+        profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
+    if complete and case.geometry.dim == 3:
+        slices = slices_3d(sim.problem, sim.prep.lay, sim.prep.spot)
+    if not sim.rank0:
+        return
+    series = result.series
+    comments = [f"anodesim {__version__}: {case.title} (case {result.case_hash})",
+                "temperatures in °C; beam power before backscatter, deposited power "
+                f"after it (eta_E = {sim.prep.eta:g}); T_peak is the hottest node of the target"]
+    if result.mechanics:
+        comments += SIGN_CONVENTIONS
+    output.write_csv(out / "timeseries.csv", series.names, sim.rows, comments)
+    mech = sim.mechanics_monitor
+    if mech and mech.map and case.loading.kind != "steady":
+        _plot_drift(out / "drift.png", result)
+    if slices is not None:
+        output.plot_slices(out / "temperature_slices.png", slices,
+                           f"{case.title}: t = {series.time[-1]:.4g} s")
+    if case.loading.kind == "steady":
+        if profiles is not None:
+            _write_profiles(out, case.title, *profiles)
+    else:
+        output.plot_timeseries(out / "temperatures.png", *temperature_curves(result),
+                               case.title, log_time=result.single_load)
+    output.write_json(out / "summary.json", result.summary_dict())
+
+
+def _plot_drift(path: Path, result: RunResult) -> None:
+    """drift.png: the drift at the save times, the peak temperature behind it."""
+    s = result.series
+    saved = ~np.isnan(s["u_spot_z_um"])
+    t = list(s.time[saved])
+    output.plot_drift(
+        path, t,
+        {"across the view axis (µm)": list(s["drift_across_view_um"][saved]),
+         "shift along the beam (µm; < 0: towards the cathode)": list(s["spot_shift_um"][saved])},
+        list(s["image_drift_px"][saved]), list(s.time), list(s["T_peak_C"]), result.title,
+        log_time=result.single_load)
+
+
+def steady_profiles(problem, lay, spot):
+    """Steady temperature (°C) along the beam axis (depth) and along the beam face (radius;
+    in 3-D along −n and along the face axis e₁): (depth, T_axis, distance, T_face), in m
+    and °C. Collective (every rank calls it)."""
+    from .thermal import PointProbes
+
+    if problem.domain.mesh.geometry.dim == 3:
+        extent, depth_max = lay.face_extent, lay.depth_extent
+        along_axis = lambda d: np.array([lay.frame.point(0.0, x) for x in d])  # noqa: E731
+        along_face = lambda d: np.array([lay.frame.point(x, 0.0) for x in d])  # noqa: E731
+    else:
+        extent = 0.999 * min(lay.scale, max(r for poly in lay.regions.values() for r, _ in poly))
+        depth_max = sum(t for _, t in lay.stack) * 0.999
+        along_axis = lambda d: np.column_stack([np.zeros_like(d), lay.z_beam - d])  # noqa: E731
+        along_face = lambda d: np.column_stack([d, np.full_like(d, lay.z_beam)])  # noqa: E731
+    d = np.concatenate([[0.0], np.geomspace(1e-3 * spot.smallest_m, extent, 80)])
+    depth = d[d < depth_max]
+    Ta = PointProbes(problem.T, along_axis(depth)).values() - C
+    Tf = PointProbes(problem.T, along_face(d)).values() - C
+    return depth, Ta, d, Tf
+
+
+def slices_3d(problem, lay, spot, n: int = 161) -> list[tuple]:
+    """Final temperatures (°C) on two cuts through the impact point, in the plane of the
+    face normal n and the face axis e₁: around the spot (face coordinates, ±6 spot radii),
+    and through the whole body (tube frame x, z at the impact point's y). Collective."""
+    from mpi4py import MPI
+
+    from .thermal import PointProbes
+
+    fr = lay.frame
+    a = 6.0 * spot.radius_m
+    s = np.linspace(-a, a, n)
+    d = np.linspace(0.0, a, n // 2)
+    S, D = np.meshgrid(s, d)
+    pts = fr.origin + S.reshape(-1, 1) * fr.e1 - D.reshape(-1, 1) * fr.normal
+    near = PointProbes(problem.T, pts).values().reshape(D.shape) - C
+    xyz = problem.domain.mesh.geometry.x
+    comm = problem.comm
+    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)  # buffer reductions, elementwise
+    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    x, z = np.linspace(lo[0], hi[0], n), np.linspace(lo[2], hi[2], n)
+    X, Z = np.meshgrid(x, z)
+    pts = np.column_stack([X.reshape(-1), np.full(X.size, fr.origin[1]), Z.reshape(-1)])
+    whole = PointProbes(problem.T, pts).values().reshape(X.shape) - C
+    return [("around the spot (cut through the normal and e₁)", s * 1e3, -d * 1e3, near,
+             "along the face, e₁ (mm)", "depth below the face (mm)"),
+            (f"whole body (y = {fr.origin[1] * 1e3:g} mm)", x * 1e3, z * 1e3, whole,
+             "x (mm)", "z (mm)")]
+
+
+def _write_profiles(out: Path, title: str, depth, Ta, d, Tf) -> None:
+    """profiles.csv and profiles.png of a steady run (rank 0)."""
+    rows = [["axis", x * 1e6, T] for x, T in zip(depth, Ta)]
+    rows += [["beam_face", x * 1e6, T] for x, T in zip(d, Tf) if math.isfinite(T)]
+    output.write_csv(out / "profiles.csv", ["line", "distance_um", "T_C"], rows)
+    output.plot_profiles(out / "profiles.png",
+                         {"along the beam axis (depth)": (depth * 1e6, Ta),
+                          "along the beam face (radius)": (d * 1e6, Tf)}, title)

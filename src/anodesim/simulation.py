@@ -1,0 +1,360 @@
+"""One case, end to end: a Simulation built from a Case, in the shape of FESTIM's problems.
+
+    sim = Simulation(case)          # nothing built yet
+    sim.initialise()                # resolve, mesh, spaces, forms, solvers, monitors
+    result = sim.run()              # the time loop (or the steady solve) → RunResult
+    again = sim.run(loading=Loading("continuous", ((0.1, 20.0),)), beam_power_W=20.0)
+
+``run`` initialises when needed; a second ``run`` (another power or schedule) reuses the
+mesh, the compiled forms and, for constant properties, the factorisations. What is recorded
+lives in the monitors (monitors.py); with an output folder the run writes the files listed in
+run_folder.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses as dc
+import datetime as _dt
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, geometry, geometry3d, output
+from .case import ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
+from .limits import check, limits_for
+from .monitors import default_monitors
+from .resolve import mesh_description, plan_steps, prepare
+from .results import RunResult, TimeSeries
+
+
+class Simulation:
+    """A case's heat (and mechanics) problem, run once or again at other loadings.
+
+    Args:
+        case: a validated case.
+        out_dir: run folder (created if missing); None: write nothing.
+        comm: MPI communicator (default COMM_WORLD).
+        progress: show a status line on stderr (rank 0).
+    """
+
+    def __init__(self, case: Case, out_dir: str | Path | None = None, *, comm=None,
+                 progress: bool = False):
+        from . import _mpi  # noqa: F401  (MPI before dolfinx)
+        from mpi4py import MPI
+
+        self.case = case
+        self.out = Path(out_dir) if out_dir is not None else None
+        self.comm = comm or MPI.COMM_WORLD
+        self.rank0 = self.comm.rank == 0
+        self.progress = progress
+        self.prep = self.domain = self.problem = None
+        self.monitors = []
+        self._vtx: list = []
+        self.rows: list[list[float]] = []
+        self.mesh_s = 0.0
+
+    # ------------------------------------------------------------------ set-up
+    def initialise(self) -> None:
+        """Resolve the case, build (or read) the mesh, the heat problem and the monitors.
+
+        Raises:
+            CaseError: a problem with the case found while setting up (e.g. the electron
+                range exceeds the target stack, or a reused mesh lacks a named group).
+        """
+        self.prep = prepare(self.case)
+        if self.out is not None and self.rank0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.comm.barrier()
+        t_mesh = time.perf_counter()
+        self.domain, self.problem, self.interfaces, self.mesh_path = build_problem(
+            self.case, self.prep, self.comm, self.out)
+        self.mesh_s = time.perf_counter() - t_mesh
+        self._warn_source_ratio()
+        self.monitors = default_monitors(self.case, self)
+        self.columns = ["time_s"] + [c for m in self.monitors for c in m.columns]
+        self.units = ["s"] + [u for m in self.monitors for u in m.units]
+
+    def _warn_source_ratio(self) -> None:
+        ratio, case, spot = self.problem.source_ratio, self.case, self.prep.spot
+        if abs(ratio - 1.0) <= 1e-3 or not self.rank0:
+            return
+        why = "refine mesh.spot_fraction"
+        if case.geometry.kind == "user_mesh" and spot.deposition == "volume":
+            why += (f", or the target is thinner than the electron range "
+                    f"({spot.layers[0].range_m * 1e6:.3g} µm): on a user mesh all the energy "
+                    "goes into the target group, none into the material below")
+        print(f"anodesim: warning: the mesh resolves the beam source to {ratio:.5f} of "
+              f"its power (rescaled to the requested power); {why}", file=sys.stderr)
+
+    def reset(self, loading: Loading | None = None, beam_power_W: float | None = None) -> None:
+        """Back to the initial state, optionally with another loading or beam power (W)."""
+        if loading is not None or beam_power_W is not None:
+            beam = self.case.beam if beam_power_W is None else dc.replace(
+                self.case.beam, power_W=beam_power_W)
+            self.case = dc.replace(self.case, beam=beam, loading=loading or self.case.loading)
+            if self.prep is not None:
+                self.prep.steps = plan_steps(self.case, self.prep.spot, self.prep.mats)
+        if self.problem is not None:
+            self.problem.reset()
+            for m in self.monitors:
+                m.reset(self.case)
+        self.rows = []
+
+    # ------------------------------------------------------------------ the loop
+    def record(self, t: float, beam_W: float) -> list[float]:
+        """Append a row of every monitor's values at time t (s), beam power (W)."""
+        row = [t]
+        for m in self.monitors:
+            row += m.record(t, beam_W)
+        self.rows.append(row)
+        return row
+
+    def save(self, t: float) -> None:
+        """At a save time: the save-time monitors (mechanics) fill the last row, the fields
+        are written, and so is the time series so far."""
+        j = 1
+        for m in self.monitors:
+            if m.at_save_times:
+                self.rows[-1][j:j + len(m.columns)] = m.at_save(t)
+            j += len(m.columns)
+        for _, writer in self._vtx:
+            writer.write(t)
+
+    def iterate(self, step, dt_prev: float | None) -> list[float]:
+        """One time step of the plan (loading.Step); the recorded row."""
+        self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
+        row = self.record(step.t, step.power_W)
+        if step.save:
+            self.save(step.t)
+            if self.out is not None and self.rank0:
+                output.write_csv(self.out / "timeseries.csv", self.columns, self.rows)
+        return row
+
+    def _solve(self) -> None:
+        """The steady solve, or the time loop over the planned steps."""
+        if self.case.loading.kind == "steady":
+            self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
+            self.record(0.0, self.case.beam.power_W)
+            self.save(0.0)
+            return
+        steps = self.prep.steps
+        bar = _Progress(self.progress and self.rank0, len(steps))
+        try:
+            self.record(0.0, 0.0)
+            dt_prev = None
+            for i, st in enumerate(steps, start=1):
+                row = self.iterate(st, dt_prev)
+                dt_prev = st.dt
+                bar(i, st.t, row[3])
+            bar(len(steps), self.case.end_time_s, self.rows[-1][3], force=True)
+        finally:
+            bar.close()
+
+    def run(self, loading: Loading | None = None, beam_power_W: float | None = None
+            ) -> RunResult:
+        """Run the case (again, at another loading or beam power if given).
+
+        Args:
+            loading: another schedule (loading.Loading), or None for the case's.
+            beam_power_W: another beam power (W; the steady power, and what the summary
+                reports), or None.
+
+        Returns:
+            The run's time series, limits, drift and summary; with an output folder, the
+            files are written (also for a failed run, with its status).
+
+        Raises:
+            CaseError: a problem with the case found while setting up.
+            SolverError, OutOfRangeError, MechanicsError: the run failed.
+        """
+        from . import run_folder
+
+        started = time.perf_counter()
+        start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        self.reset(loading, beam_power_W)
+        if self.problem is None:
+            self.initialise()
+        self._vtx = run_folder.open_fields(self) if self.out is not None else []
+        status, error = "running", None
+        t_solve = time.perf_counter()
+        try:
+            self._solve()
+            status = "complete"
+        except BaseException as e:
+            status, error = "failed", _failure(e)
+            raise
+        finally:
+            run_folder.close_fields(self, self._vtx, status == "complete")
+            timing = self._timing(started, t_solve)
+            result = self.result(status, error, timing, start_utc)
+            if self.out is not None and self.rows:
+                run_folder.write(self, result)
+        return result
+
+    def _timing(self, started: float, t_solve: float) -> dict:
+        solve_s = time.perf_counter() - t_solve
+        mech = self.mechanics_monitor
+        mech_s = mech.seconds if mech else 0.0
+        return {"mesh": self.mesh_s, "solve": solve_s, "thermal": solve_s - mech_s,
+                "mechanics": mech_s, "total": time.perf_counter() - started}
+
+    @property
+    def mechanics_monitor(self):
+        return next((m for m in self.monitors if m.at_save_times), None)
+
+    # ------------------------------------------------------------------ the result
+    def result(self, status: str, error: str | None, timing: dict, start_utc: str) -> RunResult:
+        """The typed result of the run so far."""
+        case, prep, problem = self.case, self.prep, self.problem
+        series = TimeSeries(self.columns, self.units, self.rows)
+        mech = self.mechanics_monitor
+        temps = self.monitors[1]  # RegionTemperatures
+        regions = {}
+        for j, r in enumerate(prep.mats):
+            m = prep.mats[r]
+            regions[r] = {"min": temps.coldest[r], "damage": m.damage_K - C,
+                          "melting": m.melting_K - C}
+            if self.rows:
+                regions[r]["max"] = max(row[4 + j] for row in self.rows)
+        checks = check(limits_for(case, prep.mats), series.time,
+                       {n: series[n] for n in series.names}) if self.rows else []
+        return RunResult(
+            case.title, case.hash(), case.to_dict(), status, error, series, checks,
+            mech.summary(series) if mech else None, regions, self._beam_summary(),
+            self._numerics(), timing, start_utc, __version__,
+            output.provenance(self.comm.size),
+            str(self.mesh_path) if self.mesh_path else None,
+            tuple(p.name for p in case.probes), len(case.loading.segments) == 1, self.out)
+
+    def _beam_summary(self) -> dict:
+        b, prep, spot = self.case.beam, self.prep, self.prep.spot
+        return {"beam_power_W": b.power_W, "backscatter_energy_fraction": prep.eta,
+                "deposited_power_W": b.power_W * prep.p_dep, "deposition": spot.deposition,
+                "electron_range_um": {layer.region: layer.range_m * 1e6
+                                      for layer in spot.layers},
+                "deposition_depth_um": prep.zone_depth * 1e6,
+                "source_integral_ratio": self.problem.source_ratio}
+
+    def _numerics(self) -> dict:
+        p, mech = self.problem, self.mechanics_monitor
+        return {"cells": self.domain.cells, "dofs": p.V.dofmap.index_map.size_global,
+                "time_steps": len(self.prep.steps) if self.case.loading.kind != "steady" else 0,
+                "factorisations": p.factorisations, "newton_iterations": p.newton_iterations,
+                "power_continuations": p.continuations, "linear_solver": p.solver,
+                "linear_rtol": p.rtol if p.solver == "iterative" else None,
+                "linear_iterations": p.linear_iterations,
+                "mechanics_linear_iterations": mech.solver.linear_iterations if mech else 0,
+                "temperature_dependent": p.nonlinear,
+                "time_scheme": "BDF2 (variable step), backward Euler at each power switch"}
+
+
+def _failure(e: BaseException) -> str:
+    """The summary's error text: the message of a run failure, else the exception's type too."""
+    from .materials import OutOfRangeError
+    from .thermal import SolverError
+
+    return str(e) if isinstance(e, (SolverError, OutOfRangeError)) else f"{type(e).__name__}: {e}"
+
+
+def build_problem(case: Case, prep, comm, out: Path | None = None):
+    """Mesh (built, or read from mesh.file) and the heat problem of a prepared case.
+
+    Returns:
+        (domain, problem, interfaces, mesh_path); a built mesh is written to out/mesh.msh
+        with its description beside it (mesh.json).
+    """
+    from . import thermal
+
+    domain, mesh_path = _mesh(case, prep, comm, out)
+    regions = regions_of(case.geometry)
+    for region in regions:
+        if region not in domain.groups:
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a physical group "
+                            f"named '{region}'")
+    interfaces = []
+    for name, h in case.interfaces.items():
+        sides = [f"{name}@{r}" for r in regions if f"{name}@{r}" in domain.groups]
+        if len(sides) != 2:
+            raise CaseError(f"interfaces.{name}: the mesh does not split this interface "
+                            "(rebuild it without mesh.file)")
+        interfaces.append(thermal.Interface(name, sides[0], sides[1], h))
+    lay, spot = prep.lay, prep.spot
+    problem = thermal.ThermalProblem(
+        domain, prep.mats, case.boundaries, interfaces, spot, lay.z_beam,
+        case.initial_temperature_K, case.time.newton_tol_K,
+        frame=lay.frame if case.geometry.dim == 3 else None,
+        solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol)
+    return domain, problem, interfaces, mesh_path
+
+
+def _mesh(case: Case, prep, comm, out: Path | None):
+    """(domain, mesh path): the user's mesh, a reused one, or one built with gmsh."""
+    if case.geometry.kind == "user_mesh":
+        mesh_path = Path(case.geometry.file)
+        return geometry.to_dolfinx(comm, path=mesh_path, gdim=3), mesh_path
+    if case.mesh.file:
+        mesh_path = Path(case.mesh.file)
+        try:
+            return geometry.to_dolfinx(comm, path=mesh_path, gdim=case.geometry.dim), mesh_path
+        except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
+                            f"({e})") from None
+    rank0 = comm.rank == 0
+    lay, spot = prep.lay, prep.spot
+    h_min, growth, h_max = geometry.mesh_sizes(case, spot)
+    mesh_path = out / "mesh.msh" if out is not None else None
+    gm = None
+    if rank0 and case.geometry.dim == 3:
+        gm = geometry3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
+    elif rank0:
+        gm = geometry.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,
+                            prep.zone_depth, mesh_path)
+    if rank0 and mesh_path is not None:
+        output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+    import gmsh
+
+    domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=case.geometry.dim)
+    if rank0 and gm is not None:
+        gmsh.finalize()
+    return domain, mesh_path
+
+
+class _Progress:
+    """One status line on stderr (rank 0), refreshed at most twice a second."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total, self.last = enabled, total, 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, i: int, t: float, T_peak_C: float, force=False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not force and now - self.last < (0.5 if self.tty else 5.0)):
+            return
+        self.last = now
+        line = f"  t = {t:.4g} s   step {i}/{self.total}   peak {T_peak_C:.1f} °C"
+        sys.stderr.write(("\r" + line.ljust(70)) if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False,
+        comm=None) -> RunResult:
+    """Run one case; write its outputs to out_dir (None: write nothing).
+
+    Args:
+        case: a validated case.
+        out_dir: run directory (created if missing).
+        progress: show a status line on stderr.
+        comm: MPI communicator (default COMM_WORLD).
+
+    Returns:
+        The run's typed result (time series, limits, drift, summary_dict()).
+
+    Raises:
+        CaseError: a problem with the case found while setting up (e.g. the electron range
+            exceeds the target stack, or a reused mesh lacks a named group).
+    """
+    return Simulation(case, out_dir, comm=comm, progress=progress).run()
