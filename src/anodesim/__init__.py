@@ -13,7 +13,25 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 from .case import Case, CaseError, from_dict, load  # noqa: E402
 
-__all__ = ["Case", "CaseError", "from_dict", "load", "run", "sweep", "__version__"]
+__all__ = ["Case", "CaseError", "Simulation", "from_dict", "load", "rate", "run", "sweep",
+           "__version__"]
+
+
+def _as_case(case) -> Case:
+    """A Case from a Case, a dict (units in the key names) or a TOML file path."""
+    if isinstance(case, dict):
+        return from_dict(case)
+    if not isinstance(case, Case):
+        return load(case)
+    return case
+
+
+def __getattr__(name):
+    if name == "Simulation":  # imported on use: it brings MPI (not dolfinx) with it
+        from .simulation import Simulation
+
+        return Simulation
+    raise AttributeError(f"module 'anodesim' has no attribute {name!r}")
 
 
 def run(case, out_dir=None, **kwargs):
@@ -25,11 +43,40 @@ def run(case, out_dir=None, **kwargs):
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
     from .simulation import run as _run
 
-    if isinstance(case, dict):
-        case = from_dict(case)
-    elif not isinstance(case, Case):
-        case = load(case)
-    return _run(case, out_dir, **kwargs)
+    return _run(_as_case(case), out_dir, **kwargs)
+
+
+def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: bool = True,
+         confirm_charts: bool = False, progress: bool = False):
+    """Rate a case: its limits, the maximum safe loading of its schedule and the charts.
+
+    Args:
+        case: a :class:`Case`, a dict or a path to a TOML file.
+        out_dir: folder for rating_<chart>.csv/.png and rating.json; None: write nothing.
+        charts: any of "single", "duty" (with the period chart), "continuous".
+        confirm: confirm the maximum safe loadings by full FE runs.
+        confirm_charts: also confirm every single-load chart point by full FE runs.
+        progress: print one line per stage on stderr.
+
+    Returns:
+        A :class:`anodesim.rating.Rating` (``to_dict()`` is rating.json, ``plot(chart)``).
+
+    Raises:
+        CaseError: bad rating input, or a case the engine cannot rate (not linear in the
+            power, no cooled face).
+    """
+    import sys
+
+    from . import _mpi  # noqa: F401
+    from .rating import ResponseError, rate as _rate
+
+    case = _as_case(case)
+    say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
+    try:
+        return _rate(case, out_dir, charts, confirm=confirm, progress=say,
+                     confirm_charts=confirm_charts)
+    except ResponseError as e:
+        raise CaseError(str(e)) from None
 
 
 def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):

@@ -232,16 +232,16 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
         except ResponseError as e:
             raise CaseError(str(e)) from None
         if "schedule" in study.rate:
-            sl = res["max_safe_loading"]
-            row["max_safe_beam_power_W"] = sl["beam_power_W"]
+            sl = res.max_safe
+            row["max_safe_beam_power_W"] = sl.power_W
             segments = case.loading.segments
             if segments:  # the schedule's time-averaged beam power at that rating
                 top = max(p for _, p in segments)
                 mean = sum(d * p for d, p in segments) / sum(d for d, _ in segments) / top
-                row["max_safe_mean_beam_power_W"] = sl["beam_power_W"] * mean
-            row["binding_limit"] = sl["binding"]
+                row["max_safe_mean_beam_power_W"] = sl.power_W * mean
+            row["binding_limit"] = sl.binding
         if "continuous" in study.rate:
-            c = res["continuous"]
+            c = res.continuous
             row["max_continuous_beam_power_W"] = c["max_continuous_beam_power_confirmed_W"]
             row["binding_continuous"] = c["binding_confirmed"]
             row["max_continuous_beam_power_engine_W"] = c["max_continuous_beam_power_W"]

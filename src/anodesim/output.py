@@ -223,9 +223,17 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
 
 def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabel: str,
                title: str, log_x: bool) -> None:
-    """PNG of a rating chart (maximum power against loading time, duty cycle or period)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+    """PNG of a rating chart (arguments as for draw_chart)."""
+    ax = draw_chart(None, xlabel, x, curves, ylabel, title, log_x)
+    _save(ax.figure, path)
+
+
+def draw_chart(ax, xlabel: str, x, curves: dict[str, list[float]], ylabel: str, title: str,
+               log_x: bool):
+    """A rating chart (maximum power against loading time, duty cycle or period) on ax
+    (None: a new figure); returns the axes."""
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(7, 4.6), layout="constrained")
     for label, y in curves.items():
         ax.plot(x, y, "o-", ms=4, lw=1.6, label=label)
     if log_x:
@@ -238,4 +246,4 @@ def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabe
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    return ax

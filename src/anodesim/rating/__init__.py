@@ -1,0 +1,22 @@
+"""Ratings: the maximum safe loading of a schedule and the rating charts (IEC 60613 terms).
+
+- engine.py: the linear-response engine (FE step response, superposition);
+- safe.py: maximum safe loading, confirmed by re-runs of one Simulation;
+- charts.py: single load, serial load (duty cycle, period), heat content, continuous;
+- rate.py: the whole rating as a typed :class:`Rating`, and its files.
+
+The limits themselves are in anodesim.limits (below both the run and the rating).
+"""
+
+from ..response import ResponseError
+from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
+                     heating_cooling)
+from .engine import Engine, build_engine, linear_case, schedule_rise
+from .rate import Rating, check_rating_input, precheck, rate, write
+from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
+
+__all__ = ["Engine", "Rating", "ResponseError", "SafeLoading", "build_engine",
+           "chart_continuous", "chart_duty", "chart_period", "chart_single",
+           "check_rating_input", "confirmation_simulation", "confirmed_power",
+           "heating_cooling", "linear_case", "max_safe_loading", "precheck", "rate",
+           "schedule_rise", "write"]

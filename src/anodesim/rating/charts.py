@@ -1,0 +1,65 @@
+"""Rating charts in IEC 60613 terms, from the linear-response engine: single load (against
+loading time, cold or after a pre-load), serial load (against duty cycle or period),
+heating and cooling of the anode heat content, continuous rating.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import Engine
+
+
+def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
+    """Maximum beam power against loading time, from a cold start and from a pre-load
+    (a constant beam power held until steady before the load)."""
+    r = engine.response
+    rows = []
+    pre_dep = preload_W * engine.p_dep
+    for t in times:
+        S = r.at([t])[0]
+        cold, b_cold = engine.max_power(S)
+        row = {"loading_time_s": float(t), "max_beam_power_cold_W": cold, "binding_cold": b_cold}
+        if preload_W > 0:
+            # T = T0 + P_pre S_∞ + (P − P_pre) S(t): P ≤ P_pre + (H − P_pre S_∞) / S per node
+            hot, b_hot = engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep)
+            row.update({"max_beam_power_preloaded_W": hot, "binding_preloaded": b_hot})
+        rows.append(row)
+    return rows
+
+
+def _serial_load(engine: Engine, pairs) -> list[dict]:
+    """Maximum peak and mean beam power for (period s, duty cycle) pairs, in the periodic
+    steady state of the pulse train."""
+    rows = []
+    for T, d in pairs:
+        P, b = engine.max_power(engine.response.pulse_train_peak(d * T, T, None))
+        rows.append({"period_s": float(T), "duty_cycle": float(d), "max_peak_beam_power_W": P,
+                     "max_mean_beam_power_W": d * P, "binding": b})
+    return rows
+
+
+def chart_duty(engine: Engine, period_s: float, duty_cycles) -> list[dict]:
+    """Serial-load rating against duty cycle at a fixed period."""
+    return _serial_load(engine, [(period_s, d) for d in duty_cycles])
+
+
+def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
+    """Serial-load rating against period at a fixed duty cycle."""
+    return _serial_load(engine, [(T, duty_cycle) for T in periods])
+
+
+def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
+    """IEC 60613 heating and cooling curves of the anode heat content (J) at a constant
+    beam power: heating from cold, H(t) = P h(t); cooling after switch-off from the steady
+    heat content, H_∞ − P h(t) (superposition, linear-response engine)."""
+    P = beam_W * engine.p_dep
+    h = np.interp(times, engine.response.times, engine.heat, right=engine.heat_steady)
+    return [{"time_s": float(t), "beam_power_W": beam_W, "heating_J": P * float(x),
+             "cooling_J": P * (engine.heat_steady - float(x))} for t, x in zip(times, h)]
+
+
+def chart_continuous(engine: Engine) -> dict:
+    """Steady-state (continuous) rating: maximum constant beam power."""
+    P, b = engine.max_power(engine.response.steady)
+    return {"max_continuous_beam_power_W": P, "binding": b}

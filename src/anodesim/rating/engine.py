@@ -1,0 +1,220 @@
+"""The linear-response engine: the finite-element step response of a case (constant
+properties at the initial temperature, 1 W deposited) and the node sets each limit watches.
+The response to any schedule is a sum of shifted step responses (response.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..case import Case, interfaces_of, regions_of
+from ..limits import Limit, cooled_faces, limits_for
+from ..response import ResponseError, StepResponse
+
+
+def linear_case(case: Case, horizon_s: float) -> Case:
+    """The case with constant properties (at the initial temperature), 1 W deposited as a
+    continuous step to the horizon, fine steps, no outputs and no mechanics."""
+    import dataclasses as dc
+
+    from ..case import Loading, Output
+    from ..resolve import backscatter_fraction, region_materials
+
+    for face, b in case.boundaries.items():
+        if b.type in ("radiation", "heat_flux"):
+            raise ResponseError(f"boundaries.{face}: a {b.type} boundary is not linear in the "
+                                "beam power; the response engine cannot rate this case")
+        if b.temperature_K is not None and abs(b.temperature_K - case.initial_temperature_K) \
+                > 1e-9:
+            raise ResponseError(f"boundaries.{face}.temperature_C: the response engine needs "
+                                "every boundary at the initial temperature")
+    if not any(b.type in ("fixed", "convection") for b in case.boundaries.values()):
+        raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
+    eta = backscatter_fraction(case, region_materials(case))
+    beam = dc.replace(case.beam, power_W=1.0 / (1.0 - eta))
+    return dc.replace(
+        case, beam=beam, loading=Loading("continuous", ((horizon_s, beam.power_W),)),
+        materials=dc.replace(case.materials, temperature_dependent=False),
+        time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
+        output=Output((), False), probes=(),
+        mechanics=case.mechanics if case.limits.drift_um is not None else None)
+
+
+@dataclass
+class Engine:
+    """The step response with the node sets each limit watches."""
+
+    response: StepResponse
+    limits: list[Limit]
+    nodes: dict[str, np.ndarray]  # limit column → indices into the response's nodes
+    p_dep: float  # deposited fraction of the beam power
+    seconds: float
+    heat: np.ndarray | None = None  # stored heat per deposited watt at response.times (J/W)
+    heat_steady: float = 0.0  # steady stored heat per deposited watt (J/W)
+
+    def rise_limits(self, rise: np.ndarray) -> dict[str, float]:
+        """Largest rise per watt over each limit's nodes."""
+        return {lim.column: float(rise[self.nodes[lim.column]].max()) for lim in self.limits}
+
+    def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
+                  preload_dep: float = 0.0) -> tuple[float, str]:
+        """Largest beam power (W) with every limit held, and the binding limit.
+
+        The temperature at node i is T0 + P_dep rise_i, so the limit gives
+        P_dep ≤ (T_lim − T0) / rise_i. With a pre-load held to steady state before the load,
+        T = T0 + P_pre S_∞ + (P − P_pre) rise: P_dep ≤ P_pre + (T_lim − T0 − P_pre S_∞)/rise,
+        with preload_rise = S_∞ and preload_dep = P_pre (deposited W).
+        """
+        best, binding = np.inf, ""
+        for lim in self.limits:
+            idx = self.nodes[lim.column]
+            head = lim.allowed_rise
+            r = np.abs(rise[idx]) if lim.unit == "um" else rise[idx]
+            if preload_rise is not None:
+                head = head - preload_dep * np.abs(preload_rise[idx])
+            with np.errstate(divide="ignore"):
+                p = np.where(r > 0, head / r, np.inf).min() + preload_dep
+            if p < best:
+                best, binding = float(p), lim.name
+        return best / self.p_dep, binding
+
+
+class _DriftProbe:
+    """Across-view spot drift (µm, signed along the axial displacement) per deposited watt,
+    from a thermoelastic solve on the current temperature (linear in the power)."""
+
+    def __init__(self, case: Case, prep, domain, problem):
+        from ..drift import DriftMap
+        from ..mechanics import ThermoElasticProblem
+
+        m = case.mechanics
+        if abs(m.reference_temperature_K - case.initial_temperature_K) > 1e-9:
+            raise ResponseError("mechanics.reference_temperature_C: a drift limit needs the "
+                                "stress-free temperature equal to the initial temperature")
+        self.solver = ThermoElasticProblem(domain, prep.mats, problem.T, m.mounts, m.free,
+                                           m.reference_temperature_K)
+        self.terms = problem.source_terms
+        d = m.drift
+        dmap = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
+                               d.source_object_m, d.source_detector_m, d.pixel_m)
+        self.per_um = dmap.apply((0.0, 0.0, 1e-6))["drift_across_view_um"]
+
+    def __call__(self) -> float:
+        self.solver.solve()
+        return self.per_um * self.solver.weighted_mean_displacement(self.terms)[2] * 1e6
+
+
+def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
+    """Step response of the case (constant properties at the initial temperature).
+
+    Raises:
+        ResponseError: the case is not linear in the power or has no cooled face.
+    """
+    import time
+
+    from .. import _mpi  # noqa: F401
+    from mpi4py import MPI
+
+    from ..resolve import prepare
+    from ..simulation import build_problem
+
+    start = time.perf_counter()
+    comm = comm or MPI.COMM_SELF
+    lin = linear_case(case, horizon_s)
+    prep = prepare(lin)
+    domain, problem, _, _ = build_problem(lin, prep, comm)
+    limits = limits_for(case, prep.mats)
+    watched, nodes = _watched_nodes(case, domain, problem, limits)
+    T0 = case.initial_temperature_K
+    drift = None
+    if any(lim.unit == "um" for lim in limits):
+        drift = _DriftProbe(lin, prep, domain, problem)
+        nodes["drift_across_view_um"] = np.array([len(watched)])
+
+    times, rise, heat, steady, heat_steady = _step_response(problem, prep.steps, watched, T0,
+                                                            drift, horizon_s)
+    resp = StepResponse(np.array(times), rise, steady, T0)
+    return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
+                  np.minimum(np.array(heat), heat_steady), heat_steady)
+
+
+def _watched_nodes(case: Case, domain, problem, limits):
+    """(watched dofs, limit column → positions in them) of the temperature limits."""
+    import dolfinx
+
+    V = problem.V
+    fdim = domain.mesh.topology.dim - 1
+
+    def face_dofs(groups):
+        return np.unique(np.concatenate(
+            [dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(g)) for g in groups]))
+
+    sets = {"T_peak_C": problem.region_dofs["target"]}
+    for r in regions_of(case.geometry):
+        sets[f"T_max_{r}_C"] = problem.region_dofs[r]
+    for name in interfaces_of(case.geometry):
+        sets[f"T_max_{name}_C"] = face_dofs(
+            [g for g in domain.groups if g == name or g.startswith(f"{name}@")])
+    if cooled_faces(case):
+        sets["T_max_coolant_side_C"] = face_dofs(cooled_faces(case))
+    temps = [lim for lim in limits if lim.unit == "C"]
+    watched = np.unique(np.concatenate([sets[lim.column] for lim in temps]))
+    position = {int(d): i for i, d in enumerate(watched)}
+    nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])
+             for lim in temps}
+    return watched, nodes
+
+
+def _step_response(problem, steps, watched, T0: float, drift, horizon_s: float):
+    """Rise per deposited watt at the watched nodes (and the drift) over the planned steps
+    and in the steady state; the stored heat per watt likewise.
+
+    Returns:
+        (times, rise, heat, steady rise, steady heat), clamped so that S(t) ≤ S_∞.
+
+    Raises:
+        ResponseError: the response has not settled by the horizon.
+    """
+    def sample():
+        values = problem.T.x.array[watched] - T0
+        return values if drift is None else np.append(values, drift())
+
+    times, rise, heat = [0.0], [sample() * 0.0], [0.0]
+    dt_prev = None
+    for st in steps:
+        problem.step(st.dt, 1.0, st.restart, dt_prev)
+        dt_prev = st.dt
+        times.append(st.t)
+        rise.append(sample())
+        heat.append(problem.stored_heat())
+    problem.steady(1.0)
+    steady = sample()
+    heat_steady = problem.stored_heat()
+    if np.max(np.abs(rise[-1] - steady)) > 1e-3 * np.max(steady):
+        raise ResponseError(f"the step response has not reached its steady state after "
+                            f"{horizon_s:g} s; the anode is too weakly cooled to rate")
+    # The temperature step response rises monotonically to S_∞ (heat in, ambient
+    # boundaries); clamp the round-off of the last samples so that S(t) ≤ S_∞ holds exactly.
+    rise = np.array(rise)
+    rise[:, :len(watched)] = np.minimum(rise[:, :len(watched)], steady[:len(watched)])
+    return times, rise, heat, steady, heat_steady
+
+
+def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
+    """Worst nodal rise per watt of peak deposited power over the case's schedule shape."""
+    r = engine.response
+    seg = case.loading.segments
+    if case.loading.kind == "steady":
+        return r.steady
+    peak = max(p for _, p in seg)
+    if case.loading.kind == "pulse_train":
+        on = seg[0][0]
+        period = on + (seg[1][0] if len(seg) > 1 and seg[1][1] == 0 else 0.0)
+        n = sum(1 for d, p in seg if p > 0)
+        return r.pulse_train_peak(on, period, n)
+    # Monotone step response: the worst instant ends a segment; evaluate at every end.
+    shape = [(d, p / peak) for d, p in seg]
+    ends = np.cumsum([d for d, _ in seg])
+    return (r.schedule(shape, ends) - r.T0).max(axis=0)

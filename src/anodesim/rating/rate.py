@@ -1,0 +1,315 @@
+"""The rating of a case: its limits, the maximum safe loading of its schedule and the charts,
+as a typed :class:`Rating`; ``write`` puts rating_<chart>.csv/.png and rating.json in a folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses as dc
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..case import Case, CaseError, Loading
+from ..limits import Limit, limits_for
+from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
+                     heating_cooling)
+from .engine import Engine, build_engine, linear_case
+from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
+
+CHARTS = ("single", "duty", "continuous")
+
+
+def check_rating_input(case: Case, mats, first_step_s: float) -> None:
+    """Bad rating input as CaseError: unreachable limits, periods below the time step."""
+    T0 = case.initial_temperature_K
+    for lim in limits_for(case, mats):
+        if lim.allowed_rise <= 0:
+            raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
+                            f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
+                            "limit above the initial temperature")
+    r = case.rating
+    shortest_on = min(min(r.periods_s) * r.duty_cycle, r.period_s * min(r.duty_cycles))
+    if shortest_on < first_step_s:
+        raise CaseError(f"rating.periods_s / duty_cycles: an on-time of {shortest_on:.3g} s is "
+                        f"shorter than the smallest time step ({first_step_s:.3g} s); expected "
+                        "longer periods or duty cycles")
+    if r.exposure_s[0] < first_step_s:
+        raise CaseError(f"rating.exposure_s = {list(r.exposure_s)}: the shortest loading time is "
+                        f"below the smallest time step ({first_step_s:.3g} s)")
+
+
+def precheck(case: Case) -> None:
+    """Everything `rate` can refuse before computing: CaseError or ResponseError."""
+    from ..resolve import prepare, time_steps
+
+    prep = prepare(case)
+    dt0, _ = time_steps(case, prep.spot, prep.mats)
+    check_rating_input(case, prep.mats, dt0)
+    linear_case(case, 1.0)  # linearity and cooling conditions of the engine
+
+
+@dataclass(repr=False)
+class Rating:
+    """What a rating found (beam powers in W, before backscatter).
+
+    Attributes:
+        title, case_hash: the case's title and id.
+        limits: the limits rated against.
+        engine: the step response's method, wall time (s) and horizon (s).
+        schedule: the loading kind of the case ("steady", "continuous", …).
+        max_safe: the maximum safe loading of the case's own schedule, or None.
+        single: single-load chart rows (loading time, max power cold / pre-loaded), or None.
+        duty, period: serial-load chart rows (against duty cycle, against period), or None.
+        nominal: IEC 60613 nominal anode input power (0.1 s single load), or None.
+        heat_content: heating and cooling curve rows of the anode heat content (J), or None.
+        heat_content_steady: beam power and steady heat content (J) of those curves.
+        continuous: continuous rating (engine and confirmed), or None.
+        preload_W: the pre-load of the single-load chart (W).
+        seconds: wall time (s).
+    """
+
+    title: str
+    case_hash: str
+    limits: list[Limit]
+    engine: dict
+    schedule: str
+    preload_W: float = 0.0
+    max_safe: SafeLoading | None = None
+    single: list[dict] | None = None
+    duty: list[dict] | None = None
+    period: list[dict] | None = None
+    nominal: dict | None = None
+    heat_content: list[dict] | None = None
+    heat_content_steady: dict | None = None
+    continuous: dict | None = None
+    seconds: float = 0.0
+    confirmed_charts: bool = field(default=False)
+
+    def to_dict(self) -> dict:
+        """The content of rating.json."""
+        out: dict = {"title": self.title, "case_hash": self.case_hash,
+                     "limits": [lim.definition() for lim in self.limits], "engine": self.engine}
+        if self.max_safe is not None:
+            sl = self.max_safe
+            out["max_safe_loading"] = {
+                "schedule": self.schedule, "beam_power_W": sl.power_W, "binding": sl.binding,
+                "engine_estimate_W": sl.engine_power_W, "confirmed": sl.confirmed,
+                "fe_runs": sl.fe_runs, "method": sl.method, "limits_at_that_power": sl.report,
+                "tolerance": "binding limit met to 0.5 % of its allowed rise"}
+        for key, value in (("single", self.single), ("duty", self.duty),
+                           ("period", self.period),
+                           ("nominal_anode_input_power_0.1s", self.nominal),
+                           ("heat_content", self.heat_content_steady),
+                           ("continuous", self.continuous)):
+            if value is not None:
+                out[key] = value
+        out["seconds"] = self.seconds
+        return out
+
+    def charts(self) -> list[str]:
+        """Names of the charts computed (rating_<name>.csv)."""
+        return [n for n in ("single", "duty", "period", "heat_content", "continuous")
+                if getattr(self, n) is not None]
+
+    def plot(self, chart: str = "single", ax=None):
+        """A chart as in rating_<chart>.png ("single", "duty", "period", "heat_content").
+
+        Returns:
+            The matplotlib axes.
+        """
+        from .. import output
+
+        if chart not in _FIGURES or getattr(self, chart) is None:
+            raise ValueError(f"chart {chart!r}: expected one of "
+                             f"{[c for c in self.charts() if c in _FIGURES]}")
+        xlabel, x, curves, ylabel, log_x = _FIGURES[chart](self)
+        return output.draw_chart(ax, xlabel, x, curves, ylabel, self.title, log_x)
+
+    def __repr__(self) -> str:
+        parts = [f"<Rating {self.title!r}:"]
+        if self.max_safe is not None:
+            parts.append(f"max safe {self.max_safe.power_W:.4g} W ({self.max_safe.binding} "
+                         f"binds{', confirmed' if self.max_safe.confirmed else ''}),")
+        if self.continuous is not None:
+            c = self.continuous
+            P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
+            parts.append(f"continuous {P:.4g} W,")
+        parts.append(f"charts {', '.join(self.charts()) or 'none'}>")
+        return " ".join(parts)
+
+
+def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
+         progress=print, confirm_charts: bool = False) -> Rating:
+    """Rate a case: limits, maximum safe loading of its schedule, and the charts.
+
+    Args:
+        case: a validated case (the rating section gives the chart ranges).
+        out_dir: folder for rating_<chart>.csv/.png and rating.json; None: write nothing.
+        charts: any of "single", "duty" (with the period chart), "continuous".
+        confirm: confirm the maximum safe loadings by full FE runs.
+        progress: called with one line per stage.
+        confirm_charts: also confirm every single-load chart point by full FE runs.
+
+    Raises:
+        CaseError: bad rating input. ResponseError: the case cannot be rated.
+    """
+    from ..resolve import prepare, time_steps
+
+    start = time.perf_counter()
+    prep = prepare(case)
+    dt0, _ = time_steps(case, prep.spot, prep.mats)
+    check_rating_input(case, prep.mats, dt0)
+    engine = build_engine(case)
+    progress(f"  step response: {engine.response.rise.shape[0]} times, "
+             f"{engine.response.rise.shape[1]} nodes watched, {engine.seconds:.2f} s")
+    rating = Rating(case.title, case.hash(), engine.limits,
+                    {"method": "step response by FE (constant properties at the initial "
+                               "temperature), superposition",
+                     "seconds": engine.seconds, "horizon_s": engine.response.horizon},
+                    case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts)
+    sim = confirmation_simulation(case) if confirm else None
+    if case.loading.kind != "steady" or "continuous" in charts:
+        rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
+        sl = rating.max_safe
+        progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
+                 f"({sl.binding} binds; {sl.method})")
+    if "single" in charts:
+        _single(rating, case, engine, sim, progress)
+    if "duty" in charts:
+        r = case.rating
+        rating.duty = chart_duty(engine, r.period_s, r.duty_cycles)
+        rating.period = chart_period(engine, r.duty_cycle, r.periods_s)
+    if "single" in charts:
+        _nominal(rating, case, engine, sim, confirm, progress)
+    if "continuous" in charts:
+        _continuous(rating, case, engine, sim, confirm, progress)
+    rating.seconds = time.perf_counter() - start
+    if out_dir is not None:
+        write(rating, Path(out_dir))
+    return rating
+
+
+def _single(rating: Rating, case: Case, engine: Engine, sim, progress) -> None:
+    """Single-load chart, its points confirmed by FE runs when asked for."""
+    r = case.rating
+    rows = chart_single(engine, np.geomspace(*r.exposure_s, r.exposure_points), r.preload_W)
+    if rating.confirmed_charts:
+        for row in rows:
+            sl = confirmed_power(case, engine, Loading(
+                "continuous", ((row["loading_time_s"], row["max_beam_power_cold_W"]),)), sim)
+            row["max_beam_power_cold_confirmed_W"] = sl.power_W
+            row["binding_cold_confirmed"] = sl.binding
+            progress(f"  single load {row['loading_time_s']:.3g} s: engine "
+                     f"{row['max_beam_power_cold_W']:.4g} W, confirmed {sl.power_W:.4g} W")
+    rating.single = rows
+
+
+def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
+    """IEC 60613 nominal anode input power: the largest power for a single 0.1 s load."""
+    P_eng, b_eng = engine.max_power(engine.response.at([0.1])[0])
+    nominal = {"loading_time_s": 0.1, "engine_W": P_eng, "binding_engine": b_eng}
+    if confirm:
+        sl = confirmed_power(case, engine, Loading("continuous", ((0.1, P_eng),)), sim)
+        nominal.update({"confirmed_W": sl.power_W, "binding": sl.binding,
+                        "fe_runs": sl.fe_runs})
+    rating.nominal = nominal
+    progress(f"  nominal anode input power (0.1 s): "
+             f"{nominal.get('confirmed_W', P_eng):.4g} W beam power")
+
+
+def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
+                progress) -> None:
+    """Continuous rating, and the heating and cooling curves at that power."""
+    cont = chart_continuous(engine)
+    P_heat = cont["max_continuous_beam_power_W"]
+    times = np.geomspace(max(engine.response.times[1], 1e-3), engine.response.horizon, 60)
+    rating.heat_content = heating_cooling(engine, P_heat, times)
+    rating.heat_content_steady = {"beam_power_W": P_heat, "steady_heat_content_J":
+                                  P_heat * engine.p_dep * engine.heat_steady}
+    progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
+             f"beam power ({cont['binding']} binds)")
+    if confirm:
+        sl = rating.max_safe
+        if case.loading.kind != "steady":  # else its own schedule's rating is this one
+            sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
+                                  sim=sim)
+        cont.update({"max_continuous_beam_power_confirmed_W": sl.power_W,
+                     "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs})
+        progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
+                 f"({sl.binding} binds; engine {cont['max_continuous_beam_power_W']:.4g} W)")
+    rating.continuous = cont
+
+
+# ---------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------
+def _single_figure(rating: Rating):
+    rows = rating.single
+    curves = {"from cold (engine)": [row["max_beam_power_cold_W"] for row in rows]}
+    if rating.confirmed_charts:
+        curves["from cold (confirmed by FE)"] = [row["max_beam_power_cold_confirmed_W"]
+                                                 for row in rows]
+    if rating.preload_W > 0:
+        curves[f"after a {rating.preload_W:g} W pre-load"] = [
+            row["max_beam_power_preloaded_W"] for row in rows]
+    return ("loading time (s)", [row["loading_time_s"] for row in rows], curves,
+            "single-load rating: maximum beam power (W)", True)
+
+
+def _serial_figure(rows: list[dict], x: str, xlabel: str, log_x: bool):
+    return (xlabel, [row[x] for row in rows],
+            {"peak power": [row["max_peak_beam_power_W"] for row in rows],
+             "mean power": [row["max_mean_beam_power_W"] for row in rows]},
+            "serial-load rating: maximum beam power (W)", log_x)
+
+
+def _heat_figure(rating: Rating):
+    rows, P = rating.heat_content, rating.heat_content_steady["beam_power_W"]
+    return ("time (s)", [row["time_s"] for row in rows],
+            {f"heating at {P:.3g} W": [row["heating_J"] for row in rows],
+             "cooling after switch-off": [row["cooling_J"] for row in rows]},
+            "anode heat content (J)", True)
+
+
+def _duty_label(rows: list[dict]) -> str:
+    return f"duty cycle (period {rows[0]['period_s']:g} s)"
+
+
+def _period_label(rows: list[dict]) -> str:
+    return f"period (s), duty cycle {rows[0]['duty_cycle']:g}"
+
+
+_FIGURES = {
+    "single": _single_figure,
+    "duty": lambda r: _serial_figure(r.duty, "duty_cycle", _duty_label(r.duty), False),
+    "period": lambda r: _serial_figure(r.period, "period_s", _period_label(r.period), True),
+    "heat_content": _heat_figure,
+}
+
+
+def write(rating: Rating, out: Path) -> None:
+    """rating_<chart>.csv and .png (the continuous rating: CSV only) and rating.json."""
+    from .. import output
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in rating.charts():
+        rows = [rating.continuous] if name == "continuous" else getattr(rating, name)
+        _write_chart(out, name, rows)
+        if name in _FIGURES:
+            xlabel, x, curves, ylabel, log_x = _FIGURES[name](rating)
+            output.plot_chart(out / f"rating_{name}.png", xlabel, x, curves, ylabel,
+                              rating.title, log_x)
+    output.write_json(out / "rating.json", rating.to_dict())
+
+
+def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
+    from .. import output
+
+    header = list(rows[0])
+    output.write_csv(out / f"rating_{name}.csv", header, [[row[h] for h in header] for row in rows],
+                     ["anodesim rating chart; beam power before backscatter",
+                      "columns without 'confirmed': linear-response engine, properties at the "
+                      "initial temperature (a first estimate when they depend on temperature)",
+                      "columns with 'confirmed': full finite-element runs, secant-corrected"])

@@ -1,0 +1,102 @@
+"""Maximum safe loading of a schedule: the engine's closed form, confirmed (and corrected
+by secant steps when the properties depend on temperature) by full finite-element runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dataclasses as dc
+
+from ..case import Case, Loading
+from .engine import Engine, schedule_rise
+
+
+def confirmation_simulation(case: Case):
+    """A Simulation for the full runs that confirm a rating: no field output, mechanics only
+    when a drift limit needs it."""
+    from ..simulation import Simulation
+
+    needs_drift = case.limits.drift_um is not None
+    return Simulation(dc.replace(case, output=dc.replace(case.output, fields=False),
+                                 mechanics=case.mechanics if needs_drift else None))
+
+
+@dataclass
+class SafeLoading:
+    """Maximum safe beam power of a schedule shape, and how it was found."""
+
+    power_W: float
+    binding: str
+    engine_power_W: float
+    confirmed: bool
+    fe_runs: int
+    report: list[dict]
+    method: str
+
+
+def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
+                     max_runs: int = 10, sim=None) -> SafeLoading:
+    """Largest beam power of the case's schedule shape with every limit held.
+
+    The engine gives it in closed form; full finite-element runs of the schedule confirm it.
+    Let g(P) = max over limits of (worst − limit)/(limit − T0), the relative excess of the
+    binding limit over its allowed rise. With constant properties g(P_engine) ≈ 0 at once;
+    with temperature-dependent properties the engine's value is a first estimate, corrected
+    by a ratio step P/(1 + g) and then secant iterations until |g| ≤ rtol (0.5 %: the
+    binding limit is met to 0.5 % of its rise, which is 0.5 % in power for a linear
+    response). A run that melts the target, or whose Newton solver fails even with power
+    continuation, counts as g = 1 (far over).
+
+    The full runs are re-runs of one Simulation (sim, or one made here from the case without
+    field output, with mechanics only for a drift limit): the mesh and forms are built once.
+    """
+    from ..materials import OutOfRangeError
+    from ..thermal import SolverError
+
+    P_engine, binding = engine.max_power(schedule_rise(engine, case))
+    if not confirm:
+        return SafeLoading(P_engine, binding, P_engine, False, 0, [], "linear-response engine")
+    T0 = case.initial_temperature_K
+    top = max((p for _, p in case.loading.segments), default=case.beam.power_W)
+
+    sim = sim or confirmation_simulation(case)
+
+    def full_run(P):
+        load = dc.replace(case.loading, segments=tuple((d, p * P / top)
+                                                       for d, p in case.loading.segments))
+        try:
+            res = sim.run(loading=load, beam_power_W=P)
+        except (OutOfRangeError, SolverError):  # far over: the target melts at this power
+            return 1.0, []
+        rep = [c.to_dict() for c in res.limits]
+        return max(x["excess"] for x in rep), rep
+
+    tried = []
+    P = P_engine
+    g, rep = full_run(P)
+    tried.append((P, g, rep))
+    P_prev, g_prev = P, g
+    while abs(g) > rtol and len(tried) < max_runs:
+        if len(tried) == 1 or g == g_prev or not rep:
+            P_next = P / (1.0 + g)
+        else:
+            P_next = P - g * (P - P_prev) / (g - g_prev)
+        P_prev, g_prev, P = P, g, P_next
+        g, rep = full_run(P)
+        tried.append((P, g, rep))
+    P_best, g_best, rep_best = min(tried, key=lambda x: abs(x[1]))
+    confirmed = abs(g_best) <= rtol
+    bind = max(rep_best, key=lambda x: x["excess"])["limit"] if rep_best else binding
+    method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
+              else "secant iterations on full FE runs, started from the linear-response engine")
+    return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method)
+
+
+def confirmed_power(case: Case, engine: Engine, loading, sim=None) -> SafeLoading:
+    """Maximum safe beam power of one chart point's schedule, confirmed by full FE runs
+    (secant-corrected when the properties depend on temperature)."""
+    point = dc.replace(case, loading=loading,
+                       beam=dc.replace(case.beam, power_W=max((p for _, p in loading.segments),
+                                                              default=case.beam.power_W)))
+    return max_safe_loading(point, engine, sim=sim)

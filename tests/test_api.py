@@ -1,0 +1,80 @@
+"""The Python API of the run layer: Simulation (initialise, run, re-run at another loading),
+the typed RunResult (columns with units, limits, summary_dict, repr, plot) and
+anodesim.rate returning a typed Rating."""
+
+import json
+
+import numpy as np
+import pytest
+from cases import block, reflection
+
+import anodesim
+from anodesim.case import Loading
+from anodesim.simulation import Simulation
+
+
+def small_block(**changes):
+    from cases import merge
+
+    return merge(block(geometry={"kind": "block", "radius_mm": 0.5},
+                       mesh={"spot_fraction": 0.2, "growth": 0.3}), changes)
+
+
+def test_rerun_at_another_schedule_equals_a_fresh_run():
+    """A Simulation re-run with another schedule and power gives what a fresh run of that
+    case gives (k(T), ρc(T): the cached Jacobians are dropped, so Newton takes the same path),
+    without building the mesh again."""
+    case = anodesim.from_dict(reflection(loading={"duration_s": 0.02}))
+    sim = Simulation(case)
+    first = sim.run()
+    domain = sim.domain
+    other = Loading("continuous", ((0.03, 20.0),))
+    again = sim.run(loading=other, beam_power_W=20.0)
+    assert sim.domain is domain
+    fresh = anodesim.run(anodesim.from_dict(reflection(loading={"duration_s": 0.03},
+                                                       beam={"power_W": 20.0})))
+    for name in ("T_peak_C", "T_max_heat_sink_C", "stored_heat_J", "deposited_energy_J"):
+        np.testing.assert_allclose(again.series[name], fresh.series[name], rtol=1e-10)
+    assert again.summary_dict()["beam"]["beam_power_W"] == 20.0
+    assert again.T_peak_max_C > first.T_peak_max_C
+
+
+def test_result_is_typed_and_summary_dict_is_the_file(tmp_path):
+    res = anodesim.run(small_block(limits={"spot_C": 50.0}), tmp_path / "run")
+    s = res.series
+    assert s.units["T_peak_C"] == "°C" and s.units["stored_heat_J"] == "J"
+    assert s.names[0] == "time_s" and len(s) == 1
+    assert isinstance(s["T_peak_C"], np.ndarray)
+    spot = [c for c in res.limits if c.name == "spot"][0]
+    assert spot.worst == pytest.approx(s["T_peak_C"].max(), rel=1e-12)
+    assert spot.holds == (spot.worst <= 50.0) and spot.margin == pytest.approx(50.0 - spot.worst)
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    mine = json.loads(json.dumps(res.summary_dict(), default=str))
+    for key in ("results", "beam", "numerics", "case", "status", "case_hash"):
+        assert on_disk[key] == mine[key]
+    text = repr(res)
+    assert len(text) < 300 and "complete" in text and "spot" in text
+    with pytest.raises(KeyError, match="not a column"):
+        s["T_nowhere_C"]
+
+
+def test_plot_returns_axes():
+    pytest.importorskip("matplotlib")
+    res = anodesim.run(reflection(loading={"duration_s": 0.005}))
+    ax = res.plot()
+    assert ax.get_ylabel() == "temperature (°C)"
+    assert [line.get_label() for line in ax.get_lines()][0] == "peak (target)"
+
+
+def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):
+    case = reflection(materials={"properties": "constant"})
+    rating = anodesim.rate(case, charts=("continuous",), confirm=False)
+    assert rating.continuous["max_continuous_beam_power_W"] > 0
+    assert rating.max_safe is not None and not rating.max_safe.confirmed
+    assert "continuous" in repr(rating) and len(repr(rating)) < 300
+    assert not list(tmp_path.iterdir())
+    anodesim.rate(case, tmp_path / "r", charts=("continuous",), confirm=False)
+    assert (tmp_path / "r" / "rating.json").exists()
+    assert (tmp_path / "r" / "rating_heat_content.png").exists()
+    with pytest.raises(ValueError, match="chart 'single'"):
+        rating.plot("single")
