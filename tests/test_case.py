@@ -313,3 +313,22 @@ def test_drift_limit_in_pixels_converts_to_source_micrometres():
     assert case.limits.spot_K == pytest.approx(2773.15)
     with pytest.raises(CaseError, match="not both"):
         from_dict(reflection(limits={"drift_px": 0.5, "drift_um": 1.0}, **drift))
+
+
+def test_segments_schedule_is_the_one_source_of_beam_power():
+    """A segments schedule sets the beam power: the beam's power may be left out (it becomes
+    the highest segment power), and a different one given beside it is a one-line error."""
+    segs = {"kind": "segments", "duration_s": None,
+            "segment": [{"duration_s": 0.1, "power_W": 5.0}, {"duration_s": 0.1, "power_W": 2.0}]}
+    case = anodesim.from_dict(reflection(beam={"power_W": None}, loading=segs))
+    assert case.beam.power_W == 5.0
+    assert case.loading.segments == ((0.1, 5.0), (0.1, 2.0))
+    same = anodesim.from_dict(reflection(beam={"power_W": 5.0}, loading=segs))
+    assert same.hash() == case.hash()
+    with pytest.raises(CaseError, match=r"^beam.power_W = 10.0: expected no beam power beside "
+                       r"a segments schedule, or its highest segment power \(5 W\)"):
+        anodesim.from_dict(reflection(loading=segs))
+    with pytest.raises(CaseError, match=r"beam.current_mA = 0.2: .*\(5 W\)"):
+        anodesim.from_dict(reflection(beam={"power_W": None, "current_mA": 0.2}, loading=segs))
+    with pytest.raises(CaseError, match=r"found neither"):
+        anodesim.from_dict(reflection(beam={"power_W": None}))

@@ -82,7 +82,7 @@ def test_ids_come_from_the_resolved_case():
 
 
 def test_unquoted_dotted_keys_and_list_indices(tmp_path):
-    base = write_toml(tmp_path / "base.toml", reflection(loading=None))
+    base = write_toml(tmp_path / "base.toml", reflection(loading=None, beam={"power_W": None}))
     base.write_text(base.read_text() + '[loading]\nkind = "segments"\nsegment = ['
                     "{duration_s = 0.01, power_W = 5.0}, {duration_s = 0.01, power_W = 0.0}]\n")
     (tmp_path / "study.toml").write_text(

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,9 @@ class Beam:
     """Electron beam. Power is the beam power kV × mA (W), before backscatter.
 
     Attributes:
+        power_W: the power of steady, continuous and pulse-train loadings; for a segments
+            schedule (which gives every segment's power) its highest segment power, which
+            is what the summary reports as the beam power.
         spot: one of SPOT_SHAPES; only "gaussian" and "flat_top" on axisymmetric models.
         size_m: FWHM (gaussian, footprint: of the round beam across its axis; elliptical:
             along the major axis; line: across the line) or diameter (flat_top).
@@ -634,12 +637,12 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     if kV > 1000:
         raise _fail("beam.voltage_kV", kV, "a tube voltage in kV (at most 1000)")
     has_i, has_p = sec.has("current_mA"), sec.has("power_W")
-    if has_i == has_p:
-        raise CaseError("beam: give exactly one of current_mA or power_W "
-                        f"(found {'both' if has_i else 'neither'})")
+    if has_i and has_p:
+        raise CaseError("beam: give exactly one of current_mA or power_W (found both)")
+    power = None  # only a segments schedule may leave it out (_loading)
     if has_i:
         power = kV * sec.number("current_mA", nonneg=True)  # kV × mA = W
-    else:
+    elif has_p:
         power = sec.number("power_W", nonneg=True)
     spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
     size2, orientation = None, 0.0
@@ -668,9 +671,18 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
 
 
 def _loading(root: _Section, beam: Beam) -> Loading:
+    """The schedule: the one source of the beam power over time.
+
+    ``steady``, ``continuous`` and ``pulse_train`` run at the beam's power (beam.power_W or
+    voltage × current_mA). A ``segments`` schedule gives the power of every segment itself;
+    the beam's power is then its highest segment power, and beam.power_W / current_mA may
+    be left out or, if given, must equal it.
+    """
     sec = root.section("loading")
     kind = sec.choice("kind", LOADING_KINDS)
     P = beam.power_W
+    if P is None and kind != "segments":
+        raise CaseError("beam: give exactly one of current_mA or power_W (found neither)")
     if kind == "steady":
         segments: list[tuple[float, float]] = []
     elif kind == "continuous":
@@ -703,8 +715,21 @@ def _loading(root: _Section, beam: Beam) -> Loading:
             segments.append((s.number("duration_s", positive=True),
                              s.number("power_W", nonneg=True)))
             s.close()
+        _check_segments_power(root, beam, max(p for _, p in segments))
     sec.close()
     return Loading(kind, tuple(segments))
+
+
+def _check_segments_power(root: _Section, beam: Beam, top_W: float) -> None:
+    """A beam power given beside a segments schedule must be its highest segment power."""
+    if beam.power_W is None or math.isclose(beam.power_W, top_W, rel_tol=1e-9, abs_tol=1e-12):
+        return
+    raw = root.data.get("beam", {})
+    key, value = (("current_mA", raw["current_mA"]) if "current_mA" in raw
+                  else ("power_W", raw["power_W"]))
+    raise _fail(f"beam.{key}", value,
+                f"no beam power beside a segments schedule, or its highest segment power "
+                f"({top_W:g} W): the segments set the beam power")
 
 
 def _check_face(table: str, name: str, faces) -> None:
@@ -1003,6 +1028,8 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                     f"{largest * 1e6:.4g} µm (target radius / 1.58), or more than 0.1 % "
                     "of the beam power falls beside the target")
     loading = _loading(root, beam)
+    if beam.power_W is None:  # a segments schedule: the beam's power is its highest
+        beam = replace(beam, power_W=max(p for _, p in loading.segments))
     boundaries = _boundaries(root, geometry)
     interfaces = _interfaces(root, geometry)
     init = root.section("initial", {})
