@@ -1,11 +1,13 @@
 # Set-up and entry points. `make demo` and `make test` are the two commands of the README:
 # each creates the virtual environment if it is missing (Python >= 3.12 is needed by the
 # dolfinx-solver-real wheel), then runs the default case or the whole test suite.
+# `make check` is the quick tier to run while editing: every test not marked slow, mpi,
+# docker or slurm (markers in pyproject.toml).
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean benchmark studies
+.PHONY: demo test check venv clean benchmark studies
 
 venv: $(STAMP)
 
@@ -22,6 +24,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not mpi and not docker and not slurm"
 
 benchmark: $(STAMP)
 	$(BIN)/python studies/benchmark_thermal.py

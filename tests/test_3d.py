@@ -101,6 +101,7 @@ DEPOSITS = [(s, "surface") for s in SHAPES] + [("gaussian-20deg", "volume"),
                                                ("line", "volume")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape,deposition", DEPOSITS, ids=["-".join(d) for d in DEPOSITS])
 def test_deposited_power_integrates_to_0p1_percent_3d(shape, deposition):
     """The mesh integrates the analytic 1 W source to 1 ± 1e-3 for every spot shape, on
@@ -187,6 +188,7 @@ def test_spot_must_fit_and_beam_must_hit(change, message):
         resolve.prepare(anodesim.from_dict(reflection_3d(**change)))
 
 
+@pytest.mark.slow
 def test_drift_in_3d_through_the_drift_map():
     """20° face, beam across the rod, view axis at a 10° take-off angle with its trace
     across the beam plane (azimuth 90°): the time series carries all three components of

@@ -64,6 +64,8 @@ EXPECT_WARM = True
 RTOL = 1e-6
 ATOL_REL = 1e-9
 
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
 
 def _tail(text: str, n: int = 40) -> str:
     return "\n".join(text.strip().splitlines()[-n:])

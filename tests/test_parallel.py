@@ -15,6 +15,8 @@ from test_case import write_toml
 
 MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
 
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
+
 
 def run_cli(tmp_path, case, name, ranks):
     path = write_toml(tmp_path / f"{name}.toml", case)

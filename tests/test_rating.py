@@ -36,6 +36,7 @@ def fe_peak(pulses, P=10.0, **changes):
     return run(anodesim.from_dict(case))
 
 
+@pytest.mark.slow
 def test_superposition_matches_fe_for_50_pulses(engine):
     """Peak spot temperature of a 50-pulse train: engine vs a full FE run within 1 %
     (of the rise; measured 6e-5)."""
@@ -51,6 +52,7 @@ def test_superposition_matches_fe_for_50_pulses(engine):
     assert T[engine.nodes["T_peak_C"]].max() == pytest.approx(eng, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_periodic_steady_state_against_long_fe_run():
     """Periodic steady state from the series (with its analytic tail) against a long FE
     pulse train. A well-cooled anode (h = 5e4 W/m²K: thermal time about 0.35 s) under 100
@@ -95,6 +97,7 @@ def test_max_safe_loading_root_and_one_percent_more_violates(linear_case, engine
     assert not lim[sl.binding]["holds"]
 
 
+@pytest.mark.slow
 def test_temperature_dependent_rating_is_corrected_and_holds():
     """With k(T) the confirmed rating differs from the linear estimate (W conducts less when
     hot), and a full run at the confirmed power satisfies every limit to 0.5 % of its rise."""
@@ -179,6 +182,7 @@ def test_heat_content_curves_match_fe_stored_heat(engine):
         assert row["heating_J"] + row["cooling_J"] == pytest.approx(total, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_drift_limit_rating():
     """A drift tolerance (µm across the view axis) as a limit: the engine's rating for a
     10 s load is confirmed by a full run with mechanics, where the drift meets the limit

@@ -232,6 +232,7 @@ def test_list_and_task_id(tmp_path, capsys):
     assert main(["sweep", str(s), "-o", str(out), "--task-id", "2"]) == 2
 
 
+@pytest.mark.slow
 def test_sigkill_and_resume_lose_nothing(reference, tmp_path):
     """Kill the whole sweep (the runner and its worker) with SIGKILL after the first case has
     finished, as a power loss would; the table on disk is whole, and the restarted sweep
@@ -281,6 +282,8 @@ def slurm():
                     f"{(r.stdout + r.stderr).strip().splitlines()[-1:]}")
 
 
+@pytest.mark.slow
+@pytest.mark.slurm
 def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     ref_out, _ = reference
     out = fresh_copy(ref_out, tmp_path / "slurm study")  # a space, quoted in the script
@@ -317,6 +320,7 @@ def test_several_base_cases_and_the_folder_copy(tmp_path):
     assert again.id == st.id and [p.id for p in again.points] == [p.id for p in st.points]
 
 
+@pytest.mark.slow
 def test_readme_python_sweep_example(tmp_path, monkeypatch):
     """The README's Python sweep example runs as printed (from the repository root) and its
     table agrees with itself: a larger spot runs cooler at the same power."""
@@ -338,6 +342,7 @@ def test_readme_python_sweep_example(tmp_path, monkeypatch):
     assert peaks[0] > peaks[1] > 30.0
 
 
+@pytest.mark.slow
 def test_schedule_rating_rows(tmp_path):
     """A rated sweep: the row's maximum safe power, run as a case, puts the binding limit
     (the spot at W melting less 200 K) on its limit to the rating tolerance (0.5 % of the
@@ -361,6 +366,8 @@ def test_schedule_rating_rows(tmp_path):
         limit_C, abs=0.005 * (limit_C - T0_C))
 
 
+@pytest.mark.slow
+@pytest.mark.slurm
 def test_slurm_task_that_never_ran_is_a_failed_row(slurm, reference, tmp_path):
     """An array task cancelled before it ran leaves no result: --wait records it as failed,
     with the reason, and the command exits 1."""
@@ -386,6 +393,7 @@ def test_slurm_task_that_never_ran_is_a_failed_row(slurm, reference, tmp_path):
 # --------------------------------------------------------------------------------------
 # Concurrency: executors that overlap (a resumed sweep, array tasks, GNU parallel)
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_runner_killed_alone_takes_its_workers_with_it(reference, tmp_path):
     """SIGKILL of the runner only: its workers die with it (no orphan writes on), and the
     restarted sweep ends with the reference table."""
