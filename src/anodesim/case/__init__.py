@@ -1,0 +1,160 @@
+"""Case file (TOML) → validated, typed :class:`Case` in SI units.
+
+Input keys carry their unit in the name (``fwhm_um``, ``power_W``, ``temperature_C``); this
+package converts once, here, and everything downstream is SI (m, s, W, K). It imports no
+dolfinx, so a bad case fails in well under a second with one :class:`CaseError` line that
+names the key path, the value and what was expected.
+
+- model.py: the typed, frozen case (the vocabulary of every layer);
+- reader.py: the table reader shared with study files, CaseError;
+- tables.py, imaging.py: one reader per table;
+- here: the cross-table checks and the entry points ``load`` and ``from_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from .imaging import _mechanics
+from .model import (GEOMETRIES, SOLVERS, ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings,
+                    Geometry, Limits, Loading, Materials, Mechanics, MeshSettings, Numerics,
+                    Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
+                    regions_of)
+from .reader import CaseError, _celsius, _did_you_mean, _fail, _Section, read_toml
+from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
+                     _output, _probes, _rating, _time, msh_groups)
+
+__all__ = ["GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case", "CaseError",
+           "DriftSettings", "Geometry", "Limits", "Loading", "Materials", "Mechanics",
+           "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
+           "faces_of", "from_dict", "interfaces_of", "load", "msh_groups", "read_toml",
+           "regions_of"]
+
+
+# --------------------------------------------------------------------------------------
+# Cross-checks and entry points
+# --------------------------------------------------------------------------------------
+def _target_face_diameter(g: Geometry) -> float:
+    s = g.sizes_m
+    if g.kind == "user_mesh":
+        return math.inf  # the deposited-power check of the run covers it
+    return 2 * {"reflection_insert": s.get("insert_radius_m"),
+                "reflection_3d": s.get("insert_radius_m"),
+                "transmission": s.get("target_radius_m"),
+                "block": s.get("radius_m")}[g.kind]
+
+
+def _check_spot_fits(geometry: Geometry, beam: Beam) -> None:
+    """The spot must fit on the target face (all but 0.1 % of the power on it)."""
+    from ..beam import GAUSSIAN_RADIUS_PER_FWHM
+
+    face = _target_face_diameter(geometry)
+    if beam.spot == "flat_top" and beam.size_m > face:
+        raise _fail("beam.diameter_um", beam.size_m * 1e6,
+                    f"a spot no larger than the target face ({face * 1e6:g} µm across)")
+    largest = 0.5 * face / GAUSSIAN_RADIUS_PER_FWHM
+    if beam.spot == "gaussian" and beam.size_m > largest * (1 + 1e-12):
+        raise _fail("beam.fwhm_um", beam.size_m * 1e6,
+                    f"a spot no larger than the target face allows: FWHM at most "
+                    f"{largest * 1e6:.4g} µm (target radius / 1.58), or more than 0.1 % "
+                    "of the beam power falls beside the target")
+
+
+def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
+    """The [limits] table; an image drift limit (px) becomes one at the source (µm)."""
+    lim = root.section("limits", {})
+    temps = [_celsius(lim, k, None) for k in
+             ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")]
+    drift_um = lim.number("drift_um", None, positive=True, expected="a positive drift in µm")
+    drift_px = lim.number("drift_px", None, positive=True,
+                          expected="a positive image drift in detector pixels")
+    lim.close()
+    key, given = ("drift_px", drift_px) if drift_px is not None else ("drift_um", drift_um)
+    if drift_um is not None and drift_px is not None:
+        raise CaseError("limits: give the drift tolerance as drift_um or drift_px, not both")
+    if given is not None and (mechanics is None or mechanics.drift is None):
+        raise CaseError(f"limits.{key} = {given:g}: a drift limit needs the imaging "
+                        "geometry: add [drift] (and [mounts])")
+    if drift_px is not None:  # image drift (M − 1) δ⊥ / pixel → δ⊥ at the source, in µm
+        d = mechanics.drift
+        M = d.source_detector_m / d.source_object_m
+        drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
+    return Limits(*temps, drift_um=drift_um)
+
+
+def _numerics(root: _Section) -> Numerics:
+    num = root.section("numerics", {})
+    numerics = Numerics(num.choice("solver", SOLVERS, "auto"),
+                        num.number("rtol", 1e-10, positive=True, hi=1e-3,
+                                   expected="a relative tolerance in (0, 1e-3]"))
+    num.close()
+    return numerics
+
+
+def _check_steady_and_probes(loading, boundaries, probes, geometry: Geometry) -> None:
+    """A steady state needs a cooled face; a probe's radius must lie inside the target."""
+    if loading.kind == "steady" and not any(
+            b.type in ("fixed", "convection", "radiation") for b in boundaries.values()):
+        raise CaseError("boundaries: a steady state needs at least one face with type "
+                        "fixed, convection or radiation (all faces are adiabatic)")
+    for p in probes:
+        if p.r_m > _target_face_diameter(geometry) / 2 and geometry.kind not in (
+                "reflection_insert", "reflection_3d"):
+            raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
+
+
+def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
+    """Validate a case given as a dict (as read from TOML, units in the key names).
+
+    Args:
+        data: the parsed case file.
+        base_dir: folder that relative paths in the case (mesh.file) refer to.
+
+    Returns:
+        The validated case in SI units.
+
+    Raises:
+        CaseError: on the first bad key, with its path, value and what was expected.
+    """
+    root = _Section(data, "")
+    title = root.string("title", "anodesim case")
+    geometry = _geometry(root, Path(base_dir))
+    mesh = _mesh(root, Path(base_dir))
+    materials = _materials(root, geometry)
+    beam = _beam(root, geometry)
+    if geometry.kind == "user_mesh" and beam.direction is None:
+        raise CaseError("beam.direction: missing; expected the electrons' travel direction "
+                        "[x, y, z] (a user mesh has no default beam)")
+    _check_spot_fits(geometry, beam)
+    loading = _loading(root, beam)
+    if beam.power_W is None:  # a segments schedule: the beam's power is its highest
+        beam = replace(beam, power_W=max(p for _, p in loading.segments))
+    boundaries = _boundaries(root, geometry)
+    interfaces = _interfaces(root, geometry)
+    init = root.section("initial", {})
+    T0 = _celsius(init, "temperature_C", 20.0)
+    init.close()
+    probes = _probes(root)
+    time = _time(root)
+    end = sum(d for d, _ in loading.segments)
+    output = _output(root, end)
+    mechanics = _mechanics(root, geometry, beam, T0)
+    limits = _limits(root, mechanics)
+    rating = _rating(root)
+    numerics = _numerics(root)
+    root.close()
+    _check_steady_and_probes(loading, boundaries, probes, geometry)
+    return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
+                probes, time, output, mechanics, limits, rating, numerics, source=data)
+
+
+def load(path: str | Path) -> Case:
+    """Read and validate a case file.
+
+    Raises:
+        CaseError: unreadable file, bad TOML or bad content (one line).
+    """
+    path = Path(path)
+    return from_dict(read_toml(path), path.parent)

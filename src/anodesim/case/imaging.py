@@ -1,0 +1,142 @@
+"""The [mounts], [mechanics] and [drift] tables: how the anode is held and the imaging
+geometry of the drift map, checked with the pure-numpy frames (no drift or geometry module).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..frames import DriftInputError, beam_direction, check_imaging, face_normal, view_direction
+from .model import MOUNT_TYPES, Beam, DriftSettings, Geometry, Mechanics, faces_of
+from .reader import CaseError, _celsius, _fail, _Section, _vector
+from .tables import _check_face
+
+
+def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
+               T_init: float) -> Mechanics | None:
+    """Mounts, free body, stress-free temperature and imaging geometry; None without any of
+    [mounts], [mechanics], [drift]."""
+    if not (root.has("mounts") or root.has("mechanics") or root.has("drift")):
+        return None
+    mounts, free, T_ref = _mounts(root, geometry)
+    drift = _drift(root, geometry, beam_cfg) if root.has("drift") else None
+    return Mechanics(mounts, free, T_ref if T_ref is not None else T_init, drift)
+
+
+def _mounts(root: _Section, geometry: Geometry):
+    """(mounts face → kind, free body, stress-free temperature in K or None)."""
+    normals = faces_of(geometry)
+    mounts = {}
+    sec = root.section("mounts", {})
+    for face in sec.data:
+        _check_face("mounts", face, tuple(normals))
+        m = sec.section(face)
+        kind = m.choice("type", MOUNT_TYPES)
+        m.close()
+        if kind == "sliding" and normals[face] is None:
+            raise _fail(f"mounts.{face}.type", kind,
+                        "\"clamped\" (a sliding mount needs a plane face)")
+        mounts[face] = kind
+    sec.allowed.update(sec.data)
+    mech = root.section("mechanics", {})
+    free = mech.boolean("free", False)
+    T_ref = _celsius(mech, "reference_temperature_C", None)
+    mech.close()
+    axial = any(k == "clamped" or normals[f] == "z" for f, k in mounts.items())
+    if free and geometry.dim == 3:
+        raise CaseError("mechanics.free = true: free bodies are supported on axisymmetric "
+                        "geometries only; expected [mounts] (e.g. cooled_end clamped)")
+    if free and mounts:
+        raise CaseError("mechanics.free = true: a free body has no mounts; remove [mounts] "
+                        "or set free = false")
+    if not free and not axial:
+        raise CaseError("mounts: " + (", ".join(f"{f} = {k}" for f, k in mounts.items())
+                                      or "none") +
+                        ": the body is free to move along the axis; expected a clamped face "
+                        "or a sliding face normal to the axis, or mechanics.free = true")
+    return mounts, free, T_ref
+
+
+def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
+    """The [drift] table: view axis, distances (m) and pixel size (m), checked against the
+    beam and the target face."""
+    d = root.section("drift")
+    beam = _vector(d, "beam_direction", [0.0, 0.0, -1.0])
+    take_off = None
+    if geometry.dim == 3 and d.has("take_off_angle_deg"):
+        if d.has("view_direction"):
+            raise CaseError("drift: give the view axis as view_direction or as "
+                            "take_off_angle_deg (with view_azimuth_deg), not both")
+        take_off = (math.radians(d.number("take_off_angle_deg", lo=0.5, hi=90.0,
+                                          expected="a take-off angle in [0.5, 90] degrees")),
+                    math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
+                                          expected="an angle in degrees")))
+        view = tuple(view_direction(geometry.anode_angle_rad, *take_off))
+    else:
+        view = _vector(d, "view_direction")
+    sod, sdd, pixel = _distances(d)
+    d.close()
+    if geometry.kind == "user_mesh":  # the face normal is known once the mesh is read
+        return DriftSettings(tuple(beam_cfg.direction), view, sod, sdd, pixel, take_off)
+    beam, normal = _beam_and_normal(d, geometry, beam_cfg, beam, view)
+    try:
+        check_imaging(beam, normal, view, sod, sdd, pixel)
+    except DriftInputError as e:
+        key = str(e).split(":")[0]
+        value = {"beam_direction": list(beam), "view_direction": list(view)}.get(key)
+        raise CaseError(f"drift.{key} = {value!r}: {str(e).split(': ', 1)[-1]}") from None
+    return DriftSettings(beam, view, sod, sdd, pixel)
+
+
+def _distances(d: _Section) -> tuple[float, float, float]:
+    """(source-object, source-detector, pixel size) in m."""
+    sod = d.number("source_object_mm", positive=True,
+                   expected="a positive distance in mm") * 1e-3
+    if d.has("source_detector_mm") == d.has("magnification"):
+        raise CaseError("drift: give exactly one of source_detector_mm or magnification")
+    if d.has("magnification"):
+        M = d.number("magnification", lo=1.0, hi=1e6, expected="a magnification in (1, 1e6]")
+        if M <= 1.0:
+            raise _fail("drift.magnification", M, "a magnification > 1")
+        sdd = M * sod
+    else:
+        sdd = d.number("source_detector_mm", positive=True,
+                       expected="a positive distance in mm") * 1e-3
+        if sdd <= sod:
+            raise _fail("drift.source_detector_mm", sdd * 1e3,
+                        "more than drift.source_object_mm")
+    pixel = d.number("pixel_size_um", positive=True, expected="a positive size in µm") * 1e-6
+    return sod, sdd, pixel
+
+
+def _beam_and_normal(d: _Section, geometry: Geometry, beam_cfg: Beam, beam, view):
+    """(beam direction, face normal) of the drift map; the view axis must leave the face."""
+    v = np.asarray(view) / np.linalg.norm(view)
+    if geometry.dim == 3:
+        normal = face_normal(geometry.anode_angle_rad)
+        b_case = beam_direction(geometry.anode_angle_rad, beam_cfg.direction)
+        if d.has("beam_direction") and np.linalg.norm(
+                np.asarray(beam) / np.linalg.norm(beam) - b_case) > 1e-9:
+            raise _fail("drift.beam_direction", list(beam),
+                        f"the beam direction of the case {[round(float(c), 6) for c in b_case]} "
+                        "(give it as beam.direction)")
+        if v @ normal < np.sin(np.radians(0.5)):
+            raise _fail("drift.view_direction", list(view),
+                        "a central ray that leaves the target face (take-off angle above "
+                        "0.5°)")
+        return tuple(b_case), normal
+    normal = np.array([0.0, 0.0, 1.0])
+    outward = -1.0 if geometry.kind == "transmission" else 1.0  # through the window
+    if outward * v[2] < np.sin(np.radians(0.5)):
+        side = ("through the window (z < 0)" if geometry.kind == "transmission"
+                else "out of the target face (z > 0)")
+        raise _fail("drift.view_direction", list(view),
+                    f"a central ray that leaves {side} at more than 0.5°")
+    b = np.asarray(beam) / np.linalg.norm(beam)
+    if abs(b[0]) > 1e-9 or abs(b[1]) > 1e-9:
+        raise _fail("drift.beam_direction", list(beam),
+                    "the anode axis [0, 0, -1] (axisymmetric geometries take the beam "
+                    "along the axis)")
+    return beam, normal

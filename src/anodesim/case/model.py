@@ -1,0 +1,350 @@
+"""The case as typed, frozen data in SI units (m, s, W, K): the vocabulary every layer may
+import. The geometry kinds' names (regions, faces, interfaces) are the ones the gmsh builders
+and the case file use. No behaviour beyond naming, hashing and the end time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ZERO_CELSIUS_K = 273.15
+
+
+# --------------------------------------------------------------------------------------
+# Geometry kinds: their dimension keys, regions, faces and interfaces (names used by the
+# gmsh builders in geometry.py and by the case file).
+# --------------------------------------------------------------------------------------
+INSERT_SIZES = {"insert_radius_mm": 1e-3, "insert_thickness_mm": 1e-3, "anode_radius_mm": 1e-3,
+                "anode_length_mm": 1e-3}
+GEOMETRIES: dict[str, dict[str, Any]] = {
+    "reflection_insert": {
+        "sizes": INSERT_SIZES,
+        "regions": ("target", "heat_sink"),
+        "normals": {"beam_face": "z", "anode_face": "z", "side": "r", "cooled_end": "z"},
+        "interfaces": ("target_heat_sink",),
+    },
+    "transmission": {
+        "sizes": {
+            "target_thickness_um": 1e-6,
+            "target_radius_mm": 1e-3,
+            "window_thickness_mm": 1e-3,
+            "window_radius_mm": 1e-3,
+        },
+        "regions": ("target", "window"),
+        "normals": {"beam_face": "z", "window_face": "z", "target_edge": "r", "exit_face": "z",
+                    "rim": "r"},
+        "interfaces": ("target_window",),
+    },
+    "reflection_3d": {
+        # A Cu rod along z whose end face is cut at the anode angle, with a W disc inserted
+        # in that face (geometry3d.py). Same region, face and interface names as
+        # reflection_insert, so boundaries and mounts carry over.
+        "sizes": INSERT_SIZES,
+        "regions": ("target", "heat_sink"),
+        "normals": {"beam_face": None, "anode_face": None, "side": None, "cooled_end": "z"},
+        "interfaces": ("target_heat_sink",),
+        "dim": 3,
+    },
+    "user_mesh": {
+        # A gmsh .msh with physical groups: volumes are regions (one must be "target"),
+        # surfaces are faces (one must be "beam_face"); see meshes/README.md.
+        "sizes": {},
+        "regions": (),
+        "normals": {},
+        "interfaces": (),
+        "dim": 3,
+    },
+    "block": {
+        # A hemisphere of one material: stands for a semi-infinite target (verification,
+        # bulk targets). Its curved surface is "far_field".
+        "sizes": {"radius_mm": 1e-3},
+        "regions": ("target",),
+        "normals": {"beam_face": "z", "far_field": None},
+        "interfaces": (),
+    },
+}
+
+
+def regions_of(geometry: Geometry) -> tuple[str, ...]:
+    """Region names of the geometry (the volume groups of a user mesh)."""
+    if geometry.kind == "user_mesh":
+        return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
+    return GEOMETRIES[geometry.kind]["regions"]
+
+
+def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
+    """Interface names of the geometry (none for user meshes: perfect contact)."""
+    return GEOMETRIES[geometry.kind]["interfaces"]
+
+
+def faces_of(geometry: Geometry) -> dict[str, str | None]:
+    """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
+    if geometry.kind == "user_mesh":
+        return {n: None for n, d in geometry.mesh_groups.items() if d == 2}
+    normals = dict(GEOMETRIES[geometry.kind]["normals"])
+    if geometry.kind == "reflection_3d" and geometry.anode_angle_rad == 0.0:
+        normals["beam_face"] = normals["anode_face"] = "z"
+    s = geometry.sizes_m
+    if geometry.kind == "transmission" and s["target_radius_m"] >= s["window_radius_m"]:
+        # the film covers the whole window: no bare window face, no separate film edge
+        normals.pop("window_face")
+        normals.pop("target_edge")
+    return normals
+
+
+SPOT_SHAPES = ("gaussian", "flat_top", "elliptical", "footprint", "line")
+ROUND_SPOTS = ("gaussian", "flat_top")
+SOLVERS = ("auto", "direct", "iterative")
+BOUNDARY_TYPES = ("adiabatic", "fixed", "convection", "radiation", "heat_flux")
+MOUNT_TYPES = ("clamped", "sliding")
+LOADING_KINDS = ("continuous", "pulse_train", "segments", "steady")
+
+
+# --------------------------------------------------------------------------------------
+# Typed case (SI inside)
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Geometry:
+    """Geometry kind and its dimensions (m).
+
+    Attributes:
+        kind: a key of GEOMETRIES.
+        sizes_m: dimensions (m).
+        anode_angle_rad: 3-D reflection anode: angle between the target face and the plane
+            normal to the rod axis (0: a flat end face); see geometry3d.py.
+        file: user mesh: the .msh file.
+        impact_point_m: user mesh: where the beam axis meets the beam face (m).
+        mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
+    """
+
+    kind: str
+    sizes_m: dict[str, float]
+    anode_angle_rad: float = 0.0
+    file: str | None = None
+    impact_point_m: tuple[float, float, float] | None = None
+    mesh_groups: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        """Topological dimension of the model: 2 (axisymmetric r, z) or 3."""
+        return GEOMETRIES[self.kind].get("dim", 2)
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """Mesh grading: smallest element = spot_fraction × spot size, growing with distance.
+
+    Attributes:
+        spot_fraction: smallest element size as a fraction of the spot size (FWHM/diameter).
+        growth: element size grows by this much per unit distance from the spot (-).
+        max_size_m: largest element size (m).
+        file: an existing .msh to reuse instead of building one (None: build).
+    """
+
+    spot_fraction: float = 0.05
+    growth: float = 0.15
+    max_size_m: float | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class Materials:
+    """Material name per region, constant overrides (SI) and the property mode."""
+
+    by_region: dict[str, str]
+    overrides: dict[str, dict[str, float]]
+    temperature_dependent: bool = True
+
+
+@dataclass(frozen=True)
+class Beam:
+    """Electron beam. Power is the beam power kV × mA (W), before backscatter.
+
+    Attributes:
+        power_W: the power of steady, continuous and pulse-train loadings; for a segments
+            schedule (which gives every segment's power) its highest segment power, which
+            is what the summary reports as the beam power.
+        spot: one of SPOT_SHAPES; only "gaussian" and "flat_top" on axisymmetric models.
+        size_m: FWHM (gaussian, footprint: of the round beam across its axis; elliptical:
+            along the major axis; line: across the line) or diameter (flat_top).
+        size2_m: elliptical: FWHM along the minor axis; line: length of the line.
+        orientation_rad: elliptical, line: angle of the major axis (line) from the face's
+            first in-plane axis towards its second (geometry3d.py).
+        direction: travel direction of the electrons (tube frame), or None: the default of
+            the geometry.
+    """
+
+    voltage_V: float
+    power_W: float
+    spot: str
+    size_m: float
+    deposition: str  # "volume" | "surface"
+    backscatter_energy_fraction: float | None = None
+    size2_m: float | None = None
+    orientation_rad: float = 0.0
+    direction: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Loading:
+    """Beam power schedule as constant-power segments (duration s, beam power W)."""
+
+    kind: str
+    segments: tuple[tuple[float, float], ...]  # empty for steady
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One boundary condition on a named face (SI, temperatures in K)."""
+
+    type: str
+    temperature_K: float | None = None
+    h_W_m2K: float | None = None
+    emissivity: float | None = None
+    q_W_m2: float | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A point probe at radius r and depth below the spot centre (m)."""
+
+    name: str
+    r_m: float
+    depth_m: float
+
+
+@dataclass(frozen=True)
+class TimeSettings:
+    """Time stepping: restart at initial_step after each power switch, double every
+    steps_per_doubling steps, never above max_step. None means automatic."""
+
+    initial_step_s: float | None = None
+    max_step_s: float | None = None
+    steps_per_doubling: int = 4
+    newton_tol_K: float = 1e-3
+
+
+@dataclass(frozen=True)
+class Output:
+    """Save times for fields (s) and whether to write fields at all."""
+
+    save_times_s: tuple[float, ...] = ()
+    fields: bool = True
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Imaging geometry for the drift map (directions in the tube frame x, y, z; z is the
+    anode axis, pointing from the target towards the cathode)."""
+
+    beam_direction: tuple[float, float, float]
+    view_direction: tuple[float, float, float]
+    source_object_m: float
+    source_detector_m: float
+    pixel_m: float
+    take_off: tuple[float, float] | None = None  # (τ, φ) rad: the view on a user mesh's face
+
+
+@dataclass(frozen=True)
+class Mechanics:
+    """Thermoelastic settings.
+
+    Attributes:
+        mounts: face name → "clamped" or "sliding".
+        free: no mounts; the rigid axial translation is removed (centre of mass fixed).
+        reference_temperature_K: stress-free temperature.
+        drift: imaging geometry, or None (displacements and stresses only).
+    """
+
+    mounts: dict[str, str]
+    free: bool
+    reference_temperature_K: float
+    drift: DriftSettings | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Temperature limits (K); None: the default from the material library (rating.py)."""
+
+    spot_K: float | None = None
+    interface_K: float | None = None
+    heat_sink_K: float | None = None
+    coolant_side_K: float | None = None
+    drift_um: float | None = None  # across the view axis, at the source
+
+
+@dataclass(frozen=True)
+class RatingSettings:
+    """Chart ranges for `anodesim rate`."""
+
+    exposure_s: tuple[float, float] = (1e-3, 1000.0)
+    exposure_points: int = 13
+    preload_W: float = 0.0
+    period_s: float = 1.0
+    duty_cycles: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+    duty_cycle: float = 0.5
+    periods_s: tuple[float, ...] = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """Linear solvers.
+
+    Attributes:
+        solver: "direct" (MUMPS LU), "iterative" (CG with algebraic multigrid, GAMG; for
+            elasticity with the rigid-body modes as near-nullspace) or "auto" (direct on
+            axisymmetric meshes, iterative on 3-D ones).
+        rtol: relative tolerance of the iterative solver on the preconditioned residual.
+    """
+
+    solver: str = "auto"
+    rtol: float = 1e-10
+
+    def resolved(self, dim: int) -> str:
+        """"direct" or "iterative" for a mesh of topological dimension dim."""
+        if self.solver != "auto":
+            return self.solver
+        return "iterative" if dim == 3 else "direct"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A complete, validated case in SI units."""
+
+    title: str
+    geometry: Geometry
+    mesh: MeshSettings
+    materials: Materials
+    beam: Beam
+    loading: Loading
+    boundaries: dict[str, Boundary]
+    interfaces: dict[str, float]  # name -> conductance W/m²K
+    initial_temperature_K: float
+    probes: tuple[Probe, ...]
+    time: TimeSettings
+    output: Output
+    mechanics: Mechanics | None = None
+    limits: Limits = Limits()
+    rating: RatingSettings = RatingSettings()
+    numerics: Numerics = Numerics()
+    source: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        """The resolved case (SI) as plain data, for the summary and the hash."""
+        d = asdict(self)
+        d.pop("source")
+        return d
+
+    def hash(self) -> str:
+        """SHA-256 of the resolved case (first 16 hex digits)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def end_time_s(self) -> float:
+        """Total simulated time of the schedule (0 for steady state)."""
+        return sum(d for d, _ in self.loading.segments)

@@ -1,0 +1,166 @@
+"""The case-file reader: a table read key by key with typed getters; unknown keys are
+rejected with a did-you-mean; every check raises one CaseError line naming the key path, the
+value and what was expected. Study files use the same reader.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .model import ZERO_CELSIUS_K
+
+
+class CaseError(ValueError):
+    """A bad case file: one line naming the key, the value and what was expected."""
+
+
+# --------------------------------------------------------------------------------------
+# Reading helpers: every check raises one CaseError line.
+# --------------------------------------------------------------------------------------
+def _fail(path: str, value: Any, expected: str) -> CaseError:
+    return CaseError(f"{path} = {value!r}: expected {expected}")
+
+
+class _Section:
+    """A table of the case file, read key by key; unread keys are rejected at the end."""
+
+    def __init__(self, data: Any, path: str):
+        if not isinstance(data, dict):
+            raise _fail(path, data, "a table")
+        self.data = data
+        self.path = path
+        self.allowed: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        self.allowed.add(key)
+        return key in self.data
+
+    def raw(self, key: str, default: Any = ..., *, expected: str = "a value") -> Any:
+        self.allowed.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise CaseError(f"{self._key(key)}: missing; expected {expected}")
+            return default
+        return self.data[key]
+
+    def number(self, key, default: Any = ..., *, positive=False, nonneg=False, lo=None, hi=None,
+               expected=None) -> float | None:
+        what = expected or (
+            "a positive number" if positive else "a non-negative number" if nonneg else "a number"
+        )
+        if key not in self.data and default is not ...:
+            self.allowed.add(key)
+            return default
+        v = self.raw(key, expected=what)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _fail(self._key(key), v, what)
+        v = float(v)
+        if not math.isfinite(v):
+            raise _fail(self._key(key), v, f"a finite number ({what})")
+        if (positive and v <= 0) or (nonneg and v < 0):
+            raise _fail(self._key(key), v, what)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise _fail(self._key(key), v, what)
+        return v
+
+    def integer(self, key, default: Any = ..., *, minimum=1) -> int:
+        what = f"an integer >= {minimum}"
+        v = self.raw(key, default, expected=what)
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise _fail(self._key(key), v, what)
+        return v
+
+    def choice(self, key, options, default: Any = ...) -> str:
+        what = "one of " + ", ".join(f'"{o}"' for o in options)
+        v = self.raw(key, default, expected=what)
+        if v not in options:
+            hint = _did_you_mean(str(v), options)
+            raise _fail(self._key(key), v, what + hint)
+        return v
+
+    def string(self, key, default: Any = ...) -> str:
+        v = self.raw(key, default, expected="a string")
+        if not isinstance(v, str):
+            raise _fail(self._key(key), v, "a string")
+        return v
+
+    def boolean(self, key, default: Any = ...) -> bool:
+        v = self.raw(key, default, expected="true or false")
+        if not isinstance(v, bool):
+            raise _fail(self._key(key), v, "true or false")
+        return v
+
+    def section(self, key, default: Any = ...) -> _Section:
+        v = self.raw(key, {} if default is ... else default, expected="a table")
+        if default is ... and key not in self.data:
+            raise CaseError(f"{self._key(key)}: missing; expected a table [{self._key(key)}]")
+        return _Section(v, self._key(key))
+
+    def close(self) -> None:
+        """Reject keys that were never read (with a did-you-mean)."""
+        for key in self.data:
+            if key not in self.allowed:
+                hint = _did_you_mean(key, sorted(self.allowed))
+                raise CaseError(
+                    f"{self._key(key)}: unknown key{hint or ''}; "
+                    f"expected one of: {', '.join(sorted(self.allowed)) or '(none)'}"
+                )
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _celsius(sec: _Section, key: str, default: Any = ...) -> float | None:
+    v = sec.number(key, default, lo=-ZERO_CELSIUS_K,
+                   expected="a temperature in °C above absolute zero")
+    return None if v is None else v + ZERO_CELSIUS_K
+
+
+def _vector(sec: _Section, key: str, default: Any = ...) -> tuple[float, float, float]:
+    v = sec.raw(key, default, expected="a direction [x, y, z]")
+    if (not isinstance(v, (list, tuple)) or len(v) != 3
+            or any(isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+                   for c in v) or not any(v)):
+        raise _fail(sec._key(key), v, "a non-zero direction [x, y, z] of three numbers")
+    if not np.isfinite(np.linalg.norm(np.asarray(v, dtype=float))):
+        raise _fail(sec._key(key), v, "a direction [x, y, z] of moderate numbers")
+    return tuple(float(c) for c in v)
+
+
+def _numbers(sec: _Section, key: str, default, lo: float, hi: float, what: str) -> tuple:
+    v = sec.raw(key, list(default), expected=what)
+    if (not isinstance(v, list) or not v
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x)
+                   or not lo < x <= hi for x in v)):
+        raise _fail(sec._key(key), v, what)
+    return tuple(float(x) for x in v)
+
+
+def read_toml(path: str | Path, what: str = "case file") -> dict:
+    """Parse a TOML file (a case or a study) into a dict.
+
+    Raises:
+        CaseError: the file cannot be read, is not UTF-8 text or is not valid TOML (one line).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise CaseError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise CaseError(f"{path}: not a text file in UTF-8 (a TOML {what} is expected)") \
+            from None

@@ -1,0 +1,393 @@
+"""One reader per table of the case file (geometry, mesh, materials, beam, loading,
+boundaries, interfaces, probes, time, output, rating), each converting to SI once.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .model import (BOUNDARY_TYPES, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
+                    Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
+                    RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
+from .reader import CaseError, _celsius, _did_you_mean, _fail, _numbers, _Section, _vector
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+def msh_groups(path: Path) -> dict[str, int]:
+    """Physical-group name → dimension from the $PhysicalNames section of a gmsh .msh file
+    (ASCII or binary: that section is text in both)."""
+    groups, inside = {}, False
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace").strip()
+            if line == "$PhysicalNames":
+                inside = True
+                next(f)  # the count
+                continue
+            if line == "$EndPhysicalNames":
+                break
+            if inside:
+                dim, _tag, name = line.split(maxsplit=2)
+                groups[name.strip('"')] = int(dim)
+            elif line.startswith("$Nodes"):
+                break
+    return groups
+
+
+def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
+    path = base_dir / sec.string("file")
+    if not path.is_file():
+        raise _fail("geometry.file", str(path), "an existing gmsh .msh file")
+    try:
+        groups = msh_groups(path)
+    except (OSError, ValueError, StopIteration):
+        groups = {}
+    if not groups:
+        raise _fail("geometry.file", str(path), "a gmsh .msh file with named physical groups")
+    for name, dim in (("target", 3), ("beam_face", 2)):
+        if groups.get(name) != dim:
+            raise _fail("geometry.file", str(path),
+                        f"a mesh with a {'volume' if dim == 3 else 'surface'} physical group "
+                        f"named '{name}' (found: {', '.join(sorted(groups))})")
+    point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
+    if (not isinstance(point, list) or len(point) != 3 or any(
+            isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+            for c in point)):
+        raise _fail("geometry.impact_point_mm", point, "a point [x, y, z] in mm")
+    sec.close()
+    return Geometry("user_mesh", {}, file=str(path),
+                    impact_point_m=tuple(float(c) * 1e-3 for c in point), mesh_groups=groups)
+
+
+def _geometry(root: _Section, base_dir: Path) -> Geometry:
+    sec = root.section("geometry")
+    kind = sec.choice("kind", tuple(GEOMETRIES))
+    if kind == "user_mesh":
+        return _user_mesh(sec, base_dir)
+    spec = GEOMETRIES[kind]
+    sizes = {}
+    for key, scale in spec["sizes"].items():
+        optional = key == "target_radius_mm"
+        v = sec.number(key, None if optional else ..., positive=True,
+                       expected="a positive length")
+        if v is not None:
+            sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
+    angle = 0.0
+    if kind == "reflection_3d":
+        angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=60.0,
+                                        expected="an angle in [0, 60] degrees"))
+    sec.close()
+    if kind == "transmission":
+        sizes.setdefault("target_radius_m", sizes["window_radius_m"])
+        if sizes["target_radius_m"] > sizes["window_radius_m"]:
+            raise _fail("geometry.target_radius_mm", sizes["target_radius_m"] * 1e3,
+                        "at most geometry.window_radius_mm")
+    if kind in ("reflection_insert", "reflection_3d"):
+        if sizes["insert_radius_m"] >= sizes["anode_radius_m"]:
+            raise _fail("geometry.insert_radius_mm", sizes["insert_radius_m"] * 1e3,
+                        "less than geometry.anode_radius_mm")
+        if sizes["insert_thickness_m"] >= sizes["anode_length_m"]:
+            raise _fail("geometry.insert_thickness_mm", sizes["insert_thickness_m"] * 1e3,
+                        "less than geometry.anode_length_mm")
+    if kind == "reflection_3d":
+        _check_tilted_sizes(sizes, angle)
+    return Geometry(kind, sizes, angle)
+
+
+def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
+    """CaseError when the tilted face of a 3-D rod reaches the cooled end or the disc leaves
+    the rod (sizes in m, anode angle in rad; see geometry3d.py)."""
+    Rc, L = sizes["anode_radius_m"], sizes["anode_length_m"]
+    Ri, ti = sizes["insert_radius_m"], sizes["insert_thickness_m"]
+    low = L - Rc * math.tan(angle_rad)  # lowest point of the cut face
+    if low <= ti + 0.1 * Rc:
+        raise CaseError(f"geometry.anode_length_mm = {L * 1e3:g}: expected more than "
+                        f"{(Rc * math.tan(angle_rad) + ti + 0.1 * Rc) * 1e3:.4g} mm, so the "
+                        "cut face stays clear of the insert depth and the cooled end")
+    if Ri + ti * math.sin(angle_rad) >= 0.95 * Rc:
+        raise CaseError(f"geometry.insert_radius_mm = {Ri * 1e3:g}: expected less than "
+                        f"{(0.95 * Rc - ti * math.sin(angle_rad)) * 1e3:.4g} mm, so the tilted "
+                        "insert stays inside the rod")
+
+
+def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
+    sec = root.section("mesh", {})
+    ms = MeshSettings(
+        spot_fraction=sec.number("spot_fraction", 0.05, positive=True, hi=1.0,
+                                 expected="a number in (0, 1]"),
+        growth=sec.number("growth", 0.15, positive=True, hi=2.0,
+                          expected="a number in (0, 2]"),
+        max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
+        else v * 1e-3,
+        file=None,
+    )
+    if sec.has("file"):
+        p = base_dir / sec.string("file")
+        if not p.is_file():
+            raise _fail("mesh.file", str(p), "an existing .msh file")
+        ms = MeshSettings(ms.spot_fraction, ms.growth, ms.max_size_m, str(p))
+    sec.close()
+    return ms
+
+
+OVERRIDE_KEYS = {"k_W_mK": "k", "cp_J_kgK": "cp", "rho_kg_m3": "rho",
+                 "alpha_1_K": "alpha", "E_Pa": "E", "nu_1": "nu"}
+
+
+def _materials(root: _Section, geometry: Geometry) -> Materials:
+    from ..materials import library  # reads a TOML data file, no dolfinx
+
+    lib = library()
+    regions = regions_of(geometry)
+    sec = root.section("materials")
+    by_region = {}
+    for region in regions:
+        if geometry.kind == "user_mesh" and not sec.has(region):
+            raise CaseError(f"materials.{region}: missing; expected a material for the region "
+                            f"'{region}' of {geometry.file}")
+        name = sec.string(region)
+        if name not in lib:
+            raise _fail(f"materials.{region}", name,
+                        "a material of the library: " + ", ".join(sorted(lib))
+                        + _did_you_mean(name, lib))
+        by_region[region] = name
+    mode = sec.choice("properties", ("temperature_dependent", "constant"),
+                      "temperature_dependent")
+    overrides: dict[str, dict[str, float]] = {}
+    ov = sec.section("override", {})
+    for region in regions:
+        if ov.has(region):
+            rs = ov.section(region)
+            overrides[region] = {}
+            for key, prop in OVERRIDE_KEYS.items():
+                if rs.has(key):
+                    overrides[region][prop] = rs.number(
+                        key, positive=prop != "alpha",
+                        lo=0.0 if prop == "nu" else None, hi=0.5 if prop == "nu" else None)
+            rs.close()
+    ov.close()
+    sec.close()
+    return Materials(by_region, overrides, mode == "temperature_dependent")
+
+
+def _beam(root: _Section, geometry: Geometry) -> Beam:
+    sec = root.section("beam")
+    kV = sec.number("voltage_kV", positive=True, expected="a positive voltage in kV")
+    if kV > 1000:
+        raise _fail("beam.voltage_kV", kV, "a tube voltage in kV (at most 1000)")
+    has_i, has_p = sec.has("current_mA"), sec.has("power_W")
+    if has_i and has_p:
+        raise CaseError("beam: give exactly one of current_mA or power_W (found both)")
+    power = None  # only a segments schedule may leave it out (_loading)
+    if has_i:
+        power = kV * sec.number("current_mA", nonneg=True)  # kV × mA = W
+    elif has_p:
+        power = sec.number("power_W", nonneg=True)
+    spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
+    size2, orientation = None, 0.0
+    length = lambda key: sec.number(  # noqa: E731
+        key, positive=True, expected="a positive spot size in µm") * 1e-6
+    if spot == "flat_top":
+        size = length("diameter_um")
+    elif spot == "elliptical":
+        size, size2 = length("fwhm_major_um"), length("fwhm_minor_um")
+        if size2 > size:
+            raise _fail("beam.fwhm_minor_um", size2 * 1e6, "at most beam.fwhm_major_um")
+    elif spot == "line":
+        size, size2 = length("fwhm_um"), length("length_um")
+    else:
+        size = length("fwhm_um")
+    if spot in ("elliptical", "line"):
+        orientation = math.radians(sec.number("orientation_deg", 0.0, lo=-360.0, hi=360.0,
+                                              expected="an angle in degrees"))
+    direction = _vector(sec, "direction") if geometry.dim == 3 and sec.has("direction") \
+        else None
+    deposition = sec.choice("deposition", ("volume", "surface"), "volume")
+    eta = sec.number("backscatter_energy_fraction", None, lo=0.0, hi=0.99,
+                     expected="a fraction in [0, 0.99]")
+    sec.close()
+    return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction)
+
+
+def _loading(root: _Section, beam: Beam) -> Loading:
+    """The schedule: the one source of the beam power over time.
+
+    ``steady``, ``continuous`` and ``pulse_train`` run at the beam's power (beam.power_W or
+    voltage × current_mA). A ``segments`` schedule gives the power of every segment itself;
+    the beam's power is then its highest segment power, and beam.power_W / current_mA may
+    be left out or, if given, must equal it.
+    """
+    sec = root.section("loading")
+    kind = sec.choice("kind", LOADING_KINDS)
+    P = beam.power_W
+    if P is None and kind != "segments":
+        raise CaseError("beam: give exactly one of current_mA or power_W (found neither)")
+    if kind == "steady":
+        segments: list[tuple[float, float]] = []
+    elif kind == "continuous":
+        segments = [(sec.number("duration_s", positive=True), P)]
+    elif kind == "pulse_train":
+        n = sec.integer("pulses")
+        if sec.has("on_s") or sec.has("off_s"):
+            on = sec.number("on_s", positive=True)
+            off = sec.number("off_s", nonneg=True)
+        else:
+            period = sec.number("period_s", positive=True,
+                                expected="a positive period (or give on_s and off_s)")
+            duty = sec.number("duty_cycle", positive=True, hi=1.0,
+                              expected="a duty cycle in (0, 1]")
+            on, off = duty * period, (1.0 - duty) * period
+        segments = []
+        for _ in range(n):
+            segments.append((on, P))
+            if off > 0:
+                segments.append((off, 0.0))
+        if sec.has("cool_down_s"):
+            segments.append((sec.number("cool_down_s", positive=True), 0.0))
+    else:  # segments
+        raw = sec.raw("segment", expected="a list of [[loading.segment]] tables")
+        if not isinstance(raw, list) or not raw:
+            raise _fail("loading.segment", raw, "a non-empty list of [[loading.segment]] tables")
+        segments = []
+        for i, item in enumerate(raw):
+            s = _Section(item, f"loading.segment[{i}]")
+            segments.append((s.number("duration_s", positive=True),
+                             s.number("power_W", nonneg=True)))
+            s.close()
+        _check_segments_power(root, beam, max(p for _, p in segments))
+    sec.close()
+    return Loading(kind, tuple(segments))
+
+
+def _check_segments_power(root: _Section, beam: Beam, top_W: float) -> None:
+    """A beam power given beside a segments schedule must be its highest segment power."""
+    if beam.power_W is None or math.isclose(beam.power_W, top_W, rel_tol=1e-9, abs_tol=1e-12):
+        return
+    raw = root.data.get("beam", {})
+    key, value = (("current_mA", raw["current_mA"]) if "current_mA" in raw
+                  else ("power_W", raw["power_W"]))
+    raise _fail(f"beam.{key}", value,
+                f"no beam power beside a segments schedule, or its highest segment power "
+                f"({top_W:g} W): the segments set the beam power")
+
+
+def _check_face(table: str, name: str, faces) -> None:
+    """CaseError for a face name the geometry does not have (with a did-you-mean)."""
+    if name not in faces:
+        raise CaseError(f"{table}.{name}: unknown face{_did_you_mean(name, faces) or ''}; "
+                        f"expected one of: {', '.join(faces)}")
+
+
+def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
+    faces = tuple(faces_of(geometry))
+    sec = root.section("boundaries", {})
+    out = {}
+    for name in sec.data:
+        _check_face("boundaries", name, faces)
+        b = sec.section(name)
+        t = b.choice("type", BOUNDARY_TYPES)
+        if t == "fixed":
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"))
+        elif t == "convection":
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+                          h_W_m2K=b.number("h_W_m2K", positive=True))
+        elif t == "radiation":
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+                          emissivity=b.number("emissivity", positive=True, hi=1.0,
+                                              expected="an emissivity in (0, 1]"))
+        elif t == "heat_flux":
+            bc = Boundary(t, q_W_m2=b.number("q_W_m2"))
+        else:
+            bc = Boundary(t)
+        b.close()
+        out[name] = bc
+    sec.allowed.update(sec.data)
+    return out
+
+
+def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
+    names = interfaces_of(geometry)
+    sec = root.section("interfaces", {})
+    out = {}
+    for name in sec.data:
+        if name not in names:
+            raise CaseError(f"interfaces.{name}: unknown interface"
+                            f"{_did_you_mean(name, names) or ''}; expected one of: "
+                            f"{', '.join(names) or '(none for this geometry)'}")
+        if geometry.dim == 3:
+            raise CaseError(f"interfaces.{name}: a contact conductance is not available on 3-D "
+                            "geometries (perfect contact); remove [interfaces]")
+        s = sec.section(name)
+        out[name] = s.number("conductance_W_m2K", positive=True,
+                             expected="a positive thermal boundary conductance in W/m²K")
+        s.close()
+    sec.allowed.update(sec.data)
+    return out
+
+
+def _probes(root: _Section) -> tuple[Probe, ...]:
+    sec = root.section("probes", {})
+    out = []
+    for name in sec.data:
+        p = sec.section(name)
+        out.append(Probe(name, p.number("r_mm", nonneg=True) * 1e-3,
+                         p.number("depth_mm", nonneg=True) * 1e-3))
+        p.close()
+    sec.allowed.update(sec.data)
+    return tuple(out)
+
+
+def _time(root: _Section) -> TimeSettings:
+    sec = root.section("time", {})
+    ts = TimeSettings(
+        initial_step_s=sec.number("initial_step_s", None, positive=True),
+        max_step_s=sec.number("max_step_s", None, positive=True),
+        steps_per_doubling=sec.integer("steps_per_doubling", 4),
+        newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True),
+    )
+    sec.close()
+    return ts
+
+
+def _output(root: _Section, end_time: float) -> Output:
+    sec = root.section("output", {})
+    times = sec.raw("save_times_s", [], expected="a list of times in s")
+    if not isinstance(times, list):
+        raise _fail("output.save_times_s", times, "a list of times in s")
+    clean = []
+    for i, t in enumerate(times):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                or t <= 0 or t > end_time * (1 + 1e-9):
+            raise _fail(f"output.save_times_s[{i}]", t,
+                        f"a time in (0, {end_time:g}] s (the end of the schedule)")
+        clean.append(float(t))
+    out = Output(tuple(sorted(set(clean))), sec.boolean("fields", True))
+    sec.close()
+    return out
+
+
+def _rating(root: _Section) -> RatingSettings:
+    d = RatingSettings()
+    sec = root.section("rating", {})
+    exposure = _numbers(sec, "exposure_s", d.exposure_s, 0.0, math.inf,
+                        "[shortest, longest] loading times in s, shortest < longest")
+    if len(exposure) != 2 or exposure[0] >= exposure[1]:
+        raise _fail("rating.exposure_s", list(exposure),
+                    "[shortest, longest] loading times in s, shortest < longest")
+    out = RatingSettings(
+        exposure_s=exposure,
+        exposure_points=sec.integer("exposure_points", d.exposure_points, minimum=2),
+        preload_W=sec.number("preload_W", d.preload_W, nonneg=True),
+        period_s=sec.number("period_s", d.period_s, positive=True),
+        duty_cycles=_numbers(sec, "duty_cycles", d.duty_cycles, 0.0, 1.0,
+                             "a non-empty list of duty cycles in (0, 1]"),
+        duty_cycle=sec.number("duty_cycle", d.duty_cycle, positive=True, hi=1.0,
+                              expected="a duty cycle in (0, 1]"),
+        periods_s=_numbers(sec, "periods_s", d.periods_s, 0.0, math.inf,
+                           "a non-empty list of periods in s"),
+    )
+    sec.close()
+    return out
