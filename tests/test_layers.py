@@ -127,7 +127,7 @@ RUN = ("resolve", "monitors", "results", "limits", "simulation", "run_folder")
 WRITERS = ("output", "run_folder", "rating.rate", "results")
 
 RULES = [
-    ("the solver and run layer know no CLI or sweep", SOLVER, ("cli", "study", "executors")),
+    ("the solver and run layer know no CLI or sweep", SOLVER, ("cli", "study")),
     ("geometry knows no equations", GEOMETRY, EQUATIONS),
     ("case validation imports no solver module", CASE,
      tuple(m for m in SOLVER if m not in CASE)),

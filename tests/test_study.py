@@ -312,7 +312,7 @@ def test_several_base_cases_and_the_folder_copy(tmp_path):
                               "axes": {"beam.fwhm_um": [10.0, 20.0]}}, tmp_path)
     assert list(st.axes) == ["case", "beam.fwhm_um"] and len(st.points) == 4
     assert st.points[2].data["geometry"]["radius_mm"] == 0.6
-    from anodesim.executors import open_folder
+    from anodesim.study import open_folder
 
     open_folder(st, tmp_path / "out")
     (tmp_path / "a.toml").unlink()  # the folder does not need the original files
@@ -438,7 +438,7 @@ def test_folders_created_at_once_and_stale_work_locks(tmp_path):
     import fcntl
     import threading
 
-    from anodesim.executors import _clean_stale, open_folder
+    from anodesim.study import _clean_stale, open_folder
 
     st = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [1.0, 2.0]}})
     for trial in range(20):

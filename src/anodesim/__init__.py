@@ -80,7 +80,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
 
 
 def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
-    """Run a study and return its results table (:class:`anodesim.executors.Table`).
+    """Run a study and return its results table (:class:`anodesim.study.Table`).
 
     Args:
         study: a study file (TOML), a study folder, a dict (``case`` may be a case dict built
@@ -96,7 +96,6 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
     from pathlib import Path
 
     from . import study as study_mod
-    from . import executors
 
     if isinstance(study, dict):
         st = study_mod.from_dict(study)
@@ -104,9 +103,9 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
         st = study
     else:
         st = study_mod.load(study)
-    executors.check_jobs(jobs, f"jobs = {jobs}")
+    study_mod.check_jobs(jobs, f"jobs = {jobs}")
     source = Path(study) if isinstance(study, (str, Path)) else None
-    out = Path(out_dir) if out_dir is not None else executors.default_folder(st, source)
-    executors.open_folder(st, out)
+    out = Path(out_dir) if out_dir is not None else study_mod.default_folder(st, source)
+    study_mod.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
-    return executors.run_local(st, out, jobs, say)
+    return study_mod.run_local(st, out, jobs, say)

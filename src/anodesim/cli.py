@@ -94,11 +94,10 @@ def _rate(args) -> int:
 
 
 def _sweep(args) -> int:
-    from . import study as study_mod
-    from . import executors as sweep
+    from . import study as sweep
 
     source = Path(args.study)
-    st = study_mod.load(source)  # bad input: one line, nothing written
+    st = sweep.load(source)  # bad input: one line, nothing written
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
     out = Path(args.output) if args.output else sweep.default_folder(st, source)
     if args.list:

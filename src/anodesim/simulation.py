@@ -205,7 +205,7 @@ class Simulation:
     # ------------------------------------------------------------------ the result
     def result(self, status: str, error: str | None, timing: dict, start_utc: str) -> RunResult:
         """The typed result of the run so far."""
-        case, prep, problem = self.case, self.prep, self.problem
+        case, prep = self.case, self.prep
         series = TimeSeries(self.columns, self.units, self.rows)
         mech = self.mechanics_monitor
         temps = self.monitors[1]  # RegionTemperatures

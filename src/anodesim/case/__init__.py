@@ -22,7 +22,7 @@ from .model import (GEOMETRIES, SOLVERS, ZERO_CELSIUS_K, Beam, Boundary, Case, D
                     Geometry, Limits, Loading, Materials, Mechanics, MeshSettings, Numerics,
                     Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of)
-from .reader import CaseError, _celsius, _did_you_mean, _fail, _Section, read_toml
+from .reader import CaseError, _celsius, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
                      _output, _probes, _rating, _time, msh_groups)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import dataclasses as dc
 
-from ..case import Case, Loading
+from ..case import Case
 from .engine import Engine, schedule_rise
 
 
@@ -57,7 +57,6 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     P_engine, binding = engine.max_power(schedule_rise(engine, case))
     if not confirm:
         return SafeLoading(P_engine, binding, P_engine, False, 0, [], "linear-response engine")
-    T0 = case.initial_temperature_K
     top = max((p for _, p in case.loading.segments), default=case.beam.power_W)
 
     sim = sim or confirmation_simulation(case)

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import case as case_mod
-from .case import CaseError, _did_you_mean, _fail, read_toml
+from .. import case as case_mod
+from ..case import CaseError
+from ..case.reader import _did_you_mean, _fail, read_toml
 
 COMBINE = ("grid", "zip")
 RATINGS = ("schedule", "continuous")

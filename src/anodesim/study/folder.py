@@ -1,0 +1,140 @@
+"""The study folder: study.json, the finished cases (cases/<id>/result.json, published by
+an atomic rename under a lock), failures and stale work folders."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .. import __version__, output
+from ..case import CaseError
+from .spec import Point, Study
+
+RESULT = "result.json"
+FIXED_COLUMNS = ["index", "id", "status", "error", "wall_s"]
+
+
+def default_folder(study: Study, source: Path | None) -> Path:
+    """Where a study's results go unless told: a study folder is its own,
+    studies/<name>/study.toml goes to results/<name>, other files to results/<file name>,
+    and a study built in code to results/study-<id>."""
+    if source is None:
+        return Path("results") / f"study-{study.id}"
+    if source.is_dir():
+        return source
+    return Path("results") / (source.parent.resolve().name if source.stem == "study"
+                              else source.stem)
+
+
+def check_jobs(jobs: int, given: str) -> None:
+    """CaseError unless at least one process is asked for (`given` names the input)."""
+    if jobs < 1:
+        raise CaseError(f"{given}: expected at least 1 process")
+
+
+def open_folder(study: Study, out: Path) -> None:
+    """Create the study folder, or check that an existing one holds this study.
+
+    Several processes may do this at once (array tasks, GNU parallel): the study.json they
+    write is the same, and each one checks the one that is there.
+
+    Raises:
+        CaseError: the folder holds a different study, or other files (nothing is touched).
+    """
+    saved = out / "study.json"
+    if not saved.exists():
+        ours = {"cases", "slurm", "study.json"}  # what a concurrent task may have made first
+        if out.exists() and (not out.is_dir() or any(
+                f.name not in ours and not f.name.startswith(".") for f in out.iterdir())):
+            raise CaseError(f"-o {out}: exists and holds no anodesim study; expected a new "
+                            "or empty folder, or this study's own")
+        (out / "cases").mkdir(parents=True, exist_ok=True)
+        if not saved.exists():
+            output.write_json(saved, {
+                "id": study.id, "title": study.title, "study": study.definition,
+                "cases": [{"index": p.index, "id": p.id, "inputs": p.inputs,
+                           "invalid": p.error} for p in study.points],
+                "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "anodesim_version": __version__, "provenance": output.provenance(),
+            }, durable=True)
+    try:
+        old = json.loads(saved.read_text())["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        old = None
+    if old != study.id:
+        raise CaseError(f"-o {out}: holds a different study (id {old}, this one is "
+                        f"{study.id}); expected a new folder or this study's own")
+
+
+def result_of(out: Path, point: Point) -> dict | None:
+    """The finished row of a case, or None when it has not finished."""
+    f = out / "cases" / point.id / RESULT
+    try:
+        return json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _lock(work: Path) -> int:
+    """Hold an exclusive lock on work/.lock for as long as this process lives."""
+    fd = os.open(work / ".lock", os.O_CREAT | os.O_RDWR, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _publish(work: Path, final: Path) -> None:
+    """Rename a finished work folder to the case folder. If another run of the same case
+    finished first, its result stands and this one is dropped; a case folder is never
+    absent once it has been finished."""
+    try:
+        os.rename(work, final)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        if (final / RESULT).exists():
+            shutil.rmtree(work, ignore_errors=True)
+            return
+        stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
+        os.rename(final, stale)  # a folder without a result: not a finished case
+        os.rename(work, final)
+        shutil.rmtree(stale, ignore_errors=True)
+    output.sync_folder(final.parent)
+
+
+def record_failure(out: Path, p: Point, reason: str, log: str = "") -> dict:
+    """Record a failed row for a case whose worker left no result (crash, kill, SLURM)."""
+    row = {"index": p.index, "id": p.id, "status": "failed", "error": reason, **p.inputs,
+           "wall_s": None}
+    work = out / "cases" / f".{p.id}.failed.{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    output.atomic_write(work / "error.txt", (log or reason) + "\n")
+    output.write_json(work / RESULT, row, durable=True)
+    _publish(work, out / "cases" / p.id)
+    return result_of(out, p) or row
+
+
+def _clean_stale(out: Path) -> None:
+    """Remove the work folders of cases whose process has died (their lock is free)."""
+    for d in (out / "cases").glob(".*"):
+        if not d.is_dir():
+            continue
+        try:
+            fd = os.open(d / ".lock", os.O_RDWR)
+        except FileNotFoundError:
+            if time.time() - d.stat().st_mtime > 60:  # never locked: left by a crash
+                shutil.rmtree(d, ignore_errors=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its worker is running (here, or as another executor's task)
+        finally:
+            os.close(fd)
+        shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,119 @@
+"""The SLURM executor: the unfinished cases as a job array of `anodesim sweep FOLDER
+--task-id N` tasks, optionally waited for and collected."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from .. import output
+from ..case import CaseError
+from .folder import _clean_stale, record_failure, result_of
+from .local import _sweep_command
+from .spec import Study
+from .table import Table, collect, plot
+
+
+def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
+    """The sbatch script of a job array over the given case indices."""
+    s = study.slurm
+    log = str(out.resolve() / "slurm" / "%A_%a.out").replace('"', '\\"')
+    lines = ["#!/bin/bash",
+             f"#SBATCH --job-name=anodesim-{study.id}",
+             f"#SBATCH --array={_ranges(indices)}",
+             f'#SBATCH --output="{log}"',
+             "#SBATCH --ntasks=1",
+             "#SBATCH --cpus-per-task=1"]
+    if s.get("partition"):
+        lines.append(f"#SBATCH --partition={s['partition']}")
+    if s.get("time"):
+        lines.append(f"#SBATCH --time={s['time']}")
+    lines += [f"#SBATCH {x}" for x in s.get("extra", [])]
+    lines += ["# one array task = one case of the study; its result lands in cases/<id>/",
+              "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
+              shlex.join(_sweep_command(out)) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q']
+    return "\n".join(lines) + "\n"
+
+
+def _ranges(indices: list[int]) -> str:
+    parts, start = [], None
+    for i, v in enumerate(indices):
+        if start is None:
+            start = v
+        if i + 1 == len(indices) or indices[i + 1] != v + 1:
+            parts.append(f"{start}" if start == v else f"{start}-{v}")
+            start = None
+    return ",".join(parts)
+
+
+def _in_queue(job: str) -> bool:
+    """Whether any task of the job is still queued or running (squeue, retried)."""
+    for attempt in range(5):
+        r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True,
+                           text=True)
+        if r.returncode == 0:
+            return bool(r.stdout.strip())
+        if "Invalid job id" in r.stderr:  # gone from the controller's memory: finished
+            return False
+        time.sleep(2 * (attempt + 1))
+    raise CaseError(f"--wait: squeue does not answer ({r.stderr.strip()}); the job {job} "
+                    "may still run: collect later with --collect")
+
+
+def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Table:
+    """Write the sbatch array script for the unfinished cases and submit it.
+
+    With wait, poll squeue until the array has left the queue, record the cases whose task
+    ended without a result as failed (with the end of the task's log), and collect the rows.
+
+    Raises:
+        CaseError: sbatch or squeue is missing or refuses the job.
+    """
+    todo = {p.id: p for p in study.points if result_of(out, p) is None}
+    if not todo:
+        say("all cases have finished; collecting the rows")
+        table = collect(study, out)
+        plot(study, table, say)
+        return table
+    for tool in ("sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
+                            "PATH")
+    (out / "slurm").mkdir(exist_ok=True)
+    _clean_stale(out)
+    script = out / "slurm" / "array.sh"
+    indices = sorted(p.index for p in todo.values())
+    output.atomic_write(script, slurm_script(study, out, indices))
+    r = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CaseError(f"--submit slurm: sbatch refused the job ({r.stderr.strip()}); "
+                        f"the script is in {script}")
+    job = r.stdout.strip().split(";")[0]
+    output.atomic_write(out / "slurm" / "job_id", job + "\n")
+    say(f"submitted SLURM array job {job}: {len(todo)} cases ({script}); run "
+        f"`anodesim sweep {out} --collect` when it has finished")
+    table = collect(study, out)
+    if not wait:
+        return table
+    last = time.monotonic()
+    while _in_queue(job):
+        time.sleep(2)
+        if time.monotonic() - last > 60:
+            last = time.monotonic()
+            done = sum(result_of(out, p) is not None for p in todo.values())
+            say(f"job {job}: {done} of {len(todo)} cases finished")
+    for p in todo.values():
+        if result_of(out, p) is None:
+            log = out / "slurm" / f"{job}_{p.index}.out"
+            text = log.read_text(errors="replace").strip() if log.exists() else ""
+            last_line = text.splitlines()[-1] if text else "no log"
+            record_failure(out, p, f"SLURM array task {job}_{p.index} ended without a "
+                           f"result (cancelled, timed out or killed?): {last_line}", text)
+    table = collect(study, out)
+    plot(study, table, say)
+    say(f"job {job} finished: {sum(r['status'] == 'ok' for r in table.rows)} ok, "
+        f"{len(table.failed)} failed")
+    return table
