@@ -446,9 +446,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         """Mechanics and fields at a save time (the last recorded row)."""
         if mech:
             rows[-1][n_thermal:] = mech(t)
-        if vtx is not None:
-            for writer in vtx:
-                writer.write(t)
+        output.write_fields(vtx, t)
 
     vtx = None
     bp_files: dict[str, Path] = {}
@@ -464,6 +462,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
             bp_files[name] = out / f"{name}.partial"
             vtx.append(dolfinx.io.VTXWriter(comm, bp_files[name], funcs, engine="BP4",
                                             mesh_policy=dolfinx.io.VTXMeshPolicy.reuse))
+            vtx[-1].anodesim_path = bp_files[name]
 
     summary: dict = {}
     status, error = "running", None
@@ -499,8 +498,7 @@ def run(case: Case, out_dir: str | Path | None = None, *, progress: bool = False
         raise
     finally:
         bar.close()
-        for writer in vtx or []:
-            writer.close()
+        output.close_fields(vtx)
         if rank0 and status == "complete":
             import shutil
 
