@@ -32,6 +32,36 @@ def small_block(**changes):
                        mesh={"spot_fraction": 0.2, "growth": 0.3}), changes)
 
 
+def wait_until(state, proc, what: str, limit_s: float = 300.0):
+    """Poll until state() holds (a file or table the sweep writes), while proc lives.
+
+    This waits on the event itself, however long the machine takes; limit_s only turns a
+    sweep that never gets there into a failure instead of a hang."""
+    deadline = time.monotonic() + limit_s
+    while not state():
+        assert proc.poll() is None, f"the sweep ended before {what}"
+        assert time.monotonic() < deadline, f"{what}: not seen in {limit_s:.0f} s"
+        time.sleep(0.01)
+
+
+def wait_for_exit(pid: int, limit_s: float = 60.0) -> bool:
+    """Wait for a process that is not our child to end (pidfd: woken by its exit)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], limit_s)[0])
+    finally:
+        os.close(fd)
+
+
+def ok_rows(path) -> int:
+    return sum(r["status"] == "ok" for r in read_table(path)) if path.exists() else 0
+
+
 def read_table(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -241,12 +271,10 @@ def test_sigkill_and_resume_lose_nothing(reference, tmp_path):
     out = fresh_copy(ref_out, tmp_path / "killed")  # the same study, nothing run yet
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "1"]
     proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.DEVNULL)
-    first = ref_table.rows[0]["id"]
-    deadline = time.time() + 120
-    while not (out / "cases" / first / "result.json").exists():
-        assert time.time() < deadline and proc.poll() is None, "first case never finished"
-        time.sleep(0.05)
-    time.sleep(0.3)  # let the next worker start
+    # the runner has recorded the first finished case in results.csv ...
+    wait_until(lambda: ok_rows(out / "results.csv") >= 1, proc, "a first finished case")
+    # ... and the next worker has started (its locked work folder exists)
+    wait_until(lambda: list((out / "cases").glob(".*")), proc, "the next worker")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = {p.name: (p / "result.json").read_bytes() for p in (out / "cases").iterdir()
@@ -376,10 +404,7 @@ def test_slurm_task_that_never_ran_is_a_failed_row(slurm, reference, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "anodesim", "sweep", str(out), "--submit",
                              "slurm", "--wait"], stderr=subprocess.PIPE, text=True)
     job_file = out / "slurm" / "job_id"
-    deadline = time.time() + 60
-    while not job_file.exists():
-        assert time.time() < deadline and proc.poll() is None, "no job submitted"
-        time.sleep(0.05)
+    wait_until(job_file.exists, proc, "a submitted job")
     job = job_file.read_text().strip()
     subprocess.run(["scancel", f"{job}_3"], check=True)
     _, err = proc.communicate(timeout=600)
@@ -401,13 +426,13 @@ def test_runner_killed_alone_takes_its_workers_with_it(reference, tmp_path):
     out = fresh_copy(ref_out, tmp_path / "runner_killed")
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "2"]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not list((out / "cases").glob(".*")):
-        assert time.time() < deadline and proc.poll() is None, "no worker started"
-        time.sleep(0.02)
+    wait_until(lambda: list((out / "cases").glob(".*")), proc, "a started worker")
+    workers = subprocess.run(["pgrep", "-f", f"{out} --task-id"], capture_output=True,
+                             text=True).stdout.split()
+    assert workers
     proc.kill()
     proc.wait()
-    time.sleep(1.0)
+    assert all(wait_for_exit(int(pid)) for pid in workers), "a worker outlived its runner"
     orphans = subprocess.run(["pgrep", "-f", f"{out} --task-id"], capture_output=True,
                              text=True).stdout.split()
     assert orphans == []

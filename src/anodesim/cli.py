@@ -2,34 +2,50 @@
 ``anodesim sweep STUDY.toml [-o DIR] [-j N]``, ``anodesim check CASE.toml``,
 ``anodesim materials``.
 
-Exit status: 0 success, 1 the run failed (solver, material range), 2 bad input (one line on
-stderr naming the key, the value and what was expected; nothing written).
+Exit status: 0 success, 1 the run failed (solver, material range, form compiler, disk), 2 bad
+input (one line on stderr naming the key, the value and what was expected; nothing written),
+130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
+adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
 from .case import CaseError, load
+from .errors import RunFailure, abort_other_ranks, debug_enabled, rank_prefix, report
+
+
+def _output_folder(out: Path) -> Path:
+    """Check that out can be a run folder (bad input otherwise, before anything is written)."""
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CaseError(f"-o {out}: {parent} is not writable; expected a folder you can "
+                        "write to")
+    return out
 
 
 def _run(args) -> int:
     case = load(args.case)  # validation first: a bad case writes nothing
-    out = Path(args.output) if args.output else Path("results") / Path(args.case).stem
-    if out.exists() and not out.is_dir():
-        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
+    out = _output_folder(Path(args.output) if args.output else
+                         Path("results") / Path(args.case).stem)
     from .resolve import prepare
 
     prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
     from . import _mpi  # noqa: F401
-    from .materials import OutOfRangeError
-    from .mechanics import MechanicsError
     from .simulation import run
-    from .thermal import SolverError
 
     quiet = args.quiet
     if not quiet:
@@ -42,9 +58,10 @@ def _run(args) -> int:
         if not existed and out.exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    except (SolverError, OutOfRangeError, MechanicsError) as e:
-        print(f"anodesim: run failed: {e} (partial results in {out})", file=sys.stderr)
-        return 1
+    except RunFailure as e:
+        if out.exists():
+            raise RunFailure(f"{e} (partial results in {out})") from e
+        raise
     s = res.summary_dict()
     if not quiet:
         r, n, b = s["results"], s["numerics"], s["beam"]
@@ -76,9 +93,8 @@ def _run(args) -> int:
 
 def _rate(args) -> int:
     case = load(args.case)
-    out = Path(args.output) if args.output else Path("results") / f"{Path(args.case).stem}_rating"
-    if out.exists() and not out.is_dir():
-        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
+    out = _output_folder(Path(args.output) if args.output else
+                         Path("results") / f"{Path(args.case).stem}_rating")
     from .rating import ResponseError, precheck, rate
 
     charts = ("single", "duty", "continuous") if args.chart == "all" else (args.chart,)
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="anodesim", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"anodesim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of a failure (also ANODESIM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run a case and write its results")
     p.add_argument("case", help="case file (TOML)")
@@ -196,15 +214,28 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_check)
     p = sub.add_parser("materials", help="list the material library")
     p.set_defaults(func=_materials)
+    for p in sub.choices.values():  # --debug after the subcommand too
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if debug_enabled(args.debug):
+        import logging
+
+        logging.basicConfig(format="%(name)s: %(message)s")
+        logging.getLogger("anodesim").setLevel(logging.INFO)
     try:
         return args.func(args)
-    except CaseError as e:
-        print(f"anodesim: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("anodesim: interrupted", file=sys.stderr)
+        abort_other_ranks(130)
         return 130
+    except Exception as e:  # every failure: one line (and the traceback only when asked)
+        status, line = report(e)
+        if debug_enabled(args.debug):
+            traceback.print_exc()
+        print(rank_prefix() + line, file=sys.stderr)
+        abort_other_ranks(status)
+        return status
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from importlib import resources
 
 import numpy as np
 
+from .errors import RunFailure
+
 PROPERTY_KEYS = {"k": "k_W_mK", "cp": "cp_J_kgK", "rho": "rho_kg_m3", "alpha": "alpha_1_K",
                  "E": "E_Pa", "nu": "nu_1"}
 
 
-class OutOfRangeError(ValueError):
+class OutOfRangeError(RunFailure, ValueError):
     """A temperature outside the tabulated range of a property."""
 
 

@@ -26,13 +26,14 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from . import coupling, materials as mat_lib
-from .thermal import linear_solver, solve_linear
+from .errors import RunFailure
 from .geometry import AnodeMesh
+from .thermal import linear_solver, solve_linear
 
 PROPS = ("E", "nu")
 
 
-class MechanicsError(RuntimeError):
+class MechanicsError(RunFailure, RuntimeError):
     """The thermoelastic problem cannot be set up or solved."""
 
 

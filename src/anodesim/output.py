@@ -8,10 +8,13 @@ field save, so a crash loses at most the steps since the last save.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import platform
+import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -55,6 +58,52 @@ def sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _field_error(e: RuntimeError, path) -> Exception:
+    """ADIOS2 reports a failed write or close as a RuntimeError with colour codes and, not
+    always, 'errno = N': turn it into the OSError it is (a full disk is the usual one)."""
+    from .errors import RunFailure
+
+    m = re.search(r"errno = (\d+)", str(e))
+    code = int(m.group(1)) if m else None
+    if code is None:
+        folder = Path(path).parent
+        if folder.exists() and shutil.disk_usage(folder).free < 1 << 20:
+            code = errno.ENOSPC
+    if code is not None:
+        return OSError(code, os.strerror(code), str(path))
+    text = re.sub(r"\x1b\[[0-9;]*m|\[[A-Z][a-z]{2} [^]]*\]", "", str(e))
+    return RunFailure(f"writing the field files {path} failed: {' '.join(text.split())}")
+
+
+def write_fields(writers, t: float) -> None:
+    """Write the VTX field files at time t (s); a failed write raises OSError."""
+    for w in writers or []:
+        try:
+            w.write(t)
+        except RuntimeError as e:
+            raise _field_error(e, getattr(w, "anodesim_path", "field files")) from None
+
+
+def close_fields(writers) -> None:
+    """Close every VTX writer, even when one fails; the first failure is raised after.
+
+    A writer that cannot close (its disk is full) would throw again from its C++ destructor,
+    which aborts the process: it is kept alive until the process ends instead (the
+    operating system closes its file; a ``.partial`` field folder is not a result anyway).
+    """
+    import ctypes
+
+    first = None
+    for w in writers or []:
+        try:
+            w.close()
+        except RuntimeError as e:
+            first = first or _field_error(e, getattr(w, "anodesim_path", "field files"))
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(getattr(w, "_cpp_object", w)))
+    if first is not None:
+        raise first
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=()) -> None:

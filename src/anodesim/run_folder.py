@@ -32,15 +32,18 @@ def open_fields(sim) -> list:
     if mech:
         groups["displacement.bp"] = [mech.solver.u]
         groups["stress.bp"] = [mech.solver.von_mises]
-    return [(name, dolfinx.io.VTXWriter(sim.comm, sim.out / f"{name}.partial", funcs,
-                                        engine="BP4", mesh_policy=dolfinx.io.VTXMeshPolicy.reuse))
-            for name, funcs in groups.items()]
+    writers = []
+    for name, funcs in groups.items():
+        w = dolfinx.io.VTXWriter(sim.comm, sim.out / f"{name}.partial", funcs, engine="BP4",
+                                 mesh_policy=dolfinx.io.VTXMeshPolicy.reuse)
+        w.anodesim_path = sim.out / f"{name}.partial"  # named in a failed write's message
+        writers.append((name, w))
+    return writers
 
 
 def close_fields(sim, writers: list, complete: bool) -> None:
     """Close the writers; a complete run's field files get their final names (rank 0)."""
-    for _, w in writers:
-        w.close()
+    output.close_fields([w for _, w in writers])
     if sim.rank0 and complete:
         for name, _ in writers:
             final = sim.out / name

@@ -117,8 +117,7 @@ class Simulation:
             if m.at_save_times:
                 self.rows[-1][j:j + len(m.columns)] = m.at_save(t)
             j += len(m.columns)
-        for _, writer in self._vtx:
-            writer.write(t)
+        output.write_fields([w for _, w in self._vtx], t)
 
     def iterate(self, step, dt_prev: float | None) -> list[float]:
         """One time step of the plan (loading.Step); the recorded row."""

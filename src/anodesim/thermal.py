@@ -40,12 +40,13 @@ from petsc4py import PETSc
 from . import coupling, materials as mat_lib
 from .beam import Spot
 from .case import Boundary
+from .errors import RunFailure
 from .geometry import AnodeMesh
 
 STEFAN_BOLTZMANN = 5.670374419e-8  # W/m²/K⁴, CODATA 2018
 
 
-class SolverError(RuntimeError):
+class SolverError(RunFailure, RuntimeError):
     """The nonlinear or linear solve failed."""
 
 

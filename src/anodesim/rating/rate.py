@@ -23,6 +23,12 @@ CHARTS = ("single", "duty", "continuous")
 
 def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     """Bad rating input as CaseError: unreachable limits, periods below the time step."""
+    if case.limits.drift_um is not None and case.geometry.dim == 3:
+        # The engine's drift probe superposes one signed drift component; a 3-D drift is a
+        # vector whose direction depends on the beam, face and view (issue 14).
+        raise CaseError(f"limits.drift_um = {case.limits.drift_um:g}: the rating supports a "
+                        "drift limit on axisymmetric (2-D) anodes only; expected no drift limit "
+                        "for a 3-D anode (run the case: summary.json reports its drift)")
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
         if lim.allowed_rise <= 0:

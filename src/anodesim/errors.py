@@ -1,0 +1,71 @@
+"""The two kinds of failure a user meets, and how the command line reports them.
+
+* bad input (:class:`anodesim.case.CaseError`): exit status 2, nothing written;
+* a run that cannot finish (:class:`RunFailure`: the solver, a property table, the form
+  compiler, the disk): exit status 1.
+
+Anything else is a bug: one line that says so, exit status 1, and the traceback only with
+``--debug`` or ``ANODESIM_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+
+class RunFailure(Exception):
+    """A run, rating or sweep that could not finish (exit status 1)."""
+
+
+def debug_enabled(flag: bool = False) -> bool:
+    """--debug given, or ANODESIM_DEBUG set to anything but '' or '0'."""
+    return flag or os.environ.get("ANODESIM_DEBUG", "") not in ("", "0")
+
+
+def _os_line(e: OSError) -> str:
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno == errno.ENOSPC:
+        return (f"{where}no space left on the device; free some space and run again "
+                "(finished cases and results written before are kept)")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}{e.strerror}; choose a folder you can write to (-o DIR)"
+    if e.errno == errno.ENOENT and e.filename and os.sep not in str(e.filename):
+        return f"{e.filename}: command not found; install it or put it on PATH"
+    return f"{where}{e.strerror or e}"
+
+
+def report(e: BaseException) -> tuple[int, str]:
+    """(exit status, the one line for stderr) of an exception that ended a command."""
+    from .case.reader import CaseError
+
+    if isinstance(e, CaseError):
+        return 2, f"anodesim: error: {e}"
+    if isinstance(e, RunFailure):
+        return 1, f"anodesim: run failed: {e}"
+    if isinstance(e, OSError):
+        return 1, f"anodesim: run failed: {_os_line(e)}"
+    if isinstance(e, MemoryError):
+        return 1, "anodesim: run failed: out of memory; coarsen the mesh ([mesh]) or run under MPI"
+    text = " ".join(str(e).split()) or "no message"
+    return 1, (f"anodesim: internal error ({type(e).__name__}: {text}); please report it "
+               "with the output of the same command run with --debug")
+
+
+def abort_other_ranks(status: int) -> None:
+    """Under MPI with several ranks, end them all now (a rank that raised alone would leave
+    the others waiting in a collective call for ever)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.COMM_WORLD.size > 1:
+        sys.stderr.flush()
+        sys.stdout.flush()
+        mpi.COMM_WORLD.Abort(status)
+
+
+def rank_prefix() -> str:
+    """'[rank N] ' on ranks other than 0 of a parallel run, else ''."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.COMM_WORLD.size > 1 and mpi.COMM_WORLD.rank > 0:
+        return f"[rank {mpi.COMM_WORLD.rank}] "
+    return ""
