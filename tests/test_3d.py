@@ -229,6 +229,7 @@ def test_drift_in_3d_through_the_drift_map():
     assert "u_spot_y_um" in res.summary_dict()["mechanics"]
 
 
+@pytest.mark.slow
 def test_3d_run_outputs_and_a_solver_that_fails_is_one_line(tmp_path, monkeypatch, capsys):
     """A 3-D transient run writes the temperature plot and the slices (and a 2-D steady run
     its profiles, not a one-point time plot); an iterative solver that cannot converge

@@ -212,6 +212,7 @@ def fresh_copy(study_folder, folder):
     return folder
 
 
+@pytest.mark.slow
 def test_sweep_rows_match_single_runs_and_scale_linearly(reference, tmp_path):
     """Constant properties and a fixed far field: the rise is linear in the power, so every
     row's peak over power must agree to solver round-off (tol 1e-9); and each row equals a
@@ -443,6 +444,7 @@ def test_runner_killed_alone_takes_its_workers_with_it(reference, tmp_path):
     assert not list((out / "cases").glob(".*"))
 
 
+@pytest.mark.slow
 def test_same_case_run_twice_at_once(reference, tmp_path):
     """Two executors run the same case at the same time: both succeed, one result stands,
     nothing is left behind."""

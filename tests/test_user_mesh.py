@@ -24,6 +24,7 @@ def _example(**changes) -> dict:
     return merge(data, changes)
 
 
+@pytest.mark.slow
 def test_built_mesh_read_back_as_user_mesh_gives_the_same_results(tmp_path):
     """The 20° reflection anode's own mesh.msh as a user mesh, with the impact point and
     beam of the parametric case: the same peak temperature, spot displacement and drift

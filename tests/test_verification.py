@@ -61,6 +61,7 @@ def test_transient_disk_flux_carslaw_jaeger():
         assert fe == pytest.approx(exact, rel=0.02), f"t = {ti / tau:g} a²/κ"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("properties", ["constant", "temperature_dependent"])
 def test_energy_balance_adiabatic_pulse_train(properties):
     """Adiabatic W/Cu anode under 5 pulses: the stored heat ∫∫ρc dT dV equals the deposited

@@ -154,9 +154,21 @@ class ThermalProblem:
 
     # ------------------------------------------------------------------ set-up
     def initialise(self) -> None:
-        """Build function space, forms, boundary conditions, coupling and monitors."""
-        dom = self.domain
-        msh = dom.mesh
+        """Build function space, forms, boundary conditions, coupling and monitors (named
+        steps, as FESTIM's problems)."""
+        self._define_function_space()
+        xi, eta, depth = self._define_measures_and_coordinates()
+        F, J_extra, nonlinear = self._define_heat_equation()
+        self._update_coefficients()
+        self._define_source(xi, eta, depth)
+        F, nonlinear_bc = self._define_boundary_conditions(F)
+        self.nonlinear = nonlinear or nonlinear_bc
+        self._create_forms(F, J_extra)
+        self._monitors()
+
+    def _define_function_space(self) -> None:
+        """P1 temperature space and the temperatures T, T_n, T_{n−1} at the initial value."""
+        msh = self.domain.mesh
         self.comm = msh.comm
         tdim = msh.topology.dim
         msh.topology.create_connectivity(tdim - 1, tdim)
@@ -167,15 +179,23 @@ class ThermalProblem:
         self.T_nm1 = dolfinx.fem.Function(V)
         for f in (self.T, self.T_n, self.T_nm1):
             f.x.array[:] = self.T_init
+        c = lambda v: dolfinx.fem.Constant(msh, PETSc.ScalarType(v))  # noqa: E731
+        self.c0, self.c1, self.c2 = c(0.0), c(0.0), c(0.0)
+        self.power = c(0.0)  # deposited power (W)
+
+    def _define_measures_and_coordinates(self):
+        """Measures with the region and face tags, the volume weight (2πr in axisymmetry)
+        and the face coordinates of the beam: (ξ, η) on the face and the depth below it."""
+        dom = self.domain
+        msh = dom.mesh
         x = ufl.SpatialCoordinate(msh)
         gdim = msh.geometry.dim
         if dom.axisymmetric:
             xi, eta, z = x[0], 0.0, x[1]
-            w = 2 * math.pi * x[0]
+            self.weight = 2 * math.pi * x[0]
         else:
             xi, eta, z = x[0], x[1], x[gdim - 1]
-            w = 1.0
-        self.weight = w
+            self.weight = 1.0
         depth = self.z_beam - z
         if self.frame is not None:  # face coordinates on a tilted face
             fr = self.frame
@@ -183,18 +203,18 @@ class ThermalProblem:
             d = x - vec(fr.origin)
             xi, eta, depth = ufl.dot(d, vec(fr.e1)), ufl.dot(d, vec(fr.e2)), -ufl.dot(
                 d, vec(fr.normal))
-        dx = ufl.Measure("dx", domain=msh, subdomain_data=dom.cell_tags)
-        ds = ufl.Measure("ds", domain=msh, subdomain_data=dom.facet_tags)
-        self.dx, self.ds = dx, ds
-        c = lambda v: dolfinx.fem.Constant(msh, PETSc.ScalarType(v))  # noqa: E731
-        self.c0, self.c1, self.c2 = c(0.0), c(0.0), c(0.0)
-        self.power = c(0.0)  # deposited power (W)
-        T, Tn, Tnm1 = self.T, self.T_n, self.T_nm1
-        v = ufl.TestFunction(V)
+        self.dx = ufl.Measure("dx", domain=msh, subdomain_data=dom.cell_tags)
+        self.ds = ufl.Measure("ds", domain=msh, subdomain_data=dom.facet_tags)
+        return xi, eta, depth
 
+    def _define_heat_equation(self):
+        """Residual of ρc ∂T/∂t − ∇·(k∇T) per region (BDF coefficients c0, c1, c2), the
+        Jacobian terms of the nodal k(T), ρc(T), and whether any property depends on T."""
+        dom, V, w, dx = self.domain, self.V, self.weight, self.dx
+        T, Tn, Tnm1 = self.T, self.T_n, self.T_nm1
+        v, du = ufl.TestFunction(V), ufl.TrialFunction(V)
         F = 0
         J_extra = 0  # Jacobian terms from the T-dependence of nodal coefficients
-        du = ufl.TrialFunction(V)
         nonlinear = False
         self.region_tables: dict[str, list[mat_lib.Table]] = {}
         self.nodal: list[tuple[mat_lib.Table, dolfinx.fem.Function, dolfinx.fem.Function]] = []
@@ -224,9 +244,12 @@ class ThermalProblem:
                 J_extra += dcoef["rc"] * du * rate * v * w * dx_c
             if dcoef["k"] is not None:
                 J_extra += dcoef["k"] * du * ufl.inner(ufl.grad(T), ufl.grad(v)) * w * dx_k
-        self._update_coefficients()
+        return F, J_extra, nonlinear
 
-        # Beam source for 1 W deposited: assembled once into a vector, scaled by `power`.
+    def _define_source(self, xi, eta, depth) -> None:
+        """Beam source for 1 W deposited: assembled once into a vector, scaled by `power`."""
+        dom, w, dx, ds = self.domain, self.weight, self.dx, self.ds
+        v = ufl.TestFunction(self.V)
         q_md = {"quadrature_degree": 6}
         self.source_forms = []
         self.source_terms = []  # (q, measure): emission weights for the drift
@@ -258,7 +281,13 @@ class ThermalProblem:
                 raise ValueError("the beam source misses the mesh (zero deposited power)")
             self.source_vector.scale(1.0 / self.source_ratio)
 
-        fdim = tdim - 1
+    def _define_boundary_conditions(self, F):
+        """Fixed temperatures (Dirichlet), convection, radiation and heat-flux terms, and
+        the interface conductance's diagonal terms; (F, radiation makes it nonlinear)."""
+        dom, V, w, ds, T = self.domain, self.V, self.weight, self.ds, self.T
+        v = ufl.TestFunction(V)
+        fdim = dom.mesh.topology.dim - 1
+        nonlinear = False
         self.bcs = []
         self.bc_values: dict[str, float] = {}
         for face, b in self.boundaries.items():
@@ -280,19 +309,25 @@ class ThermalProblem:
         for it in self.interfaces:
             for side in (it.side_a, it.side_b):
                 F += it.conductance * T * v * w * ds(dom.groups[side])
-        self.nonlinear = nonlinear
+        return F, nonlinear
+
+    def _create_forms(self, F, J_extra) -> None:
+        """Compiled residual and Jacobian, work vectors, the interface cross terms and the
+        (empty) operator cache."""
+        V = self.V
+        du = ufl.TrialFunction(V)
         self.F_form = dolfinx.fem.form(F)
-        self.J_form = dolfinx.fem.form(ufl.derivative(F, T, du) + J_extra)
+        self.J_form = dolfinx.fem.form(ufl.derivative(F, self.T, du) + J_extra)
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.du = dolfinx.fem.petsc.create_vector(V)
         self.cross = None
         if self.interfaces:
             sizes = dolfinx.fem.petsc.create_matrix(self.J_form).getSizes()
             self.cross = coupling.cross_terms(
-                V, dom, [(i.name, i.side_a, i.side_b, i.conductance) for i in self.interfaces],
-                w, ds, self.bcs, sizes)
+                V, self.domain,
+                [(i.name, i.side_a, i.side_b, i.conductance) for i in self.interfaces],
+                self.weight, self.ds, self.bcs, sizes)
         self._cache: OrderedDict[float, tuple] = OrderedDict()
-        self._monitors()
 
     def reset(self) -> None:
         """Back to the initial temperature for another run, the counters from zero.
