@@ -75,14 +75,10 @@ def beam_direction(angle_rad: float, given=None) -> np.ndarray:
 
 
 def check_imaging(beam, normal, view, sod_m: float, sdd_m: float, pixel_m: float):
-    """Normalised (b, n, v) of an imaging geometry that can be right.
-
-    Args:
-        beam: beam direction b (from the cathode towards the target).
-        normal: outward normal n of the target surface at the impact point.
-        view: view axis v, from the spot to the detector.
-        sod_m, sdd_m: source-object and source-detector distances (m).
-        pixel_m: detector pixel size (m).
+    """Normalised (b, n, v) of an imaging geometry that can be right: the beam b travels
+    from the cathode into the target, whose outward normal at the impact point is n; the
+    view axis v runs from the spot to the detector, the source-object and source-detector
+    distances and the pixel size are in m (the attributes of drift.DriftMap).
 
     Raises:
         DriftInputError: the beam does not hit the surface from outside, the view axis lies in

@@ -70,7 +70,12 @@ class TimeSeries:
 
 @dataclass(frozen=True)
 class Extremum:
-    """A drift figure at the end of a run and its largest magnitude (column unit, s)."""
+    """A drift figure over a run, in its column's unit.
+
+    Attributes:
+        final: the value at the end of the run.
+        max_abs: the largest magnitude, reached at time_of_max_s (s).
+    """
 
     final: float
     max_abs: float

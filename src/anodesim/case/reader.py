@@ -20,6 +20,24 @@ class CaseError(ValueError):
     """A bad case file: one line naming the key, the value and what was expected."""
 
 
+class UnknownKeyError(CaseError):
+    """A key (or face name) the case does not have.
+
+    Attributes:
+        path: where it is, as in the message ("beam.fwhm", "loading.segment[0].power").
+        suggestion: the closest known name, or None.
+    """
+
+    def __init__(self, path: str, what: str, known, extra: str = ""):
+        self.path = path
+        close = difflib.get_close_matches(path.rsplit(".", 1)[-1], list(known), n=1,
+                                          cutoff=0.6)
+        self.suggestion = close[0] if close else None
+        hint = f" (did you mean '{self.suggestion}'?)" if self.suggestion else ""
+        super().__init__(f"{path}: unknown {what}{hint}; expected one of: "
+                         f"{', '.join(known) or '(none)'}{extra}")
+
+
 # --------------------------------------------------------------------------------------
 # Reading helpers: every check raises one CaseError line.
 # --------------------------------------------------------------------------------------
@@ -109,11 +127,7 @@ class _Section:
         """Reject keys that were never read (with a did-you-mean)."""
         for key in self.data:
             if key not in self.allowed:
-                hint = _did_you_mean(key, sorted(self.allowed))
-                raise CaseError(
-                    f"{self._key(key)}: unknown key{hint or ''}; "
-                    f"expected one of: {', '.join(sorted(self.allowed)) or '(none)'}"
-                )
+                raise UnknownKeyError(self._key(key), "key", sorted(self.allowed))
 
 
 def _did_you_mean(word: str, options) -> str:

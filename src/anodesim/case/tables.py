@@ -10,7 +10,8 @@ from pathlib import Path
 from .model import (BOUNDARY_TYPES, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
                     Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
-from .reader import CaseError, _celsius, _did_you_mean, _fail, _numbers, _Section, _vector
+from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
+                     _Section, _vector)
 
 
 # --------------------------------------------------------------------------------------
@@ -277,8 +278,7 @@ def _check_segments_power(root: _Section, beam: Beam, top_W: float) -> None:
 def _check_face(table: str, name: str, faces) -> None:
     """CaseError for a face name the geometry does not have (with a did-you-mean)."""
     if name not in faces:
-        raise CaseError(f"{table}.{name}: unknown face{_did_you_mean(name, faces) or ''}; "
-                        f"expected one of: {', '.join(faces)}")
+        raise UnknownKeyError(f"{table}.{name}", "face", faces)
 
 
 def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:

@@ -30,14 +30,13 @@ import hashlib
 import itertools
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import case as case_mod
 from ..case import CaseError
-from ..case.reader import _did_you_mean, _fail, read_toml
+from ..case.reader import UnknownKeyError, _did_you_mean, _fail, read_toml
 
 COMBINE = ("grid", "zip")
 RATINGS = ("schedule", "continuous")
@@ -172,26 +171,22 @@ def set_key(data: dict, key: str, value: Any) -> None:
         node[last] = value
 
 
-_UNKNOWN = re.compile(r"^(?P<path>[\w.\[\]]*): unknown (key|face)(?: \(did you mean '(?P<hint>[^']+)'\?\))?")
-
-
 def _check_key_exists(key: str, base: dict, base_dir: str, value: Any) -> None:
     """A dotted key the case does not know is a bad study (with a did-you-mean)."""
     data = copy.deepcopy(base)
     set_key(data, key, value)
     try:
         case_mod.from_dict(data, base_dir)
-    except CaseError as e:
-        m = _UNKNOWN.match(str(e))
-        if not m:
-            return  # some other problem of this value: recorded per case when it runs
-        path = m["path"].replace("[", ".").replace("]", "")
+    except UnknownKeyError as e:
+        path = e.path.replace("[", ".").replace("]", "")
         if key == path or key.startswith(path + "."):
             hint = ""
-            if m["hint"]:
+            if e.suggestion:
                 parent = path.rsplit(".", 1)[0] + "." if "." in path else ""
-                hint = f' (did you mean "{parent}{m["hint"]}"?)'
+                hint = f' (did you mean "{parent}{e.suggestion}"?)'
             raise CaseError(f'axes."{key}": not a key of the case{hint}') from None
+    except CaseError:
+        return  # some other problem of this value: recorded per case when it runs
 
 
 def _point_id(case_or_data, tasks) -> str:
