@@ -67,24 +67,35 @@ class ThermoElasticProblem:
         self.initialise()
 
     def initialise(self) -> None:
+        """Build the space, the forms, the mounts, the solver and the stress output (named
+        steps, as the heat problem)."""
+        self._define_function_space()
+        a, L, E_max = self._define_elasticity()
+        a, pairs = self._define_ties(a, E_max)
+        self._define_mounts()
+        if self.free:
+            self._define_free_body()
+        self._create_solver(a, L, pairs)
+        self._define_stress_output()
+
+    def _define_function_space(self) -> None:
+        """P1 displacement space, the volume weight (2πr in axisymmetry), measures and the
+        small-strain tensor (with the hoop strain u_r/r in axisymmetry)."""
         dom = self.domain
         msh = dom.mesh
         self.comm = msh.comm
         tdim, gdim = msh.topology.dim, msh.geometry.dim
         msh.topology.create_connectivity(tdim - 1, tdim)
         msh.topology.create_connectivity(tdim, tdim)
-        V = self.V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (gdim,)))
-        Q = self.T.function_space
-        self.u = dolfinx.fem.Function(V, name="displacement_m")
+        self.V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (gdim,)))
+        self.u = dolfinx.fem.Function(self.V, name="displacement_m")
         x = ufl.SpatialCoordinate(msh)
         axisym = dom.axisymmetric
-        w = 2 * np.pi * x[0] if axisym else 1.0
-        self.weight = w
-        dx = ufl.Measure("dx", domain=msh, subdomain_data=dom.cell_tags,
-                         metadata={"quadrature_degree": 2})
-        ds = ufl.Measure("ds", domain=msh, subdomain_data=dom.facet_tags)
-        self.dx = dx
-        I3 = ufl.Identity(3 if axisym else gdim)
+        self.weight = 2 * np.pi * x[0] if axisym else 1.0
+        self.dx = ufl.Measure("dx", domain=msh, subdomain_data=dom.cell_tags,
+                              metadata={"quadrature_degree": 2})
+        self.ds = ufl.Measure("ds", domain=msh, subdomain_data=dom.facet_tags)
+        self._I3 = ufl.Identity(3 if axisym else gdim)
 
         def eps(u):
             if not axisym:
@@ -95,7 +106,13 @@ class ThermoElasticProblem:
                                   [0.5 * (g[0, 1] + g[1, 0]), 0, g[1, 1]]])
 
         self._eps = eps
-        u_, v_ = ufl.TrialFunction(V), ufl.TestFunction(V)
+
+    def _define_elasticity(self):
+        """Bilinear form and thermal load of linear thermoelasticity per region, with nodal
+        E(T), ν(T) and thermal strain; (a, L, the largest Young's modulus in Pa)."""
+        dom, w, dx, eps, I3 = self.domain, self.weight, self.dx, self._eps, self._I3
+        Q = self.T.function_space
+        u_, v_ = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a, L = 0, 0
         self.nodal = []  # (region, Function E, Function nu, Function eps_th)
         self.sigma = {}
@@ -112,9 +129,14 @@ class ThermoElasticProblem:
                                   lam * ufl.tr(eps(u)) * I3 + 2 * mu * eps(u)
                                   - (3 * lam + 2 * mu) * eth * I3)
             E_max = max(E_max, float(np.max(m.E.values)))
+        return a, L, E_max
 
-        # Tie the sides of split interfaces (bonded), penalty stiffness k (Pa/m).
-        fdim = tdim - 1
+    def _define_ties(self, a, E_max: float):
+        """Tie the sides of split interfaces (bonded), penalty stiffness k (Pa/m); (a, the
+        tied pairs for the cross terms)."""
+        msh, w, ds = self.domain.mesh, self.weight, self.ds
+        tdim = msh.topology.dim
+        u_, v_ = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         pairs = []
         if self.ties:
             h_min = self.comm.allreduce(float(np.min(msh.h(tdim, np.arange(
@@ -122,10 +144,15 @@ class ThermoElasticProblem:
             k_tie = 1e4 * E_max / h_min
             for name, sa, sb in self.ties:
                 for side in (sa, sb):
-                    a += k_tie * ufl.inner(u_, v_) * w * ds(dom.groups[side])
+                    a += k_tie * ufl.inner(u_, v_) * w * ds(self.domain.groups[side])
                 pairs.append((name, sa, sb, k_tie))
+        return a, pairs
 
-        # Mounts.
+    def _define_mounts(self) -> None:
+        """Clamped faces (u = 0), sliding faces (normal component 0), u_r = 0 on the axis."""
+        dom, V = self.domain, self.V
+        fdim = dom.mesh.topology.dim - 1
+        gdim = dom.mesh.geometry.dim
         self.bcs = []
         zero = PETSc.ScalarType(0)
         for face, kind in self.mounts.items():
@@ -137,43 +164,54 @@ class ThermoElasticProblem:
                 c = self._normal_component(facets, face)
                 dofs = dolfinx.fem.locate_dofs_topological(V.sub(c), fdim, facets)
                 self.bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(c)))
-        if axisym and "axis" in dom.groups:
+        if dom.axisymmetric and "axis" in dom.groups:
             dofs = dolfinx.fem.locate_dofs_topological(V.sub(0), fdim, dom.facets("axis"))
             self.bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(0)))
-        if self.free:
-            if not axisym:
-                raise MechanicsError("free bodies are only supported on axisymmetric meshes")
-            # Pin u_z at one node of the axis (then fix the centre of mass after the solve).
-            zs = msh.geometry.x[:, 1]
-            z_low = self.comm.allreduce(float(zs.min()), op=MPI.MIN)
-            ax = dolfinx.fem.locate_dofs_geometrical(
-                (V.sub(1), V.sub(1).collapse()[0]),
-                lambda p: np.isclose(p[0], 0.0) & np.isclose(p[1], z_low, atol=1e-12))[0]
-            n_found = self.comm.allreduce(len(ax), op=MPI.SUM)
-            if n_found == 0:
-                raise MechanicsError("free body: no node on the axis at the lowest z to pin")
-            if self.comm.rank != min(self.comm.allgather(self.comm.rank if len(ax) else
-                                                         self.comm.size)):
-                ax = ax[:0]
-            self.bcs.append(dolfinx.fem.dirichletbc(zero, ax[:1], V.sub(1)))
-            rho = sum(float(m.rho(self.T_ref)) * w * dx(dom.groups[r])
-                      for r, m in self.materials.items())
-            self._mass = dolfinx.fem.form(rho)
-            self._mass_uz = dolfinx.fem.form(
-                sum(float(m.rho(self.T_ref)) * self.u[1] * w * dx(dom.groups[r])
-                    for r, m in self.materials.items()))
 
+    def _define_free_body(self) -> None:
+        """A free axisymmetric body: u_z pinned at one axis node, the centre of mass fixed
+        after each solve (the mass forms)."""
+        dom, V, msh, w, dx = self.domain, self.V, self.domain.mesh, self.weight, self.dx
+        if not dom.axisymmetric:
+            raise MechanicsError("free bodies are only supported on axisymmetric meshes")
+        # Pin u_z at one node of the axis (then fix the centre of mass after the solve).
+        zs = msh.geometry.x[:, 1]
+        z_low = self.comm.allreduce(float(zs.min()), op=MPI.MIN)
+        ax = dolfinx.fem.locate_dofs_geometrical(
+            (V.sub(1), V.sub(1).collapse()[0]),
+            lambda p: np.isclose(p[0], 0.0) & np.isclose(p[1], z_low, atol=1e-12))[0]
+        n_found = self.comm.allreduce(len(ax), op=MPI.SUM)
+        if n_found == 0:
+            raise MechanicsError("free body: no node on the axis at the lowest z to pin")
+        if self.comm.rank != min(self.comm.allgather(self.comm.rank if len(ax) else
+                                                     self.comm.size)):
+            ax = ax[:0]
+        self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), ax[:1], V.sub(1)))
+        rho = sum(float(m.rho(self.T_ref)) * w * dx(dom.groups[r])
+                  for r, m in self.materials.items())
+        self._mass = dolfinx.fem.form(rho)
+        self._mass_uz = dolfinx.fem.form(
+            sum(float(m.rho(self.T_ref)) * self.u[1] * w * dx(dom.groups[r])
+                for r, m in self.materials.items()))
+
+    def _create_solver(self, a, L, pairs) -> None:
+        """Compiled forms, matrix, the tie cross terms and the linear solver."""
         self.a_form = dolfinx.fem.form(a)
         self.L_form = dolfinx.fem.form(L)
         self.A = dolfinx.fem.petsc.create_matrix(self.a_form)
-        self.b = dolfinx.fem.petsc.create_vector(V)
-        self.cross = (coupling.cross_terms(V, dom, pairs, w, ds, self.bcs, self.A.getSizes())
+        self.b = dolfinx.fem.petsc.create_vector(self.V)
+        self.cross = (coupling.cross_terms(self.V, self.domain, pairs, self.weight, self.ds,
+                                           self.bcs, self.A.getSizes())
                       if pairs else None)
         self.ksp = linear_solver(self.comm, self.A, self.prefix, self.solver, self.rtol,
                                  self._rigid_body_modes() if self.solver == "iterative"
                                  else None)
 
-        # von Mises stress per cell (DG0), region by region.
+    def _define_stress_output(self) -> None:
+        """von Mises stress per cell (DG0), region by region, and each region's owned
+        temperature nodes (for the range checks of E, ν, α)."""
+        dom, msh = self.domain, self.domain.mesh
+        tdim = msh.topology.dim
         self.W0 = dolfinx.fem.functionspace(msh, ("DG", 0))
         self.von_mises = dolfinx.fem.Function(self.W0, name="von_mises_Pa")
         self.vm_expr = {}
