@@ -236,6 +236,7 @@ def load(path: str | Path) -> Study:
 
 
 def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
+    """Check a study table and expand its axes into points (saved: a study.json)."""
     if not isinstance(data, dict):
         raise _fail("study", data, "a table")
     allowed = {"title", "case", "combine", "axes", "tasks", "plot", "slurm"}
@@ -247,7 +248,26 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
     if not isinstance(title, str):
         raise _fail("title", title, "a string")
     bases = _bases(data, base_dir.resolve())
+    axes, combine = _axes(data, bases, saved)
+    run, rate = _tasks(data.get("tasks", {}))
+    plot = _plot_table(data, axes, run)
+    slurm = _slurm_table(data)
+    for key, values in axes.items():
+        if key != CASE_AXIS:
+            for base, bdir in bases.values():
+                _check_key_exists(key, base, bdir, values[0])
+    task_spec = {"run": run, "rate": list(rate)}
+    points = _points(axes, combine, bases, task_spec)
+    # Self-contained: the base cases inline, the axes as value lists. A study folder keeps
+    # this copy, so its workers never read files that may have changed since.
+    definition = {"title": title, "combine": combine, "axes": axes, "tasks": task_spec,
+                  "plot": plot, "slurm": slurm,
+                  "bases": {n: {"case": d, "dir": b} for n, (d, b) in bases.items()}}
+    return Study(title, definition, axes, combine, run, rate, plot, slurm, points)
 
+
+def _axes(data: dict, bases: dict, saved: bool) -> tuple[dict[str, list], str]:
+    """(dotted key → values, "grid" or "zip"); several base cases add the case axis."""
     axes_raw = data.get("axes", {})
     if not isinstance(axes_raw, dict):
         raise _fail("axes", axes_raw, "a table of dotted keys and their values")
@@ -256,7 +276,6 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
         raise CaseError('axes.case: the base cases are given by the top-level key "case"')
     if len(bases) > 1 and CASE_AXIS not in axes:
         axes = {CASE_AXIS: list(bases), **axes}
-
     combine = data.get("combine", "grid")
     if combine not in COMBINE:
         raise _fail("combine", combine, '"grid" (every combination) or "zip" (axes in step)')
@@ -264,7 +283,11 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
         lengths = ", ".join(f"{k} {len(v)}" for k, v in axes.items())
         raise CaseError(f'combine = "zip": the axes have different lengths ({lengths}); '
                         "expected equal lengths")
-    run, rate = _tasks(data.get("tasks", {}))
+    return axes, combine
+
+
+def _plot_table(data: dict, axes: dict, run: bool) -> dict:
+    """The [plot] table: x an axis (or time_s for the time series), y columns."""
     plot = _table(data, "plot", ("x", "y", "log_x", "log_y"))
     if "x" in plot and (not isinstance(plot["x"], str) or
                         (plot["x"] not in axes and plot["x"] != "time_s")):
@@ -278,6 +301,11 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
     for k in ("log_x", "log_y"):
         if not isinstance(plot.get(k, False), bool):
             raise _fail(f"plot.{k}", plot[k], "true or false")
+    return plot
+
+
+def _slurm_table(data: dict) -> dict:
+    """The [slurm] table: partition, time and extra sbatch options."""
     slurm = _table(data, "slurm", ("partition", "time", "extra"))
     for k in ("partition", "time"):
         if not isinstance(slurm.get(k, ""), str):
@@ -285,13 +313,12 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
     extra = slurm.get("extra", [])
     if not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
         raise _fail("slurm.extra", extra, 'a list of sbatch options, e.g. ["--mem=4G"]')
+    return slurm
 
-    for key, values in axes.items():
-        if key != CASE_AXIS:
-            for base, bdir in bases.values():
-                _check_key_exists(key, base, bdir, values[0])
 
-    task_spec = {"run": run, "rate": list(rate)}
+def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Point]:
+    """Every combination of the axes (grid) or the axes in step (zip), with its case id;
+    a point whose case is invalid keeps the reason (its row says it when it runs)."""
     combos = (itertools.product(*axes.values()) if combine == "grid"
               else zip(*axes.values())) if axes else [()]
     points = []
@@ -307,16 +334,9 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
         except CaseError as e:
             pid, err = _point_id(case_data, task_spec), str(e)
         points.append(Point(i, inputs, case_data, bdir, pid, err))
-
     if points and all(p.error for p in points):
         raise CaseError(f"every case of the study is invalid; the first: {points[0].error}")
-
-    # Self-contained: the base cases inline, the axes as value lists. A study folder keeps
-    # this copy, so its workers never read files that may have changed since.
-    definition = {"title": title, "combine": combine, "axes": axes, "tasks": task_spec,
-                  "plot": plot, "slurm": slurm,
-                  "bases": {n: {"case": d, "dir": b} for n, (d, b) in bases.items()}}
-    return Study(title, definition, axes, combine, run, rate, plot, slurm, points)
+    return points
 
 
 def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:
