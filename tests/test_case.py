@@ -207,7 +207,7 @@ def test_bad_input_fast_and_without_dolfinx(tmp_path):
     code = ("import sys; from anodesim.cli import main; s = main(['run', sys.argv[1]]); "
             "assert 'dolfinx' not in sys.modules; sys.exit(s)")
     r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                       timeout=60)
+                       timeout=600)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1
 
@@ -273,7 +273,7 @@ def test_check_catches_what_run_would_refuse(tmp_path, capsys, change, message):
     code = ("import sys; from anodesim.cli import main; s = main(['check', sys.argv[1]]); "
             "assert 'dolfinx' not in sys.modules; sys.exit(s)")
     r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                       timeout=60)
+                       timeout=600)
     if message is None:  # a thin insert at 300 kV: the range goes into the Cu, still valid
         assert r.returncode == 0, r.stderr
     else:

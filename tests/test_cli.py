@@ -87,7 +87,7 @@ def test_melting_stops_the_run_exit_1_keeps_partial_results(tmp_path, capsys, pr
 
 def test_console_script_help():
     r = subprocess.run([sys.executable, "-m", "anodesim.cli", "--help"], capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=600)
     assert r.returncode == 0 and "run" in r.stdout
 
 

@@ -1,12 +1,23 @@
 """Material library: every table sourced, interpolation, no silent extrapolation."""
 
+import hashlib
+import json
+import re
+import tomllib
+from importlib import resources
+
 import numpy as np
 import pytest
 
-from anodesim import materials
+from anodesim import from_dict, materials
+from anodesim.cli import main
+from cases import reflection
 from anodesim.materials import OutOfRangeError, Table
 
 REQUIRED = ("W", "Mo", "Cu", "diamond", "Be")
+ADDED = ("Ta", "Rh", "Ag", "W25Re", "TZM", "MoCu30", "CuCrZr", "AlN", "SiC", "Al6061", "SS304")
+# Structural materials carry a yield-strength table; the others say why they have none.
+WITH_YIELD = ("W", "Mo", "Cu", "Ta", "TZM", "CuCrZr", "Al6061", "SS304")
 
 
 def test_required_materials_with_all_properties_and_sources():
@@ -76,3 +87,178 @@ def test_antiderivative_is_the_exact_integral():
     # W from 20 °C to 1000 °C grows by about 0.45 % (NASA SNP dL/L0: 0.339 % at 1000 K,
     # 0.004 % at 300 K; physics reference §1.1 table): check the 300 K → 1000 K difference.
     assert a.integral(300.0, 1000.0) == pytest.approx(0.00339 - 0.00004, rel=0.03)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole library (issue 16: Ta, Rh, Ag, W-25Re, TZM, Mo-30Cu, CuCrZr, AlN, SiC, 6061, 304)
+
+
+def test_every_material_loads_with_sourced_increasing_positive_tables():
+    lib = materials.library()
+    assert set(REQUIRED + ADDED) <= set(lib)
+    for key, m in lib.items():
+        assert m.melting_K > m.damage_K > 300, key
+        assert m.melting_kind in materials.MELTING_KINDS, key
+        assert m.info.get("damage_mechanism") and m.info.get("damage_source"), key
+        assert m.atomic_number > 0 and m.atomic_mass_g_mol > 0 and m.density_g_cm3 > 0, key
+        assert 0 < m.backscatter_energy_fraction < 0.5, key
+        assert m.info.get("backscatter_source"), key
+        for prop in materials.PROPERTY_KEYS:
+            t = m.tables[prop]
+            assert t.source.strip(), f"{key}.{prop} has no source"
+            assert np.all(np.diff(t.T_K) > 0), f"{key}.{prop}: T not strictly increasing"
+            assert np.all(t.values > 0), f"{key}.{prop}: non-positive value"
+            assert len(t.T_K) == len(t.values) >= 2
+            assert t.T_K[0] <= 250.0, f"{key}.{prop} starts above 250 K"
+            assert t.T_K[-1] >= m.melting_K - 1e-9, f"{key}.{prop} ends below melting_K"
+        if m.melting_kind != "melting point":
+            assert m.info.get("melting_note"), f"{key}: melting_kind without melting_note"
+
+
+def test_yield_strength_tables_and_notes():
+    lib = materials.library()
+    for key, m in lib.items():
+        sy = m.yield_strength
+        if key in WITH_YIELD:
+            assert sy is not None, key
+            assert sy.source.strip() and sy.name == f"{key}.yield_strength"
+            assert np.all(np.diff(sy.T_K) > 0) and np.all(sy.values > 0), key
+            assert sy.T_K[0] <= 250.0 and sy.T_K[-1] <= m.melting_K, key
+            assert np.all(np.diff(sy.values) <= 0), f"{key}: yield rises with temperature"
+        else:
+            assert sy is None, key
+            assert m.info.get("yield_strength_note", "").startswith("none"), key
+    # the table starts at the scalar room-temperature values W and Cu already carried
+    for key in ("W", "Cu"):
+        m = lib[key]
+        assert float(m.yield_strength(293.15)) == m.info["yield_strength_Pa"]
+    # yield is not a thermal/elastic table: overrides and freezing keep it (and the kind)
+    d = lib["diamond"].frozen_at(500.0)
+    assert d.yield_strength is None and d.melting_kind == "end of data"
+    w = lib["W"].with_overrides({"k": 150.0})
+    assert w.yield_strength is lib["W"].yield_strength and "yield" not in w.tables
+    with pytest.raises(OutOfRangeError, match="Al6061.yield_strength"):
+        lib["Al6061"].yield_strength(700.0)
+
+
+def _fingerprint(data: dict) -> str:
+    """Numbers of the five original materials (tables and scalars), not the strings."""
+    keep = {}
+    for key in REQUIRED:
+        e = data[key]
+        keep[key] = {k: v for k, v in e.items() if isinstance(v, (int, float))}
+        keep[key].update({p: [e[p]["T_K"], e[p]["value"]]
+                          for p in materials.PROPERTY_KEYS.values()})
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_existing_material_numbers_are_unchanged():
+    """Adding materials and the yield tables left W, Mo, Cu, diamond, Be as they were (the
+    fingerprint of every number of those entries on main before issue 16)."""
+    text = resources.files("anodesim").joinpath("data/materials.toml").read_bytes()
+    assert _fingerprint(tomllib.loads(text.decode())) == "3935355391bc89da"
+
+
+@pytest.mark.parametrize("key, prop, T_K, value, rel", [
+    # k, W/m/K: Incropera Table A.1 / data sheets at 300 K (298 K for 6061)
+    ("Ta", "k", 300.0, 57.5, 1e-6),
+    ("Ag", "k", 300.0, 429.0, 1e-6),
+    ("Rh", "k", 300.0, 150.0, 1e-6),
+    ("SS304", "k", 300.0, 14.9, 1e-6),
+    ("Al6061", "k", 298.15, 167.0, 0.005),
+    ("AlN", "k", 300.0, 170.0, 1e-6),
+    ("SiC", "k", 300.0, 350.9, 0.001),          # Snead 2007, CVD SiC
+    ("TZM", "k", 298.0, 129.8, 1e-6),           # Briggs & Barr via physics.md §1.3
+    ("CuCrZr", "k", 293.15, 318.0, 1e-6),       # ITER MPH
+    # cp, J/kg/K; rho, kg/m³
+    ("Ta", "cp", 300.0, 140.0, 1e-6),
+    ("SS304", "cp", 300.0, 477.0, 1e-6),
+    ("Ag", "cp", 300.0, 235.0, 1e-6),
+    ("SiC", "cp", 300.0, 676.7, 0.001),
+    ("Ta", "rho", 300.0, 16600.0, 1e-6),
+    ("SS304", "rho", 300.0, 7900.0, 1e-6),
+    ("Al6061", "rho", 293.15, 2700.0, 1e-6),
+    # alpha, 1/K
+    ("Ag", "alpha", 300.0, 18.9e-6, 1e-6),
+    ("Rh", "alpha", 300.0, 8.2e-6, 1e-6),
+    ("Ta", "alpha", 300.0, 6.3e-6, 1e-6),
+    ("SS304", "alpha", 300.0, 15.3e-6, 1e-6),
+    # E, Pa; nu
+    ("Ta", "E", 293.15, 186.2e9, 0.001),        # 27e6 psi
+    ("Ta", "E", 1273.15, 151.7e9, 0.001),       # 22e6 psi at 1000 °C
+    ("Al6061", "E", 293.15, 68.9e9, 1e-6),
+    ("SS304", "E", 294.26, 195.1e9, 0.001),     # 28.3e6 psi at 70 °F
+    ("SiC", "E", 300.0, 459.5e9, 0.001),
+    ("Al6061", "nu", 300.0, 0.33, 1e-9),
+])
+def test_spot_checks_against_handbook_values(key, prop, T_K, value, rel):
+    m = materials.get(key)
+    assert float(m.tables[prop](T_K)) == pytest.approx(value, rel=rel)
+
+
+def test_spot_checks_of_derived_and_mean_values():
+    # 6061-T6 mean CTE over 20-100 °C: 23.6e-6/K (data sheets)
+    a = materials.get("Al6061").alpha
+    assert a.integral(293.15, 373.15) / 80.0 == pytest.approx(23.6e-6, rel=0.02)
+    # Mo-30Cu from the Mo and Cu tables: 170-200 W/m/K, 7-8e-6/K, 9.7-9.8 g/cm³ (suppliers)
+    mc = materials.get("MoCu30")
+    assert 170.0 <= float(mc.k(300.0)) <= 200.0
+    assert 7.0e-6 <= float(mc.alpha(300.0)) <= 8.0e-6
+    assert 9700.0 <= float(mc.rho(300.0)) <= 9850.0
+    # W-25Re: well below W at room temperature, the gap narrowing at high temperature
+    wr, w = materials.get("W25Re"), materials.get("W")
+    assert float(wr.k(300.0) / w.k(300.0)) < 0.3 < 0.6 < float(wr.k(2000.0) / w.k(2000.0))
+    # yield: 6061-T6 276 MPa at 24 °C and 103 MPa at 204 °C; 304 30 ksi at room temperature
+    y = materials.get("Al6061").yield_strength
+    assert float(y(297.15)) == pytest.approx(276e6) and float(y(477.15)) == pytest.approx(103e6)
+    assert float(materials.get("SS304").yield_strength(293.15)) == pytest.approx(206.8e6, rel=1e-3)
+
+
+@pytest.mark.parametrize("key, melting_K, kind", [
+    ("Ta", 3290.0, "melting point"), ("Rh", 2237.0, "melting point"),
+    ("Ag", 1234.93, "melting point"), ("W25Re", 3323.15, "melting point"),
+    ("TZM", 2896.0, "melting point"), ("MoCu30", 1357.8, "solidus"),
+    ("CuCrZr", 1348.15, "solidus"), ("Al6061", 855.15, "solidus"),
+    ("SS304", 1673.0, "solidus"), ("AlN", 2473.15, "decomposition"),
+    ("SiC", 2400.0, "end of data"), ("diamond", 2498.0, "end of data"),
+    ("W", 3695.0, "melting point"),
+])
+def test_melting_points_and_what_they_are(key, melting_K, kind):
+    m = materials.get(key)
+    assert m.melting_K == pytest.approx(melting_K) and m.melting_kind == kind
+
+
+def test_target_data_of_the_new_targets():
+    """Z, A, KO density and backscatter like the existing targets; eta_E by the same rule
+    (Reuter eta x 0.675) that gives W its 0.325."""
+    for key, Z, A, eta_E in (("Ta", 73, 180.948, 0.320), ("Rh", 45, 102.906, 0.266),
+                             ("Ag", 47, 107.868, 0.271), ("W25Re", 74.25, 184.43, 0.322)):
+        m = materials.get(key)
+        assert (m.atomic_number, m.atomic_mass_g_mol) == (Z, A)
+        assert m.backscatter_energy_fraction == pytest.approx(eta_E, abs=0.002)
+        assert m.density_g_cm3 * 1000 == pytest.approx(float(m.rho(300.0)), rel=0.005)
+
+
+def test_cli_lists_every_material_in_celsius_with_table_ranges(capsys):
+    assert main(["materials"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for key in REQUIRED + ADDED:
+        assert any(line.startswith(f"{key} ") for line in lines), key
+    assert not re.search(r"\d K\b", out), "a temperature in kelvin"
+    assert "°C" in out and out.count("tables: ") == len(materials.library())
+    w = next(i for i, line in enumerate(lines) if line.startswith("W "))
+    assert "melting point 3422 °C" in lines[w] and "damage 1300 °C" in lines[w]
+    assert "k -73 to 3422 °C; cp, rho, alpha, E, nu -23 to 3422 °C" in lines[w + 1]
+    assert "yield strength -23 to 1300 °C" in lines[w + 1]
+    d = next(line for line in lines if line.startswith("diamond "))
+    assert "end of data 2225 °C" in d and "melting" not in d
+    assert "decomposition 2200 °C" in next(line for line in lines if line.startswith("AlN "))
+    assert "solidus 582 °C" in next(line for line in lines if line.startswith("Al6061 "))
+    be = lines[next(i for i, line in enumerate(lines) if line.startswith("Be ")) + 1]
+    assert "all properties -23 to 1287 °C; yield strength: none" in be
+
+
+def test_a_case_can_use_the_new_materials():
+    case = from_dict(reflection(materials={"target": "W25Re", "heat_sink": "CuCrZr"}))
+    assert case.materials.by_region == {"target": "W25Re", "heat_sink": "CuCrZr"}

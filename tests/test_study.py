@@ -328,7 +328,7 @@ def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     assert outputs(read_table(out / "results.csv")) == outputs(
         read_table(ref_out / "results.csv"))
     # submitting again finds nothing to do and only collects
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "all cases have finished" in r.stderr
 
 
@@ -453,7 +453,7 @@ def test_same_case_run_twice_at_once(reference, tmp_path):
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "--task-id", "0", "-q"]
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for p in procs:
-        _, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=900)
         assert p.returncode == 0, err
     assert [d.name for d in (out / "cases").iterdir()] == [json.loads(
         (out / "study.json").read_text())["cases"][0]["id"]]

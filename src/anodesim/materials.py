@@ -6,11 +6,14 @@ outside a table is an error (:class:`OutOfRangeError`), never a silent extrapola
 
 Properties (SI): ``k`` W/m/K, ``cp`` J/kg/K, ``rho`` kg/m³, ``alpha`` 1/K (tangent linear
 expansion coefficient), ``E`` Pa, ``nu`` (-). ``rho_cp`` (J/m³/K) is the product of the
-``rho`` and ``cp`` tables on the union of their grids.
+``rho`` and ``cp`` tables on the union of their grids. ``yield_strength`` (Pa, 0.2 % yield
+against temperature) is optional: None for materials without data (brittle ceramics, thin-film
+targets), whose ``yield_strength_note`` says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tomllib
 from dataclasses import dataclass, field
@@ -22,6 +25,9 @@ from .errors import RunFailure
 
 PROPERTY_KEYS = {"k": "k_W_mK", "cp": "cp_J_kgK", "rho": "rho_kg_m3", "alpha": "alpha_1_K",
                  "E": "E_Pa", "nu": "nu_1"}
+YIELD_KEY = "sigma_y_Pa"  # optional table, not one of the thermal/elastic ``tables``
+# What melting_K is (data-file key melting_kind; default: a melting point).
+MELTING_KINDS = ("melting point", "solidus", "decomposition", "end of data")
 
 
 class OutOfRangeError(RunFailure, ValueError):
@@ -164,11 +170,17 @@ class Material:
         key: library key ("W", "Cu", ...).
         name: common name.
         tables: property tables keyed by "k", "cp", "rho", "alpha", "E", "nu".
-        melting_K: melting (or decomposition) temperature (K).
+        melting_K: upper temperature limit (K): the melting point, or what ``melting_kind``
+            names (solidus, decomposition, end of the data).
         damage_K: temperature above which the material is damaged in service (K).
         atomic_number, atomic_mass_g_mol, density_g_cm3: for the Kanaya–Okayama range.
         backscatter_energy_fraction: fraction eta_E of the beam energy backscattered.
         info: sources and other scalar entries of the data file.
+        yield_strength: 0.2 % yield strength (Pa) against temperature, or None (no data; see
+            ``info["yield_strength_note"]``). Not one of ``tables``: overrides and
+            frozen_at leave it as it is.
+        melting_kind: what melting_K is, one of MELTING_KINDS (``info["melting_note"]``
+            says more).
     """
 
     key: str
@@ -181,6 +193,8 @@ class Material:
     density_g_cm3: float
     backscatter_energy_fraction: float
     info: dict = field(default_factory=dict, repr=False)
+    yield_strength: Table | None = field(default=None, repr=False)
+    melting_kind: str = MELTING_KINDS[0]
 
     def __getattr__(self, prop):
         tables = self.__dict__.get("tables", {})
@@ -199,9 +213,7 @@ class Material:
         for prop, value in overrides.items():
             tables[prop] = Table.constant(value, f"{self.key}.{prop}",
                                           "constant override from the case")
-        return Material(self.key, self.name, tables, self.melting_K, self.damage_K,
-                        self.atomic_number, self.atomic_mass_g_mol, self.density_g_cm3,
-                        self.backscatter_energy_fraction, self.info)
+        return dataclasses.replace(self, tables=tables)
 
     def frozen_at(self, T_K: float) -> Material:
         """A copy with every property held constant at its value at T_K."""
@@ -215,11 +227,13 @@ def library() -> dict[str, Material]:
     data = tomllib.loads(text.decode())
     out = {}
     for key, entry in data.items():
-        tables = {}
-        for prop, tkey in PROPERTY_KEYS.items():
-            t = entry[tkey]
-            tables[prop] = Table(np.array(t["T_K"], float), np.array(t["value"], float),
-                                 f"{key}.{prop}", t.get("source", ""))
+        tables = {prop: _table(entry[tkey], f"{key}.{prop}")
+                  for prop, tkey in PROPERTY_KEYS.items()}
+        sy = entry.get(YIELD_KEY)
+        kind = entry.get("melting_kind", MELTING_KINDS[0])
+        if kind not in MELTING_KINDS:
+            raise ValueError(f"materials.toml: {key}.melting_kind = {kind!r}; expected one of "
+                             + ", ".join(MELTING_KINDS))
         info = {k: v for k, v in entry.items() if not isinstance(v, dict)}
         out[key] = Material(
             key=key, name=entry.get("name", key), tables=tables,
@@ -228,8 +242,15 @@ def library() -> dict[str, Material]:
             atomic_mass_g_mol=float(entry["atomic_mass_g_mol"]),
             density_g_cm3=float(entry["density_g_cm3"]),
             backscatter_energy_fraction=float(entry["backscatter_energy_fraction"]),
-            info=info)
+            info=info,
+            yield_strength=_table(sy, f"{key}.yield_strength") if sy is not None else None,
+            melting_kind=kind)
     return out
+
+
+def _table(t: dict, name: str) -> Table:
+    return Table(np.array(t["T_K"], float), np.array(t["value"], float), name,
+                 t.get("source", ""))
 
 
 def get(key: str) -> Material:

@@ -1,0 +1,148 @@
+"""Target life: evaporation (erosion of the spot) and recrystallisation of W.
+
+Pure numpy; the time series come from a run (the spot temperature against time) or from a
+rating engine. Both mechanisms are thermally activated, so what matters is the time spent at
+the hottest temperatures, not the mean.
+
+**Evaporation.** Into vacuum, with sticking coefficient 1 (Hertz-Knudsen-Langmuir), a
+surface at T loses mass at J = p(T) sqrt(M / (2 pi R T)) (kg/m^2/s) and recedes at J / rho.
+p(T) is the Alcock et al. (1984) vapour-pressure equation (``data/evaporation.toml``). For
+W: 0.007 nm/h at 2200 K, 10 nm/h at 2600 K, 2 um/h at 3000 K; the rate rises about 10x per
+190 K near 2800 K (../shared/reference/source-and-limits.md, section 3.1).
+
+**Recrystallisation.** Cold-worked W recrystallises in a time that falls with temperature as
+exp(Q / R T), Q = 356 kJ/mol (half the hardness loss of 98 % cold-rolled W sheet annealed
+6 min to 500 h between 400 and 2000 C: Int. J. Refract. Met. Hard Mater. 2019,
+doi:10.1016/j.ijrmhm.2019.105084). The default onset is 1 h at 1300 C, the lower end of the
+1300-1500 C onset used as the steady surface limit in fusion design (Wang et al., Fusion Eng.
+Des. 2024): a conservative choice. The fraction of that time a schedule uses is the
+time-temperature integral (Sherby-Dorn / Larson-Miller equivalent time).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+R_GAS = 8.314462618  # J/mol/K, CODATA 2018
+SECONDS_PER_HOUR = 3600.0
+
+#: Recrystallisation of W: activation energy (J/mol) and the reference onset (time s, T K).
+RECRYSTALLISATION_Q_J_MOL = 356e3
+RECRYSTALLISATION_ONSET = (SECONDS_PER_HOUR, 1300.0 + 273.15)
+
+
+@dataclass(frozen=True)
+class VapourPressure:
+    """Alcock et al. (1984) vapour pressure of one metal, with the data for its recession.
+
+    Attributes:
+        metal: element symbol.
+        solid: (A, B, C, D) of log10(p/Pa) = 5.006 + A + B/T + C log10 T + D 1e-3 T.
+        liquid: the same above the melting point, or None (the solid's is extrapolated).
+        melting_K: melting point (K).
+        molar_mass_kg_mol: M (kg/mol).
+        density_kg_m3: density of the solid (kg/m³).
+    """
+
+    metal: str
+    solid: tuple[float, float, float, float]
+    liquid: tuple[float, float, float, float] | None
+    melting_K: float
+    molar_mass_kg_mol: float
+    density_kg_m3: float
+
+    def pressure_Pa(self, T_K):
+        """Vapour pressure p(T) (Pa) at T (K)."""
+        T = np.asarray(T_K, dtype=float)
+        A, B, C, D = self.solid
+        log_p = 5.006 + A + B / T + C * np.log10(T) + D * 1e-3 * T
+        if self.liquid is not None:
+            A, B, C, D = self.liquid
+            log_p = np.where(T > self.melting_K,
+                             5.006 + A + B / T + C * np.log10(T) + D * 1e-3 * T, log_p)
+        return 10.0 ** log_p
+
+    def recession_rate_m_s(self, T_K):
+        """Surface recession rate (m/s) of free evaporation into vacuum at T (K)."""
+        T = np.asarray(T_K, dtype=float)
+        flux = self.pressure_Pa(T) * np.sqrt(self.molar_mass_kg_mol / (2 * math.pi * R_GAS * T))
+        return flux / self.density_kg_m3
+
+
+@functools.cache
+def _table() -> dict:
+    text = resources.files("anodesim").joinpath("data/evaporation.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def metals() -> list[str]:
+    """Metals with vapour-pressure data."""
+    return sorted(_table())
+
+
+def vapour_pressure(metal: str) -> VapourPressure:
+    """The vapour-pressure record of a metal (element symbol, e.g. "W").
+
+    Raises:
+        KeyError: no data for that metal (the message lists those there are).
+    """
+    try:
+        d = _table()[metal]
+    except KeyError:
+        raise KeyError(f"no vapour-pressure data for {metal!r}; there are: "
+                       f"{', '.join(metals())}") from None
+
+    def coeffs(key):
+        c = d.get(key)
+        return None if c is None else (c["A"], c["B"], c["C"], c["D"])
+
+    return VapourPressure(metal, coeffs("solid"), coeffs("liquid"), d["melting_K"],
+                          d["molar_mass_kg_mol"], d["density_kg_m3"])
+
+
+def _time_integral(times_s, values) -> float:
+    """∫ values dt over a sampled series (trapezoid; exact for piecewise-constant holds
+    sampled at both ends of each hold)."""
+    t = np.asarray(times_s, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if t.shape != v.shape or t.ndim != 1:
+        raise ValueError("times and temperatures must be 1-D arrays of the same length")
+    if len(t) > 1 and np.any(np.diff(t) < 0):
+        raise ValueError("times must not decrease")
+    return float(np.trapezoid(v, t)) if len(t) > 1 else 0.0
+
+
+def eroded_depth_m(metal: str, times_s, T_K) -> float:
+    """Depth (m) evaporated from a surface whose temperature follows T_K(times_s)."""
+    return _time_integral(times_s, vapour_pressure(metal).recession_rate_m_s(T_K))
+
+
+def recrystallisation_time_s(T_K, onset=RECRYSTALLISATION_ONSET,
+                             Q_J_mol: float = RECRYSTALLISATION_Q_J_MOL):
+    """Time to recrystallise W held at T (K): t_ref exp(Q/R (1/T - 1/T_ref)) (s)."""
+    t_ref, T_ref = onset
+    T = np.asarray(T_K, dtype=float)
+    return t_ref * np.exp(Q_J_mol / R_GAS * (1.0 / T - 1.0 / T_ref))
+
+
+def recrystallisation_fraction(times_s, T_K, onset=RECRYSTALLISATION_ONSET,
+                               Q_J_mol: float = RECRYSTALLISATION_Q_J_MOL) -> float:
+    """Fraction of the recrystallisation time used by a temperature history (-): the
+    integral of dt / t_rx(T(t)); 1 means recrystallised (at the onset definition)."""
+    return _time_integral(times_s, 1.0 / recrystallisation_time_s(T_K, onset, Q_J_mol))
+
+
+def temperature_for_erosion_K(metal: str, depth_m: float, hours: float) -> float:
+    """The constant surface temperature (K) that evaporates depth_m in the given hours."""
+    from scipy.optimize import brentq
+
+    vp = vapour_pressure(metal)
+    rate = depth_m / (hours * SECONDS_PER_HOUR)
+    return float(brentq(lambda T: math.log(vp.recession_rate_m_s(T) / rate), 500.0,
+                        2.0 * vp.melting_K))
