@@ -1,0 +1,40 @@
+"""``anodesim rate CASE.toml [--chart …] [-o DIR]``: maximum safe loading and the charts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..case import CaseError, load
+from .run import output_folder
+
+
+def add_args(p) -> None:
+    p.add_argument("case", help="case file (TOML)")
+    p.add_argument("--chart", choices=("single", "duty", "continuous", "all"), default="all")
+    p.add_argument("-o", "--output", help="folder (default results/<case name>_rating)")
+    p.add_argument("--no-confirm", action="store_true",
+                   help="skip the full FE confirmation of the maximum safe loading")
+    p.add_argument("--confirm-charts", action="store_true",
+                   help="also confirm every single-load chart point by full FE runs")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def rate(args) -> int:
+    """Rate a case into its folder (rating charts, rating.json)."""
+    case = load(args.case)
+    out = output_folder(Path(args.output) if args.output else
+                         Path("results") / f"{Path(args.case).stem}_rating")
+    from ..rating import ResponseError, precheck, rate
+
+    charts = ("single", "duty", "continuous") if args.chart == "all" else (args.chart,)
+    say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    try:
+        precheck(case)  # bad input: one line, nothing written
+        say(f"anodesim {__version__}: rating {case.title} -> {out}")
+        rate(case, out, charts, confirm=not args.no_confirm, progress=say,
+             confirm_charts=args.confirm_charts)
+    except ResponseError as e:
+        raise CaseError(str(e)) from None
+    return 0

@@ -1,0 +1,88 @@
+"""``anodesim run CASE.toml [-o DIR] [-q]``: one case, its files and its key figures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..case import CaseError, load
+from ..errors import RunFailure
+
+
+def add_args(p) -> None:
+    p.add_argument("case", help="case file (TOML)")
+    p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+
+
+def output_folder(out: Path) -> Path:
+    """Check that out can be a run folder (bad input otherwise, before anything is written)."""
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CaseError(f"-o {out}: {parent} is not writable; expected a folder you can "
+                        "write to")
+    return out
+
+
+def run(args) -> int:
+    """Run a case into its folder; print the key figures unless quiet."""
+    case = load(args.case)  # validation first: a bad case writes nothing
+    out = output_folder(Path(args.output) if args.output else
+                         Path("results") / Path(args.case).stem)
+    from ..resolve import prepare
+
+    prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    from .. import _mpi  # noqa: F401
+    from ..simulation import run
+
+    quiet = args.quiet
+    if not quiet:
+        print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
+    existed = out.exists()
+    try:
+        res = run(case, out, progress=not quiet)
+    except CaseError:
+        # Found while setting up (e.g. a probe outside the mesh): leave nothing behind.
+        if not existed and out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    except RunFailure as e:
+        if out.exists():
+            raise RunFailure(f"{e} (partial results in {out})") from e
+        raise
+    s = res.summary_dict()
+    if not quiet:
+        r, n, b = s["results"], s["numerics"], s["beam"]
+        print(f"  deposited power {b['deposited_power_W']:.4g} W of {b['beam_power_W']:.4g} W "
+              f"(eta_E = {b['backscatter_energy_fraction']:.3g})", file=sys.stderr)
+        print(f"  peak temperature {r['T_peak_max_C']:.1f} °C at t = {r['T_peak_max_time_s']:.4g} s",
+              file=sys.stderr)
+        for region, T in r["T_max_by_region_C"].items():
+            lim = r["limits_C"][region]
+            print(f"  max {region:<10s} {T:8.1f} °C   (damage {lim['damage']:.0f} °C, "
+                  f"melting {lim['melting']:.0f} °C)", file=sys.stderr)
+        m = s.get("mechanics")
+        if m:
+            if "drift_across_view_um" in m:
+                d = m["drift_across_view_um"]
+                print(f"  spot drift across the view axis {d['final']:.3g} µm at the end "
+                      f"(largest {d['max_abs']:.3g} µm), {m['image_drift_px']['final']:.3g} px "
+                      f"on the detector; along the beam {m['spot_shift_um']['final']:+.3g} µm",
+                      file=sys.stderr)
+            else:
+                print(f"  axial spot displacement {m['u_spot_z_um']['final']:+.3g} µm at the end",
+                      file=sys.stderr)
+            vm = ", ".join(f"{r} {v['value']:.0f} MPa" for r, v in m["von_mises_max_MPa"].items())
+            print(f"  largest von Mises stress: {vm}", file=sys.stderr)
+        print(f"  {n['cells']} cells, {n['dofs']} dofs, {n['time_steps']} steps, "
+              f"{s['timing_s']['total']:.1f} s wall", file=sys.stderr)
+    return 0

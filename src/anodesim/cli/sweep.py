@@ -1,0 +1,68 @@
+"""``anodesim sweep STUDY.toml [-o DIR] [-j N] …``: a study, locally or on SLURM."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..case import CaseError
+
+DESCRIPTION = ("Run every case of a study, each in its own process; finished cases are skipped "
+               "when it is run again. Exit status 1 when a case failed (its row says why), 2 on "
+               "bad input.")
+
+
+def add_args(p) -> None:
+    p.add_argument("study", help="study file (TOML), or a study folder to resume")
+    p.add_argument("-o", "--output", help="study folder (default results/<study name>)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="cases run at once (processes)")
+    p.add_argument("--list", action="store_true", help="print the cases and their state")
+    p.add_argument("--task-id", type=int, metavar="N",
+                   help="run case N only (what a SLURM array task runs)")
+    p.add_argument("--submit", choices=("slurm",), help="submit the unfinished cases as a "
+                   "job array instead of running them here")
+    p.add_argument("--wait", action="store_true", help="with --submit: wait and collect")
+    p.add_argument("--collect", action="store_true",
+                   help="only rebuild results.csv and the plot from the finished cases")
+    p.add_argument("--retry-failed", action="store_true", help="run failed cases again")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def sweep(args) -> int:
+    """Run, list, resume, collect or submit a study."""
+    from .. import study as sweep
+
+    source = Path(args.study)
+    st = sweep.load(source)  # bad input: one line, nothing written
+    sweep.check_jobs(args.jobs, f"-j {args.jobs}")
+    out = Path(args.output) if args.output else sweep.default_folder(st, source)
+    if args.list:
+        for p in st.points:
+            row = sweep.result_of(out, p) if out.is_dir() else None
+            state = row["status"] if row else "invalid" if p.error else "to run"
+            inputs = ", ".join(f"{k} = {v}" for k, v in p.inputs.items())
+            why = f"  ({p.error})" if p.error and not row else ""
+            print(f"{p.index:5d}  {p.id}  {state:8s}  {inputs}{why}")
+        return 0
+    if args.wait and args.submit is None:
+        raise CaseError("--wait: expected together with --submit slurm")
+    if args.task_id is not None and not 0 <= args.task_id < len(st.points):
+        raise CaseError(f"--task-id {args.task_id}: expected a case index from 0 to "
+                        f"{len(st.points) - 1}")
+    sweep.open_folder(st, out)
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    if args.task_id is not None:
+        row = sweep.run_point(st, out, st.points[args.task_id])
+        say(f"case {args.task_id} {row['id']}: {row['status']} {row['error']}")
+        return 0 if row["status"] == "ok" else 1
+    if args.collect:
+        table = sweep.collect(st, out)
+        sweep.plot(st, table, say)
+    elif args.submit == "slurm":
+        table = sweep.submit_slurm(st, out, say, wait=args.wait)
+    else:
+        table = sweep.run_local(st, out, args.jobs, say, retry_failed=args.retry_failed)
+    counts = {s: sum(r["status"] == s for r in table.rows) for s in ("ok", "failed", "pending")}
+    say(f"{counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending: "
+        f"{out / 'results.csv'}")
+    return 1 if counts["failed"] else 0
