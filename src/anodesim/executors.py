@@ -26,6 +26,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -136,7 +137,7 @@ def run_point(study: Study, out: Path, point: Point) -> dict:
     done = result_of(out, point)
     if done is not None:
         return done
-    work = out / "cases" / f".{point.id}.{os.getpid()}"
+    work = out / "cases" / f".{point.id}.{os.getpid()}@{socket.gethostname()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     lock = _lock(work)
@@ -473,8 +474,8 @@ def _clean_stale(out: Path) -> None:
             continue
         try:
             fd = os.open(d / ".lock", os.O_RDWR)
-        except FileNotFoundError:
-            if time.time() - d.stat().st_mtime > 60:  # never locked: left by a crash
+        except FileNotFoundError:  # never locked: its worker died at once, or is starting
+            if _worker_gone(d) or time.time() - d.stat().st_mtime > 60:
                 shutil.rmtree(d, ignore_errors=True)
             continue
         try:
@@ -484,6 +485,33 @@ def _clean_stale(out: Path) -> None:
         finally:
             os.close(fd)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _worker_gone(work: Path) -> bool:
+    """Whether the worker of a work folder ``.<id>.<pid>@<host>`` is known to be gone: it
+    ran on this host and its process no longer runs (or is a zombie)."""
+    name, _, host = work.name.rpartition("@")
+    if host != socket.gethostname():
+        return False  # another node's worker: only its lock or the folder's age tell
+    try:
+        pid = int(name.rsplit(".", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    if not Path("/proc/self/stat").exists():  # no procfs: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
 
 
 def _duration(s: float) -> str:
