@@ -494,6 +494,19 @@ def test_folders_created_at_once_and_stale_work_locks(tmp_path):
     os.close(fd)
     _clean_stale(tmp_path / "t0")
     assert not work.exists()
+    # a worker killed before it took its lock: gone at once when its process is gone on
+    # this host; kept while it lives (it is about to lock); another host's: kept (young)
+    import socket
+
+    host = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = (f".abc.{dead.pid}@{host}", f".abc.{os.getpid()}@{host}", f".abc.{dead.pid}@elsewhere")
+    folders = {name: tmp_path / "t0" / "cases" / name for name in names}
+    for d in folders.values():
+        d.mkdir()
+    _clean_stale(tmp_path / "t0")
+    assert [d.exists() for d in folders.values()] == [False, True, True]
 
 
 @pytest.mark.parametrize("change, message", [

@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -127,8 +128,8 @@ def _clean_stale(out: Path) -> None:
             continue
         try:
             fd = os.open(d / ".lock", os.O_RDWR)
-        except FileNotFoundError:
-            if time.time() - d.stat().st_mtime > 60:  # never locked: left by a crash
+        except FileNotFoundError:  # never locked: its worker died at once, or is starting
+            if _worker_gone(d) or time.time() - d.stat().st_mtime > 60:
                 shutil.rmtree(d, ignore_errors=True)
             continue
         try:
@@ -138,3 +139,30 @@ def _clean_stale(out: Path) -> None:
         finally:
             os.close(fd)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _worker_gone(work: Path) -> bool:
+    """Whether the worker of a work folder ``.<id>.<pid>@<host>`` is known to be gone: it
+    ran on this host and its process no longer runs (or is a zombie)."""
+    name, _, host = work.name.rpartition("@")
+    if host != socket.gethostname():
+        return False  # another node's worker: only its lock or the folder's age tell
+    try:
+        pid = int(name.rsplit(".", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    if not Path("/proc/self/stat").exists():  # no procfs: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -26,7 +27,7 @@ def run_point(study: Study, out: Path, point: Point) -> dict:
     done = result_of(out, point)
     if done is not None:
         return done
-    work = out / "cases" / f".{point.id}.{os.getpid()}"
+    work = out / "cases" / f".{point.id}.{os.getpid()}@{socket.gethostname()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     lock = _lock(work)
