@@ -15,12 +15,12 @@ L, H = 1e-3, 0.2e-3
 
 def slab(out_face: Boundary, q=1e6):
     """W slab, flux q into the left face, out_face on the right; steady solve."""
-    lay = geometry.Layout(
+    lay = geometry.axisym.Layout(
         regions={"a": [(0, 0), (L, 0), (L, H), (0, H)]}, arcs={}, z_beam=H, stack=[],
         faces=lambda reg, m: "left" if m[0] < 1e-12 else "right" if abs(m[0] - L) < 1e-12
         else "sides",
         interfaces={}, scale=L)
-    gm = geometry.build(lay, set(), 0.05e-3, 0.0, 0.05e-3, 0.0, 0.0)
+    gm = geometry.axisym.build(lay, set(), 0.05e-3, 0.0, 0.05e-3, 0.0, 0.0)
     dom = geometry.to_dolfinx(MPI.COMM_WORLD, model=gm.model, gdim=2)
     gm.finalize()
     dom.axisymmetric = False

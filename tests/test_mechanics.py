@@ -19,10 +19,10 @@ from anodesim.simulation import run
 def build(case_dict, split=()):
     """Case, layout and mesh of a case (mesh sizes from the case's [mesh] settings)."""
     case = anodesim.from_dict(case_dict)
-    lay = geometry.layout(case, 0.5 * case.beam.size_m)
+    lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)
     spot = make_spot(case, region_materials(case), lay.stack)
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
-    gm = geometry.build(lay, set(split), h_min, growth, h_max, 0.0, 0.0)
+    gm = geometry.axisym.build(lay, set(split), h_min, growth, h_max, 0.0, 0.0)
     dom = geometry.to_dolfinx(MPI.COMM_WORLD, model=gm.model, gdim=2)
     gm.finalize()
     return case, lay, dom

@@ -151,14 +151,14 @@ def test_interface_conductance_jump_1d():
     the interface: the temperature jump equals q/h within 0.5 % (P1 is exact here: 1e-9),
     and the left-face temperature is 300 + q(L_Cu/k_Cu + 1/h + L_W/k_W)."""
     L1, L2, H = 1e-3, 2e-3, 0.2e-3
-    lay = geometry.Layout(
+    lay = geometry.axisym.Layout(
         regions={"a": [(0, 0), (L1, 0), (L1, H), (0, H)],
                  "b": [(L1, 0), (L1 + L2, 0), (L1 + L2, H), (L1, H)]},
         arcs={}, z_beam=H, stack=[],
         faces=lambda reg, m: ("left" if m[0] < 1e-12 else
                               "right" if abs(m[0] - L1 - L2) < 1e-12 else "sides"),
         interfaces={frozenset(("a", "b")): "ab"}, scale=L1 + L2)
-    gm = geometry.build(lay, {"ab"}, 0.05e-3, 0.0, 0.05e-3, 0.0, 0.0)
+    gm = geometry.axisym.build(lay, {"ab"}, 0.05e-3, 0.0, 0.05e-3, 0.0, 0.0)
     dom = geometry.to_dolfinx(MPI.COMM_WORLD, model=gm.model, gdim=2)
     gm.finalize()
     dom.axisymmetric = False  # planar slab

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import geometry, geometry3d, materials as mat_lib
+from . import geometry, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
 from .case import Case, CaseError
 from .loading import Schedule, plan
@@ -106,7 +106,7 @@ class Prepared:
     mats: dict[str, mat_lib.Material]
     eta: float
     p_dep: float
-    lay: geometry.Layout | geometry3d.Layout3D
+    lay: geometry.axisym.Layout | geometry.reflection3d.Layout3D
     spot: Spot
     zone_depth: float
     steps: list
@@ -142,11 +142,11 @@ def _layout_and_spot(case: Case, mats):
     """(layout, spot, deposition depth in m); the 3-D layout gets the spot's zone."""
     three_d = case.geometry.dim == 3
     if three_d:
-        lay = (geometry3d.user_layout(case) if case.geometry.kind == "user_mesh"
-               else geometry3d.layout(case))
+        lay = (geometry.user_mesh.user_layout(case) if case.geometry.kind == "user_mesh"
+               else geometry.reflection3d.layout(case))
         spot = make_spot(case, mats, lay.stack, lay.frame)
     else:
-        lay = geometry.layout(case, 0.5 * case.beam.size_m)
+        lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)
         spot = make_spot(case, mats, lay.stack)
     try:
         zone_depth = spot.depth_m

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, geometry, geometry3d, output
+from . import __version__, geometry, output
 from .case import ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .limits import check, limits_for
 from .monitors import default_monitors
@@ -304,9 +304,9 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     mesh_path = out / "mesh.msh" if out is not None else None
     gm = None
     if rank0 and case.geometry.dim == 3:
-        gm = geometry3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
+        gm = geometry.reflection3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
     elif rank0:
-        gm = geometry.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,
+        gm = geometry.axisym.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,
                             prep.zone_depth, mesh_path)
     if rank0 and mesh_path is not None:
         output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))

@@ -40,7 +40,7 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
     },
     "reflection_3d": {
         # A Cu rod along z whose end face is cut at the anode angle, with a W disc inserted
-        # in that face (geometry3d.py). Same region, face and interface names as
+        # in that face (geometry/reflection3d.py). Same region, face and interface names as
         # reflection_insert, so boundaries and mounts carry over.
         "sizes": INSERT_SIZES,
         "regions": ("target", "heat_sink"),
@@ -114,7 +114,7 @@ class Geometry:
         kind: a key of GEOMETRIES.
         sizes_m: dimensions (m).
         anode_angle_rad: 3-D reflection anode: angle between the target face and the plane
-            normal to the rod axis (0: a flat end face); see geometry3d.py.
+            normal to the rod axis (0: a flat end face); see geometry/reflection3d.py.
         file: user mesh: the .msh file.
         impact_point_m: user mesh: where the beam axis meets the beam face (m).
         mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
@@ -172,7 +172,7 @@ class Beam:
             along the major axis; line: across the line) or diameter (flat_top).
         size2_m: elliptical: FWHM along the minor axis; line: length of the line.
         orientation_rad: elliptical, line: angle of the major axis (line) from the face's
-            first in-plane axis towards its second (geometry3d.py).
+            first in-plane axis towards its second (geometry/reflection3d.py).
         direction: travel direction of the electrons (tube frame), or None: the default of
             the geometry.
     """

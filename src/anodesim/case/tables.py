@@ -100,7 +100,7 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
 
 def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
     """CaseError when the tilted face of a 3-D rod reaches the cooled end or the disc leaves
-    the rod (sizes in m, anode angle in rad; see geometry3d.py)."""
+    the rod (sizes in m, anode angle in rad; see geometry/reflection3d.py)."""
     Rc, L = sizes["anode_radius_m"], sizes["anode_length_m"]
     Ri, ti = sizes["insert_radius_m"], sizes["insert_thickness_m"]
     low = L - Rc * math.tan(angle_rad)  # lowest point of the cut face

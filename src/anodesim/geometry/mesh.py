@@ -1,0 +1,112 @@
+"""gmsh sessions, meshing with a size callback, and the mesh read into dolfinx with its
+named region, face and interface tags (AnodeMesh); the element sizes of a case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..case import Case
+
+
+def start_gmsh(name: str):
+    """The gmsh module, initialised (quietly) with a new model of the given name."""
+    import gmsh
+
+    if not gmsh.isInitialized():
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add(name)
+    return gmsh
+
+
+def generate(gmsh, dim: int, size, path: Path | None):
+    """Mesh the model in dim dimensions with element sizes from the callback
+    size(dim, tag, x, y, z, lc) only; write it atomically to ``path`` (.msh) if given."""
+    gmsh.model.mesh.setSizeCallback(size)
+    for opt in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
+        gmsh.option.setNumber(f"Mesh.{opt}", 0)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.model.mesh.generate(dim)
+    if path is not None:
+        tmp = Path(path).with_suffix(".tmp.msh")
+        gmsh.write(str(tmp))
+        tmp.replace(path)
+    return gmsh
+
+
+@dataclass
+class AnodeMesh:
+    """A dolfinx mesh with its tags and named groups.
+
+    Attributes:
+        mesh: the dolfinx mesh.
+        cell_tags, facet_tags: MeshTags of regions and faces.
+        groups: physical-group name → tag.
+        axisymmetric: (r, z) coordinates with r-weighted measures.
+    """
+
+    mesh: object
+    cell_tags: object
+    facet_tags: object
+    groups: dict[str, int]
+    group_dims: dict[str, int]
+    axisymmetric: bool = True
+
+    @property
+    def cells(self) -> int:
+        return self.mesh.topology.index_map(self.mesh.topology.dim).size_global
+
+    def facets(self, name: str) -> np.ndarray:
+        """Local indices of the facets in the named group (empty if absent)."""
+        if name not in self.groups:
+            return np.empty(0, dtype=np.int32)
+        return self.facet_tags.find(self.groups[name])
+
+
+def to_dolfinx(comm, model=None, path: Path | None = None, gdim: int = 2) -> AnodeMesh:
+    """Read a gmsh model or a .msh file into dolfinx, with tags and names (collective).
+
+    Args:
+        comm: MPI communicator; every rank calls this with the same arguments.
+        model: the gmsh model, meshed on rank 0 (other ranks pass the same object unused).
+        path: a .msh file to read instead (when model is None).
+        gdim: geometric dimension (2 for (r, z)).
+    """
+    import dolfinx.io.gmsh
+
+    if model is not None:
+        md = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=gdim)
+    else:  # read on rank 0 with gmsh's terminal output off
+        gm = start_gmsh("file") if comm.rank == 0 else None
+        try:
+            if gm is not None:
+                gm.merge(str(path))
+            md = dolfinx.io.gmsh.model_to_mesh(gm.model if gm else None, comm, 0, gdim=gdim)
+        finally:
+            if gm is not None:
+                gm.finalize()
+    groups = {name: pg.tag for name, pg in md.physical_groups.items()}
+    dims = {name: pg.dim for name, pg in md.physical_groups.items()}
+    return AnodeMesh(md.mesh, md.cell_tags, md.facet_tags, groups, dims, axisymmetric=(gdim == 2))
+
+
+def mesh_sizes(case: Case, spot) -> tuple[float, float, float]:
+    """(h_min, growth, h_max) for the case (m, -, m).
+
+    h_min is spot_fraction × spot size, and at most a quarter of the deposition depth for
+    volume deposition (so the depth–dose curve is integrated to 0.1 %) and half the film
+    thickness of a transmission target.
+    """
+    h_min = case.mesh.spot_fraction * spot.smallest_m
+    if spot.deposition == "volume":
+        h_min = min(h_min, 0.25 * spot.depth_m)
+    g = case.geometry
+    if g.kind == "transmission":
+        h_min = min(h_min, 0.5 * g.sizes_m["target_thickness_m"])
+    scale = max(g.sizes_m.values())
+    h_max = case.mesh.max_size_m or scale / 10.0
+    return h_min, case.mesh.growth, max(h_max, h_min)
