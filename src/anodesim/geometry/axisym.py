@@ -209,29 +209,52 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
         The gmsh module with the meshed model (caller finalises).
     """
     gmsh = start_gmsh("anode")
-    geo = gmsh.model.geo
     key = lambda p: (round(p[0] / lay.scale, 12), round(p[1] / lay.scale, 12))  # noqa: E731
+    edges, split_side = _edge_users(lay, split, key)
+    loops, groups, periodic, point = _curves(gmsh.model.geo, lay, split, key, edges,
+                                             split_side)
+    embedded = [(region, gmsh.model.geo.addLine(point(region, p), point(region, q)))
+                for region, p, q in lay.embedded]
+    gmsh.model.geo.synchronize()
+    for region, line in embedded:
+        gmsh.model.mesh.embed(1, [line], 2, loops[region])
+    identity = [1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0]
+    for slave, master in periodic:
+        # A reversed master is handled by gmsh matching the nodes through the transform.
+        gmsh.model.mesh.setPeriodic(1, [slave], [abs(master)], identity)
+    for i, ((dim, name), tags) in enumerate(sorted(groups.items()), start=1):
+        gmsh.model.addPhysicalGroup(dim, tags, i, name=name)
+    size = _size_field(gmsh, lay, loops, h_min, growth, h_max, zone_radius, zone_depth)
+    return generate(gmsh, 2, size, path)
 
-    # Edges per region, and which regions use each edge.
-    edges: dict[tuple, list[tuple[str, int]]] = {}
+
+def _interface_of(lay: Layout, users) -> str | None:
+    """The interface an edge lies on (two regions use it), or None."""
+    if len(users) != 2:
+        return None
+    return lay.interfaces.get(frozenset(u[0] for u in users))
+
+
+def _edge_users(lay: Layout, split: set[str], key):
+    """(edge → [(region, index)], region → the points it owns its own copy of): the region
+    on the "minus" side of a split interface uses its own copies of the points."""
+    edges: dict[frozenset, list[tuple[str, int]]] = {}
     for name, poly in lay.regions.items():
         for i in range(len(poly)):
             e = frozenset((key(poly[i]), key(poly[(i + 1) % len(poly)])))
             edges.setdefault(e, []).append((name, i))
-
-    def interface_of(users):
-        if len(users) != 2:
-            return None
-        return lay.interfaces.get(frozenset(u[0] for u in users))
-
-    # Region on the "minus" side of a split interface uses its own copies of the points.
     split_side: dict[str, set] = {}
     for e, users in edges.items():
-        name = interface_of(users)
+        name = _interface_of(lay, users)
         if name in split:
             minus = sorted(u[0] for u in users)[1]
             split_side.setdefault(minus, set()).update(e)
+    return edges, split_side
 
+
+def _curves(geo, lay: Layout, split: set[str], key, edges, split_side):
+    """gmsh points, curves and plane surfaces of every region; (surface per region,
+    physical groups (dim, name) → tags, periodic (slave, master) pairs, the point maker)."""
     points: dict[tuple, int] = {}
 
     def point(region, p):
@@ -249,8 +272,7 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
         for i in range(len(poly)):
             p, q = poly[i], poly[(i + 1) % len(poly)]
             e = frozenset((key(p), key(q)))
-            users = edges[e]
-            iface = interface_of(users)
+            iface = _interface_of(lay, edges[e])
             owner = name if (iface in split) else "shared"
             if (e, owner) in lines:
                 tag, (kp, _kq) = lines[(e, owner)]
@@ -264,37 +286,36 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
                 tag = geo.addLine(a, b)
             lines[(e, owner)] = (tag, (key(p), key(q)))
             loop.append(tag)
-            mid = (0.5 * (p[0] + q[0]), 0.5 * (p[1] + q[1]))
-            if iface is None:
-                face = lay.faces(name, mid)
-                if face is None:
-                    raise RuntimeError(f"edge {p}-{q} of {name} has no face name")
-                groups.setdefault((1, face), []).append(tag)
-            elif iface in split:
-                groups.setdefault((1, f"{iface}@{name}"), []).append(tag)
-                other = [o for (ee, o) in lines if ee == e and o != name]
-                if other:
-                    master, (mp, _mq) = lines[(e, other[0])]
-                    periodic.append((tag, master if mp == key(p) else -master))
-            else:
-                groups.setdefault((1, iface), []).append(tag)
+            _name_curve(lay, split, name, p, q, iface, tag, e, lines, groups, periodic, key)
         loops[name] = geo.addPlaneSurface([geo.addCurveLoop(loop)])
         groups.setdefault((2, name), []).append(loops[name])
-    embedded = []
-    for region, p, q in lay.embedded:
-        embedded.append((region, geo.addLine(point(region, p), point(region, q))))
-    geo.synchronize()
-    for region, line in embedded:
-        gmsh.model.mesh.embed(1, [line], 2, loops[region])
-    identity = [1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0]
-    for slave, master in periodic:
-        # A reversed master is handled by gmsh matching the nodes through the transform.
-        gmsh.model.mesh.setPeriodic(1, [slave], [abs(master)], identity)
-    for i, ((dim, name), tags) in enumerate(sorted(groups.items()), start=1):
-        gmsh.model.addPhysicalGroup(dim, tags, i, name=name)
+    return loops, groups, periodic, point
 
-    # Thin layers (films): element size at most 10 × thickness (aspect ratio ≤ 10), on the
-    # layer's surface and on the curves that bound it.
+
+def _name_curve(lay: Layout, split, name, p, q, iface, tag, e, lines, groups, periodic,
+                key) -> None:
+    """Put a new curve in its face group, or in its interface group (one per side of a
+    split interface, the second side periodic to the first)."""
+    if iface is None:
+        mid = (0.5 * (p[0] + q[0]), 0.5 * (p[1] + q[1]))
+        face = lay.faces(name, mid)
+        if face is None:
+            raise RuntimeError(f"edge {p}-{q} of {name} has no face name")
+        groups.setdefault((1, face), []).append(tag)
+    elif iface in split:
+        groups.setdefault((1, f"{iface}@{name}"), []).append(tag)
+        other = [o for (ee, o) in lines if ee == e and o != name]
+        if other:
+            master, (mp, _mq) = lines[(e, other[0])]
+            periodic.append((tag, master if mp == key(p) else -master))
+    else:
+        groups.setdefault((1, iface), []).append(tag)
+
+
+def _size_field(gmsh, lay: Layout, loops, h_min, growth, h_max, zone_radius, zone_depth):
+    """Element size h = min(h_max, h_min + growth · distance from the deposition zone),
+    at most 10 × the thickness on thin layers (films: aspect ratio ≤ 10) and the curves
+    that bound them."""
     thin_cap = {}
     for name, t in lay.thin.items():
         thin_cap[(2, loops[name])] = 10.0 * t
@@ -310,4 +331,4 @@ def build(lay: Layout, split: set[str], h_min: float, growth: float, h_max: floa
         cap = thin_cap.get((dim, tag))
         return h if cap is None else min(h, cap)
 
-    return generate(gmsh, 2, size, path)
+    return size
