@@ -40,6 +40,26 @@ Z_EDGES_FRAC = (np.arange(NZ + 1) / NZ) ** 2
 R_EDGES_FRAC = (np.arange(NR + 1) / NR) ** 2
 
 
+SOURCES = [
+    "Joy, Monte Carlo Modeling for Electron Microscopy and Microanalysis (OUP 1995): screened "
+    "Rutherford cross section and screening parameter",
+    "ICRU Report 37 (1984): collision stopping power of electrons; mean excitation energies",
+    "Joy & Luo, Scanning 11, 176 (1989): low-energy correction of the Bethe stopping power",
+    "Salvat, Fernandez-Varea & Sempau, PENELOPE manual (NEA): mixed class II elastic scheme, "
+    "random hinge",
+    "Kanaya & Okayama, J. Phys. D 5, 43 (1972): range used as a bound in the tests",
+]
+LAYOUT = (
+    "axes [material, voltage_kV, incidence_deg] for eta, eta_se, eta_E, eta_E_se, deposited, "
+    "mean_depth_um, mean_depth_se_um, z50/z90/z99/z999_um (depths holding that share of the "
+    "deposited energy), r50/r90_um (radii from the entry point); kernel[..., z, r] = fraction "
+    "of the beam energy per bin, edges z_edges_frac/r_edges_frac x csda_range_um[material, "
+    "voltage]; xmean_frac[..., z] = energy-weighted mean x offset / csda range; "
+    "bs_theta[..., 9] = backscattered energy fraction per equal cos(theta) bin from 0 to 1; "
+    "film_* [pair, voltage_kV, film_thickness_um] for normal incidence"
+)
+
+
 def seed_for(*key) -> int:
     """A reproducible seed per table point."""
     return int.from_bytes(json.dumps(key).encode(), "little") % (2**31 - 1)
@@ -181,6 +201,8 @@ def main(argv=None) -> int:
                                    "eta_E_se, mean_depth_se_um, film_share_se), batch method "
                                    "with 20 groups of histories",
         "validation": "tests/test_electron_kernels.py; tools/electron_mc/README.md",
+        "sources": SOURCES,
+        "layout": LAYOUT,
     }
     a.out.with_suffix(".json").write_text(json.dumps(prov, indent=2) + "\n")
     print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.2f} MB), CPU {cpu_s:.0f} s")
