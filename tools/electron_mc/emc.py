@@ -286,12 +286,7 @@ def simulate(
         m = len(eid)
         in_sub = z >= t
         # material properties per electron (two materials at most)
-        S0 = np.empty(m)
-        lam_h = np.empty(m)
-        mu_c = np.empty(m)
-        A = np.empty(m)
-        sig_s1 = np.empty(m)
-        N = np.empty(m)
+        S0, lam_h, mu_c, A, sig_s1, N = (np.empty(m) for _ in range(6))
         for k, mat in enumerate(mats):
             sel = in_sub if k == 1 else ~in_sub
             if not sel.any():
