@@ -194,6 +194,7 @@ def test_film_share_limits(ek):
         assert thick.film == pytest.approx(ek.deposited_fraction("W", v * kV), abs=0.02)
         thin = ek.film_share("W", "Be", 0.1 * um, v * kV)
         assert thin.film < 0.2
+        assert thin.film + thin.substrate + thin.eta_E == pytest.approx(1.0, abs=1e-9)
         shares = [ek.film_share("W", "Be", t * um, v * kV).film for t in (0.1, 0.3, 1, 3, 10)]
         # non-decreasing up to the statistics (standard error ≤ 0.008 per point)
         assert all(a <= b + 0.02 for a, b in zip(shares, shares[1:]))

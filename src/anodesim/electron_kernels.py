@@ -316,18 +316,15 @@ class ElectronKernels:
                 continue
             # the same thickness in units of the film's CSDA range at the table voltage
             t = thickness_m * self.csda_range_m(film, self.voltages_V[iv]) / R
-            vals = []
-            for key in ("film_share", "film_substrate_share", "film_eta_E", "film_share_se"):
-                col = self._d[key][ip, iv]
-                if t < self.film_thickness_m[0]:
-                    if key == "film_share":  # thin film: share proportional to thickness
-                        vals.append(col[0] * t / self.film_thickness_m[0])
-                        continue
-                    vals.append(col[0] if key != "film_substrate_share"
-                                else col[0] + self._d["film_share"][ip, iv, 0]
-                                * (1 - t / self.film_thickness_m[0]))
-                    continue
-                vals.append(float(np.interp(math.log(t), lt, col)))
+            cols = [self._d[key][ip, iv] for key in
+                    ("film_share", "film_substrate_share", "film_eta_E", "film_share_se")]
+            t_min = self.film_thickness_m[0]
+            if t >= t_min:  # beyond 20 µm (the thickest film) the shares have saturated
+                vals = [float(np.interp(math.log(t), lt, c)) for c in cols]
+            else:  # thinner than the thinnest film: film share proportional to thickness
+                film0 = cols[0][0]
+                vals = [film0 * t / t_min, cols[1][0] + film0 * (1.0 - t / t_min),
+                        cols[2][0], cols[3][0]]
             out += f * np.array(vals)
         return FilmShare(film=float(out[0]), substrate=float(out[1]), eta_E=float(out[2]),
                          film_se=float(out[3]))
