@@ -319,7 +319,9 @@ class ElectronKernels:
             cols = [self._d[key][ip, iv] for key in
                     ("film_share", "film_substrate_share", "film_eta_E", "film_share_se")]
             t_min = self.film_thickness_m[0]
-            if t >= t_min:  # beyond 20 µm (the thickest film) the shares have saturated
+            # beyond 20 µm (the thickest film) the 20 µm shares are kept: saturated to
+            # within 2 % of the deposited energy up to 225 kV
+            if t >= t_min:
                 vals = [float(np.interp(math.log(t), lt, c)) for c in cols]
             else:  # thinner than the thinnest film: film share proportional to thickness
                 film0 = cols[0][0]
