@@ -46,7 +46,6 @@ import numpy as np
 
 TABLE_PATH = Path(__file__).resolve().parent / "data" / "electron_kernels.npz"
 
-_SCALARS = ("eta", "eta_se", "eta_E", "eta_E_se", "deposited")
 _LENGTHS = ("mean_depth_um", "mean_depth_se_um", "z50_um", "z90_um", "z99_um", "z999_um",
             "r50_um", "r90_um")
 
