@@ -83,7 +83,34 @@ def _table() -> dict:
 
 def metals() -> list[str]:
     """Metals with vapour-pressure data."""
-    return sorted(_table())
+    return sorted(k for k in _table() if k != "alloys")
+
+
+def composition(material: str) -> dict[str, float] | None:
+    """Mole fractions of the evaporating metals of a library material (a pure metal, or an
+    alloy of ``data/evaporation.toml``'s [alloys] table), or None without data (diamond)."""
+    if material in metals():
+        return {material: 1.0}
+    mass = _table()["alloys"].get(material)
+    if mass is None:
+        return None
+    moles = {m: w / vapour_pressure(m).molar_mass_kg_mol for m, w in mass.items()}
+    total = sum(moles.values())
+    return {m: n / total for m, n in moles.items()}
+
+
+def recession_rate(material: str, T_K):
+    """Recession rate (m/s) of a library material's surface evaporating into vacuum at T (K):
+    the pure metal's Hertz-Knudsen rate, or for an alloy the mole-fraction-weighted sum of
+    its metals' rates (ideal solution, Raoult's law).
+
+    Raises:
+        KeyError: no vapour-pressure data for the material.
+    """
+    comp = composition(material)
+    if comp is None:
+        raise KeyError(f"no vapour-pressure data for {material!r}")
+    return sum(x * vapour_pressure(m).recession_rate_m_s(T_K) for m, x in comp.items())
 
 
 def vapour_pressure(metal: str) -> VapourPressure:
@@ -119,8 +146,9 @@ def _time_integral(times_s, values) -> float:
 
 
 def eroded_depth_m(metal: str, times_s, T_K) -> float:
-    """Depth (m) evaporated from a surface whose temperature follows T_K(times_s)."""
-    return _time_integral(times_s, vapour_pressure(metal).recession_rate_m_s(T_K))
+    """Depth (m) evaporated from a surface whose temperature follows T_K(times_s) (metal: a
+    metal or an alloy of the library, see recession_rate)."""
+    return _time_integral(times_s, recession_rate(metal, T_K))
 
 
 def recrystallisation_time_s(T_K, onset=RECRYSTALLISATION_ONSET,
@@ -142,7 +170,15 @@ def temperature_for_erosion_K(metal: str, depth_m: float, hours: float) -> float
     """The constant surface temperature (K) that evaporates depth_m in the given hours."""
     from scipy.optimize import brentq
 
-    vp = vapour_pressure(metal)
-    rate = depth_m / (hours * SECONDS_PER_HOUR)
-    return float(brentq(lambda T: math.log(vp.recession_rate_m_s(T) / rate), 500.0,
-                        2.0 * vp.melting_K))
+    return temperature_for_rate_K(metal, depth_m / (hours * SECONDS_PER_HOUR))
+
+
+def temperature_for_rate_K(metal: str, rate_m_s: float) -> float:
+    """The constant surface temperature (K) at which a metal (or library alloy) recedes at
+    rate_m_s (m/s): the inverse of recession_rate, by root finding on its logarithm."""
+    from scipy.optimize import brentq
+
+    if rate_m_s <= 0.0:
+        return 0.0
+    return float(brentq(lambda T: math.log(recession_rate(metal, T) / rate_m_s), 200.0,
+                        8000.0, xtol=1e-6))

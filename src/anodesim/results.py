@@ -6,7 +6,7 @@ Imports no dolfinx; ``plot()`` imports matplotlib when called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +141,8 @@ class RunResult:
         probes: the probe names (their columns are T_<name>_C).
         single_load: one constant load (the plots take a logarithmic time axis).
         out_dir: the run folder, or None when nothing was written.
+        life: erosion rate (nm/h) and recrystallisation fraction per hour at the spot
+            (limits.life_summary).
     """
 
     title: str
@@ -162,6 +164,7 @@ class RunResult:
     probes: tuple[str, ...] = ()
     single_load: bool = False
     out_dir: Path | None = None
+    life: dict = field(default_factory=dict)
 
     @property
     def drift(self) -> dict[str, Extremum]:
@@ -194,6 +197,7 @@ class RunResult:
         results["T_min_by_region_C"] = {r: v["min"] for r, v in self.regions.items()}
         results["limits_C"] = {r: {"damage": v["damage"], "melting": v["melting"]}
                                for r, v in self.regions.items()}
+        results["life"] = self.life
         return {"title": self.title, "status": self.status, "error": self.error,
                 "case_hash": self.case_hash, "case": self.case, "results": results,
                 "beam": self.beam, "numerics": self.numerics,

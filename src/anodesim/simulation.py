@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import __version__, geometry, output
 from .case import ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
-from .limits import check, limits_for
+from .limits import check, life_summary, limits_for
 from .monitors import default_monitors
 from .resolve import mesh_description, plan_steps, prepare
 from .results import RunResult, TimeSeries
@@ -223,7 +223,9 @@ class Simulation:
             self._numerics(), timing, start_utc, __version__,
             output.provenance(self.comm.size),
             str(self.mesh_path) if self.mesh_path else None,
-            tuple(p.name for p in case.probes), len(case.loading.segments) == 1, self.out)
+            tuple(p.name for p in case.probes), len(case.loading.segments) == 1, self.out,
+            life_summary(prep.mats["target"].key, series.time, series["T_peak_C"])
+            if self.rows else {})
 
     def _beam_summary(self) -> dict:
         b, prep, spot = self.case.beam, self.prep, self.prep.spot

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .imaging import _mechanics
-from .model import (GEOMETRIES, SOLVERS, ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings,
+from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings,
                     Geometry, Limits, Loading, Materials, Mechanics, MeshSettings, Numerics,
                     Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of)
@@ -70,6 +70,10 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     drift_um = lim.number("drift_um", None, positive=True, expected="a positive drift in µm")
     drift_px = lim.number("drift_px", None, positive=True,
                           expected="a positive image drift in detector pixels")
+    spot = lim.choice("spot", SPOT_LIMITS, "life")
+    erosion_um = lim.number("erosion_um", None, positive=True,
+                            expected="a positive erosion budget in µm")
+    life_h = lim.number("life_h", None, positive=True, expected="a positive life in hours")
     lim.close()
     key, given = ("drift_px", drift_px) if drift_px is not None else ("drift_um", drift_um)
     if drift_um is not None and drift_px is not None:
@@ -81,7 +85,7 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         d = mechanics.drift
         M = d.source_detector_m / d.source_object_m
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
-    return Limits(*temps, drift_um=drift_um)
+    return Limits(*temps, drift_um=drift_um, spot=spot, erosion_um=erosion_um, life_h=life_h)
 
 
 def _numerics(root: _Section) -> Numerics:

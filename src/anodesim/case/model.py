@@ -99,6 +99,8 @@ SPOT_SHAPES = ("gaussian", "flat_top", "elliptical", "footprint", "line")
 ROUND_SPOTS = ("gaussian", "flat_top")
 SOLVERS = ("auto", "direct", "iterative")
 BOUNDARY_TYPES = ("adiabatic", "fixed", "convection", "radiation", "heat_flux")
+COOLANTS = ("oil", "water", "air")
+SPOT_LIMITS = ("life", "short_exposure")
 MOUNT_TYPES = ("clamped", "sliding")
 LOADING_KINDS = ("continuous", "pulse_train", "segments", "steady")
 
@@ -205,6 +207,7 @@ class Boundary:
     h_W_m2K: float | None = None
     emissivity: float | None = None
     q_W_m2: float | None = None
+    coolant: str | None = None  # "oil", "water" or "air" (limits.COOLANT_WALL_C)
 
 
 @dataclass(frozen=True)
@@ -267,13 +270,24 @@ class Mechanics:
 
 @dataclass(frozen=True)
 class Limits:
-    """Temperature limits (K); None: the default from the material library (rating.py)."""
+    """Limits (temperatures in K); None: the default of limits.py (material library,
+    coolant, sealed-tube life).
+
+    Attributes:
+        spot: "life" (the erosion budget over the life limits the spot) or "short_exposure"
+            (melting − 200 K instead; erosion only reported).
+        erosion_um: erosion budget of the spot over the life (µm).
+        life_h: rated life (operating hours of the case's schedule).
+    """
 
     spot_K: float | None = None
     interface_K: float | None = None
     heat_sink_K: float | None = None
     coolant_side_K: float | None = None
     drift_um: float | None = None  # across the view axis, at the source
+    spot: str = "life"
+    erosion_um: float | None = None
+    life_h: float | None = None
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,8 @@ class _Section:
     def choice(self, key, options, default: Any = ...) -> str:
         what = "one of " + ", ".join(f'"{o}"' for o in options)
         v = self.raw(key, default, expected=what)
+        if v is None and default is None and key not in self.data:
+            return None
         if v not in options:
             hint = _did_you_mean(str(v), options)
             raise _fail(self._key(key), v, what + hint)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .model import (BOUNDARY_TYPES, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
+from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
                     Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
@@ -290,10 +290,12 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
         b = sec.section(name)
         t = b.choice("type", BOUNDARY_TYPES)
         if t == "fixed":
-            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"))
+            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+                          coolant=b.choice("coolant", COOLANTS, None))
         elif t == "convection":
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
-                          h_W_m2K=b.number("h_W_m2K", positive=True))
+                          h_W_m2K=b.number("h_W_m2K", positive=True),
+                          coolant=b.choice("coolant", COOLANTS, None))
         elif t == "radiation":
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
                           emissivity=b.number("emissivity", positive=True, hi=1.0,

@@ -70,6 +70,17 @@ def run(args) -> int:
             lim = r["limits_C"][region]
             print(f"  max {region:<10s} {T:8.1f} °C   (damage {lim['damage']:.0f} °C, "
                   f"melting {lim['melting']:.0f} °C)", file=sys.stderr)
+        lf = r.get("life", {})
+        if lf.get("erosion_rate_nm_h") is not None:
+            rx = lf.get("recrystallisation_fraction_per_h")
+            print(f"  spot life: evaporation {lf['erosion_rate_nm_h']:.3g} nm/h"
+                  + (f", {rx:.3g} of the recrystallisation time used per hour"
+                     if rx is not None else ""), file=sys.stderr)
+        for c in r["limits"]:
+            u = c["unit"]
+            print(f"  limit {c['limit']:<12s} worst {c[f'worst_{u}']:.4g} {u} of "
+                  f"{c[f'limit_{u}']:.4g} {u}: {'holds' if c['holds'] else 'BROKEN'}",
+                  file=sys.stderr)
         m = s.get("mechanics")
         if m:
             if "drift_across_view_um" in m:

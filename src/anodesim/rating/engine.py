@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
-from ..limits import Limit, cooled_faces, limits_for
+from ..limits import ErosionLimit, Limit, cooled_faces, limits_for
 from ..response import ResponseError, StepResponse
 
 
@@ -66,12 +66,15 @@ class Engine:
         P_dep ≤ (T_lim − T0) / rise_i. With a pre-load held to steady state before the load,
         T = T0 + P_pre S_∞ + (P − P_pre) rise: P_dep ≤ P_pre + (T_lim − T0 − P_pre S_∞)/rise,
         with preload_rise = S_∞ and preload_dep = P_pre (deposited W).
+
+        The erosion limit is rated as its equivalent constant spot temperature
+        (ErosionLimit.temperature_C): exact for a steady spot, conservative for a pulsed one.
         """
         best, binding = np.inf, ""
         for lim in self.limits:
             idx = self.nodes[lim.column]
-            head = lim.allowed_rise
-            r = np.abs(rise[idx]) if lim.unit == "um" else rise[idx]
+            head = engine_head(lim)
+            r = np.abs(rise[idx]) if lim.name == "drift" else rise[idx]
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])
             with np.errstate(divide="ignore"):
@@ -79,6 +82,11 @@ class Engine:
             if p < best:
                 best, binding = float(p), lim.name
         return best / self.p_dep, binding
+
+
+def engine_head(lim: Limit) -> float:
+    """The rise (K, or µm of drift) a limit allows in the engine's linear terms."""
+    return lim.temperature_rise if isinstance(lim, ErosionLimit) else lim.allowed_rise
 
 
 class _DriftProbe:
@@ -129,7 +137,7 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     watched, nodes = _watched_nodes(case, domain, problem, limits)
     T0 = case.initial_temperature_K
     drift = None
-    if any(lim.unit == "um" for lim in limits):
+    if any(lim.name == "drift" for lim in limits):
         drift = _DriftProbe(lin, prep, domain, problem)
         nodes["drift_across_view_um"] = np.array([len(watched)])
 
@@ -159,7 +167,7 @@ def _watched_nodes(case: Case, domain, problem, limits):
             [g for g in domain.groups if g == name or g.startswith(f"{name}@")])
     if cooled_faces(case):
         sets["T_max_coolant_side_C"] = face_dofs(cooled_faces(case))
-    temps = [lim for lim in limits if lim.unit == "C"]
+    temps = [lim for lim in limits if lim.name != "drift"]
     watched = np.unique(np.concatenate([sets[lim.column] for lim in temps]))
     position = {int(d): i for i, d in enumerate(watched)}
     nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])

@@ -15,7 +15,7 @@ from ..case import Case, CaseError, Loading
 from ..limits import Limit, limits_for
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
-from .engine import Engine, build_engine, linear_case
+from .engine import Engine, build_engine, engine_head, linear_case
 from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
 
 CHARTS = ("single", "duty", "continuous")
@@ -31,7 +31,7 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
                         "for a 3-D anode (run the case: summary.json reports its drift)")
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
-        if lim.allowed_rise <= 0:
+        if engine_head(lim) <= 0:
             raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
                             f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
                             "limit above the initial temperature")
@@ -103,7 +103,8 @@ class Rating:
                 "schedule": self.schedule, "beam_power_W": sl.power_W, "binding": sl.binding,
                 "engine_estimate_W": sl.engine_power_W, "confirmed": sl.confirmed,
                 "fe_runs": sl.fe_runs, "method": sl.method, "limits_at_that_power": sl.report,
-                "tolerance": "binding limit met to 0.5 % of its allowed rise"}
+                "tolerance": "every limit holds at this power; the binding one is met to "
+                             "within 0.5 % of its allowed rise, from below"}
         for key, value in (("single", self.single), ("duty", self.duty),
                            ("period", self.period),
                            ("nominal_anode_input_power_0.1s", self.nominal),

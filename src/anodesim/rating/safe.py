@@ -40,13 +40,16 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     """Largest beam power of the case's schedule shape with every limit held.
 
     The engine gives it in closed form; full finite-element runs of the schedule confirm it.
-    Let g(P) = max over limits of (worst − limit)/(limit − T0), the relative excess of the
-    binding limit over its allowed rise. With constant properties g(P_engine) ≈ 0 at once;
-    with temperature-dependent properties the engine's value is a first estimate, corrected
-    by a ratio step P/(1 + g) and then secant iterations until |g| ≤ rtol (0.5 %: the
-    binding limit is met to 0.5 % of its rise, which is 0.5 % in power for a linear
-    response). A run that melts the target, or whose Newton solver fails even with power
-    continuation, counts as g = 1 (far over).
+    Let g(P) = max over limits of their excess (worst − limit)/(limit − T0), the relative
+    excess of the binding limit over its allowed rise (LimitCheck.excess). The search aims at
+    g = −rtol/2 and stops once a run has −rtol ≤ g ≤ 0: the rating is bracketed from below,
+    so the returned power is one whose full run holds every limit, within rtol (0.5 %) of its
+    allowed rise of the binding one (0.5 % in power for a linear response). With constant
+    properties the engine's value, lowered by rtol/2, is already there; with
+    temperature-dependent properties a ratio step P (1 + g*)/(1 + g) and then secant
+    iterations follow. A run that melts the target, or whose Newton solver fails even with
+    power continuation, counts as g = 1 (far over). The returned power is the largest safe
+    one tried; it is "confirmed" when it lies within the band.
 
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
@@ -71,24 +74,36 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         rep = [c.to_dict() for c in res.limits]
         return max(x["excess"] for x in rep), rep
 
+    aim = -0.5 * rtol
+
+    def in_band(g):
+        return -rtol <= g <= 0.0
+
     tried = []
-    P = P_engine
+    P = P_engine * (1.0 + aim)
     g, rep = full_run(P)
     tried.append((P, g, rep))
     P_prev, g_prev = P, g
-    while abs(g) > rtol and len(tried) < max_runs:
+    while not in_band(g) and len(tried) < max_runs:
         if len(tried) == 1 or g == g_prev or not rep:
-            P_next = P / (1.0 + g)
+            P_next = P * (1.0 + aim) / (1.0 + g)
         else:
-            P_next = P - g * (P - P_prev) / (g - g_prev)
+            P_next = P - (g - aim) * (P - P_prev) / (g - g_prev)
+        safe = [x[0] for x in tried if x[1] <= 0.0]
+        unsafe = [x[0] for x in tried if x[1] > 0.0]
+        if safe and unsafe and not min(unsafe) > P_next > max(safe):
+            P_next = 0.5 * (max(safe) + min(unsafe))  # keep inside the bracket
         P_prev, g_prev, P = P, g, P_next
         g, rep = full_run(P)
         tried.append((P, g, rep))
-    P_best, g_best, rep_best = min(tried, key=lambda x: abs(x[1]))
-    confirmed = abs(g_best) <= rtol
+    safe = [x for x in tried if x[1] <= 0.0]
+    P_best, g_best, rep_best = max(safe, key=lambda x: x[0]) if safe else \
+        min(tried, key=lambda x: x[0])
+    confirmed = in_band(g_best)
     bind = max(rep_best, key=lambda x: x["excess"])["limit"] if rep_best else binding
     method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
-              else "secant iterations on full FE runs, started from the linear-response engine")
+              else "secant iterations on full FE runs, started from the linear-response "
+                   "engine, bracketed from below")
     return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method)
 
 
