@@ -1,0 +1,107 @@
+"""Life-based and coolant limits (limits.py): the erosion budget over the rated life against
+the analytic sum of a pulse train, the engine's equivalent spot temperature, the coolant
+wall defaults, and their input errors. Pure numpy: no finite-element runs."""
+
+import numpy as np
+import pytest
+from cases import reflection, transmission
+
+import anodesim
+from anodesim import life, limits
+from anodesim.case import CaseError
+from anodesim.materials import get
+
+
+def _limits(**changes):
+    case = anodesim.from_dict(reflection(**changes))
+    return case, {x.name: x for x in limits.limits_for(case, {"target": get("W"),
+                                                               "heat_sink": get("Cu")})}
+
+
+def test_default_spot_limit_is_the_erosion_budget_over_a_sealed_tube_life():
+    """Default: 1 µm over 10 000 h, i.e. W at 2331 K (source-and-limits.md §3.1 inverse
+    table, within 3 K); no melting − 200 K spot limit unless asked for."""
+    _, lim = _limits()
+    e = lim["erosion"]
+    assert (e.value, e.life_h, e.unit) == (1.0, 10_000.0, "um")
+    assert e.temperature_C + 273.15 == pytest.approx(2331.0, abs=3.0)
+    assert "spot" not in lim
+    _, short = _limits(limits={"spot": "short_exposure"})
+    assert "erosion" not in short
+    assert short["spot"].value == pytest.approx(3695.0 - 200.0 - 273.15, abs=1e-9)
+
+
+def test_erosion_check_of_a_pulse_train_is_the_analytic_sum():
+    """N square pulses at T_on between pauses at 30 °C: the eroded depth over the life is
+    life × (N t_on r(T_on)) / (N period), to 1e-9; the equivalent temperature makes the same
+    mean rate (1e-6 relative), and the excess is taken on it."""
+    case, lim = _limits(limits={"erosion_um": 2.0, "life_h": 500.0})
+    e = lim["erosion"]
+    N, on, off, T_on = 40, 0.01, 0.03, 2450.0
+    t, T = [], []
+    for k in range(N):
+        t0 = k * (on + off)
+        t += [t0, t0 + on, t0 + on, (k + 1) * (on + off)]
+        T += [T_on - 273.15, T_on - 273.15, 30.0, 30.0]
+    (c,) = limits.check([e], np.array(t), {"T_peak_C": np.array(T)})
+    r = life.recession_rate("W", T_on)
+    mean = N * on * r / (N * (on + off))
+    assert c.worst == pytest.approx(mean * 500.0 * 3600.0 * 1e6, rel=1e-9)
+    assert life.recession_rate("W", c.equivalent_C + 273.15) == pytest.approx(mean, rel=1e-6)
+    assert c.excess == pytest.approx((c.equivalent_C - e.temperature_C)
+                                     / (e.temperature_C - 30.0), rel=1e-12)
+    assert c.holds == (c.worst <= 2.0) and c.holds == (c.excess <= 0.0)
+
+
+def test_life_summary_steady_and_alloys():
+    """A steady spot at 2331 K erodes 0.1 nm/h (1 µm in 10⁴ h) and uses 3600/t_rx of its
+    recrystallisation time per hour; W-25Re evaporates faster than W (Re's vapour pressure,
+    Raoult's law) and gets no W recrystallisation figure."""
+    s = limits.life_summary("W", [0.0], [2331.0 - 273.15])
+    assert s["erosion_rate_nm_h"] == pytest.approx(0.1, rel=0.02)
+    assert s["recrystallisation_fraction_per_h"] == pytest.approx(
+        3600.0 / life.recrystallisation_time_s(2331.0), rel=1e-12)
+    re = limits.life_summary("W25Re", [0.0], [2331.0 - 273.15])
+    assert re["erosion_rate_nm_h"] > s["erosion_rate_nm_h"]
+    assert "recrystallisation_fraction_per_h" not in re
+    assert limits.life_summary("diamond", [0.0], [1000.0])["erosion_rate_nm_h"] is None
+    comp = life.composition("W25Re")
+    assert sum(comp.values()) == pytest.approx(1.0, rel=1e-12) and comp["Re"] < 0.25
+
+
+@pytest.mark.parametrize("coolant,expected", [(None, 99.97), ("water", 99.97),
+                                              ("oil", 105.0), ("air", None)])
+def test_coolant_wall_defaults(coolant, expected):
+    """Per coolant: oil 105 °C (IEC 60076-7 top oil), water 99.97 °C (saturation at
+    1 atm), air none; an unnamed coolant takes the lower liquid limit; a case value wins."""
+    _, lim = _limits(boundaries={"cooled_end": {"coolant": coolant}})
+    if expected is None:
+        assert "coolant_side" not in lim
+    else:
+        assert lim["coolant_side"].value == pytest.approx(expected, abs=1e-12)
+        assert "boundaries.cooled_end" in lim["coolant_side"].origin
+    _, given = _limits(boundaries={"cooled_end": {"coolant": coolant}},
+                       limits={"coolant_side_C": 70.0})
+    assert given["coolant_side"].value == pytest.approx(70.0, abs=1e-9)
+
+
+def test_fixed_temperature_face_has_no_coolant_default():
+    """A rim held at a fixed temperature is the case's own coolant model: no wall default."""
+    case = anodesim.from_dict(transmission())
+    names = [x.name for x in limits.limits_for(case, {"target": get("W"),
+                                                      "window": get("diamond")})]
+    assert "coolant_side" not in names and "erosion" in names
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"boundaries": {"cooled_end": {"coolant": "glycol"}}},
+     "boundaries.cooled_end.coolant = 'glycol': expected one of \"oil\", \"water\", \"air\""),
+    ({"limits": {"spot": "melting"}}, "limits.spot = 'melting': expected one of"),
+    ({"limits": {"erosion_um": -1.0}}, "limits.erosion_um = -1"),
+    ({"limits": {"life_h": 0.0}}, "limits.life_h = 0"),
+])
+def test_bad_life_and_coolant_input(change, message):
+    with pytest.raises(CaseError) as e:
+        anodesim.from_dict(reflection(**change))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
