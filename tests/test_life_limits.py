@@ -105,3 +105,14 @@ def test_bad_life_and_coolant_input(change, message):
         anodesim.from_dict(reflection(**change))
     assert message in str(e.value) and "\n" not in str(e.value)
 
+
+
+def test_diamond_default_has_a_margin():
+    """W on diamond: the interface and window default to 1100 °C, 200 K below the 1300 °C
+    graphitisation onset (physics.md §1.5: ≤ 1000-1200 °C in vacuum)."""
+    case = anodesim.from_dict(transmission())
+    lim = {x.name: x for x in limits.limits_for(case, {"target": get("W"),
+                                                       "window": get("diamond")})}
+    assert lim["interface"].value == pytest.approx(1100.0, abs=1e-9)
+    assert lim["heat_sink"].value == pytest.approx(1100.0, abs=1e-9)
+    assert "margin" in lim["interface"].origin

@@ -21,6 +21,9 @@ A loading is safe while every limit holds (physics reference §6):
 - ``coolant_side``: the hottest node of the cooled faces. Default per coolant
   (``boundaries.<face>.coolant``, COOLANT_WALL_C): oil 105 °C, water 99.97 °C, air none; a
   convection face that names no coolant gets the lower of the liquid ones.
+- ``yield``: the heat sink's von Mises stress near the joint, volume-averaged over
+  YIELD_RADIUS_M, over its yield strength at that temperature (``limits.yield_use``, e.g. 1),
+  when the case sets one and has mechanics; every run with mechanics reports the ratio.
 - ``drift``: the spot drift across the view axis (µm), when the case sets one.
 
 Every run also reports the erosion rate (nm/h) and the recrystallisation fraction used per
@@ -48,6 +51,36 @@ LIFE_H = 10_000.0
 #: tenth of W's 12.6 µm electron range at 100 kV; the review's §3.1 inverse table is for 1 µm.
 EROSION_UM = 1.0
 
+#: Margins (K) below a material's damage temperature for its default limits, where the
+#: damage temperature is an onset: diamond graphitises from 1300 °C in vacuum, and the
+#: physics reference recommends ≤ 1000–1200 °C (physics.md §1.5; W/diamond carbide forms
+#: after 2 h at 800 °C, §1.9): 1100 °C, the middle of that range (source-and-limits.md A11).
+DAMAGE_MARGIN_K = {"diamond": 200.0}
+
+
+def limit_K(mat) -> float:
+    """Default temperature limit (K) of a material: its damage temperature less its margin."""
+    return mat.damage_K - DAMAGE_MARGIN_K.get(mat.key, 0.0)
+
+
+def _damage_origin(mat) -> str:
+    margin = DAMAGE_MARGIN_K.get(mat.key)
+    text = f"{mat.key} damage: {mat.info.get('damage_mechanism', '')}"
+    return text + (f"; less a {margin:g} K margin (physics.md §1.5)" if margin else "")
+
+
+#: Averaging radius (m) of the heat sink's regularised stress near the joint
+#: (mechanics.ThermoElasticProblem.yield_use): 0.1 mm, about one grain of cast or annealed
+#: OFHC Cu (grain sizes 50-200 µm [R]), the smallest volume a 0.2 % yield strength measured
+#: on polycrystals describes; the singular corner stress of a perfect bond is averaged out.
+YIELD_RADIUS_M = 0.1e-3
+
+
+def yield_column(region: str) -> str:
+    """Time-series column of a region's regularised stress over its yield strength."""
+    return f"yield_use_{region}_rel"
+
+
 #: Coolant-side wall temperature limits (°C) and their sources, per coolant.
 #:  oil: 105 °C, the top-oil limit of mineral transformer oil under normal cyclic loading
 #:       (IEC 60076-7:2018, Table 4; its hot-spot limit, 120 °C, is for paper insulation);
@@ -66,10 +99,10 @@ COOLANT_SOURCES = {
 
 @dataclass(frozen=True)
 class Limit:
-    """One limit on a time-series column, in that column's unit ("C" or "um").
+    """One limit on a time-series column, in that column's unit ("C", "um" or "rel").
 
     Attributes:
-        name: spot, interface, heat_sink, coolant_side or drift.
+        name: erosion, spot, interface, heat_sink, coolant_side, yield or drift.
         column: the time-series column it watches.
         value: the limit (°C or µm).
         unit: "C" or "um".
@@ -169,7 +202,7 @@ class LimitCheck:
     def to_dict(self) -> dict:
         """The check as summary.json reports it."""
         lim = self.limit
-        margin = "margin_K" if lim.unit == "C" else "margin_um"
+        margin = "margin_K" if lim.unit == "C" else f"margin_{lim.unit}"
         d = {"limit": lim.name, "column": lim.column, "unit": lim.unit,
              f"limit_{lim.unit}": lim.value, f"worst_{lim.unit}": self.worst,
              "time_s": self.time_s, margin: self.margin, "holds": self.holds,
@@ -180,7 +213,7 @@ class LimitCheck:
         return d
 
     def __repr__(self) -> str:
-        unit = "°C" if self.limit.unit == "C" else "µm"
+        unit = {"C": "°C", "um": "µm"}.get(self.limit.unit, "")
         return (f"LimitCheck({self.name}: worst {self.worst:.4g} {unit} at {self.time_s:.4g} s, "
                 f"limit {self.limit.value:.4g} {unit}, {'holds' if self.holds else 'BROKEN'})")
 
@@ -223,21 +256,21 @@ def limits_for(case: Case, mats) -> list[Limit]:
         out.append(erosion)
     if len(regions) > 1:
         sink = mats[regions[1]]
-        lowest = min(target.damage_K, sink.damage_K)
-        which = target if target.damage_K <= sink.damage_K else sink
+        which = target if limit_K(target) <= limit_K(sink) else sink
         for col in interface_columns(case):
-            out.append(temp("interface", col, given.interface_K or lowest,
-                            "case" if given.interface_K else
-                            f"{which.key} damage: {which.info.get('damage_mechanism', '')}"))
-        out.append(temp("heat_sink", f"T_max_{regions[1]}_C", given.heat_sink_K or sink.damage_K,
-                        "case" if given.heat_sink_K else
-                        f"{sink.key} damage: {sink.info.get('damage_mechanism', '')}"))
+            out.append(temp("interface", col, given.interface_K or limit_K(which),
+                            "case" if given.interface_K else _damage_origin(which)))
+        out.append(temp("heat_sink", f"T_max_{regions[1]}_C", given.heat_sink_K or limit_K(sink),
+                        "case" if given.heat_sink_K else _damage_origin(sink)))
     if cooled_faces(case):
         wall = (given.coolant_side_K - ZERO_CELSIUS_K, "case") \
             if given.coolant_side_K is not None else coolant_wall_limit(case)
         if wall is not None:
             out.append(temp("coolant_side", "T_max_coolant_side_C", wall[0] + ZERO_CELSIUS_K,
                             wall[1]))
+    if given.yield_use is not None and len(regions) > 1 and case.mechanics is not None:
+        out.append(Limit("yield", yield_column(regions[1]), given.yield_use, "rel", "case",
+                         0.0))
     if given.drift_um is not None:
         out.append(Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0))
     return out

@@ -17,6 +17,8 @@ gap of ~1e-4 of an element's elastic deformation.
 
 from __future__ import annotations
 
+import math
+
 from . import _mpi  # noqa: F401,I001  (MPI before dolfinx)
 import dolfinx
 import dolfinx.fem.petsc
@@ -329,3 +331,67 @@ class ThermoElasticProblem:
         else:
             best = (-np.inf, np.zeros(3))
         return max(self.comm.allgather(best), key=lambda b: b[0])
+
+    def yield_use(self, region: str, near: list[str], radius_m: float
+                  ) -> tuple[float, float, float, np.ndarray]:
+        """Regularised von Mises stress against the yield strength in a region, near faces.
+
+        The von Mises stress of a perfectly bonded joint is singular at the corner where the
+        joint meets a free surface; its nodal or cell maximum grows without bound as the mesh
+        is refined. The measure here is mesh-independent: the volume average of the cell
+        stress over a ball of radius_m (r-weighted on axisymmetric meshes) around each cell
+        of the region within radius_m of the named faces, divided by the yield strength at
+        the ball's mean temperature; the largest such ratio.
+
+        Args:
+            region: the region (its material needs ``yield_strength``).
+            near: face groups the ball centres must be near (the joint's interfaces).
+            radius_m: the averaging radius (m).
+
+        Returns:
+            (largest ratio (-), its averaged stress (Pa), the yield strength there (Pa),
+            the ball centre (m)); ratio NaN when the material has no yield data.
+        """
+        from scipy.spatial import cKDTree
+
+        mat = self.materials[region]
+        msh = self.domain.mesh
+        tdim = msh.topology.dim
+        cells = self.region_cells[region]
+        cells = cells[cells < msh.topology.index_map(tdim).size_local]
+        mid = dolfinx.mesh.compute_midpoints(msh, tdim, cells)
+        geo = msh.geometry.x[dolfinx.mesh.entities_to_geometry(msh, tdim, cells)]
+        if tdim == 2:
+            e1, e2 = geo[:, 1] - geo[:, 0], geo[:, 2] - geo[:, 0]
+            vol = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) * np.abs(mid[:, 0])
+        else:
+            e = geo[:, 1:4] - geo[:, :1]
+            vol = np.abs(np.linalg.det(e)) / 6.0
+        Tdm = self.T.function_space.dofmap
+        T_cell = np.array([self.T.x.array[Tdm.cell_dofs(c)].mean() for c in cells])
+        vm = self.von_mises.x.array[cells]
+        fdim = tdim - 1
+        facets = np.concatenate([self.domain.facets(g) for g in near]) if near else \
+            np.empty(0, dtype=np.int32)
+        fmid = dolfinx.mesh.compute_midpoints(msh, fdim, facets) if len(facets) else \
+            np.zeros((0, 3))
+        gather = self.comm.allgather
+        mid, vol, T_cell, vm = (np.concatenate(gather(a)) for a in (mid, vol, T_cell, vm))
+        fmid = np.concatenate(gather(fmid))
+        if mat.yield_strength is None or len(mid) == 0 or len(fmid) == 0:
+            return math.nan, math.nan, math.nan, np.zeros(3)
+        tree = cKDTree(mid)
+        near_face = cKDTree(fmid).query(mid, distance_upper_bound=radius_m)[0] <= radius_m
+        best = (-np.inf, 0.0, 0.0, np.zeros(3))
+        for i in np.flatnonzero(near_face):
+            ball = tree.query_ball_point(mid[i], radius_m)
+            w = vol[ball]
+            s_avg = float(np.dot(w, vm[ball]) / w.sum())
+            T_avg = float(np.dot(w, T_cell[ball]) / w.sum())
+            lo, hi = mat.yield_strength.range_K
+            # above the yield table there are no data: counted as yielded (ratio inf)
+            sy = float(mat.yield_strength(max(T_avg, lo))) if T_avg <= hi else 0.0
+            ratio = s_avg / sy if sy > 0 else math.inf
+            if ratio > best[0]:
+                best = (ratio, s_avg, sy, mid[i])
+        return best

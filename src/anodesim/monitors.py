@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .case import ZERO_CELSIUS_K as C, Case, interfaces_of
-from .limits import cooled_faces
+from .limits import YIELD_RADIUS_M, cooled_faces, yield_column
 from .loading import Schedule
 from .resolve import probe_outside, probe_points
 from .results import Extremum, MechanicsSummary, StressMax
@@ -155,6 +155,14 @@ class Mechanics(Monitor):
         for r in self.regions:
             columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
                                                       for a in self.axes]
+        # The heat sink near the joint: regularised stress over its yield strength.
+        sink = self.regions[1] if len(self.regions) > 1 else None
+        self.joint = None
+        joints = [g for g in domain.groups for name in interfaces_of(case.geometry)
+                  if g == name or g.startswith(f"{name}@")]
+        if sink is not None and mats[sink].yield_strength is not None and joints:
+            self.joint = (sink, joints)
+            columns.append(yield_column(sink))
         self.columns = tuple(columns)
         self.units = tuple(_unit_of(c) for c in columns)
         self.reset()
@@ -183,6 +191,8 @@ class Mechanics(Monitor):
             values += [vm / 1e6] + [float(c) * 1e3 for c in where[:n]]
             if vm / 1e6 > self.stress_max[r][0]:
                 self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
+        if self.joint is not None:
+            values.append(self.solver.yield_use(*self.joint, YIELD_RADIUS_M)[0])
         self.seconds += time.perf_counter() - start
         return values
 
@@ -191,7 +201,8 @@ class Mechanics(Monitor):
         saved = ~np.isnan(series["u_spot_z_um"])
         t = series["time_s"][saved]
         extremes = {}
-        for c in self.u_columns + self.drift_columns:
+        extra = [yield_column(self.joint[0])] if self.joint is not None else []
+        for c in self.u_columns + self.drift_columns + extra:
             vals = series[c][saved]
             if len(vals):
                 i = int(np.argmax(np.abs(vals)))

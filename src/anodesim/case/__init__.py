@@ -74,7 +74,12 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     erosion_um = lim.number("erosion_um", None, positive=True,
                             expected="a positive erosion budget in µm")
     life_h = lim.number("life_h", None, positive=True, expected="a positive life in hours")
+    yield_use = lim.number("yield_use", None, positive=True,
+                           expected="a positive fraction of the heat sink's yield strength")
     lim.close()
+    if yield_use is not None and mechanics is None:
+        raise CaseError(f"limits.yield_use = {yield_use:g}: a stress limit needs the "
+                        "thermoelastic stage: add [mounts] (or mechanics)")
     key, given = ("drift_px", drift_px) if drift_px is not None else ("drift_um", drift_um)
     if drift_um is not None and drift_px is not None:
         raise CaseError("limits: give the drift tolerance as drift_um or drift_px, not both")
@@ -85,7 +90,8 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         d = mechanics.drift
         M = d.source_detector_m / d.source_object_m
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
-    return Limits(*temps, drift_um=drift_um, spot=spot, erosion_um=erosion_um, life_h=life_h)
+    return Limits(*temps, drift_um=drift_um, spot=spot, erosion_um=erosion_um, life_h=life_h,
+                  yield_use=yield_use)
 
 
 def _numerics(root: _Section) -> Numerics:
@@ -146,7 +152,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     output = _output(root, end)
     mechanics = _mechanics(root, geometry, beam, T0)
     limits = _limits(root, mechanics)
-    rating = _rating(root)
+    rating = _rating(root, loading)
     numerics = _numerics(root)
     root.close()
     _check_steady_and_probes(loading, boundaries, probes, geometry)

@@ -288,6 +288,7 @@ class Limits:
     spot: str = "life"
     erosion_um: float | None = None
     life_h: float | None = None
+    yield_use: float | None = None  # heat sink: regularised stress / yield strength (-)
 
 
 @dataclass(frozen=True)

@@ -371,8 +371,14 @@ def _output(root: _Section, end_time: float) -> Output:
     return out
 
 
-def _rating(root: _Section) -> RatingSettings:
+def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
+    """The [rating] table. For a pulse-train case the serial-load charts default to the
+    case's own period (duty chart) and duty cycle (period chart)."""
     d = RatingSettings()
+    if loading is not None and loading.kind == "pulse_train" and len(loading.segments) > 1 \
+            and loading.segments[1][1] == 0.0:
+        (on, _), (off, _) = loading.segments[:2]
+        d = RatingSettings(period_s=on + off, duty_cycle=on / (on + off))
     sec = root.section("rating", {})
     exposure = _numbers(sec, "exposure_s", d.exposure_s, 0.0, math.inf,
                         "[shortest, longest] loading times in s, shortest < longest")

@@ -5,13 +5,17 @@ The response to any schedule is a sum of shifted step responses (response.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
 from ..limits import ErosionLimit, Limit, cooled_faces, limits_for
 from ..response import ResponseError, StepResponse
+
+
+#: Limits the engine cannot evaluate (no stress probe): checked by the FE confirmations only.
+NOT_IN_ENGINE = ("yield",)
 
 
 def linear_case(case: Case, horizon_s: float) -> Case:
@@ -53,6 +57,7 @@ class Engine:
     seconds: float
     heat: np.ndarray | None = None  # stored heat per deposited watt at response.times (J/W)
     heat_steady: float = 0.0  # steady stored heat per deposited watt (J/W)
+    not_in_engine: list[str] = field(default_factory=list)  # limits only FE runs check
 
     def rise_limits(self, rise: np.ndarray) -> dict[str, float]:
         """Largest rise per watt over each limit's nodes."""
@@ -133,7 +138,10 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     lin = linear_case(case, horizon_s)
     prep = prepare(lin)
     domain, problem, _, _ = build_problem(lin, prep, comm)
-    limits = limits_for(case, prep.mats)
+    # The engine has no stress probe: a yield limit is left to the FE confirmations
+    # (Engine.not_in_engine; rate() says so on every chart).
+    every = limits_for(case, prep.mats)
+    limits = [lim for lim in every if lim.name not in NOT_IN_ENGINE]
     watched, nodes = _watched_nodes(case, domain, problem, limits)
     T0 = case.initial_temperature_K
     drift = None
@@ -145,7 +153,8 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
                                                             drift, horizon_s)
     resp = StepResponse(np.array(times), rise, steady, T0)
     return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
-                  np.minimum(np.array(heat), heat_steady), heat_steady)
+                  np.minimum(np.array(heat), heat_steady), heat_steady,
+                  [lim.name for lim in every if lim.name in NOT_IN_ENGINE])
 
 
 def _watched_nodes(case: Case, domain, problem, limits):

@@ -19,6 +19,11 @@ from .engine import Engine, build_engine, engine_head, linear_case
 from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
 
 CHARTS = ("single", "duty", "continuous")
+#: The label of every chart curve the FE runs have not confirmed: the engine takes the
+#: properties at the initial temperature, which is non-conservative for W and diamond (k
+#: falls with T: 1.65x for W spot-limited points, source-and-limits.md A2); the erosion limit
+#: enters as its equivalent spot temperature, the drift limit through the engine's drift probe.
+ENGINE_ONLY = "engine, constant k: NOT CONFIRMED"
 
 
 def check_rating_input(case: Case, mats, first_step_s: float) -> None:
@@ -92,6 +97,7 @@ class Rating:
     continuous: dict | None = None
     seconds: float = 0.0
     confirmed_charts: bool = field(default=False)
+    in_words: str | None = None
 
     def to_dict(self) -> dict:
         """The content of rating.json."""
@@ -112,6 +118,8 @@ class Rating:
                            ("continuous", self.continuous)):
             if value is not None:
                 out[key] = value
+        if self.in_words is not None:
+            out["rating_in_words"] = self.in_words
         out["seconds"] = self.seconds
         return out
 
@@ -171,10 +179,14 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
     engine = build_engine(case)
     progress(f"  step response: {engine.response.rise.shape[0]} times, "
              f"{engine.response.rise.shape[1]} nodes watched, {engine.seconds:.2f} s")
+    if engine.not_in_engine:
+        progress(f"  NOTE: the {', '.join(engine.not_in_engine)} limit is not in the engine: "
+                 "only FE-confirmed numbers respect it; engine-only chart points ignore it")
     rating = Rating(case.title, case.hash(), engine.limits,
                     {"method": "step response by FE (constant properties at the initial "
                                "temperature), superposition",
-                     "seconds": engine.seconds, "horizon_s": engine.response.horizon},
+                     "seconds": engine.seconds, "horizon_s": engine.response.horizon,
+                     "limits_not_in_engine": engine.not_in_engine},
                     case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts)
     sim = confirmation_simulation(case) if confirm else None
     if case.loading.kind != "steady" or "continuous" in charts:
@@ -192,6 +204,9 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         _nominal(rating, case, engine, sim, confirm, progress)
     if "continuous" in charts:
         _continuous(rating, case, engine, sim, confirm, progress)
+    rating.in_words = in_words(case, rating)
+    if rating.in_words:
+        progress(f"  {rating.in_words}")
     rating.seconds = time.perf_counter() - start
     if out_dir is not None:
         write(rating, Path(out_dir))
@@ -249,12 +264,45 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
     rating.continuous = cont
 
 
+def in_words(case: Case, rating: Rating) -> str | None:
+    """The rating as a tube maker quotes it: spot, kV, the confirmed power (and tube current
+    at the case's kV) for the rated life, what binds; None without a confirmed rating."""
+    sl = rating.max_safe
+    if sl is None:
+        return None
+    b = case.beam
+    life_h = next((lim.life_h for lim in rating.limits if lim.name == "erosion"), None)
+    current_mA = sl.power_W / b.voltage_V * 1e3
+    what = {"steady": "continuous", "continuous": f"for a {case.end_time_s:g} s load",
+            "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
+                                                         "in this schedule")
+    text = (f"{b.size_m * 1e6:g} µm {b.spot} spot, {b.voltage_V / 1e3:g} kV: "
+            f"{sl.power_W:.3g} W {what} ({current_mA:.3g} mA)"
+            + (f" for {life_h:g} h" if life_h else "")
+            + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}")
+    if not sl.confirmed:
+        text += " (NOT CONFIRMED by full FE runs)"
+    c = rating.continuous
+    if c is not None and case.loading.kind != "steady":
+        P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
+        text += f"; {P:.3g} W continuous ({P / b.voltage_V * 1e3:.3g} mA)"
+    return text + "."
+
+
+_BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion over the life)",
+                  "spot": "the spot temperature", "interface": "the joint (interface)",
+                  "heat_sink": "the heat sink temperature",
+                  "coolant_side": "the coolant-side wall temperature",
+                  "drift": "the focal-spot drift"}
+
+
 # ---------------------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------------------
 def _single_figure(rating: Rating):
     rows = rating.single
-    curves = {"from cold (engine)": [row["max_beam_power_cold_W"] for row in rows]}
+    curves = {f"from cold ({_engine_label(rating)})": [row["max_beam_power_cold_W"]
+                                                       for row in rows]}
     if rating.confirmed_charts:
         curves["from cold (confirmed by FE)"] = [row["max_beam_power_cold_confirmed_W"]
                                                  for row in rows]
@@ -265,10 +313,16 @@ def _single_figure(rating: Rating):
             "single-load rating: maximum beam power (W)", True)
 
 
-def _serial_figure(rows: list[dict], x: str, xlabel: str, log_x: bool):
+def _engine_label(rating: Rating) -> str:
+    skipped = rating.engine.get("limits_not_in_engine") or []
+    return ENGINE_ONLY + (f"; ignores the {', '.join(skipped)} limit" if skipped else "")
+
+
+def _serial_figure(rating: Rating, rows: list[dict], x: str, xlabel: str, log_x: bool):
+    label = _engine_label(rating)
     return (xlabel, [row[x] for row in rows],
-            {"peak power": [row["max_peak_beam_power_W"] for row in rows],
-             "mean power": [row["max_mean_beam_power_W"] for row in rows]},
+            {f"peak power ({label})": [row["max_peak_beam_power_W"] for row in rows],
+             f"mean power ({label})": [row["max_mean_beam_power_W"] for row in rows]},
             "serial-load rating: maximum beam power (W)", log_x)
 
 
@@ -290,8 +344,8 @@ def _period_label(rows: list[dict]) -> str:
 
 _FIGURES = {
     "single": _single_figure,
-    "duty": lambda r: _serial_figure(r.duty, "duty_cycle", _duty_label(r.duty), False),
-    "period": lambda r: _serial_figure(r.period, "period_s", _period_label(r.period), True),
+    "duty": lambda r: _serial_figure(r, r.duty, "duty_cycle", _duty_label(r.duty), False),
+    "period": lambda r: _serial_figure(r, r.period, "period_s", _period_label(r.period), True),
     "heat_content": _heat_figure,
 }
 

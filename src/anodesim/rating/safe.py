@@ -14,12 +14,12 @@ from .engine import Engine, schedule_rise
 
 def confirmation_simulation(case: Case):
     """A Simulation for the full runs that confirm a rating: no field output, mechanics only
-    when a drift limit needs it."""
+    when a drift or yield limit needs it."""
     from ..simulation import Simulation
 
-    needs_drift = case.limits.drift_um is not None
+    needs = case.limits.drift_um is not None or case.limits.yield_use is not None
     return Simulation(dc.replace(case, output=dc.replace(case.output, fields=False),
-                                 mechanics=case.mechanics if needs_drift else None))
+                                 mechanics=case.mechanics if needs else None))
 
 
 @dataclass
