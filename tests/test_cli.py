@@ -135,7 +135,11 @@ def test_limits_reported_with_worst_time_and_margin(tmp_path):
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
     s = json.loads((out / "summary.json").read_text())
     lims = {lim["limit"]: lim for lim in s["results"]["limits"]}
-    assert set(lims) == {"spot", "interface", "heat_sink", "coolant_side"}
+    assert set(lims) == {"spot", "erosion", "interface", "heat_sink", "coolant_side"}
+    assert lims["erosion"]["limit_um"] == pytest.approx(1.0)  # default, over 10 000 h
+    life = s["results"]["life"]
+    assert lims["erosion"]["worst_um"] == pytest.approx(
+        life["erosion_rate_nm_h"] * 1e-3 * 10_000.0, rel=1e-9)
     assert lims["spot"]["limit_C"] == pytest.approx(2000.0)
     assert lims["spot"]["worst_C"] == pytest.approx(s["results"]["T_peak_max_C"])
     assert lims["heat_sink"]["limit_C"] == pytest.approx(200.0)  # Cu damage, library default

@@ -249,3 +249,27 @@ def test_drift_limit_rating():
                       loading=dc.replace(case.loading, segments=((10.0, 1.01 * sl.power_W),)))
     lim = {r["limit"]: r for r in run(over).summary_dict()["results"]["limits"]}
     assert not lim["drift"]["holds"]
+
+
+@pytest.mark.slow
+def test_life_chart_falls_with_life_and_its_points_hold(tmp_path):
+    """Power against required life: falls with life; the 10 000 h point is the continuous
+    rating (0.5 %); a run at the 1000 h point, with life_h = 1000, holds every limit; the
+    rating in words names the power, the tube current and what binds."""
+    import dataclasses as dc
+
+    case = anodesim.from_dict(reflection(loading={"kind": "steady", "duration_s": None},
+                                         **BINDING_KINDS["erosion"]))
+    r = rating.rate(case, tmp_path, charts=("continuous", "life"), progress=lambda m: None)
+    P = [row["max_continuous_beam_power_W"] for row in r.life]
+    assert np.all(np.diff(P) < 0) and all(row["confirmed"] for row in r.life)
+    row = {row["life_h"]: row for row in r.life}
+    cont = r.continuous["max_continuous_beam_power_confirmed_W"]
+    assert row[10_000.0]["max_continuous_beam_power_W"] == pytest.approx(cont, rel=0.005)
+    P1000 = row[1000.0]["max_continuous_beam_power_W"]
+    lived = dc.replace(case, beam=dc.replace(case.beam, power_W=P1000),
+                       limits=dc.replace(case.limits, life_h=1000.0))
+    assert all(c.holds for c in run(lived).limits)
+    assert f"{cont:.3g} W continuous" in r.in_words and "evaporation" in r.in_words
+    assert (tmp_path / "rating_life.png").is_file()
+    assert json.loads((tmp_path / "rating.json").read_text())["rating_in_words"] == r.in_words

@@ -12,7 +12,7 @@ from .run import output_folder
 
 def add_args(p) -> None:
     p.add_argument("case", help="case file (TOML)")
-    p.add_argument("--chart", choices=("single", "duty", "continuous", "all"), default="all")
+    p.add_argument("--chart", choices=("single", "duty", "continuous", "life", "all"), default="all")
     p.add_argument("-o", "--output", help="folder (default results/<case name>_rating)")
     p.add_argument("--no-confirm", action="store_true",
                    help="skip the full FE confirmation of the maximum safe loading")
@@ -28,7 +28,7 @@ def rate(args) -> int:
                          Path("results") / f"{Path(args.case).stem}_rating")
     from ..rating import ResponseError, precheck, rate
 
-    charts = ("single", "duty", "continuous") if args.chart == "all" else (args.chart,)
+    charts = ("single", "duty", "continuous", "life") if args.chart == "all" else (args.chart,)
     say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     try:
         precheck(case)  # bad input: one line, nothing written

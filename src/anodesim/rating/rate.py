@@ -77,6 +77,8 @@ class Rating:
         heat_content: heating and cooling curve rows of the anode heat content (J), or None.
         heat_content_steady: beam power and steady heat content (J) of those curves.
         continuous: continuous rating (engine and confirmed), or None.
+        life: power against required life rows (continuous, erosion budget over each
+            life), or None.
         preload_W: the pre-load of the single-load chart (W).
         seconds: wall time (s).
     """
@@ -98,6 +100,7 @@ class Rating:
     seconds: float = 0.0
     confirmed_charts: bool = field(default=False)
     in_words: str | None = None
+    life: list[dict] | None = None
 
     def to_dict(self) -> dict:
         """The content of rating.json."""
@@ -115,7 +118,7 @@ class Rating:
                            ("period", self.period),
                            ("nominal_anode_input_power_0.1s", self.nominal),
                            ("heat_content", self.heat_content_steady),
-                           ("continuous", self.continuous)):
+                           ("continuous", self.continuous), ("life", self.life)):
             if value is not None:
                 out[key] = value
         if self.in_words is not None:
@@ -125,7 +128,7 @@ class Rating:
 
     def charts(self) -> list[str]:
         """Names of the charts computed (rating_<name>.csv)."""
-        return [n for n in ("single", "duty", "period", "heat_content", "continuous")
+        return [n for n in ("single", "duty", "period", "heat_content", "continuous", "life")
                 if getattr(self, n) is not None]
 
     def plot(self, chart: str = "single", ax=None):
@@ -204,6 +207,8 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         _nominal(rating, case, engine, sim, confirm, progress)
     if "continuous" in charts:
         _continuous(rating, case, engine, sim, confirm, progress)
+    if "life" in charts:
+        _life(rating, case, engine, sim, confirm, progress)
     rating.in_words = in_words(case, rating)
     if rating.in_words:
         progress(f"  {rating.in_words}")
@@ -264,6 +269,40 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
     rating.continuous = cont
 
 
+#: Required lives of the life chart (operating hours): 100 h to 20 000 h (issue 13).
+LIVES_H = (100.0, 300.0, 1000.0, 3000.0, 10_000.0, 20_000.0)
+
+
+def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
+    """Maximum continuous beam power against the required life (the erosion budget spent
+    over each life), FE-confirmed like the continuous rating; nothing without an erosion
+    limit (spot = "short_exposure", or no vapour-pressure data)."""
+    from ..limits import ErosionLimit, erosion_limit
+    from ..resolve import region_materials
+
+    if not any(isinstance(lim, ErosionLimit) for lim in engine.limits):
+        progress("  life chart: no erosion limit in this case (spot = \"short_exposure\" or "
+                 "no vapour-pressure data); not computed")
+        return
+    target = region_materials(case)["target"].key
+    steady = dc.replace(case, loading=Loading("steady", ()))
+    rows = []
+    for hours in LIVES_H:
+        lived = dc.replace(steady, limits=dc.replace(case.limits, life_h=hours))
+        lim = erosion_limit(lived, target)
+        eng = dc.replace(engine, limits=[lim if isinstance(x, ErosionLimit) else x
+                                         for x in engine.limits])
+        sl = max_safe_loading(lived, eng, confirm=confirm, sim=sim)
+        rows.append({"life_h": hours, "max_continuous_beam_power_W": sl.power_W,
+                     "tube_current_mA": sl.power_W / case.beam.voltage_V * 1e3,
+                     "binding": sl.binding, "confirmed": sl.confirmed,
+                     "engine_W": sl.engine_power_W,
+                     "equivalent_spot_temperature_C": lim.temperature_C})
+        progress(f"  life {hours:g} h: {sl.power_W:.4g} W continuous ({sl.binding} binds"
+                 f"{'' if sl.confirmed else ', NOT CONFIRMED'})")
+    rating.life = rows
+
+
 def in_words(case: Case, rating: Rating) -> str | None:
     """The rating as a tube maker quotes it: spot, kV, the confirmed power (and tube current
     at the case's kV) for the rated life, what binds; None without a confirmed rating."""
@@ -286,6 +325,12 @@ def in_words(case: Case, rating: Rating) -> str | None:
     if c is not None and case.loading.kind != "steady":
         P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
         text += f"; {P:.3g} W continuous ({P / b.voltage_V * 1e3:.3g} mA)"
+    others = [row for row in rating.life or [] if row["life_h"] != life_h]
+    if others:
+        text += "; for other lives: " + ", ".join(
+            f"{row['life_h']:g} h {row['max_continuous_beam_power_W']:.3g} W"
+            + ("" if row["binding"] == "erosion" else f" ({row['binding']} binds)")
+            + ("" if row["confirmed"] else " (not confirmed)") for row in others)
     return text + "."
 
 
@@ -326,6 +371,15 @@ def _serial_figure(rating: Rating, rows: list[dict], x: str, xlabel: str, log_x:
             "serial-load rating: maximum beam power (W)", log_x)
 
 
+def _life_figure(rating: Rating):
+    rows = rating.life
+    label = "confirmed by FE" if all(r["confirmed"] for r in rows) else \
+        "NOT all CONFIRMED: see rating_life.csv"
+    return ("required life (h)", [r["life_h"] for r in rows],
+            {f"continuous ({label})": [r["max_continuous_beam_power_W"] for r in rows]},
+            "maximum continuous beam power (W)", True)
+
+
 def _heat_figure(rating: Rating):
     rows, P = rating.heat_content, rating.heat_content_steady["beam_power_W"]
     return ("time (s)", [row["time_s"] for row in rows],
@@ -347,6 +401,7 @@ _FIGURES = {
     "duty": lambda r: _serial_figure(r, r.duty, "duty_cycle", _duty_label(r.duty), False),
     "period": lambda r: _serial_figure(r, r.period, "period_s", _period_label(r.period), True),
     "heat_content": _heat_figure,
+    "life": _life_figure,
 }
 
 

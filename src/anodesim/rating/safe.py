@@ -54,6 +54,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
     """
+    from ..limits import check, limits_for
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
 
@@ -71,7 +72,10 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
             res = sim.run(loading=load, beam_power_W=P)
         except (OutOfRangeError, SolverError):  # far over: the target melts at this power
             return 1.0, []
-        rep = [c.to_dict() for c in res.limits]
+        # this case's limits (e.g. another life than the Simulation's case)
+        series = res.series
+        rep = [c.to_dict() for c in check(limits_for(case, sim.prep.mats), series.time,
+                                          {n: series[n] for n in series.names})]
         return max(x["excess"] for x in rep), rep
 
     aim = -0.5 * rtol
