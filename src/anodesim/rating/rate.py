@@ -312,12 +312,12 @@ def in_words(case: Case, rating: Rating) -> str | None:
     b = case.beam
     life_h = next((lim.life_h for lim in rating.limits if lim.name == "erosion"), None)
     current_mA = sl.power_W / b.voltage_V * 1e3
-    what = {"steady": "continuous", "continuous": f"for a {case.end_time_s:g} s load",
+    what = {"steady": "continuous", "continuous": f"in {case.end_time_s:g} s loads",
             "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
                                                          "in this schedule")
     text = (f"{b.size_m * 1e6:g} µm {b.spot} spot, {b.voltage_V / 1e3:g} kV: "
             f"{sl.power_W:.3g} W {what} ({current_mA:.3g} mA)"
-            + (f" for {life_h:g} h" if life_h else "")
+            + (f" over a {life_h:g} h life" if life_h else "")
             + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}")
     if not sl.confirmed:
         text += " (NOT CONFIRMED by full FE runs)"
