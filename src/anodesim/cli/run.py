@@ -78,8 +78,9 @@ def run(args) -> int:
                      if rx is not None else ""), file=sys.stderr)
         for c in r["limits"]:
             u = c["unit"]
-            print(f"  limit {c['limit']:<12s} worst {c[f'worst_{u}']:.4g} {u} of "
-                  f"{c[f'limit_{u}']:.4g} {u}: {'holds' if c['holds'] else 'BROKEN'}",
+            sym = {"C": " °C", "um": " µm"}.get(u, "")
+            print(f"  limit {c['limit']:<12s} worst {c[f'worst_{u}']:.4g}{sym} of "
+                  f"{c[f'limit_{u}']:.4g}{sym}: {'holds' if c['holds'] else 'BROKEN'}",
                   file=sys.stderr)
         m = s.get("mechanics")
         if m:
@@ -94,6 +95,10 @@ def run(args) -> int:
                       file=sys.stderr)
             vm = ", ".join(f"{r} {v['value']:.0f} MPa" for r, v in m["von_mises_max_MPa"].items())
             print(f"  largest von Mises stress: {vm}", file=sys.stderr)
+            for key in (k for k in m if k.startswith("yield_use_")):
+                print(f"  {key[len('yield_use_'):-len('_rel')]} near the joint: "
+                      f"{m[key]['max_abs']:.3g} x its yield strength (0.1 mm average)",
+                      file=sys.stderr)
         print(f"  {n['cells']} cells, {n['dofs']} dofs, {n['time_steps']} steps, "
               f"{s['timing_s']['total']:.1f} s wall", file=sys.stderr)
     return 0
