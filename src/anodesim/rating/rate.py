@@ -209,6 +209,7 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         _continuous(rating, case, engine, sim, confirm, progress)
     if "life" in charts:
         _life(rating, case, engine, sim, confirm, progress)
+    _serial_note(rating, progress)
     rating.in_words = in_words(case, rating)
     if rating.in_words:
         progress(f"  {rating.in_words}")
@@ -301,6 +302,23 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
         progress(f"  life {hours:g} h: {sl.power_W:.4g} W continuous ({sl.binding} binds"
                  f"{'' if sl.confirmed else ', NOT CONFIRMED'})")
     rating.life = rows
+
+
+def _serial_note(rating: Rating, progress) -> None:
+    """The serial-load charts are engine-only: say by how much the engine's continuous point
+    exceeds the FE-confirmed continuous rating (their duty-1 value), in rating.json and on
+    the console (source-and-limits.md A2)."""
+    c = rating.continuous
+    if rating.duty is None or c is None or "max_continuous_beam_power_confirmed_W" not in c:
+        return
+    ratio = c["max_continuous_beam_power_W"] / c["max_continuous_beam_power_confirmed_W"]
+    note = (f"serial-load charts (rating_duty, rating_period) are engine-only (constant k at "
+            f"the initial temperature, NOT CONFIRMED): at duty 1 the engine gives {ratio:.3g}x "
+            "the FE-confirmed continuous rating; scale them by its inverse for an estimate")
+    for rows in (rating.duty, rating.period):
+        for row in rows:
+            row["engine_over_confirmed_continuous"] = ratio
+    progress(f"  NOTE: {note}")
 
 
 def in_words(case: Case, rating: Rating) -> str | None:
