@@ -273,3 +273,51 @@ def test_life_chart_falls_with_life_and_its_points_hold(tmp_path):
     assert f"{cont:.3g} W continuous" in r.in_words and "evaporation" in r.in_words
     assert (tmp_path / "rating_life.png").is_file()
     assert json.loads((tmp_path / "rating.json").read_text())["rating_in_words"] == r.in_words
+
+
+def test_serial_charts_default_to_the_cases_own_pulse_train():
+    """A 50 Hz pulse train at duty 0.25 gets its duty chart at 20 ms and its period chart at
+    duty 0.25, unless [rating] sets them (source-and-limits.md, issue 13 item 2)."""
+    pulsed = {"kind": "pulse_train", "duration_s": None, "pulses": 5, "on_s": 0.005,
+              "off_s": 0.015}
+    r = anodesim.from_dict(reflection(loading=pulsed)).rating
+    assert r.period_s == pytest.approx(0.02, rel=1e-12)
+    assert r.duty_cycle == pytest.approx(0.25, rel=1e-12)
+    given = anodesim.from_dict(reflection(loading=pulsed,
+                                          rating={"period_s": 1.0, "duty_cycle": 0.5})).rating
+    assert (given.period_s, given.duty_cycle) == (1.0, 0.5)
+    assert anodesim.from_dict(reflection()).rating.period_s == 1.0
+
+
+@pytest.mark.slow
+def test_coolant_side_default_binds_the_100um_spot():
+    """The shipped insert with a 100 µm spot (source-and-limits.md A6: rated 70 W with the
+    coolant face at 150 °C): with the water default the coolant wall binds, below 45 W
+    (the review: a 90 °C wall binds at about 35 W), and the run at that power holds."""
+    import dataclasses as dc
+    from pathlib import Path
+
+    case = anodesim.load(Path(__file__).parents[1] / "studies" / "reflection_insert.toml")
+    case = dc.replace(case, beam=dc.replace(case.beam, size_m=100e-6),
+                      loading=anodesim.case.Loading("steady", ()),
+                      output=dc.replace(case.output, fields=False), mechanics=None)
+    sl = rating.max_safe_loading(case, rating.build_engine(case))
+    assert sl.binding == "coolant_side" and sl.confirmed and 30.0 < sl.power_W < 45.0
+    res = run(dc.replace(case, beam=dc.replace(case.beam, power_W=sl.power_W)))
+    assert all(c.holds for c in res.limits)
+
+
+@pytest.mark.slow
+def test_regularised_joint_stress_is_mesh_independent():
+    """The heat sink's stress near the joint, averaged over 0.1 mm, over its yield strength:
+    within 10 % between a mesh and one twice as fine near the joint (the cell maximum of a
+    perfect bond's corner is singular)."""
+    ratios = []
+    for growth in (0.15, 0.075):
+        case = anodesim.from_dict(reflection(
+            loading={"kind": "steady", "duration_s": None}, beam={"power_W": 20.0},
+            mesh={"growth": growth, "spot_fraction": 0.1}, materials={"properties": "constant"},
+            mounts={"cooled_end": {"type": "clamped"}}))
+        ratios.append(run(case).series["yield_use_heat_sink_rel"][-1])
+    assert ratios[0] > 1.0  # the joint yields at 20 W (source-and-limits.md A6)
+    assert ratios[1] == pytest.approx(ratios[0], rel=0.10)
