@@ -165,8 +165,10 @@ class LimitCheck:
 
     Attributes:
         limit: the limit.
-        worst: the largest value of the column (its magnitude for a drift), °C or µm.
-        time_s: when the worst value occurred (s).
+        worst: the largest value of the column (its magnitude for a drift), °C, µm or a
+            ratio; for the erosion limit the depth eroded over the life (µm).
+        time_s: when the worst value occurred (s); erosion: when the spot was hottest.
+        equivalent_C: erosion only: the constant spot temperature (°C) that erodes as much.
     """
 
     limit: Limit
@@ -180,7 +182,7 @@ class LimitCheck:
 
     @property
     def margin(self) -> float:
-        """Limit − worst value (K or µm); negative when the limit is broken."""
+        """Limit − worst value (K, µm or ratio); negative when the limit is broken."""
         return self.limit.value - self.worst
 
     @property
