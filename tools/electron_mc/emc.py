@@ -1,0 +1,409 @@
+"""Condensed-history (mixed, class II) electron Monte Carlo for X-ray tube targets.
+
+A generator tool, not part of the anodesim package and never run at simulation time. It
+tracks electrons of kinetic energy E0 (keV) entering a flat target at z = 0 (z positive into
+the target) with the direction (sin ψ, 0, cos ψ), ψ the incidence angle from the surface
+normal. The target is a half-space of one material, or a film of thickness t on a
+half-space substrate (one interface plane z = t).
+
+Physics (sources in README.md):
+
+- Elastic scattering: screened Rutherford cross section with relativistic kinematics,
+  dσ/dμ = K/(μ + A)², μ = (1 − cos θ)/2, K = π Z(Z+1) (e²/pv)², and the screening parameter
+  of Joy (Monte Carlo Modeling for Electron Microscopy and Microanalysis, 1995),
+  A = 3.4e-3 Z^0.67 / E [keV], with E replaced by p²c²/2mc² (relativistic momentum).
+  Z(Z+1) counts the angular deflections by the atomic electrons.
+- Mixed scheme (Berger's class II, as in PENELOPE, Salvat et al.): elastic collisions with
+  μ > μc are simulated one by one ("hard"); μc is set so that the hard mean free path is
+  λh = max(λel, C1·λ1), λ1 the transport mean free path, C1 = 0.05. The soft collisions
+  along a step are lumped into one artificial deflection at a uniformly random point of the
+  step (random hinge) with the exact first moment ⟨μ⟩ = (1 − exp(−2 s N σs1))/2, μ drawn
+  from an exponential distribution (the small-angle Gaussian in θ).
+- Energy loss: continuous slowing down (CSDA) with the relativistic Bethe collision stopping
+  power of ICRU Report 37 (Rohrlich–Carlson, no density effect, which is negligible below
+  250 keV) with the Joy–Luo low-energy modification I → I / (1 + k I/E),
+  k = 0.731 + 0.0688 log10 Z (Joy & Luo, Scanning 11, 176, 1989). Steps lose at most
+  F_E = 4 % of the energy; the stopping power is taken at the step's mid energy. Electrons
+  below E_cut = max(0.5 keV, 0.02 E0) deposit their remaining energy where they are.
+  Energy straggling and secondary electrons are not transported (all energy lost is
+  deposited on the step); bremsstrahlung (< 1.5 % of the beam energy below 225 kV) is
+  counted as deposited.
+- Scoring: the energy lost on each straight segment is scored at the segment's midpoint in
+  a (depth z, radius r from the entry point) histogram, with its x moment per depth bin
+  (the drift of the deposition along the in-plane beam direction at oblique incidence).
+  Electrons crossing z = 0 outward are backscattered: their number and energy give η and
+  η_E. A segment that reaches the film/substrate interface is cut there and the step ends.
+
+Everything is vectorised over the electrons of a batch in numpy; the arrays are compacted
+as electrons stop or leave.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ME_KEV = 510.99895  # electron rest energy
+E2_KEV_UM = 1.43996448e-6  # e²/(4π ε0) in keV·µm
+NA = 6.02214076e23
+C1 = 0.05  # hard mean free path = max(elastic, C1 × transport) mean free path
+F_E = 0.04  # largest fractional energy loss per step
+E_CUT_MIN_KEV = 0.5
+E_CUT_FRAC = 0.02
+N_THETA_BS = 9  # backscatter polar-angle bins (in cos θ, equal width)
+N_FINE = 4000  # fine 1-D depth and radius bins for the percentiles
+
+# Z, A (g/mol), density (g/cm³, the anodesim material library's values), mean excitation
+# energy I (eV, ICRU Report 37 / ESTAR; diamond: ICRU 37's 81 eV for C at 3.5 g/cm³).
+MATERIALS = {
+    "W": dict(Z=74, A=183.84, rho=19.25, I_eV=727.0),
+    "Mo": dict(Z=42, A=95.95, rho=10.22, I_eV=424.0),
+    "Cu": dict(Z=29, A=63.546, rho=8.96, I_eV=322.0),
+    "diamond": dict(Z=6, A=12.011, rho=3.515, I_eV=81.0),
+    "Be": dict(Z=4, A=9.0121831, rho=1.85, I_eV=63.7),
+}
+
+
+@dataclass(frozen=True)
+class Material:
+    """Atomic data of one target material and its cross sections.
+
+    Attributes:
+        name: key in MATERIALS.
+        Z: atomic number.
+        A: atomic mass (g/mol).
+        rho: density (g/cm³).
+        I_keV: mean excitation energy (keV).
+    """
+
+    name: str
+    Z: float
+    A: float
+    rho: float
+    I_keV: float
+
+    @classmethod
+    def get(cls, name: str) -> "Material":
+        """The material called name (a key of MATERIALS)."""
+        d = MATERIALS[name]
+        return cls(name, float(d["Z"]), float(d["A"]), float(d["rho"]), d["I_eV"] / 1e3)
+
+    @property
+    def n_per_um3(self) -> float:
+        """Atom number density (1/µm³)."""
+        return self.rho * NA / self.A * 1e-12
+
+    def stopping_keV_um(self, E):
+        """Collision stopping power −dE/ds (keV/µm) at kinetic energy E (keV).
+
+        ICRU 37 relativistic Bethe formula for electrons without density effect, with the
+        Joy–Luo replacement I → I/(1 + kI/E) that keeps it finite and realistic down to
+        about 0.1 keV.
+        """
+        E = np.asarray(E, dtype=float)
+        k = 0.731 + 0.0688 * math.log10(self.Z)
+        I_eff = self.I_keV / (1.0 + k * self.I_keV / E)
+        tau = E / ME_KEV
+        gamma = tau + 1.0
+        beta2 = 1.0 - 1.0 / gamma**2
+        F = 1.0 - beta2 + (tau**2 / 8.0 - (2.0 * tau + 1.0) * math.log(2.0)) / gamma**2
+        L = np.log(tau**2 * (tau + 2.0) / (2.0 * (I_eff / ME_KEV) ** 2)) + F
+        S_MeV_cm2_g = 0.153537 * self.Z / (self.A * beta2) * L
+        return S_MeV_cm2_g * self.rho * 0.1  # MeV cm²/g × g/cm³ = MeV/cm = 0.1 keV/µm
+
+    def elastic(self, E):
+        """Mixed-scheme elastic parameters at energy E (keV).
+
+        Returns:
+            (A, K, mu_c, lam_h, sig_s1): the screening parameter, the Rutherford factor K
+            (µm²), the hard-collision cutoff μc, the hard mean free path (µm) and the
+            soft first-moment cross section ∫₀^μc μ dσ (µm²).
+        """
+        E = np.asarray(E, dtype=float)
+        pc2 = E * (E + 2.0 * ME_KEV)
+        pv = pc2 / (E + ME_KEV)
+        A = 3.4e-3 * self.Z**0.67 * 2.0 * ME_KEV / pc2
+        K = math.pi * self.Z * (self.Z + 1.0) * (E2_KEV_UM / pv) ** 2
+        N = self.n_per_um3
+        lam_el = A * (1.0 + A) / (N * K)
+        sig_mu1 = K * (np.log1p(1.0 / A) - 1.0 / (1.0 + A))  # ∫ μ dσ over all μ
+        lam1 = 1.0 / (N * 2.0 * sig_mu1)  # transport mean free path (1 − cos θ moment)
+        lam_h = np.maximum(lam_el, C1 * lam1)
+        mu_c = 1.0 / (1.0 / (1.0 + A) + 1.0 / (N * K * lam_h)) - A
+        mu_c = np.clip(mu_c, 0.0, 1.0)
+        sig_s1 = K * (np.log1p(mu_c / A) - mu_c / (mu_c + A))
+        return A, K, mu_c, lam_h, sig_s1
+
+    def csda_range_um(self, E0: float, n: int = 2000) -> float:
+        """CSDA range (µm) from E0 (keV) down to zero with this stopping power."""
+        E = np.linspace(1e-3, E0, n)
+        return float(np.trapezoid(1.0 / self.stopping_keV_um(E), E))
+
+    def kanaya_okayama_um(self, E0: float) -> float:
+        """Kanaya–Okayama range (µm) at E0 (keV)."""
+        return 0.0276 * self.A * E0**1.67 / (self.Z**0.889 * self.rho)
+
+
+@dataclass
+class Result:
+    """Tallies of one run, all energies as fractions of the beam energy n·E0.
+
+    Attributes:
+        n: histories.
+        E0_keV, psi_deg: beam energy and incidence angle.
+        eta, eta_E: backscatter coefficient and energy backscatter fraction.
+        eta_se, eta_E_se: their standard errors.
+        dep_film, dep_film_se: energy deposited at z < t (all of it for a half-space).
+        dep_total: energy deposited anywhere (1 − η_E up to rounding).
+        mean_depth_um, mean_depth_se_um: energy-weighted mean deposition depth.
+        hist: energy fraction per (z bin, r bin) or None.
+        xmom: Σ energy fraction × x (µm) per z bin or None.
+        bs_theta: energy fraction backscattered per polar-angle bin (cos θ from 0 to 1).
+        fine_z, fine_r: energy fraction per fine uniform depth / radius bin (width
+            fine_max_um / N_FINE; the last bin takes the rest) or None.
+    """
+
+    n: int
+    E0_keV: float
+    psi_deg: float
+    eta: float
+    eta_se: float
+    eta_E: float
+    eta_E_se: float
+    dep_film: float
+    dep_film_se: float
+    dep_total: float
+    mean_depth_um: float
+    mean_depth_se_um: float
+    hist: np.ndarray | None
+    xmom: np.ndarray | None
+    bs_theta: np.ndarray
+    fine_z: np.ndarray | None = None
+    fine_r: np.ndarray | None = None
+
+
+def _rotate(u, v, w, cos_t, phi):
+    """Direction (u, v, w) turned by polar angle θ (cos_t) and azimuth φ."""
+    sin_t = np.sqrt(np.maximum(0.0, 1.0 - cos_t**2))
+    cp, sp = np.cos(phi), np.sin(phi)
+    rho = np.sqrt(np.maximum(0.0, 1.0 - w**2))
+    small = rho < 1e-10
+    rho_s = np.where(small, 1.0, rho)
+    un = u * cos_t + sin_t * (u * w * cp - v * sp) / rho_s
+    vn = v * cos_t + sin_t * (v * w * cp + u * sp) / rho_s
+    wn = w * cos_t - rho * sin_t * cp
+    # along ±z the formula above degenerates: use the plain spherical rotation
+    un = np.where(small, sin_t * cp, un)
+    vn = np.where(small, sin_t * sp, vn)
+    wn = np.where(small, np.sign(w) * cos_t, wn)
+    norm = np.sqrt(un**2 + vn**2 + wn**2)
+    return un / norm, vn / norm, wn / norm
+
+
+def simulate(
+    E0_keV: float,
+    psi_deg: float,
+    film: str,
+    substrate: str | None = None,
+    thickness_um: float = math.inf,
+    n: int = 10000,
+    seed: int = 1,
+    z_edges_um: np.ndarray | None = None,
+    r_edges_um: np.ndarray | None = None,
+    n_groups: int = 20,
+    fine_max_um: float = 1.0,
+) -> Result:
+    """Run n electron histories and return the tallies.
+
+    Args:
+        E0_keV: beam energy (keV) = tube voltage (kV).
+        psi_deg: incidence angle from the surface normal (degrees).
+        film: material of 0 ≤ z < thickness_um (the whole half-space if substrate is None).
+        substrate: material below the film, or None for a half-space of film.
+        thickness_um: film thickness (µm); infinite for a half-space.
+        n: number of histories.
+        seed: random seed.
+        z_edges_um, r_edges_um: histogram bin edges (µm) for the (depth, radius) tally;
+            None for no histogram. Energy beyond the last edge goes into the last bin.
+        n_groups: groups of histories for the standard errors (batch method).
+        fine_max_um: extent (µm) of the fine 1-D depth and radius tallies (with the
+            histogram only); the CSDA range is an upper bound of both.
+
+    Returns:
+        The Result.
+    """
+    rng = np.random.default_rng(seed)
+    mats = [Material.get(film), Material.get(substrate if substrate else film)]
+    t = thickness_um if substrate else math.inf
+    psi = math.radians(psi_deg)
+    E_cut = max(E_CUT_MIN_KEV, E_CUT_FRAC * E0_keV)
+
+    eid = np.arange(n)
+    x = np.zeros(n)
+    y = np.zeros(n)
+    z = np.zeros(n)
+    u = np.full(n, math.sin(psi))
+    v = np.zeros(n)
+    w = np.full(n, math.cos(psi))
+    E = np.full(n, float(E0_keV))
+    group = np.arange(n) % n_groups
+
+    acc_bs_n = np.zeros(n_groups)
+    acc_bs_E = np.zeros(n_groups)
+    acc_film = np.zeros(n_groups)
+    acc_dep = np.zeros(n_groups)
+    acc_zE = np.zeros(n_groups)
+    bs_theta = np.zeros(N_THETA_BS)
+    tally = z_edges_um is not None
+    if tally:
+        nz, nr = len(z_edges_um) - 1, len(r_edges_um) - 1
+        hist = np.zeros(nz * nr)
+        xmom = np.zeros(nz)
+        fine_z = np.zeros(N_FINE)
+        fine_r = np.zeros(N_FINE)
+        fine_h = fine_max_um / N_FINE
+
+    def deposit(idx, xm, ym, zm, dE):
+        """Score energies dE (keV) at midpoints (xm, ym, zm) of the electrons idx."""
+        g = group[idx]
+        acc_dep[:] += np.bincount(g, dE, n_groups)
+        acc_zE[:] += np.bincount(g, dE * zm, n_groups)
+        acc_film[:] += np.bincount(g, np.where(zm < t, dE, 0.0), n_groups)
+        if tally:
+            iz = np.clip(np.searchsorted(z_edges_um, zm, side="right") - 1, 0, nz - 1)
+            r = np.hypot(xm, ym)
+            ir = np.clip(np.searchsorted(r_edges_um, r, side="right") - 1, 0, nr - 1)
+            hist[:] += np.bincount(iz * nr + ir, dE, nz * nr)
+            xmom[:] += np.bincount(iz, dE * xm, nz)
+            jz = np.clip((zm / fine_h).astype(int), 0, N_FINE - 1)
+            jr = np.clip((r / fine_h).astype(int), 0, N_FINE - 1)
+            fine_z[:] += np.bincount(jz, dE, N_FINE)
+            fine_r[:] += np.bincount(jr, dE, N_FINE)
+
+    while eid.size:
+        m = len(eid)
+        in_sub = z >= t
+        # material properties per electron (two materials at most)
+        S0, lam_h, mu_c, A, sig_s1, N = (np.empty(m) for _ in range(6))
+        for k, mat in enumerate(mats):
+            sel = in_sub if k == 1 else ~in_sub
+            if not sel.any():
+                continue
+            Ek = E[sel]
+            S0[sel] = mat.stopping_keV_um(Ek)
+            A[sel], _, mu_c[sel], lam_h[sel], sig_s1[sel] = mat.elastic(Ek)
+            N[sel] = mat.n_per_um3
+        # step length: next hard collision or the energy-loss limit
+        s_hard = -lam_h * np.log(rng.random(m))
+        s_E = F_E * E / S0
+        hard = s_hard < s_E
+        s = np.where(hard, s_hard, s_E)
+        # mid-energy stopping power for the step
+        Smid = np.empty(m)
+        Emid = np.maximum(E - 0.5 * S0 * s, 0.5 * E)
+        for k, mat in enumerate(mats):
+            sel = in_sub if k == 1 else ~in_sub
+            if sel.any():
+                Smid[sel] = mat.stopping_keV_um(Emid[sel])
+        tau = rng.random(m) * s
+        alive = np.ones(m, dtype=bool)  # still in the target after the step
+        stop_step = np.zeros(m, dtype=bool)  # step cut at a boundary: no deflections
+
+        def segment(length):
+            """Move alive, un-cut electrons by length along their direction."""
+            nonlocal x, y, z
+            go = alive & ~stop_step
+            ell = np.where(go, length, 0.0)
+            # distance to the surface (outward) and to the interface
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_surf = np.where(w < 0, -z / w, np.inf)
+                d_int = np.full(m, np.inf)
+                if math.isfinite(t):
+                    toward = ((z < t) & (w > 0)) | ((z >= t) & (w < 0))
+                    d_int = np.where(toward, (t - z) / w, np.inf)
+            d = np.maximum(np.minimum(d_surf, d_int), 0.0)
+            cut = go & (d < ell)
+            ell = np.where(cut, d, ell)
+            dE = np.minimum(Smid * ell, E)
+            xm, ym, zm = x + 0.5 * ell * u, y + 0.5 * ell * v, z + 0.5 * ell * w
+            idx = np.nonzero(go & (ell > 0))[0]
+            deposit(eid[idx], xm[idx], ym[idx], zm[idx], dE[idx])
+            E[:] -= np.where(go, dE, 0.0)
+            x = x + ell * u
+            y = y + ell * v
+            z = z + ell * w
+            # cut at the surface: backscattered; cut at the interface: nudged across it
+            esc = cut & (d_surf <= d_int)
+            alive[esc] = False
+            cross = cut & ~esc
+            z = np.where(cross, t + 1e-7 * np.sign(w), z)
+            stop_step[cross] = True
+            return esc
+
+        esc1 = segment(tau)
+        # soft deflection at the hinge
+        soft = alive & ~stop_step
+        mean_mu = 0.5 * (-np.expm1(-2.0 * s * N * sig_s1))
+        mu_s = np.minimum(-mean_mu * np.log(rng.random(m)), 1.0)
+        phi = 2.0 * math.pi * rng.random(m)
+        un, vn, wn = _rotate(u, v, w, 1.0 - 2.0 * mu_s, phi)
+        u, v, w = np.where(soft, un, u), np.where(soft, vn, v), np.where(soft, wn, w)
+        esc2 = segment(s - tau)
+        # hard elastic collision at the end of the step
+        hh = alive & ~stop_step & hard
+        if hh.any():
+            xi = rng.random(m)
+            inv = 1.0 / (mu_c + A) - xi * (1.0 / (mu_c + A) - 1.0 / (1.0 + A))
+            mu_h = np.clip(1.0 / inv - A, 0.0, 1.0)
+            phi = 2.0 * math.pi * rng.random(m)
+            un, vn, wn = _rotate(u, v, w, 1.0 - 2.0 * mu_h, phi)
+            u, v, w = np.where(hh, un, u), np.where(hh, vn, v), np.where(hh, wn, w)
+        esc = esc1 | esc2
+        if esc.any():
+            g = group[eid[esc]]
+            acc_bs_n[:] += np.bincount(g, None, n_groups)
+            acc_bs_E[:] += np.bincount(g, E[esc], n_groups)
+            ib = np.clip((-w[esc] * N_THETA_BS).astype(int), 0, N_THETA_BS - 1)
+            bs_theta[:] += np.bincount(ib, E[esc], N_THETA_BS)
+        # electrons below the cutoff deposit the rest where they are
+        low = alive & (E < E_cut)
+        if low.any():
+            idx = np.nonzero(low)[0]
+            deposit(eid[idx], x[idx], y[idx], z[idx], E[idx])
+        keep = alive & ~low
+        eid, x, y, z, u, v, w, E = (a[keep] for a in (eid, x, y, z, u, v, w, E))
+
+    per_group = np.bincount(group, None, n_groups) * E0_keV  # beam energy per group
+    ng = np.bincount(group, None, n_groups)
+
+    def stat(num, den):
+        est = num.sum() / den.sum()
+        g = num / den
+        return float(est), float(g.std(ddof=1) / math.sqrt(n_groups))
+
+    eta, eta_se = stat(acc_bs_n, ng)
+    eta_E, eta_E_se = stat(acc_bs_E, per_group)
+    film_share, film_se = stat(acc_film, per_group)
+    depth, depth_se = stat(acc_zE, acc_dep)
+    Eb = n * E0_keV
+    return Result(
+        n=n,
+        E0_keV=E0_keV,
+        psi_deg=psi_deg,
+        eta=eta,
+        eta_se=eta_se,
+        eta_E=eta_E,
+        eta_E_se=eta_E_se,
+        dep_film=film_share,
+        dep_film_se=film_se,
+        dep_total=float(acc_dep.sum() / Eb),
+        mean_depth_um=depth,
+        mean_depth_se_um=depth_se,
+        hist=(hist.reshape(nz, nr) / Eb) if tally else None,
+        xmom=(xmom / Eb) if tally else None,
+        bs_theta=bs_theta / Eb,
+        fine_z=(fine_z / Eb) if tally else None,
+        fine_r=(fine_r / Eb) if tally else None,
+    )
