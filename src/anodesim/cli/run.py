@@ -41,10 +41,12 @@ def run(args) -> int:
     from ..resolve import prepare
 
     prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    from mpi4py import MPI
+
     from .. import _mpi  # noqa: F401
     from ..simulation import run
 
-    quiet = args.quiet
+    quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
     existed = out.exists()
