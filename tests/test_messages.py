@@ -71,3 +71,24 @@ def test_only_rank_0_prints(tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("peak temperature") == 1 and r.stderr.count("anodesim ") == 1
+
+
+def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
+    """A folder holding an earlier run is refused (exit 2, untouched) unless --overwrite,
+    which removes the earlier run's files first (no stale plot beside the new results)."""
+    path = write_toml(tmp_path / "c.toml", block())
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    stale = out / "profiles_of_an_older_run.png"
+    stale.write_bytes(b"old")
+    before = (out / "summary.json").read_bytes()
+    capsys.readouterr()
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds an earlier run (summary.json)" in err
+    assert (out / "summary.json").read_bytes() == before and stale.exists()
+    assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 0
+    assert not stale.exists() and (out / "summary.json").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
