@@ -92,3 +92,20 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
+
+
+def test_a_broken_limit_speaks_up(tmp_path, capsys):
+    """A run that breaks a limit prints the limits table with the broken one marked, one
+    line naming it, and exits 3; --no-fail-on-limits exits 0 with the same line."""
+    path = write_toml(tmp_path / "c.toml", block(limits={"spot_C": 1.0}))
+    assert main(["run", str(path), "-o", str(tmp_path / "a")]) == 3
+    err = capsys.readouterr().err
+    table = [ln for ln in err.splitlines() if ln.strip().startswith("spot ")]
+    assert len(table) == 1 and table[0].rstrip().endswith("BROKEN")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("anodesim: limit broken: spot reached") and "exit status 3" in last
+    summary = (tmp_path / "a" / "summary.json").read_text()
+    assert '"holds": false' in summary  # the results are written all the same
+    assert main(["run", str(path), "-o", str(tmp_path / "b"), "-q", "--no-fail-on-limits"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("anodesim: limit broken: spot")
