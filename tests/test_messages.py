@@ -2,6 +2,7 @@
 another unit, a near spelling) instead of calling the intended one missing; a case file given
 to `sweep` or a study given to `run` says what it is; under MPI only rank 0 prints."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -109,3 +110,23 @@ def test_a_broken_limit_speaks_up(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(tmp_path / "b"), "-q", "--no-fail-on-limits"]) == 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("anodesim: limit broken: spot")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"beam": {"power_W": 0.0}}, "beam.power_W = 0.0: expected a beam power above 0"),
+    ({"beam": {"power_W": None, "current_mA": 0.0}},
+     "beam.current_mA = 0.0: expected a beam power above 0"),
+    ({"beam": {"power_W": None}, "loading": {"kind": "segments", "duration_s": None,
+                                             "segment": [{"duration_s": 1.0, "power_W": 0.0}]}},
+     "loading.segment: every segment has power_W = 0"),
+])
+def test_a_beam_without_power_is_refused(change, message):
+    with pytest.raises(CaseError, match=re.escape(message)):
+        from_dict(reflection(**change))
+
+
+def test_pauses_inside_a_schedule_stay_valid():
+    case = from_dict(reflection(beam={"power_W": None}, loading={
+        "kind": "segments", "duration_s": None,
+        "segment": [{"duration_s": 1.0, "power_W": 0.0}, {"duration_s": 1.0, "power_W": 5.0}]}))
+    assert case.beam.power_W == 5.0
