@@ -2,6 +2,7 @@
 another unit, a near spelling) instead of calling the intended one missing; a case file given
 to `sweep` or a study given to `run` says what it is; under MPI only rank 0 prints."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -71,3 +72,61 @@ def test_only_rank_0_prints(tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("peak temperature") == 1 and r.stderr.count("anodesim ") == 1
+
+
+def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
+    """A folder holding an earlier run is refused (exit 2, untouched) unless --overwrite,
+    which removes the earlier run's files first (no stale plot beside the new results)."""
+    path = write_toml(tmp_path / "c.toml", block())
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    stale = out / "profiles_of_an_older_run.png"
+    stale.write_bytes(b"old")
+    before = (out / "summary.json").read_bytes()
+    capsys.readouterr()
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds an earlier run (summary.json)" in err
+    assert (out / "summary.json").read_bytes() == before and stale.exists()
+    assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 0
+    assert not stale.exists() and (out / "summary.json").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
+
+
+def test_a_broken_limit_speaks_up(tmp_path, capsys):
+    """A run that breaks a limit prints the limits table with the broken one marked, one
+    line naming it, and exits 3; --no-fail-on-limits exits 0 with the same line."""
+    path = write_toml(tmp_path / "c.toml", block(limits={"spot_C": 1.0}))
+    assert main(["run", str(path), "-o", str(tmp_path / "a")]) == 3
+    err = capsys.readouterr().err
+    table = [ln for ln in err.splitlines() if ln.strip().startswith("spot ")]
+    assert len(table) == 1 and table[0].rstrip().endswith("BROKEN")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("anodesim: limit broken: spot reached") and "exit status 3" in last
+    summary = (tmp_path / "a" / "summary.json").read_text()
+    assert '"holds": false' in summary  # the results are written all the same
+    assert main(["run", str(path), "-o", str(tmp_path / "b"), "-q", "--no-fail-on-limits"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("anodesim: limit broken: spot")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"beam": {"power_W": 0.0}}, "beam.power_W = 0.0: expected a beam power above 0"),
+    ({"beam": {"power_W": None, "current_mA": 0.0}},
+     "beam.current_mA = 0.0: expected a beam power above 0"),
+    ({"beam": {"power_W": None}, "loading": {"kind": "segments", "duration_s": None,
+                                             "segment": [{"duration_s": 1.0, "power_W": 0.0}]}},
+     "loading.segment: every segment has power_W = 0"),
+])
+def test_a_beam_without_power_is_refused(change, message):
+    with pytest.raises(CaseError, match=re.escape(message)):
+        from_dict(reflection(**change))
+
+
+def test_pauses_inside_a_schedule_stay_valid():
+    case = from_dict(reflection(beam={"power_W": None}, loading={
+        "kind": "segments", "duration_s": None,
+        "segment": [{"duration_s": 1.0, "power_W": 0.0}, {"duration_s": 1.0, "power_W": 5.0}]}))
+    assert case.beam.power_W == 5.0

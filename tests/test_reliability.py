@@ -242,7 +242,7 @@ def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
     r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), "run", str(path),
                         "-o", str(tmp_path / "out"), "-q"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0
+    assert r.returncode != 0, r.stderr
     ours = [ln for ln in r.stderr.splitlines() if ln.startswith("[rank 1] anodesim:")]
     assert len(ours) == 1 and "injected failure on rank 1" in ours[0], r.stderr
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr, r.stderr

@@ -115,6 +115,23 @@ def _check_steady_and_probes(loading, boundaries, probes, geometry: Geometry) ->
             raise _fail(f"probes.{p.name}.r_mm", p.r_m * 1e3, "a radius inside the target")
 
 
+def _check_some_power(data: dict, loading, beam_model: Beam) -> None:
+    """A case whose beam never delivers power is a mistyped current, not a run: refused.
+    (Zero-power segments inside a schedule that has power elsewhere are pauses: valid.)"""
+    if loading.kind == "steady" and (beam_model.power_W or 0.0) > 0:
+        return
+    if any(p > 0 for _, p in loading.segments):
+        return
+    beam = data.get("beam", {})
+    if loading.kind == "segments" and not {"power_W", "current_mA"} & set(beam):
+        raise CaseError("loading.segment: every segment has power_W = 0; expected a beam "
+                        "power above 0 in at least one segment (a run without a beam heats "
+                        "nothing)")
+    key = "current_mA" if "current_mA" in beam else "power_W"
+    raise _fail(f"beam.{key}", beam.get(key, 0), "a beam power above 0 (a run without a beam "
+                "heats nothing)")
+
+
 def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     """Validate a case given as a dict (as read from TOML, units in the key names).
 
@@ -139,6 +156,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                         "[x, y, z] (a user mesh has no default beam)")
     _check_spot_fits(geometry, beam)
     loading = _loading(root, beam)
+    _check_some_power(data, loading, beam)
     if beam.power_W is None:  # a segments schedule: the beam's power is its highest
         beam = replace(beam, power_W=max(p for _, p in loading.segments))
     boundaries = _boundaries(root, geometry)

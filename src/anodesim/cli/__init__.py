@@ -2,9 +2,9 @@
 ``anodesim sweep STUDY.toml [-o DIR] [-j N]``, ``anodesim check CASE.toml``,
 ``anodesim materials``.
 
-Exit status: 0 success, 1 the run failed (solver, material range, form compiler, disk), 2 bad
-input (one line on stderr naming the key, the value and what was expected; nothing written),
-130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
+Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
+material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
+value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
 adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks.
 
 One module per subcommand (run, rate, sweep, check, materials), each with ``add_args(p)`` and

@@ -16,6 +16,46 @@ def add_args(p) -> None:
     p.add_argument("case", help="case file (TOML)")
     p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the folder (its files are removed first)")
+    p.add_argument("--no-fail-on-limits", action="store_true",
+                   help="exit 0 even when a limit is broken (the results say so)")
+
+
+#: Exit status of a run that finished with a limit broken.
+LIMIT_BROKEN = 3
+_UNITS = {"C": "°C", "um": "µm", "rel": "(-)"}
+
+
+def limits_table(checks) -> list[str]:
+    """Console lines of the limit checks: limit, worst value, when, margin, holds/BROKEN."""
+    lines = ["  limits in force (worst over the run):"]
+    for c in checks:
+        unit = _UNITS.get(c.limit.unit, c.limit.unit)
+        margin_unit = "K" if c.limit.unit == "C" else unit
+        lines.append(f"    {c.name:<22s} limit {c.limit.value:9.4g} {unit:<4s} worst "
+                     f"{c.worst:9.4g} {unit:<4s} at t = {c.time_s:<9.4g} s  margin "
+                     f"{c.margin:+9.4g} {margin_unit:<4s} {'holds' if c.holds else 'BROKEN'}")
+    return lines
+
+
+def broken_line(checks) -> str | None:
+    """One line naming the broken limits, or None when every limit holds."""
+    bad = [c for c in checks if not c.holds]
+    if not bad:
+        return None
+    what = "; ".join(f"{c.name} reached {c.worst:.4g} {_UNITS.get(c.limit.unit, c.limit.unit)}"
+                     f" at t = {c.time_s:.4g} s (limit {c.limit.value:.4g})" for c in bad)
+    return f"anodesim: limit broken: {what}"
+
+
+#: Files that mark a folder as holding a run (any one of them).
+RUN_MARKERS = ("summary.json", "timeseries.csv", "mesh.json")
+
+
+def earlier_run(out: Path) -> str | None:
+    """The marker file of an earlier run in out, or None."""
+    return next((m for m in RUN_MARKERS if (out / m).exists()), None)
 
 
 def output_folder(out: Path) -> Path:
@@ -38,6 +78,10 @@ def run(args) -> int:
     case = load(args.case)  # validation first: a bad case writes nothing
     out = output_folder(Path(args.output) if args.output else
                          Path("results") / Path(args.case).stem)
+    found = earlier_run(out) if out.is_dir() else None
+    if found and not args.overwrite:
+        raise CaseError(f"-o {out}: holds an earlier run ({found}); expected a new or empty "
+                        "folder, or --overwrite to replace that run")
     from ..resolve import prepare
 
     prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
@@ -47,6 +91,10 @@ def run(args) -> int:
     from ..simulation import run
 
     quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
+    if found:  # --overwrite: no file of the earlier run may sit beside the new one
+        if MPI.COMM_WORLD.rank == 0:
+            shutil.rmtree(out)
+        MPI.COMM_WORLD.Barrier()
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
     existed = out.exists()
@@ -69,21 +117,13 @@ def run(args) -> int:
         print(f"  peak temperature {r['T_peak_max_C']:.1f} °C at t = {r['T_peak_max_time_s']:.4g} s",
               file=sys.stderr)
         for region, T in r["T_max_by_region_C"].items():
-            lim = r["limits_C"][region]
-            print(f"  max {region:<10s} {T:8.1f} °C   (damage {lim['damage']:.0f} °C, "
-                  f"melting {lim['melting']:.0f} °C)", file=sys.stderr)
+            print(f"  max {region:<10s} {T:8.1f} °C", file=sys.stderr)
         lf = r.get("life", {})
         if lf.get("erosion_rate_nm_h") is not None:
             rx = lf.get("recrystallisation_fraction_per_h")
             print(f"  spot life: evaporation {lf['erosion_rate_nm_h']:.3g} nm/h"
                   + (f", {rx:.3g} of the recrystallisation time used per hour"
                      if rx is not None else ""), file=sys.stderr)
-        for c in r["limits"]:
-            u = c["unit"]
-            sym = {"C": " °C", "um": " µm"}.get(u, "")
-            print(f"  limit {c['limit']:<12s} worst {c[f'worst_{u}']:.4g}{sym} of "
-                  f"{c[f'limit_{u}']:.4g}{sym}: {'holds' if c['holds'] else 'BROKEN'}",
-                  file=sys.stderr)
         m = s.get("mechanics")
         if m:
             if "drift_across_view_um" in m:
@@ -103,4 +143,10 @@ def run(args) -> int:
                       file=sys.stderr)
         print(f"  {n['cells']} cells, {n['dofs']} dofs, {n['time_steps']} steps, "
               f"{s['timing_s']['total']:.1f} s wall", file=sys.stderr)
-    return 0
+        for line in limits_table(res.limits):
+            print(line, file=sys.stderr)
+    broken = broken_line(res.limits)
+    if broken and MPI.COMM_WORLD.rank == 0:
+        fix = "" if args.no_fail_on_limits else " (exit status 3; --no-fail-on-limits: 0)"
+        print(broken + fix, file=sys.stderr)
+    return LIMIT_BROKEN if broken and not args.no_fail_on_limits else 0
