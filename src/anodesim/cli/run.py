@@ -121,7 +121,7 @@ def run(args) -> int:
         lf = r.get("life", {})
         if lf.get("erosion_rate_nm_h") is not None:
             rx = lf.get("recrystallisation_fraction_per_h")
-            print(f"  spot life: evaporation {lf['erosion_rate_nm_h']:.3g} nm/h"
+            print(f"  life at the spot: evaporation {lf['erosion_rate_nm_h']:.3g} nm/h"
                   + (f", {rx:.3g} of the recrystallisation time used per hour"
                      if rx is not None else ""), file=sys.stderr)
         m = s.get("mechanics")
