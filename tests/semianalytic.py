@@ -90,3 +90,36 @@ def peak_rise(kernel, sigma_m: float, k_W_mK: float, power_W: float = 1.0,
             lo = a
     z = 0.5 * (lo + hi)
     return max(rise(z), vals[i]), z
+
+
+def gaussian_surface_rise(sigma_m: float, k_W_mK: float, power_W: float = 1.0) -> float:
+    """Lax (1977): centre rise P/(2√(2π) k σ) of a Gaussian surface flux on a half-space."""
+    return power_W / (2 * math.sqrt(2 * math.pi) * k_W_mK * sigma_m)
+
+
+def peak_rise_layer(layer, sigma_m: float, k_W_mK: float, power_W: float = 1.0,
+                    n_kappa: int = 6000, slabs_per_step: int = 8) -> float:
+    """Largest steady rise on the axis (K) of anodesim's representation of a bulk kernel
+    (kernel_source.LayerKernel: piecewise-linear depth profile, two Gaussians per depth)
+    under a Gaussian spot, by the same Hankel integral (thin slabs at the slab midpoint)."""
+    n = len(layer.density_per_m)
+    z = np.linspace(0.0, layer.step_m * (n - 1), (n - 1) * slabs_per_step + 1)
+    zm, dz = 0.5 * (z[1:] + z[:-1]), np.diff(z)
+    nodes = layer.step_m * np.arange(n)
+    g = np.interp(zm, nodes, layer.density_per_m)
+    w = np.interp(zm, nodes, layer.core_weight)
+    v1 = np.interp(zm, nodes, layer.core_var_m2)
+    v2 = np.interp(zm, nodes, layer.halo_var_m2)
+    p = g * dz / (g * dz).sum() * power_W
+    u = np.linspace(0.0, 1.0, n_kappa)
+    kappa = 40.0 / sigma_m * u**2
+    w_k = np.gradient(kappa)
+    spot = np.exp(-0.5 * (sigma_m * kappa) ** 2)
+    lat = [p[i] * (w[i] * np.exp(-0.5 * v1[i] * kappa**2)
+                   + (1 - w[i]) * np.exp(-0.5 * v2[i] * kappa**2)) for i in range(len(zm))]
+
+    def rise(z0):
+        s = sum(lat[i] * _depth_green(kappa, z[i], z[i + 1], z0) for i in range(len(zm)))
+        return float(np.sum(spot * s * w_k) / (4 * math.pi * k_W_mK))
+
+    return max(rise(z0) for z0 in np.linspace(0.0, 0.5 * z[-1], 26))

@@ -40,8 +40,8 @@ lateral spread, so the peak rise per absorbed watt of 5–20 µm spots at 100–
 low (review A4, shared/reference/source-and-limits.md); it is kept for comparisons.
 
 The deposited power is (1 − η_E) × beam power. η_E comes from the kernel tables (material,
-kV, incidence; the film table for layered targets) for the kernel deposition, from the
-material data for the others, unless the case gives it. X-ray production (< 1.5 % of the
+kV, incidence; the film table for layered targets) for every deposition, unless the case
+gives it; only a case outside the tables falls back to the material data's constant. X-ray production (< 1.5 % of the
 beam power below 225 kV) is counted in the deposited power.
 """
 
@@ -254,6 +254,47 @@ class Spot:
         reached within about 20 of these (physics reference §3.3); the smallest size for
         elongated spots."""
         return (0.5 * self.smallest_m) ** 2 / diffusivity_m2_s
+
+
+def depth_dose_cumulative(s: float) -> float:
+    """∫₀^s g ds of the normalised Everhart–Hoff curve (0 at s ≤ 0, 1 at s ≥ 1)."""
+    s = min(max(s, 0.0), 1.0)
+    y = EH_YMAX * s
+    return sum(c * y ** (i + 1) / (i + 1) for i, c in enumerate(EH_COEFFS)) / EH_NORM
+
+
+def depth_dose_mean(s0: float, s1: float) -> float:
+    """∫_{s0}^{s1} s g ds of the normalised Everhart–Hoff curve."""
+    def F(s):
+        s = min(max(s, 0.0), 1.0)
+        y = EH_YMAX * s
+        return sum(c * y ** (i + 2) / (i + 2) for i, c in enumerate(EH_COEFFS)) / (
+            EH_NORM * EH_YMAX)
+    return F(s1) - F(s0)
+
+
+def deposition_summary(spot: Spot) -> tuple[dict, float]:
+    """(share of the deposited power per region, mean deposition depth m) of a spot."""
+    if spot.deposition == "kernel" and spot.kernel is not None:
+        return dict(spot.kernel.shares), spot.kernel.mean_depth_m()
+    first = spot.layers[0]
+    if spot.deposition == "surface":
+        return {first.region: 1.0}, 0.0
+    if spot.deposition == "film":
+        return {first.region: 1.0}, 0.5 * first.thickness_m
+    shares, mean, s = {}, 0.0, 0.0
+    for layer in spot.layers:
+        s1 = s + layer.thickness_m / layer.range_m
+        share = depth_dose_cumulative(s1) - depth_dose_cumulative(s)
+        if share > 0:
+            shares[layer.region] = shares.get(layer.region, 0.0) + share
+            # depth = top + (s' − s)·R over the layer
+            mean += (layer.top_m - s * layer.range_m) * share + layer.range_m * depth_dose_mean(
+                s, s1)
+        s = s1
+        if s >= 1.0:
+            break
+    return shares, mean
 
 
 def deposited_fraction(eta_E: float) -> float:

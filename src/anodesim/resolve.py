@@ -31,15 +31,30 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
 
 
 def backscatter_fraction(case: Case, mats: dict[str, mat_lib.Material], spot=None) -> float:
-    """Energy backscatter fraction η_E: the case's, else the kernel tables' (kernel
-    deposition: material, kV, incidence, film share), else the target material's."""
+    """Energy backscatter fraction η_E: the case's, else the kernel tables' (material, kV,
+    incidence; the film table for layered targets) for every deposition, else (a material
+    or case outside the tables) the target material's."""
     if case.beam.backscatter_energy_fraction is not None:
         return case.beam.backscatter_energy_fraction
-    if spot is None and case.beam.deposition == "kernel":  # (callers without the spot)
+    if spot is None:  # (callers without the spot)
         _, spot, _ = _layout_and_spot(case, mats)
     if spot is not None and spot.kernel is not None:
         return spot.kernel.eta_E
     return mats["target"].backscatter_energy_fraction
+
+
+def backscatter_coefficient(case: Case, prep) -> float | None:
+    """Backscatter coefficient η (electrons per incident electron) from the kernel tables
+    (the target material or its surrogate, kV, incidence); None outside the tables."""
+    if prep.spot.kernel is not None:
+        return prep.spot.kernel.eta
+    m = prep.mats[prep.spot.layers[0].region]
+    try:
+        table = kernel_source.table_material(m.key, m.atomic_number)
+        return electron_kernels.load().backscatter_coefficient(
+            table, case.beam.voltage_V, incidence_deg(getattr(prep.lay, "frame", None)))
+    except electron_kernels.ElectronKernelRangeError:
+        return None
 
 
 def incidence_deg(frame) -> float:
@@ -70,10 +85,10 @@ def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack, frame=None) 
         top += thickness
     b = case.beam
     kernel = None
-    if b.deposition == "kernel":
-        try:
-            kernel = kernel_source.resolve(tuple(kstack), b.voltage_V, incidence_deg(frame))
-        except electron_kernels.ElectronKernelRangeError as e:
+    try:  # every deposition takes η_E from the tables where they cover the case
+        kernel = kernel_source.resolve(tuple(kstack), b.voltage_V, incidence_deg(frame))
+    except electron_kernels.ElectronKernelRangeError as e:
+        if b.deposition == "kernel":
             raise CaseError(f"beam.deposition = 'kernel': {e}; expected a case inside the "
                             "tables, or deposition = 'everhart_hoff' or 'surface'") from None
     if b.spot == "footprint":
