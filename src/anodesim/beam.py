@@ -138,10 +138,12 @@ class Spot:
 
     @property
     def lateral_var_m2(self) -> float:
-        """Largest variance per axis of the kernel's lateral spread (m²); 0 without kernel."""
+        """Largest variance per axis of the kernel's lateral spread in the top layer (m²),
+        which sets the finely meshed zone; 0 without kernel. (A substrate's wider spread
+        varies over lengths the graded mesh resolves.)"""
         if self.deposition != "kernel" or self.kernel is None:
             return 0.0
-        return max(lk.max_var_m2 for lk in self.kernel.layers)
+        return self.kernel.layers[0].max_var_m2
 
     @property
     def radius_m(self) -> float:
@@ -164,7 +166,7 @@ class Spot:
             a = 0.5 * self.size_m
             v = var + (1e-4 * a) ** 2  # a floor keeps the edge finite where v = 0
             r = ufl.sqrt(xi * xi + eta * eta)
-            return ufl.erfc((r - a) / ufl.sqrt(2 * v)) / (2 * math.pi * (a * a + v))
+            return (1.0 - ufl.erf((r - a) / ufl.sqrt(2 * v))) / (2 * math.pi * (a * a + v))
         c, s = math.cos(self.angle_rad), math.sin(self.angle_rad)
         u, w = c * xi + s * eta, -s * xi + c * eta
         extra = var if var is not None else 0.0
