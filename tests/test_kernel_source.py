@@ -230,3 +230,16 @@ def test_3d_incidence_takes_the_tables_eta_at_the_local_angle():
     assert prep.eta == pytest.approx(load().backscatter_energy_fraction("W", 100e3, psi),
                                      rel=1e-12)
     assert prep.eta == pytest.approx(0.65, abs=0.02)
+
+
+@pytest.mark.parametrize("a,s", [(1.0, 0.1), (1.0, 1.0), (0.3, 2.0)])
+def test_blurred_disc_norm_is_the_integral(a, s):
+    """The flat top's blurred edge is normalised exactly, also when the blur exceeds the
+    radius (small flat tops at high kV): against quadrature to 1e-9."""
+    from scipy.integrate import quad
+    from scipy.special import erfc
+
+    from anodesim.beam import blurred_disc_norm
+
+    f = lambda r: 2 * math.pi * r * 0.5 * erfc((r - a) / (math.sqrt(2) * s))  # noqa: E731
+    assert blurred_disc_norm(a, s) == pytest.approx(quad(f, 0, a + 20 * s)[0], rel=1e-9)

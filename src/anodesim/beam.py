@@ -23,8 +23,8 @@ with
   [erf((ℓ/2 − u)/√2σ) + erf((ℓ/2 + u)/√2σ)]/(2ℓ) · exp(−w²/2σ²)/(√(2π)σ).
   All integrate to 1 over the plane. Convolved with a Gaussian of variance v per axis:
   σ² → σ² + v for the Gaussian shapes (exact); the flat top's edge becomes
-  ½ erfc((r − a)/√(2v)) with the norm 1/(π(a² + v)) (exact in the total; the shape is the
-  exact convolution to O(v/a²)).
+  ½ erfc((r − a)/√(2v)), normalised exactly (blurred_disc_norm; the shape is the exact
+  convolution to O(v/a²), the radial blur of a straight edge).
 - R_layer: the Kanaya–Okayama electron range of each layer's material at the beam voltage,
   R = 0.0276 A E^1.67 / (Z^0.889 ρ) µm (E in keV, A in g/mol, ρ in g/cm³; Kanaya & Okayama
   1972, J. Phys. D 5, 43; as given in Goldstein, *Scanning Electron Microscopy and X-ray
@@ -59,6 +59,17 @@ FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 GAUSSIAN_RADIUS_PER_SIGMA = math.sqrt(2.0 * math.log(1000.0))  # 3.717
 GAUSSIAN_RADIUS_PER_FWHM = GAUSSIAN_RADIUS_PER_SIGMA / FWHM_PER_SIGMA  # 1.578
 DEPOSITIONS = ("kernel", "everhart_hoff", "surface", "film")
+
+
+def blurred_disc_norm(a, s, erf=math.erf, exp=math.exp):
+    """2π ∫₀^∞ r · ½ erfc((r − a)/(√2 s)) dr = π[(a² + s²) Φ(a/s) + a s φ(a/s)] (m²): the
+    area of a disc of radius a with an edge blurred by a Gaussian of standard deviation s
+    (the integral is E[max(X, 0)²]/2 for X ~ N(a, s²)); π(a² + s²) when s ≪ a. erf and exp
+    may be ufl's (s a UFL expression) or math's."""
+    x = a / s
+    Phi = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+    phi = exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return math.pi * ((a * a + s * s) * Phi + a * s * phi)
 
 
 def kanaya_okayama_range_m(voltage_V: float, A_g_mol: float, Z: float, rho_g_cm3: float) -> float:
@@ -165,8 +176,10 @@ class Spot:
                 return self.radial(ufl.sqrt(xi * xi + eta * eta))
             a = 0.5 * self.size_m
             v = var + (1e-4 * a) ** 2  # a floor keeps the edge finite where v = 0
+            s = ufl.sqrt(v)
             r = ufl.sqrt(xi * xi + eta * eta)
-            return (1.0 - ufl.erf((r - a) / ufl.sqrt(2 * v))) / (2 * math.pi * (a * a + v))
+            return 0.5 * (1.0 - ufl.erf((r - a) / (math.sqrt(2.0) * s))) / blurred_disc_norm(
+                a, s, ufl.erf, ufl.exp)
         c, s = math.cos(self.angle_rad), math.sin(self.angle_rad)
         u, w = c * xi + s * eta, -s * xi + c * eta
         extra = var if var is not None else 0.0

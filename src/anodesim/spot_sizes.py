@@ -38,6 +38,8 @@ import math
 import numpy as np
 from scipy.special import erf, erfc
 
+from .beam import blurred_disc_norm
+
 DEFINITIONS = ("fwhm", "en12543-5", "iec60336", "astm-e1165")
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -106,8 +108,9 @@ def image(shape: str, size_m: float, size2_m: float | None, angle_rad: float,
     for wt, v in blur:
         if shape == "flat_top":
             a = 0.5 * size_m
-            vv = v + (1e-4 * a) ** 2
-            out += wt * erfc((np.hypot(U, W) - a) / math.sqrt(2 * vv)) / (2 * math.pi * (a * a + vv))
+            sd = math.sqrt(v + (1e-4 * a) ** 2)
+            out += wt * 0.5 * erfc((np.hypot(U, W) - a) / (math.sqrt(2) * sd)) / \
+                blurred_disc_norm(a, sd)
         elif shape == "line":
             s2 = (size_m / FWHM_PER_SIGMA) ** 2 + v
             half, k = 0.5 * size2_m, 1 / math.sqrt(2 * s2)
