@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/anodesim run studies/reflection_insert.toml -o results/demo
+	$(BIN)/anodesim run studies/reflection_insert.toml -o results/demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

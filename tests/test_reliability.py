@@ -108,6 +108,27 @@ def test_a_missing_c_compiler_is_one_line(tmp_path):
     assert "a C compiler is needed" in lines[0]
 
 
+@pytest.mark.slow
+def test_a_compile_longer_than_ten_seconds_is_waited_for(tmp_path):
+    """Two runs start together and the first form compile takes 11 s (a loaded node, a
+    shared file system). dolfinx alone makes the second give up after 10 s (TimeoutError,
+    exit 1: reproduced before the fix); the lock makes it wait for the compile."""
+    slow_cc = tmp_path / "slow-cc"
+    slow_cc.write_text(f"#!/bin/sh\nif mkdir {tmp_path}/first-compile 2>/dev/null; "
+                       "then sleep 11; fi\nexec gcc \"$@\"\n")
+    slow_cc.chmod(0o755)
+    cache = tmp_path / "cache"
+    case = write_toml(tmp_path / "case.toml", block())
+    procs = []
+    for i in range(2):
+        cmd, env = cli("run", case, "-o", tmp_path / f"run{i}", "-q", cache=cache)
+        procs.append(subprocess.Popen(cmd, env={**env, "CC": str(slow_cc)},
+                                      stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        err = p.communicate(timeout=900)[1]
+        assert p.returncode == 0, err
+
+
 def test_rating_a_3d_drift_limit_is_one_line(tmp_path, capsys):
     """`rate` on a 3-D case with a drift limit (valid for `run`): before, an uncaught
     DriftInputError traceback; now one line naming the key, exit 2, nothing written."""
@@ -221,7 +242,7 @@ def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
     r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), "run", str(path),
                         "-o", str(tmp_path / "out"), "-q"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0
+    assert r.returncode != 0, r.stderr
     ours = [ln for ln in r.stderr.splitlines() if ln.startswith("[rank 1] anodesim:")]
     assert len(ours) == 1 and "injected failure on rank 1" in ours[0], r.stderr
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr, r.stderr

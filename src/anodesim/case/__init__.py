@@ -157,4 +157,8 @@ def load(path: str | Path) -> Case:
         CaseError: unreadable file, bad TOML or bad content (one line).
     """
     path = Path(path)
-    return from_dict(read_toml(path), path.parent)
+    data = read_toml(path)
+    if "axes" in data and "beam" not in data:
+        raise CaseError(f"{path}: this is a study file (it has [axes]), not a case; run it "
+                        "with `anodesim sweep`")
+    return from_dict(data, path.parent)

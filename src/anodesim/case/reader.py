@@ -26,16 +26,49 @@ class UnknownKeyError(CaseError):
     Attributes:
         path: where it is, as in the message ("beam.fwhm", "loading.segment[0].power").
         suggestion: the closest known name, or None.
+
+    Args:
+        extra: text after the list of known names; None: no list (only the suggestion).
     """
 
-    def __init__(self, path: str, what: str, known, extra: str = ""):
+    def __init__(self, path: str, what: str, known, extra: str | None = ""):
         self.path = path
-        close = difflib.get_close_matches(path.rsplit(".", 1)[-1], list(known), n=1,
-                                          cutoff=0.6)
-        self.suggestion = close[0] if close else None
-        hint = f" (did you mean '{self.suggestion}'?)" if self.suggestion else ""
-        super().__init__(f"{path}: unknown {what}{hint}; expected one of: "
-                         f"{', '.join(known) or '(none)'}{extra}")
+        name = path.rsplit(".", 1)[-1]
+        self.suggestion = _closest(name, known)
+        hint = ""
+        if self.suggestion:
+            hint = f" (did you mean '{self.suggestion}'?{_why(name, self.suggestion)})"
+        listing = f"; expected one of: {', '.join(known) or '(none)'}" if extra is not None \
+            else ""
+        super().__init__(f"{path}: unknown {what}{hint}{listing}{extra or ''}")
+
+
+def _stem(key: str) -> str:
+    """A key without its unit suffix, in lower case ("fwhm_um" → "fwhm")."""
+    head, _, tail = key.lower().rpartition("_")
+    return head if head and tail.isalnum() and len(tail) <= 5 else key.lower()
+
+
+def _closest(name: str, known) -> str | None:
+    """The known key a mistyped name most likely means: the same key in other letter case,
+    the same quantity in another unit, or the closest spelling."""
+    known = list(known)
+    for k in known:
+        if k.lower() == name.lower():
+            return k
+    same = [k for k in known if _stem(k) == _stem(name)]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _why(name: str, meant: str) -> str:
+    if name.lower() == meant.lower():
+        return " names are case-sensitive"
+    if _stem(name) == _stem(meant):
+        return " units are part of key names"
+    return ""
 
 
 # --------------------------------------------------------------------------------------
@@ -66,9 +99,19 @@ class _Section:
         self.allowed.add(key)
         if key not in self.data:
             if default is ...:
+                self._mistyped(key)
                 raise CaseError(f"{self._key(key)}: missing; expected {expected}")
             return default
         return self.data[key]
+
+    def _mistyped(self, key: str) -> None:
+        """A required key is missing: if the table has a key that can only mean it (the same
+        name in other letter case, or the same quantity in another unit), report that key
+        instead. (A near spelling may be another valid key not read yet: left to close().)"""
+        for given in self.data:
+            if given not in self.allowed and (given.lower() == key.lower()
+                                              or _stem(given) == _stem(key)):
+                raise UnknownKeyError(self._key(given), "key", [key], extra=None)
 
     def number(self, key, default: Any = ..., *, positive=False, nonneg=False, lo=None, hi=None,
                expected=None) -> float | None:
@@ -120,6 +163,7 @@ class _Section:
     def section(self, key, default: Any = ...) -> _Section:
         v = self.raw(key, {} if default is ... else default, expected="a table")
         if default is ... and key not in self.data:
+            self._mistyped(key)
             raise CaseError(f"{self._key(key)}: missing; expected a table [{self._key(key)}]")
         return _Section(v, self._key(key))
 

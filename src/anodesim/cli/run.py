@@ -16,6 +16,17 @@ def add_args(p) -> None:
     p.add_argument("case", help="case file (TOML)")
     p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in the folder (its files are removed first)")
+
+
+#: Files that mark a folder as holding a run (any one of them).
+RUN_MARKERS = ("summary.json", "timeseries.csv", "mesh.json")
+
+
+def earlier_run(out: Path) -> str | None:
+    """The marker file of an earlier run in out, or None."""
+    return next((m for m in RUN_MARKERS if (out / m).exists()), None)
 
 
 def output_folder(out: Path) -> Path:
@@ -38,13 +49,23 @@ def run(args) -> int:
     case = load(args.case)  # validation first: a bad case writes nothing
     out = output_folder(Path(args.output) if args.output else
                          Path("results") / Path(args.case).stem)
+    found = earlier_run(out) if out.is_dir() else None
+    if found and not args.overwrite:
+        raise CaseError(f"-o {out}: holds an earlier run ({found}); expected a new or empty "
+                        "folder, or --overwrite to replace that run")
     from ..resolve import prepare
 
     prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    from mpi4py import MPI
+
     from .. import _mpi  # noqa: F401
     from ..simulation import run
 
-    quiet = args.quiet
+    quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
+    if found:  # --overwrite: no file of the earlier run may sit beside the new one
+        if MPI.COMM_WORLD.rank == 0:
+            shutil.rmtree(out)
+        MPI.COMM_WORLD.Barrier()
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
     existed = out.exists()

@@ -232,7 +232,11 @@ def load(path: str | Path) -> Study:
             raise CaseError(f"{path}: not a study written by anodesim ({type(e).__name__}); "
                             "expected the study.json of a study folder") from None
         return _study(saved, path.parent, saved=True)
-    return _study(read_toml(path, "study file"), path.parent)
+    data = read_toml(path, "study file")
+    if "axes" not in data and {"beam", "geometry"} & set(data):
+        raise CaseError(f"{path}: this is a case file, not a study (a study names its `case` "
+                        "and has [axes]); run it with `anodesim run`")
+    return _study(data, path.parent)
 
 
 def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
