@@ -96,9 +96,10 @@ SHAPES = {
 
 
 # Every shape at the surface; through the depth one round and one elongated shape (the
-# quarter-range elements make volume cases ~10 s each).
-DEPOSITS = [(s, "surface") for s in SHAPES] + [("gaussian-20deg", "volume"),
-                                               ("line", "volume")]
+# quarter-range elements make volume cases ~10 s each). The kernel source in 3-D is not in
+# this list: its 1.7 µm elements through the 7 µm deposition take minutes here.
+DEPOSITS = [(s, "surface") for s in SHAPES] + [("gaussian-20deg", "everhart_hoff"),
+                                               ("line", "everhart_hoff")]
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Beam source: electron ranges, depth–dose normalisation, and the deposited power the mesh
-integrates, which must equal the requested value to 0.1 % for both spot shapes and both
-deposition modes on both geometries."""
+integrates, which must equal the requested value to 0.1 % for both spot shapes and every
+deposition mode on both geometries."""
 
 import json
 
@@ -10,6 +10,7 @@ from scipy.integrate import quad
 
 import anodesim
 from anodesim.beam import depth_dose, kanaya_okayama_range_m
+from anodesim.electron_kernels import load
 from anodesim.simulation import run
 
 
@@ -27,7 +28,7 @@ def test_depth_dose_normalised_and_vanishing_at_range():
 
 
 CASES = [(geo, spot, dep) for geo in ("reflection", "transmission")
-         for spot in ("gaussian", "flat_top") for dep in ("volume", "surface")]
+         for spot in ("gaussian", "flat_top") for dep in ("kernel", "everhart_hoff", "surface", "film")]
 
 
 @pytest.mark.parametrize("geo,spot,dep", CASES, ids=["-".join(c) for c in CASES])
@@ -39,7 +40,11 @@ def test_deposited_power_integrates_to_0p1_percent(tmp_path, geo, spot, dep):
     res = run(anodesim.from_dict(case), tmp_path)
     beam = res.summary_dict()["beam"]
     assert beam["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
-    eta = 0.325  # W, data file
+    # η_E from the electron tables: W at 100 kV (reflection) or 1 µm W on diamond at 60 kV
+    K = load()
+    eta = (K.backscatter_energy_fraction("W", 100e3) if geo == "reflection"
+           else K.film_share("W", "diamond", 1e-6, 60e3).eta_E)
+    assert beam["backscatter_energy_fraction"] == pytest.approx(eta, rel=1e-12)
     assert beam["deposited_power_W"] == pytest.approx(case["beam"]["power_W"] * (1 - eta))
     # the same number as written to summary.json
     assert json.loads((tmp_path / "summary.json").read_text())["beam"] == beam
@@ -57,6 +62,9 @@ def test_volume_source_crosses_thin_film_into_window():
 
 def test_range_longer_than_target_stack_is_a_case_error():
     case = transmission(geometry={"window_thickness_mm": 0.002}, beam={"voltage_kV": 150})
+    with pytest.raises(anodesim.CaseError, match="would leave the back of the target"):
+        run(anodesim.from_dict(case))
+    case["beam"]["deposition"] = "everhart_hoff"
     with pytest.raises(anodesim.CaseError, match="electron range exceeds the target stack"):
         run(anodesim.from_dict(case))
 

@@ -265,7 +265,9 @@ def test_runaway_step_count_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("change,message", [
     ({"probes": {"deep": {"r_mm": 0.0, "depth_mm": 50.0}}}, "probes.deep"),
     ({"geometry": {"anode_length_mm": 5.0, "insert_thickness_mm": 0.005},
-      "beam": {"voltage_kV": 300.0}}, None),
+      "beam": {"voltage_kV": 300.0, "deposition": "everhart_hoff"}}, None),
+    ({"beam": {"voltage_kV": 300.0}}, "beam.deposition = 'kernel': electron kernels: voltage "
+     "300 kV is outside the tables (10–225 kV)"),
 ])
 def test_check_catches_what_run_would_refuse(tmp_path, capsys, change, message):
     """`check` runs the same preflight as `run` (without dolfinx)."""
@@ -274,7 +276,7 @@ def test_check_catches_what_run_would_refuse(tmp_path, capsys, change, message):
             "assert 'dolfinx' not in sys.modules; sys.exit(s)")
     r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                        timeout=600)
-    if message is None:  # a thin insert at 300 kV: the range goes into the Cu, still valid
+    if message is None:  # a thin insert at 300 kV (Everhart–Hoff): the range goes into the Cu
         assert r.returncode == 0, r.stderr
     else:
         assert r.returncode == 2 and message in r.stderr, r.stderr

@@ -1,7 +1,18 @@
 """Beam heat source q(x) for a deposited power of 1 W, scaled by P(t) in the solver.
 
-q(x) = f_spot(r) · g(s(depth)) / R_layer  (volume deposition)  or  f_spot(r) on the beam
-face (surface deposition), with
+Four depositions (``beam.deposition``):
+
+- ``"kernel"`` (default): electron-transport kernels (kernel_source.py, data/electron_kernels.npz
+  from tools/electron_mc): q = Σ_layers g(depth) · [w A_{v₁}(ξ, η) + (1 − w) A_{v₂}(ξ, η)],
+  g the tabulated depth profile (piecewise linear), A_v the spot shape convolved with a
+  Gaussian of variance v per axis (the kernel's core and halo at that depth);
+- ``"everhart_hoff"`` (before issue 12 the only volume source, then named "volume", which
+  is still accepted): f_spot(r) · g_EH(s(depth)) / R_layer;
+- ``"surface"``: f_spot on the beam face;
+- ``"film"``: f_spot uniform through the thickness of the target layer (a benchmark source
+  of other codes), whatever the electron range.
+
+with
 
 - f_spot: Gaussian of the given FWHM, exp(−r²/2σ²)/(2πσ²), σ = FWHM/(2√(2 ln 2)); or a
   flat top of the given diameter, 1/(πa²) for r ≤ a. In 3-D, on the face coordinates
@@ -10,26 +21,28 @@ face (surface deposition), with
   σ₁ = σ/cos ψ along the beam's trace, ψ the angle of incidence); or a line focus, a
   uniform line of length ℓ along u blurred by a round Gaussian of σ,
   [erf((ℓ/2 − u)/√2σ) + erf((ℓ/2 + u)/√2σ)]/(2ℓ) · exp(−w²/2σ²)/(√(2π)σ).
-  All integrate to 1 over the plane.
+  All integrate to 1 over the plane. Convolved with a Gaussian of variance v per axis:
+  σ² → σ² + v for the Gaussian shapes (exact); the flat top's edge becomes
+  ½ erfc((r − a)/√(2v)), normalised exactly (blurred_disc_norm; the shape is the exact
+  convolution to O(v/a²), the radial blur of a straight edge).
 - R_layer: the Kanaya–Okayama electron range of each layer's material at the beam voltage,
   R = 0.0276 A E^1.67 / (Z^0.889 ρ) µm (E in keV, A in g/mol, ρ in g/cm³; Kanaya & Okayama
   1972, J. Phys. D 5, 43; as given in Goldstein, *Scanning Electron Microscopy and X-ray
   Microanalysis*).
 - s: the fraction of the range travelled; it grows by depth/R in each layer of the stack
   below the spot (range-fraction scaling across layers, e.g. a W film on diamond).
-- g: the Everhart–Hoff universal depth–dose curve λ(y) = 0.60 + 6.21y − 12.40y² + 5.69y³ on
-  0 ≤ y ≤ 1.1 (Everhart & Hoff 1971, J. Appl. Phys. 42, 5837), with y = 1.1 s so that the
-  dose vanishes at the Kanaya–Okayama range, normalised so that ∫₀¹ g ds = 1.
+- g_EH: the Everhart–Hoff universal depth–dose curve λ(y) = 0.60 + 6.21y − 12.40y² + 5.69y³
+  on 0 ≤ y ≤ 1.1 (Everhart & Hoff 1971, J. Appl. Phys. 42, 5837), with y = 1.1 s so that
+  the dose vanishes at the Kanaya–Okayama range, normalised so that ∫₀¹ g ds = 1.
 
-Why Everhart–Hoff: it is the published universal depth–dose profile with a closed form; it
-puts the dose maximum at 0.29 R below the surface and a finite dose at the surface. For
-high Z (W) Monte Carlo places the maximum nearer the surface, so this profile slightly
-underestimates the peak temperature of spots much smaller than the range; use
-``deposition = "surface"`` for the conservative bound.
+Everhart–Hoff was fitted for low Z: for W it puts the energy about 2.3× too deep and has no
+lateral spread, so the peak rise per absorbed watt of 5–20 µm spots at 100–160 kV is 18–30 %
+low (review A4, shared/reference/source-and-limits.md); it is kept for comparisons.
 
-The deposited power is (1 − η_E) × beam power, η_E the energy backscatter fraction of the
-target material (data file; overridable in the case). X-ray production (< 1.2 % of the beam
-power up to 160 kV, physics reference §2.4) is neglected.
+The deposited power is (1 − η_E) × beam power. η_E comes from the kernel tables (material,
+kV, incidence; the film table for layered targets) for every deposition, unless the case
+gives it; only a case outside the tables falls back to the material data's constant. X-ray production (< 1.5 % of the
+beam power below 225 kV) is counted in the deposited power.
 """
 
 from __future__ import annotations
@@ -43,7 +56,20 @@ EH_YMAX = 1.1
 EH_NORM = sum(c * EH_YMAX ** (i + 1) / (i + 1) for i, c in enumerate(EH_COEFFS))
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 # A Gaussian spot puts exp(−R²/2σ²) of its power beyond radius R: 0.1 % at R = 3.717σ.
-GAUSSIAN_RADIUS_PER_FWHM = math.sqrt(2.0 * math.log(1000.0)) / FWHM_PER_SIGMA  # 1.578
+GAUSSIAN_RADIUS_PER_SIGMA = math.sqrt(2.0 * math.log(1000.0))  # 3.717
+GAUSSIAN_RADIUS_PER_FWHM = GAUSSIAN_RADIUS_PER_SIGMA / FWHM_PER_SIGMA  # 1.578
+DEPOSITIONS = ("kernel", "everhart_hoff", "surface", "film")
+
+
+def blurred_disc_norm(a, s, erf=math.erf, exp=math.exp):
+    """2π ∫₀^∞ r · ½ erfc((r − a)/(√2 s)) dr = π[(a² + s²) Φ(a/s) + a s φ(a/s)] (m²): the
+    area of a disc of radius a with an edge blurred by a Gaussian of standard deviation s
+    (the integral is E[max(X, 0)²]/2 for X ~ N(a, s²)); π(a² + s²) when s ≪ a. erf and exp
+    may be ufl's (s a UFL expression) or math's."""
+    x = a / s
+    Phi = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+    phi = exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return math.pi * ((a * a + s * s) * Phi + a * s * phi)
 
 
 def kanaya_okayama_range_m(voltage_V: float, A_g_mol: float, Z: float, rho_g_cm3: float) -> float:
@@ -81,10 +107,11 @@ class Spot:
         shape: "gaussian", "flat_top" (round), "elliptical" or "line" (3-D only).
         size_m: FWHM (gaussian; elliptical: along the major axis u; line: across it, w) or
             diameter (flat_top).
-        deposition: "volume" or "surface".
+        deposition: one of DEPOSITIONS.
         layers: the stack below the spot with each layer's electron range.
         size2_m: elliptical: FWHM along the minor axis w; line: length along u.
         angle_rad: angle of the u axis from the face's first axis ξ towards η.
+        kernel: the resolved electron-transport source (kernel deposition only).
     """
 
     shape: str
@@ -93,6 +120,7 @@ class Spot:
     layers: tuple[Layer, ...]
     size2_m: float | None = None
     angle_rad: float = 0.0
+    kernel: object | None = None  # kernel_source.KernelSource
 
     @property
     def sigma_m(self) -> float:
@@ -106,14 +134,27 @@ class Spot:
     @property
     def half_extents_m(self) -> tuple[float, float]:
         """Half-lengths along u and w (m) holding all but 0.1 % of the power along each
-        axis (Gaussians: 1.58 FWHM), or the radius of a flat top."""
+        axis (Gaussians: 1.58 FWHM), or the radius of a flat top; widened in quadrature by
+        3.72 standard deviations of the kernel's widest lateral spread."""
         g = GAUSSIAN_RADIUS_PER_FWHM
         if self.shape == "elliptical":
-            return g * self.size_m, g * self.size2_m
-        if self.shape == "line":
-            return 0.5 * self.size2_m + g * self.size_m, g * self.size_m
-        a = g * self.size_m if self.shape == "gaussian" else 0.5 * self.size_m
-        return a, a
+            a, b = g * self.size_m, g * self.size2_m
+        elif self.shape == "line":
+            a, b = 0.5 * self.size2_m + g * self.size_m, g * self.size_m
+        else:
+            a = g * self.size_m if self.shape == "gaussian" else 0.5 * self.size_m
+            b = a
+        blur = GAUSSIAN_RADIUS_PER_SIGMA * math.sqrt(self.lateral_var_m2)
+        return math.hypot(a, blur), math.hypot(b, blur)
+
+    @property
+    def lateral_var_m2(self) -> float:
+        """Largest variance per axis of the kernel's lateral spread in the top layer (m²),
+        which sets the finely meshed zone; 0 without kernel. (A substrate's wider spread
+        varies over lengths the graded mesh resolves.)"""
+        if self.deposition != "kernel" or self.kernel is None:
+            return 0.0
+        return self.kernel.layers[0].max_var_m2
 
     @property
     def radius_m(self) -> float:
@@ -121,29 +162,45 @@ class Spot:
         radius of a flat top; the larger half-extent of elongated spots."""
         return max(self.half_extents_m)
 
-    def areal(self, xi, eta):
+    def areal(self, xi, eta, var=None):
         """Areal density per watt f(ξ, η) (1/m²) on the beam face, UFL expression of the
-        face coordinates (m) centred at the impact point."""
+        face coordinates (m) centred at the impact point, convolved with a round Gaussian
+        of variance var per axis (m², a UFL expression or None for none)."""
         import ufl
 
-        if self.shape in ("gaussian", "flat_top"):
-            return self.radial(ufl.sqrt(xi * xi + eta * eta))
+        if self.shape == "gaussian":
+            s2 = self.sigma_m ** 2 + (var if var is not None else 0.0)
+            return ufl.exp(-(xi * xi + eta * eta) / (2 * s2)) / (2 * math.pi * s2)
+        if self.shape == "flat_top":
+            if var is None:
+                return self.radial(ufl.sqrt(xi * xi + eta * eta))
+            a = 0.5 * self.size_m
+            v = var + (1e-4 * a) ** 2  # a floor keeps the edge finite where v = 0
+            s = ufl.sqrt(v)
+            r = ufl.sqrt(xi * xi + eta * eta)
+            return 0.5 * (1.0 - ufl.erf((r - a) / (math.sqrt(2.0) * s))) / blurred_disc_norm(
+                a, s, ufl.erf, ufl.exp)
         c, s = math.cos(self.angle_rad), math.sin(self.angle_rad)
         u, w = c * xi + s * eta, -s * xi + c * eta
+        extra = var if var is not None else 0.0
         if self.shape == "elliptical":
-            s1, s2 = self.size_m / FWHM_PER_SIGMA, self.size2_m / FWHM_PER_SIGMA
-            return ufl.exp(-u * u / (2 * s1 * s1) - w * w / (2 * s2 * s2)) / (
-                2 * math.pi * s1 * s2)
-        sig, half = self.sigma_m, 0.5 * self.size2_m
-        k = 1.0 / (math.sqrt(2.0) * sig)
+            v1 = (self.size_m / FWHM_PER_SIGMA) ** 2 + extra
+            v2 = (self.size2_m / FWHM_PER_SIGMA) ** 2 + extra
+            return ufl.exp(-u * u / (2 * v1) - w * w / (2 * v2)) / (2 * math.pi * ufl.sqrt(v1 * v2))
+        v, half = self.sigma_m ** 2 + extra, 0.5 * self.size2_m
+        k = 1.0 / ufl.sqrt(2.0 * v)
         along = (ufl.erf((half - u) * k) + ufl.erf((half + u) * k)) / (4 * half)
-        return along * ufl.exp(-w * w / (2 * sig * sig)) / (math.sqrt(2 * math.pi) * sig)
+        return along * ufl.exp(-w * w / (2 * v)) / ufl.sqrt(2 * math.pi * v)
 
     @property
     def depth_m(self) -> float:
         """Depth below the beam face that receives energy (0 for surface deposition)."""
         if self.deposition == "surface":
             return 0.0
+        if self.deposition == "film":
+            return self.layers[0].thickness_m
+        if self.deposition == "kernel":
+            return self.kernel.depth_m
         s, depth = 0.0, 0.0
         for layer in self.layers:
             need = (1.0 - s) * layer.range_m
@@ -183,11 +240,76 @@ class Spot:
         g = ufl.conditional(inside, EH_YMAX * lam / EH_NORM, 0.0)
         return areal * g / layer.range_m
 
+    def kernel_density(self, lk, xi, eta, depth):
+        """Volumetric density per watt (1/m³) in one kernel layer (kernel_source.LayerKernel):
+        g(d)·[w A_{v₁} + (1 − w) A_{v₂}], the nodal values joined by hat functions."""
+        import ufl
+
+        x = (depth - lk.top_m) / lk.step_m
+
+        def hats(values):
+            return sum(float(v) * ufl.max_value(1.0 - abs(x - n), 0.0)
+                       for n, v in enumerate(values) if v != 0.0)
+
+        gw = hats([g * w for g, w in zip(lk.density_per_m, lk.core_weight)])
+        gh = hats([g * (1 - w) for g, w in zip(lk.density_per_m, lk.core_weight)])
+        v1, v2 = hats(lk.core_var_m2), hats(lk.halo_var_m2)
+        return gw * self.areal(xi, eta, v1) + gh * self.areal(xi, eta, v2)
+
+    def film_density(self, xi, eta, depth):
+        """Volumetric density per watt (1/m³), uniform through the target layer."""
+        import ufl
+
+        t = self.layers[0].thickness_m
+        inside = ufl.And(ufl.ge(depth, 0.0), ufl.le(depth, t))
+        return ufl.conditional(inside, self.areal(xi, eta) / t, 0.0)
+
     def spot_time_s(self, diffusivity_m2_s: float) -> float:
         """Thermal time of the spot, (size/2)² / κ (s): the spot's local steady state is
         reached within about 20 of these (physics reference §3.3); the smallest size for
         elongated spots."""
         return (0.5 * self.smallest_m) ** 2 / diffusivity_m2_s
+
+
+def depth_dose_cumulative(s: float) -> float:
+    """∫₀^s g ds of the normalised Everhart–Hoff curve (0 at s ≤ 0, 1 at s ≥ 1)."""
+    s = min(max(s, 0.0), 1.0)
+    y = EH_YMAX * s
+    return sum(c * y ** (i + 1) / (i + 1) for i, c in enumerate(EH_COEFFS)) / EH_NORM
+
+
+def depth_dose_mean(s0: float, s1: float) -> float:
+    """∫_{s0}^{s1} s g ds of the normalised Everhart–Hoff curve."""
+    def F(s):
+        s = min(max(s, 0.0), 1.0)
+        y = EH_YMAX * s
+        return sum(c * y ** (i + 2) / (i + 2) for i, c in enumerate(EH_COEFFS)) / (
+            EH_NORM * EH_YMAX)
+    return F(s1) - F(s0)
+
+
+def deposition_summary(spot: Spot) -> tuple[dict, float]:
+    """(share of the deposited power per region, mean deposition depth m) of a spot."""
+    if spot.deposition == "kernel" and spot.kernel is not None:
+        return dict(spot.kernel.shares), spot.kernel.mean_depth_m()
+    first = spot.layers[0]
+    if spot.deposition == "surface":
+        return {first.region: 1.0}, 0.0
+    if spot.deposition == "film":
+        return {first.region: 1.0}, 0.5 * first.thickness_m
+    shares, mean, s = {}, 0.0, 0.0
+    for layer in spot.layers:
+        s1 = s + layer.thickness_m / layer.range_m
+        share = depth_dose_cumulative(s1) - depth_dose_cumulative(s)
+        if share > 0:
+            shares[layer.region] = shares.get(layer.region, 0.0) + share
+            # depth = top + (s' − s)·R over the layer
+            mean += (layer.top_m - s * layer.range_m) * share + layer.range_m * depth_dose_mean(
+                s, s1)
+        s = s1
+        if s >= 1.0:
+            break
+    return shares, mean
 
 
 def deposited_fraction(eta_E: float) -> float:

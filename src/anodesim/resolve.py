@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import geometry, materials as mat_lib
+from . import electron_kernels, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
 from .case import Case, CaseError
 from .loading import Schedule, plan
@@ -30,31 +30,72 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
     return out
 
 
-def backscatter_fraction(case: Case, mats: dict[str, mat_lib.Material]) -> float:
-    """Energy backscatter fraction η_E: the case's, else the target material's."""
+def backscatter_fraction(case: Case, mats: dict[str, mat_lib.Material], spot=None) -> float:
+    """Energy backscatter fraction η_E: the case's, else the kernel tables' (material, kV,
+    incidence; the film table for layered targets) for every deposition, else (a material
+    or case outside the tables) the target material's."""
     if case.beam.backscatter_energy_fraction is not None:
         return case.beam.backscatter_energy_fraction
+    if spot is None:  # (callers without the spot)
+        _, spot, _ = _layout_and_spot(case, mats)
+    if spot is not None and spot.kernel is not None:
+        return spot.kernel.eta_E
     return mats["target"].backscatter_energy_fraction
 
 
+def backscatter_coefficient(case: Case, prep) -> float | None:
+    """Backscatter coefficient η (electrons per incident electron) from the kernel tables
+    (the target material or its surrogate, kV, incidence); None outside the tables."""
+    if prep.spot.kernel is not None:
+        return prep.spot.kernel.eta
+    m = prep.mats[prep.spot.layers[0].region]
+    try:
+        table = kernel_source.table_material(m.key, m.atomic_number)
+        return electron_kernels.load().backscatter_coefficient(
+            table, case.beam.voltage_V, incidence_deg(getattr(prep.lay, "frame", None)))
+    except electron_kernels.ElectronKernelRangeError:
+        return None
+
+
+def incidence_deg(frame) -> float:
+    """Angle of incidence ψ (°) from the beam face's normal: 0 on axisymmetric models."""
+    if frame is None:
+        return 0.0
+    return math.degrees(math.acos(min(1.0, max(-1.0, frame.incidence_cos))))
+
+
 def make_spot(case: Case, mats: dict[str, mat_lib.Material], stack, frame=None) -> Spot:
-    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges).
+    """The beam footprint and the layers the electrons cross (Kanaya–Okayama ranges), with
+    the electron-transport kernel for the kernel deposition.
 
     On a 3-D face (frame given) the footprint of a round beam is the elliptical Gaussian
     with σ/cos ψ along the beam's trace on the face, ψ the angle of incidence.
+
+    Raises:
+        CaseError: the kernel tables do not cover the case (material, voltage, angle,
+            layered target), or the electrons pass through the target stack.
     """
-    layers, top = [], 0.0
+    layers, top, kstack = [], 0.0, []
     for region, thickness in stack:
         m = mats[region]
         R = kanaya_okayama_range_m(case.beam.voltage_V, m.atomic_mass_g_mol,
                                    m.atomic_number, m.density_g_cm3)
         layers.append(Layer(region, top, thickness, R))
+        kstack.append((region, top, thickness, m.key, m.atomic_number, R))
         top += thickness
     b = case.beam
+    kernel = None
+    try:  # every deposition takes η_E from the tables where they cover the case
+        kernel = kernel_source.resolve(tuple(kstack), b.voltage_V, incidence_deg(frame))
+    except electron_kernels.ElectronKernelRangeError as e:
+        if b.deposition == "kernel":
+            raise CaseError(f"beam.deposition = 'kernel': {e}; expected a case inside the "
+                            "tables, or deposition = 'everhart_hoff' or 'surface'") from None
     if b.spot == "footprint":
         return Spot("elliptical", b.size_m / frame.incidence_cos, b.deposition, tuple(layers),
-                    b.size_m, frame.trace_angle())
-    return Spot(b.spot, b.size_m, b.deposition, tuple(layers), b.size2_m, b.orientation_rad)
+                    b.size_m, frame.trace_angle(), kernel)
+    return Spot(b.spot, b.size_m, b.deposition, tuple(layers), b.size2_m, b.orientation_rad,
+                kernel)
 
 
 def time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
@@ -128,8 +169,8 @@ def prepare(case: Case) -> Prepared:
             belong to this geometry.
     """
     mats = region_materials(case)
-    eta = backscatter_fraction(case, mats)
     lay, spot, zone_depth = _layout_and_spot(case, mats)
+    eta = backscatter_fraction(case, mats, spot)
     _check_probes(case, lay)
     _check_reference_temperature(case, mats)
     steps = plan_steps(case, spot, mats)

@@ -23,7 +23,9 @@ from . import __version__, geometry, output
 from .case import ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .limits import check, life_summary, limits_for
 from .monitors import default_monitors
-from .resolve import mesh_description, plan_steps, prepare
+from .beam import deposition_summary
+from .resolve import backscatter_coefficient, incidence_deg, mesh_description, plan_steps, prepare
+from .spot_sizes import predicted_sizes
 from .results import RunResult, TimeSeries
 
 
@@ -79,7 +81,7 @@ class Simulation:
         if abs(ratio - 1.0) <= 1e-3 or not self.rank0:
             return
         why = "refine mesh.spot_fraction"
-        if case.geometry.kind == "user_mesh" and spot.deposition == "volume":
+        if case.geometry.kind == "user_mesh" and spot.deposition != "surface":
             why += (f", or the target is thinner than the electron range "
                     f"({spot.layers[0].range_m * 1e6:.3g} µm): on a user mesh all the energy "
                     "goes into the target group, none into the material below")
@@ -229,11 +231,22 @@ class Simulation:
 
     def _beam_summary(self) -> dict:
         b, prep, spot = self.case.beam, self.prep, self.prep.spot
+        shares, mean_depth = deposition_summary(spot)
         return {"beam_power_W": b.power_W, "backscatter_energy_fraction": prep.eta,
+                "backscatter_coefficient": backscatter_coefficient(self.case, prep),
+                "incidence_deg": incidence_deg(getattr(prep.lay, "frame", None)),
                 "deposited_power_W": b.power_W * prep.p_dep, "deposition": spot.deposition,
+                "deposited_share": shares,
+                "mean_deposition_depth_um": mean_depth * 1e6,
+                "extra_focal_power_W": 0.0,
+                "kernel_tables": dict(spot.kernel.table_materials) if spot.kernel else None,
                 "electron_range_um": {layer.region: layer.range_m * 1e6
                                       for layer in spot.layers},
                 "deposition_depth_um": prep.zone_depth * 1e6,
+                "size_definition": b.size_definition,
+                "given_size_um": (b.given_size_m or b.size_m) * 1e6,
+                "beam_size_um": b.size_m * 1e6,
+                "focal_spot_um": predicted_sizes(spot),
                 "source_integral_ratio": self.problem.source_ratio}
 
     def _numerics(self) -> dict:

@@ -262,9 +262,8 @@ class ThermalProblem:
                 self.source_terms.append((q, ds(tag, metadata=q_md)))
                 source += q * v * w * ds(tag, metadata=q_md)
             else:
-                for layer in self.spot.layers:
-                    tag = dom.groups[layer.region]
-                    q = self.spot.volume_density(layer, self.spot.areal(xi, eta), depth)
+                for region, q in self._volume_sources(xi, eta, depth):
+                    tag = dom.groups[region]
                     self.source_forms.append(q * w * dx(tag, metadata=q_md))
                     self.source_terms.append((q, dx(tag, metadata=q_md)))
                     source += q * v * w * dx(tag, metadata=q_md)
@@ -280,6 +279,17 @@ class ThermalProblem:
             if not self.source_ratio > 0:
                 raise ValueError("the beam source misses the mesh (zero deposited power)")
             self.source_vector.scale(1.0 / self.source_ratio)
+
+    def _volume_sources(self, xi, eta, depth):
+        """[(region, q per watt)] of the volume depositions (kernel, film, Everhart–Hoff)."""
+        spot = self.spot
+        if spot.deposition == "kernel":
+            return [(lk.region, spot.kernel_density(lk, xi, eta, depth))
+                    for lk in spot.kernel.layers]
+        if spot.deposition == "film":
+            return [(spot.layers[0].region, spot.film_density(xi, eta, depth))]
+        return [(layer.region, spot.volume_density(layer, spot.areal(xi, eta), depth))
+                for layer in spot.layers]
 
     def _define_boundary_conditions(self, F):
         """Fixed temperatures (Dirichlet), convection, radiation and heat-flux terms, and

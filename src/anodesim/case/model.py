@@ -177,17 +177,24 @@ class Beam:
             first in-plane axis towards its second (geometry/reflection3d.py).
         direction: travel direction of the electrons (tube frame), or None: the default of
             the geometry.
+        deposition: one of beam.DEPOSITIONS ("kernel" default; "volume" in a case file is
+            read as "everhart_hoff").
+        size_definition: how the given size was measured (spot_sizes.DEFINITIONS); size_m
+            and size2_m are already converted to the beam's FWHM (diameter for flat top).
+        given_size_m: the size as given in the case (m), before that conversion.
     """
 
     voltage_V: float
     power_W: float
     spot: str
     size_m: float
-    deposition: str  # "volume" | "surface"
+    deposition: str  # beam.DEPOSITIONS
     backscatter_energy_fraction: float | None = None
     size2_m: float | None = None
     orientation_rad: float = 0.0
     direction: tuple[float, float, float] | None = None
+    size_definition: str = "fwhm"
+    given_size_m: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..beam import DEPOSITIONS
+from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
                     Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
@@ -201,16 +203,26 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
         size, size2 = length("fwhm_um"), length("length_um")
     else:
         size = length("fwhm_um")
+    definition = sec.choice("size_definition", SIZE_DEFINITIONS, "fwhm")
+    given_m = size
+    if definition != "fwhm":  # the given sizes are X-ray spot sizes: to the beam's
+        f = conversion_factor(definition, spot)
+        size /= f
+        if spot == "elliptical":
+            size2 /= f
     if spot in ("elliptical", "line"):
         orientation = math.radians(sec.number("orientation_deg", 0.0, lo=-360.0, hi=360.0,
                                               expected="an angle in degrees"))
     direction = _vector(sec, "direction") if geometry.dim == 3 and sec.has("direction") \
         else None
-    deposition = sec.choice("deposition", ("volume", "surface"), "volume")
+    deposition = sec.choice("deposition", DEPOSITIONS + ("volume",), "kernel")
+    if deposition == "volume":  # its name before issue 12
+        deposition = "everhart_hoff"
     eta = sec.number("backscatter_energy_fraction", None, lo=0.0, hi=0.99,
                      expected="a fraction in [0, 0.99]")
     sec.close()
-    return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction)
+    return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction,
+                definition, given_m)
 
 
 def _loading(root: _Section, beam: Beam) -> Loading:

@@ -102,7 +102,7 @@ def mesh_sizes(case: Case, spot) -> tuple[float, float, float]:
     thickness of a transmission target.
     """
     h_min = case.mesh.spot_fraction * spot.smallest_m
-    if spot.deposition == "volume":
+    if spot.deposition != "surface":
         h_min = min(h_min, 0.25 * spot.depth_m)
     g = case.geometry
     if g.kind == "transmission":
