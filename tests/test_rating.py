@@ -292,7 +292,7 @@ def test_serial_charts_default_to_the_cases_own_pulse_train():
 @pytest.mark.slow
 def test_coolant_side_default_binds_the_100um_spot():
     """The shipped insert with a 100 µm spot (source-and-limits.md A6: rated 70 W with the
-    coolant face at 150 °C): with the water default the coolant wall binds, below 45 W
+    coolant face at 150 °C): with the water default the coolant wall binds, below 50 W
     (the review: a 90 °C wall binds at about 35 W), and the run at that power holds."""
     import dataclasses as dc
     from pathlib import Path
@@ -302,7 +302,7 @@ def test_coolant_side_default_binds_the_100um_spot():
                       loading=anodesim.case.Loading("steady", ()),
                       output=dc.replace(case.output, fields=False), mechanics=None)
     sl = rating.max_safe_loading(case, rating.build_engine(case))
-    assert sl.binding == "coolant_side" and sl.confirmed and 30.0 < sl.power_W < 45.0
+    assert sl.binding == "coolant_side" and sl.confirmed and 30.0 < sl.power_W < 50.0
     res = run(dc.replace(case, beam=dc.replace(case.beam, power_W=sl.power_W)))
     assert all(c.holds for c in res.limits)
 
