@@ -258,14 +258,18 @@ class ThermalProblem:
         self.source_terms = []  # (q, measure): emission weights for the drift
         source = 0
         if self.spot is not None:
+            # The spot's size, orientation and normalisation enter as constants: the forms
+            # are the same for every spot size of a shape (compiled once in a sweep).
+            p = {k: dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(v))
+                 for k, v in self.spot.parameters().items()}
             if self.spot.deposition == "surface":
                 tag = dom.groups["beam_face"]
-                q = self.spot.areal(xi, eta)
+                q = self.spot.areal(xi, eta, None, p)
                 self.source_forms.append(q * w * ds(tag, metadata=q_md))
                 self.source_terms.append((q, ds(tag, metadata=q_md)))
                 source += q * v * w * ds(tag, metadata=q_md)
             else:
-                for region, q in self._volume_sources(xi, eta, depth):
+                for region, q in self._volume_sources(xi, eta, depth, p):
                     tag = dom.groups[region]
                     self.source_forms.append(q * w * dx(tag, metadata=q_md))
                     self.source_terms.append((q, dx(tag, metadata=q_md)))
@@ -304,7 +308,8 @@ class ThermalProblem:
             if missing:
                 raise ValueError(f"beam.extra_focal: this mesh has no face named {missing[0]!r}")
             ds = self.ds(tuple(dom.groups[f] for f in la.faces), metadata=md)
-            q = (cosine_density(ef.distance_m, xi * xi + eta * eta) if la.law == "cosine"
+            H = dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(ef.distance_m))
+            q = (cosine_density(H, xi * xi + eta * eta) if la.law == "cosine"
                  else dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(1.0)))
             raw = self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(q * w * ds)),
                                       op=MPI.SUM)
@@ -323,15 +328,16 @@ class ThermalProblem:
         self.source_vector.axpy(ef.per_deposited_W(), total)
         total.destroy()
 
-    def _volume_sources(self, xi, eta, depth):
-        """[(region, q per watt)] of the volume depositions (kernel, film, Everhart–Hoff)."""
+    def _volume_sources(self, xi, eta, depth, p):
+        """[(region, q per watt)] of the volume depositions (kernel, film, Everhart–Hoff);
+        p: the spot's shape constants (Spot.parameters)."""
         spot = self.spot
         if spot.deposition == "kernel":
-            return [(lk.region, spot.kernel_density(lk, xi, eta, depth))
+            return [(lk.region, spot.kernel_density(lk, xi, eta, depth, p))
                     for lk in spot.kernel.layers]
         if spot.deposition == "film":
-            return [(spot.layers[0].region, spot.film_density(xi, eta, depth))]
-        return [(layer.region, spot.volume_density(layer, spot.areal(xi, eta), depth))
+            return [(spot.layers[0].region, spot.film_density(xi, eta, depth, p))]
+        return [(layer.region, spot.volume_density(layer, spot.areal(xi, eta, None, p), depth))
                 for layer in spot.layers]
 
     def _define_boundary_conditions(self, F):
