@@ -95,7 +95,7 @@ def test_mesh_without_a_target_group(tmp_path, capsys):
     path = write_toml(tmp_path / "case.toml", _example(geometry={"file": str(renamed)}))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "a volume physical group named 'target'" in err and "tile" in err, err
+    assert "a volume set named 'target'" in err and "tile" in err, err
 
 
 def test_volume_without_a_group_is_one_line(tmp_path, capsys):
@@ -125,3 +125,119 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
     case = _example(geometry={"file": str(msh), "impact_point_mm": [0.5, 0.5, 0.5]},
                     materials={"heat_sink": None})
     assert_run_rejected(tmp_path, capsys, case, "belong to no physical volume group")
+
+
+# ---------------------------------------------------------------- meshes through meshio
+def _export(tmp_path, fmt: str) -> tuple[Path, dict]:
+    """The shipped block anode written by meshio as Abaqus .inp (element sets, in mm), VTK
+    .vtu (a tag array only: names mapped in the case) or Salome .med (groups, in mm); the
+    geometry table of a case that reads it."""
+    import meshio
+    import numpy as np
+
+    m = meshio.read(EXAMPLE.parent / "block_anode.msh")
+    types = list(dict.fromkeys(b.type for b in m.cells))  # one block per type (MED needs it)
+    cells = [(t, np.concatenate([b.data for b in m.cells if b.type == t])) for t in types]
+    tag = [np.concatenate([a for a, b in zip(m.cell_data["gmsh:physical"], m.cells)
+                           if b.type == t]) for t in types]
+    names = {int(v[0]): k for k, v in m.field_data.items()}
+    path = tmp_path / f"block_anode.{fmt}"
+    geometry = {"file": str(path), "mesh_unit": "mm"}
+    if fmt == "inp":
+        sets = {n: [np.flatnonzero(a == t) for a in tag] for t, n in names.items()}
+        meshio.write(path, meshio.Mesh(m.points * 1e3, cells, cell_sets=sets))
+    elif fmt == "vtu":
+        meshio.write(path, meshio.Mesh(m.points, cells, cell_data={"gmsh:physical": tag}))
+        geometry = {"file": str(path), "mesh_unit": "m",
+                    "groups": {n: t for t, n in names.items()}}
+    else:  # MED: negative family numbers for cells, each family in one group
+        med = meshio.Mesh(m.points * 1e3, cells, cell_data={"cell_tags": [-a for a in tag]})
+        med.cell_tags = {-t: [n] for t, n in names.items()}
+        meshio.write(path, med)
+    return path, geometry
+
+
+def _steady_T(case_data: dict) -> tuple[float, float]:
+    """(peak temperature K, convective outflow W) of the steady state, direct solver."""
+    case = anodesim.from_dict(merge(case_data, {"numerics": {"solver": "direct"}}))
+    prep = resolve.prepare(case)
+    domain, problem, _, _ = simulation.build_problem(case, prep, MPI.COMM_WORLD)
+    problem.steady(case.beam.power_W * prep.p_dep)
+    b = case.boundaries["cooled_end"]
+    out = dolfinx.fem.form(b.h_W_m2K * (problem.T - b.temperature_K)
+                           * problem.ds(domain.groups["cooled_end"]))
+    Q = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(out), op=MPI.SUM)
+    T = MPI.COMM_WORLD.allreduce(float(problem.T.x.array.max()), op=MPI.MAX)
+    return T, Q
+
+
+def test_block_anode_through_meshio_formats_gives_the_msh_result(tmp_path):
+    """The block anode as .inp (mm, element sets), .vtu (tags mapped in [geometry.groups])
+    and .med (mm, groups) gives the .msh run's peak temperature and cooled-end outflow to
+    round-off (relative 1e-9; direct solver, so only the node order differs)."""
+    want = _steady_T(_example())
+    for fmt in ("inp", "vtu", "med"):
+        _, geometry = _export(tmp_path, fmt)
+        got = _steady_T(_example(geometry=geometry))
+        assert got == pytest.approx(want, rel=1e-9), fmt
+
+
+def test_meshio_sets_missing_or_mapped_wrong_is_one_line(tmp_path, capsys):
+    """A .vtu without names, a mapping to an absent tag, a mesh in mm read as metres (20 m
+    across) and one in mm whose impact point then misses the beam face: one line each,
+    exit status 2, nothing written."""
+    _, geometry = _export(tmp_path, "vtu")
+    cases = [
+        ({"file": geometry["file"], "mesh_unit": "m"}, "no named set of volume cells"),
+        ({**geometry, "groups": {**geometry["groups"], "target": 7}},
+         "geometry.groups.target = 7: no cell has this tag in the array 'gmsh:physical'; "
+         "expected one of 1, 2, 3, 4, 5, 6"),
+        ({**geometry, "groups": {"target": 2, "beam_face": 3}},
+         "volume cells are in no region set (regions: target)"),
+    ]
+    _, inp = _export(tmp_path, "inp")
+    cases += [({**inp, "mesh_unit": "m"},
+               "geometry.mesh_unit = 'm': expected the unit of the mesh's coordinates (with "
+               "'m' the mesh is 9.381 m across"),
+              ({**inp, "impact_point_mm": [0.0, 0.0, 0.0005]}, None),
+              ({"file": inp["file"]}, "geometry.mesh_unit: missing")]
+    for geometry_change, message in cases:
+        if message is None:  # on the face within 1e-4 of the mesh size: accepted
+            anodesim.from_dict(_example(geometry=geometry_change))
+            continue
+        assert_run_rejected(tmp_path, capsys, _example(geometry=geometry_change), message)
+
+
+def test_mesh_in_the_wrong_unit_misses_the_beam_face(tmp_path, capsys):
+    """The block anode's nodes in µm-scaled metres (a mesh exported in m but declared mm, 9.4
+    µm across, is refused by size); one in mm declared as mm with the impact point given in
+    the wrong unit (0.5 mm off the face): the impact-point line names the mesh's extent."""
+    _, inp = _export(tmp_path, "inp")
+    assert_run_rejected(tmp_path, capsys,
+                        _example(geometry={**inp, "impact_point_mm": [0.0, 0.0, 500.0]}),
+                        "geometry.impact_point_mm = [0.0, 0.0, 500.0]: expected a point on "
+                        "the beam_face group")
+    _, vtu = _export(tmp_path, "vtu")
+    assert_run_rejected(tmp_path, capsys, _example(geometry={**vtu, "mesh_unit": "mm"}),
+                        "geometry.mesh_unit = 'mm': expected the unit of the mesh's "
+                        "coordinates (with 'mm' the mesh is 9.381e-06 m across")
+
+
+def test_surface_only_and_hexahedral_meshes_are_refused(tmp_path, capsys):
+    """A mesh of the block's surface triangles only, and one of hexahedra: one line each."""
+    import meshio
+    import numpy as np
+
+    m = meshio.read(EXAMPLE.parent / "block_anode.msh")
+    surface = tmp_path / "surface.vtu"
+    meshio.write(surface, meshio.Mesh(m.points, [b for b in m.cells if b.type == "triangle"]))
+    assert_run_rejected(tmp_path, capsys,
+                        _example(geometry={"file": str(surface), "mesh_unit": "m"}),
+                        "no volume cells (found triangle); expected a volume mesh of "
+                        "tetrahedra, not a surface mesh")
+    cube = np.array([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], float)
+    hexa = tmp_path / "hexa.vtu"
+    meshio.write(hexa, meshio.Mesh(cube, [("hexahedron", np.array([[0, 1, 3, 2, 4, 5, 7, 6]]))]))
+    assert_run_rejected(tmp_path, capsys, _example(geometry={"file": str(hexa),
+                                                            "mesh_unit": "mm"}),
+                        "1 hexahedron cells; expected tetrahedra only")

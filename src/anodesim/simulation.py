@@ -304,8 +304,8 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
 def _mesh(case: Case, prep, comm, out: Path | None):
     """(domain, mesh path): the user's mesh, a reused one, or one built with gmsh."""
     if case.geometry.kind == "user_mesh":
-        mesh_path = Path(case.geometry.file)
-        return geometry.to_dolfinx(comm, path=mesh_path, gdim=3), mesh_path
+        um = geometry.user_mesh
+        return um.to_dolfinx(comm, um.load(case.geometry)), Path(case.geometry.file)
     if case.mesh.file:
         mesh_path = Path(case.mesh.file)
         try:

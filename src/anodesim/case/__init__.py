@@ -24,12 +24,12 @@ from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, ZERO_CELSIUS_K, Beam, Boun
                     regions_of)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
-                     _output, _probes, _rating, _time, msh_groups)
+                     _output, _probes, _rating, _time)
 
 __all__ = ["GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case", "CaseError",
            "DriftSettings", "Geometry", "Limits", "Loading", "Materials", "Mechanics",
            "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
-           "faces_of", "from_dict", "interfaces_of", "load", "msh_groups", "read_toml",
+           "faces_of", "from_dict", "interfaces_of", "load", "read_toml",
            "regions_of"]
 
 

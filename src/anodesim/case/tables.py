@@ -19,50 +19,53 @@ from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail,
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
-def msh_groups(path: Path) -> dict[str, int]:
-    """Physical-group name → dimension from the $PhysicalNames section of a gmsh .msh file
-    (ASCII or binary: that section is text in both)."""
-    groups, inside = {}, False
-    with open(path, "rb") as f:
-        for raw in f:
-            line = raw.decode("utf-8", "replace").strip()
-            if line == "$PhysicalNames":
-                inside = True
-                next(f)  # the count
-                continue
-            if line == "$EndPhysicalNames":
-                break
-            if inside:
-                dim, _tag, name = line.split(maxsplit=2)
-                groups[name.strip('"')] = int(dim)
-            elif line.startswith("$Nodes"):
-                break
-    return groups
-
-
 def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
+    from ..geometry import mesh_import  # meshio, no dolfinx
+
     path = base_dir / sec.string("file")
     if not path.is_file():
-        raise _fail("geometry.file", str(path), "an existing gmsh .msh file")
+        raise _fail("geometry.file", str(path), "an existing mesh file")
+    # gmsh meshes of this project are in metres; other formats must say their unit
+    unit = sec.choice("mesh_unit", tuple(mesh_import.UNITS),
+                      "m" if path.suffix == ".msh" else ...)
+    groups = {}
+    if sec.has("groups"):
+        gs = sec.section("groups")
+        for name in list(gs.data):
+            ref = gs.raw(name)
+            if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+                raise _fail(f"geometry.groups.{name}", ref,
+                            "an integer tag of the mesh file or the name of a set in it")
+            groups[name] = ref
+        gs.close()
     try:
-        groups = msh_groups(path)
-    except (OSError, ValueError, StopIteration):
-        groups = {}
-    if not groups:
-        raise _fail("geometry.file", str(path), "a gmsh .msh file with named physical groups")
+        um = mesh_import.read(str(path), unit, groups or None)
+    except mesh_import.MeshImportError as e:
+        raise CaseError(str(e)) from None
     for name, dim in (("target", 3), ("beam_face", 2)):
-        if groups.get(name) != dim:
+        if um.dims.get(name) != dim:
             raise _fail("geometry.file", str(path),
-                        f"a mesh with a {'volume' if dim == 3 else 'surface'} physical group "
-                        f"named '{name}' (found: {', '.join(sorted(groups))})")
+                        f"a mesh with a {'volume' if dim == 3 else 'surface'} set named "
+                        f"'{name}' (found: {', '.join(sorted(um.dims)) or 'none'}"
+                        f"{'; or map one in [geometry.groups]' if not groups else ''})")
+    if not mesh_import.SMALLEST_M <= um.diagonal <= mesh_import.LARGEST_M:
+        raise _fail("geometry.mesh_unit", unit,
+                    f"the unit of the mesh's coordinates (with {unit!r} the mesh is "
+                    f"{um.diagonal:.4g} m across; an anode is "
+                    f"{mesh_import.SMALLEST_M * 1e3:g} mm to {mesh_import.LARGEST_M:g} m)")
+    point = _impact_point(sec)
+    sec.close()
+    return Geometry("user_mesh", {}, file=str(path), impact_point_m=point,
+                    mesh_groups=dict(um.dims), mesh_unit=unit, groups=groups)
+
+
+def _impact_point(sec: _Section) -> tuple[float, float, float]:
     point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
     if (not isinstance(point, list) or len(point) != 3 or any(
             isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
             for c in point)):
         raise _fail("geometry.impact_point_mm", point, "a point [x, y, z] in mm")
-    sec.close()
-    return Geometry("user_mesh", {}, file=str(path),
-                    impact_point_m=tuple(float(c) * 1e-3 for c in point), mesh_groups=groups)
+    return tuple(float(c) * 1e-3 for c in point)
 
 
 def _geometry(root: _Section, base_dir: Path) -> Geometry:
