@@ -23,7 +23,7 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
     """Material per region with the case's overrides (and frozen if constant mode)."""
     out = {}
     for region, key in case.materials.by_region.items():
-        m = mat_lib.get(key).with_overrides(case.materials.overrides.get(region, {}))
+        m = mat_lib.get(key, case.materials.user).with_overrides(case.materials.overrides.get(region, {}))
         if not case.materials.temperature_dependent:
             m = m.frozen_at(case.initial_temperature_K)
         out[region] = m

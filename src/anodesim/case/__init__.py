@@ -149,7 +149,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     title = root.string("title", "anodesim case")
     geometry = _geometry(root, Path(base_dir))
     mesh = _mesh(root, Path(base_dir))
-    materials = _materials(root, geometry)
+    materials = _materials(root, geometry, Path(base_dir))
     beam = _beam(root, geometry)
     if geometry.kind == "user_mesh" and beam.direction is None:
         raise CaseError("beam.direction: missing; expected the electrons' travel direction "

@@ -163,11 +163,17 @@ class MeshSettings:
 
 @dataclass(frozen=True)
 class Materials:
-    """Material name per region, constant overrides (SI) and the property mode."""
+    """Material name per region, constant overrides (SI) and the property mode.
+
+    Attributes:
+        user: user materials of the case (case/user_materials.py): name → entry in the
+            library's data-file schema (K, SI), checked like the library.
+    """
 
     by_region: dict[str, str]
     overrides: dict[str, dict[str, float]]
     temperature_dependent: bool = True
+    user: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -370,6 +376,8 @@ class Case:
         if self.geometry.kind not in USER_GEOMETRIES:  # (keys of user geometries only)
             for key in ("mesh_unit", "groups"):
                 d["geometry"].pop(key)
+        if not self.materials.user:
+            d["materials"].pop("user")
         return d
 
     def hash(self) -> str:

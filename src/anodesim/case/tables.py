@@ -12,6 +12,7 @@ from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
                     Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
+from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
 
@@ -143,12 +144,13 @@ OVERRIDE_KEYS = {"k_W_mK": "k", "cp_J_kgK": "cp", "rho_kg_m3": "rho",
                  "alpha_1_K": "alpha", "E_Pa": "E", "nu_1": "nu"}
 
 
-def _materials(root: _Section, geometry: Geometry) -> Materials:
+def _materials(root: _Section, geometry: Geometry, base_dir: Path) -> Materials:
     from ..materials import library  # reads a TOML data file, no dolfinx
 
-    lib = library()
     regions = regions_of(geometry)
     sec = root.section("materials")
+    user = user_materials.read(sec, base_dir)
+    lib = {**library(), **user}
     by_region = {}
     for region in regions:
         if geometry.kind == "user_mesh" and not sec.has(region):
@@ -157,7 +159,7 @@ def _materials(root: _Section, geometry: Geometry) -> Materials:
         name = sec.string(region)
         if name not in lib:
             raise _fail(f"materials.{region}", name,
-                        "a material of the library: " + ", ".join(sorted(lib))
+                        "a material of the library or the case: " + ", ".join(sorted(lib))
                         + _did_you_mean(name, lib))
         by_region[region] = name
     mode = sec.choice("properties", ("temperature_dependent", "constant"),
@@ -176,7 +178,8 @@ def _materials(root: _Section, geometry: Geometry) -> Materials:
             rs.close()
     ov.close()
     sec.close()
-    return Materials(by_region, overrides, mode == "temperature_dependent")
+    return Materials(by_region, overrides, mode == "temperature_dependent",
+                     {k: v for k, v in user.items() if k in by_region.values()})
 
 
 def _beam(root: _Section, geometry: Geometry) -> Beam:

@@ -241,7 +241,9 @@ def _assemble(points, blocks: _Blocks, sets: dict, where: str, mapped: bool) -> 
     cell_tag = np.zeros(n, dtype=np.int32)
     groups, dims = {}, {}
     hint = "" if mapped else "; name the groups in [geometry.groups]"
-    for tag, (name, idx) in enumerate(sorted(regions.items()), start=1):
+    # the target first: the run's T_peak is the first region's hottest node
+    order = sorted(regions, key=lambda r: (r != "target", r))
+    for tag, (name, idx) in enumerate(((r, regions[r]) for r in order), start=1):
         clash = cell_tag[idx] != 0
         if clash.any():
             other = next(k for k, t in groups.items() if t == cell_tag[idx][clash][0])
