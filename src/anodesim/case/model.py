@@ -58,6 +58,15 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         "interfaces": (),
         "dim": 3,
     },
+    "cad": {
+        # A STEP file meshed with gmsh (geometry/cad.py): regions are solids chosen by name
+        # or box (one must be "target"), faces likewise (one must be "beam_face").
+        "sizes": {},
+        "regions": (),
+        "normals": {},
+        "interfaces": (),
+        "dim": 3,
+    },
     "block": {
         # A hemisphere of one material: stands for a semi-infinite target (verification,
         # bulk targets). Its curved surface is "far_field".
@@ -69,7 +78,7 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 }
 
 
-USER_GEOMETRIES = ("user_mesh",)  # geometries whose regions and faces the user names
+USER_GEOMETRIES = ("user_mesh", "cad")  # geometries whose regions and faces the user names
 
 
 def regions_of(geometry: Geometry) -> tuple[str, ...]:
@@ -126,7 +135,8 @@ class Geometry:
         mesh_groups: user mesh, cad: group name → dimension (3 regions, 2 faces).
         mesh_unit: user mesh: length unit of the file's coordinates ("m" or "mm").
         groups: user mesh: ``[geometry.groups]``, name → the file's tag (int) or set name
-            (str); empty: the file's own named sets.
+            (str); empty: the file's own named sets. cad: region or face name → a name
+            in the STEP file (str) or a box [x0, y0, z0, x1, y1, z1] (m).
     """
 
     kind: str

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..beam import DEPOSITIONS
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
+                    USER_GEOMETRIES,
                     Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
 from . import user_materials
@@ -60,6 +61,49 @@ def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
                     mesh_groups=dict(um.dims), mesh_unit=unit, groups=groups)
 
 
+def _cad(sec: _Section, base_dir: Path) -> Geometry:
+    from ..geometry import cad  # gmsh, no dolfinx
+
+    path = base_dir / sec.string("file")
+    if not path.is_file():
+        raise _fail("geometry.file", str(path), "an existing STEP file")
+    groups, dims = {}, {}
+    for table, dim in (("regions", 3), ("faces", 2)):
+        ts = sec.section(table, {})
+        for name in list(ts.data):
+            ref = ts.raw(name)
+            if isinstance(ref, dict):
+                box = ts.section(name)
+                ref = [c * 1e-3 for c in _numbers(box, "box_mm", (), -math.inf, math.inf,
+                                                     "a box [x0, y0, z0, x1, y1, z1] in mm")]
+                if len(ref) != 6 or any(ref[i] > ref[i + 3] for i in range(3)):
+                    raise _fail(f"geometry.{table}.{name}.box_mm", [c * 1e3 for c in ref],
+                                "a box [x0, y0, z0, x1, y1, z1] in mm with x0 <= x1, y0 <= y1, "
+                                "z0 <= z1")
+                box.close()
+            elif not isinstance(ref, str):
+                raise _fail(f"geometry.{table}.{name}", ref, "a name in the STEP file or "
+                            "{ box_mm = [x0, y0, z0, x1, y1, z1] }")
+            groups[name], dims[name] = ref, dim
+        ts.close()
+    names = cad.solid_names(str(path))  # (reads the file: CadError if it cannot)
+    if not any(d == 3 for d in dims.values()):  # the solids' own names
+        for name in names:
+            groups[name], dims[name] = name, 3
+    if "" in groups:
+        raise _fail("geometry.regions", {}, "names for the regions: the STEP file has unnamed "
+                    "solids (name its bodies in the CAD tool, or choose them by box_mm)")
+    for name, dim, table in (("target", 3, "regions"), ("beam_face", 2, "faces")):
+        if dims.get(name) != dim:
+            raise CaseError(f"geometry.{table}.{name}: missing; expected the "
+                            f"{'solid' if dim == 3 else 'face'} hit by the beam (found: "
+                            f"{', '.join(sorted(n for n, d in dims.items() if d == dim)) or 'none'})")
+    point = _impact_point(sec)
+    sec.close()
+    return Geometry("cad", {}, file=str(path), impact_point_m=point, mesh_groups=dims,
+                    groups=groups)
+
+
 def _impact_point(sec: _Section) -> tuple[float, float, float]:
     point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
     if (not isinstance(point, list) or len(point) != 3 or any(
@@ -74,6 +118,8 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
     kind = sec.choice("kind", tuple(GEOMETRIES))
     if kind == "user_mesh":
         return _user_mesh(sec, base_dir)
+    if kind == "cad":
+        return _cad(sec, base_dir)
     spec = GEOMETRIES[kind]
     sizes = {}
     for key, scale in spec["sizes"].items():
@@ -153,7 +199,7 @@ def _materials(root: _Section, geometry: Geometry, base_dir: Path) -> Materials:
     lib = {**library(), **user}
     by_region = {}
     for region in regions:
-        if geometry.kind == "user_mesh" and not sec.has(region):
+        if geometry.kind in USER_GEOMETRIES and not sec.has(region):
             raise CaseError(f"materials.{region}: missing; expected a material for the region "
                             f"'{region}' of {geometry.file}")
         name = sec.string(region)
