@@ -130,7 +130,8 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
 # ---------------------------------------------------------------- meshes through meshio
 def _export(tmp_path, fmt: str) -> tuple[Path, dict]:
     """The shipped block anode written by meshio as Abaqus .inp (element sets, in mm), VTK
-    .vtu (a tag array only: names mapped in the case) or Salome .med (groups, in mm); the
+    .vtu (a tag array only: names mapped in the case), Salome .med (groups, in mm) or Exodus
+    .exo (element blocks 1, 2 mapped in the case, faces as named node sets, in mm); the
     geometry table of a case that reads it."""
     import meshio
     import numpy as np
@@ -140,12 +141,23 @@ def _export(tmp_path, fmt: str) -> tuple[Path, dict]:
     cells = [(t, np.concatenate([b.data for b in m.cells if b.type == t])) for t in types]
     tag = [np.concatenate([a for a, b in zip(m.cell_data["gmsh:physical"], m.cells)
                            if b.type == t]) for t in types]
+    if fmt == "exo":  # one element block per region (meshio's blocks as gmsh wrote them)
+        tag = m.cell_data["gmsh:physical"]
     names = {int(v[0]): k for k, v in m.field_data.items()}
     path = tmp_path / f"block_anode.{fmt}"
     geometry = {"file": str(path), "mesh_unit": "mm"}
     if fmt == "inp":
         sets = {n: [np.flatnonzero(a == t) for a in tag] for t, n in names.items()}
         meshio.write(path, meshio.Mesh(m.points * 1e3, cells, cell_sets=sets))
+    elif fmt == "exo":
+        faces = {k: np.unique(np.concatenate([b.data.ravel() for b, a in zip(m.cells, tag)
+                                              if b.type == "triangle" and a[0] == v[0]]))
+                 for k, v in m.field_data.items() if v[1] == 2}
+        meshio.write(path, meshio.Mesh(m.points * 1e3, [b for b in m.cells if b.type == "tetra"],
+                                       point_sets=faces))
+        blocks = [int(a[0]) for a, b in zip(tag, m.cells) if b.type == "tetra"]
+        geometry["groups"] = {**{names[t]: i for i, t in enumerate(blocks, start=1)},
+                              "beam_face": "beam_face", "cooled_end": "cooled_end"}
     elif fmt == "vtu":
         meshio.write(path, meshio.Mesh(m.points, cells, cell_data={"gmsh:physical": tag}))
         geometry = {"file": str(path), "mesh_unit": "m",
@@ -172,11 +184,12 @@ def _steady_T(case_data: dict) -> tuple[float, float]:
 
 
 def test_block_anode_through_meshio_formats_gives_the_msh_result(tmp_path):
-    """The block anode as .inp (mm, element sets), .vtu (tags mapped in [geometry.groups])
-    and .med (mm, groups) gives the .msh run's peak temperature and cooled-end outflow to
-    round-off (relative 1e-9; direct solver, so only the node order differs)."""
+    """The block anode as .inp (mm, element sets), .vtu (tags mapped in [geometry.groups]),
+    .med (mm, groups) and .exo (mm, element blocks mapped, faces from node sets) gives the
+    .msh run's peak temperature and cooled-end outflow to round-off (relative 1e-9; direct
+    solver, so only the node order differs)."""
     want = _steady_T(_example())
-    for fmt in ("inp", "vtu", "med"):
+    for fmt in ("inp", "vtu", "med", "exo"):
         _, geometry = _export(tmp_path, fmt)
         got = _steady_T(_example(geometry=geometry))
         assert got == pytest.approx(want, rel=1e-9), fmt

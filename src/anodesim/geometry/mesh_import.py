@@ -5,7 +5,10 @@ tagged boundary triangles (faces), with the group names. No dolfinx here.
 Where the names come from, in this order:
 
 - ``[geometry.groups]`` of the case (name → an integer tag of the file's cell-tag array, or
-  the name of a set in the file): then exactly these groups are used;
+  the name of a set in the file): then exactly these groups are used. The tag array is the
+  first of TAG_ARRAYS the file has (gmsh physical tags, MED families, Nastran property IDs,
+  ...), else its only integer cell array, else the cell blocks' numbers 1, 2, ... (Exodus
+  element blocks, in file order);
 - else the file's own named sets: element sets (Abaqus ELSET, gmsh physical groups read by
   meshio as cell sets), MED groups (families), and node sets (Abaqus NSET, MED node groups,
   Exodus node sets) for faces: a boundary triangle is in a node-set face when all three of
@@ -31,8 +34,8 @@ TRIANGLES = {"triangle": 3, "triangle6": 3, "triangle7": 3}
 REFUSED = ("hexahedron", "hexahedron20", "hexahedron24", "hexahedron27", "wedge", "wedge12",
            "wedge15", "wedge18", "pyramid", "pyramid13", "pyramid14")
 # integer cell-data arrays that hold group tags, in order of preference
-TAG_ARRAYS = ("gmsh:physical", "cell_tags", "medit:ref", "CellEntityIds", "PropertyID",
-              "ElementBlockIds", "tags", "tag")
+TAG_ARRAYS = ("gmsh:physical", "cell_tags", "nastran:ref", "medit:ref", "CellEntityIds",
+              "PropertyID", "ElementBlockIds", "tags", "tag")
 # a plausible anode's size: between these bounding-box diagonals (m)
 SMALLEST_M, LARGEST_M = 50e-6, 2.0
 
@@ -218,17 +221,16 @@ def _mapped_sets(m, blocks: _Blocks, mapping: dict, where: str) -> dict[str, tup
                                                                    or "(none: it has no sets)"))
             sets[name] = named[ref]
             continue
-        if array_name is None:
-            raise MeshImportError(f"geometry.groups.{name} = {ref}: the file has no integer "
-                                  "cell-tag array (found: "
-                                  f"{', '.join(m.cell_data) or 'none'}); expected one of "
-                                  + ", ".join(TAG_ARRAYS))
-        tets, tris = blocks.select([np.asarray(a) == ref for a in m.cell_data[array_name]])
+        # no tag array (Exodus): the cell blocks (element blocks) numbered 1, 2, ...
+        tag_data = (m.cell_data[array_name] if array_name is not None else
+                    [np.full(len(b.data), i) for i, b in enumerate(m.cells, start=1)])
+        tets, tris = blocks.select([np.asarray(a) == ref for a in tag_data])
         if not len(tets) and not len(tris):
-            found = np.unique(np.concatenate([np.asarray(a).ravel()
-                                              for a in m.cell_data[array_name]]))
+            found = np.unique(np.concatenate([np.asarray(a).ravel() for a in tag_data]))
+            where_tags = (f"the array {array_name!r}" if array_name is not None
+                          else "the cell-block numbers")
             raise MeshImportError(f"geometry.groups.{name} = {ref}: no cell has this tag in "
-                                  f"the array {array_name!r}; expected one of "
+                                  f"{where_tags}; expected one of "
                                   f"{', '.join(str(int(t)) for t in found)}")
         sets[name] = ("cells", tets, tris)
     return sets
