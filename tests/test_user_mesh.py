@@ -2,6 +2,7 @@
 gives the parametric results, the shipped example conserves energy, and every missing
 piece is one CaseError line with exit status 2 and nothing written."""
 
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from anodesim import resolve, simulation
 from anodesim.cli import main
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "meshes" / "block_anode_case.toml"
+sys.path.insert(0, str(EXAMPLE.parent))
+import export_block_anode  # noqa: E402  (meshes/export_block_anode.py)
 
 
 def _example(**changes) -> dict:
@@ -129,44 +132,11 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
 
 # ---------------------------------------------------------------- meshes through meshio
 def _export(tmp_path, fmt: str) -> tuple[Path, dict]:
-    """The shipped block anode written by meshio as Abaqus .inp (element sets, in mm), VTK
-    .vtu (a tag array only: names mapped in the case), Salome .med (groups, in mm) or Exodus
-    .exo (element blocks 1, 2 mapped in the case, faces as named node sets, in mm); the
-    geometry table of a case that reads it."""
-    import meshio
-    import numpy as np
-
-    m = meshio.read(EXAMPLE.parent / "block_anode.msh")
-    types = list(dict.fromkeys(b.type for b in m.cells))  # one block per type (MED needs it)
-    cells = [(t, np.concatenate([b.data for b in m.cells if b.type == t])) for t in types]
-    tag = [np.concatenate([a for a, b in zip(m.cell_data["gmsh:physical"], m.cells)
-                           if b.type == t]) for t in types]
-    if fmt == "exo":  # one element block per region (meshio's blocks as gmsh wrote them)
-        tag = m.cell_data["gmsh:physical"]
-    names = {int(v[0]): k for k, v in m.field_data.items()}
-    path = tmp_path / f"block_anode.{fmt}"
-    geometry = {"file": str(path), "mesh_unit": "mm"}
-    if fmt == "inp":
-        sets = {n: [np.flatnonzero(a == t) for a in tag] for t, n in names.items()}
-        meshio.write(path, meshio.Mesh(m.points * 1e3, cells, cell_sets=sets))
-    elif fmt == "exo":
-        faces = {k: np.unique(np.concatenate([b.data.ravel() for b, a in zip(m.cells, tag)
-                                              if b.type == "triangle" and a[0] == v[0]]))
-                 for k, v in m.field_data.items() if v[1] == 2}
-        meshio.write(path, meshio.Mesh(m.points * 1e3, [b for b in m.cells if b.type == "tetra"],
-                                       point_sets=faces))
-        blocks = [int(a[0]) for a, b in zip(tag, m.cells) if b.type == "tetra"]
-        geometry["groups"] = {**{names[t]: i for i, t in enumerate(blocks, start=1)},
-                              "beam_face": "beam_face", "cooled_end": "cooled_end"}
-    elif fmt == "vtu":
-        meshio.write(path, meshio.Mesh(m.points, cells, cell_data={"gmsh:physical": tag}))
-        geometry = {"file": str(path), "mesh_unit": "m",
-                    "groups": {n: t for t, n in names.items()}}
-    else:  # MED: negative family numbers for cells, each family in one group
-        med = meshio.Mesh(m.points * 1e3, cells, cell_data={"cell_tags": [-a for a in tag]})
-        med.cell_tags = {-t: [n] for t, n in names.items()}
-        meshio.write(path, med)
-    return path, geometry
+    """The shipped block anode written by meshio as another FE tool's file
+    (meshes/export_block_anode.py); the geometry table of a case that reads it."""
+    geometry = export_block_anode.export(tmp_path, fmt)
+    geometry.pop("kind"), geometry.pop("impact_point_mm")
+    return Path(geometry["file"]), geometry
 
 
 def _steady_T(case_data: dict) -> tuple[float, float]:
