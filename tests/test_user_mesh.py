@@ -224,3 +224,20 @@ def test_surface_only_and_hexahedral_meshes_are_refused(tmp_path, capsys):
     assert_run_rejected(tmp_path, capsys, _example(geometry={"file": str(hexa),
                                                             "mesh_unit": "mm"}),
                         "1 hexahedron cells; expected tetrahedra only")
+
+
+def test_second_order_tetrahedra_use_their_corner_nodes(tmp_path):
+    """The block anode made second order by gmsh (tetra10, straight edges: the block has
+    flat faces only) runs to the linear mesh's result to round-off (relative 1e-9)."""
+    import gmsh
+
+    gmsh.initialize()
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.merge(str(EXAMPLE.parent / "block_anode.msh"))
+    gmsh.model.mesh.setOrder(2)
+    quadratic = tmp_path / "block_anode_o2.msh"
+    gmsh.write(str(quadratic))
+    gmsh.finalize()
+    want = _steady_T(_example())
+    assert _steady_T(_example(geometry={"file": str(quadratic)})) == pytest.approx(want,
+                                                                                 rel=1e-9)
