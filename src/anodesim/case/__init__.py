@@ -18,17 +18,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from .imaging import _mechanics
-from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings,
-                    Geometry, Limits, Loading, Materials, Mechanics, MeshSettings, Numerics,
-                    Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
+from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELSIUS_K, Beam,
+                    Boundary, Case, DriftSettings, Geometry, Limits, Loading, Materials,
+                    Mechanics, MeshSettings, Numerics, Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
                      _output, _probes, _rating, _time)
 
-__all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case", "CaseError",
-           "DriftSettings", "Geometry", "Limits", "Loading", "Materials", "Mechanics",
-           "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
+__all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
+           "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
+           "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
            "faces_of", "from_dict", "interfaces_of", "load", "read_toml",
            "regions_of"]
 

@@ -51,7 +51,7 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
     "user_mesh": {
         # A volume mesh in any format meshio reads, with named sets: volume sets are regions
         # (one must be "target"), surface sets are faces (one must be "beam_face"); see
-        # geometry/mesh_import.py and meshes/README.md.
+        # case/mesh_import.py and meshes/README.md.
         "sizes": {},
         "regions": (),
         "normals": {},

@@ -22,7 +22,7 @@ from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail,
 # Sections
 # --------------------------------------------------------------------------------------
 def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
-    from ..geometry import mesh_import  # meshio, no dolfinx
+    from . import mesh_import  # meshio, no gmsh or dolfinx
 
     path = base_dir / sec.string("file")
     if not path.is_file():
@@ -62,7 +62,7 @@ def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
 
 
 def _cad(sec: _Section, base_dir: Path) -> Geometry:
-    from ..geometry import cad  # gmsh, no dolfinx
+    from . import step_file  # gmsh (OpenCASCADE), no dolfinx
 
     path = base_dir / sec.string("file")
     if not path.is_file():
@@ -86,7 +86,7 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
                             "{ box_mm = [x0, y0, z0, x1, y1, z1] }")
             groups[name], dims[name] = ref, dim
         ts.close()
-    names = cad.solid_names(str(path))  # (reads the file: CadError if it cannot)
+    names = step_file.solid_names(str(path))  # (reads the file: CadError if it cannot)
     if not any(d == 3 for d in dims.values()):  # the solids' own names
         for name in names:
             groups[name], dims[name] = name, 3
@@ -95,9 +95,9 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
                     "solids (name its bodies in the CAD tool, or choose them by box_mm)")
     for name, dim, table in (("target", 3, "regions"), ("beam_face", 2, "faces")):
         if dims.get(name) != dim:
+            found = ", ".join(sorted(n for n, d in dims.items() if d == dim)) or "none"
             raise CaseError(f"geometry.{table}.{name}: missing; expected the "
-                            f"{'solid' if dim == 3 else 'face'} hit by the beam (found: "
-                            f"{', '.join(sorted(n for n, d in dims.items() if d == dim)) or 'none'})")
+                            f"{'solid' if dim == 3 else 'face'} hit by the beam (found: {found})")
     point = _impact_point(sec)
     sec.close()
     return Geometry("cad", {}, file=str(path), impact_point_m=point, mesh_groups=dims,

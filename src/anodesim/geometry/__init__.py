@@ -3,8 +3,7 @@ spot) and gmsh meshes read into dolfinx with their named tags.
 
 - axisym.py: axisymmetric polygon layouts and their gmsh geo builder;
 - reflection3d.py: the 3-D reflection anode (gmsh OCC);
-- mesh_import.py: a user's volume mesh in any format meshio reads, as tagged arrays;
-- user_mesh.py: that mesh in dolfinx, its beam frame found on the mesh;
+- user_mesh.py: a user's mesh (read by case/mesh_import.py) in dolfinx, its beam frame;
 - cad.py: a STEP anode (gmsh OpenCASCADE), its regions and faces by name or box;
 - mesh.py: gmsh sessions, AnodeMesh, to_dolfinx, the element sizes of a case.
 """

@@ -23,70 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from ..case import CaseError
-from .mesh import generate, start_gmsh, zone_size
+from ..case.step_file import CadError, name_of, open_step
+from .mesh import generate, zone_size
 from .reflection3d import Layout3D
 from .user_mesh import ON_FACE_TOLERANCE, frame_layout
-
-
-class CadError(CaseError):
-    """A STEP file or selection that cannot be used (one line naming the key)."""
-
-
-def solid_names(path: str) -> dict[str, int]:
-    """Body name → number of solids of that name in the STEP file (unnamed: '')."""
-    gmsh = _open(path)
-    try:
-        out: dict[str, int] = {}
-        for _, tag in gmsh.model.getEntities(3):
-            name = _name(gmsh, 3, tag)
-            out[name] = out.get(name, 0) + 1
-        return out
-    finally:
-        gmsh.finalize()
-
-
-def _open(path: str):
-    """gmsh with the STEP file imported in metres and its solids fragmented."""
-    gmsh = start_gmsh("cad")
-    gmsh.option.setString("Geometry.OCCTargetUnit", "M")
-    try:
-        vols = gmsh.model.occ.importShapes(str(path))
-    except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
-        gmsh.finalize()
-        raise CadError(f"geometry.file = {str(path)!r}: gmsh cannot read it as STEP ({e}); "
-                       "expected a STEP file with solids") from None
-    vols = [v for v in vols if v[0] == 3]
-    if not vols:
-        gmsh.finalize()
-        raise CadError(f"geometry.file = {str(path)!r}: no solids in it; expected a STEP "
-                       "file with solid bodies (not surfaces)")
-    names = {t: _label(gmsh, t) for _, t in vols}
-    gmsh.model.occ.synchronize()
-    if len(vols) > 1:  # shared faces between touching bodies: conformal mesh
-        _, pieces = gmsh.model.occ.fragment(vols, [])
-        gmsh.model.occ.synchronize()
-        for (_, old), new in zip(vols, pieces):
-            for d, t in new:
-                if d == 3:
-                    gmsh.model.setEntityName(3, t, names[old])
-    return gmsh
-
-
-def _label(gmsh, tag: int) -> str:
-    gmsh.model.occ.synchronize()
-    return gmsh.model.getEntityName(3, tag)
-
-
-def _name(gmsh, dim: int, tag: int) -> str:
-    return gmsh.model.getEntityName(dim, tag).split("/")[-1]
 
 
 def _select(gmsh, dim: int, key: str, ref, eps: float) -> list[int]:
     """Entities of dimension dim named ref, or inside the box ref (m)."""
     if isinstance(ref, str):
-        tags = [t for _, t in gmsh.model.getEntities(dim) if _name(gmsh, dim, t) == ref]
+        tags = [t for _, t in gmsh.model.getEntities(dim) if name_of(gmsh, dim, t) == ref]
         if not tags:
-            found = sorted({_name(gmsh, dim, t) for _, t in gmsh.model.getEntities(dim)} - {""})
+            found = sorted({name_of(gmsh, dim, t)
+                            for _, t in gmsh.model.getEntities(dim)} - {""})
             raise CadError(f"{key} = {ref!r}: no {'solid' if dim == 3 else 'face'} of this "
                            f"name in the STEP file; expected one of: "
                            f"{', '.join(found) or '(none named)'} - or a box_mm")
@@ -118,8 +67,9 @@ def _groups(gmsh, geometry) -> tuple[dict[str, list[int]], dict[str, list[int]]]
             owner[t] = name
     left = [t for _, t in gmsh.model.getEntities(3) if t not in owner]
     if left:
-        raise CadError(f"geometry.regions: the solid(s) {', '.join(repr(_name(gmsh, 3, t)) for t in left)} "
-                       "are in no region; expected every solid in a region (by name or box)")
+        names = ", ".join(repr(name_of(gmsh, 3, t)) for t in left)
+        raise CadError(f"geometry.regions: the solid(s) {names} are in no region; expected "
+                       "every solid in a region (by name or box)")
     return regions, faces
 
 
@@ -136,7 +86,7 @@ def layout(case) -> Layout3D:
             model's size), or the beam does not hit it from outside the target.
     """
     g = case.geometry
-    gmsh = _open(g.file)
+    gmsh = open_step(g.file)
     try:
         regions, faces = _groups(gmsh, g)
         p = np.asarray(g.impact_point_m, float)
@@ -180,7 +130,7 @@ def build(case, lay: Layout3D, h_min: float, growth: float, h_max: float, zone_d
         The gmsh module with the meshed model (caller finalises).
     """
     g = case.geometry
-    gmsh = _open(g.file)
+    gmsh = open_step(g.file)
     regions, faces = _groups(gmsh, g)
     h_max = min(h_max, 0.1 * _diagonal(gmsh))  # (mesh.max_size_mm, else a tenth of the part)
     fr = lay.frame

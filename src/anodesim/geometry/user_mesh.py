@@ -1,4 +1,4 @@
-"""User meshes (``geometry.kind = "user_mesh"``, any format meshio reads: mesh_import.py):
+"""User meshes (``geometry.kind = "user_mesh"``, any format meshio reads: case/mesh_import.py):
 the beam frame from the mesh itself, the normal of the beam-face triangle at the impact
 point, pointing out of the target, with e₁ along the beam's trace on the face; the mesh
 built in dolfinx (create_mesh and meshtags) with its named regions and faces.
@@ -12,9 +12,9 @@ import numpy as np
 
 from ..case import CaseError
 from ..frames import BeamFrame, beam_direction
-from . import mesh_import
-from .mesh import AnodeMesh
-from .mesh_import import ImportedMesh
+from ..case import mesh_import
+from ..case.mesh_import import ImportedMesh
+from .mesh import AnodeMesh, start_gmsh
 from .reflection3d import Layout3D
 
 ON_FACE_TOLERANCE = 1e-4  # × the mesh's bounding-box diagonal
@@ -32,6 +32,26 @@ def load(geometry) -> ImportedMesh:
                                 dict(geometry.groups) if geometry.groups else None)
     except mesh_import.MeshImportError as e:
         raise CaseError(str(e)) from None
+
+
+def check_gmsh_volumes(path: str) -> None:
+    """A gmsh file lists every volume, but saves only the cells of volumes in a physical
+    group (Mesh.SaveAll = 0): a volume outside every group would silently vanish.
+
+    Raises:
+        CaseError: a volume of the .msh file in no physical volume group.
+    """
+    gmsh = start_gmsh("user")
+    try:
+        gmsh.merge(path)
+        named = {e for dim, group in gmsh.model.getPhysicalGroups(3)
+                 for e in gmsh.model.getEntitiesForPhysicalGroup(dim, group)}
+        unnamed = [t for _, t in gmsh.model.getEntities(3) if t not in named]
+    finally:
+        gmsh.finalize()
+    if unnamed and named:
+        raise CaseError(f"geometry.file = {path!r}: volume(s) {unnamed} belong to no physical "
+                        "volume group; expected every volume in a named region group")
 
 
 def to_dolfinx(comm, imported: ImportedMesh) -> AnodeMesh:
@@ -73,6 +93,8 @@ def user_layout(case) -> Layout3D:
             size from it), or the beam does not hit the face there.
     """
     g = case.geometry
+    if str(g.file).endswith(".msh"):
+        check_gmsh_volumes(str(g.file))
     um = load(g)
     xyz = um.points
     lower, upper = xyz.min(axis=0), xyz.max(axis=0)

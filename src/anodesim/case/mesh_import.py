@@ -1,5 +1,6 @@
 """A user's volume mesh from any format meshio reads (gmsh, Abaqus, Nastran, VTK, Salome MED,
-Exodus, XDMF, ...) as plain arrays in metres: linear tetrahedra with a region tag each, and
+Exodus, XDMF, ...) as plain arrays in metres, read while the case is validated (meshio and
+numpy only): linear tetrahedra with a region tag each, and
 tagged boundary triangles (faces), with the group names. No dolfinx here.
 
 Where the names come from, in this order:
@@ -108,8 +109,6 @@ def _read(path, _size, _mtime, unit, items, mapped) -> ImportedMesh:
         raise MeshImportError(f"{where}: meshio cannot read it ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}); expected a "
                               "volume mesh in a format meshio reads") from None
-    if path.endswith(".msh"):
-        _check_gmsh_volumes(path, where)
     kinds = {b.type for b in m.cells}
     refused = sorted(kinds & set(REFUSED))
     if refused:
@@ -123,24 +122,6 @@ def _read(path, _size, _mtime, unit, items, mapped) -> ImportedMesh:
                               "expected a volume mesh of tetrahedra, not a surface mesh")
     sets = _mapped_sets(m, blocks, dict(items), where) if mapped else _named_sets(m, blocks)
     return _assemble(m.points[:, :3] * UNITS[unit], blocks, sets, where, mapped)
-
-
-def _check_gmsh_volumes(path: str, where: str) -> None:
-    """A gmsh file lists every volume, but saves only the cells of volumes in a physical
-    group (Mesh.SaveAll = 0): a volume outside every group would silently vanish."""
-    from .mesh import start_gmsh
-
-    gmsh = start_gmsh("user")
-    try:
-        gmsh.merge(path)
-        named = {e for dim, group in gmsh.model.getPhysicalGroups(3)
-                 for e in gmsh.model.getEntitiesForPhysicalGroup(dim, group)}
-        unnamed = [t for _, t in gmsh.model.getEntities(3) if t not in named]
-    finally:
-        gmsh.finalize()
-    if unnamed and named:
-        raise MeshImportError(f"{where}: volume(s) {unnamed} belong to no physical volume "
-                              "group; expected every volume in a named region group")
 
 
 class _Blocks:
