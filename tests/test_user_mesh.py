@@ -207,6 +207,26 @@ def test_mesh_in_the_wrong_unit_misses_the_beam_face(tmp_path, capsys):
                         "coordinates (with 'mm' the mesh is 9.381e-06 m across")
 
 
+def test_small_mesh_in_mm_read_as_metres_misses_the_impact_point(tmp_path, capsys):
+    """A 0.94 mm anode in mm (the block scaled by 0.1, its beam face moved to z = 2 mm)
+    declared in metres is 0.94 m across, a plausible size; the impact point (0, 0, 2) mm
+    is then 2 m from the beam face: one line naming the mesh's extent and unit, exit 2."""
+    import meshio
+
+    path, _ = _export(tmp_path, "inp")
+    m = meshio.read(path)
+    small = tmp_path / "small_anode.inp"
+    meshio.write(small, meshio.Mesh(m.points * 0.1 + [0.0, 0.0, 2.0], m.cells,
+                                    cell_sets=m.cell_sets))
+    geometry = {"file": str(small), "mesh_unit": "m", "impact_point_mm": [0.0, 0.0, 2.0]}
+    assert_run_rejected(tmp_path, capsys, _example(geometry=geometry),
+                        "geometry.impact_point_mm = [0.0, 0.0, 2.0]: expected a point on the "
+                        "beam_face group")
+    case = anodesim.from_dict(_example(geometry={**geometry, "mesh_unit": "mm"}))
+    frame = resolve.prepare(case).lay.frame  # in its own unit the point is on the face
+    assert frame.normal == pytest.approx([0.0, 0.0, 1.0], abs=1e-12)
+
+
 def test_surface_only_and_hexahedral_meshes_are_refused(tmp_path, capsys):
     """A mesh of the block's surface triangles only, and one of hexahedra: one line each."""
     import meshio
