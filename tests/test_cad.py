@@ -68,3 +68,21 @@ BAD = [
 @pytest.mark.parametrize("what,change,message", BAD, ids=[b[0] for b in BAD])
 def test_bad_cad_input_one_line_exit_2(tmp_path, capsys, what, change, message):
     assert_run_rejected(tmp_path, capsys, _example(**change), message)
+
+
+def test_regions_by_box_give_the_regions_by_name():
+    """A box around the disc instead of its STEP name gives the same mesh and the same
+    steady peak temperature (to 1e-12); a box around the whole rod also holds the disc,
+    which the target box has taken: refused, one solid per region."""
+    by_name = simulation.run(anodesim.from_dict(_example())).summary_dict()
+    boxes = {"target": {"box_mm": [-1.0, -1.0, 4.5, 1.0, 1.0, 5.0]},
+             "heat_sink": {"box_mm": [-3.0, -3.0, 0.0, 3.0, 3.0, 5.0]}}
+    data = _example()
+    data["geometry"]["regions"] = boxes
+    with pytest.raises(anodesim.case.CaseError, match="is also in the region 'target'"):
+        simulation.run(anodesim.from_dict(data))
+    data["geometry"]["regions"] = {"target": boxes["target"], "heat_sink": "Cu_body"}
+    by_box = simulation.run(anodesim.from_dict(data)).summary_dict()
+    assert by_box["numerics"]["cells"] == by_name["numerics"]["cells"]
+    assert by_box["results"]["final"]["T_peak_C"] == pytest.approx(
+        by_name["results"]["final"]["T_peak_C"], rel=1e-12)
