@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure
+from . import report
 
 
 def add_args(p) -> None:
@@ -20,6 +21,8 @@ def add_args(p) -> None:
                    help="replace an earlier run in the folder (its files are removed first)")
     p.add_argument("--no-fail-on-limits", action="store_true",
                    help="exit 0 even when a limit is broken (the results say so)")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained; see `anodesim report`)")
 
 
 #: Exit status of a run that finished with a limit broken.
@@ -107,8 +110,16 @@ def run(args) -> int:
         raise
     except RunFailure as e:
         if out.exists():
+            if MPI.COMM_WORLD.rank == 0:
+                report.keep_case_text(args.case, out)
             raise RunFailure(f"{e} (partial results in {out})") from e
         raise
+    if MPI.COMM_WORLD.rank == 0:
+        report.keep_case_text(args.case, out)
+        if args.report:
+            path = report.write(out)
+            if not quiet:
+                print(f"  report: {path}", file=sys.stderr)
     s = res.summary_dict()
     if not quiet:
         r, n, b = s["results"], s["numerics"], s["beam"]
