@@ -21,6 +21,9 @@ def add_args(p) -> None:
                    help="replace an earlier run in the folder (its files are removed first)")
     p.add_argument("--no-fail-on-limits", action="store_true",
                    help="exit 0 even when a limit is broken (the results say so)")
+    p.add_argument("--force", action="store_true",
+                   help="run a case that looks absurd (a spot below the model's validity, "
+                        "millions of cells in 2-D); see `anodesim check`")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
 
@@ -87,7 +90,15 @@ def run(args) -> int:
                         "folder, or --overwrite to replace that run")
     from ..resolve import prepare
 
-    prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    prep = prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    if not args.force:
+        from .. import cost
+
+        own_mesh = case.mesh.file or case.geometry.kind == "user_mesh"  # a mesh made on purpose
+        why = cost.absurd(case, 0 if own_mesh else cost.cell_count(case, prep))
+        if why:
+            raise CaseError(f"{args.case}: {why}; `anodesim check` tells the cost, --force "
+                            "runs it anyway")
     from mpi4py import MPI
 
     from .. import _mpi  # noqa: F401
