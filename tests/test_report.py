@@ -120,6 +120,9 @@ def test_study_report_lists_every_case(tmp_path):
         for cell in line.split(","):
             assert cell in text, cell
     assert len(re.findall(r'src="data:image/png;base64,', markup)) == 1  # results.png
+    for case in json.loads((out / "study.json").read_text())["cases"]:  # per-case titles
+        title = json.loads((out / "cases" / case["id"] / "summary.json").read_text())["title"]
+        assert title.endswith(f"(power_W = {case['inputs']['beam.power_W']:g})"), title
 
 
 def chromium() -> str | None:

@@ -171,7 +171,8 @@ def test_folder_of_another_study_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["sweep", str(a), "-o", str(out), "-q"]) == 0
     before = {f: f.read_bytes() for f in out.rglob("*") if f.is_file()}
-    b = power_study_file(tmp_path, "b.toml", [2.0])
+    b = tmp_path / "b.toml"  # a study over another axis
+    b.write_text('case = "base.toml"\n[axes]\n"beam.fwhm_um" = [20.0]\n')
     assert main(["sweep", str(b), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "holds a different study" in err and err.count("\n") == 0
@@ -182,6 +183,35 @@ def test_folder_of_another_study_is_refused(tmp_path, capsys):
     (other / "notes.txt").write_text("mine")
     assert main(["sweep", str(a), "-o", str(other)]) == 2
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+def test_a_study_grows_and_shrinks_in_its_folder(tmp_path, capsys):
+    """Adding an axis value keeps the finished case (same id, its files untouched) and runs
+    only the new one; --list and the run agree; removing a value leaves its folder in
+    place and its row out of the table."""
+    out = tmp_path / "out"
+    one = power_study_file(tmp_path, "one.toml", [1.0])
+    assert main(["sweep", str(one), "-o", str(out), "-q"]) == 0
+    first = json.loads((out / "study.json").read_text())["cases"][0]["id"]
+    kept = (out / "cases" / first / "result.json").read_bytes()
+    two = power_study_file(tmp_path, "two.toml", [1.0, 2.0])
+    capsys.readouterr()
+    assert main(["sweep", str(two), "-o", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in listed] == ["ok", "to"]  # "to run"
+    assert main(["sweep", str(two), "-o", str(out), "-q"]) == 0
+    assert (out / "cases" / first / "result.json").read_bytes() == kept  # not rerun
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [r["beam.power_W"] for r in rows] == ["1", "2"] and rows[0]["id"] == first
+    assert json.loads((out / "study.json").read_text())["earlier"][0]["cases"] == [first]
+    # linear in the power (constant properties, far field at 0 °C): the rise doubles
+    T = [float(r["T_peak_max_C"]) - T0_C for r in rows]
+    assert T[1] == pytest.approx(2 * T[0], rel=1e-9)
+    only2 = power_study_file(tmp_path, "only2.toml", [2.0])
+    assert main(["sweep", str(only2), "-o", str(out), "-q"]) == 0
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [r["beam.power_W"] for r in rows] == ["2"]
+    assert (out / "cases" / first / "result.json").is_file()  # left in place
 
 
 # --------------------------------------------------------------------------------------
