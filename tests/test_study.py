@@ -576,3 +576,56 @@ def test_a_study_whose_every_case_is_invalid_is_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "every case of the study is invalid" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_results_table_columns_pandas_parquet_and_failed_points(tmp_path, monkeypatch):
+    """results.csv carries beam power and current, the worst interface and coolant-side
+    temperatures, the drift along the view and the peak stresses of each case (equal to its
+    summary.json); Table.to_pandas() and results.parquet hold the same; a failed case (a
+    beam that melts the target) is drawn in results.png as a failed point."""
+    from cases import merge
+
+    base = merge(reflection(), {"beam": {"power_W": None, "current_mA": 0.1},
+                                "mounts": {"cooled_end": {"type": "clamped"}},
+                                "drift": {"view_direction": [0.94, 0.0, 0.342],
+                                          "source_object_mm": 20, "source_detector_mm": 500,
+                                          "pixel_size_um": 100}})
+    legends = []
+    real_save = study_mod.table.output._save
+
+    def spy(fig, path):
+        legends.extend(t.get_text() for ax in fig.axes if ax.get_legend()
+                       for t in ax.get_legend().get_texts())
+        real_save(fig, path)
+
+    monkeypatch.setattr(study_mod.table.output, "_save", spy)
+    out = tmp_path / "study"
+    table = anodesim.sweep({"title": "current", "case": base,
+                            "axes": {"beam.current_mA": [0.1, 0.2, 30.0]},
+                            "plot": {"x": "beam.current_mA", "y": "T_peak_max_C"}}, out)
+    assert [r["status"] for r in table.rows] == ["ok", "ok", "failed"]
+    assert "melting point" in table.rows[2]["error"]
+    rows = read_table(out / "results.csv")
+    for row, r in zip(rows[:2], table.rows[:2]):
+        s = json.loads((out / "cases" / r["id"] / "summary.json").read_text())
+        assert float(row["beam_power_W"]) == pytest.approx(100e3 * float(row["current_mA"])
+                                                           * 1e-3, rel=1e-12)
+        assert float(row["current_mA"]) == pytest.approx(r["beam.current_mA"], rel=1e-12)
+        assert float(row["T_max_target_heat_sink_worst_C"]) == pytest.approx(
+            s["results"]["final"]["T_max_target_heat_sink_C"], rel=1e-9)  # still heating
+        m = s["mechanics"]
+        assert float(row["drift_along_view_um_final"]) == pytest.approx(
+            m["drift_along_view_um"]["final"], rel=1e-9)
+        for region, v in m["von_mises_max_MPa"].items():
+            assert float(row[f"von_mises_max_{region}_MPa"]) == pytest.approx(v["value"],
+                                                                              rel=1e-9)
+    df = table.to_pandas()
+    assert list(df.columns) == table.columns and len(df) == 3
+    assert df["beam_power_W"].iloc[1] == pytest.approx(float(rows[1]["beam_power_W"]))
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    back = pd.read_parquet(out / "results.parquet")
+    assert list(back["id"]) == [r["id"] for r in table.rows]
+    assert any(t.startswith("failed (1") for t in legends), legends

@@ -82,7 +82,9 @@ def write(sim, result: RunResult) -> None:
             _write_profiles(out, case.title, *profiles)
     else:
         output.plot_timeseries(out / "temperatures.png", *temperature_curves(result),
-                               case.title, log_time=result.single_load)
+                               case.title, log_time=result.single_load,
+                               limits={c.name: c.limit.value for c in result.limits
+                                       if c.limit.unit == "C"})
     output.write_json(out / "summary.json", result.summary_dict())
 
 
@@ -96,7 +98,18 @@ def _plot_drift(path: Path, result: RunResult) -> None:
         {"across the view axis (µm)": list(s["drift_across_view_um"][saved]),
          "shift along the beam (µm; < 0: towards the cathode)": list(s["spot_shift_um"][saved])},
         list(s["image_drift_px"][saved]), list(s.time), list(s["T_peak_C"]), result.title,
-        log_time=result.single_load)
+        log_time=result.single_load, px_per_um=_px_per_um(result.case),
+        dM_rel=list(s["magnification_change_rel"][saved])
+        if "magnification_change_rel" in s.names else None)
+
+
+def _px_per_um(case: dict) -> float | None:
+    """Detector pixels per µm of spot drift across the view: (M − 1) / pixel."""
+    d = ((case.get("mechanics") or {}).get("drift")) or {}
+    if not d.get("pixel_m") or not d.get("source_object_m"):
+        return None
+    M = d["source_detector_m"] / d["source_object_m"]
+    return (M - 1.0) * 1e-6 / d["pixel_m"]
 
 
 def steady_profiles(problem, lay, spot):
