@@ -80,9 +80,10 @@ def test_run_report_shows_the_summary(tmp_path, capsys):
     assert "Limit broken: coolant_side" in text and "BROKEN" in text  # 30.5 °C is exceeded
     assert path.read_text().splitlines()[0] in text  # the case file's own text
     assert "Axisymmetric (r, z) model" in text and "electron-transport kernels" in text
-    # temperatures.png, the geometry picture and the schedule, each a decodable PNG
+    # temperatures.png, temperature_field.png, the geometry picture and the schedule, each a
+    # decodable PNG
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', markup)
-    assert len(pngs) == 3
+    assert len(pngs) == 4
     import base64
     import io
 

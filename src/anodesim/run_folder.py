@@ -1,6 +1,7 @@
 """The files of a run folder: ``mesh.msh`` (with mesh.json), ``timeseries.csv``,
 ``temperatures.png`` (or ``profiles.csv`` and ``profiles.png`` for a steady state),
-``drift.png`` with a drift map, ``fields.bp`` (ParaView, VTX; with mechanics also
+``drift.png`` with a drift map, ``temperature_field.png`` (2-D: the final temperatures on
+the section, around the spot and the whole body), ``fields.bp`` (ParaView, VTX; with mechanics also
 ``displacement.bp`` and ``stress.bp``) and ``summary.json``; 3-D runs also
 ``temperature_slices.png`` (final temperatures on two cuts).
 
@@ -62,6 +63,8 @@ def write(sim, result: RunResult) -> None:
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
     if complete and case.geometry.dim == 3:
         slices = slices_3d(sim.problem, sim.prep.lay, sim.prep.spot)
+    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if complete and \
+        case.geometry.dim == 2 else None
     if not sim.rank0:
         return
     series = result.series
@@ -76,6 +79,9 @@ def write(sim, result: RunResult) -> None:
         _plot_drift(out / "drift.png", result)
     if slices is not None:
         output.plot_slices(out / "temperature_slices.png", slices,
+                           f"{case.title}: t = {series.time[-1]:.4g} s")
+    if field is not None:
+        output.plot_slices(out / "temperature_field.png", field,
                            f"{case.title}: t = {series.time[-1]:.4g} s")
     if case.loading.kind == "steady":
         if profiles is not None:
@@ -162,6 +168,29 @@ def slices_3d(problem, lay, spot, n: int = 161) -> list[tuple]:
              "along the face, e₁ (mm)", "depth below the face (mm)"),
             (f"whole body (y = {fr.origin[1] * 1e3:g} mm)", x * 1e3, z * 1e3, whole,
              "x (mm)", "z (mm)")]
+
+
+def field_2d(problem, lay, spot, n: int = 121) -> list[tuple]:
+    """Final temperatures (°C) of an axisymmetric run on the (r, z) section mirrored about
+    the axis: around the spot (±6 spot radii, 6 radii deep) and the whole body, as panels
+    for output.plot_slices. Collective."""
+    from .thermal import PointProbes
+
+    a = 6.0 * spot.radius_m
+    polys = [np.asarray(p) for p in lay.regions.values()]
+    R = max(float(p[:, 0].max()) for p in polys)
+    z_lo = min(float(p[:, 1].min()) for p in polys)
+    panels = []
+    for label, (r0, r1), (z0, z1) in (
+            ("around the spot", (-a, a), (lay.z_beam - a, lay.z_beam)),
+            ("whole body", (-R, R), (z_lo, lay.z_beam))):
+        r, z = np.linspace(r0, r1, n), np.linspace(z0, z1, n)
+        Rg, Zg = np.meshgrid(r, z)
+        pts = np.column_stack([np.abs(Rg).reshape(-1), Zg.reshape(-1)])
+        T = PointProbes(problem.T, pts).values().reshape(Rg.shape) - C
+        panels.append((label, r * 1e3, z * 1e3, T, "r (mm), mirrored about the axis",
+                       "z (mm)"))
+    return panels
 
 
 def _write_profiles(out: Path, title: str, depth, Ta, d, Tf) -> None:
