@@ -154,6 +154,11 @@ def run(args) -> int:
                       f"(largest {d['max_abs']:.3g} µm), {m['image_drift_px']['final']:.3g} px "
                       f"on the detector; along the beam {m['spot_shift_um']['final']:+.3g} µm",
                       file=sys.stderr)
+                if {"magnification_change_rel", "drift_along_view_um"} <= set(m):  # the only
+                    dM = m["magnification_change_rel"]  # effect of a drift along the view
+                    print(f"  magnification change dM/M {dM['final']:+.3g} at the end "
+                          f"(largest {dM['max_abs']:.3g}); spot shift along the view "
+                          f"{m['drift_along_view_um']['final']:+.3g} µm", file=sys.stderr)
             else:
                 print(f"  axial spot displacement {m['u_spot_z_um']['final']:+.3g} µm at the end",
                       file=sys.stderr)
