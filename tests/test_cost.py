@@ -88,3 +88,18 @@ def test_newton_failure_past_the_melting_point_names_the_melting(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "above the melting point 3695 K" in err
     assert "the target melts at a 7 W beam" in err and "Newton line search failed" in err
+
+
+def test_a_long_warm_up_saves_the_drift_densely_in_its_minutes():
+    """A 20 min single load with mechanics: the 20 log-spaced save times of a short load
+    plus 30 equal intervals, so no gap in the drift history is longer than a minute (the
+    warm-up plots are drawn on a linear minutes axis); a 10 s load keeps its 20."""
+    from anodesim.resolve import save_times
+
+    mech = {"mounts": {"cooled_end": {"type": "clamped"}}}
+    long = from_dict(reflection(loading={"kind": "continuous", "duration_s": 1200.0}, **mech))
+    t = save_times(long)
+    assert t[0] == pytest.approx(1.2e-3) and t[-1] == pytest.approx(1200.0)
+    assert max(b - a for a, b in zip(t, t[1:]) if a >= 40.0) <= 40.0 + 1e-9
+    short = from_dict(reflection(loading={"kind": "continuous", "duration_s": 10.0}, **mech))
+    assert len(save_times(short)) == 20
