@@ -136,20 +136,23 @@ def size_integral(dim: int, h_min: float, growth: float, h_max: float, zone: tup
 
 
 def mesh_cells(case: Case, prep) -> int:
-    """The exact cell count: the case's mesh file (user or reused mesh) counted, or the
-    mesh built by gmsh as a run would build it (a dry meshing, nothing written)."""
+    """The exact cell count: the user's mesh or the reused mesh file counted, or the mesh
+    built by gmsh as a run would build it (a dry meshing, nothing written)."""
     from . import geometry
 
     dim = case.geometry.dim
-    path = case.geometry.file if case.geometry.kind == "user_mesh" else case.mesh.file
+    if case.geometry.kind == "user_mesh":
+        return len(geometry.user_mesh.load(case.geometry).tets)
     gm = geometry.start_gmsh("count")
     try:
-        if path:
-            gm.merge(str(path))
+        if case.mesh.file:
+            gm.merge(str(case.mesh.file))
         else:
             h_min, growth, h_max = geometry.mesh_sizes(case, prep.spot)
             gm.model.remove()
-            if dim == 3:
+            if case.geometry.kind == "cad":
+                geometry.cad.build(case, prep.lay, h_min, growth, h_max, prep.zone_depth, None)
+            elif dim == 3:
                 geometry.reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth)
             else:
                 geometry.axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
@@ -163,12 +166,17 @@ def mesh_cells(case: Case, prep) -> int:
         gm.finalize()
 
 
+#: Geometries whose cells are counted, not estimated: a mesh the user made, and CAD bodies
+#: (no size-field estimate of an arbitrary solid here).
+COUNTED = ("user_mesh", "cad")
+
+
 def cell_count(case: Case, prep, dry_mesh: bool = False) -> int:
     """The cells of a prepared case's mesh: counted in its mesh file, counted in a dry
     meshing (dry_mesh), or estimated from the size field (milliseconds, ±10 %)."""
     from .geometry import mesh_sizes
 
-    if dry_mesh or case.mesh.file or case.geometry.kind == "user_mesh":
+    if dry_mesh or case.mesh.file or case.geometry.kind in COUNTED:
         return mesh_cells(case, prep)
     dim, spot = case.geometry.dim, prep.spot
     h_min, growth, h_max = mesh_sizes(case, spot)

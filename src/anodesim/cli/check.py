@@ -36,7 +36,7 @@ def check(args) -> int:
         unit = {"C": "°C", "um": "µm", "rel": "(-)"}.get(lim.unit, lim.unit)
         print(f"    {lim.name:<14s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
     how = "counted in the mesh" if args.mesh or case.mesh.file or \
-        case.geometry.kind == "user_mesh" else "estimated from the mesh size field, ±10 %"
+        case.geometry.kind in cost.COUNTED else "estimated from the mesh size field, ±10 %"
     print(f"  cost: {est.cells:,} cells ({how}), about {est.dofs:,} dofs, "
           f"{est.steps:,} time steps, {est.solves} elastic solves")
     print(f"  estimated wall time {cost._duration(est.wall_s)} and memory "

@@ -94,8 +94,8 @@ def run(args) -> int:
     if not args.force:
         from .. import cost
 
-        own_mesh = case.mesh.file or case.geometry.kind == "user_mesh"  # a mesh made on purpose
-        why = cost.absurd(case, 0 if own_mesh else cost.cell_count(case, prep))
+        counted = case.mesh.file or case.geometry.kind in cost.COUNTED  # made on purpose
+        why = cost.absurd(case, 0 if counted else cost.cell_count(case, prep))
         if why:
             raise CaseError(f"{args.case}: {why}; `anodesim check` tells the cost, --force "
                             "runs it anyway")
