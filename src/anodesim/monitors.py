@@ -120,6 +120,20 @@ class Heat(Monitor):
         return [self.problem.stored_heat(), self.p_dep * self.schedule.energy(t)]
 
 
+class Coolant(Monitor):
+    """The coolant circuit: its temperature (°C), the heat it holds and the heat its cooler
+    has removed since the start (J)."""
+
+    columns = ("T_coolant_C", "coolant_heat_J", "cooler_removed_heat_J")
+    units = ("°C", "J", "J")
+
+    def __init__(self, problem):
+        self.state = problem.coolant
+
+    def record(self, t, beam_W):
+        return [self.state.temperature - C, self.state.stored_J, self.state.removed[0]]
+
+
 DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
                  "drift_along_view_um", "magnification_change_rel")
 DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
@@ -243,6 +257,8 @@ def default_monitors(case: Case, sim) -> list[Monitor]:
         monitors.append(FaceMaxima(problem, {"T_max_coolant_side_C": cooled}))
     monitors += [Probes(case, problem, sim.prep.lay),
                  Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep)]
+    if problem.coolant is not None:
+        monitors.append(Coolant(problem))
     if case.mechanics is not None:
         monitors.append(Mechanics(case, domain, sim.prep.mats, problem, sim.interfaces,
                                   sim.prep.lay))

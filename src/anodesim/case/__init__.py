@@ -23,7 +23,7 @@ from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, ZERO_CELSIUS_K, Beam, Boun
                     Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
-from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
+from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading, _materials, _mesh,
                      _output, _probes, _rating, _time, msh_groups)
 
 __all__ = ["GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case", "CaseError",
@@ -164,6 +164,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     init = root.section("initial", {})
     T0 = _celsius(init, "temperature_C", 20.0)
     init.close()
+    circuit = _coolant_circuit(root, boundaries, T0)
     probes = _probes(root)
     time = _time(root)
     end = sum(d for d, _ in loading.segments)
@@ -175,7 +176,8 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     root.close()
     _check_steady_and_probes(loading, boundaries, probes, geometry)
     return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
-                probes, time, output, mechanics, limits, rating, numerics, source=data)
+                probes, time, output, mechanics, limits, rating, numerics, circuit,
+                source=data)
 
 
 def load(path: str | Path) -> Case:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -215,6 +216,45 @@ class Boundary:
     emissivity: float | None = None
     q_W_m2: float | None = None
     coolant: str | None = None  # "oil", "water" or "air" (limits.COOLANT_WALL_C)
+    circuit: bool = False  # convection to the lumped coolant circuit (its temperature)
+
+
+# Volumetric heat capacity ρ c_p of the coolants at 20-40 °C (J/m³K), for volume_L:
+# water 998 kg/m³ × 4182 J/kgK (NIST Chemistry WebBook, IAPWS-95, 20 °C);
+# transformer/insulating oil ~870 kg/m³ × ~1860 J/kgK (mineral insulating oil per IEC 60296,
+# typical data-sheet values; recalled, not verified against a data sheet).
+COOLANT_RHO_CP = {"water": 998.0 * 4182.0, "oil": 870.0 * 1860.0}
+
+
+@dataclass(frozen=True)
+class CoolantCircuit:
+    """A lumped, well-mixed coolant volume fed by the convective faces that name it, cooled by
+    a heat exchanger to ambient (coolant.py).
+
+    Attributes:
+        heat_capacity_J_K: thermal mass of the coolant in the circuit (J/K).
+        cooler_UA_W_K: the cooler's conductance UA to ambient (W/K).
+        flow_W_K: flow heat-capacity rate ṁ c_p of the coolant through the cooler (W/K);
+            None: a well-mixed circuit whose cooler sees the bulk temperature.
+        ambient_K: temperature of the cooler's cold side (K).
+        initial_K: coolant temperature at t = 0 (K).
+    """
+
+    heat_capacity_J_K: float
+    cooler_UA_W_K: float
+    ambient_K: float
+    initial_K: float
+    flow_W_K: float | None = None
+
+    @property
+    def conductance_W_K(self) -> float:
+        """Effective conductance G from the bulk coolant to ambient (W/K): UA for a
+        well-mixed cooler; with a flow rate C = ṁ c_p, ε C with the ε-NTU effectiveness of
+        an exchanger against a constant-temperature sink, ε = 1 − exp(−UA/C) (Incropera &
+        DeWitt, Fundamentals of Heat and Mass Transfer, ε-NTU relations, C_r = 0)."""
+        if self.flow_W_K is None:
+            return self.cooler_UA_W_K
+        return self.flow_W_K * (1.0 - math.exp(-self.cooler_UA_W_K / self.flow_W_K))
 
 
 @dataclass(frozen=True)
@@ -352,6 +392,7 @@ class Case:
     limits: Limits = Limits()
     rating: RatingSettings = RatingSettings()
     numerics: Numerics = Numerics()
+    coolant_circuit: CoolantCircuit | None = None
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..beam import DEPOSITIONS
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
-                    Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
+                    COOLANT_RHO_CP, ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
@@ -305,9 +305,13 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
                           coolant=b.choice("coolant", COOLANTS, None))
         elif t == "convection":
-            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+            circuit = b.boolean("coolant_circuit", False)
+            if circuit and b.has("temperature_C"):
+                raise CaseError(f"boundaries.{name}: give temperature_C or coolant_circuit = "
+                                "true (the circuit sets the coolant temperature), not both")
+            bc = Boundary(t, temperature_K=None if circuit else _celsius(b, "temperature_C"),
                           h_W_m2K=b.number("h_W_m2K", positive=True),
-                          coolant=b.choice("coolant", COOLANTS, None))
+                          coolant=b.choice("coolant", COOLANTS, None), circuit=circuit)
         elif t == "radiation":
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
                           emissivity=b.number("emissivity", positive=True, hi=1.0,
@@ -320,6 +324,43 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
         out[name] = bc
     sec.allowed.update(sec.data)
     return out
+
+
+def _coolant_circuit(root: _Section, boundaries: dict[str, Boundary],
+                     T0: float) -> CoolantCircuit | None:
+    """The [coolant_circuit] table: the lumped coolant volume, its cooler and flow."""
+    used = [f for f, b in boundaries.items() if b.circuit]
+    if not root.has("coolant_circuit"):
+        if used:
+            raise CaseError(f"boundaries.{used[0]}.coolant_circuit = true: there is no "
+                            "[coolant_circuit] table; add one (volume_L or "
+                            "heat_capacity_J_per_K, cooler_conductance_W_per_K, ambient_C)")
+        return None
+    sec = root.section("coolant_circuit")
+    if sec.has("volume_L") == sec.has("heat_capacity_J_per_K"):
+        raise CaseError("coolant_circuit: give exactly one of volume_L (with coolant) or "
+                        "heat_capacity_J_per_K")
+    if sec.has("volume_L"):
+        coolant = sec.choice("coolant", tuple(COOLANT_RHO_CP))
+        capacity = sec.number("volume_L", positive=True, expected="a positive volume in L") \
+            * 1e-3 * COOLANT_RHO_CP[coolant]
+    else:
+        capacity = sec.number("heat_capacity_J_per_K", positive=True,
+                              expected="a positive heat capacity in J/K")
+    ua = sec.number("cooler_conductance_W_per_K", positive=True,
+                    expected="a positive conductance in W/K")
+    flow = sec.number("flow_L_min", None, positive=True, expected="a positive flow in L/min")
+    flow_W_K = None
+    if flow is not None:
+        coolant = sec.choice("coolant", tuple(COOLANT_RHO_CP))
+        flow_W_K = flow * 1e-3 / 60.0 * COOLANT_RHO_CP[coolant]
+    ambient = _celsius(sec, "ambient_C")
+    initial = _celsius(sec, "initial_C", T0 - ZERO_CELSIUS_K)
+    sec.close()
+    if not used:
+        raise CaseError("coolant_circuit: no face is cooled by it; expected a convection "
+                        "boundary with coolant_circuit = true")
+    return CoolantCircuit(capacity, ua, ambient, initial, flow_W_K)
 
 
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
