@@ -225,7 +225,7 @@ class Simulation:
             self._numerics(), timing, start_utc, __version__,
             output.provenance(self.comm.size),
             str(self.mesh_path) if self.mesh_path else None,
-            tuple(p.name for p in case.probes), len(case.loading.segments) == 1, self.out,
+            tuple(p.name for p in case.probes if "T" in p.quantities), len(case.loading.segments) == 1, self.out,
             life_summary(prep.mats["target"].key, series.time, series["T_peak_C"])
             if self.rows else {})
 

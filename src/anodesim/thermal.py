@@ -259,21 +259,25 @@ class ThermalProblem:
         v = ufl.TestFunction(self.V)
         q_md = {"quadrature_degree": 6}
         self.source_forms = []
-        self.source_terms = []  # (q, measure): emission weights for the drift
+        self.source_terms = []  # (q, measure): the deposition
+        # (q Z, measure): where the X-rays come from. Bremsstrahlung yield per deposited
+        # energy is proportional to Z (Kramers 1923; efficiency ≈ 1e-9 Z U/V, e.g. Dyson,
+        # X-rays in Atomic and Nuclear Physics, ch. 2), so the spot's emission weight is the
+        # deposition × Z of the local material (in a layered target mostly the film).
+        self.emission_terms = []
         source = 0
         if self.spot is not None:
             if self.spot.deposition == "surface":
-                tag = dom.groups["beam_face"]
-                q = self.spot.areal(xi, eta)
-                self.source_forms.append(q * w * ds(tag, metadata=q_md))
-                self.source_terms.append((q, ds(tag, metadata=q_md)))
-                source += q * v * w * ds(tag, metadata=q_md)
+                parts = [("target", self.spot.areal(xi, eta), ds(dom.groups["beam_face"],
+                                                                  metadata=q_md))]
             else:
-                for region, q in self._volume_sources(xi, eta, depth):
-                    tag = dom.groups[region]
-                    self.source_forms.append(q * w * dx(tag, metadata=q_md))
-                    self.source_terms.append((q, dx(tag, metadata=q_md)))
-                    source += q * v * w * dx(tag, metadata=q_md)
+                parts = [(region, q, dx(dom.groups[region], metadata=q_md))
+                         for region, q in self._volume_sources(xi, eta, depth)]
+            for region, q, meas in parts:
+                self.source_forms.append(q * w * meas)
+                self.source_terms.append((q, meas))
+                self.emission_terms.append((q * self.materials[region].atomic_number, meas))
+                source += q * v * w * meas
         self.source_vector = None
         self.source_ratio = 1.0
         if source != 0:
@@ -708,10 +712,10 @@ class ThermalProblem:
 
 
 class PointProbes:
-    """Evaluate a P1 function at fixed points, collectively over MPI ranks.
+    """Evaluate a P1 function (scalar or vector) at fixed points, collectively over MPI ranks.
 
     Args:
-        V_fun: the function to evaluate (its mesh is searched once).
+        fun: the function to evaluate (its mesh is searched once).
         points: (n, gdim) coordinates (m).
     """
 
@@ -734,14 +738,18 @@ class PointProbes:
         self.missing = [i for i in range(n) if total[i] == 0]
         self.pts = pts
         self.n = n
+        self.size = int(np.prod(fun.function_space.value_shape, dtype=int))
 
     def values(self) -> np.ndarray:
-        """Values at the points (NaN where a point is outside the mesh)."""
-        out = np.full(self.n, -np.inf)
+        """Values at the points, (n,) for a scalar, (n, components) for a vector (NaN where
+        a point is outside the mesh)."""
+        out = np.full((self.n, self.size), -np.inf)
         if self.local:
             idx = [i for i, _ in self.local]
             cells = np.array([c for _, c in self.local], dtype=np.int32)
-            out[idx] = self.fun.eval(self.pts[idx], cells).reshape(-1)
-        self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)  # buffer reduction, elementwise
+            out[idx] = self.fun.eval(self.pts[idx], cells).reshape(len(idx), self.size)
+        # Each point is found on some rank: the largest of the ranks' values (the others
+        # hold −inf) is its value, component by component.
+        self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)
         out[np.isneginf(out)] = np.nan
-        return out
+        return out[:, 0] if self.size == 1 else out

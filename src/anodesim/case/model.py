@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 ZERO_CELSIUS_K = 273.15
 
 
@@ -69,16 +71,25 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 }
 
 
+# The parametric housing of an axisymmetric reflection anode (geometry/axisym.py): a
+# cylindrical shell from the rod's cooled end to the mounting face the tube is bolted by.
+HOUSING_SIZES = {"inner_radius_mm": 1e-3, "outer_radius_mm": 1e-3, "length_mm": 1e-3}
+HOUSING_FACES = {"housing_inner": "r", "housing_outer": None, "mount_face": "z"}
+HOUSING_INTERFACE = "heat_sink_housing"
+
+
 def regions_of(geometry: Geometry) -> tuple[str, ...]:
     """Region names of the geometry (the volume groups of a user mesh)."""
     if geometry.kind == "user_mesh":
         return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
-    return GEOMETRIES[geometry.kind]["regions"]
+    housing = ("housing",) if geometry.housing_m else ()
+    return GEOMETRIES[geometry.kind]["regions"] + housing
 
 
 def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
     """Interface names of the geometry (none for user meshes: perfect contact)."""
-    return GEOMETRIES[geometry.kind]["interfaces"]
+    housing = (HOUSING_INTERFACE,) if geometry.housing_m else ()
+    return GEOMETRIES[geometry.kind]["interfaces"] + housing
 
 
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
@@ -93,6 +104,8 @@ def faces_of(geometry: Geometry) -> dict[str, str | None]:
         # the film covers the whole window: no bare window face, no separate film edge
         normals.pop("window_face")
         normals.pop("target_edge")
+    if geometry.housing_m:
+        normals.update(HOUSING_FACES)
     return normals
 
 
@@ -121,6 +134,8 @@ class Geometry:
         file: user mesh: the .msh file.
         impact_point_m: user mesh: where the beam axis meets the beam face (m).
         mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
+        housing_m: reflection_insert: the housing shell's inner_radius_m, outer_radius_m and
+            length_m (from the rod's cooled end to the mounting face), or None.
     """
 
     kind: str
@@ -129,6 +144,7 @@ class Geometry:
     file: str | None = None
     impact_point_m: tuple[float, float, float] | None = None
     mesh_groups: dict[str, int] = field(default_factory=dict)
+    housing_m: dict[str, float] | None = None
 
     @property
     def dim(self) -> int:
@@ -257,13 +273,18 @@ class CoolantCircuit:
         return self.flow_W_K * (1.0 - math.exp(-self.cooler_UA_W_K / self.flow_W_K))
 
 
+PROBE_QUANTITIES = ("T", "u")  # temperature at every step, displacement at save times
+
+
 @dataclass(frozen=True)
 class Probe:
-    """A point probe at radius r and depth below the spot centre (m)."""
+    """A point probe at radius r and depth below the spot centre (m), recording the
+    quantities named (PROBE_QUANTITIES)."""
 
     name: str
     r_m: float
     depth_m: float
+    quantities: tuple[str, ...] = ("T",)
 
 
 @dataclass(frozen=True)
@@ -307,12 +328,16 @@ class Mechanics:
         free: no mounts; the rigid axial translation is removed (centre of mass fixed).
         reference_temperature_K: stress-free temperature.
         drift: imaging geometry, or None (displacements and stresses only).
+        reference_face: displacements (spot, probes, drift) are measured relative to the
+            mean displacement of this face (the mounting face the tube is bolted by); None:
+            relative to the mounts' fixed frame.
     """
 
     mounts: dict[str, str]
     free: bool
     reference_temperature_K: float
     drift: DriftSettings | None
+    reference_face: str | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +398,26 @@ class Numerics:
 
 
 @dataclass(frozen=True)
+class PointingDrift:
+    """The user's beam-pointing drift: the spot's shift from electron optics (which the
+    model does not compute) against time, added to the thermal spot shift in the drift map.
+
+    Attributes:
+        times_s: increasing times (s).
+        shifts_m: the shift at each time (m, tube frame x, y, z); linear between the times,
+            the end values held before the first and after the last.
+    """
+
+    times_s: tuple[float, ...]
+    shifts_m: tuple[tuple[float, float, float], ...]
+
+    def shift_m(self, t: float) -> tuple[float, float, float]:
+        """The shift at time t (s), in m."""
+        s = np.asarray(self.shifts_m)
+        return tuple(float(np.interp(t, self.times_s, s[:, i])) for i in range(3))
+
+
+@dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
 
@@ -393,6 +438,7 @@ class Case:
     rating: RatingSettings = RatingSettings()
     numerics: Numerics = Numerics()
     coolant_circuit: CoolantCircuit | None = None
+    pointing: PointingDrift | None = None
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..beam import DEPOSITIONS
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
-from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
-                    COOLANT_RHO_CP, ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading, Materials, MeshSettings, Output, Probe,
+from .model import (BOUNDARY_TYPES, HOUSING_SIZES, PROBE_QUANTITIES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
+                    COOLANT_RHO_CP, ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, PointingDrift, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
@@ -78,6 +78,8 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
                        expected="a positive length")
         if v is not None:
             sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
+    housing = _housing(sec, sizes) if kind == "reflection_insert" and sec.has("housing") \
+        else None
     angle = 0.0
     if kind == "reflection_3d":
         angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=60.0,
@@ -97,7 +99,24 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
                         "less than geometry.anode_length_mm")
     if kind == "reflection_3d":
         _check_tilted_sizes(sizes, angle)
-    return Geometry(kind, sizes, angle)
+    return Geometry(kind, sizes, angle, housing_m=housing)
+
+
+def _housing(sec: _Section, sizes: dict[str, float]) -> dict[str, float]:
+    """The [geometry.housing] table: a cylindrical shell below the rod (m)."""
+    h = sec.section("housing")
+    out = {key.rsplit("_", 1)[0] + "_m": h.number(key, positive=True,
+                                                   expected="a positive length") * scale
+           for key, scale in HOUSING_SIZES.items()}
+    h.close()
+    Rc = sizes["anode_radius_m"]
+    if out["inner_radius_m"] >= Rc:
+        raise _fail("geometry.housing.inner_radius_mm", out["inner_radius_m"] * 1e3,
+                    "less than geometry.anode_radius_mm (the housing carries the rod)")
+    if out["outer_radius_m"] < Rc:
+        raise _fail("geometry.housing.outer_radius_mm", out["outer_radius_m"] * 1e3,
+                    "at least geometry.anode_radius_mm")
+    return out
 
 
 def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
@@ -363,6 +382,31 @@ def _coolant_circuit(root: _Section, boundaries: dict[str, Boundary],
     return CoolantCircuit(capacity, ua, ambient, initial, flow_W_K)
 
 
+def _pointing(root: _Section) -> PointingDrift | None:
+    """The [beam_pointing] table: time_s and the shift's x_um, y_um, z_um (each optional,
+    zero when left out) in the tube frame."""
+    if not root.has("beam_pointing"):
+        return None
+    sec = root.section("beam_pointing")
+    times = sec.raw("time_s", expected="a list of increasing times in s")
+    if (not isinstance(times, list) or not times or any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)
+            or t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:]))):
+        raise _fail("beam_pointing.time_s", times, "a non-empty list of increasing times ≥ 0 s")
+    comps = []
+    for axis in ("x", "y", "z"):
+        key = f"{axis}_um"
+        v = sec.raw(key, [0.0] * len(times), expected=f"a list of {len(times)} shifts in µm")
+        if (not isinstance(v, list) or len(v) != len(times) or any(
+                isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+                for c in v)):
+            raise _fail(f"beam_pointing.{key}", v,
+                        f"a list of {len(times)} shifts in µm (one per time in time_s)")
+        comps.append([float(c) * 1e-6 for c in v])
+    sec.close()
+    return PointingDrift(tuple(float(t) for t in times), tuple(zip(*comps)))
+
+
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
     names = interfaces_of(geometry)
     sec = root.section("interfaces", {})
@@ -388,8 +432,14 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
     out = []
     for name in sec.data:
         p = sec.section(name)
+        what = "a non-empty list of quantities from " + ", ".join(
+            f'"{q}"' for q in PROBE_QUANTITIES)
+        q = p.raw("quantities", ["T"], expected=what)
+        if not isinstance(q, list) or not q or any(x not in PROBE_QUANTITIES for x in q) \
+                or len(set(q)) != len(q):
+            raise _fail(f"probes.{name}.quantities", q, what)
         out.append(Probe(name, p.number("r_mm", nonneg=True) * 1e-3,
-                         p.number("depth_mm", nonneg=True) * 1e-3))
+                         p.number("depth_mm", nonneg=True) * 1e-3, tuple(q)))
         p.close()
     sec.allowed.update(sec.data)
     return tuple(out)
