@@ -268,3 +268,17 @@ def test_emission_weight_follows_z():
         [(q * z, meas) for (q, meas), z in zip(prob.source_terms, Z)])[2] * 1e6
     assert u_z == pytest.approx(by_hand, rel=1e-12)
     assert abs(u_z - by_heat) > 1e-3 * abs(u_z)
+
+
+def test_warmup_study_cases_validate():
+    """The shipped warm-up study expands into its four valid cases: rod and tube, oil held
+    (1e6 W/K) and oil circuit (3 W/K); the tube's drift is measured from its mount face."""
+    from pathlib import Path
+
+    from anodesim.study import spec
+
+    st = spec.load(Path(__file__).parents[1] / "studies" / "warmup_drift" / "study.toml")
+    assert len(st.points) == 4 and not any(p.error for p in st.points)
+    tube = anodesim.load(Path(__file__).parents[1] / "studies" / "warmup_drift" / "tube.toml")
+    assert tube.mechanics.reference_face == "mount_face"
+    assert tube.coolant_circuit.conductance_W_K == 3.0
