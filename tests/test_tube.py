@@ -349,3 +349,25 @@ def test_user_mesh_with_a_housing_region(tmp_path):
     assert expect < d["u_spot_z_um"] < 1.10 * expect
     assert max(abs(d[f"u_reference_{a}_um"]) for a in "xyz") < 1e-9 * expect
     assert max(abs(d["u_spot_x_um"]), abs(d["u_spot_y_um"])) < 0.03 * d["u_spot_z_um"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"geometry": {"housing": {**HOUSING, "inner_radius_mm": 5.0}}, "materials": {
+        "housing": "SS304"}}, "geometry.housing.inner_radius_mm = 5.0: expected less than"),
+    ({"geometry": {"housing": HOUSING}, "materials": {"housing": "SS304"},
+      "mechanics": {"free": True}}, "mechanics.free = true: a tube with a housing is held by"),
+    ({"geometry": {"housing": HOUSING}}, "materials.housing"),
+    ({"mounts": {"cooled_end": {"type": "clamped"}},
+      "mechanics": {"reference_face": "flange"}}, "mechanics.reference_face = 'flange'"),
+    ({"probes": {"p": {"r_mm": 0.0, "depth_mm": 0.1, "quantities": ["u"]}}},
+     "probes.p.quantities: a displacement"),
+    ({"probes": {"p": {"r_mm": 0.0, "depth_mm": 0.1, "quantities": ["T", "q"]}}},
+     "probes.p.quantities = ['T', 'q']: expected a non-empty list of quantities"),
+    ({"mounts": {"cooled_end": {"type": "clamped"}},
+      "beam_pointing": {"time_s": [0.0, 1.0], "x_um": [0.0, 1.0]}},
+     "beam_pointing: a beam-pointing drift is added to the drift map; expected [drift]"),
+])
+def test_tube_bad_input(change, message):
+    """One line naming the key, the value and what was expected."""
+    with pytest.raises(CaseError, match=re.escape(message)):
+        anodesim.from_dict(reflection(**change))
