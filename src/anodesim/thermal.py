@@ -479,7 +479,10 @@ class ThermalProblem:
             ksp = self._new_solver(A)
             self._cache[key] = (A, ksp)
             if len(self._cache) > 160:
-                _, (A_old, ksp_old) = self._cache.popitem(last=False)
+                key_old, (A_old, ksp_old) = self._cache.popitem(last=False)
+                z_old = self._z_cache.pop(key_old, None)
+                if z_old is not None:
+                    z_old.destroy()
                 ksp_old.destroy()
                 A_old.destroy()
         self.factorisations += 1
