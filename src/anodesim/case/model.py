@@ -52,8 +52,18 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         "dim": 3,
     },
     "user_mesh": {
-        # A gmsh .msh with physical groups: volumes are regions (one must be "target"),
-        # surfaces are faces (one must be "beam_face"); see meshes/README.md.
+        # A volume mesh in any format meshio reads, with named sets: volume sets are regions
+        # (one must be "target"), surface sets are faces (one must be "beam_face"); see
+        # case/mesh_import.py and meshes/README.md.
+        "sizes": {},
+        "regions": (),
+        "normals": {},
+        "interfaces": (),
+        "dim": 3,
+    },
+    "cad": {
+        # A STEP file meshed with gmsh (geometry/cad.py): regions are solids chosen by name
+        # or box (one must be "target"), faces likewise (one must be "beam_face").
         "sizes": {},
         "regions": (),
         "normals": {},
@@ -71,6 +81,8 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 }
 
 
+USER_GEOMETRIES = ("user_mesh", "cad")  # geometries whose regions and faces the user names
+
 # The parametric housing of an axisymmetric reflection anode (geometry/axisym.py): a
 # cylindrical shell from the rod's cooled end to the mounting face the tube is bolted by.
 HOUSING_SIZES = {"inner_radius_mm": 1e-3, "outer_radius_mm": 1e-3, "length_mm": 1e-3}
@@ -80,7 +92,7 @@ HOUSING_INTERFACE = "heat_sink_housing"
 
 def regions_of(geometry: Geometry) -> tuple[str, ...]:
     """Region names of the geometry (the volume groups of a user mesh)."""
-    if geometry.kind == "user_mesh":
+    if geometry.kind in USER_GEOMETRIES:
         return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
     housing = ("housing",) if geometry.housing_m else ()
     return GEOMETRIES[geometry.kind]["regions"] + housing
@@ -94,7 +106,7 @@ def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
 
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
     """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
-    if geometry.kind == "user_mesh":
+    if geometry.kind in USER_GEOMETRIES:
         return {n: None for n, d in geometry.mesh_groups.items() if d == 2}
     normals = dict(GEOMETRIES[geometry.kind]["normals"])
     if geometry.kind == "reflection_3d" and geometry.anode_angle_rad == 0.0:
@@ -131,9 +143,13 @@ class Geometry:
         sizes_m: dimensions (m).
         anode_angle_rad: 3-D reflection anode: angle between the target face and the plane
             normal to the rod axis (0: a flat end face); see geometry/reflection3d.py.
-        file: user mesh: the .msh file.
-        impact_point_m: user mesh: where the beam axis meets the beam face (m).
-        mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
+        file: user mesh: the mesh file; cad: the STEP file.
+        impact_point_m: user mesh, cad: where the beam axis meets the beam face (m).
+        mesh_groups: user mesh, cad: group name → dimension (3 regions, 2 faces).
+        mesh_unit: user mesh: length unit of the file's coordinates ("m" or "mm").
+        groups: user mesh: ``[geometry.groups]``, name → the file's tag (int) or set name
+            (str); empty: the file's own named sets. cad: region or face name → a name
+            in the STEP file (str) or a box [x0, y0, z0, x1, y1, z1] (m).
         housing_m: reflection_insert: the housing shell's inner_radius_m, outer_radius_m and
             length_m (from the rod's cooled end to the mounting face), or None.
     """
@@ -144,6 +160,8 @@ class Geometry:
     file: str | None = None
     impact_point_m: tuple[float, float, float] | None = None
     mesh_groups: dict[str, int] = field(default_factory=dict)
+    mesh_unit: str = "m"
+    groups: dict[str, int | str] = field(default_factory=dict)
     housing_m: dict[str, float] | None = None
 
     @property
@@ -171,11 +189,17 @@ class MeshSettings:
 
 @dataclass(frozen=True)
 class Materials:
-    """Material name per region, constant overrides (SI) and the property mode."""
+    """Material name per region, constant overrides (SI) and the property mode.
+
+    Attributes:
+        user: user materials of the case (case/user_materials.py): name → entry in the
+            library's data-file schema (K, SI), checked like the library.
+    """
 
     by_region: dict[str, str]
     overrides: dict[str, dict[str, float]]
     temperature_dependent: bool = True
+    user: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -445,6 +469,25 @@ class Case:
         """The resolved case (SI) as plain data, for the summary and the hash."""
         d = asdict(self)
         d.pop("source")
+        if self.geometry.kind not in USER_GEOMETRIES:  # (keys of user geometries only)
+            for key in ("mesh_unit", "groups"):
+                d["geometry"].pop(key)
+        if not self.materials.user:
+            d["materials"].pop("user")
+        # issue 14's keys only where used, so the hash of a case without them stays
+        for key in ("coolant_circuit", "pointing"):
+            if d[key] is None:
+                d.pop(key)
+        if d["geometry"]["housing_m"] is None:
+            d["geometry"].pop("housing_m")
+        for b in d["boundaries"].values():
+            if not b["circuit"]:
+                b.pop("circuit")
+        for p in d["probes"]:
+            if tuple(p["quantities"]) == ("T",):
+                p.pop("quantities")
+        if d["mechanics"] is not None and d["mechanics"]["reference_face"] is None:
+            d["mechanics"].pop("reference_face")
         return d
 
     def hash(self) -> str:
