@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import electron_kernels, geometry, kernel_source, materials as mat_lib
-from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
-from .case import Case, CaseError
+from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
+from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
+from .case import Case, CaseError, faces_of
 from .loading import Schedule, plan
 
 MAX_STEPS = 1_000_000
@@ -162,6 +162,7 @@ class Prepared:
     spot: Spot
     zone_depth: float
     steps: list
+    extra_focal: extra_focal.ExtraFocal | None = None
 
 
 def mesh_description(case: Case) -> dict:
@@ -187,7 +188,20 @@ def prepare(case: Case) -> Prepared:
     steps = plan_steps(case, spot, mats)
     if case.mesh.file:
         _check_reused_mesh(case)
-    return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps)
+    return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps,
+                    plan_extra_focal(case, mats, spot, eta))
+
+
+def plan_extra_focal(case: Case, mats, spot: Spot, eta: float) -> extra_focal.ExtraFocal:
+    """The beam's energy balance and where the backscattered power lands (extra_focal.py):
+    ε = k Z V with Z the deposited-share mean over the layers below the spot."""
+    shares, _ = deposition_summary(spot)
+    total = sum(shares.values()) or 1.0
+    mean_Z = sum(s * mats[r].atomic_number for r, s in shares.items()) / total
+    b = case.beam
+    return extra_focal.plan(b.extra_focal, eta, b.voltage_V, mean_Z,
+                            case.geometry.kind == "transmission", faces_of(case.geometry),
+                            b.extra_focal_faces, b.extra_focal_distance_m)
 
 
 def _layout_and_spot(case: Case, mats):

@@ -25,6 +25,7 @@ from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading
 from .limits import check, life_summary, limits_for
 from .monitors import default_monitors
 from .beam import deposition_summary
+from .extra_focal import summary as extra_focal_summary
 from .resolve import backscatter_coefficient, incidence_deg, mesh_description, plan_steps, prepare
 from .spot_sizes import predicted_sizes
 from .results import RunResult, TimeSeries
@@ -233,7 +234,7 @@ class Simulation:
             if self.rows else {})
 
     def _beam_summary(self) -> dict:
-        b, prep, spot = self.case.beam, self.prep, self.prep.spot
+        b, prep, spot, ef = self.case.beam, self.prep, self.prep.spot, self.prep.extra_focal
         shares, mean_depth = deposition_summary(spot)
         return {"beam_power_W": b.power_W, "backscatter_energy_fraction": prep.eta,
                 "backscatter_coefficient": backscatter_coefficient(self.case, prep),
@@ -241,7 +242,11 @@ class Simulation:
                 "deposited_power_W": b.power_W * prep.p_dep, "deposition": spot.deposition,
                 "deposited_share": shares,
                 "mean_deposition_depth_um": mean_depth * 1e6,
-                "extra_focal_power_W": 0.0,
+                "extra_focal_power_W": b.power_W * ef.extra_focal_fraction,
+                "xray_power_W": b.power_W * ef.xray_fraction,
+                "extra_focal": extra_focal_summary(ef, b.power_W),
+                "heat_input_integral_ratio": self.problem.heat_input_per_W() / (
+                    1.0 + ef.per_deposited_W()),
                 "kernel_tables": dict(spot.kernel.table_materials) if spot.kernel else None,
                 "electron_range_um": {layer.region: layer.range_m * 1e6
                                       for layer in spot.layers},
@@ -328,7 +333,7 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         case.initial_temperature_K, case.time.newton_tol_K,
         frame=lay.frame if case.geometry.dim == 3 else None,
         solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol,
-        circuit=case.coolant_circuit)
+        extra_focal=prep.extra_focal, circuit=case.coolant_circuit)
     return domain, problem, interfaces, mesh_path
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure
+from ..extra_focal import console_line as extra_focal_line
 from . import report
 
 
@@ -136,6 +137,7 @@ def run(args) -> int:
         r, n, b = s["results"], s["numerics"], s["beam"]
         print(f"  deposited power {b['deposited_power_W']:.4g} W of {b['beam_power_W']:.4g} W "
               f"(eta_E = {b['backscatter_energy_fraction']:.3g})", file=sys.stderr)
+        print("  " + extra_focal_line(b), file=sys.stderr)
         print(f"  peak temperature {r['T_peak_max_C']:.1f} °C at t = {r['T_peak_max_time_s']:.4g} s",
               file=sys.stderr)
         for region, T in r["T_max_by_region_C"].items():
