@@ -116,11 +116,11 @@ def in_group(m: str, group) -> bool:
     return any(m == g or m.startswith(g + ".") for g in group)
 
 
-SOLVER = ("thermal", "mechanics", "coupling", "drift", "beam", "loading", "materials",
+SOLVER = ("thermal", "coolant", "mechanics", "coupling", "drift", "beam", "loading", "materials",
           "response", "geometry", "frames", "resolve", "monitors", "results",
           "limits", "simulation", "run_folder", "output", "rating")
 GEOMETRY = ("geometry", "frames")
-EQUATIONS = ("thermal", "mechanics", "coupling", "drift", "response", "monitors",
+EQUATIONS = ("thermal", "coolant", "mechanics", "coupling", "drift", "response", "monitors",
              "simulation", "rating", "limits")
 CASE = ("case", "frames", "materials", "beam")
 RUN = ("resolve", "monitors", "results", "limits", "simulation", "run_folder")

@@ -66,8 +66,9 @@ class DriftMap:
         u = np.asarray(u, dtype=float)
         return self.beam * (u @ self.normal) / (self.beam @ self.normal)
 
-    def apply(self, u) -> dict[str, float]:
-        """Drift figures for a surface displacement u (m, 3 components).
+    def apply(self, u, extra_shift=None) -> dict[str, float]:
+        """Drift figures for a surface displacement u (m, 3 components), plus an extra
+        spot shift (m, 3 components; the user's beam-pointing drift) if given.
 
         Returns:
             spot_shift_um: signed shift along the beam (positive: along b, into the target).
@@ -77,6 +78,8 @@ class DriftMap:
             magnification_change_rel: ΔM/M.
         """
         d = self.spot_shift(u)
+        if extra_shift is not None:
+            d = d + np.asarray(extra_shift, dtype=float)
         along = float(d @ self.view)
         across = d - along * self.view
         mag = float(np.linalg.norm(across))

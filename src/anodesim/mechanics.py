@@ -54,13 +54,16 @@ class ThermoElasticProblem:
         solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG with the rigid-body modes
             as near-nullspace).
         rtol: relative tolerance of the iterative solver.
+        reference_face: the face displacements are measured from (its mean displacement,
+            ``reference_displacement``), or None.
     """
 
     def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material], temperature,
                  mounts: dict[str, str], free: bool, T_ref: float, ties=(),
                  prefix: str = "anodesim_mechanics_", solver: str = "direct",
-                 rtol: float = 1e-10):
+                 rtol: float = 1e-10, reference_face: str | None = None):
         self.domain, self.materials, self.T = domain, materials, temperature
+        self.reference_face = reference_face
         self.mounts, self.free, self.T_ref, self.ties = mounts, free, T_ref, list(ties)
         self.prefix = prefix
         self.solver, self.rtol = solver, rtol
@@ -315,6 +318,26 @@ class ThermoElasticProblem:
                 q * self.u[i] * self.weight * meas)), op=MPI.SUM) for q, meas in terms))
         mean = np.array(num) / den
         if self.domain.axisymmetric:  # radial parts cancel around the axis
+            return np.array([0.0, 0.0, mean[1]])
+        return mean
+
+    def reference_displacement(self) -> np.ndarray:
+        """Mean displacement of the reference face, ∫ u w dA / ∫ w dA (m, 3 components; zero
+        without a reference face). Axisymmetric: (0, 0, mean u_z), the radial part of a
+        face around the axis being no translation. The face's rotation is not removed (a
+        mounting face normal to the axis does not tilt in axisymmetry)."""
+        if self.reference_face is None:
+            return np.zeros(3)
+        if not hasattr(self, "_ref_forms"):
+            ds = self.ds(self.domain.groups[self.reference_face])
+            gdim = self.domain.mesh.geometry.dim
+            one = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(1.0))
+            self._ref_forms = [dolfinx.fem.form(one * self.weight * ds)] + [
+                dolfinx.fem.form(self.u[i] * self.weight * ds) for i in range(gdim)]
+        area, *parts = (self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
+                        for f in self._ref_forms)
+        mean = np.array(parts) / area
+        if self.domain.axisymmetric:
             return np.array([0.0, 0.0, mean[1]])
         return mean
 

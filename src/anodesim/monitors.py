@@ -84,20 +84,27 @@ class FaceMaxima(Monitor):
         return [self.problem.face_max(g) - C for g in self.groups.values()]
 
 
-class Probes(Monitor):
-    """Temperature at the case's probe points (°C).
+def _probe_points(case: Case, fun, lay, quantity: str):
+    """(PointProbes of fun at the probes asking for the quantity, their names).
 
     Raises:
         CaseError: a probe lies outside the mesh (found when the mesh is searched).
     """
+    from .thermal import PointProbes
+
+    chosen = [i for i, p in enumerate(case.probes) if quantity in p.quantities]
+    points = PointProbes(fun, probe_points(case, lay)[chosen])
+    if points.missing:
+        raise probe_outside(case, chosen[points.missing[0]])
+    return points, [case.probes[i].name for i in chosen]
+
+
+class Probes(Monitor):
+    """Temperature at the case's probe points that ask for it (°C)."""
 
     def __init__(self, case: Case, problem, lay):
-        from .thermal import PointProbes
-
-        self.points = PointProbes(problem.T, probe_points(case, lay))
-        if self.points.missing:
-            raise probe_outside(case, self.points.missing[0])
-        self.columns = tuple(f"T_{p.name}_C" for p in case.probes)
+        self.points, names = _probe_points(case, problem.T, lay, "T")
+        self.columns = tuple(f"T_{n}_C" for n in names)
         self.units = ("°C",) * len(self.columns)
 
     def record(self, t, beam_W):
@@ -123,6 +130,20 @@ class Heat(Monitor):
         return [self.problem.stored_heat(), self.p_dep * energy, self.p_ef * energy]
 
 
+class Coolant(Monitor):
+    """The coolant circuit: its temperature (°C), the heat it holds and the heat its cooler
+    has removed since the start (J)."""
+
+    columns = ("T_coolant_C", "coolant_heat_J", "cooler_removed_heat_J")
+    units = ("°C", "J", "J")
+
+    def __init__(self, problem):
+        self.state = problem.coolant
+
+    def record(self, t, beam_W):
+        return [self.state.temperature - C, self.state.stored_J, self.state.removed[0]]
+
+
 DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
                  "drift_along_view_um", "magnification_change_rel")
 DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
@@ -146,15 +167,22 @@ class Mechanics(Monitor):
         self.solver = ThermoElasticProblem(
             domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
             ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
-            solver=case.numerics.resolved(dim), rtol=case.numerics.rtol)
-        self.terms = problem.source_terms
+            solver=case.numerics.resolved(dim), rtol=case.numerics.rtol,
+            reference_face=m.reference_face)
+        self.terms = problem.emission_terms
         self.map = _drift_map(case, lay) if m.drift is not None else None
+        self.pointing = case.pointing
         self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
         self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
             else ["u_spot_z_um"]
+        self.ref_columns = ([f"u_reference_{a}_um" for a in ("x", "y", "z")] if dim == 3
+                            else ["u_reference_z_um"]) if m.reference_face else []
         drift = list(DRIFT_COLUMNS) + (list(DRIFT_COMPONENTS) if dim == 3 else [])
         self.drift_columns = drift if self.map else []
-        columns = self.u_columns + self.drift_columns
+        self.probes, names = _probe_points(case, self.solver.u, lay, "u")
+        self.probe_columns = [f"u_at_{n}_{a}_um" for n in names for a in self.axes]
+        columns = (self.u_columns + self.ref_columns + self.drift_columns
+                   + self.probe_columns)
         for r in self.regions:
             columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
                                                       for a in self.axes]
@@ -183,11 +211,20 @@ class Mechanics(Monitor):
         """Solve the thermoelastic problem on the current temperature; the column values."""
         start = time.perf_counter()
         self.solver.solve()
-        u = self.solver.weighted_mean_displacement(self.terms)
-        values = [u[i] * 1e6 for i in range(3)] if len(self.u_columns) == 3 else [u[2] * 1e6]
+        ref = self.solver.reference_displacement()
+        u = self.solver.weighted_mean_displacement(self.terms) - ref
+        three = len(self.u_columns) == 3
+        values = [u[i] * 1e6 for i in range(3)] if three else [u[2] * 1e6]
+        if self.ref_columns:
+            values += [ref[i] * 1e6 for i in range(3)] if three else [ref[2] * 1e6]
         if self.map:
-            d = self.map.apply(u)
+            extra = self.pointing.shift_m(t) if self.pointing is not None else None
+            d = self.map.apply(u, extra_shift=extra)
             values += [d[k] for k in self.drift_columns]
+        if self.probe_columns:  # the reference face's translation removed (r, z: along z)
+            shift = ref if three else ref[[0, 2]]
+            values += list(((self.probes.values().reshape(-1, len(self.axes)) - shift)
+                            * 1e6).reshape(-1))
         n = len(self.axes)
         for r in self.regions:
             vm, where = self.solver.region_stress_max(r)
@@ -253,6 +290,8 @@ def default_monitors(case: Case, sim) -> list[Monitor]:
     monitors += [Probes(case, problem, sim.prep.lay),
                  Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep,
                       _extra_focal_share(sim.prep))]
+    if problem.coolant is not None:
+        monitors.append(Coolant(problem))
     if case.mechanics is not None:
         monitors.append(Mechanics(case, domain, sim.prep.mats, problem, sim.interfaces,
                                   sim.prep.lay))

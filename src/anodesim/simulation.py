@@ -229,7 +229,7 @@ class Simulation:
             self._numerics(), timing, start_utc, __version__,
             output.provenance(self.comm.size),
             str(self.mesh_path) if self.mesh_path else None,
-            tuple(p.name for p in case.probes), len(case.loading.segments) == 1, self.out,
+            tuple(p.name for p in case.probes if "T" in p.quantities), len(case.loading.segments) == 1, self.out,
             life_summary(prep.mats["target"].key, series.time, series["T_peak_C"])
             if self.rows else {})
 
@@ -333,7 +333,7 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         case.initial_temperature_K, case.time.newton_tol_K,
         frame=lay.frame if case.geometry.dim == 3 else None,
         solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol,
-        extra_focal=prep.extra_focal)
+        extra_focal=prep.extra_focal, circuit=case.coolant_circuit)
     return domain, problem, interfaces, mesh_path
 
 

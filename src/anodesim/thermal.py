@@ -128,14 +128,19 @@ class ThermalProblem:
         rtol: relative tolerance of the iterative solver.
         extra_focal: where the backscattered power lands (extra_focal.ExtraFocal), laid
             on faces in proportion to the deposited power; None: nowhere.
+        circuit: the lumped coolant circuit the ``circuit`` convection faces exchange heat
+            with (coolant.py), or None.
     """
 
     def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material],
                  boundaries: dict[str, Boundary], interfaces: list[Interface], spot: Spot | None,
                  z_beam: float, T_init: float, newton_tol: float = 1e-3,
                  prefix: str = "anodesim_thermal_", frame=None, solver: str = "direct",
-                 rtol: float = 1e-10, extra_focal=None):
+                 rtol: float = 1e-10, extra_focal=None, circuit=None):
+        from .coolant import CoolantState
+
         self.domain = domain
+        self.coolant = CoolantState(circuit) if circuit is not None else None
         self.materials = materials
         self.boundaries = boundaries
         self.interfaces = interfaces
@@ -167,6 +172,7 @@ class ThermalProblem:
         F, nonlinear_bc = self._define_boundary_conditions(F)
         self.nonlinear = nonlinear or nonlinear_bc
         self._create_forms(F, J_extra)
+        self._define_circuit()
         self._monitors()
 
     def _define_function_space(self) -> None:
@@ -185,6 +191,7 @@ class ThermalProblem:
         c = lambda v: dolfinx.fem.Constant(msh, PETSc.ScalarType(v))  # noqa: E731
         self.c0, self.c1, self.c2 = c(0.0), c(0.0), c(0.0)
         self.power = c(0.0)  # deposited power (W)
+        self.T_coolant = c(self.coolant.temperature if self.coolant else 0.0)  # K
 
     def _define_measures_and_coordinates(self):
         """Measures with the region and face tags, the volume weight (2πr in axisymmetry)
@@ -255,7 +262,12 @@ class ThermalProblem:
         v = ufl.TestFunction(self.V)
         q_md = {"quadrature_degree": 6}
         self.source_forms = []
-        self.source_terms = []  # (q, measure): emission weights for the drift
+        self.source_terms = []  # (q, measure): the deposition
+        # (q Z, measure): where the X-rays come from. Bremsstrahlung yield per deposited
+        # energy is proportional to Z (Kramers 1923; efficiency ≈ 1e-9 Z U/V, e.g. Dyson,
+        # X-rays in Atomic and Nuclear Physics, ch. 2), so the spot's emission weight is the
+        # deposition × Z of the local material (in a layered target mostly the film).
+        self.emission_terms = []
         source = 0
         if self.spot is not None:
             # The spot's size, orientation and normalisation enter as constants: the forms
@@ -263,17 +275,16 @@ class ThermalProblem:
             p = {k: dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(v))
                  for k, v in self.spot.parameters().items()}
             if self.spot.deposition == "surface":
-                tag = dom.groups["beam_face"]
-                q = self.spot.areal(xi, eta, None, p)
-                self.source_forms.append(q * w * ds(tag, metadata=q_md))
-                self.source_terms.append((q, ds(tag, metadata=q_md)))
-                source += q * v * w * ds(tag, metadata=q_md)
+                parts = [("target", self.spot.areal(xi, eta, None, p),
+                          ds(dom.groups["beam_face"], metadata=q_md))]
             else:
-                for region, q in self._volume_sources(xi, eta, depth, p):
-                    tag = dom.groups[region]
-                    self.source_forms.append(q * w * dx(tag, metadata=q_md))
-                    self.source_terms.append((q, dx(tag, metadata=q_md)))
-                    source += q * v * w * dx(tag, metadata=q_md)
+                parts = [(region, q, dx(dom.groups[region], metadata=q_md))
+                         for region, q in self._volume_sources(xi, eta, depth, p)]
+            for region, q, meas in parts:
+                self.source_forms.append(q * w * meas)
+                self.source_terms.append((q, meas))
+                self.emission_terms.append((q * self.materials[region].atomic_number, meas))
+                source += q * v * w * meas
         self.source_vector = None
         self.source_ratio = 1.0
         if source != 0:
@@ -349,6 +360,7 @@ class ThermalProblem:
         nonlinear = False
         self.bcs = []
         self.bc_values: dict[str, float] = {}
+        self._circuit_flux = 0  # ∫ h v w ds over the faces cooled by the circuit
         for face, b in self.boundaries.items():
             facets = dom.facets(face)
             tag = dom.groups.get(face)
@@ -357,6 +369,12 @@ class ThermalProblem:
             if b.type == "fixed":
                 dofs = dolfinx.fem.locate_dofs_topological(V, fdim, facets)
                 self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(b.temperature_K), dofs, V))
+            elif b.type == "convection" and b.circuit:
+                if self.coolant is None:
+                    raise ValueError(f"boundaries.{face}: cooled by a coolant circuit, but the "
+                                     "problem has none")
+                F += b.h_W_m2K * (T - self.T_coolant) * v * w * ds(tag)
+                self._circuit_flux += b.h_W_m2K * v * w * ds(tag)
             elif b.type == "convection":
                 F += b.h_W_m2K * (T - b.temperature_K) * v * w * ds(tag)
             elif b.type == "radiation":
@@ -388,6 +406,71 @@ class ThermalProblem:
                 self.weight, self.ds, self.bcs, sizes)
         self._cache: OrderedDict[float, tuple] = OrderedDict()
 
+    def _define_circuit(self) -> None:
+        """The coupling of the coolant circuit: g = ∫ h φ_i w ds (so the heat into the
+        coolant is Q = g·T − H T_c, H = Σ g_i) and f = g without the fixed-temperature dofs,
+        the residual's derivative −∂F/∂T_c."""
+        self.circuit_g = self.circuit_f = None
+        self._z_cache: dict[float, PETSc.Vec] = {}
+        if self.coolant is None:
+            return
+        if isinstance(self._circuit_flux, int):
+            raise ValueError("coolant_circuit: no face of this mesh is cooled by it")
+        g = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(self._circuit_flux))
+        g.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+        self.circuit_g = g
+        self.circuit_H = g.sum()
+        f = g.copy()
+        dolfinx.fem.petsc.set_bc(f, self.bcs, alpha=0.0)
+        self.circuit_f = f
+
+    def coolant_heat_input(self) -> float:
+        """Heat flowing from the anode into the coolant, ∫ h (T − T_c) dA (W)."""
+        return self.circuit_g.dot(self.T.x.petsc_vec) - self.circuit_H * float(
+            self.T_coolant.value)
+
+    def _solve_coupled(self) -> None:
+        """The temperature field and the coolant temperature together.
+
+        Newton on the coolant's scalar residual R(T_c) with the field eliminated: after the
+        field solve at the current T_c, the field's sensitivity z = J⁻¹ f (f = −∂F/∂T_c)
+        gives dQ/dT_c = g·z − H, the update ΔT_c = −R / (∂R/∂T_c − dQ/dT_c), and T += ΔT_c z.
+        For linear problems one update is exact (z is cached per operator); the loop stops
+        when |ΔT_c| is below ``newton_tol``.
+        """
+        cc = self.coolant
+        if cc is None:
+            self._solve()
+            return
+        c = (float(self.c0.value), float(self.c1.value), float(self.c2.value))
+        for _ in range(self.max_newton):
+            self._solve()
+            R = cc.residual(self.coolant_heat_input(), c)
+            z = self._circuit_sensitivity()
+            dQ = self.circuit_g.dot(z) - self.circuit_H
+            dT = -R / (cc.d_residual(c[0]) - dQ)
+            cc.T[0] += dT
+            self.T_coolant.value = cc.T[0]
+            self.T.x.petsc_vec.axpy(dT, z)
+            self.T.x.scatter_forward()
+            if abs(dT) < self.newton_tol:
+                cc.finish_step(c)
+                return
+        raise SolverError(f"the coolant circuit did not converge in {self.max_newton} "
+                          f"iterations (last update {dT:.3g} K)")
+
+    def _circuit_sensitivity(self) -> PETSc.Vec:
+        """z = J⁻¹ f with the current (cached) operator; cached per operator when linear."""
+        key = float(self.c0.value)
+        if not self.nonlinear and key in self._z_cache:
+            return self._z_cache[key]
+        _, ksp, _ = self._operator()
+        z = self.circuit_f.duplicate()
+        solve_linear(ksp, self.circuit_f, z, SolverError, "coolant sensitivity")
+        if not self.nonlinear:
+            self._z_cache[key] = z
+        return z
+
     def reset(self) -> None:
         """Back to the initial temperature for another run, the counters from zero.
 
@@ -398,6 +481,9 @@ class ThermalProblem:
         """
         for f in (self.T, self.T_n, self.T_nm1):
             f.x.array[:] = self.T_init
+        if self.coolant is not None:
+            self.coolant.reset()
+            self.T_coolant.value = self.coolant.temperature
         self.linear_iterations = self.newton_iterations = 0
         self.continuations = self.factorisations = 0
         if self.nonlinear:
@@ -442,7 +528,10 @@ class ThermalProblem:
             ksp = self._new_solver(A)
             self._cache[key] = (A, ksp)
             if len(self._cache) > 160:
-                _, (A_old, ksp_old) = self._cache.popitem(last=False)
+                key_old, (A_old, ksp_old) = self._cache.popitem(last=False)
+                z_old = self._z_cache.pop(key_old, None)
+                if z_old is not None:
+                    z_old.destroy()
                 ksp_old.destroy()
                 A_old.destroy()
         self.factorisations += 1
@@ -554,7 +643,7 @@ class ThermalProblem:
         start = self.T.x.array.copy()
         self.power.value = deposited_power
         try:
-            self._solve()
+            self._solve_coupled()
         except SolverError:
             self._continue_power(start, deposited_power)
         self.check_range()
@@ -575,7 +664,7 @@ class ThermalProblem:
             last = self.T.x.array.copy()
             self.power.value = trial * deposited_power
             try:
-                self._solve()
+                self._solve_coupled()
             except SolverError:
                 restore(last)
                 step /= 2.0
@@ -603,7 +692,9 @@ class ThermalProblem:
         self.power.value = deposited_power
         self.T_nm1.x.array[:] = self.T_n.x.array
         self.T_n.x.array[:] = self.T.x.array
-        self._solve()
+        if self.coolant is not None:
+            self.coolant.begin_step()
+        self._solve_coupled()
         self.check_range()
 
     # ------------------------------------------------------------------ monitors
@@ -681,10 +772,10 @@ class ThermalProblem:
 
 
 class PointProbes:
-    """Evaluate a P1 function at fixed points, collectively over MPI ranks.
+    """Evaluate a P1 function (scalar or vector) at fixed points, collectively over MPI ranks.
 
     Args:
-        V_fun: the function to evaluate (its mesh is searched once).
+        fun: the function to evaluate (its mesh is searched once).
         points: (n, gdim) coordinates (m).
     """
 
@@ -707,14 +798,18 @@ class PointProbes:
         self.missing = [i for i in range(n) if total[i] == 0]
         self.pts = pts
         self.n = n
+        self.size = int(np.prod(fun.function_space.value_shape, dtype=int))
 
     def values(self) -> np.ndarray:
-        """Values at the points (NaN where a point is outside the mesh)."""
-        out = np.full(self.n, -np.inf)
+        """Values at the points, (n,) for a scalar, (n, components) for a vector (NaN where
+        a point is outside the mesh)."""
+        out = np.full((self.n, self.size), -np.inf)
         if self.local:
             idx = [i for i, _ in self.local]
             cells = np.array([c for _, c in self.local], dtype=np.int32)
-            out[idx] = self.fun.eval(self.pts[idx], cells).reshape(-1)
-        self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)  # buffer reduction, elementwise
+            out[idx] = self.fun.eval(self.pts[idx], cells).reshape(len(idx), self.size)
+        # Each point is found on some rank: the largest of the ranks' values (the others
+        # hold −inf) is its value, component by component.
+        self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)
         out[np.isneginf(out)] = np.nan
-        return out
+        return out[:, 0] if self.size == 1 else out

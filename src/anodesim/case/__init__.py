@@ -23,8 +23,8 @@ from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELS
                     Mechanics, MeshSettings, Numerics, Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
-from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
-                     _output, _probes, _rating, _time)
+from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading,
+                     _materials, _mesh, _output, _pointing, _probes, _rating, _time)
 
 __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
            "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
@@ -164,6 +164,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     init = root.section("initial", {})
     T0 = _celsius(init, "temperature_C", 20.0)
     init.close()
+    circuit = _coolant_circuit(root, boundaries, T0)
     probes = _probes(root)
     time = _time(root)
     end = sum(d for d, _ in loading.segments)
@@ -172,10 +173,19 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     limits = _limits(root, mechanics)
     rating = _rating(root, loading)
     numerics = _numerics(root)
+    pointing = _pointing(root)
+    if pointing is not None and (mechanics is None or mechanics.drift is None):
+        raise CaseError("beam_pointing: a beam-pointing drift is added to the drift map; "
+                        "expected [drift] (and [mounts])")
     root.close()
     _check_steady_and_probes(loading, boundaries, probes, geometry)
+    for p in probes:
+        if "u" in p.quantities and mechanics is None:
+            raise CaseError(f"probes.{p.name}.quantities: a displacement (\"u\") needs the "
+                            "thermoelastic stage: add [mounts] (or mechanics)")
     return Case(title, geometry, mesh, materials, beam, loading, boundaries, interfaces, T0,
-                probes, time, output, mechanics, limits, rating, numerics, source=data)
+                probes, time, output, mechanics, limits, rating, numerics, circuit,
+                pointing, source=data)
 
 
 def load(path: str | Path) -> Case:

@@ -20,13 +20,15 @@ def _mechanics(root: _Section, geometry: Geometry, beam_cfg: Beam,
     [mounts], [mechanics], [drift]."""
     if not (root.has("mounts") or root.has("mechanics") or root.has("drift")):
         return None
-    mounts, free, T_ref = _mounts(root, geometry)
+    mounts, free, T_ref, reference = _mounts(root, geometry)
     drift = _drift(root, geometry, beam_cfg) if root.has("drift") else None
-    return Mechanics(mounts, free, T_ref if T_ref is not None else T_init, drift)
+    return Mechanics(mounts, free, T_ref if T_ref is not None else T_init, drift, reference)
 
 
 def _mounts(root: _Section, geometry: Geometry):
-    """(mounts face → kind, free body, stress-free temperature in K or None)."""
+    """(mounts face → kind, free body, stress-free temperature in K or None, the reference
+    face of the displacements: mechanics.reference_face, by default the housing's
+    mount_face)."""
     normals = faces_of(geometry)
     mounts = {}
     sec = root.section("mounts", {})
@@ -43,11 +45,20 @@ def _mounts(root: _Section, geometry: Geometry):
     mech = root.section("mechanics", {})
     free = mech.boolean("free", False)
     T_ref = _celsius(mech, "reference_temperature_C", None)
+    reference = "mount_face" if "mount_face" in normals else None
+    if mech.has("reference_face"):
+        reference = mech.string("reference_face")
+        if reference not in normals:
+            raise _fail("mechanics.reference_face", reference,
+                        "a face of the geometry: " + ", ".join(normals))
     mech.close()
     axial = any(k == "clamped" or normals[f] == "z" for f, k in mounts.items())
     if free and geometry.dim == 3:
         raise CaseError("mechanics.free = true: free bodies are supported on axisymmetric "
                         "geometries only; expected [mounts] (e.g. cooled_end clamped)")
+    if free and "mount_face" in normals:
+        raise CaseError("mechanics.free = true: a tube with a housing is held by its mount_face; "
+                        "expected [mounts] mount_face (clamped or sliding)")
     if free and mounts:
         raise CaseError("mechanics.free = true: a free body has no mounts; remove [mounts] "
                         "or set free = false")
@@ -56,7 +67,7 @@ def _mounts(root: _Section, geometry: Geometry):
                                       or "none") +
                         ": the body is free to move along the axis; expected a clamped face "
                         "or a sliding face normal to the axis, or mechanics.free = true")
-    return mounts, free, T_ref
+    return mounts, free, T_ref, reference
 
 
 def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 ZERO_CELSIUS_K = 273.15
 
@@ -80,17 +83,25 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 
 USER_GEOMETRIES = ("user_mesh", "cad")  # geometries whose regions and faces the user names
 
+# The parametric housing of an axisymmetric reflection anode (geometry/axisym.py): a
+# cylindrical shell from the rod's cooled end to the mounting face the tube is bolted by.
+HOUSING_SIZES = {"inner_radius_mm": 1e-3, "outer_radius_mm": 1e-3, "length_mm": 1e-3}
+HOUSING_FACES = {"housing_inner": "r", "housing_outer": None, "mount_face": "z"}
+HOUSING_INTERFACE = "heat_sink_housing"
+
 
 def regions_of(geometry: Geometry) -> tuple[str, ...]:
     """Region names of the geometry (the volume groups of a user mesh)."""
     if geometry.kind in USER_GEOMETRIES:
         return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
-    return GEOMETRIES[geometry.kind]["regions"]
+    housing = ("housing",) if geometry.housing_m else ()
+    return GEOMETRIES[geometry.kind]["regions"] + housing
 
 
 def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
     """Interface names of the geometry (none for user meshes: perfect contact)."""
-    return GEOMETRIES[geometry.kind]["interfaces"]
+    housing = (HOUSING_INTERFACE,) if geometry.housing_m else ()
+    return GEOMETRIES[geometry.kind]["interfaces"] + housing
 
 
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
@@ -105,6 +116,8 @@ def faces_of(geometry: Geometry) -> dict[str, str | None]:
         # the film covers the whole window: no bare window face, no separate film edge
         normals.pop("window_face")
         normals.pop("target_edge")
+    if geometry.housing_m:
+        normals.update(HOUSING_FACES)
     return normals
 
 
@@ -137,6 +150,8 @@ class Geometry:
         groups: user mesh: ``[geometry.groups]``, name → the file's tag (int) or set name
             (str); empty: the file's own named sets. cad: region or face name → a name
             in the STEP file (str) or a box [x0, y0, z0, x1, y1, z1] (m).
+        housing_m: reflection_insert: the housing shell's inner_radius_m, outer_radius_m and
+            length_m (from the rod's cooled end to the mounting face), or None.
     """
 
     kind: str
@@ -147,6 +162,7 @@ class Geometry:
     mesh_groups: dict[str, int] = field(default_factory=dict)
     mesh_unit: str = "m"
     groups: dict[str, int | str] = field(default_factory=dict)
+    housing_m: dict[str, float] | None = None
 
     @property
     def dim(self) -> int:
@@ -249,15 +265,59 @@ class Boundary:
     emissivity: float | None = None
     q_W_m2: float | None = None
     coolant: str | None = None  # "oil", "water" or "air" (limits.COOLANT_WALL_C)
+    circuit: bool = False  # convection to the lumped coolant circuit (its temperature)
+
+
+# Volumetric heat capacity ρ c_p of the coolants at 20-40 °C (J/m³K), for volume_L:
+# water 998 kg/m³ × 4182 J/kgK (NIST Chemistry WebBook, IAPWS-95, 20 °C);
+# transformer/insulating oil ~870 kg/m³ × ~1860 J/kgK (mineral insulating oil per IEC 60296,
+# typical data-sheet values; recalled, not verified against a data sheet).
+COOLANT_RHO_CP = {"water": 998.0 * 4182.0, "oil": 870.0 * 1860.0}
+
+
+@dataclass(frozen=True)
+class CoolantCircuit:
+    """A lumped, well-mixed coolant volume fed by the convective faces that name it, cooled by
+    a heat exchanger to ambient (coolant.py).
+
+    Attributes:
+        heat_capacity_J_K: thermal mass of the coolant in the circuit (J/K).
+        cooler_UA_W_K: the cooler's conductance UA to ambient (W/K).
+        flow_W_K: flow heat-capacity rate ṁ c_p of the coolant through the cooler (W/K);
+            None: a well-mixed circuit whose cooler sees the bulk temperature.
+        ambient_K: temperature of the cooler's cold side (K).
+        initial_K: coolant temperature at t = 0 (K).
+    """
+
+    heat_capacity_J_K: float
+    cooler_UA_W_K: float
+    ambient_K: float
+    initial_K: float
+    flow_W_K: float | None = None
+
+    @property
+    def conductance_W_K(self) -> float:
+        """Effective conductance G from the bulk coolant to ambient (W/K): UA for a
+        well-mixed cooler; with a flow rate C = ṁ c_p, ε C with the ε-NTU effectiveness of
+        an exchanger against a constant-temperature sink, ε = 1 − exp(−UA/C) (Incropera &
+        DeWitt, Fundamentals of Heat and Mass Transfer, ε-NTU relations, C_r = 0)."""
+        if self.flow_W_K is None:
+            return self.cooler_UA_W_K
+        return self.flow_W_K * (1.0 - math.exp(-self.cooler_UA_W_K / self.flow_W_K))
+
+
+PROBE_QUANTITIES = ("T", "u")  # temperature at every step, displacement at save times
 
 
 @dataclass(frozen=True)
 class Probe:
-    """A point probe at radius r and depth below the spot centre (m)."""
+    """A point probe at radius r and depth below the spot centre (m), recording the
+    quantities named (PROBE_QUANTITIES)."""
 
     name: str
     r_m: float
     depth_m: float
+    quantities: tuple[str, ...] = ("T",)
 
 
 @dataclass(frozen=True)
@@ -301,12 +361,16 @@ class Mechanics:
         free: no mounts; the rigid axial translation is removed (centre of mass fixed).
         reference_temperature_K: stress-free temperature.
         drift: imaging geometry, or None (displacements and stresses only).
+        reference_face: displacements (spot, probes, drift) are measured relative to the
+            mean displacement of this face (the mounting face the tube is bolted by); None:
+            relative to the mounts' fixed frame.
     """
 
     mounts: dict[str, str]
     free: bool
     reference_temperature_K: float
     drift: DriftSettings | None
+    reference_face: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,6 +431,26 @@ class Numerics:
 
 
 @dataclass(frozen=True)
+class PointingDrift:
+    """The user's beam-pointing drift: the spot's shift from electron optics (which the
+    model does not compute) against time, added to the thermal spot shift in the drift map.
+
+    Attributes:
+        times_s: increasing times (s).
+        shifts_m: the shift at each time (m, tube frame x, y, z); linear between the times,
+            the end values held before the first and after the last.
+    """
+
+    times_s: tuple[float, ...]
+    shifts_m: tuple[tuple[float, float, float], ...]
+
+    def shift_m(self, t: float) -> tuple[float, float, float]:
+        """The shift at time t (s), in m."""
+        s = np.asarray(self.shifts_m)
+        return tuple(float(np.interp(t, self.times_s, s[:, i])) for i in range(3))
+
+
+@dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
 
@@ -386,6 +470,8 @@ class Case:
     limits: Limits = Limits()
     rating: RatingSettings = RatingSettings()
     numerics: Numerics = Numerics()
+    coolant_circuit: CoolantCircuit | None = None
+    pointing: PointingDrift | None = None
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
@@ -397,6 +483,20 @@ class Case:
                 d["geometry"].pop(key)
         if not self.materials.user:
             d["materials"].pop("user")
+        # issue 14's keys only where used, so the hash of a case without them stays
+        for key in ("coolant_circuit", "pointing"):
+            if d[key] is None:
+                d.pop(key)
+        if d["geometry"]["housing_m"] is None:
+            d["geometry"].pop("housing_m")
+        for b in d["boundaries"].values():
+            if not b["circuit"]:
+                b.pop("circuit")
+        for p in d["probes"]:
+            if tuple(p["quantities"]) == ("T",):
+                p.pop("quantities")
+        if d["mechanics"] is not None and d["mechanics"]["reference_face"] is None:
+            d["mechanics"].pop("reference_face")
         return d
 
     def hash(self) -> str:

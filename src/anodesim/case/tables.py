@@ -10,9 +10,10 @@ from pathlib import Path
 from ..beam import DEPOSITIONS
 from ..extra_focal import DEFAULT_DISTANCE_M, MODES as EXTRA_FOCAL_MODES
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
-from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
-                    USER_GEOMETRIES,
-                    Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
+from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSING_SIZES,
+                    LOADING_KINDS, PROBE_QUANTITIES, ROUND_SPOTS, SPOT_SHAPES, USER_GEOMETRIES,
+                    ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
+                    Materials, MeshSettings, Output, PointingDrift, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
 from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
@@ -129,6 +130,8 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
                        expected="a positive length")
         if v is not None:
             sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
+    housing = _housing(sec, sizes) if kind == "reflection_insert" and sec.has("housing") \
+        else None
     angle = 0.0
     if kind == "reflection_3d":
         angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=60.0,
@@ -148,7 +151,24 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
                         "less than geometry.anode_length_mm")
     if kind == "reflection_3d":
         _check_tilted_sizes(sizes, angle)
-    return Geometry(kind, sizes, angle)
+    return Geometry(kind, sizes, angle, housing_m=housing)
+
+
+def _housing(sec: _Section, sizes: dict[str, float]) -> dict[str, float]:
+    """The [geometry.housing] table: a cylindrical shell below the rod (m)."""
+    h = sec.section("housing")
+    out = {key.rsplit("_", 1)[0] + "_m": h.number(key, positive=True,
+                                                   expected="a positive length") * scale
+           for key, scale in HOUSING_SIZES.items()}
+    h.close()
+    Rc = sizes["anode_radius_m"]
+    if out["inner_radius_m"] >= Rc:
+        raise _fail("geometry.housing.inner_radius_mm", out["inner_radius_m"] * 1e3,
+                    "less than geometry.anode_radius_mm (the housing carries the rod)")
+    if out["outer_radius_m"] < Rc:
+        raise _fail("geometry.housing.outer_radius_mm", out["outer_radius_m"] * 1e3,
+                    "at least geometry.anode_radius_mm")
+    return out
 
 
 def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
@@ -384,9 +404,13 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
                           coolant=b.choice("coolant", COOLANTS, None))
         elif t == "convection":
-            bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
+            circuit = b.boolean("coolant_circuit", False)
+            if circuit and b.has("temperature_C"):
+                raise CaseError(f"boundaries.{name}: give temperature_C or coolant_circuit = "
+                                "true (the circuit sets the coolant temperature), not both")
+            bc = Boundary(t, temperature_K=None if circuit else _celsius(b, "temperature_C"),
                           h_W_m2K=b.number("h_W_m2K", positive=True),
-                          coolant=b.choice("coolant", COOLANTS, None))
+                          coolant=b.choice("coolant", COOLANTS, None), circuit=circuit)
         elif t == "radiation":
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
                           emissivity=b.number("emissivity", positive=True, hi=1.0,
@@ -399,6 +423,68 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
         out[name] = bc
     sec.allowed.update(sec.data)
     return out
+
+
+def _coolant_circuit(root: _Section, boundaries: dict[str, Boundary],
+                     T0: float) -> CoolantCircuit | None:
+    """The [coolant_circuit] table: the lumped coolant volume, its cooler and flow."""
+    used = [f for f, b in boundaries.items() if b.circuit]
+    if not root.has("coolant_circuit"):
+        if used:
+            raise CaseError(f"boundaries.{used[0]}.coolant_circuit = true: there is no "
+                            "[coolant_circuit] table; add one (volume_L or "
+                            "heat_capacity_J_per_K, cooler_conductance_W_per_K, ambient_C)")
+        return None
+    sec = root.section("coolant_circuit")
+    if sec.has("volume_L") == sec.has("heat_capacity_J_per_K"):
+        raise CaseError("coolant_circuit: give exactly one of volume_L (with coolant) or "
+                        "heat_capacity_J_per_K")
+    if sec.has("volume_L"):
+        coolant = sec.choice("coolant", tuple(COOLANT_RHO_CP))
+        capacity = sec.number("volume_L", positive=True, expected="a positive volume in L") \
+            * 1e-3 * COOLANT_RHO_CP[coolant]
+    else:
+        capacity = sec.number("heat_capacity_J_per_K", positive=True,
+                              expected="a positive heat capacity in J/K")
+    ua = sec.number("cooler_conductance_W_per_K", positive=True,
+                    expected="a positive conductance in W/K")
+    flow = sec.number("flow_L_min", None, positive=True, expected="a positive flow in L/min")
+    flow_W_K = None
+    if flow is not None:
+        coolant = sec.choice("coolant", tuple(COOLANT_RHO_CP))
+        flow_W_K = flow * 1e-3 / 60.0 * COOLANT_RHO_CP[coolant]
+    ambient = _celsius(sec, "ambient_C")
+    initial = _celsius(sec, "initial_C", T0 - ZERO_CELSIUS_K)
+    sec.close()
+    if not used:
+        raise CaseError("coolant_circuit: no face is cooled by it; expected a convection "
+                        "boundary with coolant_circuit = true")
+    return CoolantCircuit(capacity, ua, ambient, initial, flow_W_K)
+
+
+def _pointing(root: _Section) -> PointingDrift | None:
+    """The [beam_pointing] table: time_s and the shift's x_um, y_um, z_um (each optional,
+    zero when left out) in the tube frame."""
+    if not root.has("beam_pointing"):
+        return None
+    sec = root.section("beam_pointing")
+    times = sec.raw("time_s", expected="a list of increasing times in s")
+    if (not isinstance(times, list) or not times or any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)
+            or t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:]))):
+        raise _fail("beam_pointing.time_s", times, "a non-empty list of increasing times ≥ 0 s")
+    comps = []
+    for axis in ("x", "y", "z"):
+        key = f"{axis}_um"
+        v = sec.raw(key, [0.0] * len(times), expected=f"a list of {len(times)} shifts in µm")
+        if (not isinstance(v, list) or len(v) != len(times) or any(
+                isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
+                for c in v)):
+            raise _fail(f"beam_pointing.{key}", v,
+                        f"a list of {len(times)} shifts in µm (one per time in time_s)")
+        comps.append([float(c) * 1e-6 for c in v])
+    sec.close()
+    return PointingDrift(tuple(float(t) for t in times), tuple(zip(*comps)))
 
 
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
@@ -426,8 +512,14 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
     out = []
     for name in sec.data:
         p = sec.section(name)
+        what = "a non-empty list of quantities from " + ", ".join(
+            f'"{q}"' for q in PROBE_QUANTITIES)
+        q = p.raw("quantities", ["T"], expected=what)
+        if not isinstance(q, list) or not q or any(x not in PROBE_QUANTITIES for x in q) \
+                or len(set(q)) != len(q):
+            raise _fail(f"probes.{name}.quantities", q, what)
         out.append(Probe(name, p.number("r_mm", nonneg=True) * 1e-3,
-                         p.number("depth_mm", nonneg=True) * 1e-3))
+                         p.number("depth_mm", nonneg=True) * 1e-3, tuple(q)))
         p.close()
     sec.allowed.update(sec.data)
     return tuple(out)

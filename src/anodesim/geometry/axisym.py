@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case import Case
+from ..case.model import HOUSING_INTERFACE
 from .mesh import generate, start_gmsh
 
 
@@ -40,6 +41,7 @@ class Layout:
         faces: classifier (region, edge midpoint) → face name (or AXIS).
         interfaces: frozenset of two regions → interface name.
         thin: region → thickness (m) for thin layers whose element size is capped.
+        caps: region → largest element size there (m; e.g. a housing's wall).
     """
 
     regions: dict[str, list[tuple[float, float]]]
@@ -49,6 +51,7 @@ class Layout:
     faces: object
     interfaces: dict[frozenset, str]
     thin: dict[str, float] = field(default_factory=dict)
+    caps: dict[str, float] = field(default_factory=dict)  # region → largest element (m)
     scale: float = 1.0  # largest dimension (m)
     embedded: list[tuple[str, tuple, tuple]] = field(default_factory=list)
 
@@ -118,34 +121,58 @@ def _insert_vertex(poly: list, p: tuple) -> None:
             return
 
 
+def _insert_layout(g, a: float) -> Layout:
+    """W insert in the end face of a Cu rod cooled at its far end (z = 0); with a housing, a
+    cylindrical shell (inner radius < rod radius ≤ outer radius) continues the rod from z = 0
+    down to the mounting face at z = −length, the coolant inside it (``housing_inner``), its
+    outside (``housing_outer``) to ambient; the rod's cooled end is the disc inside the shell."""
+    s = g.sizes_m
+    Ri, ti, Rc, L = (s["insert_radius_m"], s["insert_thickness_m"], s["anode_radius_m"],
+                     s["anode_length_m"])
+    hs = g.housing_m
+    Rh = hs["inner_radius_m"] if hs else Rc
+    regions = {
+        "target": [(0, L - ti), (Ri, L - ti), (Ri, L), (a, L), (0, L)],
+        "heat_sink": [(0, 0)] + ([(Rh, 0)] if hs else [])
+        + [(Rc, 0), (Rc, L), (Ri, L), (Ri, L - ti), (0, L - ti)],
+    }
+    interfaces = {frozenset(("target", "heat_sink")): "target_heat_sink"}
+    caps, scale = {}, max(L, Rc)
+    if hs:
+        Ro, Lh = hs["outer_radius_m"], hs["length_m"]
+        regions["housing"] = ([(Rh, -Lh), (Ro, -Lh), (Ro, 0)] + ([(Rc, 0)] if Ro > Rc else [])
+                              + [(Rh, 0)])
+        interfaces[frozenset(("heat_sink", "housing"))] = HOUSING_INTERFACE
+        caps["housing"] = 0.5 * (Ro - Rh)  # two elements through the wall at least
+        scale = max(L + Lh, Ro)
+
+    def faces(region, m):
+        r, z = m
+        if r < 1e-12 * scale:
+            return AXIS
+        if abs(z - L) < 1e-9 * L:
+            return "beam_face" if region == "target" else "anode_face"
+        if region == "housing":
+            if abs(z + hs["length_m"]) < 1e-9 * scale:
+                return "mount_face"
+            return "housing_inner" if abs(r - Rh) < 1e-9 * scale else "housing_outer"
+        if abs(r - Rc) < 1e-9 * Rc:
+            return "side"
+        if abs(z) < 1e-9 * L:
+            return "cooled_end"
+        return None
+
+    return Layout(regions, {}, L, [("target", ti), ("heat_sink", L - ti)], faces, interfaces,
+                  scale=scale, caps=caps)
+
+
 def layout(case: Case, spot_radius: float) -> Layout:
     """The polygon layout of the case's geometry (no gmsh involved)."""
     g = case.geometry
     s = g.sizes_m
     a = spot_radius
     if g.kind == "reflection_insert":
-        Ri, ti, Rc, L = (s["insert_radius_m"], s["insert_thickness_m"], s["anode_radius_m"],
-                         s["anode_length_m"])
-        regions = {
-            "target": [(0, L - ti), (Ri, L - ti), (Ri, L), (a, L), (0, L)],
-            "heat_sink": [(0, 0), (Rc, 0), (Rc, L), (Ri, L), (Ri, L - ti), (0, L - ti)],
-        }
-
-        def faces(region, m):
-            r, z = m
-            if r < 1e-12 * Rc:
-                return AXIS
-            if abs(z - L) < 1e-9 * L:
-                return "beam_face" if region == "target" else "anode_face"
-            if abs(r - Rc) < 1e-9 * Rc:
-                return "side"
-            if abs(z) < 1e-9 * L:
-                return "cooled_end"
-            return None
-
-        return Layout(regions, {}, L, [("target", ti), ("heat_sink", L - ti)], faces,
-                      {frozenset(("target", "heat_sink")): "target_heat_sink"},
-                      scale=max(L, Rc))
+        return _insert_layout(g, a)
     if g.kind == "transmission":
         tf, Rf, tw, Rw = (s["target_thickness_m"], s["target_radius_m"],
                           s["window_thickness_m"], s["window_radius_m"])
@@ -317,10 +344,11 @@ def _size_field(gmsh, lay: Layout, loops, h_min, growth, h_max, zone_radius, zon
     at most 10 × the thickness on thin layers (films: aspect ratio ≤ 10) and the curves
     that bound them."""
     thin_cap = {}
-    for name, t in lay.thin.items():
-        thin_cap[(2, loops[name])] = 10.0 * t
+    largest = {name: 10.0 * t for name, t in lay.thin.items()} | lay.caps
+    for name, cap in largest.items():
+        thin_cap[(2, loops[name])] = cap
         for _, c in gmsh.model.getBoundary([(2, loops[name])], oriented=False):
-            thin_cap[(1, abs(c))] = 10.0 * t
+            thin_cap[(1, abs(c))] = min(cap, thin_cap.get((1, abs(c)), cap))
     z0 = lay.z_beam
 
     def size(dim, tag, x, y, z, lc):

@@ -34,6 +34,11 @@ def linear_case(case: Case, horizon_s: float) -> Case:
                 > 1e-9:
             raise ResponseError(f"boundaries.{face}.temperature_C: the response engine needs "
                                 "every boundary at the initial temperature")
+    c = case.coolant_circuit
+    if c is not None and max(abs(c.ambient_K - case.initial_temperature_K),
+                             abs(c.initial_K - case.initial_temperature_K)) > 1e-9:
+        raise ResponseError("coolant_circuit.ambient_C: the response engine needs the circuit's "
+                            "ambient and initial temperature at the case's initial temperature")
     if not any(b.type in ("fixed", "convection") for b in case.boundaries.values()):
         raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
     eta = backscatter_fraction(case, region_materials(case))
