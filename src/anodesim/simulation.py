@@ -297,7 +297,7 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         domain, prep.mats, case.boundaries, interfaces, spot, lay.z_beam,
         case.initial_temperature_K, case.time.newton_tol_K,
         frame=lay.frame if case.geometry.dim == 3 else None,
-        solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol)
+        solver=case.numerics.solver, rtol=case.numerics.rtol)  # "auto": by size (thermal)
     return domain, problem, interfaces, mesh_path
 
 
