@@ -152,7 +152,7 @@ class SharedPreconditioner:
             self.stale = hi > 0 and (lo == 0 or hi / lo > self.ratio)
         rebuild = self.stale
         self.ksp.setOperators(A)
-        self.ksp.setReusePreconditioner(not rebuild)
+        self.ksp.getPC().setReusePreconditioner(not rebuild)
         if rebuild:
             self.key, self.baseline, self.stale = key, None, False
         return rebuild
