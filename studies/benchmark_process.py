@@ -17,6 +17,7 @@ figures mean little on a busy machine.
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,13 +78,17 @@ ANODESIM = [str(BIN / "anodesim")] if (BIN / "anodesim").exists() else \
     [sys.executable, "-m", "anodesim"]
 
 
-def timed(cmd: list[str], env=None) -> float:
+def timed(cmd: list[str], env=None) -> tuple[float, float]:
+    """(wall s, CPU s of the process: user + system). On a shared machine the CPU time is
+    the steadier figure: the wall time grows with the load, the CPU time much less."""
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
-    return wall
+    return wall, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
 
 
 def heavy_imports(args: list[str]) -> list[str]:
@@ -118,7 +123,10 @@ def main() -> int:
     print(f"load average before {load0[0]:.2f} / after {load1[0]:.2f} (1 min), "
           f"cores {os.cpu_count()}, {args.repeat} runs each, median [min, max]")
     for name, t in rows.items():
-        print(f"  anodesim {name:<7s} {statistics.median(t):6.2f} s  [{min(t):.2f}, {max(t):.2f}]")
+        wall, cpu = [w for w, _ in t], [c for _, c in t]
+        print(f"  anodesim {name:<7s} wall {statistics.median(wall):6.2f} s [{min(wall):.2f}, "
+              f"{max(wall):.2f}]   CPU {statistics.median(cpu):6.2f} s [{min(cpu):.2f}, "
+              f"{max(cpu):.2f}]")
     print(f"  run files: {', '.join(files)}")
     for cmd in (["--help"], ["check", str(HERE / "reflection_insert.toml")]):
         print(f"  heavy modules imported by `anodesim {cmd[0]}`: "
