@@ -1,11 +1,13 @@
 """The local executor: one worker process per case, at most `jobs` at once; a killed sweep
 resumes where it stopped.
 
-The workers are forked from a fork server (multiprocessing's "forkserver") that has imported
-dolfinx, PETSc, gmsh and matplotlib once: each case still runs in a fresh process of its own
-(a crash or a leak of one case cannot touch another), but no case pays the ~1.5 s of imports.
-``ANODESIM_SWEEP_FORK=0`` falls back to one ``python -m anodesim sweep --task-id`` process per
-case (what a SLURM array task runs).
+By default each case is a new interpreter (``python -m anodesim sweep DIR --task-id N``,
+what a SLURM array task runs). ``ANODESIM_SWEEP_FORK=1`` forks the workers from a fork server
+(multiprocessing's "forkserver") that has imported dolfinx, PETSc, gmsh and matplotlib once:
+each case still runs in a fresh process, without the ~1.5 s of imports. It is opt-in: the
+server has initialised MPI and PETSc before it forks, and one 20-case benchmark sweep on the
+loaded development machine ended with a PETSc signal and MPI_Abort in a worker that took the
+runner down (not reproduced on 4 cases; see README § Performance).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _fork_context():
 
     The server is started with one thread per case in its environment and preloads
     :mod:`anodesim.study.preload`."""
-    if os.environ.get("ANODESIM_SWEEP_FORK", "1") == "0" or \
+    if os.environ.get("ANODESIM_SWEEP_FORK", "0") != "1" or \
             "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     ctx = multiprocessing.get_context("forkserver")
