@@ -38,8 +38,9 @@ def export(out_dir: Path, fmt: str) -> dict:
         meshio.write(path, meshio.Mesh(m.points * 1e3, [b for b in m.cells if b.type == "tetra"],
                                        point_sets=faces))
         blocks = [int(a[0]) for a, b in zip(tags, m.cells) if b.type == "tetra"]
+        # every face set by its name (the extra-focal heat lands on anode_face too)
         geometry["groups"] = {**{names[t]: i for i, t in enumerate(blocks, start=1)},
-                              "beam_face": "beam_face", "cooled_end": "cooled_end"}
+                              **{k: k for k in faces}}
         return geometry
     types = list(dict.fromkeys(b.type for b in m.cells))  # one block per type (MED needs it)
     cells = [(t, np.concatenate([b.data for b in m.cells if b.type == t])) for t in types]

@@ -83,3 +83,30 @@ def test_gaussian_tail_must_fit_on_the_target():
     """FWHM above target radius / 1.58 would put more than 0.1 % of the power beside it."""
     with pytest.raises(anodesim.CaseError, match="FWHM at most 633.5 µm"):
         anodesim.from_dict(reflection(beam={"fwhm_um": 700.0}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spot", [{"fwhm_um": 20.0}, {"spot": "flat_top", "fwhm_um": None,
+                                                      "diameter_um": 30.0}])
+def test_a_sweep_over_the_spot_size_compiles_the_forms_once(tmp_path, spot):
+    """issue 15: the spot's size and normalisation are fem.Constants, so a second run at
+    another size (20 → 35 µm, kernel deposition, extra-focal heat on) compiles no form: its
+    --debug log, on the cache the first run filled, names no compiled module; the first
+    run (cold private cache) compiled some."""
+    import subprocess
+
+    from cases import block
+    from test_case import write_toml
+    from test_reliability import cli, compiled_modules
+
+    cache = tmp_path / "cache"
+    beam = {"deposition": "kernel", "backscatter_energy_fraction": None, **spot}
+    logs = []
+    for i, scale in enumerate((1.0, 1.75)):
+        b = {k: (v * scale if k.endswith("_um") and v else v) for k, v in beam.items()}
+        case = write_toml(tmp_path / f"case{i}.toml", block(beam=b))
+        cmd, env = cli("run", case, "-o", tmp_path / f"run{i}", "-q", cache=cache, debug=True)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr
+        logs.append(compiled_modules(done.stderr))
+    assert logs[0] and logs[1] == []

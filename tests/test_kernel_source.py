@@ -74,8 +74,10 @@ def test_kernel_layer_reproduces_the_tables_depth_and_energy():
 
 
 def kernel_block(kV: float, fwhm_um: float) -> dict:
+    """Bulk W, kernel source, η_E from the tables; the extra-focal heat off (the
+    semi-analytic references hold the spot's deposited power only)."""
     return block(beam={"voltage_kV": kV, "fwhm_um": fwhm_um, "deposition": "kernel",
-                       "backscatter_energy_fraction": None})
+                       "backscatter_energy_fraction": None, "extra_focal": "off"})
 
 
 def fe_against_hankel(kV: float, fwhm_um: float) -> tuple[float, float]:
@@ -213,7 +215,10 @@ def test_summary_beam_section(tmp_path):
     assert beam["incidence_deg"] == 0.0
     assert beam["mean_deposition_depth_um"] == pytest.approx(2.05, rel=0.02)  # review A4
     assert beam["deposited_share"] == {"target": 1.0}
-    assert beam["extra_focal_power_W"] == 0.0
+    assert beam["extra_focal_power_W"] == 0.0  # extra_focal = "off": dropped instead
+    assert beam["extra_focal"]["dropped_power_W"] > 0.0
+    assert (beam["deposited_power_W"] + beam["xray_power_W"]
+            + beam["extra_focal"]["dropped_power_W"]) == pytest.approx(10.0, rel=1e-12)
     assert set(beam["focal_spot_um"]) == set(spot_sizes.DEFINITIONS)
     assert beam["focal_spot_um"]["fwhm"] > 10.0
 

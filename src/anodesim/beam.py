@@ -162,32 +162,47 @@ class Spot:
         radius of a flat top; the larger half-extent of elongated spots."""
         return max(self.half_extents_m)
 
-    def areal(self, xi, eta, var=None):
+    def parameters(self) -> dict[str, float]:
+        """The numbers of the spot's shape (SI): ``s2`` (σ², m²; gaussian, line), ``a``
+        (flat-top radius, m), ``v1``, ``v2`` (elliptical variances, m²), ``half`` (half the
+        line length, m), ``cos``, ``sin`` (of the orientation). The FE wraps each in a
+        ``dolfinx.fem.Constant`` (thermal.py), so its forms do not depend on the size and
+        are compiled once for a sweep over it."""
+        g = FWHM_PER_SIGMA
+        p = {"s2": self.sigma_m ** 2, "a": 0.5 * self.size_m,
+             "cos": math.cos(self.angle_rad), "sin": math.sin(self.angle_rad)}
+        if self.shape == "elliptical":
+            p.update(v1=(self.size_m / g) ** 2, v2=(self.size2_m / g) ** 2)
+        if self.shape == "line":
+            p["half"] = 0.5 * self.size2_m
+        return p
+
+    def areal(self, xi, eta, var=None, p=None):
         """Areal density per watt f(ξ, η) (1/m²) on the beam face, UFL expression of the
         face coordinates (m) centred at the impact point, convolved with a round Gaussian
-        of variance var per axis (m², a UFL expression or None for none)."""
+        of variance var per axis (m², a UFL expression or None for none); p: the shape's
+        numbers (parameters(), as floats or UFL constants; None: the floats)."""
         import ufl
 
+        p = self.parameters() if p is None else p
         if self.shape == "gaussian":
-            s2 = self.sigma_m ** 2 + (var if var is not None else 0.0)
+            s2 = p["s2"] + var if var is not None else p["s2"]
             return ufl.exp(-(xi * xi + eta * eta) / (2 * s2)) / (2 * math.pi * s2)
         if self.shape == "flat_top":
             if var is None:
-                return self.radial(ufl.sqrt(xi * xi + eta * eta))
-            a = 0.5 * self.size_m
+                return self.radial(ufl.sqrt(xi * xi + eta * eta), p)
+            a = p["a"]
             v = var + (1e-4 * a) ** 2  # a floor keeps the edge finite where v = 0
             s = ufl.sqrt(v)
             r = ufl.sqrt(xi * xi + eta * eta)
             return 0.5 * (1.0 - ufl.erf((r - a) / (math.sqrt(2.0) * s))) / blurred_disc_norm(
                 a, s, ufl.erf, ufl.exp)
-        c, s = math.cos(self.angle_rad), math.sin(self.angle_rad)
+        c, s = p["cos"], p["sin"]
         u, w = c * xi + s * eta, -s * xi + c * eta
-        extra = var if var is not None else 0.0
         if self.shape == "elliptical":
-            v1 = (self.size_m / FWHM_PER_SIGMA) ** 2 + extra
-            v2 = (self.size2_m / FWHM_PER_SIGMA) ** 2 + extra
+            v1, v2 = (p["v1"], p["v2"]) if var is None else (p["v1"] + var, p["v2"] + var)
             return ufl.exp(-u * u / (2 * v1) - w * w / (2 * v2)) / (2 * math.pi * ufl.sqrt(v1 * v2))
-        v, half = self.sigma_m ** 2 + extra, 0.5 * self.size2_m
+        v, half = (p["s2"] if var is None else p["s2"] + var), p["half"]
         k = 1.0 / ufl.sqrt(2.0 * v)
         along = (ufl.erf((half - u) * k) + ufl.erf((half + u) * k)) / (4 * half)
         return along * ufl.exp(-w * w / (2 * v)) / ufl.sqrt(2 * math.pi * v)
@@ -212,14 +227,15 @@ class Spot:
             f"the electron range exceeds the target stack ({depth * 1e6:.1f} µm deep): "
             "electrons would leave the back of the target")
 
-    def radial(self, r):
-        """Areal density per watt, f(r) (1/m²), as a UFL or numpy expression of r."""
+    def radial(self, r, p=None):
+        """Areal density per watt, f(r) (1/m²), as a UFL expression of r; p as in areal."""
         import ufl
 
+        p = self.parameters() if p is None else p
         if self.shape == "gaussian":
-            s2 = self.sigma_m ** 2
+            s2 = p["s2"]
             return ufl.exp(-r * r / (2 * s2)) / (2 * math.pi * s2)
-        a = 0.5 * self.size_m
+        a = p["a"]
         return ufl.conditional(ufl.le(r, a), 1.0 / (math.pi * a * a), 0.0)
 
     def volume_density(self, layer: Layer, areal, depth):
@@ -240,9 +256,10 @@ class Spot:
         g = ufl.conditional(inside, EH_YMAX * lam / EH_NORM, 0.0)
         return areal * g / layer.range_m
 
-    def kernel_density(self, lk, xi, eta, depth):
+    def kernel_density(self, lk, xi, eta, depth, p=None):
         """Volumetric density per watt (1/m³) in one kernel layer (kernel_source.LayerKernel):
-        g(d)·[w A_{v₁} + (1 − w) A_{v₂}], the nodal values joined by hat functions."""
+        g(d)·[w A_{v₁} + (1 − w) A_{v₂}], the nodal values joined by hat functions; p as
+        in areal."""
         import ufl
 
         x = (depth - lk.top_m) / lk.step_m
@@ -254,15 +271,16 @@ class Spot:
         gw = hats([g * w for g, w in zip(lk.density_per_m, lk.core_weight)])
         gh = hats([g * (1 - w) for g, w in zip(lk.density_per_m, lk.core_weight)])
         v1, v2 = hats(lk.core_var_m2), hats(lk.halo_var_m2)
-        return gw * self.areal(xi, eta, v1) + gh * self.areal(xi, eta, v2)
+        return gw * self.areal(xi, eta, v1, p) + gh * self.areal(xi, eta, v2, p)
 
-    def film_density(self, xi, eta, depth):
-        """Volumetric density per watt (1/m³), uniform through the target layer."""
+    def film_density(self, xi, eta, depth, p=None):
+        """Volumetric density per watt (1/m³), uniform through the target layer; p as in
+        areal."""
         import ufl
 
         t = self.layers[0].thickness_m
         inside = ufl.And(ufl.ge(depth, 0.0), ufl.le(depth, t))
-        return ufl.conditional(inside, self.areal(xi, eta) / t, 0.0)
+        return ufl.conditional(inside, self.areal(xi, eta, None, p) / t, 0.0)
 
     def spot_time_s(self, diffusivity_m2_s: float) -> float:
         """Thermal time of the spot, (size/2)² / κ (s): the spot's local steady state is

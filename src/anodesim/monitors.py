@@ -105,19 +105,22 @@ class Probes(Monitor):
 
 
 class Heat(Monitor):
-    """Heat stored since the start and energy deposited by the beam (J)."""
+    """Heat stored since the start, energy deposited by the beam in the target and the
+    extra-focal energy laid on the model's faces (J; p_dep and p_ef per beam watt)."""
 
-    columns, units = ("stored_heat_J", "deposited_energy_J"), ("J", "J")
+    columns = ("stored_heat_J", "deposited_energy_J", "extra_focal_energy_J")
+    units = ("J", "J", "J")
 
-    def __init__(self, problem, schedule: Schedule, p_dep: float):
-        self.problem, self.schedule, self.p_dep = problem, schedule, p_dep
+    def __init__(self, problem, schedule: Schedule, p_dep: float, p_ef: float):
+        self.problem, self.schedule, self.p_dep, self.p_ef = problem, schedule, p_dep, p_ef
 
     def reset(self, case=None):
         if case is not None:
             self.schedule = Schedule(case.loading.segments)
 
     def record(self, t, beam_W):
-        return [self.problem.stored_heat(), self.p_dep * self.schedule.energy(t)]
+        energy = self.schedule.energy(t)
+        return [self.problem.stored_heat(), self.p_dep * energy, self.p_ef * energy]
 
 
 DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
@@ -229,6 +232,12 @@ def _drift_map(case: Case, lay):
         raise CaseError(f"drift.{e}") from None
 
 
+def _extra_focal_share(prep) -> float:
+    """Extra-focal heat laid on the model's faces per beam watt."""
+    ef = prep.extra_focal
+    return ef.extra_focal_fraction if ef is not None else 0.0
+
+
 def default_monitors(case: Case, sim) -> list[Monitor]:
     """The monitors of a run, in the column order of timeseries.csv."""
     problem, domain = sim.problem, sim.domain
@@ -242,7 +251,8 @@ def default_monitors(case: Case, sim) -> list[Monitor]:
     if cooled:
         monitors.append(FaceMaxima(problem, {"T_max_coolant_side_C": cooled}))
     monitors += [Probes(case, problem, sim.prep.lay),
-                 Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep)]
+                 Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep,
+                      _extra_focal_share(sim.prep))]
     if case.mechanics is not None:
         monitors.append(Mechanics(case, domain, sim.prep.mats, problem, sim.interfaces,
                                   sim.prep.lay))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import electron_kernels, geometry, kernel_source, materials as mat_lib
-from .beam import Layer, Spot, deposited_fraction, kanaya_okayama_range_m
-from .case import Case, CaseError
+from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
+from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
+from .case import Case, CaseError, faces_of
 from .loading import Schedule, plan
 
 MAX_STEPS = 1_000_000
@@ -108,15 +108,26 @@ def time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
     return dt0, dt_max
 
 
+#: A single load at least this long (s) is a warm-up: drift saved at equal intervals too
+#: (and plotted in minutes, output.MINUTES_FROM_S).
+LONG_RUN_S = 600.0
+
+
 def save_times(case: Case) -> tuple[float, ...]:
     """The case's save times or, when mechanics needs a drift history: 20 log-spaced times
-    from 1e-6 of the run for a single load, the end of every segment (up to 200) or 100
+    from 1e-6 of the run for a single load (and 30 equal intervals when it lasts
+    LONG_RUN_S or more), the end of every segment (up to 200) or 100
     equal intervals for a schedule."""
     if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
         return case.output.save_times_s
     end = case.end_time_s
     if len(case.loading.segments) == 1:
-        return tuple(np.geomspace(1e-6 * end, end, 20))
+        log = np.geomspace(1e-6 * end, end, 20)
+        if end < LONG_RUN_S:
+            return tuple(log)
+        # a warm-up: its minutes matter (plotted on a linear minutes axis), so 30 equal
+        # intervals are added to the log-spaced times
+        return tuple(np.unique(np.concatenate([log, np.linspace(end / 30, end, 30)])))
     if len(case.loading.segments) <= 200:
         return tuple(np.cumsum([d for d, _ in case.loading.segments]))
     return tuple(np.linspace(end / 100, end, 100))
@@ -151,6 +162,7 @@ class Prepared:
     spot: Spot
     zone_depth: float
     steps: list
+    extra_focal: extra_focal.ExtraFocal | None = None
 
 
 def mesh_description(case: Case) -> dict:
@@ -176,7 +188,20 @@ def prepare(case: Case) -> Prepared:
     steps = plan_steps(case, spot, mats)
     if case.mesh.file:
         _check_reused_mesh(case)
-    return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps)
+    return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps,
+                    plan_extra_focal(case, mats, spot, eta))
+
+
+def plan_extra_focal(case: Case, mats, spot: Spot, eta: float) -> extra_focal.ExtraFocal:
+    """The beam's energy balance and where the backscattered power lands (extra_focal.py):
+    ε = k Z V with Z the deposited-share mean over the layers below the spot."""
+    shares, _ = deposition_summary(spot)
+    total = sum(shares.values()) or 1.0
+    mean_Z = sum(s * mats[r].atomic_number for r, s in shares.items()) / total
+    b = case.beam
+    return extra_focal.plan(b.extra_focal, eta, b.voltage_V, mean_Z,
+                            case.geometry.kind == "transmission", faces_of(case.geometry),
+                            b.extra_focal_faces, b.extra_focal_distance_m)
 
 
 def _layout_and_spot(case: Case, mats):

@@ -13,6 +13,7 @@ run_folder.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses as dc
 import datetime as _dt
 import math
@@ -25,6 +26,7 @@ from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading
 from .limits import check, life_summary, limits_for
 from .monitors import default_monitors
 from .beam import deposition_summary
+from .extra_focal import summary as extra_focal_summary
 from .resolve import backscatter_coefficient, incidence_deg, mesh_description, plan_steps, prepare
 from .spot_sizes import predicted_sizes
 from .results import RunResult, TimeSeries
@@ -126,7 +128,8 @@ class Simulation:
 
     def iterate(self, step, dt_prev: float | None) -> list[float]:
         """One time step of the plan (loading.Step); the recorded row."""
-        self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
+        with physical_cause(self.problem, step.power_W, step.t):
+            self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
         row = self.record(step.t, step.power_W)
         if step.save:
             self.save(step.t)
@@ -152,7 +155,8 @@ class Simulation:
     def _solve(self) -> None:
         """The steady solve, or the time loop over the planned steps."""
         if self.case.loading.kind == "steady":
-            self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
+            with physical_cause(self.problem, self.case.beam.power_W, None):
+                self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
             self.record(0.0, self.case.beam.power_W)
             self.save(0.0)
             return
@@ -248,7 +252,7 @@ class Simulation:
             if self.rows else {})
 
     def _beam_summary(self) -> dict:
-        b, prep, spot = self.case.beam, self.prep, self.prep.spot
+        b, prep, spot, ef = self.case.beam, self.prep, self.prep.spot, self.prep.extra_focal
         shares, mean_depth = deposition_summary(spot)
         return {"beam_power_W": b.power_W, "backscatter_energy_fraction": prep.eta,
                 "backscatter_coefficient": backscatter_coefficient(self.case, prep),
@@ -256,7 +260,11 @@ class Simulation:
                 "deposited_power_W": b.power_W * prep.p_dep, "deposition": spot.deposition,
                 "deposited_share": shares,
                 "mean_deposition_depth_um": mean_depth * 1e6,
-                "extra_focal_power_W": 0.0,
+                "extra_focal_power_W": b.power_W * ef.extra_focal_fraction,
+                "xray_power_W": b.power_W * ef.xray_fraction,
+                "extra_focal": extra_focal_summary(ef, b.power_W),
+                "heat_input_integral_ratio": self.problem.heat_input_per_W() / (
+                    1.0 + ef.per_deposited_W()),
                 "kernel_tables": dict(spot.kernel.table_materials) if spot.kernel else None,
                 "electron_range_um": {layer.region: layer.range_m * 1e6
                                       for layer in spot.layers},
@@ -278,6 +286,33 @@ class Simulation:
                 "mechanics_linear_iterations": mech.solver.linear_iterations if mech else 0,
                 "temperature_dependent": p.nonlinear,
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch"}
+
+
+@contextlib.contextmanager
+def physical_cause(problem, power_W: float, t: float | None):
+    """Name the physics behind a solver failure: when Newton fails and the temperatures it
+    was left with melt a region or leave a material table, the failure is that (an
+    OutOfRangeError saying so, with the beam power and time), not the solver's."""
+    from .materials import OutOfRangeError
+    from .thermal import SolverError
+
+    try:
+        yield
+    except SolverError as e:
+        try:
+            problem.check_range()  # the state the failed Newton iteration left
+        except OutOfRangeError as cause:
+            when = "in the steady state" if t is None else f"at t = {t:.4g} s"
+            melts = "above the melting point" in str(cause)
+            raise OutOfRangeError(
+                f"{cause} when the solver failed {when} ({e}): "
+                + (f"the {str(cause).split(' (')[0]} melts at a {power_W:.4g} W beam"
+                   if melts else f"the temperature leaves the material data at a "
+                   f"{power_W:.4g} W beam") + "; expected a lower power or a larger spot"
+            ) from e
+        except SolverError:
+            pass
+        raise
 
 
 def _failure(e: BaseException) -> str:
@@ -315,7 +350,8 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         domain, prep.mats, case.boundaries, interfaces, spot, lay.z_beam,
         case.initial_temperature_K, case.time.newton_tol_K,
         frame=lay.frame if case.geometry.dim == 3 else None,
-        solver=case.numerics.solver, rtol=case.numerics.rtol)  # "auto": by size (thermal)
+        solver=case.numerics.solver, rtol=case.numerics.rtol,  # "auto": by size (thermal)
+        extra_focal=prep.extra_focal)
     return domain, problem, interfaces, mesh_path
 
 

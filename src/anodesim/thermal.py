@@ -198,13 +198,15 @@ class ThermalProblem:
             face is normal to the last coordinate at z_beam, the spot centred on the axis.
         solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG).
         rtol: relative tolerance of the iterative solver.
+        extra_focal: where the backscattered power lands (extra_focal.ExtraFocal), laid
+            on faces in proportion to the deposited power; None: nowhere.
     """
 
     def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material],
                  boundaries: dict[str, Boundary], interfaces: list[Interface], spot: Spot | None,
                  z_beam: float, T_init: float, newton_tol: float = 1e-3,
                  prefix: str = "anodesim_thermal_", frame=None, solver: str = "direct",
-                 rtol: float = 1e-10):
+                 rtol: float = 1e-10, extra_focal=None):
         self.domain = domain
         self.materials = materials
         self.boundaries = boundaries
@@ -217,6 +219,7 @@ class ThermalProblem:
         self.frame = frame
         self.solver = solver
         self.rtol = rtol
+        self.extra_focal = extra_focal
         self.linear_iterations = 0
         self.max_newton = 30
         self.newton_iterations = 0
@@ -328,14 +331,18 @@ class ThermalProblem:
         self.source_terms = []  # (q, measure): emission weights for the drift
         source = 0
         if self.spot is not None:
+            # The spot's size, orientation and normalisation enter as constants: the forms
+            # are the same for every spot size of a shape (compiled once in a sweep).
+            p = {k: dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(v))
+                 for k, v in self.spot.parameters().items()}
             if self.spot.deposition == "surface":
                 tag = dom.groups["beam_face"]
-                q = self.spot.areal(xi, eta)
+                q = self.spot.areal(xi, eta, None, p)
                 self.source_forms.append(q * w * ds(tag, metadata=q_md))
                 self.source_terms.append((q, ds(tag, metadata=q_md)))
                 source += q * v * w * ds(tag, metadata=q_md)
             else:
-                for region, q in self._volume_sources(xi, eta, depth):
+                for region, q in self._volume_sources(xi, eta, depth, p):
                     tag = dom.groups[region]
                     self.source_forms.append(q * w * dx(tag, metadata=q_md))
                     self.source_terms.append((q, dx(tag, metadata=q_md)))
@@ -352,16 +359,58 @@ class ThermalProblem:
             if not self.source_ratio > 0:
                 raise ValueError("the beam source misses the mesh (zero deposited power)")
             self.source_vector.scale(1.0 / self.source_ratio)
+        self._add_extra_focal(xi, eta)
 
-    def _volume_sources(self, xi, eta, depth):
-        """[(region, q per watt)] of the volume depositions (kernel, film, Everhart–Hoff)."""
+    def _add_extra_focal(self, xi, eta) -> None:
+        """Extra-focal heat (extra_focal.py) added to the source vector: each landing's
+        density on its faces, normalised by its own integral over the mesh (kept in
+        extra_focal_integrals, the unnormalised ∫ f dA per landing) to its share, the whole
+        scaled to extra-focal watts per deposited watt."""
+        ef = self.extra_focal
+        self.extra_focal_integrals = []
+        if ef is None or not ef.landings or self.source_vector is None:
+            return
+        from .extra_focal import cosine_density
+
+        dom, w = self.domain, self.weight
+        v = ufl.TestFunction(self.V)
+        md = {"quadrature_degree": 6}
+        total = None
+        for la in ef.landings:
+            missing = [f for f in la.faces if f not in dom.groups]
+            if missing:
+                raise ValueError(f"beam.extra_focal: this mesh has no face named {missing[0]!r}")
+            ds = self.ds(tuple(dom.groups[f] for f in la.faces), metadata=md)
+            H = dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(ef.distance_m))
+            q = (cosine_density(H, xi * xi + eta * eta) if la.law == "cosine"
+                 else dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(1.0)))
+            raw = self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(q * w * ds)),
+                                      op=MPI.SUM)
+            if not raw > 0:
+                raise ValueError(f"beam.extra_focal: the faces {', '.join(la.faces)} have no "
+                                 "area in this mesh")
+            self.extra_focal_integrals.append(raw)
+            vec = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(q * v * w * ds))
+            vec.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+            vec.scale(la.share / raw)
+            if total is None:
+                total = vec
+            else:
+                total.axpy(1.0, vec)
+                vec.destroy()
+        self.source_vector.axpy(ef.per_deposited_W(), total)
+        total.destroy()
+
+    def _volume_sources(self, xi, eta, depth, p):
+        """[(region, q per watt)] of the volume depositions (kernel, film, Everhart–Hoff);
+        p: the spot's shape constants (Spot.parameters)."""
         spot = self.spot
         if spot.deposition == "kernel":
-            return [(lk.region, spot.kernel_density(lk, xi, eta, depth))
+            return [(lk.region, spot.kernel_density(lk, xi, eta, depth, p))
                     for lk in spot.kernel.layers]
         if spot.deposition == "film":
-            return [(spot.layers[0].region, spot.film_density(xi, eta, depth))]
-        return [(layer.region, spot.volume_density(layer, spot.areal(xi, eta), depth))
+            return [(spot.layers[0].region, spot.film_density(xi, eta, depth, p))]
+        return [(layer.region, spot.volume_density(layer, spot.areal(xi, eta, None, p), depth))
                 for layer in spot.layers]
 
     def _define_boundary_conditions(self, F):
@@ -750,6 +799,14 @@ class ThermalProblem:
         """Heat stored since the initial state, ∫∫ρc dT dV (J), summed over regions."""
         return float(_reduce(self.comm, np.array([dolfinx.fem.assemble_scalar(
             self.heat_form)]), MPI.SUM)[0])
+
+    def heat_input_per_W(self) -> float:
+        """Σ of the assembled source vector (owned entries, all ranks): the heat the solver
+        puts into the mesh per deposited watt, spot and extra-focal (P1 hat functions sum
+        to 1, so this is ∫ q dV + ∫ q_ef dA as assembled; ideally 1 + P_ef/P_dep)."""
+        if self.source_vector is None:
+            return 0.0
+        return float(self.source_vector.sum())
 
     def source_integral(self) -> float:
         """∫ q dV of the 1 W source as the mesh integrates it (ideally 1)."""

@@ -207,6 +207,12 @@ class Beam:
         size_definition: how the given size was measured (spot_sizes.DEFINITIONS); size_m
             and size2_m are already converted to the beam's FWHM (diameter for flat top).
         given_size_m: the size as given in the case (m), before that conversion.
+        extra_focal: where the backscattered power (less the X-rays) goes:
+            extra_focal.MODES, "face" (default: on the anode face around the spot; the
+            transmission target's rim) or "off" (dropped).
+        extra_focal_distance_m: H of the cosine-law landing on the face (m).
+        extra_focal_faces: ((face, share of the extra-focal power), ...) laid uniformly on
+            named faces; the rest follows extra_focal.
     """
 
     voltage_V: float
@@ -220,6 +226,9 @@ class Beam:
     direction: tuple[float, float, float] | None = None
     size_definition: str = "fwhm"
     given_size_m: float | None = None
+    extra_focal: str = "face"
+    extra_focal_distance_m: float = 5e-3
+    extra_focal_faces: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from ..beam import DEPOSITIONS
+from ..extra_focal import DEFAULT_DISTANCE_M, MODES as EXTRA_FOCAL_MODES
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
                     USER_GEOMETRIES,
@@ -272,9 +273,29 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
         deposition = "everhart_hoff"
     eta = sec.number("backscatter_energy_fraction", None, lo=0.0, hi=0.99,
                      expected="a fraction in [0, 0.99]")
+    extra = sec.choice("extra_focal", EXTRA_FOCAL_MODES, "face")
+    distance = sec.number("extra_focal_distance_mm", DEFAULT_DISTANCE_M * 1e3, positive=True,
+                          expected="a positive distance in mm") * 1e-3
+    named = _extra_focal_faces(sec, geometry)
     sec.close()
     return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction,
-                definition, given_m)
+                definition, given_m, extra, distance, named)
+
+
+def _extra_focal_faces(beam: _Section, geometry: Geometry) -> tuple[tuple[str, float], ...]:
+    """[beam.extra_focal_faces] <face> = share: faces of the geometry, shares adding up to
+    at most 1."""
+    sec = beam.section("extra_focal_faces", {})
+    faces = tuple(faces_of(geometry))
+    out = []
+    for name in sec.data:
+        _check_face(sec.path, name, faces)
+        out.append((name, sec.number(name, lo=0.0, hi=1.0, expected="a share in [0, 1]")))
+    total = sum(s for _, s in out)
+    if total > 1.0 + 1e-9:
+        raise _fail(sec.path, dict(out), f"shares adding up to at most 1 (they add up to "
+                    f"{total:g})")
+    return tuple(out)
 
 
 def _loading(root: _Section, beam: Beam) -> Loading:
@@ -297,6 +318,12 @@ def _loading(root: _Section, beam: Beam) -> Loading:
     elif kind == "pulse_train":
         n = sec.integer("pulses")
         if sec.has("on_s") or sec.has("off_s"):
+            both = [k for k in ("period_s", "duty_cycle") if sec.has(k)]
+            if both:
+                given = "on_s" if sec.has("on_s") else "off_s"
+                raise CaseError(f"loading.{both[0]}: given together with loading.{given}; "
+                                "expected either on_s and off_s, or period_s and duty_cycle "
+                                "(they exclude each other)")
             on = sec.number("on_s", positive=True)
             off = sec.number("off_s", nonneg=True)
         else:
