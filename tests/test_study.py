@@ -362,6 +362,42 @@ def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     assert r.returncode == 0 and "all cases have finished" in r.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_slurm_single_mpi_run_gives_the_local_result(slurm, tmp_path):
+    """`anodesim run CASE --submit slurm --ntasks 2 --wait`: one SLURM job whose two MPI
+    ranks share the mesh, with the numbers of a local one-rank run to round-off (relative
+    1e-8: LU on both, MUMPS on two ranks, PETSc's LU on one)."""
+    case = tmp_path / "case.toml"
+    write_toml(case, small_block())
+    out = tmp_path / "slurm run"  # a space, quoted in the script
+    r = subprocess.run([sys.executable, "-m", "anodesim", "run", str(case), "-o", str(out),
+                        "--submit", "slurm", "--ntasks", "2", "--wait"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "submitted SLURM job" in r.stderr and "on 2 ranks" in r.stderr
+    script = (out / "slurm" / "run.sh").read_text()
+    assert "#SBATCH --ntasks=2" in script and '-n "$SLURM_NTASKS"' in script
+    s = json.loads((out / "summary.json").read_text())
+    assert s["provenance"]["mpi_ranks"] == 2 and s["status"] == "complete"
+    local = anodesim.run(small_block()).summary_dict()
+    assert s["numerics"]["cells"] == local["numerics"]["cells"]
+    assert s["results"]["T_peak_max_C"] == pytest.approx(local["results"]["T_peak_max_C"],
+                                                         rel=1e-8)
+
+
+def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys):
+    """Bad input of --submit is refused before anything is submitted (exit 2, one line)."""
+    case = tmp_path / "case.toml"
+    write_toml(case, small_block())
+    assert main(["run", str(case), "-o", str(tmp_path / "o"), "--submit", "slurm",
+                 "--ntasks", "0"]) == 2
+    assert "--ntasks 0: expected at least 1 MPI rank" in capsys.readouterr().err
+    assert main(["run", str(case), "-o", str(tmp_path / "o"), "--wait"]) == 2
+    assert "--wait: expected together with --submit slurm" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_several_base_cases_and_the_folder_copy(tmp_path):
     """`case` as a list is an axis of base files; the study folder's self-contained copy
     expands to the same cases (so a worker or a resumed sweep finds the same ids)."""

@@ -4,34 +4,48 @@ The case layer (``anodesim.case``, ``anodesim.materials``) imports no dolfinx, s
 fails fast; the finite-element stages import dolfinx when they run.
 """
 
-from importlib import metadata as _metadata
-
-try:
-    __version__ = _metadata.version("anodesim")
-except _metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
-
-from .case import Case, CaseError, from_dict, load  # noqa: E402
-
 __all__ = ["Case", "CaseError", "Simulation", "from_dict", "load", "rate", "run", "sweep",
            "__version__"]
 
+#: Imported on first use (PEP 562), so that ``anodesim --help`` loads neither numpy nor the
+#: case layer: name -> (module, attribute).
+_LAZY = {"Case": (".case", "Case"), "CaseError": (".case", "CaseError"),
+         "from_dict": (".case", "from_dict"), "load": (".case", "load"),
+         "Simulation": (".simulation", "Simulation")}  # Simulation brings MPI (not dolfinx)
 
-def _as_case(case) -> Case:
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("anodesim")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def __getattr__(name):
+    if name == "__version__":
+        globals()["__version__"] = v = _version()
+        return v
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module, __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'anodesim' has no attribute {name!r}")
+
+
+def _as_case(case):
     """A Case from a Case, a dict (units in the key names) or a TOML file path."""
+    from .case import Case, from_dict, load
+
     if isinstance(case, dict):
         return from_dict(case)
     if not isinstance(case, Case):
         return load(case)
     return case
-
-
-def __getattr__(name):
-    if name == "Simulation":  # imported on use: it brings MPI (not dolfinx) with it
-        from .simulation import Simulation
-
-        return Simulation
-    raise AttributeError(f"module 'anodesim' has no attribute {name!r}")
 
 
 def run(case, out_dir=None, **kwargs):
@@ -76,6 +90,8 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         return _rate(case, out_dir, charts, confirm=confirm, progress=say,
                      confirm_charts=confirm_charts)
     except ResponseError as e:
+        from .case import CaseError
+
         raise CaseError(str(e)) from None
 
 

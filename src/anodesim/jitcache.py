@@ -52,7 +52,11 @@ def _entry_files(cache_dir: Path, module: str) -> list[Path]:
 
 
 def _has_library(cache_dir: Path, module: str) -> bool:
-    return any(p.suffix == ".so" for p in cache_dir.glob(module + ".*"))
+    """Whether the entry's compiled library is there: a stat per extension suffix, not a
+    glob (listing a cache of thousands of entries cost 10 ms per form lookup)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    return any((cache_dir / (module + suffix)).exists() for suffix in EXTENSION_SUFFIXES)
 
 
 def _lock(path: Path) -> int | None:

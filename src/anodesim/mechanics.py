@@ -30,7 +30,7 @@ from petsc4py import PETSc
 from . import coupling, materials as mat_lib
 from .errors import RunFailure
 from .geometry import AnodeMesh
-from .thermal import linear_solver, solve_linear
+from .thermal import SharedPreconditioner, linear_solver, resolve_solver, solve_linear
 
 PROPS = ("E", "nu")
 
@@ -208,9 +208,15 @@ class ThermoElasticProblem:
         self.cross = (coupling.cross_terms(self.V, self.domain, pairs, self.weight, self.ds,
                                            self.bcs, self.A.getSizes())
                       if pairs else None)
+        dim = self.domain.mesh.topology.dim
+        self.solver = resolve_solver(self.solver, dim, self.T.function_space.dofmap.index_map
+                                     .size_global)
         self.ksp = linear_solver(self.comm, self.A, self.prefix, self.solver, self.rtol,
                                  self._rigid_body_modes() if self.solver == "iterative"
-                                 else None)
+                                 else None, dim=dim)
+        # Iterative: the GAMG hierarchy of the first solve serves the later ones (E(T) moves
+        # the operator little) until the iterations double; see SharedPreconditioner.
+        self._shared = SharedPreconditioner(self.ksp) if self.solver == "iterative" else None
 
     def _define_stress_output(self) -> None:
         """von Mises stress per cell (DG0), region by region, and each region's owned
@@ -293,9 +299,14 @@ class ThermoElasticProblem:
         dolfinx.fem.petsc.assemble_vector(self.b, self.L_form)
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(self.b, self.bcs)
-        self.ksp.setOperators(A)
+        if self._shared is not None:
+            self._shared.use(A)
+        else:
+            self.ksp.setOperators(A)
         solve_linear(self.ksp, self.b, self.u.x.petsc_vec, MechanicsError, "displacement")
         self.linear_iterations += self.ksp.getIterationNumber()
+        if self._shared is not None:
+            self._shared.solved()
         self.u.x.scatter_forward()
         if self.free:  # fix the centre of mass: remove the rigid axial translation
             mass = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass), op=MPI.SUM)

@@ -167,7 +167,7 @@ class Mechanics(Monitor):
         self.solver = ThermoElasticProblem(
             domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
             ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
-            solver=case.numerics.resolved(dim), rtol=case.numerics.rtol,
+            solver=problem.solver, rtol=case.numerics.rtol,  # the heat solver's choice
             reference_face=m.reference_face)
         self.terms = problem.emission_terms
         self.map = _drift_map(case, lay) if m.drift is not None else None

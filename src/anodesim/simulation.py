@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses as dc
 import datetime as _dt
+import math
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,8 @@ class Simulation:
         self._vtx: list = []
         self.rows: list[list[float]] = []
         self.mesh_s = 0.0
+        self._last_partial = -math.inf  # wall time of the last partial timeseries.csv
+        self._partial_s = 0.0
 
     # ------------------------------------------------------------------ set-up
     def initialise(self) -> None:
@@ -131,8 +134,23 @@ class Simulation:
         if step.save:
             self.save(step.t)
             if self.out is not None and self.rank0:
-                output.write_csv(self.out / "timeseries.csv", self.columns, self.rows)
+                self._write_partial_series()
         return row
+
+    def _write_partial_series(self) -> None:
+        """The time series so far, for a run that is stopped: written at a save time, but
+        not more often than every PARTIAL_WRITE_S (and never taking more than a tenth of
+        the run), so that long schedules (10⁴ pulses, a save per pulse) stay linear in
+        time. The complete series is written at the end (run_folder.write)."""
+        now = time.perf_counter()
+        if now - self._last_partial < max(self.PARTIAL_WRITE_S, 10 * self._partial_s):
+            return
+        output.write_csv(self.out / "timeseries.csv", self.columns, self.rows)
+        self._last_partial = time.perf_counter()
+        self._partial_s = self._last_partial - now
+
+    #: Shortest interval (s of wall time) between two partial writes of timeseries.csv.
+    PARTIAL_WRITE_S = 2.0
 
     def _solve(self) -> None:
         """The steady solve, or the time loop over the planned steps."""
@@ -332,7 +350,7 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         domain, prep.mats, case.boundaries, interfaces, spot, lay.z_beam,
         case.initial_temperature_K, case.time.newton_tol_K,
         frame=lay.frame if case.geometry.dim == 3 else None,
-        solver=case.numerics.resolved(case.geometry.dim), rtol=case.numerics.rtol,
+        solver=case.numerics.solver, rtol=case.numerics.rtol,  # "auto": by size (thermal)
         extra_focal=prep.extra_focal, circuit=case.coolant_circuit)
     return domain, problem, interfaces, mesh_path
 
@@ -353,6 +371,9 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     lay, spot = prep.lay, prep.spot
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
     mesh_path = out / "mesh.msh" if out is not None else None
+    cached = _mesh_cache_file(case, prep, (h_min, growth, h_max))
+    if cached is not None:
+        return _cached_mesh(case, prep, comm, mesh_path, cached, (h_min, growth, h_max))
     gm = None
     if rank0 and case.geometry.kind == "cad":
         gm = geometry.cad.build(case, lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
@@ -369,6 +390,55 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     if rank0 and gm is not None:
         gmsh.finalize()
     return domain, mesh_path
+
+
+#: A folder of meshes shared by the cases of a sweep (set by the sweep's workers): cases
+#: whose mesh inputs are equal read the mesh built by the first of them.
+MESH_CACHE_ENV = "ANODESIM_MESH_CACHE"
+
+
+def _mesh_cache_file(case: Case, prep, sizes) -> Path | None:
+    """The shared mesh file of this case's mesh inputs, or None without a mesh cache."""
+    import hashlib
+    import os
+    import re
+
+    folder = os.environ.get(MESH_CACHE_ENV)
+    if not folder:
+        return None
+    inputs = repr((mesh_description(case), case.geometry.dim, prep.lay, sorted(case.interfaces),
+                   sizes, prep.spot.radius_m, prep.zone_depth))
+    inputs = re.sub(r" at 0x[0-9a-f]+", "", inputs)  # closures in the layout: no addresses
+    return Path(folder) / f"{hashlib.sha256(inputs.encode()).hexdigest()[:20]}.msh"
+
+
+def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path, sizes):
+    """(domain, mesh path) from the mesh cache, building the mesh first if it is missing.
+
+    Every case of a cached sweep reads its mesh from the file (also the case that built it),
+    so equal inputs give bit-identical meshes whichever case ran first."""
+    import os
+    import shutil
+
+    rank0 = comm.rank == 0
+    if rank0 and not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.msh")
+        h_min, growth, h_max = sizes
+        if case.geometry.dim == 3:
+            geometry.reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth, tmp)
+        else:
+            geometry.axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
+                                  prep.spot.radius_m, prep.zone_depth, tmp)
+        import gmsh
+
+        gmsh.finalize()
+        os.replace(tmp, cached)  # atomic: a concurrent reader sees all of it or nothing
+    comm.barrier()
+    if rank0 and mesh_path is not None:
+        shutil.copyfile(cached, mesh_path)
+        output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+    return geometry.to_dolfinx(comm, path=cached, gdim=case.geometry.dim), mesh_path
 
 
 class _Progress:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erf, erfc
 
 from .beam import blurred_disc_norm
 
@@ -103,6 +102,8 @@ def image(shape: str, size_m: float, size2_m: float | None, angle_rad: float,
           blur: list[tuple[float, float]], u: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Deposited-energy image on the grid (u along the spot's major axis, w across):
     Σ_k weight_k · spot ⊗ N(0, v_k), blur = [(weight, v m²)]; shapes as in beam.Spot."""
+    from scipy.special import erf, erfc  # here, not at the top: case validation needs no scipy
+
     U, W = np.meshgrid(u, w, indexing="ij")
     out = np.zeros_like(U)
     for wt, v in blur:

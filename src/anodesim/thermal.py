@@ -60,21 +60,49 @@ class Interface:
     conductance: float
 
 
+#: Largest operator (rows, one MPI rank) that the "direct" solver factorises with PETSc's own
+#: sparse LU (nested-dissection ordering) rather than MUMPS, by topological dimension.
+#: Measured (studies/benchmark_linear_solvers.py, 2-core machine): set-up incl. the first
+#: solve, PETSc LU / MUMPS: 2-D 961 dofs 1.3 / 13 ms, 19 881 dofs 0.18 / 0.24 s, 48 841 dofs
+#: 0.94 / 0.85 s (solves 2× faster with PETSc LU at every size); 3-D 2 197 dofs 57 / 31 ms,
+#: 6 859 dofs 0.81 / 0.22 s (PETSc LU fills in badly in 3-D). MUMPS keeps the rest and every
+#: run on more than one rank.
+PETSC_LU_MAX_ROWS = {2: 50_000, 3: 1_000}
+
+#: numerics.solver = "auto": factorise (LU) up to this many temperature dofs, conjugate
+#: gradients + GAMG above, by topological dimension. In 2-D a factorisation stays cheap far
+#: beyond the meshes anodesim builds. In 3-D the shipped example (6 199 dofs, k(T), 157 steps,
+#: 95 distinct Jacobians) took 33.7 s of CPU with MUMPS against 30.4 s with CG and a shared
+#: GAMG hierarchy (README § Performance), and the single-operator figures of
+#: studies/benchmark_linear_solvers.py break even near 2 000 dofs: iterative throughout.
+DIRECT_MAX_DOFS = {2: 500_000, 3: 0}
+
+
+def resolve_solver(kind: str, dim: int, dofs: int) -> str:
+    """"direct" or "iterative" for numerics.solver = kind on a mesh of dimension dim with
+    this many temperature dofs ("auto": by the measured thresholds of DIRECT_MAX_DOFS)."""
+    if kind != "auto":
+        return kind
+    return "direct" if dofs <= DIRECT_MAX_DOFS[dim] else "iterative"
+
+
 def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
-                  near_nullspace=None) -> PETSc.KSP:
+                  near_nullspace=None, dim: int = 2) -> PETSc.KSP:
     """A KSP for the symmetric positive definite operator A.
 
     Args:
         comm: MPI communicator.
         A: the assembled matrix (its near-nullspace, if any, already attached).
         prefix: PETSc options prefix (options from the command line still apply).
-        kind: "direct": MUMPS LU, factorised once per operator; "iterative": conjugate
-            gradients preconditioned by smoothed-aggregation algebraic multigrid (GAMG;
-            PETSc here has no hypre), converged when the preconditioned residual has
+        kind: "direct": sparse LU, factorised once per operator (PETSc's own LU on one rank
+            for small operators, PETSC_LU_MAX_ROWS; MUMPS otherwise); "iterative":
+            conjugate gradients preconditioned by smoothed-aggregation algebraic multigrid
+            (GAMG; PETSc here has no hypre), converged when the preconditioned residual has
             dropped by rtol, which bounds the relative error by about rtol × κ(P⁻¹A)
             (κ = O(1) to O(100) for GAMG on these operators).
         rtol: relative tolerance of the iterative solver.
         near_nullspace: a PETSc.NullSpace for GAMG (rigid-body modes of elasticity).
+        dim: topological dimension of the mesh (chooses the LU package).
     """
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
@@ -85,7 +113,11 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
     if kind == "direct":
         ksp.setType("preonly")
         pc.setType("lu")
-        pc.setFactorSolverType("mumps")
+        if comm.size == 1 and A.getSize()[0] <= PETSC_LU_MAX_ROWS[dim]:
+            pc.setFactorSolverType("petsc")
+            pc.setFactorOrdering("nd")
+        else:
+            pc.setFactorSolverType("mumps")
     else:
         ksp.setType("cg")
         pc.setType("gamg")
@@ -93,6 +125,46 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
     ksp.setErrorIfNotConverged(True)
     ksp.setFromOptions()
     return ksp
+
+
+class SharedPreconditioner:
+    """One CG + GAMG solver for a family of operators (step sizes, lagged Jacobians, E(T)):
+    the multigrid hierarchy is built for one operator and reused for the others while it
+    stays a good preconditioner. Valid because CG always iterates with the true operator to
+    the same tolerance: reuse changes the iteration count, not the accuracy.
+
+    The hierarchy is rebuilt when the leading coefficient (a0/Δt, 1/s) moves by more than
+    ``ratio`` from the one it was built for, or when a solve needs more than twice the
+    iterations (+5) of the first solve after the last build.
+    """
+
+    def __init__(self, ksp: PETSc.KSP, ratio: float = 4.0):
+        self.ksp, self.ratio = ksp, ratio
+        self.reset()
+
+    def reset(self) -> None:
+        self.key = self.baseline = None
+        self.stale = True
+
+    def use(self, A, key: float = 0.0) -> bool:
+        """Set A as the operator; True when the preconditioner will be rebuilt for it."""
+        if self.key is not None and not self.stale:
+            lo, hi = sorted((abs(key), abs(self.key)))
+            self.stale = hi > 0 and (lo == 0 or hi / lo > self.ratio)
+        rebuild = self.stale
+        self.ksp.setOperators(A)
+        self.ksp.getPC().setReusePreconditioner(not rebuild)
+        if rebuild:
+            self.key, self.baseline, self.stale = key, None, False
+        return rebuild
+
+    def solved(self) -> None:
+        """After a solve: note its iterations, and mark the hierarchy stale if they grew."""
+        its = self.ksp.getIterationNumber()
+        if self.baseline is None:
+            self.baseline = its
+        elif its > 2 * self.baseline + 5:
+            self.stale = True
 
 
 def solve_linear(ksp, b, x, error, what: str) -> None:
@@ -188,6 +260,7 @@ class ThermalProblem:
         self.T_nm1 = dolfinx.fem.Function(V)
         for f in (self.T, self.T_n, self.T_nm1):
             f.x.array[:] = self.T_init
+        self._ranges = None
         c = lambda v: dolfinx.fem.Constant(msh, PETSc.ScalarType(v))  # noqa: E731
         self.c0, self.c1, self.c2 = c(0.0), c(0.0), c(0.0)
         self.power = c(0.0)  # deposited power (W)
@@ -405,6 +478,10 @@ class ThermalProblem:
                 [(i.name, i.side_a, i.side_b, i.conductance) for i in self.interfaces],
                 self.weight, self.ds, self.bcs, sizes)
         self._cache: OrderedDict[float, tuple] = OrderedDict()
+        self._template = None  # the Jacobian's sparsity, copied for each new operator
+        self.solver = resolve_solver(self.solver, self.domain.mesh.topology.dim,
+                                     V.dofmap.index_map.size_global)
+        self._shared = None  # iterative: one CG + GAMG for every operator
 
     def _define_circuit(self) -> None:
         """The coupling of the coolant circuit: g = ∫ h φ_i w ds (so the heat into the
@@ -484,27 +561,61 @@ class ThermalProblem:
         if self.coolant is not None:
             self.coolant.reset()
             self.T_coolant.value = self.coolant.temperature
+        self._ranges = None
         self.linear_iterations = self.newton_iterations = 0
         self.continuations = self.factorisations = 0
         if self.nonlinear:
-            for A, ksp in self._cache.values():
-                ksp.destroy()
-                A.destroy()
-            self._cache.clear()
+            while self._cache:
+                self._drop_oldest()
+        if self._shared is not None:  # a rerun builds its preconditioners as a fresh run
+            self._shared.reset()
 
     # ------------------------------------------------------------------ solves
+    #: Operators kept per distinct a0/Δt: factorisations (direct), matrices (iterative).
+    CACHE_SIZE = {"direct": 160, "iterative": 8}
+
     def _new_solver(self, A) -> PETSc.KSP:
-        return linear_solver(self.comm, A, self.prefix, self.solver, self.rtol)
+        if self.solver != "iterative":
+            return linear_solver(self.comm, A, self.prefix, self.solver, self.rtol,
+                                 dim=self.domain.mesh.topology.dim)
+        if self._shared is None:
+            self._shared = SharedPreconditioner(linear_solver(
+                self.comm, A, self.prefix, self.solver, self.rtol,
+                dim=self.domain.mesh.topology.dim))
+        return self._shared.ksp
+
+    def _drop_oldest(self) -> None:
+        key_old, (A_old, ksp_old) = self._cache.popitem(last=False)
+        z_old = self._z_cache.pop(key_old, None)
+        if z_old is not None:
+            z_old.destroy()
+        if self._shared is None or ksp_old is not self._shared.ksp:
+            ksp_old.destroy()
+        A_old.destroy()
+
+    def _new_matrix(self):
+        """An empty Jacobian: the sparsity pattern is built once and copied (creating it
+        from the form costs as much as an assembly)."""
+        if self._template is None:
+            self._template = dolfinx.fem.petsc.create_matrix(self.J_form)
+            # assembled once, so that every entry of the pattern is stored (an unfilled
+            # matrix loses its preallocated pattern when assembled)
+            dolfinx.fem.petsc.assemble_matrix(self._template, self.J_form, bcs=self.bcs)
+            self._template.assemble()
+            if self.cross is not None:  # the interface cross terms widen the pattern (the
+                self._template.axpy(1.0, self.cross,  # values are dropped: α = 0 is a no-op)
+                                    structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+        return self._template.duplicate(copy=False)
 
     def _assemble_jacobian(self, A=None):
         self._update_coefficients()
         if A is None:
-            A = dolfinx.fem.petsc.create_matrix(self.J_form)
+            A = self._new_matrix()
         A.zeroEntries()
         dolfinx.fem.petsc.assemble_matrix(A, self.J_form, bcs=self.bcs)
         A.assemble()
         if self.cross is not None:
-            A.axpy(1.0, self.cross, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+            A.axpy(1.0, self.cross, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
         return A
 
     def _operator(self, refresh: bool = False):
@@ -513,13 +624,16 @@ class ThermalProblem:
         Linear problems: the Jacobian is exact whatever T, so it is assembled and factorised
         once per key. Nonlinear problems: the cached Jacobian was assembled at an earlier
         temperature (modified Newton); ``refresh`` reassembles it at the current T.
+        Iterative solver: one KSP for all keys, its GAMG hierarchy shared while it works
+        (SharedPreconditioner); ``factorisations`` counts the hierarchies built.
         """
         key = float(self.c0.value)
+        fresh = True
         if key in self._cache and not refresh:
             self._cache.move_to_end(key)
             A, ksp = self._cache[key]
-            return A, ksp, False
-        if key in self._cache:
+            fresh = False
+        elif key in self._cache:
             A, ksp = self._cache[key]
             self._assemble_jacobian(A)
             ksp.setOperators(A)
@@ -527,15 +641,13 @@ class ThermalProblem:
             A = self._assemble_jacobian()
             ksp = self._new_solver(A)
             self._cache[key] = (A, ksp)
-            if len(self._cache) > 160:
-                key_old, (A_old, ksp_old) = self._cache.popitem(last=False)
-                z_old = self._z_cache.pop(key_old, None)
-                if z_old is not None:
-                    z_old.destroy()
-                ksp_old.destroy()
-                A_old.destroy()
-        self.factorisations += 1
-        return A, ksp, True
+            if len(self._cache) > self.CACHE_SIZE[self.solver]:
+                self._drop_oldest()
+        if self._shared is not None:
+            self.factorisations += self._shared.use(A, key)
+        elif fresh:
+            self.factorisations += 1
+        return A, ksp, fresh
 
     def _update_coefficients(self) -> None:
         """Nodal values of the temperature-dependent properties and their derivatives.
@@ -544,10 +656,15 @@ class ThermalProblem:
         (check_range), so no result rests on an extrapolated property.
         """
         Tx = self.T.x.array
-        for table, f, df in self.nodal:
+        last = getattr(self, "_coefficients_at", None)
+        if last is not None and np.array_equal(last, Tx):
+            return  # the residual after the Jacobian, at the same T: nothing to redo
+        self._coefficients_at = Tx.copy()
+        if not hasattr(self, "_slopes"):
+            self._slopes = [np.diff(t.values) / np.diff(t.T_K) for t, _, _ in self.nodal]
+        for (table, f, df), slopes in zip(self.nodal, self._slopes):
             Tc = np.clip(Tx, table.T_K[0], table.T_K[-1])
             f.x.array[:] = np.interp(Tc, table.T_K, table.values)
-            slopes = np.diff(table.values) / np.diff(table.T_K)
             i = np.clip(np.searchsorted(table.T_K, Tc, side="right") - 1, 0, len(slopes) - 1)
             df.x.array[:] = slopes[i]
 
@@ -582,13 +699,13 @@ class ThermalProblem:
         makes Newton robust far from the solution (e.g. radiation from a cold start). The
         iteration stops when the largest nodal update is below ``newton_tol`` (K).
         """
+        self._ranges = None  # T is about to change
         self._impose_fixed_temperatures()
         _, ksp, fresh = self._operator()
         b = self._residual()
         x = self.T.x.petsc_vec
         if not self.nonlinear:
-            solve_linear(ksp, b, self.du, SolverError, "temperature")
-            self.linear_iterations += ksp.getIterationNumber()
+            self._linear_solve(ksp, b)
             x.axpy(-1.0, self.du)
             self.T.x.scatter_forward()
             self.newton_iterations += 1
@@ -597,8 +714,7 @@ class ThermalProblem:
         norm0 = b.norm()
         previous = None
         for _ in range(self.max_newton):
-            solve_linear(ksp, b, self.du, SolverError, "temperature")
-            self.linear_iterations += ksp.getIterationNumber()
+            self._linear_solve(ksp, b)
             self.newton_iterations += 1
             update = self.du.norm(PETSc.NormType.NORM_INFINITY)
             if not np.isfinite(update):
@@ -635,6 +751,13 @@ class ThermalProblem:
             previous, norm0 = update, norm
         raise SolverError(f"Newton did not converge in {self.max_newton} iterations "
                           f"(last update {update:.3g} K > {self.newton_tol:g} K)")
+
+    def _linear_solve(self, ksp, b) -> None:
+        """One linear solve for the Newton update du."""
+        solve_linear(ksp, b, self.du, SolverError, "temperature")
+        self.linear_iterations += ksp.getIterationNumber()
+        if self._shared is not None:
+            self._shared.solved()
 
     def steady(self, deposited_power: float) -> None:
         """Solve the steady state for a constant deposited power (W)."""
@@ -708,11 +831,11 @@ class ThermalProblem:
             cells = dom.cell_tags.find(dom.groups[region])
             dofs = dolfinx.fem.locate_dofs_topological(V, tdim, cells)
             self.region_dofs[region] = dofs[dofs < nloc]
-        self.heat_forms = {}
-        for region, m in self.materials.items():
-            H = mat_lib.ufl_antiderivative(m.rho_cp, self.T, self.T_init)
-            self.heat_forms[region] = dolfinx.fem.form(
-                H * self.weight * self.dx(dom.groups[region]))
+        # One form for the heat of every region: one assembly per step, not one per region.
+        self.heat_form = dolfinx.fem.form(sum(
+            mat_lib.ufl_antiderivative(m.rho_cp, self.T, self.T_init) * self.weight
+            * self.dx(dom.groups[region]) for region, m in self.materials.items()))
+        self._ranges = None  # (lo, hi) per region at the current T, while T is unchanged
 
     def face_max(self, groups: list[str]) -> float:
         """Largest nodal temperature on the named facet groups (K), over all ranks."""
@@ -726,14 +849,24 @@ class ThermalProblem:
                 or [np.empty(0, dtype=np.int32)]))
             self._face_dofs[key] = dofs[dofs < nloc]
         vals = self.T.x.array[self._face_dofs[key]]
-        return self.comm.allreduce(vals.max() if vals.size else -np.inf, op=MPI.MAX)
+        return float(_reduce(self.comm, np.array([vals.max() if vals.size else -np.inf]),
+                             MPI.MAX)[0])
+
+    def region_ranges(self) -> dict[str, tuple[float, float]]:
+        """(min, max) nodal temperature of every region (K), over all ranks: one reduction
+        for all regions, computed once per temperature state (step, steady, reset)."""
+        if self._ranges is None:
+            T = self.T.x.array
+            ext = np.array([(-v.min(), v.max()) if v.size else (-np.inf, -np.inf)
+                            for v in (T[d] for d in self.region_dofs.values())]).reshape(-1)
+            ext = _reduce(self.comm, ext, MPI.MAX).reshape(-1, 2)
+            self._ranges = {r: (float(-lo), float(hi)) for r, (lo, hi) in
+                            zip(self.region_dofs, ext)}
+        return self._ranges
 
     def region_range(self, region: str) -> tuple[float, float]:
         """(min, max) nodal temperature in a region (K), over all ranks."""
-        vals = self.T.x.array[self.region_dofs[region]]
-        lo = vals.min() if vals.size else np.inf
-        hi = vals.max() if vals.size else -np.inf
-        return self.comm.allreduce(lo, op=MPI.MIN), self.comm.allreduce(hi, op=MPI.MAX)
+        return self.region_ranges()[region]
 
     def region_max(self, region: str) -> float:
         """Largest nodal temperature in a region (K)."""
@@ -741,8 +874,9 @@ class ThermalProblem:
 
     def check_range(self) -> None:
         """Raise OutOfRangeError if any region melts or leaves its property tables."""
-        for region, m in self.materials.items():
-            lo, hi = self.region_range(region)
+        self._ranges = None  # T has just changed
+        for region, (lo, hi) in self.region_ranges().items():
+            m = self.materials[region]
             if not (np.isfinite(lo) and np.isfinite(hi)):
                 raise SolverError(f"non-finite temperature in {region} (singular system?)")
             if hi > m.melting_K:
@@ -754,8 +888,8 @@ class ThermalProblem:
 
     def stored_heat(self) -> float:
         """Heat stored since the initial state, ∫∫ρc dT dV (J), summed over regions."""
-        return sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
-                   for f in self.heat_forms.values())
+        return float(_reduce(self.comm, np.array([dolfinx.fem.assemble_scalar(
+            self.heat_form)]), MPI.SUM)[0])
 
     def heat_input_per_W(self) -> float:
         """Σ of the assembled source vector (owned entries, all ranks): the heat the solver
@@ -769,6 +903,16 @@ class ThermalProblem:
         """∫ q dV of the 1 W source as the mesh integrates it (ideally 1)."""
         return sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(f)),
                                        op=MPI.SUM) for f in self.source_forms)
+
+
+def _reduce(comm, values: np.ndarray, op) -> np.ndarray:
+    """Element-wise reduction of a float array over the ranks (a buffer Allreduce, no
+    pickling; nothing at all on one rank)."""
+    if comm.size == 1:
+        return values
+    out = np.empty_like(values)
+    comm.Allreduce(values, out, op=op)
+    return out
 
 
 class PointProbes:

@@ -415,19 +415,14 @@ class Numerics:
 
     Attributes:
         solver: "direct" (MUMPS LU), "iterative" (CG with algebraic multigrid, GAMG; for
-            elasticity with the rigid-body modes as near-nullspace) or "auto" (direct on
-            axisymmetric meshes, iterative on 3-D ones).
+            elasticity with the rigid-body modes as near-nullspace) or "auto" (by the number
+            of temperature dofs, thermal.DIRECT_MAX_DOFS, measured by
+            studies/benchmark_linear_solvers.py).
         rtol: relative tolerance of the iterative solver on the preconditioned residual.
     """
 
     solver: str = "auto"
     rtol: float = 1e-10
-
-    def resolved(self, dim: int) -> str:
-        """"direct" or "iterative" for a mesh of topological dimension dim."""
-        if self.solver != "auto":
-            return self.solver
-        return "iterative" if dim == 3 else "direct"
 
 
 @dataclass(frozen=True)

@@ -15,32 +15,59 @@ line and an exit status.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import traceback
 
-from .. import __version__
 from ..errors import abort_other_ranks, debug_enabled, rank_prefix
 from ..errors import report as failure_line
-from . import check, materials, rate, report, run, sweep
 
-COMMANDS = [  # (name, module, help)
-    ("run", run, "run a case and write its results"),
-    ("rate", rate, "maximum safe loading and rating charts"),
-    ("sweep", sweep, "run a study: a base case and parameter axes"),
-    ("check", check, "validate a case file without running it"),
-    ("report", report, "write report.html of a run, rating or study folder"),
-    ("materials", materials, "list the material library"),
+COMMANDS = [  # (name, help); the handler is the function <name> of the module .<name>
+    ("run", "run a case and write its results"),
+    ("rate", "maximum safe loading and rating charts"),
+    ("sweep", "run a study: a base case and parameter axes"),
+    ("check", "validate a case file without running it"),
+    ("report", "write report.html of a run, rating or study folder"),
+    ("materials", "list the material library"),
 ]
 
 
-def parser() -> argparse.ArgumentParser:
-    """The command line's parser, one subparser per module."""
+class _Version(argparse.Action):
+    """``--version``: the package metadata is read only when asked (it costs 60 ms)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show the version and exit"):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .. import __version__
+
+        parser.exit(message=f"anodesim {__version__}\n")
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is one), or None."""
+    names = {name for name, _ in COMMANDS}
+    return next((a for a in argv if a in names), None)
+
+
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser, one subparser per module.
+
+    Only the module of the subcommand named in argv is imported (and its arguments added):
+    ``anodesim --help`` and a bad command line load none of them, so they start in a
+    fraction of the time (benchmark: studies/benchmark_process.py). argv None: every module.
+    """
+    chosen = None if argv is None else _command_of(argv)
     top = argparse.ArgumentParser(prog="anodesim", description=__doc__.split("\n")[0])
-    top.add_argument("--version", action="version", version=f"anodesim {__version__}")
+    top.add_argument("--version", action=_Version)
     top.add_argument("--debug", action="store_true",
                      help="show the traceback of a failure (also ANODESIM_DEBUG=1)")
     sub = top.add_subparsers(dest="command", required=True)
-    for name, module, help_ in COMMANDS:
+    for name, help_ in COMMANDS:
+        if argv is not None and name != chosen:
+            sub.add_parser(name, help=help_)  # listed in --help; never parsed this time
+            continue
+        module = importlib.import_module(f".{name}", __name__)
         p = sub.add_parser(name, help=help_, description=getattr(module, "DESCRIPTION", None))
         module.add_args(p)
         p.set_defaults(func=getattr(module, name))
@@ -51,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(argv).parse_args(argv)
     if debug_enabled(args.debug):
         import logging
 
@@ -66,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # every failure: one line (and the traceback only when asked)
         status, line = failure_line(e)
         if debug_enabled(args.debug):
+            import traceback
+
             traceback.print_exc()
         print(rank_prefix() + line, file=sys.stderr)
         abort_other_ranks(status)

@@ -27,6 +27,11 @@ def add_args(p) -> None:
                         "millions of cells in 2-D); see `anodesim check`")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
+    p.add_argument("--submit", choices=("slurm",),
+                   help="submit the run to SLURM as one MPI job instead of running it here")
+    p.add_argument("--ntasks", type=int, default=1, metavar="N",
+                   help="with --submit: MPI ranks of the job (one node)")
+    p.add_argument("--wait", action="store_true", help="with --submit: wait for the job")
 
 
 #: Exit status of a run that finished with a limit broken.
@@ -80,6 +85,27 @@ def output_folder(out: Path) -> Path:
     return out
 
 
+def _submit(args, out: Path) -> int:
+    """``--submit slurm``: the case as one MPI job; with --wait, its exit status."""
+    if args.submit is None:
+        raise CaseError("--wait: expected together with --submit slurm")
+    if args.ntasks < 1:
+        raise CaseError(f"--ntasks {args.ntasks}: expected at least 1 MPI rank")
+    from ..study.slurm import submit_run
+
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    s = submit_run(Path(args.case), out, args.ntasks, say, args.wait, args.overwrite)
+    if s is None:
+        return 0
+    if s["status"] != "complete":
+        raise RunFailure(f"the SLURM run failed: {s.get('error') or s['status']}")
+    broken = [lim for lim in s["results"]["limits"] if not lim["holds"]]
+    say(f"  peak temperature {s['results']['T_peak_max_C']:.1f} °C; "
+        f"{s['numerics']['cells']} cells on {s['provenance'].get('mpi_ranks', args.ntasks)} "
+        f"ranks, {s['timing_s']['total']:.1f} s wall")
+    return LIMIT_BROKEN if broken and not args.no_fail_on_limits else 0
+
+
 def run(args) -> int:
     """Run a case into its folder; print the key figures unless quiet."""
     case = load(args.case)  # validation first: a bad case writes nothing
@@ -100,6 +126,8 @@ def run(args) -> int:
         if why:
             raise CaseError(f"{args.case}: {why}; `anodesim check` tells the cost, --force "
                             "runs it anyway")
+    if args.submit or args.wait:
+        return _submit(args, out)
     from mpi4py import MPI
 
     from .. import _mpi  # noqa: F401

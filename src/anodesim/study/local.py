@@ -1,8 +1,18 @@
 """The local executor: one worker process per case, at most `jobs` at once; a killed sweep
-resumes where it stopped."""
+resumes where it stopped.
+
+By default each case is a new interpreter (``python -m anodesim sweep DIR --task-id N``,
+what a SLURM array task runs). ``ANODESIM_SWEEP_FORK=1`` forks the workers from a fork server
+(multiprocessing's "forkserver") that has imported dolfinx, PETSc, gmsh and matplotlib once:
+each case still runs in a fresh process, without the ~1.5 s of imports. It is opt-in: the
+server has initialised MPI and PETSc before it forks, and one 20-case benchmark sweep on the
+loaded development machine ended with a PETSc signal and MPI_Abort in a worker that took the
+runner down (not reproduced on 4 cases; see README § Performance).
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import signal
@@ -32,6 +42,14 @@ def _worker_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
+def _case_env(out: Path) -> dict:
+    """What a worker adds to its environment: the sweep's mesh cache (meshes/ in the study
+    folder), so that cases with equal mesh inputs mesh once (simulation.MESH_CACHE_ENV)."""
+    from ..simulation import MESH_CACHE_ENV
+
+    return {MESH_CACHE_ENV: str(out.resolve() / "meshes")}
+
+
 def _die_with_parent() -> None:
     """In a worker (Linux): be killed when the runner dies, even by SIGKILL, so that no
     orphan goes on writing into the study folder."""
@@ -41,6 +59,68 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _fork_context():
+    """The fork server's context (None: start each worker with a new interpreter).
+
+    The server is started with one thread per case in its environment and preloads
+    :mod:`anodesim.study.preload`."""
+    if os.environ.get("ANODESIM_SWEEP_FORK", "0") != "1" or \
+            "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["anodesim.study.preload"])
+    return ctx
+
+
+def _forked_case(out: str, index: int, log_fd: int) -> None:
+    """In a forked worker: run case `index` of the study in folder `out`, as
+    ``anodesim sweep OUT --task-id INDEX -q`` does; stderr goes to the runner's log file."""
+    _die_with_parent()
+    os.environ.update(_case_env(Path(out)))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(log_fd, 2)
+    from ..cli import main
+
+    code = main(["sweep", out, "--task-id", str(index), "-q"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no atexit handlers of the server's modules in the child
+
+
+class _Forked:
+    """A forked worker seen through the Popen interface the runner polls."""
+
+    def __init__(self, ctx, out: Path, index: int, log):
+        self.proc = ctx.Process(target=_forked_case, args=(str(out.resolve()), index,
+                                                           log.fileno()), daemon=False)
+        self.proc.start()
+
+    def poll(self):
+        return self.proc.exitcode
+
+    @property
+    def returncode(self):
+        return self.proc.exitcode
+
+    def send_signal(self, sig) -> None:
+        if self.proc.pid is not None and self.proc.exitcode is None:
+            os.kill(self.proc.pid, sig)
+
+    def wait(self):
+        self.proc.join()
+        return self.proc.exitcode
+
+
+def _start(ctx, out: Path, p: Point, log):
+    """A worker for case p: forked from the server, or a new interpreter."""
+    if ctx is not None:
+        return _Forked(ctx, out, p.index, log)
+    return subprocess.Popen(worker_command(out, p.index), env={**_worker_env(), **_case_env(out)},
+                            stdout=subprocess.DEVNULL, stderr=log,
+                            preexec_fn=_die_with_parent)
 
 
 def _interrupt(signum, frame):
@@ -63,20 +143,21 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     say(f"{study.title}: {len(unique)} cases, {done_before} already finished, "
         f"{len(pending)} to run with {jobs} process{'es' if jobs > 1 else ''} -> {out}")
     _clean_stale(out)
-    running: dict[subprocess.Popen, tuple[Point, object]] = {}
+    running: dict = {}  # worker (Popen or _Forked) -> (case, log file)
     finished, failures = 0, 0
     t0 = time.perf_counter()
     queue = list(pending)
+    ctx = _fork_context() if pending else None
+    if ctx is not None:  # the server inherits this environment: one thread per case
+        os.environ.update({k: v for k, v in _worker_env().items()
+                           if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while queue or running:
             while queue and len(running) < jobs:
                 p = queue.pop(0)
                 log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks
-                proc = subprocess.Popen(worker_command(out, p.index), env=_worker_env(),
-                                        stdout=subprocess.DEVNULL, stderr=log,
-                                        preexec_fn=_die_with_parent)
-                running[proc] = (p, log)
+                running[_start(ctx, out, p, log)] = (p, log)
             time.sleep(0.05)
             for proc in [q for q in running if q.poll() is not None]:
                 p, log = running.pop(proc)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -63,6 +64,21 @@ def _in_queue(job: str) -> bool:
                     "may still run: collect later with --collect")
 
 
+def _sbatch(script: Path, text: str, out: Path) -> str:
+    """Write the script, submit it, record the job id in out/slurm/job_id; the job id.
+
+    Raises:
+        CaseError: sbatch refuses the job."""
+    output.atomic_write(script, text)
+    r = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CaseError(f"--submit slurm: sbatch refused the job ({r.stderr.strip()}); "
+                        f"the script is in {script}")
+    job = r.stdout.strip().split(";")[0]
+    output.atomic_write(out / "slurm" / "job_id", job + "\n")
+    return job
+
+
 def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Table:
     """Write the sbatch array script for the unfinished cases and submit it.
 
@@ -86,13 +102,7 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
     _clean_stale(out)
     script = out / "slurm" / "array.sh"
     indices = sorted(p.index for p in todo.values())
-    output.atomic_write(script, slurm_script(study, out, indices))
-    r = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise CaseError(f"--submit slurm: sbatch refused the job ({r.stderr.strip()}); "
-                        f"the script is in {script}")
-    job = r.stdout.strip().split(";")[0]
-    output.atomic_write(out / "slurm" / "job_id", job + "\n")
+    job = _sbatch(script, slurm_script(study, out, indices), out)
     say(f"submitted SLURM array job {job}: {len(todo)} cases ({script}); run "
         f"`anodesim sweep {out} --collect` when it has finished")
     table = collect(study, out)
@@ -117,3 +127,69 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
     say(f"job {job} finished: {sum(r['status'] == 'ok' for r in table.rows)} ok, "
         f"{len(table.failed)} failed")
     return table
+
+
+def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
+               partition: str | None = None, time_limit: str | None = None) -> str:
+    """The sbatch script of one case run as one MPI job of ntasks ranks on one node.
+
+    The ranks are started by the MPI launcher next to this Python (the wheel's mpirun,
+    which takes its hosts from the SLURM allocation), or by srun when there is none."""
+    import sys
+
+    launcher = Path(sys.executable).parent / "mpirun"
+    start = f'{shlex.quote(str(launcher))} -n "$SLURM_NTASKS"' if launcher.exists() else "srun"
+    log = str(out.resolve() / "slurm" / "run-%j.out").replace('"', '\\"')
+    lines = ["#!/bin/bash",
+             f"#SBATCH --job-name=anodesim-run-{re.sub(r'[^A-Za-z0-9_.-]', '_', case.stem)}",
+             f"#SBATCH --ntasks={ntasks}",
+             "#SBATCH --nodes=1",
+             "#SBATCH --cpus-per-task=1",
+             f'#SBATCH --output="{log}"']
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    if time_limit:
+        lines.append(f"#SBATCH --time={time_limit}")
+    cmd = [sys.executable, "-m", "anodesim", "run", str(case.resolve()), "-o", str(out.resolve()),
+           "-q"] + (["--overwrite"] if overwrite else [])
+    lines += ["# one case, one MPI job: every rank holds a part of the mesh",
+              "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
+              start + " " + shlex.join(cmd)]
+    return "\n".join(lines) + "\n"
+
+
+def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False,
+               overwrite: bool = False) -> dict | None:
+    """Submit one case as one MPI job (sbatch, ntasks ranks); with wait, wait for it.
+
+    Returns:
+        The run's summary.json (as a dict) when waited for, else None.
+
+    Raises:
+        CaseError: sbatch or squeue is missing, or sbatch refuses the job.
+        RunFailure: (wait) the job ended without a summary.
+    """
+    import json
+
+    from ..errors import RunFailure
+
+    for tool in ("sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
+                            "PATH")
+    (out / "slurm").mkdir(parents=True, exist_ok=True)
+    script = out / "slurm" / "run.sh"
+    job = _sbatch(script, run_script(case, out, ntasks, overwrite), out)
+    say(f"submitted SLURM job {job}: {case} on {ntasks} MPI rank{'s' if ntasks > 1 else ''} "
+        f"-> {out} (log {out / 'slurm' / f'run-{job}.out'})")
+    if not wait:
+        return None
+    while _in_queue(job):
+        time.sleep(2)
+    summary = out / "summary.json"
+    if not summary.exists():
+        log = out / "slurm" / f"run-{job}.out"
+        text = log.read_text(errors="replace").strip() if log.exists() else ""
+        raise RunFailure(f"SLURM job {job} ended without a result: "
+                         f"{text.splitlines()[-1] if text else 'no log'}")
+    return json.loads(summary.read_text())

@@ -1,0 +1,55 @@
+"""The light paths of the command line load nothing heavy: ``--help``, a bad command line
+and a bad case import neither dolfinx, PETSc, scipy nor matplotlib (nor numpy for
+``--help``), and ``check`` no FE stack. Checked structurally (the modules a fresh
+interpreter has imported), never by time: studies/benchmark_process.py measures the time."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from cases import block
+from test_case import write_toml
+
+HEAVY = ("dolfinx", "petsc4py", "ufl", "gmsh", "scipy", "matplotlib", "mpi4py")
+PROBE = f"""
+import json, sys
+from anodesim.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))
+print('MODULES ' + json.dumps({{'code': code, 'heavy': heavy, 'numpy': 'numpy' in sys.modules}}),
+      file=sys.__stderr__)
+"""
+
+
+def imported(*args) -> dict:
+    """Exit code and heavy modules of `anodesim ARGS` in a fresh interpreter."""
+    r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                       timeout=300)
+    line = [x for x in r.stderr.splitlines() if x.startswith("MODULES ")]
+    assert line, r.stderr
+    return json.loads(line[-1][len("MODULES "):])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["bogus"], ["--version"]])
+def test_help_and_bad_command_lines_import_nothing_heavy(args):
+    got = imported(*args)
+    assert got["code"] in (0, 2) and got["heavy"] == []
+    assert not got["numpy"] or args[0] == "run"  # a subcommand's module may need numpy
+
+
+def test_bad_case_and_check_import_no_fe_stack(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "x"\n[beam]\nfwhm_um = "wide"\n')
+    got = imported("run", str(bad), "-o", str(tmp_path / "o"))
+    assert got["code"] == 2 and got["heavy"] == []
+    assert not (tmp_path / "o").exists()
+    good = tmp_path / "good.toml"
+    write_toml(good, block())  # surface deposition: no electron-kernel fit (scipy)
+    got = imported("check", str(good))
+    assert got["code"] == 0
+    assert not set(got["heavy"]) & {"dolfinx", "petsc4py", "ufl", "gmsh", "matplotlib",
+                                     "mpi4py"}
