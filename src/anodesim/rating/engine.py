@@ -64,7 +64,7 @@ class Engine:
         return {lim.column: float(rise[self.nodes[lim.column]].max()) for lim in self.limits}
 
     def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
-                  preload_dep: float = 0.0) -> tuple[float, str]:
+                  preload_dep: float = 0.0, heads: dict | None = None) -> tuple[float, str]:
         """Largest beam power (W) with every limit held, and the binding limit.
 
         The temperature at node i is T0 + P_dep rise_i, so the limit gives
@@ -74,11 +74,13 @@ class Engine:
 
         The erosion limit is rated as its equivalent constant spot temperature
         (ErosionLimit.temperature_C): exact for a steady spot, conservative for a pulsed one.
+        heads: (limit name, column) → the rise to allow instead of engine_head (the
+        Kirchhoff-transformed, FE-corrected heads of kirchhoff.py).
         """
         best, binding = np.inf, ""
         for lim in self.limits:
             idx = self.nodes[lim.column]
-            head = engine_head(lim)
+            head = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
             r = np.abs(rise[idx]) if lim.name == "drift" else rise[idx]
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])

@@ -16,6 +16,7 @@ from ..limits import Limit, limits_for
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
 from .engine import Engine, build_engine, engine_head, linear_case
+from .kirchhoff import PointRuns, correct_serial, correct_single, transform_for
 from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
 
 CHARTS = ("single", "duty", "continuous")
@@ -143,7 +144,9 @@ class Rating:
             raise ValueError(f"chart {chart!r}: expected one of "
                              f"{[c for c in self.charts() if c in _FIGURES]}")
         xlabel, x, curves, ylabel, log_x = _FIGURES[chart](self)
-        return output.draw_chart(ax, xlabel, x, curves, ylabel, self.title, log_x)
+        ax = output.draw_chart(ax, xlabel, x, curves, ylabel, self.title, log_x)
+        _mark_points(ax, getattr(self, chart), x, curves)
+        return ax
 
     def __repr__(self) -> str:
         parts = [f"<Rating {self.title!r}:"]
@@ -197,19 +200,17 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         sl = rating.max_safe
         progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
                  f"({sl.binding} binds; {sl.method})")
+    runs = PointRuns(case) if confirm and ("single" in charts or "duty" in charts) else None
     if "single" in charts:
-        _single(rating, case, engine, sim, progress)
+        _single(rating, case, engine, sim, progress, runs)
     if "duty" in charts:
-        r = case.rating
-        rating.duty = chart_duty(engine, r.period_s, r.duty_cycles)
-        rating.period = chart_period(engine, r.duty_cycle, r.periods_s)
+        _serial(rating, case, engine, runs, progress)
     if "single" in charts:
         _nominal(rating, case, engine, sim, confirm, progress)
     if "continuous" in charts:
         _continuous(rating, case, engine, sim, confirm, progress)
     if "life" in charts:
         _life(rating, case, engine, sim, confirm, progress)
-    _serial_note(rating, progress)
     rating.in_words = in_words(case, rating)
     if rating.in_words:
         progress(f"  {rating.in_words}")
@@ -219,8 +220,9 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
     return rating
 
 
-def _single(rating: Rating, case: Case, engine: Engine, sim, progress) -> None:
-    """Single-load chart, its points confirmed by FE runs when asked for."""
+def _single(rating: Rating, case: Case, engine: Engine, sim, progress, runs) -> None:
+    """Single-load chart: every point confirmed by full FE runs when asked for, else the
+    Kirchhoff engine corrected at FE anchors (runs; None: engine only, constant k)."""
     r = case.rating
     rows = chart_single(engine, np.geomspace(*r.exposure_s, r.exposure_points), r.preload_W)
     if rating.confirmed_charts:
@@ -231,7 +233,29 @@ def _single(rating: Rating, case: Case, engine: Engine, sim, progress) -> None:
             row["binding_cold_confirmed"] = sl.binding
             progress(f"  single load {row['loading_time_s']:.3g} s: engine "
                      f"{row['max_beam_power_cold_W']:.4g} W, confirmed {sl.power_W:.4g} W")
+    elif runs is not None:
+        n = correct_single(engine, transform_for(case), runs, rows)
+        progress(f"  single-load chart: Kirchhoff engine corrected at FE anchors ({n} runs)")
+    else:
+        for row in rows:
+            row["engine"] = ENGINE_ONLY
     rating.single = rows
+
+
+def _serial(rating: Rating, case: Case, engine: Engine, runs, progress) -> None:
+    """Serial-load charts (against duty cycle, against period): the Kirchhoff engine
+    corrected at FE anchors (runs; None: engine only, constant k)."""
+    r = case.rating
+    rating.duty = chart_duty(engine, r.period_s, r.duty_cycles)
+    rating.period = chart_period(engine, r.duty_cycle, r.periods_s)
+    for rows, along in ((rating.duty, "duty_cycle"), (rating.period, "period_s")):
+        if runs is None:
+            for row in rows:
+                row["engine"] = ENGINE_ONLY
+            continue
+        n = correct_serial(engine, transform_for(case), runs, rows, along)
+        progress(f"  serial-load chart against {along}: Kirchhoff engine corrected at FE "
+                 f"anchors ({n} runs)")
 
 
 def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
@@ -304,23 +328,6 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
     rating.life = rows
 
 
-def _serial_note(rating: Rating, progress) -> None:
-    """The serial-load charts are engine-only: say by how much the engine's continuous point
-    exceeds the FE-confirmed continuous rating (their duty-1 value), in rating.json and on
-    the console (source-and-limits.md A2)."""
-    c = rating.continuous
-    if rating.duty is None or c is None or "max_continuous_beam_power_confirmed_W" not in c:
-        return
-    ratio = c["max_continuous_beam_power_W"] / c["max_continuous_beam_power_confirmed_W"]
-    note = (f"serial-load charts (rating_duty, rating_period) are engine-only (constant k at "
-            f"the initial temperature, NOT CONFIRMED): at duty 1 the engine gives {ratio:.3g}x "
-            "the FE-confirmed continuous rating; scale them by its inverse for an estimate")
-    for rows in (rating.duty, rating.period):
-        for row in rows:
-            row["engine_over_confirmed_continuous"] = ratio
-    progress(f"  NOTE: {note}")
-
-
 def in_words(case: Case, rating: Rating) -> str | None:
     """The rating as a tube maker quotes it: spot, kV, the confirmed power (and tube current
     at the case's kV) for the rated life, what binds; None without a confirmed rating."""
@@ -364,29 +371,51 @@ _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion ove
 # ---------------------------------------------------------------------------------------
 def _single_figure(rating: Rating):
     rows = rating.single
-    curves = {f"from cold ({_engine_label(rating)})": [row["max_beam_power_cold_W"]
-                                                       for row in rows]}
+    curves = {f"from cold ({_chart_label(rating, rows)})": [row["max_beam_power_cold_W"]
+                                                            for row in rows]}
     if rating.confirmed_charts:
         curves["from cold (confirmed by FE)"] = [row["max_beam_power_cold_confirmed_W"]
                                                  for row in rows]
     if rating.preload_W > 0:
-        curves[f"after a {rating.preload_W:g} W pre-load"] = [
+        curves[f"after a {rating.preload_W:g} W pre-load ({_engine_label(rating)})"] = [
             row["max_beam_power_preloaded_W"] for row in rows]
     return ("loading time (s)", [row["loading_time_s"] for row in rows], curves,
             "single-load rating: maximum beam power (W)", True)
 
 
-def _engine_label(rating: Rating) -> str:
+def _engine_label(rating: Rating, label: str = ENGINE_ONLY) -> str:
     skipped = rating.engine.get("limits_not_in_engine") or []
-    return ENGINE_ONLY + (f"; ignores the {', '.join(skipped)} limit" if skipped else "")
+    return label + (f"; ignores the {', '.join(skipped)} limit" if skipped else "")
+
+
+def _chart_label(rating: Rating, rows: list[dict]) -> str:
+    """What produced a chart's points, for its legend."""
+    if "fe_confirmed" in rows[0]:
+        return _engine_label(rating, "k(T): Kirchhoff engine, FE-corrected")
+    return _engine_label(rating)
 
 
 def _serial_figure(rating: Rating, rows: list[dict], x: str, xlabel: str, log_x: bool):
-    label = _engine_label(rating)
+    label = _chart_label(rating, rows)
     return (xlabel, [row[x] for row in rows],
             {f"peak power ({label})": [row["max_peak_beam_power_W"] for row in rows],
              f"mean power ({label})": [row["max_mean_beam_power_W"] for row in rows]},
             "serial-load rating: maximum beam power (W)", log_x)
+
+
+def _mark_points(ax, rows: list[dict], x, curves: dict) -> None:
+    """On a FE-corrected chart: FE anchors as filled squares, the points between them (not
+    FE-confirmed themselves: interpolated correction) as open circles."""
+    if not rows or "fe_confirmed" not in rows[0]:
+        return
+    flags = np.array([row["fe_confirmed"] for row in rows])
+    x = np.asarray(x, dtype=float)
+    for i, y in enumerate(list(curves.values())[:2]):
+        y = np.asarray(y, dtype=float)
+        ax.plot(x[flags], y[flags], "ks", ms=6, label="FE anchor (k(T) runs)" if i == 0 else None)
+        ax.plot(x[~flags], y[~flags], "o", mfc="white", mec="k", ms=6,
+                label="NOT FE-confirmed: interpolated correction" if i == 0 else None)
+    ax.legend(fontsize=8)
 
 
 def _life_figure(rating: Rating):
@@ -432,9 +461,8 @@ def write(rating: Rating, out: Path) -> None:
         rows = [rating.continuous] if name == "continuous" else getattr(rating, name)
         _write_chart(out, name, rows)
         if name in _FIGURES:
-            xlabel, x, curves, ylabel, log_x = _FIGURES[name](rating)
-            output.plot_chart(out / f"rating_{name}.png", xlabel, x, curves, ylabel,
-                              rating.title, log_x)
+            ax = rating.plot(name)
+            output._save(ax.figure, out / f"rating_{name}.png")
     output.write_json(out / "rating.json", rating.to_dict())
 
 
@@ -444,6 +472,9 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
     header = list(rows[0])
     output.write_csv(out / f"rating_{name}.csv", header, [[row[h] for h in header] for row in rows],
                      ["anodesim rating chart; beam power before backscatter",
-                      "columns without 'confirmed': linear-response engine, properties at the "
-                      "initial temperature (a first estimate when they depend on temperature)",
+                      "column 'engine': what produced each point: an FE anchor (k(T), rho*c(T) "
+                      "runs), the Kirchhoff engine with the FE correction interpolated between "
+                      "anchors (fe_confirmed false), or the constant-k engine (NOT CONFIRMED)",
+                      "columns engine_constant_k*: the linear-response engine at the initial "
+                      "temperature's properties (a first estimate when they depend on T)",
                       "columns with 'confirmed': full finite-element runs, secant-corrected"])
