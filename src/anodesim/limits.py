@@ -26,8 +26,9 @@ A loading is safe while every limit holds (physics reference §6):
   when the case sets one and has mechanics; every run with mechanics reports the ratio.
 - ``drift``: the spot drift across the view axis (µm), when the case sets one.
 
-Every run also reports the erosion rate (nm/h) and the recrystallisation fraction used per
-hour at the spot (``life_summary``). Damage temperatures come from the material data file,
+Every run also reports the erosion rate (nm/h), the recrystallisation fraction used per
+hour and the thermal cycles of the spot (rainflow count, largest swing, cycles per hour;
+``life_summary``). Damage temperatures come from the material data file,
 with their sources. This module sits below both the run (which reports the limits of its
 time series) and the rating (which finds the power at which the binding one is just met); it
 imports neither, nor dolfinx.
@@ -366,6 +367,11 @@ def life_summary(target: str, time_s, T_peak_C) -> dict:
         out.update({"recrystallisation_fraction_per_h": mean * life.SECONDS_PER_HOUR,
                     "recrystallisation_model": "W, 356 kJ/mol, onset 1 h at 1300 °C "
                                                "(life.py); pure-W kinetics"})
+    cycles = life.thermal_cycles(time_s, np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K)
+    out.update({"thermal_" + k: v for k, v in cycles.items()})
+    out["thermal_fatigue_model"] = ("spot temperature cycles counted (rainflow, ASTM E1049, "
+                                    "schedule repeated); no cycles-to-crack prediction: no "
+                                    "citable Coffin-Manson data for W found")
     return out
 
 
