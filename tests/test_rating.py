@@ -113,6 +113,8 @@ BINDING_KINDS = {
     "spot": {"boundaries": {"cooled_end": {"coolant": "air"}},
              "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0,
                         "spot": "short_exposure"}},
+    "recrystallisation": {"boundaries": {"cooled_end": {"coolant": "air"}},
+                          "limits": {"recrystallisation_fraction": 1.0}},
     "yield": {"boundaries": {"cooled_end": {"coolant": "air"}},
               "mounts": {"cooled_end": {"type": "clamped"}}, "limits": {"yield_use": 1.0}},
 }

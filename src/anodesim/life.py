@@ -174,6 +174,15 @@ def recrystallisation_fraction(times_s, T_K, onset=RECRYSTALLISATION_ONSET,
     return _time_integral(times_s, 1.0 / recrystallisation_time_s(T_K, onset, Q_J_mol))
 
 
+def temperature_for_recrystallisation_rate_K(rate_per_s: float,
+                                             onset=RECRYSTALLISATION_ONSET,
+                                             Q_J_mol: float = RECRYSTALLISATION_Q_J_MOL) -> float:
+    """The constant temperature (K) at which W uses its recrystallisation time at
+    rate_per_s (1/s): the inverse of 1/recrystallisation_time_s."""
+    t_ref, T_ref = onset
+    return 1.0 / (1.0 / T_ref + R_GAS / Q_J_mol * math.log(1.0 / (rate_per_s * t_ref)))
+
+
 def temperature_for_erosion_K(metal: str, depth_m: float, hours: float) -> float:
     """The constant surface temperature (K) that evaporates depth_m in the given hours."""
     from scipy.optimize import brentq

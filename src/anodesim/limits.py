@@ -131,16 +131,19 @@ class Limit:
 
 
 @dataclass(frozen=True)
-class ErosionLimit(Limit):
-    """The erosion budget of the spot over the rated life (value in µm, column T_peak_C).
+class LifeLimit(Limit):
+    """A thermally activated damage of the spot accumulated over the rated life (column
+    T_peak_C): erosion (µm) or recrystallisation (fraction of its time). Its rate rises
+    steeply with temperature, so it is rated and checked as its equivalent constant spot
+    temperature.
 
     Attributes:
-        material: the target material (a metal or library alloy with vapour-pressure data).
+        material: the target material.
         life_h: rated life (operating hours of the case's schedule, repeated).
-        temperature_C: the constant spot temperature that erodes exactly the budget over the
+        temperature_C: the constant spot temperature that uses exactly the budget over the
             life (°C); the linear-response engine rates against it, which is exact for a
             steady spot and conservative for pulsed loads (never hotter than it, never more
-            erosion).
+            damage).
     """
 
     material: str = "W"
@@ -153,11 +156,44 @@ class ErosionLimit(Limit):
         """Rise (K) of the equivalent constant spot temperature over the initial one."""
         return self.temperature_C - self.initial_C
 
+    def rate(self, T_K):
+        """Damage per second (the limit's unit) of a spot held at T_K (K)."""
+        raise NotImplementedError
+
+    def temperature_for_rate_K(self, rate: float) -> float:
+        """The constant spot temperature (K) of a given damage rate (unit/s)."""
+        raise NotImplementedError
+
     def definition(self) -> dict:
         d = super().definition()
         d.update({"life_h": self.life_h, "material": self.material,
                   "equivalent_spot_temperature_C": self.temperature_C})
         return d
+
+
+@dataclass(frozen=True)
+class ErosionLimit(LifeLimit):
+    """The erosion budget of the spot over the rated life (value in µm): Hertz-Knudsen
+    evaporation (life.py)."""
+
+    def rate(self, T_K):
+        return life.recession_rate(self.material, T_K) * 1e6
+
+    def temperature_for_rate_K(self, rate: float) -> float:
+        return life.temperature_for_rate_K(self.material, rate * 1e-6)
+
+
+@dataclass(frozen=True)
+class RecrystallisationLimit(LifeLimit):
+    """The fraction of W's recrystallisation time the spot may use over the rated life
+    (value "rel": 1 = recrystallised, at the onset definition, by the end of the life;
+    356 kJ/mol, onset 1 h at 1300 °C, life.py)."""
+
+    def rate(self, T_K):
+        return 1.0 / life.recrystallisation_time_s(T_K)
+
+    def temperature_for_rate_K(self, rate: float) -> float:
+        return life.temperature_for_recrystallisation_rate_K(rate)
 
 
 @dataclass(frozen=True)
@@ -194,11 +230,11 @@ class LimitCheck:
     def excess(self) -> float:
         """(worst − limit) / allowed rise: 0 when the limit is just met, < 0 with margin.
 
-        For the erosion limit it is taken on the equivalent constant spot temperature
-        ((T_eq − T_lim) / (T_lim − T0)), which is nearly linear in the power, where the
-        depth itself grows exponentially with it."""
+        For a life limit (erosion, recrystallisation) it is taken on the equivalent constant
+        spot temperature ((T_eq − T_lim) / (T_lim − T0)), which is nearly linear in the
+        power, where the damage itself grows exponentially with it."""
         lim = self.limit
-        if isinstance(lim, ErosionLimit):
+        if isinstance(lim, LifeLimit):
             return (self.equivalent_C - lim.temperature_C) / lim.temperature_rise
         return (self.worst - lim.value) / lim.allowed_rise
 
@@ -210,7 +246,7 @@ class LimitCheck:
              f"limit_{lim.unit}": lim.value, f"worst_{lim.unit}": self.worst,
              "time_s": self.time_s, margin: self.margin, "holds": self.holds,
              "excess": self.excess, "origin": lim.origin}
-        if isinstance(lim, ErosionLimit):
+        if isinstance(lim, LifeLimit):
             d.update({"life_h": lim.life_h, "equivalent_spot_temperature_C": self.equivalent_C,
                       "limit_equivalent_spot_temperature_C": lim.temperature_C})
         return d
@@ -257,6 +293,9 @@ def limits_for(case: Case, mats) -> list[Limit]:
                         f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424; {why})"))
     if given.spot == "life" and erosion is not None:
         out.append(erosion)
+    recrystallisation = recrystallisation_limit(case)
+    if recrystallisation is not None:
+        out.append(recrystallisation)
     if len(regions) > 1:
         sink = mats[regions[1]]
         which = target if limit_K(target) <= limit_K(sink) else sink
@@ -315,22 +354,43 @@ def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
                         0.0, material, hours, T_K - ZERO_CELSIUS_K, T0)
 
 
+def recrystallisation_limit(case: Case) -> RecrystallisationLimit | None:
+    """The recrystallisation budget of the spot over the rated life, when the case sets one
+    (``limits.recrystallisation_fraction``; W targets only, checked when the case is read)."""
+    given = case.limits
+    if given.recrystallisation_fraction is None:
+        return None
+    hours = given.life_h if given.life_h is not None else LIFE_H
+    rate = given.recrystallisation_fraction / (hours * life.SECONDS_PER_HOUR)
+    T_K = life.temperature_for_recrystallisation_rate_K(rate)
+    return RecrystallisationLimit(
+        "recrystallisation", "T_peak_C", given.recrystallisation_fraction, "rel",
+        "case; W recrystallisation, 356 kJ/mol, onset 1 h at 1300 °C (life.py)", 0.0, "W",
+        hours, T_K - ZERO_CELSIUS_K, case.initial_temperature_K - ZERO_CELSIUS_K)
+
+
 def _mean_rate_m_s(material: str, time_s, T_C) -> float:
     """Mean recession rate (m/s) over a series; one sample (steady state): its rate."""
+    return _mean(time_s, life.recession_rate(material, np.asarray(T_C, dtype=float)
+                                             + ZERO_CELSIUS_K))
+
+
+def _mean(time_s, values) -> float:
+    """Time mean of a series; one sample (steady state): its largest value."""
     t = np.asarray(time_s, dtype=float)
-    T = np.asarray(T_C, dtype=float) + ZERO_CELSIUS_K
-    rate = life.recession_rate(material, T)
+    v = np.asarray(values, dtype=float)
     if len(t) < 2 or t[-1] <= t[0]:
-        return float(np.max(rate))
-    return float(np.trapezoid(rate, t) / (t[-1] - t[0]))
+        return float(np.max(v))
+    return float(np.trapezoid(v, t) / (t[-1] - t[0]))
 
 
-def _erosion_check(lim: ErosionLimit, time_s, T_peak_C) -> LimitCheck:
-    rate = _mean_rate_m_s(lim.material, time_s, T_peak_C)
-    depth_um = rate * lim.life_h * life.SECONDS_PER_HOUR * 1e6
-    T_eq = life.temperature_for_rate_K(lim.material, rate) - ZERO_CELSIUS_K
+def _life_check(lim: LifeLimit, time_s, T_peak_C) -> LimitCheck:
+    """Damage over the life (the run's schedule repeated) and its equivalent temperature."""
+    rate = _mean(time_s, lim.rate(np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K))
+    used = rate * lim.life_h * life.SECONDS_PER_HOUR
+    T_eq = lim.temperature_for_rate_K(rate) - ZERO_CELSIUS_K
     i = int(np.nanargmax(T_peak_C))
-    return LimitCheck(lim, depth_um, float(time_s[i]), max(T_eq, lim.initial_C))
+    return LimitCheck(lim, used, float(time_s[i]), max(T_eq, lim.initial_C))
 
 
 def life_summary(target: str, time_s, T_peak_C) -> dict:
@@ -389,9 +449,9 @@ def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
         if lim.column not in columns:
             continue
         vals = np.asarray(columns[lim.column], dtype=float)
-        if isinstance(lim, ErosionLimit):
+        if isinstance(lim, LifeLimit):
             if len(vals):
-                out.append(_erosion_check(lim, time_s, vals))
+                out.append(_life_check(lim, time_s, vals))
             continue
         if lim.unit == "um":
             vals = np.abs(vals)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
-from ..limits import ErosionLimit, Limit, cooled_faces, limits_for
+from ..limits import LifeLimit, Limit, cooled_faces, limits_for
 from ..response import ResponseError, StepResponse
 
 
@@ -93,7 +93,7 @@ class Engine:
 
 def engine_head(lim: Limit) -> float:
     """The rise (K, or µm of drift) a limit allows in the engine's linear terms."""
-    return lim.temperature_rise if isinstance(lim, ErosionLimit) else lim.allowed_rise
+    return lim.temperature_rise if isinstance(lim, LifeLimit) else lim.allowed_rise
 
 
 class _DriftProbe:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case import Case, Loading, interfaces_of, regions_of
-from ..limits import ErosionLimit, Limit, LimitCheck, check, limits_for
+from ..limits import LifeLimit, Limit, LimitCheck, check, limits_for
 from .engine import Engine, engine_head
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
@@ -79,8 +79,8 @@ class Transform:
 
 
 def transform_for(case: Case) -> Transform:
-    """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot and
-    erosion, the region's for a region maximum, the heat sink's for the cooled faces, and
+    """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot, erosion
+    and recrystallisation, the region's for a region maximum, the heat sink's for the cooled faces, and
     for an interface the material with the smaller ∫k (the lower, safer head; the anchors
     correct the choice)."""
     from ..resolve import region_materials
@@ -89,7 +89,9 @@ def transform_for(case: Case) -> Transform:
     regions = regions_of(case.geometry)
     T0 = case.initial_temperature_K
     sink = mats[regions[-1]].k
-    cond = {("spot", "T_peak_C"): mats["target"].k, ("erosion", "T_peak_C"): mats["target"].k,
+    spot = mats["target"].k
+    cond = {("spot", "T_peak_C"): spot, ("erosion", "T_peak_C"): spot,
+            ("recrystallisation", "T_peak_C"): spot,
             ("coolant_side", "T_max_coolant_side_C"): sink}
     for r in regions:
         cond[("heat_sink", f"T_max_{r}_C")] = mats[r].k
@@ -207,7 +209,7 @@ def _corrections(engine: Engine, tr: Transform, checks, rise, P: float) -> dict:
             continue
         idx = engine.nodes[lim.column]
         linear = P * engine.p_dep * float(np.abs(rise[idx]).max())
-        actual = (c.equivalent_C - lim.initial_C) if isinstance(lim, ErosionLimit) \
+        actual = (c.equivalent_C - lim.initial_C) if isinstance(lim, LifeLimit) \
             else c.worst - lim.baseline
         if linear > 0 and actual > 0:
             out[key(lim)] = tr.u_rise(key(lim), actual) / linear

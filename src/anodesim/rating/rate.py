@@ -318,21 +318,21 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
     """Maximum continuous beam power against the required life (the erosion budget spent
     over each life), FE-confirmed like the continuous rating; nothing without an erosion
     limit (spot = "short_exposure", or no vapour-pressure data)."""
-    from ..limits import ErosionLimit, erosion_limit
     from ..resolve import region_materials
 
-    if not any(isinstance(lim, ErosionLimit) for lim in engine.limits):
+    if not any(lim.name == "erosion" for lim in engine.limits):
         progress("  life chart: no erosion limit in this case (spot = \"short_exposure\" or "
                  "no vapour-pressure data); not computed")
         return
-    target = region_materials(case)["target"].key
+    mats = region_materials(case)
     steady = dc.replace(case, loading=Loading("steady", ()))
     rows = []
     for hours in LIVES_H:
         lived = dc.replace(steady, limits=dc.replace(case.limits, life_h=hours))
-        lim = erosion_limit(lived, target)
-        eng = dc.replace(engine, limits=[lim if isinstance(x, ErosionLimit) else x
-                                         for x in engine.limits])
+        # every life limit (erosion, recrystallisation) with its budget spent over this life
+        new = {(x.name, x.column): x for x in limits_for(lived, mats)}
+        eng = dc.replace(engine, limits=[new[(x.name, x.column)] for x in engine.limits])
+        lim = new[("erosion", "T_peak_C")]
         sl = max_safe_loading(lived, eng, confirm=confirm, sim=sim)
         rows.append({"life_h": hours, "max_continuous_beam_power_W": sl.power_W,
                      "tube_current_mA": sl.power_W / case.beam.voltage_V * 1e3,
@@ -341,6 +341,14 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
                      "equivalent_spot_temperature_C": lim.temperature_C})
         progress(f"  life {hours:g} h: {sl.power_W:.4g} W continuous ({sl.binding} binds"
                  f"{'' if sl.confirmed else ', NOT CONFIRMED'})")
+        if case.loading.kind == "pulse_train":  # peak power of the case's own pulse train
+            pk = max_safe_loading(dc.replace(case, limits=lived.limits), eng, confirm=confirm,
+                                  sim=sim)
+            rows[-1].update({"max_peak_beam_power_W": pk.power_W,
+                             "peak_tube_current_mA": pk.power_W / case.beam.voltage_V * 1e3,
+                             "binding_peak": pk.binding, "confirmed_peak": pk.confirmed})
+            progress(f"  life {hours:g} h: {pk.power_W:.4g} W peak in this pulse train "
+                     f"({pk.binding} binds{'' if pk.confirmed else ', NOT CONFIRMED'})")
     rating.life = rows
 
 
@@ -376,6 +384,7 @@ def in_words(case: Case, rating: Rating) -> str | None:
 
 
 _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion over the life)",
+                  "recrystallisation": "recrystallisation of the W at the spot over the life",
                   "spot": "the spot temperature", "interface": "the joint (interface)",
                   "heat_sink": "the heat sink temperature",
                   "coolant_side": "the coolant-side wall temperature",
@@ -438,9 +447,11 @@ def _life_figure(rating: Rating):
     rows = rating.life
     label = "confirmed by FE" if all(r["confirmed"] for r in rows) else \
         "NOT all CONFIRMED: see rating_life.csv"
-    return ("required life (h)", [r["life_h"] for r in rows],
-            {f"continuous ({label})": [r["max_continuous_beam_power_W"] for r in rows]},
-            "maximum continuous beam power (W)", True)
+    curves = {f"continuous ({label})": [r["max_continuous_beam_power_W"] for r in rows]}
+    if "max_peak_beam_power_W" in rows[0]:
+        curves["peak, this pulse train"] = [r["max_peak_beam_power_W"] for r in rows]
+    return ("required life (h)", [r["life_h"] for r in rows], curves,
+            "maximum beam power (W)", True)
 
 
 def _heat_figure(rating: Rating):
