@@ -108,6 +108,26 @@ def test_coolant_wall_defaults(coolant, expected):
     assert given["coolant_side"].value == pytest.approx(70.0, abs=1e-9)
 
 
+def test_water_critical_heat_flux_bounds_a_boiling_wall():
+    """Zuber's pool-boiling CHF of water at 1 atm is 1.11 MW/m² (0.131/0.149 of the [R] 1.26
+    MW/m² of Incropera & DeWitt's example with the Lienhard-Dhir constant: 1.11, to 1 %).
+    A wall limit above saturation on a water face is lowered to T_coolant + q_CHF/h where
+    that is lower (exact), never below saturation; the default is never lowered."""
+    assert limits.WATER_CHF_W_M2 == pytest.approx(1.26e6 * 0.131 / 0.149, rel=0.01)
+
+    def wall(h, given=None):
+        case, lim = _limits(boundaries={"cooled_end": {"coolant": "water", "h_W_m2K": h}},
+                            limits={} if given is None else {"coolant_side_C": given})
+        return lim["coolant_side"]
+
+    assert wall(5e4).value == pytest.approx(99.97, abs=1e-9)  # default: no boiling
+    assert wall(5000.0, 150.0).value == pytest.approx(150.0, abs=1e-9)  # CHF at 251 °C
+    w = wall(1e4, 150.0)
+    assert w.value == pytest.approx(30.0 + limits.WATER_CHF_W_M2 / 1e4, rel=1e-12)
+    assert "critical heat flux" in w.origin
+    assert wall(5e4, 150.0).value == pytest.approx(99.97, abs=1e-9)  # not below saturation
+
+
 def test_fixed_temperature_face_has_no_coolant_default():
     """A rim held at a fixed temperature is the case's own coolant model: no wall default."""
     case = anodesim.from_dict(transmission())

@@ -20,7 +20,9 @@ A loading is safe while every limit holds (physics reference §6):
   temperature.
 - ``coolant_side``: the hottest node of the cooled faces. Default per coolant
   (``boundaries.<face>.coolant``, COOLANT_WALL_C): oil 105 °C, water 99.97 °C, air none; a
-  convection face that names no coolant gets the lower of the liquid ones.
+  convection face that names no coolant gets the lower of the liquid ones. Where a limit
+  above saturation lets a water wall boil, its heat flux is also held below the critical
+  heat flux (WATER_CHF_W_M2).
 - ``yield``: the heat sink's von Mises stress near the joint, volume-averaged over
   YIELD_RADIUS_M, over its yield strength at that temperature (``limits.yield_use``, e.g. 1),
   when the case sets one and has mechanics; every run with mechanics reports the ratio.
@@ -36,6 +38,7 @@ imports neither, nor dolfinx.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,6 +310,7 @@ def limits_for(case: Case, mats) -> list[Limit]:
     if cooled_faces(case):
         wall = (given.coolant_side_K - ZERO_CELSIUS_K, "case") \
             if given.coolant_side_K is not None else coolant_wall_limit(case)
+        wall = critical_heat_flux_bound(case, wall)
         if wall is not None:
             out.append(temp("coolant_side", "T_max_coolant_side_C", wall[0] + ZERO_CELSIUS_K,
                             wall[1]))
@@ -334,6 +338,39 @@ def coolant_wall_limit(case: Case) -> tuple[float, str] | None:
         if value is not None:
             found.append((value, f"boundaries.{face}: {COOLANT_SOURCES[name]}"))
     return min(found) if found else None
+
+
+#: Critical heat flux of water (W/m²): Zuber's pool-boiling CHF, saturated water at
+#: 101.325 kPa, q = (π/24) ρ_v^½ h_fg [σ g (ρ_l − ρ_v)]^¼ (N. Zuber, AEC Report AECU-4439,
+#: 1959; Incropera & DeWitt, Fundamentals of Heat and Mass Transfer, eq. 10.7), with
+#: ρ_v = 0.5974 kg/m³, ρ_l = 958.35 kg/m³, h_fg = 2.2565 MJ/kg, σ = 0.05891 N/m
+#: (IAPWS-IF97 and IAPWS 2014 surface tension at 100 °C [R: values recalled]): 1.11 MW/m².
+#: Pool boiling at saturation is the lower bound: flow and subcooling raise the CHF of the
+#: subcooled flow boiling in a cooling channel (e.g. Hall & Mudawar's correlations), which
+#: needs the channel's velocity and size the case does not give; so this is conservative.
+WATER_CHF_W_M2 = (math.pi / 24.0 * math.sqrt(0.5974) * 2.2565e6
+                  * (0.05891 * 9.80665 * (958.35 - 0.5974)) ** 0.25)
+
+
+def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
+    """The coolant-side wall limit (°C, origin), lowered where a water face would reach its
+    critical heat flux: when the limit lets the wall boil (above saturation, 99.97 °C), the
+    wall heat flux h (T_wall − T_coolant) of each water convection face must stay below
+    WATER_CHF_W_M2, i.e. T_wall ≤ max(saturation, T_coolant + q_CHF / h). Below saturation
+    the wall does not boil and CHF cannot occur, so the default is never lowered."""
+    if wall is None:
+        return None
+    sat = COOLANT_WALL_C["water"]
+    for face in cooled_faces(case):
+        b = case.boundaries[face]
+        if b.coolant != "water" or b.type != "convection" or wall[0] <= sat:
+            continue
+        bound = max(sat, b.temperature_K - ZERO_CELSIUS_K + WATER_CHF_W_M2 / b.h_W_m2K)
+        if bound < wall[0]:
+            wall = (bound, f"boundaries.{face}: water critical heat flux "
+                           f"{WATER_CHF_W_M2 / 1e6:.3g} MW/m² at h = {b.h_W_m2K:g} W/m²K "
+                           "(Zuber pool-boiling CHF at 1 atm, a lower bound for flow boiling)")
+    return wall
 
 
 def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
