@@ -335,7 +335,10 @@ def test_life_chart_of_a_pulse_train_gives_its_peak_power():
 
     pulsed = {"kind": "pulse_train", "duration_s": None, "pulses": 5, "on_s": 0.005,
               "off_s": 0.015}
-    case = anodesim.from_dict(reflection(loading=pulsed, **BINDING_KINDS["erosion"]))
+    case = anodesim.from_dict(reflection(loading=pulsed, mesh={"growth": 0.3,
+                                                              "spot_fraction": 0.2},
+                                         time={"steps_per_doubling": 2},
+                                         **BINDING_KINDS["erosion"]))
     r = rating.rate(case, None, charts=("life",), progress=lambda m: None)
     peak = [row["max_peak_beam_power_W"] for row in r.life]
     assert np.all(np.diff(peak) < 0) and all(row["confirmed_peak"] for row in r.life)
