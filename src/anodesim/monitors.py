@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .case import ZERO_CELSIUS_K as C, Case, interfaces_of
+from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, interfaces_of
 from .limits import YIELD_RADIUS_M, cooled_faces, yield_column
 from .loading import Schedule
 from .resolve import probe_outside, probe_points
@@ -220,7 +220,7 @@ def _drift_map(case: Case, lay):
     d = case.mechanics.drift
     normal = lay.frame.normal if case.geometry.dim == 3 else (0.0, 0.0, 1.0)
     view = d.view_direction
-    if case.geometry.kind == "user_mesh" and d.take_off is not None:
+    if case.geometry.kind in USER_GEOMETRIES and d.take_off is not None:
         view = view_direction(0.0, *d.take_off, frame=lay.frame)
     try:
         return DriftMap.create(d.beam_direction, normal, view, d.source_object_m,

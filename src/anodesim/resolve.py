@@ -23,7 +23,7 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
     """Material per region with the case's overrides (and frozen if constant mode)."""
     out = {}
     for region, key in case.materials.by_region.items():
-        m = mat_lib.get(key).with_overrides(case.materials.overrides.get(region, {}))
+        m = mat_lib.get(key, case.materials.user).with_overrides(case.materials.overrides.get(region, {}))
         if not case.materials.temperature_dependent:
             m = m.frozen_at(case.initial_temperature_K)
         out[region] = m
@@ -108,15 +108,26 @@ def time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
     return dt0, dt_max
 
 
+#: A single load at least this long (s) is a warm-up: drift saved at equal intervals too
+#: (and plotted in minutes, output.MINUTES_FROM_S).
+LONG_RUN_S = 600.0
+
+
 def save_times(case: Case) -> tuple[float, ...]:
     """The case's save times or, when mechanics needs a drift history: 20 log-spaced times
-    from 1e-6 of the run for a single load, the end of every segment (up to 200) or 100
+    from 1e-6 of the run for a single load (and 30 equal intervals when it lasts
+    LONG_RUN_S or more), the end of every segment (up to 200) or 100
     equal intervals for a schedule."""
     if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
         return case.output.save_times_s
     end = case.end_time_s
     if len(case.loading.segments) == 1:
-        return tuple(np.geomspace(1e-6 * end, end, 20))
+        log = np.geomspace(1e-6 * end, end, 20)
+        if end < LONG_RUN_S:
+            return tuple(log)
+        # a warm-up: its minutes matter (plotted on a linear minutes axis), so 30 equal
+        # intervals are added to the log-spaced times
+        return tuple(np.unique(np.concatenate([log, np.linspace(end / 30, end, 30)])))
     if len(case.loading.segments) <= 200:
         return tuple(np.cumsum([d for d, _ in case.loading.segments]))
     return tuple(np.linspace(end / 100, end, 100))
@@ -183,8 +194,9 @@ def _layout_and_spot(case: Case, mats):
     """(layout, spot, deposition depth in m); the 3-D layout gets the spot's zone."""
     three_d = case.geometry.dim == 3
     if three_d:
-        lay = (geometry.user_mesh.user_layout(case) if case.geometry.kind == "user_mesh"
-               else geometry.reflection3d.layout(case))
+        lay = {"user_mesh": geometry.user_mesh.user_layout,
+               "cad": geometry.cad.layout}.get(case.geometry.kind,
+                                               geometry.reflection3d.layout)(case)
         spot = make_spot(case, mats, lay.stack, lay.frame)
     else:
         lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)

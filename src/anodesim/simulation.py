@@ -13,6 +13,7 @@ run_folder.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses as dc
 import datetime as _dt
 import sys
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .case import ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
+from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .limits import check, life_summary, limits_for
 from .monitors import default_monitors
 from .beam import deposition_summary
@@ -81,7 +82,7 @@ class Simulation:
         if abs(ratio - 1.0) <= 1e-3 or not self.rank0:
             return
         why = "refine mesh.spot_fraction"
-        if case.geometry.kind == "user_mesh" and spot.deposition != "surface":
+        if case.geometry.kind in USER_GEOMETRIES and spot.deposition != "surface":
             why += (f", or the target is thinner than the electron range "
                     f"({spot.layers[0].range_m * 1e6:.3g} µm): on a user mesh all the energy "
                     "goes into the target group, none into the material below")
@@ -123,7 +124,8 @@ class Simulation:
 
     def iterate(self, step, dt_prev: float | None) -> list[float]:
         """One time step of the plan (loading.Step); the recorded row."""
-        self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
+        with physical_cause(self.problem, step.power_W, step.t):
+            self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
         row = self.record(step.t, step.power_W)
         if step.save:
             self.save(step.t)
@@ -134,7 +136,8 @@ class Simulation:
     def _solve(self) -> None:
         """The steady solve, or the time loop over the planned steps."""
         if self.case.loading.kind == "steady":
-            self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
+            with physical_cause(self.problem, self.case.beam.power_W, None):
+                self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
             self.record(0.0, self.case.beam.power_W)
             self.save(0.0)
             return
@@ -262,6 +265,33 @@ class Simulation:
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch"}
 
 
+@contextlib.contextmanager
+def physical_cause(problem, power_W: float, t: float | None):
+    """Name the physics behind a solver failure: when Newton fails and the temperatures it
+    was left with melt a region or leave a material table, the failure is that (an
+    OutOfRangeError saying so, with the beam power and time), not the solver's."""
+    from .materials import OutOfRangeError
+    from .thermal import SolverError
+
+    try:
+        yield
+    except SolverError as e:
+        try:
+            problem.check_range()  # the state the failed Newton iteration left
+        except OutOfRangeError as cause:
+            when = "in the steady state" if t is None else f"at t = {t:.4g} s"
+            melts = "above the melting point" in str(cause)
+            raise OutOfRangeError(
+                f"{cause} when the solver failed {when} ({e}): "
+                + (f"the {str(cause).split(' (')[0]} melts at a {power_W:.4g} W beam"
+                   if melts else f"the temperature leaves the material data at a "
+                   f"{power_W:.4g} W beam") + "; expected a lower power or a larger spot"
+            ) from e
+        except SolverError:
+            pass
+        raise
+
+
 def _failure(e: BaseException) -> str:
     """The summary's error text: the message of a run failure, else the exception's type too."""
     from .materials import OutOfRangeError
@@ -304,8 +334,8 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
 def _mesh(case: Case, prep, comm, out: Path | None):
     """(domain, mesh path): the user's mesh, a reused one, or one built with gmsh."""
     if case.geometry.kind == "user_mesh":
-        mesh_path = Path(case.geometry.file)
-        return geometry.to_dolfinx(comm, path=mesh_path, gdim=3), mesh_path
+        um = geometry.user_mesh
+        return um.to_dolfinx(comm, um.load(case.geometry)), Path(case.geometry.file)
     if case.mesh.file:
         mesh_path = Path(case.mesh.file)
         try:
@@ -318,7 +348,9 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
     mesh_path = out / "mesh.msh" if out is not None else None
     gm = None
-    if rank0 and case.geometry.dim == 3:
+    if rank0 and case.geometry.kind == "cad":
+        gm = geometry.cad.build(case, lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
+    elif rank0 and case.geometry.dim == 3:
         gm = geometry.reflection3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
     elif rank0:
         gm = geometry.axisym.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,

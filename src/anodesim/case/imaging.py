@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..frames import DriftInputError, beam_direction, check_imaging, face_normal, view_direction
-from .model import MOUNT_TYPES, Beam, DriftSettings, Geometry, Mechanics, faces_of
+from .model import MOUNT_TYPES, USER_GEOMETRIES, Beam, DriftSettings, Geometry, Mechanics, faces_of
 from .reader import CaseError, _celsius, _fail, _Section, _vector
 from .tables import _check_face
 
@@ -78,7 +78,7 @@ def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
         view = _vector(d, "view_direction")
     sod, sdd, pixel = _distances(d)
     d.close()
-    if geometry.kind == "user_mesh":  # the face normal is known once the mesh is read
+    if geometry.kind in USER_GEOMETRIES:  # the face normal is known once the mesh is read
         return DriftSettings(tuple(beam_cfg.direction), view, sod, sdd, pixel, take_off)
     beam, normal = _beam_and_normal(d, geometry, beam_cfg, beam, view)
     try:
