@@ -60,7 +60,12 @@ def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind):
     ρc(T): within 1 % of the largest power whose full k(T) run holds every limit, where the
     constant-k engine is up to 1.4x off (checked to be > 2 % off at some point, so the test
     can fail). Anchors are marked; the other points carry the interpolated correction."""
-    case, engine, runs = _setup()
+    # the continuous chart of this anode binds at the coolant face, where k(T) hardly
+    # matters; cooled by air (no wall limit) and with high joint limits the spot's erosion
+    # binds instead, where the constant-k engine is 1.4x off
+    hot = {"boundaries": {"cooled_end": {"coolant": "air"}},
+           "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0}}
+    case, engine, runs = _setup(**(hot if kind == "continuous" else {}))
     tr = kh.transform_for(case)
     if kind == "single":
         rows = rating.chart_single(engine, np.geomspace(1e-3, 10.0, 5))
