@@ -81,3 +81,21 @@ def test_bad_series_and_unknown_metals():
     with pytest.raises(KeyError, match="there are: Ag, Cu"):
         life.vapour_pressure("Xx")
     assert np.all(np.diff(life.vapour_pressure("Cu").pressure_Pa([1300, 1357, 1358, 1400])) > 0)
+
+
+def test_thermal_cycles_of_a_known_schedule():
+    """Rainflow count of the spot temperature on known histories (exact): 5 pulses of a
+    1000 K swing in 0.1 s are 5 cycles of 1000 K, 180 000 per hour; ripples under a tenth of
+    the largest swing are not counted; a single load (the schedule repeated) is one cycle;
+    a steady state none."""
+    t = np.linspace(0.0, 0.1, 11)
+    T = np.array([300.0] + [1300.0, 300.0] * 5)
+    c = life.thermal_cycles(t, T)
+    assert c["cycles_per_run"] == 5.0 and c["largest_swing_K"] == 1000.0
+    assert c["cycles_per_h"] == pytest.approx(5 * 3600 / 0.1, rel=1e-12)
+    rippled = [300.0] + [1300.0, 1250.0, 1300.0, 300.0] * 5  # a 50 K ripple in each pulse
+    c = life.thermal_cycles(np.linspace(0.0, 0.1, 21), rippled)
+    assert c["cycles_per_run"] == 5.0 and c["largest_swing_K"] == 1000.0
+    single = life.thermal_cycles([0.0, 1.0, 10.0], [300.0, 900.0, 1000.0])
+    assert single["cycles_per_run"] == 1.0 and single["largest_swing_K"] == 700.0
+    assert life.thermal_cycles([0.0], [1000.0])["cycles_per_run"] == 0.0

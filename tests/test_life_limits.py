@@ -53,6 +53,29 @@ def test_erosion_check_of_a_pulse_train_is_the_analytic_sum():
     assert c.holds == (c.worst <= 2.0) and c.holds == (c.excess <= 0.0)
 
 
+def test_recrystallisation_limit_when_set():
+    """limits.recrystallisation_fraction: the equivalent constant spot temperature uses
+    exactly that fraction of W's recrystallisation time over the life (1e-9); a pulse train
+    uses life × N t_on / t_rx(T_on) / (N period) of it (analytic sum, 1e-9), the excess
+    taken on the equivalent temperature; no such limit unless set."""
+    case, lim = _limits(limits={"recrystallisation_fraction": 0.5, "life_h": 2000.0})
+    x = lim["recrystallisation"]
+    assert (x.value, x.life_h, x.unit) == (0.5, 2000.0, "rel")
+    t_rx = life.recrystallisation_time_s(x.temperature_C + 273.15)
+    assert 2000.0 * 3600.0 / t_rx == pytest.approx(0.5, rel=1e-9)
+    N, on, off, T_on = 20, 0.01, 0.03, 1500.0
+    t = np.ravel([[k * (on + off), k * (on + off) + on, k * (on + off) + on,
+                   (k + 1) * (on + off)] for k in range(N)])
+    T = np.tile([T_on - 273.15, T_on - 273.15, 30.0, 30.0], N)
+    (c,) = limits.check([x], t, {"T_peak_C": T})
+    mean = on / life.recrystallisation_time_s(T_on) / (on + off)
+    assert c.worst == pytest.approx(mean * 2000.0 * 3600.0, rel=1e-9)
+    assert c.excess == pytest.approx((c.equivalent_C - x.temperature_C)
+                                     / (x.temperature_C - 30.0), rel=1e-12)
+    assert c.holds == (c.worst <= 0.5) == (c.excess <= 0.0)
+    assert "recrystallisation" not in _limits()[1]
+
+
 def test_life_summary_steady_and_alloys():
     """A steady spot at 2331 K erodes 0.1 nm/h (1 µm in 10⁴ h) and uses 3600/t_rx of its
     recrystallisation time per hour; W-25Re evaporates faster than W (Re's vapour pressure,
@@ -85,6 +108,26 @@ def test_coolant_wall_defaults(coolant, expected):
     assert given["coolant_side"].value == pytest.approx(70.0, abs=1e-9)
 
 
+def test_water_critical_heat_flux_bounds_a_boiling_wall():
+    """Zuber's pool-boiling CHF of water at 1 atm is 1.11 MW/m² (0.131/0.149 of the [R] 1.26
+    MW/m² of Incropera & DeWitt's example with the Lienhard-Dhir constant: 1.11, to 1 %).
+    A wall limit above saturation on a water face is lowered to T_coolant + q_CHF/h where
+    that is lower (exact), never below saturation; the default is never lowered."""
+    assert limits.WATER_CHF_W_M2 == pytest.approx(1.26e6 * 0.131 / 0.149, rel=0.01)
+
+    def wall(h, given=None):
+        case, lim = _limits(boundaries={"cooled_end": {"coolant": "water", "h_W_m2K": h}},
+                            limits={} if given is None else {"coolant_side_C": given})
+        return lim["coolant_side"]
+
+    assert wall(5e4).value == pytest.approx(99.97, abs=1e-9)  # default: no boiling
+    assert wall(5000.0, 150.0).value == pytest.approx(150.0, abs=1e-9)  # CHF at 251 °C
+    w = wall(1e4, 150.0)
+    assert w.value == pytest.approx(30.0 + limits.WATER_CHF_W_M2 / 1e4, rel=1e-12)
+    assert "critical heat flux" in w.origin
+    assert wall(5e4, 150.0).value == pytest.approx(99.97, abs=1e-9)  # not below saturation
+
+
 def test_fixed_temperature_face_has_no_coolant_default():
     """A rim held at a fixed temperature is the case's own coolant model: no wall default."""
     case = anodesim.from_dict(transmission())
@@ -99,6 +142,9 @@ def test_fixed_temperature_face_has_no_coolant_default():
     ({"limits": {"spot": "melting"}}, "limits.spot = 'melting': expected one of"),
     ({"limits": {"erosion_um": -1.0}}, "limits.erosion_um = -1"),
     ({"limits": {"life_h": 0.0}}, "limits.life_h = 0"),
+    ({"limits": {"recrystallisation_fraction": 0.0}}, "limits.recrystallisation_fraction = 0"),
+    ({"limits": {"recrystallisation_fraction": 1.0}, "materials": {"target": "Mo"}},
+     "limits.recrystallisation_fraction = 1: the recrystallisation kinetics are those of W"),
 ])
 def test_bad_life_and_coolant_input(change, message):
     with pytest.raises(CaseError) as e:

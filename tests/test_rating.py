@@ -115,6 +115,8 @@ BINDING_KINDS = {
     "spot": {"boundaries": {"cooled_end": {"coolant": "air"}},
              "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0,
                         "spot": "short_exposure"}},
+    "recrystallisation": {"boundaries": {"cooled_end": {"coolant": "air"}},
+                          "limits": {"recrystallisation_fraction": 1.0}},
     "yield": {"boundaries": {"cooled_end": {"coolant": "air"}},
               "mounts": {"cooled_end": {"type": "clamped"}}, "limits": {"yield_use": 1.0}},
 }
@@ -333,3 +335,34 @@ def test_regularised_joint_stress_is_mesh_independent():
         ratios.append(run(case).series["yield_use_heat_sink_rel"][-1])
     assert ratios[0] > 1.0  # the joint yields at 20 W (source-and-limits.md A6)
     assert ratios[1] == pytest.approx(ratios[0], rel=0.10)
+
+
+@pytest.mark.slow
+def test_life_chart_of_a_pulse_train_gives_its_peak_power(monkeypatch):
+    """A pulse-train case's life chart also gives the peak power of its own train per life
+    (issue 13 item 5): FE-confirmed, falling with life, above the continuous power at each
+    life (5 pulses at duty 0.25 from cold); a run at the 1000 h peak power, rated for
+    1000 h, holds every limit."""
+    import dataclasses as dc
+
+    pulsed = {"kind": "pulse_train", "duration_s": None, "pulses": 5, "on_s": 0.005,
+              "off_s": 0.015}
+    case = anodesim.from_dict(reflection(loading=pulsed, mesh={"growth": 0.3,
+                                                              "spot_fraction": 0.2},
+                                         time={"steps_per_doubling": 2},
+                                         **BINDING_KINDS["erosion"]))
+    import sys
+
+    # two lives keep it lean (the function rating.rate shadows its module's name)
+    monkeypatch.setattr(sys.modules["anodesim.rating.rate"], "LIVES_H", (1000.0, 10_000.0))
+    r = rating.rate(case, None, charts=("life",), progress=lambda m: None)
+    peak = [row["max_peak_beam_power_W"] for row in r.life]
+    assert np.all(np.diff(peak) < 0) and all(row["confirmed_peak"] for row in r.life)
+    assert all(row["max_peak_beam_power_W"] > row["max_continuous_beam_power_W"]
+               for row in r.life)
+    P = {row["life_h"]: row["max_peak_beam_power_W"] for row in r.life}[1000.0]
+    lived = dc.replace(case, limits=dc.replace(case.limits, life_h=1000.0),
+                       beam=dc.replace(case.beam, power_W=P),
+                       loading=dc.replace(case.loading, segments=tuple(
+                           (d, P if p > 0 else 0.0) for d, p in case.loading.segments)))
+    assert all(c.holds for c in run(lived).limits)

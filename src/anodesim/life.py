@@ -17,6 +17,14 @@ doi:10.1016/j.ijrmhm.2019.105084). The default onset is 1 h at 1300 C, the lower
 1300-1500 C onset used as the steady surface limit in fusion design (Wang et al., Fusion Eng.
 Des. 2024): a conservative choice. The fraction of that time a schedule uses is the
 time-temperature integral (Sherby-Dorn / Larson-Miller equivalent time).
+
+**Thermal cycles.** Every on/off cycle of the beam is a thermal cycle of the spot (it
+settles in microseconds). The cycles of a temperature history are counted by rainflow
+(ASTM E1049-85, the ``rainflow`` package), the schedule taken as repeated (the history is
+closed by a return to its initial temperature). No Coffin-Manson (strain-life) data for W
+under these conditions were found to cite (issue 13), so cycles to crack initiation are not
+predicted: the count, the largest swing and the cycles per hour are reported for the
+engineer to hold against their own fatigue data.
 """
 
 from __future__ import annotations
@@ -166,6 +174,15 @@ def recrystallisation_fraction(times_s, T_K, onset=RECRYSTALLISATION_ONSET,
     return _time_integral(times_s, 1.0 / recrystallisation_time_s(T_K, onset, Q_J_mol))
 
 
+def temperature_for_recrystallisation_rate_K(rate_per_s: float,
+                                             onset=RECRYSTALLISATION_ONSET,
+                                             Q_J_mol: float = RECRYSTALLISATION_Q_J_MOL) -> float:
+    """The constant temperature (K) at which W uses its recrystallisation time at
+    rate_per_s (1/s): the inverse of 1/recrystallisation_time_s."""
+    t_ref, T_ref = onset
+    return 1.0 / (1.0 / T_ref + R_GAS / Q_J_mol * math.log(1.0 / (rate_per_s * t_ref)))
+
+
 def temperature_for_erosion_K(metal: str, depth_m: float, hours: float) -> float:
     """The constant surface temperature (K) that evaporates depth_m in the given hours."""
     from scipy.optimize import brentq
@@ -182,3 +199,26 @@ def temperature_for_rate_K(metal: str, rate_m_s: float) -> float:
         return 0.0
     return float(brentq(lambda T: math.log(recession_rate(metal, T) / rate_m_s), 200.0,
                         8000.0, xtol=1e-6))
+
+
+#: Cycles whose temperature range is below this fraction of the largest are not counted
+#: as thermal cycles of the spot (solver noise, small ripples of a settled spot).
+CYCLE_RANGE_FRACTION = 0.1
+
+
+def thermal_cycles(times_s, T_K) -> dict:
+    """Rainflow count of a temperature history, the schedule repeated (closed by a return to
+    its initial value): cycles per run (half cycles count ½) with a range of at least
+    CYCLE_RANGE_FRACTION of the largest, the largest range (K), and the cycles per hour of
+    operation (per run's duration; 0 for a single sample, the steady state)."""
+    import rainflow
+
+    t = np.asarray(times_s, dtype=float)
+    T = np.asarray(T_K, dtype=float)
+    if len(T) < 2 or t[-1] <= t[0]:
+        return {"cycles_per_run": 0.0, "largest_swing_K": 0.0, "cycles_per_h": 0.0}
+    counted = list(rainflow.count_cycles(np.append(T, T[0])))
+    largest = max((r for r, _ in counted), default=0.0)
+    n = sum(c for r, c in counted if largest > 0 and r >= CYCLE_RANGE_FRACTION * largest)
+    return {"cycles_per_run": float(n), "largest_swing_K": float(largest),
+            "cycles_per_h": float(n) * SECONDS_PER_HOUR / float(t[-1] - t[0])}

@@ -20,14 +20,17 @@ A loading is safe while every limit holds (physics reference §6):
   temperature.
 - ``coolant_side``: the hottest node of the cooled faces. Default per coolant
   (``boundaries.<face>.coolant``, COOLANT_WALL_C): oil 105 °C, water 99.97 °C, air none; a
-  convection face that names no coolant gets the lower of the liquid ones.
+  convection face that names no coolant gets the lower of the liquid ones. Where a limit
+  above saturation lets a water wall boil, its heat flux is also held below the critical
+  heat flux (WATER_CHF_W_M2).
 - ``yield``: the heat sink's von Mises stress near the joint, volume-averaged over
   YIELD_RADIUS_M, over its yield strength at that temperature (``limits.yield_use``, e.g. 1),
   when the case sets one and has mechanics; every run with mechanics reports the ratio.
 - ``drift``: the spot drift across the view axis (µm), when the case sets one.
 
-Every run also reports the erosion rate (nm/h) and the recrystallisation fraction used per
-hour at the spot (``life_summary``). Damage temperatures come from the material data file,
+Every run also reports the erosion rate (nm/h), the recrystallisation fraction used per
+hour and the thermal cycles of the spot (rainflow count, largest swing, cycles per hour;
+``life_summary``). Damage temperatures come from the material data file,
 with their sources. This module sits below both the run (which reports the limits of its
 time series) and the rating (which finds the power at which the binding one is just met); it
 imports neither, nor dolfinx.
@@ -35,6 +38,7 @@ imports neither, nor dolfinx.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,16 +134,19 @@ class Limit:
 
 
 @dataclass(frozen=True)
-class ErosionLimit(Limit):
-    """The erosion budget of the spot over the rated life (value in µm, column T_peak_C).
+class LifeLimit(Limit):
+    """A thermally activated damage of the spot accumulated over the rated life (column
+    T_peak_C): erosion (µm) or recrystallisation (fraction of its time). Its rate rises
+    steeply with temperature, so it is rated and checked as its equivalent constant spot
+    temperature.
 
     Attributes:
-        material: the target material (a metal or library alloy with vapour-pressure data).
+        material: the target material.
         life_h: rated life (operating hours of the case's schedule, repeated).
-        temperature_C: the constant spot temperature that erodes exactly the budget over the
+        temperature_C: the constant spot temperature that uses exactly the budget over the
             life (°C); the linear-response engine rates against it, which is exact for a
             steady spot and conservative for pulsed loads (never hotter than it, never more
-            erosion).
+            damage).
     """
 
     material: str = "W"
@@ -152,11 +159,44 @@ class ErosionLimit(Limit):
         """Rise (K) of the equivalent constant spot temperature over the initial one."""
         return self.temperature_C - self.initial_C
 
+    def rate(self, T_K):
+        """Damage per second (the limit's unit) of a spot held at T_K (K)."""
+        raise NotImplementedError
+
+    def temperature_for_rate_K(self, rate: float) -> float:
+        """The constant spot temperature (K) of a given damage rate (unit/s)."""
+        raise NotImplementedError
+
     def definition(self) -> dict:
         d = super().definition()
         d.update({"life_h": self.life_h, "material": self.material,
                   "equivalent_spot_temperature_C": self.temperature_C})
         return d
+
+
+@dataclass(frozen=True)
+class ErosionLimit(LifeLimit):
+    """The erosion budget of the spot over the rated life (value in µm): Hertz-Knudsen
+    evaporation (life.py)."""
+
+    def rate(self, T_K):
+        return life.recession_rate(self.material, T_K) * 1e6
+
+    def temperature_for_rate_K(self, rate: float) -> float:
+        return life.temperature_for_rate_K(self.material, rate * 1e-6)
+
+
+@dataclass(frozen=True)
+class RecrystallisationLimit(LifeLimit):
+    """The fraction of W's recrystallisation time the spot may use over the rated life
+    (value "rel": 1 = recrystallised, at the onset definition, by the end of the life;
+    356 kJ/mol, onset 1 h at 1300 °C, life.py)."""
+
+    def rate(self, T_K):
+        return 1.0 / life.recrystallisation_time_s(T_K)
+
+    def temperature_for_rate_K(self, rate: float) -> float:
+        return life.temperature_for_recrystallisation_rate_K(rate)
 
 
 @dataclass(frozen=True)
@@ -193,11 +233,11 @@ class LimitCheck:
     def excess(self) -> float:
         """(worst − limit) / allowed rise: 0 when the limit is just met, < 0 with margin.
 
-        For the erosion limit it is taken on the equivalent constant spot temperature
-        ((T_eq − T_lim) / (T_lim − T0)), which is nearly linear in the power, where the
-        depth itself grows exponentially with it."""
+        For a life limit (erosion, recrystallisation) it is taken on the equivalent constant
+        spot temperature ((T_eq − T_lim) / (T_lim − T0)), which is nearly linear in the
+        power, where the damage itself grows exponentially with it."""
         lim = self.limit
-        if isinstance(lim, ErosionLimit):
+        if isinstance(lim, LifeLimit):
             return (self.equivalent_C - lim.temperature_C) / lim.temperature_rise
         return (self.worst - lim.value) / lim.allowed_rise
 
@@ -209,7 +249,7 @@ class LimitCheck:
              f"limit_{lim.unit}": lim.value, f"worst_{lim.unit}": self.worst,
              "time_s": self.time_s, margin: self.margin, "holds": self.holds,
              "excess": self.excess, "origin": lim.origin}
-        if isinstance(lim, ErosionLimit):
+        if isinstance(lim, LifeLimit):
             d.update({"life_h": lim.life_h, "equivalent_spot_temperature_C": self.equivalent_C,
                       "limit_equivalent_spot_temperature_C": lim.temperature_C})
         return d
@@ -256,6 +296,9 @@ def limits_for(case: Case, mats) -> list[Limit]:
                         f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424; {why})"))
     if given.spot == "life" and erosion is not None:
         out.append(erosion)
+    recrystallisation = recrystallisation_limit(case)
+    if recrystallisation is not None:
+        out.append(recrystallisation)
     if len(regions) > 1:
         sink = mats[regions[1]]
         which = target if limit_K(target) <= limit_K(sink) else sink
@@ -267,6 +310,7 @@ def limits_for(case: Case, mats) -> list[Limit]:
     if cooled_faces(case):
         wall = (given.coolant_side_K - ZERO_CELSIUS_K, "case") \
             if given.coolant_side_K is not None else coolant_wall_limit(case)
+        wall = critical_heat_flux_bound(case, wall)
         if wall is not None:
             out.append(temp("coolant_side", "T_max_coolant_side_C", wall[0] + ZERO_CELSIUS_K,
                             wall[1]))
@@ -296,6 +340,39 @@ def coolant_wall_limit(case: Case) -> tuple[float, str] | None:
     return min(found) if found else None
 
 
+#: Critical heat flux of water (W/m²): Zuber's pool-boiling CHF, saturated water at
+#: 101.325 kPa, q = (π/24) ρ_v^½ h_fg [σ g (ρ_l − ρ_v)]^¼ (N. Zuber, AEC Report AECU-4439,
+#: 1959; Incropera & DeWitt, Fundamentals of Heat and Mass Transfer, eq. 10.7), with
+#: ρ_v = 0.5974 kg/m³, ρ_l = 958.35 kg/m³, h_fg = 2.2565 MJ/kg, σ = 0.05891 N/m
+#: (IAPWS-IF97 and IAPWS 2014 surface tension at 100 °C [R: values recalled]): 1.11 MW/m².
+#: Pool boiling at saturation is the lower bound: flow and subcooling raise the CHF of the
+#: subcooled flow boiling in a cooling channel (e.g. Hall & Mudawar's correlations), which
+#: needs the channel's velocity and size the case does not give; so this is conservative.
+WATER_CHF_W_M2 = (math.pi / 24.0 * math.sqrt(0.5974) * 2.2565e6
+                  * (0.05891 * 9.80665 * (958.35 - 0.5974)) ** 0.25)
+
+
+def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
+    """The coolant-side wall limit (°C, origin), lowered where a water face would reach its
+    critical heat flux: when the limit lets the wall boil (above saturation, 99.97 °C), the
+    wall heat flux h (T_wall − T_coolant) of each water convection face must stay below
+    WATER_CHF_W_M2, i.e. T_wall ≤ max(saturation, T_coolant + q_CHF / h). Below saturation
+    the wall does not boil and CHF cannot occur, so the default is never lowered."""
+    if wall is None:
+        return None
+    sat = COOLANT_WALL_C["water"]
+    for face in cooled_faces(case):
+        b = case.boundaries[face]
+        if b.coolant != "water" or b.type != "convection" or wall[0] <= sat:
+            continue
+        bound = max(sat, b.temperature_K - ZERO_CELSIUS_K + WATER_CHF_W_M2 / b.h_W_m2K)
+        if bound < wall[0]:
+            wall = (bound, f"boundaries.{face}: water critical heat flux "
+                           f"{WATER_CHF_W_M2 / 1e6:.3g} MW/m² at h = {b.h_W_m2K:g} W/m²K "
+                           "(Zuber pool-boiling CHF at 1 atm, a lower bound for flow boiling)")
+    return wall
+
+
 def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
     """The erosion budget of the spot over the rated life, or None when the target has no
     vapour-pressure data (life.composition)."""
@@ -314,22 +391,43 @@ def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
                         0.0, material, hours, T_K - ZERO_CELSIUS_K, T0)
 
 
+def recrystallisation_limit(case: Case) -> RecrystallisationLimit | None:
+    """The recrystallisation budget of the spot over the rated life, when the case sets one
+    (``limits.recrystallisation_fraction``; W targets only, checked when the case is read)."""
+    given = case.limits
+    if given.recrystallisation_fraction is None:
+        return None
+    hours = given.life_h if given.life_h is not None else LIFE_H
+    rate = given.recrystallisation_fraction / (hours * life.SECONDS_PER_HOUR)
+    T_K = life.temperature_for_recrystallisation_rate_K(rate)
+    return RecrystallisationLimit(
+        "recrystallisation", "T_peak_C", given.recrystallisation_fraction, "rel",
+        "case; W recrystallisation, 356 kJ/mol, onset 1 h at 1300 °C (life.py)", 0.0, "W",
+        hours, T_K - ZERO_CELSIUS_K, case.initial_temperature_K - ZERO_CELSIUS_K)
+
+
 def _mean_rate_m_s(material: str, time_s, T_C) -> float:
     """Mean recession rate (m/s) over a series; one sample (steady state): its rate."""
+    return _mean(time_s, life.recession_rate(material, np.asarray(T_C, dtype=float)
+                                             + ZERO_CELSIUS_K))
+
+
+def _mean(time_s, values) -> float:
+    """Time mean of a series; one sample (steady state): its largest value."""
     t = np.asarray(time_s, dtype=float)
-    T = np.asarray(T_C, dtype=float) + ZERO_CELSIUS_K
-    rate = life.recession_rate(material, T)
+    v = np.asarray(values, dtype=float)
     if len(t) < 2 or t[-1] <= t[0]:
-        return float(np.max(rate))
-    return float(np.trapezoid(rate, t) / (t[-1] - t[0]))
+        return float(np.max(v))
+    return float(np.trapezoid(v, t) / (t[-1] - t[0]))
 
 
-def _erosion_check(lim: ErosionLimit, time_s, T_peak_C) -> LimitCheck:
-    rate = _mean_rate_m_s(lim.material, time_s, T_peak_C)
-    depth_um = rate * lim.life_h * life.SECONDS_PER_HOUR * 1e6
-    T_eq = life.temperature_for_rate_K(lim.material, rate) - ZERO_CELSIUS_K
+def _life_check(lim: LifeLimit, time_s, T_peak_C) -> LimitCheck:
+    """Damage over the life (the run's schedule repeated) and its equivalent temperature."""
+    rate = _mean(time_s, lim.rate(np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K))
+    used = rate * lim.life_h * life.SECONDS_PER_HOUR
+    T_eq = lim.temperature_for_rate_K(rate) - ZERO_CELSIUS_K
     i = int(np.nanargmax(T_peak_C))
-    return LimitCheck(lim, depth_um, float(time_s[i]), max(T_eq, lim.initial_C))
+    return LimitCheck(lim, used, float(time_s[i]), max(T_eq, lim.initial_C))
 
 
 def life_summary(target: str, time_s, T_peak_C) -> dict:
@@ -366,6 +464,11 @@ def life_summary(target: str, time_s, T_peak_C) -> dict:
         out.update({"recrystallisation_fraction_per_h": mean * life.SECONDS_PER_HOUR,
                     "recrystallisation_model": "W, 356 kJ/mol, onset 1 h at 1300 °C "
                                                "(life.py); pure-W kinetics"})
+    cycles = life.thermal_cycles(time_s, np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K)
+    out.update({"thermal_" + k: v for k, v in cycles.items()})
+    out["thermal_fatigue_model"] = ("spot temperature cycles counted (rainflow, ASTM E1049, "
+                                    "schedule repeated); no cycles-to-crack prediction: no "
+                                    "citable Coffin-Manson data for W found")
     return out
 
 
@@ -383,9 +486,9 @@ def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
         if lim.column not in columns:
             continue
         vals = np.asarray(columns[lim.column], dtype=float)
-        if isinstance(lim, ErosionLimit):
+        if isinstance(lim, LifeLimit):
             if len(vals):
-                out.append(_erosion_check(lim, time_s, vals))
+                out.append(_life_check(lim, time_s, vals))
             continue
         if lim.unit == "um":
             vals = np.abs(vals)

@@ -76,6 +76,9 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     life_h = lim.number("life_h", None, positive=True, expected="a positive life in hours")
     yield_use = lim.number("yield_use", None, positive=True,
                            expected="a positive fraction of the heat sink's yield strength")
+    recrystallisation = lim.number(
+        "recrystallisation_fraction", None, positive=True,
+        expected="a positive fraction of W's recrystallisation time used over the life")
     lim.close()
     if yield_use is not None and mechanics is None:
         raise CaseError(f"limits.yield_use = {yield_use:g}: a stress limit needs the "
@@ -91,7 +94,7 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         M = d.source_detector_m / d.source_object_m
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
     return Limits(*temps, drift_um=drift_um, spot=spot, erosion_um=erosion_um, life_h=life_h,
-                  yield_use=yield_use)
+                  yield_use=yield_use, recrystallisation_fraction=recrystallisation)
 
 
 def _numerics(root: _Section) -> Numerics:
@@ -171,6 +174,12 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     output = _output(root, end)
     mechanics = _mechanics(root, geometry, beam, T0)
     limits = _limits(root, mechanics)
+    if limits.recrystallisation_fraction is not None and \
+            materials.by_region.get("target") != "W":
+        raise CaseError(f"limits.recrystallisation_fraction = "
+                        f"{limits.recrystallisation_fraction:g}: the recrystallisation "
+                        f"kinetics are those of W; expected a W target, got "
+                        f"{materials.by_region.get('target')!r}")
     rating = _rating(root, loading)
     numerics = _numerics(root)
     pointing = _pointing(root)

@@ -394,6 +394,8 @@ class Limits:
     erosion_um: float | None = None
     life_h: float | None = None
     yield_use: float | None = None  # heat sink: regularised stress / yield strength (-)
+    #: fraction of W's recrystallisation time the spot may use over the life (-)
+    recrystallisation_fraction: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""Ratings: the maximum safe loading of a schedule and the rating charts (IEC 60613 terms).
+"""Ratings: the maximum safe loading of a schedule and the rating charts (single load, serial
+load, continuous: the IEC 60613 chart families; its terms only where their definitions are
+met, rate.SHORT_LOAD_NOTE).
 
 - engine.py: the linear-response engine (FE step response, superposition);
 - safe.py: maximum safe loading, confirmed by re-runs of one Simulation;
 - charts.py: single load, serial load (duty cycle, period), heat content, continuous;
+- kirchhoff.py: those charts right with k(T), rho*c(T) (Kirchhoff engine, FE anchors);
 - rate.py: the whole rating as a typed :class:`Rating`, and its files.
 
 The limits themselves are in anodesim.limits (below both the run and the rating).

@@ -1,6 +1,9 @@
-"""Rating charts in IEC 60613 terms, from the linear-response engine: single load (against
-loading time, cold or after a pre-load), serial load (against duty cycle or period),
-heating and cooling of the anode heat content, continuous rating.
+"""Rating charts from the linear-response engine (constant properties at the initial
+temperature; kirchhoff.py corrects them for k(T), rho*c(T)): single load (against loading
+time, cold or after a pre-load), serial load (against duty cycle or period), heating and
+cooling of the anode heat content (IEC 60613-style curves at one power: no maximum anode
+heat content and no housing curve, which a stationary microfocus anode is not rated by),
+continuous rating.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
 
 
 def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
-    """IEC 60613 heating and cooling curves of the anode heat content (J) at a constant
+    """Heating and cooling curves of the anode heat content (J) at a constant
     beam power: heating from cold, H(t) = P h(t); cooling after switch-off from the steady
     heat content, H_∞ − P h(t) (superposition, linear-response engine)."""
     P = beam_W * engine.p_dep

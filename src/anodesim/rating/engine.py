@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
-from ..limits import ErosionLimit, Limit, cooled_faces, limits_for
+from ..limits import LifeLimit, Limit, cooled_faces, limits_for
 from ..response import ResponseError, StepResponse
 
 
@@ -69,7 +69,7 @@ class Engine:
         return {lim.column: float(rise[self.nodes[lim.column]].max()) for lim in self.limits}
 
     def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
-                  preload_dep: float = 0.0) -> tuple[float, str]:
+                  preload_dep: float = 0.0, heads: dict | None = None) -> tuple[float, str]:
         """Largest beam power (W) with every limit held, and the binding limit.
 
         The temperature at node i is T0 + P_dep rise_i, so the limit gives
@@ -79,11 +79,13 @@ class Engine:
 
         The erosion limit is rated as its equivalent constant spot temperature
         (ErosionLimit.temperature_C): exact for a steady spot, conservative for a pulsed one.
+        heads: (limit name, column) → the rise to allow instead of engine_head (the
+        Kirchhoff-transformed, FE-corrected heads of kirchhoff.py).
         """
         best, binding = np.inf, ""
         for lim in self.limits:
             idx = self.nodes[lim.column]
-            head = engine_head(lim)
+            head = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
             r = np.abs(rise[idx]) if lim.name == "drift" else rise[idx]
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])
@@ -96,7 +98,7 @@ class Engine:
 
 def engine_head(lim: Limit) -> float:
     """The rise (K, or µm of drift) a limit allows in the engine's linear terms."""
-    return lim.temperature_rise if isinstance(lim, ErosionLimit) else lim.allowed_rise
+    return lim.temperature_rise if isinstance(lim, LifeLimit) else lim.allowed_rise
 
 
 class _DriftProbe:

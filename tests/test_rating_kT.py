@@ -1,0 +1,91 @@
+"""Rating charts with temperature-dependent properties (issue 13 item 3): the Kirchhoff
+engine corrected at FE anchors against brute-force FE with k(T), ρc(T).
+
+The verification of a chart point P: a full k(T) run at 0.99 P holds every limit and one at
+1.01 P breaks one, so the largest safe power that FE bisection would find lies within 1 % of
+P (the limits' excess rises monotonically with the power). Coarse mesh and time steps keep
+it lean; the chart and its FE runs use the same discretisation."""
+
+import numpy as np
+import pytest
+from cases import reflection
+
+import anodesim
+from anodesim import rating
+from anodesim.rating import kirchhoff as kh
+
+LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2},
+        "time": {"steps_per_doubling": 2},
+        "loading": {"kind": "steady", "duration_s": None}}
+
+
+def _setup(**changes):
+    case = anodesim.from_dict(reflection(**LEAN, **changes))
+    engine = rating.build_engine(case)
+    return case, engine, kh.PointRuns(case)
+
+
+@pytest.mark.slow
+def test_periodic_state_of_the_fe_runs_matches_the_engine():
+    """The FE serial-load run (steady at the mean power entered mid on-phase, then
+    SERIAL_PULSES periods) is the periodic steady state: with constant properties its limit
+    columns over the last period match the engine's periodic sum within 1 % of the rise (at
+    duty 0.2 of 0.1 s and of 10 s, and duty 0.5 of 1 s; measured ≤ 0.83 %, at the coolant
+    face for 0.1 s, where the engine's sum is itself 0.4 % below the mean-power steady state
+    that bounds the periodic peak from below) and never fall below that bound."""
+    case, engine, runs = _setup(materials={"properties": "constant"})
+    P = 10.0
+    for period, duty in ((0.1, 0.2), (10.0, 0.2), (1.0, 0.5)):
+        checks = runs.serial(period, duty, P)
+        rise = engine.response.pulse_train_peak(duty * period, period, None)
+        for c in checks:
+            if c.limit.unit != "C" or c.name == "erosion":
+                continue
+            eng = P * engine.p_dep * rise[engine.nodes[c.limit.column]].max()
+            assert c.worst - c.limit.baseline == pytest.approx(eng, rel=0.01), (period, c)
+            mean = duty * P * engine.p_dep * engine.response.steady[
+                engine.nodes[c.limit.column]].max()
+            assert c.worst - c.limit.baseline >= mean * (1 - 1e-9)
+
+
+def _bracketed(run, P):
+    """The brute-force FE root lies in [0.99 P, 1.01 P]: 0.99 P holds, 1.01 P breaks."""
+    return kh.excess(run(0.99 * P)) <= 0.0 < kh.excess(run(1.01 * P))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["single", "duty", "period", "continuous"])
+def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind):
+    """Every point of each chart kind (5 points; the continuous chart's one) with k(T),
+    ρc(T): within 1 % of the largest power whose full k(T) run holds every limit, where the
+    constant-k engine is up to 1.4x off (checked to be > 2 % off at some point, so the test
+    can fail). Anchors are marked; the other points carry the interpolated correction."""
+    # the continuous chart of this anode binds at the coolant face, where k(T) hardly
+    # matters; cooled by air (no wall limit) and with high joint limits the spot's erosion
+    # binds instead, where the constant-k engine is 1.4x off
+    hot = {"boundaries": {"cooled_end": {"coolant": "air"}},
+           "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0}}
+    case, engine, runs = _setup(**(hot if kind == "continuous" else {}))
+    tr = kh.transform_for(case)
+    if kind == "single":
+        rows = rating.chart_single(engine, np.geomspace(1e-3, 10.0, 5))
+        kh.correct_single(engine, tr, runs, rows)
+        P = [r["max_beam_power_cold_W"] for r in rows]
+        P0 = [r["engine_constant_k_cold_W"] for r in rows]
+        run_at = [lambda p, t=r["loading_time_s"]: runs.single(t, p) for r in rows]
+    elif kind in ("duty", "period"):
+        rows = (rating.chart_duty(engine, 0.1, [0.05, 0.1, 0.2, 0.5, 1.0]) if kind == "duty"
+                else rating.chart_period(engine, 0.3, [0.01, 0.1, 1.0, 10.0, 100.0]))
+        kh.correct_serial(engine, tr, runs, rows, "duty_cycle" if kind == "duty" else "period_s")
+        P = [r["max_peak_beam_power_W"] for r in rows]
+        P0 = [r["engine_constant_k_W"] for r in rows]
+        run_at = [lambda p, r=r: runs.serial(r["period_s"], r["duty_cycle"], p) for r in rows]
+    else:
+        rise = engine.response.steady
+        c = kh.correct_chart(engine, tr, [rise], [0.0], lambda i: runs.steady, [0])
+        P, P0, run_at = c.power_W, [engine.max_power(rise)[0]], [runs.steady]
+        rows = [{"fe_confirmed": True}]
+    assert any(r["fe_confirmed"] for r in rows)
+    assert max(abs(a / b - 1.0) for a, b in zip(P0, P)) > 0.02
+    for p, run in zip(P, run_at):
+        assert _bracketed(run, p), (kind, p)
