@@ -120,11 +120,6 @@ class Heat(Monitor):
         return [self.problem.stored_heat(), self.p_dep * self.schedule.energy(t)]
 
 
-DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
-                 "drift_along_view_um", "magnification_change_rel")
-DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
-
-
 def _unit_of(column: str) -> str:
     return {"um": "µm", "px": "px", "rel": "1", "MPa": "MPa", "mm": "mm"}[column.rsplit("_", 1)[1]]
 
@@ -135,6 +130,7 @@ class Mechanics(Monitor):
     at_save_times = True
 
     def __init__(self, case: Case, domain, mats, problem, interfaces, lay):
+        from .drift import DriftMap
         from .mechanics import ThermoElasticProblem
 
         m = case.mechanics
@@ -145,12 +141,11 @@ class Mechanics(Monitor):
             ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
             solver=case.numerics.resolved(dim), rtol=case.numerics.rtol)
         self.terms = problem.source_terms
-        self.map = _drift_map(case, lay) if m.drift is not None else None
+        self.map = DriftMap.for_case(case, lay) if m.drift is not None else None
         self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
         self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
             else ["u_spot_z_um"]
-        drift = list(DRIFT_COLUMNS) + (list(DRIFT_COMPONENTS) if dim == 3 else [])
-        self.drift_columns = drift if self.map else []
+        self.drift_columns = self.map.columns(dim) if self.map else []
         columns = self.u_columns + self.drift_columns
         for r in self.regions:
             columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
@@ -209,24 +204,6 @@ class Mechanics(Monitor):
                 extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
         return MechanicsSummary(self.solver.solves, self.axes, extremes, stress)
-
-
-def _drift_map(case: Case, lay):
-    """The drift map of the case's imaging geometry (on the mesh's face for user meshes)."""
-    from .case import CaseError
-    from .drift import DriftInputError, DriftMap
-    from .frames import view_direction
-
-    d = case.mechanics.drift
-    normal = lay.frame.normal if case.geometry.dim == 3 else (0.0, 0.0, 1.0)
-    view = d.view_direction
-    if case.geometry.kind == "user_mesh" and d.take_off is not None:
-        view = view_direction(0.0, *d.take_off, frame=lay.frame)
-    try:
-        return DriftMap.create(d.beam_direction, normal, view, d.source_object_m,
-                               d.source_detector_m, d.pixel_m)
-    except DriftInputError as e:
-        raise CaseError(f"drift.{e}") from None
 
 
 def default_monitors(case: Case, sim) -> list[Monitor]:

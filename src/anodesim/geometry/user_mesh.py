@@ -61,7 +61,7 @@ def user_layout(case) -> Layout3D:
                         "point on "
                         f"the beam_face group of {g.file} (the nearest point of it is "
                         f"{dist[i] * 1e3:.4g} mm away)")
-    b = beam_direction(0.0, case.beam.direction)
+    b = beam_direction(case.beam.direction)
     # outward: away from the fourth node of the target tetrahedron on that triangle
     tri = set(tris[i].tolist())
     tet = next((t for t in tets if tri <= set(t.tolist())), None)

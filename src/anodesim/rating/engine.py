@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
-from ..limits import ErosionLimit, Limit, cooled_faces, limits_for
+from ..limits import SIGNED_LIMITS, ErosionLimit, Limit, cooled_faces, limits_for
 from ..response import ResponseError, StepResponse
 
 
@@ -43,7 +43,12 @@ def linear_case(case: Case, horizon_s: float) -> Case:
         materials=dc.replace(case.materials, temperature_dependent=False),
         time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
         output=Output((), False), probes=(),
-        mechanics=case.mechanics if case.limits.drift_um is not None else None)
+        mechanics=case.mechanics if needs_drift(case) else None)
+
+
+def needs_drift(case: Case) -> bool:
+    """Whether the case limits a drift figure (the engine then runs the drift probe)."""
+    return case.limits.drift_um is not None or case.limits.magnification_change_rel is not None
 
 
 @dataclass
@@ -79,7 +84,7 @@ class Engine:
         for lim in self.limits:
             idx = self.nodes[lim.column]
             head = engine_head(lim)
-            r = np.abs(rise[idx]) if lim.name == "drift" else rise[idx]
+            r = np.abs(rise[idx]) if lim.name in SIGNED_LIMITS else rise[idx]
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])
             with np.errstate(divide="ignore"):
@@ -95,10 +100,20 @@ def engine_head(lim: Limit) -> float:
 
 
 class _DriftProbe:
-    """Across-view spot drift (µm, signed along the axial displacement) per deposited watt,
-    from a thermoelastic solve on the current temperature (linear in the power)."""
+    """Signed drift figures per deposited watt, from a thermoelastic solve on the current
+    temperature (linear in the power), through the run's own drift map (DriftMap.for_case:
+    the face frame of a 3-D rod or user mesh, the axis in 2-D).
 
-    def __init__(self, case: Case, prep, domain, problem):
+    The spot moves along the beam only, δ = b (ū·n)/(b·n), so every drift figure is a fixed
+    multiple of that one signed shift and superposes like a temperature rise. The drift
+    limit watches δ⊥·v on the detector's v axis (the beam's projection), whose magnitude is
+    the run's drift_across_view_um; the magnification limit watches ΔM/M.
+    """
+
+    #: limit name → the drift map's signed figure it watches
+    FIGURES = {"drift": "drift_v_um", "magnification": "magnification_change_rel"}
+
+    def __init__(self, case: Case, prep, domain, problem, interfaces, names):
         from ..drift import DriftMap
         from ..mechanics import ThermoElasticProblem
 
@@ -107,16 +122,19 @@ class _DriftProbe:
             raise ResponseError("mechanics.reference_temperature_C: a drift limit needs the "
                                 "stress-free temperature equal to the initial temperature")
         self.solver = ThermoElasticProblem(domain, prep.mats, problem.T, m.mounts, m.free,
-                                           m.reference_temperature_K)
+                                           m.reference_temperature_K,
+                                           ties=[(i.name, i.side_a, i.side_b)
+                                                 for i in interfaces],
+                                           solver=case.numerics.resolved(case.geometry.dim),
+                                           rtol=case.numerics.rtol)
         self.terms = problem.source_terms
-        d = m.drift
-        dmap = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
-                               d.source_object_m, d.source_detector_m, d.pixel_m)
-        self.per_um = dmap.apply((0.0, 0.0, 1e-6))["drift_across_view_um"]
+        self.map = DriftMap.for_case(case, prep.lay)
+        self.figures = [self.FIGURES[n] for n in names]
 
-    def __call__(self) -> float:
+    def __call__(self) -> np.ndarray:
         self.solver.solve()
-        return self.per_um * self.solver.weighted_mean_displacement(self.terms)[2] * 1e6
+        d = self.map.apply(self.solver.weighted_mean_displacement(self.terms))
+        return np.array([d[f] for f in self.figures])
 
 
 def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
@@ -137,7 +155,7 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     comm = comm or MPI.COMM_SELF
     lin = linear_case(case, horizon_s)
     prep = prepare(lin)
-    domain, problem, _, _ = build_problem(lin, prep, comm)
+    domain, problem, interfaces, _ = build_problem(lin, prep, comm)
     # The engine has no stress probe: a yield limit is left to the FE confirmations
     # (Engine.not_in_engine; rate() says so on every chart).
     every = limits_for(case, prep.mats)
@@ -145,9 +163,11 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     watched, nodes = _watched_nodes(case, domain, problem, limits)
     T0 = case.initial_temperature_K
     drift = None
-    if any(lim.name == "drift" for lim in limits):
-        drift = _DriftProbe(lin, prep, domain, problem)
-        nodes["drift_across_view_um"] = np.array([len(watched)])
+    signed = [lim for lim in limits if lim.name in SIGNED_LIMITS]
+    if signed:
+        drift = _DriftProbe(lin, prep, domain, problem, interfaces, [lim.name for lim in signed])
+        for i, lim in enumerate(signed):
+            nodes[lim.column] = np.array([len(watched) + i])
 
     times, rise, heat, steady, heat_steady = _step_response(problem, prep.steps, watched, T0,
                                                             drift, horizon_s)
@@ -176,7 +196,7 @@ def _watched_nodes(case: Case, domain, problem, limits):
             [g for g in domain.groups if g == name or g.startswith(f"{name}@")])
     if cooled_faces(case):
         sets["T_max_coolant_side_C"] = face_dofs(cooled_faces(case))
-    temps = [lim for lim in limits if lim.name != "drift"]
+    temps = [lim for lim in limits if lim.name not in SIGNED_LIMITS]
     watched = np.unique(np.concatenate([sets[lim.column] for lim in temps]))
     position = {int(d): i for i, d in enumerate(watched)}
     nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])
