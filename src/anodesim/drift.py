@@ -133,7 +133,11 @@ class DriftMap:
             offaxis_shift_um, offaxis_shift_px: r ΔM/M at the detector radius r (outward
                 positive), when the map has one.
         """
-        d = self.spot_shift(u)
+        return self.apply_shift(self.spot_shift(u))
+
+    def apply_shift(self, d) -> dict[str, float]:
+        """The figures of apply() for a spot shift δ (m, 3 components) itself."""
+        d = np.asarray(d, dtype=float)
         along = float(d @ self.view)
         across = d - along * self.view
         mag = float(np.linalg.norm(across))
@@ -169,3 +173,41 @@ def focal_spot_view(case, lay, spot) -> dict:
     else:
         view = central_ray(frame.beam, frame.normal)
     return footprint_view(frame, spot.shape, spot.size_m, spot.size2_m, spot.angle_rad, view)
+
+
+#: Columns of the drift-correction table (correction_table).
+TABLE_COLUMNS = ["time_s", "source_x_mm", "source_y_mm", "source_z_mm", "shift_x_um",
+                 "shift_y_um", "shift_z_um", "image_shift_u_px", "image_shift_v_px",
+                 "magnification_change_rel"]
+
+
+def source_point(lay) -> np.ndarray:
+    """Nominal impact point of the beam in the tube frame (m): the 3-D face frame's origin,
+    or (0, 0, z_beam) on the axis of an axisymmetric model."""
+    frame = getattr(lay, "frame", None)
+    return np.asarray(frame.origin, dtype=float) if frame is not None \
+        else np.array([0.0, 0.0, lay.z_beam])
+
+
+def correction_table(dmap: DriftMap, origin, times, spot_shift_um) -> list[list[float]]:
+    """Rows of the drift-correction table: at each time, the source position (tube frame,
+    mm: the nominal impact point plus δ = s b), δ itself (µm), the signed image shift on the
+    detector's (u, v) axes (px), ΔM/M and, with a detector radius, the off-axis shift (px).
+
+    Args:
+        dmap: the case's drift map.
+        origin: nominal impact point (m).
+        times: the times (s).
+        spot_shift_um: the signed shift along the beam s at those times (µm; the run's
+            spot_shift_um column).
+    """
+    rows = []
+    for t, s in zip(times, spot_shift_um):
+        delta = float(s) * 1e-6 * dmap.beam
+        d = dmap.apply_shift(delta)
+        row = [float(t), *((np.asarray(origin) + delta) * 1e3), *(delta * 1e6),
+               d["image_shift_u_px"], d["image_shift_v_px"], d["magnification_change_rel"]]
+        if dmap.detector_radius_m is not None:
+            row.append(d["offaxis_shift_px"])
+        rows.append(row)
+    return rows

@@ -1,13 +1,13 @@
 """Command line: ``anodesim run CASE.toml [-o DIR]``, ``anodesim rate CASE.toml``,
 ``anodesim sweep STUDY.toml [-o DIR] [-j N]``, ``anodesim check CASE.toml``,
-``anodesim materials``.
+``anodesim drift-table CASE.toml --schedule …``, ``anodesim materials``.
 
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
 adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks.
 
-One module per subcommand (run, rate, sweep, check, materials), each with ``add_args(p)`` and
+One module per subcommand (run, rate, sweep, check, drift_table, materials), each with ``add_args(p)`` and
 a thin handler over the library; ``main`` builds the parsers and turns every failure into one
 line and an exit status.
 """
@@ -20,13 +20,15 @@ import traceback
 
 from .. import __version__
 from ..errors import abort_other_ranks, debug_enabled, rank_prefix, report
-from . import check, materials, rate, run, sweep
+from . import check, drift_table, materials, rate, run, sweep
 
 COMMANDS = [  # (name, module, help)
     ("run", run, "run a case and write its results"),
     ("rate", rate, "maximum safe loading and rating charts"),
     ("sweep", sweep, "run a study: a base case and parameter axes"),
     ("check", check, "validate a case file without running it"),
+    ("drift-table", drift_table, "predicted focal-spot position at the times of a scan "
+                                 "schedule (CSV)"),
     ("materials", materials, "list the material library"),
 ]
 
@@ -41,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     for name, module, help_ in COMMANDS:
         p = sub.add_parser(name, help=help_, description=getattr(module, "DESCRIPTION", None))
         module.add_args(p)
-        p.set_defaults(func=getattr(module, name))
+        p.set_defaults(func=getattr(module, name.replace("-", "_")))
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)  # --debug after the subcommand too
     return top
