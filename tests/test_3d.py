@@ -219,7 +219,7 @@ def test_spot_must_fit_and_beam_must_hit(change, message):
 
 @pytest.mark.slow
 def test_drift_in_3d_through_the_drift_map():
-    """20° face, beam across the rod, view axis at a 10° take-off angle with its trace
+    """20° textbook face, beam along the rod, view axis at a 10° take-off angle with its trace
     across the beam plane (azimuth 90°): the time series carries all three components of
     the spot displacement, and at every save time the drift columns are the drift map of
     those components: spot shift (u·n)/(b·n) along b, the part across the view axis
@@ -255,6 +255,12 @@ def test_drift_in_3d_through_the_drift_map():
                                rtol=1e-9)
     np.testing.assert_allclose(res.column("magnification_change_rel")[rows],
                                along * 1e-6 * (1 / sod - 1 / (M * sod)), rtol=1e-9)
+    # signed on the detector axes: δ⊥ lies along v (the beam's projection), u is empty
+    dv = res.column("drift_v_um")[rows]
+    np.testing.assert_allclose(np.abs(dv), np.linalg.norm(across, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(res.column("drift_u_um")[rows], 0.0, atol=1e-9 * np.abs(dv).max())
+    np.testing.assert_allclose(res.column("image_shift_v_px")[rows],
+                               -(M - 1) * dv * 1e-6 / pixel, rtol=1e-9)
     assert "u_spot_y_um" in res.summary_dict()["mechanics"]
 
 
