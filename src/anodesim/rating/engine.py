@@ -105,7 +105,8 @@ class _DriftProbe:
     the face frame of a 3-D rod or user mesh, the axis in 2-D).
 
     The spot moves along the beam only, δ = b (ū·n)/(b·n), so every drift figure is a fixed
-    multiple of that one signed shift and superposes like a temperature rise. The drift
+    multiple of that one signed shift and superposes like a temperature rise (build_engine
+    orients each so that its steady value is positive). The drift
     limit watches δ⊥·v on the detector's v axis (the beam's projection), whose magnitude is
     the run's drift_across_view_um; the magnification limit watches ΔM/M.
     """
@@ -171,6 +172,12 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
 
     times, rise, heat, steady, heat_steady = _step_response(problem, prep.steps, watched, T0,
                                                             drift, horizon_s)
+    if drift is not None:  # orient each drift figure so that its steady value is positive:
+        # the schedules' worst instants are then maxima, as for the temperatures
+        cols = slice(len(watched), None)
+        sign = np.where(steady[cols] < 0, -1.0, 1.0)
+        rise[:, cols] *= sign
+        steady[cols] *= sign
     resp = StepResponse(np.array(times), rise, steady, T0)
     return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
                   np.minimum(np.array(heat), heat_steady), heat_steady,
