@@ -2,6 +2,7 @@
 gives the parametric results, the shipped example conserves energy, and every missing
 piece is one CaseError line with exit status 2 and nothing written."""
 
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from anodesim import resolve, simulation
 from anodesim.cli import main
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "meshes" / "block_anode_case.toml"
+sys.path.insert(0, str(EXAMPLE.parent))
+import export_block_anode  # noqa: E402  (meshes/export_block_anode.py)
 
 
 def _example(**changes) -> dict:
@@ -95,7 +98,7 @@ def test_mesh_without_a_target_group(tmp_path, capsys):
     path = write_toml(tmp_path / "case.toml", _example(geometry={"file": str(renamed)}))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "a volume physical group named 'target'" in err and "tile" in err, err
+    assert "a volume set named 'target'" in err and "tile" in err, err
 
 
 def test_volume_without_a_group_is_one_line(tmp_path, capsys):
@@ -114,9 +117,10 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
            if abs(gmsh.model.occ.getCenterOfMass(2, t)[2] - 0.5e-3) < 1e-9]
     gmsh.model.addPhysicalGroup(3, [a], name="target")  # the lower block stays unnamed
     gmsh.model.addPhysicalGroup(2, top, name="beam_face")
-    bottom = [t for d, t in gmsh.model.getEntities(2)
-              if abs(gmsh.model.occ.getCenterOfMass(2, t)[2] + 1e-3) < 1e-9]
-    gmsh.model.addPhysicalGroup(2, bottom, name="cooled_end")
+    # the cooled face between the blocks: a face of the named block too, so the file reads
+    joint = [t for d, t in gmsh.model.getEntities(2)
+             if abs(gmsh.model.occ.getCenterOfMass(2, t)[2]) < 1e-9]
+    gmsh.model.addPhysicalGroup(2, joint, name="cooled_end")
     gmsh.option.setNumber("Mesh.MeshSizeMax", 0.4e-3)
     gmsh.model.mesh.generate(3)
     msh = tmp_path / "half_named.msh"
@@ -125,3 +129,136 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
     case = _example(geometry={"file": str(msh), "impact_point_mm": [0.5, 0.5, 0.5]},
                     materials={"heat_sink": None})
     assert_run_rejected(tmp_path, capsys, case, "belong to no physical volume group")
+
+
+# ---------------------------------------------------------------- meshes through meshio
+def _export(tmp_path, fmt: str) -> tuple[Path, dict]:
+    """The shipped block anode written by meshio as another FE tool's file
+    (meshes/export_block_anode.py); the geometry table of a case that reads it."""
+    geometry = export_block_anode.export(tmp_path, fmt)
+    geometry.pop("kind"), geometry.pop("impact_point_mm")
+    return Path(geometry["file"]), geometry
+
+
+def _steady_T(case_data: dict) -> tuple[float, float]:
+    """(peak temperature K, convective outflow W) of the steady state, direct solver."""
+    case = anodesim.from_dict(merge(case_data, {"numerics": {"solver": "direct"}}))
+    prep = resolve.prepare(case)
+    domain, problem, _, _ = simulation.build_problem(case, prep, MPI.COMM_WORLD)
+    problem.steady(case.beam.power_W * prep.p_dep)
+    b = case.boundaries["cooled_end"]
+    out = dolfinx.fem.form(b.h_W_m2K * (problem.T - b.temperature_K)
+                           * problem.ds(domain.groups["cooled_end"]))
+    Q = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(out), op=MPI.SUM)
+    T = MPI.COMM_WORLD.allreduce(float(problem.T.x.array.max()), op=MPI.MAX)
+    return T, Q
+
+
+def test_block_anode_through_meshio_formats_gives_the_msh_result(tmp_path):
+    """The block anode as .inp (mm, element sets), .vtu (tags mapped in [geometry.groups]),
+    .med (mm, groups) and .exo (mm, element blocks mapped, faces from node sets) gives the
+    .msh run's peak temperature and cooled-end outflow to round-off (relative 1e-9; direct
+    solver, so only the node order differs)."""
+    want = _steady_T(_example())
+    for fmt in ("inp", "vtu", "med", "exo"):
+        _, geometry = _export(tmp_path, fmt)
+        got = _steady_T(_example(geometry=geometry))
+        assert got == pytest.approx(want, rel=1e-9), fmt
+
+
+def test_meshio_sets_missing_or_mapped_wrong_is_one_line(tmp_path, capsys):
+    """A .vtu without names, a mapping to an absent tag, a mesh in mm read as metres (20 m
+    across) and one in mm whose impact point then misses the beam face: one line each,
+    exit status 2, nothing written."""
+    _, geometry = _export(tmp_path, "vtu")
+    cases = [
+        ({"file": geometry["file"], "mesh_unit": "m"}, "no named set of volume cells"),
+        ({**geometry, "groups": {**geometry["groups"], "target": 7}},
+         "geometry.groups.target = 7: no cell has this tag in the array 'gmsh:physical'; "
+         "expected one of 1, 2, 3, 4, 5, 6"),
+        ({**geometry, "groups": {"target": 2, "beam_face": 3}},
+         "volume cells are in no region set (regions: target)"),
+    ]
+    _, inp = _export(tmp_path, "inp")
+    cases += [({**inp, "mesh_unit": "m"},
+               "geometry.mesh_unit = 'm': expected the unit of the mesh's coordinates (with "
+               "'m' the mesh is 9.381 m across"),
+              ({**inp, "impact_point_mm": [0.0, 0.0, 0.0005]}, None),
+              ({"file": inp["file"]}, "geometry.mesh_unit: missing")]
+    for geometry_change, message in cases:
+        if message is None:  # on the face within 1e-4 of the mesh size: accepted
+            anodesim.from_dict(_example(geometry=geometry_change))
+            continue
+        assert_run_rejected(tmp_path, capsys, _example(geometry=geometry_change), message)
+
+
+def test_mesh_in_the_wrong_unit_misses_the_beam_face(tmp_path, capsys):
+    """The block anode's nodes in µm-scaled metres (a mesh exported in m but declared mm, 9.4
+    µm across, is refused by size); one in mm declared as mm with the impact point given in
+    the wrong unit (0.5 mm off the face): the impact-point line names the mesh's extent."""
+    _, inp = _export(tmp_path, "inp")
+    assert_run_rejected(tmp_path, capsys,
+                        _example(geometry={**inp, "impact_point_mm": [0.0, 0.0, 500.0]}),
+                        "geometry.impact_point_mm = [0.0, 0.0, 500.0]: expected a point on "
+                        "the beam_face group")
+    _, vtu = _export(tmp_path, "vtu")
+    assert_run_rejected(tmp_path, capsys, _example(geometry={**vtu, "mesh_unit": "mm"}),
+                        "geometry.mesh_unit = 'mm': expected the unit of the mesh's "
+                        "coordinates (with 'mm' the mesh is 9.381e-06 m across")
+
+
+def test_small_mesh_in_mm_read_as_metres_misses_the_impact_point(tmp_path, capsys):
+    """A 0.94 mm anode in mm (the block scaled by 0.1, its beam face moved to z = 2 mm)
+    declared in metres is 0.94 m across, a plausible size; the impact point (0, 0, 2) mm
+    is then 2 m from the beam face: one line naming the mesh's extent and unit, exit 2."""
+    import meshio
+
+    path, _ = _export(tmp_path, "inp")
+    m = meshio.read(path)
+    small = tmp_path / "small_anode.inp"
+    meshio.write(small, meshio.Mesh(m.points * 0.1 + [0.0, 0.0, 2.0], m.cells,
+                                    cell_sets=m.cell_sets))
+    geometry = {"file": str(small), "mesh_unit": "m", "impact_point_mm": [0.0, 0.0, 2.0]}
+    assert_run_rejected(tmp_path, capsys, _example(geometry=geometry),
+                        "geometry.impact_point_mm = [0.0, 0.0, 2.0]: expected a point on the "
+                        "beam_face group")
+    case = anodesim.from_dict(_example(geometry={**geometry, "mesh_unit": "mm"}))
+    frame = resolve.prepare(case).lay.frame  # in its own unit the point is on the face
+    assert frame.normal == pytest.approx([0.0, 0.0, 1.0], abs=1e-12)
+
+
+def test_surface_only_and_hexahedral_meshes_are_refused(tmp_path, capsys):
+    """A mesh of the block's surface triangles only, and one of hexahedra: one line each."""
+    import meshio
+    import numpy as np
+
+    m = meshio.read(EXAMPLE.parent / "block_anode.msh")
+    surface = tmp_path / "surface.vtu"
+    meshio.write(surface, meshio.Mesh(m.points, [b for b in m.cells if b.type == "triangle"]))
+    assert_run_rejected(tmp_path, capsys,
+                        _example(geometry={"file": str(surface), "mesh_unit": "m"}),
+                        "no volume cells (found triangle); expected a volume mesh of "
+                        "tetrahedra, not a surface mesh")
+    cube = np.array([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], float)
+    hexa = tmp_path / "hexa.vtu"
+    meshio.write(hexa, meshio.Mesh(cube, [("hexahedron", np.array([[0, 1, 3, 2, 4, 5, 7, 6]]))]))
+    assert_run_rejected(tmp_path, capsys, _example(geometry={"file": str(hexa),
+                                                            "mesh_unit": "mm"}),
+                        "1 hexahedron cells; expected tetrahedra only")
+
+
+def test_second_order_tetrahedra_use_their_corner_nodes(tmp_path):
+    """The block anode made second order by gmsh (tetra10, straight edges: the block has
+    flat faces only) runs to the linear mesh's result to round-off (relative 1e-9)."""
+    import gmsh
+
+    gmsh.initialize()
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.merge(str(EXAMPLE.parent / "block_anode.msh"))
+    gmsh.model.mesh.setOrder(2)
+    quadratic = tmp_path / "block_anode_o2.msh"
+    gmsh.write(str(quadratic))
+    gmsh.finalize()
+    want = _steady_T(_example())
+    assert _steady_T(_example(geometry={"file": str(quadratic)})) == pytest.approx(want,
+                                                                                 rel=1e-9)

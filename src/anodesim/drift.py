@@ -78,13 +78,13 @@ class DriftMap:
         Raises:
             CaseError: the imaging geometry cannot be right (one line naming the key).
         """
-        from .case import CaseError
+        from .case import USER_GEOMETRIES, CaseError
 
         d = case.mechanics.drift
         frame = getattr(lay, "frame", None)
         normal = frame.normal if case.geometry.dim == 3 else (0.0, 0.0, 1.0)
         view = d.view_direction
-        if case.geometry.kind == "user_mesh" and d.take_off is not None:
+        if case.geometry.kind in USER_GEOMETRIES and d.take_off is not None:
             view = view_direction(frame, *d.take_off)
         try:
             return cls.create(d.beam_direction, normal, view, d.source_object_m,

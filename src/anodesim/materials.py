@@ -225,27 +225,103 @@ def library() -> dict[str, Material]:
     """All materials of the data file, keyed by library key."""
     text = resources.files("anodesim").joinpath("data/materials.toml").read_bytes()
     data = tomllib.loads(text.decode())
-    out = {}
-    for key, entry in data.items():
-        tables = {prop: _table(entry[tkey], f"{key}.{prop}")
-                  for prop, tkey in PROPERTY_KEYS.items()}
-        sy = entry.get(YIELD_KEY)
-        kind = entry.get("melting_kind", MELTING_KINDS[0])
-        if kind not in MELTING_KINDS:
-            raise ValueError(f"materials.toml: {key}.melting_kind = {kind!r}; expected one of "
-                             + ", ".join(MELTING_KINDS))
-        info = {k: v for k, v in entry.items() if not isinstance(v, dict)}
-        out[key] = Material(
-            key=key, name=entry.get("name", key), tables=tables,
-            melting_K=float(entry["melting_K"]), damage_K=float(entry["damage_K"]),
-            atomic_number=float(entry["atomic_number"]),
-            atomic_mass_g_mol=float(entry["atomic_mass_g_mol"]),
-            density_g_cm3=float(entry["density_g_cm3"]),
-            backscatter_energy_fraction=float(entry["backscatter_energy_fraction"]),
-            info=info,
-            yield_strength=_table(sy, f"{key}.yield_strength") if sy is not None else None,
-            melting_kind=kind)
-    return out
+    return {key: from_entry(key, entry) for key, entry in data.items()}
+
+
+def from_entry(key: str, entry: dict) -> Material:
+    """A material from an entry of the data-file schema (the library's, or a user material
+    the case reader has checked with :func:`validate` and converted to it)."""
+    tables = {prop: _table(entry[tkey], f"{key}.{prop}") for prop, tkey in PROPERTY_KEYS.items()}
+    sy = entry.get(YIELD_KEY)
+    kind = entry.get("melting_kind", MELTING_KINDS[0])
+    if kind not in MELTING_KINDS:
+        raise ValueError(f"materials.toml: {key}.melting_kind = {kind!r}; expected one of "
+                         + ", ".join(MELTING_KINDS))
+    info = {k: v for k, v in entry.items() if not isinstance(v, dict)}
+    return Material(
+        key=key, name=entry.get("name", key), tables=tables,
+        melting_K=float(entry["melting_K"]), damage_K=float(entry["damage_K"]),
+        atomic_number=float(entry["atomic_number"]),
+        atomic_mass_g_mol=float(entry["atomic_mass_g_mol"]),
+        density_g_cm3=float(entry["density_g_cm3"]),
+        backscatter_energy_fraction=float(entry["backscatter_energy_fraction"]),
+        info=info,
+        yield_strength=_table(sy, f"{key}.yield_strength") if sy is not None else None,
+        melting_kind=kind)
+
+
+ROOM_K = 293.15  # every table must start at or below 20 °C (runs start there)
+ELECTRON_KEYS = ("atomic_number", "atomic_mass_g_mol", "density_g_cm3",
+                 "backscatter_energy_fraction")
+
+
+class MaterialDataError(ValueError):
+    """A material entry that fails the checks: key (relative to the entry), value, and what
+    was expected."""
+
+    def __init__(self, key: str, value, expected: str):
+        super().__init__(f"{key} = {value!r}: expected {expected}")
+        self.key, self.value, self.expected = key, value, expected
+
+
+def validate(entry: dict) -> None:
+    """The checks every material passes (library and user materials, data-file schema):
+    tables with strictly increasing temperatures above 0 K, finite values, positive where
+    the property must be (all but α may not be ≤ 0; 0 < ν < 0.5), a source each, covering
+    20 °C to the damage temperature (the yield table from 20 °C); damage ≤ melting; the
+    electron data positive (0 < η_E < 1).
+
+    Raises:
+        MaterialDataError: the first failing key.
+    """
+    melt, damage = entry.get("melting_K"), entry.get("damage_K")
+    for key in ("melting_K", "damage_K", *ELECTRON_KEYS):
+        v = entry.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
+                or not np.isfinite(v):
+            raise MaterialDataError(key, v, "a positive number")
+    if damage > melt:
+        raise MaterialDataError("damage_K", damage, f"at most melting_K ({melt:g} K)")
+    if not entry["backscatter_energy_fraction"] < 1:
+        raise MaterialDataError("backscatter_energy_fraction",
+                                entry["backscatter_energy_fraction"], "a fraction below 1")
+    for prop, tkey in (*PROPERTY_KEYS.items(), ("yield_strength", YIELD_KEY)):
+        if tkey not in entry:
+            if prop == "yield_strength":
+                continue
+            raise MaterialDataError(tkey, None, "a table {T_K, value, source}")
+        _check_table(tkey, entry[tkey], prop, ROOM_K,
+                     None if prop == "yield_strength" else damage)
+
+
+def _check_table(tkey: str, t, prop: str, lo: float, hi: float | None) -> None:
+    if not isinstance(t, dict):
+        raise MaterialDataError(tkey, t, "a table {T_K, value, source}")
+    T, v = t.get("T_K"), t.get("value")
+    if not isinstance(T, list) or not isinstance(v, list) or len(T) != len(v) or len(T) < 2:
+        raise MaterialDataError(f"{tkey}.value", v, "a list as long as the temperature list "
+                                "(at least 2 points)")
+    try:
+        T, v = np.array(T, dtype=float), np.array(v, dtype=float)
+    except (TypeError, ValueError):
+        raise MaterialDataError(tkey, t, "numbers in T_K and value") from None
+    if not (np.all(np.isfinite(T)) and T[0] > 0 and np.all(np.diff(T) > 0)):
+        raise MaterialDataError(f"{tkey}.T_K", T.tolist(),
+                                "strictly increasing temperatures above 0 K")
+    if not np.all(np.isfinite(v)):
+        raise MaterialDataError(f"{tkey}.value", v.tolist(), "finite numbers")
+    if prop == "nu" and not np.all((v > 0) & (v < 0.5)):
+        raise MaterialDataError(f"{tkey}.value", v.tolist(), "Poisson ratios in (0, 0.5)")
+    if prop not in ("alpha", "nu") and not np.all(v > 0):
+        raise MaterialDataError(f"{tkey}.value", v.tolist(), "positive values")
+    if not str(t.get("source", "")).strip():
+        raise MaterialDataError(f"{tkey}.source", t.get("source"),
+                                "where the numbers come from (a handbook, paper or data sheet)")
+    if T[0] > lo + 1e-9 or (hi is not None and T[-1] < hi - 1e-9):
+        to = f" to the damage temperature {hi - 273.15:.6g} °C" if hi is not None else ""
+        raise MaterialDataError(f"{tkey}.T_K", T.tolist(),
+                                f"a table covering 20 °C{to} (runs start at 20 °C; no "
+                                "extrapolation is done)")
 
 
 def _table(t: dict, name: str) -> Table:
@@ -253,8 +329,12 @@ def _table(t: dict, name: str) -> Table:
                  t.get("source", ""))
 
 
-def get(key: str) -> Material:
-    """One material by library key (KeyError names the known keys)."""
+def get(key: str, user: dict[str, dict] | None = None) -> Material:
+    """One material by key: a user material of the case (``user``: key → entry in the
+    data-file schema, checked by the case reader), else the library's (KeyError names the
+    known keys)."""
+    if user and key in user:
+        return from_entry(key, user[key])
     lib = library()
     if key not in lib:
         raise KeyError(f"unknown material {key!r}; known: {', '.join(sorted(lib))}")

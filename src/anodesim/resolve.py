@@ -23,7 +23,7 @@ def region_materials(case: Case) -> dict[str, mat_lib.Material]:
     """Material per region with the case's overrides (and frozen if constant mode)."""
     out = {}
     for region, key in case.materials.by_region.items():
-        m = mat_lib.get(key).with_overrides(case.materials.overrides.get(region, {}))
+        m = mat_lib.get(key, case.materials.user).with_overrides(case.materials.overrides.get(region, {}))
         if not case.materials.temperature_dependent:
             m = m.frozen_at(case.initial_temperature_K)
         out[region] = m
@@ -184,8 +184,9 @@ def _layout_and_spot(case: Case, mats):
     """(layout, spot, deposition depth in m); the 3-D layout gets the spot's zone."""
     three_d = case.geometry.dim == 3
     if three_d:
-        lay = (geometry.user_mesh.user_layout(case) if case.geometry.kind == "user_mesh"
-               else geometry.reflection3d.layout(case))
+        lay = {"user_mesh": geometry.user_mesh.user_layout,
+               "cad": geometry.cad.layout}.get(case.geometry.kind,
+                                               geometry.reflection3d.layout)(case)
         spot = make_spot(case, mats, lay.stack, lay.frame)
     else:
         lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)

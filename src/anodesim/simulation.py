@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .case import ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
+from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .limits import check, life_summary, limits_for
 from .monitors import default_monitors
 from .beam import deposition_summary
@@ -81,7 +81,7 @@ class Simulation:
         if abs(ratio - 1.0) <= 1e-3 or not self.rank0:
             return
         why = "refine mesh.spot_fraction"
-        if case.geometry.kind == "user_mesh" and spot.deposition != "surface":
+        if case.geometry.kind in USER_GEOMETRIES and spot.deposition != "surface":
             why += (f", or the target is thinner than the electron range "
                     f"({spot.layers[0].range_m * 1e6:.3g} µm): on a user mesh all the energy "
                     "goes into the target group, none into the material below")
@@ -315,8 +315,8 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
 def _mesh(case: Case, prep, comm, out: Path | None):
     """(domain, mesh path): the user's mesh, a reused one, or one built with gmsh."""
     if case.geometry.kind == "user_mesh":
-        mesh_path = Path(case.geometry.file)
-        return geometry.to_dolfinx(comm, path=mesh_path, gdim=3), mesh_path
+        um = geometry.user_mesh
+        return um.to_dolfinx(comm, um.load(case.geometry)), Path(case.geometry.file)
     if case.mesh.file:
         mesh_path = Path(case.mesh.file)
         try:
@@ -329,7 +329,9 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
     mesh_path = out / "mesh.msh" if out is not None else None
     gm = None
-    if rank0 and case.geometry.dim == 3:
+    if rank0 and case.geometry.kind == "cad":
+        gm = geometry.cad.build(case, lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
+    elif rank0 and case.geometry.dim == 3:
         gm = geometry.reflection3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
     elif rank0:
         gm = geometry.axisym.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,

@@ -18,18 +18,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from .imaging import _mechanics
-from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings,
-                    Geometry, Limits, Loading, Materials, Mechanics, MeshSettings, Numerics,
-                    Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
+from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELSIUS_K, Beam,
+                    Boundary, Case, DriftSettings, Geometry, Limits, Loading, Materials,
+                    Mechanics, MeshSettings, Numerics, Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _geometry, _interfaces, _loading, _materials, _mesh,
-                     _output, _probes, _rating, _time, msh_groups, with_beam_entry)
+                     _output, _probes, _rating, _time, with_beam_entry)
 
-__all__ = ["GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case", "CaseError",
-           "DriftSettings", "Geometry", "Limits", "Loading", "Materials", "Mechanics",
-           "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
-           "faces_of", "from_dict", "interfaces_of", "load", "msh_groups", "read_toml",
+__all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
+           "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
+           "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
+           "faces_of", "from_dict", "interfaces_of", "load", "read_toml",
            "regions_of"]
 
 
@@ -38,7 +38,7 @@ __all__ = ["GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case", "CaseErro
 # --------------------------------------------------------------------------------------
 def _target_face_diameter(g: Geometry) -> float:
     s = g.sizes_m
-    if g.kind == "user_mesh":
+    if g.kind in USER_GEOMETRIES:
         return math.inf  # the deposited-power check of the run covers it
     return 2 * {"reflection_insert": s.get("insert_radius_m"),
                 "reflection_3d": s.get("insert_radius_m"),
@@ -154,10 +154,10 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     title = root.string("title", "anodesim case")
     geometry = _geometry(root, Path(base_dir))
     mesh = _mesh(root, Path(base_dir))
-    materials = _materials(root, geometry)
+    materials = _materials(root, geometry, Path(base_dir))
     beam = _beam(root, geometry)
     geometry = with_beam_entry(geometry, beam)
-    if geometry.kind == "user_mesh" and beam.direction is None:
+    if geometry.kind in USER_GEOMETRIES and beam.direction is None:
         raise CaseError("beam.direction: missing; expected the electrons' travel direction "
                         "[x, y, z] (a user mesh has no default beam)")
     _check_spot_fits(geometry, beam)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..frames import (GRAZING_DEG, DriftInputError, central_ray, check_imaging, rod_frame,
                       view_direction)
-from .model import MOUNT_TYPES, Beam, DriftSettings, Geometry, Mechanics, faces_of
+from .model import MOUNT_TYPES, USER_GEOMETRIES, Beam, DriftSettings, Geometry, Mechanics, faces_of
 from .reader import CaseError, _celsius, _fail, _Section, _vector
 from .tables import _check_face
 
@@ -89,7 +89,7 @@ def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
                       expected="a positive radius on the detector in mm")
     radius = None if radius is None else radius * 1e-3
     d.close()
-    if geometry.kind == "user_mesh":  # the face normal is known once the mesh is read
+    if geometry.kind in USER_GEOMETRIES:  # the face normal is known once the mesh is read
         return DriftSettings(tuple(beam_cfg.direction), view or (0.0, 0.0, 0.0), sod, sdd,
                              pixel, take_off, radius)
     beam, normal = _beam_and_normal(d, geometry, beam_cfg, beam, view)

@@ -49,8 +49,18 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
         "dim": 3,
     },
     "user_mesh": {
-        # A gmsh .msh with physical groups: volumes are regions (one must be "target"),
-        # surfaces are faces (one must be "beam_face"); see meshes/README.md.
+        # A volume mesh in any format meshio reads, with named sets: volume sets are regions
+        # (one must be "target"), surface sets are faces (one must be "beam_face"); see
+        # case/mesh_import.py and meshes/README.md.
+        "sizes": {},
+        "regions": (),
+        "normals": {},
+        "interfaces": (),
+        "dim": 3,
+    },
+    "cad": {
+        # A STEP file meshed with gmsh (geometry/cad.py): regions are solids chosen by name
+        # or box (one must be "target"), faces likewise (one must be "beam_face").
         "sizes": {},
         "regions": (),
         "normals": {},
@@ -68,9 +78,12 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 }
 
 
+USER_GEOMETRIES = ("user_mesh", "cad")  # geometries whose regions and faces the user names
+
+
 def regions_of(geometry: Geometry) -> tuple[str, ...]:
     """Region names of the geometry (the volume groups of a user mesh)."""
-    if geometry.kind == "user_mesh":
+    if geometry.kind in USER_GEOMETRIES:
         return tuple(n for n, d in geometry.mesh_groups.items() if d == 3)
     return GEOMETRIES[geometry.kind]["regions"]
 
@@ -82,7 +95,7 @@ def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
 
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
     """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
-    if geometry.kind == "user_mesh":
+    if geometry.kind in USER_GEOMETRIES:
         return {n: None for n, d in geometry.mesh_groups.items() if d == 2}
     normals = dict(GEOMETRIES[geometry.kind]["normals"])
     if geometry.kind == "reflection_3d" and geometry.face_cut_rad == 0.0:
@@ -121,9 +134,13 @@ class Geometry:
         face_cut_rad: 3-D reflection anode: the cut α of the rod's end face from the plane
             normal to the rod axis that gives θ for the beam entry (axial: α = θ; side:
             α = 90° − θ); 0: a flat end face.
-        file: user mesh: the .msh file.
-        impact_point_m: user mesh: where the beam axis meets the beam face (m).
-        mesh_groups: user mesh: physical-group name → dimension (3 regions, 2 faces).
+        file: user mesh: the mesh file; cad: the STEP file.
+        impact_point_m: user mesh, cad: where the beam axis meets the beam face (m).
+        mesh_groups: user mesh, cad: group name → dimension (3 regions, 2 faces).
+        mesh_unit: user mesh: length unit of the file's coordinates ("m" or "mm").
+        groups: user mesh: ``[geometry.groups]``, name → the file's tag (int) or set name
+            (str); empty: the file's own named sets. cad: region or face name → a name
+            in the STEP file (str) or a box [x0, y0, z0, x1, y1, z1] (m).
     """
 
     kind: str
@@ -133,6 +150,8 @@ class Geometry:
     file: str | None = None
     impact_point_m: tuple[float, float, float] | None = None
     mesh_groups: dict[str, int] = field(default_factory=dict)
+    mesh_unit: str = "m"
+    groups: dict[str, int | str] = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -159,11 +178,17 @@ class MeshSettings:
 
 @dataclass(frozen=True)
 class Materials:
-    """Material name per region, constant overrides (SI) and the property mode."""
+    """Material name per region, constant overrides (SI) and the property mode.
+
+    Attributes:
+        user: user materials of the case (case/user_materials.py): name → entry in the
+            library's data-file schema (K, SI), checked like the library.
+    """
 
     by_region: dict[str, str]
     overrides: dict[str, dict[str, float]]
     temperature_dependent: bool = True
+    user: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -368,6 +393,11 @@ class Case:
         """The resolved case (SI) as plain data, for the summary and the hash."""
         d = asdict(self)
         d.pop("source")
+        if self.geometry.kind not in USER_GEOMETRIES:  # (keys of user geometries only)
+            for key in ("mesh_unit", "groups"):
+                d["geometry"].pop(key)
+        if not self.materials.user:
+            d["materials"].pop("user")
         return d
 
     def hash(self) -> str:

@@ -12,8 +12,10 @@ from ..beam import DEPOSITIONS
 from ..frames import ENTRIES, textbook
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANTS, GEOMETRIES, LOADING_KINDS, ROUND_SPOTS, SPOT_SHAPES,
+                    USER_GEOMETRIES,
                     Beam, Boundary, Geometry, Loading, Materials, MeshSettings, Output, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
+from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
 
@@ -21,50 +23,96 @@ from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail,
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
-def msh_groups(path: Path) -> dict[str, int]:
-    """Physical-group name → dimension from the $PhysicalNames section of a gmsh .msh file
-    (ASCII or binary: that section is text in both)."""
-    groups, inside = {}, False
-    with open(path, "rb") as f:
-        for raw in f:
-            line = raw.decode("utf-8", "replace").strip()
-            if line == "$PhysicalNames":
-                inside = True
-                next(f)  # the count
-                continue
-            if line == "$EndPhysicalNames":
-                break
-            if inside:
-                dim, _tag, name = line.split(maxsplit=2)
-                groups[name.strip('"')] = int(dim)
-            elif line.startswith("$Nodes"):
-                break
-    return groups
-
-
 def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
+    from . import mesh_import  # meshio, no gmsh or dolfinx
+
     path = base_dir / sec.string("file")
     if not path.is_file():
-        raise _fail("geometry.file", str(path), "an existing gmsh .msh file")
+        raise _fail("geometry.file", str(path), "an existing mesh file")
+    # gmsh meshes of this project are in metres; other formats must say their unit
+    unit = sec.choice("mesh_unit", tuple(mesh_import.UNITS),
+                      "m" if path.suffix == ".msh" else ...)
+    groups = {}
+    if sec.has("groups"):
+        gs = sec.section("groups")
+        for name in list(gs.data):
+            ref = gs.raw(name)
+            if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+                raise _fail(f"geometry.groups.{name}", ref,
+                            "an integer tag of the mesh file or the name of a set in it")
+            groups[name] = ref
+        gs.close()
     try:
-        groups = msh_groups(path)
-    except (OSError, ValueError, StopIteration):
-        groups = {}
-    if not groups:
-        raise _fail("geometry.file", str(path), "a gmsh .msh file with named physical groups")
+        um = mesh_import.read(str(path), unit, groups or None)
+    except mesh_import.MeshImportError as e:
+        raise CaseError(str(e)) from None
     for name, dim in (("target", 3), ("beam_face", 2)):
-        if groups.get(name) != dim:
+        if um.dims.get(name) != dim:
             raise _fail("geometry.file", str(path),
-                        f"a mesh with a {'volume' if dim == 3 else 'surface'} physical group "
-                        f"named '{name}' (found: {', '.join(sorted(groups))})")
+                        f"a mesh with a {'volume' if dim == 3 else 'surface'} set named "
+                        f"'{name}' (found: {', '.join(sorted(um.dims)) or 'none'}"
+                        f"{'; or map one in [geometry.groups]' if not groups else ''})")
+    if not mesh_import.SMALLEST_M <= um.diagonal <= mesh_import.LARGEST_M:
+        raise _fail("geometry.mesh_unit", unit,
+                    f"the unit of the mesh's coordinates (with {unit!r} the mesh is "
+                    f"{um.diagonal:.4g} m across; an anode is "
+                    f"{mesh_import.SMALLEST_M * 1e3:g} mm to {mesh_import.LARGEST_M:g} m)")
+    point = _impact_point(sec)
+    sec.close()
+    return Geometry("user_mesh", {}, file=str(path), impact_point_m=point,
+                    mesh_groups=dict(um.dims), mesh_unit=unit, groups=groups)
+
+
+def _cad(sec: _Section, base_dir: Path) -> Geometry:
+    from . import step_file  # gmsh (OpenCASCADE), no dolfinx
+
+    path = base_dir / sec.string("file")
+    if not path.is_file():
+        raise _fail("geometry.file", str(path), "an existing STEP file")
+    groups, dims = {}, {}
+    for table, dim in (("regions", 3), ("faces", 2)):
+        ts = sec.section(table, {})
+        for name in list(ts.data):
+            ref = ts.raw(name)
+            if isinstance(ref, dict):
+                box = ts.section(name)
+                ref = [c * 1e-3 for c in _numbers(box, "box_mm", (), -math.inf, math.inf,
+                                                     "a box [x0, y0, z0, x1, y1, z1] in mm")]
+                if len(ref) != 6 or any(ref[i] > ref[i + 3] for i in range(3)):
+                    raise _fail(f"geometry.{table}.{name}.box_mm", [c * 1e3 for c in ref],
+                                "a box [x0, y0, z0, x1, y1, z1] in mm with x0 <= x1, y0 <= y1, "
+                                "z0 <= z1")
+                box.close()
+            elif not isinstance(ref, str):
+                raise _fail(f"geometry.{table}.{name}", ref, "a name in the STEP file or "
+                            "{ box_mm = [x0, y0, z0, x1, y1, z1] }")
+            groups[name], dims[name] = ref, dim
+        ts.close()
+    names = step_file.solid_names(str(path))  # (reads the file: CadError if it cannot)
+    if not any(d == 3 for d in dims.values()):  # the solids' own names
+        for name in names:
+            groups[name], dims[name] = name, 3
+    if "" in groups:
+        raise _fail("geometry.regions", {}, "names for the regions: the STEP file has unnamed "
+                    "solids (name its bodies in the CAD tool, or choose them by box_mm)")
+    for name, dim, table in (("target", 3, "regions"), ("beam_face", 2, "faces")):
+        if dims.get(name) != dim:
+            found = ", ".join(sorted(n for n, d in dims.items() if d == dim)) or "none"
+            raise CaseError(f"geometry.{table}.{name}: missing; expected the "
+                            f"{'solid' if dim == 3 else 'face'} hit by the beam (found: {found})")
+    point = _impact_point(sec)
+    sec.close()
+    return Geometry("cad", {}, file=str(path), impact_point_m=point, mesh_groups=dims,
+                    groups=groups)
+
+
+def _impact_point(sec: _Section) -> tuple[float, float, float]:
     point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
     if (not isinstance(point, list) or len(point) != 3 or any(
             isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
             for c in point)):
         raise _fail("geometry.impact_point_mm", point, "a point [x, y, z] in mm")
-    sec.close()
-    return Geometry("user_mesh", {}, file=str(path),
-                    impact_point_m=tuple(float(c) * 1e-3 for c in point), mesh_groups=groups)
+    return tuple(float(c) * 1e-3 for c in point)
 
 
 def _geometry(root: _Section, base_dir: Path) -> Geometry:
@@ -72,6 +120,8 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
     kind = sec.choice("kind", tuple(GEOMETRIES))
     if kind == "user_mesh":
         return _user_mesh(sec, base_dir)
+    if kind == "cad":
+        return _cad(sec, base_dir)
     spec = GEOMETRIES[kind]
     sizes = {}
     for key, scale in spec["sizes"].items():
@@ -158,21 +208,22 @@ OVERRIDE_KEYS = {"k_W_mK": "k", "cp_J_kgK": "cp", "rho_kg_m3": "rho",
                  "alpha_1_K": "alpha", "E_Pa": "E", "nu_1": "nu"}
 
 
-def _materials(root: _Section, geometry: Geometry) -> Materials:
+def _materials(root: _Section, geometry: Geometry, base_dir: Path) -> Materials:
     from ..materials import library  # reads a TOML data file, no dolfinx
 
-    lib = library()
     regions = regions_of(geometry)
     sec = root.section("materials")
+    user = user_materials.read(sec, base_dir)
+    lib = {**library(), **user}
     by_region = {}
     for region in regions:
-        if geometry.kind == "user_mesh" and not sec.has(region):
+        if geometry.kind in USER_GEOMETRIES and not sec.has(region):
             raise CaseError(f"materials.{region}: missing; expected a material for the region "
                             f"'{region}' of {geometry.file}")
         name = sec.string(region)
         if name not in lib:
             raise _fail(f"materials.{region}", name,
-                        "a material of the library: " + ", ".join(sorted(lib))
+                        "a material of the library or the case: " + ", ".join(sorted(lib))
                         + _did_you_mean(name, lib))
         by_region[region] = name
     mode = sec.choice("properties", ("temperature_dependent", "constant"),
@@ -191,7 +242,8 @@ def _materials(root: _Section, geometry: Geometry) -> Materials:
             rs.close()
     ov.close()
     sec.close()
-    return Materials(by_region, overrides, mode == "temperature_dependent")
+    return Materials(by_region, overrides, mode == "temperature_dependent",
+                     {k: v for k, v in user.items() if k in by_region.values()})
 
 
 def _beam(root: _Section, geometry: Geometry) -> Beam:

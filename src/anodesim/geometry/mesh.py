@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import math
+
 import numpy as np
 
 from ..case import Case
@@ -36,6 +38,31 @@ def generate(gmsh, dim: int, size, path: Path | None):
         gmsh.write(str(tmp))
         tmp.replace(path)
     return gmsh
+
+
+def zone_size(lay, h_min: float, growth: float, h_max: float, zone_depth: float):
+    """The size callback of the 3-D meshes: h = min(h_max, h_min + growth · distance from
+    the deposition zone), the zone being the spot's box (``lay.zone``: in-face axis and
+    half-extents) down to zone_depth along −n; near a flat top's rim (``lay.rim``) at most
+    0.06 × rim + growth · distance from the rim (all m)."""
+    fr = lay.frame
+    u_axis, a_u, a_w = lay.zone
+    w_axis = np.cross(fr.normal, u_axis)
+    c, n = fr.origin, fr.normal
+
+    def size(dim, tag, x, y, z, lc):
+        d = np.array([x, y, z]) - c
+        depth = -(d @ n)
+        du = max(0.0, abs(d @ u_axis) - a_u)
+        dw = max(0.0, abs(d @ w_axis) - a_w)
+        dz = max(0.0, -depth, depth - zone_depth)
+        h = min(h_max, h_min + growth * math.sqrt(du * du + dw * dw + dz * dz))
+        if lay.rim is not None:
+            off = math.hypot(math.sqrt(max(d @ d - (d @ n) ** 2, 0.0)) - lay.rim, d @ n)
+            h = min(h, 0.06 * lay.rim + growth * off)
+        return h
+
+    return size
 
 
 @dataclass
@@ -107,6 +134,6 @@ def mesh_sizes(case: Case, spot) -> tuple[float, float, float]:
     g = case.geometry
     if g.kind == "transmission":
         h_min = min(h_min, 0.5 * g.sizes_m["target_thickness_m"])
-    scale = max(g.sizes_m.values())
+    scale = max(g.sizes_m.values()) if g.sizes_m else math.inf  # (cad: its build clamps)
     h_max = case.mesh.max_size_m or scale / 10.0
     return h_min, case.mesh.growth, max(h_max, h_min)

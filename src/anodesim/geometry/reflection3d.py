@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..frames import BeamFrame, rod_frame
-from .mesh import generate, start_gmsh
+from .mesh import generate, start_gmsh, zone_size
 
 
 @dataclass
@@ -172,20 +172,5 @@ def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: 
     gmsh.model.addPhysicalGroup(3, target, 10, name="target")
     gmsh.model.addPhysicalGroup(3, sink, 11, name="heat_sink")
 
-    u_axis, a_u, a_w = lay.zone
-    w_axis = np.cross(fr.normal, u_axis)
-    c, n = fr.origin, fr.normal
-
-    def size(dim, tag, x, y, z, lc):
-        d = np.array([x, y, z]) - c
-        depth = -(d @ n)
-        du = max(0.0, abs(d @ u_axis) - a_u)
-        dw = max(0.0, abs(d @ w_axis) - a_w)
-        dz = max(0.0, -depth, depth - zone_depth)
-        h = min(h_max, h_min + growth * math.sqrt(du * du + dw * dw + dz * dz))
-        if lay.rim is not None:
-            off = math.hypot(math.sqrt(max(d @ d - (d @ n) ** 2, 0.0)) - lay.rim, d @ n)
-            h = min(h, 0.06 * lay.rim + growth * off)
-        return h
-
+    size = zone_size(lay, h_min, growth, h_max, zone_depth)
     return generate(gmsh, 3, size, path)

@@ -1,6 +1,7 @@
-"""User meshes (``geometry.kind = "user_mesh"``): the beam frame from the mesh itself, the
-normal of the beam-face triangle at the impact point, pointing out of the target, with e₁
-along the beam's trace on the face; the layout checks of the physical groups.
+"""User meshes (``geometry.kind = "user_mesh"``, any format meshio reads: case/mesh_import.py):
+the beam frame from the mesh itself, the normal of the beam-face triangle at the impact
+point, pointing out of the target, with e₁ along the beam's trace on the face; the mesh
+built in dolfinx (create_mesh and meshtags) with its named regions and faces.
 """
 
 from __future__ import annotations
@@ -11,47 +12,94 @@ import numpy as np
 
 from ..case import CaseError
 from ..frames import BeamFrame, beam_direction
-from .mesh import start_gmsh
+from ..case import mesh_import
+from ..case.mesh_import import ImportedMesh
+from .mesh import AnodeMesh, start_gmsh
 from .reflection3d import Layout3D
 
 ON_FACE_TOLERANCE = 1e-4  # × the mesh's bounding-box diagonal
 
 
-def _unnamed_volumes(gmsh) -> list[int]:
-    """Volume entities of the loaded model in no physical volume group: their cells would
-    have no region and no material (gmsh does not even save their cells by default)."""
-    named = {e for dim, group in gmsh.model.getPhysicalGroups(3)
-             for e in gmsh.model.getEntitiesForPhysicalGroup(dim, group)}
-    return [t for _, t in gmsh.model.getEntities(3) if t not in named]
+def load(geometry) -> ImportedMesh:
+    """The user mesh of the geometry (read once per file, unit and mapping; any rank).
+
+    Raises:
+        CaseError: unreadable file, no volume cells, refused cell types, missing or
+            overlapping sets (one line naming the key).
+    """
+    try:
+        return mesh_import.read(geometry.file, geometry.mesh_unit,
+                                dict(geometry.groups) if geometry.groups else None)
+    except mesh_import.MeshImportError as e:
+        raise CaseError(str(e)) from None
+
+
+def check_gmsh_volumes(path: str) -> None:
+    """A gmsh file lists every volume, but saves only the cells of volumes in a physical
+    group (Mesh.SaveAll = 0): a volume outside every group would silently vanish.
+
+    Raises:
+        CaseError: a volume of the .msh file in no physical volume group.
+    """
+    gmsh = start_gmsh("user")
+    try:
+        gmsh.merge(path)
+        named = {e for dim, group in gmsh.model.getPhysicalGroups(3)
+                 for e in gmsh.model.getEntitiesForPhysicalGroup(dim, group)}
+        unnamed = [t for _, t in gmsh.model.getEntities(3) if t not in named]
+    finally:
+        gmsh.finalize()
+    if unnamed and named:
+        raise CaseError(f"geometry.file = {path!r}: volume(s) {unnamed} belong to no physical "
+                        "volume group; expected every volume in a named region group")
+
+
+def to_dolfinx(comm, imported: ImportedMesh) -> AnodeMesh:
+    """The dolfinx mesh of an imported user mesh, with its region and face tags (collective:
+    rank 0 passes the cells, the partitioner distributes them)."""
+    import basix.ufl
+    import dolfinx
+    import ufl
+    from dolfinx.graph import adjacencylist
+    from dolfinx.io import distribute_entity_data
+
+    root = comm.rank == 0
+    domain = ufl.Mesh(basix.ufl.element("Lagrange", "tetrahedron", 1, shape=(3,),
+                                        dtype=np.float64))
+    cells = imported.tets if root else np.empty((0, 4), np.int64)
+    x = imported.points if root else np.empty((0, 3), np.float64)
+    mesh = dolfinx.mesh.create_mesh(comm, cells, domain, x)
+    tdim = mesh.topology.dim
+    tags = []
+    for dim, entities, values in ((tdim, imported.tets, imported.cell_tag),
+                                  (tdim - 1, imported.facets, imported.facet_tag)):
+        if not root:
+            entities, values = np.empty((0, dim + 1), np.int64), np.empty(0, np.int32)
+        local, local_values = distribute_entity_data(mesh, dim, entities.astype(np.int64),
+                                                     values.astype(np.int32))
+        mesh.topology.create_connectivity(dim, tdim)
+        tags.append(dolfinx.mesh.meshtags_from_entities(
+            mesh, dim, adjacencylist(local), local_values.astype(np.int32, copy=False)))
+    return AnodeMesh(mesh, tags[0], tags[1], dict(imported.groups), dict(imported.dims),
+                     axisymmetric=False)
 
 
 def user_layout(case) -> Layout3D:
-    """The beam frame on a user mesh (read with gmsh, no dolfinx): the beam_face triangle
-    nearest to the impact point gives the face normal, oriented against the beam.
+    """The beam frame on a user mesh (no dolfinx): the beam_face triangle nearest to the
+    impact point gives the face normal, oriented against the beam.
 
     Raises:
         CaseError: the impact point is not on the beam face (farther than 1e-4 of the mesh
             size from it), or the beam does not hit the face there.
     """
-    import gmsh
-
     g = case.geometry
-    start_gmsh("user")
-    try:
-        gmsh.merge(g.file)
-        tags, coords, _ = gmsh.model.mesh.getNodes()
-        xyz = coords.reshape(-1, 3)
-        lower, upper = xyz.min(axis=0), xyz.max(axis=0)
-        tris, tets = _group_elements(gmsh, 2, "beam_face"), _group_elements(gmsh, 3, "target")
-        unnamed = _unnamed_volumes(gmsh)
-        index = np.zeros(int(tags.max()) + 1, dtype=np.int64)
-        index[tags.astype(np.int64)] = np.arange(len(tags))
-        corners = xyz[index[tris]]
-    finally:
-        gmsh.finalize()
-    if unnamed:
-        raise CaseError(f"geometry.file = {str(g.file)!r}: volume(s) {unnamed} belong to no "
-                        "physical volume group; expected every volume in a named region group")
+    if str(g.file).endswith(".msh"):
+        check_gmsh_volumes(str(g.file))
+    um = load(g)
+    xyz = um.points
+    lower, upper = xyz.min(axis=0), xyz.max(axis=0)
+    tris, tets = um.group("beam_face"), um.group("target")
+    corners = xyz[tris]
     p = np.asarray(g.impact_point_m)
     dist, normals = _distance_to_triangles(p, corners)
     scale = float(np.linalg.norm(upper - lower))
@@ -60,7 +108,9 @@ def user_layout(case) -> Layout3D:
         raise CaseError(f"geometry.impact_point_mm = {[float(c) * 1e3 for c in p]}: expected a "
                         "point on "
                         f"the beam_face group of {g.file} (the nearest point of it is "
-                        f"{dist[i] * 1e3:.4g} mm away)")
+                        f"{dist[i] * 1e3:.4g} mm away; the mesh spans "
+                        f"{_mm(lower)} to {_mm(upper)} mm with geometry.mesh_unit = "
+                        f"{g.mesh_unit!r})")
     b = beam_direction(case.beam.direction)
     # outward: away from the fourth node of the target tetrahedron on that triangle
     tri = set(tris[i].tolist())
@@ -69,8 +119,15 @@ def user_layout(case) -> Layout3D:
         raise CaseError(f"geometry.file = {str(g.file)!r}: the beam_face group at the impact "
                         "point does not bound the target volume; expected beam_face on the "
                         "surface of the target group")
-    inner = xyz[index[[v for v in tet if v not in tri][0]]]
+    inner = xyz[[v for v in tet if v not in tri][0]]
     n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
+    return frame_layout(case, p, n, scale, (lower, upper))
+
+
+def frame_layout(case, p, n, scale: float, bounds) -> Layout3D:
+    """The 3-D layout of a user geometry: beam frame at the impact point p with outward
+    face normal n (m; the beam must hit the face at least 1° from grazing)."""
+    b = beam_direction(case.beam.direction)
     if -(b @ n) < math.sin(math.radians(1.0)):
         raise CaseError(f"beam.direction = {list(case.beam.direction)}: expected a beam that "
                         f"hits the beam face (at least 1° from grazing; face normal "
@@ -80,22 +137,12 @@ def user_layout(case) -> Layout3D:
         t = np.eye(3)[int(np.argmin(np.abs(n)))]
         t = t - (t @ n) * n
     e1 = t / np.linalg.norm(t)
-    frame = BeamFrame(p, n, e1, np.cross(n, e1), b)
-    return Layout3D({}, 0.0, frame, [("target", scale)], scale, bounds=(lower, upper))
+    frame = BeamFrame(np.asarray(p, float), n, e1, np.cross(n, e1), b)
+    return Layout3D({}, 0.0, frame, [("target", scale)], scale, bounds=bounds)
 
 
-def _group_elements(gmsh, dim: int, name: str) -> np.ndarray:
-    """Corner node tags (n, dim + 1) of the elements in the named physical group."""
-    out = []
-    for d, tag in gmsh.model.getPhysicalGroups(dim):
-        if gmsh.model.getPhysicalName(d, tag) != name:
-            continue
-        for entity in gmsh.model.getEntitiesForPhysicalGroup(d, tag):
-            types, _, nodes = gmsh.model.mesh.getElements(dim, entity)
-            for t, n in zip(types, nodes):
-                k = gmsh.model.mesh.getElementProperties(t)[3]  # nodes per element
-                out.append(np.asarray(n, dtype=np.int64).reshape(-1, k)[:, :dim + 1])
-    return np.concatenate(out)
+def _mm(x) -> list[float]:
+    return [round(float(c) * 1e3, 4) for c in x]
 
 
 def _distance_to_triangles(p: np.ndarray, tri: np.ndarray):

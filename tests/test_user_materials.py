@@ -1,0 +1,123 @@
+"""User materials ([materials.define.<name>] in the case, or a user TOML library file named
+by materials.library): a user copy of the library's Cu, with its tables given in °C, runs to
+the library result to round-off; bad tables are one error line each, exit status 2."""
+
+import copy
+
+import pytest
+from cases import merge, reflection
+from test_case import assert_run_rejected, write_toml
+
+import anodesim
+from anodesim import materials, simulation
+from anodesim.cli import main
+
+
+def _copy_of(key: str, celsius: bool = True) -> dict:
+    """The library entry of ``key`` as a user material: tables in °C (T_C) or K (T_K)."""
+    m = materials.get(key)
+    out = {"name": f"user copy of {m.name}", "source": f"copy of the library's {key} entry",
+           "melting_C" if celsius else "melting_K":
+               m.melting_K - 273.15 if celsius else m.melting_K,
+           "damage_C": m.damage_K - 273.15, "electron_data": key}
+    for prop, tkey in materials.PROPERTY_KEYS.items():
+        t = m.tables[prop]
+        T = (t.T_K - 273.15) if celsius else t.T_K
+        out[tkey] = {"T_C" if celsius else "T_K": T.tolist(), "value": t.values.tolist()}
+    if m.yield_strength is not None:
+        t = m.yield_strength
+        out["sigma_y_Pa"] = {"T_K": t.T_K.tolist(), "value": t.values.tolist(),
+                             "source": t.source}
+    return out
+
+
+def _summary(data: dict) -> dict:
+    return simulation.run(anodesim.from_dict(data)).summary_dict()["results"]["final"]
+
+
+CASE = reflection(loading={"kind": "steady", "duration_s": None})
+
+
+def test_user_copy_of_cu_gives_the_library_result(tmp_path):
+    """Cu redefined in the case (°C tables) and in a user library file (K tables): the
+    steady peak and heat-sink temperatures equal the library Cu run's to 1e-12 (the same
+    tables after the °C → K conversion, to round-off)."""
+    want = _summary(CASE)
+    defined = merge(CASE, {"materials": {"heat_sink": "MyCu",
+                                         "define": {"MyCu": _copy_of("Cu")}}})
+    got = _summary(defined)
+    lib = tmp_path / "my_materials.toml"
+    write_toml(lib, {"MyCu2": _copy_of("Cu", celsius=False)})
+    from_file = merge(CASE, {"materials": {"heat_sink": "MyCu2", "library": str(lib)}})
+    got2 = _summary(from_file)
+    for key in ("T_peak_C", "T_max_heat_sink_C", "stored_heat_J"):
+        assert got[key] == pytest.approx(want[key], rel=1e-12), key
+        assert got2[key] == pytest.approx(want[key], rel=1e-12), key
+    case = anodesim.from_dict(defined)
+    m = materials.get("MyCu", case.materials.user)
+    assert m.k(400.0) == pytest.approx(materials.get("Cu").k(400.0), rel=1e-12)
+    assert case.to_dict()["materials"]["user"]["MyCu"]["source"] == "copy of the library's Cu entry"
+
+
+def _bad(**changes):
+    mat = copy.deepcopy(_copy_of("Cu"))
+    for k, v in changes.items():
+        if v is None:
+            mat.pop(k)
+        elif isinstance(v, dict) and isinstance(mat.get(k), dict):
+            mat[k].update(v)
+        else:
+            mat[k] = v
+    return merge(CASE, {"materials": {"heat_sink": "MyCu", "define": {"MyCu": mat}}})
+
+
+BAD = [
+    ("no source", _bad(source=None), "materials.define.MyCu.source: missing"),
+    ("temperatures not increasing", _bad(k_W_mK={"T_C": [20.0, 10.0, 300.0],
+                                                 "value": [390.0, 380.0, 370.0]}),
+     "materials.define.MyCu.k_W_mK.T_C = [20.0, 10.0, 300.0]: expected strictly increasing "
+     "temperatures above 0 K"),
+    ("negative conductivity", _bad(k_W_mK={"T_C": [0.0, 300.0], "value": [390.0, -1.0]}),
+     "materials.define.MyCu.k_W_mK.value = [390.0, -1.0]: expected positive values"),
+    ("range not covered", _bad(cp_J_kgK={"T_C": [20.0, 100.0], "value": [385.0, 390.0]}),
+     "materials.define.MyCu.cp_J_kgK.T_C = [20.0, 100.0]: expected a table covering 20 °C to "
+     "the damage temperature 200 °C"),
+    ("lengths differ", _bad(E_Pa={"T_C": [0.0, 300.0], "value": [1.2e11]}),
+     "materials.define.MyCu.E_Pa.value = [120000000000.0]: expected a list as long as"),
+    ("Poisson ratio", _bad(nu_1=0.6), "materials.define.MyCu.nu_1.value = [0.6, 0.6]: "
+     "expected Poisson ratios in (0, 0.5)"),
+    ("no melting point", _bad(melting_C=None), "materials.define.MyCu.melting_C: give "
+     "exactly one of melting_C (°C) or melting_K (K)"),
+    ("damage above melting", _bad(damage_C=2000.0), "materials.define.MyCu.damage_C = "
+     "2000.0: expected at most melting_K"),
+    ("unknown electron data", _bad(electron_data="Cuu"), "materials.define.MyCu."
+     "electron_data = 'Cuu': expected a library material whose electron data"),
+    ("no electron data", _bad(electron_data=None), "materials.define.MyCu.atomic_number: "
+     "missing"),
+    ("misspelt key", _bad(k_W_mk={"T_C": [0.0, 300.0], "value": [1.0, 1.0]}),
+     "materials.define.MyCu.k_W_mk"),
+    ("a library name", merge(CASE, {"materials": {"define": {"Cu": _copy_of("Cu")}}}),
+     "materials.define.Cu: a library material has this name"),
+]
+
+
+@pytest.mark.parametrize("what,data,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_user_material_is_one_line_exit_2(tmp_path, capsys, what, data, message):
+    assert_run_rejected(tmp_path, capsys, data, message)
+
+
+def test_every_library_material_passes_the_user_material_checks():
+    """The library is held to the same checks (materials.validate) as user materials."""
+    import tomllib
+    from importlib import resources
+
+    data = tomllib.loads(resources.files("anodesim").joinpath("data/materials.toml")
+                         .read_text())
+    for key, entry in data.items():
+        materials.validate(entry)  # raises MaterialDataError on the first bad key
+
+
+def test_missing_library_file_is_one_line(tmp_path, capsys):
+    data = merge(CASE, {"materials": {"library": "nowhere.toml"}})
+    assert_run_rejected(tmp_path, capsys, data, "materials.library = ")
+    assert main(["check", str(write_toml(tmp_path / "c.toml", data))]) == 2
