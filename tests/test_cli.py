@@ -27,7 +27,8 @@ def test_run_writes_all_outputs(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "peak temperature" in err
-    for name in ("mesh.msh", "timeseries.csv", "temperatures.png", "summary.json"):
+    for name in ("mesh.msh", "timeseries.csv", "temperatures.png", "temperature_field.png",
+                 "summary.json"):
         assert (out / name).is_file(), name
     assert (out / "fields.bp").is_dir() and not (out / "fields.bp.partial").exists()
     assert not list(out.glob(".*"))  # no temporary files left behind

@@ -33,8 +33,11 @@ def renamed(section: str | None, old: str, new: str) -> dict:
      "beam.voltage_kv: unknown key (did you mean 'voltage_kV'? names are case-sensitive)"),
     (renamed(None, "beam", "Beam"),
      "Beam: unknown key (did you mean 'beam'? names are case-sensitive)"),
-    # a near spelling could be another valid key not read yet: the required one is missing
-    (renamed("beam", "voltage_kV", "volt_kV"), "beam.voltage_kV: missing"),
+    # a near spelling could be another valid key not read yet: the required one is missing,
+    # and the key spelt like it is named
+    (renamed("beam", "voltage_kV", "volt_kV"), "beam.voltage_kV: missing; expected a positive "
+     "voltage in kV "
+     "(the table has 'volt_kV', not a key read so far: a misspelling of 'voltage_kV'?)"),
 ])
 def test_a_mistyped_required_key_is_unknown_not_missing(case, message):
     with pytest.raises(CaseError) as e:
@@ -110,6 +113,18 @@ def test_a_broken_limit_speaks_up(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(tmp_path / "b"), "-q", "--no-fail-on-limits"]) == 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("anodesim: limit broken: spot")
+
+
+@pytest.mark.parametrize("given", [{"period_s": 0.1}, {"duty_cycle": 0.5},
+                                   {"period_s": 0.1, "duty_cycle": 0.5}])
+def test_keys_that_exclude_each_other_say_so(given):
+    loading = {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.01,
+               "off_s": 0.02, **given}
+    first = next(iter(given))
+    with pytest.raises(CaseError, match=re.escape(
+            f"loading.{first}: given together with loading.on_s; expected either on_s and "
+            "off_s, or period_s and duty_cycle (they exclude each other)")):
+        from_dict(reflection(loading=loading))
 
 
 @pytest.mark.parametrize("change, message", [

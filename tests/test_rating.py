@@ -3,6 +3,7 @@
 Tolerances are stated per test. The engine is exact superposition of the finite-element step
 response, so it is checked against full finite-element runs of the same schedules."""
 
+import html
 import json
 
 import numpy as np
@@ -174,7 +175,7 @@ def test_rate_command_writes_charts(tmp_path, capsys):
         rating={"exposure_s": [1e-3, 10.0], "exposure_points": 5, "duty_cycles": [0.1, 0.5],
                 "periods_s": [0.01, 1.0]}))
     out = tmp_path / "rate"
-    assert main(["rate", str(path), "-o", str(out)]) == 0
+    assert main(["rate", str(path), "-o", str(out), "--report"]) == 0
     for name in ("single", "duty", "period", "continuous"):
         assert (out / f"rating_{name}.csv").is_file()
     for name in ("single", "duty", "period"):
@@ -184,6 +185,9 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert "engine" in r and r["continuous"]["binding"] in {
         "spot", "interface", "heat_sink", "erosion", "coolant_side"}
     assert "continuous rating (engine)" in capsys.readouterr().err
+    page = html.unescape((out / "report.html").read_text())  # the rating in words, charts
+    assert r["rating_in_words"] in page and page.count("data:image/png;base64,") == len(
+        list(out.glob("rating_*.png"))) + 1  # and the beam-power schedule
 
 
 @pytest.mark.parametrize("change,message", [

@@ -171,7 +171,8 @@ def test_folder_of_another_study_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["sweep", str(a), "-o", str(out), "-q"]) == 0
     before = {f: f.read_bytes() for f in out.rglob("*") if f.is_file()}
-    b = power_study_file(tmp_path, "b.toml", [2.0])
+    b = tmp_path / "b.toml"  # a study over another axis
+    b.write_text('case = "base.toml"\n[axes]\n"beam.fwhm_um" = [20.0]\n')
     assert main(["sweep", str(b), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "holds a different study" in err and err.count("\n") == 0
@@ -182,6 +183,35 @@ def test_folder_of_another_study_is_refused(tmp_path, capsys):
     (other / "notes.txt").write_text("mine")
     assert main(["sweep", str(a), "-o", str(other)]) == 2
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+def test_a_study_grows_and_shrinks_in_its_folder(tmp_path, capsys):
+    """Adding an axis value keeps the finished case (same id, its files untouched) and runs
+    only the new one; --list and the run agree; removing a value leaves its folder in
+    place and its row out of the table."""
+    out = tmp_path / "out"
+    one = power_study_file(tmp_path, "one.toml", [1.0])
+    assert main(["sweep", str(one), "-o", str(out), "-q"]) == 0
+    first = json.loads((out / "study.json").read_text())["cases"][0]["id"]
+    kept = (out / "cases" / first / "result.json").read_bytes()
+    two = power_study_file(tmp_path, "two.toml", [1.0, 2.0])
+    capsys.readouterr()
+    assert main(["sweep", str(two), "-o", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in listed] == ["ok", "to"]  # "to run"
+    assert main(["sweep", str(two), "-o", str(out), "-q"]) == 0
+    assert (out / "cases" / first / "result.json").read_bytes() == kept  # not rerun
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [r["beam.power_W"] for r in rows] == ["1", "2"] and rows[0]["id"] == first
+    assert json.loads((out / "study.json").read_text())["earlier"][0]["cases"] == [first]
+    # linear in the power (constant properties, far field at 0 °C): the rise doubles
+    T = [float(r["T_peak_max_C"]) - T0_C for r in rows]
+    assert T[1] == pytest.approx(2 * T[0], rel=1e-9)
+    only2 = power_study_file(tmp_path, "only2.toml", [2.0])
+    assert main(["sweep", str(only2), "-o", str(out), "-q"]) == 0
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [r["beam.power_W"] for r in rows] == ["2"]
+    assert (out / "cases" / first / "result.json").is_file()  # left in place
 
 
 # --------------------------------------------------------------------------------------
@@ -546,3 +576,56 @@ def test_a_study_whose_every_case_is_invalid_is_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "every case of the study is invalid" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_results_table_columns_pandas_parquet_and_failed_points(tmp_path, monkeypatch):
+    """results.csv carries beam power and current, the worst interface and coolant-side
+    temperatures, the drift along the view and the peak stresses of each case (equal to its
+    summary.json); Table.to_pandas() and results.parquet hold the same; a failed case (a
+    beam that melts the target) is drawn in results.png as a failed point."""
+    from cases import merge
+
+    base = merge(reflection(), {"beam": {"power_W": None, "current_mA": 0.1},
+                                "mounts": {"cooled_end": {"type": "clamped"}},
+                                "drift": {"view_direction": [0.94, 0.0, 0.342],
+                                          "source_object_mm": 20, "source_detector_mm": 500,
+                                          "pixel_size_um": 100}})
+    legends = []
+    real_save = study_mod.table.output._save
+
+    def spy(fig, path):
+        legends.extend(t.get_text() for ax in fig.axes if ax.get_legend()
+                       for t in ax.get_legend().get_texts())
+        real_save(fig, path)
+
+    monkeypatch.setattr(study_mod.table.output, "_save", spy)
+    out = tmp_path / "study"
+    table = anodesim.sweep({"title": "current", "case": base,
+                            "axes": {"beam.current_mA": [0.1, 0.2, 30.0]},
+                            "plot": {"x": "beam.current_mA", "y": "T_peak_max_C"}}, out)
+    assert [r["status"] for r in table.rows] == ["ok", "ok", "failed"]
+    assert "melting point" in table.rows[2]["error"]
+    rows = read_table(out / "results.csv")
+    for row, r in zip(rows[:2], table.rows[:2]):
+        s = json.loads((out / "cases" / r["id"] / "summary.json").read_text())
+        assert float(row["beam_power_W"]) == pytest.approx(100e3 * float(row["current_mA"])
+                                                           * 1e-3, rel=1e-12)
+        assert float(row["current_mA"]) == pytest.approx(r["beam.current_mA"], rel=1e-12)
+        assert float(row["T_max_target_heat_sink_worst_C"]) == pytest.approx(
+            s["results"]["final"]["T_max_target_heat_sink_C"], rel=1e-9)  # still heating
+        m = s["mechanics"]
+        assert float(row["drift_along_view_um_final"]) == pytest.approx(
+            m["drift_along_view_um"]["final"], rel=1e-9)
+        for region, v in m["von_mises_max_MPa"].items():
+            assert float(row[f"von_mises_max_{region}_MPa"]) == pytest.approx(v["value"],
+                                                                              rel=1e-9)
+    df = table.to_pandas()
+    assert list(df.columns) == table.columns and len(df) == 3
+    assert df["beam_power_W"].iloc[1] == pytest.approx(float(rows[1]["beam_power_W"]))
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    back = pd.read_parquet(out / "results.parquet")
+    assert list(back["id"]) == [r["id"] for r in table.rows]
+    assert any(t.startswith("failed (1") for t in legends), legends

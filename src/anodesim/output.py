@@ -164,39 +164,66 @@ def _save(fig, path: Path) -> None:
     atomic_write(path, buf.getvalue())
 
 
+#: Runs at least this long (s) are drawn on a linear axis in minutes: a warm-up's minutes
+#: matter, its first microseconds do not.
+MINUTES_FROM_S = 600.0
+
+
+def _time_axis(ax, t, log_time: bool):
+    """Set ax's time axis for times t (s) and return the times to plot: minutes on a linear
+    axis for long runs, seconds (logarithmic for a single load) otherwise."""
+    import numpy as np
+
+    t = np.asarray(t, dtype=float)
+    if len(t) and t[-1] >= MINUTES_FROM_S:
+        ax.set_xlabel("time (min)")
+        return t / 60.0
+    ax.set_xlabel("time (s)")
+    if log_time:
+        ax.set_xscale("log")
+    return t
+
+
 def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title: str,
-                    log_time: bool) -> None:
+                    log_time: bool, limits: dict[str, float] | None = None) -> None:
     """PNG of temperatures against time, with the beam power as a shaded background
     (arguments as for draw_timeseries)."""
-    ax = draw_timeseries(None, t, curves, power, title, log_time)
+    ax = draw_timeseries(None, t, curves, power, title, log_time, limits)
     _save(ax.figure, path)
 
 
 def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
-                    log_time: bool):
+                    log_time: bool, limits: dict[str, float] | None = None):
     """Temperatures against time on ax (None: a new figure), with the beam power as a shaded
     background on a twin axis.
 
     Args:
         t: times (s); power[i] is the beam power (W) during the step ending at t[i].
         curves: label → temperatures (°C).
-        log_time: logarithmic time axis (a single load) or linear (a schedule of pulses).
+        log_time: logarithmic time axis (a single load) or linear (a schedule of pulses);
+            runs of MINUTES_FROM_S or more are drawn in minutes on a linear axis.
+        limits: temperature limits in force, name → °C, drawn as dashed lines (those
+            within twice the hottest curve's range, so a far limit does not flatten it).
 
     Returns:
         The temperature axes.
     """
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(8, 4.8), layout="constrained")
+    tp = _time_axis(ax, t, log_time)
     for label, values in curves.items():
-        ax.plot(t, values, label=label, lw=1.6)
-    ax.set_xlabel("time (s)")
+        ax.plot(tp, values, label=label, lw=1.6)
     ax.set_ylabel("temperature (°C)")
-    if log_time:
-        ax.set_xscale("log")
+    top = max((max(v) for v in curves.values() if len(v)), default=0.0)
+    colours = ("tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan")
+    for i, (name, value) in enumerate((limits or {}).items()):
+        if value <= 2.0 * max(top, 1.0):
+            ax.axhline(value, color=colours[i % len(colours)], ls="--", lw=1.0,
+                       label=f"limit {name} {value:.4g} °C")
     ax.grid(True, which="major", alpha=0.3)
     ax2 = ax.twinx()
-    ax2.stairs(power[1:], t, fill=True, color="0.9", linewidth=0)
-    ax2.stairs(power[1:], t, color="0.6", linewidth=0.8)
+    ax2.stairs(power[1:], tp, fill=True, color="0.9", linewidth=0)
+    ax2.stairs(power[1:], tp, color="0.6", linewidth=0.8)
     ax2.set_ylabel("beam power (W)", color="0.4")
     ax2.set_ylim(0, 1.15 * max(max(power), 1e-12))
     ax.set_zorder(ax2.get_zorder() + 1)
@@ -246,27 +273,46 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
 
 
 def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, T_peak,
-               title: str, log_time: bool) -> None:
-    """PNG of the focal-spot drift at the save times, with the peak temperature behind it."""
+               title: str, log_time: bool, px_per_um: float | None = None,
+               dM_rel: list[float] | None = None) -> None:
+    """PNG of the focal-spot drift at the save times (µm at the source; detector pixels on
+    a second axis when px_per_um is given), the relative magnification change ΔM/M in a
+    lower panel when given, and the peak temperature behind the drift."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    rows = 2 if dM_rel else 1
+    fig, axs = plt.subplots(rows, 1, figsize=(8, 4.8 + 2.0 * (rows - 1)), squeeze=False,
+                            layout="constrained", sharex=True,
+                            gridspec_kw={"height_ratios": [3, 1.3][:rows]})
+    ax = axs[0, 0]
+    ts = _time_axis(ax, t_saved, log_time)
     for label, values in drift.items():
-        ax.plot(t_saved, values, "o-", ms=3.5, lw=1.6, label=label)
-    ax.set_xlabel("time (s)")
+        ax.plot(ts, values, "o-", ms=3.5, lw=1.6, label=label)
     ax.set_ylabel("focal-spot drift at the source (µm)")
-    if log_time:
-        ax.set_xscale("log")
     ax.grid(True, alpha=0.3)
     ax.axhline(0.0, color="0.5", lw=0.8)
+    if px_per_um:
+        sec = ax.secondary_yaxis("right", functions=(lambda u: u * px_per_um,
+                                                     lambda p: p / px_per_um))
+        sec.set_ylabel("image drift across the view (detector px)")
     ax2 = ax.twinx()
-    ax2.plot(t, T_peak, color="tab:red", lw=1.0, alpha=0.45, label="peak temperature")
-    ax2.set_ylabel("peak temperature (°C)", color="tab:red")
+    ax2.plot(_time_axis(ax2, t, log_time), T_peak, color="tab:red", lw=1.0, alpha=0.35,
+             label="peak temperature")
+    ax2.set_yticks([])
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
     if image_px:
-        ax.plot([], [], " ", label=f"image drift at the end: {image_px[-1]:.2f} px")
+        ax.plot([], [], " ", label=f"image drift at the end: {image_px[-1]:.3g} px")
+    ax.plot([], [], color="tab:red", alpha=0.35, label="peak temperature (shape only)")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
+    if dM_rel:
+        bx = axs[1, 0]
+        bx.plot(_time_axis(bx, t_saved, log_time), dM_rel, "o-", ms=3, lw=1.4, color="tab:green")
+        bx.set_ylabel("ΔM/M")
+        bx.grid(True, alpha=0.3)
+        bx.axhline(0.0, color="0.5", lw=0.8)
+        bx.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        ax.set_xlabel("")
     _save(fig, path)
 
 

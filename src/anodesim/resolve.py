@@ -108,15 +108,26 @@ def time_steps(case: Case, spot: Spot, mats) -> tuple[float, float]:
     return dt0, dt_max
 
 
+#: A single load at least this long (s) is a warm-up: drift saved at equal intervals too
+#: (and plotted in minutes, output.MINUTES_FROM_S).
+LONG_RUN_S = 600.0
+
+
 def save_times(case: Case) -> tuple[float, ...]:
     """The case's save times or, when mechanics needs a drift history: 20 log-spaced times
-    from 1e-6 of the run for a single load, the end of every segment (up to 200) or 100
+    from 1e-6 of the run for a single load (and 30 equal intervals when it lasts
+    LONG_RUN_S or more), the end of every segment (up to 200) or 100
     equal intervals for a schedule."""
     if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
         return case.output.save_times_s
     end = case.end_time_s
     if len(case.loading.segments) == 1:
-        return tuple(np.geomspace(1e-6 * end, end, 20))
+        log = np.geomspace(1e-6 * end, end, 20)
+        if end < LONG_RUN_S:
+            return tuple(log)
+        # a warm-up: its minutes matter (plotted on a linear minutes axis), so 30 equal
+        # intervals are added to the log-spaced times
+        return tuple(np.unique(np.concatenate([log, np.linspace(end / 30, end, 30)])))
     if len(case.loading.segments) <= 200:
         return tuple(np.cumsum([d for d, _ in case.loading.segments]))
     return tuple(np.linspace(end / 100, end, 100))

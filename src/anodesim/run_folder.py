@@ -1,6 +1,7 @@
 """The files of a run folder: ``mesh.msh`` (with mesh.json), ``timeseries.csv``,
 ``temperatures.png`` (or ``profiles.csv`` and ``profiles.png`` for a steady state),
-``drift.png`` with a drift map, ``fields.bp`` (ParaView, VTX; with mechanics also
+``drift.png`` with a drift map, ``temperature_field.png`` (2-D: the final temperatures on
+the section, around the spot and the whole body), ``fields.bp`` (ParaView, VTX; with mechanics also
 ``displacement.bp`` and ``stress.bp``) and ``summary.json``; 3-D runs also
 ``temperature_slices.png`` (final temperatures on two cuts).
 
@@ -62,6 +63,8 @@ def write(sim, result: RunResult) -> None:
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
     if complete and case.geometry.dim == 3:
         slices = slices_3d(sim.problem, sim.prep.lay, sim.prep.spot)
+    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if complete and \
+        case.geometry.dim == 2 else None
     if not sim.rank0:
         return
     series = result.series
@@ -77,12 +80,17 @@ def write(sim, result: RunResult) -> None:
     if slices is not None:
         output.plot_slices(out / "temperature_slices.png", slices,
                            f"{case.title}: t = {series.time[-1]:.4g} s")
+    if field is not None:
+        output.plot_slices(out / "temperature_field.png", field,
+                           f"{case.title}: t = {series.time[-1]:.4g} s")
     if case.loading.kind == "steady":
         if profiles is not None:
             _write_profiles(out, case.title, *profiles)
     else:
         output.plot_timeseries(out / "temperatures.png", *temperature_curves(result),
-                               case.title, log_time=result.single_load)
+                               case.title, log_time=result.single_load,
+                               limits={c.name: c.limit.value for c in result.limits
+                                       if c.limit.unit == "C"})
     output.write_json(out / "summary.json", result.summary_dict())
 
 
@@ -96,7 +104,18 @@ def _plot_drift(path: Path, result: RunResult) -> None:
         {"across the view axis (µm)": list(s["drift_across_view_um"][saved]),
          "shift along the beam (µm; < 0: towards the cathode)": list(s["spot_shift_um"][saved])},
         list(s["image_drift_px"][saved]), list(s.time), list(s["T_peak_C"]), result.title,
-        log_time=result.single_load)
+        log_time=result.single_load, px_per_um=_px_per_um(result.case),
+        dM_rel=list(s["magnification_change_rel"][saved])
+        if "magnification_change_rel" in s.names else None)
+
+
+def _px_per_um(case: dict) -> float | None:
+    """Detector pixels per µm of spot drift across the view: (M − 1) / pixel."""
+    d = ((case.get("mechanics") or {}).get("drift")) or {}
+    if not d.get("pixel_m") or not d.get("source_object_m"):
+        return None
+    M = d["source_detector_m"] / d["source_object_m"]
+    return (M - 1.0) * 1e-6 / d["pixel_m"]
 
 
 def steady_profiles(problem, lay, spot):
@@ -149,6 +168,29 @@ def slices_3d(problem, lay, spot, n: int = 161) -> list[tuple]:
              "along the face, e₁ (mm)", "depth below the face (mm)"),
             (f"whole body (y = {fr.origin[1] * 1e3:g} mm)", x * 1e3, z * 1e3, whole,
              "x (mm)", "z (mm)")]
+
+
+def field_2d(problem, lay, spot, n: int = 121) -> list[tuple]:
+    """Final temperatures (°C) of an axisymmetric run on the (r, z) section mirrored about
+    the axis: around the spot (±6 spot radii, 6 radii deep) and the whole body, as panels
+    for output.plot_slices. Collective."""
+    from .thermal import PointProbes
+
+    a = 6.0 * spot.radius_m
+    polys = [np.asarray(p) for p in lay.regions.values()]
+    R = max(float(p[:, 0].max()) for p in polys)
+    z_lo = min(float(p[:, 1].min()) for p in polys)
+    panels = []
+    for label, (r0, r1), (z0, z1) in (
+            ("around the spot", (-a, a), (lay.z_beam - a, lay.z_beam)),
+            ("whole body", (-R, R), (z_lo, lay.z_beam))):
+        r, z = np.linspace(r0, r1, n), np.linspace(z0, z1, n)
+        Rg, Zg = np.meshgrid(r, z)
+        pts = np.column_stack([np.abs(Rg).reshape(-1), Zg.reshape(-1)])
+        T = PointProbes(problem.T, pts).values().reshape(Rg.shape) - C
+        panels.append((label, r * 1e3, z * 1e3, T, "r (mm), mirrored about the axis",
+                       "z (mm)"))
+    return panels
 
 
 def _write_profiles(out: Path, title: str, depth, Ta, d, Tf) -> None:

@@ -13,6 +13,7 @@ run_folder.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses as dc
 import datetime as _dt
 import sys
@@ -123,7 +124,8 @@ class Simulation:
 
     def iterate(self, step, dt_prev: float | None) -> list[float]:
         """One time step of the plan (loading.Step); the recorded row."""
-        self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
+        with physical_cause(self.problem, step.power_W, step.t):
+            self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
         row = self.record(step.t, step.power_W)
         if step.save:
             self.save(step.t)
@@ -134,7 +136,8 @@ class Simulation:
     def _solve(self) -> None:
         """The steady solve, or the time loop over the planned steps."""
         if self.case.loading.kind == "steady":
-            self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
+            with physical_cause(self.problem, self.case.beam.power_W, None):
+                self.problem.steady(self.case.beam.power_W * self.prep.p_dep)
             self.record(0.0, self.case.beam.power_W)
             self.save(0.0)
             return
@@ -271,6 +274,33 @@ class Simulation:
                 "mechanics_linear_iterations": mech.solver.linear_iterations if mech else 0,
                 "temperature_dependent": p.nonlinear,
                 "time_scheme": "BDF2 (variable step), backward Euler at each power switch"}
+
+
+@contextlib.contextmanager
+def physical_cause(problem, power_W: float, t: float | None):
+    """Name the physics behind a solver failure: when Newton fails and the temperatures it
+    was left with melt a region or leave a material table, the failure is that (an
+    OutOfRangeError saying so, with the beam power and time), not the solver's."""
+    from .materials import OutOfRangeError
+    from .thermal import SolverError
+
+    try:
+        yield
+    except SolverError as e:
+        try:
+            problem.check_range()  # the state the failed Newton iteration left
+        except OutOfRangeError as cause:
+            when = "in the steady state" if t is None else f"at t = {t:.4g} s"
+            melts = "above the melting point" in str(cause)
+            raise OutOfRangeError(
+                f"{cause} when the solver failed {when} ({e}): "
+                + (f"the {str(cause).split(' (')[0]} melts at a {power_W:.4g} W beam"
+                   if melts else f"the temperature leaves the material data at a "
+                   f"{power_W:.4g} W beam") + "; expected a lower power or a larger spot"
+            ) from e
+        except SolverError:
+            pass
+        raise
 
 
 def _failure(e: BaseException) -> str:

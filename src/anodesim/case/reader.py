@@ -100,7 +100,8 @@ class _Section:
         if key not in self.data:
             if default is ...:
                 self._mistyped(key)
-                raise CaseError(f"{self._key(key)}: missing; expected {expected}")
+                raise CaseError(f"{self._key(key)}: missing; expected {expected}"
+                                + self._unread_hint(key))
             return default
         return self.data[key]
 
@@ -112,6 +113,16 @@ class _Section:
             if given not in self.allowed and (given.lower() == key.lower()
                                               or _stem(given) == _stem(key)):
                 raise UnknownKeyError(self._key(given), "key", [key], extra=None)
+
+    def _unread_hint(self, key: str) -> str:
+        """For a missing key: the table's keys not read so far that are spelt like it (a
+        near spelling may still be another valid key, so it is named, not called unknown)."""
+        unread = [k for k in self.data if k not in self.allowed]
+        close = difflib.get_close_matches(key, unread, n=2, cutoff=0.6)
+        if not close:
+            return ""
+        names = " or ".join(f"'{c}'" for c in close)
+        return f" (the table has {names}, not a key read so far: a misspelling of '{key}'?)"
 
     def number(self, key, default: Any = ..., *, positive=False, nonneg=False, lo=None, hi=None,
                expected=None) -> float | None:

@@ -323,6 +323,12 @@ def _loading(root: _Section, beam: Beam) -> Loading:
     elif kind == "pulse_train":
         n = sec.integer("pulses")
         if sec.has("on_s") or sec.has("off_s"):
+            both = [k for k in ("period_s", "duty_cycle") if sec.has(k)]
+            if both:
+                given = "on_s" if sec.has("on_s") else "off_s"
+                raise CaseError(f"loading.{both[0]}: given together with loading.{given}; "
+                                "expected either on_s and off_s, or period_s and duty_cycle "
+                                "(they exclude each other)")
             on = sec.number("on_s", positive=True)
             off = sec.number("off_s", nonneg=True)
         else:

@@ -1,13 +1,14 @@
 """Command line: ``anodesim run CASE.toml [-o DIR]``, ``anodesim rate CASE.toml``,
 ``anodesim sweep STUDY.toml [-o DIR] [-j N]``, ``anodesim check CASE.toml``,
-``anodesim drift-table CASE.toml --schedule …``, ``anodesim materials``.
+``anodesim drift-table CASE.toml --schedule …``, ``anodesim materials``, ``anodesim report DIR``.
 
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
 adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks.
 
-One module per subcommand (run, rate, sweep, check, drift_table, materials), each with ``add_args(p)`` and
+One module per subcommand (run, rate, sweep, check, drift_table, report, materials), each with
+``add_args(p)`` and
 a thin handler over the library; ``main`` builds the parsers and turns every failure into one
 line and an exit status.
 """
@@ -19,8 +20,9 @@ import sys
 import traceback
 
 from .. import __version__
-from ..errors import abort_other_ranks, debug_enabled, rank_prefix, report
-from . import check, drift_table, materials, rate, run, sweep
+from ..errors import abort_other_ranks, debug_enabled, rank_prefix
+from ..errors import report as failure_line
+from . import check, drift_table, materials, rate, report, run, sweep
 
 COMMANDS = [  # (name, module, help)
     ("run", run, "run a case and write its results"),
@@ -29,6 +31,7 @@ COMMANDS = [  # (name, module, help)
     ("check", check, "validate a case file without running it"),
     ("drift-table", drift_table, "predicted focal-spot position at the times of a scan "
                                  "schedule (CSV)"),
+    ("report", report, "write report.html of a run, rating or study folder"),
     ("materials", materials, "list the material library"),
 ]
 
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         abort_other_ranks(130)
         return 130
     except Exception as e:  # every failure: one line (and the traceback only when asked)
-        status, line = report(e)
+        status, line = failure_line(e)
         if debug_enabled(args.debug):
             traceback.print_exc()
         print(rank_prefix() + line, file=sys.stderr)

@@ -1,20 +1,71 @@
-"""``anodesim check CASE.toml``: validate a case without running it."""
+"""``anodesim check CASE.toml [--mesh]``: validate a case without running it, and tell what
+it is and what it will cost (derived figures, cells, steps, wall time, memory)."""
 
 from __future__ import annotations
 
+import sys
+
 from ..case import load
+
+DESCRIPTION = ("Validate a case (exit 2 on bad input) and print its derived figures (beam and "
+               "deposited power, electron range, deposition depth, magnification, the limits "
+               "in force) and its cost: cells and dofs (estimated from the mesh size field, "
+               "or counted with --mesh), time steps, wall time and memory on this machine.")
 
 
 def add_args(p) -> None:
     p.add_argument("case")
+    p.add_argument("--mesh", action="store_true",
+                   help="count the cells by building the mesh (slower, exact)")
 
 
 def check(args) -> int:
-    """Validate a case, including what resolving it checks."""
+    """Validate a case, including what resolving it checks; print its figures and cost."""
+    from .. import cost
+    from ..limits import limits_for
     from ..resolve import prepare
 
     case = load(args.case)
     prep = prepare(case)
-    print(f"{args.case}: valid ({case.title}, case hash {case.hash()}; "
-          f"{len(prep.steps)} time steps planned)")
+    est = cost.estimate(case, prep, dry_mesh=args.mesh)
+    print(f"{args.case}: valid ({case.title}, case hash {case.hash()})")
+    for line in figures(case, prep):
+        print("  " + line)
+    print("  limits in force:")
+    for lim in limits_for(case, prep.mats):
+        unit = {"C": "°C", "um": "µm", "rel": "(-)"}.get(lim.unit, lim.unit)
+        print(f"    {lim.name:<14s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
+    how = "counted in the mesh" if args.mesh or case.mesh.file or \
+        case.geometry.kind in cost.COUNTED else "estimated from the mesh size field, ±10 %"
+    print(f"  cost: {est.cells:,} cells ({how}), about {est.dofs:,} dofs, "
+          f"{est.steps:,} time steps, {est.solves} elastic solves")
+    print(f"  estimated wall time {cost._duration(est.wall_s)} and memory "
+          f"{est.memory_mib:,.0f} MiB on this machine now (one process, warm form cache; "
+          f"the first run of a case kind adds ~{cost.FIRST_COMPILE_S:.0f} s of compilation)")
+    for w in est.warnings():
+        print(f"anodesim: warning: {w}", file=sys.stderr)
+    why = cost.absurd(case, est.cells)
+    if why:
+        print(f"anodesim: warning: `run` refuses this case unless --force: {why}",
+              file=sys.stderr)
     return 0
+
+
+def figures(case, prep) -> list[str]:
+    """Derived figures of a prepared case: beam and deposited power, range, depth,
+    magnification."""
+    b, spot = case.beam, prep.spot
+    P = b.power_W
+    lines = [f"beam {b.voltage_V / 1e3:g} kV, {P:.4g} W ({P / b.voltage_V * 1e3:.4g} mA); "
+             f"deposited {P * prep.p_dep:.4g} W (energy backscatter η_E = {prep.eta:.3g})",
+             f"spot {b.spot} {b.size_m * 1e6:.4g} µm ({b.size_definition}); electron range "
+             + ", ".join(f"{layer.region} {layer.range_m * 1e6:.3g} µm" for layer in spot.layers)
+             + f"; deposition depth {prep.zone_depth * 1e6:.3g} µm ({spot.deposition})"]
+    drift = case.mechanics.drift if case.mechanics else None
+    if drift is not None:
+        M = drift.source_detector_m / drift.source_object_m
+        lines.append(f"magnification {M:.4g} (source-object {drift.source_object_m * 1e3:g} "
+                     f"mm, source-detector {drift.source_detector_m * 1e3:g} mm); a pixel of "
+                     f"{drift.pixel_m * 1e6:g} µm is {drift.pixel_m / (M - 1) * 1e6:.3g} µm "
+                     "of spot drift" if M > 1 else f"magnification {M:.4g}")
+    return lines

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
+from . import report
 from .run import output_folder
 
 
@@ -19,6 +20,8 @@ def add_args(p) -> None:
     p.add_argument("--confirm-charts", action="store_true",
                    help="also confirm every single-load chart point by full FE runs")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained; see `anodesim report`)")
 
 
 def rate(args) -> int:
@@ -37,4 +40,7 @@ def rate(args) -> int:
              confirm_charts=args.confirm_charts)
     except ResponseError as e:
         raise CaseError(str(e)) from None
+    report.keep_case_text(args.case, out)
+    if args.report:
+        say(f"  report: {report.write(out)}")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure
+from . import report
 
 
 def add_args(p) -> None:
@@ -20,6 +21,11 @@ def add_args(p) -> None:
                    help="replace an earlier run in the folder (its files are removed first)")
     p.add_argument("--no-fail-on-limits", action="store_true",
                    help="exit 0 even when a limit is broken (the results say so)")
+    p.add_argument("--force", action="store_true",
+                   help="run a case that looks absurd (a spot below the model's validity, "
+                        "millions of cells in 2-D); see `anodesim check`")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained; see `anodesim report`)")
 
 
 #: Exit status of a run that finished with a limit broken.
@@ -84,7 +90,15 @@ def run(args) -> int:
                         "folder, or --overwrite to replace that run")
     from ..resolve import prepare
 
-    prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    prep = prepare(case)  # everything that can be checked before writing (ranges, probes, steps)
+    if not args.force:
+        from .. import cost
+
+        counted = case.mesh.file or case.geometry.kind in cost.COUNTED  # made on purpose
+        why = cost.absurd(case, 0 if counted else cost.cell_count(case, prep))
+        if why:
+            raise CaseError(f"{args.case}: {why}; `anodesim check` tells the cost, --force "
+                            "runs it anyway")
     from mpi4py import MPI
 
     from .. import _mpi  # noqa: F401
@@ -107,8 +121,16 @@ def run(args) -> int:
         raise
     except RunFailure as e:
         if out.exists():
+            if MPI.COMM_WORLD.rank == 0:
+                report.keep_case_text(args.case, out)
             raise RunFailure(f"{e} (partial results in {out})") from e
         raise
+    if MPI.COMM_WORLD.rank == 0:
+        report.keep_case_text(args.case, out)
+        if args.report:
+            path = report.write(out)
+            if not quiet:
+                print(f"  report: {path}", file=sys.stderr)
     s = res.summary_dict()
     if not quiet:
         r, n, b = s["results"], s["numerics"], s["beam"]
@@ -138,8 +160,12 @@ def run(args) -> int:
                       f"(largest {d['max_abs']:.3g} µm), image shift (u, v) "
                       f"({m['image_shift_u_px']['final'] + 0.0:+.3g}, "
                       f"{m['image_shift_v_px']['final'] + 0.0:+.3g}) px; along the beam "
-                      f"{m['spot_shift_um']['final']:+.3g} µm; dM/M "
-                      f"{m['magnification_change_rel']['final'] + 0.0:+.3g}", file=sys.stderr)
+                      f"{m['spot_shift_um']['final']:+.3g} µm", file=sys.stderr)
+                if {"magnification_change_rel", "drift_along_view_um"} <= set(m):  # the only
+                    dM = m["magnification_change_rel"]  # effect of a drift along the view
+                    print(f"  magnification change dM/M {dM['final']:+.3g} at the end "
+                          f"(largest {dM['max_abs']:.3g}); spot shift along the view "
+                          f"{m['drift_along_view_um']['final']:+.3g} µm", file=sys.stderr)
             else:
                 print(f"  axial spot displacement {m['u_spot_z_um']['final']:+.3g} µm at the end",
                       file=sys.stderr)

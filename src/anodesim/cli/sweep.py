@@ -26,6 +26,8 @@ def add_args(p) -> None:
                    help="only rebuild results.csv and the plot from the finished cases")
     p.add_argument("--retry-failed", action="store_true", help="run failed cases again")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained; see `anodesim report`)")
 
 
 def sweep(args) -> int:
@@ -65,4 +67,8 @@ def sweep(args) -> int:
     counts = {s: sum(r["status"] == s for r in table.rows) for s in ("ok", "failed", "pending")}
     say(f"{counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending: "
         f"{out / 'results.csv'}")
+    if args.report:
+        from . import report
+
+        say(f"report: {report.write(out)}")
     return 1 if counts["failed"] else 0

@@ -40,13 +40,21 @@ def check_jobs(jobs: int, given: str) -> None:
 
 
 def open_folder(study: Study, out: Path) -> None:
-    """Create the study folder, or check that an existing one holds this study.
+    """Create the study folder, or check that an existing one holds this study or an
+    earlier form of it, which it then becomes.
+
+    A study grows: with the same axes (the same dotted keys) but other values or base
+    cases, the folder takes the new definition (study.json; the earlier ones are listed in
+    its "earlier" entry). Every finished case whose resolved input is unchanged keeps its
+    result (case ids are hashes of the resolved case); cases no longer in the study keep
+    their folders under cases/ but leave results.csv.
 
     Several processes may do this at once (array tasks, GNU parallel): the study.json they
     write is the same, and each one checks the one that is there.
 
     Raises:
-        CaseError: the folder holds a different study, or other files (nothing is touched).
+        CaseError: the folder holds a study over other axes, or other files (nothing is
+            touched).
     """
     saved = out / "study.json"
     if not saved.exists():
@@ -57,20 +65,32 @@ def open_folder(study: Study, out: Path) -> None:
                             "or empty folder, or this study's own")
         (out / "cases").mkdir(parents=True, exist_ok=True)
         if not saved.exists():
-            output.write_json(saved, {
-                "id": study.id, "title": study.title, "study": study.definition,
-                "cases": [{"index": p.index, "id": p.id, "inputs": p.inputs,
-                           "invalid": p.error} for p in study.points],
-                "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "anodesim_version": __version__, "provenance": output.provenance(),
-            }, durable=True)
+            output.write_json(saved, _record(study, []), durable=True)
     try:
-        old = json.loads(saved.read_text())["id"]
+        old = json.loads(saved.read_text())
+        old_id, old_axes = old["id"], set(old["study"]["axes"])
     except (OSError, ValueError, KeyError, TypeError):
-        old = None
-    if old != study.id:
-        raise CaseError(f"-o {out}: holds a different study (id {old}, this one is "
-                        f"{study.id}); expected a new folder or this study's own")
+        old, old_id, old_axes = None, None, None
+    if old_id == study.id:
+        return
+    if old is None or old_axes != set(study.axes):
+        raise CaseError(f"-o {out}: holds a different study (id {old_id}, axes "
+                        f"{', '.join(sorted(old_axes or ())) or 'unknown'}; this one is "
+                        f"{study.id} over {', '.join(sorted(study.axes))}); expected a new "
+                        "folder, this study's own, or one of a study over the same axes")
+    earlier = old.get("earlier", []) + [{"id": old_id, "created_utc": old.get("created_utc"),
+                                         "cases": [c["id"] for c in old.get("cases", [])]}]
+    output.write_json(saved, _record(study, earlier), durable=True)
+
+
+def _record(study: Study, earlier: list) -> dict:
+    """The content of study.json."""
+    return {"id": study.id, "title": study.title, "study": study.definition,
+            "cases": [{"index": p.index, "id": p.id, "inputs": p.inputs, "invalid": p.error}
+                      for p in study.points],
+            "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "anodesim_version": __version__, "provenance": output.provenance(),
+            "earlier": earlier}
 
 
 def result_of(out: Path, point: Point) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,35 @@ class Table:
     def failed(self) -> list[dict]:
         return [row for row in self.rows if row["status"] == "failed"]
 
+    def to_pandas(self):
+        """The table as a pandas DataFrame (columns in the order of results.csv).
+
+        Raises:
+            ImportError: pandas is not installed (``pip install pandas``).
+        """
+        import pandas as pd
+
+        return pd.DataFrame([[row.get(c) for c in self.columns] for row in self.rows],
+                            columns=self.columns)
+
+    def to_parquet(self, path: Path | None = None) -> Path | None:
+        """Write the table as Parquet (default results.parquet beside results.csv) when
+        pandas and pyarrow are installed; None (nothing written) when they are not."""
+        try:
+            import pandas  # noqa: F401
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return None
+        path = Path(path) if path else self.out_dir / "results.parquet"
+        df = self.to_pandas()
+        for c in df.columns:  # mixed columns (a failed row's empty cells) as text
+            if df[c].dtype == object:
+                df[c] = df[c].map(lambda v: None if v is None else str(v))
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        output.atomic_write(path, buf.getvalue())
+        return path
+
 
 def collect(study: Study, out: Path) -> Table:
     """Rows of all cases (finished or not) in study order; writes results.csv atomically."""
@@ -37,6 +67,9 @@ def collect(study: Study, out: Path) -> Table:
     for p in study.points:
         stored = result_of(out, p) or {"status": "pending", "error": ""}
         row = {**stored, "index": p.index, "id": p.id, **p.inputs}
+        if row["status"] == "ok":
+            for k, v in summary_columns(out / "cases" / p.id / "summary.json").items():
+                row.setdefault(k, v)
         rows.append(row)
         for k in row:
             if k not in FIXED_COLUMNS and k not in p.inputs and k not in outputs:
@@ -48,7 +81,41 @@ def collect(study: Study, out: Path) -> Table:
     for row in rows:
         w.writerow([_cell(row.get(c)) for c in columns])
     output.atomic_write(out / "results.csv", buf.getvalue(), durable=True)
-    return Table(columns, rows, out)
+    table = Table(columns, rows, out)
+    table.to_parquet()
+    return table
+
+
+def summary_columns(path: Path) -> dict:
+    """Columns a case's summary.json adds to its row: beam power and current, the worst
+    value of every temperature column a limit watches (interfaces, coolant side), the
+    drift along the view, and the largest von Mises stress per region. Empty when the case
+    wrote no summary (a rating-only case)."""
+    try:
+        s = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    b = s.get("beam") or {}
+    V = ((s.get("case") or {}).get("beam") or {}).get("voltage_V")
+    out: dict = {}
+    if b.get("beam_power_W") is not None:
+        out["beam_power_W"] = b["beam_power_W"]
+        if V:
+            out["current_mA"] = b["beam_power_W"] / V * 1e3
+    res = s.get("results") or {}
+    regions = {f"T_max_{r}_C" for r in res.get("T_max_by_region_C", {})}  # in the row already
+    for c in res.get("limits", []):
+        if c.get("unit") == "C" and c.get("column", "").startswith("T_") and \
+                c["column"] not in regions:
+            out[f"{c['column'][:-2]}_worst_C"] = c.get("worst_C")
+    m = s.get("mechanics") or {}
+    for c in ("drift_along_view_um",):
+        if c in m:
+            out[f"{c}_max_abs"] = m[c]["max_abs"]
+            out[f"{c}_final"] = m[c]["final"]
+    for region, v in (m.get("von_mises_max_MPa") or {}).items():
+        out[f"von_mises_max_{region}_MPa"] = v["value"]
+    return out
 
 
 def _cell(v) -> str:
@@ -102,6 +169,12 @@ def _plot(study: Study, table: Table) -> Path | None:
                 pts.sort()
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=4, lw=1.6,
                         label=label or None)
+        failed = [r for r in table.rows if r["status"] == "failed" and x != "time_s"
+                  and isinstance(r.get(x), (int, float))]
+        if failed:  # failed points are shown, not dropped: a red cross on the x axis
+            ax.plot([r[x] for r in failed], [0.0] * len(failed), "x", color="tab:red", ms=9,
+                    mew=2, transform=ax.get_xaxis_transform(), clip_on=False,
+                    label=f"failed ({len(failed)}; see results.csv)")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         if study.plot.get("log_x"):

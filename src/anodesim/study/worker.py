@@ -59,6 +59,10 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
     from ..case import Loading
 
     case = case_mod.from_dict(point.data, point.base_dir)
+    if point.inputs:  # plot titles name the swept values (the id is the case's, unchanged)
+        from .table import _label
+
+        case = dc.replace(case, title=f"{case.title} ({_label(point.inputs, point.inputs)})")
     row: dict = {}
     if study.run:
         from .. import _mpi  # noqa: F401

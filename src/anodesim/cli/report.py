@@ -1,0 +1,39 @@
+"""``anodesim report DIR``: one self-contained report.html of a run, rating or study folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DESCRIPTION = ("Write DIR/report.html: the case, the headline results, the limits, the drift, "
+               "the rating or the study, the model's assumptions and the provenance, every "
+               "plot embedded (the page needs no network access).")
+
+
+def add_args(p) -> None:
+    p.add_argument("folder", help="folder of anodesim run, rate or sweep")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the report's path")
+
+
+def report(args) -> int:
+    """Write the report of a folder."""
+    path = write(Path(args.folder))
+    if not args.quiet:
+        print(path, file=sys.stderr)
+    return 0
+
+
+def write(folder: Path, case_text: str | None = None) -> Path:
+    """The report of a folder (what ``--report`` on run, rate and sweep calls)."""
+    from ..report import write_report
+
+    return write_report(folder, case_text)
+
+
+def keep_case_text(case_file: str | Path, out: Path) -> None:
+    """Copy the case file's text into the folder as case.toml (for the report)."""
+    from .. import output
+
+    text = Path(case_file).read_text()
+    if out.is_dir():
+        output.atomic_write(out / "case.toml", text)

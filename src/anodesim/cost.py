@@ -1,0 +1,241 @@
+"""What a case will cost before it runs: cells and dofs from a fast mesh-size estimate,
+time steps, and the wall time and memory on this machine, with the derived figures that
+`anodesim check` prints (beam and deposited power, electron range and deposition depth,
+magnification, the limits in force).
+
+The cell count integrates the mesh's own size field, h = min(h_max, h_min + growth · ρ)
+with ρ the distance from the deposition zone (geometry/axisym.py, reflection3d.py), over
+the body: cells ≈ K_d ∫ dV / h^d, the level sets of ρ taken as those of the zone in a
+half-space. K_d is calibrated on meshes gmsh built (CALIBRATION below).
+
+Wall time and memory come from measured runs (CALIBRATION), scaled to this machine by a
+small timing of its own (a sparse LU of a 120 × 120 Laplacian, best of 3) against the same
+timing when they were measured. The estimate is for one process, warm form cache; it is
+an order of magnitude (within about 2× on the cases tried; the load of a shared machine
+changes while a case runs).
+Imports no dolfinx.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .case import Case
+
+#: Wall-time coefficients, fitted to runs measured on the 2-core sandbox on 2026-12-02 while
+#: it was shared (load 6-8 on 2 cores), each with the machine timing (machine_timing) taken
+#: right before it:
+#:   studies/reflection_insert.toml (2-D): 2339 cells, 1263 dofs, 157 steps, 20 elastic
+#:     solves; thermal 3.88 s, mechanics 3.53 s, mesh 0.94 s; timing 0.14 s
+#:   studies/transmission_target.toml (2-D): 8809 cells, 4772 dofs, 1620 steps, 2 solves;
+#:     thermal 122.4 s, mechanics 0.98 s, mesh 1.95 s; timing 0.10-0.16 s
+#:   studies/reflection_3d.toml (3-D): 28663 cells, 6199 dofs, 157 steps, 20 solves;
+#:     thermal 75.4 s, mechanics 69.9 s, mesh 3.6 s; timing 0.14-0.25 s (0.2 s taken)
+#: The same 3-D run took 21.7 s on a quiet machine (README, Performance) and 149 s here: a
+#: loaded machine slows the FE runs more than the timing, so the estimate is an order of
+#: magnitude, not a quote. Per dimension: seconds per time step = a + b × dofs, per elastic
+#: solve = a + b × dofs, meshing = a + b × cells, at the machine timing `timing`.
+COEFFICIENTS = {
+    2: {"step": (6.6e-3, 14.3e-6), "solve": (64e-3, 89e-6), "mesh": (0.4, 0.25e-3),
+        "timing": 0.14},
+    3: {"step": (0.0, 77e-6), "solve": (0.0, 564e-6), "mesh": (0.0, 0.126e-3),
+        "timing": 0.2},
+}
+#: Cells per ∫dV/h^d of the size field, fitted to gmsh's meshes: the estimate is within
+#: 10 % of the real count for the shipped examples, the test cases and a 0.5 µm spot
+#: (1.8 k to 221 k cells; tests/test_cost.py).
+K_CELLS = {2: 2.48, 3: 7.0}
+#: Process start-up and imports (s), form compilation of a new case kind on a cold cache.
+STARTUP_S, FIRST_COMPILE_S = 3.0, 15.0
+#: Memory of a process before the mesh (Python, dolfinx, PETSc), MiB; per cell (KiB).
+BASE_MIB = 330.0  # measured peak resident set: 344 MiB for the 2-D run of CALIBRATION
+KIB_PER_CELL = {2: 6.0, 3: 7.4}  # 3-D: (827 - 409) MiB / (84 747 - 28 663) cells (README,
+# Performance); 511 MiB measured for 28 663 cells (predicted 537); the 424 k-cell anode of
+# issue 17 used 3.2 GB (predicted 3.4)
+#: Above these, check warns and suggests how to make the case cheaper.
+WARN_S, WARN_MIB = 60.0, 4096.0
+#: run refuses (unless --force) above these estimated cells.
+ABSURD_CELLS = {2: 1_000_000, 3: 5_000_000}
+
+
+@dataclass
+class Cost:
+    """The estimate for one case (SI; memory in MiB)."""
+
+    dim: int
+    cells: int
+    dofs: int
+    steps: int
+    solves: int
+    wall_s: float
+    memory_mib: float
+    machine_factor: float
+
+    def warnings(self) -> list[str]:
+        """Warnings with a suggestion, above a minute or 4 GiB."""
+        out = []
+        if self.wall_s > WARN_S or self.memory_mib > WARN_MIB:
+            out.append(f"this case is expensive (about {_duration(self.wall_s)}, "
+                       f"{self.memory_mib / 1024:.1f} GiB): coarsen [mesh] (larger "
+                       "spot_fraction or growth, or max_size_mm), shorten the schedule or "
+                       "raise time.max_step_s, or check the spot size's unit")
+        return out
+
+
+def _duration(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+_bench_s: float | None = None
+
+
+def machine_timing() -> float:
+    """This machine's time (s) for the reference sparse LU (best of 3, cached)."""
+    global _bench_s
+    if _bench_s is None:
+        import scipy.sparse as sp
+        import scipy.sparse.linalg as sla
+
+        n = 120
+        T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
+        A = (sp.kron(sp.identity(n), T) + sp.kron(T, sp.identity(n))).tocsc()
+        b = np.ones(n * n)
+        best = math.inf
+        for _ in range(3):
+            t = time.perf_counter()
+            sla.splu(A).solve(b)
+            best = min(best, time.perf_counter() - t)
+        _bench_s = best
+    return _bench_s
+
+
+def size_integral(dim: int, h_min: float, growth: float, h_max: float, zone: tuple,
+                  volume: float) -> float:
+    """∫ dV / h^d over a body of the given volume (area in (r, z)) around the deposition
+    zone: zone = (a, b) radius and depth in (r, z), (a1, a2, b) half-extents and depth in
+    3-D (m)."""
+    rho_end = 10.0 * (volume ** (1.0 / dim))
+    rho = np.concatenate([[0.0], np.geomspace(1e-4 * h_min, rho_end, 4000)])
+    if dim == 2:
+        a, b = zone
+        level = a + b + 0.5 * math.pi * rho  # length of the level set of ρ
+    else:
+        a1, a2, b = zone
+        level = (math.pi * a1 * a2 + math.pi * (a1 + a2) * (b + 0.5 * math.pi * rho)
+                 + 2.0 * math.pi * rho * (rho + b))
+    h = np.minimum(h_max, h_min + growth * rho)
+    dV = 0.5 * (level[1:] + level[:-1]) * np.diff(rho)
+    inside = np.cumsum(dV) <= volume  # the body ends where its volume is used up
+    zone_volume = (a * b if dim == 2 else math.pi * a1 * a2 * b)
+    hm = 0.5 * (h[1:] + h[:-1])
+    return zone_volume / h_min ** dim + float(np.sum(dV[inside] / hm[inside] ** dim))
+
+
+def mesh_cells(case: Case, prep) -> int:
+    """The exact cell count: the user's mesh or the reused mesh file counted, or the mesh
+    built by gmsh as a run would build it (a dry meshing, nothing written)."""
+    from . import geometry
+
+    dim = case.geometry.dim
+    if case.geometry.kind == "user_mesh":
+        return len(geometry.user_mesh.load(case.geometry).tets)
+    gm = geometry.start_gmsh("count")
+    try:
+        if case.mesh.file:
+            gm.merge(str(case.mesh.file))
+        else:
+            h_min, growth, h_max = geometry.mesh_sizes(case, prep.spot)
+            gm.model.remove()
+            if case.geometry.kind == "cad":
+                geometry.cad.build(case, prep.lay, h_min, growth, h_max, prep.zone_depth, None)
+            elif dim == 3:
+                geometry.reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth)
+            else:
+                geometry.axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
+                                      prep.spot.radius_m, prep.zone_depth)
+        count = 0
+        for _, tag in gm.model.getPhysicalGroups(dim):
+            for ent in gm.model.getEntitiesForPhysicalGroup(dim, tag):
+                count += sum(len(t) for t in gm.model.mesh.getElements(dim, ent)[1])
+        return count
+    finally:
+        gm.finalize()
+
+
+#: Geometries whose cells are counted, not estimated: a mesh the user made, and CAD bodies
+#: (no size-field estimate of an arbitrary solid here).
+COUNTED = ("user_mesh", "cad")
+
+
+def cell_count(case: Case, prep, dry_mesh: bool = False) -> int:
+    """The cells of a prepared case's mesh: counted in its mesh file, counted in a dry
+    meshing (dry_mesh), or estimated from the size field (milliseconds, ±10 %)."""
+    from .geometry import mesh_sizes
+
+    if dry_mesh or case.mesh.file or case.geometry.kind in COUNTED:
+        return mesh_cells(case, prep)
+    dim, spot = case.geometry.dim, prep.spot
+    h_min, growth, h_max = mesh_sizes(case, spot)
+    if dim == 2:
+        volume = sum(_area(prep.lay.outline(r)) for r in prep.lay.regions)
+        zone = (spot.radius_m, prep.zone_depth)
+    else:
+        s = case.geometry.sizes_m
+        volume = math.pi * s["anode_radius_m"] ** 2 * s["anode_length_m"]
+        _, a1, a2 = prep.lay.zone
+        zone = (a1, a2, prep.zone_depth)
+    return int(K_CELLS[dim] * size_integral(dim, h_min, growth, h_max, zone, volume))
+
+
+def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
+    """Cells, dofs, steps, wall time and memory of a prepared case (resolve.prepare).
+
+    Args:
+        dry_mesh: count the cells of the real mesh (gmsh, seconds to minutes) instead of
+            estimating them from the size field (milliseconds); a mesh file is always
+            counted.
+    """
+    from .resolve import save_times
+
+    dim = case.geometry.dim
+    cells = cell_count(case, prep, dry_mesh)
+    dofs = int(cells * (0.54 if dim == 2 else 0.216))  # P1 nodes per cell, as measured
+    steps = len(prep.steps)
+    solves = (len(save_times(case)) or 1) if case.mechanics else 0
+    co = COEFFICIENTS[dim]
+    factor = machine_timing() / co["timing"]
+    linear = lambda key, n: co[key][0] + co[key][1] * n  # noqa: E731
+    wall = factor * (max(steps, 1) * linear("step", dofs) + solves * linear("solve", dofs)
+                     + linear("mesh", cells)) + STARTUP_S
+    memory = BASE_MIB + KIB_PER_CELL[dim] * cells / 1024.0
+    return Cost(dim, cells, dofs, steps, solves, wall, memory, factor)
+
+
+def _area(poly) -> float:
+    x, y = np.asarray(poly)[:, 0], np.asarray(poly)[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def absurd(case: Case, cells: int) -> str | None:
+    """Why a case is clearly not what was meant (run refuses it unless --force), or None."""
+    size_um = case.beam.size_m * 1e6
+    if size_um < SMALLEST_SPOT_UM:
+        return (f"beam spot {size_um:.3g} µm: below the model's validity "
+                f"({SMALLEST_SPOT_UM:g} µm; Fourier conduction and the electron kernels' "
+                "lateral fits do not hold there); was the size meant in another unit?")
+    dim = case.geometry.dim
+    if cells > ABSURD_CELLS[dim]:
+        return (f"an estimated {cells:,} cells in {dim}-D (more than {ABSURD_CELLS[dim]:,}, "
+                f"about {(BASE_MIB + KIB_PER_CELL[dim] * cells / 1024) / 1024:.0f} GiB): "
+                "expected a coarser [mesh] or a larger spot")
+    return None
+
+
+#: Smallest beam size (µm) the model is meant for: the electron kernels' lateral fits are
+#: verified for 2-20 µm spots (README, Beam) and heat carriers' mean free paths in metals
+#: are tens of nm (recalled), so below 0.1 µm continuum conduction is not a model of it.
+SMALLEST_SPOT_UM = 0.1

@@ -1,0 +1,321 @@
+"""``report.html``: one self-contained page (plots embedded as base64 PNG, no network
+access) to hand over a run, a rating or a study: the case (geometry picture, materials,
+beam, schedule, the case text), the headline results, the limits table, the drift in µm,
+px and ΔM/M, the rating in words with its charts, the study table and plot, the model's
+assumptions that apply, and the provenance.
+
+The page is rendered by Jinja2 from ``report.html.j2`` (package data) out of the folder's
+own files (summary.json, rating.json, study.json, results.csv, the PNGs, case.toml), so a
+report can be made again at any time from a folder alone: ``anodesim report DIR``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as _dt
+import json
+from pathlib import Path
+
+from .. import __version__, output
+from ..case import CaseError
+from . import assumptions, figures
+
+#: PNGs of a run or rating folder, in the order shown, with their captions.
+RUN_PLOTS = {
+    "temperatures.png": "Temperatures against time; the beam power shaded behind them",
+    "profiles.png": "Steady temperature profiles",
+    "temperature_field.png": "Temperature field at the end of the run",
+    "temperature_slices.png": "Temperature on two cuts at the end of the run",
+    "drift.png": "Focal-spot drift at the save times",
+}
+RATING_PLOTS = {
+    "rating_single.png": "Single-load rating",
+    "rating_duty.png": "Serial-load rating against the duty cycle",
+    "rating_period.png": "Serial-load rating against the period",
+    "rating_life.png": "Continuous rating against the required life",
+    "rating_heat_content.png": "Anode heat content",
+}
+_UNITS = {"C": "°C", "K": "K", "um": "µm", "rel": "", "px": "px"}
+_CASE_NAME = "case.toml"
+REPORT = "report.html"
+
+
+def kind_of(folder: Path) -> str:
+    """"study", "rating" or "run": what the folder holds (CaseError when none)."""
+    if (folder / "study.json").is_file():
+        return "study"
+    if (folder / "rating.json").is_file():
+        return "rating"
+    if (folder / "summary.json").is_file():
+        return "run"
+    raise CaseError(f"report {folder}: holds no anodesim run, rating or study (expected "
+                    "summary.json, rating.json or study.json in it)")
+
+
+def write_report(folder: str | Path, case_text: str | None = None) -> Path:
+    """Write ``report.html`` into a run, rating or study folder (atomically).
+
+    Args:
+        folder: the folder of ``anodesim run``, ``rate`` or ``sweep``.
+        case_text: the case file's text; default the folder's case.toml, if any.
+
+    Returns:
+        The report's path.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CaseError(f"report {folder}: not a folder; expected a run, rating or study "
+                        "folder")
+    kind = kind_of(folder)
+    if case_text is None and (folder / _CASE_NAME).is_file():
+        case_text = (folder / _CASE_NAME).read_text()
+    ctx = {"study": _study, "rating": _rating, "run": _run}[kind](folder, case_text)
+    ctx.update(kind=kind, folder=str(folder), generated_utc=_now(), version=__version__,
+               made_with=output.provenance())
+    html = _template().render(**ctx)
+    path = folder / REPORT
+    output.atomic_write(path, html)
+    return path
+
+
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("anodesim", "report"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["num"] = num
+    return env.get_template("report.html.j2")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def num(v, digits: int = 4) -> str:
+    """A number for the page: `digits` significant figures, '–' for none."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    return f"{v:.{digits}g}"
+
+
+def _b64(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode("ascii") if data else None
+
+
+def _plots(folder: Path, names: dict[str, str]) -> list[dict]:
+    return [{"caption": cap, "file": name, "png": _b64((folder / name).read_bytes())}
+            for name, cap in names.items() if (folder / name).is_file()]
+
+
+# ---------------------------------------------------------------------------------------
+# The case
+# ---------------------------------------------------------------------------------------
+def case_sections(case: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(section, [(key, value in engineering units)]) of a case dict (Case.to_dict())."""
+    geo, beam, load = case["geometry"], case["beam"], case["loading"]
+    g = [("kind", geo["kind"])]
+    g += [(k[:-2], f"{num(v * 1e3)} mm") for k, v in (geo.get("sizes_m") or {}).items()]
+    if geo.get("anode_angle_rad"):
+        g.append(("anode angle", f"{num(geo['anode_angle_rad'] * 57.29577951308232)}°"))
+    if geo.get("file"):
+        g.append(("mesh file", geo["file"]))
+    m = [(region, mat) for region, mat in case["materials"]["by_region"].items()]
+    m.append(("properties", "temperature-dependent" if case["materials"].get(
+        "temperature_dependent") else "constant"))
+    for region, over in (case["materials"].get("overrides") or {}).items():
+        m.append((f"{region} overrides", ", ".join(f"{k} = {num(v)}" for k, v in over.items())))
+    V, P = beam["voltage_V"], beam["power_W"]
+    b = [("voltage", f"{num(V / 1e3)} kV"), ("beam power", f"{num(P)} W"),
+         ("current", f"{num(P / V * 1e3)} mA" if V else "–"),
+         ("spot", f"{beam['spot']}, {num(beam['size_m'] * 1e6)} µm ({beam.get('size_definition', 'fwhm')})"),
+         ("deposition", str(beam.get("deposition")))]
+    if beam.get("size2_m"):
+        b.append(("second size", f"{num(beam['size2_m'] * 1e6)} µm"))
+    segs = load.get("segments") or []
+    s = [("kind", load["kind"])]
+    if segs:
+        total = sum(d for d, _ in segs)
+        s += [("segments", str(len(segs))), ("duration", f"{num(total)} s"),
+              ("highest beam power", f"{num(max(p for _, p in segs))} W"),
+              ("mean beam power", f"{num(sum(d * p for d, p in segs) / total)} W")]
+    bc = [(name, _boundary(v)) for name, v in (case.get("boundaries") or {}).items()]
+    bc += [(f"interface {name}", f"{num(h)} W/m²K") for name, h in
+           (case.get("interfaces") or {}).items()]
+    bc.append(("initial temperature", f"{num(case['initial_temperature_K'] - 273.15)} °C"))
+    return [("Geometry", g), ("Materials", m), ("Beam", b), ("Schedule", s),
+            ("Boundaries and interfaces", bc)]
+
+
+def _boundary(bc: dict) -> str:
+    parts = [bc["type"]]
+    if bc.get("temperature_K") is not None:
+        parts.append(f"{num(bc['temperature_K'] - 273.15)} °C")
+    if bc.get("h_W_m2K") is not None:
+        parts.append(f"h = {num(bc['h_W_m2K'])} W/m²K")
+    if bc.get("emissivity") is not None:
+        parts.append(f"ε = {num(bc['emissivity'])}")
+    if bc.get("q_W_m2") is not None:
+        parts.append(f"q = {num(bc['q_W_m2'])} W/m²")
+    if bc.get("coolant"):
+        parts.append(f"coolant {bc['coolant']}")
+    return ", ".join(parts)
+
+
+def _case_part(folder: Path, case: dict, case_text: str | None, title: str) -> dict:
+    """The case's part of the page: sections, pictures, text."""
+    mesh = folder / "mesh.msh"
+    pictures = []
+    geo = figures.geometry_png(mesh, title, case["beam"].get("size_m")) if mesh.is_file() else None
+    if geo:
+        pictures.append({"caption": "Geometry and mesh (mesh.msh)", "png": _b64(geo)})
+    sched = figures.schedule_png(case["loading"].get("segments"), "beam power schedule")
+    if sched:
+        pictures.append({"caption": "Beam power schedule", "png": _b64(sched)})
+    return {"sections": case_sections(case), "pictures": pictures,
+            "case_text": case_text if case_text is not None else json.dumps(case, indent=2),
+            "case_text_kind": "case file" if case_text is not None else
+            "resolved case (SI units; the case file was not kept in this folder)",
+            "assumptions": assumptions.applying(case)}
+
+
+# ---------------------------------------------------------------------------------------
+# Limits, results, drift
+# ---------------------------------------------------------------------------------------
+def limit_rows(checks: list[dict]) -> list[dict]:
+    """Rows of the limits table from summary.json's (or rating.json's) limit checks."""
+    rows = []
+    for c in checks:
+        unit = c["unit"]
+        shown = _UNITS.get(unit, unit)
+        margin_key = next((k for k in c if k.startswith("margin_")), None)
+        rows.append({
+            "name": c["limit"], "unit": shown,
+            "limit": c.get(f"limit_{unit}"), "worst": c.get(f"worst_{unit}"),
+            "time_s": c.get("time_s"),
+            "margin": c.get(margin_key) if margin_key else None,
+            "margin_unit": _UNITS.get(margin_key[len("margin_"):], "") if margin_key else "",
+            "holds": c.get("holds"), "origin": c.get("origin", "")})
+    return rows
+
+
+def headline(s: dict) -> list[tuple[str, str]]:
+    """(quantity, value) of a run's headline results."""
+    r, b, n = s["results"], s["beam"], s["numerics"]
+    out = [("status", s["status"] + (f": {s['error']}" if s.get("error") else ""))]
+    if r.get("T_peak_max_C") is not None:
+        out.append(("peak temperature", f"{r['T_peak_max_C']:.1f} °C at t = "
+                    f"{num(r['T_peak_max_time_s'])} s"))
+    out.append(("beam power / deposited power",
+                f"{num(b['beam_power_W'])} W / {num(b['deposited_power_W'])} W "
+                f"(η_E = {num(b['backscatter_energy_fraction'], 3)})"))
+    for region, T in r.get("T_max_by_region_C", {}).items():
+        out.append((f"hottest {region}", f"{T:.1f} °C"))
+    if b.get("electron_range_um"):
+        out.append(("electron range", ", ".join(f"{k} {num(v, 3)} µm"
+                                                for k, v in b["electron_range_um"].items())))
+    if b.get("deposition_depth_um") is not None:
+        out.append(("deposition depth (99.9 % of the energy)",
+                    f"{num(b['deposition_depth_um'], 3)} µm"))
+    lf = r.get("life") or {}
+    if lf.get("erosion_rate_nm_h") is not None:
+        out.append(("evaporation at the spot", f"{num(lf['erosion_rate_nm_h'], 3)} nm/h"))
+    m = s.get("mechanics") or {}
+    for region, v in (m.get("von_mises_max_MPa") or {}).items():
+        out.append((f"largest von Mises stress, {region}", f"{v['value']:.0f} MPa"))
+    out.append(("mesh and steps", f"{n['cells']} cells, {n['dofs']} dofs, "
+                f"{n['time_steps']} time steps, {s['timing_s']['total']:.1f} s wall"))
+    return out
+
+
+#: summary.json "mechanics" columns of the drift table: (column, what, unit).
+DRIFT = [("drift_across_view_um", "apparent spot shift across the view axis", "µm"),
+         ("image_drift_px", "image drift on the detector", "px"),
+         ("drift_along_view_um", "spot shift along the view axis", "µm"),
+         ("magnification_change_rel", "magnification change ΔM/M", ""),
+         ("spot_shift_um", "shift along the beam (< 0: towards the cathode)", "µm"),
+         ("u_spot_z_um", "axial displacement of the spot", "µm")]
+
+
+def drift_rows(mech: dict | None) -> list[dict]:
+    """Rows of the drift table (final and largest magnitude with its time)."""
+    return [{"what": what, "unit": unit, "final": mech[col]["final"],
+             "max_abs": mech[col]["max_abs"], "time_s": mech[col]["time_of_max_s"]}
+            for col, what, unit in DRIFT if mech and col in mech]
+
+
+def _provenance(s: dict) -> list[tuple[str, str]]:
+    p = s.get("provenance") or {}
+    rows = [("anodesim", s.get("anodesim_version", "–")), ("case id", s.get("case_hash", "–")),
+            ("started (UTC)", s.get("started_utc") or s.get("created_utc") or "–"),
+            ("host", p.get("host", "–")), ("platform", p.get("platform", "–")),
+            ("python", p.get("python", "–")), ("MPI ranks", str(p.get("mpi_ranks", "–")))]
+    rows += [(k, v) for k, v in (p.get("versions") or {}).items()]
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# The three kinds of folder
+# ---------------------------------------------------------------------------------------
+def _run(folder: Path, case_text: str | None) -> dict:
+    s = json.loads((folder / "summary.json").read_text())
+    return {"title": s["title"], "case": _case_part(folder, s["case"], case_text, s["title"]),
+            "headline": headline(s), "limits": limit_rows(s["results"].get("limits", [])),
+            "drift": drift_rows(s.get("mechanics")), "plots": _plots(folder, RUN_PLOTS),
+            "rating": None, "study": None, "provenance": _provenance(s)}
+
+
+def _rating(folder: Path, case_text: str | None) -> dict:
+    r = json.loads((folder / "rating.json").read_text())
+    case = None
+    if case_text is not None:
+        import tomllib
+
+        from ..case import from_dict
+
+        try:  # relative file names in the case are taken from the rating folder
+            case = from_dict(tomllib.loads(case_text), folder).to_dict()
+        except (CaseError, tomllib.TOMLDecodeError):
+            case = None
+    run = json.loads((folder / "summary.json").read_text()) if (
+        folder / "summary.json").is_file() else None
+    sl = r.get("max_safe_loading")
+    rating = {"in_words": r.get("rating_in_words"),
+              "max_safe": sl, "limits": limit_rows(sl["limits_at_that_power"]) if sl else [],
+              "definitions": [{"name": d["limit"], "value": d.get(f"limit_{d['unit']}"),
+                               "unit": _UNITS.get(d["unit"], d["unit"]),
+                               "origin": d.get("origin", "")} for d in r.get("limits", [])],
+              "continuous": r.get("continuous"), "life": r.get("life"),
+              "plots": _plots(folder, RATING_PLOTS), "seconds": r.get("seconds")}
+    part = _case_part(folder, case, case_text, r["title"]) if case else None
+    if part is None and case_text is not None:
+        part = {"sections": [], "pictures": [], "case_text": case_text,
+                "case_text_kind": "case file", "assumptions": []}
+    return {"title": r["title"], "case": part,
+            "headline": headline(run) if run else [],
+            "limits": limit_rows(run["results"].get("limits", [])) if run else [],
+            "drift": drift_rows(run.get("mechanics")) if run else [],
+            "plots": _plots(folder, RUN_PLOTS), "rating": rating, "study": None,
+            "provenance": _provenance(run) if run else
+            [("case id", r.get("case_hash", "–"))]}
+
+
+def _study(folder: Path, case_text: str | None) -> dict:
+    st = json.loads((folder / "study.json").read_text())
+    columns, rows = [], []
+    if (folder / "results.csv").is_file():
+        with open(folder / "results.csv", newline="") as f:
+            reader = csv.reader(line for line in f if not line.startswith("#"))
+            columns = next(reader, [])
+            rows = list(reader)
+    failed = [r for r in rows if "status" in columns and r[columns.index("status")] == "failed"]
+    study = {"definition": json.dumps(st.get("study"), indent=2), "columns": columns,
+             "rows": rows, "failed": len(failed),
+             "plots": _plots(folder, {"results.png": "The study's quick-look plot"})}
+    return {"title": st.get("title") or f"study {st['id']}", "case": None, "headline": [],
+            "limits": [], "drift": [], "plots": [], "rating": None, "study": study,
+            "provenance": _provenance({**st, "case_hash": st["id"]})}

@@ -1,0 +1,79 @@
+"""The model's assumptions and limits that apply to one case, in words, each with where it
+is explained (the README's "How it works" section restates them with their sources)."""
+
+from __future__ import annotations
+
+from ..case.model import GEOMETRIES
+
+_HOW = "README, How it works"
+
+
+def applying(case: dict) -> list[tuple[str, str]]:
+    """(statement, where explained) of every assumption that applies to a case given as
+    the dict of ``Case.to_dict()`` (summary.json's "case")."""
+    geo, beam, mats = case["geometry"], case["beam"], case["materials"]
+    kind = geo["kind"]
+    dim = GEOMETRIES.get(kind, {}).get("dim", 2)
+    out = [("Heat conduction with P1 finite elements; no melting, no evaporation of the "
+            "bulk; radiation only to fixed surroundings, none inside cavities.", _HOW)]
+    if mats.get("temperature_dependent"):
+        out.append(("k, ρ, cp depend on temperature (library tables, interpolated linearly); "
+                    "a temperature outside a table or above the melting point stops the run.",
+                    "README, Materials"))
+    else:
+        out.append(("Constant material properties (taken at the initial temperature): "
+                    "the response is linear in the power.", "README, Materials"))
+    if dim == 2:
+        out.append(("Axisymmetric (r, z) model: a round spot at normal incidence on the axis; "
+                    "lateral drift, tilted faces and oblique beams need a 3-D model.",
+                    "README, Assumptions and limits"))
+    else:
+        out.append(("3-D model: perfect contact between regions, mounts on curved faces "
+                    "clamped only, no free bodies; ratings verified on axisymmetric anodes "
+                    "only; the electron kernel of an oblique beam is centred on the impact "
+                    "point.", "README, Assumptions and limits"))
+    dep = beam.get("deposition")
+    if dep == "kernel":
+        out.append(("Heat source from electron-transport kernels of the project's own "
+                    "condensed-history Monte Carlo (checked against published data, not "
+                    "against PENELOPE or Geant4); backscattered electrons heat nothing else "
+                    "(no extra-focal heating).", "README, Beam"))
+    elif dep in ("everhart_hoff", "volume"):
+        out.append(("Everhart–Hoff depth–dose curve down to the Kanaya–Okayama range: fitted "
+                    "for low Z, it puts the energy in W about 2.3× too deep.", "README, Beam"))
+    elif dep == "surface":
+        out.append(("The beam's power is put on the face (no depth): the peak temperature is "
+                    "an upper estimate for spots near the electron range.", "README, Beam"))
+    if beam.get("size_definition", "fwhm") != "fwhm":
+        out.append((f"The spot size was given as an X-ray spot ({beam['size_definition']}) "
+                    "and converted to the beam's size.", "README, Spot size"))
+    if case.get("interfaces"):
+        out.append(("Named interfaces carry a thermal contact conductance (coincident, "
+                    "unconnected nodes); the value is an input, not computed.",
+                    "README, Interfaces"))
+    if kind == "transmission" or len(mats.get("by_region", {})) > 1 and "window" in \
+            mats.get("by_region", {}):
+        out.append(("Layered target: the substrate takes its own material's depth profile at "
+                    "the beam voltage (somewhat too deep); thin-film conductivity is not "
+                    "reduced unless k_W_mK is overridden.", "README, Beam"))
+    if case.get("mechanics"):
+        out.append(("Quasi-static small-strain linear thermoelasticity at the save times "
+                    "only; elastic only (no plasticity: von Mises maxima above the yield "
+                    "strength mean local yielding the model does not follow); stresses at "
+                    "clamped or bi-material corners are singular and mesh-dependent.",
+                    "README, Thermoelasticity"))
+        if (case["mechanics"] or {}).get("drift"):
+            out.append(("Drift: the beam is fixed in space and the impact point slides along "
+                        "it with the emission-weighted mean displacement of the deposition "
+                        "region; image drift = (M − 1) × shift across the view / pixel, "
+                        "ΔM/M = shift along the view × (1/SOD − 1/SDD).",
+                        "README, Drift map"))
+    lim = case.get("limits") or {}
+    if lim.get("spot") == "life":
+        out.append(("Spot limit from the life: Hertz–Knudsen evaporation of the target "
+                    "(Alcock 1984) against the allowed erosion over the rated life.",
+                    "README, Ratings"))
+    out.append(("Material data marked [R] or [S] in the data file are recalled or secondary "
+                "values to check against primary sources before release.",
+                "src/anodesim/data/materials.toml"))
+    return out
