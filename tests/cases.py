@@ -77,12 +77,14 @@ def merge(base: dict, changes: dict) -> dict:
 
 
 def reflection_3d(**changes) -> dict:
-    """The 3-D reflection anode: W disc in the 20° end face of a Cu rod, cooled at the far
-    end; coarse mesh, constant properties, surface deposition (fast)."""
+    """The 3-D reflection anode: W disc in the end face of a Cu rod with a 20° textbook anode
+    angle (beam along the rod), cooled at the far end; coarse mesh, constant properties,
+    surface deposition (fast)."""
     d = reflection(title="3-D reflection anode",
                    geometry={"kind": "reflection_3d", "insert_radius_mm": 0.6,
                              "insert_thickness_mm": 0.5, "anode_radius_mm": 1.5,
-                             "anode_length_mm": 3.0, "anode_angle_deg": 20.0},
+                             "anode_length_mm": 3.0, "anode_angle_deg": 20.0,
+                             "angle_convention": "textbook"},
                    mesh={"spot_fraction": 0.25, "growth": 0.6},
                    materials={"properties": "constant"},
                    beam={"fwhm_um": 100.0, "deposition": "surface"})

@@ -3,6 +3,7 @@ linear solvers, spot shapes (deposited power to 0.1 %, footprint elongation), an
 case errors of the 3-D keys."""
 
 import math
+import re
 
 import dolfinx
 import numpy as np
@@ -89,7 +90,7 @@ SHAPES = {
     "gaussian-0deg": ({"anode_angle_deg": 0.0}, {"spot": "gaussian", "fwhm_um": 100.0}),
     "flat_top-0deg": ({"anode_angle_deg": 0.0},
                       {"spot": "flat_top", "fwhm_um": None, "diameter_um": 300.0}),
-    "gaussian-20deg": ({}, {"spot": "gaussian", "fwhm_um": 100.0, "direction": [0, 0, -1]}),
+    "gaussian-20deg": ({}, {"spot": "gaussian", "fwhm_um": 100.0}),
     "elliptical": ({}, {"spot": "elliptical", "fwhm_um": None, "fwhm_major_um": 200.0,
                         "fwhm_minor_um": 60.0, "orientation_deg": 30.0}),
     "footprint": ({}, {"spot": "footprint", "fwhm_um": 100.0}),
@@ -118,19 +119,20 @@ def test_deposited_power_integrates_to_0p1_percent_3d(shape, deposition):
     assert problem.source_ratio == pytest.approx(1.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("angle", [20.0, 45.0])
-def test_footprint_elongated_along_the_beam_trace(angle):
-    """A round beam (FWHM 100 µm, σ) across the rod meets the face at incidence ψ = 90° − θ:
-    the emission-weighted second moments of the footprint on the face are σ²/cos²ψ along
-    the beam's trace (e₁) and σ² across it (e₂), within 2 % (mesh quadrature of the
-    Gaussian on h = 25 µm faces)."""
+@pytest.mark.parametrize("entry,angle", [("axial", 45.0), ("side", 70.0)])
+def test_footprint_elongated_along_the_beam_trace(entry, angle):
+    """A round beam (FWHM 100 µm, σ) meets the face at the incidence ψ = θ, the textbook
+    anode angle, along the rod (axial) or across it (side, face cut 90° − θ): the
+    emission-weighted second moments of the footprint on the face are σ²/cos²ψ along the
+    beam's trace (e₁) and σ² across it (e₂), within 2 % (mesh quadrature of the Gaussian on
+    h = 25 µm faces)."""
     data = reflection_3d(geometry={"anode_angle_deg": angle},
-                         beam={"spot": "footprint", "fwhm_um": 100.0},
+                         beam={"spot": "footprint", "fwhm_um": 100.0, "entry": entry},
                          loading={"kind": "steady", "duration_s": None})
     case, prep, domain, problem = _setup(data)
     fr = prep.lay.frame
     sigma = 100e-6 / FWHM_PER_SIGMA
-    cos_psi = math.sin(math.radians(angle))
+    cos_psi = math.cos(math.radians(angle))
     assert fr.incidence_cos == pytest.approx(cos_psi)
     (q, meas), = problem.source_terms
     x = ufl.SpatialCoordinate(domain.mesh)
@@ -149,12 +151,38 @@ BAD_3D = [
     ("free body in 3-D", {"mechanics": {"free": True}},
      "mechanics.free = true: free bodies are supported on axisymmetric geometries only"),
     ("round spots only in 2-D", {"geometry": {"kind": "reflection_insert",
-                                              "anode_angle_deg": None},
+                                              "anode_angle_deg": None,
+                                              "angle_convention": None},
                                  "beam": {"spot": "line"}}, "beam.spot = 'line'"),
     ("face reaches the cooled end", {"geometry": {"anode_angle_deg": 60.0}},
      "geometry.anode_length_mm = 3"),
-    ("angle out of range", {"geometry": {"anode_angle_deg": 75.0}},
-     "geometry.anode_angle_deg = 75.0"),
+    ("side cut reaches the cooled end", {"geometry": {"anode_angle_deg": 20.0},
+                                         "beam": {"entry": "side"}},
+     "geometry.anode_length_mm = 3"),
+    ("angle out of range", {"geometry": {"anode_angle_deg": 85.0}},
+     "geometry.anode_angle_deg = 85.0"),
+    ("old convention", {"geometry": {"angle_convention": None}},
+     "geometry.anode_angle_deg = 20 needs geometry.angle_convention = \"textbook\": since "
+     "issue 14"),
+    ("beam direction on a rod", {"beam": {"direction": [-1, 0, 0]}},
+     "beam.direction = [-1.0, 0.0, 0.0]: expected no direction on a reflection_3d anode"),
+    ("unknown entry", {"beam": {"entry": "sideways"}}, "beam.entry = 'sideways'"),
+    ("view into the cathode", {"mounts": {"cooled_end": {"type": "clamped"}},
+                               "drift": {"view_direction": [0.1, 0, 1], "source_object_mm": 10,
+                                         "magnification": 5, "pixel_size_um": 50}},
+     "drift.view_direction = [0.1, 0.0, 1.0]: the view axis runs back up the beam, 5.71° "
+     "from −b (less than 20°)"),
+    ("view below the face", {"mounts": {"cooled_end": {"type": "clamped"}},
+                             "drift": {"view_direction": [1, 0, -0.5], "source_object_mm": 10,
+                                       "magnification": 5, "pixel_size_um": 50}},
+     "drift.view_direction = [1.0, 0.0, -0.5]: expected a central ray that leaves the target "
+     "face"),
+    ("no central ray at 0°", {"geometry": {"anode_angle_deg": 0.0},
+                              "mounts": {"cooled_end": {"type": "clamped"}},
+                              "drift": {"source_object_mm": 10, "magnification": 5,
+                                        "pixel_size_um": 50}},
+     "drift: geometry.anode_angle_deg = 0 puts the central ray (perpendicular to the beam) "
+     "in the target face"),
     ("minor above major", {"beam": {"spot": "elliptical", "fwhm_um": None,
                                     "fwhm_major_um": 50.0, "fwhm_minor_um": 80.0}},
      "beam.fwhm_minor_um = 80"),
@@ -162,18 +190,17 @@ BAD_3D = [
                                                    {"conductance_W_m2K": 1e6}}},
      "interfaces.target_heat_sink: a contact conductance is not available"),
     ("drift beam differs", {"mounts": {"cooled_end": {"type": "clamped"}},
-                            "drift": {"beam_direction": [0, 0, -1],
-                                      "view_direction": [0, 0, 1], "source_object_mm": 10,
+                            "drift": {"beam_direction": [-1, 0, 0],
+                                      "view_direction": [1, 0, 0], "source_object_mm": 10,
                                       "magnification": 5, "pixel_size_um": 50}},
-     "drift.beam_direction = [0.0, 0.0, -1.0]: expected the beam direction of the case "
-     "[-1.0, 0.0, 0.0]"),
+     "drift.beam_direction = [-1.0, 0.0, 0.0]: expected the beam direction of the case "
+     "[0.0, 0.0, -1.0]"),
 ]
 
 
 @pytest.mark.parametrize("what,change,message", BAD_3D, ids=[b[0] for b in BAD_3D])
 def test_bad_3d_input_one_line(what, change, message):
-    with pytest.raises(anodesim.CaseError, match=message.replace("[", r"\[").replace(
-            "(", r"\(")) as e:
+    with pytest.raises(anodesim.CaseError, match=re.escape(message)) as e:
         data = reflection_3d(**change)
         if data["geometry"]["kind"] == "reflection_insert":
             data["geometry"].update({"anode_radius_mm": 3.0, "anode_length_mm": 5.0})
@@ -182,7 +209,8 @@ def test_bad_3d_input_one_line(what, change, message):
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"beam": {"spot": "footprint", "fwhm_um": 250.0}}, "beam.spot = 'footprint'"),
+    ({"beam": {"spot": "footprint", "fwhm_um": 250.0, "entry": "side"},
+      "geometry": {"anode_angle_deg": 70.0}}, "beam.spot = 'footprint'"),
     ({"beam": {"direction": [1, 0, 0]}}, "beam.direction = \\[1"),
 ])
 def test_spot_must_fit_and_beam_must_hit(change, message):
@@ -194,7 +222,7 @@ def test_spot_must_fit_and_beam_must_hit(change, message):
 
 @pytest.mark.slow
 def test_drift_in_3d_through_the_drift_map():
-    """20° face, beam across the rod, view axis at a 10° take-off angle with its trace
+    """20° textbook face, beam along the rod, view axis at a 10° take-off angle with its trace
     across the beam plane (azimuth 90°): the time series carries all three components of
     the spot displacement, and at every save time the drift columns are the drift map of
     those components: spot shift (u·n)/(b·n) along b, the part across the view axis
@@ -230,6 +258,12 @@ def test_drift_in_3d_through_the_drift_map():
                                rtol=1e-9)
     np.testing.assert_allclose(res.column("magnification_change_rel")[rows],
                                along * 1e-6 * (1 / sod - 1 / (M * sod)), rtol=1e-9)
+    # signed on the detector axes: δ⊥ lies along v (the beam's projection), u is empty
+    dv = res.column("drift_v_um")[rows]
+    np.testing.assert_allclose(np.abs(dv), np.linalg.norm(across, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(res.column("drift_u_um")[rows], 0.0, atol=1e-9 * np.abs(dv).max())
+    np.testing.assert_allclose(res.column("image_shift_v_px")[rows],
+                               -(M - 1) * dv * 1e-6 / pixel, rtol=1e-9)
     assert "u_spot_y_um" in res.summary_dict()["mechanics"]
 
 

@@ -224,13 +224,17 @@ def test_summary_beam_section(tmp_path):
 
 
 def test_3d_incidence_takes_the_tables_eta_at_the_local_angle():
-    """The shipped 3-D example: 70° incidence, η_E from the tables at 70° (0.64; review
-    §6.1: 0.65 at 70°, 100 kV)."""
+    """The shipped 3-D example turned into a side-entry 70° target (the pre-issue-14 reading
+    of the file: 70° incidence): η_E from the tables at 70° (0.64; review §6.1: 0.65 at 70°,
+    100 kV)."""
     import tomllib
     from pathlib import Path
 
     d = tomllib.loads((Path(__file__).parents[1] / "studies" / "reflection_3d.toml").read_text())
+    d["geometry"]["anode_angle_deg"] = 70.0
+    d["beam"]["entry"] = "side"
     prep = prepare(anodesim.from_dict(d))
+    assert math.degrees(math.acos(prep.lay.frame.incidence_cos)) == pytest.approx(70.0)
     psi = math.degrees(math.acos(prep.lay.frame.incidence_cos))
     assert prep.eta == pytest.approx(load().backscatter_energy_fraction("W", 100e3, psi),
                                      rel=1e-12)

@@ -88,7 +88,7 @@ def test_3d_iterative_two_ranks_match_one(tmp_path):
     temperatures and displacements agree to 1e-7 relative."""
     case = reflection_3d(probes={"below": {"r_mm": 0.0, "depth_mm": 0.05}},
                          mounts={"cooled_end": {"type": "clamped"}},
-                         drift={"view_direction": [0.0, 0.3, 1.0], "source_object_mm": 20.0,
+                         drift={"view_direction": [0.0, 1.0, 1.0], "source_object_mm": 20.0,
                                 "magnification": 10.0, "pixel_size_um": 100.0},
                          output={"save_times_s": [0.01, 0.1]})
     a = run_cli(tmp_path, case, "serial", 1)

@@ -129,20 +129,6 @@ def test_a_compile_longer_than_ten_seconds_is_waited_for(tmp_path):
         assert p.returncode == 0, err
 
 
-def test_rating_a_3d_drift_limit_is_one_line(tmp_path, capsys):
-    """`rate` on a 3-D case with a drift limit (valid for `run`): before, an uncaught
-    DriftInputError traceback; now one line naming the key, exit 2, nothing written."""
-    shipped = tomllib.loads((STUDIES / "reflection_3d.toml").read_text())
-    path = write_toml(tmp_path / "c.toml", {**shipped, "limits": {"drift_um": 5.0}})
-    assert main(["check", str(path)]) == 0
-    capsys.readouterr()
-    out = tmp_path / "rating"
-    assert main(["rate", str(path), "-o", str(out), "-q"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("anodesim: error: limits.drift_um = 5")
-    assert not out.exists()
-
-
 def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     """A write that finds the disk full: one line that says so, exit 1."""
     path = write_toml(tmp_path / "c.toml", block())

@@ -26,7 +26,9 @@ A loading is safe while every limit holds (physics reference §6):
 - ``yield``: the heat sink's von Mises stress near the joint, volume-averaged over
   YIELD_RADIUS_M, over its yield strength at that temperature (``limits.yield_use``, e.g. 1),
   when the case sets one and has mechanics; every run with mechanics reports the ratio.
-- ``drift``: the spot drift across the view axis (µm), when the case sets one.
+- ``drift``: the spot drift across the view axis (µm; ``limits.drift_um``, or ``drift_px`` on
+  the detector converted at the source), when the case sets one.
+- ``magnification``: |ΔM/M| (``limits.magnification_change_rel``), when the case sets one.
 
 Every run also reports the erosion rate (nm/h), the recrystallisation fraction used per
 hour and the thermal cycles of the spot (rainflow count, largest swing, cycles per hour;
@@ -101,12 +103,17 @@ COOLANT_SOURCES = {
 }
 
 
+#: Limits on signed drift figures: they bound the magnitude (drift.py, either way).
+SIGNED_LIMITS = ("drift", "magnification")
+
+
 @dataclass(frozen=True)
 class Limit:
     """One limit on a time-series column, in that column's unit ("C", "um" or "rel").
 
     Attributes:
-        name: erosion, spot, interface, heat_sink, coolant_side, yield or drift.
+        name: erosion, spot, interface, heat_sink, coolant_side, yield, drift or
+            magnification.
         column: the time-series column it watches.
         value: the limit (°C or µm).
         unit: "C" or "um".
@@ -319,6 +326,9 @@ def limits_for(case: Case, mats) -> list[Limit]:
                          0.0))
     if given.drift_um is not None:
         out.append(Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0))
+    if given.magnification_change_rel is not None:
+        out.append(Limit("magnification", "magnification_change_rel",
+                         given.magnification_change_rel, "rel", "case", 0.0))
     return out
 
 
@@ -490,7 +500,7 @@ def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
             if len(vals):
                 out.append(_life_check(lim, time_s, vals))
             continue
-        if lim.unit == "um":
+        if lim.name in SIGNED_LIMITS:
             vals = np.abs(vals)
         if len(vals) == 0 or np.all(np.isnan(vals)):
             continue

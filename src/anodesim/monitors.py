@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, interfaces_of
+from .case import ZERO_CELSIUS_K as C, Case, interfaces_of
 from .limits import YIELD_RADIUS_M, cooled_faces, yield_column
 from .loading import Schedule
 from .resolve import probe_outside, probe_points
@@ -144,11 +144,6 @@ class Coolant(Monitor):
         return [self.state.temperature - C, self.state.stored_J, self.state.removed[0]]
 
 
-DRIFT_COLUMNS = ("spot_shift_um", "drift_across_view_um", "image_drift_px",
-                 "drift_along_view_um", "magnification_change_rel")
-DRIFT_COMPONENTS = ("drift_across_view_x_um", "drift_across_view_y_um", "drift_across_view_z_um")
-
-
 def _unit_of(column: str) -> str:
     return {"um": "µm", "px": "px", "rel": "1", "MPa": "MPa", "mm": "mm"}[column.rsplit("_", 1)[1]]
 
@@ -159,6 +154,7 @@ class Mechanics(Monitor):
     at_save_times = True
 
     def __init__(self, case: Case, domain, mats, problem, interfaces, lay):
+        from .drift import DriftMap
         from .mechanics import ThermoElasticProblem
 
         m = case.mechanics
@@ -170,15 +166,14 @@ class Mechanics(Monitor):
             solver=problem.solver, rtol=case.numerics.rtol,  # the heat solver's choice
             reference_face=m.reference_face)
         self.terms = problem.emission_terms
-        self.map = _drift_map(case, lay) if m.drift is not None else None
+        self.map = DriftMap.for_case(case, lay) if m.drift is not None else None
         self.pointing = case.pointing
         self.axes = ("x", "y", "z") if dim == 3 else ("r", "z")
         self.u_columns = [f"u_spot_{a}_um" for a in ("x", "y", "z")] if dim == 3 \
             else ["u_spot_z_um"]
         self.ref_columns = ([f"u_reference_{a}_um" for a in ("x", "y", "z")] if dim == 3
                             else ["u_reference_z_um"]) if m.reference_face else []
-        drift = list(DRIFT_COLUMNS) + (list(DRIFT_COMPONENTS) if dim == 3 else [])
-        self.drift_columns = drift if self.map else []
+        self.drift_columns = self.map.columns(dim) if self.map else []
         self.probes, names = _probe_points(case, self.solver.u, lay, "u")
         self.probe_columns = [f"u_at_{n}_{a}_um" for n in names for a in self.axes]
         columns = (self.u_columns + self.ref_columns + self.drift_columns
@@ -249,24 +244,6 @@ class Mechanics(Monitor):
                 extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
         return MechanicsSummary(self.solver.solves, self.axes, extremes, stress)
-
-
-def _drift_map(case: Case, lay):
-    """The drift map of the case's imaging geometry (on the mesh's face for user meshes)."""
-    from .case import CaseError
-    from .drift import DriftInputError, DriftMap
-    from .frames import view_direction
-
-    d = case.mechanics.drift
-    normal = lay.frame.normal if case.geometry.dim == 3 else (0.0, 0.0, 1.0)
-    view = d.view_direction
-    if case.geometry.kind in USER_GEOMETRIES and d.take_off is not None:
-        view = view_direction(0.0, *d.take_off, frame=lay.frame)
-    try:
-        return DriftMap.create(d.beam_direction, normal, view, d.source_object_m,
-                               d.source_detector_m, d.pixel_m)
-    except DriftInputError as e:
-        raise CaseError(f"drift.{e}") from None
 
 
 def _extra_focal_share(prep) -> float:

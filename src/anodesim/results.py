@@ -22,8 +22,14 @@ SIGN_CONVENTIONS = [
     "drift_across_view_um: apparent source shift across the view axis (magnitude); "
     "image_drift_px: (M - 1) x that shift / pixel size, the image of a fixed object point "
     "moving opposite to the source",
+    "drift_u_um, drift_v_um: that shift on the detector's image axes, signed; v is the "
+    "beam direction projected on the detector (the anode-cathode axis, pointing the way the "
+    "electrons travel), u = v x view; image_shift_u_px, image_shift_v_px: -(M - 1) x those "
+    "components / pixel size, the signed image motion to correct",
     "drift_along_view_um: shift along the view axis (positive: towards the detector); "
-    "magnification_change_rel: dM/M = drift_along_view x (1/SOD - 1/SDD)",
+    "magnification_change_rel: dM/M = drift_along_view x (1/SOD - 1/SDD); "
+    "offaxis_shift_um/_px: detector_radius x dM/M, the radial image shift at that detector "
+    "radius (positive: outward)",
     "mechanics columns are filled at the save times only",
 ]
 

@@ -273,7 +273,18 @@ class Simulation:
                 "given_size_um": (b.given_size_m or b.size_m) * 1e6,
                 "beam_size_um": b.size_m * 1e6,
                 "focal_spot_um": predicted_sizes(spot),
-                "source_integral_ratio": self.problem.source_ratio}
+                "source_integral_ratio": self.problem.source_ratio,
+                **self._spot_view()}
+
+    def _spot_view(self) -> dict:
+        """3-D models: footprint and effective focal spot along the view (drift.py)."""
+        if self.case.geometry.dim != 3:
+            return {}
+        from .drift import focal_spot_view
+
+        view = focal_spot_view(self.case, self.prep.lay, self.prep.spot)
+        view.pop("incidence_deg")  # already in the summary
+        return view
 
     def _numerics(self) -> dict:
         p, mech = self.problem, self.mechanics_monitor

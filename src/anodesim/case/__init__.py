@@ -24,7 +24,8 @@ from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELS
                     regions_of)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading,
-                     _materials, _mesh, _output, _pointing, _probes, _rating, _time)
+                     _materials, _mesh, _output, _pointing, _probes, _rating, _time,
+                     with_beam_entry)
 
 __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
            "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
@@ -70,6 +71,8 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     drift_um = lim.number("drift_um", None, positive=True, expected="a positive drift in µm")
     drift_px = lim.number("drift_px", None, positive=True,
                           expected="a positive image drift in detector pixels")
+    mag = lim.number("magnification_change_rel", None, positive=True, hi=1.0,
+                     expected="a positive relative magnification change (e.g. 1e-5)")
     spot = lim.choice("spot", SPOT_LIMITS, "life")
     erosion_um = lim.number("erosion_um", None, positive=True,
                             expected="a positive erosion budget in µm")
@@ -89,12 +92,16 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     if given is not None and (mechanics is None or mechanics.drift is None):
         raise CaseError(f"limits.{key} = {given:g}: a drift limit needs the imaging "
                         "geometry: add [drift] (and [mounts])")
+    if mag is not None and (mechanics is None or mechanics.drift is None):
+        raise CaseError(f"limits.magnification_change_rel = {mag:g}: a magnification limit "
+                        "needs the imaging geometry: add [drift] (and [mounts])")
     if drift_px is not None:  # image drift (M − 1) δ⊥ / pixel → δ⊥ at the source, in µm
         d = mechanics.drift
         M = d.source_detector_m / d.source_object_m
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
-    return Limits(*temps, drift_um=drift_um, spot=spot, erosion_um=erosion_um, life_h=life_h,
-                  yield_use=yield_use, recrystallisation_fraction=recrystallisation)
+    return Limits(*temps, drift_um=drift_um, magnification_change_rel=mag, spot=spot,
+                  erosion_um=erosion_um, life_h=life_h, yield_use=yield_use,
+                  recrystallisation_fraction=recrystallisation)
 
 
 def _numerics(root: _Section) -> Numerics:
@@ -154,6 +161,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     mesh = _mesh(root, Path(base_dir))
     materials = _materials(root, geometry, Path(base_dir))
     beam = _beam(root, geometry)
+    geometry = with_beam_entry(geometry, beam)
     if geometry.kind in USER_GEOMETRIES and beam.direction is None:
         raise CaseError("beam.direction: missing; expected the electrons' travel direction "
                         "[x, y, z] (a user mesh has no default beam)")

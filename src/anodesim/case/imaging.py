@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 
-from ..frames import DriftInputError, beam_direction, check_imaging, face_normal, view_direction
+from ..frames import (GRAZING_DEG, DriftInputError, central_ray, check_imaging, rod_frame,
+                      view_direction)
 from .model import MOUNT_TYPES, USER_GEOMETRIES, Beam, DriftSettings, Geometry, Mechanics, faces_of
 from .reader import CaseError, _celsius, _fail, _Section, _vector
 from .tables import _check_face
@@ -71,8 +72,8 @@ def _mounts(root: _Section, geometry: Geometry):
 
 
 def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
-    """The [drift] table: view axis, distances (m) and pixel size (m), checked against the
-    beam and the target face."""
+    """The [drift] table: view axis, distances (m), pixel size (m) and the detector radius of
+    the off-axis shift (m), checked against the beam and the target face (frames.py)."""
     d = root.section("drift")
     beam = _vector(d, "beam_direction", [0.0, 0.0, -1.0])
     take_off = None
@@ -84,21 +85,49 @@ def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
                                           expected="a take-off angle in [0.5, 90] degrees")),
                     math.radians(d.number("view_azimuth_deg", 0.0, lo=-360.0, hi=360.0,
                                           expected="an angle in degrees")))
-        view = tuple(view_direction(geometry.anode_angle_rad, *take_off))
+    if geometry.kind == "reflection_3d":
+        frame = rod_frame(geometry.anode_angle_rad, beam_cfg.entry, 0.0)
+        if take_off is not None:
+            view = tuple(view_direction(frame, *take_off))
+        elif d.has("view_direction"):
+            view = _vector(d, "view_direction")
+        else:
+            view = _central_ray(frame, geometry)
     else:
-        view = _vector(d, "view_direction")
+        view = None if take_off is not None else _vector(d, "view_direction")
     sod, sdd, pixel = _distances(d)
+    radius = d.number("detector_radius_mm", None, positive=True,
+                      expected="a positive radius on the detector in mm")
+    radius = None if radius is None else radius * 1e-3
     d.close()
     if geometry.kind in USER_GEOMETRIES:  # the face normal is known once the mesh is read
-        return DriftSettings(tuple(beam_cfg.direction), view, sod, sdd, pixel, take_off)
+        return DriftSettings(tuple(beam_cfg.direction), view or (0.0, 0.0, 0.0), sod, sdd,
+                             pixel, take_off, radius)
     beam, normal = _beam_and_normal(d, geometry, beam_cfg, beam, view)
     try:
         check_imaging(beam, normal, view, sod, sdd, pixel)
     except DriftInputError as e:
-        key = str(e).split(":")[0]
-        value = {"beam_direction": list(beam), "view_direction": list(view)}.get(key)
-        raise CaseError(f"drift.{key} = {value!r}: {str(e).split(': ', 1)[-1]}") from None
-    return DriftSettings(beam, view, sod, sdd, pixel)
+        raise _imaging_error(e, beam, view) from None
+    return DriftSettings(beam, view, sod, sdd, pixel, None, radius)
+
+
+def _imaging_error(e: DriftInputError, beam, view) -> CaseError:
+    """The drift map's complaint as one CaseError line naming the key and its value."""
+    key = str(e).split(":")[0]
+    value = {"beam_direction": [float(c) for c in beam],
+             "view_direction": [round(float(c), 6) for c in view]}.get(key)
+    return CaseError(f"drift.{key} = {value!r}: {str(e).split(': ', 1)[-1]}")
+
+
+def _central_ray(frame, geometry: Geometry) -> tuple[float, float, float]:
+    """The default view of a 3-D rod: the textbook central ray (frames.central_ray)."""
+    c = central_ray(frame.beam, frame.normal)
+    if c is None or math.degrees(geometry.anode_angle_rad) < GRAZING_DEG:
+        raise CaseError(f"drift: geometry.anode_angle_deg = "
+                        f"{math.degrees(geometry.anode_angle_rad):g} puts the central ray "
+                        "(perpendicular to the beam) in the target face; expected "
+                        "drift.view_direction or drift.take_off_angle_deg")
+    return tuple(float(x) for x in c)
 
 
 def _distances(d: _Section) -> tuple[float, float, float]:
@@ -126,18 +155,18 @@ def _beam_and_normal(d: _Section, geometry: Geometry, beam_cfg: Beam, beam, view
     """(beam direction, face normal) of the drift map; the view axis must leave the face."""
     v = np.asarray(view) / np.linalg.norm(view)
     if geometry.dim == 3:
-        normal = face_normal(geometry.anode_angle_rad)
-        b_case = beam_direction(geometry.anode_angle_rad, beam_cfg.direction)
+        frame = rod_frame(geometry.anode_angle_rad, beam_cfg.entry, 0.0)
+        normal, b_case = frame.normal, frame.beam
         if d.has("beam_direction") and np.linalg.norm(
                 np.asarray(beam) / np.linalg.norm(beam) - b_case) > 1e-9:
             raise _fail("drift.beam_direction", list(beam),
                         f"the beam direction of the case {[round(float(c), 6) for c in b_case]} "
-                        "(give it as beam.direction)")
-        if v @ normal < np.sin(np.radians(0.5)):
-            raise _fail("drift.view_direction", list(view),
-                        "a central ray that leaves the target face (take-off angle above "
-                        "0.5°)")
-        return tuple(b_case), normal
+                        "(set by beam.entry)")
+        if v @ normal < np.sin(np.radians(GRAZING_DEG)):
+            raise _fail("drift.view_direction", [round(float(c), 6) for c in view],
+                        f"a central ray that leaves the target face (take-off angle above "
+                        f"{GRAZING_DEG:g}°)")
+        return tuple(float(c) for c in b_case), normal
     normal = np.array([0.0, 0.0, 1.0])
     outward = -1.0 if geometry.kind == "transmission" else 1.0  # through the window
     if outward * v[2] < np.sin(np.radians(0.5)):

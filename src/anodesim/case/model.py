@@ -109,7 +109,7 @@ def faces_of(geometry: Geometry) -> dict[str, str | None]:
     if geometry.kind in USER_GEOMETRIES:
         return {n: None for n, d in geometry.mesh_groups.items() if d == 2}
     normals = dict(GEOMETRIES[geometry.kind]["normals"])
-    if geometry.kind == "reflection_3d" and geometry.anode_angle_rad == 0.0:
+    if geometry.kind == "reflection_3d" and geometry.face_cut_rad == 0.0:
         normals["beam_face"] = normals["anode_face"] = "z"
     s = geometry.sizes_m
     if geometry.kind == "transmission" and s["target_radius_m"] >= s["window_radius_m"]:
@@ -141,8 +141,12 @@ class Geometry:
     Attributes:
         kind: a key of GEOMETRIES.
         sizes_m: dimensions (m).
-        anode_angle_rad: 3-D reflection anode: angle between the target face and the plane
-            normal to the rod axis (0: a flat end face); see geometry/reflection3d.py.
+        anode_angle_rad: 3-D reflection anode: the textbook target angle θ, between the
+            target face and the central ray perpendicular to the beam (= the angle of
+            incidence from the face normal); see frames.py.
+        face_cut_rad: 3-D reflection anode: the cut α of the rod's end face from the plane
+            normal to the rod axis that gives θ for the beam entry (axial: α = θ; side:
+            α = 90° − θ); 0: a flat end face.
         file: user mesh: the mesh file; cad: the STEP file.
         impact_point_m: user mesh, cad: where the beam axis meets the beam face (m).
         mesh_groups: user mesh, cad: group name → dimension (3 regions, 2 faces).
@@ -157,6 +161,7 @@ class Geometry:
     kind: str
     sizes_m: dict[str, float]
     anode_angle_rad: float = 0.0
+    face_cut_rad: float = 0.0
     file: str | None = None
     impact_point_m: tuple[float, float, float] | None = None
     mesh_groups: dict[str, int] = field(default_factory=dict)
@@ -216,8 +221,10 @@ class Beam:
         size2_m: elliptical: FWHM along the minor axis; line: length of the line.
         orientation_rad: elliptical, line: angle of the major axis (line) from the face's
             first in-plane axis towards its second (geometry/reflection3d.py).
-        direction: travel direction of the electrons (tube frame), or None: the default of
-            the geometry.
+        direction: travel direction of the electrons (tube frame; user meshes), or None: the
+            default of the geometry.
+        entry: reflection_3d: "axial" (beam along the rod, the default) or "side" (across
+            it); frames.textbook gives the face cut and the beam.
         deposition: one of beam.DEPOSITIONS ("kernel" default; "volume" in a case file is
             read as "everhart_hoff").
         size_definition: how the given size was measured (spot_sizes.DEFINITIONS); size_m
@@ -245,6 +252,7 @@ class Beam:
     extra_focal: str = "face"
     extra_focal_distance_m: float = 5e-3
     extra_focal_faces: tuple[tuple[str, float], ...] = ()
+    entry: str = "axial"
 
 
 @dataclass(frozen=True)
@@ -350,6 +358,7 @@ class DriftSettings:
     source_detector_m: float
     pixel_m: float
     take_off: tuple[float, float] | None = None  # (τ, φ) rad: the view on a user mesh's face
+    detector_radius_m: float | None = None  # where the off-axis image shift is reported
 
 
 @dataclass(frozen=True)
@@ -390,6 +399,7 @@ class Limits:
     heat_sink_K: float | None = None
     coolant_side_K: float | None = None
     drift_um: float | None = None  # across the view axis, at the source
+    magnification_change_rel: float | None = None  # |ΔM/M|
     spot: str = "life"
     erosion_um: float | None = None
     life_h: float | None = None

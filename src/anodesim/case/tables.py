@@ -5,10 +5,12 @@ boundaries, interfaces, probes, time, output, rating), each converting to SI onc
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from ..beam import DEPOSITIONS
 from ..extra_focal import DEFAULT_DISTANCE_M, MODES as EXTRA_FOCAL_MODES
+from ..frames import ENTRIES, textbook
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSING_SIZES,
                     LOADING_KINDS, PROBE_QUANTITIES, ROUND_SPOTS, SPOT_SHAPES, USER_GEOMETRIES,
@@ -134,8 +136,16 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
         else None
     angle = 0.0
     if kind == "reflection_3d":
-        angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=60.0,
-                                        expected="an angle in [0, 60] degrees"))
+        angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=80.0,
+                                        expected="an angle in [0, 80] degrees"))
+        convention = sec.choice("angle_convention", ("textbook",), None)
+        if angle > 0.0 and convention is None:
+            raise CaseError(
+                f"geometry.anode_angle_deg = {math.degrees(angle):g} needs geometry."
+                "angle_convention = \"textbook\": since issue 14 it is the textbook target "
+                "angle (face to central ray, beam along the rod, incidence θ), where older case "
+                "files meant the cut of the end face with the beam across the rod (incidence "
+                "90° − θ); the old tube is beam.entry = \"side\" with anode_angle_deg = 90 − θ")
     sec.close()
     if kind == "transmission":
         sizes.setdefault("target_radius_m", sizes["window_radius_m"])
@@ -149,8 +159,6 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
         if sizes["insert_thickness_m"] >= sizes["anode_length_m"]:
             raise _fail("geometry.insert_thickness_mm", sizes["insert_thickness_m"] * 1e3,
                         "less than geometry.anode_length_mm")
-    if kind == "reflection_3d":
-        _check_tilted_sizes(sizes, angle)
     return Geometry(kind, sizes, angle, housing_m=housing)
 
 
@@ -171,9 +179,19 @@ def _housing(sec: _Section, sizes: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def with_beam_entry(geometry: Geometry, beam: Beam) -> Geometry:
+    """A reflection_3d geometry with the face cut of its beam entry (frames.textbook),
+    checked to fit the rod; other geometries unchanged."""
+    if geometry.kind != "reflection_3d":
+        return geometry
+    cut = textbook(geometry.anode_angle_rad, beam.entry)[0]
+    _check_tilted_sizes(geometry.sizes_m, cut)
+    return replace(geometry, face_cut_rad=cut)
+
+
 def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
     """CaseError when the tilted face of a 3-D rod reaches the cooled end or the disc leaves
-    the rod (sizes in m, anode angle in rad; see geometry/reflection3d.py)."""
+    the rod (sizes in m, face cut in rad; see geometry/reflection3d.py)."""
     Rc, L = sizes["anode_radius_m"], sizes["anode_length_m"]
     Ri, ti = sizes["insert_radius_m"], sizes["insert_thickness_m"]
     low = L - Rc * math.tan(angle_rad)  # lowest point of the cut face
@@ -288,6 +306,14 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
                                               expected="an angle in degrees"))
     direction = _vector(sec, "direction") if geometry.dim == 3 and sec.has("direction") \
         else None
+    entry = "axial"
+    if geometry.kind == "reflection_3d":
+        if direction is not None:
+            raise _fail("beam.direction", list(direction),
+                        "no direction on a reflection_3d anode: its beam follows beam.entry "
+                        "(\"axial\", along the rod, the default; or \"side\") and the textbook "
+                        "geometry.anode_angle_deg (issue 14)")
+        entry = sec.choice("entry", ENTRIES, "axial")
     deposition = sec.choice("deposition", DEPOSITIONS + ("volume",), "kernel")
     if deposition == "volume":  # its name before issue 12
         deposition = "everhart_hoff"
@@ -299,7 +325,7 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     named = _extra_focal_faces(sec, geometry)
     sec.close()
     return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction,
-                definition, given_m, extra, distance, named)
+                definition, given_m, extra, distance, named, entry)
 
 
 def _extra_focal_faces(beam: _Section, geometry: Geometry) -> tuple[tuple[str, float], ...]:

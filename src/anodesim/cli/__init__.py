@@ -1,13 +1,14 @@
 """Command line: ``anodesim run CASE.toml [-o DIR]``, ``anodesim rate CASE.toml``,
 ``anodesim sweep STUDY.toml [-o DIR] [-j N]``, ``anodesim check CASE.toml``,
-``anodesim materials``, ``anodesim report DIR``.
+``anodesim drift-table CASE.toml --schedule …``, ``anodesim materials``, ``anodesim report DIR``.
 
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
 adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks.
 
-One module per subcommand (run, rate, sweep, check, report, materials), each with ``add_args(p)`` and
+One module per subcommand (run, rate, sweep, check, drift_table, report, materials), each with
+``add_args(p)`` and
 a thin handler over the library; ``main`` builds the parsers and turns every failure into one
 line and an exit status.
 """
@@ -26,6 +27,7 @@ COMMANDS = [  # (name, help); the handler is the function <name> of the module .
     ("rate", "maximum safe loading and rating charts"),
     ("sweep", "run a study: a base case and parameter axes"),
     ("check", "validate a case file without running it"),
+    ("drift-table", "predicted focal-spot position at the times of a scan schedule (CSV)"),
     ("report", "write report.html of a run, rating or study folder"),
     ("materials", "list the material library"),
 ]
@@ -67,10 +69,10 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if argv is not None and name != chosen:
             sub.add_parser(name, help=help_)  # listed in --help; never parsed this time
             continue
-        module = importlib.import_module(f".{name}", __name__)
+        module = importlib.import_module(f".{name.replace('-', '_')}", __name__)
         p = sub.add_parser(name, help=help_, description=getattr(module, "DESCRIPTION", None))
         module.add_args(p)
-        p.set_defaults(func=getattr(module, name))
+        p.set_defaults(func=getattr(module, name.replace("-", "_")))
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)  # --debug after the subcommand too
     return top

@@ -168,6 +168,12 @@ def run(args) -> int:
         print("  " + extra_focal_line(b), file=sys.stderr)
         print(f"  peak temperature {r['T_peak_max_C']:.1f} °C at t = {r['T_peak_max_time_s']:.4g} s",
               file=sys.stderr)
+        if b.get("footprint_um"):
+            eff = b["effective_spot_um"]
+            print(f"  incidence {b['incidence_deg']:.3g}°, footprint "
+                  f"{b['footprint_um'][0]:.3g} x {b['footprint_um'][1]:.3g} µm, seen along the "
+                  "view axis " + (f"{eff[0]:.3g} x {eff[1]:.3g} µm" if eff else "(no view axis)"),
+                  file=sys.stderr)
         for region, T in r["T_max_by_region_C"].items():
             print(f"  max {region:<10s} {T:8.1f} °C", file=sys.stderr)
         lf = r.get("life", {})
@@ -181,9 +187,10 @@ def run(args) -> int:
             if "drift_across_view_um" in m:
                 d = m["drift_across_view_um"]
                 print(f"  spot drift across the view axis {d['final']:.3g} µm at the end "
-                      f"(largest {d['max_abs']:.3g} µm), {m['image_drift_px']['final']:.3g} px "
-                      f"on the detector; along the beam {m['spot_shift_um']['final']:+.3g} µm",
-                      file=sys.stderr)
+                      f"(largest {d['max_abs']:.3g} µm), image shift (u, v) "
+                      f"({m['image_shift_u_px']['final'] + 0.0:+.3g}, "
+                      f"{m['image_shift_v_px']['final'] + 0.0:+.3g}) px; along the beam "
+                      f"{m['spot_shift_um']['final']:+.3g} µm", file=sys.stderr)
                 if {"magnification_change_rel", "drift_along_view_um"} <= set(m):  # the only
                     dM = m["magnification_change_rel"]  # effect of a drift along the view
                     print(f"  magnification change dM/M {dM['final']:+.3g} at the end "

@@ -2,18 +2,18 @@
 
 Frame (the tube frame of the drift map): the anode rod is a cylinder of radius
 ``anode_radius`` along z, cooled at z = 0. Its end face is a plane through the impact point
-c = (0, 0, anode_length) on the rod axis, tilted by the anode angle θ about the y axis:
+c = (0, 0, anode_length) on the rod axis, cut at the angle α about the y axis:
 
-    outward face normal  n  = (sin θ, 0, cos θ)
-    face axes            e₁ = (cos θ, 0, −sin θ)   (down the slope),   e₂ = (0, 1, 0)
+    outward face normal  n  = (sin α, 0, cos α)
+    face axes            e₁ = (cos α, 0, −sin α)   (down the slope),   e₂ = (0, 1, 0)
 
-so θ is the angle between the target face and the plane normal to the rod axis (θ = 0: a
-flat end face). A W disc of radius ``insert_radius`` and thickness ``insert_thickness`` is
-let into the face, centred on c, its axis along n. The electron beam travels along b:
-by default along the rod axis, b = (0, 0, −1), when θ = 0, and across it, b = (−1, 0, 0),
-when θ > 0 (a side-window reflection tube: the beam, perpendicular to the rod, meets the
-face at an angle of incidence ψ = 90° − θ from the normal, cos ψ = −b·n = sin θ). Any
-direction with b·n < 0 can be given instead (``beam.direction``).
+The case's ``anode_angle_deg`` θ is the textbook target angle (frames.py): the angle between
+the face and the central ray, perpendicular to the beam. With the default axial entry the
+beam runs along the rod, b = (0, 0, −1), the cut is α = θ and the beam meets the face θ from
+its normal; the central ray is (1, 0, 0). With ``beam.entry = "side"`` the beam crosses the
+rod, b = (−1, 0, 0), the cut is α = 90° − θ (incidence θ again) and the central ray runs
+along the rod, (0, 0, 1). A W disc of radius ``insert_radius`` and thickness
+``insert_thickness`` is let into the face, centred on c, its axis along n.
 
 Names are those of the axisymmetric ``reflection_insert``: regions ``target`` (the disc)
 and ``heat_sink`` (the rod); faces ``beam_face`` (the disc's exposed face), ``anode_face``
@@ -36,8 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import CaseError
-from ..frames import BeamFrame, beam_direction, face_axes, face_normal
+from ..frames import BeamFrame, rod_frame
 from .mesh import generate, start_gmsh, zone_size
 
 
@@ -47,7 +46,7 @@ class Layout3D:
 
     Attributes:
         sizes: the geometry's dimensions (m).
-        angle: anode angle θ (rad).
+        angle: face cut α (rad) from the plane normal to the rod axis.
         frame: the beam frame on the face.
         stack: (region, thickness m) below the spot along −n.
         scale: largest dimension (m).
@@ -100,17 +99,10 @@ def layout(case) -> Layout3D:
     """The layout of a ``reflection_3d`` case (no gmsh involved)."""
     g = case.geometry
     s = g.sizes_m
-    e1, e2 = face_axes(g.anode_angle_rad)
-    frame = BeamFrame(np.array([0.0, 0.0, s["anode_length_m"]]), face_normal(g.anode_angle_rad),
-                      e1, e2, beam_direction(g.anode_angle_rad, case.beam.direction))
-    if frame.incidence_cos < math.sin(math.radians(1.0)):
-        given = list(case.beam.direction or [float(c) for c in frame.beam])
-        raise CaseError(f"beam.direction = {given}: expected a "
-                        f"beam that hits the target face (at least 1° from grazing; face normal "
-                        f"{[round(float(c), 6) for c in frame.normal]})")
+    frame = rod_frame(g.anode_angle_rad, case.beam.entry, s["anode_length_m"])
     ti = s["insert_thickness_m"]
     stack = [("target", ti), ("heat_sink", s["anode_length_m"] - ti)]
-    return Layout3D(dict(s), g.anode_angle_rad, frame, stack,
+    return Layout3D(dict(s), g.face_cut_rad, frame, stack,
                     max(s["anode_length_m"], s["anode_radius_m"]))
 
 

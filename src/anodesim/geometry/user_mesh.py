@@ -111,7 +111,7 @@ def user_layout(case) -> Layout3D:
                         f"{dist[i] * 1e3:.4g} mm away; the mesh spans "
                         f"{_mm(lower)} to {_mm(upper)} mm with geometry.mesh_unit = "
                         f"{g.mesh_unit!r})")
-    b = beam_direction(0.0, case.beam.direction)
+    b = beam_direction(case.beam.direction)
     # outward: away from the fourth node of the target tetrahedron on that triangle
     tri = set(tris[i].tolist())
     tet = next((t for t in tets if tri <= set(t.tolist())), None)
@@ -127,7 +127,7 @@ def user_layout(case) -> Layout3D:
 def frame_layout(case, p, n, scale: float, bounds) -> Layout3D:
     """The 3-D layout of a user geometry: beam frame at the impact point p with outward
     face normal n (m; the beam must hit the face at least 1° from grazing)."""
-    b = beam_direction(0.0, case.beam.direction)
+    b = beam_direction(case.beam.direction)
     if -(b @ n) < math.sin(math.radians(1.0)):
         raise CaseError(f"beam.direction = {list(case.beam.direction)}: expected a beam that "
                         f"hits the beam face (at least 1° from grazing; face normal "

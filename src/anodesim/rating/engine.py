@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
-from ..limits import LifeLimit, Limit, cooled_faces, limits_for
+from ..limits import SIGNED_LIMITS, ErosionLimit, LifeLimit, Limit, cooled_faces, limits_for
 from ..response import ResponseError, StepResponse
 
 
@@ -48,7 +48,12 @@ def linear_case(case: Case, horizon_s: float) -> Case:
         materials=dc.replace(case.materials, temperature_dependent=False),
         time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
         output=Output((), False), probes=(),
-        mechanics=case.mechanics if case.limits.drift_um is not None else None)
+        mechanics=case.mechanics if needs_drift(case) else None)
+
+
+def needs_drift(case: Case) -> bool:
+    """Whether the case limits a drift figure (the engine then runs the drift probe)."""
+    return case.limits.drift_um is not None or case.limits.magnification_change_rel is not None
 
 
 @dataclass
@@ -86,7 +91,7 @@ class Engine:
         for lim in self.limits:
             idx = self.nodes[lim.column]
             head = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
-            r = np.abs(rise[idx]) if lim.name == "drift" else rise[idx]
+            r = np.abs(rise[idx]) if lim.name in SIGNED_LIMITS else rise[idx]
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])
             with np.errstate(divide="ignore"):
@@ -102,10 +107,21 @@ def engine_head(lim: Limit) -> float:
 
 
 class _DriftProbe:
-    """Across-view spot drift (µm, signed along the axial displacement) per deposited watt,
-    from a thermoelastic solve on the current temperature (linear in the power)."""
+    """Signed drift figures per deposited watt, from a thermoelastic solve on the current
+    temperature (linear in the power), through the run's own drift map (DriftMap.for_case:
+    the face frame of a 3-D rod or user mesh, the axis in 2-D).
 
-    def __init__(self, case: Case, prep, domain, problem):
+    The spot moves along the beam only, δ = b (ū·n)/(b·n), so every drift figure is a fixed
+    multiple of that one signed shift and superposes like a temperature rise (build_engine
+    orients each so that its steady value is positive). The drift
+    limit watches δ⊥·v on the detector's v axis (the beam's projection), whose magnitude is
+    the run's drift_across_view_um; the magnification limit watches ΔM/M.
+    """
+
+    #: limit name → the drift map's signed figure it watches
+    FIGURES = {"drift": "drift_v_um", "magnification": "magnification_change_rel"}
+
+    def __init__(self, case: Case, prep, domain, problem, interfaces, names):
         from ..drift import DriftMap
         from ..mechanics import ThermoElasticProblem
 
@@ -114,16 +130,21 @@ class _DriftProbe:
             raise ResponseError("mechanics.reference_temperature_C: a drift limit needs the "
                                 "stress-free temperature equal to the initial temperature")
         self.solver = ThermoElasticProblem(domain, prep.mats, problem.T, m.mounts, m.free,
-                                           m.reference_temperature_K)
-        self.terms = problem.source_terms
-        d = m.drift
-        dmap = DriftMap.create(d.beam_direction, (0.0, 0.0, 1.0), d.view_direction,
-                               d.source_object_m, d.source_detector_m, d.pixel_m)
-        self.per_um = dmap.apply((0.0, 0.0, 1e-6))["drift_across_view_um"]
+                                           m.reference_temperature_K,
+                                           ties=[(i.name, i.side_a, i.side_b)
+                                                 for i in interfaces],
+                                           solver=problem.solver, rtol=case.numerics.rtol,
+                                           reference_face=m.reference_face)
+        self.terms = problem.emission_terms  # the run's emission weight (deposition × Z)
+        self.map = DriftMap.for_case(case, prep.lay)
+        self.figures = [self.FIGURES[n] for n in names]
 
-    def __call__(self) -> float:
+    def __call__(self) -> np.ndarray:
         self.solver.solve()
-        return self.per_um * self.solver.weighted_mean_displacement(self.terms)[2] * 1e6
+        u = (self.solver.weighted_mean_displacement(self.terms)
+             - self.solver.reference_displacement())  # measured from the mount, as the run
+        d = self.map.apply(u)
+        return np.array([d[f] for f in self.figures])
 
 
 def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
@@ -144,7 +165,7 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     comm = comm or MPI.COMM_SELF
     lin = linear_case(case, horizon_s)
     prep = prepare(lin)
-    domain, problem, _, _ = build_problem(lin, prep, comm)
+    domain, problem, interfaces, _ = build_problem(lin, prep, comm)
     # The engine has no stress probe: a yield limit is left to the FE confirmations
     # (Engine.not_in_engine; rate() says so on every chart).
     every = limits_for(case, prep.mats)
@@ -152,12 +173,20 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     watched, nodes = _watched_nodes(case, domain, problem, limits)
     T0 = case.initial_temperature_K
     drift = None
-    if any(lim.name == "drift" for lim in limits):
-        drift = _DriftProbe(lin, prep, domain, problem)
-        nodes["drift_across_view_um"] = np.array([len(watched)])
+    signed = [lim for lim in limits if lim.name in SIGNED_LIMITS]
+    if signed:
+        drift = _DriftProbe(lin, prep, domain, problem, interfaces, [lim.name for lim in signed])
+        for i, lim in enumerate(signed):
+            nodes[lim.column] = np.array([len(watched) + i])
 
     times, rise, heat, steady, heat_steady = _step_response(problem, prep.steps, watched, T0,
                                                             drift, horizon_s)
+    if drift is not None:  # orient each drift figure so that its steady value is positive:
+        # the schedules' worst instants are then maxima, as for the temperatures
+        cols = slice(len(watched), None)
+        sign = np.where(steady[cols] < 0, -1.0, 1.0)
+        rise[:, cols] *= sign
+        steady[cols] *= sign
     resp = StepResponse(np.array(times), rise, steady, T0)
     return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
                   np.minimum(np.array(heat), heat_steady), heat_steady,
@@ -183,7 +212,7 @@ def _watched_nodes(case: Case, domain, problem, limits):
             [g for g in domain.groups if g == name or g.startswith(f"{name}@")])
     if cooled_faces(case):
         sets["T_max_coolant_side_C"] = face_dofs(cooled_faces(case))
-    temps = [lim for lim in limits if lim.name != "drift"]
+    temps = [lim for lim in limits if lim.name not in SIGNED_LIMITS]
     watched = np.unique(np.concatenate([sets[lim.column] for lim in temps]))
     position = {int(d): i for i, d in enumerate(watched)}
     nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])

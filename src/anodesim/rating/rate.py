@@ -29,12 +29,6 @@ ENGINE_ONLY = "engine, constant k: NOT CONFIRMED"
 
 def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     """Bad rating input as CaseError: unreachable limits, periods below the time step."""
-    if case.limits.drift_um is not None and case.geometry.dim == 3:
-        # The engine's drift probe superposes one signed drift component; a 3-D drift is a
-        # vector whose direction depends on the beam, face and view (issue 14).
-        raise CaseError(f"limits.drift_um = {case.limits.drift_um:g}: the rating supports a "
-                        "drift limit on axisymmetric (2-D) anodes only; expected no drift limit "
-                        "for a 3-D anode (run the case: summary.json reports its drift)")
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
         if engine_head(lim) <= 0:
@@ -388,7 +382,8 @@ _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion ove
                   "spot": "the spot temperature", "interface": "the joint (interface)",
                   "heat_sink": "the heat sink temperature",
                   "coolant_side": "the coolant-side wall temperature",
-                  "drift": "the focal-spot drift"}
+                  "drift": "the focal-spot drift",
+                  "magnification": "the magnification change of the focal-spot drift"}
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ def confirmation_simulation(case: Case):
     when a drift or yield limit needs it."""
     from ..simulation import Simulation
 
-    needs = case.limits.drift_um is not None or case.limits.yield_use is not None
+    needs = case.limits.drift_um is not None or case.limits.yield_use is not None \
+        or case.limits.magnification_change_rel is not None
     return Simulation(dc.replace(case, output=dc.replace(case.output, fields=False),
                                  mechanics=case.mechanics if needs else None))
 

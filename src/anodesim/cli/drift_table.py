@@ -1,0 +1,131 @@
+"""``anodesim drift-table CASE.toml --schedule 0:600:10 [-o FILE.csv]``: the predicted focal-spot
+position at the times of a scan schedule, for reconstruction software that takes a source
+position per projection.
+
+The case is run as given (its [loading] is the tube's power against time; it needs [mounts]
+and [drift]) with the thermoelastic stage solved at the schedule's times; the table gives at
+each time the source position in the tube frame (x, y, z mm: the nominal impact point plus
+the drift δ along the beam), δ itself (µm), the signed image shift on the detector's u and v
+axes (px; v is the beam direction projected on the detector), ΔM/M and, with
+``drift.detector_radius_mm``, the off-axis shift there (px). Written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses as dc
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..case import CaseError, load
+
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def add_args(p) -> None:
+    p.add_argument("case", help="case file (TOML) with [mounts] and [drift]")
+    p.add_argument("--schedule", required=True,
+                   help="the times (s): START:STOP:STEP, or a file with one time per line "
+                        "(a CSV whose first column is the time; a header line is skipped)")
+    p.add_argument("-o", "--output", help="CSV file (default results/<case name>_drift.csv)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress")
+
+
+def parse_schedule(text: str, end_s: float) -> list[float]:
+    """The schedule's times (s), sorted, each in [0, end_s].
+
+    Raises:
+        CaseError: an unreadable schedule or a time outside the case's loading.
+    """
+    if text.count(":") == 2 and not Path(text).exists():
+        try:
+            start, stop, step = (float(x) for x in text.split(":"))
+        except ValueError:
+            raise CaseError(f"--schedule = {text!r}: expected START:STOP:STEP in s") from None
+        if not (step > 0 and stop >= start and math.isfinite(stop)):
+            raise CaseError(f"--schedule = {text!r}: expected START:STOP:STEP with STEP > 0 "
+                            "and STOP ≥ START")
+        n = int(math.floor((stop - start) / step * (1 + 1e-12))) + 1
+        if n > 100000:
+            raise CaseError(f"--schedule = {text!r}: {n} times; expected at most 100000")
+        times = [start + i * step for i in range(n)]
+    else:
+        try:
+            lines = Path(text).read_text().splitlines()
+        except OSError as e:
+            raise CaseError(f"--schedule = {text!r}: cannot read it ({e.strerror}); expected "
+                            "START:STOP:STEP or a file of times") from None
+        times = []
+        for i, line in enumerate(lines):
+            cell = line.split(",")[0].strip()
+            if not cell or cell.startswith("#"):
+                continue
+            try:
+                times.append(float(cell))
+            except ValueError:
+                if times or i > 0:
+                    raise CaseError(f"--schedule = {text!r}: line {i + 1} {cell!r} is not a "
+                                    "time in s") from None
+        if not times:
+            raise CaseError(f"--schedule = {text!r}: no times in the file")
+    for t in times:
+        if not (math.isfinite(t) and -1e-12 <= t <= end_s * (1 + 1e-9)):
+            raise CaseError(f"--schedule: time {t:g} s: expected a time in [0, {end_s:g}] s "
+                            "(the case's loading)")
+    return sorted(set(max(t, 0.0) for t in times))
+
+
+def drift_table(args) -> int:
+    """Run the case at the schedule's times and write the drift-correction table."""
+    from .. import output, resolve
+    from ..drift import TABLE_COLUMNS, DriftMap, correction_table, source_point
+    from ..simulation import run
+
+    case = load(args.case)
+    if case.mechanics is None or case.mechanics.drift is None:
+        raise CaseError(f"{args.case}: a drift table needs the imaging geometry: add [drift] "
+                        "(and [mounts])")
+    times = parse_schedule(args.schedule, case.end_time_s)
+    dest = Path(args.output) if args.output else \
+        Path("results") / f"{Path(args.case).stem}_drift.csv"
+    prep = resolve.prepare(case)
+    dmap = DriftMap.for_case(case, prep.lay)  # bad geometry: one line before any solve
+    positive = tuple(t for t in times if t > 0)
+    res = None
+    if positive:
+        res = run(dc.replace(case, output=dc.replace(case.output, save_times_s=positive,
+                                                     fields=False)),
+                  progress=not args.quiet)
+    shift = {0.0: 0.0}
+    if res is not None:
+        s = res.column("spot_shift_um")
+        keep = ~np.isnan(s)
+        for t, v in zip(res.column("time_s")[keep], s[keep]):
+            shift[float(t)] = float(v)
+    saved = np.array(sorted(shift))
+    nearest = [float(saved[np.argmin(np.abs(saved - t))]) for t in times]
+    if any(abs(n - t) > 1e-9 * max(case.end_time_s, 1.0) for n, t in zip(nearest, times)):
+        raise RuntimeError("drift table: the run did not solve the mechanics at every "
+                           "schedule time")
+    values = [shift[n] for n in nearest]
+    header = TABLE_COLUMNS + (["offaxis_shift_px"] if dmap.detector_radius_m else [])
+    u_ax, v_ax = dmap.axes
+    comments = [f"anodesim drift table of {case.title} (case {case.hash()})",
+                "tube frame: z the anode axis (towards the cathode), source = nominal impact "
+                "point + drift along the beam " + str([round(float(c), 9) for c in dmap.beam]),
+                f"detector u axis {[round(float(c), 9) for c in u_ax]}, v axis "
+                f"{[round(float(c), 9) for c in v_ax]} (tube frame); image shift "
+                "= -(M - 1) x source drift across the view / pixel",
+                f"M = {dmap.magnification:.6g}, pixel {dmap.pixel_m * 1e6:.6g} um"]
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.rank != 0:
+        return 0
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    output.write_csv(dest, header, correction_table(dmap, source_point(prep.lay), times,
+                                                    values), comments)
+    if not args.quiet:
+        print(f"drift table: {len(times)} times -> {dest}", file=sys.stderr)
+    return 0
