@@ -207,11 +207,16 @@ class Simulation:
             status, error = "failed", _failure(e)
             raise
         finally:
-            run_folder.close_fields(self, self._vtx, status == "complete")
-            timing = self._timing(started, t_solve)
-            result = self.result(status, error, timing, start_utc)
-            if self.out is not None and self.rows:
-                run_folder.write(self, result)
+            # A failure under MPI may be one rank's alone while the others wait in a
+            # collective call: writing the outputs (collective) would hang, so the error goes
+            # straight to the CLI, which aborts every rank (errors.abort_other_ranks). The
+            # partial timeseries.csv written during the run is kept.
+            if status != "failed" or self.comm.size == 1:
+                run_folder.close_fields(self, self._vtx, status == "complete")
+                timing = self._timing(started, t_solve)
+                result = self.result(status, error, timing, start_utc)
+                if self.out is not None and self.rows:
+                    run_folder.write(self, result)
         return result
 
     def _timing(self, started: float, t_solve: float) -> dict:
