@@ -54,18 +54,23 @@ def _bracketed(run, P):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["single", "duty", "period", "continuous"])
+@pytest.mark.parametrize("kind", ["single", "duty", pytest.param("period", marks=pytest.mark.xfail(
+    strict=True, reason="issue 13 open: on an erosion-bound anode (where k(T) matters: the "
+    "constant-k engine is > 2 % off) the corrected period chart misses the FE bracket by more "
+    "than 1 % at 41.9 W; with the default coolant-bound case k(T) hardly matters (1.0 %)")),
+    "continuous"])
 def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind):
     """Every point of each chart kind (5 points; the continuous chart's one) with k(T),
     ρc(T): within 1 % of the largest power whose full k(T) run holds every limit, where the
     constant-k engine is up to 1.4x off (checked to be > 2 % off at some point, so the test
     can fail). Anchors are marked; the other points carry the interpolated correction."""
-    # the continuous chart of this anode binds at the coolant face, where k(T) hardly
-    # matters; cooled by air (no wall limit) and with high joint limits the spot's erosion
+    # the continuous and period charts of this anode bind at the coolant face (with the
+    # extra-focal heat), where k(T) hardly matters; cooled by air (no wall limit) and with
+    # high joint limits the spot's erosion
     # binds instead, where the constant-k engine is 1.4x off
     hot = {"boundaries": {"cooled_end": {"coolant": "air"}},
            "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0}}
-    case, engine, runs = _setup(**(hot if kind == "continuous" else {}))
+    case, engine, runs = _setup(**(hot if kind in ("continuous", "period") else {}))
     tr = kh.transform_for(case)
     if kind == "single":
         rows = rating.chart_single(engine, np.geomspace(1e-3, 10.0, 5))

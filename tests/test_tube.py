@@ -226,19 +226,24 @@ def test_point_displacements_bimetal_timoshenko():
 
 
 def test_pointing_drift_added_to_the_thermal_drift():
-    """A beam-pointing drift of (2, 0, 0) µm at t = 0 (and 4 µm at 10 s) with the view
-    axis along z: the across-view drift is |δ_thermal⊥ + (2, 0, 0) µm|; the thermal shift
-    lies along the beam (z) here, so across the view it is the pointing shift alone
-    (1e-12 µm); the table is interpolated linearly."""
+    """A beam-pointing drift of (2, 0, 0) µm at t = 0 (and 4 µm at 10 s), viewed 30° off the
+    axis (a view straight back up the beam is refused): the spot's total shift is the thermal
+    one, along the beam (0, 0, u_z), plus (2, 0, 0) µm, and the drift map splits that sum
+    into its parts along and across the view (1e-9); the table is interpolated linearly."""
+    view = np.array([math.sin(math.radians(30.0)), 0.0, math.cos(math.radians(30.0))])
     base = reflection(materials={"properties": "constant"}, initial={"temperature_C": 80.0},
                       mechanics={"reference_temperature_C": 20.0},
                       mounts={"cooled_end": {"type": "clamped"}},
-                      drift={"view_direction": [0.0, 0.0, 1.0], "source_object_mm": 20.0,
+                      drift={"view_direction": view.tolist(), "source_object_mm": 20.0,
                              "source_detector_mm": 500.0, "pixel_size_um": 100.0},
                       beam_pointing={"time_s": [0.0, 10.0], "x_um": [2.0, 4.0]})
     d = displacements(base)
-    assert d["drift_across_view_um"] == pytest.approx(2.0, abs=1e-12)
-    assert d["drift_along_view_um"] == pytest.approx(d["u_spot_z_um"], rel=1e-12)
+    shift = np.array([2.0, 0.0, d["u_spot_z_um"]])
+    along = float(shift @ view)
+    assert abs(d["u_spot_z_um"]) > 0.1  # the thermal part is there too
+    assert abs(d["drift_along_view_um"]) == pytest.approx(abs(along), rel=1e-9)
+    assert d["drift_across_view_um"] == pytest.approx(
+        math.sqrt(shift @ shift - along**2), rel=1e-9)
     case = anodesim.from_dict(base)
     assert case.pointing.shift_m(5.0)[0] == pytest.approx(3e-6, rel=1e-12)
     with pytest.raises(CaseError, match=re.escape("beam_pointing.x_um")):
