@@ -69,10 +69,11 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if argv is not None and name != chosen:
             sub.add_parser(name, help=help_)  # listed in --help; never parsed this time
             continue
-        module = importlib.import_module(f".{name.replace('-', '_')}", __name__)
+        handler = name.replace("-", "_")  # drift-table: module and function drift_table
+        module = importlib.import_module(f".{handler}", __name__)
         p = sub.add_parser(name, help=help_, description=getattr(module, "DESCRIPTION", None))
         module.add_args(p)
-        p.set_defaults(func=getattr(module, name.replace("-", "_")))
+        p.set_defaults(func=getattr(module, handler))
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)  # --debug after the subcommand too
     return top
