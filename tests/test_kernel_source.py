@@ -252,3 +252,51 @@ def test_blurred_disc_norm_is_the_integral(a, s):
 
     f = lambda r: 2 * math.pi * r * 0.5 * erfc((r - a) / (math.sqrt(2) * s))  # noqa: E731
     assert blurred_disc_norm(a, s) == pytest.approx(quad(f, 0, a + 20 * s)[0], rel=1e-9)
+
+
+def test_fit_cache_gives_the_uncached_fit_and_refits_a_changed_table(tmp_path, monkeypatch):
+    """The persistent cache of the lateral fits (fit_cache.py): a beam resolved from the
+    cache equals the uncached fit to 1e-12 relative (found: bit-identical); a changed table
+    row is fitted again (its key differs), never served stale; a damaged file is ignored."""
+    import scipy.optimize
+
+    from anodesim import fit_cache
+
+    calls = []
+    lsq = scipy.optimize.least_squares
+    monkeypatch.setattr(scipy.optimize, "least_squares",
+                        lambda *a, **k: calls.append(1) or lsq(*a, **k))
+    stack = (("target", 0.0, 1e-3, "W", 74.0, 1e-5),)
+
+    def layer(cache: str):
+        monkeypatch.setenv("ANODESIM_FIT_CACHE", cache)
+        fit_cache.clear_memory()  # as a new process
+        kernel_source.resolve.cache_clear()
+        return kernel_source.resolve(stack, 120e3).layers[0]
+
+    f = tmp_path / "fits.json"
+    uncached = layer("off")
+    n_fits = len(calls)
+    assert n_fits > 10
+    stored = layer(str(f))  # fits again and stores
+    assert len(calls) == 2 * n_fits and f.exists()
+    hit = layer(str(f))  # from the file: no fit at all
+    assert len(calls) == 2 * n_fits
+    for got in (stored, hit):
+        for name in ("core_weight", "core_var_m2", "halo_var_m2"):
+            np.testing.assert_allclose(getattr(got, name), getattr(uncached, name),
+                                       rtol=1e-12, atol=0)
+    # A regenerated table: its changed rows are new keys, fitted afresh.
+    kern = load().kernel("W", 120e3)
+    row = kern.energy[3].copy()
+    row[len(row) // 2:] *= 1.5
+    fit = kernel_source._fit_two_gaussians
+    before = len(calls)
+    changed = fit_cache.cached(fit, row, kern.r_edges_m)
+    assert len(calls) == before + 1
+    assert changed == pytest.approx(fit(row, kern.r_edges_m), rel=1e-12)
+    assert changed != fit_cache.cached(fit, kern.energy[3], kern.r_edges_m)
+    f.write_text("{damaged")  # ignored: fitted again, and the file is rewritten whole
+    assert layer(str(f)).core_var_m2 == uncached.core_var_m2
+    fit_cache.clear_memory()
+    kernel_source.resolve.cache_clear()

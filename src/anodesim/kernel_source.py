@@ -11,7 +11,8 @@ the resampling change the total by < 0.2 %; the profile is renormalised to its s
 exactly, and the FE integral is rescaled to the requested power as for every source.
 
 Lateral spread. At each depth bin the radial distribution of a pencil beam's energy is
-fitted (least squares on its cumulative) by two concentric Gaussians, a core and a halo:
+fitted (least squares on its cumulative; the fits are cached on disk keyed by the table's
+rows, see fit_cache.py) by two concentric Gaussians, a core and a halo:
 w·N(0, v₁) + (1 − w)·N(0, v₂) per in-plane axis (v the variance, m²). A Gaussian convolves
 a Gaussian, an elliptical, a line or (to O(v/a²), blurred edge) a flat-top spot in closed
 form, so the source stays a UFL expression. Why two components: one Gaussian of the same
@@ -43,6 +44,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import electron_kernels as ek
+from . import fit_cache
 
 N_NODES = 25  # depth nodes of the piecewise-linear profile (24 intervals)
 SURROGATE_DZ_REL = 0.15  # largest relative difference in Z for a surrogate table
@@ -136,7 +138,8 @@ def _resample(kernel: ek.Kernel, depth_max: float, share: float, length_scale: f
     for i in range(len(ze) - 1):
         if E[i].sum() > 1e-6 * cum[-1] and ze[i] < depth_max:
             zc.append(0.5 * (ze[i] + ze[i + 1]))
-            fits.append(_fit_two_gaussians(E[i], re))
+            fits.append(fit_cache.cached(_fit_two_gaussians, E[i], re))
+    fit_cache.flush()
     zc, fits = np.array(zc), np.array(fits)
     w = np.interp(z, zc, fits[:, 0])
     v1 = np.interp(z, zc, fits[:, 1]) + extra_var
