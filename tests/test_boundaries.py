@@ -82,3 +82,26 @@ def test_three_dimensional_mesh_same_code_path():
                                [], None, H, 300.0)
     p.steady(0.0)
     assert p.region_max("a") == pytest.approx(300.0 + q * L / float(W.k(300.0)), rel=1e-9)
+
+
+def test_interface_node_matching_equals_the_kd_tree():
+    """coupling.coincident (sorted rounded coordinates, KD-tree fallback) pairs the nodes of
+    two interface sides exactly as scipy's cKDTree: same indices, distances equal, for sides
+    listed in different orders with 1e-17 m round-off, and for a pair straddling a rounding
+    edge (the fallback)."""
+    from scipy.spatial import cKDTree
+
+    from anodesim.coupling import coincident
+
+    rng = np.random.default_rng(7)
+    xb = rng.random((500, 2)) * 1e-3
+    xa = xb[rng.permutation(500)] + rng.normal(0.0, 1e-17, (500, 2))
+    # P straddles a rounding edge (x/tol = 0.4999995 on one side, 0.5000005 on the other),
+    # so the sorted orders of P and Q differ between the sides: the KD-tree must take over
+    edge_a = np.array([[0.4999995e-11, 0.0], [0.3e-11, 5e-11]])
+    edge_b = np.array([[0.3e-11, 5e-11], [0.5000005e-11, 0.0]])
+    for a, b in ((xa, xb), (edge_a, edge_b)):
+        dist, idx = coincident(a, b, 1e-11)
+        ref_d, ref_i = cKDTree(b).query(a)
+        np.testing.assert_array_equal(idx, ref_i)
+        np.testing.assert_allclose(dist, ref_d, rtol=0, atol=1e-25)

@@ -60,6 +60,16 @@ def test_temperature_for_a_given_erosion():
         assert life.temperature_for_erosion_K("W", 1e-6, hours) == pytest.approx(T, abs=3.0)
 
 
+@pytest.mark.parametrize("metal", ["W", "Cu", "TZM"])
+def test_temperature_for_rate_inverts_the_recession_rate(metal):
+    """The bisection returns T with recession_rate(T) = rate: to its 1e-6 K tolerance (the
+    rate's relative slope is below 0.05 /K here, so the rate to 1e-7 relative)."""
+    for rate in (1e-14, 1e-10, 1e-6):
+        T = life.temperature_for_rate_K(metal, rate)
+        assert life.recession_rate(metal, T) == pytest.approx(rate, rel=1e-7)
+        assert life.recession_rate(metal, T - 2e-6) < rate < life.recession_rate(metal, T + 2e-6)
+
+
 def test_recrystallisation_kinetics():
     """Onset 1 h at 1300 C by definition; the activation energy gives the review's
     t(1873 K) / t(2273 K) = 56 and 5-6x per 100 K near 1500-1700 K."""

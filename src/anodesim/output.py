@@ -18,7 +18,6 @@ import shutil
 import socket
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 
@@ -126,6 +125,8 @@ def write_json(path: Path, data: dict, durable: bool = False) -> None:
 
 def provenance(comm_size: int = 1) -> dict:
     """Versions of the package and its stack, and where it ran."""
+    from importlib import metadata
+
     versions = {}
     for dist in ("anodesim", "dolfinx-solver-real", "fenics-basix", "fenics-ffcx",
                  "fenics-ufl", "gmsh", "numpy", "scipy", "petsc4py", "mpi4py"):
