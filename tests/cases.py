@@ -89,3 +89,84 @@ def reflection_3d(**changes) -> dict:
                    materials={"properties": "constant"},
                    beam={"fwhm_um": 100.0, "deposition": "surface"})
     return merge(d, changes)
+
+
+def c1(**changes) -> dict:
+    """The C1-class reflection insert of the process benchmark and the accuracy study: W in
+    Cu with k(T), 5 mm radius, 20 mm long, a 20 µm Gaussian surface spot, a probe 50 µm
+    below the spot; default [mesh] and [time]."""
+    return merge(reflection(
+        title="C1-class reflection insert",
+        geometry={"anode_radius_mm": 5.0, "anode_length_mm": 20.0},
+        materials={"properties": "temperature_dependent"},
+        beam={"fwhm_um": 20.0, "deposition": "surface", "power_W": 10.0},
+        interfaces={"target_heat_sink": {"conductance_W_m2K": 1e6}},
+        probes={"below_spot_50um": {"r_mm": 0.0, "depth_mm": 0.05}}), changes)
+
+
+def c1_pulses(n: int = 5, on: float = 0.01, off: float = 0.01, power: float = 20.0,
+              **changes) -> dict:
+    """c1 under a train of n pulses (on_s, off_s, W), saved at every switch: each pulse's
+    peak and the residual rise just before the next."""
+    import numpy as np
+
+    ends = np.cumsum([on, off] * n)
+    return merge(c1(beam={"power_W": power},
+                    loading={"kind": "pulse_train", "pulses": n, "on_s": on, "off_s": off,
+                             "duration_s": None},
+                    output={"save_times_s": [float(t) for t in ends]}), changes)
+
+
+def c1_continuous(**changes) -> dict:
+    """c1 at 10 W for 10 s, saved at 1 ms ... 10 s."""
+    return c1(loading={"kind": "continuous", "duration_s": 10.0},
+              output={"save_times_s": [0.001, 0.01, 0.1, 1.0, 3.0, 10.0]}, **changes)
+
+
+def refined_time(case: dict, factor: int = 4) -> dict:
+    """The case with its plan's initial and largest step / factor and factor × its steps per
+    doubling (a converged-in-time reference)."""
+    from anodesim.case import from_dict
+    from anodesim.resolve import prepare
+
+    c = from_dict(case)
+    steps = prepare(c).steps
+    t = dict(case.get("time", {}))
+    t.update(initial_step_s=steps[0].dt / factor,
+             max_step_s=max(st.dt for st in steps) / factor,
+             steps_per_doubling=factor * c.time.steps_per_doubling)
+    return merge(case, {"time": t})
+
+
+def refined_mesh(case: dict, factor: float = 2.0) -> dict:
+    """The case with its smallest element and mesh growth / factor."""
+    from anodesim.case import from_dict
+
+    m = from_dict(case).mesh
+    return merge(case, {"mesh": {"spot_fraction": m.spot_fraction / factor,
+                                 "growth": m.growth / factor}})
+
+
+def rises(case: dict):
+    """Run case; ({column: rise (K) at the save times} for every reported temperature but
+    the minima, save times (s), CPU s of the run, steps)."""
+    import resource
+
+    import numpy as np
+
+    import anodesim
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    c0 = cpu()
+    res = anodesim.run(case)
+    used = cpu() - c0
+    s = res.series
+    T0 = case["initial"]["temperature_C"]
+    saves = np.array(case["output"]["save_times_s"])
+    rows = np.array([int(np.argmin(abs(s.time - t))) for t in saves])
+    out = {n: s[n][rows] - T0 for n in s.names
+           if n.startswith("T_") and n.endswith("_C") and not n.startswith("T_min")}
+    return out, saves, used, len(s.time) - 1

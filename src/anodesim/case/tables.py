@@ -210,7 +210,7 @@ def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
     ms = MeshSettings(
         spot_fraction=sec.number("spot_fraction", 0.05, positive=True, hi=1.0,
                                  expected="a number in (0, 1]"),
-        growth=sec.number("growth", 0.15, positive=True, hi=2.0,
+        growth=sec.number("growth", MeshSettings.growth, positive=True, hi=2.0,
                           expected="a number in (0, 2]"),
         max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
         else v * 1e-3,
@@ -556,7 +556,7 @@ def _time(root: _Section) -> TimeSettings:
     ts = TimeSettings(
         initial_step_s=sec.number("initial_step_s", None, positive=True),
         max_step_s=sec.number("max_step_s", None, positive=True),
-        steps_per_doubling=sec.integer("steps_per_doubling", 4),
+        steps_per_doubling=sec.integer("steps_per_doubling", TimeSettings.steps_per_doubling),
         newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True),
     )
     sec.close()
