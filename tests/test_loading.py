@@ -52,3 +52,19 @@ def test_save_times_at_switches_are_saved():
     saved = [s.t for s in steps if s.save]
     assert saved == pytest.approx(list(saves), rel=1e-12)
     assert len(saved) == len(saves)
+
+
+def test_no_step_is_longer_than_its_segment_over_steps_per_segment():
+    """steps_per_segment caps every step at the segment's duration / n (exactly: the steps
+    still land on each switch); 1 leaves the plan as max_step makes it."""
+    sched = Schedule(((0.01, 20.0), (0.03, 0.0)) * 3)
+    capped = plan(sched, 1e-6, 1.0, 4, steps_per_segment=40)
+    free = plan(sched, 1e-6, 1.0, 4)
+    for steps, n in ((capped, 40), (free, 1)):
+        ends = sched.switch_times
+        for st in steps:
+            k = int(np.searchsorted(ends, st.t - 1e-15)) - 1
+            assert st.dt <= (ends[k + 1] - ends[k]) / n * (1 + 1e-12)
+        assert {round(st.t, 12) for st in steps} >= {round(float(t), 12) for t in ends[1:]}
+    assert max(st.dt for st in capped) == pytest.approx(0.03 / 40, rel=1e-9)
+    assert len(capped) > len(free)

@@ -5,7 +5,8 @@ loads, pulse trains and arbitrary segment lists all reduce to it (case.py). The 
 step exactly on every power switch and every save time. After a switch the step restarts at
 ``initial_step`` and doubles every ``steps_per_doubling`` steps up to ``max_step``, so that
 µs spot transients and minute-long heat-sink transients are both resolved with few steps.
-Within a segment no step exceeds 1/SEGMENT_STEPS of the segment: the end of a pause, where
+Within a segment no step exceeds 1/steps_per_segment of the segment (default 40, case key
+``time.steps_per_segment``): the end of a pause, where
 the small residual rise before the next pulse is reported, is otherwise taken in steps of
 up to a fiftieth of the whole run (studies/convergence_defaults.py: a 10 ms on / 10 ms off
 train's residual 1.9 % off the converged steps without this cap, 0.12 % with it).
@@ -18,10 +19,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-
-
-#: Smallest number of steps a segment is cut into, whatever max_step allows (see above).
-SEGMENT_STEPS = 40
 
 
 @dataclass(frozen=True)
@@ -92,17 +89,18 @@ class Step:
 
 
 def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_doubling: int,
-         save_times=(), max_steps: int | None = None) -> list[Step]:
+         save_times=(), max_steps: int | None = None, steps_per_segment: int = 1
+         ) -> list[Step]:
     """Time steps that land on every switch and save time, restarting small at switches.
 
     Args:
         schedule: the power schedule.
         initial_step: first step after every power switch (s).
-        max_step: largest step (s); within a segment also at most its duration /
-            SEGMENT_STEPS.
+        max_step: largest step (s).
         steps_per_doubling: steps taken at each size before it doubles.
         save_times: times (s) that must be landed on exactly.
         max_steps: raise ValueError beyond this many steps (None: no limit).
+        steps_per_segment: no step longer than a segment's duration / this (1: no cap).
 
     Returns:
         The steps in order; the last one ends at the schedule's end.
@@ -122,7 +120,7 @@ def plan(schedule: Schedule, initial_step: float, max_step: float, steps_per_dou
         lo, hi = bisect.bisect_right(saves, t0), bisect.bisect_left(saves, t1 - 1e-12 * t1)
         marks = saves[lo:hi] + [t1]
         t, level_dt, n_at_level, restart, prev_dt = t0, initial_step, 0, True, None
-        cap = min(max_step, duration / SEGMENT_STEPS)
+        cap = min(max_step, duration / steps_per_segment)
         for mark in marks:
             while mark - t > 1e-12 * max(mark, 1e-300):
                 dt = min(level_dt, cap)

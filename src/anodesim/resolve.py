@@ -144,7 +144,8 @@ def plan_steps(case: Case, spot: Spot, mats) -> list:
     dt0, dt_max = time_steps(case, spot, mats)
     try:
         return plan(Schedule(case.loading.segments), dt0, dt_max, case.time.steps_per_doubling,
-                    save_times(case), max_steps=MAX_STEPS)
+                    save_times(case), max_steps=MAX_STEPS,
+                    steps_per_segment=case.time.steps_per_segment)
     except ValueError:
         raise CaseError(f"time.max_step_s = {dt_max:g}: the schedule would take more than "
                         f"{MAX_STEPS:,} steps; expected a larger max_step_s or "

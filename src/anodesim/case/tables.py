@@ -557,6 +557,7 @@ def _time(root: _Section) -> TimeSettings:
         initial_step_s=sec.number("initial_step_s", None, positive=True),
         max_step_s=sec.number("max_step_s", None, positive=True),
         steps_per_doubling=sec.integer("steps_per_doubling", TimeSettings.steps_per_doubling),
+        steps_per_segment=sec.integer("steps_per_segment", TimeSettings.steps_per_segment),
         newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True),
     )
     sec.close()
