@@ -197,6 +197,24 @@ def test_housing_3d_uniform_expansion_against_alpha_dT_L():
     assert 0.985 < area["housing_outer"] / outer <= 1.0
 
 
+def test_3d_rod_on_a_sliding_cooled_end_is_held_by_pin_and_slot():
+    """3-D rod without housing on a sliding cooled end only (was a singular system): the
+    pin at the face's centre and the slot on the x axis hold it without stress: one
+    material at a uniform +100 K, the spot rises by α ΔT L with no lateral motion (1e-9)
+    and the largest von Mises stress is round-off (< 1e-6 of E α ΔT)."""
+    from cases import reflection_3d
+
+    props = {r: {"alpha_1_K": 17e-6, "E_Pa": 120e9, "nu_1": 0.34} for r in ("target", "heat_sink")}
+    d = displacements(reflection_3d(
+        materials={"override": props}, initial={"temperature_C": 130.0},
+        mechanics={"reference_temperature_C": 30.0}, mounts={"cooled_end": {"type": "sliding"}}))
+    e = 17e-6 * 100.0 * 1e6
+    assert d["u_spot_z_um"] == pytest.approx(e * 3e-3, rel=1e-9)
+    assert max(abs(d["u_spot_x_um"]), abs(d["u_spot_y_um"])) < 1e-9 * e * 3e-3
+    assert max(d["von_mises_max_target_MPa"], d["von_mises_max_heat_sink_MPa"]) < \
+        1e-6 * 120e3 * 17e-6 * 100.0
+
+
 def test_reference_face_removes_the_mount_translation():
     """Reference face = the clamped cooled end of a rod without housing: its mean
     displacement is zero, so the spot displacement is the same as without a reference

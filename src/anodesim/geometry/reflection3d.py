@@ -26,9 +26,9 @@ radius R_o) continues the rod from z = 0 down to the mounting face at z = −len
 axisymmetric geometry: region ``housing``, faces ``housing_inner`` (r = R_h: the coolant),
 ``housing_outer`` (r = R_o, and the step z = 0, R_c < r < R_o when the shell is wider),
 ``mount_face`` (z = −length), interface ``heat_sink_housing`` (the annulus R_h < r < R_c at
-z = 0); ``cooled_end`` is then the disc r < R_h. Nodes are placed at the centre of
-``cooled_end`` and, by the cylinders' seams, on the +x axis of every end face: the centring
-pin and slot of a sliding mount in 3-D (mechanics.py) sit there.
+z = 0); ``cooled_end`` is then the disc r < R_h. The cylinders' seams put nodes on the +x
+axis of every end face; a case with a sliding mount also gets a node at the centre of
+``cooled_end``: the centring pin and slot of a sliding mount in 3-D (mechanics.py) sit there.
 
 User meshes get the same beam frame from the mesh itself (user_mesh.py).
 
@@ -74,6 +74,7 @@ class Layout3D:
     rim: float | None = None
     bounds: tuple | None = None  # user mesh: (lower, upper) corners of its bounding box
     housing: dict[str, float] | None = None  # inner_radius_m, outer_radius_m, length_m
+    pin: bool = False  # a node at the centre of cooled_end (a sliding mount's pin)
 
     @property
     def face_extent(self) -> float:
@@ -121,7 +122,9 @@ def layout(case) -> Layout3D:
     scale = max(s["anode_length_m"], s["anode_radius_m"])
     if hs:
         scale = max(s["anode_length_m"] + hs["length_m"], hs["outer_radius_m"])
-    return Layout3D(dict(s), g.face_cut_rad, frame, stack, scale, housing=hs)
+    mech = case.mechanics
+    pin = mech is not None and "sliding" in mech.mounts.values()
+    return Layout3D(dict(s), g.face_cut_rad, frame, stack, scale, housing=hs, pin=pin)
 
 
 def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: float,
@@ -163,10 +166,12 @@ def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: 
         raise RuntimeError(f"reflection_3d: unexpected volumes after fragment ({pieces})")
     groups = _name_surfaces(gmsh, lay, target[0], sink[0], house[0] if house else None)
     # A node at the impact point, where the temperature peaks (nodal maxima are reported).
-    centre, pin = occ.addPoint(*fr.origin), occ.addPoint(0.0, 0.0, 0.0)
+    centre = occ.addPoint(*fr.origin)
+    pin = occ.addPoint(0.0, 0.0, 0.0) if lay.pin else None
     occ.synchronize()
     gmsh.model.mesh.embed(0, [centre], 2, groups["beam_face"][0])
-    gmsh.model.mesh.embed(0, [pin], 2, groups["cooled_end"][0])  # a sliding mount's pin
+    if pin is not None:  # a sliding mount's centring pin
+        gmsh.model.mesh.embed(0, [pin], 2, groups["cooled_end"][0])
     if lay.rim is not None:  # the flat top's edge, where the source jumps
         ring = occ.addCircle(*fr.origin, lay.rim, zAxis=list(fr.normal), xAxis=list(fr.e1))
         occ.synchronize()
