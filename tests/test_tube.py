@@ -157,9 +157,10 @@ def test_housing_3d_uniform_expansion_against_alpha_dT_L():
     shell (4 mm), one material, uniform +100 K, sliding mount face (held in its plane by the
     pin and slot, which stress nothing): relative to the mounting face the spot rises by
     α ΔT (L + L_h) and every point moves by α ΔT (x, y, z + L_h) (a stress-free linear
-    field: P1 exact; 1e-9, measured 7e-12 with CG + GAMG at rtol 1e-10). The shell's faces
-    are where they are named: their areas are those of the cylinders and annuli less the
-    deficit of the inscribed facets (asserted within −1.5 % … 0 on this coarse mesh)."""
+    field: P1 exact; 1e-9, measured 2e-11 axially and 1.3e-10 laterally with CG + GAMG at
+    rtol 1e-10). The shell's faces are where they are named: their areas are those of the
+    cylinders and annuli less the deficit of the inscribed facets (asserted within −1.5 % …
+    0 on this coarse mesh)."""
     from anodesim import resolve, simulation
     from cases import reflection_3d
     from mpi4py import MPI
