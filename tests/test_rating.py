@@ -366,3 +366,28 @@ def test_life_chart_of_a_pulse_train_gives_its_peak_power(monkeypatch):
                        loading=dc.replace(case.loading, segments=tuple(
                            (d, P if p > 0 else 0.0) for d, p in case.loading.segments)))
     assert all(c.holds for c in run(lived).limits)
+
+
+def test_rating_in_words_covers_the_serial_charts_with_tube_currents():
+    """The paragraph names the duty-cycle and period charts when they were computed, each
+    end point's peak power with its tube current at the case's kV (I = P / U: 100 kV, so
+    mA = W / 100), and what produced the numbers; without them it does not mention them."""
+    from anodesim.rating.rate import Rating, in_words
+
+    case = anodesim.from_dict(reflection(materials={"properties": "constant"}))
+    duty = [{"period_s": 1.0, "duty_cycle": d, "max_peak_beam_power_W": P,
+             "max_mean_beam_power_W": d * P, "binding": b, "fe_confirmed": f}
+            for d, P, b, f in ((0.1, 48.0, "erosion", True), (0.5, 30.0, "erosion", False),
+                               (1.0, 20.0, "coolant_side", True))]
+    period = [{"period_s": T, "duty_cycle": 0.3, "max_peak_beam_power_W": P,
+               "max_mean_beam_power_W": 0.3 * P, "binding": "erosion"}
+              for T, P in ((0.01, 45.0), (100.0, 39.0))]
+    r = Rating("t", "h", [], {}, "continuous", duty=duty, period=period)
+    text = in_words(case, r)
+    assert text.startswith("50 µm gaussian spot, 100 kV: ")
+    assert ("serial load at period 1 s: 48 W (0.48 mA) peak at duty cycle 0.1 to 20 W "
+            "(0.2 mA) at 1") in text
+    assert "corrected at 2 FE anchors" in text and "coolant-side wall" in text
+    assert ("serial load at duty cycle 0.3: 45 W (0.45 mA) peak at period 0.01 s to 39 W "
+            "(0.39 mA) at 100 s") in text and "NOT CONFIRMED" in text
+    assert in_words(case, Rating("t", "h", [], {}, "continuous")) is None
