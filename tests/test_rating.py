@@ -391,3 +391,58 @@ def test_rating_in_words_covers_the_serial_charts_with_tube_currents():
     assert ("serial load at duty cycle 0.3: 45 W (0.45 mA) peak at period 0.01 s to 39 W "
             "(0.39 mA) at 100 s") in text and "NOT CONFIRMED" in text
     assert in_words(case, Rating("t", "h", [], {}, "continuous")) is None
+
+
+def test_engine_sees_a_drift_that_reverses_within_the_schedule():
+    """A drift figure whose step response reverses (a fast negative mode, a slower positive
+    one: S(t) = −(1 − e^{−t/0.1 s}) + 1.5 (1 − e^{−t/100 s}) µm/W, steady +0.5) is
+    superposed signed: for a 200 s load, a 3-pulse train and the single-load chart the
+    engine's worst drift is the largest excursion either way of the closed form evaluated
+    densely (within 1e-3 µm/W: the sampled S is interpolated), about −0.96 µm/W early on,
+    not the +0.30 at the end of the load that the largest positive value gives; the
+    temperature column (monotone) is unchanged, and the drift limit binds on it."""
+    from types import SimpleNamespace
+
+    from anodesim.case import Loading
+    from anodesim.limits import Limit
+    from anodesim.rating.engine import Engine, schedule_rise
+    from anodesim.response import StepResponse
+
+    def drift(t):
+        t = np.maximum(np.asarray(t, dtype=float), 0.0)
+        return -(1 - np.exp(-t / 0.1)) + 1.5 * (1 - np.exp(-t / 100.0))
+
+    def temp(t):
+        return 1 - np.exp(-np.maximum(np.asarray(t, dtype=float), 0.0) / 10.0)
+
+    times = np.concatenate([[0.0], np.geomspace(1e-4, 1e4, 1601)])
+    rise = np.column_stack([temp(times), drift(times)])
+    rise[-1] = [1.0, 0.5]
+    resp = StepResponse(times, rise, np.array([1.0, 0.5]), 0.0)
+    limits = [Limit("spot", "T_peak_C", 1000.0, "C", "test", 0.0),
+              Limit("drift", "drift_v_um", 0.5, "um", "test", 0.0)]
+    eng = Engine(resp, limits, {"T_peak_C": np.array([0]), "drift_v_um": np.array([1])},
+                 1.0, 0.0)
+    dense = np.linspace(0.0, 400.0, 400_001)
+
+    def truth(segments):  # the closed form's extreme over the schedule, superposed
+        starts = np.concatenate([[0.0], np.cumsum([d for d, _ in segments])[:-1]])
+        steps = np.diff(np.concatenate([[0.0], [p for _, p in segments]]))
+        t = dense[dense <= sum(d for d, _ in segments)]
+        d = sum(dp * drift(t - s) for s, dp in zip(starts, steps))
+        return d[np.abs(d).argmax()]
+
+    for loading in (Loading("continuous", ((200.0, 1.0),)),
+                    Loading("pulse_train", ((50.0, 1.0), (50.0, 0.0)) * 3)):
+        got = schedule_rise(eng, SimpleNamespace(loading=loading))
+        want = truth(loading.segments)
+        assert want < -0.9 and got[1] == pytest.approx(want, abs=1e-3), loading
+        assert got[0] == pytest.approx(float(temp(50.0 if loading.kind == "pulse_train"
+                                                   else 200.0)), rel=0.05)
+    single = eng.single_load_rise([200.0])[0]
+    assert single[1] == pytest.approx(truth([(200.0, 1.0)]), abs=1e-3)
+    assert single[0] == pytest.approx(float(temp(200.0)), abs=1e-6)
+    P, binding = eng.max_power(single)
+    assert binding == "drift" and P == pytest.approx(0.5 / abs(single[1]), rel=1e-9)
+    (row,) = rating.chart_single(eng, [200.0])
+    assert row["max_beam_power_cold_W"] == pytest.approx(P, rel=1e-9)

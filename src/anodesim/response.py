@@ -22,10 +22,14 @@ steady state (no truncated tail: its mean over the period is the mean-power stea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+
+#: Segments of a schedule whose every kink worst_in_schedule evaluates (a few hundred
+#: samples each); beyond them only the segment ends.
+PREFIX_SEGMENTS = 200
 
 #: Uniform instants per period where pulse_train_peak evaluates the periodic state (besides
 #: the end of the on-phase): a lagging node's smooth peak is then missed by at most
@@ -52,6 +56,8 @@ class StepResponse:
     rise: np.ndarray
     steady: np.ndarray
     T0: float
+    _peaks: dict = field(default_factory=dict, repr=False, compare=False)  # memo
+    # (pulse_train_peak's results, _lattice_sum's matrices)
 
     @property
     def horizon(self) -> float:
@@ -67,6 +73,37 @@ class StepResponse:
         out[t <= 0] = 0.0
         out[t >= self.horizon] = self.steady
         return out
+
+    def worst_until(self, t) -> np.ndarray:
+        """Per time in t and node, the value of largest magnitude of S over [0, t]:
+        (len(t), n_nodes). S(t) itself for a monotone (temperature) node; for a signed
+        figure whose step response reverses (a drift) the extreme before t, which the
+        interpolated S reaches at a sample time or at t."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        now = self.at(t)
+        run = np.maximum.accumulate(np.abs(self.rise), axis=0)  # largest |S| so far
+        i = np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, len(self.times) - 1)
+        first = np.argmax(np.abs(self.rise)[None, :, :] >= run[i][:, None, :], axis=1)
+        before = np.take_along_axis(self.rise, first, axis=0)
+        return np.where(np.abs(before) > np.abs(now), before, now)
+
+    def worst_in_schedule(self, segments) -> np.ndarray:
+        """Per node, the value of largest magnitude of the response to segments
+        [(duration s, deposited W)] (minus T0) over the schedule: exact for the interpolated
+        S, whose superposition is piecewise linear with its kinks at the segment starts plus
+        the sample times, where it is evaluated (for the first PREFIX_SEGMENTS segments: a
+        schedule's prefix is itself a schedule, later segments cannot change it; the
+        segment ends beyond)."""
+        seg = list(segments)
+        head = seg[:PREFIX_SEGMENTS]
+        starts = np.concatenate([[0.0], np.cumsum([d for d, _ in head])])
+        kinks = (starts[:-1, None] + self.times[None, :]).ravel()
+        t = np.unique(np.concatenate([kinks[kinks <= starts[-1]], starts[1:]]))
+        worst = _extreme(self.schedule(head, t) - self.T0)
+        if len(seg) > len(head):
+            ends = np.cumsum([d for d, _ in seg])
+            worst = _extreme(np.vstack([worst, self.schedule(seg, ends) - self.T0]))
+        return worst
 
     def schedule(self, segments, t_eval) -> np.ndarray:
         """Nodal temperatures (K) at t_eval for segments [(duration s, deposited W)]."""
@@ -98,8 +135,16 @@ class StepResponse:
             raise ResponseError("a pulse needs 0 < on-time <= period")
         if t_on >= period:  # continuous
             return self.steady.copy() if pulses is None else self.at([t_on * (pulses or 1)])[0]
-        phi = self.phases(t_on, period)
-        return _largest(phi, self.train_rise(t_on, period, pulses, phi), kink=t_on)
+        memo = (t_on, period, pulses)
+        if memo not in self._peaks:  # the charts and their FE correction ask twice
+            phi = self.phases(t_on, period)
+            self._peaks[memo] = _largest(phi, self.train_rise(t_on, period, pulses, phi),
+                                         kink=t_on)
+        return self._peaks[memo].copy()
+
+    def columns(self, idx) -> StepResponse:
+        """The response of a subset of the nodes (indices)."""
+        return StepResponse(self.times, self.rise[:, idx], self.steady[idx], self.T0)
 
     @staticmethod
     def phases(t_on: float, period: float) -> np.ndarray:
@@ -133,7 +178,13 @@ class StepResponse:
         n = hi - lo
         sum_k = 0.5 * (lo + hi - 1.0) * n
         w = (n * c + tau * sum_k - n * t[:-1]) / np.diff(t)  # Σ of the interpolation weights
-        return n @ (self.rise[:-1] - self.steady) + w @ np.diff(self.rise, axis=0)
+        if "lattice" not in self._peaks:
+            # flushed to zero below 1e-200 K/W: a far node's first samples are subnormal
+            # numbers, which slow the matrix products a hundredfold
+            self._peaks["lattice"] = tuple(np.where(np.abs(m) < 1e-200, 0.0, m) for m in (
+                self.rise[:-1] - self.steady, np.diff(self.rise, axis=0)))
+        below, slope = self._peaks["lattice"]
+        return n @ below + w @ slope
 
 
 def _largest(phi: np.ndarray, values: np.ndarray, kink: float) -> np.ndarray:
@@ -161,3 +212,8 @@ def _largest(phi: np.ndarray, values: np.ndarray, kink: float) -> np.ndarray:
     peak = np.where(ok, y1 - a * a / (4 * np.where(ok, b, -1.0)), y1)
     best[inner] = sign * np.maximum(peak, y1)
     return best
+
+
+def _extreme(values: np.ndarray) -> np.ndarray:
+    """Per column, the value of largest magnitude over the rows."""
+    return values[np.abs(values).argmax(axis=0), np.arange(values.shape[1])]

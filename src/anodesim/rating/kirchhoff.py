@@ -233,9 +233,10 @@ class Waveform:
         phases = np.unique(np.concatenate([
             t_on * np.geomspace(1e-7, 1.0, n), t_on * np.linspace(0.0, 1.0, n + 1),
             t_on + (period - t_on) * np.geomspace(1e-7, 1.0, n)]))
-        rise = r.train_rise(t_on, period, None, np.where(phases > 0, phases, period))
-        node = np.argmax(rise[:, idx].max(axis=0))
-        return cls(phases, rise[:, idx[node]])
+        node = idx[np.argmax(r.pulse_train_peak(t_on, period, None)[idx])]
+        spot = r.columns([node])
+        return cls(phases, spot.train_rise(t_on, period, None,
+                                           np.where(phases > 0, phases, period))[:, 0])
 
     def equivalent_rise(self, lim: LifeLimit, tr: Transform, P_dep: float, f: float) -> float:
         """Rise (K) of the constant spot temperature with the same mean damage rate, at
@@ -496,7 +497,7 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     """FE-correct the single-load chart's cold curve in place (chart_single rows); the
     constant-k engine's numbers stay as engine_constant_k_cold_W. Returns the FE runs made."""
     times = [r["loading_time_s"] for r in rows]
-    rises = list(engine.response.at(times))
+    rises = list(engine.single_load_rise(times))
 
     def run_at(i):
         return lambda P: runs.single(times[i], P)

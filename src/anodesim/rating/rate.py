@@ -267,7 +267,7 @@ SHORT_LOAD_NOTE = ("a single 0.1 s load from cold (whole anode at the initial te
 
 def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
     """The largest power for a single 0.1 s load from cold (SHORT_LOAD_NOTE)."""
-    P_eng, b_eng = engine.max_power(engine.response.at([0.1])[0])
+    P_eng, b_eng = engine.max_power(engine.single_load_rise([0.1])[0])
     nominal = {"loading_time_s": 0.1, "initial_state": "cold: the whole anode at the initial "
                f"temperature, {case.initial_temperature_K - 273.15:g} °C",
                "cycle_time_s": None, "note": SHORT_LOAD_NOTE,
