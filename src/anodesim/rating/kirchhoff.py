@@ -17,6 +17,11 @@ linear-response engine, corrected at a few FE-solved anchor points (issue 13 ite
    interpolated between the anchors (piecewise linear in the logarithm of the chart's x:
    duty cycle, period, loading time). The anchors are marked "FE anchor", the other points
    "Kirchhoff engine + interpolated FE correction" (not FE-confirmed themselves).
+4. Serial loads: the life limits (erosion, recrystallisation) are rated on the engine's spot
+   waveform over the period (Waveform: mean damage rate, as the FE run checks them), their
+   f_L being the factor that makes that waveform's damage match the anchor's FE run. Rated
+   on the peak instead, their f_L carries the waveform's effect, which changes with the
+   period faster than the interpolation follows (2 % off at 10 s on an erosion-bound anode).
 
 Serial-load points are solved in their periodic steady state: a steady k(T) solve at the
 mean power (the state the train oscillates about) entered in the middle of an on-phase, then
