@@ -228,7 +228,11 @@ class Waveform:
     POINTS = 32
 
     @classmethod
-    def of(cls, engine: Engine, t_on: float, period: float) -> Waveform:
+    def of(cls, engine: Engine, t_on: float, period: float) -> Waveform | None:
+        """The waveform of a serial load (on-time and period, s); None without a life
+        limit (nothing to rate on it)."""
+        if not any(isinstance(lim, LifeLimit) for lim in engine.limits):
+            return None
         r = engine.response
         idx = engine.nodes["T_peak_C"]
         if t_on >= period:  # continuous: the steady spot
