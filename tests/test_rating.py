@@ -193,7 +193,7 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert f"serial load at period {r['duty'][0]['period_s']:g} s: " in words
     assert f"serial load at duty cycle {r['period'][0]['duty_cycle']:g}: " in words
     P = r["duty"][0]["max_peak_beam_power_W"]
-    assert f"{P:.3g} W ({P / 100e3 * 1e3:.3g} mA) peak at duty cycle 0.1" in words
+    assert f"{P:.3g} W peak ({P / 100e3 * 1e3:.3g} mA) at duty cycle 0.1" in words
     page = html.unescape((out / "report.html").read_text())  # the rating in words, charts
     assert r["rating_in_words"] in page and page.count("data:image/png;base64,") == len(
         list(out.glob("rating_*.png"))) + 1  # and the beam-power schedule
@@ -391,10 +391,10 @@ def test_rating_in_words_covers_the_serial_charts_with_tube_currents():
     r = Rating("t", "h", [], {}, "continuous", duty=duty, period=period)
     text = in_words(case, r)
     assert text.startswith("50 µm gaussian spot, 100 kV: ")
-    assert ("serial load at period 1 s: 48 W (0.48 mA) peak at duty cycle 0.1 to 20 W "
+    assert ("serial load at period 1 s: 48 W peak (0.48 mA) at duty cycle 0.1 to 20 W "
             "(0.2 mA) at 1") in text
     assert "corrected at 2 FE anchors" in text and "coolant-side wall" in text
-    assert ("serial load at duty cycle 0.3: 45 W (0.45 mA) peak at period 0.01 s to 39 W "
+    assert ("serial load at duty cycle 0.3: 45 W peak (0.45 mA) at period 0.01 s to 39 W "
             "(0.39 mA) at 100 s") in text and "NOT CONFIRMED" in text
     assert in_words(case, Rating("t", "h", [], {}, "continuous")) is None
 

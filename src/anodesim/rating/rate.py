@@ -361,14 +361,14 @@ def in_words(case: Case, rating: Rating) -> str | None:
         what = {"steady": "continuous", "continuous": f"in {case.end_time_s:g} s loads",
                 "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
                                                              "in this schedule")
-        parts.append(f"{_watts(sl.power_W, b)} {what}"
+        parts.append(f"{_watts(sl.power_W, b, what)}"
                      + (f" over a {life_h:g} h life" if life_h else "")
                      + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}"
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
     if c is not None and (sl is None or case.loading.kind != "steady"):
         P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
-        parts.append(f"{_watts(P, b)} continuous")
+        parts.append(_watts(P, b, "continuous"))
     others = [row for row in rating.life or [] if row["life_h"] != life_h]
     if others:
         parts.append("for other lives: " + ", ".join(
@@ -384,9 +384,10 @@ def in_words(case: Case, rating: Rating) -> str | None:
     return f"{head}: " + "; ".join(parts) + "."
 
 
-def _watts(P: float, beam) -> str:
-    """A beam power with its tube current at the beam's voltage: "22.4 W (0.224 mA)"."""
-    return f"{P:.3g} W ({P / beam.voltage_V * 1e3:.3g} mA)"
+def _watts(P: float, beam, what: str = "") -> str:
+    """A beam power, what it is, and its tube current at the beam's voltage:
+    "22.4 W continuous (0.224 mA)"."""
+    return f"{P:.3g} W{' ' + what if what else ''} ({P / beam.voltage_V * 1e3:.3g} mA)"
 
 
 def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
@@ -403,7 +404,7 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
     else:
         how = "constant-k engine, NOT CONFIRMED"
     return (f"serial load at {name[fixed]} {first[fixed]:g}{' s' * (fixed == 'period_s')}: "
-            f"{_watts(first['max_peak_beam_power_W'], beam)} peak at {name[along]} "
+            f"{_watts(first['max_peak_beam_power_W'], beam, 'peak')} at {name[along]} "
             f"{first[along]:g}{unit} to {_watts(last['max_peak_beam_power_W'], beam)} at "
             f"{last[along]:g}{unit}, limited by "
             + " / ".join(_BINDING_WORDS.get(x, x) for x in binds) + f" ({how})")
