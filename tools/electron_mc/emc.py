@@ -13,19 +13,22 @@ Physics (sources in README.md):
   of Joy (Monte Carlo Modeling for Electron Microscopy and Microanalysis, 1995),
   A = 3.4e-3 Z^0.67 / E [keV], with E replaced by p²c²/2mc² (relativistic momentum).
   Z(Z+1) counts the angular deflections by the atomic electrons.
-- Mott correction (high Z, low energy): below 30 keV the screened Rutherford DCS of W, Mo
-  and Cu (Z > MOTT_MIN_Z) is replaced by the screened-Rutherford DCS that has the total and
-  the first transport (μ-moment) cross section of the empirical fit of Browning et al.
-  (J. Appl. Phys. 76, 2016, 1994) to the Mott cross sections of Czyżewski et al. (J. Appl.
-  Phys. 68, 3066, 1990), valid 0.1–30 keV:
-      σ = 3.0e-18 Z^1.7 / (E + 0.005 Z^1.7 √E + 0.0007 Z²/√E) cm² (E in keV),
-      a share R/(1 + R), R = 300 E/Z + Z³/(3e5 E), screened Rutherford with α = 7e-3/E,
-      the rest isotropic.
-  Above 50 keV (where the Joy-screened Rutherford reproduces the measured η ≈ 0.50 of W and
-  the review MC's depths) the Joy DCS is kept; in between the two cross sections σ0 and σ1
-  are mixed linearly in log E. C and Be (Z ≤ MOTT_MIN_Z) keep the Joy DCS at all energies:
-  their Mott/Rutherford ratio is 0.89–1.01 at ≤ 30 keV (McKinley–Feshbach, αZ ≪ 1), and
-  Browning's screening would move their η 0.015 below the measurements.
+- Mott correction (high Z, low energy): below E_ref = 50 keV the total and the first
+  transport (μ-moment) cross sections σ0, σ1 of W, Mo and Cu (Z > MOTT_MIN_Z) are scaled by
+  the energy dependence of the empirical fit of Browning et al. (J. Appl. Phys. 76, 2016,
+  1994) to the Mott cross sections of Czyżewski et al. (J. Appl. Phys. 68, 3066, 1990)
+  relative to the screened Rutherford one, anchored at E_ref:
+      g_k(E) = [σk_Browning(E)/σk_Joy(E)] / [σk_Browning(E_ref)/σk_Joy(E_ref)],
+  and the screened-Rutherford DCS with g0·σ0 and g1·σ1 is used (its A and K solved from
+  them). Browning's fit: σ0 = 3.0e-18 Z^1.7/(E + 0.005 Z^1.7 √E + 0.0007 Z²/√E) cm² (E in
+  keV); a share R/(1 + R), R = 300 E/Z + Z³/(3e5 E), screened Rutherford with α = 7e-3/E, the
+  rest isotropic. At and above 50 keV (where the Joy-screened Rutherford reproduces the
+  measured η ≈ 0.50 of W and the review MC's depths) nothing changes, and g is continuous
+  there. Browning's absolute cross sections were tried and rejected (README): they put W's
+  η 0.03–0.04 below the measurements at 10–30 kV and make a bump to 0.537 at 50 kV. The
+  fit is fitted to 30 keV; between 30 and 50 keV its smooth form is used beyond that range.
+  C and Be keep the Joy DCS: their Mott/Rutherford ratio is 0.89–1.01 at ≤ 30 keV
+  (McKinley–Feshbach, αZ ≪ 1) and their η agrees with the measurements within 0.007.
 - Mixed scheme (Berger's class II, as in PENELOPE, Salvat et al.): elastic collisions with
   μ > μc are simulated one by one ("hard"); μc is set so that the hard mean free path is
   λh = max(λel, C1·λ1), λ1 the transport mean free path, C1 = 0.05. The soft collisions
@@ -67,12 +70,11 @@ E_CUT_MIN_KEV = 0.5
 E_CUT_FRAC = 0.02
 N_THETA_BS = 9  # backscatter polar-angle bins (in cos θ, equal width)
 N_FINE = 4000  # fine 1-D depth and radius bins for the percentiles
-# Mott correction (module docstring): Browning's fit below MOTT_E_LOW_KEV, the Joy DCS above
-# MOTT_E_HIGH_KEV, log-linear mix between; only for Z > MOTT_MIN_Z. MOTT = False gives the
+# Mott correction (module docstring): Browning's energy dependence relative to Joy's DCS
+# below MOTT_E_REF_KEV, anchored there; only for Z > MOTT_MIN_Z. MOTT = False gives the
 # uncorrected screened Rutherford of the tables before 2026-12-02.
 MOTT = True
-MOTT_E_LOW_KEV = 30.0  # upper end of Browning et al.'s fit
-MOTT_E_HIGH_KEV = 50.0  # lowest voltage where the Joy DCS is validated (W η, mean depth)
+MOTT_E_REF_KEV = 50.0  # lowest voltage where the Joy DCS is validated (W η, mean depth)
 MOTT_MIN_Z = 10
 BS_TAN_MAX = 10.0  # exit tangent clip (θ ≤ 84.3°) of the forward-shift tally
 # q(A) = σ1/σ0 = A[(1 + A) ln(1 + 1/A) − 1] of a screened Rutherford DCS (increasing in A)
@@ -169,15 +171,12 @@ class Material:
             soft first-moment cross section ∫₀^μc μ dσ (µm²).
         """
         E = np.asarray(E, dtype=float)
-        pc2 = E * (E + 2.0 * ME_KEV)
-        pv = pc2 / (E + ME_KEV)
-        A = 3.4e-3 * self.Z**0.67 * 2.0 * ME_KEV / pc2
-        K = math.pi * self.Z * (self.Z + 1.0) * (E2_KEV_UM / pv) ** 2
+        A, K = self._joy(E)
         if MOTT and self.Z > MOTT_MIN_Z:
             A, K = self._mott_corrected(E, A, K)
         N = self.n_per_um3
         lam_el = A * (1.0 + A) / (N * K)
-        sig_mu1 = K * (np.log1p(1.0 / A) - 1.0 / (1.0 + A))  # ∫ μ dσ over all μ
+        sig_mu1 = self._moments(A, K)[1]  # ∫ μ dσ over all μ
         lam1 = 1.0 / (N * 2.0 * sig_mu1)  # transport mean free path (1 − cos θ moment)
         lam_h = np.maximum(lam_el, C1 * lam1)
         mu_c = 1.0 / (1.0 / (1.0 + A) + 1.0 / (N * K * lam_h)) - A
@@ -185,15 +184,29 @@ class Material:
         sig_s1 = K * (np.log1p(mu_c / A) - mu_c / (mu_c + A))
         return A, K, mu_c, lam_h, sig_s1
 
+    def _joy(self, E):
+        """(A, K) of the Joy-screened Rutherford DCS at E (keV)."""
+        pc2 = E * (E + 2.0 * ME_KEV)
+        pv = pc2 / (E + ME_KEV)
+        A = 3.4e-3 * self.Z**0.67 * 2.0 * ME_KEV / pc2
+        return A, math.pi * self.Z * (self.Z + 1.0) * (E2_KEV_UM / pv) ** 2
+
+    @staticmethod
+    def _moments(A, K):
+        """σ0 and σ1 = ∫ μ dσ of the DCS K/(μ + A)²."""
+        return K / (A * (1.0 + A)), K * (np.log1p(1.0 / A) - 1.0 / (1.0 + A))
+
     def _mott_corrected(self, E, A, K):
-        """(A, K) with Browning's σ0, σ1 below 30 keV, Joy's above 50 keV, mixed between."""
-        w = np.clip(np.log(E / MOTT_E_LOW_KEV) / math.log(MOTT_E_HIGH_KEV / MOTT_E_LOW_KEV),
-                    0.0, 1.0)
+        """(A, K) with σ0, σ1 scaled by Browning's energy dependence below E_ref."""
+        r0, r1 = self._moments(A, K)
         b0, b1 = browning_cross_sections(self.Z, E)
-        r0 = K / (A * (1.0 + A))
-        r1 = K * (np.log1p(1.0 / A) - 1.0 / (1.0 + A))
-        A_m, K_m = screened_rutherford_matching((1 - w) * b0 + w * r0, (1 - w) * b1 + w * r1)
-        joy = w >= 1.0  # exactly the Joy DCS above 50 keV (no round trip through the table)
+        ref = np.array([MOTT_E_REF_KEV])
+        j0, j1 = self._moments(*self._joy(ref))
+        c0, c1 = browning_cross_sections(self.Z, ref)
+        g0 = (b0 / r0) / float(c0[0] / j0[0])
+        g1 = (b1 / r1) / float(c1[0] / j1[0])
+        A_m, K_m = screened_rutherford_matching(g0 * r0, g1 * r1)
+        joy = E >= MOTT_E_REF_KEV  # exactly the Joy DCS there (no round trip)
         return np.where(joy, A, A_m), np.where(joy, K, K_m)
 
     def csda_range_um(self, E0: float, n: int = 2000) -> float:

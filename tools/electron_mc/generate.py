@@ -46,7 +46,8 @@ SOURCES = [
     "ICRU Report 37 (1984): collision stopping power of electrons; mean excitation energies",
     "Joy & Luo, Scanning 11, 176 (1989): low-energy correction of the Bethe stopping power",
     "Browning, Li, Chui, Ye, Pease, Czyzewski & Joy, J. Appl. Phys. 76, 2016 (1994): empirical "
-    "fit to Mott elastic cross sections (0.1-30 keV), the Mott correction below 50 keV for Z > 10",
+    "fit to Mott elastic cross sections (0.1-30 keV): the energy dependence of the Mott correction "
+    "below 50 keV for Z > 10",
     "McKinley & Feshbach, Phys. Rev. 74, 1759 (1948): Mott/Rutherford ratio for low Z (why C and "
     "Be keep the screened Rutherford cross section)",
     "Salvat, Fernandez-Varea & Sempau, PENELOPE manual (NEA): mixed class II elastic scheme, "
@@ -197,11 +198,10 @@ def main(argv=None) -> int:
         "generator": "tools/electron_mc/generate.py (Monte Carlo: tools/electron_mc/emc.py)",
         "method": "condensed-history (class II mixed) electron Monte Carlo: screened Rutherford "
                   "elastic scattering (Joy screening, relativistic kinematics, Z(Z+1)), "
-                  + ("Mott-corrected for Z > %d below %g keV (screened Rutherford matched to the "
-                     "total and transport cross sections of Browning et al.'s fit below %g keV, "
-                     "mixed log-linearly up to %g keV), "
-                     % (emc.MOTT_MIN_Z, emc.MOTT_E_HIGH_KEV, emc.MOTT_E_LOW_KEV,
-                        emc.MOTT_E_HIGH_KEV) if emc.MOTT else "no Mott correction, ")
+                  + ("Mott-corrected for Z > %d below %g keV (total and transport cross "
+                     "sections scaled by the energy dependence of Browning et al.'s Mott fit "
+                     "relative to the screened Rutherford one, anchored at %g keV), "
+                     % (emc.MOTT_MIN_Z, emc.MOTT_E_REF_KEV, emc.MOTT_E_REF_KEV) if emc.MOTT else "no Mott correction, ")
                   + "hard "
                   f"collisions above the cutoff with lambda_h = max(lambda_el, {emc.C1} lambda_1), "
                   "random-hinge soft deflection, CSDA with the ICRU 37 Bethe collision stopping "
