@@ -47,7 +47,7 @@ SOURCES = [
     "Joy & Luo, Scanning 11, 176 (1989): low-energy correction of the Bethe stopping power",
     "Browning, Li, Chui, Ye, Pease, Czyzewski & Joy, J. Appl. Phys. 76, 2016 (1994): empirical "
     "fit to Mott elastic cross sections (0.1-30 keV): the energy dependence of the Mott correction "
-    "below 50 keV for Z > 10",
+    "below 50 keV for Z > 34 (W, Mo)",
     "McKinley & Feshbach, Phys. Rev. 74, 1759 (1948): Mott/Rutherford ratio for low Z (why C and "
     "Be keep the screened Rutherford cross section)",
     "Salvat, Fernandez-Varea & Sempau, PENELOPE manual (NEA): mixed class II elastic scheme, "
