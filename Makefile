@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check venv clean benchmark studies
+.PHONY: demo test check venv clean benchmark studies readme-figures
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ studies: $(STAMP)
 	  cp results/$$s/results.csv results/$$s/results.png studies/$$s/; \
 	done
 	$(BIN)/python studies/spot_power/compare.py results/spot_power studies/spot_power/w_per_um.png
+
+# The README's example figures (studies/figures/) and the numbers it quotes, re-made.
+readme-figures: $(STAMP)
+	bash studies/readme_figures.sh
 
 clean:
 	rm -rf $(VENV) results build src/*.egg-info

@@ -99,3 +99,52 @@ def test_thermal_cycles_of_a_known_schedule():
     single = life.thermal_cycles([0.0, 1.0, 10.0], [300.0, 900.0, 1000.0])
     assert single["cycles_per_run"] == 1.0 and single["largest_swing_K"] == 700.0
     assert life.thermal_cycles([0.0], [1000.0])["cycles_per_run"] == 0.0
+
+
+def test_fatigue_swing_of_w_by_hand():
+    """The swing at which a W surface held in its plane reaches the fatigue limit:
+    150 MPa x (1 - 0.28) / (400 GPa x 4.5e-6 /K) = 60 K (exact arithmetic, 1e-12), and the
+    library's W at room temperature gives 55-65 K (E 398 GPa, alpha 4.4-4.75e-6 /K, nu 0.28:
+    the tables' spread)."""
+    from anodesim import materials
+
+    w = life.fatigue_limit("W")
+    assert w.stress_range_Pa == 150e6 and w.runout_cycles == 2e6 and "Habainy" in w.source
+    assert w.swing_K(400e9, 4.5e-6, 0.28) == pytest.approx(60.0, rel=1e-12)
+    tab = materials.get("W").tables
+    T = 300.0
+    assert 55.0 < w.swing_K(float(tab["E"](T)), float(tab["alpha"](T)),
+                            float(tab["nu"](T))) < 65.0
+    assert life.fatigue_limit("diamond") is None
+
+
+def test_damaging_cycles_of_a_known_schedule():
+    """Cycles above a swing are counted exactly: five 1000 K pulses with a 50 K ripple each,
+    in 0.1 s, against a 60 K limit are 5 damaging cycles per run (180 000 per hour; the
+    ripples stay below the limit), against a 40 K limit 10 (the ripples count too)."""
+    t = np.linspace(0.0, 0.1, 21)
+    T = [300.0] + [1300.0, 1250.0, 1300.0, 300.0] * 5
+    assert life.thermal_cycles(t, T, 60.0)["damaging_cycles_per_h"] == pytest.approx(
+        5 * 36000, rel=1e-12)
+    assert life.thermal_cycles(t, T, 40.0)["damaging_cycles_per_h"] == pytest.approx(
+        10 * 36000, rel=1e-12)
+    assert life.thermal_cycles([0.0], [1000.0], 60.0)["damaging_cycles_per_h"] == 0.0
+
+
+def test_fatigue_verdict_in_the_life_summary():
+    """The run summary's fatigue entries: a 10 ms on / 10 ms off train on W (50 cycles per
+    second of a 900 K swing) gives 1.8e5 damaging cycles per hour, 1.8e9 over 10 000 h, and a
+    verdict that says cracking is expected; a steady spot gives none."""
+    from anodesim import materials
+    from anodesim.limits import life_summary
+
+    w = materials.get("W")
+    t = np.arange(0.0, 1.0 + 1e-12, 0.01)
+    T_C = np.where(np.arange(len(t)) % 2 == 1, 1000.0, 100.0)
+    s = life_summary(w, t, T_C, 10_000.0)
+    assert s["thermal_damaging_cycles_per_h"] == pytest.approx(50 * 3600, rel=1e-12)
+    assert s["fatigue_cycles_over_life"] == pytest.approx(1.8e9, rel=1e-12)
+    assert "cracking" in s["fatigue_verdict"] and "Habainy" in s["fatigue_source"]
+    steady = life_summary(w, [0.0], [1000.0], 10_000.0)
+    assert steady["fatigue_cycles_over_life"] == 0.0
+    assert steady["fatigue_verdict"].startswith("no spot cycle")

@@ -80,14 +80,16 @@ def test_life_summary_steady_and_alloys():
     """A steady spot at 2331 K erodes 0.1 nm/h (1 µm in 10⁴ h) and uses 3600/t_rx of its
     recrystallisation time per hour; W-25Re evaporates faster than W (Re's vapour pressure,
     Raoult's law) and gets no W recrystallisation figure."""
-    s = limits.life_summary("W", [0.0], [2331.0 - 273.15])
+    from anodesim.materials import get
+
+    s = limits.life_summary(get("W"), [0.0], [2331.0 - 273.15])
     assert s["erosion_rate_nm_h"] == pytest.approx(0.1, rel=0.02)
     assert s["recrystallisation_fraction_per_h"] == pytest.approx(
         3600.0 / life.recrystallisation_time_s(2331.0), rel=1e-12)
-    re = limits.life_summary("W25Re", [0.0], [2331.0 - 273.15])
+    re = limits.life_summary(get("W25Re"), [0.0], [2331.0 - 273.15])
     assert re["erosion_rate_nm_h"] > s["erosion_rate_nm_h"]
     assert "recrystallisation_fraction_per_h" not in re
-    assert limits.life_summary("diamond", [0.0], [1000.0])["erosion_rate_nm_h"] is None
+    assert limits.life_summary(get("diamond"), [0.0], [1000.0])["erosion_rate_nm_h"] is None
     comp = life.composition("W25Re")
     assert sum(comp.values()) == pytest.approx(1.0, rel=1e-12) and comp["Re"] < 0.25
 

@@ -1,14 +1,17 @@
 """Runs under MPI (mpirun -n 2, the mpich shipped with the wheel) agree with serial runs:
 to round-off for constant properties (linear problem, direct solver; 1e-7 for the
 penalty-tied mechanics), and within the accumulated Newton tolerance for
-temperature-dependent properties."""
+temperature-dependent properties. The commands speak and write once under MPI (rank 0):
+drift-table and rate give the files of one rank; sweep, one process per case, is refused."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cases import reflection, reflection_3d
 from test_case import write_toml
@@ -140,3 +143,112 @@ def test_coolant_circuit_and_housing_two_ranks(tmp_path):
     b = run_cli(tmp_path, case, "parallel", 2)["results"]["final"]
     for key in ("T_coolant_C", "u_spot_z_um", "u_at_m_z_um", "u_reference_z_um"):
         assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-12), key
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_housed_3d_sliding_mount_two_ranks(tmp_path):
+    """3-D anode (20°) on a housing shell held by a sliding mount face: the pin and slot are
+    found from the face's nodes gathered over the ranks, so the partition does not change
+    them: the same steady peak temperature, drift relative to the mount and reference motion
+    on 2 ranks as on 1 (CG + GAMG, rtol 1e-10: to 1e-7, as the 3-D comparison above)."""
+    case = reflection_3d(
+        geometry={"housing": {"inner_radius_mm": 1.0, "outer_radius_mm": 2.0,
+                              "length_mm": 4.0}},
+        materials={"housing": "SS304"},
+        boundaries={"cooled_end": None,
+                    "housing_inner": {"type": "convection", "h_W_m2K": 5000.0,
+                                      "temperature_C": 30.0}},
+        mounts={"mount_face": {"type": "sliding"}}, beam={"power_W": 2.0},
+        loading={"kind": "steady", "duration_s": None})
+    a = run_cli(tmp_path, case, "serial", 1)["results"]["final"]
+    b = run_cli(tmp_path, case, "parallel", 2)["results"]["final"]
+    for key in ("T_peak_C", "T_max_housing_C", "u_spot_z_um", "u_reference_x_um"):
+        assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
+
+
+def cli(tmp_path, ranks, *args):
+    """Run ``anodesim ARGS`` in tmp_path on 1 or more ranks; the completed process."""
+    cmd = [sys.executable, "-m", "anodesim.cli", *map(str, args)]
+    if ranks > 1:
+        cmd = [MPIRUN, "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+
+def _table(path: Path) -> tuple[list[str], list[list[float]]]:
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return lines[0].split(","), [[float(c) for c in line.split(",")] for line in lines[1:]]
+
+
+TABLE_CASE = reflection(loading={"kind": "continuous", "duration_s": 0.1},
+                        materials={"properties": "constant"},
+                        mounts={"cooled_end": {"type": "clamped"}},
+                        drift={"view_direction": [0.94, 0.0, 0.342],
+                               "detector_radius_mm": 200.0, "source_object_mm": 20.0,
+                               "magnification": 10.0, "pixel_size_um": 100.0},
+                        mesh={"spot_fraction": 0.2, "growth": 0.3})
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_drift_table_two_ranks_match_one(tmp_path):
+    """``anodesim drift-table`` on 2 ranks writes the table of 1 rank (constant properties,
+    direct solvers: every value to 1e-9 relative, 1e-12 µm absolute; measured: identical to
+    the CSV's 10 digits), once: rank 0 alone writes (no temporary file left beside it) and
+    prints its one line. A bad schedule on 2 ranks: one line, exit 2, no file."""
+    path = write_toml(tmp_path / "case.toml", TABLE_CASE)
+    one = cli(tmp_path, 1, "drift-table", path, "--schedule", "0:0.1:0.02", "-o", "one.csv")
+    two = cli(tmp_path, 2, "drift-table", path, "--schedule", "0:0.1:0.02", "-o", "two.csv")
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-2000:]
+    h1, rows1 = _table(tmp_path / "one.csv")
+    h2, rows2 = _table(tmp_path / "two.csv")
+    assert h1 == h2 and len(rows1) == len(rows2) == 6
+    np.testing.assert_allclose(rows2, rows1, rtol=1e-9, atol=1e-12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml", "one.csv", "two.csv"]
+    printed = [line for line in two.stderr.splitlines() if line.startswith("drift table")]
+    assert printed == ["drift table: 6 times -> two.csv"], two.stderr
+    assert sum("step 1/" in line for line in two.stderr.splitlines()) == 1  # progress once
+    bad = cli(tmp_path, 2, "drift-table", path, "--schedule", "0:0.5:0.1", "-o", "bad.csv")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "anodesim: error: --schedule: time 0.2 s: expected a time in [0, 0.1] s (the case's "
+        "loading)"], bad.stderr
+    assert not (tmp_path / "bad.csv").exists()
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_rate_two_ranks_speak_and_write_once(tmp_path):
+    """``anodesim rate`` on 2 ranks: every progress line once (the same lines as on 1 rank,
+    up to the timing), the folder written by rank 0 alone with the rating of 1 rank (the
+    continuous rating to 1e-9; engine only, --no-confirm, to keep the test short)."""
+    path = write_toml(tmp_path / "case.toml", TABLE_CASE)
+    runs = [cli(tmp_path, n, "rate", path, "--chart", "continuous", "--no-confirm", "-o",
+                f"rating{n}") for n in (1, 2)]
+    assert all(r.returncode == 0 for r in runs), runs[1].stderr[-2000:]
+    lines = [[re.sub(r"\d+\.\d+ s\b", "T s", line).replace(f"rating{n}", "OUT")
+              for line in r.stderr.splitlines()] for n, r in zip((1, 2), runs)]
+    assert lines[1] == lines[0], runs[1].stderr
+    assert len(set(lines[1])) == len(lines[1])
+    a, b = (json.loads((tmp_path / f"rating{n}" / "rating.json").read_text()) for n in (1, 2))
+    ca, cb = a["continuous"], b["continuous"]
+    assert cb["max_continuous_beam_power_W"] == pytest.approx(
+        ca["max_continuous_beam_power_W"], rel=1e-9)
+    assert sorted(p.name for p in (tmp_path / "rating2").iterdir()) == sorted(
+        p.name for p in (tmp_path / "rating1").iterdir())
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_sweep_under_mpirun_is_refused_once(tmp_path):
+    """``anodesim sweep`` runs each case in its own process: started on 2 ranks it would run
+    every case twice and race on its folder, so it is refused: one line, exit 2, nothing
+    written. Bad input of any command read alike by every rank is also one line."""
+    study = Path(__file__).resolve().parent.parent / "studies" / "spot_power" / "study.toml"
+    r = cli(tmp_path, 2, "sweep", study, "-o", "sweep")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "anodesim: error: sweep: started on 2 MPI ranks; expected one process (each case runs "
+        "in its own process): run it without mpirun, with -j 2 to run 2 cases at once, or "
+        "with --submit slurm"], r.stderr
+    assert not (tmp_path / "sweep").exists()
+    bad = write_toml(tmp_path / "bad.toml", reflection(loading={"duration_s": -1.0}))
+    r = cli(tmp_path, 2, "rate", bad, "-o", "rating")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "rating").exists()

@@ -219,3 +219,16 @@ def test_drift_table_bad_schedule_one_line(tmp_path, capsys, schedule, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+def test_drift_table_output_checked_before_the_run(tmp_path, capsys):
+    """An output that cannot be the CSV (a folder) is bad input found before the run: one
+    line, exit 2, nothing written."""
+    path = _table_case(tmp_path)
+    (tmp_path / "out").mkdir()
+    assert main(["drift-table", str(path), "--schedule", "0:0.1:0.02", "-o",
+                 str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [f"anodesim: error: -o {tmp_path / 'out'}: is a folder; "
+                                "expected a CSV file name"], err
+    assert list((tmp_path / "out").iterdir()) == []

@@ -149,6 +149,73 @@ def test_housing_real_materials_expansion():
     assert d["u_spot_z_um"] == pytest.approx(expect, rel=0.02)
 
 
+HOUSING_3D = {"inner_radius_mm": 1.0, "outer_radius_mm": 2.0, "length_mm": 4.0}
+
+
+def test_housing_3d_uniform_expansion_against_alpha_dT_L():
+    """3-D reflection anode at a 20° anode angle (rod 3 mm to the impact point) on a housing
+    shell (4 mm), one material, uniform +100 K, sliding mount face (held in its plane by the
+    pin and slot, which stress nothing): relative to the mounting face the spot rises by
+    α ΔT (L + L_h) and every point moves by α ΔT (x, y, z + L_h) (a stress-free linear
+    field: P1 exact; 1e-9, measured 2e-11 axially and 1.3e-10 laterally with CG + GAMG at
+    rtol 1e-10). The shell's faces are where they are named: their areas are those of the
+    cylinders and annuli less the deficit of the inscribed facets (asserted within −1.5 % …
+    0 on this coarse mesh)."""
+    from anodesim import resolve, simulation
+    from cases import reflection_3d
+    from mpi4py import MPI
+
+    props = {r: {"alpha_1_K": 17e-6, "E_Pa": 120e9, "nu_1": 0.34}
+             for r in ("target", "heat_sink", "housing")}
+    data = reflection_3d(
+        geometry={"housing": HOUSING_3D}, materials={"housing": "Cu", "override": props},
+        initial={"temperature_C": 130.0}, mechanics={"reference_temperature_C": 30.0},
+        mounts={"mount_face": {"type": "sliding"}},
+        probes=probes(rim=(0.5, 1.0), shell=(0.2, 5.0)))
+    d = displacements(data)
+    e = 17e-6 * 100.0 * 1e6  # µm per m
+    assert d["u_spot_z_um"] == pytest.approx(e * 7e-3, rel=1e-9)
+    assert max(abs(d["u_spot_x_um"]), abs(d["u_spot_y_um"])) < 1e-9 * e * 7e-3
+    case = anodesim.from_dict(data)
+    lay = resolve.prepare(case).lay
+    for name in ("rim", "shell"):
+        x = lay.frame.point(*{"rim": (0.5e-3, 1e-3), "shell": (0.2e-3, 5e-3)}[name])
+        expect = e * (x + np.array([0.0, 0.0, 4e-3]))
+        got = np.array([d[f"u_at_{name}_{a}_um"] for a in "xyz"])
+        assert np.abs(got - expect).max() < 1e-9 * e * 7e-3, (name, got, expect)
+    import dolfinx
+    import ufl
+
+    domain = simulation.build_problem(case, resolve.prepare(case), MPI.COMM_WORLD)[0]
+    ds = ufl.Measure("ds", domain=domain.mesh, subdomain_data=domain.facet_tags)
+    area = {n: MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+        1.0 * ds(domain.groups[n]))), op=MPI.SUM) for n in ("mount_face", "housing_inner",
+                                                            "housing_outer", "cooled_end")}
+    assert 0.985 < area["mount_face"] / (math.pi * (2e-3 ** 2 - 1e-3 ** 2)) <= 1.0
+    assert 0.985 < area["housing_inner"] / (2 * math.pi * 1e-3 * 4e-3) <= 1.0
+    assert 0.985 < area["cooled_end"] / (math.pi * 1e-3 ** 2) <= 1.0
+    outer = 2 * math.pi * 2e-3 * 4e-3 + math.pi * (2e-3 ** 2 - 1.5e-3 ** 2)  # mantle + step
+    assert 0.985 < area["housing_outer"] / outer <= 1.0
+
+
+def test_3d_rod_on_a_sliding_cooled_end_is_held_by_pin_and_slot():
+    """3-D rod without housing on a sliding cooled end only (was a singular system): the
+    pin at the face's centre and the slot on the x axis hold it without stress: one
+    material at a uniform +100 K, the spot rises by α ΔT L with no lateral motion (1e-9)
+    and the largest von Mises stress is round-off (< 1e-6 of E α ΔT)."""
+    from cases import reflection_3d
+
+    props = {r: {"alpha_1_K": 17e-6, "E_Pa": 120e9, "nu_1": 0.34} for r in ("target", "heat_sink")}
+    d = displacements(reflection_3d(
+        materials={"override": props}, initial={"temperature_C": 130.0},
+        mechanics={"reference_temperature_C": 30.0}, mounts={"cooled_end": {"type": "sliding"}}))
+    e = 17e-6 * 100.0 * 1e6
+    assert d["u_spot_z_um"] == pytest.approx(e * 3e-3, rel=1e-9)
+    assert max(abs(d["u_spot_x_um"]), abs(d["u_spot_y_um"])) < 1e-9 * e * 3e-3
+    assert max(d["von_mises_max_target_MPa"], d["von_mises_max_heat_sink_MPa"]) < \
+        1e-6 * 120e3 * 17e-6 * 100.0
+
+
 def test_reference_face_removes_the_mount_translation():
     """Reference face = the clamped cooled end of a rod without housing: its mean
     displacement is zero, so the spot displacement is the same as without a reference
@@ -363,6 +430,11 @@ def test_user_mesh_with_a_housing_region(tmp_path):
     ({"geometry": {"housing": HOUSING}, "materials": {"housing": "SS304"},
       "mechanics": {"free": True}}, "mechanics.free = true: a tube with a housing is held by"),
     ({"geometry": {"housing": HOUSING}}, "materials.housing"),
+    ({"geometry": {"kind": "reflection_3d", "anode_angle_deg": 20.0,
+                   "angle_convention": "textbook",
+                   "housing": {**HOUSING, "outer_radius_mm": 2.5}},
+      "materials": {"housing": "SS304"}},
+     "geometry.housing.outer_radius_mm = 2.5: expected at least geometry.anode_radius_mm"),
     ({"mounts": {"cooled_end": {"type": "clamped"}},
       "mechanics": {"reference_face": "flange"}}, "mechanics.reference_face = 'flange'"),
     ({"probes": {"p": {"r_mm": 0.0, "depth_mm": 0.1, "quantities": ["u"]}}},

@@ -69,3 +69,40 @@ def rank_prefix() -> str:
     if mpi is not None and mpi.COMM_WORLD.size > 1 and mpi.COMM_WORLD.rank > 0:
         return f"[rank {mpi.COMM_WORLD.rank}] "
     return ""
+
+
+#: Environment variables in which MPI launchers give a process its rank and the number of
+#: ranks (MPICH/Hydra, the wheel's mpirun: PMI_*; Open MPI: OMPI_COMM_WORLD_*).
+LAUNCHER_VARIABLES = {"rank": ("PMI_RANK", "OMPI_COMM_WORLD_RANK"),
+                      "size": ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")}
+
+
+def _launcher(what: str, default: int) -> int:
+    for var in LAUNCHER_VARIABLES[what]:
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return int(value)
+    return default
+
+
+def launcher_rank() -> int:
+    """This process's rank as its MPI launcher set it, read without starting MPI (0 when
+    not launched by mpirun/mpiexec)."""
+    return _launcher("rank", 0)
+
+
+def launcher_size() -> int:
+    """The number of ranks the MPI launcher started, read without starting MPI (1 when not
+    launched by mpirun/mpiexec)."""
+    return _launcher("size", 1)
+
+
+def echoes_rank_zero(e: BaseException) -> bool:
+    """Whether this failure is one rank 0 reports for every rank: bad input found before
+    MPI started (reading the case, the command line, the output folder) on a rank other than
+    0 of a parallel launch. Every rank read the same input and raised the same line; after
+    MPI starts a failure may be this rank's alone, so it is reported (with its rank)."""
+    from .case.reader import CaseError
+
+    return (isinstance(e, CaseError) and "mpi4py.MPI" not in sys.modules
+            and launcher_rank() > 0)

@@ -21,10 +21,15 @@ time-temperature integral (Sherby-Dorn / Larson-Miller equivalent time).
 **Thermal cycles.** Every on/off cycle of the beam is a thermal cycle of the spot (it
 settles in microseconds). The cycles of a temperature history are counted by rainflow
 (ASTM E1049-85, the ``rainflow`` package), the schedule taken as repeated (the history is
-closed by a return to its initial temperature). No Coffin-Manson (strain-life) data for W
-under these conditions were found to cite (issue 13), so cycles to crack initiation are not
-predicted: the count, the largest swing and the cycles per hour are reported for the
-engineer to hold against their own fatigue data.
+closed by a return to its initial temperature). Each swing is held against the material's
+fatigue (endurance) limit (``data/fatigue.toml``: W from Habainy et al. 2015, W-Re from
+Harimon et al. 2018): a surface held in its plane by the cold material around it takes the
+elastic stress range E alpha dT / (1 - nu) for a swing dT, so swings above
+dT_f = stress_range (1 - nu) / (E alpha) are counted as damaging (about 60 K for W: every
+beam on/off cycle of a microfocus spot is one). Below dT_f the surface survives at least the
+tests' run-out; above it, cracking and roughening are expected (source-and-limits.md §3.3).
+No Coffin-Manson (strain-life) data of W at focal-spot temperatures were found to cite
+(issue 13), so cycles to crack initiation are not predicted.
 """
 
 from __future__ import annotations
@@ -206,19 +211,60 @@ def temperature_for_rate_K(metal: str, rate_m_s: float) -> float:
 CYCLE_RANGE_FRACTION = 0.1
 
 
-def thermal_cycles(times_s, T_K) -> dict:
+@dataclass(frozen=True)
+class FatigueLimit:
+    """A material's fatigue (endurance) limit from ``data/fatigue.toml``.
+
+    Attributes:
+        material: the library key.
+        stress_range_Pa: stress range survived to the run-out (Pa).
+        runout_cycles: cycles of the tests' run-out.
+        source: where the numbers come from.
+    """
+
+    material: str
+    stress_range_Pa: float
+    runout_cycles: float
+    source: str
+
+    def swing_K(self, E_Pa: float, alpha_1_K: float, nu: float) -> float:
+        """The temperature swing (K) of a surface held in its plane whose elastic thermal
+        stress range E alpha dT / (1 - nu) equals the fatigue limit."""
+        return self.stress_range_Pa * (1.0 - nu) / (E_Pa * alpha_1_K)
+
+
+def fatigue_limit(material: str) -> FatigueLimit | None:
+    """The fatigue limit of a library material, or None without data."""
+    text = resources.files("anodesim").joinpath("data/fatigue.toml").read_text("utf-8")
+    entry = tomllib.loads(text).get(material)
+    if entry is None:
+        return None
+    return FatigueLimit(material, float(entry["stress_range_Pa"]),
+                        float(entry["runout_cycles"]), entry["source"])
+
+
+def thermal_cycles(times_s, T_K, damaging_swing_K: float | None = None) -> dict:
     """Rainflow count of a temperature history, the schedule repeated (closed by a return to
     its initial value): cycles per run (half cycles count ½) with a range of at least
     CYCLE_RANGE_FRACTION of the largest, the largest range (K), and the cycles per hour of
-    operation (per run's duration; 0 for a single sample, the steady state)."""
+    operation (per run's duration; 0 for a single sample, the steady state). With
+    `damaging_swing_K`, also the cycles per hour whose range exceeds it."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
     T = np.asarray(T_K, dtype=float)
+    out = {"cycles_per_run": 0.0, "largest_swing_K": 0.0, "cycles_per_h": 0.0}
+    if damaging_swing_K is not None:
+        out["damaging_cycles_per_h"] = 0.0
     if len(T) < 2 or t[-1] <= t[0]:
-        return {"cycles_per_run": 0.0, "largest_swing_K": 0.0, "cycles_per_h": 0.0}
+        return out
     counted = list(rainflow.count_cycles(np.append(T, T[0])))
     largest = max((r for r, _ in counted), default=0.0)
     n = sum(c for r, c in counted if largest > 0 and r >= CYCLE_RANGE_FRACTION * largest)
-    return {"cycles_per_run": float(n), "largest_swing_K": float(largest),
-            "cycles_per_h": float(n) * SECONDS_PER_HOUR / float(t[-1] - t[0])}
+    per_h = SECONDS_PER_HOUR / float(t[-1] - t[0])
+    out.update({"cycles_per_run": float(n), "largest_swing_K": float(largest),
+                "cycles_per_h": float(n) * per_h})
+    if damaging_swing_K is not None:
+        out["damaging_cycles_per_h"] = per_h * float(
+            sum(c for r, c in counted if r > damaging_swing_K))
+    return out

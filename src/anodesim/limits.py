@@ -440,8 +440,9 @@ def _life_check(lim: LifeLimit, time_s, T_peak_C) -> LimitCheck:
     return LimitCheck(lim, used, float(time_s[i]), max(T_eq, lim.initial_C))
 
 
-def life_summary(target: str, time_s, T_peak_C) -> dict:
-    """Erosion rate and recrystallisation use at the spot, for every run's summary.
+def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H) -> dict:
+    """Erosion rate, recrystallisation use and thermal cycles at the spot, for every run's
+    summary.
 
     The run's schedule is taken as repeated: rates are means over the run (the steady value
     for a steady run). Recrystallisation is reported for W-based targets only (the 356 kJ/mol
@@ -449,11 +450,17 @@ def life_summary(target: str, time_s, T_peak_C) -> dict:
     hour of operation (1 or more: the spot recrystallises within the hour, which any useful
     microfocus spot does; it mostly shortens fatigue life, source-and-limits.md §3.2).
 
+    Thermal cycles are held against the target's fatigue limit (life.py): the swing that
+    reaches it at the coldest temperature of the run, the damaging cycles per hour and over
+    ``life_h``, and a one-line verdict.
+
     Args:
-        target: the target material's library key.
+        target_material: the target's Material.
         time_s: the run's times (s).
         T_peak_C: the spot (hottest target node) temperature (°C).
+        life_h: the rated life (h) the cycles are counted over.
     """
+    target = target_material.key
     out: dict = {"material": target}
     if len(T_peak_C) == 0:
         return out
@@ -474,12 +481,35 @@ def life_summary(target: str, time_s, T_peak_C) -> dict:
         out.update({"recrystallisation_fraction_per_h": mean * life.SECONDS_PER_HOUR,
                     "recrystallisation_model": "W, 356 kJ/mol, onset 1 h at 1300 °C "
                                                "(life.py); pure-W kinetics"})
-    cycles = life.thermal_cycles(time_s, np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K)
+    T_K = np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K
+    fatigue = life.fatigue_limit(target)
+    swing = None
+    if fatigue is not None:
+        tab, T_cold = target_material.tables, float(np.min(T_K))
+        swing = fatigue.swing_K(float(tab["E"](T_cold)), float(tab["alpha"](T_cold)),
+                                float(tab["nu"](T_cold)))
+    cycles = life.thermal_cycles(time_s, T_K, swing)
     out.update({"thermal_" + k: v for k, v in cycles.items()})
     out["thermal_fatigue_model"] = ("spot temperature cycles counted (rainflow, ASTM E1049, "
                                     "schedule repeated); no cycles-to-crack prediction: no "
                                     "citable Coffin-Manson data for W found")
+    if fatigue is not None:
+        over_life = cycles["damaging_cycles_per_h"] * life_h
+        out.update({"fatigue_limit_swing_K": swing, "fatigue_cycles_over_life": over_life,
+                    "fatigue_source": fatigue.source,
+                    "fatigue_verdict": _fatigue_verdict(fatigue, swing, over_life, life_h)})
     return out
+
+
+def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float) -> str:
+    """One line on the spot's thermal cycles against the fatigue limit."""
+    if over_life == 0:
+        return (f"no spot cycle exceeds the {fatigue.material} fatigue limit "
+                f"(swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa)")
+    return (f"{over_life:.3g} cycles in {life_h:.0f} h exceed the {fatigue.material} fatigue "
+            f"limit (swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa, "
+            f"{fatigue.runout_cycles:.0e}-cycle run-out): cracking and roughening of the spot "
+            f"expected; cycles to crack not predicted (no strain-life data)")
 
 
 def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:

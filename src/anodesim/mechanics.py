@@ -9,7 +9,8 @@ carries 2πr, and u_r = 0 on the axis. 3-D meshes use the full strain (same code
 
 Solved at save times only (no inertia: the elastic waves are many orders of magnitude faster
 than the heat). Mounts per named face: clamped (u = 0) or sliding (normal component zero,
-for faces normal to a coordinate axis); a free body has its rigid axial translation removed
+for faces normal to a coordinate axis; in 3-D, sliding faces alone are held in their plane
+by a pin and a slot at two nodes, which stress nothing); a free body has its rigid axial translation removed
 by fixing its centre of mass. Interfaces that are split for a thermal conductance are bonded
 here: their two sides are tied by a penalty stiffness of 1e4 E_max / h_min, which leaves a
 gap of ~1e-4 of an element's elastic deformation.
@@ -160,18 +161,69 @@ class ThermoElasticProblem:
         gdim = dom.mesh.geometry.dim
         self.bcs = []
         zero = PETSc.ScalarType(0)
+        sliding = {}
         for face, kind in self.mounts.items():
             facets = dom.facets(face)
             if kind == "clamped":
                 dofs = dolfinx.fem.locate_dofs_topological(V, fdim, facets)
                 self.bcs.append(dolfinx.fem.dirichletbc(np.zeros(gdim), dofs, V))
             else:
-                c = self._normal_component(facets, face)
+                c = sliding[face] = self._normal_component(facets, face)
                 dofs = dolfinx.fem.locate_dofs_topological(V.sub(c), fdim, facets)
                 self.bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(c)))
+        if not dom.axisymmetric and sliding and "clamped" not in self.mounts.values():
+            self._define_kinematic_hold(sliding)
         if dom.axisymmetric and "axis" in dom.groups:
             dofs = dolfinx.fem.locate_dofs_topological(V.sub(0), fdim, dom.facets("axis"))
             self.bcs.append(dolfinx.fem.dirichletbc(zero, dofs, V.sub(0)))
+
+    def _define_kinematic_hold(self, sliding: dict[str, int]) -> None:
+        """3-D bodies on sliding mounts only: hold the rigid motions they leave free with
+        the fewest point constraints, which stress nothing (a uniform expansion stays
+        stress-free). Sliding faces normal to one axis leave the two in-plane translations
+        and the turn about the axis: a centring pin at the face's node P nearest its centre
+        (both in-plane components) and a slot at the node Q of the same line through P along
+        the first in-plane axis farthest from P (the other component). Faces normal to two
+        axes leave the third translation: the pin alone, in that component. The mesh
+        needs two nodes on that line (the parametric geometries place them)."""
+        axes = set(sliding.values())
+        if len(axes) == 3:
+            return
+        face = min(sliding)  # the same face on every rank
+        free = [i for i in range(3) if i not in axes]
+        pts = np.vstack(self.comm.allgather(self._face_points(self.domain.facets(face))))
+        pts = np.unique(pts[:, :3], axis=0)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        centre, tol = 0.5 * (lo + hi), 1e-9 * max(float(np.max(hi - lo)), 1e-300)
+        if len(free) == 1:
+            pins = [(pts[np.argmin(np.linalg.norm(pts - centre, axis=1))], free)]
+        else:
+            i, j = free
+            line = pts[np.abs(pts[:, j] - centre[j]) <= tol]
+            if len(line) < 2:
+                raise MechanicsError(
+                    f"mounts.{face}: a sliding mount in 3-D is held in its plane by a pin and a "
+                    f"slot on mesh nodes along the line through the face's centre parallel to "
+                    f"axis {'xyz'[i]}; the mesh has fewer than two nodes there; expected a "
+                    "clamped face, or sliding faces normal to all three axes")
+            P = line[np.argmin(np.linalg.norm(line - centre, axis=1))]
+            Q = line[np.argmax(np.abs(line[:, i] - P[i]))]
+            pins = [(P, free), (Q, [j])]
+        V = self.V
+        for point, components in pins:
+            for c in components:
+                dofs = dolfinx.fem.locate_dofs_geometrical(
+                    (V.sub(c), V.sub(c).collapse()[0]),
+                    lambda x, p=point: np.all(np.abs(x - p[:, None]) <= tol, axis=0))[0]
+                self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, V.sub(c)))
+
+    def _face_points(self, facets) -> np.ndarray:
+        """Coordinates of the local vertices of the given facets (n, 3; m)."""
+        msh = self.domain.mesh
+        fdim = msh.topology.dim - 1
+        msh.topology.create_connectivity(fdim, 0)
+        verts = dolfinx.mesh.entities_to_geometry(msh, fdim, facets)
+        return msh.geometry.x[verts.reshape(-1)] if len(facets) else np.zeros((0, 3))
 
     def _define_free_body(self) -> None:
         """A free axisymmetric body: u_z pinned at one axis node, the centre of mass fixed
@@ -253,10 +305,7 @@ class ThermoElasticProblem:
     def _normal_component(self, facets, face: str) -> int:
         """Index of the coordinate axis normal to a plane face (for a sliding mount)."""
         msh = self.domain.mesh
-        fdim = msh.topology.dim - 1
-        msh.topology.create_connectivity(fdim, 0)
-        verts = dolfinx.mesh.entities_to_geometry(msh, fdim, facets)
-        pts = msh.geometry.x[verts.reshape(-1)] if len(facets) else np.zeros((0, 3))
+        pts = self._face_points(facets)
         gdim = msh.geometry.dim
         lo = np.array([self.comm.allreduce(float(pts[:, i].min()) if len(pts) else np.inf,
                                            op=MPI.MIN) for i in range(gdim)])

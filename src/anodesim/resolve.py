@@ -170,6 +170,7 @@ def mesh_description(case: Case) -> dict:
     return {"kind": case.geometry.kind, "sizes_m": case.geometry.sizes_m,
             "anode_angle_rad": case.geometry.anode_angle_rad,
             "face_cut_rad": case.geometry.face_cut_rad,
+            "housing_m": case.geometry.housing_m,
             "split_interfaces": sorted(case.interfaces)}
 
 
@@ -305,6 +306,7 @@ def _check_reused_mesh(case: Case) -> None:
             and built_for.get("anode_angle_rad", 0.0) == want["anode_angle_rad"]
             and built_for.get("face_cut_rad") == want["face_cut_rad"]
             and built_for.get("split_interfaces") == want["split_interfaces"]
+            and built_for.get("housing_m") == want["housing_m"]
             and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
             and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
                     for k, v in want["sizes_m"].items()))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import __version__, geometry, output
 from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
-from .limits import check, life_summary, limits_for
+from .limits import LIFE_H, check, life_summary, limits_for
 from .monitors import default_monitors
 from .beam import deposition_summary
 from .extra_focal import summary as extra_focal_summary
@@ -253,7 +253,8 @@ class Simulation:
             output.provenance(self.comm.size),
             str(self.mesh_path) if self.mesh_path else None,
             tuple(p.name for p in case.probes if "T" in p.quantities), len(case.loading.segments) == 1, self.out,
-            life_summary(prep.mats["target"].key, series.time, series["T_peak_C"])
+            life_summary(prep.mats["target"], series.time, series["T_peak_C"],
+                         case.limits.life_h or LIFE_H)
             if self.rows else {})
 
     def _beam_summary(self) -> dict:

@@ -83,7 +83,7 @@ GEOMETRIES: dict[str, dict[str, Any]] = {
 
 USER_GEOMETRIES = ("user_mesh", "cad")  # geometries whose regions and faces the user names
 
-# The parametric housing of an axisymmetric reflection anode (geometry/axisym.py): a
+# The parametric housing of a reflection anode (geometry/axisym.py, reflection3d.py): a
 # cylindrical shell from the rod's cooled end to the mounting face the tube is bolted by.
 HOUSING_SIZES = {"inner_radius_mm": 1e-3, "outer_radius_mm": 1e-3, "length_mm": 1e-3}
 HOUSING_FACES = {"housing_inner": "r", "housing_outer": None, "mount_face": "z"}
@@ -118,6 +118,8 @@ def faces_of(geometry: Geometry) -> dict[str, str | None]:
         normals.pop("target_edge")
     if geometry.housing_m:
         normals.update(HOUSING_FACES)
+        if geometry.dim == 3:  # the shell's inside is a cylinder, not a plane, in 3-D
+            normals["housing_inner"] = None
     return normals
 
 
@@ -154,8 +156,9 @@ class Geometry:
         groups: user mesh: ``[geometry.groups]``, name → the file's tag (int) or set name
             (str); empty: the file's own named sets. cad: region or face name → a name
             in the STEP file (str) or a box [x0, y0, z0, x1, y1, z1] (m).
-        housing_m: reflection_insert: the housing shell's inner_radius_m, outer_radius_m and
-            length_m (from the rod's cooled end to the mounting face), or None.
+        housing_m: reflection_insert, reflection_3d: the housing shell's inner_radius_m,
+            outer_radius_m and length_m (from the rod's cooled end to the mounting face), or
+            None.
     """
 
     kind: str

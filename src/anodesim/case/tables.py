@@ -132,8 +132,8 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
                        expected="a positive length")
         if v is not None:
             sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
-    housing = _housing(sec, sizes) if kind == "reflection_insert" and sec.has("housing") \
-        else None
+    housing = (_housing(sec, sizes) if kind in ("reflection_insert", "reflection_3d")
+               and sec.has("housing") else None)
     angle = 0.0
     if kind == "reflection_3d":
         angle = math.radians(sec.number("anode_angle_deg", 0.0, lo=0.0, hi=80.0,

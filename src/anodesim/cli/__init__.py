@@ -5,7 +5,8 @@
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
-adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks.
+adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks; bad
+input found before MPI starts (read alike by every rank) is reported by rank 0 alone.
 
 One module per subcommand (run, rate, sweep, check, drift_table, report, materials), each with
 ``add_args(p)`` and
@@ -19,7 +20,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import abort_other_ranks, debug_enabled, rank_prefix
+from ..errors import abort_other_ranks, debug_enabled, echoes_rank_zero, rank_prefix
 from ..errors import report as failure_line
 
 COMMANDS = [  # (name, help); the handler is the function <name> of the module .<name>
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(rank_prefix() + line, file=sys.stderr)
+        if not echoes_rank_zero(e):  # bad input read by every rank: one line, from rank 0
+            print(rank_prefix() + line, file=sys.stderr)
         abort_other_ranks(status)
         return status

@@ -7,7 +7,8 @@ and [drift]) with the thermoelastic stage solved at the schedule's times; the ta
 each time the source position in the tube frame (x, y, z mm: the nominal impact point plus
 the drift δ along the beam), δ itself (µm), the signed image shift on the detector's u and v
 axes (px; v is the beam direction projected on the detector), ΔM/M and, with
-``drift.detector_radius_mm``, the off-axis shift there (px). Written atomically.
+``drift.detector_radius_mm``, the off-axis shift there (px). Written atomically, under MPI
+by rank 0 alone (the run is shared by the ranks).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case import CaseError, load
+from .run import output_folder
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 
@@ -90,6 +92,9 @@ def drift_table(args) -> int:
     times = parse_schedule(args.schedule, case.end_time_s)
     dest = Path(args.output) if args.output else \
         Path("results") / f"{Path(args.case).stem}_drift.csv"
+    if dest.is_dir():
+        raise CaseError(f"-o {dest}: is a folder; expected a CSV file name")
+    output_folder(dest.parent)  # writable: bad input before the run, not after it
     prep = resolve.prepare(case)
     dmap = DriftMap.for_case(case, prep.lay)  # bad geometry: one line before any solve
     positive = tuple(t for t in times if t > 0)

@@ -25,22 +25,30 @@ def add_args(p) -> None:
 
 
 def rate(args) -> int:
-    """Rate a case into its folder (rating charts, rating.json)."""
+    """Rate a case into its folder (rating charts, rating.json).
+
+    Under MPI every rank computes the rating (the FE confirmations are shared, the
+    response engine is each rank's own), and rank 0 alone prints and writes the folder."""
     case = load(args.case)
     out = output_folder(Path(args.output) if args.output else
                          Path("results") / f"{Path(args.case).stem}_rating")
+    from .. import _mpi  # noqa: F401
+    from mpi4py import MPI
+
     from ..rating import ResponseError, precheck, rate
 
     charts = ("single", "duty", "continuous", "life") if args.chart == "all" else (args.chart,)
-    say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    lead = MPI.COMM_WORLD.rank == 0
+    say = (lambda *a: None) if args.quiet or not lead else (lambda m: print(m, file=sys.stderr))
     try:
         precheck(case)  # bad input: one line, nothing written
         say(f"anodesim {__version__}: rating {case.title} -> {out}")
-        rate(case, out, charts, confirm=not args.no_confirm, progress=say,
+        rate(case, out if lead else None, charts, confirm=not args.no_confirm, progress=say,
              confirm_charts=args.confirm_charts)
     except ResponseError as e:
         raise CaseError(str(e)) from None
-    report.keep_case_text(args.case, out)
-    if args.report:
-        say(f"  report: {report.write(out)}")
+    if lead:
+        report.keep_case_text(args.case, out)
+        if args.report:
+            say(f"  report: {report.write(out)}")
     return 0

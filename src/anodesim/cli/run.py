@@ -182,6 +182,8 @@ def run(args) -> int:
             print(f"  life at the spot: evaporation {lf['erosion_rate_nm_h']:.3g} nm/h"
                   + (f", {rx:.3g} of the recrystallisation time used per hour"
                      if rx is not None else ""), file=sys.stderr)
+        if lf.get("fatigue_verdict"):
+            print(f"  thermal fatigue: {lf['fatigue_verdict']}", file=sys.stderr)
         m = s.get("mechanics")
         if m:
             if "drift_across_view_um" in m:

@@ -44,8 +44,11 @@ def zone_size(lay, h_min: float, growth: float, h_max: float, zone_depth: float)
     """The size callback of the 3-D meshes: h = min(h_max, h_min + growth · distance from
     the deposition zone), the zone being the spot's box (``lay.zone``: in-face axis and
     half-extents) down to zone_depth along −n; near a flat top's rim (``lay.rim``) at most
-    0.06 × rim + growth · distance from the rim (all m)."""
+    0.06 × rim + growth · distance from the rim; in a housing shell (``lay.housing``, z < 0) at
+    most half its wall, two elements through it as in 2-D (all m)."""
     fr = lay.frame
+    hs = lay.housing
+    wall = 0.5 * (hs["outer_radius_m"] - hs["inner_radius_m"]) if hs else math.inf
     u_axis, a_u, a_w = lay.zone
     w_axis = np.cross(fr.normal, u_axis)
     c, n = fr.origin, fr.normal
@@ -60,7 +63,7 @@ def zone_size(lay, h_min: float, growth: float, h_max: float, zone_depth: float)
         if lay.rim is not None:
             off = math.hypot(math.sqrt(max(d @ d - (d @ n) ** 2, 0.0)) - lay.rim, d @ n)
             h = min(h, 0.06 * lay.rim + growth * off)
-        return h
+        return min(h, wall) if z < 0.0 else h
 
     return size
 

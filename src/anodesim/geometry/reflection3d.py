@@ -21,6 +21,15 @@ and ``heat_sink`` (the rod); faces ``beam_face`` (the disc's exposed face), ``an
 interface ``target_heat_sink`` (perfect contact: one shared surface; a contact conductance
 is not offered in 3-D).
 
+With ``[geometry.housing]`` a cylindrical shell (inner radius R_h < rod radius ≤ outer
+radius R_o) continues the rod from z = 0 down to the mounting face at z = −length, as in the
+axisymmetric geometry: region ``housing``, faces ``housing_inner`` (r = R_h: the coolant),
+``housing_outer`` (r = R_o, and the step z = 0, R_c < r < R_o when the shell is wider),
+``mount_face`` (z = −length), interface ``heat_sink_housing`` (the annulus R_h < r < R_c at
+z = 0); ``cooled_end`` is then the disc r < R_h. The cylinders' seams put nodes on the +x
+axis of every end face; a case with a sliding mount also gets a node at the centre of
+``cooled_end``: the centring pin and slot of a sliding mount in 3-D (mechanics.py) sit there.
+
 User meshes get the same beam frame from the mesh itself (user_mesh.py).
 
 The mesh is graded around the deposition zone as in 2-D: h = min(h_max, h_min + growth ·
@@ -36,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..case.model import HOUSING_INTERFACE
 from ..frames import BeamFrame, rod_frame
 from .mesh import generate, start_gmsh, zone_size
 
@@ -63,6 +73,8 @@ class Layout3D:
     zone: tuple = field(default=(np.array([1.0, 0.0, 0.0]), 0.0, 0.0))
     rim: float | None = None
     bounds: tuple | None = None  # user mesh: (lower, upper) corners of its bounding box
+    housing: dict[str, float] | None = None  # inner_radius_m, outer_radius_m, length_m
+    pin: bool = False  # a node at the centre of cooled_end (a sliding mount's pin)
 
     @property
     def face_extent(self) -> float:
@@ -90,8 +102,12 @@ class Layout3D:
         tol = 1e-9 * self.scale
         if self.bounds is not None:
             return bool(np.all(p >= self.bounds[0] - tol) and np.all(p <= self.bounds[1] + tol))
-        Rc = self.sizes["anode_radius_m"]
-        return bool(p[2] >= -tol and math.hypot(p[0], p[1]) <= Rc + tol
+        Rc, r = self.sizes["anode_radius_m"], math.hypot(p[0], p[1])
+        hs = self.housing
+        if hs and -hs["length_m"] - tol <= p[2] <= tol and \
+                hs["inner_radius_m"] - tol <= r <= hs["outer_radius_m"] + tol:
+            return True
+        return bool(p[2] >= -tol and r <= Rc + tol
                     and (p - self.frame.origin) @ self.frame.normal <= tol)
 
 
@@ -102,8 +118,13 @@ def layout(case) -> Layout3D:
     frame = rod_frame(g.anode_angle_rad, case.beam.entry, s["anode_length_m"])
     ti = s["insert_thickness_m"]
     stack = [("target", ti), ("heat_sink", s["anode_length_m"] - ti)]
-    return Layout3D(dict(s), g.face_cut_rad, frame, stack,
-                    max(s["anode_length_m"], s["anode_radius_m"]))
+    hs = g.housing_m
+    scale = max(s["anode_length_m"], s["anode_radius_m"])
+    if hs:
+        scale = max(s["anode_length_m"] + hs["length_m"], hs["outer_radius_m"])
+    mech = case.mechanics
+    pin = mech is not None and "sliding" in mech.mounts.values()
+    return Layout3D(dict(s), g.face_cut_rad, frame, stack, scale, housing=hs, pin=pin)
 
 
 def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: float,
@@ -135,34 +156,22 @@ def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: 
     body, _ = occ.cut([(3, rod)], [(3, above)])
     base = fr.origin - ti * fr.normal
     disc = occ.addCylinder(*base, *(ti * fr.normal), Ri)
-    _, pieces = occ.fragment(body, [(3, disc)])
+    tools = [(3, disc)] + ([(3, _housing_shell(occ, lay.housing))] if lay.housing else [])
+    _, pieces = occ.fragment(body, tools)
     occ.synchronize()
     target = [t for d, t in pieces[1] if d == 3]
+    house = [t for d, t in pieces[2] if d == 3] if lay.housing else []
     sink = [t for d, t in pieces[0] if d == 3 and t not in target]
-    if len(target) != 1 or len(sink) != 1:
+    if len(target) != 1 or len(sink) != 1 or len(house) != (1 if lay.housing else 0):
         raise RuntimeError(f"reflection_3d: unexpected volumes after fragment ({pieces})")
-
-    def surfaces(vol):
-        return {abs(t) for _, t in gmsh.model.getBoundary([(3, vol)], oriented=False)}
-
-    s_t, s_h = surfaces(target[0]), surfaces(sink[0])
-    tol = 1e-6 * lay.scale
-    groups: dict[str, list[int]] = {}
-    for surf in sorted(s_t | s_h):
-        com = np.array(occ.getCenterOfMass(2, surf))
-        if surf in s_t and surf in s_h:
-            name = "target_heat_sink"
-        elif abs(com[2]) < tol:
-            name = "cooled_end"
-        elif abs((com - fr.origin) @ fr.normal) < tol:
-            name = "beam_face" if surf in s_t else "anode_face"
-        else:
-            name = "side"
-        groups.setdefault(name, []).append(surf)
+    groups = _name_surfaces(gmsh, lay, target[0], sink[0], house[0] if house else None)
     # A node at the impact point, where the temperature peaks (nodal maxima are reported).
     centre = occ.addPoint(*fr.origin)
+    pin = occ.addPoint(0.0, 0.0, 0.0) if lay.pin else None
     occ.synchronize()
     gmsh.model.mesh.embed(0, [centre], 2, groups["beam_face"][0])
+    if pin is not None:  # a sliding mount's centring pin
+        gmsh.model.mesh.embed(0, [pin], 2, groups["cooled_end"][0])
     if lay.rim is not None:  # the flat top's edge, where the source jumps
         ring = occ.addCircle(*fr.origin, lay.rim, zAxis=list(fr.normal), xAxis=list(fr.e1))
         occ.synchronize()
@@ -171,6 +180,59 @@ def build(lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: 
         gmsh.model.addPhysicalGroup(2, tags, i, name=name)
     gmsh.model.addPhysicalGroup(3, target, 10, name="target")
     gmsh.model.addPhysicalGroup(3, sink, 11, name="heat_sink")
+    if house:
+        gmsh.model.addPhysicalGroup(3, house, 12, name="housing")
 
     size = zone_size(lay, h_min, growth, h_max, zone_depth)
     return generate(gmsh, 3, size, path)
+
+
+def _housing_shell(occ, hs: dict[str, float]) -> int:
+    """The housing shell R_h ≤ r ≤ R_o, −length ≤ z ≤ 0 (an OCC volume tag)."""
+    Lh = hs["length_m"]
+    outer = occ.addCylinder(0, 0, -Lh, 0, 0, Lh, hs["outer_radius_m"])
+    inner = occ.addCylinder(0, 0, -Lh, 0, 0, Lh, hs["inner_radius_m"])
+    shell, _ = occ.cut([(3, outer)], [(3, inner)])
+    return shell[0][1]
+
+
+def _name_surfaces(gmsh, lay: Layout3D, target: int, sink: int,
+                   house: int | None) -> dict[str, list[int]]:
+    """Face and interface name → surface tags, from where each surface lies."""
+    occ, fr = gmsh.model.occ, lay.frame
+
+    def surfaces(vol):
+        return {abs(t) for _, t in gmsh.model.getBoundary([(3, vol)], oriented=False)}
+
+    s_t, s_h = surfaces(target), surfaces(sink)
+    s_w = surfaces(house) if house is not None else set()
+    tol = 1e-6 * lay.scale
+    groups: dict[str, list[int]] = {}
+    for surf in sorted(s_t | s_h | s_w):
+        com = np.array(occ.getCenterOfMass(2, surf))
+        if surf in s_t and surf in s_h:
+            name = "target_heat_sink"
+        elif surf in s_h and surf in s_w:
+            name = HOUSING_INTERFACE
+        elif surf in s_w:
+            name = _housing_face(gmsh, lay.housing, surf, com, tol)
+        elif abs(com[2]) < tol:
+            name = "cooled_end"
+        elif abs((com - fr.origin) @ fr.normal) < tol:
+            name = "beam_face" if surf in s_t else "anode_face"
+        else:
+            name = "side"
+        groups.setdefault(name, []).append(surf)
+    return groups
+
+
+def _housing_face(gmsh, hs: dict[str, float], surf: int, com, tol: float) -> str:
+    """The name of a surface of the housing shell alone: its far end, its inside, or its
+    outside (with the step at z = 0 when it is wider than the rod)."""
+    if abs(com[2] + hs["length_m"]) < tol:
+        return "mount_face"
+    x0, y0, z0, x1, y1, z1 = gmsh.model.getBoundingBox(2, surf)
+    if z1 - z0 > tol and abs(max(x1, y1, -x0, -y0) - hs["inner_radius_m"]) < 1e-3 * hs[
+            "inner_radius_m"]:
+        return "housing_inner"
+    return "housing_outer"

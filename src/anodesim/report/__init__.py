@@ -224,6 +224,8 @@ def headline(s: dict) -> list[tuple[str, str]]:
     lf = r.get("life") or {}
     if lf.get("erosion_rate_nm_h") is not None:
         out.append(("evaporation at the spot", f"{num(lf['erosion_rate_nm_h'], 3)} nm/h"))
+    if lf.get("fatigue_verdict"):
+        out.append(("thermal fatigue of the spot", lf["fatigue_verdict"]))
     m = s.get("mechanics") or {}
     for region, v in (m.get("von_mises_max_MPa") or {}).items():
         out.append((f"largest von Mises stress, {region}", f"{v['value']:.0f} MPa"))
