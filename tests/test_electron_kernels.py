@@ -49,9 +49,10 @@ kV = 1e3
 um = 1e-6
 
 # Agreement achieved (absolute η), the tolerances of the tests below:
-# Arnal's law, 0–70°: the MC is above it by up to 0.044 (W, 30 kV, 0°), 0.030 (Mo, Cu);
-# at 80° it is below it by 0.054–0.061 for all three.
-ARNAL_TOL = {"W": 0.045, "Mo": 0.03, "Cu": 0.03}
+# Arnal's law, 0–70°: the MC is above it by up to 0.033 (W; 0.044 before the Mott
+# correction), 0.030 (Mo, Cu);
+# at 80° it is below it by 0.041–0.061 for the three.
+ARNAL_TOL = {"W": 0.035, "Mo": 0.03, "Cu": 0.03}
 ARNAL_TOL_80 = 0.065
 # Hunger–Küchler at 10–30 keV: the MC (screened Rutherford with the Mott correction of
 # tools/electron_mc/emc.py for W and Mo) overestimates η of W by 0.033–0.054 (0.047–0.083

@@ -49,11 +49,11 @@ Where P_ef lands (``beam.extra_focal``):
   within ρ = H, 90 % within 3H. H → ∞ gives a uniform flux on the face (the review's R5
   run); H → 0 puts it back into the spot.
 - Oblique incidence (3-D models, ψ > 0): the backscattered electrons leave preferentially
-  forward, away from the side the beam comes from (W at 100 kV: 63 % of the backscattered
-  energy at 45°, 76 % at 70°, against 50 % at normal incidence; electron tables). The
+  forward, away from the side the beam comes from (W at 100 kV: 61 % of the backscattered
+  energy at 45°, 75 % at 70°, against 50 % at normal incidence; electron tables). The
   landing pattern is then centred at the distance s·H from the impact point along the
   beam's trace on the face, s the energy-weighted mean exit tangent u/|w| along the trace
-  (tables ``bs_shift``; W at 100 kV: s ≈ 0.37 at 45°, 1.26 at 70°): the mean landing point
+  (tables ``bs_shift``; W at 100 kV: s ≈ 0.34 at 45°, 1.24 at 70°): the mean landing point
   of the backscattered energy on the hood plane at distance H is kept exactly (within the
   tabulated exit tangents' clip at ±10, θ ≤ 84°). The shape around that centre stays the
   cosine law: an assumption (the real pattern is also elongated forward; its second
