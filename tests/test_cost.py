@@ -42,7 +42,7 @@ def test_check_prints_figures_cost_and_limits(tmp_path, capsys):
     from anodesim.limits import limits_for
 
     for lim in limits_for(c, prep.mats):  # the limits the run will check
-        assert f"{lim.name:<14s} {lim.value:9.4g}" in out
+        assert f"{lim.label:<14s} {lim.value:9.4g}" in out
     assert "estimated wall time" in out and "MiB on this machine" in out
 
 

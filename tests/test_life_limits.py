@@ -80,8 +80,6 @@ def test_life_summary_steady_and_alloys():
     """A steady spot at 2331 K erodes 0.1 nm/h (1 µm in 10⁴ h) and uses 3600/t_rx of its
     recrystallisation time per hour; W-25Re evaporates faster than W (Re's vapour pressure,
     Raoult's law) and gets no W recrystallisation figure."""
-    from anodesim.materials import get
-
     s = limits.life_summary(get("W"), [0.0], [2331.0 - 273.15])
     assert s["erosion_rate_nm_h"] == pytest.approx(0.1, rel=0.02)
     assert s["recrystallisation_fraction_per_h"] == pytest.approx(
@@ -164,3 +162,16 @@ def test_diamond_default_has_a_margin():
     assert lim["interface"].value == pytest.approx(1100.0, abs=1e-9)
     assert lim["heat_sink"].value == pytest.approx(1100.0, abs=1e-9)
     assert "margin" in lim["interface"].origin
+
+
+def test_each_joint_limit_is_labelled_by_its_joint():
+    """A housed rod has two joints; their interface limits are shown to the user as
+    'interface target_heat_sink' and 'interface heat_sink_housing' (every label unique),
+    the other limits by their name."""
+    from pathlib import Path
+
+    case = anodesim.load(Path(__file__).parents[1] / "studies/warmup_drift/tube.toml")
+    mats = {"target": get("W"), "heat_sink": get("Cu"), "housing": get("SS304")}
+    labels = [lim.label for lim in limits.limits_for(case, mats)]
+    assert {"interface target_heat_sink", "interface heat_sink_housing"} <= set(labels)
+    assert len(labels) == len(set(labels)) and "erosion" in labels

@@ -187,7 +187,13 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert r["max_safe_loading"]["confirmed"]
     assert "engine" in r and r["continuous"]["binding"] in {
         "spot", "interface", "heat_sink", "erosion", "coolant_side"}
-    assert "continuous rating (engine)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "continuous rating (engine)" in err and r["rating_in_words"] in err
+    words = r["rating_in_words"]  # the serial-load charts too, with tube currents
+    assert f"serial load at period {r['duty'][0]['period_s']:g} s: " in words
+    assert f"serial load at duty cycle {r['period'][0]['duty_cycle']:g}: " in words
+    P = r["duty"][0]["max_peak_beam_power_W"]
+    assert f"{P:.3g} W peak ({P / 100e3 * 1e3:.3g} mA) at duty cycle 0.1" in words
     page = html.unescape((out / "report.html").read_text())  # the rating in words, charts
     assert r["rating_in_words"] in page and page.count("data:image/png;base64,") == len(
         list(out.glob("rating_*.png"))) + 1  # and the beam-power schedule
@@ -366,3 +372,113 @@ def test_life_chart_of_a_pulse_train_gives_its_peak_power(monkeypatch):
                        loading=dc.replace(case.loading, segments=tuple(
                            (d, P if p > 0 else 0.0) for d, p in case.loading.segments)))
     assert all(c.holds for c in run(lived).limits)
+
+
+def test_rating_in_words_covers_the_serial_charts_with_tube_currents():
+    """The paragraph names the duty-cycle and period charts when they were computed, each
+    end point's peak power with its tube current at the case's kV (I = P / U: 100 kV, so
+    mA = W / 100), and what produced the numbers; without them it does not mention them."""
+    from anodesim.rating.rate import Rating, in_words
+
+    case = anodesim.from_dict(reflection(materials={"properties": "constant"}))
+    duty = [{"period_s": 1.0, "duty_cycle": d, "max_peak_beam_power_W": P,
+             "max_mean_beam_power_W": d * P, "binding": b, "fe_confirmed": f}
+            for d, P, b, f in ((0.1, 48.0, "erosion", True), (0.5, 30.0, "erosion", False),
+                               (1.0, 20.0, "coolant_side", True))]
+    period = [{"period_s": T, "duty_cycle": 0.3, "max_peak_beam_power_W": P,
+               "max_mean_beam_power_W": 0.3 * P, "binding": "erosion"}
+              for T, P in ((0.01, 45.0), (100.0, 39.0))]
+    r = Rating("t", "h", [], {}, "continuous", duty=duty, period=period)
+    text = in_words(case, r)
+    assert text.startswith("50 µm gaussian spot, 100 kV: ")
+    assert ("serial load at period 1 s: 48 W peak (0.48 mA) at duty cycle 0.1 to 20 W "
+            "(0.2 mA) at 1") in text
+    assert "corrected at 2 FE anchors" in text and "coolant-side wall" in text
+    assert ("serial load at duty cycle 0.3: 45 W peak (0.45 mA) at period 0.01 s to 39 W "
+            "(0.39 mA) at 100 s") in text and "NOT CONFIRMED" in text
+    assert in_words(case, Rating("t", "h", [], {}, "continuous")) is None
+
+
+def test_engine_sees_a_drift_that_reverses_within_the_schedule():
+    """A drift figure whose step response reverses (a fast negative mode, a slower positive
+    one: S(t) = −(1 − e^{−t/0.1 s}) + 1.5 (1 − e^{−t/100 s}) µm/W, steady +0.5) is
+    superposed signed: for a 200 s load, a 3-pulse train and the single-load chart the
+    engine's worst drift is the largest excursion either way of the closed form evaluated
+    densely (within 1e-3 µm/W: the sampled S is interpolated), about −0.96 µm/W early on,
+    not the +0.30 at the end of the load that the largest positive value gives; the
+    temperature column (monotone) is unchanged, and the drift limit binds on it."""
+    from types import SimpleNamespace
+
+    from anodesim.case import Loading
+    from anodesim.limits import Limit
+    from anodesim.rating.engine import Engine, schedule_rise
+    from anodesim.response import StepResponse
+
+    def drift(t):
+        t = np.maximum(np.asarray(t, dtype=float), 0.0)
+        return -(1 - np.exp(-t / 0.1)) + 1.5 * (1 - np.exp(-t / 100.0))
+
+    def temp(t):
+        return 1 - np.exp(-np.maximum(np.asarray(t, dtype=float), 0.0) / 10.0)
+
+    times = np.concatenate([[0.0], np.geomspace(1e-4, 1e4, 1601)])
+    rise = np.column_stack([temp(times), drift(times)])
+    rise[-1] = [1.0, 0.5]
+    resp = StepResponse(times, rise, np.array([1.0, 0.5]), 0.0)
+    limits = [Limit("spot", "T_peak_C", 1000.0, "C", "test", 0.0),
+              Limit("drift", "drift_v_um", 0.5, "um", "test", 0.0)]
+    eng = Engine(resp, limits, {"T_peak_C": np.array([0]), "drift_v_um": np.array([1])},
+                 1.0, 0.0)
+    dense = np.linspace(0.0, 400.0, 400_001)
+
+    def truth(segments):  # the closed form's extreme over the schedule, superposed
+        starts = np.concatenate([[0.0], np.cumsum([d for d, _ in segments])[:-1]])
+        steps = np.diff(np.concatenate([[0.0], [p for _, p in segments]]))
+        t = dense[dense <= sum(d for d, _ in segments)]
+        d = sum(dp * drift(t - s) for s, dp in zip(starts, steps))
+        return d[np.abs(d).argmax()]
+
+    for loading in (Loading("continuous", ((200.0, 1.0),)),
+                    Loading("pulse_train", ((50.0, 1.0), (50.0, 0.0)) * 3)):
+        got = schedule_rise(eng, SimpleNamespace(loading=loading))
+        want = truth(loading.segments)
+        assert want < -0.9 and got[1] == pytest.approx(want, abs=1e-3), loading
+        assert got[0] == pytest.approx(float(temp(50.0 if loading.kind == "pulse_train"
+                                                   else 200.0)), rel=0.05)
+    single = eng.single_load_rise([200.0])[0]
+    assert single[1] == pytest.approx(truth([(200.0, 1.0)]), abs=1e-3)
+    assert single[0] == pytest.approx(float(temp(200.0)), abs=1e-6)
+    P, binding = eng.max_power(single)
+    assert binding == "drift" and P == pytest.approx(0.5 / abs(single[1]), rel=1e-9)
+    (row,) = rating.chart_single(eng, [200.0])
+    assert row["max_beam_power_cold_W"] == pytest.approx(P, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_reversing_drift_of_a_single_load_against_a_full_run():
+    """Measured from the Cu front face (mechanics.reference_face = "anode_face"), the W
+    insert's spot first bulges towards the source and later recedes behind the faster-
+    expanding Cu: the engine's drift step response reverses at about 0.5 s (−0.018 µm/W at
+    30 ms, +0.12 µm/W steady). For a 0.6 s load the engine's worst drift is the early
+    excursion, within 2 % of a full run with mechanics (60 save times; the engine's step
+    response has its own, finer time steps; measured 0.11282 vs 0.11280 µm at 10 W, 0.013 %,
+    the FE's worst at 15 ms), and over 3× the (positive) drift at the end of the load, which
+    the largest signed value gave (0.017 µm)."""
+    drift = {"mounts": {"cooled_end": {"type": "clamped"}},
+             "mechanics": {"reference_face": "anode_face"},
+             "drift": {"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
+                       "source_detector_mm": 500.0, "pixel_size_um": 100.0}}
+    case = anodesim.from_dict(reflection(
+        materials={"properties": "constant"}, mesh={"growth": 0.3, "spot_fraction": 0.2},
+        loading={"duration_s": 0.6}, limits={"drift_um": 100.0},
+        output={"fields": False, "save_times_s": list(np.geomspace(1e-4, 0.6, 60))},
+        **drift))
+    eng = rating.build_engine(case)
+    (pos,) = eng.signed()
+    worst = rating.schedule_rise(eng, case)[pos]
+    end = eng.response.at([0.6])[0][pos]
+    assert worst < 0 < end and abs(worst) > 3.0 * end
+    res = run(case)
+    lim = {r["limit"]: r for r in res.summary_dict()["results"]["limits"]}["drift"]
+    assert lim["worst_um"] == pytest.approx(10.0 * eng.p_dep * abs(worst), rel=0.02)
+    assert lim["time_s"] < 0.3  # the early excursion, not the end

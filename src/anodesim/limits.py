@@ -107,6 +107,14 @@ COOLANT_SOURCES = {
 SIGNED_LIMITS = ("drift", "magnification")
 
 
+def limit_label(name: str, column: str) -> str:
+    """A limit's name as shown to a user: ``interface`` limits (one per joint, e.g. the
+    target/heat-sink joint and the heat-sink/housing joint) add the joint's name."""
+    if name == "interface" and column.startswith("T_max_") and column.endswith("_C"):
+        return f"interface {column[len('T_max_'):-len('_C')]}"
+    return name
+
+
 @dataclass(frozen=True)
 class Limit:
     """One limit on a time-series column, in that column's unit ("C", "um" or "rel").
@@ -128,6 +136,11 @@ class Limit:
     unit: str
     origin: str
     baseline: float
+
+    @property
+    def label(self) -> str:
+        """The name shown to a user: an interface limit names its joint."""
+        return limit_label(self.name, self.column)
 
     @property
     def allowed_rise(self) -> float:
@@ -226,6 +239,10 @@ class LimitCheck:
     @property
     def name(self) -> str:
         return self.limit.name
+
+    @property
+    def label(self) -> str:
+        return self.limit.label
 
     @property
     def margin(self) -> float:

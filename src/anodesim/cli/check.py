@@ -34,7 +34,7 @@ def check(args) -> int:
     print("  limits in force:")
     for lim in limits_for(case, prep.mats):
         unit = {"C": "°C", "um": "µm", "rel": "(-)"}.get(lim.unit, lim.unit)
-        print(f"    {lim.name:<14s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
+        print(f"    {lim.label:<14s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
     how = "counted in the mesh" if args.mesh or case.mesh.file or \
         case.geometry.kind in cost.COUNTED else "estimated from the mesh size field, ±10 %"
     print(f"  cost: {est.cells:,} cells ({how}), about {est.dofs:,} dofs, "

@@ -20,7 +20,7 @@ def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
     rows = []
     pre_dep = preload_W * engine.p_dep
     for t in times:
-        S = r.at([t])[0]
+        S = engine.single_load_rise([t])[0]
         cold, b_cold = engine.max_power(S)
         row = {"loading_time_s": float(t), "max_beam_power_cold_W": cold, "binding_cold": b_cold}
         if preload_W > 0:

@@ -73,6 +73,21 @@ class Engine:
         """Largest rise per watt over each limit's nodes."""
         return {lim.column: float(rise[self.nodes[lim.column]].max()) for lim in self.limits}
 
+    def signed(self) -> np.ndarray:
+        """Positions of the signed (drift) figures in the response's columns."""
+        return np.array([int(self.nodes[lim.column][0]) for lim in self.limits
+                         if lim.name in SIGNED_LIMITS], dtype=int)
+
+    def single_load_rise(self, times) -> np.ndarray:
+        """Worst rise per deposited watt of a single load from cold held for each of times
+        (s): (len(times), nodes). S(t) for the temperatures (monotone); for a drift figure
+        the largest in magnitude over the load (its step response may reverse)."""
+        rise = self.response.at(times)
+        pos = self.signed()
+        if len(pos):
+            rise[:, pos] = self.response.columns(pos).worst_until(times)
+        return rise
+
     def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
                   preload_dep: float = 0.0, heads: dict | None = None) -> tuple[float, str]:
         """Largest beam power (W) with every limit held, and the binding limit.
@@ -266,8 +281,22 @@ def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
         on = seg[0][0]
         period = on + (seg[1][0] if len(seg) > 1 and seg[1][1] == 0 else 0.0)
         n = sum(1 for d, p in seg if p > 0)
-        return r.pulse_train_peak(on, period, n)
+        return _with_signed(engine, r.pulse_train_peak(on, period, n),
+                            [(d, p / peak) for d, p in seg])
     # Monotone step response: the worst instant ends a segment; evaluate at every end.
     shape = [(d, p / peak) for d, p in seg]
     ends = np.cumsum([d for d, _ in seg])
-    return (r.schedule(shape, ends) - r.T0).max(axis=0)
+    return _with_signed(engine, (r.schedule(shape, ends) - r.T0).max(axis=0), shape)
+
+
+def _with_signed(engine: Engine, rise: np.ndarray, shape) -> np.ndarray:
+    """rise with the drift figures replaced by their signed extreme over the schedule
+    shape [(duration s, power / peak)]: superposed signed (drift is linear in the
+    temperature field), so a drift that reverses within the schedule is seen at its
+    largest excursion either way, not as the largest positive value."""
+    pos = engine.signed()
+    if len(pos):
+        rise = rise.copy()
+        rise[pos] = np.where(np.abs(extreme := engine.response.columns(pos).worst_in_schedule(
+            shape)) > np.abs(rise[pos]), extreme, rise[pos])
+    return rise

@@ -267,7 +267,7 @@ SHORT_LOAD_NOTE = ("a single 0.1 s load from cold (whole anode at the initial te
 
 def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
     """The largest power for a single 0.1 s load from cold (SHORT_LOAD_NOTE)."""
-    P_eng, b_eng = engine.max_power(engine.response.at([0.1])[0])
+    P_eng, b_eng = engine.max_power(engine.single_load_rise([0.1])[0])
     nominal = {"loading_time_s": 0.1, "initial_state": "cold: the whole anode at the initial "
                f"temperature, {case.initial_temperature_K - 273.15:g} °C",
                "cycle_time_s": None, "note": SHORT_LOAD_NOTE,
@@ -347,34 +347,67 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
 
 
 def in_words(case: Case, rating: Rating) -> str | None:
-    """The rating as a tube maker quotes it: spot, kV, the confirmed power (and tube current
-    at the case's kV) for the rated life, what binds; None without a confirmed rating."""
-    sl = rating.max_safe
-    if sl is None:
-        return None
+    """The rating as a tube maker quotes it, one paragraph: spot, kV, the confirmed power
+    (and tube current at the case's kV) for the rated life, what binds; the continuous
+    rating and the other lives; and the serial-load charts (duty cycle, period) where they
+    were computed, each with its range of peak powers and currents and what produced them.
+    None without anything rated."""
     b = case.beam
+    parts = []
+    sl = rating.max_safe
     life_h = next((lim.life_h for lim in rating.limits if lim.name == "erosion"), None)
-    current_mA = sl.power_W / b.voltage_V * 1e3
-    what = {"steady": "continuous", "continuous": f"in {case.end_time_s:g} s loads",
-            "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
-                                                         "in this schedule")
-    text = (f"{b.size_m * 1e6:g} µm {b.spot} spot, {b.voltage_V / 1e3:g} kV: "
-            f"{sl.power_W:.3g} W {what} ({current_mA:.3g} mA)"
-            + (f" over a {life_h:g} h life" if life_h else "")
-            + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}")
-    if not sl.confirmed:
-        text += " (NOT CONFIRMED by full FE runs)"
+    head = f"{b.size_m * 1e6:g} µm {b.spot} spot, {b.voltage_V / 1e3:g} kV"
+    if sl is not None:
+        what = {"steady": "continuous", "continuous": f"in {case.end_time_s:g} s loads",
+                "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
+                                                             "in this schedule")
+        parts.append(f"{_watts(sl.power_W, b, what)}"
+                     + (f" over a {life_h:g} h life" if life_h else "")
+                     + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}"
+                     + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
-    if c is not None and case.loading.kind != "steady":
+    if c is not None and (sl is None or case.loading.kind != "steady"):
         P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
-        text += f"; {P:.3g} W continuous ({P / b.voltage_V * 1e3:.3g} mA)"
+        parts.append(_watts(P, b, "continuous"))
     others = [row for row in rating.life or [] if row["life_h"] != life_h]
     if others:
-        text += "; for other lives: " + ", ".join(
+        parts.append("for other lives: " + ", ".join(
             f"{row['life_h']:g} h {row['max_continuous_beam_power_W']:.3g} W"
             + ("" if row["binding"] == "erosion" else f" ({row['binding']} binds)")
-            + ("" if row["confirmed"] else " (not confirmed)") for row in others)
-    return text + "."
+            + ("" if row["confirmed"] else " (not confirmed)") for row in others))
+    for rows, along, fixed in ((rating.duty, "duty_cycle", "period_s"),
+                               (rating.period, "period_s", "duty_cycle")):
+        if rows:
+            parts.append(_serial_words(rows, along, fixed, b))
+    if not parts:
+        return None
+    return f"{head}: " + "; ".join(parts) + "."
+
+
+def _watts(P: float, beam, what: str = "") -> str:
+    """A beam power, what it is, and its tube current at the beam's voltage:
+    "22.4 W continuous (0.224 mA)"."""
+    return f"{P:.3g} W{' ' + what if what else ''} ({P / beam.voltage_V * 1e3:.3g} mA)"
+
+
+def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
+    """A serial-load chart in words: the peak power (and current) at its first and last
+    point, the binding limits, and what produced the numbers."""
+    unit = {"period_s": " s"}.get(along, "")
+    name = {"duty_cycle": "duty cycle", "period_s": "period"}
+    first, last = rows[0], rows[-1]
+    binds = list(dict.fromkeys(r["binding"] for r in rows))
+    if "fe_confirmed" in first:
+        n = sum(r["fe_confirmed"] for r in rows)
+        how = (f"k(T) Kirchhoff engine corrected at {n} FE anchor{'s' * (n != 1)}, "
+               "the other points interpolated")
+    else:
+        how = "constant-k engine, NOT CONFIRMED"
+    return (f"serial load at {name[fixed]} {first[fixed]:g}{' s' * (fixed == 'period_s')}: "
+            f"{_watts(first['max_peak_beam_power_W'], beam, 'peak')} at {name[along]} "
+            f"{first[along]:g}{unit} to {_watts(last['max_peak_beam_power_W'], beam)} at "
+            f"{last[along]:g}{unit}, limited by "
+            + " / ".join(_BINDING_WORDS.get(x, x) for x in binds) + f" ({how})")
 
 
 _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion over the life)",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import __version__, output
 from ..case import CaseError
+from ..limits import limit_label
 from . import assumptions, figures
 
 #: PNGs of a run or rating folder, in the order shown, with their captions.
@@ -194,7 +195,7 @@ def limit_rows(checks: list[dict]) -> list[dict]:
         shown = _UNITS.get(unit, unit)
         margin_key = next((k for k in c if k.startswith("margin_")), None)
         rows.append({
-            "name": c["limit"], "unit": shown,
+            "name": limit_label(c["limit"], c.get("column", "")), "unit": shown,
             "limit": c.get(f"limit_{unit}"), "worst": c.get(f"worst_{unit}"),
             "time_s": c.get("time_s"),
             "margin": c.get(margin_key) if margin_key else None,
@@ -288,7 +289,8 @@ def _rating(folder: Path, case_text: str | None) -> dict:
     sl = r.get("max_safe_loading")
     rating = {"in_words": r.get("rating_in_words"),
               "max_safe": sl, "limits": limit_rows(sl["limits_at_that_power"]) if sl else [],
-              "definitions": [{"name": d["limit"], "value": d.get(f"limit_{d['unit']}"),
+              "definitions": [{"name": limit_label(d["limit"], d.get("column", "")),
+                               "value": d.get(f"limit_{d['unit']}"),
                                "unit": _UNITS.get(d["unit"], d["unit"]),
                                "origin": d.get("origin", "")} for d in r.get("limits", [])],
               "continuous": r.get("continuous"), "life": r.get("life"),
