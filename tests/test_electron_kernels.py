@@ -7,7 +7,7 @@ honestly; README of tools/electron_mc has the full table with the errors):
 - W backscatter coefficient η ≈ 0.50 at normal incidence: measured (e.g. Hunger & Küchler
   1979 fit below gives 0.48–0.49 at 20–40 keV; Reuter 1972 fit 0.48, physics reference §2.3).
 - η(ψ) = (1 + cos ψ)^(−9/√Z): Arnal, Verdier & Vincensini 1969 (the angle law of issue 12).
-- η of W, Mo, Cu, C, Be at 20 and 30 keV: Hunger & Küchler 1979 (Phys. Status Solidi A 56,
+- η of W, Mo, Cu, C, Be at 10, 20 and 30 keV: Hunger & Küchler 1979 (Phys. Status Solidi A 56,
   K45), η = E^m C, m = 0.1382 − 0.9211/√Z, C = 0.1904 − 0.2236 ln Z + 0.1292 ln²Z
   − 0.01491 ln³Z, E in keV, fitted to measurements at 4–40 keV. [R: recalled as given in
   Reimer, Scanning Electron Microscopy, not re-read.]
@@ -49,14 +49,16 @@ kV = 1e3
 um = 1e-6
 
 # Agreement achieved (absolute η), the tolerances of the tests below:
-# Arnal's law, 0–70°: the MC is above it by up to 0.044 (W, 30 kV, 0°), 0.030 (Mo, Cu);
-# at 80° it is below it by 0.054–0.061 for all three.
-ARNAL_TOL = {"W": 0.045, "Mo": 0.03, "Cu": 0.03}
+# Arnal's law, 0–70°: the MC is above it by up to 0.033 (W; 0.044 before the Mott
+# correction), 0.030 (Mo, Cu);
+# at 80° it is below it by 0.041–0.061 for the three.
+ARNAL_TOL = {"W": 0.035, "Mo": 0.03, "Cu": 0.03}
 ARNAL_TOL_80 = 0.065
-# Hunger–Küchler at 20–30 keV: the screened-Rutherford MC overestimates η of W by
-# 0.047–0.056 (and by 0.083 at 10 keV, not tested), of Mo by 0.021–0.025, of Cu by
-# 0.025–0.029; C and Be agree within 0.007.
-HK_TOL = {"W": 0.06, "Mo": 0.03, "Cu": 0.03, "diamond": 0.01, "Be": 0.01}
+# Hunger–Küchler at 10–30 keV: the MC (screened Rutherford with the Mott correction of
+# tools/electron_mc/emc.py for W and Mo) overestimates η of W by 0.033–0.054 (0.047–0.083
+# before the correction), of Mo by 0.018–0.037, of Cu by 0.025–0.032; C and Be agree within
+# 0.007.
+HK_TOL = {"W": 0.055, "Mo": 0.04, "Cu": 0.035, "diamond": 0.01, "Be": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def test_energy_balance_of_every_point(ek):
 
 def test_tungsten_backscatter_normal_incidence(ek):
     """W η ≈ 0.50 (measured; review MC 0.494–0.514) at 50–225 kV: within ±0.02. (Below 50 kV
-    the MC rises to 0.53–0.55, above the measurements: see the Hunger–Küchler test.)"""
+    the MC rises to 0.51–0.52, above the measurements: see the Hunger–Küchler test.)"""
     for v in (50, 75, 100, 130, 160, 190, 225):
         assert ek.backscatter_coefficient("W", v * kV) == pytest.approx(0.50, abs=0.02)
 
@@ -110,8 +112,9 @@ def test_arnal_angle_law(ek, material):
 
 @pytest.mark.parametrize("material", ["W", "Mo", "Cu", "diamond", "Be"])
 def test_hunger_kuchler_backscatter(ek, material):
-    """η at 20 and 30 keV against the Hunger–Küchler fit of measurements (low and high Z)."""
-    for v in (20, 30):
+    """η at 10, 20 and 30 keV against the Hunger–Küchler fit of measurements (4–40 keV; low
+    and high Z)."""
+    for v in (10, 20, 30):
         mc = ek.backscatter_coefficient(material, v * kV)
         assert mc == pytest.approx(hunger_kuchler(Z[material], v), abs=HK_TOL[material])
 
@@ -218,6 +221,53 @@ def test_kernel_normalisation_and_interpolation(ek):
     assert a < mid < b
     km = ek.kernel("Cu", 115 * kV, 20)
     assert km.energy.sum() == pytest.approx(ek.deposited_fraction("Cu", 115 * kV, 20), rel=1e-3)
+
+
+def test_backscatter_leaves_forward_at_oblique_incidence(ek):
+    """Exit-direction tallies. Normal incidence is symmetric: the tallied forward share is
+    1/2 and the mean exit tangent 0 up to the statistics, at every voltage: within 0.025 and
+    0.06 for W, Mo, Cu (found 0.020, 0.054), within 0.06 and 0.17 for C and Be (found 0.059,
+    0.165: only 3–6 % of their electrons come back), and the loader returns exactly 1/2 and 0
+    there. Oblique (W, Mo, Cu at 30–160 kV): both grow with ψ from 30° on and point forward."""
+    d = ek._d
+    for im, m in enumerate(ek.materials):
+        tol_f, tol_s = (0.06, 0.17) if m in ("diamond", "Be") else (0.025, 0.06)
+        assert np.all(np.abs(d["bs_forward"][im, :, 0] - 0.5) <= tol_f), m
+        assert np.all(np.abs(d["bs_shift"][im, :, 0]) <= tol_s), m
+    assert ek.backscatter_forward("W", 100 * kV, 0) == (0.5, 0.0)
+    for m in ("W", "Mo", "Cu"):
+        for v in (30, 100, 160):
+            f = [ek.backscatter_forward(m, v * kV, psi) for psi in (30, 45, 60, 70, 80)]
+            assert all(a[0] < b[0] and a[1] < b[1] for a, b in zip(f, f[1:])), (m, v)
+            assert f[0][0] > 0.5 and f[0][1] > 0.0, (m, v)
+
+
+def test_mott_correction_cross_sections():
+    """The generator's Mott correction (tools/electron_mc/emc.py): the screened Rutherford
+    matched to Browning et al.'s total and transport cross sections reproduces both (1e-6,
+    table inversion); below 50 keV W's σ0, σ1 are Joy's times Browning's energy dependence
+    anchored at 50 keV (1e-6), at ≥ 50 keV Joy's parameters exactly; C and Cu keep Joy's at
+    every energy."""
+    sys.path.insert(0, str(ROOT / "tools" / "electron_mc"))
+    import emc
+
+    W, C, Cu = (emc.Material.get(m) for m in ("W", "diamond", "Cu"))
+    E = np.array([5.0, 20.0, 29.0, 45.0])
+    s0, s1 = emc.browning_cross_sections(74.0, E)
+    A, K = emc.screened_rutherford_matching(s0, s1)
+    assert K / (A * (1 + A)) == pytest.approx(s0, rel=1e-6)
+    assert K * (np.log1p(1 / A) - 1 / (1 + A)) == pytest.approx(s1, rel=1e-6)
+    ref = np.array([50.0])
+    c0, c1 = emc.browning_cross_sections(74.0, ref)
+    j0, j1 = W._moments(*W._joy(ref))
+    want0 = W._moments(*W._joy(E))[0] * (s0 / W._moments(*W._joy(E))[0]) / (c0 / j0)
+    want1 = W._moments(*W._joy(E))[1] * (s1 / W._moments(*W._joy(E))[1]) / (c1 / j1)
+    got0, got1 = W._moments(*W.elastic(E)[:2])
+    assert got0 == pytest.approx(want0, rel=1e-6) and got1 == pytest.approx(want1, rel=1e-6)
+    high = np.array([50.0, 60.0, 150.0])
+    assert np.array_equal(W.elastic(high)[0], W._joy(high)[0])
+    for m in (C, Cu):
+        assert np.array_equal(m.elastic(E)[0], m._joy(E)[0])
 
 
 def test_errors_outside_the_tables(ek):

@@ -9,7 +9,10 @@ Tolerances:
 - the mesh's integral of the cosine law on the anode face against its closed form
   R²/(H² + R²) (axisymmetric disc, exact geometry; found 3e-14): 1e-9; on the 3-D tilted
   face (an ellipse approximated by the mesh's polygon; found −0.55 % on the coarse test
-  mesh) against a 1-D quadrature: 1 %;
+  mesh), with the landing centre moved forward by the oblique backscatter, against a 1-D
+  quadrature about that centre: 1 %;
+- the moved cosine law on a disc against the closed-form configuration factor of a
+  differential area to an offset parallel disc, both by 2-D scipy quadrature: 1e-8;
 - steady state: the heat leaving through the cooled end equals deposited + extra-focal
   (constant properties, LU): 1e-9; adiabatic transient: stored heat = deposited +
   extra-focal energy: 1e-8 (BDF2 conserves exactly to the solver's tolerance).
@@ -116,6 +119,52 @@ def test_cosine_law_closed_form():
     assert xf.cosine_disc_share(H, 3 * H) == pytest.approx(0.9)
 
 
+def test_offset_cosine_law_closed_form():
+    """The cosine law centred at the distance a from the centre of a disc of radius R: its
+    share on the disc against the configuration factor ½[1 − (H² + a² − R²)/√((H² + a² +
+    R²)² − 4R²a²)] (a 2-D scipy quadrature over the disc, 1e-8), and the same share by the
+    1-D quadrature about the law's centre used for the 3-D face (1e-8)."""
+    from scipy.integrate import dblquad, quad
+
+    H = 5e-3
+    for R, a in ((1.5e-3, 0.6e-3), (H, 2 * H), (3 * H, 0.5 * H), (1e-3, 4e-3)):
+        ef = xf.plan("face", 0.4, 1e5, 74.0, False, ("beam_face",), distance_m=H,
+                     forward_shift=a / H, trace_angle_rad=0.3)
+        assert math.hypot(*ef.offset_m) == pytest.approx(a, rel=1e-12)
+        num = dblquad(lambda r, p: r * xf.cosine_density(
+            H, ef.landing_rho2(r * math.cos(p), r * math.sin(p))), 0, 2 * math.pi, 0, R,
+            epsabs=0, epsrel=1e-11)[0]
+        ref = xf.cosine_offset_disc_share(H, R, a)
+        assert num == pytest.approx(ref, rel=1e-8)
+        if a < R:  # the centre inside the disc: the ray from it meets the circle once
+            def share(p, a=a, R=R):
+                rho = -a * math.cos(p) + math.sqrt(R * R - (a * math.sin(p)) ** 2)
+                return rho * rho / (H * H + rho * rho) / (2 * math.pi)
+            assert quad(share, 0, 2 * math.pi, epsrel=1e-12)[0] == pytest.approx(ref, rel=1e-8)
+    assert xf.cosine_offset_disc_share(H, 3 * H, 0.0) == pytest.approx(0.9, rel=1e-12)
+
+
+def test_oblique_backscatter_lands_forward_normal_incidence_centred():
+    """3-D anode at ψ = 20°: the landing centre moves by s·H along the beam's trace on the
+    face, s the tables' mean exit tangent (W, 100 kV, 20°; forward: s > 0); axisymmetric
+    (normal incidence): no shift and ρ² = ξ² + η² exactly."""
+    prep = resolve.prepare(anodesim.from_dict(reflection_3d()))
+    ef, frame = prep.extra_focal, prep.lay.frame
+    psi = resolve.incidence_deg(frame)
+    assert psi == pytest.approx(20.0, abs=1e-9)
+    forward, s = load().backscatter_forward("W", 100 * KV, psi)
+    assert s > 0.05 and forward > 0.5
+    assert ef.forward_shift == pytest.approx(s, rel=1e-12)
+    t = frame.beam - (frame.beam @ frame.normal) * frame.normal
+    t = t / math.hypot(*t)
+    offset = ef.offset_m[0] * frame.e1 + ef.offset_m[1] * frame.e2
+    assert offset @ t == pytest.approx(s * ef.distance_m, rel=1e-9)
+    assert math.hypot(*ef.offset_m) == pytest.approx(s * ef.distance_m, rel=1e-12)
+    flat = resolve.prepare(anodesim.from_dict(reflection())).extra_focal
+    assert flat.forward_shift == 0.0 and flat.offset_m == (0.0, 0.0)
+    assert flat.landing_rho2(3.0, 4.0) == 25.0
+
+
 # -- the finite elements --------------------------------------------------------------------
 def test_axisymmetric_face_integral_and_assembled_source():
     """Reflection insert: the mesh integrates the cosine law over the anode's face (a disc
@@ -132,18 +181,27 @@ def test_axisymmetric_face_integral_and_assembled_source():
 
 def test_3d_tilted_face_integral_and_assembled_source():
     """3-D reflection anode (20° cut): the face is an ellipse of semi-axes R/cos 20° and R
-    centred on the impact point; the mesh's integral of the cosine law over it against the
-    1-D quadrature ∫ R(φ)²/(H² + R(φ)²) dφ/2π within 1 %; the assembled source to 1e-10."""
+    centred on the impact point; the cosine law's centre c is moved forward by the oblique
+    backscatter (s·H along the trace). The mesh's integral of the law over the face against
+    the 1-D quadrature ∫ ρ(φ)²/(H² + ρ(φ)²) dφ/2π, ρ(φ) the distance from c to the ellipse
+    in the direction φ, within 1 %; the assembled source (energy: spot + every landing's
+    share) to 1e-10."""
     from scipy.integrate import quad
 
     case, prep, domain, problem = _setup(reflection_3d())
     ef = prep.extra_focal
     R, H = case.geometry.sizes_m["anode_radius_m"], ef.distance_m
     a = R / math.cos(math.radians(20.0))
+    cx, cy = ef.offset_m
+    assert cx * cx / a ** 2 + cy * cy / R ** 2 < 1.0  # the centre lies on the face
 
     def share(phi):
-        r2 = 1.0 / (math.cos(phi) ** 2 / a ** 2 + math.sin(phi) ** 2 / R ** 2)
-        return r2 / (H * H + r2) / (2 * math.pi)
+        c, s = math.cos(phi), math.sin(phi)
+        A = c * c / a ** 2 + s * s / R ** 2
+        B = 2.0 * (cx * c / a ** 2 + cy * s / R ** 2)
+        C = cx * cx / a ** 2 + cy * cy / R ** 2 - 1.0
+        rho = (-B + math.sqrt(B * B - 4.0 * A * C)) / (2.0 * A)
+        return rho * rho / (H * H + rho * rho) / (2 * math.pi)
 
     ref = quad(share, 0, 2 * math.pi, epsrel=1e-12)[0]
     assert problem.extra_focal_integrals[0] == pytest.approx(ref, rel=1e-2)

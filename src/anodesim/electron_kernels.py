@@ -2,7 +2,8 @@
 
 The tables (``data/electron_kernels.npz``, provenance in ``data/electron_kernels.json``) were
 made by the electron Monte Carlo of ``tools/electron_mc`` (condensed-history, screened
-Rutherford elastic scattering, Bethe/Joy–Luo continuous slowing down; physics, sources,
+Rutherford elastic scattering with a Mott correction for W and Mo below 50 keV,
+Bethe/Joy–Luo continuous slowing down; physics, sources,
 statistical errors and validation in ``tools/electron_mc/README.md``). They hold, for the
 half-space targets W, Mo, Cu, diamond and Be at 10–225 kV and 0–80° incidence (angle from
 the surface normal):
@@ -16,7 +17,10 @@ the surface normal):
   bin around the entry point of a pencil beam, with the energy-weighted mean lateral offset
   along the beam's in-plane direction per depth bin (non-zero at oblique incidence: the
   kernel of an oblique beam is the axisymmetric one shifted by that offset);
-- the energy backscattered per polar-angle bin (for the extra-focal load);
+- the energy backscattered per polar-angle bin (for the extra-focal load), the share of it
+  leaving forward (along the beam's in-plane direction) and the energy-weighted mean exit
+  tangent along that direction (where the backscatter lands on a plane parallel to the
+  face, in units of its distance; extra_focal.py);
 
 and for layered targets (W film on diamond, W film on Be, normal incidence) the shares of
 the beam energy deposited in the film and in the substrate and η_E, against film
@@ -266,6 +270,28 @@ class ElectronKernels:
         tab = self._d["bs_theta"][im].astype(float)
         frac = sum(f * tab[iv, ia] for iv, ia, f in self._weights(voltage_V, incidence_deg))
         return np.linspace(0.0, 1.0, tab.shape[-1] + 1), frac
+
+    def backscatter_forward(self, material: str, voltage_V: float,
+                            incidence_deg: float = 0.0) -> tuple[float, float]:
+        """Forward skew of the backscatter at oblique incidence.
+
+        Returns:
+            (forward_share, shift): the share of the backscattered energy leaving forward
+            (exit direction with a positive component along the beam's in-plane direction)
+            and the energy-weighted mean exit tangent along that direction (each exit
+            clipped to ±10, θ ≤ 84°): the mean landing offset, in units of H, on a plane
+            parallel to the face at distance H. At normal incidence they are 1/2 and 0 by
+            symmetry (the table's 0° column holds the Monte Carlo's estimates, their noise:
+            |shift| ≲ 0.1, and is not used).
+        """
+        im = self._material(material)
+        out = []
+        for key, sym in (("bs_forward", 0.5), ("bs_shift", 0.0)):
+            tab = self._d[key][im].copy()
+            tab[:, self.incidence_deg == 0.0] = sym
+            out.append(float(sum(f * tab[iv, ia]
+                                 for iv, ia, f in self._weights(voltage_V, incidence_deg))))
+        return out[0], out[1]
 
     def kernel(self, material: str, voltage_V: float, incidence_deg: float = 0.0) -> Kernel:
         """The pencil-beam deposition kernel at this voltage and incidence (see Kernel)."""

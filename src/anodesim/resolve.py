@@ -192,19 +192,39 @@ def prepare(case: Case) -> Prepared:
     if case.mesh.file:
         _check_reused_mesh(case)
     return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps,
-                    plan_extra_focal(case, mats, spot, eta))
+                    plan_extra_focal(case, mats, spot, eta, getattr(lay, "frame", None)))
 
 
-def plan_extra_focal(case: Case, mats, spot: Spot, eta: float) -> extra_focal.ExtraFocal:
+def backscatter_forward_shift(case: Case, mats, spot: Spot, frame) -> float:
+    """s, the mean exit tangent of the backscatter along the beam's trace (electron tables:
+    the spot's first layer or its table surrogate, kV, incidence); 0 at normal incidence,
+    on axisymmetric models, with a given η_E or outside the tables (extra_focal.py)."""
+    psi = incidence_deg(frame)
+    if psi == 0.0 or case.beam.backscatter_energy_fraction is not None:
+        return 0.0
+    m = mats[spot.layers[0].region]
+    try:
+        table = kernel_source.table_material(m.key, m.atomic_number)
+        return electron_kernels.load().backscatter_forward(table, case.beam.voltage_V, psi)[1]
+    except electron_kernels.ElectronKernelRangeError:
+        return 0.0
+
+
+def plan_extra_focal(case: Case, mats, spot: Spot, eta: float,
+                     frame=None) -> extra_focal.ExtraFocal:
     """The beam's energy balance and where the backscattered power lands (extra_focal.py):
-    ε = k Z V with Z the deposited-share mean over the layers below the spot."""
+    ε = k Z V with Z the deposited-share mean over the layers below the spot; on a 3-D face
+    at oblique incidence the landing's centre moves forward along the beam's trace."""
     shares, _ = deposition_summary(spot)
     total = sum(shares.values()) or 1.0
     mean_Z = sum(s * mats[r].atomic_number for r, s in shares.items()) / total
     b = case.beam
-    return extra_focal.plan(b.extra_focal, eta, b.voltage_V, mean_Z,
-                            case.geometry.kind == "transmission", faces_of(case.geometry),
-                            b.extra_focal_faces, b.extra_focal_distance_m)
+    transmission = case.geometry.kind == "transmission"
+    shift = 0.0 if transmission else backscatter_forward_shift(case, mats, spot, frame)
+    return extra_focal.plan(b.extra_focal, eta, b.voltage_V, mean_Z, transmission,
+                            faces_of(case.geometry), b.extra_focal_faces,
+                            b.extra_focal_distance_m, shift,
+                            frame.trace_angle() if frame is not None else 0.0)
 
 
 def _layout_and_spot(case: Case, mats):

@@ -393,7 +393,7 @@ class ThermalProblem:
                 raise ValueError(f"beam.extra_focal: this mesh has no face named {missing[0]!r}")
             ds = self.ds(tuple(dom.groups[f] for f in la.faces), metadata=md)
             H = dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(ef.distance_m))
-            q = (cosine_density(H, xi * xi + eta * eta) if la.law == "cosine"
+            q = (cosine_density(H, ef.landing_rho2(xi, eta)) if la.law == "cosine"
                  else dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(1.0)))
             raw = self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(q * w * ds)),
                                       op=MPI.SUM)

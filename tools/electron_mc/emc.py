@@ -13,6 +13,24 @@ Physics (sources in README.md):
   of Joy (Monte Carlo Modeling for Electron Microscopy and Microanalysis, 1995),
   A = 3.4e-3 Z^0.67 / E [keV], with E replaced by p²c²/2mc² (relativistic momentum).
   Z(Z+1) counts the angular deflections by the atomic electrons.
+- Mott correction (high Z, low energy): below E_ref = 50 keV the total and the first
+  transport (μ-moment) cross sections σ0, σ1 of W and Mo (Z > MOTT_MIN_Z) are scaled by
+  the energy dependence of the empirical fit of Browning et al. (J. Appl. Phys. 76, 2016,
+  1994) to the Mott cross sections of Czyżewski et al. (J. Appl. Phys. 68, 3066, 1990)
+  relative to the screened Rutherford one, anchored at E_ref:
+      g_k(E) = [σk_Browning(E)/σk_Joy(E)] / [σk_Browning(E_ref)/σk_Joy(E_ref)],
+  and the screened-Rutherford DCS with g0·σ0 and g1·σ1 is used (its A and K solved from
+  them). Browning's fit: σ0 = 3.0e-18 Z^1.7/(E + 0.005 Z^1.7 √E + 0.0007 Z²/√E) cm² (E in
+  keV); a share R/(1 + R), R = 300 E/Z + Z³/(3e5 E), screened Rutherford with α = 7e-3/E, the
+  rest isotropic. At and above 50 keV (where the Joy-screened Rutherford reproduces the
+  measured η ≈ 0.50 of W and the review MC's depths) nothing changes, and g is continuous
+  there. Browning's absolute cross sections were tried and rejected (README): they put W's
+  η 0.03–0.04 below the measurements at 10–30 kV and make a bump to 0.537 at 50 kV. The
+  fit is fitted to 30 keV; between 30 and 50 keV its smooth form is used beyond that range.
+  C and Be keep the Joy DCS: their Mott/Rutherford ratio is 0.89–1.01 at ≤ 30 keV
+  (McKinley–Feshbach, αZ ≪ 1) and their η agrees with the measurements within 0.007. Cu
+  (αZ = 0.21) keeps it too: with the correction (g > 1 for Cu) its η at 10–30 kV moved
+  0.003–0.015 further above the measurements (an empirical choice, README).
 - Mixed scheme (Berger's class II, as in PENELOPE, Salvat et al.): elastic collisions with
   μ > μc are simulated one by one ("hard"); μc is set so that the hard mean free path is
   λh = max(λel, C1·λ1), λ1 the transport mean free path, C1 = 0.05. The soft collisions
@@ -54,6 +72,39 @@ E_CUT_MIN_KEV = 0.5
 E_CUT_FRAC = 0.02
 N_THETA_BS = 9  # backscatter polar-angle bins (in cos θ, equal width)
 N_FINE = 4000  # fine 1-D depth and radius bins for the percentiles
+# Mott correction (module docstring): Browning's energy dependence relative to Joy's DCS
+# below MOTT_E_REF_KEV, anchored there; only for Z > MOTT_MIN_Z. MOTT = False gives the
+# uncorrected screened Rutherford of the tables before 2026-12-02.
+MOTT = True
+MOTT_E_REF_KEV = 50.0  # lowest voltage where the Joy DCS is validated (W η, mean depth)
+MOTT_MIN_Z = 34  # W and Mo (αZ > 0.25); Cu got worse with it (README)
+BS_TAN_MAX = 10.0  # exit tangent clip (θ ≤ 84.3°) of the forward-shift tally
+# q(A) = σ1/σ0 = A[(1 + A) ln(1 + 1/A) − 1] of a screened Rutherford DCS (increasing in A)
+_LOG_A = np.linspace(-16.0, 8.0, 6000)
+_Q_OF_A = np.exp(_LOG_A) * ((1.0 + np.exp(_LOG_A)) * np.log1p(np.exp(-_LOG_A)) - 1.0)
+
+
+def browning_cross_sections(Z: float, E):
+    """Total σ0 and μ-moment σ1 = ∫ μ dσ (µm²) of Browning et al. 1994 at E (keV).
+
+    σ0 = 3.0e-18 Z^1.7/(E + 0.005 Z^1.7 √E + 0.0007 Z²/√E) cm²; a share R/(1 + R),
+    R = 300 E/Z + Z³/(3e5 E), is screened Rutherford with α = 7e-3/E (⟨μ⟩ =
+    α[(1 + α) ln(1 + 1/α) − 1]), the rest isotropic (⟨μ⟩ = 1/2).
+    """
+    E = np.asarray(E, dtype=float)
+    sig0 = 3.0e-18 * Z**1.7 / (E + 0.005 * Z**1.7 * np.sqrt(E) + 7e-4 * Z**2 / np.sqrt(E))
+    sig0 = sig0 * 1e8  # cm² → µm²
+    R = 300.0 * E / Z + Z**3 / (3e5 * E)
+    f_r = R / (1.0 + R)
+    a = 7e-3 / E
+    mu_r = a * ((1.0 + a) * np.log1p(1.0 / a) - 1.0)
+    return sig0, sig0 * (f_r * mu_r + (1.0 - f_r) * 0.5)
+
+
+def screened_rutherford_matching(sig0, sig1):
+    """(A, K) of the DCS K/(μ + A)² with total cross section sig0 and ∫ μ dσ = sig1."""
+    A = np.exp(np.interp(sig1 / sig0, _Q_OF_A, _LOG_A))
+    return A, sig0 * A * (1.0 + A)
 
 # Z, A (g/mol), density (g/cm³, the anodesim material library's values), mean excitation
 # energy I (eV, ICRU Report 37 / ESTAR; diamond: ICRU 37's 81 eV for C at 3.5 g/cm³).
@@ -122,19 +173,43 @@ class Material:
             soft first-moment cross section ∫₀^μc μ dσ (µm²).
         """
         E = np.asarray(E, dtype=float)
-        pc2 = E * (E + 2.0 * ME_KEV)
-        pv = pc2 / (E + ME_KEV)
-        A = 3.4e-3 * self.Z**0.67 * 2.0 * ME_KEV / pc2
-        K = math.pi * self.Z * (self.Z + 1.0) * (E2_KEV_UM / pv) ** 2
+        A, K = self._joy(E)
+        if MOTT and self.Z > MOTT_MIN_Z:
+            A, K = self._mott_corrected(E, A, K)
         N = self.n_per_um3
         lam_el = A * (1.0 + A) / (N * K)
-        sig_mu1 = K * (np.log1p(1.0 / A) - 1.0 / (1.0 + A))  # ∫ μ dσ over all μ
+        sig_mu1 = self._moments(A, K)[1]  # ∫ μ dσ over all μ
         lam1 = 1.0 / (N * 2.0 * sig_mu1)  # transport mean free path (1 − cos θ moment)
         lam_h = np.maximum(lam_el, C1 * lam1)
         mu_c = 1.0 / (1.0 / (1.0 + A) + 1.0 / (N * K * lam_h)) - A
         mu_c = np.clip(mu_c, 0.0, 1.0)
         sig_s1 = K * (np.log1p(mu_c / A) - mu_c / (mu_c + A))
         return A, K, mu_c, lam_h, sig_s1
+
+    def _joy(self, E):
+        """(A, K) of the Joy-screened Rutherford DCS at E (keV)."""
+        pc2 = E * (E + 2.0 * ME_KEV)
+        pv = pc2 / (E + ME_KEV)
+        A = 3.4e-3 * self.Z**0.67 * 2.0 * ME_KEV / pc2
+        return A, math.pi * self.Z * (self.Z + 1.0) * (E2_KEV_UM / pv) ** 2
+
+    @staticmethod
+    def _moments(A, K):
+        """σ0 and σ1 = ∫ μ dσ of the DCS K/(μ + A)²."""
+        return K / (A * (1.0 + A)), K * (np.log1p(1.0 / A) - 1.0 / (1.0 + A))
+
+    def _mott_corrected(self, E, A, K):
+        """(A, K) with σ0, σ1 scaled by Browning's energy dependence below E_ref."""
+        r0, r1 = self._moments(A, K)
+        b0, b1 = browning_cross_sections(self.Z, E)
+        ref = np.array([MOTT_E_REF_KEV])
+        j0, j1 = self._moments(*self._joy(ref))
+        c0, c1 = browning_cross_sections(self.Z, ref)
+        g0 = (b0 / r0) / float(c0[0] / j0[0])
+        g1 = (b1 / r1) / float(c1[0] / j1[0])
+        A_m, K_m = screened_rutherford_matching(g0 * r0, g1 * r1)
+        joy = E >= MOTT_E_REF_KEV  # exactly the Joy DCS there (no round trip)
+        return np.where(joy, A, A_m), np.where(joy, K, K_m)
 
     def csda_range_um(self, E0: float, n: int = 2000) -> float:
         """CSDA range (µm) from E0 (keV) down to zero with this stopping power."""
@@ -161,6 +236,11 @@ class Result:
         hist: energy fraction per (z bin, r bin) or None.
         xmom: Σ energy fraction × x (µm) per z bin or None.
         bs_theta: energy fraction backscattered per polar-angle bin (cos θ from 0 to 1).
+        bs_forward: share of the backscattered energy leaving forward (u > 0: along the
+            in-plane beam direction); 1/2 at normal incidence.
+        bs_shift: energy-weighted mean of u/|w| (exit tangent along the beam's in-plane
+            direction, each exit clipped to ±BS_TAN_MAX): the mean landing offset on a
+            plane parallel to the surface at distance H, in units of H.
         fine_z, fine_r: energy fraction per fine uniform depth / radius bin (width
             fine_max_um / N_FINE; the last bin takes the rest) or None.
     """
@@ -182,6 +262,8 @@ class Result:
     bs_theta: np.ndarray
     fine_z: np.ndarray | None = None
     fine_r: np.ndarray | None = None
+    bs_forward: float = 0.5
+    bs_shift: float = 0.0
 
 
 def _rotate(u, v, w, cos_t, phi):
@@ -256,6 +338,8 @@ def simulate(
     acc_dep = np.zeros(n_groups)
     acc_zE = np.zeros(n_groups)
     bs_theta = np.zeros(N_THETA_BS)
+    bs_fwd = np.zeros(1)  # backscattered energy with u > 0 (keV)
+    bs_tan = np.zeros(1)  # Σ E·clip(u/|w|) over the exits (keV)
     tally = z_edges_um is not None
     if tally:
         nz, nr = len(z_edges_um) - 1, len(r_edges_um) - 1
@@ -367,6 +451,10 @@ def simulate(
             acc_bs_E[:] += np.bincount(g, E[esc], n_groups)
             ib = np.clip((-w[esc] * N_THETA_BS).astype(int), 0, N_THETA_BS - 1)
             bs_theta[:] += np.bincount(ib, E[esc], N_THETA_BS)
+            ue, we, Ee = u[esc], w[esc], E[esc]
+            bs_fwd[0] += Ee[ue > 0].sum()
+            tan_x = np.clip(ue / np.maximum(-we, 1e-12), -BS_TAN_MAX, BS_TAN_MAX)
+            bs_tan[0] += (Ee * tan_x).sum()
         # electrons below the cutoff deposit the rest where they are
         low = alive & (E < E_cut)
         if low.any():
@@ -406,4 +494,6 @@ def simulate(
         bs_theta=bs_theta / Eb,
         fine_z=(fine_z / Eb) if tally else None,
         fine_r=(fine_r / Eb) if tally else None,
+        bs_forward=float(bs_fwd[0] / acc_bs_E.sum()) if acc_bs_E.sum() > 0 else 0.5,
+        bs_shift=float(bs_tan[0] / acc_bs_E.sum()) if acc_bs_E.sum() > 0 else 0.0,
     )

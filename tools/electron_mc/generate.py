@@ -45,6 +45,11 @@ SOURCES = [
     "Rutherford cross section and screening parameter",
     "ICRU Report 37 (1984): collision stopping power of electrons; mean excitation energies",
     "Joy & Luo, Scanning 11, 176 (1989): low-energy correction of the Bethe stopping power",
+    "Browning, Li, Chui, Ye, Pease, Czyzewski & Joy, J. Appl. Phys. 76, 2016 (1994): empirical "
+    "fit to Mott elastic cross sections (0.1-30 keV): the energy dependence of the Mott correction "
+    "below 50 keV for Z > 34 (W, Mo)",
+    "McKinley & Feshbach, Phys. Rev. 74, 1759 (1948): Mott/Rutherford ratio for low Z (why C and "
+    "Be keep the screened Rutherford cross section)",
     "Salvat, Fernandez-Varea & Sempau, PENELOPE manual (NEA): mixed class II elastic scheme, "
     "random hinge",
     "Kanaya & Okayama, J. Phys. D 5, 43 (1972): range used as a bound in the tests",
@@ -56,6 +61,10 @@ LAYOUT = (
     "of the beam energy per bin, edges z_edges_frac/r_edges_frac x csda_range_um[material, "
     "voltage]; xmean_frac[..., z] = energy-weighted mean x offset / csda range; "
     "bs_theta[..., 9] = backscattered energy fraction per equal cos(theta) bin from 0 to 1; "
+    "bs_forward = share of the backscattered energy leaving with u > 0 (forward, along the "
+    "beam's in-plane direction); bs_shift = energy-weighted mean exit tangent u/|w| (each exit "
+    f"clipped to +-{emc.BS_TAN_MAX:g}), the mean landing offset on a parallel plane at distance H "
+    "in units of H; "
     "film_* [pair, voltage_kV, film_thickness_um] for normal incidence"
 )
 
@@ -93,6 +102,7 @@ def bulk_point(mat: str, kv: float, psi: float, n: int, seed: int) -> dict:
         z99_um=percentile(r.fine_z, h, 0.99), z999_um=percentile(r.fine_z, h, 0.999),
         r50_um=percentile(r.fine_r, h, 0.5), r90_um=percentile(r.fine_r, h, 0.9),
         kernel=r.hist, xmean_frac=xmean / R0, bs_theta=r.bs_theta, csda_um=R0,
+        bs_forward=r.bs_forward, bs_shift=r.bs_shift,
     )
 
 
@@ -114,7 +124,10 @@ def main(argv=None) -> int:
                     help="run one half-space point and print its scalars as JSON")
     ap.add_argument("--n", type=int, default=2000, help="histories for --point")
     ap.add_argument("--seed", type=int, default=12345, help="seed for --point")
+    ap.add_argument("--no-mott", action="store_true",
+                    help="plain screened Rutherford (the tables before the Mott correction)")
     a = ap.parse_args(argv)
+    emc.MOTT = not a.no_mott
 
     if a.point:
         mat, kv, psi = a.point[0], float(a.point[1]), float(a.point[2])
@@ -125,7 +138,8 @@ def main(argv=None) -> int:
     t_start = time.process_time()
     nm, nv, na, nt = len(BULK), len(VOLTAGES_KV), len(ANGLES_DEG), len(THICKNESS_UM)
     scal = ["eta", "eta_se", "eta_E", "eta_E_se", "deposited", "mean_depth_um",
-            "mean_depth_se_um", "z50_um", "z90_um", "z99_um", "z999_um", "r50_um", "r90_um"]
+            "mean_depth_se_um", "z50_um", "z90_um", "z99_um", "z999_um", "r50_um", "r90_um",
+            "bs_forward", "bs_shift"]
     out = {k: np.zeros((nm, nv, na)) for k in scal}
     kernel = np.zeros((nm, nv, na, NZ, NR), dtype=np.float32)
     xmean = np.zeros((nm, nv, na, NZ), dtype=np.float32)
@@ -183,7 +197,12 @@ def main(argv=None) -> int:
     prov = {
         "generator": "tools/electron_mc/generate.py (Monte Carlo: tools/electron_mc/emc.py)",
         "method": "condensed-history (class II mixed) electron Monte Carlo: screened Rutherford "
-                  "elastic scattering (Joy screening, relativistic kinematics, Z(Z+1)), hard "
+                  "elastic scattering (Joy screening, relativistic kinematics, Z(Z+1)), "
+                  + ("Mott-corrected for Z > %d below %g keV (total and transport cross "
+                     "sections scaled by the energy dependence of Browning et al.'s Mott fit "
+                     "relative to the screened Rutherford one, anchored at %g keV), "
+                     % (emc.MOTT_MIN_Z, emc.MOTT_E_REF_KEV, emc.MOTT_E_REF_KEV) if emc.MOTT else "no Mott correction, ")
+                  + "hard "
                   f"collisions above the cutoff with lambda_h = max(lambda_el, {emc.C1} lambda_1), "
                   "random-hinge soft deflection, CSDA with the ICRU 37 Bethe collision stopping "
                   "power and the Joy-Luo low-energy correction, "
