@@ -70,6 +70,8 @@ class ThermoElasticProblem:
         self.solver, self.rtol = solver, rtol
         self.solves = 0
         self.linear_iterations = 0
+        self._mean_forms = None  # weighted_mean_displacement's compiled forms
+        self._balls = {}  # yield_use's averaging matrices, per (region, faces, radius)
         self.initialise()
 
     def initialise(self) -> None:
@@ -369,13 +371,19 @@ class ThermoElasticProblem:
 
     def weighted_mean_displacement(self, terms) -> np.ndarray:
         """∫ q u w / ∫ q w over the beam source terms [(q, measure)] (m, 3 components)."""
-        num = []
-        gdim = self.domain.mesh.geometry.dim
-        den = sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
-            q * self.weight * meas)), op=MPI.SUM) for q, meas in terms)
-        for i in range(gdim):
-            num.append(sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
-                q * self.u[i] * self.weight * meas)), op=MPI.SUM) for q, meas in terms))
+        key = tuple((id(q), id(meas)) for q, meas in terms)
+        if self._mean_forms is None or self._mean_forms[0] != key:
+            gdim = self.domain.mesh.geometry.dim
+            form = dolfinx.fem.form
+            # compiled once per set of terms (keyed by identity; the terms are kept alive)
+            self._mean_forms = (key, terms, [form(q * self.weight * meas) for q, meas in terms],
+                                [[form(q * self.u[i] * self.weight * meas) for q, meas in terms]
+                                 for i in range(gdim)])
+        _, _, den_forms, num_forms = self._mean_forms
+        total = lambda forms: sum(self.comm.allreduce(  # noqa: E731
+            dolfinx.fem.assemble_scalar(f), op=MPI.SUM) for f in forms)
+        den = total(den_forms)
+        num = [total(forms) for forms in num_forms]
         mean = np.array(num) / den
         if self.domain.axisymmetric:  # radial parts cancel around the axis
             return np.array([0.0, 0.0, mean[1]])
@@ -435,9 +443,36 @@ class ThermoElasticProblem:
             (largest ratio (-), its averaged stress (Pa), the yield strength there (Pa),
             the ball centre (m)); ratio NaN when the material has no yield data.
         """
+        mat = self.materials[region]
+        key = (region, tuple(near), radius_m)
+        if mat.yield_strength is not None and key not in self._balls:
+            self._balls[key] = self._ball_averages(region, near, radius_m)
+        balls = self._balls.get(key)
+        if balls is None:
+            return math.nan, math.nan, math.nan, np.zeros(3)
+        M, centres, cells = balls
+        Tdm = self.T.function_space.dofmap
+        T_cell = self.T.x.array[Tdm.list[cells]].mean(axis=1)
+        vm = self.von_mises.x.array[cells]
+        T_cell, vm = (np.concatenate(self.comm.allgather(a)) for a in (T_cell, vm))
+        s_avg, T_avg = M @ vm, M @ T_cell
+        lo, hi = mat.yield_strength.range_K
+        # above the yield table there are no data: counted as yielded (ratio inf)
+        sy = np.where(T_avg <= hi, mat.yield_strength(np.clip(T_avg, lo, hi)), 0.0)
+        with np.errstate(divide="ignore"):
+            ratio = np.where(sy > 0, s_avg / np.where(sy > 0, sy, 1.0), math.inf)
+        i = int(np.argmax(ratio))  # the first of equal ratios, as a scan would keep
+        return float(ratio[i]), float(s_avg[i]), float(sy[i]), centres[i]
+
+    def _ball_averages(self, region: str, near: list[str], radius_m: float):
+        """The geometry of yield_use, built once: (M, the ball centres (m), the region's
+        owned cells), M the sparse matrix whose row i is the volume weights (r-weighted on
+        axisymmetric meshes) of the region's cells within radius_m of ball centre i over
+        their sum, for the cell midpoints within radius_m of the named faces (all ranks'
+        cells, in allgather order); None when there are no such cells or faces."""
+        from scipy.sparse import csr_matrix
         from scipy.spatial import cKDTree
 
-        mat = self.materials[region]
         msh = self.domain.mesh
         tdim = msh.topology.dim
         cells = self.region_cells[region]
@@ -450,31 +485,24 @@ class ThermoElasticProblem:
         else:
             e = geo[:, 1:4] - geo[:, :1]
             vol = np.abs(np.linalg.det(e)) / 6.0
-        Tdm = self.T.function_space.dofmap
-        T_cell = np.array([self.T.x.array[Tdm.cell_dofs(c)].mean() for c in cells])
-        vm = self.von_mises.x.array[cells]
         fdim = tdim - 1
         facets = np.concatenate([self.domain.facets(g) for g in near]) if near else \
             np.empty(0, dtype=np.int32)
         fmid = dolfinx.mesh.compute_midpoints(msh, fdim, facets) if len(facets) else \
             np.zeros((0, 3))
         gather = self.comm.allgather
-        mid, vol, T_cell, vm = (np.concatenate(gather(a)) for a in (mid, vol, T_cell, vm))
+        mid, vol = (np.concatenate(gather(a)) for a in (mid, vol))
         fmid = np.concatenate(gather(fmid))
-        if mat.yield_strength is None or len(mid) == 0 or len(fmid) == 0:
-            return math.nan, math.nan, math.nan, np.zeros(3)
-        tree = cKDTree(mid)
+        if len(mid) == 0 or len(fmid) == 0:
+            return None
         near_face = cKDTree(fmid).query(mid, distance_upper_bound=radius_m)[0] <= radius_m
-        best = (-np.inf, 0.0, 0.0, np.zeros(3))
-        for i in np.flatnonzero(near_face):
-            ball = tree.query_ball_point(mid[i], radius_m)
-            w = vol[ball]
-            s_avg = float(np.dot(w, vm[ball]) / w.sum())
-            T_avg = float(np.dot(w, T_cell[ball]) / w.sum())
-            lo, hi = mat.yield_strength.range_K
-            # above the yield table there are no data: counted as yielded (ratio inf)
-            sy = float(mat.yield_strength(max(T_avg, lo))) if T_avg <= hi else 0.0
-            ratio = s_avg / sy if sy > 0 else math.inf
-            if ratio > best[0]:
-                best = (ratio, s_avg, sy, mid[i])
-        return best
+        centres = np.flatnonzero(near_face)
+        if len(centres) == 0:
+            return None
+        balls = cKDTree(mid).query_ball_point(mid[centres], radius_m)
+        rows = np.repeat(np.arange(len(centres)), [len(b) for b in balls])
+        cols = np.concatenate([np.asarray(b, dtype=np.int64) for b in balls])
+        w = vol[cols]
+        w = w / np.bincount(rows, weights=w, minlength=len(centres))[rows]
+        M = csr_matrix((w, (rows, cols)), shape=(len(centres), len(mid)))
+        return M, mid[centres], cells

@@ -78,6 +78,15 @@ PETSC_LU_MAX_ROWS = {2: 50_000, 3: 1_000}
 DIRECT_MAX_DOFS = {2: 500_000, 3: 0}
 
 
+#: "iterative" solver: conjugate gradients preconditioned by a MUMPS LU factorisation (of
+#: the operator the shared preconditioner was last built for, see SharedPreconditioner) up
+#: to this many rows, by GAMG above. A factorisation reused across step sizes, Newton
+#: iterations and E(T) is an almost exact preconditioner (about 4 CG iterations a solve
+#: against 16 with GAMG) and costs little more to build at these sizes. Measured on the
+#: 3-D example (studies/benchmark_3d.py, one rank, CPU time): see README § Performance.
+LU_PC_MAX_ROWS = {2: 0, 3: 60_000}
+
+
 def resolve_solver(kind: str, dim: int, dofs: int) -> str:
     """"direct" or "iterative" for numerics.solver = kind on a mesh of dimension dim with
     this many temperature dofs ("auto": by the measured thresholds of DIRECT_MAX_DOFS)."""
@@ -120,7 +129,11 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
             pc.setFactorSolverType("mumps")
     else:
         ksp.setType("cg")
-        pc.setType("gamg")
+        if A.getSize()[0] <= LU_PC_MAX_ROWS[dim]:
+            pc.setType("lu")
+            pc.setFactorSolverType("mumps")
+        else:
+            pc.setType("gamg")
         ksp.setTolerances(rtol=rtol, atol=0.0, max_it=2000)
     ksp.setErrorIfNotConverged(True)
     ksp.setFromOptions()
@@ -915,6 +928,46 @@ def _reduce(comm, values: np.ndarray, op) -> np.ndarray:
     return out
 
 
+def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """The first local cell containing each point (its index; -1 where none does).
+
+    Candidates from the bounding-box tree; on affine simplex meshes (P1 geometry, the
+    meshes anodesim builds and imports) the point is tested by its barycentric coordinates
+    in each candidate, all at once (λ ≥ −tol: on a face counts as inside); on other meshes
+    by dolfinx's compute_colliding_cells (GJK, one point and cell at a time: 10-100× slower
+    on the large graded candidates' lists of a 3-D anode).
+
+    Args:
+        msh: the mesh.
+        pts: (n, 3) coordinates (m).
+        tol: tolerance on the barycentric coordinates (-).
+    """
+    tdim, gdim = msh.topology.dim, msh.geometry.dim
+    tree = dolfinx.geometry.bb_tree(msh, tdim)
+    cand = dolfinx.geometry.compute_collisions_points(tree, pts)
+    n = len(pts)
+    cell = np.full(n, -1, dtype=np.int32)
+    simplex = msh.topology.cell_type.name in ("triangle", "tetrahedron")
+    if not (simplex and msh.geometry.cmaps[0].degree == 1 and tdim == gdim):
+        hits = dolfinx.geometry.compute_colliding_cells(msh, cand, pts)
+        for i in range(n):
+            if len(hits.links(i)):
+                cell[i] = hits.links(i)[0]
+        return cell
+    owner = np.repeat(np.arange(n), np.diff(cand.offsets))
+    cells = cand.array
+    for chunk in np.array_split(np.arange(len(cells)), max(1, len(cells) // 200_000)):
+        X = msh.geometry.x[msh.geometry.dofmaps[0][cells[chunk]]][:, :, :gdim]
+        J = np.swapaxes(X[:, 1:] - X[:, :1], 1, 2)  # columns: the edges from vertex 0
+        lam = np.linalg.solve(J, (pts[owner[chunk], :gdim] - X[:, 0])[:, :, None])[:, :, 0]
+        inside = np.minimum(lam.min(axis=1), 1.0 - lam.sum(axis=1)) >= -tol
+        hit_pts, first = owner[chunk][inside], cells[chunk][inside]
+        new = cell[hit_pts] < 0  # the first candidate found keeps the point
+        pt, at = np.unique(hit_pts[new], return_index=True)
+        cell[pt] = first[new][at]
+    return cell
+
+
 class PointProbes:
     """Evaluate a P1 function (scalar or vector) at fixed points, collectively over MPI ranks.
 
@@ -930,16 +983,13 @@ class PointProbes:
         n = len(points)
         pts = np.zeros((n, 3))
         pts[:, : points.shape[1]] = points
-        tree = dolfinx.geometry.bb_tree(msh, msh.topology.dim)
-        cand = dolfinx.geometry.compute_collisions_points(tree, pts)
-        hits = dolfinx.geometry.compute_colliding_cells(msh, cand, pts)
-        self.local = [(i, hits.links(i)[0]) for i in range(n) if len(hits.links(i))]
-        found = np.zeros(n, dtype=np.int32)
-        for i, _ in self.local:
-            found[i] = 1
+        cell = locate_cells(msh, pts)
+        self.idx = np.flatnonzero(cell >= 0)
+        self.cells = cell[self.idx]
+        found = (cell >= 0).astype(np.int32)
         total = found.copy()
         self.comm.Allreduce(found, total, op=MPI.SUM)
-        self.missing = [i for i in range(n) if total[i] == 0]
+        self.missing = np.flatnonzero(total == 0).tolist()
         self.pts = pts
         self.n = n
         self.size = int(np.prod(fun.function_space.value_shape, dtype=int))
@@ -948,10 +998,9 @@ class PointProbes:
         """Values at the points, (n,) for a scalar, (n, components) for a vector (NaN where
         a point is outside the mesh)."""
         out = np.full((self.n, self.size), -np.inf)
-        if self.local:
-            idx = [i for i, _ in self.local]
-            cells = np.array([c for _, c in self.local], dtype=np.int32)
-            out[idx] = self.fun.eval(self.pts[idx], cells).reshape(len(idx), self.size)
+        if len(self.idx):
+            out[self.idx] = self.fun.eval(self.pts[self.idx], self.cells).reshape(
+                len(self.idx), self.size)
         # Each point is found on some rank: the largest of the ranks' values (the others
         # hold −inf) is its value, component by component.
         self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.MAX)
