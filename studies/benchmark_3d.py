@@ -7,6 +7,12 @@ Prints cells, dofs, time steps, CG iterations (thermal, mechanical), wall times 
 thermal, mechanical, total), the peak memory (largest resident set of a rank, and their
 sum), the peak temperature and the final drift. Run:
 ``.venv/bin/python studies/benchmark_3d.py`` (a few minutes on 2 cores).
+
+``studies/benchmark_3d.py --example [N]`` instead times the shipped example as a user runs
+it, ``anodesim run studies/reflection_3d.toml`` (whole process: imports, mesh, run, CSV,
+JSON, PNG and field outputs), N times (default 3), and prints each run's CPU time (user +
+system, the steadier figure on a shared machine) and wall time with the load average, and
+the medians.
 """
 
 import json
@@ -78,7 +84,37 @@ def main() -> int:
     return 0
 
 
+def example(n: int) -> int:
+    """The shipped example, whole process, n times: CPU and wall time per run, medians."""
+    import os
+    import statistics
+    import tempfile
+
+    exe = shutil.which("anodesim", path=str(Path(sys.executable).parent))
+    cpu, wall = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            load = os.getloadavg()[0]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            r = subprocess.run([exe, "run", str(CASE), "-o", f"{tmp}/run", "--overwrite"],
+                               capture_output=True, text=True)
+            wall.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if r.returncode:
+                print(f"run {i + 1} failed:\n{r.stderr[-2000:]}")
+                return 1
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            print(f"run {i + 1}: CPU {cpu[-1]:.2f} s, wall {wall[-1]:.2f} s, load average "
+                  f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end", flush=True)
+    print(f"median of {n}: CPU {statistics.median(cpu):.2f} s, wall "
+          f"{statistics.median(wall):.2f} s")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--example":
+        sys.exit(example(int(sys.argv[2]) if len(sys.argv) > 2 else 3))
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         worker(sys.argv[2])
         sys.exit(0)

@@ -55,11 +55,17 @@ def test_faces_lie_where_named(angle):
     assert np.all(np.abs(np.hypot(side[:, 0], side[:, 1]) - s["anode_radius_m"]) < tol)
 
 
-@pytest.mark.parametrize("solver,rtol", [("direct", 1e-11), ("iterative", 1e-8)])
-def test_steady_heat_leaves_through_the_cooled_end(solver, rtol):
+@pytest.mark.parametrize("solver,pc,rtol", [("direct", "lu", 1e-11), ("iterative", "lu", 1e-8),
+                                           ("iterative", "gamg", 1e-8)])
+def test_steady_heat_leaves_through_the_cooled_end(solver, pc, rtol, monkeypatch):
     """Steady state: the convective outflow ∫ h (T − T_c) dA over the cooled end equals the
     deposited plus the extra-focal power (the constant is in the P1 test space, so this holds to the solver
-    tolerance: round-off for LU, ~100 × rtol for CG + GAMG with rtol 1e-10)."""
+    tolerance: round-off for LU, ~100 × rtol for CG with rtol 1e-10, preconditioned by LU
+    (below thermal.LU_PC_MAX_ROWS) or by GAMG (above it, forced here))."""
+    from anodesim import thermal
+
+    if pc == "gamg":
+        monkeypatch.setitem(thermal.LU_PC_MAX_ROWS, 3, 0)
     data = reflection_3d(loading={"kind": "steady", "duration_s": None},
                          numerics={"solver": solver})
     case, prep, domain, problem = _setup(data)
@@ -71,7 +77,36 @@ def test_steady_heat_leaves_through_the_cooled_end(solver, rtol):
                            * problem.ds(domain.groups["cooled_end"]))
     Q = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(out), op=MPI.SUM)
     assert problem.solver == solver
+    assert problem._operator()[1].getPC().getType() == pc
     assert Q == pytest.approx(P, rel=rtol)
+
+
+def test_point_location_matches_dolfinx():
+    """thermal.locate_cells (barycentric test of the bounding-box candidates) finds the same
+    points as dolfinx's compute_colliding_cells, in a cell that contains them: P1 values
+    there equal dolfinx's to 1e-12 (points on shared faces may pick another cell, whose
+    value is the same); points outside are not found."""
+    from anodesim.thermal import PointProbes, locate_cells
+
+    msh = dolfinx.mesh.create_box(MPI.COMM_SELF, [[0, 0, 0], [1, 2, 1]], [5, 7, 4])
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    f = dolfinx.fem.Function(V)
+    f.interpolate(lambda x: np.sin(3 * x[0]) + x[1] ** 2 - x[0] * x[2])
+    rng = np.random.default_rng(1)
+    pts = rng.uniform([-0.1, -0.1, -0.1], [1.1, 2.1, 1.1], (2000, 3))
+    pts[:50] = msh.geometry.x[:50]  # on vertices, edges and faces
+    cell = locate_cells(msh, pts)
+    tree = dolfinx.geometry.bb_tree(msh, 3)
+    hits = dolfinx.geometry.compute_colliding_cells(
+        msh, dolfinx.geometry.compute_collisions_points(tree, pts), pts)
+    ref = np.array([hits.links(i)[0] if len(hits.links(i)) else -1 for i in range(len(pts))])
+    assert np.array_equal(cell >= 0, ref >= 0)
+    ok = ref >= 0
+    mine = f.eval(pts[ok], cell[ok].astype(np.int32))[:, 0]
+    theirs = f.eval(pts[ok], ref[ok].astype(np.int32))[:, 0]
+    assert np.allclose(mine, theirs, rtol=0, atol=1e-12)
+    probe = PointProbes(f, pts).values()
+    assert np.array_equal(np.isnan(probe), ~ok)
 
 
 def test_transient_adiabatic_energy_balance():

@@ -184,3 +184,41 @@ def test_spot_displacement_mesh_convergence():
     assert values[2] > 0  # the heated surface rises
     assert order > 1.2, values
     assert values[2] == pytest.approx(values[1], rel=0.005)
+
+
+def test_yield_use_equals_a_scan_of_every_ball():
+    """The regularised joint stress (yield_use: averages by a sparse matrix built once) equals
+    a direct scan of every ball (the r-weighted cell-volume average of the von Mises stress
+    and the temperature within 0.1 mm of each heat-sink cell centre near the joint, over the
+    yield strength there), to 1e-12 relative, on two temperature fields of one problem."""
+    case, lay, dom = build(reflection(mounts={"cooled_end": {"type": "clamped"}}))
+    mats = region_materials(case)
+    T = temperature(dom, lambda x: 300.0 + 400.0 * np.exp(-((x[0] ** 2 + (x[1] - lay.z_beam) ** 2)
+                                                            / 1e-6)))
+    p = mechanics.ThermoElasticProblem(dom, mats, T, {"cooled_end": "clamped"}, False, 300.0)
+    joints = [g for g in dom.groups if g.startswith("target_heat_sink")]
+    msh, r = dom.mesh, 1e-4
+    cells = p.region_cells["heat_sink"]
+    mid = dolfinx.mesh.compute_midpoints(msh, 2, cells)
+    geo = msh.geometry.x[dolfinx.mesh.entities_to_geometry(msh, 2, cells)]
+    e1, e2 = geo[:, 1] - geo[:, 0], geo[:, 2] - geo[:, 0]
+    vol = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) * mid[:, 0]
+    fmid = dolfinx.mesh.compute_midpoints(msh, 1, np.concatenate([dom.facets(g) for g in joints]))
+    sy_table = mats["heat_sink"].yield_strength
+    for scale in (1.0, 1.5):
+        T.x.array[:] = 300.0 + scale * (T.x.array - 300.0)
+        p.solve()
+        got = p.yield_use("heat_sink", joints, r)
+        vm = p.von_mises.x.array[cells]
+        Tc = T.x.array[T.function_space.dofmap.list[cells]].mean(axis=1)
+        best = -np.inf
+        for i in range(len(mid)):
+            if np.min(np.linalg.norm(fmid - mid[i], axis=1)) > r:
+                continue
+            ball = np.linalg.norm(mid - mid[i], axis=1) <= r
+            w = vol[ball]
+            s, Ta = np.dot(w, vm[ball]) / w.sum(), np.dot(w, Tc[ball]) / w.sum()
+            best = max(best, s / float(sy_table(Ta)))
+        assert best > 0
+        assert got[0] == pytest.approx(best, rel=1e-12)
+        assert got[1] / got[2] == pytest.approx(best, rel=1e-12)

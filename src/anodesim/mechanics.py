@@ -52,8 +52,9 @@ class ThermoElasticProblem:
         T_ref: stress-free temperature (K).
         ties: (name, side_a, side_b) of split interfaces to bond.
         prefix: PETSc options prefix.
-        solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG with the rigid-body modes
-            as near-nullspace).
+        solver: "direct" (MUMPS LU) or "iterative" (CG preconditioned by LU up to
+            thermal.LU_PC_MAX_ROWS rows, by GAMG with the rigid-body modes as
+            near-nullspace above).
         rtol: relative tolerance of the iterative solver.
         reference_face: the face displacements are measured from (its mean displacement,
             ``reference_displacement``), or None.
@@ -268,8 +269,9 @@ class ThermoElasticProblem:
         self.ksp = linear_solver(self.comm, self.A, self.prefix, self.solver, self.rtol,
                                  self._rigid_body_modes() if self.solver == "iterative"
                                  else None, dim=dim)
-        # Iterative: the GAMG hierarchy of the first solve serves the later ones (E(T) moves
-        # the operator little) until the iterations double; see SharedPreconditioner.
+        # Iterative: the preconditioner (LU or GAMG) of the first solve serves the later
+        # ones (E(T) moves the operator little) until the iterations double; see
+        # SharedPreconditioner.
         self._shared = SharedPreconditioner(self.ksp) if self.solver == "iterative" else None
 
     def _define_stress_output(self) -> None:

@@ -108,7 +108,9 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
             conjugate gradients preconditioned by smoothed-aggregation algebraic multigrid
             (GAMG; PETSc here has no hypre), converged when the preconditioned residual has
             dropped by rtol, which bounds the relative error by about rtol × κ(P⁻¹A)
-            (κ = O(1) to O(100) for GAMG on these operators).
+            (κ = O(1) to O(100) for GAMG on these operators); up to LU_PC_MAX_ROWS rows
+            the preconditioner is a MUMPS LU factorisation instead (of a nearby operator
+            when reused, see SharedPreconditioner).
         rtol: relative tolerance of the iterative solver.
         near_nullspace: a PETSc.NullSpace for GAMG (rigid-body modes of elasticity).
         dim: topological dimension of the mesh (chooses the LU package).
@@ -141,10 +143,11 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
 
 
 class SharedPreconditioner:
-    """One CG + GAMG solver for a family of operators (step sizes, lagged Jacobians, E(T)):
-    the multigrid hierarchy is built for one operator and reused for the others while it
-    stays a good preconditioner. Valid because CG always iterates with the true operator to
-    the same tolerance: reuse changes the iteration count, not the accuracy.
+    """One CG solver for a family of operators (step sizes, lagged Jacobians, E(T)): the
+    preconditioner (an LU factorisation or a GAMG hierarchy, see linear_solver) is built for
+    one operator and reused for the others while it stays a good preconditioner. Valid
+    because CG always iterates with the true operator to the same tolerance: reuse changes
+    the iteration count, not the accuracy.
 
     The hierarchy is rebuilt when the leading coefficient (a0/Δt, 1/s) moves by more than
     ``ratio`` from the one it was built for, or when a solve needs more than twice the
@@ -209,7 +212,7 @@ class ThermalProblem:
         prefix: PETSc options prefix.
         frame: the beam frame on a tilted 3-D face (frames.BeamFrame); None: the beam
             face is normal to the last coordinate at z_beam, the spot centred on the axis.
-        solver: "direct" (MUMPS LU) or "iterative" (CG + GAMG).
+        solver: "direct" (MUMPS LU) or "iterative" (CG + LU or GAMG, linear_solver).
         rtol: relative tolerance of the iterative solver.
         extra_focal: where the backscattered power lands (extra_focal.ExtraFocal), laid
             on faces in proportion to the deposited power; None: nowhere.
@@ -494,7 +497,7 @@ class ThermalProblem:
         self._template = None  # the Jacobian's sparsity, copied for each new operator
         self.solver = resolve_solver(self.solver, self.domain.mesh.topology.dim,
                                      V.dofmap.index_map.size_global)
-        self._shared = None  # iterative: one CG + GAMG for every operator
+        self._shared = None  # iterative: one CG (LU or GAMG preconditioner) for every operator
 
     def _define_circuit(self) -> None:
         """The coupling of the coolant circuit: g = ∫ h φ_i w ds (so the heat into the
@@ -637,7 +640,7 @@ class ThermalProblem:
         Linear problems: the Jacobian is exact whatever T, so it is assembled and factorised
         once per key. Nonlinear problems: the cached Jacobian was assembled at an earlier
         temperature (modified Newton); ``refresh`` reassembles it at the current T.
-        Iterative solver: one KSP for all keys, its GAMG hierarchy shared while it works
+        Iterative solver: one KSP for all keys, its preconditioner shared while it works
         (SharedPreconditioner); ``factorisations`` counts the hierarchies built.
         """
         key = float(self.c0.value)

@@ -439,9 +439,10 @@ class Numerics:
     """Linear solvers.
 
     Attributes:
-        solver: "direct" (MUMPS LU), "iterative" (CG with algebraic multigrid, GAMG; for
-            elasticity with the rigid-body modes as near-nullspace) or "auto" (by the number
-            of temperature dofs, thermal.DIRECT_MAX_DOFS, measured by
+        solver: "direct" (MUMPS LU), "iterative" (CG preconditioned by a reused LU
+            factorisation up to thermal.LU_PC_MAX_ROWS rows, by algebraic multigrid, GAMG,
+            above; for elasticity with the rigid-body modes as near-nullspace) or "auto"
+            (by the number of temperature dofs, thermal.DIRECT_MAX_DOFS, measured by
             studies/benchmark_linear_solvers.py).
         rtol: relative tolerance of the iterative solver on the preconditioned residual.
     """
