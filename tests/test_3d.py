@@ -61,11 +61,11 @@ def test_steady_heat_leaves_through_the_cooled_end(solver, pc, rtol, monkeypatch
     """Steady state: the convective outflow ∫ h (T − T_c) dA over the cooled end equals the
     deposited plus the extra-focal power (the constant is in the P1 test space, so this holds to the solver
     tolerance: round-off for LU, ~100 × rtol for CG with rtol 1e-10, preconditioned by LU
-    (below thermal.LU_PC_MAX_ROWS) or by GAMG (above it, forced here))."""
+    (below thermal.LU_PC_MAX_NODES) or by GAMG (above it, forced here))."""
     from anodesim import thermal
 
     if pc == "gamg":
-        monkeypatch.setitem(thermal.LU_PC_MAX_ROWS, 3, 0)
+        monkeypatch.setitem(thermal.LU_PC_MAX_NODES, 3, 0)
     data = reflection_3d(loading={"kind": "steady", "duration_s": None},
                          numerics={"solver": solver})
     case, prep, domain, problem = _setup(data)
@@ -333,5 +333,5 @@ def test_3d_run_outputs_and_a_solver_that_fails_is_one_line(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert code == 1
     failure = [ln for ln in err.splitlines() if ln.startswith("anodesim: run failed")]
-    assert len(failure) == 1 and "linear solver (cg/gamg) did not converge" in failure[0]
+    assert len(failure) == 1 and "linear solver (cg/lu) did not converge" in failure[0]
     assert "Traceback" not in err

@@ -53,7 +53,7 @@ class ThermoElasticProblem:
         ties: (name, side_a, side_b) of split interfaces to bond.
         prefix: PETSc options prefix.
         solver: "direct" (MUMPS LU) or "iterative" (CG preconditioned by LU up to
-            thermal.LU_PC_MAX_ROWS rows, by GAMG with the rigid-body modes as
+            thermal.LU_PC_MAX_NODES nodes, by GAMG with the rigid-body modes as
             near-nullspace above).
         rtol: relative tolerance of the iterative solver.
         reference_face: the face displacements are measured from (its mean displacement,

@@ -80,11 +80,13 @@ DIRECT_MAX_DOFS = {2: 500_000, 3: 0}
 
 #: "iterative" solver: conjugate gradients preconditioned by a MUMPS LU factorisation (of
 #: the operator the shared preconditioner was last built for, see SharedPreconditioner) up
-#: to this many rows, by GAMG above. A factorisation reused across step sizes, Newton
+#: to this many mesh nodes (rows / block size: the heat and the elastic operator of one
+#: mesh choose alike), by GAMG above. A factorisation reused across step sizes, Newton
 #: iterations and E(T) is an almost exact preconditioner (about 4 CG iterations a solve
-#: against 16 with GAMG) and costs little more to build at these sizes. Measured on the
-#: 3-D example (studies/benchmark_3d.py, one rank, CPU time): see README § Performance.
-LU_PC_MAX_ROWS = {2: 0, 3: 60_000}
+#: against 16 with GAMG). Measured on studies/reflection_3d.toml refined (one rank, whole
+#: run, CPU time; README § Performance): LU 39.1 s against GAMG 43.6 s at 9 471 nodes,
+#: 66.3 s against 61.2 s at 15 787 nodes: the crossover near 12 000 nodes.
+LU_PC_MAX_NODES = {2: 0, 3: 12_000}
 
 
 def resolve_solver(kind: str, dim: int, dofs: int) -> str:
@@ -108,7 +110,7 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
             conjugate gradients preconditioned by smoothed-aggregation algebraic multigrid
             (GAMG; PETSc here has no hypre), converged when the preconditioned residual has
             dropped by rtol, which bounds the relative error by about rtol × κ(P⁻¹A)
-            (κ = O(1) to O(100) for GAMG on these operators); up to LU_PC_MAX_ROWS rows
+            (κ = O(1) to O(100) for GAMG on these operators); up to LU_PC_MAX_NODES nodes
             the preconditioner is a MUMPS LU factorisation instead (of a nearby operator
             when reused, see SharedPreconditioner).
         rtol: relative tolerance of the iterative solver.
@@ -131,7 +133,7 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
             pc.setFactorSolverType("mumps")
     else:
         ksp.setType("cg")
-        if A.getSize()[0] <= LU_PC_MAX_ROWS[dim]:
+        if A.getSize()[0] // A.getBlockSize() <= LU_PC_MAX_NODES[dim]:
             pc.setType("lu")
             pc.setFactorSolverType("mumps")
         else:
@@ -934,11 +936,14 @@ def _reduce(comm, values: np.ndarray, op) -> np.ndarray:
 def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     """The first local cell containing each point (its index; -1 where none does).
 
-    Candidates from the bounding-box tree; on affine simplex meshes (P1 geometry, the
-    meshes anodesim builds and imports) the point is tested by its barycentric coordinates
-    in each candidate, all at once (λ ≥ −tol: on a face counts as inside); on other meshes
-    by dolfinx's compute_colliding_cells (GJK, one point and cell at a time: 10-100× slower
-    on the large graded candidates' lists of a 3-D anode).
+    Candidates from the bounding-box tree; on affine tetrahedral meshes (P1 geometry, the
+    3-D meshes anodesim builds and imports) the point is tested by its barycentric
+    coordinates in each candidate, all at once (λ ≥ −tol: on a face counts as inside),
+    about 10× faster than dolfinx's compute_colliding_cells (GJK, one point and cell at a
+    time) on the long candidate lists of a graded 3-D anode; on other meshes by
+    compute_colliding_cells. Not in 2-D: there a split interface (a contact conductance)
+    carries two temperatures at one place, and a point on it must keep the side dolfinx's
+    test picks (3-D interfaces are never split).
 
     Args:
         msh: the mesh.
@@ -950,8 +955,8 @@ def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     cand = dolfinx.geometry.compute_collisions_points(tree, pts)
     n = len(pts)
     cell = np.full(n, -1, dtype=np.int32)
-    simplex = msh.topology.cell_type.name in ("triangle", "tetrahedron")
-    if not (simplex and msh.geometry.cmaps[0].degree == 1 and tdim == gdim):
+    tets = msh.topology.cell_type.name == "tetrahedron"
+    if not (tets and msh.geometry.cmaps[0].degree == 1 and gdim == 3):
         hits = dolfinx.geometry.compute_colliding_cells(msh, cand, pts)
         for i in range(n):
             if len(hits.links(i)):
