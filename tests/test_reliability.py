@@ -230,5 +230,6 @@ def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0, r.stderr
     ours = [ln for ln in r.stderr.splitlines() if ln.startswith("[rank 1] anodesim:")]
-    assert len(ours) == 1 and "injected failure on rank 1" in ours[0], r.stderr
+    assert len(ours) == 1 and "injected failure on rank 1" in ours[0], (
+        f"exit {r.returncode}\nstderr:\n{r.stderr}\nstdout:\n{r.stdout}")
     assert "Traceback" not in r.stderr, r.stderr
