@@ -45,7 +45,7 @@ def limits_table(checks) -> list[str]:
     for c in checks:
         unit = _UNITS.get(c.limit.unit, c.limit.unit)
         margin_unit = "K" if c.limit.unit == "C" else unit
-        lines.append(f"    {c.label:<22s} limit {c.limit.value:9.4g} {unit:<4s} worst "
+        lines.append(f"    {c.label:<26s} limit {c.limit.value:9.4g} {unit:<4s} worst "
                      f"{c.worst:9.4g} {unit:<4s} at t = {c.time_s:<9.4g} s  margin "
                      f"{c.margin:+9.4g} {margin_unit:<4s} {'holds' if c.holds else 'BROKEN'}")
     return lines
