@@ -494,20 +494,77 @@ def test_runner_killed_alone_takes_its_workers_with_it(reference, tmp_path):
     cmd = [sys.executable, "-m", "anodesim", "sweep", str(out), "-j", "2"]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     wait_until(lambda: list((out / "cases").glob(".*")), proc, "a started worker")
-    workers = subprocess.run(["pgrep", "-f", f"{out} --task-id"], capture_output=True,
-                             text=True).stdout.split()
+    # a worker's pid is in its work folder's name (.ID.PID@HOST), forked or not
+    workers = [int(d.name.split(".")[2].split("@")[0]) for d in (out / "cases").glob(".*")]
     assert workers
     proc.kill()
     proc.wait()
-    assert all(wait_for_exit(int(pid)) for pid in workers), "a worker outlived its runner"
-    orphans = subprocess.run(["pgrep", "-f", f"{out} --task-id"], capture_output=True,
-                             text=True).stdout.split()
-    assert orphans == []
+    assert all(wait_for_exit(pid) for pid in workers), "a worker outlived its runner"
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert outputs(read_table(out / "results.csv")) == outputs(
         read_table(ref_out / "results.csv"))
     assert not list((out / "cases").glob(".*"))
+
+
+def _forked_state(conn) -> None:
+    """In a worker forked from the sweep's fork server: what the server left initialised,
+    and whether the worker can then initialise MPI and PETSc itself."""
+    import sys
+
+    from mpi4py import MPI
+
+    from anodesim.study.preload import init_worker
+
+    before = (MPI.Is_initialized(), "petsc4py.PETSc" in sys.modules, "ufl" in sys.modules,
+              "anodesim.output" in sys.modules)
+    init_worker()
+    from anodesim import _mpi  # noqa: F401
+    from petsc4py import PETSc
+
+    conn.send((before, MPI.Is_initialized(), PETSc.Sys.isInitialized(),
+               MPI.COMM_SELF.allreduce(2)))
+    conn.close()
+
+
+def test_fork_server_initialises_neither_mpi_nor_petsc():
+    """A worker forked from the server is a clean process: the server has imported the
+    Python stack (UFL, the anodesim modules) but not initialised MPI or PETSc (forking
+    after MPI_Init is unsafe); the worker initialises both itself."""
+    from anodesim.study import local
+
+    ctx = local._fork_context()
+    assert ctx is not None  # the default: forked workers
+    receive, send = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_forked_state, args=(send,))
+    p.start()
+    send.close()
+    state = receive.recv()
+    p.join()
+    assert p.exitcode == 0
+    assert state == ((False, False, True, True), True, True, 2)
+
+
+@pytest.mark.slow
+def test_forked_workers_give_the_new_interpreter_table(reference, tmp_path, monkeypatch):
+    """The reference sweep ran with forked workers (the default); the same study with a new
+    interpreter per case (ANODESIM_SWEEP_FORK=0) gives the same table: every value equal
+    to round-off (rel 1e-12; the two run the same code on the same mesh file)."""
+    ref_out, ref_table = reference
+    out = fresh_copy(ref_out, tmp_path / "interpreters")
+    monkeypatch.setenv("ANODESIM_SWEEP_FORK", "0")
+    from anodesim.study import local
+
+    assert local._fork_context() is None
+    table = anodesim.sweep(out, out, jobs=2)
+    assert [r["status"] for r in table.rows] == ["ok"] * 4
+    for new, ref in zip(outputs(table.rows), outputs(ref_table.rows)):
+        assert new.keys() == ref.keys()
+        for k, v in new.items():
+            if isinstance(v, float):
+                assert v == pytest.approx(ref[k], rel=1e-12, abs=1e-300), k
+            else:
+                assert v == ref[k], k
 
 
 @pytest.mark.slow

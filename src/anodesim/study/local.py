@@ -1,13 +1,13 @@
 """The local executor: one worker process per case, at most `jobs` at once; a killed sweep
 resumes where it stopped.
 
-By default each case is a new interpreter (``python -m anodesim sweep DIR --task-id N``,
-what a SLURM array task runs). ``ANODESIM_SWEEP_FORK=1`` forks the workers from a fork server
-(multiprocessing's "forkserver") that has imported dolfinx, PETSc, gmsh and matplotlib once:
-each case still runs in a fresh process, without the ~1.5 s of imports. It is opt-in: the
-server has initialised MPI and PETSc before it forks, and one 20-case benchmark sweep on the
-loaded development machine ended with a PETSc signal and MPI_Abort in a worker that took the
-runner down (not reproduced on 4 cases; see README § Performance).
+Each case runs in a fresh process of its own. By default it is forked from a fork server
+(multiprocessing's "forkserver") that has imported the Python stack of a run once (UFL,
+Basix, FFCx, gmsh, matplotlib, the anodesim modules) but has initialised neither MPI nor
+PETSc (study/preload.py): each worker initialises MPI itself after the fork and imports
+dolfinx and PETSc (about 0.15 s), instead of starting a new interpreter (about 1.5 s of
+imports). ``ANODESIM_SWEEP_FORK=0`` starts each case as a new interpreter instead
+(``python -m anodesim sweep DIR --task-id N``, what a SLURM array task runs).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from pathlib import Path
 from .folder import _clean_stale, check_jobs, record_failure, result_of
 from .spec import Point, Study
 from .table import Table, collect, plot
+
+
+#: Set to 0 to start each case of a local sweep as a new interpreter instead of forking it.
+FORK_ENV = "ANODESIM_SWEEP_FORK"
 
 
 def _sweep_command(out: Path) -> list[str]:
@@ -62,11 +66,12 @@ def _die_with_parent() -> None:
 
 
 def _fork_context():
-    """The fork server's context (None: start each worker with a new interpreter).
+    """The fork server's context (None: start each worker with a new interpreter, as
+    ``ANODESIM_SWEEP_FORK=0`` asks).
 
     The server is started with one thread per case in its environment and preloads
     :mod:`anodesim.study.preload`."""
-    if os.environ.get("ANODESIM_SWEEP_FORK", "0") != "1" or \
+    if os.environ.get(FORK_ENV, "1") == "0" or \
             "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     ctx = multiprocessing.get_context("forkserver")
@@ -74,10 +79,32 @@ def _fork_context():
     return ctx
 
 
-def _forked_case(out: str, index: int, log_fd: int) -> None:
+class _SentFd:
+    """A file descriptor sent to a forked worker: the fork server's children do not share
+    the runner's descriptor table, so the descriptor travels with the pickled arguments
+    (multiprocessing.reduction.DupFd) and is the worker's own copy on arrival."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __reduce__(self):
+        from multiprocessing import reduction
+
+        return _received_fd, (reduction.DupFd(self.fd),)
+
+
+def _received_fd(dup) -> _SentFd:
+    return _SentFd(dup.detach())
+
+
+def _forked_case(out: str, index: int, log: _SentFd) -> None:
     """In a forked worker: run case `index` of the study in folder `out`, as
     ``anodesim sweep OUT --task-id INDEX -q`` does; stderr goes to the runner's log file."""
+    log_fd = log.fd
     _die_with_parent()
+    from .preload import init_worker
+
+    init_worker()  # MPI is initialised here, in the worker, never in the server
     os.environ.update(_case_env(Path(out)))
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -95,7 +122,7 @@ class _Forked:
 
     def __init__(self, ctx, out: Path, index: int, log):
         self.proc = ctx.Process(target=_forked_case, args=(str(out.resolve()), index,
-                                                           log.fileno()), daemon=False)
+                                                           _SentFd(log.fileno())), daemon=False)
         self.proc.start()
 
     def poll(self):
