@@ -568,6 +568,25 @@ def test_forked_workers_give_the_new_interpreter_table(reference, tmp_path, monk
 
 
 @pytest.mark.slow
+def test_forked_worker_does_not_rerun_the_users_script(tmp_path):
+    """A user's script that sweeps without an ``if __name__ == "__main__"`` guard: the
+    forked workers do not import it again (multiprocessing would, for its main module), so
+    it runs once and its case is computed."""
+    st = {"case": small_block(), "axes": {"beam.power_W": [2.0]}}
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "import json, anodesim\n"
+        f"open({str(tmp_path / 'ran.txt')!r}, 'a').write('ran\\n')\n"
+        f"t = anodesim.sweep(json.loads({json.dumps(json.dumps(st))}), {str(tmp_path / 'o')!r})\n"
+        "print(t.rows[0]['status'])\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["ok"]
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"
+
+
+@pytest.mark.slow
 def test_same_case_run_twice_at_once(reference, tmp_path):
     """Two executors run the same case at the same time: both succeed, one result stands,
     nothing is left behind."""

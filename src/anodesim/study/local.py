@@ -12,6 +12,7 @@ imports). ``ANODESIM_SWEEP_FORK=0`` starts each case as a new interpreter instea
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -117,13 +118,37 @@ def _forked_case(out: str, index: int, log: _SentFd) -> None:
     os._exit(code)  # no atexit handlers of the server's modules in the child
 
 
+@contextlib.contextmanager
+def _without_main_module():
+    """While a worker is started: multiprocessing would have the worker import the runner's
+    main module again (a user's script, which may itself start a sweep without an
+    ``if __name__ == "__main__"`` guard); a worker needs only its target function, so the
+    main module is left out of what is sent to it."""
+    from multiprocessing import spawn
+
+    full = spawn.get_preparation_data
+
+    def without_main(name):
+        data = full(name)
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+        return data
+
+    spawn.get_preparation_data = without_main
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = full
+
+
 class _Forked:
     """A forked worker seen through the Popen interface the runner polls."""
 
     def __init__(self, ctx, out: Path, index: int, log):
         self.proc = ctx.Process(target=_forked_case, args=(str(out.resolve()), index,
                                                            _SentFd(log.fileno())), daemon=False)
-        self.proc.start()
+        with _without_main_module():
+            self.proc.start()
 
     def poll(self):
         return self.proc.exitcode
