@@ -98,15 +98,17 @@ def _received_fd(dup) -> _SentFd:
     return _SentFd(dup.detach())
 
 
-def _forked_case(out: str, index: int, log: _SentFd) -> None:
+def _forked_case(out: str, index: int, log: _SentFd, env: dict) -> None:
     """In a forked worker: run case `index` of the study in folder `out`, as
-    ``anodesim sweep OUT --task-id INDEX -q`` does; stderr goes to the runner's log file."""
+    ``anodesim sweep OUT --task-id INDEX -q`` does, in the runner's environment `env` (the
+    server keeps the one it was started with); stderr goes to the runner's log file."""
     log_fd = log.fd
     _die_with_parent()
+    os.environ.clear()
+    os.environ.update(env)
     from .preload import init_worker
 
     init_worker()  # MPI is initialised here, in the worker, never in the server
-    os.environ.update(_case_env(Path(out)))
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(log_fd, 2)
@@ -145,8 +147,10 @@ class _Forked:
     """A forked worker seen through the Popen interface the runner polls."""
 
     def __init__(self, ctx, out: Path, index: int, log):
+        env = {**_worker_env(), **_case_env(out)}
         self.proc = ctx.Process(target=_forked_case, args=(str(out.resolve()), index,
-                                                           _SentFd(log.fileno())), daemon=False)
+                                                           _SentFd(log.fileno()), env),
+                                daemon=False)
         with _without_main_module():
             self.proc.start()
 
