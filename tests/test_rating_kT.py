@@ -94,3 +94,21 @@ def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind):
     assert max(abs(a / b - 1.0) for a, b in zip(P0, P)) > 0.02
     for p, run in zip(P, run_at):
         assert _bracketed(run, p), (kind, p)
+
+
+def test_anchors_are_added_where_corrections_differ():
+    """Anchor refinement (exact): between two anchors bound by the same limit, a middle point
+    becomes an anchor when their corrections of that limit differ by more than 1 % (a period
+    chart's shortest periods average the pulses, and an interpolated correction missed the
+    FE run there by 11.6 %), not when they agree within it or only another limit's differ;
+    a change of binding limit still takes the first point bound otherwise."""
+    from anodesim.rating.kirchhoff import _refine
+
+    key, other = ("interface", "T_max_target_window_C"), ("heat_sink", "T_max_window_C")
+    binding = ["interface"] * 9
+    f_at = {0: {key: 0.767, other: 1.0}, 4: {key: 0.843, other: 1.0},
+            8: {key: 0.845, other: 0.5}}
+    assert _refine(binding, [0, 4, 8], f_at) == [2]
+    assert _refine(binding, [0, 4, 8]) == []
+    binding[6] = "heat_sink"
+    assert _refine(binding, [0, 4, 8], f_at) == [2, 6]

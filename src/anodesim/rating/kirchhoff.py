@@ -55,6 +55,11 @@ SERIAL_PULSES = 2
 #: takes out most of the nonlinearity), so the anchor's error stays well under 1 %.
 ANCHOR_RTOL = 0.01
 ANCHOR_MAX_RUNS = 4
+#: Adjacent anchors whose corrections of the binding limit differ by more than this get an
+#: anchor between them: linear interpolation between corrections that differ by d can miss
+#: by a good part of d where the correction bends (e.g. a period chart whose shortest
+#: periods average the pulses), and every chart point must stay within 1 % of FE.
+REFINE_CORRECTION_REL = 0.01
 
 
 #: Temperature rises (K) of Transform.rise_of_u's tables.
@@ -384,7 +389,9 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
     A limit's correction changes fastest where the binding limit changes (e.g. the coolant
     face's near the anode's thermal time in a period chart), so the anchors are refined
     there: while a point between two adjacent anchors is bound by another limit than one of
-    them, the first such point becomes an anchor too (at most max_rounds rounds).
+    them, the first such point becomes an anchor too; and where the two anchors' corrections
+    of their binding limit differ by more than REFINE_CORRECTION_REL, the middle point
+    between them does (at most max_rounds rounds).
 
     Args:
         rises: per point, the engine's nodal rise per deposited watt of that point's load.
@@ -403,7 +410,7 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
             P, b, f, n = anchor_point(engine, tr, heads, rises[i], run_at(i), waves[i])
             f_at[i], solved[i], runs = f, (P, b), runs + n
         out = _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves)
-        todo = _refine(out.binding, sorted(solved, key=lambda i: xs[i]))
+        todo = _refine(out.binding, sorted(solved, key=lambda i: xs[i]), f_at)
         if not todo:
             break
     return out
@@ -427,9 +434,11 @@ def _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves) -> Co
     return out
 
 
-def _refine(binding: list[str], order: list[int]) -> list[int]:
+def _refine(binding: list[str], order: list[int], f_at: dict | None = None) -> list[int]:
     """Per interval between adjacent anchors (indices in x order), the first interior point
-    bound by another limit than the interval's ends."""
+    bound by another limit than the interval's ends; else, when the ends' corrections of
+    their binding limits differ by more than REFINE_CORRECTION_REL, the middle interior
+    point."""
     new = []
     for a, b in zip(order, order[1:]):
         lo, hi = sorted((a, b))
@@ -437,7 +446,17 @@ def _refine(binding: list[str], order: list[int]) -> list[int]:
                  or binding[a] != binding[b] and binding[i] != binding[a]]
         if inner:
             new.append(inner[0])
+        elif hi - lo > 1 and f_at is not None and _corrections_differ(
+                f_at[a], f_at[b], {binding[a], binding[b]}):
+            new.append((lo + hi) // 2)
     return new
+
+
+def _corrections_differ(fa: dict, fb: dict, names: set) -> bool:
+    """Whether two anchors' corrections of the named limits differ by more than
+    REFINE_CORRECTION_REL (relative)."""
+    return any(abs(fa[k] / fb[k] - 1.0) > REFINE_CORRECTION_REL
+               for k in fa.keys() & fb.keys() if k[0] in names and fb[k] != 0)
 
 
 def anchor_indices(n: int, count: int = 3) -> list[int]:
