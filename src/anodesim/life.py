@@ -89,9 +89,13 @@ class VapourPressure:
 
 
 @functools.cache
+def _data(name: str) -> dict:
+    """A data file of the package (``data/<name>``), parsed once."""
+    return tomllib.loads(resources.files("anodesim").joinpath("data", name).read_text("utf-8"))
+
+
 def _table() -> dict:
-    text = resources.files("anodesim").joinpath("data/evaporation.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    return _data("evaporation.toml")
 
 
 def metals() -> list[str]:
@@ -239,8 +243,7 @@ class FatigueLimit:
 
 def fatigue_limit(material: str) -> FatigueLimit | None:
     """The fatigue limit of a library material, or None without data."""
-    text = resources.files("anodesim").joinpath("data/fatigue.toml").read_text("utf-8")
-    entry = tomllib.loads(text).get(material)
+    entry = _data("fatigue.toml").get(material)
     if entry is None:
         return None
     return FatigueLimit(material, float(entry["stress_range_Pa"]),

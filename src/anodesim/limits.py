@@ -400,6 +400,12 @@ def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
     return wall
 
 
+def rated_life_h(case: Case) -> float:
+    """The rated life (h) the life limits and the fatigue count use: ``limits.life_h``, else
+    LIFE_H."""
+    return case.limits.life_h if case.limits.life_h is not None else LIFE_H
+
+
 def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
     """The erosion budget of the spot over the rated life, or None when the target has no
     vapour-pressure data (life.composition)."""
@@ -407,7 +413,7 @@ def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
         return None
     given = case.limits
     budget_um = given.erosion_um if given.erosion_um is not None else EROSION_UM
-    hours = given.life_h if given.life_h is not None else LIFE_H
+    hours = rated_life_h(case)
     T_K = life.temperature_for_erosion_K(material, budget_um * 1e-6, hours)
     origin = ("case" if given.erosion_um is not None or given.life_h is not None else
               f"default: {EROSION_UM:g} µm over {LIFE_H:g} h, a sealed tube's spot kept for "
@@ -424,7 +430,7 @@ def recrystallisation_limit(case: Case) -> RecrystallisationLimit | None:
     given = case.limits
     if given.recrystallisation_fraction is None:
         return None
-    hours = given.life_h if given.life_h is not None else LIFE_H
+    hours = rated_life_h(case)
     rate = given.recrystallisation_fraction / (hours * life.SECONDS_PER_HOUR)
     T_K = life.temperature_for_recrystallisation_rate_K(rate)
     return RecrystallisationLimit(

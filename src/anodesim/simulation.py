@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import __version__, geometry, output
 from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
-from .limits import LIFE_H, check, life_summary, limits_for
+from .limits import check, life_summary, limits_for, rated_life_h
 from .monitors import default_monitors
 from .beam import deposition_summary
 from .extra_focal import summary as extra_focal_summary
@@ -254,7 +254,7 @@ class Simulation:
             str(self.mesh_path) if self.mesh_path else None,
             tuple(p.name for p in case.probes if "T" in p.quantities), len(case.loading.segments) == 1, self.out,
             life_summary(prep.mats["target"], series.time, series["T_peak_C"],
-                         case.limits.life_h or LIFE_H)
+                         rated_life_h(case))
             if self.rows else {})
 
     def _beam_summary(self) -> dict:
