@@ -529,8 +529,8 @@ def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float) -
     if over_life == 0:
         return (f"no spot cycle exceeds the {fatigue.material} fatigue limit "
                 f"(swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa)")
-    return (f"{over_life:.3g} cycles in {life_h:.0f} h exceed the {fatigue.material} fatigue "
-            f"limit (swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa, "
+    return (f"{over_life:.3g} cycles in {life_h:.0f} h of this schedule, repeated, exceed the "
+            f"{fatigue.material} fatigue limit (swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa, "
             f"{fatigue.runout_cycles:.0e}-cycle run-out): cracking and roughening of the spot "
             f"expected; cycles to crack not predicted (no strain-life data)")
 
