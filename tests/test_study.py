@@ -335,10 +335,28 @@ def slurm():
     if not SLURM_HERE.exists():
         pytest.skip(f"SLURM TEST NOT RUN: {SLURM_HERE} is absent (a user's clone has no "
                     "../shared); the SLURM path is untested here")
-    r = subprocess.run([str(SLURM_HERE)], capture_output=True, text=True, timeout=600)
+    # slurm-here sizes the node with nproc, which obeys OMP_NUM_THREADS: the node gets
+    # every core only without it
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS",
+                                                             "OMP_THREAD_LIMIT")}
+    r = subprocess.run([str(SLURM_HERE)], capture_output=True, text=True, timeout=600,
+                       env=env)
     if r.returncode != 0:
         pytest.skip(f"SLURM TEST NOT RUN: slurm-here could not start a cluster: "
                     f"{(r.stdout + r.stderr).strip().splitlines()[-1:]}")
+    cpus = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True)
+    return int(cpus.stdout.split()[0].rstrip("+"))
+
+
+def test_a_sweep_leaves_the_callers_environment_alone(tmp_path):
+    """The local runner starts its fork server with one thread per case, but the calling
+    process's environment stays as it was (a sweep once left OMP_NUM_THREADS=1 behind, and
+    a later `nproc` in the same script, slurm-here's, counted one core)."""
+    before = dict(os.environ)
+    table = anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}},
+                           tmp_path / "out")
+    assert [r["status"] for r in table.rows] == ["ok"]
+    assert dict(os.environ) == before
 
 
 @pytest.mark.slow
@@ -368,6 +386,9 @@ def test_slurm_single_mpi_run_gives_the_local_result(slurm, tmp_path):
     """`anodesim run CASE --submit slurm --ntasks 2 --wait`: one SLURM job whose two MPI
     ranks share the mesh, with the numbers of a local one-rank run to round-off (relative
     1e-8: LU on both, MUMPS on two ranks, PETSc's LU on one)."""
+    if slurm < 2:
+        pytest.skip(f"SLURM TEST NOT RUN: the cluster's node has {slurm} CPU; a two-rank "
+                    "job cannot start there")
     case = tmp_path / "case.toml"
     write_toml(case, small_block())
     out = tmp_path / "slurm run"  # a space, quoted in the script
@@ -384,6 +405,27 @@ def test_slurm_single_mpi_run_gives_the_local_result(slurm, tmp_path):
     assert s["numerics"]["cells"] == local["numerics"]["cells"]
     assert s["results"]["T_peak_max_C"] == pytest.approx(local["results"]["T_peak_max_C"],
                                                          rel=1e-8)
+
+
+@pytest.mark.slurm
+def test_slurm_job_that_can_never_start_is_cancelled_and_named(slurm, tmp_path):
+    """A job asking for more ranks than the node has waits in the queue for ever (reason
+    PartitionConfig): --wait cancels it and says why in one line, exit 2, instead of
+    waiting (as the two-rank test once did on a node sized at one CPU)."""
+    case = tmp_path / "case.toml"
+    write_toml(case, small_block())
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "anodesim", "run", str(case), "-o", str(out),
+                        "--submit", "slurm", "--ntasks", str(slurm + 1), "--wait", "-q"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line and "cannot start (PartitionConfig" in line, line
+    assert "it was cancelled" in line
+    job = re.search(r"SLURM job (\d+)", line).group(1)
+    left = subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True)
+    assert not left.stdout.strip()  # gone from the queue
+    assert not (out / "summary.json").exists()
 
 
 def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys):

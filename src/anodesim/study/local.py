@@ -80,6 +80,26 @@ def _fork_context():
     return ctx
 
 
+def _start_fork_server() -> None:
+    """Start the fork server (if it is not running) with one thread per case in its
+    environment; this process's own environment is left as it was (a sweep run from a
+    script must not change what the script's later subprocesses see)."""
+    from multiprocessing import forkserver
+
+    threads = {k: v for k, v in _worker_env().items()
+               if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    saved = {k: os.environ.get(k) for k in threads}
+    os.environ.update(threads)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class _SentFd:
     """A file descriptor sent to a forked worker: the fork server's children do not share
     the runner's descriptor table, so the descriptor travels with the pickled arguments
@@ -204,9 +224,8 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     t0 = time.perf_counter()
     queue = list(pending)
     ctx = _fork_context() if pending else None
-    if ctx is not None:  # the server inherits this environment: one thread per case
-        os.environ.update({k: v for k, v in _worker_env().items()
-                           if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    if ctx is not None:
+        _start_fork_server()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while queue or running:

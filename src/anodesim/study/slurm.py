@@ -50,12 +50,39 @@ def _ranges(indices: list[int]) -> str:
     return ",".join(parts)
 
 
+#: squeue's reasons for a pending job that no amount of waiting starts (the request exceeds
+#: what the partition, account or QOS allows, or a dependency failed); see squeue(1),
+#: "JOB REASON CODES". --wait cancels such a job and says why instead of waiting forever.
+NEVER_STARTS = {
+    "PartitionConfig": "it asks for more than the partition has (CPUs, memory or nodes)",
+    "PartitionNodeLimit": "it asks for more nodes than the partition allows",
+    "PartitionTimeLimit": "its time limit exceeds the partition's",
+    "BadConstraints": "no node satisfies its constraints",
+    "InvalidAccount": "its account is invalid",
+    "InvalidQOS": "its QOS is invalid",
+    "AccountNotAllowed": "its account may not use the partition",
+    "QOSNotAllowed": "its QOS may not use the partition",
+    "DependencyNeverSatisfied": "a job it depends on failed",
+}
+
+
 def _in_queue(job: str) -> bool:
-    """Whether any task of the job is still queued or running (squeue, retried)."""
+    """Whether any task of the job is still queued or running (squeue, retried).
+
+    Raises:
+        CaseError: the job waits for a reason that never clears (NEVER_STARTS); it is
+            cancelled first.
+    """
     for attempt in range(5):
-        r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True,
+        r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T|%r"], capture_output=True,
                            text=True)
         if r.returncode == 0:
+            for line in r.stdout.split():
+                state, _, reason = line.partition("|")
+                if state == "PENDING" and reason in NEVER_STARTS:
+                    subprocess.run(["scancel", job], capture_output=True)
+                    raise CaseError(f"SLURM job {job} cannot start ({reason}: "
+                                    f"{NEVER_STARTS[reason]}); it was cancelled")
             return bool(r.stdout.strip())
         if "Invalid job id" in r.stderr:  # gone from the controller's memory: finished
             return False
