@@ -72,6 +72,7 @@ class ThermoElasticProblem:
         self.solves = 0
         self.linear_iterations = 0
         self._mean_forms = None  # weighted_mean_displacement's compiled forms
+        self._shift = None  # shift_weight's adjoint weight and forms
         self._balls = {}  # yield_use's averaging matrices, per (region, faces, radius)
         self.initialise()
 
@@ -80,6 +81,7 @@ class ThermoElasticProblem:
         steps, as the heat problem)."""
         self._define_function_space()
         a, L, E_max = self._define_elasticity()
+        self._L = L  # the thermal load, also contracted with the shift weight (shift_weight)
         a, pairs = self._define_ties(a, E_max)
         self._define_mounts()
         if self.free:
@@ -390,6 +392,66 @@ class ThermoElasticProblem:
         if self.domain.axisymmetric:  # radial parts cancel around the axis
             return np.array([0.0, 0.0, mean[1]])
         return mean
+
+    def shift_weight(self, terms, normal) -> None:
+        """Solve for the adjoint weight z of the spot's normal shift on the current operator
+        (the last solve's E(T), ν(T)): afterwards ``normal_shift()`` gives
+        J = n·(weighted_mean_displacement(terms) − reference_displacement()) for any
+        temperature field without a displacement solve.
+
+        J is linear in u, J(u) = g·u, and u = K⁻¹ b(T) with K symmetric, so
+        J = (K⁻¹ g)·b(T) = L(z; T): the thermal load contracted with z = K⁻¹ g. Exact while
+        E and ν stay those of the last solve (constant properties: always); otherwise a
+        proxy whose error is the change of the operator since then. The free body's
+        centre-of-mass correction is part of g.
+
+        Args:
+            terms: the beam source terms [(q, measure)] of weighted_mean_displacement.
+            normal: the outward surface normal n at the spot (3 components, tube frame).
+        """
+        n = np.asarray(normal, dtype=float)
+        c = n if self.domain.mesh.geometry.dim == 3 else np.array([0.0, n[2]])  # (r, z)
+        if self._shift is None:
+            v = ufl.TestFunction(self.V)
+            form = dolfinx.fem.form
+            den = self.comm.allreduce(sum(dolfinx.fem.assemble_scalar(form(q * self.weight
+                                                                            * meas))
+                                          for q, meas in terms), op=MPI.SUM)
+            coef = [dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(0.0))
+                    for _ in c]
+            g = sum(coef[i] / den * q * v[i] * self.weight * meas
+                    for q, meas in terms for i in range(len(c)))
+            with_ref = self.reference_face is not None
+            if with_ref:
+                ds = self.ds(self.domain.groups[self.reference_face])
+                one = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(1.0))
+                area = self.comm.allreduce(dolfinx.fem.assemble_scalar(
+                    form(one * self.weight * ds)), op=MPI.SUM)
+                g -= sum(coef[i] / area * v[i] * self.weight * ds for i in range(len(c)))
+            if self.free and not with_ref:  # u_z − ∫ρ u_z w/mass (J(e_z) = c_z)
+                mass = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass), op=MPI.SUM)
+                g -= sum(float(m.rho(self.T_ref)) / mass * coef[1] * v[1] * self.weight
+                         * self.dx(self.domain.groups[r]) for r, m in self.materials.items())
+            z = dolfinx.fem.Function(self.V, name="shift_weight")
+            self._shift = (coef, form(g), z, form(ufl.action(self._L, z)),
+                           dolfinx.fem.petsc.create_vector(self.V))
+        coef, g_form, z, J_form, g = self._shift
+        for k, ci in zip(coef, c):
+            k.value = ci
+        with g.localForm() as loc:
+            loc.set(0.0)
+        dolfinx.fem.petsc.assemble_vector(g, g_form)
+        g.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+        dolfinx.fem.petsc.set_bc(g, self.bcs)
+        solve_linear(self.ksp, g, z.x.petsc_vec, MechanicsError, "shift weight")
+        z.x.scatter_forward()
+
+    def normal_shift(self) -> float:
+        """n·(weighted mean − reference displacement) (m) of the current temperature field
+        through the weight of shift_weight (which must have been solved): one assembly of
+        the thermal load, no solve."""
+        self._update_coefficients()
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(self._shift[3]), op=MPI.SUM)
 
     def reference_displacement(self) -> np.ndarray:
         """Mean displacement of the reference face, ∫ u w dA / ∫ w dA (m, 3 components; zero

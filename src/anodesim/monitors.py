@@ -37,6 +37,11 @@ class Monitor:
     def reset(self, case: Case | None = None) -> None:
         """Forget what a previous run recorded (case: the case of the next run)."""
 
+    def finish(self) -> dict[int, list[float]]:
+        """After the time loop (save-time monitors): row of the series → the values to put
+        there besides the save times."""
+        return {}
+
 
 class BeamPower(Monitor):
     """Beam power before backscatter and the power deposited after it (W)."""
@@ -149,7 +154,18 @@ def _unit_of(column: str) -> str:
 
 
 class Mechanics(Monitor):
-    """Thermoelastic solve at the save times: spot displacement, drift, stress maxima."""
+    """Thermoelastic solve at the save times: spot displacement, drift, stress maxima.
+
+    A drift can peak or reverse between save times (a fast bulge of the insert, a slower
+    recession behind the heat sink). With a drift map, every step therefore also evaluates
+    the spot's normal shift through the adjoint weight of the last solve
+    (ThermoElasticProblem.shift_weight: one assembly, no solve; exact for constant E, ν,
+    else a proxy), which gives every drift figure at every step. The steps where a figure
+    reaches its largest and smallest proxy value are kept (with their temperature field),
+    and ``finish`` solves the full thermoelastic problem there: the series then holds the
+    exact values at those instants, so the run's drift extremes and drift limits are
+    taken over every step, not only over the save times.
+    """
 
     at_save_times = True
 
@@ -198,14 +214,64 @@ class Mechanics(Monitor):
         self.seconds = 0.0
         self.solver.solves = 0
         self.solver.linear_iterations = 0
+        self.row = -1  # the row of the series being recorded
+        self.saved = set()  # rows with a full solve
+        self.weighted = False  # the shift weight is solved for this run
+        self.extremes = {}  # (drift column, ±1) → (proxy value × sign > 0, row, time)
+        self.fields = {}  # row → the temperature field there (for finish's solves)
 
     def record(self, t, beam_W):
+        self.row += 1
+        if self.map is not None:
+            self._track_drift(t)
         return [math.nan] * len(self.columns)
 
-    def at_save(self, t: float) -> list[float]:
-        """Solve the thermoelastic problem on the current temperature; the column values."""
+    def _track_drift(self, t: float) -> None:
+        """The drift figures of this step through the shift weight; keep the steps of each
+        figure's largest and smallest value with their temperature fields."""
         start = time.perf_counter()
+        if not self.weighted:  # the operator of the initial state
+            self.solver.solve()
+            self.solver.shift_weight(self.terms, self.map.normal)
+            self.weighted = True
+        shift = self.solver.normal_shift()
+        extra = self.pointing.shift_m(t) if self.pointing is not None else None
+        d = self.map.apply(shift * self.map.normal, extra_shift=extra)
+        for c in self.drift_columns:
+            for sign in (1.0, -1.0):  # the largest magnitude either way (0: no extreme)
+                best = self.extremes.get((c, sign), (0.0,))
+                if sign * d[c] > best[0]:
+                    self.extremes[(c, sign)] = (sign * d[c], self.row, t)
+                    if self.row not in self.fields:
+                        self.fields[self.row] = self.solver.T.x.array.copy()
+        kept = {row for _, row, _ in self.extremes.values()}
+        for row in [r for r in self.fields if r not in kept]:
+            del self.fields[row]
+        self.seconds += time.perf_counter() - start
+
+    def finish(self) -> dict[int, list[float]]:
+        """Full solves at the steps where a drift figure is extreme (kept by record) and
+        that were not saved: row → the column values there."""
+        T = self.solver.T.x.array
+        now = T.copy()
+        out = {}
+        for row, t in sorted({(row, t) for _, row, t in self.extremes.values()}):
+            if row not in self.saved:
+                T[:] = self.fields[row]
+                out[row] = self.at_save(t, weight=False)
+        T[:] = now
+        self.fields = {}
+        return out
+
+    def at_save(self, t: float, weight: bool = True) -> list[float]:
+        """Solve the thermoelastic problem on the current temperature; the column values.
+        With a drift map, the shift weight is then solved again on this operator (weight)."""
+        start = time.perf_counter()
+        self.saved.add(self.row)
         self.solver.solve()
+        if self.map is not None and weight:
+            self.solver.shift_weight(self.terms, self.map.normal)
+            self.weighted = True
         ref = self.solver.reference_displacement()
         u = self.solver.weighted_mean_displacement(self.terms) - ref
         three = len(self.u_columns) == 3

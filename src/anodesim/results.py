@@ -30,7 +30,8 @@ SIGN_CONVENTIONS = [
     "magnification_change_rel: dM/M = drift_along_view x (1/SOD - 1/SDD); "
     "offaxis_shift_um/_px: detector_radius x dM/M, the radial image shift at that detector "
     "radius (positive: outward)",
-    "mechanics columns are filled at the save times only",
+    "mechanics columns are filled at the save times and, with a drift map, at the steps "
+    "between them where a drift figure is largest or smallest",
 ]
 
 
