@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import dataclasses as dc
 
 from ..case import Case
-from .engine import Engine, schedule_rise
+from ..limits import LifeLimit
+from .engine import Engine, engine_head, schedule_rise
 
 
 def confirmation_simulation(case: Case):
@@ -36,6 +37,42 @@ class SafeLoading:
     method: str
 
 
+def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
+    """The engine's largest beam power (W) of the case's schedule and its binding limit,
+    every limit over the whole schedule: the temperatures at their worst instant and the
+    drift figures at their largest excursion either way (schedule_rise); on a finite
+    pulse train from cold, the life limits on the spot's mean damage rate over the whole
+    train (kirchhoff.Waveform.of_train), as the FE run checks them, not the last period's
+    peak held for the whole time (exact for a steady spot, but on a train of short pulses
+    several per cent low: the spot is hot only a duty cycle's share of the time)."""
+    from .kirchhoff import Transform, Waveform, key
+
+    rise = schedule_rise(engine, case)
+    train = finite_train(case.loading)
+    wave = Waveform.of_train(engine, *train) if train is not None else None
+    if wave is None:
+        return engine.max_power(rise)
+    identity = Transform(engine.response.T0, {})  # the engine's constant k
+    heads = {key(lim): engine_head(lim) for lim in engine.limits}
+    for lim in engine.limits:
+        if isinstance(lim, LifeLimit):  # the head that the peak rise reaches at that power
+            heads[key(lim)] = wave.max_power(lim, identity, 1.0) * float(
+                rise[engine.nodes[lim.column]].max())
+    return engine.max_power(rise, heads=heads)
+
+
+def finite_train(loading) -> tuple[float, float, int, float] | None:
+    """(on-time s, period s, pulses, cooling after the last period s) of a pulse train
+    with an off-phase, else None."""
+    seg = loading.segments
+    if loading.kind != "pulse_train" or len(seg) < 2 or seg[1][1] != 0.0:
+        return None
+    on, off = seg[0][0], seg[1][0]
+    pulses = sum(1 for _, p in seg if p > 0)
+    tail = sum(d for d, _ in seg) - pulses * (on + off)
+    return on, on + off, pulses, max(tail, 0.0)
+
+
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
                      max_runs: int = 10, sim=None) -> SafeLoading:
     """Largest beam power of the case's schedule shape with every limit held.
@@ -59,7 +96,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
 
-    P_engine, binding = engine.max_power(schedule_rise(engine, case))
+    P_engine, binding = engine_power(engine, case)
     if not confirm:
         return SafeLoading(P_engine, binding, P_engine, False, 0, [], "linear-response engine")
     top = max((p for _, p in case.loading.segments), default=case.beam.power_W)
