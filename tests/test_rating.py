@@ -402,7 +402,8 @@ def test_rating_in_words_covers_the_serial_charts_with_tube_currents():
 def test_engine_sees_a_drift_that_reverses_within_the_schedule():
     """A drift figure whose step response reverses (a fast negative mode, a slower positive
     one: S(t) = −(1 − e^{−t/0.1 s}) + 1.5 (1 − e^{−t/100 s}) µm/W, steady +0.5) is
-    superposed signed: for a 200 s load, a 3-pulse train and the single-load chart the
+    superposed signed: for a 200 s load, a 3-pulse train, the single-load chart and a
+    serial load (over the whole train from cold, engine.serial_rise) the
     engine's worst drift is the largest excursion either way of the closed form evaluated
     densely (within 1e-3 µm/W: the sampled S is interpolated), about −0.96 µm/W early on,
     not the +0.30 at the end of the load that the largest positive value gives; the
@@ -452,6 +453,18 @@ def test_engine_sees_a_drift_that_reverses_within_the_schedule():
     assert binding == "drift" and P == pytest.approx(0.5 / abs(single[1]), rel=1e-9)
     (row,) = rating.chart_single(eng, [200.0])
     assert row["max_beam_power_cold_W"] == pytest.approx(P, rel=1e-9)
+    # A serial load (0.3 s on, 2.7 s off) in its periodic state: the slow mode sits at its
+    # mean (+0.15 µm/W) and the worst is about −0.80, but the train from cold passes the
+    # first pulse's −0.946 (closed form), which the serial charts take (within 1e-3 µm/W)
+    periodic = eng.response.pulse_train_peak(0.3, 3.0, None)[1]
+    first = truth([(0.3, 1.0), (2.7, 0.0)])
+    serial = rating.engine.serial_rise(eng, 0.3, 3.0)
+    assert periodic > -0.85 and first < -0.94
+    assert serial[1] == pytest.approx(first, abs=1e-3)
+    assert serial[0] == eng.response.pulse_train_peak(0.3, 3.0, None)[0]  # temperature
+    (row,) = rating.chart_duty(eng, 3.0, [0.1])
+    assert row["binding"] == "drift"
+    assert row["max_peak_beam_power_W"] == pytest.approx(0.5 / abs(serial[1]), rel=1e-9)
 
 
 @pytest.mark.slow

@@ -207,13 +207,15 @@ class Mechanics(Monitor):
             columns.append(yield_column(sink))
         self.columns = tuple(columns)
         self.units = tuple(_unit_of(c) for c in columns)
-        self.reset()
+        self.reset(case)
 
     def reset(self, case=None):
         self.stress_max = {r: (0.0, None, None) for r in self.regions}  # (MPa, time, location)
         self.seconds = 0.0
         self.solver.solves = 0
         self.solver.linear_iterations = 0
+        if case is not None:  # a steady run is saved at its only row: nothing between
+            self.track = self.map is not None and case.loading.kind != "steady"
         self.row = -1  # the row of the series being recorded
         self.saved = set()  # rows with a full solve
         self.weighted = False  # the shift weight is solved for this run
@@ -222,7 +224,7 @@ class Mechanics(Monitor):
 
     def record(self, t, beam_W):
         self.row += 1
-        if self.map is not None:
+        if self.track:
             self._track_drift(t)
         return [math.nan] * len(self.columns)
 
@@ -269,7 +271,7 @@ class Mechanics(Monitor):
         start = time.perf_counter()
         self.saved.add(self.row)
         self.solver.solve()
-        if self.map is not None and weight:
+        if self.track and weight:
             self.solver.shift_weight(self.terms, self.map.normal)
             self.weighted = True
         ref = self.solver.reference_displacement()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Engine
+from .engine import Engine, serial_rise
 
 
 def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
@@ -33,10 +33,11 @@ def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
 
 def _serial_load(engine: Engine, pairs) -> list[dict]:
     """Maximum peak and mean beam power for (period s, duty cycle) pairs, in the periodic
-    steady state of the pulse train."""
+    steady state of the pulse train (a drift figure over the whole train from cold:
+    serial_rise)."""
     rows = []
     for T, d in pairs:
-        P, b = engine.max_power(engine.response.pulse_train_peak(d * T, T, None))
+        P, b = engine.max_power(serial_rise(engine, d * T, T))
         rows.append({"period_s": float(T), "duty_cycle": float(d), "max_peak_beam_power_W": P,
                      "max_mean_beam_power_W": d * P, "binding": b})
     return rows

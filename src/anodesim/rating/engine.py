@@ -11,7 +11,7 @@ import numpy as np
 
 from ..case import Case, interfaces_of, regions_of
 from ..limits import SIGNED_LIMITS, ErosionLimit, LifeLimit, Limit, cooled_faces, limits_for
-from ..response import ResponseError, StepResponse
+from ..response import ResponseError, StepResponse, _extreme
 
 
 #: Limits the engine cannot evaluate (no stress probe): checked by the FE confirmations only.
@@ -292,6 +292,38 @@ def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     shape = [(d, p / peak) for d, p in seg]
     ends = np.cumsum([d for d, _ in seg])
     return _with_signed(engine, (r.schedule(shape, ends) - r.T0).max(axis=0), shape)
+
+
+#: Pulses of a train from cold each evaluated by serial_rise for a drift figure; beyond
+#: them, as many pulses geometrically spaced up to the response's horizon.
+TRAIN_PULSES = 32
+
+
+def serial_rise(engine: Engine, t_on: float, period: float) -> np.ndarray:
+    """Worst nodal rise per deposited watt of a serial load (on-time, period s): the
+    periodic steady state's for the temperatures (each pulse adds heat, so it is their
+    worst), and for the drift figures the largest excursion either way over the whole train
+    from cold, which the tube passes through: a drift that reverses (a fast bulge of the
+    insert, a slow recession behind the heat sink) is largest in the first pulses, before
+    the slow part has built up. Pulses 1 to TRAIN_PULSES and geometrically spaced ones up to
+    the horizon (settled beyond) are each summed exactly (StepResponse.train_rise) at the
+    instants of pulse_train_peak plus geometric ones after each switch."""
+    r = engine.response
+    rise = r.pulse_train_peak(t_on, period, None)
+    pos = engine.signed()
+    if not len(pos) or t_on >= period:
+        return rise
+    sub = r.columns(pos)
+    n = TRAIN_PULSES
+    phi = np.unique(np.concatenate([
+        r.phases(t_on, period), t_on * np.geomspace(1e-7, 1.0, n),
+        t_on + (period - t_on) * np.geomspace(1e-7, 1.0, n)]))
+    last = max(n, int(np.ceil(r.horizon / period)))
+    ks = np.unique(np.concatenate([np.arange(1, n + 1),
+                                   np.round(np.geomspace(n, last, n)).astype(int)]))
+    rows = [sub.train_rise(t_on, period, int(k), phi) for k in ks]
+    rise[pos] = _extreme(np.vstack(rows + [rise[pos][None, :]]))
+    return rise
 
 
 def _with_signed(engine: Engine, rise: np.ndarray, shape) -> np.ndarray:

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..case import Case, Loading, interfaces_of, regions_of
 from ..limits import LifeLimit, Limit, LimitCheck, check, limits_for
-from .engine import Engine, engine_head
+from .engine import Engine, engine_head, serial_rise
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -562,8 +562,7 @@ def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
                    along: str) -> int:
     """FE-correct serial-load chart rows (chart_duty / chart_period) in place; the constant-k
     engine's numbers stay as engine_constant_k_W. Returns the FE runs made."""
-    rises = [engine.response.pulse_train_peak(r["duty_cycle"] * r["period_s"], r["period_s"],
-                                              None) for r in rows]
+    rises = [serial_rise(engine, r["duty_cycle"] * r["period_s"], r["period_s"]) for r in rows]
 
     def run_at(i):
         return lambda P: runs.serial(rows[i]["period_s"], rows[i]["duty_cycle"], P)
