@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -115,6 +117,24 @@ def film_point(film: str, sub: str, kv: float, t_um: float, n: int, seed: int) -
     )
 
 
+def _timed_bulk(args):
+    """bulk_point(*args) and its wall time (s), for a worker pool."""
+    t0 = time.time()
+    return bulk_point(*args), time.time() - t0
+
+
+def _timed_film(args):
+    """film_point(*args) and its wall time (s), for a worker pool."""
+    t0 = time.time()
+    return film_point(*args), time.time() - t0
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished worker processes."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("src/anodesim/data/electron_kernels.npz"))
@@ -124,10 +144,16 @@ def main(argv=None) -> int:
                     help="run one half-space point and print its scalars as JSON")
     ap.add_argument("--n", type=int, default=2000, help="histories for --point")
     ap.add_argument("--seed", type=int, default=12345, help="seed for --point")
+    ap.add_argument("--elastic", choices=("elsepa", "rutherford"), default="elsepa",
+                    help="elastic model: the ELSEPA DCS (default) or the Joy-screened Rutherford "
+                         "with the Mott correction for W and Mo (the tables before 2026-12-02b)")
     ap.add_argument("--no-mott", action="store_true",
-                    help="plain screened Rutherford (the tables before the Mott correction)")
+                    help="with --elastic rutherford: no Mott correction (the first tables)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes (the table does not depend on it: seeds are per point)")
     a = ap.parse_args(argv)
     emc.MOTT = not a.no_mott
+    emc.ELASTIC = a.elastic
 
     if a.point:
         mat, kv, psi = a.point[0], float(a.point[1]), float(a.point[2])
@@ -150,28 +176,36 @@ def main(argv=None) -> int:
         for j, kv in enumerate(VOLTAGES_KV):
             csda[i, j] = emc.Material.get(mat).csda_range_um(kv)
             ko[i, j] = emc.Material.get(mat).kanaya_okayama_um(kv)
-            for k, psi in enumerate(ANGLES_DEG):
-                t0 = time.time()
-                res = bulk_point(mat, kv, psi, a.n_bulk, seed_for("bulk", mat, kv, psi))
+    pool = multiprocessing.get_context("fork").Pool(a.jobs) if a.jobs > 1 else None
+    run = pool.imap if pool else map
+    bulk_keys = [(i, j, k) for i in range(nm) for j in range(nv) for k in range(na)]
+    bulk_args = [(BULK[i], VOLTAGES_KV[j], ANGLES_DEG[k], a.n_bulk,
+                  seed_for("bulk", BULK[i], VOLTAGES_KV[j], ANGLES_DEG[k])) for i, j, k in bulk_keys]
+    for (i, j, k), (res, wall) in zip(bulk_keys, run(_timed_bulk, bulk_args)):
+                mat, kv, psi = BULK[i], VOLTAGES_KV[j], ANGLES_DEG[k]
                 for key in scal:
                     out[key][i, j, k] = res[key]
                 kernel[i, j, k] = res["kernel"]
                 xmean[i, j, k] = res["xmean_frac"]
                 bs_theta[i, j, k] = res["bs_theta"]
                 print(f"{mat:8s} {kv:4d} kV {psi:3d}°  η={res['eta']:.3f} ηE={res['eta_E']:.3f} "
-                      f"z̄={res['mean_depth_um']:.3g} µm  {time.time() - t0:.1f} s", flush=True)
+                      f"z̄={res['mean_depth_um']:.3g} µm  {wall:.1f} s", flush=True)
     fshape = (len(FILMS), nv, nt)
     film = {k: np.zeros(fshape) for k in ("film", "film_se", "substrate", "eta", "eta_E", "eta_E_se")}
-    for i, (f, s) in enumerate(FILMS):
-        for j, kv in enumerate(VOLTAGES_KV):
-            for k, t_um in enumerate(THICKNESS_UM):
-                t0 = time.time()
-                res = film_point(f, s, kv, t_um, a.n_film, seed_for("film", f, s, kv, t_um))
+    film_keys = [(i, j, k) for i in range(len(FILMS)) for j in range(nv) for k in range(nt)]
+    film_args = [(*FILMS[i], VOLTAGES_KV[j], THICKNESS_UM[k], a.n_film,
+                  seed_for("film", *FILMS[i], VOLTAGES_KV[j], THICKNESS_UM[k]))
+                 for i, j, k in film_keys]
+    for (i, j, k), (res, wall) in zip(film_keys, run(_timed_film, film_args)):
+                (f, s), kv, t_um = FILMS[i], VOLTAGES_KV[j], THICKNESS_UM[k]
                 for key in film:
                     film[key][i, j, k] = res[key]
                 print(f"{f}/{s} {kv:4d} kV {t_um:5.1f} µm  film={res['film']:.3f} "
-                      f"ηE={res['eta_E']:.3f}  {time.time() - t0:.1f} s", flush=True)
-    cpu_s = time.process_time() - t_start
+                      f"ηE={res['eta_E']:.3f}  {wall:.1f} s", flush=True)
+    if pool:
+        pool.close()
+        pool.join()
+    cpu_s = time.process_time() - t_start + _children_cpu_s()
 
     a.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
