@@ -1,9 +1,10 @@
 """Electron deposition kernels of the beam heat source, read from the shipped tables.
 
 The tables (``data/electron_kernels.npz``, provenance in ``data/electron_kernels.json``) were
-made by the electron Monte Carlo of ``tools/electron_mc`` (condensed-history, screened
-Rutherford elastic scattering with a Mott correction for W and Mo below 50 keV,
-Bethe/Joy–Luo continuous slowing down; physics, sources,
+made by the electron Monte Carlo of ``tools/electron_mc`` (condensed-history; elastic
+scattering from the ELSEPA cross sections of the PENELOPE database for the 10–30 kV rows and
+from the Joy-screened Rutherford with a Mott correction for W and Mo below 50 keV for the
+50–225 kV rows (``rows`` in the .json); Bethe/Joy–Luo continuous slowing down; physics, sources,
 statistical errors and validation in ``tools/electron_mc/README.md``). They hold, for the
 half-space targets W, Mo, Cu, diamond and Be at 10–225 kV and 0–80° incidence (angle from
 the surface normal):

@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -41,6 +43,12 @@ R_EDGES_FRAC = (np.arange(NR + 1) / NR) ** 2
 
 
 SOURCES = [
+    "Salvat, Jablonski & Powell, ELSEPA, Comput. Phys. Commun. 165, 157 (2005): Dirac partial-wave "
+    "elastic cross sections; as tabulated in the PENELOPE database files eeldx004/006/029/042/074.p08 "
+    "(copied from PenRed, github.com/PenRed/PenRed, dataBases/penmaterials/pdfiles, commit 9978863; "
+    "PENELOPE licence, Universitat de Barcelona; tools/electron_mc/data/README.md)",
+    "Fano, Phys. Rev. 93, 117 (1954) [recalled, not re-read]: the Z(Z+1) rule, here (Z+1)/Z on the "
+    "ELSEPA DCS for the angular deflections by the atomic electrons",
     "Joy, Monte Carlo Modeling for Electron Microscopy and Microanalysis (OUP 1995): screened "
     "Rutherford cross section and screening parameter",
     "ICRU Report 37 (1984): collision stopping power of electrons; mean excitation energies",
@@ -115,6 +123,64 @@ def film_point(film: str, sub: str, kv: float, t_um: float, n: int, seed: int) -
     )
 
 
+def method_text() -> str:
+    """One-paragraph description of the Monte Carlo physics for the provenance file."""
+    if emc.ELASTIC == "elsepa":
+        elastic = ("elastic scattering from the ELSEPA differential cross sections of the PENELOPE "
+                   "database (eeldxZZZ.p08, tabulated on PENELOPE's 606 angles, log-log "
+                   f"interpolated onto {emc.N_EGRID} energies"
+                   + (", times (Z+1)/Z for the angular deflections by inelastic collisions"
+                      if emc.INELASTIC_DEFLECTION else "") + "), ")
+    else:
+        elastic = ("screened Rutherford elastic scattering (Joy screening, relativistic "
+                   "kinematics, Z(Z+1)), "
+                   + ("Mott-corrected for Z > %d below %g keV (total and transport cross "
+                      "sections scaled by the energy dependence of Browning et al.'s Mott fit "
+                      "relative to the screened Rutherford one, anchored at %g keV), "
+                      % (emc.MOTT_MIN_Z, emc.MOTT_E_REF_KEV, emc.MOTT_E_REF_KEV)
+                      if emc.MOTT else "no Mott correction, "))
+    return ("condensed-history (class II mixed) electron Monte Carlo: " + elastic
+            + f"hard collisions above the cutoff with lambda_h = max(lambda_el, {emc.C1} "
+            "lambda_1), random-hinge soft deflection, CSDA with the ICRU 37 Bethe collision "
+            "stopping power and the Joy-Luo low-energy correction, "
+            f"step energy loss <= {emc.F_E:.0%}, cutoff max({emc.E_CUT_MIN_KEV} keV, "
+            f"{emc.E_CUT_FRAC} E0)")
+
+
+def _rows_provenance(redo: set, base_prov: dict | None) -> dict:
+    """Which voltage rows were made by which physics (a partial regeneration keeps rows)."""
+    this = ", ".join(f"{v:g}" for v in VOLTAGES_KV if v in redo) + " kV"
+    rows = {this: {"method": method_text(), "generated_utc":
+                   time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
+    if base_prov is not None:
+        kept = [v for v in VOLTAGES_KV if v not in redo]
+        if kept:
+            rows[", ".join(f"{v:g}" for v in kept) + " kV"] = {
+                "method": base_prov["method"], "generated_utc": base_prov["generated_utc"],
+                "generator_commit": base_prov.get("generator_commit", ""),
+                "cpu_seconds_of_the_whole_base_table": base_prov.get("cpu_seconds"),
+                "note": base_prov.get("note", "")}
+    return rows
+
+
+def _timed_bulk(args):
+    """bulk_point(*args) and its wall time (s), for a worker pool."""
+    t0 = time.time()
+    return bulk_point(*args), time.time() - t0
+
+
+def _timed_film(args):
+    """film_point(*args) and its wall time (s), for a worker pool."""
+    t0 = time.time()
+    return film_point(*args), time.time() - t0
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished worker processes."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("src/anodesim/data/electron_kernels.npz"))
@@ -124,10 +190,21 @@ def main(argv=None) -> int:
                     help="run one half-space point and print its scalars as JSON")
     ap.add_argument("--n", type=int, default=2000, help="histories for --point")
     ap.add_argument("--seed", type=int, default=12345, help="seed for --point")
+    ap.add_argument("--elastic", choices=("elsepa", "rutherford"), default="elsepa",
+                    help="elastic model: the ELSEPA DCS (default) or the Joy-screened Rutherford "
+                         "with the Mott correction for W and Mo (the tables before 2026-12-02b)")
     ap.add_argument("--no-mott", action="store_true",
-                    help="plain screened Rutherford (the tables before the Mott correction)")
+                    help="with --elastic rutherford: no Mott correction (the first tables)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes (the table does not depend on it: seeds are per point)")
+    ap.add_argument("--voltages", type=int, nargs="+", metavar="KV",
+                    help="regenerate only these table voltages (bulk and film rows); the other "
+                         "rows are copied from --base")
+    ap.add_argument("--base", type=Path, default=None,
+                    help="with --voltages: the table whose other rows are kept (default --out)")
     a = ap.parse_args(argv)
     emc.MOTT = not a.no_mott
+    emc.ELASTIC = a.elastic
 
     if a.point:
         mat, kv, psi = a.point[0], float(a.point[1]), float(a.point[2])
@@ -146,32 +223,59 @@ def main(argv=None) -> int:
     bs_theta = np.zeros((nm, nv, na, emc.N_THETA_BS), dtype=np.float32)
     csda = np.zeros((nm, nv))
     ko = np.zeros((nm, nv))
+    redo = set(VOLTAGES_KV)
+    base = base_prov = None
+    if a.voltages:
+        redo = set(a.voltages)
+        if not redo <= set(VOLTAGES_KV):
+            ap.error(f"--voltages must be among {VOLTAGES_KV}")
+        base_path = a.base or a.out
+        base = dict(np.load(base_path))
+        base_prov = json.loads(base_path.with_suffix(".json").read_text())
+        for key in scal:
+            out[key][:] = base[key]
+        kernel[:], xmean[:], bs_theta[:] = base["kernel"], base["xmean_frac"], base["bs_theta"]
     for i, mat in enumerate(BULK):
         for j, kv in enumerate(VOLTAGES_KV):
             csda[i, j] = emc.Material.get(mat).csda_range_um(kv)
             ko[i, j] = emc.Material.get(mat).kanaya_okayama_um(kv)
-            for k, psi in enumerate(ANGLES_DEG):
-                t0 = time.time()
-                res = bulk_point(mat, kv, psi, a.n_bulk, seed_for("bulk", mat, kv, psi))
+    pool = multiprocessing.get_context("fork").Pool(a.jobs) if a.jobs > 1 else None
+    run = pool.imap if pool else map
+    bulk_keys = [(i, j, k) for i in range(nm) for j in range(nv) for k in range(na)
+                 if VOLTAGES_KV[j] in redo]
+    bulk_args = [(BULK[i], VOLTAGES_KV[j], ANGLES_DEG[k], a.n_bulk,
+                  seed_for("bulk", BULK[i], VOLTAGES_KV[j], ANGLES_DEG[k])) for i, j, k in bulk_keys]
+    for (i, j, k), (res, wall) in zip(bulk_keys, run(_timed_bulk, bulk_args)):
+                mat, kv, psi = BULK[i], VOLTAGES_KV[j], ANGLES_DEG[k]
                 for key in scal:
                     out[key][i, j, k] = res[key]
                 kernel[i, j, k] = res["kernel"]
                 xmean[i, j, k] = res["xmean_frac"]
                 bs_theta[i, j, k] = res["bs_theta"]
                 print(f"{mat:8s} {kv:4d} kV {psi:3d}°  η={res['eta']:.3f} ηE={res['eta_E']:.3f} "
-                      f"z̄={res['mean_depth_um']:.3g} µm  {time.time() - t0:.1f} s", flush=True)
+                      f"z̄={res['mean_depth_um']:.3g} µm  {wall:.1f} s", flush=True)
     fshape = (len(FILMS), nv, nt)
     film = {k: np.zeros(fshape) for k in ("film", "film_se", "substrate", "eta", "eta_E", "eta_E_se")}
-    for i, (f, s) in enumerate(FILMS):
-        for j, kv in enumerate(VOLTAGES_KV):
-            for k, t_um in enumerate(THICKNESS_UM):
-                t0 = time.time()
-                res = film_point(f, s, kv, t_um, a.n_film, seed_for("film", f, s, kv, t_um))
+    if base is not None:
+        for key, bkey in (("film", "film_share"), ("film_se", "film_share_se"),
+                          ("substrate", "film_substrate_share"), ("eta", "film_eta"),
+                          ("eta_E", "film_eta_E"), ("eta_E_se", "film_eta_E_se")):
+            film[key][:] = base[bkey]
+    film_keys = [(i, j, k) for i in range(len(FILMS)) for j in range(nv) for k in range(nt)
+                 if VOLTAGES_KV[j] in redo]
+    film_args = [(*FILMS[i], VOLTAGES_KV[j], THICKNESS_UM[k], a.n_film,
+                  seed_for("film", *FILMS[i], VOLTAGES_KV[j], THICKNESS_UM[k]))
+                 for i, j, k in film_keys]
+    for (i, j, k), (res, wall) in zip(film_keys, run(_timed_film, film_args)):
+                (f, s), kv, t_um = FILMS[i], VOLTAGES_KV[j], THICKNESS_UM[k]
                 for key in film:
                     film[key][i, j, k] = res[key]
                 print(f"{f}/{s} {kv:4d} kV {t_um:5.1f} µm  film={res['film']:.3f} "
-                      f"ηE={res['eta_E']:.3f}  {time.time() - t0:.1f} s", flush=True)
-    cpu_s = time.process_time() - t_start
+                      f"ηE={res['eta_E']:.3f}  {wall:.1f} s", flush=True)
+    if pool:
+        pool.close()
+        pool.join()
+    cpu_s = time.process_time() - t_start + _children_cpu_s()
 
     a.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
@@ -196,18 +300,9 @@ def main(argv=None) -> int:
         commit = ""
     prov = {
         "generator": "tools/electron_mc/generate.py (Monte Carlo: tools/electron_mc/emc.py)",
-        "method": "condensed-history (class II mixed) electron Monte Carlo: screened Rutherford "
-                  "elastic scattering (Joy screening, relativistic kinematics, Z(Z+1)), "
-                  + ("Mott-corrected for Z > %d below %g keV (total and transport cross "
-                     "sections scaled by the energy dependence of Browning et al.'s Mott fit "
-                     "relative to the screened Rutherford one, anchored at %g keV), "
-                     % (emc.MOTT_MIN_Z, emc.MOTT_E_REF_KEV, emc.MOTT_E_REF_KEV) if emc.MOTT else "no Mott correction, ")
-                  + "hard "
-                  f"collisions above the cutoff with lambda_h = max(lambda_el, {emc.C1} lambda_1), "
-                  "random-hinge soft deflection, CSDA with the ICRU 37 Bethe collision stopping "
-                  "power and the Joy-Luo low-energy correction, "
-                  f"step energy loss <= {emc.F_E:.0%}, cutoff max({emc.E_CUT_MIN_KEV} keV, "
-                  f"{emc.E_CUT_FRAC} E0)",
+        "method": (method_text() if redo == set(VOLTAGES_KV) else
+                   "rows made with two models: see 'rows' (a partial regeneration, --voltages)"),
+        "rows": _rows_provenance(redo, base_prov),
         "materials": {m: emc.MATERIALS[m] for m in BULK},
         "histories_per_bulk_point": a.n_bulk,
         "histories_per_film_point": a.n_film,
