@@ -3,6 +3,7 @@ matplotlib, the child writes the PNG files, and a figure that cannot be drawn or
 that dies surfaces as one RunFailure line after the CSV and JSON files are written."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -16,8 +17,9 @@ from anodesim.errors import RunFailure
 
 
 def test_the_child_draws_and_the_parent_never_imports_matplotlib(tmp_path):
-    """In a fresh interpreter: start() gives the child plotter; a time-series figure sent to
-    it is a PNG file once finish() returns; matplotlib stays out of the parent."""
+    """In a fresh interpreter (ANODESIM_PLOT_CHILD=1: the child even on a busy machine):
+    start() gives the child plotter; a time-series figure sent to it is a PNG file once
+    finish() returns; matplotlib stays out of the parent."""
     code = textwrap.dedent(f"""
         import sys
         from anodesim import plotter
@@ -30,7 +32,7 @@ def test_the_child_draws_and_the_parent_never_imports_matplotlib(tmp_path):
         assert "matplotlib" not in sys.modules
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, "ANODESIM_PLOT_CHILD": "1"})
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -51,9 +53,9 @@ def test_a_child_that_dies_is_one_line_naming_its_figures(tmp_path):
 
 
 def test_a_figure_that_cannot_be_written_fails_the_run_but_keeps_its_results(tmp_path):
-    """A run whose drift.png cannot be written (a folder stands at its name): exit status 1,
-    one line naming the file, no traceback; timeseries.csv and summary.json are complete and
-    the other figures are written."""
+    """A run whose drift.png cannot be written (a folder stands at its name), figures in the
+    child: exit status 1, one line naming the file, no traceback; timeseries.csv and
+    summary.json are complete and the other figures are written."""
     case = write_toml(tmp_path / "case.toml",
                       c1(mesh={"spot_fraction": 0.25, "growth": 0.5},
                          loading={"duration_s": 0.01}, output={"save_times_s": [0.01]},
@@ -61,7 +63,8 @@ def test_a_figure_that_cannot_be_written_fails_the_run_but_keeps_its_results(tmp
     out = tmp_path / "run"
     (out / "drift.png").mkdir(parents=True)
     done = subprocess.run([sys.executable, "-m", "anodesim", "run", str(case), "-o", str(out),
-                           "-q"], capture_output=True, text=True, timeout=600)
+                           "-q"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "ANODESIM_PLOT_CHILD": "1"})
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
@@ -72,3 +75,16 @@ def test_a_figure_that_cannot_be_written_fails_the_run_but_keeps_its_results(tmp
     assert len((out / "timeseries.csv").read_text().splitlines()) > 3
     for name in ("temperatures.png", "temperature_field.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_inline_plotter_is_chosen_when_asked_or_matplotlib_is_loaded(monkeypatch):
+    """ANODESIM_PLOT_CHILD=0, or matplotlib already imported (nothing to hide): in process."""
+    import matplotlib  # noqa: F401
+
+    from anodesim import plotter
+
+    monkeypatch.setenv("ANODESIM_PLOT_CHILD", "1")
+    assert isinstance(plotter.start(), plotter.InlinePlotter)  # matplotlib is loaded here
+    monkeypatch.delitem(sys.modules, "matplotlib")
+    monkeypatch.setenv("ANODESIM_PLOT_CHILD", "0")
+    assert isinstance(plotter.start(), plotter.InlinePlotter)
