@@ -252,3 +252,18 @@ def test_sweep_under_mpirun_is_refused_once(tmp_path):
     r = cli(tmp_path, 2, "rate", bad, "-o", "rating")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "rating").exists()
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_serial_commands_under_mpirun_print_once(tmp_path):
+    """check, materials and report do no MPI work: under ``mpirun -n 2`` rank 0 alone runs
+    them (each line once, one report written); bad input is still one line, exit 2."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    r = cli(tmp_path, 2, "check", case)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(": valid (") == 1, r.stdout
+    r, one = cli(tmp_path, 2, "materials"), cli(tmp_path, 1, "materials")
+    assert r.returncode == 0 and r.stdout == one.stdout  # the library listed once
+    bad = write_toml(tmp_path / "bad.toml", reflection(loading={"duration_s": -1.0}))
+    r = cli(tmp_path, 2, "check", bad)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

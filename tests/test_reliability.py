@@ -216,20 +216,49 @@ FAIL_ON_RANK_1 = textwrap.dedent("""
 """)
 
 
+def _run_on_two_ranks(tmp_path, script_text: str) -> subprocess.CompletedProcess:
+    """``anodesim run`` of the reflection case on 2 ranks through a script that injects a
+    failure (the timeout only stops a hang from stalling the suite)."""
+    script = tmp_path / "inject.py"
+    script.write_text(script_text)
+    path = write_toml(tmp_path / "c.toml", reflection())
+    return subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), "run", str(path),
+                           "-o", str(tmp_path / "out"), "-q"],
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.mpi
 @pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
 def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
     """Rank 1 raises in its third time step while rank 0 goes on into the next collective
     solve. Before: rank 0 waited for ever. Now rank 1 prints one line and aborts the job.
     (The timeout only stops a hang from stalling the suite.)"""
-    script = tmp_path / "fail_on_rank_1.py"
-    script.write_text(FAIL_ON_RANK_1)
-    path = write_toml(tmp_path / "c.toml", reflection())
-    r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), "run", str(path),
-                        "-o", str(tmp_path / "out"), "-q"],
-                       capture_output=True, text=True, timeout=300)
+    r = _run_on_two_ranks(tmp_path, FAIL_ON_RANK_1)
     assert r.returncode != 0, r.stderr
     ours = [ln for ln in r.stderr.splitlines() if ln.startswith("[rank 1] anodesim:")]
     assert len(ours) == 1 and "injected failure on rank 1" in ours[0], (
         f"exit {r.returncode}\nstderr:\n{r.stderr}\nstdout:\n{r.stdout}")
     assert "Traceback" not in r.stderr, r.stderr
+
+
+FAIL_ON_EVERY_RANK = FAIL_ON_RANK_1.replace("MPI.COMM_WORLD.rank == 1 and ", "").replace(
+    "injected failure on rank 1", "injected failure on every rank")
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_a_failure_on_every_rank_is_written_like_a_serial_one(tmp_path):
+    """Every rank raises in its third time step (as a diverging solve or an interrupt does):
+    the ranks find each other at the failure (a non-blocking barrier), write the failed
+    summary.json and the partial time series together, and the failure is one line from
+    rank 0 with exit status 1, as in a serial run."""
+    r = _run_on_two_ranks(tmp_path, FAIL_ON_EVERY_RANK)
+    assert r.returncode == 1, f"exit {r.returncode}\nstderr:\n{r.stderr}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("anodesim:"), r.stderr
+    assert "injected failure on every rank" in lines[0]
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["status"] == "failed" and "injected failure on every rank" in s["error"]
+    assert s["provenance"]["mpi_ranks"] == 2
+    rows = (tmp_path / "out" / "timeseries.csv").read_text().splitlines()
+    assert len([x for x in rows if x and not x.startswith("#")]) >= 3  # header + 2 steps

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import time
 
 
 class RunFailure(Exception):
@@ -61,6 +62,31 @@ def abort_other_ranks(status: int) -> None:
         sys.stderr.flush()
         sys.stdout.flush()
         mpi.COMM_WORLD.Abort(status)
+
+
+#: How long a failing rank waits for the others to fail too (s): a failure every rank
+#: meets (a diverging solve, an interrupt) is written like a serial one; a rank failing
+#: alone finds the others busy in a collective call and aborts them after this wait.
+SHARED_FAILURE_WAIT_S = 10.0
+
+
+def all_ranks_failed(comm, timeout_s: float = SHARED_FAILURE_WAIT_S) -> bool:
+    """Whether every rank of comm has reached its failure path: a non-blocking barrier
+    that completes only when all ranks have entered it, polled until timeout_s.
+
+    True means every rank stands at the same point, so collective writes are safe."""
+    request = comm.Ibarrier()
+    deadline = time.monotonic() + timeout_s
+    while not request.Test():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)  # poll interval of the barrier's completion, not a synchronisation
+    return True
+
+
+def failed_on_every_rank(e: BaseException) -> bool:
+    """Whether e was raised on every rank of a parallel run (see all_ranks_failed)."""
+    return getattr(e, "anodesim_every_rank", False)
 
 
 def rank_prefix() -> str:

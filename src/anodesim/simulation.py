@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
+from .errors import all_ranks_failed
 from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .plotter import FigureFailure
 from .limits import check, life_summary, limits_for, rated_life_h
@@ -197,7 +198,7 @@ class Simulation:
         start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
         plot = plotter.start() if self.out is not None and self.rank0 else None
-        status, error = "running", None
+        status, error, every_rank = "running", None, False
         try:
             self.reset(loading, beam_power_W)
             if self.problem is None:
@@ -209,14 +210,17 @@ class Simulation:
                 status = "complete"
             except BaseException as e:
                 status, error = "failed", _failure(e)
+                if self.comm.size > 1 and all_ranks_failed(self.comm):
+                    e.anodesim_every_rank = every_rank = True
                 raise
             finally:
                 # A failure under MPI may be one rank's alone while the others wait in a
                 # collective call: writing the outputs (collective) would hang, so the error
                 # goes straight to the CLI, which aborts every rank
-                # (errors.abort_other_ranks). The partial timeseries.csv written during the
-                # run is kept.
-                if status != "failed" or self.comm.size == 1:
+                # (errors.abort_other_ranks), and the partial timeseries.csv written during
+                # the run is kept. A failure every rank met (all_ranks_failed) is written
+                # like a serial one.
+                if status != "failed" or self.comm.size == 1 or every_rank:
                     run_folder.close_fields(self, self._vtx, status == "complete")
                     timing = self._timing(started, t_solve)
                     result = self.result(status, error, timing, start_utc)

@@ -20,7 +20,8 @@ import argparse
 import importlib
 import sys
 
-from ..errors import abort_other_ranks, debug_enabled, echoes_rank_zero, rank_prefix
+from ..errors import (abort_other_ranks, debug_enabled, echoes_rank_zero,
+                      failed_on_every_rank, launcher_rank, rank_prefix)
 from ..errors import report as failure_line
 
 COMMANDS = [  # (name, help); the handler is the function <name> of the module .<name>
@@ -32,6 +33,10 @@ COMMANDS = [  # (name, help); the handler is the function <name> of the module .
     ("report", "write report.html of a run, rating or study folder"),
     ("materials", "list the material library"),
 ]
+
+#: Commands that do no MPI work: under a parallel launch rank 0 alone runs them (the others
+#: would print every line again and write the same files).
+SERIAL_COMMANDS = {"check", "report", "materials"}
 
 
 class _Version(argparse.Action):
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(format="%(name)s: %(message)s")
         logging.getLogger("anodesim").setLevel(logging.INFO)
+    if args.command in SERIAL_COMMANDS and launcher_rank() > 0:
+        return 0
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -101,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        if not echoes_rank_zero(e):  # bad input read by every rank: one line, from rank 0
+        every_rank = failed_on_every_rank(e)  # then every rank wrote it and ends alike
+        if not (echoes_rank_zero(e) or every_rank and rank_prefix()):  # one line, rank 0
             print(rank_prefix() + line, file=sys.stderr)
-        abort_other_ranks(status)
+        if not every_rank:
+            abort_other_ranks(status)
         return status
