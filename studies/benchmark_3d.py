@@ -13,6 +13,12 @@ it, ``anodesim run studies/reflection_3d.toml`` (whole process: imports, mesh, r
 JSON, PNG and field outputs), N times (default 3), and prints each run's CPU time (user +
 system, the steadier figure on a shared machine) and wall time with the load average, and
 the medians.
+
+``studies/benchmark_3d.py --stages [CASE.toml]`` runs a case (default the 3-D example) in
+this process as ``anodesim run`` does, with its outputs, and prints the CPU time (process
+time: user + system) of each stage: imports, mesh, problem set-up, heat steps, the
+per-step monitors, the elastic solves at the save times, the output files; with the
+step, Newton, Jacobian-assembly and linear-iteration counts and the load average.
 """
 
 import json
@@ -112,7 +118,61 @@ def example(n: int) -> int:
     return 0
 
 
+def stages(case_path: Path) -> int:
+    """One in-process run of case_path with its outputs, CPU time per stage."""
+    import os
+    import tempfile
+
+    load = os.getloadavg()[0]
+    t0 = time.process_time()
+    import anodesim
+    from anodesim import _mpi, monitors, run_folder, simulation, thermal  # noqa: F401
+    import dolfinx  # noqa: F401
+
+    spent = {"imports": time.process_time() - t0}
+    counts = {}
+
+    def timed(owner, name: str, stage: str):
+        fun = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return fun(*args, **kwargs)
+            finally:
+                spent[stage] = spent.get(stage, 0.0) + time.process_time() - start
+                counts[stage] = counts.get(stage, 0) + 1
+        setattr(owner, name, wrapper)
+
+    timed(simulation, "_mesh", "mesh")
+    timed(simulation.Simulation, "initialise", "set-up (incl. mesh)")
+    timed(thermal.ThermalProblem, "step", "heat steps")
+    timed(thermal.ThermalProblem, "_assemble_jacobian", "Jacobian assemblies")
+    timed(simulation.Simulation, "record", "per-step monitors")
+    timed(monitors.Mechanics, "at_save", "elastic solves at saves")
+    timed(run_folder, "write", "output files")
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = simulation.Simulation(anodesim.load(case_path), Path(tmp) / "run")
+        res = sim.run()
+    spent["total (process)"] = time.process_time()
+    from anodesim.cost import machine_timing
+
+    print(f"machine timing (cost.machine_timing, best of 3): {machine_timing():.3f} s")
+    s = res.summary_dict()["numerics"]
+    print(f"{case_path.name}: {s['cells']} cells, {s['dofs']} dofs, {s['time_steps']} steps, "
+          f"{s['newton_iterations']} Newton iterations, "
+          f"{counts.get('Jacobian assemblies', 0)} Jacobian assemblies "
+          f"({sim.problem.shifted} shifted), {s['linear_iterations']} linear iterations; "
+          f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    for stage, sec in spent.items():
+        n = f" ({counts[stage]} calls)" if stage in counts else ""
+        print(f"  {stage:<28s} CPU {sec:7.2f} s{n}")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--stages":
+        sys.exit(stages(Path(sys.argv[2]) if len(sys.argv) > 2 else CASE))
     if len(sys.argv) >= 2 and sys.argv[1] == "--example":
         sys.exit(example(int(sys.argv[2]) if len(sys.argv) > 2 else 3))
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":

@@ -110,3 +110,39 @@ def test_a_sweep_over_the_spot_size_compiles_the_forms_once(tmp_path, spot):
         assert done.returncode == 0, done.stderr
         logs.append(compiled_modules(done.stderr))
     assert logs[0] and logs[1] == []
+
+
+def test_a_spot_size_sweep_with_drift_compiles_the_forms_once(monkeypatch):
+    """issue 15, item 2: with drift on, the mechanics' interface tie stiffness (1e4 E_max /
+    h_min, h_min set by the spot size) was a float in its two boundary forms (the elastic
+    operator and the tie cross terms), so every spot size compiled them again. Two runs of a
+    W-in-Cu insert with drift differing only in fwhm_um (20 → 47 µm, different meshes) now
+    ask the form compiler for the same modules: the second run's module names (FFCx's
+    signature of each form) are all among the first's, so on a warm cache it compiles
+    nothing. In process, on whatever cache the suite uses."""
+    import ffcx.codegeneration.jit as jit
+
+    from cases import c1
+    from test_mechanics import DRIFT
+
+    asked: list[str] = []
+    lookup = jit.get_cached_module
+
+    def recording(module_name, *args):
+        asked.append(module_name)
+        return lookup(module_name, *args)
+
+    monkeypatch.setattr(jit, "get_cached_module", recording)
+    modules, cells = [], []
+    for fwhm in (20.0, 47.0):
+        case = c1(mesh={"spot_fraction": 0.25, "growth": 0.5},
+                  beam={"fwhm_um": fwhm}, loading={"duration_s": 0.01},
+                  output={"save_times_s": [0.01]}, **DRIFT)
+        asked.clear()
+        res = run(anodesim.from_dict(case))
+        assert res.status == "complete"
+        assert any(n.startswith("u_spot_z") for n in res.series.names)  # drift was solved
+        modules.append(set(asked))
+        cells.append(res.numerics["cells"])
+    assert cells[0] != cells[1]  # the meshes (so h_min and the tie stiffness) differ
+    assert modules[0] and modules[1] <= modules[0], sorted(modules[1] - modules[0])

@@ -26,31 +26,40 @@ import numpy as np
 
 from .case import Case
 
-#: Wall-time coefficients, fitted to runs measured on the 2-core sandbox on 2026-12-02 while
-#: it was shared (load 6-8 on 2 cores), each with the machine timing (machine_timing) taken
-#: right before it:
-#:   studies/reflection_insert.toml (2-D): 2339 cells, 1263 dofs, 157 steps, 20 elastic
-#:     solves; thermal 3.88 s, mechanics 3.53 s, mesh 0.94 s; timing 0.14 s
-#:   studies/transmission_target.toml (2-D): 8809 cells, 4772 dofs, 1620 steps, 2 solves;
-#:     thermal 122.4 s, mechanics 0.98 s, mesh 1.95 s; timing 0.10-0.16 s
-#:   studies/reflection_3d.toml (3-D): 28663 cells, 6199 dofs, 157 steps, 20 solves;
-#:     thermal 75.4 s, mechanics 69.9 s, mesh 3.6 s; timing 0.14-0.25 s (0.2 s taken)
-#: The same 3-D run took 21.7 s on a quiet machine (README, Performance) and 149 s here: a
-#: loaded machine slows the FE runs more than the timing, so the estimate is an order of
-#: magnitude, not a quote. Per dimension: seconds per time step = a + b × dofs, per elastic
-#: solve = a + b × dofs, meshing = a + b × cells, at the machine timing `timing`.
+#: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
+#: a core to itself) per stage of runs measured on the 2-core sandbox (Intel Xeon) on
+#: 2026-12-02 at load average 4.8-5.4, by ``studies/benchmark_3d.py --stages CASE`` (issue
+#: 15, after the modified Newton and the numpy stored-heat tally), each with its machine
+#: timing (machine_timing: 0.094-0.098 s that hour; once 0.044 s):
+#:   studies/reflection_insert.toml (2-D): 2379 cells, 1284 dofs, 209 steps, 20 elastic
+#:     solves; heat steps + per-step monitors 0.91 s, elastic 0.61 s, mesh + set-up 0.38 s
+#:   studies/transmission_target.toml (2-D): 10 500 cells, 5641 dofs, 2720 steps, 2 solves;
+#:     steps + monitors 36.7 s, elastic 0.30 s, mesh + set-up 0.65 s
+#:   studies/reflection_3d.toml (3-D): 16 365 cells, 3546 dofs, 209 steps, 20 solves;
+#:     steps + monitors 6.49 s, elastic 2.69 s, mesh + set-up 0.85 s
+#: 2-D: steps a + b × dofs through both cases, elastic solves b × dofs (least squares),
+#: mesh + set-up a + b × cells through both; 3-D: b only, from the one case. Per
+#: dimension: seconds per time step, per elastic solve (× dofs), and for the mesh and the
+#: problem's set-up (× cells), at the machine timing `timing`. Checked against whole runs
+#: not in the fit (load 4.6-6.0): the reflection insert with growth 0.08 and 100 s (5201
+#: cells, 229 steps, 20 solves) estimated 6 s, measured 6.6 s CPU (−10 %); the 3-D example
+#: with growth 0.2 and 2 s (34 078 cells, 194 steps, 20 solves) estimated 24 s, measured
+#: 25.5 s CPU (−6 %; its cell estimate 26 % high, its cost per dof above the fit's). A
+#: loaded machine stretches the wall time beyond the CPU time (2× at load 5).
 COEFFICIENTS = {
-    2: {"step": (6.6e-3, 14.3e-6), "solve": (64e-3, 89e-6), "mesh": (0.4, 0.25e-3),
-        "timing": 0.14},
-    3: {"step": (0.0, 77e-6), "solve": (0.0, 564e-6), "mesh": (0.0, 0.126e-3),
-        "timing": 0.2},
+    2: {"step": (1.66e-3, 2.10e-6), "solve": (0.0, 26.4e-6), "mesh": (0.30, 33e-6),
+        "timing": 0.096},
+    3: {"step": (0.0, 8.77e-6), "solve": (0.0, 37.9e-6), "mesh": (0.0, 52e-6),
+        "timing": 0.096},
 }
 #: Cells per ∫dV/h^d of the size field, fitted to gmsh's meshes: the estimate is within
 #: 10 % of the real count for the shipped examples, the test cases and a 0.5 µm spot
 #: (1.8 k to 221 k cells; tests/test_cost.py).
 K_CELLS = {2: 2.48, 3: 7.0}
-#: Process start-up and imports (s), form compilation of a new case kind on a cold cache.
-STARTUP_S, FIRST_COMPILE_S = 3.0, 15.0
+#: Process start-up, imports and the output files (s; measured with the cases above: imports
+#: 0.52-0.59 s, outputs 1.7-2.0 s CSV + JSON + PNG), form compilation of a new case kind on
+#: a cold cache.
+STARTUP_S, FIRST_COMPILE_S = 2.5, 15.0
 #: Memory of a process before the mesh (Python, dolfinx, PETSc), MiB; per cell (KiB).
 BASE_MIB = 330.0  # measured peak resident set: 344 MiB for the 2-D run of CALIBRATION
 KIB_PER_CELL = {2: 6.0, 3: 7.4}  # 3-D: (827 - 409) MiB / (84 747 - 28 663) cells (README,

@@ -152,7 +152,9 @@ class ThermoElasticProblem:
         if self.ties:
             h_min = self.comm.allreduce(float(np.min(msh.h(tdim, np.arange(
                 msh.topology.index_map(tdim).size_local, dtype=np.int32)))), op=MPI.MIN)
-            k_tie = 1e4 * E_max / h_min
+            # A constant, not a float in the form: h_min follows the spot size, so a float
+            # would compile new tie forms for every spot size of a sweep.
+            k_tie = dolfinx.fem.Constant(msh, PETSc.ScalarType(1e4 * E_max / h_min))
             for name, sa, sb in self.ties:
                 for side in (sa, sb):
                     a += k_tie * ufl.inner(u_, v_) * w * ds(self.domain.groups[side])

@@ -157,11 +157,35 @@ def _pyplot():
     return plt
 
 
+def _figure(**kwargs):
+    """A matplotlib Figure on an Agg canvas of its own, without pyplot (whose import and
+    figure manager a file-only figure does not need); kwargs as for Figure.subplots plus
+    figsize."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize"), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(**kwargs)
+
+
+def warm_up() -> None:
+    """Import matplotlib and draw a small figure with text once (fonts, the first draw's
+    caches), so that the run's first figure does not pay for it."""
+    fig, ax = _figure(figsize=(2, 1.5))
+    ax.plot([1.0, 10.0], [0.0, 1.0], label="warm-up (°C, µm)")
+    ax.set_xscale("log")
+    ax.legend(fontsize=8)
+    ax.set_title("warm-up", fontsize=10)
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+
+
 def _save(fig, path: Path) -> None:
-    """Write a figure as PNG atomically and release it."""
+    """Write a figure as PNG atomically and release it (pyplot's figures are closed)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
-    _pyplot().close(fig)
+    if getattr(fig.canvas, "manager", None) is not None:  # made by pyplot
+        _pyplot().close(fig)
     atomic_write(path, buf.getvalue())
 
 
@@ -189,8 +213,9 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
                     log_time: bool, limits: dict[str, float] | None = None) -> None:
     """PNG of temperatures against time, with the beam power as a shaded background
     (arguments as for draw_timeseries)."""
-    ax = draw_timeseries(None, t, curves, power, title, log_time, limits)
-    _save(ax.figure, path)
+    fig, ax = _figure(figsize=(8, 4.8))
+    draw_timeseries(ax, t, curves, power, title, log_time, limits)
+    _save(fig, path)
 
 
 def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
@@ -237,8 +262,7 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
 def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],
                   title: str) -> None:
     """PNG of steady temperature profiles (x in µm, T in °C)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    fig, ax = _figure(figsize=(8, 4.8))
     for label, (x, T) in profiles.items():
         ax.plot(x, T, label=label, lw=1.6)
     ax.set_xscale("symlog", linthresh=1.0)
@@ -255,9 +279,7 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     x and y axes (mm), T (°C, NaN outside the body) of shape (len(y), len(x))."""
     import numpy as np
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6),
-                             layout="constrained")
+    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(5.2 * len(panels), 4.6))
     for ax, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), panels):
         from matplotlib.colors import PowerNorm
 
@@ -279,11 +301,9 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
     """PNG of the focal-spot drift at the save times (µm at the source; detector pixels on
     a second axis when px_per_um is given), the relative magnification change ΔM/M in a
     lower panel when given, and the peak temperature behind the drift."""
-    plt = _pyplot()
     rows = 2 if dM_rel else 1
-    fig, axs = plt.subplots(rows, 1, figsize=(8, 4.8 + 2.0 * (rows - 1)), squeeze=False,
-                            layout="constrained", sharex=True,
-                            gridspec_kw={"height_ratios": [3, 1.3][:rows]})
+    fig, axs = _figure(nrows=rows, ncols=1, figsize=(8, 4.8 + 2.0 * (rows - 1)), squeeze=False,
+                       sharex=True, gridspec_kw={"height_ratios": [3, 1.3][:rows]})
     ax = axs[0, 0]
     ts = _time_axis(ax, t_saved, log_time)
     for label, values in drift.items():
@@ -320,8 +340,9 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
 def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabel: str,
                title: str, log_x: bool) -> None:
     """PNG of a rating chart (arguments as for draw_chart)."""
-    ax = draw_chart(None, xlabel, x, curves, ylabel, title, log_x)
-    _save(ax.figure, path)
+    fig, ax = _figure(figsize=(7, 4.6))
+    draw_chart(ax, xlabel, x, curves, ylabel, title, log_x)
+    _save(fig, path)
 
 
 def draw_chart(ax, xlabel: str, x, curves: dict[str, list[float]], ylabel: str, title: str,

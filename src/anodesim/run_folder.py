@@ -53,11 +53,31 @@ def close_fields(sim, writers: list, complete: bool) -> None:
             (sim.out / f"{name}.partial").rename(final)
 
 
-def write(sim, result: RunResult) -> None:
+def write(sim, result: RunResult, plotter=None) -> None:
     """Every file of the run but the mesh and fields. Collective (the profiles and slices
-    sample the temperature on every rank); rank 0 writes."""
+    sample the temperature on every rank); rank 0 writes. The figures go to plotter
+    (plotter.py: a child process started with the run; None: drawn here), each as soon as
+    its data is ready, so that the child draws while this process samples the field and
+    writes the CSV and JSON files; the figures are waited for last.
+
+    Raises:
+        FigureFailure: a figure could not be drawn (the CSV and JSON files are written).
+    """
+    from .plotter import InlinePlotter
+
     case, out = sim.case, sim.out
+    plot = plotter if plotter is not None else InlinePlotter()
     complete = result.status == "complete"
+    series = result.series
+    if sim.rank0:  # the figures of the time series first: the child starts on them
+        mech = sim.mechanics_monitor
+        if mech and mech.map and case.loading.kind != "steady":
+            _plot_drift(plot, out / "drift.png", result)
+        if case.loading.kind != "steady":
+            plot.draw("plot_timeseries", out / "temperatures.png", *temperature_curves(result),
+                      case.title, log_time=result.single_load,
+                      limits={c.name: c.limit.value for c in result.limits
+                              if c.limit.unit == "C"})
     profiles = slices = None
     if complete and case.loading.kind == "steady":
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
@@ -67,40 +87,31 @@ def write(sim, result: RunResult) -> None:
         case.geometry.dim == 2 else None
     if not sim.rank0:
         return
-    series = result.series
+    if slices is not None:
+        plot.draw("plot_slices", out / "temperature_slices.png", slices,
+                  f"{case.title}: t = {series.time[-1]:.4g} s")
+    if field is not None:
+        plot.draw("plot_slices", out / "temperature_field.png", field,
+                  f"{case.title}: t = {series.time[-1]:.4g} s")
+    if profiles is not None:
+        _write_profiles(plot, out, case.title, *profiles)
     comments = [f"anodesim {__version__}: {case.title} (case {result.case_hash})",
                 "temperatures in °C; beam power before backscatter, deposited power "
                 f"after it (eta_E = {sim.prep.eta:g}); T_peak is the hottest node of the target"]
     if result.mechanics:
         comments += SIGN_CONVENTIONS
     output.write_csv(out / "timeseries.csv", series.names, sim.rows, comments)
-    mech = sim.mechanics_monitor
-    if mech and mech.map and case.loading.kind != "steady":
-        _plot_drift(out / "drift.png", result)
-    if slices is not None:
-        output.plot_slices(out / "temperature_slices.png", slices,
-                           f"{case.title}: t = {series.time[-1]:.4g} s")
-    if field is not None:
-        output.plot_slices(out / "temperature_field.png", field,
-                           f"{case.title}: t = {series.time[-1]:.4g} s")
-    if case.loading.kind == "steady":
-        if profiles is not None:
-            _write_profiles(out, case.title, *profiles)
-    else:
-        output.plot_timeseries(out / "temperatures.png", *temperature_curves(result),
-                               case.title, log_time=result.single_load,
-                               limits={c.name: c.limit.value for c in result.limits
-                                       if c.limit.unit == "C"})
     output.write_json(out / "summary.json", result.summary_dict())
+    plot.finish()
 
 
-def _plot_drift(path: Path, result: RunResult) -> None:
+def _plot_drift(plot, path: Path, result: RunResult) -> None:
     """drift.png: the drift at the save times, the peak temperature behind it."""
     s = result.series
     saved = ~np.isnan(s["u_spot_z_um"])
     t = list(s.time[saved])
-    output.plot_drift(
-        path, t,
+    plot.draw(
+        "plot_drift", path, t,
         {"across the view axis (µm)": list(s["drift_across_view_um"][saved]),
          "shift along the beam (µm; < 0: towards the cathode)": list(s["spot_shift_um"][saved])},
         list(s["image_drift_px"][saved]), list(s.time), list(s["T_peak_C"]), result.title,
@@ -193,11 +204,11 @@ def field_2d(problem, lay, spot, n: int = 121) -> list[tuple]:
     return panels
 
 
-def _write_profiles(out: Path, title: str, depth, Ta, d, Tf) -> None:
-    """profiles.csv and profiles.png of a steady run (rank 0)."""
+def _write_profiles(plot, out: Path, title: str, depth, Ta, d, Tf) -> None:
+    """profiles.csv and profiles.png (to plot) of a steady run (rank 0)."""
     rows = [["axis", x * 1e6, T] for x, T in zip(depth, Ta)]
     rows += [["beam_face", x * 1e6, T] for x, T in zip(d, Tf) if math.isfinite(T)]
     output.write_csv(out / "profiles.csv", ["line", "distance_um", "T_C"], rows)
-    output.plot_profiles(out / "profiles.png",
-                         {"along the beam axis (depth)": (depth * 1e6, Ta),
-                          "along the beam face (radius)": (d * 1e6, Tf)}, title)
+    plot.draw("plot_profiles", out / "profiles.png",
+              {"along the beam axis (depth)": (depth * 1e6, Ta),
+               "along the beam face (radius)": (d * 1e6, Tf)}, title)

@@ -24,6 +24,7 @@ from pathlib import Path
 from . import __version__, geometry, output
 from .errors import all_ranks_failed
 from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
+from .plotter import FigureFailure
 from .limits import check, life_summary, limits_for, rated_life_h
 from .monitors import default_monitors
 from .beam import deposition_summary
@@ -202,36 +203,46 @@ class Simulation:
             CaseError: a problem with the case found while setting up.
             SolverError, OutOfRangeError, MechanicsError: the run failed.
         """
-        from . import run_folder
+        from . import plotter, run_folder
 
         started = time.perf_counter()
         start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        self.reset(loading, beam_power_W)
-        if self.problem is None:
-            self.initialise()
-        self._vtx = run_folder.open_fields(self) if self.out is not None else []
+        # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
+        plot = plotter.start() if self.out is not None and self.rank0 else None
         status, error, every_rank = "running", None, False
-        t_solve = time.perf_counter()
         try:
-            self._solve()
-            status = "complete"
-        except BaseException as e:
-            status, error = "failed", _failure(e)
-            if self.comm.size > 1 and all_ranks_failed(self.comm):
-                e.anodesim_every_rank = every_rank = True
-            raise
+            self.reset(loading, beam_power_W)
+            if self.problem is None:
+                self.initialise()
+            self._vtx = run_folder.open_fields(self) if self.out is not None else []
+            t_solve = time.perf_counter()
+            try:
+                self._solve()
+                status = "complete"
+            except BaseException as e:
+                status, error = "failed", _failure(e)
+                if self.comm.size > 1 and all_ranks_failed(self.comm):
+                    e.anodesim_every_rank = every_rank = True
+                raise
+            finally:
+                # A failure under MPI may be one rank's alone while the others wait in a
+                # collective call: writing the outputs (collective) would hang, so the error
+                # goes straight to the CLI, which aborts every rank
+                # (errors.abort_other_ranks), and the partial timeseries.csv written during
+                # the run is kept. A failure every rank met (all_ranks_failed) is written
+                # like a serial one.
+                if status != "failed" or self.comm.size == 1 or every_rank:
+                    run_folder.close_fields(self, self._vtx, status == "complete")
+                    timing = self._timing(started, t_solve)
+                    result = self.result(status, error, timing, start_utc)
+                    if self.out is not None and self.rows:
+                        # a failed run's own error is the one reported, not its figures'
+                        with contextlib.suppress(FigureFailure) if status == "failed" else \
+                                contextlib.nullcontext():
+                            run_folder.write(self, result, plot)
         finally:
-            # A failure under MPI may be one rank's alone while the others wait in a
-            # collective call: writing the outputs (collective) would hang, so the error goes
-            # straight to the CLI, which aborts every rank (errors.abort_other_ranks), and
-            # the partial timeseries.csv written during the run is kept. A failure every
-            # rank met (all_ranks_failed) is written like a serial one.
-            if status != "failed" or self.comm.size == 1 or every_rank:
-                run_folder.close_fields(self, self._vtx, status == "complete")
-                timing = self._timing(started, t_solve)
-                result = self.result(status, error, timing, start_utc)
-                if self.out is not None and self.rows:
-                    run_folder.write(self, result)
+            if plot is not None:
+                plot.close()
         return result
 
     def _timing(self, started: float, t_solve: float) -> dict:

@@ -11,6 +11,7 @@ from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure
 from ..extra_focal import console_line as extra_focal_line
+from ..plotter import FigureFailure
 from . import report
 
 
@@ -152,6 +153,8 @@ def run(args) -> int:
         if out.exists():
             if MPI.COMM_WORLD.rank == 0:
                 report.keep_case_text(args.case, out)
+            if isinstance(e, FigureFailure):  # the run is complete but for a figure
+                raise
             raise RunFailure(f"{e} (partial results in {out})") from e
         raise
     if MPI.COMM_WORLD.rank == 0:

@@ -71,7 +71,7 @@ def preload() -> list[str]:
         sys.meta_path.remove(hook)
     from .. import output
 
-    output._pyplot()  # matplotlib with the Agg backend
+    output.warm_up()  # matplotlib (Figure on an Agg canvas), fonts loaded
     from mpi4py import MPI
 
     if MPI.Is_initialized() or "petsc4py.PETSc" in sys.modules:  # pragma: no cover

@@ -1,0 +1,180 @@
+"""A run's PNG figures, drawn in a child process while the run solves.
+
+matplotlib costs about 0.4 s CPU to import and 0.2–0.3 s per figure: more than the solve of
+a small 2-D case. :func:`start` (rank 0, at the start of a run) launches a child interpreter
+(``python -m anodesim.plotter``) that imports matplotlib and draws a throw-away figure (font
+loading, the first draw's caches) while the parent meshes and solves, on the second core.
+The parent then sends each figure as soon as its data is ready: the name of a plotting
+function of :mod:`anodesim.output` and its arguments, pickled through the child's stdin. The
+child draws and writes them (atomically, as in process) while the parent samples the field
+and writes the CSV and JSON files, and :meth:`ChildPlotter.finish` waits for the child to end.
+
+Failures never lose the run: the CSV and JSON are written by the parent before it waits.
+A figure the child could not draw is reported by :meth:`ChildPlotter.finish` as one
+:class:`FigureFailure` (a RunFailure) line naming the file (exit status 1), as is a child
+that died (a signal, no interpreter). If the parent is interrupted, :meth:`ChildPlotter.close`
+ends the child; if the parent is killed, the child reads the end of its input and exits.
+
+A process that has imported matplotlib already (a sweep's fork server preloads it, a
+notebook, the test suite) gains nothing from a child, nor does a machine without an idle
+core (the child's own start-up then only adds CPU time): :func:`start` returns an
+:class:`InlinePlotter` that draws in process, after the CSV and JSON files.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+from .errors import RunFailure
+
+
+class FigureFailure(RunFailure):
+    """A figure could not be drawn; the run's other files are complete (exit status 1)."""
+
+
+class InlinePlotter:
+    """Draws the figures in this process, when finish() is called (after the CSV and JSON
+    files, as the child would; errors propagate as they are)."""
+
+    def __init__(self):
+        self.jobs: list[tuple] = []
+
+    def draw(self, name: str, *args, **kwargs) -> None:
+        """Queue ``anodesim.output.<name>(*args, **kwargs)`` (a ``plot_*`` function)."""
+        self.jobs.append((name, args, kwargs))
+
+    def finish(self) -> None:
+        """Draw the queued figures."""
+        from . import output
+
+        jobs, self.jobs = self.jobs, []
+        for name, args, kwargs in jobs:
+            getattr(output, name)(*args, **kwargs)
+
+    def close(self) -> None:
+        """Nothing to end."""
+
+
+class ChildPlotter:
+    """Draws the figures in a child interpreter started now (see the module docstring)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "anodesim.plotter"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.files: list[str] = []
+
+    def draw(self, name: str, *args, **kwargs) -> None:
+        """Send ``anodesim.output.<name>(path, ...)`` to the child (the first argument is
+        the file it writes)."""
+        self.files.append(str(args[0]))
+        try:
+            pickle.dump((name, args, kwargs), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):  # the child died: finish() says how
+            pass
+
+    def finish(self) -> None:
+        """Wait for the child to draw everything sent and end.
+
+        Raises:
+            FigureFailure: a figure could not be drawn, or the child died (one line).
+        """
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        out = self.proc.stdout.read()
+        status = self.proc.wait()
+        self.proc.stdout.close()
+        failures = [line for line in out.decode(errors="replace").splitlines() if line]
+        if failures:
+            raise FigureFailure(f"drawing {failures[0]}"
+                             + (f" (and {len(failures) - 1} more figures)"
+                                if len(failures) > 1 else "")
+                             + "; the CSV and JSON results are complete")
+        if status != 0:
+            how = f"signal {-status}" if status < 0 else f"exit status {status}"
+            raise FigureFailure(f"the figure process ended with {how} before drawing "
+                             f"{', '.join(self.files) or 'its figures'}; the CSV and JSON "
+                             "results are complete")
+
+    def close(self) -> None:
+        """End the child if it still runs (an interrupted or failed run)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def start() -> InlinePlotter | ChildPlotter:
+    """A child plotter when it can gain: matplotlib is not loaded here yet and a core is
+    free (this process may use two or more, and the 1-minute load average leaves one
+    idle); else an inline one. On a busy machine the child only adds its start-up (about
+    0.3 s CPU). ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0`` never."""
+    import os
+
+    choice = os.environ.get("ANODESIM_PLOT_CHILD", "")
+    if choice == "0" or "matplotlib" in sys.modules:
+        return InlinePlotter()
+    if choice != "1":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+            (os.cpu_count() or 1)
+        if cores < 2 or os.getloadavg()[0] > cores - 1:
+            return InlinePlotter()
+    try:
+        return ChildPlotter()
+    except OSError:  # no process could be started (limits): draw in process
+        return InlinePlotter()
+
+
+def _serve(stdin, stdout) -> int:
+    """The child: read (name, args, kwargs) jobs until the end of stdin and draw each; one
+    line on stdout per figure that failed. A reader thread drains the pipe so that the
+    parent never waits on a full pipe while a figure is drawn."""
+    import queue
+    import threading
+
+    jobs: queue.Queue = queue.Queue()
+
+    def read():
+        while True:
+            try:
+                jobs.put(pickle.load(stdin))
+            except EOFError:
+                break
+            except Exception as e:  # noqa: BLE001 - a broken job stream: report, stop
+                jobs.put(("", (f"the figure data ({type(e).__name__}: {e}) after the last "
+                               "figure",), {}))
+                break
+        jobs.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    from . import output
+
+    output.warm_up()
+    failed = 0
+    while (job := jobs.get()) is not None:
+        name, args, kwargs = job
+        try:
+            if not name:  # the stream broke: args[0] says how
+                raise RunFailure("the job stream broke")
+            getattr(output, name)(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - every figure failure becomes one line
+            text = " ".join(str(e).split()) or "no message"
+            stdout.write(f"{args[0]} failed ({type(e).__name__}: {text})\n".encode())
+            stdout.flush()
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(_serve(sys.stdin.buffer, sys.stdout.buffer))
+    except KeyboardInterrupt:  # the parent's Ctrl-C reaches the child too
+        sys.exit(130)
