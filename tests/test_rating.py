@@ -503,10 +503,11 @@ def test_run_finds_a_drift_extreme_between_save_times():
     0.6 s load. Every step evaluates the drift through the adjoint shift weight and the
     full thermoelastic solve is repeated at each figure's extreme: with temperature-
     dependent properties (E(T), ν(T): the weight is then a proxy, exact only at its own
-    save time) the run saved at the end alone reports the drift extreme, its time and the
-    most negative and positive ΔM/M of a run saved at every one of its steps within 1e-6
-    (measured 3e-8), while the value at the save time is under a tenth of it (what the run
-    reported before: 0.010 vs 0.119 µm)."""
+    save time) the run saved at the end alone reports the drift extreme and its time within
+    1e-6 of a run saved at every one of its steps (measured 3e-8), and the most negative and
+    positive ΔM/M, signed drift and image shift within 1e-5 (the proxy may pick a step next
+    to a flat extremum: measured 2.8e-6), while the value at the save time is under a tenth
+    of it (what the run reported before: 0.010 vs 0.119 µm)."""
     import dataclasses as dc
 
     from anodesim.simulation import Simulation
@@ -534,9 +535,9 @@ def test_run_finds_a_drift_extreme_between_save_times():
     assert at_end < 0.1 * got["drift"]["worst_um"]
     for c in ("magnification_change_rel", "drift_v_um", "image_shift_v_px"):
         a, b = res.series[c], ref.series[c]
-        assert np.nanmin(a) == pytest.approx(np.nanmin(b), rel=1e-6, abs=1e-12 * np.nanmax(
+        assert np.nanmin(a) == pytest.approx(np.nanmin(b), rel=1e-5, abs=1e-12 * np.nanmax(
             np.abs(b))), c
-        assert np.nanmax(a) == pytest.approx(np.nanmax(b), rel=1e-6, abs=1e-12 * np.nanmax(
+        assert np.nanmax(a) == pytest.approx(np.nanmax(b), rel=1e-5, abs=1e-12 * np.nanmax(
             np.abs(b))), c
     assert np.nanmin(a) < 0 < np.nanmax(a)  # the image shift reverses within the load
     assert res.mechanics.solves <= 2 + 2 * 3  # the initial state, the save, the extremes

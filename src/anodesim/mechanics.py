@@ -413,33 +413,38 @@ class ThermoElasticProblem:
         """
         n = np.asarray(normal, dtype=float)
         c = n if self.domain.mesh.geometry.dim == 3 else np.array([0.0, n[2]])  # (r, z)
-        if self._shift is None:
+        key = tuple((id(q), id(meas)) for q, meas in terms)
+        if self._shift is None or self._shift[0] != key:
+            # the normalising integrals are Constants, not floats in the forms: they follow
+            # the spot size, and a float would compile new forms for every spot of a sweep
             v = ufl.TestFunction(self.V)
             form = dolfinx.fem.form
-            den = self.comm.allreduce(sum(dolfinx.fem.assemble_scalar(form(q * self.weight
-                                                                            * meas))
-                                          for q, meas in terms), op=MPI.SUM)
-            coef = [dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(0.0))
-                    for _ in c]
-            g = sum(coef[i] / den * q * v[i] * self.weight * meas
+            const = lambda: dolfinx.fem.Constant(self.domain.mesh,  # noqa: E731
+                                                 PETSc.ScalarType(0.0))
+            coef = [const() for _ in c]  # c_i / ∫q w
+            g = sum(coef[i] * q * v[i] * self.weight * meas
                     for q, meas in terms for i in range(len(c)))
-            with_ref = self.reference_face is not None
-            if with_ref:
+            ref = [const() for _ in c]  # c_i / ∫w dA of the reference face
+            if self.reference_face is not None:
                 ds = self.ds(self.domain.groups[self.reference_face])
-                one = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(1.0))
-                area = self.comm.allreduce(dolfinx.fem.assemble_scalar(
-                    form(one * self.weight * ds)), op=MPI.SUM)
-                g -= sum(coef[i] / area * v[i] * self.weight * ds for i in range(len(c)))
-            if self.free and not with_ref:  # u_z − ∫ρ u_z w/mass (J(e_z) = c_z)
-                mass = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass), op=MPI.SUM)
-                g -= sum(float(m.rho(self.T_ref)) / mass * coef[1] * v[1] * self.weight
+                g -= sum(ref[i] * v[i] * self.weight * ds for i in range(len(c)))
+            free = const()  # c_z / mass of a free body (no reference face)
+            if self.free and self.reference_face is None:  # u_z − ∫ρ u_z w/mass
+                g -= sum(float(m.rho(self.T_ref)) * free * v[1] * self.weight
                          * self.dx(self.domain.groups[r]) for r, m in self.materials.items())
             z = dolfinx.fem.Function(self.V, name="shift_weight")
-            self._shift = (coef, form(g), z, form(ufl.action(self._L, z)),
-                           dolfinx.fem.petsc.create_vector(self.V))
-        coef, g_form, z, J_form, g = self._shift
-        for k, ci in zip(coef, c):
-            k.value = ci
+            one = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(1.0))
+            norms = ([form(q * self.weight * meas) for q, meas in terms],
+                     [form(one * self.weight * ds)] if self.reference_face is not None else [],
+                     [self._mass] if self.free else [])
+            self._shift = (key, (coef, ref, free), form(g), z, form(ufl.action(self._L, z)),
+                           dolfinx.fem.petsc.create_vector(self.V), norms, terms)
+        _, (coef, ref, free), g_form, z, J_form, g, norms, _ = self._shift
+        den, area, mass = (sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
+                               for f in forms) if forms else 1.0 for forms in norms)
+        for k, r, ci in zip(coef, ref, c):
+            k.value, r.value = ci / den, ci / area
+        free.value = c[-1] / mass
         with g.localForm() as loc:
             loc.set(0.0)
         dolfinx.fem.petsc.assemble_vector(g, g_form)
@@ -453,7 +458,7 @@ class ThermoElasticProblem:
         through the weight of shift_weight (which must have been solved): one assembly of
         the thermal load, no solve."""
         self._update_coefficients()
-        return self.comm.allreduce(dolfinx.fem.assemble_scalar(self._shift[3]), op=MPI.SUM)
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(self._shift[4]), op=MPI.SUM)
 
     def reference_displacement(self) -> np.ndarray:
         """Mean displacement of the reference face, ∫ u w dA / ∫ w dA (m, 3 components; zero
