@@ -41,8 +41,10 @@ def test_check_prints_figures_cost_and_limits(tmp_path, capsys):
     assert f"{len(prep.steps):,} time steps" in out
     from anodesim.limits import limits_for
 
-    for lim in limits_for(c, prep.mats):  # the limits the run will check
-        assert f"{lim.label:<14s} {lim.value:9.4g}" in out
+    limits = limits_for(c, prep.mats)  # the limits the run will check, in one column
+    width = max(len(lim.label) for lim in limits)
+    for lim in limits:
+        assert f"    {lim.label:<{width}s} {lim.value:9.4g}" in out
     assert "estimated wall time" in out and "MiB on this machine" in out
 
 

@@ -32,9 +32,11 @@ def check(args) -> int:
     for line in figures(case, prep):
         print("  " + line)
     print("  limits in force:")
-    for lim in limits_for(case, prep.mats):
+    limits = limits_for(case, prep.mats)
+    width = max((len(lim.label) for lim in limits), default=0)
+    for lim in limits:
         unit = {"C": "°C", "um": "µm", "rel": "(-)"}.get(lim.unit, lim.unit)
-        print(f"    {lim.label:<14s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
+        print(f"    {lim.label:<{width}s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
     how = "counted in the mesh" if args.mesh or case.mesh.file or \
         case.geometry.kind in cost.COUNTED else "estimated from the mesh size field, ±10 %"
     print(f"  cost: {est.cells:,} cells ({how}), about {est.dofs:,} dofs, "
