@@ -280,7 +280,11 @@ def test_drift_in_3d_through_the_drift_map():
     u = np.column_stack([res.column(f"u_spot_{a}_um")[rows] for a in "xyz"])
     across = np.column_stack([res.column(f"drift_across_view_{a}_um")[rows] for a in "xyz"])
     shift = res.column("spot_shift_um")[rows]
-    assert len(shift) == 2 and np.all(np.abs(u[:, 0]) > 0) and np.all(np.abs(u[:, 2]) > 0)
+    # the two save times, and the steps where a drift figure is extreme between them
+    # (solved after the run: monitors' between-save tracking)
+    times = res.column("time_s")[rows]
+    assert all(np.isclose(times, t, rtol=1e-9).any() for t in (0.01, 0.1)), times
+    assert len(shift) >= 2 and np.all(np.abs(u[:, 0]) > 0) and np.all(np.abs(u[:, 2]) > 0)
     s = (u @ fr.normal) / (fr.beam @ fr.normal)
     np.testing.assert_allclose(shift, s, rtol=1e-9)
     delta = s[:, None] * fr.beam
