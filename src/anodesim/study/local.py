@@ -42,9 +42,12 @@ def worker_command(out: Path, index: int) -> list[str]:
     return _sweep_command(out) + ["--task-id", str(index), "-q"]
 
 
+#: One thread per case: the processes are the parallelism.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 def _worker_env() -> dict:
-    # One thread per case: the processes are the parallelism.
-    return {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    return {**os.environ, **ONE_THREAD}
 
 
 def _case_env(out: Path) -> dict:
@@ -86,10 +89,8 @@ def _start_fork_server() -> None:
     script must not change what the script's later subprocesses see)."""
     from multiprocessing import forkserver
 
-    threads = {k: v for k, v in _worker_env().items()
-               if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    saved = {k: os.environ.get(k) for k in threads}
-    os.environ.update(threads)
+    saved = {k: os.environ.get(k) for k in ONE_THREAD}
+    os.environ.update(ONE_THREAD)
     try:
         forkserver.ensure_running()
     finally:

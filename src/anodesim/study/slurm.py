@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import output
 from ..case import CaseError
 from .folder import _clean_stale, record_failure, result_of
-from .local import _sweep_command
+from .local import ONE_THREAD, _sweep_command
 from .spec import Study
 from .table import Table, collect, plot
 
@@ -34,7 +34,7 @@ def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
         lines.append(f"#SBATCH --time={s['time']}")
     lines += [f"#SBATCH {x}" for x in s.get("extra", [])]
     lines += ["# one array task = one case of the study; its result lands in cases/<id>/",
-              "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
+              "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
               shlex.join(_sweep_command(out)) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q']
     return "\n".join(lines) + "\n"
 
@@ -180,7 +180,7 @@ def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
     cmd = [sys.executable, "-m", "anodesim", "run", str(case.resolve()), "-o", str(out.resolve()),
            "-q"] + (["--overwrite"] if overwrite else [])
     lines += ["# one case, one MPI job: every rank holds a part of the mesh",
-              "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1",
+              "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
               start + " " + shlex.join(cmd)]
     return "\n".join(lines) + "\n"
 
