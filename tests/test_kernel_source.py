@@ -5,8 +5,8 @@ Tolerances:
 - the independent Hankel-transform integral (tests/semianalytic.py) reproduces Lax's Gaussian
   surface rise to 0.05 %;
 - anodesim's representation of a kernel (piecewise-linear depth profile, core + halo
-  Gaussians per depth) gives the steady peak rise of the tabulated bins to 0.5 % (found:
-  ≤ 0.31 % for 2–20 µm spots at 50–160 kV);
+  Gaussians per depth, least-squares nodal values) gives the steady peak rise of the
+  tabulated bins to 0.5 % (found: ≤ 0.35 % for 2–20 µm spots at 50–160 kV, all above);
 - the FE steady peak rise of a Gaussian spot on bulk W (hemisphere of 2 mm, corrected by
   P/(2πkR) as in test_verification.py) matches the Hankel integral of the table to 1 %;
 - the deposited power integrates to the requested value to 0.1 %, and the share in a 1 µm W
