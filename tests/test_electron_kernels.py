@@ -52,10 +52,10 @@ kV = 1e3
 um = 1e-6
 
 # Agreement achieved (absolute η), the tolerances of the tests below:
-# Arnal's law, 0–70°: the MC is above it by up to 0.030 (W at 160 kV) and below it by up to
-# 0.033 (W at 30 kV, ELSEPA rows), Mo and Cu within 0.030;
-# at 80° it is below it by 0.047–0.054 at 100–160 kV and by 0.068–0.073 at 30 kV (the ELSEPA
-# rows; 0.041–0.061 before them).
+# Arnal's law, 0–70°: the MC (ELSEPA at every voltage) is above it by up to 0.027 (W at
+# 100 kV, 45°) and below it by up to 0.033 (W at 30 kV, 70°), Mo within 0.030, Cu 0.027;
+# at 80° it is below it by 0.046–0.071 at 100–160 kV and by 0.068–0.073 at 30 kV (0.041–0.061
+# with the screened-Rutherford rows before).
 ARNAL_TOL = {"W": 0.035, "Mo": 0.035, "Cu": 0.03}
 ARNAL_TOL_80 = 0.075
 # Hunger–Küchler at 10–30 keV (the ELSEPA rows of the tables): W −0.017 / −0.005 / −0.010,
