@@ -45,6 +45,8 @@ from .beam import Spot
 from .case import Boundary
 from .errors import RunFailure
 from .geometry import AnodeMesh
+from .solver_choice import (DIRECT_MAX_DOFS, LU_PC_MAX_NODES,  # noqa: F401 (thermal.X)
+                            lu_preconditioned, resolve_solver)
 
 STEFAN_BOLTZMANN = 5.670374419e-8  # W/m²/K⁴, CODATA 2018
 
@@ -71,37 +73,6 @@ class Interface:
 #: 6 859 dofs 0.81 / 0.22 s (PETSc LU fills in badly in 3-D). MUMPS keeps the rest and every
 #: run on more than one rank.
 PETSC_LU_MAX_ROWS = {2: 50_000, 3: 1_000}
-
-#: numerics.solver = "auto": factorise (LU) up to this many temperature dofs, conjugate
-#: gradients + GAMG above, by topological dimension. In 2-D a factorisation stays cheap far
-#: beyond the meshes anodesim builds. In 3-D the shipped example (6 199 dofs, k(T), 157 steps,
-#: 95 distinct Jacobians) took 33.7 s of CPU with MUMPS against 30.4 s with CG and a shared
-#: GAMG hierarchy (README § Performance), and the single-operator figures of
-#: studies/benchmark_linear_solvers.py break even near 2 000 dofs: iterative throughout.
-#: With the LU-preconditioned CG of LU_PC_MAX_NODES (issue 15d; 3 546 dofs, 209 steps,
-#: whole run, load 1.5-1.7): "direct" 12.0 and 12.4 s CPU (107 factorisations) against
-#: 11.0 and 10.7 s for "iterative" (36): iterative stays the choice in 3-D.
-DIRECT_MAX_DOFS = {2: 500_000, 3: 0}
-
-
-#: "iterative" solver: conjugate gradients preconditioned by a MUMPS LU factorisation (of
-#: the operator the shared preconditioner was last built for, see SharedPreconditioner) up
-#: to this many mesh nodes (rows / block size: the heat and the elastic operator of one
-#: mesh choose alike), by GAMG above. A factorisation reused across step sizes, Newton
-#: iterations and E(T) is an almost exact preconditioner (about 4 CG iterations a solve
-#: against 16 with GAMG). Measured on studies/reflection_3d.toml refined (one rank, whole
-#: run, CPU time; README § Performance): LU 39.1 s against GAMG 43.6 s at 9 471 nodes,
-#: 66.3 s against 61.2 s at 15 787 nodes: the crossover near 12 000 nodes.
-LU_PC_MAX_NODES = {2: 0, 3: 12_000}
-
-
-def resolve_solver(kind: str, dim: int, dofs: int) -> str:
-    """"direct" or "iterative" for numerics.solver = kind on a mesh of dimension dim with
-    this many temperature dofs ("auto": by the measured thresholds of DIRECT_MAX_DOFS)."""
-    if kind != "auto":
-        return kind
-    return "direct" if dofs <= DIRECT_MAX_DOFS[dim] else "iterative"
-
 
 def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
                   near_nullspace=None, dim: int = 2) -> PETSc.KSP:
@@ -139,7 +110,7 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
             pc.setFactorSolverType("mumps")
     else:
         ksp.setType("cg")
-        if A.getSize()[0] // A.getBlockSize() <= LU_PC_MAX_NODES[dim]:
+        if lu_preconditioned(dim, A.getSize()[0] // A.getBlockSize()):
             pc.setType("lu")
             pc.setFactorSolverType("mumps")
         else:
