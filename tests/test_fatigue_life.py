@@ -163,3 +163,20 @@ def test_fatigue_bound_rating_run_holds():
     fat = [c for c in res.limits if c.name == "fatigue"][0]
     assert -0.005 <= fat.excess <= 0.0
     assert res.life["fatigue_crack_initiation_h"] >= 1.0
+
+
+def test_design_curve_against_the_w_fatigue_limit():
+    """Comparison with the one W fatigue datum (Habainy et al. 2015, unpolished rolled W,
+    150 MPa at a 2e6-cycle run-out, room temperature, stress ratio not in the abstract):
+    the brittle design curve at 2e6 cycles allows a strain range of 8.0e-4, i.e. 2.12× the
+    datum's strain 150 MPa / E = 3.77e-4 read as a stress range, 1.06× read as an amplitude
+    (R = −1): the estimate is at best as strict as the datum, at worst 2.1× too lenient in
+    the high-cycle range (README, ratings). Numbers to 1 %."""
+    E = float(W.tables["E"](293.15))
+    r = TENSILE.sigma_u(293.15) / E
+    design = min(float(life.musm_strain_range(2e6 * life.DESIGN_FACTOR_CYCLES, r, 0.0)),
+                 float(life.musm_strain_range(2e6, r, 0.0)) / life.DESIGN_FACTOR_STRAIN)
+    datum = life.fatigue_limit("W").stress_range_Pa / E
+    assert design == pytest.approx(8.0e-4, rel=0.01)
+    assert design / datum == pytest.approx(2.12, rel=0.01)
+    assert float(life.design_cycles(design, r, 0.0)) == pytest.approx(2e6, rel=1e-6)

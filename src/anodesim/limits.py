@@ -617,9 +617,11 @@ def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float,
         return text + "; cycles to crack not predicted (no tensile data)"
     if math.isinf(crack["hours"]):
         return text
+    worst = crack["shortest_cycle_life"]
+    worst = ("the worst cycle cracks within its first cycle" if worst <= life.CYCLES_MIN
+             else f"the worst cycle lasts {worst:.3g} design cycles")
     return text + (f"; crack initiation ESTIMATED after {crack['hours']:.3g} h of this "
-                   f"schedule ({crack['shortest_cycle_life']:.3g} design cycles of the worst "
-                   "cycle; from tensile data, no W strain-life data)")
+                   f"schedule ({worst}; from tensile data, no W strain-life data)")
 
 
 def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
