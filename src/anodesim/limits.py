@@ -36,8 +36,9 @@ A loading is safe while every limit holds (physics reference §6):
   every on/off cycle of a microfocus spot from below W's DBTT cracks it in the estimate.
 
 Every run also reports the erosion rate (nm/h), the recrystallisation fraction used per
-hour and the thermal cycles of the spot (rainflow count, largest swing, cycles per hour;
-``life_summary``). Damage temperatures come from the material data file,
+hour, the thermal cycles of the spot (rainflow count, largest swing, cycles per hour) and,
+for targets with tensile data, the estimated hours of the schedule to thermal-fatigue crack
+initiation (``life_summary``). Damage temperatures come from the material data file,
 with their sources. This module sits below both the run (which reports the limits of its
 time series) and the rating (which finds the power at which the binding one is just met); it
 imports neither, nor dolfinx.
