@@ -151,17 +151,19 @@ def _resample(kernel: ek.Kernel, depth_max: float, share: float, length_scale: f
         if E[i].sum() > 1e-6 * E.sum() and ze[i] < depth_max:
             zc.append(0.5 * (ze[i] + ze[i + 1]))
             fits.append(fit_cache.cached(_fit_two_gaussians, E[i], re))
-    fit_cache.flush()
     zc, fits = np.array(zc), np.array(fits)
     w_f, v1_f, v2_f = (np.interp(zf, zc, fits[:, k]) for k in range(3))
     hats = np.maximum(1.0 - np.abs(zf[:, None] / step - np.arange(N_NODES)[None, :]), 0.0)
-    gw = _nonnegative_fit(hats, rho * w_f)
-    gh = _nonnegative_fit(hats, rho * (1.0 - w_f))
+
+    def fit(target):  # through the fit cache, as the lateral fits: no scipy once cached
+        return np.array(fit_cache.cached(_nonnegative_fit, hats, target))
+
+    gw, gh = fit(rho * w_f), fit(rho * (1.0 - w_f))
+    v1, v2 = fit(v1_f) + extra_var, fit(v2_f) + extra_var
+    fit_cache.flush()
     g = gw + gh
     w = np.where(g > 0, gw / np.where(g > 0, g, 1.0), 0.5)
     g *= share / (step * (g.sum() - 0.5 * (g[0] + g[-1])))
-    v1 = _nonnegative_fit(hats, v1_f) + extra_var
-    v2 = _nonnegative_fit(hats, v2_f) + extra_var
     return step, g, w, v1, v2
 
 
