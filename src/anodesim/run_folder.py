@@ -63,10 +63,11 @@ def write(sim, result: RunResult, plotter=None) -> None:
     Raises:
         FigureFailure: a figure could not be drawn (the CSV and JSON files are written).
     """
-    from .plotter import InlinePlotter
+    from .plotter import InlinePlotter, NoFigures
 
     case, out = sim.case, sim.out
-    plot = plotter if plotter is not None else InlinePlotter()
+    figures = case.output.figures  # false: no PNG, and no field sampled for one
+    plot = NoFigures() if not figures else plotter if plotter is not None else InlinePlotter()
     complete = result.status == "complete"
     series = result.series
     if sim.rank0:  # the figures of the time series first: the child starts on them
@@ -81,9 +82,9 @@ def write(sim, result: RunResult, plotter=None) -> None:
     profiles = slices = None
     if complete and case.loading.kind == "steady":
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
-    if complete and case.geometry.dim == 3:
+    if figures and complete and case.geometry.dim == 3:
         slices = slices_3d(sim.problem, sim.prep.lay, sim.prep.spot)
-    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if complete and \
+    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if figures and complete and \
         case.geometry.dim == 2 else None
     if not sim.rank0:
         return

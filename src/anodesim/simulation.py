@@ -208,7 +208,8 @@ class Simulation:
         started = time.perf_counter()
         start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
-        plot = plotter.start() if self.out is not None and self.rank0 else None
+        plot = plotter.start() if self.out is not None and self.rank0 and \
+            self.case.output.figures else None
         status, error, every_rank = "running", None, False
         try:
             self.reset(loading, beam_power_W)
