@@ -90,6 +90,26 @@ def test_the_inline_plotter_is_chosen_when_asked_or_matplotlib_is_loaded(monkeyp
     assert isinstance(plotter.start(), plotter.InlinePlotter)
 
 
+def test_drift_points_are_joined_only_where_the_load_does_not_cycle_between_them():
+    """A line between two drift points draws a path the spot never took when the load
+    cycles between them (the transmission example: drift at 3 times across 10 pulses):
+    such points are drawn unjoined. A heating curve, a pulse train sampled within each
+    pulse and a single load keep their lines."""
+    import numpy as np
+
+    from anodesim.output import cycles_between
+
+    t = np.linspace(0.0, 0.1, 2001)
+    heating = 30.0 + 500.0 * (1.0 - np.exp(-t / 0.02))
+    assert not cycles_between([0.005, 0.055, 0.1], t, heating)
+    pulses = heating * (np.sin(2 * np.pi * t / 0.01) > 0) + 30.0   # 10 ms period, 10 pulses
+    assert cycles_between([0.005, 0.055, 0.1], t, pulses)
+    assert not cycles_between(t[::5], t, pulses)                    # sampled within each pulse
+    single = np.where(t <= 0.05, heating, heating[1000] * np.exp(-(t - 0.05) / 0.01))
+    assert not cycles_between([0.02, t[1000], 0.08], t, single)     # the peak is a drift row
+    assert not cycles_between([0.02, 0.08], t, single)               # one rise and fall
+
+
 def test_a_run_without_figures_writes_the_same_results_and_no_png(tmp_path):
     """output.figures = false (what a large sweep may set): no PNG and no child, and the
     same time series and results as the run with figures, to the last digit (the figures

@@ -295,6 +295,31 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     _save(fig, path)
 
 
+def cycles_between(t_saved, t, T_peak) -> bool:
+    """Whether the peak temperature oscillates between two consecutive drift times: its path
+    there varies more than one excursion beyond the two ends would (total variation above
+    |T(b) − T(a)| plus twice the overshoots). The drift follows the load, so a line joining
+    the two drift points would draw a path the spot never took (e.g. across the pulses of a
+    train); a monotone stretch or a single rise and fall keeps its line."""
+    import numpy as np
+
+    ts, t, T = (np.asarray(a, dtype=float) for a in (t_saved, t, T_peak))
+    if len(ts) < 2 or len(T) < 3:
+        return False
+    tol = 1e-3 * max(float(np.ptp(T)), 1e-12)  # ignore solver-level ripples
+    for a, b in zip(ts[:-1], ts[1:]):
+        inside = (t > a) & (t < b)
+        if not np.any(inside):
+            continue
+        ends = np.interp([a, b], t, T)
+        path = np.concatenate(([ends[0]], T[inside], [ends[1]]))
+        single = (abs(ends[1] - ends[0]) + 2 * max(path.max() - ends.max(), 0.0)
+                  + 2 * max(ends.min() - path.min(), 0.0))
+        if np.abs(np.diff(path)).sum() > single + tol:
+            return True
+    return False
+
+
 def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, T_peak,
                title: str, log_time: bool, px_per_um: float | None = None,
                dM_rel: list[float] | None = None) -> None:
@@ -306,8 +331,9 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
                        sharex=True, gridspec_kw={"height_ratios": [3, 1.3][:rows]})
     ax = axs[0, 0]
     ts = _time_axis(ax, t_saved, log_time)
+    style = "o" if cycles_between(t_saved, t, T_peak) else "o-"
     for label, values in drift.items():
-        ax.plot(ts, values, "o-", ms=3.5, lw=1.6, label=label)
+        ax.plot(ts, values, style, ms=3.5, lw=1.6, label=label)
     ax.set_ylabel("focal-spot drift at the source (µm)")
     ax.grid(True, alpha=0.3)
     ax.axhline(0.0, color="0.5", lw=0.8)
@@ -323,12 +349,14 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
     ax.patch.set_visible(False)
     if image_px:
         ax.plot([], [], " ", label=f"image drift at the end: {image_px[-1]:.3g} px")
+    if style == "o":
+        ax.plot([], [], " ", label="drift points not joined: the load cycles between them")
     ax.plot([], [], color="tab:red", alpha=0.35, label="peak temperature (shape only)")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
     if dM_rel:
         bx = axs[1, 0]
-        bx.plot(_time_axis(bx, t_saved, log_time), dM_rel, "o-", ms=3, lw=1.4, color="tab:green")
+        bx.plot(_time_axis(bx, t_saved, log_time), dM_rel, style, ms=3, lw=1.4, color="tab:green")
         bx.set_ylabel("ΔM/M")
         bx.grid(True, alpha=0.3)
         bx.axhline(0.0, color="0.5", lw=0.8)
