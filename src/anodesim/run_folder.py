@@ -3,7 +3,8 @@
 ``drift.png`` with a drift map, ``temperature_field.png`` (2-D: the final temperatures on
 the section, around the spot and the whole body), ``fields.bp`` (ParaView, VTX; with mechanics also
 ``displacement.bp`` and ``stress.bp``) and ``summary.json``; 3-D runs also
-``temperature_slices.png`` (final temperatures on two cuts).
+``temperature_slices.png`` (final temperatures on two cuts). With ``output.figures = false``
+no PNG is drawn (``profiles.csv`` is still written).
 
 The field files are written under a ``.partial`` name and renamed when the run completes.
 """
