@@ -53,3 +53,19 @@ def test_bad_case_and_check_import_no_fe_stack(tmp_path):
     assert got["code"] == 0
     assert not set(got["heavy"]) & {"dolfinx", "petsc4py", "ufl", "gmsh", "matplotlib",
                                      "mpi4py"}
+
+
+def test_a_3d_run_with_drift_and_joint_stress_imports_no_scipy(tmp_path):
+    """A run of the small 3-D case with a Gaussian footprint, mechanics (the yield check's
+    ball averages: a numpy grid search, not scipy.spatial) and the predicted spot sizes
+    (scipy.special only for flat-top and line spots) loads no scipy: its import cost
+    0.3-0.8 s of the 3-D example's CPU time."""
+    from cases import reflection_3d
+
+    case = write_toml(tmp_path / "case.toml", reflection_3d(
+        loading={"kind": "continuous", "duration_s": 0.001},
+        mounts={"cooled_end": {"type": "clamped"}},
+        drift={"source_object_mm": 20, "magnification": 10, "pixel_size_um": 100}))
+    got = imported("run", str(case), "-o", str(tmp_path / "run"), "-q")
+    assert got["code"] == 0
+    assert "scipy" not in got["heavy"] and "dolfinx" in got["heavy"]  # the run did run

@@ -145,6 +145,9 @@ def test_fixed_temperature_face_has_no_coolant_default():
     ({"limits": {"recrystallisation_fraction": 0.0}}, "limits.recrystallisation_fraction = 0"),
     ({"limits": {"recrystallisation_fraction": 1.0}, "materials": {"target": "Mo"}},
      "limits.recrystallisation_fraction = 1: the recrystallisation kinetics are those of W"),
+    ({"limits": {"fatigue": "yes"}}, "limits.fatigue = 'yes': expected true or false"),
+    ({"limits": {"fatigue": True}, "materials": {"target": "Mo"}},
+     "limits.fatigue = true: the crack-initiation estimate needs the target's tensile data"),
 ])
 def test_bad_life_and_coolant_input(change, message):
     with pytest.raises(CaseError) as e:

@@ -186,8 +186,26 @@ def test_spot_displacement_mesh_convergence():
     assert values[2] == pytest.approx(values[1], rel=0.005)
 
 
+@pytest.mark.parametrize("n, m, radius", [(2000, 300, 0.07), (400, 400, 0.25), (1, 1, 0.1),
+                                           (3000, 100, 1e-3)])
+def test_pairs_within_finds_exactly_the_pairs_of_a_brute_force_scan(n, m, radius):
+    """The grid search of the yield check's balls (mechanics.pairs_within) returns every
+    (point, query) pair within the radius once and no other, as the all-pairs distance
+    matrix does: random points in the unit cube, queries in its lower half; plane points
+    (z = 0, the axisymmetric meshes) included."""
+    rng = np.random.default_rng(n + m)
+    points, queries = rng.random((n, 3)), rng.random((m, 3)) * [1.0, 1.0, 0.5]
+    if n == 400:
+        points[:, 2] = queries[:, 2] = 0.0
+    i, j = mechanics.pairs_within(points, queries, radius)
+    close = np.linalg.norm(points[:, None, :] - queries[None, :, :], axis=2) <= radius
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(*map(np.ndarray.tolist,
+                                                                  np.nonzero(close))))
+    assert n != 400 or len(i) > 1000  # the plane case is not vacuous
+
+
 def test_yield_use_equals_a_scan_of_every_ball():
-    """The regularised joint stress (yield_use: averages by a sparse matrix built once) equals
+    """The regularised joint stress (yield_use: averages by a matrix built once) equals
     a direct scan of every ball (the r-weighted cell-volume average of the von Mises stress
     and the temperature within 0.1 mm of each heat-sink cell centre near the joint, over the
     yield strength there), to 1e-12 relative, on two temperature fields of one problem."""

@@ -49,22 +49,51 @@ from .case import Case
 COEFFICIENTS = {
     2: {"step": (1.66e-3, 2.10e-6), "solve": (0.0, 26.4e-6), "mesh": (0.30, 33e-6),
         "timing": 0.096},
-    3: {"step": (0.0, 8.77e-6), "solve": (0.0, 37.9e-6), "mesh": (0.0, 52e-6),
+    3: {"step": (0.0, 7.01e-6), "solve": (0.0, 35.4e-6), "mesh": (0.0, 52e-6),
         "timing": 0.096},
 }
-#: Cells per ∫dV/h^d of the size field, fitted to gmsh's meshes: the estimate is within
-#: 10 % of the real count for the shipped examples, the test cases and a 0.5 µm spot
-#: (1.8 k to 221 k cells; tests/test_cost.py).
-K_CELLS = {2: 2.48, 3: 7.0}
+#: 3-D step and solve scaled by 0.80 and 0.934 after the exact factorisation of each lagged
+#: Jacobian (thermal.SharedPreconditioner exact): the ratio of the 3-D example's heat steps +
+#: monitors (14.57 against 18.22 s) and elastic solves (6.93 against 7.42 s) CPU, this code
+#: against 554638c, run one after the other at load 6.2-6.4 (studies/benchmark_3d.py --stages).
+#: Cells per ∫dV/h^d of the size field, K = a + b × growth, fitted to gmsh's meshes: 2-D
+#: (b = 0) within 10 % of the real count for the shipped examples, the test cases and a
+#: 0.5 µm spot (1.8 k to 221 k cells; tests/test_cost.py). 3-D: gmsh puts more cells per
+#: ∫dV/h³ into a steeply graded mesh; least squares on the 3-D example
+#: (studies/reflection_3d.toml) meshed at growth 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.04
+#: (16 365, 33 745, 62 400, 159 091, 380 797, 880 419, 1 547 861 cells, counted by
+#: mesh_cells on 2026-12-02; MEASURED_3D_CELLS): within 2 % at every one.
+K_CELLS = {2: (2.48, 0.0), 3: (4.31, 7.20)}
+#: mesh.growth → cells gmsh built for studies/reflection_3d.toml (the K_CELLS[3] fit).
+MEASURED_3D_CELLS = {0.3: 16_365, 0.2: 33_745, 0.15: 62_400, 0.1: 159_091, 0.07: 380_797,
+                     0.05: 880_419, 0.04: 1_547_861}
 #: Process start-up, imports and the output files (s; measured with the cases above: imports
 #: 0.52-0.59 s, outputs 1.7-2.0 s CSV + JSON + PNG), form compilation of a new case kind on
 #: a cold cache.
 STARTUP_S, FIRST_COMPILE_S = 2.5, 15.0
-#: Memory of a process before the mesh (Python, dolfinx, PETSc), MiB; per cell (KiB).
-BASE_MIB = 330.0  # measured peak resident set: 344 MiB for the 2-D run of CALIBRATION
-KIB_PER_CELL = {2: 6.0, 3: 7.4}  # 3-D: (827 - 409) MiB / (84 747 - 28 663) cells (README,
-# Performance); 511 MiB measured for 28 663 cells (predicted 537); the 424 k-cell anode of
-# issue 17 used 3.2 GB (predicted 3.4)
+#: Peak memory (resident set, MiB) of one process: a + b × cells / 1024 (b in KiB per cell),
+#: per dimension and linear-solver path (solver_path). 2-D: 344 MiB measured for the 2-D
+#: run of the time calibration above (its LU path). 3-D, least squares on runs of the 3-D
+#: example (studies/reflection_3d.toml) at several mesh growths, one rank, the API's run
+#: without figures (20 transient steps and the drift at 2 save times: the peak comes with
+#: the first factorisation or hierarchy, not with the step count; 2026-12-02):
+#:   "lu" (CG with an LU-factorised preconditioner, up to solver_choice.LU_PC_MAX_NODES
+#:   nodes; MUMPS' fill grows faster than the cells): 16 365 cells 274 MiB, 33 745 cells
+#:   402 MiB, 62 400 cells 648 MiB;
+#:   "gamg" (CG + GAMG above it): 159 091 cells 463 MiB (as these), 880 419 cells
+#:   1 720 MiB and 1 547 861 cells 2 942 MiB (studies/benchmark_scale.py, steady state +
+#:   20 steps, README § Performance).
+#: The 7.4 KiB per cell used before for every 3-D case came from runs that kept a GAMG
+#: hierarchy per step size (before issue 15 shared one); it put the 1.5 M-cell case at
+#: 18.7 GB. Two ranks hold 2 × 2 404 MiB of that case (gmsh's whole mesh on rank 0 first):
+#: the estimate is for one process.
+#: (cells, nodes) of the 3-D example's meshes above (MEMORY; 2-D: 0.54 nodes a cell): the
+#: nodes per cell fall from 0.217 to 0.167 (the bulk's 1/6) as the mesh grows;
+#: interpolated in log(cells), constant beyond the ends.
+NODES_3D = ((16_365, 3_546), (33_745, 6_671), (62_400, 11_769), (159_091, 28_411),
+            (880_419, 149_008), (1_547_861, 259_081))
+MEMORY = {2: {"lu": (330.0, 6.0), "gamg": (330.0, 6.0)},
+          3: {"lu": (141.0, 8.19), "gamg": (181.0, 1.81)}}  # within 2 % of every run above
 #: Above these, check warns and suggests how to make the case cheaper.
 WARN_S, WARN_MIB = 60.0, 4096.0
 #: run refuses (unless --force) above these estimated cells.
@@ -83,6 +112,7 @@ class Cost:
     wall_s: float
     memory_mib: float
     machine_factor: float
+    solver_path: str = "lu"
 
     def warnings(self) -> list[str]:
         """Warnings with a suggestion, above a minute or 4 GiB."""
@@ -123,10 +153,18 @@ def machine_timing() -> float:
 
 
 def size_integral(dim: int, h_min: float, growth: float, h_max: float, zone: tuple,
-                  volume: float) -> float:
+                  volume: float, body=None) -> float:
     """∫ dV / h^d over a body of the given volume (area in (r, z)) around the deposition
     zone: zone = (a, b) radius and depth in (r, z), (a1, a2, b) half-extents and depth in
-    3-D (m)."""
+    3-D (m).
+
+    The level sets of the distance ρ from the zone are those of a half-space, until the
+    body's volume is used up; with ``body`` = (origin, contains_all), the impact point (m)
+    and a vectorised membership test of the real body (3-D), each level set is scaled by
+    the fraction of the sphere of radius ρ around the impact point that lies in the body
+    (relative to the half-space's, at ρ → 0) instead: a rod is a half-space only out to
+    its radius, and beyond it the far, coarse part of the rod lies farther from the spot
+    than the half-space puts it (the estimate without it was 64 % high at 1.5 M cells)."""
     rho_end = 10.0 * (volume ** (1.0 / dim))
     rho = np.concatenate([[0.0], np.geomspace(1e-4 * h_min, rho_end, 4000)])
     if dim == 2:
@@ -137,11 +175,31 @@ def size_integral(dim: int, h_min: float, growth: float, h_max: float, zone: tup
         level = (math.pi * a1 * a2 + math.pi * (a1 + a2) * (b + 0.5 * math.pi * rho)
                  + 2.0 * math.pi * rho * (rho + b))
     h = np.minimum(h_max, h_min + growth * rho)
+    if body is not None:
+        level = level * _body_fraction(rho, *body, scale=volume ** (1.0 / dim))
     dV = 0.5 * (level[1:] + level[:-1]) * np.diff(rho)
-    inside = np.cumsum(dV) <= volume  # the body ends where its volume is used up
+    # the body ends where its volume is used up (with `body`: where its fraction is 0)
+    inside = np.cumsum(dV) <= volume if body is None else np.ones(len(dV), dtype=bool)
     zone_volume = (a * b if dim == 2 else math.pi * a1 * a2 * b)
     hm = 0.5 * (h[1:] + h[:-1])
     return zone_volume / h_min ** dim + float(np.sum(dV[inside] / hm[inside] ** dim))
+
+
+def _body_fraction(rho: np.ndarray, origin, contains_all, scale: float,
+                   directions: int = 1000, radii: int = 100) -> np.ndarray:
+    """The fraction of the sphere of each radius rho (m) around origin inside the body,
+    over that of the smallest sphere sampled (1e-3 × scale, m: a half-space there), at
+    most 1: sampled on a Fibonacci lattice of directions at log-spaced radii, interpolated
+    in log ρ (a few ms)."""
+    i = np.arange(directions) + 0.5
+    polar, azimuth = np.arccos(1.0 - 2.0 * i / directions), math.pi * (1.0 + 5 ** 0.5) * i
+    unit = np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar),
+                     np.cos(polar)], axis=1)
+    r = np.geomspace(1e-3 * scale, float(rho[-1]), radii)
+    frac = contains_all(np.asarray(origin)[None, None, :]
+                        + r[:, None, None] * unit[None, :, :]).mean(axis=1)
+    frac = np.minimum(1.0, frac / frac[0])
+    return np.interp(np.log(np.maximum(rho, r[0])), np.log(r), frac)
 
 
 def mesh_cells(case: Case, prep) -> int:
@@ -191,13 +249,15 @@ def cell_count(case: Case, prep, dry_mesh: bool = False) -> int:
     h_min, growth, h_max = mesh_sizes(case, spot)
     if dim == 2:
         volume = sum(_area(prep.lay.outline(r)) for r in prep.lay.regions)
-        zone = (spot.radius_m, prep.zone_depth)
+        zone, body = (spot.radius_m, prep.zone_depth), None
     else:
         s = case.geometry.sizes_m
         volume = math.pi * s["anode_radius_m"] ** 2 * s["anode_length_m"]
         _, a1, a2 = prep.lay.zone
         zone = (a1, a2, prep.zone_depth)
-    return int(K_CELLS[dim] * size_integral(dim, h_min, growth, h_max, zone, volume))
+        body = (prep.lay.frame.origin, prep.lay.contains_all)
+    a, b = K_CELLS[dim]
+    return int((a + b * growth) * size_integral(dim, h_min, growth, h_max, zone, volume, body))
 
 
 def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
@@ -212,7 +272,7 @@ def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
 
     dim = case.geometry.dim
     cells = cell_count(case, prep, dry_mesh)
-    dofs = int(cells * (0.54 if dim == 2 else 0.216))  # P1 nodes per cell, as measured
+    dofs = nodes(dim, cells)
     steps = len(prep.steps)
     solves = (len(save_times(case)) or 1) if case.mechanics else 0
     co = COEFFICIENTS[dim]
@@ -220,8 +280,35 @@ def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
     linear = lambda key, n: co[key][0] + co[key][1] * n  # noqa: E731
     wall = factor * (max(steps, 1) * linear("step", dofs) + solves * linear("solve", dofs)
                      + linear("mesh", cells)) + STARTUP_S
-    memory = BASE_MIB + KIB_PER_CELL[dim] * cells / 1024.0
-    return Cost(dim, cells, dofs, steps, solves, wall, memory, factor)
+    path = solver_path(case, dofs)
+    return Cost(dim, cells, dofs, steps, solves, wall, memory_mib(dim, path, cells), factor,
+                path)
+
+
+def nodes(dim: int, cells: int) -> int:
+    """P1 nodes (temperature dofs) of a mesh of this many cells, as measured (NODES)."""
+    if dim == 2:
+        return int(0.54 * cells)
+    c, n = np.array(NODES_3D).T
+    return int(cells * np.interp(np.log(cells), np.log(c), n / c))
+
+
+def solver_path(case: Case, dofs: int) -> str:
+    """The linear solver a run of the case will use with this many temperature dofs
+    (nodes), for the memory model: "lu" (a factorisation: the direct solver, or CG with an
+    LU preconditioner) or "gamg" (CG + algebraic multigrid), as thermal.linear_solver
+    chooses."""
+    from .solver_choice import lu_preconditioned, resolve_solver
+
+    dim = case.geometry.dim
+    kind = resolve_solver(case.numerics.solver, dim, dofs)
+    return "lu" if kind == "direct" or lu_preconditioned(dim, dofs) else "gamg"
+
+
+def memory_mib(dim: int, path: str, cells: int) -> float:
+    """Peak resident set of one process (MiB) for a mesh of this many cells (MEMORY)."""
+    base, kib = MEMORY[dim][path]
+    return base + kib * cells / 1024.0
 
 
 def _area(poly) -> float:
@@ -239,7 +326,8 @@ def absurd(case: Case, cells: int) -> str | None:
     dim = case.geometry.dim
     if cells > ABSURD_CELLS[dim]:
         return (f"an estimated {cells:,} cells in {dim}-D (more than {ABSURD_CELLS[dim]:,}, "
-                f"about {(BASE_MIB + KIB_PER_CELL[dim] * cells / 1024) / 1024:.0f} GiB): "
+                f"about {memory_mib(dim, solver_path(case, nodes(dim, cells)), cells) / 1024:.0f} "
+                "GiB): "
                 "expected a coarser [mesh] or a larger spot")
     return None
 

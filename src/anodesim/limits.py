@@ -29,10 +29,16 @@ A loading is safe while every limit holds (physics reference §6):
 - ``drift``: the spot drift across the view axis (µm; ``limits.drift_um``, or ``drift_px`` on
   the detector converted at the source), when the case sets one.
 - ``magnification``: |ΔM/M| (``limits.magnification_change_rel``), when the case sets one.
+- ``fatigue`` (``limits.fatigue = true``; opt-in): the spot's thermal-fatigue crack-initiation
+  life, ESTIMATED from tensile data (modified universal slopes with ASME-type design factors,
+  life.py), must be at least the rated life ``limits.life_h`` for the case's schedule,
+  repeated. Off by default: the estimate is not validated against W strain-life data, and
+  every on/off cycle of a microfocus spot from below W's DBTT cracks it in the estimate.
 
 Every run also reports the erosion rate (nm/h), the recrystallisation fraction used per
-hour and the thermal cycles of the spot (rainflow count, largest swing, cycles per hour;
-``life_summary``). Damage temperatures come from the material data file,
+hour, the thermal cycles of the spot (rainflow count, largest swing, cycles per hour) and,
+for targets with tensile data, the estimated hours of the schedule to thermal-fatigue crack
+initiation (``life_summary``). Damage temperatures come from the material data file,
 with their sources. This module sits below both the run (which reports the limits of its
 time series) and the rating (which finds the power at which the binding one is just met); it
 imports neither, nor dolfinx.
@@ -41,7 +47,7 @@ imports neither, nor dolfinx.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -220,6 +226,28 @@ class RecrystallisationLimit(LifeLimit):
 
 
 @dataclass(frozen=True)
+class FatigueLimit(Limit):
+    """The spot's thermal-fatigue crack initiation over the rated life (column T_peak_C,
+    value "rel"): the fraction of the estimated design crack-initiation life that the
+    rated life uses, life_h / hours to crack initiation, at most `value` (1).
+
+    Attributes:
+        material: the target material (with tensile data, life.tensile_data).
+        life_h: rated life (operating hours of the case's schedule, repeated).
+    """
+
+    material: str = "W"
+    life_h: float = LIFE_H
+    initial_C: float = 0.0  # the spot's temperature at zero power (°C)
+    tables: dict | None = field(default=None, repr=False, compare=False)  # "alpha", "E"
+
+    def definition(self) -> dict:
+        d = super().definition()
+        d.update({"life_h": self.life_h, "material": self.material})
+        return d
+
+
+@dataclass(frozen=True)
 class LimitCheck:
     """A limit against a run: the worst value, when, and the margin.
 
@@ -235,6 +263,9 @@ class LimitCheck:
     worst: float
     time_s: float
     equivalent_C: float | None = None  # erosion: constant spot T of the same erosion (°C)
+    #: fatigue only: the factor on the spot's rise over its initial temperature at which the
+    #: crack-initiation life equals the rated life (life.crack_initiation_scale)
+    scale: float | None = None
 
     @property
     def name(self) -> str:
@@ -263,6 +294,8 @@ class LimitCheck:
         lim = self.limit
         if isinstance(lim, LifeLimit):
             return (self.equivalent_C - lim.temperature_C) / lim.temperature_rise
+        if isinstance(lim, FatigueLimit):  # on the spot's rise, linear in the power
+            return 1.0 / self.scale - 1.0
         return (self.worst - lim.value) / lim.allowed_rise
 
     def to_dict(self) -> dict:
@@ -276,6 +309,12 @@ class LimitCheck:
         if isinstance(lim, LifeLimit):
             d.update({"life_h": lim.life_h, "equivalent_spot_temperature_C": self.equivalent_C,
                       "limit_equivalent_spot_temperature_C": lim.temperature_C})
+        if isinstance(lim, FatigueLimit):
+            d.update({"life_h": lim.life_h,
+                      "crack_initiation_h": lim.life_h / self.worst if self.worst > 0
+                      else None,
+                      "allowed_spot_rise_factor": None if math.isinf(self.scale)
+                      else self.scale})
         return d
 
     def __repr__(self) -> str:
@@ -346,6 +385,11 @@ def limits_for(case: Case, mats) -> list[Limit]:
     if given.magnification_change_rel is not None:
         out.append(Limit("magnification", "magnification_change_rel",
                          given.magnification_change_rel, "rel", "case", 0.0))
+    if given.fatigue:
+        out.append(FatigueLimit(
+            "fatigue", "T_peak_C", 1.0, "rel",
+            f"case (limits.fatigue); {FATIGUE_MODEL}", 0.0, target.key, rated_life_h(case),
+            T0, target.tables))
     return out
 
 
@@ -463,6 +507,27 @@ def _life_check(lim: LifeLimit, time_s, T_peak_C) -> LimitCheck:
     return LimitCheck(lim, used, float(time_s[i]), max(T_eq, lim.initial_C))
 
 
+def _fatigue_check(lim: FatigueLimit, time_s, T_peak_C) -> LimitCheck:
+    """Fraction of the crack-initiation life the rated life uses, and the factor on the
+    spot's rise that would use it exactly (the excess)."""
+    T_K = np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K
+    tensile = life.tensile_data(lim.material)
+    hours = life.crack_initiation(time_s, T_K, lim.tables, tensile)["hours"]
+    scale = life.crack_initiation_scale(time_s, T_K, lim.initial_C + ZERO_CELSIUS_K,
+                                        lim.tables, tensile, lim.life_h)
+    i = int(np.nanargmax(T_peak_C))
+    return LimitCheck(lim, lim.life_h / hours, float(time_s[i]), scale=scale)
+
+
+#: The thermal-fatigue model as the summaries and limits name it.
+FATIGUE_MODEL = ("ESTIMATE of crack initiation from tensile data (no W strain-life data): "
+                 "modified universal slopes (Muralidharan & Manson 1988; Park & Song 1995), "
+                 "design factors 2 on strain / 20 on cycles (ASME III practice, recalled), "
+                 "strain range 2·ᾱ·ΔT of a surface held in its plane, each cycle at its cold "
+                 "and hot end's tensile properties (brittle below the DBTT), Miner's rule "
+                 "over the rainflow cycles (ASTM E1049) of the spot, schedule repeated")
+
+
 def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H) -> dict:
     """Erosion rate, recrystallisation use and thermal cycles at the spot, for every run's
     summary.
@@ -514,25 +579,50 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H) -> d
     cycles = life.thermal_cycles(time_s, T_K, swing)
     out.update({"thermal_" + k: v for k, v in cycles.items()})
     out["thermal_fatigue_model"] = ("spot temperature cycles counted (rainflow, ASTM E1049, "
-                                    "schedule repeated); no cycles-to-crack prediction: no "
-                                    "citable Coffin-Manson data for W found")
+                                    "schedule repeated)")
+    tensile = life.tensile_data(target)
+    crack = None
+    if tensile is not None:
+        crack = life.crack_initiation(time_s, T_K, target_material.tables, tensile)
+        out.update({"fatigue_crack_initiation_h": _finite(crack["hours"]),
+                    "fatigue_damage_per_h": crack["damage_per_h"],
+                    "fatigue_shortest_cycle_life": _finite(crack["shortest_cycle_life"]),
+                    "fatigue_crack_model": FATIGUE_MODEL,
+                    "fatigue_tensile_source": tensile.source})
     if fatigue is not None:
         over_life = cycles["damaging_cycles_per_h"] * life_h
         out.update({"fatigue_limit_swing_K": swing, "fatigue_cycles_over_life": over_life,
                     "fatigue_source": fatigue.source,
-                    "fatigue_verdict": _fatigue_verdict(fatigue, swing, over_life, life_h)})
+                    "fatigue_verdict": _fatigue_verdict(fatigue, swing, over_life, life_h,
+                                                        crack)})
     return out
 
 
-def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float) -> str:
-    """One line on the spot's thermal cycles against the fatigue limit."""
+def _finite(x: float) -> float | None:
+    """x, or None (JSON null: unlimited) where it is infinite."""
+    return None if math.isinf(x) else float(x)
+
+
+def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float,
+                     crack: dict | None = None) -> str:
+    """One line on the spot's thermal cycles against the fatigue limit and, with tensile
+    data, the estimated crack-initiation life."""
     if over_life == 0:
         return (f"no spot cycle exceeds the {fatigue.material} fatigue limit "
                 f"(swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa)")
-    return (f"{over_life:.3g} cycles in {life_h:.0f} h of this schedule, repeated, exceed the "
-            f"{fatigue.material} fatigue limit (swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa, "
-            f"{fatigue.runout_cycles:.0e}-cycle run-out): cracking and roughening of the spot "
-            f"expected; cycles to crack not predicted (no strain-life data)")
+    text = (f"{over_life:.3g} cycles in {life_h:.0f} h of this schedule, repeated, exceed the "
+            f"{fatigue.material} fatigue limit (swing {swing_K:.0f} K, "
+            f"{fatigue.stress_range_Pa / 1e6:.0f} MPa, {fatigue.runout_cycles:.0e}-cycle "
+            "run-out): cracking and roughening of the spot expected")
+    if crack is None:
+        return text + "; cycles to crack not predicted (no tensile data)"
+    if math.isinf(crack["hours"]):
+        return text
+    worst = crack["shortest_cycle_life"]
+    worst = ("the worst cycle cracks within its first cycle" if worst <= life.CYCLES_MIN
+             else f"the worst cycle lasts {worst:.3g} design cycles")
+    return text + (f"; crack initiation ESTIMATED after {crack['hours']:.3g} h of this "
+                   f"schedule ({worst}; from tensile data, no W strain-life data)")
 
 
 def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
@@ -552,6 +642,10 @@ def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
         if isinstance(lim, LifeLimit):
             if len(vals):
                 out.append(_life_check(lim, time_s, vals))
+            continue
+        if isinstance(lim, FatigueLimit):
+            if len(vals):
+                out.append(_fatigue_check(lim, time_s, vals))
             continue
         if lim.name in SIGNED_LIMITS:
             vals = np.abs(vals)

@@ -45,6 +45,8 @@ from .beam import Spot
 from .case import Boundary
 from .errors import RunFailure
 from .geometry import AnodeMesh
+from .solver_choice import (DIRECT_MAX_DOFS, LU_PC_MAX_NODES,  # noqa: F401 (thermal.X)
+                            lu_preconditioned, resolve_solver)
 
 STEFAN_BOLTZMANN = 5.670374419e-8  # W/m²/K⁴, CODATA 2018
 
@@ -71,37 +73,6 @@ class Interface:
 #: 6 859 dofs 0.81 / 0.22 s (PETSc LU fills in badly in 3-D). MUMPS keeps the rest and every
 #: run on more than one rank.
 PETSC_LU_MAX_ROWS = {2: 50_000, 3: 1_000}
-
-#: numerics.solver = "auto": factorise (LU) up to this many temperature dofs, conjugate
-#: gradients + GAMG above, by topological dimension. In 2-D a factorisation stays cheap far
-#: beyond the meshes anodesim builds. In 3-D the shipped example (6 199 dofs, k(T), 157 steps,
-#: 95 distinct Jacobians) took 33.7 s of CPU with MUMPS against 30.4 s with CG and a shared
-#: GAMG hierarchy (README § Performance), and the single-operator figures of
-#: studies/benchmark_linear_solvers.py break even near 2 000 dofs: iterative throughout.
-#: With the LU-preconditioned CG of LU_PC_MAX_NODES (issue 15d; 3 546 dofs, 209 steps,
-#: whole run, load 1.5-1.7): "direct" 12.0 and 12.4 s CPU (107 factorisations) against
-#: 11.0 and 10.7 s for "iterative" (36): iterative stays the choice in 3-D.
-DIRECT_MAX_DOFS = {2: 500_000, 3: 0}
-
-
-#: "iterative" solver: conjugate gradients preconditioned by a MUMPS LU factorisation (of
-#: the operator the shared preconditioner was last built for, see SharedPreconditioner) up
-#: to this many mesh nodes (rows / block size: the heat and the elastic operator of one
-#: mesh choose alike), by GAMG above. A factorisation reused across step sizes, Newton
-#: iterations and E(T) is an almost exact preconditioner (about 4 CG iterations a solve
-#: against 16 with GAMG). Measured on studies/reflection_3d.toml refined (one rank, whole
-#: run, CPU time; README § Performance): LU 39.1 s against GAMG 43.6 s at 9 471 nodes,
-#: 66.3 s against 61.2 s at 15 787 nodes: the crossover near 12 000 nodes.
-LU_PC_MAX_NODES = {2: 0, 3: 12_000}
-
-
-def resolve_solver(kind: str, dim: int, dofs: int) -> str:
-    """"direct" or "iterative" for numerics.solver = kind on a mesh of dimension dim with
-    this many temperature dofs ("auto": by the measured thresholds of DIRECT_MAX_DOFS)."""
-    if kind != "auto":
-        return kind
-    return "direct" if dofs <= DIRECT_MAX_DOFS[dim] else "iterative"
-
 
 def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
                   near_nullspace=None, dim: int = 2) -> PETSc.KSP:
@@ -139,7 +110,7 @@ def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
             pc.setFactorSolverType("mumps")
     else:
         ksp.setType("cg")
-        if A.getSize()[0] // A.getBlockSize() <= LU_PC_MAX_NODES[dim]:
+        if lu_preconditioned(dim, A.getSize()[0] // A.getBlockSize()):
             pc.setType("lu")
             pc.setFactorSolverType("mumps")
         else:
@@ -159,27 +130,35 @@ class SharedPreconditioner:
 
     The hierarchy is rebuilt when the leading coefficient (a0/Δt, 1/s) moves by more than
     ``ratio`` from the one it was built for, or when a solve needs more than twice the
-    iterations (+5) of the first solve after the last build.
+    iterations (+5) of the first solve after the last build; with ``exact``, for every
+    operator other than the one it was built for (a new, shifted or reassembled matrix):
+    an exact factorisation makes every solve one CG iteration, which pays where an operator
+    serves several solves, as a lagged Newton Jacobian does (k(T) in 3-D: 492 solves on
+    107 operators; about 4 iterations a solve with the shared factorisation, and a
+    factorisation costs about 10 triangular solves).
     """
 
-    def __init__(self, ksp: PETSc.KSP, ratio: float = 4.0):
-        self.ksp, self.ratio = ksp, ratio
+    def __init__(self, ksp: PETSc.KSP, ratio: float = 4.0, exact: bool = False):
+        self.ksp, self.ratio, self.exact = ksp, ratio, exact
         self.reset()
 
     def reset(self) -> None:
-        self.key = self.baseline = None
+        self.key = self.baseline = self.built_for = None
         self.stale = True
 
-    def use(self, A, key: float = 0.0) -> bool:
-        """Set A as the operator; True when the preconditioner will be rebuilt for it."""
+    def use(self, A, key: float = 0.0, changed: bool = False) -> bool:
+        """Set A as the operator (changed: its values are new, e.g. reassembled in place);
+        True when the preconditioner will be rebuilt for it."""
         if self.key is not None and not self.stale:
             lo, hi = sorted((abs(key), abs(self.key)))
             self.stale = hi > 0 and (lo == 0 or hi / lo > self.ratio)
+        if self.exact and (changed or A is not self.built_for):
+            self.stale = True
         rebuild = self.stale
         self.ksp.setOperators(A)
         self.ksp.getPC().setReusePreconditioner(not rebuild)
         if rebuild:
-            self.key, self.baseline, self.stale = key, None, False
+            self.key, self.baseline, self.stale, self.built_for = key, None, False, A
         return rebuild
 
     def solved(self) -> None:
@@ -617,9 +596,11 @@ class ThermalProblem:
             return linear_solver(self.comm, A, self.prefix, self.solver, self.rtol,
                                  dim=self.domain.mesh.topology.dim)
         if self._shared is None:
-            self._shared = SharedPreconditioner(linear_solver(
-                self.comm, A, self.prefix, self.solver, self.rtol,
-                dim=self.domain.mesh.topology.dim))
+            ksp = linear_solver(self.comm, A, self.prefix, self.solver, self.rtol,
+                                dim=self.domain.mesh.topology.dim)
+            # a lagged Jacobian serves several Newton solves: factorise each one exactly
+            exact = self.nonlinear and self.lag_jacobian and ksp.getPC().getType() == "lu"
+            self._shared = SharedPreconditioner(ksp, exact=exact)
         return self._shared.ksp
 
     def _drop_oldest(self) -> None:
@@ -711,7 +692,7 @@ class ThermalProblem:
             if len(self._cache) > self.CACHE_SIZE[self.solver]:
                 self._drop_oldest()
         if self._shared is not None:
-            self.factorisations += self._shared.use(A, key)
+            self.factorisations += self._shared.use(A, key, changed=fresh)
         elif fresh:
             self.factorisations += 1
         return A, ksp, fresh

@@ -82,6 +82,7 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     recrystallisation = lim.number(
         "recrystallisation_fraction", None, positive=True,
         expected="a positive fraction of W's recrystallisation time used over the life")
+    fatigue = lim.boolean("fatigue", False)
     lim.close()
     if yield_use is not None and mechanics is None:
         raise CaseError(f"limits.yield_use = {yield_use:g}: a stress limit needs the "
@@ -101,7 +102,17 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
     return Limits(*temps, drift_um=drift_um, magnification_change_rel=mag, spot=spot,
                   erosion_um=erosion_um, life_h=life_h, yield_use=yield_use,
-                  recrystallisation_fraction=recrystallisation)
+                  recrystallisation_fraction=recrystallisation, fatigue=fatigue)
+
+
+def _fatigue_target(target: str | None) -> None:
+    """limits.fatigue needs a target with tensile data (data/fatigue.toml)."""
+    from .. import life
+
+    if target is None or life.tensile_data(target) is None:
+        raise CaseError(f"limits.fatigue = true: the crack-initiation estimate needs the "
+                        f"target's tensile data (data/fatigue.toml); expected a target of "
+                        f"{', '.join(life.tensile_materials())}, got {target!r}")
 
 
 def _numerics(root: _Section) -> Numerics:
@@ -188,6 +199,8 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                         f"{limits.recrystallisation_fraction:g}: the recrystallisation "
                         f"kinetics are those of W; expected a W target, got "
                         f"{materials.by_region.get('target')!r}")
+    if limits.fatigue:
+        _fatigue_target(materials.by_region.get("target"))
     rating = _rating(root, loading)
     numerics = _numerics(root)
     pointing = _pointing(root)

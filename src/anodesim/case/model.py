@@ -422,6 +422,8 @@ class Limits:
     yield_use: float | None = None  # heat sink: regularised stress / yield strength (-)
     #: fraction of W's recrystallisation time the spot may use over the life (-)
     recrystallisation_fraction: float | None = None
+    #: the spot's estimated thermal-fatigue crack-initiation life must reach the life
+    fatigue: bool = False
 
 
 @dataclass(frozen=True)

@@ -98,17 +98,23 @@ class Layout3D:
     def contains(self, p) -> bool:
         """Whether the point p (m) lies in (or on) the rod (user mesh: in its bounding box;
         the run then checks the probe against the cells)."""
+        return bool(self.contains_all(np.asarray(p, dtype=float)[None, :])[0])
+
+    def contains_all(self, p) -> np.ndarray:
+        """contains() for many points at once: p (..., 3) m, a bool array of shape (...)."""
         p = np.asarray(p, dtype=float)
         tol = 1e-9 * self.scale
         if self.bounds is not None:
-            return bool(np.all(p >= self.bounds[0] - tol) and np.all(p <= self.bounds[1] + tol))
-        Rc, r = self.sizes["anode_radius_m"], math.hypot(p[0], p[1])
+            return (np.all(p >= self.bounds[0] - tol, axis=-1)
+                    & np.all(p <= self.bounds[1] + tol, axis=-1))
+        Rc, r, z = self.sizes["anode_radius_m"], np.hypot(p[..., 0], p[..., 1]), p[..., 2]
+        rod = ((z >= -tol) & (r <= Rc + tol)
+               & ((p - self.frame.origin) @ self.frame.normal <= tol))
         hs = self.housing
-        if hs and -hs["length_m"] - tol <= p[2] <= tol and \
-                hs["inner_radius_m"] - tol <= r <= hs["outer_radius_m"] + tol:
-            return True
-        return bool(p[2] >= -tol and r <= Rc + tol
-                    and (p - self.frame.origin) @ self.frame.normal <= tol)
+        if hs:
+            rod |= ((-hs["length_m"] - tol <= z) & (z <= tol)
+                    & (hs["inner_radius_m"] - tol <= r) & (r <= hs["outer_radius_m"] + tol))
+        return rod
 
 
 def layout(case) -> Layout3D:

@@ -14,8 +14,9 @@ from ..limits import SIGNED_LIMITS, ErosionLimit, LifeLimit, Limit, cooled_faces
 from ..response import ResponseError, StepResponse, _extreme
 
 
-#: Limits the engine cannot evaluate (no stress probe): checked by the FE confirmations only.
-NOT_IN_ENGINE = ("yield",)
+#: Limits the engine cannot evaluate (no stress probe; no cycle counting of the spot's
+#: waveform): checked by the FE confirmations only.
+NOT_IN_ENGINE = ("yield", "fatigue")
 
 
 def linear_case(case: Case, horizon_s: float) -> Case:

@@ -29,7 +29,7 @@ SERIAL_PULSES periods of the train; the limits are taken over the last period
 (tests/test_rating_kT.py checks this against the engine's exact periodic sum with constant
 properties). The runs carry no mechanics: a drift
 limit enters the corrected charts through the engine's (linear) drift probe, uncorrected,
-and a yield limit not at all (Engine.not_in_engine).
+and the yield and fatigue limits not at all (Engine.not_in_engine).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import numpy as np
 
 from ..case import Case, Loading, interfaces_of, regions_of
 from ..limits import LifeLimit, Limit, LimitCheck, check, limits_for
-from .engine import Engine, engine_head, serial_rise
+from .engine import NOT_IN_ENGINE, Engine, engine_head, serial_rise
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -147,7 +147,8 @@ class PointRuns:
         self.runs = 0
 
     def _limits(self):
-        return [lim for lim in limits_for(self.case, self.sim.prep.mats)]
+        return [lim for lim in limits_for(self.case, self.sim.prep.mats)
+                if lim.name not in NOT_IN_ENGINE]
 
     def steady(self, P: float) -> list[LimitCheck] | None:
         """Limits of the steady state at beam power P (W); None if the run fails."""

@@ -412,6 +412,8 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
 
 _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion over the life)",
                   "recrystallisation": "recrystallisation of the W at the spot over the life",
+                  "fatigue": "thermal-fatigue crack initiation at the spot over the life "
+                             "(an estimate from tensile data)",
                   "spot": "the spot temperature", "interface": "the joint (interface)",
                   "heat_sink": "the heat sink temperature",
                   "coolant_side": "the coolant-side wall temperature",

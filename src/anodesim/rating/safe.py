@@ -125,9 +125,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     P = P_engine * (1.0 + aim)
     g, rep = full_run(P)
     tried.append((P, g, rep))
-    P_prev, g_prev = P, g
+    P_prev, g_prev, rep_prev = P, g, rep
     while not in_band(g) and len(tried) < max_runs:
-        if len(tried) == 1 or g == g_prev or not rep:
+        # a failed run (g = 1 stands for "far over") gives no slope: ratio step from the
+        # last run that did not fail
+        if len(tried) == 1 or g == g_prev or not rep or not rep_prev:
             P_next = P * (1.0 + aim) / (1.0 + g)
         else:
             P_next = P - (g - aim) * (P - P_prev) / (g - g_prev)
@@ -135,7 +137,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         unsafe = [x[0] for x in tried if x[1] > 0.0]
         if safe and unsafe and not min(unsafe) > P_next > max(safe):
             P_next = 0.5 * (max(safe) + min(unsafe))  # keep inside the bracket
-        P_prev, g_prev, P = P, g, P_next
+        P_prev, g_prev, rep_prev, P = P, g, rep, P_next
         g, rep = full_run(P)
         tried.append((P, g, rep))
     safe = [x for x in tried if x[1] <= 0.0]
