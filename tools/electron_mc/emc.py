@@ -8,10 +8,10 @@ half-space substrate (one interface plane z = t).
 
 Physics (sources in README.md):
 
-- Elastic scattering (default, ELASTIC = "elsepa", the tables since 2026-12-02b): the
-  differential cross sections of the PENELOPE database (files eeldxZZZ.p08), computed with
-  ELSEPA (Dirac partial waves; Salvat, Jablonski & Powell, Comput. Phys. Commun. 165, 157,
-  2005), rows 0.3–400 keV shipped in data/elsepa_elastic.npz (data/README.md: source,
+- Elastic scattering (default, ELASTIC = "elsepa": the 10–30 kV rows since 2026-12-02b,
+  every row since 2026-12-02c): the differential cross sections of the PENELOPE database
+  (files eeldxZZZ.p08), computed with ELSEPA (Dirac partial waves; Salvat, Jablonski &
+  Powell, Comput. Phys. Commun. 165, 157, 2005), rows 0.3–400 keV shipped in data/elsepa_elastic.npz (data/README.md: source,
   licence). They are interpolated log-log in energy onto N_EGRID energies and used through
   the class TabulatedElastic (cumulative cross sections on PENELOPE's 606 angles). The DCS
   is multiplied by (Z + 1)/Z for the angular deflections by inelastic collisions with the
@@ -102,9 +102,9 @@ MOTT = True
 MOTT_E_REF_KEV = 50.0  # lowest voltage where the Joy DCS is validated (W η, mean depth)
 MOTT_MIN_Z = 34  # W and Mo (αZ > 0.25); Cu got worse with it (README)
 BS_TAN_MAX = 10.0  # exit tangent clip (θ ≤ 84.3°) of the forward-shift tally
-# Elastic model: "elsepa" (the tabulated ELSEPA/PENELOPE DCS, data/elsepa_elastic.npz; the
-# tables since 2026-12-02b) or "rutherford" (Joy-screened Rutherford with the Mott correction
-# above, the tables before).
+# Elastic model: "elsepa" (the tabulated ELSEPA/PENELOPE DCS, data/elsepa_elastic.npz; every
+# row of the tables since 2026-12-02c) or "rutherford" (Joy-screened Rutherford with the Mott
+# correction above, the tables before).
 ELASTIC = "elsepa"
 ELSEPA_PATH = Path(__file__).resolve().parent / "data" / "elsepa_elastic.npz"
 N_EGRID = 400  # log-spaced energies of the precomputed elastic tables (2.2 % apart)

@@ -192,7 +192,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=12345, help="seed for --point")
     ap.add_argument("--elastic", choices=("elsepa", "rutherford"), default="elsepa",
                     help="elastic model: the ELSEPA DCS (default) or the Joy-screened Rutherford "
-                         "with the Mott correction for W and Mo (the tables before 2026-12-02b)")
+                         "with the Mott correction for W and Mo (the 50–225 kV rows before "
+                         "2026-12-02c)")
     ap.add_argument("--no-mott", action="store_true",
                     help="with --elastic rutherford: no Mott correction (the first tables)")
     ap.add_argument("--jobs", type=int, default=1,
