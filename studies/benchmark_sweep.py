@@ -5,12 +5,15 @@ sizes x 5 beam currents and a 1 s load. Each pass runs the CLI in a fresh study 
 its own empty form-compiler cache, so every pass pays the same JIT compilation (one set of
 forms per spot size). Workers are forked from the fork server (the default) or, with
 ``--mode interpreter``, started as a new interpreter per case (ANODESIM_SWEEP_FORK=0);
-``--mode both`` runs both. Prints for each pass the wall time, the CPU time of the whole
+``--mode both`` runs both. ``--figures off`` sets ``output.figures = false`` in every case
+(no per-case PNG; ``both`` runs each pass with and without). Prints for each pass the wall time, the CPU time of the whole
 process tree (user + system, the forked workers included: this script is their subreaper
 and collects them), the time spent inside the cases, and whether every table equals the
-first (all columns but wall_s, exactly).
+first (all columns but wall_s, exactly; between passes with and without figures also
+but the case id and the output.figures column, which differ by design).
 
     python studies/benchmark_sweep.py [--cases 50] [--jobs 1 2] [--mode fork|interpreter|both]
+                                      [--figures on|off|both]
 """
 
 import argparse
@@ -32,7 +35,7 @@ case = "{base}"
 "beam.current_mA" = {{start = 0.02, stop = 0.1, num = {currents}}}
 "loading.duration_s" = [1.0]
 "output.fields" = [false]
-"""
+{figures}"""
 
 
 def _become_subreaper() -> None:
@@ -79,6 +82,8 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=50, help="10 spot sizes x cases/10")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--mode", choices=("fork", "interpreter", "both"), default="both")
+    parser.add_argument("--figures", choices=("on", "off", "both"), default="on",
+                        help="per-case PNG figures (output.figures)")
     args = parser.parse_args()
     spots = 10
     currents = max(1, args.cases // spots)
@@ -87,26 +92,32 @@ def main() -> int:
     _become_subreaper()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        study = tmp / "study.toml"
-        study.write_text(STUDY.format(n=n, base=HERE / "reflection_insert.toml", spots=spots,
-                                      currents=currents))
+        studies = {}
+        for figures in {"on": [True], "off": [False], "both": [True, False]}[args.figures]:
+            studies[figures] = tmp / f"study_{'figures' if figures else 'no_figures'}.toml"
+            studies[figures].write_text(STUDY.format(
+                n=n, base=HERE / "reflection_insert.toml", spots=spots, currents=currents,
+                figures="" if figures else '"output.figures" = [false]\n'))
         tables = []
-        for fork in modes:
-            for jobs in args.jobs:
-                folder = tmp / f"j{jobs}{'f' if fork else 'i'}"
-                folder.mkdir()
-                load = os.getloadavg()[0]
-                wall, cpu, rows = run_pass(folder, study, jobs, fork)
-                inside = sum(float(r["wall_s"]) for r in rows)
-                ok = sum(r["status"] == "ok" for r in rows)
-                tables.append([{k: v for k, v in r.items() if k != "wall_s"} for r in rows])
-                print(f"{'forked' if fork else 'new interpreter'} workers, -j {jobs}: {n} cases "
-                      f"({ok} ok) in {wall:6.1f} s wall ({wall / n:5.2f} s per case), CPU "
-                      f"{cpu:6.1f} s; {inside:6.1f} s inside the cases; load average "
-                      f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
-                      flush=True)
+        for (figures, study), fork, jobs in ((f, m, j) for f in studies.items() for m in modes
+                                             for j in args.jobs):
+            folder = tmp / f"j{jobs}{'f' if fork else 'i'}{'' if figures else 'n'}"
+            folder.mkdir()
+            load = os.getloadavg()[0]
+            wall, cpu, rows = run_pass(folder, study, jobs, fork)
+            inside = sum(float(r["wall_s"]) for r in rows)
+            ok = sum(r["status"] == "ok" for r in rows)
+            tables.append([{k: v for k, v in r.items()
+                            if k not in ("wall_s", "id", "output.figures")} for r in rows])
+            print(f"{'forked' if fork else 'new interpreter'} workers, -j {jobs}, "
+                  f"{'with' if figures else 'no'} figures: {n} cases "
+                  f"({ok} ok) in {wall:6.1f} s wall ({wall / n:5.2f} s per case), CPU "
+                  f"{cpu:6.1f} s; {inside:6.1f} s inside the cases; load average "
+                  f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
+                  flush=True)
         same = all(t == tables[0] for t in tables)
-        print(f"identical tables (every column but wall_s): {same} (cores: {os.cpu_count()})")
+        print(f"identical tables (every column but wall_s, id and output.figures): {same} "
+              f"(cores: {os.cpu_count()})")
     return 0
 
 

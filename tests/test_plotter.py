@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from cases import c1
+from cases import c1, merge
 from test_case import write_toml
 from test_mechanics import DRIFT
 
@@ -108,3 +108,32 @@ def test_drift_points_are_joined_only_where_the_load_does_not_cycle_between_them
     single = np.where(t <= 0.05, heating, heating[1000] * np.exp(-(t - 0.05) / 0.01))
     assert not cycles_between([0.02, t[1000], 0.08], t, single)     # the peak is a drift row
     assert not cycles_between([0.02, 0.08], t, single)               # one rise and fall
+
+
+def test_a_run_without_figures_writes_the_same_results_and_no_png(tmp_path):
+    """output.figures = false (what a large sweep may set): no PNG and no child, and the
+    same time series and results as the run with figures, to the last digit (the figures
+    only read the results). The key is left out of the case's hash where it is true, so
+    the ids of existing cases do not change; a value that is not a boolean is one line."""
+    import anodesim
+    from anodesim.case import CaseError, from_dict
+
+    small = c1(mesh={"spot_fraction": 0.25, "growth": 0.5}, loading={"duration_s": 0.01},
+               output={"save_times_s": [0.01]}, **DRIFT)
+    quiet = c1(mesh={"spot_fraction": 0.25, "growth": 0.5}, loading={"duration_s": 0.01},
+               output={"save_times_s": [0.01], "figures": False}, **DRIFT)
+    assert "figures" not in from_dict(small).to_dict()["output"]  # the hash of before
+    assert from_dict(small).hash() == from_dict(merge(small, {"output": {"figures": True}})).hash()
+    assert from_dict(quiet).hash() != from_dict(small).hash()
+    with pytest.raises(CaseError, match=r"output\.figures.*'no'.*true or false"):
+        from_dict(c1(output={"figures": "no"}))
+    anodesim.run(small, tmp_path / "with")
+    anodesim.run(quiet, tmp_path / "without")
+    assert sorted(p.name for p in (tmp_path / "with").glob("*.png")) == [
+        "drift.png", "temperature_field.png", "temperatures.png"]
+    assert not list((tmp_path / "without").glob("*.png"))
+    csv = [(tmp_path / d / "timeseries.csv").read_text().splitlines() for d in ("with", "without")]
+    assert csv[0][3:] == csv[1][3:] and len(csv[0]) > 5  # (the header names the case's hash)
+    res = [json.loads((tmp_path / d / "summary.json").read_text())["results"]
+           for d in ("with", "without")]
+    assert res[0] == res[1]

@@ -783,3 +783,29 @@ def test_results_table_columns_pandas_parquet_and_failed_points(tmp_path, monkey
     back = pd.read_parquet(out / "results.parquet")
     assert list(back["id"]) == [r["id"] for r in table.rows]
     assert any(t.startswith("failed (1") for t in legends), legends
+
+
+_MESH_KEY = """
+import json, os, sys
+sys.path.insert(0, {tests!r})
+from cases import reflection
+from anodesim import case as case_mod, geometry
+from anodesim.resolve import prepare
+from anodesim.simulation import MESH_CACHE_ENV, _mesh_cache_file
+os.environ[MESH_CACHE_ENV] = "/meshes"
+c = case_mod.from_dict(reflection(interfaces={{"target_heat_sink": {{"conductance_W_m2K": 1e6}}}}))
+prep = prepare(c)
+print(_mesh_cache_file(c, prep, geometry.mesh_sizes(c, prep.spot)).name)
+"""
+
+
+def test_the_sweep_mesh_cache_names_a_mesh_alike_in_every_interpreter():
+    """Equal mesh inputs give one cache file name whatever the interpreter's string-hash
+    seed (the layout keys its interfaces by frozensets, whose order follows the seed):
+    new-interpreter workers and SLURM tasks reuse the sweep's meshes, as forked workers
+    (which share the server's seed) do. Seeds 2 and 3 give the two orders of the regions."""
+    code = _MESH_KEY.format(tests=str(Path(__file__).parent))
+    names = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                            check=True).stdout.strip() for seed in (2, 3)}
+    assert len(names) == 1 and next(iter(names)).endswith(".msh"), names

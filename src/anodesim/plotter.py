@@ -57,6 +57,13 @@ class InlinePlotter:
         """Nothing to end."""
 
 
+class NoFigures(InlinePlotter):
+    """A run with ``output.figures = false``: the figures are not drawn."""
+
+    def draw(self, name: str, *args, **kwargs) -> None:
+        """Nothing to draw."""
+
+
 class ChildPlotter:
     """Draws the figures in a child interpreter started now (see the module docstring)."""
 

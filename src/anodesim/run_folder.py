@@ -3,7 +3,8 @@
 ``drift.png`` with a drift map, ``temperature_field.png`` (2-D: the final temperatures on
 the section, around the spot and the whole body), ``fields.bp`` (ParaView, VTX; with mechanics also
 ``displacement.bp`` and ``stress.bp``) and ``summary.json``; 3-D runs also
-``temperature_slices.png`` (final temperatures on two cuts).
+``temperature_slices.png`` (final temperatures on two cuts). With ``output.figures = false``
+no PNG is drawn (``profiles.csv`` is still written).
 
 The field files are written under a ``.partial`` name and renamed when the run completes.
 """
@@ -63,10 +64,11 @@ def write(sim, result: RunResult, plotter=None) -> None:
     Raises:
         FigureFailure: a figure could not be drawn (the CSV and JSON files are written).
     """
-    from .plotter import InlinePlotter
+    from .plotter import InlinePlotter, NoFigures
 
     case, out = sim.case, sim.out
-    plot = plotter if plotter is not None else InlinePlotter()
+    figures = case.output.figures  # false: no PNG, and no field sampled for one
+    plot = NoFigures() if not figures else plotter if plotter is not None else InlinePlotter()
     complete = result.status == "complete"
     series = result.series
     if sim.rank0:  # the figures of the time series first: the child starts on them
@@ -81,9 +83,9 @@ def write(sim, result: RunResult, plotter=None) -> None:
     profiles = slices = None
     if complete and case.loading.kind == "steady":
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
-    if complete and case.geometry.dim == 3:
+    if figures and complete and case.geometry.dim == 3:
         slices = slices_3d(sim.problem, sim.prep.lay, sim.prep.spot)
-    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if complete and \
+    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if figures and complete and \
         case.geometry.dim == 2 else None
     if not sim.rank0:
         return

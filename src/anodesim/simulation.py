@@ -208,7 +208,8 @@ class Simulation:
         started = time.perf_counter()
         start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
-        plot = plotter.start() if self.out is not None and self.rank0 else None
+        plot = plotter.start() if self.out is not None and self.rank0 and \
+            self.case.output.figures else None
         status, error, every_rank = "running", None, False
         try:
             self.reset(loading, beam_power_W)
@@ -444,15 +445,35 @@ def _mesh_cache_file(case: Case, prep, sizes) -> Path | None:
     """The shared mesh file of this case's mesh inputs, or None without a mesh cache."""
     import hashlib
     import os
-    import re
 
     folder = os.environ.get(MESH_CACHE_ENV)
     if not folder:
         return None
-    inputs = repr((mesh_description(case), case.geometry.dim, prep.lay, sorted(case.interfaces),
-                   sizes, prep.spot.radius_m, prep.zone_depth))
-    inputs = re.sub(r" at 0x[0-9a-f]+", "", inputs)  # closures in the layout: no addresses
+    inputs = _stable_repr((mesh_description(case), case.geometry.dim, prep.lay,
+                           sorted(case.interfaces), sizes, prep.spot.radius_m, prep.zone_depth))
     return Path(folder) / f"{hashlib.sha256(inputs.encode()).hexdigest()[:20]}.msh"
+
+
+def _stable_repr(x) -> str:
+    """repr of the mesh inputs that is equal in every process: the elements of a set (the
+    layout's interfaces are keyed by frozensets of two region names, whose order follows
+    the string hashes, which differ from interpreter to interpreter) are sorted, and a
+    function (the layout's face classifier) is named by its qualified name, not its
+    address. Without this, new-interpreter workers and SLURM tasks named equal meshes
+    differently about half the time and meshed again."""
+    if isinstance(x, (set, frozenset)):
+        return "{" + ", ".join(sorted(_stable_repr(e) for e in x)) + "}"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{_stable_repr(k)}: {_stable_repr(v)}"
+                               for k, v in x.items()) + "}"
+    if isinstance(x, (list, tuple)):
+        return type(x).__name__ + "(" + ", ".join(_stable_repr(e) for e in x) + ")"
+    if dc.is_dataclass(x) and not isinstance(x, type):
+        return type(x).__name__ + "(" + ", ".join(
+            f"{f.name}={_stable_repr(getattr(x, f.name))}" for f in dc.fields(x)) + ")"
+    if callable(x):
+        return f"<{getattr(x, '__qualname__', type(x).__name__)}>"
+    return repr(x)
 
 
 def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path, sizes):

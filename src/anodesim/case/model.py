@@ -354,10 +354,13 @@ class TimeSettings:
 
 @dataclass(frozen=True)
 class Output:
-    """Save times for fields (s) and whether to write fields at all."""
+    """Save times for fields (s), whether to write fields at all, and whether to draw the
+    PNG figures (false: the CSV and JSON files only, e.g. for the cases of a large sweep,
+    where the figures cost about as much CPU time as a small case's solve)."""
 
     save_times_s: tuple[float, ...] = ()
     fields: bool = True
+    figures: bool = True
 
 
 @dataclass(frozen=True)
@@ -512,6 +515,8 @@ class Case:
                 d.pop(key)
         if d["geometry"]["housing_m"] is None:
             d["geometry"].pop("housing_m")
+        if d["output"]["figures"]:  # (issue 15's key only where used, as above)
+            d["output"].pop("figures")
         for b in d["boundaries"].values():
             if not b["circuit"]:
                 b.pop("circuit")

@@ -576,7 +576,8 @@ def _output(root: _Section, end_time: float) -> Output:
             raise _fail(f"output.save_times_s[{i}]", t,
                         f"a time in (0, {end_time:g}] s (the end of the schedule)")
         clean.append(float(t))
-    out = Output(tuple(sorted(set(clean))), sec.boolean("fields", True))
+    out = Output(tuple(sorted(set(clean))), sec.boolean("fields", True),
+                 sec.boolean("figures", True))
     sec.close()
     return out
 
