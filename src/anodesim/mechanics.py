@@ -31,7 +31,9 @@ from petsc4py import PETSc
 from . import coupling, materials as mat_lib
 from .errors import RunFailure
 from .geometry import AnodeMesh
-from .thermal import SharedPreconditioner, linear_solver, resolve_solver, solve_linear
+from .solver_choice import lu_preconditioned
+from .thermal import (CoefficientGather, SharedPreconditioner, linear_solver, resolve_solver,
+                      solve_linear)
 
 PROPS = ("E", "nu")
 
@@ -262,14 +264,19 @@ class ThermoElasticProblem:
         """Compiled forms, matrix, the tie cross terms and the linear solver."""
         self.a_form = dolfinx.fem.form(a)
         self.L_form = dolfinx.fem.form(L)
-        self.A = dolfinx.fem.petsc.create_matrix(self.a_form)
+        dim = self.domain.mesh.topology.dim
+        self.solver = resolve_solver(self.solver, dim, self.T.function_space.dofmap.index_map
+                                     .size_global)
+        # 3-D, LU-preconditioned (MUMPS): a block matrix (3×3 blocks, one per node pair)
+        # assembles 1.6× faster than the scalar one (141 → 88 ms on studies/reflection_3d);
+        # MUMPS takes it as it is. GAMG and PETSc's own LU keep the scalar AIJ matrix.
+        blocked = (self.solver == "iterative" and dim == 3 and not pairs
+                   and lu_preconditioned(dim, self.V.dofmap.index_map.size_global))
+        self.A = dolfinx.fem.petsc.create_matrix(self.a_form, kind="baij" if blocked else None)
         self.b = dolfinx.fem.petsc.create_vector(self.V)
         self.cross = (coupling.cross_terms(self.V, self.domain, pairs, self.weight, self.ds,
                                            self.bcs, self.A.getSizes())
                       if pairs else None)
-        dim = self.domain.mesh.topology.dim
-        self.solver = resolve_solver(self.solver, dim, self.T.function_space.dofmap.index_map
-                                     .size_global)
         self.ksp = linear_solver(self.comm, self.A, self.prefix, self.solver, self.rtol,
                                  self._rigid_body_modes() if self.solver == "iterative"
                                  else None, dim=dim)
@@ -437,9 +444,11 @@ class ThermoElasticProblem:
             norms = ([form(q * self.weight * meas) for q, meas in terms],
                      [form(one * self.weight * ds)] if self.reference_face is not None else [],
                      [self._mass] if self.free else [])
-            self._shift = (key, (coef, ref, free), form(g), z, form(ufl.action(self._L, z)),
-                           dolfinx.fem.petsc.create_vector(self.V), norms, terms)
-        _, (coef, ref, free), g_form, z, J_form, g, norms, _ = self._shift
+            J_form = form(ufl.action(self._L, z))
+            self._shift = (key, (coef, ref, free), form(g), z, J_form,
+                           dolfinx.fem.petsc.create_vector(self.V), norms, terms,
+                           CoefficientGather(J_form))
+        _, (coef, ref, free), g_form, z, J_form, g, norms, _, _ = self._shift
         den, area, mass = (sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
                                for f in forms) if forms else 1.0 for forms in norms)
         for k, r, ci in zip(coef, ref, c):
@@ -458,7 +467,8 @@ class ThermoElasticProblem:
         through the weight of shift_weight (which must have been solved): one assembly of
         the thermal load, no solve."""
         self._update_coefficients()
-        return self.comm.allreduce(dolfinx.fem.assemble_scalar(self._shift[4]), op=MPI.SUM)
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(
+            self._shift[4], coeffs=self._shift[8]()), op=MPI.SUM)
 
     def reference_displacement(self) -> np.ndarray:
         """Mean displacement of the reference face, ∫ u w dA / ∫ w dA (m, 3 components; zero
