@@ -373,3 +373,64 @@ def test_lagged_jacobians_factorised_exactly_give_the_shared_factorisations_resu
     assert linear == newton and linear_shared > 2 * newton
     assert np.max(T_exact) > np.min(T_exact) + 10.0  # the beam heated the spot
     assert np.max(np.abs(T_exact - T_shared)) < 1e-9
+
+
+def test_exact_preconditioner_one_triangular_solve_a_newton_step_numeric_refactorisations():
+    """k(T), ρc(T) in 3-D on the LU path (SharedPreconditioner exact): CG tests the true
+    residual, so each Newton solve applies the factorisation once (PCApply count = CG
+    iterations = Newton solves; on the preconditioned residual it was twice), and every
+    new operator is factorised through one private copy (one factorised matrix object,
+    never the operator itself), so MUMPS redoes only the numeric phase. The temperatures
+    match a direct LU solve of each Newton system: checked by the golden runs
+    (tests/test_golden.py, 1e-9) and test_lagged_jacobians_factorised_exactly_… above."""
+    from petsc4py import PETSc
+
+    data = reflection_3d(materials={"properties": "temperature_dependent"},
+                         loading={"kind": "continuous", "duration_s": 0.01})
+    case, prep, domain, problem = _setup(data)
+    PETSc.Log.begin()
+    applies = PETSc.Log.Event("PCApply")
+    before = applies.getPerfInfo()["count"]
+    factored, operators = set(), set()
+    dt = 1e-5
+    for i in range(8):
+        problem.step(dt, case.beam.power_W * prep.p_dep, restart=(i == 0))
+        A, P = problem._shared.ksp.getOperators()
+        factored.add(P.handle)
+        operators.add(A.handle)
+        dt *= 1.5
+    assert problem._shared.exact
+    assert problem._shared.ksp.getNormType() == PETSc.KSP.NormType.UNPRECONDITIONED
+    assert applies.getPerfInfo()["count"] - before == problem.linear_iterations
+    assert problem.linear_iterations == problem.newton_iterations
+    assert problem.factorisations >= 3 and len(operators) >= 3
+    assert len(factored) == 1 and not factored & operators
+
+
+def test_coefficient_gather_packs_as_dolfinx_does():
+    """thermal.CoefficientGather: the heat residual's, Jacobian's and mass matrix's packed
+    coefficients (P1 T, T_n, T_{n−1} and the nodal k, ρc of two regions) equal dolfinx's
+    packing bit for bit at a non-uniform temperature; a form whose packing is not a plain
+    gather (a Nédélec coefficient: dof signs follow the edge orientation) is left to
+    dolfinx (no index, None)."""
+    from anodesim import thermal
+
+    data = reflection_3d(materials={"properties": "temperature_dependent"},
+                         loading={"kind": "continuous", "duration_s": 0.01})
+    case, prep, domain, problem = _setup(data)
+    problem.step(1e-4, case.beam.power_W * prep.p_dep, restart=True)
+    problem._update_coefficients()
+    assert np.ptp(problem.T.x.array) > 1.0
+    for key, form in (("F", problem.F_form), ("J", problem.J_form), ("M", problem.M_form)):
+        gather = problem._packed[key]
+        assert gather.index is not None
+        got, want = gather(), dolfinx.fem.pack_coefficients(form)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert np.array_equal(got[k], want[k])
+    msh = domain.mesh
+    ned = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("N1curl", 1)))
+    ned.x.array[:] = 1.0
+    v = ufl.TestFunction(problem.V)
+    gather = thermal.CoefficientGather(dolfinx.fem.form(ufl.inner(ned, ned) * v * ufl.dx))
+    assert gather.index is None and gather() is None

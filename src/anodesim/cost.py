@@ -49,13 +49,18 @@ from .case import Case
 COEFFICIENTS = {
     2: {"step": (1.66e-3, 2.10e-6), "solve": (0.0, 26.4e-6), "mesh": (0.30, 33e-6),
         "timing": 0.096},
-    3: {"step": (0.0, 7.01e-6), "solve": (0.0, 35.4e-6), "mesh": (0.0, 52e-6),
+    3: {"step": (0.0, 5.82e-6), "solve": (0.0, 31.5e-6), "mesh": (0.0, 52e-6),
         "timing": 0.096},
 }
 #: 3-D step and solve scaled by 0.80 and 0.934 after the exact factorisation of each lagged
 #: Jacobian (thermal.SharedPreconditioner exact): the ratio of the 3-D example's heat steps +
 #: monitors (14.57 against 18.22 s) and elastic solves (6.93 against 7.42 s) CPU, this code
 #: against 554638c, run one after the other at load 6.2-6.4 (studies/benchmark_3d.py --stages).
+#: Then by 0.83 and 0.89 (7.01e-6 → 5.82e-6, 35.4e-6 → 31.5e-6) after issue 15i (one
+#: triangular solve a Newton step, numeric-only refactorisations, coefficients packed by a
+#: gather, the block elastic matrix): heat steps + monitors 9.30 and 10.09 s against 10.78
+#: and 12.67 s, elastic solves 4.91 and 5.54 s against 5.41 and 6.37 s CPU, this code
+#: against main 6975e5d interleaved at load 3.3-4.0 (studies/results_15i.md).
 #: Cells per ∫dV/h^d of the size field, K = a + b × growth, fitted to gmsh's meshes: 2-D
 #: (b = 0) within 10 % of the real count for the shipped examples, the test cases and a
 #: 0.5 µm spot (1.8 k to 221 k cells; tests/test_cost.py). 3-D: gmsh puts more cells per
