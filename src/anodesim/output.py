@@ -157,22 +157,43 @@ def _pyplot():
     return plt
 
 
-def _figure(**kwargs):
+def _figure(margins_in: tuple[float, float, float, float] | None = None, wspace: float = 0.2,
+            **kwargs):
     """A matplotlib Figure on an Agg canvas of its own, without pyplot (whose import and
     figure manager a file-only figure does not need); kwargs as for Figure.subplots plus
-    figsize."""
+    figsize.
+
+    Args:
+        margins_in: fixed margins (left, right, bottom, top) in inches, for the figures
+            every run draws: matplotlib's constrained layout measures every label in
+            several passes and costs about half of a figure's CPU time (0.94 → 0.48 s for
+            the drift figure, 1.00 → 0.52 s for the slices, 0.71 → 0.37 s for the time
+            series, measured on the 2-core sandbox). None: constrained layout, for
+            figures whose labels vary too much to lay out by hand (rating charts).
+        wspace: width between panels, a fraction of the mean panel width (fixed margins).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=kwargs.pop("figsize"), layout="constrained")
+    size = kwargs.pop("figsize")
+    fig = Figure(figsize=size, layout=None if margins_in else "constrained")
     FigureCanvasAgg(fig)
+    if margins_in:
+        left, right, bottom, top = margins_in
+        fig.subplots_adjust(left=left / size[0], right=1.0 - right / size[0],
+                            bottom=bottom / size[1], top=1.0 - top / size[1], wspace=wspace)
     return fig, fig.subplots(**kwargs)
+
+
+#: Margins (left, right, bottom, top; inches) of the run figures: tick labels and an axis
+#: label on each side that has them, a title above.
+RUN_MARGINS_IN = (0.85, 0.85, 0.6, 0.4)
 
 
 def warm_up() -> None:
     """Import matplotlib and draw a small figure with text once (fonts, the first draw's
     caches), so that the run's first figure does not pay for it."""
-    fig, ax = _figure(figsize=(2, 1.5))
+    fig, ax = _figure(figsize=(2, 1.5), margins_in=(0.3, 0.1, 0.3, 0.2))
     ax.plot([1.0, 10.0], [0.0, 1.0], label="warm-up (°C, µm)")
     ax.set_xscale("log")
     ax.legend(fontsize=8)
@@ -213,7 +234,7 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
                     log_time: bool, limits: dict[str, float] | None = None) -> None:
     """PNG of temperatures against time, with the beam power as a shaded background
     (arguments as for draw_timeseries)."""
-    fig, ax = _figure(figsize=(8, 4.8))
+    fig, ax = _figure(figsize=(8, 4.8), margins_in=RUN_MARGINS_IN)
     draw_timeseries(ax, t, curves, power, title, log_time, limits)
     _save(fig, path)
 
@@ -262,7 +283,7 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
 def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],
                   title: str) -> None:
     """PNG of steady temperature profiles (x in µm, T in °C)."""
-    fig, ax = _figure(figsize=(8, 4.8))
+    fig, ax = _figure(figsize=(8, 4.8), margins_in=(0.85, 0.3, 0.6, 0.4))
     for label, (x, T) in profiles.items():
         ax.plot(x, T, label=label, lw=1.6)
     ax.set_xscale("symlog", linthresh=1.0)
@@ -279,7 +300,8 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     x and y axes (mm), T (°C, NaN outside the body) of shape (len(y), len(x))."""
     import numpy as np
 
-    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(5.2 * len(panels), 4.6))
+    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(5.2 * len(panels), 4.6),
+                        margins_in=(0.8, 0.5, 0.6, 0.55), wspace=0.35)
     for ax, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), panels):
         from matplotlib.colors import PowerNorm
 
@@ -328,7 +350,8 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
     lower panel when given, and the peak temperature behind the drift."""
     rows = 2 if dM_rel else 1
     fig, axs = _figure(nrows=rows, ncols=1, figsize=(8, 4.8 + 2.0 * (rows - 1)), squeeze=False,
-                       sharex=True, gridspec_kw={"height_ratios": [3, 1.3][:rows]})
+                       sharex=True, gridspec_kw={"height_ratios": [3, 1.3][:rows]},
+                       margins_in=RUN_MARGINS_IN)
     ax = axs[0, 0]
     ts = _time_axis(ax, t_saved, log_time)
     style = "o" if cycles_between(t_saved, t, T_peak) else "o-"
