@@ -200,6 +200,8 @@ class SpotHistory:
         hi = 1.0  # the power (W) at which the hottest instant reaches the tables' top
         while temps([hi]).max() < T_top:
             hi *= 2.0
+            if hi > 1e30:  # the history does not heat the spot
+                return np.inf
         lo = 0.0
         for _ in range(50):
             mid = 0.5 * (lo + hi)
@@ -258,8 +260,6 @@ class SpotHistory:
     @classmethod
     def of_schedule(cls, engine: Engine, case: Case) -> SpotHistory | None:
         """The case's own schedule (None: steady)."""
-        from .safe import finite_train
-
         seg = case.loading.segments
         if case.loading.kind == "steady" or not seg:
             return None
@@ -272,6 +272,18 @@ class SpotHistory:
         r = engine.response
         rise = (r.schedule(shape, times[1:]) - r.T0)[:, engine.nodes["T_peak_C"]].max(axis=1)
         return cls(times, np.concatenate([[0.0], rise]))
+
+
+def finite_train(loading) -> tuple[float, float, int, float] | None:
+    """(on-time s, period s, pulses, cooling after the last period s) of a pulse train
+    with an off-phase, else None."""
+    seg = loading.segments
+    if loading.kind != "pulse_train" or len(seg) < 2 or seg[1][1] != 0.0:
+        return None
+    on, off = seg[0][0], seg[1][0]
+    pulses = sum(1 for _, p in seg if p > 0)
+    tail = sum(d for d, _ in seg) - pulses * (on + off)
+    return on, on + off, pulses, max(tail, 0.0)
 
 
 def sampled_pulses(pulses: int, m: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import dataclasses as dc
 
 from ..case import Case
 from ..limits import LifeLimit
-from .engine import Engine, SpotHistory, engine_head, schedule_rise
+from .engine import Engine, SpotHistory, engine_head, finite_train, schedule_rise
 
 
 def confirmation_simulation(case: Case):
@@ -61,18 +61,6 @@ def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
             heads[key(lim)] = wave.max_power(lim, identity, 1.0) * float(
                 rise[engine.nodes[lim.column]].max())
     return engine.max_power(rise, heads=heads, spot=spot)
-
-
-def finite_train(loading) -> tuple[float, float, int, float] | None:
-    """(on-time s, period s, pulses, cooling after the last period s) of a pulse train
-    with an off-phase, else None."""
-    seg = loading.segments
-    if loading.kind != "pulse_train" or len(seg) < 2 or seg[1][1] != 0.0:
-        return None
-    on, off = seg[0][0], seg[1][0]
-    pulses = sum(1 for _, p in seg if p > 0)
-    tail = sum(d for d, _ in seg) - pulses * (on + off)
-    return on, on + off, pulses, max(tail, 0.0)
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
