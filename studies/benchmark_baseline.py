@@ -27,7 +27,6 @@ Workloads (each the issue's own, with the case files of each version):
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from benchmark_sweep import _become_subreaper, _cpu, _reap_all  # noqa: E402
 
 SWEEP = """title = "baseline sweep: reflection insert, {n} spot sizes"
 case = "{base}"
@@ -46,20 +47,6 @@ case = "{base}"
 "loading.duration_s" = [1.0]
 "output.fields" = [false]
 """
-
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def _reap_all() -> None:
-    """Wait for every descendant re-parented here (a sweep's fork server)."""
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            return
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
@@ -80,7 +67,6 @@ def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
     if workload == "3d":
         return [*py, "run", "-q", "studies/reflection_3d.toml", "-o", str(out)]
     if workload == "run":
-        sys.path.insert(0, str(HERE))
         from benchmark_process import CASE
 
         case = out.parent / f"{out.name}_case.toml"
@@ -99,11 +85,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cases", type=int, default=10, help="spot sizes of the sweep")
     args = parser.parse_args()
-    ctypes_ok = True
     try:  # orphaned fork-server processes are re-parented here, so their CPU time counts
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+        _become_subreaper()
+        ctypes_ok = True
     except OSError:
         ctypes_ok = False
     now = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
