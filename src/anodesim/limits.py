@@ -34,6 +34,8 @@ A loading is safe while every limit holds (physics reference §6):
   life.py), must be at least the rated life ``limits.life_h`` for the case's schedule,
   repeated. Off by default: the estimate is not validated against W strain-life data, and
   every on/off cycle of a microfocus spot from below W's DBTT cracks it in the estimate.
+  The rating engines rate it on the spot's history over each schedule, counted as this
+  check counts a run's (rating/engine.py SpotHistory).
 
 Every run also reports the erosion rate (nm/h), the recrystallisation fraction used per
 hour, the thermal cycles of the spot (rainflow count, largest swing, cycles per hour) and,

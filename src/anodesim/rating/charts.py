@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Engine, serial_rise
+from .engine import Engine, SpotHistory, serial_rise
 
 
 def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
     """Maximum beam power against loading time, from a cold start and from a pre-load
-    (a constant beam power held until steady before the load)."""
+    (a constant beam power held until steady before the load). The fatigue limit counts
+    one cycle per load, from the initial (or the pre-load's) temperature to the peak
+    (SpotHistory)."""
     r = engine.response
     rows = []
     pre_dep = preload_W * engine.p_dep
     for t in times:
         S = engine.single_load_rise([t])[0]
-        cold, b_cold = engine.max_power(S)
+        cold, b_cold = engine.max_power(S, spot=SpotHistory.single(engine, t))
         row = {"loading_time_s": float(t), "max_beam_power_cold_W": cold, "binding_cold": b_cold}
         if preload_W > 0:
             # T = T0 + P_pre S_∞ + (P − P_pre) S(t): P ≤ P_pre + (H − P_pre S_∞) / S per node
-            hot, b_hot = engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep)
+            hot, b_hot = engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep,
+                                          spot=SpotHistory.preloaded(engine, t, pre_dep))
             row.update({"max_beam_power_preloaded_W": hot, "binding_preloaded": b_hot})
         rows.append(row)
     return rows
@@ -34,10 +37,11 @@ def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
 def _serial_load(engine: Engine, pairs) -> list[dict]:
     """Maximum peak and mean beam power for (period s, duty cycle) pairs, in the periodic
     steady state of the pulse train (a drift figure over the whole train from cold:
-    serial_rise)."""
+    serial_rise); the fatigue limit on one cycle of the periodic swing per period."""
     rows = []
     for T, d in pairs:
-        P, b = engine.max_power(serial_rise(engine, d * T, T))
+        P, b = engine.max_power(serial_rise(engine, d * T, T),
+                                spot=SpotHistory.periodic(engine, d * T, T))
         rows.append({"period_s": float(T), "duty_cycle": float(d), "max_peak_beam_power_W": P,
                      "max_mean_beam_power_W": d * P, "binding": b})
     return rows
@@ -64,6 +68,7 @@ def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
 
 
 def chart_continuous(engine: Engine) -> dict:
-    """Steady-state (continuous) rating: maximum constant beam power."""
+    """Steady-state (continuous) rating: maximum constant beam power (a steady spot has
+    no thermal cycles: the fatigue limit does not bind it, as in a steady FE run)."""
     P, b = engine.max_power(engine.response.steady)
     return {"max_continuous_beam_power_W": P, "binding": b}

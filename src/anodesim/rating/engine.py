@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import life
 from ..case import Case, interfaces_of, regions_of
-from ..limits import SIGNED_LIMITS, ErosionLimit, LifeLimit, Limit, cooled_faces, limits_for
+from ..limits import (SIGNED_LIMITS, FatigueLimit, LifeLimit, Limit, cooled_faces,
+                      limits_for)
 from ..response import ResponseError, StepResponse, _extreme
 
 
-#: Limits the engine cannot evaluate (no stress probe; no cycle counting of the spot's
-#: waveform): checked by the FE confirmations only.
-NOT_IN_ENGINE = ("yield", "fatigue")
+#: Limits the engine cannot evaluate (no stress probe): checked by the FE confirmations
+#: only. The fatigue limit is in the engine: SpotHistory counts the cycles of the spot's
+#: waveform as the run's fatigue check counts them.
+NOT_IN_ENGINE = ("yield",)
 
 
 def linear_case(case: Case, horizon_s: float) -> Case:
@@ -90,7 +93,8 @@ class Engine:
         return rise
 
     def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
-                  preload_dep: float = 0.0, heads: dict | None = None) -> tuple[float, str]:
+                  preload_dep: float = 0.0, heads: dict | None = None,
+                  spot: SpotHistory | None = None, to_rise=None) -> tuple[float, str]:
         """Largest beam power (W) with every limit held, and the binding limit.
 
         The temperature at node i is T0 + P_dep rise_i, so the limit gives
@@ -102,9 +106,19 @@ class Engine:
         (ErosionLimit.temperature_C): exact for a steady spot, conservative for a pulsed one.
         heads: (limit name, column) → the rise to allow instead of engine_head (the
         Kirchhoff-transformed, FE-corrected heads of kirchhoff.py).
+
+        The fatigue limit is rated on the spot's history over the schedule (spot, the
+        pre-load in it; None: a steady spot, no cycles, as a steady run counts none), its
+        linear rise mapped onto the temperature rise by to_rise (K → K; None: the identity,
+        the engine's constant k; kirchhoff.py: the transform with its FE correction).
         """
         best, binding = np.inf, ""
         for lim in self.limits:
+            if isinstance(lim, FatigueLimit):
+                p = np.inf if spot is None else spot.max_power(lim, self.response.T0, to_rise)
+                if p < best:
+                    best, binding = float(p), lim.name
+                continue
             idx = self.nodes[lim.column]
             head = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
             r = np.abs(rise[idx]) if lim.name in SIGNED_LIMITS else rise[idx]
@@ -115,6 +129,170 @@ class Engine:
             if p < best:
                 best, binding = float(p), lim.name
         return best / self.p_dep, binding
+
+
+@dataclass
+class SpotHistory:
+    """The spot's temperature rise over the history a full finite-element run of a schedule
+    records in its T_peak_C column (the hottest target node at each instant), at its
+    turning points, per deposited watt: rise = base + P_dep shape (K). The run's fatigue
+    check (limits._fatigue_check) counts its rainflow cycles, the schedule repeated (the
+    history closed by a return to its first value), so the engine counts the same:
+
+    - single load of t s from cold (single): 0, then the rise at its end: one cycle per
+      load from the initial temperature to the peak;
+    - single load after a pre-load held to steady (preloaded): the pre-load's steady
+      spot, then the peak: one cycle per load between them;
+    - serial load in its periodic steady state (periodic; the FE anchors check its last
+      period): the start of the period, the end of the on-phase, the end of the period:
+      one cycle of the periodic swing per period;
+    - finite pulse train from cold (train; the case's own schedule): 0, the end of every
+      on-phase and of every period, the end of the cooling: each pulse's cycle and the
+      start-up cycle from the initial temperature;
+    - any other schedule (of_schedule): 0 and the end of every segment;
+    - steady: None (a steady run has one sample, no cycles).
+
+    Attributes:
+        times: instants (s).
+        shape: rise per deposited watt there (K/W).
+        base: rise independent of the power (K; a pre-load's), None: 0.
+    """
+
+    times: np.ndarray
+    shape: np.ndarray
+    base: np.ndarray | None = None
+
+    #: Pulses of a finite train whose extremes are each summed; beyond them, as many pulses
+    #: geometrically spaced up to the last, the extremes of the pulses between interpolated
+    #: linearly in the pulse number (they approach the periodic state's smoothly).
+    TRAIN_PULSES = 32
+
+    def rise(self, P_dep: float) -> np.ndarray:
+        """The spot's rise (K) at P_dep deposited watts (linear; constant k)."""
+        r = P_dep * self.shape
+        return r if self.base is None else self.base + r
+
+    def max_power(self, lim: FatigueLimit, T0: float, to_rise=None) -> float:
+        """Largest deposited power (W) whose history keeps the estimated crack-initiation
+        life at least lim.life_h (life.largest_safe_scale, bracketed from below; inf when
+        it holds until the spot reaches the top of the property tables).
+
+        Args:
+            T0: the initial temperature (K).
+            to_rise: linear rise (K) → temperature rise (K) (None: identity).
+        """
+        tensile = life.tensile_data(lim.material)
+        tab = lim.tables
+        (i, j, count), per_h = life.history_cycles(self.times, self.rise(1.0))
+        if not len(count):
+            return np.inf
+        f = (lambda x: x) if to_rise is None else to_rise
+
+        def temps(P):  # P: array of powers → (len(P), instants) temperatures (K)
+            P = np.asarray(P, dtype=float)[:, None]
+            return T0 + f(P * self.shape if self.base is None else self.base + P * self.shape)
+
+        def ends(P):
+            T = temps(P)
+            return np.minimum(T[:, i], T[:, j]), np.maximum(T[:, i], T[:, j])
+
+        T_top = min(tab[name].range_K[1] for name in ("alpha", "E"))
+        hi = 1.0  # the power (W) at which the hottest instant reaches the tables' top
+        while temps([hi]).max() < T_top:
+            hi *= 2.0
+            if hi > 1e30:  # the history does not heat the spot
+                return np.inf
+        lo = 0.0
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if temps([mid]).max() < T_top else (lo, mid)
+        return life.largest_safe_scale(ends, count, per_h, tab, tensile, lim.life_h, lo)
+
+    @classmethod
+    def single(cls, engine: Engine, t: float) -> SpotHistory:
+        """A single load of t (s) from cold."""
+        S = float(engine.response.at([t])[0][engine.nodes["T_peak_C"]].max())
+        return cls(np.array([0.0, t]), np.array([0.0, S]))
+
+    @classmethod
+    def preloaded(cls, engine: Engine, t: float, preload_dep: float) -> SpotHistory:
+        """A single load of t (s) after preload_dep deposited watts held to steady, at the
+        spot node hottest at the load's end (T = T0 + P_pre S_∞ + (P − P_pre) S(t))."""
+        r = engine.response
+        idx = engine.nodes["T_peak_C"]
+        S = r.at([t])[0][idx]
+        n = int(np.argmax(S))
+        inf = float(r.steady[idx][n])
+        return cls(np.array([0.0, t]), np.array([0.0, S[n]]),
+                   preload_dep * np.array([inf, inf - S[n]]))
+
+    @classmethod
+    def periodic(cls, engine: Engine, t_on: float, period: float) -> SpotHistory | None:
+        """A serial load (on-time, period s) in its periodic steady state; None when
+        continuous (t_on ≥ period)."""
+        if t_on >= period:
+            return None
+        idx = engine.nodes["T_peak_C"]
+        v = engine.response.train_rise(t_on, period, None, [t_on, period])[:, idx].max(axis=1)
+        return cls(np.array([0.0, t_on, period]), np.array([v[1], v[0], v[1]]))
+
+    @classmethod
+    def train(cls, engine: Engine, t_on: float, period: float, pulses: int,
+              tail_s: float = 0.0) -> SpotHistory:
+        """A finite train from cold: `pulses` pulses of on-time t_on (s) and period (s),
+        then tail_s (s) of cooling."""
+        r = engine.response
+        idx = engine.nodes["T_peak_C"]
+        ks = sampled_pulses(pulses, cls.TRAIN_PULSES)
+        ext = np.array([r.train_rise(t_on, period, int(k), [t_on, period])[:, idx].max(axis=1)
+                        for k in ks])
+        k = np.arange(1, pulses + 1)
+        top, bottom = np.interp(k, ks, ext[:, 0]), np.interp(k, ks, ext[:, 1])
+        times = np.concatenate([[0.0], np.column_stack([(k - 1) * period + t_on,
+                                                        k * period]).ravel()])
+        shape = np.concatenate([[0.0], np.column_stack([top, bottom]).ravel()])
+        if tail_s > 0:
+            end = r.train_rise(t_on, period, pulses, [period + tail_s])[:, idx].max(axis=1)
+            times = np.append(times, pulses * period + tail_s)
+            shape = np.append(shape, end)
+        return cls(times, shape)
+
+    @classmethod
+    def of_schedule(cls, engine: Engine, case: Case) -> SpotHistory | None:
+        """The case's own schedule (None: steady)."""
+        seg = case.loading.segments
+        if case.loading.kind == "steady" or not seg:
+            return None
+        train = finite_train(case.loading)
+        if train is not None:
+            return cls.train(engine, *train)
+        peak = max(p for _, p in seg)
+        shape = [(d, p / peak) for d, p in seg]
+        times = np.concatenate([[0.0], np.cumsum([d for d, _ in seg])])
+        r = engine.response
+        rise = (r.schedule(shape, times[1:]) - r.T0)[:, engine.nodes["T_peak_C"]].max(axis=1)
+        return cls(times, np.concatenate([[0.0], rise]))
+
+
+def finite_train(loading) -> tuple[float, float, int, float] | None:
+    """(on-time s, period s, pulses, cooling after the last period s) of a pulse train
+    with an off-phase, else None."""
+    seg = loading.segments
+    if loading.kind != "pulse_train" or len(seg) < 2 or seg[1][1] != 0.0:
+        return None
+    on, off = seg[0][0], seg[1][0]
+    pulses = sum(1 for _, p in seg if p > 0)
+    tail = sum(d for d, _ in seg) - pulses * (on + off)
+    return on, on + off, pulses, max(tail, 0.0)
+
+
+def sampled_pulses(pulses: int, m: int) -> np.ndarray:
+    """The pulses of a finite train (numbers 1 to pulses) that are each summed: the first
+    m, then m geometrically spaced up to the last (what lies between is interpolated)."""
+    ks = np.arange(1, min(pulses, m) + 1)
+    if pulses > m:
+        ks = np.unique(np.concatenate([ks, np.round(np.geomspace(m, pulses, m)).astype(int)]))
+    return ks
 
 
 def engine_head(lim: Limit) -> float:

@@ -29,19 +29,27 @@ SERIAL_PULSES periods of the train; the limits are taken over the last period
 (tests/test_rating_kT.py checks this against the engine's exact periodic sum with constant
 properties). The runs carry no mechanics: a drift
 limit enters the corrected charts through the engine's (linear) drift probe, uncorrected,
-and the yield and fatigue limits not at all (Engine.not_in_engine).
+and the yield limit not at all (Engine.not_in_engine).
+5. The fatigue limit is rated on the spot's history over each point's schedule
+   (engine.SpotHistory: the cycles the FE run counts), in temperature
+   T0 + rise_of_u(f · P_dep · history), its f the factor with which that history has the
+   anchor's FE run's fatigue scale (LimitCheck.scale: the factor on the spot's rise at
+   which the crack-initiation life equals the rated life).
 """
 
 from __future__ import annotations
 
 import dataclasses as dc
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import life
 from ..case import Case, Loading, interfaces_of, regions_of
-from ..limits import LifeLimit, Limit, LimitCheck, check, limits_for
-from .engine import NOT_IN_ENGINE, Engine, engine_head, serial_rise
+from ..limits import FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for
+from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, engine_head, sampled_pulses,
+                     serial_rise)
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -106,10 +114,10 @@ class Transform:
 
 
 def transform_for(case: Case) -> Transform:
-    """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot, erosion
-    and recrystallisation, the region's for a region maximum, the heat sink's for the cooled faces, and
-    for an interface the material with the smaller ∫k (the lower, safer head; the anchors
-    correct the choice)."""
+    """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot, erosion,
+    recrystallisation and fatigue, the region's for a region maximum, the heat sink's for
+    the cooled faces, and for an interface the material with the smaller ∫k (the lower,
+    safer head; the anchors correct the choice)."""
     from ..resolve import region_materials
 
     mats = region_materials(case)
@@ -118,7 +126,7 @@ def transform_for(case: Case) -> Transform:
     sink = mats[regions[-1]].k
     spot = mats["target"].k
     cond = {("spot", "T_peak_C"): spot, ("erosion", "T_peak_C"): spot,
-            ("recrystallisation", "T_peak_C"): spot,
+            ("recrystallisation", "T_peak_C"): spot, ("fatigue", "T_peak_C"): spot,
             ("coolant_side", "T_max_coolant_side_C"): sink}
     for r in regions:
         cond[("heat_sink", f"T_max_{r}_C")] = mats[r].k
@@ -268,11 +276,7 @@ class Waveform:
         phi = cls._period_phases(t_on, period)
         w_phi = np.diff(phi, prepend=phi[0], append=phi[-1])  # trapezoid: (next − prev)/2
         w_phi = 0.5 * (w_phi[:-1] + w_phi[1:])
-        m = cls.TRAIN_PULSES
-        ks = np.arange(1, min(pulses, m) + 1)
-        if pulses > m:
-            ks = np.unique(np.concatenate([ks, np.round(np.geomspace(m, pulses, m))
-                                           .astype(int)]))
+        ks = sampled_pulses(pulses, cls.TRAIN_PULSES)
         # Σ_{k=1}^{N} D_k for D linear between the sampled k: trapezoid in k plus half the
         # end values (exact when every pulse is sampled)
         c = np.zeros(len(ks))
@@ -376,15 +380,23 @@ class Corrected:
 
 
 def _corrections(engine: Engine, tr: Transform, checks, rise, P: float,
-                 wave: Waveform | None = None) -> dict:
+                 wave: Waveform | None = None, spot: SpotHistory | None = None) -> dict:
     """f_L = U(FE rise of L) / engine's linear rise of L, at beam power P (W); for a life
     limit on a serial load (wave given) the f_L with which the engine's spot waveform
-    erodes (or recrystallises) as much as the FE run did (Waveform.f_matching)."""
+    erodes (or recrystallises) as much as the FE run did (Waveform.f_matching); for the
+    fatigue limit the f with which the spot's history has the FE run's fatigue scale
+    (fatigue_f)."""
     out = {}
     by_key = {key(c.limit): c for c in checks}
     for lim in engine.limits:
         c = by_key.get(key(lim))
         if c is None:
+            continue
+        if isinstance(lim, FatigueLimit):
+            if spot is not None and c.scale is not None and math.isfinite(c.scale):
+                f = fatigue_f(spot, lim, tr, P * engine.p_dep, c.scale)
+                if f is not None:
+                    out[key(lim)] = f
             continue
         idx = engine.nodes[lim.column]
         linear = P * engine.p_dep * float(np.abs(rise[idx]).max())
@@ -397,18 +409,58 @@ def _corrections(engine: Engine, tr: Transform, checks, rise, P: float,
     return out
 
 
+def fatigue_f(spot: SpotHistory, lim: FatigueLimit, tr: Transform, P_dep: float,
+              scale: float) -> float | None:
+    """The correction f with which the engine's spot history at P_dep deposited watts, in
+    temperature T0 + rise_of_u(f · rise), has the FE run's fatigue scale (the factor on the
+    spot's rise at which the crack-initiation life equals the rated life,
+    life.crack_initiation_scale, nearly 1/f-proportional); None where no f in 1e-3 to 1e3
+    does."""
+    from scipy.optimize import brentq
+
+    tensile = life.tensile_data(lim.material)
+    k = key(lim)
+
+    def g(f):
+        T = tr.T0 + tr.rise_of_u(k, f * spot.rise(P_dep))
+        return math.log(life.crack_initiation_scale(spot.times, T, tr.T0, lim.tables,
+                                                    tensile, lim.life_h) / scale)
+
+    lo, hi = 0.5, 2.0
+    while g(lo) < 0 and lo > 1e-3:
+        lo *= 0.5
+    while g(hi) > 0 and hi < 1e3:
+        hi *= 2.0
+    if not g(lo) >= 0 >= g(hi):
+        return None
+    return float(brentq(g, lo, hi, rtol=1e-8))
+
+
+def _spot_rise(tr: Transform | None, f: dict):
+    """The fatigue limit's linear rise → temperature rise (K → K): the Kirchhoff transform
+    with its correction (None: identity, no transform)."""
+    if tr is None:
+        return None
+    k = ("fatigue", "T_peak_C")
+    fk = f.get(k, 1.0)
+    return lambda x: tr.rise_of_u(k, fk * np.asarray(x, dtype=float))
+
+
 def corrected_power(engine: Engine, heads: dict, f: dict, rise,
-                    wave: Waveform | None = None, tr: Transform | None = None
-                    ) -> tuple[float, str]:
+                    wave: Waveform | None = None, tr: Transform | None = None,
+                    spot: SpotHistory | None = None) -> tuple[float, str]:
     """Maximum beam power (W) and binding limit with the U-heads divided by f_L; with a
-    serial load's spot waveform (wave), the life limits on its mean damage rate."""
+    serial load's spot waveform (wave), the life limits on its mean damage rate; the
+    fatigue limit on the spot's history (spot) through the transform with its f."""
+    to_rise = _spot_rise(tr, f)
     if wave is None:
-        return engine.max_power(rise, heads={k: h / f.get(k, 1.0) for k, h in heads.items()})
-    life = [lim for lim in engine.limits if isinstance(lim, LifeLimit)]
-    others = {k: (np.inf if k in {key(lim) for lim in life} else h / f.get(k, 1.0))
+        return engine.max_power(rise, heads={k: h / f.get(k, 1.0) for k, h in heads.items()},
+                                spot=spot, to_rise=to_rise)
+    lives = [lim for lim in engine.limits if isinstance(lim, LifeLimit)]
+    others = {k: (np.inf if k in {key(lim) for lim in lives} else h / f.get(k, 1.0))
               for k, h in heads.items()}
-    P, b = engine.max_power(rise, heads=others)
-    for lim in life:
+    P, b = engine.max_power(rise, heads=others, spot=spot, to_rise=to_rise)
+    for lim in lives:
         p = wave.max_power(lim, tr, f.get(key(lim), 1.0)) / engine.p_dep
         if p < P:
             P, b = p, lim.name
@@ -416,26 +468,27 @@ def corrected_power(engine: Engine, heads: dict, f: dict, rise,
 
 
 def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
-                 wave: Waveform | None = None) -> tuple:
+                 wave: Waveform | None = None, spot: SpotHistory | None = None) -> tuple:
     """Iterate an anchor: run at the Kirchhoff engine's power, measure f_L, run at the power
     it predicts, until that power moves by less than ANCHOR_RTOL.
 
     Args:
         run: beam power (W) → limit checks of the FE run (None: failed, far over).
         wave: the spot's waveform of a serial load (life limits on their mean rate).
+        spot: the spot's history (the fatigue limit; None: no cycles).
 
     Returns:
         (power W, binding, f_L dict, runs made).
     """
-    P, b = corrected_power(engine, heads, {}, rise, wave, tr)
+    P, b = corrected_power(engine, heads, {}, rise, wave, tr, spot)
     f: dict = {}
     for n in range(1, ANCHOR_MAX_RUNS + 1):
         checks = run(P)
         if checks is None:
             P *= 0.8
             continue
-        f = _corrections(engine, tr, checks, rise, P, wave)
-        P_new, b = corrected_power(engine, heads, f, rise, wave, tr)
+        f = _corrections(engine, tr, checks, rise, P, wave, spot)
+        P_new, b = corrected_power(engine, heads, f, rise, wave, tr, spot)
         done = abs(P_new / P - 1.0) <= ANCHOR_RTOL
         P = P_new
         if done:
@@ -444,7 +497,8 @@ def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
 
 
 def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchors,
-                  max_rounds: int = 3, waves: list | None = None) -> Corrected:
+                  max_rounds: int = 3, waves: list | None = None,
+                  spots: list | None = None) -> Corrected:
     """FE-correct a chart: anchors solved, f_L interpolated at the other points.
 
     A limit's correction changes fastest where the binding limit changes (e.g. the coolant
@@ -461,23 +515,27 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
         anchors: indices of the first anchor points.
         waves: per point, the spot's Waveform of a serial load (None: life limits on the
             peak, as the engine rates them).
+        spots: per point, the spot's SpotHistory (the fatigue limit; None: no cycles).
     """
     heads = tr.heads(engine)
     waves = waves or [None] * len(rises)
+    spots = spots or [None] * len(rises)
     f_at, solved, runs = {}, {}, 0
     todo = list(anchors)
     for _ in range(max_rounds + 1):
         for i in todo:
-            P, b, f, n = anchor_point(engine, tr, heads, rises[i], run_at(i), waves[i])
+            P, b, f, n = anchor_point(engine, tr, heads, rises[i], run_at(i), waves[i],
+                                      spots[i])
             f_at[i], solved[i], runs = f, (P, b), runs + n
-        out = _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves)
+        out = _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves, spots)
         todo = _refine(out.binding, sorted(solved, key=lambda i: xs[i]), f_at)
         if not todo:
             break
     return out
 
 
-def _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves) -> Corrected:
+def _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves,
+                  spots) -> Corrected:
     keys = {k for f in f_at.values() for k in f}
     order = sorted(solved, key=lambda i: xs[i])
     out = Corrected([], [], [], {k: [] for k in keys}, runs)
@@ -488,7 +546,7 @@ def _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves) -> Co
             f[k] = float(np.interp(x, [xs[j] for j in have], [f_at[j][k] for j in have]))
             out.corrections[k].append(f[k])
         P, b = solved[i] if i in solved else corrected_power(engine, heads, f, rises[i],
-                                                             waves[i], tr)
+                                                             waves[i], tr, spots[i])
         out.power_W.append(P)
         out.binding.append(b)
         out.anchor.append(i in solved)
@@ -570,8 +628,10 @@ def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
 
     waves = [Waveform.of(engine, r["duty_cycle"] * r["period_s"], r["period_s"])
              for r in rows]
+    spots = [SpotHistory.periodic(engine, r["duty_cycle"] * r["period_s"], r["period_s"])
+             for r in rows]
     c = correct_chart(engine, tr, rises, [np.log(r[along]) for r in rows], run_at,
-                      anchor_indices(len(rows)), waves=waves)
+                      anchor_indices(len(rows)), waves=waves, spots=spots)
     for row, P, b, a in zip(rows, c.power_W, c.binding, c.anchor):
         row.update({"engine_constant_k_W": row["max_peak_beam_power_W"],
                     "binding_engine_constant_k": row["binding"],
@@ -590,7 +650,8 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     def run_at(i):
         return lambda P: runs.single(times[i], P)
 
-    c = correct_chart(engine, tr, rises, np.log(times), run_at, anchor_indices(len(rows)))
+    c = correct_chart(engine, tr, rises, np.log(times), run_at, anchor_indices(len(rows)),
+                      spots=[SpotHistory.single(engine, t) for t in times])
     for row, P, b, a in zip(rows, c.power_W, c.binding, c.anchor):
         row.update({"engine_constant_k_cold_W": row["max_beam_power_cold_W"],
                     "max_beam_power_cold_W": P, "binding_cold": b,

@@ -15,7 +15,7 @@ from ..case import Case, CaseError, Loading
 from ..limits import Limit, limits_for
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
-from .engine import Engine, build_engine, engine_head, linear_case
+from .engine import Engine, SpotHistory, build_engine, engine_head, linear_case
 from .kirchhoff import PointRuns, correct_serial, correct_single, transform_for
 from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
 
@@ -267,7 +267,8 @@ SHORT_LOAD_NOTE = ("a single 0.1 s load from cold (whole anode at the initial te
 
 def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
     """The largest power for a single 0.1 s load from cold (SHORT_LOAD_NOTE)."""
-    P_eng, b_eng = engine.max_power(engine.single_load_rise([0.1])[0])
+    P_eng, b_eng = engine.max_power(engine.single_load_rise([0.1])[0],
+                                    spot=SpotHistory.single(engine, 0.1))
     nominal = {"loading_time_s": 0.1, "initial_state": "cold: the whole anode at the initial "
                f"temperature, {case.initial_temperature_K - 273.15:g} °C",
                "cycle_time_s": None, "note": SHORT_LOAD_NOTE,

@@ -10,7 +10,7 @@ import dataclasses as dc
 
 from ..case import Case
 from ..limits import LifeLimit
-from .engine import Engine, engine_head, schedule_rise
+from .engine import Engine, SpotHistory, engine_head, finite_train, schedule_rise
 
 
 def confirmation_simulation(case: Case):
@@ -44,33 +44,23 @@ def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
     pulse train from cold, the life limits on the spot's mean damage rate over the whole
     train (kirchhoff.Waveform.of_train), as the FE run checks them, not the last period's
     peak held for the whole time (exact for a steady spot, but on a train of short pulses
-    several per cent low: the spot is hot only a duty cycle's share of the time)."""
+    several per cent low: the spot is hot only a duty cycle's share of the time); the
+    fatigue limit on the cycles of the spot's history over the schedule (SpotHistory)."""
     from .kirchhoff import Transform, Waveform, key
 
     rise = schedule_rise(engine, case)
+    spot = SpotHistory.of_schedule(engine, case)
     train = finite_train(case.loading)
     wave = Waveform.of_train(engine, *train) if train is not None else None
     if wave is None:
-        return engine.max_power(rise)
+        return engine.max_power(rise, spot=spot)
     identity = Transform(engine.response.T0, {})  # the engine's constant k
     heads = {key(lim): engine_head(lim) for lim in engine.limits}
     for lim in engine.limits:
         if isinstance(lim, LifeLimit):  # the head that the peak rise reaches at that power
             heads[key(lim)] = wave.max_power(lim, identity, 1.0) * float(
                 rise[engine.nodes[lim.column]].max())
-    return engine.max_power(rise, heads=heads)
-
-
-def finite_train(loading) -> tuple[float, float, int, float] | None:
-    """(on-time s, period s, pulses, cooling after the last period s) of a pulse train
-    with an off-phase, else None."""
-    seg = loading.segments
-    if loading.kind != "pulse_train" or len(seg) < 2 or seg[1][1] != 0.0:
-        return None
-    on, off = seg[0][0], seg[1][0]
-    pulses = sum(1 for _, p in seg if p > 0)
-    tail = sum(d for d, _ in seg) - pulses * (on + off)
-    return on, on + off, pulses, max(tail, 0.0)
+    return engine.max_power(rise, heads=heads, spot=spot)
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
