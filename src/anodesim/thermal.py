@@ -158,10 +158,13 @@ class SharedPreconditioner:
 
     def _factor_source(self, A, rebuild: bool):
         """Exact: the matrix to factorise for A (A's values copied into the private
-        copy when rebuilding; a new copy when A's sparsity differs from it)."""
+        copy when rebuilding; a new copy when A's size or number of nonzeros differs from
+        it: the heat operators all share the Jacobian template's sparsity). The counts are
+        summed over the ranks, so that every rank takes the same (collective) branch."""
         P = self._factored
+        total = PETSc.Mat.InfoType.GLOBAL_SUM
         if P is None or P.getSizes() != A.getSizes() or (
-                P.getInfo()["nz_allocated"] != A.getInfo()["nz_allocated"]):
+                P.getInfo(total)["nz_allocated"] != A.getInfo(total)["nz_allocated"]):
             self._factored = A.duplicate(copy=True)
         elif rebuild:
             A.copy(P, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
