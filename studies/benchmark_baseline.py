@@ -1,0 +1,132 @@
+"""Before and after on the same machine: the code issue 15 measured against today's.
+
+Issue 15's figures (about 4 s for a whole small run, 79 s for the 50-case sweep at -j 2,
+21.7 s for the 3-D example) were measured on the project's first sandbox; the machine has
+changed since, so they cannot be compared with today's. This script runs the code of the
+issue (``--before``, default 752765a, main when the issue's speed work began) from a
+temporary git worktree (its ``src`` first on PYTHONPATH, this interpreter and its
+packages) and today's code, **interleaved** run by run so that both see the same load, and
+prints each run's CPU time (user + system of the whole process tree, forked workers and
+the figure process included) and wall time, the medians and their ratio.
+
+Workloads (each the issue's own, with the case files of each version):
+
+* ``3d``: ``anodesim run studies/reflection_3d.toml`` (the 3-D example, one rank). Before:
+  the issue's example (28 430 cells, 157 steps); now: today's (the textbook 20° anode
+  angle of issue 14, kernel deposition, extra-focal heat, housing-free).
+* ``run``: ``anodesim run`` of the C1-class case of studies/benchmark_process.py (the same
+  case file for both: W in Cu, k(T), 20 µm surface spot, 10 W, 10 s, six save times with
+  drift; 7 960 cells, 103 steps).
+* ``sweep``: ``anodesim sweep`` of studies/reflection_insert.toml over N spot sizes (10-50
+  µm) and one current at 1 s, -j 2, each pass in a fresh folder with an empty form cache
+  (``--cases N``, default 10). The figures are drawn in both (the issue's sweep drew them).
+
+    .venv/bin/python studies/benchmark_baseline.py [3d|run|sweep ...] [--repeat 3]
+                                                   [--before 752765a] [--cases 10]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from benchmark_sweep import _become_subreaper, _cpu, _reap_all  # noqa: E402
+
+SWEEP = """title = "baseline sweep: reflection insert, {n} spot sizes"
+case = "{base}"
+[axes]
+"beam.fwhm_um" = {{start = 10.0, stop = 50.0, num = {n}}}
+"beam.current_mA" = [0.06]
+"loading.duration_s" = [1.0]
+"output.fields" = [false]
+"""
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """(wall s, CPU s of the process tree) of cmd; exits with its stderr when it fails."""
+    c0, t0 = _cpu(), time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    _reap_all()
+    if r.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(cmd)} (in {cwd}) failed ({r.returncode}):\n"
+                         f"{r.stderr[-2000:]}")
+    return wall, _cpu() - c0
+
+
+def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
+    """The command line of a workload for the code in tree, writing under out."""
+    py = [sys.executable, "-m", "anodesim"]
+    if workload == "3d":
+        return [*py, "run", "-q", "studies/reflection_3d.toml", "-o", str(out)]
+    if workload == "run":
+        from benchmark_process import CASE
+
+        case = out.parent / f"{out.name}_case.toml"
+        case.write_text(CASE)
+        return [*py, "run", "-q", str(case), "-o", str(out)]
+    study = out.parent / f"{out.name}_study.toml"
+    study.write_text(SWEEP.format(n=cases, base=tree / "studies" / "reflection_insert.toml"))
+    return [*py, "sweep", str(study), "-o", str(out), "-j", "2", "-q"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=["3d", "run"],
+                        choices=("3d", "run", "sweep"))
+    parser.add_argument("--before", default="752765a", help="commit of the before code")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cases", type=int, default=10, help="spot sizes of the sweep")
+    args = parser.parse_args()
+    try:  # orphaned fork-server processes are re-parented here, so their CPU time counts
+        _become_subreaper()
+        ctypes_ok = True
+    except OSError:
+        ctypes_ok = False
+    now = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="anodesim-baseline-") as tmp:
+        tmp = Path(tmp)
+        before = tmp / "before"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach",
+                        str(before), args.before], check=True)
+        try:
+            trees = {f"before ({args.before})": before, f"now ({now})": ROOT}
+            print(f"load average at the start {os.getloadavg()[0]:.1f}; cores "
+                  f"{os.cpu_count()}; {args.repeat} interleaved runs each"
+                  + ("" if ctypes_ok else "; no subreaper: a sweep's CPU is undercounted"))
+            for workload in args.workloads:
+                results = {label: [] for label in trees}
+                for i in range(-1 if workload != "sweep" else 0, args.repeat):
+                    for label, tree in trees.items():
+                        # 3d and run: a warm form cache per version (run -1 fills it, not
+                        # counted); sweep: a fresh cache per pass, as the issue's benchmark
+                        cache = f"cache-{label[:3]}" + (f"-{i}" if workload == "sweep" else "")
+                        env = {**os.environ, "PYTHONPATH": str(tree / "src"),
+                               "XDG_CACHE_HOME": str(tmp / cache)}
+                        out = tmp / f"{workload}-{label[:3]}-{i}"
+                        wall, cpu = timed(command(workload, tree, out, args.cases), tree, env)
+                        if i < 0:
+                            continue
+                        results[label].append((wall, cpu))
+                        print(f"  {workload:5s} {label:22s} run {i + 1}: CPU {cpu:7.2f} s, "
+                              f"wall {wall:7.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+                med = {k: statistics.median(c for _, c in v) for k, v in results.items()}
+                b, n = med.values()
+                print(f"{workload}: median CPU before {b:.2f} s, now {n:.2f} s: "
+                      f"{b / n:.2f}x")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(before)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
