@@ -127,7 +127,7 @@ def test_rated_power_run_holds_every_limit(kind):
     """Confirmed means safe: a run of the case at its confirmed steady rating (k(T), so the
     engine's estimate needs correcting) reports every limit holding, the expected one binding
     within 0.5 % of its allowed rise from below (the drift kind: test_drift_limit_rating).
-    The yield limit is not in the engine: the FE runs alone find it."""
+    The yield limit is in the engine through its stress probe (tests/test_rating_yield.py)."""
     import dataclasses as dc
 
     case = anodesim.from_dict(reflection(loading={"kind": "steady", "duration_s": None},

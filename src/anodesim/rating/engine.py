@@ -16,10 +16,11 @@ from ..limits import (SIGNED_LIMITS, FatigueLimit, LifeLimit, Limit, cooled_face
 from ..response import ResponseError, StepResponse, _extreme
 
 
-#: Limits the engine cannot evaluate (no stress probe): checked by the FE confirmations
-#: only. The fatigue limit is in the engine: SpotHistory counts the cycles of the spot's
-#: waveform as the run's fatigue check counts them.
-NOT_IN_ENGINE = ("yield",)
+#: Limits the engine cannot evaluate: checked by the FE confirmations only. None left: the
+#: fatigue limit is in the engine (SpotHistory counts the cycles of the spot's waveform as
+#: the run's fatigue check counts them), the yield limit through the stress probe
+#: (_YieldProbe, Engine.yield_power).
+NOT_IN_ENGINE: tuple[str, ...] = ()
 
 
 def linear_case(case: Case, horizon_s: float) -> Case:
@@ -52,12 +53,17 @@ def linear_case(case: Case, horizon_s: float) -> Case:
         materials=dc.replace(case.materials, temperature_dependent=False),
         time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
         output=Output((), False), probes=(),
-        mechanics=case.mechanics if needs_drift(case) else None)
+        mechanics=case.mechanics if needs_drift(case) or needs_stress(case) else None)
 
 
 def needs_drift(case: Case) -> bool:
     """Whether the case limits a drift figure (the engine then runs the drift probe)."""
     return case.limits.drift_um is not None or case.limits.magnification_change_rel is not None
+
+
+def needs_stress(case: Case) -> bool:
+    """Whether the case limits the joint's stress (the engine then runs the stress probe)."""
+    return case.limits.yield_use is not None and case.mechanics is not None
 
 
 @dataclass
@@ -72,15 +78,84 @@ class Engine:
     heat: np.ndarray | None = None  # stored heat per deposited watt at response.times (J/W)
     heat_steady: float = 0.0  # steady stored heat per deposited watt (J/W)
     not_in_engine: list[str] = field(default_factory=list)  # limits only FE runs check
+    yield_strength: object = None  # the heat sink's yield strength Table (Pa; stress probe)
+    stress: StressBalls | None = None  # the stress probe's cell tensors (exact schedules)
+
+    def exact_stress(self, rise: np.ndarray, rows_of) -> np.ndarray:
+        """rise with the stress probe's ball stresses replaced by their exact largest value
+        over a schedule: rows_of(sub-response of the cell tensors) gives the tensors at the
+        schedule's instants (superposed exactly), whose ball-averaged von Mises stress is
+        taken at each instant. Unchanged without a stress probe."""
+        if self.stress is None:
+            return rise
+        lim = next(x for x in self.limits if x.name == "yield")
+        rise = rise.copy()
+        sub = self.response.columns(self.stress.positions)
+        rise[self.nodes[lim.column]] = self.stress.worst(np.atleast_2d(rows_of(sub)))
+        return rise
 
     def rise_limits(self, rise: np.ndarray) -> dict[str, float]:
         """Largest rise per watt over each limit's nodes."""
         return {lim.column: float(rise[self.nodes[lim.column]].max()) for lim in self.limits}
 
     def signed(self) -> np.ndarray:
-        """Positions of the signed (drift) figures in the response's columns."""
-        return np.array([int(self.nodes[lim.column][0]) for lim in self.limits
-                         if lim.name in SIGNED_LIMITS], dtype=int)
+        """Positions of the signed figures in the response's columns: the drift figures and
+        the stress probe's ball stresses (neither monotone in time; a stress superposed
+        negative is the same von Mises stress as its opposite)."""
+        pos = [int(self.nodes[lim.column][0]) for lim in self.limits
+               if lim.name in SIGNED_LIMITS]
+        pos += [int(i) for lim in self.limits if lim.name == "yield"
+                for i in self.nodes[lim.column]]
+        return np.array(pos, dtype=int)
+
+    def yield_use(self, lim: Limit, rise: np.ndarray, P_dep: float,
+                  preload_rise: np.ndarray | None = None, preload_dep: float = 0.0) -> float:
+        """The stress probe's yield use (-) at P_dep deposited watts: the largest over its
+        balls of the ball's von Mises stress over the yield strength at its temperature
+        (yield_power has the terms)."""
+        s_idx, t_idx = self.nodes[lim.column], self.nodes[ball_temperature_key(lim)]
+        r_s, r_t = rise[s_idx], rise[t_idx]
+        a_s = a_t = 0.0
+        if preload_rise is not None:
+            a_s = preload_dep * (preload_rise[s_idx] - r_s)
+            a_t = preload_dep * (preload_rise[t_idx] - r_t)
+        table = self.yield_strength
+        lo, hi = table.range_K
+        T = self.response.T0 + a_t + P_dep * r_t
+        sy = np.where(T <= hi, table(np.clip(T, lo, hi)), 0.0)
+        s = np.abs(a_s + P_dep * r_s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.max(np.where(sy > 0, s / np.where(sy > 0, sy, 1.0), np.inf)))
+
+    def yield_power(self, lim: Limit, allowed: float, rise: np.ndarray,
+                    preload_rise: np.ndarray | None = None, preload_dep: float = 0.0) -> float:
+        """Largest deposited power (W) with the yield use (the ball-averaged von Mises stress
+        over the yield strength at the ball's mean temperature) at most allowed in every
+        ball of the stress probe (_YieldProbe).
+
+        Per ball, stress = |a_s + P r_s| and temperature T0 + a_T + P r_T, with r the rise per
+        deposited watt over the schedule (its stress the largest excursion, its temperature
+        the largest) and a the pre-load's part, P_pre (S_∞ − r), as for the temperatures in
+        max_power. Largest stress and largest temperature of a schedule are taken together
+        (the same instant for a load from cold and a steady state; conservative otherwise).
+        The use rises with P (the yield strength falls with temperature), so the largest
+        power is bracketed and bisected to 1e-12; above the yield table the use is infinite,
+        as in the run (mechanics.ThermoElasticProblem.yield_use).
+        """
+        def use(P):
+            return self.yield_use(lim, rise, P, preload_rise, preload_dep)
+
+        if use(0.0) > allowed:
+            return 0.0
+        P_lo, P_hi = 0.0, max(preload_dep, 1e-3)
+        while use(P_hi) <= allowed:
+            P_lo, P_hi = P_hi, 2.0 * P_hi
+            if P_hi > 1e30:  # the schedule does not stress the joint
+                return np.inf
+        while P_hi - P_lo > 1e-12 * P_hi:
+            mid = 0.5 * (P_lo + P_hi)
+            P_lo, P_hi = (mid, P_hi) if use(mid) <= allowed else (P_lo, mid)
+        return P_lo
 
     def single_load_rise(self, times) -> np.ndarray:
         """Worst rise per deposited watt of a single load from cold held for each of times
@@ -107,6 +182,7 @@ class Engine:
         heads: (limit name, column) → the rise to allow instead of engine_head (the
         Kirchhoff-transformed, FE-corrected heads of kirchhoff.py).
 
+        The yield limit is rated on the stress probe's balls (yield_power).
         The fatigue limit is rated on the spot's history over the schedule (spot, the
         pre-load in it; None: a steady spot, no cycles, as a steady run counts none), its
         linear rise mapped onto the temperature rise by to_rise (K → K; None: the identity,
@@ -116,6 +192,12 @@ class Engine:
         for lim in self.limits:
             if isinstance(lim, FatigueLimit):
                 p = np.inf if spot is None else spot.max_power(lim, self.response.T0, to_rise)
+                if p < best:
+                    best, binding = float(p), lim.name
+                continue
+            if lim.name == "yield":
+                allowed = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
+                p = self.yield_power(lim, allowed, rise, preload_rise, preload_dep)
                 if p < best:
                     best, binding = float(p), lim.name
                 continue
@@ -315,20 +397,10 @@ class _DriftProbe:
     #: limit name → the drift map's signed figure it watches
     FIGURES = {"drift": "drift_v_um", "magnification": "magnification_change_rel"}
 
-    def __init__(self, case: Case, prep, domain, problem, interfaces, names):
+    def __init__(self, case: Case, prep, problem, solver, names):
         from ..drift import DriftMap
-        from ..mechanics import ThermoElasticProblem
 
-        m = case.mechanics
-        if abs(m.reference_temperature_K - case.initial_temperature_K) > 1e-9:
-            raise ResponseError("mechanics.reference_temperature_C: a drift limit needs the "
-                                "stress-free temperature equal to the initial temperature")
-        self.solver = ThermoElasticProblem(domain, prep.mats, problem.T, m.mounts, m.free,
-                                           m.reference_temperature_K,
-                                           ties=[(i.name, i.side_a, i.side_b)
-                                                 for i in interfaces],
-                                           solver=problem.solver, rtol=case.numerics.rtol,
-                                           reference_face=m.reference_face)
+        self.solver = solver
         self.terms = problem.emission_terms  # the run's emission weight (deposition × Z)
         self.map = DriftMap.for_case(case, prep.lay)
         self.figures = [self.FIGURES[n] for n in names]
@@ -344,6 +416,124 @@ class _DriftProbe:
             self.weighted = True
         d = self.map.apply(self.solver.normal_shift() * self.map.normal)
         return np.array([d[f] for f in self.figures])
+
+
+def ball_temperature_key(lim: Limit) -> str:
+    """Engine.nodes key of the stress probe's ball temperatures (the stresses: lim.column)."""
+    return f"{lim.column}@T"
+
+
+def _thermoelastic(case: Case, prep, domain, problem, interfaces, what: str):
+    """The thermoelastic problem of the linear case on the engine's temperature (linear in
+    the power: the stress-free temperature must be the initial one)."""
+    from ..mechanics import ThermoElasticProblem
+
+    m = case.mechanics
+    if abs(m.reference_temperature_K - case.initial_temperature_K) > 1e-9:
+        raise ResponseError(f"mechanics.reference_temperature_C: a {what} limit needs the "
+                            "stress-free temperature equal to the initial temperature")
+    return ThermoElasticProblem(domain, prep.mats, problem.T, m.mounts, m.free,
+                                m.reference_temperature_K,
+                                ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
+                                solver=problem.solver, rtol=case.numerics.rtol,
+                                reference_face=m.reference_face)
+
+
+class _YieldProbe:
+    """The heat sink's stress near the joint per deposited watt: one thermoelastic solve per
+    step of the step response, averaged over every ball of the run's yield check
+    (ThermoElasticProblem.yield_use: the cell von Mises stress averaged over YIELD_RADIUS_M
+    around each heat-sink cell near the joint, and the ball's mean temperature).
+
+    With constant E, ν, α (the linear case) the stress tensor is linear in the temperature
+    rise, so each cell's von Mises stress, and the ball average of it, is proportional to
+    the power for one temperature shape: exact for a load from cold (a step) and a steady
+    state. A schedule superposes the balls' averaged stresses like the temperatures (signed,
+    Engine.signed): exact while the stress field near the joint keeps its shape over the
+    schedule (the joint's temperature field is slow), an approximation otherwise, which the
+    FE confirmations correct. The ball temperatures superpose exactly.
+    """
+
+    def __init__(self, case: Case, domain, solver, sink: str):
+        import dolfinx
+
+        from ..limits import YIELD_RADIUS_M
+
+        joints = [g for g in domain.groups for name in interfaces_of(case.geometry)
+                  if g == name or g.startswith(f"{name}@")]
+        self.solver, self.T0 = solver, case.initial_temperature_K
+        solver.yield_use(sink, joints, YIELD_RADIUS_M)  # builds the averaging matrix
+        # the averaging matrix of yield_use (mechanics.py has no public accessor for it)
+        self.balls = solver._balls.get((sink, tuple(joints), YIELD_RADIUS_M))
+        self.count = 0 if self.balls is None else len(self.balls[1])
+        self.tensor = None  # (the cells' stress tensors (DG0), their expression, cells)
+        sigma = solver.sigma[sink](solver.u)
+        if self.count and solver.comm.size == 1 and sigma.ufl_shape == (3, 3):
+            (rows, cols, w), _, cells = self.balls
+            used = np.unique(cols)
+            W = dolfinx.fem.functionspace(domain.mesh, ("DG", 0, sigma.ufl_shape))
+            self.tensor = (dolfinx.fem.Function(W),
+                           dolfinx.fem.Expression(sigma, W.element.interpolation_points),
+                           cells[used].astype(np.int32))
+            self.ncomp = int(np.prod(sigma.ufl_shape))
+            self.cells_used = len(used)
+            self.matrix = (rows, np.searchsorted(used, cols), w)
+
+    @property
+    def width(self) -> int:
+        """Columns per sample: ball stresses, ball temperatures, cell stress tensors."""
+        return 2 * self.count + (0 if self.tensor is None else self.cells_used * self.ncomp)
+
+    def __call__(self) -> np.ndarray:
+        """(ball stresses Pa, ball temperature rises K, the balls' cell stress tensors Pa,
+        cell by cell) of the current temperature field."""
+        self.solver.solve()
+        (rows, cols, w), centres, cells = self.balls
+        comm = self.solver.comm
+        T = self.solver.T
+        T_cell = T.x.array[T.function_space.dofmap.list[cells]].mean(axis=1)
+        vm = self.solver.von_mises.x.array[cells]
+        T_cell, vm = (np.concatenate(comm.allgather(a)) for a in (T_cell, vm))
+        s_avg, T_avg = (np.bincount(rows, weights=w * x[cols], minlength=len(centres))
+                        for x in (vm, T_cell))
+        out = [s_avg, T_avg - self.T0]
+        if self.tensor is not None:
+            f, expr, used = self.tensor
+            f.interpolate(expr, cells0=used)
+            dofs = f.function_space.dofmap.list[used][:, 0]
+            out.append(f.x.array.reshape(-1, self.ncomp)[dofs].ravel())
+        return np.concatenate(out)
+
+
+@dataclass
+class StressBalls:
+    """The stress probe's cell tensors in the step response, to superpose a schedule's
+    stress exactly (the tensor is linear in the temperature rise; its von Mises stress is
+    not): positions of the cells' tensor components (cell by cell), and the ball-averaging
+    matrix (row: ball, column: cell, weight)."""
+
+    positions: np.ndarray
+    ncomp: int
+    matrix: tuple  # (rows, cols, w)
+    balls: int
+
+    def ball_stress(self, tensors: np.ndarray) -> np.ndarray:
+        """Ball-averaged von Mises stress (instants, balls) of cell tensors (instants,
+        cells × ncomp) at instants (the run's yield_use average of the cell values)."""
+        nt = tensors.shape[0]
+        sig = tensors.reshape(nt, -1, 3, 3)  # (r, θ, z) in axisymmetry, (x, y, z) in 3-D
+        tr = np.trace(sig, axis1=2, axis2=3)
+        dev = sig - tr[:, :, None, None] / 3.0 * np.eye(3)
+        vm = np.sqrt(1.5 * np.sum(dev * dev, axis=(2, 3)))  # (instants, cells)
+        rows, cols, w = self.matrix
+        out = np.zeros((nt, self.balls))
+        np.add.at(out.T, rows, (w[:, None] * vm[:, cols].T))
+        return out
+
+    def worst(self, rows: np.ndarray) -> np.ndarray:
+        """Per ball, the largest ball-averaged von Mises stress over instants (rows: the
+        tensor columns' superposed values there, per deposited watt)."""
+        return self.ball_stress(rows).max(axis=0)
 
 
 def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
@@ -365,31 +555,53 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     lin = linear_case(case, horizon_s)
     prep = prepare(lin)
     domain, problem, interfaces, _ = build_problem(lin, prep, comm)
-    # The engine has no stress probe: a yield limit is left to the FE confirmations
-    # (Engine.not_in_engine; rate() says so on every chart).
     every = limits_for(case, prep.mats)
-    limits = [lim for lim in every if lim.name not in NOT_IN_ENGINE]
-    watched, nodes = _watched_nodes(case, domain, problem, limits)
+    skipped = set(NOT_IN_ENGINE)
     T0 = case.initial_temperature_K
-    drift = None
+    solver = None
+    stress, sink = None, regions_of(case.geometry)[-1]
+    if any(lim.name == "yield" for lim in every):
+        solver = _thermoelastic(lin, prep, domain, problem, interfaces, "yield")
+        stress = _YieldProbe(lin, domain, solver, sink) \
+            if prep.mats[sink].yield_strength is not None else None
+        if stress is None or not stress.count:  # no yield data or no joint: FE runs only
+            stress = None
+            skipped.add("yield")
+    limits = [lim for lim in every if lim.name not in skipped]
+    watched, nodes = _watched_nodes(case, domain, problem, limits)
+    probes = []
     signed = [lim for lim in limits if lim.name in SIGNED_LIMITS]
     if signed:
-        drift = _DriftProbe(lin, prep, domain, problem, interfaces, [lim.name for lim in signed])
+        solver = solver or _thermoelastic(lin, prep, domain, problem, interfaces, "drift")
+        probes.append(_DriftProbe(lin, prep, problem, solver, [lim.name for lim in signed]))
         for i, lim in enumerate(signed):
             nodes[lim.column] = np.array([len(watched) + i])
+    balls = None
+    if stress is not None:
+        first = len(watched) + len(signed)
+        lim = next(x for x in limits if x.name == "yield")
+        nodes[lim.column] = first + np.arange(stress.count)
+        nodes[ball_temperature_key(lim)] = first + stress.count + np.arange(stress.count)
+        probes.append(stress)
+        if stress.tensor is not None:
+            balls = StressBalls(first + 2 * stress.count
+                                + np.arange(stress.cells_used * stress.ncomp),
+                                stress.ncomp, stress.matrix, stress.count)
+    extra = (lambda: np.concatenate([p() for p in probes])) if probes else None
 
     times, rise, heat, steady, heat_steady = _step_response(problem, prep.steps, watched, T0,
-                                                            drift, horizon_s)
-    if drift is not None:  # orient each drift figure so that its steady value is positive:
+                                                            extra, horizon_s)
+    if signed:  # orient each drift figure so that its steady value is positive:
         # the schedules' worst instants are then maxima, as for the temperatures
-        cols = slice(len(watched), None)
+        cols = slice(len(watched), len(watched) + len(signed))
         sign = np.where(steady[cols] < 0, -1.0, 1.0)
         rise[:, cols] *= sign
         steady[cols] *= sign
     resp = StepResponse(np.array(times), rise, steady, T0)
     return Engine(resp, limits, nodes, 1.0 - prep.eta, time.perf_counter() - start,
                   np.minimum(np.array(heat), heat_steady), heat_steady,
-                  [lim.name for lim in every if lim.name in NOT_IN_ENGINE])
+                  [lim.name for lim in every if lim.name in skipped],
+                  prep.mats[sink].yield_strength if stress is not None else None, balls)
 
 
 def _watched_nodes(case: Case, domain, problem, limits):
@@ -411,7 +623,7 @@ def _watched_nodes(case: Case, domain, problem, limits):
             [g for g in domain.groups if g == name or g.startswith(f"{name}@")])
     if cooled_faces(case):
         sets["T_max_coolant_side_C"] = face_dofs(cooled_faces(case))
-    temps = [lim for lim in limits if lim.name not in SIGNED_LIMITS]
+    temps = [lim for lim in limits if lim.name not in SIGNED_LIMITS and lim.name != "yield"]
     watched = np.unique(np.concatenate([sets[lim.column] for lim in temps]))
     position = {int(d): i for i, d in enumerate(watched)}
     nodes = {lim.column: np.array([position[int(d)] for d in sets[lim.column]])
@@ -420,7 +632,8 @@ def _watched_nodes(case: Case, domain, problem, limits):
 
 
 def _step_response(problem, steps, watched, T0: float, drift, horizon_s: float):
-    """Rise per deposited watt at the watched nodes (and the drift) over the planned steps
+    """Rise per deposited watt at the watched nodes (and the probes' figures, drift(): drift
+    and ball stresses) over the planned steps
     and in the steady state; the stored heat per watt likewise.
 
     Returns:
@@ -444,7 +657,8 @@ def _step_response(problem, steps, watched, T0: float, drift, horizon_s: float):
     problem.steady(1.0)
     steady = sample()
     heat_steady = problem.stored_heat()
-    if np.max(np.abs(rise[-1] - steady)) > 1e-3 * np.max(steady):
+    n = len(watched)  # the temperatures (the probes' figures have other units)
+    if np.max(np.abs(rise[-1][:n] - steady[:n])) > 1e-3 * np.max(steady[:n]):
         raise ResponseError(f"the step response has not reached its steady state after "
                             f"{horizon_s:g} s; the anode is too weakly cooled to rate")
     # The temperature step response rises monotonically to S_∞ (heat in, ambient
@@ -489,6 +703,11 @@ def serial_rise(engine: Engine, t_on: float, period: float) -> np.ndarray:
     instants of pulse_train_peak plus geometric ones after each switch."""
     r = engine.response
     rise = r.pulse_train_peak(t_on, period, None)
+    if t_on < period:  # the stress over the periodic state's period, superposed exactly
+        phi = np.unique(np.concatenate([
+            r.phases(t_on, period), t_on * np.geomspace(1e-4, 1.0, TRAIN_PULSES),
+            t_on + (period - t_on) * np.geomspace(1e-4, 1.0, TRAIN_PULSES)]))
+        rise = engine.exact_stress(rise, lambda sub: sub.train_rise(t_on, period, None, phi))
     pos = engine.signed()
     if not len(pos) or t_on >= period:
         return rise
@@ -515,4 +734,18 @@ def _with_signed(engine: Engine, rise: np.ndarray, shape) -> np.ndarray:
         rise = rise.copy()
         rise[pos] = np.where(np.abs(extreme := engine.response.columns(pos).worst_in_schedule(
             shape)) > np.abs(rise[pos]), extreme, rise[pos])
-    return rise
+    return engine.exact_stress(rise, lambda sub: sub.schedule(shape, schedule_instants(
+        engine.response, shape)) - sub.T0)
+
+
+def schedule_instants(response: StepResponse, shape) -> np.ndarray:
+    """Instants (s) where a schedule's superposed response is evaluated for the stress:
+    the segment ends, and the response's sample times after each of the first
+    PREFIX_SEGMENTS segment starts (as StepResponse.worst_in_schedule)."""
+    from ..response import PREFIX_SEGMENTS
+
+    seg = list(shape)
+    ends = np.cumsum([d for d, _ in seg])
+    head = np.concatenate([[0.0], ends[:PREFIX_SEGMENTS]])
+    kinks = (head[:-1, None] + response.times[None, :]).ravel()
+    return np.unique(np.concatenate([kinks[kinks <= head[-1]], ends]))

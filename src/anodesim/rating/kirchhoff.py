@@ -27,9 +27,10 @@ Serial-load points are solved in their periodic steady state: a steady k(T) solv
 mean power (the state the train oscillates about) entered in the middle of an on-phase, then
 SERIAL_PULSES periods of the train; the limits are taken over the last period
 (tests/test_rating_kT.py checks this against the engine's exact periodic sum with constant
-properties). The runs carry no mechanics: a drift
-limit enters the corrected charts through the engine's (linear) drift probe, uncorrected,
-and the yield limit not at all (Engine.not_in_engine).
+properties). The runs carry mechanics only for a yield limit: a drift
+limit alone enters the corrected charts through the engine's (linear) drift probe,
+uncorrected; the yield limit through the engine's stress probe (Engine.yield_power), its
+f_L the FE run's yield use over the probe's at the anchor's power.
 5. The fatigue limit is rated on the spot's history over each point's schedule
    (engine.SpotHistory: the cycles the FE run counts), in temperature
    T0 + rise_of_u(f · P_dep · history), its f the factor with which that history has the
@@ -48,8 +49,8 @@ import numpy as np
 from .. import life
 from ..case import Case, Loading, interfaces_of, regions_of
 from ..limits import FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for
-from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, engine_head, sampled_pulses,
-                     serial_rise)
+from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, engine_head, needs_stress,
+                     sampled_pulses, serial_rise)
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -140,7 +141,8 @@ def transform_for(case: Case) -> Transform:
 
 class PointRuns:
     """Full k(T), ρc(T) finite-element runs of chart points, re-runs of one Simulation
-    (mesh and forms built once, no mechanics, no field output).
+    (mesh and forms built once, no field output; mechanics only for a yield limit, its
+    stress solved at every step of a serial point's last period).
 
     Attributes:
         runs: number of FE runs made.
@@ -150,7 +152,8 @@ class PointRuns:
         from ..simulation import Simulation
 
         self.case = dc.replace(case, output=dc.replace(case.output, fields=False),
-                               mechanics=None, probes=())
+                               mechanics=case.mechanics if needs_stress(case) else None,
+                               probes=())
         self.sim = Simulation(self.case)
         self.runs = 0
 
@@ -188,12 +191,15 @@ class PointRuns:
             sim.problem.steady(duty * P * sim.prep.p_dep)
             sim.record(0.0, duty * P)
             dt_prev = None
+            end = sum(d for d, _ in train)
+            stressed = sim.mechanics_monitor is not None
             for st in sim.prep.steps:
                 sim.problem.step(st.dt, st.power_W * sim.prep.p_dep, st.restart, dt_prev)
                 sim.record(st.t, st.power_W)
+                if stressed and st.t >= (end - period) * (1 - 1e-12):
+                    sim.save(st.t)  # the yield use at every step of the last period
                 dt_prev = st.dt
             rows = np.array(sim.rows)
-            end = sum(d for d, _ in train)
             last = rows[:, 0] >= (end - period) * (1 - 1e-12)
             cols = {n: rows[last, j] for j, n in enumerate(sim.columns)}
             return check(self._limits(), cols["time_s"], cols)
@@ -397,6 +403,11 @@ def _corrections(engine: Engine, tr: Transform, checks, rise, P: float,
                 f = fatigue_f(spot, lim, tr, P * engine.p_dep, c.scale)
                 if f is not None:
                     out[key(lim)] = f
+            continue
+        if lim.name == "yield":  # the FE run's use over the probe's at P (head: the use)
+            use = engine.yield_use(lim, rise, P * engine.p_dep)
+            if use > 0 and c.worst > 0 and math.isfinite(c.worst):
+                out[key(lim)] = c.worst / use
             continue
         idx = engine.nodes[lim.column]
         linear = P * engine.p_dep * float(np.abs(rise[idx]).max())
