@@ -504,6 +504,17 @@ class ThermoElasticProblem:
             best = (-np.inf, np.zeros(3))
         return max(self.comm.allgather(best), key=lambda b: b[0])
 
+    def yield_balls(self, region: str, near: list[str], radius_m: float):
+        """The averaging balls of :meth:`yield_use` (built on first use): ((rows, cols,
+        weights) of the sparse cell-to-ball averaging matrix, the ball centres (m), the
+        region's cells the columns index), or None when the material has no yield data.
+        The rating engine's stress probe averages its own stresses with them."""
+        mat = self.materials[region]
+        key = (region, tuple(near), radius_m)
+        if mat.yield_strength is not None and key not in self._balls:
+            self._balls[key] = self._ball_averages(region, near, radius_m)
+        return self._balls.get(key)
+
     def yield_use(self, region: str, near: list[str], radius_m: float
                   ) -> tuple[float, float, float, np.ndarray]:
         """Regularised von Mises stress against the yield strength in a region, near faces.
@@ -525,10 +536,7 @@ class ThermoElasticProblem:
             the ball centre (m)); ratio NaN when the material has no yield data.
         """
         mat = self.materials[region]
-        key = (region, tuple(near), radius_m)
-        if mat.yield_strength is not None and key not in self._balls:
-            self._balls[key] = self._ball_averages(region, near, radius_m)
-        balls = self._balls.get(key)
+        balls = self.yield_balls(region, near, radius_m)
         if balls is None:
             return math.nan, math.nan, math.nan, np.zeros(3)
         (rows, cols, w), centres, cells = balls

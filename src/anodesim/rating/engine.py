@@ -462,9 +462,7 @@ class _YieldProbe:
         joints = [g for g in domain.groups for name in interfaces_of(case.geometry)
                   if g == name or g.startswith(f"{name}@")]
         self.solver, self.T0 = solver, case.initial_temperature_K
-        solver.yield_use(sink, joints, YIELD_RADIUS_M)  # builds the averaging matrix
-        # the averaging matrix of yield_use (mechanics.py has no public accessor for it)
-        self.balls = solver._balls.get((sink, tuple(joints), YIELD_RADIUS_M))
+        self.balls = solver.yield_balls(sink, joints, YIELD_RADIUS_M)
         self.count = 0 if self.balls is None else len(self.balls[1])
         self.tensor = None  # (the cells' stress tensors (DG0), their expression, cells)
         sigma = solver.sigma[sink](solver.u)
