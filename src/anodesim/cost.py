@@ -60,7 +60,8 @@ COEFFICIENTS = {
 #: triangular solve a Newton step, numeric-only refactorisations, coefficients packed by a
 #: gather, the block elastic matrix): heat steps + monitors 9.30 and 10.09 s against 10.78
 #: and 12.67 s, elastic solves 4.91 and 5.54 s against 5.41 and 6.37 s CPU, this code
-#: against main 6975e5d interleaved at load 3.3-4.0 (studies/results_15i.md).
+#: against main 6975e5d interleaved at load 3.3-4.0 (studies/PERFORMANCE_HISTORY.md, the
+#: 3-D pass of 2026-12-02).
 #: Cells per ∫dV/h^d of the size field, K = a + b × growth, fitted to gmsh's meshes: 2-D
 #: (b = 0) within 10 % of the real count for the shipped examples, the test cases and a
 #: 0.5 µm spot (1.8 k to 221 k cells; tests/test_cost.py). 3-D: gmsh puts more cells per
