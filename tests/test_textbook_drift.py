@@ -133,12 +133,13 @@ def _probe_per_watt(case):
     deposited: (|drift across the view| µm/W, |ΔM/M| per W, deposited fraction)."""
     from mpi4py import MPI
 
-    from anodesim.rating.engine import _DriftProbe, linear_case
+    from anodesim.rating.engine import _DriftProbe, _thermoelastic, linear_case
 
     lin = linear_case(case, 1e6)
     prep = resolve.prepare(lin)
     domain, problem, interfaces, _ = simulation.build_problem(lin, prep, MPI.COMM_WORLD)
-    probe = _DriftProbe(lin, prep, domain, problem, interfaces, ["drift", "magnification"])
+    solver = _thermoelastic(lin, prep, domain, problem, interfaces, "drift")
+    probe = _DriftProbe(lin, prep, problem, solver, ["drift", "magnification"])
     problem.steady(1.0)
     drift, mag = np.abs(probe())
     return drift, mag, 1.0 - prep.eta
