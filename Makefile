@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/anodesim run studies/reflection_insert.toml -o results/demo --overwrite
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 check: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not mpi and not docker and not slurm"
