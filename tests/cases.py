@@ -170,3 +170,29 @@ def rises(case: dict):
     out = {n: s[n][rows] - T0 for n in s.names
            if n.startswith("T_") and n.endswith("_C") and not n.startswith("T_min")}
     return out, saves, used, len(s.time) - 1
+
+
+def assert_engine_duty_chart_lowered(out_dir, rated, without, limit: str, below: float) -> None:
+    """The engine-only duty chart `rate --no-confirm` wrote into out_dir (rated: its Rating)
+    against the same chart without `limit` (rows of chart_duty): every point made by the
+    constant-k engine; where `limit` binds (at least one point) below `below` × the point
+    without it, elsewhere equal to the CSV's digits; rating.json leaves no limit out of the
+    engine."""
+    import csv
+    import json
+
+    import pytest
+
+    from anodesim.rating.rate import ENGINE_ONLY
+
+    with open(out_dir / "rating_duty.csv") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    assert len(rows) == len(without) == len(rated.duty)
+    bound = [i for i, row in enumerate(rows) if row["binding"] == limit]
+    assert bound
+    for i, row in enumerate(rows):
+        assert row["engine"] == ENGINE_ONLY
+        P, P_off = float(row["max_peak_beam_power_W"]), without[i]["max_peak_beam_power_W"]
+        assert P < below * P_off if i in bound else P == pytest.approx(P_off, rel=1e-4)
+    data = json.loads((out_dir / "rating.json").read_text())
+    assert data["engine"]["limits_not_in_engine"] == []

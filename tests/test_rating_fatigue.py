@@ -10,18 +10,15 @@ every limit lies in [0.99 P, 1.01 P] (0.99 P holds, 1.01 P breaks one). Coarse m
 steps (as tests/test_rating_kT.py); the engine and its FE runs use the same discretisation.
 """
 
-import csv
 import dataclasses as dc
-import json
 
 import numpy as np
 import pytest
-from cases import reflection
+from cases import assert_engine_duty_chart_lowered, reflection
 
 import anodesim
 from anodesim import rating
 from anodesim.rating import kirchhoff as kh
-from anodesim.rating.rate import ENGINE_ONLY
 
 LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2},
         "time": {"steps_per_doubling": 2},
@@ -94,18 +91,8 @@ def test_chart_files_say_fatigue_binds_and_the_engine_made_the_points(tmp_path):
     engine = rating.build_engine(case)
     off = dc.replace(engine, limits=[x for x in engine.limits if x.name != "fatigue"])
     without = rating.chart_duty(off, case.rating.period_s, case.rating.duty_cycles)
-    with open(tmp_path / "rating_duty.csv") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    assert len(rows) == len(without) == len(r.duty)
-    bound = [i for i, row in enumerate(rows) if row["binding"] == "fatigue"]
-    assert bound
-    for i, row in enumerate(rows):
-        assert row["engine"] == ENGINE_ONLY
-        P, P_off = float(row["max_peak_beam_power_W"]), without[i]["max_peak_beam_power_W"]
-        assert P < 0.5 * P_off if i in bound else P == pytest.approx(P_off, rel=1e-4)  # CSV digits
-    data = json.loads((tmp_path / "rating.json").read_text())
-    assert data["engine"]["limits_not_in_engine"] == []
-    assert "ignores" not in json.dumps(data)
+    assert_engine_duty_chart_lowered(tmp_path, r, without, "fatigue", 0.5)
+    assert "ignores" not in (tmp_path / "rating.json").read_text()
 
 
 @pytest.mark.slow

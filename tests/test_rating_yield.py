@@ -12,17 +12,14 @@ FE runs use the same discretisation. The anode: the reflection case, cooled by a
 clamped at its cooled end, where the Cu near the joint yields at ≈ 2 W continuous.
 """
 
-import csv
-import json
 
 import pytest
-from cases import reflection
+from cases import assert_engine_duty_chart_lowered, reflection
 
 import anodesim
 from anodesim import rating
 from anodesim.case import Loading
 from anodesim.rating import kirchhoff as kh
-from anodesim.rating.rate import ENGINE_ONLY
 
 LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2},
         "time": {"steps_per_doubling": 2},
@@ -98,17 +95,7 @@ def test_yield_lowers_the_chart_where_it_binds(tmp_path):
                     progress=lambda _: None)
     without = rating.chart_duty(rating.build_engine(_case(None, materials={
         "properties": "constant"})), 1.0, [0.001, 0.01, 0.1, 1.0])
-    with open(tmp_path / "rating_duty.csv") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    assert len(rows) == len(without) == len(r.duty)
-    bound = [i for i, row in enumerate(rows) if row["binding"] == "yield"]
-    assert bound
-    for i, row in enumerate(rows):
-        assert row["engine"] == ENGINE_ONLY
-        P, P_off = float(row["max_peak_beam_power_W"]), without[i]["max_peak_beam_power_W"]
-        assert P < 0.99 * P_off if i in bound else P == pytest.approx(P_off, rel=1e-4)
-    data = json.loads((tmp_path / "rating.json").read_text())
-    assert data["engine"]["limits_not_in_engine"] == []
+    assert_engine_duty_chart_lowered(tmp_path, r, without, "yield", 0.99)
 
 
 @pytest.mark.slow
