@@ -1053,14 +1053,15 @@ def _reduce(comm, values: np.ndarray, op) -> np.ndarray:
 def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     """The first local cell containing each point (its index; -1 where none does).
 
-    Candidates from the bounding-box tree; on affine tetrahedral meshes (P1 geometry, the
-    3-D meshes anodesim builds and imports) the point is tested by its barycentric
-    coordinates in each candidate, all at once (λ ≥ −tol: on a face counts as inside),
-    about 10× faster than dolfinx's compute_colliding_cells (GJK, one point and cell at a
-    time) on the long candidate lists of a graded 3-D anode; on other meshes by
-    compute_colliding_cells. Not in 2-D: there a split interface (a contact conductance)
-    carries two temperatures at one place, and a point on it must keep the side dolfinx's
-    test picks (3-D interfaces are never split).
+    Candidates from the bounding-box tree (in its order); on affine simplex meshes (P1
+    geometry: the triangles and tetrahedra anodesim builds and imports) the point is tested
+    by its barycentric coordinates in each candidate, all at once (λ ≥ −tol, relative to
+    the cell: on an edge or face counts as inside, and the first candidate holding the point
+    keeps it, so a point on a split interface keeps one side). dolfinx's
+    compute_colliding_cells (other meshes) is about 10× slower here and accepts any cell
+    within an *absolute* 1 µm of the point (its GJK test is squared distance < 1e-12, in
+    the mesh's unit, metres): near a micrometre spot that is several cells, and a point
+    would be evaluated by extrapolating a neighbour's linear field.
 
     Args:
         msh: the mesh.
@@ -1072,12 +1073,11 @@ def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     cand = dolfinx.geometry.compute_collisions_points(tree, pts)
     n = len(pts)
     cell = np.full(n, -1, dtype=np.int32)
-    tets = msh.topology.cell_type.name == "tetrahedron"
-    if not (tets and msh.geometry.cmaps[0].degree == 1 and gdim == 3):
+    simplex = msh.topology.cell_type.name in ("triangle", "tetrahedron")
+    if not (simplex and msh.geometry.cmaps[0].degree == 1 and tdim == gdim):
         hits = dolfinx.geometry.compute_colliding_cells(msh, cand, pts)
-        for i in range(n):
-            if len(hits.links(i)):
-                cell[i] = hits.links(i)[0]
+        some = np.flatnonzero(np.diff(hits.offsets) > 0)
+        cell[some] = hits.array[hits.offsets[some]]
         return cell
     owner = np.repeat(np.arange(n), np.diff(cand.offsets))
     cells = cand.array
