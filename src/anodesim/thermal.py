@@ -1081,10 +1081,15 @@ def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
         return cell
     owner = np.repeat(np.arange(n), np.diff(cand.offsets))
     cells = cand.array
+    # The candidate lists repeat few cells (a slice of the 3-D example: 198 069 candidates
+    # in 971 cells): invert each cell's map once.
+    unique, which = np.unique(cells, return_inverse=True)
+    X = msh.geometry.x[msh.geometry.dofmaps[0][unique]][:, :, :gdim]
+    J_inv = np.linalg.inv(np.swapaxes(X[:, 1:] - X[:, :1], 1, 2))  # edges from vertex 0
+    X0 = X[:, 0]
     for chunk in np.array_split(np.arange(len(cells)), max(1, len(cells) // 200_000)):
-        X = msh.geometry.x[msh.geometry.dofmaps[0][cells[chunk]]][:, :, :gdim]
-        J = np.swapaxes(X[:, 1:] - X[:, :1], 1, 2)  # columns: the edges from vertex 0
-        lam = np.linalg.solve(J, (pts[owner[chunk], :gdim] - X[:, 0])[:, :, None])[:, :, 0]
+        k = which[chunk]
+        lam = np.einsum("nij,nj->ni", J_inv[k], pts[owner[chunk], :gdim] - X0[k])
         inside = np.minimum(lam.min(axis=1), 1.0 - lam.sum(axis=1)) >= -tol
         hit_pts, first = owner[chunk][inside], cells[chunk][inside]
         new = cell[hit_pts] < 0  # the first candidate found keeps the point
