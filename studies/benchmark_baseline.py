@@ -17,9 +17,11 @@ Workloads (each the issue's own, with the case files of each version):
 * ``run``: ``anodesim run`` of the C1-class case of studies/benchmark_process.py (the same
   case file for both: W in Cu, k(T), 20 µm surface spot, 10 W, 10 s, six save times with
   drift; 7 960 cells, 103 steps).
-* ``sweep``: ``anodesim sweep`` of studies/reflection_insert.toml over N spot sizes (10-50
-  µm) and one current at 1 s, -j 2, each pass in a fresh folder with an empty form cache
-  (``--cases N``, default 10). The figures are drawn in both (the issue's sweep drew them).
+* ``sweep``: ``anodesim sweep`` of studies/reflection_insert.toml at 1 s, -j 2, each pass
+  in a fresh folder with an empty form cache: ``--cases N`` up to 10 is N spot sizes (10-50
+  µm) at one current (default 10); 50 is the issue's own benchmark, 10 spot sizes × 5
+  currents (0.02-0.1 mA), as studies/benchmark_sweep.py. The figures are drawn in both (the
+  issue's sweep drew them).
 
     .venv/bin/python studies/benchmark_baseline.py [3d|run|sweep ...] [--repeat 3]
                                                    [--before 752765a] [--cases 10]
@@ -39,11 +41,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from benchmark_sweep import _become_subreaper, _cpu, _reap_all  # noqa: E402
 
-SWEEP = """title = "baseline sweep: reflection insert, {n} spot sizes"
+SWEEP = """title = "baseline sweep: reflection insert, {n} cases"
 case = "{base}"
 [axes]
-"beam.fwhm_um" = {{start = 10.0, stop = 50.0, num = {n}}}
-"beam.current_mA" = [0.06]
+"beam.fwhm_um" = {{start = 10.0, stop = 50.0, num = {spots}}}
+"beam.current_mA" = {currents}
 "loading.duration_s" = [1.0]
 "output.fields" = [false]
 """
@@ -73,7 +75,11 @@ def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
         case.write_text(CASE)
         return [*py, "run", "-q", str(case), "-o", str(out)]
     study = out.parent / f"{out.name}_study.toml"
-    study.write_text(SWEEP.format(n=cases, base=tree / "studies" / "reflection_insert.toml"))
+    spots, per_spot = (cases, 1) if cases <= 10 else (10, cases // 10)
+    currents = "[0.06]" if per_spot == 1 else \
+        f"{{start = 0.02, stop = 0.1, num = {per_spot}}}"
+    study.write_text(SWEEP.format(n=spots * per_spot, spots=spots, currents=currents,
+                                  base=tree / "studies" / "reflection_insert.toml"))
     return [*py, "sweep", str(study), "-o", str(out), "-j", "2", "-q"]
 
 
@@ -83,7 +89,8 @@ def main() -> int:
                         choices=("3d", "run", "sweep"))
     parser.add_argument("--before", default="752765a", help="commit of the before code")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--cases", type=int, default=10, help="spot sizes of the sweep")
+    parser.add_argument("--cases", type=int, default=10, help="cases of the sweep (up to 10: spot sizes at one current; "
+                        "more: 10 spot sizes x cases/10 currents)")
     args = parser.parse_args()
     try:  # orphaned fork-server processes are re-parented here, so their CPU time counts
         _become_subreaper()
