@@ -78,3 +78,35 @@ def test_slow_step_assembles_the_next_jacobian():
     p.c0.value = 2.0 * float(p.c0.value)
     _, fresh = p._shifted_jacobian(float(p.c0.value))
     assert not fresh
+
+
+def _run_recycling(data, recycle: bool):
+    sim = simulation.Simulation(anodesim.from_dict(data))
+    sim.initialise()
+    if not recycle:
+        sim.problem._recycle = lambda A: None  # a new solver for every new step size
+    res = sim.run()
+    return sim.problem, res
+
+
+def test_a_new_step_size_takes_over_the_solver_of_one_that_did_not_come_back():
+    """Direct solver (thermal._recycle): a new step size takes over the newest solver when
+    that step size has not come back, and refactorises numerically on its analysis. The
+    factors are those of a new solver per step size, so the temperatures are the same bit
+    for bit: on a growing step plan (every step size new; the solvers handed on) and on a
+    pulse train (step sizes come back: each gets its own solver again)."""
+    for data, repeats in ((reflection(), False),
+                          (reflection(loading={"kind": "pulse_train", "pulses": 3,
+                                               "on_s": 0.01, "off_s": 0.01,
+                                               "duration_s": None}), True)):
+        mine, res = _run_recycling(data, recycle=True)
+        ref, res_ref = _run_recycling(data, recycle=False)
+        assert mine.solver == "direct" and mine.nonlinear
+        assert np.array_equal(mine.T.x.array, ref.T.x.array)
+        assert np.array_equal(res.column("T_peak_C"), res_ref.column("T_peak_C"))
+        solvers = sum(ksp is not None for _, ksp in mine._cache.values())
+        assert len(ref._cache) == len(mine._cache) > 10  # every step size's operator kept
+        if repeats:  # the pulses' step sizes came back and kept their solvers
+            assert mine._repeating and solvers >= len(mine._repeating)
+        else:  # one solver handed from step size to step size
+            assert not mine._repeating and solvers == 1
