@@ -395,21 +395,22 @@ class ThermoElasticProblem:
             form, v, w = dolfinx.fem.form, ufl.TestFunction(self.V), self.weight
             den = sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(form(q * w * meas)),
                                           op=MPI.SUM) for q, meas in terms)
-            # axisymmetric: the radial parts cancel around the axis, only u_z is wanted
-            components = [1] if self.domain.axisymmetric else \
-                range(self.domain.mesh.geometry.dim)
+            # (component of u, component of the mean): axisymmetric, the radial parts cancel
+            # around the axis and u_z (component 1 of (r, z)) is the mean's z
+            components = [(1, 2)] if self.domain.axisymmetric else \
+                [(i, i) for i in range(self.domain.mesh.geometry.dim)]
             weights = []
-            for i in components:
+            for i, out in components:
                 G = dolfinx.fem.petsc.assemble_vector(
                     form(sum(q * v[i] * w * meas for q, meas in terms)))
                 G.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
-                weights.append((i, G))
+                weights.append((out, G))
             # the terms are kept alive with their key (it holds their identities)
             self._mean_forms = (key, terms, den, weights)
         _, _, den, weights = self._mean_forms
         mean = np.zeros(3)
-        for i, G in weights:
-            mean[2 if self.domain.axisymmetric else i] = G.dot(self.u.x.petsc_vec) / den
+        for out, G in weights:
+            mean[out] = G.dot(self.u.x.petsc_vec) / den
         return mean
 
     def shift_weight(self, terms, normal) -> None:

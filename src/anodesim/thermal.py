@@ -760,9 +760,9 @@ class ThermalProblem:
         """
         key = float(self.c0.value)
         fresh = True
-        if key in self._cache and key != next(reversed(self._cache)):
-            self._repeating.add(key)  # back after other step sizes (a pulse train)
         if key in self._cache:
+            if key != next(reversed(self._cache)):
+                self._repeating.add(key)  # back after other step sizes (a pulse train)
             A, ksp = self._cache[key]
             if refresh:
                 self._assemble_jacobian(A)
