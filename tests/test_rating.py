@@ -233,6 +233,22 @@ def test_heat_content_curves_match_fe_stored_heat(engine):
         assert row["heating_J"] + row["cooling_J"] == pytest.approx(total, rel=1e-12)
 
 
+def test_cooling_curve_falls_and_ends_at_zero_where_the_engine_cannot_resolve_it(engine):
+    """After switch-off the heat content can only fall: over 1 ms to 1e6 s the cooling curve
+    never rises (the round-off of H_∞ − P h(t) at long times is reported as 0, not as a
+    noisy tail), and where it is resolved it mirrors the heating curve."""
+    times = np.geomspace(1e-3, 1e6, 60)
+    curve = rating.heating_cooling(engine, 10.0, times)
+    cooling = np.array([row["cooling_J"] for row in curve])
+    total = 10.0 * engine.p_dep * engine.heat_steady
+    assert np.all(np.diff(cooling) <= 0.0) and cooling[0] > 0.99 * total
+    assert cooling[-1] == 0.0
+    resolved = cooling > 0.0
+    assert resolved.sum() > 20
+    heating = np.array([row["heating_J"] for row in curve])
+    assert np.allclose(heating[resolved] + cooling[resolved], total, rtol=1e-12)
+
+
 @pytest.mark.slow
 def test_drift_limit_rating():
     """A drift tolerance (µm across the view axis) as a limit: the engine's rating for a

@@ -60,11 +60,23 @@ def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
 def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
     """Heating and cooling curves of the anode heat content (J) at a constant
     beam power: heating from cold, H(t) = P h(t); cooling after switch-off from the steady
-    heat content, H_∞ − P h(t) (superposition, linear-response engine)."""
+    heat content, H_∞ − P h(t) (superposition, linear-response engine).
+
+    With no source the heat content can only fall after switch-off. Once the computed
+    cooling value stops falling, the difference H_∞ − P h(t) is below the resolution of the
+    step response (its solves' tolerances: about 1e-5 of H_∞ on the shipped insert, where
+    the true value would be e^(−t/τ) smaller still) and is reported as 0 from there on,
+    not as the round-off it is (which the log-scale chart drew as a noisy tail)."""
     P = beam_W * engine.p_dep
     h = np.interp(times, engine.response.times, engine.heat, right=engine.heat_steady)
+    cooling = P * (engine.heat_steady - h)
+    order = np.argsort(times)
+    c = cooling[order]
+    stalled = np.flatnonzero((c <= 0.0) | (np.diff(c, prepend=np.inf) >= 0.0))
+    if len(stalled):
+        cooling[order[stalled[0]:]] = 0.0
     return [{"time_s": float(t), "beam_power_W": beam_W, "heating_J": P * float(x),
-             "cooling_J": P * (engine.heat_steady - float(x))} for t, x in zip(times, h)]
+             "cooling_J": float(q)} for t, x, q in zip(times, h, cooling)]
 
 
 def chart_continuous(engine: Engine) -> dict:
