@@ -4,6 +4,7 @@ that dies surfaces as one RunFailure line after the CSV and JSON files are writt
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -38,17 +39,36 @@ def test_the_child_draws_and_the_parent_never_imports_matplotlib(tmp_path):
 
 
 def test_a_child_that_dies_is_one_line_naming_its_figures(tmp_path):
-    """The child killed (SIGKILL) before its figures: finish() says so, naming them."""
-    from anodesim.plotter import ChildPlotter
+    """The child killed (SIGKILL) and gone before its figures are sent, in a process where
+    dolfinx has initialised PETSc (which catches SIGPIPE and calls MPI_Abort): the send
+    fails quietly and finish() says what happened, naming the figure; the process lives
+    on to write its results (in a pipe, the send aborted it: 'PETSC ERROR: Caught signal
+    number 13 Broken Pipe')."""
+    script = textwrap.dedent(f"""
+        import dolfinx_solver, dolfinx  # PETSc's signal handlers installed
+        from anodesim.errors import RunFailure
+        from anodesim.plotter import ChildPlotter
 
-    p = ChildPlotter()
-    p.proc.kill()
-    p.draw("plot_timeseries", tmp_path / "t.png", [0.0, 1.0], {"T": [1.0, 2.0]}, [0.0, 1.0],
-           "title", False)
-    with pytest.raises(RunFailure, match=r"ended with signal 9 before drawing .*t\.png; the "
-                                         "CSV and JSON results are complete"):
-        p.finish()
-    p.close()
+        p = ChildPlotter()
+        p.proc.kill()
+        p.proc.wait()  # the child is gone: its end of the jobs is closed
+        p.draw("plot_timeseries", {str(tmp_path / "t.png")!r}, [0.0, 1.0], {{"T": [1.0, 2.0]}},
+               [0.0, 1.0], "title", False)
+        try:
+            p.finish()
+        except RunFailure as e:
+            print("FAILURE", e)
+        p.close()
+        print("ALIVE")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "PETSC ERROR" not in r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "ALIVE"
+    assert re.fullmatch(r"FAILURE the figure process ended with signal 9 before drawing "
+                        r".*t\.png; the CSV and JSON results are complete", lines[-2])
     assert not (tmp_path / "t.png").exists()
 
 
@@ -75,6 +95,34 @@ def test_a_figure_that_cannot_be_written_fails_the_run_but_keeps_its_results(tmp
     assert len((out / "timeseries.csv").read_text().splitlines()) > 3
     for name in ("temperatures.png", "temperature_field.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_run_whose_figure_process_dies_at_once_keeps_its_results(tmp_path):
+    """The figure child exits before it reads anything (a sitecustomize on its path ends
+    it): the run's writes into its closed input fail quietly (no SIGPIPE through PETSc's
+    handler, which ended such a run with status 141 before summary.json), the CSV and
+    JSON are complete and the run fails with one line naming the figures (exit status 1)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os, sys\nif 'anodesim.plotter' in sys.orig_argv:\n    os._exit(3)\n")
+    case = write_toml(tmp_path / "case.toml",
+                      c1(mesh={"spot_fraction": 0.25, "growth": 0.5},
+                         loading={"duration_s": 0.01}, output={"save_times_s": [0.01]},
+                         **DRIFT))
+    out = tmp_path / "run"
+    path = os.pathsep.join([str(site)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    done = subprocess.run([sys.executable, "-m", "anodesim", "run", str(case), "-o", str(out),
+                           "-q"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "ANODESIM_PLOT_CHILD": "1", "PYTHONPATH": path})
+    assert done.returncode == 1, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("anodesim: run failed: the figure process ended with exit "
+                               f"status 3 before drawing {out / 'drift.png'}")
+    assert json.loads((out / "summary.json").read_text())["status"] == "complete"
+    assert len((out / "timeseries.csv").read_text().splitlines()) > 3
+    assert not list(out.glob("*.png"))
 
 
 def test_the_inline_plotter_is_chosen_when_asked_or_matplotlib_is_loaded(monkeypatch):
@@ -137,3 +185,30 @@ def test_a_run_without_figures_writes_the_same_results_and_no_png(tmp_path):
     res = [json.loads((tmp_path / d / "summary.json").read_text())["results"]
            for d in ("with", "without")]
     assert res[0] == res[1]
+
+
+def test_a_log_time_axis_has_minor_ticks_at_2_and_5_of_each_decade(tmp_path):
+    """A single load's time axis spans up to ten decades; matplotlib's default minor ticks
+    (2 ... 9 per decade, 64 tick objects on eight decades) cost about a fifth of a run figure. The run
+    figures draw them at 2 and 5 of each decade, and the figure is still written."""
+    import numpy as np
+
+    from anodesim import output
+
+    figures = []
+    save = output._save
+    output._save = lambda fig, path: (figures.append(fig), save(fig, path))
+    try:
+        t = np.geomspace(1e-8, 1.0, 200)
+        output.plot_timeseries(tmp_path / "T.png", t, {"peak": 30.0 + 100.0 * t ** 0.1},
+                               np.full(len(t), 10.0), "ten decades", log_time=True)
+    finally:
+        output._save = save
+    assert (tmp_path / "T.png").stat().st_size > 10_000
+    axis = figures[0].axes[0].xaxis
+    lo, hi = axis.get_view_interval()
+    minor = np.asarray(axis.get_minorticklocs())
+    minor = minor[(minor >= lo) & (minor <= hi)]
+    mantissa = minor / 10.0 ** np.floor(np.log10(minor) + 1e-9)
+    assert 15 <= len(minor) <= 20                                   # 2 per decade, 8 decades
+    assert np.allclose(np.sort(np.unique(np.round(mantissa, 6))), [2.0, 5.0])

@@ -15,6 +15,11 @@ A figure the child could not draw is reported by :meth:`ChildPlotter.finish` as 
 that died (a signal, no interpreter). If the parent is interrupted, :meth:`ChildPlotter.close`
 ends the child; if the parent is killed, the child reads the end of its input and exits.
 
+The jobs travel through a socket pair, not a pipe, and are sent with MSG_NOSIGNAL: PETSc
+(initialised in the parent by dolfinx) catches SIGPIPE and aborts the process through
+MPI_Abort, so a write into the pipe of a child that had died would have ended the run
+there, before its CSV and JSON files; on the socket the write fails with EPIPE instead.
+
 A process that has imported matplotlib already (a sweep's fork server preloads it, a
 notebook, the test suite) gains nothing from a child, nor does a machine without an idle
 core (the child's own start-up then only adds CPU time): :func:`start` returns an
@@ -24,6 +29,7 @@ core (the child's own start-up then only adds CPU time): :func:`start` returns a
 from __future__ import annotations
 
 import pickle
+import socket
 import subprocess
 import sys
 
@@ -68,8 +74,15 @@ class ChildPlotter:
     """Draws the figures in a child interpreter started now (see the module docstring)."""
 
     def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "anodesim.plotter"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.jobs, theirs = socket.socketpair()  # the child's stdin (module docstring)
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "anodesim.plotter"],
+                                         stdin=theirs.fileno(), stdout=subprocess.PIPE)
+        except OSError:
+            self.jobs.close()
+            raise
+        finally:
+            theirs.close()
         self.files: list[str] = []
 
     def draw(self, name: str, *args, **kwargs) -> None:
@@ -77,9 +90,10 @@ class ChildPlotter:
         the file it writes)."""
         self.files.append(str(args[0]))
         try:
-            pickle.dump((name, args, kwargs), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):  # the child died: finish() says how
+            self.jobs.sendall(pickle.dumps((name, args, kwargs),
+                                           protocol=pickle.HIGHEST_PROTOCOL),
+                              socket.MSG_NOSIGNAL)
+        except OSError:  # the child died (EPIPE, not SIGPIPE): finish() says how
             pass
 
     def finish(self) -> None:
@@ -89,9 +103,10 @@ class ChildPlotter:
             FigureFailure: a figure could not be drawn, or the child died (one line).
         """
         try:
-            self.proc.stdin.close()
+            self.jobs.shutdown(socket.SHUT_WR)  # the end of the jobs
         except OSError:
             pass
+        self.jobs.close()
         out = self.proc.stdout.read()
         status = self.proc.wait()
         self.proc.stdout.close()
@@ -112,7 +127,7 @@ class ChildPlotter:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
+        for f in (self.jobs, self.proc.stdout):
             try:
                 f.close()
             except OSError:
