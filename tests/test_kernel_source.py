@@ -309,3 +309,33 @@ def test_fit_cache_gives_the_uncached_fit_and_refits_a_changed_table(tmp_path, m
     assert layer(str(f)).core_var_m2 == uncached.core_var_m2
     fit_cache.clear_memory()
     kernel_source.resolve.cache_clear()
+
+
+@pytest.mark.parametrize("shape,size2", [("gaussian", None), ("elliptical", 8e-6),
+                                         ("line", 30e-6)])
+def test_spot_image_is_the_sum_of_blurred_spots_on_the_grid(shape, size2):
+    """spot_sizes.image builds separable spots as one product of 1-D profiles; it equals
+    the 2-D formula evaluated point by point, term by term (to round-off, 1e-13), and a
+    Gaussian spot under a Gaussian blur of variance v is a Gaussian of variance σ² + v
+    (its integral over the plane is the sum of the weights, 0.3 % on this grid)."""
+    from scipy.special import erf
+
+    u, w = np.linspace(-40e-6, 40e-6, 201), np.linspace(-35e-6, 35e-6, 181)
+    blur = [(0.5, 0.0), (0.3, (2e-6) ** 2), (0.2, (6e-6) ** 2)]
+    size = 5e-6 if shape == "line" else 12e-6
+    U, W = np.meshgrid(u, w, indexing="ij")
+    direct = np.zeros_like(U)
+    for wt, v in blur:
+        s1 = (size / spot_sizes.FWHM_PER_SIGMA) ** 2 + v
+        if shape == "line":
+            half, k = 0.5 * size2, 1 / np.sqrt(2 * s1)
+            direct += wt * (erf((half - U) * k) + erf((half + U) * k)) / (4 * half) * np.exp(
+                -W ** 2 / (2 * s1)) / np.sqrt(2 * np.pi * s1)
+        else:
+            s2 = ((size2 or size) / spot_sizes.FWHM_PER_SIGMA) ** 2 + v
+            direct += wt * np.exp(-U ** 2 / (2 * s1) - W ** 2 / (2 * s2)) / (
+                2 * np.pi * np.sqrt(s1 * s2))
+    got = spot_sizes.image(shape, size, size2, 0.0, blur, u, w)
+    assert np.max(np.abs(got - direct)) <= 1e-13 * direct.max()
+    total = np.trapezoid(np.trapezoid(got, w, axis=1), u)
+    assert total == pytest.approx(1.0, rel=3e-3)

@@ -101,28 +101,35 @@ def _width_at(x: np.ndarray, prof: np.ndarray, level: float) -> float:
 def image(shape: str, size_m: float, size2_m: float | None, angle_rad: float,
           blur: list[tuple[float, float]], u: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Deposited-energy image on the grid (u along the spot's major axis, w across):
-    Σ_k weight_k · spot ⊗ N(0, v_k), blur = [(weight, v m²)]; shapes as in beam.Spot."""
-    U, W = np.meshgrid(u, w, indexing="ij")
-    out = np.zeros_like(U)
+    Σ_k weight_k · spot ⊗ N(0, v_k), blur = [(weight, v m²)]; shapes as in beam.Spot.
+
+    Gaussian, elliptical and line spots blurred by a round Gaussian are separable in u and
+    w: the image is Σ_k a_k(u) b_k(w), one matrix product of the 1-D profiles instead of a
+    2-D exponential per blur term (a kernel's top layer has tens of terms)."""
     if shape in ("flat_top", "line"):  # only these need it: scipy.special's import costs
         from scipy.special import erf, erfc  # 0.3-0.8 s of a run (Gaussian spots: none)
-    for wt, v in blur:
-        if shape == "flat_top":
-            a = 0.5 * size_m
+    if shape == "flat_top":
+        U, W = np.meshgrid(u, w, indexing="ij")
+        out = np.zeros_like(U)
+        a = 0.5 * size_m
+        for wt, v in blur:
             sd = math.sqrt(v + (1e-4 * a) ** 2)
             out += wt * 0.5 * erfc((np.hypot(U, W) - a) / (math.sqrt(2) * sd)) / \
                 blurred_disc_norm(a, sd)
-        elif shape == "line":
+        return out
+    along, across = [], []  # columns a_k(u) (weight included), b_k(w)
+    for wt, v in blur:
+        if shape == "line":
             s2 = (size_m / FWHM_PER_SIGMA) ** 2 + v
             half, k = 0.5 * size2_m, 1 / math.sqrt(2 * s2)
-            out += wt * (erf((half - U) * k) + erf((half + U) * k)) / (4 * half) * np.exp(
-                -W * W / (2 * s2)) / math.sqrt(2 * math.pi * s2)
+            along.append(wt * (erf((half - u) * k) + erf((half + u) * k)) / (4 * half))
+            across.append(np.exp(-w * w / (2 * s2)) / math.sqrt(2 * math.pi * s2))
         else:
             s1 = (size_m / FWHM_PER_SIGMA) ** 2 + v
             s2 = ((size2_m if shape == "elliptical" else size_m) / FWHM_PER_SIGMA) ** 2 + v
-            out += wt * np.exp(-U * U / (2 * s1) - W * W / (2 * s2)) / (
-                2 * math.pi * math.sqrt(s1 * s2))
-    return out
+            along.append(wt * np.exp(-u * u / (2 * s1)) / (2 * math.pi * math.sqrt(s1 * s2)))
+            across.append(np.exp(-w * w / (2 * s2)))
+    return np.column_stack(along) @ np.column_stack(across).T
 
 
 def sizes_of_image(u: np.ndarray, w: np.ndarray, img: np.ndarray) -> dict:
