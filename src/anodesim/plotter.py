@@ -70,6 +70,11 @@ class NoFigures(InlinePlotter):
         """Nothing to draw."""
 
 
+#: send() flag: fail with EPIPE instead of raising SIGPIPE (Linux, the BSDs; macOS has no
+#: such flag and keeps the signal)
+_NO_SIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+
+
 class ChildPlotter:
     """Draws the figures in a child interpreter started now (see the module docstring)."""
 
@@ -91,8 +96,7 @@ class ChildPlotter:
         self.files.append(str(args[0]))
         try:
             self.jobs.sendall(pickle.dumps((name, args, kwargs),
-                                           protocol=pickle.HIGHEST_PROTOCOL),
-                              socket.MSG_NOSIGNAL)
+                                           protocol=pickle.HIGHEST_PROTOCOL), _NO_SIGNAL)
         except OSError:  # the child died (EPIPE, not SIGPIPE): finish() says how
             pass
 

@@ -194,6 +194,13 @@ class SharedPreconditioner:
             self.stale = True
 
 
+#: Largest index + buffer (bytes) of one form's CoefficientGather on a rank, as bounded by
+#: CoefficientGather.packed_bytes: the 3-D example's forms (16 k tetrahedra) are bounded at
+#: 4-33 MiB and gathered; on a 160 k-cell mesh the heat residual's and Jacobian's (204 and
+#: 320 MiB) keep dolfinx's packing.
+GATHER_MAX_BYTES = 64 * 2 ** 20
+
+
 class CoefficientGather:
     """A form's packed coefficients by one numpy gather from its coefficient Functions.
 
@@ -204,6 +211,14 @@ class CoefficientGather:
     copy, the same numbers bit for bit (checked once against dolfinx's packing; a form
     where it differs keeps dolfinx's).
 
+    The index and the buffer it fills are kept for the life of the form: 16 bytes per
+    packed value, 0.3 GB per form on a 160 k-cell tetrahedral mesh, 2.7 GB in all for the
+    four forms of the 1.5 M-cell anode of studies/scale_3d.toml (whose peak memory on one
+    rank it doubled). A form whose gather could take more than GATHER_MAX_BYTES (by
+    packed_bytes, an upper bound) keeps dolfinx's packing, which allocates them only while it
+    assembles (the gather saves about 3 % of a run's time at any size; its memory matters
+    only on large meshes).
+
     Args:
         form: the compiled form (dolfinx.fem.Form).
     """
@@ -212,7 +227,7 @@ class CoefficientGather:
         self.form = form
         self.funcs = list(form._cpp_object.coefficients)
         self.index = None
-        if not self.funcs:
+        if not self.funcs or self.packed_bytes(form, self.funcs) > GATHER_MAX_BYTES:
             return
         saved = [f.x.array.copy() for f in self.funcs]
         # dof j of Function i is numbered starts[i] + j; 0 stands for the zeros dolfinx
@@ -233,6 +248,18 @@ class CoefficientGather:
         truth = dolfinx.fem.pack_coefficients(form)
         if not all(np.array_equal(got, truth[k]) for k, got in self().items()):
             self.index = None
+
+    @staticmethod
+    def packed_bytes(form, funcs) -> int:
+        """Bytes of the index and buffer of a form's gather: 16 per packed value, counted
+        for every cell of this rank (ghosts included) as if every integral were over cells
+        (an upper bound: facet integrals pack fewer entities)."""
+        cells = form.mesh.topology.index_map(form.mesh.topology.dim)
+        per_cell = sum(f.function_space.dofmap.dof_layout.num_dofs * f.function_space.dofmap.bs
+                       for f in funcs)
+        cpp = form._cpp_object
+        integrals = max(1, sum(cpp.num_integrals(t, 0) for t in cpp.integral_types))
+        return 16 * (cells.size_local + cells.num_ghosts) * per_cell * integrals
 
     def __call__(self):
         """The packed coefficients at the Functions' current values (the assemblers'
