@@ -471,20 +471,25 @@ def test_coefficient_gather_packs_as_dolfinx_does():
     v = ufl.TestFunction(problem.V)
     gather = thermal.CoefficientGather(dolfinx.fem.form(ufl.inner(ned, ned) * v * ufl.dx))
     assert gather.index is None and gather() is None
-    # the bound on a gather's memory covers what it keeps (index and buffer, 16 bytes a
-    # packed value); above GATHER_MAX_BYTES a form keeps dolfinx's packing
+    # a gather's memory is what packed_bytes counts (index and buffer, 16 bytes a packed
+    # value); above GATHER_MAX_BYTES a form keeps dolfinx's packing
     for key, form in (("F", problem.F_form), ("J", problem.J_form), ("M", problem.M_form)):
         gather = problem._packed[key]
         kept = sum(i.nbytes for i in gather.index.values()) + \
             sum(o.nbytes for o in gather._out.values())
         bound = thermal.CoefficientGather.packed_bytes(form, gather.funcs)
-        assert kept <= bound <= thermal.GATHER_MAX_BYTES
+        assert kept == bound <= thermal.GATHER_MAX_BYTES
         small = thermal.GATHER_MAX_BYTES
         try:
             thermal.GATHER_MAX_BYTES = bound - 1
             assert thermal.CoefficientGather(form).index is None
         finally:
             thermal.GATHER_MAX_BYTES = small
+    # interior facets pack both cells of a facet
+    facets = dolfinx.fem.form(problem.T * v * ufl.ds
+                              + ufl.avg(problem.T) * ufl.avg(v) * ufl.dS)
+    assert thermal.CoefficientGather.packed_bytes(facets, [problem.T]) == \
+        16 * sum(p.size for p in dolfinx.fem.pack_coefficients(facets).values())
 
 
 def test_a_run_without_coefficient_gathers_gives_the_same_temperatures(monkeypatch):

@@ -194,10 +194,10 @@ class SharedPreconditioner:
             self.stale = True
 
 
-#: Largest index + buffer (bytes) of one form's CoefficientGather on a rank, as bounded by
-#: CoefficientGather.packed_bytes: the 3-D example's forms (16 k tetrahedra) are bounded at
-#: 4-33 MiB and gathered; on a 160 k-cell mesh the heat residual's and Jacobian's (204 and
-#: 320 MiB) keep dolfinx's packing.
+#: Largest index + buffer (bytes) of one form's CoefficientGather on a rank
+#: (CoefficientGather.packed_bytes): the 3-D example's forms (16 k tetrahedra) take 2-11 MiB
+#: and are gathered; on a 159 k-cell mesh the heat residual's, Jacobian's and drift
+#: weight's (68, 107 and 87 MiB) keep dolfinx's packing.
 GATHER_MAX_BYTES = 64 * 2 ** 20
 
 
@@ -214,8 +214,8 @@ class CoefficientGather:
     The index and the buffer it fills are kept for the life of the form: 16 bytes per
     packed value, 0.3 GB per form on a 160 k-cell tetrahedral mesh, 2.7 GB in all for the
     four forms of the 1.5 M-cell anode of studies/scale_3d.toml (whose peak memory on one
-    rank it doubled). A form whose gather could take more than GATHER_MAX_BYTES (by
-    packed_bytes, an upper bound) keeps dolfinx's packing, which allocates them only while it
+    rank it doubled). A form whose gather would take more than GATHER_MAX_BYTES
+    (packed_bytes) keeps dolfinx's packing, which allocates them only while it
     assembles (the gather saves about 3 % of a run's time at any size; its memory matters
     only on large meshes).
 
@@ -251,15 +251,15 @@ class CoefficientGather:
 
     @staticmethod
     def packed_bytes(form, funcs) -> int:
-        """Bytes of the index and buffer of a form's gather: 16 per packed value, counted
-        for every cell of this rank (ghosts included) as if every integral were over cells
-        (an upper bound: facet integrals pack fewer entities)."""
-        cells = form.mesh.topology.index_map(form.mesh.topology.dim)
+        """Bytes of the index and buffer of a form's gather: 16 per packed value, i.e. per
+        integration entity of this rank (an interior facet packs its two cells) and
+        coefficient dof of a cell, as dolfinx packs them."""
+        cpp = form._cpp_object
         per_cell = sum(f.function_space.dofmap.dof_layout.num_dofs * f.function_space.dofmap.bs
                        for f in funcs)
-        cpp = form._cpp_object
-        integrals = max(1, sum(cpp.num_integrals(t, 0) for t in cpp.integral_types))
-        return 16 * (cells.size_local + cells.num_ghosts) * per_cell * integrals
+        rows = sum(cpp.domains(t, i).shape[0] * (2 if t.name == "interior_facet" else 1)
+                   for t in cpp.integral_types for i in range(cpp.num_integrals(t, 0)))
+        return 16 * rows * per_cell
 
     def __call__(self):
         """The packed coefficients at the Functions' current values (the assemblers'
