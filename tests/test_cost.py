@@ -98,6 +98,22 @@ def test_time_model_within_25_percent_of_the_measured_runs(dim, path, cells, dof
         pytest.approx(seconds, rel=0.25)
 
 
+@pytest.mark.parametrize("growth, path", [(0.3, "lu"), (0.1, "gamg")])
+def test_the_estimate_uses_the_time_model_of_its_solver_path(monkeypatch, growth, path):
+    """estimate(): the 3-D example's wall time on the machine of the fit is the fitted time
+    of the path the run will take, plus start-up (GAMG above 12 000 nodes costs 5x per dof:
+    the LU model there would be 5x short)."""
+    monkeypatch.setattr(cost, "machine_timing", lambda: cost.COEFFICIENTS[3][path]["timing"])
+    c, prep = _example_3d(growth)
+    est = cost.estimate(c, prep)
+    assert est.solver_path == path and est.machine_factor == 1.0
+    assert est.wall_s == pytest.approx(cost.STARTUP_S + cost.fitted_seconds(
+        3, path, est.cells, est.dofs, est.steps, est.solves), rel=1e-12)
+    if path == "gamg":
+        assert est.wall_s > 3 * (cost.STARTUP_S + cost.fitted_seconds(
+            3, "lu", est.cells, est.dofs, est.steps, est.solves))
+
+
 def test_check_prints_figures_cost_and_limits(tmp_path, capsys):
     path = write_toml(tmp_path / "case.toml", reflection(
         mounts={"cooled_end": {"type": "clamped"}},

@@ -46,12 +46,13 @@ from .case import Case
 #: by 1.072, the least-squares factor in relative error of both gamg runs (the 159 k-cell
 #: run then +7 %, the 1.5 M-cell run -8.5 %; GAMG's CG iterations per step grow with the
 #: mesh, so its cost per dof is 5x the LU path's), mesh the mean of the three 3-D runs
-#: (each within 15 %). Per dimension and path: seconds per time step, per elastic solve
+#: (each within 16 %). Per dimension and path: seconds per time step, per elastic solve
 #: (× dofs), and for the mesh and the problem's set-up (× cells), at the machine timing
 #: `timing`. The earlier fit (2026-12-02, Intel Xeon sandbox at load 5, timing 0.096 s)
 #: scaled by this machine's timing put the 1.5 M-cell run at 68 s instead of 390 s and the
 #: 3-D example at 6 s instead of 10 s: the sparse-LU timing is a rough proxy of a machine's
-#: speed for this work (here 2.4× faster than there, the 3-D example's steps only 1.35×),
+#: speed for this work (2.4× faster here than there, the 3-D example's steps of the same
+#: code 0.9× as fast: 4.81 s here, 4.31 s by the old fit),
 #: so the estimate is good to about ±25 % on the machine of the fit and to a factor of
 #: about 2 on others. A loaded machine stretches the wall time beyond the CPU time.
 COEFFICIENTS = {
@@ -313,7 +314,7 @@ def nodes(dim: int, cells: int) -> int:
 
 def solver_path(case: Case, dofs: int) -> str:
     """The linear solver a run of the case will use with this many temperature dofs
-    (nodes), for the memory model: "lu" (a factorisation: the direct solver, or CG with an
+    (nodes), for the time and memory models: "lu" (a factorisation: the direct solver, or CG with an
     LU preconditioner) or "gamg" (CG + algebraic multigrid), as thermal.linear_solver
     chooses."""
     from .solver_choice import lu_preconditioned, resolve_solver

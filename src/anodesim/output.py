@@ -233,8 +233,9 @@ def _time_axis(ax, t, log_time: bool):
 
 def _log_minor_ticks(axis) -> None:
     """Minor ticks at 2 and 5 times each decade of a logarithmic axis, not at 2 ... 9:
-    a run's time axis spans up to ten decades, and each of matplotlib's 80 default minor
-    ticks there is an object of its own (about a fifth of a run figure's CPU time)."""
+    a single load's time axis spans up to eight decades with minor ticks (matplotlib drops
+    them from nine), and each of the about 80 default ones there is an object of its own
+    (about a fifth of a run figure's CPU time)."""
     from matplotlib.ticker import LogLocator
 
     axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))

@@ -81,9 +81,11 @@ class ChildPlotter:
     def __init__(self):
         self.jobs, theirs = socket.socketpair()  # the child's stdin (module docstring)
         try:
+            for end in (self.jobs, theirs):  # whatever socket.setdefaulttimeout says
+                end.setblocking(True)
             self.proc = subprocess.Popen([sys.executable, "-m", "anodesim.plotter"],
                                          stdin=theirs.fileno(), stdout=subprocess.PIPE)
-        except OSError:
+        except BaseException:
             self.jobs.close()
             raise
         finally:
@@ -161,7 +163,7 @@ def start() -> InlinePlotter | ChildPlotter:
 
 def _serve(stdin, stdout) -> int:
     """The child: read (name, args, kwargs) jobs until the end of stdin and draw each; one
-    line on stdout per figure that failed. A reader thread drains the pipe so that the
+    line on stdout per figure that failed. A reader thread drains the socket so that the
     parent never waits on a full pipe while a figure is drawn."""
     import queue
     import threading

@@ -117,6 +117,8 @@ def image(shape: str, size_m: float, size2_m: float | None, angle_rad: float,
             out += wt * 0.5 * erfc((np.hypot(U, W) - a) / (math.sqrt(2) * sd)) / \
                 blurred_disc_norm(a, sd)
         return out
+    if not blur:
+        return np.zeros((len(u), len(w)))
     along, across = [], []  # columns a_k(u) (weight included), b_k(w)
     for wt, v in blur:
         if shape == "line":
