@@ -189,7 +189,8 @@ def test_a_run_without_figures_writes_the_same_results_and_no_png(tmp_path):
 
 def test_a_log_time_axis_has_minor_ticks_at_2_and_5_of_each_decade(tmp_path):
     """A single load's time axis spans up to ten decades; matplotlib's default minor ticks
-    (2 ... 9 per decade, about 80 tick objects on eight decades) cost about a fifth of a run figure. The run
+    (2 ... 9 per decade, about 80 tick objects on eight decades) cost about a fifth of a
+    run figure. The run
     figures draw them at 2 and 5 of each decade, and the figure is still written."""
     import numpy as np
 

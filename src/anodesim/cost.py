@@ -52,9 +52,9 @@ from .case import Case
 #: scaled by this machine's timing put the 1.5 M-cell run at 68 s instead of 390 s and the
 #: 3-D example at 6 s instead of 10 s: the sparse-LU timing is a rough proxy of a machine's
 #: speed for this work (2.4× faster here than there, the 3-D example's steps of the same
-#: code 0.9× as fast: 4.81 s here, 4.31 s by the old fit),
-#: so the estimate is good to about ±25 % on the machine of the fit and to a factor of
-#: about 2 on others. A loaded machine stretches the wall time beyond the CPU time.
+#: code 0.9× as fast: 4.81 s here, 4.31 s by the old fit), so the estimate is good to about
+#: ±25 % on the machine of the fit and to a factor of about 2 on others. A loaded machine
+#: stretches the wall time beyond the CPU time.
 COEFFICIENTS = {
     2: {"lu": {"step": (1.68e-3, 2.33e-6), "solve": (0.0, 17.9e-6), "mesh": (0.32, 29.2e-6),
                "timing": 0.040}},
@@ -290,6 +290,8 @@ def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
 
 
 def _coefficients(dim: int, path: str) -> dict:
+    """The time coefficients of a dimension and solver path (2-D has one fit, from LU runs,
+    used for either path)."""
     paths = COEFFICIENTS[dim]
     return paths.get(path, paths["lu"])
 
@@ -314,9 +316,9 @@ def nodes(dim: int, cells: int) -> int:
 
 def solver_path(case: Case, dofs: int) -> str:
     """The linear solver a run of the case will use with this many temperature dofs
-    (nodes), for the time and memory models: "lu" (a factorisation: the direct solver, or CG with an
-    LU preconditioner) or "gamg" (CG + algebraic multigrid), as thermal.linear_solver
-    chooses."""
+    (nodes), for the time and memory models: "lu" (a factorisation: the direct solver, or
+    CG with an LU preconditioner) or "gamg" (CG + algebraic multigrid), as
+    thermal.linear_solver chooses."""
     from .solver_choice import lu_preconditioned, resolve_solver
 
     dim = case.geometry.dim

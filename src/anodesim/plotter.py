@@ -164,7 +164,7 @@ def start() -> InlinePlotter | ChildPlotter:
 def _serve(stdin, stdout) -> int:
     """The child: read (name, args, kwargs) jobs until the end of stdin and draw each; one
     line on stdout per figure that failed. A reader thread drains the socket so that the
-    parent never waits on a full pipe while a figure is drawn."""
+    parent never waits on a full socket buffer while a figure is drawn."""
     import queue
     import threading
 

@@ -214,10 +214,11 @@ class CoefficientGather:
     The index and the buffer it fills are kept for the life of the form: 16 bytes per
     packed value (an 8-byte index, a float64), 19-107 MiB per form on a 159 k-cell
     tetrahedral mesh, 2.7 GB in all for the four forms of the 1.5 M-cell anode of
-    studies/scale_3d.toml (whose peak memory on one rank it doubled). A form whose gather would take more than GATHER_MAX_BYTES
-    (packed_bytes) keeps dolfinx's packing, which allocates them only while it
-    assembles; that costs time (a run on 159 k cells 2.5 %, on 1.5 M cells 18 %: dolfinx
-    packs 3-10x slower), but memory a user sized by ``anodesim check`` must hold.
+    studies/scale_3d.toml (whose peak memory on one rank it doubled). A form whose gather
+    would take more than GATHER_MAX_BYTES (packed_bytes) keeps dolfinx's packing, which
+    allocates them only while it assembles; that costs time (a run on 159 k cells 2.5 %,
+    on 1.5 M cells 18 %: dolfinx packs 3-10x slower), but memory a user sized by
+    ``anodesim check`` must hold.
 
     Args:
         form: the compiled form (dolfinx.fem.Form).
