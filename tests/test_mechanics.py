@@ -240,3 +240,55 @@ def test_yield_use_equals_a_scan_of_every_ball():
         assert best > 0
         assert got[0] == pytest.approx(best, rel=1e-12)
         assert got[1] / got[2] == pytest.approx(best, rel=1e-12)
+
+
+def test_cell_mean_forms_equal_the_nodal_coefficient_forms_3d():
+    """On affine tetrahedra the elastic operator, the thermal load and the drift proxy's
+    contraction L(z; T) are assembled from cell means of λ, μ and (3λ + 2μ) ε_th at one
+    quadrature point (mechanics.CellMeans). They equal the forms of the nodal E(T), ν(T),
+    ε_th(T) at the degree-2 rule to round-off (1e-12 relative) on a two-material box with a
+    strongly varying temperature (300-1200 K, W's and Cu's tables non-linear there)."""
+    import ufl
+    from dolfinx.fem.petsc import assemble_matrix, assemble_vector
+
+    msh = dolfinx.mesh.create_box(MPI.COMM_WORLD, [[0, 0, 0], [2e-3, 1e-3, 1e-3]], [6, 4, 4])
+    tdim = msh.topology.dim
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    n = msh.topology.index_map(tdim).size_local + msh.topology.index_map(tdim).num_ghosts
+    cells = np.arange(n, dtype=np.int32)
+    upper = dolfinx.mesh.compute_midpoints(msh, tdim, cells)[:, 2] > 0.5e-3
+    ct = dolfinx.mesh.meshtags(msh, tdim, cells, np.where(upper, 1, 2).astype(np.int32))
+    facets = np.sort(dolfinx.mesh.locate_entities_boundary(msh, 2, lambda x: np.isclose(x[2], 0)))
+    ft = dolfinx.mesh.meshtags(msh, 2, facets, np.full(len(facets), 3, dtype=np.int32))
+    dom = geometry.AnodeMesh(msh, ct, ft, {"target": 1, "heat_sink": 2, "base": 3},
+                             {"target": 3, "heat_sink": 3, "base": 2}, axisymmetric=False)
+    mats = {"target": materials.get("W"), "heat_sink": materials.get("Cu")}
+    T = temperature(dom, lambda x: 300.0 + 900.0 * np.exp(-((x[0] - 1e-3) ** 2 + x[1] ** 2
+                                                              + (x[2] - 1e-3) ** 2) / 4e-7))
+    p = mechanics.ThermoElasticProblem(dom, mats, T, {"base": "clamped"}, False, 300.0)
+    assert p.cell_means is not None
+    p._update_coefficients()
+    # the same forms on the nodal coefficients (what the general path assembles)
+    u_, v_ = ufl.TrialFunction(p.V), ufl.TestFunction(p.V)
+    dx = ufl.Measure("dx", domain=msh, subdomain_data=ct, metadata={"quadrature_degree": 2})
+    eps, I3 = (lambda u: ufl.sym(ufl.grad(u))), ufl.Identity(3)
+    a, L = 0, 0
+    for (m, E, nu, eth), region in zip(p.nodal, mats):
+        lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+        a += ufl.inner(lam * ufl.tr(eps(u_)) * I3 + 2 * mu * eps(u_), eps(v_)) \
+            * dx(dom.groups[region])
+        L += ufl.inner((3 * lam + 2 * mu) * eth * I3, eps(v_)) * dx(dom.groups[region])
+    A_ref, A = assemble_matrix(dolfinx.fem.form(a)), assemble_matrix(p.a_form)
+    for M in (A_ref, A):
+        M.assemble()
+    A.axpy(-1.0, A_ref)
+    assert A.norm() < 1e-12 * A_ref.norm()
+    b_ref, b = assemble_vector(dolfinx.fem.form(L)), assemble_vector(p.L_form)
+    assert (b - b_ref).norm() < 1e-12 * b_ref.norm() and b_ref.norm() > 0
+    z = dolfinx.fem.Function(p.V)
+    z.interpolate(lambda x: np.vstack([np.sin(3e3 * x[0]), x[1] * x[2] * 1e6,
+                                       np.cos(2e3 * x[2])]))
+    J_ref = dolfinx.fem.assemble_scalar(dolfinx.fem.form(ufl.action(L, z)))
+    div = p.cell_means.integrate(p.cell_means.divergence_form(z, [1, 2]))
+    J = MPI.COMM_WORLD.allreduce(p.cell_means.dot_load(div))
+    assert abs(J - MPI.COMM_WORLD.allreduce(J_ref)) < 1e-12 * abs(J)
