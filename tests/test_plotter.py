@@ -213,3 +213,38 @@ def test_a_log_time_axis_has_minor_ticks_at_2_and_5_of_each_decade(tmp_path):
     mantissa = minor / 10.0 ** np.floor(np.log10(minor) + 1e-9)
     assert 15 <= len(minor) <= 20                                   # 2 per decade, 8 decades
     assert np.allclose(np.sort(np.unique(np.round(mantissa, 6))), [2.0, 5.0])
+
+
+def test_the_command_line_and_the_figure_process_start_numpy_with_one_blas_thread(
+        tmp_path, monkeypatch):
+    """numpy's OpenBLAS starts a spinning second thread at import unless
+    OPENBLAS_NUM_THREADS says otherwise: the command line sets it to 1 before numpy is
+    imported (seen by an import hook in a fresh interpreter running `check`), and so does the
+    figure process's environment; a user's own setting is kept by both."""
+    from anodesim import plotter
+
+    case = write_toml(tmp_path / "c1.toml", c1())
+    code = textwrap.dedent(f"""
+        import os, sys
+        seen = []
+        class Hook:
+            def find_spec(self, name, path=None, target=None):
+                if name == "numpy" and not seen:
+                    seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+        sys.meta_path.insert(0, Hook())
+        from anodesim.cli import main
+        assert main(["check", {str(case)!r}]) == 0
+        print(seen)
+    """)
+    for user, want in ((None, "1"), ("3", "3")):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        if user is not None:
+            env["OPENBLAS_NUM_THREADS"] = user
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == repr([want])
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        if user is not None:
+            monkeypatch.setenv("OPENBLAS_NUM_THREADS", user)
+        assert plotter._child_env()["OPENBLAS_NUM_THREADS"] == want

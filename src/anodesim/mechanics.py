@@ -348,9 +348,11 @@ class ThermoElasticProblem:
                                  "coordinate axis")
         return int(flat[0])
 
-    def _update_coefficients(self) -> None:
-        """Nodal E, ν and ε_th of each region; a region's temperatures outside its tables
-        stop the run (OutOfRangeError), never a silent clip or extrapolation."""
+    def _update_coefficients(self, stiffness: bool = True) -> None:
+        """Nodal E, ν and ε_th of each region (and on affine tetrahedra their cell means:
+        the thermal load's, with `stiffness` the operator's too); a region's temperatures
+        outside its tables stop the run (OutOfRangeError), never a silent clip or
+        extrapolation."""
         Tx = self.T.x.array
         for (m, E, nu, eth), region in zip(self.nodal, self.region_cells):
             own = self._region_nodes[m.key]
@@ -364,7 +366,8 @@ class ThermoElasticProblem:
             nu.x.array[:] = m.nu(Tc[id(m.nu)])
             eth.x.array[:] = m.alpha.antiderivative(Tc[id(m.alpha)], self.T_ref)
             if self.cell_means is not None:
-                self.cell_means.update(region, E.x.array, nu.x.array, eth.x.array)
+                self.cell_means.update(region, E.x.array, nu.x.array, eth.x.array,
+                                       stiffness)
 
     def solve(self) -> dolfinx.fem.Function:
         """Displacement (m) for the current temperature field; updates the von Mises field."""
@@ -501,7 +504,7 @@ class ThermoElasticProblem:
         """n·(weighted mean − reference displacement) (m) of the current temperature field
         through the weight of shift_weight (which must have been solved): one assembly of
         the thermal load (on affine tetrahedra a dot product of cell values), no solve."""
-        self._update_coefficients()
+        self._update_coefficients(stiffness=False)
         if self.cell_means is not None:
             local = self.cell_means.dot_load(self._div_z)
         else:
@@ -684,20 +687,23 @@ class CellMeans:
         return cls(dolfinx.fem.functionspace(msh, ("DG", 0)), problem.T.function_space,
                    problem.region_cells, problem.dx)
 
-    def update(self, region: str, E: np.ndarray, nu: np.ndarray, eth: np.ndarray):
-        """The means in a region's cells from its nodal E (Pa), ν and ε_th."""
+    def update(self, region: str, E: np.ndarray, nu: np.ndarray, eth: np.ndarray,
+               stiffness: bool = True) -> None:
+        """The means in a region's cells from its nodal E (Pa), ν and ε_th: the load's, and
+        with `stiffness` λ's and μ's."""
         nodes, slots = self.nodes[region], self.slots[region]
         # the weighted sums over the points by einsum, not BLAS (a matrix-vector product
         # this size would start threads, see CHUNK)
         for i in range(0, len(nodes), self.CHUNK):
             n = nodes[i:i + self.CHUNK]
             Eq, nuq, eq = (x[n] @ self.phiT for x in (E, nu, eth))  # (cells, points)
-            lam = Eq * nuq / ((1 + nuq) * (1 - 2 * nuq))
-            mu = Eq / (2 * (1 + nuq))
             s = slots[i:i + self.CHUNK]
-            self.lam.x.array[s] = np.einsum("cq,q->c", lam, self.w)
-            self.mu.x.array[s] = np.einsum("cq,q->c", mu, self.w)
-            self.load.x.array[s] = np.einsum("cq,q->c", (3 * lam + 2 * mu) * eq, self.w)
+            # 3λ + 2μ = E / (1 − 2ν), the bulk modulus × 3
+            self.load.x.array[s] = np.einsum("cq,q->c", Eq / (1 - 2 * nuq) * eq, self.w)
+            if stiffness:
+                self.lam.x.array[s] = np.einsum(
+                    "cq,q->c", Eq * nuq / ((1 + nuq) * (1 - 2 * nuq)), self.w)
+                self.mu.x.array[s] = np.einsum("cq,q->c", Eq / (2 * (1 + nuq)), self.w)
 
     def divergence_form(self, z, tags: list[int]):
         """The compiled form of the cell integrals ∫_cell div z dx over the cells of the

@@ -84,7 +84,8 @@ class ChildPlotter:
             for end in (self.jobs, theirs):  # whatever socket.setdefaulttimeout says
                 end.setblocking(True)
             self.proc = subprocess.Popen([sys.executable, "-m", "anodesim.plotter"],
-                                         stdin=theirs.fileno(), stdout=subprocess.PIPE)
+                                         stdin=theirs.fileno(), stdout=subprocess.PIPE,
+                                         env=_child_env())
         except BaseException:
             self.jobs.close()
             raise
@@ -138,6 +139,15 @@ class ChildPlotter:
                 f.close()
             except OSError:
                 pass
+
+
+def _child_env() -> dict:
+    """The child's environment: this one, with one OpenBLAS thread unless the user chose
+    (numpy's second thread spins for about 0.15 s of CPU at import; the child does no
+    linear algebra)."""
+    import os
+
+    return {"OPENBLAS_NUM_THREADS": "1", **os.environ}
 
 
 def start() -> InlinePlotter | ChildPlotter:
