@@ -110,3 +110,38 @@ def test_a_new_step_size_takes_over_the_solver_of_one_that_did_not_come_back():
             assert mine._repeating and solvers >= len(mine._repeating)
         else:  # one solver handed from step size to step size
             assert not mine._repeating and solvers == 1
+
+
+def test_the_heat_capacity_matrix_assembled_on_demand_gives_the_same_temperatures(
+        monkeypatch):
+    """The heat-capacity matrix a new step size shifts the lagged Jacobian by is that of the
+    last full Jacobian's temperature, assembled only when a shift needs it: bit for bit the
+    temperatures of assembling it with every Jacobian (k(T), ρc(T), a growing step
+    sequence), with fewer assemblies (the case shifts fewer Jacobians than it assembles)."""
+    from anodesim import thermal
+
+    data = reflection()
+    made = []
+    now = thermal.ThermalProblem._mass_matrix_now
+
+    def counted(self):
+        made.append(self._mass_at is not None)
+        return now(self)
+
+    monkeypatch.setattr(thermal.ThermalProblem, "_mass_matrix_now", counted)
+    lazy, res_lazy = _run(data, lag=True)
+    lazy_made = sum(made)
+    assemble = thermal.ThermalProblem._assemble_jacobian
+
+    def eager(self, A=None):
+        A = assemble(self, A)
+        self._mass_matrix_now()
+        return A
+
+    monkeypatch.setattr(thermal.ThermalProblem, "_assemble_jacobian", eager)
+    made.clear()
+    full, res_full = _run(data, lag=True)
+    assert lazy.shifted == full.shifted > 0
+    assert np.array_equal(lazy.T.x.array, full.T.x.array)
+    assert np.array_equal(res_lazy.column("T_peak_C"), res_full.column("T_peak_C"))
+    assert 0 < lazy_made < sum(made), (lazy_made, sum(made))
