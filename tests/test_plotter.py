@@ -248,3 +248,40 @@ def test_the_command_line_and_the_figure_process_start_numpy_with_one_blas_threa
         if user is not None:
             monkeypatch.setenv("OPENBLAS_NUM_THREADS", user)
         assert plotter._child_env()["OPENBLAS_NUM_THREADS"] == want
+
+
+def test_log_axis_labels_are_matplotlibs_in_plain_text_without_mathtext(tmp_path, monkeypatch):
+    """The log time axes are labelled with matplotlib's own ticks and numbers (10⁻³,
+    2×10⁻², −10²) in Unicode superscripts: the run figures lay out no mathtext (its parser
+    is made to fail here), and the labels read as matplotlib's mathtext ones do."""
+    import numpy as np
+    from matplotlib import mathtext
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    from anodesim import output
+
+    assert output._plain(r"$\mathdefault{2\times10^{-3}}$") == "2×10⁻³"
+    assert output._plain(r"$\mathdefault{10^{0}}$") == "10⁰"
+    assert output._plain(r"$\mathdefault{-10^{12}}$") == "−10¹²"
+    assert output._plain("") == "" and output._plain("0.5") == "0.5"
+
+    def no_mathtext(*args, **kwargs):
+        raise AssertionError("mathtext laid out")
+
+    monkeypatch.setattr(mathtext.MathTextParser, "parse", no_mathtext)
+    figures = []
+    save = output._save
+    monkeypatch.setattr(output, "_save", lambda fig, path: (figures.append(fig),
+                                                            save(fig, path)))
+    for decades in (10, 0.5):  # minor ticks are labelled on a short axis
+        t = np.geomspace(1e-8, 1e-8 * 10 ** decades, 50)
+        output.plot_timeseries(tmp_path / "T.png", t, {"peak": 30.0 + 100.0 * t ** 0.1},
+                               np.full(len(t), 10.0), "decades", log_time=True)
+        axis = figures[-1].axes[0].xaxis
+        labels = [tick.get_text() for tick in axis.get_ticklabels(which="both")]
+        mathtext_labels = LogFormatterSciNotation()
+        mathtext_labels.set_axis(axis)
+        assert any(labels) and not any("$" in s for s in labels)
+        locs = axis.get_majorticklocs()
+        want = [output._plain(s) for s in mathtext_labels.format_ticks(locs)]
+        assert [tick.get_text() for tick in axis.get_ticklabels()] == want

@@ -179,8 +179,10 @@ def _plot(study: Study, table: Table) -> Path | None:
         ax.set_ylabel(y)
         if study.plot.get("log_x"):
             ax.set_xscale("log")
+            output.plain_log_labels(ax.xaxis)
         if study.plot.get("log_y"):
             ax.set_yscale("log")
+            output.plain_log_labels(ax.yaxis)
         elif ax.get_ylim()[0] >= 0:  # a positive quantity: its size, not its wiggles
             ax.set_ylim(bottom=0)
         ax.grid(True, which="both", alpha=0.3)
