@@ -285,3 +285,32 @@ def test_log_axis_labels_are_matplotlibs_in_plain_text_without_mathtext(tmp_path
         locs = axis.get_majorticklocs()
         want = [output._plain(s) for s in mathtext_labels.format_ticks(locs)]
         assert [tick.get_text() for tick in axis.get_ticklabels()] == want
+
+
+def test_the_child_is_started_only_when_a_core_is_idle_now(monkeypatch):
+    """The figure process takes a core that is idle at the run's start: busy_cores counts
+    the tasks running now (not the 1-minute load average, which still shows a run that has
+    just ended), and sees a process that spins on another core."""
+    from anodesim import plotter
+
+    monkeypatch.delenv("ANODESIM_PLOT_CHILD", raising=False)
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+    monkeypatch.setattr(plotter, "ChildPlotter", lambda: "child")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.5, 1.5))  # a run just ended
+    for busy, want in ((0, "child"), (1, plotter.InlinePlotter)):
+        monkeypatch.setattr(plotter, "busy_cores", lambda busy=busy: busy)
+        got = plotter.start()
+        assert got == want if want == "child" else isinstance(got, want)
+    monkeypatch.undo()
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("SKIPPED LOUDLY: no /proc/loadavg here (not Linux)")
+    spin = subprocess.Popen(
+        [sys.executable, "-c", "print('spinning', flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert spin.stdout.readline().strip() == "spinning"  # it runs now
+        assert max(plotter.busy_cores() for _ in range(20)) >= 1
+    finally:
+        spin.kill()
+        spin.wait()

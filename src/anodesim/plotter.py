@@ -150,11 +150,26 @@ def _child_env() -> dict:
     return {"OPENBLAS_NUM_THREADS": "1", **os.environ}
 
 
+def busy_cores() -> float:
+    """How many cores other processes keep busy now: on Linux the tasks running or waiting
+    to run at this instant (/proc/loadavg, this process not counted), elsewhere the 1-minute
+    load average. The average lags by a minute: runs started one after another from a
+    script would each see the last one's load and take a core that is in fact idle."""
+    import os
+
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        return max(running - 1, 0)
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
 def start() -> InlinePlotter | ChildPlotter:
     """A child plotter when it can gain: matplotlib is not loaded here yet and a core is
-    free (this process may use two or more, and the 1-minute load average leaves one
-    idle); else an inline one. On a busy machine the child only adds its start-up (about
-    0.3 s CPU). ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0`` never."""
+    free (this process may use two or more, and busy_cores leaves one idle); else an
+    inline one. On a busy machine the child only adds its start-up (about 0.3 s CPU).
+    ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0`` never."""
     import os
 
     choice = os.environ.get("ANODESIM_PLOT_CHILD", "")
@@ -163,7 +178,7 @@ def start() -> InlinePlotter | ChildPlotter:
     if choice != "1":
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
             (os.cpu_count() or 1)
-        if cores < 2 or os.getloadavg()[0] > cores - 1:
+        if cores < 2 or busy_cores() > cores - 2:
             return InlinePlotter()
     try:
         return ChildPlotter()
