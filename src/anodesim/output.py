@@ -205,7 +205,9 @@ def warm_up() -> None:
 def _save(fig, path: Path) -> None:
     """Write a figure as PNG atomically and release it (pyplot's figures are closed)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    # zlib level 3, not 6: the same pixels, files 10 % larger, 0.08 s of CPU less for a
+    # run's three figures (of a sweep's 50 cases, 3 s)
+    fig.savefig(buf, format="png", dpi=120, pil_kwargs={"compress_level": 3})
     if getattr(fig.canvas, "manager", None) is not None:  # made by pyplot
         _pyplot().close(fig)
     atomic_write(path, buf.getvalue())
