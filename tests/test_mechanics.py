@@ -242,15 +242,10 @@ def test_yield_use_equals_a_scan_of_every_ball():
         assert got[1] / got[2] == pytest.approx(best, rel=1e-12)
 
 
-def test_cell_mean_forms_equal_the_nodal_coefficient_forms_3d():
-    """On affine tetrahedra the elastic operator, the thermal load and the drift proxy's
-    contraction L(z; T) are assembled from cell means of λ, μ and (3λ + 2μ) ε_th at one
-    quadrature point (mechanics.CellMeans). They equal the forms of the nodal E(T), ν(T),
-    ε_th(T) at the degree-2 rule to round-off (1e-12 relative) on a two-material box with a
-    strongly varying temperature (300-1200 K, W's and Cu's tables non-linear there)."""
-    import ufl
-    from dolfinx.fem.petsc import assemble_matrix, assemble_vector
-
+def _two_material_box():
+    """A W-on-Cu box (2 × 1 × 1 mm, tetrahedra) clamped at its base (z = 0), its top face
+    (z = 1 mm) tagged, with a strongly varying temperature (300-1200 K, W's and Cu's
+    tables non-linear there): (domain, materials, T)."""
     msh = dolfinx.mesh.create_box(MPI.COMM_WORLD, [[0, 0, 0], [2e-3, 1e-3, 1e-3]], [6, 4, 4])
     tdim = msh.topology.dim
     msh.topology.create_connectivity(tdim - 1, tdim)
@@ -258,13 +253,32 @@ def test_cell_mean_forms_equal_the_nodal_coefficient_forms_3d():
     cells = np.arange(n, dtype=np.int32)
     upper = dolfinx.mesh.compute_midpoints(msh, tdim, cells)[:, 2] > 0.5e-3
     ct = dolfinx.mesh.meshtags(msh, tdim, cells, np.where(upper, 1, 2).astype(np.int32))
-    facets = np.sort(dolfinx.mesh.locate_entities_boundary(msh, 2, lambda x: np.isclose(x[2], 0)))
-    ft = dolfinx.mesh.meshtags(msh, 2, facets, np.full(len(facets), 3, dtype=np.int32))
-    dom = geometry.AnodeMesh(msh, ct, ft, {"target": 1, "heat_sink": 2, "base": 3},
-                             {"target": 3, "heat_sink": 3, "base": 2}, axisymmetric=False)
+    faces = [dolfinx.mesh.locate_entities_boundary(msh, 2, lambda x, z=z: np.isclose(x[2], z))
+             for z in (0.0, 1e-3)]
+    facets = np.concatenate(faces)
+    values = np.concatenate([np.full(len(f), 3 + i, dtype=np.int32) for i, f in enumerate(faces)])
+    order = np.argsort(facets)
+    ft = dolfinx.mesh.meshtags(msh, 2, facets[order], values[order])
+    dom = geometry.AnodeMesh(msh, ct, ft, {"target": 1, "heat_sink": 2, "base": 3, "top": 4},
+                             {"target": 3, "heat_sink": 3, "base": 2, "top": 2},
+                             axisymmetric=False)
     mats = {"target": materials.get("W"), "heat_sink": materials.get("Cu")}
     T = temperature(dom, lambda x: 300.0 + 900.0 * np.exp(-((x[0] - 1e-3) ** 2 + x[1] ** 2
                                                               + (x[2] - 1e-3) ** 2) / 4e-7))
+    return dom, mats, T
+
+
+def test_cell_mean_forms_equal_the_nodal_coefficient_forms_3d():
+    """On affine tetrahedra the elastic operator, the thermal load and the drift proxy's
+    contraction L(z; T) are assembled from cell means of λ, μ and (3λ + 2μ) ε_th at one
+    quadrature point (mechanics.CellMeans). They equal the forms of the nodal E(T), ν(T),
+    ε_th(T) at the degree-2 rule to round-off (1e-12 relative) on a two-material box with a
+    strongly varying temperature (_two_material_box)."""
+    import ufl
+    from dolfinx.fem.petsc import assemble_matrix, assemble_vector
+
+    dom, mats, T = _two_material_box()
+    msh, ct = dom.mesh, dom.cell_tags
     p = mechanics.ThermoElasticProblem(dom, mats, T, {"base": "clamped"}, False, 300.0)
     assert p.cell_means is not None
     p._update_coefficients()
@@ -292,3 +306,35 @@ def test_cell_mean_forms_equal_the_nodal_coefficient_forms_3d():
     div = p.cell_means.integrate(p.cell_means.divergence_form(z, [1, 2]))
     J = MPI.COMM_WORLD.allreduce(p.cell_means.dot_load(div))
     assert abs(J - MPI.COMM_WORLD.allreduce(J_ref)) < 1e-12 * abs(J)
+
+
+def test_drift_proxy_from_cell_means_equals_the_thermal_load_form(monkeypatch):
+    """The drift proxy on affine tetrahedra (normal_shift: the load's cell means against
+    ∫ div z per cell) equals the general path's (the thermal load form contracted with z)
+    to 1e-10 relative, right after a solve (where both equal n·(mean displacement under a
+    face load) exactly, to 1e-9) and at a temperature 30 % further from the reference (the
+    proxy proper: the load follows T, the operator stays the solve's)."""
+    import ufl
+
+    dom, mats, T = _two_material_box()
+    T0 = T.x.array.copy()
+    normal = np.array([0.0, 0.0, 1.0])
+    got = {}
+    for path in ("cell means", "forms"):
+        if path == "forms":
+            monkeypatch.setattr(mechanics.CellMeans, "for_problem", lambda problem: None)
+        T.x.array[:] = T0
+        p = mechanics.ThermoElasticProblem(dom, mats, T, {"base": "clamped"}, False, 300.0)
+        assert (p.cell_means is not None) == (path == "cell means")
+        one = dolfinx.fem.Constant(dom.mesh, 1.0)
+        terms = [(one, ufl.Measure("ds", domain=dom.mesh, subdomain_data=dom.facet_tags)(4))]
+        p.solve()
+        exact = float(normal @ p.weighted_mean_displacement(terms))
+        p.shift_weight(terms, normal)
+        at_solve = p.normal_shift()
+        assert abs(at_solve - exact) < 1e-9 * abs(exact) and abs(exact) > 0
+        T.x.array[:] = 300.0 + 1.3 * (T0 - 300.0)
+        got[path] = (at_solve, p.normal_shift())
+    (a0, a1), (b0, b1) = got["cell means"], got["forms"]
+    assert abs(a0 - b0) < 1e-10 * abs(b0) and abs(a1 - b1) < 1e-10 * abs(b1)
+    assert abs(a1 - a0) > 0.1 * abs(a0)  # the proxy moved with T

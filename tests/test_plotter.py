@@ -302,6 +302,8 @@ def test_the_child_is_started_only_when_a_core_is_idle_now(monkeypatch):
         monkeypatch.setattr(plotter, "busy_cores", lambda busy=busy: busy)
         got = plotter.start()
         assert got == want if want == "child" else isinstance(got, want)
+    assert plotter.running_others("0.52 0.58 0.59 1/467 1234") == 0  # this process alone
+    assert plotter.running_others("1.98 1.50 1.20 3/467 1234") == 2
     monkeypatch.undo()
     if not os.path.exists("/proc/loadavg"):
         pytest.skip("SKIPPED LOUDLY: no /proc/loadavg here (not Linux)")

@@ -135,7 +135,7 @@ class ThermoElasticProblem:
         Q = self.T.function_space
         u_, v_ = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a, L = 0, 0
-        self.nodal = []  # (region, Function E, Function nu, Function eps_th)
+        self.nodal = []  # (Material, Function E, Function nu, Function eps_th) per region
         self.sigma = {}
         E_max = 0.0
         self.cell_means = CellMeans.for_problem(self)
@@ -475,17 +475,21 @@ class ThermoElasticProblem:
             norms = ([form(q * self.weight * meas) for q, meas in terms],
                      [form(one * self.weight * ds)] if self.reference_face is not None else [],
                      [self._mass] if self.free else [])
-            J_form = form(ufl.action(self._L, z))
-            # affine tetrahedra: J = Σ_cells load_c ∫_cell div z dx, a dot product
-            div_z = self.cell_means.divergence_form(
-                z, [self.domain.groups[r] for r in self.materials]) if self.cell_means else None
+            # affine tetrahedra: J = Σ_cells load_c ∫_cell div z dx, a dot product; else
+            # the thermal load's form contracted with z
+            if self.cell_means is not None:
+                J_form = None
+                div_z = self.cell_means.divergence_form(
+                    z, [self.domain.groups[r] for r in self.materials])
+            else:
+                J_form, div_z = form(ufl.action(self._L, z)), None
             # ∫q w, the reference face's area and the mass do not change during a run (the
             # terms are fixed, the mass is at T_ref): integrated once
             scales = tuple(sum(self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
                                for f in forms) if forms else 1.0 for forms in norms)
             self._shift = (key, (coef, ref, free), form(g), z, J_form,
                            dolfinx.fem.petsc.create_vector(self.V), scales, terms,
-                           None if div_z else CoefficientGather(J_form), div_z)
+                           CoefficientGather(J_form) if J_form is not None else None, div_z)
         _, (coef, ref, free), g_form, z, J_form, g, (den, area, mass), _, _, div_z = self._shift
         for k, r, ci in zip(coef, ref, c):
             k.value, r.value = ci / den, ci / area
@@ -503,7 +507,11 @@ class ThermoElasticProblem:
     def normal_shift(self) -> float:
         """n·(weighted mean − reference displacement) (m) of the current temperature field
         through the weight of shift_weight (which must have been solved): one assembly of
-        the thermal load (on affine tetrahedra a dot product of cell values), no solve."""
+        the thermal load (on affine tetrahedra a dot product of cell values), no solve. On
+        affine tetrahedra only the load's cell means follow the temperature here; the
+        operator's (λ, μ) stay those of the last solve, which refreshes them."""
+        if self._shift is None:
+            raise MechanicsError("normal_shift needs the weight of shift_weight first")
         self._update_coefficients(stiffness=False)
         if self.cell_means is not None:
             local = self.cell_means.dot_load(self._div_z)
@@ -655,10 +663,12 @@ class CellMeans:
         dx: the elastic problem's cell measure (its subdomain data, the region tags).
     """
 
-    #: Cells evaluated at once: small enough that OpenBLAS computes a product of their
-    #: nodal values with the basis (4096 × 4 × 4 multiply-adds, its lowest threshold for
-    #: threads) on this thread. Above, it starts threads that then spin on the other core
-    #: for the rest of the run (the 3-D example's CPU time 1.7×).
+    #: Cells evaluated at once: few enough that numpy's OpenBLAS computes a product of
+    #: their nodal values with the basis (4096 × 4 × 4 = 65 536 multiply-adds, its smallest
+    #: threshold for threads, times GEMM_MULTITHREAD_THRESHOLD) on this thread. A larger
+    #: product starts threads that then spin on the other core for the rest of the run (the
+    #: 3-D example's CPU time 1.7×) where OPENBLAS_NUM_THREADS is not 1 (the command line
+    #: sets it; a script calling the library may not).
     CHUNK = 4096
 
     def __init__(self, V0, Q, region_cells: dict[str, np.ndarray], dx):
@@ -689,8 +699,14 @@ class CellMeans:
 
     def update(self, region: str, E: np.ndarray, nu: np.ndarray, eth: np.ndarray,
                stiffness: bool = True) -> None:
-        """The means in a region's cells from its nodal E (Pa), ν and ε_th: the load's, and
-        with `stiffness` λ's and μ's."""
+        """The means in a region's cells from its nodal values.
+
+        Args:
+            region: the region's name.
+            E, nu, eth: Young's modulus (Pa), Poisson's ratio and thermal strain at every
+                local node (the region's material, P1 arrays).
+            stiffness: also λ's and μ's means (the operator's); else the load's only.
+        """
         nodes, slots = self.nodes[region], self.slots[region]
         # the weighted sums over the points by einsum, not BLAS (a matrix-vector product
         # this size would start threads, see CHUNK)
@@ -706,8 +722,12 @@ class CellMeans:
                 self.mu.x.array[s] = np.einsum("cq,q->c", Eq / (2 * (1 + nuq)), self.w)
 
     def divergence_form(self, z, tags: list[int]):
-        """The compiled form of the cell integrals ∫_cell div z dx over the cells of the
-        region tags (a DG0 vector; zero elsewhere)."""
+        """The compiled form of the cell integrals ∫_cell div z dx (m³ per m of z).
+
+        Args:
+            z: a P1 vector Function (the shift weight).
+            tags: the region tags to integrate over (a DG0 vector, zero elsewhere).
+        """
         v0 = ufl.TestFunction(self.V0)
         return dolfinx.fem.form(sum(ufl.div(z) * v0 * self.dx(t) for t in tags))
 

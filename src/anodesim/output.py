@@ -246,8 +246,9 @@ def _log_minor_ticks(axis) -> None:
     plain_log_labels(axis)
 
 
-_SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
-_POWER = re.compile(r"\^\{([^}]*)\}")  # a mathtext superscript
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_MATHDEFAULT = re.compile(r"^\$\\mathdefault\{(.*)\}\$$")  # a label's mathtext wrapper
+_POWER = re.compile(r"\^\{(-?[0-9]+)\}")  # a mathtext superscript: an integer exponent
 
 
 def plain_log_labels(axis) -> None:
@@ -274,10 +275,10 @@ def plain_log_labels(axis) -> None:
 def _plain(label: str) -> str:
     """A tick label of LogFormatterSciNotation ("$\\mathdefault{2\\times10^{-3}}$") in
     plain text ("2×10⁻³")."""
-    if not label.startswith("$"):
+    match = _MATHDEFAULT.match(label)
+    if match is None:  # plain already, or another form (usetex): as matplotlib wrote it
         return label
-    text = label.strip("$").replace("\\mathdefault{", "", 1)[:-1]
-    text = text.replace("\\times", "×")
+    text = match.group(1).replace("\\times", "×")
     text = _POWER.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
     return text.replace("-", "−", 1) if text.startswith("-") else text
 

@@ -151,18 +151,25 @@ def _child_env() -> dict:
 
 
 def busy_cores() -> float:
-    """How many cores other processes keep busy now: on Linux the tasks running or waiting
-    to run at this instant (/proc/loadavg, this process not counted), elsewhere the 1-minute
-    load average. The average lags by a minute: runs started one after another from a
-    script would each see the last one's load and take a core that is in fact idle."""
+    """How many cores other work keeps busy now: on Linux the tasks running or waiting to
+    run at this instant (/proc/loadavg; threads of the whole system or container, this
+    process's other threads and other MPI ranks included, this thread not), elsewhere the
+    1-minute load average less this process. The average lags by a minute: runs started
+    one after another from a script would each see the last one's load and leave an idle
+    core unused."""
     import os
 
     try:
         with open("/proc/loadavg") as f:
-            running = int(f.read().split()[3].split("/")[0])
-        return max(running - 1, 0)
+            return running_others(f.read())
     except (OSError, ValueError, IndexError):
-        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        return max(os.getloadavg()[0] - 1.0, 0.0) if hasattr(os, "getloadavg") else 0.0
+
+
+def running_others(loadavg: str) -> int:
+    """The tasks running or runnable in /proc/loadavg's text ("0.52 0.58 0.59 3/467 1234":
+    its fourth field), less the one reading it."""
+    return max(int(loadavg.split()[3].split("/")[0]) - 1, 0)
 
 
 def start() -> InlinePlotter | ChildPlotter:

@@ -691,6 +691,7 @@ class ThermalProblem:
         self.continuations = self.factorisations = self.shifted = 0
         self._last_iterations = 0
         self._repeating.clear()
+        self._mass_at = None
         if self.nonlinear:
             while self._cache:
                 self._drop_oldest()
@@ -762,14 +763,16 @@ class ThermalProblem:
                 self._mass_matrix = self._new_matrix()
             now = self.T.x.array.copy()
             self.T.x.array[:] = self._mass_at
-            self._update_coefficients()
-            M = self._mass_matrix
-            M.zeroEntries()  # zero rows and columns at fixed temperatures: A keeps its 1s
-            dolfinx.fem.petsc.assemble_matrix(M, self.M_form, bcs=self.bcs, diag=0.0,
-                                              coeffs=self._packed["M"]())
-            M.assemble()
-            self.T.x.array[:] = now
-            self._update_coefficients()
+            try:
+                self._update_coefficients()
+                M = self._mass_matrix
+                M.zeroEntries()  # zero rows and columns at fixed temperatures: A keeps its 1s
+                dolfinx.fem.petsc.assemble_matrix(M, self.M_form, bcs=self.bcs, diag=0.0,
+                                                  coeffs=self._packed["M"]())
+                M.assemble()
+            finally:
+                self.T.x.array[:] = now
+                self._update_coefficients()
             self._mass_at = None
         return self._mass_matrix
 
