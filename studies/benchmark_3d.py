@@ -124,6 +124,10 @@ def stages(case_path: Path) -> int:
     import tempfile
 
     load = os.getloadavg()[0]
+    from anodesim.cli import ONE_BLAS_THREAD  # as `anodesim run` sets it (no numpy yet)
+
+    for key, value in ONE_BLAS_THREAD.items():
+        os.environ.setdefault(key, value)
     t0 = time.process_time()
     import anodesim
     from anodesim import _mpi, monitors, run_folder, simulation, thermal  # noqa: F401
