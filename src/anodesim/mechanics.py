@@ -453,6 +453,7 @@ class ThermoElasticProblem:
         c = n if self.domain.mesh.geometry.dim == 3 else np.array([0.0, n[2]])  # (r, z)
         key = tuple((id(q), id(meas)) for q, meas in terms)
         if self._shift is None or self._shift[0] != key:
+            self._shift_g_for = None  # g is assembled for these terms below
             # the normalising integrals are Constants, not floats in the forms: they follow
             # the spot size, and a float would compile new forms for every spot of a sweep
             v = ufl.TestFunction(self.V)
@@ -491,15 +492,28 @@ class ThermoElasticProblem:
                            dolfinx.fem.petsc.create_vector(self.V), scales, terms,
                            CoefficientGather(J_form) if J_form is not None else None, div_z)
         _, (coef, ref, free), g_form, z, J_form, g, (den, area, mass), _, _, div_z = self._shift
-        for k, r, ci in zip(coef, ref, c):
-            k.value, r.value = ci / den, ci / area
-        free.value = c[-1] / mass
-        with g.localForm() as loc:
-            loc.set(0.0)
-        dolfinx.fem.petsc.assemble_vector(g, g_form)
-        g.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
-        dolfinx.fem.petsc.set_bc(g, self.bcs)
-        solve_linear(self.ksp, g, z.x.petsc_vec, MechanicsError, "shift weight")
+        # g depends on the terms and n only, not on the temperature: assembled once for
+        # them; each later call solves on the new operator only
+        if self._shift_g_for != tuple(c):
+            for k, r, ci in zip(coef, ref, c):
+                k.value, r.value = ci / den, ci / area
+            free.value = c[-1] / mass
+            with g.localForm() as loc:
+                loc.set(0.0)
+            dolfinx.fem.petsc.assemble_vector(g, g_form)
+            g.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
+            dolfinx.fem.petsc.set_bc(g, self.bcs)
+            self._shift_g_for, guess = tuple(c), False
+        else:
+            # CG from the last weight: E(T) and ν(T) move the operator little between saves,
+            # so it is close (3-D example: 1-2 iterations instead of 3-6, each a pair of
+            # triangular solves); to the same tolerance, rtol × |g|. A direct solve ignores it.
+            guess = self._shared is not None
+        self.ksp.setInitialGuessNonzero(guess)
+        try:
+            solve_linear(self.ksp, g, z.x.petsc_vec, MechanicsError, "shift weight")
+        finally:
+            self.ksp.setInitialGuessNonzero(False)
         z.x.scatter_forward()
         if div_z is not None:
             self._div_z = self.cell_means.integrate(div_z)
