@@ -374,3 +374,21 @@ def test_shift_weight_solved_again_on_a_new_operator_is_exact(solver):
     assert np.abs(z - z_fresh).max() < 1e-8 * np.abs(z_fresh).max()
     assert not p.ksp.getInitialGuessNonzero()  # the displacement solves start from zero
     T.x.array[:] = T0
+
+
+def test_two_regions_of_one_material_are_range_checked_each():
+    """Each region's nodes are range-checked against its material's tables, also when two
+    regions share a material (the check was keyed by material: one region's nodes only).
+    Cu's tables end far below 3000 K; the hot spot is in the target region only."""
+    dom, _, T = _two_material_box()
+    cu = materials.get("Cu")
+    mats = {"target": cu, "heat_sink": cu}
+    T.x.array[:] = 300.0
+    p = mechanics.ThermoElasticProblem(dom, mats, T, {"base": "clamped"}, False, 300.0)
+    p._update_coefficients()
+    region = {r: dolfinx.fem.locate_dofs_topological(T.function_space, 3,
+                                                     dom.cell_tags.find(dom.groups[r]))
+              for r in mats}
+    T.x.array[np.setdiff1d(region["target"], region["heat_sink"])] = 3000.0  # first only
+    with pytest.raises(materials.OutOfRangeError, match="Cu"):
+        p._update_coefficients()
