@@ -558,8 +558,13 @@ def _forked_state(conn) -> None:
 
     from anodesim.study.preload import init_worker
 
+    from anodesim import electron_kernels
+
+    mapped = open("/proc/self/maps").read() if sys.platform == "linux" else "cpp PETSc"
     before = (MPI.Is_initialized(), "petsc4py.PETSc" in sys.modules, "ufl" in sys.modules,
-              "anodesim.output" in sys.modules)
+              "anodesim.output" in sys.modules, "dolfinx" in sys.modules,
+              "dolfinx/cpp" in mapped and "petsc4py/lib/PETSc" in mapped,
+              electron_kernels.load.cache_info().currsize)
     init_worker()
     from anodesim import _mpi  # noqa: F401
     from petsc4py import PETSc
@@ -571,8 +576,9 @@ def _forked_state(conn) -> None:
 
 def test_fork_server_initialises_neither_mpi_nor_petsc():
     """A worker forked from the server is a clean process: the server has imported the
-    Python stack (UFL, the anodesim modules) but not initialised MPI or PETSc (forking
-    after MPI_Init is unsafe); the worker initialises both itself."""
+    Python stack (UFL, the anodesim modules), mapped the compiled libraries of dolfinx and
+    PETSc and read the electron tables, but not initialised MPI or PETSc (forking after
+    MPI_Init is unsafe); the worker initialises both itself."""
     from anodesim.study import local
 
     ctx = local._fork_context()
@@ -584,7 +590,8 @@ def test_fork_server_initialises_neither_mpi_nor_petsc():
     state = receive.recv()
     p.join()
     assert p.exitcode == 0
-    assert state == ((False, False, True, True), True, True, 2)
+    # the compiled libraries of dolfinx and petsc4py mapped, not imported; the tables read
+    assert state == ((False, False, True, True, False, True, 1), True, True, 2)
 
 
 @pytest.mark.slow
