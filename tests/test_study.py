@@ -816,3 +816,26 @@ def test_the_sweep_mesh_cache_names_a_mesh_alike_in_every_interpreter():
                             env={**os.environ, "PYTHONHASHSEED": str(seed)},
                             check=True).stdout.strip() for seed in (2, 3)}
     assert len(names) == 1 and next(iter(names)).endswith(".msh"), names
+
+
+def test_the_runner_waits_for_a_worker_to_end_not_on_a_clock():
+    """The runner starts the next case the moment a worker ends: it waits on the workers'
+    sentinels (forked) or pidfds (new interpreters), not by looking every 50 ms."""
+    import select
+
+    from anodesim.study import local
+
+    w = local._Interpreter([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                           stdin=subprocess.PIPE)
+    try:
+        if w.ended() is None:
+            pytest.skip("no pidfd on this system (Linux 5.3 or later): the runner polls")
+        assert select.select([w.ended()], [], [], 0)[0] == []  # running: not readable
+        w.stdin.close()  # the worker ends
+        local._wait_for_one({w: None})  # returns once it has ended
+        assert w.poll() == 0
+    finally:
+        w.kill()
+        w.wait()
+        w.release()
+    assert w.ended() is None

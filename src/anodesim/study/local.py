@@ -178,6 +178,13 @@ class _Forked:
     def poll(self):
         return self.proc.exitcode
 
+    def ended(self):
+        """What becomes readable when the worker has ended (multiprocessing.connection.wait)."""
+        return self.proc.sentinel
+
+    def release(self) -> None:
+        """Nothing to close: multiprocessing closes the sentinel with the process."""
+
     @property
     def returncode(self):
         return self.proc.exitcode
@@ -191,13 +198,49 @@ class _Forked:
         return self.proc.exitcode
 
 
+class _Interpreter(subprocess.Popen):
+    """A worker started as a new interpreter, with a descriptor that becomes readable when
+    it ends (a pidfd, Linux 5.3 and later), or None where there is none."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # not Linux, an old kernel, a seccomp filter
+            self._pidfd = None
+
+    def ended(self):
+        return self._pidfd
+
+    def release(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
 def _start(ctx, out: Path, p: Point, log):
     """A worker for case p: forked from the server, or a new interpreter."""
     if ctx is not None:
         return _Forked(ctx, out, p.index, log)
-    return subprocess.Popen(worker_command(out, p.index), env={**_worker_env(), **_case_env(out)},
-                            stdout=subprocess.DEVNULL, stderr=log,
-                            preexec_fn=_die_with_parent)
+    return _Interpreter(worker_command(out, p.index), env={**_worker_env(), **_case_env(out)},
+                        stdout=subprocess.DEVNULL, stderr=log, preexec_fn=_die_with_parent)
+
+
+#: Longest wait (s) between looks at workers that cannot be waited on (no pidfd).
+POLL_S = 0.05
+
+
+def _wait_for_one(running) -> None:
+    """Return when a running worker has ended (at once if one has): a wait on their
+    sentinels or pidfds, so that the next case starts the moment a worker is free; a
+    look every POLL_S where a worker has neither."""
+    from multiprocessing.connection import wait
+
+    handles = [w.ended() for w in running]
+    if any(h is None for h in handles):
+        wait([h for h in handles if h is not None], timeout=POLL_S)
+    else:
+        wait(handles)
 
 
 def _interrupt(signum, frame):
@@ -220,7 +263,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     say(f"{study.title}: {len(unique)} cases, {done_before} already finished, "
         f"{len(pending)} to run with {jobs} process{'es' if jobs > 1 else ''} -> {out}")
     _clean_stale(out)
-    running: dict = {}  # worker (Popen or _Forked) -> (case, log file)
+    running: dict = {}  # worker (_Interpreter or _Forked) -> (case, log file)
     finished, failures = 0, 0
     t0 = time.perf_counter()
     queue = list(pending)
@@ -234,9 +277,10 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
                 p = queue.pop(0)
                 log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks
                 running[_start(ctx, out, p, log)] = (p, log)
-            time.sleep(0.05)
+            _wait_for_one(running)
             for proc in [q for q in running if q.poll() is not None]:
                 p, log = running.pop(proc)
+                proc.release()
                 log.seek(0)
                 err = log.read().decode(errors="replace").strip()
                 log.close()
@@ -255,12 +299,13 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
                 say(f"[{done_before + finished}/{len(unique)}] case {p.index} {p.id} "
                     f"{row['status']} in {row.get('wall_s') or 0:.1f} s{reason}; "
                     f"{failures} failed, about {_duration(eta)} left")
-                collect(study, out)
+                collect(study, out, parquet=False)  # results.parquet once, at the end
     except KeyboardInterrupt:
         for proc in running:
             proc.send_signal(signal.SIGINT)
         for proc in running:
             proc.wait()
+            proc.release()
         collect(study, out)
         raise
     finally:

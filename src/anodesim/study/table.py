@@ -61,8 +61,9 @@ class Table:
         return path
 
 
-def collect(study: Study, out: Path) -> Table:
-    """Rows of all cases (finished or not) in study order; writes results.csv atomically."""
+def collect(study: Study, out: Path, parquet: bool = True) -> Table:
+    """Rows of all cases (finished or not) in study order; writes results.csv atomically
+    (and results.parquet, with parquet and where pandas and pyarrow are installed)."""
     rows, outputs = [], []
     for p in study.points:
         stored = result_of(out, p) or {"status": "pending", "error": ""}
@@ -82,7 +83,8 @@ def collect(study: Study, out: Path) -> Table:
         w.writerow([_cell(row.get(c)) for c in columns])
     output.atomic_write(out / "results.csv", buf.getvalue(), durable=True)
     table = Table(columns, rows, out)
-    table.to_parquet()
+    if parquet:
+        table.to_parquet()
     return table
 
 
