@@ -63,11 +63,6 @@ def _library(cache_dir: Path, module: str) -> Path | None:
     return None
 
 
-def _has_library(cache_dir: Path, module: str) -> bool:
-    """Whether the entry's compiled library is there (see _library)."""
-    return _library(cache_dir, module) is not None
-
-
 def _load_ready(path: Path, module_name: str, object_names) -> tuple[list, object]:
     """A ready entry's compiled objects and module, as FFCx's get_cached_module returns
     them, loaded from its library's path. FFCx finds the library through an import finder
@@ -142,18 +137,20 @@ def _guarded_lookup(original):
                 c_file.unlink(missing_ok=True)
             return original(module_name, object_names, cache_dir, max(timeout, ceiling_s))
         try:
-            if ready.exists() and _has_library(cache_dir, module_name):
-                os.close(fd)  # compiled by another process while we waited
-                return original(module_name, object_names, cache_dir, timeout)
-            stale = _entry_files(cache_dir, module_name)
-            if stale:
-                # We hold the lock, so no live process is compiling this entry: these files
-                # are what a killed compile left (or a damaged entry). Compile it again.
-                log.warning("form cache: compiling again what a killed compile left: %s",
-                            ", ".join(p.name for p in stale))
-                for p in stale:
-                    p.unlink(missing_ok=True)
-            compiled = original(module_name, object_names, cache_dir, timeout)
+            library = _library(cache_dir, module_name) if ready.exists() else None
+            if library is not None:  # compiled by another process while we waited
+                compiled = _load_ready(library, module_name, object_names)
+            else:
+                stale = _entry_files(cache_dir, module_name)
+                if stale:
+                    # We hold the lock, so no live process is compiling this entry: these
+                    # files are what a killed compile left (or a damaged entry). Compile it
+                    # again.
+                    log.warning("form cache: compiling again what a killed compile left: %s",
+                                ", ".join(p.name for p in stale))
+                    for p in stale:
+                        p.unlink(missing_ok=True)
+                compiled = original(module_name, object_names, cache_dir, timeout)
         except BaseException:
             os.close(fd)
             raise

@@ -75,6 +75,7 @@ class ThermoElasticProblem:
         self.linear_iterations = 0
         self._mean_forms = None  # weighted_mean_displacement's compiled forms
         self._shift = None  # shift_weight's adjoint weight and forms
+        self._shift_g_for = None  # the normal its right-hand side g is assembled for
         self._balls = {}  # yield_use's averaging matrices, per (region, faces, radius)
         self.initialise()
 
