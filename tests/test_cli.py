@@ -167,3 +167,44 @@ def test_results_get_the_umask_mode_not_mkstemp_0600(tmp_path):
     atomic_write(tmp_path / "x.csv", "a,b\n")
     assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o666 & ~umask
     assert 0o666 & ~umask != 0o600  # the test means something under this umask
+
+
+def _closed_pipe() -> int:
+    """The write end of a pipe whose reader has already gone: every write to it fails
+    with EPIPE (and raises SIGPIPE), as after `| head` has read its lines."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+def test_a_reader_that_leaves_does_not_end_the_run(tmp_path):
+    """`anodesim run CASE 2>&1 | head -1`: once the reader has gone, the progress lines are
+    dropped and the run finishes every file, with its own exit status. It used to be killed
+    by PETSc's SIGPIPE handler at its next line, its files left partial (or, before PETSc
+    started, to fail with "Broken pipe")."""
+    path = write_toml(tmp_path / "case.toml", reflection(output={"fields": True}))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "anodesim", "run", str(path), "-o",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = proc.stdout.readline()  # the title, written before the run starts
+    proc.stdout.close()  # the reader leaves; the step and summary lines follow
+    assert proc.wait(timeout=600) == 0
+    assert first.startswith(b"anodesim ")
+    assert json.loads((out / "summary.json").read_text())["status"] == "complete"
+    assert (out / "temperatures.png").is_file() and (out / "fields.bp").is_dir()
+    assert not list(out.glob("*.partial")) and not list(out.glob(".*"))
+
+
+def test_a_listing_into_a_closed_pipe_ends_quietly():
+    """`anodesim materials | head -1`: no "run failed: Broken pipe" line, exit status 0."""
+    import os
+
+    pipe = _closed_pipe()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "anodesim", "materials"], stdout=pipe,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(pipe)
+    assert (proc.returncode, proc.stderr) == (0, "")

@@ -621,8 +621,9 @@ def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float,
     if math.isinf(crack["hours"]):
         return text
     worst = crack["shortest_cycle_life"]
-    worst = ("the worst cycle cracks within its first cycle" if worst <= life.CYCLES_MIN
-             else f"the worst cycle lasts {worst:.3g} design cycles")
+    worst = ("the deepest cycle's design life is under one cycle: its first occurrence may "
+             "start a crack" if worst <= life.CYCLES_MIN
+             else f"the deepest cycle's design life is {worst:.3g} cycles")
     return text + (f"; crack initiation ESTIMATED after {crack['hours']:.3g} h of this "
                    f"schedule ({worst}; from tensile data, no W strain-life data)")
 

@@ -6,7 +6,9 @@ Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
 adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks; bad
-input found before MPI starts (read alike by every rank) is reported by rank 0 alone.
+input found before MPI starts (read alike by every rank) is reported by rank 0 alone. A
+reader that leaves early (``| head``) ends nothing: the lines are dropped, the command
+finishes (_ReaderMayLeave).
 
 One module per subcommand (run, rate, sweep, check, drift_table, report, materials), each with
 ``add_args(p)`` and
@@ -93,8 +95,78 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1"}
 
 
+class _ReaderMayLeave:
+    """sys.stdout or sys.stderr of a command whose reader may go away before it ends
+    (``anodesim run CASE 2>&1 | head``, a pager quit early): a write or flush that finds
+    the pipe closed (EPIPE) points the descriptor at /dev/null, so this and every later line
+    are dropped (C libraries' too) and the command finishes its files, instead of ending
+    with a "Broken pipe" failure, or, in a run, being killed by PETSc's SIGPIPE handler
+    (main blocks SIGPIPE, so that the write fails with EPIPE instead). Anything else is the
+    stream's own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._gone = False  # closed, and no descriptor to point elsewhere
+
+    def _closed_pipe(self) -> None:
+        import os
+
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError):
+            self._gone = True
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+
+    def write(self, text):
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._closed_pipe()
+        return len(text)
+
+    def flush(self):
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._closed_pipe()
+                if not self._gone:
+                    self._stream.flush()  # what was buffered, into /dev/null now
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status.
+
+    For the command, sys.stdout and sys.stderr are wrapped in _ReaderMayLeave and SIGPIPE
+    is blocked (both restored after it; a SIGPIPE a write raised meanwhile is taken, not
+    delivered).
+    """
+    import signal
+
+    saved = sys.stdout, sys.stderr
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    sys.stdout, sys.stderr = _ReaderMayLeave(saved[0]), _ReaderMayLeave(saved[1])
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
+        if signal.SIGPIPE in signal.sigpending():
+            signal.sigwait({signal.SIGPIPE})
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _main(argv: list[str] | None) -> int:
     import os
 
     for key, value in ONE_BLAS_THREAD.items():
