@@ -6,6 +6,12 @@ Prints, per mesh size: dofs, the set-up (factorisation or GAMG set-up) and the t
 solves with that set-up, and the load average. The thresholds in thermal.linear_solver
 (``DIRECT_MAX_DOFS``) come from this table.
 
+Then, for the two LU packages, what a run pays once the first factorisation is done: a
+numeric refactorisation of new values on the same sparsity (a run's new step sizes and
+refreshed Jacobians; median of 10) and one solve (median of 20), and from them the number
+of solves per factorisation below which MUMPS costs less than PETSc's LU (a run makes 3-7).
+``PETSC_LU_MAX_ROWS`` in thermal.py comes from this table.
+
     .venv/bin/python studies/benchmark_linear_solvers.py
 """
 
@@ -66,6 +72,39 @@ def measure(A, b, name: str, opts: dict) -> tuple[float, float]:
     return setup, solves
 
 
+def refactor(A, b, name: str) -> tuple[float, float]:
+    """(numeric refactorisation s, one solve s) of an LU package, medians, after a first
+    factorisation: A's values change, its sparsity does not."""
+    import statistics
+
+    ksp = PETSc.KSP().create(MPI.COMM_SELF)
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    pc.setFactorSolverType("petsc" if name == "petsc-lu" else "mumps")
+    if name == "petsc-lu":
+        pc.setFactorOrdering("nd")
+    B = A.duplicate(copy=True)
+    ksp.setOperators(B)
+    x = b.duplicate()
+    ksp.setUp()
+    numeric = []
+    for _ in range(10):
+        B.shift(1e-9)  # new values, the same sparsity
+        ksp.setOperators(B)
+        t0 = time.perf_counter()
+        ksp.setUp()
+        numeric.append(time.perf_counter() - t0)
+    solves = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        ksp.solve(b, x)
+        solves.append(time.perf_counter() - t0)
+    ksp.destroy()
+    B.destroy()
+    return statistics.median(numeric), statistics.median(solves)
+
+
 def main() -> int:
     print(f"load average {os.getloadavg()[0]:.2f} (1 min), cores {os.cpu_count()}; "
           "seconds: set-up incl. first solve / 10 further solves")
@@ -81,6 +120,15 @@ def main() -> int:
             cols.append(f"{s:9.4f} / {r:8.4f}")
         print(f"{dim + ' ' + str(n):<10s} {A.getSize()[0]:7d} " + " ".join(f"{c:>20s}" for c in cols),
               flush=True)
+    print("\nLU on the same sparsity (ms): numeric refactorisation / one solve; MUMPS cheaper "
+          "below this many solves per factorisation")
+    for n in (70, 100, 140, 220, 300):
+        msh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)  # kept: A's communicator
+        A, b = operator(msh)
+        (fp, sp), (fm, sm) = (refactor(A, b, name) for name in ("petsc-lu", "mumps"))
+        even = "never" if fm >= fp else ("always" if sm <= sp else f"{(fp - fm) / (sm - sp):.1f}")
+        print(f"2-D {n:<6d} {A.getSize()[0]:7d}   PETSc LU {1e3 * fp:7.2f} / {1e3 * sp:6.3f}   "
+              f"MUMPS {1e3 * fm:7.2f} / {1e3 * sm:6.3f}   break-even {even}", flush=True)
     print(f"load average after {os.getloadavg()[0]:.2f}")
     return 0
 

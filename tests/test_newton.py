@@ -145,3 +145,48 @@ def test_the_heat_capacity_matrix_assembled_on_demand_gives_the_same_temperature
     assert np.array_equal(lazy.T.x.array, full.T.x.array)
     assert np.array_equal(res_lazy.column("T_peak_C"), res_full.column("T_peak_C"))
     assert 0 < lazy_made < sum(made), (lazy_made, sum(made))
+
+
+def test_direct_solver_takes_petsc_lu_up_to_its_size_and_mumps_above():
+    """numerics.solver "direct" on one rank: PETSc's own LU up to PETSC_LU_MAX_ROWS rows of a
+    2-D operator (its solves are faster), MUMPS above (its numeric refactorisation is);
+    both solve the same backward-Euler heat operator to round-off (1e-12 relative)."""
+    from anodesim import _mpi  # noqa: F401  (MPI before dolfinx)
+
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    from anodesim import thermal
+
+    limit = thermal.PETSC_LU_MAX_ROWS[2]
+    # 3 721 rows: PETSc's LU; 20 449 rows: MUMPS (a 22 687-row run 1.3x faster with it)
+    for n, package in ((60, "petsc"), (142, "mumps")):
+        msh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)
+        V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        A = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(
+            (1e3 * u * v + ufl.inner(ufl.grad(u), ufl.grad(v))) * ufl.dx))
+        A.assemble()
+        assert (A.getSize()[0] <= limit) == (package == "petsc")
+        b = A.createVecRight()
+        b.setRandom()
+        solutions = {}
+        for choice in ("chosen", "other"):
+            if choice == "chosen":
+                ksp = thermal.linear_solver(MPI.COMM_SELF, A, "t_", "direct", 1e-10)
+                assert ksp.getPC().getFactorSolverType() == package
+            else:  # the other package, on the same operator
+                ksp = PETSc.KSP().create(MPI.COMM_SELF)
+                ksp.setOperators(A)
+                ksp.setType("preonly")
+                ksp.getPC().setType("lu")
+                ksp.getPC().setFactorSolverType("mumps" if package == "petsc" else "petsc")
+            x = b.duplicate()
+            ksp.solve(b, x)
+            solutions[choice] = x.array.copy()
+            ksp.destroy()
+        scale = np.abs(solutions["chosen"]).max()
+        assert np.abs(solutions["chosen"] - solutions["other"]).max() <= 1e-12 * scale

@@ -68,11 +68,19 @@ class Interface:
 #: Largest operator (rows, one MPI rank) that the "direct" solver factorises with PETSc's own
 #: sparse LU (nested-dissection ordering) rather than MUMPS, by topological dimension.
 #: Measured (studies/benchmark_linear_solvers.py, 2-core machine): set-up incl. the first
-#: solve, PETSc LU / MUMPS: 2-D 961 dofs 1.3 / 13 ms, 19 881 dofs 0.18 / 0.24 s, 48 841 dofs
-#: 0.94 / 0.85 s (solves 2× faster with PETSc LU at every size); 3-D 2 197 dofs 57 / 31 ms,
-#: 6 859 dofs 0.81 / 0.22 s (PETSc LU fills in badly in 3-D). MUMPS keeps the rest and every
-#: run on more than one rank.
-PETSC_LU_MAX_ROWS = {2: 50_000, 3: 1_000}
+#: solve, PETSc LU / MUMPS: 2-D 961 dofs 1.3 / 3.4 ms; 3-D 2 197 dofs 31 / 11 ms, 6 859 dofs
+#: 0.33 / 0.10 s (PETSc LU fills in badly in 3-D). A run refactorises numerically on the
+#: sparsity it has (new step sizes, refreshed Jacobians) and makes 3-7 solves a
+#: factorisation: numeric refactorisation / solve on the unit square, PETSc LU against
+#: MUMPS, 5 041 rows 5.9 / 0.23 against 5.5 / 0.56 ms, 10 201 rows 19 / 0.56 against
+#: 20 / 1.7 ms, 19 881 rows 56 / 1.3 against 24 / 2.9 ms, 48 841 rows 207 / 4.7 against
+#: 108 / 20 ms; on anode Jacobians 22 687 rows 68 / 1.8 against 28 / 5.3 ms. So PETSc's LU
+#: up to about 15 000 rows (its solves are 2-3x faster) and MUMPS above (its numeric
+#: factorisation 2x faster): the reflection insert at growth 0.02 (22 687 dofs, 209 steps)
+#: takes 23.8-31.7 s of CPU with MUMPS against 31.6-41.0 s with PETSc's LU (3 runs each,
+#: interleaved; the same temperatures to the printed digits). MUMPS keeps every run on more
+#: than one rank.
+PETSC_LU_MAX_ROWS = {2: 15_000, 3: 1_000}
 
 def linear_solver(comm, A, prefix: str, kind: str, rtol: float,
                   near_nullspace=None, dim: int = 2) -> PETSc.KSP:
