@@ -50,15 +50,21 @@ def operator(msh):
     return A, b
 
 
-def measure(A, b, name: str, opts: dict) -> tuple[float, float]:
+def solver(A, name: str) -> PETSc.KSP:
+    """A KSP on A configured as CONFIGS[name] (through an options prefix of its own)."""
     prefix = f"b_{name.replace('-', '_').replace('+', '_')}_"
     o = PETSc.Options()
-    for k, val in opts.items():
+    for k, val in CONFIGS[name].items():
         o[prefix + k] = val
     ksp = PETSc.KSP().create(MPI.COMM_SELF)
     ksp.setOptionsPrefix(prefix)
     ksp.setOperators(A)
     ksp.setFromOptions()
+    return ksp
+
+
+def measure(A, b, name: str) -> tuple[float, float]:
+    ksp = solver(A, name)
     x = b.duplicate()
     t0 = time.perf_counter()
     ksp.setUp()
@@ -77,15 +83,8 @@ def refactor(A, b, name: str) -> tuple[float, float]:
     factorisation: A's values change, its sparsity does not."""
     import statistics
 
-    ksp = PETSc.KSP().create(MPI.COMM_SELF)
-    ksp.setType("preonly")
-    pc = ksp.getPC()
-    pc.setType("lu")
-    pc.setFactorSolverType("petsc" if name == "petsc-lu" else "mumps")
-    if name == "petsc-lu":
-        pc.setFactorOrdering("nd")
     B = A.duplicate(copy=True)
-    ksp.setOperators(B)
+    ksp = solver(B, name)
     x = b.duplicate()
     ksp.setUp()
     numeric = []
@@ -115,8 +114,8 @@ def main() -> int:
                dolfinx.mesh.create_unit_cube(MPI.COMM_SELF, n, n, n))
         A, b = operator(msh)
         cols = []
-        for name, opts in CONFIGS.items():
-            s, r = measure(A, b, name, opts)
+        for name in CONFIGS:
+            s, r = measure(A, b, name)
             cols.append(f"{s:9.4f} / {r:8.4f}")
         print(f"{dim + ' ' + str(n):<10s} {A.getSize()[0]:7d} " + " ".join(f"{c:>20s}" for c in cols),
               flush=True)
