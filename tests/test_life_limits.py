@@ -178,3 +178,18 @@ def test_each_joint_limit_is_labelled_by_its_joint():
     labels = [lim.label for lim in limits.limits_for(case, mats)]
     assert {"interface target_heat_sink", "interface heat_sink_housing"} <= set(labels)
     assert len(labels) == len(set(labels)) and "erosion" in labels
+
+
+def test_time_of_a_maximum_is_the_first_time_it_is_reached():
+    """A maximum reached again and again (a pulse train in its periodic state) is dated at
+    its first occurrence, not at a repetition that round-off made larger by 1e-13 (np.argmax
+    gave index 2 below, and on the shipped transmission example 0.055 s on one CPU and
+    0.025 s on another); a real rise beyond 1e-9 moves it; NaN is skipped."""
+    T = [20.0, 500.0, 500.0 * (1 + 1e-13), 300.0, 500.0 * (1 - 1e-12)]
+    assert int(np.argmax(T)) == 2
+    assert limits.first_max_index(T) == 1
+    assert limits.first_max_index([20.0, 500.0, 500.0 * (1 + 1e-8), 300.0]) == 2
+    assert limits.first_max_index([np.nan, 5.0, 7.0, 7.0]) == 2
+    lim = limits.Limit("heat_sink", "T_peak_C", 2500.0, "C", "test", 20.0)
+    (c,) = limits.check([lim], np.arange(5.0), {"T_peak_C": T})
+    assert c.time_s == 1.0 and c.worst == max(T)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .limits import LimitCheck
+from .limits import LimitCheck, first_max_index
 
 SIGN_CONVENTIONS = [
     "u_spot_z_um: emission-weighted mean axial displacement of the deposition region "
@@ -195,10 +195,10 @@ class RunResult:
                          "final": {}, "limits_C": {}}
         if len(s):
             peak = s["T_peak_C"]
-            i = int(np.argmax(peak))
+            i = first_max_index(peak)
             last = {n: s[n][-1] for n in s.names}
             results.update({
-                "T_peak_max_C": peak[i], "T_peak_max_time_s": s.time[i],
+                "T_peak_max_C": float(np.nanmax(peak)), "T_peak_max_time_s": s.time[i],
                 "T_max_by_region_C": {r: v["max"] for r, v in self.regions.items()},
                 "limits": [c.to_dict() for c in self.limits], "final": last})
         results["T_min_by_region_C"] = {r: v["min"] for r, v in self.regions.items()}
