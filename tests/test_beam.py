@@ -50,6 +50,30 @@ def test_deposited_power_integrates_to_0p1_percent(tmp_path, geo, spot, dep):
     assert json.loads((tmp_path / "summary.json").read_text())["beam"] == beam
 
 
+@pytest.mark.parametrize("geo,dep", [("reflection", "kernel"), ("reflection", "surface"),
+                                     ("transmission", "film")])
+def test_source_integral_from_the_source_vector_equals_the_scalar_integrals(geo, dep):
+    """The mesh's integral of the 1 W source (source_ratio, which normalises the source
+    vector) is the sum of the source vector's entries before normalisation: the P1 hat
+    functions sum to 1, so it equals Σ ∫ q w over the source terms as scalar forms (the
+    same quadrature rule) to round-off (1e-12 relative)."""
+    import dolfinx
+    from mpi4py import MPI
+
+    from anodesim.simulation import Simulation
+
+    builder = reflection if geo == "reflection" else transmission
+    sim = Simulation(anodesim.from_dict(builder(beam={"deposition": dep},
+                                                loading={"kind": "steady",
+                                                         "duration_s": None})))
+    sim.initialise()
+    p = sim.problem
+    want = sum(MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+        q * p.weight * meas)), op=MPI.SUM) for q, meas in p.source_terms)
+    assert p.source_ratio == pytest.approx(want, rel=1e-12)
+    assert want == pytest.approx(1.0, abs=1e-3)
+
+
 def test_volume_source_crosses_thin_film_into_window():
     """60 kV in a 1 µm W film: the 5.35 µm W range is longer than the film, so the
     deposition continues into the diamond (range-fraction scaling)."""

@@ -132,8 +132,8 @@ def test_film_share_of_1um_w_on_diamond_at_60kV():
     import dolfinx
     from mpi4py import MPI
 
-    got = [MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(f)),
-                                    op=MPI.SUM) for f in p.source_forms]
+    got = [MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+        q * p.weight * meas)), op=MPI.SUM) for q, meas in p.source_terms]
     assert got[0] / sum(got) == pytest.approx(want, rel=5e-3)
 
 

@@ -193,3 +193,18 @@ def test_time_of_a_maximum_is_the_first_time_it_is_reached():
     lim = limits.Limit("heat_sink", "T_peak_C", 2500.0, "C", "test", 20.0)
     (c,) = limits.check([lim], np.arange(5.0), {"T_peak_C": T})
     assert c.time_s == 1.0 and c.worst == max(T)
+
+
+def test_running_maxima_keep_the_first_time_a_maximum_is_reached():
+    """The monitors' running maxima (the stress at the save times; the drift extremes
+    between them) follow first_max_index: a value equal to the best to round-off (1e-13)
+    does not take its place later, but does when it was reached earlier (the full solves
+    at the drift extremes come after the run's later save times); a rise beyond 1e-9 takes
+    it; the empty start (0, None) is taken by any positive value."""
+    from anodesim.monitors import _reaches_first
+
+    assert _reaches_first(5.0, 0.1, 0.0, None)
+    assert not _reaches_first(500.0 * (1 + 1e-13), 0.5, 500.0, 0.2)
+    assert _reaches_first(500.0 * (1 - 1e-13), 0.1, 500.0, 0.2)
+    assert _reaches_first(500.0 * (1 + 1e-8), 0.5, 500.0, 0.2)
+    assert not _reaches_first(500.0 * (1 - 1e-8), 0.1, 500.0, 0.2)

@@ -340,6 +340,38 @@ def test_drift_proxy_from_cell_means_equals_the_thermal_load_form(monkeypatch):
     assert abs(a1 - a0) > 0.1 * abs(a0)  # the proxy moved with T
 
 
+def test_beam_weighted_mean_displacement_equals_its_integrals():
+    """weighted_mean_displacement assembles one vector form for all components and splits
+    it (_beam_weights): each component of the mean equals ∫ q u_i w / ∫ q w assembled as
+    scalar forms, and ∫ q w the scalar integral, to 1e-12 relative, for a source that
+    varies over a face and through a volume (two terms, as a beam's surface and volume
+    depositions), on a 3-D box with a strongly varying temperature."""
+    import ufl
+
+    dom, mats, T = _two_material_box()
+    p = mechanics.ThermoElasticProblem(dom, mats, T, {"base": "clamped"}, False, 300.0)
+    p.solve()
+    x = ufl.SpatialCoordinate(dom.mesh)
+    q = ufl.exp(-((x[0] - 1.2e-3) ** 2 + x[1] ** 2) / 2e-7)
+    ds = ufl.Measure("ds", domain=dom.mesh, subdomain_data=dom.facet_tags,
+                     metadata={"quadrature_degree": 6})
+    dx = ufl.Measure("dx", domain=dom.mesh, subdomain_data=dom.cell_tags,
+                     metadata={"quadrature_degree": 6})
+    terms = [(q, ds(4)), (q * (1.0 + 1e3 * x[2]), dx(1))]
+    mean = p.weighted_mean_displacement(terms)
+
+    def integral(f):
+        return MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+            sum(f(c) * meas for c, meas in terms))), op=MPI.SUM)
+
+    den = integral(lambda c: c)
+    assert p._beam_weights(terms)[0] == pytest.approx(den, rel=1e-12) and den > 0
+    for i in range(3):
+        want = integral(lambda c, i=i: c * p.u[i]) / den
+        assert mean[i] == pytest.approx(want, rel=1e-12, abs=1e-12 * np.abs(mean).max())
+    assert np.abs(mean).max() > 0
+
+
 @pytest.mark.parametrize("solver", ["direct", "iterative"])
 def test_shift_weight_solved_again_on_a_new_operator_is_exact(solver):
     """shift_weight keeps its right-hand side g (it depends on the beam terms and the

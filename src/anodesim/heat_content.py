@@ -62,9 +62,10 @@ class StoredHeat:
 
     def __init__(self, T, domain, materials: dict, T_ref: float, weight, dx):
         self.T = T
-        self.form = dolfinx.fem.form(sum(
+        self._integrand = sum(
             mat_lib.ufl_antiderivative(m.rho_cp, T, T_ref) * weight * dx(domain.groups[region])
-            for region, m in materials.items()))
+            for region, m in materials.items())
+        self._form = None
         msh = domain.mesh
         cell = msh.topology.cell_type.name
         self.parts = None  # [(H, dofs (cells, nodes), weights (cells, points))] per region
@@ -88,6 +89,15 @@ class StoredHeat:
             if domain.axisymmetric:
                 w = w * (2 * np.pi * (X[:, :, 0] @ phi.T))
             self.parts.append((_Antiderivative(m.rho_cp, T_ref), dofmap[cells], phi.T.copy(), w))
+
+    @property
+    def form(self):
+        """The compiled UFL form of the stored heat (what ``local`` evaluates on curved
+        cells; compiled when first asked for: on affine simplices no run needs it, and a
+        form costs about 0.3 s to compile on a cold cache)."""
+        if self._form is None:
+            self._form = dolfinx.fem.form(self._integrand)
+        return self._form
 
     def local(self) -> float:
         """This rank's share of the stored heat (J): sum over ranks for the total."""

@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from .case import ZERO_CELSIUS_K as C, Case, interfaces_of
-from .limits import YIELD_RADIUS_M, cooled_faces, yield_column
+from .limits import (MAX_TIE_RTOL, YIELD_RADIUS_M, cooled_faces, first_max_index,
+                     yield_column)
 from .loading import Schedule
 from .resolve import probe_outside, probe_points
 from .results import Extremum, MechanicsSummary, StressMax
@@ -242,7 +243,9 @@ class Mechanics(Monitor):
         for c in self.drift_columns:
             for sign in (1.0, -1.0):  # the largest magnitude either way (0: no extreme)
                 best = self.extremes.get((c, sign), (0.0,))
-                if sign * d[c] > best[0]:
+                # a value equal to the best to round-off (a periodic state's repeated peak)
+                # keeps the first step reaching it, whatever the arithmetic's rounding
+                if sign * d[c] > best[0] + MAX_TIE_RTOL * abs(best[0]):
                     self.extremes[(c, sign)] = (sign * d[c], self.row, t)
                     if self.row not in self.fields:
                         self.fields[self.row] = self.solver.T.x.array.copy()
@@ -292,7 +295,7 @@ class Mechanics(Monitor):
         for r in self.regions:
             vm, where = self.solver.region_stress_max(r)
             values += [vm / 1e6] + [float(c) * 1e3 for c in where[:n]]
-            if vm / 1e6 > self.stress_max[r][0]:
+            if _reaches_first(vm / 1e6, t, *self.stress_max[r][:2]):
                 self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
         if self.joint is not None:
             values.append(self.solver.yield_use(*self.joint, YIELD_RADIUS_M)[0])
@@ -308,10 +311,19 @@ class Mechanics(Monitor):
         for c in self.u_columns + self.drift_columns + extra:
             vals = series[c][saved]
             if len(vals):
-                i = int(np.argmax(np.abs(vals)))
+                i = first_max_index(np.abs(vals))
                 extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
         return MechanicsSummary(self.solver.solves, self.axes, extremes, stress)
+
+
+def _reaches_first(value: float, t: float, best: float, best_t: float | None) -> bool:
+    """Whether (value, t) takes a running maximum's place from (best, best_t): a larger
+    value beyond round-off (MAX_TIE_RTOL), or one equal to it to round-off reached
+    earlier (the saves after a run, for the drift extremes between save times, come after
+    later times): the first time a maximum is reached, as limits.first_max_index."""
+    tie = MAX_TIE_RTOL * abs(best)
+    return value > best + tie or (value >= best - tie and best_t is not None and t < best_t)
 
 
 def _extra_focal_share(prep) -> float:
