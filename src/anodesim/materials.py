@@ -95,8 +95,7 @@ class Table:
         T = np.asarray(T, dtype=float)
         if T.size:
             self.check(min(float(T.min()), T_ref), max(float(T.max()), T_ref))
-        x, f = self.T_K, self.values
-        cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
+        x, f, cum = self.T_K, self.values, self._cumulative
 
         def prim(t):
             i = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
@@ -105,6 +104,13 @@ class Table:
             return cum[i] + f[i] * dt + 0.5 * slope * dt * dt
 
         return prim(T) - prim(np.asarray(T_ref, dtype=float))
+
+    @functools.cached_property
+    def _cumulative(self) -> np.ndarray:
+        """∫ of the interpolant from T_K[0] to each T_K[i] (trapezoids, exact), kept: the
+        drift proxy evaluates ε_th(T) = antiderivative(α) at every step."""
+        x, f = self.T_K, self.values
+        return np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
 
     def ramps(self) -> tuple[float, float, float, list[tuple[float, float]]]:
         """The interpolant as v0 + s0 (T − T0) + Σ Δs_i max(T − T_i, 0).

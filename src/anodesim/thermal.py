@@ -887,8 +887,12 @@ class ThermalProblem:
             self._slopes = [np.diff(t.values) / np.diff(t.T_K) for t, _, _ in self.nodal]
         for (table, f, df), slopes in zip(self.nodal, self._slopes):
             Tc = np.clip(Tx, table.T_K[0], table.T_K[-1])
-            f.x.array[:] = np.interp(Tc, table.T_K, table.values)
             i = np.clip(np.searchsorted(table.T_K, Tc, side="right") - 1, 0, len(slopes) - 1)
+            # np.interp's own formula on the interval it would find (the same numbers to
+            # the bit, its last table value at the top end), with one search for both
+            value = slopes[i] * (Tc - table.T_K[i]) + table.values[i]
+            value[Tc == table.T_K[-1]] = table.values[-1]
+            f.x.array[:] = value
             df.x.array[:] = slopes[i]
 
     def _residual(self) -> PETSc.Vec:
