@@ -426,9 +426,15 @@ class ThermalProblem:
         self.mass = 0  # ∂F/∂(a0/Δt) at fixed T: the heat-capacity matrix ∫ ρc φ_j φ_i w dV
         self.region_tables: dict[str, list[mat_lib.Table]] = {}
         self.nodal: list[tuple[mat_lib.Table, dolfinx.fem.Function, dolfinx.fem.Function]] = []
+        self._nodal_dofs: list[np.ndarray] = []  # where each nodal coefficient is used
+        tdim = dom.mesh.topology.dim
         for region, m in self.materials.items():
             tag = dom.groups[region]
             tables = {"k": m.k, "rc": m.rho_cp}
+            # the nodes of the region's cells, ghosts included: its coefficients enter its
+            # integrals only, so they are evaluated there (_update_coefficients)
+            region_dofs = dolfinx.fem.locate_dofs_topological(
+                V, tdim, dom.cell_tags.find(tag))
             self.region_tables[region] = [t for t in tables.values() if not t.is_constant]
             nonlinear |= bool(self.region_tables[region])
             # Temperature-dependent properties are interpolated at the nodes (group finite
@@ -441,6 +447,7 @@ class ThermalProblem:
                 else:
                     f, df = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
                     self.nodal.append((t, f, df))
+                    self._nodal_dofs.append(region_dofs)
                     coef[name], dcoef[name] = f, df
             # Quadrature exact for constant properties on P1 (with the 2πr weight).
             dx_c = dx(tag, metadata={"quadrature_degree": 3})
@@ -873,7 +880,8 @@ class ThermalProblem:
         return A_last, ksp_last
 
     def _update_coefficients(self) -> None:
-        """Nodal values of the temperature-dependent properties and their derivatives.
+        """Nodal values of the temperature-dependent properties and their derivatives, at
+        the nodes of their region's cells (elsewhere a region's coefficient is not used).
 
         Values outside a table use the end value here; the solution itself is range-checked
         (check_range), so no result rests on an extrapolated property.
@@ -885,15 +893,15 @@ class ThermalProblem:
         self._coefficients_at = Tx.copy()
         if not hasattr(self, "_slopes"):
             self._slopes = [np.diff(t.values) / np.diff(t.T_K) for t, _, _ in self.nodal]
-        for (table, f, df), slopes in zip(self.nodal, self._slopes):
-            Tc = np.clip(Tx, table.T_K[0], table.T_K[-1])
+        for (table, f, df), slopes, dofs in zip(self.nodal, self._slopes, self._nodal_dofs):
+            Tc = np.clip(Tx[dofs], table.T_K[0], table.T_K[-1])
             i = np.clip(np.searchsorted(table.T_K, Tc, side="right") - 1, 0, len(slopes) - 1)
             # np.interp's own formula on the interval it would find (the same numbers to
             # the bit, its last table value at the top end), with one search for both
             value = slopes[i] * (Tc - table.T_K[i]) + table.values[i]
             value[Tc == table.T_K[-1]] = table.values[-1]
-            f.x.array[:] = value
-            df.x.array[:] = slopes[i]
+            f.x.array[dofs] = value
+            df.x.array[dofs] = slopes[i]
 
     def _residual(self) -> PETSc.Vec:
         self._update_coefficients()
