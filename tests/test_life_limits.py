@@ -190,6 +190,11 @@ def test_time_of_a_maximum_is_the_first_time_it_is_reached():
     assert limits.first_max_index(T) == 1
     assert limits.first_max_index([20.0, 500.0, 500.0 * (1 + 1e-8), 300.0]) == 2
     assert limits.first_max_index([np.nan, 5.0, 7.0, 7.0]) == 2
+    # an infinite maximum (a yield ratio beyond its table) at its first occurrence; no
+    # values or only NaN: 0 (np.argmax's answers), never an IndexError
+    assert limits.first_max_index(np.abs([1.0, np.inf, 2.0, np.inf])) == 1
+    assert limits.first_max_index([np.nan, np.nan]) == 0
+    assert limits.first_max_index([]) == 0
     lim = limits.Limit("heat_sink", "T_peak_C", 2500.0, "C", "test", 20.0)
     (c,) = limits.check([lim], np.arange(5.0), {"T_peak_C": T})
     assert c.time_s == 1.0 and c.worst == max(T)

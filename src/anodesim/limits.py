@@ -509,9 +509,15 @@ def first_max_index(values) -> int:
     maximum is reached again and again (the pulses of a train in its periodic state, a
     steady plateau), the first time it is reached, not whichever repetition the rounding of
     the arithmetic made larger by 1e-13 (which differed between an AVX-512 and an AVX2
-    machine: 0.025 against 0.055 s on the shipped transmission example)."""
+    machine: 0.025 against 0.055 s on the shipped transmission example). An infinite
+    maximum (a yield ratio whose ball is hotter than the yield table) is dated at its
+    first occurrence; no values, or only NaN: 0."""
     v = np.asarray(values, dtype=float)
+    if v.size == 0 or np.isnan(v).all():
+        return 0
     top = float(np.nanmax(v))
+    if not math.isfinite(top):  # +inf (a yield ratio beyond its table): its first time
+        return int(np.flatnonzero(v == top)[0])
     return int(np.flatnonzero(v >= top - MAX_TIE_RTOL * abs(top))[0])
 
 

@@ -413,8 +413,9 @@ class ThermoElasticProblem:
         """∫ q u w / ∫ q w over the beam source terms [(q, measure)] (m, 3 components).
 
         The terms are fixed for the life of the heat problem (the spot's constants are set
-        when it is built), so ∫ q w and the vectors G_i = ∫ q φ_i w (one per displacement
-        component) are assembled once, on the first call (_beam_weights); each call is then
+        when it is built), so the vectors G_i = ∫ q φ_i w (one per displacement component)
+        and ∫ q w (their entries' sum) are computed once, on the first call (_beam_weights);
+        each call is then
         G_i · u, the same integral as assembling ∫ q u_i w (u is P1), without a pass over
         the cells.
         """

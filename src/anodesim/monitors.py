@@ -321,7 +321,8 @@ def _reaches_first(value: float, t: float, best: float, best_t: float | None) ->
     """Whether (value, t) takes a running maximum's place from (best, best_t): a larger
     value beyond round-off (MAX_TIE_RTOL), or one equal to it to round-off reached
     earlier (the saves after a run, for the drift extremes between save times, come after
-    later times): the first time a maximum is reached, as limits.first_max_index."""
+    later times): the first time a maximum is reached, to within MAX_TIE_RTOL (as
+    limits.first_max_index, but against the running best)."""
     tie = MAX_TIE_RTOL * abs(best)
     return value > best + tie or (value >= best - tie and best_t is not None and t < best_t)
 

@@ -497,7 +497,7 @@ class ThermalProblem:
                                            mode=PETSc.ScatterMode.REVERSE)
             # The shape is normalised analytically; the mesh integrates it to source_ratio
             # (1 to 1e-3 with the default grading). Scale so the requested power is deposited.
-            self.source_ratio = self.source_integral()
+            self.source_ratio = self._source_integral()
             if not self.source_ratio > 0:
                 raise ValueError("the beam source misses the mesh (zero deposited power)")
             self.source_vector.scale(1.0 / self.source_ratio)
@@ -528,7 +528,7 @@ class ThermalProblem:
                  else dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(1.0)))
             vec = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(q * v * w * ds))
             vec.ghostUpdate(addv=PETSc.InsertMode.ADD_VALUES, mode=PETSc.ScatterMode.REVERSE)
-            raw = float(vec.sum())  # ∫ q w dA: the hat functions sum to 1 (source_integral)
+            raw = float(vec.sum())  # ∫ q w dA: the hat functions sum to 1 (_source_integral)
             if not raw > 0:
                 raise ValueError(f"beam.extra_focal: the faces {', '.join(la.faces)} have no "
                                  "area in this mesh")
@@ -896,8 +896,9 @@ class ThermalProblem:
         for (table, f, df), slopes, dofs in zip(self.nodal, self._slopes, self._nodal_dofs):
             Tc = np.clip(Tx[dofs], table.T_K[0], table.T_K[-1])
             i = np.clip(np.searchsorted(table.T_K, Tc, side="right") - 1, 0, len(slopes) - 1)
-            # np.interp's own formula on the interval it would find (the same numbers to
-            # the bit, its last table value at the top end), with one search for both
+            # np.interp's own formula on the interval it would find, its last table value
+            # at the top end (the same numbers to the bit with numpy's x86-64 builds, to an
+            # ulp where a compiler fuses the multiply-add), with one search for both
             value = slopes[i] * (Tc - table.T_K[i]) + table.values[i]
             value[Tc == table.T_K[-1]] = table.values[-1]
             f.x.array[dofs] = value
@@ -1140,7 +1141,7 @@ class ThermalProblem:
             return 0.0
         return float(self.source_vector.sum())
 
-    def source_integral(self) -> float:
+    def _source_integral(self) -> float:
         """∫ q dV of the 1 W source as the mesh integrates it (ideally 1): called on the
         spot's source vector as assembled, before it is normalised and the extra-focal
         heat is added.
