@@ -160,15 +160,15 @@ def pinned_kernel_fits(fits: Path = PINNED_FITS):
         copy = Path(tmp) / "kernel_fits.json"
         if fits.exists():
             shutil.copyfile(fits, copy)
-        before, versions = os.environ.get("ANODESIM_FIT_CACHE"), fit_cache._versions
+        before, versions = os.environ.get("ANODESIM_FIT_CACHE"), fit_cache.versions_override
         os.environ["ANODESIM_FIT_CACHE"] = str(copy)
-        fit_cache._versions = lambda: b"pinned for the golden records"
+        fit_cache.versions_override = b"pinned for the golden records"
         fresh()
         try:
             yield copy
         finally:
             fit_cache.flush()
-            fit_cache._versions = versions
+            fit_cache.versions_override = versions
             if before is None:
                 os.environ.pop("ANODESIM_FIT_CACHE", None)
             else:
