@@ -415,9 +415,8 @@ class ThermoElasticProblem:
         The terms are fixed for the life of the heat problem (the spot's constants are set
         when it is built), so the vectors G_i = ∫ q φ_i w (one per displacement component)
         and ∫ q w (their entries' sum) are computed once, on the first call (_beam_weights);
-        each call is then
-        G_i · u, the same integral as assembling ∫ q u_i w (u is P1), without a pass over
-        the cells.
+        each call is then G_i · u, the same integral as assembling ∫ q u_i w (u is P1),
+        without a pass over the cells.
         """
         den, weights = self._beam_weights(terms)
         mean = np.zeros(3)
