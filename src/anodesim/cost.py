@@ -79,10 +79,19 @@ MEASURED_3D_CELLS = {0.3: 16_365, 0.2: 33_745, 0.15: 62_400, 0.1: 159_091, 0.07:
 #: compilation of a new case kind on a cold cache.
 STARTUP_S, FIRST_COMPILE_S = 2.0, 15.0
 #: Peak memory (resident set, MiB) of one process: a + b × cells / 1024 (b in KiB per cell),
-#: per dimension and linear-solver path (solver_path). 2-D: 344 MiB measured for the 2-D
-#: run of the time calibration above (its LU path). 3-D, least squares on runs of the 3-D
-#: example (studies/reflection_3d.toml) at several mesh growths, one rank, the API's run
-#: without figures (20 transient steps and the drift at 2 save times: the peak comes with
+#: per dimension and linear-solver path (solver_path). 2-D, fitted to the relative error of
+#: five `anodesim run` processes of studies/reflection_insert.toml (10 s, drift at 20 saves,
+#: the figures drawn in process: a sweep worker's, or a run on a busy machine) at mesh
+#: (spot_fraction, growth) (0.05, 0.15), (0.05, 0.05), (0.03, 0.03), (0.02, 0.02),
+#: (0.015, 0.015): 2 350 cells 206 MiB, 10 307 cells 296 MiB, 28 323 cells 529 MiB,
+#: 63 320 cells 994 MiB, 112 392 cells 1 677 MiB (2026-12-03, the Zen 4 sandbox; the
+#: direct solver's LU fill, PETSc's below 15 000 rows and MUMPS' above, grows about
+#: linearly here); within -1 % to +5 % of each, mostly above. (The figure before, 330 MiB
+#: + 6 KiB a cell from one small run, was 41 % low at 112 k cells.)
+#: 3-D, least squares on runs of the 3-D example (studies/reflection_3d.toml) at several
+#: mesh growths, one rank, the API's run without figures (an `anodesim run` of the example
+#: with its figures drawn in process peaks about 30 MiB higher: 303 against 274 MiB;
+#: 20 transient steps and the drift at 2 save times: the peak comes with
 #: the first factorisation or hierarchy, not with the step count; 2026-12-02):
 #:   "lu" (CG with an LU-factorised preconditioner, up to solver_choice.LU_PC_MAX_NODES
 #:   nodes; MUMPS' fill grows faster than the cells): 16 365 cells 274 MiB, 33 745 cells
@@ -99,7 +108,7 @@ STARTUP_S, FIRST_COMPILE_S = 2.0, 15.0
 #: interpolated in log(cells), constant beyond the ends.
 NODES_3D = ((16_365, 3_546), (33_745, 6_671), (62_400, 11_769), (159_091, 28_411),
             (880_419, 149_008), (1_547_861, 259_081))
-MEMORY = {2: {"lu": (330.0, 6.0), "gamg": (330.0, 6.0)},
+MEMORY = {2: {"lu": (175.0, 13.5), "gamg": (175.0, 13.5)},
           3: {"lu": (141.0, 8.19), "gamg": (181.0, 1.81)}}  # within 2 % of every run above
 #: Above these, check warns and suggests how to make the case cheaper.
 WARN_S, WARN_MIB = 60.0, 4096.0
