@@ -242,10 +242,10 @@ class Mechanics(Monitor):
         d = self.map.apply(shift * self.map.normal, extra_shift=extra)
         for c in self.drift_columns:
             for sign in (1.0, -1.0):  # the largest magnitude either way (0: no extreme)
-                best = self.extremes.get((c, sign), (0.0,))
+                best = self.extremes.get((c, sign), (0.0, None, None))
                 # a value equal to the best to round-off (a periodic state's repeated peak)
                 # keeps the first step reaching it, whatever the arithmetic's rounding
-                if sign * d[c] > best[0] + MAX_TIE_RTOL * abs(best[0]):
+                if _reaches_first(sign * d[c], t, best[0], best[2]):
                     self.extremes[(c, sign)] = (sign * d[c], self.row, t)
                     if self.row not in self.fields:
                         self.fields[self.row] = self.solver.T.x.array.copy()

@@ -431,22 +431,24 @@ class ThermalProblem:
         for region, m in self.materials.items():
             tag = dom.groups[region]
             tables = {"k": m.k, "rc": m.rho_cp}
-            # the nodes of the region's cells, ghosts included: its coefficients enter its
-            # integrals only, so they are evaluated there (_update_coefficients)
-            region_dofs = dolfinx.fem.locate_dofs_topological(
-                V, tdim, dom.cell_tags.find(tag))
             self.region_tables[region] = [t for t in tables.values() if not t.is_constant]
             nonlinear |= bool(self.region_tables[region])
             # Temperature-dependent properties are interpolated at the nodes (group finite
             # elements, O(h²) consistent): k_h = Σ k(T_j) φ_j, and likewise ρc. Their
             # derivatives dk/dT enter the Jacobian explicitly below.
             coef, dcoef = {}, {}
+            region_dofs = None
             for name, t in tables.items():
                 if t.is_constant:
                     coef[name], dcoef[name] = float(t.values[0]), None
                 else:
                     f, df = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
                     self.nodal.append((t, f, df))
+                    # the nodes of the region's cells: its coefficients enter its integrals
+                    # only, so they are evaluated there (_update_coefficients)
+                    if region_dofs is None:
+                        region_dofs = dolfinx.fem.locate_dofs_topological(
+                            V, tdim, dom.cell_tags.find(tag))
                     self._nodal_dofs.append(region_dofs)
                     coef[name], dcoef[name] = f, df
             # Quadrature exact for constant properties on P1 (with the 2πr weight).
@@ -899,10 +901,11 @@ class ThermalProblem:
             # np.interp's own formula on the interval it would find, its last table value
             # at the top end (the same numbers to the bit with numpy's x86-64 builds, to an
             # ulp where a compiler fuses the multiply-add), with one search for both
-            value = slopes[i] * (Tc - table.T_K[i]) + table.values[i]
+            slope = slopes[i]
+            value = slope * (Tc - table.T_K[i]) + table.values[i]
             value[Tc == table.T_K[-1]] = table.values[-1]
             f.x.array[dofs] = value
-            df.x.array[dofs] = slopes[i]
+            df.x.array[dofs] = slope
 
     def _residual(self) -> PETSc.Vec:
         self._update_coefficients()
