@@ -30,6 +30,7 @@ from petsc4py import PETSc
 
 from . import coupling, materials as mat_lib
 from .errors import RunFailure
+from .krylov import shared_pc_cg, shares_factorisation
 from .geometry import AnodeMesh
 from .solver_choice import lu_preconditioned
 from .thermal import (CoefficientGather, SharedPreconditioner, linear_solver, resolve_solver,
@@ -376,8 +377,16 @@ class ThermoElasticProblem:
                 self.cell_means.update(region, E.x.array, nu.x.array, eth.x.array,
                                        stiffness)
 
-    def solve(self) -> dolfinx.fem.Function:
-        """Displacement (m) for the current temperature field; updates the von Mises field."""
+    def solve(self, weight=None) -> dolfinx.fem.Function:
+        """Displacement (m) for the current temperature field; updates the von Mises field.
+
+        Args:
+            weight: (terms, normal) as for shift_weight, to solve the drift proxy's shift
+                weight on this operator too. With a shared LU factorisation the two
+                systems run their CG iterations together, one two-column triangular
+                solve per iteration (krylov.shared_pc_cg: about half the elastic solve
+                time of the 3-D example); otherwise one after the other.
+        """
         self._update_coefficients()
         A = self.A
         A.zeroEntries()
@@ -394,10 +403,23 @@ class ThermoElasticProblem:
             self._shared.use(A)
         else:
             self.ksp.setOperators(A)
-        solve_linear(self.ksp, self.b, self.u.x.petsc_vec, MechanicsError, "displacement")
-        self.linear_iterations += self.ksp.getIterationNumber()
+        shift = self._shift_system(*weight) if weight is not None else None
+        if shift is not None and self._shared is not None and shares_factorisation(self.ksp):
+            g, z, guess = shift
+            its = shared_pc_cg(self.ksp, [(self.b, self.u.x.petsc_vec, False),
+                                          (g, z.x.petsc_vec, guess)],
+                               MechanicsError, ["displacement", "shift weight"])[0]
+            shift = None  # solved with the displacement
+        else:
+            solve_linear(self.ksp, self.b, self.u.x.petsc_vec, MechanicsError, "displacement")
+            its = self.ksp.getIterationNumber()
+        self.linear_iterations += its
         if self._shared is not None:
-            self._shared.solved()
+            self._shared.solved(its)
+        if shift is not None:
+            self._solve_shift(*shift)
+        if weight is not None:
+            self._shift_done()
         self.u.x.scatter_forward()
         if self.free:  # fix the centre of mass: remove the rigid axial translation
             mass = self.comm.allreduce(dolfinx.fem.assemble_scalar(self._mass), op=MPI.SUM)
@@ -477,6 +499,12 @@ class ThermoElasticProblem:
             terms: the beam source terms [(q, measure)] of weighted_mean_displacement.
             normal: the outward surface normal n at the spot (3 components, tube frame).
         """
+        self._solve_shift(*self._shift_system(terms, normal))
+        self._shift_done()
+
+    def _shift_system(self, terms, normal):
+        """The shift weight's system (g, z, guess): g = ∂J/∂u, assembled when the terms
+        or n change, z its Function, guess: whether CG may start from the last z."""
         n = np.asarray(normal, dtype=float)
         c = n if self.domain.mesh.geometry.dim == 3 else np.array([0.0, n[2]])  # (r, z)
         key = tuple((id(q), id(meas)) for q, meas in terms)
@@ -537,11 +565,20 @@ class ThermoElasticProblem:
             # so it is close (3-D example: 1-2 iterations instead of 3-6, each a pair of
             # triangular solves); to the same tolerance, rtol × |g|. A direct solve ignores it.
             guess = self._shared is not None
+        return g, z, guess
+
+    def _solve_shift(self, g, z, guess: bool) -> None:
+        """The shift weight's own solve on the KSP's operator (from z when guess)."""
         self.ksp.setInitialGuessNonzero(guess)
         try:
             solve_linear(self.ksp, g, z.x.petsc_vec, MechanicsError, "shift weight")
         finally:
             self.ksp.setInitialGuessNonzero(False)
+
+    def _shift_done(self) -> None:
+        """After the shift weight's solve: its ghosts, and on affine tetrahedra the cell
+        integrals of its divergence (normal_shift's dot product)."""
+        z, div_z = self._shift[3], self._shift[9]
         z.x.scatter_forward()
         if div_z is not None:
             self._div_z = self.cell_means.integrate(div_z)

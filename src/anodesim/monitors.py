@@ -234,8 +234,7 @@ class Mechanics(Monitor):
         figure's largest and smallest value with their temperature fields."""
         start = time.perf_counter()
         if not self.weighted:  # the operator of the initial state
-            self.solver.solve()
-            self.solver.shift_weight(self.terms, self.map.normal)
+            self.solver.solve(weight=(self.terms, self.map.normal))
             self.weighted = True
         shift = self.solver.normal_shift()
         extra = self.pointing.shift_m(t) if self.pointing is not None else None
@@ -273,10 +272,10 @@ class Mechanics(Monitor):
         With a drift map, the shift weight is then solved again on this operator (weight)."""
         start = time.perf_counter()
         self.saved.add(self.row)
-        self.solver.solve()
-        if self.track and weight:
-            self.solver.shift_weight(self.terms, self.map.normal)
-            self.weighted = True
+        # with a drift map, the shift weight on this operator too (solved with u)
+        self.solver.solve(weight=(self.terms, self.map.normal) if self.track and weight
+                          else None)
+        self.weighted = self.weighted or bool(self.track and weight)
         ref = self.solver.reference_displacement()
         u = self.solver.weighted_mean_displacement(self.terms) - ref
         three = len(self.u_columns) == 3

@@ -215,11 +215,17 @@ def _serve(stdin, stdout) -> int:
         jobs.put(None)
 
     threading.Thread(target=read, daemon=True).start()
-    # imported while the parent solves; no warm-up figure: with the log axes' labels in
-    # plain text (no mathtext parser to build) it saved 6 ms of the figures for 54 ms
-    import matplotlib.backends.backend_agg  # noqa: F401
-
     from . import output
+
+    # While the parent solves: matplotlib.figure and the axes (not imported by the Agg
+    # backend itself), the fonts and the first draw's caches, so that the figures the parent
+    # sends at its end do not pay for them (0.2-0.35 s of the 3-D example's wall time, whose
+    # figures all wait for the end of the run). A warm-up that fails leaves it to the
+    # figures to report their own failure.
+    try:
+        output.warm_up()
+    except Exception:  # noqa: BLE001, S110
+        pass
 
     failed = 0
     while (job := jobs.get()) is not None:

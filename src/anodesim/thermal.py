@@ -193,9 +193,10 @@ class SharedPreconditioner:
             self.key, self.baseline, self.stale, self.built_for = key, None, False, A
         return rebuild
 
-    def solved(self) -> None:
-        """After a solve: note its iterations, and mark the hierarchy stale if they grew."""
-        its = self.ksp.getIterationNumber()
+    def solved(self, its: int | None = None) -> None:
+        """After a solve: note its iterations (default: the KSP's last solve's), and mark
+        the hierarchy stale if they grew."""
+        its = self.ksp.getIterationNumber() if its is None else its
         if self.baseline is None:
             self.baseline = its
         elif its > 2 * self.baseline + 5:

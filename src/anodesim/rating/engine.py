@@ -411,8 +411,7 @@ class _DriftProbe:
         # adjoint weight of one solve (ThermoElasticProblem.shift_weight; exact here: the
         # linear case's E, ν are constant), as the run's Mechanics monitor between saves.
         if not self.weighted:
-            self.solver.solve()
-            self.solver.shift_weight(self.terms, self.map.normal)
+            self.solver.solve(weight=(self.terms, self.map.normal))
             self.weighted = True
         d = self.map.apply(self.solver.normal_shift() * self.map.normal)
         return np.array([d[f] for f in self.figures])

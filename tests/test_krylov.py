@@ -1,0 +1,124 @@
+"""krylov.shared_pc_cg against PETSc's own KSPCG on the same operator and the same LU
+preconditioner: the same iteration counts and the same solutions to round-off (the
+summation order of the dot products), for a zero and a nonzero initial guess solved
+together, a guess that is already converged, and the error at max_it."""
+
+import numpy as np
+import pytest
+
+from anodesim import _mpi  # noqa: F401,I001  (MPI before PETSc)
+from petsc4py import PETSc
+
+from anodesim.krylov import DIVERGED_ITS, shared_pc_cg, shares_factorisation
+
+N = 30  # grid points per side: 900 unknowns
+
+
+def laplacian(scale: np.ndarray | None = None) -> PETSc.Mat:
+    """The 5-point Laplacian plus a unit mass term on an N x N grid (SPD); the diagonal
+    times `scale` for a perturbed copy (an inexact preconditioner)."""
+    n = N * N
+    A = PETSc.Mat().createAIJ([n, n], nnz=5, comm=PETSc.COMM_SELF)
+    for i in range(N):
+        for j in range(N):
+            row = i * N + j
+            d = 5.0 if scale is None else 5.0 * scale[row]
+            A.setValue(row, row, d)
+            for ii, jj in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
+                if 0 <= ii < N and 0 <= jj < N:
+                    A.setValue(row, ii * N + jj, -1.0)
+    A.assemble()
+    return A
+
+
+def cg_lu(A, P, rtol=1e-10, max_it=200) -> PETSc.KSP:
+    ksp = PETSc.KSP().create(PETSc.COMM_SELF)
+    ksp.setOperators(A, P)
+    ksp.setType("cg")
+    ksp.getPC().setType("lu")
+    ksp.getPC().setFactorSolverType("mumps")
+    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_it)
+    ksp.setErrorIfNotConverged(True)
+    return ksp
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(7)
+    A = laplacian()
+    P = laplacian(1.0 + 0.3 * rng.random(N * N))  # several CG iterations, not one
+    rhs = []
+    for _ in range(2):
+        b = A.createVecLeft()
+        b.setArray(rng.standard_normal(N * N))
+        rhs.append(b)
+    return A, P, rhs, rng
+
+
+def petsc_cg(A, P, b, x0=None, **tol):
+    """PETSc's KSPCG from x0 (zero if None): (solution, iterations)."""
+    ksp = cg_lu(A, P, **tol)
+    x = b.duplicate()
+    if x0 is not None:
+        x0.copy(x)
+        ksp.setInitialGuessNonzero(True)
+    ksp.solve(b, x)
+    return x.getArray().copy(), ksp.getIterationNumber()
+
+
+def test_two_systems_match_petsc_cg(problem):
+    A, P, (b1, b2), rng = problem
+    exact2, _ = petsc_cg(A, P, b2, rtol=1e-14)
+    guess = b2.duplicate()
+    guess.setArray(exact2 * (1.0 + 1e-3 * rng.standard_normal(N * N)))  # a close guess
+    ref1, its1 = petsc_cg(A, P, b1)
+    ref2, its2 = petsc_cg(A, P, b2, x0=guess)
+    assert its1 >= 4 and 1 <= its2 < its1  # a real iteration each, the guess saves some
+
+    x1, x2 = b1.duplicate(), guess.copy()
+    its = shared_pc_cg(cg_lu(A, P), [(b1, x1, False), (b2, x2, True)], RuntimeError,
+                       ["first", "second"])
+    assert its == [its1, its2]
+    for x, ref in ((x1, ref1), (x2, ref2)):
+        assert np.max(np.abs(x.getArray() - ref)) <= 1e-12 * np.max(np.abs(ref))
+    # and the solutions are those of the systems, to the tolerance (rtol 1e-10 x kappa)
+    r = b1.duplicate()
+    A.mult(x1, r)
+    r.axpy(-1.0, b1)
+    assert r.norm() <= 1e-8 * b1.norm()
+
+
+def test_converged_guess_takes_no_iteration(problem):
+    A, P, (b1, _), _ = problem
+    exact, _ = petsc_cg(A, P, b1, rtol=1e-14)
+    x = b1.duplicate()
+    x.setArray(exact)
+    ref, its_ref = petsc_cg(A, P, b1, x0=x)
+    its = shared_pc_cg(cg_lu(A, P), [(b1, x, True)], RuntimeError, ["x"])
+    assert its == [its_ref] == [0]
+    assert np.array_equal(x.getArray(), ref)
+
+
+def test_max_it_raises_with_petsc_reason(problem):
+    A, P, (b1, b2), _ = problem
+    with pytest.raises(PETSc.Error):  # PETSc's own behaviour at the same limit
+        petsc_cg(A, P, b1, max_it=2)
+    with pytest.raises(RuntimeError, match=f"the first linear solver .* reason {DIVERGED_ITS} "
+                                           "after 2 iterations"):
+        shared_pc_cg(cg_lu(A, P, max_it=2), [(b1, b1.duplicate(), False),
+                                              (b2, b2.duplicate(), False)],
+                     RuntimeError, ["first", "second"])
+
+
+def test_shares_factorisation_only_for_cg_on_lu(problem):
+    A, P, _, _ = problem
+    assert shares_factorisation(cg_lu(A, P))
+    preonly = cg_lu(A, P)
+    preonly.setType("preonly")
+    assert not shares_factorisation(preonly)
+    gamg = cg_lu(A, P)
+    gamg.getPC().setType("gamg")
+    assert not shares_factorisation(gamg)
+    unpreconditioned = cg_lu(A, P)
+    unpreconditioned.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+    assert not shares_factorisation(unpreconditioned)
