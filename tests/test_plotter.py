@@ -215,6 +215,73 @@ def test_a_log_time_axis_has_minor_ticks_at_2_and_5_of_each_decade(tmp_path):
     assert np.allclose(np.sort(np.unique(np.round(mantissa, 6))), [2.0, 5.0])
 
 
+def _drawn(monkeypatch):
+    """The figures output._save is given (still written)."""
+    from anodesim import output
+
+    figures, save = [], output._save
+    monkeypatch.setattr(output, "_save", lambda fig, path: (figures.append(fig), save(fig, path)))
+    return figures
+
+
+def test_limits_of_equal_value_share_one_line(tmp_path, monkeypatch):
+    """The interface's and the heat sink's 200 °C limits were two dashed lines drawn on top
+    of each other: one line now, its legend naming both; a limit far above the curves
+    (more than twice the hottest) is still left out."""
+    import numpy as np
+
+    from anodesim import output
+
+    figures = _drawn(monkeypatch)
+    t = np.geomspace(1e-6, 1.0, 50)
+    output.plot_timeseries(tmp_path / "T.png", t, {"peak": 30.0 + 200.0 * t ** 0.1},
+                           np.full(len(t), 10.0), "limits", log_time=True,
+                           limits={"interface": 200.0, "heat_sink": 200.0,
+                                   "coolant_side": 99.97, "melting": 3422.0})
+    ax = figures[0].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [x for x in labels if x.startswith("limit")] == [
+        "limit interface, heat_sink 200 °C", "limit coolant_side 99.97 °C"]
+    dashed = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert dashed == [99.97, 200.0]
+
+
+def test_temperature_maps_are_drawn_to_scale_with_ticks_along_the_whole_bar(tmp_path,
+                                                                             monkeypatch):
+    """A flat zoom on the spot and a tall body in one figure: each map to scale, the panels
+    sized to their cuts (no empty band: the two maps' boxes fill their cells' width to
+    within the colour bar), and the colour-bar ticks evenly spread along the power-law bar
+    with both ends labelled (the default ticks crowded at the hot end)."""
+    import numpy as np
+
+    from anodesim import output
+
+    figures = _drawn(monkeypatch)
+    xs, ys = np.linspace(-0.2, 0.2, 41), np.linspace(19.8, 20.0, 21)
+    xb, yb = np.linspace(-5.0, 5.0, 21), np.linspace(0.0, 20.0, 41)
+    hot = lambda x, y, w: 30.0 + 870.0 * np.exp(-(x[None, :] ** 2 + (y[:, None] - 20.0) ** 2)  # noqa: E731
+                                                  / w ** 2)
+    output.plot_slices(tmp_path / "F.png", [("spot", xs, ys, hot(xs, ys, 0.05), "r", "z"),
+                                            ("body", xb, yb, hot(xb, yb, 1.0), "r", "z")],
+                       "maps")
+    fig = figures[0]
+    fig.canvas.draw()
+    maps = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    for ax, (dx, dy) in zip(maps, ((0.41, 0.21), (10.5, 20.5))):  # cell edges: +1 cell
+        box = ax.get_window_extent()
+        assert box.width / box.height == pytest.approx(dx / dy, rel=0.01)  # to scale
+    gaps = [maps[1].get_window_extent().x0 - maps[0].get_window_extent().x1]
+    assert gaps[0] < 2.5 * fig.dpi  # the bar and its labels, the next map's labels
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 2
+    for bar, T in zip(bars, (hot(xs, ys, 0.05), hot(xb, yb, 1.0))):
+        ticks = np.asarray(bar.get_yticks())
+        lo, hi = float(T.min()), float(T.max())
+        assert ticks[0] == pytest.approx(lo, rel=1e-3) and ticks[-1] == pytest.approx(hi, rel=1e-3)
+        along = np.diff(((ticks - lo) / (hi - lo)) ** 0.3)  # positions along the bar
+        assert len(ticks) >= 4 and along.max() < 2.5 * along.min()
+
+
 def test_the_command_line_and_the_figure_process_start_numpy_with_one_blas_thread(
         tmp_path, monkeypatch):
     """numpy's OpenBLAS starts a spinning second thread at import unless

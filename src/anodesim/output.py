@@ -316,10 +316,14 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
     ax.set_ylabel("temperature (°C)")
     top = max((max(v) for v in curves.values() if len(v)), default=0.0)
     colours = ("tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan")
-    for i, (name, value) in enumerate((limits or {}).items()):
+    # limits of equal value (the interface's and the heat sink's 200 °C) share one line
+    shown: dict[str, list[str]] = {}
+    for name, value in (limits or {}).items():
         if value <= 2.0 * max(top, 1.0):
-            ax.axhline(value, color=colours[i % len(colours)], ls="--", lw=1.0,
-                       label=f"limit {name} {value:.4g} °C")
+            shown.setdefault(f"{value:.4g}", []).append(name)
+    for i, (value, names) in enumerate(shown.items()):
+        ax.axhline(float(value), color=colours[i % len(colours)], ls="--", lw=1.0,
+                   label=f"limit {', '.join(names)} {value} °C")
     ax.grid(True, which="major", alpha=0.3)
     ax2 = ax.twinx()
     ax2.stairs(power[1:], tp, fill=True, color="0.9", linewidth=0)
@@ -351,24 +355,55 @@ def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]
 
 def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     """PNG of temperature maps on plane cuts: panels of (label, x, y, T, xlabel, ylabel),
-    x and y axes (mm), T (°C, NaN outside the body) of shape (len(y), len(x))."""
+    x and y axes (mm), T (°C, NaN outside the body) of shape (len(y), len(x)).
+
+    The maps are drawn to scale at one height, each panel as wide as its cut (within
+    limits), with a colour bar of a fixed width beside it: a tall body and a flat zoom on
+    the spot share the figure without an empty band between them."""
     import numpy as np
+    from matplotlib.colors import PowerNorm
+    from matplotlib.ticker import FuncFormatter
 
-    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(5.2 * len(panels), 4.6),
-                        margins_in=(0.8, 0.5, 0.6, 0.55), wspace=0.35)
-    for ax, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), panels):
-        from matplotlib.colors import PowerNorm
-
+    height, bar, gap, right = 3.4, 0.22, 1.75, 1.0  # inches: maps, bar, between, after
+    widths = [min(max(height * np.ptp(x) / max(np.ptp(y), 1e-300), 1.2), 5.0)
+              for _, x, y, *_ in panels]
+    cells = [w + bar + 0.15 for w in widths]  # a map, the bar's pad and the bar
+    fig, axes = _figure(nrows=1, ncols=len(panels),
+                        figsize=(1.0 + sum(cells) + gap * (len(panels) - 1) + right,
+                                 height + 1.15),
+                        margins_in=(1.0, right, 0.6, 0.55),
+                        wspace=gap / float(np.mean(cells)),
+                        gridspec_kw={"width_ratios": cells})
+    for ax, cell, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), cells, panels):
+        lo, hi = float(np.nanmin(T)), float(np.nanmax(T))
         # a power-law colour scale: the spot is hundreds of kelvin above the rest
+        norm = PowerNorm(0.3, vmin=lo, vmax=hi)
         im = ax.pcolormesh(x, y, np.ma.masked_invalid(T), shading="auto", cmap="inferno",
-                           norm=PowerNorm(0.3, vmin=np.nanmin(T), vmax=np.nanmax(T)))
+                           norm=norm)
         ax.set_aspect("equal")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(label, fontsize=9)
-        fig.colorbar(im, ax=ax, label="temperature (°C)", shrink=0.85)
+        cb = fig.colorbar(im, ax=ax, label="temperature (°C)", fraction=bar / cell,
+                          pad=0.15 / cell)
+        cb.set_ticks(_power_ticks(norm, lo, hi))
+        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}"))
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
+
+
+def _power_ticks(norm, lo: float, hi: float, n: int = 6) -> list[float]:
+    """About n colour-bar ticks evenly spaced along a PowerNorm's bar (not in temperature,
+    where the default ticks crowd at the hot end), at two significant digits, with both
+    ends."""
+    import numpy as np
+
+    if not hi > lo:
+        return [lo]
+    values = [float(norm.inverse(u)) for u in np.linspace(0.0, 1.0, n)]
+    nice = sorted({float(f"{v:.2g}") for v in values[1:-1]})
+    # the ends exact (a rounded end falls off the bar); the formatter shows 4 digits
+    return [lo] + [v for v in nice if lo < v < hi] + [hi]
 
 
 def cycles_between(t_saved, t, T_peak) -> bool:
