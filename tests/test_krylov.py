@@ -1,7 +1,9 @@
 """krylov.shared_pc_cg against PETSc's own KSPCG on the same operator and the same LU
 preconditioner: the same iteration counts and the same solutions to round-off (the
 summation order of the dot products), for a zero and a nonzero initial guess solved
-together, a guess that is already converged, and the error at max_it."""
+together, a guess that is already converged, a zero right-hand side with a nonzero guess;
+the same failures (max_it, an indefinite preconditioner) with PETSc's reasons, and a
+failed factorisation as the caller's error, not a PETSc one."""
 
 import numpy as np
 import pytest
@@ -9,7 +11,8 @@ import pytest
 from anodesim import _mpi  # noqa: F401,I001  (MPI before PETSc)
 from petsc4py import PETSc
 
-from anodesim.krylov import DIVERGED_ITS, shared_pc_cg, shares_factorisation
+from anodesim.krylov import (DIVERGED_INDEFINITE_PC, DIVERGED_ITS, shared_pc_cg,
+                              shares_factorisation)
 
 N = 30  # grid points per side: 900 unknowns
 
@@ -122,3 +125,57 @@ def test_shares_factorisation_only_for_cg_on_lu(problem):
     unpreconditioned = cg_lu(A, P)
     unpreconditioned.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
     assert not shares_factorisation(unpreconditioned)
+
+
+def test_zero_rhs_with_a_guess_converges_as_petsc(problem):
+    """b = 0 with a nonzero guess: PETSc measures against the first residual then (its
+    reference ‖B b‖ is zero), and so does shared_pc_cg, to the same iteration."""
+    A, P, (b1, _), rng = problem
+    zero = b1.duplicate()
+    zero.set(0.0)
+    guess = b1.duplicate()
+    guess.setArray(rng.standard_normal(N * N))
+    ref, its_ref = petsc_cg(A, P, zero, x0=guess)
+    x = guess.copy()
+    its = shared_pc_cg(cg_lu(A, P), [(zero, x, True)], RuntimeError, ["x"])
+    assert its == [its_ref] and its_ref > 0
+    assert np.max(np.abs(x.getArray() - ref)) <= 1e-12 * np.max(np.abs(guess.getArray()))
+
+
+def test_an_indefinite_preconditioner_stops_as_petsc(problem):
+    """A preconditioner with negative pivots: PETSc's CG stops on beta·beta_old < 0
+    (DIVERGED_INDEFINITE_PC) and so does shared_pc_cg, with that reason."""
+    A, _, (b1, _), rng = problem
+    scale = 1.0 + 0.3 * rng.random(N * N)
+    scale[::7] *= -1.0  # some negative diagonal entries: an indefinite factorisation
+    P = laplacian(scale)
+    with pytest.raises(PETSc.Error):
+        petsc_cg(A, P, b1)
+    with pytest.raises(RuntimeError, match=f"reason {DIVERGED_INDEFINITE_PC} "):
+        shared_pc_cg(cg_lu(A, P), [(b1, b1.duplicate(), False)], RuntimeError, ["x"])
+
+
+def test_a_failed_factorisation_is_the_callers_error(problem):
+    """A singular operator (a zero row): MUMPS fails to factorise it; the caller's error
+    (a RunFailure in a run: one line, exit status 1) is raised, not a PETSc error."""
+    A, _, (b1, _), _ = problem
+    S = A.duplicate(copy=True)
+    S.zeroRows([5], diag=0.0)
+    with pytest.raises(RuntimeError, match="shared factorisation\\) failed \\(PETSc error"):
+        shared_pc_cg(cg_lu(S, S), [(b1, b1.duplicate(), False)], RuntimeError, ["x"])
+
+
+def test_options_under_the_prefix_keep_petscs_own_solver(problem):
+    """A user's PETSc options for the solver (here a monitor) are applied by PETSc's KSP
+    only: shares_factorisation declines when any option carries the KSP's prefix."""
+    A, P, _, _ = problem
+    ksp = cg_lu(A, P)
+    ksp.setOptionsPrefix("krylov_test_")
+    assert shares_factorisation(ksp)
+    options = PETSc.Options()
+    options["krylov_test_ksp_monitor"] = None
+    try:
+        assert not shares_factorisation(ksp)
+    finally:
+        options.delValue("krylov_test_ksp_monitor")
+    assert shares_factorisation(ksp)

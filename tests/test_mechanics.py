@@ -408,6 +408,50 @@ def test_shift_weight_solved_again_on_a_new_operator_is_exact(solver):
     T.x.array[:] = T0
 
 
+def test_displacement_and_shift_weight_solved_together_equal_one_after_the_other(
+        monkeypatch):
+    """solve(weight=...) on the shared LU factorisation runs the displacement's and the
+    shift weight's CG together (krylov.shared_pc_cg): the displacement, the weight, its
+    cell divergences, the proxy and the iteration counts equal those of a solve followed
+    by shift_weight (PETSc's KSPCG) to round-off (1e-12), at a first save (zero guess)
+    and after the temperature moved (the weight's CG from the last weight)."""
+    import ufl
+
+    dom, mats, T = _two_material_box()
+    T0 = T.x.array.copy()
+    normal = np.array([0.0, 0.0, 1.0])
+    calls = []
+    paired = mechanics.shared_pc_cg
+    monkeypatch.setattr(mechanics, "shared_pc_cg", lambda *a: calls.append(1) or paired(*a))
+    got = {}
+    for path in ("together", "one after the other"):
+        if path != "together":
+            monkeypatch.setattr(mechanics, "shares_factorisation", lambda ksp: False)
+        T.x.array[:] = T0
+        p = mechanics.ThermoElasticProblem(dom, mats, T, {"base": "clamped"}, False, 300.0,
+                                           solver="iterative")
+        terms = [(dolfinx.fem.Constant(dom.mesh, 1.0),
+                  ufl.Measure("ds", domain=dom.mesh, subdomain_data=dom.facet_tags)(4))]
+        rows = []
+        for scale in (1.0, 1.6):
+            T.x.array[:] = 300.0 + scale * (T0 - 300.0)
+            if path == "together":
+                p.solve(weight=(terms, normal))
+            else:
+                p.solve()
+                p.shift_weight(terms, normal)
+            rows.append((p.u.x.array.copy(), p._shift[3].x.array.copy(), p._div_z.copy(),
+                         p.normal_shift(), p.linear_iterations))
+        got[path] = rows
+    assert len(calls) == 2  # the pair was solved together twice, then not at all
+    for (u, z, div, J, its), (u1, z1, div1, J1, its1) in zip(got["together"],
+                                                            got["one after the other"]):
+        for a, b in ((u, u1), (z, z1), (div, div1)):
+            assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max() and np.abs(b).max() > 0
+        assert J == pytest.approx(J1, rel=1e-12) and its == its1 > 0
+    T.x.array[:] = T0
+
+
 def test_two_regions_of_one_material_are_range_checked_each():
     """Each region's nodes are range-checked against its material's tables, also when two
     regions share a material (the check was keyed by material: one region's nodes only).

@@ -15,7 +15,8 @@ Each system follows PETSc's KSPCG with its default convergence test exactly (pre
 residual norm; with a zero initial guess relative to the first preconditioned residual,
 with a nonzero one to the preconditioned right-hand side, rtol, atol, dtol and max_it of
 the KSP; the same breakdown checks), so iterates and iteration counts are PETSc's up to the
-summation order of the dot products.
+summation order of the dot products. (One difference: PETSc's CG takes one iteration even
+at max_it = 0; a KSP here always has max_it 2000.)
 """
 
 from __future__ import annotations
@@ -24,13 +25,22 @@ import numpy as np
 from mpi4py import MPI
 from petsc4py import PETSc
 
-#: PETSc's KSPConvergedReason values reported in the errors (petsc/include/petscksp.h).
-DIVERGED_ITS, DIVERGED_DTOL, DIVERGED_INDEFINITE_MAT, DIVERGED_NANORINF = -3, -4, -8, -9
+_REASON = PETSc.KSP.ConvergedReason
+#: PETSc's KSPConvergedReason values reported in the errors.
+DIVERGED_ITS, DIVERGED_DTOL = _REASON.DIVERGED_MAX_IT, _REASON.DIVERGED_DTOL
+DIVERGED_INDEFINITE_PC, DIVERGED_INDEFINITE_MAT = (_REASON.DIVERGED_INDEFINITE_PC,
+                                                   _REASON.DIVERGED_INDEFINITE_MAT)
+DIVERGED_NANORINF = _REASON.DIVERGED_NANORINF
 
 
 def shares_factorisation(ksp: PETSc.KSP) -> bool:
-    """Whether ``ksp`` is CG on an LU factorisation with the preconditioned norm: the
-    solves :func:`shared_pc_cg` may take over."""
+    """Whether ``ksp`` is CG on an LU factorisation with the preconditioned norm and no
+    PETSc option under its prefix: the solves :func:`shared_pc_cg` may take over. A user's
+    options for the solver (a monitor, another convergence test, min_it, ...) keep PETSc's
+    own KSP, which applies them."""
+    prefix = ksp.getOptionsPrefix() or ""
+    if prefix and any(key.startswith(prefix) for key in PETSc.Options().getAll()):
+        return False
     return (ksp.getType() == PETSc.KSP.Type.CG and ksp.getPC().getType() == PETSc.PC.Type.LU
             and ksp.getNormType() == PETSc.KSP.NormType.PRECONDITIONED)
 
@@ -75,21 +85,22 @@ def shared_pc_cg(ksp: PETSc.KSP, systems: list[tuple[PETSc.Vec, PETSc.Vec, bool]
         whats: a name per system for the error message.
 
     Returns:
-        The iteration count of each system (as KSPGetIterationNumber would give).
+        The iteration count of each system (as KSPGetIterationNumber would give; the KSP's
+        own iteration number and converged reason are not set by these solves).
 
     Raises:
         error: a system diverged or reached max_it (PETSc's reason in the message).
     """
-    ksp.setUp()
     A = ksp.getOperators()[0]
-    factor = ksp.getPC().getFactorMatrix()
     rtol, atol, dtol, max_it = ksp.getTolerances()
     comm = A.getComm().tompi4py()
-    state = [_System(A, b, x, guess) for b, x, guess in systems]
+    state: list[_System] = []
     mats: dict[int, tuple] = {}
 
     def apply(columns: list[np.ndarray]) -> list[np.ndarray]:
-        """The preconditioner applied to every column at once (one MatMatSolve)."""
+        """The preconditioner applied to every column at once (one MatMatSolve). The
+        results are views of one buffer, overwritten by the next application with as
+        many columns: each is used before then."""
         k = len(columns)
         if k not in mats:
             n, N = A.getSizes()[0]
@@ -115,6 +126,9 @@ def shared_pc_cg(ksp: PETSc.KSP, systems: list[tuple[PETSc.Vec, PETSc.Vec, bool]
         return comm.allreduce(local, op=MPI.SUM) if comm.size > 1 else local
 
     try:
+        ksp.setUp()  # the factorisation (new, or the shared one reused)
+        factor = ksp.getPC().getFactorMatrix()
+        state.extend(_System(A, b, x, guess) for b, x, guess in systems)
         # iteration 0: z = B r, and B b for a nonzero guess (the default test's reference)
         guessed = [s for s in state if s.guess]
         z = apply([s.r for s in state] + [s.b.getArray(readonly=True) for s in guessed])
@@ -129,7 +143,9 @@ def shared_pc_cg(ksp: PETSc.KSP, systems: list[tuple[PETSc.Vec, PETSc.Vec, bool]
             dp = float(np.sqrt(dp2))
             if not np.isfinite(dp):
                 raise fail(s, DIVERGED_NANORINF, what)
-            s.rnorm0 = float(snorm[id(s)]) if s.guess else dp
+            # a nonzero guess: relative to ‖B b‖, or to the residual when b = 0 (PETSc's
+            # special case)
+            s.rnorm0 = (float(snorm[id(s)]) or dp) if s.guess else dp
             s.ttol = max(rtol * s.rnorm0, atol)
             s.done = dp <= s.ttol
             if not s.done and dtol > 0 and dp >= dtol * s.rnorm0:
@@ -143,10 +159,12 @@ def shared_pc_cg(ksp: PETSc.KSP, systems: list[tuple[PETSc.Vec, PETSc.Vec, bool]
             if i >= max_it:
                 s, what = active[0]
                 raise fail(s, DIVERGED_ITS, what)
-            for s, _ in active:
+            for s, what in active:
                 s.its = i + 1
                 if s.beta == 0.0:  # KSP_CONVERGED_ATOL
                     s.done = True
+                elif i > 0 and s.beta * s.betaold < 0.0:
+                    raise fail(s, DIVERGED_INDEFINITE_PC, what)
             active = [(s, what) for s, what in active if not s.done]
             if not active:
                 break
@@ -183,6 +201,9 @@ def shared_pc_cg(ksp: PETSc.KSP, systems: list[tuple[PETSc.Vec, PETSc.Vec, bool]
         for s in state:
             s.x.setArray(s.xa)
         return [s.its for s in state]
+    except PETSc.Error as e:  # a factorisation or a solve failed inside PETSc
+        raise error(f"the {' and '.join(whats)} linear solver (cg/lu, shared factorisation) "
+                    f"failed (PETSc error {e.ierr})") from None
     finally:
         for s in state:
             s.destroy()
