@@ -30,8 +30,8 @@ from petsc4py import PETSc
 
 from . import coupling, materials as mat_lib
 from .errors import RunFailure
-from .krylov import shared_pc_cg, shares_factorisation
 from .geometry import AnodeMesh
+from .krylov import shared_pc_cg, shares_factorisation
 from .solver_choice import lu_preconditioned
 from .thermal import (CoefficientGather, SharedPreconditioner, linear_solver, resolve_solver,
                       solve_linear)
