@@ -282,6 +282,26 @@ def test_temperature_maps_are_drawn_to_scale_with_ticks_along_the_whole_bar(tmp_
         assert len(ticks) >= 4 and along.max() < 2.5 * along.min()
 
 
+def test_colour_bar_ticks_follow_the_range():
+    """The ticks' resolution follows the range (tens of kelvin over 870 K, hundredths over
+    0.4 K), never finer than 0.01 K: a field uniform to less gets one label, not nine
+    decimals of round-off; the ends are the exact extremes (a rounded end would fall off
+    the bar)."""
+    from matplotlib.colors import PowerNorm
+
+    from anodesim.output import _power_ticks
+
+    def ticks(lo, hi):
+        return _power_ticks(PowerNorm(0.3, vmin=lo, vmax=hi), lo, hi)
+
+    assert ticks(30.8, 899.1) == ([30.8, 70.0, 190.0, 440.0, 899.1], 0)
+    got, decimals = ticks(39.81, 40.23)
+    assert decimals == 2 and got[0] == 39.81 and got[-1] == 40.23 and len(got) == 5
+    assert all(abs(v * 100 - round(v * 100)) < 1e-6 for v in got)
+    assert ticks(40.000012682, 40.000012776) == ([40.000012729], 2)
+    assert ticks(20.0, 20.0) == ([20.0], 2)
+
+
 def test_the_command_line_and_the_figure_process_start_numpy_with_one_blas_thread(
         tmp_path, monkeypatch):
     """numpy's OpenBLAS starts a spinning second thread at import unless

@@ -357,16 +357,18 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     """PNG of temperature maps on plane cuts: panels of (label, x, y, T, xlabel, ylabel),
     x and y axes (mm), T (°C, NaN outside the body) of shape (len(y), len(x)).
 
-    The maps are drawn to scale at one height, each panel as wide as its cut (within
-    limits), with a colour bar of a fixed width beside it: a tall body and a flat zoom on
-    the spot share the figure without an empty band between them."""
+    The maps are drawn to scale, each panel as wide as its cut at a common height (within
+    limits; a flat cut is lower), with a colour bar of a fixed width as tall as its map: a
+    tall body and a flat zoom on the spot share the figure without an empty band."""
     import numpy as np
     from matplotlib.colors import PowerNorm
     from matplotlib.ticker import FuncFormatter
 
-    height, bar, gap, right = 3.4, 0.22, 1.75, 1.0  # inches: maps, bar, between, after
-    widths = [min(max(height * np.ptp(x) / max(np.ptp(y), 1e-300), 1.2), 5.0)
-              for _, x, y, *_ in panels]
+    tall, bar, gap, right = 3.4, 0.22, 1.75, 1.0  # inches: maps, bar, between, after
+    aspects = [np.ptp(x) / max(np.ptp(y), 1e-300) for _, x, y, *_ in panels]
+    widths = [min(max(tall * a, 1.2), 5.0) for a in aspects]
+    heights = [min(w / a, tall) for w, a in zip(widths, aspects)]  # the maps' own heights
+    height = max(heights)
     cells = [w + bar + 0.15 for w in widths]  # a map, the bar's pad and the bar
     fig, axes = _figure(nrows=1, ncols=len(panels),
                         figsize=(1.0 + sum(cells) + gap * (len(panels) - 1) + right,
@@ -374,8 +376,11 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
                         margins_in=(1.0, right, 0.6, 0.55),
                         wspace=gap / float(np.mean(cells)),
                         gridspec_kw={"width_ratios": cells})
-    for ax, cell, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), cells, panels):
+    for ax, cell, h, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), cells,
+                                                             heights, panels):
         lo, hi = float(np.nanmin(T)), float(np.nanmax(T))
+        if hi - lo < 0.1:  # uniform to 0.1 K: one colour, not round-off stretched over all
+            lo, hi = 0.5 * (lo + hi) - 0.05, 0.5 * (lo + hi) + 0.05
         # a power-law colour scale: the spot is hundreds of kelvin above the rest
         norm = PowerNorm(0.3, vmin=lo, vmax=hi)
         im = ax.pcolormesh(x, y, np.ma.masked_invalid(T), shading="auto", cmap="inferno",
@@ -385,25 +390,33 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
         ax.set_ylabel(ylabel)
         ax.set_title(label, fontsize=9)
         cb = fig.colorbar(im, ax=ax, label="temperature (°C)", fraction=bar / cell,
-                          pad=0.15 / cell)
-        cb.set_ticks(_power_ticks(norm, lo, hi))
-        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}"))
+                          pad=0.15 / cell, shrink=max(h / height, 0.4))
+        ticks, decimals = _power_ticks(norm, lo, hi)
+        cb.set_ticks(ticks)
+        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=decimals: f"{v:.{d}f}"))
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
 
-def _power_ticks(norm, lo: float, hi: float, n: int = 6) -> list[float]:
+def _power_ticks(norm, lo: float, hi: float, n: int = 6) -> tuple[list[float], int]:
     """About n colour-bar ticks evenly spaced along a PowerNorm's bar (not in temperature,
-    where the default ticks crowd at the hot end), at two significant digits, with both
-    ends."""
+    where the default ticks crowd at the hot end) with both ends, and the decimals to
+    print them with: the inner ticks rounded to a tenth of the range's order of magnitude
+    (870 K: tens; 0.4 K: hundredths; never finer than 0.01 K), the ends exact (a rounded
+    end falls off the bar)."""
+    import math
+
     import numpy as np
 
-    if not hi > lo:
-        return [lo]
-    values = [float(norm.inverse(u)) for u in np.linspace(0.0, 1.0, n)]
-    nice = sorted({float(f"{v:.2g}") for v in values[1:-1]})
-    # the ends exact (a rounded end falls off the bar); the formatter shows 4 digits
-    return [lo] + [v for v in nice if lo < v < hi] + [hi]
+    # hundredths of a kelvin at the finest: a field uniform to less (a body back at its
+    # coolant's temperature) gets one label, mid-bar
+    step = 10.0 ** math.floor(math.log10(max((hi - lo) / 10.0, 0.01)))
+    decimals = max(0, -math.floor(math.log10(step)))
+    if not hi - lo > 2 * step:
+        return [0.5 * (lo + hi)], decimals
+    inner = sorted({round(float(norm.inverse(u)) / step) * step
+                    for u in np.linspace(0.0, 1.0, n)[1:-1]})
+    return [lo] + [v for v in inner if lo + step / 2 < v < hi - step / 2] + [hi], decimals
 
 
 def cycles_between(t_saved, t, T_peak) -> bool:
