@@ -84,11 +84,13 @@ def test_split_interface_with_ghost_nodes_two_ranks(tmp_path, size_mm):
 
 @pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
 def test_3d_iterative_two_ranks_match_one(tmp_path):
-    """3-D reflection anode at a 20° anode angle with CG + GAMG (thermal) and CG + GAMG
-    with the rigid-body near-nullspace (mechanics), rtol 1e-10: a different partition
-    changes the preconditioner, so the two runs agree to the solver tolerance, not to
-    round-off. With rtol 1e-10 on the preconditioned residual and κ(P⁻¹A) ≲ 1e2, the
-    temperatures and displacements agree to 1e-7 relative."""
+    """3-D reflection anode at a 20° anode angle with the iterative solver (this mesh is
+    small enough for CG on a shared MUMPS LU factorisation, thermal and mechanics; the
+    displacement and the drift proxy's weight iterate together on two ranks,
+    krylov.shared_pc_cg), rtol 1e-10: a different partition changes the preconditioner,
+    so the two runs agree to the solver tolerance, not to round-off. With rtol 1e-10 on
+    the preconditioned residual and κ(P⁻¹A) ≲ 1e2, the temperatures and displacements
+    agree to 1e-7 relative."""
     case = reflection_3d(probes={"below": {"r_mm": 0.0, "depth_mm": 0.05}},
                          mounts={"cooled_end": {"type": "clamped"}},
                          drift={"view_direction": [0.0, 1.0, 1.0], "source_object_mm": 20.0,
