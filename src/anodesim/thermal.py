@@ -285,13 +285,24 @@ class CoefficientGather:
 
 def solve_linear(ksp, b, x, error, what: str) -> None:
     """ksp.solve, with a failure to converge (an iterative solver over its iteration limit,
-    a breakdown) raised as `error` with PETSc's reason, not as a bare PETSc error."""
+    a breakdown, a failed factorisation) raised as `error` with PETSc's reason, not as a
+    bare PETSc error.
+
+    The reason is checked after the solve as well: PETSc raises on a KSP that did not
+    converge (KSPSetErrorIfNotConverged) only the first time in a process; once one such
+    error has been caught, later ones return normally with a negative reason (seen with
+    this wheel's PETSc: tests/test_krylov.py). An API user's second run, or a rating's
+    later FE runs, would otherwise go on with an unconverged solution."""
     try:
         ksp.solve(b, x)
     except PETSc.Error as e:
         raise error(f"the {what} linear solver ({ksp.getType()}/{ksp.getPC().getType()}) did "
                     f"not converge: reason {ksp.getConvergedReason()} after "
                     f"{ksp.getIterationNumber()} iterations (PETSc error {e.ierr})") from None
+    if ksp.getConvergedReason() < 0:
+        raise error(f"the {what} linear solver ({ksp.getType()}/{ksp.getPC().getType()}) did "
+                    f"not converge: reason {ksp.getConvergedReason()} after "
+                    f"{ksp.getIterationNumber()} iterations")
 
 
 class ThermalProblem:
