@@ -7,7 +7,8 @@ preconditioner application is a pair of triangular solves through the whole fact
 each on the 3-D example's elastic operator (10 638 dofs, 5.3 M factor entries), about
 nine of them a save. The triangular solves are bound by reading the factor, not by
 arithmetic, so MUMPS solves two right-hand sides at once (MatMatSolve) for barely more
-than one (studies/benchmark_3d.py --stages; 6.4 against 5.9 ms measured on this factor).
+than one (this factor, in the 3-D example's run: 8.3 against 7.3 ms; alone 6.4 against
+5.9 ms); the elastic stage of the run: 2.2-2.7 → 1.7 s of CPU (README § Performance).
 :func:`shared_pc_cg` runs the systems' CG iterations in step and applies the
 preconditioner to all their residuals in one MatMatSolve.
 
