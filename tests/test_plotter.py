@@ -302,6 +302,20 @@ def test_colour_bar_ticks_follow_the_range():
     assert ticks(20.0, 20.0) == ([20.0], 2)
 
 
+def test_a_map_without_values_or_extent_is_still_drawn(tmp_path):
+    """A cut that holds no body (all NaN) or has no extent along one axis draws an empty
+    panel; the figure is written (no NaN reaches the colour-bar ticks)."""
+    import numpy as np
+
+    from anodesim import output
+
+    x, y = np.linspace(0.0, 1.0, 5), np.linspace(0.0, 2.0, 7)
+    output.plot_slices(tmp_path / "F.png", [
+        ("empty", x, y, np.full((7, 5), np.nan), "x", "y"),
+        ("line", x, np.array([1.0]), np.full((1, 5), 40.0), "x", "y")], "edge cases")
+    assert (tmp_path / "F.png").stat().st_size > 5_000
+
+
 def test_the_command_line_and_the_figure_process_start_numpy_with_one_blas_thread(
         tmp_path, monkeypatch):
     """numpy's OpenBLAS starts a spinning second thread at import unless

@@ -365,7 +365,8 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     from matplotlib.ticker import FuncFormatter
 
     tall, bar, gap, right = 3.4, 0.22, 1.75, 1.0  # inches: maps, bar, between, after
-    aspects = [np.ptp(x) / max(np.ptp(y), 1e-300) for _, x, y, *_ in panels]
+    aspects = [max(float(np.ptp(x)) / max(float(np.ptp(y)), 1e-300), 1e-6)
+               for _, x, y, *_ in panels]
     widths = [min(max(tall * a, 1.2), 5.0) for a in aspects]
     heights = [min(w / a, tall) for w, a in zip(widths, aspects)]  # the maps' own heights
     height = max(heights)
@@ -378,7 +379,8 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
                         gridspec_kw={"width_ratios": cells})
     for ax, cell, h, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), cells,
                                                              heights, panels):
-        lo, hi = float(np.nanmin(T)), float(np.nanmax(T))
+        finite = np.asarray(T)[np.isfinite(T)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         if hi - lo < 0.1:  # uniform to 0.1 K: one colour, not round-off stretched over all
             lo, hi = 0.5 * (lo + hi) - 0.05, 0.5 * (lo + hi) + 0.05
         # a power-law colour scale: the spot is hundreds of kelvin above the rest
