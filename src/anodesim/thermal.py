@@ -293,16 +293,15 @@ def solve_linear(ksp, b, x, error, what: str) -> None:
     error has been caught, later ones return normally with a negative reason (seen with
     this wheel's PETSc: tests/test_krylov.py). An API user's second run, or a rating's
     later FE runs, would otherwise go on with an unconverged solution."""
+    raised = ""
     try:
         ksp.solve(b, x)
     except PETSc.Error as e:
+        raised = f" (PETSc error {e.ierr})"
+    if raised or ksp.getConvergedReason() < 0:
         raise error(f"the {what} linear solver ({ksp.getType()}/{ksp.getPC().getType()}) did "
                     f"not converge: reason {ksp.getConvergedReason()} after "
-                    f"{ksp.getIterationNumber()} iterations (PETSc error {e.ierr})") from None
-    if ksp.getConvergedReason() < 0:
-        raise error(f"the {what} linear solver ({ksp.getType()}/{ksp.getPC().getType()}) did "
-                    f"not converge: reason {ksp.getConvergedReason()} after "
-                    f"{ksp.getIterationNumber()} iterations")
+                    f"{ksp.getIterationNumber()} iterations{raised}")
 
 
 class ThermalProblem:
