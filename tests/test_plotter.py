@@ -417,3 +417,57 @@ def test_the_child_is_started_only_when_a_core_is_idle_now(monkeypatch):
     finally:
         spin.kill()
         spin.wait()
+
+
+def test_the_child_draws_figures_side_by_side_in_helpers_and_reports_each_failure(tmp_path):
+    """The figure child (_serve, in a fresh interpreter) hands the jobs to forked helpers,
+    two at once, and draws a job itself while both are busy. Here the two helpers block
+    until the child has drawn the third job (a pipe, no sleep), then one dies of SIGKILL
+    and one raises: each is one line naming its file (the signal, the error with the
+    helper's pid), the child's own and the later figure are written, the status is 1."""
+    script = textwrap.dedent(f"""
+        import os, pickle, socket
+        from pathlib import Path
+        from anodesim import output, plotter
+
+        gate_r, gate_w = os.pipe()  # released by the child's own job
+
+        def fake(path, *args, **kwargs):
+            if path.endswith(".kill") or path.endswith(".fail"):
+                os.read(gate_r, 1)  # a helper: wait for the child's job
+                if path.endswith(".kill"):
+                    os.kill(os.getpid(), 9)
+                raise ValueError(f"bad in {{os.getpid()}}")
+            Path(path).write_text(str(os.getpid()))
+            if path.endswith("c.ok"):
+                os.write(gate_w, b"xx")
+
+        output.plot_timeseries = fake
+        plotter._helpers = lambda: 2
+        ours, theirs = socket.socketpair()
+        for name in ("a.kill", "b.fail", "c.ok", "d.ok"):
+            ours.sendall(pickle.dumps(("plot_timeseries", ({str(tmp_path)!r} + "/" + name,),
+                                       {{}})))
+        ours.shutdown(socket.SHUT_WR)
+        r, w = os.pipe()
+        with os.fdopen(w, "wb") as out:
+            status = plotter._serve(theirs.makefile("rb"), out)
+        print("STATUS", status, "PID", os.getpid())
+        print(os.read(r, 100000).decode(), end="")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "DeprecationWarning" not in done.stderr, done.stderr
+    first, *lines = done.stdout.splitlines()
+    _, status, _, pid = first.split()
+    assert status == "1"
+    assert sorted(lines)[0] == f"{tmp_path}/a.kill failed (its drawing process ended with " \
+                               "signal 9)"
+    m = re.fullmatch(rf"{re.escape(str(tmp_path))}/b\.fail failed \(ValueError: bad in "
+                     r"(\d+)\)", sorted(lines)[1])
+    assert m and m.group(1) != pid, lines  # drawn by a helper, not the child
+    assert len(lines) == 2
+    assert (tmp_path / "c.ok").read_text() == pid  # both helpers busy: the child drew it
+    assert (tmp_path / "d.ok").exists()
+    assert not (tmp_path / "a.kill").exists() and not (tmp_path / "b.fail").exists()

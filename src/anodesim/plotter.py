@@ -8,6 +8,10 @@ The parent then sends each figure as soon as its data is ready: the name of a pl
 function of :mod:`anodesim.output` and its arguments, pickled through the child's stdin. The
 child draws and writes them (atomically, as in process) while the parent samples the field
 and writes the CSV and JSON files, and :meth:`ChildPlotter.finish` waits for the child to end.
+The figures arrive together at the end of the run, when the parent only waits: the child
+forks a helper per figure (two at a time, drawing one itself while both are busy), so that
+they are drawn side by side (a run's three figures: 0.71 → 0.43 s of waiting, median of six
+interleaved runs of the C1-class case).
 
 Failures never lose the run: the CSV and JSON are written by the parent before it waits.
 A figure the child could not draw is reported by :meth:`ChildPlotter.finish` as one
@@ -28,6 +32,7 @@ core (the child's own start-up then only adds CPU time): :func:`start` returns a
 
 from __future__ import annotations
 
+import os
 import pickle
 import socket
 import subprocess
@@ -145,8 +150,6 @@ def _child_env() -> dict:
     """The child's environment: this one, with one OpenBLAS thread unless the user chose
     (numpy's second thread spins for about 0.15 s of CPU at import; the child does no
     linear algebra)."""
-    import os
-
     return {"OPENBLAS_NUM_THREADS": "1", **os.environ}
 
 
@@ -157,8 +160,6 @@ def busy_cores() -> float:
     1-minute load average less this process. The average lags by a minute: runs started
     one after another from a script would each see the last one's load and leave an idle
     core unused."""
-    import os
-
     try:
         with open("/proc/loadavg") as f:
             return running_others(f.read())
@@ -177,8 +178,6 @@ def start() -> InlinePlotter | ChildPlotter:
     free (this process may use two or more, and busy_cores leaves one idle); else an
     inline one. On a busy machine the child only adds its start-up (about 0.3 s CPU).
     ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0`` never."""
-    import os
-
     choice = os.environ.get("ANODESIM_PLOT_CHILD", "")
     if choice == "0" or "matplotlib" in sys.modules:
         return InlinePlotter()
@@ -194,9 +193,10 @@ def start() -> InlinePlotter | ChildPlotter:
 
 
 def _serve(stdin, stdout) -> int:
-    """The child: read (name, args, kwargs) jobs until the end of stdin and draw each; one
-    line on stdout per figure that failed. A reader thread drains the socket so that the
-    parent never waits on a full socket buffer while a figure is drawn."""
+    """The child: read (name, args, kwargs) jobs until the end of stdin and draw each, in a
+    forked helper while one is free (_helpers), else here; one line on stdout per figure
+    that failed; wait for every helper before returning. A reader thread drains the socket
+    so that the parent never waits on a full socket buffer while a figure is drawn."""
     import queue
     import threading
 
@@ -227,19 +227,88 @@ def _serve(stdin, stdout) -> int:
     except Exception:  # noqa: BLE001, S110
         pass
 
+    helpers = _helpers()
+    running: dict[int, str] = {}  # helper pid → the file it draws
     failed = 0
     while (job := jobs.get()) is not None:
-        name, args, kwargs = job
-        try:
-            if not name:  # the stream broke: args[0] says how
-                raise RunFailure("the job stream broke")
-            getattr(output, name)(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - every figure failure becomes one line
-            text = " ".join(str(e).split()) or "no message"
-            stdout.write(f"{args[0]} failed ({type(e).__name__}: {text})\n".encode())
+        failed += _reap(running, stdout, block=False)
+        if job[0] and len(running) < helpers:
+            pid = _fork()
+            if pid == 0:  # the helper: this one figure, then out (no atexit, no flush)
+                code = 2
+                try:
+                    code = _draw(job, stdout)
+                finally:
+                    os._exit(code)
+            if pid > 0:
+                running[pid] = str(job[1][0])
+                continue
+        failed += _draw(job, stdout)
+    failed += _reap(running, stdout, block=True)
+    return 1 if failed else 0
+
+
+def _helpers() -> int:
+    """How many figures the child hands to forked helpers at once: the parent sends its
+    figures together at the end of its run and then waits, so they can be drawn side by
+    side on the cores it leaves (the child draws a figure itself when every helper is busy).
+    Two on this 2-core sandbox: the three figures of a run in about half the time."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    return min(cores, 2)
+
+
+def _fork() -> int:
+    """os.fork(), or -1 where it fails (no process could be started: the child draws the
+    figure itself). The child has one other thread, the job reader, blocked on the socket
+    and holding no lock a helper uses (it touches neither the queue nor stdin), so the
+    fork is safe; Python's warning about forking a threaded process is silenced."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return os.fork()
+    except OSError:
+        return -1
+
+
+def _draw(job: tuple, stdout) -> int:
+    """Draw one job; on failure write its line and return 1 (else 0)."""
+    from . import output
+
+    name, args, kwargs = job
+    try:
+        if not name:  # the stream broke: args[0] says how
+            raise RunFailure("the job stream broke")
+        getattr(output, name)(*args, **kwargs)
+        return 0
+    except Exception as e:  # noqa: BLE001 - every figure failure becomes one line
+        text = " ".join(str(e).split()) or "no message"
+        stdout.write(f"{args[0]} failed ({type(e).__name__}: {text})\n".encode())
+        stdout.flush()
+        return 1
+
+
+def _reap(running: dict[int, str], stdout, block: bool) -> int:
+    """Collect the helpers that ended (all of them if block); the failures among them. A
+    helper that failed wrote its own line (exit status 1); one that ended otherwise (a
+    signal, an error outside the figure) gets a line here."""
+    failed = 0
+    for pid, path in list(running.items()):
+        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        if done == 0:
+            continue
+        del running[pid]
+        code = os.waitstatus_to_exitcode(status)
+        if code == 1:
+            failed += 1
+        elif code != 0:
+            how = f"signal {-code}" if code < 0 else f"exit status {code}"
+            stdout.write(f"{path} failed (its drawing process ended with {how})\n".encode())
             stdout.flush()
             failed += 1
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":
