@@ -839,3 +839,35 @@ def test_the_runner_waits_for_a_worker_to_end_not_on_a_clock():
         w.wait()
         w.release()
     assert w.ended() is None
+
+
+def test_the_runners_end_is_warmed_up_once_a_worker_slot_is_idle(tmp_path, monkeypatch):
+    """The runner imports the end's writers (table.warm_up: pandas, pyarrow, pyplot) in a
+    thread once no case is left to start and a worker slot is idle (-j 2 with one case
+    left: started after the second case is dispatched, not before), joins it before it
+    writes the table and plot, and the warm-up leaves no pyplot figure open."""
+    from anodesim.study import local
+
+    calls = []
+    real = local._warm_tail
+
+    def spy():
+        calls.append(sorted(p.name for p in (tmp_path / "out" / "cases").glob("*")))
+        thread = real()
+        calls.append(thread)
+        return thread
+
+    monkeypatch.setattr(local, "_warm_tail", spy)
+    study = tmp_path / "study.toml"
+    write_toml(study, {"title": "tail", "case": small_block(),
+                       "axes": {"beam.power_W": POWERS[:3]}})
+    assert main(["sweep", str(study), "-o", str(tmp_path / "out"), "-j", "2", "-q"]) == 0
+    assert len(calls) == 2 and not calls[1].is_alive()
+    assert len([n for n in calls[0] if not n.startswith(".")]) == 2  # the last case runs
+    assert (tmp_path / "out" / "results.png").stat().st_size > 1000
+    code = ("import anodesim.study.table as t, sys; t.warm_up(); "
+            "import matplotlib.pyplot as plt; assert plt.get_fignums() == []; "
+            "assert 'pandas' in sys.modules and 'pyarrow' in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -61,6 +61,25 @@ class Table:
         return path
 
 
+def warm_up() -> None:
+    """Import what the end of a sweep uses (pandas and pyarrow for results.parquet,
+    matplotlib's pyplot for results.png) and write one small Parquet table and figure
+    in memory: about 0.9 s that a runner can spend while its last cases run on the other
+    cores. Anything missing is left to the end to report (Parquet is then not written)."""
+    try:
+        import pandas as pd
+
+        pd.DataFrame({"x": [1.0], "s": ["a"]}).to_parquet(io.BytesIO(), index=False)
+    except Exception:  # noqa: BLE001, S110 - no pandas or pyarrow: no results.parquet
+        pass
+    plt = output._pyplot()
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([1.0, 2.0], [0.0, 1.0], "o-", label="warm-up")
+    ax.legend()
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+    plt.close(fig)
+
+
 def collect(study: Study, out: Path, parquet: bool = True) -> Table:
     """Rows of all cases (finished or not) in study order; writes results.csv atomically
     (and results.parquet, with parquet and where pandas and pyarrow are installed)."""
