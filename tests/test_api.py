@@ -60,10 +60,17 @@ def test_result_is_typed_and_summary_dict_is_the_file(tmp_path):
 
 def test_plot_returns_axes():
     pytest.importorskip("matplotlib")
-    res = anodesim.run(reflection(loading={"duration_s": 0.005}))
+    res = anodesim.run(reflection(loading={"duration_s": 0.005},
+                                  probes={"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}))
     ax = res.plot()
     assert ax.get_ylabel() == "temperature (°C)"
-    assert [line.get_label() for line in ax.get_lines()][0] == "peak (target)"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines)[0] == "peak (target)"
+    # probes are named as such and dotted (one often lies on a region's maximum)
+    probes = [label for label in lines if label.startswith("probe ")]
+    assert probes == [f"probe {name}" for name in res.probes] and probes
+    assert {lines[p].get_linestyle() for p in probes} == {":"}
+    assert {lines[label].get_linestyle() for label in lines if label not in probes} == {"-"}
 
 
 def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):

@@ -234,7 +234,9 @@ def test_limits_of_equal_value_share_one_line(tmp_path, monkeypatch):
 
     figures = _drawn(monkeypatch)
     t = np.geomspace(1e-6, 1.0, 50)
-    output.plot_timeseries(tmp_path / "T.png", t, {"peak": 30.0 + 200.0 * t ** 0.1},
+    curves = {name: 30.0 + k * t ** 0.1 for name, k in (("peak", 200.0), ("max Cu", 50.0),
+                                                         ("probe a", 40.0), ("probe b", 20.0))}
+    output.plot_timeseries(tmp_path / "T.png", t, curves,
                            np.full(len(t), 10.0), "limits", log_time=True,
                            limits={"interface": 200.0, "heat_sink": 200.0,
                                    "coolant_side": 99.97, "melting": 3422.0})
@@ -244,6 +246,12 @@ def test_limits_of_equal_value_share_one_line(tmp_path, monkeypatch):
         "limit interface, heat_sink 200 °C", "limit coolant_side 99.97 °C"]
     dashed = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
     assert dashed == [99.97, 200.0]
+    # in colours of their own, not a curve's
+    from matplotlib.colors import to_hex
+
+    curve = {to_hex(line.get_color()) for line in ax.get_lines() if line.get_linestyle() != "--"}
+    limit = [to_hex(line.get_color()) for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(set(limit)) == 2 and not curve & set(limit)
 
 
 def test_temperature_maps_are_drawn_to_scale_with_ticks_along_the_whole_bar(tmp_path,

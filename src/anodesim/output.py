@@ -299,7 +299,7 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
 
     Args:
         t: times (s); power[i] is the beam power (W) during the step ending at t[i].
-        curves: label → temperatures (°C).
+        curves: label → temperatures (°C); a label starting with "probe " is drawn dotted.
         log_time: logarithmic time axis (a single load) or linear (a schedule of pulses);
             runs of MINUTES_FROM_S or more are drawn in minutes on a linear axis.
         limits: temperature limits in force, name → °C, drawn as dashed lines (those
@@ -312,10 +312,18 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
         _, ax = _pyplot().subplots(figsize=(8, 4.8), layout="constrained")
     tp = _time_axis(ax, t, log_time)
     for label, values in curves.items():
-        ax.plot(tp, values, label=label, lw=1.6)
+        # a probe often sits at a region's hottest point (the joint below the insert): drawn
+        # dotted on top, so that neither curve hides the other
+        probe = label.startswith("probe ")
+        ax.plot(tp, values, label=label, lw=2.0 if probe else 1.6, ls=":" if probe else "-")
     ax.set_ylabel("temperature (°C)")
     top = max((max(v) for v in curves.values() if len(v)), default=0.0)
-    colours = ("tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan")
+    # the limits take the colours after the curves' (a limit drawn in a curve's colour
+    # reads as that curve's limit)
+    import matplotlib
+
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = cycle[len(curves) % len(cycle):] + cycle[:len(curves) % len(cycle)]
     # limits of equal value (the interface's and the heat sink's 200 °C) share one line
     shown: dict[str, list[str]] = {}
     for name, value in (limits or {}).items():

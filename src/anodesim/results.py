@@ -242,11 +242,11 @@ class RunResult:
 
 def temperature_curves(result: RunResult):
     """(t, curves, beam power) of temperatures.png: the peak, the other regions' maxima and
-    the probes (°C), the beam power (W)."""
+    the probes ("probe NAME", drawn dotted; °C), the beam power (W)."""
     s = result.series
     curves = {"peak (target)": list(s["T_peak_C"])}
     for r in list(result.regions)[1:]:
         curves[f"max {r}"] = list(s[f"T_max_{r}_C"])
     for name in result.probes:
-        curves[name] = list(s[f"T_{name}_C"])
+        curves[f"probe {name}"] = list(s[f"T_{name}_C"])
     return list(s.time), curves, list(s["beam_power_W"])
