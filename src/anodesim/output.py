@@ -318,19 +318,14 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
         ax.plot(tp, values, label=label, lw=2.0 if probe else 1.6, ls=":" if probe else "-")
     ax.set_ylabel("temperature (°C)")
     top = max((max(v) for v in curves.values() if len(v)), default=0.0)
-    # the limits take the colours after the curves' (a limit drawn in a curve's colour
-    # reads as that curve's limit)
-    import matplotlib
-
-    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-    colours = cycle[len(curves) % len(cycle):] + cycle[:len(curves) % len(cycle)]
     # limits of equal value (the interface's and the heat sink's 200 °C) share one line
     shown: dict[str, list[str]] = {}
     for name, value in (limits or {}).items():
         if value <= 2.0 * max(top, 1.0):
             shown.setdefault(f"{value:.4g}", []).append(name)
-    for i, (value, names) in enumerate(shown.items()):
-        ax.axhline(float(value), color=colours[i % len(colours)], ls="--", lw=1.0,
+    colours = _unused_colours(ax, len(shown))
+    for colour, (value, names) in zip(colours, shown.items()):
+        ax.axhline(float(value), color=colour, ls="--", lw=1.0,
                    label=f"limit {', '.join(names)} {value} °C")
     ax.grid(True, which="major", alpha=0.3)
     ax2 = ax.twinx()
@@ -343,6 +338,19 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
     return ax
+
+
+def _unused_colours(ax, n: int) -> list:
+    """n colours for the limit lines that no line on ax has (a limit drawn in a curve's
+    colour reads as that curve's limit): the colour cycle's others first, then greys."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    used = {to_hex(line.get_color()) for line in ax.get_lines()}
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key().get("color", [])
+    greys = ["#000000", "#595959", "#8c8c8c", "#404040", "#737373", "#a6a6a6"]
+    free = [c for c in dict.fromkeys(to_hex(c) for c in cycle + greys) if c not in used]
+    return [free[i % len(free)] if free else "#000000" for i in range(n)]
 
 
 def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],

@@ -309,14 +309,12 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
         for proc in running:
             proc.wait()
             proc.release()
-        if tail is not None:
-            tail.join()
+        _join(tail)
         collect(study, out)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if tail is not None:  # matplotlib is not thread-safe: the warm-up ends before plot
-        tail.join()
+        _join(tail)  # matplotlib is not thread-safe: the warm-up ends before plot
     table = collect(study, out)
     plot(study, table, say)
     return table
@@ -325,7 +323,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
 def _warm_tail():
     """Start table.warm_up in a thread of this runner, once the last cases run and a worker
     slot is idle: the end's writers (pandas, pyarrow, matplotlib) are then imported on the
-    core the cases leave, not after the last case (the 50-case benchmark's end: 1.5 → 0.5
+    core the cases leave, not after the last case (the 50-case benchmark's end: 1.5 → 0.35
     s). A warm-up that fails leaves it to the end to report."""
     import threading
 
@@ -338,6 +336,12 @@ def _warm_tail():
     thread = threading.Thread(target=warm, name="sweep-tail-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def _join(thread) -> None:
+    """Wait for the warm-up thread, if one was started (every way out of run_local)."""
+    if thread is not None:
+        thread.join()
 
 
 def _duration(s: float) -> str:

@@ -65,13 +65,19 @@ def warm_up() -> None:
     """Import what the end of a sweep uses (pandas and pyarrow for results.parquet,
     matplotlib's pyplot for results.png) and write one small Parquet table and figure
     in memory: about 0.9 s that a runner can spend while its last cases run on the other
-    cores. Anything missing is left to the end to report (Parquet is then not written)."""
+    cores. Anything missing is left to the end to report (Parquet is then not written).
+    pyplot is left alone where it is loaded already (an interactive session: its backend
+    is not switched from another thread)."""
     try:
         import pandas as pd
 
         pd.DataFrame({"x": [1.0], "s": ["a"]}).to_parquet(io.BytesIO(), index=False)
     except Exception:  # noqa: BLE001, S110 - no pandas or pyarrow: no results.parquet
         pass
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:  # a session's pyplot (and its backend) is not
+        return  # switched from this thread: plot() does it, in the caller's
     plt = output._pyplot()
     fig, ax = plt.subplots(figsize=(2, 1.5))
     ax.plot([1.0, 2.0], [0.0, 1.0], "o-", label="warm-up")
