@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 	  [ -x $(BIN)/python ] || $$PY -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the bytecode of the editable sources, as pip writes it for a regular install: where
+	# Python may not write it (PYTHONDONTWRITEBYTECODE, a read-only tree) every process
+	# compiled the package from source (0.08 s of `anodesim check`, 0.16 s of CPU a run)
+	$(BIN)/python -m compileall -q src
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -105,6 +105,12 @@ def main() -> int:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach",
                         str(before), args.before], check=True)
         try:
+            # both versions with their bytecode written, as installed (pip compiles a
+            # regular install, `make` the editable sources): where Python may not write it
+            # (PYTHONDONTWRITEBYTECODE) each process would compile the package from source
+            for tree in (before, ROOT):
+                subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "src")],
+                               check=True)
             trees = {f"before ({args.before})": before, f"now ({now})": ROOT}
             print(f"load average at the start {os.getloadavg()[0]:.1f}; cores "
                   f"{os.cpu_count()}; {args.repeat} interleaved runs each"

@@ -149,6 +149,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.accuracy:
         accuracy()
+    # the package's bytecode written, as installed (`make` compiles the editable sources;
+    # where Python may not write it, PYTHONDONTWRITEBYTECODE, each process compiled them)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "src")],
+                   check=True)
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
