@@ -125,9 +125,9 @@ class ChildPlotter:
         self.proc.stdout.close()
         failures = [line for line in out.decode(errors="replace").splitlines() if line]
         # helpers end in any order: name the failures in the order the figures were sent
-        order = {f: i for i, f in reversed(list(enumerate(self.files)))}
-        failures.sort(key=lambda line: next((i for f, i in order.items()
-                                             if line.startswith(f + " ")), len(order)))
+        failures.sort(key=lambda line: next((i for i, f in enumerate(self.files)
+                                             if line.startswith(f + " failed")),
+                                            len(self.files)))
         if failures:
             raise FigureFailure(f"drawing {failures[0]}"
                              + (f" (and {len(failures) - 1} more figures)"
@@ -269,18 +269,24 @@ def _helpers() -> int:
     return max(0, min(cores - 1, 2))
 
 
-def _bind_to(parent: int, stdin) -> None:
-    """In a helper just forked: die with the child that forked it (Linux: SIGKILL when it
-    ends, as ChildPlotter.close ends it; a helper must not draw on for a run that is over),
-    and close its copy of the job socket (so that the parent's sends fail, not block, once
-    the child is gone)."""
+def die_with_parent() -> None:
+    """In a process just started (Linux): be killed by SIGKILL when its parent ends, even
+    by SIGKILL itself (a figure helper when its child ends, a sweep's worker when the
+    runner does), so that no orphan goes on writing; elsewhere nothing."""
     try:
         import ctypes
         import signal
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _bind_to(parent: int, stdin) -> None:
+    """In a helper just forked: die with the child that forked it (ChildPlotter.close ends
+    the child; a helper must not draw on for a run that is over), and close its copy of the
+    job socket (so that the parent's sends fail, not block, once the child is gone)."""
+    die_with_parent()
     if os.getppid() != parent:  # the child ended before the signal was armed
         os._exit(2)
     try:
@@ -301,7 +307,7 @@ def _fork() -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return os.fork()
-    except (OSError, AttributeError):
+    except OSError:
         return -1
 
 

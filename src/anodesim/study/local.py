@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..plotter import die_with_parent
 from .folder import _clean_stale, check_jobs, record_failure, result_of
 from .spec import Point, Study
 from .table import Table, collect, plot, warm_up
@@ -56,17 +57,6 @@ def _case_env(out: Path) -> dict:
     from ..simulation import MESH_CACHE_ENV
 
     return {MESH_CACHE_ENV: str(out.resolve() / "meshes")}
-
-
-def _die_with_parent() -> None:
-    """In a worker (Linux): be killed when the runner dies, even by SIGKILL, so that no
-    orphan goes on writing into the study folder."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _fork_context():
@@ -124,7 +114,7 @@ def _forked_case(out: str, index: int, log: _SentFd, env: dict) -> None:
     ``anodesim sweep OUT --task-id INDEX -q`` does, in the runner's environment `env` (the
     server keeps the one it was started with); stderr goes to the runner's log file."""
     log_fd = log.fd
-    _die_with_parent()
+    die_with_parent()  # no orphan writes into the study folder
     os.environ.clear()
     os.environ.update(env)
     from .preload import init_worker
@@ -223,7 +213,7 @@ def _start(ctx, out: Path, p: Point, log):
     if ctx is not None:
         return _Forked(ctx, out, p.index, log)
     return _Interpreter(worker_command(out, p.index), env={**_worker_env(), **_case_env(out)},
-                        stdout=subprocess.DEVNULL, stderr=log, preexec_fn=_die_with_parent)
+                        stdout=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent)
 
 
 #: Longest wait (s) between looks at workers that cannot be waited on (no pidfd).

@@ -78,12 +78,8 @@ def warm_up() -> None:
 
     if "matplotlib.pyplot" in sys.modules:  # a session's pyplot (and its backend) is not
         return  # switched from this thread: plot() does it, in the caller's
-    plt = output._pyplot()
-    fig, ax = plt.subplots(figsize=(2, 1.5))
-    ax.plot([1.0, 2.0], [0.0, 1.0], "o-", label="warm-up")
-    ax.legend()
-    fig.savefig(io.BytesIO(), format="png", dpi=40)
-    plt.close(fig)
+    output._pyplot()
+    output.warm_up()  # a small figure with text: fonts and the first draw's caches
 
 
 def collect(study: Study, out: Path, parquet: bool = True) -> Table:
