@@ -161,7 +161,7 @@ def stages(case_path: Path) -> int:
     spent["total (process)"] = time.process_time()
     from anodesim.cost import machine_timing
 
-    print(f"machine timing (cost.machine_timing, best of 3): {machine_timing():.3f} s")
+    print(f"machine timing (cost.machine_timing, best of 5): {machine_timing():.3f} s")
     s = res.summary_dict()["numerics"]
     print(f"{case_path.name}: {s['cells']} cells, {s['dofs']} dofs, {s['time_steps']} steps, "
           f"{s['newton_iterations']} Newton iterations, "

@@ -1,6 +1,6 @@
 """The light paths of the command line load nothing heavy: ``--help``, a bad command line
 and a bad case import neither dolfinx, PETSc, scipy nor matplotlib (nor numpy for
-``--help``), and ``check`` no FE stack. Checked structurally (the modules a fresh
+``--help``), and ``check`` nothing heavy either. Checked structurally (the modules a fresh
 interpreter has imported), never by time: studies/benchmark_process.py measures the time."""
 
 import json
@@ -41,7 +41,7 @@ def test_help_and_bad_command_lines_import_nothing_heavy(args):
     assert not got["numpy"] or args[0] == "run"  # a subcommand's module may need numpy
 
 
-def test_bad_case_and_check_import_no_fe_stack(tmp_path):
+def test_bad_case_and_check_import_nothing_heavy(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('title = "x"\n[beam]\nfwhm_um = "wide"\n')
     got = imported("run", str(bad), "-o", str(tmp_path / "o"))
@@ -51,8 +51,8 @@ def test_bad_case_and_check_import_no_fe_stack(tmp_path):
     write_toml(good, block())  # surface deposition: no electron-kernel fit (scipy)
     got = imported("check", str(good))
     assert got["code"] == 0
-    assert not set(got["heavy"]) & {"dolfinx", "petsc4py", "ufl", "gmsh", "matplotlib",
-                                     "mpi4py"}
+    # nor scipy: the cost estimate's machine timing is numpy alone (cost.machine_timing)
+    assert got["heavy"] == []
 
 
 def test_a_3d_run_with_drift_and_joint_stress_imports_no_scipy(tmp_path):

@@ -9,8 +9,8 @@ the body: cells ≈ K_d ∫ dV / h^d, the level sets of ρ taken as those of the
 half-space. K_d is calibrated on meshes gmsh built (CALIBRATION below).
 
 Wall time and memory come from measured runs (CALIBRATION), scaled to this machine by a
-small timing of its own (a sparse LU of a 120 × 120 Laplacian, best of 3) against the same
-timing when they were measured. The estimate is for one process, warm form cache; it is
+small timing of its own (machine_timing: numpy conjugate gradients on a 120 × 120 grid's
+Laplacian, best of 5) against the same timing on the machine they were measured on. The estimate is for one process, warm form cache; it is
 an order of magnitude (within about 2× on the cases tried; the load of a shared machine
 changes while a case runs).
 Imports no dolfinx.
@@ -29,7 +29,8 @@ from .case import Case
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
 #: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC) on
 #: 2026-12-03 at load average 0.3-1.1, by ``studies/benchmark_3d.py --stages CASE``, with
-#: its machine timing (machine_timing: 0.039-0.040 s):
+#: a machine timing of 0.039-0.040 s by the sparse LU that machine_timing timed then
+#: (FIT_TIMING_S):
 #:   studies/reflection_insert.toml (2-D): 2350 cells, 1269 dofs, 209 steps, 20 elastic
 #:     solves; heat steps + per-step monitors 0.97 s, elastic 0.29 s, mesh + set-up 0.39 s
 #:   studies/transmission_target.toml (2-D): 10 579 cells, 5681 dofs, 2720 steps, 3 solves;
@@ -50,18 +51,24 @@ from .case import Case
 #: (× dofs), and for the mesh and the problem's set-up (× cells), at the machine timing
 #: `timing`. The earlier fit (2026-12-02, Intel Xeon sandbox at load 5, timing 0.096 s)
 #: scaled by this machine's timing put the 1.5 M-cell run at 68 s instead of 390 s and the
-#: 3-D example at 6 s instead of 10 s: the sparse-LU timing is a rough proxy of a machine's
+#: 3-D example at 6 s instead of 10 s: the sparse-LU timing was a rough proxy of a machine's
 #: speed for this work (2.4× faster here than there, the 3-D example's steps of the same
 #: code 0.9× as fast: 4.81 s here, 4.31 s by the old fit), so the estimate is good to about
 #: ±25 % on the machine of the fit and to a factor of about 2 on others. A loaded machine
 #: stretches the wall time beyond the CPU time.
+#: The machine timing of the fit in machine_timing's kernel: the fit's 0.040 s of sparse LU
+#: (scipy's splu of the same Laplacian, best of 3) × 0.145, the median ratio of the numpy
+#: kernel's time to the LU's in 60 interleaved pairs on the same sandbox (2026-12-04,
+#: ratios 0.09-0.25, their minima 0.138), so that the estimates there are unchanged. On
+#: another machine both are rough proxies (above): good to a factor of about 2.
+FIT_TIMING_S = 0.040 * 0.145
 COEFFICIENTS = {
     2: {"lu": {"step": (1.68e-3, 2.33e-6), "solve": (0.0, 17.9e-6), "mesh": (0.32, 29.2e-6),
-               "timing": 0.040}},
+               "timing": FIT_TIMING_S}},
     3: {"lu": {"step": (0.0, 6.49e-6), "solve": (0.0, 34.8e-6), "mesh": (0.0, 47e-6),
-               "timing": 0.040},
+               "timing": FIT_TIMING_S},
         "gamg": {"step": (0.0, 33.5e-6), "solve": (0.0, 81.4e-6), "mesh": (0.0, 47e-6),
-                 "timing": 0.040}},
+                 "timing": FIT_TIMING_S}},
 }
 #: Cells per ∫dV/h^d of the size field, K = a + b × growth, fitted to gmsh's meshes: 2-D
 #: (b = 0) within 10 % of the real count for the shipped examples, the test cases and a
@@ -149,20 +156,40 @@ _bench_s: float | None = None
 
 
 def machine_timing() -> float:
-    """This machine's time (s) for the reference sparse LU (best of 3, cached)."""
+    """This machine's time (s) for the reference kernel, best of 5, cached per process.
+
+    The kernel is 20 conjugate-gradient iterations on the 5-point Laplacian of a 120 × 120
+    grid, its matrix-vector products as numpy gathers over the matrix's CSR arrays: the
+    memory-bound, irregular access of sparse assembly and solves, in numpy alone, so that
+    ``anodesim check`` imports no scipy (the sparse LU timed here before cost it 0.27 s of
+    import and 0.15 s of timing: about half of check's 0.6-0.8 s)."""
     global _bench_s
     if _bench_s is None:
-        import scipy.sparse as sp
-        import scipy.sparse.linalg as sla
-
         n = 120
-        T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n))
-        A = (sp.kron(sp.identity(n), T) + sp.kron(T, sp.identity(n))).tocsc()
-        b = np.ones(n * n)
+        grid = np.arange(n * n).reshape(n, n)
+        rows, cols, vals = [grid.ravel()], [grid.ravel()], [np.full(n * n, 4.0)]
+        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            here = grid[max(di, 0):n + min(di, 0), max(dj, 0):n + min(dj, 0)]
+            there = grid[max(-di, 0):n + min(-di, 0), max(-dj, 0):n + min(-dj, 0)]
+            rows.append(here.ravel())
+            cols.append(there.ravel())
+            vals.append(np.full(here.size, -1.0))
+        r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
+        order = np.lexsort((c, r))
+        c, v = c[order], v[order]
+        starts = np.flatnonzero(np.r_[True, np.diff(r[order]) != 0])
         best = math.inf
-        for _ in range(3):
+        for _ in range(5):
             t = time.perf_counter()
-            sla.splu(A).solve(b)
+            x, res = np.zeros(n * n), np.ones(n * n)
+            p, rr = res.copy(), n * n * 1.0
+            for _ in range(20):
+                Ap = np.add.reduceat(v * p[c], starts)
+                a = rr / (p @ Ap)
+                x += a * p
+                res -= a * Ap
+                rr, rr_old = res @ res, rr
+                p = res + (rr / rr_old) * p
             best = min(best, time.perf_counter() - t)
         _bench_s = best
     return _bench_s
