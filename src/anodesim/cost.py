@@ -57,11 +57,13 @@ from .case import Case
 #: ±25 % on the machine of the fit and to a factor of about 2 on others. A loaded machine
 #: stretches the wall time beyond the CPU time.
 #: The machine timing of the fit in machine_timing's kernel: the fit's 0.040 s of sparse LU
-#: (scipy's splu of the same Laplacian, best of 3) × 0.145, the median ratio of the numpy
-#: kernel's time to the LU's in 60 interleaved pairs on the same sandbox (2026-12-04,
-#: ratios 0.09-0.25, their minima 0.138), so that the estimates there are unchanged. On
-#: another machine both are rough proxies (above): good to a factor of about 2.
-FIT_TIMING_S = 0.040 * 0.145
+#: (scipy's splu of the same Laplacian, best of 3) × 0.13, the median ratio of the numpy
+#: kernel's time to the LU's in interleaved pairs on the same sandbox (2026-12-04 00:37,
+#: two sets of 60: medians 0.128 and 0.131, with OpenBLAS's default threads and with one;
+#: ratios 0.09-0.18; the kernel 4.8-7.8 ms, the LU 36-56 ms), so that the estimates there
+#: are unchanged within the noise. On another machine both are rough proxies (above): good
+#: to a factor of about 2.
+FIT_TIMING_S = 0.040 * 0.13
 COEFFICIENTS = {
     2: {"lu": {"step": (1.68e-3, 2.33e-6), "solve": (0.0, 17.9e-6), "mesh": (0.32, 29.2e-6),
                "timing": FIT_TIMING_S}},
@@ -155,40 +157,50 @@ def _duration(s: float) -> str:
 _bench_s: float | None = None
 
 
+def laplacian_csr(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 5-point Laplacian of an n × n grid (Dirichlet: 4 on the diagonal, −1 for each
+    neighbour in the grid) as CSR arrays sorted by row: (columns, values, row starts), so
+    that ``np.add.reduceat(values * x[columns], starts)`` is the product with x."""
+    grid = np.arange(n * n).reshape(n, n)
+    rows, cols, vals = [grid.ravel()], [grid.ravel()], [np.full(n * n, 4.0)]
+    for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        here = grid[max(di, 0):n + min(di, 0), max(dj, 0):n + min(dj, 0)]
+        there = grid[max(-di, 0):n + min(-di, 0), max(-dj, 0):n + min(-dj, 0)]
+        rows.append(here.ravel())
+        cols.append(there.ravel())
+        vals.append(np.full(here.size, -1.0))
+    r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
+    order = np.lexsort((c, r))
+    starts = np.flatnonzero(np.r_[True, np.diff(r[order]) != 0])  # every row has its diagonal
+    return c[order], v[order], starts
+
+
 def machine_timing() -> float:
     """This machine's time (s) for the reference kernel, best of 5, cached per process.
 
     The kernel is 20 conjugate-gradient iterations on the 5-point Laplacian of a 120 × 120
-    grid, its matrix-vector products as numpy gathers over the matrix's CSR arrays: the
-    memory-bound, irregular access of sparse assembly and solves, in numpy alone, so that
-    ``anodesim check`` imports no scipy (the sparse LU timed here before cost it 0.27 s of
-    import and 0.15 s of timing: about half of check's 0.6-0.8 s)."""
+    grid (laplacian_csr), its matrix-vector products as numpy gathers over the CSR arrays:
+    the memory-bound, irregular access of sparse assembly and solves, in numpy alone, so
+    that ``anodesim check`` imports no scipy (the sparse LU timed here before cost it 0.27 s
+    of import and 0.15 s of timing: about half of check's 0.6-0.8 s). The dot products are
+    einsum's, not BLAS's: OpenBLAS would thread them (a caller's OPENBLAS_NUM_THREADS, or a
+    script's default), and threads that wait for a busy core made the kernel 50× slower on
+    a loaded machine, the estimate with it."""
     global _bench_s
     if _bench_s is None:
         n = 120
-        grid = np.arange(n * n).reshape(n, n)
-        rows, cols, vals = [grid.ravel()], [grid.ravel()], [np.full(n * n, 4.0)]
-        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            here = grid[max(di, 0):n + min(di, 0), max(dj, 0):n + min(dj, 0)]
-            there = grid[max(-di, 0):n + min(-di, 0), max(-dj, 0):n + min(-dj, 0)]
-            rows.append(here.ravel())
-            cols.append(there.ravel())
-            vals.append(np.full(here.size, -1.0))
-        r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
-        order = np.lexsort((c, r))
-        c, v = c[order], v[order]
-        starts = np.flatnonzero(np.r_[True, np.diff(r[order]) != 0])
+        c, v, starts = laplacian_csr(n)
         best = math.inf
         for _ in range(5):
             t = time.perf_counter()
             x, res = np.zeros(n * n), np.ones(n * n)
-            p, rr = res.copy(), n * n * 1.0
+            p, rr = res.copy(), float(n * n)
             for _ in range(20):
                 Ap = np.add.reduceat(v * p[c], starts)
-                a = rr / (p @ Ap)
+                a = rr / np.einsum("i,i->", p, Ap)
                 x += a * p
                 res -= a * Ap
-                rr, rr_old = res @ res, rr
+                rr, rr_old = np.einsum("i,i->", res, res), rr
                 p = res + (rr / rr_old) * p
             best = min(best, time.perf_counter() - t)
         _bench_s = best
