@@ -7,7 +7,8 @@ issue (``--before``, default 752765a, main when the issue's speed work began) fr
 temporary git worktree (its ``src`` first on PYTHONPATH, this interpreter and its
 packages) and today's code, **interleaved** run by run so that both see the same load, and
 prints each run's CPU time (user + system of the whole process tree, forked workers and
-the figure process included) and wall time, the medians and their ratio.
+the figure process included) and wall time, the medians and their ratio (with the
+range and median of the run-by-run ratios), for CPU and wall time.
 
 Workloads (each the issue's own, with the case files of each version):
 
@@ -131,10 +132,14 @@ def main() -> int:
                         results[label].append((wall, cpu))
                         print(f"  {workload:5s} {label:22s} run {i + 1}: CPU {cpu:7.2f} s, "
                               f"wall {wall:7.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
-                med = {k: statistics.median(c for _, c in v) for k, v in results.items()}
-                b, n = med.values()
-                print(f"{workload}: median CPU before {b:.2f} s, now {n:.2f} s: "
-                      f"{b / n:.2f}x")
+                (before_runs, now_runs) = results.values()
+                for i, what in ((1, "CPU"), (0, "wall")):
+                    b = statistics.median(r[i] for r in before_runs)
+                    n = statistics.median(r[i] for r in now_runs)
+                    pairs = [x[i] / y[i] for x, y in zip(before_runs, now_runs)]
+                    print(f"{workload}: median {what} before {b:.2f} s, now {n:.2f} s: "
+                          f"{b / n:.2f}x (pairs {min(pairs):.2f}-{max(pairs):.2f}x, "
+                          f"median {statistics.median(pairs):.2f}x)")
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                             str(before)], check=False)
