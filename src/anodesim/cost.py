@@ -10,9 +10,9 @@ half-space. K_d is calibrated on meshes gmsh built (CALIBRATION below).
 
 Wall time and memory come from measured runs (CALIBRATION), scaled to this machine by a
 small timing of its own (machine_timing: numpy conjugate gradients on a 120 × 120 grid's
-Laplacian, best of 5) against the same timing on the machine they were measured on. The estimate is for one process, warm form cache; it is
-an order of magnitude (within about 2× on the cases tried; the load of a shared machine
-changes while a case runs).
+Laplacian, best of 5) against the same timing on the machine they were measured on. The
+estimate is for one process, warm form cache; it is an order of magnitude (within about 2×
+on the cases tried; the load of a shared machine changes while a case runs).
 Imports no dolfinx.
 """
 
