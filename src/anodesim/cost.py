@@ -198,7 +198,7 @@ def machine_timing() -> float:
             for _ in range(20):
                 Ap = np.add.reduceat(v * p[c], starts)
                 a = rr / np.einsum("i,i->", p, Ap)
-                x += a * p
+                x += a * p  # unused after: CG's update, part of the work the reference timed
                 res -= a * Ap
                 rr, rr_old = np.einsum("i,i->", res, res), rr
                 p = res + (rr / rr_old) * p

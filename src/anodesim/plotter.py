@@ -187,8 +187,7 @@ def start() -> InlinePlotter | ChildPlotter:
     if choice == "0" or "matplotlib" in sys.modules:
         return InlinePlotter()
     if choice != "1":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-            (os.cpu_count() or 1)
+        cores = _cores()
         if cores < 2 or busy_cores() > cores - 2:
             return InlinePlotter()
     try:
@@ -264,9 +263,14 @@ def _helpers() -> int:
     s). None on one core, or where there is no fork."""
     if not hasattr(os, "fork"):
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-    return max(0, min(cores - 1, 2))
+    return max(0, min(_cores() - 1, 2))
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def die_with_parent() -> None:
