@@ -13,7 +13,10 @@ least_squares) are not the same on every CPU: on nearly degenerate depth bins (t
 Gaussians of almost equal variance, or a small core weight) the point where least_squares
 stops follows the rounding of numpy's SIMD kernels and OpenBLAS's, and an AVX-512 machine
 (AMD Zen 4) fitted parameters up to 2e-4 away from an AVX2 one, which moved the shipped
-reflection example's peak temperature by 5e-4 (918.47 against 918.94 °C). The records are
+reflection example's peak temperature by 5e-4 (918.47 against 918.94 °C) until 2026-12-04:
+the largest lateral variance sized the spot's mesh zone, and gmsh meshed the two zones
+differently. It is rounded there now (beam.ZONE_VAR_DIGITS), and the two machines' fits
+change the example by about 1e-9 (test_golden.py, another CPU's own fits). The records are
 compared to 1e-9, so they are computed with the fits they were recorded with,
 tests/golden/kernel_fits.json (pinned_kernel_fits): what is compared is everything the
 refactors touch, downstream of the fits; the fits themselves are checked against the
