@@ -79,12 +79,19 @@ def test_only_rank_0_prints(tmp_path):
 
 def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     """A folder holding an earlier run is refused (exit 2, untouched) unless --overwrite,
-    which removes the earlier run's files first (no stale plot beside the new results)."""
-    path = write_toml(tmp_path / "c.toml", block())
+    which removes the earlier run's files first (no stale plot beside the new results), and
+    only those: the user's own files in the folder (the case file itself, notes) stay. It
+    used to remove the whole folder, and the run then failed on its own deleted case file."""
     out = tmp_path / "out"
+    out.mkdir()
+    path = write_toml(out / "c.toml", block())  # the case file inside its run folder
+    notes = out / "notes.txt"
+    notes.write_text("mine")
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
-    stale = out / "profiles_of_an_older_run.png"
+    stale = out / "drift.png"  # a figure an earlier run with a drift map drew
     stale.write_bytes(b"old")
+    (out / "fields.bp.partial").mkdir()  # an interrupted run's unfinished field folder
+    (out / ".timeseries.csv.k3j9x2").write_text("half")  # an interrupted atomic write
     before = (out / "summary.json").read_bytes()
     capsys.readouterr()
     assert main(["run", str(path), "-o", str(out), "-q"]) == 2
@@ -93,6 +100,9 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     assert (out / "summary.json").read_bytes() == before and stale.exists()
     assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 0
     assert not stale.exists() and (out / "summary.json").is_file()
+    assert not (out / "fields.bp.partial").exists()
+    assert not (out / ".timeseries.csv.k3j9x2").exists()
+    assert path.is_file() and notes.read_text() == "mine"
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
@@ -145,3 +155,32 @@ def test_pauses_inside_a_schedule_stay_valid():
         "kind": "segments", "duration_s": None,
         "segment": [{"duration_s": 1.0, "power_W": 0.0}, {"duration_s": 1.0, "power_W": 5.0}]}))
     assert case.beam.power_W == 5.0
+
+
+@pytest.mark.parametrize("change, message", [
+    # a probe named "peak" wrote a second T_peak_C column, and the summary, the console and
+    # the spot limit read the probe's 32 °C instead of the spot's 889 °C (exit 0, not 3)
+    (lambda d: d["probes"].update(peak=d["probes"].pop("below_spot")),
+     "probes = 'peak': expected a probe name other than \"peak\" and not starting with "
+     "\"max_\" (T_peak_C is a column of its own)"),
+    (lambda d: d["probes"].update(max_target=d["probes"].pop("below_spot")),
+     "probes = 'max_target': expected a probe name other than \"peak\""),
+    # 0.5 was accepted and the elastic solve failed inside (an internal error, or with -q
+    # a run "complete" without its drift and stress columns); 0.7 was "not positive"
+    (lambda d: d["materials"].update(override={"target": {"nu_1": 0.5}}),
+     "materials.override.target.nu_1 = 0.5: expected a Poisson ratio in (0, 0.5)"),
+    (lambda d: d["materials"].update(override={"target": {"nu_1": 0.7}}),
+     "materials.override.target.nu_1 = 0.7: expected a Poisson ratio in (0, 0.5)"),
+])
+def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, change, message):
+    """Bad input found by an audit of the command line (2026-12-04) that check accepted:
+    now one line naming the key, the value and what was expected, exit 2, nothing written."""
+    d = reflection()
+    d["probes"] = {"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}
+    change(d)
+    path = write_toml(tmp_path / "c.toml", d)
+    for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,33 @@ from .case import ZERO_CELSIUS_K as C
 from .results import SIGN_CONVENTIONS, RunResult, temperature_curves
 
 
+#: Every file and folder a run (or its report) writes into its folder: what
+#: ``run --overwrite`` removes of an earlier run, and nothing else.
+RUN_FILES = frozenset({
+    "summary.json", "timeseries.csv", "mesh.msh", "mesh.json", "case.toml", "report.html",
+    "temperatures.png", "drift.png", "temperature_field.png", "temperature_slices.png",
+    "profiles.csv", "profiles.png", "fields.bp", "displacement.bp", "stress.bp"})
+
+
+def remove_run(out: Path) -> list[str]:
+    """Remove an earlier run's files from out (RUN_FILES, their unfinished ``.partial``
+    field folders and the temporary files of interrupted atomic writes); a file of anyone
+    else (the case file, notes, a SLURM job's log folder) stays. Returns the names removed."""
+    removed = []
+    for entry in sorted(out.iterdir()):
+        name = entry.name
+        ours = (name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES
+                or any(name.startswith(f".{f}.") for f in RUN_FILES))
+        if not ours:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        removed.append(name)
+    return removed
+
+
 def open_fields(sim) -> list:
     """(file name, VTX writer) of the temperature (and displacement, stress) fields, when
     asked for."""

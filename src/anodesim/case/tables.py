@@ -256,10 +256,16 @@ def _materials(root: _Section, geometry: Geometry, base_dir: Path) -> Materials:
             rs = ov.section(region)
             overrides[region] = {}
             for key, prop in OVERRIDE_KEYS.items():
-                if rs.has(key):
-                    overrides[region][prop] = rs.number(
-                        key, positive=prop != "alpha",
-                        lo=0.0 if prop == "nu" else None, hi=0.5 if prop == "nu" else None)
+                if not rs.has(key):
+                    continue
+                if prop == "nu":  # 0.5: incompressible, no elastic operator (λ infinite)
+                    what = "a Poisson ratio in (0, 0.5)"
+                    v = rs.number(key, expected=what)
+                    if not 0.0 < v < 0.5:
+                        raise _fail(rs._key(key), v, what)
+                else:
+                    v = rs.number(key, positive=prop != "alpha")
+                overrides[region][prop] = v
             rs.close()
     ov.close()
     sec.close()
@@ -537,6 +543,11 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
     sec = root.section("probes", {})
     out = []
     for name in sec.data:
+        if name == "peak" or name.startswith("max_"):
+            # its column T_<name>_C would be the peak's or a region's, interface's or the
+            # cooled faces' maximum: two columns of one name, the limits reading the probe's
+            raise _fail("probes", name, 'a probe name other than "peak" and not starting with '
+                        f'"max_" (T_{name}_C is a column of its own)')
         p = sec.section(name)
         what = "a non-empty list of quantities from " + ", ".join(
             f'"{q}"' for q in PROBE_QUANTITIES)

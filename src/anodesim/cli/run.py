@@ -20,7 +20,8 @@ def add_args(p) -> None:
     p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier run in the folder (its files are removed first)")
+                   help="replace an earlier run in the folder (its files are removed first; "
+                        "other files in the folder stay)")
     p.add_argument("--no-fail-on-limits", action="store_true",
                    help="exit 0 even when a limit is broken (the results say so)")
     p.add_argument("--force", action="store_true",
@@ -137,7 +138,9 @@ def run(args) -> int:
     quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
     if found:  # --overwrite: no file of the earlier run may sit beside the new one
         if MPI.COMM_WORLD.rank == 0:
-            shutil.rmtree(out)
+            from ..run_folder import remove_run
+
+            remove_run(out)  # its files only: a case file or notes beside them stay
         MPI.COMM_WORLD.Barrier()
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
