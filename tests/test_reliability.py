@@ -292,3 +292,29 @@ def test_a_ready_form_is_loaded_from_its_library_without_listing_the_cache(tmp_p
     assert loaded.__name__ == module.__name__
     assert [loaded.ffi.string(f.signature) for f in again] == \
         [module.ffi.string(f.signature) for f in first]
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path):
+    """SIGTERM (a SLURM time limit, kill, timeout) during a run: one line, exit 143, and the
+    run's summary.json says "failed" and why, beside the time series saved so far (a report
+    can then be written). PETSc's own SIGTERM handler used to end the process through
+    MPI_Abort: exit -15, no line, no summary (found by the audit of 2026-12-04). The signal
+    is sent once the run has printed its first step (an event, not a delay)."""
+    out = tmp_path / "run"
+    cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out, cache=tmp_path / "c")
+    p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in p.stderr:
+        lines.append(line)
+        if "step 1/" in line:
+            break
+    p.terminate()
+    rest = p.stderr.read()
+    assert p.wait(timeout=600) == 143, "".join(lines) + rest
+    assert rest.strip().splitlines() == ["anodesim: terminated by SIGTERM (a batch system's "
+                                         "time limit, kill or timeout)"]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and "SIGTERM" in s["error"]
+    assert (out / "timeseries.csv").is_file()
+    assert main(["report", str(out)]) == 0

@@ -20,6 +20,15 @@ class RunFailure(Exception):
     """A run, rating or sweep that could not finish (exit status 1)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a command (a batch system's time limit, ``kill``, ``timeout``): unwound
+    as Ctrl-C is, so that a run's summary.json says "failed" and why, and its time series
+    keeps what was saved; exit status 143 (128 + SIGTERM), as a process the signal ended."""
+
+    def __init__(self):
+        super().__init__("terminated by SIGTERM (a batch system's time limit, kill or timeout)")
+
+
 def debug_enabled(flag: bool = False) -> bool:
     """--debug given, or ANODESIM_DEBUG set to anything but '' or '0'."""
     return flag or os.environ.get("ANODESIM_DEBUG", "") not in ("", "0")

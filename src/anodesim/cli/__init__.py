@@ -4,7 +4,8 @@
 
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
-value and what was expected; nothing written), 130 interrupted. Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
+value and what was expected; nothing written), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM: a batch system's time limit, kill; a run's files then say "failed", as after Ctrl-C). Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
 adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks; bad
 input found before MPI starts (read alike by every rank) is reported by rank 0 alone. A
 reader that leaves early (``| head``) ends nothing: the lines are dropped, the command
@@ -22,7 +23,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import (abort_other_ranks, debug_enabled, echoes_rank_zero,
+from ..errors import (Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
                       failed_on_every_rank, launcher_rank, rank_prefix)
 from ..errors import report as failure_line
 
@@ -180,8 +181,24 @@ def _main(argv: list[str] | None) -> int:
         logging.getLogger("anodesim").setLevel(logging.INFO)
     if args.command in SERIAL_COMMANDS and launcher_rank() > 0:
         return 0
+    import signal
+    import threading
+
+    # SIGTERM ends a command as Ctrl-C does (the sweep's runner handles it itself: it stops
+    # its workers); in the main thread only, where Python delivers signals
+    terminable = args.command != "sweep" and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if terminable else None
+    saved_options = os.environ.get("PETSC_OPTIONS")
+    if terminable and "-no_signal_handler" not in (saved_options or ""):
+        # PETSc's initialisation (when the command imports dolfinx) would replace the
+        # handler with its own, which ends the process through MPI_Abort: no summary
+        os.environ["PETSC_OPTIONS"] = f"{saved_options or ''} -no_signal_handler".strip()
     try:
         return args.func(args)
+    except Terminated as e:
+        print(f"anodesim: {e}", file=sys.stderr)
+        abort_other_ranks(143)
+        return 143
     except KeyboardInterrupt:
         print("anodesim: interrupted", file=sys.stderr)
         abort_other_ranks(130)
@@ -198,3 +215,14 @@ def _main(argv: list[str] | None) -> int:
         if not every_rank:
             abort_other_ranks(status)
         return status
+    finally:
+        if terminable:
+            signal.signal(signal.SIGTERM, previous)
+            if saved_options is None:
+                os.environ.pop("PETSC_OPTIONS", None)
+            else:
+                os.environ["PETSC_OPTIONS"] = saved_options
+
+
+def _terminate(signum, frame):
+    raise Terminated
