@@ -184,3 +184,49 @@ def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, c
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    # 1e-300 divided by zero in the cost estimate ("internal error")
+    (lambda d: d.update(mesh={"spot_fraction": 1e-300}),
+     "mesh.spot_fraction = 1e-300: expected a number in [0.001, 1]"),
+    # 9e18 pulses were built into a list first: 21 GB, then the out-of-memory killer
+    (lambda d: d.update(loading={"kind": "pulse_train", "pulses": 9223372036854775807,
+                                 "on_s": 0.01, "off_s": 0.01}),
+     "loading.pulses = 9223372036854775807: expected an integer from 1 to 500,000 (a run "
+     "takes at most 1,000,000 steps"),
+    # 1e8 chart points: rate ran on past 90 s (1.7 s with the default 13)
+    (lambda d: d.update(rating={"exposure_points": 100_000_000}),
+     "rating.exposure_points = 100000000: expected an integer from 2 to 1,000"),
+])
+def test_sizes_that_ran_away_are_refused_at_once(tmp_path, capsys, change, message):
+    d = reflection()
+    change(d)
+    path = write_toml(tmp_path / "c.toml", d)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_report_of_a_folder_with_broken_files_is_one_line(tmp_path, capsys):
+    """A summary.json edited or cut short by hand: one line, exit 2 (it was a
+    JSONDecodeError, KeyError or TypeError: "internal error", exit 1)."""
+    for text, what in (("{not json", "summary.json is not JSON"),
+                       ("{}", "summary.json has no title, case, results"),
+                       ("[1, 2]", "summary.json has no title, case, results")):
+        folder = tmp_path / f"f{len(text)}"
+        folder.mkdir()
+        (folder / "summary.json").write_text(text)
+        assert main(["report", str(folder)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and what in err, err
+        assert not (folder / "report.html").exists()
+
+
+def test_a_schedule_file_that_is_not_text_is_one_line(tmp_path, capsys):
+    schedule = tmp_path / "times.csv"
+    schedule.write_bytes(b"0\n\xff\xfe1\n")
+    path = STUDIES / "reflection_insert.toml"  # with [drift]
+    assert main(["drift-table", str(path), "--schedule", str(schedule)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a text file (UTF-8)" in err, err

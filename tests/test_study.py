@@ -134,7 +134,14 @@ def test_unquoted_dotted_keys_and_list_indices(tmp_path):
      'axes."bean.power_W": not a key of the case (did you mean "beam"?)'),
     ({"beam.power_W": []}, "grid", 'axes."beam.power_W" = []: empty axis'),
     ({"beam.power_W": {"start": 1, "stop": 2, "num": 0}}, "grid",
-     'axes."beam.power_W".num = 0: expected an integer >= 1'),
+     'axes."beam.power_W".num = 0: expected an integer from 1 to 100,000'),
+    # these ran for minutes at gigabytes before the cap (the audit of 2026-12-04)
+    ({"beam.power_W": {"start": 1, "stop": 10, "num": 100_000_000}}, "grid",
+     'axes."beam.power_W".num = 100000000: expected an integer from 1 to 100,000'),
+    ({"beam.power_W": {"start": 1, "stop": 10, "num": 1000},
+      "beam.fwhm_um": {"start": 10, "stop": 20, "num": 1000}}, "grid",
+     "axes: 1000 (beam.power_W) x 1000 (beam.fwhm_um) values make 1,000,000 cases; expected "
+     "at most 100,000 (split the study)"),
     ({"beam.power_W": [1.0, 2.0], "beam.fwhm_um": [10.0]}, "zip",
      'combine = "zip": the axes have different lengths (beam.power_W 2, beam.fwhm_um 1)'),
 ])

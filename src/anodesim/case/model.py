@@ -334,6 +334,11 @@ class Probe:
     quantities: tuple[str, ...] = ("T",)
 
 
+#: Most time steps a run may take (resolve.prepare refuses a plan that needs more; a pulse
+#: train takes at least two a pulse).
+MAX_STEPS = 1_000_000
+
+
 @dataclass(frozen=True)
 class TimeSettings:
     """Time stepping: restart at initial_step after each power switch, double every

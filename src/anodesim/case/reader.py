@@ -144,10 +144,12 @@ class _Section:
             raise _fail(self._key(key), v, what)
         return v
 
-    def integer(self, key, default: Any = ..., *, minimum=1) -> int:
-        what = f"an integer >= {minimum}"
+    def integer(self, key, default: Any = ..., *, minimum=1, maximum=None, why="") -> int:
+        what = f"an integer >= {minimum}" if maximum is None else \
+            f"an integer from {minimum} to {maximum:,}{why}"
         v = self.raw(key, default, expected=what)
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum or \
+                (maximum is not None and v > maximum):
             raise _fail(self._key(key), v, what)
         return v
 

@@ -13,7 +13,8 @@ from ..extra_focal import DEFAULT_DISTANCE_M, MODES as EXTRA_FOCAL_MODES
 from ..frames import ENTRIES, textbook
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSING_SIZES,
-                    LOADING_KINDS, PROBE_QUANTITIES, ROUND_SPOTS, SPOT_SHAPES, USER_GEOMETRIES,
+                    LOADING_KINDS, MAX_STEPS, PROBE_QUANTITIES, ROUND_SPOTS, SPOT_SHAPES,
+                    USER_GEOMETRIES,
                     ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
                     Materials, MeshSettings, Output, PointingDrift, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
@@ -208,8 +209,10 @@ def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
 def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
     sec = root.section("mesh", {})
     ms = MeshSettings(
-        spot_fraction=sec.number("spot_fraction", 0.05, positive=True, hi=1.0,
-                                 expected="a number in (0, 1]"),
+        # below 0.001 (a 20 nm element under a 20 µm spot) nothing is resolved that 0.001
+        # does not, and 1e-300 divided by zero in the cost estimate
+        spot_fraction=sec.number("spot_fraction", 0.05, lo=1e-3, hi=1.0,
+                                 expected="a number in [0.001, 1]"),
         growth=sec.number("growth", MeshSettings.growth, positive=True, hi=2.0,
                           expected="a number in (0, 2]"),
         max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
@@ -368,7 +371,11 @@ def _loading(root: _Section, beam: Beam) -> Loading:
     elif kind == "continuous":
         segments = [(sec.number("duration_s", positive=True), P)]
     elif kind == "pulse_train":
-        n = sec.integer("pulses")
+        # a run takes at most MAX_STEPS steps, two a pulse at the least: a larger count was
+        # built into a list first (9e18 pulses: 21 GB, then the out-of-memory killer)
+        n = sec.integer("pulses", maximum=MAX_STEPS // 2,
+                        why=" (a run takes at most 1,000,000 steps; `anodesim rate` rates "
+                            "the periodic state of an endless train)")
         if sec.has("on_s") or sec.has("off_s"):
             both = [k for k in ("period_s", "duty_cycle") if sec.has(k)]
             if both:
@@ -609,7 +616,8 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
                     "[shortest, longest] loading times in s, shortest < longest")
     out = RatingSettings(
         exposure_s=exposure,
-        exposure_points=sec.integer("exposure_points", d.exposure_points, minimum=2),
+        exposure_points=sec.integer("exposure_points", d.exposure_points, minimum=2,
+                                    maximum=1000),
         preload_W=sec.number("preload_W", d.preload_W, nonneg=True),
         period_s=sec.number("period_s", d.period_s, positive=True),
         duty_cycles=_numbers(sec, "duty_cycles", d.duty_cycles, 0.0, 1.0,

@@ -59,6 +59,9 @@ def parse_schedule(text: str, end_s: float) -> list[float]:
         except OSError as e:
             raise CaseError(f"--schedule = {text!r}: cannot read it ({e.strerror}); expected "
                             "START:STOP:STEP or a file of times") from None
+        except UnicodeDecodeError:
+            raise CaseError(f"--schedule = {text!r}: not a text file (UTF-8); expected a "
+                            "file of times, one a line") from None
         times = []
         for i, line in enumerate(lines):
             cell = line.split(",")[0].strip()

@@ -264,8 +264,23 @@ def _provenance(s: dict) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------
 # The three kinds of folder
 # ---------------------------------------------------------------------------------------
+def _load(folder: Path, name: str, keys: tuple[str, ...]) -> dict:
+    """A JSON file of the folder as anodesim wrote it: a table with `keys`; bad input (one
+    line, exit 2) when it is not JSON or not such a table (edited or cut short by hand)."""
+    try:
+        data = json.loads((folder / name).read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CaseError(f"report {folder}: {name} is not JSON ({e}); expected the file as "
+                        "anodesim wrote it") from None
+    missing = [k for k in keys if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise CaseError(f"report {folder}: {name} has no {', '.join(missing)}; expected the "
+                        "file as anodesim wrote it")
+    return data
+
+
 def _run(folder: Path, case_text: str | None) -> dict:
-    s = json.loads((folder / "summary.json").read_text())
+    s = _load(folder, "summary.json", ("title", "case", "results"))
     return {"title": s["title"], "case": _case_part(folder, s["case"], case_text, s["title"]),
             "headline": headline(s), "limits": limit_rows(s["results"].get("limits", [])),
             "drift": drift_rows(s.get("mechanics")), "plots": _plots(folder, RUN_PLOTS),
@@ -273,7 +288,7 @@ def _run(folder: Path, case_text: str | None) -> dict:
 
 
 def _rating(folder: Path, case_text: str | None) -> dict:
-    r = json.loads((folder / "rating.json").read_text())
+    r = _load(folder, "rating.json", ("title",))
     case = None
     if case_text is not None:
         import tomllib
@@ -284,7 +299,7 @@ def _rating(folder: Path, case_text: str | None) -> dict:
             case = from_dict(tomllib.loads(case_text), folder).to_dict()
         except (CaseError, tomllib.TOMLDecodeError):
             case = None
-    run = json.loads((folder / "summary.json").read_text()) if (
+    run = _load(folder, "summary.json", ("title", "case", "results")) if (
         folder / "summary.json").is_file() else None
     sl = r.get("max_safe_loading")
     rating = {"in_words": r.get("rating_in_words"),
@@ -309,7 +324,7 @@ def _rating(folder: Path, case_text: str | None) -> dict:
 
 
 def _study(folder: Path, case_text: str | None) -> dict:
-    st = json.loads((folder / "study.json").read_text())
+    st = _load(folder, "study.json", ("id",))
     columns, rows = [], []
     if (folder / "results.csv").is_file():
         with open(folder / "results.csv", newline="") as f:

@@ -87,6 +87,12 @@ class Study:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
+#: Most cases a study may hold: each is validated when the study is read (1e8 values of one
+#: axis ran for 10 minutes at 9.4 GB before this cap), and a sweep of more is a job for
+#: several studies.
+MAX_CASES = 100_000
+
+
 def _values(key: str, spec: Any) -> list:
     """The values of one axis: a list, or a range {start, stop, num, scale}."""
     where = f'axes."{key}"'
@@ -108,8 +114,9 @@ def _values(key: str, spec: Any) -> list:
         for k, v in (("start", start), ("stop", stop)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise _fail(f"{where}.{k}", v, "a finite number")
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise _fail(f"{where}.num", num, "an integer >= 1 (the number of values)")
+        if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_CASES:
+            raise _fail(f"{where}.num", num,
+                        f"an integer from 1 to {MAX_CASES:,} (the number of values)")
         if scale not in ("linear", "log"):
             raise _fail(f"{where}.scale", scale, '"linear" or "log"')
         if scale == "log" and (start <= 0 or stop <= 0):
@@ -323,6 +330,13 @@ def _slurm_table(data: dict) -> dict:
 def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Point]:
     """Every combination of the axes (grid) or the axes in step (zip), with its case id;
     a point whose case is invalid keeps the reason (its row says it when it runs)."""
+    count = math.prod(len(v) for v in axes.values()) if combine == "grid" else \
+        max((len(v) for v in axes.values()), default=1)
+    if count > MAX_CASES:
+        sizes = (" x " if combine == "grid" else ", ").join(f"{len(v)} ({k})"
+                                                            for k, v in axes.items())
+        raise CaseError(f"axes: {sizes} values make {count:,} cases; expected at most "
+                        f"{MAX_CASES:,} (split the study)")
     combos = (itertools.product(*axes.values()) if combine == "grid"
               else zip(*axes.values())) if axes else [()]
     points = []
