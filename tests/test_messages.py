@@ -198,6 +198,21 @@ def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, c
     # 1e8 chart points: rate ran on past 90 s (1.7 s with the default 13)
     (lambda d: d.update(rating={"exposure_points": 100_000_000}),
      "rating.exposure_points = 100000000: expected an integer from 2 to 1,000"),
+    # passed check, then gmsh failed with "Exception: no message" and left a folder
+    (lambda d: d["geometry"].update(anode_radius_mm=1e300),
+     "geometry.anode_radius_mm = 1e+300: expected a positive length up to 1000 (1 m)"),
+    # passed check, then "faces have no area" (ValueError) after writing the mesh
+    (lambda d: d["beam"].update(extra_focal_distance_mm=1e300),
+     "beam.extra_focal_distance_mm = 1e+300: expected a positive distance in mm, up to 1000"),
+    # a melting message with a 300-digit temperature
+    (lambda d: d["beam"].update(power_W=1e300),
+     "beam.power_W = 1e+300: expected a beam power in W, 0 to 1e+06"),
+    # numpy's divide-by-zero warnings (four lines), then a garbled line naming no key
+    (lambda d: d.update(mounts={"cooled_end": {"type": "clamped"}},
+                        drift={"view_direction": [1e-300, 0, 1e-300], "source_object_mm": 20,
+                               "source_detector_mm": 500}),
+     "drift.view_direction = [1e-300, 0, 1e-300]: expected a direction [x, y, z] of moderate "
+     "numbers"),
 ])
 def test_sizes_that_ran_away_are_refused_at_once(tmp_path, capsys, change, message):
     d = reflection()
@@ -230,3 +245,19 @@ def test_a_schedule_file_that_is_not_text_is_one_line(tmp_path, capsys):
     assert main(["drift-table", str(path), "--schedule", str(schedule)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a text file (UTF-8)" in err, err
+
+
+def test_a_failed_runs_figures_add_no_warning_lines(tmp_path):
+    """A run that fails on a non-finite temperature: its figures of the partial results
+    drew six lines of matplotlib UserWarning (log scale of no positive values) before the
+    run's one line."""
+    d = reflection()
+    d["materials"]["override"] = {"target": {"k_W_mK": 1e300}}
+    path = write_toml(tmp_path / "c.toml", d)
+    r = subprocess.run([sys.executable, "-m", "anodesim", "run", str(path), "-o",
+                        str(tmp_path / "out"), "-q"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"anodesim: run failed: Newton produced a non-finite temperature (partial results in "
+        f"{tmp_path / 'out'})"], r.stderr

@@ -69,7 +69,7 @@ class Table:
         if T_min < lo - 1e-9 or T_max > hi + 1e-9:
             bad = T_min if T_min < lo else T_max
             raise OutOfRangeError(
-                f"{self.name}: temperature {bad:.1f} K ({bad - 273.15:.1f} °C) is outside the "
+                f"{self.name}: temperature {bad:.6g} K ({bad - 273.15:.6g} °C) is outside the "
                 f"tabulated range {lo:.0f}-{hi:.0f} K; no extrapolation is done")
 
     def __call__(self, T):

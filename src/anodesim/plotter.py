@@ -59,11 +59,9 @@ class InlinePlotter:
 
     def finish(self) -> None:
         """Draw the queued figures."""
-        from . import output
-
         jobs, self.jobs = self.jobs, []
         for name, args, kwargs in jobs:
-            getattr(output, name)(*args, **kwargs)
+            _call(name, args, kwargs)
 
     def close(self) -> None:
         """Nothing to end."""
@@ -315,15 +313,26 @@ def _fork() -> int:
         return -1
 
 
-def _draw(job: tuple, stdout) -> int:
-    """Draw one job; on failure write its line and return 1 (else 0)."""
+def _call(name: str, args, kwargs) -> None:
+    """``anodesim.output.<name>(*args, **kwargs)`` with Python's warnings kept off stderr:
+    the figures of a failed run (non-finite or non-positive data) drew six lines of
+    matplotlib UserWarning before the run's one line."""
+    import warnings
+
     from . import output
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(output, name)(*args, **kwargs)
+
+
+def _draw(job: tuple, stdout) -> int:
+    """Draw one job; on failure write its line and return 1 (else 0)."""
     name, args, kwargs = job
     try:
         if not name:  # the stream broke: args[0] says how
             raise RunFailure("the job stream broke")
-        getattr(output, name)(*args, **kwargs)
+        _call(name, args, kwargs)
         return 0
     except Exception as e:  # noqa: BLE001 - every figure failure becomes one line
         text = " ".join(str(e).split())[:1000] or "no message"  # a line is one write

@@ -1138,7 +1138,7 @@ class ThermalProblem:
                 raise SolverError(f"non-finite temperature in {region} (singular system?)")
             if hi > m.melting_K:
                 raise mat_lib.OutOfRangeError(
-                    f"{region} ({m.key}): {hi:.0f} K ({hi - 273.15:.0f} °C) is above the melting "
+                    f"{region} ({m.key}): {hi:.5g} K ({hi - 273.15:.5g} °C) is above the melting "
                     f"point {m.melting_K:.0f} K ({m.melting_K - 273.15:.0f} °C)")
             for t in self.region_tables[region]:
                 t.check(lo, hi)

@@ -206,8 +206,11 @@ def _vector(sec: _Section, key: str, default: Any = ...) -> tuple[float, float, 
             or any(isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
                    for c in v) or not any(v)):
         raise _fail(sec._key(key), v, "a non-zero direction [x, y, z] of three numbers")
-    if not np.isfinite(np.linalg.norm(np.asarray(v, dtype=float))):
-        raise _fail(sec._key(key), v, "a direction [x, y, z] of moderate numbers")
+    with np.errstate(over="ignore", under="ignore"):
+        norm = float(np.linalg.norm(np.asarray(v, dtype=float)))
+    if not 1e-100 < norm < 1e100:  # [1e-300, 0, 1e-300]: its norm underflowed to 0
+        raise _fail(sec._key(key), v, "a direction [x, y, z] of moderate numbers "
+                    "(length between 1e-100 and 1e100)")
     return tuple(float(c) for c in v)
 
 

@@ -129,8 +129,10 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
     sizes = {}
     for key, scale in spec["sizes"].items():
         optional = key == "target_radius_mm"
-        v = sec.number(key, None if optional else ..., positive=True,
-                       expected="a positive length")
+        # at most a metre: 1e300 mm passed and then failed in gmsh ("no message")
+        what = f"a positive length up to {1.0 / scale:g} (1 m)"
+        v = sec.number(key, None if optional else ..., positive=True, hi=1.0 / scale,
+                       expected=what)
         if v is not None:
             sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
     housing = (_housing(sec, sizes) if kind in ("reflection_insert", "reflection_3d")
@@ -276,6 +278,11 @@ def _materials(root: _Section, geometry: Geometry, base_dir: Path) -> Materials:
                      {k: v for k, v in user.items() if k in by_region.values()})
 
 
+#: The largest beam the case layer accepts: ten times a high-power CT tube's (100 kW at
+#: about 1 A); the tool's tubes run below a kilowatt.
+MAX_BEAM_W, MAX_BEAM_MA = 1e6, 1e4
+
+
 def _beam(root: _Section, geometry: Geometry) -> Beam:
     sec = root.section("beam")
     kV = sec.number("voltage_kV", positive=True, expected="a positive voltage in kV")
@@ -285,10 +292,14 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     if has_i and has_p:
         raise CaseError("beam: give exactly one of current_mA or power_W (found both)")
     power = None  # only a segments schedule may leave it out (_loading)
+    # at most MAX_BEAM_W (a 1e300 mA beam ran into a melting message with a 300-digit
+    # temperature); a current up to MAX_BEAM_MA
     if has_i:
-        power = kV * sec.number("current_mA", nonneg=True)  # kV × mA = W
+        power = kV * sec.number("current_mA", nonneg=True, hi=MAX_BEAM_MA,
+                                expected=f"a beam current in mA, 0 to {MAX_BEAM_MA:g}")
     elif has_p:
-        power = sec.number("power_W", nonneg=True)
+        power = sec.number("power_W", nonneg=True, hi=MAX_BEAM_W,
+                           expected=f"a beam power in W, 0 to {MAX_BEAM_W:g}")
     spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
     size2, orientation = None, 0.0
     length = lambda key: sec.number(  # noqa: E731
@@ -330,7 +341,7 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
                      expected="a fraction in [0, 0.99]")
     extra = sec.choice("extra_focal", EXTRA_FOCAL_MODES, "face")
     distance = sec.number("extra_focal_distance_mm", DEFAULT_DISTANCE_M * 1e3, positive=True,
-                          expected="a positive distance in mm") * 1e-3
+                          hi=1000.0, expected="a positive distance in mm, up to 1000") * 1e-3
     named = _extra_focal_faces(sec, geometry)
     sec.close()
     return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction,
@@ -406,7 +417,8 @@ def _loading(root: _Section, beam: Beam) -> Loading:
         for i, item in enumerate(raw):
             s = _Section(item, f"loading.segment[{i}]")
             segments.append((s.number("duration_s", positive=True),
-                             s.number("power_W", nonneg=True)))
+                             s.number("power_W", nonneg=True, hi=MAX_BEAM_W,
+                                      expected=f"a beam power in W, 0 to {MAX_BEAM_W:g}")))
             s.close()
         _check_segments_power(root, beam, max(p for _, p in segments))
     sec.close()
