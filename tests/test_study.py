@@ -444,7 +444,14 @@ def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys):
     assert "--ntasks 0: expected at least 1 MPI rank" in capsys.readouterr().err
     assert main(["run", str(case), "-o", str(tmp_path / "o"), "--wait"]) == 2
     assert "--wait: expected together with --submit slurm" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
+    # --ntasks alone was ignored: the run went ahead on one rank here (the audit's finding)
+    assert main(["run", str(case), "-o", str(tmp_path / "o"), "--ntasks", "2"]) == 2
+    assert "--ntasks 2: expected together with --submit slurm (a local MPI run is `mpirun " \
+        "-n 2 anodesim run ...`)" in capsys.readouterr().err
+    # -o "" fell back to the default folder, results/<case name>
+    assert main(["run", str(case), "-o", ""]) == 2
+    assert "-o '': expected a folder name" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not Path("results", "case").exists()
 
 
 def test_several_base_cases_and_the_folder_copy(tmp_path):

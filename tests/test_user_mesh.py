@@ -263,3 +263,20 @@ def test_second_order_tetrahedra_use_their_corner_nodes(tmp_path):
     want = _steady_T(_example())
     assert _steady_T(_example(geometry={"file": str(quadratic)})) == pytest.approx(want,
                                                                                  rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["garbage.msh", "garbage.vtu"])
+def test_a_file_meshio_cannot_read_is_one_line(tmp_path, capsys, name):
+    """meshio prints each format's failure and then "Error: Couldn't read file ..." and
+    calls sys.exit(1): that reached the user as two unprefixed lines and exit 1 (the audit
+    of 2026-12-04). Now the case's one line, exit 2."""
+    (tmp_path / name).write_text("garbage\n")
+    case = tomllib.loads(EXAMPLE.read_text())
+    case["geometry"].update(file=name, mesh_unit="mm")
+    path = write_toml(tmp_path / "c.toml", case)
+    assert main(["check", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "meshio cannot read it (Couldn't read file " in err \
+        and name in err, err

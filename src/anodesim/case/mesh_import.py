@@ -23,7 +23,9 @@ not always possible without new nodes; re-mesh with tetrahedra instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 from dataclasses import dataclass
 
@@ -100,14 +102,23 @@ def _read(path, _size, _mtime, unit, items, mapped) -> ImportedMesh:
     import meshio
 
     where = f"geometry.file = {path!r}"
+    said = io.StringIO()
     try:
-        m = meshio.read(path)
+        # meshio prints each format's failure and, when none could read the file, "Error:
+        # Couldn't read file ..." and sys.exit(1): kept off the user's terminal and turned
+        # into this one line
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            m = meshio.read(path)
     except ImportError as e:
         raise MeshImportError(f"{where}: reading it needs the Python package {e.name!r}; "
                               f"expected it installed (pip install {e.name})") from None
-    except Exception as e:  # noqa: BLE001 - meshio raises many kinds, all mean "unreadable"
-        raise MeshImportError(f"{where}: meshio cannot read it ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}); expected a "
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - meshio raises many kinds
+        if isinstance(e, SystemExit):
+            # its last message, which it may have wrapped over lines
+            text = " ".join(said.getvalue().rpartition("Error:")[2].split())
+        else:
+            text = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise MeshImportError(f"{where}: meshio cannot read it ({text}); expected a "
                               "volume mesh in a format meshio reads") from None
     kinds = {b.type for b in m.cells}
     refused = sorted(kinds & set(REFUSED))

@@ -31,7 +31,7 @@ def add_args(p) -> None:
                    help="also write report.html (self-contained; see `anodesim report`)")
     p.add_argument("--submit", choices=("slurm",),
                    help="submit the run to SLURM as one MPI job instead of running it here")
-    p.add_argument("--ntasks", type=int, default=1, metavar="N",
+    p.add_argument("--ntasks", type=int, default=None, metavar="N",
                    help="with --submit: MPI ranks of the job (one node)")
     p.add_argument("--wait", action="store_true", help="with --submit: wait for the job")
 
@@ -91,6 +91,7 @@ def _submit(args, out: Path) -> int:
     """``--submit slurm``: the case as one MPI job; with --wait, its exit status."""
     if args.submit is None:
         raise CaseError("--wait: expected together with --submit slurm")
+    args.ntasks = 1 if args.ntasks is None else args.ntasks
     if args.ntasks < 1:
         raise CaseError(f"--ntasks {args.ntasks}: expected at least 1 MPI rank")
     from ..study.slurm import submit_run
@@ -111,7 +112,13 @@ def _submit(args, out: Path) -> int:
 def run(args) -> int:
     """Run a case into its folder; print the key figures unless quiet."""
     case = load(args.case)  # validation first: a bad case writes nothing
-    out = output_folder(Path(args.output) if args.output else
+    if args.ntasks is not None and not (args.submit or args.wait):
+        raise CaseError(f"--ntasks {args.ntasks}: expected together with --submit slurm (a "
+                        f"local MPI run is `mpirun -n {args.ntasks} anodesim run ...`)")
+    if args.output is not None and not args.output.strip():
+        raise CaseError(f"-o {args.output!r}: expected a folder name (it fell back to the "
+                        "default folder)")
+    out = output_folder(Path(args.output) if args.output is not None else
                          Path("results") / Path(args.case).stem)
     found = earlier_run(out) if out.is_dir() else None
     if found and not args.overwrite:
