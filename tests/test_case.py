@@ -139,7 +139,12 @@ BAD = [
      "limits.drift_um = 1: a drift limit needs the imaging geometry"),
     ("reference temperature outside the data", {"mounts": {"cooled_end": {"type": "clamped"}},
                                                 "mechanics": {"reference_temperature_C": -100.0}},
-     "mechanics.reference_temperature_C = -100: outside the W data"),
+     "mechanics.reference_temperature_C = -100 (the stress-free temperature; "
+     "initial.temperature_C unless given): outside the W data"),
+    # unless given it is the initial temperature, which the message used not to name
+    ("initial temperature outside the data", {"mounts": {"cooled_end": {"type": "clamped"}},
+                                              "initial": {"temperature_C": 5000.0}},
+     "initial.temperature_C unless given): outside the W data"),
     ("zero distance", {"mounts": {"cooled_end": {"type": "clamped"}},
                        "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 0.0,
                                  "magnification": 10.0, "pixel_size_um": 100.0}},

@@ -156,6 +156,19 @@ def test_bad_study_is_one_line_and_writes_nothing(tmp_path, capsys, axes, combin
     assert not out.exists()
 
 
+def test_an_axis_given_twice_is_one_line(tmp_path, capsys):
+    """A quoted and a dotted key for the same axis: TOML keeps both, and the study kept only
+    the last one, silently (the audit of 2026-12-04)."""
+    write_toml(tmp_path / "base.toml", small_block())
+    path = tmp_path / "study.toml"
+    path.write_text('case = "base.toml"\n[axes]\n"beam.power_W" = [1.0, 2.0]\n'
+                    'beam.power_W = [3.0]\n')
+    assert main(["sweep", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and 'axes."beam.power_W": given twice' in err, err
+    assert not (tmp_path / "out").exists()
+
+
 def _axes_toml(axes):
     lines = ["[axes]"]
     for k, v in axes.items():

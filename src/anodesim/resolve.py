@@ -288,7 +288,9 @@ def _check_reference_temperature(case: Case, mats) -> None:
         for t in (m.rho, m.alpha, m.E, m.nu):
             lo, hi = t.range_K
             if not lo <= T_ref <= min(hi, m.melting_K):
-                raise CaseError(f"mechanics.reference_temperature_C = {T_ref - 273.15:g}: "
+                # named both ways: unless given, it is initial.temperature_C
+                raise CaseError(f"mechanics.reference_temperature_C = {T_ref - 273.15:g} (the "
+                                "stress-free temperature; initial.temperature_C unless given): "
                                 f"outside the {m.key} data ({lo - 273.15:.0f} to "
                                 f"{min(hi, m.melting_K) - 273.15:.0f} °C)")
 

@@ -146,10 +146,13 @@ def _flatten_axes(table: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict) and not ({"start", "stop", "num"} & set(v)):
-            out.update(_flatten_axes(v, key))
-        else:
-            out[key] = v
+        inner = _flatten_axes(v, key) if isinstance(v, dict) and not (
+            {"start", "stop", "num"} & set(v)) else {key: v}
+        for k2, v2 in inner.items():
+            if k2 in out:  # "beam.fwhm_um" = [...] beside beam.fwhm_um = [...]: one was lost
+                raise CaseError(f'axes."{k2}": given twice (as a quoted key and as a dotted '
+                                "one); expected each axis once")
+            out[k2] = v2
     return out
 
 
