@@ -84,14 +84,18 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     used to remove the whole folder, and the run then failed on its own deleted case file."""
     out = tmp_path / "out"
     out.mkdir()
-    path = write_toml(out / "c.toml", block())  # the case file inside its run folder
+    # the case file inside its run folder, under the name of the copy a run keeps there
+    path = write_toml(out / "case.toml", block())
     notes = out / "notes.txt"
     notes.write_text("mine")
+    swap = out / ".case.toml.swp"  # an editor's, not an interrupted atomic write
+    swap.write_text("vim")
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
     stale = out / "drift.png"  # a figure an earlier run with a drift map drew
     stale.write_bytes(b"old")
     (out / "fields.bp.partial").mkdir()  # an interrupted run's unfinished field folder
-    (out / ".timeseries.csv.k3j9x2").write_text("half")  # an interrupted atomic write
+    (out / ".timeseries.csv.k3j9x2ab").write_text("half")  # an interrupted atomic write
+    (out / "mesh.tmp.msh").write_text("half")  # gmsh's unfinished write
     before = (out / "summary.json").read_bytes()
     capsys.readouterr()
     assert main(["run", str(path), "-o", str(out), "-q"]) == 2
@@ -101,8 +105,14 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 0
     assert not stale.exists() and (out / "summary.json").is_file()
     assert not (out / "fields.bp.partial").exists()
-    assert not (out / ".timeseries.csv.k3j9x2").exists()
-    assert path.is_file() and notes.read_text() == "mine"
+    assert not (out / ".timeseries.csv.k3j9x2ab").exists() and not (out / "mesh.tmp.msh").exists()
+    assert path.is_file() and notes.read_text() == "mine" and swap.read_text() == "vim"
+    # a mesh of the earlier run reused by the next (mesh.file, README): read, not removed
+    reuse = block()
+    reuse["mesh"] = {"file": str(out / "mesh.msh")}
+    path2 = write_toml(tmp_path / "reuse.toml", reuse)
+    assert main(["run", str(path2), "-o", str(out), "-q", "--overwrite"]) == 0
+    assert (out / "mesh.msh").is_file() and (out / "mesh.json").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
@@ -161,10 +171,12 @@ def test_pauses_inside_a_schedule_stay_valid():
     # a probe named "peak" wrote a second T_peak_C column, and the summary, the console and
     # the spot limit read the probe's 32 °C instead of the spot's 889 °C (exit 0, not 3)
     (lambda d: d["probes"].update(peak=d["probes"].pop("below_spot")),
-     "probes = 'peak': expected a probe name other than \"peak\" and not starting with "
-     "\"max_\" (T_peak_C is a column of its own)"),
+     "probes = 'peak': expected a probe name other than \"peak\" and \"coolant\" and not "
+     "starting with \"max_\" (T_peak_C is a column of its own)"),
     (lambda d: d["probes"].update(max_target=d["probes"].pop("below_spot")),
      "probes = 'max_target': expected a probe name other than \"peak\""),
+    (lambda d: d["probes"].update(coolant=d["probes"].pop("below_spot")),  # a circuit's column
+     "probes = 'coolant': expected a probe name other than \"peak\""),
     # 0.5 was accepted and the elastic solve failed inside (an internal error, or with -q
     # a run "complete" without its drift and stress columns); 0.7 was "not positive"
     (lambda d: d["materials"].update(override={"target": {"nu_1": 0.5}}),
@@ -207,6 +219,12 @@ def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, c
     # a melting message with a 300-digit temperature
     (lambda d: d["beam"].update(power_W=1e300),
      "beam.power_W = 1e+300: expected a beam power in W, 0 to 1e+06"),
+    (lambda d: (d["beam"].pop("power_W", None), d["beam"].update(voltage_kV=1000,
+                                                                  current_mA=5000)),
+     "beam.current_mA = 5000.0: expected a beam of at most 1e+06 W (kV x mA: 5e+06 W here)"),
+    (lambda d: d["geometry"].update(housing={"inner_radius_mm": 1, "outer_radius_mm": 20,
+                                             "length_mm": 1e300}),
+     "geometry.housing.length_mm = 1e+300: expected a positive length up to 1000 (1 m)"),
     # numpy's divide-by-zero warnings (four lines), then a garbled line naming no key
     (lambda d: d.update(mounts={"cooled_end": {"type": "clamped"}},
                         drift={"view_direction": [1e-300, 0, 1e-300], "source_object_mm": 20,

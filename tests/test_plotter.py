@@ -562,3 +562,25 @@ def test_a_helper_dies_with_the_figure_child(tmp_path):
             os.kill(helper, 9)
         proc.kill()
     assert not (tmp_path / "late.png").exists()
+
+
+def test_the_figure_child_imports_numpy_before_its_job_reader_starts():
+    """The reader thread unpickles the jobs (numpy arrays) while the main thread imports
+    matplotlib: two threads importing numpy at once can meet a "partially initialized
+    module" (CPython's import deadlock avoidance), and the job stream broke once in the
+    suite ("cannot import name 'asanyarray' ... most likely due to a circular import", a
+    short run whose figures arrived at once). The child imports numpy before it starts the
+    reader: checked here by the thread's start, in a fresh interpreter."""
+    code = textwrap.dedent("""
+        import io, sys, threading
+        start = threading.Thread.start
+        def checked(self):
+            assert "numpy" in sys.modules, "the reader started before numpy was imported"
+            start(self)
+        threading.Thread.start = checked
+        from anodesim import plotter
+        sys.exit(plotter._serve(io.BytesIO(), io.BytesIO()))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-1000:]

@@ -295,7 +295,10 @@ def test_a_ready_form_is_loaded_from_its_library_without_listing_the_cache(tmp_p
 
 
 @pytest.mark.slow
-def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path):
+@pytest.mark.parametrize("ranks", [
+    1, pytest.param(2, marks=[pytest.mark.mpi, pytest.mark.skipif(
+        MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")])])
+def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, ranks):
     """SIGTERM (a SLURM time limit, kill, timeout) during a run: one line, exit 143, and the
     run's summary.json says "failed" and why, beside the time series saved so far (a report
     can then be written). PETSc's own SIGTERM handler used to end the process through
@@ -303,6 +306,8 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path):
     is sent once the run has printed its first step (an event, not a delay)."""
     out = tmp_path / "run"
     cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out, cache=tmp_path / "c")
+    if ranks > 1:  # mpirun forwards the signal to every rank (a SLURM time limit's case):
+        cmd = [MPIRUN, "-n", str(ranks), *cmd]  # still one line, rank 0's, and one summary
     p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in p.stderr:

@@ -448,7 +448,7 @@ def test_slurm_job_that_can_never_start_is_cancelled_and_named(slurm, tmp_path):
     assert not (out / "summary.json").exists()
 
 
-def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys):
+def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys, monkeypatch):
     """Bad input of --submit is refused before anything is submitted (exit 2, one line)."""
     case = tmp_path / "case.toml"
     write_toml(case, small_block())
@@ -462,6 +462,7 @@ def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys):
     assert "--ntasks 2: expected together with --submit slurm (a local MPI run is `mpirun " \
         "-n 2 anodesim run ...`)" in capsys.readouterr().err
     # -o "" fell back to the default folder, results/<case name>
+    monkeypatch.chdir(tmp_path)
     assert main(["run", str(case), "-o", ""]) == 2
     assert "-o '': expected a folder name" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() and not Path("results", "case").exists()

@@ -29,6 +29,29 @@ class Terminated(KeyboardInterrupt):
         super().__init__("terminated by SIGTERM (a batch system's time limit, kill or timeout)")
 
 
+#: SIGTERM on a parallel run, noted by the command line's handler: the ranks stop together
+#: at the next time step (termination_requested). A rank stopped at once could leave another
+#: in a collective call it never returns from, and the run then ended through MPI_Abort
+#: without its summary.
+_TERMINATION = {"requested": False}
+
+
+def request_termination(requested: bool = True) -> None:
+    """Note (or, False, forget) a SIGTERM for termination_requested."""
+    _TERMINATION["requested"] = requested
+
+
+def termination_requested(comm) -> bool:
+    """Whether SIGTERM reached any rank of comm: collective, every rank asks at the same
+    point (after each time step)."""
+    requested = _TERMINATION["requested"]
+    if comm.size > 1:
+        from mpi4py import MPI
+
+        requested = comm.allreduce(requested, op=MPI.LOR)
+    return requested
+
+
 def debug_enabled(flag: bool = False) -> bool:
     """--debug given, or ANODESIM_DEBUG set to anything but '' or '0'."""
     return flag or os.environ.get("ANODESIM_DEBUG", "") not in ("", "0")

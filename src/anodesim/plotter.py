@@ -216,6 +216,11 @@ def _serve(stdin, stdout) -> int:
                 break
         jobs.put(None)
 
+    # numpy first: the jobs carry numpy arrays, and the reader's unpickling would otherwise
+    # import numpy in its thread while this one imports it for matplotlib ("partially
+    # initialized module", a broken job stream, seen when a short run sent its figures at once)
+    import numpy  # noqa: F401
+
     threading.Thread(target=read, daemon=True).start()
     from . import output
 

@@ -12,6 +12,7 @@ The field files are written under a ``.partial`` name and renamed when the run c
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -23,23 +24,31 @@ from .results import SIGN_CONVENTIONS, RunResult, temperature_curves
 
 
 #: Every file and folder a run (or its report) writes into its folder: what
-#: ``run --overwrite`` removes of an earlier run, and nothing else.
+#: ``run --overwrite`` removes of an earlier run, and nothing else (with ``mesh.tmp.msh``,
+#: gmsh's unfinished write).
 RUN_FILES = frozenset({
     "summary.json", "timeseries.csv", "mesh.msh", "mesh.json", "case.toml", "report.html",
     "temperatures.png", "drift.png", "temperature_field.png", "temperature_slices.png",
-    "profiles.csv", "profiles.png", "fields.bp", "displacement.bp", "stress.bp"})
+    "profiles.csv", "profiles.png", "fields.bp", "displacement.bp", "stress.bp",
+    "mesh.tmp.msh"})
+#: output.atomic_write's temporary files: ".<name>." and tempfile's 8 random characters.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}$")
 
 
-def remove_run(out: Path) -> list[str]:
+def remove_run(out: Path, keep=()) -> list[str]:
     """Remove an earlier run's files from out (RUN_FILES, their unfinished ``.partial``
-    field folders and the temporary files of interrupted atomic writes); a file of anyone
-    else (the case file, notes, a SLURM job's log folder) stays. Returns the names removed."""
+    field folders and the temporary files of interrupted atomic writes) but none of `keep`
+    (the new run's inputs: its case file, a mesh.file to reuse, which may lie in the folder
+    under a run file's name); a file of anyone else (notes, an editor's swap file, a SLURM
+    job's log folder) stays. Returns the names removed."""
+    kept = {Path(p).resolve() for p in keep}
     removed = []
     for entry in sorted(out.iterdir()):
         name = entry.name
+        temporary = _TEMPORARY.match(name)
         ours = (name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES
-                or any(name.startswith(f".{f}.") for f in RUN_FILES))
-        if not ours:
+                or (temporary is not None and temporary["name"] in RUN_FILES))
+        if not ours or entry.resolve() in kept:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .errors import all_ranks_failed
+from .errors import Terminated, all_ranks_failed, termination_requested
 from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .plotter import FigureFailure
 from .limits import check, life_summary, limits_for, rated_life_h
@@ -167,10 +167,13 @@ class Simulation:
         try:
             self.record(0.0, 0.0)
             dt_prev = None
+            parallel = self.comm.size > 1
             for i, st in enumerate(steps, start=1):
                 row = self.iterate(st, dt_prev)
                 dt_prev = st.dt
                 bar(i, st.t, row[3])
+                if parallel and termination_requested(self.comm):  # SIGTERM, all ranks here
+                    raise Terminated
             bar(len(steps), self.case.end_time_s, self.rows[-1][3], force=True)
         finally:
             bar.close()

@@ -168,9 +168,10 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
 def _housing(sec: _Section, sizes: dict[str, float]) -> dict[str, float]:
     """The [geometry.housing] table: a cylindrical shell below the rod (m)."""
     h = sec.section("housing")
-    out = {key.rsplit("_", 1)[0] + "_m": h.number(key, positive=True,
-                                                   expected="a positive length") * scale
-           for key, scale in HOUSING_SIZES.items()}
+    out = {key.rsplit("_", 1)[0] + "_m": h.number(
+        key, positive=True, hi=1.0 / scale,
+        expected=f"a positive length up to {1.0 / scale:g} (1 m)") * scale
+        for key, scale in HOUSING_SIZES.items()}
     h.close()
     Rc = sizes["anode_radius_m"]
     if out["inner_radius_m"] >= Rc:
@@ -297,6 +298,9 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     if has_i:
         power = kV * sec.number("current_mA", nonneg=True, hi=MAX_BEAM_MA,
                                 expected=f"a beam current in mA, 0 to {MAX_BEAM_MA:g}")
+        if power > MAX_BEAM_W:
+            raise _fail("beam.current_mA", power / kV,
+                        f"a beam of at most {MAX_BEAM_W:g} W (kV x mA: {power:g} W here)")
     elif has_p:
         power = sec.number("power_W", nonneg=True, hi=MAX_BEAM_W,
                            expected=f"a beam power in W, 0 to {MAX_BEAM_W:g}")
@@ -562,11 +566,12 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
     sec = root.section("probes", {})
     out = []
     for name in sec.data:
-        if name == "peak" or name.startswith("max_"):
-            # its column T_<name>_C would be the peak's or a region's, interface's or the
-            # cooled faces' maximum: two columns of one name, the limits reading the probe's
-            raise _fail("probes", name, 'a probe name other than "peak" and not starting with '
-                        f'"max_" (T_{name}_C is a column of its own)')
+        if name in ("peak", "coolant") or name.startswith("max_"):
+            # its column T_<name>_C would be the peak's, the coolant circuit's or a region's,
+            # interface's or the cooled faces' maximum: two columns of one name, the limits
+            # and figures reading the probe's
+            raise _fail("probes", name, 'a probe name other than "peak" and "coolant" and not '
+                        f'starting with "max_" (T_{name}_C is a column of its own)')
         p = sec.section(name)
         what = "a non-empty list of quantities from " + ", ".join(
             f'"{q}"' for q in PROBE_QUANTITIES)

@@ -24,7 +24,8 @@ import importlib
 import sys
 
 from ..errors import (Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
-                      failed_on_every_rank, launcher_rank, rank_prefix)
+                      failed_on_every_rank, launcher_rank, launcher_size, rank_prefix,
+                      request_termination)
 from ..errors import report as failure_line
 
 COMMANDS = [  # (name, help); the handler is the function <name> of the module .<name>
@@ -195,14 +196,17 @@ def _main(argv: list[str] | None) -> int:
         os.environ["PETSC_OPTIONS"] = f"{saved_options or ''} -no_signal_handler".strip()
     try:
         return args.func(args)
-    except Terminated as e:
-        print(f"anodesim: {e}", file=sys.stderr)
-        abort_other_ranks(143)
-        return 143
-    except KeyboardInterrupt:
-        print("anodesim: interrupted", file=sys.stderr)
-        abort_other_ranks(130)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
+        status, line = (143, f"anodesim: {e}") if isinstance(e, Terminated) else \
+            (130, "anodesim: interrupted")
+        # as a failure below: under MPI, one line (rank 0's) when every rank was stopped
+        # (a SLURM time limit signals them all), else this rank's and the others aborted
+        every_rank = failed_on_every_rank(e)
+        if not (every_rank and rank_prefix()):
+            print(rank_prefix() + line, file=sys.stderr)
+        if not every_rank:
+            abort_other_ranks(status)
+        return status
     except Exception as e:  # every failure: one line (and the traceback only when asked)
         status, line = failure_line(e)
         if debug_enabled(args.debug):
@@ -218,6 +222,7 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if terminable:
             signal.signal(signal.SIGTERM, previous)
+            request_termination(False)
             if saved_options is None:
                 os.environ.pop("PETSC_OPTIONS", None)
             else:
@@ -225,4 +230,12 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _terminate(signum, frame):
+    import signal
+
+    # once: a second SIGTERM (SLURM signals every process of the step and mpirun forwards
+    # its own) would interrupt the failure path that writes the summary
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if launcher_size() > 1:  # the ranks stop together, at the next time step
+        request_termination()
+        return
     raise Terminated

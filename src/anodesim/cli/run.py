@@ -147,7 +147,12 @@ def run(args) -> int:
         if MPI.COMM_WORLD.rank == 0:
             from ..run_folder import remove_run
 
-            remove_run(out)  # its files only: a case file or notes beside them stay
+            # its files only: notes beside them stay, and so do this run's inputs (its case
+            # file, a mesh to reuse, its sidecar), whatever their names
+            inputs = [Path(args.case)] + [Path(f) for f in (case.mesh.file, case.geometry.file)
+                                          if f]
+            remove_run(out, inputs + [p.with_suffix(".json") for p in inputs
+                                      if p.suffix == ".msh"])
         MPI.COMM_WORLD.Barrier()
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
