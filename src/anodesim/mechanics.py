@@ -78,6 +78,7 @@ class ThermoElasticProblem:
         self._shift = None  # shift_weight's adjoint weight and forms
         self._shift_g_for = None  # the normal its right-hand side g is assembled for
         self._balls = {}  # yield_use's averaging matrices, per (region, faces, radius)
+        self._ball_cell_m = {}  # and the median size of the cells they are centred in (m)
         self.initialise()
 
     def initialise(self) -> None:
@@ -643,6 +644,11 @@ class ThermoElasticProblem:
             self._balls[key] = self._ball_averages(region, near, radius_m)
         return self._balls.get(key)
 
+    def yield_cell_size_m(self, region: str, near: list[str], radius_m: float) -> float | None:
+        """Median size (m) of the cells near the faces where yield_use's balls are centred
+        (None before yield_balls has built them, or without them)."""
+        return self._ball_cell_m.get((region, tuple(near), radius_m))
+
     def yield_use(self, region: str, near: list[str], radius_m: float
                   ) -> tuple[float, float, float, np.ndarray]:
         """Regularised von Mises stress against the yield strength in a region, near faces.
@@ -701,17 +707,19 @@ class ThermoElasticProblem:
         geo = msh.geometry.x[dolfinx.mesh.entities_to_geometry(msh, tdim, cells)]
         if tdim == 2:
             e1, e2 = geo[:, 1] - geo[:, 0], geo[:, 2] - geo[:, 0]
-            vol = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) * np.abs(mid[:, 0])
+            area = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+            vol, size = area * np.abs(mid[:, 0]), np.sqrt(2.0 * area)
         else:
             e = geo[:, 1:4] - geo[:, :1]
             vol = np.abs(np.linalg.det(e)) / 6.0
+            size = np.cbrt(6.0 * vol)
         fdim = tdim - 1
         facets = np.concatenate([self.domain.facets(g) for g in near]) if near else \
             np.empty(0, dtype=np.int32)
         fmid = dolfinx.mesh.compute_midpoints(msh, fdim, facets) if len(facets) else \
             np.zeros((0, 3))
         gather = self.comm.allgather
-        mid, vol = (np.concatenate(gather(a)) for a in (mid, vol))
+        mid, vol, size = (np.concatenate(gather(a)) for a in (mid, vol, size))
         fmid = np.concatenate(gather(fmid))
         if len(mid) == 0 or len(fmid) == 0:
             return None
@@ -720,6 +728,9 @@ class ThermoElasticProblem:
         centres = np.flatnonzero(near_face)
         if len(centres) == 0:
             return None
+        # the cells there, as the legs of a right triangle or tetrahedron of their area or
+        # volume: the ball average converges once they are well below radius_m
+        self._ball_cell_m[(region, tuple(near), radius_m)] = float(np.median(size[centres]))
         cols, rows = pairs_within(mid, mid[centres], radius_m)
         order = np.lexsort((cols, rows))  # row by row, cells in index order
         rows, cols = rows[order], cols[order]

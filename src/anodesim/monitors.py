@@ -313,7 +313,10 @@ class Mechanics(Monitor):
                 i = first_max_index(np.abs(vals))
                 extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
-        return MechanicsSummary(self.solver.solves, self.axes, extremes, stress)
+        cell = self.solver.yield_cell_size_m(*self.joint, YIELD_RADIUS_M) if self.joint \
+            else None
+        return MechanicsSummary(self.solver.solves, self.axes, extremes, stress,
+                                None if cell is None else cell * 1e6)
 
 
 def _reaches_first(value: float, t: float, best: float, best_t: float | None) -> bool:

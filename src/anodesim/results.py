@@ -107,12 +107,16 @@ class MechanicsSummary:
         axes: names of the location coordinates ("r", "z" or "x", "y", "z").
         extremes: column (u_spot_*, drift columns) → final value and largest magnitude.
         stress_max: region → largest von Mises stress.
+        yield_cell_um: median size (µm) of the cells near the joint where the yield use is
+            averaged (README "accuracy of the defaults": well below the ball's radius for
+            a converged figure).
     """
 
     solves: int
     axes: tuple[str, ...]
     extremes: dict[str, Extremum]
     stress_max: dict[str, StressMax]
+    yield_cell_um: float | None = None  # the median cell size where yield_use averages
 
     def to_dict(self) -> dict:
         """The "mechanics" part of summary.json."""
@@ -120,6 +124,8 @@ class MechanicsSummary:
         out: dict = {"solves": self.solves, "sign_conventions": SIGN_CONVENTIONS}
         for c, e in self.extremes.items():
             out[c] = {"final": e.final, "max_abs": e.max_abs, "time_of_max_s": e.time_of_max_s}
+            if c.startswith("yield_use_") and self.yield_cell_um is not None:
+                out[c]["cell_um"] = self.yield_cell_um
         out["von_mises_max_MPa"] = {r: {"value": s.value_MPa, "time_s": s.time_s,
                                         where: s.location_mm}
                                     for r, s in self.stress_max.items()}
