@@ -5,8 +5,9 @@
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted (Ctrl-C), 143 terminated
-(SIGTERM: a batch system's time limit, kill; a run's files then say "failed", as after Ctrl-C). Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``)
-adds the traceback for a bug report. Under MPI a failure on any rank ends all ranks; bad
+(SIGTERM: a batch system's time limit, kill; a run's files then say "failed", as after
+Ctrl-C). Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``) adds
+the traceback for a bug report. Under MPI a failure on any rank ends all ranks; bad
 input found before MPI starts (read alike by every rank) is reported by rank 0 alone. A
 reader that leaves early (``| head``) ends nothing: the lines are dropped, the command
 finishes (_ReaderMayLeave).
@@ -187,7 +188,8 @@ def _main(argv: list[str] | None) -> int:
 
     # SIGTERM ends a command as Ctrl-C does (the sweep's runner handles it itself: it stops
     # its workers); in the main thread only, where Python delivers signals
-    terminable = args.command != "sweep" and threading.current_thread() is threading.main_thread()
+    terminable = (args.command != "sweep"
+                  and threading.current_thread() is threading.main_thread())
     previous = signal.signal(signal.SIGTERM, _terminate) if terminable else None
     saved_options = os.environ.get("PETSC_OPTIONS")
     if terminable and "-no_signal_handler" not in (saved_options or ""):
