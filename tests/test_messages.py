@@ -91,6 +91,10 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     swap = out / ".case.toml.swp"  # an editor's, not an interrupted atomic write
     swap.write_text("vim")
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    from anodesim.run_folder import RUN_FILES
+
+    # what --overwrite removes covers what a run wrote (the user's three files aside)
+    assert {p.name for p in out.iterdir()} - {"case.toml", "notes.txt", swap.name} <= RUN_FILES
     stale = out / "drift.png"  # a figure an earlier run with a drift map drew
     stale.write_bytes(b"old")
     (out / "fields.bp.partial").mkdir()  # an interrupted run's unfinished field folder

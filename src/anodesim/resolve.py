@@ -14,7 +14,7 @@ import numpy as np
 from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
 from .case import Case, CaseError, faces_of
-from .case.model import MAX_STEPS  # noqa: F401 - also resolve.MAX_STEPS
+from .case.model import MAX_STEPS
 from .loading import Schedule, plan
 
 

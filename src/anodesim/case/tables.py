@@ -128,11 +128,7 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
     spec = GEOMETRIES[kind]
     sizes = {}
     for key, scale in spec["sizes"].items():
-        optional = key == "target_radius_mm"
-        # at most a metre: 1e300 mm passed and then failed in gmsh ("no message")
-        what = f"a positive length up to {1.0 / scale:g} (1 m)"
-        v = sec.number(key, None if optional else ..., positive=True, hi=1.0 / scale,
-                       expected=what)
+        v = _length(sec, key, scale, None if key == "target_radius_mm" else ...)
         if v is not None:
             sizes[key.rsplit("_", 1)[0] + "_m"] = v * scale
     housing = (_housing(sec, sizes) if kind in ("reflection_insert", "reflection_3d")
@@ -165,13 +161,18 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
     return Geometry(kind, sizes, angle, housing_m=housing)
 
 
+def _length(sec: _Section, key: str, scale: float, default=...) -> float | None:
+    """A geometry length in the key's unit (scale: that unit in m), positive and at most a
+    metre (1e300 mm passed and then failed in gmsh with "no message")."""
+    return sec.number(key, default, positive=True, hi=1.0 / scale,
+                      expected=f"a positive length up to {1.0 / scale:g} (1 m)")
+
+
 def _housing(sec: _Section, sizes: dict[str, float]) -> dict[str, float]:
     """The [geometry.housing] table: a cylindrical shell below the rod (m)."""
     h = sec.section("housing")
-    out = {key.rsplit("_", 1)[0] + "_m": h.number(
-        key, positive=True, hi=1.0 / scale,
-        expected=f"a positive length up to {1.0 / scale:g} (1 m)") * scale
-        for key, scale in HOUSING_SIZES.items()}
+    out = {key.rsplit("_", 1)[0] + "_m": _length(h, key, scale) * scale
+           for key, scale in HOUSING_SIZES.items()}
     h.close()
     Rc = sizes["anode_radius_m"]
     if out["inner_radius_m"] >= Rc:
@@ -284,6 +285,12 @@ def _materials(root: _Section, geometry: Geometry, base_dir: Path) -> Materials:
 MAX_BEAM_W, MAX_BEAM_MA = 1e6, 1e4
 
 
+def _power_W(sec: _Section) -> float:
+    """A beam power (W): the beam's or a segment's, 0 to MAX_BEAM_W."""
+    return sec.number("power_W", nonneg=True, hi=MAX_BEAM_W,
+                      expected=f"a beam power in W, 0 to {MAX_BEAM_W:g}")
+
+
 def _beam(root: _Section, geometry: Geometry) -> Beam:
     sec = root.section("beam")
     kV = sec.number("voltage_kV", positive=True, expected="a positive voltage in kV")
@@ -302,8 +309,7 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
             raise _fail("beam.current_mA", power / kV,
                         f"a beam of at most {MAX_BEAM_W:g} W (kV x mA: {power:g} W here)")
     elif has_p:
-        power = sec.number("power_W", nonneg=True, hi=MAX_BEAM_W,
-                           expected=f"a beam power in W, 0 to {MAX_BEAM_W:g}")
+        power = _power_W(sec)
     spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
     size2, orientation = None, 0.0
     length = lambda key: sec.number(  # noqa: E731
@@ -389,8 +395,8 @@ def _loading(root: _Section, beam: Beam) -> Loading:
         # a run takes at most MAX_STEPS steps, two a pulse at the least: a larger count was
         # built into a list first (9e18 pulses: 21 GB, then the out-of-memory killer)
         n = sec.integer("pulses", maximum=MAX_STEPS // 2,
-                        why=" (a run takes at most 1,000,000 steps; `anodesim rate` rates "
-                            "the periodic state of an endless train)")
+                        why=f" (a run takes at most {MAX_STEPS:,} steps; `anodesim rate` "
+                            "rates the periodic state of an endless train)")
         if sec.has("on_s") or sec.has("off_s"):
             both = [k for k in ("period_s", "duty_cycle") if sec.has(k)]
             if both:
@@ -420,9 +426,7 @@ def _loading(root: _Section, beam: Beam) -> Loading:
         segments = []
         for i, item in enumerate(raw):
             s = _Section(item, f"loading.segment[{i}]")
-            segments.append((s.number("duration_s", positive=True),
-                             s.number("power_W", nonneg=True, hi=MAX_BEAM_W,
-                                      expected=f"a beam power in W, 0 to {MAX_BEAM_W:g}")))
+            segments.append((s.number("duration_s", positive=True), _power_W(s)))
             s.close()
         _check_segments_power(root, beam, max(p for _, p in segments))
     sec.close()

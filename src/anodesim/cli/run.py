@@ -221,9 +221,9 @@ def run(args) -> int:
                       file=sys.stderr)
             vm = ", ".join(f"{r} {v['value']:.0f} MPa" for r, v in m["von_mises_max_MPa"].items())
             print(f"  largest von Mises stress: {vm}", file=sys.stderr)
-            for key in (k for k in m if k.startswith("yield_use_")):
-                from ..limits import YIELD_RADIUS_M
+            from ..limits import YIELD_RADIUS_M
 
+            for key in (k for k in m if k.startswith("yield_use_")):
                 cell = m[key].get("cell_um")
                 # coarse cells average the joint's stress concentration away: about 10 % low
                 # at the default mesh of the shipped insert (README, accuracy of the defaults)
