@@ -188,6 +188,15 @@ def test_output_folder_and_missing_tools_are_one_line(tmp_path, capsys, monkeypa
     assert main(["run", str(path), "-o", str(tmp_path / "file" / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "is a file; expected a folder" in err
+    # a folder nothing can be created in, whatever os.access says (root says yes to /proc):
+    # one line before the run, for a drift table too (it used to fail after its run)
+    shipped = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    for cmd in (["run", str(path), "-o", "/proc/anodesim-out"],
+                ["drift-table", str(shipped), "--schedule", "0:10:5",
+                 "-o", "/proc/anodesim-out/d.csv"]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "/proc is not writable" in err, err
     study = tmp_path / "s.toml"
     study.write_text(f'case = "{path}"\n[axes]\n"beam.power_W" = [1.0, 2.0]\n')
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch

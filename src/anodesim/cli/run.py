@@ -81,10 +81,23 @@ def output_folder(out: Path) -> Path:
         parent = parent.parent
     if not parent.is_dir():
         raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise CaseError(f"-o {out}: {parent} is not writable; expected a folder you can "
                         "write to")
     return out
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in folder, tried with an anonymous temporary file that
+    leaves nothing behind: os.access answers yes for root on any folder, /proc and
+    read-only bind mounts included, and a drift table found out only after its run."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _submit(args, out: Path) -> int:

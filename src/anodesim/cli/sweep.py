@@ -68,7 +68,7 @@ def sweep(args) -> int:
         return 0 if row["status"] == "ok" else 1
     if args.collect:
         table = sweep.collect(st, out)
-        sweep.plot(st, table, say)
+        sweep.plot(st, table)
     elif args.submit == "slurm":
         table = sweep.submit_slurm(st, out, say, wait=args.wait)
     else:

@@ -306,7 +306,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
         signal.signal(signal.SIGTERM, previous)
         _join(tail)  # matplotlib is not thread-safe: the warm-up ends before plot
     table = collect(study, out)
-    plot(study, table, say)
+    plot(study, table)
     return table
 
 

@@ -119,7 +119,7 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
     if not todo:
         say("all cases have finished; collecting the rows")
         table = collect(study, out)
-        plot(study, table, say)
+        plot(study, table)
         return table
     for tool in ("sbatch", "squeue"):
         if shutil.which(tool) is None:
@@ -150,7 +150,7 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
             record_failure(out, p, f"SLURM array task {job}_{p.index} ended without a "
                            f"result (cancelled, timed out or killed?): {last_line}", text)
     table = collect(study, out)
-    plot(study, table, say)
+    plot(study, table)
     say(f"job {job} finished: {sum(r['status'] == 'ok' for r in table.rows)} ok, "
         f"{len(table.failed)} failed")
     return table

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,14 +150,17 @@ def _cell(v) -> str:
     return str(v)
 
 
-def plot(study: Study, table: Table, say=print) -> Path | None:
+def plot(study: Study, table: Table) -> Path | None:
     """Quick-look PNG: an output against an axis (one curve per value of the other axes),
     or a time-series column against time for every case (``plot.x = "time_s"``). A plot
-    that cannot be drawn is reported, never raised: the table is the result."""
+    that cannot be drawn is reported on stderr, never raised: the table is the result. The
+    report is made even when progress is silent (``-q``, ``progress=False``): a [plot] key
+    naming no column of the table is a mistake in the study file that only the finished
+    table shows (its columns depend on the case's probes and regions), not progress."""
     try:
         return _plot(study, table)
     except Exception as e:  # noqa: BLE001
-        say(f"quick-look plot not drawn: {type(e).__name__}: {e}")
+        print(f"quick-look plot not drawn: {type(e).__name__}: {e}", file=sys.stderr)
         return None
 
 
