@@ -191,9 +191,12 @@ def test_output_folder_and_missing_tools_are_one_line(tmp_path, capsys, monkeypa
     # a folder nothing can be created in, whatever os.access says (root says yes to /proc):
     # one line before the run, for a drift table too (it used to fail after its run)
     shipped = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    one = tmp_path / "one.toml"
+    one.write_text(f'case = "{path}"\n[axes]\n"beam.power_W" = [1.0]\n')
     for cmd in (["run", str(path), "-o", "/proc/anodesim-out"],
                 ["drift-table", str(shipped), "--schedule", "0:10:5",
-                 "-o", "/proc/anodesim-out/d.csv"]):
+                 "-o", "/proc/anodesim-out/d.csv"],
+                ["sweep", str(one), "-o", "/proc/anodesim-out"]):  # was a failed run
         assert main(cmd) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "/proc is not writable" in err, err

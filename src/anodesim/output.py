@@ -105,6 +105,39 @@ def close_fields(writers) -> None:
         raise first
 
 
+def output_folder(out: Path) -> Path:
+    """Check that out can be a run or study folder (bad input otherwise, before anything is
+    run or written).
+
+    Raises:
+        CaseError: out is a file, lies under one, or cannot be created.
+    """
+    from .case import CaseError
+
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"-o {out}: exists and is not a directory; expected a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
+        raise CaseError(f"-o {out}: {parent} is not writable; expected a folder you can "
+                        "write to")
+    return out
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in folder, tried with an anonymous temporary file that
+    leaves nothing behind: os.access answers yes for root on any folder, /proc and
+    read-only bind mounts included (a drift table found out only after its run)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=()) -> None:
     """Write a CSV table atomically; comment lines (starting with #) go first."""
     buf = io.StringIO()

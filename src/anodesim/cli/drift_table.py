@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case import CaseError, load
-from .run import output_folder
+from ..output import output_folder
 
 DESCRIPTION = __doc__.split("\n\n")[0]
 

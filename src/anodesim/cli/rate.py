@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
+from ..output import output_folder
 from . import report
-from .run import output_folder
 
 
 def add_args(p) -> None:

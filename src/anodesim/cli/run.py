@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
 
 from .. import __version__
+from ..output import output_folder
 from ..case import CaseError, load
 from ..errors import RunFailure
 from ..extra_focal import console_line as extra_focal_line
@@ -70,34 +70,6 @@ RUN_MARKERS = ("summary.json", "timeseries.csv", "mesh.json")
 def earlier_run(out: Path) -> str | None:
     """The marker file of an earlier run in out, or None."""
     return next((m for m in RUN_MARKERS if (out / m).exists()), None)
-
-
-def output_folder(out: Path) -> Path:
-    """Check that out can be a run folder (bad input otherwise, before anything is written)."""
-    if out.exists() and not out.is_dir():
-        raise CaseError(f"-o {out}: exists and is not a directory; expected a run folder")
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
-    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
-        raise CaseError(f"-o {out}: {parent} is not writable; expected a folder you can "
-                        "write to")
-    return out
-
-
-def _can_create_in(folder: Path) -> bool:
-    """Whether a file can be created in folder, tried with an anonymous temporary file that
-    leaves nothing behind: os.access answers yes for root on any folder, /proc and
-    read-only bind mounts included, and a drift table found out only after its run."""
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
 
 
 def _submit(args, out: Path) -> int:

@@ -58,6 +58,7 @@ def open_folder(study: Study, out: Path) -> None:
     """
     saved = out / "study.json"
     if not saved.exists():
+        output.output_folder(out)  # one line before any case runs, not a failed run
         ours = {"cases", "slurm", "study.json"}  # what a concurrent task may have made first
         if out.exists() and (not out.is_dir() or any(
                 f.name not in ours and not f.name.startswith(".") for f in out.iterdir())):
