@@ -85,3 +85,17 @@ def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):
     assert (tmp_path / "r" / "rating_heat_content.png").exists()
     with pytest.raises(ValueError, match="chart 'single'"):
         rating.plot("single")
+
+
+def test_a_column_named_twice_stops_the_run_before_it_starts(monkeypatch):
+    """The backstop behind the case check's reserved names: monitors that would write one
+    column twice are an internal error at initialise, not a timeseries.csv whose second
+    column silently replaces the first."""
+    import anodesim.simulation as simulation
+
+    real = simulation.default_monitors
+    monkeypatch.setattr(simulation, "default_monitors",
+                        lambda case, sim: (lambda ms: ms + ms[:1])(real(case, sim)))
+    sim = Simulation(anodesim.from_dict(small_block()))
+    with pytest.raises(RuntimeError, match="columns named twice: beam_power_W"):
+        sim.initialise()

@@ -82,6 +82,10 @@ class Simulation:
         self.monitors = default_monitors(self.case, self)
         self.columns = ["time_s"] + [c for m in self.monitors for c in m.columns]
         self.units = ["s"] + [u for m in self.monitors for u in m.units]
+        twice = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        if twice:  # the case check refuses names that would do this: a bug if it is reached
+            raise RuntimeError(f"time-series columns named twice: {', '.join(twice)}; one "
+                               "would overwrite the other in timeseries.csv and the summary")
 
     def _warn_source_ratio(self) -> None:
         ratio, case, spot = self.problem.source_ratio, self.case, self.prep.spot
