@@ -126,7 +126,7 @@ CASE = ("case", "frames", "materials", "beam")
 RUN = ("resolve", "monitors", "results", "limits", "simulation", "run_folder")
 WRITERS = ("output", "run_folder", "rating.rate", "results")
 
-BASE = ("errors",)  # the two kinds of failure (RunFailure; CaseError lives in case.reader)
+BASE = ("errors",)  # the two kinds of failure (CaseError, RunFailure)
 
 RULES = [
     ("the solver and run layer know no CLI or sweep", SOLVER, ("cli", "study")),

@@ -1,6 +1,7 @@
 """The two kinds of failure a user meets, and how the command line reports them.
 
-* bad input (:class:`anodesim.case.CaseError`): exit status 2, nothing written;
+* bad input (:class:`CaseError`, also ``anodesim.case.CaseError``): exit status 2, nothing
+  written;
 * a run that cannot finish (:class:`RunFailure`: the solver, a property table, the form
   compiler, the disk): exit status 1.
 
@@ -14,6 +15,13 @@ import errno
 import os
 import sys
 import time
+
+
+class CaseError(ValueError):
+    """Bad input (exit status 2): a case or study file, a command-line value or an output
+    folder; one line naming the key, the value and what was expected. Raised by the case
+    reader (``anodesim.case.CaseError`` is this class) and by the writers' checks, which
+    import nothing of the case."""
 
 
 class RunFailure(Exception):
@@ -71,8 +79,6 @@ def _os_line(e: OSError) -> str:
 
 def report(e: BaseException) -> tuple[int, str]:
     """(exit status, the one line for stderr) of an exception that ended a command."""
-    from .case.reader import CaseError
-
     if isinstance(e, CaseError):
         return 2, f"anodesim: error: {e}"
     if isinstance(e, RunFailure):
@@ -160,7 +166,5 @@ def echoes_rank_zero(e: BaseException) -> bool:
     MPI started (reading the case, the command line, the output folder) on a rank other than
     0 of a parallel launch. Every rank read the same input and raised the same line; after
     MPI starts a failure may be this rank's alone, so it is reported (with its rank)."""
-    from .case.reader import CaseError
-
     return (isinstance(e, CaseError) and "mpi4py.MPI" not in sys.modules
             and launcher_rank() > 0)

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import CaseError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -112,8 +113,6 @@ def output_folder(out: Path) -> Path:
     Raises:
         CaseError: out is a file, lies under one, or cannot be created.
     """
-    from .case import CaseError
-
     if out.exists() and not out.is_dir():
         raise CaseError(f"-o {out}: exists and is not a directory; expected a folder")
     parent = out

@@ -13,11 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CaseError
 from .model import ZERO_CELSIUS_K
-
-
-class CaseError(ValueError):
-    """A bad case file: one line naming the key, the value and what was expected."""
 
 
 class UnknownKeyError(CaseError):
