@@ -3,9 +3,10 @@ largest von Mises stress in each region, with the default [mesh] settings.
 
 The shipped reflection example (studies/reflection_insert.toml: W insert in Cu, k(T),
 kernel deposition, 10 W for 10 s, rod clamped at its cooled end, drift at 20 save times) is
-run with the default mesh (spot_fraction 0.05, growth 0.1) or the example's own (growth
-0.15, ``--example-mesh``), and with the smallest element and the growth divided by 2, 4 and
-8 (``--levels``). For each figure the script prints its value on every mesh and the
+run with the default mesh (spot_fraction 0.05, growth 0.1, the joint's corners at
+limits.JOINT_CORNER_M = 12.5 µm) or the example's own (growth 0.15, ``--example-mesh``),
+and with the smallest element, the growth and the corners' size divided by 2, 4 and 8
+(``--levels``). ``--try mesh.joint_corner_um=0`` shows the yield use without the corners. For each figure the script prints its value on every mesh and the
 Richardson extrapolation of the last three (observed order p from their differences;
 "no order" when they do not converge monotonically), and the default mesh's error against
 it. The time series' drift at every save time is compared with the finest mesh too.
@@ -30,6 +31,8 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
+
+from anodesim.limits import JOINT_CORNER_M  # no dolfinx
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE / "reflection_insert.toml"
@@ -65,7 +68,8 @@ def run_level(k: int, growth: float, out: Path, extra: dict | None = None
     from anodesim.simulation import run
 
     data = tomllib.loads(EXAMPLE.read_text())
-    data["mesh"] = {"spot_fraction": 0.05 / k, "growth": growth / k, **(extra or {})}
+    data["mesh"] = {"spot_fraction": 0.05 / k, "growth": growth / k,
+                    "joint_corner_um": JOINT_CORNER_M * 1e6 / k, **(extra or {})}
     data.setdefault("output", {})["figures"] = False
     c0 = time.process_time()
     run(case_mod.from_dict(data, EXAMPLE.parent), out, comm=MPI.COMM_SELF)

@@ -284,10 +284,12 @@ def test_bad_3d_input_one_line(what, change, message):
     ({"beam": {"spot": "footprint", "fwhm_um": 250.0, "entry": "side"},
       "geometry": {"anode_angle_deg": 70.0}}, "beam.spot = 'footprint'"),
     ({"beam": {"direction": [1, 0, 0]}}, "beam.direction = \\[1"),
+    ({"mesh": {"joint_corner_um": 10}}, "mesh.joint_corner_um = 10: expected it only on "
+     "axisymmetric"),
 ])
 def test_spot_must_fit_and_beam_must_hit(change, message):
     """Found when resolving the case (no dolfinx): a footprint longer than the insert, a
-    beam that travels away from the face."""
+    beam that travels away from the face, a joint-corner size 3-D meshes do not have."""
     with pytest.raises(anodesim.CaseError, match=message):
         resolve.prepare(anodesim.from_dict(reflection_3d(**change)))
 

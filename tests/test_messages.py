@@ -206,6 +206,8 @@ def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, c
     # 1e-300 divided by zero in the cost estimate ("internal error")
     (lambda d: d.update(mesh={"spot_fraction": 1e-300}),
      "mesh.spot_fraction = 1e-300: expected a number in [0.001, 1]"),
+    (lambda d: d.update(mesh={"joint_corner_um": -5}),
+     "mesh.joint_corner_um = -5.0: expected a size in µm from 0 (no refinement) to 1e6"),
     # 9e18 pulses were built into a list first: 21 GB, then the out-of-memory killer
     (lambda d: d.update(loading={"kind": "pulse_train", "pulses": 9223372036854775807,
                                  "on_s": 0.01, "off_s": 0.01}),

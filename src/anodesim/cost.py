@@ -312,7 +312,33 @@ def cell_count(case: Case, prep, dry_mesh: bool = False) -> int:
         zone = (a1, a2, prep.zone_depth)
         body = (prep.lay.frame.origin, prep.lay.contains_all)
     a, b = K_CELLS[dim]
-    return int((a + b * growth) * size_integral(dim, h_min, growth, h_max, zone, volume, body))
+    integral = size_integral(dim, h_min, growth, h_max, zone, volume, body)
+    if dim == 2:
+        integral += corner_integral(prep.lay, h_min, growth, h_max, zone)
+    return int((a + b * growth) * integral)
+
+
+def corner_integral(lay, h_min: float, growth: float, h_max: float, zone: tuple) -> float:
+    """What the refined joint corners of an axisymmetric layout (lay.corners, lay.corner_size;
+    geometry.axisym._size_field) add to ∫ dA / h²: around each corner, within the distance D
+    where its size h_c + g d reaches the zone's size h_z there, ∫ (1/(h_c + g d)² − 1/h_z²)
+    dA over the part of the disc inside the body (sampled in 64 directions at D / 4)."""
+    from .geometry.axisym import CORNER_GROWTH as g
+
+    a, b = zone
+    hc, total = lay.corner_size, 0.0
+    for r, z in lay.corners if hc > 0 else ():
+        dz = max(0.0, lay.z_beam - z - b, z - lay.z_beam)
+        hz = min(h_max, h_min + growth * math.hypot(max(0.0, r - a), dz))
+        if hz <= hc:
+            continue
+        D = (hz - hc) / g
+        angles = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
+        inside = np.mean([lay.contains(r + 0.25 * D * math.cos(t), z + 0.25 * D * math.sin(t))
+                          for t in angles])
+        disc = (2.0 * math.pi / g ** 2) * (math.log(hz / hc) + hc / hz - 1.0)
+        total += inside * (disc - math.pi * D ** 2 / hz ** 2)
+    return total
 
 
 def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:

@@ -78,7 +78,8 @@ class ThermoElasticProblem:
         self._shift = None  # shift_weight's adjoint weight and forms
         self._shift_g_for = None  # the normal its right-hand side g is assembled for
         self._balls = {}  # yield_use's averaging matrices, per (region, faces, radius)
-        self._ball_cell_m = {}  # and the median size of the cells they are centred in (m)
+        self._ball_cell_m = {}  # and the size of the cell each is centred in (m)
+        self._yield_cell_m = {}  # the size of the cell at the last yield_use's largest ball
         self.initialise()
 
     def initialise(self) -> None:
@@ -645,9 +646,10 @@ class ThermoElasticProblem:
         return self._balls.get(key)
 
     def yield_cell_size_m(self, region: str, near: list[str], radius_m: float) -> float | None:
-        """Median size (m) of the cells near the faces where yield_use's balls are centred
-        (None before yield_balls has built them, or without them)."""
-        return self._ball_cell_m.get((region, tuple(near), radius_m))
+        """Size (m) of the cell in which the last :meth:`yield_use`'s largest ball is
+        centred (None before it, or without balls): the ball average converges once the
+        cells there are well below radius_m."""
+        return self._yield_cell_m.get((region, tuple(near), radius_m))
 
     def yield_use(self, region: str, near: list[str], radius_m: float
                   ) -> tuple[float, float, float, np.ndarray]:
@@ -660,8 +662,10 @@ class ThermoElasticProblem:
         each cell of the region within radius_m of the named faces, divided by the yield
         strength at the ball's mean temperature; the largest such ratio. It converges once
         the cells near the joint are well below radius_m (order 0.6 in the mesh size on the
-        shipped insert; its default mesh, 0.14 mm cells at the joint, is about 10 % low:
-        studies/convergence_mechanics.py, README "accuracy of the defaults").
+        shipped insert, whose largest ball sits at the insert's buried rim: with 0.14 mm
+        cells there about 10 % low, with the default refinement of the joint's corners to
+        radius_m / 8 (limits.JOINT_CORNER_M) within 1 %: studies/convergence_mechanics.py,
+        README "accuracy of the defaults").
 
         Args:
             region: the region (its material needs ``yield_strength``).
@@ -689,6 +693,8 @@ class ThermoElasticProblem:
         with np.errstate(divide="ignore"):
             ratio = np.where(sy > 0, s_avg / np.where(sy > 0, sy, 1.0), math.inf)
         i = int(np.argmax(ratio))  # the first of equal ratios, as a scan would keep
+        key = (region, tuple(near), radius_m)
+        self._yield_cell_m[key] = float(self._ball_cell_m[key][i])
         return float(ratio[i]), float(s_avg[i]), float(sy[i]), centres[i]
 
     def _ball_averages(self, region: str, near: list[str], radius_m: float):
@@ -730,7 +736,7 @@ class ThermoElasticProblem:
             return None
         # the cells there, as the legs of a right triangle or tetrahedron of their area or
         # volume: the ball average converges once they are well below radius_m
-        self._ball_cell_m[(region, tuple(near), radius_m)] = float(np.median(size[centres]))
+        self._ball_cell_m[(region, tuple(near), radius_m)] = size[centres]
         cols, rows = pairs_within(mid, mid[centres], radius_m)
         order = np.lexsort((cols, rows))  # row by row, cells in index order
         rows, cols = rows[order], cols[order]

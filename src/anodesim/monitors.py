@@ -212,6 +212,7 @@ class Mechanics(Monitor):
 
     def reset(self, case=None):
         self.stress_max = {r: (0.0, None, None) for r in self.regions}  # (MPa, time, location)
+        self.yield_best = (-math.inf, None)  # (largest yield use, cell size there (m))
         self.seconds = 0.0
         self.solver.solves = 0
         self.solver.linear_iterations = 0
@@ -297,7 +298,11 @@ class Mechanics(Monitor):
             if _reaches_first(vm / 1e6, t, *self.stress_max[r][:2]):
                 self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
         if self.joint is not None:
-            values.append(self.solver.yield_use(*self.joint, YIELD_RADIUS_M)[0])
+            use = self.solver.yield_use(*self.joint, YIELD_RADIUS_M)[0]
+            values.append(use)
+            if not use <= self.yield_best[0]:  # the cell size where the largest one sits
+                self.yield_best = (use, self.solver.yield_cell_size_m(*self.joint,
+                                                                      YIELD_RADIUS_M))
         self.seconds += time.perf_counter() - start
         return values
 
@@ -313,8 +318,7 @@ class Mechanics(Monitor):
                 i = first_max_index(np.abs(vals))
                 extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
-        cell = self.solver.yield_cell_size_m(*self.joint, YIELD_RADIUS_M) if self.joint \
-            else None
+        cell = self.yield_best[1]
         return MechanicsSummary(self.solver.solves, self.axes, extremes, stress,
                                 None if cell is None else cell * 1e6)
 

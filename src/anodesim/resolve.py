@@ -4,6 +4,7 @@ time steps. Imports no dolfinx and writes nothing, so every check here fails fas
 
 from __future__ import annotations
 
+import dataclasses as dc
 import json
 import math
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import numpy as np
 
 from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
-from .case import Case, CaseError, faces_of
+from .case import Case, CaseError, faces_of, regions_of
 from .case.model import MAX_STEPS
 from .loading import Schedule, plan
 
@@ -226,9 +227,38 @@ def plan_extra_focal(case: Case, mats, spot: Spot, eta: float,
                             frame.trace_angle() if frame is not None else 0.0)
 
 
+def joint_corner_size(case: Case, mats) -> float:
+    """Element size (m) at the heat sink's joint corners of an axisymmetric mesh: the case's
+    mesh.joint_corner_um, else limits.JOINT_CORNER_M where the run computes the heat sink's
+    yield use (mechanics, a second region with yield data: monitors.MechanicsMonitor), else
+    0 (none; always on 3-D meshes)."""
+    if case.mesh.joint_corner_m is not None:
+        return case.mesh.joint_corner_m
+    regions = regions_of(case.geometry)
+    if case.geometry.dim == 3 or case.mechanics is None or len(regions) < 2 or \
+            mats[regions[1]].yield_strength is None:
+        return 0.0
+    from .limits import JOINT_CORNER_M
+
+    return JOINT_CORNER_M
+
+
+def mesh_of_the_run(case: Case):
+    """The case's [mesh] with the joint-corner size resolved (joint_corner_size): for a copy
+    of the case without its mechanics (the rating's thermal engine and FE runs) that must
+    mesh as a run of the case does."""
+    if case.mesh.joint_corner_m is not None:
+        return case.mesh
+    return dc.replace(case.mesh, joint_corner_m=joint_corner_size(case, region_materials(case)))
+
+
 def _layout_and_spot(case: Case, mats):
     """(layout, spot, deposition depth in m); the 3-D layout gets the spot's zone."""
     three_d = case.geometry.dim == 3
+    if three_d and case.mesh.joint_corner_m:
+        raise CaseError(f"mesh.joint_corner_um = {case.mesh.joint_corner_m * 1e6:g}: expected "
+                        "it only on axisymmetric geometries (3-D meshes are not refined at "
+                        "the joint's corners); leave it out")
     if three_d:
         lay = {"user_mesh": geometry.user_mesh.user_layout,
                "cad": geometry.cad.layout}.get(case.geometry.kind,
@@ -237,6 +267,9 @@ def _layout_and_spot(case: Case, mats):
     else:
         lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)
         spot = make_spot(case, mats, lay.stack)
+        lay.corner_size = joint_corner_size(case, mats)
+        if lay.corner_size > 0:
+            lay.corners = lay.joint_corners(regions_of(case.geometry)[1])
     try:
         zone_depth = spot.depth_m
     except ValueError as e:

@@ -107,8 +107,8 @@ class MechanicsSummary:
         axes: names of the location coordinates ("r", "z" or "x", "y", "z").
         extremes: column (u_spot_*, drift columns) → final value and largest magnitude.
         stress_max: region → largest von Mises stress.
-        yield_cell_um: median size (µm) of the cells near the joint where the yield use is
-            averaged (README "accuracy of the defaults": well below the ball's radius for
+        yield_cell_um: size (µm) of the cell in which the ball of the largest yield use is
+            centred (README "accuracy of the defaults": well below the ball's radius for
             a converged figure).
     """
 
@@ -116,7 +116,7 @@ class MechanicsSummary:
     axes: tuple[str, ...]
     extremes: dict[str, Extremum]
     stress_max: dict[str, StressMax]
-    yield_cell_um: float | None = None  # the median cell size where yield_use averages
+    yield_cell_um: float | None = None  # the cell size where the largest yield_use sits
 
     def to_dict(self) -> dict:
         """The "mechanics" part of summary.json."""

@@ -187,6 +187,7 @@ class MeshSettings:
         growth: element size grows by this much per unit distance from the spot (-).
         max_size_m: largest element size (m).
         file: an existing .msh to reuse instead of building one (None: build).
+        joint_corner_m: element size at the joint's corners (m; see the field).
     """
 
     spot_fraction: float = 0.05
@@ -196,6 +197,10 @@ class MeshSettings:
     growth: float = 0.1
     max_size_m: float | None = None
     file: str | None = None
+    #: Element size (m) at the corners of the heat sink's joints on axisymmetric meshes;
+    #: None: limits.JOINT_CORNER_M where the heat sink's yield use is computed (mechanics on,
+    #: yield data), none elsewhere; 0: none.
+    joint_corner_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -530,6 +535,8 @@ class Case:
                 p.pop("quantities")
         if d["mechanics"] is not None and d["mechanics"]["reference_face"] is None:
             d["mechanics"].pop("reference_face")
+        if d["mesh"]["joint_corner_m"] is None:  # (the joint-corner key only where given)
+            d["mesh"].pop("joint_corner_m")
         return d
 
     def hash(self) -> str:

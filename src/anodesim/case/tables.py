@@ -222,12 +222,15 @@ def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
         max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
         else v * 1e-3,
         file=None,
+        joint_corner_m=None if (c := sec.number(
+            "joint_corner_um", None, lo=0.0, hi=1e6,
+            expected="a size in µm from 0 (no refinement) to 1e6")) is None else c * 1e-6,
     )
     if sec.has("file"):
         p = base_dir / sec.string("file")
         if not p.is_file():
             raise _fail("mesh.file", str(p), "an existing .msh file")
-        ms = MeshSettings(ms.spot_fraction, ms.growth, ms.max_size_m, str(p))
+        ms = replace(ms, file=str(p))
     sec.close()
     return ms
 

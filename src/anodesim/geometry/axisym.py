@@ -26,6 +26,10 @@ from .mesh import generate, start_gmsh
 
 
 AXIS = "axis"
+#: Growth of the element size with distance from a refined joint corner (-): 0.2 gave the
+#: yield use of the shipped example within 0.1 % of growth 0.1 (1.1126 against 1.1115 at
+#: 12.5 µm corners) for 2 000 fewer cells; 0.3, 1.0872 (measured 2026-12-04).
+CORNER_GROWTH = 0.2
 
 
 @dataclass
@@ -54,6 +58,17 @@ class Layout:
     caps: dict[str, float] = field(default_factory=dict)  # region → largest element (m)
     scale: float = 1.0  # largest dimension (m)
     embedded: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+    corners: list[tuple[float, float]] = field(default_factory=list)  # refined points (m)
+    corner_size: float = 0.0  # element size at the corners (m)
+
+    def joint_corners(self, region: str) -> list[tuple[float, float]]:
+        """The vertices off the axis that region shares with another region: where its
+        joints end or turn (bi-material corners, where the stress of a bonded joint is
+        singular)."""
+        own = set(self.regions[region])
+        shared = {p for other, poly in self.regions.items() if other != region
+                  for p in poly if p in own}
+        return sorted(p for p in shared if p[0] > 1e-12 * self.scale)
 
     def outline(self, region: str) -> np.ndarray:
         """The region's boundary as a closed polyline (arcs as 64 segments), (n, 2)."""
@@ -342,7 +357,8 @@ def _name_curve(lay: Layout, split, name, p, q, iface, tag, e, lines, groups, pe
 def _size_field(gmsh, lay: Layout, loops, h_min, growth, h_max, zone_radius, zone_depth):
     """Element size h = min(h_max, h_min + growth · distance from the deposition zone),
     at most 10 × the thickness on thin layers (films: aspect ratio ≤ 10) and the curves
-    that bound them."""
+    that bound them, and at most lay.corner_size + CORNER_GROWTH · distance from the
+    nearest of lay.corners."""
     thin_cap = {}
     largest = {name: 10.0 * t for name, t in lay.thin.items()} | lay.caps
     for name, cap in largest.items():
@@ -350,12 +366,15 @@ def _size_field(gmsh, lay: Layout, loops, h_min, growth, h_max, zone_radius, zon
         for _, c in gmsh.model.getBoundary([(2, loops[name])], oriented=False):
             thin_cap[(1, abs(c))] = min(cap, thin_cap.get((1, abs(c)), cap))
     z0 = lay.z_beam
+    corners, h_corner = lay.corners, lay.corner_size
 
     def size(dim, tag, x, y, z, lc):
         dr = max(0.0, x - zone_radius)
         depth = z0 - y
         dz = max(0.0, -depth, depth - zone_depth)
         h = min(h_max, h_min + growth * math.hypot(dr, dz))
+        for cr, cz in corners:
+            h = min(h, h_corner + CORNER_GROWTH * math.hypot(x - cr, y - cz))
         cap = thin_cap.get((dim, tag))
         return h if cap is None else min(h, cap)
 

@@ -29,7 +29,7 @@ def linear_case(case: Case, horizon_s: float) -> Case:
     import dataclasses as dc
 
     from ..case import Loading, Output
-    from ..resolve import backscatter_fraction, region_materials
+    from ..resolve import backscatter_fraction, mesh_of_the_run, region_materials
 
     for face, b in case.boundaries.items():
         if b.type in ("radiation", "heat_flux"):
@@ -52,7 +52,7 @@ def linear_case(case: Case, horizon_s: float) -> Case:
         case, beam=beam, loading=Loading("continuous", ((horizon_s, beam.power_W),)),
         materials=dc.replace(case.materials, temperature_dependent=False),
         time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
-        output=Output((), False), probes=(),
+        output=Output((), False), probes=(), mesh=mesh_of_the_run(case),
         mechanics=case.mechanics if needs_drift(case) or needs_stress(case) else None)
 
 

@@ -149,11 +149,12 @@ class PointRuns:
     """
 
     def __init__(self, case: Case):
+        from ..resolve import mesh_of_the_run
         from ..simulation import Simulation
 
         self.case = dc.replace(case, output=dc.replace(case.output, fields=False),
                                mechanics=case.mechanics if needs_stress(case) else None,
-                               probes=())
+                               mesh=mesh_of_the_run(case), probes=())
         self.sim = Simulation(self.case)
         self.runs = 0
 

@@ -15,13 +15,15 @@ from .engine import Engine, SpotHistory, engine_head, finite_train, schedule_ris
 
 def confirmation_simulation(case: Case):
     """A Simulation for the full runs that confirm a rating: no field output, mechanics only
-    when a drift or yield limit needs it."""
+    when a drift or yield limit needs it, meshed as a run of the case is."""
+    from ..resolve import mesh_of_the_run
     from ..simulation import Simulation
 
     needs = case.limits.drift_um is not None or case.limits.yield_use is not None \
         or case.limits.magnification_change_rel is not None
     return Simulation(dc.replace(case, output=dc.replace(case.output, fields=False),
-                                 mechanics=case.mechanics if needs else None))
+                                 mechanics=case.mechanics if needs else None,
+                                 mesh=mesh_of_the_run(case)))
 
 
 @dataclass
