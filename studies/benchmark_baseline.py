@@ -17,7 +17,7 @@ Workloads (each the issue's own, with the case files of each version):
   angle of issue 14, kernel deposition, extra-focal heat, housing-free).
 * ``run``: ``anodesim run`` of the C1-class case of studies/benchmark_process.py (the same
   case file for both: W in Cu, k(T), 20 µm surface spot, 10 W, 10 s, six save times with
-  drift; 7 960 cells, 103 steps).
+  drift; 8 313 cells with the joint corners refined, 103 steps).
 * ``sweep``: ``anodesim sweep`` of studies/reflection_insert.toml at 1 s, -j 2, each pass
   in a fresh folder with an empty form cache: ``--cases N`` up to 10 is N spot sizes (10-50
   µm) at one current (default 10); 50 is the issue's own benchmark, 10 spot sizes × 5
