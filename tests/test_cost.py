@@ -250,3 +250,12 @@ def test_a_long_warm_up_saves_the_drift_densely_in_its_minutes():
     assert max(b - a for a, b in zip(t, t[1:]) if a >= 40.0) <= 40.0 + 1e-9
     short = from_dict(reflection(loading={"kind": "continuous", "duration_s": 10.0}, **mech))
     assert len(save_times(short)) == 20
+
+
+def test_a_joint_corner_size_on_a_one_region_body_refines_nothing():
+    """mesh.joint_corner_um on a body without joints (the block: one region) refines no
+    corner (it ended in an IndexError while the layout was built)."""
+    c = from_dict(block(mesh={"joint_corner_um": 10.0}))
+    prep = prepare(c)
+    assert prep.lay.corners == [] and prep.lay.corner_size == 0.0
+    assert cost.cell_count(c, prep) == pytest.approx(cost.mesh_cells(c, prep), rel=0.15)

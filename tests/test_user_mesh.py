@@ -102,9 +102,16 @@ def test_mesh_without_a_target_group(tmp_path, capsys):
     assert "a volume set named 'target'" in err and "tile" in err, err
 
 
-def test_volume_without_a_group_is_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("lower, message", [
+    (None, "belong to no physical volume group"),
+    ("coolant_side", "a region named 'coolant_side'; expected another name (its column "
+     "T_max_coolant_side_C is the cooled faces' hottest node's)"),
+])
+def test_volume_without_a_group_is_one_line(tmp_path, capsys, lower, message):
     """A mesh with a volume in no physical group (its cells would have no region and no
-    material): one line naming the file, exit 2, before any solver starts."""
+    material), or with a region whose name is a column of the run already (it used to end
+    the run with an internal error after meshing): one line, exit 2, before any solver
+    starts."""
     import gmsh
 
     gmsh.initialize()
@@ -116,7 +123,9 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
     gmsh.model.occ.synchronize()
     top = [t for d, t in gmsh.model.getEntities(2)
            if abs(gmsh.model.occ.getCenterOfMass(2, t)[2] - 0.5e-3) < 1e-9]
-    gmsh.model.addPhysicalGroup(3, [a], name="target")  # the lower block stays unnamed
+    gmsh.model.addPhysicalGroup(3, [a], name="target")  # the lower block: unnamed, or
+    if lower is not None:
+        gmsh.model.addPhysicalGroup(3, [b], name=lower)
     gmsh.model.addPhysicalGroup(2, top, name="beam_face")
     # the cooled face between the blocks: a face of the named block too, so the file reads
     joint = [t for d, t in gmsh.model.getEntities(2)
@@ -128,8 +137,9 @@ def test_volume_without_a_group_is_one_line(tmp_path, capsys):
     gmsh.write(str(msh))
     gmsh.finalize()
     case = _example(geometry={"file": str(msh), "impact_point_mm": [0.5, 0.5, 0.5]},
-                    materials={"heat_sink": None})
-    assert_run_rejected(tmp_path, capsys, case, "belong to no physical volume group")
+                    materials={"heat_sink": None} if lower is None else
+                    {"heat_sink": None, lower: "Cu"})
+    assert_run_rejected(tmp_path, capsys, case, message)
 
 
 # ---------------------------------------------------------------- meshes through meshio

@@ -212,7 +212,7 @@ class Mechanics(Monitor):
 
     def reset(self, case=None):
         self.stress_max = {r: (0.0, None, None) for r in self.regions}  # (MPa, time, location)
-        self.yield_best = (-math.inf, None)  # (largest yield use, cell size there (m))
+        self.yield_best = (-1.0, None, None)  # (largest yield use (≥ 0), its time, cell (m))
         self.seconds = 0.0
         self.solver.solves = 0
         self.solver.linear_iterations = 0
@@ -300,9 +300,11 @@ class Mechanics(Monitor):
         if self.joint is not None:
             use = self.solver.yield_use(*self.joint, YIELD_RADIUS_M)[0]
             values.append(use)
-            if not use <= self.yield_best[0]:  # the cell size where the largest one sits
-                self.yield_best = (use, self.solver.yield_cell_size_m(*self.joint,
-                                                                      YIELD_RADIUS_M))
+            # the cell size where the largest one sits, chosen as the summary's max_abs is
+            # (the first time to MAX_TIE_RTOL: finish() solves earlier times after later)
+            if _reaches_first(use, t, *self.yield_best[:2]):
+                self.yield_best = (use, t, self.solver.yield_cell_size_m(*self.joint,
+                                                                         YIELD_RADIUS_M))
         self.seconds += time.perf_counter() - start
         return values
 
@@ -318,7 +320,7 @@ class Mechanics(Monitor):
                 i = first_max_index(np.abs(vals))
                 extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
-        cell = self.yield_best[1]
+        cell = self.yield_best[2]
         return MechanicsSummary(self.solver.solves, self.axes, extremes, stress,
                                 None if cell is None else cell * 1e6)
 

@@ -230,11 +230,11 @@ def plan_extra_focal(case: Case, mats, spot: Spot, eta: float,
 def joint_corner_size(case: Case, mats) -> float:
     """Element size (m) at the heat sink's joint corners of an axisymmetric mesh: the case's
     mesh.joint_corner_um, else limits.JOINT_CORNER_M where the run computes the heat sink's
-    yield use (mechanics, a second region with yield data: monitors.MechanicsMonitor), else
-    0 (none; always on 3-D meshes)."""
-    if case.mesh.joint_corner_m is not None:
-        return case.mesh.joint_corner_m
+    yield use (mechanics, a second region with yield data: monitors.Mechanics), else 0
+    (none; always on 3-D meshes and on one-region geometries, which have no joint)."""
     regions = regions_of(case.geometry)
+    if case.mesh.joint_corner_m is not None:
+        return case.mesh.joint_corner_m if len(regions) > 1 else 0.0
     if case.geometry.dim == 3 or case.mechanics is None or len(regions) < 2 or \
             mats[regions[1]].yield_strength is None:
         return 0.0

@@ -60,10 +60,23 @@ def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
                     f"the unit of the mesh's coordinates (with {unit!r} the mesh is "
                     f"{um.diagonal:.4g} m across; an anode is "
                     f"{mesh_import.SMALLEST_M * 1e3:g} mm to {mesh_import.LARGEST_M:g} m)")
+    _check_region_names(um.dims, "geometry.file" if not groups else "geometry.groups")
     point = _impact_point(sec)
     sec.close()
     return Geometry("user_mesh", {}, file=str(path), impact_point_m=point,
                     mesh_groups=dict(um.dims), mesh_unit=unit, groups=groups)
+
+
+#: Region names a user's mesh or CAD part may not use: a region's column T_max_<name>_C
+#: would be the cooled faces' hottest node's (monitors.FaceMaxima).
+RESERVED_REGIONS = ("coolant_side",)
+
+
+def _check_region_names(dims: dict, key: str) -> None:
+    for name in RESERVED_REGIONS:
+        if dims.get(name) == 3:
+            raise CaseError(f"{key}: a region named {name!r}; expected another name (its "
+                            f"column T_max_{name}_C is the cooled faces' hottest node's)")
 
 
 def _cad(sec: _Section, base_dir: Path) -> Geometry:
@@ -103,6 +116,7 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
             found = ", ".join(sorted(n for n, d in dims.items() if d == dim)) or "none"
             raise CaseError(f"geometry.{table}.{name}: missing; expected the "
                             f"{'solid' if dim == 3 else 'face'} hit by the beam (found: {found})")
+    _check_region_names(dims, "geometry.regions")
     point = _impact_point(sec)
     sec.close()
     return Geometry("cad", {}, file=str(path), impact_point_m=point, mesh_groups=dims,
