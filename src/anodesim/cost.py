@@ -327,13 +327,13 @@ def corner_integral(lay, h_min: float, growth: float, h_max: float, zone: tuple)
 
     a, b = zone
     hc, total = lay.corner_size, 0.0
+    angles = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
     for r, z in lay.corners if hc > 0 else ():
         dz = max(0.0, lay.z_beam - z - b, z - lay.z_beam)
         hz = min(h_max, h_min + growth * math.hypot(max(0.0, r - a), dz))
         if hz <= hc:
             continue
         D = (hz - hc) / g
-        angles = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
         inside = np.mean([lay.contains(r + 0.25 * D * math.cos(t), z + 0.25 * D * math.sin(t))
                           for t in angles])
         disc = (2.0 * math.pi / g ** 2) * (math.log(hz / hc) + hc / hz - 1.0)

@@ -120,7 +120,7 @@ def output_folder(out: Path) -> Path:
         parent = parent.parent
     if not parent.is_dir():
         raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
-    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
+    if not _can_create_in(parent):
         raise CaseError(f"-o {out}: {parent} is not writable; expected a folder you can "
                         "write to")
     return out
@@ -128,8 +128,8 @@ def output_folder(out: Path) -> Path:
 
 def _can_create_in(folder: Path) -> bool:
     """Whether a file can be created in folder, tried with an anonymous temporary file that
-    leaves nothing behind: os.access answers yes for root on any folder, /proc and
-    read-only bind mounts included (a drift table found out only after its run)."""
+    leaves nothing behind, not asked of os.access: it answers yes for root on any folder,
+    /proc and read-only bind mounts included (a drift table found out only after its run)."""
     try:
         with tempfile.TemporaryFile(dir=folder):
             return True

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..output import output_folder
 from ..case import CaseError, load
 from ..errors import RunFailure
 from ..extra_focal import console_line as extra_focal_line
+from ..output import output_folder
 from ..plotter import FigureFailure
 from . import report
 
