@@ -1,6 +1,7 @@
 """Case files: valid cases load to SI; every kind of bad input gives one line naming the
 key, the value and what was expected, exit status 2, no traceback and no output folder."""
 
+import json
 import math
 import subprocess
 import sys
@@ -303,6 +304,22 @@ def test_reused_mesh_must_match_geometry_and_interfaces(tmp_path, capsys):
         assert main(["run", str(bad), "-o", str(tmp_path / "b"), "-q"]) == 2
         assert message in capsys.readouterr().err
         assert not (tmp_path / "b").exists()
+    # refined for another spot: a 20 um mesh would under-resolve a 10 um spot (its
+    # refinement is recorded in mesh.json); a mesh.json written before that is not checked
+    split = {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e6}}}
+    narrow = write_toml(tmp_path / "narrow.toml", reflection(
+        mesh={"file": mesh}, beam={"fwhm_um": 10.0}, **split))
+    assert main(["check", str(narrow)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "its smallest element" in err, err
+    assert main(["check", str(write_toml(tmp_path / "same.toml", reflection(
+        mesh={"file": mesh}, beam={"power_W": 5.0}, **split)))]) == 0
+    described = json.loads((first / "mesh.json").read_text())
+    assert described["refinement"]["smallest_element_m"] > 0
+    described.pop("refinement")
+    (first / "mesh.json").write_text(json.dumps(described))
+    assert main(["check", str(narrow)]) == 0
+    capsys.readouterr()
     foreign = tmp_path / "foreign.msh"
     foreign.write_text("not a mesh")
     bad = write_toml(tmp_path / "bad.toml", reflection(mesh={"file": str(foreign)}))

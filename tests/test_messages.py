@@ -113,7 +113,7 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     assert path.is_file() and notes.read_text() == "mine" and swap.read_text() == "vim"
     # a mesh of the earlier run reused by the next (mesh.file, README): read, not removed
     reuse = block()
-    reuse["mesh"] = {"file": str(out / "mesh.msh")}
+    reuse["mesh"] = {**reuse.get("mesh", {}), "file": str(out / "mesh.msh")}
     path2 = write_toml(tmp_path / "reuse.toml", reuse)
     assert main(["run", str(path2), "-o", str(out), "-q", "--overwrite"]) == 0
     assert (out / "mesh.msh").is_file() and (out / "mesh.json").is_file()

@@ -19,6 +19,7 @@ gap of ~1e-4 of an element's elastic deformation.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from . import _mpi  # noqa: F401,I001  (MPI before dolfinx)
 import dolfinx
@@ -41,6 +42,18 @@ PROPS = ("E", "nu")
 
 class MechanicsError(RunFailure, RuntimeError):
     """The thermoelastic problem cannot be set up or solved."""
+
+
+class YieldUse(NamedTuple):
+    """The largest regularised yield use of a region (ThermoElasticProblem.yield_use)."""
+
+    ratio: float  #: averaged von Mises stress over the yield strength (-)
+    stress_Pa: float  #: the ball's averaged von Mises stress (Pa)
+    yield_strength_Pa: float  #: the yield strength at the ball's mean temperature (Pa)
+    centre_m: np.ndarray  #: the ball's centre (m)
+    #: size (m) of the cell the ball is centred in (None without balls): the average
+    #: converges once the cells there are well below the ball's radius
+    cell_m: float | None
 
 
 class ThermoElasticProblem:
@@ -79,7 +92,6 @@ class ThermoElasticProblem:
         self._shift_g_for = None  # the normal its right-hand side g is assembled for
         self._balls = {}  # yield_use's averaging matrices, per (region, faces, radius)
         self._ball_cell_m = {}  # and the size of the cell each is centred in (m)
-        self._yield_cell_m = {}  # the size of the cell at the last yield_use's largest ball
         self.initialise()
 
     def initialise(self) -> None:
@@ -645,14 +657,7 @@ class ThermoElasticProblem:
             self._balls[key] = self._ball_averages(region, near, radius_m)
         return self._balls.get(key)
 
-    def yield_cell_size_m(self, region: str, near: list[str], radius_m: float) -> float | None:
-        """Size (m) of the cell in which the last :meth:`yield_use`'s largest ball is
-        centred (None before it, or without balls): the ball average converges once the
-        cells there are well below radius_m."""
-        return self._yield_cell_m.get((region, tuple(near), radius_m))
-
-    def yield_use(self, region: str, near: list[str], radius_m: float
-                  ) -> tuple[float, float, float, np.ndarray]:
+    def yield_use(self, region: str, near: list[str], radius_m: float) -> YieldUse:
         """Regularised von Mises stress against the yield strength in a region, near faces.
 
         The von Mises stress of a perfectly bonded joint is singular at the corner where the
@@ -673,13 +678,14 @@ class ThermoElasticProblem:
             radius_m: the averaging radius (m).
 
         Returns:
-            (largest ratio (-), its averaged stress (Pa), the yield strength there (Pa),
-            the ball centre (m)); ratio NaN when the material has no yield data.
+            The largest ratio, with its averaged stress, the yield strength there, the ball
+            centre and the size of the cell it is centred in (YieldUse); ratio NaN when the
+            material has no yield data.
         """
         mat = self.materials[region]
         balls = self.yield_balls(region, near, radius_m)
         if balls is None:
-            return math.nan, math.nan, math.nan, np.zeros(3)
+            return YieldUse(math.nan, math.nan, math.nan, np.zeros(3), None)
         (rows, cols, w), centres, cells = balls
         Tdm = self.T.function_space.dofmap
         T_cell = self.T.x.array[Tdm.list[cells]].mean(axis=1)
@@ -693,9 +699,8 @@ class ThermoElasticProblem:
         with np.errstate(divide="ignore"):
             ratio = np.where(sy > 0, s_avg / np.where(sy > 0, sy, 1.0), math.inf)
         i = int(np.argmax(ratio))  # the first of equal ratios, as a scan would keep
-        key = (region, tuple(near), radius_m)
-        self._yield_cell_m[key] = float(self._ball_cell_m[key][i])
-        return float(ratio[i]), float(s_avg[i]), float(sy[i]), centres[i]
+        return YieldUse(float(ratio[i]), float(s_avg[i]), float(sy[i]), centres[i],
+                        float(self._ball_cell_m[(region, tuple(near), radius_m)][i]))
 
     def _ball_averages(self, region: str, near: list[str], radius_m: float):
         """The geometry of yield_use, built once: ((rows, cols, w), the ball centres (m),

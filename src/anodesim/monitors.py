@@ -298,13 +298,12 @@ class Mechanics(Monitor):
             if _reaches_first(vm / 1e6, t, *self.stress_max[r][:2]):
                 self.stress_max[r] = (vm / 1e6, t, [float(c) * 1e3 for c in where[:n]])
         if self.joint is not None:
-            use = self.solver.yield_use(*self.joint, YIELD_RADIUS_M)[0]
-            values.append(use)
+            use = self.solver.yield_use(*self.joint, YIELD_RADIUS_M)
+            values.append(use.ratio)
             # the cell size where the largest one sits, chosen as the summary's max_abs is
             # (the first time to MAX_TIE_RTOL: finish() solves earlier times after later)
-            if _reaches_first(use, t, *self.yield_best[:2]):
-                self.yield_best = (use, t, self.solver.yield_cell_size_m(*self.joint,
-                                                                         YIELD_RADIUS_M))
+            if _reaches_first(use.ratio, t, *self.yield_best[:2]):
+                self.yield_best = (use.ratio, t, use.cell_m)
         self.seconds += time.perf_counter() - start
         return values
 

@@ -175,6 +175,20 @@ def mesh_description(case: Case) -> dict:
             "split_interfaces": sorted(case.interfaces)}
 
 
+def mesh_refinement(case: Case, lay, spot: Spot, zone_depth: float) -> dict:
+    """How a built mesh is refined (SI): its element sizes (geometry.mesh_sizes, from the
+    spot and [mesh]), the deposition zone it refines (2-D: the spot's radius; 3-D: the
+    zone's half-extents and the spot centre) and the joint-corner size. Written beside a
+    mesh (mesh.json) so that a reused one (mesh.file) is checked against the case."""
+    h_min, growth, h_max = geometry.mesh_sizes(case, spot)
+    three_d = case.geometry.dim == 3
+    zone = [float(v) for v in lay.zone[1:]] if three_d else [float(spot.radius_m)]
+    return {"smallest_element_m": h_min, "growth": growth, "largest_element_m": h_max,
+            "zone_m": zone, "zone_depth_m": float(zone_depth),
+            "spot_centre_m": [float(v) for v in lay.frame.origin] if three_d else None,
+            "joint_corner_m": float(getattr(lay, "corner_size", 0.0) or 0.0)}
+
+
 def prepare(case: Case) -> Prepared:
     """Resolve a case without dolfinx and without writing anything.
 
@@ -190,7 +204,7 @@ def prepare(case: Case) -> Prepared:
     _check_reference_temperature(case, mats)
     steps = plan_steps(case, spot, mats)
     if case.mesh.file:
-        _check_reused_mesh(case)
+        _check_reused_mesh(case, mesh_refinement(case, lay, spot, zone_depth))
     return Prepared(mats, eta, deposited_fraction(eta), lay, spot, zone_depth, steps,
                     plan_extra_focal(case, mats, spot, eta, getattr(lay, "frame", None)))
 
@@ -328,8 +342,19 @@ def _check_reference_temperature(case: Case, mats) -> None:
                                 f"{min(hi, m.melting_K) - 273.15:.0f} °C)")
 
 
-def _check_reused_mesh(case: Case) -> None:
-    """mesh.file must have been written by a run of the same geometry and interfaces."""
+#: What mesh_refinement's entries are, for the message that names one that differs.
+_REFINEMENT_WORDS = {
+    "smallest_element_m": "smallest element (mesh.spot_fraction × the spot size)",
+    "growth": "growth (mesh.growth)", "largest_element_m": "largest element (mesh.max_size_mm)",
+    "zone_m": "refined zone (the spot's size)", "zone_depth_m": "refined depth (the "
+    "electron range: beam.voltage_kV, the target)", "spot_centre_m": "spot centre",
+    "joint_corner_m": "joint-corner element (mesh.joint_corner_um)"}
+
+
+def _check_reused_mesh(case: Case, refinement: dict) -> None:
+    """mesh.file must have been written by a run of the same geometry and interfaces, and
+    refined as this case would be (a mesh written before the refinement was recorded is
+    checked for its geometry only)."""
     sidecar = Path(case.mesh.file).with_suffix(".json")
     try:
         built_for = json.loads(sidecar.read_text())
@@ -348,3 +373,28 @@ def _check_reused_mesh(case: Case) -> None:
     if not same:
         raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
                         f"other interfaces ({built_for}); expected {want}")
+    built = built_for.get("refinement")
+    for key, value in refinement.items() if isinstance(built, dict) else ():
+        if not _equal(built.get(key), value):
+            raise CaseError(
+                f"mesh.file = {case.mesh.file!r}: its {_REFINEMENT_WORDS[key]} is "
+                f"{_shown(key, built.get(key))}, this case needs {_shown(key, value)}; "
+                "expected a mesh built for this case's spot and [mesh] settings (leave "
+                "mesh.file out to mesh again)")
+
+
+def _equal(a, b) -> bool:
+    """Numbers (or lists of them, or None) equal to round-off (a JSON round trip)."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
+    return a is None and b is None
+
+
+def _shown(key: str, v) -> str:
+    """A refinement entry for a message: lengths in µm."""
+    scale, unit = (1e6, " µm") if key.endswith("_m") else (1.0, "")
+    if isinstance(v, list):
+        return ", ".join(f"{x * scale:.4g}" for x in v) + unit
+    return "none" if not isinstance(v, (int, float)) else f"{v * scale:.4g}{unit}"

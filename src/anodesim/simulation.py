@@ -29,7 +29,8 @@ from .limits import check, life_summary, limits_for, rated_life_h
 from .monitors import default_monitors
 from .beam import deposition_summary
 from .extra_focal import summary as extra_focal_summary
-from .resolve import backscatter_coefficient, incidence_deg, mesh_description, plan_steps, prepare
+from .resolve import (backscatter_coefficient, incidence_deg, mesh_description, mesh_refinement,
+                      plan_steps, prepare)
 from .spot_sizes import predicted_sizes
 from .results import RunResult, TimeSeries
 
@@ -434,13 +435,20 @@ def _mesh(case: Case, prep, comm, out: Path | None):
         gm = geometry.axisym.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,
                             prep.zone_depth, mesh_path)
     if rank0 and mesh_path is not None:
-        output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+        output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
     import gmsh
 
     domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=case.geometry.dim)
     if rank0 and gm is not None:
         gmsh.finalize()
     return domain, mesh_path
+
+
+def _mesh_sidecar(case: Case, prep) -> dict:
+    """mesh.json: what the mesh was built for (geometry, split interfaces) and how it is
+    refined, for a later run that reuses it (mesh.file)."""
+    return mesh_description(case) | {
+        "refinement": mesh_refinement(case, prep.lay, prep.spot, prep.zone_depth)}
 
 
 #: A folder of meshes shared by the cases of a sweep (set by the sweep's workers): cases
@@ -508,7 +516,7 @@ def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path, s
     comm.barrier()
     if rank0 and mesh_path is not None:
         shutil.copyfile(cached, mesh_path)
-        output.write_json(mesh_path.with_suffix(".json"), mesh_description(case))
+        output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
     return geometry.to_dolfinx(comm, path=cached, gdim=case.geometry.dim), mesh_path
 
 

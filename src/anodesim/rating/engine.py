@@ -23,13 +23,26 @@ from ..response import ResponseError, StepResponse, _extreme
 NOT_IN_ENGINE: tuple[str, ...] = ()
 
 
+def rating_copy(case: Case, mechanics: bool, **changes) -> Case:
+    """The case as one of the rating's own runs takes it: meshed as a run of the case is
+    (resolve.mesh_of_the_run: the joint corners its yield use refines stay refined where
+    this copy drops the mechanics), the mechanics kept only when asked (a drift or yield
+    limit that needs them: needs_drift, needs_stress), and the given fields replaced."""
+    import dataclasses as dc
+
+    from ..resolve import mesh_of_the_run
+
+    return dc.replace(case, mesh=mesh_of_the_run(case),
+                      mechanics=case.mechanics if mechanics else None, **changes)
+
+
 def linear_case(case: Case, horizon_s: float) -> Case:
     """The case with constant properties (at the initial temperature), 1 W deposited as a
     continuous step to the horizon, fine steps, no outputs and no mechanics."""
     import dataclasses as dc
 
     from ..case import Loading, Output
-    from ..resolve import backscatter_fraction, mesh_of_the_run, region_materials
+    from ..resolve import backscatter_fraction, region_materials
 
     for face, b in case.boundaries.items():
         if b.type in ("radiation", "heat_flux"):
@@ -48,12 +61,12 @@ def linear_case(case: Case, horizon_s: float) -> Case:
         raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
     eta = backscatter_fraction(case, region_materials(case))
     beam = dc.replace(case.beam, power_W=1.0 / (1.0 - eta))
-    return dc.replace(
-        case, beam=beam, loading=Loading("continuous", ((horizon_s, beam.power_W),)),
+    return rating_copy(
+        case, needs_drift(case) or needs_stress(case), beam=beam,
+        loading=Loading("continuous", ((horizon_s, beam.power_W),)),
         materials=dc.replace(case.materials, temperature_dependent=False),
         time=dc.replace(case.time, steps_per_doubling=8, max_step_s=horizon_s),
-        output=Output((), False), probes=(), mesh=mesh_of_the_run(case),
-        mechanics=case.mechanics if needs_drift(case) or needs_stress(case) else None)
+        output=Output((), False), probes=())
 
 
 def needs_drift(case: Case) -> bool:

@@ -50,7 +50,7 @@ from .. import life
 from ..case import Case, Loading, interfaces_of, regions_of
 from ..limits import FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for
 from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, engine_head, needs_stress,
-                     sampled_pulses, serial_rise)
+                     rating_copy, sampled_pulses, serial_rise)
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -149,12 +149,10 @@ class PointRuns:
     """
 
     def __init__(self, case: Case):
-        from ..resolve import mesh_of_the_run
         from ..simulation import Simulation
 
-        self.case = dc.replace(case, output=dc.replace(case.output, fields=False),
-                               mechanics=case.mechanics if needs_stress(case) else None,
-                               mesh=mesh_of_the_run(case), probes=())
+        self.case = rating_copy(case, needs_stress(case), probes=(),
+                                output=dc.replace(case.output, fields=False))
         self.sim = Simulation(self.case)
         self.runs = 0
 

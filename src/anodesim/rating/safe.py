@@ -10,20 +10,17 @@ import dataclasses as dc
 
 from ..case import Case
 from ..limits import LifeLimit
-from .engine import Engine, SpotHistory, engine_head, finite_train, schedule_rise
+from .engine import (Engine, SpotHistory, engine_head, finite_train, needs_drift, needs_stress,
+                     rating_copy, schedule_rise)
 
 
 def confirmation_simulation(case: Case):
     """A Simulation for the full runs that confirm a rating: no field output, mechanics only
     when a drift or yield limit needs it, meshed as a run of the case is."""
-    from ..resolve import mesh_of_the_run
     from ..simulation import Simulation
 
-    needs = case.limits.drift_um is not None or case.limits.yield_use is not None \
-        or case.limits.magnification_change_rel is not None
-    return Simulation(dc.replace(case, output=dc.replace(case.output, fields=False),
-                                 mechanics=case.mechanics if needs else None,
-                                 mesh=mesh_of_the_run(case)))
+    return Simulation(rating_copy(case, needs_drift(case) or needs_stress(case),
+                                  output=dc.replace(case.output, fields=False)))
 
 
 @dataclass
