@@ -323,14 +323,13 @@ def corner_integral(lay, h_min: float, growth: float, h_max: float, zone: tuple)
     geometry.axisym._size_field) add to ∫ dA / h²: around each corner, within the distance D
     where its size h_c + g d reaches the zone's size h_z there, ∫ (1/(h_c + g d)² − 1/h_z²)
     dA over the part of the disc inside the body (sampled in 64 directions at D / 4)."""
-    from .geometry.axisym import CORNER_GROWTH as g
+    from .geometry.axisym import CORNER_GROWTH as g, zone_size
 
-    a, b = zone
+    zone_h = zone_size(lay, h_min, growth, h_max, *zone)
     hc, total = lay.corner_size, 0.0
     angles = np.linspace(0.0, 2.0 * math.pi, 64, endpoint=False)
     for r, z in lay.corners if hc > 0 else ():
-        dz = max(0.0, lay.z_beam - z - b, z - lay.z_beam)
-        hz = min(h_max, h_min + growth * math.hypot(max(0.0, r - a), dz))
+        hz = zone_h(r, z)
         if hz <= hc:
             continue
         D = (hz - hc) / g

@@ -354,6 +354,22 @@ def _name_curve(lay: Layout, split, name, p, q, iface, tag, e, lines, groups, pe
         groups.setdefault((1, iface), []).append(tag)
 
 
+def zone_size(lay: Layout, h_min: float, growth: float, h_max: float, zone_radius: float,
+              zone_depth: float):
+    """h(r, z) (m): the element size from the deposition zone alone, min(h_max, h_min +
+    growth · distance from the zone: r ≤ zone_radius, from the beam face lay.z_beam down to
+    zone_depth). The mesh's size field (_size_field) and the cell estimate
+    (cost.corner_integral) both use it."""
+    z0 = lay.z_beam
+
+    def h(r: float, z: float) -> float:
+        depth = z0 - z
+        dz = max(0.0, -depth, depth - zone_depth)
+        return min(h_max, h_min + growth * math.hypot(max(0.0, r - zone_radius), dz))
+
+    return h
+
+
 def _size_field(gmsh, lay: Layout, loops, h_min, growth, h_max, zone_radius, zone_depth):
     """Element size h = min(h_max, h_min + growth · distance from the deposition zone),
     at most 10 × the thickness on thin layers (films: aspect ratio ≤ 10) and the curves
@@ -365,14 +381,11 @@ def _size_field(gmsh, lay: Layout, loops, h_min, growth, h_max, zone_radius, zon
         thin_cap[(2, loops[name])] = cap
         for _, c in gmsh.model.getBoundary([(2, loops[name])], oriented=False):
             thin_cap[(1, abs(c))] = min(cap, thin_cap.get((1, abs(c)), cap))
-    z0 = lay.z_beam
     corners, h_corner = lay.corners, lay.corner_size
+    zone = zone_size(lay, h_min, growth, h_max, zone_radius, zone_depth)
 
     def size(dim, tag, x, y, z, lc):
-        dr = max(0.0, x - zone_radius)
-        depth = z0 - y
-        dz = max(0.0, -depth, depth - zone_depth)
-        h = min(h_max, h_min + growth * math.hypot(dr, dz))
+        h = zone(x, y)
         for cr, cz in corners:
             h = min(h, h_corner + CORNER_GROWTH * math.hypot(x - cr, y - cz))
         cap = thin_cap.get((dim, tag))
