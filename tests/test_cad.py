@@ -88,3 +88,19 @@ def test_regions_by_box_give_the_regions_by_name():
     assert by_box["numerics"]["cells"] == by_name["numerics"]["cells"]
     assert by_box["results"]["final"]["T_peak_C"] == pytest.approx(
         by_name["results"]["final"]["T_peak_C"], rel=1e-12)
+
+
+def test_a_cad_case_meshes_in_a_sweep_as_in_a_run(tmp_path, monkeypatch):
+    """A sweep's workers share meshes through a cache folder (simulation.MESH_CACHE_ENV);
+    a CAD case built there is meshed by the CAD builder (the cache once built every 3-D
+    case as the built-in 3-D anode, and a CAD case failed in any sweep): the same cells,
+    the same temperatures to round-off (rel 1e-12), as a run without the cache."""
+    case = anodesim.from_dict(_example())
+    alone = simulation.run(case).summary_dict()
+    monkeypatch.setenv(simulation.MESH_CACHE_ENV, str(tmp_path / "meshes"))
+    cached = simulation.run(case).summary_dict()
+    assert len(list((tmp_path / "meshes").glob("*.msh"))) == 1
+    assert cached["numerics"]["cells"] == alone["numerics"]["cells"]
+    a, b = cached["results"]["final"], alone["results"]["final"]
+    assert a["T_peak_C"] == pytest.approx(b["T_peak_C"], rel=1e-12)
+    assert a["stored_heat_J"] == pytest.approx(b["stored_heat_J"], rel=1e-12)

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cases import reflection, transmission
+from cases import merge, reflection, reflection_3d, transmission
 
 import anodesim
 from anodesim.case import CaseError, from_dict
@@ -325,6 +325,103 @@ def test_reused_mesh_must_match_geometry_and_interfaces(tmp_path, capsys):
     bad = write_toml(tmp_path / "bad.toml", reflection(mesh={"file": str(foreign)}))
     assert main(["run", str(bad), "-o", str(tmp_path / "c"), "-q"]) == 2
     assert "expected a mesh written by an anodesim run" in capsys.readouterr().err
+
+
+def _reuse(tmp_path, built_for: dict, reusing: dict, mesh: Path, capsys) -> tuple[int, str]:
+    """`anodesim check` of the case `reusing` with mesh.file on a copy of `mesh` described
+    (mesh.json) as a run of the case `built_for` describes its mesh: (exit status, stderr)."""
+    from anodesim.resolve import prepare
+    from anodesim.simulation import _mesh_sidecar
+
+    built = anodesim.from_dict(built_for)
+    folder = tmp_path / f"built{len(list(tmp_path.glob('built*')))}"
+    folder.mkdir()
+    (folder / "mesh.msh").write_bytes(mesh.read_bytes())
+    (folder / "mesh.json").write_text(json.dumps(_mesh_sidecar(built, prepare(built))))
+    reusing = dict(reusing, mesh={**reusing.get("mesh", {}), "file": str(folder / "mesh.msh")})
+    status = main(["check", str(write_toml(tmp_path / "reusing.toml", reusing))])
+    return status, capsys.readouterr().err.strip()
+
+
+def _box_mesh(path: Path) -> Path:
+    """A gmsh file of a tetrahedral box with one physical volume."""
+    import gmsh
+
+    gmsh.initialize()
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(3, [1], name="target")
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.5)
+        gmsh.model.mesh.generate(3)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+    return path
+
+
+def _flat_top_like(gaussian: dict) -> dict:
+    """The case with a flat-top spot whose refined zone and smallest element are the
+    Gaussian's (bisection on the diameter): only the embedded spot edge differs."""
+    from anodesim.geometry import mesh_sizes
+    from anodesim.resolve import prepare
+
+    def spot(d_um):
+        case = merge(gaussian, {"beam": {"spot": "flat_top", "fwhm_um": None,
+                                         "diameter_um": d_um}})
+        return case, prepare(anodesim.from_dict(case)).spot
+
+    g = anodesim.from_dict(gaussian)
+    want = prepare(g).spot
+    lo, hi = 1.0, 1000.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if spot(mid)[1].radius_m < want.radius_m else (lo, mid)
+    case, flat = spot(0.5 * (lo + hi))
+    case["mesh"] = {**case.get("mesh", {}), "spot_fraction": mesh_sizes(g, want)[0] / flat.smallest_m}
+    return case
+
+
+def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
+    """The refinement mesh.json records: a rotated elliptical spot in 3-D, a flat-top spot on
+    a Gaussian's mesh, another electron range are refused (one line, naming the quantity);
+    a mesh whose joint corners were refined for a yield use may serve a run without
+    mechanics, not the other way round (the message then says which key restores it)."""
+    msh = tmp_path / "m"
+    assert main(["run", str(write_toml(tmp_path / "a.toml", reflection())), "-o", str(msh),
+                 "-q"]) == 0
+    mesh = msh / "mesh.msh"  # (check only counts its cells)
+    box = _box_mesh(tmp_path / "box.msh")  # cells for the 3-D cases to count
+    ellipse = {"spot": "elliptical", "fwhm_um": None, "fwhm_major_um": 60.0,
+               "fwhm_minor_um": 15.0}
+    three = reflection_3d(beam=ellipse)
+    rotated = reflection_3d(beam={**ellipse, "orientation_deg": 90.0})
+    mech = {"mounts": {"cooled_end": {"type": "clamped"}}}
+    # a flat top whose refined zone and smallest element are a Gaussian's: only the rim
+    # embedded in the 3-D face tells their meshes apart
+    surface = reflection_3d(beam={"fwhm_um": 50.0})
+    for built_for, reusing, cells, message in [
+        (three, rotated, box, "refined zone's long axis"),
+        (three, three, mesh, "no cells of dimension 3"),  # (a 2-D mesh)
+        (surface, _flat_top_like(surface), box, "flat-top spot edge"),
+        (reflection(), reflection(beam={"voltage_kV": 60}), mesh,
+         "quarter of the deposition depth"),
+        (reflection(), reflection(**mech), mesh, "mesh.joint_corner_um"),
+    ]:
+        status, err = _reuse(tmp_path, built_for, reusing, cells, capsys)
+        assert status == 2 and len(err.splitlines()) == 1 and message in err, err
+    status, err = _reuse(tmp_path, reflection(**mech), reflection(), mesh, capsys)
+    assert status == 0, err  # finer joint corners than needed: accepted
+    status, err = _reuse(tmp_path, three, three, box, capsys)
+    assert status == 0, err
+    # a user's mesh is geometry.file: a mesh.file beside it is refused, not ignored
+    block = Path(__file__).resolve().parent.parent / "meshes" / "block_anode_case.toml"
+    user = tomllib.loads(block.read_text())
+    user["geometry"]["file"] = str(block.parent / user["geometry"]["file"])
+    user["mesh"] = {"file": str(mesh)}
+    assert main(["check", str(write_toml(tmp_path / "user.toml", user))]) == 2
+    assert "expected no mesh.file with geometry.kind = 'user_mesh'" in capsys.readouterr().err
 
 
 def test_drift_limit_in_pixels_converts_to_source_micrometres():

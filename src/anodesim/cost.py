@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import Case
+from .case import Case, CaseError
 
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
 #: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC) on
@@ -268,21 +268,21 @@ def mesh_cells(case: Case, prep) -> int:
     gm = geometry.start_gmsh("count")
     try:
         if case.mesh.file:
-            gm.merge(str(case.mesh.file))
+            try:
+                gm.merge(str(case.mesh.file))
+            except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
+                raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh "
+                                f"mesh ({e})") from None
         else:
-            h_min, growth, h_max = geometry.mesh_sizes(case, prep.spot)
             gm.model.remove()
-            if case.geometry.kind == "cad":
-                geometry.cad.build(case, prep.lay, h_min, growth, h_max, prep.zone_depth, None)
-            elif dim == 3:
-                geometry.reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth)
-            else:
-                geometry.axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
-                                      prep.spot.radius_m, prep.zone_depth)
+            geometry.build_mesh(case, prep)
         count = 0
         for _, tag in gm.model.getPhysicalGroups(dim):
             for ent in gm.model.getEntitiesForPhysicalGroup(dim, tag):
                 count += sum(len(t) for t in gm.model.mesh.getElements(dim, ent)[1])
+        if count == 0 and case.mesh.file:
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: no cells of dimension {dim} in "
+                            f"its physical groups; expected a mesh of this {dim}-D geometry")
         return count
     finally:
         gm.finalize()

@@ -167,25 +167,37 @@ class Prepared:
 
 
 def mesh_description(case: Case) -> dict:
-    """What a reusable mesh was built for: the geometry and the split interfaces."""
-    return {"kind": case.geometry.kind, "sizes_m": case.geometry.sizes_m,
-            "anode_angle_rad": case.geometry.anode_angle_rad,
-            "face_cut_rad": case.geometry.face_cut_rad,
-            "housing_m": case.geometry.housing_m,
-            "split_interfaces": sorted(case.interfaces)}
+    """What a reusable mesh was built for: the geometry and the split interfaces (a CAD
+    part: its STEP file's content and the regions and faces chosen in it)."""
+    g = case.geometry
+    d = {"kind": g.kind, "sizes_m": g.sizes_m, "anode_angle_rad": g.anode_angle_rad,
+         "face_cut_rad": g.face_cut_rad, "housing_m": g.housing_m,
+         "split_interfaces": sorted(case.interfaces)}
+    if g.kind == "cad":
+        import hashlib
+
+        d["step_sha256"] = hashlib.sha256(Path(g.file).read_bytes()).hexdigest()
+        d["groups"] = json.loads(json.dumps(g.groups))  # as a JSON round trip gives it
+    return d
 
 
 def mesh_refinement(case: Case, lay, spot: Spot, zone_depth: float) -> dict:
     """How a built mesh is refined (SI): its element sizes (geometry.mesh_sizes, from the
-    spot and [mesh]), the deposition zone it refines (2-D: the spot's radius; 3-D: the
-    zone's half-extents and the spot centre) and the joint-corner size. Written beside a
-    mesh (mesh.json) so that a reused one (mesh.file) is checked against the case."""
+    spot and [mesh]; the largest None where the builder caps it: a CAD part), the
+    deposition zone it refines (2-D: its radius; 3-D: its half-extents, its long axis and
+    the spot centre), whether a flat-top spot's edge is embedded, and the joint-corner
+    size. Written beside a mesh (mesh.json) so that a reused one (mesh.file) is checked
+    against the case."""
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
     three_d = case.geometry.dim == 3
     zone = [float(v) for v in lay.zone[1:]] if three_d else [float(spot.radius_m)]
-    return {"smallest_element_m": h_min, "growth": growth, "largest_element_m": h_max,
-            "zone_m": zone, "zone_depth_m": float(zone_depth),
+    return {"smallest_element_m": h_min, "growth": growth,
+            "largest_element_m": h_max if math.isfinite(h_max) else None,
+            "zone_m": zone, "zone_axis": [float(v) for v in lay.zone[0]] if three_d else None,
+            "zone_depth_m": float(zone_depth),
             "spot_centre_m": [float(v) for v in lay.frame.origin] if three_d else None,
+            "spot_edge_m": lay.rim if three_d else  # (a 2-D edge: with a deposition depth)
+            (float(lay.embedded[0][1][0]) if lay.embedded else None),
             "joint_corner_m": float(getattr(lay, "corner_size", 0.0) or 0.0)}
 
 
@@ -342,19 +354,31 @@ def _check_reference_temperature(case: Case, mats) -> None:
                                 f"{min(hi, m.melting_K) - 273.15:.0f} °C)")
 
 
-#: What mesh_refinement's entries are, for the message that names one that differs.
+#: What mesh_refinement's entries are, for the message that names one that differs, and
+#: the inputs they come from.
 _REFINEMENT_WORDS = {
-    "smallest_element_m": "smallest element (mesh.spot_fraction × the spot size)",
-    "growth": "growth (mesh.growth)", "largest_element_m": "largest element (mesh.max_size_mm)",
-    "zone_m": "refined zone (the spot's size)", "zone_depth_m": "refined depth (the "
-    "electron range: beam.voltage_kV, the target)", "spot_centre_m": "spot centre",
-    "joint_corner_m": "joint-corner element (mesh.joint_corner_um)"}
+    "smallest_element_m": "smallest element (mesh.spot_fraction × the spot size, at most a "
+    "quarter of the deposition depth and half a transmission film)",
+    "growth": "growth (mesh.growth)",
+    "largest_element_m": "largest element (mesh.max_size_mm, else a tenth of the body)",
+    "zone_m": "refined zone (the spot with its electrons' lateral spread: the beam's size "
+    "and shape, beam.voltage_kV, the target)",
+    "zone_axis": "refined zone's long axis (beam.orientation_deg, the beam direction)",
+    "zone_depth_m": "refined depth (the deposition depth: beam.voltage_kV, the target)",
+    "spot_centre_m": "spot centre (geometry.impact_point_mm, the anode angle)",
+    "spot_edge_m": "flat-top spot edge (beam.spot, its size)",
+    "joint_corner_m": "joint-corner element (mesh.joint_corner_um; by default 12.5 µm where "
+    "the run computes the heat sink's yield use)"}
 
 
 def _check_reused_mesh(case: Case, refinement: dict) -> None:
     """mesh.file must have been written by a run of the same geometry and interfaces, and
-    refined as this case would be (a mesh written before the refinement was recorded is
-    checked for its geometry only)."""
+    refined as this case would be (what a mesh's description does not record, an earlier
+    version's, is not checked). Its joint corners may be refined where this case does
+    not need them (a run without mechanics on the mesh of one with them)."""
+    if case.geometry.kind == "user_mesh":
+        raise CaseError(f"mesh.file = {case.mesh.file!r}: expected no mesh.file with "
+                        "geometry.kind = 'user_mesh' (its mesh is geometry.file)")
     sidecar = Path(case.mesh.file).with_suffix(".json")
     try:
         built_for = json.loads(sidecar.read_text())
@@ -369,32 +393,56 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
             and built_for.get("housing_m") == want["housing_m"]
             and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
             and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
-                    for k, v in want["sizes_m"].items()))
+                    for k, v in want["sizes_m"].items())
+            and all(built_for[k] == want[k] for k in ("step_sha256", "groups")
+                    if k in want and k in built_for))
     if not same:
+        built_for.pop("refinement", None)
         raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
                         f"other interfaces ({built_for}); expected {want}")
     built = built_for.get("refinement")
     for key, value in refinement.items() if isinstance(built, dict) else ():
-        if not _equal(built.get(key), value):
-            raise CaseError(
-                f"mesh.file = {case.mesh.file!r}: its {_REFINEMENT_WORDS[key]} is "
-                f"{_shown(key, built.get(key))}, this case needs {_shown(key, value)}; "
-                "expected a mesh built for this case's spot and [mesh] settings (leave "
-                "mesh.file out to mesh again)")
+        had = built.get(key)
+        finer_corners = key == "joint_corner_m" and value == 0.0 and \
+            isinstance(had, (int, float))  # refined where this case needs no refinement
+        if key not in built or finer_corners or _equal(had, value):
+            continue
+        a, b = _shown(key, had, value)
+        hint = (f" or set mesh.joint_corner_um = {had * 1e6:g}"
+                if key == "joint_corner_m" and isinstance(had, (int, float)) and had > 0
+                else "")
+        raise CaseError(f"mesh.file = {case.mesh.file!r}: its {_REFINEMENT_WORDS[key]} is {a}, "
+                        f"this case needs {b}; expected a mesh built for this case (leave "
+                        f"mesh.file out to mesh again{hint})")
 
 
 def _equal(a, b) -> bool:
-    """Numbers (or lists of them, or None) equal to round-off (a JSON round trip)."""
+    """Numbers (or lists of them, or strings, or None) equal to round-off (a JSON round
+    trip)."""
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
-    return a is None and b is None
+    return a == b if isinstance(a, str) or a is None else False
 
 
-def _shown(key: str, v) -> str:
-    """A refinement entry for a message: lengths in µm."""
-    scale, unit = (1e6, " µm") if key.endswith("_m") else (1.0, "")
-    if isinstance(v, list):
-        return ", ".join(f"{x * scale:.4g}" for x in v) + unit
-    return "none" if not isinstance(v, (int, float)) else f"{v * scale:.4g}{unit}"
+def _shown(key: str, *values) -> list[str]:
+    """Refinement entries for a message (lengths in µm, a position in mm; "none"), with
+    as many digits as it takes to tell them apart (up to 12)."""
+    scale, unit = {"spot_centre_m": (1e3, " mm")}.get(
+        key, (1e6, " µm") if key.endswith("_m") else (1.0, ""))
+
+    def text(v, digits):
+        if isinstance(v, list):
+            return ", ".join(f"{x * scale:.{digits}g}" for x in v) + unit
+        if key == "largest_element_m" and v is None:
+            return "the builder's (a tenth of the part)"
+        if not isinstance(v, (int, float)) or (key == "joint_corner_m" and v == 0.0):
+            return "none"
+        return f"{v * scale:.{digits}g}{unit}"
+
+    for digits in range(4, 13):
+        shown = [text(v, digits) for v in values]
+        if len(set(shown)) == len(shown):
+            break
+    return shown

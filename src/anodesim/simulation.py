@@ -420,20 +420,11 @@ def _mesh(case: Case, prep, comm, out: Path | None):
             raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
                             f"({e})") from None
     rank0 = comm.rank == 0
-    lay, spot = prep.lay, prep.spot
-    h_min, growth, h_max = geometry.mesh_sizes(case, spot)
     mesh_path = out / "mesh.msh" if out is not None else None
-    cached = _mesh_cache_file(case, prep, (h_min, growth, h_max))
+    cached = _mesh_cache_file(case, prep, geometry.mesh_sizes(case, prep.spot))
     if cached is not None:
-        return _cached_mesh(case, prep, comm, mesh_path, cached, (h_min, growth, h_max))
-    gm = None
-    if rank0 and case.geometry.kind == "cad":
-        gm = geometry.cad.build(case, lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
-    elif rank0 and case.geometry.dim == 3:
-        gm = geometry.reflection3d.build(lay, h_min, growth, h_max, prep.zone_depth, mesh_path)
-    elif rank0:
-        gm = geometry.axisym.build(lay, set(case.interfaces), h_min, growth, h_max, spot.radius_m,
-                            prep.zone_depth, mesh_path)
+        return _cached_mesh(case, prep, comm, mesh_path, cached)
+    gm = geometry.build_mesh(case, prep, mesh_path) if rank0 else None
     if rank0 and mesh_path is not None:
         output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
     import gmsh
@@ -491,7 +482,7 @@ def _stable_repr(x) -> str:
     return repr(x)
 
 
-def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path, sizes):
+def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path):
     """(domain, mesh path) from the mesh cache, building the mesh first if it is missing.
 
     Every case of a cached sweep reads its mesh from the file (also the case that built it),
@@ -503,12 +494,7 @@ def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path, s
     if rank0 and not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.msh")
-        h_min, growth, h_max = sizes
-        if case.geometry.dim == 3:
-            geometry.reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth, tmp)
-        else:
-            geometry.axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
-                                  prep.spot.radius_m, prep.zone_depth, tmp)
+        geometry.build_mesh(case, prep, tmp)  # (a CAD part too: it failed here before)
         import gmsh
 
         gmsh.finalize()

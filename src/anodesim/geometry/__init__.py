@@ -11,5 +11,18 @@ spot) and gmsh meshes read into dolfinx with their named tags.
 from . import axisym, cad, reflection3d, user_mesh
 from .mesh import AnodeMesh, generate, mesh_sizes, start_gmsh, to_dolfinx
 
-__all__ = ["AnodeMesh", "axisym", "cad", "generate", "mesh_sizes", "reflection3d", "start_gmsh",
-           "to_dolfinx", "user_mesh"]
+__all__ = ["AnodeMesh", "axisym", "build_mesh", "cad", "generate", "mesh_sizes", "reflection3d",
+           "start_gmsh", "to_dolfinx", "user_mesh"]
+
+
+def build_mesh(case, prep, path=None):
+    """Mesh a prepared case's geometry (built-in or CAD; resolve.prepare) with gmsh as a
+    run does, at the sizes of mesh_sizes, written to path (.msh) if given: the gmsh module
+    with the meshed model (the caller finalises)."""
+    h_min, growth, h_max = mesh_sizes(case, prep.spot)
+    if case.geometry.kind == "cad":
+        return cad.build(case, prep.lay, h_min, growth, h_max, prep.zone_depth, path)
+    if case.geometry.dim == 3:
+        return reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth, path)
+    return axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
+                        prep.spot.radius_m, prep.zone_depth, path)
