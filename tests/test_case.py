@@ -387,7 +387,8 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
     """The refinement mesh.json records: a rotated elliptical spot in 3-D, a flat-top spot on
     a Gaussian's mesh, another electron range are refused (one line, naming the quantity);
     a mesh whose joint corners were refined for a yield use may serve a run without
-    mechanics, not the other way round (the message then says which key restores it)."""
+    mechanics, not the other way round (the message then says which key restores it). A
+    user's mesh takes no [mesh] keys."""
     msh = tmp_path / "m"
     assert main(["run", str(write_toml(tmp_path / "a.toml", reflection())), "-o", str(msh),
                  "-q"]) == 0
@@ -415,13 +416,16 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
     assert status == 0, err  # finer joint corners than needed: accepted
     status, err = _reuse(tmp_path, three, three, box, capsys)
     assert status == 0, err
-    # a user's mesh is geometry.file: a mesh.file beside it is refused, not ignored
+    # a user's mesh is geometry.file, used as it is: [mesh] keys are refused, not ignored
     block = Path(__file__).resolve().parent.parent / "meshes" / "block_anode_case.toml"
     user = tomllib.loads(block.read_text())
     user["geometry"]["file"] = str(block.parent / user["geometry"]["file"])
-    user["mesh"] = {"file": str(mesh)}
-    assert main(["check", str(write_toml(tmp_path / "user.toml", user))]) == 2
-    assert "expected no mesh.file with geometry.kind = 'user_mesh'" in capsys.readouterr().err
+    for key, value in (("file", str(mesh)), ("growth", 0.05)):
+        user["mesh"] = {key: value}
+        assert main(["check", str(write_toml(tmp_path / "user.toml", user))]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"anodesim: error: mesh.{key} = ") and len(err.splitlines()) == 1
+        assert "expected no [mesh] keys with geometry.kind = 'user_mesh'" in err
 
 
 def test_drift_limit_in_pixels_converts_to_source_micrometres():

@@ -42,6 +42,7 @@ def test_built_mesh_read_back_as_user_mesh_gives_the_same_results(tmp_path):
                          **common)
     user["geometry"] = {"kind": "user_mesh", "file": str(tmp_path / "built" / "mesh.msh"),
                         "impact_point_mm": [0.0, 0.0, 3.0]}
+    user.pop("mesh")  # (the mesh is the file's)
     # the view's azimuth counts from the beam's trace on both faces (frames.view_direction)
     again = simulation.run(anodesim.from_dict(user))
     a, b = built.summary_dict()["results"]["final"], again.summary_dict()["results"]["final"]

@@ -376,9 +376,6 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
     refined as this case would be (what a mesh's description does not record, an earlier
     version's, is not checked). Its joint corners may be refined where this case does
     not need them (a run without mechanics on the mesh of one with them)."""
-    if case.geometry.kind == "user_mesh":
-        raise CaseError(f"mesh.file = {case.mesh.file!r}: expected no mesh.file with "
-                        "geometry.kind = 'user_mesh' (its mesh is geometry.file)")
     sidecar = Path(case.mesh.file).with_suffix(".json")
     try:
         built_for = json.loads(sidecar.read_text())

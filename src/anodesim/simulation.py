@@ -92,7 +92,8 @@ class Simulation:
         ratio, case, spot = self.problem.source_ratio, self.case, self.prep.spot
         if abs(ratio - 1.0) <= 1e-3 or not self.rank0:
             return
-        why = "refine mesh.spot_fraction"
+        why = "refine the user's mesh under the spot" if case.geometry.kind == "user_mesh" \
+            else "refine mesh.spot_fraction"
         if case.geometry.kind in USER_GEOMETRIES and spot.deposition != "surface":
             why += (f", or the target is thinner than the electron range "
                     f"({spot.layers[0].range_m * 1e6:.3g} µm): on a user mesh all the energy "

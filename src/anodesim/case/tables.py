@@ -224,8 +224,13 @@ def _check_tilted_sizes(sizes: dict[str, float], angle_rad: float) -> None:
                         "insert stays inside the rod")
 
 
-def _mesh(root: _Section, base_dir: Path) -> MeshSettings:
+def _mesh(root: _Section, base_dir: Path, geometry: Geometry) -> MeshSettings:
     sec = root.section("mesh", {})
+    if geometry.kind == "user_mesh" and sec.data:
+        key = next(iter(sec.data))
+        raise _fail(f"mesh.{key}", sec.data[key], "no [mesh] keys with geometry.kind = "
+                    "'user_mesh' (its mesh is geometry.file, used as it is: refine it in "
+                    "the mesher that made it)")
     ms = MeshSettings(
         # below 0.001 (a 20 nm element under a 20 µm spot) nothing is resolved that 0.001
         # does not, and 1e-300 divided by zero in the cost estimate
