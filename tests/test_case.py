@@ -327,9 +327,11 @@ def test_reused_mesh_must_match_geometry_and_interfaces(tmp_path, capsys):
     assert "expected a mesh written by an anodesim run" in capsys.readouterr().err
 
 
-def _reuse(tmp_path, built_for: dict, reusing: dict, mesh: Path, capsys) -> tuple[int, str]:
-    """`anodesim check` of the case `reusing` with mesh.file on a copy of `mesh` described
-    (mesh.json) as a run of the case `built_for` describes its mesh: (exit status, stderr)."""
+def _reuse(tmp_path, built_for: dict, reusing: dict, mesh: Path, capsys,
+           command: str = "check") -> tuple[int, str]:
+    """`anodesim check` (or run) of the case `reusing` with mesh.file on a copy of `mesh`
+    described (mesh.json) as a run of the case `built_for` describes its mesh: (exit
+    status, stderr)."""
     from anodesim.resolve import prepare
     from anodesim.simulation import _mesh_sidecar
 
@@ -339,7 +341,9 @@ def _reuse(tmp_path, built_for: dict, reusing: dict, mesh: Path, capsys) -> tupl
     (folder / "mesh.msh").write_bytes(mesh.read_bytes())
     (folder / "mesh.json").write_text(json.dumps(_mesh_sidecar(built, prepare(built))))
     reusing = dict(reusing, mesh={**reusing.get("mesh", {}), "file": str(folder / "mesh.msh")})
-    status = main(["check", str(write_toml(tmp_path / "reusing.toml", reusing))])
+    path = str(write_toml(tmp_path / "reusing.toml", reusing))
+    status = main(["check", path] if command == "check" else
+                  ["run", path, "-o", str(tmp_path / "reusing"), "-q"])
     return status, capsys.readouterr().err.strip()
 
 
@@ -379,7 +383,8 @@ def _flat_top_like(gaussian: dict) -> dict:
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if spot(mid)[1].radius_m < want.radius_m else (lo, mid)
     case, flat = spot(0.5 * (lo + hi))
-    case["mesh"] = {**case.get("mesh", {}), "spot_fraction": mesh_sizes(g, want)[0] / flat.smallest_m}
+    case["mesh"] = {**case.get("mesh", {}),
+                    "spot_fraction": mesh_sizes(g, want)[0] / flat.smallest_m}
     return case
 
 
@@ -387,8 +392,8 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
     """The refinement mesh.json records: a rotated elliptical spot in 3-D, a flat-top spot on
     a Gaussian's mesh, another electron range are refused (one line, naming the quantity);
     a mesh whose joint corners were refined for a yield use may serve a run without
-    mechanics, not the other way round (the message then says which key restores it). A
-    user's mesh takes no [mesh] keys."""
+    mechanics, not the other way round (the message then names the key that would accept
+    it); a CAD part's groups are part of its geometry. A user's mesh takes no [mesh] keys."""
     msh = tmp_path / "m"
     assert main(["run", str(write_toml(tmp_path / "a.toml", reflection())), "-o", str(msh),
                  "-q"]) == 0
@@ -399,6 +404,9 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
     three = reflection_3d(beam=ellipse)
     rotated = reflection_3d(beam={**ellipse, "orientation_deg": 90.0})
     mech = {"mounts": {"cooled_end": {"type": "clamped"}}}
+    step = Path(__file__).resolve().parent.parent / "meshes" / "step_anode_case.toml"
+    cad = tomllib.loads(step.read_text())
+    cad["geometry"]["file"] = str(step.parent / cad["geometry"]["file"])
     # a flat top whose refined zone and smallest element are a Gaussian's: only the rim
     # embedded in the 3-D face tells their meshes apart
     surface = reflection_3d(beam={"fwhm_um": 50.0})
@@ -408,7 +416,9 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
         (surface, _flat_top_like(surface), box, "flat-top spot edge"),
         (reflection(), reflection(beam={"voltage_kV": 60}), mesh,
          "quarter of the deposition depth"),
-        (reflection(), reflection(**mech), mesh, "mesh.joint_corner_um"),
+        (reflection(), reflection(**mech), mesh, "or set mesh.joint_corner_um = 0,"),
+        (cad, merge(cad, {"geometry": {"faces": {"cooled_end": {
+            "box_mm": [-3.0, -3.0, 0.0, 3.0, 3.0, 0.1]}}}}), box, "other interfaces: its groups"),
     ]:
         status, err = _reuse(tmp_path, built_for, reusing, cells, capsys)
         assert status == 2 and len(err.splitlines()) == 1 and message in err, err
@@ -416,6 +426,19 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
     assert status == 0, err  # finer joint corners than needed: accepted
     status, err = _reuse(tmp_path, three, three, box, capsys)
     assert status == 0, err
+    # the refined zone is a box: its axis either way is the same mesh
+    turned = reflection_3d(beam={**ellipse, "orientation_deg": 180.0})
+    status, err = _reuse(tmp_path, three, turned, box, capsys)
+    assert status == 0, err
+    status, err = _reuse(tmp_path, cad, merge(cad, {"mesh": {"max_size_mm": 50.0}}), box, capsys)
+    assert status == 0, err  # a CAD part's largest element is capped at a tenth of it
+    garbage = tmp_path / "garbage.msh"
+    garbage.write_text("not a mesh")
+    status, err = _reuse(tmp_path, reflection(), reflection(), garbage, capsys)
+    assert status == 2 and "cannot read it as a gmsh mesh" in err and len(err.splitlines()) == 1
+    # a run reads the mesh itself: cells of another dimension are one line too
+    status, err = _reuse(tmp_path, three, three, mesh, capsys, command="run")
+    assert status == 2 and "a mesh of 2-D cells; expected a mesh of this 3-D geometry" in err
     # a user's mesh is geometry.file, used as it is: [mesh] keys are refused, not ignored
     block = Path(__file__).resolve().parent.parent / "meshes" / "block_anode_case.toml"
     user = tomllib.loads(block.read_text())

@@ -144,9 +144,10 @@ class Cost:
         out = []
         if self.wall_s > WARN_S or self.memory_mib > WARN_MIB:
             out.append(f"this case is expensive (about {_duration(self.wall_s)}, "
-                       f"{self.memory_mib / 1024:.1f} GiB): coarsen [mesh] (larger "
-                       "spot_fraction or growth, or max_size_mm), shorten the schedule or "
-                       "raise time.max_step_s, or check the spot size's unit")
+                       f"{self.memory_mib / 1024:.1f} GiB): coarsen the mesh ([mesh]: larger "
+                       "spot_fraction or growth, or max_size_mm; a user's mesh in its "
+                       "mesher), shorten the schedule or raise time.max_step_s, or check "
+                       "the spot size's unit")
         return out
 
 
@@ -422,7 +423,8 @@ def absurd(case: Case, cells: int) -> str | None:
         return (f"an estimated {cells:,} cells in {dim}-D (more than {ABSURD_CELLS[dim]:,}, "
                 f"about {memory_mib(dim, solver_path(case, nodes(dim, cells)), cells) / 1024:.0f} "
                 "GiB): "
-                "expected a coarser [mesh] or a larger spot")
+                "expected a coarser mesh ([mesh], or a user's mesh in its mesher) or a "
+                "larger spot")
     return None
 
 

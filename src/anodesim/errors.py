@@ -86,7 +86,8 @@ def report(e: BaseException) -> tuple[int, str]:
     if isinstance(e, OSError):
         return 1, f"anodesim: run failed: {_os_line(e)}"
     if isinstance(e, MemoryError):
-        return 1, "anodesim: run failed: out of memory; coarsen the mesh ([mesh]) or run under MPI"
+        return 1, ("anodesim: run failed: out of memory; coarsen the mesh ([mesh], or a user's "
+                   "mesh in its mesher) or run under MPI")
     text = " ".join(str(e).split()) or "no message"
     return 1, (f"anodesim: internal error ({type(e).__name__}: {text}); please report it "
                "with the output of the same command run with --debug")

@@ -183,16 +183,17 @@ def mesh_description(case: Case) -> dict:
 
 def mesh_refinement(case: Case, lay, spot: Spot, zone_depth: float) -> dict:
     """How a built mesh is refined (SI): its element sizes (geometry.mesh_sizes, from the
-    spot and [mesh]; the largest None where the builder caps it: a CAD part), the
+    spot and [mesh]; a CAD part's largest at most a tenth of its diagonal, as built), the
     deposition zone it refines (2-D: its radius; 3-D: its half-extents, its long axis and
     the spot centre), whether a flat-top spot's edge is embedded, and the joint-corner
     size. Written beside a mesh (mesh.json) so that a reused one (mesh.file) is checked
     against the case."""
     h_min, growth, h_max = geometry.mesh_sizes(case, spot)
+    if case.geometry.kind == "cad":  # as geometry.cad.build caps it (lay.scale: the diagonal)
+        h_max = min(h_max, 0.1 * lay.scale)
     three_d = case.geometry.dim == 3
     zone = [float(v) for v in lay.zone[1:]] if three_d else [float(spot.radius_m)]
-    return {"smallest_element_m": h_min, "growth": growth,
-            "largest_element_m": h_max if math.isfinite(h_max) else None,
+    return {"smallest_element_m": h_min, "growth": growth, "largest_element_m": h_max,
             "zone_m": zone, "zone_axis": [float(v) for v in lay.zone[0]] if three_d else None,
             "zone_depth_m": float(zone_depth),
             "spot_centre_m": [float(v) for v in lay.frame.origin] if three_d else None,
@@ -360,7 +361,8 @@ _REFINEMENT_WORDS = {
     "smallest_element_m": "smallest element (mesh.spot_fraction × the spot size, at most a "
     "quarter of the deposition depth and half a transmission film)",
     "growth": "growth (mesh.growth)",
-    "largest_element_m": "largest element (mesh.max_size_mm, else a tenth of the body)",
+    "largest_element_m": "largest element (mesh.max_size_mm, else a tenth of the body; a CAD "
+    "part's at most a tenth of its diagonal)",
     "zone_m": "refined zone (the spot with its electrons' lateral spread: the beam's size "
     "and shape, beam.voltage_kV, the target)",
     "zone_axis": "refined zone's long axis (beam.orientation_deg, the beam direction)",
@@ -383,31 +385,39 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
         raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a mesh written by an "
                         f"anodesim run, with its description {sidecar.name} beside it") from None
     want = mesh_description(case)
-    same = (built_for.get("kind") == want["kind"]
-            and built_for.get("anode_angle_rad", 0.0) == want["anode_angle_rad"]
-            and built_for.get("face_cut_rad") == want["face_cut_rad"]
-            and built_for.get("split_interfaces") == want["split_interfaces"]
-            and built_for.get("housing_m") == want["housing_m"]
-            and set(built_for.get("sizes_m", {})) == set(want["sizes_m"])
-            and all(math.isclose(built_for["sizes_m"][k], v, rel_tol=1e-9)
-                    for k, v in want["sizes_m"].items())
-            and all(built_for[k] == want[k] for k in ("step_sha256", "groups")
-                    if k in want and k in built_for))
-    if not same:
-        built_for.pop("refinement", None)
-        raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
-                        f"other interfaces ({built_for}); expected {want}")
+    built_for.setdefault("anode_angle_rad", 0.0)  # (not recorded by early versions)
+    for key, value in want.items():
+        if key in ("step_sha256", "groups") and key not in built_for:
+            continue  # (not recorded before CAD parts were described)
+        had = built_for.get(key)
+        if key == "sizes_m":
+            same = isinstance(had, dict) and set(had) == set(value) and all(
+                math.isclose(had[k], v, rel_tol=1e-9) for k, v in value.items())
+        else:
+            same = had == value
+        if not same:
+            what = {"step_sha256": "STEP content (sha256)", "split_interfaces":
+                    "split interfaces (those with a conductance)"}.get(key, key)
+            raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
+                            f"other interfaces: its {what} is {had!r}, this case has "
+                            f"{value!r}; expected a mesh of this case's geometry (leave "
+                            "mesh.file out to mesh again)")
     built = built_for.get("refinement")
     for key, value in refinement.items() if isinstance(built, dict) else ():
         had = built.get(key)
+        if key == "largest_element_m" and (had is None or not math.isfinite(had)):
+            continue  # (a CAD part's, recorded unbounded before its cap was)
         finer_corners = key == "joint_corner_m" and value == 0.0 and \
             isinstance(had, (int, float))  # refined where this case needs no refinement
-        if key not in built or finer_corners or _equal(had, value):
+        turned = key == "zone_axis" and isinstance(value, list) and \
+            _equal(had, [-v for v in value])  # a box's axis either way: the same mesh
+        if key not in built or finer_corners or turned or _equal(had, value):
             continue
         a, b = _shown(key, had, value)
-        hint = (f" or set mesh.joint_corner_um = {had * 1e6:g}"
-                if key == "joint_corner_m" and isinstance(had, (int, float)) and had > 0
-                else "")
+        hint = ""
+        if key == "joint_corner_m" and isinstance(had, (int, float)):
+            hint = (f" or set mesh.joint_corner_um = {had * 1e6:g}" if had > 0 else
+                    " or set mesh.joint_corner_um = 0, for a yield use about 8 % low")
         raise CaseError(f"mesh.file = {case.mesh.file!r}: its {_REFINEMENT_WORDS[key]} is {a}, "
                         f"this case needs {b}; expected a mesh built for this case (leave "
                         f"mesh.file out to mesh again{hint})")
@@ -432,8 +442,6 @@ def _shown(key: str, *values) -> list[str]:
     def text(v, digits):
         if isinstance(v, list):
             return ", ".join(f"{x * scale:.{digits}g}" for x in v) + unit
-        if key == "largest_element_m" and v is None:
-            return "the builder's (a tenth of the part)"
         if not isinstance(v, (int, float)) or (key == "joint_corner_m" and v == 0.0):
             return "none"
         return f"{v * scale:.{digits}g}{unit}"
