@@ -19,6 +19,8 @@ def build_mesh(case, prep, path=None):
     """Mesh a prepared case's geometry (built-in or CAD; resolve.prepare) with gmsh as a
     run does, at the sizes of mesh_sizes, written to path (.msh) if given: the gmsh module
     with the meshed model (the caller finalises)."""
+    if case.geometry.kind == "user_mesh":  # a caller's bug: that mesh is read, not built
+        raise RuntimeError("build_mesh: a user's mesh is read from geometry.file, not built")
     h_min, growth, h_max = mesh_sizes(case, prep.spot)
     if case.geometry.kind == "cad":
         return cad.build(case, prep.lay, h_min, growth, h_max, prep.zone_depth, path)
