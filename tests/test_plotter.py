@@ -584,3 +584,75 @@ def test_the_figure_child_imports_numpy_before_its_job_reader_starts():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-1000:]
+
+
+SWEEP_TITLE = ("W insert in Cu anode, 20 um Gaussian spot, 100 kV x 0.1 mA, 10 s (fwhm_um = 10, "
+               "current_mA = 0.04, duration_s = 1, fields = False)")
+
+
+@pytest.mark.parametrize("title", [SWEEP_TITLE, SWEEP_TITLE + ": t = 1 s",
+                                   "W" * 40 + " " + "M" * 30 + " " + "i" * 90 + " 0123456789" * 6])
+def test_a_long_title_is_broken_into_lines_inside_the_figure_above_the_axes(tmp_path,
+                                                                            monkeypatch, title):
+    """A sweep's case title names every swept value: it ran off both sides of the run
+    figures (the reflection insert's, about 9.9 in on an 8 in figure). It is broken at
+    spaces into lines that, as drawn, lie inside the figure and above the axes, and the
+    figure grows by the extra lines (the axes keep their size); a title that fits is kept
+    as it is on one line, the figure unchanged."""
+    import numpy as np
+    from PIL import Image
+
+    from anodesim import output
+
+    figures = _drawn(monkeypatch)
+    t = np.geomspace(1e-6, 1.0, 30)
+    for name, draw in (
+            ("T.png", lambda p, ti: output.plot_timeseries(
+                p, t, {"peak": 30.0 + 100.0 * t ** 0.1}, np.full(len(t), 10.0), ti, True)),
+            ("drift.png", lambda p, ti: output.plot_drift(
+                p, list(t), {"across": list(t)}, list(t), list(t), list(100 * t), ti, True,
+                px_per_um=0.2, dM_rel=list(1e-6 * t))),
+            ("profiles.png", lambda p, ti: output.plot_profiles(
+                p, {"depth": (list(t * 1e3), list(30 + t))}, ti)),
+            ("chart.png", lambda p, ti: output.plot_chart(
+                p, "loading time (s)", list(t), {"peak": list(1 / t)}, "P (W)", ti, True))):
+        figures.clear()
+        draw(tmp_path / name, title)
+        fig = figures[0]
+        renderer = fig.canvas.get_renderer()
+        box = fig.axes[0].title.get_window_extent(renderer)
+        frame = fig.bbox
+        lines = fig.axes[0].title.get_text().split("\n")
+        assert len(lines) >= 2, name
+        assert " ".join(lines) == title, name                   # broken at spaces only
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (name, box, frame)
+        assert box.y1 <= frame.y1, (name, box, frame)
+        assert box.y0 >= fig.axes[0].bbox.y1 - 1, name          # above the axes
+        short = tmp_path / f"short_{name}"
+        draw(short, "a title that fits")
+        assert figures[-1].axes[0].title.get_text() == "a title that fits"
+        if name != "chart.png":  # fixed margins: the figure grows by the extra lines only
+            extra = output.fit_title(title, 8.0 - 0.2)[1] if name != "profiles.png" else \
+                output.fit_title(title, 2 * 3.725 - 0.2)[1]
+            (w0, h0), (w1, h1) = (Image.open(p).size for p in (short, tmp_path / name))
+            assert w0 == w1 and h1 - h0 == pytest.approx(extra * 120, abs=1), name
+
+
+def test_the_title_of_a_temperature_map_is_broken_into_lines_inside_the_figure(tmp_path,
+                                                                             monkeypatch):
+    """plot_slices' figure title (a suptitle) likewise."""
+    import numpy as np
+
+    from anodesim import output
+
+    figures = _drawn(monkeypatch)
+    x, y = np.linspace(-1, 1, 5), np.linspace(0, 1, 4)
+    T = np.outer(y, 1 + x ** 2)
+    output.plot_slices(tmp_path / "map.png", [("a cut", x, y, T, "r (mm)", "z (mm)")],
+                       SWEEP_TITLE + ": t = 1 s")
+    fig = figures[0]
+    renderer = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(renderer)
+    assert "\n" in fig._suptitle.get_text()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    assert box.y0 >= fig.axes[0].title.get_window_extent(renderer).y1 - 1

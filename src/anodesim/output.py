@@ -221,6 +221,69 @@ def _figure(margins_in: tuple[float, float, float, float] | None = None, wspace:
 #: label on each side that has them, a title above.
 RUN_MARGINS_IN = (0.85, 0.85, 0.6, 0.4)
 
+#: Height of a title's line (em): matplotlib's line spacing (1.2) with room to spare.
+TITLE_LINE_EM = 1.25
+
+
+#: Advance widths of characters (points) by (font size, character): a title's width is the
+#: sum of its characters' (fit_title)
+_ADVANCE_PT: dict[tuple[float, str], float] = {}
+
+
+def _width_pt(text: str, fontsize: float) -> float:
+    """Width of a line of text in the default font (points): the sum of its characters'
+    unhinted advances, each looked up once a process (a FreeType glyph load, about 14 µs;
+    matplotlib 3.11's own layout of a string costs as much a glyph, on every call)."""
+    missing = {c for c in text if (fontsize, c) not in _ADVANCE_PT}
+    if missing:
+        from matplotlib.font_manager import FontProperties, findfont, get_font
+        from matplotlib.ft2font import LoadFlags
+
+        font = get_font(findfont(FontProperties(size=fontsize)))
+        font.set_size(fontsize, 72.0)  # 1 pixel = 1 point
+        for c in missing:  # 16.16 fixed point
+            advance = font.load_char(ord(c), flags=LoadFlags.NO_HINTING).linearHoriAdvance
+            _ADVANCE_PT[(fontsize, c)] = advance / 65536.0
+    return sum(_ADVANCE_PT[(fontsize, c)] for c in text)
+
+
+#: Headroom of fit_title over the summed advances: kerning, and the renderer's hinted
+#: advances (at 120 dpi about 2 % wider than the unhinted sum on a 130-character title)
+TITLE_WIDTH_MARGIN = 1.04
+
+
+def fit_title(title: str, width_in: float, fontsize: float = 10.0) -> tuple[str, float]:
+    """The title broken at spaces into lines no wider than width_in (inches) at fontsize
+    (points), and the height its lines after the first take (inches): a sweep's case title
+    names every swept value and ran off both sides of a run figure.
+
+    A title that fits is returned as it is (its figure unchanged to the pixel); a title
+    already broken into lines is left as it is. A single word wider than the figure
+    stays whole.
+    """
+    limit = width_in * 72.0 / TITLE_WIDTH_MARGIN  # points
+    if "\n" in title or _width_pt(title, fontsize) <= limit:
+        return title, 0.0
+    space = _width_pt(" ", fontsize)
+    lines: list[list[str]] = []
+    used = 0.0
+    for word in title.split(" "):
+        w = _width_pt(word, fontsize)
+        if lines and used + space + w <= limit:
+            lines[-1].append(word)
+            used += space + w
+        else:
+            lines.append([word])
+            used = w
+    return ("\n".join(" ".join(line) for line in lines),
+            (len(lines) - 1) * TITLE_LINE_EM * fontsize / 72.0)
+
+
+def _taller(margins_in: tuple[float, float, float, float], extra_in: float):
+    """Margins with extra_in more at the top (for a title of several lines)."""
+    left, right, bottom, top = margins_in
+    return left, right, bottom, top + extra_in
+
 
 def warm_up() -> None:
     """Import matplotlib and draw a small figure with text once (fonts, the first draw's
@@ -319,7 +382,8 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
                     log_time: bool, limits: dict[str, float] | None = None) -> None:
     """PNG of temperatures against time, with the beam power as a shaded background
     (arguments as for draw_timeseries)."""
-    fig, ax = _figure(figsize=(8, 4.8), margins_in=RUN_MARGINS_IN)
+    title, extra = fit_title(title, 8.0 - 0.2)  # centred on axes centred in the figure
+    fig, ax = _figure(figsize=(8, 4.8 + extra), margins_in=_taller(RUN_MARGINS_IN, extra))
     draw_timeseries(ax, t, curves, power, title, log_time, limits)
     _save(fig, path)
 
@@ -340,8 +404,9 @@ def draw_timeseries(ax, t, curves: dict[str, list[float]], power, title: str,
     Returns:
         The temperature axes.
     """
-    if ax is None:
+    if ax is None:  # constrained layout makes room for the lines of the title
         _, ax = _pyplot().subplots(figsize=(8, 4.8), layout="constrained")
+        title = fit_title(title, 8.0 - 0.6)[0]
     tp = _time_axis(ax, t, log_time)
     for label, values in curves.items():
         # a probe often sits at a region's hottest point (the joint below the insert): drawn
@@ -388,7 +453,9 @@ def _unused_colours(ax, n: int) -> list:
 def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]]],
                   title: str) -> None:
     """PNG of steady temperature profiles (x in µm, T in °C)."""
-    fig, ax = _figure(figsize=(8, 4.8), margins_in=(0.85, 0.3, 0.6, 0.4))
+    # the title is centred on the axes, 3.725 in from the figure's right edge
+    title, extra = fit_title(title, 2 * 3.725 - 0.2)
+    fig, ax = _figure(figsize=(8, 4.8 + extra), margins_in=(0.85, 0.3, 0.6, 0.4 + extra))
     for label, (x, T) in profiles.items():
         ax.plot(x, T, label=label, lw=1.6)
     ax.set_xscale("symlog", linthresh=1.0)
@@ -419,10 +486,10 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     heights = [min(w / a, tall) for w, a in zip(widths, aspects)]  # the maps' own heights
     height = max(heights)
     cells = [w + bar + 0.15 for w in widths]  # a map, the bar's pad and the bar
-    fig, axes = _figure(nrows=1, ncols=len(panels),
-                        figsize=(1.0 + sum(cells) + gap * (len(panels) - 1) + right,
-                                 height + 1.15),
-                        margins_in=(1.0, right, 0.6, 0.55),
+    width = 1.0 + sum(cells) + gap * (len(panels) - 1) + right
+    title, extra = fit_title(title, width - 0.2)  # the figure's title, centred on it
+    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(width, height + 1.15 + extra),
+                        margins_in=(1.0, right, 0.6, 0.55 + extra),
                         wspace=gap / float(np.mean(cells)),
                         gridspec_kw={"width_ratios": cells})
     for ax, cell, h, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), cells,
@@ -501,9 +568,11 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
     a second axis when px_per_um is given), the relative magnification change ΔM/M in a
     lower panel when given, and the peak temperature behind the drift."""
     rows = 2 if dM_rel else 1
-    fig, axs = _figure(nrows=rows, ncols=1, figsize=(8, 4.8 + 2.0 * (rows - 1)), squeeze=False,
-                       sharex=True, gridspec_kw={"height_ratios": [3, 1.3][:rows]},
-                       margins_in=RUN_MARGINS_IN)
+    title, extra = fit_title(title, 8.0 - 0.2)
+    fig, axs = _figure(nrows=rows, ncols=1, figsize=(8, 4.8 + 2.0 * (rows - 1) + extra),
+                       squeeze=False, sharex=True,
+                       gridspec_kw={"height_ratios": [3, 1.3][:rows]},
+                       margins_in=_taller(RUN_MARGINS_IN, extra))
     ax = axs[0, 0]
     ts = _time_axis(ax, t_saved, log_time)
     style = "o" if cycles_between(t_saved, t, T_peak) else "o-"
@@ -554,6 +623,8 @@ def draw_chart(ax, xlabel: str, x, curves: dict[str, list[float]], ylabel: str, 
     (None: a new figure); returns the axes."""
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(7, 4.6), layout="constrained")
+    # constrained layout makes room for the lines; the axes sit right of their label
+    title = fit_title(title, ax.figure.get_figwidth() - 0.6)[0]
     for label, y in curves.items():
         ax.plot(x, y, "o-", ms=4, lw=1.6, label=label)
     if log_x:

@@ -106,7 +106,7 @@ def geometry_png(mesh_file: Path, title: str, spot_m: float | None = None) -> by
         ax.set_aspect("equal")
         ax.legend(fontsize=7, loc="best")
         ax.set_title(f"{sum(len(c) for c in cells.values())} cells", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(output.fit_title(title, fig.get_figwidth() - 0.2)[0], fontsize=10)
     return _png(fig)
 
 
@@ -151,5 +151,6 @@ def schedule_png(segments, title: str) -> bytes | None:
     ax.set_ylabel("beam power (W)")
     ax.set_ylim(0, 1.15 * max(power.max(), 1e-12))
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"{title}: {len(segments)} segment(s), {edges[-1]:.4g} s", fontsize=9)
+    ax.set_title(output.fit_title(f"{title}: {len(segments)} segment(s), {edges[-1]:.4g} s",
+                                  7.5 - 0.6, 9)[0], fontsize=9)
     return _png(fig)

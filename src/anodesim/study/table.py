@@ -215,7 +215,7 @@ def _plot(study: Study, table: Table) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    axs[0, 0].set_title(study.title, fontsize=10)
+    axs[0, 0].set_title(output.fit_title(study.title, 7.5 - 0.6)[0], fontsize=10)
     path = table.out_dir / "results.png"
     output._save(fig, path)
     return path
