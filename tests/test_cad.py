@@ -104,3 +104,28 @@ def test_a_cad_case_meshes_in_a_sweep_as_in_a_run(tmp_path, monkeypatch):
     a, b = cached["results"]["final"], alone["results"]["final"]
     assert a["T_peak_C"] == pytest.approx(b["T_peak_C"], rel=1e-12)
     assert a["stored_heat_J"] == pytest.approx(b["stored_heat_J"], rel=1e-12)
+
+
+def test_a_step_part_is_hashed_once_per_version_of_its_file(tmp_path, monkeypatch):
+    """mesh_description names a CAD part by its STEP file's sha256; a run asks for it up
+    to three times (the sweep's cache key, mesh.json, the reused-mesh check), so the file
+    is read once per version of it (path, modification time, size), and a file changed
+    since gives the new content's hash."""
+    import hashlib
+    import os
+
+    from anodesim import resolve
+
+    step = tmp_path / "part.step"
+    step.write_bytes((EXAMPLE.parent / "step_anode.step").read_bytes())
+    case = anodesim.from_dict(_example(geometry={"file": str(step)}))
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: (reads.append(p), real(p))[1])
+    first = [resolve.mesh_description(case)["step_sha256"] for _ in range(3)]
+    assert first == [hashlib.sha256(step.read_bytes()).hexdigest()] * 3
+    assert sum(1 for p in reads if p.name == "part.step") == 2  # once hashed, once here
+    step.write_bytes(step.read_bytes() + b"\n")
+    os.utime(step, ns=(step.stat().st_atime_ns, step.stat().st_mtime_ns + 1_000_000))
+    assert resolve.mesh_description(case)["step_sha256"] == \
+        hashlib.sha256(step.read_bytes()).hexdigest() != first[0]

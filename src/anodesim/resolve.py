@@ -5,6 +5,7 @@ time steps. Imports no dolfinx and writes nothing, so every check here fails fas
 from __future__ import annotations
 
 import dataclasses as dc
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -174,11 +175,21 @@ def mesh_description(case: Case) -> dict:
          "face_cut_rad": g.face_cut_rad, "housing_m": g.housing_m,
          "split_interfaces": sorted(case.interfaces)}
     if g.kind == "cad":
-        import hashlib
-
-        d["step_sha256"] = hashlib.sha256(Path(g.file).read_bytes()).hexdigest()
+        stat = Path(g.file).stat()
+        d["step_sha256"] = _file_sha256(str(Path(g.file).resolve()), stat.st_mtime_ns,
+                                        stat.st_size)
         d["groups"] = json.loads(json.dumps(g.groups))  # as a JSON round trip gives it
     return d
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of a file's content, read once per version of the file (path, modification
+    time, size): a run asks for its STEP part's up to three times (the sweep's mesh cache
+    key, mesh.json, the reused-mesh check)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def mesh_refinement(case: Case, lay, spot: Spot, zone_depth: float) -> dict:
