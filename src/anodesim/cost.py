@@ -27,49 +27,49 @@ import numpy as np
 from .case import Case, CaseError
 
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
-#: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC) on
-#: 2026-12-03 at load average 0.3-1.1, by ``studies/benchmark_3d.py --stages CASE``, with
-#: a machine timing of 0.039-0.040 s by the sparse LU that machine_timing timed then
-#: (FIT_TIMING_S):
-#:   studies/reflection_insert.toml (2-D): 2350 cells, 1269 dofs, 209 steps, 20 elastic
-#:     solves; heat steps + per-step monitors 0.97 s, elastic 0.29 s, mesh + set-up 0.39 s
-#:   studies/transmission_target.toml (2-D): 10 579 cells, 5681 dofs, 2720 steps, 3 solves;
-#:     steps + monitors 40.63 s, elastic 0.31 s, mesh + set-up 0.63 s
+#: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC Zen 4) on
+#: 2026-12-04 15:40-15:45 UTC at load average 0.4-0.9, by ``studies/benchmark_3d.py
+#: --stages CASE``, with a machine timing of 0.0049-0.0052 s (machine_timing):
+#:   studies/reflection_insert.toml (2-D): 3242 cells, 1747 dofs, 209 steps, 20 elastic
+#:     solves; heat steps + per-step monitors 1.05 s, elastic 0.28 s, mesh + set-up 0.33 s
+#:   studies/transmission_target.toml (2-D): 10 573 cells, 5678 dofs, 2720 steps, 3 solves;
+#:     steps + monitors 34.48 s, elastic 0.22 s, mesh + set-up 0.47 s
 #:   studies/reflection_3d.toml (3-D, "lu" path): 16 365 cells, 3546 dofs, 209 steps, 20
-#:     solves; steps + monitors 4.81 s, elastic 2.47 s, mesh + set-up 0.75 s
+#:     solves; steps + monitors 4.71 s, elastic 1.40 s, mesh + set-up 1.09 s
 #:   studies/scale_3d.toml at growth 0.1 (3-D, "gamg" path): 159 091 cells, 28 411 dofs,
-#:     20 steps, 5 solves; steps + monitors 17.78 s, elastic 10.78 s, mesh + set-up 6.55 s
+#:     20 steps, 5 solves; steps + monitors 13.96 s, elastic 9.30 s, mesh + set-up 7.33 s
 #:   studies/scale_3d.toml (growth 0.04, "gamg"): 1 547 861 cells, 259 081 dofs, one rank:
-#:     mesh 84 s; 20 steps and 5 solves 305 s (studies/benchmark_scale.py, wall)
+#:     mesh 84 s; 20 steps and 5 solves 305 s (studies/benchmark_scale.py, wall; measured
+#:     2026-12-03, not re-measured)
 #: 2-D: steps a + b × dofs through both cases, elastic solves b × dofs (least squares),
 #: mesh + set-up a + b × cells through both. 3-D, per linear-solver path (solver_path): b
 #: only; "lu" from the 3-D example; "gamg" from the 159 k-cell run, steps and solves scaled
-#: by 1.072, the least-squares factor in relative error of both gamg runs (the 159 k-cell
-#: run then +7 %, the 1.5 M-cell run -8.5 %; GAMG's CG iterations per step grow with the
-#: mesh, so its cost per dof is 5x the LU path's), mesh the mean of the three 3-D runs
-#: (each within 16 %). Per dimension and path: seconds per time step, per elastic solve
+#: by 1.10, the least-squares factor in relative error of both gamg runs (the 159 k-cell
+#: run then +13 %, the 1.5 M-cell run -18 %; GAMG's CG iterations per step grow with the
+#: mesh, so its cost per dof is 4x the LU path's), mesh the mean of the three 3-D runs
+#: (each within 21 %). Per dimension and path: seconds per time step, per elastic solve
 #: (× dofs), and for the mesh and the problem's set-up (× cells), at the machine timing
-#: `timing`. The earlier fit (2026-12-02, Intel Xeon sandbox at load 5, timing 0.096 s)
-#: scaled by this machine's timing put the 1.5 M-cell run at 68 s instead of 390 s and the
-#: 3-D example at 6 s instead of 10 s: the sparse-LU timing was a rough proxy of a machine's
-#: speed for this work (2.4× faster here than there, the 3-D example's steps of the same
-#: code 0.9× as fast: 4.81 s here, 4.31 s by the old fit), so the estimate is good to about
-#: ±25 % on the machine of the fit and to a factor of about 2 on others. A loaded machine
-#: stretches the wall time beyond the CPU time.
+#: `timing`. The fit before (2026-12-03) over-estimated today's code: the shipped
+#: reflection example at 4 s of wall time against 2.3-2.9 s measured (its elastic solves
+#: 2.2x, its start-up and outputs 1.4-2.2x); the fit before that (2026-12-02, Intel Xeon
+#: sandbox at load 5) scaled by this machine's timing put the 1.5 M-cell run at 68 s
+#: instead of 390 s. The machine timing is a rough proxy of a machine's speed for this
+#: work, so the estimate is good to about ±25 % on the machine of the fit and to a factor
+#: of about 2 on others. A loaded machine stretches the wall time beyond the CPU time.
 #: The machine timing of the fit in machine_timing's kernel: the fit's 0.040 s of sparse LU
 #: (scipy's splu of the same Laplacian, best of 3) × 0.13, the median ratio of the numpy
 #: kernel's time to the LU's in interleaved pairs on the same sandbox (2026-12-04 00:37,
 #: two sets of 60: medians 0.128 and 0.131, with OpenBLAS's default threads and with one;
 #: ratios 0.09-0.18; the kernel 4.8-7.8 ms, the LU 36-56 ms), so that the estimates there
-#: are unchanged within the noise. On another machine both are rough proxies (above): good
-#: to a factor of about 2.
+#: are unchanged within the noise; the kernel gave 4.87-4.96 ms at the refit of 2026-12-04
+#: 15:40. On another machine both are rough proxies (above): good to a factor of about 2.
 FIT_TIMING_S = 0.040 * 0.13
 COEFFICIENTS = {
-    2: {"lu": {"step": (1.68e-3, 2.33e-6), "solve": (0.0, 17.9e-6), "mesh": (0.32, 29.2e-6),
+    2: {"lu": {"step": (1.62e-3, 1.95e-6), "solve": (0.0, 8.96e-6), "mesh": (0.268, 19.1e-6),
                "timing": FIT_TIMING_S}},
-    3: {"lu": {"step": (0.0, 6.49e-6), "solve": (0.0, 34.8e-6), "mesh": (0.0, 47e-6),
+    3: {"lu": {"step": (0.0, 6.36e-6), "solve": (0.0, 19.7e-6), "mesh": (0.0, 55.7e-6),
                "timing": FIT_TIMING_S},
-        "gamg": {"step": (0.0, 33.5e-6), "solve": (0.0, 81.4e-6), "mesh": (0.0, 47e-6),
+        "gamg": {"step": (0.0, 27.1e-6), "solve": (0.0, 72.1e-6), "mesh": (0.0, 55.7e-6),
                  "timing": FIT_TIMING_S}},
 }
 #: Cells per ∫dV/h^d of the size field, K = a + b × growth, fitted to gmsh's meshes: 2-D
@@ -83,10 +83,14 @@ K_CELLS = {2: (2.48, 0.0), 3: (4.31, 7.20)}
 #: mesh.growth → cells gmsh built for studies/reflection_3d.toml (the K_CELLS[3] fit).
 MEASURED_3D_CELLS = {0.3: 16_365, 0.2: 33_745, 0.15: 62_400, 0.1: 159_091, 0.07: 380_797,
                      0.05: 880_419, 0.04: 1_547_861}
-#: Process start-up, imports and the output files (s; measured with the cases above: imports
-#: 0.61-0.66 s, outputs 1.1-1.2 s CSV + JSON + PNG with the figures drawn in process), form
-#: compilation of a new case kind on a cold cache.
-STARTUP_S, FIRST_COMPILE_S = 2.0, 15.0
+#: Process start-up, imports and the output files (s): the whole process's wall time less
+#: the run's own (summary.json timing_s.total) of studies/reflection_insert.toml, three
+#: runs each, 2026-12-04: 1.37-1.57 s with the figures drawn in process (a sweep's worker,
+#: a busy machine), 0.86-0.91 s with the figure process on an idle core: 1.5 s taken.
+#: Form compilation of a new case kind on a cold cache (and the electron kernels' fits):
+#: the same run with an empty cache took 4.0 s longer (2-D), studies/reflection_3d.toml
+#: 2.9 s (2.7 and 8.8 s warm).
+STARTUP_S, FIRST_COMPILE_S = 1.5, 5.0
 #: Peak memory (resident set, MiB) of one process: a + b × cells / 1024 (b in KiB per cell),
 #: per dimension and linear-solver path (solver_path). 2-D, fitted to the relative error of
 #: five `anodesim run` processes of studies/reflection_insert.toml (10 s, drift at 20 saves,
@@ -156,6 +160,11 @@ def _duration(s: float) -> str:
 
 
 _bench_s: float | None = None
+#: How long machine_timing repeats its kernel (s, at least 5 times): the sandbox's CPU runs
+#: the first 20-100 ms of a burst of work 1.5x slower (the kernel's 7.2-8.8 ms, then
+#: 4.9-5.6 ms, in sequences of 16 in fresh processes, 2026-12-04), and a best of 5 caught
+#: the slow phase in one `check` of three: the run-time estimate 1.5x too high.
+MACHINE_TIMING_S = 0.15
 
 
 def laplacian_csr(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -177,7 +186,8 @@ def laplacian_csr(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def machine_timing() -> float:
-    """This machine's time (s) for the reference kernel, best of 5, cached per process.
+    """This machine's time (s) for the reference kernel, the best of its repeats for
+    MACHINE_TIMING_S, cached per process.
 
     The kernel is 20 conjugate-gradient iterations on the 5-point Laplacian of a 120 × 120
     grid (laplacian_csr), its matrix-vector products as numpy gathers over the CSR arrays:
@@ -192,7 +202,10 @@ def machine_timing() -> float:
         n = 120
         c, v, starts = laplacian_csr(n)
         best = math.inf
-        for _ in range(5):
+        start = time.perf_counter()
+        repeats = 0
+        while repeats < 5 or time.perf_counter() - start < MACHINE_TIMING_S:
+            repeats += 1
             t = time.perf_counter()
             x, res = np.zeros(n * n), np.ones(n * n)
             p, rr = res.copy(), float(n * n)
