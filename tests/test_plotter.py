@@ -656,3 +656,43 @@ def test_the_title_of_a_temperature_map_is_broken_into_lines_inside_the_figure(t
     assert "\n" in fig._suptitle.get_text()
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
     assert box.y0 >= fig.axes[0].title.get_window_extent(renderer).y1 - 1
+
+
+def test_titles_with_missing_glyphs_mathtext_or_line_breaks_are_fitted_and_drawn(
+        tmp_path, monkeypatch):
+    """fit_title on what users write: characters the default font lacks (CJK, emoji; each
+    counted one em) are drawn as before, not an error; a mathtext span is never broken
+    (matplotlib parses each line on its own: a broken span would print its source); a
+    title already broken into lines keeps its breaks, each line fitted, and the figure
+    has room for every line."""
+    import warnings
+
+    import numpy as np
+
+    from anodesim import output
+
+    wide = "陽極の温度 🔥 " * 12
+    text, extra = output.fit_title(wide, 7.8)
+    assert text.count("\n") >= 1 and extra > 0
+    assert " ".join(text.split("\n")) == " ".join(wide.split())
+    math = "peak " * 20 + r"$\Delta T_{\mathrm{peak}} = 5$ at 10 W " + "x " * 20
+    text, _ = output.fit_title(math, 7.8)
+    assert all(line.count("$") % 2 == 0 for line in text.split("\n"))
+    assert r"$\Delta T_{\mathrm{peak}} = 5$" in text
+    given = "first line\n" + SWEEP_TITLE
+    text, extra = output.fit_title(given, 7.8)
+    lines = text.split("\n")
+    assert lines[0] == "first line" and len(lines) >= 3
+    assert extra == pytest.approx((len(lines) - 1) * output.TITLE_LINE_EM * 10 / 72)
+    assert output.fit_title("a\nb", 7.8) == ("a\nb", pytest.approx(output.TITLE_LINE_EM * 10 / 72))
+    figures = _drawn(monkeypatch)
+    t = np.geomspace(1e-6, 1.0, 10)
+    for i, title in enumerate((wide, math, given)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # matplotlib's missing-glyph warnings
+            output.plot_timeseries(tmp_path / f"T{i}.png", t, {"peak": 30 + t},
+                                   np.full(len(t), 1.0), title, True)
+            fig = figures[-1]
+            box = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
+        assert box.y1 <= fig.bbox.y1 and box.y0 >= fig.axes[0].bbox.y1 - 1, i
+    assert (tmp_path / "T0.png").stat().st_size > 10_000

@@ -29,7 +29,7 @@ from .case import Case, CaseError
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
 #: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC Zen 4) on
 #: 2026-12-04 15:40-15:45 UTC at load average 0.4-0.9, by ``studies/benchmark_3d.py
-#: --stages CASE``, with a machine timing of 0.0049-0.0052 s (machine_timing):
+#: --stages CASE``, with a machine timing of 4.86-4.99 ms (machine_timing; FIT_TIMING_S):
 #:   studies/reflection_insert.toml (2-D): 3242 cells, 1747 dofs, 209 steps, 20 elastic
 #:     solves; heat steps + per-step monitors 1.05 s, elastic 0.28 s, mesh + set-up 0.33 s
 #:   studies/transmission_target.toml (2-D): 10 573 cells, 5678 dofs, 2720 steps, 3 solves;
@@ -56,14 +56,12 @@ from .case import Case, CaseError
 #: instead of 390 s. The machine timing is a rough proxy of a machine's speed for this
 #: work, so the estimate is good to about ±25 % on the machine of the fit and to a factor
 #: of about 2 on others. A loaded machine stretches the wall time beyond the CPU time.
-#: The machine timing of the fit in machine_timing's kernel: the fit's 0.040 s of sparse LU
-#: (scipy's splu of the same Laplacian, best of 3) × 0.13, the median ratio of the numpy
-#: kernel's time to the LU's in interleaved pairs on the same sandbox (2026-12-04 00:37,
-#: two sets of 60: medians 0.128 and 0.131, with OpenBLAS's default threads and with one;
-#: ratios 0.09-0.18; the kernel 4.8-7.8 ms, the LU 36-56 ms), so that the estimates there
-#: are unchanged within the noise; the kernel gave 4.87-4.96 ms at the refit of 2026-12-04
-#: 15:40. On another machine both are rough proxies (above): good to a factor of about 2.
-FIT_TIMING_S = 0.040 * 0.13
+#: The machine timing of the fit in machine_timing's kernel, measured in fresh processes
+#: at the refit (2026-12-04 15:40-16:10: 4.86-4.99 ms). The fit before took 0.040 s of a
+#: scipy sparse LU × 0.13 (the median ratio of this kernel's time to the LU's in
+#: interleaved pairs, 2026-12-04 00:37: 5.2 ms); the 1.5 M-cell run above was timed then.
+#: On another machine the timing is a rough proxy (above): good to a factor of about 2.
+FIT_TIMING_S = 0.0049
 COEFFICIENTS = {
     2: {"lu": {"step": (1.62e-3, 1.95e-6), "solve": (0.0, 8.96e-6), "mesh": (0.268, 19.1e-6),
                "timing": FIT_TIMING_S}},

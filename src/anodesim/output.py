@@ -233,7 +233,9 @@ _ADVANCE_PT: dict[tuple[float, str], float] = {}
 def _width_pt(text: str, fontsize: float) -> float:
     """Width of a line of text in the default font (points): the sum of its characters'
     unhinted advances, each looked up once a process (a FreeType glyph load, about 14 µs;
-    matplotlib 3.11's own layout of a string costs as much a glyph, on every call)."""
+    matplotlib 3.11's own layout of a string costs as much a glyph, on every call). A
+    character the font lacks (CJK, emoji: matplotlib draws it from a fallback font, or a
+    box) counts as one em, as wide as the widest common glyphs."""
     missing = {c for c in text if (fontsize, c) not in _ADVANCE_PT}
     if missing:
         from matplotlib.font_manager import FontProperties, findfont, get_font
@@ -242,8 +244,12 @@ def _width_pt(text: str, fontsize: float) -> float:
         font = get_font(findfont(FontProperties(size=fontsize)))
         font.set_size(fontsize, 72.0)  # 1 pixel = 1 point
         for c in missing:  # 16.16 fixed point
-            advance = font.load_char(ord(c), flags=LoadFlags.NO_HINTING).linearHoriAdvance
-            _ADVANCE_PT[(fontsize, c)] = advance / 65536.0
+            try:
+                advance = font.load_char(ord(c), flags=LoadFlags.NO_HINTING) \
+                    .linearHoriAdvance / 65536.0 if font.get_char_index(ord(c)) else fontsize
+            except RuntimeError:  # FreeType could not load it
+                advance = fontsize
+            _ADVANCE_PT[(fontsize, c)] = advance
     return sum(_ADVANCE_PT[(fontsize, c)] for c in text)
 
 
@@ -251,30 +257,40 @@ def _width_pt(text: str, fontsize: float) -> float:
 #: advances (at 120 dpi about 2 % wider than the unhinted sum on a 130-character title)
 TITLE_WIDTH_MARGIN = 1.04
 
+#: The words of a title: runs of non-spaces, a mathtext span ($...$) with its spaces kept
+#: whole (matplotlib parses each line of a text on its own)
+_WORD = re.compile(r"(?:\$[^$]*\$|[^\s$]|\$)+")
+
 
 def fit_title(title: str, width_in: float, fontsize: float = 10.0) -> tuple[str, float]:
     """The title broken at spaces into lines no wider than width_in (inches) at fontsize
     (points), and the height its lines after the first take (inches): a sweep's case title
     names every swept value and ran off both sides of a run figure.
 
-    A title that fits is returned as it is (its figure unchanged to the pixel); a title
-    already broken into lines is left as it is. A single word wider than the figure
-    stays whole.
+    A title that fits is returned as it is (its figure unchanged to the pixel). A title
+    already broken into lines keeps its breaks, each line fitted on its own. A mathtext
+    span ($...$) is not broken (measured as its source text); a single word wider than
+    the figure stays whole.
     """
     limit = width_in * 72.0 / TITLE_WIDTH_MARGIN  # points
-    if "\n" in title or _width_pt(title, fontsize) <= limit:
-        return title, 0.0
+    given = title.split("\n")
+    if all(_width_pt(line, fontsize) <= limit for line in given):
+        return title, (len(given) - 1) * TITLE_LINE_EM * fontsize / 72.0
     space = _width_pt(" ", fontsize)
     lines: list[list[str]] = []
-    used = 0.0
-    for word in title.split(" "):
-        w = _width_pt(word, fontsize)
-        if lines and used + space + w <= limit:
-            lines[-1].append(word)
-            used += space + w
-        else:
-            lines.append([word])
-            used = w
+    for line in given:
+        lines.append([])
+        used = 0.0
+        for word in _WORD.findall(line):
+            w = _width_pt(word, fontsize)
+            if lines[-1] and used + space + w <= limit:
+                lines[-1].append(word)
+                used += space + w
+            else:
+                if lines[-1]:
+                    lines.append([])
+                lines[-1].append(word)
+                used = w
     return ("\n".join(" ".join(line) for line in lines),
             (len(lines) - 1) * TITLE_LINE_EM * fontsize / 72.0)
 
@@ -612,8 +628,8 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
 def plot_chart(path: Path, xlabel: str, x, curves: dict[str, list[float]], ylabel: str,
                title: str, log_x: bool) -> None:
     """PNG of a rating chart (arguments as for draw_chart)."""
-    fig, ax = _figure(figsize=(7, 4.6))
-    draw_chart(ax, xlabel, x, curves, ylabel, title, log_x)
+    fig, ax = _figure(figsize=(7, 4.6))  # constrained layout: room for a title's lines
+    draw_chart(ax, xlabel, x, curves, ylabel, fit_title(title, 7.0 - 0.6)[0], log_x)
     _save(fig, path)
 
 
@@ -621,10 +637,9 @@ def draw_chart(ax, xlabel: str, x, curves: dict[str, list[float]], ylabel: str, 
                log_x: bool):
     """A rating chart (maximum power against loading time, duty cycle or period) on ax
     (None: a new figure); returns the axes."""
-    if ax is None:
+    if ax is None:  # constrained layout makes room for the lines of the title
         _, ax = _pyplot().subplots(figsize=(7, 4.6), layout="constrained")
-    # constrained layout makes room for the lines; the axes sit right of their label
-    title = fit_title(title, ax.figure.get_figwidth() - 0.6)[0]
+        title = fit_title(title, 7.0 - 0.6)[0]  # the axes sit right of their label
     for label, y in curves.items():
         ax.plot(x, y, "o-", ms=4, lw=1.6, label=label)
     if log_x:

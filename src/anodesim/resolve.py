@@ -175,18 +175,20 @@ def mesh_description(case: Case) -> dict:
          "face_cut_rad": g.face_cut_rad, "housing_m": g.housing_m,
          "split_interfaces": sorted(case.interfaces)}
     if g.kind == "cad":
-        stat = Path(g.file).stat()
-        d["step_sha256"] = _file_sha256(str(Path(g.file).resolve()), stat.st_mtime_ns,
-                                        stat.st_size)
+        st = Path(g.file).stat()
+        d["step_sha256"] = _file_sha256(str(Path(g.file).resolve()), st.st_size,
+                                        st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         d["groups"] = json.loads(json.dumps(g.groups))  # as a JSON round trip gives it
     return d
 
 
 @functools.lru_cache(maxsize=16)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    """sha256 of a file's content, read once per version of the file (path, modification
-    time, size): a run asks for its STEP part's up to three times (the sweep's mesh cache
-    key, mesh.json, the reused-mesh check)."""
+def _file_sha256(path: str, *version: int) -> str:
+    """sha256 of a file's content, read once per version of the file (path, size,
+    modification and status-change times, inode): a run asks for its STEP part's up to
+    three times (the sweep's mesh cache key, mesh.json, the reused-mesh check). A file
+    replaced with its modification time kept (cp -p, rsync -t, tar) has a new inode or
+    status-change time, which no program can set back."""
     import hashlib
 
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
