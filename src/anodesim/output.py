@@ -190,7 +190,7 @@ def _pyplot():
 
 
 def _figure(margins_in: tuple[float, float, float, float] | None = None, wspace: float = 0.2,
-            **kwargs):
+            title_in: float = 0.0, **kwargs):
     """A matplotlib Figure on an Agg canvas of its own, without pyplot (whose import and
     figure manager a file-only figure does not need); kwargs as for Figure.subplots plus
     figsize.
@@ -203,15 +203,19 @@ def _figure(margins_in: tuple[float, float, float, float] | None = None, wspace:
             series, measured on the 2-core sandbox). None: constrained layout, for
             figures whose labels vary too much to lay out by hand (rating charts).
         wspace: width between panels, a fraction of the mean panel width (fixed margins).
+        title_in: height (inches) of a title's lines after its first (fit_title), added to
+            the figure and to its top margin (fixed margins): the axes keep their size.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    size = kwargs.pop("figsize")
+    width, height = kwargs.pop("figsize")
+    size = (width, height + title_in)
     fig = Figure(figsize=size, layout=None if margins_in else "constrained")
     FigureCanvasAgg(fig)
     if margins_in:
         left, right, bottom, top = margins_in
+        top += title_in
         fig.subplots_adjust(left=left / size[0], right=1.0 - right / size[0],
                             bottom=bottom / size[1], top=1.0 - top / size[1], wspace=wspace)
     return fig, fig.subplots(**kwargs)
@@ -293,12 +297,6 @@ def fit_title(title: str, width_in: float, fontsize: float = 10.0) -> tuple[str,
                 used = w
     return ("\n".join(" ".join(line) for line in lines),
             (len(lines) - 1) * TITLE_LINE_EM * fontsize / 72.0)
-
-
-def _taller(margins_in: tuple[float, float, float, float], extra_in: float):
-    """Margins with extra_in more at the top (for a title of several lines)."""
-    left, right, bottom, top = margins_in
-    return left, right, bottom, top + extra_in
 
 
 def warm_up() -> None:
@@ -399,7 +397,7 @@ def plot_timeseries(path: Path, t, curves: dict[str, list[float]], power, title:
     """PNG of temperatures against time, with the beam power as a shaded background
     (arguments as for draw_timeseries)."""
     title, extra = fit_title(title, 8.0 - 0.2)  # centred on axes centred in the figure
-    fig, ax = _figure(figsize=(8, 4.8 + extra), margins_in=_taller(RUN_MARGINS_IN, extra))
+    fig, ax = _figure(figsize=(8, 4.8), margins_in=RUN_MARGINS_IN, title_in=extra)
     draw_timeseries(ax, t, curves, power, title, log_time, limits)
     _save(fig, path)
 
@@ -471,7 +469,7 @@ def plot_profiles(path: Path, profiles: dict[str, tuple[list[float], list[float]
     """PNG of steady temperature profiles (x in µm, T in °C)."""
     # the title is centred on the axes, 3.725 in from the figure's right edge
     title, extra = fit_title(title, 2 * 3.725 - 0.2)
-    fig, ax = _figure(figsize=(8, 4.8 + extra), margins_in=(0.85, 0.3, 0.6, 0.4 + extra))
+    fig, ax = _figure(figsize=(8, 4.8), margins_in=(0.85, 0.3, 0.6, 0.4), title_in=extra)
     for label, (x, T) in profiles.items():
         ax.plot(x, T, label=label, lw=1.6)
     ax.set_xscale("symlog", linthresh=1.0)
@@ -504,8 +502,8 @@ def plot_slices(path: Path, panels: list[tuple], title: str) -> None:
     cells = [w + bar + 0.15 for w in widths]  # a map, the bar's pad and the bar
     width = 1.0 + sum(cells) + gap * (len(panels) - 1) + right
     title, extra = fit_title(title, width - 0.2)  # the figure's title, centred on it
-    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(width, height + 1.15 + extra),
-                        margins_in=(1.0, right, 0.6, 0.55 + extra),
+    fig, axes = _figure(nrows=1, ncols=len(panels), figsize=(width, height + 1.15),
+                        margins_in=(1.0, right, 0.6, 0.55), title_in=extra,
                         wspace=gap / float(np.mean(cells)),
                         gridspec_kw={"width_ratios": cells})
     for ax, cell, h, (label, x, y, T, xlabel, ylabel) in zip(np.atleast_1d(axes), cells,
@@ -585,10 +583,10 @@ def plot_drift(path: Path, t_saved, drift: dict[str, list[float]], image_px, t, 
     lower panel when given, and the peak temperature behind the drift."""
     rows = 2 if dM_rel else 1
     title, extra = fit_title(title, 8.0 - 0.2)
-    fig, axs = _figure(nrows=rows, ncols=1, figsize=(8, 4.8 + 2.0 * (rows - 1) + extra),
+    fig, axs = _figure(nrows=rows, ncols=1, figsize=(8, 4.8 + 2.0 * (rows - 1)),
                        squeeze=False, sharex=True,
                        gridspec_kw={"height_ratios": [3, 1.3][:rows]},
-                       margins_in=_taller(RUN_MARGINS_IN, extra))
+                       margins_in=RUN_MARGINS_IN, title_in=extra)
     ax = axs[0, 0]
     ts = _time_axis(ax, t_saved, log_time)
     style = "o" if cycles_between(t_saved, t, T_peak) else "o-"
