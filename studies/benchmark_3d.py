@@ -161,7 +161,7 @@ def stages(case_path: Path) -> int:
     spent["total (process)"] = time.process_time()
     from anodesim.cost import machine_timing
 
-    print(f"machine timing (cost.machine_timing, best of 5): {machine_timing():.3f} s")
+    print(f"machine timing (cost.machine_timing): {machine_timing():.4f} s")
     s = res.summary_dict()["numerics"]
     print(f"{case_path.name}: {s['cells']} cells, {s['dofs']} dofs, {s['time_steps']} steps, "
           f"{s['newton_iterations']} Newton iterations, "
@@ -175,6 +175,9 @@ def stages(case_path: Path) -> int:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        sys.exit(0)
     if len(sys.argv) >= 2 and sys.argv[1] == "--stages":
         sys.exit(stages(Path(sys.argv[2]) if len(sys.argv) > 2 else CASE))
     if len(sys.argv) >= 2 and sys.argv[1] == "--example":

@@ -320,6 +320,14 @@ def test_reused_mesh_must_match_geometry_and_interfaces(tmp_path, capsys):
     (first / "mesh.json").write_text(json.dumps(described))
     assert main(["check", str(narrow)]) == 0
     capsys.readouterr()
+    # dimensions (and a housing's) compare to round-off, as written through JSON
+    same = str(tmp_path / "same.toml")
+    sizes = described["sizes_m"]
+    for scale, status in [(1 + 1e-12, 0), (1.01, 2)]:
+        described["sizes_m"] = {k: v * scale for k, v in sizes.items()}
+        (first / "mesh.json").write_text(json.dumps(described))
+        assert main(["check", same]) == status
+        assert ("another geometry" in capsys.readouterr().err) == (status == 2)
     foreign = tmp_path / "foreign.msh"
     foreign.write_text("not a mesh")
     bad = write_toml(tmp_path / "bad.toml", reflection(mesh={"file": str(foreign)}))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import Case, CaseError
+from .case import Case
 
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
 #: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC Zen 4) on
@@ -283,8 +283,7 @@ def mesh_cells(case: Case, prep) -> int:
             try:
                 gm.merge(str(case.mesh.file))
             except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
-                raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh "
-                                f"mesh ({e})") from None
+                raise geometry.mesh_file_error(case, unreadable=e) from None
         else:
             gm.model.remove()
             geometry.build_mesh(case, prep)
@@ -293,8 +292,8 @@ def mesh_cells(case: Case, prep) -> int:
             for ent in gm.model.getEntitiesForPhysicalGroup(dim, tag):
                 count += sum(len(t) for t in gm.model.mesh.getElements(dim, ent)[1])
         if count == 0 and case.mesh.file:
-            raise CaseError(f"mesh.file = {case.mesh.file!r}: no cells of dimension {dim} in "
-                            f"its physical groups; expected a mesh of this {dim}-D geometry")
+            raise geometry.mesh_file_error(
+                case, cells=f"no cells of dimension {dim} in its physical groups")
         return count
     finally:
         gm.finalize()

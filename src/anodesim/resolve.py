@@ -403,12 +403,7 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
         if key in ("step_sha256", "groups") and key not in built_for:
             continue  # (not recorded before CAD parts were described)
         had = built_for.get(key)
-        if key == "sizes_m":
-            same = isinstance(had, dict) and set(had) == set(value) and all(
-                math.isclose(had[k], v, rel_tol=1e-9) for k, v in value.items())
-        else:
-            same = had == value
-        if not same:
+        if not _equal(had, value):
             what = {"step_sha256": "STEP content (sha256)", "split_interfaces":
                     "split interfaces (those with a conductance)"}.get(key, key)
             raise CaseError(f"mesh.file = {case.mesh.file!r}: built for another geometry or "
@@ -437,10 +432,12 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
 
 
 def _equal(a, b) -> bool:
-    """Numbers (or lists of them, or strings, or None) equal to round-off (a JSON round
-    trip)."""
+    """Numbers (or lists or dicts of them, or strings, or None) equal to round-off (a JSON
+    round trip)."""
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
     return a == b if isinstance(a, str) or a is None else False

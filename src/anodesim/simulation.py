@@ -418,12 +418,10 @@ def _mesh(case: Case, prep, comm, out: Path | None):
         try:
             domain = geometry.to_dolfinx(comm, path=mesh_path, gdim=case.geometry.dim)
         except Exception as e:  # noqa: BLE001 - gmsh raises plain Exceptions
-            raise CaseError(f"mesh.file = {case.mesh.file!r}: cannot read it as a gmsh mesh "
-                            f"({e})") from None
+            raise geometry.mesh_file_error(case, unreadable=e) from None
         if domain.mesh.topology.dim != case.geometry.dim:
-            raise CaseError(f"mesh.file = {case.mesh.file!r}: a mesh of "
-                            f"{domain.mesh.topology.dim}-D cells; expected a mesh of this "
-                            f"{case.geometry.dim}-D geometry")
+            raise geometry.mesh_file_error(
+                case, cells=f"a mesh of {domain.mesh.topology.dim}-D cells")
         return domain, mesh_path
     rank0 = comm.rank == 0
     mesh_path = out / "mesh.msh" if out is not None else None

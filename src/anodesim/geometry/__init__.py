@@ -11,8 +11,8 @@ spot) and gmsh meshes read into dolfinx with their named tags.
 from . import axisym, cad, reflection3d, user_mesh
 from .mesh import AnodeMesh, generate, mesh_sizes, start_gmsh, to_dolfinx
 
-__all__ = ["AnodeMesh", "axisym", "build_mesh", "cad", "generate", "mesh_sizes", "reflection3d",
-           "start_gmsh", "to_dolfinx", "user_mesh"]
+__all__ = ["AnodeMesh", "axisym", "build_mesh", "cad", "generate", "mesh_file_error",
+           "mesh_sizes", "reflection3d", "start_gmsh", "to_dolfinx", "user_mesh"]
 
 
 def build_mesh(case, prep, path=None):
@@ -28,3 +28,17 @@ def build_mesh(case, prep, path=None):
         return reflection3d.build(prep.lay, h_min, growth, h_max, prep.zone_depth, path)
     return axisym.build(prep.lay, set(case.interfaces), h_min, growth, h_max,
                         prep.spot.radius_m, prep.zone_depth, path)
+
+
+def mesh_file_error(case, unreadable: Exception | None = None, cells: str = ""):
+    """The CaseError of a mesh.file that cannot serve the case, worded once for both of its
+    readers (cost.mesh_cells through gmsh, simulation._mesh through dolfinx): gmsh could
+    not read it (unreadable: gmsh's exception), or its cells are not of the geometry's
+    dimension (cells: what was found instead)."""
+    from ..errors import CaseError
+
+    where = f"mesh.file = {case.mesh.file!r}"
+    if unreadable is not None:
+        return CaseError(f"{where}: cannot read it as a gmsh mesh ({unreadable})")
+    return CaseError(f"{where}: {cells}; expected a mesh of this {case.geometry.dim}-D "
+                     "geometry")
