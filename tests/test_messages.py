@@ -122,6 +122,55 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
 
 
+def test_a_folder_holds_one_kind_of_result(tmp_path, capsys):
+    """`run` and `rate` refuse a folder holding another kind of result (exit 2, untouched):
+    a rating written over a run replaced its case.toml and left a report mixing the two
+    (found by a tester, 2026-12-04). `rate` over an earlier rating needs --overwrite, which
+    removes that rating's files first (no stale chart beside the new ones). The Python API
+    does the same (overwrite=True)."""
+    import anodesim
+
+    path = write_toml(tmp_path / "c.toml", block())
+    run_dir, rating, study = tmp_path / "run", tmp_path / "rating", tmp_path / "study"
+    assert main(["run", str(path), "-o", str(run_dir), "-q"]) == 0
+    rate = ["rate", str(path), "--chart", "continuous", "--no-confirm", "-q", "-o"]
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    capsys.readouterr()
+    for args, what in [(rate + [str(run_dir)], "holds a run (summary.json)"),
+                       (rate + [str(run_dir), "--overwrite"], "holds a run (summary.json)")]:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and what in err, err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+    assert main(rate + [str(rating)]) == 0
+    stale = rating / "rating_single.png"  # a chart only an earlier rating drew
+    stale.write_bytes(b"old")
+    assert main(rate + [str(rating)]) == 2
+    assert "holds an earlier rating (rating.json)" in capsys.readouterr().err
+    assert stale.exists()
+    assert main(rate + [str(rating), "--overwrite"]) == 0
+    assert not stale.exists() and (rating / "rating.json").is_file()
+    assert (rating / "case.toml").read_text() == path.read_text()
+    assert main(["run", str(path), "-o", str(rating), "-q", "--overwrite"]) == 2
+    assert "holds a rating (rating.json)" in capsys.readouterr().err
+    study.mkdir()
+    (study / "study.json").write_text("{}")
+    assert main(["run", str(path), "-o", str(study), "-q"]) == 2
+    assert "holds a study (study.json)" in capsys.readouterr().err
+    assert sorted(p.name for p in study.iterdir()) == ["study.json"]
+    # the Python API
+    with pytest.raises(anodesim.CaseError, match="overwrite=True"):
+        anodesim.run(path, run_dir)
+    with pytest.raises(anodesim.CaseError, match="holds a rating"):
+        anodesim.run(path, rating, overwrite=True)
+    with pytest.raises(anodesim.CaseError, match="holds a run"):
+        anodesim.rate(path, run_dir, charts=("continuous",), confirm=False)
+    stale = run_dir / "drift.png"  # a transient run's with a drift map, not this steady one's
+    stale.write_bytes(b"old")
+    anodesim.run(path, run_dir, overwrite=True)
+    assert not stale.exists() and (run_dir / "summary.json").is_file()
+
+
 def test_a_broken_limit_speaks_up(tmp_path, capsys):
     """A run that breaks a limit prints the limits table with the broken one marked, one
     line naming it, and exits 3; --no-fail-on-limits exits 0 with the same line."""

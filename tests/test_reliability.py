@@ -335,3 +335,136 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, ranks):
     assert s["status"] == "failed" and "SIGTERM" in s["error"]
     assert (out / "timeseries.csv").is_file()
     assert main(["report", str(out)]) == 0
+
+
+def test_signals_held_wait_for_the_block_and_then_act_as_their_handlers(tmp_path):
+    """errors.signals_held: Ctrl-C and SIGTERM sent inside the block do nothing there; at its
+    end the first acts as its handler would have (KeyboardInterrupt, the command line's
+    Terminated); nested blocks wait for the outermost; an ignored signal stays ignored."""
+    import signal
+
+    from anodesim.errors import Terminated, signals_held
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            with signals_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                reached.append("inner")
+            reached.append("outer")
+    assert reached == ["inner", "outer"]
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with pytest.raises(Terminated):
+            with signals_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                reached.append("after SIGTERM")
+        assert reached[-1] == "after SIGTERM"
+        assert signal.getsignal(signal.SIGTERM) is terminate  # the handler is back
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)  # ignored, inside and after
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_ctrl_c_in_gmsh_size_callback_waits_for_the_same_mesh(tmp_path):
+    """Ctrl-C arriving while gmsh calls the element-size callback (most of a 2-D mesh's
+    time): before, the KeyboardInterrupt was raised inside the ctypes callback, printed as
+    "Exception ignored", gmsh took a meaningless size and the run went on with a coarser
+    mesh and wrong temperatures, reported "complete" (found by a tester, 2026-12-04). Now
+    the mesh is finished as without the signal, and then the interrupt is raised."""
+    import signal
+
+    from anodesim.geometry.mesh import generate, start_gmsh
+
+    def mesh(interrupt_at: int | None) -> int:
+        gm = start_gmsh("held")
+        try:
+            gm.model.occ.addRectangle(0, 0, 0, 1, 1)
+            gm.model.occ.synchronize()
+            calls = [0]
+
+            def size(dim, tag, x, y, z, lc):
+                calls[0] += 1
+                if calls[0] == interrupt_at:
+                    os.kill(os.getpid(), signal.SIGINT)
+                return 0.02 + 0.1 * x
+
+            try:
+                generate(gm, 2, size, None)
+            except KeyboardInterrupt:
+                assert interrupt_at is not None
+                assert calls[0] > interrupt_at  # meshed on with the callback's sizes
+            else:
+                assert interrupt_at is None, "the interrupt was lost"
+            return sum(len(t) for t in gm.model.mesh.getElements(2)[1])
+        finally:
+            gm.finalize()
+
+    assert mesh(interrupt_at=50) == mesh(interrupt_at=None)
+
+
+SIGTERM_AT = textwrap.dedent("""
+    import os, signal, sys
+    from anodesim.cli import main
+    from anodesim.geometry import axisym
+    from anodesim import plotter
+
+    where = sys.argv.pop(1)
+    if where == "meshing":  # SIGTERM at the 200th call of gmsh's size callback
+        original = axisym.generate
+
+        def generate(gmsh, dim, size, path):
+            calls = [0]
+
+            def counted(*args):
+                calls[0] += 1
+                if calls[0] == 200:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return size(*args)
+            return original(gmsh, dim, counted, path)
+        axisym.generate = generate
+    else:  # once summary.json is written, while the run waits for its figures
+        for cls in (plotter.ChildPlotter, plotter.InlinePlotter):
+            def finish(self, _original=cls.finish):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return _original(self)
+            cls.finish = finish
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize("where", ["meshing", "figures"])
+def test_sigterm_while_meshing_or_drawing_ends_the_run_and_says_so(tmp_path, where):
+    """SIGTERM during the mesh's size callback: the mesh is finished, then the run ends with
+    exit 143 and one line, no "Exception ignored" (before: a coarser mesh, wrong
+    temperatures, "complete"); the folder keeps the case (case.toml). SIGTERM while the
+    figures are drawn, after summary.json was written "complete": the summary says
+    "failed" and why, the time series is complete (before: a folder that claimed a
+    complete run, with its figures missing, refused by the next run as finished)."""
+    script = tmp_path / "inject.py"
+    script.write_text(SIGTERM_AT)
+    case = write_toml(tmp_path / "c.toml", reflection())
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, str(script), where, "run", str(case), "-o", str(out),
+                        "-q"], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert r.returncode == 143, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
+    assert (out / "case.toml").read_text() == case.read_text()
+    if where == "meshing":
+        assert not (out / "summary.json").exists()
+        return
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and "SIGTERM" in s["error"]
+    assert "while the output files were written" in s["error"]
+    rows = [x for x in (out / "timeseries.csv").read_text().splitlines()
+            if x and not x.startswith("#")]
+    assert len(rows) - 1 == s["numerics"]["time_steps"] + 1  # every step and t = 0

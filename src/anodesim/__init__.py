@@ -48,20 +48,58 @@ def _as_case(case):
     return case
 
 
-def run(case, out_dir=None, **kwargs):
+def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     """Run one case (a :class:`Case`, a dict or a path to a TOML file); see simulation.run.
+
+    Args:
+        out_dir: folder for the run's files (None: write nothing); a new or empty one, or
+            one holding an earlier run with overwrite (whose files are then removed).
 
     Returns:
         A :class:`anodesim.results.RunResult`.
+
+    Raises:
+        CaseError: bad input, or out_dir holds a rating, a study, or an earlier run
+            without overwrite (as ``anodesim run -o``).
     """
+    from pathlib import Path
+
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
     from .simulation import run as _run
 
-    return _run(_as_case(case), out_dir, **kwargs)
+    case = _as_case(case)
+    if out_dir is not None:
+        _claim(Path(out_dir), "run", overwrite, keep=[case.mesh.file, case.geometry.file])
+    return _run(case, out_dir, **kwargs)
+
+
+def _claim(out, kind: str, overwrite: bool, keep) -> None:
+    """Make out ready for a new run or rating of the Python API, as the command line does:
+    refuse a folder of another kind of result, or an earlier one without overwrite; with
+    it, remove the earlier one's files (but not the inputs in keep)."""
+    from .case import CaseError
+    from .output import output_folder, refuse_other_result
+
+    earlier = refuse_other_result(output_folder(out), kind, key="out_dir")
+    if earlier is None:
+        return
+    if not overwrite:
+        raise CaseError(f"out_dir {out}: holds an earlier {kind} ({earlier[1]}); expected a "
+                        f"new or empty folder, or overwrite=True to replace that {kind}")
+    keep = [Path(f) for f in keep if f]
+    keep += [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # a mesh's sidecar
+    if kind == "run":
+        from .run_folder import remove_run
+
+        remove_run(out, keep)
+    else:
+        from .rating.rate import remove_rating
+
+        remove_rating(out, keep)
 
 
 def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: bool = True,
-         confirm_charts: bool = False, progress: bool = False):
+         confirm_charts: bool = False, progress: bool = False, overwrite: bool = False):
     """Rate a case: its limits, the maximum safe loading of its schedule and the charts.
 
     Args:
@@ -71,20 +109,25 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         confirm: confirm the maximum safe loadings by full FE runs.
         confirm_charts: also confirm every single-load chart point by full FE runs.
         progress: print one line per stage on stderr.
+        overwrite: replace an earlier rating in out_dir (else a folder holding one, a run
+            or a study is refused, as by ``anodesim rate -o``).
 
     Returns:
         A :class:`anodesim.rating.Rating` (``to_dict()`` is rating.json, ``plot(chart)``).
 
     Raises:
-        CaseError: bad rating input, or a case the engine cannot rate (not linear in the
-            power, no cooled face).
+        CaseError: bad rating input, a case the engine cannot rate (not linear in the
+            power, no cooled face), or an out_dir it may not write (overwrite).
     """
     import sys
+    from pathlib import Path
 
     from . import _mpi  # noqa: F401
     from .rating import ResponseError, rate as _rate
 
     case = _as_case(case)
+    if out_dir is not None:
+        _claim(Path(out_dir), "rating", overwrite, keep=[])
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
         return _rate(case, out_dir, charts, confirm=confirm, progress=say,

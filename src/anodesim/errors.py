@@ -11,6 +11,7 @@ Anything else is a bug: one line that says so, exit status 1, and the traceback 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -58,6 +59,54 @@ def termination_requested(comm) -> bool:
 
         requested = comm.allreduce(requested, op=MPI.LOR)
     return requested
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold Ctrl-C (SIGINT) and SIGTERM back until the block ends, then act on the first
+    one as its handler would have (KeyboardInterrupt, Terminated, or the default action).
+
+    For code that calls back into Python from C: gmsh's mesh-size callback, dolfinx's
+    markers and interpolations. Python runs a signal's handler at the next bytecode, which
+    is then inside such a callback: gmsh (through ctypes) prints the exception, takes a
+    meaningless element size and meshes on (a coarser mesh, a run with wrong temperatures
+    that ends "complete", the signal lost); nanobind may end the process (std::terminate).
+    The block is finished first: an interrupt during meshing takes effect when the mesh
+    is done. Nested blocks, a thread other than the main one, and a signal ignored
+    (SIG_IGN) are left as they are.
+    """
+    import signal
+    import threading
+
+    if _HELD["active"] or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def note(signum, frame):
+        caught.append(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if handler is not signal.SIG_IGN and handler is not None:
+            previous[sig] = signal.signal(sig, note)
+    _HELD["active"] = True
+    try:
+        yield
+    finally:
+        _HELD["active"] = False
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            sig, handler = caught[0], previous[caught[0]]
+            if callable(handler):
+                handler(sig, None)  # raises (KeyboardInterrupt, Terminated) or notes it
+            else:  # SIG_DFL: the default action, now that the handler is back
+                signal.raise_signal(sig)
+
+
+_HELD = {"active": False}
 
 
 def debug_enabled(flag: bool = False) -> bool:

@@ -126,6 +126,38 @@ def output_folder(out: Path) -> Path:
     return out
 
 
+#: atomic_write's temporary files: ".<name>." and tempfile's 8 random characters.
+TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}$")
+
+
+#: The file that marks a folder as holding each kind of result, the first found naming it
+#: (a study folder holds run folders; mesh.json alone: a run stopped while setting up).
+RESULT_MARKERS = (("study.json", "study"), ("rating.json", "rating"), ("summary.json", "run"),
+                  ("timeseries.csv", "run"), ("mesh.json", "run"))
+
+
+def held_result(out: Path) -> tuple[str, str] | None:
+    """(kind, marker file) of the result out holds ("run", "rating" or "study"), or None."""
+    if not out.is_dir():
+        return None
+    return next(((kind, m) for m, kind in RESULT_MARKERS if (out / m).exists()), None)
+
+
+def refuse_other_result(out: Path, kind: str, key: str = "-o") -> tuple[str, str] | None:
+    """The result of this kind that out holds already (its replacement is the caller's
+    decision: --overwrite), or None for a new or empty folder.
+
+    Raises:
+        CaseError: out holds a result of another kind (a rating written over a run would
+            replace its case.toml and leave a report mixing the two).
+    """
+    held = held_result(out)
+    if held is not None and held[0] != kind:
+        raise CaseError(f"{key} {out}: holds a {held[0]} ({held[1]}); expected a new or "
+                        f"empty folder for this {kind}")
+    return held
+
+
 def _can_create_in(folder: Path) -> bool:
     """Whether a file can be created in folder, tried with an anonymous temporary file that
     leaves nothing behind, not asked of os.access: it answers yes for root on any folder,

@@ -12,7 +12,6 @@ The field files are written under a ``.partial`` name and renamed when the run c
 from __future__ import annotations
 
 import math
-import re
 import shutil
 from pathlib import Path
 
@@ -31,8 +30,6 @@ RUN_FILES = frozenset({
     "temperatures.png", "drift.png", "temperature_field.png", "temperature_slices.png",
     "profiles.csv", "profiles.png", "fields.bp", "displacement.bp", "stress.bp",
     "mesh.tmp.msh"})
-#: output.atomic_write's temporary files: ".<name>." and tempfile's 8 random characters.
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}$")
 
 
 def remove_run(out: Path, keep=()) -> list[str]:
@@ -45,7 +42,7 @@ def remove_run(out: Path, keep=()) -> list[str]:
     removed = []
     for entry in sorted(out.iterdir()):
         name = entry.name
-        temporary = _TEMPORARY.match(name)
+        temporary = output.TEMPORARY_NAME.match(name)
         ours = (name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES
                 or (temporary is not None and temporary["name"] in RUN_FILES))
         if not ours or entry.resolve() in kept:
@@ -133,14 +130,20 @@ def write(sim, result: RunResult, plotter=None) -> None:
                   f"{case.title}: t = {series.time[-1]:.4g} s")
     if profiles is not None:
         _write_profiles(plot, out, case.title, *profiles)
+    write_series_and_summary(sim, result)
+    plot.finish()
+
+
+def write_series_and_summary(sim, result: RunResult) -> None:
+    """timeseries.csv and summary.json (rank 0), each atomically."""
+    case, out = sim.case, sim.out
     comments = [f"anodesim {__version__}: {case.title} (case {result.case_hash})",
                 "temperatures in °C; beam power before backscatter, deposited power "
                 f"after it (eta_E = {sim.prep.eta:g}); T_peak is the hottest node of the target"]
     if result.mechanics:
         comments += SIGN_CONVENTIONS
-    output.write_csv(out / "timeseries.csv", series.names, sim.rows, comments)
+    output.write_csv(out / "timeseries.csv", result.series.names, sim.rows, comments)
     output.write_json(out / "summary.json", result.summary_dict())
-    plot.finish()
 
 
 def _plot_drift(plot, path: Path, result: RunResult) -> None:

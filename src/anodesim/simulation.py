@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .errors import Terminated, all_ranks_failed, termination_requested
+from .errors import Terminated, all_ranks_failed, signals_held, termination_requested
 from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
 from .plotter import FigureFailure
 from .limits import check, life_summary, limits_for, rated_life_h
@@ -76,11 +76,12 @@ class Simulation:
             self.out.mkdir(parents=True, exist_ok=True)
         self.comm.barrier()
         t_mesh = time.perf_counter()
-        self.domain, self.problem, self.interfaces, self.mesh_path = build_problem(
-            self.case, self.prep, self.comm, self.out)
-        self.mesh_s = time.perf_counter() - t_mesh
-        self._warn_source_ratio()
-        self.monitors = default_monitors(self.case, self)
+        with signals_held():  # gmsh and dolfinx call back into Python while setting up
+            self.domain, self.problem, self.interfaces, self.mesh_path = build_problem(
+                self.case, self.prep, self.comm, self.out)
+            self.mesh_s = time.perf_counter() - t_mesh
+            self._warn_source_ratio()
+            self.monitors = default_monitors(self.case, self)
         self.columns = ["time_s"] + [c for m in self.monitors for c in m.columns]
         self.units = ["s"] + [u for m in self.monitors for u in m.units]
         twice = sorted({c for c in self.columns if self.columns.count(c) > 1})
@@ -249,11 +250,28 @@ class Simulation:
                         # a failed run's own error is the one reported, not its figures'
                         with contextlib.suppress(FigureFailure) if status == "failed" else \
                                 contextlib.nullcontext():
-                            run_folder.write(self, result, plot)
+                            try:
+                                run_folder.write(self, result, plot)
+                            except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: files missing
+                                if status == "complete" and self.rank0:
+                                    self._outputs_interrupted(e, timing, start_utc)
+                                raise
         finally:
             if plot is not None:
                 plot.close()
         return result
+
+    def _outputs_interrupted(self, e: KeyboardInterrupt, timing: dict, start_utc: str
+                             ) -> None:
+        """A run stopped while its files were written (the figures, mostly): its time series
+        and a summary that says so, "failed" (a folder that claimed "complete" would be
+        reported and refused as a finished run, with figures missing)."""
+        from . import run_folder
+
+        why = f"{_failure(e)}, while the output files were written; the time series and " \
+            "results are complete, the figures may be missing (run again with --overwrite)"
+        run_folder.write_series_and_summary(self, self.result("failed", why, timing,
+                                                              start_utc))
 
     def _timing(self, started: float, t_solve: float) -> dict:
         solve_s = time.perf_counter() - t_solve
@@ -383,6 +401,11 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         (domain, problem, interfaces, mesh_path); a built mesh is written to out/mesh.msh
         with its description beside it (mesh.json).
     """
+    with signals_held():  # (errors.signals_held: gmsh's and dolfinx's callbacks)
+        return _build_problem(case, prep, comm, out)
+
+
+def _build_problem(case: Case, prep, comm, out: Path | None):
     from . import thermal
 
     domain, mesh_path = _mesh(case, prep, comm, out)

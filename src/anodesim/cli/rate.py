@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
-from ..output import output_folder
+from ..output import output_folder, refuse_other_result
 from . import report
 
 
@@ -20,6 +20,8 @@ def add_args(p) -> None:
     p.add_argument("--confirm-charts", action="store_true",
                    help="also confirm every single-load chart point by full FE runs")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier rating in the output folder")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
 
@@ -32,6 +34,10 @@ def rate(args) -> int:
     case = load(args.case)
     out = output_folder(Path(args.output) if args.output else
                          Path("results") / f"{Path(args.case).stem}_rating")
+    earlier = refuse_other_result(out, "rating")  # a run's or a study's folder
+    if earlier and not args.overwrite:
+        raise CaseError(f"-o {out}: holds an earlier rating ({earlier[1]}); expected a new or "
+                        "empty folder, or --overwrite to replace that rating")
     from .. import _mpi  # noqa: F401
     from mpi4py import MPI
 
@@ -42,6 +48,10 @@ def rate(args) -> int:
     say = (lambda *a: None) if args.quiet or not lead else (lambda m: print(m, file=sys.stderr))
     try:
         precheck(case)  # bad input: one line, nothing written
+        if earlier and lead:  # --overwrite: none of its files beside the new ones
+            from ..rating.rate import remove_rating
+
+            remove_rating(out, keep=[args.case])
         say(f"anodesim {__version__}: rating {case.title} -> {out}")
         rate(case, out if lead else None, charts, confirm=not args.no_confirm, progress=say,
              confirm_charts=args.confirm_charts)

@@ -10,7 +10,7 @@ from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure
 from ..extra_focal import console_line as extra_focal_line
-from ..output import output_folder
+from ..output import output_folder, refuse_other_result
 from ..plotter import FigureFailure
 from . import report
 
@@ -105,6 +105,7 @@ def run(args) -> int:
                         "default folder)")
     out = output_folder(Path(args.output) if args.output is not None else
                          Path("results") / Path(args.case).stem)
+    refuse_other_result(out, "run")  # a rating's or a study's folder
     found = earlier_run(out) if out.is_dir() else None
     if found and not args.overwrite:
         raise CaseError(f"-o {out}: holds an earlier run ({found}); expected a new or empty "
@@ -156,6 +157,10 @@ def run(args) -> int:
             if isinstance(e, FigureFailure):  # the run is complete but for a figure
                 raise
             raise RunFailure(f"{e} (partial results in {out})") from e
+        raise
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
+        if out.exists() and MPI.COMM_WORLD.rank == 0:
+            report.keep_case_text(args.case, out)
         raise
     if MPI.COMM_WORLD.rank == 0:
         report.keep_case_text(args.case, out)

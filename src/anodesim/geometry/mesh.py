@@ -27,12 +27,17 @@ def start_gmsh(name: str):
 
 def generate(gmsh, dim: int, size, path: Path | None):
     """Mesh the model in dim dimensions with element sizes from the callback
-    size(dim, tag, x, y, z, lc) only; write it atomically to ``path`` (.msh) if given."""
+    size(dim, tag, x, y, z, lc) only; write it atomically to ``path`` (.msh) if given.
+    Ctrl-C and SIGTERM wait for the mesh (errors.signals_held): raised inside the callback
+    they would give gmsh a meaningless size and be lost."""
+    from ..errors import signals_held
+
     gmsh.model.mesh.setSizeCallback(size)
     for opt in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
         gmsh.option.setNumber(f"Mesh.{opt}", 0)
     gmsh.option.setNumber("Mesh.Algorithm", 6)
-    gmsh.model.mesh.generate(dim)
+    with signals_held():
+        gmsh.model.mesh.generate(dim)
     if path is not None:
         tmp = Path(path).with_suffix(".tmp.msh")
         gmsh.write(str(tmp))

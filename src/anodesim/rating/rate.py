@@ -5,6 +5,7 @@ as a typed :class:`Rating`; ``write`` puts rating_<chart>.csv/.png and rating.js
 from __future__ import annotations
 
 import dataclasses as dc
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -508,6 +509,27 @@ _FIGURES = {
     "heat_content": _heat_figure,
     "life": _life_figure,
 }
+
+
+#: What a rating (or its report) writes into its folder: what ``rate --overwrite`` removes of
+#: an earlier rating (with output.atomic_write's unfinished temporaries), and nothing else.
+RATING_FILE = re.compile(r"^(rating\.json|rating_[a-z_]+\.(csv|png)|report\.html|case\.toml)$")
+
+
+def remove_rating(out: Path, keep=()) -> list[str]:
+    """Remove an earlier rating's files from out but none of `keep` (the new rating's case
+    file, which may be that folder's case.toml); the names removed."""
+    from ..output import TEMPORARY_NAME
+
+    kept = {Path(p).resolve() for p in keep}
+    removed = []
+    for entry in sorted(out.iterdir()):
+        temporary = TEMPORARY_NAME.match(entry.name)
+        name = temporary["name"] if temporary else entry.name
+        if RATING_FILE.match(name) and entry.is_file() and entry.resolve() not in kept:
+            entry.unlink()
+            removed.append(entry.name)
+    return removed
 
 
 def write(rating: Rating, out: Path) -> None:
