@@ -142,10 +142,12 @@ BAD = [
                                                 "mechanics": {"reference_temperature_C": -100.0}},
      "mechanics.reference_temperature_C = -100 (the stress-free temperature; "
      "initial.temperature_C unless given): outside the W data"),
-    # unless given it is the initial temperature, which the message used not to name
+    # unless given it is the initial temperature, which the message used not to name (now
+    # refused as an initial temperature outside the data, the tables of mechanics included)
     ("initial temperature outside the data", {"mounts": {"cooled_end": {"type": "clamped"}},
                                               "initial": {"temperature_C": 5000.0}},
-     "initial.temperature_C unless given): outside the W data"),
+     "initial.temperature_C = 5000: above the melting point of W (3421.85 °C), the melting "
+     "point of Cu (1084.65 °C); expected a temperature within every material's data"),
     ("zero distance", {"mounts": {"cooled_end": {"type": "clamped"}},
                        "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 0.0,
                                  "magnification": 10.0, "pixel_size_um": 100.0}},

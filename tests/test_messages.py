@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import block, reflection
+from cases import block, merge, reflection
 from test_case import write_toml
 
 from anodesim.case import CaseError, from_dict
@@ -249,6 +249,91 @@ def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, c
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+CIRCUIT = {"coolant_circuit": {"heat_capacity_J_per_K": 50.0,
+                               "cooler_conductance_W_per_K": 0.5, "ambient_C": 30.0},
+           "boundaries": {"cooled_end": {"type": "convection", "h_W_m2K": 5000.0,
+                                         "temperature_C": None, "coolant_circuit": True}}}
+DATA = ("expected a temperature within every material's data, at most its melting point "
+        "(W: -23.15 to 3421.85 °C, Cu: -23.15 to 1084.65 °C)")
+
+
+@pytest.mark.parametrize("change, message", [
+    # check: "run failed" (exit 1, which check never gives) for W.k's table; run: exit 1
+    ({"initial": {"temperature_C": -100.0}},
+     f"initial.temperature_C = -100: outside the data of W, Cu; {DATA}"),
+    # check: valid; run: failed at its first step (exit 1), a partial folder left
+    ({"initial": {"temperature_C": 1100.0}},
+     f"initial.temperature_C = 1100: above the melting point of Cu (1084.65 °C); {DATA}"),
+    ({"boundaries": {"cooled_end": {"type": "fixed", "temperature_C": 1200.0,
+                                    "h_W_m2K": None}}},
+     "boundaries.cooled_end.temperature_C = 1200: above the melting point of Cu (1084.65 °C); "
+     + DATA),
+    ({"boundaries": {"cooled_end": {"temperature_C": -250.0}}},
+     f"boundaries.cooled_end.temperature_C = -250: outside the data of W, Cu; {DATA}"),
+    ({"boundaries": {"anode_face": {"type": "radiation", "emissivity": 0.3,
+                                    "temperature_C": -260.0}}},
+     f"boundaries.anode_face.temperature_C = -260: outside the data of W, Cu; {DATA}"),
+    (merge(CIRCUIT, {"coolant_circuit": {"ambient_C": -100.0}}),
+     f"coolant_circuit.ambient_C = -100: outside the data of W, Cu; {DATA}"),
+    (merge(CIRCUIT, {"coolant_circuit": {"initial_C": 1100.0}}),
+     "coolant_circuit.initial_C = 1100: above the melting point of Cu (1084.65 °C)"),
+    ({"materials": {"heat_sink": "CuCrZr"}, "initial": {"temperature_C": 1080.0}},
+     "initial.temperature_C = 1080: above the solidus of CuCrZr (1075 °C); expected a "
+     "temperature within every material's data, at most its melting point (W: -23.15 to "
+     "3421.85 °C, CuCrZr: -23.15 to 1075 °C)"),
+])
+def test_temperatures_outside_the_material_data_are_refused(tmp_path, capsys, change,
+                                                            message):
+    """A temperature the case gives (initial, a face's, the coolant's) outside a material's
+    data or above its melting point: `check` and `run` exit 2 with one line naming the key,
+    and nothing is written (check said valid, or "run failed", and run exited 1)."""
+    path = write_toml(tmp_path / "c.toml", reflection(**change))
+    for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_constant_properties_take_only_the_initial_temperature_from_the_data(tmp_path, capsys):
+    """With constant properties (all taken at the initial temperature) a coolant below the
+    tables is valid, as the run that holds them constant finds; the initial temperature
+    and the melting points still bound the input."""
+    constant = {"materials": {"properties": "constant"}}
+    path = write_toml(tmp_path / "c.toml", reflection(
+        **constant, boundaries={"cooled_end": {"temperature_C": -250.0}}))
+    assert main(["check", str(path)]) == 0
+    capsys.readouterr()
+    for change, message in [
+        ({"initial": {"temperature_C": -100.0}},
+         f"initial.temperature_C = -100: outside the data of W, Cu; {DATA}"),
+        ({"boundaries": {"cooled_end": {"temperature_C": 1200.0}}},
+         "boundaries.cooled_end.temperature_C = 1200: above the melting point of Cu "
+         "(1084.65 °C); expected a temperature at most every material's melting point "
+         "(W: 3421.85 °C, Cu: 1084.65 °C)")]:
+        path = write_toml(tmp_path / "c.toml", reflection(**constant, **change))
+        assert main(["check", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_a_limit_below_the_initial_temperature_is_valid_and_check_warns(tmp_path, capsys):
+    """limits.heat_sink_C below the initial temperature is valid input: `run` reports the
+    limit broken (exit 3, results written), so `check` says valid (exit 0) and warns that
+    it will be, and that `rate` refuses the case (no positive power meets it)."""
+    path = write_toml(tmp_path / "c.toml", reflection(limits={"heat_sink_C": 25.0}))
+    assert main(["check", str(path)]) == 0
+    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert warnings == [
+        "anodesim: warning: limits.heat_sink_C = 25: at or below the initial temperature 30 °C, "
+        "so no positive power can meet it: `run` reports it broken (exit status 3) and `rate` "
+        "refuses the case"]
+    assert main(["run", str(path), "-o", str(tmp_path / "out"), "-q"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("anodesim: limit broken: heat_sink reached")
+    assert (tmp_path / "out" / "summary.json").is_file()
 
 
 @pytest.mark.parametrize("change, message", [

@@ -402,6 +402,13 @@ def limits_for(case: Case, mats) -> list[Limit]:
     return out
 
 
+def rise_allowed(lim: Limit) -> float:
+    """The rise (K, or µm of drift) a limit allows over the anode at rest: a life limit's
+    equivalent spot temperature over the initial one, else the limit over its baseline. At
+    or below 0 no positive power meets the limit: a run breaks it from its first step."""
+    return lim.temperature_rise if isinstance(lim, LifeLimit) else lim.allowed_rise
+
+
 def coolant_wall_limit(case: Case) -> tuple[float, str] | None:
     """Default coolant-side wall limit (°C, origin): the lowest of the cooled faces' coolants
     (COOLANT_WALL_C; a convection face naming none counts as an unnamed liquid), or None when

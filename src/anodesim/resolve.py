@@ -15,7 +15,7 @@ import numpy as np
 
 from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
-from .case import Case, CaseError, faces_of, regions_of
+from .case import ZERO_CELSIUS_K, Case, CaseError, faces_of, regions_of
 from .case.model import MAX_STEPS
 from .loading import Schedule, plan
 
@@ -219,10 +219,12 @@ def prepare(case: Case) -> Prepared:
     """Resolve a case without dolfinx and without writing anything.
 
     Raises:
-        CaseError: the electron range exceeds the target stack, a probe lies outside the
-            body, the schedule needs more than MAX_STEPS steps, or a reused mesh does not
+        CaseError: a temperature of the case lies outside a material's data or above its
+            melting point, the electron range exceeds the target stack, a probe lies outside
+            the body, the schedule needs more than MAX_STEPS steps, or a reused mesh does not
             belong to this geometry.
     """
+    _check_input_temperatures(case)
     mats = region_materials(case)
     lay, spot, zone_depth = _layout_and_spot(case, mats)
     eta = backscatter_fraction(case, mats, spot)
@@ -350,6 +352,73 @@ def _check_probes(case: Case, lay) -> None:
     for i, x in enumerate(probe_points(case, lay)):
         if not (lay.contains(x) if three_d else lay.contains(*x)):
             raise probe_outside(case, i)
+
+
+def _input_temperatures(case: Case) -> list[tuple[str, float]]:
+    """(key, K) of every temperature the case gives that the body starts at or relaxes
+    towards: the initial temperature, the faces' fixed, fluid and surroundings
+    temperatures, the coolant circuit's ambient and initial temperatures."""
+    out = [("initial.temperature_C", case.initial_temperature_K)]
+    out += [(f"boundaries.{face}.temperature_C", b.temperature_K)
+            for face, b in case.boundaries.items() if b.temperature_K is not None]
+    if case.coolant_circuit is not None:
+        c = case.coolant_circuit
+        out += [("coolant_circuit.ambient_C", c.ambient_K),
+                ("coolant_circuit.initial_C", c.initial_K)]
+    return out
+
+
+#: What a material's melting_K is, in a message ("above the solidus of CuCrZr").
+_MELTING_WORDS = {"melting point": "melting point", "solidus": "solidus",
+                  "decomposition": "decomposition temperature", "end of data": "end of the data"}
+
+
+def _check_input_temperatures(case: Case) -> None:
+    """Every temperature the case gives (_input_temperatures) must lie inside the data of
+    every material of the case, at most its melting point: the body starts at the initial
+    temperature and, wherever it is not heated, relaxes towards the faces' and the
+    coolant's, so any region may reach them. The tables are those the run evaluates: k, cp
+    and ρ, with α, E and ν when the thermoelastic stage is on; with constant properties the
+    initial temperature, at which they are all taken, against every table and the others
+    against the melting points alone. Temperatures the run reaches by heating are not
+    input: leaving a table then stays a run failure.
+
+    Raises:
+        CaseError: the first temperature outside, naming its key, the material and the
+            range of every material.
+    """
+    props = ("k", "cp", "rho") + (("alpha", "E", "nu") if case.mechanics is not None else ())
+    mats = [mat_lib.get(key, case.materials.user).with_overrides(
+        case.materials.overrides.get(region, {}))
+        for region, key in case.materials.by_region.items()]
+    for key, T in _input_temperatures(case):
+        tables = props
+        if not case.materials.temperature_dependent:  # all taken at the initial temperature
+            tables = tuple(mat_lib.PROPERTY_KEYS) if key == "initial.temperature_C" else ()
+        spans: dict[str, tuple[float, float]] = {}  # material key → (lowest, highest) K
+        for m in mats:
+            lo = max((m.tables[p].range_K[0] for p in tables), default=0.0)
+            hi = min([m.tables[p].range_K[1] for p in tables] + [m.melting_K])
+            if m.key in spans:  # (in two regions with other overrides: the narrower span)
+                lo, hi = max(lo, spans[m.key][0]), min(hi, spans[m.key][1])
+            spans[m.key] = (lo, hi)
+        bad = {m.key: m for m in mats
+               if not spans[m.key][0] - 1e-9 <= T <= spans[m.key][1] + 1e-9}
+        if not bad:
+            continue
+        molten = [m for m in bad.values() if T > m.melting_K + 1e-9]
+        why = "above " + ", ".join(
+            f"the {_MELTING_WORDS[m.melting_kind]} of {m.key} "
+            f"({m.melting_K - ZERO_CELSIUS_K:g} °C)" for m in molten) if molten else \
+            f"outside the data of {', '.join(bad)}"
+        C = ZERO_CELSIUS_K
+        if tables:
+            expected = "within every material's data, at most its melting point (" + ", ".join(
+                f"{k}: {lo - C:g} to {hi - C:g} °C" for k, (lo, hi) in spans.items()) + ")"
+        else:
+            expected = "at most every material's melting point (" + ", ".join(
+                f"{k}: {hi - C:g} °C" for k, (_, hi) in spans.items()) + ")"
+        raise CaseError(f"{key} = {T - C:g}: {why}; expected a temperature {expected}")
 
 
 def _check_reference_temperature(case: Case, mats) -> None:

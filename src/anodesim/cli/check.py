@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from ..case import load
+from ..case import ZERO_CELSIUS_K, load
 
 DESCRIPTION = ("Validate a case (exit 2 on bad input) and print its derived figures (beam and "
                "deposited power, electron range, deposition depth, magnification, the limits "
@@ -46,11 +46,37 @@ def check(args) -> int:
           f"the first run of a case kind adds ~{cost.FIRST_COMPILE_S:.0f} s of compilation)")
     for w in est.warnings():
         print(f"anodesim: warning: {w}", file=sys.stderr)
+    for w in unmet_at_rest(case, limits):
+        print(f"anodesim: warning: {w}", file=sys.stderr)
     why = cost.absurd(case, est.cells)
     if why:
         print(f"anodesim: warning: `run` refuses this case unless --force: {why}",
               file=sys.stderr)
     return 0
+
+
+def unmet_at_rest(case, limits) -> list[str]:
+    """A warning for each limit at or below what the anode starts at (limits.rise_allowed):
+    valid input, which a run reports broken (exit 3, its results written) and which
+    `anodesim rate` refuses (no positive power meets it)."""
+    from ..limits import LifeLimit, rise_allowed
+
+    out = []
+    T0 = case.initial_temperature_K - ZERO_CELSIUS_K
+    for lim in limits:
+        if rise_allowed(lim) > 0:
+            continue
+        if isinstance(lim, LifeLimit):
+            what = (f"the {lim.label} limit (an equivalent spot temperature of "
+                    f"{lim.temperature_C:.4g} °C)")
+        elif lim.origin == "case":
+            what = f"limits.{lim.name}_C = {lim.value:g}"
+        else:
+            what = f"the default {lim.label} limit {lim.value:.4g} °C"
+        out.append(f"{what}: at or below the initial temperature {T0:g} °C, so no positive "
+                   "power can meet it: `run` reports it broken (exit status 3) and `rate` "
+                   "refuses the case")
+    return out
 
 
 def figures(case, prep) -> list[str]:

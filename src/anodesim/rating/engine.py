@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import life
 from ..case import Case, interfaces_of, regions_of
-from ..limits import (SIGNED_LIMITS, FatigueLimit, LifeLimit, Limit, cooled_faces,
-                      limits_for)
+from ..limits import (SIGNED_LIMITS, FatigueLimit, Limit, cooled_faces, limits_for,
+                      rise_allowed)
 from ..response import ResponseError, StepResponse, _extreme
 
 
@@ -392,7 +392,7 @@ def sampled_pulses(pulses: int, m: int) -> np.ndarray:
 
 def engine_head(lim: Limit) -> float:
     """The rise (K, or µm of drift) a limit allows in the engine's linear terms."""
-    return lim.temperature_rise if isinstance(lim, LifeLimit) else lim.allowed_rise
+    return rise_allowed(lim)
 
 
 class _DriftProbe:
