@@ -270,6 +270,39 @@ def test_runaway_step_count_is_refused(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_long_pulse_train_names_the_segments_not_max_step(tmp_path, capsys):
+    """A pulse train's steps are held short by its segments (each restarts at initial_step_s
+    and takes at least steps_per_segment steps): the refusal names the pulses, the steps a
+    segment takes and the keys that help, not time.max_step_s, which changes nothing; the
+    cost warning of a train that fits gives the same advice."""
+    train = {"kind": "pulse_train", "pulses": 20000, "on_s": 0.005, "off_s": 0.005,
+             "duration_s": None}
+    for time in ({"initial_step_s": 1e-6}, {"initial_step_s": 1e-6, "max_step_s": 1000.0}):
+        path = write_toml(tmp_path / "case.toml", reflection(loading=train, time=time))
+        assert main(["check", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        # 76 steps a 5 ms segment (40, and 36 growing from 1 µs): 40,000 × 76
+        assert err == ("anodesim: error: loading.pulses = 20000: 40,000 pulses and pauses would "
+                       "take at least 3,040,000 time steps, more than the 1,000,000 a run may "
+                       "take (about 76 each: time.steps_per_segment = 40, plus the steps "
+                       "growing from time.initial_step_s = 1e-06 after each switch); expected "
+                       "at most 6,578 pulses, a smaller time.steps_per_segment or a larger "
+                       "time.initial_step_s, or `anodesim rate` for the periodic state of an "
+                       "endless train"), err
+    # the limit named holds: 6,578 pulses fit, and the cost warning does not suggest max_step_s
+    path = write_toml(tmp_path / "case.toml", reflection(
+        loading={**train, "pulses": 6578}, time={"initial_step_s": 1e-6}))
+    from anodesim import cost
+    from anodesim.case import load
+    from anodesim.resolve import prepare
+
+    c = load(path)
+    prep = prepare(c)
+    assert len(prep.steps) <= 1_000_000
+    remedy = cost.step_remedy(c, prep)
+    assert "steps_per_segment" in remedy and "max_step_s" not in remedy
+
+
 @pytest.mark.parametrize("change,message", [
     ({"probes": {"deep": {"r_mm": 0.0, "depth_mm": 50.0}}}, "probes.deep"),
     ({"geometry": {"anode_length_mm": 5.0, "insert_thickness_mm": 0.005},

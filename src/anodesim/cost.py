@@ -140,6 +140,9 @@ class Cost:
     memory_mib: float
     machine_factor: float
     solver_path: str = "lu"
+    #: what shortens the schedule's steps: most of them at time.max_step_s, or (a pulse
+    #: train, a schedule of many segments) held short by their segments
+    step_remedy: str = "shorten the schedule or raise time.max_step_s"
 
     def warnings(self) -> list[str]:
         """Warnings with a suggestion, above a minute or 4 GiB."""
@@ -148,8 +151,7 @@ class Cost:
             out.append(f"this case is expensive (about {_duration(self.wall_s)}, "
                        f"{self.memory_mib / 1024:.1f} GiB): coarsen the mesh ([mesh]: larger "
                        "spot_fraction or growth, or max_size_mm; a user's mesh in its "
-                       "mesher), shorten the schedule or raise time.max_step_s, or check "
-                       "the spot size's unit")
+                       f"mesher), {self.step_remedy}, or check the spot size's unit")
         return out
 
 
@@ -370,7 +372,24 @@ def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
     factor = machine_timing() / _coefficients(dim, path)["timing"]
     wall = factor * fitted_seconds(dim, path, cells, dofs, steps, solves) + STARTUP_S
     return Cost(dim, cells, dofs, steps, solves, wall, memory_mib(dim, path, cells), factor,
-                path)
+                path, step_remedy(case, prep))
+
+
+def step_remedy(case: Case, prep) -> str:
+    """How to take fewer time steps: a larger time.max_step_s if most steps are at it;
+    otherwise the segments hold them short (each restarts at time.initial_step_s and takes
+    at least time.steps_per_segment steps), and max_step_s changes nothing."""
+    from .resolve import time_steps
+
+    if not prep.steps:
+        return "shorten the schedule or raise time.max_step_s"
+    dt_max = time_steps(case, prep.spot, prep.mats)[1]
+    at_max = sum(1 for s in prep.steps if s.dt >= dt_max * (1 - 1e-9))
+    if 2 * at_max >= len(prep.steps):
+        return "shorten the schedule or raise time.max_step_s"
+    fewer = "fewer pulses (`anodesim rate` rates an endless train)" \
+        if case.loading.kind == "pulse_train" else "fewer segments"
+    return f"take {fewer}, a smaller time.steps_per_segment or a larger time.initial_step_s"
 
 
 def _coefficients(dim: int, path: str) -> dict:

@@ -148,9 +148,62 @@ def plan_steps(case: Case, spot: Spot, mats) -> list:
                     save_times(case), max_steps=MAX_STEPS,
                     steps_per_segment=case.time.steps_per_segment)
     except ValueError:
-        raise CaseError(f"time.max_step_s = {dt_max:g}: the schedule would take more than "
-                        f"{MAX_STEPS:,} steps; expected a larger max_step_s or "
-                        "initial_step_s") from None
+        raise _too_many_steps(case, dt0, dt_max) from None
+
+
+def _too_many_steps(case: Case, dt0: float, dt_max: float) -> CaseError:
+    """Why a schedule needs more than MAX_STEPS steps, naming the setting that binds.
+
+    Every segment (a pulse, a pause) restarts at the initial step and takes at least
+    time.steps_per_segment steps, whatever time.max_step_s: the segments are counted with
+    no max_step first (one small plan per distinct duration). Only if they fit is the
+    max_step (or the save times landed on) what binds.
+
+    Args:
+        case: the case.
+        dt0: initial step after each switch (s).
+        dt_max: largest step (s).
+    """
+    ts, segs = case.time, case.loading.segments
+    cache: dict[float, int] = {}
+
+    def least(duration: float) -> int:
+        if duration not in cache:
+            try:
+                cache[duration] = len(plan(Schedule(((duration, 0.0),)), dt0, math.inf,
+                                           ts.steps_per_doubling, max_steps=MAX_STEPS,
+                                           steps_per_segment=ts.steps_per_segment))
+            except ValueError:
+                cache[duration] = MAX_STEPS + 1
+        return cache[duration]
+
+    total = counted = 0
+    for d, _ in segs:
+        total, counted = total + least(d), counted + 1
+        if total > MAX_STEPS and len(cache) > 8:  # many durations: enough counted
+            break
+    if total <= MAX_STEPS:  # the segments fit: the step size (or the save times) binds
+        if ts.max_step_s is not None:
+            return CaseError(f"time.max_step_s = {dt_max:g}: the schedule would take more "
+                             f"than {MAX_STEPS:,} steps; expected a larger max_step_s")
+        return CaseError(f"output.save_times_s: the schedule with {len(save_times(case)):,} "
+                         f"save times would take more than {MAX_STEPS:,} steps; expected "
+                         "fewer save times")
+    auto = " (automatic)" if ts.initial_step_s is None else ""
+    why = (f"about {total / counted:.0f} each: time.steps_per_segment = "
+           f"{ts.steps_per_segment}, plus the steps growing from time.initial_step_s = "
+           f"{dt0:.3g}{auto} after each switch")
+    remedy = "a smaller time.steps_per_segment or a larger time.initial_step_s"
+    pulses = sum(1 for _, p in segs if p > 0)
+    if case.loading.kind == "pulse_train" and pulses and counted == len(segs):
+        return CaseError(
+            f"loading.pulses = {pulses}: {len(segs):,} pulses and pauses would take at least "
+            f"{total:,} time steps, more than the {MAX_STEPS:,} a run may take ({why}); "
+            f"expected at most {int(pulses * MAX_STEPS / total):,} pulses, {remedy}, or "
+            "`anodesim rate` for the periodic state of an endless train")
+    return CaseError(
+        f"loading: {len(segs):,} segments would take more than {MAX_STEPS:,} time steps "
+        f"({why}); expected fewer segments, {remedy}")
 
 
 @dataclass
