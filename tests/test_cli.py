@@ -179,6 +179,24 @@ def _closed_pipe() -> int:
     return write
 
 
+def test_json_files_hold_no_infinity_or_nan_tokens(tmp_path):
+    """An infinite or NaN number is written as null (an unlimited life already was), never
+    as Infinity or NaN, which are not JSON (a 1e308 s load wrote "deposited_energy_J":
+    Infinity into summary.json); finite numbers, numpy's float64 included, are kept."""
+    from anodesim import output
+
+    data = {"energy_J": float("inf"), "rows": [1.5, float("nan"), np.float64(-np.inf)],
+            "pair": (np.float64(2.0), -float("inf")), "nested": {"n": 3, "s": "inf"}}
+    output.write_json(tmp_path / "x.json", data)
+
+    def refuse(token):
+        raise AssertionError(f"{token} written")
+
+    got = json.loads((tmp_path / "x.json").read_text(), parse_constant=refuse)
+    assert got == {"energy_J": None, "rows": [1.5, None, None], "pair": [2.0, None],
+                   "nested": {"n": 3, "s": "inf"}}
+
+
 def test_a_reader_that_leaves_does_not_end_the_run(tmp_path):
     """`anodesim run CASE 2>&1 | head -1`: once the reader has gone, the progress lines are
     dropped and the run finishes every file, with its own exit status. It used to be killed

@@ -236,6 +236,25 @@ def test_pauses_inside_a_schedule_stay_valid():
      "materials.override.target.nu_1 = 0.5: expected a Poisson ratio in (0, 0.5)"),
     (lambda d: d["materials"].update(override={"target": {"nu_1": 0.7}}),
      "materials.override.target.nu_1 = 0.7: expected a Poisson ratio in (0, 0.5)"),
+    # exit 0 with numpy's overflow warning, and summary.json's deposited energy Infinity
+    (lambda d: d["loading"].update(duration_s=1e308),
+     "loading.duration_s = 1e+308: expected a duration in s from 1e-12 to 1e+06 (11.6 days)"),
+    (lambda d: d.update(loading={"kind": "pulse_train", "pulses": 3, "on_s": 1e-300,
+                                 "off_s": 0.01}),
+     "loading.on_s = 1e-300: expected a pulse length in s from 1e-12 to 1e+06"),
+    (lambda d: d.update(loading={"kind": "pulse_train", "pulses": 3, "on_s": 0.01,
+                                 "off_s": 1e7}),
+     "loading.off_s = 10000000.0: expected a pause in s from 1e-12 to 1e+06 (11.6 days), or 0"),
+    (lambda d: d.update(loading={"kind": "pulse_train", "pulses": 3, "period_s": 1e300,
+                                 "duty_cycle": 0.5}),
+     "loading.period_s = 1e+300: expected a period in s from 1e-12 to 1e+06 (11.6 days) (or "
+     "give on_s and off_s)"),
+    (lambda d: d.update(loading={"kind": "pulse_train", "pulses": 3, "on_s": 0.01,
+                                 "off_s": 0.01, "cool_down_s": 1e308}),
+     "loading.cool_down_s = 1e+308: expected a cooling time in s from 1e-12"),
+    (lambda d: d.update(rating={"exposure_s": [1e-3, 1e308]}),
+     "rating.exposure_s = [0.001, 1e+308]: expected [shortest, longest] loading times in s up "
+     "to 1e+06"),
 ])
 def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, change, message):
     """Bad input found by an audit of the command line (2026-12-04) that check accepted:
@@ -334,6 +353,18 @@ def test_a_limit_below_the_initial_temperature_is_valid_and_check_warns(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("anodesim: limit broken: heat_sink reached")
     assert (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_a_segments_duration_is_bounded_too():
+    """As a continuous load's and a pulse train's spans (above): a [[loading.segment]]'s."""
+    d = reflection(beam={"power_W": None}, loading={"kind": "segments", "duration_s": None,
+                                                    "segment": [{"duration_s": 0.01,
+                                                                 "power_W": 10.0},
+                                                                {"duration_s": 1e308,
+                                                                 "power_W": 0.0}]})
+    with pytest.raises(CaseError, match=r"^loading\.segment\[1\]\.duration_s = 1e\+308: "
+                       r"expected a duration in s from 1e-12 to 1e\+06 \(11\.6 days\)$"):
+        from_dict(d)
 
 
 @pytest.mark.parametrize("change, message", [

@@ -11,6 +11,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import platform
 import re
@@ -183,8 +184,23 @@ def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(
 
 
 def write_json(path: Path, data: dict, durable: bool = False) -> None:
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n",
-                 durable)
+    """Write data as JSON atomically. An infinite or NaN number is written as null (as the
+    unlimited lives of summary.json already are, limits._finite), never as the tokens
+    Infinity or NaN, which are not JSON and which other readers refuse."""
+    atomic_write(path, json.dumps(json_safe(data), indent=2, sort_keys=False, default=str,
+                                  allow_nan=False) + "\n", durable)
+
+
+def json_safe(data):
+    """data with every non-finite float in its dicts, lists and tuples (numpy's float64
+    included: a float) replaced by None. (Other numpy scalars reach json's default, str.)"""
+    if isinstance(data, dict):
+        return {k: json_safe(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(v) for v in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    return data
 
 
 def provenance(comm_size: int = 1) -> dict:

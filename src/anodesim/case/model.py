@@ -343,6 +343,12 @@ class Probe:
 #: train takes at least two a pulse).
 MAX_STEPS = 1_000_000
 
+#: Time spans a case may give (s): a load, a pulse, a pause, a segment, a period, a rating
+#: chart's exposure. Below a picosecond the electrons' energy is not yet heat (electron-phonon
+#: coupling takes picoseconds); 1e6 s (11.6 days) is far past any anode's steady state (hours;
+#: loading.kind = "steady" gives it), and 1e308 s overflowed the deposited energy to inf.
+MIN_DURATION_S, MAX_DURATION_S = 1e-12, 1e6
+
 
 @dataclass(frozen=True)
 class TimeSettings:

@@ -13,7 +13,8 @@ from ..extra_focal import DEFAULT_DISTANCE_M, MODES as EXTRA_FOCAL_MODES
 from ..frames import ENTRIES, textbook
 from ..spot_sizes import DEFINITIONS as SIZE_DEFINITIONS, conversion_factor
 from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSING_SIZES,
-                    LOADING_KINDS, MAX_STEPS, PROBE_QUANTITIES, ROUND_SPOTS, SPOT_SHAPES,
+                    LOADING_KINDS, MAX_DURATION_S, MAX_STEPS, MIN_DURATION_S,
+                    PROBE_QUANTITIES, ROUND_SPOTS, SPOT_SHAPES,
                     USER_GEOMETRIES,
                     ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
                     Materials, MeshSettings, Output, PointingDrift, Probe,
@@ -412,7 +413,7 @@ def _loading(root: _Section, beam: Beam) -> Loading:
     if kind == "steady":
         segments: list[tuple[float, float]] = []
     elif kind == "continuous":
-        segments = [(sec.number("duration_s", positive=True), P)]
+        segments = [(_duration(sec, "duration_s"), P)]
     elif kind == "pulse_train":
         # a run takes at most MAX_STEPS steps, two a pulse at the least: a larger count was
         # built into a list first (9e18 pulses: 21 GB, then the out-of-memory killer)
@@ -426,11 +427,10 @@ def _loading(root: _Section, beam: Beam) -> Loading:
                 raise CaseError(f"loading.{both[0]}: given together with loading.{given}; "
                                 "expected either on_s and off_s, or period_s and duty_cycle "
                                 "(they exclude each other)")
-            on = sec.number("on_s", positive=True)
-            off = sec.number("off_s", nonneg=True)
+            on = _duration(sec, "on_s", "a pulse length")
+            off = _duration(sec, "off_s", "a pause", zero=True)
         else:
-            period = sec.number("period_s", positive=True,
-                                expected="a positive period (or give on_s and off_s)")
+            period = _duration(sec, "period_s", "a period", hint=" (or give on_s and off_s)")
             duty = sec.number("duty_cycle", positive=True, hi=1.0,
                               expected="a duty cycle in (0, 1]")
             on, off = duty * period, (1.0 - duty) * period
@@ -440,7 +440,7 @@ def _loading(root: _Section, beam: Beam) -> Loading:
             if off > 0:
                 segments.append((off, 0.0))
         if sec.has("cool_down_s"):
-            segments.append((sec.number("cool_down_s", positive=True), 0.0))
+            segments.append((_duration(sec, "cool_down_s", "a cooling time"), 0.0))
     else:  # segments
         raw = sec.raw("segment", expected="a list of [[loading.segment]] tables")
         if not isinstance(raw, list) or not raw:
@@ -448,11 +448,31 @@ def _loading(root: _Section, beam: Beam) -> Loading:
         segments = []
         for i, item in enumerate(raw):
             s = _Section(item, f"loading.segment[{i}]")
-            segments.append((s.number("duration_s", positive=True), _power_W(s)))
+            segments.append((_duration(s, "duration_s"), _power_W(s)))
             s.close()
         _check_segments_power(root, beam, max(p for _, p in segments))
     sec.close()
     return Loading(kind, tuple(segments))
+
+
+def _duration(sec: _Section, key: str, what: str = "a duration", *, zero: bool = False,
+              hint: str = "") -> float:
+    """A time span of the schedule (s): from MIN_DURATION_S to MAX_DURATION_S, or 0 where
+    zero is allowed (a pulse train without pauses).
+
+    Args:
+        sec: the table.
+        key: the key (a required one).
+        what: what the span is, for the message ("a pause").
+        zero: 0 is allowed too.
+        hint: appended to what was expected.
+    """
+    expected = (f"{what} in s from {MIN_DURATION_S:g} to {MAX_DURATION_S:g} (11.6 days)"
+                + (", or 0" if zero else "") + hint)
+    v = sec.number(key, nonneg=True, hi=MAX_DURATION_S, expected=expected)
+    if v < MIN_DURATION_S and not (zero and v == 0):
+        raise _fail(sec._key(key), v, expected)
+    return v
 
 
 def _check_segments_power(root: _Section, beam: Beam, top_W: float) -> None:
@@ -652,8 +672,9 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
         (on, _), (off, _) = loading.segments[:2]
         d = RatingSettings(period_s=on + off, duty_cycle=on / (on + off))
     sec = root.section("rating", {})
-    exposure = _numbers(sec, "exposure_s", d.exposure_s, 0.0, math.inf,
-                        "[shortest, longest] loading times in s, shortest < longest")
+    exposure = _numbers(sec, "exposure_s", d.exposure_s, 0.0, MAX_DURATION_S,
+                        f"[shortest, longest] loading times in s up to {MAX_DURATION_S:g}, "
+                        "shortest < longest")
     if len(exposure) != 2 or exposure[0] >= exposure[1]:
         raise _fail("rating.exposure_s", list(exposure),
                     "[shortest, longest] loading times in s, shortest < longest")
@@ -662,13 +683,14 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
         exposure_points=sec.integer("exposure_points", d.exposure_points, minimum=2,
                                     maximum=1000),
         preload_W=sec.number("preload_W", d.preload_W, nonneg=True),
-        period_s=sec.number("period_s", d.period_s, positive=True),
+        period_s=sec.number("period_s", d.period_s, positive=True, hi=MAX_DURATION_S,
+                            expected=f"a positive period in s up to {MAX_DURATION_S:g}"),
         duty_cycles=_numbers(sec, "duty_cycles", d.duty_cycles, 0.0, 1.0,
                              "a non-empty list of duty cycles in (0, 1]"),
         duty_cycle=sec.number("duty_cycle", d.duty_cycle, positive=True, hi=1.0,
                               expected="a duty cycle in (0, 1]"),
-        periods_s=_numbers(sec, "periods_s", d.periods_s, 0.0, math.inf,
-                           "a non-empty list of periods in s"),
+        periods_s=_numbers(sec, "periods_s", d.periods_s, 0.0, MAX_DURATION_S,
+                           f"a non-empty list of periods in s up to {MAX_DURATION_S:g}"),
     )
     sec.close()
     return out
