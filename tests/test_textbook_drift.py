@@ -208,6 +208,30 @@ def test_drift_table_rows_are_the_runs_drift(tmp_path, capsys):
     assert all(float(r["shift_x_um"]) == 0.0 for r in rows)
 
 
+def test_drift_table_keeps_the_files_order_and_repeats(tmp_path):
+    """A source position per projection: the rows follow the schedule file line by line,
+    out of order and repeated as given (they were sorted and de-duplicated, so a file of
+    3, 1, 2 gave the rows of 1, 2, 3 and a file of 1, 1 one row); a repeated time gives the
+    same row, t = 0 no drift, and the drift at 0.1 s is not the one at 0.02 s."""
+    from anodesim.cli.drift_table import parse_schedule
+
+    for text, times in (("3\n1\n2\n", [3.0, 1.0, 2.0]), ("1\n1\n", [1.0, 1.0]),
+                        ("time_s,angle\n2,0\n0,90\n2,180\n", [2.0, 0.0, 2.0])):
+        f = tmp_path / "times.csv"
+        f.write_text(text)
+        assert parse_schedule(str(f), 5.0) == times
+    path = _table_case(tmp_path)
+    f = tmp_path / "projections.csv"
+    f.write_text("0.1\n0.02\n0\n0.02\n")
+    out = tmp_path / "table.csv"
+    assert main(["drift-table", str(path), "--schedule", str(f), "-o", str(out), "-q"]) == 0
+    with open(out) as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    assert [float(r["time_s"]) for r in rows] == [0.1, 0.02, 0.0, 0.02]
+    assert rows[1] == rows[3] and float(rows[2]["shift_z_um"]) == 0.0
+    assert abs(float(rows[0]["shift_z_um"])) > abs(float(rows[1]["shift_z_um"])) > 0
+
+
 @pytest.mark.parametrize("schedule,message", [
     ("0:0.5:0.1", "--schedule: time 0.2 s: expected a time in [0, 0.1] s"),
     ("0:0.1:0", "--schedule = '0:0.1:0': expected START:STOP:STEP with STEP > 0"),

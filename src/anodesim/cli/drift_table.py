@@ -36,7 +36,9 @@ def add_args(p) -> None:
 
 
 def parse_schedule(text: str, end_s: float) -> list[float]:
-    """The schedule's times (s), sorted, each in [0, end_s].
+    """The schedule's times (s), each in [0, end_s], in the order given and with its
+    repeats: a row per projection, so that the table's rows line up with the projections
+    (a scan that goes back, or takes two projections at one time, has them too).
 
     Raises:
         CaseError: an unreadable schedule or a time outside the case's loading.
@@ -79,7 +81,7 @@ def parse_schedule(text: str, end_s: float) -> list[float]:
         if not (math.isfinite(t) and -1e-12 <= t <= end_s * (1 + 1e-9)):
             raise CaseError(f"--schedule: time {t:g} s: expected a time in [0, {end_s:g}] s "
                             "(the case's loading)")
-    return sorted(set(max(t, 0.0) for t in times))
+    return [max(t, 0.0) for t in times]
 
 
 def drift_table(args) -> int:
@@ -100,7 +102,7 @@ def drift_table(args) -> int:
     output_folder(dest.parent)  # writable: bad input before the run, not after it
     prep = resolve.prepare(case)
     dmap = DriftMap.for_case(case, prep.lay)  # bad geometry: one line before any solve
-    positive = tuple(t for t in times if t > 0)
+    positive = tuple(sorted({t for t in times if t > 0}))  # the run's save times
     res = None
     if positive:
         res = run(dc.replace(case, output=dc.replace(case.output, save_times_s=positive,
