@@ -314,6 +314,41 @@ def test_list_and_task_id(tmp_path, capsys):
 
 
 
+def test_a_probe_outside_the_body_is_invalid_in_the_list_and_the_table(tmp_path, capsys):
+    """`check` refuses a probe outside the body; --list called such a case "to run" (it then
+    failed at run time) and --collect "pending". Now --list says invalid and why, and the
+    table of a study not run yet has the row its run gives (failed, and why); the case id
+    stays the resolved case's. --collect into a folder that holds no study refuses (it wrote
+    a study folder of pending rows, exit 0)."""
+    base = write_toml(tmp_path / "base.toml", small_block(
+        probes={"below": {"r_mm": 0.0, "depth_mm": 0.1}}))
+    s = tmp_path / "s.toml"
+    s.write_text('case = "base.toml"\n[axes]\n"probes.below.depth_mm" = [0.1, 50.0]\n')
+    assert main(["check", str(base)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    why = "probes.below: (r_mm = 0, depth_mm = 50) is outside the mesh"
+    assert "to run" in listed[0] and "invalid" in listed[1] and why in listed[1], listed
+    st = study_mod.load(s)
+    assert st.points[1].id == study_mod.spec._point_id(
+        anodesim.from_dict(st.points[1].data, st.points[1].base_dir), {"run": True, "rate": []})
+    # --collect on a folder that never held the study: one line, exit 2, nothing written
+    assert main(["sweep", str(s), "-o", str(out), "--collect"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"anodesim: error: --collect: {out} holds no study (no study.json); "
+                   "expected the folder of a study that has run (without --collect the "
+                   "sweep runs it there)"), err
+    assert not out.exists()
+    # a study folder none of whose cases has finished: pending, and the invalid one failed
+    study_mod.open_folder(st, out)
+    assert main(["sweep", str(out), "--collect", "-q"]) == 1
+    rows = read_table(out / "results.csv")
+    assert [r["status"] for r in rows] == ["pending", "failed"]
+    assert rows[0]["error"] == "" and rows[1]["error"] == f"CaseError: {why}"
+
+
 def test_a_plot_naming_no_column_is_reported_even_when_quiet(tmp_path, capsys):
     # the columns depend on the case, so a [plot] y that names none shows only at the end;
     # -q silences progress, not this

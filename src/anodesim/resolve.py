@@ -16,7 +16,7 @@ import numpy as np
 from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
 from .case import ZERO_CELSIUS_K, Case, CaseError, faces_of, regions_of
-from .case.model import MAX_STEPS
+from .case.model import MAX_STEPS, USER_GEOMETRIES
 from .loading import Schedule, plan
 
 
@@ -405,6 +405,24 @@ def _check_probes(case: Case, lay) -> None:
     for i, x in enumerate(probe_points(case, lay)):
         if not (lay.contains(x) if three_d else lay.contains(*x)):
             raise probe_outside(case, i)
+
+
+def check_probes_inside(case: Case) -> None:
+    """What prepare (and so `check`) finds of the probes, without the electron tables and
+    the time plan: a probe outside the body of a parametric geometry, against its outline
+    (microseconds a case; a sweep's --list and its cases' validation use it). A user mesh's
+    or a CAD part's probes are left to prepare, whose layout reads the file.
+
+    Raises:
+        CaseError: a probe lies outside the body (or the layout refuses the geometry).
+    """
+    if not case.probes or case.geometry.kind in USER_GEOMETRIES:
+        return
+    if case.geometry.dim == 3:
+        lay = geometry.reflection3d.layout(case)
+    else:
+        lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)
+    _check_probes(case, lay)
 
 
 def _input_temperatures(case: Case) -> list[tuple[str, float]]:

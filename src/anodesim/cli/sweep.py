@@ -60,6 +60,9 @@ def sweep(args) -> int:
     if args.task_id is not None and not 0 <= args.task_id < len(st.points):
         raise CaseError(f"--task-id {args.task_id}: expected a case index from 0 to "
                         f"{len(st.points) - 1}")
+    if args.collect and not (out / "study.json").is_file():
+        raise CaseError(f"--collect: {out} holds no study (no study.json); expected the folder "
+                        "of a study that has run (without --collect the sweep runs it there)")
     sweep.open_folder(st, out)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     if args.task_id is not None:

@@ -332,7 +332,8 @@ def _slurm_table(data: dict) -> dict:
 
 def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Point]:
     """Every combination of the axes (grid) or the axes in step (zip), with its case id;
-    a point whose case is invalid keeps the reason (its row says it when it runs)."""
+    a point whose case is invalid (bad input, or a probe outside the body) keeps the
+    reason (its row says it when it runs)."""
     count = math.prod(len(v) for v in axes.values()) if combine == "grid" else \
         max((len(v) for v in axes.values()), default=1)
     if count > MAX_CASES:
@@ -351,13 +352,29 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Poin
             if k != CASE_AXIS:
                 set_key(case_data, k, v)
         try:
-            pid, err = _point_id(case_mod.from_dict(case_data, bdir), task_spec), None
+            case = case_mod.from_dict(case_data, bdir)
         except CaseError as e:
             pid, err = _point_id(case_data, task_spec), str(e)
+        else:
+            pid, err = _point_id(case, task_spec), _probe_error(case)
         points.append(Point(i, inputs, case_data, bdir, pid, err))
     if points and all(p.error for p in points):
         raise CaseError(f"every case of the study is invalid; the first: {points[0].error}")
     return points
+
+
+def _probe_error(case) -> str | None:
+    """Why a valid case's probes fail as `check` finds it (a probe outside the body), or
+    None: without the electron tables or the time plan (microseconds a case), so that
+    --list calls it invalid and a sweep records it at once, not after starting the run.
+    The case id stays the resolved case's."""
+    from ..resolve import check_probes_inside
+
+    try:
+        check_probes_inside(case)
+    except CaseError as e:
+        return str(e)
+    return None
 
 
 def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:

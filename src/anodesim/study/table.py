@@ -85,10 +85,14 @@ def warm_up() -> None:
 
 def collect(study: Study, out: Path, parquet: bool = True) -> Table:
     """Rows of all cases (finished or not) in study order; writes results.csv atomically
-    (and results.parquet, with parquet and where pandas and pyarrow are installed)."""
+    (and results.parquet, with parquet and where pandas and pyarrow are installed). An
+    invalid case not run yet has the row its run would give (failed, and why), not
+    pending: running it changes nothing."""
     rows, outputs = [], []
     for p in study.points:
-        stored = result_of(out, p) or {"status": "pending", "error": ""}
+        stored = result_of(out, p) or (
+            {"status": "failed", "error": f"CaseError: {p.error}"} if p.error
+            else {"status": "pending", "error": ""})
         row = {**stored, "index": p.index, "id": p.id, **p.inputs}
         if row["status"] == "ok":
             for k, v in summary_columns(out / "cases" / p.id / "summary.json").items():
