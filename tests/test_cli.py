@@ -92,6 +92,28 @@ def test_console_script_help():
     assert r.returncode == 0 and "run" in r.stdout
 
 
+@pytest.mark.parametrize("argv, opening", [
+    (["--help"], "Simulate the heating of an X-ray tube anode: run a case,"),
+    (["drift-table", "--help"], "Run a case (with [mounts] and [drift]) at the times of a "
+                                "scan schedule"),
+])
+def test_help_describes_the_command_in_whole_sentences(capsys, argv, opening):
+    """The top-level description was the module docstring's first line, cut mid-sentence
+    ("Command line: ``anodesim run CASE.toml [-o DIR]``, ``anodesim rate CASE.toml``,"), and
+    drift-table's was in reST markup: now whole sentences without double backticks, and the
+    top level lists the exit statuses below the commands."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    description = " ".join(text.split("\n\n")[1].split())
+    assert description.startswith(opening) and description.endswith("."), description
+    assert "``" not in text
+    if argv == ["--help"]:
+        assert " ".join(text.split()).endswith("130 interrupted, 143 terminated. --debug adds "
+                                               "a failure's traceback.")
+
+
 def test_run_with_drift_writes_drift_outputs(tmp_path):
     """Mounts and [drift] add drift columns (filled at the 20 default save times: this
     drift rises monotonically, so no extreme lies between them), the

@@ -39,6 +39,15 @@ COMMANDS = [  # (name, help); the handler is the function <name> of the module .
     ("materials", "list the material library"),
 ]
 
+#: What ``anodesim --help`` says above the commands (the module docstring's first line was
+#: cut mid-sentence, in reST markup), and below them.
+DESCRIPTION = ("Simulate the heating of an X-ray tube anode: run a case, rate its maximum safe "
+               "loading, sweep a study, check a case file, write a drift-correction table or "
+               "a report, list the materials. `anodesim COMMAND --help` tells more.")
+EPILOG = ("Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed, "
+          "2 bad input (one line naming the key, the value and what was expected; nothing "
+          "written), 130 interrupted, 143 terminated. --debug adds a failure's traceback.")
+
 #: Commands that do no MPI work: under a parallel launch rank 0 alone runs them (the others
 #: would print every line again and write the same files).
 SERIAL_COMMANDS = {"check", "report", "materials"}
@@ -71,7 +80,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     fraction of the time (benchmark: studies/benchmark_process.py). argv None: every module.
     """
     chosen = None if argv is None else _command_of(argv)
-    top = argparse.ArgumentParser(prog="anodesim", description=__doc__.split("\n")[0])
+    top = argparse.ArgumentParser(prog="anodesim", description=DESCRIPTION, epilog=EPILOG)
     top.add_argument("--version", action=_Version)
     top.add_argument("--debug", action="store_true",
                      help="show the traceback of a failure (also ANODESIM_DEBUG=1)")

@@ -23,7 +23,10 @@ import numpy as np
 from ..case import CaseError, load
 from ..output import output_folder
 
-DESCRIPTION = __doc__.split("\n\n")[0]
+DESCRIPTION = ("Run a case (with [mounts] and [drift]) at the times of a scan schedule and write "
+               "the predicted focal-spot position at each, a row per time in the schedule's "
+               "order, for reconstruction software that takes a source position per "
+               "projection.")
 
 
 def add_args(p) -> None:
