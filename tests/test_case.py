@@ -301,6 +301,12 @@ def test_long_pulse_train_names_the_segments_not_max_step(tmp_path, capsys):
     assert len(prep.steps) <= 1_000_000
     remedy = cost.step_remedy(c, prep)
     assert "steps_per_segment" in remedy and "max_step_s" not in remedy
+    # one load whose steps are still doubling: neither segments nor max_step_s help
+    one = load(write_toml(tmp_path / "one.toml", reflection()))
+    prep = prepare(one)
+    assert cost.step_remedy(one, prep) == ("shorten the schedule, take a larger "
+                                           "time.initial_step_s or a smaller "
+                                           "time.steps_per_doubling")
 
 
 @pytest.mark.parametrize("change,message", [

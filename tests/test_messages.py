@@ -167,8 +167,11 @@ def test_a_folder_holds_one_kind_of_result(tmp_path, capsys):
         anodesim.rate(path, run_dir, charts=("continuous",), confirm=False)
     stale = run_dir / "drift.png"  # a transient run's with a drift map, not this steady one's
     stale.write_bytes(b"old")
-    anodesim.run(path, run_dir, overwrite=True)
+    own = run_dir / "case.toml"  # run again from the folder's own copy of its case
+    own.write_text(path.read_text())
+    anodesim.run(own, run_dir, overwrite=True)
     assert not stale.exists() and (run_dir / "summary.json").is_file()
+    assert own.read_text() == path.read_text()  # an input: never removed
 
 
 def test_a_broken_limit_speaks_up(tmp_path, capsys):

@@ -347,6 +347,13 @@ def test_a_probe_outside_the_body_is_invalid_in_the_list_and_the_table(tmp_path,
     rows = read_table(out / "results.csv")
     assert [r["status"] for r in rows] == ["pending", "failed"]
     assert rows[0]["error"] == "" and rows[1]["error"] == f"CaseError: {why}"
+    # an initial temperature outside the materials' data, as check finds it
+    hot = tmp_path / "hot.toml"
+    hot.write_text('case = "base.toml"\n[axes]\n"initial.temperature_C" = [30.0, -150.0]\n')
+    assert main(["sweep", str(hot), "-o", str(tmp_path / "hot"), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "to run" in listed[0] and "invalid" in listed[1], listed
+    assert "initial.temperature_C = -150: outside the data of" in listed[1], listed
 
 
 def test_a_plot_naming_no_column_is_reported_even_when_quiet(tmp_path, capsys):

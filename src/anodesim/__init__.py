@@ -67,16 +67,21 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
     from .simulation import run as _run
 
+    source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
     if out_dir is not None:
-        _claim(Path(out_dir), "run", overwrite, keep=[case.mesh.file, case.geometry.file])
+        _claim(Path(out_dir), "run", overwrite, [source, case.mesh.file, case.geometry.file],
+               kwargs.get("comm"))
     return _run(case, out_dir, **kwargs)
 
 
-def _claim(out, kind: str, overwrite: bool, keep) -> None:
+def _claim(out, kind: str, overwrite: bool, keep, comm) -> None:
     """Make out ready for a new run or rating of the Python API, as the command line does:
     refuse a folder of another kind of result, or an earlier one without overwrite; with
-    it, remove the earlier one's files (but not the inputs in keep)."""
+    it, remove the earlier one's files (rank 0 of comm, default COMM_WORLD, while the
+    others wait), but not the inputs in keep (the case file, a mesh to reuse)."""
+    from pathlib import Path
+
     from .case import CaseError
     from .output import output_folder, refuse_other_result
 
@@ -86,16 +91,21 @@ def _claim(out, kind: str, overwrite: bool, keep) -> None:
     if not overwrite:
         raise CaseError(f"out_dir {out}: holds an earlier {kind} ({earlier[1]}); expected a "
                         f"new or empty folder, or overwrite=True to replace that {kind}")
-    keep = [Path(f) for f in keep if f]
-    keep += [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # a mesh's sidecar
-    if kind == "run":
-        from .run_folder import remove_run
+    from mpi4py import MPI
 
-        remove_run(out, keep)
-    else:
-        from .rating.rate import remove_rating
+    comm = comm or MPI.COMM_WORLD
+    if comm.rank == 0:
+        keep = [Path(f) for f in keep if f]
+        keep += [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # its sidecar
+        if kind == "run":
+            from .run_folder import remove_run
 
-        remove_rating(out, keep)
+            remove_run(out, keep)
+        else:
+            from .rating.rate import remove_rating
+
+            remove_rating(out, keep)
+    comm.barrier()
 
 
 def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: bool = True,
@@ -125,9 +135,10 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     from . import _mpi  # noqa: F401
     from .rating import ResponseError, rate as _rate
 
+    source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
     if out_dir is not None:
-        _claim(Path(out_dir), "rating", overwrite, keep=[])
+        _claim(Path(out_dir), "rating", overwrite, [source], None)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
         return _rate(case, out_dir, charts, confirm=confirm, progress=say,

@@ -378,7 +378,8 @@ def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
 def step_remedy(case: Case, prep) -> str:
     """How to take fewer time steps: a larger time.max_step_s if most steps are at it;
     otherwise the segments hold them short (each restarts at time.initial_step_s and takes
-    at least time.steps_per_segment steps), and max_step_s changes nothing."""
+    at least time.steps_per_segment steps), and max_step_s changes nothing; or, one load
+    whose steps are still doubling, the first step and the doubling."""
     from .resolve import time_steps
 
     if not prep.steps:
@@ -387,8 +388,13 @@ def step_remedy(case: Case, prep) -> str:
     at_max = sum(1 for s in prep.steps if s.dt >= dt_max * (1 - 1e-9))
     if 2 * at_max >= len(prep.steps):
         return "shorten the schedule or raise time.max_step_s"
-    fewer = "fewer pulses (`anodesim rate` rates an endless train)" \
-        if case.loading.kind == "pulse_train" else "fewer segments"
+    if case.loading.kind == "pulse_train":
+        fewer = "fewer pulses (`anodesim rate` rates an endless train)"
+    elif len(case.loading.segments) > 1:
+        fewer = "fewer segments"
+    else:  # one load, its steps still doubling from the first: the doubling sets them
+        return ("shorten the schedule, take a larger time.initial_step_s or a smaller "
+                "time.steps_per_doubling")
     return f"take {fewer}, a smaller time.steps_per_segment or a larger time.initial_step_s"
 
 

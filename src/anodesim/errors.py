@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import sys
+import threading
 import time
 
 
@@ -64,7 +65,7 @@ def termination_requested(comm) -> bool:
 @contextlib.contextmanager
 def signals_held():
     """Hold Ctrl-C (SIGINT) and SIGTERM back until the block ends, then act on the first
-    one as its handler would have (KeyboardInterrupt, Terminated, or the default action).
+    one as its handler would have (KeyboardInterrupt, Terminated, a noted request).
 
     For code that calls back into Python from C: gmsh's mesh-size callback, dolfinx's
     markers and interpolations. Python runs a signal's handler at the next bytecode, which
@@ -72,11 +73,12 @@ def signals_held():
     meaningless element size and meshes on (a coarser mesh, a run with wrong temperatures
     that ends "complete", the signal lost); nanobind may end the process (std::terminate).
     The block is finished first: an interrupt during meshing takes effect when the mesh
-    is done. Nested blocks, a thread other than the main one, and a signal ignored
-    (SIG_IGN) are left as they are.
+    is done; a second Ctrl-C ends the process at once (the default action, no summary).
+    Only Python handlers are held: a signal left to its default action or to a C handler
+    (PETSc's) runs no Python and is left alone, as are nested blocks and threads other
+    than the main one.
     """
     import signal
-    import threading
 
     if _HELD["active"] or threading.current_thread() is not threading.main_thread():
         yield
@@ -84,26 +86,31 @@ def signals_held():
     caught: list[int] = []
 
     def note(signum, frame):
+        if signum == signal.SIGINT and signal.SIGINT in caught:  # pressed again: now
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGINT)
         caught.append(signum)
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         handler = signal.getsignal(sig)
-        if handler is not signal.SIG_IGN and handler is not None:
+        if callable(handler):
             previous[sig] = signal.signal(sig, note)
     _HELD["active"] = True
     try:
         yield
     finally:
-        _HELD["active"] = False
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # restored with both blocked: a signal between two restorations would raise out
+        # of this loop and leave the other on `note` for good
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, previous)
+        try:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            _HELD["active"] = False
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if caught:
-            sig, handler = caught[0], previous[caught[0]]
-            if callable(handler):
-                handler(sig, None)  # raises (KeyboardInterrupt, Terminated) or notes it
-            else:  # SIG_DFL: the default action, now that the handler is back
-                signal.raise_signal(sig)
+            previous[caught[0]](caught[0], None)  # raises (KeyboardInterrupt, Terminated)
 
 
 _HELD = {"active": False}

@@ -277,7 +277,7 @@ def prepare(case: Case) -> Prepared:
             the body, the schedule needs more than MAX_STEPS steps, or a reused mesh does not
             belong to this geometry.
     """
-    _check_input_temperatures(case)
+    check_input_temperatures(case)
     mats = region_materials(case)
     lay, spot, zone_depth = _layout_and_spot(case, mats)
     eta = backscatter_fraction(case, mats, spot)
@@ -444,7 +444,7 @@ _MELTING_WORDS = {"melting point": "melting point", "solidus": "solidus",
                   "decomposition": "decomposition temperature", "end of data": "end of the data"}
 
 
-def _check_input_temperatures(case: Case) -> None:
+def check_input_temperatures(case: Case) -> None:
     """Every temperature the case gives (_input_temperatures) must lie inside the data of
     every material of the case, at most its melting point: the body starts at the initial
     temperature and, wherever it is not heated, relaxes towards the faces' and the

@@ -243,35 +243,45 @@ class Simulation:
                 # the run is kept. A failure every rank met (all_ranks_failed) is written
                 # like a serial one.
                 if status != "failed" or self.comm.size == 1 or every_rank:
-                    run_folder.close_fields(self, self._vtx, status == "complete")
-                    timing = self._timing(started, t_solve)
-                    result = self.result(status, error, timing, start_utc)
+                    held = None
+                    try:  # the result first, whole (collective); an interrupt after it
+                        with signals_held():
+                            run_folder.close_fields(self, self._vtx, status == "complete")
+                            timing = self._timing(started, t_solve)
+                            result = self.result(status, error, timing, start_utc)
+                    except KeyboardInterrupt as e:
+                        held = e
                     if self.out is not None and self.rows:
-                        # a failed run's own error is the one reported, not its figures'
-                        with contextlib.suppress(FigureFailure) if status == "failed" else \
-                                contextlib.nullcontext():
-                            try:
+                        try:
+                            if held is not None:
+                                raise held
+                            # a failed run's own error is the one reported, not its figures'
+                            with contextlib.suppress(FigureFailure) if status == "failed" \
+                                    else contextlib.nullcontext():
                                 run_folder.write(self, result, plot)
-                            except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: files missing
-                                if status == "complete" and self.rank0:
-                                    self._outputs_interrupted(e, timing, start_utc)
-                                raise
+                        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: files missing
+                            if status == "complete" and self.rank0:
+                                self._outputs_interrupted(result, e)
+                            raise
+                    elif held is not None:
+                        raise held
         finally:
             if plot is not None:
                 plot.close()
         return result
 
-    def _outputs_interrupted(self, e: KeyboardInterrupt, timing: dict, start_utc: str
-                             ) -> None:
+    def _outputs_interrupted(self, result: RunResult, e: KeyboardInterrupt) -> None:
         """A run stopped while its files were written (the figures, mostly): its time series
         and a summary that says so, "failed" (a folder that claimed "complete" would be
-        reported and refused as a finished run, with figures missing)."""
+        reported and refused as a finished run, with figures missing). Rank 0, with no
+        collective call: the other ranks may have left."""
         from . import run_folder
 
         why = f"{_failure(e)}, while the output files were written; the time series and " \
             "results are complete, the figures may be missing (run again with --overwrite)"
-        run_folder.write_series_and_summary(self, self.result("failed", why, timing,
-                                                              start_utc))
+        with signals_held():  # a second Ctrl-C waits for these two files
+            run_folder.write_series_and_summary(
+                self, dc.replace(result, status="failed", error=why))
 
     def _timing(self, started: float, t_solve: float) -> dict:
         solve_s = time.perf_counter() - t_solve

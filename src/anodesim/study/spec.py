@@ -356,22 +356,23 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Poin
         except CaseError as e:
             pid, err = _point_id(case_data, task_spec), str(e)
         else:
-            pid, err = _point_id(case, task_spec), _probe_error(case)
+            pid, err = _point_id(case, task_spec), _invalid_before_run(case)
         points.append(Point(i, inputs, case_data, bdir, pid, err))
     if points and all(p.error for p in points):
         raise CaseError(f"every case of the study is invalid; the first: {points[0].error}")
     return points
 
 
-def _probe_error(case) -> str | None:
-    """Why a valid case's probes fail as `check` finds it (a probe outside the body), or
-    None: without the electron tables or the time plan (microseconds a case), so that
-    --list calls it invalid and a sweep records it at once, not after starting the run.
-    The case id stays the resolved case's."""
-    from ..resolve import check_probes_inside
+def _invalid_before_run(case) -> str | None:
+    """Why a valid case fails as `check` finds it without the electron tables or the time
+    plan (microseconds a case): a probe outside the body, a temperature outside the
+    materials' data; or None. So --list calls it invalid and a sweep records it at once,
+    not after starting the run. The case id stays the resolved case's."""
+    from ..resolve import check_input_temperatures, check_probes_inside
 
     try:
         check_probes_inside(case)
+        check_input_temperatures(case)
     except CaseError as e:
         return str(e)
     return None
