@@ -401,7 +401,11 @@ def _failure(e: BaseException) -> str:
     from .materials import OutOfRangeError
     from .thermal import SolverError
 
-    return str(e) if isinstance(e, (SolverError, OutOfRangeError)) else f"{type(e).__name__}: {e}"
+    if isinstance(e, (SolverError, OutOfRangeError)):
+        return str(e)
+    text = str(e) or ("interrupted (Ctrl-C or SIGINT)" if isinstance(e, KeyboardInterrupt)
+                      else "no message")
+    return f"{type(e).__name__}: {text}"
 
 
 def build_problem(case: Case, prep, comm, out: Path | None = None):
