@@ -90,4 +90,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the usage, not a run
+        print(__doc__)
+        sys.exit(0)
     sys.exit(main())

@@ -496,3 +496,31 @@ def test_sigterm_while_meshing_or_drawing_ends_the_run_and_says_so(tmp_path, whe
     rows = [x for x in (out / "timeseries.csv").read_text().splitlines()
             if x and not x.startswith("#")]
     assert len(rows) - 1 == s["numerics"]["time_steps"] + 1  # every step and t = 0
+
+
+def test_ctrl_c_at_the_terminal_interrupts_the_run_in_one_line(tmp_path):
+    """Ctrl-C at a terminal signals the whole foreground process group: the run and its
+    figure process. The figure process ended with "Fatal Python error:
+    _enter_buffered_busy" on the user's terminal (its job reader thread held stdin at
+    interpreter shutdown; found by a tester, 2026-12-04) and the failed run lost its
+    figures. Now it ignores Ctrl-C (the run decides, and ends it when the run is over):
+    one line, exit 130, a failed summary and the figures of the steps done. The signal is
+    sent once the run has printed its first step (an event, not a delay)."""
+    import signal
+
+    out = tmp_path / "run"
+    cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out, cache=tmp_path / "c")
+    p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # its own group, as a terminal's job
+    lines = []
+    for line in p.stderr:
+        lines.append(line)
+        if "step 1/" in line:
+            break
+    os.killpg(p.pid, signal.SIGINT)
+    rest = p.stderr.read()
+    assert p.wait(timeout=600) == 130, "".join(lines) + rest
+    assert rest.strip().splitlines() == ["anodesim: interrupted"], rest
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and "interrupted (Ctrl-C or SIGINT)" in s["error"]
+    assert (out / "temperatures.png").is_file()

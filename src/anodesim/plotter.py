@@ -368,7 +368,11 @@ def _reap(running: dict[int, str], stdout, block: bool) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(_serve(sys.stdin.buffer, sys.stdout.buffer))
-    except KeyboardInterrupt:  # the parent's Ctrl-C reaches the child too
-        sys.exit(130)
+    import signal
+
+    # Ctrl-C at a terminal reaches the whole process group: the run decides (it draws a
+    # failed run's figures too) and ends this process when it is over (close). Raised here,
+    # it ended the interpreter while the job reader held stdin: "Fatal Python error:
+    # _enter_buffered_busy" on the user's terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(_serve(sys.stdin.buffer, sys.stdout.buffer))
