@@ -80,8 +80,6 @@ def _claim(out, kind: str, overwrite: bool, keep, comm) -> None:
     refuse a folder of another kind of result, or an earlier one without overwrite; with
     it, remove the earlier one's files (rank 0 of comm, default COMM_WORLD, while the
     others wait), but not the inputs in keep (the case file, a mesh to reuse)."""
-    from pathlib import Path
-
     from .case import CaseError
     from .output import output_folder, refuse_other_result
 
@@ -95,8 +93,6 @@ def _claim(out, kind: str, overwrite: bool, keep, comm) -> None:
 
     comm = comm or MPI.COMM_WORLD
     if comm.rank == 0:
-        keep = [Path(f) for f in keep if f]
-        keep += [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # its sidecar
         if kind == "run":
             from .run_folder import remove_run
 

@@ -159,6 +159,27 @@ def refuse_other_result(out: Path, kind: str, key: str = "-o") -> tuple[str, str
     return held
 
 
+def remove_files(out: Path, ours, keep=()) -> list[str]:
+    """Remove from out the entries whose names ours(name) claims (files, and folders such
+    as a run's field files), with the temporary files of their interrupted atomic writes
+    (TEMPORARY_NAME), but none of `keep` (a new result's inputs, which may lie in the folder
+    under such a name); anything else stays (notes, an editor's swap file, a SLURM job's
+    log folder). Returns the names removed."""
+    kept = {Path(p).resolve() for p in keep}
+    removed = []
+    for entry in sorted(out.iterdir()):
+        temporary = TEMPORARY_NAME.match(entry.name)
+        if not (ours(entry.name) or temporary is not None and ours(temporary["name"])) \
+                or entry.resolve() in kept:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        removed.append(entry.name)
+    return removed
+
+
 def _can_create_in(folder: Path) -> bool:
     """Whether a file can be created in folder, tried with an anonymous temporary file that
     leaves nothing behind, not asked of os.access: it answers yes for root on any folder,

@@ -20,12 +20,13 @@ from .case.model import MAX_STEPS, USER_GEOMETRIES
 from .loading import Schedule, plan
 
 
-def region_materials(case: Case) -> dict[str, mat_lib.Material]:
-    """Material per region with the case's overrides (and frozen if constant mode)."""
+def region_materials(case: Case, frozen: bool = True) -> dict[str, mat_lib.Material]:
+    """Material per region with the case's overrides (and, frozen, taken at the initial
+    temperature if constant mode; not frozen: with their tables and ranges)."""
     out = {}
     for region, key in case.materials.by_region.items():
         m = mat_lib.get(key, case.materials.user).with_overrides(case.materials.overrides.get(region, {}))
-        if not case.materials.temperature_dependent:
+        if frozen and not case.materials.temperature_dependent:
             m = m.frozen_at(case.initial_temperature_K)
         out[region] = m
     return out
@@ -459,9 +460,7 @@ def check_input_temperatures(case: Case) -> None:
             range of every material.
     """
     props = ("k", "cp", "rho") + (("alpha", "E", "nu") if case.mechanics is not None else ())
-    mats = [mat_lib.get(key, case.materials.user).with_overrides(
-        case.materials.overrides.get(region, {}))
-        for region, key in case.materials.by_region.items()]
+    mats = list(region_materials(case, frozen=False).values())
     for key, T in _input_temperatures(case):
         tables = props
         if not case.materials.temperature_dependent:  # all taken at the initial temperature

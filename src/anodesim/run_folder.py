@@ -34,25 +34,13 @@ RUN_FILES = frozenset({
 
 def remove_run(out: Path, keep=()) -> list[str]:
     """Remove an earlier run's files from out (RUN_FILES, their unfinished ``.partial``
-    field folders and the temporary files of interrupted atomic writes) but none of `keep`
-    (the new run's inputs: its case file, a mesh.file to reuse, which may lie in the folder
-    under a run file's name); a file of anyone else (notes, an editor's swap file, a SLURM
-    job's log folder) stays. Returns the names removed."""
-    kept = {Path(p).resolve() for p in keep}
-    removed = []
-    for entry in sorted(out.iterdir()):
-        name = entry.name
-        temporary = output.TEMPORARY_NAME.match(name)
-        ours = (name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES
-                or (temporary is not None and temporary["name"] in RUN_FILES))
-        if not ours or entry.resolve() in kept:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-        removed.append(name)
-    return removed
+    field folders, output.remove_files) but none of `keep` (the new run's inputs: its case
+    file, a mesh.file to reuse with its description beside it, whatever their names).
+    Returns the names removed."""
+    keep = [Path(p) for p in keep if p]
+    keep += [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # a mesh's sidecar
+    return output.remove_files(
+        out, lambda name: name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES, keep)
 
 
 def open_fields(sim) -> list:

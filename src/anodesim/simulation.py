@@ -243,28 +243,23 @@ class Simulation:
                 # the run is kept. A failure every rank met (all_ranks_failed) is written
                 # like a serial one.
                 if status != "failed" or self.comm.size == 1 or every_rank:
-                    held = None
-                    try:  # the result first, whole (collective); an interrupt after it
-                        with signals_held():
+                    result = None
+                    writes = self.out is not None and self.rows
+                    try:
+                        with signals_held():  # the result whole (collective), then a signal
                             run_folder.close_fields(self, self._vtx, status == "complete")
                             timing = self._timing(started, t_solve)
                             result = self.result(status, error, timing, start_utc)
-                    except KeyboardInterrupt as e:
-                        held = e
-                    if self.out is not None and self.rows:
-                        try:
-                            if held is not None:
-                                raise held
+                        if writes:
                             # a failed run's own error is the one reported, not its figures'
                             with contextlib.suppress(FigureFailure) if status == "failed" \
                                     else contextlib.nullcontext():
                                 run_folder.write(self, result, plot)
-                        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: files missing
-                            if status == "complete" and self.rank0:
-                                self._outputs_interrupted(result, e)
-                            raise
-                    elif held is not None:
-                        raise held
+                    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: files missing
+                        if writes and result is not None and status == "complete" and \
+                                self.rank0:
+                            self._outputs_interrupted(result, e)
+                        raise
         finally:
             if plot is not None:
                 plot.close()

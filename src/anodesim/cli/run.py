@@ -63,15 +63,6 @@ def broken_line(checks) -> str | None:
     return f"anodesim: limit broken: {what}"
 
 
-#: Files that mark a folder as holding a run (any one of them).
-RUN_MARKERS = ("summary.json", "timeseries.csv", "mesh.json")
-
-
-def earlier_run(out: Path) -> str | None:
-    """The marker file of an earlier run in out, or None."""
-    return next((m for m in RUN_MARKERS if (out / m).exists()), None)
-
-
 def _submit(args, out: Path) -> int:
     """``--submit slurm``: the case as one MPI job; with --wait, its exit status."""
     if args.submit is None:
@@ -105,8 +96,8 @@ def run(args) -> int:
                         "default folder)")
     out = output_folder(Path(args.output) if args.output is not None else
                          Path("results") / Path(args.case).stem)
-    refuse_other_result(out, "run")  # a rating's or a study's folder
-    found = earlier_run(out) if out.is_dir() else None
+    earlier = refuse_other_result(out, "run")  # a rating's or a study's folder: refused
+    found = earlier[1] if earlier else None  # the file that marks an earlier run
     if found and not args.overwrite:
         raise CaseError(f"-o {out}: holds an earlier run ({found}); expected a new or empty "
                         "folder, or --overwrite to replace that run")
@@ -133,12 +124,8 @@ def run(args) -> int:
         if MPI.COMM_WORLD.rank == 0:
             from ..run_folder import remove_run
 
-            # its files only: notes beside them stay, and so do this run's inputs (its case
-            # file, a mesh to reuse, its sidecar), whatever their names
-            inputs = [Path(args.case)] + [Path(f) for f in (case.mesh.file, case.geometry.file)
-                                          if f]
-            remove_run(out, inputs + [p.with_suffix(".json") for p in inputs
-                                      if p.suffix == ".msh"])
+            # its files only: notes beside them stay, and so do this run's inputs
+            remove_run(out, [args.case, case.mesh.file, case.geometry.file])
         MPI.COMM_WORLD.Barrier()
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)

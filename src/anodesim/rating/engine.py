@@ -192,7 +192,7 @@ class Engine:
 
         The erosion limit is rated as its equivalent constant spot temperature
         (ErosionLimit.temperature_C): exact for a steady spot, conservative for a pulsed one.
-        heads: (limit name, column) → the rise to allow instead of engine_head (the
+        heads: (limit name, column) → the rise to allow instead of rise_allowed (the
         Kirchhoff-transformed, FE-corrected heads of kirchhoff.py).
 
         The yield limit is rated on the stress probe's balls (yield_power).
@@ -209,13 +209,13 @@ class Engine:
                     best, binding = float(p), lim.name
                 continue
             if lim.name == "yield":
-                allowed = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
+                allowed = rise_allowed(lim) if heads is None else heads[(lim.name, lim.column)]
                 p = self.yield_power(lim, allowed, rise, preload_rise, preload_dep)
                 if p < best:
                     best, binding = float(p), lim.name
                 continue
             idx = self.nodes[lim.column]
-            head = engine_head(lim) if heads is None else heads[(lim.name, lim.column)]
+            head = rise_allowed(lim) if heads is None else heads[(lim.name, lim.column)]
             r = np.abs(rise[idx]) if lim.name in SIGNED_LIMITS else rise[idx]
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])
@@ -388,11 +388,6 @@ def sampled_pulses(pulses: int, m: int) -> np.ndarray:
     if pulses > m:
         ks = np.unique(np.concatenate([ks, np.round(np.geomspace(m, pulses, m)).astype(int)]))
     return ks
-
-
-def engine_head(lim: Limit) -> float:
-    """The rise (K, or µm of drift) a limit allows in the engine's linear terms."""
-    return rise_allowed(lim)
 
 
 class _DriftProbe:

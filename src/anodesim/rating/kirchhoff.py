@@ -48,8 +48,9 @@ import numpy as np
 
 from .. import life
 from ..case import Case, Loading, interfaces_of, regions_of
-from ..limits import FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for
-from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, engine_head, needs_stress,
+from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for,
+                      rise_allowed)
+from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, needs_stress,
                      rating_copy, sampled_pulses, serial_rise)
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
@@ -111,7 +112,7 @@ class Transform:
 
     def heads(self, engine: Engine) -> dict:
         """U-head of every engine limit (K; µm for a drift)."""
-        return {key(lim): self.u_rise(key(lim), engine_head(lim)) for lim in engine.limits}
+        return {key(lim): self.u_rise(key(lim), rise_allowed(lim)) for lim in engine.limits}
 
 
 def transform_for(case: Case) -> Transform:

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ..case import Case, CaseError, Loading
-from ..limits import Limit, limits_for
+from ..limits import Limit, limits_for, rise_allowed
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
-from .engine import Engine, SpotHistory, build_engine, engine_head, linear_case
+from .engine import Engine, SpotHistory, build_engine, linear_case
 from .kirchhoff import PointRuns, correct_serial, correct_single, transform_for
 from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
 
@@ -32,7 +32,7 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     """Bad rating input as CaseError: unreachable limits, periods below the time step."""
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
-        if engine_head(lim) <= 0:
+        if rise_allowed(lim) <= 0:
             raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
                             f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
                             "limit above the initial temperature")
@@ -517,19 +517,11 @@ RATING_FILE = re.compile(r"^(rating\.json|rating_[a-z_]+\.(csv|png)|report\.html
 
 
 def remove_rating(out: Path, keep=()) -> list[str]:
-    """Remove an earlier rating's files from out but none of `keep` (the new rating's case
-    file, which may be that folder's case.toml); the names removed."""
-    from ..output import TEMPORARY_NAME
+    """Remove an earlier rating's files from out (output.remove_files) but none of `keep`
+    (the new rating's case file, which may be that folder's case.toml); the names removed."""
+    from ..output import remove_files
 
-    kept = {Path(p).resolve() for p in keep}
-    removed = []
-    for entry in sorted(out.iterdir()):
-        temporary = TEMPORARY_NAME.match(entry.name)
-        name = temporary["name"] if temporary else entry.name
-        if RATING_FILE.match(name) and entry.is_file() and entry.resolve() not in kept:
-            entry.unlink()
-            removed.append(entry.name)
-    return removed
+    return remove_files(out, RATING_FILE.match, [p for p in keep if p])
 
 
 def write(rating: Rating, out: Path) -> None:

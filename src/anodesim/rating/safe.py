@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import dataclasses as dc
 
 from ..case import Case
-from ..limits import LifeLimit
-from .engine import (Engine, SpotHistory, engine_head, finite_train, needs_drift, needs_stress,
+from ..limits import LifeLimit, rise_allowed
+from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stress,
                      rating_copy, schedule_rise)
 
 
@@ -54,7 +54,7 @@ def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
     if wave is None:
         return engine.max_power(rise, spot=spot)
     identity = Transform(engine.response.T0, {})  # the engine's constant k
-    heads = {key(lim): engine_head(lim) for lim in engine.limits}
+    heads = {key(lim): rise_allowed(lim) for lim in engine.limits}
     for lim in engine.limits:
         if isinstance(lim, LifeLimit):  # the head that the peak rise reaches at that power
             heads[key(lim)] = wave.max_power(lim, identity, 1.0) * float(
