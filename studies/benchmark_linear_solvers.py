@@ -3,14 +3,14 @@
 (mass/Δt + stiffness, the backward-Euler Jacobian) on the unit square and the unit cube.
 
 Prints, per mesh size: dofs, the set-up (factorisation or GAMG set-up) and the time of 10
-solves with that set-up, and the load average. The thresholds in thermal.linear_solver
+solves with that set-up, and the load average. The thresholds in linalg.linear_solver
 (``DIRECT_MAX_DOFS``) come from this table.
 
 Then, for the two LU packages, what a run pays once the first factorisation is done: a
 numeric refactorisation of new values on the same sparsity (a run's new step sizes and
 refreshed Jacobians; median of 10) and one solve (median of 20), and from them the number
 of solves per factorisation below which MUMPS costs less than PETSc's LU (a run makes 3-7).
-``PETSC_LU_MAX_ROWS`` in thermal.py comes from this table.
+``PETSC_LU_MAX_ROWS`` in linalg.py comes from this table.
 
     .venv/bin/python studies/benchmark_linear_solvers.py
 """
@@ -27,7 +27,6 @@ from mpi4py import MPI
 
 import dolfinx
 import dolfinx.fem.petsc
-import numpy as np
 import ufl
 from petsc4py import PETSc
 
@@ -133,8 +132,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     if {"-h", "--help"} & set(sys.argv[1:]):  # the usage, not a run
         print(__doc__)
         sys.exit(0)

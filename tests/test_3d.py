@@ -61,11 +61,11 @@ def test_steady_heat_leaves_through_the_cooled_end(solver, pc, rtol, monkeypatch
     """Steady state: the convective outflow ∫ h (T − T_c) dA over the cooled end equals the
     deposited plus the extra-focal power (the constant is in the P1 test space, so this holds to the solver
     tolerance: round-off for LU, ~100 × rtol for CG with rtol 1e-10, preconditioned by LU
-    (below thermal.LU_PC_MAX_NODES) or by GAMG (above it, forced here))."""
-    from anodesim import thermal
+    (below solver_choice.LU_PC_MAX_NODES) or by GAMG (above it, forced here))."""
+    from anodesim import solver_choice
 
     if pc == "gamg":
-        monkeypatch.setitem(thermal.LU_PC_MAX_NODES, 3, 0)
+        monkeypatch.setitem(solver_choice.LU_PC_MAX_NODES, 3, 0)
     data = reflection_3d(loading={"kind": "steady", "duration_s": None},
                          numerics={"solver": solver})
     case, prep, domain, problem = _setup(data)
@@ -82,11 +82,11 @@ def test_steady_heat_leaves_through_the_cooled_end(solver, pc, rtol, monkeypatch
 
 
 def test_point_location_matches_dolfinx():
-    """thermal.locate_cells (barycentric test of the bounding-box candidates) finds the same
+    """probes.locate_cells (barycentric test of the bounding-box candidates) finds the same
     points as dolfinx's compute_colliding_cells, in a cell that contains them: P1 values
     there equal dolfinx's to 1e-12 (points on shared faces may pick another cell, whose
     value is the same); points outside are not found."""
-    from anodesim.thermal import PointProbes, locate_cells
+    from anodesim.probes import PointProbes, locate_cells
 
     msh = dolfinx.mesh.create_box(MPI.COMM_SELF, [[0, 0, 0], [1, 2, 1]], [5, 7, 4])
     V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
@@ -116,7 +116,7 @@ def test_point_location_2d_on_a_micrometre_mesh_uses_the_containing_triangle():
     several cells away, and the value is its linear field extrapolated. Independent check:
     the P1 interpolant of a convex f lies on or above f inside every cell (the chord lies
     above a convex function), while a neighbour's plane extrapolated lies below it."""
-    from anodesim.thermal import PointProbes, locate_cells
+    from anodesim.probes import PointProbes, locate_cells
 
     msh = dolfinx.mesh.create_rectangle(MPI.COMM_SELF, [[0, 0], [10e-6, 10e-6]], [20, 20])
     x = msh.geometry.x  # interior vertices moved up to 0.2 h: an unstructured-like mesh
@@ -387,14 +387,14 @@ def test_lagged_jacobians_factorised_exactly_give_the_shared_factorisations_resu
     at every node after 12 growing steps (measured: 6e-14 K; 38 Newton solves, 38 against
     197 CG iterations): both converge CG to rtol 1e-10 on the same operators, and Newton
     to the same 1e-3 K update tolerance on the same residual."""
-    from anodesim import thermal
+    from anodesim import linalg
 
     data = reflection_3d(materials={"properties": "temperature_dependent"},
                          loading={"kind": "continuous", "duration_s": 0.01})
     results = {}
     for exact in (True, False):
-        real = thermal.SharedPreconditioner.__init__
-        monkeypatch.setattr(thermal.SharedPreconditioner, "__init__",
+        real = linalg.SharedPreconditioner.__init__
+        monkeypatch.setattr(linalg.SharedPreconditioner, "__init__",
                             lambda self, ksp, ratio=4.0, exact_=None, _e=exact, **k:
                             real(self, ksp, ratio, exact=_e))
         case, prep, domain, problem = _setup(data)
@@ -447,12 +447,12 @@ def test_exact_preconditioner_one_triangular_solve_a_newton_step_numeric_refacto
 
 
 def test_coefficient_gather_packs_as_dolfinx_does():
-    """thermal.CoefficientGather: the heat residual's, Jacobian's and mass matrix's packed
+    """linalg.CoefficientGather: the heat residual's, Jacobian's and mass matrix's packed
     coefficients (P1 T, T_n, T_{n−1} and the nodal k, ρc of two regions) equal dolfinx's
     packing bit for bit at a non-uniform temperature; a form whose packing is not a plain
     gather (a Nédélec coefficient: dof signs follow the edge orientation) is left to
     dolfinx (no index, None)."""
-    from anodesim import thermal
+    from anodesim import linalg
 
     data = reflection_3d(materials={"properties": "temperature_dependent"},
                          loading={"kind": "continuous", "duration_s": 0.01})
@@ -471,7 +471,7 @@ def test_coefficient_gather_packs_as_dolfinx_does():
     ned = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("N1curl", 1)))
     ned.x.array[:] = 1.0
     v = ufl.TestFunction(problem.V)
-    gather = thermal.CoefficientGather(dolfinx.fem.form(ufl.inner(ned, ned) * v * ufl.dx))
+    gather = linalg.CoefficientGather(dolfinx.fem.form(ufl.inner(ned, ned) * v * ufl.dx))
     assert gather.index is None and gather() is None
     # a gather's memory is what packed_bytes counts (index and buffer, 16 bytes a packed
     # value); above GATHER_MAX_BYTES a form keeps dolfinx's packing
@@ -479,18 +479,18 @@ def test_coefficient_gather_packs_as_dolfinx_does():
         gather = problem._packed[key]
         kept = sum(i.nbytes for i in gather.index.values()) + \
             sum(o.nbytes for o in gather._out.values())
-        bound = thermal.CoefficientGather.packed_bytes(form, gather.funcs)
-        assert kept == bound <= thermal.GATHER_MAX_BYTES
-        small = thermal.GATHER_MAX_BYTES
+        bound = linalg.CoefficientGather.packed_bytes(form, gather.funcs)
+        assert kept == bound <= linalg.GATHER_MAX_BYTES
+        small = linalg.GATHER_MAX_BYTES
         try:
-            thermal.GATHER_MAX_BYTES = bound - 1
-            assert thermal.CoefficientGather(form).index is None
+            linalg.GATHER_MAX_BYTES = bound - 1
+            assert linalg.CoefficientGather(form).index is None
         finally:
-            thermal.GATHER_MAX_BYTES = small
+            linalg.GATHER_MAX_BYTES = small
     # interior facets pack both cells of a facet
     facets = dolfinx.fem.form(problem.T * v * ufl.ds
                               + ufl.avg(problem.T) * ufl.avg(v) * ufl.dS)
-    assert thermal.CoefficientGather.packed_bytes(facets, [problem.T]) == \
+    assert linalg.CoefficientGather.packed_bytes(facets, [problem.T]) == \
         16 * sum(p.size for p in dolfinx.fem.pack_coefficients(facets).values())
 
 
@@ -498,13 +498,13 @@ def test_a_run_without_coefficient_gathers_gives_the_same_temperatures(monkeypat
     """The gathers are bit for bit dolfinx's packing, so a 3-D run whose forms all keep
     dolfinx's packing (GATHER_MAX_BYTES = 0: what a large mesh does) gives the same
     temperatures, to the last bit, as one with them."""
-    from anodesim import thermal
+    from anodesim import linalg
 
     data = reflection_3d(materials={"properties": "temperature_dependent"},
                          loading={"kind": "continuous", "duration_s": 0.01})
     fields = []
-    for limit in (thermal.GATHER_MAX_BYTES, 0):
-        monkeypatch.setattr(thermal, "GATHER_MAX_BYTES", limit)
+    for limit in (linalg.GATHER_MAX_BYTES, 0):
+        monkeypatch.setattr(linalg, "GATHER_MAX_BYTES", limit)
         case, prep, domain, problem = _setup(data)
         assert all((g.index is None) == (limit == 0) for g in problem._packed.values())
         for dt in (1e-5, 2e-5, 4e-5):

@@ -192,9 +192,9 @@ def test_options_under_the_prefix_keep_petscs_own_solver(problem):
 def test_solve_linear_reports_non_convergence_also_after_an_earlier_petsc_error(problem):
     """PETSc raises on a KSP that did not converge (error-if-not-converged) only the first
     time in a process: after one such error was caught, a second KSP over its iteration
-    limit returns normally with a negative reason. thermal.solve_linear checks the reason
+    limit returns normally with a negative reason. linalg.solve_linear checks the reason
     itself, so every failure is the caller's error."""
-    from anodesim.thermal import solve_linear
+    from anodesim.linalg import solve_linear
 
     A, P, (b1, _), _ = problem
     for attempt in range(3):

@@ -116,12 +116,12 @@ def in_group(m: str, group) -> bool:
     return any(m == g or m.startswith(g + ".") for g in group)
 
 
-SOLVER = ("thermal", "coolant", "mechanics", "coupling", "drift", "beam", "loading", "materials",
-          "response", "geometry", "frames", "resolve", "monitors", "results",
+SOLVER = ("thermal", "linalg", "probes", "coolant", "mechanics", "coupling", "drift", "beam",
+          "loading", "materials", "response", "geometry", "frames", "resolve", "monitors", "results",
           "limits", "simulation", "run_folder", "output", "rating")
 GEOMETRY = ("geometry", "frames")
-EQUATIONS = ("thermal", "coolant", "mechanics", "coupling", "drift", "response", "monitors",
-             "simulation", "rating", "limits")
+EQUATIONS = ("thermal", "linalg", "probes", "coolant", "mechanics", "coupling", "drift",
+             "response", "monitors", "simulation", "rating", "limits")
 CASE = ("case", "frames", "materials", "beam")
 RUN = ("resolve", "monitors", "results", "limits", "simulation", "run_folder")
 WRITERS = ("output", "run_folder", "rating.rate", "results")

@@ -159,9 +159,9 @@ def test_direct_solver_takes_petsc_lu_up_to_its_size_and_mumps_above():
     from mpi4py import MPI
     from petsc4py import PETSc
 
-    from anodesim import thermal
+    from anodesim import linalg
 
-    limit = thermal.PETSC_LU_MAX_ROWS[2]
+    limit = linalg.PETSC_LU_MAX_ROWS[2]
     # 3 721 rows: PETSc's LU; 20 449 rows: MUMPS (a 22 687-row run 1.3x faster with it)
     for n, package in ((60, "petsc"), (142, "mumps")):
         msh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)
@@ -176,7 +176,7 @@ def test_direct_solver_takes_petsc_lu_up_to_its_size_and_mumps_above():
         solutions = {}
         for choice in ("chosen", "other"):
             if choice == "chosen":
-                ksp = thermal.linear_solver(MPI.COMM_SELF, A, "t_", "direct", 1e-10)
+                ksp = linalg.linear_solver(MPI.COMM_SELF, A, "t_", "direct", 1e-10)
                 assert ksp.getPC().getFactorSolverType() == package
             else:  # the other package, on the same operator
                 ksp = PETSc.KSP().create(MPI.COMM_SELF)

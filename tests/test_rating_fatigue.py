@@ -12,7 +12,6 @@ steps (as tests/test_rating_kT.py); the engine and its FE runs use the same disc
 
 import dataclasses as dc
 
-import numpy as np
 import pytest
 from cases import assert_engine_duty_chart_lowered, reflection
 

@@ -16,7 +16,6 @@
 
 import csv
 import math
-import sys
 import tomllib
 from pathlib import Path
 

@@ -427,7 +427,7 @@ def solver_path(case: Case, dofs: int) -> str:
     """The linear solver a run of the case will use with this many temperature dofs
     (nodes), for the time and memory models: "lu" (a factorisation: the direct solver, or
     CG with an LU preconditioner) or "gamg" (CG + algebraic multigrid), as
-    thermal.linear_solver chooses."""
+    linalg.linear_solver chooses."""
     from .solver_choice import lu_preconditioned, resolve_solver
 
     dim = case.geometry.dim

@@ -2,7 +2,7 @@
 
 At every save time the thermoelastic problem solves two systems with one operator: the
 displacement (K u = b(T)) and the adjoint weight of the drift proxy (K z = g). Both run
-CG preconditioned by the same MUMPS factorisation (thermal.SharedPreconditioner), and a
+CG preconditioned by the same MUMPS factorisation (linalg.SharedPreconditioner), and a
 preconditioner application is a pair of triangular solves through the whole factor: 7 ms
 each on the 3-D example's elastic operator (10 638 dofs, 5.3 M factor entries), about
 nine of them a save. The triangular solves are bound by reading the factor, not by

@@ -33,9 +33,8 @@ from . import coupling, materials as mat_lib
 from .errors import RunFailure
 from .geometry import AnodeMesh
 from .krylov import shared_pc_cg, shares_factorisation
-from .solver_choice import lu_preconditioned
-from .thermal import (CoefficientGather, SharedPreconditioner, linear_solver, resolve_solver,
-                      solve_linear)
+from .solver_choice import lu_preconditioned, resolve_solver
+from .linalg import CoefficientGather, SharedPreconditioner, linear_solver, solve_linear
 
 PROPS = ("E", "nu")
 
@@ -69,7 +68,7 @@ class ThermoElasticProblem:
         ties: (name, side_a, side_b) of split interfaces to bond.
         prefix: PETSc options prefix.
         solver: "direct" (MUMPS LU) or "iterative" (CG preconditioned by LU up to
-            thermal.LU_PC_MAX_NODES nodes, by GAMG with the rigid-body modes as
+            solver_choice.LU_PC_MAX_NODES nodes, by GAMG with the rigid-body modes as
             near-nullspace above).
         rtol: relative tolerance of the iterative solver.
         reference_face: the face displacements are measured from (its mean displacement,
@@ -320,7 +319,7 @@ class ThermoElasticProblem:
     def _define_stress_output(self) -> None:
         """von Mises stress per cell (DG0), region by region, and each region's owned
         temperature nodes (for the range checks of E, ν, α)."""
-        dom, msh = self.domain, self.domain.mesh
+        msh = self.domain.mesh
         tdim = msh.topology.dim
         self.W0 = self.cell_means.V0 if self.cell_means is not None else \
             dolfinx.fem.functionspace(msh, ("DG", 0))

@@ -96,7 +96,7 @@ def _probe_points(case: Case, fun, lay, quantity: str):
     Raises:
         CaseError: a probe lies outside the mesh (found when the mesh is searched).
     """
-    from .thermal import PointProbes
+    from .probes import PointProbes
 
     chosen = [i for i, p in enumerate(case.probes) if quantity in p.quantities]
     points = PointProbes(fun, probe_points(case, lay)[chosen])

@@ -162,7 +162,7 @@ def steady_profiles(problem, lay, spot):
     """Steady temperature (°C) along the beam axis (depth) and along the beam face (radius;
     in 3-D along −n and along the face axis e₁): (depth, T_axis, distance, T_face), in m
     and °C. Collective (every rank calls it)."""
-    from .thermal import PointProbes
+    from .probes import PointProbes
 
     if problem.domain.mesh.geometry.dim == 3:
         extent, depth_max = lay.face_extent, lay.depth_extent
@@ -186,7 +186,7 @@ def slices_3d(problem, lay, spot, n: int = 161) -> list[tuple]:
     and through the whole body (tube frame x, z at the impact point's y). Collective."""
     from mpi4py import MPI
 
-    from .thermal import PointProbes
+    from .probes import PointProbes
 
     fr = lay.frame
     a = 6.0 * spot.radius_m
@@ -214,7 +214,7 @@ def field_2d(problem, lay, spot, n: int = 121) -> list[tuple]:
     """Final temperatures (°C) of an axisymmetric run on the (r, z) section mirrored about
     the axis: around the spot (±6 spot radii, 6 radii deep) and the whole body, as panels
     for output.plot_slices. Collective."""
-    from .thermal import PointProbes
+    from .probes import PointProbes
 
     a = 6.0 * spot.radius_m
     polys = [np.asarray(p) for p in lay.regions.values()]

@@ -1,6 +1,6 @@
 """Which linear solver a run uses, by numerics.solver and the size of the mesh: the measured
 thresholds, in a module that imports no dolfinx (so `anodesim check`'s cost estimate,
-cost.py, picks the same path as the run; thermal.py and mechanics.py use them)."""
+cost.py, picks the same path as the run; linalg.py, thermal.py and mechanics.py use them)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ DIRECT_MAX_DOFS = {2: 500_000, 3: 0}
 #: mesh choose alike), by GAMG above. A factorisation reused across step sizes, Newton
 #: iterations and E(T) is an almost exact preconditioner (about 4 CG iterations a solve
 #: against 16 with GAMG); a nonlinear heat problem factorises each lagged Jacobian for its
-#: own solves instead (1 iteration; thermal.SharedPreconditioner exact: no slower at
+#: own solves instead (1 iteration; linalg.SharedPreconditioner exact: no slower at
 #: 11 769 nodes, README § Performance). Measured on studies/reflection_3d.toml refined (one rank, whole
 #: run, CPU time; README § Performance): LU 39.1 s against GAMG 43.6 s at 9 471 nodes,
 #: 66.3 s against 61.2 s at 15 787 nodes: the crossover near 12 000 nodes.

@@ -461,9 +461,9 @@ class Numerics:
 
     Attributes:
         solver: "direct" (MUMPS LU), "iterative" (CG preconditioned by a reused LU
-            factorisation up to thermal.LU_PC_MAX_NODES nodes, by algebraic multigrid, GAMG,
+            factorisation up to solver_choice.LU_PC_MAX_NODES nodes, by algebraic multigrid, GAMG,
             above; for elasticity with the rigid-body modes as near-nullspace) or "auto"
-            (by the number of temperature dofs, thermal.DIRECT_MAX_DOFS, measured by
+            (by the number of temperature dofs, solver_choice.DIRECT_MAX_DOFS, measured by
             studies/benchmark_linear_solvers.py).
         rtol: relative tolerance of the iterative solver on the preconditioned residual.
     """

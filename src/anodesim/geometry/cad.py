@@ -111,7 +111,7 @@ def layout(case) -> Layout3D:
     finally:
         gmsh.finalize()
     if inside[0] == inside[1]:
-        raise CaseError(f"geometry.faces.beam_face: the face at the impact point does not "
+        raise CaseError("geometry.faces.beam_face: the face at the impact point does not "
                         "bound the target region; expected beam_face on the target's surface")
     if inside[0]:
         n = -n

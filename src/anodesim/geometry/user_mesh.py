@@ -111,7 +111,6 @@ def user_layout(case) -> Layout3D:
                         f"{dist[i] * 1e3:.4g} mm away; the mesh spans "
                         f"{_mm(lower)} to {_mm(upper)} mm with geometry.mesh_unit = "
                         f"{g.mesh_unit!r})")
-    b = beam_direction(case.beam.direction)
     # outward: away from the fourth node of the target tetrahedron on that triangle
     tri = set(tris[i].tolist())
     tet = next((t for t in tets if tri <= set(t.tolist())), None)
