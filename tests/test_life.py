@@ -155,6 +155,10 @@ def test_fatigue_verdict_in_the_life_summary():
     assert s["thermal_damaging_cycles_per_h"] == pytest.approx(50 * 3600, rel=1e-12)
     assert s["fatigue_cycles_over_life"] == pytest.approx(1.8e9, rel=1e-12)
     assert "cracking" in s["fatigue_verdict"] and "Habainy" in s["fatigue_source"]
+    # the verdict tells the allowed swing from the spot's own (the reader took one for the other)
+    allowed = s["fatigue_limit_swing_K"]
+    assert f"allowed swing {allowed:.0f} K" in s["fatigue_verdict"] and 40 < allowed < 80
+    assert "the deepest spot cycle swings 900 K" in s["fatigue_verdict"]
     steady = life_summary(w, [0.0], [1000.0], 10_000.0)
     assert steady["fatigue_cycles_over_life"] == 0.0
     assert steady["fatigue_verdict"].startswith("no spot cycle")

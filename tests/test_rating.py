@@ -3,6 +3,7 @@
 Tolerances are stated per test. The engine is exact superposition of the finite-element step
 response, so it is checked against full finite-element runs of the same schedules."""
 
+import csv
 import html
 import json
 
@@ -185,6 +186,20 @@ def test_rate_command_writes_charts(tmp_path, capsys):
         assert (out / f"rating_{name}.png").is_file()
     r = json.loads((out / "rating.json").read_text())
     assert r["max_safe_loading"]["confirmed"]
+    # the schedule's rating says what it assumes: one 0.1 s load from cold, not repeated
+    assert r["max_safe_loading"]["load"].startswith(
+        "one 0.1 s load at constant beam power from cold (the whole anode at 30 °C)")
+    assert "in single 0.1 s loads" in r["rating_in_words"] and "each from cold (30 °C)" in \
+        r["rating_in_words"]
+    # the heat-content curves at the rated (FE-confirmed) continuous power, not the engine's
+    heat, cont = r["heat_content"], r["continuous"]
+    assert heat["beam_power_W"] == cont["max_continuous_beam_power_confirmed_W"]
+    assert heat["beam_power_basis"] == "the continuous rating, confirmed by FE"
+    rows = list(csv.DictReader(line for line in (out / "rating_heat_content.csv").open()
+                               if not line.startswith("#")))
+    assert float(rows[-1]["beam_power_W"]) == pytest.approx(heat["beam_power_W"], rel=1e-6)
+    assert float(rows[-1]["heating_J"]) == pytest.approx(heat["steady_heat_content_J"],
+                                                         rel=0.02)
     assert "engine" in r and r["continuous"]["binding"] in {
         "spot", "interface", "heat_sink", "erosion", "coolant_side"}
     err = capsys.readouterr().err

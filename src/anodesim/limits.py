@@ -631,7 +631,7 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H) -> d
         out.update({"fatigue_limit_swing_K": swing, "fatigue_cycles_over_life": over_life,
                     "fatigue_source": fatigue.source,
                     "fatigue_verdict": _fatigue_verdict(fatigue, swing, over_life, life_h,
-                                                        crack)})
+                                                        crack, cycles["largest_swing_K"])})
     return out
 
 
@@ -641,16 +641,22 @@ def _finite(x: float) -> float | None:
 
 
 def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float,
-                     crack: dict | None = None) -> str:
+                     crack: dict | None = None, largest_K: float | None = None) -> str:
     """One line on the spot's thermal cycles against the fatigue limit and, with tensile
-    data, the estimated crack-initiation life."""
+    data, the estimated crack-initiation life.
+
+    Args:
+        swing_K: the largest spot swing the fatigue limit allows (K).
+        largest_K: the largest swing of the spot's rainflow-counted cycles (K).
+    """
+    deepest = "" if largest_K is None else f"; the deepest spot cycle swings {largest_K:.0f} K"
+    limit = (f"{fatigue.material} fatigue limit (allowed swing {swing_K:.0f} K, "
+             f"{fatigue.stress_range_Pa / 1e6:.0f} MPa stress range")
     if over_life == 0:
-        return (f"no spot cycle exceeds the {fatigue.material} fatigue limit "
-                f"(swing {swing_K:.0f} K, {fatigue.stress_range_Pa / 1e6:.0f} MPa)")
+        return f"no spot cycle exceeds the {limit}{deepest})"
     text = (f"{over_life:.3g} cycles in {life_h:.0f} h of this schedule, repeated, exceed the "
-            f"{fatigue.material} fatigue limit (swing {swing_K:.0f} K, "
-            f"{fatigue.stress_range_Pa / 1e6:.0f} MPa, {fatigue.runout_cycles:.0e}-cycle "
-            "run-out): cracking and roughening of the spot expected")
+            f"{limit}, {fatigue.runout_cycles:.0e}-cycle run-out{deepest}): cracking and "
+            "roughening of the spot expected")
     if crack is None:
         return text + "; cycles to crack not predicted (no tensile data)"
     if math.isinf(crack["hours"]):

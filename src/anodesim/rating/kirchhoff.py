@@ -6,7 +6,7 @@ linear-response engine, corrected at a few FE-solved anchor points (issue 13 ite
    (Carslaw & Jaeger, Conduction of Heat in Solids, 2nd ed. 1959, §1.7). The engine (k at
    T0) therefore predicts U, not T: a temperature limit T_lim on nodes of material m is
    rated against the head U_m(T_lim) − T0 instead of T_lim − T0. For W from 30 to 2058 °C
-   U − T0 is 0.71 of T − T0 (physics.md W k(T) table). This is exact for a steady spot in a
+   U − T0 is 0.65 of T − T0 (W k(T) of data/materials.toml). This is exact for a steady spot in a
    homogeneous body; in a composite anode (the heat path crosses the heat sink's k(T)), in
    transients (ρc(T)/k(T) changes with T) and with convective faces it is approximate.
 2. FE anchors. A few points of each chart are solved with full k(T), ρc(T) finite-element

@@ -66,6 +66,7 @@ class Rating:
         limits: the limits rated against.
         engine: the step response's method, wall time (s) and horizon (s).
         schedule: the loading kind of the case ("steady", "continuous", …).
+        load: what the maximum safe loading assumes, in words (load_description).
         max_safe: the maximum safe loading of the case's own schedule, or None.
         single: single-load chart rows (loading time, max power cold / pre-loaded), or None.
         duty, period: serial-load chart rows (against duty cycle, against period), or None.
@@ -97,6 +98,7 @@ class Rating:
     seconds: float = 0.0
     confirmed_charts: bool = field(default=False)
     in_words: str | None = None
+    load: str = ""
     life: list[dict] | None = None
 
     def to_dict(self) -> dict:
@@ -106,7 +108,8 @@ class Rating:
         if self.max_safe is not None:
             sl = self.max_safe
             out["max_safe_loading"] = {
-                "schedule": self.schedule, "beam_power_W": sl.power_W, "binding": sl.binding,
+                "schedule": self.schedule, "load": self.load, "beam_power_W": sl.power_W,
+                "binding": sl.binding,
                 "engine_estimate_W": sl.engine_power_W, "confirmed": sl.confirmed,
                 "fe_runs": sl.fe_runs, "method": sl.method, "limits_at_that_power": sl.report,
                 "tolerance": "every limit holds at this power; the binding one is met to "
@@ -189,7 +192,8 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
                                "temperature), superposition",
                      "seconds": engine.seconds, "horizon_s": engine.response.horizon,
                      "limits_not_in_engine": engine.not_in_engine},
-                    case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts)
+                    case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts,
+                    load=load_description(case, engine.limits))
     sim = confirmation_simulation(case) if confirm else None
     if case.loading.kind != "steady" or "continuous" in charts:
         rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
@@ -287,13 +291,9 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
                 progress) -> None:
     """Continuous rating, and the heating and cooling curves at that power."""
     cont = chart_continuous(engine)
-    P_heat = cont["max_continuous_beam_power_W"]
-    times = np.geomspace(max(engine.response.times[1], 1e-3), engine.response.horizon, 60)
-    rating.heat_content = heating_cooling(engine, P_heat, times)
-    rating.heat_content_steady = {"beam_power_W": P_heat, "steady_heat_content_J":
-                                  P_heat * engine.p_dep * engine.heat_steady}
     progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
              f"beam power ({cont['binding']} binds)")
+    P_heat, basis = cont["max_continuous_beam_power_W"], "engine estimate, not FE-confirmed"
     if confirm:
         sl = rating.max_safe
         if case.loading.kind != "steady":  # else its own schedule's rating is this one
@@ -303,7 +303,16 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
                      "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs})
         progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
                  f"({sl.binding} binds; engine {cont['max_continuous_beam_power_W']:.4g} W)")
+        P_heat, basis = sl.power_W, "the continuous rating, confirmed by FE"
     rating.continuous = cont
+    # The curves at the rated power: the engine's own estimate can lie far above it (the
+    # reflection insert: 27.6 W bound by the coolant wall at constant k, against 19.5 W
+    # confirmed, bound by the spot's erosion at k(T)). Heat content is linear in the power.
+    times = np.geomspace(max(engine.response.times[1], 1e-3), engine.response.horizon, 60)
+    rating.heat_content = heating_cooling(engine, P_heat, times)
+    rating.heat_content_steady = {"beam_power_W": P_heat, "beam_power_basis": basis,
+                                  "steady_heat_content_J":
+                                  P_heat * engine.p_dep * engine.heat_steady}
 
 
 #: Required lives of the life chart (operating hours): 100 h to 20 000 h (issue 13).
@@ -360,10 +369,14 @@ def in_words(case: Case, rating: Rating) -> str | None:
     life_h = next((lim.life_h for lim in rating.limits if lim.name == "erosion"), None)
     head = f"{b.size_m * 1e6:g} µm {b.spot} spot, {b.voltage_V / 1e3:g} kV"
     if sl is not None:
-        what = {"steady": "continuous", "continuous": f"in {case.end_time_s:g} s loads",
+        what = {"steady": "continuous", "continuous": f"in single {case.end_time_s:g} s loads",
                 "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
                                                              "in this schedule")
-        parts.append(f"{_watts(sl.power_W, b, what)}"
+        start = {"steady": "", "continuous": ", each from cold"}.get(case.loading.kind,
+                                                                   ", starting from cold")
+        cold = start and (f"{start} ({case.initial_temperature_K - 273.15:g} °C)"
+                          + "," * bool(life_h))
+        parts.append(f"{_watts(sl.power_W, b, what)}{cold}"
                      + (f" over a {life_h:g} h life" if life_h else "")
                      + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}"
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
@@ -383,7 +396,35 @@ def in_words(case: Case, rating: Rating) -> str | None:
             parts.append(_serial_words(rows, along, fixed, b))
     if not parts:
         return None
+    # What a reader of "over a 10000 h life" would take as rated and is not, by default
+    names = {lim.name for lim in rating.limits}
+    unrated = ["thermal fatigue of the spot (limits.fatigue)"] if "fatigue" not in names else []
+    if case.mechanics is not None and "yield" not in names:
+        unrated.append("the heat sink's yield (limits.yield_use)")
+    if unrated:
+        parts.append("not rated (reported by a run only): " + " and ".join(unrated))
     return f"{head}: " + "; ".join(parts) + "."
+
+
+def load_description(case: Case, limits: list[Limit]) -> str:
+    """What the maximum safe loading of the case's own schedule assumes: the load, the
+    anode's state at its start and what its life limits count. A rating "in 10 s loads"
+    holds for loads that each start from cold; loads repeated sooner are hotter."""
+    T = case.end_time_s
+    cold = f"from cold (the whole anode at {case.initial_temperature_K - 273.15:g} °C)"
+    sooner = ("; loads repeated before the anode is back at that temperature start hotter: "
+              "they are rated by the duty-cycle chart (--chart duty), back to back by the "
+              "continuous rating (--chart continuous)")
+    life = next((lim.life_h for lim in limits if lim.name == "erosion"), None)
+    count = f"; the life limits count {life:g} h of such loads" if life else ""
+    kind = case.loading.kind
+    if kind == "steady":
+        return "constant beam power held until the anode is steady (the continuous rating)"
+    if kind == "continuous":
+        return f"one {T:g} s load at constant beam power {cold}{count}{sooner}"
+    what = "this pulse train, rated by its peak power" if kind == "pulse_train" else \
+        "this schedule, rated by its largest power"
+    return f"{what}, {T:g} s, {cold}{count}{sooner}"
 
 
 def _watts(P: float, beam, what: str = "") -> str:
@@ -488,8 +529,9 @@ def _life_figure(rating: Rating):
 
 def _heat_figure(rating: Rating):
     rows, P = rating.heat_content, rating.heat_content_steady["beam_power_W"]
+    basis = rating.heat_content_steady.get("beam_power_basis", "")
     return ("time (s)", [row["time_s"] for row in rows],
-            {f"heating at {P:.3g} W": [row["heating_J"] for row in rows],
+            {f"heating at {P:.3g} W ({basis})": [row["heating_J"] for row in rows],
              "cooling after switch-off": [row["cooling_J"] for row in rows]},
             "anode heat content (J)", True)
 
