@@ -31,6 +31,36 @@ def test_default_spot_limit_is_the_erosion_budget_over_a_sealed_tube_life():
     assert short["spot"].value == pytest.approx(3695.0 - 200.0 - 273.15, abs=1e-9)
 
 
+def test_default_erosion_budget_is_at_most_a_twentieth_of_the_spot_and_a_tenth_of_a_film():
+    """The 1 µm default is 5 % of a 20 µm spot: smaller spots get 5 % of their FWHM (flat
+    top: diameter; elliptical: minor axis), a transmission film at most 10 % of its thickness
+    (1 µm would evaporate the whole shipped 1 µm film over the life), each named in the
+    limit's origin; limits.erosion_um overrides; a smaller budget is a cooler spot."""
+    import dataclasses as dc
+
+    _, big = _limits()  # 50 µm spot
+    assert big["erosion"].value == 1.0 and "(here 1 µm)" in big["erosion"].origin
+    _, small = _limits(beam={"fwhm_um": 4.0})
+    assert small["erosion"].value == pytest.approx(0.2, rel=1e-12)
+    assert "5% of the 4 µm spot" in small["erosion"].origin
+    assert small["erosion"].temperature_C < big["erosion"].temperature_C - 50.0
+    _, flat = _limits(beam={"spot": "flat_top", "diameter_um": 10.0, "fwhm_um": None})
+    assert flat["erosion"].value == pytest.approx(0.5, rel=1e-12)
+    _, given = _limits(beam={"fwhm_um": 4.0}, limits={"erosion_um": 0.7})
+    assert given["erosion"].value == 0.7 and given["erosion"].origin.startswith("case")
+    mats = {"target": get("W"), "window": get("diamond")}
+    film = anodesim.from_dict(transmission())  # 1 µm W film, 5 µm spot
+    (e,) = [x for x in limits.limits_for(film, mats) if x.name == "erosion"]
+    assert e.value == pytest.approx(0.1, rel=1e-12) and "10% of the 1 µm film" in e.origin
+    thick = transmission()
+    thick["geometry"]["target_thickness_um"] = 5.0
+    assert limits.default_erosion_um(anodesim.from_dict(thick))[0] == pytest.approx(0.25)
+    case, _ = _limits()
+    oval = dc.replace(case, beam=dc.replace(case.beam, spot="elliptical", size_m=20e-6,
+                                            size2_m=6e-6))
+    assert limits.default_erosion_um(oval)[0] == pytest.approx(0.3, rel=1e-12)
+
+
 def test_erosion_check_of_a_pulse_train_is_the_analytic_sum():
     """N square pulses at T_on between pauses at 30 °C: the eroded depth over the life is
     life × (N t_on r(T_on)) / (N period), to 1e-9; the equivalent temperature makes the same

@@ -63,7 +63,18 @@ SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
 LIFE_H = 10_000.0
 #: Default erosion budget of the spot over that life (µm): 5 % of a 20 µm spot, under a
 #: tenth of W's 12.6 µm electron range at 100 kV; the review's §3.1 inverse table is for 1 µm.
+#: At most SPOT_EROSION_FRACTION of the spot and FILM_EROSION_FRACTION of a film target
+#: (default_erosion_um).
 EROSION_UM = 1.0
+#: Largest default erosion as a fraction of the spot's smallest FWHM (or flat-top diameter):
+#: the 1 µm default's own 5 % of a 20 µm spot, kept for smaller spots, where 1 µm would be a
+#: crater half as deep as a 2 µm spot is wide (engineering judgement, a tube engineer's review
+#: of 2026-12-04; set limits.erosion_um to override).
+SPOT_EROSION_FRACTION = 0.05
+#: Largest default erosion as a fraction of a transmission target's film: its X-ray output
+#: and the heat it spreads scale with its thickness, and 1 µm would evaporate the whole of
+#: the shipped 1 µm W film over the rated life (engineering judgement, same review).
+FILM_EROSION_FRACTION = 0.1
 
 #: Margins (K) below a material's damage temperature for its default limits, where the
 #: damage temperature is an onset: diamond graphitises from 1300 °C in vacuum, and the
@@ -466,18 +477,41 @@ def rated_life_h(case: Case) -> float:
     return case.limits.life_h if case.limits.life_h is not None else LIFE_H
 
 
+def default_erosion_um(case: Case) -> tuple[float, str]:
+    """The default erosion budget of the spot (µm) and what sets it: EROSION_UM, at most
+    SPOT_EROSION_FRACTION of the spot's smallest FWHM (flat top: diameter; elliptical: the
+    minor axis; line: across the line) and FILM_EROSION_FRACTION of a transmission film."""
+    b = case.beam
+    spot = min(b.size_m, b.size2_m) if b.spot == "elliptical" and b.size2_m else b.size_m
+    budgets = [(EROSION_UM, f"{EROSION_UM:g} µm"),
+               (SPOT_EROSION_FRACTION * spot * 1e6,
+                f"{SPOT_EROSION_FRACTION:.0%} of the {spot * 1e6:.3g} µm spot")]
+    if case.geometry.kind == "transmission":
+        film = case.geometry.sizes_m["target_thickness_m"] * 1e6
+        budgets.append((FILM_EROSION_FRACTION * film,
+                        f"{FILM_EROSION_FRACTION:.0%} of the {film:.3g} µm film"))
+    return min(budgets)
+
+
 def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
     """The erosion budget of the spot over the rated life, or None when the target has no
     vapour-pressure data (life.composition)."""
     if life.composition(material) is None:
         return None
     given = case.limits
-    budget_um = given.erosion_um if given.erosion_um is not None else EROSION_UM
+    budget_um, why = default_erosion_um(case)
+    if given.erosion_um is not None:
+        budget_um = given.erosion_um
     hours = rated_life_h(case)
     T_K = life.temperature_for_erosion_K(material, budget_um * 1e-6, hours)
-    origin = ("case" if given.erosion_um is not None or given.life_h is not None else
-              f"default: {EROSION_UM:g} µm over {LIFE_H:g} h, a sealed tube's spot kept for "
-              "its life (source-and-limits.md A1, §3.1)")
+    if given.erosion_um is not None:
+        origin = "case (limits.erosion_um)"
+    else:
+        origin = (f"default: {budget_um:.3g} µm over {hours:g} h"
+                  + (" (limits.life_h)" if given.life_h is not None else "")
+                  + f", the least of {EROSION_UM:g} µm, {SPOT_EROSION_FRACTION:.0%} of the "
+                  f"spot and {FILM_EROSION_FRACTION:.0%} of a film target (here {why}): a "
+                  "sealed tube's spot kept for its life (source-and-limits.md A1, §3.1)")
     T0 = case.initial_temperature_K - ZERO_CELSIUS_K
     return ErosionLimit("erosion", "T_peak_C", budget_um, "um",
                         f"{origin}; Hertz-Knudsen evaporation of {material} (Alcock 1984)",
@@ -649,7 +683,7 @@ def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float,
         swing_K: the largest spot swing the fatigue limit allows (K).
         largest_K: the largest swing of the spot's rainflow-counted cycles (K).
     """
-    deepest = "" if largest_K is None else f"; the deepest spot cycle swings {largest_K:.0f} K"
+    deepest = f"; the deepest spot cycle swings {largest_K:.0f} K" if largest_K else ""
     limit = (f"{fatigue.material} fatigue limit (allowed swing {swing_K:.0f} K, "
              f"{fatigue.stress_range_Pa / 1e6:.0f} MPa stress range")
     if over_life == 0:
