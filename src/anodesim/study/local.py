@@ -115,6 +115,7 @@ def _forked_case(out: str, index: int, log: _SentFd, env: dict) -> None:
     server keeps the one it was started with); stderr goes to the runner's log file."""
     log_fd = log.fd
     die_with_parent()  # no orphan writes into the study folder
+    _let_go_of_the_server()
     os.environ.clear()
     os.environ.update(env)
     from .preload import init_worker
@@ -129,6 +130,20 @@ def _forked_case(out: str, index: int, log: _SentFd, env: dict) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # no atexit handlers of the server's modules in the child
+
+
+def _let_go_of_the_server() -> None:
+    """In a forked worker: close its copy of the fork server's "alive" pipe. The server
+    ends when every copy of that pipe's write end is closed, and each worker inherits one:
+    after a SIGKILL of the runner, the running workers' copies kept the server (and with it
+    the workers, which die with the server) alive until their cases ended."""
+    from multiprocessing import forkserver
+
+    fd = forkserver._forkserver._forkserver_alive_fd
+    if fd is not None:
+        forkserver._forkserver._forkserver_alive_fd = None
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,98 @@
+"""The local sweep's edges: a second definition of a study while one runs, a SIGKILL or
+SIGTERM of the runner, a stale results.parquet, [plot] y checked before the run, repeated
+axis values and cases, options that contradict each other, and pending cases."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cases import reflection
+from test_case import write_toml
+from test_study import read_table, small_block, wait_for_exit, wait_until
+
+import anodesim
+from anodesim import study as study_mod
+from anodesim.case import CaseError
+from anodesim.cli import main
+
+SWEEP = [sys.executable, "-m", "anodesim", "sweep"]
+
+
+def power_file(folder: Path, name: str, powers, base: dict | None = None, plot: str = ""):
+    """A study file over the beam power of a base case (default the small block), the
+    base case beside it."""
+    write_toml(folder / "base.toml", base or small_block())
+    path = folder / name
+    path.write_text(f'case = "base.toml"\n[axes]\n"beam.power_W" = {powers!r}\n{plot}')
+    return path
+
+
+def slow_case(steps: int = 10000) -> dict:
+    """A transient of the small reflection insert that takes `steps` time steps (about
+    2.7 ms each here): a case that is still running when the test acts on it."""
+    return reflection(loading={"kind": "continuous", "duration_s": 1.0},
+                      time={"max_step_s": 1.0 / steps},
+                      output={"fields": False, "figures": False})
+
+
+def started_workers(out: Path, n: int, proc) -> dict[str, int]:
+    """Wait until n workers have started (their locked work folders ``.ID.PID@HOST``);
+    their case ids and pids."""
+    cases = out / "cases"
+
+    def locked():
+        return [d for d in cases.glob(".*") if (d / ".lock").exists()] if cases.is_dir() \
+            else []
+
+    wait_until(lambda: len(locked()) >= n, proc, f"{n} started workers")
+    return {d.name.split(".")[1]: int(d.name.split(".")[2].split("@")[0]) for d in locked()}
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# 2, 8. The runner killed or terminated
+# --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_sigkill_of_the_runner_ends_its_forked_workers_and_server_at_once(tmp_path):
+    """SIGKILL of the runner alone: its fork server and workers end at once, before their
+    cases finish (each inherited the server's "alive" pipe and kept it, and with it the
+    server and themselves, running to the end of their cases)."""
+    s = power_file(tmp_path, "s.toml", [5.0, 10.0], base=slow_case())
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "ANODESIM_SWEEP_FORK"}
+    proc = subprocess.Popen(SWEEP + [str(s), "-o", str(out), "-j", "2"], env=env,
+                            stderr=subprocess.DEVNULL)
+    workers = started_workers(out, 2, proc)
+    servers = {_parent(pid) for pid in workers.values()} - {None}
+    assert servers and proc.pid not in servers  # forked from a server, not the runner
+    proc.kill()
+    proc.wait()
+    try:
+        for pid in [*workers.values(), *servers]:
+            assert wait_for_exit(pid, 60), f"process {pid} outlived its runner"
+        for case_id in workers:
+            assert not (out / "cases" / case_id / "result.json").exists(), \
+                "a worker ran its case to the end after its runner was killed"
+    finally:
+        for pid in [*workers.values(), *servers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
