@@ -96,3 +96,25 @@ def test_sigkill_of_the_runner_ends_its_forked_workers_and_server_at_once(tmp_pa
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# --------------------------------------------------------------------------------------
+# 3. results.parquet
+# --------------------------------------------------------------------------------------
+def test_a_stale_parquet_is_removed_where_it_cannot_be_written(tmp_path, monkeypatch,
+                                                               capsys):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    out = tmp_path / "out"
+    anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}}, out)
+    assert (out / "results.parquet").is_file()
+    grown = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [1.0, 2.0]}})
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as where it is not installed
+    capsys.readouterr()
+    study_mod.collect(grown, out)
+    assert len(read_table(out / "results.csv")) == 2
+    assert not (out / "results.parquet").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "results.parquet: removed" in err
+    study_mod.collect(grown, out)
+    assert capsys.readouterr().err == ""  # said once

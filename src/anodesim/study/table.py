@@ -46,10 +46,7 @@ class Table:
     def to_parquet(self, path: Path | None = None) -> Path | None:
         """Write the table as Parquet (default results.parquet beside results.csv) when
         pandas and pyarrow are installed; None (nothing written) when they are not."""
-        try:
-            import pandas  # noqa: F401
-            import pyarrow  # noqa: F401
-        except ImportError:
+        if not parquet_writable():
             return None
         path = Path(path) if path else self.out_dir / "results.parquet"
         df = self.to_pandas()
@@ -60,6 +57,16 @@ class Table:
         df.to_parquet(buf, index=False)
         output.atomic_write(path, buf.getvalue())
         return path
+
+
+def parquet_writable() -> bool:
+    """Whether pandas and pyarrow are installed (results.parquet can be written)."""
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def warm_up() -> None:
@@ -109,8 +116,14 @@ def collect(study: Study, out: Path, parquet: bool = True) -> Table:
         w.writerow([_cell(row.get(c)) for c in columns])
     output.atomic_write(out / "results.csv", buf.getvalue(), durable=True)
     table = Table(columns, rows, out)
-    if parquet:
+    stale = out / "results.parquet"
+    if parquet and parquet_writable():
         table.to_parquet()
+    elif stale.exists():  # an older table's: not left beside the new results.csv
+        stale.unlink()
+        if not parquet_writable():
+            print(f"{stale}: removed, as it no longer matches results.csv and pandas and "
+                  "pyarrow are not installed to write it again", file=sys.stderr)
     return table
 
 
