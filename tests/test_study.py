@@ -356,21 +356,6 @@ def test_a_probe_outside_the_body_is_invalid_in_the_list_and_the_table(tmp_path,
     assert "initial.temperature_C = -150: outside the data of" in listed[1], listed
 
 
-def test_a_plot_naming_no_column_is_reported_even_when_quiet(tmp_path, capsys):
-    # the columns depend on the case, so a [plot] y that names none shows only at the end;
-    # -q silences progress, not this
-    write_toml(tmp_path / "base.toml", small_block())
-    s = tmp_path / "s.toml"
-    s.write_text('case = "base.toml"\n[axes]\n"beam.power_W" = [1.0]\n'
-                 '[plot]\ny = "T_peak_max_K"\n')
-    out = tmp_path / "out"
-    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0  # the table is the result
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("quick-look plot not drawn")
-    assert "'T_peak_max_K'" in err[0] and "T_peak_max_C" in err[0]
-    assert read_table(out / "results.csv")[0]["status"] == "ok"
-    assert not (out / "results.png").exists()
-
 @pytest.mark.slow
 def test_sigkill_and_resume_lose_nothing(reference, tmp_path):
     """Kill the whole sweep (the runner and its worker) with SIGKILL after the first case has

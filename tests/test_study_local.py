@@ -118,3 +118,88 @@ def test_a_stale_parquet_is_removed_where_it_cannot_be_written(tmp_path, monkeyp
     assert err.count("\n") == 1 and "results.parquet: removed" in err
     study_mod.collect(grown, out)
     assert capsys.readouterr().err == ""  # said once
+
+
+# --------------------------------------------------------------------------------------
+# 4. [plot] y before the run
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("plot, message", [
+    ({"y": "T_peek_max_C"}, "plot.y = 'T_peek_max_C': expected a column of the results "
+     "table (did you mean T_peak_max_C"),
+    ({"y": ["T_peak_max_C", "T_max_insert_C"]}, "plot.y = 'T_max_insert_C'"),
+    ({"y": "max_continuous_beam_power_W"}, "plot.y = 'max_continuous_beam_power_W'"),
+    ({"x": "time_s", "y": "T_peek_C"}, "plot.y = 'T_peek_C': expected a column of the "
+     "cases' timeseries.csv (did you mean T_peak_C?)"),
+    ({"x": "time_s", "y": "T_peak_max_C"}, "plot.y = 'T_peak_max_C'"),
+])
+def test_a_plot_y_no_case_can_give_is_refused_before_the_run(tmp_path, capsys, plot,
+                                                              message):
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in plot.items())
+    s = power_file(tmp_path, "s.toml", [1.0], base=reflection(), plot="[plot]\n" + lines)
+    assert main(["sweep", str(s), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("plot", [
+    {"y": ["T_peak_max_C", "T_max_target_C", "T_max_heat_sink_C", "beam_power_W"]},
+    {"y": "T_max_coolant_side_worst_C"},
+    {"x": "time_s", "y": ["T_peak_C", "T_max_target_heat_sink_C", "stored_heat_J"]},
+])
+def test_plot_ys_a_case_gives_are_accepted(plot):
+    study_mod.from_dict({"case": reflection(), "axes": {"beam.power_W": [1.0]},
+                         "plot": plot})
+
+
+def test_the_rating_columns_and_mechanics_columns_are_known():
+    st = {"case": reflection(), "axes": {"beam.power_W": [1.0]}}
+    study_mod.from_dict({**st, "tasks": {"rate": ["continuous"]},
+                         "plot": {"y": "max_continuous_beam_power_W"}})
+    with pytest.raises(CaseError, match="plot.y = 'T_peak_max_C'"):
+        study_mod.from_dict({**st, "tasks": {"run": False, "rate": ["schedule"]},
+                             "plot": {"y": "T_peak_max_C"}})
+    with pytest.raises(CaseError, match="plot.y = 'drift_across_view_um_max_abs'"):
+        study_mod.from_dict({**st, "plot": {"y": "drift_across_view_um_max_abs"}})
+
+
+def test_a_plot_y_absent_after_the_run_is_one_short_line(tmp_path, capsys):
+    """A name a case may give but none did (a limit's column) shows only at the end: one
+    short line with the nearest names, not the table's every column; also under -q (it is
+    a mistake in the study file, not progress)."""
+    s = power_file(tmp_path, "s.toml", [1.0], plot='[plot]\ny = "T_max_target_worst_C"\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and len(err[0]) < 200, err
+    assert err[0].startswith("quick-look plot not drawn: plot.y = 'T_max_target_worst_C'")
+    assert "nearest: T_max_target_C" in err[0]
+
+
+# --------------------------------------------------------------------------------------
+# 5. Repeated values, one case twice
+# --------------------------------------------------------------------------------------
+def test_repeated_axis_values_and_cases_are_refused(tmp_path, capsys):
+    base = small_block()
+    with pytest.raises(CaseError, match=re.escape(
+            'axes."beam.fwhm_um": the value 20.0 is given twice; expected each value once')):
+        study_mod.from_dict({"case": base, "axes": {"beam.fwhm_um": [20, 20.0]}})
+    # zipped axes may repeat a value beside one that differs
+    st = study_mod.from_dict({"case": base, "combine": "zip",
+                              "axes": {"beam.power_W": [1.0, 1.0], "beam.fwhm_um": [20, 30]}})
+    assert len({p.id for p in st.points}) == 2
+    with pytest.raises(CaseError, match="are the same case"):
+        study_mod.from_dict({"case": base, "combine": "zip",
+                             "axes": {"beam.power_W": [1.0, 1.0], "beam.fwhm_um": [20, 20]}})
+    write_toml(tmp_path / "a.toml", base)
+    write_toml(tmp_path / "b.toml", base)
+    for case, message in (('["a.toml", "a.toml"]', "case: the value 'a.toml' is given twice"),
+                          ('["a.toml", "b.toml"]', "axes: cases 0 (case = 'a.toml', "
+                           "beam.power_W = 1.0) and 1 (case = 'b.toml', beam.power_W = 1.0) "
+                           "are the same case")):
+        s = tmp_path / "s.toml"
+        s.write_text(f'case = {case}\n[axes]\n"beam.power_W" = [1.0]\n')
+        assert main(["sweep", str(s), "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+        assert not (tmp_path / "out").exists()

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from .. import __version__, output
 from ..case import CaseError
-from .spec import Point, Study
+from .spec import FIXED_COLUMNS, Point, Study
 
 RESULT = "result.json"
-FIXED_COLUMNS = ["index", "id", "status", "error", "wall_s"]
 
 
 def default_folder(study: Study, source: Path | None) -> Path:

@@ -26,6 +26,7 @@ tasks, so an interrupted sweep finds its finished cases again. Nothing here impo
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import itertools
 import json
@@ -41,6 +42,8 @@ from ..case.reader import UnknownKeyError, _did_you_mean, _fail, read_toml
 COMBINE = ("grid", "zip")
 RATINGS = ("schedule", "continuous")
 CASE_AXIS = "case"  # the axis of base case files, when `case` is a list
+#: The first columns of results.csv (the swept inputs come after the id).
+FIXED_COLUMNS = ["index", "id", "status", "error", "wall_s"]
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,8 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
             for base, bdir in bases.values():
                 _check_key_exists(key, base, bdir, values[0])
     task_spec = {"run": run, "rate": list(rate)}
-    points = _points(axes, combine, bases, task_spec)
+    points, columns = _points(axes, combine, bases, task_spec)
+    _check_plot_y(plot, axes, run, rate, columns)
     # Self-contained: the base cases inline, the axes as value lists. A study folder keeps
     # this copy, so its workers never read files that may have changed since.
     definition = {"title": title, "combine": combine, "axes": axes, "tasks": task_spec,
@@ -293,11 +297,26 @@ def _axes(data: dict, bases: dict, saved: bool) -> tuple[dict[str, list], str]:
     combine = data.get("combine", "grid")
     if combine not in COMBINE:
         raise _fail("combine", combine, '"grid" (every combination) or "zip" (axes in step)')
+    if combine == "grid":  # zipped axes may repeat a value beside others that differ
+        for k, values in axes.items():
+            _refuse_repeats(f'axes."{k}"', values)
     if combine == "zip" and len({len(v) for v in axes.values()}) > 1:
         lengths = ", ".join(f"{k} {len(v)}" for k, v in axes.items())
         raise CaseError(f'combine = "zip": the axes have different lengths ({lengths}); '
                         "expected equal lengths")
     return axes, combine
+
+
+def _refuse_repeats(where: str, values: list) -> None:
+    """CaseError on a value given twice in one axis (20 and 20.0 alike): it would be one
+    case counted twice."""
+    seen = set()
+    for v in values:
+        key = json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+        if key in seen:
+            raise CaseError(f"{where}: the value {v!r} is given twice; expected each value "
+                            "once")
+        seen.add(key)
 
 
 def _plot_table(data: dict, axes: dict, run: bool) -> dict:
@@ -343,7 +362,7 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Poin
                         f"{MAX_CASES:,} (split the study)")
     combos = (itertools.product(*axes.values()) if combine == "grid"
               else zip(*axes.values())) if axes else [()]
-    points = []
+    points, columns = [], {"table": set(), "series": set(), "mechanics": False}
     for i, combo in enumerate(combos):
         inputs = dict(zip(axes, combo))
         base, bdir = bases[inputs.get(CASE_AXIS, next(iter(bases)))]
@@ -357,10 +376,84 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Poin
             pid, err = _point_id(case_data, task_spec), str(e)
         else:
             pid, err = _point_id(case, task_spec), _invalid_before_run(case)
+            _add_columns(columns, case)
         points.append(Point(i, inputs, case_data, bdir, pid, err))
     if points and all(p.error for p in points):
         raise CaseError(f"every case of the study is invalid; the first: {points[0].error}")
-    return points
+    first: dict[str, Point] = {}
+    for p in points:
+        q = first.setdefault(p.id, p)
+        if q is not p:  # e.g. two base files of equal content: one case, one row
+            raise CaseError(f"axes: cases {q.index} ({_inputs(q)}) and {p.index} "
+                            f"({_inputs(p)}) are the same case (id {p.id}); expected "
+                            "different cases")
+    return points, columns
+
+
+#: Columns of results.csv that a run (tasks.run), a rating or a case with mechanics gives
+#: (study/worker.py and table.summary_columns write them), besides those named after the
+#: case's regions; and the time series' columns (monitors.py) named after nothing.
+RUN_COLUMNS = ("T_peak_max_C", "T_peak_max_time_s", "limits_hold", "deposited_power_W",
+               "cells", "beam_power_W", "current_mA")
+RATE_COLUMNS = {"schedule": ("max_safe_beam_power_W", "max_safe_mean_beam_power_W",
+                             "binding_limit"),
+                "continuous": ("max_continuous_beam_power_W", "binding_continuous",
+                               "max_continuous_beam_power_engine_W")}
+MECHANICS_ROW = ("drift_across_view_um", "image_drift_px", "u_spot_z_um", "spot_shift_um",
+                 "magnification_change_rel", "drift_along_view_um")
+SERIES_COLUMNS = ("time_s", "beam_power_W", "deposited_power_W", "T_peak_C", "stored_heat_J",
+                  "deposited_energy_J", "extra_focal_energy_J", "T_coolant_C",
+                  "coolant_heat_J", "cooler_removed_heat_J", "T_max_coolant_side_C")
+#: Beginnings of the time series' mechanics columns (displacements, drift, image, stress).
+MECHANICS_SERIES = ("u_", "drift_", "image_", "spot_shift_", "magnification_", "von_mises_",
+                    "yield_use_")
+
+
+def _add_columns(columns: dict, case) -> None:
+    """Add the column names a case's run can give (table and time series) to columns."""
+    from ..case import interfaces_of, regions_of
+
+    regions = regions_of(case.geometry)
+    temps = {f"T_max_{r}_C" for r in regions}
+    columns["table"] |= temps | {f"T_max_{i}_worst_C" for i in interfaces_of(case.geometry)}
+    columns["series"] |= temps | {f"T_max_{i}_C" for i in interfaces_of(case.geometry)}
+    columns["series"] |= {f"T_{p.name}_C" for p in case.probes if "T" in p.quantities}
+    if case.mechanics is not None:
+        columns["mechanics"] = True
+        columns["table"] |= {f"{c}_{s}" for c in MECHANICS_ROW for s in ("max_abs", "final")}
+        columns["table"] |= {f"von_mises_max_{r}_MPa" for r in regions}
+
+
+def _check_plot_y(plot: dict, axes: dict, run: bool, rate: tuple[str, ...],
+                  columns: dict) -> None:
+    """CaseError when plot.y names a column that none of the study's cases can give (the
+    table's, or with plot.x = "time_s" the time series'), with the nearest names. A name a
+    case may give is let through: whether it does can depend on its run (a limit's column)."""
+    ys = plot.get("y")
+    if ys is None:
+        return
+    if plot.get("x") == "time_s":
+        known = set(SERIES_COLUMNS) | columns["series"]
+        what = "a column of the cases' timeseries.csv"
+    else:
+        known = set(FIXED_COLUMNS) | set(axes)
+        if run:
+            known |= columns["table"] | set(RUN_COLUMNS)
+        known |= {c for r in rate for c in RATE_COLUMNS[r]}
+        what = "a column of the results table"
+    for y in [ys] if isinstance(ys, str) else ys:
+        if y in known or (plot.get("x") == "time_s" and columns["mechanics"]
+                          and y.startswith(MECHANICS_SERIES)) or (
+                run and plot.get("x") != "time_s" and y.startswith("T_")
+                and y.endswith("_worst_C")):
+            continue
+        near = difflib.get_close_matches(y, sorted(known), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise _fail("plot.y", y, f"{what}{hint}")
+
+
+def _inputs(p: Point) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in p.inputs.items()) or "the base case"
 
 
 def _invalid_before_run(case) -> str | None:
@@ -391,6 +484,7 @@ def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:
     names = raw if isinstance(raw, list) else [raw]
     if not names or not all(isinstance(n, str) for n in names):
         raise _fail("case", raw, "a case file name, a non-empty list of them, or a table")
+    _refuse_repeats("case", names)
     bases = {}
     for n in names:
         p = (base_dir / n).resolve()

@@ -177,7 +177,8 @@ def plot(study: Study, table: Table) -> Path | None:
     try:
         return _plot(study, table)
     except Exception as e:  # noqa: BLE001
-        print(f"quick-look plot not drawn: {type(e).__name__}: {e}", file=sys.stderr)
+        what = str(e) if isinstance(e, _NoColumn) else f"{type(e).__name__}: {e}"
+        print(f"quick-look plot not drawn: {what}", file=sys.stderr)
         return None
 
 
@@ -193,8 +194,13 @@ def _plot(study: Study, table: Table) -> Path | None:
     if x != "time_s":
         missing = [y for y in ys if all(r.get(y) is None for r in ok)]
         if missing:
-            raise KeyError(f"plot.y: no case has a column {missing[0]!r}; the table has "
-                           + ", ".join(c for c in table.columns if c not in study.axes))
+            raise _NoColumn(missing[0], [c for c in table.columns if c not in study.axes])
+    else:
+        series = [_timeseries_columns(table.out_dir / "cases" / r["id"] / "timeseries.csv")
+                  for r in ok]
+        missing = [y for y in ys if not any(y in cols for cols in series)]
+        if missing:
+            raise _NoColumn(missing[0], sorted(set().union(*series)), "time series")
     plt = output._pyplot()
     fig, axs = plt.subplots(len(ys), 1, figsize=(7.5, 3.4 * len(ys) + 0.8), squeeze=False,
                             layout="constrained")
@@ -236,6 +242,26 @@ def _plot(study: Study, table: Table) -> Path | None:
     path = table.out_dir / "results.png"
     output._save(fig, path)
     return path
+
+
+class _NoColumn(Exception):
+    """plot.y names a column no finished case has: one short line, with the nearest."""
+
+    def __init__(self, y: str, columns: list[str], where: str = "table"):
+        import difflib
+
+        near = difflib.get_close_matches(y, columns, n=3, cutoff=0.5)
+        super().__init__(f"plot.y = {y!r}: no finished case has it in its {where}"
+                         + (f" (nearest: {', '.join(near)})" if near else ""))
+
+
+def _timeseries_columns(path: Path) -> set[str]:
+    """The columns of a case's timeseries.csv (none when it has none)."""
+    try:
+        with open(path) as f:
+            return set(next(csv.reader(ln for ln in f if not ln.startswith("#")), []))
+    except OSError:
+        return set()
 
 
 def _label(row: dict, keys) -> str:
