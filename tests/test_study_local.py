@@ -67,6 +67,68 @@ def _parent(pid: int) -> int | None:
 
 
 # --------------------------------------------------------------------------------------
+# 1. One definition at a time in a folder
+# --------------------------------------------------------------------------------------
+def test_another_definition_is_refused_while_the_folder_is_in_use(tmp_path):
+    """While a sweep works on a folder (open_folder's shared lock, held here), a sweep of a
+    grown form of the study is refused (one line, exit 2, study.json untouched): its
+    workers run cases by index from study.json, so a rewrite under them ran other cases
+    and recorded them as failed. The same definition still goes (shared work); once the
+    folder is let go, the grown study goes too."""
+    one = power_file(tmp_path, "one.toml", [1.0])
+    two = power_file(tmp_path, "two.toml", [1.0, 2.0])
+    out = tmp_path / "out"
+    st = study_mod.load(one)
+    study_mod.open_folder(st, out)  # as a running sweep of `one` holds it
+    try:
+        saved = (out / "study.json").read_bytes()
+        r = subprocess.run(SWEEP + [str(two), "-o", str(out)], capture_output=True, text=True)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and "another definition of this study" in r.stderr
+        assert (out / "study.json").read_bytes() == saved
+        assert not (out / "results.csv").exists()
+        r = subprocess.run(SWEEP + [str(one), "-o", str(out), "-q"], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+    finally:
+        study_mod.release_folder(out)
+    r = subprocess.run(SWEEP + [str(two), "-o", str(out), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert [row["status"] for row in read_table(out / "results.csv")] == ["ok", "ok"]
+
+
+def test_two_definitions_started_together_into_a_new_folder(tmp_path):
+    """Two studies over the same axes started at once into one new folder: one is let in,
+    the other refused (or, if the first has ended already, let in after it); no case is
+    recorded as failed."""
+    a = power_file(tmp_path, "a.toml", [1.0, 2.0])
+    b = power_file(tmp_path, "b.toml", [3.0, 1.0])
+    out = tmp_path / "out"
+    procs = [subprocess.Popen(SWEEP + [str(s), "-o", str(out), "-q"], stderr=subprocess.PIPE,
+                              text=True) for s in (a, b)]
+    codes = [p.wait(timeout=600) for p in procs]
+    errs = [p.stderr.read() for p in procs]
+    for p in procs:
+        p.stderr.close()
+    assert set(codes) <= {0, 2} and 0 in codes, errs
+    for code, err in zip(codes, errs):
+        assert code == 0 or "another definition of this study" in err
+    rows = read_table(out / "results.csv")
+    assert rows and all(r["status"] == "ok" for r in rows), rows
+
+
+def test_the_python_api_lets_go_of_the_folder_after_its_sweep(tmp_path):
+    out = tmp_path / "out"
+    anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}}, out)
+    table = anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0, 2.0]}},
+                           out)
+    assert [r["status"] for r in table.rows] == ["ok", "ok"]
+    one = power_file(tmp_path, "one.toml", [1.0])  # another process: not refused either
+    r = subprocess.run(SWEEP + [str(one), "-o", str(out), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+# --------------------------------------------------------------------------------------
 # 2, 8. The runner killed or terminated
 # --------------------------------------------------------------------------------------
 @pytest.mark.slow

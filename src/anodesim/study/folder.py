@@ -48,12 +48,14 @@ def open_folder(study: Study, out: Path) -> None:
     result (case ids are hashes of the resolved case); cases no longer in the study keep
     their folders under cases/ but leave results.csv.
 
-    Several processes may do this at once (array tasks, GNU parallel): the study.json they
-    write is the same, and each one checks the one that is there.
+    Several processes may do this at once (array tasks, GNU parallel): one at a time checks
+    (and writes) study.json. Each then holds a shared lock on the folder until it ends (or
+    release_folder), so the definition cannot change under a running sweep's workers (they
+    read it by case index): another definition is refused while one is held.
 
     Raises:
-        CaseError: the folder holds a study over other axes, or other files (nothing is
-            touched).
+        CaseError: the folder holds a study over other axes, or other files, or a sweep of
+            another definition is running there (nothing is touched).
     """
     saved = out / "study.json"
     if not saved.exists():
@@ -64,23 +66,65 @@ def open_folder(study: Study, out: Path) -> None:
             raise CaseError(f"-o {out}: exists and holds no anodesim study; expected a new "
                             "or empty folder, or this study's own")
         (out / "cases").mkdir(parents=True, exist_ok=True)
-        if not saved.exists():
-            output.write_json(saved, _record(study, []), durable=True)
+    release_folder(out)  # this process's earlier sweep of the folder is over
+    mutex = os.open(out / MUTEX, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(mutex, fcntl.LOCK_EX)  # one definition check (and change) at a time
+        active = os.open(out / ACTIVE, os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            _define(study, out, saved, active)
+        except BaseException:
+            os.close(active)
+            raise
+        _HELD[out.resolve()] = active
+    finally:
+        os.close(mutex)
+
+
+#: The folder's locks: MUTEX is held (exclusively) while a process checks or changes the
+#: definition in study.json; ACTIVE is held shared by every process that works on the folder
+#: (a runner, its workers, array tasks), so a definition can change only while none does.
+MUTEX, ACTIVE = ".study.mutex", ".study.active"
+_HELD: dict[Path, int] = {}  # study folder -> this process's shared lock on its ACTIVE
+
+
+def release_folder(out: Path) -> None:
+    """Let other definitions of the study into the folder again (as far as this process
+    goes): the end of a sweep that open_folder let in."""
+    fd = _HELD.pop(Path(out).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _define(study: Study, out: Path, saved: Path, active: int) -> None:
+    """With the folder's mutex held: make study.json this study's (or refuse), and hold the
+    shared lock on `active`."""
     try:
         old = json.loads(saved.read_text())
         old_id, old_axes = old["id"], set(old["study"]["axes"])
+    except FileNotFoundError:
+        old, old_id, old_axes = {}, None, set(study.axes)
     except (OSError, ValueError, KeyError, TypeError):
         old, old_id, old_axes = None, None, None
     if old_id == study.id:
+        fcntl.flock(active, fcntl.LOCK_SH)  # no writer: they hold the mutex while they write
         return
     if old is None or old_axes != set(study.axes):
         raise CaseError(f"-o {out}: holds a different study (id {old_id}, axes "
                         f"{', '.join(sorted(old_axes or ())) or 'unknown'}; this one is "
                         f"{study.id} over {', '.join(sorted(study.axes))}); expected a new "
                         "folder, this study's own, or one of a study over the same axes")
-    earlier = old.get("earlier", []) + [{"id": old_id, "created_utc": old.get("created_utc"),
-                                         "cases": [c["id"] for c in old.get("cases", [])]}]
+    try:
+        fcntl.flock(active, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise CaseError(f"-o {out}: a sweep of another definition of this study (id {old_id})"
+                        f" is running there; expected it to end first (this one is "
+                        f"{study.id}), or another folder") from None
+    earlier = old.get("earlier", []) + ([{
+        "id": old_id, "created_utc": old.get("created_utc"),
+        "cases": [c["id"] for c in old.get("cases", [])]}] if old_id else [])
     output.write_json(saved, _record(study, earlier), durable=True)
+    fcntl.flock(active, fcntl.LOCK_SH)  # not atomic, but the mutex keeps others out
 
 
 def _record(study: Study, earlier: list) -> dict:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ..plotter import die_with_parent
-from .folder import _clean_stale, check_jobs, record_failure, result_of
+from .folder import _clean_stale, check_jobs, record_failure, release_folder, result_of
 from .spec import Point, Study
 from .table import Table, collect, plot, warm_up
 
@@ -319,6 +319,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+        release_folder(out)
         _join(tail)  # matplotlib is not thread-safe: the warm-up ends before plot
     table = collect(study, out)
     plot(study, table)
