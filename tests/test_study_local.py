@@ -160,6 +160,31 @@ def test_sigkill_of_the_runner_ends_its_forked_workers_and_server_at_once(tmp_pa
                 pass
 
 
+@pytest.mark.slow
+def test_sigterm_ends_a_sweep_with_143_keeping_the_finished_cases(tmp_path):
+    """SIGTERM to the runner: one "terminated" line, exit status 143 (as run), the workers
+    stopped, the finished case kept and the table written."""
+    base = slow_case()
+    s = tmp_path / "s.toml"
+    write_toml(tmp_path / "quick.toml", small_block())
+    write_toml(tmp_path / "slow.toml", base)
+    s.write_text('case = ["quick.toml", "slow.toml"]\n[axes]\n"beam.power_W" = [5.0]\n')
+    out = tmp_path / "out"
+    proc = subprocess.Popen(SWEEP + [str(s), "-o", str(out), "-j", "1"],
+                            stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: (out / "results.csv").exists()
+               and read_table(out / "results.csv")[0]["status"] == "ok", proc,
+               "the quick case")
+    workers = started_workers(out, 1, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("anodesim: terminated by SIGTERM"), err
+    assert all(wait_for_exit(pid, 60) for pid in workers.values())
+    rows = read_table(out / "results.csv")
+    assert [r["status"] for r in rows] == ["ok", "pending"]
+
+
 # --------------------------------------------------------------------------------------
 # 3. results.parquet
 # --------------------------------------------------------------------------------------
@@ -265,3 +290,10 @@ def test_repeated_axis_values_and_cases_are_refused(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
         assert not (tmp_path / "out").exists()
+
+
+def test_one_case_one_process(tmp_path, capsys):
+    s = power_file(tmp_path, "s.toml", [1.0])
+    assert main(["sweep", str(s), "-o", str(tmp_path / "out")]) == 0
+    assert ": 1 case, 0 already finished, 1 to run with 1 process ->" in \
+        capsys.readouterr().err

@@ -248,8 +248,15 @@ def _wait_for_one(running) -> None:
         wait(handles)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _terminate(signum, frame):
+    from ..errors import Terminated
+
+    raise Terminated  # ends the sweep as Ctrl-C does; the command line exits 143
+
+
+def plural(n: int, word: str, suffix: str = "s") -> str:
+    """``1 case``, ``2 cases``."""
+    return f"{n} {word}{'' if n == 1 else suffix}"
 
 
 def run_local(study: Study, out: Path, jobs: int = 1, say=print,
@@ -265,8 +272,8 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
                 shutil.rmtree(out / "cases" / p.id)
             pending.append(p)
     done_before = len(unique) - len(pending)
-    say(f"{study.title}: {len(unique)} cases, {done_before} already finished, "
-        f"{len(pending)} to run with {jobs} process{'es' if jobs > 1 else ''} -> {out}")
+    say(f"{study.title}: {plural(len(unique), 'case')}, {done_before} already finished, "
+        f"{len(pending)} to run with {plural(jobs, 'process', 'es')} -> {out}")
     _clean_stale(out)
     running: dict = {}  # worker (_Interpreter or _Forked) -> (case, log file)
     finished, failures = 0, 0
@@ -275,7 +282,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     ctx = _fork_context() if pending else None
     if ctx is not None:
         _start_fork_server()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     tail = None  # the end's imports, once a core is left idle (_warm_tail)
     try:
         while queue or running:
