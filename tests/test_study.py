@@ -307,7 +307,7 @@ def test_list_and_task_id(tmp_path, capsys):
     assert not out.exists()  # listing writes nothing
     # what an array task runs: one case, by index
     assert main(["sweep", str(s), "-o", str(out), "--task-id", "1", "-q"]) == 0
-    assert main(["sweep", str(out), "--collect", "-q"]) == 0
+    assert main(["sweep", str(out), "--collect", "-q"]) == 1  # case 0 is pending
     rows = read_table(out / "results.csv")
     assert [r["status"] for r in rows] == ["pending", "ok"]
     assert main(["sweep", str(s), "-o", str(out), "--task-id", "2"]) == 2

@@ -292,6 +292,57 @@ def test_repeated_axis_values_and_cases_are_refused(tmp_path, capsys):
         assert not (tmp_path / "out").exists()
 
 
+# --------------------------------------------------------------------------------------
+# 6. Options that contradict each other
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("options, message", [
+    (["--submit", "slurm", "--task-id", "0"], "--submit slurm with --task-id 0"),
+    (["--collect", "--task-id", "1"], "--collect with --task-id 1"),
+    (["--collect", "--submit", "slurm"], "--collect with --submit slurm"),
+    (["--list", "--collect"], "--list with --collect"),
+    (["--list", "--retry-failed"], "--retry-failed with --list"),
+])
+def test_contradicting_options_are_refused(tmp_path, capsys, options, message):
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), *options]) == 2
+    err = capsys.readouterr()
+    assert err.out == "" and err.err.count("\n") == 1 and message in err.err, err
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------------------
+# 7, 9. Pending cases; counts
+# --------------------------------------------------------------------------------------
+def test_an_unreadable_result_runs_again_and_is_kept_aside(tmp_path, capsys):
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out)]) == 0
+    assert "2 cases, 0 already finished, 2 to run with 1 process ->" in \
+        capsys.readouterr().err
+    rows = read_table(out / "results.csv")
+    torn = out / "cases" / rows[1]["id"] / "result.json"
+    torn.write_text('{"index": 1, "st')
+    assert main(["sweep", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "result.json unreadable" in err and "2 ok, 0 failed, 0 pending" in err, err
+    assert [r["status"] for r in read_table(out / "results.csv")] == ["ok", "ok"]
+    aside = list((out / "cases").glob(f"{rows[1]['id']}.unreadable-*"))
+    assert len(aside) == 1 and (aside[0] / "result.json").read_text() == '{"index": 1, "st'
+
+
+def test_a_sweep_with_pending_cases_exits_1(tmp_path, capsys):
+    """--collect of a study one of whose cases never ran (its SLURM task was cancelled):
+    exit status 1, not 0 ("when every case finished")."""
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    gone = read_table(out / "results.csv")[1]["id"]
+    shutil.rmtree(out / "cases" / gone)
+    assert main(["sweep", str(out), "--collect"]) == 1
+    assert "1 ok, 0 failed, 1 pending" in capsys.readouterr().err
+
+
 def test_one_case_one_process(tmp_path, capsys):
     s = power_file(tmp_path, "s.toml", [1.0])
     assert main(["sweep", str(s), "-o", str(tmp_path / "out")]) == 0

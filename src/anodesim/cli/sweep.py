@@ -8,8 +8,8 @@ from pathlib import Path
 from ..case import CaseError
 
 DESCRIPTION = ("Run every case of a study, each in its own process; finished cases are skipped "
-               "when it is run again. Exit status 1 when a case failed (its row says why), 2 on "
-               "bad input.")
+               "when it is run again. Exit status 1 when a case failed (its row says why) or "
+               "is still pending, 2 on bad input, 143 on SIGTERM, 130 on Ctrl-C.")
 
 
 def add_args(p) -> None:
@@ -43,6 +43,7 @@ def sweep(args) -> int:
         raise CaseError(f"sweep: started on {ranks} MPI ranks; expected one process "
                         f"(each case runs in its own process): run it without mpirun, with "
                         f"-j {ranks} to run {ranks} cases at once, or with --submit slurm")
+    _refuse_together(args)
     source = Path(args.study)
     st = sweep.load(source)  # bad input: one line, nothing written
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
@@ -83,4 +84,20 @@ def sweep(args) -> int:
         from . import report
 
         say(f"report: {report.write(out)}")
-    return 1 if counts["failed"] else 0
+    submitted = args.submit == "slurm" and not args.wait  # its cases are pending by design
+    return 1 if counts["failed"] or (counts["pending"] and not submitted) else 0
+
+
+def _refuse_together(args) -> None:
+    """CaseError naming two options that each choose what the sweep does (list, collect,
+    submit, run one case), or --retry-failed beside one that runs nothing here."""
+    given = [f"--{o.replace('_', '-')}" + ("" if v is True else f" {v}")
+             for o, v in (("list", args.list), ("collect", args.collect),
+                          ("submit", args.submit), ("task_id", args.task_id))
+             if v is not None and v is not False]
+    if len(given) > 1:
+        raise CaseError(f"{given[0]} with {given[1]}: expected at most one of --list, "
+                        "--collect, --submit, --task-id")
+    if args.retry_failed and given and not given[0].startswith("--submit"):
+        raise CaseError(f"--retry-failed with {given[0]}: expected it alone (it runs the "
+                        "failed cases again here)")

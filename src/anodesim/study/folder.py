@@ -162,14 +162,40 @@ def _publish(work: Path, final: Path) -> None:
     except OSError as e:
         if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise
-        if (final / RESULT).exists():
+        if _readable(final / RESULT):
             shutil.rmtree(work, ignore_errors=True)
             return
-        stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
-        os.rename(final, stale)  # a folder without a result: not a finished case
+        if (final / RESULT).exists():  # unreadable (a torn copy, a disk fault): kept aside
+            set_aside(final)
+        else:
+            stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
+            os.rename(final, stale)  # a folder without a result: not a finished case
+            shutil.rmtree(stale, ignore_errors=True)
         os.rename(work, final)
-        shutil.rmtree(stale, ignore_errors=True)
     output.sync_folder(final.parent)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def set_aside(final: Path) -> Path | None:
+    """Rename a case folder whose result.json cannot be read to ``<id>.unreadable-<time>``
+    beside it (not a case: the case runs again; kept for a look, never removed); None when
+    the folder holds a readable result or no result at all."""
+    if not (final / RESULT).exists() or _readable(final / RESULT):
+        return None
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+    aside = final.with_name(f"{final.name}.unreadable-{stamp}-{os.getpid()}")
+    try:
+        os.rename(final, aside)
+    except FileNotFoundError:  # another executor set it aside first
+        return None
+    return aside
 
 
 def record_failure(out: Path, p: Point, reason: str, log: str = "") -> dict:

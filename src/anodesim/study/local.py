@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from ..plotter import die_with_parent
-from .folder import _clean_stale, check_jobs, record_failure, release_folder, result_of
+from .folder import (_clean_stale, check_jobs, record_failure, release_folder, result_of,
+                     set_aside)
 from .spec import Point, Study
 from .table import Table, collect, plot, warm_up
 
@@ -266,6 +267,10 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     unique = list({p.id: p for p in study.points}.values())  # equal cases run once
     pending = []
     for p in unique:
+        aside = set_aside(out / "cases" / p.id)
+        if aside is not None:
+            say(f"case {p.index} {p.id}: result.json unreadable; the folder is kept as "
+                f"{aside.name} and the case runs again")
         row = result_of(out, p)
         if row is None or (retry_failed and row["status"] == "failed"):
             if row is not None:
