@@ -1,11 +1,23 @@
 """Coupling of the two sides of a split interface (coincident, unconnected nodes).
 
 An interface with a finite conductance (heat) or a tie stiffness (mechanics) couples its two
-sides by ∫ c (u₊ − u₋)·(v₊ − v₋) w dA. The diagonal blocks ∫ c u₊·v₊ and ∫ c u₋·v₋ are
-ordinary boundary integrals in each problem's form; this module builds the off-diagonal
-blocks −∫ c u₋·v₊ (and its transpose) once, as a PETSc matrix, from the facet mass matrix
-of one side and a node-to-node map found by coordinates. Works for scalar and blocked
-(vector) P1 spaces and under MPI (global indices).
+sides by ∫ c (u_a − P u_b)·(v_a − P v_b) w dA over side a, P the node-to-node map from side
+b to side a (found by coordinates). With M side a's facet mass matrix, the coupling is
+
+    c [M, −M P; −Pᵀ M, Pᵀ M P]:
+
+the block ∫ c u_a·v_a is an ordinary boundary integral in each problem's form (side a's
+only); this module builds the other three once, as a PETSc matrix, all from M and P. Every
+block coming from the one matrix M makes the coupling exactly zero for u_a = P u_b (a field
+continuous across the interface, a rigid motion), whatever the two sides' coordinates: the
+nodes of the second side are placed by gmsh to about 1e-14 of the first, not to the bit,
+and a reused .msh file gives them other last digits than the mesh in memory. Side b's block
+integrated on its own facets instead (until 2026-12-04) left c (M_b − Pᵀ M P) ≠ 0, a
+spring to ground of ~1e-11 c: times the mechanical tie's stiffness (1e4 E/h_min) it moved
+the largest von Mises stress at the W/Cu joint by 0.3–0.7 % between a run (mesh in memory)
+and a sweep (mesh read back), and in the heat problem it leaked heat in proportion to the
+absolute temperature.
+Works for scalar and blocked (vector) P1 spaces and under MPI (global indices).
 """
 
 from __future__ import annotations
@@ -43,7 +55,9 @@ def coincident(xa: np.ndarray, xb: np.ndarray, tol: float) -> tuple[np.ndarray, 
 
 
 def cross_terms(V, domain, pairs, weight, ds, bcs, sizes) -> PETSc.Mat:
-    """Off-diagonal interface blocks as a PETSc matrix of the problem's layout.
+    """The interface blocks other than side a's own (−M P, −Pᵀ M and Pᵀ M P, module
+    docstring) as a PETSc matrix of the problem's layout; the problem's form holds
+    ∫ c u·v w ds on side a only.
 
     Args:
         V: the (scalar or vector) P1 space.
@@ -63,7 +77,7 @@ def cross_terms(V, domain, pairs, weight, ds, bcs, sizes) -> PETSc.Mat:
     imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     C = PETSc.Mat().createAIJ(sizes, comm=comm)
-    C.setPreallocationNNZ(8 * bs)
+    C.setPreallocationNNZ(16 * bs)  # a side-b row: its facet neighbours on both sides
     C.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
     for name, side_a, side_b, coefficient in pairs:
         found = {}
@@ -99,6 +113,7 @@ def cross_terms(V, domain, pairs, weight, ds, bcs, sizes) -> PETSc.Mat:
                 pj = bs * a_to_b[j // bs] + j % bs
                 C.setValue(gi, pj, -m, addv=PETSc.InsertMode.ADD_VALUES)
                 C.setValue(pi, j, -m, addv=PETSc.InsertMode.ADD_VALUES)
+                C.setValue(pi, pj, m, addv=PETSc.InsertMode.ADD_VALUES)
         M.destroy()
     C.assemble()
     rows = [np.empty(0, dtype=np.int64)]

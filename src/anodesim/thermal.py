@@ -22,8 +22,9 @@ size shifted by Δ(a0/Δt) × the heat-capacity matrix instead of reassembled) a
 at the current T when the iteration stops contracting fast.
 
 Interfaces with a thermal boundary conductance h have two unconnected sides with coincident
-nodes (geometry.py); they are coupled by ∫ h (T₊ − T₋)(v₊ − v₋) w ds, whose cross terms are
-assembled once from the facet mass matrix of one side and a node-to-node map.
+nodes (geometry.py); they are coupled by ∫ h (T₊ − T₋)(v₊ − v₋) w ds over one side, whose
+blocks other than that side's own are assembled once from its facet mass matrix and a
+node-to-node map (coupling.py).
 
 The linear solvers (LU or CG by size, the preconditioner shared across step sizes) are in
 linalg.py, shared with mechanics.py; a field's values at fixed points in probes.py.
@@ -363,9 +364,8 @@ class ThermalProblem:
                       * v * w * ds(tag))
             elif b.type == "heat_flux":
                 F -= b.q_W_m2 * v * w * ds(tag)
-        for it in self.interfaces:
-            for side in (it.side_a, it.side_b):
-                F += it.conductance * T * v * w * ds(dom.groups[side])
+        for it in self.interfaces:  # side a's block; the others: coupling.cross_terms
+            F += it.conductance * T * v * w * ds(dom.groups[it.side_a])
         return F, nonlinear
 
     def _create_forms(self, F, J_extra) -> None:
