@@ -31,6 +31,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,15 +338,35 @@ def _plot_table(data: dict, axes: dict, run: bool) -> dict:
     return plot
 
 
+#: sbatch's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
+SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}")
+#: An sbatch long option, alone or with its value, on one line.
+SBATCH_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=[^\x00-\x1f\x7f]*)?")
+#: Options the array script sets itself: one task of one rank per case, logged where
+#: --wait reads the log (a task does not run its case on several ranks).
+SBATCH_OWN = ("--array", "--ntasks", "--ntasks-per-node", "--output", "--error")
+
+
 def _slurm_table(data: dict) -> dict:
     """The [slurm] table: partition, time and extra sbatch options."""
     slurm = _table(data, "slurm", ("partition", "time", "extra"))
     for k in ("partition", "time"):
         if not isinstance(slurm.get(k, ""), str):
             raise _fail(f"slurm.{k}", slurm[k], 'a string (e.g. "compute", "02:00:00")')
+    if "time" in slurm and not SLURM_TIME.fullmatch(slurm["time"]):
+        raise _fail("slurm.time", slurm["time"], "a SLURM time: minutes, MM:SS, HH:MM:SS, "
+                    "D-HH, D-HH:MM or D-HH:MM:SS")
     extra = slurm.get("extra", [])
     if not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
         raise _fail("slurm.extra", extra, 'a list of sbatch options, e.g. ["--mem=4G"]')
+    for v in extra:
+        if not SBATCH_OPTION.fullmatch(v):
+            raise _fail("slurm.extra", v, "an sbatch long option on one line, --option or "
+                        '--option=value (e.g. "--mem=4G")')
+        if v.split("=")[0] in SBATCH_OWN:
+            raise _fail("slurm.extra", v, "an option the array script does not set itself "
+                        f"({', '.join(SBATCH_OWN)} are its own: each task runs one case on "
+                        "one rank)")
     return slurm
 
 
