@@ -1,16 +1,38 @@
-"""Submitting to SLURM: the [slurm] table is checked before anything is written."""
+"""Submitting to SLURM: the [slurm] table is checked before anything is written, a
+refused submission leaves nothing, a submitted run runs the case as it was validated, and
+the line that says how a job ended."""
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from test_case import write_toml
-from test_study import small_block
+from test_study import slurm, small_block  # noqa: F401 (fixture)
+from test_user_materials import _copy_of
 
 from anodesim import study as study_mod
 from anodesim.case import CaseError
 from anodesim.cli import main
+from anodesim.study.slurm import failure_line
+
+
+def anodesim_cmd(*args):
+    return [sys.executable, "-m", "anodesim", *map(str, args)]
+
+
+def wait_for_job(job: str, limit_s: float = 600.0) -> None:
+    """Poll squeue until the job has left the queue (the event waited on is the job's end;
+    limit_s only turns a job that never ends into a failure instead of a hang)."""
+    deadline = time.monotonic() + limit_s
+    while subprocess.run(["squeue", "-h", "-j", job], capture_output=True,
+                         text=True).stdout.strip():
+        assert time.monotonic() < deadline, f"job {job} still queued after {limit_s:.0f} s"
+        time.sleep(0.5)
 
 
 def study_file(folder, values, slurm_table: str = "") -> Path:
@@ -59,3 +81,66 @@ def test_slurm_time_formats_are_accepted(time_):
                               "slurm": {"time": time_, "extra": ["--mem=1G", "--exclusive"]}})
     script = study_mod.slurm_script(st, Path("o"), [0])
     assert f"#SBATCH --time={time_}\n" in script and "#SBATCH --exclusive\n" in script
+
+
+def test_refused_run_submission_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """sbatch refuses one run's job with two lines of its own: one line, exit 2, and
+    neither the folder nor its slurm/ (script, case copy) is left (both were)."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sbatch").write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission "
+                                 "failed: Invalid account'\necho 'sbatch: error: try "
+                                 "again' >&2\nexit 1\n")
+    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")
+    for f in fake.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    case = tmp_path / "case.toml"
+    write_toml(case, small_block())
+    out = tmp_path / "run"
+    assert main(["run", str(case), "-o", str(out), "--submit", "slurm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "anodesim: error: --submit slurm: sbatch refused the job (try again); " \
+        "nothing was submitted"
+    assert not out.exists()
+
+
+def test_failure_line_prefers_anodesim_over_the_mpi_abort():
+    """A rank's own failure line, not MPI's abort after it, says why a job ended."""
+    log = ("anodesim 0.2: block -> out\n"
+           "[rank 1] anodesim: run failed: the target reached 3700 K, above the melting point\n"
+           "Abort(1) on node 1 (rank 1 in comm 0): application called MPI_Abort(comm, 1)\n")
+    assert failure_line(log) == ("[rank 1] anodesim: run failed: the target reached 3700 K, "
+                                 "above the melting point")
+    assert failure_line("slurmstepd: error: *** JOB 7 CANCELLED ***\n") == \
+        "slurmstepd: error: *** JOB 7 CANCELLED ***"
+    assert failure_line("") == "no log"
+
+
+# --------------------------------------------------------------------------------------
+# On the single-node cluster (tests/test_study.py's slurm fixture)
+# --------------------------------------------------------------------------------------
+@pytest.mark.slurm
+def test_run_submit_runs_the_case_as_submitted(slurm, tmp_path):  # noqa: F811
+    """The job runs the case validated at submission, not the file as it is when the job
+    starts (a script that rewrites one file and submits in a loop got its last version in
+    every folder); a relative path inside it (a materials library) still resolves from the
+    case file's folder."""
+    write_toml(tmp_path / "mylib.toml", {"MyW": _copy_of("W")})
+    case = tmp_path / "case.toml"
+    data = small_block(materials={"target": "MyW", "library": "mylib.toml"})
+    write_toml(case, data)
+    out = tmp_path / "o"
+    r = subprocess.run(anodesim_cmd("run", case, "-o", out, "--submit", "slurm", "-q"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    job = (out / "slurm" / "job_id").read_text().strip()
+    write_toml(case, small_block(beam={"power_W": 20.0},  # the next submission's case
+                                 materials={"target": "MyW", "library": "mylib.toml"}))
+    wait_for_job(job)
+    log = (out / "slurm" / f"run-{job}.out")
+    s = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() \
+        else pytest.fail(f"no summary: {log.read_text() if log.exists() else 'no log'}")
+    assert s["status"] == "complete" and s["beam"]["beam_power_W"] == 10.0
+    assert "power_W = 10.0" in (out / "case.toml").read_text()
+    assert str(case) not in (out / "slurm" / "run.sh").read_text()

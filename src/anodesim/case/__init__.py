@@ -218,8 +218,12 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                 pointing, source=data)
 
 
-def load(path: str | Path) -> Case:
+def load(path: str | Path, base_dir: str | Path | None = None) -> Case:
     """Read and validate a case file.
+
+    Args:
+        path: the case file.
+        base_dir: the folder its relative paths refer to (default: the file's own).
 
     Raises:
         CaseError: unreadable file, bad TOML or bad content (one line).
@@ -229,4 +233,4 @@ def load(path: str | Path) -> Case:
     if "axes" in data and "beam" not in data:
         raise CaseError(f"{path}: this is a study file (it has [axes]), not a case; run it "
                         "with `anodesim sweep`")
-    return from_dict(data, path.parent)
+    return from_dict(data, path.parent if base_dir is None else Path(base_dir))

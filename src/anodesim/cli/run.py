@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -34,6 +35,9 @@ def add_args(p) -> None:
     p.add_argument("--ntasks", type=int, default=None, metavar="N",
                    help="with --submit: MPI ranks of the job (one node)")
     p.add_argument("--wait", action="store_true", help="with --submit: wait for the job")
+    # what a submitted job runs: the copy of the case made at submission, whose relative
+    # paths refer to the original file's folder
+    p.add_argument("--case-dir", help=argparse.SUPPRESS)
 
 
 #: Exit status of a run that finished with a limit broken.
@@ -87,7 +91,7 @@ def _submit(args, out: Path) -> int:
 
 def run(args) -> int:
     """Run a case into its folder; print the key figures unless quiet."""
-    case = load(args.case)  # validation first: a bad case writes nothing
+    case = load(args.case, args.case_dir)  # validation first: a bad case writes nothing
     if args.ntasks is not None and not (args.submit or args.wait):
         raise CaseError(f"--ntasks {args.ntasks}: expected together with --submit slurm (a "
                         f"local MPI run is `mpirun -n {args.ntasks} anodesim run ...`)")

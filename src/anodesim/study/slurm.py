@@ -91,17 +91,45 @@ def _in_queue(job: str) -> bool:
                     "may still run: collect later with --collect")
 
 
+def check_client() -> None:
+    """CaseError unless sbatch and squeue are on PATH (before anything is written)."""
+    for tool in ("sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
+                            "PATH")
+
+
+class Undo:
+    """What an invocation is about to create or replace, put back if it is refused."""
+
+    def __init__(self, paths):
+        self.saved = {p: p.read_bytes() if p.is_file() else p.exists() for p in paths}
+
+    def restore(self) -> None:
+        """Remove what was absent and rewrite the files that were replaced (newest first)."""
+        for p, was in reversed(self.saved.items()):
+            if was is False and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif was is False:
+                p.unlink(missing_ok=True)
+            elif isinstance(was, bytes) and p.is_file() and p.read_bytes() != was:
+                output.atomic_write(p, was.decode())
+
+
 def _sbatch(script: Path, text: str, out: Path) -> str:
-    """Write the script, submit it, record the job id in out/slurm/job_id; the job id.
+    """Submit the script (given to sbatch on stdin), then write it and the job id
+    (out/slurm/job_id); the job id.
 
     Raises:
-        CaseError: sbatch refuses the job."""
-    output.atomic_write(script, text)
-    r = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True)
+        CaseError: sbatch refuses the job (nothing of it is written)."""
+    r = subprocess.run(["sbatch", "--parsable"], input=text, capture_output=True, text=True)
     if r.returncode != 0:
-        raise CaseError(f"--submit slurm: sbatch refused the job ({r.stderr.strip()}); "
-                        f"the script is in {script}")
+        why = "; ".join(line.removeprefix("sbatch: error: ").strip()
+                        for line in r.stderr.splitlines() if line.strip())
+        raise CaseError(f"--submit slurm: sbatch refused the job ({why or 'no reason given'}); "
+                        "nothing was submitted")
     job = r.stdout.strip().split(";")[0]
+    output.atomic_write(script, text)
     output.atomic_write(out / "slurm" / "job_id", job + "\n")
     return job
 
@@ -157,18 +185,25 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
 
 
 def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
-               partition: str | None = None, time_limit: str | None = None) -> str:
+               partition: str | None = None, time_limit: str | None = None,
+               case_dir: Path | None = None, name: str | None = None) -> str:
     """The sbatch script of one case run as one MPI job of ntasks ranks on one node.
 
     The ranks are started by the MPI launcher next to this Python (the wheel's mpirun,
-    which takes its hosts from the SLURM allocation), or by srun when there is none."""
+    which takes its hosts from the SLURM allocation), or by srun when there is none.
+
+    Args:
+        case_dir: the folder the case's relative paths refer to (default: the case file's).
+        name: the job's name after anodesim-run- (default: the case file's stem).
+    """
     import sys
 
     launcher = Path(sys.executable).parent / "mpirun"
     start = f'{shlex.quote(str(launcher))} -n "$SLURM_NTASKS"' if launcher.exists() else "srun"
     log = str(out.resolve() / "slurm" / "run-%j.out").replace('"', '\\"')
     lines = ["#!/bin/bash",
-             f"#SBATCH --job-name=anodesim-run-{re.sub(r'[^A-Za-z0-9_.-]', '_', case.stem)}",
+             "#SBATCH --job-name=anodesim-run-"
+             + re.sub(r'[^A-Za-z0-9_.-]', '_', name or case.stem),
              f"#SBATCH --ntasks={ntasks}",
              "#SBATCH --nodes=1",
              "#SBATCH --cpus-per-task=1",
@@ -178,35 +213,58 @@ def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
     if time_limit:
         lines.append(f"#SBATCH --time={time_limit}")
     cmd = [sys.executable, "-m", "anodesim", "run", str(case.resolve()), "-o", str(out.resolve()),
-           "-q"] + (["--overwrite"] if overwrite else [])
+           "-q"] + (["--overwrite"] if overwrite else []) + (
+               ["--case-dir", str(case_dir.resolve())] if case_dir is not None else [])
     lines += ["# one case, one MPI job: every rank holds a part of the mesh",
               "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
               start + " " + shlex.join(cmd)]
     return "\n".join(lines) + "\n"
 
 
+#: The line of an anodesim failure in a job's log (any rank's), e.g. "[rank 1] anodesim:
+#: run failed: ...", which an MPI launcher's abort message follows.
+_ANODESIM_LINE = re.compile(r"(\[rank \d+\] )?anodesim: ")
+
+
+def failure_line(log: str) -> str:
+    """The line of a job's log that says why it failed: the last anodesim error line
+    rather than what the MPI launcher printed after it; else the last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    ours = [line for line in lines if _ANODESIM_LINE.match(line)]
+    return (ours or lines or ["no log"])[-1]
+
+
 def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False,
                overwrite: bool = False) -> dict | None:
     """Submit one case as one MPI job (sbatch, ntasks ranks); with wait, wait for it.
+
+    The job runs the case as it was validated: a copy of the case file
+    (out/slurm/case.toml), its relative paths read from the original file's folder.
 
     Returns:
         The run's summary.json (as a dict) when waited for, else None.
 
     Raises:
-        CaseError: sbatch or squeue is missing, or sbatch refuses the job.
+        CaseError: sbatch or squeue is missing, or sbatch refuses the job (then what this
+            submission wrote is removed).
         RunFailure: (wait) the job ended without a summary.
     """
     import json
 
     from ..errors import RunFailure
 
-    for tool in ("sbatch", "squeue"):
-        if shutil.which(tool) is None:
-            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
-                            "PATH")
+    check_client()
+    snapshot = out / "slurm" / "case.toml"
+    undo = Undo([out, out / "slurm", snapshot])
     (out / "slurm").mkdir(parents=True, exist_ok=True)
+    output.atomic_write(snapshot, case.read_text())
     script = out / "slurm" / "run.sh"
-    job = _sbatch(script, run_script(case, out, ntasks, overwrite), out)
+    try:
+        job = _sbatch(script, run_script(snapshot, out, ntasks, overwrite,
+                                         case_dir=case.resolve().parent, name=case.stem), out)
+    except CaseError:
+        undo.restore()
+        raise
     say(f"submitted SLURM job {job}: {case} on {ntasks} MPI rank{'s' if ntasks > 1 else ''} "
         f"-> {out} (log {out / 'slurm' / f'run-{job}.out'})")
     if not wait:
@@ -216,7 +274,6 @@ def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False
     summary = out / "summary.json"
     if not summary.exists():
         log = out / "slurm" / f"run-{job}.out"
-        text = log.read_text(errors="replace").strip() if log.exists() else ""
-        raise RunFailure(f"SLURM job {job} ended without a result: "
-                         f"{text.splitlines()[-1] if text else 'no log'}")
+        text = log.read_text(errors="replace") if log.exists() else ""
+        raise RunFailure(f"SLURM job {job} ended without a result: {failure_line(text)}")
     return json.loads(summary.read_text())
