@@ -1,6 +1,6 @@
-"""Submitting to SLURM: the [slurm] table is checked before anything is written, a
-refused submission leaves nothing, a submitted run runs the case as it was validated, and
-the line that says how a job ended."""
+"""Submitting to SLURM: what is validated is what runs, nothing is written when a
+submission is refused, failed cases are submitted again, a queued array is not submitted
+twice, invalid cases are not submitted, and the lines that say how a job ended."""
 
 import json
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_case import write_toml
-from test_study import slurm, small_block  # noqa: F401 (fixture)
+from test_study import read_table, slurm, small_block, wait_until  # noqa: F401 (fixture)
 from test_user_materials import _copy_of
 
 from anodesim import study as study_mod
@@ -23,6 +23,11 @@ from anodesim.study.slurm import failure_line
 
 def anodesim_cmd(*args):
     return [sys.executable, "-m", "anodesim", *map(str, args)]
+
+
+def files(folder):
+    """Every file below folder with its content (what a refused command must not change)."""
+    return {f: f.read_bytes() for f in folder.rglob("*") if f.is_file()}
 
 
 def wait_for_job(job: str, limit_s: float = 600.0) -> None:
@@ -83,6 +88,25 @@ def test_slurm_time_formats_are_accepted(time_):
     assert f"#SBATCH --time={time_}\n" in script and "#SBATCH --exclusive\n" in script
 
 
+def test_submit_without_sbatch_writes_nothing(tmp_path, monkeypatch, capsys):
+    """No SLURM client on PATH: one line, exit 2, no folder (it was left with cases/ and
+    study.json)."""
+    path = study_file(tmp_path, [20.0])
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "anodesim: error: --submit slurm: sbatch not found; expected a SLURM " \
+        "client on PATH"
+    assert not out.exists()
+    case = tmp_path / "base.toml"
+    assert main(["run", str(case), "-o", str(tmp_path / "run"), "--submit", "slurm"]) == 2
+    assert "sbatch not found" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_refused_run_submission_leaves_nothing(tmp_path, monkeypatch, capsys):
     """sbatch refuses one run's job with two lines of its own: one line, exit 2, and
     neither the folder nor its slurm/ (script, case copy) is left (both were)."""
@@ -102,6 +126,10 @@ def test_refused_run_submission_leaves_nothing(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "anodesim: error: --submit slurm: sbatch refused the job (try again); " \
         "nothing was submitted"
+    assert not out.exists()
+    path = study_file(tmp_path, [20.0])
+    assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm"]) == 2
+    assert "sbatch refused the job (try again)" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -144,3 +172,84 @@ def test_run_submit_runs_the_case_as_submitted(slurm, tmp_path):  # noqa: F811
     assert s["status"] == "complete" and s["beam"]["beam_power_W"] == 10.0
     assert "power_W = 10.0" in (out / "case.toml").read_text()
     assert str(case) not in (out / "slurm" / "run.sh").read_text()
+
+
+@pytest.mark.slurm
+def test_refused_submission_leaves_nothing(slurm, tmp_path):  # noqa: F811
+    """sbatch refuses the array (an unknown partition): one line, exit 2, no folder for a
+    new study; an existing study's folder is left exactly as it was."""
+    path = study_file(tmp_path, [20.0], '[slurm]\npartition = "nope"\n')
+    out = tmp_path / "new"
+    r = subprocess.run(anodesim_cmd("sweep", path, "-o", out, "--submit", "slurm"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert "\n" not in line and "sbatch refused the job (" in line and "nope" in line, line
+    assert not out.exists()
+    old = tmp_path / "old"
+    study_mod.open_folder(study_mod.load(path), old)
+    before = files(old)
+    r = subprocess.run(anodesim_cmd("sweep", path, "-o", old, "--submit", "slurm"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "sbatch refused" in r.stderr
+    assert files(old) == before and sorted(p.name for p in old.iterdir()) == [
+        "cases", "study.json"]
+
+
+@pytest.mark.slurm
+def test_queued_array_is_not_submitted_twice_and_invalid_cases_not_at_all(slurm, tmp_path):  # noqa: F811
+    """While the folder's array is queued, a second submission is refused naming the job
+    (it submitted the same cases again and overwrote job_id), and --list shows its cases
+    queued; an invalid case (fwhm_um = -5) is not an array task (it failed in 0 s)."""
+    path = study_file(tmp_path, [20.0, -5.0], '[slurm]\nextra = ["--begin=now+1hour"]\n')
+    out = tmp_path / "o"
+    r = subprocess.run(anodesim_cmd("sweep", path, "-o", out, "--submit", "slurm"),
+                       capture_output=True, text=True, timeout=300)
+    job = (out / "slurm" / "job_id").read_text().strip()
+    try:
+        assert r.returncode == 1, r.stderr  # the invalid case is a failed row
+        assert "#SBATCH --array=0\n" in (out / "slurm" / "array.sh").read_text()
+        before = files(out)
+        r = subprocess.run(anodesim_cmd("sweep", out, "--submit", "slurm"),
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2
+        assert r.stderr.strip() == (f"anodesim: error: --submit slurm: {out} has SLURM job "
+                                    f"{job} still queued or running; expected it to finish "
+                                    f"first (or `scancel {job}`), then submit again")
+        assert files(out) == before
+        listed = subprocess.run(anodesim_cmd("sweep", out, "--list"), capture_output=True,
+                                text=True, timeout=300).stdout.splitlines()
+        assert "  queued  " in listed[0] and "  invalid  " in listed[1], listed
+    finally:
+        subprocess.run(["scancel", job])
+    wait_for_job(job)
+
+
+@pytest.mark.slurm
+def test_retry_failed_resubmits_the_failed_cases(slurm, tmp_path):  # noqa: F811
+    """A task cancelled before it ran is recorded as failed by --wait; `--submit slurm
+    --retry-failed` submits it again (it said "all cases have finished" and submitted
+    nothing) and the row becomes ok; --wait counts the job's own tasks."""
+    path = study_file(tmp_path, [20.0, -5.0], '[slurm]\nextra = ["--begin=now+1hour"]\n')
+    out = tmp_path / "o"
+    proc = subprocess.Popen(anodesim_cmd("sweep", path, "-o", out, "--submit", "slurm",
+                                         "--wait"), stderr=subprocess.PIPE, text=True)
+    job_file = out / "slurm" / "job_id"
+    wait_until(job_file.exists, proc, "a submitted job")
+    job = job_file.read_text().strip()
+    subprocess.run(["scancel", job], check=True)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err
+    assert f"job {job} finished: 0 ok, 1 failed of its 1 task" in err
+    rows = read_table(out / "results.csv")
+    assert rows[0]["status"] == "failed" and "ended without a result" in rows[0]["error"]
+    study_file(tmp_path, [20.0, -5.0])  # the same cases, without the start time
+    r = subprocess.run(anodesim_cmd("sweep", path, "-o", out, "--submit", "slurm",
+                                    "--retry-failed", "--wait"),
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 1, r.stderr  # the invalid case: failed again, not submitted
+    again = (out / "slurm" / "job_id").read_text().strip()
+    assert again != job and "#SBATCH --array=0\n" in (out / "slurm" / "array.sh").read_text()
+    assert f"job {again} finished: 1 ok, 0 failed of its 1 task" in r.stderr
+    rows = read_table(out / "results.csv")
+    assert [r["status"] for r in rows] == ["ok", "failed"]

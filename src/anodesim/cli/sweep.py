@@ -49,9 +49,13 @@ def sweep(args) -> int:
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
     out = Path(args.output) if args.output else sweep.default_folder(st, source)
     if args.list:
+        from ..study.slurm import task_states
+
+        queued = task_states(out)  # the cases of a SLURM array still in the queue
         for p in st.points:
             row = sweep.result_of(out, p) if out.is_dir() else None
-            state = row["status"] if row else "invalid" if p.error else "to run"
+            state = row["status"] if row else "invalid" if p.error else queued.get(
+                p.index, "to run")
             inputs = ", ".join(f"{k} = {v}" for k, v in p.inputs.items())
             why = f"  ({p.error})" if p.error and not row else ""
             print(f"{p.index:5d}  {p.id}  {state:8s}  {inputs}{why}")
@@ -64,6 +68,11 @@ def sweep(args) -> int:
     if args.collect and not (out / "study.json").is_file():
         raise CaseError(f"--collect: {out} holds no study (no study.json); expected the folder "
                         "of a study that has run (without --collect the sweep runs it there)")
+    submit = args.submit == "slurm" and args.task_id is None and not args.collect
+    if submit:
+        from ..study.slurm import preflight
+
+        undo = preflight(out)  # a SLURM client, no earlier array of out still queued
     sweep.open_folder(st, out)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     if args.task_id is not None:
@@ -73,8 +82,9 @@ def sweep(args) -> int:
     if args.collect:
         table = sweep.collect(st, out)
         sweep.plot(st, table)
-    elif args.submit == "slurm":
-        table = sweep.submit_slurm(st, out, say, wait=args.wait)
+    elif submit:
+        table = sweep.submit_slurm(st, out, say, wait=args.wait,
+                                   retry_failed=args.retry_failed, undo=undo)
     else:
         table = sweep.run_local(st, out, args.jobs, say, retry_failed=args.retry_failed)
     counts = {s: sum(r["status"] == s for r in table.rows) for s in ("ok", "failed", "pending")}

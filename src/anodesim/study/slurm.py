@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -99,6 +100,35 @@ def check_client() -> None:
                             "PATH")
 
 
+def active_job(out: Path) -> str | None:
+    """The job recorded in out/slurm/job_id when squeue still lists it, else None (also
+    when squeue cannot tell)."""
+    try:
+        job = (out / "slurm" / "job_id").read_text().strip()
+    except OSError:
+        return None
+    if not job or shutil.which("squeue") is None:
+        return None
+    r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True, text=True)
+    return job if r.returncode == 0 and r.stdout.strip() else None
+
+
+def task_states(out: Path) -> dict[int, str]:
+    """Case index -> "queued" or "running" for the tasks of the study folder's recorded
+    job that squeue still lists (empty without a job, squeue or an answer)."""
+    job = active_job(out)
+    if job is None:
+        return {}
+    r = subprocess.run(["squeue", "-h", "-r", "-j", job, "-o", "%K|%T"], capture_output=True,
+                       text=True)
+    states = {}
+    for line in r.stdout.split() if r.returncode == 0 else ():
+        index, _, state = line.partition("|")
+        if index.isdigit():
+            states[int(index)] = "running" if state in ("RUNNING", "COMPLETING") else "queued"
+    return states
+
+
 class Undo:
     """What an invocation is about to create or replace, put back if it is refused."""
 
@@ -114,6 +144,24 @@ class Undo:
                 p.unlink(missing_ok=True)
             elif isinstance(was, bytes) and p.is_file() and p.read_bytes() != was:
                 output.atomic_write(p, was.decode())
+
+
+def preflight(out: Path) -> Undo:
+    """Before a study is submitted and its folder opened: the SLURM client is there and no
+    earlier array of the folder is still queued or running.
+
+    Returns:
+        What opening the folder may create or rewrite, to put back if sbatch refuses.
+
+    Raises:
+        CaseError: sbatch or squeue is missing, or the folder's job is still in the queue.
+    """
+    check_client()
+    job = active_job(out)
+    if job is not None:
+        raise CaseError(f"--submit slurm: {out} has SLURM job {job} still queued or running; "
+                        f"expected it to finish first (or `scancel {job}`), then submit again")
+    return Undo([out, out / "cases", out / "slurm", out / "study.json"])
 
 
 def _sbatch(script: Path, text: str, out: Path) -> str:
@@ -134,30 +182,57 @@ def _sbatch(script: Path, text: str, out: Path) -> str:
     return job
 
 
-def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Table:
+def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
+                 retry_failed: bool = False, undo: Undo | None = None) -> Table:
     """Write the sbatch array script for the unfinished cases and submit it.
 
-    With wait, poll squeue until the array has left the queue, record the cases whose task
-    ended without a result as failed (with the end of the task's log), and collect the rows.
+    Invalid cases are not submitted: their rows already say why. With retry_failed, the
+    failed valid cases are submitted again (their failed records are removed once sbatch
+    has taken the job). With wait, poll squeue until the array has left the queue, record
+    the cases whose task ended without a result as failed (with the end of the task's log),
+    and collect the rows.
+
+    Args:
+        undo: what this invocation created before (preflight); put back if sbatch refuses.
 
     Raises:
         CaseError: sbatch or squeue is missing or refuses the job.
     """
-    todo = {p.id: p for p in study.points if result_of(out, p) is None}
+    todo, retry = {}, []
+    for p in study.points:
+        row = result_of(out, p)
+        if p.error or p.id in todo or not (row is None or (retry_failed
+                                                          and row["status"] == "failed")):
+            continue
+        todo[p.id] = p
+        if row is not None:
+            retry.append(p)
     if not todo:
-        say("all cases have finished; collecting the rows")
+        invalid = sum(bool(p.error) and result_of(out, p) is None for p in study.points)
+        say("all cases have finished" + (f" ({invalid} invalid, not submitted)" if invalid
+                                         else "") + "; collecting the rows")
         table = collect(study, out)
         plot(study, table)
         return table
-    for tool in ("sbatch", "squeue"):
-        if shutil.which(tool) is None:
-            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
-                            "PATH")
+    check_client()
     (out / "slurm").mkdir(exist_ok=True)
     _clean_stale(out)
+    # set the failed records aside (a task would take them as finished), back if refused
+    aside = {p.id: out / "cases" / f".{p.id}.retry.{os.getpid()}" for p in retry}
+    for case_id, folder in aside.items():
+        os.rename(out / "cases" / case_id, folder)
     script = out / "slurm" / "array.sh"
     indices = sorted(p.index for p in todo.values())
-    job = _sbatch(script, slurm_script(study, out, indices), out)
+    try:
+        job = _sbatch(script, slurm_script(study, out, indices), out)
+    except CaseError:
+        for case_id, folder in aside.items():
+            os.rename(folder, out / "cases" / case_id)
+        if undo is not None:
+            undo.restore()
+        raise
+    for folder in aside.values():
+        shutil.rmtree(folder, ignore_errors=True)
     say(f"submitted SLURM array job {job}: {len(todo)} cases ({script}); run "
         f"`anodesim sweep {out} --collect` when it has finished")
     table = collect(study, out)
@@ -179,8 +254,9 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False) -> Tabl
                            f"result (cancelled, timed out or killed?): {last_line}", text)
     table = collect(study, out)
     plot(study, table)
-    say(f"job {job} finished: {sum(r['status'] == 'ok' for r in table.rows)} ok, "
-        f"{len(table.failed)} failed")
+    ok = sum(result_of(out, p)["status"] == "ok" for p in todo.values())
+    say(f"job {job} finished: {ok} ok, {len(todo) - ok} failed of its {len(todo)} "
+        f"task{'s' if len(todo) > 1 else ''}")
     return table
 
 
