@@ -5,6 +5,9 @@ twice, invalid cases are not submitted, and the lines that say how a job ended."
 import json
 import os
 import re
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +21,7 @@ from test_user_materials import _copy_of
 from anodesim import study as study_mod
 from anodesim.case import CaseError
 from anodesim.cli import main
+from anodesim.study import slurm as slurm_mod
 from anodesim.study.slurm import failure_line
 
 
@@ -54,16 +58,29 @@ def study_file(folder, values, slurm_table: str = "") -> Path:
 # --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("table, message", [
     ({"time": "5 minutes"}, "slurm.time = '5 minutes': expected a SLURM time: minutes, "
-     "MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"),
+     "MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, UNLIMITED, INFINITE or -1"),
     ({"time": "1:2:3:4"}, "slurm.time = '1:2:3:4': expected a SLURM time"),
+    ({"time": "10\ntouch /tmp/x"}, "slurm.time = '10\\ntouch /tmp/x': expected one line "
+     "without control characters"),
+    # a newline in the partition put a shell line into the script (it ran the touch)
+    ({"partition": "debug\ntouch /tmp/x/PWNED"}, "slurm.partition = 'debug\\ntouch "
+     "/tmp/x/PWNED': expected one line without control characters"),
+    ({"partition": "debug; touch x"}, "slurm.partition = 'debug; touch x': expected a "
+     "partition name (letters, digits, _ . -; several separated by commas)"),
     ({"extra": ["--mem=1G\nrm -rf /tmp/x"]}, "slurm.extra = '--mem=1G\\nrm -rf /tmp/x': "
-     "expected an sbatch long option on one line"),
-    ({"extra": ["--mem=1G\x07"]}, "expected an sbatch long option on one line"),
-    ({"extra": ["mem=1G"]}, "slurm.extra = 'mem=1G': expected an sbatch long option"),
-    ({"extra": ["-n 2"]}, "slurm.extra = '-n 2': expected an sbatch long option"),
-    ({"extra": ["--ntasks=2"]}, "slurm.extra = '--ntasks=2': expected an option the array "
+     "expected an sbatch option on one line"),
+    ({"extra": ["--mem=1G\x07"]}, "expected an sbatch option on one line"),
+    ({"extra": ["mem=1G"]}, "slurm.extra = 'mem=1G': expected an sbatch option"),
+    ({"extra": ["-n 2"]}, "slurm.extra = '-n 2': expected an option the job script does not "
+     "set itself"),
+    ({"extra": ["--ntasks=2"]}, "slurm.extra = '--ntasks=2': expected an option the job "
      "script does not set itself"),
-    ({"extra": ["--array=0-9"]}, "slurm.extra = '--array=0-9': expected an option the array"),
+    ({"extra": ["--array=0-9"]}, "slurm.extra = '--array=0-9': expected an option the job"),
+    # sbatch takes an unambiguous prefix of a long option: these set --array and --output
+    ({"extra": ["--arr=0-3"]}, "slurm.extra = '--arr=0-3': expected an option the job"),
+    ({"extra": ["--out=/x"]}, "slurm.extra = '--out=/x': expected an option the job"),
+    ({"extra": ["--ntasks-per 2"]}, "slurm.extra = '--ntasks-per 2': expected an option"),
+    ({"extra": ["-o/x"]}, "slurm.extra = '-o/x': expected an option the job"),
 ])
 def test_bad_slurm_table_is_one_line(table, message, tmp_path, capsys):
     with pytest.raises(CaseError, match=re.escape(message)):
@@ -80,12 +97,105 @@ def test_bad_slurm_table_is_one_line(table, message, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("time_", ["90", "10:00", "02:00:00", "1-12", "1-12:30",
-                                   "1-12:30:00"])
-def test_slurm_time_formats_are_accepted(time_):
+                                   "1-12:30:00", "UNLIMITED", "INFINITE", "-1"])
+def test_slurm_forms_sbatch_takes_are_accepted(time_):
+    """SLURM's time forms (no limit included) and sbatch's option forms, short ones with
+    their value too (they were refused, and so was a folder written with them)."""
+    extra = ["--mem=1G", "--exclusive", "--mem 4G", "-A proj", "-p short", "-Aproj", "-H",
+             "--partition-x=1"]
     st = study_mod.from_dict({"case": small_block(), "axes": {"beam.power_W": [1.0]},
-                              "slurm": {"time": time_, "extra": ["--mem=1G", "--exclusive"]}})
+                              "slurm": {"time": time_, "partition": "short,long",
+                                        "extra": extra}})
     script = study_mod.slurm_script(st, Path("o"), [0])
-    assert f"#SBATCH --time={time_}\n" in script and "#SBATCH --exclusive\n" in script
+    assert f"#SBATCH --time={time_}\n" in script and "#SBATCH --partition=short,long\n" in script
+    assert all(f"#SBATCH {x}\n" in script for x in extra)
+
+
+def fake_slurm(tmp_path, monkeypatch, sbatch="echo 4242", squeue="exit 0"):
+    """sbatch and squeue on PATH as shell snippets; sbatch's arguments and script are kept
+    in bin/args and bin/script."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "sbatch").write_text(f'#!/bin/sh\necho "$@" > "{fake}/args"\n'
+                                 f'cat > "{fake}/script"\n{sbatch}\n')
+    (fake / "squeue").write_text(f"#!/bin/sh\n{squeue}\n")
+    for f in fake.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    return fake
+
+
+def main_folder(tmp_path, slurm_table: dict) -> Path:
+    """A study folder as the current main writes it for a [slurm] table it accepts (main
+    checked the types only and keeps the table in study.json; the study id leaves it out)."""
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "main"
+    study_mod.open_folder(study_mod.load(path), out)
+    saved = json.loads((out / "study.json").read_text())
+    saved["study"]["slurm"] = slurm_table
+    (out / "study.json").write_text(json.dumps(saved))
+    return out
+
+
+def test_folder_written_by_main_still_opens(tmp_path, monkeypatch, capsys):
+    """Values main and sbatch accept (no time limit, short options with a value, a long
+    option and its value apart) no longer opened the folder: --list and every array task
+    (--task-id) exited 2. A saved study.json is read as it is; it is checked only when it
+    is submitted, where its values go into a script."""
+    table = {"time": "UNLIMITED", "partition": "debug",
+             "extra": ["-A proj", "-p short", "--mem 4G"]}
+    out = main_folder(tmp_path, table)
+    assert study_mod.load(out).slurm == table
+    assert main(["sweep", str(out), "--list"]) == 0
+    assert "to run" in capsys.readouterr().out
+    fake = fake_slurm(tmp_path, monkeypatch)
+    assert main(["sweep", str(out), "--submit", "slurm"]) == 0
+    assert "submitted SLURM array job 4242: 1 case (" in capsys.readouterr().err
+    script = (fake / "script").read_text()
+    assert "#SBATCH --time=UNLIMITED\n#SBATCH -A proj\n#SBATCH -p short\n#SBATCH --mem 4G\n" \
+        in script
+
+
+def test_dangerous_saved_values_are_refused_when_submitted(tmp_path, monkeypatch, capsys):
+    """A saved study.json (main did not check them) with a newline in the partition or the
+    script's own option: refused when submitted, one line, exit 2, nothing changed."""
+    fake_slurm(tmp_path, monkeypatch)
+    for table, message in [
+            ({"partition": "debug\ntouch PWNED"}, "slurm.partition = 'debug\\ntouch PWNED': "
+             "expected one line without control characters"),
+            ({"extra": ["--output=/x"]}, "slurm.extra = '--output=/x': expected an option the "
+             "job script does not set itself")]:
+        out = main_folder(tmp_path, table)
+        before = files(out)
+        assert main(["sweep", str(out), "--submit", "slurm"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"anodesim: error: {message}") and "\n" not in err
+        assert files(out) == before and not (tmp_path / "bin" / "script").exists()
+        shutil.rmtree(out)
+
+
+def test_own_options_are_on_the_command_line_and_a_job_id_is_required(tmp_path, monkeypatch,
+                                                                      capsys):
+    """The script's own options go on sbatch's command line too (they win over an #SBATCH
+    line); sbatch printing no job id (--test-only) is not a job: "" was taken as its id."""
+    fake = fake_slurm(tmp_path, monkeypatch)
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "o"
+    assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm"]) == 0
+    args = (fake / "args").read_text().split()
+    assert args == ["--parsable", "--array=0", f"--output={out.resolve()}/slurm/%A_%a.out",
+                    "--ntasks=1"]
+    assert (out / "slurm" / "job_id").read_text() == "4242\n"
+    fake_slurm(tmp_path, monkeypatch, sbatch="echo 'sbatch: Job 7 to start at now' >&2")
+    new = tmp_path / "new"
+    assert main(["sweep", str(path), "-o", str(new), "--submit", "slurm"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "--submit slurm: sbatch gave no job id (''; Job 7 to start at now); expected a job "
+        "number (--test-only submits nothing)")
+    assert not new.exists()
+    fake_slurm(tmp_path, monkeypatch, sbatch="echo '77;cluster2'")  # a federation's form
+    assert main(["sweep", str(path), "-o", str(new), "--submit", "slurm"]) == 0
+    assert (new / "slurm" / "job_id").read_text() == "77\n"
 
 
 def test_submit_without_sbatch_writes_nothing(tmp_path, monkeypatch, capsys):
@@ -121,50 +231,190 @@ def test_refused_run_submission_leaves_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     case = tmp_path / "case.toml"
     write_toml(case, small_block())
-    out = tmp_path / "run"
+    out = tmp_path / "a" / "b" / "run"  # the parents it made were left (a/b)
     assert main(["run", str(case), "-o", str(out), "--submit", "slurm"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "anodesim: error: --submit slurm: sbatch refused the job (try again); " \
         "nothing was submitted"
-    assert not out.exists()
+    assert not (tmp_path / "a").exists()
     path = study_file(tmp_path, [20.0])
     assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm"]) == 2
     assert "sbatch refused the job (try again)" in capsys.readouterr().err
-    assert not out.exists()
+    assert not (tmp_path / "a").exists()
 
 
 def test_failure_line_prefers_anodesim_over_the_mpi_abort():
-    """A rank's own failure line, not MPI's abort after it, says why a job ended."""
+    """A rank's own failure line, not MPI's abort after it, says why a job ended; SLURM's
+    cancellation (a time limit) before any anodesim line, and never a warning."""
     log = ("anodesim 0.2: block -> out\n"
+           "anodesim: warning: the mesh is coarse near the spot\n"
            "[rank 1] anodesim: run failed: the target reached 3700 K, above the melting point\n"
            "Abort(1) on node 1 (rank 1 in comm 0): application called MPI_Abort(comm, 1)\n")
     assert failure_line(log) == ("[rank 1] anodesim: run failed: the target reached 3700 K, "
                                  "above the melting point")
     assert failure_line("slurmstepd: error: *** JOB 7 CANCELLED ***\n") == \
         "slurmstepd: error: *** JOB 7 CANCELLED ***"
+    timed_out = ("anodesim: warning: 12 of 40 steps cut back\n"
+                 "slurmstepd: error: *** JOB 9 ON vm CANCELLED AT 2026-12-04T10:00:00 DUE TO "
+                 "TIME LIMIT ***\n"
+                 "srun: error: vm: task 0: Terminated\n")
+    assert failure_line(timed_out).endswith("DUE TO TIME LIMIT ***")
+    assert failure_line("anodesim: warning: coarse\nKilled\n") == "Killed"
     assert failure_line("") == "no log"
+
+
+def test_own_case_file_of_the_run_folder_is_refused(tmp_path, monkeypatch, capsys):
+    """DIR/case.toml submitted into DIR: the job (run --overwrite) deleted it and wrote its
+    copy over it (an edit made after the submission was lost; on a failure while setting
+    up the file stayed deleted). Refused: one line, exit 2, nothing changed."""
+    fake_slurm(tmp_path, monkeypatch)
+    out = tmp_path / "dir"
+    out.mkdir()
+    case = out / "case.toml"
+    write_toml(case, small_block())
+    before = files(out)
+    assert main(["run", str(case), "-o", str(out), "--overwrite", "--submit", "slurm"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"anodesim: error: --submit slurm: {case} is the run folder's own case.toml (the job "
+        f"writes its copy of the case there); expected a case file outside {out}, or "
+        "another -o")
+    assert files(out) == before and not (tmp_path / "bin" / "script").exists()
+
+
+def test_symlinked_case_runs_against_the_folder_it_was_checked_in(tmp_path, monkeypatch):
+    """A case reached through a symbolic link: checked with its relative paths from the
+    link's folder (case.load), so the job reads them there too (it used the target's)."""
+    fake = fake_slurm(tmp_path, monkeypatch)
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir()
+    b.mkdir()
+    write_toml(a / "mylib.toml", {"MyW": _copy_of("W")})  # beside the link only
+    write_toml(b / "case.toml", small_block(materials={"target": "MyW",
+                                                       "library": "mylib.toml"}))
+    (a / "case.toml").symlink_to(b / "case.toml")
+    assert main(["run", str(a / "case.toml"), "-o", str(tmp_path / "o"), "--submit",
+                 "slurm"]) == 0
+    cmd = shlex.split((fake / "script").read_text().splitlines()[-1])
+    assert cmd[cmd.index("--case-dir") + 1] == str(a.absolute())
+
+
+def test_squeue_that_cannot_tell_refuses_the_submission(tmp_path, monkeypatch, capsys):
+    """squeue unreachable ("Unable to contact slurm controller", exit 1) or hung: the
+    earlier job may still be queued, so nothing is submitted (a second array was); only a
+    definite answer (empty, or an unknown job id) lets it through. --list still lists."""
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "o"
+    study_mod.open_folder(study_mod.load(path), out)
+    (out / "slurm").mkdir()
+    (out / "slurm" / "job_id").write_text("186\n")
+    before = files(out)
+    fake_slurm(tmp_path, monkeypatch, squeue="echo 'squeue: error: slurm_load_jobs error: "
+               "Unable to contact slurm controller (connect failure)' >&2; exit 1")
+    assert main(["sweep", str(out), "--submit", "slurm"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"anodesim: error: --submit slurm: squeue cannot tell whether {out}'s SLURM job 186 "
+        "is still queued (squeue: error: slurm_load_jobs error: Unable to contact slurm "
+        "controller (connect failure)); expected squeue to answer (submit again when it does)")
+    assert files(out) == before
+    run = tmp_path / "run"  # a run's folder: the same check
+    (run / "slurm").mkdir(parents=True)
+    (run / "slurm" / "job_id").write_text("187\n")
+    assert main(["run", str(tmp_path / "base.toml"), "-o", str(run), "--submit", "slurm"]) == 2
+    assert f"squeue cannot tell whether {run}'s SLURM job 187" in capsys.readouterr().err
+    assert sorted(f.name for f in run.rglob("*")) == ["job_id", "slurm"]
+    assert main(["sweep", str(out), "--list"]) == 0
+    assert "to run" in capsys.readouterr().out
+    monkeypatch.setattr(slurm_mod, "SLURM_TIMEOUT_S", 0.5)
+    fake_slurm(tmp_path, monkeypatch, squeue="exec sleep 30")
+    assert main(["sweep", str(out), "--submit", "slurm"]) == 2
+    assert "(squeue did not answer in 0.5 s; expected a SLURM controller that answers (see " \
+        "`sinfo`))" in capsys.readouterr().err
+    assert files(out) == before
+    fake_slurm(tmp_path, monkeypatch, squeue="echo 'slurm_load_jobs error: Invalid job id "
+               "specified' >&2; exit 1")  # the controller has forgotten the job: gone
+    assert main(["sweep", str(out), "--submit", "slurm"]) == 0
+    assert (out / "slurm" / "job_id").read_text() == "4242\n"
+
+
+def test_interrupted_retry_keeps_the_failed_records(tmp_path):
+    """Ctrl-C while sbatch takes a --retry-failed array: the failed records were set aside
+    (cases/.<id>.retry.<pid>) and later deleted as stale. Nothing is moved now: the retried
+    tasks replace the failure themselves (their script says --retry-failed)."""
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "o"
+    st = study_mod.load(path)
+    study_mod.open_folder(st, out)
+    study_mod.record_failure(out, st.points[0], "SLURM array task 1_0 ended without a result")
+    before = files(out)
+    fake = tmp_path / "bin"
+    started = tmp_path / "sbatch-started"
+    fake.mkdir()
+    (fake / "sbatch").write_text(f'#!/bin/sh\ncat > "{fake}/script"\ntouch "{started}"\n'
+                                 "exec sleep 600\n")
+    (fake / "squeue").write_text("#!/bin/sh\nexit 0\n")
+    for f in fake.iterdir():
+        f.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(anodesim_cmd("sweep", out, "--submit", "slurm", "--retry-failed"),
+                            env=env, stderr=subprocess.PIPE, text=True)
+    wait_until(started.exists, proc, "sbatch started")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in err, err
+    assert files(out) == before  # the failed record where it was, nothing set aside
+    assert not [d for d in (out / "cases").iterdir() if d.name.startswith(".")]
+    assert '--task-id "$SLURM_ARRAY_TASK_ID" -q --retry-failed\n' in (
+        fake / "script").read_text()
 
 
 # --------------------------------------------------------------------------------------
 # On the single-node cluster (tests/test_study.py's slurm fixture)
 # --------------------------------------------------------------------------------------
+def holding_sbatch(tmp_path) -> Path:
+    """A folder whose sbatch is the real one with --hold: the job waits in the queue until
+    `scontrol release` (this sbatch, 22.05, ignores SBATCH_HOLD)."""
+    real = shutil.which("sbatch")
+    fake = tmp_path / "holding"
+    fake.mkdir()
+    (fake / "sbatch").write_text(f'#!/bin/sh\nexec {shlex.quote(real)} --hold "$@"\n')
+    (fake / "sbatch").chmod(0o755)
+    return fake
+
+
 @pytest.mark.slurm
 def test_run_submit_runs_the_case_as_submitted(slurm, tmp_path):  # noqa: F811
     """The job runs the case validated at submission, not the file as it is when the job
     starts (a script that rewrites one file and submits in a loop got its last version in
     every folder); a relative path inside it (a materials library) still resolves from the
-    case file's folder."""
+    case file's folder. While the job is queued (held), a second submission into its folder
+    is refused: it overwrote slurm/case.toml and job_id, so the held job ran the second
+    case."""
     write_toml(tmp_path / "mylib.toml", {"MyW": _copy_of("W")})
     case = tmp_path / "case.toml"
     data = small_block(materials={"target": "MyW", "library": "mylib.toml"})
     write_toml(case, data)
     out = tmp_path / "o"
+    held = {**os.environ, "PATH": f"{holding_sbatch(tmp_path)}:{os.environ['PATH']}"}
     r = subprocess.run(anodesim_cmd("run", case, "-o", out, "--submit", "slurm", "-q"),
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=held)
     assert r.returncode == 0, r.stderr
     job = (out / "slurm" / "job_id").read_text().strip()
-    write_toml(case, small_block(beam={"power_W": 20.0},  # the next submission's case
-                                 materials={"target": "MyW", "library": "mylib.toml"}))
+    try:
+        reason = subprocess.run(["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True,
+                                text=True).stdout.strip()
+        assert reason.startswith("JobHeld"), reason
+        write_toml(case, small_block(beam={"power_W": 20.0},  # the next submission's case
+                                     materials={"target": "MyW", "library": "mylib.toml"}))
+        before = files(out)
+        r = subprocess.run(anodesim_cmd("run", case, "-o", out, "--submit", "slurm", "-q"),
+                           capture_output=True, text=True, timeout=300, env=held)
+        assert r.returncode == 2
+        assert r.stderr.strip() == (f"anodesim: error: --submit slurm: {out} has SLURM job "
+                                    f"{job} still queued or running; expected it to finish "
+                                    f"first (or `scancel {job}`), then submit again")
+        assert files(out) == before
+    finally:
+        subprocess.run(["scontrol", "release", job], check=True)
     wait_for_job(job)
     log = (out / "slurm" / f"run-{job}.out")
     s = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() \
@@ -253,3 +503,17 @@ def test_retry_failed_resubmits_the_failed_cases(slurm, tmp_path):  # noqa: F811
     assert f"job {again} finished: 1 ok, 0 failed of its 1 task" in r.stderr
     rows = read_table(out / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "failed"]
+
+
+def test_folder_name_with_a_newline_is_refused(tmp_path, monkeypatch, capsys):
+    """The folder's name goes into the script's #SBATCH --output line, where a newline
+    would start a shell line: refused, one line, exit 2, nothing written."""
+    fake = fake_slurm(tmp_path, monkeypatch)
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "x\ntouch PWNED"
+    for cmd in (["sweep", str(path)], ["run", str(tmp_path / "base.toml")]):
+        assert main([*cmd, "-o", str(out), "--submit", "slurm"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.endswith("expected a folder name without control "
+                                                "characters (it is written into the job script)")
+    assert not out.exists() and not (fake / "script").exists()

@@ -24,7 +24,7 @@ def add_args(p) -> None:
     p.add_argument("--wait", action="store_true", help="with --submit: wait and collect")
     p.add_argument("--collect", action="store_true",
                    help="only rebuild results.csv and the plot from the finished cases")
-    p.add_argument("--retry-failed", action="store_true", help="run failed cases again")
+    p.add_argument("--retry-failed", action="store_true", help="run failed cases again (with --task-id: case N if it failed)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
@@ -72,11 +72,11 @@ def sweep(args) -> int:
     if submit:
         from ..study.slurm import preflight
 
-        undo = preflight(out)  # a SLURM client, no earlier array of out still queued
+        undo = preflight(out, st.slurm)  # a SLURM client, no earlier array of out queued
     sweep.open_folder(st, out)
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     if args.task_id is not None:
-        row = sweep.run_point(st, out, st.points[args.task_id])
+        row = sweep.run_point(st, out, st.points[args.task_id], args.retry_failed)
         say(f"case {args.task_id} {row['id']}: {row['status']} {row['error']}")
         return 0 if row["status"] == "ok" else 1
     if args.collect:

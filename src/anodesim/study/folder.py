@@ -153,23 +153,28 @@ def _lock(work: Path) -> int:
     return fd
 
 
-def _publish(work: Path, final: Path) -> None:
+def _publish(work: Path, final: Path, replace_failed: bool = False) -> None:
     """Rename a finished work folder to the case folder. If another run of the same case
-    finished first, its result stands and this one is dropped; a case folder is never
-    absent once it has been finished."""
+    finished first, its result stands and this one is dropped (with replace_failed, unless
+    that result is a failure: a retried case replaces it); a case folder is never absent
+    once it has been finished but while a failure is replaced."""
     try:
         os.rename(work, final)
     except OSError as e:
         if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise
-        if _readable(final / RESULT):
+        try:
+            earlier = json.loads((final / RESULT).read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if earlier is not None and not (replace_failed and earlier.get("status") == "failed"):
             shutil.rmtree(work, ignore_errors=True)
             return
-        if (final / RESULT).exists():  # unreadable (a torn copy, a disk fault): kept aside
-            set_aside(final)
+        if earlier is None and (final / RESULT).exists():  # unreadable (torn, disk fault)
+            set_aside(final)  # kept aside
         else:
             stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
-            os.rename(final, stale)  # a folder without a result: not a finished case
+            os.rename(final, stale)  # no result, or a failure that a retry replaces
             shutil.rmtree(stale, ignore_errors=True)
         os.rename(work, final)
     output.sync_folder(final.parent)
@@ -198,8 +203,10 @@ def set_aside(final: Path) -> Path | None:
     return aside
 
 
-def record_failure(out: Path, p: Point, reason: str, log: str = "") -> dict:
-    """Record a failed row for a case whose worker left no result (crash, kill, SLURM)."""
+def record_failure(out: Path, p: Point, reason: str, log: str = "",
+                   replace: bool = False) -> dict:
+    """Record a failed row for a case whose worker left no result (crash, kill, SLURM);
+    with replace, in place of an earlier failure of the case (a retry that left none)."""
     row = {"index": p.index, "id": p.id, "status": "failed", "error": reason, **p.inputs,
            "wall_s": None}
     work = out / "cases" / f".{p.id}.failed.{os.getpid()}"
@@ -207,7 +214,7 @@ def record_failure(out: Path, p: Point, reason: str, log: str = "") -> dict:
     work.mkdir(parents=True)
     output.atomic_write(work / "error.txt", (log or reason) + "\n")
     output.write_json(work / RESULT, row, durable=True)
-    _publish(work, out / "cases" / p.id)
+    _publish(work, out / "cases" / p.id, replace_failed=replace)
     return result_of(out, p) or row
 
 

@@ -15,20 +15,68 @@ from .. import output
 from ..case import CaseError
 from .folder import _clean_stale, record_failure, result_of
 from .local import ONE_THREAD, _sweep_command
-from .spec import Study
+from .spec import CONTROL_CHARS, Study, check_slurm
 from .table import Table, collect, plot
 
+#: How long one sbatch, squeue, scancel or scontrol call may take before it counts as not
+#: answering (a hung controller would otherwise hang the command).
+SLURM_TIMEOUT_S = 30
 
-def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
-    """The sbatch script of a job array over the given case indices."""
+
+def _slurm(args: list[str], text: str | None = None) -> subprocess.CompletedProcess:
+    """Run a SLURM client command (its input on stdin), at most SLURM_TIMEOUT_S.
+
+    Raises:
+        CaseError: it did not answer in time, or could not be started."""
+    try:
+        return subprocess.run(args, input=text, capture_output=True, text=True,
+                              timeout=SLURM_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise CaseError(f"--submit slurm: {args[0]} did not answer in {SLURM_TIMEOUT_S} s; "
+                        "expected a SLURM controller that answers (see `sinfo`)") from None
+    except OSError as e:
+        raise CaseError(f"--submit slurm: {args[0]} could not be started ({e.strerror}); "
+                        "expected a SLURM client on PATH") from None
+
+
+#: The options a job script must keep (the array, its log, one task a case, the run's
+#: ranks on one node): given on sbatch's command line too, where they win over any
+#: #SBATCH line (the [slurm] table's, however abbreviated). The job's name and CPUs per
+#: task are #SBATCH lines only, which the table may override.
+COMMAND_LINE = ("--array", "--output", "--ntasks", "--nodes")
+
+
+def _command_line(options: list[str]) -> list[str]:
+    return [o for o in options if o.partition("=")[0] in COMMAND_LINE]
+
+
+def array_options(study: Study, out: Path, indices: list[int]) -> list[str]:
+    """What the array script sets itself: one task of one CPU per case, logged where --wait
+    reads the log (#SBATCH lines; COMMAND_LINE's also on sbatch's command line)."""
+    return [f"--job-name=anodesim-{study.id}", f"--array={_ranges(indices)}",
+            f"--output={out.resolve() / 'slurm' / '%A_%a.out'}", "--ntasks=1",
+            "--cpus-per-task=1"]
+
+
+def _sbatch_lines(options: list[str]) -> list[str]:
+    """#SBATCH lines of options, their values quoted (a path with spaces)."""
+    lines = []
+    for o in options:
+        name, eq, value = o.partition("=")
+        quoted = '"' + value.replace('"', '\\"') + '"' if name == "--output" else value
+        lines.append(f"#SBATCH {name}{eq}{quoted}")
+    return lines
+
+
+def slurm_script(study: Study, out: Path, indices: list[int], retry: bool = False) -> str:
+    """The sbatch script of a job array over the given case indices; with retry, a task
+    runs its case again when its record is a failure (and replaces that record).
+
+    Raises:
+        CaseError: a [slurm] value that cannot go into a script (a saved study.json's)."""
     s = study.slurm
-    log = str(out.resolve() / "slurm" / "%A_%a.out").replace('"', '\\"')
-    lines = ["#!/bin/bash",
-             f"#SBATCH --job-name=anodesim-{study.id}",
-             f"#SBATCH --array={_ranges(indices)}",
-             f'#SBATCH --output="{log}"',
-             "#SBATCH --ntasks=1",
-             "#SBATCH --cpus-per-task=1"]
+    check_slurm(s, forms=False)
+    lines = ["#!/bin/bash"] + _sbatch_lines(array_options(study, out, indices))
     if s.get("partition"):
         lines.append(f"#SBATCH --partition={s['partition']}")
     if s.get("time"):
@@ -36,7 +84,8 @@ def slurm_script(study: Study, out: Path, indices: list[int]) -> str:
     lines += [f"#SBATCH {x}" for x in s.get("extra", [])]
     lines += ["# one array task = one case of the study; its result lands in cases/<id>/",
               "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
-              shlex.join(_sweep_command(out)) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q']
+              shlex.join(_sweep_command(out)) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q'
+              + (" --retry-failed" if retry else "")]
     return "\n".join(lines) + "\n"
 
 
@@ -67,28 +116,41 @@ NEVER_STARTS = {
 }
 
 
+def _squeue(job: str, fmt: str, tasks: bool = False) -> tuple[str | None, str]:
+    """squeue's lines for a job in the format fmt (tasks: one line per array task) and why
+    it could not tell: ("", "") once the job has left the queue (an empty answer, or the
+    controller no longer knows the id), (None, why) when squeue does not answer."""
+    try:
+        r = _slurm(["squeue", "-h", *(["-r"] if tasks else []), "-j", job, "-o", fmt])
+    except CaseError as e:
+        return None, str(e).removeprefix("--submit slurm: ")
+    if r.returncode == 0:
+        return r.stdout, ""
+    if "Invalid job id" in r.stderr:  # gone from the controller's memory: finished
+        return "", ""
+    why = "; ".join(line.strip() for line in r.stderr.splitlines() if line.strip())
+    return None, why or f"exit status {r.returncode}"
+
+
 def _in_queue(job: str) -> bool:
     """Whether any task of the job is still queued or running (squeue, retried).
 
     Raises:
         CaseError: the job waits for a reason that never clears (NEVER_STARTS); it is
-            cancelled first.
+            cancelled first. Or squeue does not answer.
     """
     for attempt in range(5):
-        r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T|%r"], capture_output=True,
-                           text=True)
-        if r.returncode == 0:
-            for line in r.stdout.split():
+        lines, why = _squeue(job, "%T|%r")
+        if lines is not None:
+            for line in lines.split():
                 state, _, reason = line.partition("|")
                 if state == "PENDING" and reason in NEVER_STARTS:
-                    subprocess.run(["scancel", job], capture_output=True)
+                    _slurm(["scancel", job])
                     raise CaseError(f"SLURM job {job} cannot start ({reason}: "
                                     f"{NEVER_STARTS[reason]}); it was cancelled")
-            return bool(r.stdout.strip())
-        if "Invalid job id" in r.stderr:  # gone from the controller's memory: finished
-            return False
-        time.sleep(2 * (attempt + 1))
-    raise CaseError(f"--wait: squeue does not answer ({r.stderr.strip()}); the job {job} "
+            return bool(lines.strip())
+        time.sleep(2 * (attempt + 1))  # a controller restarting: ask again
+    raise CaseError(f"--wait: squeue does not answer ({why}); the job {job} "
                     "may still run: collect later with --collect")
 
 
@@ -100,29 +162,24 @@ def check_client() -> None:
                             "PATH")
 
 
-def active_job(out: Path) -> str | None:
-    """The job recorded in out/slurm/job_id when squeue still lists it, else None (also
-    when squeue cannot tell)."""
+def recorded_job(out: Path) -> str | None:
+    """The job id in out/slurm/job_id (the folder's last submission), or None."""
     try:
-        job = (out / "slurm" / "job_id").read_text().strip()
+        return (out / "slurm" / "job_id").read_text().strip() or None
     except OSError:
         return None
-    if not job or shutil.which("squeue") is None:
-        return None
-    r = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True, text=True)
-    return job if r.returncode == 0 and r.stdout.strip() else None
 
 
 def task_states(out: Path) -> dict[int, str]:
     """Case index -> "queued" or "running" for the tasks of the study folder's recorded
-    job that squeue still lists (empty without a job, squeue or an answer)."""
-    job = active_job(out)
-    if job is None:
+    job that squeue still lists (one squeue call; empty without a job, squeue or an
+    answer: --list only informs)."""
+    job = recorded_job(out)
+    if job is None or shutil.which("squeue") is None:
         return {}
-    r = subprocess.run(["squeue", "-h", "-r", "-j", job, "-o", "%K|%T"], capture_output=True,
-                       text=True)
+    lines, _ = _squeue(job, "%K|%T", tasks=True)
     states = {}
-    for line in r.stdout.split() if r.returncode == 0 else ():
+    for line in (lines or "").split():
         index, _, state = line.partition("|")
         if index.isdigit():
             states[int(index)] = "running" if state in ("RUNNING", "COMPLETING") else "queued"
@@ -133,10 +190,24 @@ class Undo:
     """What an invocation is about to create or replace, put back if it is refused."""
 
     def __init__(self, paths):
+        """Note what is there now.
+
+        Args:
+            paths: the files and folders the invocation may create or rewrite, parents
+                first; the first one's missing parent folders (``-o a/b/c`` makes a/b) are
+                noted too, and removed by restore when they are left empty.
+        """
+        paths = list(paths)
+        self.parents = []  # missing ancestors of the first path, nearest first
+        parent = paths[0].absolute().parent if paths else None
+        while parent is not None and not parent.exists() and parent != parent.parent:
+            self.parents.append(parent)
+            parent = parent.parent
         self.saved = {p: p.read_bytes() if p.is_file() else p.exists() for p in paths}
 
     def restore(self) -> None:
-        """Remove what was absent and rewrite the files that were replaced (newest first)."""
+        """Remove what was absent and rewrite the files that were replaced (newest first),
+        then the parent folders that were made for them (when nothing else is in them)."""
         for p, was in reversed(self.saved.items()):
             if was is False and p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
@@ -144,39 +215,77 @@ class Undo:
                 p.unlink(missing_ok=True)
             elif isinstance(was, bytes) and p.is_file() and p.read_bytes() != was:
                 output.atomic_write(p, was.decode())
+        for parent in self.parents:
+            try:
+                parent.rmdir()
+            except OSError:  # something else was put there meanwhile: it stays
+                break
 
 
-def preflight(out: Path) -> Undo:
-    """Before a study is submitted and its folder opened: the SLURM client is there and no
-    earlier array of the folder is still queued or running.
+def preflight(out: Path, slurm: dict | None = None,
+              names: tuple[str, ...] = ("cases", "slurm", "study.json")) -> Undo:
+    """Before a submission writes anything: the SLURM client is there, the folder's name and
+    the [slurm] values can go into a job script, and no earlier job of the folder is still
+    queued or running (squeue must say so: when it cannot tell, the submission is refused).
+
+    Args:
+        slurm: the study's [slurm] table (a saved study.json's is checked only here).
+        names: what the submission may create or rewrite in out.
 
     Returns:
-        What opening the folder may create or rewrite, to put back if sbatch refuses.
+        What the submission may create or rewrite, to put back if sbatch refuses.
 
     Raises:
-        CaseError: sbatch or squeue is missing, or the folder's job is still in the queue.
+        CaseError: sbatch or squeue is missing or does not answer, a value cannot go into a
+            script, or the folder's job is still in the queue.
     """
     check_client()
-    job = active_job(out)
+    if CONTROL_CHARS.search(str(out.absolute())):
+        raise CaseError(f"-o {str(out)!r}: expected a folder name without control characters "
+                        "(it is written into the job script)")
+    if slurm is not None:
+        check_slurm(slurm, forms=False)
+    job = recorded_job(out)
     if job is not None:
-        raise CaseError(f"--submit slurm: {out} has SLURM job {job} still queued or running; "
-                        f"expected it to finish first (or `scancel {job}`), then submit again")
-    return Undo([out, out / "cases", out / "slurm", out / "study.json"])
+        lines, why = _squeue(job, "%i")
+        if lines is None:
+            raise CaseError(f"--submit slurm: squeue cannot tell whether {out}'s SLURM job "
+                            f"{job} is still queued ({why}); expected squeue to answer "
+                            "(submit again when it does)")
+        if lines.strip():
+            raise CaseError(f"--submit slurm: {out} has SLURM job {job} still queued or "
+                            f"running; expected it to finish first (or `scancel {job}`), "
+                            "then submit again")
+    return Undo([out] + [out / n for n in names])
 
 
-def _sbatch(script: Path, text: str, out: Path) -> str:
-    """Submit the script (given to sbatch on stdin), then write it and the job id
+#: What sbatch --parsable prints for a job it has taken: its id, ";cluster" on a federation.
+_JOB_ID = re.compile(r"\d+(;\S+)?")
+
+
+def _sbatch(script: Path, text: str, out: Path, options: list[str]) -> str:
+    """Submit the script (given to sbatch on stdin, with its own options on the command
+    line, where they win over any #SBATCH line), then write it and the job id
     (out/slurm/job_id); the job id.
 
     Raises:
-        CaseError: sbatch refuses the job (nothing of it is written)."""
-    r = subprocess.run(["sbatch", "--parsable"], input=text, capture_output=True, text=True)
+        CaseError: sbatch refuses the job, does not answer or prints no job id (nothing of
+            it is written)."""
+    try:
+        r = _slurm(["sbatch", "--parsable", *options], text)
+    except CaseError as e:
+        raise CaseError(f"{e}; the job may have been submitted: see `squeue --me`") from None
+    why = "; ".join(line.removeprefix("sbatch: error: ").removeprefix("sbatch: ").strip()
+                    for line in r.stderr.splitlines() if line.strip())
     if r.returncode != 0:
-        why = "; ".join(line.removeprefix("sbatch: error: ").strip()
-                        for line in r.stderr.splitlines() if line.strip())
         raise CaseError(f"--submit slurm: sbatch refused the job ({why or 'no reason given'}); "
                         "nothing was submitted")
-    job = r.stdout.strip().split(";")[0]
+    answer = r.stdout.strip()
+    if not _JOB_ID.fullmatch(answer):
+        raise CaseError(f"--submit slurm: sbatch gave no job id ({answer!r}"
+                        f"{'; ' + why if why else ''}); expected a job number (--test-only "
+                        "submits nothing)")
+    job = answer.split(";")[0]
     output.atomic_write(script, text)
     output.atomic_write(out / "slurm" / "job_id", job + "\n")
     return job
@@ -187,18 +296,21 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
     """Write the sbatch array script for the unfinished cases and submit it.
 
     Invalid cases are not submitted: their rows already say why. With retry_failed, the
-    failed valid cases are submitted again (their failed records are removed once sbatch
-    has taken the job). With wait, poll squeue until the array has left the queue, record
-    the cases whose task ended without a result as failed (with the end of the task's log),
-    and collect the rows.
+    failed valid cases are submitted again: their tasks run with --retry-failed and replace
+    the failed record themselves (nothing is moved here, so an interrupt loses nothing).
+    With wait, poll squeue until the array has left the queue, record the cases whose task
+    ended without a (new) result as failed (with the end of the task's log), and collect
+    the rows.
 
     Args:
-        undo: what this invocation created before (preflight); put back if sbatch refuses.
+        undo: what this invocation created before (preflight, which has checked the SLURM
+            client and the queue); put back if sbatch refuses. Without it, the client is
+            checked here.
 
     Raises:
         CaseError: sbatch or squeue is missing or refuses the job.
     """
-    todo, retry = {}, []
+    todo, retry = {}, {}
     for p in study.points:
         row = result_of(out, p)
         if p.error or p.id in todo or not (row is None or (retry_failed
@@ -206,7 +318,7 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
             continue
         todo[p.id] = p
         if row is not None:
-            retry.append(p)
+            retry[p.id] = row
     if not todo:
         invalid = sum(bool(p.error) and result_of(out, p) is None for p in study.points)
         say("all cases have finished" + (f" ({invalid} invalid, not submitted)" if invalid
@@ -214,50 +326,58 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
         table = collect(study, out)
         plot(study, table)
         return table
-    check_client()
-    (out / "slurm").mkdir(exist_ok=True)
-    _clean_stale(out)
-    # set the failed records aside (a task would take them as finished), back if refused
-    aside = {p.id: out / "cases" / f".{p.id}.retry.{os.getpid()}" for p in retry}
-    for case_id, folder in aside.items():
-        os.rename(out / "cases" / case_id, folder)
+    if undo is None:
+        check_client()
     script = out / "slurm" / "array.sh"
     indices = sorted(p.index for p in todo.values())
     try:
-        job = _sbatch(script, slurm_script(study, out, indices), out)
+        text = slurm_script(study, out, indices, retry=bool(retry))
+        (out / "slurm").mkdir(exist_ok=True)
+        _clean_stale(out)
+        job = _sbatch(script, text, out, _command_line(array_options(study, out, indices)))
     except CaseError:
-        for case_id, folder in aside.items():
-            os.rename(folder, out / "cases" / case_id)
         if undo is not None:
             undo.restore()
         raise
-    for folder in aside.values():
-        shutil.rmtree(folder, ignore_errors=True)
-    say(f"submitted SLURM array job {job}: {len(todo)} cases ({script}); run "
+    n = len(todo)
+    say(f"submitted SLURM array job {job}: {n} case{'s' if n > 1 else ''} ({script}); run "
         f"`anodesim sweep {out} --collect` when it has finished")
     table = collect(study, out)
     if not wait:
         return table
+
+    def finished(p) -> bool:  # a result, and not the failure a retried task replaces
+        row = result_of(out, p)
+        return row is not None and row != retry.get(p.id)
+
     last = time.monotonic()
     while _in_queue(job):
         time.sleep(2)
         if time.monotonic() - last > 60:
             last = time.monotonic()
-            done = sum(result_of(out, p) is not None for p in todo.values())
-            say(f"job {job}: {done} of {len(todo)} cases finished")
+            done = sum(finished(p) for p in todo.values())
+            say(f"job {job}: {done} of {n} cases finished")
     for p in todo.values():
-        if result_of(out, p) is None:
+        if not finished(p):
             log = out / "slurm" / f"{job}_{p.index}.out"
             text = log.read_text(errors="replace").strip() if log.exists() else ""
             last_line = text.splitlines()[-1] if text else "no log"
             record_failure(out, p, f"SLURM array task {job}_{p.index} ended without a "
-                           f"result (cancelled, timed out or killed?): {last_line}", text)
+                           f"result (cancelled, timed out or killed?): {last_line}", text,
+                           replace=True)
     table = collect(study, out)
     plot(study, table)
     ok = sum(result_of(out, p)["status"] == "ok" for p in todo.values())
-    say(f"job {job} finished: {ok} ok, {len(todo) - ok} failed of its {len(todo)} "
-        f"task{'s' if len(todo) > 1 else ''}")
+    say(f"job {job} finished: {ok} ok, {n - ok} failed of its {n} task{'s' if n > 1 else ''}")
     return table
+
+
+def run_options(out: Path, ntasks: int, name: str) -> list[str]:
+    """What the run script sets itself: ntasks ranks on one node, logged where --wait reads
+    the log (#SBATCH lines; COMMAND_LINE's also on sbatch's command line)."""
+    return [f"--job-name=anodesim-run-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}",
+            f"--ntasks={ntasks}", "--nodes=1", "--cpus-per-task=1",
+            f"--output={out.resolve() / 'slurm' / 'run-%j.out'}"]
 
 
 def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
@@ -269,28 +389,27 @@ def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
     which takes its hosts from the SLURM allocation), or by srun when there is none.
 
     Args:
-        case_dir: the folder the case's relative paths refer to (default: the case file's).
+        case_dir: the folder the case's relative paths refer to (default: the case file's),
+            as given (a symbolic link is not followed, as case.load does not).
         name: the job's name after anodesim-run- (default: the case file's stem).
+
+    Raises:
+        CaseError: a partition or time that cannot go into a script.
     """
     import sys
 
+    check_slurm({k: v for k, v in (("partition", partition), ("time", time_limit)) if v},
+                forms=False)
     launcher = Path(sys.executable).parent / "mpirun"
     start = f'{shlex.quote(str(launcher))} -n "$SLURM_NTASKS"' if launcher.exists() else "srun"
-    log = str(out.resolve() / "slurm" / "run-%j.out").replace('"', '\\"')
-    lines = ["#!/bin/bash",
-             "#SBATCH --job-name=anodesim-run-"
-             + re.sub(r'[^A-Za-z0-9_.-]', '_', name or case.stem),
-             f"#SBATCH --ntasks={ntasks}",
-             "#SBATCH --nodes=1",
-             "#SBATCH --cpus-per-task=1",
-             f'#SBATCH --output="{log}"']
+    lines = ["#!/bin/bash"] + _sbatch_lines(run_options(out, ntasks, name or case.stem))
     if partition:
         lines.append(f"#SBATCH --partition={partition}")
     if time_limit:
         lines.append(f"#SBATCH --time={time_limit}")
     cmd = [sys.executable, "-m", "anodesim", "run", str(case.resolve()), "-o", str(out.resolve()),
            "-q"] + (["--overwrite"] if overwrite else []) + (
-               ["--case-dir", str(case_dir.resolve())] if case_dir is not None else [])
+               ["--case-dir", str(case_dir.absolute())] if case_dir is not None else [])
     lines += ["# one case, one MPI job: every rank holds a part of the mesh",
               "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
               start + " " + shlex.join(cmd)]
@@ -298,16 +417,36 @@ def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
 
 
 #: The line of an anodesim failure in a job's log (any rank's), e.g. "[rank 1] anodesim:
-#: run failed: ...", which an MPI launcher's abort message follows.
-_ANODESIM_LINE = re.compile(r"(\[rank \d+\] )?anodesim: ")
+#: run failed: ...", which an MPI launcher's abort message follows; not a warning.
+_ANODESIM_LINE = re.compile(r"(\[rank \d+\] )?anodesim: (?!warning:)")
+#: SLURM's line for a job it ended: "slurmstepd: error: *** JOB 7 ON node CANCELLED AT ...
+#: DUE TO TIME LIMIT ***" (or a step's).
+_CANCELLED_LINE = re.compile(r"slurmstepd: error: \*\*\* (JOB|STEP) .*CANCELLED")
 
 
 def failure_line(log: str) -> str:
-    """The line of a job's log that says why it failed: the last anodesim error line
-    rather than what the MPI launcher printed after it; else the last line."""
+    """The line of a job's log that says why it failed: SLURM's cancellation (a time limit,
+    scancel), else the last anodesim error line (not a warning) rather than what the MPI
+    launcher printed after it; else the last line."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    ours = [line for line in lines if _ANODESIM_LINE.match(line)]
-    return (ours or lines or ["no log"])[-1]
+    for pattern in (_CANCELLED_LINE, _ANODESIM_LINE):
+        found = [line for line in lines if pattern.match(line)]
+        if found:
+            return found[-1]
+    return (lines or ["no log"])[-1]
+
+
+def _refuse_own_case(case: Path, out: Path) -> None:
+    """CaseError when the case file is one the run writes into its folder (DIR/case.toml):
+    the job would remove it (--overwrite) and write its copy of the case over it, losing
+    any edit made after the submission."""
+    from ..run_folder import RUN_FILES
+
+    if case.name in RUN_FILES and out.is_dir() and case.parent.is_dir() and \
+            os.path.samefile(case.absolute().parent, out):
+        raise CaseError(f"--submit slurm: {case} is the run folder's own {case.name} (the job "
+                        "writes its copy of the case there); expected a case file outside "
+                        f"{out}, or another -o")
 
 
 def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False,
@@ -315,29 +454,32 @@ def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False
     """Submit one case as one MPI job (sbatch, ntasks ranks); with wait, wait for it.
 
     The job runs the case as it was validated: a copy of the case file
-    (out/slurm/case.toml), its relative paths read from the original file's folder.
+    (out/slurm/case.toml), its relative paths read from the original file's folder (as
+    given: a symbolic link to the file is not followed, as when it is checked).
 
     Returns:
         The run's summary.json (as a dict) when waited for, else None.
 
     Raises:
-        CaseError: sbatch or squeue is missing, or sbatch refuses the job (then what this
-            submission wrote is removed).
+        CaseError: sbatch or squeue is missing, the case file is the folder's case.toml,
+            the folder's earlier job is still queued (or squeue cannot tell), or sbatch
+            refuses the job (then what this submission wrote is removed).
         RunFailure: (wait) the job ended without a summary.
     """
     import json
 
     from ..errors import RunFailure
 
-    check_client()
+    _refuse_own_case(case, out)
+    undo = preflight(out, names=("slurm", "slurm/case.toml"))
     snapshot = out / "slurm" / "case.toml"
-    undo = Undo([out, out / "slurm", snapshot])
-    (out / "slurm").mkdir(parents=True, exist_ok=True)
-    output.atomic_write(snapshot, case.read_text())
     script = out / "slurm" / "run.sh"
     try:
-        job = _sbatch(script, run_script(snapshot, out, ntasks, overwrite,
-                                         case_dir=case.resolve().parent, name=case.stem), out)
+        (out / "slurm").mkdir(parents=True, exist_ok=True)
+        output.atomic_write(snapshot, case.read_text())
+        text = run_script(snapshot, out, ntasks, overwrite, case_dir=case.absolute().parent,
+                          name=case.stem)
+        job = _sbatch(script, text, out, _command_line(run_options(out, ntasks, case.stem)))
     except CaseError:
         undo.restore()
         raise

@@ -269,7 +269,7 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
     axes, combine = _axes(data, bases, saved)
     run, rate = _tasks(data.get("tasks", {}))
     plot = _plot_table(data, axes, run)
-    slurm = _slurm_table(data)
+    slurm = _slurm_table(data, saved)
     for key, values in axes.items():
         if key != CASE_AXIS:
             for base, bdir in bases.values():
@@ -338,35 +338,66 @@ def _plot_table(data: dict, axes: dict, run: bool) -> dict:
     return plot
 
 
-#: sbatch's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
-SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}")
-#: An sbatch long option, alone or with its value, on one line.
-SBATCH_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=[^\x00-\x1f\x7f]*)?")
-#: Options the array script sets itself: one task of one rank per case, logged where
-#: --wait reads the log (a task does not run its case on several ranks).
+#: sbatch's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or no limit.
+SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE|-1")
+#: A partition name (or a comma-separated list of them), as written after --partition=.
+SLURM_PARTITION = re.compile(r"[A-Za-z0-9_.,-]+")
+#: An sbatch option, alone or with its value: --option, --option=value, --option value,
+#: -X, -Xvalue, -X value.
+SBATCH_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9-]*([= ].+)?|-[A-Za-z]( ?.+)?")
+#: Options the job scripts set themselves (also given on sbatch's command line, which wins
+#: over an #SBATCH line): one task of one rank per case, logged where --wait reads the
+#: log. Any abbreviation of them (sbatch takes an unambiguous prefix) and their one-letter
+#: forms are refused too.
 SBATCH_OWN = ("--array", "--ntasks", "--ntasks-per-node", "--output", "--error")
+SBATCH_OWN_SHORT = ("-a", "-n", "-o", "-e")
+#: Control characters: a newline in a value written into a job script starts a shell line.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _slurm_table(data: dict) -> dict:
-    """The [slurm] table: partition, time and extra sbatch options."""
+def check_slurm(slurm: dict, forms: bool = True) -> None:
+    """CaseError unless the [slurm] values are safe to write into a job script: one line
+    each, a partition name, extra entries that are sbatch options and not the script's own.
+    With forms (a study file, not a saved study.json), also the forms sbatch takes (time).
+
+    A saved study.json is checked only when it is submitted (forms=False): a folder written
+    by an earlier version, with values that version and sbatch accept, still opens."""
+    for k in ("partition", "time"):
+        v = slurm.get(k)
+        if isinstance(v, str) and CONTROL_CHARS.search(v):
+            raise _fail(f"slurm.{k}", v, "one line without control characters")
+    if "partition" in slurm and not SLURM_PARTITION.fullmatch(slurm["partition"]):
+        raise _fail("slurm.partition", slurm["partition"], "a partition name (letters, "
+                    "digits, _ . -; several separated by commas)")
+    if forms and "time" in slurm and not SLURM_TIME.fullmatch(slurm["time"]):
+        raise _fail("slurm.time", slurm["time"], "a SLURM time: minutes, MM:SS, HH:MM:SS, "
+                    "D-HH, D-HH:MM, D-HH:MM:SS, UNLIMITED, INFINITE or -1")
+    for v in slurm.get("extra", []):
+        if CONTROL_CHARS.search(v) or not SBATCH_OPTION.fullmatch(v):
+            raise _fail("slurm.extra", v, "an sbatch option on one line: --option, "
+                        '--option=value, --option value, -X or -X value (e.g. "--mem=4G", '
+                        '"-A proj")')
+        name = re.split(r"[= ]", v, maxsplit=1)[0]
+        own = any(o.startswith(name) for o in SBATCH_OWN) if name.startswith("--") \
+            else name[:2] in SBATCH_OWN_SHORT
+        if own:
+            raise _fail("slurm.extra", v, "an option the job script does not set itself "
+                        f"({', '.join(SBATCH_OWN + SBATCH_OWN_SHORT)} and abbreviations of "
+                        "them are its own: each task runs one case on one rank)")
+
+
+def _slurm_table(data: dict, saved: bool = False) -> dict:
+    """The [slurm] table: partition, time and extra sbatch options (their content checked
+    here for a study file; for a saved study.json when it is submitted)."""
     slurm = _table(data, "slurm", ("partition", "time", "extra"))
     for k in ("partition", "time"):
         if not isinstance(slurm.get(k, ""), str):
             raise _fail(f"slurm.{k}", slurm[k], 'a string (e.g. "compute", "02:00:00")')
-    if "time" in slurm and not SLURM_TIME.fullmatch(slurm["time"]):
-        raise _fail("slurm.time", slurm["time"], "a SLURM time: minutes, MM:SS, HH:MM:SS, "
-                    "D-HH, D-HH:MM or D-HH:MM:SS")
     extra = slurm.get("extra", [])
     if not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
         raise _fail("slurm.extra", extra, 'a list of sbatch options, e.g. ["--mem=4G"]')
-    for v in extra:
-        if not SBATCH_OPTION.fullmatch(v):
-            raise _fail("slurm.extra", v, "an sbatch long option on one line, --option or "
-                        '--option=value (e.g. "--mem=4G")')
-        if v.split("=")[0] in SBATCH_OWN:
-            raise _fail("slurm.extra", v, "an option the array script does not set itself "
-                        f"({', '.join(SBATCH_OWN)} are its own: each task runs one case on "
-                        "one rank)")
+    if not saved:
+        check_slurm(slurm)
     return slurm
 
 

@@ -17,15 +17,16 @@ from .folder import RESULT, _lock, _publish, result_of
 from .spec import Point, Study
 
 
-def run_point(study: Study, out: Path, point: Point) -> dict:
+def run_point(study: Study, out: Path, point: Point, retry_failed: bool = False) -> dict:
     """Run one case into ``cases/<id>`` (atomically renamed when done); return its row.
 
-    A finished case is not run again. Any failure (invalid combination, solver failure,
+    A finished case is not run again; with retry_failed, a failed one is, and its new row
+    replaces the failure when done (what a SLURM array of --retry-failed runs). Any failure (invalid combination, solver failure,
     material range, NaN) is recorded in the row, never raised. The work folder is locked
     while the case runs, so a sweep started meanwhile leaves it alone.
     """
     done = result_of(out, point)
-    if done is not None:
+    if done is not None and not (retry_failed and done["status"] == "failed"):
         return done
     work = out / "cases" / f".{point.id}.{os.getpid()}@{socket.gethostname()}"
     shutil.rmtree(work, ignore_errors=True)
@@ -46,7 +47,7 @@ def run_point(study: Study, out: Path, point: Point) -> dict:
         output.atomic_write(work / "error.txt", traceback.format_exc())
     row["wall_s"] = time.perf_counter() - started
     output.write_json(work / RESULT, row, durable=True)
-    _publish(work, out / "cases" / point.id)
+    _publish(work, out / "cases" / point.id, replace_failed=retry_failed)
     os.close(lock)
     return result_of(out, point) or row
 
