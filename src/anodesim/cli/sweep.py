@@ -100,7 +100,7 @@ def sweep(args) -> int:
 
 def _refuse_together(args) -> None:
     """CaseError naming two options that each choose what the sweep does (list, collect,
-    submit, run one case), or --retry-failed beside one that runs nothing here."""
+    submit, run one case), or --retry-failed beside one that runs nothing (list, collect)."""
     given = [f"--{o.replace('_', '-')}" + ("" if v is True else f" {v}")
              for o, v in (("list", args.list), ("collect", args.collect),
                           ("submit", args.submit), ("task_id", args.task_id))
@@ -108,6 +108,7 @@ def _refuse_together(args) -> None:
     if len(given) > 1:
         raise CaseError(f"{given[0]} with {given[1]}: expected at most one of --list, "
                         "--collect, --submit, --task-id")
-    if args.retry_failed and given and not given[0].startswith("--submit"):
-        raise CaseError(f"--retry-failed with {given[0]}: expected it alone (it runs the "
-                        "failed cases again here)")
+    # --task-id --retry-failed is a SLURM retry's array task: it replaces the failed record
+    if args.retry_failed and given and given[0].split()[0] in ("--list", "--collect"):
+        raise CaseError(f"--retry-failed with {given[0]}: expected it alone, with --submit "
+                        "or with --task-id (it runs the failed cases again)")
