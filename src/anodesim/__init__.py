@@ -75,11 +75,12 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     return _run(case, out_dir, **kwargs)
 
 
-def _claim(out, kind: str, overwrite: bool, keep, comm) -> None:
+def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True) -> None:
     """Make out ready for a new run or rating of the Python API, as the command line does:
     refuse a folder of another kind of result, or an earlier one without overwrite; with
     it, remove the earlier one's files (rank 0 of comm, default COMM_WORLD, while the
-    others wait), but not the inputs in keep (the case file, a mesh to reuse)."""
+    others wait; remove False: only refuse), but not the inputs in keep (the case file, a
+    mesh to reuse)."""
     from .case import CaseError
     from .output import output_folder, refuse_other_result
 
@@ -89,6 +90,8 @@ def _claim(out, kind: str, overwrite: bool, keep, comm) -> None:
     if not overwrite:
         raise CaseError(f"out_dir {out}: holds an earlier {kind} ({earlier[1]}); expected a "
                         f"new or empty folder, or overwrite=True to replace that {kind}")
+    if not remove:
+        return
     from mpi4py import MPI
 
     comm = comm or MPI.COMM_WORLD
@@ -133,16 +136,25 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
 
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
-    if out_dir is not None:
-        _claim(Path(out_dir), "rating", overwrite, [source], None)
+    if out_dir is not None:  # refused before rating; an earlier one removed once rated
+        _claim(Path(out_dir), "rating", overwrite, [source], None, remove=False)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
-        return _rate(case, out_dir, charts, confirm=confirm, progress=say,
-                     confirm_charts=confirm_charts)
+        rating = _rate(case, None, charts, confirm=confirm, progress=say,
+                       confirm_charts=confirm_charts)
     except ResponseError as e:
         from .case import CaseError
 
         raise CaseError(str(e)) from None
+    if out_dir is not None:
+        from mpi4py import MPI
+
+        from .rating.rate import write
+
+        _claim(Path(out_dir), "rating", overwrite, [source], None)
+        if MPI.COMM_WORLD.rank == 0:
+            write(rating, Path(out_dir))
+    return rating
 
 
 def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):

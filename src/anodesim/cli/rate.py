@@ -48,16 +48,19 @@ def rate(args) -> int:
     say = (lambda *a: None) if args.quiet or not lead else (lambda m: print(m, file=sys.stderr))
     try:
         precheck(case)  # bad input: one line, nothing written
-        if earlier and lead:  # --overwrite: none of its files beside the new ones
-            from ..rating.rate import remove_rating
-
-            remove_rating(out, keep=[args.case])
         say(f"anodesim {__version__}: rating {case.title} -> {out}")
-        rate(case, out if lead else None, charts, confirm=not args.no_confirm, progress=say,
-             confirm_charts=args.confirm_charts)
+        # written only once rated: input refused while rating (a pre-load the anode cannot
+        # hold) leaves an earlier rating in place
+        rating = rate(case, None, charts, confirm=not args.no_confirm, progress=say,
+                      confirm_charts=args.confirm_charts)
     except ResponseError as e:
         raise CaseError(str(e)) from None
     if lead:
+        from ..rating.rate import remove_rating, write
+
+        if earlier:  # --overwrite: none of its files beside the new ones
+            remove_rating(out, keep=[args.case])
+        write(rating, out)
         report.keep_case_text(args.case, out)
         if args.report:
             say(f"  report: {report.write(out)}")

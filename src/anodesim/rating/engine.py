@@ -220,7 +220,10 @@ class Engine:
             if preload_rise is not None:
                 head = head - preload_dep * np.abs(preload_rise[idx])
             with np.errstate(divide="ignore"):
-                p = np.where(r > 0, head / r, np.inf).min() + preload_dep
+                # a node the load does not heat holds for any power while its head is left,
+                # for none once the pre-load alone has spent it
+                p = np.where(r > 0, head / np.where(r > 0, r, 1.0),
+                             np.where(head >= 0, np.inf, -np.inf)).min() + preload_dep
             if p < best:
                 best, binding = float(p), lim.name
         return best / self.p_dep, binding

@@ -459,14 +459,22 @@ def _spot_rise(tr: Transform | None, f: dict):
 
 def corrected_power(engine: Engine, heads: dict, f: dict, rise,
                     wave: Waveform | None = None, tr: Transform | None = None,
-                    spot: SpotHistory | None = None) -> tuple[float, str]:
+                    spot: SpotHistory | None = None, preload_rise=None,
+                    preload_dep: float = 0.0) -> tuple[float, str]:
     """Maximum beam power (W) and binding limit with the U-heads divided by f_L; with a
     serial load's spot waveform (wave), the life limits on its mean damage rate; the
-    fatigue limit on the spot's history (spot) through the transform with its f."""
+    fatigue limit on the spot's history (spot) through the transform with its f.
+
+    With a pre-load (preload_rise = S_∞, preload_dep deposited W held to steady before the
+    load; single loads only, wave None) the pre-load's steady U-rise is subtracted from each
+    U-head as in Engine.max_power: f_L · (P_pre S_∞ + (P − P_pre) S) ≤ U-head_L."""
     to_rise = _spot_rise(tr, f)
     if wave is None:
         return engine.max_power(rise, heads={k: h / f.get(k, 1.0) for k, h in heads.items()},
-                                spot=spot, to_rise=to_rise)
+                                spot=spot, to_rise=to_rise, preload_rise=preload_rise,
+                                preload_dep=preload_dep)
+    if preload_rise is not None:
+        raise ValueError("a pre-load is rated for single loads only")
     lives = [lim for lim in engine.limits if isinstance(lim, LifeLimit)]
     others = {k: (np.inf if k in {key(lim) for lim in lives} else h / f.get(k, 1.0))
               for k, h in heads.items()}
@@ -652,9 +660,27 @@ def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     return c.runs
 
 
-def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[dict]) -> int:
-    """FE-correct the single-load chart's cold curve in place (chart_single rows); the
-    constant-k engine's numbers stay as engine_constant_k_cold_W. Returns the FE runs made."""
+#: What produced the pre-loaded curve of a FE-corrected single-load chart (its
+#: "engine_preloaded" column): no FE run starts from a pre-load.
+BY_COLD_CORRECTION = ("Kirchhoff engine with the FE correction of the cold curve at the same "
+                      "loading time; not FE-confirmed")
+
+
+def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[dict],
+                   preload_W: float = 0.0) -> Corrected:
+    """FE-correct the single-load chart in place (chart_single rows); the constant-k
+    engine's numbers stay as engine_constant_k_cold_W (and engine_constant_k_preloaded_W).
+
+    The cold curve is corrected at FE anchors. With a pre-load, the pre-loaded curve is the
+    Kirchhoff engine with the cold curve's corrections f_L at the same loading time applied
+    to the whole history, pre-load included: f_L · (P_pre S_∞ + (P − P_pre) S(t)) ≤ U-head_L
+    (corrected_power). The pre-load's steady state is not what the cold anchors ran, so
+    these points are not FE-confirmed; a hotter anode can only take less, so each is capped
+    at the cold curve's power.
+
+    Returns:
+        The corrected chart (runs: FE runs made).
+    """
     times = [r["loading_time_s"] for r in rows]
     rises = list(engine.single_load_rise(times))
 
@@ -663,8 +689,32 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
 
     c = correct_chart(engine, tr, rises, np.log(times), run_at, anchor_indices(len(rows)),
                       spots=[SpotHistory.single(engine, t) for t in times])
-    for row, P, b, a in zip(rows, c.power_W, c.binding, c.anchor):
+    heads = tr.heads(engine)
+    pre_dep = preload_W * engine.p_dep
+    for i, (row, P, b, a) in enumerate(zip(rows, c.power_W, c.binding, c.anchor)):
         row.update({"engine_constant_k_cold_W": row["max_beam_power_cold_W"],
                     "max_beam_power_cold_W": P, "binding_cold": b,
                     "engine": BY_ANCHOR if a else BY_INTERPOLATION, "fe_confirmed": a})
-    return c.runs
+        if preload_W > 0:
+            f = {k: v[i] for k, v in c.corrections.items()}
+            hot, b_hot = corrected_power(
+                engine, heads, f, rises[i], tr=tr,
+                spot=SpotHistory.preloaded(engine, times[i], pre_dep),
+                preload_rise=engine.response.steady, preload_dep=pre_dep)
+            if hot > P:
+                hot, b_hot = P, b
+            row.update({"engine_constant_k_preloaded_W": row["max_beam_power_preloaded_W"],
+                        "max_beam_power_preloaded_W": hot, "binding_preloaded": b_hot,
+                        "engine_preloaded": BY_COLD_CORRECTION})
+    return c
+
+
+def corrected_continuous(engine: Engine, tr: Transform, c: Corrected) -> float:
+    """The continuous rating (beam W) of the Kirchhoff engine with the corrections of a
+    corrected single-load chart, the least over its points: the steady state the
+    pre-loaded curve assumes the anode holds."""
+    heads = tr.heads(engine)
+    keys = list(c.corrections)
+    return min(corrected_power(engine, heads, {k: c.corrections[k][i] for k in keys},
+                               engine.response.steady, tr=tr)[0]
+               for i in range(len(c.power_W)))

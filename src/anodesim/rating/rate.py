@@ -17,7 +17,8 @@ from ..limits import Limit, limits_for, rise_allowed
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
 from .engine import Engine, SpotHistory, build_engine, linear_case
-from .kirchhoff import PointRuns, correct_serial, correct_single, transform_for
+from .kirchhoff import (BY_COLD_CORRECTION, PointRuns, correct_serial, correct_single, corrected_continuous,
+                        transform_for)
 from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
 
 CHARTS = ("single", "duty", "continuous")
@@ -144,7 +145,8 @@ class Rating:
                              f"{[c for c in self.charts() if c in _FIGURES]}")
         xlabel, x, curves, ylabel, log_x = _FIGURES[chart](self)
         ax = output.draw_chart(ax, xlabel, x, curves, ylabel, self.title, log_x)
-        _mark_points(ax, getattr(self, chart), x, curves)
+        # the single-load chart's anchors are the cold curve's alone
+        _mark_points(ax, getattr(self, chart), x, curves, 1 if chart == "single" else 2)
         return ax
 
     def __repr__(self) -> str:
@@ -195,8 +197,14 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
                     case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts,
                     load=load_description(case, engine.limits))
     sim = confirmation_simulation(case) if confirm else None
+    steady = None  # the FE-confirmed continuous rating, once computed
+    if "single" in charts and case.rating.preload_W > 0:
+        steady = _check_preload(case, engine, sim, confirm)
     if case.loading.kind != "steady" or "continuous" in charts:
-        rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
+        if case.loading.kind == "steady" and steady is not None:
+            rating.max_safe = steady
+        else:
+            rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
         sl = rating.max_safe
         progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
                  f"({sl.binding} binds; {sl.method})")
@@ -208,7 +216,7 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
     if "single" in charts:
         _nominal(rating, case, engine, sim, confirm, progress)
     if "continuous" in charts:
-        _continuous(rating, case, engine, sim, confirm, progress)
+        _continuous(rating, case, engine, sim, confirm, progress, steady)
     if "life" in charts:
         _life(rating, case, engine, sim, confirm, progress)
     rating.in_words = in_words(case, rating)
@@ -220,11 +228,53 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
     return rating
 
 
+def _check_preload(case: Case, engine: Engine, sim, confirm: bool) -> SafeLoading | None:
+    """Refuse a pre-load the anode cannot hold: at or above the continuous rating (the
+    FE-confirmed one when confirming, else the constant-property engine's estimate).
+
+    Returns:
+        The FE-confirmed continuous rating (None without confirmation).
+
+    Raises:
+        CaseError: naming rating.preload_W.
+    """
+    P_pre = case.rating.preload_W
+    steady = None
+    if confirm:
+        steady = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
+                                  sim=sim)
+        ceiling, what = steady.power_W, "confirmed by FE"
+    else:
+        ceiling = chart_continuous(engine)["max_continuous_beam_power_W"]
+        what = "linear-response engine estimate at constant properties, NOT CONFIRMED"
+    _refuse_preload(P_pre, ceiling, what)
+    return steady
+
+
+def _refuse_preload(P_pre: float, ceiling: float, what: str) -> None:
+    if P_pre >= ceiling:
+        raise CaseError(f"rating.preload_W = {P_pre:g}: at or above the continuous rating this "
+                        f"case allows ({ceiling:.4g} W, {what}), which the anode cannot hold; "
+                        f"expected a pre-load below {ceiling:.4g} W")
+
+
 def _single(rating: Rating, case: Case, engine: Engine, sim, progress, runs) -> None:
-    """Single-load chart: every point confirmed by full FE runs when asked for, else the
-    Kirchhoff engine corrected at FE anchors (runs; None: engine only, constant k)."""
+    """Single-load chart: the Kirchhoff engine corrected at FE anchors (runs; None: engine
+    only, constant k), every cold point also confirmed by full FE runs when asked for. The
+    pre-loaded curve (rating.preload_W): the Kirchhoff engine with the cold curve's FE
+    corrections (kirchhoff.correct_single), never above the cold curve."""
     r = case.rating
     rows = chart_single(engine, np.geomspace(*r.exposure_s, r.exposure_points), r.preload_W)
+    if rating.confirmed_charts and runs is not None and r.preload_W > 0:
+        # the pre-loaded curve as in a corrected chart; the cold curve from the engine below
+        copy = [dict(row) for row in rows]
+        c = correct_single(engine, transform_for(case), runs, copy, r.preload_W)
+        _refuse_preload(r.preload_W, corrected_continuous(engine, transform_for(case), c),
+                        "Kirchhoff engine with the single-load chart's FE correction")
+        for row, new in zip(rows, copy):
+            row.update({k: new[k] for k in ("max_beam_power_preloaded_W", "binding_preloaded",
+                                            "engine_constant_k_preloaded_W",
+                                            "engine_preloaded")})
     if rating.confirmed_charts:
         for row in rows:
             sl = confirmed_power(case, engine, Loading(
@@ -233,12 +283,24 @@ def _single(rating: Rating, case: Case, engine: Engine, sim, progress, runs) -> 
             row["binding_cold_confirmed"] = sl.binding
             progress(f"  single load {row['loading_time_s']:.3g} s: engine "
                      f"{row['max_beam_power_cold_W']:.4g} W, confirmed {sl.power_W:.4g} W")
+            if r.preload_W > 0 and row["max_beam_power_preloaded_W"] > sl.power_W:
+                row["max_beam_power_preloaded_W"] = sl.power_W  # never above the cold curve
+                row["binding_preloaded"] = sl.binding
     elif runs is not None:
-        n = correct_single(engine, transform_for(case), runs, rows)
-        progress(f"  single-load chart: Kirchhoff engine corrected at FE anchors ({n} runs)")
+        tr = transform_for(case)
+        c = correct_single(engine, tr, runs, rows, r.preload_W)
+        progress(f"  single-load chart: Kirchhoff engine corrected at FE anchors ({c.runs} "
+                 "runs)")
+        if r.preload_W > 0:
+            _refuse_preload(r.preload_W, corrected_continuous(engine, tr, c),
+                            "Kirchhoff engine with the single-load chart's FE correction")
+            progress(f"  after a {r.preload_W:g} W pre-load: Kirchhoff engine with the cold "
+                     "curve's FE correction (not FE-confirmed)")
     else:
         for row in rows:
             row["engine"] = ENGINE_ONLY
+            if r.preload_W > 0:
+                row["engine_preloaded"] = ENGINE_ONLY
     rating.single = rows
 
 
@@ -288,15 +350,16 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
 
 
 def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
-                progress) -> None:
-    """Continuous rating, and the heating and cooling curves at that power."""
+                progress, steady: SafeLoading | None = None) -> None:
+    """Continuous rating, and the heating and cooling curves at that power (steady: the
+    FE-confirmed continuous rating if already computed)."""
     cont = chart_continuous(engine)
     progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
              f"beam power ({cont['binding']} binds)")
     P_heat, basis = cont["max_continuous_beam_power_W"], "engine estimate, not FE-confirmed"
     if confirm:
-        sl = rating.max_safe
-        if case.loading.kind != "steady":  # else its own schedule's rating is this one
+        sl = rating.max_safe if steady is None else steady
+        if case.loading.kind != "steady" and steady is None:  # else it is this one
             sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
                                   sim=sim)
         cont.update({"max_continuous_beam_power_confirmed_W": sl.power_W,
@@ -475,7 +538,9 @@ def _single_figure(rating: Rating):
         curves["from cold (confirmed by FE)"] = [row["max_beam_power_cold_confirmed_W"]
                                                  for row in rows]
     if rating.preload_W > 0:
-        curves[f"after a {rating.preload_W:g} W pre-load ({_engine_label(rating)})"] = [
+        how = {BY_COLD_CORRECTION: "k(T): Kirchhoff engine, the cold curve's FE correction; "
+               "NOT FE-confirmed"}.get(rows[0].get("engine_preloaded"), ENGINE_ONLY)
+        curves[f"after a {rating.preload_W:g} W pre-load ({_engine_label(rating, how)})"] = [
             row["max_beam_power_preloaded_W"] for row in rows]
     return ("loading time (s)", [row["loading_time_s"] for row in rows], curves,
             "single-load rating: maximum beam power (W)", True)
@@ -501,14 +566,15 @@ def _serial_figure(rating: Rating, rows: list[dict], x: str, xlabel: str, log_x:
             "serial-load rating: maximum beam power (W)", log_x)
 
 
-def _mark_points(ax, rows: list[dict], x, curves: dict) -> None:
+def _mark_points(ax, rows: list[dict], x, curves: dict, n: int = 2) -> None:
     """On a FE-corrected chart: FE anchors as filled squares, the points between them (not
-    FE-confirmed themselves: interpolated correction) as open circles."""
+    FE-confirmed themselves: interpolated correction) as open circles, on the first n
+    curves (those the anchors corrected)."""
     if not rows or "fe_confirmed" not in rows[0]:
         return
     flags = np.array([row["fe_confirmed"] for row in rows])
     x = np.asarray(x, dtype=float)
-    for i, y in enumerate(list(curves.values())[:2]):
+    for i, y in enumerate(list(curves.values())[:n]):
         y = np.asarray(y, dtype=float)
         ax.plot(x[flags], y[flags], "ks", ms=6, label="FE anchor (k(T) runs)" if i == 0 else None)
         ax.plot(x[~flags], y[~flags], "o", mfc="white", mec="k", ms=6,
@@ -584,11 +650,19 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
     from .. import output
 
     header = list(rows[0])
+    notes = ["anodesim rating chart; beam power before backscatter",
+             "column 'engine': what produced each point: an FE anchor (k(T), rho*c(T) "
+             "runs), the Kirchhoff engine with the FE correction interpolated between "
+             "anchors (fe_confirmed false), or the constant-k engine (NOT CONFIRMED)",
+             "columns engine_constant_k*: the linear-response engine at the initial "
+             "temperature's properties (a first estimate when they depend on T)",
+             "columns with 'confirmed': full finite-element runs, secant-corrected"]
+    if "engine_preloaded" in header:
+        notes[1] = ("columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
+                    "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "
+                    "interpolated between anchors (fe_confirmed false), or the constant-k "
+                    "engine (NOT CONFIRMED)")
+        notes.insert(2, "column 'engine_preloaded': what produced the pre-loaded curve (no FE "
+                        "run starts from the pre-load; capped at the cold curve's power)")
     output.write_csv(out / f"rating_{name}.csv", header, [[row[h] for h in header] for row in rows],
-                     ["anodesim rating chart; beam power before backscatter",
-                      "column 'engine': what produced each point: an FE anchor (k(T), rho*c(T) "
-                      "runs), the Kirchhoff engine with the FE correction interpolated between "
-                      "anchors (fe_confirmed false), or the constant-k engine (NOT CONFIRMED)",
-                      "columns engine_constant_k*: the linear-response engine at the initial "
-                      "temperature's properties (a first estimate when they depend on T)",
-                      "columns with 'confirmed': full finite-element runs, secant-corrected"])
+                     notes)
