@@ -203,7 +203,8 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert "engine" in r and r["continuous"]["binding"] in {
         "spot", "interface", "heat_sink", "erosion", "coolant_side"}
     err = capsys.readouterr().err
-    assert "continuous rating (engine)" in err and r["rating_in_words"] in err
+    assert "continuous rating (linear-response engine at constant properties)" in err and \
+        r["rating_in_words"] in err
     words = r["rating_in_words"]  # the serial-load charts too, with tube currents
     assert f"serial load at period {r['duty'][0]['period_s']:g} s: " in words
     assert f"serial load at duty cycle {r['period'][0]['duty_cycle']:g}: " in words

@@ -19,7 +19,8 @@ from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
 from .engine import Engine, SpotHistory, build_engine, linear_case
 from .kirchhoff import (BY_COLD_CORRECTION, PointRuns, correct_serial, correct_single, corrected_continuous,
                         transform_for)
-from .safe import SafeLoading, confirmation_simulation, confirmed_power, max_safe_loading
+from .safe import (NOT_CONFIRMED, SafeLoading, confirmation_simulation, confirmed_power,
+                   max_safe_loading, tolerance)
 
 CHARTS = ("single", "duty", "continuous")
 #: The label of every chart curve the FE runs have not confirmed: the engine takes the
@@ -113,8 +114,7 @@ class Rating:
                 "binding": sl.binding,
                 "engine_estimate_W": sl.engine_power_W, "confirmed": sl.confirmed,
                 "fe_runs": sl.fe_runs, "method": sl.method, "limits_at_that_power": sl.report,
-                "tolerance": "every limit holds at this power; the binding one is met to "
-                             "within 0.5 % of its allowed rise, from below"}
+                "tolerance": tolerance(sl)}
         for key, value in (("single", self.single), ("duty", self.duty),
                            ("period", self.period),
                            ("single_load_0.1s_from_cold", self.nominal),
@@ -153,11 +153,12 @@ class Rating:
         parts = [f"<Rating {self.title!r}:"]
         if self.max_safe is not None:
             parts.append(f"max safe {self.max_safe.power_W:.4g} W ({self.max_safe.binding} "
-                         f"binds{', confirmed' if self.max_safe.confirmed else ''}),")
+                         f"binds, {'confirmed' if self.max_safe.confirmed else 'NOT CONFIRMED'}),")
         if self.continuous is not None:
             c = self.continuous
-            P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
-            parts.append(f"continuous {P:.4g} W,")
+            P = c.get("max_continuous_beam_power_confirmed_W")
+            parts.append(f"continuous {c['max_continuous_beam_power_W']:.4g} W (NOT CONFIRMED),"
+                         if P is None else f"continuous {P:.4g} W,")
         parts.append(f"charts {', '.join(self.charts()) or 'none'}>")
         return " ".join(parts)
 
@@ -206,8 +207,10 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         else:
             rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
         sl = rating.max_safe
+        how = (sl.method if sl.confirmed else tolerance(sl) if not sl.fe_runs
+               else f"{sl.method}: {tolerance(sl)}")
         progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
-                 f"({sl.binding} binds; {sl.method})")
+                 f"({sl.binding} binds; {how})")
     runs = PointRuns(case) if confirm and ("single" in charts or "duty" in charts) else None
     if "single" in charts:
         _single(rating, case, engine, sim, progress, runs)
@@ -344,9 +347,12 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
         sl = confirmed_power(case, engine, Loading("continuous", ((0.1, P_eng),)), sim)
         nominal.update({"confirmed_W": sl.power_W, "binding": sl.binding,
                         "fe_runs": sl.fe_runs})
+    else:
+        nominal.update({"confirmed": False, "basis": NOT_CONFIRMED})
     rating.nominal = nominal
     progress(f"  single 0.1 s load from cold (not repeated; not the IEC 60613 nominal power): "
-             f"{nominal.get('confirmed_W', P_eng):.4g} W beam power")
+             f"{nominal.get('confirmed_W', P_eng):.4g} W beam power"
+             + ("" if confirm else f" ({NOT_CONFIRMED})"))
 
 
 def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
@@ -354,8 +360,9 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
     """Continuous rating, and the heating and cooling curves at that power (steady: the
     FE-confirmed continuous rating if already computed)."""
     cont = chart_continuous(engine)
-    progress(f"  continuous rating (engine): {cont['max_continuous_beam_power_W']:.4g} W "
-             f"beam power ({cont['binding']} binds)")
+    progress(f"  continuous rating (linear-response engine at constant properties"
+             f"{'' if confirm else ', NOT CONFIRMED by FE runs'}): "
+             f"{cont['max_continuous_beam_power_W']:.4g} W beam power ({cont['binding']} binds)")
     P_heat, basis = cont["max_continuous_beam_power_W"], "engine estimate, not FE-confirmed"
     if confirm:
         sl = rating.max_safe if steady is None else steady
@@ -367,6 +374,8 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
         progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
                  f"({sl.binding} binds; engine {cont['max_continuous_beam_power_W']:.4g} W)")
         P_heat, basis = sl.power_W, "the continuous rating, confirmed by FE"
+    else:
+        cont.update({"confirmed": False, "basis": NOT_CONFIRMED})
     rating.continuous = cont
     # The curves at the rated power: the engine's own estimate can lie far above it (the
     # reflection insert: 27.6 W bound by the coolant wall at constant k, against 19.5 W
@@ -445,8 +454,10 @@ def in_words(case: Case, rating: Rating) -> str | None:
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
     if c is not None and (sl is None or case.loading.kind != "steady"):
-        P = c.get("max_continuous_beam_power_confirmed_W", c["max_continuous_beam_power_W"])
-        parts.append(_watts(P, b, "continuous"))
+        P = c.get("max_continuous_beam_power_confirmed_W")
+        parts.append(_watts(c["max_continuous_beam_power_W"], b, "continuous")
+                     + " (NOT CONFIRMED by full FE runs)" if P is None else
+                     _watts(P, b, "continuous"))
     others = [row for row in rating.life or [] if row["life_h"] != life_h]
     if others:
         parts.append("for other lives: " + ", ".join(

@@ -36,6 +36,28 @@ class SafeLoading:
     method: str
 
 
+#: What an unconfirmed engine number is, wherever it is shown (rating.json, the console, the
+#: report, the rating in words).
+NOT_CONFIRMED = ("linear-response engine estimate at constant properties, NOT CONFIRMED by "
+                 "FE runs")
+
+
+def tolerance(sl: SafeLoading) -> str:
+    """What a maximum safe loading guarantees, in words (rating.json's tolerance): the
+    0.5 % band only for a power a full FE run confirmed."""
+    if sl.confirmed:
+        return ("every limit holds at this power; the binding one is met to within 0.5 % of "
+                "its allowed rise, from below")
+    if not sl.fe_runs:
+        return NOT_CONFIRMED
+    if sl.report and all(x.get("holds") for x in sl.report):
+        return (f"NOT CONFIRMED within 0.5 %: every limit holds at this power in a full FE "
+                f"run, but {sl.fe_runs} runs did not bring the binding one to within 0.5 % of "
+                "its allowed rise (the power may be low)")
+    return (f"NOT CONFIRMED: no full FE run of {sl.fe_runs} held every limit; this power "
+            "breaks one")
+
+
 def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
     """The engine's largest beam power (W) of the case's schedule and its binding limit,
     every limit over the whole schedule: the temperatures at their worst instant and the

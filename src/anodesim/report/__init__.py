@@ -304,6 +304,7 @@ def _rating(folder: Path, case_text: str | None) -> dict:
     sl = r.get("max_safe_loading")
     rating = {"in_words": r.get("rating_in_words"),
               "max_safe": sl, "limits": limit_rows(sl["limits_at_that_power"]) if sl else [],
+              "tolerance": _tolerance(sl) if sl else None,
               "definitions": [{"name": limit_label(d["limit"], d.get("column", "")),
                                "value": d.get(f"limit_{d['unit']}"),
                                "unit": _UNITS.get(d["unit"], d["unit"]),
@@ -321,6 +322,17 @@ def _rating(folder: Path, case_text: str | None) -> dict:
             "plots": _plots(folder, RUN_PLOTS), "rating": rating, "study": None,
             "provenance": _provenance(run) if run else
             [("case id", r.get("case_hash", "–"))]}
+
+
+def _tolerance(sl: dict) -> str:
+    """What the maximum safe loading guarantees: its rating.json tolerance when confirmed;
+    for an unconfirmed power no band (files written before 2026-12-04 claimed one)."""
+    from ..rating.safe import NOT_CONFIRMED
+
+    if sl.get("confirmed"):
+        return str(sl.get("tolerance", ""))
+    tol = str(sl.get("tolerance", ""))
+    return tol if tol.startswith("NOT CONFIRMED") or tol == NOT_CONFIRMED else NOT_CONFIRMED
 
 
 def _study(folder: Path, case_text: str | None) -> dict:
