@@ -87,6 +87,29 @@ def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):
         rating.plot("single")
 
 
+def test_rate_takes_every_chart_name_and_refuses_unknown_ones(tmp_path):
+    """charts: "all" is every chart (as --chart all), "period" the serial-load charts (as
+    "duty"), a single name works as a one-name selection; an unknown name is a CaseError
+    naming it and the allowed ones, before anything is computed or written."""
+    from anodesim.case import CaseError
+
+    case = reflection(materials={"properties": "constant"},
+                      mesh={"growth": 0.3, "spot_fraction": 0.2},
+                      rating={"exposure_points": 2, "duty_cycles": [0.1, 0.5],
+                              "periods_s": [0.01, 1.0]})
+    for bad in (("bogus",), ("single", "Single"), "heat", (None,), 5):
+        with pytest.raises(CaseError, match=r"^charts.*expected .*single, duty, period, "
+                                            r"continuous, life, all"):
+            anodesim.rate(case, tmp_path / "r", charts=bad, confirm=False)
+    assert not list(tmp_path.iterdir())
+    every = anodesim.rate(case, charts=("all",), confirm=False)
+    assert every.charts() == ["single", "duty", "period", "heat_content", "continuous", "life"]
+    assert anodesim.rate(case, charts=("period",), confirm=False).charts() == [
+        "duty", "period"]
+    assert anodesim.rate(case, charts="single", confirm=False).charts() == ["single"]
+    assert "NOT CONFIRMED" in repr(every)
+
+
 def test_a_column_named_twice_stops_the_run_before_it_starts(monkeypatch):
     """The backstop behind the case check's reserved names: monitors that would write one
     column twice are an internal error at initialise, not a timeseries.csv whose second

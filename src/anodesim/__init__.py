@@ -114,7 +114,10 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     Args:
         case: a :class:`Case`, a dict or a path to a TOML file.
         out_dir: folder for rating_<chart>.csv/.png and rating.json; None: write nothing.
-        charts: any of "single", "duty" (with the period chart), "continuous".
+        charts: a chart name or names: "single" (single-load chart, with the 0.1 s load),
+            "duty" or "period" (the serial-load charts: both), "continuous" (continuous
+            rating, with the heat-content curves), "life" (continuous power against the
+            required life), "all" (every one, as ``anodesim rate --chart all``).
         confirm: confirm the maximum safe loadings by full FE runs.
         confirm_charts: also confirm every single-load chart point by full FE runs.
         progress: print one line per stage on stderr.
@@ -125,8 +128,9 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         A :class:`anodesim.rating.Rating` (``to_dict()`` is rating.json, ``plot(chart)``).
 
     Raises:
-        CaseError: bad rating input, a case the engine cannot rate (not linear in the
-            power, no cooled face), or an out_dir it may not write (overwrite).
+        CaseError: bad rating input (an unknown chart name included), a case the engine
+            cannot rate (not linear in the power, no cooled face), or an out_dir it may not
+            write (overwrite).
     """
     import sys
     from pathlib import Path
@@ -134,6 +138,9 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     from . import _mpi  # noqa: F401
     from .rating import ResponseError, rate as _rate
 
+    from .rating.rate import chart_selection
+
+    charts = chart_selection(charts)  # an unknown chart name before anything is read
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
     if out_dir is not None:  # refused before rating; an earlier one removed once rated

@@ -13,7 +13,8 @@ from . import report
 
 def add_args(p) -> None:
     p.add_argument("case", help="case file (TOML)")
-    p.add_argument("--chart", choices=("single", "duty", "continuous", "life", "all"), default="all")
+    p.add_argument("--chart", choices=("single", "duty", "period", "continuous", "life", "all"),
+                   default="all")
     p.add_argument("-o", "--output", help="folder (default results/<case name>_rating)")
     p.add_argument("--no-confirm", action="store_true",
                    help="skip the full FE confirmation of the maximum safe loading")
@@ -43,7 +44,9 @@ def rate(args) -> int:
 
     from ..rating import ResponseError, precheck, rate
 
-    charts = ("single", "duty", "continuous", "life") if args.chart == "all" else (args.chart,)
+    from ..rating.rate import chart_selection
+
+    charts = chart_selection(args.chart)
     lead = MPI.COMM_WORLD.rank == 0
     say = (lambda *a: None) if args.quiet or not lead else (lambda m: print(m, file=sys.stderr))
     try:

@@ -23,6 +23,35 @@ from .safe import (NOT_CONFIRMED, SafeLoading, confirmation_simulation, confirme
                    max_safe_loading, tolerance)
 
 CHARTS = ("single", "duty", "continuous")
+#: Every chart a rating can be asked for ("all": each of them, as ``anodesim rate --chart
+#: all``); "period" is computed with "duty" (both serial-load charts), "heat_content" with
+#: "continuous".
+CHART_NAMES = ("single", "duty", "period", "continuous", "life", "all")
+ALL_CHARTS = ("single", "duty", "continuous", "life")
+
+
+def chart_selection(charts) -> tuple[str, ...]:
+    """The charts to compute from a user's selection: a name or names of CHART_NAMES
+    ("all": ALL_CHARTS; "period": the serial-load charts, as "duty").
+
+    Raises:
+        CaseError: an unknown name, naming it and the allowed ones.
+    """
+    names = (charts,) if isinstance(charts, str) else charts
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise CaseError(f"charts = {charts!r}: expected a chart name or a sequence of them, "
+                        f"from {', '.join(CHART_NAMES)}") from None
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or name not in CHART_NAMES:
+            raise CaseError(f"charts: {name!r} is not a chart; expected any of "
+                            f"{', '.join(CHART_NAMES)}")
+        for n in ALL_CHARTS if name == "all" else ("duty",) if name == "period" else (name,):
+            if n not in out:
+                out.append(n)
+    return tuple(out)
 #: The label of every chart curve the FE runs have not confirmed: the engine takes the
 #: properties at the initial temperature, which is non-conservative for W and diamond (k
 #: falls with T: 1.65x for W spot-limited points, source-and-limits.md A2); the erosion limit
@@ -133,7 +162,8 @@ class Rating:
                 if getattr(self, n) is not None]
 
     def plot(self, chart: str = "single", ax=None):
-        """A chart as in rating_<chart>.png ("single", "duty", "period", "heat_content").
+        """A chart as in rating_<chart>.png ("single", "duty", "period", "heat_content",
+        "life"; those computed).
 
         Returns:
             The matplotlib axes.
@@ -170,16 +200,21 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
     Args:
         case: a validated case (the rating section gives the chart ranges).
         out_dir: folder for rating_<chart>.csv/.png and rating.json; None: write nothing.
-        charts: any of "single", "duty" (with the period chart), "continuous".
+        charts: a chart name or names: "single" (single-load chart, with the 0.1 s load),
+            "duty" or "period" (the serial-load charts: both), "continuous" (continuous
+            rating, with the heat-content curves), "life" (continuous power against the
+            required life), "all" (every one, as ``anodesim rate --chart all``).
         confirm: confirm the maximum safe loadings by full FE runs.
         progress: called with one line per stage.
         confirm_charts: also confirm every single-load chart point by full FE runs.
 
     Raises:
-        CaseError: bad rating input. ResponseError: the case cannot be rated.
+        CaseError: bad rating input (an unknown chart name included). ResponseError: the
+            case cannot be rated.
     """
     from ..resolve import prepare, time_steps
 
+    charts = chart_selection(charts)
     start = time.perf_counter()
     prep = prepare(case)
     dt0, _ = time_steps(case, prep.spot, prep.mats)
