@@ -105,6 +105,38 @@ def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):
     assert not (tmp_path / "report.html").exists()
 
 
+@pytest.mark.parametrize("content, what", [
+    ({"title": "x", "max_safe_loading": 5}, "max_safe_loading = 5; expected a table"),
+    ({"title": "x", "limits": "abc"}, 'limits = "abc"; expected a list of limit tables'),
+    ({"title": "x", "max_safe_loading": {"beam_power_W": None,
+                                         "limits_at_that_power": [{"limit": "erosion"}]}},
+     "max_safe_loading.limits_at_that_power[0].unit = null; expected a string"),
+    ({"title": 5}, "title = 5; expected a string"),
+    ({"title": "x", "continuous": {"max_continuous_beam_power_W": "big"}},
+     'continuous.max_continuous_beam_power_W = "big"; expected a number'),
+    ({"title": "x", "max_safe_loading": {"beam_power_W": "20 W"}},
+     'max_safe_loading.beam_power_W = "20 W"; expected a number'),
+])
+def test_report_of_a_damaged_rating_is_one_line(tmp_path, capsys, content, what):
+    """A damaged or hand-edited rating.json: exit 2 and one line naming the file and what
+    is wrong in it (was: internal error, exit 1); nothing written."""
+    (tmp_path / "rating.json").write_text(json.dumps(content))
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "internal error" not in err
+    assert f"report {tmp_path}: rating.json: {what}" in err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_report_of_a_sparse_rating_renders(tmp_path):
+    """Parts anodesim may leave out (a maximum safe loading without its limit checks, an
+    unconfirmed one) render with what is there."""
+    (tmp_path / "rating.json").write_text(json.dumps(
+        {"title": "x", "max_safe_loading": {"beam_power_W": 3.0, "binding": "erosion"}}))
+    assert main(["report", str(tmp_path)]) == 0
+    assert "No full FE run was made at this power" in (tmp_path / "report.html").read_text()
+
+
 @pytest.mark.slow
 def test_study_report_lists_every_case(tmp_path):
     """A sweep with --report: the study's table (every case, its power and peak) and its

@@ -287,8 +287,74 @@ def _run(folder: Path, case_text: str | None) -> dict:
             "rating": None, "study": None, "provenance": _provenance(s)}
 
 
+def _damaged(folder: Path, name: str, where: str, value, what: str) -> CaseError:
+    shown = json.dumps(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return CaseError(f"report {folder}: {name}: {where} = {shown}; expected {what}, as "
+                     "anodesim wrote it")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_limit_list(folder: Path, name: str, where: str, value) -> None:
+    """A list of limit tables (definitions or checks), each naming its limit and unit."""
+    what = "a list of limit tables, each with a 'limit' and a 'unit' string"
+    if not isinstance(value, list):
+        raise _damaged(folder, name, where, value, what)
+    for i, c in enumerate(value):
+        if not isinstance(c, dict):
+            raise _damaged(folder, name, f"{where}[{i}]", c, what)
+        for k in ("limit", "unit"):
+            if not isinstance(c.get(k), str):
+                raise _damaged(folder, name, f"{where}[{i}].{k}", c.get(k), "a string")
+        for k in ("column", "origin"):
+            if k in c and not isinstance(c[k], str):
+                raise _damaged(folder, name, f"{where}[{i}].{k}", c[k], "a string")
+
+
+def _check_rating(folder: Path, r: dict) -> None:
+    """The parts of rating.json the report reads, in the shape anodesim writes them: a
+    damaged or hand-edited file is bad input naming what is wrong (CaseError), not an
+    internal error."""
+    name = "rating.json"
+    if not isinstance(r["title"], str):
+        raise _damaged(folder, name, "title", r["title"], "a string")
+    for k in ("rating_in_words", "case_hash"):
+        if r.get(k) is not None and not isinstance(r[k], str):
+            raise _damaged(folder, name, k, r[k], "a string")
+    if r.get("seconds") is not None and not _is_number(r["seconds"]):
+        raise _damaged(folder, name, "seconds", r["seconds"], "a number")
+    if "limits" in r:
+        _check_limit_list(folder, name, "limits", r["limits"])
+    sl = r.get("max_safe_loading")
+    if sl is not None:
+        if not isinstance(sl, dict):
+            raise _damaged(folder, name, "max_safe_loading", sl, "a table")
+        if sl.get("beam_power_W") is not None and not _is_number(sl["beam_power_W"]):
+            raise _damaged(folder, name, "max_safe_loading.beam_power_W", sl["beam_power_W"],
+                           "a number")
+        for k in ("binding", "method", "tolerance"):
+            if k in sl and not isinstance(sl[k], str):
+                raise _damaged(folder, name, f"max_safe_loading.{k}", sl[k], "a string")
+        if not isinstance(sl.get("confirmed", False), bool):
+            raise _damaged(folder, name, "max_safe_loading.confirmed", sl["confirmed"],
+                           "true or false")
+        _check_limit_list(folder, name, "max_safe_loading.limits_at_that_power",
+                          sl.get("limits_at_that_power", []))
+    c = r.get("continuous")
+    if c is not None:
+        if not isinstance(c, dict):
+            raise _damaged(folder, name, "continuous", c, "a table")
+        for k, v in c.items():
+            if k.endswith("_W") and not _is_number(v):
+                raise _damaged(folder, name, f"continuous.{k}", v, "a number")
+
+
 def _rating(folder: Path, case_text: str | None) -> dict:
     r = _load(folder, "rating.json", ("title",))
+    _check_rating(folder, r)
     case = None
     if case_text is not None:
         import tomllib
@@ -302,8 +368,11 @@ def _rating(folder: Path, case_text: str | None) -> dict:
     run = _load(folder, "summary.json", ("title", "case", "results")) if (
         folder / "summary.json").is_file() else None
     sl = r.get("max_safe_loading")
-    rating = {"in_words": r.get("rating_in_words"),
-              "max_safe": sl, "limits": limit_rows(sl["limits_at_that_power"]) if sl else [],
+    shown = None if sl is None else {  # what the page shows of it, "–" where missing
+        "beam_power_W": sl.get("beam_power_W"), "binding": sl.get("binding", "–"),
+        "confirmed": sl.get("confirmed", False), "method": sl.get("method", "–")}
+    rating = {"in_words": r.get("rating_in_words"), "max_safe": shown,
+              "limits": limit_rows(sl.get("limits_at_that_power", [])) if sl else [],
               "tolerance": _tolerance(sl) if sl else None,
               "definitions": [{"name": limit_label(d["limit"], d.get("column", "")),
                                "value": d.get(f"limit_{d['unit']}"),
