@@ -80,6 +80,9 @@ def test_run_report_shows_the_summary(tmp_path, capsys):
     assert "Limit broken: coolant_side" in text and "BROKEN" in text  # 30.5 °C is exceeded
     assert path.read_text().splitlines()[0] in text  # the case file's own text
     assert "Axisymmetric (r, z) model" in text and "electron-transport kernels" in text
+    # the default extra-focal heat (face, cosine law) is described, not denied
+    assert "no extra-focal heating" not in text
+    assert "Extra-focal heat (" in text and "cosine-law landing density" in text
     # temperatures.png, temperature_field.png, the geometry picture and the schedule, each a
     # decodable PNG
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', markup)
@@ -96,6 +99,37 @@ def test_run_report_shows_the_summary(tmp_path, capsys):
     assert main(["report", str(out)]) == 0
     assert page_text((out / "report.html").read_text()).split("The case")[1] == \
         text.split("The case")[1]  # the same page, but for the time it was made
+
+
+@pytest.mark.parametrize("beam, kind, says, not_says", [
+    ({"deposition": "kernel"}, "reflection_insert",
+     ["all of it laid on the anode face", "cosine-law", "H = 5 mm"], ["dropped", "nothing else"]),
+    ({"deposition": "kernel", "extra_focal_distance_m": 0.002}, "reflection_3d",
+     ["H = 2 mm"], []),
+    ({"deposition": "kernel", "extra_focal": "off"}, "reflection_insert",
+     ["all of it dropped (extra_focal = \"off\": it heats nothing)"], ["cosine"]),
+    ({"deposition": "kernel", "extra_focal_faces": [["hood", 0.3]]}, "user_mesh",
+     ["named faces: hood 30 %", "the rest (70 %) laid on the anode face"], []),
+    ({"deposition": "surface", "extra_focal": "off", "extra_focal_faces": [["hood", 0.3]]},
+     "user_mesh", ["hood 30 %", "the rest (70 %) dropped"], []),
+    ({"deposition": "kernel"}, "transmission", ["window's rim"], ["anode face"]),
+    ({"deposition": "surface", "backscatter_energy_fraction": 0.0}, "block",
+     ["No backscatter"], ["Extra-focal heat ("]),
+])
+def test_assumptions_describe_the_extra_focal_model_used(beam, kind, says, not_says):
+    """The report's assumptions say where the case puts the backscattered power (was: "no
+    extra-focal heating" for every kernel-source case, the default "face" included)."""
+    from anodesim.report import assumptions
+
+    b = {"voltage_V": 1e5, "power_W": 10.0, "extra_focal": "face",
+         "extra_focal_distance_m": 0.005, "extra_focal_faces": [],
+         "backscatter_energy_fraction": None, **beam}
+    case = {"geometry": {"kind": kind}, "beam": b, "materials": {"by_region": {}}}
+    text = " ".join(t for t, _ in assumptions.applying(case))
+    for x in says:
+        assert x in text, (x, text)
+    for x in not_says:
+        assert x not in text, (x, text)
 
 
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):

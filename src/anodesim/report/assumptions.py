@@ -36,14 +36,14 @@ def applying(case: dict) -> list[tuple[str, str]]:
     if dep == "kernel":
         out.append(("Heat source from electron-transport kernels of the project's own "
                     "condensed-history Monte Carlo (checked against published data, not "
-                    "against PENELOPE or Geant4); backscattered electrons heat nothing else "
-                    "(no extra-focal heating).", "README, Beam"))
+                    "against PENELOPE or Geant4).", "README, Beam"))
     elif dep in ("everhart_hoff", "volume"):
         out.append(("Everhart–Hoff depth–dose curve down to the Kanaya–Okayama range: fitted "
                     "for low Z, it puts the energy in W about 2.3× too deep.", "README, Beam"))
     elif dep == "surface":
         out.append(("The beam's power is put on the face (no depth): the peak temperature is "
                     "an upper estimate for spots near the electron range.", "README, Beam"))
+    out.append((extra_focal_statement(beam, kind), "README, Extra-focal heat"))
     if beam.get("size_definition", "fwhm") != "fwhm":
         out.append((f"The spot size was given as an X-ray spot ({beam['size_definition']}) "
                     "and converted to the beam's size.", "README, Spot size"))
@@ -77,3 +77,34 @@ def applying(case: dict) -> list[tuple[str, str]]:
                 "values to check against primary sources before release.",
                 "src/anodesim/data/materials.toml"))
     return out
+
+
+def extra_focal_statement(beam: dict, kind: str) -> str:
+    """Where the case puts the backscattered electrons' power (beam.extra_focal,
+    extra_focal_faces, extra_focal_distance_m; extra_focal.plan), in words."""
+    if beam.get("backscatter_energy_fraction") == 0:
+        return ("No backscatter (backscatter_energy_fraction = 0): the whole beam power is "
+                "deposited in the spot; no extra-focal heat, no X-ray term.")
+    named = [(face, share) for face, share in beam.get("extra_focal_faces") or []
+             if share > 0]
+    rest = 1.0 - sum(share for _, share in named)
+    parts = []
+    if named:
+        parts.append("laid uniformly on named faces: " + ", ".join(
+            f"{face} {100 * share:.3g} %" for face, share in named))
+    if rest > 1e-12:
+        what = f"the rest ({100 * rest:.3g} %)" if named else "all of it"
+        if beam.get("extra_focal", "face") == "off":
+            parts.append(f"{what} dropped (extra_focal = \"off\": it heats nothing)")
+        elif kind == "transmission":
+            parts.append(f"{what} laid uniformly on the window's rim (the joint to the nose "
+                         "that holds the window)")
+        else:
+            H = beam.get("extra_focal_distance_m", 5e-3) * 1e3
+            parts.append(f"{what} laid on the anode face around the spot (beam_face and "
+                         "anode_face, those the geometry has) with the cosine-law landing "
+                         f"density H²/(π(H² + ρ²)²), H = {H:g} mm (an assumed spot-to-hood "
+                         "distance; no hood or aperture is modelled, the density is laid on "
+                         "the anode face itself)")
+    return ("Extra-focal heat (the backscattered electrons' power, less the X-rays "
+            "leaving): " + "; ".join(parts) + ".")
