@@ -132,6 +132,29 @@ def test_assumptions_describe_the_extra_focal_model_used(beam, kind, says, not_s
         assert x not in text, (x, text)
 
 
+def test_headline_has_the_yield_use_and_the_backscattered_power():
+    """The run report's headline shows what the console prints: the heat sink's yield use
+    near the joint and the extra-focal and X-ray power (summary.json's beam section)."""
+    from anodesim.report import headline
+
+    summary = {
+        "status": "complete", "results": {"T_peak_max_C": 919.0, "T_peak_max_time_s": 10.0},
+        "beam": {"beam_power_W": 10.0, "deposited_power_W": 6.043,
+                 "backscatter_energy_fraction": 0.396, "extra_focal_power_W": 3.916,
+                 "xray_power_W": 0.0407,
+                 "extra_focal": {"mode": "face", "dropped_power_W": 0.0, "landings": [
+                     {"faces": ["beam_face", "anode_face"], "law": "cosine",
+                      "power_W": 3.916}]}},
+        "mechanics": {"yield_use_heat_sink_rel": {"final": 1.1068, "max_abs": 1.1068,
+                                                  "time_of_max_s": 10.0, "cell_um": 22.2},
+                      "von_mises_max_MPa": {}},
+        "numerics": {"cells": 1, "dofs": 1, "time_steps": 1}, "timing_s": {"total": 1.0}}
+    rows = dict(headline(summary))
+    assert rows["yield use near the joint, heat_sink"].startswith("1.11 × its yield strength")
+    ef = rows["backscattered power: extra-focal heat and X-rays leaving"]
+    assert "extra-focal 3.916 W on beam_face/anode_face" in ef and "X-rays leaving 0.0407 W" in ef
+
+
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

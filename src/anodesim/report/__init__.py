@@ -214,6 +214,11 @@ def headline(s: dict) -> list[tuple[str, str]]:
     out.append(("beam power / deposited power",
                 f"{num(b['beam_power_W'])} W / {num(b['deposited_power_W'])} W "
                 f"(η_E = {num(b['backscatter_energy_fraction'], 3)})"))
+    if b.get("extra_focal_power_W") is not None and isinstance(b.get("extra_focal"), dict):
+        from ..extra_focal import console_line
+
+        out.append(("backscattered power: extra-focal heat and X-rays leaving",
+                    console_line(b)))
     for region, T in r.get("T_max_by_region_C", {}).items():
         out.append((f"hottest {region}", f"{T:.1f} °C"))
     if b.get("electron_range_um"):
@@ -230,6 +235,13 @@ def headline(s: dict) -> list[tuple[str, str]]:
     m = s.get("mechanics") or {}
     for region, v in (m.get("von_mises_max_MPa") or {}).items():
         out.append((f"largest von Mises stress, {region}", f"{v['value']:.0f} MPa"))
+    for key in (k for k in m if k.startswith("yield_use_") and k.endswith("_rel")):
+        use, cell = m[key].get("max_abs"), m[key].get("cell_um")
+        out.append((f"yield use near the joint, {key[len('yield_use_'):-len('_rel')]}",
+                    f"{num(use, 3)} × its yield strength (von Mises stress averaged over a "
+                    f"0.1 mm ball, at t = {num(m[key].get('time_of_max_s'))} s"
+                    + (f"; cells of {num(cell, 3)} µm there" if cell is not None else "")
+                    + ")"))
     out.append(("mesh and steps", f"{n['cells']} cells, {n['dofs']} dofs, "
                 f"{n['time_steps']} time steps, {s['timing_s']['total']:.1f} s wall"))
     return out
