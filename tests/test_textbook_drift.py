@@ -235,6 +235,8 @@ def test_drift_table_keeps_the_files_order_and_repeats(tmp_path):
     ("0:0.5:0.1", "--schedule: time 0.2 s: expected a time in [0, 0.1] s"),
     ("0:0.1:0", "--schedule = '0:0.1:0': expected START:STOP:STEP with STEP > 0"),
     ("missing.csv", "--schedule = 'missing.csv': cannot read it"),
+    ("", "--schedule = '': empty schedule; expected START:STOP:STEP"),  # was: Is a directory
+    ("  ", "--schedule = '  ': empty schedule"),
 ])
 def test_drift_table_bad_schedule_one_line(tmp_path, capsys, schedule, message):
     path = _table_case(tmp_path)

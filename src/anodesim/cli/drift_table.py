@@ -46,6 +46,9 @@ def parse_schedule(text: str, end_s: float) -> list[float]:
     Raises:
         CaseError: an unreadable schedule or a time outside the case's loading.
     """
+    if not text.strip():  # Path("") is the current folder
+        raise CaseError(f"--schedule = {text!r}: empty schedule; expected START:STOP:STEP in s "
+                        "or a file of times")
     if text.count(":") == 2 and not Path(text).exists():
         try:
             start, stop, step = (float(x) for x in text.split(":"))
