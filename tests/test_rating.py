@@ -200,6 +200,13 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert float(rows[-1]["beam_power_W"]) == pytest.approx(heat["beam_power_W"], rel=1e-6)
     assert float(rows[-1]["heating_J"]) == pytest.approx(heat["steady_heat_content_J"],
                                                          rel=0.02)
+    # the confirmed continuous rating first; the engine's figure labelled as its estimate
+    lines = (out / "rating_continuous.csv").read_text().splitlines()
+    header = next(x for x in lines if not x.startswith("#")).split(",")
+    assert header[:2] == ["max_continuous_beam_power_confirmed_W", "binding_confirmed"]
+    assert any("max_continuous_beam_power_W (binding): the linear-response engine's estimate "
+               "at constant properties" in x for x in lines if x.startswith("#"))
+    assert list(r["continuous"])[0] == "max_continuous_beam_power_confirmed_W"
     assert "engine" in r and r["continuous"]["binding"] in {
         "spot", "interface", "heat_sink", "erosion", "coolant_side"}
     err = capsys.readouterr().err

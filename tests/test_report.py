@@ -155,6 +155,21 @@ def test_headline_has_the_yield_use_and_the_backscattered_power():
     assert "extra-focal 3.916 W on beam_face/anode_face" in ef and "X-rays leaving 0.0407 W" in ef
 
 
+def test_continuous_rating_on_the_page_puts_the_confirmed_figure_first():
+    """The report's continuous table: the FE-confirmed rating first, the engine's figure
+    labelled as the constant-property estimate (was: raw keys, the engine's 27.59 W above
+    the confirmed 19.54 W)."""
+    from anodesim.report import continuous_rows
+
+    rows = continuous_rows({"max_continuous_beam_power_W": 27.59, "binding": "coolant_side",
+                            "max_continuous_beam_power_confirmed_W": 19.54,
+                            "binding_confirmed": "erosion", "fe_runs": 4})
+    assert rows[0] == ("continuous rating, confirmed by full FE runs (W)", 19.54)
+    assert rows[3] == ("linear-response engine estimate at constant properties, NOT "
+                       "CONFIRMED (W)", 27.59)
+    assert not any(k.startswith("max_continuous") for k, _ in rows)
+
+
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

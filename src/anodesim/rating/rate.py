@@ -404,8 +404,9 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
         if case.loading.kind != "steady" and steady is None:  # else it is this one
             sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
                                   sim=sim)
-        cont.update({"max_continuous_beam_power_confirmed_W": sl.power_W,
-                     "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs})
+        # the confirmed figure first, the engine's constant-property estimate after it
+        cont = {"max_continuous_beam_power_confirmed_W": sl.power_W,
+                "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs, **cont}
         progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
                  f"({sl.binding} binds; engine {cont['max_continuous_beam_power_W']:.4g} W)")
         P_heat, basis = sl.power_W, "the continuous rating, confirmed by FE"
@@ -703,6 +704,12 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
              "columns engine_constant_k*: the linear-response engine at the initial "
              "temperature's properties (a first estimate when they depend on T)",
              "columns with 'confirmed': full finite-element runs, secant-corrected"]
+    if name == "continuous":
+        notes.insert(1, "max_continuous_beam_power_confirmed_W (binding_confirmed, fe_runs): "
+                        "the continuous rating, confirmed by full FE runs; "
+                        "max_continuous_beam_power_W (binding): the linear-response engine's "
+                        "estimate at constant properties (the initial temperature's), NOT "
+                        "CONFIRMED")
     if "engine_preloaded" in header:
         notes[1] = ("columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
                     "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "

@@ -390,7 +390,7 @@ def _rating(folder: Path, case_text: str | None) -> dict:
                                "value": d.get(f"limit_{d['unit']}"),
                                "unit": _UNITS.get(d["unit"], d["unit"]),
                                "origin": d.get("origin", "")} for d in r.get("limits", [])],
-              "continuous": r.get("continuous"), "life": r.get("life"),
+              "continuous": continuous_rows(r.get("continuous")), "life": r.get("life"),
               "plots": _plots(folder, RATING_PLOTS), "seconds": r.get("seconds")}
     part = _case_part(folder, case, case_text, r["title"]) if case else None
     if part is None and case_text is not None:
@@ -403,6 +403,28 @@ def _rating(folder: Path, case_text: str | None) -> dict:
             "plots": _plots(folder, RUN_PLOTS), "rating": rating, "study": None,
             "provenance": _provenance(run) if run else
             [("case id", r.get("case_hash", "–"))]}
+
+
+#: The continuous rating's entries on the page, in this order: (key, label).
+CONTINUOUS = (
+    ("max_continuous_beam_power_confirmed_W", "continuous rating, confirmed by full FE runs (W)"),
+    ("binding_confirmed", "binding limit (FE)"),
+    ("fe_runs", "FE runs"),
+    ("max_continuous_beam_power_W", "linear-response engine estimate at constant properties, "
+                                    "NOT CONFIRMED (W)"),
+    ("binding", "binding limit (engine)"),
+    ("basis", "basis"),
+)
+
+
+def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
+    """(label, value) of rating.json's continuous rating: the confirmed figure first, the
+    engine's constant-property estimate labelled as such; other entries under their keys."""
+    if not c:
+        return []
+    labels = dict(CONTINUOUS)
+    keys = [k for k, _ in CONTINUOUS if k in c] + [k for k in c if k not in labels]
+    return [(labels.get(k, k), c[k]) for k in keys if k != "confirmed"]
 
 
 def _tolerance(sl: dict) -> str:
