@@ -125,6 +125,25 @@ def fake_slurm(tmp_path, monkeypatch, sbatch="echo 4242", squeue="exit 0"):
     return fake
 
 
+def test_sigterm_while_waiting_for_the_array_is_143_with_its_line(tmp_path, monkeypatch):
+    """SIGTERM reached `--submit slurm --wait` (and --collect, --task-id, the start and the
+    end of a local sweep) as the default action: exit 143 without a word. Now every mode
+    of the sweep ends as run does; a second SIGTERM while it stops is ignored."""
+    fake_slurm(tmp_path, monkeypatch, squeue='echo "PENDING|None"')  # queued for ever
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "o"
+    proc = subprocess.Popen(anodesim_cmd("sweep", path, "-o", out, "--submit", "slurm",
+                                         "--wait"), stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()  # the submission's line: it waits on squeue now
+    assert line.startswith("submitted SLURM array job 4242"), line
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("anodesim: terminated by SIGTERM"), err
+
+
 def main_folder(tmp_path, slurm_table: dict) -> Path:
     """A study folder as the current main writes it for a [slurm] table it accepts (main
     checked the types only and keeps the table in study.json; the study id leaves it out)."""
@@ -363,7 +382,7 @@ def test_interrupted_retry_keeps_the_failed_records(tmp_path):
     assert proc.returncode != 0 and "Traceback" not in err, err
     assert files(out) == before  # the failed record where it was, nothing set aside
     assert not [d for d in (out / "cases").iterdir() if d.name.startswith(".")]
-    assert '--task-id "$SLURM_ARRAY_TASK_ID" -q --retry-failed\n' in (
+    assert f'--task-id "$SLURM_ARRAY_TASK_ID" -q --study-id {st.id} --retry-failed\n' in (
         fake / "script").read_text()
 
 
@@ -381,6 +400,16 @@ def holding_sbatch(tmp_path) -> Path:
     return fake
 
 
+def submit_held(tmp_path, out: Path, *args) -> str:
+    """Submit with the holding sbatch (`anodesim ARGS --submit slurm -q`, exit 0): the
+    job's id; it stays queued until `scontrol release`."""
+    held = {**os.environ, "PATH": f"{holding_sbatch(tmp_path)}:{os.environ['PATH']}"}
+    r = subprocess.run(anodesim_cmd(*args, "--submit", "slurm", "-q"), capture_output=True,
+                       text=True, timeout=300, env=held)
+    assert r.returncode == 0, r.stderr
+    return (out / "slurm" / "job_id").read_text().strip()
+
+
 @pytest.mark.slurm
 def test_run_submit_runs_the_case_as_submitted(slurm, tmp_path):  # noqa: F811
     """The job runs the case validated at submission, not the file as it is when the job
@@ -394,11 +423,8 @@ def test_run_submit_runs_the_case_as_submitted(slurm, tmp_path):  # noqa: F811
     data = small_block(materials={"target": "MyW", "library": "mylib.toml"})
     write_toml(case, data)
     out = tmp_path / "o"
-    held = {**os.environ, "PATH": f"{holding_sbatch(tmp_path)}:{os.environ['PATH']}"}
-    r = subprocess.run(anodesim_cmd("run", case, "-o", out, "--submit", "slurm", "-q"),
-                       capture_output=True, text=True, timeout=300, env=held)
-    assert r.returncode == 0, r.stderr
-    job = (out / "slurm" / "job_id").read_text().strip()
+    job = submit_held(tmp_path, out, "run", case, "-o", out)
+    held = {**os.environ, "PATH": f"{tmp_path / 'holding'}:{os.environ['PATH']}"}
     try:
         reason = subprocess.run(["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True,
                                 text=True).stdout.strip()
@@ -504,6 +530,44 @@ def test_retry_failed_resubmits_the_failed_cases(slurm, tmp_path):  # noqa: F811
     assert f"job {again} finished: 1 ok, 0 failed of its 1 task" in r.stderr
     rows = read_table(out / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "failed"]
+
+
+@pytest.mark.slurm
+def test_a_queued_array_runs_only_its_own_definition(slurm, tmp_path, monkeypatch):  # noqa: F811
+    """The folder's lock does not cover a queued array: its tasks read study.json when
+    they start. While the job is queued (held), another definition is refused (one line,
+    exit 2, study.json untouched); one given anyway (where squeue cannot tell) makes the
+    tasks refuse to run, each with one line in its log (they ran the new definition's
+    cases under the old indices), and study.json keeps the new definition."""
+    path = study_file(tmp_path, [20.0, 40.0])
+    other = tmp_path / "other.toml"
+    other.write_text('case = "base.toml"\n[axes]\n"beam.fwhm_um" = [60.0, 80.0]\n'
+                     '"output.figures" = [false]\n')
+    out = tmp_path / "o"
+    job = submit_held(tmp_path, out, "sweep", path, "-o", out)
+    ours, theirs = study_mod.load(path), study_mod.load(other)
+    try:
+        assert f"--study-id {ours.id}" in (out / "slurm" / "array.sh").read_text()
+        saved = (out / "study.json").read_bytes()
+        r = subprocess.run(anodesim_cmd("sweep", other, "-o", out, "--collect"),
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2
+        assert r.stderr.count("\n") == 1 and f"its SLURM job {job} of another definition" \
+            in r.stderr, r.stderr
+        assert (out / "study.json").read_bytes() == saved
+        monkeypatch.setattr(slurm_mod, "recorded_job", lambda out: None)  # cannot tell
+        study_mod.open_folder(theirs, out)
+        study_mod.release_folder(out)
+        monkeypatch.undo()
+    finally:
+        subprocess.run(["scontrol", "release", job], check=True)
+    wait_for_job(job)
+    for i in (0, 1):
+        log = (out / "slurm" / f"{job}_{i}.out").read_text()
+        assert f"--study-id {ours.id}: {out} holds another definition of the study now " \
+            f"(id {theirs.id})" in log, log
+    assert not [p for p in (out / "cases").iterdir() if not p.name.startswith(".")]
+    assert json.loads((out / "study.json").read_text())["id"] == theirs.id
 
 
 def test_folder_name_with_a_newline_is_refused(tmp_path, monkeypatch, capsys):

@@ -233,10 +233,15 @@ def test_a_plot_y_no_case_can_give_is_refused_before_the_run(tmp_path, capsys, p
     {"y": ["T_peak_max_C", "T_max_target_C", "T_max_heat_sink_C", "beam_power_W"]},
     {"y": "T_max_coolant_side_worst_C"},
     {"x": "time_s", "y": ["T_peak_C", "T_max_target_heat_sink_C", "stored_heat_J"]},
+    {"x": "time_s", "y": ["offaxis_shift_um", "offaxis_shift_px", "image_drift_px"]},
 ])
 def test_plot_ys_a_case_gives_are_accepted(plot):
-    study_mod.from_dict({"case": reflection(), "axes": {"beam.power_W": [1.0]},
-                         "plot": plot})
+    """Including the drift map's own time-series columns (offaxis_shift_* with a detector
+    radius: they were refused)."""
+    drift = {"view_direction": [0.94, 0.0, 0.342], "detector_radius_mm": 200.0,
+             "source_object_mm": 20.0, "magnification": 10.0, "pixel_size_um": 100.0}
+    case = reflection(mounts={"cooled_end": {"type": "clamped"}}, drift=drift)
+    study_mod.from_dict({"case": case, "axes": {"beam.power_W": [1.0]}, "plot": plot})
 
 
 def test_the_rating_columns_and_mechanics_columns_are_known():
@@ -301,6 +306,8 @@ def test_repeated_axis_values_and_cases_are_refused(tmp_path, capsys):
     (["--collect", "--submit", "slurm"], "--collect with --submit slurm"),
     (["--list", "--collect"], "--list with --collect"),
     (["--list", "--retry-failed"], "--retry-failed with --list"),
+    (["--list", "--wait"], "--wait with --list"),
+    (["--task-id", "0", "--report"], "--report with --task-id 0"),
 ])
 def test_contradicting_options_are_refused(tmp_path, capsys, options, message):
     s = power_file(tmp_path, "s.toml", [1.0, 2.0])
@@ -348,3 +355,194 @@ def test_one_case_one_process(tmp_path, capsys):
     assert main(["sweep", str(s), "-o", str(tmp_path / "out")]) == 0
     assert ": 1 case, 0 already finished, 1 to run with 1 process ->" in \
         capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# 7. Folders of the previous version; a definition read from the folder
+# --------------------------------------------------------------------------------------
+def previous_version_folder(tmp_path) -> Path:
+    """A study folder as the version before the refusals of repeated values wrote it: a
+    grid axis with a value given twice (20 and 20.0: one case, two rows) and a plot.y no
+    case gives, in its study.json (built by hand from a current one)."""
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0])
+    out = tmp_path / "old"
+    study_mod.open_folder(study_mod.load(s), out)
+    study_mod.release_folder(out)
+    saved = json.loads((out / "study.json").read_text())
+    saved["study"]["axes"] = {"beam.power_W": [1.0, 1.0]}
+    saved["study"]["plot"] = {"y": "T_peek_max_C"}
+    with pytest.raises(CaseError, match="given twice"):  # a study file: refused now
+        study_mod.from_dict({k: v for k, v in saved["study"].items() if k != "bases"} | {
+            "case": small_block()})
+    (out / "study.json").write_text(json.dumps(saved, indent=2))
+    st = study_mod.load(out)  # what the previous version computed: the same formula
+    saved = {"id": st.id, **{k: v for k, v in saved.items() if k != "id"}}
+    saved["cases"] = [{"index": p.index, "id": p.id, "inputs": p.inputs, "invalid": None}
+                      for p in st.points]
+    (out / "study.json").write_text(json.dumps(saved, indent=2) + "\n")
+    return out
+
+
+def test_a_folder_written_by_the_previous_version_resumes_lists_and_collects(tmp_path,
+                                                                             capsys):
+    """Repeated values, one case twice and a plot.y no case gives are refused in a study
+    FILE only: the folder's saved study.json loads as before (its bad plot.y is the
+    after-run line), and study.json is not rewritten."""
+    out = previous_version_folder(tmp_path)
+    saved = (out / "study.json").read_bytes()
+    assert main(["sweep", str(out), "-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("quick-look plot not drawn: plot.y = "
+                                               "'T_peek_max_C'"), err
+    assert main(["sweep", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and all("  ok  " in line for line in listed), listed
+    assert main(["sweep", str(out), "--collect", "-q"]) == 0
+    assert [r["status"] for r in read_table(out / "results.csv")] == ["ok", "ok"]
+    assert (out / "study.json").read_bytes() == saved
+
+
+def test_a_study_read_from_its_folder_never_gives_it_back_its_definition(tmp_path, capsys):
+    """An array task or worker reads study.json (A); a sweep of B over the same axes
+    rewrites it; the task's open_folder used to write A back (A -> B -> A under B's
+    cases): now it is refused, study.json stays B's. A task given its study's id
+    (--study-id, as the array script and the local workers pass it) refuses to run a case
+    of another definition: one line, exit 2, nothing run."""
+    a = power_file(tmp_path, "a.toml", [1.0, 2.0])
+    b = power_file(tmp_path, "b.toml", [3.0, 4.0])
+    out = tmp_path / "out"
+    study_mod.open_folder(study_mod.load(a), out)
+    study_mod.release_folder(out)
+    task_view = study_mod.load(out)
+    st_b = study_mod.load(b)
+    study_mod.open_folder(st_b, out)
+    study_mod.release_folder(out)
+    saved = (out / "study.json").read_bytes()
+    with pytest.raises(CaseError, match="given another definition .* since this process "
+                       "read it"):
+        study_mod.open_folder(task_view, out)
+    assert (out / "study.json").read_bytes() == saved
+    assert out.resolve() not in study_mod.folder._HELD
+    assert main(["sweep", str(out), "--task-id", "0", "--study-id", task_view.id]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--study-id {task_view.id}: " in err and \
+        f"holds another definition of the study now (id {st_b.id})" in err, err
+    assert not any((out / "cases").iterdir())
+    assert (out / "study.json").read_bytes() == saved
+    assert "--study-id" in " ".join(study_mod.worker_command(out, 0, st_b.id))
+    assert f"--study-id {st_b.id}" in study_mod.slurm_script(st_b, out, [0, 1])
+
+
+def test_the_same_definition_goes_in_while_another_process_changes_one(tmp_path,
+                                                                      monkeypatch):
+    """The folder's own study takes only the shared lock (reading study.json up to its
+    id), so it is not held up by a process that holds the mutex; a change of definition
+    waits for the mutex at most MUTEX_WAIT_S, then is one line (it blocked forever)."""
+    import fcntl
+
+    from anodesim.study import folder
+
+    one = study_mod.load(power_file(tmp_path, "one.toml", [1.0]))
+    two = study_mod.load(power_file(tmp_path, "two.toml", [1.0, 2.0]))
+    out = tmp_path / "out"
+    study_mod.open_folder(one, out)
+    study_mod.release_folder(out)
+    mutex = os.open(out / folder.MUTEX, os.O_RDWR)
+    try:
+        fcntl.flock(mutex, fcntl.LOCK_EX)  # another process checking a definition
+        study_mod.open_folder(one, out)
+        study_mod.release_folder(out)
+        monkeypatch.setattr(folder, "MUTEX_WAIT_S", 0.2)
+        with pytest.raises(CaseError, match="another process has been changing the study's "
+                           "definition for 0 s"):
+            study_mod.open_folder(two, out)
+        assert out.resolve() not in folder._HELD
+    finally:
+        os.close(mutex)
+    assert folder._saved_id(out / "study.json") == one.id
+
+
+# --------------------------------------------------------------------------------------
+# 8. The folder held to the end, and let go of on every way out
+# --------------------------------------------------------------------------------------
+def test_the_folder_is_held_until_the_final_table_and_plot(tmp_path, monkeypatch):
+    from anodesim.study import folder, local
+
+    out = tmp_path / "out"
+    seen = []
+    real = local.plot
+
+    def plot(study, table):
+        seen.append(out.resolve() in folder._HELD)
+        return real(study, table)
+
+    monkeypatch.setattr(local, "plot", plot)
+    anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}}, out)
+    assert seen == [True]
+    assert out.resolve() not in folder._HELD
+
+
+def test_the_folder_is_let_go_of_when_a_sweep_fails_early_or_only_collects(tmp_path,
+                                                                         monkeypatch):
+    from anodesim.study import folder, local
+
+    s = power_file(tmp_path, "s.toml", [1.0])
+    out = tmp_path / "out"
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(local, "set_aside", broken)
+    with pytest.raises(OSError):
+        anodesim.sweep(s, out)
+    assert out.resolve() not in folder._HELD
+    monkeypatch.undo()
+    assert main(["sweep", str(s), "-o", str(out), "--collect", "-q"]) == 1  # pending
+    assert out.resolve() not in folder._HELD
+    assert main(["sweep", str(s), "-o", str(out), "--task-id", "0", "-q"]) == 0
+    assert out.resolve() not in folder._HELD
+
+
+# --------------------------------------------------------------------------------------
+# 9. A result set aside by another process meanwhile; a parquet that still matches
+# --------------------------------------------------------------------------------------
+def test_a_good_result_published_meanwhile_is_not_set_aside(tmp_path, monkeypatch):
+    """Runner A reads a torn result.json; before A renames the folder aside, B's worker
+    sets it aside and publishes a good result: A put B's good folder aside (and recorded
+    a failure). Now the folder renamed is checked to be the one judged, and put back."""
+    from anodesim.study import folder
+
+    final = tmp_path / "cases" / "abc"
+    final.mkdir(parents=True)
+    (final / "result.json").write_text('{"status": "o')  # torn
+    real = folder._readable
+
+    def readable_while_b_publishes(path):
+        ok = real(path)
+        if not ok and not (tmp_path / "b-did").exists():  # B, between A's read and rename
+            (tmp_path / "b-did").touch()
+            os.rename(final, final.with_name("abc.unreadable-by-b"))
+            good = tmp_path / "cases" / ".abc.work"
+            good.mkdir()
+            (good / "result.json").write_text('{"status": "ok"}')
+            os.rename(good, final)
+        return ok
+
+    monkeypatch.setattr(folder, "_readable", readable_while_b_publishes)
+    assert folder.set_aside(final) is None
+    assert json.loads((final / "result.json").read_text()) == {"status": "ok"}
+    assert sorted(p.name for p in final.parent.iterdir()) == ["abc", "abc.unreadable-by-b"]
+
+
+def test_a_parquet_that_still_matches_is_kept(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    out = tmp_path / "out"
+    st = {"case": small_block(), "axes": {"beam.power_W": [1.0]}}
+    anodesim.sweep(st, out)
+    before = (out / "results.parquet").read_bytes()
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as where it is not installed
+    capsys.readouterr()
+    study_mod.collect(study_mod.from_dict(st), out)  # the same table: removed, "no longer
+    assert (out / "results.parquet").read_bytes() == before  # matches"
+    assert capsys.readouterr().err == ""

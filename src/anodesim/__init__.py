@@ -193,4 +193,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
     out = Path(out_dir) if out_dir is not None else study_mod.default_folder(st, source)
     study_mod.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
-    return study_mod.run_local(st, out, jobs, say)
+    try:
+        return study_mod.run_local(st, out, jobs, say)
+    finally:
+        study_mod.release_folder(out)  # also when run_local fails before its own release

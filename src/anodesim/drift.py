@@ -32,7 +32,7 @@ import numpy as np
 from .frames import (DriftInputError, central_ray, check_imaging, detector_axes, footprint_view,
                      view_direction)
 
-__all__ = ["DriftInputError", "DriftMap"]
+__all__ = ["DriftInputError", "DriftMap", "drift_columns"]
 
 
 @dataclass(frozen=True)
@@ -101,14 +101,7 @@ class DriftMap:
     def columns(self, dim: int = 3) -> list[str]:
         """Names of the figures apply() returns, in the time series' order (the tube-frame
         components of δ⊥ in 3-D only)."""
-        cols = ["spot_shift_um", "drift_across_view_um", "drift_u_um", "drift_v_um",
-                "image_drift_px", "image_shift_u_px", "image_shift_v_px",
-                "drift_along_view_um", "magnification_change_rel"]
-        if self.detector_radius_m is not None:
-            cols += ["offaxis_shift_um", "offaxis_shift_px"]
-        if dim == 3:
-            cols += [f"drift_across_view_{a}_um" for a in "xyz"]
-        return cols
+        return drift_columns(self.detector_radius_m is not None, dim)
 
     @property
     def magnification(self) -> float:
@@ -191,6 +184,20 @@ def source_point(lay) -> np.ndarray:
     frame = getattr(lay, "frame", None)
     return np.asarray(frame.origin, dtype=float) if frame is not None \
         else np.array([0.0, 0.0, lay.z_beam])
+
+
+def drift_columns(offaxis: bool, dim: int = 3) -> list[str]:
+    """Names of the figures DriftMap.apply returns, in the time series' order: offaxis_*
+    with a detector radius, the tube-frame components of δ⊥ in 3-D only (also what a
+    study's plot.y may name before any case has run)."""
+    cols = ["spot_shift_um", "drift_across_view_um", "drift_u_um", "drift_v_um",
+            "image_drift_px", "image_shift_u_px", "image_shift_v_px",
+            "drift_along_view_um", "magnification_change_rel"]
+    if offaxis:
+        cols += ["offaxis_shift_um", "offaxis_shift_px"]
+    if dim == 3:
+        cols += [f"drift_across_view_{a}_um" for a in "xyz"]
+    return cols
 
 
 def correction_table(dmap: DriftMap, origin, times, spot_shift_um) -> list[list[float]]:

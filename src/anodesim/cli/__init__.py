@@ -195,10 +195,10 @@ def _main(argv: list[str] | None) -> int:
     import signal
     import threading
 
-    # SIGTERM ends a command as Ctrl-C does (the sweep's runner handles it itself: it stops
-    # its workers); in the main thread only, where Python delivers signals
-    terminable = (args.command != "sweep"
-                  and threading.current_thread() is threading.main_thread())
+    # SIGTERM ends a command as Ctrl-C does (a sweep's runner then stops its workers, and
+    # every other mode of sweep ends with the same line); in the main thread only, where
+    # Python delivers signals
+    terminable = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if terminable else None
     saved_options = os.environ.get("PETSC_OPTIONS")
     if terminable and "-no_signal_handler" not in (saved_options or ""):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def add_args(p) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
+    # an executor's task: run only if the folder still holds this definition (its id)
+    p.add_argument("--study-id", metavar="ID", help=argparse.SUPPRESS)
 
 
 def sweep(args) -> int:
@@ -48,6 +51,10 @@ def sweep(args) -> int:
     st = sweep.load(source)  # bad input: one line, nothing written
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
     out = Path(args.output) if args.output else sweep.default_folder(st, source)
+    if args.study_id is not None and st.id != args.study_id:
+        raise CaseError(f"--study-id {args.study_id}: {out} holds another definition of the "
+                        f"study now (id {st.id}), given to it after this task was submitted; "
+                        "its case is not run (submit the study again)")
     if args.list:
         from ..study.slurm import task_states
 
@@ -69,11 +76,20 @@ def sweep(args) -> int:
         raise CaseError(f"--collect: {out} holds no study (no study.json); expected the folder "
                         "of a study that has run (without --collect the sweep runs it there)")
     submit = args.submit == "slurm" and args.task_id is None and not args.collect
+    undo = None
     if submit:
         from ..study.slurm import preflight
 
         undo = preflight(out, st.slurm)  # a SLURM client, no earlier array of out queued
-    sweep.open_folder(st, out)
+    sweep.open_folder(st, out)  # read from out itself (a task, a resume): never redefines
+    try:
+        return _sweep_in(args, sweep, st, out, submit, undo)
+    finally:
+        sweep.release_folder(out)  # run_local lets go itself; every other mode here
+
+
+def _sweep_in(args, sweep, st, out: Path, submit: bool, undo) -> int:
+    """The sweep once open_folder has let it into the folder `out`."""
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     if args.task_id is not None:
         row = sweep.run_point(st, out, st.points[args.task_id], args.retry_failed)
@@ -108,6 +124,11 @@ def _refuse_together(args) -> None:
     if len(given) > 1:
         raise CaseError(f"{given[0]} with {given[1]}: expected at most one of --list, "
                         "--collect, --submit, --task-id")
+    if given and given[0].split()[0] in ("--list", "--task-id"):  # they would be ignored
+        for other in (("--wait", args.wait), ("--report", args.report)):
+            if other[1]:
+                raise CaseError(f"{other[0]} with {given[0]}: expected --wait with --submit "
+                                "slurm, --report with a sweep that writes the table")
     # --task-id --retry-failed is a SLURM retry's array task: it replaces the failed record
     if args.retry_failed and given and given[0].split()[0] in ("--list", "--collect"):
         raise CaseError(f"--retry-failed with {given[0]}: expected it alone, with --submit "

@@ -8,6 +8,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -38,7 +39,7 @@ def check_jobs(jobs: int, given: str) -> None:
         raise CaseError(f"{given}: expected at least 1 process")
 
 
-def open_folder(study: Study, out: Path) -> None:
+def open_folder(study: Study, out: Path, redefine: bool | None = None) -> None:
     """Create the study folder, or check that an existing one holds this study or an
     earlier form of it, which it then becomes.
 
@@ -48,14 +49,23 @@ def open_folder(study: Study, out: Path) -> None:
     result (case ids are hashes of the resolved case); cases no longer in the study keep
     their folders under cases/ but leave results.csv.
 
-    Several processes may do this at once (array tasks, GNU parallel): one at a time checks
-    (and writes) study.json. Each then holds a shared lock on the folder until it ends (or
-    release_folder), so the definition cannot change under a running sweep's workers (they
-    read it by case index): another definition is refused while one is held.
+    Several processes may do this at once (array tasks, workers, GNU parallel). Each then
+    holds a shared lock on the folder until it ends (or release_folder), so the definition
+    cannot change under a running sweep's workers (they read it by case index): another
+    definition is refused while one is held. A process whose study is the folder's takes
+    that lock and reads study.json up to its id; only a change of the definition takes the
+    folder's mutex (one at a time), waiting at most MUTEX_WAIT_S for another's.
+
+    Args:
+        redefine: whether the folder may take this definition if it holds another; default
+            (None): unless the study was read from this folder's own study.json (a worker,
+            an array task, a resume), which is refused once the folder has taken another
+            definition, never written back.
 
     Raises:
         CaseError: the folder holds a study over other axes, or other files, or a sweep of
-            another definition is running there (nothing is touched).
+            another definition is running there or queued on SLURM, or (redefine False)
+            study.json has changed since it was read (nothing is touched).
     """
     saved = out / "study.json"
     if not saved.exists():
@@ -67,18 +77,27 @@ def open_folder(study: Study, out: Path) -> None:
                             "or empty folder, or this study's own")
         (out / "cases").mkdir(parents=True, exist_ok=True)
     release_folder(out)  # this process's earlier sweep of the folder is over
-    mutex = os.open(out / MUTEX, os.O_CREAT | os.O_RDWR, 0o666)
+    if redefine is None:
+        redefine = study.folder is None or Path(study.folder) != out.resolve()
+    deadline = time.monotonic() + MUTEX_WAIT_S
+    active = os.open(out / ACTIVE, os.O_CREAT | os.O_RDWR, 0o666)
     try:
-        fcntl.flock(mutex, fcntl.LOCK_EX)  # one definition check (and change) at a time
-        active = os.open(out / ACTIVE, os.O_CREAT | os.O_RDWR, 0o666)
+        if _saved_id(saved) == study.id:  # the folder's own study: no change to make
+            _lock_by(active, fcntl.LOCK_SH, deadline, out)
+            if _saved_id(saved) == study.id:  # still, and no writer while the lock is held
+                _HELD[out.resolve()] = active
+                return
+            fcntl.flock(active, fcntl.LOCK_UN)
+        mutex = os.open(out / MUTEX, os.O_CREAT | os.O_RDWR, 0o666)
         try:
-            _define(study, out, saved, active)
-        except BaseException:
-            os.close(active)
-            raise
-        _HELD[out.resolve()] = active
-    finally:
-        os.close(mutex)
+            _lock_by(mutex, fcntl.LOCK_EX, deadline, out)  # one definition change at a time
+            _define(study, out, saved, active, redefine)
+        finally:
+            os.close(mutex)
+    except BaseException:
+        os.close(active)
+        raise
+    _HELD[out.resolve()] = active
 
 
 #: The folder's locks: MUTEX is held (exclusively) while a process checks or changes the
@@ -86,6 +105,42 @@ def open_folder(study: Study, out: Path) -> None:
 #: (a runner, its workers, array tasks), so a definition can change only while none does.
 MUTEX, ACTIVE = ".study.mutex", ".study.active"
 _HELD: dict[Path, int] = {}  # study folder -> this process's shared lock on its ACTIVE
+#: Longest wait (s) for a folder's lock that another process holds while it writes
+#: study.json (a moment, unless that process hangs: then one line, not a hang).
+MUTEX_WAIT_S = 60.0
+_ID = re.compile(rb'\{\s*"id":\s*"([0-9a-f]+)"')
+
+
+def _saved_id(saved: Path) -> str | None:
+    """The id in study.json, read from its beginning (write_json puts it first), without
+    parsing the whole file (100,000 cases make megabytes); None when there is none."""
+    try:
+        with open(saved, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    m = _ID.match(head)
+    return m.group(1).decode() if m else None
+
+
+def _lock_by(fd: int, how: int, deadline: float, out: Path) -> None:
+    """flock without blocking, tried again until the deadline (time.monotonic()).
+
+    Raises:
+        CaseError: the lock is still held by another process at the deadline."""
+    pause = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, how | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise CaseError(f"-o {out}: another process has been changing the study's "
+                                f"definition for {MUTEX_WAIT_S:.0f} s (its {MUTEX} or "
+                                f"{ACTIVE} is locked); expected it to finish (is it "
+                                "hanging?)") from None
+            time.sleep(pause)  # a retry of a lock, not a synchronisation by sleeping
+            pause = min(2 * pause, 0.5)
 
 
 def release_folder(out: Path) -> None:
@@ -96,7 +151,7 @@ def release_folder(out: Path) -> None:
         os.close(fd)
 
 
-def _define(study: Study, out: Path, saved: Path, active: int) -> None:
+def _define(study: Study, out: Path, saved: Path, active: int, redefine: bool) -> None:
     """With the folder's mutex held: make study.json this study's (or refuse), and hold the
     shared lock on `active`."""
     try:
@@ -109,6 +164,10 @@ def _define(study: Study, out: Path, saved: Path, active: int) -> None:
     if old_id == study.id:
         fcntl.flock(active, fcntl.LOCK_SH)  # no writer: they hold the mutex while they write
         return
+    if not redefine and old_id is not None:
+        raise CaseError(f"{out}: its study.json has been given another definition (id "
+                        f"{old_id}) since this process read it (id {study.id}); expected "
+                        "the folder's own study: run it again")
     if old is None or old_axes != set(study.axes):
         raise CaseError(f"-o {out}: holds a different study (id {old_id}, axes "
                         f"{', '.join(sorted(old_axes or ())) or 'unknown'}; this one is "
@@ -120,11 +179,32 @@ def _define(study: Study, out: Path, saved: Path, active: int) -> None:
         raise CaseError(f"-o {out}: a sweep of another definition of this study (id {old_id})"
                         f" is running there; expected it to end first (this one is "
                         f"{study.id}), or another folder") from None
+    try:
+        _refuse_while_queued(out, old_id, study.id)
+    except CaseError:
+        fcntl.flock(active, fcntl.LOCK_UN)
+        raise
     earlier = old.get("earlier", []) + ([{
         "id": old_id, "created_utc": old.get("created_utc"),
         "cases": [c["id"] for c in old.get("cases", [])]}] if old_id else [])
     output.write_json(saved, _record(study, earlier), durable=True)
     fcntl.flock(active, fcntl.LOCK_SH)  # not atomic, but the mutex keeps others out
+
+
+def _refuse_while_queued(out: Path, old_id: str | None, new_id: str) -> None:
+    """CaseError when the folder's SLURM array (slurm/job_id) is still queued or running:
+    its tasks would find another definition. Where squeue is missing or cannot tell, the
+    tasks themselves refuse a definition that is not theirs (sweep --study-id)."""
+    from .slurm import _squeue, recorded_job
+
+    job = recorded_job(out)
+    if job is None or shutil.which("squeue") is None:
+        return
+    lines, _ = _squeue(job, "%i")
+    if lines and lines.strip():
+        raise CaseError(f"-o {out}: its SLURM job {job} of another definition of the study "
+                        f"(id {old_id}) is still queued or running; expected it to finish "
+                        f"first (or `scancel {job}`; this one is {new_id}), or another folder")
 
 
 def _record(study: Study, earlier: list) -> dict:
@@ -156,27 +236,35 @@ def _lock(work: Path) -> int:
 def _publish(work: Path, final: Path, replace_failed: bool = False) -> None:
     """Rename a finished work folder to the case folder. If another run of the same case
     finished first, its result stands and this one is dropped (with replace_failed, unless
-    that result is a failure: a retried case replaces it); a case folder is never absent
+    that result is a failure: a retried case replaces it); a case folder whose result.json
+    cannot be read is set aside (set_aside) and replaced; a case folder is never absent
     once it has been finished but while a failure is replaced."""
-    try:
-        os.rename(work, final)
-    except OSError as e:
-        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
+    for _ in range(10):  # each round: another process changed final meanwhile
+        try:
+            os.rename(work, final)
+            break
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
         try:
             earlier = json.loads((final / RESULT).read_text())
-        except (OSError, ValueError):
+        except FileNotFoundError:
             earlier = None
+        except (OSError, ValueError):  # unreadable (torn, disk fault): kept aside
+            set_aside(final)
+            continue
         if earlier is not None and not (replace_failed and earlier.get("status") == "failed"):
             shutil.rmtree(work, ignore_errors=True)
             return
-        if earlier is None and (final / RESULT).exists():  # unreadable (torn, disk fault)
-            set_aside(final)  # kept aside
-        else:
-            stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
+        stale = final.with_name(f".{final.name}.stale.{os.getpid()}")
+        try:
             os.rename(final, stale)  # no result, or a failure that a retry replaces
-            shutil.rmtree(stale, ignore_errors=True)
-        os.rename(work, final)
+        except FileNotFoundError:
+            continue
+        shutil.rmtree(stale, ignore_errors=True)
+    else:
+        raise OSError(errno.EBUSY, f"{final}: replaced by other processes ten times while "
+                      "this case was published")
     output.sync_folder(final.parent)
 
 
@@ -191,7 +279,14 @@ def _readable(path: Path) -> bool:
 def set_aside(final: Path) -> Path | None:
     """Rename a case folder whose result.json cannot be read to ``<id>.unreadable-<time>``
     beside it (not a case: the case runs again; kept for a look, never removed); None when
-    the folder holds a readable result or no result at all."""
+    the folder holds a readable result or no result at all.
+
+    The folder renamed is the one judged: if another process set it aside and published
+    a good result meanwhile (between the read and the rename), that folder is put back."""
+    try:
+        judged = os.stat(final).st_ino
+    except FileNotFoundError:
+        return None
     if not (final / RESULT).exists() or _readable(final / RESULT):
         return None
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -199,6 +294,12 @@ def set_aside(final: Path) -> Path | None:
     try:
         os.rename(final, aside)
     except FileNotFoundError:  # another executor set it aside first
+        return None
+    if os.stat(aside).st_ino != judged:  # not the folder read: another's, newer
+        try:
+            os.rename(aside, final)
+        except OSError:  # a third result took the place meanwhile: both stay
+            pass
         return None
     return aside
 

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,9 +40,11 @@ def _sweep_command(out: Path) -> list[str]:
     return [sys.executable, "-m", "anodesim", "sweep", str(out.resolve())]
 
 
-def worker_command(out: Path, index: int) -> list[str]:
-    """The command that runs case `index` of the study in folder `out` (any executor)."""
-    return _sweep_command(out) + ["--task-id", str(index), "-q"]
+def worker_command(out: Path, index: int, study_id: str | None = None) -> list[str]:
+    """The command that runs case `index` of the study in folder `out` (any executor);
+    with study_id, only if the folder still holds that definition (else exit 2)."""
+    return _sweep_command(out) + ["--task-id", str(index), "-q"] + (
+        ["--study-id", study_id] if study_id else [])
 
 
 #: One thread per case: the processes are the parallelism.
@@ -110,7 +113,7 @@ def _received_fd(dup) -> _SentFd:
     return _SentFd(dup.detach())
 
 
-def _forked_case(out: str, index: int, log: _SentFd, env: dict) -> None:
+def _forked_case(out: str, index: int, log: _SentFd, env: dict, study_id: str) -> None:
     """In a forked worker: run case `index` of the study in folder `out`, as
     ``anodesim sweep OUT --task-id INDEX -q`` does, in the runner's environment `env` (the
     server keeps the one it was started with); stderr goes to the runner's log file."""
@@ -127,7 +130,7 @@ def _forked_case(out: str, index: int, log: _SentFd, env: dict) -> None:
     os.dup2(log_fd, 2)
     from ..cli import main
 
-    code = main(["sweep", out, "--task-id", str(index), "-q"])
+    code = main(["sweep", out, "--task-id", str(index), "-q", "--study-id", study_id])
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # no atexit handlers of the server's modules in the child
@@ -140,7 +143,8 @@ def _let_go_of_the_server() -> None:
     the workers, which die with the server) alive until their cases ended."""
     from multiprocessing import forkserver
 
-    fd = forkserver._forkserver._forkserver_alive_fd
+    server = getattr(forkserver, "_forkserver", None)  # private: absent in another Python
+    fd = getattr(server, "_forkserver_alive_fd", None)
     if fd is not None:
         forkserver._forkserver._forkserver_alive_fd = None
         with contextlib.suppress(OSError):
@@ -173,10 +177,11 @@ def _without_main_module():
 class _Forked:
     """A forked worker seen through the Popen interface the runner polls."""
 
-    def __init__(self, ctx, out: Path, index: int, log):
+    def __init__(self, ctx, out: Path, index: int, log, study_id: str):
         env = {**_worker_env(), **_case_env(out)}
         self.proc = ctx.Process(target=_forked_case, args=(str(out.resolve()), index,
-                                                           _SentFd(log.fileno()), env),
+                                                           _SentFd(log.fileno()), env,
+                                                           study_id),
                                 daemon=False)
         with _without_main_module():
             self.proc.start()
@@ -224,11 +229,12 @@ class _Interpreter(subprocess.Popen):
             self._pidfd = None
 
 
-def _start(ctx, out: Path, p: Point, log):
-    """A worker for case p: forked from the server, or a new interpreter."""
+def _start(ctx, out: Path, p: Point, log, study_id: str):
+    """A worker for case p of the study study_id: forked from the server, or a new
+    interpreter."""
     if ctx is not None:
-        return _Forked(ctx, out, p.index, log)
-    return _Interpreter(worker_command(out, p.index), env={**_worker_env(), **_case_env(out)},
+        return _Forked(ctx, out, p.index, log, study_id)
+    return _Interpreter(worker_command(out, p.index, study_id), env={**_worker_env(), **_case_env(out)},
                         stdout=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent)
 
 
@@ -252,6 +258,7 @@ def _wait_for_one(running) -> None:
 def _terminate(signum, frame):
     from ..errors import Terminated
 
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one would cut the stop
     raise Terminated  # ends the sweep as Ctrl-C does; the command line exits 143
 
 
@@ -262,8 +269,27 @@ def plural(n: int, word: str, suffix: str = "s") -> str:
 
 def run_local(study: Study, out: Path, jobs: int = 1, say=print,
               retry_failed: bool = False) -> Table:
-    """Run the unfinished cases, each in its own process, `jobs` at a time."""
+    """Run the unfinished cases, each in its own process, `jobs` at a time; the folder
+    (open_folder's lock) is let go of when the final table and plot are written.
+
+    SIGTERM ends it as Ctrl-C does (errors.Terminated), unless the caller handles SIGTERM
+    itself (the command line does, for every mode of the sweep)."""
     check_jobs(jobs, f"jobs = {jobs}")
+    previous = signal.getsignal(signal.SIGTERM)
+    ours = previous in (signal.SIG_DFL, None) and \
+        threading.current_thread() is threading.main_thread()
+    if ours:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        table = _run_cases(study, out, jobs, say, retry_failed)
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, previous)
+        release_folder(out)
+    return table
+
+
+def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> Table:
     unique = list({p.id: p for p in study.points}.values())  # equal cases run once
     pending = []
     for p in unique:
@@ -287,14 +313,13 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     ctx = _fork_context() if pending else None
     if ctx is not None:
         _start_fork_server()
-    previous = signal.signal(signal.SIGTERM, _terminate)
     tail = None  # the end's imports, once a core is left idle (_warm_tail)
     try:
         while queue or running:
             while queue and len(running) < jobs:
                 p = queue.pop(0)
                 log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks
-                running[_start(ctx, out, p, log)] = (p, log)
+                running[_start(ctx, out, p, log, study.id)] = (p, log)
             if tail is None and not queue and len(running) < jobs:
                 tail = _warm_tail()
             _wait_for_one(running)
@@ -330,8 +355,6 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
         collect(study, out)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        release_folder(out)
         _join(tail)  # matplotlib is not thread-safe: the warm-up ends before plot
     table = collect(study, out)
     plot(study, table)
@@ -343,8 +366,6 @@ def _warm_tail():
     slot is idle: the end's writers (pandas, pyarrow, matplotlib) are then imported on the
     core the cases leave, not after the last case (the 50-case benchmark's end: 1.5 → 0.35
     s). A warm-up that fails leaves it to the end to report."""
-    import threading
-
     def warm():
         try:
             warm_up()

@@ -70,7 +70,9 @@ def _sbatch_lines(options: list[str]) -> list[str]:
 
 def slurm_script(study: Study, out: Path, indices: list[int], retry: bool = False) -> str:
     """The sbatch script of a job array over the given case indices; with retry, a task
-    runs its case again when its record is a failure (and replaces that record).
+    runs its case again when its record is a failure (and replaces that record). Each task
+    runs its case only if the folder still holds this definition (--study-id): one given
+    to the folder while the job was queued has other cases under the same indices.
 
     Raises:
         CaseError: a [slurm] value that cannot go into a script (a saved study.json's)."""
@@ -85,7 +87,7 @@ def slurm_script(study: Study, out: Path, indices: list[int], retry: bool = Fals
     lines += ["# one array task = one case of the study; its result lands in cases/<id>/",
               "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
               shlex.join(_sweep_command(out)) + ' --task-id "$SLURM_ARRAY_TASK_ID" -q'
-              + (" --retry-failed" if retry else "")]
+              + f" --study-id {study.id}" + (" --retry-failed" if retry else "")]
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,7 @@ tasks, so an interrupted sweep finds its finished cases again. Nothing here impo
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import itertools
@@ -81,6 +82,9 @@ class Study:
     plot: dict
     slurm: dict
     points: list[Point] = field(repr=False)
+    #: The study folder whose study.json this was read from (None: a study file or dict):
+    #: open_folder never gives that folder this definition back once it holds another.
+    folder: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -245,7 +249,8 @@ def load(path: str | Path) -> Study:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise CaseError(f"{path}: not a study written by anodesim ({type(e).__name__}); "
                             "expected the study.json of a study folder") from None
-        return _study(saved, path.parent, saved=True)
+        return dataclasses.replace(_study(saved, path.parent, saved=True),
+                                   folder=str(path.parent.resolve()))
     data = read_toml(path, "study file")
     if "axes" not in data and {"beam", "geometry"} & set(data):
         raise CaseError(f"{path}: this is a case file, not a study (a study names its `case` "
@@ -275,8 +280,9 @@ def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
             for base, bdir in bases.values():
                 _check_key_exists(key, base, bdir, values[0])
     task_spec = {"run": run, "rate": list(rate)}
-    points, columns = _points(axes, combine, bases, task_spec)
-    _check_plot_y(plot, axes, run, rate, columns)
+    points, columns = _points(axes, combine, bases, task_spec, saved)
+    if not saved:  # a folder written by an earlier version loads as it was (its plot's y is
+        _check_plot_y(plot, axes, run, rate, columns)  # then told after the run)
     # Self-contained: the base cases inline, the axes as value lists. A study folder keeps
     # this copy, so its workers never read files that may have changed since.
     definition = {"title": title, "combine": combine, "axes": axes, "tasks": task_spec,
@@ -298,7 +304,7 @@ def _axes(data: dict, bases: dict, saved: bool) -> tuple[dict[str, list], str]:
     combine = data.get("combine", "grid")
     if combine not in COMBINE:
         raise _fail("combine", combine, '"grid" (every combination) or "zip" (axes in step)')
-    if combine == "grid":  # zipped axes may repeat a value beside others that differ
+    if combine == "grid" and not saved:  # zipped axes may repeat a value beside others
         for k, values in axes.items():
             _refuse_repeats(f'axes."{k}"', values)
     if combine == "zip" and len({len(v) for v in axes.values()}) > 1:
@@ -401,10 +407,13 @@ def _slurm_table(data: dict, saved: bool = False) -> dict:
     return slurm
 
 
-def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Point]:
+def _points(axes: dict, combine: str, bases: dict, task_spec: dict,
+            saved: bool = False) -> list[Point]:
     """Every combination of the axes (grid) or the axes in step (zip), with its case id;
     a point whose case is invalid (bad input, or a probe outside the body) keeps the
-    reason (its row says it when it runs)."""
+    reason (its row says it when it runs). Two points that are the same case are refused
+    in a study file; a saved study.json (an earlier version wrote such folders) keeps
+    them, as that version did (one case, run once, two rows)."""
     count = math.prod(len(v) for v in axes.values()) if combine == "grid" else \
         max((len(v) for v in axes.values()), default=1)
     if count > MAX_CASES:
@@ -433,7 +442,7 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict) -> list[Poin
     if points and all(p.error for p in points):
         raise CaseError(f"every case of the study is invalid; the first: {points[0].error}")
     first: dict[str, Point] = {}
-    for p in points:
+    for p in points if not saved else ():
         q = first.setdefault(p.id, p)
         if q is not p:  # e.g. two base files of equal content: one case, one row
             raise CaseError(f"axes: cases {q.index} ({_inputs(q)}) and {p.index} "
@@ -471,7 +480,12 @@ def _add_columns(columns: dict, case) -> None:
     columns["series"] |= temps | {f"T_max_{i}_C" for i in interfaces_of(case.geometry)}
     columns["series"] |= {f"T_{p.name}_C" for p in case.probes if "T" in p.quantities}
     if case.mechanics is not None:
+        from ..drift import drift_columns
+
         columns["mechanics"] = True
+        if case.mechanics.drift is not None:  # the drift map's own (offaxis_shift_um, ...)
+            columns["series"] |= set(drift_columns(
+                case.mechanics.drift.detector_radius_m is not None, case.geometry.dim))
         columns["table"] |= {f"{c}_{s}" for c in MECHANICS_ROW for s in ("max_abs", "final")}
         columns["table"] |= {f"von_mises_max_{r}_MPa" for r in regions}
 

@@ -114,12 +114,17 @@ def collect(study: Study, out: Path, parquet: bool = True) -> Table:
     w.writerow(columns)
     for row in rows:
         w.writerow([_cell(row.get(c)) for c in columns])
-    output.atomic_write(out / "results.csv", buf.getvalue(), durable=True)
+    try:
+        changed = (out / "results.csv").read_bytes() != buf.getvalue().encode()
+    except OSError:
+        changed = True
+    if changed:
+        output.atomic_write(out / "results.csv", buf.getvalue(), durable=True)
     table = Table(columns, rows, out)
     stale = out / "results.parquet"
     if parquet and parquet_writable():
         table.to_parquet()
-    elif stale.exists():  # an older table's: not left beside the new results.csv
+    elif changed and stale.exists():  # an older table's: not left beside the new results.csv
         stale.unlink()
         if not parquet_writable():
             print(f"{stale}: removed, as it no longer matches results.csv and pandas and "
