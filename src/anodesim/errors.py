@@ -46,6 +46,22 @@ class Terminated(KeyboardInterrupt):
 _TERMINATION = {"requested": False}
 
 
+#: The signal (SIGINT, SIGTERM) that reached the command line's handler during a command,
+#: or None: the command then ends with that signal's line and status, whatever its
+#: unwinding raised on the way (cli.main).
+_SIGNALLED = {"signum": None}
+
+
+def note_signal(signum: int | None) -> None:
+    """Note (or, None, forget) the signal that is ending the command (signal_received)."""
+    _SIGNALLED["signum"] = signum
+
+
+def signal_received() -> int | None:
+    """The signal noted by note_signal during this command, or None."""
+    return _SIGNALLED["signum"]
+
+
 def request_termination(requested: bool = True) -> None:
     """Note (or, False, forget) a SIGTERM for termination_requested."""
     _TERMINATION["requested"] = requested
@@ -74,6 +90,11 @@ def signals_held():
     that ends "complete", the signal lost); nanobind may end the process (std::terminate).
     The block is finished first: an interrupt during meshing takes effect when the mesh
     is done; a second Ctrl-C ends the process at once (the default action, no summary).
+    Return a value after the block, not from inside it: the held interrupt is raised at the
+    block's end, when a value being returned is dropped with the exception set; a dolfinx
+    mesh or function freed then runs mpi4py's communicator callback (commlock_free_fn) with
+    an exception pending, which leaves mpi4py's lock taken (SystemError "returned a result
+    with an exception set"), and the next communicator freed waits on it for ever.
     Only Python handlers are held: a signal left to its default action or to a C handler
     (PETSc's) runs no Python and is left alone, as are nested blocks and threads other
     than the main one.

@@ -411,7 +411,11 @@ def build_problem(case: Case, prep, comm, out: Path | None = None):
         with its description beside it (mesh.json).
     """
     with signals_held():  # (errors.signals_held: gmsh's and dolfinx's callbacks)
-        return _build_problem(case, prep, comm, out)
+        built = _build_problem(case, prep, comm, out)
+    # returned after the block, not from it (errors.signals_held: a value returned from the
+    # block is dropped while the held interrupt is raised, and freeing a mesh then left
+    # mpi4py's lock held: the process hung)
+    return built
 
 
 def _build_problem(case: Case, prep, comm, out: Path | None):

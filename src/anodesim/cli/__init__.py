@@ -25,8 +25,8 @@ import importlib
 import sys
 
 from ..errors import (Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
-                      failed_on_every_rank, launcher_rank, launcher_size, rank_prefix,
-                      request_termination)
+                      failed_on_every_rank, launcher_rank, launcher_size, note_signal,
+                      rank_prefix, request_termination, signal_received)
 from ..errors import report as failure_line
 
 COMMANDS = [  # (name, help); the handler is the function <name> of the module .<name>
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
     For the command, sys.stdout and sys.stderr are wrapped in _ReaderMayLeave and SIGPIPE
     is blocked (both restored after it; a SIGPIPE a write raised meanwhile is taken, not
-    delivered).
+    delivered). argv None: the process's own command line (the console script, ``python -m
+    anodesim``), which an interrupt after MPI started ends at once (_end_interrupted).
     """
     import signal
 
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     sys.stdout, sys.stderr = _ReaderMayLeave(saved[0]), _ReaderMayLeave(saved[1])
     try:
-        return _main(argv)
+        return _main(argv, own_process=argv is None)
     finally:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
@@ -178,38 +179,46 @@ def main(argv: list[str] | None = None) -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, own_process: bool = False) -> int:
     import os
+    import signal
+    import threading
 
     for key, value in ONE_BLAS_THREAD.items():
         os.environ.setdefault(key, value)
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser(argv).parse_args(argv)
-    if debug_enabled(args.debug):
-        import logging
-
-        logging.basicConfig(format="%(name)s: %(message)s")
-        logging.getLogger("anodesim").setLevel(logging.INFO)
-    if args.command in SERIAL_COMMANDS and launcher_rank() > 0:
-        return 0
-    import signal
-    import threading
-
+    # The handlers first, before the command's modules are imported (up to a second under
+    # load): Ctrl-C there gave Python's traceback and death by the signal, not one line.
     # SIGTERM ends a command as Ctrl-C does (a sweep's runner then stops its workers, and
     # every other mode of sweep ends with the same line); in the main thread only, where
-    # Python delivers signals
+    # Python delivers signals. A SIGINT ignored (a background job, nohup) stays ignored.
     terminable = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if terminable else None
+    previous = {}
+    if terminable and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
+    if terminable:
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _terminate)
     saved_options = os.environ.get("PETSC_OPTIONS")
     if terminable and "-no_signal_handler" not in (saved_options or ""):
         # PETSc's initialisation (when the command imports dolfinx) would replace the
         # handler with its own, which ends the process through MPI_Abort: no summary
         os.environ["PETSC_OPTIONS"] = f"{saved_options or ''} -no_signal_handler".strip()
+    args = None
     try:
+        args = parser(argv).parse_args(argv)
+        if debug_enabled(args.debug):
+            import logging
+
+            logging.basicConfig(format="%(name)s: %(message)s")
+            logging.getLogger("anodesim").setLevel(logging.INFO)
+        if args.command in SERIAL_COMMANDS and launcher_rank() > 0:
+            return 0
         return args.func(args)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
-        status, line = (143, f"anodesim: {e}") if isinstance(e, Terminated) else \
-            (130, "anodesim: interrupted")
+        if signal.SIGINT in previous:  # pressed again from here: ended at once, no traceback
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        status, line = _signal_line(signal.SIGTERM if isinstance(e, Terminated) else
+                                    signal.SIGINT, e)
         # as a failure below: under MPI, one line (rank 0's) when every rank was stopped
         # (a SLURM time limit signals them all), else this rank's and the others aborted
         every_rank = failed_on_every_rank(e)
@@ -217,10 +226,18 @@ def _main(argv: list[str] | None) -> int:
             print(rank_prefix() + line, file=sys.stderr)
         if not every_rank:
             abort_other_ranks(status)
+        if own_process:
+            _end_interrupted(status)
         return status
     except Exception as e:  # every failure: one line (and the traceback only when asked)
-        status, line = failure_line(e)
-        if debug_enabled(args.debug):
+        signalled = signal_received()
+        if signalled is not None:  # what the interrupt's unwinding met: the signal ended it
+            if signal.SIGINT in previous:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+            status, line = _signal_line(signalled, None)
+        else:
+            status, line = failure_line(e)
+        if debug_enabled(getattr(args, "debug", False)):
             import traceback
 
             traceback.print_exc()
@@ -229,15 +246,60 @@ def _main(argv: list[str] | None) -> int:
             print(rank_prefix() + line, file=sys.stderr)
         if not every_rank:
             abort_other_ranks(status)
+        if own_process and signalled is not None:
+            _end_interrupted(status)
         return status
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        request_termination(False)
+        note_signal(None)
         if terminable:
-            signal.signal(signal.SIGTERM, previous)
-            request_termination(False)
             if saved_options is None:
                 os.environ.pop("PETSC_OPTIONS", None)
             else:
                 os.environ["PETSC_OPTIONS"] = saved_options
+
+
+def _signal_line(signum: int, e: BaseException | None) -> tuple[int, str]:
+    """(exit status, line) of a command ended by SIGTERM or else Ctrl-C."""
+    import signal
+
+    if signum == signal.SIGTERM:
+        return 143, f"anodesim: {e if isinstance(e, Terminated) else Terminated()}"
+    return 130, "anodesim: interrupted"
+
+
+def _end_interrupted(status: int) -> None:
+    """End the process now, its line written, when a signal stopped a command after MPI
+    started (serially; under mpirun the ranks end as before).
+
+    The interrupt's unwinding has run every ``finally`` of the command (a failed run's
+    summary, the figures' process ended); what is left is the teardown of the FE objects
+    and MPI_Finalize, which free communicators: with an interrupt pending, mpi4py's
+    callback for a freed communicator (commlock_free_fn) could leave its lock taken, and
+    the next free waited for it for ever, at 0 % CPU (a tester's `anodesim rate`
+    interrupted in its first seconds). Nothing remains to be written."""
+    import os
+
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or launcher_size() > 1:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C during a command: KeyboardInterrupt, as Python's own handler, noted
+    (signal_received). Pressed again it raises again: a KeyboardInterrupt raised in a
+    weakref callback or a destructor is printed and lost, and the next Ctrl-C must work."""
+    if signal_received() is None:
+        note_signal(signum)
+    raise KeyboardInterrupt
 
 
 def _terminate(signum, frame):
@@ -246,6 +308,8 @@ def _terminate(signum, frame):
     # once: a second SIGTERM (SLURM signals every process of the step and mpirun forwards
     # its own) would interrupt the failure path that writes the summary
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if signal_received() is None:
+        note_signal(signum)
     if launcher_size() > 1:  # the ranks stop together, at the next time step
         request_termination()
         return
