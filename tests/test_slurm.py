@@ -21,7 +21,8 @@ from test_user_materials import _copy_of
 from anodesim import study as study_mod
 from anodesim.case import CaseError
 from anodesim.cli import main
-from anodesim.study import slurm as slurm_mod
+from anodesim.study import folder as folder_mod
+from anodesim.study import queue as queue_mod
 from anodesim.study.slurm import failure_line
 
 
@@ -343,7 +344,7 @@ def test_squeue_that_cannot_tell_refuses_the_submission(tmp_path, monkeypatch, c
     assert sorted(f.name for f in run.rglob("*")) == ["job_id", "slurm"]
     assert main(["sweep", str(out), "--list"]) == 0
     assert "to run" in capsys.readouterr().out
-    monkeypatch.setattr(slurm_mod, "SLURM_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(queue_mod, "SLURM_TIMEOUT_S", 0.5)
     fake_slurm(tmp_path, monkeypatch, squeue="exec sleep 30")
     assert main(["sweep", str(out), "--submit", "slurm"]) == 2
     assert "(squeue did not answer in 0.5 s; expected a SLURM controller that answers (see " \
@@ -555,7 +556,7 @@ def test_a_queued_array_runs_only_its_own_definition(slurm, tmp_path, monkeypatc
         assert r.stderr.count("\n") == 1 and f"its SLURM job {job} of another definition" \
             in r.stderr, r.stderr
         assert (out / "study.json").read_bytes() == saved
-        monkeypatch.setattr(slurm_mod, "recorded_job", lambda out: None)  # cannot tell
+        monkeypatch.setattr(folder_mod, "recorded_job", lambda out: None)  # cannot tell
         study_mod.open_folder(theirs, out)
         study_mod.release_folder(out)
         monkeypatch.undo()
@@ -582,3 +583,17 @@ def test_folder_name_with_a_newline_is_refused(tmp_path, monkeypatch, capsys):
         assert "\n" not in err and err.endswith("expected a folder name without control "
                                                 "characters (it is written into the job script)")
     assert not out.exists() and not (fake / "script").exists()
+
+
+def test_an_sbatch_that_does_not_answer_keeps_the_folder(tmp_path, monkeypatch, capsys):
+    """sbatch over its time limit may still have queued the job, whose tasks need the
+    folder's study.json: the submission is one line (exit 2) saying the job may have been
+    submitted, and the folder stays (undoing it failed every task of such a job)."""
+    monkeypatch.setattr(queue_mod, "SLURM_TIMEOUT_S", 0.5)
+    fake_slurm(tmp_path, monkeypatch, sbatch="exec sleep 30")
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "o"
+    assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the job may have been submitted" in err, err
+    assert (out / "study.json").is_file()

@@ -164,7 +164,7 @@ def test_sigkill_of_the_runner_ends_its_forked_workers_and_server_at_once(tmp_pa
 def test_sigterm_ends_a_sweep_with_143_keeping_the_finished_cases(tmp_path):
     """SIGTERM to the runner: one "terminated" line, exit status 143 (as run), the workers
     stopped, the finished case kept and the table written."""
-    base = slow_case()
+    base = slow_case(100_000)  # minutes: it cannot end before the signal, even under load
     s = tmp_path / "s.toml"
     write_toml(tmp_path / "quick.toml", small_block())
     write_toml(tmp_path / "slow.toml", base)
@@ -546,3 +546,35 @@ def test_a_parquet_that_still_matches_is_kept(tmp_path, monkeypatch, capsys):
     study_mod.collect(study_mod.from_dict(st), out)  # the same table: removed, "no longer
     assert (out / "results.parquet").read_bytes() == before  # matches"
     assert capsys.readouterr().err == ""
+
+
+def test_a_worker_that_loses_the_interrupt_is_asked_again_then_killed(monkeypatch):
+    """The sweep's Ctrl-C reaches a worker that does not end (its interrupt lost, here
+    ignored outright): it is sent SIGINT again and then SIGKILL, STOP_GRACE_S apart, instead
+    of the sweep waiting for its whole case; a worker that ends at once is only waited for."""
+    import subprocess
+    import sys
+
+    from anodesim.study import local
+
+    class Worker(subprocess.Popen):
+        def release(self):
+            pass
+
+    monkeypatch.setattr(local, "STOP_GRACE_S", 0.5)
+    stubborn = Worker([sys.executable, "-c", "import signal, sys, time; "
+                       "signal.signal(signal.SIGINT, signal.SIG_IGN); print(flush=True); "
+                       "time.sleep(600)"], stdout=subprocess.PIPE)
+    willing = Worker([sys.executable, "-c", "import sys, time; print(flush=True); "
+                      "time.sleep(600)"], stdout=subprocess.PIPE)
+    for w in (stubborn, willing):
+        w.stdout.readline()  # its handlers are in place
+    try:
+        local._stop([stubborn, willing])
+        assert stubborn.returncode == -signal.SIGKILL
+        assert willing.returncode == -signal.SIGINT  # ended by the first SIGINT
+    finally:
+        for w in (stubborn, willing):
+            if w.poll() is None:
+                w.kill()
+            w.stdout.close()

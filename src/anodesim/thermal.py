@@ -521,9 +521,10 @@ class ThermalProblem:
             # matrix loses its preallocated pattern when assembled)
             dolfinx.fem.petsc.assemble_matrix(self._template, self.J_form, bcs=self.bcs)
             self._template.assemble()
-            if self.cross is not None:  # the interface cross terms widen the pattern (the
-                self._template.axpy(1.0, self.cross,  # values are dropped: α = 0 is a no-op)
+            if self.cross is not None:  # the interface cross terms widen the pattern (α = 1:
+                self._template.axpy(1.0, self.cross,  # α = 0 would not; the values are
                                     structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+                # overwritten by every assembly into a copy of the template)
         return self._template.duplicate(copy=False)
 
     def _assemble_jacobian(self, A=None):

@@ -3,12 +3,12 @@
 ``anodesim drift-table CASE.toml --schedule …``, ``anodesim materials``, ``anodesim report DIR``.
 
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
-material range, form compiler, disk), 2 bad input (one line on stderr naming the key, the
+material range, form compiler, disk; a sweep: a case failed or is still pending), 2 bad input (one line on stderr naming the key, the
 value and what was expected; nothing written), 130 interrupted (Ctrl-C), 143 terminated
 (SIGTERM: a batch system's time limit, kill; a run's files then say "failed", as after
 Ctrl-C). Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``) adds
-the traceback for a bug report. Under MPI a failure on any rank ends all ranks; bad
-input found before MPI starts (read alike by every rank) is reported by rank 0 alone. A
+the traceback for a bug report. Under MPI a failure one rank meets ends all ranks, one
+every rank meets (bad input read alike, a time limit) is one line from rank 0. A
 reader that leaves early (``| head``) ends nothing: the lines are dropped, the command
 finishes (_ReaderMayLeave).
 
@@ -213,7 +213,13 @@ def _main(argv: list[str] | None, own_process: bool = False) -> int:
             logging.getLogger("anodesim").setLevel(logging.INFO)
         if args.command in SERIAL_COMMANDS and launcher_rank() > 0:
             return 0
-        return args.func(args)
+        status = args.func(args)
+        if own_process and signal_received() is not None:
+            # a Ctrl-C lost in a destructor or weakref callback (Python prints and drops
+            # it): the command finished its work, but the teardown of its MPI objects is
+            # what such an interrupt can hang (_end_interrupted)
+            _end_interrupted(status)
+        return status
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
         if signal.SIGINT in previous:  # pressed again from here: ended at once, no traceback
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -283,7 +289,10 @@ def _end_interrupted(status: int) -> None:
     import os
 
     mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is None or launcher_size() > 1:
+    # the communicator's size, not the launcher's variables: srun --mpi=pmix sets neither
+    # PMI_SIZE nor OMPI_COMM_WORLD_SIZE
+    if mpi is None or launcher_size() > 1 or (
+            mpi.Is_initialized() and not mpi.Is_finalized() and mpi.COMM_WORLD.size > 1):
         return
     for stream in (sys.stdout, sys.stderr):
         try:

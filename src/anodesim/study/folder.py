@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import __version__, output
 from ..case import CaseError
+from .queue import _squeue, recorded_job
 from .spec import FIXED_COLUMNS, Point, Study
 
 RESULT = "result.json"
@@ -195,8 +196,6 @@ def _refuse_while_queued(out: Path, old_id: str | None, new_id: str) -> None:
     """CaseError when the folder's SLURM array (slurm/job_id) is still queued or running:
     its tasks would find another definition. Where squeue is missing or cannot tell, the
     tasks themselves refuse a definition that is not theirs (sweep --study-id)."""
-    from .slurm import _squeue, recorded_job
-
     job = recorded_job(out)
     if job is None or shutil.which("squeue") is None:
         return

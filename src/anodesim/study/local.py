@@ -204,8 +204,9 @@ class _Forked:
         if self.proc.pid is not None and self.proc.exitcode is None:
             os.kill(self.proc.pid, sig)
 
-    def wait(self):
-        self.proc.join()
+    def wait(self, timeout: float | None = None):
+        """The exit code once the worker has ended, or None after timeout seconds."""
+        self.proc.join(timeout)
         return self.proc.exitcode
 
 
@@ -346,11 +347,7 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
                     f"{failures} failed, about {_duration(eta)} left")
                 collect(study, out, parquet=False)  # results.parquet once, at the end
     except KeyboardInterrupt:
-        for proc in running:
-            proc.send_signal(signal.SIGINT)
-        for proc in running:
-            proc.wait()
-            proc.release()
+        _stop(running)
         _join(tail)
         collect(study, out)
         raise
@@ -359,6 +356,32 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
     table = collect(study, out)
     plot(study, table)
     return table
+
+
+#: How long a worker has to end after the sweep's Ctrl-C (or SIGTERM) before it is sent
+#: SIGINT again, then SIGKILL (s): an interrupt can be lost in a worker (one that lands in a
+#: destructor or weakref callback is printed and dropped by Python), and the sweep then
+#: waited for the whole case, minutes or hours, and recorded it as finished.
+STOP_GRACE_S = 10.0
+
+
+def _stop(running) -> None:
+    """Interrupt the running workers (SIGINT: each ends its case as a run ends on Ctrl-C)
+    and wait for them, asking again and then killing those still running after
+    STOP_GRACE_S each time."""
+    for sig in (signal.SIGINT, signal.SIGINT, signal.SIGKILL):
+        for proc in running:
+            if proc.poll() is None:
+                proc.send_signal(sig)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, deadline - time.monotonic()))
+        if all(proc.poll() is not None for proc in running):
+            break
+    for proc in running:
+        proc.wait()
+        proc.release()
 
 
 def _warm_tail():

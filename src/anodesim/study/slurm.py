@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,29 +14,9 @@ from .. import output
 from ..case import CaseError
 from .folder import _clean_stale, record_failure, result_of
 from .local import ONE_THREAD, _sweep_command
+from .queue import _slurm, _squeue, check_client, recorded_job
 from .spec import CONTROL_CHARS, Study, check_slurm
 from .table import Table, collect, plot
-
-#: How long one sbatch, squeue, scancel or scontrol call may take before it counts as not
-#: answering (a hung controller would otherwise hang the command).
-SLURM_TIMEOUT_S = 30
-
-
-def _slurm(args: list[str], text: str | None = None) -> subprocess.CompletedProcess:
-    """Run a SLURM client command (its input on stdin), at most SLURM_TIMEOUT_S.
-
-    Raises:
-        CaseError: it did not answer in time, or could not be started."""
-    try:
-        return subprocess.run(args, input=text, capture_output=True, text=True,
-                              timeout=SLURM_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise CaseError(f"--submit slurm: {args[0]} did not answer in {SLURM_TIMEOUT_S} s; "
-                        "expected a SLURM controller that answers (see `sinfo`)") from None
-    except OSError as e:
-        raise CaseError(f"--submit slurm: {args[0]} could not be started ({e.strerror}); "
-                        "expected a SLURM client on PATH") from None
-
 
 #: The options a job script must keep (the array, its log, one task a case, the run's
 #: ranks on one node): given on sbatch's command line too, where they win over any
@@ -118,22 +97,6 @@ NEVER_STARTS = {
 }
 
 
-def _squeue(job: str, fmt: str, tasks: bool = False) -> tuple[str | None, str]:
-    """squeue's lines for a job in the format fmt (tasks: one line per array task) and why
-    it could not tell: ("", "") once the job has left the queue (an empty answer, or the
-    controller no longer knows the id), (None, why) when squeue does not answer."""
-    try:
-        r = _slurm(["squeue", "-h", *(["-r"] if tasks else []), "-j", job, "-o", fmt])
-    except CaseError as e:
-        return None, str(e).removeprefix("--submit slurm: ")
-    if r.returncode == 0:
-        return r.stdout, ""
-    if "Invalid job id" in r.stderr:  # gone from the controller's memory: finished
-        return "", ""
-    why = "; ".join(line.strip() for line in r.stderr.splitlines() if line.strip())
-    return None, why or f"exit status {r.returncode}"
-
-
 def _in_queue(job: str) -> bool:
     """Whether any task of the job is still queued or running (squeue, retried).
 
@@ -154,22 +117,6 @@ def _in_queue(job: str) -> bool:
         time.sleep(2 * (attempt + 1))  # a controller restarting: ask again
     raise CaseError(f"--wait: squeue does not answer ({why}); the job {job} "
                     "may still run: collect later with --collect")
-
-
-def check_client() -> None:
-    """CaseError unless sbatch and squeue are on PATH (before anything is written)."""
-    for tool in ("sbatch", "squeue"):
-        if shutil.which(tool) is None:
-            raise CaseError(f"--submit slurm: {tool} not found; expected a SLURM client on "
-                            "PATH")
-
-
-def recorded_job(out: Path) -> str | None:
-    """The job id in out/slurm/job_id (the folder's last submission), or None."""
-    try:
-        return (out / "slurm" / "job_id").read_text().strip() or None
-    except OSError:
-        return None
 
 
 def task_states(out: Path) -> dict[int, str]:
@@ -265,6 +212,11 @@ def preflight(out: Path, slurm: dict | None = None,
 _JOB_ID = re.compile(r"\d+(;\S+)?")
 
 
+class MaybeSubmitted(CaseError):
+    """sbatch did not answer in time: the job may be queued, so what the submission wrote
+    stays (a task needs the folder's study.json; undoing it would fail every task)."""
+
+
 def _sbatch(script: Path, text: str, out: Path, options: list[str]) -> str:
     """Submit the script (given to sbatch on stdin, with its own options on the command
     line, where they win over any #SBATCH line), then write it and the job id
@@ -275,8 +227,9 @@ def _sbatch(script: Path, text: str, out: Path, options: list[str]) -> str:
             it is written)."""
     try:
         r = _slurm(["sbatch", "--parsable", *options], text)
-    except CaseError as e:
-        raise CaseError(f"{e}; the job may have been submitted: see `squeue --me`") from None
+    except CaseError as e:  # the folder is kept: the job may be queued and need it
+        raise MaybeSubmitted(f"{e}; the job may have been submitted: see `squeue --me` "
+                             f"(the folder {out} is kept for it)") from None
     why = "; ".join(line.removeprefix("sbatch: error: ").removeprefix("sbatch: ").strip()
                     for line in r.stderr.splitlines() if line.strip())
     if r.returncode != 0:
@@ -337,8 +290,8 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
         (out / "slurm").mkdir(exist_ok=True)
         _clean_stale(out)
         job = _sbatch(script, text, out, _command_line(array_options(study, out, indices)))
-    except CaseError:
-        if undo is not None:
+    except CaseError as e:
+        if undo is not None and not isinstance(e, MaybeSubmitted):
             undo.restore()
         raise
     n = len(todo)
@@ -482,8 +435,9 @@ def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False
         text = run_script(snapshot, out, ntasks, overwrite, case_dir=case.absolute().parent,
                           name=case.stem)
         job = _sbatch(script, text, out, _command_line(run_options(out, ntasks, case.stem)))
-    except CaseError:
-        undo.restore()
+    except CaseError as e:
+        if not isinstance(e, MaybeSubmitted):
+            undo.restore()
         raise
     say(f"submitted SLURM job {job}: {case} on {ntasks} MPI rank{'s' if ntasks > 1 else ''} "
         f"-> {out} (log {out / 'slurm' / f'run-{job}.out'})")

@@ -21,8 +21,9 @@ def run_point(study: Study, out: Path, point: Point, retry_failed: bool = False)
     """Run one case into ``cases/<id>`` (atomically renamed when done); return its row.
 
     A finished case is not run again; with retry_failed, a failed one is, and its new row
-    replaces the failure when done (what a SLURM array of --retry-failed runs). Any failure (invalid combination, solver failure,
-    material range, NaN) is recorded in the row, never raised. The work folder is locked
+    replaces the failure when done (what a SLURM array of --retry-failed runs). Any failure
+    (invalid combination, solver failure, material range, NaN) is recorded in the row, never
+    raised. The work folder is locked
     while the case runs, so a sweep started meanwhile leaves it alone.
     """
     done = result_of(out, point)
