@@ -405,6 +405,17 @@ HELD_SIGNALS = textwrap.dedent("""
 """)
 
 
+def default_signals():
+    """preexec_fn of a child that is sent Ctrl-C: SIGINT and SIGTERM at their default
+    actions, as from a terminal. A child inherits an ignored signal through exec, and a
+    pytest worker may be ignoring SIGINT (when it does depends on what ran in it before):
+    the child then ignored the test's Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def test_a_second_ctrl_c_is_not_held(tmp_path):
     """A second Ctrl-C while signals are held (a long 3-D mesh, a cold form compile) ends
     the process at once, as Ctrl-C without a handler does."""
@@ -414,6 +425,7 @@ def test_a_second_ctrl_c_is_not_held(tmp_path):
                       "    print('held once', flush=True)\n"
                       "    os.kill(os.getpid(), signal.SIGINT)\n    print('not reached')\n")
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       preexec_fn=default_signals,
                        timeout=300)
     assert r.returncode == -2 and r.stdout.strip() == "held once", (r.returncode, r.stdout,
                                                                     r.stderr)
@@ -432,6 +444,7 @@ def test_signals_held_wait_for_the_block_and_then_act_as_their_handlers(tmp_path
     script = tmp_path / "held.py"
     script.write_text(HELD_SIGNALS)
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       preexec_fn=default_signals,
                        timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "held", r.stdout + r.stderr
     assert "Exception ignored" not in r.stderr, r.stderr
@@ -510,7 +523,8 @@ def test_ctrl_c_at_the_terminal_interrupts_the_run_in_one_line(tmp_path):
     out = tmp_path / "run"
     cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out, cache=tmp_path / "c")
     p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)  # its own group, as a terminal's job
+                         start_new_session=True,  # its own group, as a terminal's job
+                         preexec_fn=default_signals)
     lines = []
     for line in p.stderr:
         lines.append(line)
@@ -567,6 +581,7 @@ def test_ctrl_c_while_a_problem_is_built_leaves_mpi_usable(tmp_path):
     script.write_text(INTERRUPTED_BUILD)
     try:  # about a second; a hang is this deadline passed
         r = subprocess.run([sys.executable, str(script), str(STUDIES / "reflection_insert.toml")],
+                           preexec_fn=default_signals,
                            capture_output=True, text=True, timeout=INTERRUPT_DEADLINE_S)
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
@@ -595,10 +610,6 @@ def test_a_rating_interrupted_in_its_first_seconds_ends_in_one_line(tmp_path):
     signals' default actions, as from a terminal."""
     import signal
     import time
-
-    def default_signals():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     expected = {"SIGINT": (130, "anodesim: interrupted"),
                 "SIGTERM": (143, "anodesim: terminated by SIGTERM (a batch system's time "
