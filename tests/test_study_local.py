@@ -558,6 +558,11 @@ def test_a_worker_that_loses_the_interrupt_is_asked_again_then_killed(monkeypatc
     from anodesim.study import local
 
     class Worker(subprocess.Popen):
+        def __init__(self, args, **kwargs):  # SIGINT at its default action, as a worker's:
+            # a pytest worker ignores it, and an ignored signal is inherited through exec
+            super().__init__(args, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                    signal.SIG_DFL), **kwargs)
+
         def release(self):
             pass
 
