@@ -83,6 +83,11 @@ def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):
     anodesim.rate(case, tmp_path / "r", charts=("continuous",), confirm=False)
     assert (tmp_path / "r" / "rating.json").exists()
     assert (tmp_path / "r" / "rating_heat_content.png").exists()
+    # an unconfirmed rating's table describes its own columns (it named confirmed ones)
+    notes = [line for line in (tmp_path / "r" / "rating_continuous.csv").read_text()
+             .splitlines() if line.startswith("#")]
+    assert not any("confirmed_W" in line for line in notes)
+    assert any("NOT CONFIRMED" in line and "--no-confirm" in line for line in notes)
     with pytest.raises(ValueError, match="chart 'single'"):
         rating.plot("single")
 

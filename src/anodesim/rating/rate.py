@@ -705,11 +705,12 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
              "temperature's properties (a first estimate when they depend on T)",
              "columns with 'confirmed': full finite-element runs, secant-corrected"]
     if name == "continuous":
+        engine = ("max_continuous_beam_power_W (binding): the linear-response engine's "
+                  "estimate at constant properties (the initial temperature's), NOT CONFIRMED")
         notes.insert(1, "max_continuous_beam_power_confirmed_W (binding_confirmed, fe_runs): "
-                        "the continuous rating, confirmed by full FE runs; "
-                        "max_continuous_beam_power_W (binding): the linear-response engine's "
-                        "estimate at constant properties (the initial temperature's), NOT "
-                        "CONFIRMED")
+                        "the continuous rating, confirmed by full FE runs; " + engine
+                     if "max_continuous_beam_power_confirmed_W" in header else
+                     engine + " (rated with --no-confirm: no FE run confirms it)")
     if "engine_preloaded" in header:
         notes[1] = ("columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
                     "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "
