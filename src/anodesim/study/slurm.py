@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import output
 from ..case import CaseError
 from .folder import _clean_stale, record_failure, result_of
-from .local import ONE_THREAD, _sweep_command
+from .local import ONE_THREAD, _sweep_command, plural
 from .queue import _slurm, _squeue, check_client, recorded_job
 from .spec import CONTROL_CHARS, Study, check_slurm
 from .table import Table, collect, plot
@@ -295,7 +295,7 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
             undo.restore()
         raise
     n = len(todo)
-    say(f"submitted SLURM array job {job}: {n} case{'s' if n > 1 else ''} ({script}); run "
+    say(f"submitted SLURM array job {job}: {plural(n, 'case')} ({script}); run "
         f"`anodesim sweep {out} --collect` when it has finished")
     table = collect(study, out)
     if not wait:
@@ -323,7 +323,7 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
     table = collect(study, out)
     plot(study, table)
     ok = sum(result_of(out, p)["status"] == "ok" for p in todo.values())
-    say(f"job {job} finished: {ok} ok, {n - ok} failed of its {n} task{'s' if n > 1 else ''}")
+    say(f"job {job} finished: {ok} ok, {n - ok} failed of its {plural(n, 'task')}")
     return table
 
 
@@ -439,7 +439,7 @@ def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False
         if not isinstance(e, MaybeSubmitted):
             undo.restore()
         raise
-    say(f"submitted SLURM job {job}: {case} on {ntasks} MPI rank{'s' if ntasks > 1 else ''} "
+    say(f"submitted SLURM job {job}: {case} on {plural(ntasks, 'MPI rank')} "
         f"-> {out} (log {out / 'slurm' / f'run-{job}.out'})")
     if not wait:
         return None
