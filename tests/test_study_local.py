@@ -319,6 +319,81 @@ def test_contradicting_options_are_refused(tmp_path, capsys, options, message):
 
 
 # --------------------------------------------------------------------------------------
+# --retry-failed on this machine
+# --------------------------------------------------------------------------------------
+def _fail(out: Path, case_id: str, reason: str = "worker process ended with signal 9") -> dict:
+    """Turn a finished case into a failed one, as a worker killed by the system leaves it."""
+    path = out / "cases" / case_id / "result.json"
+    row = {**json.loads(path.read_text()), "status": "failed", "error": reason}
+    path.write_text(json.dumps(row))
+    return row
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_retry_failed_runs_the_failed_case_again_and_replaces_it(tmp_path, capsys,
+                                                                 monkeypatch, fork):
+    """A failed case runs again under --retry-failed (forked or as a new interpreter) and
+    its new result replaces the failure; the case that was ok is not run again."""
+    monkeypatch.setenv(study_mod.local.FORK_ENV, fork)
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    first = read_table(out / "results.csv")
+    _fail(out, first[1]["id"])
+    assert main(["sweep", str(out)]) == 1  # without --retry-failed the failure stands
+    assert "1 ok, 1 failed, 0 pending" in capsys.readouterr().err
+    assert main(["sweep", str(out), "--retry-failed"]) == 0
+    err = capsys.readouterr().err
+    assert "2 cases, 1 already finished, 1 to run" in err and "2 ok, 0 failed" in err, err
+    again = read_table(out / "results.csv")
+    assert [r["status"] for r in again] == ["ok", "ok"]
+    assert again[0]["wall_s"] == first[0]["wall_s"]  # not run again
+    assert float(again[1]["T_peak_max_C"]) == pytest.approx(float(first[1]["T_peak_max_C"]),
+                                                            rel=1e-9)
+
+
+@pytest.mark.slow
+def test_an_interrupted_retry_keeps_the_failed_record(tmp_path):
+    """Ctrl-C while a failed case is retried: the case stays failed, with its error (the
+    local retry removed the failed folder before running the case again, so an interrupted
+    retry turned a known failure into a pending case, and a killed one lost it)."""
+    s = tmp_path / "s.toml"
+    write_toml(tmp_path / "slow.toml", slow_case(100_000))  # minutes: the signal comes first
+    s.write_text('case = "slow.toml"\n[axes]\n"beam.power_W" = [5.0]\n')
+    out = tmp_path / "out"
+    study = study_mod.load(s)
+    study_mod.open_folder(study, out)
+    study_mod.release_folder(out)
+    point = study.points[0]
+    failed = study_mod.record_failure(out, point, "an earlier failure")
+    from test_reliability import default_signals
+
+    def retry():
+        return subprocess.Popen(SWEEP + [str(out), "--retry-failed", "-j", "1"],
+                                stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+
+    proc = retry()
+    started_workers(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert study_mod.result_of(out, point) == failed
+    assert [(r["status"], r["error"]) for r in read_table(out / "results.csv")] == \
+        [("failed", "an earlier failure")]
+    # a retry whose worker is killed: the new failure replaces the earlier one
+    for work in (out / "cases").glob(".*"):  # the interrupted worker's (cleaned at start)
+        shutil.rmtree(work)
+    proc = retry()
+    (pid,) = started_workers(out, 1, proc).values()
+    os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "worker process ended with signal 9" in err, err
+    assert [(r["status"], r["error"]) for r in read_table(out / "results.csv")] == \
+        [("failed", "worker process ended with signal 9")]
+
+
+# --------------------------------------------------------------------------------------
 # 7, 9. Pending cases; counts
 # --------------------------------------------------------------------------------------
 def test_an_unreadable_result_runs_again_and_is_kept_aside(tmp_path, capsys):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,11 +39,13 @@ def _sweep_command(out: Path) -> list[str]:
     return [sys.executable, "-m", "anodesim", "sweep", str(out.resolve())]
 
 
-def worker_command(out: Path, index: int, study_id: str | None = None) -> list[str]:
+def worker_command(out: Path, index: int, study_id: str | None = None,
+                   retry: bool = False) -> list[str]:
     """The command that runs case `index` of the study in folder `out` (any executor);
-    with study_id, only if the folder still holds that definition (else exit 2)."""
+    with study_id, only if the folder still holds that definition (else exit 2); with
+    retry, also if the case failed, its new result replacing the failure."""
     return _sweep_command(out) + ["--task-id", str(index), "-q"] + (
-        ["--study-id", study_id] if study_id else [])
+        ["--study-id", study_id] if study_id else []) + (["--retry-failed"] if retry else [])
 
 
 #: One thread per case: the processes are the parallelism.
@@ -113,10 +114,12 @@ def _received_fd(dup) -> _SentFd:
     return _SentFd(dup.detach())
 
 
-def _forked_case(out: str, index: int, log: _SentFd, env: dict, study_id: str) -> None:
+def _forked_case(out: str, index: int, log: _SentFd, env: dict, study_id: str,
+                 retry: bool) -> None:
     """In a forked worker: run case `index` of the study in folder `out`, as
-    ``anodesim sweep OUT --task-id INDEX -q`` does, in the runner's environment `env` (the
-    server keeps the one it was started with); stderr goes to the runner's log file."""
+    ``anodesim sweep OUT --task-id INDEX -q`` does (worker_command), in the runner's
+    environment `env` (the server keeps the one it was started with); stderr goes to the
+    runner's log file."""
     log_fd = log.fd
     die_with_parent()  # no orphan writes into the study folder
     _let_go_of_the_server()
@@ -130,7 +133,7 @@ def _forked_case(out: str, index: int, log: _SentFd, env: dict, study_id: str) -
     os.dup2(log_fd, 2)
     from ..cli import main
 
-    code = main(["sweep", out, "--task-id", str(index), "-q", "--study-id", study_id])
+    code = main(worker_command(Path(out), index, study_id, retry)[3:])  # after "python -m anodesim"
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # no atexit handlers of the server's modules in the child
@@ -177,11 +180,11 @@ def _without_main_module():
 class _Forked:
     """A forked worker seen through the Popen interface the runner polls."""
 
-    def __init__(self, ctx, out: Path, index: int, log, study_id: str):
+    def __init__(self, ctx, out: Path, index: int, log, study_id: str, retry: bool):
         env = {**_worker_env(), **_case_env(out)}
         self.proc = ctx.Process(target=_forked_case, args=(str(out.resolve()), index,
                                                            _SentFd(log.fileno()), env,
-                                                           study_id),
+                                                           study_id, retry),
                                 daemon=False)
         with _without_main_module():
             self.proc.start()
@@ -230,12 +233,13 @@ class _Interpreter(subprocess.Popen):
             self._pidfd = None
 
 
-def _start(ctx, out: Path, p: Point, log, study_id: str):
-    """A worker for case p of the study study_id: forked from the server, or a new
-    interpreter."""
+def _start(ctx, out: Path, p: Point, log, study_id: str, retry: bool):
+    """A worker for case p of the study study_id (with retry, a failed case run again):
+    forked from the server, or a new interpreter."""
     if ctx is not None:
-        return _Forked(ctx, out, p.index, log, study_id)
-    return _Interpreter(worker_command(out, p.index, study_id), env={**_worker_env(), **_case_env(out)},
+        return _Forked(ctx, out, p.index, log, study_id, retry)
+    return _Interpreter(worker_command(out, p.index, study_id, retry),
+                        env={**_worker_env(), **_case_env(out)},
                         stdout=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent)
 
 
@@ -293,6 +297,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
 def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> Table:
     unique = list({p.id: p for p in study.points}.values())  # equal cases run once
     pending = []
+    failed = {}  # case id -> the failure a retry replaces once it has a new result
     for p in unique:
         aside = set_aside(out / "cases" / p.id)
         if aside is not None:
@@ -300,8 +305,8 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
                 f"{aside.name} and the case runs again")
         row = result_of(out, p)
         if row is None or (retry_failed and row["status"] == "failed"):
-            if row is not None:
-                shutil.rmtree(out / "cases" / p.id)
+            if row is not None:  # kept until replaced: an interrupted retry leaves it failed
+                failed[p.id] = row
             pending.append(p)
     done_before = len(unique) - len(pending)
     say(f"{study.title}: {plural(len(unique), 'case')}, {done_before} already finished, "
@@ -320,7 +325,7 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
             while queue and len(running) < jobs:
                 p = queue.pop(0)
                 log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks
-                running[_start(ctx, out, p, log, study.id)] = (p, log)
+                running[_start(ctx, out, p, log, study.id, p.id in failed)] = (p, log)
             if tail is None and not queue and len(running) < jobs:
                 tail = _warm_tail()
             _wait_for_one(running)
@@ -331,12 +336,13 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
                 err = log.read().decode(errors="replace").strip()
                 log.close()
                 row = result_of(out, p)
-                if row is None:  # the worker died without a result (crash, out of memory)
-                    code = proc.returncode
+                if row is None or row == failed.get(p.id):  # the worker died without a
+                    code = proc.returncode                  # result (crash, out of memory)
                     what = f"signal {-code}" if code < 0 else f"exit status {code}"
                     last = err.splitlines()[-1] if err else ""
                     row = record_failure(out, p, f"worker process ended with {what}"
-                                         f"{': ' + last if last else ''}", err)
+                                         f"{': ' + last if last else ''}", err,
+                                         replace=p.id in failed)
                 finished += 1
                 failures += row["status"] == "failed"
                 left = len(queue) + len(running)
