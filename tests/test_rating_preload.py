@@ -77,8 +77,8 @@ def test_preload_the_anode_cannot_hold_is_refused(tmp_path):
     confirming) is one line naming rating.preload_W; an absurd one is refused on reading,
     like a beam power; nothing is written and an earlier rating is kept."""
     ok = anodesim.rate(anodesim.from_dict(_case(1.0)), charts=("continuous",))
-    confirmed = ok.continuous["max_continuous_beam_power_confirmed_W"]
-    engine = ok.continuous["max_continuous_beam_power_W"]
+    confirmed = ok.continuous["max_continuous_beam_power_W"]
+    engine = ok.continuous["max_continuous_beam_power_engine_W"]
     with pytest.raises(CaseError, match=r"^rating\.preload_W = .*confirmed by FE.*expected a "
                                         r"pre-load below"):
         anodesim.rate(anodesim.from_dict(_case(confirmed)), charts=("single",))

@@ -26,7 +26,9 @@ def test_unconfirmed_rating_marks_every_power(tmp_path):
     sl = data["max_safe_loading"]
     assert not sl["confirmed"] and sl["tolerance"] == NOT_CONFIRMED
     assert "0.5 %" not in sl["tolerance"] and "every limit holds" not in sl["tolerance"]
-    assert data["continuous"]["confirmed"] is False
+    cont = data["continuous"]
+    assert cont["confirmed"] is False and cont["basis"] == NOT_CONFIRMED
+    assert cont["max_continuous_beam_power_W"] == cont["max_continuous_beam_power_engine_W"]
     assert data["single_load_0.1s_from_cold"]["confirmed"] is False
     # every power in words carries the mark: "<P> W ... (NOT CONFIRMED ...)" per clause
     words = data["rating_in_words"]

@@ -155,19 +155,36 @@ def test_headline_has_the_yield_use_and_the_backscattered_power():
     assert "extra-focal 3.916 W on beam_face/anode_face" in ef and "X-rays leaving 0.0407 W" in ef
 
 
-def test_continuous_rating_on_the_page_puts_the_confirmed_figure_first():
+CONFIRMED_ROWS = [("continuous rating, confirmed by full FE runs (W)", 19.54),
+                  ("binding limit (FE)", "erosion"), ("FE runs", 4),
+                  ("linear-response engine estimate at constant properties, NOT CONFIRMED (W)",
+                   27.59), ("binding limit (engine)", "coolant_side")]
+UNCONFIRMED_ROWS = [("continuous rating: the engine's estimate, NOT CONFIRMED by FE runs (W)",
+                     27.59), ("binding limit (engine)", "coolant_side"), ("basis", "not FE")]
+
+
+@pytest.mark.parametrize("continuous, rows", [
+    ({"max_continuous_beam_power_W": 19.54, "binding": "erosion", "confirmed": True,
+      "fe_runs": 4, "max_continuous_beam_power_engine_W": 27.59,
+      "binding_engine": "coolant_side"}, CONFIRMED_ROWS),
+    # rating.json of earlier versions: the rating's key held the engine's estimate
+    ({"max_continuous_beam_power_confirmed_W": 19.54, "binding_confirmed": "erosion",
+      "fe_runs": 4, "max_continuous_beam_power_W": 27.59, "binding": "coolant_side"},
+     CONFIRMED_ROWS),
+    ({"max_continuous_beam_power_W": 27.59, "binding": "coolant_side", "confirmed": False,
+      "basis": "not FE", "max_continuous_beam_power_engine_W": 27.59,
+      "binding_engine": "coolant_side"}, UNCONFIRMED_ROWS),
+    ({"max_continuous_beam_power_W": 27.59, "binding": "coolant_side", "confirmed": False,
+      "basis": "not FE"}, UNCONFIRMED_ROWS),
+])
+def test_continuous_rating_on_the_page_puts_the_confirmed_figure_first(continuous, rows):
     """The report's continuous table: the FE-confirmed rating first, the engine's figure
     labelled as the constant-property estimate (was: raw keys, the engine's 27.59 W above
-    the confirmed 19.54 W)."""
+    the confirmed 19.54 W); an unconfirmed rating once, marked; from the rating.json of
+    this version and of earlier ones alike."""
     from anodesim.report import continuous_rows
 
-    rows = continuous_rows({"max_continuous_beam_power_W": 27.59, "binding": "coolant_side",
-                            "max_continuous_beam_power_confirmed_W": 19.54,
-                            "binding_confirmed": "erosion", "fe_runs": 4})
-    assert rows[0] == ("continuous rating, confirmed by full FE runs (W)", 19.54)
-    assert rows[3] == ("linear-response engine estimate at constant properties, NOT "
-                       "CONFIRMED (W)", 27.59)
-    assert not any(k.startswith("max_continuous") for k, _ in rows)
+    assert continuous_rows(continuous) == rows
 
 
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):

@@ -186,9 +186,8 @@ class Rating:
                          f"binds, {'confirmed' if self.max_safe.confirmed else 'NOT CONFIRMED'}),")
         if self.continuous is not None:
             c = self.continuous
-            P = c.get("max_continuous_beam_power_confirmed_W")
-            parts.append(f"continuous {c['max_continuous_beam_power_W']:.4g} W (NOT CONFIRMED),"
-                         if P is None else f"continuous {P:.4g} W,")
+            parts.append(f"continuous {c['max_continuous_beam_power_W']:.4g} W"
+                         + ("," if c["confirmed"] else " (NOT CONFIRMED),"))
         parts.append(f"charts {', '.join(self.charts()) or 'none'}>")
         return " ".join(parts)
 
@@ -394,24 +393,29 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
                 progress, steady: SafeLoading | None = None) -> None:
     """Continuous rating, and the heating and cooling curves at that power (steady: the
     FE-confirmed continuous rating if already computed)."""
-    cont = chart_continuous(engine)
+    chart = chart_continuous(engine)
+    P_heat, b_eng = chart["max_continuous_beam_power_W"], chart["binding"]
+    engine_estimate = {"max_continuous_beam_power_engine_W": P_heat, "binding_engine": b_eng}
     progress(f"  continuous rating (linear-response engine at constant properties"
              f"{'' if confirm else ', NOT CONFIRMED by FE runs'}): "
-             f"{cont['max_continuous_beam_power_W']:.4g} W beam power ({cont['binding']} binds)")
-    P_heat, basis = cont["max_continuous_beam_power_W"], "engine estimate, not FE-confirmed"
+             f"{P_heat:.4g} W beam power ({b_eng} binds)")
+    # The rating under the same keys confirmed or not (as max_safe_loading and the life
+    # rows), the engine's estimate beside it under its own: a script reading the rating's
+    # key never gets the constant-property estimate unmarked (27.6 W against 19.5 W on
+    # the reflection insert).
+    cont = {"max_continuous_beam_power_W": P_heat, "binding": b_eng, "confirmed": False,
+            "basis": NOT_CONFIRMED, **engine_estimate}
+    basis = "engine estimate, not FE-confirmed"
     if confirm:
         sl = rating.max_safe if steady is None else steady
         if case.loading.kind != "steady" and steady is None:  # else it is this one
             sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
                                   sim=sim)
-        # the confirmed figure first, the engine's constant-property estimate after it
-        cont = {"max_continuous_beam_power_confirmed_W": sl.power_W,
-                "binding_confirmed": sl.binding, "fe_runs": sl.fe_runs, **cont}
+        cont = {"max_continuous_beam_power_W": sl.power_W, "binding": sl.binding,
+                "confirmed": True, "fe_runs": sl.fe_runs, **engine_estimate}
         progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
-                 f"({sl.binding} binds; engine {cont['max_continuous_beam_power_W']:.4g} W)")
+                 f"({sl.binding} binds; engine {P_heat:.4g} W)")
         P_heat, basis = sl.power_W, "the continuous rating, confirmed by FE"
-    else:
-        cont.update({"confirmed": False, "basis": NOT_CONFIRMED})
     rating.continuous = cont
     # The curves at the rated power: the engine's own estimate can lie far above it (the
     # reflection insert: 27.6 W bound by the coolant wall at constant k, against 19.5 W
@@ -490,10 +494,8 @@ def in_words(case: Case, rating: Rating) -> str | None:
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
     if c is not None and (sl is None or case.loading.kind != "steady"):
-        P = c.get("max_continuous_beam_power_confirmed_W")
         parts.append(_watts(c["max_continuous_beam_power_W"], b, "continuous")
-                     + " (NOT CONFIRMED by full FE runs)" if P is None else
-                     _watts(P, b, "continuous"))
+                     + ("" if c["confirmed"] else " (NOT CONFIRMED by full FE runs)"))
     others = [row for row in rating.life or [] if row["life_h"] != life_h]
     if others:
         parts.append("for other lives: " + ", ".join(
@@ -705,12 +707,14 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
              "temperature's properties (a first estimate when they depend on T)",
              "columns with 'confirmed': full finite-element runs, secant-corrected"]
     if name == "continuous":
-        engine = ("max_continuous_beam_power_W (binding): the linear-response engine's "
-                  "estimate at constant properties (the initial temperature's), NOT CONFIRMED")
-        notes.insert(1, "max_continuous_beam_power_confirmed_W (binding_confirmed, fe_runs): "
-                        "the continuous rating, confirmed by full FE runs; " + engine
-                     if "max_continuous_beam_power_confirmed_W" in header else
-                     engine + " (rated with --no-confirm: no FE run confirms it)")
+        engine = ("max_continuous_beam_power_engine_W (binding_engine): the linear-response "
+                  "engine's estimate at constant properties (the initial temperature's), NOT "
+                  "CONFIRMED")
+        notes.insert(1, "max_continuous_beam_power_W (binding, fe_runs): the continuous "
+                        "rating, confirmed by full FE runs; " + engine
+                     if rows[0]["confirmed"] else
+                     "max_continuous_beam_power_W (binding): the engine's estimate, NOT "
+                     "CONFIRMED (rated with --no-confirm: no FE run confirms it); " + engine)
     if "engine_preloaded" in header:
         notes[1] = ("columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
                     "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "

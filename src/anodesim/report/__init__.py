@@ -407,24 +407,43 @@ def _rating(folder: Path, case_text: str | None) -> dict:
 
 #: The continuous rating's entries on the page, in this order: (key, label).
 CONTINUOUS = (
-    ("max_continuous_beam_power_confirmed_W", "continuous rating, confirmed by full FE runs (W)"),
-    ("binding_confirmed", "binding limit (FE)"),
+    ("max_continuous_beam_power_W", "continuous rating, confirmed by full FE runs (W)"),
+    ("binding", "binding limit (FE)"),
     ("fe_runs", "FE runs"),
-    ("max_continuous_beam_power_W", "linear-response engine estimate at constant properties, "
-                                    "NOT CONFIRMED (W)"),
-    ("binding", "binding limit (engine)"),
+    ("max_continuous_beam_power_engine_W", "linear-response engine estimate at constant "
+                                           "properties, NOT CONFIRMED (W)"),
+    ("binding_engine", "binding limit (engine)"),
     ("basis", "basis"),
 )
+
+#: The keys of a rating.json written before 2026-12-05, when the rating's own key held the
+#: engine's estimate and the confirmed figure had a key of its own: old → current.
+_OLD_CONTINUOUS = {"max_continuous_beam_power_W": "max_continuous_beam_power_engine_W",
+                   "binding": "binding_engine",
+                   "max_continuous_beam_power_confirmed_W": "max_continuous_beam_power_W",
+                   "binding_confirmed": "binding"}
 
 
 def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
     """(label, value) of rating.json's continuous rating: the confirmed figure first, the
-    engine's constant-property estimate labelled as such; other entries under their keys."""
+    engine's constant-property estimate labelled as such, an unconfirmed rating labelled
+    as not confirmed; other entries under their keys. Reads the keys of earlier versions."""
     if not c:
         return []
+    if "max_continuous_beam_power_engine_W" not in c:  # written before 2026-12-05
+        c = {_OLD_CONTINUOUS.get(k, k): v for k, v in c.items()}
+        if c.get("confirmed") is False:  # its only figure was the engine's
+            c["max_continuous_beam_power_W"] = c["max_continuous_beam_power_engine_W"]
+            c["binding"] = c["binding_engine"]
     labels = dict(CONTINUOUS)
+    hidden = {"confirmed"}
+    if c.get("confirmed") is False:  # the rating is the engine's estimate: shown once
+        labels.update({"max_continuous_beam_power_W": "continuous rating: the engine's "
+                                                      "estimate, NOT CONFIRMED by FE runs (W)",
+                       "binding": "binding limit (engine)"})
+        hidden |= {"max_continuous_beam_power_engine_W", "binding_engine"}
     keys = [k for k, _ in CONTINUOUS if k in c] + [k for k in c if k not in labels]
-    return [(labels.get(k, k), c[k]) for k in keys if k != "confirmed"]
+    return [(labels.get(k, k), c[k]) for k in keys if k not in hidden]
 
 
 def _tolerance(sl: dict) -> str:

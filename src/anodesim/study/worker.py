@@ -113,7 +113,7 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
             row["binding_limit"] = sl.binding
         if "continuous" in study.rate:
             c = res.continuous
-            row["max_continuous_beam_power_W"] = c["max_continuous_beam_power_confirmed_W"]
-            row["binding_continuous"] = c["binding_confirmed"]
-            row["max_continuous_beam_power_engine_W"] = c["max_continuous_beam_power_W"]
+            row["max_continuous_beam_power_W"] = c["max_continuous_beam_power_W"]
+            row["binding_continuous"] = c["binding"]
+            row["max_continuous_beam_power_engine_W"] = c["max_continuous_beam_power_engine_W"]
     return row
