@@ -673,8 +673,8 @@ class ThermoElasticProblem:
         the cells near the joint are well below radius_m (order 0.6 in the mesh size on the
         shipped insert, whose largest ball sits at the insert's buried rim: with 0.1 mm
         cells there 7-8 % low, with the default refinement of the joint's corners to
-        radius_m / 8 (limits.JOINT_CORNER_M) within 1 %: studies/convergence_mechanics.py,
-        README "accuracy of the defaults").
+        radius_m / 8 (limits.JOINT_CORNER_M) within 1.5 %, low:
+        studies/convergence_mechanics.py, README "accuracy of the defaults").
 
         Args:
             region: the region (its material needs ``yield_strength``).
