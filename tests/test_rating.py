@@ -677,3 +677,56 @@ def test_reversing_drift_of_a_finite_train_against_a_full_run():
     lim = {r["limit"]: r for r in res.summary_dict()["results"]["limits"]}["drift"]
     assert lim["worst_um"] == pytest.approx(10.0 * eng.p_dep * abs(worst), rel=0.005)
     assert lim["time_s"] < 0.05
+
+
+def test_the_continuous_rating_says_where_the_warm_tube_is(tmp_path):
+    """A case with mounts: its continuous rating gives the focal-spot drift and the heat
+    sink's yield use in steady state at that power (what a tube run at its rating reaches
+    once warm, neither limited by default), in rating.json, the CSV and the words.
+
+    Checked (shipped reflection insert, constant properties) against (a) a steady run of
+    the case at the rated power (1e-9: it is that run) and (b) the rod's growth from the
+    1-D estimate of a rod cooled at its end only, all the heat Q through it:
+    ΔT(z) = Q/(hA) + Q (L − z)/(kA), so u_z = α [Q L/(hA) + Q L²/(2kA)], within 5 %
+    (neglected: the W insert's smaller α over its 1 mm, about −3 %, and the hot zone
+    under the spot, whose radial constraint lifts the axis further, the other way; found
+    +3.0 % at the rated 27.5 W)."""
+    import dataclasses as dc
+    import tomllib
+    from pathlib import Path
+
+    from anodesim.case import Loading
+    from anodesim.materials import get
+
+    studies = Path(__file__).parents[1] / "studies"
+    data = tomllib.loads((studies / "reflection_insert.toml").read_text())
+    data["materials"]["properties"] = "constant"
+    case = anodesim.from_dict(data, studies)
+    r = anodesim.rate(case, tmp_path / "r", charts=("continuous",))
+    cont = r.continuous
+    P, at = cont["max_continuous_beam_power_W"], cont["steady_state_at_rating"]
+    assert cont["confirmed"] and at["beam_power_W"] == P
+    steady = run(dc.replace(case, loading=Loading("steady", ()),
+                            beam=dc.replace(case.beam, power_W=P)))
+    m = steady.summary_dict()["mechanics"]
+    for k in ("drift_across_view_um", "image_drift_px", "u_spot_z_um",
+              "yield_use_heat_sink_rel", "magnification_change_rel"):
+        assert at[k] == pytest.approx(m[k]["final"], rel=1e-9), k
+    beam = steady.summary_dict()["beam"]
+    Q = beam["deposited_power_W"] + beam["extra_focal_power_W"]
+    Cu, T0 = get("Cu"), case.initial_temperature_K
+    k, alpha = float(Cu.k(T0)), float(Cu.alpha(T0))
+    h, A, L = 5000.0, np.pi * 5e-3 ** 2, 20e-3
+    rod = alpha * (Q * L / (h * A) + Q * L ** 2 / (2 * k * A))
+    assert at["u_spot_z_um"] * 1e-6 == pytest.approx(rod, rel=0.05)
+    words = r.in_words
+    assert f"in steady state there the spot drifts {at['drift_across_view_um']:.3g} µm " \
+        f"across the view ({at['image_drift_px']:.3g} px)" in words, words
+    assert f"the heat sink at {at['yield_use_heat_sink_rel']:.2g}× its yield strength" in words
+    header = next(line for line in (tmp_path / "r" / "rating_continuous.csv").read_text()
+                  .splitlines() if not line.startswith("#")).split(",")
+    assert "steady_state_at_rating.drift_across_view_um" in header
+    # without mounts there is nothing to say
+    bare = anodesim.rate(reflection(materials={"properties": "constant"}),
+                         charts=("continuous",))
+    assert "steady_state_at_rating" not in bare.continuous

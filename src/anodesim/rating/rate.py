@@ -416,6 +416,9 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
         progress(f"  continuous rating confirmed by FE: {sl.power_W:.4g} W "
                  f"({sl.binding} binds; engine {P_heat:.4g} W)")
         P_heat, basis = sl.power_W, "the continuous rating, confirmed by FE"
+        if case.mechanics is not None:
+            cont["steady_state_at_rating"] = at = steady_mechanics(case, sl.power_W)
+            progress(f"  steady state at the continuous rating: {_mechanics_words(at)}")
     rating.continuous = cont
     # The curves at the rated power: the engine's own estimate can lie far above it (the
     # reflection insert: 27.6 W bound by the coolant wall at constant k, against 19.5 W
@@ -429,6 +432,48 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
 
 #: Required lives of the life chart (operating hours): 100 h to 20 000 h (issue 13).
 LIVES_H = (100.0, 300.0, 1000.0, 3000.0, 10_000.0, 20_000.0)
+
+
+def steady_mechanics(case: Case, beam_W: float) -> dict:
+    """The drift and the yield use in steady state at a beam power: one steady FE run of the
+    case with its mechanics (the rating's own runs drop them unless a limit watches them).
+
+    What a tube run at its continuous rating reaches once warm: the focal-spot drift a
+    drift specification must cover and the heat sink's yield use, neither of which the
+    rating limits by default.
+
+    Args:
+        case: the case (with [mounts]).
+        beam_W: beam power (W).
+
+    Returns:
+        beam_power_W, and the final value of every drift, spot and yield-use figure of the
+        run's mechanics (summary.json's "mechanics" columns: µm, px, relative).
+    """
+    from ..simulation import Simulation
+    from .engine import rating_copy
+
+    steady = rating_copy(case, True, loading=Loading("steady", ()),
+                         output=dc.replace(case.output, fields=False, figures=False))
+    m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
+    return {"beam_power_W": beam_W,
+            "method": "one steady FE run with the case's mechanics at this beam power",
+            **{k: v["final"] for k, v in m.items() if isinstance(v, dict) and "final" in v}}
+
+
+def _mechanics_words(at: dict) -> str:
+    """The steady drift and yield use at a power, in words: "the spot drifts 17.7 µm across
+    the view (4.26 px), the heat sink at 4.4× its yield strength near the joint"."""
+    parts = []
+    if "drift_across_view_um" in at:
+        px = at.get("image_drift_px")
+        parts.append(f"the spot drifts {at['drift_across_view_um']:.3g} µm across the view"
+                     + (f" ({px:.3g} px)" if px is not None else ""))
+    for k, v in at.items():
+        if k.startswith("yield_use_") and k.endswith("_rel"):
+            region = k[len("yield_use_"):-len("_rel")].replace("_", " ")
+            parts.append(f"the {region} at {v:.2g}× its yield strength near the joint")
+    return ", ".join(parts) or "no drift or yield figure"
 
 
 def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
@@ -493,9 +538,13 @@ def in_words(case: Case, rating: Rating) -> str | None:
                      + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}"
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
+    at = (c or {}).get("steady_state_at_rating")
+    warm = f" (in steady state there {_mechanics_words(at)})" if at else ""
     if c is not None and (sl is None or case.loading.kind != "steady"):
         parts.append(_watts(c["max_continuous_beam_power_W"], b, "continuous")
-                     + ("" if c["confirmed"] else " (NOT CONFIRMED by full FE runs)"))
+                     + ("" if c["confirmed"] else " (NOT CONFIRMED by full FE runs)") + warm)
+    elif parts:  # a steady case: its maximum safe loading is the continuous rating
+        parts[-1] += warm
     others = [row for row in rating.life or [] if row["life_h"] != life_h]
     if others:
         parts.append("for other lives: " + ", ".join(
@@ -687,12 +736,21 @@ def write(rating: Rating, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     for name in rating.charts():
-        rows = [rating.continuous] if name == "continuous" else getattr(rating, name)
+        rows = [_flat(rating.continuous)] if name == "continuous" else getattr(rating, name)
         _write_chart(out, name, rows)
         if name in _FIGURES:
             ax = rating.plot(name)
             output._save(ax.figure, out / f"rating_{name}.png")
     output.write_json(out / "rating.json", rating.to_dict())
+
+
+def _flat(row: dict) -> dict:
+    """A row with its tables spread into columns ("steady_state_at_rating": {"a": 1} →
+    "steady_state_at_rating.a": 1), for a CSV."""
+    out = {}
+    for k, v in row.items():
+        out.update({f"{k}.{kk}": vv for kk, vv in v.items()} if isinstance(v, dict) else {k: v})
+    return out
 
 
 def _write_chart(out: Path, name: str, rows: list[dict]) -> None:

@@ -442,8 +442,14 @@ def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
                                                       "estimate, NOT CONFIRMED by FE runs (W)",
                        "binding": "binding limit (engine)"})
         hidden |= {"max_continuous_beam_power_engine_W", "binding_engine"}
+    at = c.get("steady_state_at_rating")
+    hidden.add("steady_state_at_rating")
     keys = [k for k, _ in CONTINUOUS if k in c] + [k for k in c if k not in labels]
-    return [(labels.get(k, k), c[k]) for k in keys if k not in hidden]
+    rows = [(labels.get(k, k), c[k]) for k in keys if k not in hidden]
+    if isinstance(at, dict):  # one steady FE run with mechanics at the rating
+        rows += [(f"in steady state at the rating: {k}", v) for k, v in at.items()
+                 if k not in ("beam_power_W", "method")]
+    return rows
 
 
 def _tolerance(sl: dict) -> str:
