@@ -187,6 +187,23 @@ def test_continuous_rating_on_the_page_puts_the_confirmed_figure_first(continuou
     assert continuous_rows(continuous) == rows
 
 
+def test_the_steady_state_at_the_rating_is_on_the_page():
+    """The drift and yield use at the continuous rating, labelled, after the rating."""
+    from anodesim.report import continuous_rows
+
+    rows = continuous_rows({"max_continuous_beam_power_W": 19.54, "binding": "erosion",
+                            "confirmed": True, "max_continuous_beam_power_engine_W": 27.59,
+                            "binding_engine": "coolant_side", "steady_state_at_rating": {
+                                "beam_power_W": 19.54, "method": "one steady FE run",
+                                "u_spot_z_um": 18.9, "drift_across_view_um": 17.7,
+                                "image_drift_px": 4.26, "yield_use_heat_sink_rel": 4.36}})
+    assert rows[-3:] == [
+        ("in steady state at the rating: focal-spot drift across the view (µm)", 17.7),
+        ("in steady state at the rating: image drift (detector px)", 4.26),
+        ("in steady state at the rating: yield_use_heat_sink_rel", 4.36)]
+    assert rows[:2] == CONFIRMED_ROWS[:2]
+
+
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

@@ -447,9 +447,16 @@ def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
     keys = [k for k, _ in CONTINUOUS if k in c] + [k for k in c if k not in labels]
     rows = [(labels.get(k, k), c[k]) for k in keys if k not in hidden]
     if isinstance(at, dict):  # one steady FE run with mechanics at the rating
-        rows += [(f"in steady state at the rating: {k}", v) for k, v in at.items()
-                 if k not in ("beam_power_W", "method")]
+        rows += [(f"in steady state at the rating: {STEADY_AT_RATING.get(k, k)}", v)
+                 for k, v in at.items() if k in STEADY_AT_RATING or k.startswith("yield_use_")]
     return rows
+
+
+#: The figures of the steady run at the continuous rating shown on the page (the rest are
+#: in rating.json): key → label.
+STEADY_AT_RATING = {"drift_across_view_um": "focal-spot drift across the view (µm)",
+                    "image_drift_px": "image drift (detector px)",
+                    "magnification_change_rel": "ΔM/M"}
 
 
 def _tolerance(sl: dict) -> str:
