@@ -55,3 +55,32 @@ def test_report_of_an_older_unconfirmed_rating_claims_no_tolerance(tmp_path):
                          "0.5 % of its allowed rise, from below"}}))
     page = page_text(write_report(tmp_path).read_text())
     assert "every limit holds" not in page and NOT_CONFIRMED in page
+
+
+def test_a_continuous_rating_the_fe_search_did_not_confirm_says_so(tmp_path, monkeypatch):
+    """Full FE runs that end outside the 0.5 % band, or with no run that held every limit:
+    the continuous rating is marked confirmed false, with the search's own tolerance, in
+    rating.json, the CSV, the words, the repr, the heat-content curves and the report (it
+    was marked confirmed whatever the search had found)."""
+    import dataclasses as dc
+    import importlib
+
+    rate_mod = importlib.import_module("anodesim.rating.rate")  # the module, not rate()
+    real = rate_mod.max_safe_loading
+    monkeypatch.setattr(rate_mod, "max_safe_loading",
+                        lambda *a, **k: dc.replace(real(*a, **k), confirmed=False))
+    out = tmp_path / "r"
+    r = anodesim.rating.rate(anodesim.from_dict(reflection(**LEAN)), out,
+                             charts=("continuous",), progress=lambda m: None)
+    data = json.loads((out / "rating.json").read_text())
+    c = data["continuous"]
+    assert c["confirmed"] is False and c["fe_runs"] >= 1
+    assert c["basis"].startswith("NOT CONFIRMED")  # the search's own tolerance (safe.tolerance)
+    assert re.search(r"W continuous \([^)]*\) \(NOT CONFIRMED", data["rating_in_words"])
+    assert "(NOT CONFIRMED)" in repr(r)
+    assert "NOT CONFIRMED" in data["heat_content"]["beam_power_basis"]
+    notes = [x for x in (out / "rating_continuous.csv").read_text().splitlines()
+             if x.startswith("#")]
+    assert any("searched by full FE runs, NOT CONFIRMED" in x for x in notes), notes
+    page = page_text(write_report(out).read_text())
+    assert "continuous rating, searched by full FE runs, NOT CONFIRMED" in page

@@ -176,6 +176,17 @@ UNCONFIRMED_ROWS = [("continuous rating: the engine's estimate, NOT CONFIRMED by
       "binding_engine": "coolant_side"}, UNCONFIRMED_ROWS),
     ({"max_continuous_beam_power_W": 27.59, "binding": "coolant_side", "confirmed": False,
       "basis": "not FE"}, UNCONFIRMED_ROWS),
+    # hand-trimmed files: confirmed by their own flag; no binding at all
+    ({"max_continuous_beam_power_W": 19.54, "binding": "erosion", "confirmed": True,
+      "fe_runs": 4}, CONFIRMED_ROWS[:3]),
+    ({"max_continuous_beam_power_W": 27.59, "confirmed": False}, UNCONFIRMED_ROWS[:1]),
+    # searched by FE runs that did not confirm it within the band
+    ({"max_continuous_beam_power_W": 19.0, "binding": "erosion", "confirmed": False,
+      "fe_runs": 10, "max_continuous_beam_power_engine_W": 27.59,
+      "binding_engine": "coolant_side", "basis": "NOT CONFIRMED: x"},
+     [("continuous rating, searched by full FE runs, NOT CONFIRMED (W)", 19.0),
+      ("binding limit (FE)", "erosion"), ("FE runs", 10), CONFIRMED_ROWS[3], CONFIRMED_ROWS[4],
+      ("basis", "NOT CONFIRMED: x")]),
 ])
 def test_continuous_rating_on_the_page_puts_the_confirmed_figure_first(continuous, rows):
     """The report's continuous table: the FE-confirmed rating first, the engine's figure

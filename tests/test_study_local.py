@@ -352,6 +352,25 @@ def test_retry_failed_runs_the_failed_case_again_and_replaces_it(tmp_path, capsy
                                                             rel=1e-9)
 
 
+def test_a_retry_refused_by_its_folder_keeps_the_failure(tmp_path, capsys):
+    """A retried worker refused before it runs (exit 2: the folder holds another definition,
+    here through the Python API, which does not open the folder) leaves the case's own
+    failure and its error.txt as they were (it was replaced by "worker process ended with
+    exit status 2")."""
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0])
+    grown = power_file(tmp_path, "grown.toml", [1.0, 2.0, 3.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    point = study_mod.load(out).points[1]
+    reason = "SolverError: the real reason"
+    row = _fail(out, point.id, reason)
+    (out / "cases" / point.id / "error.txt").write_text("the real traceback\n")
+    study_mod.run_local(study_mod.load(grown), out, 1, retry_failed=True)
+    assert study_mod.result_of(out, point) == row
+    assert (out / "cases" / point.id / "error.txt").read_text() == "the real traceback\n"
+    assert f"case 1 {point.id}: not run again (" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_an_interrupted_retry_keeps_the_failed_record(tmp_path):
     """Ctrl-C while a failed case is retried: the case stays failed, with its error (the

@@ -102,8 +102,8 @@ YIELD_RADIUS_M = 0.1e-3
 #: Element size (m) at the corners of the heat sink's joints on axisymmetric meshes, where
 #: the yield use is computed: an eighth of YIELD_RADIUS_M. The largest averaged stress sits
 #: at a bi-material corner (the insert's buried rim on the shipped example), and without
-#: this the cells there were about 0.1 mm, as large as the ball, and the yield use 7-8 % low;
-#: with it within 1.5 % of refined meshes (low), for 18 % more cells
+#: this the cells there were about 0.1 mm, as large as the ball, and the yield use 8-9 % low;
+#: with it within 1.4 % of refined meshes (low), for 18 % more cells
 #: (studies/convergence_mechanics.py, README "Mechanical figures"; mesh.joint_corner_um sets
 #: another size, 0 none).
 JOINT_CORNER_M = YIELD_RADIUS_M / 8

@@ -672,8 +672,8 @@ class ThermoElasticProblem:
         strength at the ball's mean temperature; the largest such ratio. It converges once
         the cells near the joint are well below radius_m (order 0.6 in the mesh size on the
         shipped insert, whose largest ball sits at the insert's buried rim: with 0.1 mm
-        cells there 7-8 % low, with the default refinement of the joint's corners to
-        radius_m / 8 (limits.JOINT_CORNER_M) within 1.5 %, low:
+        cells there 8-9 % low, with the default refinement of the joint's corners to
+        radius_m / 8 (limits.JOINT_CORNER_M) within 1.4 %, low:
         studies/convergence_mechanics.py, README "accuracy of the defaults").
 
         Args:

@@ -416,12 +416,21 @@ CONTINUOUS = (
     ("basis", "basis"),
 )
 
-#: The keys of a rating.json written before 2026-12-05, when the rating's own key held the
-#: engine's estimate and the confirmed figure had a key of its own: old → current.
+#: The keys of a rating.json of earlier versions, whose rating key held the engine's
+#: estimate, the confirmed figure having a key of its own: old → current.
 _OLD_CONTINUOUS = {"max_continuous_beam_power_W": "max_continuous_beam_power_engine_W",
                    "binding": "binding_engine",
                    "max_continuous_beam_power_confirmed_W": "max_continuous_beam_power_W",
                    "binding_confirmed": "binding"}
+
+
+def _old_continuous(c: dict) -> bool:
+    """Whether a continuous table has the keys of earlier versions (_OLD_CONTINUOUS)."""
+    if "max_continuous_beam_power_confirmed_W" in c or "binding_confirmed" in c:
+        return True
+    if "max_continuous_beam_power_engine_W" in c or c.get("confirmed") is True:
+        return False
+    return "confirmed" not in c or "binding_engine" not in c
 
 
 def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
@@ -430,14 +439,19 @@ def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
     as not confirmed; other entries under their keys. Reads the keys of earlier versions."""
     if not c:
         return []
-    if "max_continuous_beam_power_engine_W" not in c:  # written before 2026-12-05
+    if _old_continuous(c):
         c = {_OLD_CONTINUOUS.get(k, k): v for k, v in c.items()}
         if c.get("confirmed") is False:  # its only figure was the engine's
-            c["max_continuous_beam_power_W"] = c["max_continuous_beam_power_engine_W"]
-            c["binding"] = c["binding_engine"]
+            for key, old in (("max_continuous_beam_power_W", "max_continuous_beam_power_engine_W"),
+                             ("binding", "binding_engine")):
+                if old in c:
+                    c[key] = c[old]
     labels = dict(CONTINUOUS)
     hidden = {"confirmed"}
-    if c.get("confirmed") is False:  # the rating is the engine's estimate: shown once
+    if c.get("confirmed") is False and c.get("fe_runs"):  # searched, not confirmed
+        labels["max_continuous_beam_power_W"] = ("continuous rating, searched by full FE runs, "
+                                                 "NOT CONFIRMED (W)")
+    elif c.get("confirmed") is False:  # the rating is the engine's estimate: shown once
         labels.update({"max_continuous_beam_power_W": "continuous rating: the engine's "
                                                       "estimate, NOT CONFIRMED by FE runs (W)",
                        "binding": "binding limit (engine)"})

@@ -336,10 +336,14 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
                 err = log.read().decode(errors="replace").strip()
                 log.close()
                 row = result_of(out, p)
-                if row is None or row == failed.get(p.id):  # the worker died without a
-                    code = proc.returncode                  # result (crash, out of memory)
-                    what = f"signal {-code}" if code < 0 else f"exit status {code}"
-                    last = err.splitlines()[-1] if err else ""
+                code = proc.returncode
+                last = err.splitlines()[-1] if err else ""
+                if row is not None and row == failed.get(p.id) and code == 2:
+                    # refused before it ran (the folder holds another definition now):
+                    # the case's own failure stands
+                    say(f"case {p.index} {p.id}: not run again ({last}); its failure stands")
+                elif row is None or row == failed.get(p.id):  # the worker died without a
+                    what = f"signal {-code}" if code < 0 else f"exit status {code}"  # result
                     row = record_failure(out, p, f"worker process ended with {what}"
                                          f"{': ' + last if last else ''}", err,
                                          replace=p.id in failed)
