@@ -291,3 +291,37 @@ def test_a_file_meshio_cannot_read_is_one_line(tmp_path, capsys, name):
     err = captured.err.strip()
     assert len(err.splitlines()) == 1 and "meshio cannot read it (Couldn't read file " in err \
         and name in err, err
+
+
+def test_regions_that_share_no_node_are_one_line(tmp_path, capsys):
+    """The block anode's W tile meshed with its own copies of the interface nodes (as
+    separate Abaqus parts, or a tie constraint, leave it): the tile and the block exchange
+    no heat, so a transient run heated the tile as if insulated (a 0.5 s run of a rod of
+    this kind: 2228 °C instead of 192 °C) and a steady one failed inside PETSc. Now one
+    line naming the parts and the coincident nodes, exit 2, nothing written."""
+    import meshio
+    import numpy as np
+
+    path, inp = _export(tmp_path, "inp")
+    m = meshio.read(path)
+    tet = next(i for i, b in enumerate(m.cells) if b.type == "tetra")
+    tile = m.cells[tet].data[m.cell_sets["target"][tet]]
+    own = np.unique(tile)  # the tile's nodes, written again for its cells
+    copy = np.arange(len(m.points))
+    copy[own] = len(m.points) + np.arange(len(own))
+    cells = [(b.type, b.data.copy()) for b in m.cells]
+    cells[tet][1][m.cell_sets["target"][tet]] = copy[tile]
+    tri = next(i for i, b in enumerate(m.cells) if b.type == "triangle")
+    beam = m.cell_sets["beam_face"][tri]
+    cells[tri][1][beam] = copy[cells[tri][1][beam]]
+    split = tmp_path / "split.inp"
+    meshio.write(split, meshio.Mesh(np.vstack([m.points, m.points[own]]), cells,
+                                    cell_sets=m.cell_sets))
+    n_interface = len(np.intersect1d(own, np.unique(
+        m.cells[tet].data[m.cell_sets["heat_sink"][tet]])))
+    for loading in ({"kind": "steady"}, {"kind": "continuous", "duration_s": 0.5}):
+        assert_run_rejected(tmp_path, capsys,
+                            _example(geometry={**inp, "file": str(split)}, loading=loading),
+                            f"the mesh falls into 2 parts that share no node (part 1: "
+                            f"heat_sink; part 2: target; {n_interface} nodes of one part "
+                            "coincide with nodes of another")

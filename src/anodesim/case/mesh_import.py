@@ -15,6 +15,10 @@ Where the names come from, in this order:
   Exodus node sets) for faces: a boundary triangle is in a node-set face when all three of
   its nodes are.
 
+The regions must share their nodes where they touch: a mesh that falls into parts sharing
+no node (a region with its own copies of the interface nodes) is refused, as no heat would
+cross between them.
+
 Second-order tetrahedra and triangles keep their corner nodes (straight-sided cells: a curved
 boundary moves by at most its sagitta within one element). Hexahedra, wedges and pyramids
 are refused: splitting them into tetrahedra that match across shared quadrilateral faces is
@@ -256,8 +260,44 @@ def _assemble(points, blocks: _Blocks, sets: dict, where: str, mapped: bool) -> 
     used, inverse = np.unique(tets, return_inverse=True)
     remap = np.full(max(int(tets.max()), int(facets.max(initial=0))) + 1, -1, np.int64)
     remap[used] = np.arange(len(used))
-    return ImportedMesh(points[used], inverse.reshape(tets.shape), cell_tag,
-                        remap[facets], values, groups, dims)
+    out = ImportedMesh(points[used], inverse.reshape(tets.shape), cell_tag,
+                       remap[facets], values, groups, dims)
+    _check_connected(out, where)
+    return out
+
+
+def _check_connected(um: ImportedMesh, where: str) -> None:
+    """One body: the tetrahedra joined through shared nodes. Parts that share no node (a
+    region meshed with its own copies of the interface nodes, as separate Abaqus parts or
+    a tie constraint leave it, or a body apart from the rest) exchange no heat: a steady
+    run would be singular, a transient one would heat the target as if insulated."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    t = um.tets
+    n = len(um.points)
+    graph = coo_matrix((np.ones(3 * len(t)), (np.repeat(t[:, 0], 3), t[:, 1:].ravel())),
+                       shape=(n, n))
+    parts, label = connected_components(graph, directed=False)
+    if parts == 1:
+        return
+    from scipy.spatial import cKDTree
+
+    part_of_cell = label[t[:, 0]]
+    names = {tag: name for name, tag in um.groups.items() if um.dims[name] == 3}
+    content = [", ".join(sorted(names[int(g)]
+                                for g in np.unique(um.cell_tag[part_of_cell == i])))
+               for i in range(parts)]
+    # nodes closer than round-off of the mesh's size: one node written twice
+    pairs = cKDTree(um.points).query_pairs(1e-9 * um.diagonal, output_type="ndarray")
+    shared = int(np.count_nonzero(label[pairs[:, 0]] != label[pairs[:, 1]]))
+    listed = "; ".join(f"part {i + 1}: {c}" for i, c in enumerate(content[:3]))
+    more = f"; and {parts - 3} more" if parts > 3 else ""
+    also = (f"; {shared} nodes of one part coincide with nodes of another: merge them"
+            if shared else "")
+    raise MeshImportError(f"{where}: the mesh falls into {parts} parts that share no node "
+                          f"({listed}{more}{also}); expected one body whose regions share "
+                          "their nodes where they touch (heat does not cross between parts)")
 
 
 def _faces(tets, tris, sets, groups, dims, where, hint):
