@@ -137,3 +137,44 @@ def test_a_step_part_is_hashed_once_per_version_of_its_file(tmp_path, monkeypatc
     os.utime(step, ns=(kept, kept))
     assert resolve.mesh_description(case)["step_sha256"] == \
         hashlib.sha256(step.read_bytes()).hexdigest() != second
+
+
+def _two_bodies(path: Path, disc_z0_mm: float) -> None:
+    """A STEP file of the example's Cu rod (radius 3 mm, z = 0 to 5 mm) and a W disc
+    (radius 1 mm, 0.5 mm thick) from z = disc_z0_mm, written as CAD exports two bodies:
+    neither cut from the other."""
+    import gmsh
+
+    gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add("two_bodies")
+    gmsh.model.occ.addCylinder(0, 0, 0, 0, 0, 5.0, 3.0)
+    gmsh.model.occ.addCylinder(0, 0, disc_z0_mm, 0, 0, 0.5, 1.0)
+    gmsh.model.occ.synchronize()
+    gmsh.write(str(path))
+    gmsh.finalize()
+
+
+@pytest.mark.parametrize("disc_z0_mm,message", [
+    (4.5, "overlap; expected solids that touch without overlapping"),
+    (5.1, "the solids fall into 2 bodies that do not touch"),
+])
+def test_solids_that_overlap_or_do_not_touch_are_one_line(tmp_path, capsys, disc_z0_mm,
+                                                           message):
+    """A disc overlapping the rod (not cut from it) became, with regions by name, whichever
+    body gmsh named their common piece last, in the order of the STEP file (by box, the
+    piece was in both boxes: "also in the region"); a disc 0.1 mm above the rod exchanged
+    no heat with it (steady: an internal PETSc error; transient: an insulated target). Now
+    one line each, exit 2, nothing written."""
+    step = tmp_path / "two_bodies.step"
+    _two_bodies(step, disc_z0_mm)
+    top = disc_z0_mm + 0.5
+    data = _example()
+    data["geometry"].update(
+        file=str(step), impact_point_mm=[0.0, 0.0, top],
+        regions={"target": {"box_mm": [-1.0, -1.0, disc_z0_mm, 1.0, 1.0, top]},
+                 "heat_sink": {"box_mm": [-3.0, -3.0, 0.0, 3.0, 3.0, 5.0]}},
+        faces={"beam_face": {"box_mm": [-1.0, -1.0, top, 1.0, 1.0, top]},
+               "cooled_end": {"box_mm": [-3.0, -3.0, 0.0, 3.0, 3.0, 0.0]}})
+    assert_run_rejected(tmp_path, capsys, data, f"geometry.file = {str(step)!r}: ")
+    assert_run_rejected(tmp_path, capsys, data, message)

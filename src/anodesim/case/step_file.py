@@ -50,11 +50,50 @@ def open_step(path: str):
     if len(vols) > 1:  # shared faces between touching bodies: conformal mesh
         _, pieces = gmsh.model.occ.fragment(vols, [])
         gmsh.model.occ.synchronize()
+        owner: dict[int, str] = {}
         for (_, old), new in zip(vols, pieces):
             for d, t in new:
+                if d == 3 and t in owner:  # a piece of two solids: they overlap
+                    gmsh.finalize()
+                    pair = " and ".join(repr(n.split("/")[-1] or "(unnamed)")
+                                        for n in (owner[t], names[old]))
+                    raise CadError(f"geometry.file = {str(path)!r}: the solids {pair} overlap; "
+                                   "expected solids that touch without overlapping (cut the "
+                                   "one from the other in CAD: the overlap has no material)")
                 if d == 3:
+                    owner[t] = names[old]
                     gmsh.model.setEntityName(3, t, names[old])
+        _check_touching(gmsh, path)
     return gmsh
+
+
+def _check_touching(gmsh, path) -> None:
+    """The fragmented solids form one body: each joined to the rest through shared faces
+    (solids apart exchange no heat: a steady run would be singular, a transient one would
+    heat the target as if insulated)."""
+    solids = [t for _, t in gmsh.model.getEntities(3)]
+    part = {t: t for t in solids}
+
+    def root(t):
+        while part[t] != t:
+            t = part[t]
+        return t
+
+    by_face: dict[int, int] = {}
+    for t in solids:
+        for f in gmsh.model.getAdjacencies(3, t)[1]:
+            if f in by_face:
+                part[root(t)] = root(by_face[f])
+            by_face[f] = t
+    bodies: dict[int, list[str]] = {}
+    for t in solids:
+        bodies.setdefault(root(t), []).append(name_of(gmsh, 3, t) or "(unnamed)")
+    if len(bodies) > 1:
+        gmsh.finalize()
+        listed = "; ".join(", ".join(sorted(set(b))) for b in bodies.values())
+        raise CadError(f"geometry.file = {str(path)!r}: the solids fall into {len(bodies)} "
+                       f"bodies that do not touch ({listed}); expected solids that touch, "
+                       "sharing faces (no heat crosses a gap)")
 
 
 def _label(gmsh, tag: int) -> str:
