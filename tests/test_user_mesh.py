@@ -325,3 +325,41 @@ def test_regions_that_share_no_node_are_one_line(tmp_path, capsys):
                             f"the mesh falls into 2 parts that share no node (part 1: "
                             f"heat_sink; part 2: target; {n_interface} nodes of one part "
                             "coincide with nodes of another")
+
+
+def test_a_face_inside_the_mesh_is_one_line_where_the_case_uses_it(tmp_path, capsys):
+    """The block anode as .vtu with the tile-block interface as a further face (tag 7). Not
+    used, it is harmless (a built mesh.msh carries its interface the same way). Mapped to
+    cooled_end, the convection acted inside the body: dolfinx integrates a tagged inner
+    facet from one of its cells as if it were on the surface, so a transient run cooled the
+    joint as the cooled end (and a steady one ended in an internal PETSc error). As the beam
+    face, the beam came "from behind" (the
+    normal out of the target points into the block). Now one line naming the key and the
+    triangles inside, exit 2, nothing written."""
+    import meshio
+    import numpy as np
+
+    path, vtu = _export(tmp_path, "vtu")
+    m = meshio.read(path)
+    tet = next(i for i, b in enumerate(m.cells) if b.type == "tetra")
+    tag = m.cell_data["gmsh:physical"][tet]
+    local = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+    faces = [{tuple(f) for f in np.sort(m.cells[tet].data[tag == t][:, local].reshape(-1, 3),
+                                        axis=1)} for t in (1, 2)]
+    joint = np.array(sorted(faces[0] & faces[1]))
+    cells = [(b.type, b.data) for b in m.cells] + [("triangle", joint)]
+    data = [*m.cell_data["gmsh:physical"], np.full(len(joint), 7)]
+    with_joint = tmp_path / "with_joint.vtu"
+    meshio.write(with_joint, meshio.Mesh(m.points, cells, cell_data={"gmsh:physical": data}))
+    geometry = {**vtu, "file": str(with_joint)}
+    resolve.prepare(anodesim.from_dict(_example(
+        geometry={**geometry, "groups": {**vtu["groups"], "joint": 7}})))
+    cases = [({**vtu["groups"], "cooled_end": 7, "bottom": 6},
+              f"boundaries.cooled_end: {len(joint)} of the {len(joint)} triangles of the face "
+              "'cooled_end' lie inside the mesh, between two volume cells; expected a face "
+              "on the mesh's outer surface"),
+             ({**vtu["groups"], "beam_face": 7, "top": 3},
+              "geometry.groups.beam_face = 7: ")]
+    for groups, message in cases:
+        assert_run_rejected(tmp_path, capsys,
+                            _example(geometry={**geometry, "groups": groups}), message)

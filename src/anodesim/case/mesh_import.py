@@ -31,7 +31,7 @@ import contextlib
 import functools
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,6 +63,8 @@ class ImportedMesh:
         facet_tag: face tag of each triangle (m,).
         groups: name → tag (regions 1, 2, ...; faces numbered after the regions).
         dims: name → 3 (region) or 2 (face).
+        inner: face name → how many of its triangles lie inside the mesh (faces of two
+            tetrahedra: an interface between regions, not the surface).
     """
 
     points: np.ndarray
@@ -72,6 +74,7 @@ class ImportedMesh:
     facet_tag: np.ndarray
     groups: dict[str, int]
     dims: dict[str, int]
+    inner: dict[str, int] = field(default_factory=dict)
 
     def group(self, name: str) -> np.ndarray:
         """The cells (tetrahedra or triangles) of the named group, as node arrays."""
@@ -256,12 +259,12 @@ def _assemble(points, blocks: _Blocks, sets: dict, where: str, mapped: bool) -> 
         raise MeshImportError(f"{where}: {int((cell_tag == 0).sum())} of {n} volume cells are "
                               f"in no region set (regions: {', '.join(groups)}); expected "
                               f"every volume cell in a named region{hint}")
-    facets, values = _faces(tets, blocks.tris, sets, groups, dims, where, hint)
+    facets, values, inner = _faces(tets, blocks.tris, sets, groups, dims, where, hint)
     used, inverse = np.unique(tets, return_inverse=True)
     remap = np.full(max(int(tets.max()), int(facets.max(initial=0))) + 1, -1, np.int64)
     remap[used] = np.arange(len(used))
     out = ImportedMesh(points[used], inverse.reshape(tets.shape), cell_tag,
-                       remap[facets], values, groups, dims)
+                       remap[facets], values, groups, dims, inner)
     _check_connected(out, where)
     return out
 
@@ -302,7 +305,8 @@ def _check_connected(um: ImportedMesh, where: str) -> None:
 
 def _faces(tets, tris, sets, groups, dims, where, hint):
     """Tagged triangles of the face sets: the file's triangles (checked to be tetrahedron
-    faces), or the boundary triangles whose nodes are all in a node set."""
+    faces), or the boundary triangles whose nodes are all in a node set; and how many
+    triangles of each set lie inside the mesh (faces of two tetrahedra)."""
     local = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
     uniq, counts = np.unique(np.sort(tets[:, local].reshape(-1, 3), axis=1), axis=0,
                              return_counts=True)
@@ -320,6 +324,9 @@ def _faces(tets, tris, sets, groups, dims, where, hint):
     inv = inv.ravel()
     valid = np.zeros(len(rows), bool)
     valid[inv[:len(uniq)]] = True
+    interior = np.zeros(len(rows), bool)
+    interior[inv[:len(uniq)][counts == 2]] = True
+    inner = {}
     tag, start, owner = np.zeros(len(rows), np.int32), len(uniq), {}
     for name, f in faces.items():
         ids = inv[start:start + len(f)]
@@ -336,4 +343,5 @@ def _faces(tets, tris, sets, groups, dims, where, hint):
                                   f"each face triangle in one face group{hint}")
         tag[ids], owner[t] = t, name
         groups[name], dims[name] = t, 2
-    return rows[tag > 0], tag[tag > 0]
+        inner[name] = int(interior[ids].sum())
+    return rows[tag > 0], tag[tag > 0], inner

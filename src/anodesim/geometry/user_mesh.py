@@ -96,6 +96,7 @@ def user_layout(case) -> Layout3D:
     if str(g.file).endswith(".msh"):
         check_gmsh_volumes(str(g.file))
     um = load(g)
+    check_faces_on_surface(case, um)
     xyz = um.points
     lower, upper = xyz.min(axis=0), xyz.max(axis=0)
     tris, tets = um.group("beam_face"), um.group("target")
@@ -121,6 +122,37 @@ def user_layout(case) -> Layout3D:
     inner = xyz[[v for v in tet if v not in tri][0]]
     n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
     return frame_layout(case, p, n, scale, (lower, upper))
+
+
+def check_faces_on_surface(case, um: ImportedMesh) -> None:
+    """The faces the case uses (the beam face, the extra-focal landings, boundaries, mounts
+    and the reference face) lie on the mesh's surface. A face with triangles inside the
+    mesh (an interface between two regions) would put its boundary condition or heat
+    inside the body: dolfinx integrates such a facet from one of its cells as if it were
+    on the surface.
+
+    Raises:
+        CaseError: the first such face, under the case key that uses it.
+    """
+    b, mech = case.beam, case.mechanics
+    uses = [(f"boundaries.{f}", f) for f in case.boundaries]
+    uses += [(f"beam.extra_focal_faces.{f}", f) for f, _ in b.extra_focal_faces]
+    if mech is not None:
+        uses += [(f"mounts.{f}", f) for f in mech.mounts]
+        if mech.reference_face is not None:
+            uses.append(("mechanics.reference_face", mech.reference_face))
+    g = case.geometry
+    for face in ("beam_face", "anode_face") if b.extra_focal != "off" else ("beam_face",):
+        uses.append((f"geometry.groups.{face} = {g.groups[face]!r}" if face in g.groups
+                     else f"geometry.file = {str(g.file)!r}", face))
+    for key, face in uses:
+        n = um.inner.get(face, 0)
+        if n:
+            total = int((um.facet_tag == um.groups[face]).sum())
+            raise CaseError(f"{key}: {n} of the {total} triangles of the face '{face}' lie "
+                            "inside the mesh, between two volume cells; expected a face on "
+                            "the mesh's outer surface (an interface between regions takes no "
+                            "boundary condition or beam)")
 
 
 def frame_layout(case, p, n, scale: float, bounds) -> Layout3D:
