@@ -73,13 +73,18 @@ class ThermoElasticProblem:
         rtol: relative tolerance of the iterative solver.
         reference_face: the face displacements are measured from (its mean displacement,
             ``reference_displacement``), or None.
+        T_floor: the lowest temperature the exact heat solution can take (K; the heat
+            problem's T_floor): the tables are checked from there, as the heat solver's
+            undershoot below it is no temperature the body reaches.
     """
 
     def __init__(self, domain: AnodeMesh, materials: dict[str, mat_lib.Material], temperature,
                  mounts: dict[str, str], free: bool, T_ref: float, ties=(),
                  prefix: str = "anodesim_mechanics_", solver: str = "direct",
-                 rtol: float = 1e-10, reference_face: str | None = None):
+                 rtol: float = 1e-10, reference_face: str | None = None,
+                 T_floor: float = -math.inf):
         self.domain, self.materials, self.T = domain, materials, temperature
+        self.T_floor = T_floor
         self.reference_face = reference_face
         self.mounts, self.free, self.T_ref, self.ties = mounts, free, T_ref, list(ties)
         self.prefix = prefix
@@ -372,15 +377,15 @@ class ThermoElasticProblem:
     def _update_coefficients(self, stiffness: bool = True) -> None:
         """Nodal E, ν and ε_th of each region (and on affine tetrahedra their cell means:
         the thermal load's, with `stiffness` the operator's too); a region's temperatures
-        outside its tables stop the run (OutOfRangeError), never a silent clip or
-        extrapolation."""
+        outside its tables (above T_floor) stop the run (OutOfRangeError), never a silent
+        clip or extrapolation."""
         Tx = self.T.x.array
         for (m, E, nu, eth), region in zip(self.nodal, self.region_cells):
             own = self._region_nodes[region]
             lo = self.comm.allreduce(float(Tx[own].min()) if own.size else np.inf, op=MPI.MIN)
             hi = self.comm.allreduce(float(Tx[own].max()) if own.size else -np.inf, op=MPI.MAX)
             for table in (m.E, m.nu, m.alpha):
-                table.check(lo, hi)
+                table.check(max(lo, self.T_floor), hi)
             # evaluated at the nodes of the region's cells only (ghosts included): the
             # region's forms and stresses use no other (a third of the per-step drift
             # proxy's table look-ups saved on the 3-D example); clamped, as the range check

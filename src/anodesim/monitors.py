@@ -181,7 +181,7 @@ class Mechanics(Monitor):
             domain, mats, problem.T, m.mounts, m.free, m.reference_temperature_K,
             ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
             solver=problem.solver, rtol=case.numerics.rtol,  # the heat solver's choice
-            reference_face=m.reference_face)
+            reference_face=m.reference_face, T_floor=problem.T_floor)
         self.terms = problem.emission_terms
         self.map = DriftMap.for_case(case, lay) if m.drift is not None else None
         self.pointing = case.pointing

@@ -894,9 +894,27 @@ class ThermalProblem:
         """Largest nodal temperature in a region (K)."""
         return self.region_range(region)[1]
 
+    @property
+    def T_floor(self) -> float:
+        """The lowest temperature the exact solution can take (K): with no heat sink (no
+        negative heat flux on a face; the beam only heats), the maximum principle keeps it
+        at or above the lowest of the initial, face and coolant temperatures. Nodal values
+        below it are the discretisation's undershoot ahead of a steep front (measured 4.4 K
+        on the block anode of meshes/ in its first second), not temperatures the body
+        reaches; −inf where a face draws heat out."""
+        if any(b.type == "heat_flux" and b.q_W_m2 < 0 for b in self.boundaries.values()):
+            return -math.inf
+        given = [self.T_init] + [b.temperature_K for b in self.boundaries.values()
+                                 if b.temperature_K is not None]
+        if self.coolant is not None:
+            given += [self.coolant.circuit.ambient_K, self.coolant.circuit.initial_K]
+        return min(given)
+
     def check_range(self) -> None:
-        """Raise OutOfRangeError if any region melts or leaves its property tables."""
+        """Raise OutOfRangeError if any region melts or leaves its property tables (below,
+        from the lowest temperature the exact solution can take: T_floor)."""
         self._ranges = None  # T has just changed
+        floor = self.T_floor
         for region, (lo, hi) in self.region_ranges().items():
             m = self.materials[region]
             if not (np.isfinite(lo) and np.isfinite(hi)):
@@ -906,7 +924,7 @@ class ThermalProblem:
                     f"{region} ({m.key}): {hi:.5g} K ({hi - 273.15:.5g} °C) is above the melting "
                     f"point {m.melting_K:.0f} K ({m.melting_K - 273.15:.0f} °C)")
             for t in self.region_tables[region]:
-                t.check(lo, hi)
+                t.check(max(lo, floor), hi)
 
     def stored_heat(self) -> float:
         """Heat stored since the initial state, ∫∫ρc dT dV (J), summed over regions."""

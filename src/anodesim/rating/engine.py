@@ -446,7 +446,7 @@ def _thermoelastic(case: Case, prep, domain, problem, interfaces, what: str):
                                 m.reference_temperature_K,
                                 ties=[(i.name, i.side_a, i.side_b) for i in interfaces],
                                 solver=problem.solver, rtol=case.numerics.rtol,
-                                reference_face=m.reference_face)
+                                reference_face=m.reference_face, T_floor=problem.T_floor)
 
 
 class _YieldProbe:
