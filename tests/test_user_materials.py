@@ -98,6 +98,17 @@ BAD = [
      "materials.define.MyCu.k_W_mk"),
     ("a library name", merge(CASE, {"materials": {"define": {"Cu": _copy_of("Cu")}}}),
      "materials.define.Cu: a library material has this name"),
+    # a data sheet's units (they ran: cp in J/g/K made the heat sink 1000× too light)
+    ("cp in J/g/K", _bad(cp_J_kgK={"T_C": [0.0, 300.0], "value": [0.385, 0.41]}),
+     "materials.define.MyCu.cp_J_kgK.value = [0.385, 0.41]: expected values in J/kg/K "
+     "(0.386667 at 20 °C is outside 50 to 20000, where solids lie: given in J/g/K?)"),
+    ("density in g/cm3", _bad(rho_kg_m3=8.96), "materials.define.MyCu.rho_kg_m3.value = "
+     "[8.96, 8.96]: expected values in kg/m³"),
+    ("E in GPa", _bad(E_Pa=128.0), "expected values in Pa (128 at 20 °C"),
+    ("alpha in 1e-6/K", _bad(alpha_1_K={"T_C": [0.0, 300.0], "value": [16.5, 18.0]}),
+     "given in 1e-6/K (ppm/K)?"),
+    ("yield in MPa", _bad(sigma_y_Pa={"T_K": [293.15, 573.15], "value": [250.0, 200.0]}),
+     "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values in Pa"),
 ]
 
 

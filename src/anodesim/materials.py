@@ -261,6 +261,24 @@ ELECTRON_KEYS = ("atomic_number", "atomic_mass_g_mol", "density_g_cm3",
                  "backscatter_energy_fraction")
 
 
+# What a solid's property may be at 20 °C (SI), to catch a table copied from a data sheet in
+# its own units (W data sheets give cp 0.13 J/g/K, ρ 19.3 g/cm³, E 410 GPa, α 4.4e-6/K as
+# "4.4"): property → (lowest, highest, SI unit, the likely slip). The bounds lie a factor of
+# 2 to 10 outside the extremes among solids (recalled handbook values, CRC Handbook of
+# Chemistry and Physics): k from ~0.15 W/m/K (polymers) to ~2 200 W/m/K (diamond); cp
+# from ~110 J/kg/K (Dulong–Petit 3R/M for U, 238 g/mol) to ~3 600 J/kg/K (Li); ρ from
+# 534 kg/m³ (Li) to 22 590 kg/m³ (Os); E from ~1 GPa (polymers) to ~1 200 GPa (diamond);
+# |α| up to ~2e-4 /K (polymers); 0.2 % yield from ~5 MPa (annealed Pb). The library passes.
+PLAUSIBLE_AT_20_C = {
+    "k": (0.01, 1e4, "W/m/K", "mW/m/K"),
+    "cp": (50.0, 2e4, "J/kg/K", "J/g/K"),
+    "rho": (100.0, 5e4, "kg/m³", "g/cm³"),
+    "E": (1e8, 5e12, "Pa", "GPa or MPa"),
+    "alpha": (-1e-3, 1e-3, "1/K", "1e-6/K (ppm/K)"),
+    "yield_strength": (1e5, 1e11, "Pa", "MPa"),
+}
+
+
 class MaterialDataError(ValueError):
     """A material entry that fails the checks: key (relative to the entry), value, and what
     was expected."""
@@ -274,7 +292,8 @@ def validate(entry: dict) -> None:
     """The checks every material passes (library and user materials, data-file schema):
     tables with strictly increasing temperatures above 0 K, finite values, positive where
     the property must be (all but α may not be ≤ 0; 0 < ν < 0.5), a source each, covering
-    20 °C to the damage temperature (the yield table from 20 °C); damage ≤ melting; the
+    20 °C to the damage temperature (the yield table from 20 °C), at 20 °C within
+    PLAUSIBLE_AT_20_C (a table in a data sheet's units is refused); damage ≤ melting; the
     electron data positive (0 < η_E < 1).
 
     Raises:
@@ -328,6 +347,14 @@ def _check_table(tkey: str, t, prop: str, lo: float, hi: float | None) -> None:
         raise MaterialDataError(f"{tkey}.T_K", T.tolist(),
                                 f"a table covering 20 °C{to} (runs start at 20 °C; no "
                                 "extrapolation is done)")
+    if prop in PLAUSIBLE_AT_20_C:
+        least, most, unit, slip = PLAUSIBLE_AT_20_C[prop]
+        at_20 = float(np.interp(ROOM_K, T, v))
+        if not least <= at_20 <= most:
+            raise MaterialDataError(f"{tkey}.value", v.tolist(),
+                                    f"values in {unit} ({at_20:.6g} at 20 °C is outside "
+                                    f"{least:g} to {most:g}, where solids lie: given in "
+                                    f"{slip}?)")
 
 
 def _table(t: dict, name: str) -> Table:
