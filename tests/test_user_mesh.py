@@ -363,3 +363,21 @@ def test_a_face_inside_the_mesh_is_one_line_where_the_case_uses_it(tmp_path, cap
     for groups, message in cases:
         assert_run_rejected(tmp_path, capsys,
                             _example(geometry={**geometry, "groups": groups}), message)
+
+
+def test_a_gmsh_2_2_file_names_its_groups_as_4_1_does(tmp_path):
+    """The block anode written by gmsh in the .msh 2.2 format: meshio gives its physical
+    names as field data beside the gmsh:physical tags only (no cell sets, which it builds
+    for 4.1 alone), so the file read as 'no named set of volume cells'. Its named groups are
+    the regions and faces as in 4.1: the same steady result to round-off (rel 1e-9)."""
+    import gmsh
+
+    gmsh.initialize()
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.merge(str(EXAMPLE.parent / "block_anode.msh"))
+    gmsh.option.setNumber("Mesh.MshFileVersion", 2.2)
+    old = tmp_path / "block_anode_22.msh"
+    gmsh.write(str(old))
+    gmsh.finalize()
+    assert _steady_T(_example(geometry={"file": str(old)})) == pytest.approx(
+        _steady_T(_example()), rel=1e-9)

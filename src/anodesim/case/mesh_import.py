@@ -10,8 +10,9 @@ Where the names come from, in this order:
   first of TAG_ARRAYS the file has (gmsh physical tags, MED families, Nastran property IDs,
   ...), else its only integer cell array, else the cell blocks' numbers 1, 2, ... (Exodus
   element blocks, in file order);
-- else the file's own named sets: element sets (Abaqus ELSET, gmsh physical groups read by
-  meshio as cell sets), MED groups (families), and node sets (Abaqus NSET, MED node groups,
+- else the file's own named sets: element sets (Abaqus ELSET, gmsh 4.1 physical groups read
+  by meshio as cell sets; gmsh 2.2 physical names, which meshio gives as field data beside
+  the gmsh:physical tags), MED groups (families), and node sets (Abaqus NSET, MED node groups,
   Exodus node sets) for faces: a boundary triangle is in a node-set face when all three of
   its nodes are.
 
@@ -182,6 +183,13 @@ def _named_sets(m, blocks: _Blocks) -> dict[str, tuple]:
     for name, per_block in m.cell_sets.items():
         if ":" not in name:  # meshio's own bookkeeping sets (gmsh:bounding_entities)
             sets[name] = ("cells", *blocks.select(per_block))
+    phys = m.cell_data.get("gmsh:physical")  # gmsh 2.2: names only in field data
+    for name, (tag, dim) in ((k, v[:2]) for k, v in m.field_data.items()
+                             if phys is not None and len(v) >= 2):
+        if name not in sets and int(dim) in (2, 3):
+            sets[name] = ("cells", *blocks.select(
+                [np.asarray(a) == tag if off is not None and off[0] == int(dim) else None
+                 for a, off in zip(phys, blocks.offset)]))
     fam = m.cell_data.get("cell_tags")  # Salome MED: family numbers → group names
     for number, names in (getattr(m, "cell_tags", None) or {}).items():
         if fam is None:
