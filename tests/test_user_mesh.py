@@ -381,3 +381,18 @@ def test_a_gmsh_2_2_file_names_its_groups_as_4_1_does(tmp_path):
     gmsh.finalize()
     assert _steady_T(_example(geometry={"file": str(old)})) == pytest.approx(
         _steady_T(_example()), rel=1e-9)
+
+
+def test_the_face_normal_in_a_message_has_no_negative_zeros():
+    """The face normal is turned outward by negation, which makes -0.0 of zero components:
+    a beam from behind read "face normal [-0.0, -0.0, 1.0]" (seen on a user's rod mesh in
+    mm). It reads [0.0, 0.0, 1.0]."""
+    import numpy as np
+
+    from anodesim.geometry import user_mesh
+
+    case = anodesim.from_dict(_example(beam={"direction": [0.0, 0.0, 1.0]}))
+    inward = np.array([0.0, 0.0, -1.0])
+    with pytest.raises(anodesim.case.CaseError) as e:
+        user_mesh.frame_layout(case, np.zeros(3), -inward, 1e-2, None)
+    assert "face normal [0.0, 0.0, 1.0])" in str(e.value), str(e.value)

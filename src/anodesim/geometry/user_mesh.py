@@ -162,7 +162,7 @@ def frame_layout(case, p, n, scale: float, bounds) -> Layout3D:
     if -(b @ n) < math.sin(math.radians(1.0)):
         raise CaseError(f"beam.direction = {list(case.beam.direction)}: expected a beam that "
                         f"hits the beam face (at least 1° from grazing; face normal "
-                        f"{[round(float(c), 6) for c in n]})")
+                        f"{[round(float(c), 6) + 0.0 for c in n]})")  # (+ 0.0: no -0.0)
     t = b - (b @ n) * n
     if np.linalg.norm(t) < 1e-9:  # normal incidence: any axis in the face
         t = np.eye(3)[int(np.argmin(np.abs(n)))]
