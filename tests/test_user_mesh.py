@@ -396,3 +396,17 @@ def test_the_face_normal_in_a_message_has_no_negative_zeros():
     with pytest.raises(anodesim.case.CaseError) as e:
         user_mesh.frame_layout(case, np.zeros(3), -inward, 1e-2, None)
     assert "face normal [0.0, 0.0, 1.0])" in str(e.value), str(e.value)
+
+
+def test_a_target_tag_on_surface_cells_is_named_so(tmp_path, capsys):
+    """An Abaqus file has no tag array, so integer tags are the numbers of meshio's cell
+    blocks, the first of which holds the surface triangles: target = 1 took the faces and
+    read "faces in both the sets 'beam_face' and 'target'". Now the line says the tag's
+    cells are surface cells and lists the blocks."""
+    _, inp = _export(tmp_path, "inp")
+    groups = {"target": 1, "heat_sink": "heat_sink", "beam_face": "beam_face",
+              "cooled_end": "cooled_end"}
+    assert_run_rejected(tmp_path, capsys, _example(geometry={**inp, "groups": groups}),
+                        "geometry.groups.target = 1: the cells with this tag are surface cells "
+                        "(tags from the cell-block numbers: 1 triangle, 2 tetra); expected the "
+                        "tag of the target's volume cells")

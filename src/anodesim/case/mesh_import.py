@@ -232,13 +232,18 @@ def _mapped_sets(m, blocks: _Blocks, mapping: dict, where: str) -> dict[str, tup
         tag_data = (m.cell_data[array_name] if array_name is not None else
                     [np.full(len(b.data), i) for i, b in enumerate(m.cells, start=1)])
         tets, tris = blocks.select([np.asarray(a) == ref for a in tag_data])
+        where_tags = (f"the array {array_name!r}" if array_name is not None else
+                      "the cell-block numbers: " + ", ".join(
+                          f"{i} {b.type}" for i, b in enumerate(m.cells, start=1)))
         if not len(tets) and not len(tris):
             found = np.unique(np.concatenate([np.asarray(a).ravel() for a in tag_data]))
-            where_tags = (f"the array {array_name!r}" if array_name is not None
-                          else "the cell-block numbers")
             raise MeshImportError(f"geometry.groups.{name} = {ref}: no cell has this tag in "
                                   f"{where_tags}; expected one of "
                                   f"{', '.join(str(int(t)) for t in found)}")
+        if name == "target" and not len(tets):  # else a face, clashing with the beam face
+            raise MeshImportError(f"geometry.groups.{name} = {ref}: the cells with this tag "
+                                  f"are surface cells (tags from {where_tags}); expected the "
+                                  "tag of the target's volume cells")
         sets[name] = ("cells", tets, tris)
     return sets
 
