@@ -360,6 +360,8 @@ def _layout_and_spot(case: Case, mats):
                "cad": geometry.cad.layout}.get(case.geometry.kind,
                                                geometry.reflection3d.layout)(case)
         spot = make_spot(case, mats, lay.stack, lay.frame)
+        if case.geometry.kind == "user_mesh":
+            geometry.user_mesh.check_resolution(case, lay, spot)
     else:
         lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)
         spot = make_spot(case, mats, lay.stack)

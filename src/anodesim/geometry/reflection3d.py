@@ -75,6 +75,8 @@ class Layout3D:
     bounds: tuple | None = None  # user mesh: (lower, upper) corners of its bounding box
     housing: dict[str, float] | None = None  # inner_radius_m, outer_radius_m, length_m
     pin: bool = False  # a node at the centre of cooled_end (a sliding mount's pin)
+    spot_element: float | None = None  # user mesh: longest edge of the beam-face
+    # triangle at the impact point (m)
 
     @property
     def face_extent(self) -> float:

@@ -18,6 +18,7 @@ from .mesh import AnodeMesh, start_gmsh
 from .reflection3d import Layout3D
 
 ON_FACE_TOLERANCE = 1e-4  # × the mesh's bounding-box diagonal
+MAX_ELEMENT_PER_SPOT = 0.5  # the largest beam-face element at the impact point, × spot size
 
 
 def load(geometry) -> ImportedMesh:
@@ -121,7 +122,33 @@ def user_layout(case) -> Layout3D:
                         "surface of the target group")
     inner = xyz[[v for v in tet if v not in tri][0]]
     n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
-    return frame_layout(case, p, n, scale, (lower, upper))
+    lay = frame_layout(case, p, n, scale, (lower, upper))
+    lay.spot_element = float(np.linalg.norm(corners[i] - np.roll(corners[i], 1, axis=0),
+                                            axis=1).max())
+    return lay
+
+
+def check_resolution(case, lay: Layout3D, spot) -> None:
+    """The user's mesh resolves the spot: the beam-face triangle at the impact point is at
+    most MAX_ELEMENT_PER_SPOT of the spot's smallest size (FWHM, minor FWHM or diameter).
+
+    Coarser meshes spread the source over elements wider than the spot and give the peak
+    temperature far too low, with the source integral still right (so no warning):
+    measured on a W disc (2 mm × 0.5 mm) in a Cu rod (6 mm × 5 mm), 100 µm Gaussian, 18 W
+    deposited, steady, against the extrapolated peak rise (599 K): with the longest edge at
+    the impact point 0.085 × the FWHM the rise is 1 % low, 0.14: 4 %, 0.27: 9 %, 0.6: 22 %,
+    1.06: 48 %.
+
+    Raises:
+        CaseError: the element at the impact point is larger.
+    """
+    h, size = lay.spot_element, spot.smallest_m
+    if h is not None and h > MAX_ELEMENT_PER_SPOT * size:
+        raise CaseError(f"geometry.file = {str(case.geometry.file)!r}: the beam face's "
+                        f"element at the impact point is {h * 1e6:.3g} µm across, more than "
+                        f"{MAX_ELEMENT_PER_SPOT:g} × the spot's {size * 1e6:.3g} µm; expected "
+                        "a mesh graded to about 1/7 of the spot there (the peak rise comes out "
+                        "4 % low at 1/7, 22 % at 0.6, 48 % at 1)")
 
 
 def check_faces_on_surface(case, um: ImportedMesh) -> None:
