@@ -178,3 +178,16 @@ def test_solids_that_overlap_or_do_not_touch_are_one_line(tmp_path, capsys, disc
                "cooled_end": {"box_mm": [-3.0, -3.0, 0.0, 3.0, 3.0, 0.0]}})
     assert_run_rejected(tmp_path, capsys, data, f"geometry.file = {str(step)!r}: ")
     assert_run_rejected(tmp_path, capsys, data, message)
+
+
+def test_an_impact_point_off_the_face_within_the_tolerance_lands_on_it():
+    """An impact point 0.5 µm above the disc (the tolerance is 1e-4 of the part's 8.7 mm
+    diagonal) was refused: 'the face at the impact point does not bound the target region',
+    as the inside test stepped only 1e-5 of the size either side of the point itself. The
+    point now goes to its projection on the face, the beam frame's origin (where the mesh
+    gets its node and a volume source's depth starts)."""
+    from anodesim import resolve
+
+    case = anodesim.from_dict(_example(geometry={"impact_point_mm": [0.0, 0.0, 5.0005]}))
+    assert resolve.prepare(case).lay.frame.origin == pytest.approx([0.0, 0.0, 5e-3],
+                                                                   abs=1e-12)

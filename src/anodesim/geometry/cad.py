@@ -96,8 +96,8 @@ def layout(case) -> Layout3D:
             q, uv = gmsh.model.getClosestPoint(2, tag, p)
             d = float(np.linalg.norm(np.asarray(q) - p))
             if best is None or d < best[0]:
-                best = (d, tag, uv)
-        d, tag, uv = best
+                best = (d, tag, uv, np.asarray(q, float))
+        d, tag, uv, q = best
         if d > ON_FACE_TOLERANCE * scale:
             raise CadError(f"geometry.impact_point_mm = {[float(c) * 1e3 for c in p]}: "
                            f"expected a point on the beam face (the nearest point of it is "
@@ -105,7 +105,7 @@ def layout(case) -> Layout3D:
         n = np.asarray(gmsh.model.getNormal(tag, uv), float)
         n /= np.linalg.norm(n)
         step = 1e-5 * scale
-        inside = [any(gmsh.model.isInside(3, v, list(p + s * step * n)) > 0
+        inside = [any(gmsh.model.isInside(3, v, list(q + s * step * n)) > 0
                       for v in regions["target"]) for s in (1.0, -1.0)]
         lower, upper = np.array(gmsh.model.getBoundingBox(-1, -1)).reshape(2, 3)
     finally:
@@ -115,7 +115,9 @@ def layout(case) -> Layout3D:
                         "bound the target region; expected beam_face on the target's surface")
     if inside[0]:
         n = -n
-    return frame_layout(case, p, n, scale, (lower, upper))
+    # on the face: a volume source's depth is measured from the frame's origin, and the
+    # mesh gets a node there
+    return frame_layout(case, q, n, scale, (lower, upper))
 
 
 def build(case, lay: Layout3D, h_min: float, growth: float, h_max: float, zone_depth: float,

@@ -103,7 +103,7 @@ def user_layout(case) -> Layout3D:
     tris, tets = um.group("beam_face"), um.group("target")
     corners = xyz[tris]
     p = np.asarray(g.impact_point_m)
-    dist, normals = _distance_to_triangles(p, corners)
+    dist, normals, nearest = _distance_to_triangles(p, corners)
     scale = float(np.linalg.norm(upper - lower))
     i = int(np.argmin(dist))
     if dist[i] > ON_FACE_TOLERANCE * scale:
@@ -122,7 +122,8 @@ def user_layout(case) -> Layout3D:
                         "surface of the target group")
     inner = xyz[[v for v in tet if v not in tri][0]]
     n = normals[i] if (inner - corners[i, 0]) @ normals[i] < 0 else -normals[i]
-    lay = frame_layout(case, p, n, scale, (lower, upper))
+    # on the face: a volume source's depth is measured from the frame's origin
+    lay = frame_layout(case, nearest[i], n, scale, (lower, upper))
     lay.spot_element = float(np.linalg.norm(corners[i] - np.roll(corners[i], 1, axis=0),
                                             axis=1).max())
     return lay
@@ -206,7 +207,7 @@ def _mm(x) -> list[float]:
 def _distance_to_triangles(p: np.ndarray, tri: np.ndarray):
     """Distance (m) from p to each triangle (n, 3, 3), measured to p's projection on the
     triangle's plane clipped into the triangle (exact when p projects inside it, an upper
-    bound otherwise), and the triangles' unit normals."""
+    bound otherwise), the triangles' unit normals, and those points (n, 3)."""
     a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
     nrm = np.cross(b - a, c - a)
     nrm /= np.linalg.norm(nrm, axis=1)[:, None]
@@ -221,4 +222,4 @@ def _distance_to_triangles(p: np.ndarray, tri: np.ndarray):
     over = np.where(s > 1, s, 1.0)
     v, w = v / over, w / over
     q = a + v[:, None] * v0 + w[:, None] * v1
-    return np.linalg.norm(q - p, axis=1), nrm
+    return np.linalg.norm(q - p, axis=1), nrm, q
