@@ -299,6 +299,18 @@ def test_regions_that_share_no_node_are_one_line(tmp_path, capsys):
     no heat, so a transient run heated the tile as if insulated (a 0.5 s run of a rod of
     this kind: 2228 °C instead of 192 °C) and a steady one failed inside PETSc. Now one
     line naming the parts and the coincident nodes, exit 2, nothing written."""
+    inp, split, n_interface = _split_tile(tmp_path)
+    for loading in ({"kind": "steady"}, {"kind": "continuous", "duration_s": 0.5}):
+        assert_run_rejected(tmp_path, capsys,
+                            _example(geometry={**inp, "file": str(split)}, loading=loading),
+                            f"the mesh falls into 2 parts that share no node (part 1: "
+                            f"heat_sink; part 2: target; {n_interface} nodes of one part "
+                            "coincide with nodes of another")
+
+
+def _split_tile(tmp_path) -> tuple[dict, Path, int]:
+    """The block anode as .inp with the W tile's cells on their own copies of its nodes:
+    (the geometry table, the file, the number of interface nodes)."""
     import meshio
     import numpy as np
 
@@ -319,12 +331,25 @@ def test_regions_that_share_no_node_are_one_line(tmp_path, capsys):
                                     cell_sets=m.cell_sets))
     n_interface = len(np.intersect1d(own, np.unique(
         m.cells[tet].data[m.cell_sets["heat_sink"][tet]])))
-    for loading in ({"kind": "steady"}, {"kind": "continuous", "duration_s": 0.5}):
-        assert_run_rejected(tmp_path, capsys,
-                            _example(geometry={**inp, "file": str(split)}, loading=loading),
-                            f"the mesh falls into 2 parts that share no node (part 1: "
-                            f"heat_sink; part 2: target; {n_interface} nodes of one part "
-                            "coincide with nodes of another")
+    return inp, split, n_interface
+
+
+def test_a_failed_linear_solve_in_the_steady_continuation_is_a_run_failure(tmp_path, capsys,
+                                                                           monkeypatch):
+    """A steady nonlinear solve whose linear solver fails part-way (here the split tile,
+    let through the mesh check: a singular operator) retries at lower powers; the retry's
+    residual met the right-hand side that the failed KSPSolve had left locked, and the run
+    ended in 'internal error (... error code 73 ... locked for read-only access)'. Now the
+    continuation runs its course and the run fails with the solver's own line, exit 1."""
+    from anodesim.case import mesh_import
+
+    monkeypatch.setattr(mesh_import, "_check_connected", lambda um, where: None)
+    inp, split, _ = _split_tile(tmp_path)
+    path = write_toml(tmp_path / "case.toml", _example(
+        geometry={**inp, "file": str(split)}, materials={"properties": "temperature_dependent"}))
+    assert main(["run", str(path), "-o", str(tmp_path / "out"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "run failed: the temperature linear solver" in err and "internal error" not in err, err
 
 
 def test_a_face_inside_the_mesh_is_one_line_where_the_case_uses_it(tmp_path, capsys):

@@ -769,8 +769,19 @@ class ThermalProblem:
                           f"(last update {update:.3g} K > {self.newton_tol:g} K)")
 
     def _linear_solve(self, ksp, b) -> None:
-        """One linear solve for the Newton update du."""
-        solve_linear(ksp, b, self.du, SolverError, "temperature")
+        """One linear solve for the Newton update du.
+
+        A solve that PETSc ends with an error part-way (a singular operator's factorisation
+        in the preconditioner) leaves the right-hand side locked read-only: KSPSolve's error
+        path skips the unlock, and petsc4py has no call to undo it. The next residual then
+        failed with PETSc error 73 ("locked for read-only access"), an internal error where
+        the steady solve's power continuation retries. The residual gets a fresh vector."""
+        try:
+            solve_linear(ksp, b, self.du, SolverError, "temperature")
+        except SolverError:
+            if b is self.b:
+                self.b = b.duplicate()
+            raise
         self.linear_iterations += ksp.getIterationNumber()
         if self._shared is not None:
             self._shared.solved()
