@@ -453,3 +453,38 @@ def test_a_failed_runs_figures_add_no_warning_lines(tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"anodesim: run failed: Newton produced a non-finite temperature (partial results in "
         f"{tmp_path / 'out'})"], r.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    # an integer past 64 bits (tomllib reads any length): float() overflowed in the number's
+    # check, "internal error" (exit 1), in every numeric key and list
+    (lambda d: d["beam"].update(voltage_kV=10 ** 400),
+     "beam.voltage_kV = (an integer of 401 digits): expected a TOML integer of 64 bits, "
+     "-9223372036854775808 to 9223372036854775807"),
+    (lambda d: d.update(rating={"exposure_s": [1, 2 ** 64]}),
+     "rating.exposure_s[1] = (an integer of 20 digits): expected a TOML integer of 64 bits"),
+])
+def test_input_found_by_the_second_audit(tmp_path, capsys, change, message):
+    """Bad input found by the audit of 2026-12-04 evening that gave an internal error, extra
+    lines or a partial folder: one line naming the key, the value and what was expected,
+    exit 2, nothing written, from `check` and from `run`."""
+    d = reflection()
+    d["probes"] = {"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}
+    change(d)
+    path = write_toml(tmp_path / "c.toml", d)
+    for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_integer_of_thousands_of_digits_is_one_line(tmp_path, capsys):
+    """tomllib's int() refuses over 4300 digits with a ValueError ("internal error")."""
+    path = tmp_path / "c.toml"
+    path.write_text("[beam]\nvoltage_kV = 1" + "0" * 5000 + "\n")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"anodesim: error: {path}: not valid TOML (a number of thousands of digits; "
+                   "expected a TOML integer of 64 bits, -9223372036854775808 to "
+                   "9223372036854775807)")

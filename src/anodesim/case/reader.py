@@ -229,7 +229,7 @@ def read_toml(path: str | Path, what: str = "case file") -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = tomllib.load(f)
     except OSError as e:
         raise CaseError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
@@ -237,3 +237,31 @@ def read_toml(path: str | Path, what: str = "case file") -> dict:
     except UnicodeDecodeError:
         raise CaseError(f"{path}: not a text file in UTF-8 (a TOML {what} is expected)") \
             from None
+    except ValueError:  # tomllib's int() of a number over 4300 digits
+        raise CaseError(f"{path}: not valid TOML (a number of thousands of digits; expected "
+                        f"a TOML integer of 64 bits, {INT64[0]} to {INT64[1]})") from None
+    _check_integers(data, "")
+    return data
+
+
+#: TOML integers are 64-bit ("an integer that cannot be represented losslessly must be an
+#: error"); Python's tomllib reads any length, and a longer one overflowed float() in the
+#: checks of a number ("internal error").
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _check_integers(value: Any, path: str) -> None:
+    """Refuse an integer outside 64 bits anywhere in a parsed TOML file (one line naming
+    its key)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_integers(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_integers(v, f"{path}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and \
+            not INT64[0] <= value <= INT64[1]:
+        digits = len(str(abs(value)))  # at most 4300 (tomllib's int() refuses more)
+        raise CaseError(f"{path} = {'-' if value < 0 else ''}(an integer of {digits} "
+                        f"digits): expected a TOML integer of 64 bits, {INT64[0]} to "
+                        f"{INT64[1]} (a larger number is a float: 1e25)")
