@@ -35,8 +35,8 @@ def renamed(section: str | None, old: str, new: str) -> dict:
      "Beam: unknown key (did you mean 'beam'? names are case-sensitive)"),
     # a near spelling could be another valid key not read yet: the required one is missing,
     # and the key spelt like it is named
-    (renamed("beam", "voltage_kV", "volt_kV"), "beam.voltage_kV: missing; expected a positive "
-     "voltage in kV "
+    (renamed("beam", "voltage_kV", "volt_kV"), "beam.voltage_kV: missing; expected a tube "
+     "voltage in kV, 1 to 1000 "
      "(the table has 'volt_kV', not a key read so far: a misspelling of 'voltage_kV'?)"),
 ])
 def test_a_mistyped_required_key_is_unknown_not_missing(case, message):
@@ -463,6 +463,25 @@ def test_a_failed_runs_figures_add_no_warning_lines(tmp_path):
      "-9223372036854775808 to 9223372036854775807"),
     (lambda d: d.update(rating={"exposure_s": [1, 2 ** 64]}),
      "rating.exposure_s[1] = (an integer of 20 digits): expected a TOML integer of 64 bits"),
+    # the erosion budget over the life as a recession rate no temperature of 200-8000 K
+    # gives: check said "internal error" (ValueError); run wrote the mesh, fields.bp (under
+    # its final name) and timeseries.csv, then "internal error", exit 1
+    (lambda d: d.update(limits={"erosion_um": 1e300}),
+     "limits.erosion_um = 1e+300: expected an erosion budget in µm, 1e-6 to 1000"),
+    (lambda d: d.update(limits={"life_h": 1e-300}),
+     "limits.life_h = 1e-300: expected a life in hours, 1e-4 to 1e7"),
+    # an equivalent spot temperature of -338 °C, below absolute zero (exit 0)
+    (lambda d: d.update(limits={"recrystallisation_fraction": 1e300}),
+     "limits.recrystallisation_fraction = 1e+300: expected a fraction of W's "
+     "recrystallisation time used over the life, 1e-12 to 1000"),
+    # 1e-100 kV and a 1e-300 µm spot: divided by zero in the cost estimate, "internal error"
+    (lambda d: d["beam"].update(voltage_kV=1e-100),
+     "beam.voltage_kV = 1e-100: expected a tube voltage in kV, 1 to 1000"),
+    (lambda d: d["beam"].update(fwhm_um=1e-300),
+     "beam.fwhm_um = 1e-300: expected a spot size in µm, at least 0.001 (1 nm)"),
+    # numpy's overflow warning (two lines) before the "outside the mesh" line
+    (lambda d: d["probes"]["below_spot"].update(depth_mm=1e300),
+     "probes.below_spot.depth_mm = 1e+300: expected a distance in mm, 0 to 2000 (2 m)"),
 ])
 def test_input_found_by_the_second_audit(tmp_path, capsys, change, message):
     """Bad input found by the audit of 2026-12-04 evening that gave an internal error, extra

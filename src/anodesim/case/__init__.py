@@ -74,14 +74,19 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     mag = lim.number("magnification_change_rel", None, positive=True, hi=1.0,
                      expected="a positive relative magnification change (e.g. 1e-5)")
     spot = lim.choice("spot", SPOT_LIMITS, "life")
-    erosion_um = lim.number("erosion_um", None, positive=True,
-                            expected="a positive erosion budget in µm")
-    life_h = lim.number("life_h", None, positive=True, expected="a positive life in hours")
+    # bounded so that the erosion budget over the life is a recession rate some temperature
+    # of 200-8000 K gives every target with vapour data (1e300 µm or 1e-300 h: "internal
+    # error" after the run had written its files; life.temperature_for_rate_K)
+    erosion_um = lim.number("erosion_um", None, lo=1e-6, hi=1e3,
+                            expected="an erosion budget in µm, 1e-6 to 1000")
+    life_h = lim.number("life_h", None, lo=1e-4, hi=1e7,
+                        expected="a life in hours, 1e-4 to 1e7")
     yield_use = lim.number("yield_use", None, positive=True,
                            expected="a positive fraction of the heat sink's yield strength")
-    recrystallisation = lim.number(
-        "recrystallisation_fraction", None, positive=True,
-        expected="a positive fraction of W's recrystallisation time used over the life")
+    recrystallisation = lim.number(  # 1e300: an equivalent spot temperature below 0 K
+        "recrystallisation_fraction", None, lo=1e-12, hi=1e3,
+        expected="a fraction of W's recrystallisation time used over the life, 1e-12 to "
+                 "1000")
     fatigue = lim.boolean("fatigue", False)
     lim.close()
     if yield_use is not None and mechanics is None:

@@ -316,9 +316,9 @@ def _power_W(sec: _Section) -> float:
 
 def _beam(root: _Section, geometry: Geometry) -> Beam:
     sec = root.section("beam")
-    kV = sec.number("voltage_kV", positive=True, expected="a positive voltage in kV")
-    if kV > 1000:
-        raise _fail("beam.voltage_kV", kV, "a tube voltage in kV (at most 1000)")
+    # at least 1 kV: 1e-100 kV (an electron range of nothing) divided by zero in the cost
+    # estimate ("internal error"), and below 1 kV the spot's mesh runs to millions of cells
+    kV = sec.number("voltage_kV", lo=1.0, hi=1000.0, expected="a tube voltage in kV, 1 to 1000")
     has_i, has_p = sec.has("current_mA"), sec.has("power_W")
     if has_i and has_p:
         raise CaseError("beam: give exactly one of current_mA or power_W (found both)")
@@ -335,8 +335,10 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
         power = _power_W(sec)
     spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
     size2, orientation = None, 0.0
+    # at least 1 nm (`run` refuses below 0.1 µm unless --force): 1e-300 µm underflowed to a
+    # zero cell size in the cost estimate ("internal error")
     length = lambda key: sec.number(  # noqa: E731
-        key, positive=True, expected="a positive spot size in µm") * 1e-6
+        key, lo=1e-3, expected="a spot size in µm, at least 0.001 (1 nm)") * 1e-6
     if spot == "flat_top":
         size = length("diameter_um")
     elif spot == "elliptical":
@@ -625,8 +627,11 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
         if not isinstance(q, list) or not q or any(x not in PROBE_QUANTITIES for x in q) \
                 or len(set(q)) != len(q):
             raise _fail(f"probes.{name}.quantities", q, what)
-        out.append(Probe(name, p.number("r_mm", nonneg=True) * 1e-3,
-                         p.number("depth_mm", nonneg=True) * 1e-3, tuple(q)))
+        # at most 2 m, the largest body (a user's mesh; 1e300 mm: numpy's overflow warning
+        # before the "outside the mesh" line)
+        where = "a distance in mm, 0 to 2000 (2 m)"
+        out.append(Probe(name, p.number("r_mm", lo=0.0, hi=2e3, expected=where) * 1e-3,
+                         p.number("depth_mm", lo=0.0, hi=2e3, expected=where) * 1e-3, tuple(q)))
         p.close()
     sec.allowed.update(sec.data)
     return tuple(out)
