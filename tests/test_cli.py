@@ -248,3 +248,28 @@ def test_a_listing_into_a_closed_pipe_ends_quietly():
     finally:
         os.close(pipe)
     assert (proc.returncode, proc.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["run", "c.toml", "--ntasks", "abc"],
+     "anodesim: error: argument --ntasks: invalid int value: 'abc' (`anodesim run --help` "
+     "lists the arguments)"),
+    (["rate", "c.toml", "--chart", "bogus"],
+     "anodesim: error: argument --chart: invalid choice: 'bogus' (choose from 'single', "
+     "'duty', 'period', 'continuous', 'life', 'all') (`anodesim rate --help` lists the "
+     "arguments)"),
+    (["drift-table", "c.toml"],
+     "anodesim: error: the following arguments are required: --schedule (`anodesim "
+     "drift-table --help` lists the arguments)"),
+    (["check"], "anodesim: error: the following arguments are required: case (`anodesim "
+                "check --help` lists the arguments)"),
+    (["bogus"], "anodesim: error: argument command: invalid choice: 'bogus' (choose from "),
+])
+def test_a_bad_command_line_is_one_line(tmp_path, capsys, argv, line):
+    """argparse printed its usage, two to five lines, above its error line: now the one
+    line, exit 2, as every other failure."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(line), err

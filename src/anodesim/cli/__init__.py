@@ -66,6 +66,15 @@ class _Version(argparse.Action):
         parser.exit(message=f"anodesim {__version__}\n")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose error (a bad option, choice or number, a missing argument) is one line,
+    as every other failure is: argparse printed its usage (two to five lines) above it."""
+
+    def error(self, message):
+        self.exit(2, f"anodesim: error: {message} (`{self.prog} --help` lists the "
+                     "arguments)\n")
+
+
 def _command_of(argv: list[str]) -> str | None:
     """The subcommand named on the command line (the first word that is one), or None."""
     names = {name for name, _ in COMMANDS}
@@ -80,7 +89,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     fraction of the time (benchmark: studies/benchmark_process.py). argv None: every module.
     """
     chosen = None if argv is None else _command_of(argv)
-    top = argparse.ArgumentParser(prog="anodesim", description=DESCRIPTION, epilog=EPILOG)
+    top = _Parser(prog="anodesim", description=DESCRIPTION, epilog=EPILOG)
     top.add_argument("--version", action=_Version)
     top.add_argument("--debug", action="store_true",
                      help="show the traceback of a failure (also ANODESIM_DEBUG=1)")
