@@ -57,9 +57,11 @@ def parse_schedule(text: str, end_s: float) -> list[float]:
         if not (step > 0 and stop >= start and math.isfinite(stop)):
             raise CaseError(f"--schedule = {text!r}: expected START:STOP:STEP with STEP > 0 "
                             "and STOP ≥ START")
-        n = int(math.floor((stop - start) / step * (1 + 1e-12))) + 1
-        if n > 100000:
-            raise CaseError(f"--schedule = {text!r}: {n} times; expected at most 100000")
+        count = (stop - start) / step * (1 + 1e-12)  # inf: 0:1e308:1e-308 ("internal error")
+        if not count < 100000:
+            raise CaseError(f"--schedule = {text!r}: {count + 1:.4g} times; expected at most "
+                            "100000")
+        n = int(math.floor(count)) + 1
         times = [start + i * step for i in range(n)]
     else:
         try:
