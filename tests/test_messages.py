@@ -2,6 +2,7 @@
 another unit, a near spelling) instead of calling the intended one missing; a case file given
 to `sweep` or a study given to `run` says what it is; under MPI only rank 0 prints."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -507,3 +508,63 @@ def test_an_integer_of_thousands_of_digits_is_one_line(tmp_path, capsys):
     assert err == (f"anodesim: error: {path}: not valid TOML (a number of thousands of digits; "
                    "expected a TOML integer of 64 bits, -9223372036854775808 to "
                    "9223372036854775807)")
+
+
+@pytest.mark.parametrize("schedule, message", [
+    # the count overflowed int(): "internal error"
+    ("0:1e308:1e-308", "--schedule = '0:1e308:1e-308': inf times; expected at most 100000"),
+    # the count was printed with all its 300 digits
+    ("0:0.5:1e-300", "--schedule = '0:0.5:1e-300': 5e+299 times; expected at most 100000"),
+])
+def test_a_schedule_of_too_many_times_is_one_short_line(tmp_path, capsys, schedule, message):
+    out = tmp_path / "d.csv"
+    path = STUDIES / "reflection_insert.toml"  # with [drift]
+    assert main(["drift-table", str(path), "--schedule", schedule, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"anodesim: error: {message}", err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def a_run(tmp_path_factory):
+    """A finished run's summary.json and case.toml (the report's inputs)."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    path = write_toml(out.parent / "c.toml", reflection())
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("change, what", [
+    (lambda s: s.pop("status"), "summary.json: no entry 'status' where one is read"),
+    (lambda s: s["case"].update(geometry="x"),
+     "summary.json: an entry not in the shape anodesim writes (string indices must be "
+     "integers, not 'str')"),
+    (lambda s: s["results"].update(limits=[{"limit": "spot"}]),
+     "summary.json: no entry 'unit' where one is read"),
+])
+def test_report_of_a_summary_with_a_damaged_entry_is_one_line(tmp_path, capsys, a_run,
+                                                              change, what):
+    """An entry of summary.json edited or cut by hand (the top-level keys present): it was a
+    KeyError or TypeError, "internal error", exit 1; now one line naming the file, exit 2,
+    no report.html (rating.json's entries were checked already)."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    s = json.loads((a_run / "summary.json").read_text())
+    change(s)
+    (folder / "summary.json").write_text(json.dumps(s))
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"anodesim: error: report {folder}: {what}; expected the file as anodesim " \
+        "wrote it", err
+    assert not (folder / "report.html").exists()
+
+
+def test_report_with_a_case_toml_that_is_not_utf8(tmp_path, capsys, a_run):
+    """A damaged case.toml beside the summary: UnicodeDecodeError, "internal error"; the
+    report is written, the bytes shown as replacement characters."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    shutil.copy(a_run / "summary.json", folder)
+    (folder / "case.toml").write_bytes((a_run / "case.toml").read_bytes() + b"\xff\xfe\n")
+    assert main(["report", "-q", str(folder)]) == 0
+    assert "\ufffd" in (folder / "report.html").read_text()

@@ -70,7 +70,8 @@ def write_report(folder: str | Path, case_text: str | None = None) -> Path:
                         "folder")
     kind = kind_of(folder)
     if case_text is None and (folder / _CASE_NAME).is_file():
-        case_text = (folder / _CASE_NAME).read_text()
+        # as kept by run and rate (UTF-8, read when the case was); damaged bytes shown as �
+        case_text = (folder / _CASE_NAME).read_text(errors="replace")
     ctx = {"study": _study, "rating": _rating, "run": _run}[kind](folder, case_text)
     ctx.update(kind=kind, folder=str(folder), generated_utc=_now(), version=__version__,
                made_with=output.provenance())
@@ -293,10 +294,21 @@ def _load(folder: Path, name: str, keys: tuple[str, ...]) -> dict:
 
 def _run(folder: Path, case_text: str | None) -> dict:
     s = _load(folder, "summary.json", ("title", "case", "results"))
-    return {"title": s["title"], "case": _case_part(folder, s["case"], case_text, s["title"]),
-            "headline": headline(s), "limits": limit_rows(s["results"].get("limits", [])),
-            "drift": drift_rows(s.get("mechanics")), "plots": _plots(folder, RUN_PLOTS),
-            "rating": None, "study": None, "provenance": _provenance(s)}
+    try:
+        return {"title": str(s["title"]),
+                "case": _case_part(folder, s["case"], case_text, s["title"]),
+                "headline": headline(s), "limits": limit_rows(s["results"].get("limits", [])),
+                "drift": drift_rows(s.get("mechanics")), "plots": _plots(folder, RUN_PLOTS),
+                "rating": None, "study": None, "provenance": _provenance(s)}
+    except CaseError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+        # an entry edited or cut by hand ("status" removed, the case a string): was
+        # "internal error", exit 1; rating.json is checked entry by entry (_check_rating)
+        what = f"no entry {e.args[0]!r} where one is read" if isinstance(e, KeyError) else \
+            f"an entry not in the shape anodesim writes ({e})"
+        raise CaseError(f"report {folder}: summary.json: {what}; expected the file as "
+                        "anodesim wrote it") from None
 
 
 def _damaged(folder: Path, name: str, where: str, value, what: str) -> CaseError:
