@@ -637,3 +637,38 @@ def test_a_rating_interrupted_in_its_first_seconds_ends_in_one_line(tmp_path):
         if p.returncode != status or said != [line] or (out / "rating.json").exists():
             wrong.append(f"{name} at {delay} s: exit {p.returncode}, {err!r}")
     assert not wrong, "\n".join(wrong)
+
+
+CTRL_C_IN_FIELDS = textwrap.dedent("""
+    import os, pathlib, signal, sys
+    from anodesim.cli import main
+
+    original = pathlib.PurePath.__fspath__
+
+    def fspath(self, _sent=[]):  # Ctrl-C as the field writer's path is converted in C++
+        if self.name == "fields.bp.partial" and not _sent:
+            _sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self)
+
+    pathlib.PurePath.__fspath__ = fspath
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_ctrl_c_while_the_field_files_are_opened_interrupts_the_run(tmp_path):
+    """Ctrl-C as dolfinx's VTXWriter was made (its path converted by nanobind, which calls
+    os.fspath): the KeyboardInterrupt raised in that call was swallowed by nanobind, and
+    the run went on to the end, "complete", exit 0 (2 of 10 Ctrl-C's sent when
+    fields.bp.partial appeared). Now it is held over the writers' creation (signals_held)
+    and ends the run: exit 130, one line, no summary (as during the set-up)."""
+    script = tmp_path / "inject.py"
+    script.write_text(CTRL_C_IN_FIELDS)
+    case = write_toml(tmp_path / "c.toml", reflection(output={"fields": True}))
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, str(script), "run", str(case), "-o", str(out), "-q"],
+                       capture_output=True, text=True, timeout=600, preexec_fn=default_signals)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.strip().splitlines() == ["anodesim: interrupted"]
+    assert not (out / "summary.json").exists()
+    assert (out / "case.toml").read_text() == case.read_text()

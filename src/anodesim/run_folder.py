@@ -50,17 +50,23 @@ def open_fields(sim) -> list:
         return []
     import dolfinx.io
 
+    from .errors import signals_held
+
     groups = {"fields.bp": [sim.problem.T]}
     mech = sim.mechanics_monitor
     if mech:
         groups["displacement.bp"] = [mech.solver.u]
         groups["stress.bp"] = [mech.solver.von_mises]
     writers = []
-    for name, funcs in groups.items():
-        w = dolfinx.io.VTXWriter(sim.comm, sim.out / f"{name}.partial", funcs, engine="BP4",
-                                 mesh_policy=dolfinx.io.VTXMeshPolicy.reuse)
-        w.anodesim_path = sim.out / f"{name}.partial"  # named in a failed write's message
-        writers.append((name, w))
+    # Ctrl-C and SIGTERM wait for the writers (errors.signals_held): nanobind converts the
+    # path by calling back into Python (os.fspath), and a KeyboardInterrupt raised there was
+    # swallowed: the run went on to the end, "complete", exit 0
+    with signals_held():
+        for name, funcs in groups.items():
+            w = dolfinx.io.VTXWriter(sim.comm, sim.out / f"{name}.partial", funcs,
+                                     engine="BP4", mesh_policy=dolfinx.io.VTXMeshPolicy.reuse)
+            w.anodesim_path = sim.out / f"{name}.partial"  # named in a failed write's message
+            writers.append((name, w))
     return writers
 
 
