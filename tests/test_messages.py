@@ -123,6 +123,31 @@ def test_run_into_a_folder_of_an_earlier_run(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(empty), "-q"]) == 0  # an empty folder is fine
 
 
+def test_bad_input_found_while_setting_up_leaves_an_earlier_run_as_it_was(tmp_path, capsys):
+    """run --overwrite removed the earlier run's files before the new run was set up: a
+    case whose bad input shows only then (a mesh.file that cannot be read) exited 2 with
+    the earlier results gone. They are now set aside until the set-up is done and brought
+    back for bad input: the folder is as it was, byte for byte, with nothing hidden left."""
+    out = tmp_path / "out"
+    path = write_toml(tmp_path / "c.toml", block())
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    (out / "notes.txt").write_text("mine")
+    shutil.copy(out / "mesh.json", tmp_path / "cut.json")  # its description, a cut mesh
+    (tmp_path / "cut.msh").write_bytes((out / "mesh.msh").read_bytes()[:2000])
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    bad = block()
+    bad["mesh"] = {**bad.get("mesh", {}), "file": str(tmp_path / "cut.msh")}
+    capsys.readouterr()
+    assert main(["run", str(write_toml(tmp_path / "bad.toml", bad)), "-o", str(out), "-q",
+                 "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot read it as a gmsh mesh" in err, err
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before and "summary.json" in {str(p) for p in after}
+    assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 0  # still works
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_a_folder_holds_one_kind_of_result(tmp_path, capsys):
     """`run` and `rate` refuse a folder holding another kind of result (exit 2, untouched):
     a rating written over a run replaced its case.toml and left a report mixing the two

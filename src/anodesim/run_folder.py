@@ -32,15 +32,57 @@ RUN_FILES = frozenset({
     "mesh.tmp.msh"})
 
 
+def _inputs(keep) -> list[Path]:
+    keep = [Path(p) for p in keep if p]
+    return keep + [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # its sidecar
+
+
+def _ours(name: str) -> bool:
+    return name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES
+
+
 def remove_run(out: Path, keep=()) -> list[str]:
     """Remove an earlier run's files from out (RUN_FILES, their unfinished ``.partial``
     field folders, output.remove_files) but none of `keep` (the new run's inputs: its case
     file, a mesh.file to reuse with its description beside it, whatever their names).
     Returns the names removed."""
-    keep = [Path(p) for p in keep if p]
-    keep += [p.with_suffix(".json") for p in keep if p.suffix == ".msh"]  # a mesh's sidecar
-    return output.remove_files(
-        out, lambda name: name in RUN_FILES or name.removesuffix(".partial") in RUN_FILES, keep)
+    return output.remove_files(out, _ours, _inputs(keep))
+
+
+#: The hidden folder in a run folder that holds the earlier run while ``run --overwrite``
+#: sets up the new one (set_aside_run).
+ASIDE_PREFIX = ".anodesim-earlier-run-"
+
+
+def set_aside_run(out: Path, keep=()) -> Path:
+    """Move an earlier run's files (those remove_run would remove) into a hidden folder of
+    out, from which restore_run brings them back when the new run turns out to be bad input
+    (a mesh.file that cannot be read, found while setting up): bad input leaves the folder
+    as it was. Signals wait for the moves (errors.signals_held). Returns the folder."""
+    import tempfile
+
+    from .errors import signals_held
+
+    kept = {p.resolve() for p in _inputs(keep)}
+    with signals_held():
+        aside = Path(tempfile.mkdtemp(prefix=ASIDE_PREFIX, dir=out))
+        for entry in sorted(out.iterdir()):
+            temporary = output.TEMPORARY_NAME.match(entry.name)
+            if (_ours(entry.name) or temporary is not None and _ours(temporary["name"])) \
+                    and entry.resolve() not in kept:
+                entry.rename(aside / entry.name)
+    return aside
+
+
+def restore_run(out: Path, aside: Path, keep=()) -> None:
+    """Remove the new run's files from out and move the earlier run's back from aside."""
+    from .errors import signals_held
+
+    with signals_held():
+        remove_run(out, keep)
+        for entry in sorted(aside.iterdir()):
+            entry.rename(out / entry.name)
+        aside.rmdir()
 
 
 def open_fields(sim) -> list:

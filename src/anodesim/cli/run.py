@@ -123,13 +123,16 @@ def run(args) -> int:
     from .. import _mpi  # noqa: F401
     from ..simulation import run
 
+    from ..run_folder import restore_run, set_aside_run
+
     quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
+    inputs = [args.case, case.mesh.file, case.geometry.file]  # kept in the folder
+    aside = None
     if found:  # --overwrite: no file of the earlier run may sit beside the new one
         if MPI.COMM_WORLD.rank == 0:
-            from ..run_folder import remove_run
-
-            # its files only: notes beside them stay, and so do this run's inputs
-            remove_run(out, [args.case, case.mesh.file, case.geometry.file])
+            # its files only: notes beside them stay, and so do this run's inputs; set
+            # aside until the new run is set up (bad input found then restores them)
+            aside = set_aside_run(out, inputs)
         MPI.COMM_WORLD.Barrier()
     if not quiet:
         print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
@@ -137,9 +140,13 @@ def run(args) -> int:
     try:
         res = run(case, out, progress=not quiet)
     except CaseError:
-        # Found while setting up (e.g. a probe outside the mesh): leave nothing behind.
+        # Found while setting up (e.g. a probe outside the mesh, a mesh.file that cannot be
+        # read): leave the folder as it was (the earlier run was deleted: exit 2, its
+        # results gone)
         if not existed and out.exists():
             shutil.rmtree(out, ignore_errors=True)
+        elif aside is not None:
+            restore_run(out, aside, inputs)
         raise
     except RunFailure as e:
         if out.exists():
@@ -153,6 +160,9 @@ def run(args) -> int:
         if out.exists() and MPI.COMM_WORLD.rank == 0:
             report.keep_case_text(args.case, out)
         raise
+    finally:  # the new run stands (complete, failed or interrupted): the earlier one goes
+        if aside is not None and aside.exists():
+            shutil.rmtree(aside, ignore_errors=True)
     if MPI.COMM_WORLD.rank == 0:
         report.keep_case_text(args.case, out)
         if args.report:
