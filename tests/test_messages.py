@@ -46,6 +46,31 @@ def test_a_mistyped_required_key_is_unknown_not_missing(case, message):
     assert str(e.value).startswith(message)
 
 
+def test_a_misspelt_name_is_not_called_another_unit_and_a_misspelt_table_is_named():
+    """"cooled_edn" was "cooled_end" in another unit (any short suffix counted as one), and
+    a misspelt required table ([loadng]) was only "loading: missing"."""
+    d = reflection()
+    d["boundaries"]["cooled_edn"] = d["boundaries"].pop("cooled_end")
+    with pytest.raises(CaseError) as e:
+        from_dict(d)
+    assert str(e.value).startswith("boundaries.cooled_edn: unknown face (did you mean "
+                                   "'cooled_end'?); expected one of:"), str(e.value)
+    d = reflection()
+    d["loadng"] = d.pop("loading")
+    with pytest.raises(CaseError) as e:
+        from_dict(d)
+    assert str(e.value) == ("loading: missing; expected a table [loading] (the file has "
+                            "'loadng', not a key read so far: a misspelling of 'loading'?)")
+
+
+def test_a_case_file_with_a_byte_order_mark_is_read(tmp_path, capsys):
+    """A UTF-8 file with a byte-order mark (as Windows editors save it): "not valid TOML
+    (Invalid statement (at line 1, column 1))", exit 2, on a file that looks right."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (STUDIES / "reflection_insert.toml").read_bytes())
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+
+
 def test_an_optional_key_in_another_unit_gets_the_unit_hint():
     d = reflection()
     d["initial"]["temperature_K"] = 300.0

@@ -40,10 +40,18 @@ class UnknownKeyError(CaseError):
         super().__init__(f"{path}: unknown {what}{hint}{listing}{extra or ''}")
 
 
+#: Unit suffixes of key names, in lower case: a key whose stem matches a known key's with
+#: another of these is that quantity in another unit ("fwhm_mm"). Any short suffix counted
+#: before: "cooled_edn" was "cooled_end" in another unit.
+UNITS = frozenset({"m", "mm", "um", "nm", "in", "kv", "v", "ma", "a", "w", "kw", "s", "ms",
+                   "us", "ns", "h", "min", "c", "k", "f", "deg", "rad", "px", "rel", "j", "pa",
+                   "mpa", "gpa", "mk", "m2k", "kgk", "m2", "m3", "l", "hz"})
+
+
 def _stem(key: str) -> str:
     """A key without its unit suffix, in lower case ("fwhm_um" → "fwhm")."""
     head, _, tail = key.lower().rpartition("_")
-    return head if head and tail.isalnum() and len(tail) <= 5 else key.lower()
+    return head if head and tail in UNITS else key.lower()
 
 
 def _closest(name: str, known) -> str | None:
@@ -119,7 +127,8 @@ class _Section:
         if not close:
             return ""
         names = " or ".join(f"'{c}'" for c in close)
-        return f" (the table has {names}, not a key read so far: a misspelling of '{key}'?)"
+        where = "table" if self.path else "file"
+        return f" (the {where} has {names}, not a key read so far: a misspelling of '{key}'?)"
 
     def number(self, key, default: Any = ..., *, positive=False, nonneg=False, lo=None, hi=None,
                expected=None) -> float | None:
@@ -176,7 +185,8 @@ class _Section:
         v = self.raw(key, {} if default is ... else default, expected="a table")
         if default is ... and key not in self.data:
             self._mistyped(key)
-            raise CaseError(f"{self._key(key)}: missing; expected a table [{self._key(key)}]")
+            raise CaseError(f"{self._key(key)}: missing; expected a table [{self._key(key)}]"
+                            + self._unread_hint(key))  # [loadng]: named, as a key's
         return _Section(v, self._key(key))
 
     def close(self) -> None:
@@ -229,7 +239,9 @@ def read_toml(path: str | Path, what: str = "case file") -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            # a byte-order mark (Windows editors write one) is not TOML: "Invalid statement
+            # (at line 1, column 1)" on a file that looks right
+            data = tomllib.loads(f.read().removeprefix(b"\xef\xbb\xbf").decode())
     except OSError as e:
         raise CaseError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
