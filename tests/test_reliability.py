@@ -672,3 +672,40 @@ def test_ctrl_c_while_the_field_files_are_opened_interrupts_the_run(tmp_path):
     assert r.stderr.strip().splitlines() == ["anodesim: interrupted"]
     assert not (out / "summary.json").exists()
     assert (out / "case.toml").read_text() == case.read_text()
+
+
+SIGTERM_IN_RATING_WRITE = textwrap.dedent("""
+    import os, signal, sys
+    import anodesim.rating
+    from anodesim.cli import main
+
+    rate = sys.modules["anodesim.rating.rate"]  # the module (the package exports rate())
+    original = rate.write
+
+    def write(rating, out):  # SIGTERM as the rating's files are written
+        os.kill(os.getpid(), signal.SIGTERM)
+        return original(rating, out)
+
+    rate.write = write
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_while_a_rating_is_written_keeps_it(tmp_path):
+    """SIGTERM once `rate --overwrite` had removed the earlier rating and was writing the
+    new one: the folder was left with neither (the minutes of rating lost, and the earlier
+    rating too). The removal and the writing now hold the signal: the new rating is
+    written whole, then the command ends with exit 143 and one line."""
+    script = tmp_path / "inject.py"
+    script.write_text(SIGTERM_IN_RATING_WRITE)
+    case = write_toml(tmp_path / "c.toml", reflection())
+    out = tmp_path / "out"
+    args = ["rate", str(case), "--chart", "continuous", "--no-confirm", "-o", str(out), "-q"]
+    assert main(args) == 0
+    r = subprocess.run([sys.executable, str(script), *args, "--overwrite"],
+                       capture_output=True, text=True, timeout=600, preexec_fn=default_signals)
+    assert r.returncode == 143, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
+    assert json.loads((out / "rating.json").read_text())["title"]
+    assert (out / "rating_continuous.csv").is_file() and (out / "case.toml").is_file()

@@ -59,12 +59,17 @@ def rate(args) -> int:
     except ResponseError as e:
         raise CaseError(str(e)) from None
     if lead:
+        from ..errors import signals_held
         from ..rating.rate import remove_rating, write
 
-        if earlier:  # --overwrite: none of its files beside the new ones
-            remove_rating(out, keep=[args.case])
-        write(rating, out)
-        report.keep_case_text(args.case, out)
+        # Ctrl-C and SIGTERM wait for the files (a few seconds of figures): a signal here
+        # left the folder with neither the earlier rating nor the new one, its minutes of
+        # computing lost; a second Ctrl-C still ends it at once (errors.signals_held)
+        with signals_held():
+            if earlier:  # --overwrite: none of its files beside the new ones
+                remove_rating(out, keep=[args.case])
+            write(rating, out)
+            report.keep_case_text(args.case, out)
         if args.report:
             say(f"  report: {report.write(out)}")
     return 0
