@@ -618,3 +618,24 @@ def test_report_with_a_case_toml_that_is_not_utf8(tmp_path, capsys, a_run):
     (folder / "case.toml").write_bytes((a_run / "case.toml").read_bytes() + b"\xff\xfe\n")
     assert main(["report", "-q", str(folder)]) == 0
     assert "\ufffd" in (folder / "report.html").read_text()
+
+
+@pytest.mark.parametrize("damage, message", [
+    # not a table: "internal error" (AttributeError: 'list' object has no attribute ...)
+    (lambda d: [1], "expected a mesh written by an anodesim run, with its description "
+                    "m.json beside it"),
+    # an entry of the refinement not a number: "internal error" (TypeError) in the message
+    (lambda d: {**d, "refinement": {**d["refinement"], "zone_m": ["x"]}},
+     "its refined zone (the spot with its electrons' lateral spread"),
+])
+def test_a_reused_mesh_with_a_damaged_description_is_one_line(tmp_path, capsys, a_run,
+                                                              damage, message):
+    """mesh.file's description (the mesh.json beside it) edited by hand: one line, exit 2."""
+    shutil.copy(a_run / "mesh.msh", tmp_path / "m.msh")
+    d = json.loads((a_run / "mesh.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps(damage(d)))
+    case = reflection()
+    case["mesh"] = {**case.get("mesh", {}), "file": str(tmp_path / "m.msh")}
+    assert main(["check", str(write_toml(tmp_path / "c.toml", case))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err

@@ -535,6 +535,8 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
     sidecar = Path(case.mesh.file).with_suffix(".json")
     try:
         built_for = json.loads(sidecar.read_text())
+        if not isinstance(built_for, dict):  # [1]: "internal error" (AttributeError)
+            raise ValueError(sidecar)
     except (OSError, ValueError):
         raise CaseError(f"mesh.file = {case.mesh.file!r}: expected a mesh written by an "
                         f"anodesim run, with its description {sidecar.name} beside it") from None
@@ -554,7 +556,8 @@ def _check_reused_mesh(case: Case, refinement: dict) -> None:
     built = built_for.get("refinement")
     for key, value in refinement.items() if isinstance(built, dict) else ():
         had = built.get(key)
-        if key == "largest_element_m" and (had is None or not math.isfinite(had)):
+        if key == "largest_element_m" and (had is None or isinstance(had, float)
+                                           and not math.isfinite(had)):
             continue  # (a CAD part's, recorded unbounded before its cap was)
         finer_corners = key == "joint_corner_m" and value == 0.0 and \
             isinstance(had, (int, float))  # refined where this case needs no refinement
@@ -591,8 +594,9 @@ def _shown(key: str, *values) -> list[str]:
         key, (1e6, " µm") if key.endswith("_m") else (1.0, ""))
 
     def text(v, digits):
-        if isinstance(v, list):
-            return ", ".join(f"{x * scale:.{digits}g}" for x in v) + unit
+        if isinstance(v, list):  # (a hand-edited description's entries may be anything)
+            return ", ".join(f"{x * scale:.{digits}g}" if isinstance(x, (int, float)) else
+                             repr(x) for x in v) + unit
         if not isinstance(v, (int, float)) or (key == "joint_corner_m" and v == 0.0):
             return "none"
         return f"{v * scale:.{digits}g}{unit}"
