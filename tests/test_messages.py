@@ -639,3 +639,15 @@ def test_a_reused_mesh_with_a_damaged_description_is_one_line(tmp_path, capsys, 
     assert main(["check", str(write_toml(tmp_path / "c.toml", case))]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_report_of_an_empty_folder_name_is_refused(tmp_path, capsys, monkeypatch, a_run):
+    """`anodesim report ""` (an unset shell variable) reported the current folder, and wrote
+    report.html there when it held a run: refused as `run -o ""` is."""
+    monkeypatch.chdir(a_run)
+    before = sorted(p.name for p in a_run.iterdir())
+    assert main(["report", ""]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "anodesim: error: report '': expected a folder name (it fell back to the " \
+        "current folder)", err
+    assert sorted(p.name for p in a_run.iterdir()) == before

@@ -17,6 +17,11 @@ def add_args(p) -> None:
 
 def report(args) -> int:
     """Write the report of a folder."""
+    if not args.folder.strip():  # Path("") is the current folder (an unset variable)
+        from ..case import CaseError
+
+        raise CaseError(f"report {args.folder!r}: expected a folder name (it fell back to the "
+                        "current folder)")
     path = write(Path(args.folder))
     if not args.quiet:
         print(path, file=sys.stderr)
