@@ -709,3 +709,24 @@ def test_sigterm_while_a_rating_is_written_keeps_it(tmp_path):
         "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
     assert json.loads((out / "rating.json").read_text())["title"]
     assert (out / "rating_continuous.csv").is_file() and (out / "case.toml").is_file()
+
+
+def test_sigterm_while_meshing_over_an_earlier_run_leaves_it_as_it_was(tmp_path):
+    """run --overwrite stopped while it meshed (SIGTERM at gmsh's size callback, before any
+    result of the new run): the earlier run's files had been deleted at the start, and the
+    folder held only the new mesh and case.toml. They are set aside until then and brought
+    back: exit 143, one line, the earlier run byte for byte."""
+    script = tmp_path / "inject.py"
+    script.write_text(SIGTERM_AT)
+    case = write_toml(tmp_path / "c.toml", reflection())
+    out = tmp_path / "out"
+    assert main(["run", str(case), "-o", str(out), "-q"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    r = subprocess.run([sys.executable, str(script), "meshing", "run", str(case), "-o",
+                        str(out), "-q", "--overwrite"], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "c")})
+    assert r.returncode == 143, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before

@@ -157,7 +157,11 @@ def run(args) -> int:
             raise RunFailure(f"{e} (partial results in {out})") from e
         raise
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
-        if out.exists() and MPI.COMM_WORLD.rank == 0:
+        if aside is not None and not (out / "summary.json").exists():
+            # stopped while setting up, before the new run had a result: the earlier run
+            # stays (its files had been deleted, leaving the new mesh and case.toml)
+            restore_run(out, aside, inputs)
+        elif out.exists() and MPI.COMM_WORLD.rank == 0:
             report.keep_case_text(args.case, out)
         raise
     finally:  # the new run stands (complete, failed or interrupted): the earlier one goes
