@@ -651,3 +651,21 @@ def test_report_of_an_empty_folder_name_is_refused(tmp_path, capsys, monkeypatch
     assert err == "anodesim: error: report '': expected a folder name (it fell back to the " \
         "current folder)", err
     assert sorted(p.name for p in a_run.iterdir()) == before
+
+
+def test_an_output_folder_that_is_a_dangling_link_is_one_line(tmp_path, capsys):
+    """-o a symbolic link to nothing (a moved results disk): "run failed: ...: File exists",
+    exit 1, after the case was prepared; now bad input, one line, exit 2, nothing made."""
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone")
+    path = write_toml(tmp_path / "c.toml", block())
+    shipped = STUDIES / "reflection_insert.toml"
+    for cmd in (["run", str(path), "-o", str(link), "-q"],
+                ["rate", str(path), "-o", str(link), "-q"],
+                ["drift-table", str(shipped), "--schedule", "0:10:5", "-o", str(link / "d.csv")]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"anodesim: error: -o {link}: "
+                       f"{link} is a symbolic link to {tmp_path / 'gone'}, which does not "
+                       "exist; expected a folder"), err
+        assert not (tmp_path / "gone").exists()

@@ -118,6 +118,9 @@ def output_folder(out: Path) -> Path:
         raise CaseError(f"-o {out}: exists and is not a directory; expected a folder")
     parent = out
     while not parent.exists():
+        if parent.is_symlink():  # dangling: mkdir failed after the set-up, "File exists"
+            raise CaseError(f"-o {out}: {parent} is a symbolic link to "
+                            f"{os.readlink(parent)}, which does not exist; expected a folder")
         parent = parent.parent
     if not parent.is_dir():
         raise CaseError(f"-o {out}: {parent} is a file; expected a folder")
