@@ -730,3 +730,37 @@ def test_sigterm_while_meshing_over_an_earlier_run_leaves_it_as_it_was(tmp_path)
         "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
     after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before
+
+
+SIGTERM_AFTER_SET_ASIDE = textwrap.dedent("""
+    import os, signal, sys
+    from anodesim import run_folder
+    from anodesim.cli import main
+
+    original = run_folder._ours
+
+    def ours(name, _sent=[]):  # SIGTERM as the earlier run's files are moved (held)
+        if not _sent:
+            _sent.append(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(name)
+
+    run_folder._ours = ours
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_while_an_earlier_run_is_set_aside_leaves_it_as_it_was(tmp_path):
+    """The signal held over the moves is raised when they are done: the command knows
+    where they went (the folder is made first) and brings them back."""
+    script = tmp_path / "inject.py"
+    script.write_text(SIGTERM_AFTER_SET_ASIDE)
+    case = write_toml(tmp_path / "c.toml", block())
+    out = tmp_path / "out"
+    assert main(["run", str(case), "-o", str(out), "-q"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    r = subprocess.run([sys.executable, str(script), "run", str(case), "-o", str(out), "-q",
+                        "--overwrite"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 143, r.stderr
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before and not [p for p in out.iterdir() if p.name.startswith(".")]

@@ -54,24 +54,28 @@ def remove_run(out: Path, keep=()) -> list[str]:
 ASIDE_PREFIX = ".anodesim-earlier-run-"
 
 
-def set_aside_run(out: Path, keep=()) -> Path:
-    """Move an earlier run's files (those remove_run would remove) into a hidden folder of
-    out, from which restore_run brings them back when the new run turns out to be bad input
-    (a mesh.file that cannot be read, found while setting up): bad input leaves the folder
-    as it was. Signals wait for the moves (errors.signals_held). Returns the folder."""
+def aside_folder(out: Path) -> Path:
+    """A new hidden folder of out for set_aside_run (made first, so that an interrupt held
+    over the moves finds the caller knowing where they went)."""
     import tempfile
 
+    return Path(tempfile.mkdtemp(prefix=ASIDE_PREFIX, dir=out))
+
+
+def set_aside_run(out: Path, aside: Path, keep=()) -> None:
+    """Move an earlier run's files (those remove_run would remove) into aside (aside_folder),
+    from which restore_run brings them back when the new run turns out to be bad input (a
+    mesh.file that cannot be read, found while setting up) or is stopped before it has a
+    result: the folder is then as it was. Signals wait for the moves (errors.signals_held)."""
     from .errors import signals_held
 
     kept = {p.resolve() for p in _inputs(keep)}
     with signals_held():
-        aside = Path(tempfile.mkdtemp(prefix=ASIDE_PREFIX, dir=out))
         for entry in sorted(out.iterdir()):
             temporary = output.TEMPORARY_NAME.match(entry.name)
             if (_ours(entry.name) or temporary is not None and _ours(temporary["name"])) \
                     and entry.resolve() not in kept:
                 entry.rename(aside / entry.name)
-    return aside
 
 
 def restore_run(out: Path, aside: Path, keep=()) -> None:

@@ -123,21 +123,22 @@ def run(args) -> int:
     from .. import _mpi  # noqa: F401
     from ..simulation import run
 
-    from ..run_folder import restore_run, set_aside_run
+    from ..run_folder import aside_folder, restore_run, set_aside_run
 
     quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
     inputs = [args.case, case.mesh.file, case.geometry.file]  # kept in the folder
-    aside = None
-    if found:  # --overwrite: no file of the earlier run may sit beside the new one
-        if MPI.COMM_WORLD.rank == 0:
-            # its files only: notes beside them stay, and so do this run's inputs; set
-            # aside until the new run is set up (bad input found then restores them)
-            aside = set_aside_run(out, inputs)
-        MPI.COMM_WORLD.Barrier()
-    if not quiet:
-        print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
+    # --overwrite: no file of the earlier run may sit beside the new one; its files only
+    # (notes beside them stay, and so do this run's inputs), set aside until the new run
+    # has a result (bad input found while setting up, or a stop then, brings them back)
+    aside = aside_folder(out) if found and MPI.COMM_WORLD.rank == 0 else None
     existed = out.exists()
     try:
+        if found:
+            if aside is not None:
+                set_aside_run(out, aside, inputs)
+            MPI.COMM_WORLD.Barrier()
+        if not quiet:
+            print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
         res = run(case, out, progress=not quiet)
     except CaseError:
         # Found while setting up (e.g. a probe outside the mesh, a mesh.file that cannot be
