@@ -591,12 +591,44 @@ def test_ctrl_c_while_a_problem_is_built_leaves_mpi_usable(tmp_path):
     assert "Exception ignored" not in r.stderr and "SystemError" not in r.stderr, r.stderr
 
 
-#: (signal, seconds after the start) for the rating below: during the imports (0.05-0.35 s:
+#: (signal, seconds after the start) for the rating below: during the imports (0.1-0.35 s:
 #: the command's modules, then MPI and the form compiler's), the step response's mesh and
-#: FE set-up, its solves, the FE confirmation (the instants vary with the load)
-RATE_SIGNALS = [("SIGINT", 0.05), ("SIGINT", 0.3), ("SIGINT", 0.6), ("SIGINT", 0.9),
+#: FE set-up, its solves, the FE confirmation (the instants vary with the load). Not
+#: earlier: the interpreter's own start (tens of ms, more under load) runs before any
+#: anodesim code can install a handler (anodesim.__main__).
+RATE_SIGNALS = [("SIGINT", 0.1), ("SIGINT", 0.3), ("SIGINT", 0.6), ("SIGINT", 0.9),
                 ("SIGINT", 1.2), ("SIGINT", 1.6), ("SIGINT", 2.0), ("SIGTERM", 0.25),
                 ("SIGTERM", 0.35), ("SIGTERM", 1.0), ("SIGTERM", 1.6)]
+
+
+def test_the_early_handlers_end_with_the_command_lines_own_lines():
+    """Before the command line's handlers are in place (its modules being imported),
+    anodesim.__main__'s end the process with the same line and status: a Ctrl-C there
+    gave Python's traceback from inside an import (seen at 0.05 s on a loaded machine:
+    KeyboardInterrupt in errors.py's `import threading`); and the command line takes over
+    from them."""
+    import importlib
+    import signal
+
+    from anodesim.cli import _signal_line
+
+    entry = importlib.import_module("anodesim.__main__")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        assert entry.EARLY_LINES[sig] == _signal_line(sig, None)
+    code = ("import signal, anodesim.__main__ as m\n"
+            "signal.signal(signal.SIGINT, m._early)\n"
+            "from anodesim.cli import main\n"
+            "seen, old = [], signal.signal\n"
+            "def spy(sig, handler):\n"
+            "    seen.append((int(sig), getattr(handler, '__name__', handler)))\n"
+            "    return old(sig, handler)\n"
+            "signal.signal = spy\n"
+            "main(['materials'])\n"
+            "print(seen[0])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       preexec_fn=default_signals)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == f"({int(signal.SIGINT)}, '_interrupt')"
 
 
 @pytest.mark.slow
@@ -634,7 +666,10 @@ def test_a_rating_interrupted_in_its_first_seconds_ends_in_one_line(tmp_path):
         status, line = expected[name]
         said = [x for x in err.splitlines()  # but the heading and the progress lines
                 if not x.startswith("  ") and not re.match(r"anodesim \S+: rating ", x)]
-        if p.returncode != status or said != [line] or (out / "rating.json").exists():
+        # death by the signal after the line is what a shell reports as 128 + n too: seen
+        # for a Ctrl-C landing in numpy's import (0.1-0.12 s), on main before as well
+        ended = p.returncode in (status, -getattr(signal, name))
+        if not ended or said != [line] or (out / "rating.json").exists():
             wrong.append(f"{name} at {delay} s: exit {p.returncode}, {err!r}")
     assert not wrong, "\n".join(wrong)
 

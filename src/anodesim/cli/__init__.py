@@ -203,7 +203,9 @@ def _main(argv: list[str] | None, own_process: bool = False) -> int:
     # Python delivers signals. A SIGINT ignored (a background job, nohup) stays ignored.
     terminable = threading.current_thread() is threading.main_thread()
     previous = {}
-    if terminable and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    sigint = signal.getsignal(signal.SIGINT)  # Python's, or __main__'s before this
+    if terminable and (sigint is signal.default_int_handler
+                       or getattr(sigint, "before_the_command_line", False)):
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
     if terminable:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _terminate)
