@@ -173,6 +173,50 @@ def test_bad_input_found_while_setting_up_leaves_an_earlier_run_as_it_was(tmp_pa
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("failure", ["disk full", "internal error", "a file that will not move"])
+def test_a_new_run_that_stops_without_a_result_leaves_the_earlier_one(tmp_path, capsys,
+                                                                    monkeypatch, failure):
+    """run --overwrite whose new run stops before it has a summary for any reason, not only
+    bad input or a signal (a full disk, an internal error), or whose earlier files cannot
+    all be moved aside (one busy: a mount, a file open on a share): the earlier run is as
+    it was, byte for byte, nothing hidden left (it was deleted with its hidden folder:
+    the reviewer's full disk left only a truncated mesh.msh)."""
+    import errno
+
+    from anodesim import run_folder, simulation
+
+    out = tmp_path / "out"
+    path = write_toml(tmp_path / "c.toml", block())
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    (out / "notes.txt").write_text("mine")
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    def stops(case, out_dir, **kw):
+        (Path(out_dir) / "mesh.msh").write_text("the new run's first file")
+        if failure == "disk full":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise RuntimeError("something unforeseen")
+
+    if failure == "a file that will not move":
+        real = Path.rename
+
+        def busy(self, target):
+            if self.name == "timeseries.csv":
+                raise OSError(errno.EBUSY, "Device or resource busy", str(self))
+            return real(self, target)
+
+        monkeypatch.setattr(Path, "rename", busy)
+    else:
+        monkeypatch.setattr(simulation, "run", stops)
+    capsys.readouterr()
+    assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    monkeypatch.undo()
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    assert not [p for p in out.iterdir() if p.name.startswith(run_folder.ASIDE_PREFIX)]
+
+
 def test_a_folder_holds_one_kind_of_result(tmp_path, capsys):
     """`run` and `rate` refuse a folder holding another kind of result (exit 2, untouched):
     a rating written over a run replaced its case.toml and left a report mixing the two

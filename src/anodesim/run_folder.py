@@ -71,11 +71,19 @@ def set_aside_run(out: Path, aside: Path, keep=()) -> None:
 
     kept = {p.resolve() for p in _inputs(keep)}
     with signals_held():
-        for entry in sorted(out.iterdir()):
-            temporary = output.TEMPORARY_NAME.match(entry.name)
-            if (_ours(entry.name) or temporary is not None and _ours(temporary["name"])) \
-                    and entry.resolve() not in kept:
-                entry.rename(aside / entry.name)
+        moved = []
+        try:
+            for entry in sorted(out.iterdir()):
+                temporary = output.TEMPORARY_NAME.match(entry.name)
+                if (_ours(entry.name) or temporary is not None and _ours(temporary["name"])) \
+                        and entry.resolve() not in kept:
+                    entry.rename(aside / entry.name)
+                    moved.append(entry.name)
+        except OSError:  # one cannot be moved (busy: a mount, a file open on a share)
+            for name in moved:  # the earlier run as it was, then the failure's line
+                (aside / name).rename(out / name)
+            aside.rmdir()
+            raise
 
 
 def restore_run(out: Path, aside: Path, keep=()) -> None:

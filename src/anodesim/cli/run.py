@@ -67,6 +67,12 @@ def broken_line(checks) -> str | None:
     return f"anodesim: limit broken: {what}"
 
 
+def _earlier_comes_back(out: Path, aside: Path | None) -> bool:
+    """Whether the earlier run set aside in `aside` is put back: the new run in `out` has
+    no summary (it stopped before it had a result)."""
+    return aside is not None and aside.exists() and not (out / "summary.json").exists()
+
+
 def _submit(args, out: Path) -> int:
     """``--submit slurm``: the case as one MPI job; with --wait, its exit status."""
     if args.submit is None:
@@ -142,15 +148,12 @@ def run(args) -> int:
         res = run(case, out, progress=not quiet)
     except CaseError:
         # Found while setting up (e.g. a probe outside the mesh, a mesh.file that cannot be
-        # read): leave the folder as it was (the earlier run was deleted: exit 2, its
-        # results gone)
+        # read): leave the folder as it was (an earlier run comes back below)
         if not existed and out.exists():
             shutil.rmtree(out, ignore_errors=True)
-        elif aside is not None:
-            restore_run(out, aside, inputs)
         raise
     except RunFailure as e:
-        if out.exists():
+        if out.exists() and not _earlier_comes_back(out, aside):
             if MPI.COMM_WORLD.rank == 0:
                 report.keep_case_text(args.case, out)
             if isinstance(e, FigureFailure):  # the run is complete but for a figure
@@ -158,15 +161,17 @@ def run(args) -> int:
             raise RunFailure(f"{e} (partial results in {out})") from e
         raise
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
-        if aside is not None and not (out / "summary.json").exists():
-            # stopped while setting up, before the new run had a result: the earlier run
-            # stays (its files had been deleted, leaving the new mesh and case.toml)
-            restore_run(out, aside, inputs)
-        elif out.exists() and MPI.COMM_WORLD.rank == 0:
+        if out.exists() and MPI.COMM_WORLD.rank == 0 and not _earlier_comes_back(out, aside):
             report.keep_case_text(args.case, out)
         raise
-    finally:  # the new run stands (complete, failed or interrupted): the earlier one goes
-        if aside is not None and aside.exists():
+    finally:
+        # The new run stands once it has a summary (complete, failed or interrupted): the
+        # earlier one goes. Before that, whatever stopped it (bad input found while setting
+        # up, a signal, a full disk, an internal error), the earlier run comes back: its
+        # files had been set aside, leaving the new mesh and case.toml.
+        if _earlier_comes_back(out, aside):
+            restore_run(out, aside, inputs)
+        elif aside is not None and aside.exists():
             shutil.rmtree(aside, ignore_errors=True)
     if MPI.COMM_WORLD.rank == 0:
         report.keep_case_text(args.case, out)
