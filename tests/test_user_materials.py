@@ -101,7 +101,7 @@ BAD = [
     # a data sheet's units (they ran: cp in J/g/K made the heat sink 1000× too light)
     ("cp in J/g/K", _bad(cp_J_kgK={"T_C": [0.0, 300.0], "value": [0.385, 0.41]}),
      "materials.define.MyCu.cp_J_kgK.value = [0.385, 0.41]: expected values in J/kg/K "
-     "(0.386667 at 20 °C is outside 50 to 20000, where solids lie: given in J/g/K?)"),
+     "(0.386667 at 20 °C is outside 50 to 20000, where a tube's materials lie: given in J/g/K?)"),
     ("density in g/cm3", _bad(rho_kg_m3=8.96), "materials.define.MyCu.rho_kg_m3.value = "
      "[8.96, 8.96]: expected values in kg/m³"),
     ("E in GPa", _bad(E_Pa=128.0), "expected values in Pa (128 at 20 °C"),
@@ -110,6 +110,19 @@ BAD = [
     ("yield in MPa", _bad(sigma_y_Pa={"T_K": [293.15, 573.15], "value": [250.0, 200.0]}),
      "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values in Pa"),
 ]
+
+
+@pytest.mark.parametrize("what,E,rho,k", [("silicone potting", 5e6, 1100.0, 0.2),
+                                          ("aerogel insulation", 1e6, 120.0, 0.015),
+                                          ("polymer foam", 2e6, 30.0, 0.03)])
+def test_soft_and_light_real_materials_pass_the_unit_check(what, E, rho, k):
+    """The unit check at 20 °C refuses a data sheet's units, not the soft or light
+    materials a tube's housing holds (the first bounds, E 0.1 GPa, ρ 100 kg/m³ and
+    k 0.01 W/m/K, refused a reviewer's silicone, aerogel and foam)."""
+    case = anodesim.from_dict(_bad(E_Pa=E, rho_kg_m3=rho, k_W_mK=k))  # raises on a refusal
+    from anodesim.resolve import region_materials
+
+    assert float(region_materials(case)["heat_sink"].E(293.15)) == pytest.approx(E)
 
 
 @pytest.mark.parametrize("what,data,message", BAD, ids=[b[0] for b in BAD])

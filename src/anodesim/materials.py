@@ -261,19 +261,22 @@ ELECTRON_KEYS = ("atomic_number", "atomic_mass_g_mol", "density_g_cm3",
                  "backscatter_energy_fraction")
 
 
-# What a solid's property may be at 20 °C (SI), to catch a table copied from a data sheet in
-# its own units (W data sheets give cp 0.13 J/g/K, ρ 19.3 g/cm³, E 410 GPa, α 4.4e-6/K as
-# "4.4"): property → (lowest, highest, SI unit, the likely slip). The bounds lie a factor of
-# 2 to 10 outside the extremes among solids (recalled handbook values, CRC Handbook of
-# Chemistry and Physics): k from ~0.15 W/m/K (polymers) to ~2 200 W/m/K (diamond); cp
-# from ~110 J/kg/K (Dulong–Petit 3R/M for U, 238 g/mol) to ~3 600 J/kg/K (Li); ρ from
-# 534 kg/m³ (Li) to 22 590 kg/m³ (Os); E from ~1 GPa (polymers) to ~1 200 GPa (diamond);
-# |α| up to ~2e-4 /K (polymers); 0.2 % yield from ~5 MPa (annealed Pb). The library passes.
+# What a region's property may be at 20 °C (SI), to catch a table copied from a data sheet
+# in its own units (W data sheets give cp 0.13 J/g/K, ρ 19.3 g/cm³, E 410 GPa, α 4.4e-6/K as
+# "4.4"): property → (lowest, highest, SI unit, the likely slip). The bounds lie outside the
+# extremes of the materials a tube holds (recalled handbook values, CRC Handbook of
+# Chemistry and Physics): k from ~0.015 W/m/K (aerogel insulation) to ~2 200 W/m/K
+# (diamond); cp from ~110 J/kg/K (Dulong–Petit 3R/M for U, 238 g/mol) to ~3 600 J/kg/K
+# (Li); ρ from ~30 kg/m³ (foams) to 22 590 kg/m³ (Os), the lower bound above every
+# density in g/cm³ (at most 22.6); E from ~0.5 MPa (silicone potting, gaskets) to
+# ~1 200 GPa (diamond); |α| up to ~3e-4 /K (elastomers); 0.2 % yield from ~5 MPa
+# (annealed Pb). A gas region (ρ ~1 kg/m³) is refused: model a gas gap as a contact
+# conductance. The library passes.
 PLAUSIBLE_AT_20_C = {
-    "k": (0.01, 1e4, "W/m/K", "mW/m/K"),
+    "k": (1e-3, 1e4, "W/m/K", "mW/m/K"),
     "cp": (50.0, 2e4, "J/kg/K", "J/g/K"),
-    "rho": (100.0, 5e4, "kg/m³", "g/cm³"),
-    "E": (1e8, 5e12, "Pa", "GPa or MPa"),
+    "rho": (25.0, 5e4, "kg/m³", "g/cm³"),
+    "E": (1e5, 5e12, "Pa", "GPa or MPa"),
     "alpha": (-1e-3, 1e-3, "1/K", "1e-6/K (ppm/K)"),
     "yield_strength": (1e5, 1e11, "Pa", "MPa"),
 }
@@ -353,8 +356,8 @@ def _check_table(tkey: str, t, prop: str, lo: float, hi: float | None) -> None:
         if not least <= at_20 <= most:
             raise MaterialDataError(f"{tkey}.value", v.tolist(),
                                     f"values in {unit} ({at_20:.6g} at 20 °C is outside "
-                                    f"{least:g} to {most:g}, where solids lie: given in "
-                                    f"{slip}?)")
+                                    f"{least:g} to {most:g}, where a tube's materials lie: "
+                                    f"given in {slip}?)")
 
 
 def _table(t: dict, name: str) -> Table:
