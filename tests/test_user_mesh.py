@@ -449,6 +449,22 @@ def test_a_mesh_too_coarse_for_the_spot_is_one_line(tmp_path, capsys):
                         "than 0.5 × the spot's 40 µm; expected a mesh graded to about 1/7")
 
 
+def test_a_mesh_coarse_at_the_spot_warns_how_low_the_peak_likely_is(capsys):
+    """Between the recommended 1/7 of the spot and the refusal at 0.5, a user mesh ran in
+    silence with its peak rise up to about 20 % low (reviewer): the run now warns with the
+    likely shortfall (from check_resolution's measurements) and summary.json's numerics
+    give the ratio. The shipped block anode (28.8 µm elements under its 100 µm spot)."""
+    from anodesim.geometry.user_mesh import peak_low_percent
+
+    res = anodesim.run(anodesim.from_dict(_example(loading={"kind": "steady"})))
+    ratio = res.summary_dict()["numerics"]["spot_element_per_spot_size"]
+    assert ratio == pytest.approx(0.288, abs=0.001)
+    err = capsys.readouterr().err
+    assert (f"the beam face's element at the impact point is {ratio:.2f} × the spot's size: "
+            f"the peak rise likely comes out about {peak_low_percent(ratio):.0f} % low") in err
+    assert 9.0 < peak_low_percent(ratio) < 10.0
+
+
 def test_an_impact_point_off_the_face_within_the_tolerance_lands_on_it():
     """The impact point may lie off the beam face by up to 1e-4 of the mesh's size (0.94 µm
     on the block anode; 20 µm on a 200 mm tube model, more than the 12 µm electron range in
