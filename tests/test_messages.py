@@ -217,6 +217,35 @@ def test_a_new_run_that_stops_without_a_result_leaves_the_earlier_one(tmp_path, 
     assert not [p for p in out.iterdir() if p.name.startswith(run_folder.ASIDE_PREFIX)]
 
 
+def test_an_earlier_run_left_aside_by_a_killed_overwrite_is_put_back(tmp_path, capsys):
+    """run --overwrite killed with SIGKILL (the out-of-memory killer, SLURM, a crash) while
+    the earlier run was set aside: the folder held the new run's first files and a hidden
+    folder nothing mentioned (report: "holds no anodesim run"). The next run puts the
+    earlier run back (saying so) when the new one has no summary, and removes the hidden
+    folder when it has one."""
+    from anodesim import run_folder
+
+    out = tmp_path / "out"
+    path = write_toml(tmp_path / "c.toml", block())
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 0
+    (out / "notes.txt").write_text("mine")
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    aside = run_folder.aside_folder(out)  # what the killed run left
+    run_folder.set_aside_run(out, aside)
+    (out / "mesh.tmp.msh").write_text("the killed run's unfinished mesh")
+    capsys.readouterr()
+    assert main(["run", str(path), "-o", str(out)]) == 2  # without --overwrite: refused
+    err = capsys.readouterr().err
+    assert "put back the earlier run that an interrupted run --overwrite had set aside" in err
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    # a hidden folder beside a run that stood: removed
+    stale = run_folder.aside_folder(out)
+    (stale / "summary.json").write_text("{}")
+    assert main(["run", str(path), "-o", str(out), "--overwrite", "-q"]) == 0
+    assert not stale.exists()
+
+
 def test_a_folder_holds_one_kind_of_result(tmp_path, capsys):
     """`run` and `rate` refuse a folder holding another kind of result (exit 2, untouched):
     a rating written over a run replaced its case.toml and left a report mixing the two

@@ -86,6 +86,30 @@ def set_aside_run(out: Path, aside: Path, keep=()) -> None:
             raise
 
 
+def recover_set_aside(out: Path, keep=()) -> str | None:
+    """An earlier run left set aside by a ``run --overwrite`` that was killed (SIGKILL, the
+    out-of-memory killer, a node's crash: no code ran to put it back or remove it): put
+    back when the new run has no summary.json (its partial files removed), else removed
+    as replaced. Returns a line saying what was done, or None when there was nothing.
+    Rank 0 only."""
+    if not out.is_dir():
+        return None
+    left = sorted((p for p in out.iterdir() if p.is_dir() and p.name.startswith(ASIDE_PREFIX)),
+                  key=lambda p: p.stat().st_mtime)
+    if not left:
+        return None
+    if (out / "summary.json").exists():  # the new run stood: the earlier ones are replaced
+        for p in left:
+            shutil.rmtree(p, ignore_errors=True)
+        return (f"{out}: removed the earlier run that an interrupted run --overwrite had set "
+                f"aside ({left[-1].name}); the run after it stands")
+    for p in left[:-1]:
+        shutil.rmtree(p, ignore_errors=True)
+    restore_run(out, left[-1], keep)
+    return (f"{out}: put back the earlier run that an interrupted run --overwrite had set "
+            f"aside ({left[-1].name}), in place of the stopped run's partial files")
+
+
 def restore_run(out: Path, aside: Path, keep=()) -> None:
     """Remove the new run's files from out and move the earlier run's back from aside."""
     from .errors import signals_held

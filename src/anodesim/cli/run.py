@@ -106,6 +106,14 @@ def run(args) -> int:
                         "default folder)")
     out = output_folder(Path(args.output) if args.output is not None else
                          Path("results") / Path(args.case).stem)
+    from ..errors import launcher_size
+    from ..run_folder import recover_set_aside
+
+    # serial runs only: under mpirun the ranks would look at the folder while it changes
+    recovered = recover_set_aside(out, [args.case, case.mesh.file, case.geometry.file]) \
+        if launcher_size() <= 1 else None
+    if recovered and not args.quiet:
+        print(f"anodesim: {recovered}", file=sys.stderr)
     earlier = refuse_other_result(out, "run")  # a rating's or a study's folder: refused
     found = earlier[1] if earlier else None  # the file that marks an earlier run
     if found and not args.overwrite:
