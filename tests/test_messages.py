@@ -217,6 +217,28 @@ def test_a_new_run_that_stops_without_a_result_leaves_the_earlier_one(tmp_path, 
     assert not [p for p in out.iterdir() if p.name.startswith(run_folder.ASIDE_PREFIX)]
 
 
+def test_the_api_overwrite_keeps_the_earlier_run_until_the_new_one_has_a_result(tmp_path):
+    """anodesim.run(case, out, overwrite=True) deleted the earlier run before setting up
+    (reviewer: a mesh.file cut short raised CaseError and left the folder empty), where the
+    command line sets it aside: it does so too now."""
+    import anodesim
+    from anodesim.case import CaseError
+
+    out = tmp_path / "out"
+    anodesim.run(block(), out)
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    (tmp_path / "cut.msh").write_bytes((out / "mesh.msh").read_bytes()[:2000])
+    shutil.copy(out / "mesh.json", tmp_path / "cut.json")
+    bad = block()
+    bad["mesh"] = {**bad.get("mesh", {}), "file": str(tmp_path / "cut.msh")}
+    with pytest.raises(CaseError, match="cannot read it as a gmsh mesh"):
+        anodesim.run(bad, out, overwrite=True)
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    anodesim.run(block(), out, overwrite=True)  # a good one replaces it, nothing hidden left
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_an_earlier_run_left_aside_by_a_killed_overwrite_is_put_back(tmp_path, capsys):
     """run --overwrite killed with SIGKILL (the out-of-memory killer, SLURM, a crash) while
     the earlier run was set aside: the folder held the new run's first files and a hidden

@@ -53,7 +53,9 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
 
     Args:
         out_dir: folder for the run's files (None: write nothing); a new or empty one, or
-            one holding an earlier run with overwrite (whose files are then removed).
+            one holding an earlier run with overwrite (whose files are then replaced: set
+            aside until the new run has a summary, put back if it stops before, as
+            ``anodesim run --overwrite`` does).
 
     Returns:
         A :class:`anodesim.results.RunResult`.
@@ -69,42 +71,65 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
 
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
-    if out_dir is not None:
-        _claim(Path(out_dir), "run", overwrite, [source, case.mesh.file, case.geometry.file],
-               kwargs.get("comm"))
-    return _run(case, out_dir, **kwargs)
+    keep = [source, case.mesh.file, case.geometry.file]
+    aside = None if out_dir is None else _claim(Path(out_dir), "run", overwrite, keep,
+                                                kwargs.get("comm"))
+    try:
+        return _run(case, out_dir, **kwargs)
+    finally:
+        if aside is not None:
+            _settle(Path(out_dir), aside, keep)
 
 
-def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True) -> None:
+def _settle(out, aside, keep) -> None:
+    """After a run over an earlier one set aside: the new run stands once it has a
+    summary (the earlier one goes); before that, the earlier one comes back."""
+    import shutil
+
+    from .run_folder import restore_run
+
+    if not aside.exists():
+        return
+    if (out / "summary.json").exists():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        restore_run(out, aside, keep)
+
+
+def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
     """Make out ready for a new run or rating of the Python API, as the command line does:
     refuse a folder of another kind of result, or an earlier one without overwrite; with
-    it, remove the earlier one's files (rank 0 of comm, default COMM_WORLD, while the
-    others wait; remove False: only refuse), but not the inputs in keep (the case file, a
-    mesh to reuse)."""
+    it, remove the earlier rating's files, or set the earlier run's aside (rank 0 of comm,
+    default COMM_WORLD, while the others wait; remove False: only refuse), but not the
+    inputs in keep (the case file, a mesh to reuse). Returns the folder holding the
+    earlier run set aside (rank 0), else None."""
     from .case import CaseError
     from .output import output_folder, refuse_other_result
 
     earlier = refuse_other_result(output_folder(out), kind, key="out_dir")
     if earlier is None:
-        return
+        return None
     if not overwrite:
         raise CaseError(f"out_dir {out}: holds an earlier {kind} ({earlier[1]}); expected a "
                         f"new or empty folder, or overwrite=True to replace that {kind}")
     if not remove:
-        return
+        return None
     from mpi4py import MPI
 
     comm = comm or MPI.COMM_WORLD
+    aside = None
     if comm.rank == 0:
         if kind == "run":
-            from .run_folder import remove_run
+            from .run_folder import aside_folder, set_aside_run
 
-            remove_run(out, keep)
+            aside = aside_folder(out)
+            set_aside_run(out, aside, keep)
         else:
             from .rating.rate import remove_rating
 
             remove_rating(out, keep)
     comm.barrier()
+    return aside
 
 
 def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: bool = True,
