@@ -180,6 +180,29 @@ def test_solids_that_overlap_or_do_not_touch_are_one_line(tmp_path, capsys, disc
     assert_run_rejected(tmp_path, capsys, data, message)
 
 
+@pytest.mark.parametrize("disc_z0_mm", [5.0 - 1e-6, 5.0 + 1e-6, 5.0 - 1e-4, 5.0 + 1e-4])
+def test_solids_apart_or_overlapping_by_a_hair_are_joined(disc_z0_mm):
+    """An overlap or a gap of 1 nm or 0.1 µm (a CAD export's or a unit conversion's
+    round-off) was refused as an overlap or as bodies that do not touch (reviewer): the
+    fragmentation's fuzzy tolerance (step_file.BOOLEAN_TOLERANCE) joins them, sharing the
+    disc's face."""
+    import tempfile
+
+    from anodesim.case.step_file import open_step
+
+    with tempfile.TemporaryDirectory() as d:
+        step = Path(d) / "two_bodies.step"
+        _two_bodies(step, disc_z0_mm)
+        gmsh = open_step(str(step))
+        try:
+            (_, a), (_, b) = gmsh.model.getEntities(3)
+            shared = set(gmsh.model.getAdjacencies(3, a)[1]) & set(
+                gmsh.model.getAdjacencies(3, b)[1])
+        finally:
+            gmsh.finalize()
+    assert len(shared) == 1
+
+
 def test_an_impact_point_off_the_face_within_the_tolerance_lands_on_it():
     """An impact point 0.5 µm above the disc (the tolerance is 1e-4 of the part's 8.7 mm
     diagonal) was refused: 'the face at the impact point does not bound the target region',

@@ -5,7 +5,14 @@ so that they share their faces), and the names of its solids: the case reader li
 
 from __future__ import annotations
 
+import math
+
 from .reader import CaseError
+
+#: The fuzzy tolerance of the fragmentation that joins the solids, × the model's bounding-box
+#: diagonal (0.1 µm on a 10 mm anode): an overlap or a gap below it is a CAD export's or a
+#: unit conversion's round-off, far below any feature of an anode; larger ones are refused.
+BOOLEAN_TOLERANCE = 1e-5
 
 
 class CadError(CaseError):
@@ -48,6 +55,11 @@ def open_step(path: str):
     names = {t: _label(gmsh, t) for _, t in vols}
     gmsh.model.occ.synchronize()
     if len(vols) > 1:  # shared faces between touching bodies: conformal mesh
+        # solids a CAD export or a unit conversion leaves overlapping or apart by a hair
+        # (1 nm, 0.1 µm) are joined, not refused: the boolean's fuzzy tolerance
+        box = gmsh.model.getBoundingBox(-1, -1)
+        size = math.dist(box[:3], box[3:])
+        gmsh.option.setNumber("Geometry.ToleranceBoolean", BOOLEAN_TOLERANCE * size)
         _, pieces = gmsh.model.occ.fragment(vols, [])
         gmsh.model.occ.synchronize()
         owner: dict[int, str] = {}
