@@ -239,6 +239,43 @@ def test_the_api_overwrite_keeps_the_earlier_run_until_the_new_one_has_a_result(
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_a_rating_that_cannot_be_written_leaves_the_earlier_one(tmp_path, capsys,
+                                                              monkeypatch):
+    """rate --overwrite removed the earlier rating before writing the new one: a failure
+    or a SIGKILL while the new files were written (seconds of figures) lost both
+    (reviewer). The new files are written into a hidden folder first and moved in by
+    renames: a failure leaves the earlier rating byte for byte, nothing hidden left."""
+    import errno
+    import importlib
+
+    from cases import reflection
+
+    rate_mod = importlib.import_module("anodesim.rating.rate")
+    path = write_toml(tmp_path / "c.toml", reflection(materials={"properties": "constant"}))
+    out = tmp_path / "r"
+    assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
+                 "-q"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    real = rate_mod.write
+
+    def fails(rating, folder):
+        real(rating, folder)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rate_mod, "write", fails)
+    capsys.readouterr()
+    assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
+                 "-q", "--overwrite"]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before and not [p for p in out.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
+                 "-q", "--overwrite"]) == 0
+    assert (out / "rating.json").exists() and not [p for p in out.iterdir()
+                                                    if p.name.startswith(".")]
+
+
 def test_an_earlier_run_left_aside_by_a_killed_overwrite_is_put_back(tmp_path, capsys):
     """run --overwrite killed with SIGKILL (the out-of-memory killer, SLURM, a crash) while
     the earlier run was set aside: the folder held the new run's first files and a hidden
