@@ -276,6 +276,24 @@ def test_a_rating_that_cannot_be_written_leaves_the_earlier_one(tmp_path, capsys
                                                     if p.name.startswith(".")]
 
 
+def test_a_mesh_gmsh_could_not_write_whole_is_not_kept(tmp_path, capsys, monkeypatch):
+    """gmsh reports a failed write (a full disk) on its terminal only: the file cut short
+    was renamed to mesh.msh (reviewer: 151 552 bytes on a full tmpfs). It is checked: one
+    line, exit 1, no mesh.msh."""
+    import gmsh
+
+    def cut_short(path):
+        Path(path).write_text("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Nodes\n1 2 3\n")
+
+    monkeypatch.setattr(gmsh, "write", cut_short)
+    out = tmp_path / "out"
+    assert main(["run", str(write_toml(tmp_path / "c.toml", block())), "-o", str(out),
+                 "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "could not write the whole mesh" in err, err
+    assert not (out / "mesh.msh").exists() and not (out / "mesh.tmp.msh").exists()
+
+
 def test_an_earlier_run_left_aside_by_a_killed_overwrite_is_put_back(tmp_path, capsys):
     """run --overwrite killed with SIGKILL (the out-of-memory killer, SLURM, a crash) while
     the earlier run was set aside: the folder held the new run's first files and a hidden

@@ -41,8 +41,31 @@ def generate(gmsh, dim: int, size, path: Path | None):
     if path is not None:
         tmp = Path(path).with_suffix(".tmp.msh")
         gmsh.write(str(tmp))
+        _check_written(tmp)
         tmp.replace(path)
     return gmsh
+
+
+def _check_written(msh: Path) -> None:
+    """gmsh reports a failed write (a full disk) on its terminal only: a file cut short
+    was renamed to mesh.msh. A whole .msh file ends with a section's ``$End…`` line.
+
+    Raises:
+        OSError: the file is missing or cut short (the temporary is removed).
+    """
+    import errno
+    import os
+
+    try:
+        with open(msh, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 64))
+            last = f.read().rstrip().rsplit(b"\n", 1)[-1]
+    except FileNotFoundError:
+        last = b""
+    if not last.startswith(b"$End"):
+        msh.unlink(missing_ok=True)
+        raise OSError(errno.EIO, "gmsh could not write the whole mesh (is the disk full?)",
+                      str(msh))
 
 
 def zone_size(lay, h_min: float, growth: float, h_max: float, zone_depth: float):
