@@ -661,6 +661,8 @@ def test_a_worker_that_loses_the_interrupt_is_asked_again_then_killed(monkeypatc
             pass
 
     monkeypatch.setattr(local, "STOP_GRACE_S", 0.5)
+    # a runner started from a terminal (a pytest worker may be ignoring SIGINT itself)
+    monkeypatch.setattr(local.signal, "getsignal", lambda sig: signal.default_int_handler)
     stubborn = Worker([sys.executable, "-c", "import signal, sys, time; "
                        "signal.signal(signal.SIGINT, signal.SIG_IGN); print(flush=True); "
                        "time.sleep(600)"], stdout=subprocess.PIPE)
@@ -677,3 +679,31 @@ def test_a_worker_that_loses_the_interrupt_is_asked_again_then_killed(monkeypatc
             if w.poll() is None:
                 w.kill()
             w.stdout.close()
+
+
+def test_a_sweep_started_with_sigint_ignored_stops_its_workers_with_sigterm(monkeypatch):
+    """`anodesim sweep … &` in a script starts the runner, and so its workers, with SIGINT
+    ignored: the stop's SIGINT went unheard, and each worker was killed after twice
+    STOP_GRACE_S (20 s, reviewer). Such a runner asks with SIGTERM, which a worker ends on."""
+    import subprocess
+    import sys
+
+    from anodesim.study import local
+
+    class Worker(subprocess.Popen):
+        def release(self):
+            pass
+
+    monkeypatch.setattr(local, "STOP_GRACE_S", 30.0)
+    monkeypatch.setattr(local.signal, "getsignal", lambda sig: signal.SIG_IGN)
+    deaf = Worker([sys.executable, "-c", "import signal, time; "
+                   "signal.signal(signal.SIGINT, signal.SIG_IGN); print(flush=True); "
+                   "time.sleep(600)"], stdout=subprocess.PIPE)
+    try:
+        deaf.stdout.readline()
+        local._stop([deaf])
+        assert deaf.returncode == -signal.SIGTERM  # the first ask, not SIGKILL after it
+    finally:
+        if deaf.poll() is None:
+            deaf.kill()
+        deaf.stdout.close()

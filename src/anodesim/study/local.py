@@ -378,8 +378,11 @@ STOP_GRACE_S = 10.0
 def _stop(running) -> None:
     """Interrupt the running workers (SIGINT: each ends its case as a run ends on Ctrl-C)
     and wait for them, asking again and then killing those still running after
-    STOP_GRACE_S each time."""
-    for sig in (signal.SIGINT, signal.SIGINT, signal.SIGKILL):
+    STOP_GRACE_S each time. A sweep started with SIGINT ignored (``cmd &`` in a script,
+    nohup) has workers that ignore it too: they are asked with SIGTERM (which they end on
+    as on Ctrl-C), not left to be killed after twice the grace."""
+    ask = signal.SIGTERM if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else signal.SIGINT
+    for sig in (ask, ask, signal.SIGKILL):
         for proc in running:
             if proc.poll() is None:
                 proc.send_signal(sig)
