@@ -642,68 +642,57 @@ def test_a_parquet_that_still_matches_is_kept(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+class _Worker(subprocess.Popen):
+    """A stand-in for a sweep's worker as its runner sees one, ready once it has printed:
+    SIGINT at its default action (a pytest worker may be ignoring it, and an ignored signal
+    is inherited through exec), or ignored when deaf."""
+
+    def __init__(self, deaf: bool = False):
+        ignore = "signal.signal(signal.SIGINT, signal.SIG_IGN); " if deaf else ""
+        super().__init__([sys.executable, "-c", f"import signal, time; {ignore}"
+                          "print(flush=True); time.sleep(600)"], stdout=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        self.stdout.readline()  # its handlers are in place
+
+    def release(self):
+        pass
+
+    def end(self) -> None:
+        if self.poll() is None:
+            self.kill()
+        self.stdout.close()
+
+
 def test_a_worker_that_loses_the_interrupt_is_asked_again_then_killed(monkeypatch):
     """The sweep's Ctrl-C reaches a worker that does not end (its interrupt lost, here
     ignored outright): it is sent SIGINT again and then SIGKILL, STOP_GRACE_S apart, instead
     of the sweep waiting for its whole case; a worker that ends at once is only waited for."""
-    import subprocess
-    import sys
-
     from anodesim.study import local
-
-    class Worker(subprocess.Popen):
-        def __init__(self, args, **kwargs):  # SIGINT at its default action, as a worker's:
-            # a pytest worker ignores it, and an ignored signal is inherited through exec
-            super().__init__(args, preexec_fn=lambda: signal.signal(signal.SIGINT,
-                                                                    signal.SIG_DFL), **kwargs)
-
-        def release(self):
-            pass
 
     monkeypatch.setattr(local, "STOP_GRACE_S", 0.5)
     # a runner started from a terminal (a pytest worker may be ignoring SIGINT itself)
     monkeypatch.setattr(local.signal, "getsignal", lambda sig: signal.default_int_handler)
-    stubborn = Worker([sys.executable, "-c", "import signal, sys, time; "
-                       "signal.signal(signal.SIGINT, signal.SIG_IGN); print(flush=True); "
-                       "time.sleep(600)"], stdout=subprocess.PIPE)
-    willing = Worker([sys.executable, "-c", "import sys, time; print(flush=True); "
-                      "time.sleep(600)"], stdout=subprocess.PIPE)
-    for w in (stubborn, willing):
-        w.stdout.readline()  # its handlers are in place
+    stubborn, willing = _Worker(deaf=True), _Worker()
     try:
         local._stop([stubborn, willing])
         assert stubborn.returncode == -signal.SIGKILL
         assert willing.returncode == -signal.SIGINT  # ended by the first SIGINT
     finally:
-        for w in (stubborn, willing):
-            if w.poll() is None:
-                w.kill()
-            w.stdout.close()
+        stubborn.end()
+        willing.end()
 
 
 def test_a_sweep_started_with_sigint_ignored_stops_its_workers_with_sigterm(monkeypatch):
     """`anodesim sweep … &` in a script starts the runner, and so its workers, with SIGINT
     ignored: the stop's SIGINT went unheard, and each worker was killed after twice
     STOP_GRACE_S (20 s, reviewer). Such a runner asks with SIGTERM, which a worker ends on."""
-    import subprocess
-    import sys
-
     from anodesim.study import local
-
-    class Worker(subprocess.Popen):
-        def release(self):
-            pass
 
     monkeypatch.setattr(local, "STOP_GRACE_S", 30.0)
     monkeypatch.setattr(local.signal, "getsignal", lambda sig: signal.SIG_IGN)
-    deaf = Worker([sys.executable, "-c", "import signal, time; "
-                   "signal.signal(signal.SIGINT, signal.SIG_IGN); print(flush=True); "
-                   "time.sleep(600)"], stdout=subprocess.PIPE)
+    deaf = _Worker(deaf=True)
     try:
-        deaf.stdout.readline()
         local._stop([deaf])
         assert deaf.returncode == -signal.SIGTERM  # the first ask, not SIGKILL after it
     finally:
-        if deaf.poll() is None:
-            deaf.kill()
-        deaf.stdout.close()
+        deaf.end()
