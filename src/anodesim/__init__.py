@@ -78,22 +78,9 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
         return _run(case, out_dir, **kwargs)
     finally:
         if aside is not None:
-            _settle(Path(out_dir), aside, keep)
+            from .run_folder import settle_set_aside
 
-
-def _settle(out, aside, keep) -> None:
-    """After a run over an earlier one set aside: the new run stands once it has a
-    summary (the earlier one goes); before that, the earlier one comes back."""
-    import shutil
-
-    from .run_folder import restore_run
-
-    if not aside.exists():
-        return
-    if (out / "summary.json").exists():
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        restore_run(out, aside, keep)
+            settle_set_aside(Path(out_dir), aside, keep)
 
 
 def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):

@@ -98,16 +98,32 @@ def recover_set_aside(out: Path, keep=()) -> str | None:
                   key=lambda p: p.stat().st_mtime)
     if not left:
         return None
-    if (out / "summary.json").exists():  # the new run stood: the earlier ones are replaced
-        for p in left:
-            shutil.rmtree(p, ignore_errors=True)
-        return (f"{out}: removed the earlier run that an interrupted run --overwrite had set "
-                f"aside ({left[-1].name}); the run after it stands")
     for p in left[:-1]:
         shutil.rmtree(p, ignore_errors=True)
-    restore_run(out, left[-1], keep)
-    return (f"{out}: put back the earlier run that an interrupted run --overwrite had set "
-            f"aside ({left[-1].name}), in place of the stopped run's partial files")
+    back = earlier_comes_back(out, left[-1])
+    settle_set_aside(out, left[-1], keep)
+    if back:
+        return (f"{out}: put back the earlier run that an interrupted run --overwrite had "
+                f"set aside ({left[-1].name}), in place of the stopped run's partial files")
+    return (f"{out}: removed the earlier run that an interrupted run --overwrite had set "
+            f"aside ({left[-1].name}); the run after it stands")
+
+
+def earlier_comes_back(out: Path, aside: Path | None) -> bool:
+    """Whether the earlier run set aside in `aside` is put back: the new run in `out` has
+    no summary (it stopped before it had a result: bad input found while setting up, a
+    signal, a full disk, an internal error)."""
+    return aside is not None and aside.exists() and not (out / "summary.json").exists()
+
+
+def settle_set_aside(out: Path, aside: Path | None, keep=()) -> None:
+    """After a run over an earlier one set aside (set_aside_run): the new run stands once
+    it has a summary (complete, failed or interrupted) and the earlier one goes; before
+    that, the earlier one comes back (restore_run). Nothing to do without one."""
+    if earlier_comes_back(out, aside):
+        restore_run(out, aside, keep)
+    elif aside is not None and aside.exists():
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def restore_run(out: Path, aside: Path, keep=()) -> None:

@@ -67,12 +67,6 @@ def broken_line(checks) -> str | None:
     return f"anodesim: limit broken: {what}"
 
 
-def _earlier_comes_back(out: Path, aside: Path | None) -> bool:
-    """Whether the earlier run set aside in `aside` is put back: the new run in `out` has
-    no summary (it stopped before it had a result)."""
-    return aside is not None and aside.exists() and not (out / "summary.json").exists()
-
-
 def _submit(args, out: Path) -> int:
     """``--submit slurm``: the case as one MPI job; with --wait, its exit status."""
     if args.submit is None:
@@ -109,9 +103,9 @@ def run(args) -> int:
     from ..errors import launcher_size
     from ..run_folder import recover_set_aside
 
+    inputs = [args.case, case.mesh.file, case.geometry.file]  # kept in the folder
     # serial runs only: under mpirun the ranks would look at the folder while it changes
-    recovered = recover_set_aside(out, [args.case, case.mesh.file, case.geometry.file]) \
-        if launcher_size() <= 1 else None
+    recovered = recover_set_aside(out, inputs) if launcher_size() <= 1 else None
     if recovered and not args.quiet:
         print(f"anodesim: {recovered}", file=sys.stderr)
     earlier = refuse_other_result(out, "run")  # a rating's or a study's folder: refused
@@ -137,10 +131,9 @@ def run(args) -> int:
     from .. import _mpi  # noqa: F401
     from ..simulation import run
 
-    from ..run_folder import aside_folder, restore_run, set_aside_run
+    from ..run_folder import aside_folder, earlier_comes_back, set_aside_run, settle_set_aside
 
     quiet = args.quiet or MPI.COMM_WORLD.rank > 0  # under MPI, rank 0 speaks for all
-    inputs = [args.case, case.mesh.file, case.geometry.file]  # kept in the folder
     # --overwrite: no file of the earlier run may sit beside the new one; its files only
     # (notes beside them stay, and so do this run's inputs), set aside until the new run
     # has a result (bad input found while setting up, or a stop then, brings them back)
@@ -161,7 +154,7 @@ def run(args) -> int:
             shutil.rmtree(out, ignore_errors=True)
         raise
     except RunFailure as e:
-        if out.exists() and not _earlier_comes_back(out, aside):
+        if out.exists() and not earlier_comes_back(out, aside):
             if MPI.COMM_WORLD.rank == 0:
                 report.keep_case_text(args.case, out)
             if isinstance(e, FigureFailure):  # the run is complete but for a figure
@@ -169,18 +162,11 @@ def run(args) -> int:
             raise RunFailure(f"{e} (partial results in {out})") from e
         raise
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
-        if out.exists() and MPI.COMM_WORLD.rank == 0 and not _earlier_comes_back(out, aside):
+        if out.exists() and MPI.COMM_WORLD.rank == 0 and not earlier_comes_back(out, aside):
             report.keep_case_text(args.case, out)
         raise
-    finally:
-        # The new run stands once it has a summary (complete, failed or interrupted): the
-        # earlier one goes. Before that, whatever stopped it (bad input found while setting
-        # up, a signal, a full disk, an internal error), the earlier run comes back: its
-        # files had been set aside, leaving the new mesh and case.toml.
-        if _earlier_comes_back(out, aside):
-            restore_run(out, aside, inputs)
-        elif aside is not None and aside.exists():
-            shutil.rmtree(aside, ignore_errors=True)
+    finally:  # the earlier run goes once the new one has a summary, else it comes back
+        settle_set_aside(out, aside, inputs)
     if MPI.COMM_WORLD.rank == 0:
         report.keep_case_text(args.case, out)
         if args.report:
