@@ -196,3 +196,10 @@ def assert_engine_duty_chart_lowered(out_dir, rated, without, limit: str, below:
         assert P < below * P_off if i in bound else P == pytest.approx(P_off, rel=1e-4)
     data = json.loads((out_dir / "rating.json").read_text())
     assert data["engine"]["limits_not_in_engine"] == []
+
+
+def files_of(folder) -> dict:
+    """Every file under folder (relative path → bytes): a folder compared byte for byte
+    before and after a command that must leave it as it was."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import block, merge, reflection
+from cases import block, files_of, merge, reflection
 from test_case import write_toml
 
 from anodesim.case import CaseError, from_dict
@@ -159,7 +159,7 @@ def test_bad_input_found_while_setting_up_leaves_an_earlier_run_as_it_was(tmp_pa
     (out / "notes.txt").write_text("mine")
     shutil.copy(out / "mesh.json", tmp_path / "cut.json")  # its description, a cut mesh
     (tmp_path / "cut.msh").write_bytes((out / "mesh.msh").read_bytes()[:2000])
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
     bad = block()
     bad["mesh"] = {**bad.get("mesh", {}), "file": str(tmp_path / "cut.msh")}
     capsys.readouterr()
@@ -167,7 +167,7 @@ def test_bad_input_found_while_setting_up_leaves_an_earlier_run_as_it_was(tmp_pa
                  "--overwrite"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot read it as a gmsh mesh" in err, err
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before and "summary.json" in {str(p) for p in after}
     assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 0  # still works
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -189,7 +189,7 @@ def test_a_new_run_that_stops_without_a_result_leaves_the_earlier_one(tmp_path, 
     path = write_toml(tmp_path / "c.toml", block())
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
     (out / "notes.txt").write_text("mine")
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
 
     def stops(case, out_dir, **kw):
         (Path(out_dir) / "mesh.msh").write_text("the new run's first file")
@@ -212,7 +212,7 @@ def test_a_new_run_that_stops_without_a_result_leaves_the_earlier_one(tmp_path, 
     assert main(["run", str(path), "-o", str(out), "-q", "--overwrite"]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     monkeypatch.undo()
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before
     assert not [p for p in out.iterdir() if p.name.startswith(run_folder.ASIDE_PREFIX)]
 
@@ -226,14 +226,14 @@ def test_the_api_overwrite_keeps_the_earlier_run_until_the_new_one_has_a_result(
 
     out = tmp_path / "out"
     anodesim.run(block(), out)
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
     (tmp_path / "cut.msh").write_bytes((out / "mesh.msh").read_bytes()[:2000])
     shutil.copy(out / "mesh.json", tmp_path / "cut.json")
     bad = block()
     bad["mesh"] = {**bad.get("mesh", {}), "file": str(tmp_path / "cut.msh")}
     with pytest.raises(CaseError, match="cannot read it as a gmsh mesh"):
         anodesim.run(bad, out, overwrite=True)
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before
     anodesim.run(block(), out, overwrite=True)  # a good one replaces it, nothing hidden left
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -255,7 +255,7 @@ def test_a_rating_that_cannot_be_written_leaves_the_earlier_one(tmp_path, capsys
     out = tmp_path / "r"
     assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
                  "-q"]) == 0
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
     real = rate_mod.write
 
     def fails(rating, folder):
@@ -267,7 +267,7 @@ def test_a_rating_that_cannot_be_written_leaves_the_earlier_one(tmp_path, capsys
     assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
                  "-q", "--overwrite"]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before and not [p for p in out.iterdir() if p.name.startswith(".")]
     monkeypatch.undo()
     assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
@@ -306,7 +306,7 @@ def test_an_earlier_run_left_aside_by_a_killed_overwrite_is_put_back(tmp_path, c
     path = write_toml(tmp_path / "c.toml", block())
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
     (out / "notes.txt").write_text("mine")
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
     aside = run_folder.aside_folder(out)  # what the killed run left
     run_folder.set_aside_run(out, aside)
     (out / "mesh.tmp.msh").write_text("the killed run's unfinished mesh")
@@ -314,7 +314,7 @@ def test_an_earlier_run_left_aside_by_a_killed_overwrite_is_put_back(tmp_path, c
     assert main(["run", str(path), "-o", str(out)]) == 2  # without --overwrite: refused
     err = capsys.readouterr().err
     assert "put back the earlier run that an interrupted run --overwrite had set aside" in err
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before
     # a hidden folder beside a run that stood: removed
     stale = run_folder.aside_folder(out)
@@ -424,6 +424,20 @@ def test_pauses_inside_a_schedule_stay_valid():
     assert case.beam.power_W == 5.0
 
 
+def _refused_by_check_and_run(tmp_path, capsys, change, message) -> None:
+    """The reflection insert (with a probe) changed by change(d): check and run each give
+    one line with message, exit 2, and run writes no folder."""
+    d = reflection()
+    d["probes"] = {"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}
+    change(d)
+    path = write_toml(tmp_path / "c.toml", d)
+    for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("change, message", [
     # a probe named "peak" wrote a second T_peak_C column, and the summary, the console and
     # the spot limit read the probe's 32 °C instead of the spot's 889 °C (exit 0, not 3)
@@ -463,15 +477,7 @@ def test_pauses_inside_a_schedule_stay_valid():
 def test_inputs_that_passed_and_gave_wrong_or_broken_results(tmp_path, capsys, change, message):
     """Bad input found by an audit of the command line (2026-12-04) that check accepted:
     now one line naming the key, the value and what was expected, exit 2, nothing written."""
-    d = reflection()
-    d["probes"] = {"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}
-    change(d)
-    path = write_toml(tmp_path / "c.toml", d)
-    for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
-        assert main(cmd) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and message in err, err
-    assert not (tmp_path / "out").exists()
+    _refused_by_check_and_run(tmp_path, capsys, change, message)
 
 
 CIRCUIT = {"coolant_circuit": {"heat_capacity_J_per_K": 50.0,
@@ -688,15 +694,7 @@ def test_input_found_by_the_second_audit(tmp_path, capsys, change, message):
     """Bad input found by the audit of 2026-12-04 evening that gave an internal error, extra
     lines or a partial folder: one line naming the key, the value and what was expected,
     exit 2, nothing written, from `check` and from `run`."""
-    d = reflection()
-    d["probes"] = {"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}
-    change(d)
-    path = write_toml(tmp_path / "c.toml", d)
-    for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
-        assert main(cmd) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and message in err, err
-    assert not (tmp_path / "out").exists()
+    _refused_by_check_and_run(tmp_path, capsys, change, message)
 
 
 def test_an_integer_of_thousands_of_digits_is_one_line(tmp_path, capsys):

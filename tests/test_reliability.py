@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cases import block, reflection
+from cases import block, files_of, reflection
 from test_case import write_toml
 
 from anodesim import output
@@ -756,14 +756,14 @@ def test_sigterm_while_meshing_over_an_earlier_run_leaves_it_as_it_was(tmp_path)
     case = write_toml(tmp_path / "c.toml", reflection())
     out = tmp_path / "out"
     assert main(["run", str(case), "-o", str(out), "-q"]) == 0
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
     r = subprocess.run([sys.executable, str(script), "meshing", "run", str(case), "-o",
                         str(out), "-q", "--overwrite"], capture_output=True, text=True,
                        timeout=600, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "c")})
     assert r.returncode == 143, r.stderr
     assert r.stderr.strip().splitlines() == [
         "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before
 
 
@@ -793,9 +793,9 @@ def test_sigterm_while_an_earlier_run_is_set_aside_leaves_it_as_it_was(tmp_path)
     case = write_toml(tmp_path / "c.toml", block())
     out = tmp_path / "out"
     assert main(["run", str(case), "-o", str(out), "-q"]) == 0
-    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    before = files_of(out)
     r = subprocess.run([sys.executable, str(script), "run", str(case), "-o", str(out), "-q",
                         "--overwrite"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 143, r.stderr
-    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    after = files_of(out)
     assert after == before and not [p for p in out.iterdir() if p.name.startswith(".")]
