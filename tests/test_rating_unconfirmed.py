@@ -84,3 +84,32 @@ def test_a_continuous_rating_the_fe_search_did_not_confirm_says_so(tmp_path, mon
     assert any("searched by full FE runs, NOT CONFIRMED" in x for x in notes), notes
     page = page_text(write_report(out).read_text())
     assert "continuous rating, searched by full FE runs, NOT CONFIRMED" in page
+
+
+def test_a_study_row_says_whether_its_continuous_rating_was_confirmed(tmp_path, monkeypatch):
+    """results.csv carries `confirmed_continuous` beside the continuous rating: a script that
+    reads a study's table alone can tell an FE-confirmed rating from one the search did not
+    confirm (before, only rating.json of each case said so)."""
+    import dataclasses as dc
+    import importlib
+
+    from anodesim.study import spec
+    from anodesim.study.worker import run_point
+
+    study = spec.from_dict({"title": "t", "case": reflection(**LEAN),
+                            "axes": {"beam.power_W": [5.0]},
+                            "tasks": {"run": False, "rate": ["continuous"]}})
+    (tmp_path / "cases").mkdir()
+    row = run_point(study, tmp_path, study.points[0])
+    assert row["status"] == "ok" and row["confirmed_continuous"] is True, row
+    rate_mod = importlib.import_module("anodesim.rating.rate")
+    real = rate_mod.max_safe_loading
+    monkeypatch.setattr(rate_mod, "max_safe_loading",
+                        lambda *a, **k: dc.replace(real(*a, **k), confirmed=False))
+    row = run_point(study, tmp_path, study.points[0], retry_failed=True)  # ok: kept
+    assert row["confirmed_continuous"] is True
+    other = tmp_path / "o"
+    (other / "cases").mkdir(parents=True)
+    row = run_point(study, other, study.points[0])
+    assert row["status"] == "ok" and row["confirmed_continuous"] is False, row
+    assert "confirmed_continuous" in spec.RATE_COLUMNS["continuous"]

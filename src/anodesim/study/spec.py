@@ -459,7 +459,7 @@ RUN_COLUMNS = ("T_peak_max_C", "T_peak_max_time_s", "limits_hold", "deposited_po
 RATE_COLUMNS = {"schedule": ("max_safe_beam_power_W", "max_safe_mean_beam_power_W",
                              "binding_limit"),
                 "continuous": ("max_continuous_beam_power_W", "binding_continuous",
-                               "max_continuous_beam_power_engine_W")}
+                               "confirmed_continuous", "max_continuous_beam_power_engine_W")}
 MECHANICS_ROW = ("drift_across_view_um", "image_drift_px", "u_spot_z_um", "spot_shift_um",
                  "magnification_change_rel", "drift_along_view_um")
 SERIES_COLUMNS = ("time_s", "beam_power_W", "deposited_power_W", "T_peak_C", "stored_heat_J",

@@ -115,5 +115,6 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
             c = res.continuous
             row["max_continuous_beam_power_W"] = c["max_continuous_beam_power_W"]
             row["binding_continuous"] = c["binding"]
+            row["confirmed_continuous"] = c["confirmed"]
             row["max_continuous_beam_power_engine_W"] = c["max_continuous_beam_power_engine_W"]
     return row
