@@ -185,3 +185,33 @@ def test_tables_from_20_C_run_a_transient_with_its_undershoot():
     got = _summary(user)
     for key in ("T_peak_C", "T_max_heat_sink_C", "stored_heat_J", "drift_across_view_um"):
         assert got[key] == pytest.approx(want[key], rel=1e-5), key
+
+
+def _ending_at(key: str, top_C: float) -> dict:
+    """The library entry of ``key`` as a user material whose tables (and damage temperature)
+    stop at the first library point above top_C; yield table left out."""
+    out = _copy_of(key)
+    out["damage_C"] = top_C
+    out.pop("sigma_y_Pa", None)
+    for tkey in materials.PROPERTY_KEYS.values():
+        T, v = out[tkey]["T_C"], out[tkey]["value"]
+        n = next(i for i, x in enumerate(T) if x > top_C) + 1
+        out[tkey] = {"T_C": T[:n], "value": v[:n]}
+    return out
+
+
+def test_a_run_leaving_a_user_table_names_the_region_and_the_case_key(tmp_path, capsys):
+    """A heat sink whose user tables end at 127 °C, driven to 258 °C: the run stops with one
+    line naming the region, the user material and the table's key as the case file spells
+    it (it said "MyCu.k: temperature ...", a name the case file never uses), and what would
+    mend it, with the run-failure exit status 1."""
+    data = merge(CASE, {"beam": {"power_W": 30.0},
+                        "materials": {"heat_sink": "MyCu",
+                                      "define": {"MyCu": _ending_at("Cu", 60.0)}}})
+    path = write_toml(tmp_path / "c.toml", data)
+    assert main(["run", str(path), "-o", str(tmp_path / "out")]) == 1
+    err = [x for x in capsys.readouterr().err.splitlines() if "run failed" in x]
+    assert len(err) == 1, err
+    assert "heat_sink (user material MyCu, table k_W_mK): temperature" in err[0], err
+    assert "outside the tabulated range 250-400 K" in err[0]
+    assert "expected a table reaching the run's temperatures, or a lower beam power" in err[0]

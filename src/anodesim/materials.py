@@ -226,6 +226,29 @@ class Material:
         return self.with_overrides({p: float(t(T_K)) for p, t in self.tables.items()})
 
 
+#: The case-file key of each table a Material holds (its name is "<material>.<property>").
+TABLE_KEYS = {**PROPERTY_KEYS, "rho_cp": "rho_kg_m3 and cp_J_kgK",
+              "yield_strength": YIELD_KEY}
+
+
+def check_in_region(table: Table, material: Material, region: str, T_min: float,
+                    T_max: float) -> None:
+    """table.check(T_min, T_max) (K) for a region's material; its error names the region, the
+    material and the table's key in a case or material file (``MyCu.k`` told a user of
+    ``[materials.define.MyCu]`` nothing about ``k_W_mK``) and what would mend it."""
+    try:
+        table.check(T_min, T_max)
+    except OutOfRangeError as e:
+        prop = table.name.rpartition(".")[2]
+        user = material.key not in library()
+        label = (f"{region} ({'user material ' if user else ''}{material.key}, table "
+                 f"{TABLE_KEYS.get(prop, prop)})")
+        mend = ("a table reaching the run's temperatures, or a lower beam power" if user
+                else "a lower beam power or a larger spot")
+        raise OutOfRangeError(f"{str(e).replace(table.name, label, 1)}; expected {mend}") \
+            from None
+
+
 @functools.cache
 def library() -> dict[str, Material]:
     """All materials of the data file, keyed by library key."""

@@ -385,7 +385,7 @@ class ThermoElasticProblem:
             lo = self.comm.allreduce(float(Tx[own].min()) if own.size else np.inf, op=MPI.MIN)
             hi = self.comm.allreduce(float(Tx[own].max()) if own.size else -np.inf, op=MPI.MAX)
             for table in (m.E, m.nu, m.alpha):
-                table.check(max(lo, self.T_floor), hi)
+                mat_lib.check_in_region(table, m, region, max(lo, self.T_floor), hi)
             # evaluated at the nodes of the region's cells only (ghosts included): the
             # region's forms and stresses use no other (a third of the per-step drift
             # proxy's table look-ups saved on the 3-D example); clamped, as the range check

@@ -935,7 +935,7 @@ class ThermalProblem:
                     f"{region} ({m.key}): {hi:.5g} K ({hi - 273.15:.5g} °C) is above the melting "
                     f"point {m.melting_K:.0f} K ({m.melting_K - 273.15:.0f} °C)")
             for t in self.region_tables[region]:
-                t.check(max(lo, floor), hi)
+                mat_lib.check_in_region(t, m, region, max(lo, floor), hi)
 
     def stored_heat(self) -> float:
         """Heat stored since the initial state, ∫∫ρc dT dV (J), summed over regions."""
