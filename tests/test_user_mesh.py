@@ -474,3 +474,27 @@ def test_an_impact_point_off_the_face_within_the_tolerance_lands_on_it():
     case = anodesim.from_dict(_example(geometry={"impact_point_mm": [0.0, 0.0, 0.0009]}))
     origin = resolve.prepare(case).lay.frame.origin
     assert origin == pytest.approx([0.0, 0.0, 0.0], abs=1e-15)
+
+
+def test_check_lists_the_user_meshs_groups_as_the_case_uses_them(capsys):
+    """`anodesim check` on a user mesh lists each region with its material and its
+    tetrahedra, and each face with the conditions the case puts on it (it listed none, so a
+    group mapped to the wrong set showed only in a run's results). The counts are meshio's
+    own reading of the file's gmsh:physical tags, and add up to the cells `check` counts."""
+    import meshio
+    import numpy as np
+
+    assert main(["check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    m = meshio.read(EXAMPLE.parent / "block_anode.msh")
+    tag = dict(m.field_data)
+    want = {}
+    for block, phys in zip(m.cells, m.cell_data["gmsh:physical"]):
+        if block.type == "tetra":
+            for name in ("target", "heat_sink"):
+                want[name] = want.get(name, 0) + int(np.sum(phys == tag[name][0]))
+    assert (f"regions: target (W, {want['target']:,} tetrahedra), heat_sink (Cu, "
+            f"{want['heat_sink']:,} tetrahedra)") in out, out
+    assert f"cost: {want['target'] + want['heat_sink']:,} cells (counted" in out
+    assert ("faces: anode_face (adiabatic), beam_face (beam), cooled_end (convection, "
+            "clamped mount), side (adiabatic)") in out, out

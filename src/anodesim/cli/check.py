@@ -89,6 +89,7 @@ def figures(case, prep) -> list[str]:
              f"spot {b.spot} {b.size_m * 1e6:.4g} µm ({b.size_definition}); electron range "
              + ", ".join(f"{layer.region} {layer.range_m * 1e6:.3g} µm" for layer in spot.layers)
              + f"; deposition depth {prep.zone_depth * 1e6:.3g} µm ({spot.deposition})"]
+    lines += groups(case)
     drift = case.mechanics.drift if case.mechanics else None
     if drift is not None:
         M = drift.source_detector_m / drift.source_object_m
@@ -97,3 +98,34 @@ def figures(case, prep) -> list[str]:
                      f"{drift.pixel_m * 1e6:g} µm is {drift.pixel_m / (M - 1) * 1e6:.3g} µm "
                      "of spot drift" if M > 1 else f"magnification {M:.4g}")
     return lines
+
+
+def groups(case) -> list[str]:
+    """A user mesh's or STEP part's groups as the case uses them: each region with its
+    material (and, for a mesh file, its tetrahedra), each face with the conditions on it,
+    so that a mapping to the wrong group shows before a run (empty for built geometries)."""
+    from ..case import regions_of
+    from ..case.model import USER_GEOMETRIES
+
+    g = case.geometry
+    if g.kind not in USER_GEOMETRIES:
+        return []
+    counts = {}
+    if g.kind == "user_mesh":
+        from ..case import mesh_import  # cached: read when the case was
+
+        um = mesh_import.read(g.file, g.mesh_unit, dict(g.groups) if g.groups else None)
+        counts = {r: int((um.cell_tag == um.groups[r]).sum()) for r in regions_of(g)}
+    regions = [f"{r} ({case.materials.by_region.get(r, '?')}"
+               + (f", {counts[r]:,} tetrahedra)" if r in counts else ")")
+               for r in regions_of(g)]
+    mounts = case.mechanics.mounts if case.mechanics else {}
+    faces = []
+    for name, dim in g.mesh_groups.items():
+        if dim != 2:
+            continue
+        uses = (["beam"] if name == "beam_face" else []) \
+            + ([case.boundaries[name].type] if name in case.boundaries else []) \
+            + ([f"{mounts[name]} mount"] if name in mounts else [])
+        faces.append(f"{name} ({', '.join(uses) or 'adiabatic'})")
+    return [f"regions: {', '.join(regions)}", f"faces: {', '.join(faces) or 'none'}"]
