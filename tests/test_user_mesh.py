@@ -498,3 +498,51 @@ def test_check_lists_the_user_meshs_groups_as_the_case_uses_them(capsys):
     assert f"cost: {want['target'] + want['heat_sink']:,} cells (counted" in out
     assert ("faces: anode_face (adiabatic), beam_face (beam), cooled_end (convection, "
             "clamped mount), side (adiabatic)") in out, out
+
+
+def _block_mesh(path: Path, numbered: bool) -> Path:
+    """The example block anode (coarse: 0.1 mm at the spot) meshed by gmsh from its .geo,
+    with the physical groups named as shipped or numbered as many .geo files number them,
+    volumes 1, 2 and surfaces 1 to 4: one number for a volume and a surface group."""
+    import gmsh
+
+    geo = (EXAMPLE.parent / "block_anode.geo").read_text().replace("SizeMin = 0.025",
+                                                                   "SizeMin = 0.1")
+    if numbered:
+        for i, name in enumerate(("target", "heat_sink"), start=1):
+            geo = geo.replace(f'Physical Volume("{name}")', f"Physical Volume({i})")
+        for i, name in enumerate(("beam_face", "anode_face", "side", "cooled_end"), start=1):
+            geo = geo.replace(f'Physical Surface("{name}")', f"Physical Surface({i})")
+    (path.parent / f"{path.stem}.geo").write_text(geo)
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.open(str(path.parent / f"{path.stem}.geo"))
+        gmsh.model.mesh.generate(3)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+    return path
+
+
+def test_gmsh_numbered_groups_sharing_a_number_map_by_the_case(tmp_path):
+    """gmsh numbers volume and surface groups apart, so Physical Volume(1) and Physical
+    Surface(1) share the tag 1. Mapped by number ([geometry.groups] target = 1, beam_face =
+    1, ...) such a file was refused ("cells in both the sets 'target' and 'beam_face'"):
+    a tag marking both is now the volume for a name [materials] gives a material, the face
+    for the others. The steady run equals the run of the same mesh with named groups
+    (1e-12: the same cells and faces)."""
+    named = _block_mesh(tmp_path / "named.msh", numbered=False)
+    numbered = _block_mesh(tmp_path / "numbered.msh", numbered=True)
+    spot = {"beam": {"fwhm_um": 400.0}}
+    want = simulation.run(anodesim.from_dict(_example(geometry={"file": str(named)}, **spot)))
+    groups = {"target": 1, "heat_sink": 2, "beam_face": 1, "anode_face": 2, "side": 3,
+              "cooled_end": 4}
+    case = anodesim.from_dict(_example(geometry={"file": str(numbered), "groups": groups},
+                                       **spot))
+    assert case.geometry.mesh_groups == {"target": 3, "heat_sink": 3, "beam_face": 2,
+                                         "anode_face": 2, "side": 2, "cooled_end": 2}
+    got = simulation.run(case)
+    w, g = (r.summary_dict()["results"]["final"] for r in (want, got))
+    for key in ("T_peak_C", "T_max_heat_sink_C", "drift_across_view_um"):
+        assert g[key] == pytest.approx(w[key], rel=1e-12), key

@@ -89,24 +89,37 @@ class ImportedMesh:
         return float(np.linalg.norm(self.points.max(axis=0) - self.points.min(axis=0)))
 
 
-def read(path: str, unit: str, mapping: dict[str, int | str] | None = None) -> ImportedMesh:
+def read(path: str, unit: str, mapping: dict[str, int | str] | None = None,
+         regions: frozenset[str] = frozenset()) -> ImportedMesh:
     """The mesh file as an ImportedMesh (cached on the file's path, size and time).
 
     Args:
         path: the mesh file (format from its extension, as meshio decides).
         unit: length unit of the file's coordinates, a key of UNITS.
         mapping: ``[geometry.groups]``: name → tag or set name, or None (the file's sets).
+        regions: the names the case gives a material: a mapped integer tag that marks both
+            volume and surface cells (gmsh numbers volume and surface groups apart) is
+            their volume cells for these names and "target", its surface cells for others.
 
     Raises:
         MeshImportError: one line, starting with the case key at fault.
     """
     st = os.stat(path)
     items = tuple(sorted((mapping or {}).items()))
-    return _read(str(path), st.st_size, st.st_mtime_ns, unit, items, mapping is not None)
+    return _read(str(path), st.st_size, st.st_mtime_ns, unit, items, mapping is not None,
+                 frozenset(regions) | {"target"})
+
+
+def of_geometry(geometry) -> ImportedMesh:
+    """The user mesh of a read case's geometry (cached): its file, unit and groups, its
+    regions the volume groups the case reader found."""
+    return read(geometry.file, geometry.mesh_unit,
+                dict(geometry.groups) if geometry.groups else None,
+                frozenset(n for n, d in geometry.mesh_groups.items() if d == 3))
 
 
 @functools.lru_cache(maxsize=4)
-def _read(path, _size, _mtime, unit, items, mapped) -> ImportedMesh:
+def _read(path, _size, _mtime, unit, items, mapped, regions) -> ImportedMesh:
     import meshio
 
     where = f"geometry.file = {path!r}"
@@ -139,7 +152,8 @@ def _read(path, _size, _mtime, unit, items, mapped) -> ImportedMesh:
     if not len(blocks.tets):
         raise MeshImportError(f"{where}: no volume cells (found {', '.join(sorted(kinds))}); "
                               "expected a volume mesh of tetrahedra, not a surface mesh")
-    sets = _mapped_sets(m, blocks, dict(items), where) if mapped else _named_sets(m, blocks)
+    sets = _mapped_sets(m, blocks, dict(items), where, regions) if mapped else \
+        _named_sets(m, blocks)
     return _assemble(m.points[:, :3] * UNITS[unit], blocks, sets, where, mapped)
 
 
@@ -211,7 +225,8 @@ def _named_sets(m, blocks: _Blocks) -> dict[str, tuple]:
     return sets
 
 
-def _mapped_sets(m, blocks: _Blocks, mapping: dict, where: str) -> dict[str, tuple]:
+def _mapped_sets(m, blocks: _Blocks, mapping: dict, where: str,
+                 regions: frozenset[str]) -> dict[str, tuple]:
     named = None
     array_name = next((k for k in TAG_ARRAYS if k in m.cell_data), None)
     if array_name is None:
@@ -240,6 +255,8 @@ def _mapped_sets(m, blocks: _Blocks, mapping: dict, where: str) -> dict[str, tup
             raise MeshImportError(f"geometry.groups.{name} = {ref}: no cell has this tag in "
                                   f"{where_tags}; expected one of "
                                   f"{', '.join(str(int(t)) for t in found)}")
+        if len(tets) and len(tris):  # gmsh: a volume and a surface group of one number
+            tets, tris = (tets, tris[:0]) if name in regions else (tets[:0], tris)
         if name == "target" and not len(tets):  # else a face, clashing with the beam face
             raise MeshImportError(f"geometry.groups.{name} = {ref}: the cells with this tag "
                                   f"are surface cells (tags from {where_tags}); expected the "

@@ -27,7 +27,7 @@ from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail,
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
-def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
+def _user_mesh(sec: _Section, base_dir: Path, materials: dict) -> Geometry:
     from . import mesh_import  # meshio, no gmsh or dolfinx
 
     path = base_dir / sec.string("file")
@@ -46,8 +46,12 @@ def _user_mesh(sec: _Section, base_dir: Path) -> Geometry:
                             "an integer tag of the mesh file or the name of a set in it")
             groups[name] = ref
         gs.close()
+    # gmsh numbers volume and surface groups apart (Physical Volume(1), Physical Surface(1)):
+    # a tag marking both is the region for a name [materials] gives a material, else the face
+    regions = frozenset(k for k, v in materials.items() if isinstance(v, str)) \
+        if isinstance(materials, dict) else frozenset()
     try:
-        um = mesh_import.read(str(path), unit, groups or None)
+        um = mesh_import.read(str(path), unit, groups or None, regions)
     except mesh_import.MeshImportError as e:
         raise CaseError(str(e)) from None
     for name, dim in (("target", 3), ("beam_face", 2)):
@@ -137,7 +141,7 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
     sec = root.section("geometry")
     kind = sec.choice("kind", tuple(GEOMETRIES))
     if kind == "user_mesh":
-        return _user_mesh(sec, base_dir)
+        return _user_mesh(sec, base_dir, root.data.get("materials", {}))
     if kind == "cad":
         return _cad(sec, base_dir)
     spec = GEOMETRIES[kind]

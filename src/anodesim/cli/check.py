@@ -114,7 +114,7 @@ def groups(case) -> list[str]:
     if g.kind == "user_mesh":
         from ..case import mesh_import  # cached: read when the case was
 
-        um = mesh_import.read(g.file, g.mesh_unit, dict(g.groups) if g.groups else None)
+        um = mesh_import.of_geometry(g)
         counts = {r: int((um.cell_tag == um.groups[r]).sum()) for r in regions_of(g)}
     regions = [f"{r} ({case.materials.by_region.get(r, '?')}"
                + (f", {counts[r]:,} tetrahedra)" if r in counts else ")")

@@ -43,8 +43,7 @@ def load(geometry) -> ImportedMesh:
             overlapping sets (one line naming the key).
     """
     try:
-        return mesh_import.read(geometry.file, geometry.mesh_unit,
-                                dict(geometry.groups) if geometry.groups else None)
+        return mesh_import.of_geometry(geometry)
     except mesh_import.MeshImportError as e:
         raise CaseError(str(e)) from None
 
