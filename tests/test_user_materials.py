@@ -215,3 +215,7 @@ def test_a_run_leaving_a_user_table_names_the_region_and_the_case_key(tmp_path, 
     assert "heat_sink (user material MyCu, table k_W_mK): temperature" in err[0], err
     assert "outside the tabulated range 250-400 K" in err[0]
     assert "expected a table reaching the run's temperatures, or a lower beam power" in err[0]
+    # a steady run that fails writes no results: the line does not claim partial ones
+    assert err[0].endswith(f"(no results: it failed before its first result; "
+                           f"{tmp_path / 'out'} keeps the case and the mesh)"), err
+    assert not (tmp_path / "out" / "summary.json").exists()

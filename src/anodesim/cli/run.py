@@ -159,7 +159,10 @@ def run(args) -> int:
                 report.keep_case_text(args.case, out)
             if isinstance(e, FigureFailure):  # the run is complete but for a figure
                 raise
-            raise RunFailure(f"{e} (partial results in {out})") from e
+            if (out / "summary.json").exists():
+                raise RunFailure(f"{e} (partial results in {out})") from e
+            raise RunFailure(f"{e} (no results: it failed before its first result; {out} "
+                             "keeps the case and the mesh)") from e
         raise
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
         if out.exists() and MPI.COMM_WORLD.rank == 0 and not earlier_comes_back(out, aside):
