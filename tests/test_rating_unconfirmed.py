@@ -113,3 +113,28 @@ def test_a_study_row_says_whether_its_continuous_rating_was_confirmed(tmp_path, 
     row = run_point(study, other, study.points[0])
     assert row["status"] == "ok" and row["confirmed_continuous"] is False, row
     assert "confirmed_continuous" in spec.RATE_COLUMNS["continuous"]
+
+
+def test_the_single_short_load_says_whether_fe_runs_confirmed_it(tmp_path, monkeypatch):
+    """rating.json's single 0.1 s load from cold holds its rating under `beam_power_W` with
+    `confirmed` and `tolerance`, as `max_safe_loading` does, and the engine's estimate under
+    `engine_estimate_W`. It put the FE search's power under `confirmed_W` whatever the search
+    had found; a search that ended outside its 0.5 % band now says so."""
+    import dataclasses as dc
+    import importlib
+
+    case = anodesim.from_dict(reflection(**LEAN, rating={"exposure_points": 3}))
+    rate_mod = importlib.import_module("anodesim.rating.rate")
+    r = anodesim.rating.rate(case, None, charts=("single",), progress=lambda m: None)
+    n = r.nominal
+    assert n["confirmed"] is True and n["fe_runs"] >= 1
+    assert n["tolerance"].startswith("every limit holds") and n["beam_power_W"] > 0
+    assert n["engine_estimate_W"] > 0 and "confirmed_W" not in n and "engine_W" not in n
+    real = rate_mod.confirmed_power
+    monkeypatch.setattr(rate_mod, "confirmed_power",
+                        lambda *a, **k: dc.replace(real(*a, **k), confirmed=False))
+    lines = []
+    r = anodesim.rating.rate(case, None, charts=("single",), progress=lines.append)
+    n = r.nominal
+    assert n["confirmed"] is False and n["tolerance"].startswith("NOT CONFIRMED"), n
+    assert any("0.1 s load" in x and "NOT CONFIRMED" in x for x in lines), lines

@@ -375,18 +375,22 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
                                     spot=SpotHistory.single(engine, 0.1))
     nominal = {"loading_time_s": 0.1, "initial_state": "cold: the whole anode at the initial "
                f"temperature, {case.initial_temperature_K - 273.15:g} °C",
-               "cycle_time_s": None, "note": SHORT_LOAD_NOTE,
-               "engine_W": P_eng, "binding_engine": b_eng}
+               "cycle_time_s": None, "note": SHORT_LOAD_NOTE}
+    # keys as max_safe_loading's: the rating (confirmed by FE runs, or the engine's estimate
+    # with confirmed false), then the engine's estimate beside it
     if confirm:
         sl = confirmed_power(case, engine, Loading("continuous", ((0.1, P_eng),)), sim)
-        nominal.update({"confirmed_W": sl.power_W, "binding": sl.binding,
-                        "fe_runs": sl.fe_runs})
+        nominal.update({"beam_power_W": sl.power_W, "binding": sl.binding,
+                        "confirmed": sl.confirmed, "fe_runs": sl.fe_runs,
+                        "tolerance": tolerance(sl)})
     else:
-        nominal.update({"confirmed": False, "basis": NOT_CONFIRMED})
+        nominal.update({"beam_power_W": P_eng, "binding": b_eng, "confirmed": False,
+                        "fe_runs": 0, "tolerance": NOT_CONFIRMED})
+    nominal.update({"engine_estimate_W": P_eng, "binding_engine": b_eng})
     rating.nominal = nominal
     progress(f"  single 0.1 s load from cold (not repeated; not the IEC 60613 nominal power): "
-             f"{nominal.get('confirmed_W', P_eng):.4g} W beam power"
-             + ("" if confirm else f" ({NOT_CONFIRMED})"))
+             f"{nominal['beam_power_W']:.4g} W beam power"
+             + ("" if nominal["confirmed"] else f" ({nominal['tolerance']})"))
 
 
 def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
