@@ -318,8 +318,11 @@ def _single(rating: Rating, case: Case, engine: Engine, sim, progress, runs) -> 
                 "continuous", ((row["loading_time_s"], row["max_beam_power_cold_W"]),)), sim)
             row["max_beam_power_cold_confirmed_W"] = sl.power_W
             row["binding_cold_confirmed"] = sl.binding
+            row["cold_confirmed"] = sl.confirmed  # the search's verdict (safe.tolerance)
             progress(f"  single load {row['loading_time_s']:.3g} s: engine "
-                     f"{row['max_beam_power_cold_W']:.4g} W, confirmed {sl.power_W:.4g} W")
+                     f"{row['max_beam_power_cold_W']:.4g} W, "
+                     + (f"confirmed {sl.power_W:.4g} W" if sl.confirmed else
+                        f"FE search {sl.power_W:.4g} W ({tolerance(sl)})"))
             if r.preload_W > 0 and row["max_beam_power_preloaded_W"] > sl.power_W:
                 row["max_beam_power_preloaded_W"] = sl.power_W  # never above the cold curve
                 row["binding_preloaded"] = sl.binding
