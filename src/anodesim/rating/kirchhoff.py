@@ -169,6 +169,28 @@ class PointRuns:
         """Limits of a single load of P (W) for t (s) from cold; None if the run fails."""
         return self._run(lambda: self.sim.run(Loading("continuous", ((t, P),)), P).limits)
 
+    def preloaded(self, t: float, P: float, P_pre: float) -> list[LimitCheck] | None:
+        """Limits of a single load of P (W) for t (s) started from the steady state at the
+        pre-load P_pre (W) (the single-load chart's pre-loaded curve); None if the run
+        fails."""
+        def go():
+            sim = self.sim
+            sim.reset(Loading("continuous", ((t, P),)), P)
+            if sim.problem is None:
+                sim.initialise()
+            sim.problem.steady(P_pre * sim.prep.p_dep)
+            sim.record(0.0, P_pre)
+            dt_prev = None
+            for st in sim.prep.steps:
+                sim.problem.step(st.dt, st.power_W * sim.prep.p_dep, st.restart, dt_prev)
+                sim.record(st.t, st.power_W)
+                dt_prev = st.dt
+            rows = np.array(sim.rows)
+            cols = {n: rows[:, j] for j, n in enumerate(sim.columns)}
+            return check(self._limits(), cols["time_s"], cols)
+
+        return self._run(go)
+
     def serial(self, period: float, duty: float, P: float,
                pulses: int = SERIAL_PULSES) -> list[LimitCheck] | None:
         """Limits over the last period of a pulse train of peak power P (W) in its periodic
