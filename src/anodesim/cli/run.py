@@ -223,7 +223,7 @@ def run(args) -> int:
 
             for key in (k for k in m if k.startswith("yield_use_")):
                 cell = m[key].get("cell_um")
-                # coarse cells average the joint's stress concentration away: 7-8 % low on
+                # coarse cells average the joint's stress concentration away: 8-9 % low on
                 # the shipped insert without its corners refined (README, accuracy of the
                 # defaults); 3-D meshes are not refined there
                 coarse = "" if cell is None or cell <= 0.25 * YIELD_RADIUS_M * 1e6 else (

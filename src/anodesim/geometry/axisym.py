@@ -26,9 +26,11 @@ from .mesh import generate, start_gmsh
 
 
 AXIS = "axis"
-#: Growth of the element size with distance from a refined joint corner (-): 0.2 gave the
-#: yield use of the shipped example within 0.1 % of growth 0.1 (1.1126 against 1.1115 at
-#: 12.5 µm corners) for 2 000 fewer cells; 0.3, 1.0872 (measured 2026-12-04).
+#: Growth of the element size with distance from a refined joint corner (-): at 12.5 µm
+#: corners 0.2 gives the shipped example's yield use at 10 s as 1.1073 against 1.1164 with
+#: growth 0.1 (−0.8 %, within the README's 1.4 % of refined meshes) for 2 344 fewer cells
+#: (3 242 against 5 586); 0.3, 1.1079 (the balls take whole cells: not monotone).
+#: Measured 2026-12-05 after the coupling fix of 2026-12-04 (before it: 1.1126, 1.1115).
 CORNER_GROWTH = 0.2
 
 
