@@ -106,8 +106,12 @@ def read(path: str, unit: str, mapping: dict[str, int | str] | None = None,
     """
     st = os.stat(path)
     items = tuple(sorted((mapping or {}).items()))
+    # only the integer-mapped names matter: the case reader (names in [materials]) and a
+    # run (the regions found) then give the same key, and the file is read once
+    regions = frozenset(n for n in set(regions) | {"target"}
+                        if isinstance((mapping or {}).get(n), int))
     return _read(str(path), st.st_size, st.st_mtime_ns, unit, items, mapping is not None,
-                 frozenset(regions) | {"target"})
+                 regions)
 
 
 def of_geometry(geometry) -> ImportedMesh:
