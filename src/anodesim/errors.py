@@ -62,6 +62,23 @@ def signal_received() -> int | None:
     return _SIGNALLED["signum"]
 
 
+def raise_lost_signal() -> None:
+    """Raise again a Ctrl-C or SIGTERM whose exception was lost: the handler's raise landed
+    in a destructor or a weakref callback (a dolfinx Vector's __del__ during a rating's
+    first seconds), where Python prints and drops it, and the command ran to its end with
+    exit 0. Called before each heat solve, where no unwinding is under way (one is only
+    started by the handler's own raise). A SIGTERM on a parallel run is left to
+    termination_requested, which stops the ranks together."""
+    signum = _SIGNALLED["signum"]
+    if signum is None or _TERMINATION["requested"]:
+        return
+    import signal
+
+    if signum == signal.SIGTERM:
+        raise Terminated
+    raise KeyboardInterrupt
+
+
 def request_termination(requested: bool = True) -> None:
     """Note (or, False, forget) a SIGTERM for termination_requested."""
     _TERMINATION["requested"] = requested

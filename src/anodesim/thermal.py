@@ -47,7 +47,7 @@ from petsc4py import PETSc
 from . import coupling, materials as mat_lib
 from .beam import Spot
 from .case import Boundary
-from .errors import RunFailure
+from .errors import RunFailure, raise_lost_signal
 from .geometry import AnodeMesh
 from .linalg import CoefficientGather, SharedPreconditioner, linear_solver, solve_linear
 from .solver_choice import resolve_solver
@@ -788,6 +788,7 @@ class ThermalProblem:
 
     def steady(self, deposited_power: float) -> None:
         """Solve the steady state for a constant deposited power (W)."""
+        raise_lost_signal()
         for c in (self.c0, self.c1, self.c2):
             c.value = 0.0
         start = self.T.x.array.copy()
@@ -833,6 +834,7 @@ class ThermalProblem:
             restart: take a backward-Euler step (first step after a power switch).
             dt_prev: the previous step (s), for the BDF2 coefficients.
         """
+        raise_lost_signal()
         if restart or dt_prev is None:
             a0, a1, a2 = 1.0, -1.0, 0.0
         else:
