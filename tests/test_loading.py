@@ -68,3 +68,28 @@ def test_no_step_is_longer_than_its_segment_over_steps_per_segment():
         assert {round(st.t, 12) for st in steps} >= {round(float(t), 12) for t in ends[1:]}
     assert max(st.dt for st in capped) == pytest.approx(0.03 / 40, rel=1e-9)
     assert len(capped) > len(free)
+
+
+def test_time_series_tells_the_switch_from_the_first_steps_after_it(tmp_path):
+    """timeseries.csv's time is written to the last digit: at 20 s the steps of 1e-9 s
+    after a switch are 5e-11 of the time, below the 10 significant digits of the other
+    columns, which printed them as the switch itself (three rows reading "20"); a user who
+    took the row at t = 20 s as the end of the pause read a temperature of the next pulse.
+    Now every time stamp is distinct and reads back exactly, and the row at the switch is
+    the last one of the pause (power 0)."""
+    import csv
+
+    import anodesim
+    from cases import block
+
+    case = block(loading={"kind": "pulse_train", "on_s": 10.0, "off_s": 10.0, "pulses": 2},
+                 time={"initial_step_s": 1e-9}, mesh={"spot_fraction": 0.2, "growth": 0.5})
+    anodesim.run(anodesim.from_dict(case), tmp_path)
+    with open(tmp_path / "timeseries.csv") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    t = np.array([float(r["time_s"]) for r in rows])
+    assert np.all(np.diff(t) > 0)  # every row its own time
+    at_switch = np.flatnonzero(t == 20.0)
+    assert len(at_switch) == 1 and float(rows[at_switch[0]]["beam_power_W"]) == 0.0
+    assert float(rows[at_switch[0] + 1]["beam_power_W"]) > 0.0
+    assert t[at_switch[0] + 1] - 20.0 == pytest.approx(1e-9, rel=1e-3)  # the first step after it

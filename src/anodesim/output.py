@@ -194,16 +194,30 @@ def _can_create_in(folder: Path) -> bool:
         return False
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=()) -> None:
-    """Write a CSV table atomically; comment lines (starting with #) go first."""
+#: A time series' columns written to the last digit (Python's shortest repr, which reads
+#: back to the same float) instead of 10 significant digits: the run's time. A step
+#: restarts at initial_step_s (1e-9 s for the shipped examples) after every power switch,
+#: so from 10 s on 10 digits printed the switch and the first steps of the next pulse as
+#: the same time, and a row picked by its time ("the residual just before pulse k") was
+#: the wrong one: 11.1 K instead of 5.2 K before the third pulse of a 2 s on / 3 s off train.
+SERIES_EXACT_COLUMNS = ("time_s",)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(),
+              exact_columns=()) -> None:
+    """Write a CSV table atomically; comment lines (starting with #) go first. Floats have
+    10 significant digits, those of the columns named in exact_columns every digit (repr:
+    a time series' time, SERIES_EXACT_COLUMNS)."""
     buf = io.StringIO()
     for c in comments:
         buf.write(f"# {c}\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
+    exact = {i for i, h in enumerate(header) if h in exact_columns}
     for row in rows:  # NaN (a value not computed at that row) is left empty
         w.writerow(["" if isinstance(v, float) and v != v else
-                    f"{v:.10g}" if isinstance(v, float) else v for v in row])
+                    (repr(float(v)) if i in exact else f"{v:.10g}")
+                    if isinstance(v, float) else v for i, v in enumerate(row)])
     atomic_write(path, buf.getvalue())
 
 

@@ -230,7 +230,8 @@ def write_series_and_summary(sim, result: RunResult) -> None:
                 f"after it (eta_E = {sim.prep.eta:g}); T_peak is the hottest node of the target"]
     if result.mechanics:
         comments += SIGN_CONVENTIONS
-    output.write_csv(out / "timeseries.csv", result.series.names, sim.rows, comments)
+    output.write_csv(out / "timeseries.csv", result.series.names, sim.rows, comments,
+                     exact_columns=output.SERIES_EXACT_COLUMNS)
     output.write_json(out / "summary.json", result.summary_dict())
 
 

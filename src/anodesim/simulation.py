@@ -174,7 +174,8 @@ class Simulation:
         now = time.perf_counter()
         if now - self._last_partial < max(self.PARTIAL_WRITE_S, 10 * self._partial_s):
             return
-        output.write_csv(self.out / "timeseries.csv", self.columns, self.rows)
+        output.write_csv(self.out / "timeseries.csv", self.columns, self.rows,
+                         exact_columns=output.SERIES_EXACT_COLUMNS)
         self._last_partial = time.perf_counter()
         self._partial_s = self._last_partial - now
 
