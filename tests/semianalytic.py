@@ -123,3 +123,71 @@ def peak_rise_layer(layer, sigma_m: float, k_W_mK: float, power_W: float = 1.0,
         return float(np.sum(spot * s * w_k) / (4 * math.pi * k_W_mK))
 
     return max(rise(z0) for z0 in np.linspace(0.0, 0.5 * z[-1], 26))
+
+
+
+def film_on_window_rise(layers, sigma_m: float, k_film: float, k_window: float, h_W_m2K: float,
+                        window_thickness_m: float, radius_m: float, power_W: float = 1.0,
+                        n_modes: int = 3000) -> dict[str, float]:
+    """Steady rises (K) on the axis of a film on a window (a disk of radius_m whose rim is
+    held at the initial temperature, both faces adiabatic, a boundary conductance h between
+    film and window) heated by a layered kernel source (kernel_source.LayerKernel of the
+    film and of the window) under a Gaussian spot: the film's top (its hottest point), the
+    film's and the window's side of the interface, and the window's hottest point.
+
+    Fourier–Bessel series in r (J₀(λₙr), λₙ = j₀ₙ/R: the rim at zero rise; a normalised
+    lateral Gaussian of variance s² has the coefficient e^(−s²λₙ²/2)/(πR²J₁(j₀ₙ)²) for
+    s ≪ R), and for each mode a finite-volume solve of −(kZ')' + kλ²Z = q(z) through the
+    film and the window (graded from the interface, where e^(−λz) is steepest), the film
+    and window nodes at the interface coupled by h. Shares nothing with anodesim's finite
+    elements but the source's description (depth density and core/halo variances per
+    depth node), whose own accuracy tests/test_kernel_source.py checks against the tables.
+    """
+    from scipy.linalg import solve_banded
+    from scipy.special import j1, jn_zeros
+
+    film, window = layers
+    t_f = film.bottom_m
+    z_f = np.linspace(0.0, t_f, 201)
+    grow = np.concatenate([[0.0], np.cumsum(2e-9 * 1.04 ** np.arange(400))])
+    z_w = t_f + np.append(grow[grow < window_thickness_m], window_thickness_m)
+
+    def profile(layer, zz):
+        nodes = layer.top_m + layer.step_m * np.arange(len(layer.density_per_m))
+        inside = (zz >= nodes[0] - 1e-15) & (zz <= nodes[-1] + 1e-15)
+        return [np.where(inside, np.interp(zz, nodes, np.asarray(a)), 0.0)
+                for a in (layer.density_per_m, layer.core_weight, layer.core_var_m2,
+                          layer.halo_var_m2)]
+
+    def volumes(zz):  # control-volume lengths (half cells at both ends)
+        d = np.diff(zz)
+        v = np.zeros_like(zz)
+        v[:-1] += d / 2
+        v[1:] += d / 2
+        return v
+
+    z = np.concatenate([z_f, z_w])
+    k = np.concatenate([np.full(len(z_f), k_film), np.full(len(z_w), k_window)])
+    vol = np.concatenate([volumes(z_f), volumes(z_w)])
+    g, w, v1, v2 = (np.concatenate(pair) for pair in zip(profile(film, z_f),
+                                                          profile(window, z_w)))
+    dz = np.diff(z)
+    i_f = len(z_f) - 1  # the film's interface node; i_f + 1 the window's, at the same depth
+    k_link = np.concatenate([np.full(i_f, k_film), [0.0], np.full(len(z_w) - 1, k_window)])
+    cond = np.where(dz > 0, k_link / np.where(dz > 0, dz, 1.0), h_W_m2K)
+    zeros = jn_zeros(0, n_modes)
+    lam = zeros / radius_m
+    coef = power_W / (math.pi * radius_m**2 * j1(zeros) ** 2)
+    total = np.zeros(len(z))
+    for n, lm in enumerate(lam):
+        spread = np.exp(-0.5 * sigma_m**2 * lm**2) * (
+            w * np.exp(-0.5 * v1 * lm**2) + (1 - w) * np.exp(-0.5 * v2 * lm**2))
+        diag = k * lm**2 * vol
+        diag[:-1] += cond
+        diag[1:] += cond
+        ab = np.zeros((3, len(z)))
+        ab[1], ab[0, 1:], ab[2, :-1] = diag, -cond, -cond
+        total += solve_banded((1, 1), ab, g * spread * vol * coef[n])
+    return {"film_top": float(total[0]), "interface_film": float(total[i_f]),
+            "interface_window": float(total[i_f + 1]),
+            "window_max": float(total[i_f + 1:].max())}
