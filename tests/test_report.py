@@ -312,3 +312,36 @@ def test_report_of_the_shipped_example_in_chromium(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     for value in headline_numbers(summary):
         assert value in text, value
+
+
+def rendered_width(browser: str, page: Path, profile: Path, width: int) -> int:
+    """The width Chromium lays `page` out to in a window `width` px wide (the document's
+    scrollWidth: above the window's width, the whole page scrolls sideways)."""
+    probe = page.with_name("width-probe.html")
+    probe.write_text(page.read_text().replace(
+        "</body>", "<script>document.body.setAttribute('data-width', "
+        "document.documentElement.scrollWidth)</script></body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--user-data-dir={profile}", f"--window-size={width},1200",
+                          "--dump-dom", probe.as_uri()],
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    return int(re.search(r'data-width="(\d+)"', dom).group(1))
+
+
+@pytest.mark.slow
+def test_study_table_does_not_widen_the_page_in_chromium(tmp_path):
+    """A study's results table has some 40 columns: it scrolls inside its own box, and the
+    page (its plots, headings and text) stays as wide as the window, as a run's does."""
+    browser = chromium()
+    if browser is None:
+        pytest.skip("SKIPPED LOUDLY: no Chromium on this machine (install the Debian package "
+                    "`chromium`) - the study report's layout was not checked in a browser")
+    study = tmp_path / "study.toml"  # the shipped example's columns: drift, stresses, limits
+    study.write_text(f'case = "{(ROOT / "studies" / "reflection_insert.toml").as_posix()}"\n'
+                     '[axes]\n"loading.duration_s" = [0.01]\n"output.figures" = [false]\n')
+    out = tmp_path / "study"
+    assert main(["sweep", str(study), "-o", str(out), "-q", "--report"]) == 0
+    header = (out / "results.csv").read_text().splitlines()[0]
+    assert header.count(",") > 30  # a table wider than the window, were it not boxed
+    width = 1100
+    assert rendered_width(browser, out / "report.html", tmp_path / "profile", width) <= width
