@@ -3,6 +3,7 @@ the typed RunResult (columns with units, limits, summary_dict, repr, plot) and
 anodesim.rate returning a typed Rating."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -127,3 +128,44 @@ def test_a_column_named_twice_stops_the_run_before_it_starts(monkeypatch):
     sim = Simulation(anodesim.from_dict(small_block()))
     with pytest.raises(RuntimeError, match="columns named twice: beam_power_W"):
         sim.initialise()
+
+
+@pytest.mark.parametrize("bad", [5, None, [small_block()], 2.5])
+def test_an_argument_of_the_wrong_kind_is_a_case_error_naming_it(tmp_path, monkeypatch, bad):
+    """run, rate and sweep given something that is neither a case (a Case, a dict, a path)
+    nor a study: a CaseError naming the argument, its value and what it takes (was
+    pathlib's TypeError "argument should be a str or an os.PathLike object ...", which
+    names neither); nothing written."""
+    monkeypatch.chdir(tmp_path)
+    from anodesim.case import CaseError
+
+    shown = repr(bad)[:20]
+    with pytest.raises(CaseError, match=r"^case = .*expected an anodesim\.Case, a dict") as e:
+        anodesim.run(bad, tmp_path / "run")
+    assert shown in str(e.value)
+    with pytest.raises(CaseError, match=r"^case = .*expected an anodesim\.Case, a dict"):
+        anodesim.rate(bad, tmp_path / "rating", charts="single")
+    with pytest.raises(CaseError, match=r"^study = .*expected a study file, a study folder"):
+        anodesim.sweep(bad, tmp_path / "study")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("jobs", ["2", 2.0, True, None])
+def test_sweep_jobs_of_the_wrong_kind_is_a_case_error(tmp_path, jobs):
+    """jobs must be a whole number: "2" was a TypeError from a comparison ('<' not
+    supported between 'str' and 'int'), 2.0 got past the check; nothing written."""
+    from anodesim.case import CaseError
+
+    study = {"case": small_block(), "axes": {"beam.power_W": [1.0]}}
+    with pytest.raises(CaseError, match=rf"^jobs = {re.escape(repr(jobs))}: expected a whole "
+                                        "number of processes"):
+        anodesim.sweep(study, tmp_path / "s", jobs=jobs)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("bad", [[1, 2], None, "beam"])
+def test_from_dict_of_something_else_names_the_case(bad):
+    """The root of a case is not a dict: the line names it (it said " = [1, 2]: expected a
+    table", with no name before the '=')."""
+    with pytest.raises(anodesim.CaseError, match=r"^case = .*: expected a dict of the case"):
+        anodesim.from_dict(bad)

@@ -39,13 +39,25 @@ def __getattr__(name):
 
 def _as_case(case):
     """A Case from a Case, a dict (units in the key names) or a TOML file path."""
-    from .case import Case, from_dict, load
+    import os
+
+    from .case import Case, CaseError, from_dict, load
 
     if isinstance(case, dict):
         return from_dict(case)
-    if not isinstance(case, Case):
+    if isinstance(case, (str, os.PathLike)):
         return load(case)
+    if not isinstance(case, Case):  # not for pathlib to refuse, naming no argument
+        raise CaseError(f"case = {_shown(case)}: expected an anodesim.Case, a dict of the "
+                        "case file's tables or the path of a case file")
     return case
+
+
+def _shown(value) -> str:
+    """A value as an error line shows it: its repr, cut to 60 characters, and its type."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
 
 
 def run(case, out_dir=None, overwrite: bool = False, **kwargs):
@@ -189,6 +201,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
     Raises:
         CaseError: a bad study, or out_dir holds a different study.
     """
+    import os
     import sys
     from pathlib import Path
 
@@ -198,9 +211,15 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
         st = study_mod.from_dict(study)
     elif isinstance(study, study_mod.Study):
         st = study
-    else:
+    elif isinstance(study, (str, os.PathLike)):
         st = study_mod.load(study)
-    study_mod.check_jobs(jobs, f"jobs = {jobs}")
+    else:
+        from .case import CaseError
+
+        raise CaseError(
+            f"study = {_shown(study)}: expected a study file, a study folder, a dict of the "
+            "study file's keys or an anodesim.study.Study")
+    study_mod.check_jobs(jobs, f"jobs = {jobs!r}")
     source = Path(study) if isinstance(study, (str, Path)) else None
     out = Path(out_dir) if out_dir is not None else study_mod.default_folder(st, source)
     study_mod.open_folder(st, out)

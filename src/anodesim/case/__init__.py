@@ -171,6 +171,9 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     Raises:
         CaseError: on the first bad key, with its path, value and what was expected.
     """
+    if not isinstance(data, dict):  # the root table has no key name to give
+        raise CaseError(f"case = {data!r:.60}: expected a dict of the case file's tables "
+                        "(title, geometry, beam, ...)")
     root = _Section(data, "")
     title = root.string("title", "anodesim case")
     geometry = _geometry(root, Path(base_dir))

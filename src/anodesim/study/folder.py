@@ -36,6 +36,8 @@ def default_folder(study: Study, source: Path | None) -> Path:
 
 def check_jobs(jobs: int, given: str) -> None:
     """CaseError unless at least one process is asked for (`given` names the input)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int):  # jobs="2" from Python
+        raise CaseError(f"{given}: expected a whole number of processes, at least 1")
     if jobs < 1:
         raise CaseError(f"{given}: expected at least 1 process")
 
