@@ -471,6 +471,25 @@ def test_slurm_single_mpi_run_gives_the_local_result(slurm, tmp_path):
 
 
 @pytest.mark.slurm
+def test_slurm_run_with_report_writes_the_report(slurm, tmp_path):
+    """`anodesim run CASE --submit slurm --report --wait`: the job writes report.html
+    beside its results, as a local `run --report` does (the flag was accepted and then
+    ignored: no report, no word about it)."""
+    case = tmp_path / "case.toml"
+    write_toml(case, small_block())
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "anodesim", "run", str(case), "-o", str(out),
+                        "--submit", "slurm", "--report", "--wait"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "--report" in (out / "slurm" / "run.sh").read_text().splitlines()[-1]
+    page = (out / "report.html").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert f"{summary['results']['T_peak_max_C']:.1f} °C" in page
+    assert f"report: {out / 'report.html'}" in r.stderr and "on 1 rank," in r.stderr
+
+
+@pytest.mark.slurm
 def test_slurm_job_that_can_never_start_is_cancelled_and_named(slurm, tmp_path):
     """A job asking for more ranks than the node has waits in the queue for ever (reason
     PartitionConfig): --wait cancels it and says why in one line, exit 2, instead of

@@ -77,15 +77,20 @@ def _submit(args, out: Path) -> int:
     from ..study.slurm import submit_run
 
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    s = submit_run(Path(args.case), out, args.ntasks, say, args.wait, args.overwrite)
+    s = submit_run(Path(args.case), out, args.ntasks, say, args.wait, args.overwrite,
+                   args.report)  # the job writes report.html: also without --wait
     if s is None:
         return 0
     if s["status"] != "complete":
         raise RunFailure(f"the SLURM run failed: {s.get('error') or s['status']}")
     broken = [lim for lim in s["results"]["limits"] if not lim["holds"]]
+    from ..study.local import plural
+
+    ranks = plural(s['provenance'].get('mpi_ranks', args.ntasks), 'rank')
     say(f"  peak temperature {s['results']['T_peak_max_C']:.1f} °C; "
-        f"{s['numerics']['cells']} cells on {s['provenance'].get('mpi_ranks', args.ntasks)} "
-        f"ranks, {s['timing_s']['total']:.1f} s wall")
+        f"{s['numerics']['cells']} cells on {ranks}, {s['timing_s']['total']:.1f} s wall")
+    if args.report and (out / "report.html").is_file():
+        say(f"  report: {out / 'report.html'}")
     return LIMIT_BROKEN if broken and not args.no_fail_on_limits else 0
 
 

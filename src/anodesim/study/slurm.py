@@ -337,7 +337,8 @@ def run_options(out: Path, ntasks: int, name: str) -> list[str]:
 
 def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
                partition: str | None = None, time_limit: str | None = None,
-               case_dir: Path | None = None, name: str | None = None) -> str:
+               case_dir: Path | None = None, name: str | None = None,
+               report: bool = False) -> str:
     """The sbatch script of one case run as one MPI job of ntasks ranks on one node.
 
     The ranks are started by the MPI launcher next to this Python (the wheel's mpirun,
@@ -347,6 +348,7 @@ def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
         case_dir: the folder the case's relative paths refer to (default: the case file's),
             as given (a symbolic link is not followed, as case.load does not).
         name: the job's name after anodesim-run- (default: the case file's stem).
+        report: the job also writes report.html (``run --report``).
 
     Raises:
         CaseError: a partition or time that cannot go into a script.
@@ -363,7 +365,7 @@ def run_script(case: Path, out: Path, ntasks: int, overwrite: bool = False,
     if time_limit:
         lines.append(f"#SBATCH --time={time_limit}")
     cmd = [sys.executable, "-m", "anodesim", "run", str(case.resolve()), "-o", str(out.resolve()),
-           "-q"] + (["--overwrite"] if overwrite else []) + (
+           "-q"] + (["--overwrite"] if overwrite else []) + (["--report"] if report else []) + (
                ["--case-dir", str(case_dir.absolute())] if case_dir is not None else [])
     lines += ["# one case, one MPI job: every rank holds a part of the mesh",
               "export " + " ".join(f"{k}={v}" for k, v in ONE_THREAD.items()),
@@ -405,12 +407,13 @@ def _refuse_own_case(case: Path, out: Path) -> None:
 
 
 def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False,
-               overwrite: bool = False) -> dict | None:
+               overwrite: bool = False, report: bool = False) -> dict | None:
     """Submit one case as one MPI job (sbatch, ntasks ranks); with wait, wait for it.
 
     The job runs the case as it was validated: a copy of the case file
     (out/slurm/case.toml), its relative paths read from the original file's folder (as
-    given: a symbolic link to the file is not followed, as when it is checked).
+    given: a symbolic link to the file is not followed, as when it is checked); with
+    report, the job writes report.html beside its results, as ``run --report`` does.
 
     Returns:
         The run's summary.json (as a dict) when waited for, else None.
@@ -433,7 +436,7 @@ def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False
         (out / "slurm").mkdir(parents=True, exist_ok=True)
         output.atomic_write(snapshot, case.read_text())
         text = run_script(snapshot, out, ntasks, overwrite, case_dir=case.absolute().parent,
-                          name=case.stem)
+                          name=case.stem, report=report)
         job = _sbatch(script, text, out, _command_line(run_options(out, ntasks, case.stem)))
     except CaseError as e:
         if not isinstance(e, MaybeSubmitted):
