@@ -496,6 +496,61 @@ def test_a_folder_written_by_the_previous_version_resumes_lists_and_collects(tmp
     assert (out / "study.json").read_bytes() == saved
 
 
+def earlier_ids_folder(tmp_path, drop_last: bool) -> tuple[Path, list[str]]:
+    """A study folder as an earlier version that resolved the cases otherwise wrote it (a
+    new default or key in Case.to_dict() changes every case id, and so the study's): its
+    case ids, in study.json, the case folders, result.json and results.csv, are not those
+    this version computes. drop_last: the last case had not finished (no folder, pending)."""
+    import hashlib
+
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0, 3.0])
+    out = tmp_path / "earlier"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    saved = json.loads((out / "study.json").read_text())
+    now = [c["id"] for c in saved["cases"]]
+    then = {i: hashlib.sha256(f"earlier {i}".encode()).hexdigest()[:12] for i in now}
+    text = json.dumps(saved, indent=2) + "\n"
+    csv = (out / "results.csv").read_text()
+    for i, j in then.items():
+        text, csv = text.replace(i, j), csv.replace(i, j)
+        case = out / "cases" / i
+        (case / "result.json").write_text((case / "result.json").read_text().replace(i, j))
+        case.rename(out / "cases" / j)
+    text = text.replace(saved["id"], "0123456789ab")
+    if drop_last:
+        shutil.rmtree(out / "cases" / then[now[-1]])
+    (out / "study.json").write_text(text)
+    (out / "results.csv").write_text(csv)
+    return out, [then[i] for i in now]
+
+
+def test_a_folder_whose_case_ids_an_earlier_version_computed_resumes(tmp_path, capsys):
+    """An earlier version's case ids (hashes of the resolved case, which changes with the
+    code) are the folder's: --list shows its finished cases as ok (was "to run"), a
+    resume runs only the unfinished one under its listed id and --collect rebuilds the
+    table (both were refused: "its study.json has been given another definition (id ...)
+    since this process read it ...: run it again", whatever was run again)."""
+    out, ids = earlier_ids_folder(tmp_path, drop_last=True)
+    saved = (out / "study.json").read_bytes()
+    assert main(["sweep", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:3] for line in listed] == [[ids[0], "ok"], [ids[1], "ok"],
+                                                      [ids[2], "to"]], listed
+    assert main(["sweep", str(out)]) == 0
+    assert "3 cases, 2 already finished, 1 to run" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "cases").iterdir()) == sorted(ids)
+    assert main(["sweep", str(out), "--collect", "-q"]) == 0
+    rows = read_table(out / "results.csv")
+    assert [(r["id"], r["status"]) for r in rows] == [(i, "ok") for i in ids]
+    assert (out / "study.json").read_bytes() == saved
+    # the study file run into the folder is this version's definition: its cases (other
+    # resolved inputs, other ids) run, the earlier ones stay in cases/ and in "earlier"
+    assert main(["sweep", str(tmp_path / "s.toml"), "-o", str(out), "-q"]) == 0
+    record = json.loads((out / "study.json").read_text())
+    assert record["earlier"][-1]["id"] == "0123456789ab"
+    assert not set(ids) & {c["id"] for c in record["cases"]}
+
+
 def test_a_study_read_from_its_folder_never_gives_it_back_its_definition(tmp_path, capsys):
     """An array task or worker reads study.json (A); a sweep of B over the same axes
     rewrites it; the task's open_folder used to write A back (A -> B -> A under B's
