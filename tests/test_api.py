@@ -169,3 +169,14 @@ def test_from_dict_of_something_else_names_the_case(bad):
     table", with no name before the '=')."""
     with pytest.raises(anodesim.CaseError, match=r"^case = .*: expected a dict of the case"):
         anodesim.from_dict(bad)
+
+
+def test_a_run_that_cannot_finish_is_an_anodesim_run_failure():
+    """A script catches a run that cannot finish (here the target melts) as
+    anodesim.RunFailure, beside anodesim.CaseError for bad input: it was only importable
+    from anodesim.errors, which the README does not name."""
+    from anodesim import errors
+
+    assert anodesim.RunFailure is errors.RunFailure and "RunFailure" in anodesim.__all__
+    with pytest.raises(anodesim.RunFailure, match="melting point"):
+        anodesim.run(small_block(beam={"power_W": 5000.0}))

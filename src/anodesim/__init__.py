@@ -4,12 +4,13 @@ The case layer (``anodesim.case``, ``anodesim.materials``) imports no dolfinx, s
 fails fast; the finite-element stages import dolfinx when they run.
 """
 
-__all__ = ["Case", "CaseError", "Simulation", "from_dict", "load", "rate", "run", "sweep",
-           "__version__"]
+__all__ = ["Case", "CaseError", "RunFailure", "Simulation", "from_dict", "load", "rate", "run",
+           "sweep", "__version__"]
 
 #: Imported on first use (PEP 562), so that ``anodesim --help`` loads neither numpy nor the
 #: case layer: name -> (module, attribute).
 _LAZY = {"Case": (".case", "Case"), "CaseError": (".case", "CaseError"),
+         "RunFailure": (".errors", "RunFailure"),  # a run that cannot finish (exit status 1)
          "from_dict": (".case", "from_dict"), "load": (".case", "load"),
          "Simulation": (".simulation", "Simulation")}  # Simulation brings MPI (not dolfinx)
 
