@@ -431,6 +431,9 @@ def test_slurm_array_gives_the_local_results(slurm, reference, tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert "submitted SLURM array job" in r.stderr
+    # it waits: no "run `anodesim sweep DIR --collect` when it has finished" (it was told
+    # to, with --wait, as if the command had returned)
+    assert "waiting for it to finish" in r.stderr and "--collect" not in r.stderr, r.stderr
     script = (out / "slurm" / "array.sh").read_text()
     assert "#SBATCH --array=0-3" in script and '--task-id "$SLURM_ARRAY_TASK_ID"' in script
     job = (out / "slurm" / "job_id").read_text().strip()

@@ -21,7 +21,8 @@ def add_args(p) -> None:
     p.add_argument("-o", "--output", help="run directory (default results/<case name>)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier run in the folder (its files are removed first; "
+                   help="replace an earlier run in the folder (its files are set aside "
+                        "until the new run has a summary, and come back if it stops before; "
                         "other files in the folder stay)")
     p.add_argument("--no-fail-on-limits", action="store_true",
                    help="exit 0 even when a limit is broken (the results say so)")

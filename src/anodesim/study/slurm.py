@@ -295,8 +295,9 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
             undo.restore()
         raise
     n = len(todo)
-    say(f"submitted SLURM array job {job}: {plural(n, 'case')} ({script}); run "
-        f"`anodesim sweep {out} --collect` when it has finished")
+    then = "waiting for it to finish" if wait else \
+        f"run `anodesim sweep {out} --collect` when it has finished"
+    say(f"submitted SLURM array job {job}: {plural(n, 'case')} ({script}); {then}")
     table = collect(study, out)
     if not wait:
         return table
