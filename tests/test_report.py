@@ -215,6 +215,32 @@ def test_the_steady_state_at_the_rating_is_on_the_page():
     assert rows[:2] == CONFIRMED_ROWS[:2]
 
 
+def test_report_of_a_failed_run_says_so_first(tmp_path, capsys):
+    """A run that failed (the target melts) keeps a summary with status "failed" and its
+    partial series: its report opens with a banner saying so, why, and how far it got (it
+    showed a "Limit broken" banner and the failure only as one row of the table, as if
+    the numbers were those of the whole schedule); a complete run's page has no banner."""
+    from test_study import small_block
+
+    case = tmp_path / "melt.toml"
+    write_toml(case, small_block(beam={"power_W": 2000.0},
+                                 loading={"kind": "continuous", "duration_s": 1.0}))
+    out = tmp_path / "run"
+    assert main(["run", str(case), "-o", str(out), "-q"]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert main(["report", str(out)]) == 0
+    text = page_text((out / "report.html").read_text())
+    banner = text.split("Headline results", 1)[1].split("status", 1)[0]
+    assert "Run failed." in banner and summary["error"] in banner, banner
+    final = summary["results"]["final"]["time_s"]
+    assert f"up to t = {num(final)} s" in banner
+    case2 = tmp_path / "fine.toml"
+    write_toml(case2, small_block())
+    assert main(["run", str(case2), "-o", str(tmp_path / "fine"), "-q", "--report"]) == 0
+    assert "Run failed" not in (tmp_path / "fine" / "report.html").read_text()
+
+
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

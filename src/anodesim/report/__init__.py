@@ -299,7 +299,8 @@ def _run(folder: Path, case_text: str | None) -> dict:
                 "case": _case_part(folder, s["case"], case_text, s["title"]),
                 "headline": headline(s), "limits": limit_rows(s["results"].get("limits", [])),
                 "drift": drift_rows(s.get("mechanics")), "plots": _plots(folder, RUN_PLOTS),
-                "rating": None, "study": None, "provenance": _provenance(s)}
+                "rating": None, "study": None, "provenance": _provenance(s),
+                "failure": _failure(s)}
     except CaseError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
@@ -309,6 +310,18 @@ def _run(folder: Path, case_text: str | None) -> dict:
             f"an entry not in the shape anodesim writes ({e})"
         raise CaseError(f"report {folder}: summary.json: {what}; expected the file as "
                         "anodesim wrote it") from None
+
+
+def _failure(s: dict) -> str | None:
+    """The banner of a run that did not complete (failed, interrupted): what stopped it and
+    how far it got; None for a complete run."""
+    if s.get("status", "complete") == "complete":
+        return None
+    final = (s["results"].get("final") or {}).get("time_s")
+    until = f" up to t = {num(final)} s" if isinstance(final, (int, float)) else ""
+    why = f": {s['error']}" if s.get("error") else ""
+    return (f"The run did not complete ({s.get('status')}){why}. The results below are "
+            f"what it saved{until}, not those of the whole schedule.")
 
 
 def _damaged(folder: Path, name: str, where: str, value, what: str) -> CaseError:
