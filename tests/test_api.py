@@ -3,6 +3,7 @@ the typed RunResult (columns with units, limits, summary_dict, repr, plot) and
 anodesim.rate returning a typed Rating."""
 
 import json
+import shutil
 import re
 
 import numpy as np
@@ -180,3 +181,23 @@ def test_a_run_that_cannot_finish_is_an_anodesim_run_failure():
     assert anodesim.RunFailure is errors.RunFailure and "RunFailure" in anodesim.__all__
     with pytest.raises(anodesim.RunFailure, match="melting point"):
         anodesim.run(small_block(beam={"power_W": 5000.0}))
+
+
+def test_sweep_from_python_retries_the_failed_cases(tmp_path):
+    """anodesim.sweep(..., retry_failed=True) is `sweep --retry-failed`: a failed case
+    (here one whose worker left no result, recorded as SLURM or a crash records it) runs
+    again and its new result replaces the failure; without it the failure stands (Python
+    had no way to retry: the table came back failed at every call)."""
+    from anodesim import study as study_mod
+
+    study = {"case": small_block(), "axes": {"beam.power_W": [1.0, 2.0]}}
+    out = tmp_path / "s"
+    first = anodesim.sweep(study, out)
+    assert [r["status"] for r in first.rows] == ["ok", "ok"]
+    st = study_mod.load(out)
+    shutil.rmtree(out / "cases" / st.points[1].id)
+    study_mod.record_failure(out, st.points[1], "worker killed (test)")
+    assert [r["status"] for r in anodesim.sweep(study, out).rows] == ["ok", "failed"]
+    again = anodesim.sweep(study, out, retry_failed=True)
+    assert [r["status"] for r in again.rows] == ["ok", "ok"]
+    assert again.column("T_peak_max_C") == first.column("T_peak_max_C")

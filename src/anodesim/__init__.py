@@ -189,7 +189,8 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     return rating
 
 
-def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
+def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
+          retry_failed: bool = False):
     """Run a study and return its results table (:class:`anodesim.study.Table`).
 
     Args:
@@ -198,6 +199,8 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
         out_dir: study folder (default results/<study file name>, or results/study-<id>).
         jobs: cases run at once, each in its own process.
         progress: print one line per finished case on stderr.
+        retry_failed: run the failed cases of the folder again (``sweep --retry-failed``);
+            a failure is replaced only by a new result.
 
     Raises:
         CaseError: a bad study, or out_dir holds a different study.
@@ -226,6 +229,6 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False):
     study_mod.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
-        return study_mod.run_local(st, out, jobs, say)
+        return study_mod.run_local(st, out, jobs, say, retry_failed=bool(retry_failed))
     finally:
         study_mod.release_folder(out)  # also when run_local fails before its own release
