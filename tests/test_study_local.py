@@ -751,3 +751,42 @@ def test_a_sweep_started_with_sigint_ignored_stops_its_workers_with_sigterm(monk
         assert deaf.returncode == -signal.SIGTERM  # the first ask, not SIGKILL after it
     finally:
         deaf.end()
+
+
+@pytest.mark.slurm
+def test_stopping_run_submit_wait_says_the_job_runs_on(tmp_path):
+    """SIGTERM (or Ctrl-C) while `run --submit slurm --wait` waits ends the command (143),
+    not the job: the one line says that the job is not cancelled, how to stop it and where
+    its results go (it said only "terminated by SIGTERM ...", and a user took the job for
+    stopped)."""
+    from test_study import SLURM_HERE
+
+    if not SLURM_HERE.exists() or subprocess.run([str(SLURM_HERE)], capture_output=True,
+                                                 timeout=600).returncode != 0:
+        pytest.skip("SLURM TEST NOT RUN: no single-node cluster (slurm-here) could start")
+    case = tmp_path / "slow.toml"
+    write_toml(case, slow_case(20000))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "anodesim", "run", str(case), "-o",
+                             str(out), "--submit", "slurm", "--wait"],
+                            stderr=subprocess.PIPE, text=True)
+    job_id = out / "slurm" / "job_id"
+    try:
+        wait_until(lambda: job_id.exists() and job_id.read_text().strip(), proc,
+                   "the submission")
+        job = job_id.read_text().strip()
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+        queued = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i"], capture_output=True,
+                                text=True).stdout.split()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if job_id.exists():
+            subprocess.run(["scancel", job_id.read_text().strip()], capture_output=True)
+    assert proc.returncode == 143, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("anodesim: terminated by SIGTERM") and \
+        f"SLURM job {job} is not cancelled and runs on (`scancel {job}` stops it; its " \
+        f"results go to {out})" in line, err
+    assert queued == [job]  # the job itself was left alone

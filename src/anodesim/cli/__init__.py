@@ -282,9 +282,10 @@ def _signal_line(signum: int, e: BaseException | None) -> tuple[int, str]:
     """(exit status, line) of a command ended by SIGTERM or else Ctrl-C."""
     import signal
 
+    notes = "".join(f"; {n}" for n in getattr(e, "__notes__", ()))  # e.g. a job left running
     if signum == signal.SIGTERM:
-        return 143, f"anodesim: {e if isinstance(e, Terminated) else Terminated()}"
-    return 130, "anodesim: interrupted"
+        return 143, f"anodesim: {e if isinstance(e, Terminated) else Terminated()}{notes}"
+    return 130, f"anodesim: interrupted{notes}"
 
 
 def _end_interrupted(status: int) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -307,12 +308,13 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
         return row is not None and row != retry.get(p.id)
 
     last = time.monotonic()
-    while _in_queue(job):
-        time.sleep(2)
-        if time.monotonic() - last > 60:
-            last = time.monotonic()
-            done = sum(finished(p) for p in todo.values())
-            say(f"job {job}: {done} of {n} cases finished")
+    with _still_running(job, f"`anodesim sweep {out} --collect` gathers its results"):
+        while _in_queue(job):
+            time.sleep(2)
+            if time.monotonic() - last > 60:
+                last = time.monotonic()
+                done = sum(finished(p) for p in todo.values())
+                say(f"job {job}: {done} of {n} cases finished")
     for p in todo.values():
         if not finished(p):
             log = out / "slurm" / f"{job}_{p.index}.out"
@@ -326,6 +328,18 @@ def submit_slurm(study: Study, out: Path, say=print, wait: bool = False,
     ok = sum(result_of(out, p)["status"] == "ok" for p in todo.values())
     say(f"job {job} finished: {ok} ok, {n - ok} failed of its {plural(n, 'task')}")
     return table
+
+
+@contextlib.contextmanager
+def _still_running(job: str, then: str):
+    """Ctrl-C or SIGTERM while --wait waits for a job: the command stops waiting, the job
+    does not stop; its line (cli._signal_line) says so, and how to stop it or follow up."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        e.add_note(f"stopped waiting: SLURM job {job} is not cancelled and runs on "
+                   f"(`scancel {job}` stops it; {then})")
+        raise
 
 
 def run_options(out: Path, ntasks: int, name: str) -> list[str]:
@@ -447,8 +461,9 @@ def submit_run(case: Path, out: Path, ntasks: int, say=print, wait: bool = False
         f"-> {out} (log {out / 'slurm' / f'run-{job}.out'})")
     if not wait:
         return None
-    while _in_queue(job):
-        time.sleep(2)
+    with _still_running(job, f"its results go to {out}"):
+        while _in_queue(job):
+            time.sleep(2)
     summary = out / "summary.json"
     if not summary.exists():
         log = out / "slurm" / f"run-{job}.out"
