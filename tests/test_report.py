@@ -241,6 +241,44 @@ def test_report_of_a_failed_run_says_so_first(tmp_path, capsys):
     assert "Run failed" not in (tmp_path / "fine" / "report.html").read_text()
 
 
+def test_report_of_a_read_only_folder_is_bad_input(tmp_path, capsys):
+    """A result folder the user may read but not write (an archive, a read-only mount, a
+    colleague's): one line saying so, exit 2, as README's "report exits 0 or 2" (it was
+    "run failed: ...: Read-only file system; choose a folder you can write to (-o DIR)",
+    exit 1, pointing at an option `report` does not have)."""
+    import os
+
+    from test_study import small_block
+
+    case = tmp_path / "case.toml"
+    write_toml(case, small_block())
+    out = tmp_path / "run"
+    assert main(["run", str(case), "-o", str(out), "-q"]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() != 0:  # the owner's write bit is what counts
+        ro, mounted = out, None
+        out.chmod(0o555)
+    else:  # root writes anywhere but on a read-only mount
+        mounted = subprocess.run(["mount", "--bind", str(out), str(ro)]).returncode == 0 and \
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(ro)]).returncode == 0
+        if not mounted:
+            subprocess.run(["umount", str(ro)], capture_output=True)
+            pytest.skip("SKIPPED LOUDLY: root without mount here: no read-only folder to "
+                        "report on")
+    try:
+        assert main(["report", str(ro)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"anodesim: error: report {ro}: ") \
+            and "not writable" in err and "-o DIR" not in err, err
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(ro)], check=True)
+        out.chmod(0o755)
+    assert sorted(p.name for p in out.iterdir()) == before  # no report, no temporary file
+
+
 def test_report_of_a_folder_without_results_is_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

@@ -69,6 +69,10 @@ def write_report(folder: str | Path, case_text: str | None = None) -> Path:
         raise CaseError(f"report {folder}: not a folder; expected a run, rating or study "
                         "folder")
     kind = kind_of(folder)
+    if not output._can_create_in(folder):  # before the page is made: bad input, exit 2
+        raise CaseError(f"report {folder}: the folder is not writable (report.html goes into "
+                        "it); expected a folder you can write to, e.g. a copy of this one "
+                        "(the report is made from its files alone)")
     if case_text is None and (folder / _CASE_NAME).is_file():
         # as kept by run and rate (UTF-8, read when the case was); damaged bytes shown as �
         case_text = (folder / _CASE_NAME).read_text(errors="replace")
