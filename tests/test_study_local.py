@@ -790,3 +790,39 @@ def test_stopping_run_submit_wait_says_the_job_runs_on(tmp_path):
         f"SLURM job {job} is not cancelled and runs on (`scancel {job}` stops it; its " \
         f"results go to {out})" in line, err
     assert queued == [job]  # the job itself was left alone
+
+
+def test_a_read_only_study_folder_is_bad_input(tmp_path, capsys):
+    """Resuming or collecting a study folder that may be read but not written (an archive,
+    a read-only mount): one line, exit 2, as for any output folder that cannot be one (it
+    was "run failed: DIR/.study.active: Read-only file system; choose a folder you can write
+    to (-o DIR)", exit 1, and an OSError from anodesim.sweep); --list still reads it."""
+    s = power_file(tmp_path, "s.toml", [1.0])
+    out = tmp_path / "out"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = None
+    if os.geteuid() != 0:
+        ro = out
+        out.chmod(0o555)
+    else:
+        mounted = subprocess.run(["mount", "--bind", str(out), str(ro)]).returncode == 0 and \
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(ro)]).returncode == 0
+        if not mounted:
+            subprocess.run(["umount", str(ro)], capture_output=True)
+            pytest.skip("SKIPPED LOUDLY: root without mount here: no read-only folder")
+    try:
+        for extra in ([], ["--collect"], ["--retry-failed"]):
+            assert main(["sweep", str(ro), "-q"] + extra) == 2, extra
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"{ro}: the study folder is not writable" in err
+        with pytest.raises(CaseError, match="the study folder is not writable"):
+            anodesim.sweep(ro)
+        assert main(["sweep", str(ro), "--list"]) == 0
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(ro)], check=True)
+        out.chmod(0o755)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before

@@ -79,6 +79,10 @@ def open_folder(study: Study, out: Path, redefine: bool | None = None) -> None:
             raise CaseError(f"-o {out}: exists and holds no anodesim study; expected a new "
                             "or empty folder, or this study's own")
         (out / "cases").mkdir(parents=True, exist_ok=True)
+    elif not output._can_create_in(out):  # an archive, a read-only mount: bad input
+        raise CaseError(f"{out}: the study folder is not writable; expected a folder you "
+                        "can write to (--list reads it as it is; a copy of it resumes and "
+                        "collects alike)")
     release_folder(out)  # this process's earlier sweep of the folder is over
     if redefine is None:
         redefine = study.folder is None or Path(study.folder) != out.resolve()
