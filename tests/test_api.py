@@ -201,3 +201,23 @@ def test_sweep_from_python_retries_the_failed_cases(tmp_path):
     again = anodesim.sweep(study, out, retry_failed=True)
     assert [r["status"] for r in again.rows] == ["ok", "ok"]
     assert again.column("T_peak_max_C") == first.column("T_peak_max_C")
+
+
+def test_a_case_dict_whose_mesh_file_is_relative_says_where_it_looked(tmp_path,
+                                                                       monkeypatch):
+    """load(...).source is the file as a dict; its relative geometry.file is read, by
+    from_dict, from the current folder unless base_dir names the case file's. The line
+    says which folder it looked in and how to change it (it said only "expected an
+    existing mesh file", of a file the user could see beside the case)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    data = anodesim.load(root / "meshes" / "block_anode_case.toml").source
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(anodesim.CaseError, match=re.escape(
+            "geometry.file = 'block_anode.msh': expected an existing mesh file (a relative "
+            "name is read from the case file's folder, or from_dict's base_dir: here "
+            f"{tmp_path.resolve()})")):
+        anodesim.from_dict(data)
+    case = anodesim.from_dict(data, base_dir=root / "meshes")
+    assert Path(case.geometry.file).resolve() == root / "meshes" / "block_anode.msh"

@@ -24,6 +24,18 @@ from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail,
                      _Section, _vector)
 
 
+def _missing(key: str, given: str, base_dir: Path, expected: str) -> CaseError:
+    """The CaseError of a file the case names that is not there; for a relative name, the
+    folder it was looked for in (the case file's, or from_dict's base_dir: a case dict
+    built in Python, e.g. from ``load(...).source``, reads it from the current folder
+    unless given base_dir)."""
+    error = _fail(key, str(base_dir / given), expected)
+    if Path(given).is_absolute():
+        return error
+    return CaseError(f"{error} (a relative name is read from the case file's folder, or "
+                     f"from_dict's base_dir: here {Path(base_dir).resolve()})")
+
+
 # --------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------
@@ -32,7 +44,7 @@ def _user_mesh(sec: _Section, base_dir: Path, materials: dict) -> Geometry:
 
     path = base_dir / sec.string("file")
     if not path.is_file():
-        raise _fail("geometry.file", str(path), "an existing mesh file")
+        raise _missing("geometry.file", sec.string("file"), base_dir, "an existing mesh file")
     # gmsh meshes of this project are in metres; other formats must say their unit
     unit = sec.choice("mesh_unit", tuple(mesh_import.UNITS),
                       "m" if path.suffix == ".msh" else ...)
@@ -89,7 +101,7 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
 
     path = base_dir / sec.string("file")
     if not path.is_file():
-        raise _fail("geometry.file", str(path), "an existing STEP file")
+        raise _missing("geometry.file", sec.string("file"), base_dir, "an existing STEP file")
     groups, dims = {}, {}
     for table, dim in (("regions", 3), ("faces", 2)):
         ts = sec.section(table, {})
@@ -253,7 +265,7 @@ def _mesh(root: _Section, base_dir: Path, geometry: Geometry) -> MeshSettings:
     if sec.has("file"):
         p = base_dir / sec.string("file")
         if not p.is_file():
-            raise _fail("mesh.file", str(p), "an existing .msh file")
+            raise _missing("mesh.file", sec.string("file"), base_dir, "an existing .msh file")
         ms = replace(ms, file=str(p))
     sec.close()
     return ms
