@@ -409,3 +409,21 @@ def test_study_table_does_not_widen_the_page_in_chromium(tmp_path):
     assert header.count(",") > 30  # a table wider than the window, were it not boxed
     width = 1100
     assert rendered_width(browser, out / "report.html", tmp_path / "profile", width) <= width
+
+
+def test_a_study_report_is_made_again_with_the_table(tmp_path, capsys):
+    """A study folder's report.html follows its results.csv: a later --collect (or a
+    resume) rewrites the page it finds, as after `sweep --submit slurm --report`, whose
+    page shows every case pending, then `--collect` (the page stayed "pending" beside a
+    finished table)."""
+    study = power_study_file(tmp_path, "study.toml", [1.0, 2.0])
+    out = tmp_path / "study"
+    assert main(["sweep", str(study), "-o", str(out), "-q", "--report"]) == 0
+    st = json.loads((out / "study.json").read_text())
+    shutil.rmtree(out / "cases" / st["cases"][1]["id"])  # as if its task had not run yet
+    assert main(["sweep", str(out), "--collect", "-q", "--report"]) == 1
+    assert "pending" in page_text((out / "report.html").read_text())
+    assert main(["sweep", str(out), "-q"]) == 0  # the case runs: the page follows
+    text = page_text((out / "report.html").read_text())
+    rows = (out / "results.csv").read_text().splitlines()[1:]
+    assert "pending" not in text and all(c in text for line in rows for c in line.split(","))

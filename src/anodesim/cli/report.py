@@ -10,6 +10,10 @@ DESCRIPTION = ("Write DIR/report.html: the case, the headline results, the limit
                "plot embedded (the page needs no network access).")
 
 
+#: The page's name in the folder (report.REPORT).
+REPORT_NAME = "report.html"
+
+
 def add_args(p) -> None:
     p.add_argument("folder", help="folder of anodesim run, rate or sweep")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the report's path")

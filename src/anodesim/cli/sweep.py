@@ -106,9 +106,11 @@ def _sweep_in(args, sweep, st, out: Path, submit: bool, undo) -> int:
     counts = {s: sum(r["status"] == s for r in table.rows) for s in ("ok", "failed", "pending")}
     say(f"{counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending: "
         f"{out / 'results.csv'}")
-    if args.report:
-        from . import report
+    from . import report
 
+    # a report written earlier (e.g. by `--submit slurm --report`, all cases pending) is
+    # made again with the table: never a stale page beside a new results.csv
+    if args.report or (out / report.REPORT_NAME).is_file():
         say(f"report: {report.write(out)}")
     submitted = args.submit == "slurm" and not args.wait  # its cases are pending by design
     return 1 if counts["failed"] or (counts["pending"] and not submitted) else 0
