@@ -221,3 +221,15 @@ def test_a_case_dict_whose_mesh_file_is_relative_says_where_it_looked(tmp_path,
         anodesim.from_dict(data)
     case = anodesim.from_dict(data, base_dir=root / "meshes")
     assert Path(case.geometry.file).resolve() == root / "meshes" / "block_anode.msh"
+
+
+def test_a_misspelt_table_column_is_a_key_error(tmp_path):
+    """Table.column of a name the table does not have: KeyError with the nearest names (it
+    returned a list of Nones, one per case, which a script plotted as nothing); as
+    RunResult.column does."""
+    table = anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}},
+                           tmp_path / "s")
+    assert table.column("T_peak_max_C")[0] > 0
+    with pytest.raises(KeyError, match=r"'T_peak_max': not a column of the results table "
+                                       r"\(did you mean 'T_peak_max_C'"):
+        table.column("T_peak_max")

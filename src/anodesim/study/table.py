@@ -25,7 +25,19 @@ class Table:
     out_dir: Path
 
     def column(self, name: str) -> list:
-        """The values of one column (None where a case has none)."""
+        """The values of one column (None where a case has none).
+
+        Raises:
+            KeyError: not a column of the table (as RunResult.column), with the nearest
+                names: a misspelt name gave a column of Nones.
+        """
+        if name not in self.columns:
+            import difflib
+
+            near = difflib.get_close_matches(name, self.columns, n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
+            raise KeyError(f"{name!r}: not a column of the results table{hint}; the "
+                           f"columns are {self.columns}")
         return [row.get(name) for row in self.rows]
 
     @property
