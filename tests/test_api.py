@@ -233,3 +233,26 @@ def test_a_misspelt_table_column_is_a_key_error(tmp_path):
     with pytest.raises(KeyError, match=r"'T_peak_max': not a column of the results table "
                                        r"\(did you mean 'T_peak_max_C'"):
         table.column("T_peak_max")
+
+
+def test_run_and_rate_from_a_file_keep_the_case_text_for_the_report(tmp_path):
+    """anodesim.run / rate given a case file and a folder keep its text as case.toml, as
+    `anodesim run` and `rate` do, so `anodesim report` shows the file the user wrote (it
+    showed "resolved case (SI units; the case file was not kept in this folder)")."""
+    from anodesim.cli import main
+    from test_case import write_toml
+
+    case = tmp_path / "mine.toml"
+    write_toml(case, small_block())
+    anodesim.run(case, tmp_path / "run")
+    assert (tmp_path / "run" / "case.toml").read_text() == case.read_text()
+    assert main(["report", str(tmp_path / "run"), "-q"]) == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "Input: case file" in page and "not kept in this folder" not in page
+    anodesim.run(small_block(), tmp_path / "dict")  # no file: nothing to keep
+    assert not (tmp_path / "dict" / "case.toml").exists()
+    rated = tmp_path / "rated.toml"
+    write_toml(rated, reflection(materials={"properties": "constant"},
+                                 mesh={"growth": 0.3, "spot_fraction": 0.2}))
+    anodesim.rate(rated, tmp_path / "rating", charts="single", confirm=False)
+    assert (tmp_path / "rating" / "case.toml").read_text() == rated.read_text()

@@ -88,12 +88,29 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     aside = None if out_dir is None else _claim(Path(out_dir), "run", overwrite, keep,
                                                 kwargs.get("comm"))
     try:
-        return _run(case, out_dir, **kwargs)
+        result = _run(case, out_dir, **kwargs)
     finally:
         if aside is not None:
             from .run_folder import settle_set_aside
 
             settle_set_aside(Path(out_dir), aside, keep)
+    _keep_case_text(source, out_dir, kwargs.get("comm"))
+    return result
+
+
+def _keep_case_text(source, out_dir, comm=None) -> None:
+    """The case file's text as out_dir/case.toml, as `anodesim run` and `rate` keep it
+    (the report shows it; without it, the resolved case in SI units), on rank 0."""
+    if source is None or out_dir is None:
+        return
+    from pathlib import Path
+
+    from mpi4py import MPI
+
+    if (comm or MPI.COMM_WORLD).rank == 0:
+        from .cli.report import keep_case_text
+
+        keep_case_text(source, Path(out_dir))
 
 
 def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
@@ -186,6 +203,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         _claim(Path(out_dir), "rating", overwrite, [source], None)
         if MPI.COMM_WORLD.rank == 0:
             write(rating, Path(out_dir))
+        _keep_case_text(source, out_dir)
     return rating
 
 
