@@ -132,6 +132,21 @@ def test_assumptions_describe_the_extra_focal_model_used(beam, kind, says, not_s
         assert x not in text, (x, text)
 
 
+def test_assumptions_of_a_run_made_before_extra_focal_heat_was_modelled():
+    """A run folder of an anodesim that did not model extra-focal heat (its summary's beam
+    has no extra_focal keys; a folder of efd533a, 2026-12-01, reproduced it): the report
+    says the backscattered power heated nothing (it said "all of it laid on the anode face
+    ... cosine-law", which that run never did)."""
+    from anodesim.report import assumptions
+
+    b = {"voltage_V": 1e5, "power_W": 10.0, "spot": "gaussian", "size_m": 2e-5,
+         "deposition": "volume", "backscatter_energy_fraction": None}
+    case = {"geometry": {"kind": "reflection_insert"}, "beam": b,
+            "materials": {"by_region": {}}}
+    text = " ".join(t for t, _ in assumptions.applying(case))
+    assert "Extra-focal heat not modelled" in text and "cosine" not in text, text
+
+
 def test_headline_has_the_yield_use_and_the_backscattered_power():
     """The run report's headline shows what the console prints: the heat sink's yield use
     near the joint and the extra-focal and X-ray power (summary.json's beam section)."""

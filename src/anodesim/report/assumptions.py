@@ -85,6 +85,11 @@ def extra_focal_statement(beam: dict, kind: str) -> str:
     if beam.get("backscatter_energy_fraction") == 0:
         return ("No backscatter (backscatter_energy_fraction = 0): the whole beam power is "
                 "deposited in the spot; no extra-focal heat, no X-ray term.")
+    if "extra_focal" not in beam and "extra_focal_faces" not in beam:
+        # a summary.json written before anodesim modelled extra-focal heat (2026-12-02):
+        # its backscattered power heated nothing (was described as laid on the face)
+        return ("Extra-focal heat not modelled (the anodesim that made this run predates "
+                "it): the backscattered electrons' power heats nothing.")
     named = [(face, share) for face, share in beam.get("extra_focal_faces") or []
              if share > 0]
     rest = 1.0 - sum(share for _, share in named)
