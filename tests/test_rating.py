@@ -738,7 +738,11 @@ def test_the_continuous_rating_says_where_the_warm_tube_is(tmp_path):
     {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.02, "off_s": 0.005,
      "cool_down_s": 1.0},
     {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.02, "off_s": 0.0,
-     "cool_down_s": 1.0}], ids=["load then cooling", "train then cooling", "no pauses"])
+     "cool_down_s": 1.0},
+    {"kind": "segments", "duration_s": None,
+     "segment": [{"duration_s": 0.05, "power_W": 10.0}, {"duration_s": 0.001, "power_W": 0.0},
+                 {"duration_s": 1.0, "power_W": 0.05}]}],
+    ids=["load then cooling", "train then cooling", "no pauses", "pause then standby"])
 def test_engine_sees_a_lagging_node_warm_after_the_power_falls(loading):
     """The coolant face of the rod keeps warming after the beam goes off (its heat is still
     on the way): its largest rise comes after the schedule's last drop, not at a segment's
@@ -746,7 +750,9 @@ def test_engine_sees_a_lagging_node_warm_after_the_power_falls(loading):
     shipped rod, 2 s then 30 s off: 2.33 K there against the run's 3.03 K, 0.95 s later).
     Constant properties: the engine's worst rise of every limit within 0.5 % of the full
     run's (the run's steps; measured ≤ 0.1 %), the coolant face's largest well after the
-    drop."""
+    drop. A pause then a low standby power: the lag's peak lies in the standby segment,
+    past the pause that follows the drop (the engine 14 % low when it looked only until the
+    end of the segment after the drop)."""
     from anodesim.rating.engine import build_engine, schedule_rise
 
     d = reflection(materials={"properties": "constant"}, output={"fields": False},
