@@ -5,6 +5,7 @@ tolerance band is claimed for an engine number and no empty limits table is show
 import json
 import re
 
+import pytest
 from cases import reflection
 from test_report import page_text
 
@@ -86,9 +87,11 @@ def test_a_continuous_rating_the_fe_search_did_not_confirm_says_so(tmp_path, mon
     assert "continuous rating, searched by full FE runs, NOT CONFIRMED" in page
 
 
-def test_a_study_row_says_whether_its_continuous_rating_was_confirmed(tmp_path, monkeypatch):
-    """results.csv carries `confirmed_continuous` beside the continuous rating: a script that
-    reads a study's table alone can tell an FE-confirmed rating from one the search did not
+@pytest.mark.parametrize("task", ["continuous", "schedule"])
+def test_a_study_row_says_whether_its_rating_was_confirmed(tmp_path, monkeypatch, task):
+    """results.csv carries `confirmed_continuous` beside the continuous rating and
+    `confirmed_schedule` beside the schedule's maximum safe power: a script that reads a
+    study's table alone can tell an FE-confirmed rating from one the search did not
     confirm (before, only rating.json of each case said so)."""
     import dataclasses as dc
     import importlib
@@ -96,23 +99,24 @@ def test_a_study_row_says_whether_its_continuous_rating_was_confirmed(tmp_path, 
     from anodesim.study import spec
     from anodesim.study.worker import run_point
 
+    column = f"confirmed_{task}"
     study = spec.from_dict({"title": "t", "case": reflection(**LEAN),
                             "axes": {"beam.power_W": [5.0]},
-                            "tasks": {"run": False, "rate": ["continuous"]}})
+                            "tasks": {"run": False, "rate": [task]}})
     (tmp_path / "cases").mkdir()
     row = run_point(study, tmp_path, study.points[0])
-    assert row["status"] == "ok" and row["confirmed_continuous"] is True, row
+    assert row["status"] == "ok" and row[column] is True, row
     rate_mod = importlib.import_module("anodesim.rating.rate")
     real = rate_mod.max_safe_loading
     monkeypatch.setattr(rate_mod, "max_safe_loading",
                         lambda *a, **k: dc.replace(real(*a, **k), confirmed=False))
     row = run_point(study, tmp_path, study.points[0], retry_failed=True)  # ok: kept
-    assert row["confirmed_continuous"] is True
+    assert row[column] is True
     other = tmp_path / "o"
     (other / "cases").mkdir(parents=True)
     row = run_point(study, other, study.points[0])
-    assert row["status"] == "ok" and row["confirmed_continuous"] is False, row
-    assert "confirmed_continuous" in spec.RATE_COLUMNS["continuous"]
+    assert row["status"] == "ok" and row[column] is False, row
+    assert column in spec.RATE_COLUMNS[task]
 
 
 def test_the_single_short_load_says_whether_fe_runs_confirmed_it(tmp_path, monkeypatch):

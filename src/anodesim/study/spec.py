@@ -490,7 +490,7 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict,
 RUN_COLUMNS = ("T_peak_max_C", "T_peak_max_time_s", "limits_hold", "deposited_power_W",
                "cells", "beam_power_W", "current_mA")
 RATE_COLUMNS = {"schedule": ("max_safe_beam_power_W", "max_safe_mean_beam_power_W",
-                             "binding_limit"),
+                             "binding_limit", "confirmed_schedule"),
                 "continuous": ("max_continuous_beam_power_W", "binding_continuous",
                                "confirmed_continuous", "max_continuous_beam_power_engine_W")}
 MECHANICS_ROW = ("drift_across_view_um", "image_drift_px", "u_spot_z_um", "spot_shift_um",

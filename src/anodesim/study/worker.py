@@ -111,6 +111,7 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
                 mean = sum(d * p for d, p in segments) / sum(d for d, _ in segments) / top
                 row["max_safe_mean_beam_power_W"] = sl.power_W * mean
             row["binding_limit"] = sl.binding
+            row["confirmed_schedule"] = sl.confirmed  # the FE search's verdict (safe.tolerance)
         if "continuous" in study.rate:
             c = res.continuous
             row["max_continuous_beam_power_W"] = c["max_continuous_beam_power_W"]
