@@ -817,3 +817,25 @@ def test_an_output_folder_that_is_a_dangling_link_is_one_line(tmp_path, capsys):
                        f"{link} is a symbolic link to {tmp_path / 'gone'}, which does not "
                        "exist; expected a folder"), err
         assert not (tmp_path / "gone").exists()
+
+
+def test_a_failure_after_partial_series_is_not_said_to_have_no_results(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A failure that leaves the partial timeseries.csv but no summary.json (under MPI, a
+    rank failing alone: rank 0 writes the partial series at save times, no rank writes a
+    summary) has partial results: the line said 'no results: it failed before its first
+    result' because it looked for summary.json alone."""
+    from anodesim import simulation
+    from anodesim.errors import RunFailure
+
+    def failing(case, out, **kwargs):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "timeseries.csv").write_text("time_s,T_peak_C\n0.0,30.0\n0.5,812.0\n")
+        raise RunFailure("the solver diverged")
+
+    monkeypatch.setattr(simulation, "run", failing)
+    path = write_toml(tmp_path / "c.toml", reflection())
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"anodesim: run failed: the solver diverged (partial results in {out})", err

@@ -165,7 +165,9 @@ def run(args) -> int:
                 report.keep_case_text(args.case, out)
             if isinstance(e, FigureFailure):  # the run is complete but for a figure
                 raise
-            if (out / "summary.json").exists():
+            # the summary, or the partial series alone (under MPI a rank that failed alone:
+            # no summary, the series rank 0 wrote at the save times)
+            if any((out / f).exists() for f in ("summary.json", "timeseries.csv")):
                 raise RunFailure(f"{e} (partial results in {out})") from e
             raise RunFailure(f"{e} (no results: it failed before its first result; {out} "
                              "keeps the case and the mesh)") from e
