@@ -500,7 +500,7 @@ def test_check_lists_the_user_meshs_groups_as_the_case_uses_them(capsys):
             "clamped mount), side (adiabatic)") in out, out
 
 
-def _block_mesh(path: Path, numbered: bool) -> Path:
+def _block_mesh(path: Path, numbered: bool, joint: bool = False) -> Path:
     """The example block anode (coarse: 0.1 mm at the spot) meshed by gmsh from its .geo,
     with the physical groups named as shipped or numbered as many .geo files number them,
     volumes 1, 2 and surfaces 1 to 4: one number for a volume and a surface group."""
@@ -513,6 +513,11 @@ def _block_mesh(path: Path, numbered: bool) -> Path:
             geo = geo.replace(f'Physical Volume("{name}")', f"Physical Volume({i})")
         for i, name in enumerate(("beam_face", "anode_face", "side", "cooled_end"), start=1):
             geo = geo.replace(f'Physical Surface("{name}")', f"Physical Surface({i})")
+    if joint:  # a face group inside the mesh: the tile's bottom, between the two regions
+        geo = geo.replace('Physical Surface("cooled_end") = bottom[];',
+                          'Physical Surface("cooled_end") = bottom[];\njoint[] = Surface In '
+                          "BoundingBox{-1 - e, -1 - e, -0.5 - e, 1 + e, 1 + e, -0.5 + e};\n"
+                          'Physical Surface("joint") = joint[];')
     (path.parent / f"{path.stem}.geo").write_text(geo)
     gmsh.initialize(interruptible=False)
     try:
@@ -546,3 +551,16 @@ def test_gmsh_numbered_groups_sharing_a_number_map_by_the_case(tmp_path):
     w, g = (r.summary_dict()["results"]["final"] for r in (want, got))
     for key in ("T_peak_C", "T_max_heat_sink_C", "drift_across_view_um"):
         assert g[key] == pytest.approx(w[key], rel=1e-12), key
+
+
+def test_check_says_a_face_group_inside_the_mesh_conducts(tmp_path, capsys):
+    """A face group between two regions (the tile's bottom, 'joint') conducts: the regions
+    share its nodes, perfect contact. `check` listed it as '(adiabatic)', as an outer face
+    nothing is put on, telling a tube engineer the joint insulates."""
+    mesh = _block_mesh(tmp_path / "joint.msh", numbered=False, joint=True)
+    path = write_toml(tmp_path / "case.toml", _example(
+        geometry={"file": str(mesh)}, beam={"fwhm_um": 400.0}))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "joint (inside the mesh, perfect contact)" in out, out
+    assert "anode_face (adiabatic)" in out, out

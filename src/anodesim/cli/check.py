@@ -110,12 +110,16 @@ def groups(case) -> list[str]:
     g = case.geometry
     if g.kind not in USER_GEOMETRIES:
         return []
-    counts = {}
+    counts, inside = {}, {}
     if g.kind == "user_mesh":
         from ..case import mesh_import  # cached: read when the case was
 
         um = mesh_import.of_geometry(g)
         counts = {r: int((um.cell_tag == um.groups[r]).sum()) for r in regions_of(g)}
+        # a face group inside the mesh (between two regions) conducts: perfect contact,
+        # not the adiabatic surface of an unnamed outer face
+        inside = {f: (n, int((um.facet_tag == um.groups[f]).sum()))
+                  for f, n in um.inner.items() if n}
     regions = [f"{r} ({case.materials.by_region.get(r, '?')}"
                + (f", {counts[r]:,} tetrahedra)" if r in counts else ")")
                for r in regions_of(g)]
@@ -127,5 +131,9 @@ def groups(case) -> list[str]:
         uses = (["beam"] if name == "beam_face" else []) \
             + ([case.boundaries[name].type] if name in case.boundaries else []) \
             + ([f"{mounts[name]} mount"] if name in mounts else [])
+        if name in inside:
+            n, total = inside[name]
+            uses.append("inside the mesh, perfect contact" if n == total else
+                        f"{n:,} of its {total:,} triangles inside the mesh, perfect contact")
         faces.append(f"{name} ({', '.join(uses) or 'adiabatic'})")
     return [f"regions: {', '.join(regions)}", f"faces: {', '.join(faces) or 'none'}"]
