@@ -564,3 +564,19 @@ def test_check_says_a_face_group_inside_the_mesh_conducts(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "joint (inside the mesh, perfect contact)" in out, out
     assert "anode_face (adiabatic)" in out, out
+
+
+def test_a_shared_tag_read_as_a_face_names_the_missing_material(tmp_path):
+    """A numbered gmsh file whose region heat_sink = 2 (also anode_face = 2) has no material
+    in [materials]: the tag is read as the face, and the error said only '5939 of 7707
+    volume cells are in no region set (regions: target)', with heat_sink mapped to them in
+    [geometry.groups]; it names the names and the [materials] key now."""
+    numbered = _block_mesh(tmp_path / "numbered.msh", numbered=True)
+    groups = {"target": 1, "heat_sink": 2, "beam_face": 1, "anode_face": 2, "side": 3,
+              "cooled_end": 4}
+    d = _example(geometry={"file": str(numbered), "groups": groups}, beam={"fwhm_um": 400.0})
+    d["materials"].pop("heat_sink")
+    with pytest.raises(anodesim.case.CaseError,
+                       match=r"geometry\.groups: anode_face = 2, heat_sink = 2: the tag marks "
+                             r"volume cells .*materials\.heat_sink"):
+        anodesim.from_dict(d)

@@ -259,13 +259,18 @@ def _mapped_sets(m, blocks: _Blocks, mapping: dict, where: str,
             raise MeshImportError(f"geometry.groups.{name} = {ref}: no cell has this tag in "
                                   f"{where_tags}; expected one of "
                                   f"{', '.join(str(int(t)) for t in found)}")
+        dropped = None
         if len(tets) and len(tris):  # gmsh: a volume and a surface group of one number
-            tets, tris = (tets, tris[:0]) if name in regions else (tets[:0], tris)
+            if name in regions:
+                tris = tris[:0]
+            else:  # the face; its volume cells kept aside to name the cause if they are
+                dropped, tets = (ref, tets), tets[:0]  # then in no region (_assemble)
         if name == "target" and not len(tets):  # else a face, clashing with the beam face
             raise MeshImportError(f"geometry.groups.{name} = {ref}: the cells with this tag "
                                   f"are surface cells (tags from {where_tags}); expected the "
                                   "tag of the target's volume cells")
-        sets[name] = ("cells", tets, tris)
+        sets[name] = ("cells", tets, tris) if dropped is None else \
+            ("cells", tets, tris, dropped)
     return sets
 
 
@@ -290,6 +295,22 @@ def _assemble(points, blocks: _Blocks, sets: dict, where: str, mapped: bool) -> 
         raise MeshImportError(f"{where}: no named set of volume cells; expected element sets "
                               "or groups naming the regions (or [geometry.groups])")
     if (cell_tag == 0).any():
+        # a tag of volume and surface cells read as a face: [materials] names no region
+        lost = [(name, v[3][0]) for name, v in sets.items()
+                if len(v) > 3 and (cell_tag[v[3][1]] == 0).any()]
+        if lost:
+            names = " or ".join(f"'{n}'" for n, _ in lost)
+            keys = " or ".join(f"materials.{n}" for n, _ in lost)
+            raise MeshImportError(
+                "geometry.groups: " + ", ".join(f"{n} = {t}" for n, t in lost)
+                + f": the tag marks volume cells (in no region now) and surface cells, read "
+                f"as a face because [materials] gives {names} no material; expected the "
+                f"region's material in [materials] ({keys})")
+        raise MeshImportError(
+                    f"geometry.groups.{name} = {v[3][0]}: this tag marks volume cells (in no "
+                    f"region) and surface cells, read as the face '{name}' as [materials] "
+                    f"gives '{name}' no material; expected materials.{name} = a material if "
+                    f"'{name}' is a region")
         raise MeshImportError(f"{where}: {int((cell_tag == 0).sum())} of {n} volume cells are "
                               f"in no region set (regions: {', '.join(groups)}); expected "
                               f"every volume cell in a named region{hint}")
