@@ -204,7 +204,6 @@ def test_maximum_principle_film_on_window_with_conductance():
     assert min(lo.values()) >= 30.0 - 1e-6
 
 
-
 def test_film_on_window_with_conductance_against_a_fourier_bessel_series():
     """The transmission target's steady temperatures under its layered kernel source: 1 µm
     W film (k 100) on 0.25 mm diamond (k 1800), 205 MW/m²K between them, 5 µm spot at
@@ -236,6 +235,7 @@ def test_film_on_window_with_conductance_against_a_fourier_bessel_series():
     assert final["T_max_window_C"] - 30.0 == pytest.approx(ref["window_max"], rel=5e-3)
     # the limit is taken on the film's side of the jump, the hotter one
     assert ref["interface_film"] > 2 * ref["interface_window"]
+
 
 def test_fixed_temperature_differs_from_initial_steady():
     """Steady state with the far field fixed at 200 °C and an initial 20 °C: the result must
