@@ -13,6 +13,7 @@ import anodesim
 from anodesim.case import CaseError
 from anodesim.cli import main
 from anodesim.rating import kirchhoff as kh
+from anodesim.rating.rate import SINGLE_LOAD_SCOPE
 
 LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2},
         "time": {"steps_per_doubling": 2},
@@ -121,6 +122,8 @@ def test_preloaded_csv_says_what_produced_each_curve(tmp_path):
     anodesim.rate(anodesim.from_dict(_case(5.0)), out, charts=("single",))
     text = (out / "rating_single.csv").read_text()
     assert "column 'engine_preloaded'" in text
+    # the chart's scope in the file itself: a lagging node warms after the load (README)
+    assert "# " + SINGLE_LOAD_SCOPE in text
     rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     assert all(r["engine_preloaded"] == kh.BY_COLD_CORRECTION for r in rows)
     hot = np.array([float(r["max_beam_power_preloaded_W"]) for r in rows])

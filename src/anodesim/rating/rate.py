@@ -767,6 +767,15 @@ def _flat(row: dict) -> dict:
     return out
 
 
+#: What a single-load chart's point holds: the limits up to the end of the load. A node away
+#: from the spot keeps warming after the power falls (engine.lagging_rise; the shipped rod's
+#: coolant face 1.95 times its end-of-load rise after a 1 s load).
+SINGLE_LOAD_SCOPE = ("each point holds every limit up to the end of the load, not in the "
+                     "cooling after it: a node away from the spot (the coolant face, a far "
+                     "joint) keeps warming after the load ends; where such a limit binds, rate "
+                     "the load followed by its cooling as the case's own segments schedule")
+
+
 def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
     from .. import output
 
@@ -792,6 +801,8 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
             rated = ("max_continuous_beam_power_W (binding): the engine's estimate, NOT "
                      "CONFIRMED (rated with --no-confirm: no FE run confirms it)")
         notes.insert(1, f"{rated}; {engine}")
+    if name == "single":  # the chart's scope (README), in the file a rating is signed from
+        notes.append(SINGLE_LOAD_SCOPE)
     if "engine_preloaded" in header:
         notes[1] = ("columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
                     "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "
