@@ -142,3 +142,22 @@ def test_the_single_short_load_says_whether_fe_runs_confirmed_it(tmp_path, monke
     n = r.nominal
     assert n["confirmed"] is False and n["tolerance"].startswith("NOT CONFIRMED"), n
     assert any("0.1 s load" in x and "NOT CONFIRMED" in x for x in lines), lines
+
+
+def test_the_single_load_figure_labels_unconfirmed_fe_points():
+    """rate --confirm-charts: the figure's curve of the FE searches was labelled 'confirmed
+    by FE' whatever each search had found (rating_single.csv's cold_confirmed): a curve
+    with an unconfirmed point says how many."""
+    from types import SimpleNamespace
+
+    from anodesim.rating.rate import _single_figure
+
+    rows = [{"loading_time_s": t, "max_beam_power_cold_W": 10.0,
+             "max_beam_power_cold_confirmed_W": 9.9, "cold_confirmed": ok}
+            for t, ok in ((1e-3, True), (1.0, False), (10.0, True))]
+    rating = SimpleNamespace(single=rows, confirmed_charts=True, preload_W=0.0, engine={})
+    curves = _single_figure(rating)[2]
+    assert "from cold (FE searches, 1 of 3 points NOT CONFIRMED)" in curves, curves
+    for row in rows:
+        row["cold_confirmed"] = True
+    assert "from cold (confirmed by FE)" in _single_figure(rating)[2]

@@ -647,8 +647,12 @@ def _single_figure(rating: Rating):
     curves = {f"from cold ({_chart_label(rating, rows)})": [row["max_beam_power_cold_W"]
                                                             for row in rows]}
     if rating.confirmed_charts:
-        curves["from cold (confirmed by FE)"] = [row["max_beam_power_cold_confirmed_W"]
-                                                 for row in rows]
+        # the search's own verdict per point (cold_confirmed): the label claims no more
+        missed = sum(1 for row in rows if not row.get("cold_confirmed", True))
+        label = ("confirmed by FE" if not missed else
+                 f"FE searches, {missed} of {len(rows)} points NOT CONFIRMED")
+        curves[f"from cold ({label})"] = [row["max_beam_power_cold_confirmed_W"]
+                                          for row in rows]
     if rating.preload_W > 0:
         how = {BY_COLD_CORRECTION: "k(T): Kirchhoff engine, the cold curve's FE correction; "
                "NOT FE-confirmed"}.get(rows[0].get("engine_preloaded"), ENGINE_ONLY)
