@@ -306,11 +306,6 @@ def _assemble(points, blocks: _Blocks, sets: dict, where: str, mapped: bool) -> 
                 + f": the tag marks volume cells (in no region now) and surface cells, read "
                 f"as a face because [materials] gives {names} no material; expected the "
                 f"region's material in [materials] ({keys})")
-        raise MeshImportError(
-                    f"geometry.groups.{name} = {v[3][0]}: this tag marks volume cells (in no "
-                    f"region) and surface cells, read as the face '{name}' as [materials] "
-                    f"gives '{name}' no material; expected materials.{name} = a material if "
-                    f"'{name}' is a region")
         raise MeshImportError(f"{where}: {int((cell_tag == 0).sum())} of {n} volume cells are "
                               f"in no region set (regions: {', '.join(groups)}); expected "
                               f"every volume cell in a named region{hint}")
