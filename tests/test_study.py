@@ -973,3 +973,26 @@ def test_the_runners_end_is_warmed_up_once_a_worker_slot_is_idle(tmp_path, monke
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_nearly_flat_positive_curve_keeps_its_markers_inside_the_plot(tmp_path, monkeypatch):
+    """results.png of a positive output drawn from 0: a nearly flat curve (the duty-cycle
+    study's 17.82-17.69 W) had its autoscaled top at its own maximum plus a margin of its
+    wiggles, so the markers sat on the frame, half cut off. The top now leaves 5 % above the
+    largest value. The table is built in memory (no case is run)."""
+    from anodesim.study.table import Table, plot
+
+    study = study_mod.from_dict({"title": "flat", "case": block(),
+                                 "axes": {"beam.power_W": [1.0, 2.0, 3.0]},
+                                 "tasks": {"run": False, "rate": ["schedule"]}})
+    rows = [{"index": i, "id": p.id, "status": "ok", "beam.power_W": x,
+             "max_safe_beam_power_W": y}
+            for i, (p, x, y) in enumerate(zip(study.points, (1.0, 2.0, 3.0),
+                                              (17.818, 17.80, 17.69)))]
+    tops = []
+    real_save = study_mod.table.output._save
+    monkeypatch.setattr(study_mod.table.output, "_save",
+                        lambda fig, path: (tops.append(fig.axes[0].get_ylim()),
+                                           real_save(fig, path)))
+    assert plot(study, Table(["beam.power_W", "max_safe_beam_power_W"], rows, tmp_path))
+    assert tops[0][0] == 0.0 and tops[0][1] >= 1.05 * 17.818, tops

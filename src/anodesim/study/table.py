@@ -251,7 +251,9 @@ def _plot(study: Study, table: Table) -> Path | None:
             ax.set_yscale("log")
             output.plain_log_labels(ax.yaxis)
         elif ax.get_ylim()[0] >= 0:  # a positive quantity: its size, not its wiggles
-            ax.set_ylim(bottom=0)
+            # with headroom: the autoscaled top of a nearly flat curve is its own maximum
+            # plus a margin of its wiggles, and clipped the markers there
+            ax.set_ylim(0, max(ax.get_ylim()[1], 1.05 * ax.dataLim.y1))
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
