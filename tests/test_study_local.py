@@ -524,31 +524,66 @@ def earlier_ids_folder(tmp_path, drop_last: bool) -> tuple[Path, list[str]]:
     return out, [then[i] for i in now]
 
 
-def test_a_folder_whose_case_ids_an_earlier_version_computed_resumes(tmp_path, capsys):
+def files_of(out: Path) -> dict[str, bytes]:
+    """Every file under a study folder but its lock files, with its content."""
+    return {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*"))
+            if f.is_file() and not f.name.startswith(".study.")}
+
+
+def test_a_folder_whose_case_ids_an_earlier_version_computed_is_not_resumed(tmp_path,
+                                                                            capsys):
     """An earlier version's case ids (hashes of the resolved case, which changes with the
-    code) are the folder's: --list shows its finished cases as ok (was "to run"), a
-    resume runs only the unfinished one under its listed id and --collect rebuilds the
-    table (both were refused: "its study.json has been given another definition (id ...)
-    since this process read it ...: run it again", whatever was run again)."""
+    code: a new default such as the capped erosion budget changes a case's rating) are not
+    this version's: resumed under them, the unfinished case would run under this version's
+    resolution beside results of the earlier one, in one table. A resume, --collect and
+    anodesim.sweep refuse it in one line that says why and what to do (exit 2, nothing
+    written; it said "has been given another definition since this process read it: run it
+    again", at every try); the study file run into the folder runs every case anew and
+    lists the earlier definition in "earlier"."""
     out, ids = earlier_ids_folder(tmp_path, drop_last=True)
-    saved = (out / "study.json").read_bytes()
-    assert main(["sweep", str(out), "--list"]) == 0
-    listed = capsys.readouterr().out.splitlines()
-    assert [line.split()[1:3] for line in listed] == [[ids[0], "ok"], [ids[1], "ok"],
-                                                      [ids[2], "to"]], listed
-    assert main(["sweep", str(out)]) == 0
-    assert "3 cases, 2 already finished, 1 to run" in capsys.readouterr().err
-    assert sorted(p.name for p in (out / "cases").iterdir()) == sorted(ids)
-    assert main(["sweep", str(out), "--collect", "-q"]) == 0
-    rows = read_table(out / "results.csv")
-    assert [(r["id"], r["status"]) for r in rows] == [(i, "ok") for i in ids]
-    assert (out / "study.json").read_bytes() == saved
-    # the study file run into the folder is this version's definition: its cases (other
-    # resolved inputs, other ids) run, the earlier ones stay in cases/ and in "earlier"
+    before = files_of(out)
+    for args in (["sweep", str(out)], ["sweep", str(out), "--collect"],
+                 ["sweep", str(out), "--retry-failed"]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert "lists its cases under ids (study 0123456789ab) that its definition does " \
+               "not give here" in err and "expected the study file run into it" in err, err
+        assert files_of(out) == before, args
+    with pytest.raises(CaseError, match="lists its cases under ids"):
+        anodesim.sweep(out)
+    assert files_of(out) == before
+    assert main(["sweep", str(out), "--list"]) == 0  # reads it as it is
+    capsys.readouterr()
     assert main(["sweep", str(tmp_path / "s.toml"), "-o", str(out), "-q"]) == 0
     record = json.loads((out / "study.json").read_text())
     assert record["earlier"][-1]["id"] == "0123456789ab"
     assert not set(ids) & {c["id"] for c in record["cases"]}
+    rows = read_table(out / "results.csv")
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    assert not set(ids) & {r["id"] for r in rows}
+
+
+def test_a_study_json_edited_by_hand_is_not_resumed_beside_its_results(tmp_path, capsys):
+    """A study.json whose base case was edited (here the spot, 20 -> 200 um) with its case
+    list left as it was: a resume ran the unfinished case under the edited definition and
+    gave it, in one results.csv, beside the finished cases of the other spot (a peak
+    temperature 8x too low in the third row, exit 0, no word). It is refused: exit 2, one
+    line, nothing written."""
+    s = power_file(tmp_path, "s.toml", [1.0, 2.0, 3.0])
+    out = tmp_path / "edited"
+    assert main(["sweep", str(s), "-o", str(out), "-q"]) == 0
+    record = json.loads((out / "study.json").read_text())
+    (base,) = record["study"]["bases"].values()
+    base["case"]["beam"]["fwhm_um"] = 200.0
+    shutil.rmtree(out / "cases" / record["cases"][-1]["id"])
+    (out / "study.json").write_text(json.dumps(record, indent=2) + "\n")
+    capsys.readouterr()
+    before = files_of(out)
+    assert main(["sweep", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "or edited by hand" in err, err
+    assert files_of(out) == before
 
 
 def test_a_study_read_from_its_folder_never_gives_it_back_its_definition(tmp_path, capsys):

@@ -171,6 +171,22 @@ def _define(study: Study, out: Path, saved: Path, active: int, redefine: bool) -
     if old_id == study.id:
         fcntl.flock(active, fcntl.LOCK_SH)  # no writer: they hold the mutex while they write
         return
+    if not redefine and old_id is not None and old_id == study.listed_id:
+        # study.json is as this process read it, but its definition gives other case ids
+        # here: its finished results are another resolution of the cases (an earlier
+        # version's defaults, a hand edit). Resumed, they would sit in one table beside
+        # cases run under this one, which no row would tell apart.
+        v = study.listed_version
+        by = (f"anodesim {v}" if v and v != __version__ else
+              "another build of anodesim (study.json's provenance names it)")
+        raise CaseError(
+            f"{out}: its study.json lists its cases under ids (study {old_id}) that its "
+            f"definition does not give here (study {study.id}): written by {by}, which "
+            "resolved the cases otherwise, or edited by hand; its results are not resumed, "
+            "collected or submitted beside this one's; expected the study file run into "
+            f"it (`anodesim sweep STUDY.toml -o {out}`: every case runs anew, the earlier "
+            "results stay in cases/ and in study.json's \"earlier\"), or that build to "
+            "finish it")
     if not redefine and old_id is not None:
         raise CaseError(f"{out}: its study.json has been given another definition (id "
                         f"{old_id}) since this process read it (id {study.id}); expected "

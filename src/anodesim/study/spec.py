@@ -85,16 +85,17 @@ class Study:
     #: The study folder whose study.json this was read from (None: a study file or dict):
     #: open_folder never gives that folder this definition back once it holds another.
     folder: str | None = field(default=None, repr=False, compare=False)
-    #: The id study.json gave it when read from a folder whose cases are kept under the ids
-    #: study.json lists (see load); None: computed here.
-    saved_id: str | None = field(default=None, repr=False, compare=False)
+    #: The id and the anodesim version study.json listed when this study was read from its
+    #: folder (None: a study file or dict). An id other than the one computed here means the
+    #: file's cases are not those of its definition in this version (an earlier version that
+    #: resolved them otherwise, or a hand edit): open_folder refuses to resume them.
+    listed_id: str | None = field(default=None, repr=False, compare=False)
+    listed_version: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
         """Hash of the axes, the points and the tasks: a folder holds this study iff its
         study.json has the same id."""
-        if self.saved_id is not None:
-            return self.saved_id
         blob = json.dumps([self.run, self.rate, list(self.axes),
                            [[p.id, p.inputs] for p in self.points]], default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -255,40 +256,16 @@ def load(path: str | Path) -> Study:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise CaseError(f"{path}: not a study written by anodesim ({type(e).__name__}); "
                             "expected the study.json of a study folder") from None
-        st = _study(saved, path.parent, saved=True)
-        return dataclasses.replace(_as_saved(st, record), folder=str(path.parent.resolve()))
+        listed_id, version = record.get("id"), record.get("anodesim_version")
+        return dataclasses.replace(
+            _study(saved, path.parent, saved=True), folder=str(path.parent.resolve()),
+            listed_id=listed_id if isinstance(listed_id, str) else None,
+            listed_version=version if isinstance(version, str) else None)
     data = read_toml(path, "study file")
     if "axes" not in data and {"beam", "geometry"} & set(data):
         raise CaseError(f"{path}: this is a case file, not a study (a study names its `case` "
                         "and has [axes]); run it with `anodesim run`")
     return _study(data, path.parent)
-
-
-def _as_saved(st: Study, record: dict) -> Study:
-    """The study of a folder as its study.json lists it: the case ids (and the study's id)
-    written there. They are hashes of the resolved cases, so a version that resolves a case
-    otherwise (a new default, a new key in the resolved case) computes other ids, and the
-    folder an earlier version wrote would not know its own finished cases (`--list`: "to
-    run") nor its own study (a resume or --collect refused as "given another definition
-    since this process read it"). Kept only when the list is this study's, case by case
-    (same indexes and inputs); otherwise the ids computed here stand."""
-    try:
-        listed = record["cases"]
-        same = len(listed) == len(st.points) and all(
-            c["index"] == p.index and json.dumps(c["inputs"], sort_keys=True, default=str)
-            == json.dumps(p.inputs, sort_keys=True, default=str)
-            for c, p in zip(listed, st.points))
-        ids = [c["id"] for c in listed] if same else None
-        study_id = record["id"]
-    except (KeyError, TypeError):
-        return st
-    if not same or not isinstance(study_id, str) or not all(
-            isinstance(i, str) and re.fullmatch(r"[0-9a-f]{12}", i) for i in ids):
-        return st
-    if ids == [p.id for p in st.points] and study_id == st.id:
-        return st  # written by this version (or one that resolves the cases alike)
-    points = [dataclasses.replace(p, id=i) for p, i in zip(st.points, ids)]
-    return dataclasses.replace(st, points=points, saved_id=study_id)
 
 
 def _study(data: dict, base_dir: Path, saved: bool = False) -> Study:
