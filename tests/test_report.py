@@ -442,3 +442,23 @@ def test_a_study_report_is_made_again_with_the_table(tmp_path, capsys):
     text = page_text((out / "report.html").read_text())
     rows = (out / "results.csv").read_text().splitlines()[1:]
     assert "pending" not in text and all(c in text for line in rows for c in line.split(","))
+
+
+def test_a_study_report_is_made_again_by_the_python_api(tmp_path, capsys):
+    """anodesim.sweep rewrites results.csv as `anodesim sweep` does, and so the page it
+    finds beside it (the README: made again whenever a sweep rewrites results.csv): it left
+    the page saying pending beside a finished table."""
+    import anodesim
+
+    study = power_study_file(tmp_path, "study.toml", [1.0, 2.0])
+    out = tmp_path / "study"
+    assert main(["sweep", str(study), "-o", str(out), "-q"]) == 0
+    st = json.loads((out / "study.json").read_text())
+    shutil.rmtree(out / "cases" / st["cases"][1]["id"])  # as if its task had not run yet
+    assert main(["sweep", str(out), "--collect", "-q", "--report"]) == 1
+    assert "pending" in page_text((out / "report.html").read_text())
+    table = anodesim.sweep(out)
+    assert [r["status"] for r in table.rows] == ["ok", "ok"]
+    text = page_text((out / "report.html").read_text())
+    rows = (out / "results.csv").read_text().splitlines()[1:]
+    assert "pending" not in text and all(c in text for line in rows for c in line.split(","))

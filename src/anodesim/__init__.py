@@ -247,6 +247,11 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
     study_mod.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
-        return study_mod.run_local(st, out, jobs, say, retry_failed=bool(retry_failed))
+        table = study_mod.run_local(st, out, jobs, say, retry_failed=bool(retry_failed))
     finally:
         study_mod.release_folder(out)  # also when run_local fails before its own release
+    from .cli import report
+
+    if (out / report.REPORT_NAME).is_file():  # as `anodesim sweep`: never a stale page
+        report.write(out)  # beside the new results.csv
+    return table
