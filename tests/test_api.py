@@ -256,3 +256,17 @@ def test_run_and_rate_from_a_file_keep_the_case_text_for_the_report(tmp_path):
                                  mesh={"growth": 0.3, "spot_fraction": 0.2}))
     anodesim.rate(rated, tmp_path / "rating", charts="single", confirm=False)
     assert (tmp_path / "rating" / "case.toml").read_text() == rated.read_text()
+
+
+def test_a_failed_run_from_a_file_keeps_the_case_text_for_the_report(tmp_path):
+    """A run from a case file that fails (here the target melts before its first result)
+    keeps, as `anodesim run` does, the file's text as case.toml beside what it wrote (the
+    mesh): the folder kept no word of the case the user wrote."""
+    from test_case import write_toml
+
+    case = tmp_path / "melts.toml"
+    write_toml(case, small_block(beam={"power_W": 5000.0}))
+    with pytest.raises(anodesim.RunFailure, match="melting point"):
+        anodesim.run(case, tmp_path / "run")
+    assert (tmp_path / "run" / "mesh.msh").exists()
+    assert (tmp_path / "run" / "case.toml").read_text() == case.read_text()

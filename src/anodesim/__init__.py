@@ -80,6 +80,7 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     from pathlib import Path
 
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
+    from .errors import RunFailure
     from .simulation import run as _run
 
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
@@ -89,6 +90,13 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
                                                 kwargs.get("comm"))
     try:
         result = _run(case, out_dir, **kwargs)
+    except (RunFailure, KeyboardInterrupt):  # as `anodesim run`: what it wrote keeps its case
+        from .run_folder import earlier_comes_back
+
+        if out_dir is not None and Path(out_dir).is_dir() and not earlier_comes_back(
+                Path(out_dir), aside):
+            _keep_case_text(source, out_dir, kwargs.get("comm"))
+        raise
     finally:
         if aside is not None:
             from .run_folder import settle_set_aside
