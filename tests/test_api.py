@@ -270,3 +270,17 @@ def test_a_failed_run_from_a_file_keeps_the_case_text_for_the_report(tmp_path):
         anodesim.run(case, tmp_path / "run")
     assert (tmp_path / "run" / "mesh.msh").exists()
     assert (tmp_path / "run" / "case.toml").read_text() == case.read_text()
+
+
+def test_a_table_column_no_case_has_given_yet_is_its_nones(tmp_path):
+    """A results column no row has (every case failed, here the target melts, or is
+    pending after --submit slurm): the table cannot tell a misspelt name from an output no
+    case has given yet, so column() gives one None per case as it did, not a KeyError
+    calling T_peak_max_C "not a column" (a script's table.column("T_peak_max_C") after a
+    sweep whose cases all failed raised; the misspelt name still is a KeyError once a
+    case has finished)."""
+    table = anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [5e3, 6e3]}},
+                           tmp_path / "s")
+    assert [r["status"] for r in table.rows] == ["failed", "failed"]
+    assert table.column("T_peak_max_C") == [None, None]
+    assert table.column("beam.power_W") == [5e3, 6e3]
