@@ -284,3 +284,15 @@ def test_a_table_column_no_case_has_given_yet_is_its_nones(tmp_path):
     assert [r["status"] for r in table.rows] == ["failed", "failed"]
     assert table.column("T_peak_max_C") == [None, None]
     assert table.column("beam.power_W") == [5e3, 6e3]
+
+
+@pytest.mark.parametrize("flag", ["no", "False", 1, None])
+def test_sweep_retry_failed_takes_only_true_or_false(tmp_path, flag):
+    """retry_failed="no" (a string from a config file or argv) ran the failed cases again:
+    bool("no") is True. Anything but True or False is a CaseError naming it, before
+    anything is written."""
+    study = {"case": small_block(), "axes": {"beam.power_W": [1.0]}}
+    with pytest.raises(anodesim.CaseError, match=r"^retry_failed = .*: expected True or "
+                                                 r"False"):
+        anodesim.sweep(study, tmp_path / "s", retry_failed=flag)
+    assert not (tmp_path / "s").exists()

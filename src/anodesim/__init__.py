@@ -250,12 +250,16 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
             f"study = {_shown(study)}: expected a study file, a study folder, a dict of the "
             "study file's keys or an anodesim.study.Study")
     study_mod.check_jobs(jobs, f"jobs = {jobs!r}")
+    if not isinstance(retry_failed, bool):  # bool("no") would run the failed cases again
+        from .case import CaseError
+
+        raise CaseError(f"retry_failed = {_shown(retry_failed)}: expected True or False")
     source = Path(study) if isinstance(study, (str, Path)) else None
     out = Path(out_dir) if out_dir is not None else study_mod.default_folder(st, source)
     study_mod.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
-        table = study_mod.run_local(st, out, jobs, say, retry_failed=bool(retry_failed))
+        table = study_mod.run_local(st, out, jobs, say, retry_failed=retry_failed)
     finally:
         study_mod.release_folder(out)  # also when run_local fails before its own release
     from .cli import report
