@@ -553,8 +553,11 @@ def test_a_folder_whose_case_ids_an_earlier_version_computed_is_not_resumed(tmp_
     with pytest.raises(CaseError, match="lists its cases under ids"):
         anodesim.sweep(out)
     assert files_of(out) == before
-    assert main(["sweep", str(out), "--list"]) == 0  # reads it as it is
-    capsys.readouterr()
+    assert main(["sweep", str(out), "--list"]) == 0  # reads it as it is, and says so
+    listed = capsys.readouterr()
+    assert "lists its cases under other ids (study 0123456789ab)" in listed.err
+    assert len(listed.out.splitlines()) == 3 and all(i not in listed.out for i in ids)
+    assert files_of(out) == before
     assert main(["sweep", str(tmp_path / "s.toml"), "-o", str(out), "-q"]) == 0
     record = json.loads((out / "study.json").read_text())
     assert record["earlier"][-1]["id"] == "0123456789ab"

@@ -59,6 +59,11 @@ def sweep(args) -> int:
         from ..study.slurm import task_states
 
         queued = task_states(out)  # the cases of a SLURM array still in the queue
+        if st.listed_id is not None and st.listed_id != st.id:  # see open_folder's refusal
+            print(f"anodesim: {out}: its study.json lists its cases under other ids (study "
+                  f"{st.listed_id}) than its definition gives here (study {st.id}): "
+                  "written by another build or edited by hand; its cases are listed as this "
+                  "version would run them (its results are not resumed)", file=sys.stderr)
         for p in st.points:
             row = sweep.result_of(out, p) if out.is_dir() else None
             state = row["status"] if row else "invalid" if p.error else queued.get(
