@@ -182,11 +182,12 @@ def _define(study: Study, out: Path, saved: Path, active: int, redefine: bool) -
         raise CaseError(
             f"{out}: its study.json lists its cases under ids (study {old_id}) that its "
             f"definition does not give here (study {study.id}): written by {by}, which "
-            "resolved the cases otherwise, or edited by hand; its results are not resumed, "
+            "resolved the cases otherwise, a mesh file a case names has changed, or "
+            "edited by hand; its results are not resumed, "
             "collected or submitted beside this one's; expected the study file run into "
-            f"it (`anodesim sweep STUDY.toml -o {out}`: every case runs anew, the earlier "
-            "results stay in cases/ and in study.json's \"earlier\"), or that build to "
-            "finish it")
+            f"it (`anodesim sweep STUDY.toml -o {out}`: its cases run under the ids this "
+            "version gives them, a result already under one is kept; the others stay in "
+            "cases/ and in study.json's \"earlier\"), or that build to finish it")
     if not redefine and old_id is not None:
         raise CaseError(f"{out}: its study.json has been given another definition (id "
                         f"{old_id}) since this process read it (id {study.id}); expected "
