@@ -296,3 +296,16 @@ def test_sweep_retry_failed_takes_only_true_or_false(tmp_path, flag):
                                                  r"False"):
         anodesim.sweep(study, tmp_path / "s", retry_failed=flag)
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("call", ["run", "rate", "sweep"])
+def test_an_out_dir_of_another_kind_is_a_case_error(tmp_path, call, monkeypatch):
+    """out_dir=5 (or a list) raised pathlib's TypeError naming no argument; it is a
+    CaseError naming out_dir, its value and what it takes, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    case = small_block()
+    args = {"run": (case,), "rate": (case,),
+            "sweep": ({"case": case, "axes": {"beam.power_W": [1.0]}},)}[call]
+    with pytest.raises(anodesim.CaseError, match=r"^out_dir = 5 \(int\): expected a folder"):
+        getattr(anodesim, call)(*args, out_dir=5)
+    assert list(tmp_path.iterdir()) == []

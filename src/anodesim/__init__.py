@@ -54,6 +54,18 @@ def _as_case(case):
     return case
 
 
+def _check_out_dir(out_dir) -> None:
+    """CaseError unless out_dir is a folder's name (str, Path) or None: pathlib's TypeError
+    named no argument."""
+    import os
+
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        from .case import CaseError
+
+        raise CaseError(f"out_dir = {_shown(out_dir)}: expected a folder (a str or a "
+                        "pathlib.Path) or None")
+
+
 def _shown(value) -> str:
     """A value as an error line shows it: its repr, cut to 60 characters, and its type."""
     text = repr(value)
@@ -83,6 +95,7 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     from .errors import RunFailure
     from .simulation import run as _run
 
+    _check_out_dir(out_dir)
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
     keep = [source, case.mesh.file, case.geometry.file]
@@ -191,6 +204,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     from .rating.rate import chart_selection
 
     charts = chart_selection(charts)  # an unknown chart name before anything is read
+    _check_out_dir(out_dir)
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
@@ -250,6 +264,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
             f"study = {_shown(study)}: expected a study file, a study folder, a dict of the "
             "study file's keys or an anodesim.study.Study")
     study_mod.check_jobs(jobs, f"jobs = {jobs!r}")
+    _check_out_dir(out_dir)
     if not isinstance(retry_failed, bool):  # bool("no") would run the failed cases again
         from .case import CaseError
 
