@@ -241,10 +241,13 @@ def test_report_of_a_failed_run_says_so_first(tmp_path, capsys):
     write_toml(case, small_block(beam={"power_W": 2000.0},
                                  loading={"kind": "continuous", "duration_s": 1.0}))
     out = tmp_path / "run"
-    assert main(["run", str(case), "-o", str(out), "-q"]) == 1
+    # with --report the failed run's report is written too, and its one line names it
+    assert main(["run", str(case), "-o", str(out), "-q", "--report"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        f"(partial results in {out}; report: {out / 'report.html'})"), err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed"
-    assert main(["report", str(out)]) == 0
     text = page_text((out / "report.html").read_text())
     banner = text.split("Headline results", 1)[1].split("status", 1)[0]
     assert "Run failed." in banner and summary["error"] in banner, banner

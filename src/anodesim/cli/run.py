@@ -168,7 +168,8 @@ def run(args) -> int:
             # the summary, or the partial series alone (under MPI a rank that failed alone:
             # no summary, the series rank 0 wrote at the save times)
             if any((out / f).exists() for f in ("summary.json", "timeseries.csv")):
-                raise RunFailure(f"{e} (partial results in {out})") from e
+                raise RunFailure(f"{e} (partial results in {out}"
+                                 f"{_failed_report(args, out)})") from e
             raise RunFailure(f"{e} (no results: it failed before its first result; {out} "
                              "keeps the case and the mesh)") from e
         raise
@@ -249,3 +250,16 @@ def run(args) -> int:
         fix = "" if args.no_fail_on_limits else " (exit status 3; --no-fail-on-limits: 0)"
         print(broken + fix, file=sys.stderr)
     return LIMIT_BROKEN if broken and not args.no_fail_on_limits else 0
+
+
+def _failed_report(args, out) -> str:
+    """With --report, the report of a run that failed (its banner says why and how far the
+    partial results go), and the words naming it for the run's one line; else ""."""
+    from mpi4py import MPI
+
+    if not args.report or MPI.COMM_WORLD.rank != 0 or not (out / "summary.json").exists():
+        return ""
+    try:
+        return f"; report: {report.write(out)}"
+    except Exception:  # noqa: BLE001 - the run's own failure is the one to report
+        return "; its report could not be written"
