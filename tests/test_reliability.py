@@ -746,20 +746,31 @@ def test_sigterm_while_a_rating_is_written_keeps_it(tmp_path):
     assert (out / "rating_continuous.csv").is_file() and (out / "case.toml").is_file()
 
 
+def _rerun_over_an_earlier_run(tmp_path, inject: str, case_data: dict, script_args=(),
+                               env=None):
+    """A run of case_data into tmp_path/out, then `run --overwrite` of it again through the
+    signal-injecting script `inject` (given script_args first). Returns (out, the earlier
+    run's files, the rerun's CompletedProcess)."""
+    script = tmp_path / "inject.py"
+    script.write_text(inject)
+    case = write_toml(tmp_path / "c.toml", case_data)
+    out = tmp_path / "out"
+    assert main(["run", str(case), "-o", str(out), "-q"]) == 0
+    before = files_of(out)
+    r = subprocess.run([sys.executable, str(script), *script_args, "run", str(case), "-o",
+                        str(out), "-q", "--overwrite"], capture_output=True, text=True,
+                       timeout=600, env=env)
+    return out, before, r
+
+
 def test_sigterm_while_meshing_over_an_earlier_run_leaves_it_as_it_was(tmp_path):
     """run --overwrite stopped while it meshed (SIGTERM at gmsh's size callback, before any
     result of the new run): the earlier run's files had been deleted at the start, and the
     folder held only the new mesh and case.toml. They are set aside until then and brought
     back: exit 143, one line, the earlier run byte for byte."""
-    script = tmp_path / "inject.py"
-    script.write_text(SIGTERM_AT)
-    case = write_toml(tmp_path / "c.toml", reflection())
-    out = tmp_path / "out"
-    assert main(["run", str(case), "-o", str(out), "-q"]) == 0
-    before = files_of(out)
-    r = subprocess.run([sys.executable, str(script), "meshing", "run", str(case), "-o",
-                        str(out), "-q", "--overwrite"], capture_output=True, text=True,
-                       timeout=600, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "c")})
+    out, before, r = _rerun_over_an_earlier_run(
+        tmp_path, SIGTERM_AT, reflection(), ["meshing"],
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "c")})
     assert r.returncode == 143, r.stderr
     assert r.stderr.strip().splitlines() == [
         "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"]
@@ -788,14 +799,7 @@ SIGTERM_AFTER_SET_ASIDE = textwrap.dedent("""
 def test_sigterm_while_an_earlier_run_is_set_aside_leaves_it_as_it_was(tmp_path):
     """The signal held over the moves is raised when they are done: the command knows
     where they went (the folder is made first) and brings them back."""
-    script = tmp_path / "inject.py"
-    script.write_text(SIGTERM_AFTER_SET_ASIDE)
-    case = write_toml(tmp_path / "c.toml", block())
-    out = tmp_path / "out"
-    assert main(["run", str(case), "-o", str(out), "-q"]) == 0
-    before = files_of(out)
-    r = subprocess.run([sys.executable, str(script), "run", str(case), "-o", str(out), "-q",
-                        "--overwrite"], capture_output=True, text=True, timeout=600)
+    out, before, r = _rerun_over_an_earlier_run(tmp_path, SIGTERM_AFTER_SET_ASIDE, block())
     assert r.returncode == 143, r.stderr
     after = files_of(out)
     assert after == before and not [p for p in out.iterdir() if p.name.startswith(".")]
