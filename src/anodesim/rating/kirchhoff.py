@@ -173,23 +173,8 @@ class PointRuns:
         """Limits of a single load of P (W) for t (s) started from the steady state at the
         pre-load P_pre (W) (the single-load chart's pre-loaded curve); None if the run
         fails."""
-        def go():
-            sim = self.sim
-            sim.reset(Loading("continuous", ((t, P),)), P)
-            if sim.problem is None:
-                sim.initialise()
-            sim.problem.steady(P_pre * sim.prep.p_dep)
-            sim.record(0.0, P_pre)
-            dt_prev = None
-            for st in sim.prep.steps:
-                sim.problem.step(st.dt, st.power_W * sim.prep.p_dep, st.restart, dt_prev)
-                sim.record(st.t, st.power_W)
-                dt_prev = st.dt
-            rows = np.array(sim.rows)
-            cols = {n: rows[:, j] for j, n in enumerate(sim.columns)}
-            return check(self._limits(), cols["time_s"], cols)
-
-        return self._run(go)
+        return self._run(lambda: self._from_steady(Loading("continuous", ((t, P),)), P,
+                                                   P_pre, 0.0))
 
     def serial(self, period: float, duty: float, P: float,
                pulses: int = SERIAL_PULSES) -> list[LimitCheck] | None:
@@ -204,29 +189,34 @@ class PointRuns:
             return self.steady(P)
         on = duty * period
 
-        def go():
-            sim = self.sim
-            train = ((0.5 * on, P), (period - on, 0.0)) + ((on, P), (period - on, 0.0)) * pulses
-            sim.reset(Loading("pulse_train", train), P)
-            if sim.problem is None:
-                sim.initialise()
-            sim.problem.steady(duty * P * sim.prep.p_dep)
-            sim.record(0.0, duty * P)
-            dt_prev = None
-            end = sum(d for d, _ in train)
-            stressed = sim.mechanics_monitor is not None
-            for st in sim.prep.steps:
-                sim.problem.step(st.dt, st.power_W * sim.prep.p_dep, st.restart, dt_prev)
-                sim.record(st.t, st.power_W)
-                if stressed and st.t >= (end - period) * (1 - 1e-12):
-                    sim.save(st.t)  # the yield use at every step of the last period
-                dt_prev = st.dt
-            rows = np.array(sim.rows)
-            last = rows[:, 0] >= (end - period) * (1 - 1e-12)
-            cols = {n: rows[last, j] for j, n in enumerate(sim.columns)}
-            return check(self._limits(), cols["time_s"], cols)
+        train = ((0.5 * on, P), (period - on, 0.0)) + ((on, P), (period - on, 0.0)) * pulses
+        end = sum(d for d, _ in train)
+        return self._run(lambda: self._from_steady(Loading("pulse_train", train), P,
+                                                   duty * P, end - period))
 
-        return self._run(go)
+    def _from_steady(self, loading: Loading, P: float, P_start: float,
+                     checked_from: float) -> list[LimitCheck]:
+        """Limits of the loading (peak beam power P, W) run from the steady state at P_start
+        (W), over its times from checked_from (s); with a stress limit, the yield use saved at
+        every step there."""
+        sim = self.sim
+        sim.reset(loading, P)
+        if sim.problem is None:
+            sim.initialise()
+        sim.problem.steady(P_start * sim.prep.p_dep)
+        sim.record(0.0, P_start)
+        dt_prev = None
+        stressed = sim.mechanics_monitor is not None
+        for st in sim.prep.steps:
+            sim.problem.step(st.dt, st.power_W * sim.prep.p_dep, st.restart, dt_prev)
+            sim.record(st.t, st.power_W)
+            if stressed and st.t >= checked_from * (1 - 1e-12):
+                sim.save(st.t)  # the yield use at every step checked
+            dt_prev = st.dt
+        rows = np.array(sim.rows)
+        checked = rows[:, 0] >= checked_from * (1 - 1e-12)
+        cols = {n: rows[checked, j] for j, n in enumerate(sim.columns)}
+        return check(self._limits(), cols["time_s"], cols)
 
     def _run(self, fn):
         from ..materials import OutOfRangeError
