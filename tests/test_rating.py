@@ -221,7 +221,8 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert f"{P:.3g} W peak ({P / 100e3 * 1e3:.3g} mA) at duty cycle 0.1" in words
     page = html.unescape((out / "report.html").read_text())  # the rating in words, charts
     assert r["rating_in_words"] in page and page.count("data:image/png;base64,") == len(
-        list(out.glob("rating_*.png"))) + 1  # and the beam-power schedule
+        list(out.glob("rating_*.png"))) + 2  # and the geometry, the beam-power schedule
+    assert "Geometry and mesh (mesh.msh)" in page
 
 
 @pytest.mark.parametrize("change,message", [
@@ -726,6 +727,13 @@ def test_the_continuous_rating_says_where_the_warm_tube_is(tmp_path):
     header = next(line for line in (tmp_path / "r" / "rating_continuous.csv").read_text()
                   .splitlines() if not line.startswith("#")).split(",")
     assert "steady_state_at_rating.drift_across_view_um" in header
+    # the folder keeps the mesh of the rating's runs for its report's picture: that of a
+    # run of the case (the joint corners refined for its yield use), cell for cell
+    from anodesim.report import figures
+
+    _, cells, faces = figures.read_mesh(tmp_path / "r" / "mesh.msh")
+    assert sum(len(c) for c in cells.values()) == steady.summary_dict()["numerics"]["cells"]
+    assert set(cells) == {"target", "heat_sink"} and "beam_face" in faces
     # without mounts there is nothing to say
     bare = anodesim.rate(reflection(materials={"properties": "constant"}),
                          charts=("continuous",))

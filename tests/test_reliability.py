@@ -717,9 +717,9 @@ SIGTERM_IN_RATING_WRITE = textwrap.dedent("""
     rate = sys.modules["anodesim.rating.rate"]  # the module (the package exports rate())
     original = rate.write
 
-    def write(rating, out):  # SIGTERM as the rating's files are written
+    def write(rating, out, case=None):  # SIGTERM as the rating's files are written
         os.kill(os.getpid(), signal.SIGTERM)
-        return original(rating, out)
+        return original(rating, out, case)
 
     rate.write = write
     sys.exit(main(sys.argv[1:]))

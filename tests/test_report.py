@@ -214,7 +214,8 @@ def test_continuous_rating_on_the_page_puts_the_confirmed_figure_first(continuou
 
 
 def test_the_steady_state_at_the_rating_is_on_the_page():
-    """The drift and yield use at the continuous rating, labelled, after the rating."""
+    """The drift and yield use at the continuous rating, labelled, after the rating (the
+    yield use was shown under its raw key, yield_use_heat_sink_rel)."""
     from anodesim.report import continuous_rows
 
     rows = continuous_rows({"max_continuous_beam_power_W": 19.54, "binding": "erosion",
@@ -226,7 +227,8 @@ def test_the_steady_state_at_the_rating_is_on_the_page():
     assert rows[-3:] == [
         ("in steady state at the rating: focal-spot drift across the view (µm)", 17.7),
         ("in steady state at the rating: image drift (detector px)", 4.26),
-        ("in steady state at the rating: yield_use_heat_sink_rel", 4.36)]
+        ("in steady state at the rating: yield use near the joint, heat_sink (× its yield "
+         "strength)", 4.36)]
     assert rows[:2] == CONFIRMED_ROWS[:2]
 
 

@@ -224,7 +224,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
 
         _claim(Path(out_dir), "rating", overwrite, [source], None)
         if MPI.COMM_WORLD.rank == 0:
-            write(rating, Path(out_dir))
+            write(rating, Path(out_dir), case)
         _keep_case_text(source, out_dir)
     return rating
 

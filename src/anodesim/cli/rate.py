@@ -78,7 +78,7 @@ def rate(args) -> int:
         with signals_held():
             new = Path(tempfile.mkdtemp(prefix=NEW_RATING_PREFIX, dir=out))
             try:
-                write(rating, new)
+                write(rating, new, case)
                 report.keep_case_text(args.case, new)
             except BaseException:
                 shutil.rmtree(new, ignore_errors=True)

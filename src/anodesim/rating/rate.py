@@ -261,7 +261,7 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         progress(f"  {rating.in_words}")
     rating.seconds = time.perf_counter() - start
     if out_dir is not None:
-        write(rating, Path(out_dir))
+        write(rating, Path(out_dir), case)
     return rating
 
 
@@ -737,7 +737,13 @@ _FIGURES = {
 
 #: What a rating (or its report) writes into its folder: what ``rate --overwrite`` removes of
 #: an earlier rating (with output.atomic_write's unfinished temporaries), and nothing else.
-RATING_FILE = re.compile(r"^(rating\.json|rating_[a-z_]+\.(csv|png)|report\.html|case\.toml)$")
+RATING_FILE = re.compile(
+    r"^(rating\.json|rating_[a-z_]+\.(csv|png)|report\.html|case\.toml|mesh\.msh)$")
+
+#: Largest mesh (cells, cost.cell_count's estimate) a rating writes beside its charts for
+#: its report's picture of the geometry: a 1.5 M-cell 3-D mesh would be built again for
+#: minutes and take hundreds of MB for a picture.
+MESH_PICTURE_CELLS = 200_000
 
 
 def remove_rating(out: Path, keep=()) -> list[str]:
@@ -748,8 +754,9 @@ def remove_rating(out: Path, keep=()) -> list[str]:
     return remove_files(out, RATING_FILE.match, [p for p in keep if p])
 
 
-def write(rating: Rating, out: Path) -> None:
-    """rating_<chart>.csv and .png (the continuous rating: CSV only) and rating.json."""
+def write(rating: Rating, out: Path, case: Case | None = None) -> None:
+    """rating_<chart>.csv and .png (the continuous rating: CSV only), rating.json, and with
+    the rated case its mesh (write_mesh)."""
     from .. import output
 
     out.mkdir(parents=True, exist_ok=True)
@@ -760,6 +767,26 @@ def write(rating: Rating, out: Path) -> None:
             ax = rating.plot(name)
             output._save(ax.figure, out / f"rating_{name}.png")
     output.write_json(out / "rating.json", rating.to_dict())
+    if case is not None:
+        write_mesh(case, out)
+
+
+def write_mesh(case: Case, out: Path) -> None:
+    """out/mesh.msh: the mesh of the rating's FE runs (the case meshed as a run of it is,
+    engine.rating_copy), for the report's picture of the geometry. None for a mesh read
+    from a file (the report of a run of it has none either) or one of more than
+    MESH_PICTURE_CELLS cells."""
+    from .. import geometry
+    from ..cost import cell_count
+    from ..resolve import mesh_of_the_run, prepare
+
+    if case.geometry.kind == "user_mesh" or case.mesh.file:
+        return
+    case = dc.replace(case, mesh=mesh_of_the_run(case))
+    prep = prepare(case)
+    if case.geometry.kind != "cad" and cell_count(case, prep) > MESH_PICTURE_CELLS:
+        return
+    geometry.build_mesh(case, prep, out / "mesh.msh").finalize()
 
 
 def _flat(row: dict) -> dict:

@@ -490,9 +490,18 @@ def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
     keys = [k for k, _ in CONTINUOUS if k in c] + [k for k in c if k not in labels]
     rows = [(labels.get(k, k), c[k]) for k in keys if k not in hidden]
     if isinstance(at, dict):  # one steady FE run with mechanics at the rating
-        rows += [(f"in steady state at the rating: {STEADY_AT_RATING.get(k, k)}", v)
+        rows += [(f"in steady state at the rating: {_steady_label(k)}", v)
                  for k, v in at.items() if k in STEADY_AT_RATING or k.startswith("yield_use_")]
     return rows
+
+
+def _steady_label(key: str) -> str:
+    """The page's label of a figure of the steady run at the continuous rating: the yield
+    use of a region (key yield_use_<region>_rel) as the run's headline words it."""
+    if key.startswith("yield_use_") and key.endswith("_rel"):
+        return (f"yield use near the joint, {key[len('yield_use_'):-len('_rel')]} "
+                "(× its yield strength)")
+    return STEADY_AT_RATING.get(key, key)
 
 
 #: The figures of the steady run at the continuous rating shown on the page (the rest are
