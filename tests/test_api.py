@@ -226,9 +226,13 @@ def test_a_case_dict_whose_mesh_file_is_relative_says_where_it_looked(tmp_path,
 def test_a_misspelt_table_column_is_a_key_error(tmp_path):
     """Table.column of a name the table does not have: KeyError with the nearest names (it
     returned a list of Nones, one per case, which a script plotted as nothing); as
-    RunResult.column does."""
+    RunResult.column does. The sweep is given a numpy integer for jobs."""
+    import numpy as np
+
+    # jobs from a numpy array of job counts (a script's timing sweep): a whole number too
+    # (it was refused: "expected a whole number of processes")
     table = anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}},
-                           tmp_path / "s")
+                           tmp_path / "s", jobs=np.arange(1, 3)[0])
     assert table.column("T_peak_max_C")[0] > 0
     with pytest.raises(KeyError, match=r"'T_peak_max': not a column of the results table "
                                        r"\(did you mean 'T_peak_max_C'"):

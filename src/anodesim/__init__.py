@@ -263,7 +263,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
         raise CaseError(
             f"study = {_shown(study)}: expected a study file, a study folder, a dict of the "
             "study file's keys or an anodesim.study.Study")
-    study_mod.check_jobs(jobs, f"jobs = {jobs!r}")
+    jobs = study_mod.check_jobs(jobs, f"jobs = {jobs!r}")
     _check_out_dir(out_dir)
     if not isinstance(retry_failed, bool):  # bool("no") would run the failed cases again
         from .case import CaseError

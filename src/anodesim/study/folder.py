@@ -34,12 +34,21 @@ def default_folder(study: Study, source: Path | None) -> Path:
                               else source.stem)
 
 
-def check_jobs(jobs: int, given: str) -> None:
-    """CaseError unless at least one process is asked for (`given` names the input)."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int):  # jobs="2" from Python
+def check_jobs(jobs: int, given: str) -> int:
+    """The number of processes asked for, as an int (a numpy integer from a script's sweep
+    over job counts too); CaseError unless it is a whole number, at least 1 (`given` names
+    the input)."""
+    import operator
+
+    try:
+        n = None if isinstance(jobs, bool) else operator.index(jobs)  # jobs="2", 2.0: no
+    except TypeError:
+        n = None
+    if n is None:
         raise CaseError(f"{given}: expected a whole number of processes, at least 1")
-    if jobs < 1:
+    if n < 1:
         raise CaseError(f"{given}: expected at least 1 process")
+    return n
 
 
 def open_folder(study: Study, out: Path, redefine: bool | None = None) -> None:

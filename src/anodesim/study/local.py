@@ -279,7 +279,7 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
 
     SIGTERM ends it as Ctrl-C does (errors.Terminated), unless the caller handles SIGTERM
     itself (the command line does, for every mode of the sweep)."""
-    check_jobs(jobs, f"jobs = {jobs}")
+    jobs = check_jobs(jobs, f"jobs = {jobs}")
     previous = signal.getsignal(signal.SIGTERM)
     ours = previous in (signal.SIG_DFL, None) and \
         threading.current_thread() is threading.main_thread()
