@@ -296,6 +296,12 @@ def test_failed_case_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     rows = read_table(tmp_path / "s" / "results.csv")
     assert rows[1]["status"] == "failed" and rows[1]["T_peak_max_C"] == ""
     assert (tmp_path / "s" / "cases" / bad["id"] / "error.txt").is_file()
+    # --list of the folder says why the failed case failed (it said "failed" alone)
+    capsys.readouterr()
+    assert main(["sweep", str(tmp_path / "s"), "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "ok" in listed[0] and listed[0].endswith("beam.fwhm_um = 20.0"), listed
+    assert "failed" in listed[1] and listed[1].endswith(f"({bad['error']})"), listed
 
 
 def test_list_and_task_id(tmp_path, capsys):

@@ -69,7 +69,9 @@ def sweep(args) -> int:
             state = row["status"] if row else "invalid" if p.error else queued.get(
                 p.index, "to run")
             inputs = ", ".join(f"{k} = {v}" for k, v in p.inputs.items())
-            why = f"  ({p.error})" if p.error and not row else ""
+            why = f"  ({p.error})" if p.error and not row else \
+                f"  ({row['error']})" if row and row.get("status") == "failed" and \
+                row.get("error") else ""
             print(f"{p.index:5d}  {p.id}  {state:8s}  {inputs}{why}")
         return 0
     if args.wait and args.submit is None:
