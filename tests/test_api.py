@@ -262,6 +262,34 @@ def test_run_and_rate_from_a_file_keep_the_case_text_for_the_report(tmp_path):
     assert (tmp_path / "rating" / "case.toml").read_text() == rated.read_text()
 
 
+def test_the_case_kept_is_the_file_as_run_not_as_edited_meanwhile(tmp_path, monkeypatch):
+    """A case file edited while its run goes on (the next case of a hand sweep prepared in
+    the same file): `anodesim run` and anodesim.run kept the file as it was at the end of
+    the run as case.toml, beside results of the case as it was read, so the report showed
+    a case that was not run. Now the text read with the case is kept. The edit is made
+    from inside the run (a wrapped simulation.run), so the test needs no timing."""
+    from anodesim import simulation
+    from anodesim.cli import main
+    from test_case import write_toml
+
+    case = tmp_path / "mine.toml"
+    write_toml(case, small_block())
+    as_run = case.read_text()
+    original = simulation.run
+
+    def edited_meanwhile(*args, **kwargs):
+        case.write_text(as_run.replace("power_W", "power_W_edited_later"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(simulation, "run", edited_meanwhile)
+    assert main(["run", str(case), "-o", str(tmp_path / "cli"), "-q"]) == 0
+    case.write_text(as_run)
+    anodesim.run(case, tmp_path / "api")
+    for out in ("cli", "api"):
+        assert (tmp_path / out / "case.toml").read_text() == as_run, out
+    assert case.read_text() != as_run  # the file was edited in both runs
+
+
 def test_a_failed_run_from_a_file_keeps_the_case_text_for_the_report(tmp_path):
     """A run from a case file that fails (here the target melts before its first result)
     keeps, as `anodesim run` does, the file's text as case.toml beside what it wrote (the

@@ -98,6 +98,7 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     _check_out_dir(out_dir)
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
+    text = _case_text(source)
     keep = [source, case.mesh.file, case.geometry.file]
     aside = None if out_dir is None else _claim(Path(out_dir), "run", overwrite, keep,
                                                 kwargs.get("comm"))
@@ -108,21 +109,31 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
 
         if out_dir is not None and Path(out_dir).is_dir() and not earlier_comes_back(
                 Path(out_dir), aside):
-            _keep_case_text(source, out_dir, kwargs.get("comm"))
+            _keep_case_text(text, out_dir, kwargs.get("comm"))
         raise
     finally:
         if aside is not None:
             from .run_folder import settle_set_aside
 
             settle_set_aside(Path(out_dir), aside, keep)
-    _keep_case_text(source, out_dir, kwargs.get("comm"))
+    _keep_case_text(text, out_dir, kwargs.get("comm"))
     return result
 
 
-def _keep_case_text(source, out_dir, comm=None) -> None:
-    """The case file's text as out_dir/case.toml, as `anodesim run` and `rate` keep it
-    (the report shows it; without it, the resolved case in SI units), on rank 0."""
-    if source is None or out_dir is None:
+def _case_text(source) -> str | None:
+    """The text of a case file (None: the case was given as a dict or Case), read with the
+    case: what _keep_case_text keeps, also if the file is edited while the case runs."""
+    if source is None:
+        return None
+    from .cli.report import case_text
+
+    return case_text(source)
+
+
+def _keep_case_text(text: str | None, out_dir, comm=None) -> None:
+    """The case file's text (_case_text) as out_dir/case.toml, as `anodesim run` and `rate`
+    keep it (the report shows it; without it, the resolved case in SI units), on rank 0."""
+    if text is None or out_dir is None:
         return
     from pathlib import Path
 
@@ -131,7 +142,7 @@ def _keep_case_text(source, out_dir, comm=None) -> None:
     if (comm or MPI.COMM_WORLD).rank == 0:
         from .cli.report import keep_case_text
 
-        keep_case_text(source, Path(out_dir))
+        keep_case_text(text, Path(out_dir))
 
 
 def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
@@ -207,6 +218,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     _check_out_dir(out_dir)
     source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
     case = _as_case(case)
+    text = _case_text(source)
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
         _claim(Path(out_dir), "rating", overwrite, [source], None, remove=False)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
@@ -225,7 +237,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         _claim(Path(out_dir), "rating", overwrite, [source], None)
         if MPI.COMM_WORLD.rank == 0:
             write(rating, Path(out_dir), case)
-        _keep_case_text(source, out_dir)
+        _keep_case_text(text, out_dir)
     return rating
 
 

@@ -38,6 +38,7 @@ def rate(args) -> int:
     Under MPI every rank computes the rating (the FE confirmations are shared, the
     response engine is each rank's own), and rank 0 alone prints and writes the folder."""
     case = load(args.case)
+    text = report.case_text(args.case)  # kept as case.toml: the file as rated
     out = output_folder(Path(args.output) if args.output else
                          Path("results") / f"{Path(args.case).stem}_rating")
     earlier = refuse_other_result(out, "rating")  # a run's or a study's folder
@@ -79,7 +80,7 @@ def rate(args) -> int:
             new = Path(tempfile.mkdtemp(prefix=NEW_RATING_PREFIX, dir=out))
             try:
                 write(rating, new, case)
-                report.keep_case_text(args.case, new)
+                report.keep_case_text(text, new)
             except BaseException:
                 shutil.rmtree(new, ignore_errors=True)
                 raise

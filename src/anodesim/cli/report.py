@@ -39,10 +39,15 @@ def write(folder: Path, case_text: str | None = None) -> Path:
     return write_report(folder, case_text)
 
 
-def keep_case_text(case_file: str | Path, out: Path) -> None:
-    """Copy the case file's text into the folder as case.toml (for the report)."""
+def case_text(case_file: str | Path) -> str:
+    """The case file's text, read when the case is: what keep_case_text keeps (the file may
+    be edited while the run or rating goes on)."""
+    return Path(case_file).read_text(encoding="utf-8")
+
+
+def keep_case_text(text: str, out: Path) -> None:
+    """The case file's text (case_text) into the folder as case.toml (for the report)."""
     from .. import output
 
-    text = Path(case_file).read_text()
     if out.is_dir():
         output.atomic_write(out / "case.toml", text)

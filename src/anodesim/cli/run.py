@@ -98,6 +98,7 @@ def _submit(args, out: Path) -> int:
 def run(args) -> int:
     """Run a case into its folder; print the key figures unless quiet."""
     case = load(args.case, args.case_dir)  # validation first: a bad case writes nothing
+    text = report.case_text(args.case)  # kept as case.toml: the file as run, not as edited since
     if args.ntasks is not None and not (args.submit or args.wait):
         raise CaseError(f"--ntasks {args.ntasks}: expected together with --submit slurm (a "
                         f"local MPI run is `mpirun -n {args.ntasks} anodesim run ...`)")
@@ -162,7 +163,7 @@ def run(args) -> int:
     except RunFailure as e:
         if out.exists() and not earlier_comes_back(out, aside):
             if MPI.COMM_WORLD.rank == 0:
-                report.keep_case_text(args.case, out)
+                report.keep_case_text(text, out)
             if isinstance(e, FigureFailure):  # the run is complete but for a figure
                 raise
             # the summary, or the partial series alone (under MPI a rank that failed alone:
@@ -175,12 +176,12 @@ def run(args) -> int:
         raise
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
         if out.exists() and MPI.COMM_WORLD.rank == 0 and not earlier_comes_back(out, aside):
-            report.keep_case_text(args.case, out)
+            report.keep_case_text(text, out)
         raise
     finally:  # the earlier run goes once the new one has a summary, else it comes back
         settle_set_aside(out, aside, inputs)
     if MPI.COMM_WORLD.rank == 0:
-        report.keep_case_text(args.case, out)
+        report.keep_case_text(text, out)
         if args.report:
             path = report.write(out)
             if not quiet:
