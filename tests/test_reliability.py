@@ -746,6 +746,48 @@ def test_sigterm_while_a_rating_is_written_keeps_it(tmp_path):
     assert (out / "rating_continuous.csv").is_file() and (out / "case.toml").is_file()
 
 
+SIGINT_IN_API_RATING_WRITE = textwrap.dedent("""
+    import os, signal, sys
+    import anodesim, anodesim.rating
+
+    rate = sys.modules["anodesim.rating.rate"]
+    original = rate.write
+
+    def write(rating, out, case=None):  # Ctrl-C as the rating's files are written
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(rating, out, case)
+
+    rate.write = write
+    try:
+        anodesim.rate(sys.argv[1], sys.argv[2], charts="continuous", confirm=False,
+                      overwrite=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+""")
+
+
+def test_ctrl_c_while_the_api_writes_a_rating_keeps_it(tmp_path):
+    """anodesim.rate(..., overwrite=True) interrupted by Ctrl-C while it wrote the new
+    rating: it had removed the earlier rating first and wrote the new one file by file, so
+    the folder was left with neither (the earlier files gone, none of the new). It now
+    writes as `anodesim rate` does (rating.rate.publish): the new rating whole, with its
+    case file, then the KeyboardInterrupt."""
+    script = tmp_path / "inject.py"
+    script.write_text(SIGINT_IN_API_RATING_WRITE)
+    case = write_toml(tmp_path / "c.toml", reflection())
+    out = tmp_path / "out"
+    assert main(["rate", str(case), "--chart", "continuous", "--no-confirm", "-o", str(out),
+                 "-q"]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    (out / "rating.json").write_text('{"title": "the earlier rating"}')
+    r = subprocess.run([sys.executable, str(script), str(case), str(out)], capture_output=True,
+                       text=True, timeout=600, preexec_fn=default_signals)
+    assert r.returncode == 130, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == before  # no hidden folder left either
+    assert json.loads((out / "rating.json").read_text())["title"] != "the earlier rating"
+    assert (out / "case.toml").read_text() == case.read_text()
+
+
 def _rerun_over_an_earlier_run(tmp_path, inject: str, case_data: dict, script_args=(),
                                env=None):
     """A run of case_data into tmp_path/out, then `run --overwrite` of it again through the

@@ -232,12 +232,14 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     if out_dir is not None:
         from mpi4py import MPI
 
-        from .rating.rate import write
+        from .output import held_result, output_folder
+        from .rating.rate import publish
 
-        _claim(Path(out_dir), "rating", overwrite, [source], None)
-        if MPI.COMM_WORLD.rank == 0:
-            write(rating, Path(out_dir), case)
-        _keep_case_text(text, out_dir)
+        out = output_folder(Path(out_dir))
+        _claim(out, "rating", overwrite, [source], None, remove=False)
+        if MPI.COMM_WORLD.rank == 0:  # as `anodesim rate`: in one step, signals held
+            publish(rating, out, case, text, replace=held_result(out) is not None,
+                    keep=[source])
     return rating
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
 from ..output import output_folder, refuse_other_result
 from . import report
-
-#: The hidden folder of out where a rating's files are written before they are moved in.
-NEW_RATING_PREFIX = ".anodesim-new-rating-"
 
 
 def add_args(p) -> None:
@@ -65,30 +60,9 @@ def rate(args) -> int:
     except ResponseError as e:
         raise CaseError(str(e)) from None
     if lead:
-        from ..errors import signals_held
-        from ..rating.rate import remove_rating, write
+        from ..rating.rate import publish
 
-        # Ctrl-C and SIGTERM wait for the files (a few seconds of figures): a signal here
-        # left the folder with neither the earlier rating nor the new one, its minutes of
-        # computing lost; a second Ctrl-C still ends it at once (errors.signals_held). The
-        # new files are written into a hidden folder of out first and moved in by renames,
-        # so that a SIGKILL while they are written (or a failure) leaves the earlier rating
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in out.glob(f"{NEW_RATING_PREFIX}*"):  # a killed rating's (no code ran)
-            shutil.rmtree(stale, ignore_errors=True)
-        with signals_held():
-            new = Path(tempfile.mkdtemp(prefix=NEW_RATING_PREFIX, dir=out))
-            try:
-                write(rating, new, case)
-                report.keep_case_text(text, new)
-            except BaseException:
-                shutil.rmtree(new, ignore_errors=True)
-                raise
-            if earlier:  # --overwrite: none of its files beside the new ones
-                remove_rating(out, keep=[args.case])
-            for entry in sorted(new.iterdir()):
-                entry.replace(out / entry.name)
-            new.rmdir()
+        publish(rating, out, case, text, replace=earlier is not None, keep=[args.case])
         if args.report:
             say(f"  report: {report.write(out)}")
     return 0

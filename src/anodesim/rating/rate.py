@@ -754,6 +754,45 @@ def remove_rating(out: Path, keep=()) -> list[str]:
     return remove_files(out, RATING_FILE.match, [p for p in keep if p])
 
 
+#: The hidden folder of out where a rating's files are written before they are moved in.
+NEW_RATING_PREFIX = ".anodesim-new-rating-"
+
+
+def publish(rating: Rating, out: Path, case: Case, case_text: str | None, replace: bool,
+            keep=()) -> None:
+    """Write a rating into out in one step, as ``anodesim rate`` and anodesim.rate do: its
+    files (write) and the case file's text (case.toml) into a hidden folder of out, then
+    moved in by renames, so that a SIGKILL or a failure while they are written leaves the
+    earlier rating; Ctrl-C and SIGTERM wait for the files (a few seconds of figures; a
+    second Ctrl-C still ends it at once, errors.signals_held): a signal there left the folder
+    with neither the earlier rating nor the new one, its minutes of computing lost. With
+    replace, the earlier rating's files go first (remove_rating; none of keep, the case
+    file, which may be that folder's case.toml)."""
+    import shutil
+    import tempfile
+
+    from ..cli.report import keep_case_text
+    from ..errors import signals_held
+
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f"{NEW_RATING_PREFIX}*"):  # a killed rating's (no code ran)
+        shutil.rmtree(stale, ignore_errors=True)
+    with signals_held():
+        new = Path(tempfile.mkdtemp(prefix=NEW_RATING_PREFIX, dir=out))
+        try:
+            write(rating, new, case)
+            if case_text is not None:
+                keep_case_text(case_text, new)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        if replace:  # none of the earlier rating's files beside the new ones
+            remove_rating(out, keep=keep)
+        for entry in sorted(new.iterdir()):
+            entry.replace(out / entry.name)
+        new.rmdir()
+
+
 def write(rating: Rating, out: Path, case: Case | None = None) -> None:
     """rating_<chart>.csv and .png (the continuous rating: CSV only), rating.json, and with
     the rated case its mesh (write_mesh)."""
