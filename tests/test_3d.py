@@ -6,6 +6,7 @@ import math
 import re
 
 import dolfinx
+import json
 import numpy as np
 import pytest
 import ufl
@@ -355,11 +356,30 @@ def test_3d_run_outputs_and_a_solver_that_fails_is_one_line(tmp_path, monkeypatc
 
     from anodesim.cli import main
 
+    from anodesim import run_folder
+
+    drawn = []
+
+    def slices(*args, **kwargs):
+        drawn.append(original(*args, **kwargs))
+        return drawn[-1]
+
+    original = run_folder.slices_3d
+    monkeypatch.setattr(run_folder, "slices_3d", slices)
     path = write_toml(tmp_path / "r3d.toml", reflection_3d(loading={"kind": "continuous",
                                                                     "duration_s": 0.01}))
     assert main(["run", str(path), "-o", str(tmp_path / "ok"), "-q"]) == 0
     assert (tmp_path / "ok" / "temperatures.png").is_file()
     assert (tmp_path / "ok" / "temperature_slices.png").is_file()
+    # the whole-body panel's grid (0.1 mm apart) misses the spot: its title says so and
+    # names the peak the panel around the spot shows (its colour bar alone read as the
+    # body's hottest: 104 °C on the shipped example, whose spot is at 1006 °C)
+    (_, _, _, near, *_), (label, _, _, whole, *_) = drawn[0]
+    peak = float(np.nanmax(near))
+    summary = json.loads((tmp_path / "ok" / "summary.json").read_text())
+    assert peak == pytest.approx(summary["results"]["T_peak_max_C"], rel=0.02)
+    assert np.nanmax(whole) < 0.95 * peak
+    assert label.endswith(f"its grid misses the spot's {peak:.0f} °C (left)"), label
     steady = write_toml(tmp_path / "s.toml", transmission())
     assert main(["run", str(steady), "-o", str(tmp_path / "s"), "-q"]) == 0
     assert not (tmp_path / "s" / "temperatures.png").exists()
