@@ -269,3 +269,17 @@ def test_serial_commands_under_mpirun_print_once(tmp_path):
     bad = write_toml(tmp_path / "bad.toml", reflection(loading={"duration_s": -1.0}))
     r = cli(tmp_path, 2, "check", bad)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_bad_command_line_under_mpirun_is_one_line(tmp_path):
+    """A bad flag, choice or missing argument under ``mpirun -n 2`` is one line from rank
+    0, exit 2, nothing written: every rank parses the same command line (each printed it)."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    for args in (("run", case, "--chart", "all"), ("rate", case, "--chart", "bogus"),
+                 ("bogus",), ("run",)):
+        r = cli(tmp_path, 2, *args)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, r.stderr
+        assert lines[0].startswith("anodesim: error: "), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml"]

@@ -71,6 +71,8 @@ class _Parser(argparse.ArgumentParser):
     as every other failure is: argparse printed its usage (two to five lines) above it."""
 
     def error(self, message):
+        if launcher_rank() > 0:  # under mpirun every rank read the same command line: rank
+            self.exit(2)         # 0 alone says what is wrong with it (one line, not N)
         self.exit(2, f"anodesim: error: {message} (`{self.prog} --help` lists the "
                      "arguments)\n")
 
