@@ -789,3 +789,35 @@ def test_engine_sees_a_lagging_node_warm_after_the_power_falls(loading):
     drop = max(starts[j] for j in range(1, len(seg))
                if seg[j][1] < seg[j - 1][1] and starts[j] < peak)
     assert peak > drop + 0.01  # it peaks well after the power fell
+
+
+@pytest.mark.slow
+def test_a_long_rating_says_each_stage_and_each_fe_run():
+    """A rating of every chart made tens of full FE runs with a line per stage only (the
+    transmission example: minutes without a line). It now announces each stage as
+    [k/N] with what it computes and the FE runs so far, and says every FE run (what, the
+    power, its wall time) as it ends: the FE-run lines count exactly the runs the rating
+    records (the confirmations' fe_runs, the chart's anchors, the steady run with
+    mechanics). The rated numbers are the golden records' (tests/test_golden.py)."""
+    import re
+
+    lines = []
+    r = rating.rate(anodesim.from_dict(reflection(
+        mounts={"cooled_end": {"type": "clamped"}},
+        rating={"exposure_s": [1e-3, 1.0], "exposure_points": 3})), None,
+        ("single", "continuous"), progress=lines.append)
+    stages = [x for x in lines if re.match(r"  \[\d/\d\] ", x)]
+    assert [x[3:6] for x in stages] == ["1/4", "2/4", "3/4", "4/4"], lines
+    assert [x.split("] ")[1].split(" ")[0] for x in stages] == [
+        "maximum", "single-load", "single", "continuous"], lines
+    runs = [x for x in lines if x.startswith("    FE run ")]
+    assert [int(x.split()[2].rstrip(":")) for x in runs] == list(range(1, len(runs) + 1))
+    anchors = int(re.search(r"corrected at FE anchors \((\d+) runs\)", "\n".join(lines))[1])
+    assert len(runs) == (r.max_safe.fe_runs + anchors + r.nominal["fe_runs"]
+                         + r.continuous["fe_runs"] + 1), lines
+    assert sum("chart anchor: " in x for x in runs) == anchors
+    assert all(re.search(r" at \d[\d.]* W, (\d+\.\d|under 0\.1) s$", x) for x in runs), runs
+    # each stage line counts the FE runs before it
+    before = [int(re.search(r"\((\d+) FE runs? so far", x)[1]) for x in stages]
+    at = [lines.index(x) for x in stages]
+    assert before == [sum(y.startswith("    FE run ") for y in lines[:i]) for i in at]

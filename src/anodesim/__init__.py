@@ -194,7 +194,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
             required life), "all" (every one, as ``anodesim rate --chart all``).
         confirm: confirm the maximum safe loadings by full FE runs.
         confirm_charts: also confirm every single-load chart point by full FE runs.
-        progress: print one line per stage on stderr.
+        progress: print one line per stage and per full FE run on stderr.
         overwrite: replace an earlier rating in out_dir (else a folder holding one, a run
             or a study is refused, as by ``anodesim rate -o``).
 

@@ -163,18 +163,21 @@ class PointRuns:
 
     def steady(self, P: float) -> list[LimitCheck] | None:
         """Limits of the steady state at beam power P (W); None if the run fails."""
-        return self._run(lambda: self.sim.run(Loading("steady", ()), P).limits)
+        return self._run(lambda: self.sim.run(Loading("steady", ()), P).limits,
+                         "chart anchor: steady state", P)
 
     def single(self, t: float, P: float) -> list[LimitCheck] | None:
         """Limits of a single load of P (W) for t (s) from cold; None if the run fails."""
-        return self._run(lambda: self.sim.run(Loading("continuous", ((t, P),)), P).limits)
+        return self._run(lambda: self.sim.run(Loading("continuous", ((t, P),)), P).limits,
+                         f"chart anchor: {t:.3g} s load from cold", P)
 
     def preloaded(self, t: float, P: float, P_pre: float) -> list[LimitCheck] | None:
         """Limits of a single load of P (W) for t (s) started from the steady state at the
         pre-load P_pre (W) (the single-load chart's pre-loaded curve); None if the run
         fails."""
         return self._run(lambda: self._from_steady(Loading("continuous", ((t, P),)), P,
-                                                   P_pre, 0.0))
+                                                   P_pre, 0.0),
+                         f"chart anchor: {t:.3g} s load after a {P_pre:.4g} W pre-load", P)
 
     def serial(self, period: float, duty: float, P: float,
                pulses: int = SERIAL_PULSES) -> list[LimitCheck] | None:
@@ -192,7 +195,9 @@ class PointRuns:
         train = ((0.5 * on, P), (period - on, 0.0)) + ((on, P), (period - on, 0.0)) * pulses
         end = sum(d for d, _ in train)
         return self._run(lambda: self._from_steady(Loading("pulse_train", train), P,
-                                                   duty * P, end - period))
+                                                   duty * P, end - period),
+                         f"chart anchor: serial load, period {period:.3g} s, duty cycle "
+                         f"{duty:.3g}", P)
 
     def _from_steady(self, loading: Loading, P: float, P_start: float,
                      checked_from: float) -> list[LimitCheck]:
@@ -218,13 +223,17 @@ class PointRuns:
         cols = {n: rows[checked, j] for j, n in enumerate(sim.columns)}
         return check(self._limits(), cols["time_s"], cols)
 
-    def _run(self, fn):
+    def _run(self, fn, what: str, P: float):
+        """fn's limits (None if the run fails: far over), reported as one FE run of what
+        (words) at P (W)."""
         from ..materials import OutOfRangeError
         from ..thermal import SolverError
+        from .progress import fe_run
 
         self.runs += 1
         try:
-            return fn()
+            with fe_run(what, P):
+                return fn()
         except (OutOfRangeError, SolverError):  # far over: the target melts at this power
             return None
 

@@ -19,6 +19,7 @@ from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
 from .engine import Engine, SpotHistory, build_engine, linear_case
 from .kirchhoff import (BY_COLD_CORRECTION, PointRuns, correct_serial, correct_single, corrected_continuous,
                         transform_for)
+from .progress import describe, duration, reporting, runs_so_far
 from .safe import (NOT_CONFIRMED, SafeLoading, confirmation_simulation, confirmed_power,
                    max_safe_loading, tolerance)
 
@@ -204,17 +205,32 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
             rating, with the heat-content curves), "life" (continuous power against the
             required life), "all" (every one, as ``anodesim rate --chart all``).
         confirm: confirm the maximum safe loadings by full FE runs.
-        progress: called with one line per stage.
+        progress: called with one line per stage (``[k/N]``, what it computes, the FE runs
+            and wall time so far) and one per full FE run (progress.fe_run).
         confirm_charts: also confirm every single-load chart point by full FE runs.
 
     Raises:
         CaseError: bad rating input (an unknown chart name included). ResponseError: the
             case cannot be rated.
     """
-    from ..resolve import prepare, time_steps
-
     charts = chart_selection(charts)
     start = time.perf_counter()
+    with reporting(progress):
+        rating = _rate(case, charts, confirm, progress, confirm_charts, start)
+    rating.in_words = in_words(case, rating)
+    if rating.in_words:
+        progress(f"  {rating.in_words}")
+    rating.seconds = time.perf_counter() - start
+    if out_dir is not None:
+        write(rating, Path(out_dir), case)
+    return rating
+
+
+def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_charts: bool,
+          start: float) -> Rating:
+    """rate()'s stages, each announced with what it computes and the FE runs so far."""
+    from ..resolve import prepare, time_steps
+
     prep = prepare(case)
     dt0, _ = time_steps(case, prep.spot, prep.mats)
     check_rating_input(case, prep.mats, dt0)
@@ -231,11 +247,14 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
                      "limits_not_in_engine": engine.not_in_engine},
                     case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts,
                     load=load_description(case, engine.limits))
+    stage = _stages(case, charts, confirm, confirm_charts, progress, start)
     sim = confirmation_simulation(case) if confirm else None
     steady = None  # the FE-confirmed continuous rating, once computed
     if "single" in charts and case.rating.preload_W > 0:
+        stage("pre-load check")
         steady = _check_preload(case, engine, sim, confirm)
     if case.loading.kind != "steady" or "continuous" in charts:
+        stage("maximum safe loading of this schedule")
         if case.loading.kind == "steady" and steady is not None:
             rating.max_safe = steady
         else:
@@ -247,22 +266,66 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
                  f"({sl.binding} binds; {how})")
     runs = PointRuns(case) if confirm and ("single" in charts or "duty" in charts) else None
     if "single" in charts:
+        stage("single-load chart")
         _single(rating, case, engine, sim, progress, runs)
     if "duty" in charts:
+        stage("serial-load charts")
         _serial(rating, case, engine, runs, progress)
     if "single" in charts:
+        stage("single 0.1 s load")
         _nominal(rating, case, engine, sim, confirm, progress)
     if "continuous" in charts:
+        stage("continuous rating")
         _continuous(rating, case, engine, sim, confirm, progress, steady)
     if "life" in charts:
+        stage("life chart")
         _life(rating, case, engine, sim, confirm, progress)
-    rating.in_words = in_words(case, rating)
-    if rating.in_words:
-        progress(f"  {rating.in_words}")
-    rating.seconds = time.perf_counter() - start
-    if out_dir is not None:
-        write(rating, Path(out_dir), case)
     return rating
+
+
+def _stages(case: Case, charts: tuple[str, ...], confirm: bool, confirm_charts: bool,
+            progress, start: float):
+    """The rating's stages in words, and a callable that announces one by its name:
+    ``[2/6] single-load chart: 10 loading times, 0.001 to 1000 s, FE anchors at 3 or more
+    of them (2 FE runs so far, 4 s)``."""
+    r = case.rating
+    fe = "by full FE runs" if confirm else "by the engine only (--no-confirm)"
+    what = {"pre-load check": f"pre-load check: the continuous rating, {fe}",
+            "maximum safe loading of this schedule":
+                f"maximum safe loading of this schedule ({describe(case.loading)}): the "
+                + ("engine, then FE runs until the binding limit is met to 0.5 %"
+                   if confirm else "engine only (--no-confirm)"),
+            "single-load chart":
+                f"single-load chart: {r.exposure_points} loading times, {r.exposure_s[0]:g} "
+                f"to {r.exposure_s[1]:g} s, "
+                + ("every one confirmed by FE runs" if confirm and confirm_charts else
+                   "FE anchors at 3 or more of them" if confirm else "engine only")
+                + (f", cold and after the {r.preload_W:g} W pre-load" if r.preload_W else ""),
+            "serial-load charts":
+                f"serial-load charts: {len(r.duty_cycles)} duty cycles at a {r.period_s:g} s "
+                f"period and {len(r.periods_s)} periods at duty cycle {r.duty_cycle:g}, "
+                + ("FE anchors at 3 or more points of each" if confirm else "engine only"),
+            "single 0.1 s load": f"single 0.1 s load from cold, {fe}",
+            "continuous rating": f"continuous rating, {fe}"
+                + (", then one steady run with mechanics" if confirm and case.mechanics
+                   else ""),
+            "life chart": f"life chart: {len(LIVES_H)} lives"
+                + (" (and the case's pulse train at each)" if case.loading.kind ==
+                   "pulse_train" else "") + f", each {fe}"}
+    order = [name for name, on in (
+        ("pre-load check", "single" in charts and r.preload_W > 0),
+        ("maximum safe loading of this schedule",
+         case.loading.kind != "steady" or "continuous" in charts),
+        ("single-load chart", "single" in charts), ("serial-load charts", "duty" in charts),
+        ("single 0.1 s load", "single" in charts), ("continuous rating", "continuous" in charts),
+        ("life chart", "life" in charts)) if on]
+
+    def stage(name: str) -> None:
+        runs, _ = runs_so_far()
+        progress(f"  [{order.index(name) + 1}/{len(order)}] {what[name]} ({runs} FE run"
+                 f"{'' if runs == 1 else 's'} so far, {duration(time.perf_counter() - start)})")
+
+    return stage
 
 
 def _check_preload(case: Case, engine: Engine, sim, confirm: bool) -> SafeLoading | None:
@@ -466,10 +529,12 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
     """
     from ..simulation import Simulation
     from .engine import rating_copy
+    from .progress import fe_run
 
     steady = rating_copy(case, True, loading=Loading("steady", ()),
                          output=dc.replace(case.output, fields=False, figures=False))
-    m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
+    with fe_run("steady state with mechanics (drift, yield use)", beam_W):
+        m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
     return {"beam_power_W": beam_W,
             "method": "one steady FE run with the case's mechanics at this beam power",
             **{k: v["final"] for k, v in m.items() if isinstance(v, dict) and "final" in v}}

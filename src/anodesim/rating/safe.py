@@ -106,6 +106,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     from ..limits import check, limits_for
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
+    from .progress import describe, fe_run
 
     P_engine, binding = engine_power(engine, case)
     if not confirm:
@@ -118,7 +119,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         load = dc.replace(case.loading, segments=tuple((d, p * P / top)
                                                        for d, p in case.loading.segments))
         try:
-            res = sim.run(loading=load, beam_power_W=P)
+            with fe_run(f"confirmation: {describe(load)}", P):
+                res = sim.run(loading=load, beam_power_W=P)
         except (OutOfRangeError, SolverError):  # far over: the target melts at this power
             return 1.0, []
         # this case's limits (e.g. another life than the Simulation's case)
