@@ -66,3 +66,21 @@ def test_oblique_incidence_slides_along_the_beam():
 def test_bad_drift_geometry(beam, normal, view, sod, sdd, pix, match):
     with pytest.raises(DriftInputError, match=match):
         DriftMap.create(beam, normal, view, sod, sdd, pix)
+
+
+def test_a_zero_drift_component_is_never_minus_zero():
+    """A component the geometry makes exactly zero (the u axis here, the x and y of a shift
+    along the beam) came out as −0.0 and was written "-0" in the drift table, the time
+    series and summary.json, which reads as a motion against the axis. Every figure and
+    table entry that is zero is now +0; the others are unchanged."""
+    from anodesim.drift import correction_table
+
+    m = DriftMap.create(DOWN, UP, (1, 0, 0.2), 0.1, 1.0, 100e-6)
+    for d in (m.apply((0, 0, 2e-6)), m.apply((0, 0, 0))):
+        zeros = [k for k, v in d.items() if v == 0.0]
+        assert zeros and all(math.copysign(1.0, d[k]) > 0 for k in zeros), d
+    assert m.apply((0, 0, 2e-6))["drift_v_um"] == pytest.approx(-2 / math.sqrt(1.04))
+    rows = correction_table(m, (0, 0, 0.02), [0.0, 1.0], [0.0, -2.0])
+    zeros = [x for row in rows for x in row if x == 0.0]
+    assert len(zeros) >= 10 and all(math.copysign(1.0, x) > 0 for x in zeros), rows
+    assert rows[1][6] == pytest.approx(2.0) and rows[1][3] == pytest.approx(20.002)

@@ -158,7 +158,7 @@ class DriftMap:
         if self.detector_radius_m is not None:
             out["offaxis_shift_um"] = self.detector_radius_m * dM * 1e6
             out["offaxis_shift_px"] = self.detector_radius_m * dM / self.pixel_m
-        return out
+        return {k: positive_zero(v) for k, v in out.items()}
 
 
 def focal_spot_view(case, lay, spot) -> dict:
@@ -220,5 +220,13 @@ def correction_table(dmap: DriftMap, origin, times, spot_shift_um) -> list[list[
                d["image_shift_u_px"], d["image_shift_v_px"], d["magnification_change_rel"]]
         if dmap.detector_radius_m is not None:
             row.append(d["offaxis_shift_px"])
-        rows.append(row)
+        rows.append([positive_zero(x) for x in row])
     return rows
+
+
+def positive_zero(x: float) -> float:
+    """x as a float, a zero always +0.0: a component the geometry makes exactly zero came
+    out as −0.0 (a product with a negative axis component, −(M − 1) · 0) and was written
+    "-0" in the drift table, the time series and summary.json, read as a tiny motion
+    against the axis where there is none. Every other value is unchanged, bit for bit."""
+    return float(x) + 0.0

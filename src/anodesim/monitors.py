@@ -280,7 +280,8 @@ class Mechanics(Monitor):
         ref = self.solver.reference_displacement()
         u = self.solver.weighted_mean_displacement(self.terms) - ref
         three = len(self.u_columns) == 3
-        values = [u[i] * 1e6 for i in range(3)] if three else [u[2] * 1e6]
+        # + 0.0: a component that is exactly zero is +0, not "-0" (drift.positive_zero)
+        values = [u[i] * 1e6 + 0.0 for i in range(3)] if three else [u[2] * 1e6]
         if self.ref_columns:
             values += [ref[i] * 1e6 for i in range(3)] if three else [ref[2] * 1e6]
         if self.map:
