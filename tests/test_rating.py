@@ -6,6 +6,7 @@ response, so it is checked against full finite-element runs of the same schedule
 import csv
 import html
 import json
+import math
 
 import numpy as np
 import pytest
@@ -545,6 +546,18 @@ def test_reversing_drift_of_a_single_load_against_a_full_run():
     assert lim["time_s"] < 0.3  # the early excursion, not the end
 
 
+#: The W insert measured from the Cu front face, a 0.6 s load saved at its end: the drift's
+#: early bulge (about 15 ms) is its largest excursion and the image shift reverses.
+REVERSING_DRIFT = reflection(
+    mesh={"growth": 0.3, "spot_fraction": 0.2}, loading={"duration_s": 0.6},
+    limits={"drift_um": 100.0, "magnification_change_rel": 1.0},
+    output={"fields": False, "save_times_s": [0.6]},
+    mounts={"cooled_end": {"type": "clamped"}},
+    mechanics={"reference_face": "anode_face"},
+    drift={"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
+           "source_detector_mm": 500.0, "pixel_size_um": 100.0})
+
+
 def test_run_finds_a_drift_extreme_between_save_times():
     """The run's drift is solved at the save times, but the W insert's early bulge (about
     15 ms, see the test above) falls between them when the only save time is the end of a
@@ -560,14 +573,7 @@ def test_run_finds_a_drift_extreme_between_save_times():
 
     from anodesim.simulation import Simulation
 
-    case = anodesim.from_dict(reflection(
-        mesh={"growth": 0.3, "spot_fraction": 0.2}, loading={"duration_s": 0.6},
-        limits={"drift_um": 100.0, "magnification_change_rel": 1.0},
-        output={"fields": False, "save_times_s": [0.6]},
-        mounts={"cooled_end": {"type": "clamped"}},
-        mechanics={"reference_face": "anode_face"},
-        drift={"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
-               "source_detector_mm": 500.0, "pixel_size_um": 100.0}))
+    case = anodesim.from_dict(REVERSING_DRIFT)
     few = Simulation(case)
     res = few.run()
     steps = [s.t for s in few.prep.steps]
@@ -589,6 +595,37 @@ def test_run_finds_a_drift_extreme_between_save_times():
             np.abs(b))), c
     assert np.nanmin(a) < 0 < np.nanmax(a)  # the image shift reverses within the load
     assert res.mechanics.solves <= 2 + 2 * 3  # the initial state, the save, the extremes
+
+
+def test_the_largest_drift_keeps_its_sign(tmp_path, capsys):
+    """summary.json's mechanics gave each drift figure's final value (signed) and max_abs
+    (unsigned): where a drift reverses, the largest excursion's direction was lost, and the
+    console's "dM/M +x at the end (largest y)" read y with the final value's sign. Each
+    figure now also has "largest", the value at time_of_max_s with its sign (its magnitude
+    max_abs; RunResult.drift[c].largest), and the console prints it signed."""
+    import re
+
+    path = write_toml(tmp_path / "case.toml", REVERSING_DRIFT)
+    assert main(["run", str(path), "-o", str(tmp_path / "out"), "--no-fail-on-limits"]) == 0
+    err = capsys.readouterr().err
+    mech = json.loads((tmp_path / "out" / "summary.json").read_text())["mechanics"]
+    rows = [line.split(",") for line in (tmp_path / "out" / "timeseries.csv").read_text()
+            .splitlines() if not line.startswith("#")]
+    cols = {name: [float(r[j]) if r[j] else math.nan for r in rows[1:]]
+            for j, name in enumerate(rows[0])}
+    figures = {c: e for c, e in mech.items() if isinstance(e, dict) and "max_abs" in e}
+    reversed_ = []
+    for c, e in figures.items():
+        at = cols["time_s"].index(min(cols["time_s"], key=lambda t: abs(t - e["time_of_max_s"])))
+        assert abs(e["largest"]) == e["max_abs"], c
+        assert e["largest"] == pytest.approx(cols[c][at], rel=1e-9, abs=1e-15), c
+        if e["largest"] * e["final"] < 0:
+            reversed_.append(c)
+    assert "magnification_change_rel" in reversed_ and "image_shift_v_px" in reversed_, figures
+    dM = figures["magnification_change_rel"]
+    line = re.search(r"dM/M (\S+) at the end \(largest (\S+)\)", err)
+    assert line and float(line[2]) == pytest.approx(dM["largest"], rel=1e-2), err
+    assert (line[2][0] == "-") == (dM["largest"] < 0) != (line[1][0] == "-"), err
 
 
 def test_train_waveform_sums_the_damage_of_every_pulse():

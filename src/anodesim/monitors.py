@@ -318,7 +318,8 @@ class Mechanics(Monitor):
             vals = series[c][saved]
             if len(vals):
                 i = first_max_index(np.abs(vals))
-                extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]))
+                extremes[c] = Extremum(float(vals[-1]), float(abs(vals[i])), float(t[i]),
+                                       float(vals[i]) + 0.0)
         stress = {r: StressMax(v, tt, loc) for r, (v, tt, loc) in self.stress_max.items()}
         cell = self.yield_best[2]
         return MechanicsSummary(self.solver.solves, self.axes, extremes, stress,

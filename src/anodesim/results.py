@@ -82,11 +82,15 @@ class Extremum:
     Attributes:
         final: the value at the end of the run.
         max_abs: the largest magnitude, reached at time_of_max_s (s).
+        largest: the value there, with its sign: the largest excursion and its direction
+            (max_abs alone dropped it: a drift that reverses, or a ΔM/M that falls, read
+            as the final value's sign). None for an Extremum made without it.
     """
 
     final: float
     max_abs: float
     time_of_max_s: float
+    largest: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ class MechanicsSummary:
         where = "location_" + "_".join(self.axes) + "_mm"
         out: dict = {"solves": self.solves, "sign_conventions": SIGN_CONVENTIONS}
         for c, e in self.extremes.items():
-            out[c] = {"final": e.final, "max_abs": e.max_abs, "time_of_max_s": e.time_of_max_s}
+            out[c] = {"final": e.final, "max_abs": e.max_abs, "time_of_max_s": e.time_of_max_s,
+                      "largest": e.largest}
             if c.startswith("yield_use_") and self.yield_cell_um is not None:
                 out[c]["cell_um"] = self.yield_cell_um
         out["von_mises_max_MPa"] = {r: {"value": s.value_MPa, "time_s": s.time_s,

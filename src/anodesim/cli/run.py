@@ -222,7 +222,7 @@ def run(args) -> int:
                 if {"magnification_change_rel", "drift_along_view_um"} <= set(m):  # the only
                     dM = m["magnification_change_rel"]  # effect of a drift along the view
                     print(f"  magnification change dM/M {dM['final']:+.3g} at the end "
-                          f"(largest {dM['max_abs']:.3g}); spot shift along the view "
+                          f"(largest {dM['largest']:+.3g}); spot shift along the view "
                           f"{m['drift_along_view_um']['final']:+.3g} µm", file=sys.stderr)
             else:
                 print(f"  axial spot displacement {m['u_spot_z_um']['final']:+.3g} µm at the end",
