@@ -761,6 +761,10 @@ def test_the_continuous_rating_says_where_the_warm_tube_is(tmp_path):
     assert f"in steady state there the spot drifts {at['drift_across_view_um']:.3g} µm " \
         f"across the view ({at['image_drift_px']:.3g} px)" in words, words
     assert f"the heat sink at {at['yield_use_heat_sink_rel']:.2g}× its yield strength" in words
+    # and ΔM/M, all a view along the beam sees of the drift (a transmission target's words
+    # said "the spot drifts 0 µm across the view (0 px)" and nothing of its ΔM/M)
+    assert f"across the view ({at['image_drift_px']:.3g} px) and changes the magnification " \
+        f"by dM/M {at['magnification_change_rel']:+.2g}, the heat sink" in words, words
     header = next(line for line in (tmp_path / "r" / "rating_continuous.csv").read_text()
                   .splitlines() if not line.startswith("#")).split(",")
     assert "steady_state_at_rating.drift_across_view_um" in header

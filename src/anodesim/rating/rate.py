@@ -546,8 +546,11 @@ def _mechanics_words(at: dict) -> str:
     parts = []
     if "drift_across_view_um" in at:
         px = at.get("image_drift_px")
+        dM = at.get("magnification_change_rel")  # a view along the beam sees only this
         parts.append(f"the spot drifts {at['drift_across_view_um']:.3g} µm across the view"
-                     + (f" ({px:.3g} px)" if px is not None else ""))
+                     + (f" ({px:.3g} px)" if px is not None else "")
+                     + (f" and changes the magnification by dM/M {dM:+.2g}" if dM is not None
+                        else ""))
     for k, v in at.items():
         if k.startswith("yield_use_") and k.endswith("_rel"):
             region = k[len("yield_use_"):-len("_rel")].replace("_", " ")
