@@ -853,12 +853,54 @@ def test_a_long_rating_says_each_stage_and_each_fe_run():
         "maximum", "single-load", "single", "continuous"], lines
     runs = [x for x in lines if x.startswith("    FE run ")]
     assert [int(x.split()[2].rstrip(":")) for x in runs] == list(range(1, len(runs) + 1))
+    # the 0.1 s load's search tries the powers of the case's own (a 0.1 s load): taken again
+    again = [x for x in lines if x.endswith("the same run as before, its results taken again")]
     anchors = int(re.search(r"corrected at FE anchors \((\d+) runs\)", "\n".join(lines))[1])
-    assert len(runs) == (r.max_safe.fe_runs + anchors + r.nominal["fe_runs"]
-                         + r.continuous["fe_runs"] + 1), lines
+    assert len(runs) + len(again) == (r.max_safe.fe_runs + anchors + r.nominal["fe_runs"]
+                                      + r.continuous["fe_runs"] + 1), lines
+    assert len(again) == r.nominal["fe_runs"], lines
     assert sum("chart anchor: " in x for x in runs) == anchors
     assert all(re.search(r" at \d[\d.]* W, (\d+\.\d|under 0\.1) s$", x) for x in runs), runs
     # each stage line counts the FE runs before it
     before = [int(re.search(r"\((\d+) FE runs? so far", x)[1]) for x in stages]
     at = [lines.index(x) for x in stages]
     assert before == [sum(y.startswith("    FE run ") for y in lines[:i]) for i in at]
+
+
+@pytest.mark.slow
+def test_the_life_chart_takes_earlier_runs_again_and_rates_the_same(monkeypatch):
+    """The life chart searched every life with full FE runs even where the powers tried were
+    those of an earlier search: with a limit that does not depend on the life binding the
+    case's pulse train (here spot_C; the transmission example's interface), each of the 6
+    lives ran the case's own maximum-safe-loading search again (4 runs of its pulse train,
+    2.4 min each time on that example). A run's time series depends only on the schedule
+    and the power, so those are now taken again (safe._EARLIER_RUNS), the limits checked on
+    them as before: the rating is identical to one that runs every search afresh, with the
+    pulse train's runs made once."""
+    import weakref
+
+    from anodesim.rating import safe
+
+    class Afresh(weakref.WeakKeyDictionary):
+        def setdefault(self, key, default=None):
+            return {}
+
+    case = anodesim.from_dict(reflection(
+        loading={"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.01,
+                 "off_s": 0.02}, limits={"spot_C": 400.0}))
+    out = {}
+    for name, memo in (("reused", weakref.WeakKeyDictionary()), ("afresh", Afresh())):
+        monkeypatch.setattr(safe, "_EARLIER_RUNS", memo)
+        lines = []
+        r = rating.rate(case, None, ("life",), progress=lines.append)
+        d = r.to_dict()
+        d.pop("seconds", None)
+        d["engine"].pop("seconds", None)
+        out[name] = d, [x for x in lines if "pulse train of 3 pulses" in x]
+    (got, runs), (want, runs_afresh) = out["reused"], out["afresh"]
+    assert got == want
+    assert all(row["binding_peak"] == "spot" for row in got["life"]), got["life"]
+    made = [x for x in runs if x.startswith("    FE run ")]
+    again = [x for x in runs if x.endswith("the same run as before, its results taken again")]
+    assert len(made) == got["max_safe_loading"]["fe_runs"] and len(again) == 6 * len(made)
+    assert sum(x.startswith("    FE run ") for x in runs_afresh) == 7 * len(made)

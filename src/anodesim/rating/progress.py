@@ -61,6 +61,14 @@ def _done(what: str, power_W: float, start: float, note: str) -> None:
         _state["say"](f"    FE run {_state['runs']}: {what} at {power_W:.4g} W, {took}{note}")
 
 
+def reused_run(what: str, power_W: float) -> None:
+    """Say that a search took an earlier FE run's results again (safe._EARLIER_RUNS): the
+    same schedule at the same power, no new run."""
+    if _state["say"] is not None:
+        _state["say"](f"    {what} at {power_W:.4g} W: the same run as before, its results "
+                      "taken again")
+
+
 def describe(loading) -> str:
     """A schedule in a few words: "steady state", "10 s load", "pulse train of 10 pulses",
     "schedule of 3 segments"."""

@@ -4,6 +4,7 @@ by secant steps when the properties depend on temperature) by full finite-elemen
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import dataclasses as dc
@@ -21,6 +22,17 @@ def confirmation_simulation(case: Case):
 
     return Simulation(rating_copy(case, needs_drift(case) or needs_stress(case),
                                   output=dc.replace(case.output, fields=False)))
+
+
+#: Each confirmation Simulation's full runs so far: (schedule, beam power W) → time series
+#: (None: the run failed, far over).
+#: A run's series depends on those alone (the limits are checked on it afterwards), so a
+#: later search that tries the same schedule at the same power takes it again instead of
+#: running it: the life chart searches each life with the limits of that life, and where a
+#: limit that does not depend on the life binds (the transmission example's interface) it
+#: tries the very powers of the case's own maximum safe loading, 4 runs of its pulse train
+#: (2.4 min) for each of 6 lives, the continuous rating's steady runs likewise.
+_EARLIER_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -106,7 +118,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     from ..limits import check, limits_for
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
-    from .progress import describe, fe_run
+    from .progress import describe, fe_run, reused_run
 
     P_engine, binding = engine_power(engine, case)
     if not confirm:
@@ -115,16 +127,24 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     sim = sim or confirmation_simulation(case)
 
+    earlier = _EARLIER_RUNS.setdefault(sim, {})
+
     def full_run(P):
         load = dc.replace(case.loading, segments=tuple((d, p * P / top)
                                                        for d, p in case.loading.segments))
-        try:
-            with fe_run(f"confirmation: {describe(load)}", P):
-                res = sim.run(loading=load, beam_power_W=P)
-        except (OutOfRangeError, SolverError):  # far over: the target melts at this power
+        if (load, P) in earlier:
+            series = earlier[(load, P)]
+            reused_run(f"confirmation: {describe(load)}", P)
+        else:
+            try:
+                with fe_run(f"confirmation: {describe(load)}", P):
+                    series = sim.run(loading=load, beam_power_W=P).series
+            except (OutOfRangeError, SolverError):  # far over: the target melts here
+                series = None
+            earlier[(load, P)] = series
+        if series is None:  # far over (a run that failed: the same again)
             return 1.0, []
         # this case's limits (e.g. another life than the Simulation's case)
-        series = res.series
         rep = [c.to_dict() for c in check(limits_for(case, sim.prep.mats), series.time,
                                           {n: series[n] for n in series.names})]
         return max(x["excess"] for x in rep), rep
