@@ -1,6 +1,7 @@
 """What `check` tells before a run: the cell estimate against gmsh's real meshes, the
 derived figures, the cost warnings, and `run` refusing an absurd case unless --force."""
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -192,6 +193,11 @@ def test_check_prints_figures_cost_and_limits(tmp_path, capsys):
     for lim in limits:
         assert f"    {lim.label:<{width}s} {lim.value:9.4g}" in out
     assert "estimated wall time" in out and "MiB on this machine" in out
+    # and what a rating of it costs, from the same estimate (cost.RATING_RUNS)
+    run_s = re.search(r"estimated wall time (\d+) (s|min|h) ", out)
+    assert run_s and re.search(r"a rating of every chart \(`anodesim rate`\) makes some 40 full "
+                               r"FE runs like this one, .*: roughly \S+ (s|min|h) to \S+ "
+                               r"(s|min|h) ", out), out
 
 
 def test_expensive_case_warns_and_absurd_case_is_refused_unless_forced(tmp_path, capsys,

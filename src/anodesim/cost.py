@@ -127,6 +127,15 @@ WARN_S, WARN_MIB = 60.0, 4096.0
 ABSURD_CELLS = {2: 1_000_000, 3: 5_000_000}
 
 
+#: A rating of every chart against one run of the case, in wall time (low, high): about 40
+#: full FE runs (confirmations, chart anchors, a serial anchor several times a run), some
+#: shorter than a run (steady states) and some taken again. Measured on this sandbox
+#: 2026-12-05: reflection_insert.toml 25-45 s against its 2.3-3 s run (8-15x);
+#: transmission_target.toml 7.3 min against its 36 s estimate (12x; 22 min before a search
+#: took an earlier run's results again).
+RATING_RUNS = (10.0, 20.0)
+
+
 @dataclass
 class Cost:
     """The estimate for one case (SI; memory in MiB)."""

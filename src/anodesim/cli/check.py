@@ -44,6 +44,10 @@ def check(args) -> int:
     print(f"  estimated wall time {cost._duration(est.wall_s)} and memory "
           f"{est.memory_mib:,.0f} MiB on this machine now (one process, warm form cache; "
           f"the first run of a case kind adds ~{cost.FIRST_COMPILE_S:.0f} s of compilation)")
+    lo, hi = (cost._duration(f * est.wall_s) for f in cost.RATING_RUNS)
+    print(f"  a rating of every chart (`anodesim rate`) makes some 40 full FE runs like this "
+          f"one, a serial-load anchor longer: roughly {lo} to {hi} (`--chart continuous` a "
+          "few runs)")
     for w in est.warnings():
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in unmet_at_rest(case, limits):
