@@ -283,3 +283,7 @@ def test_bad_command_line_under_mpirun_is_one_line(tmp_path):
         assert r.returncode == 2 and len(lines) == 1, r.stderr
         assert lines[0].startswith("anodesim: error: "), r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml"]
+    for args in (("--help",), ("run", "--help"), ("--version",)):  # printed once too
+        r, one = cli(tmp_path, 2, *args), cli(tmp_path, 1, *args)
+        said, once = r.stdout + r.stderr, one.stdout + one.stderr
+        assert r.returncode == 0 and said == once and said.strip(), said

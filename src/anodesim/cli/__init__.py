@@ -71,10 +71,14 @@ class _Parser(argparse.ArgumentParser):
     as every other failure is: argparse printed its usage (two to five lines) above it."""
 
     def error(self, message):
-        if launcher_rank() > 0:  # under mpirun every rank read the same command line: rank
-            self.exit(2)         # 0 alone says what is wrong with it (one line, not N)
         self.exit(2, f"anodesim: error: {message} (`{self.prog} --help` lists the "
                      "arguments)\n")
+
+    def _print_message(self, message, file=None):
+        # under mpirun every rank parses the same command line: rank 0 alone says what is
+        # wrong with it, or prints --help or --version (once, not once per rank)
+        if launcher_rank() == 0:
+            super()._print_message(message, file)
 
 
 def _command_of(argv: list[str]) -> str | None:
