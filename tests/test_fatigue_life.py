@@ -99,6 +99,24 @@ def test_miner_sum_of_a_square_wave_train_is_analytic():
     assert life.crack_initiation([0.0], [2000.0], W.tables, TENSILE)["hours"] == math.inf
 
 
+def test_warm_start_cooled_further_is_one_full_cycle_per_run():
+    """A schedule repeated from a warm anode that it cools below its start (spot 600 →
+    1000 → 450 °C in 10 s) is one cycle between 450 and 1000 °C per run: the crack
+    initiation hours are N(450 °C, 1000 °C) / 360 runs per hour (to 1e-12), 1.48× shorter
+    than when the history was closed at its first sample (three half cycles). The rating
+    engine's cycle indices (history_cycles) point at the samples of that cycle, whose
+    half cycles sum to one."""
+    T = np.array([600.0, 1000.0, 450.0]) + 273.15
+    t = np.array([0.0, 0.05, 10.0])
+    N = float(life.cycle_design_life(W.tables, TENSILE, T[2], T[1]))
+    c = life.crack_initiation(t, T, W.tables, TENSILE)
+    assert c["hours"] == pytest.approx(N / 360.0, rel=1e-12)
+    assert c["damage_per_run"] == pytest.approx(1.0 / N, rel=1e-12)
+    (i, j, count), per_h = life.history_cycles(t, T - T[0])
+    assert sum(count) == 1.0 and per_h == pytest.approx(360.0, rel=1e-12)
+    assert all(sorted([int(a), int(b)]) == [1, 2] for a, b in zip(i, j))  # half cycles
+
+
 def _fatigue_limit(life_h):
     case = anodesim.from_dict(reflection(limits={"fatigue": True, "life_h": life_h}))
     lims = limits.limits_for(case, {"target": W, "heat_sink": get("Cu")})

@@ -111,6 +111,27 @@ def test_thermal_cycles_of_a_known_schedule():
     assert life.thermal_cycles([0.0], [1000.0])["cycles_per_run"] == 0.0
 
 
+def test_a_repeated_schedule_counts_the_same_from_any_start():
+    """The schedule repeated is a periodic history, so its rainflow count cannot depend on
+    where one period starts: every cyclic shift of a history gives the same cycles. A warm
+    start that the schedule cools further, 600 → 1000 → 450 °C and back to 600 at the next
+    repetition, is one cycle of 550 K per run (by hand: the only peak and the only valley),
+    not 1.5 (half cycles of 400, 550 and 150 K, as the history closed at its first sample
+    counted it)."""
+    warm = life.thermal_cycles([0.0, 5.0, 10.0], [873.15, 1273.15, 723.15])
+    assert warm["cycles_per_run"] == 1.0
+    assert warm["largest_swing_K"] == pytest.approx(550.0, rel=1e-12)
+    T = np.array([700.0, 1200.0, 500.0, 1100.0, 650.0, 1300.0, 400.0, 900.0])
+    t = np.linspace(0.0, 1.0, len(T))
+    first = life.thermal_cycles(t, T)
+    for k in range(1, len(T)):
+        shifted = life.thermal_cycles(t, np.roll(T, k))
+        assert shifted["cycles_per_run"] == first["cycles_per_run"]
+        assert shifted["largest_swing_K"] == pytest.approx(first["largest_swing_K"], rel=1e-12)
+    closed, start = life.periodic_history(T)
+    assert start == 5 and closed[0] == closed[-1] == 1300.0 and len(closed) == len(T) + 1
+
+
 def test_fatigue_swing_of_w_by_hand():
     """The swing at which a W surface held in its plane reaches the fatigue limit:
     150 MPa x (1 - 0.28) / (400 GPa x 4.5e-6 /K) = 60 K (exact arithmetic, 1e-12), and the

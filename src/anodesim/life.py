@@ -20,8 +20,10 @@ time-temperature integral (Sherby-Dorn / Larson-Miller equivalent time).
 
 **Thermal cycles.** Every on/off cycle of the beam is a thermal cycle of the spot (it
 settles in microseconds). The cycles of a temperature history are counted by rainflow
-(ASTM E1049-85, the ``rainflow`` package), the schedule taken as repeated (the history is
-closed by a return to its initial temperature). Each swing is held against the material's
+(ASTM E1049-85, the ``rainflow`` package), the schedule taken as repeated: one period of
+the repeated history, started and closed at its highest sample (periodic_history), so that a
+swing across the seam between two repetitions counts as the full cycle it is. Each swing is
+held against the material's
 fatigue (endurance) limit (``data/fatigue.toml``: W from Habainy et al. 2015, W-Re from
 Harimon et al. 2018): a surface held in its plane by the cold material around it takes the
 elastic stress range E alpha dT / (1 - nu) for a swing dT, so swings above
@@ -271,9 +273,35 @@ def fatigue_limit(material: str) -> FatigueLimit | None:
                         float(entry["runout_cycles"]), entry["source"])
 
 
+def periodic_history(values) -> tuple[np.ndarray, int]:
+    """One period of a history repeated without end, for a rainflow count: the samples
+    rotated to start at the (first) highest one and closed by a return to it, and the
+    index of that sample in values.
+
+    A repeating history is rainflow-counted from its largest peak to the same peak (ASTM
+    E1049-85, the note on repeating histories; Downing & Socie, Int. J. Fatigue 4 (1982)
+    31): every reversal is then closed into full cycles, the same in every period. Closing
+    the history at its first sample instead is right only when that sample is a highest or
+    lowest one (a start from cold). A start between the extremes (a warm anode that the
+    schedule cools further, e.g. 600 → 1000 → 450 °C) splits the largest swing, which
+    spans the seam between two repetitions, into half cycles: 1.5 cycles per run for the
+    one real cycle, and a crack-initiation life 1.48× too long for that history.
+
+    Args:
+        values: the history (any unit), at least one sample.
+
+    Returns:
+        (the closed period, len(values) + 1 samples; the index of its first sample in
+        values).
+    """
+    v = np.asarray(values, dtype=float)
+    start = int(np.argmax(v))
+    return np.concatenate([v[start:], v[:start], v[start:start + 1]]), start
+
+
 def thermal_cycles(times_s, T_K, damaging_swing_K: float | None = None) -> dict:
-    """Rainflow count of a temperature history, the schedule repeated (closed by a return to
-    its initial value): cycles per run (half cycles count ½) with a range of at least
+    """Rainflow count of a temperature history, the schedule repeated (periodic_history):
+    cycles per run (half cycles count ½) with a range of at least
     CYCLE_RANGE_FRACTION of the largest, the largest range (K), and the cycles per hour of
     operation (per run's duration; 0 for a single sample, the steady state). With
     `damaging_swing_K`, also the cycles per hour whose range exceeds it."""
@@ -286,7 +314,7 @@ def thermal_cycles(times_s, T_K, damaging_swing_K: float | None = None) -> dict:
         out["damaging_cycles_per_h"] = 0.0
     if len(T) < 2 or t[-1] <= t[0]:
         return out
-    counted = list(rainflow.count_cycles(np.append(T, T[0])))
+    counted = list(rainflow.count_cycles(periodic_history(T)[0]))
     largest = max((r for r, _ in counted), default=0.0)
     n = sum(c for r, c in counted if largest > 0 and r >= CYCLE_RANGE_FRACTION * largest)
     per_h = SECONDS_PER_HOUR / float(t[-1] - t[0])
@@ -483,9 +511,9 @@ def cycle_design_life(tables, tensile: TensileData, T_cold_K, T_hot_K):
 
 
 def _cycles(times_s, T_K):
-    """Rainflow cycles of a history, the schedule repeated: (ranges K, means K, counts),
-    the ranges below CYCLE_RANGE_FRACTION of the largest left out, and the runs per hour
-    (0 without cycles)."""
+    """Rainflow cycles of a history, the schedule repeated (periodic_history): (ranges K,
+    means K, counts), the ranges below CYCLE_RANGE_FRACTION of the largest left out, and the
+    runs per hour (0 without cycles)."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
@@ -493,7 +521,8 @@ def _cycles(times_s, T_K):
     empty = (np.zeros(0), np.zeros(0), np.zeros(0)), 0.0
     if len(T) < 2 or t[-1] <= t[0]:
         return empty
-    found = np.array([c[:3] for c in rainflow.extract_cycles(np.append(T, T[0]))], dtype=float)
+    found = np.array([c[:3] for c in rainflow.extract_cycles(periodic_history(T)[0])],
+                     dtype=float)
     if not len(found) or found[:, 0].max() <= 0:
         return empty
     keep = found[:, 0] >= CYCLE_RANGE_FRACTION * found[:, 0].max()
@@ -614,9 +643,9 @@ def largest_safe_scale(ends, count, per_h: float, tables, tensile: TensileData,
 
 def history_cycles(times_s, values):
     """The rainflow cycles of a history as crack_initiation counts them (the schedule
-    repeated, closed by a return to its first value; ranges below CYCLE_RANGE_FRACTION of
-    the largest left out): (index of each cycle's start, of its end, its count) into
-    values, and the runs per hour (0 without cycles)."""
+    repeated, periodic_history; ranges below CYCLE_RANGE_FRACTION of the largest left out):
+    (index of each cycle's start, of its end, its count) into values, and the runs per hour
+    (0 without cycles)."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
@@ -624,9 +653,11 @@ def history_cycles(times_s, values):
     empty = (np.zeros(0, int), np.zeros(0, int), np.zeros(0)), 0.0
     if len(v) < 2 or t[-1] <= t[0]:
         return empty
-    found = np.array(list(rainflow.extract_cycles(np.append(v, v[0]))), dtype=float)
+    closed, start = periodic_history(v)
+    found = np.array(list(rainflow.extract_cycles(closed)), dtype=float)
     if not len(found) or found[:, 0].max() <= 0:
         return empty
     keep = found[:, 0] >= CYCLE_RANGE_FRACTION * found[:, 0].max()
-    i, j = (found[keep, 3].astype(int) % len(v)), (found[keep, 4].astype(int) % len(v))
+    i, j = ((found[keep, 3].astype(int) + start) % len(v),
+            (found[keep, 4].astype(int) + start) % len(v))
     return (i, j, found[keep, 2]), SECONDS_PER_HOUR / float(t[-1] - t[0])

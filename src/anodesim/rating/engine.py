@@ -234,8 +234,9 @@ class SpotHistory:
     """The spot's temperature rise over the history a full finite-element run of a schedule
     records in its T_peak_C column (the hottest target node at each instant), at its
     turning points, per deposited watt: rise = base + P_dep shape (K). The run's fatigue
-    check (limits._fatigue_check) counts its rainflow cycles, the schedule repeated (the
-    history closed by a return to its first value), so the engine counts the same:
+    check (limits._fatigue_check) counts its rainflow cycles, the schedule repeated
+    (life.periodic_history: one period from its highest sample back to it), so the engine
+    counts the same:
 
     - single load of t s from cold (single): 0, then the rise at its end: one cycle per
       load from the initial temperature to the peak;
