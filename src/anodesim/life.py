@@ -431,7 +431,12 @@ def spot_strain_range(alpha, T_cold_K, T_hot_K):
     incompressible strain, sqrt(2/3 (ε_x² + ε_y² + ε_z²)) = sqrt(2/3 · 6) ᾱ ΔT = 2 ᾱ ΔT, is
     the strain range held against the uniaxial strain-life curve. In the elastic range the
     equivalent strain would be σ_vm / E = ᾱ ΔT / (1 − ν) (1.39 ᾱ ΔT for ν = 0.28), so 2 ᾱ ΔT
-    is conservative there.
+    is conservative there. The full constraint holds for a heated layer much thinner than
+    the spot; a microfocus spot at its quasi-steady temperature (after a few d²/(4κ), 1.5 µs
+    for 20 µm on W) is constrained only partly: the elastic FE of the shipped examples gives
+    0.33-0.39 of E ᾱ ΔT / (1 − ν) at the spot's surface (794 MPa for 889 K, 948 MPa for
+    976 K), so 2 ᾱ ΔT is then about 4× the FE's equivalent strain (README, "How far to trust
+    it"; kept, as no W strain-life data bound the difference).
 
     Args:
         alpha: tangent expansion coefficient α(T) (callable of K, 1/K).
