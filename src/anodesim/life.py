@@ -238,7 +238,9 @@ def temperature_for_rate_K(metal: str, rate_m_s: float, xtol_K: float = 1e-6) ->
 
 
 #: Cycles whose temperature range is below this fraction of the largest are not counted
-#: as thermal cycles of the spot (solver noise, small ripples of a settled spot).
+#: in the reported thermal cycles of the spot (thermal_cycles: solver noise, small ripples
+#: of a settled spot). The fatigue damage (crack_initiation, history_cycles) sums every
+#: cycle: a ripple far below the largest swing but at a hot mean can dominate it.
 CYCLE_RANGE_FRACTION = 0.1
 
 
@@ -517,8 +519,9 @@ def cycle_design_life(tables, tensile: TensileData, T_cold_K, T_hot_K):
 
 def _cycles(times_s, T_K):
     """Rainflow cycles of a history, the schedule repeated (periodic_history): (ranges K,
-    means K, counts), the ranges below CYCLE_RANGE_FRACTION of the largest left out, and the
-    runs per hour (0 without cycles)."""
+    means K, counts) of every cycle, however small against the largest (a cycle too small
+    to matter has an unlimited life, musm_cycles), and the runs per hour (0 without
+    cycles)."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
@@ -530,8 +533,7 @@ def _cycles(times_s, T_K):
                      dtype=float)
     if not len(found) or found[:, 0].max() <= 0:
         return empty
-    keep = found[:, 0] >= CYCLE_RANGE_FRACTION * found[:, 0].max()
-    rng, mean, count = found[keep].T
+    rng, mean, count = found[found[:, 0] > 0].T
     return (rng, mean, count), SECONDS_PER_HOUR / float(t[-1] - t[0])
 
 
@@ -648,9 +650,8 @@ def largest_safe_scale(ends, count, per_h: float, tables, tensile: TensileData,
 
 def history_cycles(times_s, values):
     """The rainflow cycles of a history as crack_initiation counts them (the schedule
-    repeated, periodic_history; ranges below CYCLE_RANGE_FRACTION of the largest left out):
-    (index of each cycle's start, of its end, its count) into values, and the runs per hour
-    (0 without cycles)."""
+    repeated, periodic_history; every cycle, however small): (index of each cycle's start,
+    of its end, its count) into values, and the runs per hour (0 without cycles)."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
@@ -662,7 +663,7 @@ def history_cycles(times_s, values):
     found = np.array(list(rainflow.extract_cycles(closed)), dtype=float)
     if not len(found) or found[:, 0].max() <= 0:
         return empty
-    keep = found[:, 0] >= CYCLE_RANGE_FRACTION * found[:, 0].max()
+    keep = found[:, 0] > 0
     i, j = ((found[keep, 3].astype(int) + start) % len(v),
             (found[keep, 4].astype(int) + start) % len(v))
     return (i, j, found[keep, 2]), SECONDS_PER_HOUR / float(t[-1] - t[0])
