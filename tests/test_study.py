@@ -877,6 +877,11 @@ def test_results_table_columns_pandas_parquet_and_failed_points(tmp_path, monkey
         m = s["mechanics"]
         assert float(row["drift_along_view_um_final"]) == pytest.approx(
             m["drift_along_view_um"]["final"], rel=1e-9)
+        # every drift figure's largest excursion with its sign (max_abs drops it)
+        for c in ("drift_across_view_um", "image_drift_px", "magnification_change_rel"):
+            assert float(row[f"{c}_largest"]) == pytest.approx(m[c]["largest"], rel=1e-9)
+            assert abs(float(row[f"{c}_largest"])) == pytest.approx(
+                float(row[f"{c}_max_abs"]), rel=1e-9)
         for region, v in m["von_mises_max_MPa"].items():
             assert float(row[f"von_mises_max_{region}_MPa"]) == pytest.approx(v["value"],
                                                                               rel=1e-9)

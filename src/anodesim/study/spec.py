@@ -496,7 +496,8 @@ def _add_columns(columns: dict, case) -> None:
         if case.mechanics.drift is not None:  # the drift map's own (offaxis_shift_um, ...)
             columns["series"] |= set(drift_columns(
                 case.mechanics.drift.detector_radius_m is not None, case.geometry.dim))
-        columns["table"] |= {f"{c}_{s}" for c in MECHANICS_ROW for s in ("max_abs", "final")}
+        columns["table"] |= {f"{c}_{s}" for c in MECHANICS_ROW
+                             for s in ("max_abs", "largest", "final")}
         columns["table"] |= {f"von_mises_max_{r}_MPa" for r in regions}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import output
 from .folder import FIXED_COLUMNS, result_of
-from .spec import CASE_AXIS, Study
+from .spec import CASE_AXIS, MECHANICS_ROW, Study
 
 
 @dataclass
@@ -149,7 +149,9 @@ def collect(study: Study, out: Path, parquet: bool = True) -> Table:
 def summary_columns(path: Path) -> dict:
     """Columns a case's summary.json adds to its row: beam power and current, the worst
     value of every temperature column a limit watches (interfaces, coolant side), the
-    drift along the view, and the largest von Mises stress per region. Empty when the case
+    drift along the view, every drift figure's largest excursion with its sign
+    (<column>_largest; none from a summary written before 2026-12-05), and the largest von
+    Mises stress per region. Empty when the case
     wrote no summary (a rating-only case)."""
     try:
         s = json.loads(path.read_text())
@@ -173,6 +175,9 @@ def summary_columns(path: Path) -> dict:
         if c in m:
             out[f"{c}_max_abs"] = m[c]["max_abs"]
             out[f"{c}_final"] = m[c]["final"]
+    for c in MECHANICS_ROW:  # the largest excursion with its sign (max_abs drops it)
+        if (m.get(c) or {}).get("largest") is not None:
+            out[f"{c}_largest"] = m[c]["largest"]
     for region, v in (m.get("von_mises_max_MPa") or {}).items():
         out[f"von_mises_max_{region}_MPa"] = v["value"]
     return out
