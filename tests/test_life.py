@@ -132,6 +132,54 @@ def test_a_repeated_schedule_counts_the_same_from_any_start():
     assert start == 5 and closed[0] == closed[-1] == 1300.0 and len(closed) == len(T) + 1
 
 
+@pytest.mark.parametrize("T", [
+    [3.0, 5.0, 1.0, 5.0, 1.0],             # equal maxima and minima, the start between them
+    [2.0, 5.0, 5.0, 1.0, 5.0, 1.0, 2.0],   # a plateau at the top, a minimum that recurs
+    [4.0, 0.0, 4.0, 2.0, 2.0, 0.0, 3.0],   # equal maxima, one at the first sample
+    [1.0, 2.0, 3.0, 4.0],                  # rising only: one load from cold, never cooled
+    [3.0, -9.0, 2.0, 1.0, 2.5],            # the largest excursion is a minimum (signed)
+    [6.0, 2.0],                            # two samples
+])
+def test_one_period_counts_what_each_further_repetition_adds(T):
+    """The cycles of one period (history_cycles: every cycle, index pairs into the run) are
+    those each further repetition of the schedule adds to a plain rainflow count of the
+    repeated history (rainflow of K and of 2K repetitions, their difference over K, every
+    range to 1e-12), with equal maxima, plateaus, a rising-only run and a largest
+    excursion that is a minimum. Before, the count closed at the first sample differed for
+    the first two (2.5 cycles per run for 2 in the first), and the cycles under a tenth of
+    the largest were left out (the 1 K cycle beside the 12 K one of the fifth)."""
+    import rainflow
+
+    v = np.asarray(T)
+    (i, j, count), per_h = life.history_cycles(np.arange(len(v), dtype=float), v)
+    mine: dict = {}
+    for a, b, c in zip(i, j, count):
+        mine[abs(v[a] - v[b])] = mine.get(abs(v[a] - v[b]), 0.0) + c
+    K = 8
+    plain = [dict(rainflow.count_cycles(np.tile(v, k))) for k in (K, 2 * K)]
+    added = {r: (plain[1].get(r, 0.0) - plain[0].get(r, 0.0)) / K for r in plain[1]}
+    added = {r: c for r, c in added.items() if r > 0 and c != 0}
+    assert sorted(mine) == pytest.approx(sorted(added), rel=1e-12)
+    assert [mine[r] for r in sorted(mine)] == pytest.approx([added[r] for r in sorted(added)],
+                                                            rel=1e-12)
+    assert life.thermal_cycles(np.arange(len(v), dtype=float), v)["largest_swing_K"] == \
+        pytest.approx(max(added), rel=1e-12)
+    assert per_h == pytest.approx(3600.0 / (len(v) - 1), rel=1e-12)
+
+
+def test_a_run_without_swings_has_no_cycles():
+    """A constant history (a steady spot, or a run too short to heat it), of one, two or
+    many samples, has no cycles and an unlimited crack-initiation life."""
+    from anodesim.materials import get
+
+    W = get("W")
+    for n in (1, 2, 5):
+        t, T = np.linspace(0.0, 1.0, n), np.full(n, 1500.0)
+        assert life.thermal_cycles(t, T)["cycles_per_run"] == 0.0
+        assert not len(life.history_cycles(t, T)[0][2])
+        assert life.crack_initiation(t, T, W.tables, life.tensile_data("W"))["hours"] == math.inf
+
+
 def test_fatigue_swing_of_w_by_hand():
     """The swing at which a W surface held in its plane reaches the fatigue limit:
     150 MPa x (1 - 0.28) / (400 GPa x 4.5e-6 /K) = 60 K (exact arithmetic, 1e-12), and the

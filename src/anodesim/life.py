@@ -519,9 +519,10 @@ def cycle_design_life(tables, tensile: TensileData, T_cold_K, T_hot_K):
 
 def _cycles(times_s, T_K):
     """Rainflow cycles of a history, the schedule repeated (periodic_history): (ranges K,
-    means K, counts) of every cycle, however small against the largest (a cycle too small
-    to matter has an unlimited life, musm_cycles), and the runs per hour (0 without
-    cycles)."""
+    means K, counts) of every cycle, however small against the largest, and the runs per
+    hour (0 without cycles). The strain-life curve has no endurance limit: a small cycle
+    adds little but not nothing (10 K at 2000 °C: 9.5e8 design cycles); only lives beyond
+    CYCLES_MAX are unlimited (musm_cycles: a 1 K swing up to 1500 °C)."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
