@@ -158,6 +158,22 @@ def test_water_critical_heat_flux_bounds_a_boiling_wall():
     assert wall(5e4, 150.0).value == pytest.approx(99.97, abs=1e-9)  # not below saturation
 
 
+def test_water_critical_heat_flux_on_the_coolant_circuit():
+    """A water face cooled by the coolant circuit has no fixed coolant temperature (it
+    crashed: None − 273.15): its CHF bound takes the lowest the circuit can be, the lower of
+    its initial (40 °C) and ambient (25 °C) temperatures: 25 °C + q_CHF/h (exact)."""
+    circuit = {"heat_capacity_J_per_K": 50.0, "cooler_conductance_W_per_K": 0.5,
+               "ambient_C": 25.0, "initial_C": 40.0}
+    _, lim = _limits(coolant_circuit=circuit,
+                     boundaries={"cooled_end": {"coolant": "water", "h_W_m2K": 1e4,
+                                                "temperature_C": None,
+                                                "coolant_circuit": True}},
+                     limits={"coolant_side_C": 150.0})
+    w = lim["coolant_side"]
+    assert w.value == pytest.approx(25.0 + limits.WATER_CHF_W_M2 / 1e4, rel=1e-12)
+    assert "critical heat flux" in w.origin
+
+
 def test_fixed_temperature_face_has_no_coolant_default():
     """A rim held at a fixed temperature is the case's own coolant model: no wall default."""
     case = anodesim.from_dict(transmission())

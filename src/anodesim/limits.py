@@ -456,7 +456,10 @@ def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
     critical heat flux: when the limit lets the wall boil (above saturation, 99.97 °C), the
     wall heat flux h (T_wall − T_coolant) of each water convection face must stay below
     WATER_CHF_W_M2, i.e. T_wall ≤ max(saturation, T_coolant + q_CHF / h). Below saturation
-    the wall does not boil and CHF cannot occur, so the default is never lowered."""
+    the wall does not boil and CHF cannot occur, so the default is never lowered. A face
+    cooled by the coolant circuit has no fixed T_coolant: the lowest the circuit's coolant
+    can be (the lower of its initial and ambient temperatures; it only warms above them) is
+    taken, which gives the lowest, i.e. conservative, bound."""
     if wall is None:
         return None
     sat = COOLANT_WALL_C["water"]
@@ -464,7 +467,10 @@ def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
         b = case.boundaries[face]
         if b.coolant != "water" or b.type != "convection" or wall[0] <= sat:
             continue
-        bound = max(sat, b.temperature_K - ZERO_CELSIUS_K + WATER_CHF_W_M2 / b.h_W_m2K)
+        T_c = b.temperature_K
+        if T_c is None:  # the coolant circuit's face
+            T_c = min(case.coolant_circuit.initial_K, case.coolant_circuit.ambient_K)
+        bound = max(sat, T_c - ZERO_CELSIUS_K + WATER_CHF_W_M2 / b.h_W_m2K)
         if bound < wall[0]:
             wall = (bound, f"boundaries.{face}: water critical heat flux "
                            f"{WATER_CHF_W_M2 / 1e6:.3g} MW/m² at h = {b.h_W_m2K:g} W/m²K "
