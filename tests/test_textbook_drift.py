@@ -207,6 +207,38 @@ def test_drift_table_rows_are_the_runs_drift(tmp_path, capsys):
     assert all(float(r["shift_x_um"]) == 0.0 for r in rows)
 
 
+def test_drift_table_keeps_the_beam_pointing_drift(tmp_path):
+    """With a [beam_pointing] drift across the beam ((5, 0, 0) µm, and y from 0 to 3 µm),
+    the table's δ is the thermal shift along the beam plus the pointing drift, and its image
+    shifts and ΔM/M are the run's columns (it rebuilt δ as s b from the spot_shift_um
+    column and dropped every part of the pointing drift across the beam: at 0.1 s it gave
+    (0, +0.024) px and ΔM/M 4.3e-6 against the run's (+0.270, −0.130) px and 2.16e-4)."""
+    data = tomllib.loads(_table_case(tmp_path).read_text())
+    data["beam_pointing"] = {"time_s": [0.0, 0.1], "x_um": [5.0, 5.0], "y_um": [0.0, 3.0]}
+    path = write_toml(tmp_path / "pointing.toml", data)
+    out = tmp_path / "table.csv"
+    assert main(["drift-table", str(path), "--schedule", "0:0.1:0.05", "-o", str(out),
+                 "-q"]) == 0
+    with open(out) as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    case = anodesim.load(path)
+    import dataclasses as dc
+    res = simulation.run(dc.replace(case, output=dc.replace(case.output,
+                                                            save_times_s=(0.05, 0.1))))
+    keep = ~np.isnan(res.column("spot_shift_um"))
+    np.testing.assert_allclose([float(r["time_s"]) for r in rows], res.column("time_s")[keep],
+                               atol=1e-15)
+    s = res.column("spot_shift_um")[keep]  # along b = −z
+    for k, expect in (("shift_x_um", [5.0, 5.0, 5.0]), ("shift_y_um", [0.0, 1.5, 3.0]),
+                      ("shift_z_um", -s)):
+        np.testing.assert_allclose([float(r[k]) for r in rows], expect, rtol=1e-9, atol=1e-12)
+    for col in ("image_shift_u_px", "image_shift_v_px", "magnification_change_rel",
+                "offaxis_shift_px"):
+        np.testing.assert_allclose([float(r[col]) for r in rows], res.column(col)[keep],
+                                   rtol=1e-8, atol=1e-15)
+    assert abs(float(rows[-1]["image_shift_u_px"])) > 0.1  # the pointing drift is there
+
+
 def test_drift_table_keeps_the_files_order_and_repeats(tmp_path):
     """A source position per projection: the rows follow the schedule file line by line,
     out of order and repeated as given (they were sorted and de-duplicated, so a file of

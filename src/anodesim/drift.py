@@ -200,21 +200,22 @@ def drift_columns(offaxis: bool, dim: int = 3) -> list[str]:
     return cols
 
 
-def correction_table(dmap: DriftMap, origin, times, spot_shift_um) -> list[list[float]]:
+def correction_table(dmap: DriftMap, origin, times, shifts_m) -> list[list[float]]:
     """Rows of the drift-correction table: at each time, the source position (tube frame,
-    mm: the nominal impact point plus δ = s b), δ itself (µm), the signed image shift on the
-    detector's (u, v) axes (px), ΔM/M and, with a detector radius, the off-axis shift (px).
+    mm: the nominal impact point plus the spot's shift δ), δ itself (µm), the signed image
+    shift on the detector's (u, v) axes (px), ΔM/M and, with a detector radius, the off-axis
+    shift (px).
 
     Args:
         dmap: the case's drift map.
         origin: nominal impact point (m).
         times: the times (s).
-        spot_shift_um: the signed shift along the beam s at those times (µm; the run's
-            spot_shift_um column).
+        shifts_m: the spot's shift δ at those times (m, 3 components each: the thermal shift
+            s b along the beam plus the beam-pointing drift; shift_vector).
     """
     rows = []
-    for t, s in zip(times, spot_shift_um):
-        delta = float(s) * 1e-6 * dmap.beam
+    for t, delta in zip(times, shifts_m):
+        delta = np.asarray(delta, dtype=float)
         d = dmap.apply_shift(delta)
         row = [float(t), *((np.asarray(origin) + delta) * 1e3), *(delta * 1e6),
                d["image_shift_u_px"], d["image_shift_v_px"], d["magnification_change_rel"]]
@@ -230,3 +231,12 @@ def positive_zero(x: float) -> float:
     "-0" in the drift table, the time series and summary.json, read as a tiny motion
     against the axis where there is none. Every other value is unchanged, bit for bit."""
     return float(x) + 0.0
+
+def shift_vector(dmap: DriftMap, drift_u_um: float, drift_v_um: float,
+                 drift_along_view_um: float) -> np.ndarray:
+    """The spot's shift δ (m, tube frame) from a run's drift columns: its parts across the
+    view on the detector's (u, v) axes and along the view (µm), δ = δ_u u + δ_v v + δ∥ view.
+    Unlike s b (the spot_shift_um column times the beam direction) it keeps the parts of a
+    beam-pointing drift that do not lie along the beam."""
+    ax_u, ax_v = dmap.axes
+    return (drift_u_um * ax_u + drift_v_um * ax_v + drift_along_view_um * dmap.view) * 1e-6

@@ -95,7 +95,7 @@ def parse_schedule(text: str, end_s: float) -> list[float]:
 def drift_table(args) -> int:
     """Run the case at the schedule's times and write the drift-correction table."""
     from .. import output, resolve
-    from ..drift import TABLE_COLUMNS, DriftMap, correction_table, source_point
+    from ..drift import TABLE_COLUMNS, DriftMap, correction_table, shift_vector, source_point
     from ..simulation import run
 
     case = load(args.case)
@@ -116,12 +116,19 @@ def drift_table(args) -> int:
         res = run(dc.replace(case, output=dc.replace(case.output, save_times_s=positive,
                                                      fields=False)),
                   progress=not args.quiet)
-    shift = {0.0: 0.0}
+    # t = 0 without a run: the initial state is the mechanics' reference (no thermal drift)
+    # plus the beam-pointing drift at t = 0
+    shift = {0.0: np.asarray(case.pointing.shift_m(0.0) if case.pointing is not None
+                             else (0.0, 0.0, 0.0), dtype=float)}
     if res is not None:
+        # thermal drift alone: δ = s b exactly; with a beam-pointing drift δ has parts across
+        # the beam too, rebuilt from the drift columns (drift.shift_vector)
         s = res.column("spot_shift_um")
-        keep = ~np.isnan(s)
-        for t, v in zip(res.column("time_s")[keep], s[keep]):
-            shift[float(t)] = float(v)
+        cols = [res.column(c) for c in ("drift_u_um", "drift_v_um", "drift_along_view_um")]
+        for i in np.flatnonzero(~np.isnan(s)):
+            shift[float(res.column("time_s")[i])] = (
+                shift_vector(dmap, *(c[i] for c in cols)) if case.pointing is not None
+                else float(s[i]) * 1e-6 * dmap.beam)
     saved = np.array(sorted(shift))
     nearest = [float(saved[np.argmin(np.abs(saved - t))]) for t in times]
     if any(abs(n - t) > 1e-9 * max(case.end_time_s, 1.0) for n, t in zip(nearest, times)):
@@ -132,7 +139,8 @@ def drift_table(args) -> int:
     u_ax, v_ax = dmap.axes
     comments = [f"anodesim drift table of {case.title} (case {case.hash()})",
                 "tube frame: z the anode axis (towards the cathode), source = nominal impact "
-                "point + drift along the beam " + str([round(float(c), 9) for c in dmap.beam]),
+                "point + the spot's shift (thermal, along the beam "
+                + str([round(float(c), 9) for c in dmap.beam]) + ", plus any beam pointing)",
                 f"detector u axis {[round(float(c), 9) for c in u_ax]}, v axis "
                 f"{[round(float(c), 9) for c in v_ax]} (tube frame); image shift "
                 "= -(M - 1) x source drift across the view / pixel",
