@@ -232,6 +232,7 @@ def positive_zero(x: float) -> float:
     against the axis where there is none. Every other value is unchanged, bit for bit."""
     return float(x) + 0.0
 
+
 def shift_vector(dmap: DriftMap, drift_u_um: float, drift_v_um: float,
                  drift_along_view_um: float) -> np.ndarray:
     """The spot's shift δ (m, tube frame) from a run's drift columns: its parts across the
