@@ -80,7 +80,8 @@ def test_a_zero_drift_component_is_never_minus_zero():
         zeros = [k for k, v in d.items() if v == 0.0]
         assert zeros and all(math.copysign(1.0, d[k]) > 0 for k in zeros), d
     assert m.apply((0, 0, 2e-6))["drift_v_um"] == pytest.approx(-2 / math.sqrt(1.04))
-    rows = correction_table(m, (0, 0, 0.02), [0.0, 1.0], [0.0, -2.0])
+    rows = correction_table(m, (0, 0, 0.02), [0.0, 1.0],
+                            [s * 1e-6 * m.beam for s in (0.0, -2.0)])  # δ = s b
     zeros = [x for row in rows for x in row if x == 0.0]
     assert len(zeros) >= 10 and all(math.copysign(1.0, x) > 0 for x in zeros), rows
     assert rows[1][6] == pytest.approx(2.0) and rows[1][3] == pytest.approx(20.002)
