@@ -160,8 +160,8 @@ def test_water_critical_heat_flux_bounds_a_boiling_wall():
 
 def test_water_critical_heat_flux_on_the_coolant_circuit():
     """A water face cooled by the coolant circuit has no fixed coolant temperature (it
-    crashed: None − 273.15): its CHF bound takes the lowest the circuit can be, the lower of
-    its initial (40 °C) and ambient (25 °C) temperatures: 25 °C + q_CHF/h (exact)."""
+    crashed: None − 273.15): its CHF bound takes the lowest the coolant can be, here the
+    circuit's ambient 25 °C (initial 40 °C, body 30 °C): 25 °C + q_CHF/h (exact)."""
     circuit = {"heat_capacity_J_per_K": 50.0, "cooler_conductance_W_per_K": 0.5,
                "ambient_C": 25.0, "initial_C": 40.0}
     _, lim = _limits(coolant_circuit=circuit,
@@ -172,6 +172,29 @@ def test_water_critical_heat_flux_on_the_coolant_circuit():
     w = lim["coolant_side"]
     assert w.value == pytest.approx(25.0 + limits.WATER_CHF_W_M2 / 1e4, rel=1e-12)
     assert "critical heat flux" in w.origin
+
+
+def test_water_critical_heat_flux_on_the_circuit_takes_the_coolants_lowest():
+    """A body that starts colder than the circuit draws heat from the coolant and takes it
+    below the circuit's initial and ambient temperatures (body at 5 °C, circuit at 25 °C,
+    10 W, C = 5 J/K, G = 0.05 W/K: the coolant at 24.60 °C after the start), so the CHF
+    bound's coolant temperature, the lowest the coolant can be, is the body's 5 °C (it was
+    min(initial, ambient) = 25 °C, above the coolant the run computes: not conservative)."""
+    import numpy as np
+    from anodesim import simulation
+    circuit = {"heat_capacity_J_per_K": 5.0, "cooler_conductance_W_per_K": 0.05,
+               "ambient_C": 25.0, "initial_C": 25.0}
+    case, lim = _limits(coolant_circuit=circuit, initial={"temperature_C": 5.0},
+                        boundaries={"cooled_end": {"coolant": "water", "h_W_m2K": 1e4,
+                                                   "temperature_C": None,
+                                                   "coolant_circuit": True}},
+                        limits={"coolant_side_C": 150.0},
+                        loading={"kind": "continuous", "duration_s": 2.0})
+    T_c = lim["coolant_side"].value - limits.WATER_CHF_W_M2 / 1e4
+    assert T_c == pytest.approx(5.0, abs=1e-9)
+    coolant = simulation.run(case, progress=False).column("T_coolant_C")
+    assert np.nanmin(coolant) < 25.0 - 0.1  # the circuit's coolant does go below 25 °C
+    assert np.nanmin(coolant) >= T_c
 
 
 def test_fixed_temperature_face_has_no_coolant_default():

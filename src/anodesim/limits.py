@@ -451,6 +451,21 @@ WATER_CHF_W_M2 = (math.pi / 24.0 * math.sqrt(0.5974) * 2.2565e6
                   * (0.05891 * 9.80665 * (958.35 - 0.5974)) ** 0.25)
 
 
+def coolant_floor_K(case: Case) -> float:
+    """The lowest temperature the coolant circuit's coolant can take (K): the lowest of its
+    initial and ambient temperatures, the body's initial temperature and every face's fixed
+    (coolant, surroundings or wall) temperature. Not the circuit's initial and ambient
+    alone: a body that starts colder, or is cooled by a colder face, draws heat from the
+    coolant and takes it below both (measured: a body at 5 °C on a 25 °C circuit, 10 W,
+    C = 5 J/K, G = 0.05 W/K, the coolant at 24.60 °C after the start). With no face
+    drawing heat out (a negative heat_flux), the maximum principle keeps every temperature,
+    the coolant's too, at or above this floor (thermal.ThermalProblem.T_floor)."""
+    circuit = case.coolant_circuit
+    return min([circuit.initial_K, circuit.ambient_K, case.initial_temperature_K]
+               + [b.temperature_K for b in case.boundaries.values()
+                  if b.temperature_K is not None])
+
+
 def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
     """The coolant-side wall limit (°C, origin), lowered where a water face would reach its
     critical heat flux: when the limit lets the wall boil (above saturation, 99.97 °C), the
@@ -458,8 +473,7 @@ def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
     WATER_CHF_W_M2, i.e. T_wall ≤ max(saturation, T_coolant + q_CHF / h). Below saturation
     the wall does not boil and CHF cannot occur, so the default is never lowered. A face
     cooled by the coolant circuit has no fixed T_coolant: the lowest the circuit's coolant
-    can be (the lower of its initial and ambient temperatures; it only warms above them) is
-    taken, which gives the lowest, i.e. conservative, bound."""
+    can be is taken (coolant_floor_K), which gives the lowest, i.e. conservative, bound."""
     if wall is None:
         return None
     sat = COOLANT_WALL_C["water"]
@@ -469,7 +483,7 @@ def critical_heat_flux_bound(case: Case, wall: tuple[float, str] | None):
             continue
         T_c = b.temperature_K
         if T_c is None:  # the coolant circuit's face
-            T_c = min(case.coolant_circuit.initial_K, case.coolant_circuit.ambient_K)
+            T_c = coolant_floor_K(case)
         bound = max(sat, T_c - ZERO_CELSIUS_K + WATER_CHF_W_M2 / b.h_W_m2K)
         if bound < wall[0]:
             wall = (bound, f"boundaries.{face}: water critical heat flux "
