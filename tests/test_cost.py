@@ -1,6 +1,7 @@
 """What `check` tells before a run: the cell estimate against gmsh's real meshes, the
 derived figures, the cost warnings, and `run` refusing an absurd case unless --force."""
 
+import dataclasses
 import re
 import tomllib
 from pathlib import Path
@@ -198,6 +199,23 @@ def test_check_prints_figures_cost_and_limits(tmp_path, capsys):
     assert run_s and re.search(r"a rating of every chart \(`anodesim rate`\) makes some 40 full "
                                r"FE runs like this one, .*: roughly \S+ (s|min|h) to \S+ "
                                r"(s|min|h) ", out), out
+
+
+def test_check_gives_the_rating_range_from_the_run_estimate(tmp_path, capsys, monkeypatch):
+    """The rating's range is cost.RATING_RUNS times the run's estimate (a fixed estimate
+    here: no clock), and it holds what RATING_RUNS quotes as measured: the shipped insert's
+    rate --chart all at 8-15 times its run (the low end was 10 times: 32 s for its 3.2 s
+    estimate, above the 25 s measured)."""
+    path = write_toml(tmp_path / "case.toml", reflection())
+    real = cost.estimate
+    monkeypatch.setattr(cost, "estimate",
+                        lambda *a, **k: dataclasses.replace(real(*a, **k), wall_s=36.0))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "estimated wall time 36 s " in out, out
+    lo, hi = (cost._duration(f * 36.0) for f in cost.RATING_RUNS)
+    assert f": roughly {lo} to {hi} (" in out, out
+    assert cost.RATING_RUNS[0] <= 8.0 and cost.RATING_RUNS[1] >= 15.0
 
 
 def test_expensive_case_warns_and_absurd_case_is_refused_unless_forced(tmp_path, capsys,
