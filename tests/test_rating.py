@@ -929,3 +929,38 @@ def test_the_life_chart_takes_earlier_runs_again_and_rates_the_same(monkeypatch)
     again = [x for x in runs if x.endswith("the same run as before, its results taken again")]
     assert len(made) == got["max_safe_loading"]["fe_runs"] and len(again) == 6 * len(made)
     assert sum(x.startswith("    FE run ") for x in runs_afresh) == 7 * len(made)
+
+
+@pytest.mark.slow
+def test_earlier_runs_keep_the_first_within_their_memory_bound(monkeypatch):
+    """safe._EARLIER_RUNS kept every run of a rating (a long pulse train's search and the
+    life chart's: over a GiB on each rank); it now keeps runs up to EARLIER_RUNS_MIB, the
+    first ones (the case's own search, which the life chart takes again), and a run past
+    the bound is made again when tried again. The search's result is the same either way."""
+    from anodesim.rating import progress, safe
+
+    case = anodesim.from_dict(reflection(
+        loading={"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.01,
+                 "off_s": 0.02}, limits={"spot_C": 400.0}))
+    engine = rating.build_engine(case)
+
+    def twice():
+        sim, lines = rating.confirmation_simulation(case), []
+        with progress.reporting(lines.append):
+            first = rating.max_safe_loading(case, engine, sim=sim)
+            made = sum(x.startswith("    FE run ") for x in lines)
+            again = rating.max_safe_loading(case, engine, sim=sim)
+        kept = safe._EARLIER_RUNS[sim]
+        runs = sum(x.startswith("    FE run ") for x in lines) - made
+        return first, again, made, runs, kept
+
+    first, again, made, runs, kept = twice()  # the default bound: every run kept
+    assert made == first.fe_runs >= 2 and runs == 0 and len(kept) == made
+    assert again == first
+    one = next(x for x in kept.values() if x is not None)
+    monkeypatch.setattr(safe, "EARLIER_RUNS_MIB", len(one) * len(one.names) * 8 / 2**20,
+                        raising=False)
+    first_b, again_b, made_b, runs_b, kept_b = twice()  # room for one run: the first
+    assert first_b == first and again_b == first
+    assert len(kept_b) == 1 and runs_b == made_b - 1
+    assert next(iter(kept_b)) == next(iter(kept))  # the search's first run, kept

@@ -34,6 +34,24 @@ def confirmation_simulation(case: Case):
 #: (2.4 min) for each of 6 lives, the continuous rating's steady runs likewise.
 _EARLIER_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
+#: The most a Simulation's earlier runs keep (MiB of time series, on every rank): the runs
+#: that come first are kept (the case's own search, which the life chart takes again), a
+#: later one past this is run again when tried again, not kept (no number changes, only
+#: the time). Without a bound every run of the rating stayed: a pulse train of 60 000 steps
+#: and 40 columns is 18 MiB a run, and its search and the life chart's (up to 10 runs for
+#: the case and 10 at each of 6 lives) could hold over a GiB on each rank; the
+#: transmission example's 2720 steps are about 1 MiB a run.
+EARLIER_RUNS_MIB = 256.0
+
+
+def _keep(earlier: dict, key, series) -> None:
+    """Keep a run's series (None: it failed) among earlier, within EARLIER_RUNS_MIB."""
+    def mib(x):
+        return 0.0 if x is None else len(x) * len(x.names) * 8 / 2**20
+
+    if sum(mib(x) for x in earlier.values()) + mib(series) <= EARLIER_RUNS_MIB:
+        earlier[key] = series
+
 
 @dataclass
 class SafeLoading:
@@ -141,7 +159,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                     series = sim.run(loading=load, beam_power_W=P).series
             except (OutOfRangeError, SolverError):  # far over: the target melts here
                 series = None
-            earlier[(load, P)] = series
+            _keep(earlier, (load, P), series)
         if series is None:  # far over (a run that failed: the same again)
             return 1.0, []
         # this case's limits (e.g. another life than the Simulation's case)
