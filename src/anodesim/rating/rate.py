@@ -839,7 +839,7 @@ def publish(rating: Rating, out: Path, case: Case, case_text: str | None, replac
     import shutil
     import tempfile
 
-    from ..cli.report import keep_case_text
+    from .. import output
     from ..errors import signals_held
 
     out.mkdir(parents=True, exist_ok=True)
@@ -849,8 +849,8 @@ def publish(rating: Rating, out: Path, case: Case, case_text: str | None, replac
         new = Path(tempfile.mkdtemp(prefix=NEW_RATING_PREFIX, dir=out))
         try:
             write(rating, new, case)
-            if case_text is not None:
-                keep_case_text(case_text, new)
+            if case_text is not None:  # (cli.report.keep_case_text's file)
+                output.atomic_write(new / "case.toml", case_text)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
