@@ -1,8 +1,7 @@
 """The modified Newton of thermal.py (extrapolated start, lagged Jacobian kept across
 iterations and step sizes) against full Newton (the Jacobian refreshed at every
 iteration): the same temperatures to 1e-8 K on a small k(T), ρc(T) case when both iterate
-to 1e-8 K (measured: 2e-13 K; tighter, round-off in the residual stalls full Newton's line
-search); and the shift of a lagged Jacobian to a new step size is the Jacobian
+to 1e-8 K (measured: 2e-13 K); full Newton reaches round-off; and the shift of a lagged Jacobian to a new step size is the Jacobian
 assembled for that step size (to round-off, where ρc is constant)."""
 
 import numpy as np
@@ -36,6 +35,23 @@ def test_modified_newton_converges_to_full_newton():
     assert res_full.column("T_peak_C")[-1] > 40.0  # the beam heated the spot
     assert mod.shifted > 0 and full.shifted == 0
     assert mod.factorisations < full.factorisations
+
+
+def test_full_newton_iterates_to_round_off_of_the_temperature():
+    """The line search measures the residual row by row in kelvin (‖D⁻¹F‖₂, D the
+    Jacobian's diagonal), so the rows of the micrometre cells under the spot count as much
+    as those of the millimetre cells. On ‖F‖₂ the large cells' rounding (~1e-16 of
+    ρc·V/Δt·T) hid the spot's rows: full Newton stalled at 1e-9 K on this case ("line search
+    failed", ‖F‖ = 2e-8 W), and a 1 µm spot on the shipped insert failed at its second
+    step. Now full Newton reaches 1e-11 K, and its peak temperatures agree with those at
+    1e-9 K to 1e-9 K."""
+    peaks = []
+    for tol in (1e-9, 1e-11):
+        full, res = _run(reflection(time={"newton_tol_K": tol}), lag=False)
+        assert full.nonlinear
+        peaks.append(res.column("T_peak_C"))
+    assert peaks[0][-1] > 40.0  # the beam heated the spot
+    assert np.max(np.abs(peaks[0] - peaks[1])) < 1e-9
 
 
 def test_shifted_jacobian_is_the_jacobian_of_the_new_step_size():
