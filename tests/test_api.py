@@ -92,6 +92,17 @@ def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):
     assert any("NOT CONFIRMED" in line and "--no-confirm" in line for line in notes)
     with pytest.raises(ValueError, match="chart 'single'"):
         rating.plot("single")
+    # rated from a dict: no case file to keep, so rating.json holds the resolved case
+    # (as summary.json does) and the report shows the case's sections from it (had none)
+    saved = json.loads((tmp_path / "r" / "rating.json").read_text())
+    assert saved["case"] == json.loads(json.dumps(anodesim.from_dict(case).to_dict()))
+    assert not (tmp_path / "r" / "case.toml").exists()
+    from anodesim.cli import main
+
+    assert main(["report", str(tmp_path / "r"), "-q"]) == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "resolved case (SI units; the case file was not kept" in page
+    assert "Geometry and mesh" in page
 
 
 def test_rate_takes_every_chart_name_and_refuses_unknown_ones(tmp_path):

@@ -964,3 +964,16 @@ def test_earlier_runs_keep_the_first_within_their_memory_bound(monkeypatch):
     assert first_b == first and again_b == first
     assert len(kept_b) == 1 and runs_b == made_b - 1
     assert next(iter(kept_b)) == next(iter(kept))  # the search's first run, kept
+
+
+def test_mechanics_in_words_gives_zero_without_a_sign():
+    """The steady drift in the rating's words: a magnification change of exactly zero (a
+    view across the anode axis, no growth along it) reads "dM/M 0", not "+0" or "-0"."""
+    from anodesim.rating.rate import _mechanics_words
+
+    for zero in (0.0, -0.0):
+        words = _mechanics_words({"drift_across_view_um": 17.7, "image_drift_px": 4.26,
+                                  "magnification_change_rel": zero})
+        assert words.endswith("changes the magnification by dM/M 0"), words
+    words = _mechanics_words({"drift_across_view_um": 1.0, "magnification_change_rel": -3e-4})
+    assert words.endswith("dM/M -0.0003"), words

@@ -111,6 +111,7 @@ class Rating:
             life), or None.
         preload_W: the pre-load of the single-load chart (W).
         seconds: wall time (s).
+        case: the rated case, resolved (SI units; summary.json's "case"), or None.
     """
 
     title: str
@@ -132,6 +133,7 @@ class Rating:
     in_words: str | None = None
     load: str = ""
     life: list[dict] | None = None
+    case: dict | None = None
 
     def to_dict(self) -> dict:
         """The content of rating.json."""
@@ -155,6 +157,8 @@ class Rating:
         if self.in_words is not None:
             out["rating_in_words"] = self.in_words
         out["seconds"] = self.seconds
+        if self.case is not None:
+            out["case"] = self.case
         return out
 
     def charts(self) -> list[str]:
@@ -246,7 +250,7 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
                      "seconds": engine.seconds, "horizon_s": engine.response.horizon,
                      "limits_not_in_engine": engine.not_in_engine},
                     case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts,
-                    load=load_description(case, engine.limits))
+                    load=load_description(case, engine.limits), case=case.to_dict())
     stage = _stages(case, charts, confirm, confirm_charts, progress, start)
     sim = confirmation_simulation(case) if confirm else None
     steady = None  # the FE-confirmed continuous rating, once computed
@@ -549,8 +553,8 @@ def _mechanics_words(at: dict) -> str:
         dM = at.get("magnification_change_rel")  # a view along the beam sees only this
         parts.append(f"the spot drifts {at['drift_across_view_um']:.3g} µm across the view"
                      + (f" ({px:.3g} px)" if px is not None else "")
-                     + (f" and changes the magnification by dM/M {dM:+.2g}" if dM is not None
-                        else ""))
+                     + ("" if dM is None else " and changes the magnification by dM/M "
+                        + (f"{dM:+.2g}" if dM else "0")))  # not "+0" (nor "-0")
     for k, v in at.items():
         if k.startswith("yield_use_") and k.endswith("_rel"):
             region = k[len("yield_use_"):-len("_rel")].replace("_", " ")

@@ -406,6 +406,9 @@ def _rating(folder: Path, case_text: str | None) -> dict:
             case = from_dict(tomllib.loads(case_text), folder).to_dict()
         except (CaseError, tomllib.TOMLDecodeError):
             case = None
+    from_json = case is None and r.get("case") is not None  # rated from a Case object (API)
+    if from_json:
+        case = r["case"]
     run = _load(folder, "summary.json", ("title", "case", "results")) if (
         folder / "summary.json").is_file() else None
     sl = r.get("max_safe_loading")
@@ -421,7 +424,13 @@ def _rating(folder: Path, case_text: str | None) -> dict:
                                "origin": d.get("origin", "")} for d in r.get("limits", [])],
               "continuous": continuous_rows(r.get("continuous")), "life": r.get("life"),
               "plots": _plots(folder, RATING_PLOTS), "seconds": r.get("seconds")}
-    part = _case_part(folder, case, case_text, r["title"]) if case else None
+    try:
+        part = _case_part(folder, case, case_text, r["title"]) if case else None
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+        if not from_json:
+            raise
+        raise _damaged(folder, "rating.json", "case", case, "the resolved case (an object "
+                       f"with its sections; {type(e).__name__} {e})") from None
     if part is None and case_text is not None:
         part = {"sections": [], "pictures": [], "case_text": case_text,
                 "case_text_kind": "case file", "assumptions": []}
