@@ -273,6 +273,34 @@ def test_run_and_rate_from_a_file_keep_the_case_text_for_the_report(tmp_path):
     assert (tmp_path / "rating" / "case.toml").read_text() == rated.read_text()
 
 
+class _PathLike:
+    """A path-like that is not a str or pathlib.Path (os.DirEntry, a framework's own path
+    type): os.fspath gives its name."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __fspath__(self):
+        return self.path
+
+
+def test_a_case_file_given_as_any_path_like_is_kept(tmp_path):
+    """A case file given as an os.PathLike other than str and Path was run but not known as
+    the case's file: no case.toml was kept, and --overwrite-like replacement (overwrite=True)
+    did not spare it when it lay in the run's folder. Now any path-like is the case file."""
+    from test_case import write_toml
+
+    case = tmp_path / "mine.toml"
+    write_toml(case, small_block())
+    anodesim.run(_PathLike(case), tmp_path / "run")
+    assert (tmp_path / "run" / "case.toml").read_text() == case.read_text()
+    inside = tmp_path / "run" / "edited.toml"  # a case file in the folder it replaces
+    write_toml(inside, small_block(beam={"power_W": 2.0}))
+    anodesim.run(_PathLike(inside), tmp_path / "run", overwrite=True)
+    assert inside.is_file() and (tmp_path / "run" / "case.toml").read_text() == \
+        inside.read_text()
+
+
 def test_the_case_kept_is_the_file_as_run_not_as_edited_meanwhile(tmp_path, monkeypatch):
     """A case file edited while its run goes on (the next case of a hand sweep prepared in
     the same file): `anodesim run` and anodesim.run kept the file as it was at the end of

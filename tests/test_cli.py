@@ -264,6 +264,11 @@ def test_a_listing_into_a_closed_pipe_ends_quietly():
     (["check"], "anodesim: error: the following arguments are required: case (`anodesim "
                 "check --help` lists the arguments)"),
     (["bogus"], "anodesim: error: argument command: invalid choice: 'bogus' (choose from "),
+    # an option no parser knows is found by the top parser: its help is the subcommand's
+    (["run", "c.toml", "--bogus"], "anodesim: error: unrecognized arguments: --bogus "
+                                   "(`anodesim run --help` lists the arguments)"),
+    (["check", "c.toml", "extra"], "anodesim: error: unrecognized arguments: extra "
+                                   "(`anodesim check --help` lists the arguments)"),
 ])
 def test_a_bad_command_line_is_one_line(tmp_path, capsys, argv, line):
     """argparse printed its usage, two to five lines, above its error line: now the one

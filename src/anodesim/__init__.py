@@ -54,6 +54,17 @@ def _as_case(case):
     return case
 
 
+def _file_of(given):
+    """The path of a case or study given as a file name (str or any os.PathLike, as
+    _as_case reads it), else None (a dict or Case). A path-like other than str and Path was
+    read as the case but not known as its file: its text was not kept as case.toml, and
+    the file was not protected when its folder's earlier results were replaced."""
+    import os
+    from pathlib import Path
+
+    return Path(os.fspath(given)) if isinstance(given, (str, os.PathLike)) else None
+
+
 def _check_out_dir(out_dir) -> None:
     """CaseError unless out_dir is a folder's name (str, Path) or None: pathlib's TypeError
     named no argument."""
@@ -96,7 +107,7 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     from .simulation import run as _run
 
     _check_out_dir(out_dir)
-    source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
+    source = _file_of(case)  # a case file: never removed
     case = _as_case(case)
     text = _case_text(source)
     keep = [source, case.mesh.file, case.geometry.file]
@@ -216,7 +227,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
 
     charts = chart_selection(charts)  # an unknown chart name before anything is read
     _check_out_dir(out_dir)
-    source = case if isinstance(case, (str, Path)) else None  # a case file: never removed
+    source = _file_of(case)  # a case file: never removed
     case = _as_case(case)
     text = _case_text(source)
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
@@ -283,7 +294,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
         from .case import CaseError
 
         raise CaseError(f"retry_failed = {_shown(retry_failed)}: expected True or False")
-    source = Path(study) if isinstance(study, (str, Path)) else None
+    source = _file_of(study)
     out = Path(out_dir) if out_dir is not None else study_mod.default_folder(st, source)
     study_mod.open_folder(st, out)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)

@@ -70,9 +70,15 @@ class _Parser(argparse.ArgumentParser):
     """A parser whose error (a bad option, choice or number, a missing argument) is one line,
     as every other failure is: argparse printed its usage (two to five lines) above it."""
 
+    #: The subcommand of the command line (set on the top parser by ``parser``): an
+    #: argument no parser knows is reported by the top one, whose --help does not list it.
+    command: str | None = None
+
     def error(self, message):
-        self.exit(2, f"anodesim: error: {message} (`{self.prog} --help` lists the "
-                     "arguments)\n")
+        prog = self.prog
+        if self.command and message.startswith("unrecognized arguments"):
+            prog = f"{self.prog} {self.command}"
+        self.exit(2, f"anodesim: error: {message} (`{prog} --help` lists the arguments)\n")
 
     def _print_message(self, message, file=None):
         # under mpirun every rank parses the same command line: rank 0 alone says what is
@@ -96,6 +102,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """
     chosen = None if argv is None else _command_of(argv)
     top = _Parser(prog="anodesim", description=DESCRIPTION, epilog=EPILOG)
+    top.command = chosen
     top.add_argument("--version", action=_Version)
     top.add_argument("--debug", action="store_true",
                      help="show the traceback of a failure (also ANODESIM_DEBUG=1)")
