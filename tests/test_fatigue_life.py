@@ -253,3 +253,26 @@ def test_design_curve_against_the_w_fatigue_limit():
     assert design == pytest.approx(8.0e-4, rel=0.01)
     assert design / datum == pytest.approx(2.12, rel=0.01)
     assert float(life.design_cycles(design, r, 0.0)) == pytest.approx(2e6, rel=1e-6)
+
+
+def test_a_rounding_size_cycle_does_no_damage():
+    """A long run's steady plateau leaves rainflow cycles of rounding size (2e-13 K at
+    1200 K, found on a 1e5 s continuous load): their cold and hot ends can be equal in
+    floating point. The secant α is then α(T) itself (no 0/0, no warning), the strain range
+    0 and the life unlimited; before, the NaN strain counted as a crack in the first cycle
+    and a 1e5 s load's crack-initiation life came out 6× short (2.31 h, not 13.9 h)."""
+    T = 1200.0
+    with np.errstate(all="raise"):
+        mean = life.secant_expansion(W.tables["alpha"], np.array([T, 300.0]),
+                                     np.array([T, 1300.0]))
+        assert float(mean[0]) == pytest.approx(float(W.tables["alpha"](T)), rel=1e-12)
+        assert float(life.spot_strain_range(W.tables["alpha"], T, T)) == 0.0
+    assert float(life.cycle_design_life(W.tables, TENSILE, T, T)) == math.inf
+    # a single 0 -> 900 K rise held for a long time, with rounding wiggles on the plateau
+    t = np.linspace(0.0, 1e5, 12)
+    wiggle = np.array([0.0, 0.0, 2.27e-13, 0.0, 4.5e-13, 0.0, 2.27e-13, 0.0, 0.0, 2.27e-13,
+                       0.0, 0.0])
+    T_K = np.concatenate([[303.15], np.full(11, 1203.15)]) + wiggle
+    clean = np.concatenate([[303.15], np.full(11, 1203.15)])
+    assert life.crack_initiation(t, T_K, W.tables, TENSILE)["hours"] == pytest.approx(
+        life.crack_initiation(t, clean, W.tables, TENSILE)["hours"], rel=1e-12)

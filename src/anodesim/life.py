@@ -407,13 +407,20 @@ def design_cycles(strain_range, sigma_u_over_E, fracture_ductility):
 
 def secant_expansion(alpha, T_cold_K, T_hot_K, points: int = 33):
     """Secant mean expansion coefficient ᾱ = ∫ α dT / (T_hot − T_cold) (1/K) of a tangent
-    coefficient alpha(T) (1/K), element-wise (T_hot > T_cold): exact for a material Table
-    (its antiderivative), else Gauss-Legendre on `points` nodes for any callable."""
+    coefficient alpha(T) (1/K), element-wise (T_hot ≥ T_cold): exact for a material Table
+    (its antiderivative), else Gauss-Legendre on `points` nodes for any callable. Where
+    T_hot = T_cold (a rainflow cycle of rounding size, e.g. 2e-13 K on a long run's steady
+    plateau) it is the limit α(T_cold), not 0/0: a NaN strain there read as a crack in the
+    first cycle."""
     Tc = np.asarray(T_cold_K, dtype=float)
     Th = np.asarray(T_hot_K, dtype=float)
     if hasattr(alpha, "antiderivative"):
         ref = float(alpha.T_K[0])
-        return (alpha.antiderivative(Th, ref) - alpha.antiderivative(Tc, ref)) / (Th - Tc)
+        dT = Th - Tc
+        flat = dT == 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (alpha.antiderivative(Th, ref) - alpha.antiderivative(Tc, ref)) / dT
+        return np.where(flat, np.asarray(alpha(Tc), dtype=float), mean)
     x, w = np.polynomial.legendre.leggauss(points)
     T = 0.5 * (Th + Tc)[..., None] + 0.5 * (Th - Tc)[..., None] * x
     return 0.5 * (np.asarray(alpha(T), dtype=float) * w).sum(axis=-1)
