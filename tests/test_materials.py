@@ -307,3 +307,23 @@ def test_cli_lists_every_material_in_celsius_with_table_ranges(capsys):
 def test_a_case_can_use_the_new_materials():
     case = from_dict(reflection(materials={"target": "W25Re", "heat_sink": "CuCrZr"}))
     assert case.materials.by_region == {"target": "W25Re", "heat_sink": "CuCrZr"}
+
+
+def test_cooling_below_a_table_does_not_ask_for_less_beam_power():
+    """A body cooled below a library table's lowest temperature (a side face drawing 1e9
+    W/m² out of the shipped insert's Cu: 248.7 K after a few steps) was told to lower the
+    beam power or enlarge the spot; the line now names the table's bottom and what cools a
+    body (a face drawing heat out, a colder coolant, fixed or surroundings temperature).
+    Above the table the advice stays the beam's."""
+    from anodesim.materials import OutOfRangeError, check_in_region, get
+
+    cu = get("Cu")
+    with pytest.raises(OutOfRangeError) as e:
+        check_in_region(cu.tables["k"], cu, "heat_sink", 248.744, 300.0)
+    line = str(e.value)
+    assert "heat_sink (Cu, table k_W_mK): temperature 248.744 K" in line
+    assert "lower beam power" not in line
+    assert "stay at or above 250 K (-23 °C)" in line and "q_W_m2 < 0" in line
+    with pytest.raises(OutOfRangeError) as e:
+        check_in_region(cu.tables["k"], cu, "heat_sink", 300.0, 1400.0)
+    assert str(e.value).endswith("expected a lower beam power or a larger spot")

@@ -243,8 +243,17 @@ def check_in_region(table: Table, material: Material, region: str, T_min: float,
         user = material.key not in library()
         label = (f"{region} ({'user material ' if user else ''}{material.key}, table "
                  f"{TABLE_KEYS.get(prop, prop)})")
-        mend = ("a table reaching the run's temperatures, or a lower beam power" if user
-                else "a lower beam power or a larger spot")
+        lo = table.range_K[0]
+        if T_min < lo - 1e-9:
+            # the body cooled below the table: the beam cannot do that, a face drawing heat
+            # out can (a negative heat flux, a colder coolant, fixed face or surroundings)
+            mend = (f"every part to stay at or above {lo:.0f} K ({lo - 273.15:.0f} °C), the "
+                    "table's lowest temperature: a face drawing heat out (heat_flux with "
+                    "q_W_m2 < 0) or a colder coolant, fixed or surroundings temperature "
+                    "cools it below" + (", or a table reaching lower" if user else ""))
+        else:
+            mend = ("a table reaching the run's temperatures, or a lower beam power" if user
+                    else "a lower beam power or a larger spot")
         raise OutOfRangeError(f"{str(e).replace(table.name, label, 1)}; expected {mend}") \
             from None
 
