@@ -86,6 +86,12 @@ BAD = [
     ("negative size", {"geometry": {"anode_radius_mm": -3.0}}, "geometry.anode_radius_mm = -3.0"),
     ("zero size", {"beam": {"fwhm_um": 0.0}}, "beam.fwhm_um = 0.0"),
     ("spot larger than the target", {"beam": {"fwhm_um": 2500.0}}, "no larger than the target"),
+    # 1e15 ran into a Newton line-search failure at the first steps; 1e12 is a perfect contact
+    ("interface conductance beyond any measured", {"interfaces": {"target_heat_sink": {
+        "conductance_W_m2K": 1e15}}},
+     "interfaces.target_heat_sink.conductance_W_m2K = 1000000000000000.0: expected a positive "
+     "thermal boundary conductance in W/m²K, at most 1e+12 (leave the key out for a perfect "
+     "contact)"),
     ("unknown material", {"materials": {"heat_sink": "Copper"}}, "materials.heat_sink = 'Copper'"),
     ("duty cycle above 1", {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 2,
                                         "period_s": 1.0, "duty_cycle": 1.5}},

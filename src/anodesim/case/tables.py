@@ -606,6 +606,14 @@ def _pointing(root: _Section) -> PointingDrift | None:
     return PointingDrift(tuple(float(t) for t in times), tuple(zip(*comps)))
 
 
+#: Largest interface conductance (W/m²K) taken. Measured thermal boundary conductances reach
+#: about 4e9 W/m²K (Al/Cu, Gundrum, Cahill & Averback, Phys. Rev. B 72, 245426 (2005);
+#: recalled); at 1e12 the interface's resistance equals 0.1 nm of W (k/G), a perfect contact
+#: for every spot. Far above it (1e15) the interface rows dwarf the conduction rows and
+#: Newton's line search failed on rounding (reflection insert and transmission film alike).
+MAX_CONDUCTANCE_W_M2K = 1e12
+
+
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
     names = interfaces_of(geometry)
     sec = root.section("interfaces", {})
@@ -619,8 +627,10 @@ def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
             raise CaseError(f"interfaces.{name}: a contact conductance is not available on 3-D "
                             "geometries (perfect contact); remove [interfaces]")
         s = sec.section(name)
-        out[name] = s.number("conductance_W_m2K", positive=True,
-                             expected="a positive thermal boundary conductance in W/m²K")
+        out[name] = s.number("conductance_W_m2K", positive=True, hi=MAX_CONDUCTANCE_W_M2K,
+                             expected="a positive thermal boundary conductance in W/m²K, at "
+                             f"most {MAX_CONDUCTANCE_W_M2K:g} (leave the key out for a "
+                             "perfect contact)")
         s.close()
     sec.allowed.update(sec.data)
     return out
