@@ -244,42 +244,77 @@ def test_pairs_within_finds_exactly_the_pairs_of_a_brute_force_scan(n, m, radius
     assert n != 400 or len(i) > 1000  # the plane case is not vacuous
 
 
-def test_yield_use_equals_a_scan_of_every_ball():
-    """The regularised joint stress (yield_use: averages by a matrix built once) equals
-    a direct scan of every ball (the r-weighted cell-volume average of the von Mises stress
-    and the temperature within 0.1 mm of each heat-sink cell centre near the joint, over the
-    yield strength there), to 1e-12 relative, on two temperature fields of one problem."""
-    case, lay, dom = build(reflection(mounts={"cooled_end": {"type": "clamped"}}))
+def _joint_problem(mesh=None):
+    """A clamped reflection insert (optional [mesh]) under a hot spot at its face: (the
+    problem, T, its materials, the joint's groups, the heat sink's cells, their midpoints,
+    r-weighted areas and the joint facets' midpoints)."""
+    case, lay, dom = build(reflection(mounts={"cooled_end": {"type": "clamped"}},
+                                      **({"mesh": mesh} if mesh else {})))
     mats = region_materials(case)
     T = temperature(dom, lambda x: 300.0 + 400.0 * np.exp(-((x[0] ** 2 + (x[1] - lay.z_beam) ** 2)
                                                             / 1e-6)))
     p = mechanics.ThermoElasticProblem(dom, mats, T, {"cooled_end": "clamped"}, False, 300.0)
     joints = [g for g in dom.groups if g.startswith("target_heat_sink")]
-    msh, r = dom.mesh, 1e-4
+    msh = dom.mesh
     cells = p.region_cells["heat_sink"]
     mid = dolfinx.mesh.compute_midpoints(msh, 2, cells)
     geo = msh.geometry.x[dolfinx.mesh.entities_to_geometry(msh, 2, cells)]
     e1, e2 = geo[:, 1] - geo[:, 0], geo[:, 2] - geo[:, 0]
     vol = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) * mid[:, 0]
     fmid = dolfinx.mesh.compute_midpoints(msh, 1, np.concatenate([dom.facets(g) for g in joints]))
-    sy_table = mats["heat_sink"].yield_strength
+    return p, T, mats, joints, cells, mid, vol, fmid
+
+
+def _largest_ball_ratio(p, T, mats, cells, mid, vol, centres, r):
+    """The largest ball-averaged von Mises stress over the yield strength at the ball's
+    mean temperature, balls of radius r around the cells `centres`, by a direct scan."""
+    vm = p.von_mises.x.array[cells]
+    Tc = T.x.array[T.function_space.dofmap.list[cells]].mean(axis=1)
+    best = -np.inf
+    for i in centres:
+        ball = np.linalg.norm(mid - mid[i], axis=1) <= r
+        w = vol[ball]
+        s, Ta = np.dot(w, vm[ball]) / w.sum(), np.dot(w, Tc[ball]) / w.sum()
+        best = max(best, s / float(mats["heat_sink"].yield_strength(Ta)))
+    return best
+
+
+def test_yield_use_equals_a_scan_of_every_ball():
+    """The regularised joint stress (yield_use: averages by a matrix built once) equals
+    a direct scan of every ball (the r-weighted cell-volume average of the von Mises stress
+    and the temperature within 0.1 mm of each heat-sink cell centre near the joint, over the
+    yield strength there), to 1e-12 relative, on two temperature fields of one problem."""
+    p, T, mats, joints, cells, mid, vol, fmid = _joint_problem()
+    r = 1e-4
+    near = [i for i in range(len(mid)) if np.min(np.linalg.norm(fmid - mid[i], axis=1)) <= r]
     for scale in (1.0, 1.5):
         T.x.array[:] = 300.0 + scale * (T.x.array - 300.0)
         p.solve()
         got = p.yield_use("heat_sink", joints, r)
-        vm = p.von_mises.x.array[cells]
-        Tc = T.x.array[T.function_space.dofmap.list[cells]].mean(axis=1)
-        best = -np.inf
-        for i in range(len(mid)):
-            if np.min(np.linalg.norm(fmid - mid[i], axis=1)) > r:
-                continue
-            ball = np.linalg.norm(mid - mid[i], axis=1) <= r
-            w = vol[ball]
-            s, Ta = np.dot(w, vm[ball]) / w.sum(), np.dot(w, Tc[ball]) / w.sum()
-            best = max(best, s / float(sy_table(Ta)))
+        best = _largest_ball_ratio(p, T, mats, cells, mid, vol, near, r)
         assert best > 0
         assert got[0] == pytest.approx(best, rel=1e-12)
         assert got[1] / got[2] == pytest.approx(best, rel=1e-12)
+
+
+def test_yield_use_on_cells_coarser_than_the_ball_is_that_of_the_joints_own_cells():
+    """Joint cells coarser than the 0.1 mm ball leave no cell midpoint within 0.1 mm of the
+    joint (a 3-D rod at growth 0.6: 412 µm cells): the yield use was NaN, printed as "nan x
+    its yield strength" and a limits.yield_use silently left out of the limits in force.
+    Now the cell nearest each joint facet carries a ball: the ratio is finite, the largest
+    over those cells' ball averages (a direct scan, 1e-12), with the cell size reported
+    (> 0.1 mm: the run calls it likely low)."""
+    p, T, mats, joints, cells, mid, vol, fmid = _joint_problem(
+        {"growth": 1.0, "max_size_mm": 1.0})
+    r = 1e-4
+    dist = np.linalg.norm(fmid[:, None, :] - mid[None, :, :], axis=2)
+    assert dist.min() > r  # the case is coarse enough: no midpoint within the ball's radius
+    p.solve()
+    got = p.yield_use("heat_sink", joints, r)
+    assert math.isfinite(got.ratio) and got.ratio > 0
+    assert got.cell_m > r
+    best = _largest_ball_ratio(p, T, mats, cells, mid, vol, np.unique(dist.argmin(axis=1)), r)
+    assert got.ratio == pytest.approx(best, rel=1e-12)
 
 
 def _two_material_box():

@@ -745,6 +745,18 @@ class ThermoElasticProblem:
             return None
         near_face = np.zeros(len(mid), dtype=bool)
         near_face[pairs_within(fmid, mid, radius_m)[1]] = True
+        if not near_face.any():
+            # Cells coarser than the ball (a 3-D rod meshed at growth 0.6: no midpoint
+            # within 0.1 mm of the joint): the cell nearest each joint facet, the one on
+            # it, carries the ball, so the yield use is that of the joint's own cells,
+            # reported with their size as likely low, not NaN (a NaN column dropped a
+            # limits.yield_use from the limits in force without a word).
+            i, j = pairs_within(mid, fmid, float(size.max()) * 2.0)
+            if len(i):
+                d = np.sum((mid[i] - fmid[j]) ** 2, axis=1)
+                order = np.lexsort((d, j))
+                first = np.unique(j[order], return_index=True)[1]
+                near_face[i[order][first]] = True
         centres = np.flatnonzero(near_face)
         if len(centres) == 0:
             return None
