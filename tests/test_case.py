@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cases import merge, reflection, reflection_3d, transmission
+from cases import block, merge, reflection, reflection_3d, transmission
 
 import anodesim
 from anodesim.case import CaseError, from_dict
@@ -86,6 +86,11 @@ BAD = [
     ("negative size", {"geometry": {"anode_radius_mm": -3.0}}, "geometry.anode_radius_mm = -3.0"),
     ("zero size", {"beam": {"fwhm_um": 0.0}}, "beam.fwhm_um = 0.0"),
     ("spot larger than the target", {"beam": {"fwhm_um": 2500.0}}, "no larger than the target"),
+    # the run had no yield use to check and left the limit out of the limits in force
+    ("yield limit on a heat sink without yield data", {
+        "materials": {"heat_sink": "MoCu30"}, "mounts": {"cooled_end": {"type": "clamped"}},
+        "limits": {"yield_use": 1.0}},
+     "limits.yield_use = 1: the heat_sink material 'MoCu30' has no yield strength"),
     # 1e15 ran into a Newton line-search failure at the first steps; 1e12 is a perfect contact
     ("interface conductance beyond any measured", {"interfaces": {"target_heat_sink": {
         "conductance_W_m2K": 1e15}}},
@@ -535,3 +540,19 @@ def test_segments_schedule_is_the_one_source_of_beam_power():
         anodesim.from_dict(reflection(beam={"power_W": None, "current_mA": 0.2}, loading=segs))
     with pytest.raises(CaseError, match=r"found neither"):
         anodesim.from_dict(reflection(beam={"power_W": None}))
+
+
+@pytest.mark.parametrize("data, message", [
+    (lambda: transmission(mounts={"rim": {"type": "clamped"}}, limits={"yield_use": 1.0}),
+     "limits.yield_use = 1: the window material 'diamond' has no yield strength (none: "
+     "brittle"),
+    (lambda: block(mounts={"far_field": {"type": "clamped"}}, limits={"yield_use": 1.0}),
+     "limits.yield_use = 1: the yield use is that of the heat sink near its joint; a block "
+     "geometry has one region; expected no yield_use limit"),
+])
+def test_a_yield_limit_no_run_can_check_is_refused(data, message):
+    """A diamond window (no yield strength) or a one-region block computes no yield use: the
+    run left limits.yield_use out of the limits in force and exited 0 as if it held."""
+    with pytest.raises(CaseError) as e:
+        from_dict(data())
+    assert message in str(e.value)

@@ -120,6 +120,29 @@ def _fatigue_target(target: str | None) -> None:
                         f"{', '.join(life.tensile_materials())}, got {target!r}")
 
 
+def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) -> None:
+    """limits.yield_use needs a second region (the heat sink or window at the joint) whose
+    material has yield-strength data: without either the run computed no yield use and
+    left the limit out of the limits in force without a word (a diamond window: exit 0)."""
+    from ..materials import get, library
+
+    regions = regions_of(geometry)
+    if len(regions) < 2:
+        raise CaseError(f"limits.yield_use = {yield_use:g}: the yield use is that of the heat "
+                        f"sink near its joint; a {geometry.kind} geometry has one region; "
+                        "expected no yield_use limit")
+    region = regions[1]
+    key = materials.by_region.get(region)
+    material = get(key, materials.user)
+    if material.yield_strength is None:
+        note = material.info.get("yield_strength_note", "no sigma_y_Pa table")
+        with_data = ", ".join(k for k, m in library().items() if m.yield_strength is not None)
+        raise CaseError(f"limits.yield_use = {yield_use:g}: the {region} material {key!r} has "
+                        f"no yield strength ({note}); expected a {region} material with one "
+                        f"({with_data}, or sigma_y_Pa in [materials.define]) or no yield_use "
+                        "limit")
+
+
 def _numerics(root: _Section) -> Numerics:
     num = root.section("numerics", {})
     numerics = Numerics(num.choice("solver", SOLVERS, "auto"),
@@ -209,6 +232,8 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                         f"{materials.by_region.get('target')!r}")
     if limits.fatigue:
         _fatigue_target(materials.by_region.get("target"))
+    if limits.yield_use is not None:
+        _yield_region(limits.yield_use, geometry, materials)
     rating = _rating(root, loading)
     numerics = _numerics(root)
     pointing = _pointing(root)
