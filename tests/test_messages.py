@@ -385,6 +385,8 @@ def test_a_broken_limit_speaks_up(tmp_path, capsys):
     assert len(table) == 1 and table[0].rstrip().endswith("BROKEN")
     last = err.strip().splitlines()[-1]
     assert last.startswith("anodesim: limit broken: spot reached") and "exit status 3" in last
+    # the limit carries its unit ("(limit 0.25)" said nothing of an erosion budget in µm)
+    assert "(limit 1 °C)" in last
     summary = (tmp_path / "a" / "summary.json").read_text()
     assert '"holds": false' in summary  # the results are written all the same
     assert main(["run", str(path), "-o", str(tmp_path / "b"), "-q", "--no-fail-on-limits"]) == 0

@@ -63,8 +63,9 @@ def broken_line(checks) -> str | None:
     bad = [c for c in checks if not c.holds]
     if not bad:
         return None
-    what = "; ".join(f"{c.name} reached {c.worst:.4g} {_UNITS.get(c.limit.unit, c.limit.unit)}"
-                     f" at t = {c.time_s:.4g} s (limit {c.limit.value:.4g})" for c in bad)
+    unit = lambda c: _UNITS.get(c.limit.unit, c.limit.unit)  # noqa: E731
+    what = "; ".join(f"{c.name} reached {c.worst:.4g} {unit(c)} at t = {c.time_s:.4g} s "
+                     f"(limit {c.limit.value:.4g} {unit(c)})" for c in bad)
     return f"anodesim: limit broken: {what}"
 
 
