@@ -91,6 +91,13 @@ BAD = [
         "materials": {"heat_sink": "MoCu30"}, "mounts": {"cooled_end": {"type": "clamped"}},
         "limits": {"yield_use": 1.0}},
      "limits.yield_use = 1: the heat_sink material 'MoCu30' has no yield strength"),
+    # it read whichever side's cell the search found first, without a word
+    ("probe on an interface with a temperature jump", {
+        "interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e6}},
+        "probes": {"joint": {"r_mm": 0.0, "depth_mm": 1.0}}},
+     "probes.joint: (r_mm = 0, depth_mm = 1) lies on the interface target_heat_sink, where "
+     "the conductance_W_m2K = 1e+06 makes the temperature jump between target and "
+     "heat_sink; expected a point a little inside one of them"),
     # 1e15 ran into a Newton line-search failure at the first steps; 1e12 is a perfect contact
     ("interface conductance beyond any measured", {"interfaces": {"target_heat_sink": {
         "conductance_W_m2K": 1e15}}},
@@ -556,3 +563,19 @@ def test_a_yield_limit_no_run_can_check_is_refused(data, message):
     with pytest.raises(CaseError) as e:
         from_dict(data())
     assert message in str(e.value)
+
+
+def test_a_probe_on_a_perfect_joint_or_just_off_a_split_one_is_taken():
+    """Only a split interface (a conductance) refuses a probe on it: on a perfect contact
+    the temperature is one; 1 µm off the split one (the shipped insert's insert_bottom
+    probe, 0.999 mm) is inside the W. The buried rim (r = insert radius) is refused too."""
+    from anodesim.resolve import check_probes_inside
+
+    on_joint = {"joint": {"r_mm": 0.0, "depth_mm": 1.0}}
+    check_probes_inside(from_dict(reflection(probes=on_joint)))
+    split = {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e6}}}
+    check_probes_inside(from_dict(reflection(
+        probes={"w_side": {"r_mm": 0.0, "depth_mm": 0.999}}, **split)))
+    with pytest.raises(CaseError, match="probes.rim: .* lies on the interface target_heat_sink"):
+        check_probes_inside(from_dict(reflection(
+            probes={"rim": {"r_mm": 1.0, "depth_mm": 0.5}}, **split)))

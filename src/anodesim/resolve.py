@@ -408,6 +408,26 @@ def _check_probes(case: Case, lay) -> None:
     for i, x in enumerate(probe_points(case, lay)):
         if not (lay.contains(x) if three_d else lay.contains(*x)):
             raise probe_outside(case, i)
+        if not three_d:
+            _check_probe_off_split_interface(case, lay, i, x)
+
+
+def _check_probe_off_split_interface(case: Case, lay, index: int, x) -> None:
+    """A probe on an interface with a conductance (temperature jump) would read whichever
+    side's cell the search finds first: on the shipped transmission film's W/diamond
+    interface, the diamond's 157 °C where the W side was at 354 °C, without a word."""
+    regions = lay.regions_at(*x)
+    if len(regions) < 2:
+        return
+    name = lay.interfaces.get(frozenset(regions[:2]))
+    if name is None or name not in case.interfaces:
+        return  # a perfect contact: one temperature on both sides
+    p = case.probes[index]
+    raise CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
+                    f"{p.depth_m * 1e3:g}) lies on the interface {name}, where the "
+                    f"conductance_W_m2K = {case.interfaces[name]:g} makes the temperature "
+                    f"jump between {regions[0]} and {regions[1]}; expected a point a little "
+                    "inside one of them")
 
 
 def check_probes_inside(case: Case) -> None:

@@ -93,20 +93,26 @@ class Layout:
 
     def contains(self, r: float, z: float) -> bool:
         """Whether (r, z) lies in (or on the boundary of) any region."""
+        return any(self._holds(region, r, z) for region in self.regions)
+
+    def regions_at(self, r: float, z: float) -> list[str]:
+        """The regions holding (r, z) in their interior or on their boundary (m): two on
+        an interface."""
+        return [region for region in self.regions if self._holds(region, r, z)]
+
+    def _holds(self, region: str, r: float, z: float) -> bool:
+        """Whether (r, z) lies in region or on its boundary (within 1e-9 of the body)."""
         tol = 1e-9 * self.scale
-        for region in self.regions:
-            xy = self.outline(region)
-            nxt = np.roll(xy, -1, axis=0)
-            d = nxt - xy
-            t = np.clip(((r - xy[:, 0]) * d[:, 0] + (z - xy[:, 1]) * d[:, 1])
-                        / np.maximum((d ** 2).sum(axis=1), 1e-300), 0.0, 1.0)
-            if np.min(np.hypot(xy[:, 0] + t * d[:, 0] - r, xy[:, 1] + t * d[:, 1] - z)) <= tol:
-                return True
-            crossing = (xy[:, 1] > z) != (nxt[:, 1] > z)
-            x_at = xy[:, 0] + (z - xy[:, 1]) * d[:, 0] / np.where(d[:, 1] == 0, 1e-300, d[:, 1])
-            if np.count_nonzero(crossing & (r < x_at)) % 2 == 1:
-                return True
-        return False
+        xy = self.outline(region)
+        nxt = np.roll(xy, -1, axis=0)
+        d = nxt - xy
+        t = np.clip(((r - xy[:, 0]) * d[:, 0] + (z - xy[:, 1]) * d[:, 1])
+                    / np.maximum((d ** 2).sum(axis=1), 1e-300), 0.0, 1.0)
+        if np.min(np.hypot(xy[:, 0] + t * d[:, 0] - r, xy[:, 1] + t * d[:, 1] - z)) <= tol:
+            return True
+        crossing = (xy[:, 1] > z) != (nxt[:, 1] > z)
+        x_at = xy[:, 0] + (z - xy[:, 1]) * d[:, 0] / np.where(d[:, 1] == 0, 1e-300, d[:, 1])
+        return np.count_nonzero(crossing & (r < x_at)) % 2 == 1
 
     def embed_spot_edge(self, a: float, depth: float) -> None:
         """Embed the edge r = a of a flat-top spot down to the deposition depth, so that
