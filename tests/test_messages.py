@@ -567,6 +567,27 @@ def test_a_limit_below_the_initial_temperature_is_valid_and_check_warns(tmp_path
     assert (tmp_path / "out" / "summary.json").is_file()
 
 
+@pytest.mark.parametrize("coolant, h, warned", [("air", 1e5, True), ("air", 250.0, False),
+                                                 ("oil", 5000.0, True), ("water", 5000.0, False),
+                                                 ("water", 1e5, True)])
+def test_check_warns_of_an_h_its_coolant_cannot_reach(tmp_path, capsys, coolant, h, warned):
+    """Forced air reaches about 250 W/m²K, oil 1500, water 30 000 (Incropera's ranges,
+    physics reference §7): air at 1e5 W/m²K was valid without a word, and a run or rating
+    from it as optimistic as the h. `check` stays valid (exit 0) and warns in one line."""
+    path = write_toml(tmp_path / "c.toml", reflection(
+        boundaries={"cooled_end": {"h_W_m2K": h, "coolant": coolant}}))
+    assert main(["check", str(path)]) == 0
+    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    if warned:
+        assert warnings == [f"anodesim: warning: boundaries.cooled_end.h_W_m2K = {h:g} with "
+                            f"coolant = \"{coolant}\": above the "
+                            f"{ {'air': 250, 'oil': 1500, 'water': 30000}[coolant]} W/m²K "
+                            f"forced {coolant} reaches (Incropera's ranges, physics reference "
+                            "§7), so the cooling and every rating from it are likely optimistic"]
+    else:
+        assert warnings == []
+
+
 def test_a_segments_duration_is_bounded_too():
     """As a continuous load's and a pulse train's spans (above): a [[loading.segment]]'s."""
     d = reflection(beam={"power_W": None}, loading={"kind": "segments", "duration_s": None,

@@ -130,6 +130,28 @@ COOLANT_SOURCES = {
 }
 
 
+#: The largest convective heat-transfer coefficient (W/m²K) each coolant gives by forced
+#: convection: forced air 25-250, forced oil 200-1500, forced water 1 000-20 000 and in
+#: turbulent channels up to 30 000 (Incropera, Fundamentals of Heat and Mass Transfer,
+#: Table 1.1-type ranges; physics reference §7). An h above it (air at 1e5) makes the
+#: cooling, and every rating from it, optimistic: `check` warns.
+COOLANT_H_MAX_W_M2K = {"air": 250.0, "oil": 1500.0, "water": 30000.0}
+
+
+def implausible_cooling(case: Case) -> list[str]:
+    """A warning for each convection face whose h exceeds what its named coolant reaches
+    (COOLANT_H_MAX_W_M2K)."""
+    out = []
+    for face, b in case.boundaries.items():
+        top = COOLANT_H_MAX_W_M2K.get(b.coolant)
+        if b.type == "convection" and top is not None and b.h_W_m2K > top:
+            out.append(f"boundaries.{face}.h_W_m2K = {b.h_W_m2K:g} with coolant = "
+                       f"\"{b.coolant}\": above the {top:g} W/m²K forced {b.coolant} reaches "
+                       "(Incropera's ranges, physics reference §7), so the cooling and every "
+                       "rating from it are likely optimistic")
+    return out
+
+
 #: Limits on signed drift figures: they bound the magnitude (drift.py, either way).
 SIGNED_LIMITS = ("drift", "magnification")
 

@@ -22,7 +22,7 @@ def add_args(p) -> None:
 def check(args) -> int:
     """Validate a case, including what resolving it checks; print its figures and cost."""
     from .. import cost
-    from ..limits import limits_for
+    from ..limits import implausible_cooling, limits_for
     from ..resolve import prepare
 
     case = load(args.case)
@@ -49,6 +49,8 @@ def check(args) -> int:
           f"one, a serial-load anchor longer: roughly {lo} to {hi} (`--chart continuous` a "
           "few runs)")
     for w in est.warnings():
+        print(f"anodesim: warning: {w}", file=sys.stderr)
+    for w in implausible_cooling(case):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in unmet_at_rest(case, limits):
         print(f"anodesim: warning: {w}", file=sys.stderr)
