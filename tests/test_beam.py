@@ -217,3 +217,29 @@ def test_round_up_keeps_significant_digits():
     assert round_up(6.6e-12, 2) == pytest.approx(6.6e-12, rel=1e-12)  # exact: not 6.7
     assert round_up(9.95, 2) == pytest.approx(10.0)
     assert round_up(0.0, 2) == 0.0
+
+
+@pytest.mark.parametrize("geo, diameter_um", [("reflection", 2000.0), ("transmission", 2000.0),
+                                              ("block", 4000.0)])
+def test_a_flat_top_as_wide_as_the_target_face_meshes_and_runs(tmp_path, geo, diameter_um):
+    """A flat top of the target's full diameter (allowed: "at most the target diameter") put
+    its rim vertex on the face's corner, a zero-length edge, and embedded its edge along the
+    joint: the mesh aborted dolfinx's partitioner (MPI "Invalid rank", exit status 6, no
+    message). Now the layout has no duplicate vertex and nothing to embed, and the run
+    deposits the power (source integral 1 to 1e-3)."""
+    from cases import block
+
+    from anodesim.resolve import _layout_and_spot, region_materials
+
+    builder = {"reflection": reflection, "transmission": transmission, "block": block}[geo]
+    case = builder(beam={"spot": "flat_top", "fwhm_um": None, "diameter_um": diameter_um,
+                         "deposition": "surface"},
+                   loading={"kind": "steady", "duration_s": None},
+                   mesh={"spot_fraction": 0.25, "growth": 0.5})
+    c = anodesim.from_dict(case)
+    lay, _, _ = _layout_and_spot(c, region_materials(c))
+    for poly in lay.regions.values():
+        assert len(set(poly)) == len(poly), poly
+    assert lay.embedded == []
+    res = run(c, tmp_path)
+    assert res.summary_dict()["beam"]["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)

@@ -116,8 +116,12 @@ class Layout:
 
     def embed_spot_edge(self, a: float, depth: float) -> None:
         """Embed the edge r = a of a flat-top spot down to the deposition depth, so that
-        the elements follow the discontinuity of the source (layer by layer)."""
+        the elements follow the discontinuity of the source (layer by layer). A spot as
+        wide as the face (no rim vertex on it, _rim) has no edge inside the body to embed."""
         top = self.z_beam
+        face = max(x for x, z in self.regions[self.stack[0][0]] if z == top)
+        if _rim(a, face, top) == []:
+            return
         for region, thickness in self.stack:
             bottom = top - min(depth, thickness)
             if bottom < top - thickness + 1e-12 * self.scale:  # reaches the next layer
@@ -129,6 +133,14 @@ class Layout:
             top = bottom
             if depth <= 1e-12 * self.scale:
                 return
+
+
+def _rim(a: float, R: float, z: float) -> list[tuple[float, float]]:
+    """The spot's rim vertex (a, z) on a beam face of radius R (m), or none where the spot
+    is as wide as the face: a flat top of the target's diameter put a second vertex on the
+    face's corner, a zero-length edge gmsh meshed into a mesh that aborted dolfinx's
+    partitioner (MPI "Invalid rank", exit status 6, no message)."""
+    return [(a, z)] if a < R * (1.0 - 1e-9) else []
 
 
 def _insert_vertex(poly: list, p: tuple) -> None:
@@ -155,7 +167,7 @@ def _insert_layout(g, a: float) -> Layout:
     hs = g.housing_m
     Rh = hs["inner_radius_m"] if hs else Rc
     regions = {
-        "target": [(0, L - ti), (Ri, L - ti), (Ri, L), (a, L), (0, L)],
+        "target": [(0, L - ti), (Ri, L - ti), (Ri, L)] + _rim(a, Ri, L) + [(0, L)],
         "heat_sink": [(0, 0)] + ([(Rh, 0)] if hs else [])
         + [(Rc, 0), (Rc, L), (Ri, L), (Ri, L - ti), (0, L - ti)],
     }
@@ -204,7 +216,7 @@ def layout(case: Case, spot_radius: float) -> Layout:
             window = [(0, 0), (Rw, 0), (Rw, tw), (Rf, tw), (0, tw)]
         else:
             window = [(0, 0), (Rw, 0), (Rw, tw), (0, tw)]
-        regions = {"target": [(0, tw), (Rf, tw), (Rf, top), (a, top), (0, top)],
+        regions = {"target": [(0, tw), (Rf, tw), (Rf, top)] + _rim(a, Rf, top) + [(0, top)],
                    "window": window}
 
         def faces(region, m):
@@ -228,7 +240,7 @@ def layout(case: Case, spot_radius: float) -> Layout:
                       thin={"target": tf}, scale=max(top, Rw))
     # block: a hemisphere of radius R standing for a semi-infinite target.
     R = s["radius_m"]
-    regions = {"target": [(0, -R), (R, 0), (a, 0), (0, 0)]}
+    regions = {"target": [(0, -R), (R, 0)] + _rim(a, R, 0.0) + [(0, 0)]}
 
     def faces(region, m):
         r, z = m
