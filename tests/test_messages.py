@@ -862,3 +862,34 @@ def test_a_failure_after_partial_series_is_not_said_to_have_no_results(tmp_path,
     assert main(["run", str(path), "-o", str(out), "-q"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == f"anodesim: run failed: the solver diverged (partial results in {out})", err
+
+
+@pytest.mark.parametrize("where, case, advice", [
+    ("body", lambda: reflection(loading={"kind": "steady", "duration_s": None},
+                                boundaries={"cooled_end": {"h_W_m2K": 10.0}},
+                                mesh={"growth": 0.5}),
+     "in the steady state at a 10 W beam; the whole body is hot (its coldest point "),
+    ("joint", lambda: reflection(
+        interfaces={"target_heat_sink": {"conductance_W_m2K": 100.0}},
+        beam={"power_W": 600.0, "spot": "flat_top", "fwhm_um": None, "diameter_um": 1800.0,
+              "deposition": "surface"}, mesh={"growth": 0.5, "spot_fraction": 0.25}),
+     "at a 600 W beam; the whole target is hot (its coldest point "),
+    ("spot", lambda: block(beam={"power_W": 3000.0}, mesh={"growth": 0.5}),
+     "in the steady state at a 3000 W beam; expected a lower beam power or a larger spot"),
+])
+def test_a_melting_run_says_where_the_heat_is_held_and_what_to_change(where, case, advice):
+    """A converged step that melts a region said only "target (W): ... is above the melting
+    point", whether the spot melted, the whole body could not shed its power (a steady 10 W
+    through h = 10 W/m²K: 35 000 °C everywhere) or an insert held its heat behind a 100
+    W/m²K joint: the line now gives the time, the beam power and the change that helps."""
+    from anodesim.materials import OutOfRangeError
+    from anodesim.simulation import run
+
+    with pytest.raises(OutOfRangeError) as e:
+        run(from_dict(case()))
+    line = str(e.value)
+    assert "target (W): " in line and "is above the melting point 3695 K" in line
+    assert advice in line, line
+    assert {"body": "expected more cooling (a larger h_W_m2K",
+            "joint": "expected a better joint (a higher interfaces conductance_W_m2K)",
+            "spot": "expected a lower beam power"}[where] in line

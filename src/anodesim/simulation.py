@@ -395,23 +395,53 @@ def physical_cause(problem, power_W: float, t: float | None):
     from .materials import OutOfRangeError
     from .thermal import SolverError
 
+    when = "in the steady state" if t is None else f"at t = {t:.4g} s"
     try:
         yield
     except SolverError as e:
         try:
             problem.check_range()  # the state the failed Newton iteration left
         except OutOfRangeError as cause:
-            when = "in the steady state" if t is None else f"at t = {t:.4g} s"
             melts = "above the melting point" in str(cause)
             raise OutOfRangeError(
                 f"{cause} when the solver failed {when} ({e}): "
                 + (f"the {str(cause).split(' (')[0]} melts at a {power_W:.4g} W beam"
                    if melts else f"the temperature leaves the material data at a "
-                   f"{power_W:.4g} W beam") + "; expected a lower power or a larger spot"
+                   f"{power_W:.4g} W beam") + "; " + melt_advice(problem)
             ) from e
         except SolverError:
             pass
         raise
+    except OutOfRangeError as e:
+        if "above the melting point" not in str(e) or "expected" in str(e):
+            raise
+        # a converged step that melts a region (ThermalProblem.check_range): say where the
+        # heat is held, so that the change asked for is the one that helps
+        raise OutOfRangeError(f"{e} {when} at a {power_W:.4g} W beam; "
+                              f"{melt_advice(problem)}") from None
+
+
+def melt_advice(problem) -> str:
+    """What to change when a region melts, from where the heat is (K ranges of the regions
+    over the initial temperature): the whole body more than half-way to its hottest rise
+    (its coldest point too) cannot shed the power, so its cooling must grow (a 10 W steady
+    state through h = 10 W/m²K on the rod's end); the whole hottest region so, with the
+    body's coldest point cool, holds the heat behind its joint (an insert behind a 100
+    W/m²K contact); else the spot itself melts (a lower power, a larger spot)."""
+    T0 = problem.T_init
+    ranges = problem.region_ranges()
+    region, (lo, hi) = max(ranges.items(), key=lambda kv: kv[1][1])
+    coldest = min(r[0] for r in ranges.values())
+    rise = hi - T0
+    if coldest - T0 > 0.5 * rise:
+        return (f"the whole body is hot (its coldest point {coldest - 273.15:.0f} °C): the "
+                "cooled faces cannot carry the power away; expected more cooling (a larger "
+                "h_W_m2K or cooled face, a colder coolant) or a lower beam power")
+    if lo - T0 > 0.5 * rise and len(ranges) > 1:
+        return (f"the whole {region} is hot (its coldest point {lo - 273.15:.0f} °C): the "
+                "heat does not leave it; expected a better joint (a higher "
+                "interfaces conductance_W_m2K) or better cooling of it, or a lower beam power")
+    return "expected a lower beam power or a larger spot"
 
 
 def _failure(e: BaseException) -> str:
