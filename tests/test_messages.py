@@ -874,6 +874,12 @@ def test_a_failure_after_partial_series_is_not_said_to_have_no_results(tmp_path,
         beam={"power_W": 600.0, "spot": "flat_top", "fwhm_um": None, "diameter_um": 1800.0,
               "deposition": "surface"}, mesh={"growth": 0.5, "spot_fraction": 0.25}),
      "at a 600 W beam; the whole target is hot (its coldest point "),
+    ("circuit", lambda: reflection(
+        loading={"kind": "steady", "duration_s": None}, mesh={"growth": 0.5},
+        boundaries={"cooled_end": {"coolant_circuit": True, "temperature_C": None}},
+        coolant_circuit={"volume_L": 1.0, "coolant": "water",
+                         "cooler_conductance_W_per_K": 1e-3, "ambient_C": 30.0}),
+     "the whole body is hot (its coldest point "),
     ("spot", lambda: block(beam={"power_W": 3000.0}, mesh={"growth": 0.5}),
      "in the steady state at a 3000 W beam; expected a lower beam power or a larger spot"),
 ])
@@ -892,4 +898,5 @@ def test_a_melting_run_says_where_the_heat_is_held_and_what_to_change(where, cas
     assert advice in line, line
     assert {"body": "expected more cooling (a larger h_W_m2K",
             "joint": "expected a better joint (a higher interfaces conductance_W_m2K)",
-            "spot": "expected a lower beam power"}[where] in line
+            "spot": "expected a lower beam power",
+            "circuit": "a larger coolant_circuit.cooler_conductance_W_per_K"}[where] in line

@@ -434,9 +434,11 @@ def melt_advice(problem) -> str:
     coldest = min(r[0] for r in ranges.values())
     rise = hi - T0
     if coldest - T0 > 0.5 * rise:
+        circuit = "" if getattr(problem, "coolant", None) is None else (
+            " (with the coolant circuit: a larger coolant_circuit.cooler_conductance_W_per_K)")
         return (f"the whole body is hot (its coldest point {coldest - 273.15:.0f} °C): the "
                 "cooled faces cannot carry the power away; expected more cooling (a larger "
-                "h_W_m2K or cooled face, a colder coolant) or a lower beam power")
+                f"h_W_m2K or cooled face, a colder coolant{circuit}) or a lower beam power")
     if lo - T0 > 0.5 * rise and len(ranges) > 1:
         return (f"the whole {region} is hot (its coldest point {lo - 273.15:.0f} °C): the "
                 "heat does not leave it; expected a better joint (a higher "
