@@ -252,7 +252,21 @@ def test_setup_error_leaves_no_output_folder(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(out), "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "probes.deep" in err and "outside the mesh" in err
+    # what was expected: how deep the body reaches there (the rod's 5 mm)
+    assert err.endswith("expected depth_mm at most 5 at r_mm = 0 (the body's extent below "
+                        "the beam face there)"), err
     assert not out.exists()
+
+
+def test_a_probe_beside_the_body_is_told_its_radius():
+    """r_mm beyond the rod (a reflection insert takes r past the target's radius): the line
+    gives the body's radius."""
+    from anodesim.resolve import check_probes_inside
+
+    with pytest.raises(CaseError) as e:
+        check_probes_inside(from_dict(reflection(probes={"x": {"r_mm": 4.0, "depth_mm": 1.0}})))
+    assert str(e.value) == ("probes.x: (r_mm = 4, depth_mm = 1) is outside the mesh; expected "
+                            "r_mm at most 3 (the body's radius)")
 
 
 def test_faces_that_the_geometry_lacks_are_rejected():

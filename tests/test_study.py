@@ -335,7 +335,8 @@ def test_a_probe_outside_the_body_is_invalid_in_the_list_and_the_table(tmp_path,
     out = tmp_path / "out"
     assert main(["sweep", str(s), "-o", str(out), "--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    why = "probes.below: (r_mm = 0, depth_mm = 50) is outside the mesh"
+    why = ("probes.below: (r_mm = 0, depth_mm = 50) is outside the mesh; expected depth_mm at "
+           "most 0.5 at r_mm = 0 (the body's extent below the beam face there)")
     assert "to run" in listed[0] and "invalid" in listed[1] and why in listed[1], listed
     st = study_mod.load(s)
     assert st.points[1].id == study_mod.spec._point_id(

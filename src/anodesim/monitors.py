@@ -101,7 +101,7 @@ def _probe_points(case: Case, fun, lay, quantity: str):
     chosen = [i for i, p in enumerate(case.probes) if quantity in p.quantities]
     points = PointProbes(fun, probe_points(case, lay)[chosen])
     if points.missing:
-        raise probe_outside(case, chosen[points.missing[0]])
+        raise probe_outside(case, chosen[points.missing[0]], lay)
     return points, [case.probes[i].name for i in chosen]
 
 

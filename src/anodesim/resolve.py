@@ -396,18 +396,37 @@ def probe_points(case: Case, lay) -> np.ndarray:
     return np.array([[p.r_m, lay.z_beam - p.depth_m] for p in case.probes]).reshape(-1, 2)
 
 
-def probe_outside(case: Case, index: int) -> CaseError:
-    """The error for a probe outside the body."""
+def probe_outside(case: Case, index: int, lay=None) -> CaseError:
+    """The error for a probe outside the body; with an axisymmetric layout it says how deep
+    the body reaches at the probe's radius (or how far out it reaches)."""
     p = case.probes[index]
+    expected = "a point inside the body"
+    if lay is not None and case.geometry.dim == 2:
+        deepest = _depth_reached(lay, p.r_m)
+        if deepest is None:
+            r_max = max(x for poly in lay.regions.values() for x, _ in poly)
+            expected = f"r_mm at most {r_max * 1e3:g} (the body's radius)"
+        else:
+            expected = (f"depth_mm at most {deepest * 1e3:.4g} at r_mm = {p.r_m * 1e3:g} (the "
+                        "body's extent below the beam face there)")
     return CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
-                     f"{p.depth_m * 1e3:g}) is outside the mesh")
+                     f"{p.depth_m * 1e3:g}) is outside the mesh; expected {expected}")
+
+
+def _depth_reached(lay, r: float) -> float | None:
+    """The greatest depth below the beam face (m) at which (r, depth) lies in the body of an
+    axisymmetric layout, to 1e-4 of its height (4001 samples); None when no depth does."""
+    bottom = min(z for poly in lay.regions.values() for _, z in poly)
+    depths = np.linspace(0.0, lay.z_beam - bottom, 4001)
+    inside = [d for d in depths if lay.contains(r, lay.z_beam - d)]
+    return max(inside) if inside else None
 
 
 def _check_probes(case: Case, lay) -> None:
     three_d = case.geometry.dim == 3
     for i, x in enumerate(probe_points(case, lay)):
         if not (lay.contains(x) if three_d else lay.contains(*x)):
-            raise probe_outside(case, i)
+            raise probe_outside(case, i, lay)
         if not three_d:
             _check_probe_off_split_interface(case, lay, i, x)
 
