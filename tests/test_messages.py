@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import block, files_of, merge, reflection
+from cases import block, files_of, merge, reflection, transmission
 from test_case import write_toml
 
 from anodesim.case import CaseError, from_dict
@@ -880,6 +880,11 @@ def test_a_failure_after_partial_series_is_not_said_to_have_no_results(tmp_path,
         coolant_circuit={"volume_L": 1.0, "coolant": "water",
                          "cooler_conductance_W_per_K": 1e-3, "ambient_C": 30.0}),
      "the whole body is hot (its coldest point "),
+    ("film joint", lambda: transmission(
+        interfaces={"target_window": {"conductance_W_m2K": 1e3}},
+        loading={"kind": "continuous", "duration_s": 1e-4}, mesh={"growth": 0.5}),
+     "at a 5 W beam; expected a lower beam power or a larger spot, or a higher "
+     "interfaces.target_window.conductance_W_m2K (now 1000)"),
     ("spot", lambda: block(beam={"power_W": 3000.0}, mesh={"growth": 0.5}),
      "in the steady state at a 3000 W beam; expected a lower beam power or a larger spot"),
 ])
@@ -897,6 +902,7 @@ def test_a_melting_run_says_where_the_heat_is_held_and_what_to_change(where, cas
     assert "target (W): " in line and "is above the melting point 3695 K" in line
     assert advice in line, line
     assert {"body": "expected more cooling (a larger h_W_m2K",
-            "joint": "expected a better joint (a higher interfaces conductance_W_m2K)",
-            "spot": "expected a lower beam power",
+            "joint": "expected a better joint (a higher interfaces.target_heat_sink."
+                     "conductance_W_m2K (now 100)) or better cooling of it",
+            "spot": "expected a lower beam power", "film joint": "conductance_W_m2K (now",
             "circuit": "a larger coolant_circuit.cooler_conductance_W_per_K"}[where] in line
