@@ -441,12 +441,12 @@ def melt_advice(problem) -> str:
     if coldest - T0 > 0.5 * rise:
         circuit = "" if getattr(problem, "coolant", None) is None else (
             " (with the coolant circuit: a larger coolant_circuit.cooler_conductance_W_per_K)")
-        return (f"the whole body is hot (its coldest point {coldest - 273.15:.0f} °C): the "
+        return (f"the whole body is hot (its coldest point {coldest - 273.15:.5g} °C): the "
                 "cooled faces cannot carry the power away; expected more cooling (a larger "
                 f"h_W_m2K or cooled face, a colder coolant{circuit}) or a lower beam power")
     if lo - T0 > 0.5 * rise and len(ranges) > 1:
         joint = f"a better joint (a higher {joints}) or " if joints else ""
-        return (f"the whole {region} is hot (its coldest point {lo - 273.15:.0f} °C): the "
+        return (f"the whole {region} is hot (its coldest point {lo - 273.15:.5g} °C): the "
                 f"heat does not leave it; expected {joint}better cooling of it, or a lower "
                 "beam power")
     return "expected a lower beam power or a larger spot" + (f", or a higher {joints}"
