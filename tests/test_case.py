@@ -267,6 +267,11 @@ def test_a_probe_beside_the_body_is_told_its_radius():
         check_probes_inside(from_dict(reflection(probes={"x": {"r_mm": 4.0, "depth_mm": 1.0}})))
     assert str(e.value) == ("probes.x: (r_mm = 4, depth_mm = 1) is outside the mesh; expected "
                             "r_mm at most 3 (the body's radius)")
+    # under the hemisphere's curved face: sqrt(2² − 1.2²) = 1.6 mm, to 4 digits
+    with pytest.raises(CaseError) as e:
+        check_probes_inside(from_dict(block(probes={"x": {"r_mm": 1.2, "depth_mm": 5.0}})))
+    assert str(e.value).endswith("expected depth_mm at most 1.6 at r_mm = 1.2 (the body's "
+                                 "extent below the beam face there)"), str(e.value)
 
 
 def test_faces_that_the_geometry_lacks_are_rejected():

@@ -415,11 +415,21 @@ def probe_outside(case: Case, index: int, lay=None) -> CaseError:
 
 def _depth_reached(lay, r: float) -> float | None:
     """The greatest depth below the beam face (m) at which (r, depth) lies in the body of an
-    axisymmetric layout, to 1e-4 of its height (4001 samples); None when no depth does."""
+    axisymmetric layout: the deepest of 401 samples inside, bisected (40 halvings) towards
+    the next one; None when no depth does."""
     bottom = min(z for poly in lay.regions.values() for _, z in poly)
-    depths = np.linspace(0.0, lay.z_beam - bottom, 4001)
-    inside = [d for d in depths if lay.contains(r, lay.z_beam - d)]
-    return max(inside) if inside else None
+    depths = np.linspace(0.0, lay.z_beam - bottom, 401)
+    inside = [i for i, d in enumerate(depths) if lay.contains(r, lay.z_beam - d)]
+    if not inside:
+        return None
+    i = inside[-1]
+    if i == len(depths) - 1:
+        return float(depths[i])
+    lo, hi = depths[i], depths[i + 1]
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if lay.contains(r, lay.z_beam - mid) else (lo, mid)
+    return float(lo)
 
 
 def _check_probes(case: Case, lay) -> None:
