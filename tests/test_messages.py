@@ -885,6 +885,11 @@ def test_a_failure_after_partial_series_is_not_said_to_have_no_results(tmp_path,
         loading={"kind": "continuous", "duration_s": 1e-4}, mesh={"growth": 0.5}),
      "at a 5 W beam; expected a lower beam power or a larger spot, or a higher "
      "interfaces.target_window.conductance_W_m2K (now 1000)"),
+    ("spot above a distant joint", lambda: reflection(
+        interfaces={"target_heat_sink": {"conductance_W_m2K": 1e6}},
+        beam={"power_W": 100.0, "fwhm_um": 10.0, "deposition": "surface"},
+        mesh={"growth": 0.5}),
+     "at a 100 W beam; expected a lower beam power or a larger spot"),
     ("spot", lambda: block(beam={"power_W": 3000.0}, mesh={"growth": 0.5}),
      "in the steady state at a 3000 W beam; expected a lower beam power or a larger spot"),
 ])
@@ -905,4 +910,7 @@ def test_a_melting_run_says_where_the_heat_is_held_and_what_to_change(where, cas
             "joint": "expected a better joint (a higher interfaces.target_heat_sink."
                      "conductance_W_m2K (now 100)) or better cooling of it",
             "spot": "expected a lower beam power", "film joint": "conductance_W_m2K (now",
+            "spot above a distant joint": "larger spot",
             "circuit": "a larger coolant_circuit.cooler_conductance_W_per_K"}[where] in line
+    if where == "spot above a distant joint":  # its joint, 1 mm below, is not named
+        assert line.endswith("expected a lower beam power or a larger spot"), line
