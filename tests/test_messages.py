@@ -914,3 +914,25 @@ def test_a_melting_run_says_where_the_heat_is_held_and_what_to_change(where, cas
             "circuit": "a larger coolant_circuit.cooler_conductance_W_per_K"}[where] in line
     if where == "spot above a distant joint":  # its joint, 1 mm below, is not named
         assert line.endswith("expected a lower beam power or a larger spot"), line
+
+
+def test_a_region_above_its_solidus_is_said_so_and_given_the_melting_advice():
+    """A heat sink whose melting_K is a solidus (CuCrZr, MoCu30) was said to be "above the
+    melting point"; the melting advice matched that phrase, so a solidus would have lost
+    it. The line names the solidus, and the failure is a MeltingError (the advice follows
+    the type, not the words)."""
+    from anodesim import simulation
+    from anodesim.materials import MeltingError
+
+    sim = simulation.Simulation(from_dict(reflection(materials={"heat_sink": "CuCrZr"},
+                                                     mesh={"growth": 0.5})))
+    sim.initialise()
+    p = sim.problem
+    p.T.x.array[:] = 1360.0  # above CuCrZr's 1348.15 K solidus, W still solid
+    with pytest.raises(MeltingError) as e:
+        with simulation.physical_cause(p, 10.0, 2.0):
+            p.check_range()
+    line = str(e.value)
+    assert "heat_sink (CuCrZr): 1360 K (1086.8 °C) is above the solidus 1348 K" in line, line
+    assert "melting point" not in line
+    assert "at t = 2 s at a 10 W beam; the whole body is hot" in line, line

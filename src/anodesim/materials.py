@@ -28,10 +28,18 @@ PROPERTY_KEYS = {"k": "k_W_mK", "cp": "cp_J_kgK", "rho": "rho_kg_m3", "alpha": "
 YIELD_KEY = "sigma_y_Pa"  # optional table, not one of the thermal/elastic ``tables``
 # What melting_K is (data-file key melting_kind; default: a melting point).
 MELTING_KINDS = ("melting point", "solidus", "decomposition", "end of data")
+#: What a material's melting_K is called in a message ("above the solidus of CuCrZr").
+MELTING_WORDS = {"melting point": "melting point", "solidus": "solidus",
+                 "decomposition": "decomposition temperature", "end of data": "end of the data"}
 
 
 class OutOfRangeError(RunFailure, ValueError):
     """A temperature outside the tabulated range of a property."""
+
+
+class MeltingError(OutOfRangeError):
+    """A region above its material's melting_K (its melting point, solidus, decomposition
+    temperature or end of data: melting_kind)."""
 
 
 @dataclass(frozen=True)

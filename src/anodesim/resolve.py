@@ -491,11 +491,6 @@ def _input_temperatures(case: Case) -> list[tuple[str, float]]:
     return out
 
 
-#: What a material's melting_K is, in a message ("above the solidus of CuCrZr").
-_MELTING_WORDS = {"melting point": "melting point", "solidus": "solidus",
-                  "decomposition": "decomposition temperature", "end of data": "end of the data"}
-
-
 def check_input_temperatures(case: Case) -> None:
     """Every temperature the case gives (_input_temperatures) must lie inside the data of
     every material of the case, at most its melting point: the body starts at the initial
@@ -529,7 +524,7 @@ def check_input_temperatures(case: Case) -> None:
             continue
         molten = [m for m in bad.values() if T > m.melting_K + 1e-9]
         why = "above " + ", ".join(
-            f"the {_MELTING_WORDS[m.melting_kind]} of {m.key} "
+            f"the {mat_lib.MELTING_WORDS[m.melting_kind]} of {m.key} "
             f"({m.melting_K - ZERO_CELSIUS_K:g} °C)" for m in molten) if molten else \
             f"outside the data of {', '.join(bad)}"
         C = ZERO_CELSIUS_K

@@ -392,7 +392,7 @@ def physical_cause(problem, power_W: float, t: float | None):
     """Name the physics behind a solver failure: when Newton fails and the temperatures it
     was left with melt a region or leave a material table, the failure is that (an
     OutOfRangeError saying so, with the beam power and time), not the solver's."""
-    from .materials import OutOfRangeError
+    from .materials import MeltingError, OutOfRangeError
     from .thermal import SolverError
 
     when = "in the steady state" if t is None else f"at t = {t:.4g} s"
@@ -402,8 +402,8 @@ def physical_cause(problem, power_W: float, t: float | None):
         try:
             problem.check_range()  # the state the failed Newton iteration left
         except OutOfRangeError as cause:
-            melts = "above the melting point" in str(cause)
-            raise OutOfRangeError(
+            melts = isinstance(cause, MeltingError)  # above a melting point or a solidus
+            raise type(cause)(
                 f"{cause} when the solver failed {when} ({e}): "
                 + (f"the {str(cause).split(' (')[0]} melts at a {power_W:.4g} W beam"
                    if melts else f"the temperature leaves the material data at a "
@@ -413,11 +413,11 @@ def physical_cause(problem, power_W: float, t: float | None):
             pass
         raise
     except OutOfRangeError as e:
-        if "above the melting point" not in str(e) or "expected" in str(e):
+        if not isinstance(e, MeltingError) or "expected" in str(e):
             raise
         # a converged step that melts a region (ThermalProblem.check_range): say where the
         # heat is held, so that the change asked for is the one that helps
-        raise OutOfRangeError(f"{e} {when} at a {power_W:.4g} W beam; "
+        raise MeltingError(f"{e} {when} at a {power_W:.4g} W beam; "
                               f"{melt_advice(problem)}") from None
 
 

@@ -958,9 +958,10 @@ class ThermalProblem:
             if not (np.isfinite(lo) and np.isfinite(hi)):
                 raise SolverError(f"non-finite temperature in {region} (singular system?)")
             if hi > m.melting_K:
-                raise mat_lib.OutOfRangeError(
-                    f"{region} ({m.key}): {hi:.5g} K ({hi - 273.15:.5g} °C) is above the melting "
-                    f"point {m.melting_K:.0f} K ({m.melting_K - 273.15:.0f} °C)")
+                raise mat_lib.MeltingError(
+                    f"{region} ({m.key}): {hi:.5g} K ({hi - 273.15:.5g} °C) is above the "
+                    f"{mat_lib.MELTING_WORDS[m.melting_kind]} {m.melting_K:.0f} K "
+                    f"({m.melting_K - 273.15:.0f} °C)")
             for t in self.region_tables[region]:
                 mat_lib.check_in_region(t, m, region, max(lo, floor), hi)
 
