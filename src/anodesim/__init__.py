@@ -193,7 +193,8 @@ def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
 
 
 def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: bool = True,
-         confirm_charts: bool = False, progress: bool = False, overwrite: bool = False):
+         confirm_charts: bool = False, progress: bool = False, overwrite: bool = False,
+         fresh: bool = False):
     """Rate a case: its limits, the maximum safe loading of its schedule and the charts.
 
     Args:
@@ -208,6 +209,9 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         progress: print one line per stage and per full FE run on stderr.
         overwrite: replace an earlier rating in out_dir (else a folder holding one, a run
             or a study is refused, as by ``anodesim rate -o``).
+        fresh: make every FE run again, discarding those a rating of the case into out_dir
+            that was killed or failed part way kept there (by default they are taken
+            again, as by ``anodesim rate``; ``--fresh``).
 
     Returns:
         A :class:`anodesim.rating.Rating` (``to_dict()`` is rating.json, ``plot(chart)``).
@@ -235,7 +239,8 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     try:
         rating = _rate(case, None, charts, confirm=confirm, progress=say,
-                       confirm_charts=confirm_charts)
+                       confirm_charts=confirm_charts,
+                       checkpoint=None if out_dir is None else Path(out_dir), fresh=fresh)
     except ResponseError as e:
         from .case import CaseError
 

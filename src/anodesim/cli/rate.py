@@ -23,6 +23,9 @@ def add_args(p) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier rating in the output folder")
+    p.add_argument("--fresh", action="store_true",
+                   help="make every FE run again: discard the runs an interrupted rating "
+                        "kept in the output folder (by default a re-run resumes from them)")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
 
@@ -31,7 +34,9 @@ def rate(args) -> int:
     """Rate a case into its folder (rating charts, rating.json).
 
     Under MPI every rank computes the rating (the FE confirmations are shared, the
-    response engine is each rank's own), and rank 0 alone prints and writes the folder."""
+    response engine is each rank's own), and rank 0 alone prints and writes the folder.
+    Each full FE run is kept in the folder's checkpoint as it finishes: run again after a
+    kill or a crash, the same command takes those runs back (rating.checkpoint)."""
     case = load(args.case)
     text = report.case_text(args.case)  # kept as case.toml: the file as rated
     out = output_folder(Path(args.output) if args.output else
@@ -56,7 +61,7 @@ def rate(args) -> int:
         # written only once rated: input refused while rating (a pre-load the anode cannot
         # hold) leaves an earlier rating in place
         rating = rate(case, None, charts, confirm=not args.no_confirm, progress=say,
-                      confirm_charts=args.confirm_charts)
+                      confirm_charts=args.confirm_charts, checkpoint=out, fresh=args.fresh)
     except ResponseError as e:
         raise CaseError(str(e)) from None
     if lead:

@@ -50,8 +50,10 @@ from .. import life
 from ..case import Case, Loading, interfaces_of, regions_of
 from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for,
                       rise_allowed)
+from ..results import TimeSeries
 from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, needs_stress,
                      rating_copy, sampled_pulses, serial_rise)
+from .safe import materials_of, run_case
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -158,18 +160,27 @@ class PointRuns:
         self.runs = 0
 
     def _limits(self):
-        return [lim for lim in limits_for(self.case, self.sim.prep.mats)
+        return [lim for lim in limits_for(self.case, materials_of(self.sim))
                 if lim.name not in NOT_IN_ENGINE]
 
     def steady(self, P: float) -> list[LimitCheck] | None:
         """Limits of the steady state at beam power P (W); None if the run fails."""
-        return self._run(lambda: self.sim.run(Loading("steady", ()), P).limits,
-                         "chart anchor: steady state", P)
+        return self._plain(Loading("steady", ()), P, "chart anchor: steady state")
 
     def single(self, t: float, P: float) -> list[LimitCheck] | None:
         """Limits of a single load of P (W) for t (s) from cold; None if the run fails."""
-        return self._run(lambda: self.sim.run(Loading("continuous", ((t, P),)), P).limits,
-                         f"chart anchor: {t:.3g} s load from cold", P)
+        return self._plain(Loading("continuous", ((t, P),)), P,
+                           f"chart anchor: {t:.3g} s load from cold")
+
+    def _plain(self, loading: Loading, P: float, what: str) -> list[LimitCheck] | None:
+        """The limits of a run of the case with this loading at P (W), checked on its time
+        series as Simulation.result checks them (every limit of the run's case)."""
+        case = run_case(self.sim, loading, P)
+        series = self._run(lambda: self.sim.run(loading, P).series, what, P,
+                           ("run", case.hash()))
+        return None if series is None else check(limits_for(case, materials_of(self.sim)),
+                                                 series.time,
+                                                 {n: series[n] for n in series.names})
 
     def preloaded(self, t: float, P: float, P_pre: float) -> list[LimitCheck] | None:
         """Limits of a single load of P (W) for t (s) started from the steady state at the
@@ -194,16 +205,25 @@ class PointRuns:
 
         train = ((0.5 * on, P), (period - on, 0.0)) + ((on, P), (period - on, 0.0)) * pulses
         end = sum(d for d, _ in train)
-        return self._run(lambda: self._from_steady(Loading("pulse_train", train), P,
-                                                   duty * P, end - period),
-                         f"chart anchor: serial load, period {period:.3g} s, duty cycle "
-                         f"{duty:.3g}", P)
+        return self._from_steady(Loading("pulse_train", train), P, duty * P, end - period,
+                                 f"chart anchor: serial load, period {period:.3g} s, duty "
+                                 f"cycle {duty:.3g}")
 
-    def _from_steady(self, loading: Loading, P: float, P_start: float,
-                     checked_from: float) -> list[LimitCheck]:
+    def _from_steady(self, loading: Loading, P: float, P_start: float, checked_from: float,
+                     what: str) -> list[LimitCheck] | None:
         """Limits of the loading (peak beam power P, W) run from the steady state at P_start
-        (W), over its times from checked_from (s); with a stress limit, the yield use saved at
-        every step there."""
+        (W), over its times from checked_from (s); None if the run fails."""
+        key = ("from steady", run_case(self.sim, loading, P).hash(), P_start, checked_from)
+        series = self._run(lambda: self._series_from_steady(loading, P, P_start,
+                                                            checked_from), what, P, key)
+        return None if series is None else check(self._limits(), series.time,
+                                                 {n: series[n] for n in series.names})
+
+    def _series_from_steady(self, loading: Loading, P: float, P_start: float,
+                            checked_from: float) -> TimeSeries:
+        """The time series of the loading (peak beam power P, W) run from the steady state
+        at P_start (W), its times from checked_from (s); with a stress limit, the yield use
+        saved at every step there."""
         sim = self.sim
         sim.reset(loading, P)
         if sim.problem is None:
@@ -220,22 +240,28 @@ class PointRuns:
             dt_prev = st.dt
         rows = np.array(sim.rows)
         checked = rows[:, 0] >= checked_from * (1 - 1e-12)
-        cols = {n: rows[checked, j] for j, n in enumerate(sim.columns)}
-        return check(self._limits(), cols["time_s"], cols)
+        return TimeSeries(sim.columns, sim.units, rows[checked])
 
-    def _run(self, fn, what: str, P: float):
-        """fn's limits (None if the run fails: far over), reported as one FE run of what
-        (words) at P (W)."""
+    def _run(self, fn, what: str, P: float, key: tuple):
+        """fn's time series (None if the run fails: far over), reported as one FE run of
+        what (words) at P (W); the interrupted rating's under key if its checkpoint holds
+        it (checkpoint.py), else kept there."""
         from ..materials import OutOfRangeError
         from ..thermal import SolverError
+        from . import checkpoint
         from .progress import fe_run
 
         self.runs += 1
+        found, series = checkpoint.recall(key, what, P)
+        if found:
+            return series
         try:
             with fe_run(what, P):
-                return fn()
+                series = fn()
         except (OutOfRangeError, SolverError):  # far over: the target melts at this power
-            return None
+            series = None
+        checkpoint.keep(key, series)
+        return series
 
 
 def excess(checks: list[LimitCheck] | None) -> float:

@@ -198,7 +198,8 @@ class Rating:
 
 
 def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
-         progress=print, confirm_charts: bool = False) -> Rating:
+         progress=print, confirm_charts: bool = False, checkpoint=None,
+         fresh: bool = False) -> Rating:
     """Rate a case: limits, maximum safe loading of its schedule, and the charts.
 
     Args:
@@ -212,14 +213,20 @@ def rate(case: Case, out_dir=None, charts=CHARTS, confirm: bool = True,
         progress: called with one line per stage (``[k/N]``, what it computes, the FE runs
             and wall time so far) and one per full FE run (progress.fe_run).
         confirm_charts: also confirm every single-load chart point by full FE runs.
+        checkpoint: the output folder whose hidden checkpoint (checkpoint.FOLDER) keeps each
+            full FE run as it finishes, and gives a rating of the same case killed part
+            way its runs back (publish removes it); None: no checkpoint.
+        fresh: discard that checkpoint first (every run made again).
 
     Raises:
-        CaseError: bad rating input (an unknown chart name included). ResponseError: the
-            case cannot be rated.
+        CaseError: bad rating input (an unknown chart name included; the checkpoint is
+            then removed, nothing written). ResponseError: the case cannot be rated.
     """
+    from .checkpoint import checkpointing
+
     charts = chart_selection(charts)
     start = time.perf_counter()
-    with reporting(progress):
+    with reporting(progress), checkpointing(checkpoint, case, progress, fresh):
         rating = _rate(case, charts, confirm, progress, confirm_charts, start)
     rating.in_words = in_words(case, rating)
     if rating.in_words:
@@ -532,16 +539,23 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
         run's mechanics (summary.json's "mechanics" columns: µm, px, relative).
     """
     from ..simulation import Simulation
+    from . import checkpoint
     from .engine import rating_copy
     from .progress import fe_run
 
     steady = rating_copy(case, True, loading=Loading("steady", ()),
                          output=dc.replace(case.output, fields=False, figures=False))
-    with fe_run("steady state with mechanics (drift, yield use)", beam_W):
-        m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
+    what = "steady state with mechanics (drift, yield use)"
+    key = ("mechanics", dc.replace(steady, beam=dc.replace(steady.beam, power_W=beam_W)).hash())
+    found, final = checkpoint.recall(key, what, beam_W)
+    if not found:
+        with fe_run(what, beam_W):
+            m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
+        final = {k: v["final"] for k, v in m.items() if isinstance(v, dict) and "final" in v}
+        checkpoint.keep(key, final)
     return {"beam_power_W": beam_W,
             "method": "one steady FE run with the case's mechanics at this beam power",
-            **{k: v["final"] for k, v in m.items() if isinstance(v, dict) and "final" in v}}
+            **final}
 
 
 def _mechanics_words(at: dict) -> str:
@@ -839,12 +853,14 @@ def publish(rating: Rating, out: Path, case: Case, case_text: str | None, replac
     second Ctrl-C still ends it at once, errors.signals_held): a signal there left the folder
     with neither the earlier rating nor the new one, its minutes of computing lost. With
     replace, the earlier rating's files go first (remove_rating; none of keep, the case
-    file, which may be that folder's case.toml)."""
+    file, which may be that folder's case.toml). Then the checkpoint of the rating's FE runs
+    goes (checkpoint.py): a kill before that leaves it, and a re-run takes its runs again."""
     import shutil
     import tempfile
 
     from .. import output
     from ..errors import signals_held
+    from .checkpoint import discard
 
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(f"{NEW_RATING_PREFIX}*"):  # a killed rating's (no code ran)
@@ -863,6 +879,7 @@ def publish(rating: Rating, out: Path, case: Case, case_text: str | None, replac
         for entry in sorted(new.iterdir()):
             entry.replace(out / entry.name)
         new.rmdir()
+        discard(out)  # the runs of this rating, kept in case it was killed
 
 
 def write(rating: Rating, out: Path, case: Case | None = None) -> None:

@@ -15,6 +15,23 @@ from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stres
                      rating_copy, schedule_rise)
 
 
+def run_case(sim, loading, beam_power_W: float) -> Case:
+    """The case that sim.run(loading, beam_power_W) runs (Simulation.reset's): what its
+    results depend on, as the key of a rating's checkpoint entry (checkpoint.py)."""
+    return dc.replace(sim.case, loading=loading,
+                      beam=dc.replace(sim.case.beam, power_W=beam_power_W))
+
+
+def materials_of(sim) -> dict:
+    """sim's materials per region (its prepare's: region_materials), also before its first
+    run, when every run so far was taken from a rating's checkpoint."""
+    if sim.prep is not None:
+        return sim.prep.mats
+    from ..resolve import region_materials
+
+    return region_materials(sim.case)
+
+
 def confirmation_simulation(case: Case):
     """A Simulation for the full runs that confirm a rating: no field output, mechanics only
     when a drift or yield limit needs it, meshed as a run of the case is."""
@@ -136,6 +153,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     from ..limits import check, limits_for
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
+    from . import checkpoint
     from .progress import describe, fe_run, reused_run
 
     P_engine, binding = engine_power(engine, case)
@@ -150,20 +168,25 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     def full_run(P):
         load = dc.replace(case.loading, segments=tuple((d, p * P / top)
                                                        for d, p in case.loading.segments))
+        what = f"confirmation: {describe(load)}"
         if (load, P) in earlier:
             series = earlier[(load, P)]
-            reused_run(f"confirmation: {describe(load)}", P)
+            reused_run(what, P)
         else:
-            try:
-                with fe_run(f"confirmation: {describe(load)}", P):
-                    series = sim.run(loading=load, beam_power_W=P).series
-            except (OutOfRangeError, SolverError):  # far over: the target melts here
-                series = None
+            key = ("run", run_case(sim, load, P).hash())  # what the series depends on
+            found, series = checkpoint.recall(key, what, P)
+            if not found:
+                try:
+                    with fe_run(what, P):
+                        series = sim.run(loading=load, beam_power_W=P).series
+                except (OutOfRangeError, SolverError):  # far over: the target melts here
+                    series = None
+                checkpoint.keep(key, series)
             _keep(earlier, (load, P), series)
         if series is None:  # far over (a run that failed: the same again)
             return 1.0, []
         # this case's limits (e.g. another life than the Simulation's case)
-        rep = [c.to_dict() for c in check(limits_for(case, sim.prep.mats), series.time,
+        rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
                                           {n: series[n] for n in series.names})]
         return max(x["excess"] for x in rep), rep
 

@@ -1,0 +1,283 @@
+"""A rating's full FE runs kept on disk as each finishes, so that a rating killed or crashed
+part way (SIGTERM, SIGKILL, Ctrl-C, the out-of-memory killer, a batch system's time limit)
+resumes where it stopped when the same command is run again.
+
+The runs are kept in a hidden folder of the rating's output folder,
+``<out>/.anodesim-rating-checkpoint/<identity>/``, one file per run (``<key digest>.npz``,
+written atomically: a temporary file renamed). The identity is a digest of everything a
+run's numbers depend on besides its own case: the package's code (a digest of its files,
+not only its version), the versions of its numerical stack, PETSC_OPTIONS, the number of
+MPI ranks, and the files the case reads (a mesh, a STEP file). Each run's key is the case
+it runs (``Case.hash``: the rated case with that run's loading and beam power) and, for a
+chart anchor started from a steady state, that state's power and the checked times. An
+entry is taken only when its identity folder, its file name and the key stored inside it
+all match; one that cannot be read is ignored (the run is made again), never a number
+guessed. Entries of another identity (another case, another version) are removed when a
+rating starts; the whole folder once the rating is published (rate.publish).
+
+Only the entries present when the rating starts are taken (those of the interrupted one):
+an uninterrupted rating runs and reports exactly as without a checkpoint. A run's results
+depend on its key alone (safe._EARLIER_RUNS already relies on that within a process), so
+a resumed rating gives the same numbers as an uninterrupted one, bit for bit.
+
+Under MPI every rank computes the rating: rank 0 lists, reads and writes the files and
+broadcasts what it found, so that all ranks take the same runs from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CaseError
+
+#: The hidden folder of a rating's output folder that keeps its finished FE runs.
+FOLDER = ".anodesim-rating-checkpoint"
+
+#: The distributions whose versions enter the identity (their numbers could move a run's).
+STACK = ("dolfinx-solver-real", "fenics-dolfinx", "fenics-basix", "fenics-ffcx", "fenics-ufl",
+         "gmsh", "numpy", "scipy", "petsc4py", "mpi4py")
+
+#: The running rating's store (None: no checkpoint).
+_state: dict = {"store": None}
+
+
+def code_digest() -> str:
+    """SHA-256 of the package's files (its code and data, not their compiled caches): a
+    changed source file changes it, whatever the version says."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()
+                       and "__pycache__" not in p.parts):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def identity(case, ranks: int) -> str:
+    """The digest that every entry of a rating of this case must carry (module docstring)."""
+    from importlib import metadata
+
+    from .. import __version__
+
+    versions = {}
+    for dist in STACK:
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    files = {}
+    for name in (case.geometry.file, case.mesh.file):
+        if name:  # the case hashes the path, not what the file holds
+            try:
+                files[name] = hashlib.sha256(Path(name).read_bytes()).hexdigest()
+            except OSError:
+                files[name] = None
+    blob = json.dumps({"anodesim": __version__, "code": code_digest(), "stack": versions,
+                       "PETSC_OPTIONS": os.environ.get("PETSC_OPTIONS", ""), "ranks": ranks,
+                       "case": case.hash(), "files": files}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+class Store:
+    """The checkpoint of one rating: the entries found when it started, and new ones.
+
+    Attributes:
+        folder: <out>/FOLDER/<identity>.
+        found: key digests of the entries present when the rating started (every rank).
+        taken: how many of them the rating has taken so far.
+    """
+
+    def __init__(self, out: Path, ident: str, comm, progress, fresh: bool = False):
+        self.root = Path(out) / FOLDER
+        self.folder = self.root / ident
+        self.comm, self.lead = comm, comm.rank == 0
+        self.progress = progress
+        self.writable = True
+        self.taken = 0
+        self.made_out = not self.root.parent.exists()
+        found, stale = [], False
+        if self.lead:
+            if fresh and self.root.exists():
+                shutil.rmtree(self.root, ignore_errors=True)
+            if self.root.is_dir():
+                for entry in self.root.iterdir():
+                    if entry.name != ident:  # another case, version or stack: never taken
+                        stale = True
+                        _remove(entry)
+                if self.folder.is_dir():
+                    for p in self.folder.iterdir():
+                        if p.suffix == ".npz" and not p.name.startswith("."):
+                            found.append(p.stem)
+                        else:  # a temporary file of a write the kill interrupted
+                            _remove(p)
+        if comm.size > 1:
+            found, stale = comm.bcast((found, stale), root=0)
+        self.found = set(found)
+        if stale:
+            progress(f"  checkpoint: an interrupted rating of another case or anodesim "
+                     f"version in {self.root} was not taken and is removed")
+        if self.found:
+            progress(f"  resuming: {len(self.found)} FE run{'s' * (len(self.found) != 1)} "
+                     f"from an interrupted rating ({self.folder}; --fresh starts afresh)")
+
+    def abandon(self) -> None:
+        """Remove the checkpoint, and out too if it made that folder and left it empty
+        (bad input: nothing written)."""
+        if self.lead:
+            discard(self.root.parent)
+            if self.made_out and not any(self.root.parent.iterdir()):
+                self.root.parent.rmdir()
+
+    def recall(self, key: tuple):
+        """(True, value) of the entry under key found when the rating started, else
+        (False, None); an entry that cannot be read, or holds another key, counts as
+        absent."""
+        text, digest = _key_text(key)
+        if digest not in self.found:
+            return False, None
+        data = None
+        if self.lead:
+            try:
+                data = (self.folder / f"{digest}.npz").read_bytes()
+            except OSError:
+                data = None
+        if self.comm.size > 1:
+            data = self.comm.bcast(data, root=0)
+        try:
+            value = _decode(data, text)
+        except Exception:  # corrupt, truncated, or not ours: the run is made again
+            self.found.discard(digest)
+            return False, None
+        self.taken += 1
+        return True, value
+
+    def keep(self, key: tuple, value) -> None:
+        """Write a finished run's value (a TimeSeries, a dict, or None for a failed run)
+        atomically (rank 0); a write that fails says so once and ends the keeping, not the
+        rating."""
+        from ..errors import signals_held
+        from ..output import atomic_write
+
+        if not (self.lead and self.writable):
+            return
+        text, digest = _key_text(key)
+        try:
+            with signals_held():  # the finished run's entry whole, then a Ctrl-C or SIGTERM
+                self.folder.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.folder / f"{digest}.npz", _encode(text, value))
+        except OSError as e:
+            self.writable = False
+            self.progress(f"  checkpoint: cannot write {self.folder} ({e}); a kill from here "
+                          "on loses the runs that follow")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def discard(out: Path) -> None:
+    """Remove the checkpoint of out (the rating is published, or refused as bad input)."""
+    shutil.rmtree(Path(out) / FOLDER, ignore_errors=True)
+
+
+@contextmanager
+def checkpointing(out: Path | None, case, progress, fresh: bool = False):
+    """Keep the FE runs made inside this block in out's checkpoint, and take those of an
+    interrupted rating of the same case from it (out None: neither)."""
+    before = _state["store"]
+    store = None
+    if out is not None:
+        from .. import _mpi  # noqa: F401
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        store = Store(Path(out), identity(case, comm.size), comm, progress, fresh)
+    _state["store"] = store
+    try:
+        yield store
+    except CaseError:  # bad input found while rating (a pre-load the anode cannot hold)
+        if store is not None:
+            store.abandon()
+        raise
+    finally:
+        _state["store"] = before
+
+
+def recall(key: tuple, what: str, power_W: float):
+    """The running rating's checkpoint entry under key, (True, value), said as taken from
+    the interrupted rating; else (False, None)."""
+    store = _state["store"]
+    if store is None:
+        return False, None
+    found, value = store.recall(key)
+    if found:
+        store.progress(f"    {what} at {power_W:.4g} W: from the interrupted rating, not run "
+                       "again")
+    return found, value
+
+
+def keep(key: tuple, value) -> None:
+    """Keep a finished run's value in the running rating's checkpoint (if any)."""
+    if _state["store"] is not None:
+        _state["store"].keep(key, value)
+
+
+def _key_text(key: tuple) -> tuple[str, str]:
+    """A key as text (repr: floats exactly) and its file name's digest."""
+    text = repr(key)
+    return text, hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _plain(x):
+    """A numpy scalar as the Python one (JSON)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"{type(x).__name__} in a checkpoint entry")
+
+
+def _encode(key: str, value) -> bytes:
+    from ..results import TimeSeries
+
+    if value is None:
+        arrays = {"failed": np.array(True)}
+    elif isinstance(value, TimeSeries):
+        names = value.names
+        arrays = {"series": np.array(json.dumps({"names": names,
+                                                 "units": [value.units[n] for n in names]})),
+                  "data": np.column_stack([value[n] for n in names]) if names
+                  else np.zeros((0, 0))}
+    else:
+        arrays = {"json": np.array(json.dumps(value, default=_plain))}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, key=np.array(key), **arrays)
+    return buf.getvalue()
+
+
+def _decode(data: bytes | None, key: str):
+    """An entry's value; raises on anything unexpected (absent, corrupt, another key)."""
+    from ..results import TimeSeries
+
+    if data is None:
+        raise ValueError("no entry")
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        if str(z["key"]) != key:
+            raise ValueError("another key")
+        if "failed" in z.files:
+            return None
+        if "series" in z.files:
+            meta = json.loads(str(z["series"]))
+            data = np.asarray(z["data"], dtype=float)
+            if data.ndim != 2 or data.shape[1] != len(meta["names"]):
+                raise ValueError("columns")
+            return TimeSeries(meta["names"], meta["units"], data)
+        return json.loads(str(z["json"]))
