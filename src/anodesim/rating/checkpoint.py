@@ -26,6 +26,7 @@ broadcasts what it found, so that all ranks take the same runs from it.
 
 from __future__ import annotations
 
+import dataclasses as dc
 import hashlib
 import io
 import json
@@ -92,6 +93,7 @@ class Store:
         folder: <out>/FOLDER/<identity>.
         found: key digests of the entries present when the rating started (every rank).
         taken: how many of them the rating has taken so far.
+        unreadable: how many it could not read (made again).
     """
 
     def __init__(self, out: Path, ident: str, comm, progress, fresh: bool = False):
@@ -100,7 +102,7 @@ class Store:
         self.comm, self.lead = comm, comm.rank == 0
         self.progress = progress
         self.writable = True
-        self.taken = 0
+        self.taken = self.unreadable = 0
         self.made_out = not self.root.parent.exists()
         found, stale = [], False
         if self.lead:
@@ -154,6 +156,7 @@ class Store:
             value = _decode(data, text)
         except Exception:  # corrupt, truncated, or not ours: the run is made again
             self.found.discard(digest)
+            self.unreadable += 1
             return False, None
         self.taken += 1
         return True, value
@@ -176,6 +179,23 @@ class Store:
             self.writable = False
             self.progress(f"  checkpoint: cannot write {self.folder} ({e}); a kill from here "
                           "on loses the runs that follow")
+
+
+def run_case(sim, loading, beam_power_W: float):
+    """The case that sim.run(loading, beam_power_W) runs (Simulation.reset's): what its
+    results depend on: the key of its checkpoint entry (its hash)."""
+    return dc.replace(sim.case, loading=loading,
+                      beam=dc.replace(sim.case.beam, power_W=beam_power_W))
+
+
+def materials_of(sim) -> dict:
+    """sim's materials per region (its prepare's: region_materials), also before its first
+    run, when every run so far was taken from a rating's checkpoint."""
+    if sim.prep is not None:
+        return sim.prep.mats
+    from ..resolve import region_materials
+
+    return region_materials(sim.case)
 
 
 def _remove(path: Path) -> None:
@@ -219,10 +239,14 @@ def recall(key: tuple, what: str, power_W: float):
     store = _state["store"]
     if store is None:
         return False, None
+    unreadable = store.unreadable
     found, value = store.recall(key)
     if found:
         store.progress(f"    {what} at {power_W:.4g} W: from the interrupted rating, not run "
                        "again")
+    elif store.unreadable > unreadable:
+        store.progress(f"    {what} at {power_W:.4g} W: the interrupted rating's entry cannot "
+                       "be read; run again")
     return found, value
 
 

@@ -51,9 +51,9 @@ from ..case import Case, Loading, interfaces_of, regions_of
 from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for,
                       rise_allowed)
 from ..results import TimeSeries
+from .checkpoint import materials_of, run_case
 from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, needs_stress,
                      rating_copy, sampled_pulses, serial_rise)
-from .safe import materials_of, run_case
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic. Superposing the engine's step response over this protocol
@@ -256,11 +256,12 @@ class PointRuns:
         if found:
             return series
         try:
-            with fe_run(what, P):
+            with fe_run(what, P):  # kept before its line is printed
                 series = fn()
+                checkpoint.keep(key, series)
         except (OutOfRangeError, SolverError):  # far over: the target melts at this power
             series = None
-        checkpoint.keep(key, series)
+            checkpoint.keep(key, series)
         return series
 
 

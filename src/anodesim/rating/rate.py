@@ -549,10 +549,11 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
     key = ("mechanics", dc.replace(steady, beam=dc.replace(steady.beam, power_W=beam_W)).hash())
     found, final = checkpoint.recall(key, what, beam_W)
     if not found:
-        with fe_run(what, beam_W):
+        with fe_run(what, beam_W):  # kept before its line is printed
             m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
-        final = {k: v["final"] for k, v in m.items() if isinstance(v, dict) and "final" in v}
-        checkpoint.keep(key, final)
+            final = {k: v["final"] for k, v in m.items()
+                     if isinstance(v, dict) and "final" in v}
+            checkpoint.keep(key, final)
     return {"beam_power_W": beam_W,
             "method": "one steady FE run with the case's mechanics at this beam power",
             **final}

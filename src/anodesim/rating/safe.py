@@ -15,23 +15,6 @@ from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stres
                      rating_copy, schedule_rise)
 
 
-def run_case(sim, loading, beam_power_W: float) -> Case:
-    """The case that sim.run(loading, beam_power_W) runs (Simulation.reset's): what its
-    results depend on, as the key of a rating's checkpoint entry (checkpoint.py)."""
-    return dc.replace(sim.case, loading=loading,
-                      beam=dc.replace(sim.case.beam, power_W=beam_power_W))
-
-
-def materials_of(sim) -> dict:
-    """sim's materials per region (its prepare's: region_materials), also before its first
-    run, when every run so far was taken from a rating's checkpoint."""
-    if sim.prep is not None:
-        return sim.prep.mats
-    from ..resolve import region_materials
-
-    return region_materials(sim.case)
-
-
 def confirmation_simulation(case: Case):
     """A Simulation for the full runs that confirm a rating: no field output, mechanics only
     when a drift or yield limit needs it, meshed as a run of the case is."""
@@ -154,6 +137,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
     from . import checkpoint
+    from .checkpoint import materials_of, run_case
     from .progress import describe, fe_run, reused_run
 
     P_engine, binding = engine_power(engine, case)
@@ -177,11 +161,12 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
             found, series = checkpoint.recall(key, what, P)
             if not found:
                 try:
-                    with fe_run(what, P):
+                    with fe_run(what, P):  # kept before its line is printed
                         series = sim.run(loading=load, beam_power_W=P).series
+                        checkpoint.keep(key, series)
                 except (OutOfRangeError, SolverError):  # far over: the target melts here
                     series = None
-                checkpoint.keep(key, series)
+                    checkpoint.keep(key, series)
             _keep(earlier, (load, P), series)
         if series is None:  # far over (a run that failed: the same again)
             return 1.0, []

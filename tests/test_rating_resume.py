@@ -1,0 +1,240 @@
+"""A rating killed or crashed part way resumes: its finished FE runs are kept in the output
+folder's checkpoint (rating/checkpoint.py) and a re-run of the same command takes them back,
+with the same rating.json as an uninterrupted rating (every number, bit for bit; only the
+wall times differ). The kills wait for the k-th FE run's progress line (an event, never a
+delay). A coarse reflection insert keeps each rating to a few seconds."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cases import reflection
+from test_case import write_toml
+
+import anodesim
+from anodesim.cli import main
+from anodesim.rating import checkpoint as cp
+from anodesim.rating import rate as rate_in
+from anodesim.results import TimeSeries
+
+LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2}, "time": {"steps_per_doubling": 2},
+        "rating": {"exposure_points": 3}}
+#: The FE run after which a rating is killed: the maximum safe loading's 4 runs and 2 of the
+#: single-load chart's anchors (9 runs in all).
+KILL_AFTER = 6
+
+
+def _numbers(out: Path) -> dict:
+    """rating.json without its wall times."""
+    r = json.loads((out / "rating.json").read_text())
+    r.pop("seconds")
+    r["engine"].pop("seconds")
+    return r
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "anodesim", *map(str, args)]
+
+
+@pytest.fixture(scope="module")
+def case_file(tmp_path_factory) -> Path:
+    return write_toml(tmp_path_factory.mktemp("resume") / "case.toml", reflection(**LEAN))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(case_file):
+    """The case file and its uninterrupted rating's numbers."""
+    path = case_file
+    out = path.parent / "whole"
+    assert main(["rate", str(path), "--chart", "single", "-q", "-o", str(out)]) == 0
+    assert not (out / cp.FOLDER).exists()  # published: its checkpoint is gone
+    return path, _numbers(out)
+
+
+def _killed(path: Path, out: Path, sig: int) -> str:
+    """Start `anodesim rate` and send sig once its KILL_AFTER-th FE run is reported; its
+    stderr so far."""
+    p = subprocess.Popen(_cli("rate", path, "--chart", "single", "-o", out),
+                         stderr=subprocess.PIPE, text=True, env={**os.environ})
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith(f"    FE run {KILL_AFTER}:"):
+            break
+    p.send_signal(sig)
+    seen.append(p.stderr.read())
+    assert p.wait(timeout=600) == (143 if sig == signal.SIGTERM else -signal.SIGKILL), \
+        "".join(seen)
+    return "".join(seen)
+
+
+def _resumed(path: Path, out: Path, *extra) -> str:
+    p = subprocess.run(_cli("rate", path, "--chart", "single", "-o", out, *extra),
+                       stderr=subprocess.PIPE, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    return p.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_rating_resumes_with_the_same_numbers(uninterrupted, tmp_path, sig):
+    """SIGTERM (a batch system's time limit) or SIGKILL (the out-of-memory killer) after the
+    6th FE run: no rating is published, the finished runs are kept; the same command run
+    again says it resumes, takes them back instead of running them, and publishes the
+    rating.json of an uninterrupted rating. After SIGKILL one entry is damaged and a write's
+    temporary file left over: that run is made again, the temporary file removed."""
+    path, want = uninterrupted
+    out = tmp_path / "rating"
+    _killed(path, out, sig)
+    assert sorted(p.name for p in out.iterdir()) == [cp.FOLDER]  # nothing published
+    [folder] = (out / cp.FOLDER).iterdir()
+    entries = sorted(folder.glob("*.npz"))
+    assert len(entries) >= KILL_AFTER  # each run kept before its line is printed
+    damaged = 0
+    if sig == signal.SIGKILL:
+        entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
+        (folder / f".{entries[1].name}.abcd1234").write_bytes(b"half")  # atomic_write's
+        damaged = 1
+    err = _resumed(path, out)
+    assert f"resuming: {len(entries)} FE runs from an interrupted rating" in err, err
+    taken = err.count(": from the interrupted rating, not run again")
+    made = len(re.findall(r"^    FE run \d+:", err, re.M))
+    assert taken == len(entries) - damaged and made == 9 - taken, err
+    assert err.count("entry cannot be read; run again") == damaged
+    assert _numbers(out) == want
+    assert not (out / cp.FOLDER).exists()
+
+
+@pytest.mark.slow
+def test_a_crashed_api_rating_resumes_and_fresh_starts_afresh(uninterrupted, tmp_path, capsys):
+    """anodesim.rate(case, out_dir) keeps its runs as the command does: a rating stopped by
+    an error part way (here its progress output failing at the 3rd FE run) leaves them,
+    the next call takes them back and gives the uninterrupted numbers; fresh=True makes
+    every run again."""
+    path, want = uninterrupted
+    out = tmp_path / "api"
+
+    def failing(line):
+        if line.startswith("    FE run 3:"):
+            raise OSError("the disk behind stderr is gone")
+
+    with pytest.raises(OSError, match="disk behind stderr"):
+        rate_in(anodesim.load(path), charts=("single",), progress=failing,
+                      checkpoint=out)
+    assert [p.name for p in out.iterdir()] == [cp.FOLDER]
+    capsys.readouterr()
+    anodesim.rate(path, out, charts="single", progress=True, overwrite=True)
+    err = capsys.readouterr().err
+    assert "resuming: 3 FE runs from an interrupted rating" in err
+    assert err.count(": from the interrupted rating, not run again") == 3
+    assert _numbers(out) == want and not (out / cp.FOLDER).exists()
+    # fresh: a kept run is not taken
+    with pytest.raises(OSError):
+        rate_in(anodesim.load(path), charts=("single",), progress=failing,
+                      checkpoint=tmp_path / "again")
+    anodesim.rate(path, tmp_path / "again", charts="single", progress=True, fresh=True)
+    err = capsys.readouterr().err
+    assert "resuming" not in err and "from the interrupted rating" not in err
+    assert _numbers(tmp_path / "again") == want
+
+
+def _store(out: Path, case, progress=lambda m: None, fresh=False) -> cp.Store:
+    from mpi4py import MPI
+
+    return cp.Store(out, cp.identity(case, 1), MPI.COMM_SELF, progress, fresh)
+
+
+def test_entries_are_taken_only_under_their_exact_key_and_never_when_damaged(tmp_path):
+    """A kept run comes back exactly (its series bit for bit, a failed run as None, a dict);
+    only a store opened later takes it (an uninterrupted rating runs as without one); an
+    entry under another key, one whose content names another key, a damaged one or one of
+    another case is not taken."""
+    case = anodesim.from_dict(reflection())
+    series = TimeSeries(["time_s", "T_peak_C"], ["s", "C"],
+                        [[0.0, 30.0], [1e-3, 1 / 3], [2e-3, float("nan")]])
+    first = _store(tmp_path, case)
+    first.keep(("run", "a"), series)
+    first.keep(("run", "failed"), None)
+    first.keep(("mechanics", "b"), {"drift_um": 0.1 + 0.2, "n": 3})
+    first.keep(("run", "other"), series)
+    assert first.recall(("run", "a")) == (False, None)  # not found when it started
+    lines = []
+    second = _store(tmp_path, case, lines.append)
+    assert lines == [f"  resuming: 4 FE runs from an interrupted rating ({second.folder}; "
+                     "--fresh starts afresh)"]
+    found, back = second.recall(("run", "a"))
+    assert found and back.names == series.names and back.units == series.units
+    assert np.array_equal(back["T_peak_C"], series["T_peak_C"], equal_nan=True)
+    assert second.recall(("run", "failed")) == (True, None)
+    assert second.recall(("mechanics", "b")) == (True, {"drift_um": 0.1 + 0.2, "n": 3})
+    assert second.recall(("run", "a", 1.0)) == (False, None)  # another key
+    # an entry renamed to another key's file is not taken for it
+    _, digest_a = cp._key_text(("run", "a"))
+    _, digest_other = cp._key_text(("run", "other"))
+    (second.folder / f"{digest_a}.npz").replace(second.folder / f"{digest_other}.npz")
+    (second.folder / f"{digest_a}.npz").write_bytes(b"not an npz")
+    third = _store(tmp_path, case)
+    assert third.recall(("run", "other")) == (False, None)
+    assert third.recall(("run", "a")) == (False, None) and third.unreadable == 2
+    # another case: the entries are not taken, and removed
+    lines = []
+    other = _store(tmp_path, anodesim.from_dict(reflection(limits={"spot_C": 900.0})),
+                   lines.append)
+    assert not other.found and lines == [
+        f"  checkpoint: an interrupted rating of another case or anodesim version in "
+        f"{tmp_path / cp.FOLDER} was not taken and is removed"]
+    assert [p.name for p in (tmp_path / cp.FOLDER).iterdir()] == []
+    other.keep(("run", "a"), series)
+    assert _store(tmp_path, case, fresh=False).found == set()
+    assert _store(tmp_path, anodesim.from_dict(reflection(limits={"spot_C": 900.0})),
+                  fresh=True).found == set()
+
+
+def test_identity_follows_the_code_the_case_and_the_files_it_reads(tmp_path, monkeypatch):
+    """What a run depends on besides its own case: a changed source file of the package, the
+    ranks, and a mesh file's content (the case names its path only) each change it."""
+    case = anodesim.from_dict(reflection())
+    base = cp.identity(case, 1)
+    assert cp.identity(case, 1) == base and cp.identity(case, 2) != base
+    assert cp.identity(anodesim.from_dict(reflection(beam={"power_W": 11.0})), 1) != base
+    monkeypatch.setattr(cp, "code_digest", lambda: "edited")
+    assert cp.identity(case, 1) != base
+    monkeypatch.undo()
+    mesh = tmp_path / "a.msh"
+    mesh.write_text("one")
+    import dataclasses as dc
+
+    reused = dc.replace(case, mesh=dc.replace(case.mesh, file=str(mesh)))
+    before = cp.identity(reused, 1)
+    mesh.write_text("two")
+    assert cp.identity(reused, 1) != before
+
+
+def test_fresh_and_a_changed_case_start_afresh_on_the_command_line(case_file, tmp_path,
+                                                                   capsys):
+    """`rate --fresh` discards a kept checkpoint; a rating of a changed case says that the
+    checkpoint it found is another case's and does not take it; a published rating leaves
+    none behind."""
+    path = case_file
+    case = anodesim.load(path)
+    out = tmp_path / "r"
+    _store(out, case).keep(("run", "x"), None)
+    assert main(["rate", str(path), "--chart", "single", "--no-confirm", "--fresh", "-o",
+                 str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "resuming" not in err and "another case" not in err
+    assert not (out / cp.FOLDER).exists()
+    changed = write_toml(tmp_path / "changed.toml", reflection(**LEAN, limits={"spot_C": 900.0}))
+    out = tmp_path / "c"
+    _store(out, case).keep(("run", "x"), None)
+    assert main(["rate", str(changed), "--chart", "single", "--no-confirm", "-o",
+                 str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "resuming" not in err and "of another case or anodesim version" in err
+    assert not (out / cp.FOLDER).exists() and (out / "rating.json").is_file()
