@@ -261,3 +261,17 @@ def test_fresh_and_a_changed_case_start_afresh_on_the_command_line(case_file, tm
     err = capsys.readouterr().err
     assert "resuming" not in err and "of another case or anodesim version" in err
     assert not (out / cp.FOLDER).exists() and (out / "rating.json").is_file()
+
+
+def test_a_checkpoint_that_cannot_be_written_costs_only_the_resume(tmp_path):
+    """A write that fails (the output folder's disk full, a path that is a file) says so
+    once and stops the keeping; the rating goes on."""
+    case = anodesim.from_dict(reflection())
+    lines = []
+    store = _store(tmp_path, case, lines.append)
+    store.folder.parent.mkdir(parents=True)
+    store.folder.write_text("a file where the folder goes")
+    store.keep(("run", "a"), None)
+    store.keep(("run", "b"), None)
+    assert len(lines) == 1 and lines[0].startswith(f"  checkpoint: cannot write {store.folder}")
+    assert not store.writable

@@ -6,7 +6,9 @@ met, rate.SHORT_LOAD_NOTE).
 - safe.py: maximum safe loading, confirmed by re-runs of one Simulation;
 - charts.py: single load, serial load (duty cycle, period), heat content, continuous;
 - kirchhoff.py: those charts right with k(T), rho*c(T) (Kirchhoff engine, FE anchors);
-- rate.py: the whole rating as a typed :class:`Rating`, and its files.
+- rate.py: the whole rating as a typed :class:`Rating`, and its files;
+- checkpoint.py: its finished FE runs kept in the output folder, taken back by a re-run
+  after a kill or a crash.
 
 The limits themselves are in anodesim.limits (below both the run and the rating).
 """

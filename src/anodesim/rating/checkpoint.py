@@ -175,7 +175,7 @@ class Store:
             with signals_held():  # the finished run's entry whole, then a Ctrl-C or SIGTERM
                 self.folder.mkdir(parents=True, exist_ok=True)
                 atomic_write(self.folder / f"{digest}.npz", _encode(text, value))
-        except OSError as e:
+        except (OSError, TypeError, ValueError) as e:  # a full disk; a value not kept
             self.writable = False
             self.progress(f"  checkpoint: cannot write {self.folder} ({e}); a kill from here "
                           "on loses the runs that follow")
