@@ -275,3 +275,36 @@ def test_a_checkpoint_that_cannot_be_written_costs_only_the_resume(tmp_path):
     store.keep(("run", "b"), None)
     assert len(lines) == 1 and lines[0].startswith(f"  checkpoint: cannot write {store.folder}")
     assert not store.writable
+
+
+@pytest.mark.slow
+def test_the_steady_run_with_mechanics_is_kept_too(tmp_path, capsys):
+    """The continuous rating's steady run with the case's mechanics (drift and yield use at
+    the rated power: its own Simulation, not the confirmations') is kept like the others:
+    a rating stopped just after it takes it back, with the same figures (the shipped
+    insert at constant properties)."""
+    import tomllib
+
+    studies = Path(__file__).parents[1] / "studies"
+    data = tomllib.loads((studies / "reflection_insert.toml").read_text())
+    data["materials"]["properties"] = "constant"
+    case = anodesim.from_dict(data, studies)
+    want = rate_in(case, charts=("continuous",), progress=lambda m: None).to_dict()
+    out = tmp_path / "r"
+
+    def failing(line):
+        if "FE run" in line and "steady state with mechanics" in line:
+            raise OSError("the disk behind stderr is gone")
+
+    with pytest.raises(OSError):
+        rate_in(case, charts=("continuous",), progress=failing, checkpoint=out)
+    capsys.readouterr()
+    got = anodesim.rate(case, out, charts=("continuous",), progress=True).to_dict()
+    err = capsys.readouterr().err
+    assert re.search(r"steady state with mechanics \(drift, yield use\) at [\d.]+ W: from the "
+                     r"interrupted rating, not run again", err), err
+    assert not re.search(r"FE run \d+: ", err)  # every run taken back
+    for d in (got, want):
+        d.pop("seconds")
+        d["engine"].pop("seconds")
+    assert got == want
