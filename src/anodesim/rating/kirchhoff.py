@@ -186,9 +186,9 @@ class PointRuns:
         """Limits of a single load of P (W) for t (s) started from the steady state at the
         pre-load P_pre (W) (the single-load chart's pre-loaded curve); None if the run
         fails."""
-        return self._run(lambda: self._from_steady(Loading("continuous", ((t, P),)), P,
-                                                   P_pre, 0.0),
-                         f"chart anchor: {t:.3g} s load after a {P_pre:.4g} W pre-load", P)
+        return self._from_steady(Loading("continuous", ((t, P),)), P, P_pre, 0.0,
+                                 f"chart anchor: {t:.3g} s load after a {P_pre:.4g} W "
+                                 "pre-load")
 
     def serial(self, period: float, duty: float, P: float,
                pulses: int = SERIAL_PULSES) -> list[LimitCheck] | None:
