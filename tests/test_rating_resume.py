@@ -308,3 +308,20 @@ def test_the_steady_run_with_mechanics_is_kept_too(tmp_path, capsys):
         d.pop("seconds")
         d["engine"].pop("seconds")
     assert got == want
+
+
+def test_a_checkpoint_that_cannot_be_read_is_not_resumed(tmp_path, monkeypatch):
+    """A checkpoint folder that cannot be listed (permissions, a failing disk) says so and
+    the rating makes every run."""
+    case = anodesim.from_dict(reflection())
+    _store(tmp_path, case).keep(("run", "a"), None)
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    lines = []
+    store = _store(tmp_path, case, lines.append)
+    assert store.found == set() and store.recall(("run", "a")) == (False, None)
+    assert lines == [f"  checkpoint: cannot read {tmp_path / cp.FOLDER} ([Errno 13] "
+                     f"Permission denied: '{tmp_path / cp.FOLDER}'); not resumed"]

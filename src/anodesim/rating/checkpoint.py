@@ -106,19 +106,11 @@ class Store:
         self.made_out = not self.root.parent.exists()
         found, stale = [], False
         if self.lead:
-            if fresh and self.root.exists():
-                shutil.rmtree(self.root, ignore_errors=True)
-            if self.root.is_dir():
-                for entry in self.root.iterdir():
-                    if entry.name != ident:  # another case, version or stack: never taken
-                        stale = True
-                        _remove(entry)
-                if self.folder.is_dir():
-                    for p in self.folder.iterdir():
-                        if p.suffix == ".npz" and not p.name.startswith("."):
-                            found.append(p.stem)
-                        else:  # a temporary file of a write the kill interrupted
-                            _remove(p)
+            try:
+                found, stale = self._look(ident, fresh)
+            except OSError as e:  # a folder that cannot be read: every run made again
+                progress(f"  checkpoint: cannot read {self.root} ({e}); not resumed")
+                found = []
         if comm.size > 1:
             found, stale = comm.bcast((found, stale), root=0)
         self.found = set(found)
@@ -128,6 +120,27 @@ class Store:
         if self.found:
             progress(f"  resuming: {len(self.found)} FE run{'s' * (len(self.found) != 1)} "
                      f"from an interrupted rating ({self.folder}; --fresh starts afresh)")
+
+    def _look(self, ident: str, fresh: bool) -> tuple[list[str], bool]:
+        """Rank 0: (the key digests of this identity's entries, whether another identity's
+        were removed), the whole checkpoint removed first when fresh; a write's temporary
+        file left by a kill is removed."""
+        found, stale = [], False
+        if fresh and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        if not self.root.is_dir():
+            return found, stale
+        for entry in self.root.iterdir():
+            if entry.name != ident:  # another case, version or stack: never taken
+                stale = True
+                _remove(entry)
+        if self.folder.is_dir():
+            for p in self.folder.iterdir():
+                if p.suffix == ".npz" and not p.name.startswith("."):
+                    found.append(p.stem)
+                else:  # a temporary file of a write the kill interrupted
+                    _remove(p)
+        return found, stale
 
     def abandon(self) -> None:
         """Remove the checkpoint, and out too if it made that folder and left it empty
