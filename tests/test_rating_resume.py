@@ -325,3 +325,46 @@ def test_a_checkpoint_that_cannot_be_read_is_not_resumed(tmp_path, monkeypatch):
     assert store.found == set() and store.recall(("run", "a")) == (False, None)
     assert lines == [f"  checkpoint: cannot read {tmp_path / cp.FOLDER} ([Errno 13] "
                      f"Permission denied: '{tmp_path / cp.FOLDER}'); not resumed"]
+
+
+def test_fresh_takes_no_entry_even_when_the_old_ones_cannot_be_removed(tmp_path, monkeypatch):
+    """--fresh makes every run again also when the kept entries cannot be removed (a
+    removal that fails: permissions, a read-only disk, a checkpoint folder that is a
+    symbolic link): none of them is taken."""
+    case = anodesim.from_dict(reflection())
+    _store(tmp_path, case).keep(("run", "a"), None)
+    monkeypatch.setattr(cp.shutil, "rmtree", lambda *a, **k: None)  # removes nothing
+    store = _store(tmp_path, case, fresh=True)
+    assert store.found == set() and store.recall(("run", "a")) == (False, None)
+
+
+def test_only_the_checkpoints_own_files_are_ever_removed(tmp_path):
+    """A checkpoint folder that is a symbolic link to a folder of other files (a scratch
+    disk), or holds files anodesim did not write: a rating removes other identities'
+    entries and its own temporary files there, never a file of someone else."""
+    case = anodesim.from_dict(reflection())
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "thesis.tex").write_text("years of work")
+    (scratch / "data").mkdir()
+    (scratch / "data" / "x.csv").write_text("1,2")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / cp.FOLDER).symlink_to(scratch)
+    first = _store(out, case)
+    first.keep(("run", "a"), None)
+    (first.folder / "notes.txt").write_text("mine")
+    (first.folder / f".{cp._key_text(('run', 'b'))[1]}.npz.abcd1234").write_bytes(b"half")
+    other = _store(out, anodesim.from_dict(reflection(limits={"spot_C": 900.0})))
+    assert not other.found
+    assert (scratch / "thesis.tex").read_text() == "years of work"
+    assert (scratch / "data" / "x.csv").read_text() == "1,2"
+    assert not first.folder.exists()  # another identity's entries: removed
+    again = _store(out, anodesim.from_dict(reflection(limits={"spot_C": 900.0})))
+    again.keep(("run", "a"), None)
+    (again.folder / "notes.txt").write_text("mine")
+    tmp = again.folder / f".{cp._key_text(('run', 'b'))[1]}.npz.abcd1234"
+    tmp.write_bytes(b"half")
+    last = _store(out, anodesim.from_dict(reflection(limits={"spot_C": 900.0})))
+    assert len(last.found) == 1 and not tmp.exists()
+    assert (again.folder / "notes.txt").read_text() == "mine"

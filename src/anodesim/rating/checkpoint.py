@@ -31,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,12 @@ FOLDER = ".anodesim-rating-checkpoint"
 #: The distributions whose versions enter the identity (their numbers could move a run's).
 STACK = ("dolfinx-solver-real", "fenics-dolfinx", "fenics-basix", "fenics-ffcx", "fenics-ufl",
          "gmsh", "numpy", "scipy", "petsc4py", "mpi4py")
+
+#: The names of an identity's folder, an entry, and atomic_write's temporary file of one:
+#: nothing else in the checkpoint folder is taken or removed.
+_IDENTITY = re.compile(r"[0-9a-f]{24}")
+_ENTRY = re.compile(r"[0-9a-f]{32}\.npz")
+_TEMPORARY = re.compile(r"\.[0-9a-f]{32}\.npz\..+")
 
 #: The running rating's store (None: no checkpoint).
 _state: dict = {"store": None}
@@ -126,19 +133,22 @@ class Store:
         were removed), the whole checkpoint removed first when fresh; a write's temporary
         file left by a kill is removed."""
         found, stale = [], False
-        if fresh and self.root.exists():
+        if fresh:  # none taken, also where the removal fails (permissions, a symlink)
             shutil.rmtree(self.root, ignore_errors=True)
+            return found, stale
         if not self.root.is_dir():
             return found, stale
         for entry in self.root.iterdir():
-            if entry.name != ident:  # another case, version or stack: never taken
+            # another case, version or stack: never taken; only this module's folders are
+            # removed (the folder may be a symlink to a scratch disk holding other files)
+            if entry.name != ident and _IDENTITY.fullmatch(entry.name):
                 stale = True
                 _remove(entry)
         if self.folder.is_dir():
             for p in self.folder.iterdir():
-                if p.suffix == ".npz" and not p.name.startswith("."):
+                if _ENTRY.fullmatch(p.name):
                     found.append(p.stem)
-                else:  # a temporary file of a write the kill interrupted
+                elif _TEMPORARY.fullmatch(p.name):  # a write the kill interrupted
                     _remove(p)
         return found, stale
 
