@@ -368,3 +368,21 @@ def test_only_the_checkpoints_own_files_are_ever_removed(tmp_path):
     last = _store(out, anodesim.from_dict(reflection(limits={"spot_C": 900.0})))
     assert len(last.found) == 1 and not tmp.exists()
     assert (again.folder / "notes.txt").read_text() == "mine"
+
+
+def test_identity_follows_the_stack_without_its_package_metadata(monkeypatch):
+    """dolfinx's and PETSc's own versions enter the identity, also where the distributions
+    carry no metadata (a conda or spack install; this venv's petsc4py has none): another
+    dolfinx or PETSc under the same anodesim never takes the runs of the old one."""
+    from importlib import metadata
+
+    import dolfinx
+
+    def none(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", none)
+    case = anodesim.from_dict(reflection())
+    base = cp.identity(case, 1)
+    monkeypatch.setattr(dolfinx, "__version__", "0.0.1")
+    assert cp.identity(case, 1) != base

@@ -43,10 +43,6 @@ from ..errors import CaseError
 #: The hidden folder of a rating's output folder that keeps its finished FE runs.
 FOLDER = ".anodesim-rating-checkpoint"
 
-#: The distributions whose versions enter the identity (their numbers could move a run's).
-STACK = ("dolfinx-solver-real", "fenics-dolfinx", "fenics-basix", "fenics-ffcx", "fenics-ufl",
-         "gmsh", "numpy", "scipy", "petsc4py", "mpi4py")
-
 #: The names of an identity's folder, an entry, and atomic_write's temporary file of one:
 #: nothing else in the checkpoint folder is taken or removed.
 _IDENTITY = re.compile(r"[0-9a-f]{24}")
@@ -70,16 +66,13 @@ def code_digest() -> str:
 
 def identity(case, ranks: int) -> str:
     """The digest that every entry of a rating of this case must carry (module docstring)."""
-    from importlib import metadata
-
     from .. import __version__
+    from ..output import provenance
 
-    versions = {}
-    for dist in STACK:
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
+    # summary.json's versions: the distributions' and, where their metadata is missing (a
+    # conda or spack install, the PETSc inside a wheel), dolfinx's and PETSc's own
+    made = provenance(ranks)
+    versions = {"python": made["python"], **made["versions"]}
     files = {}
     for name in (case.geometry.file, case.mesh.file):
         if name:  # the case hashes the path, not what the file holds
