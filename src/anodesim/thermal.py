@@ -781,11 +781,9 @@ class ThermalProblem:
         the rounding level of its 2 mm cells. Scaled rows have rounding ~1e-16·T (K), and
         D is fixed for the whole solve, so norms within it compare.
         """
-        d = A.getDiagonal()
-        with d.localForm() as loc:
-            a = np.abs(loc.array)
-            tiny = a.max(initial=0.0) * 1e-300 or 1e-300
-            loc.array[:] = 1.0 / np.maximum(a, tiny)
+        d = A.getDiagonal()  # not ghosted: its localForm is empty on more than one rank
+        d.abs()
+        d.reciprocal()  # (a zero diagonal, which no heat operator has, would weigh 0)
         w = d.duplicate()
 
         def norm(b) -> float:
