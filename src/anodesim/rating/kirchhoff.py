@@ -259,9 +259,10 @@ class PointRuns:
             with fe_run(what, P):  # kept before its line is printed
                 series = fn()
                 checkpoint.keep(key, series)
-        except (OutOfRangeError, SolverError):  # far over: the target melts at this power
+        except (OutOfRangeError, SolverError) as e:  # far over: the target melts at this power
             series = None
-            checkpoint.keep(key, series)
+            if isinstance(e, OutOfRangeError):  # physics, not a solver's mishap (out of
+                checkpoint.keep(key, series)  # memory...), which a resumed rating tries again
         return series
 
 

@@ -164,9 +164,10 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                     with fe_run(what, P):  # kept before its line is printed
                         series = sim.run(loading=load, beam_power_W=P).series
                         checkpoint.keep(key, series)
-                except (OutOfRangeError, SolverError):  # far over: the target melts here
+                except (OutOfRangeError, SolverError) as e:  # far over: the target melts
                     series = None
-                    checkpoint.keep(key, series)
+                    if isinstance(e, OutOfRangeError):  # physics, not a solver's mishap
+                        checkpoint.keep(key, series)  # (which a resumed rating tries again)
             _keep(earlier, (load, P), series)
         if series is None:  # far over (a run that failed: the same again)
             return 1.0, []
