@@ -3,6 +3,7 @@ another unit, a near spelling) instead of calling the intended one missing; a ca
 to `sweep` or a study given to `run` says what it is; under MPI only rank 0 prints."""
 
 import json
+import pickle
 import re
 import shutil
 import subprocess
@@ -936,3 +937,12 @@ def test_a_region_above_its_solidus_is_said_so_and_given_the_melting_advice():
     assert "heat_sink (CuCrZr): 1360 K (1086.8 °C) is above the solidus 1348 K" in line, line
     assert "melting point" not in line
     assert "at t = 2 s at a 10 W beam; the whole body is hot" in line, line
+    assert e.value.kind == "solidus" and pickle.loads(pickle.dumps(e.value)).kind == "solidus"
+    # a solver failure that left the heat sink above its solidus: said so, with its verb
+    from anodesim.thermal import SolverError
+
+    with pytest.raises(MeltingError) as e:
+        with simulation.physical_cause(p, 10.0, 2.0):
+            raise SolverError("Newton line search failed")
+    assert "the heat_sink starts to melt at a 10 W beam; the whole body is hot" in \
+        str(e.value), str(e.value)

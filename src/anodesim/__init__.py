@@ -62,7 +62,8 @@ def _file_of(given):
     import os
     from pathlib import Path
 
-    return Path(os.fspath(given)) if isinstance(given, (str, os.PathLike)) else None
+    return Path(os.fsdecode(os.fspath(given))) if isinstance(given, (str, os.PathLike)) \
+        else None  # (fsdecode: a path-like may give bytes)
 
 
 def _check_out_dir(out_dir) -> None:

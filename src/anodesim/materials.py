@@ -39,7 +39,20 @@ class OutOfRangeError(RunFailure, ValueError):
 
 class MeltingError(OutOfRangeError):
     """A region above its material's melting_K (its melting point, solidus, decomposition
-    temperature or end of data: melting_kind)."""
+    temperature or end of data: ``kind``, one of MELTING_KINDS)."""
+
+    def __init__(self, message: str, kind: str = MELTING_KINDS[0]):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # pickled with its kind (a study worker's failure)
+        return type(self), (str(self), self.kind)
+
+    @property
+    def verb(self) -> str:
+        """What the region does above melting_K ("melts", "decomposes")."""
+        return {"solidus": "starts to melt", "decomposition": "decomposes",
+                "end of data": "leaves its material data"}.get(self.kind, "melts")
 
 
 @dataclass(frozen=True)

@@ -402,13 +402,13 @@ def physical_cause(problem, power_W: float, t: float | None):
         try:
             problem.check_range()  # the state the failed Newton iteration left
         except OutOfRangeError as cause:
-            melts = isinstance(cause, MeltingError)  # above a melting point or a solidus
-            raise type(cause)(
-                f"{cause} when the solver failed {when} ({e}): "
-                + (f"the {str(cause).split(' (')[0]} melts at a {power_W:.4g} W beam"
-                   if melts else f"the temperature leaves the material data at a "
-                   f"{power_W:.4g} W beam") + "; " + melt_advice(problem)
-            ) from e
+            what = (f"the {str(cause).split(' (')[0]} {cause.verb} at a {power_W:.4g} W beam"
+                    if isinstance(cause, MeltingError) else
+                    f"the temperature leaves the material data at a {power_W:.4g} W beam")
+            message = f"{cause} when the solver failed {when} ({e}): {what}; " + \
+                melt_advice(problem)
+            raise (MeltingError(message, cause.kind) if isinstance(cause, MeltingError) else
+                   OutOfRangeError(message)) from e
         except SolverError:
             pass
         raise
@@ -418,7 +418,7 @@ def physical_cause(problem, power_W: float, t: float | None):
         # a converged step that melts a region (ThermalProblem.check_range): say where the
         # heat is held, so that the change asked for is the one that helps
         raise MeltingError(f"{e} {when} at a {power_W:.4g} W beam; "
-                              f"{melt_advice(problem)}") from None
+                           f"{melt_advice(problem)}", e.kind) from None
 
 
 def melt_advice(problem) -> str:

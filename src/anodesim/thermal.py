@@ -383,6 +383,10 @@ class ThermalProblem:
         self._mass_at = None  # that T (nodal, K) while the matrix is still to be assembled
         self.b = dolfinx.fem.petsc.create_vector(V)
         self.du = dolfinx.fem.petsc.create_vector(V)
+        # Newton's work vectors (x0, D⁻¹, D⁻¹F), made once: petsc4py frees a dropped vector
+        # of a communicator of more than one rank only at PETSc.garbage_cleanup(), so one per
+        # solve grew a rank's memory without bound on large meshes
+        self._newton_work = None
         self.cross = None
         if self.interfaces:
             sizes = dolfinx.fem.petsc.create_matrix(self.J_form).getSizes()
@@ -711,7 +715,8 @@ class ThermalProblem:
         start from the cached (lagged) Jacobian, or for a new step size from the last one
         shifted to it (_shifted_jacobian), and refresh it at the current T when the
         updates stop shrinking 5× per iteration or a lagged step fails to reduce the
-        residual (modified Newton: the residual is exact, so the converged T is Newton's); a backtracking line search on ‖F‖₂ (halving, sufficient decrease 1e-4)
+        residual (modified Newton: the residual is exact, so the converged T is Newton's); a backtracking line search on ‖D⁻¹F‖₂ (_residual_norm; halving, sufficient
+        decrease 1e-4)
         makes Newton robust far from the solution (e.g. radiation from a cold start). The
         iteration stops when the largest nodal update is below ``newton_tol`` (K).
         """
@@ -726,8 +731,10 @@ class ThermalProblem:
             self.T.x.scatter_forward()
             self.newton_iterations += 1
             return
-        x0 = x.duplicate()
-        norm = self._residual_norm(A)
+        if self._newton_work is None:
+            self._newton_work = (x.duplicate(), A.createVecLeft(), A.createVecLeft())
+        x0, d, w = self._newton_work
+        norm = self._residual_norm(A, d, w)
         norm0 = norm(b)
         previous = None
         for _ in range(self.max_newton):
@@ -770,7 +777,7 @@ class ThermalProblem:
                           f"(last update {update:.3g} K > {self.newton_tol:g} K)")
 
     @staticmethod
-    def _residual_norm(A):
+    def _residual_norm(A, d, w):
         """‖D⁻¹F‖₂ for the line search, D the diagonal of the Jacobian A: each nodal
         residual (W) as the temperature change (K) that would cancel it on its own.
 
@@ -780,11 +787,15 @@ class ThermalProblem:
         A 1 µm spot on the shipped insert failed at its second step with ‖F‖ = 0.00185,
         the rounding level of its 2 mm cells. Scaled rows have rounding ~1e-16·T (K), and
         D is fixed for the whole solve, so norms within it compare.
+
+        Args:
+            A: the Jacobian (its diagonal is read into d).
+            d, w: work vectors of A's row layout (unghosted: their localForm is empty on
+                more than one rank, so only whole-vector operations are used): D⁻¹ and D⁻¹F.
         """
-        d = A.getDiagonal()  # not ghosted: its localForm is empty on more than one rank
+        A.getDiagonal(d)
         d.abs()
         d.reciprocal()  # (a zero diagonal, which no heat operator has, would weigh 0)
-        w = d.duplicate()
 
         def norm(b) -> float:
             w.pointwiseMult(d, b)
@@ -959,7 +970,7 @@ class ThermalProblem:
                 raise mat_lib.MeltingError(
                     f"{region} ({m.key}): {hi:.5g} K ({hi - 273.15:.5g} °C) is above the "
                     f"{mat_lib.MELTING_WORDS[m.melting_kind]} {m.melting_K:.0f} K "
-                    f"({m.melting_K - 273.15:.0f} °C)")
+                    f"({m.melting_K - 273.15:.0f} °C)", m.melting_kind)
             for t in self.region_tables[region]:
                 mat_lib.check_in_region(t, m, region, max(lo, floor), hi)
 
