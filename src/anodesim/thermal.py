@@ -460,7 +460,12 @@ class ThermalProblem:
         if not self.nonlinear and key in self._z_cache:
             return self._z_cache[key]
         _, ksp, _ = self._operator()
-        z = self.circuit_f.duplicate()
+        if self.nonlinear:  # used at once: one vector (a dropped one leaks on 2+ ranks)
+            if getattr(self, "_z_work", None) is None:
+                self._z_work = self.circuit_f.duplicate()
+            z = self._z_work
+        else:
+            z = self.circuit_f.duplicate()
         solve_linear(ksp, self.circuit_f, z, SolverError, "coolant sensitivity")
         if not self.nonlinear:
             self._z_cache[key] = z
