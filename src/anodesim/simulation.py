@@ -284,6 +284,13 @@ class Simulation:
         finally:
             if plot is not None:
                 plot.close()
+        if self.comm.size > 1:  # every rank completed the run: a collective call is safe
+            from petsc4py import PETSc
+
+            # petsc4py parks a dropped PETSc object of a parallel communicator until this
+            # collective clean-up: without it a rating's dozens of runs on one Simulation
+            # kept every temporary vector and matrix of each
+            PETSc.garbage_cleanup(self.comm)
         return result
 
     def _outputs_interrupted(self, result: RunResult, e: KeyboardInterrupt) -> None:
