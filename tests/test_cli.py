@@ -278,3 +278,13 @@ def test_a_bad_command_line_is_one_line(tmp_path, capsys, argv, line):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith(line), err
+
+
+def test_a_signed_figure_that_is_zero_prints_without_a_sign():
+    """The console's signed drift figures: exactly zero (the u image shift of a view in the
+    anode's symmetry plane, as in the shipped example) read "+0"; now "0", the others keep
+    their sign."""
+    from anodesim.cli.run import signed
+
+    assert [signed(x) for x in (0.0, -0.0, 1.0612, -4.7219, 7.74e-5)] == [
+        "0", "0", "+1.06", "-4.72", "+7.74e-05"]

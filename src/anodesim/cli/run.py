@@ -58,6 +58,12 @@ def limits_table(checks) -> list[str]:
     return lines
 
 
+def signed(x: float) -> str:
+    """x with its sign to 3 significant digits ("+1.06", "-4.72"), and zero as "0": a shift
+    that is exactly zero (the u of a view in the anode's symmetry plane) read "+0"."""
+    return f"{x:+.3g}" if x else "0"
+
+
 def broken_line(checks) -> str | None:
     """One line naming the broken limits, or None when every limit holds."""
     bad = [c for c in checks if not c.holds]
@@ -217,17 +223,17 @@ def run(args) -> int:
                 d = m["drift_across_view_um"]
                 print(f"  spot drift across the view axis {d['final']:.3g} µm at the end "
                       f"(largest {d['max_abs']:.3g} µm), image shift (u, v) "
-                      f"({m['image_shift_u_px']['final'] + 0.0:+.3g}, "
-                      f"{m['image_shift_v_px']['final'] + 0.0:+.3g}) px; along the beam "
-                      f"{m['spot_shift_um']['final']:+.3g} µm", file=sys.stderr)
+                      f"({signed(m['image_shift_u_px']['final'])}, "
+                      f"{signed(m['image_shift_v_px']['final'])}) px; along the beam "
+                      f"{signed(m['spot_shift_um']['final'])} µm", file=sys.stderr)
                 if {"magnification_change_rel", "drift_along_view_um"} <= set(m):  # the only
                     dM = m["magnification_change_rel"]  # effect of a drift along the view
-                    print(f"  magnification change dM/M {dM['final']:+.3g} at the end "
-                          f"(largest {dM['largest']:+.3g}); spot shift along the view "
-                          f"{m['drift_along_view_um']['final']:+.3g} µm", file=sys.stderr)
+                    print(f"  magnification change dM/M {signed(dM['final'])} at the end "
+                          f"(largest {signed(dM['largest'])}); spot shift along the view "
+                          f"{signed(m['drift_along_view_um']['final'])} µm", file=sys.stderr)
             else:
-                print(f"  axial spot displacement {m['u_spot_z_um']['final']:+.3g} µm at the end",
-                      file=sys.stderr)
+                print(f"  axial spot displacement {signed(m['u_spot_z_um']['final'])} µm at "
+                      "the end", file=sys.stderr)
             vm = ", ".join(f"{r} {v['value']:.0f} MPa" for r, v in m["von_mises_max_MPa"].items())
             print(f"  largest von Mises stress: {vm}", file=sys.stderr)
             from ..limits import YIELD_RADIUS_M
