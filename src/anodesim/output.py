@@ -252,10 +252,15 @@ def provenance(comm_size: int = 1) -> dict:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    try:
-        import dolfinx
-        from petsc4py import PETSc
+    from .errors import signals_held
 
+    try:
+        # dolfinx's first import (a rating's checkpoint identity makes it, before the
+        # mesh): its nanobind modules call back into Python as they load, and a Ctrl-C
+        # raised there ended the process by SIGSEGV or SIGABRT without a line
+        with signals_held():
+            import dolfinx
+            from petsc4py import PETSc
         versions["dolfinx"] = dolfinx.__version__
         versions["PETSc"] = ".".join(map(str, PETSc.Sys.getVersion()))
     except Exception:  # noqa: BLE001 - provenance must never fail a run
