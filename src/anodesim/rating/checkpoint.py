@@ -266,6 +266,30 @@ def recall(key: tuple, what: str, power_W: float):
     return found, value
 
 
+def run_kept(key: tuple, what: str, power_W: float, make):
+    """An FE run's time series: the interrupted rating's under key (recall), else make()'s,
+    reported as one FE run of what (words) at power_W (W) and kept under key before its
+    line is printed; None for a run that fails (far over). A run that melts the target
+    (physics) is kept as failed; one whose solver failed (out of memory in a factorisation
+    too) is not, so that a resumed rating tries it again."""
+    from ..materials import OutOfRangeError
+    from ..thermal import SolverError
+    from .progress import fe_run
+
+    found, series = recall(key, what, power_W)
+    if found:
+        return series
+    try:
+        with fe_run(what, power_W):
+            series = make()
+            keep(key, series)
+    except (OutOfRangeError, SolverError) as e:  # far over: the target melts at this power
+        series = None
+        if isinstance(e, OutOfRangeError):
+            keep(key, series)
+    return series
+
+
 def keep(key: tuple, value) -> None:
     """Keep a finished run's value in the running rating's checkpoint (if any)."""
     if _state["store"] is not None:

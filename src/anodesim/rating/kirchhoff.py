@@ -246,24 +246,10 @@ class PointRuns:
         """fn's time series (None if the run fails: far over), reported as one FE run of
         what (words) at P (W); the interrupted rating's under key if its checkpoint holds
         it (checkpoint.py), else kept there."""
-        from ..materials import OutOfRangeError
-        from ..thermal import SolverError
-        from . import checkpoint
-        from .progress import fe_run
+        from .checkpoint import run_kept
 
         self.runs += 1
-        found, series = checkpoint.recall(key, what, P)
-        if found:
-            return series
-        try:
-            with fe_run(what, P):  # kept before its line is printed
-                series = fn()
-                checkpoint.keep(key, series)
-        except (OutOfRangeError, SolverError) as e:  # far over: the target melts at this power
-            series = None
-            if isinstance(e, OutOfRangeError):  # physics, not a solver's mishap (out of
-                checkpoint.keep(key, series)  # memory...), which a resumed rating tries again
-        return series
+        return run_kept(key, what, P, fn)
 
 
 def excess(checks: list[LimitCheck] | None) -> float:

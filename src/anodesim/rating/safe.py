@@ -134,11 +134,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
     """
     from ..limits import check, limits_for
-    from ..materials import OutOfRangeError
-    from ..thermal import SolverError
-    from . import checkpoint
-    from .checkpoint import materials_of, run_case
-    from .progress import describe, fe_run, reused_run
+    from .checkpoint import materials_of, run_case, run_kept
+    from .progress import describe, reused_run
 
     P_engine, binding = engine_power(engine, case)
     if not confirm:
@@ -158,16 +155,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
             reused_run(what, P)
         else:
             key = ("run", run_case(sim, load, P).hash())  # what the series depends on
-            found, series = checkpoint.recall(key, what, P)
-            if not found:
-                try:
-                    with fe_run(what, P):  # kept before its line is printed
-                        series = sim.run(loading=load, beam_power_W=P).series
-                        checkpoint.keep(key, series)
-                except (OutOfRangeError, SolverError) as e:  # far over: the target melts
-                    series = None
-                    if isinstance(e, OutOfRangeError):  # physics, not a solver's mishap
-                        checkpoint.keep(key, series)  # (which a resumed rating tries again)
+            series = run_kept(key, what, P,
+                              lambda: sim.run(loading=load, beam_power_W=P).series)
             _keep(earlier, (load, P), series)
         if series is None:  # far over (a run that failed: the same again)
             return 1.0, []
