@@ -241,7 +241,7 @@ class Simulation:
         # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
         plot = plotter.start() if self.out is not None and self.rank0 and \
             self.case.output.figures else None
-        status, error, every_rank = "running", None, False
+        status, error, every_rank, ranks_together = "running", None, False, False
         try:
             self.reset(loading, beam_power_W)
             if self.problem is None:
@@ -276,6 +276,7 @@ class Simulation:
                             with contextlib.suppress(FigureFailure) if status == "failed" \
                                     else contextlib.nullcontext():
                                 run_folder.write(self, result, plot)
+                        ranks_together = True
                     except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: files missing
                         if writes and result is not None and status == "complete" and \
                                 self.rank0:
@@ -284,13 +285,15 @@ class Simulation:
         finally:
             if plot is not None:
                 plot.close()
-        if self.comm.size > 1:  # every rank completed the run: a collective call is safe
-            from petsc4py import PETSc
+            if ranks_together and self.comm.size > 1:
+                # Every rank ended the run (completed, or failed on every rank, as a run
+                # that melts does) and wrote its files: a collective call is safe. petsc4py
+                # parks a dropped PETSc object of a parallel communicator until this
+                # collective clean-up: without it a rating's dozens of runs on one
+                # Simulation (melting ones included) kept every temporary of each.
+                from petsc4py import PETSc
 
-            # petsc4py parks a dropped PETSc object of a parallel communicator until this
-            # collective clean-up: without it a rating's dozens of runs on one Simulation
-            # kept every temporary vector and matrix of each
-            PETSc.garbage_cleanup(self.comm)
+                PETSc.garbage_cleanup(self.comm)
         return result
 
     def _outputs_interrupted(self, result: RunResult, e: KeyboardInterrupt) -> None:
