@@ -477,8 +477,9 @@ def test_refused_submission_leaves_nothing(slurm, tmp_path):  # noqa: F811
 @pytest.mark.slurm
 def test_queued_array_is_not_submitted_twice_and_invalid_cases_not_at_all(slurm, tmp_path):  # noqa: F811
     """While the folder's array is queued, a second submission is refused naming the job
-    (it submitted the same cases again and overwrote job_id), and --list shows its cases
-    queued; an invalid case (fwhm_um = -5) is not an array task (it failed in 0 s)."""
+    (it submitted the same cases again and overwrote job_id), --list shows its cases
+    queued, and a local sweep of the folder leaves them to the job (it ran them as well);
+    an invalid case (fwhm_um = -5) is not an array task (it failed in 0 s)."""
     path = study_file(tmp_path, [20.0, -5.0], '[slurm]\nextra = ["--begin=now+1hour"]\n')
     out = tmp_path / "o"
     r = subprocess.run(anodesim_cmd("sweep", path, "-o", out, "--submit", "slurm"),
@@ -498,6 +499,14 @@ def test_queued_array_is_not_submitted_twice_and_invalid_cases_not_at_all(slurm,
         listed = subprocess.run(anodesim_cmd("sweep", out, "--list"), capture_output=True,
                                 text=True, timeout=300).stdout.splitlines()
         assert "  queued  " in listed[0] and "  invalid  " in listed[1], listed
+        # a local sweep of the folder leaves the job's queued case to it (it ran it too)
+        r = subprocess.run(anodesim_cmd("sweep", out), capture_output=True, text=True,
+                           timeout=300)
+        said = r.stdout + r.stderr
+        assert f"1 case left to the folder's SLURM job {job}, queued or running there " \
+            "(case 0)" in said, said
+        assert "1 to run with 1 process" in said and "case 1 " in said, said  # the invalid
+        assert not (out / "cases" / study_mod.load(path).points[0].id).exists()
     finally:
         subprocess.run(["scancel", job])
     wait_for_job(job)

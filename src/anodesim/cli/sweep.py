@@ -56,7 +56,7 @@ def sweep(args) -> int:
                         f"study now (id {st.id}), given to it after this task was submitted; "
                         "its case is not run (submit the study again)")
     if args.list:
-        from ..study.slurm import task_states
+        from ..study.queue import task_states
 
         queued = task_states(out)  # the cases of a SLURM array still in the queue
         if st.listed_id is not None and st.listed_id != st.id:  # see open_folder's refusal

@@ -26,6 +26,7 @@ from pathlib import Path
 from ..plotter import die_with_parent
 from .folder import (_clean_stale, check_jobs, record_failure, release_folder, result_of,
                      set_aside)
+from .queue import recorded_job, task_states
 from .spec import Point, Study
 from .table import Table, collect, plot, warm_up
 
@@ -308,9 +309,16 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
             if row is not None:  # kept until replaced: an interrupted retry leaves it failed
                 failed[p.id] = row
             pending.append(p)
-    done_before = len(unique) - len(pending)
+    pending, left_to_slurm = _not_in_slurm(out, pending)
+    done_before = len(unique) - len(pending) - len(left_to_slurm)
     say(f"{study.title}: {plural(len(unique), 'case')}, {done_before} already finished, "
         f"{len(pending)} to run with {plural(jobs, 'process', 'es')} -> {out}")
+    if left_to_slurm:
+        say(f"{plural(len(left_to_slurm), 'case')} left to the folder's SLURM job "
+            f"{recorded_job(out)}, queued or running there "
+            f"({'case' if len(left_to_slurm) == 1 else 'cases'} "
+            f"{', '.join(str(p.index) for p in left_to_slurm)}); `anodesim sweep {out} "
+            "--collect` gathers the job's results when it has finished")
     _clean_stale(out)
     running: dict = {}  # worker (_Interpreter or _Forked) -> (case, log file)
     finished, failures = 0, 0
@@ -366,6 +374,17 @@ def _run_cases(study: Study, out: Path, jobs: int, say, retry_failed: bool) -> T
     table = collect(study, out)
     plot(study, table)
     return table
+
+
+def _not_in_slurm(out: Path, pending: list[Point]) -> tuple[list[Point], list[Point]]:
+    """The pending cases split into those to run here and those the folder's SLURM array
+    job (`sweep --submit slurm`) still has queued or running: running them here too
+    doubled the work (the first result to finish stands, study.folder._publish)."""
+    states = task_states(out)
+    if not states:
+        return pending, []
+    return ([p for p in pending if p.index not in states],
+            [p for p in pending if p.index in states])
 
 
 #: How long a worker has to end after the sweep's Ctrl-C (or SIGTERM) before it is sent

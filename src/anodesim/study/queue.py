@@ -62,3 +62,19 @@ def recorded_job(out: Path) -> str | None:
         return (out / "slurm" / "job_id").read_text().strip() or None
     except OSError:
         return None
+
+
+def task_states(out: Path) -> dict[int, str]:
+    """Case index -> "queued" or "running" for the tasks of the study folder's recorded
+    job that squeue still lists (one squeue call; empty without a job, squeue or an
+    answer: --list and a local sweep only inform, the first result to finish stands)."""
+    job = recorded_job(out)
+    if job is None or shutil.which("squeue") is None:
+        return {}
+    lines, _ = _squeue(job, "%K|%T", tasks=True)
+    states = {}
+    for line in (lines or "").split():
+        index, _, state = line.partition("|")
+        if index.isdigit():
+            states[int(index)] = "running" if state in ("RUNNING", "COMPLETING") else "queued"
+    return states

@@ -120,22 +120,6 @@ def _in_queue(job: str) -> bool:
                     "may still run: collect later with --collect")
 
 
-def task_states(out: Path) -> dict[int, str]:
-    """Case index -> "queued" or "running" for the tasks of the study folder's recorded
-    job that squeue still lists (one squeue call; empty without a job, squeue or an
-    answer: --list only informs)."""
-    job = recorded_job(out)
-    if job is None or shutil.which("squeue") is None:
-        return {}
-    lines, _ = _squeue(job, "%K|%T", tasks=True)
-    states = {}
-    for line in (lines or "").split():
-        index, _, state = line.partition("|")
-        if index.isdigit():
-            states[int(index)] = "running" if state in ("RUNNING", "COMPLETING") else "queued"
-    return states
-
-
 class Undo:
     """What an invocation is about to create or replace, put back if it is refused."""
 
