@@ -380,3 +380,23 @@ def test_an_out_dir_of_another_kind_is_a_case_error(tmp_path, call, monkeypatch)
     with pytest.raises(anodesim.CaseError, match=r"^out_dir = 5 \(int\): expected a folder"):
         getattr(anodesim, call)(*args, out_dir=5)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_column_only_an_unfinished_base_case_gives_is_not_refused(tmp_path):
+    """With several base cases (the `case` axis), a column that only one base's cases give
+    (its window's maximum) was a KeyError while that base's cases were pending, though it is
+    the table's column once they finish. It is refused only once every base case has a
+    finished case; a misspelt name is still refused then."""
+    from anodesim.study.table import Table
+
+    cols = ["index", "id", "case", "status", "T_peak_max_C"]
+    rows = [{"index": 0, "id": "a", "case": "reflection.toml", "status": "ok",
+             "T_peak_max_C": 900.0},
+            {"index": 1, "id": "b", "case": "transmission.toml", "status": "pending"}]
+    table = Table(cols, rows, tmp_path)
+    assert table.column("T_max_window_C") == [None, None]
+    rows[1].update(status="ok", T_peak_max_C=1600.0, T_max_window_C=400.0)
+    table = Table([*cols, "T_max_window_C"], rows, tmp_path)
+    assert table.column("T_max_window_C") == [None, 400.0]
+    with pytest.raises(KeyError, match="did you mean 'T_max_window_C'"):
+        table.column("T_max_windo_C")

@@ -29,11 +29,12 @@ class Table:
 
         Raises:
             KeyError: not a column of the table (as RunResult.column), with the nearest
-                names: a misspelt name gave a column of Nones. Only once a case has
-                finished: before, the results' columns are not known (every case failed
-                or pending), and any name is one None per case.
+                names: a misspelt name gave a column of Nones. Only once a case of every
+                base case has finished: before, the results' columns are not all known
+                (a region or probe only another base case has), and any name is one None
+                per case.
         """
-        if name not in self.columns and any(r.get("status") == "ok" for r in self.rows):
+        if name not in self.columns and self._columns_known():
             import difflib
 
             near = difflib.get_close_matches(name, self.columns, n=3, cutoff=0.6)
@@ -41,6 +42,13 @@ class Table:
             raise KeyError(f"{name!r}: not a column of the results table{hint}; the "
                            f"columns are {self.columns}")
         return [row.get(name) for row in self.rows]
+
+    def _columns_known(self) -> bool:
+        """Whether every base case (the `case` axis; one when there is none) has a finished
+        case, so that the columns are all those the study's cases give."""
+        bases = {row.get(CASE_AXIS) for row in self.rows}
+        done = {row.get(CASE_AXIS) for row in self.rows if row.get("status") == "ok"}
+        return bool(done) and done == bases
 
     @property
     def failed(self) -> list[dict]:
