@@ -205,16 +205,18 @@ def test_entries_are_taken_only_under_their_exact_key_and_never_when_damaged(tmp
     third = _store(tmp_path, case)
     assert third.recall(("run", "other")) == (False, None)
     assert third.recall(("run", "a")) == (False, None) and third.unreadable == 2
-    # another case: the entries are not taken, and removed
+    # another case: the entries are not taken, but kept for the case they belong to (a
+    # rating of another case started into the folder by mistake removed them)
     lines = []
     other = _store(tmp_path, anodesim.from_dict(reflection(limits={"spot_C": 900.0})),
                    lines.append)
     assert not other.found and lines == [
         f"  checkpoint: an interrupted rating of another case or anodesim version in "
-        f"{tmp_path / cp.FOLDER} was not taken and is removed"]
-    assert [p.name for p in (tmp_path / cp.FOLDER).iterdir()] == []
+        f"{tmp_path / cp.FOLDER} is not taken (kept until a rating is published here)"]
     other.keep(("run", "a"), series)
-    assert _store(tmp_path, case, fresh=False).found == set()
+    assert len(_store(tmp_path, case, fresh=False).found) == 4
+    other.abandon()  # bad input in the other case: its own entries go, not the first's
+    assert not other.folder.exists() and len(_store(tmp_path, case).found) == 4
     assert _store(tmp_path, anodesim.from_dict(reflection(limits={"spot_C": 900.0})),
                   fresh=True).found == set()
 
@@ -340,8 +342,8 @@ def test_fresh_takes_no_entry_even_when_the_old_ones_cannot_be_removed(tmp_path,
 
 def test_only_the_checkpoints_own_files_are_ever_removed(tmp_path):
     """A checkpoint folder that is a symbolic link to a folder of other files (a scratch
-    disk), or holds files anodesim did not write: a rating removes other identities'
-    entries and its own temporary files there, never a file of someone else."""
+    disk), or holds files anodesim did not write: a rating removes its own temporary
+    files there, never a file of someone else (nor another identity's entries)."""
     case = anodesim.from_dict(reflection())
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -359,7 +361,8 @@ def test_only_the_checkpoints_own_files_are_ever_removed(tmp_path):
     assert not other.found
     assert (scratch / "thesis.tex").read_text() == "years of work"
     assert (scratch / "data" / "x.csv").read_text() == "1,2"
-    assert not first.folder.exists()  # another identity's entries: removed
+    # another identity's entries: kept, not taken
+    assert (first.folder / f"{cp._key_text(('run', 'a'))[1]}.npz").is_file()
     again = _store(out, anodesim.from_dict(reflection(limits={"spot_C": 900.0})))
     again.keep(("run", "a"), None)
     (again.folder / "notes.txt").write_text("mine")

@@ -12,8 +12,10 @@ it runs (``Case.hash``: the rated case with that run's loading and beam power) a
 chart anchor started from a steady state, that state's power and the checked times. An
 entry is taken only when its identity folder, its file name and the key stored inside it
 all match; one that cannot be read is ignored (the run is made again), never a number
-guessed. Entries of another identity (another case, another version) are removed when a
-rating starts; the whole folder once the rating is published (rate.publish).
+guessed. Entries of another identity (another case, another version) are not taken, but
+kept (a rating of another case started into the folder by mistake and stopped leaves the
+interrupted one resumable); the whole folder is removed once a rating is published there
+(rate.publish).
 
 Only the entries present when the rating starts are taken (those of the interrupted one):
 an uninterrupted rating runs and reports exactly as without a checkpoint. A run's results
@@ -33,7 +35,7 @@ import json
 import os
 import re
 import shutil
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -116,14 +118,15 @@ class Store:
         self.found = set(found)
         if stale:
             progress(f"  checkpoint: an interrupted rating of another case or anodesim "
-                     f"version in {self.root} was not taken and is removed")
+                     f"version in {self.root} is not taken (kept until a rating is "
+                     "published here)")
         if self.found:
             progress(f"  resuming: {len(self.found)} FE run{'s' * (len(self.found) != 1)} "
                      f"from an interrupted rating ({self.folder}; --fresh starts afresh)")
 
     def _look(self, ident: str, fresh: bool) -> tuple[list[str], bool]:
         """Rank 0: (the key digests of this identity's entries, whether another identity's
-        were removed), the whole checkpoint removed first when fresh; a write's temporary
+        are there), the whole checkpoint removed first when fresh; a write's temporary
         file left by a kill is removed."""
         found, stale = [], False
         if fresh:  # none taken, also where the removal fails (permissions, a symlink)
@@ -131,12 +134,10 @@ class Store:
             return found, stale
         if not self.root.is_dir():
             return found, stale
-        for entry in self.root.iterdir():
-            # another case, version or stack: never taken; only this module's folders are
-            # removed (the folder may be a symlink to a scratch disk holding other files)
-            if entry.name != ident and _IDENTITY.fullmatch(entry.name):
-                stale = True
-                _remove(entry)
+        # another case, version or stack: never taken (only this module's folders count:
+        # the folder may be a symlink to a scratch disk holding other files)
+        stale = any(e.name != ident and _IDENTITY.fullmatch(e.name)
+                    for e in self.root.iterdir())
         if self.folder.is_dir():
             for p in self.folder.iterdir():
                 if _ENTRY.fullmatch(p.name):
@@ -146,10 +147,13 @@ class Store:
         return found, stale
 
     def abandon(self) -> None:
-        """Remove the checkpoint, and out too if it made that folder and left it empty
-        (bad input: nothing written)."""
+        """Remove this rating's entries (bad input: the same case can never use them), the
+        checkpoint folder if that leaves it empty, and out too if the rating made that
+        folder and left it empty (nothing written); another identity's entries stay."""
         if self.lead:
-            discard(self.root.parent)
+            _remove(self.folder)
+            with suppress(OSError):  # not empty, or a symlink: left
+                self.root.rmdir()
             if self.made_out and not any(self.root.parent.iterdir()):
                 self.root.parent.rmdir()
 
