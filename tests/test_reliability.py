@@ -276,6 +276,27 @@ def test_a_failure_on_every_rank_is_written_like_a_serial_one(tmp_path):
     assert len([x for x in rows if x and not x.startswith("#")]) >= 3  # header + 2 steps
 
 
+@pytest.mark.mpi
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_a_run_that_melts_on_two_ranks_is_one_line(tmp_path):
+    """A run that melts its target fails on every rank alike and writes its failed summary;
+    the command's line, rewritten to name the partial results, lost that it was every
+    rank's: rank 1 printed it again and MPI_Abort added its own lines. Now one line from
+    rank 0, exit status 1, as in a serial run."""
+    path = write_toml(tmp_path / "melt.toml", reflection(beam={"power_W": 300.0},
+                                                         mesh={"growth": 0.5}))
+    r = subprocess.run([MPIRUN, "-n", "2", sys.executable, "-m", "anodesim", "run", str(path),
+                        "-o", str(tmp_path / "out"), "-q"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 1, f"exit {r.returncode}\nstderr:\n{r.stderr}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("anodesim: run failed: target (W): "), \
+        r.stderr
+    assert "above the melting point" in lines[0] and "(partial results in " in lines[0]
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["status"] == "failed" and "above the melting point" in s["error"]
+
+
 def test_a_ready_form_is_loaded_from_its_library_without_listing_the_cache(tmp_path,
                                                                           monkeypatch):
     """A form found ready in the cache is loaded from its library's path: FFCx's own lookup

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
-from ..errors import RunFailure
+from ..errors import RunFailure, failed_on_every_rank
 from ..extra_focal import console_line as extra_focal_line
 from ..output import output_folder, refuse_other_result
 from ..plotter import FigureFailure
@@ -176,10 +176,14 @@ def run(args) -> int:
             # the summary, or the partial series alone (under MPI a rank that failed alone:
             # no summary, the series rank 0 wrote at the save times)
             if any((out / f).exists() for f in ("summary.json", "timeseries.csv")):
-                raise RunFailure(f"{e} (partial results in {out}"
-                                 f"{_failed_report(args, out)})") from e
-            raise RunFailure(f"{e} (no results: it failed before its first result; {out} "
-                             "keeps the case and the mesh)") from e
+                failure = RunFailure(f"{e} (partial results in {out}"
+                                     f"{_failed_report(args, out)})")
+            else:
+                failure = RunFailure(f"{e} (no results: it failed before its first result; "
+                                     f"{out} keeps the case and the mesh)")
+            # a failure every rank met (a melting run) stays one: one line, no MPI_Abort
+            failure.anodesim_every_rank = failed_on_every_rank(e)
+            raise failure from e
         raise
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the partial results keep their case
         if out.exists() and MPI.COMM_WORLD.rank == 0 and not earlier_comes_back(out, aside):
