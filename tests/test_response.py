@@ -107,3 +107,26 @@ def test_peak_of_a_lagging_node_after_a_short_pulse_in_a_long_pause(theta, t_on,
         peak = r.pulse_train_peak(t_on, period, pulses)[0]
         assert peak <= dense * (1 + 1e-5)
         assert peak == pytest.approx(dense, rel=5e-3)
+
+
+def test_a_schedule_is_the_superposition_of_its_power_steps(monkeypatch):
+    """StepResponse.schedule against the superposition written out, T0 + Σ_j ΔP_j S(t − t_j)
+    with `at`'s interpolated S, on a two-node response (a first-order node and a lagging
+    one that overshoots, as a drift does) over segments with repeated and zero powers, at
+    instants before the start, on segment starts, between samples and beyond the horizon:
+    equal to 1e-12 of the largest rise. The sum is formed in blocks of instants (the block
+    size shrunk here to 7 pairs so that several blocks and a partial one are used)."""
+    from anodesim import response
+
+    rise = np.column_stack([first_order(TIMES), two_stage(TIMES) + 0.3 * np.sin(TIMES)])
+    r = StepResponse(TIMES, rise, np.array([1.0, 1.2]), 300.0)
+    segments = [(0.3, 5.0), (0.2, 5.0), (1.7, 0.0), (40.0, 2.0), (1e-4, 7.0), (25.0, 0.0)]
+    starts = np.concatenate([[0.0], np.cumsum([d for d, _ in segments])])
+    t = np.concatenate([[-1.0, 0.0, 1e-7], starts, starts + 0.013, [55.0, 70.0, 200.0]])
+    powers = np.array([p for _, p in segments])
+    steps = np.diff(np.concatenate([[0.0], powers]))
+    written_out = 300.0 + sum(dP * r.at(t - t_j) for t_j, dP in zip(starts, steps))
+    for pairs in (response.SUPERPOSITION_PAIRS, 7):
+        monkeypatch.setattr(response, "SUPERPOSITION_PAIRS", pairs)
+        assert np.abs(r.schedule(segments, t) - written_out).max() <= 1e-12 * 1.3 * 7.0
+    assert np.array_equal(r.schedule([(1.0, 0.0)], t), np.full((len(t), 2), 300.0))

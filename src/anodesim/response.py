@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+#: (Instant, power step) pairs whose interpolation weights StepResponse.schedule forms at
+#: once (memory: a few arrays of this many doubles, about 16 MB each).
+SUPERPOSITION_PAIRS = 2_000_000
+
 #: Segments of a schedule whose every kink worst_in_schedule evaluates (a few hundred
 #: samples each); beyond them only the segment ends.
 PREFIX_SEGMENTS = 200
@@ -120,15 +124,40 @@ class StepResponse:
         return worst
 
     def schedule(self, segments, t_eval) -> np.ndarray:
-        """Nodal temperatures (K) at t_eval for segments [(duration s, deposited W)]."""
+        """Nodal temperatures (K) at t_eval for segments [(duration s, deposited W)].
+
+        The superposition T0 + Σ_j ΔP_j S(t - t_j) of `at`'s interpolated S: each term is a
+        weighted pair of S's samples, so the weights of every (instant, power step) pair
+        are summed onto the samples first and the nodes enter once, through one product
+        with the sample table, at O((instants × steps) + instants × samples × nodes)
+        instead of O(instants × steps × nodes) (a schedule of thousands of segments at
+        every segment end: minutes before)."""
         starts = np.concatenate([[0.0], np.cumsum([d for d, _ in segments])[:-1]])
         powers = np.array([p for _, p in segments], dtype=float)
         steps = np.diff(np.concatenate([[0.0], powers]))
+        starts, steps = starts[steps != 0.0], steps[steps != 0.0]
         t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
         T = np.full((len(t_eval), self.rise.shape[1]), self.T0)
-        for t_j, dP in zip(starts, steps):
-            if dP != 0.0:
-                T += dP * self.at(t_eval - t_j)
+        if len(steps) == 0:
+            return T
+        n = len(self.times)
+        table = np.vstack([self.rise, self.steady[None, :]])  # row n: beyond the horizon
+        block = max(1, SUPERPOSITION_PAIRS // len(steps))
+        for a in range(0, len(t_eval), block):
+            dt = t_eval[a:a + block, None] - starts[None, :]
+            i = np.clip(np.searchsorted(self.times, dt, side="right") - 1, 0, n - 2)
+            t0, t1 = self.times[i], self.times[i + 1]
+            w = np.clip((dt - t0) / (t1 - t0), 0.0, 1.0)
+            lo, hi = (1.0 - w) * steps, w * steps
+            lo[dt <= 0], hi[dt <= 0] = 0.0, 0.0
+            beyond = dt >= self.horizon
+            lo[beyond], hi[beyond] = steps[np.nonzero(beyond)[1]], 0.0
+            i = np.where(beyond, n, i)
+            rows = np.arange(dt.shape[0])[:, None] * (n + 1)
+            weights = np.bincount(np.concatenate([(rows + i).ravel(), (rows + i + 1).ravel()]),
+                                  np.concatenate([lo.ravel(), hi.ravel()]),
+                                  minlength=dt.shape[0] * (n + 1) + 1)
+            T[a:a + block] += weights[:dt.shape[0] * (n + 1)].reshape(-1, n + 1) @ table
         return T
 
     def pulse_train_peak(self, t_on: float, period: float, pulses: int | None,
