@@ -917,6 +917,34 @@ def test_a_melting_run_says_where_the_heat_is_held_and_what_to_change(where, cas
         assert line.endswith("expected a lower beam power or a larger spot"), line
 
 
+def test_a_heat_flux_face_that_melts_the_body_is_named_not_the_beam():
+    """A heat_flux face (not the beam) that melts the body was given the beam's advice,
+    "expected a lower beam power or a larger spot", which does not help: a 1e9 W/m² flux on
+    the rod's side melts its Cu in milliseconds under a 1 W beam. The line names that face
+    and its q_W_m2. With the whole body hot, the flux is named beside the beam power."""
+    from anodesim.materials import MeltingError
+    from anodesim.simulation import run
+
+    side = {"side": {"type": "heat_flux", "q_W_m2": 1e9}}
+    with pytest.raises(MeltingError) as e:
+        run(from_dict(reflection(beam={"power_W": 1.0}, boundaries=side, mesh={"growth": 0.5})))
+    line = str(e.value)
+    assert line.startswith("heat_sink (Cu): ") and "at a 1 W beam; the heat_flux face side is " \
+        "where it is hottest (" in line, line
+    assert line.endswith("its heat input, not the beam, melts it; expected a lower "
+                         "boundaries.side.q_W_m2 (now 1e+09) or more cooling near that face"), \
+        line
+    assert "larger spot" not in line
+    # a steady 2.8 W from the side (3e4 W/m² on its 94 mm²) through h = 10 W/m²K: all hot
+    with pytest.raises(MeltingError) as e:
+        run(from_dict(reflection(
+            beam={"power_W": 1.0}, loading={"kind": "steady", "duration_s": None},
+            boundaries={"side": {"type": "heat_flux", "q_W_m2": 3e4},
+                        "cooled_end": {"h_W_m2K": 10.0}}, mesh={"growth": 0.5})))
+    assert str(e.value).endswith("or a lower beam power or a lower boundaries.side.q_W_m2 "
+                                 "(now 30000)"), str(e.value)
+
+
 def test_a_region_above_its_solidus_is_said_so_and_given_the_melting_advice():
     """A heat sink whose melting_K is a solidus (CuCrZr, MoCu30) was said to be "above the
     melting point"; the melting advice matched that phrase, so a solidus would have lost

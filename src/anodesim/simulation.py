@@ -437,7 +437,10 @@ def melt_advice(problem) -> str:
     (its coldest point too) cannot shed the power, so its cooling must grow (a 10 W steady
     state through h = 10 W/m²K on the rod's end); the whole hottest region so, with the
     body's coldest point cool, holds the heat behind its joint (an insert behind a 100
-    W/m²K contact); else the spot itself melts (a lower power, a larger spot). A joint with
+    W/m²K contact); a face with a heat flux into the body that holds the hottest node, hotter
+    than the beam face, is named with its q_W_m2 (the beam's power and spot do not help;
+    with the whole body hot, its q_W_m2 is named beside the beam power); else the spot
+    itself melts (a lower power, a larger spot). A joint with
     a conductance whose two sides are far apart is named in the last two, with its value: it
     can hold the heat in the layer above it (a W film on diamond behind 1e3 W/m²K melts in
     1 µs at 6 W; at the measured 2.05e8 it stays at 550 °C)."""
@@ -453,12 +456,24 @@ def melt_advice(problem) -> str:
         f"interfaces.{i.name}.conductance_W_m2K (now {i.conductance:g})"
         for i in getattr(problem, "interfaces", ())
         if abs(problem.face_max([i.side_a]) - problem.face_max([i.side_b])) > 0.25 * rise)
+    heated = {name: b.q_W_m2 for name, b in getattr(problem, "boundaries", {}).items()
+              if b.type == "heat_flux" and b.q_W_m2 > 0}
+    inputs = "".join(f" or a lower boundaries.{f}.q_W_m2 (now {q:g})"
+                     for f, q in heated.items())
     if coldest - T0 > 0.5 * rise:
         circuit = "" if getattr(problem, "coolant", None) is None else (
             " (with the coolant circuit: a larger coolant_circuit.cooler_conductance_W_per_K)")
         return (f"the whole body is hot (its coldest point {coldest - 273.15:.5g} °C): the "
                 "cooled faces cannot carry the power away; expected more cooling (a larger "
-                f"h_W_m2K or cooled face, a colder coolant{circuit}) or a lower beam power")
+                f"h_W_m2K or cooled face, a colder coolant{circuit}) or a lower beam power"
+                + inputs)
+    hottest = _hottest_heated_face(problem, heated, hi, rise)
+    if hottest is not None:
+        face, T_face, T_beam = hottest
+        return (f"the heat_flux face {face} is where it is hottest ({T_face - 273.15:.5g} °C, "
+                f"the beam face {T_beam - 273.15:.5g} °C): its heat input, not the beam, "
+                f"melts it; expected a lower boundaries.{face}.q_W_m2 (now {heated[face]:g}) "
+                "or more cooling near that face")
     if lo - T0 > 0.5 * rise and len(ranges) > 1:
         joint = f"a better joint (a higher {joints}) or " if joints else ""
         return (f"the whole {region} is hot (its coldest point {lo - 273.15:.5g} °C): the "
@@ -466,6 +481,20 @@ def melt_advice(problem) -> str:
                 "beam power")
     return "expected a lower beam power or a larger spot" + (f", or a higher {joints}"
                                                             if joints else "")
+
+
+def _hottest_heated_face(problem, heated: dict, hi: float,
+                         rise: float) -> tuple[str, float, float] | None:
+    """(face, its hottest node K, the beam face's K) of the face with a heat flux into the
+    body (heated: face → q > 0) that holds the hottest node (hi, within 1 % of the rise)
+    and is hotter than the beam face; None when there is none: the beam heats most."""
+    if not heated:
+        return None
+    beam = problem.face_max(["beam_face"])
+    hot = {f: problem.face_max([f]) for f in heated}
+    face = max(hot, key=hot.get)
+    return (face, hot[face], beam) if hot[face] >= hi - 0.01 * rise and hot[face] > beam \
+        else None
 
 
 def _failure(e: BaseException) -> str:
