@@ -74,6 +74,35 @@ def conversion_factor(definition: str, shape: str) -> float:
     return _disc_factor(definition) if shape == "flat_top" else _gaussian_factor(definition)
 
 
+def size_words(shape: str, size_m: float, size2_m: float | None = None,
+               definition: str = "fwhm", given_m: float | None = None) -> str:
+    """The beam's size as what it is, in µm: "FWHM 20 µm" (Gaussian shapes; a footprint's:
+    of the round beam across its axis), "diameter 20 µm" (flat top), "FWHM 30 × 10 µm"
+    (elliptical: major × minor), "FWHM 5 µm across, 2000 µm long" (line); a size given
+    under a standard's definition adds what was given ("; given as 5 µm en12543-5"), since
+    size_m is already converted to the beam's FWHM or diameter.
+
+    Args:
+        shape: the spot shape (model.SPOT_SHAPES).
+        size_m, size2_m: the beam's sizes (m), as case.model.Beam holds them.
+        definition: the size definition the case gave (DEFINITIONS).
+        given_m: the size as given (m), before conversion.
+    """
+    um = lambda x: f"{x * 1e6:.4g}"  # noqa: E731
+    if shape == "flat_top":
+        text = f"diameter {um(size_m)} µm"
+    elif shape == "elliptical" and size2_m is not None:
+        text = f"FWHM {um(size_m)} × {um(size2_m)} µm (major × minor)"
+    elif shape == "line" and size2_m is not None:
+        text = f"FWHM {um(size_m)} µm across, {um(size2_m)} µm long"
+    else:
+        text = f"FWHM {um(size_m)} µm" + (" (the round beam's, across its axis)"
+                                          if shape == "footprint" else "")
+    if definition != "fwhm" and given_m is not None:
+        text += f"; given as {um(given_m)} µm {definition}"
+    return text
+
+
 def _edge_width(x: np.ndarray, lsf: np.ndarray) -> float:
     """EN 12543-5: both edges' 50 % → 90 % widths of the ESF, added."""
     esf = np.cumsum(lsf)

@@ -88,11 +88,15 @@ def unmet_at_rest(case, limits) -> list[str]:
 def figures(case, prep) -> list[str]:
     """Derived figures of a prepared case: beam and deposited power, range, depth,
     magnification."""
+    from ..spot_sizes import size_words
+
     b, spot = case.beam, prep.spot
     P = b.power_W
     lines = [f"beam {b.voltage_V / 1e3:g} kV, {P:.4g} W ({P / b.voltage_V * 1e3:.4g} mA); "
              f"deposited {P * prep.p_dep:.4g} W (energy backscatter η_E = {prep.eta:.3g})",
-             f"spot {b.spot} {b.size_m * 1e6:.4g} µm ({b.size_definition}); electron range "
+             f"spot {b.spot}, "
+             + size_words(b.spot, b.size_m, b.size2_m, b.size_definition, b.given_size_m)
+             + "; electron range "
              + ", ".join(f"{layer.region} {layer.range_m * 1e6:.3g} µm" for layer in spot.layers)
              + f"; deposition depth {prep.zone_depth * 1e6:.3g} µm ({spot.deposition})"]
     lines += groups(case)

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import __version__, output
 from ..case import CaseError
 from ..limits import limit_label
+from ..spot_sizes import size_words
 from . import assumptions, figures
 
 #: PNGs of a run or rating folder, in the order shown, with their captions.
@@ -138,10 +139,10 @@ def case_sections(case: dict) -> list[tuple[str, list[tuple[str, str]]]]:
     V, P = beam["voltage_V"], beam["power_W"]
     b = [("voltage", f"{num(V / 1e3)} kV"), ("beam power", f"{num(P)} W"),
          ("current", f"{num(P / V * 1e3)} mA" if V else "–"),
-         ("spot", f"{beam['spot']}, {num(beam['size_m'] * 1e6)} µm ({beam.get('size_definition', 'fwhm')})"),
+         ("spot", f"{beam['spot']}, " + size_words(
+             beam["spot"], beam["size_m"], beam.get("size2_m"),
+             beam.get("size_definition", "fwhm"), beam.get("given_size_m"))),
          ("deposition", str(beam.get("deposition")))]
-    if beam.get("size2_m"):
-        b.append(("second size", f"{num(beam['size2_m'] * 1e6)} µm"))
     segs = load.get("segments") or []
     s = [("kind", load["kind"])]
     if segs:
