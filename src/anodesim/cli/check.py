@@ -3,13 +3,16 @@ it is and what it will cost (derived figures, cells, steps, wall time, memory)."
 
 from __future__ import annotations
 
+import math
 import sys
 
 from ..case import ZERO_CELSIUS_K, load
+from ..materials import MELTING_WORDS
 
 DESCRIPTION = ("Validate a case (exit 2 on bad input) and print its derived figures (beam and "
-               "deposited power, electron range, deposition depth, magnification, the limits "
-               "in force) and its cost: cells and dofs (estimated from the mesh size field, "
+               "deposited power, electron range, deposition depth, magnification, a textbook "
+               "estimate of the spot temperature with a warning when it reaches the target's "
+               "melting point, the limits in force) and its cost: cells and dofs (estimated from the mesh size field, "
                "or counted with --mesh), time steps, wall time and memory on this machine.")
 
 
@@ -21,7 +24,7 @@ def add_args(p) -> None:
 
 def check(args) -> int:
     """Validate a case, including what resolving it checks; print its figures and cost."""
-    from .. import cost
+    from .. import cost, spot_estimate
     from ..limits import implausible_cooling, limits_for
     from ..resolve import prepare
 
@@ -31,6 +34,8 @@ def check(args) -> int:
     print(f"{args.case}: valid ({case.title}, case hash {case.hash()})")
     for line in figures(case, prep):
         print("  " + line)
+    est_spot = spot_estimate.for_case(case, prep)
+    print("  " + spot_line(case, prep, est_spot))
     print("  limits in force:")
     limits = limits_for(case, prep.mats)
     width = max((len(lim.label) for lim in limits), default=0)
@@ -53,6 +58,8 @@ def check(args) -> int:
     for w in implausible_cooling(case):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in unmet_at_rest(case, limits):
+        print(f"anodesim: warning: {w}", file=sys.stderr)
+    for w in spot_warnings(case, est_spot):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     why = cost.absurd(case, est.cells)
     if why:
@@ -83,6 +90,52 @@ def unmet_at_rest(case, limits) -> list[str]:
                    "power can meet it: `run` reports it broken (exit status 3) and `rate` "
                    "refuses the case")
     return out
+
+
+def spot_line(case, prep, est) -> str:
+    """The textbook estimate of the spot temperature (spot_estimate.py), in words: the
+    temperature (or that it reaches the melting point), what it assumes and its bias."""
+    from ..spot_estimate import FILM_SPOT_SIZES, KNOWN_BIAS
+
+    head = "spot temperature, textbook estimate: "
+    top = prep.spot.layers[0]
+    if est is None:
+        if not (case.beam.power_W or 0.0) > 0:
+            return head + "none (no beam power)"
+        return (head + f"none (the {top.region} layer, {top.thickness_m * 1e6:.4g} µm, is "
+                f"thinner than {FILM_SPOT_SIZES:g} spot sizes or deposition depths: a "
+                "half-space of it does not stand for a film)")
+    m = est.material
+    word = MELTING_WORDS[m.melting_kind]
+    when = ("in the steady state" if not math.isfinite(est.duration_s) else
+            f"after {est.duration_s:.4g} s at {case.beam.power_W:.4g} W")
+    if est.melts:
+        what = (f"reaches the {word} of {top.region} ({m.key}, {m.melting_K - ZERO_CELSIUS_K:.0f}"
+                f" °C) {when}: the deposited power needs {est.U_W_m / est.U_limit_W_m:.3g} "
+                "times the ∫k dT up to it")
+    else:
+        what = f"{est.T_K - ZERO_CELSIUS_K:.4g} °C {when}"
+    how = ("k(T) by Kirchhoff transform" if case.materials.temperature_dependent else
+           "constant k")
+    return (head + what + f" (the {prep.spot.deposition} deposition of the "
+            f"{case.beam.power_W * prep.p_dep:.4g} W deposited, in a {m.key} half-space from "
+            f"{est.T0_K - ZERO_CELSIUS_K:g} °C, {how}; {KNOWN_BIAS})")
+
+
+def spot_warnings(case, est) -> list[str]:
+    """A warning when the textbook spot temperature reaches the target's melting point (or
+    solidus): an estimate, so a warning, not a refusal; the run decides."""
+    from ..spot_estimate import KNOWN_BIAS
+
+    if est is None or not est.melts:
+        return []
+    m = est.material
+    word = MELTING_WORDS[m.melting_kind]
+    return [f"the textbook spot temperature reaches the {word} of the target ({m.key}, "
+            f"{m.melting_K - ZERO_CELSIUS_K:.0f} °C): the deposited power needs "
+            f"{est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it, so `run` will likely "
+            f"stop with the target melting; expected a lower beam power or a larger spot (an "
+            f"estimate, {KNOWN_BIAS}: the run decides)"]
 
 
 def figures(case, prep) -> list[str]:
