@@ -7,7 +7,9 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from cases import block, merge, reflection, reflection_3d, transmission
 
@@ -272,6 +274,63 @@ def test_a_probe_beside_the_body_is_told_its_radius():
         check_probes_inside(from_dict(block(probes={"x": {"r_mm": 1.2, "depth_mm": 5.0}})))
     assert str(e.value).endswith("expected depth_mm at most 1.6 at r_mm = 1.2 (the body's "
                                  "extent below the beam face there)"), str(e.value)
+
+
+def test_a_3d_probe_outside_the_body_is_told_how_far_the_body_reaches():
+    """3-D said only "expected a point inside the body": the line now gives how deep the
+    body reaches below the face at the probe's r_mm (along the face normal), or how far the
+    face reaches from the spot along e₁. The 3-D test rod (radius 1.5 mm, 3 mm to the spot,
+    face cut 20°): below the spot the bottom at 3/cos 20° = 3.193 mm; at r = 1 mm, (3 −
+    sin 20°)/cos 20° = 2.829 mm; the face's edge at 1.5/cos 20° = 1.596 mm."""
+    from anodesim.resolve import check_probes_inside
+
+    expected = {(0.0, 50.0): "expected depth_mm at most 3.193 at r_mm = 0 (how far the body "
+                              "reaches below the beam face there, along its normal)",
+                (1.0, 30.0): "expected depth_mm at most 2.829 at r_mm = 1 (how far the body "
+                              "reaches below the beam face there, along its normal)",
+                (9.0, 0.1): "expected r_mm at most 1.596 (how far the beam face reaches from "
+                            "the spot along the beam face's axis e₁)"}
+    for (r, d), says in expected.items():
+        with pytest.raises(CaseError) as e:
+            check_probes_inside(from_dict(reflection_3d(probes={"x": {"r_mm": r,
+                                                                      "depth_mm": d}})))
+        assert str(e.value) == (f"probes.x: (r_mm = {r:g}, depth_mm = {d:g}) is outside the "
+                                f"mesh; {says}"), str(e.value)
+
+
+def test_a_user_mesh_probe_is_told_the_box_at_check_and_the_cells_in_the_run():
+    """A user mesh's outline before the run is its bounding box (said so); the run's
+    search of the cells (probes.inside_mesh, here on a unit cube of 1 m) gives the depth
+    its cells reach."""
+    from mpi4py import MPI  # (before dolfinx)
+
+    import dolfinx
+
+    from anodesim.probes import inside_mesh
+    from anodesim.resolve import prepare, probe_outside
+
+    mesh = Path(__file__).resolve().parents[1] / "meshes"
+    data = tomllib.loads((mesh / "block_anode_case.toml").read_text())
+    data["geometry"]["file"] = str(mesh / data["geometry"]["file"])
+    data["probes"] = {"deep": {"r_mm": 0.0, "depth_mm": 500.0}}
+    with pytest.raises(CaseError) as e:
+        prepare(from_dict(data))
+    line = str(e.value)
+    assert line.startswith("probes.deep: (r_mm = 0, depth_mm = 500) is outside the mesh; "
+                           "expected depth_mm at most ") and line.endswith(
+        " at r_mm = 0 (how far the mesh's bounding box reaches below the beam face there, "
+        "along its normal)"), line
+    cube = dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 2, 2, 2)
+    inside = inside_mesh(cube)
+    assert inside([[0.5, 0.5, 0.5], [0.5, 0.5, 1.5]]).tolist() == [True, False]
+    lay = SimpleNamespace(frame=SimpleNamespace(origin=np.array([0.5, 0.5, 1.0]),
+                                                e1=np.array([1.0, 0.0, 0.0]),
+                                                normal=np.array([0.0, 0.0, 1.0])),
+                          scale=1.0, bounds=None, contains_all=None)
+    case = from_dict(reflection_3d(probes={"x": {"r_mm": 0.0, "depth_mm": 1500.0}}))
+    assert str(probe_outside(case, 0, lay, inside)).endswith(
+        "expected depth_mm at most 1000 at r_mm = 0 (how far the body reaches below the beam "
+        "face there, along its normal)")
 
 
 def test_faces_that_the_geometry_lacks_are_rejected():

@@ -96,12 +96,14 @@ def _probe_points(case: Case, fun, lay, quantity: str):
     Raises:
         CaseError: a probe lies outside the mesh (found when the mesh is searched).
     """
-    from .probes import PointProbes
+    from .probes import PointProbes, inside_mesh
 
     chosen = [i for i, p in enumerate(case.probes) if quantity in p.quantities]
     points = PointProbes(fun, probe_points(case, lay)[chosen])
     if points.missing:
-        raise probe_outside(case, chosen[points.missing[0]], lay)
+        # 3-D: how far the mesh itself reaches (a user mesh's outline is only its box)
+        inside = inside_mesh(fun.function_space.mesh) if case.geometry.dim == 3 else None
+        raise probe_outside(case, chosen[points.missing[0]], lay, inside)
     return points, [case.probes[i].name for i in chosen]
 
 

@@ -59,6 +59,18 @@ def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     return cell
 
 
+def inside_mesh(msh):
+    """A callable of (n, 3) points (m) → bool array (n,): whether each lies in a cell of msh
+    on some rank (collective: every rank calls it with the same points)."""
+    def inside(pts) -> np.ndarray:
+        pts = np.asarray(pts, dtype=float).reshape(-1, 3)
+        found = (locate_cells(msh, pts) >= 0).astype(np.int32)
+        msh.comm.Allreduce(MPI.IN_PLACE, found, op=MPI.MAX)
+        return found > 0
+
+    return inside
+
+
 class PointProbes:
     """Evaluate a P1 function (scalar or vector) at fixed points, collectively over MPI ranks.
 

@@ -396,12 +396,22 @@ def probe_points(case: Case, lay) -> np.ndarray:
     return np.array([[p.r_m, lay.z_beam - p.depth_m] for p in case.probes]).reshape(-1, 2)
 
 
-def probe_outside(case: Case, index: int, lay=None) -> CaseError:
-    """The error for a probe outside the body; with an axisymmetric layout it says how deep
-    the body reaches at the probe's radius (or how far out it reaches)."""
+def probe_outside(case: Case, index: int, lay=None, inside=None) -> CaseError:
+    """The error for a probe outside the body; with a layout it says how deep the body
+    reaches at the probe's r_mm (or, where no depth is inside, how far it reaches).
+
+    Args:
+        case, index: the case and its probe's index.
+        lay: the layout (None: the generic message).
+        inside: 3-D: a callable of (n, 3) points (m) → bool array (n,), the body's cells
+            (a run's mesh search); None: the layout's outline (a user mesh's or CAD part's:
+            its bounding box).
+    """
     p = case.probes[index]
     expected = "a point inside the body"
-    if lay is not None and case.geometry.dim == 2:
+    if lay is not None and case.geometry.dim == 3:
+        expected = _expected_3d(p, lay, inside)
+    elif lay is not None and case.geometry.dim == 2:
         deepest = _depth_reached(lay, p.r_m)
         if deepest is None:
             r_max = max(x for poly in lay.regions.values() for x, _ in poly)
@@ -411,6 +421,52 @@ def probe_outside(case: Case, index: int, lay=None) -> CaseError:
                         "body's extent below the beam face there)")
     return CaseError(f"probes.{p.name}: (r_mm = {p.r_m * 1e3:g}, depth_mm = "
                      f"{p.depth_m * 1e3:g}) is outside the mesh; expected {expected}")
+
+
+def _expected_3d(p, lay, inside) -> str:
+    """What a 3-D probe outside the body should be (probe_outside): the depth the body
+    reaches along −n at its r_mm on the face axis e₁, or, where no depth is inside, how far
+    the face reaches from the spot along e₁ (lay.frame; the outline of a user mesh or CAD
+    part is its bounding box, said so)."""
+    fr, reach = lay.frame, 4.0 * lay.scale
+    box = lay.bounds is not None and inside is None
+    inside = inside or lay.contains_all
+    body, face = ("the mesh's bounding box",) * 2 if box else ("the body", "the beam face")
+    deepest = _last_inside(lambda d: inside(fr.origin + p.r_m * fr.e1 - np.multiply.outer(
+        d, fr.normal)), 0.0, reach)
+    if deepest is not None:
+        return (f"depth_mm at most {deepest * 1e3:.4g} at r_mm = {p.r_m * 1e3:g} (how far "
+                f"{body} reaches below the beam face there, along its normal)")
+    skin = 1e-6 * lay.scale  # just below the face
+
+    def on_face(r):
+        return inside(fr.origin + np.multiply.outer(r, fr.e1) - skin * fr.normal)
+
+    farthest = _last_inside(on_face, 0.0, reach)
+    if farthest is None:
+        return "a point inside the body"
+    return (f"r_mm at most {farthest * 1e3:.4g} (how far {face} "
+            "reaches from the spot along the beam face's axis e₁)")
+
+
+def _last_inside(inside, a: float, b: float, rounds: int = 5) -> float | None:
+    """The farthest x in [a, b] with inside(x) true, walking out from a (x = a must be
+    inside, else None): the first run of 401 samples, then rounds of 101 samples between
+    the last inside and the next, each a batch (one search of a run's mesh per round)."""
+    xs = np.linspace(a, b, 401)
+    ok = np.asarray(inside(xs), dtype=bool)
+    if not ok[0]:
+        return None
+    out = np.flatnonzero(~ok)
+    if not out.size:
+        return float(b)
+    lo, hi = xs[out[0] - 1], xs[out[0]]
+    for _ in range(rounds):
+        xs = np.linspace(lo, hi, 101)
+        ok = np.asarray(inside(xs), dtype=bool)
+        i = int(np.flatnonzero(~ok)[0]) if (~ok).any() else len(xs) - 1
+        lo, hi = xs[max(i - 1, 0)], xs[i]
+    return float(lo)
 
 
 def _depth_reached(lay, r: float) -> float | None:
