@@ -79,3 +79,42 @@ def test_check_gives_no_half_space_estimate_for_a_film(tmp_path, capsys):
     assert "spot temperature, textbook estimate: none (the target layer, " in out, out
     assert "thinner than 3 spot sizes or deposition depths" in out
     assert "textbook" not in err
+
+
+def test_check_warns_of_a_preload_whose_estimated_steady_spot_breaks_its_limit(tmp_path,
+                                                                               capsys):
+    """A pre-load above the continuous rating passed `check`; `rate` refused it only after
+    its FE runs. `check` now warns when the textbook estimate of the pre-load's steady spot
+    breaks the spot's limit (erosion here, its equivalent temperature 2058 °C), with the
+    power where the estimate meets it. The estimate leaves out the anode's bulk heating, so
+    that power is an upper bound of the FE-confirmed continuous rating: measured 1.10 times
+    it on this small rod (1.20 at 50 µm; 20.4 W against 19.54 W on the shipped insert), held
+    here to 1.0-1.25. Just above it, `rate` refuses the pre-load after one steady FE run."""
+    import anodesim
+    from anodesim.case import CaseError
+
+    def case(preload_W):
+        return reflection(beam={"fwhm_um": 20.0}, mesh={"growth": 0.3, "spot_fraction": 0.2},
+                          loading={"kind": "steady", "duration_s": None},
+                          limits={"coolant_side_C": 1000.0, "heat_sink_C": 1000.0,
+                                  "interface_C": 1000.0},
+                          rating={"exposure_points": 4, "preload_W": preload_W})
+
+    assert main(["check", str(write_toml(tmp_path / "low.toml", case(5.0)))]) == 0
+    assert "preload_W" not in capsys.readouterr().err
+    assert main(["check", str(write_toml(tmp_path / "high.toml", case(100.0)))]) == 0
+    err = capsys.readouterr().err
+    line = [x for x in err.splitlines() if "rating.preload_W" in x]
+    assert len(line) == 1 and line[0].startswith(
+        "anodesim: warning: rating.preload_W = 100: the textbook estimate of its steady spot, "
+        "reaches the melting point of W, is above the erosion limit's equivalent spot "
+        "temperature 2058 °C, so the pre-load is likely at or above the continuous rating, "
+        "which `rate` refuses after one steady FE run at it; expected a pre-load below "
+        "about "), err
+    bound = float(line[0].split("below about ")[1].split(" W")[0])
+    rating = anodesim.rate(from_dict(case(0.0)), charts=("continuous",))
+    assert rating.continuous["binding"] == "erosion" and rating.continuous["confirmed"]
+    assert 1.0 <= bound / rating.continuous["max_continuous_beam_power_W"] <= 1.25
+    with pytest.raises(CaseError, match=r"^rating\.preload_W = .*: a steady full FE run at "
+                                        r"this beam power breaks the erosion limit"):
+        anodesim.rate(from_dict(case(1.02 * bound)), charts=("single",))

@@ -88,16 +88,29 @@ def test_only_the_cold_curve_carries_the_anchor_markers(kT_rating):
     assert any("pre-load" in t and "NOT FE-confirmed" in t for t in labels)
 
 
-def test_preload_the_anode_cannot_hold_is_refused(tmp_path):
+def test_preload_the_anode_cannot_hold_is_refused(tmp_path, capsys):
     """A pre-load at or above the continuous rating (FE-confirmed, or the engine's when not
     confirming) is one line naming rating.preload_W; an absurd one is refused on reading,
-    like a beam power; nothing is written and an earlier rating is kept."""
+    like a beam power; nothing is written and an earlier rating is kept. Confirming, one
+    steady FE run at the pre-load decides, before the step response: the refusal came
+    after the continuous rating's search (4 FE runs after the step response's solves)."""
     ok = anodesim.rate(anodesim.from_dict(_case(1.0)), charts=("continuous",))
     confirmed = ok.continuous["max_continuous_beam_power_W"]
     engine = ok.continuous["max_continuous_beam_power_engine_W"]
-    with pytest.raises(CaseError, match=r"^rating\.preload_W = .*confirmed by FE.*expected a "
-                                        r"pre-load below"):
-        anodesim.rate(anodesim.from_dict(_case(confirmed)), charts=("single",))
+    capsys.readouterr()
+    with pytest.raises(CaseError, match=r"^rating\.preload_W = .*: a steady full FE run at "
+                                        r"this beam power meets within 0\.5% of its allowed "
+                                        r"rise the .* limit .*confirmed by FE.*expected a "
+                                        r"pre-load below about"):
+        anodesim.rate(anodesim.from_dict(_case(confirmed)), charts=("single",), progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert sum(x.strip().startswith("FE run ") for x in lines) == 1 and not any(
+        "step response" in x for x in lines), lines
+    # twice the rating breaks its limit: below about half of it, from the run's excess
+    with pytest.raises(CaseError) as e:
+        anodesim.rate(anodesim.from_dict(_case(2.0 * confirmed)), charts=("single",))
+    about = float(str(e.value).split("expected a pre-load below about ")[1].split(" W")[0])
+    assert " breaks the " in str(e.value) and about == pytest.approx(confirmed, rel=0.15)
     with pytest.raises(CaseError, match=r"^rating\.preload_W = .*NOT CONFIRMED"):
         anodesim.rate(anodesim.from_dict(_case(engine * 1.001)), charts=("single",),
                       confirm=False)

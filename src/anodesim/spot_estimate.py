@@ -51,6 +51,7 @@ half-space of its material does not stand for it. So it is an early warning, not
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -82,6 +83,8 @@ class SpotEstimate:
         material: the target material.
         duration_s: the load it is taken at (s; inf: steady).
         steady_fraction: the transient's share of the steady rise (1 at steady state).
+        P_W: the beam power it is for (W; the deposited power over the deposited fraction,
+            set by at_power; nan from estimate alone).
     """
 
     T_K: float | None
@@ -91,6 +94,7 @@ class SpotEstimate:
     material: Material
     duration_s: float
     steady_fraction: float
+    P_W: float = math.nan
 
     @property
     def melts(self) -> bool:
@@ -249,11 +253,24 @@ def for_case(case, prep) -> SpotEstimate | None:
     its highest-power segment held for the longest such segment, from the initial
     temperature; None for a film target (a top layer thinner than FILM_SPOT_SIZES spot
     sizes or deposition depths) or no power."""
+    P = case.beam.power_W or 0.0
+    return at_power(case, prep, P, longest_at_peak(case.loading.segments, P))
+
+
+def at_power(case, prep, P_W: float, duration_s: float = math.inf) -> SpotEstimate | None:
+    """The estimate of a prepared case's spot at a beam power P_W (W) held for duration_s
+    (inf: steady) from the initial temperature; None for a film target or no power."""
     spot = prep.spot
     top = spot.layers[0]
-    P = case.beam.power_W or 0.0
-    if P <= 0 or top.thickness_m < FILM_SPOT_SIZES * max(spot.smallest_m, prep.zone_depth):
+    if P_W <= 0 or top.thickness_m < FILM_SPOT_SIZES * max(spot.smallest_m, prep.zone_depth):
         return None
-    duration = longest_at_peak(case.loading.segments, P)
-    return estimate(spot, prep.mats[top.region], P * prep.p_dep,
-                    case.initial_temperature_K, duration)
+    return dataclasses.replace(estimate(spot, prep.mats[top.region], P_W * prep.p_dep,
+                                        case.initial_temperature_K, duration_s), P_W=P_W)
+
+
+def power_for(est: SpotEstimate, T_K: float) -> float:
+    """The beam power (W) at which an estimate's spot (same spot, material, duration and
+    deposited fraction) reaches T_K: the ∫k dT to it over the estimate's, times its power
+    (the Kirchhoff-transformed rise is linear in the power)."""
+    k = est.material.k
+    return est.P_W * k.integral(est.T0_K, min(T_K, k.range_K[1])) / est.U_W_m

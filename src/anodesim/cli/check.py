@@ -12,8 +12,9 @@ from ..materials import MELTING_WORDS
 DESCRIPTION = ("Validate a case (exit 2 on bad input) and print its derived figures (beam and "
                "deposited power, electron range, deposition depth, magnification, a textbook "
                "estimate of the spot temperature with a warning when it reaches the target's "
-               "melting point, the limits in force) and its cost: cells and dofs (estimated from the mesh size field, "
-               "or counted with --mesh), time steps, wall time and memory on this machine.")
+               "melting point, the limits in force) and its cost: cells and dofs (estimated "
+               "from the mesh size field, or counted with --mesh), time steps, wall time and "
+               "memory on this machine.")
 
 
 def add_args(p) -> None:
@@ -59,7 +60,7 @@ def check(args) -> int:
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in unmet_at_rest(case, limits):
         print(f"anodesim: warning: {w}", file=sys.stderr)
-    for w in spot_warnings(case, est_spot):
+    for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     why = cost.absurd(case, est.cells)
     if why:
@@ -136,6 +137,39 @@ def spot_warnings(case, est) -> list[str]:
             f"{est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it, so `run` will likely "
             f"stop with the target melting; expected a lower beam power or a larger spot (an "
             f"estimate, {KNOWN_BIAS}: the run decides)"]
+
+
+def preload_warnings(case, prep, limits) -> list[str]:
+    """A warning when the textbook estimate of the rating pre-load's steady spot
+    (rating.preload_W; spot_estimate.py) breaks a limit on the spot's temperature: the
+    pre-load is then likely at or above the continuous rating, which `rate` refuses after
+    one steady FE run at it. A warning, not a refusal: the estimate is not the FE run."""
+    from ..limits import LifeLimit
+    from ..spot_estimate import at_power, power_for
+
+    P = case.rating.preload_W
+    est = at_power(case, prep, P)
+    if est is None:
+        return []
+    spot = [(lim, lim.temperature_C if isinstance(lim, LifeLimit) else lim.value)
+            for lim in limits if lim.column == "T_peak_C"
+            and (isinstance(lim, LifeLimit) or lim.unit == "C")]
+    if not spot:
+        return []
+    lim, T_lim = min(spot, key=lambda x: x[1])
+    T_lim_K = min(T_lim + ZERO_CELSIUS_K, est.material.melting_K)
+    if not est.melts and est.T_K < T_lim_K:
+        return []
+    what = (f"the {lim.label} limit's equivalent spot temperature" if isinstance(lim, LifeLimit)
+            else f"the {lim.label} limit")
+    T = (f"reaches the {MELTING_WORDS[est.material.melting_kind]} of {est.material.key}"
+         if est.melts else f"{est.T_K - ZERO_CELSIUS_K:.4g} °C")
+    return [f"rating.preload_W = {P:g}: the textbook estimate of its steady spot, {T}, is "
+            f"above {what} {T_lim:.4g} °C, so the pre-load is likely at or above the "
+            "continuous rating, which `rate` refuses after one steady FE run at it; expected "
+            f"a pre-load below about {power_for(est, T_lim_K):.3g} W, where the estimate meets "
+            "that limit (it leaves out the anode's bulk heating, which lowers the rating "
+            "further, and estimates no other limit)"]
 
 
 def figures(case, prep) -> list[str]:

@@ -245,6 +245,12 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
     prep = prepare(case)
     dt0, _ = time_steps(case, prep.spot, prep.mats)
     check_rating_input(case, prep.mats, dt0)
+    stage = _stages(case, charts, confirm, confirm_charts, progress, start)
+    sim = confirmation_simulation(case) if confirm else None
+    preload = "single" in charts and case.rating.preload_W > 0
+    if preload and confirm:  # one FE run, before the step response (its FE solves)
+        stage("pre-load check")
+        _check_preload_run(case, sim)
     engine = build_engine(case)
     progress(f"  step response: {engine.response.rise.shape[0]} times, "
              f"{engine.response.rise.shape[1]} nodes watched, {engine.seconds:.2f} s")
@@ -258,18 +264,14 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
                      "limits_not_in_engine": engine.not_in_engine},
                     case.loading.kind, case.rating.preload_W, confirmed_charts=confirm_charts,
                     load=load_description(case, engine.limits), case=case.to_dict())
-    stage = _stages(case, charts, confirm, confirm_charts, progress, start)
-    sim = confirmation_simulation(case) if confirm else None
-    steady = None  # the FE-confirmed continuous rating, once computed
-    if "single" in charts and case.rating.preload_W > 0:
+    if preload and not confirm:
         stage("pre-load check")
-        steady = _check_preload(case, engine, sim, confirm)
+        _refuse_preload(case.rating.preload_W, chart_continuous(engine)[
+            "max_continuous_beam_power_W"], "linear-response engine estimate at constant "
+            "properties, NOT CONFIRMED")
     if case.loading.kind != "steady" or "continuous" in charts:
         stage("maximum safe loading of this schedule")
-        if case.loading.kind == "steady" and steady is not None:
-            rating.max_safe = steady
-        else:
-            rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
+        rating.max_safe = max_safe_loading(case, engine, confirm=confirm, sim=sim)
         sl = rating.max_safe
         how = (sl.method if sl.confirmed else tolerance(sl) if not sl.fe_runs
                else f"{sl.method}: {tolerance(sl)}")
@@ -287,7 +289,7 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
         _nominal(rating, case, engine, sim, confirm, progress)
     if "continuous" in charts:
         stage("continuous rating")
-        _continuous(rating, case, engine, sim, confirm, progress, steady)
+        _continuous(rating, case, engine, sim, confirm, progress)
     if "life" in charts:
         stage("life chart")
         _life(rating, case, engine, sim, confirm, progress)
@@ -301,7 +303,9 @@ def _stages(case: Case, charts: tuple[str, ...], confirm: bool, confirm_charts: 
     of them (2 FE runs so far, 4 s)``."""
     r = case.rating
     fe = "by full FE runs" if confirm else "by the engine only (--no-confirm)"
-    what = {"pre-load check": f"pre-load check: the continuous rating, {fe}",
+    what = {"pre-load check": (f"pre-load check: one steady full FE run at the "
+                               f"{r.preload_W:.4g} W pre-load" if confirm else
+                               f"pre-load check: the continuous rating, {fe}"),
             "maximum safe loading of this schedule":
                 f"maximum safe loading of this schedule ({describe(case.loading)}): the "
                 + ("engine, then FE runs until the binding limit is met to 0.5 %"
@@ -339,27 +343,45 @@ def _stages(case: Case, charts: tuple[str, ...], confirm: bool, confirm_charts: 
     return stage
 
 
-def _check_preload(case: Case, engine: Engine, sim, confirm: bool) -> SafeLoading | None:
-    """Refuse a pre-load the anode cannot hold: at or above the continuous rating (the
-    FE-confirmed one when confirming, else the constant-property engine's estimate).
+#: A pre-load whose steady FE run has its binding limit within this of its allowed rise
+#: (or over it) is at or above the continuous rating: the continuous rating's own search
+#: stops at a power whose run is within this band (safe.max_safe_loading's rtol).
+PRELOAD_BAND = 0.005
 
-    Returns:
-        The FE-confirmed continuous rating (None without confirmation).
+
+def _check_preload_run(case: Case, sim) -> None:
+    """Refuse a pre-load the anode cannot hold with one steady full FE run at it (k(T),
+    ρc(T); the run the continuous rating's search would make there): its binding limit
+    broken, or met within PRELOAD_BAND of its allowed rise (the continuous rating's band),
+    or the run failing (the anode melts) puts the pre-load at or above the continuous
+    rating. One run, before the step response, where the rating's own continuous search
+    took some 4 runs after it.
 
     Raises:
-        CaseError: naming rating.preload_W.
+        CaseError: naming rating.preload_W, the limit and, but for a failed run, about where
+            the continuous rating lies (the run's excess scaled linearly).
     """
-    P_pre = case.rating.preload_W
-    steady = None
-    if confirm:
-        steady = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
-                                  sim=sim)
-        ceiling, what = steady.power_W, "confirmed by FE"
-    else:
-        ceiling = chart_continuous(engine)["max_continuous_beam_power_W"]
-        what = "linear-response engine estimate at constant properties, NOT CONFIRMED"
-    _refuse_preload(P_pre, ceiling, what)
-    return steady
+    from .safe import run_excess
+
+    P = case.rating.preload_W
+    g, rep = run_excess(case, sim, Loading("steady", ()), P)
+    if g < -PRELOAD_BAND:
+        return
+    if not rep:
+        raise CaseError(f"rating.preload_W = {P:g}: a steady full FE run at this beam power "
+                        "fails (the anode melts or its solver does not converge): far above "
+                        "the continuous rating this case allows, which the anode cannot hold; "
+                        "expected a much lower pre-load (`anodesim rate CASE --chart "
+                        "continuous` finds the continuous rating)")
+    worst = max(rep, key=lambda x: x["excess"])
+    how = "breaks" if g > 0 else f"meets within {PRELOAD_BAND:.1%} of its allowed rise"
+    raise CaseError(f"rating.preload_W = {P:g}: a steady full FE run at this beam power {how} "
+                    f"the {worst['limit']} limit (excess {g:+.3g} of its allowed rise): at or "
+                    "above the continuous rating this case allows (confirmed by FE), which "
+                    f"the anode cannot hold; expected a pre-load below about "
+                    f"{P / (1 + g + PRELOAD_BAND):.4g} "
+                    "W (this run's rise scaled linearly; `anodesim rate CASE --chart "
+                    "continuous` finds the continuous rating)")
 
 
 def _refuse_preload(P_pre: float, ceiling: float, what: str) -> None:
@@ -471,9 +493,9 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
 
 
 def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
-                progress, steady: SafeLoading | None = None) -> None:
-    """Continuous rating, and the heating and cooling curves at that power (steady: the
-    FE-confirmed continuous rating if already computed)."""
+                progress) -> None:
+    """Continuous rating, and the heating and cooling curves at that power (a steady case's
+    own maximum safe loading is it)."""
     chart = chart_continuous(engine)
     P_heat, b_eng = chart["max_continuous_beam_power_W"], chart["binding"]
     engine_estimate = {"max_continuous_beam_power_engine_W": P_heat, "binding_engine": b_eng}
@@ -488,8 +510,8 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
             "basis": NOT_CONFIRMED, **engine_estimate}
     basis = "engine estimate, not FE-confirmed"
     if confirm:
-        sl = rating.max_safe if steady is None else steady
-        if case.loading.kind != "steady" and steady is None:  # else it is this one
+        sl = rating.max_safe
+        if case.loading.kind != "steady":  # else it is this one
             sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
                                   sim=sim)
         # confirmed as the search found it: ten runs may end outside the 0.5 % band, or

@@ -114,6 +114,37 @@ def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
     return engine.max_power(rise, heads=heads, spot=spot)
 
 
+def run_excess(case: Case, sim, load, P: float) -> tuple[float, list[dict]]:
+    """A full FE run of a schedule at beam power P (W), re-run by sim, taken again when it
+    was made before (this Simulation's earlier runs, or the rating's checkpoint), checked
+    against the case's limits.
+
+    Returns:
+        (g, report): g the binding limit's excess over its allowed rise (LimitCheck.excess;
+        1.0, "far over", for a run that failed: a melting target, a solver failure), and
+        each limit's check as summary.json reports it (empty for a failed run).
+    """
+    from ..limits import check, limits_for
+    from .checkpoint import materials_of, run_case, run_kept
+    from .progress import describe, reused_run
+
+    earlier = _EARLIER_RUNS.setdefault(sim, {})
+    what = f"confirmation: {describe(load)}"
+    if (load, P) in earlier:
+        series = earlier[(load, P)]
+        reused_run(what, P)
+    else:
+        key = ("run", run_case(sim, load, P).hash())  # what the series depends on
+        series = run_kept(key, what, P, lambda: sim.run(loading=load, beam_power_W=P).series)
+        _keep(earlier, (load, P), series)
+    if series is None:  # far over (a run that failed: the same again)
+        return 1.0, []
+    # this case's limits (e.g. another life than the Simulation's case)
+    rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
+                                      {n: series[n] for n in series.names})]
+    return max(x["excess"] for x in rep), rep
+
+
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
                      max_runs: int = 10, sim=None) -> SafeLoading:
     """Largest beam power of the case's schedule shape with every limit held.
@@ -133,10 +164,6 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
     """
-    from ..limits import check, limits_for
-    from .checkpoint import materials_of, run_case, run_kept
-    from .progress import describe, reused_run
-
     P_engine, binding = engine_power(engine, case)
     if not confirm:
         return SafeLoading(P_engine, binding, P_engine, False, 0, [], "linear-response engine")
@@ -144,26 +171,9 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     sim = sim or confirmation_simulation(case)
 
-    earlier = _EARLIER_RUNS.setdefault(sim, {})
-
     def full_run(P):
-        load = dc.replace(case.loading, segments=tuple((d, p * P / top)
-                                                       for d, p in case.loading.segments))
-        what = f"confirmation: {describe(load)}"
-        if (load, P) in earlier:
-            series = earlier[(load, P)]
-            reused_run(what, P)
-        else:
-            key = ("run", run_case(sim, load, P).hash())  # what the series depends on
-            series = run_kept(key, what, P,
-                              lambda: sim.run(loading=load, beam_power_W=P).series)
-            _keep(earlier, (load, P), series)
-        if series is None:  # far over (a run that failed: the same again)
-            return 1.0, []
-        # this case's limits (e.g. another life than the Simulation's case)
-        rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
-                                          {n: series[n] for n in series.names})]
-        return max(x["excess"] for x in rep), rep
+        return run_excess(case, sim, dc.replace(case.loading, segments=tuple(
+            (d, p * P / top) for d, p in case.loading.segments)), P)
 
     aim = -0.5 * rtol
 
