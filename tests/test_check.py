@@ -59,16 +59,17 @@ def test_check_estimates_the_spot_temperature_and_warns_before_melting(tmp_path,
     tiny.write_text(tiny.read_text().replace("\nfwhm_um = 20\n", "\nfwhm_um = 1\n"))
     assert main(["check", str(tiny)]) == 0
     out, err = capsys.readouterr()
-    assert "spot temperature, textbook estimate: reaches the melting point of target (W, " \
-        "3422 °C) after 10 s at 10 W: the deposited power needs 1.19 times the ∫k dT up to " \
-        "it" in out, out
+    assert "spot temperature, textbook estimate: reaches the melting point of W (3422 °C) in " \
+        "the target after 10 s at 10 W: the deposited power needs 1.19 times the ∫k dT up " \
+        "to it" in out, out
     warning = [x for x in err.splitlines() if "textbook spot temperature" in x]
     assert warning == ["anodesim: warning: the textbook spot temperature reaches the melting "
-                       "point of the target (W, 3422 °C): the deposited power needs 1.19 times "
-                       "the ∫k dT up to it, so `run` will likely stop with the target melting; "
-                       "expected a lower beam power or a larger spot (an estimate, its rise "
-                       "0.97-1.05 of FE runs' for W at 100-160 kV, 1-50 µm spots, lower by the "
-                       "anode's bulk heating, which it leaves out: the run decides)"], err
+                       "point of W (3422 °C) in the target: the deposited power needs 1.19 "
+                       "times the ∫k dT up to it, so `run` will likely stop there (the target "
+                       "melting); expected a lower beam power or a larger spot (an estimate, "
+                       "its rise 0.97-1.05 of FE runs' for W at 100-160 kV, 1-50 µm spots, "
+                       "lower by the anode's bulk heating, which it leaves out: the run "
+                       "decides)"], err
 
 
 def test_check_gives_no_half_space_estimate_for_a_film(tmp_path, capsys):
@@ -107,7 +108,7 @@ def test_check_warns_of_a_preload_whose_estimated_steady_spot_breaks_its_limit(t
     line = [x for x in err.splitlines() if "rating.preload_W" in x]
     assert len(line) == 1 and line[0].startswith(
         "anodesim: warning: rating.preload_W = 100: the textbook estimate of its steady spot, "
-        "reaches the melting point of W, is above the erosion limit's equivalent spot "
+        "reaches the melting point of W (3422 °C), is above the erosion limit's equivalent spot "
         "temperature 2058 °C, so the pre-load is likely at or above the continuous rating, "
         "which `rate` refuses after one steady FE run at it; expected a pre-load below "
         "about "), err

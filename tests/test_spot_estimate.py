@@ -94,6 +94,13 @@ def test_kirchhoff_inversion_and_transient():
     U = 3.0 * G
     dT = (1 - math.sqrt(1 - 2 * b * U / k0)) / b
     assert e.T_K == pytest.approx(300.0 + dT, rel=1e-9)
+    # a k table ending below the melting point caps the estimate there, said so
+    short = dataclasses.replace(W, tables={**W.tables, "k": Table(T, [170.0, 100.0], "W.k")})
+    T_end = 3600.0 - 273.15
+    e = se.estimate(spot, short, 1e3, 300.0)
+    assert e.melts and not e.ceiling_is_melting
+    assert e.ceiling_words == f"the end of W's k(T) data ({T_end:.0f} °C)"
+    assert se.estimate(spot, W, 1e3, 300.0).ceiling_words == "the melting point of W (3422 °C)"
     kappa = 6.8e-5
     sigma = spot.sigma_m
     assert se.transient_fraction(spot, kappa, 1e-3) == pytest.approx(

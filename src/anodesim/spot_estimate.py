@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .beam import Spot
-from .materials import Material
+from .materials import MELTING_WORDS, Material
 
 #: How far the estimate is from FE runs (module doc), quoted wherever it is shown.
 KNOWN_BIAS = ("its rise 0.97-1.05 of FE runs' for W at 100-160 kV, 1-50 µm spots, lower by "
@@ -98,8 +98,23 @@ class SpotEstimate:
 
     @property
     def melts(self) -> bool:
-        """Whether the estimate reaches the material's melting_K (its solidus, …)."""
+        """Whether the estimate reaches the material's melting_K (its solidus, …) or the end
+        of its k(T) table, whichever is lower (ceiling_words)."""
         return self.T_K is None
+
+    @property
+    def ceiling_is_melting(self) -> bool:
+        """Whether the cap is the material's melting_K (else its k(T) table ends first)."""
+        return self.material.k.range_K[1] >= self.material.melting_K
+
+    @property
+    def ceiling_words(self) -> str:
+        """What the estimate is capped by, in words: "the melting point of W (3422 °C)" (its
+        solidus, decomposition temperature, …), or "the end of Foo's k(T) data (… °C)"."""
+        m = self.material
+        if not self.ceiling_is_melting:
+            return f"the end of {m.key}'s k(T) data ({m.k.range_K[1] - 273.15:.0f} °C)"
+        return f"the {MELTING_WORDS[m.melting_kind]} of {m.key} ({m.melting_K - 273.15:.0f} °C)"
 
 
 def centre_factor(spot: Spot) -> float:

@@ -7,7 +7,6 @@ import math
 import sys
 
 from ..case import ZERO_CELSIUS_K, load
-from ..materials import MELTING_WORDS
 
 DESCRIPTION = ("Validate a case (exit 2 on bad input) and print its derived figures (beam and "
                "deposited power, electron range, deposition depth, magnification, a textbook "
@@ -107,13 +106,11 @@ def spot_line(case, prep, est) -> str:
                 f"thinner than {FILM_SPOT_SIZES:g} spot sizes or deposition depths: a "
                 "half-space of it does not stand for a film)")
     m = est.material
-    word = MELTING_WORDS[m.melting_kind]
     when = ("in the steady state" if not math.isfinite(est.duration_s) else
             f"after {est.duration_s:.4g} s at {case.beam.power_W:.4g} W")
     if est.melts:
-        what = (f"reaches the {word} of {top.region} ({m.key}, {m.melting_K - ZERO_CELSIUS_K:.0f}"
-                f" °C) {when}: the deposited power needs {est.U_W_m / est.U_limit_W_m:.3g} "
-                "times the ∫k dT up to it")
+        what = (f"reaches {est.ceiling_words} in the {top.region} {when}: the deposited power "
+                f"needs {est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it")
     else:
         what = f"{est.T_K - ZERO_CELSIUS_K:.4g} °C {when}"
     how = ("k(T) by Kirchhoff transform" if case.materials.temperature_dependent else
@@ -130,13 +127,12 @@ def spot_warnings(case, est) -> list[str]:
 
     if est is None or not est.melts:
         return []
-    m = est.material
-    word = MELTING_WORDS[m.melting_kind]
-    return [f"the textbook spot temperature reaches the {word} of the target ({m.key}, "
-            f"{m.melting_K - ZERO_CELSIUS_K:.0f} °C): the deposited power needs "
-            f"{est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it, so `run` will likely "
-            f"stop with the target melting; expected a lower beam power or a larger spot (an "
-            f"estimate, {KNOWN_BIAS}: the run decides)"]
+    return [f"the textbook spot temperature reaches {est.ceiling_words} in the target: the "
+            f"deposited power needs {est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to "
+            "it, so `run` will likely stop there (the target "
+            + ("melting" if est.ceiling_is_melting else "leaving its data")
+            + f"); expected a lower beam power or a larger spot (an estimate, {KNOWN_BIAS}: the "
+            "run decides)"]
 
 
 def preload_warnings(case, prep, limits) -> list[str]:
@@ -162,8 +158,7 @@ def preload_warnings(case, prep, limits) -> list[str]:
         return []
     what = (f"the {lim.label} limit's equivalent spot temperature" if isinstance(lim, LifeLimit)
             else f"the {lim.label} limit")
-    T = (f"reaches the {MELTING_WORDS[est.material.melting_kind]} of {est.material.key}"
-         if est.melts else f"{est.T_K - ZERO_CELSIUS_K:.4g} °C")
+    T = f"reaches {est.ceiling_words}" if est.melts else f"{est.T_K - ZERO_CELSIUS_K:.4g} °C"
     return [f"rating.preload_W = {P:g}: the textbook estimate of its steady spot, {T}, is "
             f"above {what} {T_lim:.4g} °C, so the pre-load is likely at or above the "
             "continuous rating, which `rate` refuses after one steady FE run at it; expected "
