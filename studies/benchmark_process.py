@@ -21,11 +21,25 @@ Also prints the modules the light commands import (dolfinx, scipy, matplotlib, p
 be absent from ``--help`` and ``check``) and the load average before and after, since the
 figures mean little on a busy machine.
 
+``--figures N`` times instead the run's three PNG figures alone (drift.png,
+temperatures.png, temperature_field.png of the case below): their data are taken once from
+an in-process run, then N fresh processes each import matplotlib, warm up as the run's
+figure process does (output.warm_up) and draw the three once, as a run's figure process or
+a sweep's forked worker does; the CPU time of that drawing (process time) is printed, the
+median of N. ``--matplotlib DIR`` (repeatable) adds matplotlib trees installed with
+``pip install --no-deps --target DIR matplotlib==X``, put first on the path of their
+processes; the installed matplotlib is always timed, and the trees are interleaved process
+by process, so that the machine's drift hits all alike. ``--png DIR`` keeps each tree's
+PNGs there to compare.
+
     .venv/bin/python studies/benchmark_process.py [--repeat 5] [--accuracy]
+    .venv/bin/python studies/benchmark_process.py --figures 8 [--matplotlib DIR ...] [--png DIR]
 """
 
 import argparse
+import json
 import os
+import pickle
 import resource
 import statistics
 import subprocess
@@ -141,12 +155,104 @@ def accuracy() -> None:
           f"finest refinement {np.array2string(100 * (r2 / converged - 1), precision=3)}")
 
 
+def capture_figures(jobs: Path) -> None:
+    """Run CASE in this process and pickle its figure jobs (name, arguments) to jobs, the
+    output path of each reduced to its file name (figures drawn by no one)."""
+    os.environ["ANODESIM_PLOT_CHILD"] = "0"  # an InlinePlotter, whose queue is kept here
+    from anodesim import cli, plotter
+
+    sent = []
+    plotter.InlinePlotter.finish = lambda self: sent.extend(self.jobs)
+    with tempfile.TemporaryDirectory() as tmp:
+        case = Path(tmp) / "case.toml"
+        case.write_text(CASE)
+        if cli.main(["run", str(case), "-o", str(Path(tmp) / "out"), "-q"]) != 0:
+            raise SystemExit("the figure benchmark's run failed")
+    jobs.write_bytes(pickle.dumps([(name, (Path(args[0]).name, *args[1:]), kwargs)
+                                   for name, args, kwargs in sent]))
+
+
+def draw_figures(jobs: Path, folder: Path) -> None:
+    """Draw the pickled figure jobs once into folder, after the figure process's warm-up;
+    print one JSON line: the matplotlib version, process time of each figure (s)."""
+    import warnings
+
+    import matplotlib
+
+    from anodesim import output
+
+    output.warm_up()
+    warnings.simplefilter("ignore")  # as plotter._call
+    times = {}
+    for name, args, kwargs in pickle.loads(jobs.read_bytes()):
+        t0 = time.process_time()
+        getattr(output, name)(folder / args[0], *args[1:], **kwargs)
+        times[args[0]] = time.process_time() - t0
+    print(json.dumps({"matplotlib": matplotlib.__version__, "times": times}))
+
+
+def figures(n: int, trees: list[str], png: Path | None) -> None:
+    """The three figures' CPU time under the installed matplotlib and each tree, n fresh
+    processes each, interleaved (module docstring)."""
+    src = str(HERE.parent / "src")
+
+    def env(tree: str) -> dict:
+        path = [p for p in (tree, src, os.environ.get("PYTHONPATH", "")) if p]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(path), "OPENBLAS_NUM_THREADS": "1"}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        jobs = tmp / "jobs.pkl"
+        subprocess.run([sys.executable, __file__, "--capture-figures", str(jobs)], env=env(""),
+                       check=True)
+        load0 = os.getloadavg()
+        rows: dict[str, list[dict]] = {tree: [] for tree in ["", *trees]}
+        for _ in range(n):
+            for tree, done in rows.items():
+                folder = (png or tmp) / (Path(tree).name or "installed")
+                folder.mkdir(parents=True, exist_ok=True)
+                r = subprocess.run([sys.executable, __file__, "--draw-figures", str(jobs),
+                                    str(folder)], env=env(tree), capture_output=True,
+                                   text=True)
+                if r.returncode != 0:
+                    raise SystemExit(f"drawing with {tree or 'the installed matplotlib'} "
+                                     f"failed:\n{r.stderr[-2000:]}")
+                done.append(json.loads(r.stdout.splitlines()[-1]))
+        load1 = os.getloadavg()
+    print(f"load average before {load0[0]:.2f} / after {load1[0]:.2f} (1 min), "
+          f"cores {os.cpu_count()}; the three figures of the run, {n} fresh processes per "
+          "matplotlib, interleaved; CPU (process time) median [min, max]")
+    for tree, done in rows.items():
+        total = [sum(d["times"].values()) for d in done]
+        each = ", ".join(f"{name} {1000 * statistics.median(d['times'][name] for d in done):.0f}"
+                         for name in done[0]["times"])
+        print(f"  matplotlib {done[0]['matplotlib']:<8s} three figures "
+              f"{1000 * statistics.median(total):4.0f} ms [{1000 * min(total):.0f}, "
+              f"{1000 * max(total):.0f}] ({each} ms){'  ' + tree if tree else ''}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--accuracy", action="store_true",
                         help="also show the spot rise against its converged value (2 min)")
+    parser.add_argument("--figures", type=int, metavar="N",
+                        help="time only the run's three figures, N processes each")
+    parser.add_argument("--matplotlib", action="append", default=[], metavar="DIR",
+                        help="with --figures: also a matplotlib installed with --target DIR")
+    parser.add_argument("--png", type=Path, help="with --figures: keep the PNGs here")
+    parser.add_argument("--capture-figures", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--draw-figures", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.capture_figures:
+        capture_figures(args.capture_figures)
+        return 0
+    if args.draw_figures:
+        draw_figures(*args.draw_figures)
+        return 0
+    if args.figures:
+        figures(args.figures, args.matplotlib, args.png)
+        return 0
     if args.accuracy:
         accuracy()
     # the package's bytecode written, as installed (`make` compiles the editable sources;
