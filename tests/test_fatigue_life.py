@@ -139,7 +139,8 @@ def test_hot_ripples_far_below_the_start_up_swing_count_in_the_damage():
 
 
 def _fatigue_limit(life_h):
-    case = anodesim.from_dict(reflection(limits={"fatigue": True, "life_h": life_h}))
+    case = anodesim.from_dict(reflection(limits={"fatigue": True, "life_h": life_h},
+                                         loading={"repeat_every_s": 1.0}))
     lims = limits.limits_for(case, {"target": W, "heat_sink": get("Cu")})
     return [x for x in lims if x.name == "fatigue"][0]
 
@@ -154,7 +155,7 @@ def test_fatigue_limit_holds_as_the_reported_life_says(life_h):
     assert (lim.value, lim.unit, lim.life_h) == (1.0, "rel", life_h)
     t = np.arange(0.0, 1.0 + 1e-12, 0.01)  # 50 Hz between 500 and 1000 °C
     T_C = np.where(np.arange(len(t)) % 2 == 1, 1000.0, 500.0)
-    hours = limits.life_summary(W, t, T_C, life_h)["fatigue_crack_initiation_h"]
+    hours = limits.life_summary(W, t, T_C, life_h, 1.0)["fatigue_crack_initiation_h"]
     (c,) = limits.check([lim], t, {"T_peak_C": T_C})
     assert c.worst == pytest.approx(life_h / hours, rel=1e-12)
     assert c.holds == (hours >= life_h)
@@ -190,7 +191,7 @@ def test_fatigue_bound_rating_run_holds():
         limits={"fatigue": True, "life_h": 1.0, "interface_C": 2000.0, "heat_sink_C": 2000.0},
         materials={"properties": "constant"},
         loading={"kind": "pulse_train", "duration_s": None, "pulses": 2, "on_s": 0.05,
-                 "off_s": 0.45}))
+                 "off_s": 0.45, "repeat_every_s": 1.0}))
     eng = rating.build_engine(case)
     assert "fatigue" not in eng.not_in_engine
     sl = rating.max_safe_loading(case, eng)

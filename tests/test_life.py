@@ -212,17 +212,25 @@ def test_damaging_cycles_of_a_known_schedule():
 
 def test_fatigue_verdict_in_the_life_summary():
     """The run summary's fatigue entries: a 10 ms on / 10 ms off train on W (50 cycles per
-    second of a 900 K swing) gives 1.8e5 damaging cycles per hour, 1.8e9 over 10 000 h, and a
-    verdict that says cracking is expected; a steady spot gives none."""
+    second of a 900 K swing), 1 s long and repeated every second (it ends cooled), gives
+    1.8e5 damaging cycles per hour, 1.8e9 over 10 000 h, and a verdict that says cracking is
+    expected; without the repetition, 50 cycles per load and no hours; a steady spot gives
+    none."""
     from anodesim import materials
     from anodesim.limits import life_summary
 
     w = materials.get("W")
     t = np.arange(0.0, 1.0 + 1e-12, 0.01)
     T_C = np.where(np.arange(len(t)) % 2 == 1, 1000.0, 100.0)
-    s = life_summary(w, t, T_C, 10_000.0)
+    s = life_summary(w, t, T_C, 10_000.0, repeat_every_s=1.0)
     assert s["thermal_damaging_cycles_per_h"] == pytest.approx(50 * 3600, rel=1e-12)
     assert s["fatigue_cycles_over_life"] == pytest.approx(1.8e9, rel=1e-12)
+    assert s["repeat_end_rise_K"] == 0.0 and "warmer" not in s["fatigue_verdict"]
+    per_load = life_summary(w, t, T_C, 10_000.0)
+    assert per_load["thermal_damaging_cycles_per_run"] == 50.0
+    assert per_load["thermal_damaging_cycles_per_h"] is None
+    assert per_load["fatigue_cycles_over_life"] is None
+    assert per_load["fatigue_verdict"].startswith("50 cycles per load of this schedule")
     assert "cracking" in s["fatigue_verdict"] and "Habainy" in s["fatigue_source"]
     # the verdict tells the allowed swing from the spot's own (the reader took one for the other)
     allowed = s["fatigue_limit_swing_K"]

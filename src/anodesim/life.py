@@ -305,15 +305,16 @@ def thermal_cycles(times_s, T_K, damaging_swing_K: float | None = None) -> dict:
     """Rainflow count of a temperature history, the schedule repeated (periodic_history):
     cycles per run (half cycles count ½) with a range of at least
     CYCLE_RANGE_FRACTION of the largest, the largest range (K), and the cycles per hour of
-    operation (per run's duration; 0 for a single sample, the steady state). With
-    `damaging_swing_K`, also the cycles per hour whose range exceeds it."""
+    operation (per run's duration, the run taken as one repetition; 0 for a single sample,
+    the steady state). With `damaging_swing_K`, also the cycles per run and per hour whose
+    range exceeds it."""
     import rainflow
 
     t = np.asarray(times_s, dtype=float)
     T = np.asarray(T_K, dtype=float)
     out = {"cycles_per_run": 0.0, "largest_swing_K": 0.0, "cycles_per_h": 0.0}
     if damaging_swing_K is not None:
-        out["damaging_cycles_per_h"] = 0.0
+        out.update({"damaging_cycles_per_run": 0.0, "damaging_cycles_per_h": 0.0})
     if len(T) < 2 or t[-1] <= t[0]:
         return out
     counted = list(rainflow.count_cycles(periodic_history(T)[0]))
@@ -323,8 +324,9 @@ def thermal_cycles(times_s, T_K, damaging_swing_K: float | None = None) -> dict:
     out.update({"cycles_per_run": float(n), "largest_swing_K": float(largest),
                 "cycles_per_h": float(n) * per_h})
     if damaging_swing_K is not None:
-        out["damaging_cycles_per_h"] = per_h * float(
-            sum(c for r, c in counted if r > damaging_swing_K))
+        damaging = float(sum(c for r, c in counted if r > damaging_swing_K))
+        out.update({"damaging_cycles_per_run": damaging,
+                    "damaging_cycles_per_h": per_h * damaging})
     return out
 
 

@@ -4,7 +4,8 @@ A loading is safe while every limit holds (physics reference §6):
 
 - ``erosion`` (default spot limit, ``limits.spot = "life"``): the depth evaporated from the
   spot over the rated life, ``limits.erosion_um`` over ``limits.life_h`` operating hours of
-  the case's schedule, repeated. Default 1 µm over 10 000 h: a sealed tube's target is not
+  the case's schedule, repeated (every ``loading.repeat_every_s``, the cool-down simulated;
+  without it, hours of the schedule's own time, each load from the initial state). Default 1 µm over 10 000 h: a sealed tube's target is not
   replaced, and 1 µm is 5 % of a 20 µm spot and under a tenth of the 100 kV electron range
   in W (12.6 µm), so the spot keeps its size and output for its life. For W this is a
   constant spot temperature of 2058 °C (source-and-limits.md §3.1: 1 µm in 10⁴ h at
@@ -32,7 +33,8 @@ A loading is safe while every limit holds (physics reference §6):
 - ``fatigue`` (``limits.fatigue = true``; opt-in): the spot's thermal-fatigue crack-initiation
   life, ESTIMATED from tensile data (modified universal slopes with ASME-type design factors,
   life.py), must be at least the rated life ``limits.life_h`` for the case's schedule,
-  repeated. Off by default: the estimate is not validated against W strain-life data, and
+  repeated every ``loading.repeat_every_s`` (which it needs, except for a steady loading:
+  the loads over the life are counted from it). Off by default: the estimate is not validated against W strain-life data, and
   every on/off cycle of a microfocus spot from below W's DBTT cracks it in the estimate.
   The rating engines rate it on the spot's history over each schedule, counted as this
   check counts a run's (rating/engine.py SpotHistory).
@@ -211,7 +213,8 @@ class LifeLimit(Limit):
 
     Attributes:
         material: the target material.
-        life_h: rated life (operating hours of the case's schedule, repeated).
+        life_h: rated life (operating hours of the case's schedule, repeated: every
+            loading.repeat_every_s, else back to back, each load from the initial state).
         temperature_C: the constant spot temperature that uses exactly the budget over the
             life (°C); the linear-response engine rates against it, which is exact for a
             steady spot and conservative for pulsed loads (never hotter than it, never more
@@ -276,7 +279,9 @@ class FatigueLimit(Limit):
 
     Attributes:
         material: the target material (with tensile data, life.tensile_data).
-        life_h: rated life (operating hours of the case's schedule, repeated).
+        life_h: rated life (operating hours of the case's schedule, repeated every
+            loading.repeat_every_s; the run covers one repetition, so its duration is the
+            period; the rating's own loads without one, back to back).
     """
 
     material: str = "W"
@@ -613,7 +618,8 @@ def first_max_index(values) -> int:
 
 
 def _life_check(lim: LifeLimit, time_s, T_peak_C) -> LimitCheck:
-    """Damage over the life (the run's schedule repeated) and its equivalent temperature."""
+    """Damage over the life (the run repeated: it covers one repetition of the schedule,
+    the pause up to loading.repeat_every_s included) and its equivalent temperature."""
     rate = _mean(time_s, lim.rate(np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K))
     used = rate * lim.life_h * life.SECONDS_PER_HOUR
     T_eq = lim.temperature_for_rate_K(rate) - ZERO_CELSIUS_K
@@ -642,48 +648,78 @@ FATIGUE_MODEL = ("ESTIMATE of crack initiation from tensile data (no W strain-li
                  "over the rainflow cycles (ASTM E1049) of the spot, schedule repeated")
 
 
-def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H) -> dict:
+#: The spot counts as cooled back when a repetition ends within this fraction of its largest
+#: rise over its start (life_summary: above it, loads repeated every repeat_every_s start
+#: warmer than the run, which its figures do not include, and the summary says so).
+COOLED_FRACTION = 0.05
+
+
+def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H,
+                 repeat_every_s: float | None = None) -> dict:
     """Erosion rate, recrystallisation use and thermal cycles at the spot, for every run's
     summary.
 
-    The run's schedule is taken as repeated: rates are means over the run (the steady value
-    for a steady run). Recrystallisation is reported for W-based targets only (the 356 kJ/mol
-    kinetics are those of W, life.py), as the fraction of the recrystallisation time used per
-    hour of operation (1 or more: the spot recrystallises within the hour, which any useful
-    microfocus spot does; it mostly shortens fatigue life, source-and-limits.md §3.2).
+    The run is one load of the case's schedule from the initial state. Its repetition in
+    service (loading.repeat_every_s) decides what "per hour" means:
+
+    - given: the run covers one repetition, the cool-down up to repeat_every_s simulated
+      (case reader), and every figure is per hour of operation, the loads repeated every
+      repeat_every_s, each from the run's start (the warm-up of loads repeated before the
+      anode cools is not simulated: `repeat_end_rise_K` says how far the spot is from its
+      start when the schedule repeats, and the verdict says so above COOLED_FRACTION of its
+      swing);
+    - not given: the fatigue figures are per load (cycles, damage and loads to crack
+      initiation; no hours: a load repeated back to back without a pause is continuous
+      operation, not a cycle per repetition, and a load repeated every T s cools only
+      for T − t_load, so hours need T); erosion and recrystallisation are per hour of the
+      schedule's own time, its loads each from the initial state (the pauses between loads,
+      with the spot back near the anode's temperature, add no measurable erosion);
+    - a steady run (one sample): continuous operation, no cycles, the steady rates.
+
+    Recrystallisation is reported for W-based targets only (the 356 kJ/mol kinetics are
+    those of W, life.py), as the fraction of the recrystallisation time used per hour
+    (1 or more: the spot recrystallises within the hour, which any useful microfocus spot
+    does; it mostly shortens fatigue life, source-and-limits.md §3.2).
 
     Thermal cycles are held against the target's fatigue limit (life.py): the swing that
-    reaches it at the coldest temperature of the run, the damaging cycles per hour and over
-    ``life_h``, and a one-line verdict.
+    reaches it at the coldest temperature of the run, the damaging cycles per load (and
+    per hour and over ``life_h`` with a repetition), and a one-line verdict.
 
     Args:
         target_material: the target's Material.
         time_s: the run's times (s).
         T_peak_C: the spot (hottest target node) temperature (°C).
         life_h: the rated life (h) the cycles are counted over.
+        repeat_every_s: loading.repeat_every_s (s), or None.
     """
     target = target_material.key
     out: dict = {"material": target}
     if len(T_peak_C) == 0:
         return out
+    t = np.asarray(time_s, dtype=float)
+    steady = len(t) < 2 or t[-1] <= t[0]
+    hourly = steady or repeat_every_s is not None
+    basis = ("steady state" if steady else
+             f"per hour of operation, the schedule repeated every {repeat_every_s:g} s "
+             "(cool-down simulated), each load from the run's start"
+             if repeat_every_s is not None else
+             "per hour of the schedule's own time, each load from the initial state")
+    out.update({"repeat_every_s": repeat_every_s, "life_basis": basis})
     if life.composition(target) is not None:
         rate = _mean_rate_m_s(target, time_s, T_peak_C)
         out.update({"erosion_rate_nm_h": rate * 1e9 * life.SECONDS_PER_HOUR,
                     "erosion_model": "Hertz-Knudsen evaporation into vacuum, sticking "
                                      "coefficient 1, Alcock 1984 vapour pressure; mean over "
-                                     "the schedule, repeated"})
+                                     "the run (life_basis)"})
     else:
         out["erosion_rate_nm_h"] = None
+    T_K = np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K
     if target == "W":
-        t = np.asarray(time_s, dtype=float)
-        T = np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K
-        per_s = 1.0 / life.recrystallisation_time_s(T)
-        mean = (float(np.trapezoid(per_s, t) / (t[-1] - t[0])) if len(t) > 1 and t[-1] > t[0]
-                else float(np.max(per_s)))
+        per_s = 1.0 / life.recrystallisation_time_s(T_K)
+        mean = float(np.max(per_s)) if steady else float(np.trapezoid(per_s, t) / (t[-1] - t[0]))
         out.update({"recrystallisation_fraction_per_h": mean * life.SECONDS_PER_HOUR,
                     "recrystallisation_model": "W, 356 kJ/mol, onset 1 h at 1300 °C "
                                                "(life.py); pure-W kinetics"})
-    T_K = np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K
     fatigue = life.fatigue_limit(target)
     swing = None
     if fatigue is not None:
@@ -691,24 +727,35 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H) -> d
         swing = fatigue.swing_K(float(tab["E"](T_cold)), float(tab["alpha"](T_cold)),
                                 float(tab["nu"](T_cold)))
     cycles = life.thermal_cycles(time_s, T_K, swing)
+    if not hourly:
+        cycles.update({k: None for k in cycles if k.endswith("_per_h")})
     out.update({"thermal_" + k: v for k, v in cycles.items()})
     out["thermal_fatigue_model"] = ("spot temperature cycles counted (rainflow, ASTM E1049, "
-                                    "schedule repeated)")
+                                    "each load closed back to its start)")
+    rise = float(np.max(T_K) - T_K[0])
+    end_rise = None if steady or repeat_every_s is None else float(T_K[-1] - T_K[0])
+    out["repeat_end_rise_K"] = end_rise
     tensile = life.tensile_data(target)
     crack = None
     if tensile is not None:
         crack = life.crack_initiation(time_s, T_K, target_material.tables, tensile)
-        out.update({"fatigue_crack_initiation_h": _finite(crack["hours"]),
-                    "fatigue_damage_per_h": crack["damage_per_h"],
+        per_load = crack["damage_per_run"]
+        out.update({"fatigue_crack_initiation_h": _finite(crack["hours"]) if hourly else None,
+                    "fatigue_damage_per_h": crack["damage_per_h"] if hourly else None,
+                    "fatigue_damage_per_load": per_load,
+                    "fatigue_crack_initiation_loads": 1.0 / per_load if per_load > 0
+                    else None,
                     "fatigue_shortest_cycle_life": _finite(crack["shortest_cycle_life"]),
                     "fatigue_crack_model": FATIGUE_MODEL,
                     "fatigue_tensile_source": tensile.source})
     if fatigue is not None:
-        over_life = cycles["damaging_cycles_per_h"] * life_h
+        over_life = cycles["damaging_cycles_per_h"] * life_h if hourly else None
+        warm = end_rise if end_rise is not None and end_rise > COOLED_FRACTION * rise else None
         out.update({"fatigue_limit_swing_K": swing, "fatigue_cycles_over_life": over_life,
                     "fatigue_source": fatigue.source,
-                    "fatigue_verdict": _fatigue_verdict(fatigue, swing, over_life, life_h,
-                                                        crack, cycles["largest_swing_K"])})
+                    "fatigue_verdict": _fatigue_verdict(
+                        fatigue, swing, cycles, life_h, crack, repeat_every_s,
+                        T_K[0] - ZERO_CELSIUS_K, warm)})
     return out
 
 
@@ -717,33 +764,58 @@ def _finite(x: float) -> float | None:
     return None if math.isinf(x) else float(x)
 
 
-def _fatigue_verdict(fatigue, swing_K: float, over_life: float, life_h: float,
-                     crack: dict | None = None, largest_K: float | None = None) -> str:
+def _fatigue_verdict(fatigue, swing_K: float, cycles: dict, life_h: float,
+                     crack: dict | None = None, repeat_every_s: float | None = None,
+                     start_C: float = 0.0, warm_K: float | None = None) -> str:
     """One line on the spot's thermal cycles against the fatigue limit and, with tensile
-    data, the estimated crack-initiation life.
+    data, the estimated crack-initiation life: over the rated life with a repetition (or in
+    steady state), per load of the schedule without one (life_summary).
 
     Args:
         swing_K: the largest spot swing the fatigue limit allows (K).
-        largest_K: the largest swing of the spot's rainflow-counted cycles (K).
+        cycles: life.thermal_cycles of the run (per-hour entries None without hours).
+        start_C: the spot's temperature at the start of a load (°C).
+        warm_K: the spot's rise over its start when the schedule repeats, where that is
+            not small (None: cooled back, or no repetition).
     """
+    largest_K = cycles["largest_swing_K"]
     deepest = f"; the deepest spot cycle swings {largest_K:.0f} K" if largest_K else ""
     limit = (f"{fatigue.material} fatigue limit (allowed swing {swing_K:.0f} K, "
              f"{fatigue.stress_range_Pa / 1e6:.0f} MPa stress range")
-    if over_life == 0:
+    per_load = cycles["damaging_cycles_per_run"]
+    if per_load == 0:
         return f"no spot cycle exceeds the {limit}{deepest})"
-    text = (f"{over_life:.3g} cycles in {life_h:.0f} h of this schedule, repeated, exceed the "
-            f"{limit}, {fatigue.runout_cycles:.0e}-cycle run-out{deepest}): cracking and "
-            "roughening of the spot expected")
+    hourly = cycles["damaging_cycles_per_h"] is not None
+    every = f" every {repeat_every_s:g} s" if repeat_every_s is not None else ""
+    if hourly:
+        count = (f"{cycles['damaging_cycles_per_h'] * life_h:.3g} cycles in {life_h:.0f} h "
+                 f"of this schedule, repeated{every},")
+    else:
+        count = (f"{per_load:.3g} cycle{'s' * (per_load != 1)} per load of this schedule "
+                 f"(each from {start_C:.0f} °C)" + (" exceeds" if per_load == 1 else ""))
+    text = (f"{count}{'' if count.endswith('exceeds') else ' exceed'} the {limit}, {fatigue.runout_cycles:.0e}-cycle run-out"
+            f"{deepest}): cracking and roughening of the spot expected")
+    if warm_K is not None:
+        text += (f"; the spot is still {warm_K:.0f} K above its start when the schedule "
+                 "repeats: repeated loads start warmer than this run, which these figures "
+                 "do not include (simulate several repetitions for their periodic state)")
     if crack is None:
         return text + "; cycles to crack not predicted (no tensile data)"
-    if math.isinf(crack["hours"]):
+    if crack["damage_per_run"] <= 0:
         return text
     worst = crack["shortest_cycle_life"]
     worst = ("the deepest cycle's design life is under one cycle: its first occurrence may "
              "start a crack" if worst <= life.CYCLES_MIN
              else f"the deepest cycle's design life is {worst:.3g} cycles")
-    return text + (f"; crack initiation ESTIMATED after {crack['hours']:.3g} h of this "
-                   f"schedule ({worst}; from tensile data, no W strain-life data)")
+    loads = 1.0 / crack["damage_per_run"]
+    when = (f"{crack['hours']:.3g} h of this schedule{', repeated' + every if every else ''}"
+            f" ({loads:.3g} loads; " if hourly else
+            f"{loads:.3g} loads of this schedule ({worst}; hours need loading.repeat_every_s"
+            "; ")
+    if hourly:
+        when += f"{worst}; "
+    return text + (f"; crack initiation ESTIMATED after {when}from tensile data, no W "
+                   "strain-life data)")
 
 
 def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:

@@ -344,7 +344,7 @@ class Simulation:
             str(self.mesh_path) if self.mesh_path else None,
             tuple(p.name for p in case.probes if "T" in p.quantities), len(case.loading.segments) == 1, self.out,
             life_summary(prep.mats["target"], series.time, series["T_peak_C"],
-                         rated_life_h(case))
+                         rated_life_h(case), case.loading.repeat_every_s)
             if self.rows else {})
 
     def _beam_summary(self) -> dict:

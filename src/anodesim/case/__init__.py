@@ -120,6 +120,18 @@ def _fatigue_target(target: str | None) -> None:
                         f"{', '.join(life.tensile_materials())}, got {target!r}")
 
 
+def _fatigue_repeat(loading: Loading) -> None:
+    """limits.fatigue counts the loads over limits.life_h: a schedule needs
+    loading.repeat_every_s (a steady loading has no cycles; its rating's single-load chart
+    takes its loads back to back, rating/engine.py SpotHistory.single)."""
+    if loading.kind == "steady" or loading.repeat_every_s is not None:
+        return
+    own = sum(d for d, _ in loading.segments)
+    raise CaseError("loading.repeat_every_s: missing with limits.fatigue = true; expected the "
+                    f"time in s from one start of the schedule to the next (at least its "
+                    f"{own:g} s): the fatigue limit counts the loads over limits.life_h")
+
+
 def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) -> None:
     """limits.yield_use needs a second region (the heat sink or window at the joint) whose
     material has yield-strength data: without either the run computed no yield use and
@@ -232,6 +244,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                         f"{materials.by_region.get('target')!r}")
     if limits.fatigue:
         _fatigue_target(materials.by_region.get("target"))
+        _fatigue_repeat(loading)
     if limits.yield_use is not None:
         _yield_region(limits.yield_use, geometry, materials)
     rating = _rating(root, loading)

@@ -268,10 +268,20 @@ class Beam:
 
 @dataclass(frozen=True)
 class Loading:
-    """Beam power schedule as constant-power segments (duration s, beam power W)."""
+    """Beam power schedule as constant-power segments (duration s, beam power W).
+
+    Attributes:
+        kind: LOADING_KINDS.
+        segments: the schedule (empty for steady), with the pause up to repeat_every_s
+            appended (zero power) when that is longer than the schedule.
+        repeat_every_s: time (s) from one start of the schedule to the next in service
+            (loading.repeat_every_s), or None: the life figures are then per load
+            (limits.life_summary).
+    """
 
     kind: str
     segments: tuple[tuple[float, float], ...]  # empty for steady
+    repeat_every_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -543,6 +553,8 @@ class Case:
             d["mechanics"].pop("reference_face")
         if d["mesh"]["joint_corner_m"] is None:  # (the joint-corner key only where given)
             d["mesh"].pop("joint_corner_m")
+        if d["loading"]["repeat_every_s"] is None:  # (the repetition only where given)
+            d["loading"].pop("repeat_every_s")
         return d
 
     def hash(self) -> str:

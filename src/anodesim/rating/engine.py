@@ -235,8 +235,11 @@ class SpotHistory:
     records in its T_peak_C column (the hottest target node at each instant), at its
     turning points, per deposited watt: rise = base + P_dep shape (K). The run's fatigue
     check (limits._fatigue_check) counts its rainflow cycles, the schedule repeated
-    (life.periodic_history: one period from its highest sample back to it), so the engine
-    counts the same:
+    (life.periodic_history: one period from its highest sample back to it) once per run's
+    duration, so the engine counts the same. The case's own schedule (of_schedule) carries
+    the pause up to loading.repeat_every_s as its last segment (case reader), as the run
+    does; the chart points repeat back to back (a serial load's period is its own; a single
+    load from cold once per loading time, the most loads from cold the life holds):
 
     - single load of t s from cold (single): 0, then the rise at its end: one cycle per
       load from the initial temperature to the peak;

@@ -78,8 +78,9 @@ def describe(loading) -> str:
     if kind == "pulse_train":
         pulses = sum(1 for _, p in segments if p > 0)
         return f"pulse train of {pulses} pulse{'s' if pulses != 1 else ''}"
-    if len(segments) == 1:
-        return f"{segments[0][0]:.3g} s load"
+    if kind == "continuous" or len(segments) == 1:  # with the pause up to repeat_every_s
+        again = getattr(loading, "repeat_every_s", None)
+        return f"{segments[0][0]:.3g} s load" + (f" every {again:.3g} s" if again else "")
     return f"schedule of {len(segments)} segments"
 
 

@@ -649,7 +649,8 @@ def in_words(case: Case, rating: Rating) -> str | None:
     life_h = next((lim.life_h for lim in rating.limits if lim.name == "erosion"), None)
     head = f"{b.size_m * 1e6:g} µm {b.spot} spot, {b.voltage_V / 1e3:g} kV"
     if sl is not None:
-        what = {"steady": "continuous", "continuous": f"in single {case.end_time_s:g} s loads",
+        load_s = case.loading.segments[0][0] if case.loading.segments else 0.0
+        what = {"steady": "continuous", "continuous": f"in single {load_s:g} s loads",
                 "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
                                                              "in this schedule")
         start = {"steady": "", "continuous": ", each from cold"}.get(case.loading.kind,
@@ -700,12 +701,17 @@ def load_description(case: Case, limits: list[Limit]) -> str:
               "they are rated by the duty-cycle chart (--chart duty), back to back by the "
               "continuous rating (--chart continuous)")
     life = next((lim.life_h for lim in limits if lim.name == "erosion"), None)
+    repeat = case.loading.repeat_every_s
     count = f"; the life limits count {life:g} h of such loads" if life else ""
+    if repeat is not None:  # the pause up to it is the schedule's last segment
+        count = (f", repeated every {repeat:g} s (the cool-down simulated)"
+                 + (f"; the life limits count {life:g} h of operation" if life else ""))
     kind = case.loading.kind
     if kind == "steady":
         return "constant beam power held until the anode is steady (the continuous rating)"
     if kind == "continuous":
-        return f"one {T:g} s load at constant beam power {cold}{count}{sooner}"
+        return (f"one {case.loading.segments[0][0]:g} s load at constant beam power {cold}"
+                f"{count}{sooner}")
     what = "this pulse train, rated by its peak power" if kind == "pulse_train" else \
         "this schedule, rated by its largest power"
     return f"{what}, {T:g} s, {cold}{count}{sooner}"

@@ -1,0 +1,142 @@
+"""How a run's schedule is repeated for its life figures (loading.repeat_every_s).
+
+Without the key the fatigue figures are per load (each load from the initial state): a
+single load repeated "back to back" was counted as one cold-start cycle per run's duration,
+3.6e13 cycles in 10 000 h for a 1 µs load, as if the anode cooled instantly between loads.
+With it the run simulates the cool-down up to the next start, and every figure is per hour
+of loads repeated at that interval.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from cases import reflection
+from test_case import write_toml
+
+import anodesim
+from anodesim import life
+from anodesim.case import CaseError
+from anodesim.cli import main
+from anodesim.materials import get
+from anodesim.simulation import run
+
+W = get("W")
+
+#: A 1 µs load of 30 W on a 20 µm spot: the spot swings about 1260 K from 30 °C.
+MICRO = {"beam": {"power_W": 30.0, "fwhm_um": 20.0}}
+
+
+def _micro(repeat=None):
+    loading = {"kind": "continuous", "duration_s": 1e-6}
+    if repeat is not None:
+        loading["repeat_every_s"] = repeat
+    return anodesim.from_dict(reflection(loading=loading, **MICRO))
+
+
+def test_a_one_microsecond_load_is_counted_per_load_or_per_repetition():
+    """The 1 µs load (failed before: 3.6e13 cycles in 10 000 h, a cycle per µs of the
+    life). Without a repetition: one damaging cycle per load, the damage per load and the
+    loads to crack initiation, no hours. Repeated every 60 s: the run covers the 60 s (the
+    cool-down simulated, the spot back at its start to 1e-6 K), and the figures over the
+    life are the per-load ones times 10 000 h × 60 loads per hour, exactly (1e-12):
+    6e5 damaging cycles, damage per hour 60 × damage per load, crack initiation after
+    loads / 60 h. The erosion per hour falls by the ratio of the times, 6e7, to 1e-3
+    (the pause erodes nothing measurable; the load's own steps differ between the runs,
+    whose largest step follows their length)."""
+    once = run(_micro())
+    L = once.life
+    assert L["thermal_damaging_cycles_per_run"] == 1.0 and L["thermal_largest_swing_K"] > 1000
+    assert L["fatigue_cycles_over_life"] is None and L["fatigue_crack_initiation_h"] is None
+    assert L["thermal_cycles_per_h"] is None and L["fatigue_damage_per_h"] is None
+    assert L["fatigue_crack_initiation_loads"] == pytest.approx(
+        1.0 / L["fatigue_damage_per_load"], rel=1e-12)
+    assert L["fatigue_verdict"].startswith("1 cycle per load of this schedule (each from 30 °C)")
+    assert "3.6e+13" not in L["fatigue_verdict"]
+
+    again = run(_micro(60.0))
+    R = again.life
+    assert again.series.time[-1] == pytest.approx(60.0, rel=1e-12)
+    assert abs(R["repeat_end_rise_K"]) < 1e-6 and "warmer" not in R["fatigue_verdict"]
+    per_h = 3600.0 / 60.0
+    assert R["fatigue_cycles_over_life"] == pytest.approx(1e4 * per_h, rel=1e-12)
+    assert R["fatigue_damage_per_h"] == pytest.approx(R["fatigue_damage_per_load"] * per_h,
+                                                      rel=1e-12)
+    assert R["fatigue_crack_initiation_h"] == pytest.approx(
+        R["fatigue_crack_initiation_loads"] / per_h, rel=1e-12)
+    assert R["fatigue_verdict"].startswith("6e+05 cycles in 10000 h of this schedule, "
+                                           "repeated every 60 s,")
+    assert R["erosion_rate_nm_h"] == pytest.approx(L["erosion_rate_nm_h"] * 1e-6 / 60.0,
+                                                   rel=1e-3)
+
+
+def test_counts_of_a_constructed_repeated_history():
+    """A 10 s load from 30 to 919 °C, then 50 s of cooling back to 31 °C, repeated every
+    60 s: one cycle per load (rainflow of the closed period, by hand), 60 per hour, 6e5
+    over 10 000 h, damage per hour 60 / N(30 °C, 919 °C), crack hours N / 60 (1e-12). Back
+    to back (repeated every 10 s, never cooled) the verdict says the repetitions start
+    warmer than the run, 889 K above its start."""
+    from anodesim.limits import life_summary
+
+    t = np.array([0.0, 10.0, 60.0])
+    T_C = np.array([30.0, 919.0, 31.0])
+    s = life_summary(W, t, T_C, 1e4, 60.0)
+    N = float(life.cycle_design_life(W.tables, life.tensile_data("W"), 30.0 + 273.15,
+                                     919.0 + 273.15))
+    assert s["thermal_damaging_cycles_per_run"] == 1.0
+    assert s["thermal_damaging_cycles_per_h"] == pytest.approx(60.0, rel=1e-12)
+    assert s["fatigue_cycles_over_life"] == pytest.approx(6e5, rel=1e-12)
+    assert s["fatigue_damage_per_h"] == pytest.approx(60.0 / N, rel=1e-12)
+    assert s["fatigue_crack_initiation_h"] == pytest.approx(N / 60.0, rel=1e-12)
+    assert s["repeat_end_rise_K"] == pytest.approx(1.0, rel=1e-9)
+    assert "warmer" not in s["fatigue_verdict"]
+    hot = life_summary(W, t[:2], T_C[:2], 1e4, 10.0)
+    assert hot["repeat_end_rise_K"] == pytest.approx(889.0, rel=1e-12)
+    assert "889 K above its start when the schedule repeats" in hot["fatigue_verdict"]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"loading": {"repeat_every_s": 0.05}},
+     "loading.repeat_every_s = 0.05: expected the time in s from one start of the schedule "
+     "to the next, at least the schedule's own 0.1 s"),
+    ({"loading": {"repeat_every_s": "1 min"}}, "loading.repeat_every_s = '1 min': expected"),
+    ({"loading": {"repeat_every_s": -1.0}}, "loading.repeat_every_s = -1.0: expected"),
+    ({"loading": {"kind": "steady", "duration_s": None, "repeat_every_s": 10.0}},
+     "loading.repeat_every_s = 10.0: expected no repetition with kind = \"steady\""),
+    ({"limits": {"fatigue": True}},
+     "loading.repeat_every_s: missing with limits.fatigue = true; expected the time in s "
+     "from one start of the schedule to the next (at least its 0.1 s)"),
+])
+def test_bad_repetition_is_one_line_and_exit_2(tmp_path, capsys, change, message):
+    """Bad or missing repetition: one line naming the key, the value and what was expected,
+    from the reader, `anodesim check` and `anodesim run` (exit 2, no output folder)."""
+    with pytest.raises(CaseError) as e:
+        anodesim.from_dict(reflection(**change))
+    assert message in str(e.value) and "\n" not in str(e.value)
+    path = write_toml(tmp_path / "case.toml", reflection(**change))
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not out.exists()
+
+
+def test_repetition_equal_to_the_schedule_appends_no_pause():
+    """repeat_every_s equal to the schedule's duration (a pulse train that ends with its own
+    cool-down) leaves the schedule as it is; a longer one appends the pause at zero power,
+    and a fatigue limit is then accepted."""
+    train = {"kind": "pulse_train", "duration_s": None, "pulses": 2, "on_s": 0.01,
+             "off_s": 0.04, "cool_down_s": 0.1}
+    plain = anodesim.from_dict(reflection(loading=train))
+    same = anodesim.from_dict(reflection(loading={**train, "repeat_every_s": 0.2},
+                                         limits={"fatigue": True}))
+    assert same.loading.segments == plain.loading.segments
+    assert same.loading.repeat_every_s == 0.2 and plain.loading.repeat_every_s is None
+    longer = anodesim.from_dict(reflection(loading={**train, "repeat_every_s": 1.0}))
+    assert longer.loading.segments[:-1] == plain.loading.segments
+    pause, power = longer.loading.segments[-1]
+    assert power == 0.0 and pause == pytest.approx(0.8, rel=1e-12)
+    assert math.isclose(longer.end_time_s, 1.0, rel_tol=1e-12)
