@@ -51,8 +51,10 @@ cycle whose cold end is below it takes the brittle properties at both ends.
 The strain range of a spot cycle (spot_strain_range): see its docstring; 2 ᾱ ΔT, ᾱ the secant
 mean expansion coefficient over the cycle. Every counted cycle of the run is evaluated at
 the properties of its cold and of its hot end, the shorter life taken, and Miner's rule over
-the rainflow cycles, the schedule repeated, gives the damage per hour and the hours to crack
-initiation (crack_initiation).
+the rainflow cycles gives the damage per run and, the run taken as one repetition of the
+schedule (its length the period), per hour and the hours to crack initiation
+(crack_initiation). What a run is a repetition of is the case's to say
+(loading.repeat_every_s; limits.life_summary reports per load without it).
 """
 
 from __future__ import annotations
