@@ -651,6 +651,8 @@ FATIGUE_MODEL = ("ESTIMATE of crack initiation from tensile data (no W strain-li
 #: The spot counts as cooled back when a repetition ends within this fraction of its largest
 #: rise over its start (life_summary: above it, loads repeated every repeat_every_s start
 #: warmer than the run, which its figures do not include, and the summary says so).
+#: Engineering judgement: a 5 % warmer start moves a cycle's ends by that share of its swing,
+#: within the factor 2 on strain of the design curve (life.DESIGN_FACTOR_STRAIN).
 COOLED_FRACTION = 0.05
 
 
