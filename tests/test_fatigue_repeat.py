@@ -93,6 +93,9 @@ def test_counts_of_a_constructed_repeated_history():
     hot = life_summary(W, t[:2], T_C[:2], 1e4, 10.0)
     assert hot["repeat_end_rise_K"] == pytest.approx(889.0, rel=1e-12)
     assert "889 K above its start when the schedule repeats" in hot["fatigue_verdict"]
+    assert hot["repeat_note"].startswith("the spot is still 889 K above its start when the "
+                                         "schedule repeats (every 10 s)")
+    assert s["repeat_note"] is None
 
 
 @pytest.mark.parametrize("change,message", [
@@ -140,3 +143,19 @@ def test_repetition_equal_to_the_schedule_appends_no_pause():
     pause, power = longer.loading.segments[-1]
     assert power == 0.0 and pause == pytest.approx(0.8, rel=1e-12)
     assert math.isclose(longer.end_time_s, 1.0, rel_tol=1e-12)
+
+
+def test_back_to_back_repetition_warns_on_the_console(tmp_path, capsys):
+    """A 0.1 s load repeated back to back (repeat_every_s = its duration) never cools: the
+    run prints one warning line that repeated loads start warmer than the run (its life
+    figures do not include the warm-up), with the spot's rise at the repetition; the same
+    load every 10 s cools back (the spot within 5 % of its swing) and prints none."""
+    for repeat, warned in ((0.1, True), (10.0, False)):
+        path = write_toml(tmp_path / f"case{repeat}.toml",
+                          reflection(loading={"repeat_every_s": repeat}))
+        assert main(["run", str(path), "-o", str(tmp_path / f"out{repeat}")]) == 0
+        err = capsys.readouterr().err
+        lines = [x for x in err.splitlines() if x.startswith("  warning: the spot is still ")]
+        assert len(lines) == (1 if warned else 0), err
+        if warned:
+            assert "start warmer than this run" in lines[0] and "(every 0.1 s)" in lines[0]

@@ -736,7 +736,12 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H,
                                     "each load closed back to its start)")
     rise = float(np.max(T_K) - T_K[0])
     end_rise = None if steady or repeat_every_s is None else float(T_K[-1] - T_K[0])
-    out["repeat_end_rise_K"] = end_rise
+    warm = end_rise if end_rise is not None and end_rise > COOLED_FRACTION * rise else None
+    out.update({"repeat_end_rise_K": end_rise, "repeat_note": None if warm is None else (
+        f"the spot is still {warm:.0f} K above its start when the schedule repeats (every "
+        f"{repeat_every_s:g} s): repeated loads start warmer than this run, which its life "
+        "figures and limits do not include (simulate several repetitions, as a pulse_train "
+        "or segments schedule, for their periodic state)")})
     tensile = life.tensile_data(target)
     crack = None
     if tensile is not None:
@@ -752,7 +757,6 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H,
                     "fatigue_tensile_source": tensile.source})
     if fatigue is not None:
         over_life = cycles["damaging_cycles_per_h"] * life_h if hourly else None
-        warm = end_rise if end_rise is not None and end_rise > COOLED_FRACTION * rise else None
         out.update({"fatigue_limit_swing_K": swing, "fatigue_cycles_over_life": over_life,
                     "fatigue_source": fatigue.source,
                     "fatigue_verdict": _fatigue_verdict(

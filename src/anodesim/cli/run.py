@@ -221,6 +221,8 @@ def run(args) -> int:
                      if rx is not None else ""), file=sys.stderr)
         if lf.get("fatigue_verdict"):
             print(f"  thermal fatigue: {lf['fatigue_verdict']}", file=sys.stderr)
+        if lf.get("repeat_note"):
+            print(f"  warning: {lf['repeat_note']}", file=sys.stderr)
         m = s.get("mechanics")
         if m:
             if "drift_across_view_um" in m:
