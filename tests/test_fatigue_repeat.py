@@ -149,13 +149,24 @@ def test_back_to_back_repetition_warns_on_the_console(tmp_path, capsys):
     """A 0.1 s load repeated back to back (repeat_every_s = its duration) never cools: the
     run prints one warning line that repeated loads start warmer than the run (its life
     figures do not include the warm-up), with the spot's rise at the repetition; the same
-    load every 10 s cools back (the spot within 5 % of its swing) and prints none."""
+    load every 10 s cools back (the spot within 5 % of its swing) and prints none. The
+    report's headline says the same (report.headline, from summary.json)."""
+    import json
+
+    from anodesim.report import headline
+
     for repeat, warned in ((0.1, True), (10.0, False)):
         path = write_toml(tmp_path / f"case{repeat}.toml",
                           reflection(loading={"repeat_every_s": repeat}))
-        assert main(["run", str(path), "-o", str(tmp_path / f"out{repeat}")]) == 0
+        out = tmp_path / f"out{repeat}"
+        assert main(["run", str(path), "-o", str(out)]) == 0
         err = capsys.readouterr().err
         lines = [x for x in err.splitlines() if x.startswith("  warning: the spot is still ")]
         assert len(lines) == (1 if warned else 0), err
+        rows = dict(headline(json.loads((out / "summary.json").read_text())))
+        assert rows["life figures"].startswith(f"per hour of operation, the schedule repeated "
+                                               f"every {repeat:g} s")
+        assert ("WARNING: repetition" in rows) == warned
         if warned:
             assert "start warmer than this run" in lines[0] and "(every 0.1 s)" in lines[0]
+            assert rows["WARNING: repetition"] == lines[0][len("  warning: "):]

@@ -236,6 +236,10 @@ def headline(s: dict) -> list[tuple[str, str]]:
     lf = r.get("life") or {}
     if lf.get("erosion_rate_nm_h") is not None:
         out.append(("evaporation at the spot", f"{num(lf['erosion_rate_nm_h'], 3)} nm/h"))
+    if lf.get("life_basis"):
+        out.append(("life figures", lf["life_basis"]))
+    if lf.get("repeat_note"):
+        out.append(("WARNING: repetition", lf["repeat_note"]))
     if lf.get("fatigue_verdict"):
         out.append(("thermal fatigue of the spot", lf["fatigue_verdict"]))
     m = s.get("mechanics") or {}
