@@ -795,12 +795,12 @@ def _fatigue_verdict(fatigue, swing_K: float, cycles: dict, life_h: float,
     every = f" every {repeat_every_s:g} s" if repeat_every_s is not None else ""
     if hourly:
         count = (f"{cycles['damaging_cycles_per_h'] * life_h:.3g} cycles in {life_h:.0f} h "
-                 f"of this schedule, repeated{every},")
+                 f"of this schedule, repeated{every}, exceed")
     else:
         count = (f"{per_load:.3g} cycle{'s' * (per_load != 1)} per load of this schedule "
-                 f"(each from {start_C:.0f} °C)" + (" exceeds" if per_load == 1 else ""))
-    text = (f"{count}{'' if count.endswith('exceeds') else ' exceed'} the {limit}, {fatigue.runout_cycles:.0e}-cycle run-out"
-            f"{deepest}): cracking and roughening of the spot expected")
+                 f"(each from {start_C:.0f} °C) exceed{'s' * (per_load == 1)}")
+    text = (f"{count} the {limit}, {fatigue.runout_cycles:.0e}-cycle run-out{deepest}): "
+            "cracking and roughening of the spot expected")
     if warm_K is not None:
         text += (f"; the spot is still {warm_K:.0f} K above its start when the schedule "
                  "repeats: repeated loads start warmer than this run, which these figures "
@@ -814,13 +814,13 @@ def _fatigue_verdict(fatigue, swing_K: float, cycles: dict, life_h: float,
              "start a crack" if worst <= life.CYCLES_MIN
              else f"the deepest cycle's design life is {worst:.3g} cycles")
     loads = 1.0 / crack["damage_per_run"]
-    when = (f"{crack['hours']:.3g} h of this schedule{', repeated' + every if every else ''}"
-            f" ({loads:.3g} loads; " if hourly else
-            f"{loads:.3g} loads of this schedule ({worst}; hours need loading.repeat_every_s"
-            "; ")
     if hourly:
-        when += f"{worst}; "
-    return text + (f"; crack initiation ESTIMATED after {when}from tensile data, no W "
+        when = (f"{crack['hours']:.3g} h of this schedule{',' * bool(every)} repeated{every} "
+                f"({loads:.3g} loads; {worst}")
+    else:
+        when = (f"{loads:.3g} loads of this schedule ({worst}; hours need "
+                "loading.repeat_every_s")
+    return text + (f"; crack initiation ESTIMATED after {when}; from tensile data, no W "
                    "strain-life data)")
 
 
