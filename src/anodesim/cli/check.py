@@ -107,7 +107,10 @@ def spot_line(case, prep, est) -> str:
                 "half-space of it does not stand for a film)")
     m = est.material
     when = ("in the steady state" if not math.isfinite(est.duration_s) else
-            f"after {est.duration_s:.4g} s at {case.beam.power_W:.4g} W")
+            f"after {est.duration_s:.4g} s at {case.beam.power_W:.4g} W"
+            if len(case.loading.segments) == 1 else
+            f"at {est.duration_s:.4g} s into its schedule (its hottest segment end; the "
+            f"highest power {case.beam.power_W:.4g} W)")
     if est.melts:
         what = (f"reaches {est.ceiling_words} in the {top.region} {when}: the deposited power "
                 f"needs {est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it")
