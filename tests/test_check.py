@@ -119,3 +119,16 @@ def test_check_warns_of_a_preload_whose_estimated_steady_spot_breaks_its_limit(t
     with pytest.raises(CaseError, match=r"^rating\.preload_W = .*: a steady full FE run at "
                                         r"this beam power breaks the erosion limit"):
         anodesim.rate(from_dict(case(1.02 * bound)), charts=("single",))
+
+
+def test_check_gives_no_preload_bound_for_a_spot_limit_below_the_start(tmp_path, capsys):
+    """A spot limit at or below the initial temperature (no positive power meets it, which
+    unmet_at_rest warns of) gave the pre-load warning "expected a pre-load below about
+    -0.171 W": the estimate's power for a temperature below the start. Now only the
+    at-rest warning."""
+    path = write_toml(tmp_path / "c.toml", reflection(limits={"spot_C": 25.0},
+                                                      rating={"preload_W": 1.0}))
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "limits.spot_C = 25: at or below the initial temperature 30 °C" in err, err
+    assert "rating.preload_W" not in err, err

@@ -157,8 +157,8 @@ def preload_warnings(case, prep, limits) -> list[str]:
         return []
     lim, T_lim = min(spot, key=lambda x: x[1])
     T_lim_K = min(T_lim + ZERO_CELSIUS_K, est.material.melting_K)
-    if not est.melts and est.T_K < T_lim_K:
-        return []
+    if T_lim_K <= est.T0_K or (not est.melts and est.T_K < T_lim_K):
+        return []  # a limit at or below the start: unmet_at_rest's warning (no power meets it)
     what = (f"the {lim.label} limit's equivalent spot temperature" if isinstance(lim, LifeLimit)
             else f"the {lim.label} limit")
     T = f"reaches {est.ceiling_words}" if est.melts else f"{est.T_K - ZERO_CELSIUS_K:.4g} °C"
