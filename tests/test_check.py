@@ -132,3 +132,19 @@ def test_check_gives_no_preload_bound_for_a_spot_limit_below_the_start(tmp_path,
     err = capsys.readouterr().err
     assert "limits.spot_C = 25: at or below the initial temperature 30 °C" in err, err
     assert "rating.preload_W" not in err, err
+
+
+def test_check_of_an_anode_starting_at_its_melting_point(tmp_path, capsys):
+    """An initial temperature at the melting point is valid input (at most the melting
+    point); the estimate's "needs N times the ∫k dT up to it" divided by the ∫k dT from the
+    start to the melting point, zero: an internal error (ZeroDivisionError) instead of
+    check's figures. Now: exit 0, the estimate and the warning say the anode starts there."""
+    from cases import block
+
+    path = write_toml(tmp_path / "c.toml", block(initial={"temperature_C": 3421.85}))
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "textbook estimate: reaches the melting point of W (3422 °C) in the target in the " \
+        "steady state: the anode starts at it (initial.temperature_C)" in out, out
+    assert "textbook spot temperature reaches the melting point of W (3422 °C) in the " \
+        "target: the anode starts at it (initial.temperature_C), so `run`" in err, err

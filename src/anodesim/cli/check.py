@@ -112,8 +112,7 @@ def spot_line(case, prep, est) -> str:
             f"at {est.duration_s:.4g} s into its schedule (its hottest segment end; the "
             f"highest power {case.beam.power_W:.4g} W)")
     if est.melts:
-        what = (f"reaches {est.ceiling_words} in the {top.region} {when}: the deposited power "
-                f"needs {est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it")
+        what = f"reaches {est.ceiling_words} in the {top.region} {when}: {_needs(est)}"
     else:
         what = f"{est.T_K - ZERO_CELSIUS_K:.4g} °C {when}"
     how = ("k(T) by Kirchhoff transform" if case.materials.temperature_dependent else
@@ -130,12 +129,19 @@ def spot_warnings(case, est) -> list[str]:
 
     if est is None or not est.melts:
         return []
-    return [f"the textbook spot temperature reaches {est.ceiling_words} in the target: the "
-            f"deposited power needs {est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to "
-            "it, so `run` will likely stop there (the target "
+    return [f"the textbook spot temperature reaches {est.ceiling_words} in the target: "
+            f"{_needs(est)}, so `run` will likely stop there (the target "
             + ("melting" if est.ceiling_is_melting else "leaving its data")
             + f"); expected a lower beam power or a larger spot (an estimate, {KNOWN_BIAS}: the "
             "run decides)"]
+
+
+def _needs(est) -> str:
+    """How far a melting estimate is over its cap: the ∫k dT the deposited power needs
+    over the one up to the cap (none: the anode starts at the cap, which is valid input)."""
+    if est.U_limit_W_m <= 0:
+        return "the anode starts at it (initial.temperature_C)"
+    return f"the deposited power needs {est.U_W_m / est.U_limit_W_m:.3g} times the ∫k dT up to it"
 
 
 def preload_warnings(case, prep, limits) -> list[str]:
