@@ -123,7 +123,12 @@ def test_a_schedule_is_the_superposition_of_its_segments():
         t, f = se.schedule_peak(spot, kappa, [(4e-7, 2.0), (6e-7, 2.0)], 2.0)
         assert t == pytest.approx(1e-6, rel=1e-12) and f == pytest.approx(F(1e-6), rel=1e-12)
         t, f = se.schedule_peak(spot, kappa, [(5.0, 0.0), (1e-6, 2.0)], 2.0)
+        # (1e-9: the instant 5 + 1e-6 s itself is rounded to some 3e-11 of the pulse)
         assert t == pytest.approx(5.0 + 1e-6) and f == pytest.approx(F(1e-6), rel=1e-9)
+        # a falling power: the later, lower segments add to the heat, never take from it
+        for first in (0.1, 1e-6, 3.3e-7):
+            t, f = se.schedule_peak(spot, kappa, [(first, 2.0), (0.7, 1.0)] * 3, 2.0)
+            assert f >= se.schedule_peak(spot, kappa, [(first, 2.0)], 2.0)[1]
         on, off, n = 1e-7, 1.5e-7, 200
         t, f = se.schedule_peak(spot, kappa, [(on, 7.0), (off, 0.0)] * n, 7.0)
         by_hand = sum(F((n - i) * (on + off) - off) - F((n - i) * (on + off) - off - on)

@@ -269,7 +269,7 @@ def schedule_peak(spot: Spot, kappa_m2_s: float, segments, power_W: float
     d = np.array([x for x, _ in segments], dtype=float)
     p = np.array([x for _, x in segments], dtype=float) / power_W
     ends = np.cumsum(d)
-    starts = ends - d
+    starts = np.concatenate([[0.0], ends[:-1]])  # each exactly the previous end
     falls = np.flatnonzero((p > 0) & (np.append(p[1:], 0.0) < p))
     src = np.flatnonzero(p > 0)
     falls = falls[-max(1, SCHEDULE_PAIRS // len(src)):]
