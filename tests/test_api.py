@@ -400,3 +400,9 @@ def test_a_column_only_an_unfinished_base_case_gives_is_not_refused(tmp_path):
     assert table.column("T_max_window_C") == [None, 400.0]
     with pytest.raises(KeyError, match="did you mean 'T_max_window_C'"):
         table.column("T_max_windo_C")
+    # a base case whose every case failed gives no column and never will: a misspelt name
+    # is still refused (it was one None a case for good, though no case was pending)
+    rows[1].update(status="failed", T_max_window_C=None)
+    table = Table(cols, rows, tmp_path)
+    with pytest.raises(KeyError, match="did you mean 'T_peak_max_C'"):
+        table.column("T_peak_maxx_C")

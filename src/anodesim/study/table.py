@@ -44,11 +44,12 @@ class Table:
         return [row.get(name) for row in self.rows]
 
     def _columns_known(self) -> bool:
-        """Whether every base case (the `case` axis; one when there is none) has a finished
-        case, so that the columns are all those the study's cases give."""
-        bases = {row.get(CASE_AXIS) for row in self.rows}
+        """Whether a case has finished and every base case (the `case` axis; one when there
+        is none) has one finished or none pending (all its cases failed: it gives no
+        column), so that the columns are all those the study's cases give."""
         done = {row.get(CASE_AXIS) for row in self.rows if row.get("status") == "ok"}
-        return bool(done) and done == bases
+        waiting = {row.get(CASE_AXIS) for row in self.rows if row.get("status") == "pending"}
+        return bool(done) and waiting <= done
 
     @property
     def failed(self) -> list[dict]:
