@@ -170,3 +170,31 @@ def test_back_to_back_repetition_warns_on_the_console(tmp_path, capsys):
         if warned:
             assert "start warmer than this run" in lines[0] and "(every 0.1 s)" in lines[0]
             assert rows["WARNING: repetition"] == lines[0][len("  warning: "):]
+
+
+@pytest.mark.parametrize("loading,said", [
+    ({"kind": "continuous", "duration_s": 0.1}, "5.08 W in 0.1 s loads repeated every 2 s "
+                                                 "(0.0508 mA), each from cold (30 °C)"),
+    ({"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.02, "off_s": 0.08},
+     "5.08 W peak, in this pulse train repeated every 2 s (0.0508 mA), starting from cold"),
+])
+def test_the_rating_in_words_names_the_repetition(loading, said):
+    """The rating's one-paragraph quote of the case's own schedule names how often it
+    repeats: with repeat_every_s the life limits (erosion per hour, fatigue loads over the
+    life) count loads so repeated, and the same power quoted "in single 0.1 s loads, each
+    from cold" (as it read before) holds only at that interval (the small rating case,
+    fatigue on, rated 5.08 W every 2 s; back to back a fatigue-bound single load rates
+    lower). Without the key the wording is the one before."""
+    from anodesim.rating.rate import Rating, in_words
+    from anodesim.rating.safe import SafeLoading
+
+    sl = SafeLoading(5.084, "fatigue", 5.084, True, 1, [], "engine, confirmed")
+    for repeat in (2.0, None):
+        case = anodesim.from_dict(reflection(loading={
+            **loading, **({} if repeat is None else {"repeat_every_s": repeat})}))
+        text = in_words(case, Rating("t", "h", [], {}, case.loading.kind, max_safe=sl))
+        if repeat is None:
+            assert "repeated every" not in text and ("in single 0.1 s loads" in text
+                                                     or "in this pulse train (" in text)
+        else:
+            assert said in text, text

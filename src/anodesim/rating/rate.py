@@ -653,6 +653,10 @@ def in_words(case: Case, rating: Rating) -> str | None:
         what = {"steady": "continuous", "continuous": f"in single {load_s:g} s loads",
                 "pulse_train": "peak, in this pulse train"}.get(case.loading.kind,
                                                              "in this schedule")
+        repeat = case.loading.repeat_every_s  # the life limits count loads so repeated
+        if repeat is not None:
+            what = (f"in {load_s:g} s loads" if case.loading.kind == "continuous" else what) \
+                + f" repeated every {repeat:g} s"
         start = {"steady": "", "continuous": ", each from cold"}.get(case.loading.kind,
                                                                    ", starting from cold")
         cold = start and (f"{start} ({case.initial_temperature_K - 273.15:g} °C)"
