@@ -198,3 +198,28 @@ def test_the_rating_in_words_names_the_repetition(loading, said):
                                                      or "in this pulse train (" in text)
         else:
             assert said in text, text
+
+
+def test_a_repeated_single_load_keeps_its_drift_history():
+    """A 10 s load with mechanics, repeated every 60 s: the drift is saved at the same 20
+    log-spaced times over the load as without the key (exactly), and log-spaced again over
+    the 50 s cool-down (20 more, the last at 60 s); before, the appended pause made it a
+    two-segment schedule saved at 10 s and 60 s only (the drift history over the load
+    lost). Its plots keep the single load's log time axis. A 20 min warm-up every 40 min
+    keeps no gap longer than 40 s after its first 40 s, in the load and in the pause."""
+    from anodesim.resolve import save_times
+
+    mech = {"mounts": {"cooled_end": {"type": "clamped"}}}
+    load = {"kind": "continuous", "duration_s": 10.0}
+    plain = anodesim.from_dict(reflection(loading=load, **mech))
+    again = anodesim.from_dict(reflection(loading={**load, "repeat_every_s": 60.0}, **mech))
+    t0, t = save_times(plain), save_times(again)
+    assert len(t0) == 20 and t[:20] == t0
+    assert len(t) == 40 and t[20] == pytest.approx(10.0 + 50e-6, rel=1e-12)
+    assert t[-1] == pytest.approx(60.0, rel=1e-12)
+    assert again.loading.single_load
+    warm = anodesim.from_dict(reflection(loading={"kind": "continuous", "duration_s": 1200.0,
+                                                  "repeat_every_s": 2400.0}, **mech))
+    t = save_times(warm)
+    assert t[-1] == pytest.approx(2400.0, rel=1e-12)
+    assert max(b - a for a, b in zip(t, t[1:]) if a >= 40.0) <= 40.0 + 1e-9

@@ -403,7 +403,7 @@ def step_remedy(case: Case, prep) -> str:
         return "shorten the schedule or raise time.max_step_s"
     if case.loading.kind == "pulse_train":
         fewer = "fewer pulses (`anodesim rate` rates an endless train)"
-    elif len(case.loading.segments) > 1:
+    elif not case.loading.single_load:  # (a single load's pause up to repeat_every_s aside)
         fewer = "fewer segments"
     else:  # one load, its steps still doubling from the first: the doubling sets them
         return ("shorten the schedule, take a larger time.initial_step_s or a smaller "

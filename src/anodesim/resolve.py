@@ -117,22 +117,27 @@ LONG_RUN_S = 600.0
 
 def save_times(case: Case) -> tuple[float, ...]:
     """The case's save times or, when mechanics needs a drift history: 20 log-spaced times
-    from 1e-6 of the run for a single load (and 30 equal intervals when it lasts
-    LONG_RUN_S or more), the end of every segment (up to 200) or 100
-    equal intervals for a schedule."""
+    from 1e-6 of the load for a single load (and 30 equal intervals when it lasts
+    LONG_RUN_S or more), the same again over the pause up to loading.repeat_every_s after
+    it (its cool-down), the end of every segment (up to 200) or 100 equal intervals for a
+    schedule."""
     if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
         return case.output.save_times_s
     end = case.end_time_s
-    if len(case.loading.segments) == 1:
-        log = np.geomspace(1e-6 * end, end, 20)
-        if end < LONG_RUN_S:
-            return tuple(log)
-        # a warm-up: its minutes matter (plotted on a linear minutes axis), so 30 equal
-        # intervals are added to the log-spaced times
-        return tuple(np.unique(np.concatenate([log, np.linspace(end / 30, end, 30)])))
+    if case.loading.single_load:
+        return tuple(np.unique(np.concatenate([_load_saves(t0, d) for t0, (d, _) in zip(
+            np.cumsum([0.0] + [d for d, _ in case.loading.segments]), case.loading.segments)])))
     if len(case.loading.segments) <= 200:
         return tuple(np.cumsum([d for d, _ in case.loading.segments]))
     return tuple(np.linspace(end / 100, end, 100))
+
+
+def _load_saves(t0: float, d: float) -> np.ndarray:
+    """Save times over a single load (or the pause after it) of d s from t0 (s): 20
+    log-spaced from 1e-6 of it and, when it lasts LONG_RUN_S or more (a warm-up, plotted
+    on a linear minutes axis, whose minutes matter), 30 equal intervals."""
+    log = np.geomspace(1e-6 * d, d, 20)
+    return t0 + (log if d < LONG_RUN_S else np.concatenate([log, np.linspace(d / 30, d, 30)]))
 
 
 def plan_steps(case: Case, spot: Spot, mats) -> list:

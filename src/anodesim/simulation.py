@@ -342,7 +342,7 @@ class Simulation:
             self._numerics(), timing, start_utc, __version__,
             output.provenance(self.comm.size),
             str(self.mesh_path) if self.mesh_path else None,
-            tuple(p.name for p in case.probes if "T" in p.quantities), len(case.loading.segments) == 1, self.out,
+            tuple(p.name for p in case.probes if "T" in p.quantities), case.loading.single_load, self.out,
             life_summary(prep.mats["target"], series.time, series["T_peak_C"],
                          rated_life_h(case), case.loading.repeat_every_s)
             if self.rows else {})

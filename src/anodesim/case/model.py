@@ -283,6 +283,12 @@ class Loading:
     segments: tuple[tuple[float, float], ...]  # empty for steady
     repeat_every_s: float | None = None
 
+    @property
+    def single_load(self) -> bool:
+        """One constant load (its first segment), with or without the pause up to
+        repeat_every_s after it: drift saved log-spaced over it, plotted on a log axis."""
+        return self.kind == "continuous" or len(self.segments) == 1
+
 
 @dataclass(frozen=True)
 class Boundary:
