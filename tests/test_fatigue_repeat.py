@@ -223,3 +223,28 @@ def test_a_repeated_single_load_keeps_its_drift_history():
     t = save_times(warm)
     assert t[-1] == pytest.approx(2400.0, rel=1e-12)
     assert max(b - a for a, b in zip(t, t[1:]) if a >= 40.0) <= 40.0 + 1e-9
+
+
+def test_a_repeated_load_keeps_its_end_of_load_fields(tmp_path):
+    """With the pause up to repeat_every_s appended, the run ends cooled (a 0.1 s load of
+    10 W every 1 s: the spot back within a few K of 30 °C), so the figures' temperature
+    field, drawn at the end of the run, showed the cold anode. It is now sampled at the end
+    of the load (t = 0.1 s, titled so): its hottest sample is the run's T_peak at 0.1 s
+    within 1e-3 of the spot's rise (measured 1e-13: the 121-point grid holds the spot's
+    node; it may miss it, never exceed it), 346 K above the run's final spot. fields.bp gets the load's end as a save
+    time even without mechanics; without the key nothing changes (the end only)."""
+    from anodesim.resolve import save_times
+    from anodesim.simulation import Simulation
+
+    case = anodesim.from_dict(reflection(loading={"repeat_every_s": 1.0}))
+    assert case.loading.load_end_s == 0.1 and save_times(case) == (0.1,)
+    assert save_times(anodesim.from_dict(reflection())) == ()
+    sim = Simulation(case, tmp_path / "out")
+    result = sim.run()
+    t_peak = dict(zip(result.series.time, result.series["T_peak_C"]))[0.1]
+    final = result.series["T_peak_C"][-1]
+    t, slices, field = sim.load_end_fields
+    assert t == 0.1 and slices is None
+    hottest = max(float(np.nanmax(panel[3])) for panel in field)
+    assert abs(hottest - t_peak) <= 1e-3 * (t_peak - 30.0) and t_peak - final > 100.0
+    assert (tmp_path / "out" / "temperature_field.png").exists()

@@ -120,16 +120,20 @@ def save_times(case: Case) -> tuple[float, ...]:
     from 1e-6 of the load for a single load (and 30 equal intervals when it lasts
     LONG_RUN_S or more), the same again over the pause up to loading.repeat_every_s after
     it (its cool-down), the end of every segment (up to 200) or 100 equal intervals for a
-    schedule."""
-    if case.output.save_times_s or case.mechanics is None or case.end_time_s == 0:
+    schedule. Without a list, the end of the schedule before such a pause is one (its
+    fields, as a run without the pause ends)."""
+    if case.output.save_times_s or case.end_time_s == 0:
         return case.output.save_times_s
+    load_end = () if case.loading.load_end_s is None else (case.loading.load_end_s,)
+    if case.mechanics is None:
+        return load_end
     end = case.end_time_s
     if case.loading.single_load:
         return tuple(np.unique(np.concatenate([_load_saves(t0, d) for t0, (d, _) in zip(
             np.cumsum([0.0] + [d for d, _ in case.loading.segments]), case.loading.segments)])))
     if len(case.loading.segments) <= 200:
         return tuple(np.cumsum([d for d, _ in case.loading.segments]))
-    return tuple(np.linspace(end / 100, end, 100))
+    return tuple(np.unique(np.concatenate([np.linspace(end / 100, end, 100), load_end])))
 
 
 def _load_saves(t0: float, d: float) -> np.ndarray:

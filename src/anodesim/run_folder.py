@@ -201,25 +201,37 @@ def write(sim, result: RunResult, plotter=None) -> None:
                       case.title, log_time=result.single_load,
                       limits={c.name: c.limit.value for c in result.limits
                               if c.limit.unit == "C"})
-    profiles = slices = None
+    profiles = None
     if complete and case.loading.kind == "steady":
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)
-    if figures and complete and case.geometry.dim == 3:
-        slices = slices_3d(sim.problem, sim.prep.lay, sim.prep.spot)
-    field = field_2d(sim.problem, sim.prep.lay, sim.prep.spot) if figures and complete and \
-        case.geometry.dim == 2 else None
+    # the temperatures at the end of the schedule, before the pause up to repeat_every_s
+    # (sampled then, Simulation.iterate), else at the end of the run
+    t_field, slices, field = sim.load_end_fields or (
+        (series.time[-1], *field_figures(sim)) if complete else (None, None, None))
+    if not complete:
+        slices = field = None
     if not sim.rank0:
         return
     if slices is not None:
         plot.draw("plot_slices", out / "temperature_slices.png", slices,
-                  f"{case.title}: t = {series.time[-1]:.4g} s")
+                  f"{case.title}: t = {t_field:.4g} s")
     if field is not None:
         plot.draw("plot_slices", out / "temperature_field.png", field,
-                  f"{case.title}: t = {series.time[-1]:.4g} s")
+                  f"{case.title}: t = {t_field:.4g} s")
     if profiles is not None:
         _write_profiles(plot, out, case.title, *profiles)
     write_series_and_summary(sim, result)
     plot.finish()
+
+
+def field_figures(sim) -> tuple:
+    """(slices, field) of the temperature figures now (3-D: slices_3d, 2-D: field_2d; the
+    other None; both None without figures). Collective."""
+    if not sim.case.output.figures:
+        return None, None
+    if sim.case.geometry.dim == 3:
+        return slices_3d(sim.problem, sim.prep.lay, sim.prep.spot), None
+    return None, field_2d(sim.problem, sim.prep.lay, sim.prep.spot)
 
 
 def write_series_and_summary(sim, result: RunResult) -> None:

@@ -59,6 +59,7 @@ class Simulation:
         self.monitors = []
         self._vtx: list = []
         self.rows: list[list[float]] = []
+        self.load_end_fields = None  # (reset)
         self.mesh_s = 0.0
         self._last_partial = -math.inf  # wall time of the last partial timeseries.csv
         self._partial_s = 0.0
@@ -135,6 +136,9 @@ class Simulation:
             for m in self.monitors:
                 m.reset(self.case)
         self.rows = []
+        #: (t, slices, field) of the temperature figures at loading.load_end_s, the end
+        #: of the schedule before the pause up to repeat_every_s (run_folder.write)
+        self.load_end_fields = None
 
     # ------------------------------------------------------------------ the loop
     def record(self, t: float, beam_W: float) -> list[float]:
@@ -160,6 +164,11 @@ class Simulation:
         with physical_cause(self.problem, step.power_W, step.t):
             self.problem.step(step.dt, step.power_W * self.prep.p_dep, step.restart, dt_prev)
         row = self.record(step.t, step.power_W)
+        load_end = self.case.loading.load_end_s
+        if load_end is not None and self.out is not None and abs(step.t - load_end) <= \
+                1e-12 * load_end:  # a switch time: landed on (loading.plan)
+            from . import run_folder
+            self.load_end_fields = (step.t, *run_folder.field_figures(self))
         if step.save:
             self.save(step.t)
             if self.out is not None and self.rank0:

@@ -277,17 +277,28 @@ class Loading:
         repeat_every_s: time (s) from one start of the schedule to the next in service
             (loading.repeat_every_s), or None: the life figures are then per load
             (limits.life_summary).
+        pause_s: the pause (s) appended up to repeat_every_s as the last segment, 0 if
+            none (not in Case.to_dict: it follows from the two above).
     """
 
     kind: str
     segments: tuple[tuple[float, float], ...]  # empty for steady
     repeat_every_s: float | None = None
+    pause_s: float = 0.0
 
     @property
     def single_load(self) -> bool:
-        """One constant load (its first segment), with or without the pause up to
-        repeat_every_s after it: drift saved log-spaced over it, plotted on a log axis."""
-        return self.kind == "continuous" or len(self.segments) == 1
+        """One constant load, with or without the pause up to repeat_every_s after it:
+        drift saved log-spaced over it, plotted on a log axis."""
+        return len(self.segments) - (self.pause_s > 0) == 1
+
+    @property
+    def load_end_s(self) -> float | None:
+        """End (s) of the schedule's own time, where an appended pause starts (the
+        switch time, as loading.Schedule sums it), or None without a pause."""
+        if not self.pause_s:
+            return None
+        return float(np.cumsum([d for d, _ in self.segments])[-2])
 
 
 @dataclass(frozen=True)
@@ -561,6 +572,7 @@ class Case:
             d["mesh"].pop("joint_corner_m")
         if d["loading"]["repeat_every_s"] is None:  # (the repetition only where given)
             d["loading"].pop("repeat_every_s")
+        d["loading"].pop("pause_s")  # (in the segments and repeat_every_s)
         return d
 
     def hash(self) -> str:

@@ -469,19 +469,20 @@ def _loading(root: _Section, beam: Beam) -> Loading:
             segments.append((_duration(s, "duration_s"), _power_W(s)))
             s.close()
         _check_segments_power(root, beam, max(p for _, p in segments))
-    repeat = _repeat_every(sec, kind, segments)
+    repeat, pause = _repeat_every(sec, kind, segments)
     sec.close()
-    return Loading(kind, tuple(segments), repeat)
+    return Loading(kind, tuple(segments), repeat, pause)
 
 
 def _repeat_every(sec: _Section, kind: str, segments: list[tuple[float, float]]
-                  ) -> float | None:
+                  ) -> tuple[float | None, float]:
     """loading.repeat_every_s: the time (s) from one start of the schedule to the next in
     service, at least the schedule's own duration; the pause that makes it up is appended
     to the segments (zero power), so that the run simulates the cool-down between loads.
-    None when not given (the life figures are then per load, limits.life_summary)."""
+    None when not given (the life figures are then per load, limits.life_summary); with
+    the pause appended (s, 0 for none)."""
     if not sec.has("repeat_every_s"):
-        return None
+        return None, 0.0
     if kind == "steady":
         raise _fail("loading.repeat_every_s", sec.raw("repeat_every_s"),
                     "no repetition with kind = \"steady\" (continuous operation: leave it out)")
@@ -493,7 +494,8 @@ def _repeat_every(sec: _Section, kind: str, segments: list[tuple[float, float]]
         raise _fail("loading.repeat_every_s", repeat, expected)
     if repeat - own > max(MIN_DURATION_S, 1e-9 * repeat):  # else back to back
         segments.append((repeat - own, 0.0))
-    return repeat
+        return repeat, repeat - own
+    return repeat, 0.0
 
 
 def _duration(sec: _Section, key: str, what: str = "a duration", *, zero: bool = False,
