@@ -231,8 +231,10 @@ def test_a_repeated_load_keeps_its_end_of_load_fields(tmp_path):
     field, drawn at the end of the run, showed the cold anode. It is now sampled at the end
     of the load (t = 0.1 s, titled so): its hottest sample is the run's T_peak at 0.1 s
     within 1e-3 of the spot's rise (measured 1e-13: the 121-point grid holds the spot's
-    node; it may miss it, never exceed it), 346 K above the run's final spot. fields.bp gets the load's end as a save
-    time even without mechanics; without the key nothing changes (the end only)."""
+    node; it may miss it, never exceed it), 346 K above the run's final spot. fields.bp
+    gets the load's end as a save time even without mechanics; without the key nothing
+    changes (the end only). summary.json's results gain load_end, the row at the load's
+    end (beam on), next to final (the run's end); not without the key."""
     from anodesim.resolve import save_times
     from anodesim.simulation import Simulation
 
@@ -248,3 +250,6 @@ def test_a_repeated_load_keeps_its_end_of_load_fields(tmp_path):
     hottest = max(float(np.nanmax(panel[3])) for panel in field)
     assert abs(hottest - t_peak) <= 1e-3 * (t_peak - 30.0) and t_peak - final > 100.0
     assert (tmp_path / "out" / "temperature_field.png").exists()
+    end = result.summary_dict()["results"]["load_end"]  # "final" is at 1 s, cooled
+    assert end["time_s"] == 0.1 and end["beam_power_W"] == 10.0 and end["T_peak_C"] == t_peak
+    assert "load_end" not in run(anodesim.from_dict(reflection())).summary_dict()["results"]

@@ -161,6 +161,8 @@ class RunResult:
         out_dir: the run folder, or None when nothing was written.
         life: erosion rate (nm/h) and recrystallisation fraction per hour at the spot
             (limits.life_summary).
+        load_end_s: the end of the schedule before the pause appended up to
+            loading.repeat_every_s (s), or None without one.
     """
 
     title: str
@@ -183,6 +185,7 @@ class RunResult:
     single_load: bool = False
     out_dir: Path | None = None
     life: dict = field(default_factory=dict)
+    load_end_s: float | None = None
 
     @property
     def drift(self) -> dict[str, Extremum]:
@@ -215,6 +218,11 @@ class RunResult:
         results["T_min_by_region_C"] = {r: v["min"] for r, v in self.regions.items()}
         results["limits_C"] = {r: {"damage": v["damage"], "melting": v["melting"]}
                                for r, v in self.regions.items()}
+        if self.load_end_s is not None and len(s) and s.time[-1] >= self.load_end_s:
+            # the load's end figures, as "final" is without the pause (the first row there:
+            # the step that lands on it, beam still on, drift saved)
+            i = int(np.searchsorted(s.time, self.load_end_s * (1 - 1e-12)))
+            results["load_end"] = {n: s[n][i] for n in s.names}
         results["life"] = self.life
         return {"title": self.title, "status": self.status, "error": self.error,
                 "case_hash": self.case_hash, "case": self.case, "results": results,

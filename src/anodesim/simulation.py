@@ -354,7 +354,7 @@ class Simulation:
             tuple(p.name for p in case.probes if "T" in p.quantities), case.loading.single_load, self.out,
             life_summary(prep.mats["target"], series.time, series["T_peak_C"],
                          rated_life_h(case), case.loading.repeat_every_s)
-            if self.rows else {})
+            if self.rows else {}, case.loading.load_end_s)
 
     def _beam_summary(self) -> dict:
         b, prep, spot, ef = self.case.beam, self.prep, self.prep.spot, self.prep.extra_focal
