@@ -107,6 +107,20 @@ BAD = [
     ("E in GPa", _bad(E_Pa=128.0), "expected values in Pa (128 at 20 °C"),
     ("alpha in 1e-6/K", _bad(alpha_1_K={"T_C": [0.0, 300.0], "value": [16.5, 18.0]}),
      "given in 1e-6/K (ppm/K)?"),
+    # a table pasted from a CSV with its numbers quoted: numpy read "20" °C as 20 K (the
+    # °C -> K conversion skipped strings), a table shifted by 273.15 K that passed
+    ("quoted temperatures", _bad(k_W_mK={"T_C": ["-20", "300"], "value": [390.0, 380.0]}),
+     "materials.define.MyCu.k_W_mK.T_C = ['-20', '300']: expected a list of temperatures "
+     "(T_C in °C or T_K in K): numbers, not quoted strings or tables"),
+    ("quoted values", _bad(k_W_mK={"T_C": [0.0, 300.0], "value": ["390", "380"]}),
+     "materials.define.MyCu.k_W_mK.value = ['390', '380']: expected a list of values (SI): "
+     "numbers"),
+    ("one point only", _bad(E_Pa={"T_C": [20.0], "value": [1.28e11]}),
+     "materials.define.MyCu.E_Pa.value = [128000000000.0]: expected a list as long as the "
+     "temperature list, at least 2 points; a value known at one temperature only: give "
+     "E_Pa = 128000000000.0, a constant held at every temperature"),
+    ("value with its unit", _bad(E_Pa="128 GPa"), "materials.define.MyCu.E_Pa = '128 GPa': "
+     "expected a table {T_C or T_K, value, source} or a number"),
     ("yield in MPa", _bad(sigma_y_Pa={"T_K": [293.15, 573.15], "value": [250.0, 200.0]}),
      "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values in Pa"),
 ]
@@ -145,6 +159,19 @@ def test_missing_library_file_is_one_line(tmp_path, capsys):
     data = merge(CASE, {"materials": {"library": "nowhere.toml"}})
     assert_run_rejected(tmp_path, capsys, data, "materials.library = ")
     assert main(["check", str(write_toml(tmp_path / "c.toml", data))]) == 2
+
+
+def test_library_file_is_read_as_a_case_file_is(tmp_path, capsys):
+    """A library file saved with a byte-order mark (Windows editors) reads as a case file
+    does (it was 'Invalid statement (at line 1, column 1)'); an integer beyond 64 bits in it
+    is one line naming its key (it was an internal error, OverflowError)."""
+    lib = write_toml(tmp_path / "lib.toml", {"MyCu": _copy_of("Cu")})
+    lib.write_bytes(b"\xef\xbb\xbf" + lib.read_bytes())
+    data = merge(CASE, {"materials": {"heat_sink": "MyCu", "library": str(lib)}})
+    assert anodesim.from_dict(data).materials.user["MyCu"]["electron_data"] == "Cu"
+    write_toml(lib, {"MyCu": {**_copy_of("Cu"), "nu_1": 10 ** 30}})
+    assert_run_rejected(tmp_path, capsys, data, "MyCu.nu_1 = (an integer of 31 digits): "
+                        "expected a TOML integer of 64 bits")
 
 
 def _from_20_C(key: str) -> dict:

@@ -16,11 +16,10 @@ to the material's) or one number for a constant.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from .model import ZERO_CELSIUS_K
-from .reader import CaseError, _did_you_mean, _fail, _Section
+from .reader import CaseError, _did_you_mean, _fail, _Section, read_toml
 
 CONSTANT_RANGE_K = (1.0, 1e5)  # a constant property holds at every temperature
 
@@ -33,11 +32,11 @@ def read(sec: _Section, base_dir: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     if sec.has("library"):
         path = base_dir / sec.string("library")
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise _fail("materials.library", str(path),
-                        f"a readable TOML file of user materials ({e})") from None
+        try:  # as a case file is read: a BOM, non-UTF-8 bytes, a 1e400-digit integer
+            data = read_toml(path, "file of user materials")
+        except CaseError as e:
+            raise _fail("materials.library", str(path), "a readable TOML file of user "
+                        f"materials ({str(e).removeprefix(f'{path}: ')})") from None
         lib = _Section(data, f"materials.library[{path.name}]")
         for key in list(data):
             out[key] = _material(lib.section(key), key)
@@ -86,21 +85,27 @@ def _material(ms: _Section, key: str) -> dict:
         if tkey == YIELD_KEY and not ms.has(tkey):
             entry["yield_strength_note"] = "no yield-strength table given in the case"
             continue
-        v = ms.raw(tkey, expected="a table {T_C, value, source} or a number")
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = ms.raw(tkey, expected=TABLE_OR_NUMBER)
+        if _is_number(v):
             entry[tkey] = {"T_K": list(CONSTANT_RANGE_K), "value": [float(v)] * 2,
                            "source": f"{source} (constant)"}
             continue
+        if not isinstance(v, dict):
+            raise _fail(ms._key(tkey), v, TABLE_OR_NUMBER)
         ts = ms.section(tkey)
         unit = "T_C" if ts.has("T_C") else "T_K"
-        T = ts.raw(unit, expected="a list of temperatures (T_C in °C or T_K in K)")
+        T = _numbers(ts, unit, "a list of temperatures (T_C in °C or T_K in K)")
         if ts.has("T_C") and ts.has("T_K"):
             raise CaseError(f"{ts._key('T_C')}: give T_C or T_K, not both")
         celsius[tkey] = unit == "T_C"
-        if celsius[tkey] and isinstance(T, list):
-            T = [t + ZERO_CELSIUS_K if isinstance(t, (int, float)) else t for t in T]
-        entry[tkey] = {"T_K": T, "value": ts.raw("value", expected="a list of values (SI)"),
-                       "source": ts.string("source", source)}
+        if celsius[tkey]:
+            T = [t + ZERO_CELSIUS_K for t in T]
+        value = _numbers(ts, "value", "a list of values (SI)")
+        if len(T) == len(value) == 1:  # a data sheet's room-temperature value alone
+            raise _fail(ts._key("value"), value, "a list as long as the temperature list, "
+                        f"at least 2 points; a value known at one temperature only: give "
+                        f"{tkey} = {value[0]!r}, a constant held at every temperature")
+        entry[tkey] = {"T_K": T, "value": value, "source": ts.string("source", source)}
         ts.close()
     ms.close()
     try:
@@ -114,6 +119,22 @@ def _material(ms: _Section, key: str) -> dict:
             name, value = name.replace("_K", "_C"), round(value - ZERO_CELSIUS_K, 6)
         raise _fail(ms._key(name), value, e.expected) from None
     return entry
+
+
+TABLE_OR_NUMBER = "a table {T_C or T_K, value, source} or a number"
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(ts: _Section, key: str, expected: str) -> list[float]:
+    """A table's list of numbers. Quoted numbers are refused: numpy would read "20" as
+    20.0 but the °C → K conversion would skip it, a table shifted by 273.15 K in silence."""
+    v = ts.raw(key, expected=expected)
+    if not isinstance(v, list) or not all(_is_number(x) for x in v):
+        raise _fail(ts._key(key), v, f"{expected}: numbers, not quoted strings or tables")
+    return [float(x) for x in v]
 
 
 def _kelvin(ms: _Section, what: str) -> float:
