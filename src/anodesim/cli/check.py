@@ -42,8 +42,9 @@ def check(args) -> int:
     for lim in limits:
         unit = {"C": "°C", "um": "µm", "rel": "(-)"}.get(lim.unit, lim.unit)
         print(f"    {lim.label:<{width}s} {lim.value:9.4g} {unit:<4s} ({lim.origin})")
-    how = "counted in the mesh" if args.mesh or case.mesh.file or \
-        case.geometry.kind in cost.COUNTED else "estimated from the mesh size field, ±10 %"
+    how = "counted in the mesh" if cost.counted(case, args.mesh, est.cells) else \
+        "estimated from the mesh size field, ±10 %" if case.geometry.kind != "cad" else \
+        f"estimated from the mesh size field: above {cost.CAD_COUNT_CELLS:,}, not meshed"
     print(f"  cost: {est.cells:,} cells ({how}), about {est.dofs:,} dofs, "
           f"{est.steps:,} time steps, {est.solves} elastic solves")
     print(f"  estimated wall time {cost._duration(est.wall_s)} and memory "
