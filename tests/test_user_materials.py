@@ -246,3 +246,22 @@ def test_a_run_leaving_a_user_table_names_the_region_and_the_case_key(tmp_path, 
     assert err[0].endswith(f"(no results: it failed before its first result; "
                            f"{tmp_path / 'out'} keeps the case and the mesh)"), err
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_the_heat_sink_limit_says_what_a_user_damage_temperature_guards():
+    """A user material's damage temperature sets the heat-sink and interface limits; their
+    origin read 'MyCu damage: ' with nothing after it. It now quotes damage_mechanism, or
+    says the temperature came with the user material and from which source."""
+    from anodesim.limits import limits_for
+    from anodesim.resolve import region_materials
+
+    def origin(mat: dict) -> str:
+        case = anodesim.from_dict(merge(CASE, {"materials": {"heat_sink": "MyCu",
+                                                             "define": {"MyCu": mat}}}))
+        lim = limits_for(case, region_materials(case))
+        return next(x.origin for x in lim if x.name == "heat_sink")
+
+    assert origin(_copy_of("Cu")) == ("MyCu damage: the damage temperature given with the "
+                                      "user material (copy of the library's Cu entry)")
+    said = {**_copy_of("Cu"), "damage_mechanism": "softening of cold-worked Cu"}
+    assert origin(said) == "MyCu damage: softening of cold-worked Cu"

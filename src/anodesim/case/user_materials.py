@@ -5,7 +5,8 @@ into the library's data-file schema (K, SI) and checked like the library
 
 A user material has: ``source`` (required: where the numbers come from), ``name``
 (optional), ``melting_C`` or ``melting_K`` and ``damage_C`` or ``damage_K``, optionally
-``melting_kind``; the electron data either as ``electron_data = "<library material>"``
+``melting_kind`` and ``damage_mechanism`` (what the damage temperature guards against);
+the electron data either as ``electron_data = "<library material>"``
 (its Z, A, density and backscatter, and its electron-kernel tables) or as
 ``atomic_number``, ``atomic_mass_g_mol``, ``density_g_cm3`` and
 ``backscatter_energy_fraction``; and the property tables ``k_W_mK``, ``cp_J_kgK``,
@@ -64,6 +65,10 @@ def _material(ms: _Section, key: str) -> dict:
     entry: dict = {"name": ms.string("name", key), "source": source}
     for what in ("melting", "damage"):
         entry[f"{what}_K"] = _kelvin(ms, what)
+    # what the damage temperature guards against: the heat-sink and interface limits name it
+    # ("CuX damage: " with nothing after it before)
+    entry["damage_mechanism"] = ms.string(
+        "damage_mechanism", f"the damage temperature given with the user material ({source})")
     if ms.has("melting_kind"):
         entry["melting_kind"] = ms.choice("melting_kind", MELTING_KINDS)
     if ms.has("electron_data"):
