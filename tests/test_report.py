@@ -147,6 +147,33 @@ def test_assumptions_of_a_run_made_before_extra_focal_heat_was_modelled():
     assert "Extra-focal heat not modelled" in text and "cosine" not in text, text
 
 
+@pytest.mark.parametrize("target, user, says, not_says", [
+    ("W", {}, ["Spot limit from the life: Hertz–Knudsen", "(library tables,"],
+     ["No erosion limit"]),
+    ("W_lot7", {"W_lot7": {}}, ["No erosion limit: the target's W_lot7 has no vapour-pressure "
+                                "data (a user material carries none)",
+                                "(library and user tables,"], ["Hertz–Knudsen"]),
+    ("diamond", {}, ["No erosion limit: the target's diamond has no vapour-pressure data;"],
+     ["Hertz–Knudsen", "user material"]),
+])
+def test_assumptions_name_the_spot_limit_in_force(target, user, says, not_says):
+    """A target without vapour-pressure data (a user material, whatever its electron data;
+    diamond) has no erosion limit (limits.limits_for): the report said 'Spot limit from the
+    life: Hertz–Knudsen evaporation of the target' for it all the same."""
+    from anodesim.report import assumptions
+
+    b = {"voltage_V": 1e5, "power_W": 10.0, "extra_focal": "off", "deposition": "surface",
+         "backscatter_energy_fraction": None}
+    case = {"geometry": {"kind": "user_mesh"}, "beam": b, "limits": {"spot": "life"},
+            "materials": {"by_region": {"target": target}, "user": user,
+                          "temperature_dependent": True}}
+    text = " ".join(t for t, _ in assumptions.applying(case))
+    for x in says:
+        assert x in text, (x, text)
+    for x in not_says:
+        assert x not in text, (x, text)
+
+
 def test_headline_has_the_yield_use_and_the_backscattered_power():
     """The run report's headline shows what the console prints: the heat sink's yield use
     near the joint and the extra-focal and X-ray power (summary.json's beam section)."""

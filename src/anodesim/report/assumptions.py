@@ -3,6 +3,7 @@ is explained (the README's "How it works" section restates them with their sourc
 
 from __future__ import annotations
 
+from .. import life
 from ..case.model import GEOMETRIES
 
 _HOW = "README, How it works"
@@ -16,8 +17,9 @@ def applying(case: dict) -> list[tuple[str, str]]:
     dim = GEOMETRIES.get(kind, {}).get("dim", 2)
     out = [("Heat conduction with P1 finite elements; no melting, no evaporation of the "
             "bulk; radiation only to fixed surroundings, none inside cavities.", _HOW)]
+    tables = "library and user tables" if mats.get("user") else "library tables"
     if mats.get("temperature_dependent"):
-        out.append(("k, ρ, cp depend on temperature (library tables, interpolated linearly); "
+        out.append((f"k, ρ, cp depend on temperature ({tables}, interpolated linearly); "
                     "a temperature outside a table or above the melting point stops the run.",
                     "README, Materials"))
     else:
@@ -69,7 +71,16 @@ def applying(case: dict) -> list[tuple[str, str]]:
                         "ΔM/M = shift along the view × (1/SOD − 1/SDD).",
                         "README, Drift map"))
     lim = case.get("limits") or {}
-    if lim.get("spot") == "life":
+    target = mats.get("by_region", {}).get("target")
+    if lim.get("spot") == "life" and target is not None and life.composition(target) is None:
+        # (limits.limits_for: no erosion limit; a user material carries no vapour pressure)
+        out.append((f"No erosion limit: the target's {target} has no vapour-pressure data"
+                    + (" (a user material carries none)" if target in (mats.get("user") or {})
+                       else "") + "; the spot is held below "
+                    + ("the case's limits.spot_C." if lim.get("spot_K") is not None else
+                       "its melting point less 200 K (limits.spot_C sets another)."),
+                    "README, Your own materials"))
+    elif lim.get("spot") == "life":
         out.append(("Spot limit from the life: Hertz–Knudsen evaporation of the target "
                     "(Alcock 1984) against the allowed erosion over the rated life.",
                     "README, Ratings"))
