@@ -228,7 +228,7 @@ def test_the_cad_cell_estimate_is_within_10_percent_of_the_mesh():
 
 
 def test_a_cad_part_too_fine_to_mesh_is_estimated_not_meshed(tmp_path, capsys, monkeypatch):
-    """A 600 µm spot at 160 kV with kernel deposition: cells of a quarter of the 15.9 µm
+    """A 600 µm spot at 160 kV with kernel deposition: cells of a quarter of the 15.1 µm
     deposition depth through the whole spot, about 9.8 M estimated. `check` meshed the part
     to count them (over 10 min for a similar part, Ctrl-C held) and `run` meshed it with
     no refusal; now check gives the estimate without meshing and run refuses it in one
@@ -246,11 +246,23 @@ def test_a_cad_part_too_fine_to_mesh_is_estimated_not_meshed(tmp_path, capsys, m
     path = write_toml(tmp_path / "case.toml", _example(
         beam={"voltage_kV": 160, "deposition": "kernel", "fwhm_um": 600}))
     assert main(["check", str(path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     cells = int(out.split("cost: ")[1].split(" cells")[0].replace(",", ""))
     assert cells > cost.ABSURD_CELLS[3]
     assert "(estimated from the mesh size field: above 500,000, not meshed)" in out
+    # the advice: the deposition depth sets these cells (the message said "[mesh] or a
+    # larger spot", neither of which takes fewer), and surface deposition needs none
+    advice = ("a quarter of the 15.1 µm deposition depth across the whole 600 µm spot, "
+              "whatever [mesh] spot_fraction says; a spot 40× wider than that depth is well "
+              "modelled by beam.deposition = \"surface\"")
+    assert advice in err and "larger spot" not in err, err
     assert main(["run", str(path), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"an estimated {cells:,} cells in 3-D" in err, err
+    assert advice in err, err
     assert not (tmp_path / "out").exists()
+    from anodesim.resolve import prepare
+
+    surface = anodesim.load(write_toml(tmp_path / "surface.toml", _example(
+        beam={"voltage_kV": 160, "deposition": "surface", "fwhm_um": 600})))
+    assert cost.cad_cells(surface, prepare(surface)) < cost.CAD_COUNT_CELLS

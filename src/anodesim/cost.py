@@ -156,16 +156,42 @@ class Cost:
     #: what shortens the schedule's steps: most of them at time.max_step_s, or (a pulse
     #: train, a schedule of many segments) held short by their segments
     step_remedy: str = "shorten the schedule or raise time.max_step_s"
+    #: what takes fewer cells (mesh_remedy)
+    mesh_remedy: str = ""
 
     def warnings(self) -> list[str]:
         """Warnings with a suggestion, above a minute or 4 GiB."""
         out = []
         if self.wall_s > WARN_S or self.memory_mib > WARN_MIB:
             out.append(f"this case is expensive (about {_duration(self.wall_s)}, "
-                       f"{self.memory_mib / 1024:.1f} GiB): coarsen the mesh ([mesh]: larger "
-                       "spot_fraction or growth, or max_size_mm; a user's mesh in its "
-                       f"mesher), {self.step_remedy}, or check the spot size's unit")
+                       f"{self.memory_mib / 1024:.1f} GiB): "
+                       f"{self.mesh_remedy or COARSER_MESH}, {self.step_remedy}, or check "
+                       "the spot size's unit")
         return out
+
+
+COARSER_MESH = ("coarsen the mesh ([mesh]: larger spot_fraction or growth, or max_size_mm; a "
+                "user's mesh in its mesher)")
+
+
+def mesh_remedy(case: Case, prep) -> str:
+    """How to take fewer cells. When the deposition depth sets the smallest cell (a quarter
+    of it, mesh_sizes: a spot much wider than the electron range), spot_fraction changes
+    nothing and a larger spot makes more cells: an 800 µm spot at 160 kV on W is meshed at
+    4 µm through its whole 16 µm-deep zone (15.6 M cells on a 16 mm rod), and surface
+    deposition, exact to about the depth over the spot, needs none of them."""
+    from .geometry import mesh_sizes
+
+    spot = prep.spot
+    if case.geometry.kind == "user_mesh" or spot.deposition == "surface" or \
+            not math.isclose(mesh_sizes(case, spot)[0], 0.25 * spot.depth_m):
+        return COARSER_MESH
+    return (f"coarsen the mesh: its cells through the deposition zone are a quarter of the "
+            f"{spot.depth_m * 1e6:.3g} µm deposition depth across the whole "
+            f"{spot.smallest_m * 1e6:.3g} µm spot, whatever [mesh] spot_fraction says; a spot "
+            f"{spot.smallest_m / spot.depth_m:.0f}× wider than that depth is well modelled "
+            "by beam.deposition = \"surface\" (an upper estimate of the peak), which needs "
+            "none of them")
 
 
 def _duration(s: float) -> str:
@@ -421,7 +447,7 @@ def estimate(case: Case, prep, dry_mesh: bool = False) -> Cost:
     factor = machine_timing() / _coefficients(dim, path)["timing"]
     wall = factor * fitted_seconds(dim, path, cells, dofs, steps, solves) + STARTUP_S
     return Cost(dim, cells, dofs, steps, solves, wall, memory_mib(dim, path, cells), factor,
-                path, step_remedy(case, prep))
+                path, step_remedy(case, prep), mesh_remedy(case, prep))
 
 
 def step_remedy(case: Case, prep) -> str:
@@ -495,8 +521,9 @@ def _area(poly) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
-def absurd(case: Case, cells: int) -> str | None:
-    """Why a case is clearly not what was meant (run refuses it unless --force), or None."""
+def absurd(case: Case, cells: int, remedy: str = "") -> str | None:
+    """Why a case is clearly not what was meant (run refuses it unless --force), or None;
+    remedy: mesh_remedy's advice for a case too finely meshed."""
     size_um = case.beam.size_m * 1e6
     if size_um < SMALLEST_SPOT_UM:
         return (f"beam spot {size_um:.3g} µm: below the model's validity "
@@ -506,9 +533,9 @@ def absurd(case: Case, cells: int) -> str | None:
     if cells > ABSURD_CELLS[dim]:
         return (f"an estimated {cells:,} cells in {dim}-D (more than {ABSURD_CELLS[dim]:,}, "
                 f"about {memory_mib(dim, solver_path(case, nodes(dim, cells)), cells) / 1024:.0f} "
-                "GiB): "
-                "expected a coarser mesh ([mesh], or a user's mesh in its mesher) or a "
-                "larger spot")
+                "GiB): " + (f"expected fewer cells: {remedy}" if remedy and remedy != COARSER_MESH
+                           else "expected a coarser mesh ([mesh], or a user's mesh in its "
+                           "mesher) or a larger spot"))
     return None
 
 

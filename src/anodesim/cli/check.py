@@ -62,7 +62,7 @@ def check(args) -> int:
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits):
         print(f"anodesim: warning: {w}", file=sys.stderr)
-    why = cost.absurd(case, est.cells)
+    why = cost.absurd(case, est.cells, est.mesh_remedy)
     if why:
         print(f"anodesim: warning: `run` refuses this case unless --force: {why}",
               file=sys.stderr)
