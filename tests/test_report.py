@@ -151,15 +151,20 @@ def test_assumptions_of_a_run_made_before_extra_focal_heat_was_modelled():
     ("W", {}, ["Spot limit from the life: Hertz–Knudsen", "(library tables,"],
      ["No erosion limit"]),
     ("W_lot7", {"W_lot7": {}}, ["No erosion limit: the target's W_lot7 has no vapour-pressure "
-                                "data (a user material carries none)",
+                                "data (a user material has those of its electron_data "
+                                "material only)",
                                 "(library and user tables,"], ["Hertz–Knudsen"]),
+    ("W_lot8", {"W_lot8": {"electron_data": "W"}},
+     ["Spot limit from the life: Hertz–Knudsen evaporation of the target (as W, its "
+      "electron_data)"], ["No erosion limit"]),
     ("diamond", {}, ["No erosion limit: the target's diamond has no vapour-pressure data;"],
      ["Hertz–Knudsen", "user material"]),
 ])
 def test_assumptions_name_the_spot_limit_in_force(target, user, says, not_says):
-    """A target without vapour-pressure data (a user material, whatever its electron data;
-    diamond) has no erosion limit (limits.limits_for): the report said 'Spot limit from the
-    life: Hertz–Knudsen evaporation of the target' for it all the same."""
+    """A target without vapour-pressure data (a user material whose electron data are
+    numbers; diamond) has no erosion limit (limits.limits_for): the report said 'Spot limit
+    from the life: Hertz–Knudsen evaporation of the target' for it all the same. A user W
+    with electron_data = "W" evaporates as W."""
     from anodesim.report import assumptions
 
     b = {"voltage_V": 1e5, "power_W": 10.0, "extra_focal": "off", "deposition": "surface",

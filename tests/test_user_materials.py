@@ -265,3 +265,34 @@ def test_the_heat_sink_limit_says_what_a_user_damage_temperature_guards():
                                       "user material (copy of the library's Cu entry)")
     said = {**_copy_of("Cu"), "damage_mechanism": "softening of cold-worked Cu"}
     assert origin(said) == "MyCu damage: softening of cold-worked Cu"
+
+
+def test_a_user_w_target_evaporates_as_w():
+    """A supplier's W (a user copy of the library's W, electron_data = "W") as the target
+    had no erosion limit (vapour-pressure data were looked up by the library name only):
+    its spot was held at W's melting point less 200 K, 3222 °C, where the library's W is
+    held to 2058 °C (1 µm over 10 000 h), so its ratings came out higher. It now evaporates
+    as W: the same erosion limit (equivalent spot temperature and budget to 1e-12) and the
+    same run's erosion rate, and no melting-less-200-K spot limit."""
+    from anodesim import limits
+    from anodesim.resolve import region_materials
+
+    case = anodesim.from_dict(reflection())
+    user = anodesim.from_dict(merge(reflection(), {"materials": {
+        "target": "MyW", "define": {"MyW": _copy_of("W")}}}))
+
+    def spot_limits(c):
+        return {lim.name: lim for lim in limits.limits_for(c, region_materials(c))}
+
+    lib, mine = spot_limits(case), spot_limits(user)
+    assert "erosion" in mine and "spot" not in mine
+    assert mine["erosion"].temperature_C == pytest.approx(lib["erosion"].temperature_C,
+                                                          rel=1e-12)
+    assert mine["erosion"].temperature_C == pytest.approx(2058.0, abs=1.0)
+    assert mine["erosion"].value == lib["erosion"].value
+    assert "evaporation of W (the vapour pressure of MyW's electron_data)" in \
+        mine["erosion"].origin
+    life_lib = simulation.run(case).summary_dict()["results"]["life"]
+    life_mine = simulation.run(user).summary_dict()["results"]["life"]
+    assert life_mine["erosion_rate_nm_h"] == pytest.approx(life_lib["erosion_rate_nm_h"],
+                                                           rel=1e-9)

@@ -397,7 +397,8 @@ def limits_for(case: Case, mats) -> list[Limit]:
 
     target = mats["target"]
     out = []
-    erosion = erosion_limit(case, target.key)
+    vapour = life.evaporates_as(target.key, target.info.get("electron_data"))
+    erosion = erosion_limit(case, vapour, target.key)
     if given.spot_K is not None:
         out.append(temp("spot", "T_peak_C", given.spot_K, "case"))
     elif given.spot == "short_exposure" or erosion is None:
@@ -541,10 +542,18 @@ def default_erosion_um(case: Case) -> tuple[float, str]:
     return min(budgets)
 
 
-def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
+def erosion_limit(case: Case, material: str | None, target: str | None = None
+                  ) -> ErosionLimit | None:
     """The erosion budget of the spot over the rated life, or None when the target has no
-    vapour-pressure data (life.composition)."""
-    if life.composition(material) is None:
+    vapour-pressure data.
+
+    Args:
+        case: the case.
+        material: the library material the target evaporates as (life.evaporates_as), or
+            None (no data).
+        target: the target's own material key, when it is another (a user material).
+    """
+    if material is None or life.composition(material) is None:
         return None
     given = case.limits
     budget_um, why = default_erosion_um(case)
@@ -561,8 +570,11 @@ def erosion_limit(case: Case, material: str) -> ErosionLimit | None:
                   f"spot and {FILM_EROSION_FRACTION:.0%} of a film target (here {why}): a "
                   "sealed tube's spot kept for its life (source-and-limits.md A1, §3.1)")
     T0 = case.initial_temperature_K - ZERO_CELSIUS_K
+    as_of = "" if target in (None, material) else \
+        f" (the vapour pressure of {target}'s electron_data)"
     return ErosionLimit("erosion", "T_peak_C", budget_um, "um",
-                        f"{origin}; Hertz-Knudsen evaporation of {material} (Alcock 1984)",
+                        f"{origin}; Hertz-Knudsen evaporation of {material}{as_of} "
+                        "(Alcock 1984)",
                         0.0, material, hours, T_K - ZERO_CELSIUS_K, T0)
 
 
@@ -707,12 +719,14 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H,
              if repeat_every_s is not None else
              "per hour of the schedule's own time, each load from the initial state")
     out.update({"repeat_every_s": repeat_every_s, "life_basis": basis})
-    if life.composition(target) is not None:
-        rate = _mean_rate_m_s(target, time_s, T_peak_C)
+    vapour = life.evaporates_as(target, target_material.info.get("electron_data"))
+    if vapour is not None:
+        rate = _mean_rate_m_s(vapour, time_s, T_peak_C)
         out.update({"erosion_rate_nm_h": rate * 1e9 * life.SECONDS_PER_HOUR,
                     "erosion_model": "Hertz-Knudsen evaporation into vacuum, sticking "
-                                     "coefficient 1, Alcock 1984 vapour pressure; mean over "
-                                     "the run (life_basis)"})
+                                     f"coefficient 1, Alcock 1984 vapour pressure"
+                                     f"{'' if vapour == target else ' of ' + vapour}; mean "
+                                     "over the run (life_basis)"})
     else:
         out["erosion_rate_nm_h"] = None
     T_K = np.asarray(T_peak_C, dtype=float) + ZERO_CELSIUS_K

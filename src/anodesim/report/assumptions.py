@@ -72,17 +72,22 @@ def applying(case: dict) -> list[tuple[str, str]]:
                         "README, Drift map"))
     lim = case.get("limits") or {}
     target = mats.get("by_region", {}).get("target")
-    if lim.get("spot") == "life" and target is not None and life.composition(target) is None:
-        # (limits.limits_for: no erosion limit; a user material carries no vapour pressure)
+    own = (mats.get("user") or {}).get(target) or {}
+    vapour = life.evaporates_as(target, own.get("electron_data")) if target else None
+    if lim.get("spot") == "life" and target is not None and vapour is None:
+        # (limits.limits_for: no erosion limit; a user material evaporates only as the
+        # library material its electron_data names)
         out.append((f"No erosion limit: the target's {target} has no vapour-pressure data"
-                    + (" (a user material carries none)" if target in (mats.get("user") or {})
-                       else "") + "; the spot is held below "
+                    + (" (a user material has those of its electron_data material only)"
+                       if target in (mats.get("user") or {}) else "")
+                    + "; the spot is held below "
                     + ("the case's limits.spot_C." if lim.get("spot_K") is not None else
                        "its melting point less 200 K (limits.spot_C sets another)."),
                     "README, Your own materials"))
     elif lim.get("spot") == "life":
         out.append(("Spot limit from the life: Hertz–Knudsen evaporation of the target "
-                    "(Alcock 1984) against the allowed erosion over the rated life.",
+                    + ("" if vapour == target else f"(as {vapour}, its electron_data) ")
+                    + "(Alcock 1984) against the allowed erosion over the rated life.",
                     "README, Ratings"))
     out.append(("Material data marked [R] or [S] in the data file are recalled or secondary "
                 "values to check against primary sources before release.",
