@@ -253,3 +253,29 @@ def test_a_repeated_load_keeps_its_end_of_load_fields(tmp_path):
     end = result.summary_dict()["results"]["load_end"]  # "final" is at 1 s, cooled
     assert end["time_s"] == 0.1 and end["beam_power_W"] == 10.0 and end["T_peak_C"] == t_peak
     assert "load_end" not in run(anodesim.from_dict(reflection())).summary_dict()["results"]
+
+
+def test_sparse_loads_and_short_lives_keep_the_spot_below_melting():
+    """The default life spot limit (erosion over the life) bounds the spot only through the
+    time it is hot: with sparse loads (a 0.1 s load every 1e5 s over a 1 h life) the budget
+    allowed a spot at the melting point (the reviewer's case rated 116.7 W, 'erosion binds',
+    where 117.2 W melted). Such cases, and lives too short for erosion to bind below it,
+    now carry short_exposure's ceiling, W's melting point less 200 K; the default case
+    (no repetition, 10 000 h) does not (its erosion bounds the spot at 2058 °C)."""
+    from anodesim import limits
+    from anodesim.resolve import region_materials
+
+    def spot_limit(case):
+        found = [x for x in limits.limits_for(case, region_materials(case)) if x.name == "spot"]
+        return found[0].value if found else None
+
+    ceiling = W.melting_K - limits.SPOT_MARGIN_K - 273.15
+    sparse = anodesim.from_dict(reflection(
+        loading={"kind": "continuous", "duration_s": 0.1, "repeat_every_s": 1e5},
+        limits={"life_h": 1.0}))
+    short = anodesim.from_dict(reflection(limits={"life_h": 1e-4}))
+    assert spot_limit(sparse) == pytest.approx(ceiling, abs=1e-9)
+    assert spot_limit(short) == pytest.approx(ceiling, abs=1e-9)
+    assert spot_limit(anodesim.from_dict(reflection())) is None
+    rated = anodesim.rate(sparse, charts=(), confirm=False, progress=lambda *a: None)
+    assert [x.value for x in rated.limits if x.name == "spot"] == [pytest.approx(ceiling)]

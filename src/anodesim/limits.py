@@ -408,6 +408,18 @@ def limits_for(case: Case, mats) -> list[Limit]:
                         f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424; {why})"))
     if given.spot == "life" and erosion is not None:
         out.append(erosion)
+        ceiling_K = target.melting_K - SPOT_MARGIN_K
+        if given.spot_K is None and (case.loading.repeat_every_s is not None
+                                     or erosion.temperature_C + ZERO_CELSIUS_K > ceiling_K):
+            # The erosion budget bounds the spot only through the time it is hot: with
+            # sparse loads (a pause up to repeat_every_s) or a short life it allows a spot
+            # at the melting point (a 0.1 s load every 1e5 s over 1 h: rated 116.7 W,
+            # 'erosion binds', where 117.2 W melted). No tube runs its spot closer to
+            # melting than short_exposure's margin, so that ceiling holds here too.
+            out.append(temp("spot", "T_peak_C", ceiling_K,
+                            f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424): "
+                            "the ceiling under the erosion budget, which sparse loads or a "
+                            "short life leave above it"))
     recrystallisation = recrystallisation_limit(case)
     if recrystallisation is not None:
         out.append(recrystallisation)
