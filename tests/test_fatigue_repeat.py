@@ -109,6 +109,10 @@ def test_counts_of_a_constructed_repeated_history():
     ({"limits": {"fatigue": True}},
      "loading.repeat_every_s: missing with limits.fatigue = true; expected the time in s "
      "from one start of the schedule to the next (at least its 0.1 s)"),
+    # a life shorter than one repetition counted a fraction of the one load (reviewer)
+    ({"loading": {"repeat_every_s": 1e5}, "limits": {"life_h": 1.0}},
+     "limits.life_h = 1: shorter than one repetition of the schedule "
+     "(loading.repeat_every_s = 100000 s); expected a life of at least 27.78 h"),
 ])
 def test_bad_repetition_is_one_line_and_exit_2(tmp_path, capsys, change, message):
     """Bad or missing repetition: one line naming the key, the value and what was expected,
@@ -257,7 +261,7 @@ def test_a_repeated_load_keeps_its_end_of_load_fields(tmp_path):
 
 def test_sparse_loads_and_short_lives_keep_the_spot_below_melting():
     """The default life spot limit (erosion over the life) bounds the spot only through the
-    time it is hot: with sparse loads (a 0.1 s load every 1e5 s over a 1 h life) the budget
+    time it is hot: with sparse loads (a 0.1 s load every 1e5 s over a 30 h life) the budget
     allowed a spot at the melting point (the reviewer's case rated 116.7 W, 'erosion binds',
     where 117.2 W melted). Such cases, and lives too short for erosion to bind below it,
     now carry short_exposure's ceiling, W's melting point less 200 K; the default case
@@ -272,7 +276,7 @@ def test_sparse_loads_and_short_lives_keep_the_spot_below_melting():
     ceiling = W.melting_K - limits.SPOT_MARGIN_K - 273.15
     sparse = anodesim.from_dict(reflection(
         loading={"kind": "continuous", "duration_s": 0.1, "repeat_every_s": 1e5},
-        limits={"life_h": 1.0}))
+        limits={"life_h": 30.0}))
     short = anodesim.from_dict(reflection(limits={"life_h": 1e-4}))
     assert spot_limit(sparse) == pytest.approx(ceiling, abs=1e-9)
     assert spot_limit(short) == pytest.approx(ceiling, abs=1e-9)

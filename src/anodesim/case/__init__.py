@@ -132,6 +132,19 @@ def _fatigue_repeat(loading: Loading) -> None:
                     f"{own:g} s): the fatigue limit counts the loads over limits.life_h")
 
 
+def _life_holds_a_repetition(limits: Limits, loading: Loading) -> None:
+    """A rated life shorter than one repetition counted a fraction of a load (0.036 of one
+    for a 1 h life of loads every 1e5 s): the life limits then spent only that fraction of
+    the one load that will happen."""
+    if loading.repeat_every_s is None or limits.life_h is None:
+        return
+    if limits.life_h * 3600.0 < loading.repeat_every_s:
+        raise CaseError(f"limits.life_h = {limits.life_h:g}: shorter than one repetition of "
+                        f"the schedule (loading.repeat_every_s = {loading.repeat_every_s:g} "
+                        f"s); expected a life of at least {loading.repeat_every_s / 3600:.4g} "
+                        "h, or loads repeated more often")
+
+
 def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) -> None:
     """limits.yield_use needs a second region (the heat sink or window at the joint) whose
     material has yield-strength data: without either the run computed no yield use and
@@ -245,6 +258,7 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     if limits.fatigue:
         _fatigue_target(materials.by_region.get("target"))
         _fatigue_repeat(loading)
+    _life_holds_a_repetition(limits, loading)
     if limits.yield_use is not None:
         _yield_region(limits.yield_use, geometry, materials)
     rating = _rating(root, loading)
