@@ -399,27 +399,27 @@ def limits_for(case: Case, mats) -> list[Limit]:
     out = []
     vapour = life.evaporates_as(target.key, target.info.get("electron_data"))
     erosion = erosion_limit(case, vapour, target.key)
+    def ceiling(why: str) -> Limit:  # short_exposure's spot limit (EP3457424)
+        return temp("spot", "T_peak_C", target.melting_K - SPOT_MARGIN_K,
+                    f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424; {why})")
+
     if given.spot_K is not None:
         out.append(temp("spot", "T_peak_C", given.spot_K, "case"))
     elif given.spot == "short_exposure" or erosion is None:
-        why = ("short-exposure option" if given.spot == "short_exposure" else
-               f"no vapour-pressure data for {target.key}: no erosion limit")
-        out.append(temp("spot", "T_peak_C", target.melting_K - SPOT_MARGIN_K,
-                        f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424; {why})"))
+        out.append(ceiling("short-exposure option" if given.spot == "short_exposure" else
+                           f"no vapour-pressure data for {target.key}: no erosion limit"))
     if given.spot == "life" and erosion is not None:
         out.append(erosion)
-        ceiling_K = target.melting_K - SPOT_MARGIN_K
-        if given.spot_K is None and (case.loading.repeat_every_s is not None
-                                     or erosion.temperature_C + ZERO_CELSIUS_K > ceiling_K):
+        if given.spot_K is None and (
+                case.loading.repeat_every_s is not None
+                or erosion.temperature_C + ZERO_CELSIUS_K > target.melting_K - SPOT_MARGIN_K):
             # The erosion budget bounds the spot only through the time it is hot: with
             # sparse loads (a pause up to repeat_every_s) or a short life it allows a spot
             # at the melting point (a 0.1 s load every 1e5 s over 1 h: rated 116.7 W,
             # 'erosion binds', where 117.2 W melted). No tube runs its spot closer to
             # melting than short_exposure's margin, so that ceiling holds here too.
-            out.append(temp("spot", "T_peak_C", ceiling_K,
-                            f"{target.key} melting point − {SPOT_MARGIN_K:.0f} K (EP3457424): "
-                            "the ceiling under the erosion budget, which sparse loads or a "
-                            "short life leave above it"))
+            out.append(ceiling("the ceiling under the erosion budget, which sparse loads or "
+                               "a short life leave above it"))
     recrystallisation = recrystallisation_limit(case)
     if recrystallisation is not None:
         out.append(recrystallisation)
