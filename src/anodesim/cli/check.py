@@ -60,7 +60,8 @@ def check(args) -> int:
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in unmet_at_rest(case, limits):
         print(f"anodesim: warning: {w}", file=sys.stderr)
-    for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits):
+    for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits) \
+            + extra_focal_warnings(case, prep):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     why = cost.absurd(case, est.cells, est.mesh_remedy)
     if why:
@@ -175,6 +176,29 @@ def preload_warnings(case, prep, limits) -> list[str]:
             f"a pre-load below about {power_for(est, T_lim_K):.3g} W, where the estimate meets "
             "that limit (it leaves out the anode's bulk heating, which lowers the rating "
             "further, and estimates no other limit)"]
+
+
+def extra_focal_warnings(case, prep) -> list[str]:
+    """A warning when a user mesh or CAD anode names no ``anode_face``: its extra-focal heat
+    (extra_focal.py: the cosine-law landing, renormalised to the faces there are) then lands
+    on ``beam_face`` alone, often a small target face, where the law would spread most of it
+    over the anode around it (half within the distance H of the spot): the target face runs
+    hotter than the tube. The run says where the power went; this says it before."""
+    from ..case.model import USER_GEOMETRIES
+
+    ef = prep.extra_focal
+    if case.geometry.kind not in USER_GEOMETRIES or ef is None:
+        return []
+    alone = [la for la in ef.landings if la.law == "cosine" and la.faces == ("beam_face",)]
+    if not alone:
+        return []
+    watts = alone[0].share * ef.extra_focal_fraction * case.beam.power_W
+    where = ("geometry.groups" if case.geometry.kind == "user_mesh" else "geometry.faces")
+    return [f"beam.extra_focal = 'face': the geometry has no face 'anode_face', so the "
+            f"extra-focal heat ({watts:.3g} W at {case.beam.power_W:.4g} W, the cosine law "
+            f"with H = {ef.distance_m * 1e3:g} mm) lands on 'beam_face' alone; name the "
+            f"anode's beam-side face around the target 'anode_face' ({where}), or place "
+            "the heat with [beam.extra_focal_faces]"]
 
 
 def figures(case, prep) -> list[str]:

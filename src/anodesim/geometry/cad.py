@@ -70,7 +70,37 @@ def _groups(gmsh, geometry) -> tuple[dict[str, list[int]], dict[str, list[int]]]
         names = ", ".join(repr(name_of(gmsh, 3, t)) for t in left)
         raise CadError(f"geometry.regions: the solid(s) {names} are in no region; expected "
                        "every solid in a region (by name or box)")
-    return regions, faces
+    return regions, _one_group_per_face(faces)
+
+
+def _one_group_per_face(faces: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The face selections with each CAD face in one group. beam_face's faces leave every
+    other selection: a flat box over the anode's top (anode_face) holds the target's face
+    too, and a face in two groups went to whichever the case listed first (anode_face
+    before beam_face left the beam no face: an internal error). Any other face in two
+    groups is refused.
+
+    Raises:
+        CadError: a face in two groups other than beam_face, or a selection left empty.
+    """
+    beam = set(faces.get("beam_face", ()))
+    out, owner = {}, {t: "beam_face" for t in beam}
+    for name, tags in faces.items():
+        if name == "beam_face":
+            out[name] = tags
+            continue
+        kept = [t for t in tags if t not in beam]
+        if not kept:
+            raise CadError(f"geometry.faces.{name}: every face it selects is beam_face's; "
+                           "expected a face of its own (a box around it)")
+        for t in kept:
+            if t in owner:
+                raise CadError(f"geometry.faces.{name}: face {t} is also in the face "
+                               f"'{owner[t]}'; expected each face in one group (beam_face "
+                               "alone may lie inside another's box)")
+            owner[t] = name
+        out[name] = kept
+    return out
 
 
 def _diagonal(gmsh) -> float:
