@@ -293,6 +293,33 @@ def test_a_file_meshio_cannot_read_is_one_line(tmp_path, capsys, name):
         and name in err, err
 
 
+@pytest.mark.parametrize("text", ["CEND\nBEGIN BULK\n", "BEGIN BULK\n$ cut here\n\n"])
+def test_a_nastran_file_cut_after_begin_bulk_is_one_line(tmp_path, text):
+    """A Nastran export cut short after BEGIN BULK (blank lines and comments only, no
+    ENDDATA): meshio 5.3's reader looped for ever at the end of the file, and `check` hung
+    until killed (found 2026-12-05). Now the case's one line, exit 2. Run in a child with a
+    time-out, so that a hang fails the test instead of stopping the suite; a complete file
+    with a data line after it is still given to meshio (its own message)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "anode.bdf").write_text(text)
+    case = tomllib.loads(EXAMPLE.read_text())
+    case["geometry"].update(file="anode.bdf", mesh_unit="mm")
+    path = write_toml(tmp_path / "c.toml", case)
+    r = subprocess.run([sys.executable, "-m", "anodesim", "check", str(path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.strip() == (
+        f"anodesim: error: geometry.file = {str(tmp_path / 'anode.bdf')!r}: nothing follows "
+        "BEGIN BULK (a Nastran file cut short?); expected its bulk data (GRID and element "
+        "cards), ending with ENDDATA"), r.stderr
+    (tmp_path / "anode.bdf").write_text(text + "GRID,1,,0.,0.,0.\nENDDATA\n")
+    r = subprocess.run([sys.executable, "-m", "anodesim", "check", str(path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "nothing follows BEGIN BULK" not in r.stderr, r.stderr
+
+
 def test_regions_that_share_no_node_are_one_line(tmp_path, capsys):
     """The block anode's W tile meshed with its own copies of the interface nodes (as
     separate Abaqus parts, or a tie constraint, leave it): the tile and the block exchange

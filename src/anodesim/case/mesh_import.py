@@ -33,6 +33,7 @@ import functools
 import io
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -127,6 +128,11 @@ def _read(path, _size, _mtime, unit, items, mapped, regions) -> ImportedMesh:
     import meshio
 
     where = f"geometry.file = {path!r}"
+    if "nastran" in meshio.extension_to_filetypes.get(Path(path).suffix.lower(), ()) \
+            and _nastran_bulk_empty(path):
+        raise MeshImportError(f"{where}: nothing follows BEGIN BULK (a Nastran file cut "
+                              "short?); expected its bulk data (GRID and element cards), "
+                              "ending with ENDDATA")
     said = io.StringIO()
     try:
         # meshio prints each format's failure and, when none could read the file, "Error:
@@ -159,6 +165,22 @@ def _read(path, _size, _mtime, unit, items, mapped, regions) -> ImportedMesh:
     sets = _mapped_sets(m, blocks, dict(items), where, regions) if mapped else \
         _named_sets(m, blocks)
     return _assemble(m.points[:, :3] * UNITS[unit], blocks, sets, where, mapped)
+
+
+def _nastran_bulk_empty(path: str) -> bool:
+    """True when a Nastran file's BEGIN BULK is followed by blank lines and comments only
+    (an export cut short): meshio 5.3's reader then loops for ever at the end of the file
+    (its skip of blank lines and comments never tests for it), where `check` and `run`
+    must give one line. A line counts as data as meshio counts it: at least 4 characters
+    with its newline, not starting with $, // or #."""
+    with open(path, "rb") as f:
+        bulk = False
+        for line in f:
+            if not bulk:
+                bulk = line.strip().startswith(b"BEGIN BULK")
+            elif len(line) >= 4 and not line.startswith((b"$", b"//", b"#")):
+                return False
+    return bulk
 
 
 class _Blocks:
