@@ -31,6 +31,10 @@ import numpy as np
 #: once (memory: a few arrays of this many doubles, about 16 MB each).
 SUPERPOSITION_PAIRS = 2_000_000
 
+#: (Instant, power step, sample interval) entries whose lattice weights
+#: StepResponse.periodic forms at once (memory: a few arrays of this many doubles, 32 MB).
+LATTICE_ENTRIES = 4_000_000
+
 #: Segments of a schedule whose every kink worst_in_schedule evaluates (a few hundred
 #: samples each); beyond them only the segment ends.
 PREFIX_SEGMENTS = 200
@@ -158,6 +162,50 @@ class StepResponse:
                                   np.concatenate([lo.ravel(), hi.ravel()]),
                                   minlength=dt.shape[0] * (n + 1) + 1)
             T[a:a + block] += weights[:dt.shape[0] * (n + 1)].reshape(-1, n + 1) @ table
+        return T
+
+    def periodic(self, segments, t_eval) -> np.ndarray:
+        """Nodal temperatures (K) at the phases t_eval (s, 0 < φ ≤ R) of the periodic
+        steady state of segments [(duration s, deposited W)] repeated forever, R their total
+        duration (a repeated case's schedule: the pause up to loading.repeat_every_s is its
+        last segment).
+
+        With the power steps ΔP_j = P_j − P_{j−1} at the segment starts s_j in [0, R) (the
+        first from the last segment's power: Σ_j ΔP_j = 0 over a period), the schedule
+        started at −MR and M → ∞ gives
+
+            T(φ) − T0 = P(φ) S_∞ + Σ_j ΔP_j Σ_{m≥0} g(φ − s_j + mR),   g = S − S_∞ (t ≥ 0),
+
+        P(φ) the power from φ on (every step up to φ summed, S_∞ each; the steps of a
+        repetition m ≥ 1 back sum to zero and leave their g only). The inner sums are
+        _lattice_sum's, exact for the interpolated S and to infinity; train_rise is the
+        case of one pulse. Their interpolation weights are summed over the steps first
+        (in blocks of LATTICE_ENTRIES), so the nodes enter once, through one product
+        with the sample table: O(instants × steps × samples + instants × samples × nodes).
+        """
+        durations = np.array([d for d, _ in segments], dtype=float)
+        powers = np.array([p for _, p in segments], dtype=float)
+        starts = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
+        period = float(np.sum(durations))
+        steps = powers - np.roll(powers, 1)
+        s, dP = starts[steps != 0.0], steps[steps != 0.0]
+        phi = np.atleast_1d(np.asarray(t_eval, dtype=float))
+        # the power from φ on within this repetition (at φ = R the last segment's)
+        level = powers[np.clip(np.searchsorted(starts, phi, side="right") - 1, 0,
+                               len(powers) - 1)]
+        T = self.T0 + level[:, None] * self.steady[None, :]
+        if len(dP) == 0:
+            return T
+        m = len(self.times) - 1
+        block = max(1, LATTICE_ENTRIES // (m * len(dP)))
+        below, slope = self._lattice_matrices()
+        for a in range(0, len(phi), block):
+            c = (phi[a:a + block, None] - s[None, :]).ravel()
+            n, w = self._lattice_weights(c, period, None)
+            k = len(c) // len(dP)
+            n = np.einsum("ijm,j->im", n.reshape(k, len(dP), m), dP)
+            w = np.einsum("ijm,j->im", w.reshape(k, len(dP), m), dP)
+            T[a:a + block] += n @ below + w @ slope
         return T
 
     def pulse_train_peak(self, t_on: float, period: float, pulses: int | None,

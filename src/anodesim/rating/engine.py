@@ -365,6 +365,8 @@ class SpotHistory:
         seg = case.loading.segments
         if case.loading.kind == "steady" or not seg:
             return None
+        if repeated(case.loading):
+            return cls.repeated(engine, case.loading)
         train = finite_train(case.loading)
         if train is not None:
             return cls.train(engine, *train)
@@ -374,6 +376,41 @@ class SpotHistory:
         r = engine.response
         rise = (r.schedule(shape, times[1:]) - r.T0)[:, engine.nodes["T_peak_C"]].max(axis=1)
         return cls(times, np.concatenate([[0.0], rise]))
+
+
+    @classmethod
+    def repeated(cls, engine: Engine, loading) -> SpotHistory:
+        """A schedule repeated every loading.repeat_every_s (the pause up to it its last
+        segment) in its periodic steady state: its value at the period's end (the next
+        repetition's start), then the end of every segment (a finite train: the end of
+        every on-phase and period, those of the pulses sampled_pulses picks summed
+        exactly, the others interpolated linearly in the pulse number, as train does),
+        each StepResponse.periodic at the spot node hottest there."""
+        shape = _shape(loading)
+        spot = engine.response.columns(engine.nodes["T_peak_C"])
+        R = float(sum(d for d, _ in shape))
+
+        def at(t):
+            return (spot.periodic(shape, t) - spot.T0).max(axis=1)
+
+        train = finite_train(loading)
+        if train is None:
+            ends = np.cumsum([d for d, _ in shape])
+            v = at(ends)
+            return cls(np.concatenate([[0.0], ends]), np.concatenate([[v[-1]], v]))
+        on, period, pulses, tail = train
+        ks = sampled_pulses(pulses, cls.TRAIN_PULSES)
+        top, bottom, end = np.split(at(np.concatenate([(ks - 1) * period + on,
+                                                       ks * period, [R]])), [len(ks),
+                                                                             2 * len(ks)])
+        k = np.arange(1, pulses + 1)
+        top, bottom = np.interp(k, ks, top), np.interp(k, ks, bottom)
+        times = np.concatenate([[0.0], np.column_stack([(k - 1) * period + on,
+                                                        k * period]).ravel()])
+        shape_ = np.concatenate([end, np.column_stack([top, bottom]).ravel()])
+        if tail > 0:
+            times, shape_ = np.append(times, R), np.append(shape_, end)
+        return cls(times, shape_)
 
 
 def finite_train(loading) -> tuple[float, float, int, float] | None:
@@ -687,7 +724,15 @@ def _step_response(problem, steps, watched, T0: float, drift, horizon_s: float):
 def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     """Worst nodal rise per watt of peak deposited power over the case's schedule shape:
     at the end of every segment (a pulse train: over its last period), and, after the
-    power falls, at the response's sample times until the next drop (lagging_rise)."""
+    power falls, at the response's sample times until the next drop (lagging_rise).
+    A repeated schedule (loading.repeat_every_s) is rated on its periodic steady state
+    too (_with_periodic): every repetition after the first starts warmer."""
+    rise = _cold_schedule_rise(engine, case)
+    return _with_periodic(engine, case, rise) if repeated(case.loading) else rise
+
+
+def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
+    """schedule_rise of one repetition of the schedule from cold."""
     r = engine.response
     seg = case.loading.segments
     if case.loading.kind == "steady":
@@ -714,6 +759,90 @@ def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     rise = at_ends.max(axis=0)
     return _with_signed(engine, _raise_temperatures(engine, rise,
                                                     lagging_rise(r, shape, at_ends)), shape)
+
+
+def repeated(loading) -> bool:
+    """Whether the schedule is started again every loading.repeat_every_s in service (the
+    pause up to it its last segment): rated in its periodic steady state."""
+    return loading.kind != "steady" and loading.repeat_every_s is not None \
+        and len(loading.segments) > 0
+
+
+def _shape(loading) -> list[tuple[float, float]]:
+    """The schedule's segments with the power per unit of its largest."""
+    peak = max(p for _, p in loading.segments)
+    return [(d, p / peak) for d, p in loading.segments]
+
+
+def periodic_instants(response: StepResponse, loading, signed: bool = False) -> np.ndarray:
+    """Phases (s, in (0, R]) where the periodic state of a repeated schedule is evaluated:
+    the segment ends (a finite pulse train: those of the pulses sampled_pulses picks, and
+    pulse_train_peak's instants over its last period), and the response's sample times
+    after the power falls until the next drop, around the period (the lag of a node away
+    from the spot, as lagging_rise follows it from cold): after every drop of a train's
+    last pulse, and after the LAGGING_DROPS drops of a segments schedule where the
+    periodic state is hottest (each after a rise too for a signed figure, which may
+    reverse after either)."""
+    shape = _shape(loading)
+    starts = np.concatenate([[0.0], np.cumsum([d for d, _ in shape])])
+    R = float(starts[-1])
+    train = finite_train(loading)
+    if train is not None:
+        on, period, pulses, _ = train
+        ks = sampled_pulses(pulses, SpotHistory.TRAIN_PULSES)
+        ends = np.concatenate([(ks - 1) * period + on, ks * period, [R],
+                               (pulses - 1) * period + response.phases(on, period)])
+        switches = [2 * pulses - 1]  # the last pulse's drop
+    else:
+        ends = starts[1:]
+        n = len(shape)
+        ups = [j for j in range(n) if shape[j][1] > shape[j - 1][1]]
+        downs = [j for j in range(n) if shape[j][1] < shape[j - 1][1]]
+        if len(downs) > LAGGING_DROPS or (signed and len(ups) > LAGGING_DROPS):
+            at = response.periodic(shape, ends) - response.T0  # the anode at each switch
+            top = np.max(np.abs(at), axis=0)
+            score = (np.abs(at) / np.where(top > 0, top, 1.0)).max(axis=1)
+            # segment j starts at the end of segment j − 1 (the period's end for j = 0)
+            downs = sorted(downs, key=lambda j: (score[j - 1], j), reverse=True)[
+                :LAGGING_DROPS]
+            ups = sorted(ups, key=lambda j: (score[j - 1], j), reverse=True)[:LAGGING_DROPS]
+        switches = sorted(set(downs) | (set(ups) if signed else set()))
+    every = [j for j in range(len(shape)) if shape[j][1] != shape[j - 1][1]]
+    windows = []
+    for j in switches:  # to the next switch of the same sign, around the period
+        same = [k for k in every if (shape[k][1] < shape[k - 1][1])
+                == (shape[j][1] < shape[j - 1][1])]
+        nxt = same[(same.index(j) + 1) % len(same)]
+        span = (starts[nxt] - starts[j]) % R or R
+        tau = response.times[(response.times > 0) & (response.times < span)]
+        windows.append(starts[j] + np.append(tau, span))
+    t = np.concatenate([ends] + windows)
+    t = np.where(t > R, t - R, t)
+    t = np.where(t > R, np.mod(t, R), t)
+    return np.unique(t[t > 0])
+
+
+def _with_periodic(engine: Engine, case: Case, rise: np.ndarray) -> np.ndarray:
+    """rise (one repetition from cold) with every column raised to its worst over the
+    schedule's periodic steady state (StepResponse.periodic at periodic_instants): the
+    temperatures to their largest, the signed figures to their largest excursion either
+    way (the tube passes through both states), the stress probe's balls to their largest
+    ball stress."""
+    r = engine.response
+    shape = _shape(case.loading)
+    pos = engine.signed()
+    t = periodic_instants(r, case.loading, signed=bool(len(pos)))
+    values = r.periodic(shape, t) - r.T0
+    out = np.maximum(rise, values.max(axis=0))
+    if len(pos):
+        per = _extreme(values[:, pos])
+        out[pos] = np.where(np.abs(per) > np.abs(rise[pos]), per, rise[pos])
+    if engine.stress is not None:
+        lim = next(x for x in engine.limits if x.name == "yield")
+        cols = engine.nodes[lim.column]
+        per = engine.exact_stress(rise, lambda sub: sub.periodic(shape, t) - sub.T0)[cols]
+        out[cols] = np.maximum(np.abs(rise[cols]), per)
+    return out
 
 
 #: Power drops of a segments schedule after which lagging_rise follows the response (the

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import dataclasses as dc
 
 from ..case import Case
-from ..limits import LifeLimit, rise_allowed
+from ..limits import SIGNED_LIMITS, LifeLimit, limits_for, rise_allowed
+from .checkpoint import materials_of
 from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stress,
-                     rating_copy, schedule_rise)
+                     rating_copy, repeated, schedule_rise)
 
 
 def confirmation_simulation(case: Case):
@@ -96,13 +97,16 @@ def engine_power(engine: Engine, case: Case) -> tuple[float, str]:
     train (kirchhoff.Waveform.of_train), as the FE run checks them, not the last period's
     peak held for the whole time (exact for a steady spot, but on a train of short pulses
     several per cent low: the spot is hot only a duty cycle's share of the time); the
-    fatigue limit on the cycles of the spot's history over the schedule (SpotHistory)."""
+    fatigue limit on the cycles of the spot's history over the schedule (SpotHistory).
+    A schedule repeated every loading.repeat_every_s is rated in its periodic steady state
+    as well (engine.repeated: the rise, the spot's history and a train's waveform)."""
     from .kirchhoff import Transform, Waveform, key
 
     rise = schedule_rise(engine, case)
     spot = SpotHistory.of_schedule(engine, case)
     train = finite_train(case.loading)
-    wave = Waveform.of_train(engine, *train) if train is not None else None
+    wave = Waveform.of_train(engine, *train, periodic=repeated(case.loading)) \
+        if train is not None else None
     if wave is None:
         return engine.max_power(rise, spot=spot)
     identity = Transform(engine.response.T0, {})  # the engine's constant k
@@ -145,6 +149,55 @@ def run_excess(case: Case, sim, load, P: float) -> tuple[float, list[dict]]:
     return max(x["excess"] for x in rep), rep
 
 
+def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int
+                        ) -> tuple[float, list[dict]]:
+    """run_excess of a repeated schedule's periodic steady state: a full FE run of
+    kirchhoff.periodic_protocol (from the steady state at the mean power, entered where
+    the slow components cross their mean, then `repetitions` repetitions), its last
+    repetition checked against the case's limits; taken again when made before."""
+    from ..case import Loading
+    from ..limits import check, limits_for
+    from .checkpoint import materials_of, run_case, run_kept
+    from .kirchhoff import periodic_protocol, series_from_steady
+    from .progress import describe, reused_run
+
+    segments, mean_P, checked_from = periodic_protocol(load.segments, repetitions)
+    protocol = Loading("segments", segments)
+    earlier = _EARLIER_RUNS.setdefault(sim, {})
+    what = (f"confirmation: periodic state of the {describe(load)}, {repetitions} "
+            "repetitions from the mean-power steady state")
+    if (protocol, P) in earlier:
+        series = earlier[(protocol, P)]
+        reused_run(what, P)
+    else:
+        key = ("periodic", run_case(sim, protocol, P).hash(), mean_P, checked_from)
+        series = run_kept(key, what, P, lambda: series_from_steady(sim, protocol, P, mean_P,
+                                                                   checked_from))
+        _keep(earlier, (protocol, P), series)
+    if series is None:
+        return 1.0, []
+    rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
+                                      {n: series[n] for n in series.names})]
+    return max(x["excess"] for x in rep), rep
+
+
+#: A repeated schedule (loading.repeat_every_s) whose engine rating in its periodic state is
+#: within this of one repetition's from cold (relative) cools back between repetitions: it
+#: is confirmed by the FE run of one repetition from cold, as before the periodic rating,
+#: its excess raised by the engine's periodic one (1 + g)(1 + δ) − 1 (δ: this ratio less
+#: one; exact for a linear response); beyond it by FE runs of the periodic state.
+COOLS_BACK_RTOL = 0.005
+
+
+def periodic_excess(engine: Engine, case: Case, P_engine: float) -> float:
+    """δ = (one repetition's engine power from cold) / (the periodic state's) − 1 of a
+    repeated schedule (0 for any other): how much hotter its periodic state is."""
+    if not repeated(case.loading):
+        return 0.0
+    cold = dc.replace(case, loading=dc.replace(case.loading, repeat_every_s=None))
+    return max(engine_power(engine, cold)[0] / P_engine - 1.0, 0.0)
+
+
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
                      max_runs: int = 10, sim=None) -> SafeLoading:
     """Largest beam power of the case's schedule shape with every limit held.
@@ -161,6 +214,13 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     power continuation, counts as g = 1 (far over). The returned power is the largest safe
     one tried; it is "confirmed" when it lies within the band.
 
+    A repeated schedule (loading.repeat_every_s) whose periodic state the engine finds more
+    than COOLS_BACK_RTOL hotter than one repetition from cold is confirmed by FE runs of
+    its periodic state (run_periodic_excess, protocol_repetitions' repetitions; with a
+    drift limit, also one repetition from cold, the larger excess taken); otherwise by
+    the run of one repetition from cold, its excess raised by the engine's δ
+    (periodic_excess).
+
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
     """
@@ -170,10 +230,27 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     top = max((p for _, p in case.loading.segments), default=case.beam.power_W)
 
     sim = sim or confirmation_simulation(case)
+    delta = periodic_excess(engine, case, P_engine)
+    repetitions = None
+    if delta > COOLS_BACK_RTOL:
+        from .kirchhoff import protocol_repetitions
+
+        repetitions, _ = protocol_repetitions(engine, [(d, p / top)
+                                                       for d, p in case.loading.segments])
+    signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
 
     def full_run(P):
-        return run_excess(case, sim, dc.replace(case.loading, segments=tuple(
-            (d, p * P / top) for d, p in case.loading.segments)), P)
+        load = dc.replace(case.loading, segments=tuple(
+            (d, p * P / top) for d, p in case.loading.segments))
+        if repetitions is None:  # one repetition from cold (raised by δ when repeated)
+            g, rep = run_excess(case, sim, load, P)
+            return ((1.0 + g) * (1.0 + delta) - 1.0 if rep else g), rep
+        g, rep = run_periodic_excess(case, sim, load, P, repetitions)
+        if signed and rep:  # a drift may be largest in the first repetition, from cold
+            g_cold, rep_cold = run_excess(case, sim, load, P)
+            if not rep_cold or g_cold > g:
+                g, rep = g_cold, rep_cold
+        return g, rep
 
     aim = -0.5 * rtol
 
@@ -207,6 +284,12 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
               else "secant iterations on full FE runs, started from the linear-response "
                    "engine, bracketed from below")
+    if repetitions is not None:
+        method += (f" of the schedule's periodic state (from the mean-power steady state, "
+                   f"{repetitions} repetitions, the last one checked)")
+    elif delta > 0:
+        method += (f" of one repetition from cold, its excess raised by the engine's "
+                   f"periodic state ({100 * delta:.2g} % hotter)")
     return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method)
 
 
