@@ -178,9 +178,11 @@ def test_back_to_back_repetition_warns_on_the_console(tmp_path, capsys):
 
 @pytest.mark.parametrize("loading,said", [
     ({"kind": "continuous", "duration_s": 0.1}, "5.08 W in 0.1 s loads repeated every 2 s "
-                                                 "(0.0508 mA), each from cold (30 °C)"),
+                                                 "(0.0508 mA), in their periodic state (the "
+                                                 "anode never back to cold)"),
     ({"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.02, "off_s": 0.08},
-     "5.08 W peak, in this pulse train repeated every 2 s (0.0508 mA), starting from cold"),
+     "5.08 W peak, in this pulse train repeated every 2 s (0.0508 mA), in its periodic "
+     "state (the anode never back to cold)"),
 ])
 def test_the_rating_in_words_names_the_repetition(loading, said):
     """The rating's one-paragraph quote of the case's own schedule names how often it
@@ -188,7 +190,9 @@ def test_the_rating_in_words_names_the_repetition(loading, said):
     life) count loads so repeated, and the same power quoted "in single 0.1 s loads, each
     from cold" (as it read before) holds only at that interval (the small rating case,
     fatigue on, rated 5.08 W every 2 s; back to back a fatigue-bound single load rates
-    lower). Without the key the wording is the one before."""
+    lower). Without the key the wording is the one before. Since the periodic state is
+    rated (tests/test_periodic_rating.py) the quote says so instead of "each from cold"
+    (which it read before)."""
     from anodesim.rating.rate import Rating, in_words
     from anodesim.rating.safe import SafeLoading
 

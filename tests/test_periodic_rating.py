@@ -169,3 +169,25 @@ def test_a_pulse_train_rated_in_its_periodic_state(engine):
     assert engine_power(eng, case)[0] == pytest.approx(80.29, rel=1e-3)
     assert engine_power(eng, once)[0] == pytest.approx(97.73, rel=1e-3)
 
+
+def test_the_rating_says_the_periodic_state_and_the_run_points_to_it():
+    """rating.json's `load` (load_description) of a repeated schedule says it is rated in
+    its periodic state, never back to cold (before: "repeated every 2 s (the cool-down
+    simulated)" after "from cold", and the advice to rate it by the duty chart); without
+    the key it reads as before. A run whose spot has not cooled back points to
+    `anodesim rate` for the periodic state (before: "simulate several repetitions")."""
+    from anodesim.limits import life_summary
+    from anodesim.materials import get
+    from anodesim.rating.rate import load_description
+
+    case = _case(EVERY_2S)
+    text = load_description(case, [])
+    assert text.startswith("one 1 s load at constant beam power, in its periodic state: "
+                           "loads repeated every 2 s, each starting where the one before "
+                           "left the anode, never back to cold"), text
+    assert "duty-cycle chart" not in text and "cool-down simulated" not in text
+    once = load_description(_case({"kind": "continuous", "duration_s": 1.0}), [])
+    assert "from cold" in once and "periodic" not in once and "duty-cycle chart" in once
+    note = life_summary(get("W"), [0.0, 1.0, 2.0], [30.0, 900.0, 400.0], 1.0,
+                        2.0)["repeat_note"]
+    assert "`anodesim rate` rates the schedule in its periodic state" in note

@@ -766,8 +766,8 @@ def life_summary(target_material, time_s, T_peak_C, life_h: float = LIFE_H,
     out.update({"repeat_end_rise_K": end_rise, "repeat_note": None if warm is None else (
         f"the spot is still {warm:.0f} K above its start when the schedule repeats (every "
         f"{repeat_every_s:g} s): repeated loads start warmer than this run, which its life "
-        "figures and limits do not include (simulate several repetitions, as a pulse_train "
-        "or segments schedule, for their periodic state)")})
+        "figures and limits do not include (`anodesim rate` rates the schedule in its "
+        "periodic state, every repetition starting where the one before left the anode)")})
     tensile = life.tensile_data(target)
     crack = None
     if tensile is not None:
@@ -830,7 +830,7 @@ def _fatigue_verdict(fatigue, swing_K: float, cycles: dict, life_h: float,
     if warm_K is not None:
         text += (f"; the spot is still {warm_K:.0f} K above its start when the schedule "
                  "repeats: repeated loads start warmer than this run, which these figures "
-                 "do not include (simulate several repetitions for their periodic state)")
+                 "do not include (`anodesim rate` rates the schedule in its periodic state)")
     if crack is None:
         return text + "; cycles to crack not predicted (no tensile data)"
     if crack["damage_per_run"] <= 0:

@@ -661,6 +661,10 @@ def in_words(case: Case, rating: Rating) -> str | None:
                                                                    ", starting from cold")
         cold = start and (f"{start} ({case.initial_temperature_K - 273.15:g} °C)"
                           + "," * bool(life_h))
+        if repeat is not None:  # rated in the periodic state (engine.repeated)
+            whose = "their" if case.loading.kind == "continuous" else "its"
+            cold = f", in {whose} periodic state (the anode never back to cold)" \
+                + "," * bool(life_h)
         parts.append(f"{_watts(sl.power_W, b, what)}{cold}"
                      + (f" over a {life_h:g} h life" if life_h else "")
                      + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}"
@@ -698,7 +702,8 @@ def in_words(case: Case, rating: Rating) -> str | None:
 def load_description(case: Case, limits: list[Limit]) -> str:
     """What the maximum safe loading of the case's own schedule assumes: the load, the
     anode's state at its start and what its life limits count. A rating "in 10 s loads"
-    holds for loads that each start from cold; loads repeated sooner are hotter."""
+    holds for loads that each start from cold; loads repeated sooner are hotter. A
+    schedule repeated every loading.repeat_every_s is rated in its periodic state."""
     T = case.end_time_s
     cold = f"from cold (the whole anode at {case.initial_temperature_K - 273.15:g} °C)"
     sooner = ("; loads repeated before the anode is back at that temperature start hotter: "
@@ -708,14 +713,18 @@ def load_description(case: Case, limits: list[Limit]) -> str:
     repeat = case.loading.repeat_every_s
     count = f"; the life limits count {life:g} h of such loads" if life else ""
     if repeat is not None:  # the pause up to it is the schedule's last segment
-        count = (f", repeated every {repeat:g} s (the cool-down simulated)"
-                 + (f"; the life limits count {life:g} h of operation" if life else ""))
+        cold = ("in its periodic state: loads repeated every "
+                f"{repeat:g} s, each starting where the one before left the anode, never "
+                "back to cold (the first one, from cold at "
+                f"{case.initial_temperature_K - 273.15:g} °C, is checked too)")
+        sooner = ""
+        count = f"; the life limits count {life:g} h of operation" if life else ""
     kind = case.loading.kind
     if kind == "steady":
         return "constant beam power held until the anode is steady (the continuous rating)"
     if kind == "continuous":
-        return (f"one {case.loading.segments[0][0]:g} s load at constant beam power {cold}"
-                f"{count}{sooner}")
+        return (f"one {case.loading.segments[0][0]:g} s load at constant beam power"
+                f"{', ' if repeat is not None else ' '}{cold}{count}{sooner}")
     what = "this pulse train, rated by its peak power" if kind == "pulse_train" else \
         "this schedule, rated by its largest power"
     return f"{what}, {T:g} s, {cold}{count}{sooner}"
