@@ -252,6 +252,8 @@ class SpotHistory:
       on-phase and of every period, the end of the cooling: each pulse's cycle and the
       start-up cycle from the initial temperature;
     - any other schedule (of_schedule): 0 and the end of every segment;
+    - the case's schedule repeated every loading.repeat_every_s (repeated): the same
+      instants in its periodic steady state, starting from its value at the period's end;
     - steady: None (a steady run has one sample, no cycles).
 
     Attributes:
@@ -377,7 +379,6 @@ class SpotHistory:
         rise = (r.schedule(shape, times[1:]) - r.T0)[:, engine.nodes["T_peak_C"]].max(axis=1)
         return cls(times, np.concatenate([[0.0], rise]))
 
-
     @classmethod
     def repeated(cls, engine: Engine, loading) -> SpotHistory:
         """A schedule repeated every loading.repeat_every_s (the pause up to it its last
@@ -400,9 +401,8 @@ class SpotHistory:
             return cls(np.concatenate([[0.0], ends]), np.concatenate([[v[-1]], v]))
         on, period, pulses, tail = train
         ks = sampled_pulses(pulses, cls.TRAIN_PULSES)
-        top, bottom, end = np.split(at(np.concatenate([(ks - 1) * period + on,
-                                                       ks * period, [R]])), [len(ks),
-                                                                             2 * len(ks)])
+        values = at(np.concatenate([(ks - 1) * period + on, ks * period, [R]]))
+        top, bottom, end = np.split(values, [len(ks), 2 * len(ks)])
         k = np.arange(1, pulses + 1)
         top, bottom = np.interp(k, ks, top), np.interp(k, ks, bottom)
         times = np.concatenate([[0.0], np.column_stack([(k - 1) * period + on,

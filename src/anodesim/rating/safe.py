@@ -156,8 +156,8 @@ def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int
     the slow components cross their mean, then `repetitions` repetitions), its last
     repetition checked against the case's limits; taken again when made before."""
     from ..case import Loading
-    from ..limits import check, limits_for
-    from .checkpoint import materials_of, run_case, run_kept
+    from ..limits import check
+    from .checkpoint import run_case, run_kept
     from .kirchhoff import periodic_protocol, series_from_steady
     from .progress import describe, reused_run
 
@@ -231,13 +231,13 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     sim = sim or confirmation_simulation(case)
     delta = periodic_excess(engine, case, P_engine)
-    repetitions = None
+    repetitions, signed = None, False
     if delta > COOLS_BACK_RTOL:
         from .kirchhoff import protocol_repetitions
 
         repetitions, _ = protocol_repetitions(engine, [(d, p / top)
                                                        for d, p in case.loading.segments])
-    signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
+        signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
 
     def full_run(P):
         load = dc.replace(case.loading, segments=tuple(
