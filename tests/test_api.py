@@ -406,3 +406,33 @@ def test_a_column_only_an_unfinished_base_case_gives_is_not_refused(tmp_path):
     table = Table(cols, rows, tmp_path)
     with pytest.raises(KeyError, match="did you mean 'T_peak_max_C'"):
         table.column("T_peak_maxx_C")
+
+
+def test_a_case_whose_source_was_edited_is_refused_not_run_as_read(tmp_path):
+    """A script that edits case.source between runs (case.source["beam"]["power_W"] = p;
+    anodesim.run(case)) ran the case as it was read, every time, in silence: 10 W where
+    5 W was asked. The edit is now a CaseError naming the key, old and new value, before
+    anything runs or is written (run, rate, Simulation); the edited dict runs through
+    from_dict. A dict edited after from_dict made a case of it leaves that case's source
+    alone (from_dict kept the caller's dict itself as the source)."""
+    d = small_block()
+    case = anodesim.from_dict(d)
+    d["beam"]["power_W"] = 20.0  # the caller's own dict, reused for the next case
+    assert case.source["beam"]["power_W"] == 10.0
+    anodesim.run(case)  # its source unchanged: runs
+    case.source["beam"]["power_W"] = 5.0
+    expected = r"^case\.source: changed after the case was made \(beam\.power_W: 10\.0 -> 5\.0\)"
+    with pytest.raises(anodesim.CaseError, match=expected) as e:
+        anodesim.run(case, tmp_path / "run")
+    assert "anodesim.from_dict(case.source" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(anodesim.CaseError, match=expected):
+        anodesim.rate(case, tmp_path / "rating", charts="single")
+    with pytest.raises(anodesim.CaseError, match=expected):
+        Simulation(case)
+    assert not list(tmp_path.iterdir())
+    del case.source["beam"]["power_W"]  # a key taken out is named too
+    with pytest.raises(anodesim.CaseError, match=r"\(beam\.power_W: 10\.0 -> missing\)"):
+        anodesim.run(case)
+    case.source["beam"]["power_W"] = 5.0
+    edited = anodesim.run(anodesim.from_dict(case.source))
+    assert edited.summary_dict()["beam"]["beam_power_W"] == 5.0

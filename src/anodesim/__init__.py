@@ -42,7 +42,7 @@ def _as_case(case):
     """A Case from a Case, a dict (units in the key names) or a TOML file path."""
     import os
 
-    from .case import Case, CaseError, from_dict, load
+    from .case import Case, CaseError, check_source, from_dict, load
 
     if isinstance(case, dict):
         return from_dict(case)
@@ -51,6 +51,7 @@ def _as_case(case):
     if not isinstance(case, Case):  # not for pathlib to refuse, naming no argument
         raise CaseError(f"case = {_shown(case)}: expected an anodesim.Case, a dict of the "
                         "case file's tables or the path of a case file")
+    check_source(case)  # an edit of case.source would not be run
     return case
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from . import __version__, geometry, output
 from .errors import Terminated, all_ranks_failed, signals_held, termination_requested
-from .case import USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, regions_of
+from .case import (USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, check_source,
+                   regions_of)
 from .plotter import FigureFailure
 from .limits import check, life_summary, limits_for, rated_life_h
 from .monitors import default_monitors
@@ -50,6 +51,7 @@ class Simulation:
         from . import _mpi  # noqa: F401  (MPI before dolfinx)
         from mpi4py import MPI
 
+        check_source(case)  # an edit of case.source would not be run
         self.case = case
         self.out = Path(out_dir) if out_dir is not None else None
         self.comm = comm or MPI.COMM_WORLD

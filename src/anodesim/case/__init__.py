@@ -13,6 +13,8 @@ names the key path, the value and what was expected.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +23,7 @@ from .imaging import _mechanics
 from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELSIUS_K, Beam,
                     Boundary, Case, DriftSettings, Geometry, Limits, Loading, Materials,
                     Mechanics, MeshSettings, Numerics, Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
-                    regions_of)
+                    regions_of, source_text)
 from .reader import CaseError, _celsius, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading,
                      _materials, _mesh, _output, _pointing, _probes, _rating, _time,
@@ -30,7 +32,7 @@ from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interface
 __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
            "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
            "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
-           "faces_of", "from_dict", "interfaces_of", "load", "read_toml",
+           "check_source", "faces_of", "from_dict", "from_own_dict", "interfaces_of", "load", "read_toml",
            "regions_of"]
 
 
@@ -210,7 +212,8 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     """Validate a case given as a dict (as read from TOML, units in the key names).
 
     Args:
-        data: the parsed case file.
+        data: the parsed case file. The case keeps a copy of it as ``source``: the caller
+            may change the dict afterwards (for the next case) without changing this one's.
         base_dir: folder that relative paths in the case (mesh.file) refer to.
 
     Returns:
@@ -219,6 +222,17 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     Raises:
         CaseError: on the first bad key, with its path, value and what was expected.
     """
+    if isinstance(data, dict):
+        try:
+            data = copy.deepcopy(data)
+        except (TypeError, RecursionError, copy.Error):  # a value no copy can be made of:
+            pass  # refused below as the bad value it is
+    return from_own_dict(data, base_dir)
+
+
+def from_own_dict(data: dict, base_dir: Path | str = ".") -> Case:
+    """from_dict for a dict the caller hands over to the case as its source (not copied:
+    a study's points, each a copy of its own)."""
     if not isinstance(data, dict):  # the root table has no key name to give
         raise CaseError(f"case = {data!r:.60}: expected a dict of the case file's tables "
                         "(title, geometry, beam, ...)")
@@ -278,6 +292,47 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
                 pointing, source=data)
 
 
+def check_source(case: Case) -> None:
+    """CaseError when case.source was changed after the case was made of it: the case keeps
+    the values it was made of (a script editing case.source between runs ran the case as
+    read, every time, in silence); from_dict makes the edited case."""
+    made = getattr(case, "_source_made", None)
+    now = source_text(case.source)
+    if made is None or now == made:
+        return
+    try:
+        key, old, new = _first_change(json.loads(made), json.loads(now))
+        what = f"{key}: {old} -> {new}"
+    except ValueError:  # a source json cannot show (source_text's repr)
+        what = "its content"
+    raise CaseError(f"case.source: changed after the case was made ({what}); a Case keeps the "
+                    "values it was made of, and would run those: expected "
+                    "anodesim.from_dict(case.source) for the edited case (with base_dir, the "
+                    "folder its relative file names refer to, for a case read from a file)")
+
+
+def _first_change(old, new, key: str = ""):
+    """(dotted key, old value, new value) of the first difference of two sources, the
+    values as JSON ("missing" for a key one lacks)."""
+    def shown(v):
+        text = json.dumps(v, ensure_ascii=False)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(set(old) | set(new)):
+            here = f"{key}.{k}" if key else k
+            if k not in old or k not in new:
+                return (here, shown(old[k]) if k in old else "missing",
+                        shown(new[k]) if k in new else "missing")
+            if old[k] != new[k]:
+                return _first_change(old[k], new[k], here)
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new)):
+            if a != b:
+                return _first_change(a, b, f"{key}.{i}" if key else str(i))
+    return key or "(the whole case)", shown(old), shown(new)
+
+
 def load(path: str | Path, base_dir: str | Path | None = None) -> Case:
     """Read and validate a case file.
 
@@ -293,4 +348,4 @@ def load(path: str | Path, base_dir: str | Path | None = None) -> Case:
     if "axes" in data and "beam" not in data:
         raise CaseError(f"{path}: this is a study file (it has [axes]), not a case; run it "
                         "with `anodesim sweep`")
-    return from_dict(data, path.parent if base_dir is None else Path(base_dir))
+    return from_own_dict(data, path.parent if base_dir is None else Path(base_dir))

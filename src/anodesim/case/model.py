@@ -519,6 +519,14 @@ class PointingDrift:
         return tuple(float(np.interp(t, self.times_s, s[:, i])) for i in range(3))
 
 
+def source_text(data) -> str:
+    """A case's source dict as text, equal for equal content (Case._source_made)."""
+    try:
+        return json.dumps(data, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys json cannot sort (a script's mixed keys), a cycle
+        return repr(data)
+
+
 @dataclass(frozen=True)
 class Case:
     """A complete, validated case in SI units."""
@@ -542,6 +550,11 @@ class Case:
     coolant_circuit: CoolantCircuit | None = None
     pointing: PointingDrift | None = None
     source: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        # the source as the case was made of it: an edit of case.source afterwards changes
+        # nothing of the case, and check_source (case/__init__.py) tells it
+        object.__setattr__(self, "_source_made", source_text(self.source))
 
     def to_dict(self) -> dict:
         """The resolved case (SI) as plain data, for the summary and the hash."""

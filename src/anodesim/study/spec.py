@@ -442,7 +442,7 @@ def _points(axes: dict, combine: str, bases: dict, task_spec: dict,
             if k != CASE_AXIS:
                 set_key(case_data, k, v)
         try:
-            case = case_mod.from_dict(case_data, bdir)
+            case = case_mod.from_own_dict(case_data, bdir)  # (case_data: the point's own)
         except CaseError as e:
             pid, err = _point_id(case_data, task_spec), str(e)
         else:
