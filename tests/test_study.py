@@ -827,6 +827,35 @@ def test_numpy_axis_values_and_jobs_check(tmp_path):
     assert not (tmp_path / "j0").exists()
 
 
+
+def test_a_study_built_in_code_takes_paths_and_numpy_axes(tmp_path):
+    """What a script hands a study dict: its base case as a pathlib.Path (or a list of
+    them), an axis as a numpy array (np.linspace, np.logspace), a range's num as a numpy
+    integer. Each was refused ("case = PosixPath(...): expected a case file name", "axes.
+    "beam.power_W" = array([...]): expected a list of values", "num = np.int64(3):
+    expected an integer"), though run and sweep take a Path and the values are plain
+    numbers. The points are those of the same study given as str and lists (same ids). A
+    Case, which holds no folder for its relative file names, is refused in a short line
+    saying what to give (it printed the whole Case, some 3 000 characters)."""
+    import numpy as np
+
+    base = write_toml(tmp_path / "base.toml", small_block())
+    plain = study_mod.from_dict({"case": str(base), "axes": {
+        "beam.power_W": [1.0, 2.0], "beam.fwhm_um": [10.0, 20.0, 30.0]}})
+    for case in (base, [base]):
+        st = study_mod.from_dict({"case": case, "axes": {
+            "beam.power_W": np.linspace(1.0, 2.0, 2),
+            "beam.fwhm_um": {"start": np.float32(10.0), "stop": 30.0, "num": np.int64(3)}}})
+        assert [p.id for p in st.points] == [p.id for p in plain.points]
+        assert [p.inputs for p in st.points] == [p.inputs for p in plain.points]
+        assert all(type(v) is float for p in st.points for v in p.inputs.values())
+    with pytest.raises(CaseError, match=r"^case = <anodesim\.Case 'semi-infinite W block'>: "
+                                        r"expected a case file name.*case\.source") as e:
+        study_mod.from_dict({"case": anodesim.from_dict(small_block()),
+                             "axes": {"beam.power_W": [1.0]}})
+    assert len(str(e.value)) < 400
+
+
 def test_a_study_whose_every_case_is_invalid_is_bad_input(tmp_path, capsys):
     """A misspelt key inside a table the base case lacks cannot be told from a bad value by
     the first point alone; when no case of the study is valid, it is bad input (exit 2)."""

@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,7 @@ MAX_CASES = 100_000
 def _values(key: str, spec: Any) -> list:
     """The values of one axis: a list, or a range {start, stop, num, scale}."""
     where = f'axes."{key}"'
+    spec = _python(spec)  # a script's numpy array (np.linspace) or pandas Series: a list
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise CaseError(f"{where} = []: empty axis; expected at least one value")
@@ -123,7 +125,7 @@ def _values(key: str, spec: Any) -> list:
         for k in ("start", "stop", "num"):
             if k not in spec:
                 raise CaseError(f"{where}.{k}: missing; a range needs start, stop and num")
-        start, stop, num = spec["start"], spec["stop"], spec["num"]
+        start, stop, num = (_python(spec[k]) for k in ("start", "stop", "num"))
         scale = spec.get("scale", "linear")
         for k, v in (("start", start), ("stop", stop)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -144,10 +146,15 @@ def _values(key: str, spec: Any) -> list:
     raise _fail(where, spec, "a list of values or a range {start, stop, num, scale}")
 
 
+def _python(v: Any) -> Any:
+    """numpy's arrays and scalars (and pandas' Series) from a script as Python lists and
+    numbers; anything else as it is."""
+    return v.tolist() if hasattr(v, "tolist") and not isinstance(v, (str, bytes, dict)) else v
+
+
 def _plain(where: str, v: Any) -> Any:
     """An axis value as plain TOML data (numpy scalars from a script become Python ones)."""
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        v = v.item()
+    v = _python(v)
     if isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, (list, dict)):
@@ -558,7 +565,15 @@ def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:
                         "[case] table")
     if isinstance(raw, dict):
         return {"(inline)": (raw, str(base_dir))}
-    names = raw if isinstance(raw, list) else [raw]
+    names = [os.fspath(n) if isinstance(n, os.PathLike) else n  # a script's pathlib.Path
+             for n in (raw if isinstance(raw, list) else [raw])]
+    if any(isinstance(n, case_mod.Case) for n in names):  # (its repr: thousands of characters)
+        c = next(n for n in names if isinstance(n, case_mod.Case))
+        raise CaseError(f"case = <anodesim.Case {c.title[:40]!r}>: expected a case file name, "
+                        "a list of them, or a case dict; a Case holds no folder for its "
+                        "relative file names: give its file, or its dict case.source (whose "
+                        "relative file names are then read from the current folder)")
+    raw = names if isinstance(raw, list) else names[0]
     if not names or not all(isinstance(n, str) for n in names):
         raise _fail("case", raw, "a case file name, a non-empty list of them, or a table")
     _refuse_repeats("case", names)
