@@ -436,3 +436,77 @@ def test_a_case_whose_source_was_edited_is_refused_not_run_as_read(tmp_path):
     case.source["beam"]["power_W"] = 5.0
     edited = anodesim.run(anodesim.from_dict(case.source))
     assert edited.summary_dict()["beam"]["beam_power_W"] == 5.0
+
+
+_OVERWRITING_RUN = """
+import sys
+sys.path.insert(0, {tests!r})
+import anodesim
+from anodesim.simulation import Simulation
+from cases import reflection
+
+written = Simulation._write_partial_series
+
+def written_and_told(self):  # the new run is stepping: its first time series is out
+    written(self)
+    print("stepping", flush=True)
+
+Simulation._write_partial_series = written_and_told
+# a long run (50 000 steps, the first saved at 1 ms): stopped while it steps
+anodesim.run(reflection(loading={{"duration_s": 1000.0}}, time={{"max_step_s": 0.02}},
+                        output={{"save_times_s": [0.001, 1000.0]}}), {out!r}, overwrite=True)
+"""
+
+
+def _stop_an_overwriting_run(out, sig):
+    """Start a script whose anodesim.run replaces the run in out, and send it sig once the
+    new run is stepping (its first time series written, which the script tells), the
+    earlier run set aside."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(anodesim.__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", _OVERWRITING_RUN.format(tests=tests,
+                                                                        out=str(out))],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"stepping\n", proc.stderr.read().decode()
+        assert any(p.name.startswith(".anodesim-earlier-run-") for p in out.iterdir())
+        proc.send_signal(sig)
+        return proc.wait(120), proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_python_run_stopped_by_sigterm_or_sigkill_keeps_its_folder_whole(tmp_path, capsys):
+    """anodesim.run(case, out, overwrite=True) in a script ended by SIGTERM (a batch
+    system's time limit, timeout) died at once: no summary, the earlier run hidden in
+    .anodesim-earlier-run-*, the new run's partial files in its place, and the next
+    anodesim.run (overwrite) set those aside over it, the earlier run lost for good.
+    SIGTERM now ends it as Ctrl-C does, as `anodesim run` and anodesim.sweep end: a failed
+    summary.json that says so, the case kept, nothing set aside. After a SIGKILL, which no
+    code outlives, the next anodesim.run puts the earlier run back and says so, as
+    `anodesim run` does."""
+    import signal
+
+    out = tmp_path / "run"
+    anodesim.run(reflection(), out)
+    code, err = _stop_an_overwriting_run(out, signal.SIGTERM)
+    assert code != 0 and "Terminated" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and "SIGTERM" in summary["error"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".anodesim-earlier-run-")]
+    stopped = summary["started_utc"]
+    code, err = _stop_an_overwriting_run(out, signal.SIGKILL)
+    assert code == -signal.SIGKILL and not (out / "summary.json").exists()
+    capsys.readouterr()
+    with pytest.raises(anodesim.CaseError, match="holds an earlier run"):
+        anodesim.run(reflection(), out)  # not replaced without overwrite=True
+    assert "put back the earlier run" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["started_utc"] == stopped
+    assert not [p for p in out.iterdir() if p.name.startswith(".anodesim-earlier-run-")]

@@ -4,6 +4,8 @@ The case layer (``anodesim.case``, ``anodesim.materials``) imports no dolfinx, s
 fails fast; the finite-element stages import dolfinx when they run.
 """
 
+import contextlib
+
 __all__ = ["Case", "CaseError", "RunFailure", "Simulation", "from_dict", "load", "rate", "run",
            "sweep", "__version__"]
 
@@ -101,10 +103,19 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     Raises:
         CaseError: bad input, or out_dir holds a rating, a study, or an earlier run
             without overwrite (as ``anodesim run -o``).
+        errors.Terminated: SIGTERM ended the run (a KeyboardInterrupt, as Ctrl-C's; its
+            summary.json says failed and why), unless the caller handles SIGTERM itself.
     """
+    from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
+
+    with _sigterm_as_ctrl_c():
+        return _run_into(case, out_dir, overwrite, kwargs)
+
+
+def _run_into(case, out_dir, overwrite: bool, kwargs):
+    """anodesim.run, SIGTERM handled."""
     from pathlib import Path
 
-    from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
     from .errors import RunFailure
     from .simulation import run as _run
 
@@ -113,6 +124,8 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     case = _as_case(case)
     text = _case_text(source)
     keep = [source, case.mesh.file, case.geometry.file]
+    if out_dir is not None:
+        _recover_set_aside(Path(out_dir), keep, kwargs.get("comm"))
     aside = None if out_dir is None else _claim(Path(out_dir), "run", overwrite, keep,
                                                 kwargs.get("comm"))
     try:
@@ -131,6 +144,53 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
             settle_set_aside(Path(out_dir), aside, keep)
     _keep_case_text(text, out_dir, kwargs.get("comm"))
     return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM (a batch system's time limit, ``timeout``, ``kill``) during anodesim.run ends
+    the run as Ctrl-C does, as it ends ``anodesim run`` and anodesim.sweep: its summary says
+    failed and why, and an earlier run set aside comes back or goes as after Ctrl-C. By
+    default it ended the script at once, leaving the earlier run set aside and the new
+    one's partial files without a summary. Only where SIGTERM has its default action and in
+    the main thread (a caller's own handler stays in charge)."""
+    import signal
+    import threading
+
+    from .errors import note_signal, request_termination
+
+    previous = signal.getsignal(signal.SIGTERM)
+    ours = previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread()
+    if ours:
+        from .cli import _terminate  # the command line's: under mpirun the ranks stop together
+
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, previous)
+            request_termination(False)
+            note_signal(None)
+
+
+def _recover_set_aside(out, keep, comm) -> None:
+    """An earlier run that a killed anodesim.run(..., overwrite=True) left set aside (a
+    SIGKILL, the out-of-memory killer: no code ran to put it back) put back, or removed
+    as replaced, saying so on stderr, as ``anodesim run`` does; serial runs only (under
+    mpirun the ranks would look at the folder while it changes)."""
+    import sys
+
+    from mpi4py import MPI
+
+    from .errors import launcher_size
+    from .run_folder import recover_set_aside
+
+    if launcher_size() > 1 or (comm or MPI.COMM_WORLD).size > 1:
+        return
+    line = recover_set_aside(out, keep)
+    if line:
+        print(f"anodesim: {line}", file=sys.stderr)
 
 
 def _case_text(source) -> str | None:
