@@ -856,6 +856,35 @@ def test_a_study_built_in_code_takes_paths_and_numpy_axes(tmp_path):
     assert len(str(e.value)) < 400
 
 
+
+def test_results_parquet_keeps_true_and_false_beside_a_failed_case(tmp_path):
+    """results.parquet's yes/no columns (limits_hold, confirmed_*) stay booleans when a case
+    failed or is pending (no value): they were written as the text "True"/"False" beside
+    a null, so df[df.limits_hold] raised and df.limits_hold == True matched nothing; the
+    other columns keep their types (numbers with NaN, text)."""
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    from anodesim.study.table import Table
+
+    columns = ["index", "id", "status", "error", "T_peak_max_C", "limits_hold",
+               "binding_continuous", "mixed"]
+    rows = [{"index": 0, "id": "a", "status": "ok", "error": "", "T_peak_max_C": 91.5,
+             "limits_hold": True, "binding_continuous": "erosion", "mixed": 1.0},
+            {"index": 1, "id": "b", "status": "ok", "error": "", "T_peak_max_C": 2058.0,
+             "limits_hold": False, "binding_continuous": "spot", "mixed": "x"},
+            {"index": 2, "id": "c", "status": "failed", "error": "MeltingError: ...",
+             "T_peak_max_C": None, "limits_hold": None, "binding_continuous": None}]
+    back = pd.read_parquet(Table(columns, rows, tmp_path).to_parquet())
+    assert back["limits_hold"].dtype == "boolean"
+    assert back["limits_hold"].tolist()[:2] == [True, False]
+    assert back["limits_hold"].isna().tolist() == [False, False, True]
+    assert list(back.loc[back["limits_hold"].fillna(False), "id"]) == ["a"]
+    assert back["T_peak_max_C"].dtype == "float64" and back["T_peak_max_C"].isna().iloc[2]
+    assert back["binding_continuous"].tolist()[:2] == ["erosion", "spot"]
+    assert back["mixed"].tolist()[:2] == ["1.0", "x"]  # mixed types: as text, as before
+
+
 def test_a_study_whose_every_case_is_invalid_is_bad_input(tmp_path, capsys):
     """A misspelt key inside a table the base case lacks cannot be told from a bad value by
     the first point alone; when no case of the study is valid, it is bad input (exit 2)."""

@@ -73,9 +73,13 @@ class Table:
             return None
         path = Path(path) if path else self.out_dir / "results.parquet"
         df = self.to_pandas()
-        for c in df.columns:  # mixed columns (a failed row's empty cells) as text
-            if df[c].dtype == object:
-                df[c] = df[c].map(lambda v: None if v is None else str(v))
+        for c in df.columns:  # object columns: yes/no beside empty cells (a failed or
+            if df[c].dtype == object:  # pending row) as booleans, mixed ones as text
+                given = df[c].dropna()
+                if len(given) and all(isinstance(v, bool) for v in given):
+                    df[c] = df[c].astype("boolean")
+                else:
+                    df[c] = df[c].map(lambda v: None if v is None else str(v))
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         output.atomic_write(path, buf.getvalue())
