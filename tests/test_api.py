@@ -510,3 +510,25 @@ def test_a_python_run_stopped_by_sigterm_or_sigkill_keeps_its_folder_whole(tmp_p
     assert "put back the earlier run" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["started_utc"] == stopped
     assert not [p for p in out.iterdir() if p.name.startswith(".anodesim-earlier-run-")]
+
+
+def test_a_case_the_command_refuses_as_absurd_is_refused_by_anodesim_run_too(tmp_path):
+    """anodesim.run ran what `anodesim run` refuses unless --force: a spot below the model's
+    validity (0.05 µm: a size meant in mm?), on the shipped insert some 28 M cells and
+    370 GiB, meshed for hours from a script. Now the same line, a CaseError with nothing
+    written, and force=True runs it anyway. The forced run of a small block (563 cells):
+    its steady peak within 3 % of the Gaussian half-space's (Lax, physics reference §3.2,
+    less the hemisphere's far field P/(2πkR)), as the same mesh gives at 20 µm."""
+    import math
+
+    from cases import FWHM_PER_SIGMA, K_W
+
+    tiny = small_block(beam={"fwhm_um": 0.05, "power_W": 1e-3})
+    with pytest.raises(anodesim.CaseError, match=r"^case: beam spot 0\.05 µm: below the "
+                                                 r"model's validity .*force=True runs it"):
+        anodesim.run(tiny, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    res = anodesim.run(tiny, force=True)
+    sigma, P, R = 0.05e-6 / FWHM_PER_SIGMA, 1e-3, 0.5e-3
+    lax = P / (2 * math.sqrt(2 * math.pi) * K_W * sigma) - P / (2 * math.pi * K_W * R)
+    assert res.T_peak_max_C == pytest.approx(lax, rel=0.03)  # 0 °C far field: the rise

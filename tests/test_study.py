@@ -885,6 +885,19 @@ def test_results_parquet_keeps_true_and_false_beside_a_failed_case(tmp_path):
     assert back["mixed"].tolist()[:2] == ["1.0", "x"]  # mixed types: as text, as before
 
 
+
+def test_a_case_the_command_refuses_as_absurd_fails_in_a_sweep(tmp_path):
+    """A sweep ran what `anodesim run` refuses unless --force (a spot below the model's
+    validity: an axis of sizes meant in mm): a 0.05 µm spot on the shipped insert is some
+    28 M cells and 370 GiB, a worker meshing for hours. Its row is now failed with the
+    command's reason and the other cases run."""
+    table = anodesim.sweep({"case": small_block(),
+                            "axes": {"beam.fwhm_um": [0.05, 20.0]}}, tmp_path / "s")
+    assert [r["status"] for r in table.rows] == ["failed", "ok"]
+    assert "beam spot 0.05 µm: below the model's validity" in table.rows[0]["error"]
+    assert "anodesim run --force" in table.rows[0]["error"]
+
+
 def test_a_study_whose_every_case_is_invalid_is_bad_input(tmp_path, capsys):
     """A misspelt key inside a table the base case lacks cannot be told from a bad value by
     the first point alone; when no case of the study is valid, it is bad input (exit 2)."""

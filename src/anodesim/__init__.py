@@ -88,7 +88,7 @@ def _shown(value) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def run(case, out_dir=None, overwrite: bool = False, **kwargs):
+def run(case, out_dir=None, overwrite: bool = False, force: bool = False, **kwargs):
     """Run one case (a :class:`Case`, a dict or a path to a TOML file); see simulation.run.
 
     Args:
@@ -96,6 +96,9 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
             one holding an earlier run with overwrite (whose files are then replaced: set
             aside until the new run has a summary, put back if it stops before, as
             ``anodesim run --overwrite`` does).
+        force: run a case that looks absurd (a spot below the model's validity, more
+            cells than 1 M in 2-D or 5 M in 3-D), as ``anodesim run --force``; else it is
+            refused as the command refuses it.
 
     Returns:
         A :class:`anodesim.results.RunResult`.
@@ -109,10 +112,10 @@ def run(case, out_dir=None, overwrite: bool = False, **kwargs):
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
 
     with _sigterm_as_ctrl_c():
-        return _run_into(case, out_dir, overwrite, kwargs)
+        return _run_into(case, out_dir, overwrite, force, kwargs)
 
 
-def _run_into(case, out_dir, overwrite: bool, kwargs):
+def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
     """anodesim.run, SIGTERM handled."""
     from pathlib import Path
 
@@ -122,6 +125,19 @@ def _run_into(case, out_dir, overwrite: bool, kwargs):
     _check_out_dir(out_dir)
     source = _file_of(case)  # a case file: never removed
     case = _as_case(case)
+    if not isinstance(force, bool):  # bool("no") would run it
+        from .case import CaseError
+
+        raise CaseError(f"force = {_shown(force)}: expected True or False")
+    if not force:
+        from . import cost
+        from .case import CaseError
+        from .resolve import prepare
+
+        why = cost.refusal(case, prepare(case))
+        if why:
+            raise CaseError(f"case: {why}; `anodesim check` tells the cost, force=True runs "
+                            "it anyway")
     text = _case_text(source)
     keep = [source, case.mesh.file, case.geometry.file]
     if out_dir is not None:

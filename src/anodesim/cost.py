@@ -521,6 +521,17 @@ def _area(poly) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
+def refusal(case: Case, prep) -> str | None:
+    """Why a run refuses the case unless forced (absurd, with the cells the run would mesh:
+    none counted for a mesh file or a user's mesh, made on purpose; a CAD part estimated
+    by the size field over its bounding box, not meshed), or None. `anodesim run`,
+    anodesim.run and a sweep's run task ask it alike."""
+    made = case.mesh.file or case.geometry.kind == "user_mesh"
+    cells = 0 if made else cad_cells(case, prep) if case.geometry.kind == "cad" \
+        else cell_count(case, prep)
+    return absurd(case, cells, mesh_remedy(case, prep))
+
+
 def absurd(case: Case, cells: int, remedy: str = "") -> str | None:
     """Why a case is clearly not what was meant (run refuses it unless --force), or None;
     remedy: mesh_remedy's advice for a case too finely meshed."""

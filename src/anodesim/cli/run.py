@@ -133,11 +133,7 @@ def run(args) -> int:
     if not args.force:
         from .. import cost
 
-        # a mesh file is made on purpose; a CAD part is meshed here, by the size field
-        made = case.mesh.file or case.geometry.kind == "user_mesh"
-        why = cost.absurd(case, 0 if made else cost.cad_cells(case, prep)
-                          if case.geometry.kind == "cad" else cost.cell_count(case, prep),
-                          cost.mesh_remedy(case, prep))
+        why = cost.refusal(case, prep)
         if why:
             raise CaseError(f"{args.case}: {why}; `anodesim check` tells the cost, --force "
                             "runs it anyway")

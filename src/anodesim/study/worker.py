@@ -70,7 +70,14 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
         from .. import _mpi  # noqa: F401
         from mpi4py import MPI
 
+        from .. import cost
+        from ..resolve import prepare
         from ..simulation import run
+
+        why = cost.refusal(case, prepare(case))  # as `anodesim run` refuses it
+        if why:
+            raise CaseError(f"{why}; `anodesim check` tells the cost, `anodesim run --force` "
+                            "runs it alone")
 
         res = run(case, work, comm=MPI.COMM_SELF)
         s = res.summary_dict()
