@@ -532,3 +532,33 @@ def test_a_case_the_command_refuses_as_absurd_is_refused_by_anodesim_run_too(tmp
     sigma, P, R = 0.05e-6 / FWHM_PER_SIGMA, 1e-3, 0.5e-3
     lax = P / (2 * math.sqrt(2 * math.pi) * K_W * sigma) - P / (2 * math.pi * K_W * R)
     assert res.T_peak_max_C == pytest.approx(lax, rel=0.03)  # 0 °C far field: the rise
+
+
+@pytest.mark.parametrize("power", [np.int64(2), np.float32(2.0), np.array(2.0)])
+def test_a_case_dict_with_numpy_numbers_is_the_case_of_plain_ones(power):
+    """A script's case dict holding numpy numbers (np.arange's integers, a float32 array's
+    values, a DataFrame row) was refused with a line that contradicts itself ("beam.power_W
+    = np.int64(2): expected a beam power in W, 0 to 1e+06"); a vector as a numpy array
+    likewise ("expected a non-zero direction [x, y, z] of three numbers"). They are the
+    case of the same plain numbers now (equal Case, equal id), its source plain data; a
+    study's inline base case too (its study.json wrote np.int64(2) as the text "2", which
+    is no power)."""
+    from anodesim import study as study_mod
+
+    plain = anodesim.from_dict(reflection(beam={"power_W": 2.0}))
+    case = anodesim.from_dict(reflection(beam={"power_W": power}))
+    assert case == plain and case.hash() == plain.hash()
+    assert type(case.source["beam"]["power_W"]) in (int, float)
+    drift = {"mounts": {"cooled_end": {"type": "clamped"}},
+             "drift": {"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20,
+                       "source_detector_mm": 500, "pixel_size_um": 100}}
+    as_array = reflection(**{**drift, "drift": {**drift["drift"],
+                                                "view_direction": np.array([0.94, 0.0, 0.342])}})
+    assert anodesim.from_dict(as_array) == anodesim.from_dict(reflection(**drift))
+    axes = {"beam.fwhm_um": [20.0, 40.0]}
+    st = study_mod.from_dict({"case": reflection(beam={"power_W": power}), "axes": axes})
+    same = study_mod.from_dict({"case": reflection(beam={"power_W": 2.0}), "axes": axes})
+    assert [p.id for p in st.points] == [p.id for p in same.points]
+    assert all(p.error is None for p in st.points)
+    saved = json.loads(json.dumps(st.definition, default=str))
+    assert type(saved["bases"]["(inline)"]["case"]["beam"]["power_W"]) in (int, float)

@@ -13,7 +13,6 @@ names the key path, the value and what was expected.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from dataclasses import replace
@@ -32,7 +31,7 @@ from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interface
 __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
            "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
            "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
-           "check_source", "faces_of", "from_dict", "from_own_dict", "interfaces_of", "load", "read_toml",
+           "check_source", "faces_of", "from_dict", "from_own_dict", "plain_data", "interfaces_of", "load", "read_toml",
            "regions_of"]
 
 
@@ -212,8 +211,9 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     """Validate a case given as a dict (as read from TOML, units in the key names).
 
     Args:
-        data: the parsed case file. The case keeps a copy of it as ``source``: the caller
-            may change the dict afterwards (for the next case) without changing this one's.
+        data: the parsed case file. The case keeps a copy of it as ``source`` (plain data,
+            numpy numbers as Python ones): the caller may change the dict afterwards (for
+            the next case) without changing this one's.
         base_dir: folder that relative paths in the case (mesh.file) refer to.
 
     Returns:
@@ -222,12 +222,26 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     Raises:
         CaseError: on the first bad key, with its path, value and what was expected.
     """
-    if isinstance(data, dict):
-        try:
-            data = copy.deepcopy(data)
-        except (TypeError, RecursionError, copy.Error):  # a value no copy can be made of:
-            pass  # refused below as the bad value it is
+    try:
+        data = plain_data(data)
+    except RecursionError:  # a cycle, or nesting deeper than any case: refused below
+        pass
     return from_own_dict(data, base_dir)
+
+
+def plain_data(data):
+    """A copy of a case (or study) dict as plain TOML data: its tables and lists copied
+    (its own, whatever the caller changes later), numpy's numbers and arrays as Python
+    numbers and lists (a script's np.arange, a DataFrame row: np.int64(2) was refused as
+    "expected a beam power in W, 0 to 1e+06"); anything else as it is, for the reader to
+    refuse as the bad value it is."""
+    if isinstance(data, dict):
+        return {k: plain_data(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [plain_data(v) for v in data]
+    if hasattr(data, "tolist") and not isinstance(data, (str, bytes)):
+        return plain_data(data.tolist())
+    return data
 
 
 def from_own_dict(data: dict, base_dir: Path | str = ".") -> Case:

@@ -563,8 +563,8 @@ def _bases(data: dict, base_dir: Path) -> dict[str, tuple[dict, str]]:
     if raw is None:
         raise CaseError("case: missing; expected a case file name, a list of them, or a "
                         "[case] table")
-    if isinstance(raw, dict):
-        return {"(inline)": (raw, str(base_dir))}
+    if isinstance(raw, dict):  # (a script's: numpy numbers as Python ones, for study.json)
+        return {"(inline)": (case_mod.plain_data(raw), str(base_dir))}
     names = [os.fspath(n) if isinstance(n, os.PathLike) else n  # a script's pathlib.Path
              for n in (raw if isinstance(raw, list) else [raw])]
     if any(isinstance(n, case_mod.Case) for n in names):  # (its repr: thousands of characters)
