@@ -562,3 +562,32 @@ def test_a_case_dict_with_numpy_numbers_is_the_case_of_plain_ones(power):
     assert all(p.error is None for p in st.points)
     saved = json.loads(json.dumps(st.definition, default=str))
     assert type(saved["bases"]["(inline)"]["case"]["beam"]["power_W"]) in (int, float)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_out_dir_is_refused_not_the_current_or_default_folder(tmp_path, monkeypatch,
+                                                                       capsys, blank):
+    """out_dir "" (an unset variable: os.environ.get("OUT", "")) was the current folder for
+    anodesim.run, rate and sweep: a run's files were written among the script's (with
+    overwrite=True, a summary.json there set aside); `anodesim sweep` and `rate` with
+    -o "" fell back to the default folder in silence (where `run -o ""` is refused). Now
+    one line each, nothing written."""
+    from anodesim.cli import main
+    from test_case import write_toml
+
+    monkeypatch.chdir(tmp_path)
+    case = small_block()
+    for call in (lambda: anodesim.run(case, blank),
+                 lambda: anodesim.rate(case, blank, charts="continuous"),
+                 lambda: anodesim.sweep({"case": case}, blank)):
+        with pytest.raises(anodesim.CaseError, match=rf"^out_dir = '{blank}': expected a "
+                                                     r"folder name \(it fell back to the "
+                                                     r"current folder; None writes nothing\)"):
+            call()
+    write_toml(tmp_path / "case.toml", case)
+    (tmp_path / "study.toml").write_text('case = "case.toml"\n[axes]\n"beam.power_W" = [1.0]\n')
+    for argv in (["rate", "case.toml", "--chart", "continuous"], ["sweep", "study.toml"]):
+        assert main([*argv, "-o", blank, "-q"]) == 2
+        assert capsys.readouterr().err == f"anodesim: error: -o '{blank}': expected a folder " \
+            "name (it fell back to the default folder)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml", "study.toml"]

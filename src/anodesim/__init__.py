@@ -71,7 +71,7 @@ def _file_of(given):
 
 def _check_out_dir(out_dir) -> None:
     """CaseError unless out_dir is a folder's name (str, Path) or None: pathlib's TypeError
-    named no argument."""
+    named no argument; "" (an unset variable) was the current folder."""
     import os
 
     if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
@@ -79,6 +79,9 @@ def _check_out_dir(out_dir) -> None:
 
         raise CaseError(f"out_dir = {_shown(out_dir)}: expected a folder (a str or a "
                         "pathlib.Path) or None")
+    from .output import refuse_blank_folder
+
+    refuse_blank_folder(out_dir, "out_dir =", "the current folder; None writes nothing")
 
 
 def _shown(value) -> str:

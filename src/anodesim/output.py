@@ -107,6 +107,14 @@ def close_fields(writers) -> None:
         raise first
 
 
+def refuse_blank_folder(value, key: str, fell_back: str) -> None:
+    """CaseError for a folder given as an empty or blank name (an unset shell variable,
+    ``-o "$OUT"``), which fell back to another folder (fell_back: which) in silence."""
+    if isinstance(value, str) and not value.strip():
+        raise CaseError(f"{key} {value!r}: expected a folder name (it fell back to "
+                        f"{fell_back})")
+
+
 def output_folder(out: Path) -> Path:
     """Check that out can be a run or study folder (bad input otherwise, before anything is
     run or written).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
-from ..output import output_folder, refuse_other_result
+from ..output import output_folder, refuse_blank_folder, refuse_other_result
 from . import report
 
 
@@ -39,6 +39,7 @@ def rate(args) -> int:
     kill or a crash, the same command takes those runs back (rating.checkpoint)."""
     case = load(args.case)
     text = report.case_text(args.case)  # kept as case.toml: the file as rated
+    refuse_blank_folder(args.output, "-o", "the default folder")
     out = output_folder(Path(args.output) if args.output else
                          Path("results") / f"{Path(args.case).stem}_rating")
     earlier = refuse_other_result(out, "rating")  # a run's or a study's folder

@@ -11,7 +11,7 @@ from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure, failed_on_every_rank
 from ..extra_focal import console_line as extra_focal_line
-from ..output import output_folder, refuse_other_result
+from ..output import output_folder, refuse_blank_folder, refuse_other_result
 from ..plotter import FigureFailure
 from . import report
 
@@ -109,9 +109,7 @@ def run(args) -> int:
     if args.ntasks is not None and not (args.submit or args.wait):
         raise CaseError(f"--ntasks {args.ntasks}: expected together with --submit slurm (a "
                         f"local MPI run is `mpirun -n {args.ntasks} anodesim run ...`)")
-    if args.output is not None and not args.output.strip():
-        raise CaseError(f"-o {args.output!r}: expected a folder name (it fell back to the "
-                        "default folder)")
+    refuse_blank_folder(args.output, "-o", "the default folder")
     out = output_folder(Path(args.output) if args.output is not None else
                          Path("results") / Path(args.case).stem)
     from ..errors import launcher_size

@@ -50,6 +50,9 @@ def sweep(args) -> int:
     source = Path(args.study)
     st = sweep.load(source)  # bad input: one line, nothing written
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
+    from ..output import refuse_blank_folder
+
+    refuse_blank_folder(args.output, "-o", "the default folder")
     out = Path(args.output) if args.output else sweep.default_folder(st, source)
     if args.study_id is not None and st.id != args.study_id:
         raise CaseError(f"--study-id {args.study_id}: {out} holds another definition of the "
