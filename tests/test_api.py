@@ -591,3 +591,20 @@ def test_a_blank_out_dir_is_refused_not_the_current_or_default_folder(tmp_path, 
         assert capsys.readouterr().err == f"anodesim: error: -o '{blank}': expected a folder " \
             "name (it fell back to the default folder)\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml", "study.toml"]
+
+
+def test_sweep_from_a_script_under_mpirun_is_refused(tmp_path, monkeypatch):
+    """`mpirun -n 2 python script.py` calling anodesim.sweep ran the whole sweep on every
+    rank (each case twice, racing on the folder, its workers handed the launcher's rank
+    variables), where `anodesim sweep` under mpirun is refused (test_parallel): the same
+    refusal, naming jobs=, nothing written. (The launcher's size is read from its
+    variables, as for the command.)"""
+    from anodesim.errors import LAUNCHER_VARIABLES
+
+    monkeypatch.setenv(LAUNCHER_VARIABLES["size"][0], "2")
+    with pytest.raises(anodesim.CaseError, match=r"^anodesim\.sweep: started on 2 MPI ranks; "
+                                                 r"expected one process .*run the script "
+                                                 r"without mpirun, with jobs=2 to run 2 cases"):
+        anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}},
+                       tmp_path / "s")
+    assert not list(tmp_path.iterdir())

@@ -362,6 +362,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
 
     from . import study as study_mod
 
+    study_mod.refuse_mpi_launch("anodesim.sweep", "the script", "jobs={n}")
     if isinstance(study, dict):
         st = study_mod.from_dict(study)
     elif isinstance(study, study_mod.Study):

@@ -39,13 +39,8 @@ def sweep(args) -> int:
     Refused under a parallel MPI launch: each case runs in its own process (or SLURM task),
     so extra ranks would run the same cases again and race on their folders."""
     from .. import study as sweep
-    from ..errors import launcher_size
 
-    ranks = launcher_size()
-    if ranks > 1:
-        raise CaseError(f"sweep: started on {ranks} MPI ranks; expected one process "
-                        f"(each case runs in its own process): run it without mpirun, with "
-                        f"-j {ranks} to run {ranks} cases at once, or with --submit slurm")
+    sweep.refuse_mpi_launch("sweep", "it", "-j {n}", "or with --submit slurm")
     _refuse_together(args)
     source = Path(args.study)
     st = sweep.load(source)  # bad input: one line, nothing written

@@ -34,6 +34,20 @@ def default_folder(study: Study, source: Path | None) -> Path:
                               else source.stem)
 
 
+def refuse_mpi_launch(what: str, run: str, jobs: str, other: str = "") -> None:
+    """CaseError when a sweep (`what`) is started on several MPI ranks: each case runs in its
+    own process, so every rank would run every case again, race on the folder, and hand
+    its workers the launcher's rank variables. `run` names what to start without mpirun,
+    `jobs` the option of cases at once ({n}: the ranks), `other` what else to do."""
+    from ..errors import launcher_size
+
+    n = launcher_size()
+    if n > 1:
+        raise CaseError(f"{what}: started on {n} MPI ranks; expected one process (each case "
+                        f"runs in its own process): run {run} without mpirun, with "
+                        f"{jobs.format(n=n)} to run {n} cases at once{', ' + other if other else ''}")
+
+
 def check_jobs(jobs: int, given: str) -> int:
     """The number of processes asked for, as an int (a numpy integer from a script's sweep
     over job counts too); CaseError unless it is a whole number, at least 1 (`given` names
