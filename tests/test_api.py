@@ -608,3 +608,27 @@ def test_sweep_from_a_script_under_mpirun_is_refused(tmp_path, monkeypatch):
         anodesim.sweep({"case": small_block(), "axes": {"beam.power_W": [1.0]}},
                        tmp_path / "s")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flag", ["no", "false", 0, None])
+def test_a_yes_no_argument_other_than_true_or_false_is_refused(tmp_path, flag):
+    """anodesim.run(case, out, overwrite="no") replaced the earlier run in out (a string
+    from a script's settings is true), and rate's overwrite, fresh, confirm and
+    confirm_charts were taken likewise, where sweep's retry_failed is refused for the same
+    reason: a CaseError naming the argument and its value; the earlier run is kept."""
+    out = tmp_path / "run"
+    first = anodesim.run(small_block(), out)
+    calls = {"overwrite": lambda: anodesim.run(small_block(), out, overwrite=flag),
+             "force": lambda: anodesim.run(small_block(), force=flag),
+             "fresh": lambda: anodesim.rate(small_block(), charts="continuous", fresh=flag),
+             "confirm": lambda: anodesim.rate(small_block(), charts="continuous",
+                                              confirm=flag),
+             "confirm_charts": lambda: anodesim.rate(small_block(), charts="continuous",
+                                                     confirm_charts=flag)}
+    for name, call in calls.items():
+        with pytest.raises(anodesim.CaseError,
+                           match=rf"^{name} = {re.escape(repr(flag))} \(.*\): expected True "
+                                 "or False$"):
+            call()
+    kept = json.loads((out / "summary.json").read_text())
+    assert kept["started_utc"] == first.started_utc

@@ -84,6 +84,16 @@ def _check_out_dir(out_dir) -> None:
     refuse_blank_folder(out_dir, "out_dir =", "the current folder; None writes nothing")
 
 
+def _check_flags(**flags) -> None:
+    """CaseError naming the first yes/no argument that is not True or False: a string from
+    a script's settings is true (overwrite="no" replaced the earlier run)."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            from .case import CaseError
+
+            raise CaseError(f"{name} = {_shown(value)}: expected True or False")
+
+
 def _shown(value) -> str:
     """A value as an error line shows it: its repr, cut to 60 characters, and its type."""
     text = repr(value)
@@ -107,8 +117,10 @@ def run(case, out_dir=None, overwrite: bool = False, force: bool = False, **kwar
         A :class:`anodesim.results.RunResult`.
 
     Raises:
-        CaseError: bad input, or out_dir holds a rating, a study, or an earlier run
-            without overwrite (as ``anodesim run -o``).
+        CaseError: bad input (a Case whose source was edited after it was made included),
+            a case ``anodesim run`` refuses without --force (unless force), or out_dir
+            holds a rating, a study, or an earlier run without overwrite (as ``anodesim run
+            -o``).
         errors.Terminated: SIGTERM ended the run (a KeyboardInterrupt, as Ctrl-C's; its
             summary.json says failed and why), unless the caller handles SIGTERM itself.
     """
@@ -126,12 +138,9 @@ def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
     from .simulation import run as _run
 
     _check_out_dir(out_dir)
+    _check_flags(overwrite=overwrite, force=force)
     source = _file_of(case)  # a case file: never removed
     case = _as_case(case)
-    if not isinstance(force, bool):  # bool("no") would run it
-        from .case import CaseError
-
-        raise CaseError(f"force = {_shown(force)}: expected True or False")
     if not force:
         from . import cost
         from .case import CaseError
@@ -312,6 +321,8 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
 
     charts = chart_selection(charts)  # an unknown chart name before anything is read
     _check_out_dir(out_dir)
+    _check_flags(confirm=confirm, confirm_charts=confirm_charts, overwrite=overwrite,
+                 fresh=fresh)
     source = _file_of(case)  # a case file: never removed
     case = _as_case(case)
     text = _case_text(source)
@@ -354,7 +365,8 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
             a failure is replaced only by a new result.
 
     Raises:
-        CaseError: a bad study, or out_dir holds a different study.
+        CaseError: a bad study, out_dir holds a different study, or the script was started
+            on several MPI ranks (each case runs in its own process).
     """
     import os
     import sys
@@ -377,10 +389,7 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
             "study file's keys or an anodesim.study.Study")
     jobs = study_mod.check_jobs(jobs, f"jobs = {jobs!r}")
     _check_out_dir(out_dir)
-    if not isinstance(retry_failed, bool):  # bool("no") would run the failed cases again
-        from .case import CaseError
-
-        raise CaseError(f"retry_failed = {_shown(retry_failed)}: expected True or False")
+    _check_flags(retry_failed=retry_failed)  # bool("no") would run the failed cases again
     source = _file_of(study)
     out = Path(out_dir) if out_dir is not None else study_mod.default_folder(st, source)
     study_mod.open_folder(st, out)
