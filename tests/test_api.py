@@ -632,3 +632,30 @@ def test_a_yes_no_argument_other_than_true_or_false_is_refused(tmp_path, flag):
             call()
     kept = json.loads((out / "summary.json").read_text())
     assert kept["started_utc"] == first.started_utc
+
+
+def test_a_case_read_from_the_file_in_its_run_folder_keeps_that_file(tmp_path):
+    """A case file kept in its run folder as case.toml, read with anodesim.load and run (or
+    rated) over the earlier result with overwrite=True, was deleted with the earlier
+    result's files: a Case was taken as one with no file, where the file's path spared it.
+    A Case read by load() is now its file for run and rate (kept, and its text kept as the
+    folder's case.toml for the report), unless the file no longer reads as that case."""
+    from test_case import write_toml
+
+    for kind, call in (("run", lambda c, out: anodesim.run(c, out, overwrite=True)),
+                       ("rating", lambda c, out: anodesim.rate(c, out, charts="continuous",
+                                                              overwrite=True))):
+        out = tmp_path / kind
+        out.mkdir()
+        mine = write_toml(out / "case.toml", small_block())
+        text = mine.read_text()
+        call(mine, out)  # the earlier result, from the path
+        call(anodesim.load(mine), out)
+        assert mine.is_file() and mine.read_text() == text, kind
+    other = write_toml(tmp_path / "other.toml", small_block())
+    case = anodesim.load(other)
+    anodesim.run(case, tmp_path / "from_case")
+    assert (tmp_path / "from_case" / "case.toml").read_text() == other.read_text()
+    write_toml(other, small_block(beam={"power_W": 2.0}))  # edited since it was read
+    anodesim.run(case, tmp_path / "edited")
+    assert not (tmp_path / "edited" / "case.toml").exists()  # not the case that ran

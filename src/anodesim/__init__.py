@@ -139,7 +139,7 @@ def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
 
     _check_out_dir(out_dir)
     _check_flags(overwrite=overwrite, force=force)
-    source = _file_of(case)  # a case file: never removed
+    given = case
     case = _as_case(case)
     if not force:
         from . import cost
@@ -150,7 +150,7 @@ def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
         if why:
             raise CaseError(f"case: {why}; `anodesim check` tells the cost, force=True runs "
                             "it anyway")
-    text = _case_text(source)
+    source, text = _case_file(given, case)  # a case file: never removed
     keep = [source, case.mesh.file, case.geometry.file]
     if out_dir is not None:
         _recover_set_aside(Path(out_dir), keep, kwargs.get("comm"))
@@ -219,6 +219,28 @@ def _recover_set_aside(out, keep, comm) -> None:
     line = recover_set_aside(out, keep)
     if line:
         print(f"anodesim: {line}", file=sys.stderr)
+
+
+def _case_file(given, case):
+    """(file, text) of the case run or rated: the case file given (str or path-like), or the
+    one a Case was read from by anodesim.load, which an earlier result's removal from the
+    output folder spares alike (a Case from the folder's own case.toml lost that file); its
+    text is kept as the folder's case.toml for the report, a Case's only while its file
+    still reads as that case. (None, None) for a dict, or a Case made otherwise."""
+    source = _file_of(given)
+    if source is not None:
+        return source, _case_text(source)
+    path, base_dir = getattr(case, "_read_from", (None, None))
+    if path is None:
+        return None, None
+    from .case import CaseError, load
+
+    try:
+        text = _case_text(path)
+        same = load(path, base_dir) == case
+    except (CaseError, OSError, UnicodeDecodeError):  # gone or broken since: kept, no text
+        return path, None
+    return path, text if same else None
 
 
 def _case_text(source) -> str | None:
@@ -323,9 +345,9 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     _check_out_dir(out_dir)
     _check_flags(confirm=confirm, confirm_charts=confirm_charts, overwrite=overwrite,
                  fresh=fresh)
-    source = _file_of(case)  # a case file: never removed
+    given = case
     case = _as_case(case)
-    text = _case_text(source)
+    source, text = _case_file(given, case)  # a case file: never removed
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
         _claim(Path(out_dir), "rating", overwrite, [source], None, remove=False)
     say = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)

@@ -362,4 +362,8 @@ def load(path: str | Path, base_dir: str | Path | None = None) -> Case:
     if "axes" in data and "beam" not in data:
         raise CaseError(f"{path}: this is a study file (it has [axes]), not a case; run it "
                         "with `anodesim sweep`")
-    return from_own_dict(data, path.parent if base_dir is None else Path(base_dir))
+    base = path.parent if base_dir is None else Path(base_dir)
+    case = from_own_dict(data, base)
+    # the file it was read from (anodesim.run and rate keep it, as they keep a path given)
+    object.__setattr__(case, "_read_from", (path, base))
+    return case
