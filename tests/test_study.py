@@ -861,7 +861,8 @@ def test_results_parquet_keeps_true_and_false_beside_a_failed_case(tmp_path):
     """results.parquet's yes/no columns (limits_hold, confirmed_*) stay booleans when a case
     failed or is pending (no value): they were written as the text "True"/"False" beside
     a null, so df[df.limits_hold] raised and df.limits_hold == True matched nothing; the
-    other columns keep their types (numbers with NaN, text)."""
+    other columns keep their types (numbers with NaN, text). Table.to_pandas() gives the
+    same nullable booleans (it gave objects)."""
     pytest.importorskip("pyarrow")
     import pandas as pd
 
@@ -875,7 +876,9 @@ def test_results_parquet_keeps_true_and_false_beside_a_failed_case(tmp_path):
              "limits_hold": False, "binding_continuous": "spot", "mixed": "x"},
             {"index": 2, "id": "c", "status": "failed", "error": "MeltingError: ...",
              "T_peak_max_C": None, "limits_hold": None, "binding_continuous": None}]
-    back = pd.read_parquet(Table(columns, rows, tmp_path).to_parquet())
+    table = Table(columns, rows, tmp_path)
+    assert table.to_pandas()["limits_hold"].dtype == "boolean"  # as the file holds it
+    back = pd.read_parquet(table.to_parquet())
     assert back["limits_hold"].dtype == "boolean"
     assert back["limits_hold"].tolist()[:2] == [True, False]
     assert back["limits_hold"].isna().tolist() == [False, False, True]

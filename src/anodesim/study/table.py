@@ -56,15 +56,23 @@ class Table:
         return [row for row in self.rows if row["status"] == "failed"]
 
     def to_pandas(self):
-        """The table as a pandas DataFrame (columns in the order of results.csv).
+        """The table as a pandas DataFrame (columns in the order of results.csv); yes/no
+        columns (limits_hold, confirmed_*) as pandas' nullable booleans, empty where a
+        case failed or is pending, as results.parquet holds them.
 
         Raises:
             ImportError: pandas is not installed (``pip install pandas``).
         """
         import pandas as pd
 
-        return pd.DataFrame([[row.get(c) for c in self.columns] for row in self.rows],
-                            columns=self.columns)
+        df = pd.DataFrame([[row.get(c) for c in self.columns] for row in self.rows],
+                          columns=self.columns)
+        for c in df.columns:
+            given = df[c].dropna()
+            if df[c].dtype == object and len(given) and all(isinstance(v, bool)
+                                                            for v in given):
+                df[c] = df[c].astype("boolean")
+        return df
 
     def to_parquet(self, path: Path | None = None) -> Path | None:
         """Write the table as Parquet (default results.parquet beside results.csv) when
@@ -73,13 +81,9 @@ class Table:
             return None
         path = Path(path) if path else self.out_dir / "results.parquet"
         df = self.to_pandas()
-        for c in df.columns:  # object columns: yes/no beside empty cells (a failed or
-            if df[c].dtype == object:  # pending row) as booleans, mixed ones as text
-                given = df[c].dropna()
-                if len(given) and all(isinstance(v, bool) for v in given):
-                    df[c] = df[c].astype("boolean")
-                else:
-                    df[c] = df[c].map(lambda v: None if v is None else str(v))
+        for c in df.columns:  # mixed columns (a failed row's empty cells) as text
+            if df[c].dtype == object:
+                df[c] = df[c].map(lambda v: None if v is None else str(v))
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         output.atomic_write(path, buf.getvalue())
