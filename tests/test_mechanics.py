@@ -208,9 +208,9 @@ DRIFT = {"mounts": {"cooled_end": {"type": "clamped"}},
 def test_spot_displacement_mesh_convergence():
     """Steady W/Cu reflection anode: the emission-weighted axial spot displacement converges
     under uniform mesh refinement. The clamped corner and the W/Cu corner make the stress
-    singular (r^λ, λ < 1), which lowers the order below 2: measured 1.39 and 1.32 over four
-    levels (4.085, 4.042, 4.026, 4.019 µm). The test requires order > 1.2 from three levels
-    and the finest two within 0.5 %. Uniform: the joint's corners are not refined apart
+    singular (r^λ, λ < 1), which lowers the order below 2: measured 1.33 and 1.34 over four
+    levels (5.992, 5.929, 5.904, 5.894 µm, 2026-12-05). The test requires order > 1.2 from
+    three levels and the finest two within 0.5 %. Uniform: the joint's corners are not refined apart
     (joint_corner_um = 0; a fixed corner size would not refine with the rest)."""
     values = []
     for f in (1.0, 0.5, 0.25):

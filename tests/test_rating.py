@@ -65,7 +65,8 @@ def test_periodic_steady_state_against_long_fe_run():
     state at the end; the FE steps there resolve the heat sink (first step 10 µs, 4 per
     doubling). Heat-sink temperature at the end of the last pulse: engine periodic steady
     state and engine 100-pulse value within 0.5 % of the FE rise (the 100-pulse value below
-    the periodic). Measured: engine 3.670 K; FE 3.694, 3.675, 3.672 K with 2, 4 and 6 steps
+    the periodic). Measured 2026-12-05: engine 5.153 K (periodic 5.155 K); FE 5.1511, 5.1510,
+    5.1510 K with 2, 4 and 6 steps
     per doubling: the FE converges onto the engine."""
     cooled = {"boundaries": {"cooled_end": {"h_W_m2K": 5e4}}}
     engine = rating.build_engine(anodesim.from_dict(reflection(
@@ -548,9 +549,9 @@ def test_reversing_drift_of_a_single_load_against_a_full_run():
     expanding Cu: the engine's drift step response reverses at about 0.5 s (−0.018 µm/W at
     30 ms, +0.12 µm/W steady). For a 0.6 s load the engine's worst drift is the early
     excursion, within 2 % of a full run with mechanics (60 save times; the engine's step
-    response has its own, finer time steps; measured 0.11282 vs 0.11280 µm at 10 W, 0.013 %,
+    response has its own, finer time steps; measured 0.11392 vs 0.11390 µm at 10 W, 0.013 %,
     the FE's worst at 15 ms), and over 3× the (positive) drift at the end of the load, which
-    the largest signed value gave (0.017 µm)."""
+    the largest signed value gave (0.019 µm)."""
     drift = {"mounts": {"cooled_end": {"type": "clamped"}},
              "mechanics": {"reference_face": "anode_face"},
              "drift": {"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
