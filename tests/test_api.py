@@ -534,6 +534,31 @@ def test_a_case_the_command_refuses_as_absurd_is_refused_by_anodesim_run_too(tmp
     assert res.T_peak_max_C == pytest.approx(lax, rel=0.03)  # 0 °C far field: the rise
 
 
+def test_a_case_the_run_refuses_as_absurd_is_refused_by_rate_too(tmp_path, capsys):
+    """`anodesim rate` and anodesim.rate rated what `anodesim run` refuses unless --force,
+    with some 40 full FE runs of it (the shipped insert at 0.05 µm: about 28 M cells each).
+    Now the run's line, exit 2 and nothing written (--force / force=True skip the refusal,
+    as for a run; not rated here: the engine's linear runs at 1 W melt so small a spot)."""
+    from test_case import write_toml
+
+    from anodesim.cli import main
+
+    tiny = small_block(beam={"fwhm_um": 0.05, "power_W": 1e-3},
+                       loading={"kind": "continuous", "duration_s": 0.01})
+    path = write_toml(tmp_path / "tiny.toml", tiny)
+    assert main(["rate", str(path), "-o", str(tmp_path / "cli"), "--chart", "continuous",
+                 "--no-confirm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(
+        f"anodesim: error: {path}: beam spot 0.05 µm: below the model's validity") \
+        and err.endswith("`anodesim check` tells the cost, --force rates it anyway"), err
+    assert not (tmp_path / "cli").exists()
+    with pytest.raises(anodesim.CaseError, match=r"^case: beam spot 0\.05 µm: below the "
+                                                 r"model's validity .*force=True rates it"):
+        anodesim.rate(tiny, tmp_path / "api", charts=(), confirm=False)
+    assert not (tmp_path / "api").exists()
+
+
 @pytest.mark.parametrize("power", [np.int64(2), np.float32(2.0), np.array(2.0)])
 def test_a_case_dict_with_numpy_numbers_is_the_case_of_plain_ones(power):
     """A script's case dict holding numpy numbers (np.arange's integers, a float32 array's

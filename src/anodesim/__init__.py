@@ -143,13 +143,9 @@ def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
     case = _as_case(case)
     if not force:
         from . import cost
-        from .case import CaseError
         from .resolve import prepare
 
-        why = cost.refusal(case, prepare(case))
-        if why:
-            raise CaseError(f"case: {why}; `anodesim check` tells the cost, force=True runs "
-                            "it anyway")
+        cost.refuse_absurd(case, prepare(case), "case", "force=True runs it anyway")
     source, text = _case_file(given, case)  # a case file: never removed
     keep = [source, case.mesh.file, case.geometry.file]
     if out_dir is not None:
@@ -306,7 +302,7 @@ def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
 
 def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: bool = True,
          confirm_charts: bool = False, progress: bool = False, overwrite: bool = False,
-         fresh: bool = False):
+         fresh: bool = False, force: bool = False):
     """Rate a case: its limits, the maximum safe loading of its schedule and the charts.
 
     Args:
@@ -324,14 +320,18 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
         fresh: make every FE run again, discarding those a rating of the case into out_dir
             that was killed or failed part way kept there (by default they are taken
             again, as by ``anodesim rate``; ``--fresh``).
+        force: rate a case that looks absurd (a spot below the model's validity, more
+            cells than 1 M in 2-D or 5 M in 3-D: some 40 full FE runs of it), as
+            ``anodesim rate --force``; else it is refused, as by ``anodesim.run``.
 
     Returns:
         A :class:`anodesim.rating.Rating` (``to_dict()`` is rating.json, ``plot(chart)``).
 
     Raises:
         CaseError: bad rating input (an unknown chart name included), a case the engine
-            cannot rate (not linear in the power, no cooled face), or an out_dir it may not
-            write (overwrite).
+            cannot rate (not linear in the power, no cooled face), a case ``anodesim rate``
+            refuses without --force (unless force), or an out_dir it may not write
+            (overwrite).
     """
     import sys
     from pathlib import Path
@@ -344,9 +344,14 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     charts = chart_selection(charts)  # an unknown chart name before anything is read
     _check_out_dir(out_dir)
     _check_flags(confirm=confirm, confirm_charts=confirm_charts, overwrite=overwrite,
-                 fresh=fresh)
+                 fresh=fresh, force=force)
     given = case
     case = _as_case(case)
+    if not force:
+        from . import cost
+        from .resolve import prepare
+
+        cost.refuse_absurd(case, prepare(case), "case", "force=True rates it anyway")
     source, text = _case_file(given, case)  # a case file: never removed
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
         _claim(Path(out_dir), "rating", overwrite, [source], None, remove=False)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import Case
+from .case import Case, CaseError
 
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
 #: a core to itself) per stage of runs measured on the 2-core sandbox (AMD EPYC Zen 4) on
@@ -525,11 +525,19 @@ def refusal(case: Case, prep) -> str | None:
     """Why a run refuses the case unless forced (absurd, with the cells the run would mesh:
     none counted for a mesh file or a user's mesh, made on purpose; a CAD part estimated
     by the size field over its bounding box, not meshed), or None. `anodesim run`,
-    anodesim.run and a sweep's run task ask it alike."""
+    `anodesim rate`, anodesim.run, anodesim.rate and a sweep's run task ask it alike."""
     made = case.mesh.file or case.geometry.kind == "user_mesh"
     cells = 0 if made else cad_cells(case, prep) if case.geometry.kind == "cad" \
         else cell_count(case, prep)
     return absurd(case, cells, mesh_remedy(case, prep))
+
+
+def refuse_absurd(case: Case, prep, who: str, forced_by: str) -> None:
+    """Raise the refusal of an absurd case (refusal) as one CaseError line: who (the case
+    file, or "case"), why, and what runs it anyway (forced_by: "--force runs it anyway")."""
+    why = refusal(case, prep)
+    if why:
+        raise CaseError(f"{who}: {why}; `anodesim check` tells the cost, {forced_by}")
 
 
 def absurd(case: Case, cells: int, remedy: str = "") -> str | None:

@@ -26,6 +26,9 @@ def add_args(p) -> None:
     p.add_argument("--fresh", action="store_true",
                    help="make every FE run again: discard the runs an interrupted rating "
                         "kept in the output folder (by default a re-run resumes from them)")
+    p.add_argument("--force", action="store_true",
+                   help="rate a case that looks absurd (a spot below the model's validity, "
+                        "millions of cells in 2-D); see `anodesim check`")
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained; see `anodesim report`)")
 
@@ -57,7 +60,11 @@ def rate(args) -> int:
     lead = MPI.COMM_WORLD.rank == 0
     say = (lambda *a: None) if args.quiet or not lead else (lambda m: print(m, file=sys.stderr))
     try:
-        precheck(case)  # bad input: one line, nothing written
+        prep = precheck(case)  # bad input: one line, nothing written
+        if not args.force:  # some 40 full FE runs of it: refused as `anodesim run` refuses
+            from .. import cost
+
+            cost.refuse_absurd(case, prep, args.case, "--force rates it anyway")
         say(f"anodesim {__version__}: rating {case.title} -> {out}")
         # written only once rated: input refused while rating (a pre-load the anode cannot
         # hold) leaves an earlier rating in place

@@ -131,10 +131,7 @@ def run(args) -> int:
     if not args.force:
         from .. import cost
 
-        why = cost.refusal(case, prep)
-        if why:
-            raise CaseError(f"{args.case}: {why}; `anodesim check` tells the cost, --force "
-                            "runs it anyway")
+        cost.refuse_absurd(case, prep, args.case, "--force runs it anyway")
     if args.submit or args.wait:
         return _submit(args, out)
     from mpi4py import MPI

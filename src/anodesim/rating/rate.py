@@ -79,14 +79,16 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
                         f"below the smallest time step ({first_step_s:.3g} s)")
 
 
-def precheck(case: Case) -> None:
-    """Everything `rate` can refuse before computing: CaseError or ResponseError."""
+def precheck(case: Case):
+    """Everything `rate` can refuse before computing: CaseError or ResponseError; returns
+    the prepared case (resolve.prepare)."""
     from ..resolve import prepare, time_steps
 
     prep = prepare(case)
     dt0, _ = time_steps(case, prep.spot, prep.mats)
     check_rating_input(case, prep.mats, dt0)
     linear_case(case, 1.0)  # linearity and cooling conditions of the engine
+    return prep
 
 
 @dataclass(repr=False)
