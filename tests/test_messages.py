@@ -686,6 +686,21 @@ def test_a_failed_runs_figures_add_no_warning_lines(tmp_path):
         f"{tmp_path / 'out'})"], r.stderr
 
 
+@pytest.mark.parametrize("digits, shown", [(401, "401"), (5001, "about 5001")])
+def test_an_integer_past_64_bits_in_a_script_dict_is_refused_as_in_a_file(digits, shown):
+    """A file's integer past 64 bits is refused at reading (below); the same in a case dict
+    built by a script reached float() in the number's check: an internal OverflowError
+    (the bug hunt of 2026-12-05). Now the file's line; past 4300 digits, where str()
+    refuses the integer, with its size estimated."""
+    d = reflection()
+    d["beam"]["power_W"] = 10 ** (digits - 1)
+    with pytest.raises(CaseError) as e:
+        from_dict(d)
+    assert str(e.value) == (f"beam.power_W = (an integer of {shown} digits): expected a TOML "
+                            "integer of 64 bits, -9223372036854775808 to 9223372036854775807 "
+                            "(a larger number is a float: 1e25)")
+
+
 @pytest.mark.parametrize("change, message", [
     # an integer past 64 bits (tomllib reads any length): float() overflowed in the number's
     # check, "internal error" (exit 1), in every numeric key and list

@@ -23,7 +23,7 @@ from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELS
                     Boundary, Case, DriftSettings, Geometry, Limits, Loading, Materials,
                     Mechanics, MeshSettings, Numerics, Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
                     regions_of, source_text)
-from .reader import CaseError, _celsius, _fail, _Section, read_toml
+from .reader import CaseError, _celsius, _check_integers, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading,
                      _materials, _mesh, _output, _pointing, _probes, _rating, _time,
                      with_beam_entry)
@@ -224,6 +224,9 @@ def from_dict(data: dict, base_dir: Path | str = ".") -> Case:
     """
     try:
         data = plain_data(data)
+        # a script's integer past 64 bits, refused as in a file (float() overflowed in the
+        # number's check: "internal error")
+        _check_integers(data, "")
     except RecursionError:  # a cycle, or nesting deeper than any case: refused below
         pass
     return from_own_dict(data, base_dir)

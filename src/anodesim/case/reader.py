@@ -263,8 +263,8 @@ INT64 = (-2 ** 63, 2 ** 63 - 1)
 
 
 def _check_integers(value: Any, path: str) -> None:
-    """Refuse an integer outside 64 bits anywhere in a parsed TOML file (one line naming
-    its key)."""
+    """Refuse an integer outside 64 bits anywhere in a parsed TOML file or a case dict
+    (one line naming its key)."""
     if isinstance(value, dict):
         for k, v in value.items():
             _check_integers(v, f"{path}.{k}" if path else k)
@@ -273,7 +273,10 @@ def _check_integers(value: Any, path: str) -> None:
             _check_integers(v, f"{path}[{i}]")
     elif isinstance(value, int) and not isinstance(value, bool) and \
             not INT64[0] <= value <= INT64[1]:
-        digits = len(str(abs(value)))  # at most 4300 (tomllib's int() refuses more)
+        try:
+            digits = f"{len(str(abs(value)))}"  # from a file at most 4300 (tomllib's int())
+        except ValueError:  # a script's dict: str() refuses more than 4300 digits
+            digits = f"about {int(value.bit_length() * math.log10(2)) + 1}"
         raise CaseError(f"{path} = {'-' if value < 0 else ''}(an integer of {digits} "
                         f"digits): expected a TOML integer of 64 bits, {INT64[0]} to "
                         f"{INT64[1]} (a larger number is a float: 1e25)")
