@@ -616,6 +616,16 @@ def test_a_blank_out_dir_is_refused_not_the_current_or_default_folder(tmp_path, 
         assert capsys.readouterr().err == f"anodesim: error: -o '{blank}': expected a folder " \
             "name (it fell back to the default folder)\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml", "study.toml"]
+    # drift-table -o "" fell back to the default file likewise (refused before its run)
+    drift = reflection(mounts={"cooled_end": {"type": "clamped"}},
+                       drift={"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20,
+                              "source_detector_mm": 500, "pixel_size_um": 100})
+    write_toml(tmp_path / "drift.toml", drift)
+    assert main(["drift-table", "drift.toml", "--schedule", "0:0.1:0.05", "-o", blank]) == 2
+    assert capsys.readouterr().err == f"anodesim: error: -o '{blank}': expected a CSV file " \
+        "name (it fell back to the default file)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml", "drift.toml",
+                                                           "study.toml"]
 
 
 def test_sweep_from_a_script_under_mpirun_is_refused(tmp_path, monkeypatch):

@@ -107,11 +107,13 @@ def close_fields(writers) -> None:
         raise first
 
 
-def refuse_blank_folder(value, key: str, fell_back: str) -> None:
-    """CaseError for a folder given as an empty or blank name (an unset shell variable,
-    ``-o "$OUT"``), which fell back to another folder (fell_back: which) in silence."""
+def refuse_blank_folder(value, key: str, fell_back: str,
+                        expected: str = "a folder name") -> None:
+    """CaseError for a folder (or file: expected) given as an empty or blank name (an unset
+    shell variable, ``-o "$OUT"``), which fell back to another (fell_back: which) in
+    silence."""
     if isinstance(value, str) and not value.strip():
-        raise CaseError(f"{key} {value!r}: expected a folder name (it fell back to "
+        raise CaseError(f"{key} {value!r}: expected {expected} (it fell back to "
                         f"{fell_back})")
 
 

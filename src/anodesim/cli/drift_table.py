@@ -103,6 +103,7 @@ def drift_table(args) -> int:
         raise CaseError(f"{args.case}: a drift table needs the imaging geometry: add [drift] "
                         "(and [mounts])")
     times = parse_schedule(args.schedule, case.end_time_s)
+    output.refuse_blank_folder(args.output, "-o", "the default file", "a CSV file name")
     dest = Path(args.output) if args.output else \
         Path("results") / f"{Path(args.case).stem}_drift.csv"
     if dest.is_dir():
