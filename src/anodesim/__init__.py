@@ -94,6 +94,16 @@ def _check_flags(**flags) -> None:
             raise CaseError(f"{name} = {_shown(value)}: expected True or False")
 
 
+def _refuse_absurd(case, force: bool, verb: str) -> None:
+    """Unless force, the command's refusal of an absurd case (cost.refuse_absurd) as a
+    CaseError naming force=True, which `verb` ("runs", "rates") it anyway."""
+    if not force:
+        from . import cost
+        from .resolve import prepare
+
+        cost.refuse_absurd(case, prepare(case), "case", f"force=True {verb} it anyway")
+
+
 def _shown(value) -> str:
     """A value as an error line shows it: its repr, cut to 60 characters, and its type."""
     text = repr(value)
@@ -141,11 +151,7 @@ def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
     _check_flags(overwrite=overwrite, force=force)
     given = case
     case = _as_case(case)
-    if not force:
-        from . import cost
-        from .resolve import prepare
-
-        cost.refuse_absurd(case, prepare(case), "case", "force=True runs it anyway")
+    _refuse_absurd(case, force, "runs")
     source, text = _case_file(given, case)  # a case file: never removed
     keep = [source, case.mesh.file, case.geometry.file]
     if out_dir is not None:
@@ -347,11 +353,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
                  fresh=fresh, force=force)
     given = case
     case = _as_case(case)
-    if not force:
-        from . import cost
-        from .resolve import prepare
-
-        cost.refuse_absurd(case, prepare(case), "case", "force=True rates it anyway")
+    _refuse_absurd(case, force, "rates")
     source, text = _case_file(given, case)  # a case file: never removed
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
         _claim(Path(out_dir), "rating", overwrite, [source], None, remove=False)

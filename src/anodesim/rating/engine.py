@@ -372,8 +372,7 @@ class SpotHistory:
         train = finite_train(case.loading)
         if train is not None:
             return cls.train(engine, *train)
-        peak = max(p for _, p in seg)
-        shape = [(d, p / peak) for d, p in seg]
+        shape = _shape(case.loading)
         times = np.concatenate([[0.0], np.cumsum([d for d, _ in seg])])
         r = engine.response
         rise = (r.schedule(shape, times[1:]) - r.T0)[:, engine.nodes["T_peak_C"]].max(axis=1)
@@ -737,8 +736,7 @@ def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     seg = case.loading.segments
     if case.loading.kind == "steady":
         return r.steady
-    peak = max(p for _, p in seg)
-    shape = [(d, p / peak) for d, p in seg]
+    shape = _shape(case.loading)
     if case.loading.kind == "pulse_train":
         on = seg[0][0]
         period = on + (seg[1][0] if len(seg) > 1 and seg[1][1] == 0 else 0.0)

@@ -158,25 +158,12 @@ def run_excess(case: Case, sim, load, P: float) -> tuple[float, list[dict]]:
         1.0, "far over", for a run that failed: a melting target, a solver failure), and
         each limit's check as summary.json reports it (empty for a failed run).
     """
-    from ..limits import check, limits_for
-    from .checkpoint import materials_of, run_case, run_kept
-    from .progress import describe, reused_run
+    from .checkpoint import run_case
+    from .progress import describe
 
-    earlier = _EARLIER_RUNS.setdefault(sim, {})
-    what = f"confirmation: {describe(load)}"
-    if (load, P) in earlier:
-        series = earlier[(load, P)]
-        reused_run(what, P)
-    else:
-        key = ("run", run_case(sim, load, P).hash())  # what the series depends on
-        series = run_kept(key, what, P, lambda: sim.run(loading=load, beam_power_W=P).series)
-        _keep(earlier, (load, P), series)
-    if series is None:  # far over (a run that failed: the same again)
-        return 1.0, []
-    # this case's limits (e.g. another life than the Simulation's case)
-    rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
-                                      {n: series[n] for n in series.names})]
-    return max(x["excess"] for x in rep), rep
+    return _checked_run(case, sim, load, P, f"confirmation: {describe(load)}",
+                        ("run", run_case(sim, load, P).hash()),  # what the series depends on
+                        lambda: sim.run(loading=load, beam_power_W=P).series)
 
 
 def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int
@@ -186,26 +173,39 @@ def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int
     the slow components cross their mean, then `repetitions` repetitions), its last
     repetition checked against the case's limits; taken again when made before."""
     from ..case import Loading
-    from ..limits import check
-    from .checkpoint import run_case, run_kept
+    from .checkpoint import run_case
     from .kirchhoff import periodic_protocol, series_from_steady
-    from .progress import describe, reused_run
+    from .progress import describe
 
     segments, mean_P, checked_from = periodic_protocol(load.segments, repetitions)
     protocol = Loading("segments", segments)
+    return _checked_run(
+        case, sim, protocol, P,
+        f"confirmation: periodic state of the {describe(load)}, {repetitions} repetitions "
+        "from the mean-power steady state",
+        ("periodic", run_case(sim, protocol, P).hash(), mean_P, checked_from),
+        lambda: series_from_steady(sim, protocol, P, mean_P, checked_from))
+
+
+def _checked_run(case: Case, sim, load, P: float, what: str, key: tuple, make
+                 ) -> tuple[float, list[dict]]:
+    """run_excess's (g, report) of the series make() gives (what: the run in words; key:
+    what the series depends on, for the rating's checkpoint), taken again from this
+    Simulation's earlier runs (by load and P) or the checkpoint when made before."""
+    from ..limits import check
+    from .checkpoint import run_kept
+    from .progress import reused_run
+
     earlier = _EARLIER_RUNS.setdefault(sim, {})
-    what = (f"confirmation: periodic state of the {describe(load)}, {repetitions} "
-            "repetitions from the mean-power steady state")
-    if (protocol, P) in earlier:
-        series = earlier[(protocol, P)]
+    if (load, P) in earlier:
+        series = earlier[(load, P)]
         reused_run(what, P)
     else:
-        key = ("periodic", run_case(sim, protocol, P).hash(), mean_P, checked_from)
-        series = run_kept(key, what, P, lambda: series_from_steady(sim, protocol, P, mean_P,
-                                                                   checked_from))
-        _keep(earlier, (protocol, P), series)
-    if series is None:
+        series = run_kept(key, what, P, make)
+        _keep(earlier, (load, P), series)
+    if series is None:  # far over (a run that failed: the same again)
         return 1.0, []
+    # this case's limits (e.g. another life than the Simulation's case)
     rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
                                       {n: series[n] for n in series.names})]
     return max(x["excess"] for x in rep), rep
