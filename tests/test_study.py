@@ -975,13 +975,13 @@ _MESH_KEY = """
 import json, os, sys
 sys.path.insert(0, {tests!r})
 from cases import reflection
-from anodesim import case as case_mod, geometry
+from anodesim import case as case_mod
 from anodesim.resolve import prepare
 from anodesim.simulation import MESH_CACHE_ENV, _mesh_cache_file
 os.environ[MESH_CACHE_ENV] = "/meshes"
 c = case_mod.from_dict(reflection(interfaces={{"target_heat_sink": {{"conductance_W_m2K": 1e6}}}}))
 prep = prepare(c)
-print(_mesh_cache_file(c, prep, geometry.mesh_sizes(c, prep.spot)).name)
+print(_mesh_cache_file(c, prep).name)
 """
 
 

@@ -278,6 +278,40 @@ def mesh_refinement(case: Case, lay, spot: Spot, zone_depth: float) -> dict:
             "joint_corner_m": float(getattr(lay, "corner_size", 0.0) or 0.0)}
 
 
+def mesh_key(case: Case, prep: Prepared) -> str:
+    """A name of a built mesh's inputs (geometry, split interfaces, layout, element sizes,
+    deposition zone), equal in every process: a sweep's shared mesh file
+    (simulation._mesh_cache_file), the mesh built ahead of a run (geometry.ahead)."""
+    import hashlib
+
+    inputs = _stable_repr((mesh_description(case), case.geometry.dim, prep.lay,
+                           sorted(case.interfaces), geometry.mesh_sizes(case, prep.spot),
+                           prep.spot.radius_m, prep.zone_depth))
+    return hashlib.sha256(inputs.encode()).hexdigest()[:20]
+
+
+def _stable_repr(x) -> str:
+    """repr of the mesh inputs that is equal in every process: the elements of a set (the
+    layout's interfaces are keyed by frozensets of two region names, whose order follows
+    the string hashes, which differ from interpreter to interpreter) are sorted, and a
+    function (the layout's face classifier) is named by its qualified name, not its
+    address. Without this, new-interpreter workers and SLURM tasks named equal meshes
+    differently about half the time and meshed again."""
+    if isinstance(x, (set, frozenset)):
+        return "{" + ", ".join(sorted(_stable_repr(e) for e in x)) + "}"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{_stable_repr(k)}: {_stable_repr(v)}"
+                               for k, v in x.items()) + "}"
+    if isinstance(x, (list, tuple)):
+        return type(x).__name__ + "(" + ", ".join(_stable_repr(e) for e in x) + ")"
+    if dc.is_dataclass(x) and not isinstance(x, type):
+        return type(x).__name__ + "(" + ", ".join(
+            f"{f.name}={_stable_repr(getattr(x, f.name))}" for f in dc.fields(x)) + ")"
+    if callable(x):
+        return f"<{getattr(x, '__qualname__', type(x).__name__)}>"
+    return repr(x)
+
+
 def prepare(case: Case) -> Prepared:
     """Resolve a case without dolfinx and without writing anything.
 

@@ -18,6 +18,7 @@ import dataclasses as dc
 import datetime as _dt
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,8 +31,8 @@ from .limits import check, life_summary, limits_for, rated_life_h
 from .monitors import default_monitors
 from .beam import deposition_summary
 from .extra_focal import summary as extra_focal_summary
-from .resolve import (backscatter_coefficient, incidence_deg, mesh_description, mesh_refinement,
-                      plan_steps, prepare)
+from .resolve import (backscatter_coefficient, incidence_deg, mesh_description, mesh_key,
+                      mesh_refinement, plan_steps, prepare)
 from .spot_sizes import predicted_sizes
 from .results import RunResult, TimeSeries
 
@@ -578,18 +579,25 @@ def _mesh(case: Case, prep, comm, out: Path | None):
         return domain, mesh_path
     rank0 = comm.rank == 0
     mesh_path = out / "mesh.msh" if out is not None else None
-    cached = _mesh_cache_file(case, prep, geometry.mesh_sizes(case, prep.spot))
+    cached = _mesh_cache_file(case, prep)
     if cached is not None:
         return _cached_mesh(case, prep, comm, mesh_path, cached)
-    gm = geometry.build_mesh(case, prep, mesh_path) if rank0 else None
-    if rank0 and mesh_path is not None:
-        output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
-    import gmsh
+    # Every built mesh is read back from its .msh file, as a sweep's cases and a run with
+    # mesh.file read theirs: the model's own nodes differ from the file's by up to 1e-14 m
+    # (gmsh places a periodic interface's nodes again as it reads), so a run on the model
+    # differed from the same case in a sweep in the last digits
+    with contextlib.ExitStack() as stack:
+        path = None
+        if rank0:
+            path = mesh_path or Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="anodesim-mesh-"))) / "mesh.msh"
+            geometry.build_mesh(case, prep, path)
+            import gmsh
 
-    domain = geometry.to_dolfinx(comm, model=gmsh.model, gdim=case.geometry.dim)
-    if rank0 and gm is not None:
-        gmsh.finalize()
-    return domain, mesh_path
+            gmsh.finalize()
+            if mesh_path is not None:
+                output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
+        return geometry.to_dolfinx(comm, path=path, gdim=case.geometry.dim), mesh_path
 
 
 def _mesh_sidecar(case: Case, prep) -> dict:
@@ -604,39 +612,14 @@ def _mesh_sidecar(case: Case, prep) -> dict:
 MESH_CACHE_ENV = "ANODESIM_MESH_CACHE"
 
 
-def _mesh_cache_file(case: Case, prep, sizes) -> Path | None:
+def _mesh_cache_file(case: Case, prep) -> Path | None:
     """The shared mesh file of this case's mesh inputs, or None without a mesh cache."""
-    import hashlib
     import os
 
     folder = os.environ.get(MESH_CACHE_ENV)
     if not folder:
         return None
-    inputs = _stable_repr((mesh_description(case), case.geometry.dim, prep.lay,
-                           sorted(case.interfaces), sizes, prep.spot.radius_m, prep.zone_depth))
-    return Path(folder) / f"{hashlib.sha256(inputs.encode()).hexdigest()[:20]}.msh"
-
-
-def _stable_repr(x) -> str:
-    """repr of the mesh inputs that is equal in every process: the elements of a set (the
-    layout's interfaces are keyed by frozensets of two region names, whose order follows
-    the string hashes, which differ from interpreter to interpreter) are sorted, and a
-    function (the layout's face classifier) is named by its qualified name, not its
-    address. Without this, new-interpreter workers and SLURM tasks named equal meshes
-    differently about half the time and meshed again."""
-    if isinstance(x, (set, frozenset)):
-        return "{" + ", ".join(sorted(_stable_repr(e) for e in x)) + "}"
-    if isinstance(x, dict):
-        return "{" + ", ".join(f"{_stable_repr(k)}: {_stable_repr(v)}"
-                               for k, v in x.items()) + "}"
-    if isinstance(x, (list, tuple)):
-        return type(x).__name__ + "(" + ", ".join(_stable_repr(e) for e in x) + ")"
-    if dc.is_dataclass(x) and not isinstance(x, type):
-        return type(x).__name__ + "(" + ", ".join(
-            f"{f.name}={_stable_repr(getattr(x, f.name))}" for f in dc.fields(x)) + ")"
-    if callable(x):
-        return f"<{getattr(x, '__qualname__', type(x).__name__)}>"
-    return repr(x)
+    return Path(folder) / f"{mesh_key(case, prep)}.msh"
 
 
 def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path):
