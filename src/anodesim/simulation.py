@@ -251,8 +251,8 @@ class Simulation:
         started = time.perf_counter()
         start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
-        plot = plotter.start() if self.out is not None and self.rank0 and \
-            self.case.output.figures else None
+        plot = plotter.start(ours=geometry.ahead.building()) if self.out is not None and \
+            self.rank0 and self.case.output.figures else None
         status, error, every_rank, ranks_together = "running", None, False, False
         try:
             self.reset(loading, beam_power_W)
@@ -591,13 +591,31 @@ def _mesh(case: Case, prep, comm, out: Path | None):
         if rank0:
             path = mesh_path or Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="anodesim-mesh-"))) / "mesh.msh"
-            geometry.build_mesh(case, prep, path)
-            import gmsh
+            ahead = stack.enter_context(geometry.ahead.taken(mesh_key(case, prep)))
+            if ahead is not None:  # built while this process imported dolfinx
+                _place(ahead, path)
+            else:
+                geometry.build_mesh(case, prep, path)
+                import gmsh
 
-            gmsh.finalize()
+                gmsh.finalize()
             if mesh_path is not None:
                 output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
         return geometry.to_dolfinx(comm, path=path, gdim=case.geometry.dim), mesh_path
+
+
+def _place(built: Path, path: Path) -> None:
+    """Move a .msh file built elsewhere to path, atomically (a copy first across file
+    systems: the system's temporary folder and the run's)."""
+    import os
+    import shutil
+
+    try:
+        os.replace(built, path)
+    except OSError:
+        tmp = path.with_suffix(".tmp.msh")
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, path)
 
 
 def _mesh_sidecar(case: Case, prep) -> dict:
@@ -609,7 +627,7 @@ def _mesh_sidecar(case: Case, prep) -> dict:
 
 #: A folder of meshes shared by the cases of a sweep (set by the sweep's workers): cases
 #: whose mesh inputs are equal read the mesh built by the first of them.
-MESH_CACHE_ENV = "ANODESIM_MESH_CACHE"
+MESH_CACHE_ENV = geometry.ahead.MESH_CACHE_ENV
 
 
 def _mesh_cache_file(case: Case, prep) -> Path | None:

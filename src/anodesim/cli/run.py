@@ -134,6 +134,14 @@ def run(args) -> int:
         cost.refuse_absurd(case, prep, args.case, "--force runs it anyway")
     if args.submit or args.wait:
         return _submit(args, out)
+    import functools
+
+    from .. import geometry
+    from ..resolve import mesh_key
+
+    # gmsh on the idle core while MPI, PETSc and dolfinx load (geometry.ahead)
+    geometry.ahead.start(case, mesh_key(case, prep),
+                         functools.partial(geometry.build_mesh, case, prep))
     from mpi4py import MPI
 
     from .. import _mpi  # noqa: F401

@@ -8,10 +8,10 @@ spot) and gmsh meshes read into dolfinx with their named tags.
 - mesh.py: gmsh sessions, AnodeMesh, to_dolfinx, the element sizes of a case.
 """
 
-from . import axisym, cad, reflection3d, user_mesh
+from . import ahead, axisym, cad, reflection3d, user_mesh
 from .mesh import AnodeMesh, generate, mesh_sizes, start_gmsh, to_dolfinx
 
-__all__ = ["AnodeMesh", "axisym", "build_mesh", "cad", "generate", "mesh_file_error",
+__all__ = ["AnodeMesh", "ahead", "axisym", "build_mesh", "cad", "generate", "mesh_file_error",
            "mesh_sizes", "reflection3d", "start_gmsh", "to_dolfinx", "user_mesh"]
 
 

@@ -1,0 +1,129 @@
+"""A serial run's mesh built ahead in a forked process (geometry.ahead): the run is the same
+bit for bit with and without it, a builder nobody takes is ended, and a failed build leaves
+the run to build the mesh itself.
+
+The builder only starts before MPI does (a fork after MPI_Init is not safe under every
+MPI), so these tests run the command line in a fresh interpreter; the test process itself
+has MPI started.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cases import reflection
+from test_case import write_toml
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the builder needs Linux's fork")
+
+#: Runs the command line in this interpreter with ahead.taken watched: prints "ahead FILE"
+#: for the mesh file a run took from a builder (or "ahead None"), then the exit status.
+_WATCHED_RUN = """
+import contextlib, os, sys
+from anodesim import cli
+from anodesim.geometry import ahead
+taken = ahead.taken
+
+@contextlib.contextmanager
+def watched(key):
+    with taken(key) as path:
+        print("ahead", path is not None, flush=True)
+        yield path
+
+ahead.taken = watched
+{patch}
+print("exit", cli.main(sys.argv[1:]), flush=True)
+"""
+
+
+def _run(case: Path, out: Path, ahead: str, patch: str = "") -> list[str]:
+    """`anodesim run case -o out -q` with ANODESIM_MESH_AHEAD=ahead in a fresh interpreter
+    whose temporary folder is tmp/ beside the case (empty afterwards); its stdout lines."""
+    tmp = case.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "ANODESIM_MESH_AHEAD": ahead, "ANODESIM_PLOT_CHILD": "0",
+           "TMPDIR": str(tmp)}
+    r = subprocess.run([sys.executable, "-c", _WATCHED_RUN.format(patch=patch), "run",
+                        str(case), "-o", str(out), "-q"], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert not list(tmp.iterdir()), "a builder's folder was left"
+    return r.stdout.split("\n")
+
+
+def test_a_mesh_built_ahead_gives_the_run_bit_for_bit(tmp_path):
+    """With the builder (ANODESIM_MESH_AHEAD=1, whatever the load) the run takes the mesh it
+    built; without it (=0) the run builds it: the mesh file and the time series are equal
+    byte for byte, and so is every number of the summary but the wall times and paths."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    with_ahead = _run(case, tmp_path / "ahead", "1")
+    without = _run(case, tmp_path / "here", "0")
+    assert "ahead True" in with_ahead and "exit 0" in with_ahead, with_ahead
+    assert "ahead False" in without and "exit 0" in without, without
+    for name in ("mesh.msh", "timeseries.csv"):
+        assert (tmp_path / "ahead" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    import json
+
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("ahead", "here"))
+    assert a["results"] == b["results"] and a["mechanics"] == b["mechanics"]
+
+
+def test_a_failed_build_ahead_leaves_the_run_to_build_the_mesh(tmp_path):
+    """A builder that fails (here: gmsh raises in the forked process only) exits non-zero;
+    the run builds the mesh itself, as it would have without a builder, and its results
+    are those of a run without one."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    patch = textwrap.dedent("""
+        import anodesim.geometry as g
+        build, parent = g.build_mesh, os.getpid()
+        def failing(*a, **k):
+            if os.getpid() != parent:
+                raise RuntimeError("gmsh failed in the builder")
+            return build(*a, **k)
+        g.build_mesh = failing  # (the command line passes geometry.build_mesh)
+        """)
+    lines = _run(case, tmp_path / "failed", "1", patch)
+    assert "ahead False" in lines and "exit 0" in lines, lines
+    _run(case, tmp_path / "here", "0")
+    assert (tmp_path / "failed" / "timeseries.csv").read_bytes() == \
+        (tmp_path / "here" / "timeseries.csv").read_bytes()
+
+
+_OTHER_KEY = """
+import os, sys
+import anodesim
+import functools
+from anodesim import geometry, resolve
+from anodesim.geometry import ahead
+case = anodesim.load(sys.argv[1])
+build = functools.partial(geometry.build_mesh, case, resolve.prepare(case))
+assert ahead.start(case, "one mesh", build)
+folder, pid = ahead._pending.folder, ahead._pending.pid
+with ahead.taken("another mesh") as path:
+    assert path is None
+assert not folder.exists()
+try:
+    os.kill(pid, 0)
+    print("alive")
+except ProcessLookupError:
+    print("ended")
+assert ahead.start(case, "left at exit", build)
+print(ahead._pending.folder, flush=True)
+"""
+
+
+def test_a_builder_no_run_takes_is_ended_and_its_folder_removed(tmp_path):
+    """A builder of other mesh inputs than the run's is killed and its folder removed when
+    the run asks for its mesh; one that no run asked for is at the process's exit."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    r = subprocess.run([sys.executable, "-c", _OTHER_KEY, str(case)], capture_output=True,
+                       text=True, timeout=300,
+                       env={**os.environ, "ANODESIM_MESH_AHEAD": "1"})
+    assert r.returncode == 0, r.stderr
+    state, left = r.stdout.split()
+    assert state == "ended"
+    assert not Path(left).exists()
