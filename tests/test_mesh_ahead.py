@@ -127,3 +127,34 @@ def test_a_builder_no_run_takes_is_ended_and_its_folder_removed(tmp_path):
     state, left = r.stdout.split()
     assert state == "ended"
     assert not Path(left).exists()
+
+
+def test_a_sigterm_as_the_builder_starts_leaves_no_folder_and_no_traceback(tmp_path):
+    """SIGTERM arriving just as the builder is forked (here sent by the run to itself right
+    after the fork) ends the run as any SIGTERM does (one line, status 143): the builder
+    is killed and its temporary folder removed, though the command line ends the process
+    with os._exit (no atexit), and no traceback reaches the user."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    code = textwrap.dedent("""
+        import os, signal, sys
+        from anodesim import cli, plotter
+        fork = plotter._fork
+        def fork_then_sigterm():
+            pid = fork()
+            if pid > 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return pid
+        plotter._fork = fork_then_sigterm
+        sys.exit(cli.main(sys.argv[1:]))
+        """)
+    r = subprocess.run([sys.executable, "-c", code, "run", str(case), "-o",
+                        str(tmp_path / "out"), "-q"], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "ANODESIM_MESH_AHEAD": "1",
+                                         "TMPDIR": str(tmp)})
+    assert r.returncode == 143, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"], \
+        r.stderr
+    assert not list(tmp.iterdir())

@@ -319,6 +319,9 @@ def _end_interrupted(status: int) -> None:
     if mpi is None or launcher_size() > 1 or (
             mpi.Is_initialized() and not mpi.Is_finalized() and mpi.COMM_WORLD.size > 1):
         return
+    ahead = sys.modules.get("anodesim.geometry.ahead")
+    if ahead is not None:  # a mesh builder's temporary folder (no atexit after os._exit)
+        ahead.discard()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

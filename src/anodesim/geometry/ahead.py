@@ -92,17 +92,22 @@ def start(case, key: str, build) -> bool:
     discard()
     if not _wanted(case):
         return False
+    from ..errors import signals_held
     from ..plotter import _fork
 
-    folder = Path(tempfile.mkdtemp(prefix="anodesim-mesh-"))
-    parent = os.getpid()
-    pid = _fork()
-    if pid == 0:
-        _build(build, folder / "mesh.msh", parent)  # never returns
-    if pid < 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        return False
-    _pending = _Ahead(key, pid, folder)
+    # Ctrl-C and SIGTERM once the builder is known to discard(): a handler's exception
+    # raised in the interpreter's at-fork callbacks (logging's lock) is printed as a
+    # traceback and lost, and one raised before _pending is set leaves the folder behind
+    with signals_held():
+        folder = Path(tempfile.mkdtemp(prefix="anodesim-mesh-"))
+        parent = os.getpid()
+        pid = _fork()
+        if pid == 0:
+            _build(build, folder / "mesh.msh", parent)  # never returns
+        if pid < 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            return False
+        _pending = _Ahead(key, pid, folder)
     return True
 
 
