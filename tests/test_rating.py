@@ -231,6 +231,12 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     ({"limits": {"heat_sink_C": 25.0}}, "limits.heat_sink_C = 25: no positive power"),
     ({"rating": {"exposure_s": [10.0, 1.0]}}, "rating.exposure_s"),
     ({"rating": {"duty_cycles": []}}, "rating.duty_cycles"),
+    # out of order, the FE anchors (first, middle, last of the list) were not the chart's
+    # ends and points beyond them were extrapolated unchecked (bug hunt of 2026-12-05)
+    ({"rating": {"duty_cycles": [0.5, 0.05, 1.0]}},
+     "rating.duty_cycles = [0.5, 0.05, 1.0]: expected duty cycles in increasing order"),
+    ({"rating": {"periods_s": [0.1, 0.1]}},
+     "rating.periods_s = [0.1, 0.1]: expected periods in increasing order, each once"),
     ({"rating": {"periods_s": [1e-12]}}, "shorter than the smallest time step"),
     ({"boundaries": {"cooled_end": {"type": "radiation", "emissivity": 0.5,
                                     "temperature_C": 30.0, "h_W_m2K": None}}},

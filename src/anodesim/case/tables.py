@@ -749,5 +749,14 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
         periods_s=_numbers(sec, "periods_s", d.periods_s, 0.0, MAX_DURATION_S,
                            f"a non-empty list of periods in s up to {MAX_DURATION_S:g}"),
     )
+    # The FE anchors are the list's first, middle and last points and the correction is
+    # interpolated between neighbours in list order: out of order, a point beyond the
+    # anchors took the nearest anchor's correction unchecked, and the words' "end points"
+    # were not the chart's ends.
+    for key, values, what in (("duty_cycles", out.duty_cycles, "duty cycles"),
+                              ("periods_s", out.periods_s, "periods")):
+        if any(b <= a for a, b in zip(values, values[1:])):
+            raise _fail(f"rating.{key}", list(values),
+                        f"{what} in increasing order, each once")
     sec.close()
     return out
