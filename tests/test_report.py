@@ -499,3 +499,23 @@ def test_a_study_report_is_made_again_by_the_python_api(tmp_path, capsys):
     text = page_text((out / "report.html").read_text())
     rows = (out / "results.csv").read_text().splitlines()[1:]
     assert "pending" not in text and all(c in text for line in rows for c in line.split(","))
+
+
+def test_the_case_on_the_page_names_its_coolant_circuit_and_repetition():
+    """A case cooled by the lumped coolant circuit and repeated every repeat_every_s shows
+    both on the page: the circuit's faces read as convection with no temperature and the
+    schedule as one load (bug hunt of 2026-12-05), so a signed report hid what the rating
+    assumed of the coolant and of the loads' spacing."""
+    from anodesim import load
+    from anodesim.report import case_sections
+
+    case = load(ROOT / "studies/warmup_drift/tube.toml").to_dict()
+    case["loading"]["repeat_every_s"] = 7200.0
+    sections = {name: dict(rows) for name, rows in case_sections(case)}
+    bc = sections["Boundaries and interfaces"]
+    # tube.toml: 1.5 L of oil at 1.62 MJ/m³K, a 3 W/K cooler to 30 °C room air, from 30 °C
+    assert bc["coolant circuit"] == "heat capacity 2427 J/K, cooler 3 W/K to 30 °C, from 30 °C"
+    assert bc["cooled_end"] == ("convection, h = 5000 W/m²K, coolant oil, "
+                                "the coolant circuit's temperature")
+    assert bc["housing_outer"] == "convection, 30 °C, h = 10 W/m²K, coolant air"
+    assert sections["Schedule"]["repeated every"] == "7200 s, start to start"

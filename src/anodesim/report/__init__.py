@@ -150,9 +150,13 @@ def case_sections(case: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         s += [("segments", str(len(segs))), ("duration", f"{num(total)} s"),
               ("highest beam power", f"{num(max(p for _, p in segs))} W"),
               ("mean beam power", f"{num(sum(d * p for d, p in segs) / total)} W")]
+    if load.get("repeat_every_s") is not None:
+        s.append(("repeated every", f"{num(load['repeat_every_s'])} s, start to start"))
     bc = [(name, _boundary(v)) for name, v in (case.get("boundaries") or {}).items()]
     bc += [(f"interface {name}", f"{num(h)} W/m²K") for name, h in
            (case.get("interfaces") or {}).items()]
+    if case.get("coolant_circuit"):
+        bc.append(("coolant circuit", _circuit(case["coolant_circuit"])))
     bc.append(("initial temperature", f"{num(case['initial_temperature_K'] - 273.15)} °C"))
     return [("Geometry", g), ("Materials", m), ("Beam", b), ("Schedule", s),
             ("Boundaries and interfaces", bc)]
@@ -170,7 +174,18 @@ def _boundary(bc: dict) -> str:
         parts.append(f"q = {num(bc['q_W_m2'])} W/m²")
     if bc.get("coolant"):
         parts.append(f"coolant {bc['coolant']}")
+    if bc.get("circuit"):
+        parts.append("the coolant circuit's temperature")
     return ", ".join(parts)
+
+
+def _circuit(c: dict) -> str:
+    """The lumped coolant circuit (case.CoolantCircuit as a dict) in words."""
+    text = (f"heat capacity {num(c['heat_capacity_J_K'])} J/K, cooler {num(c['cooler_UA_W_K'])}"
+            f" W/K to {num(c['ambient_K'] - 273.15)} °C")
+    if c.get("flow_W_K") is not None:
+        text += f" (flow {num(c['flow_W_K'])} W/K)"
+    return text + f", from {num(c['initial_K'] - 273.15)} °C"
 
 
 def _case_part(folder: Path, case: dict, case_text: str | None, title: str) -> dict:
