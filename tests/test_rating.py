@@ -241,6 +241,11 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     ({"boundaries": {"cooled_end": {"type": "radiation", "emissivity": 0.5,
                                     "temperature_C": 30.0, "h_W_m2K": None}}},
      "not linear in the beam power"),
+    # the line named the key only: no value, no initial temperature, no way out (bug hunt
+    # of 2026-12-05)
+    ({"boundaries": {"cooled_end": {"type": "convection", "h_W_m2K": 5000.0,
+                                    "temperature_C": 50.0}}},
+     "boundaries.cooled_end.temperature_C = 50: expected the initial temperature, 30 °C"),
 ])
 def test_bad_rating_input(tmp_path, capsys, change, message):
     path = write_toml(tmp_path / "case.toml", reflection(**change))
@@ -249,6 +254,25 @@ def test_bad_rating_input(tmp_path, capsys, change, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("key", ["ambient_C", "initial_C"])
+def test_a_coolant_circuit_off_the_initial_temperature_is_named_with_its_value(key):
+    """The refusal names the key that differs, its value and the initial temperature; it
+    named ambient_C, without a value, for either (bug hunt of 2026-12-05)."""
+    import dataclasses as dc
+    from pathlib import Path
+
+    from anodesim.rating.engine import ResponseError, linear_case
+
+    case = anodesim.load(Path(__file__).parents[1] / "studies/warmup_drift/tube.toml")
+    field = {"ambient_C": "ambient_K", "initial_C": "initial_K"}[key]
+    case = dc.replace(case, coolant_circuit=dc.replace(case.coolant_circuit,
+                                                       **{field: 273.15 + 40.0}))
+    with pytest.raises(ResponseError) as e:
+        linear_case(case, 1.0)
+    assert str(e.value).startswith(f"coolant_circuit.{key} = 40: expected the initial "
+                                   "temperature, 30 °C"), e.value
 
 
 def test_heat_content_curves_match_fe_stored_heat(engine):

@@ -44,19 +44,23 @@ def linear_case(case: Case, horizon_s: float) -> Case:
     from ..case import Loading, Output
     from ..resolve import backscatter_fraction, region_materials
 
+    T0 = case.initial_temperature_K
+    # the engine superposes responses to the beam alone from a state at rest: a face or a
+    # circuit at another temperature would warm or cool the anode at zero power
+    why = (f"expected the initial temperature, {T0 - 273.15:g} °C: a rating superposes the "
+           "beam's responses from an anode at rest (with a warm coolant, start the anode at its "
+           "temperature: initial.temperature_C)")
     for face, b in case.boundaries.items():
         if b.type in ("radiation", "heat_flux"):
             raise ResponseError(f"boundaries.{face}: a {b.type} boundary is not linear in the "
                                 "beam power; the response engine cannot rate this case")
-        if b.temperature_K is not None and abs(b.temperature_K - case.initial_temperature_K) \
-                > 1e-9:
-            raise ResponseError(f"boundaries.{face}.temperature_C: the response engine needs "
-                                "every boundary at the initial temperature")
+        if b.temperature_K is not None and abs(b.temperature_K - T0) > 1e-9:
+            raise ResponseError(f"boundaries.{face}.temperature_C = "
+                                f"{b.temperature_K - 273.15:g}: {why}")
     c = case.coolant_circuit
-    if c is not None and max(abs(c.ambient_K - case.initial_temperature_K),
-                             abs(c.initial_K - case.initial_temperature_K)) > 1e-9:
-        raise ResponseError("coolant_circuit.ambient_C: the response engine needs the circuit's "
-                            "ambient and initial temperature at the case's initial temperature")
+    for key, T in (("ambient_C", c.ambient_K), ("initial_C", c.initial_K)) if c else ():
+        if abs(T - T0) > 1e-9:
+            raise ResponseError(f"coolant_circuit.{key} = {T - 273.15:g}: {why}")
     if not any(b.type in ("fixed", "convection") for b in case.boundaries.values()):
         raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
     eta = backscatter_fraction(case, region_materials(case))
