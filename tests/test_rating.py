@@ -1008,3 +1008,21 @@ def test_mechanics_in_words_gives_zero_without_a_sign():
         assert words.endswith("changes the magnification by dM/M 0"), words
     words = _mechanics_words({"drift_across_view_um": 1.0, "magnification_change_rel": -3e-4})
     assert words.endswith("dM/M -0.0003"), words
+
+
+def test_a_schedule_of_several_powers_says_they_scale_together():
+    """A segments schedule with a standby (20 s at 1 W, then 1 s at 4 W) is rated as a
+    whole, every segment's power times one factor: rating.json's `load` says so; it read
+    'this schedule, rated by its largest power', which leaves the standby's power open
+    (bug hunt of 2026-12-05). A single power reads as before."""
+    from anodesim.rating.rate import load_description
+
+    segs = [{"duration_s": 20.0, "power_W": 1.0}, {"duration_s": 1.0, "power_W": 4.0}]
+    case = anodesim.from_dict(reflection(loading={"kind": "segments", "duration_s": None,
+                                                  "segment": segs},
+                                         beam={"power_W": None}))
+    assert load_description(case, []).startswith(
+        "this schedule, rated by its largest power with every segment's power scaled by the "
+        "same factor (a standby or lower segment too), 21 s, from cold")
+    one = anodesim.from_dict(reflection())
+    assert "scaled" not in load_description(one, [])

@@ -729,6 +729,10 @@ def load_description(case: Case, limits: list[Limit]) -> str:
                 f"{', ' if repeat is not None else ' '}{cold}{count}{sooner}")
     what = "this pulse train, rated by its peak power" if kind == "pulse_train" else \
         "this schedule, rated by its largest power"
+    if len({p for _, p in case.loading.segments if p > 0.0}) > 1:
+        # the engine and the FE runs scale the schedule as a whole (linear in one factor)
+        what += (" with every segment's power scaled by the same factor (a standby or lower "
+                 "segment too)")
     return f"{what}, {T:g} s, {cold}{count}{sooner}"
 
 
