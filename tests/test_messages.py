@@ -762,6 +762,35 @@ def test_a_schedule_of_too_many_times_is_one_short_line(tmp_path, capsys, schedu
     assert not out.exists()
 
 
+def test_a_drift_table_replaces_an_earlier_table_and_no_other_file(tmp_path, capsys):
+    """`drift-table case.toml -o case.toml` wrote the table over the user's case file, and
+    -o onto a scan's own list of times or any other file replaced it in silence (bug hunt
+    of 2026-12-05): each is one line, exit 2, the file untouched, before the run. An
+    earlier drift table is replaced, as before."""
+    case = tmp_path / "case.toml"
+    shutil.copy(STUDIES / "reflection_insert.toml", case)
+    text = case.read_text()
+    times = tmp_path / "angles.csv"
+    times.write_text("time_s,angle_deg\n0,0\n5,0.5\n")
+    other = tmp_path / "notes.csv"
+    other.write_text("my notes\n")
+    for out, what in ((case, "is the case file; expected another file name for the table"),
+                      (times, "is the --schedule file; expected another file name"),
+                      (other, "exists and is not a drift table anodesim wrote; expected a new "
+                              "file name or an earlier drift table to replace")):
+        assert main(["drift-table", str(case), "--schedule", str(times), "-o", str(out),
+                     "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"anodesim: error: -o {out}: {what}") and "\n" not in err, err
+    assert case.read_text() == text and other.read_text() == "my notes\n"
+    assert times.read_text().startswith("time_s,angle_deg")
+    table = tmp_path / "table.csv"
+    for _ in range(2):  # written, then replaced
+        assert main(["drift-table", str(case), "--schedule", str(times), "-o", str(table),
+                     "-q"]) == 0
+    assert table.read_text().startswith("# anodesim drift table of ")
+
+
 @pytest.fixture(scope="module")
 def a_run(tmp_path_factory):
     """A finished run's summary.json and case.toml (the report's inputs)."""

@@ -92,6 +92,32 @@ def parse_schedule(text: str, end_s: float) -> list[float]:
     return [max(t, 0.0) for t in times]
 
 
+TABLE_FIRST_LINE = "# anodesim drift table of "
+
+
+def _refuse_a_file_not_a_drift_table(dest: Path, case_file: str, schedule: str) -> None:
+    """-o may replace an earlier drift table, never the case file, the schedule's file or
+    any other file (a scan's own list of projections): `-o case.toml` wrote the table over
+    the case.
+
+    Raises:
+        CaseError: dest is an existing file that is not a drift table anodesim wrote.
+    """
+    if not dest.exists():
+        return
+    for given, what in ((case_file, "the case file"), (schedule, "the --schedule file")):
+        if Path(given).is_file() and dest.samefile(given):
+            raise CaseError(f"-o {dest}: is {what}; expected another file name for the table")
+    try:
+        with open(dest, encoding="utf-8") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if not first.startswith(TABLE_FIRST_LINE):
+        raise CaseError(f"-o {dest}: exists and is not a drift table anodesim wrote; expected a "
+                        "new file name or an earlier drift table to replace")
+
+
 def drift_table(args) -> int:
     """Run the case at the schedule's times and write the drift-correction table."""
     from .. import output, resolve
@@ -108,6 +134,7 @@ def drift_table(args) -> int:
         Path("results") / f"{Path(args.case).stem}_drift.csv"
     if dest.is_dir():
         raise CaseError(f"-o {dest}: is a folder; expected a CSV file name")
+    _refuse_a_file_not_a_drift_table(dest, args.case, args.schedule)
     output_folder(dest.parent)  # writable: bad input before the run, not after it
     prep = resolve.prepare(case)
     dmap = DriftMap.for_case(case, prep.lay)  # bad geometry: one line before any solve
@@ -138,7 +165,7 @@ def drift_table(args) -> int:
     values = [shift[n] for n in nearest]
     header = TABLE_COLUMNS + (["offaxis_shift_px"] if dmap.detector_radius_m else [])
     u_ax, v_ax = dmap.axes
-    comments = [f"anodesim drift table of {case.title} (case {case.hash()})",
+    comments = [f"{TABLE_FIRST_LINE[2:]}{case.title} (case {case.hash()})",
                 "tube frame: z the anode axis (towards the cathode), source = nominal impact "
                 "point + the spot's shift (thermal, along the beam "
                 + str([round(float(c), 9) for c in dmap.beam]) + ", plus any beam pointing)",
