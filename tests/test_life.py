@@ -9,7 +9,7 @@ import pytest
 from anodesim import life
 
 
-@pytest.mark.parametrize("metal", ["W", "Mo", "Cu", "Ag"])
+@pytest.mark.parametrize("metal", ["W", "Mo", "Cu", "Ag", "Be"])
 def test_vapour_pressure_against_the_crc_table(metal):
     """The temperature at which p = 1 Pa, from the equations, against the CRC Handbook's
     table (to 1 % in temperature; the W fit extrapolated above 2300 K is 0.8 % low, on the
@@ -88,7 +88,7 @@ def test_bad_series_and_unknown_metals():
         life.eroded_depth_m("W", [0.0, 1.0], [3000.0])
     with pytest.raises(ValueError, match="must not decrease"):
         life.eroded_depth_m("W", [1.0, 0.0], [3000.0, 3000.0])
-    with pytest.raises(KeyError, match="there are: Ag, Cu"):
+    with pytest.raises(KeyError, match="there are: Ag, Be, Cu"):
         life.vapour_pressure("Xx")
     assert np.all(np.diff(life.vapour_pressure("Cu").pressure_Pa([1300, 1357, 1358, 1400])) > 0)
 

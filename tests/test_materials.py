@@ -147,7 +147,8 @@ def _fingerprint(data: dict, skip=()) -> str:
     keep = {}
     for key in REQUIRED:
         e = data[key]
-        keep[key] = {k: v for k, v in e.items() if isinstance(v, (int, float))}
+        keep[key] = {k: v for k, v in e.items() if isinstance(v, (int, float))
+                     and (key, k) not in skip}
         keep[key].update({p: [e[p]["T_K"], e[p]["value"]]
                           for p in materials.PROPERTY_KEYS.values() if (key, p) not in skip})
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
@@ -155,8 +156,9 @@ def _fingerprint(data: dict, skip=()) -> str:
 
 #: Tables of the five original materials replaced on purpose since issue 16 (each with a test
 #: of its own against its source): Mo cp, by the NIST-JANAF values (test_mo_cp_is_nist_janaf);
-#: Be alpha, from the Be density fit (test_be_expansion_agrees_with_its_density).
-REPLACED = (("Mo", "cp_J_kgK"), ("Be", "alpha_1_K"))
+#: Be alpha, from the Be density fit (test_be_expansion_agrees_with_its_density); Be's damage
+#: temperature, from its evaporation (test_be_limit_is_where_it_evaporates_the_erosion_budget).
+REPLACED = (("Mo", "cp_J_kgK"), ("Be", "alpha_1_K"), ("Be", "damage_K"))
 
 
 def test_existing_material_numbers_are_unchanged():
@@ -164,7 +166,22 @@ def test_existing_material_numbers_are_unchanged():
     fingerprint of every number of those entries on main before issue 16, less the tables
     replaced on purpose since: REPLACED)."""
     text = resources.files("anodesim").joinpath("data/materials.toml").read_bytes()
-    assert _fingerprint(tomllib.loads(text.decode()), REPLACED) == "5e393f9268a98a00"
+    assert _fingerprint(tomllib.loads(text.decode()), REPLACED) == "168ff02458ff839e"
+
+
+def test_be_limit_is_where_it_evaporates_the_erosion_budget():
+    """A Be window's default limit (heat sink, interface) is the temperature at which Be
+    evaporates the default erosion budget of a target, 1 µm over 10 000 h (Hertz-Knudsen
+    with Alcock 1984; within 1 K: 639 °C). It was the hcp->bcc transition, 1270 °C, where
+    Be evaporates 2.6 mm/h (bug hunt of 2026-12-05): a 0.3 mm window gone in 7 min."""
+    from anodesim import life
+    from anodesim.limits import limit_K
+
+    be = materials.get("Be")
+    assert be.damage_K == pytest.approx(life.temperature_for_erosion_K("Be", 1e-6, 1e4),
+                                        abs=1.0)
+    assert limit_K(be) == be.damage_K
+    assert life.recession_rate("Be", 1543.0) * 3600.0 == pytest.approx(2.6e-3, rel=0.01)
 
 
 @pytest.mark.parametrize("T_K", [450.0, 600.0, 1000.0, 1500.0])
