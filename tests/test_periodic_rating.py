@@ -9,6 +9,7 @@ The engine now sums the step response over the repetitions to infinity
 """
 
 import dataclasses as dc
+import json
 
 import numpy as np
 import pytest
@@ -97,38 +98,42 @@ def test_repeated_load_that_does_not_cool_back_rates_lower_and_holds():
     assert sl.engine_power_W == pytest.approx(17.45, rel=1e-3) and sl.binding == "coolant_side"
     assert sl.confirmed and "periodic state" in sl.method
     assert all(x["holds"] for x in sl.report)
-    g_protocol = max(x["excess"] for x in sl.report)
+    g_protocol = max(x["periodic_excess"] for x in sl.report)
     assert -0.005 <= g_protocol <= 0.0
 
-    limits = limits_for(case, region_materials(case))
-
-    def last_repetition(P):
-        plain = anodesim.from_dict(reflection(
-            materials={"properties": "constant"}, limits={"life_h": 1.0},
-            beam={"power_W": P},
-            loading={"kind": "segments", "duration_s": None,
-                     "segment": [{"duration_s": 1.0, "power_W": P},
-                                 {"duration_s": 1.0, "power_W": 0.0}] * 30}))
-        s = run(plain).series
-        keep = s.time >= 58.0 - 1e-9
-        return check(limits, s.time[keep], {n: s[n][keep] for n in s.names})
-
-    checks = last_repetition(sl.power_W)
+    checks = _last_of_plain_repetitions(case, sl.power_W, 1.0, 2.0, 30)
     assert all(c.holds for c in checks), checks
     assert max(c.excess for c in checks) == pytest.approx(g_protocol, abs=1e-3)
-    assert max(c.excess for c in last_repetition(40.16)) > 0.5
+    assert max(c.excess for c in _last_of_plain_repetitions(case, 40.16, 1.0, 2.0, 30)) > 0.5
+
+
+def _last_of_plain_repetitions(case, P, on, period, n):
+    """The case's limits checked over the last of n repetitions (on s at P W, then off to
+    the period) of a plain FE run from cold, constant properties."""
+    plain = anodesim.from_dict(reflection(
+        materials={"properties": "constant"}, limits={"life_h": 1.0}, beam={"power_W": P},
+        loading={"kind": "segments", "duration_s": None,
+                 "segment": [{"duration_s": on, "power_W": P},
+                             {"duration_s": period - on, "power_W": 0.0}] * n}))
+    s = run(plain).series
+    keep = s.time >= (n - 1) * period - 1e-9
+    return check(limits_for(case, region_materials(case)), s.time[keep],
+                 {k: s[k][keep] for k in s.names})
 
 
 @pytest.mark.slow
 def test_temperature_dependent_repeated_load_is_confirmed_in_its_periodic_state():
     """The same 1 s every 2 s with k(T), ρc(T): the secant search on FE runs of the periodic
     protocol confirms a power (measured 17.45 W in 2 runs; 40.52 W from cold before) with
-    every limit holding there, the binding one within the 0.5 % band."""
+    every limit holding there, the binding one within the 0.5 % band once raised by the
+    protocol's shortfall (periodic_excess; the FE run's own excess is up to that much lower:
+    measured -0.557 % raw)."""
     case = _case(EVERY_2S, "temperature_dependent")
     sl = rating.max_safe_loading(case, rating.build_engine(case))
     assert sl.confirmed and "periodic state" in sl.method
     assert all(x["holds"] for x in sl.report)
-    assert -0.005 <= max(x["excess"] for x in sl.report) <= 0.0
+    assert -0.005 <= max(x["periodic_excess"] for x in sl.report) <= 0.0
+    assert all(x["periodic_excess"] >= x["excess"] for x in sl.report)
     assert sl.power_W < 0.5 * 40.52
 
 
@@ -265,7 +270,7 @@ def test_a_limit_hotter_only_in_the_periodic_state_is_not_missed():
     sl = rating.max_safe_loading(case, eng)
     assert sl.binding == "coolant_side" and sl.confirmed and "periodic state" in sl.method
     assert all(x["holds"] for x in sl.report)
-    g_protocol = [x for x in sl.report if x["limit"] == "coolant_side"][0]["excess"]
+    g_protocol = [x for x in sl.report if x["limit"] == "coolant_side"][0]["periodic_excess"]
 
     plain = anodesim.from_dict(reflection(
         materials={"properties": "constant"}, limits=limits, beam={"power_W": sl.power_W},
@@ -343,3 +348,35 @@ def test_the_engines_periodic_sum_matches_the_fe_run_of_the_periodic_state(perio
     c = [x for x in checks if x.name == "coolant_side"][0]
     fe = (c.worst - c.limit.baseline) / (P * eng.p_dep)
     assert fe == pytest.approx(exact, rel=1e-3)
+
+
+def test_a_protocol_short_of_the_periodic_state_is_corrected_and_says_so(monkeypatch,
+                                                                          tmp_path, capsys):
+    """1 s every 2 s, constant properties, the protocol held to 2 repetitions
+    (REPEATED_RUNS = (2,)), whose engine superposition is 0.27 % below the exact periodic
+    state on the coolant face: more than PROTOCOL_RTOL, so it has not converged. Each limit
+    of the FE run is raised by the engine's own difference at the same phases
+    (protocol_shortfall), so the confirmed excess is the periodic state's: the coolant face's
+    raised excess equals a plain FE run of 30 repetitions from cold at the confirmed power
+    (17.41 W) within 2e-4 of its allowed rise (measured -0.2509 % against -0.2558 %; the
+    protocol's own excess, all that was checked before, -0.502 %: 0.25 % optimistic by
+    construction). The rating says so: rating.json's
+    max_safe_loading.periodic_protocol (repetitions 2, converged false), its method and
+    the console line ("did NOT converge")."""
+    monkeypatch.setattr(kh, "REPEATED_RUNS", (2,))
+    case = _case(EVERY_2S)
+    out = anodesim.rate(case, tmp_path / "r", charts=(), progress=True)
+    sl = out.max_safe
+    assert sl.confirmed and sl.binding == "coolant_side"
+    assert sl.protocol["repetitions"] == 2 and not sl.protocol["converged"]
+    assert sl.protocol["truncation_rel"] > kh.PROTOCOL_RTOL
+    row = [x for x in sl.report if x["limit"] == "coolant_side"][0]
+    raised = row["periodic_excess"]
+    assert raised > row["excess"]
+    plain = _last_of_plain_repetitions(case, sl.power_W, 1.0, 2.0, 30)
+    coolant = [c for c in plain if c.limit.name == "coolant_side"][0]
+    assert raised == pytest.approx(coolant.excess, abs=2e-4)
+    saved = json.loads((tmp_path / "r" / "rating.json").read_text())["max_safe_loading"]
+    assert saved["periodic_protocol"]["converged"] is False
+    assert "did NOT converge" in saved["method"]
+    assert "did NOT converge" in capsys.readouterr().err

@@ -149,6 +149,8 @@ class Rating:
                 "engine_estimate_W": sl.engine_power_W, "confirmed": sl.confirmed,
                 "fe_runs": sl.fe_runs, "method": sl.method, "limits_at_that_power": sl.report,
                 "tolerance": tolerance(sl)}
+            if sl.protocol is not None:
+                out["max_safe_loading"]["periodic_protocol"] = sl.protocol
         for key, value in (("single", self.single), ("duty", self.duty),
                            ("period", self.period),
                            ("single_load_0.1s_from_cold", self.nominal),

@@ -66,6 +66,10 @@ class SafeLoading:
     fe_runs: int
     report: list[dict]
     method: str
+    #: The FE runs of a repeated schedule's periodic state (None: not run): repetitions,
+    #: the engine's protocol error (truncation_rel), whether it is within PROTOCOL_RTOL
+    #: (converged) and the largest correction each limit was raised by (correction_rel).
+    protocol: dict | None = None
 
 
 #: What an unconfirmed engine number is, wherever it is shown (rating.json, the console, the
@@ -282,12 +286,21 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     sim = sim or confirmation_simulation(case)
     delta = periodic_excess(engine, case, powers)
-    repetitions, signed = None, False
+    repetitions, signed, protocol, shortfall = None, False, None, {}
     if max(delta.values(), default=0.0) > COOLS_BACK_RTOL:
-        from .kirchhoff import protocol_repetitions
+        from .kirchhoff import PROTOCOL_RTOL, protocol_repetitions, protocol_shortfall
 
-        repetitions, _ = protocol_repetitions(engine, [(d, p / top)
-                                                       for d, p in case.loading.segments])
+        shape = [(d, p / top) for d, p in case.loading.segments]
+        repetitions, err = protocol_repetitions(engine, shape)
+        # the protocol's truncation error, which the engine knows: each limit's FE reading
+        # raised to the periodic state, never lowered (a signed rating must not be
+        # optimistic by construction, and the engine's linear model must not loosen an FE
+        # reading)
+        shortfall = {k: max(d, 0.0) for k, d in
+                     protocol_shortfall(engine, shape, repetitions).items()}
+        protocol = {"repetitions": repetitions, "truncation_rel": err,
+                    "converged": err <= PROTOCOL_RTOL,
+                    "correction_rel": max(shortfall.values(), default=0.0)}
         signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
 
     def full_run(P):
@@ -297,6 +310,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
             g, rep = run_excess(case, sim, load, P)
             return (raised_by(rep, delta) if rep and any(delta.values()) else g), rep
         g, rep = run_periodic_excess(case, sim, load, P, repetitions)
+        if rep:
+            g = raised_by(rep, shortfall)
         if signed and rep:  # a drift may be largest in the first repetition, from cold
             g_cold, rep_cold = run_excess(case, sim, load, P)
             if not rep_cold or g_cold > g:
@@ -338,11 +353,19 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                    "engine, bracketed from below")
     if repetitions is not None:
         method += (f" of the schedule's periodic state (from the mean-power steady state, "
-                   f"{repetitions} repetitions, the last one checked)")
+                   f"{repetitions} repetitions, the last one checked, each limit raised by "
+                   f"the engine's difference to the exact periodic state, at most "
+                   f"{100 * protocol['correction_rel']:.2g} %)")
+        if not protocol["converged"]:
+            method += (f"; the protocol did NOT converge: {repetitions} repetitions leave "
+                       f"{100 * protocol['truncation_rel']:.2g} % of a limit's rise to the "
+                       "periodic state, more than the 0.1 % aimed at, which the linear "
+                       "engine's correction made up")
     elif max(delta.values(), default=0.0) > 0:
         method += (" of one repetition from cold, each limit's excess raised by the engine's "
                    f"periodic state (at most {100 * max(delta.values()):.2g} % hotter)")
-    return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method)
+    return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method,
+                       protocol)
 
 
 def confirmed_power(case: Case, engine: Engine, loading, sim=None) -> SafeLoading:
