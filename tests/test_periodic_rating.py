@@ -73,7 +73,8 @@ def test_fe_protocol_reaches_the_periodic_state(engine, segments, most):
     where the cumulative excess energy crosses its mean, then whole repetitions), superposed
     by the engine, has every temperature limit's largest rise over its last repetition within
     PROTOCOL_RTOL (0.1 %) of the exact periodic state's after protocol_repetitions'
-    repetitions, at most `most` (measured: 8, 1.2e-4; 2, 2.9e-4; 8, 1.3e-4; 2, 3.7e-4).
+    repetitions, at most `most` (measured: 4, 8.5e-4; 2, 3.7e-4; 2, 3.9e-4; 2, 2.5e-4 with the
+    step response at 32 samples per doubling; 8, 1.2e-4; 2, 2.9e-4; 8, 1.3e-4; 2, 3.7e-4 at 8).
     A rectangular pulse is entered mid on-phase, as PointRuns.serial enters a serial load."""
     n, err = kh.protocol_repetitions(engine, segments)
     assert n <= most and err <= kh.PROTOCOL_RTOL
@@ -307,21 +308,53 @@ def test_serial_chart_anchor_runs_enough_periods():
     runs = kh.PointRuns(case)
 
     def coolant_rise(n):
-        c = [x for x in runs.serial(5.0, 0.1, 50.0, pulses=n) if x.name == "coolant_side"][0]
-        return c.worst - c.limit.baseline
+        return _coolant_rise(runs, 5.0, 0.5, 50.0, n)
 
     settled = coolant_rise(16)
     assert coolant_rise(4) == pytest.approx(settled, rel=1e-3)
     assert coolant_rise(2) < settled * (1 - 3e-3)
-    i = eng.nodes["T_max_coolant_side_C"]
-    f = settled / (50.0 * eng.p_dep * eng.response.pulse_train_peak(0.5, 5.0, None)[i].max())
+    assert abs(_anchor_against_settled_fe(case, eng, runs, 5.0, 0.5, 50.0, settled)) <= 1e-3
 
-    rows = rating.chart_duty(eng, 5.0, [0.1])
+
+def _coolant_rise(runs, period, on, P, n):
+    """The coolant face's rise (K) over the last of n periods of a serial-load FE run."""
+    c = [x for x in runs.serial(period, on / period, P, pulses=n)
+         if x.name == "coolant_side"][0]
+    return c.worst - c.limit.baseline
+
+
+def _anchor_against_settled_fe(case, eng, runs, period, on, P, settled):
+    """The duty chart's anchor at this period and on-time (coolant face binding), relative
+    to the engine's exact rating over the ratio of a settled FE run's coolant rise (settled,
+    K at P W) to the engine's: anchor / (engine / f) − 1."""
+    i = eng.nodes["T_max_coolant_side_C"]
+    f = settled / (P * eng.p_dep * eng.response.pulse_train_peak(on, period, None)[i].max())
+    rows = rating.chart_duty(eng, period, [on / period])
     assert rows[0]["binding"] == "coolant_side"
     kh.correct_serial(eng, kh.transform_for(case), runs, rows, "duty_cycle")
     r = rows[0]
     assert r["fe_confirmed"] and r["binding"] == "coolant_side"
-    assert r["max_peak_beam_power_W"] == pytest.approx(r["engine_constant_k_W"] / f, rel=1e-3)
+    return r["max_peak_beam_power_W"] / (r["engine_constant_k_W"] / f) - 1.0
+
+
+def test_a_chart_anchor_runs_at_most_four_periods_and_takes_the_engines_shortfall():
+    """10 ms every 1 s with a 36 °C coolant-face limit (binding), constant properties:
+    protocol_repetitions asks 16 periods, the anchor runs ANCHOR_REPETITIONS = 4 and raises
+    each limit by the engine's protocol_shortfall (kirchhoff.raised_checks). The 4-period FE
+    run alone reads the coolant face more than 1e-3 below a 16-period one (measured
+    -0.18 %: taken as run, the anchor would be that much optimistic), and the anchor's power
+    is the engine's exact rating over the 16-period FE run's ratio within 5e-4 (measured
+    -4.0e-5, 3 FE runs)."""
+    case = anodesim.from_dict(reflection(materials={"properties": "constant"},
+                                         limits={"life_h": 1.0, "coolant_side_C": 36.0}))
+    eng = rating.build_engine(case)
+    assert kh.protocol_repetitions(eng, [(0.01, 1.0), (0.99, 0.0)])[0] > kh.ANCHOR_REPETITIONS
+    runs = kh.PointRuns(case)
+    settled = _coolant_rise(runs, 1.0, 0.01, 100.0, 16)
+    four = _coolant_rise(runs, 1.0, 0.01, 100.0, 4)
+    off = _anchor_against_settled_fe(case, eng, runs, 1.0, 0.01, 100.0, settled)
+    assert four < settled * (1 - 1e-3)
+    assert abs(off) <= 5e-4
 
 
 @pytest.mark.parametrize("period,on", [(5.0, 0.5), (1.0, 0.01)])
