@@ -158,3 +158,25 @@ def test_a_sigterm_as_the_builder_starts_leaves_no_folder_and_no_traceback(tmp_p
         "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"], \
         r.stderr
     assert not list(tmp.iterdir())
+
+
+def test_a_full_temporary_folder_leaves_the_run_to_build_the_mesh(tmp_path):
+    """The builder's folder cannot be made (the system's temporary folder is full: here
+    mkdtemp raises ENOSPC, as it does on a full /tmp): no builder starts and the run meshes
+    itself, its results those of a run without a builder. It failed before ('run failed:
+    ... no space left on the device', exit 1) though the run's own folder had room."""
+    case = write_toml(tmp_path / "case.toml", reflection())
+    patch = textwrap.dedent("""
+        import errno, tempfile
+        mkdtemp = tempfile.mkdtemp
+        def full(*a, prefix=None, **k):
+            if prefix == "anodesim-mesh-":
+                raise OSError(errno.ENOSPC, "No space left on device", "/tmp/anodesim-mesh-")
+            return mkdtemp(*a, prefix=prefix, **k)
+        tempfile.mkdtemp = full
+        """)
+    lines = _run(case, tmp_path / "full", "1", patch)
+    assert "ahead False" in lines and "exit 0" in lines, lines
+    _run(case, tmp_path / "here", "0")
+    for name in ("mesh.msh", "timeseries.csv"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()

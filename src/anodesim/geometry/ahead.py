@@ -13,7 +13,9 @@ Only where it is safe and can gain (:func:`start` returns False otherwise): Linu
 PR_SET_PDEATHSIG), a single process by the MPI launcher with MPI not yet started (a fork
 after MPI_Init is not safe under every MPI), a mesh gmsh builds (not a user's mesh nor
 ``mesh.file``), no sweep mesh cache (a sweep keeps its cores busy), and an idle core
-(plotter.busy_cores). ``ANODESIM_MESH_AHEAD=0`` turns it off, ``1`` on whatever the load.
+(plotter.busy_cores), and a folder in the system's temporary folder (a full /tmp must not
+fail a run that writes elsewhere). ``ANODESIM_MESH_AHEAD=0`` turns it off, ``1`` on whatever
+the load.
 
 The forked process builds the mesh and leaves with os._exit (no atexit handlers, no flush
 of the parent's buffers). A build that fails exits non-zero and the run builds the mesh in
@@ -99,7 +101,10 @@ def start(case, key: str, build) -> bool:
     # raised in the interpreter's at-fork callbacks (logging's lock) is printed as a
     # traceback and lost, and one raised before _pending is set leaves the folder behind
     with signals_held():
-        folder = Path(tempfile.mkdtemp(prefix="anodesim-mesh-"))
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="anodesim-mesh-"))
+        except OSError:  # a full or unusable temporary folder: the run meshes as it would
+            return False  # have without a builder (its own folder may lie elsewhere)
         parent = os.getpid()
         pid = _fork()
         if pid == 0:
