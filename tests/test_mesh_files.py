@@ -6,6 +6,9 @@ the mesh's surface.
 
 import csv
 
+import numpy as np
+import pytest
+
 import anodesim
 from cases import reflection, transmission
 from test_case import write_toml
@@ -49,3 +52,42 @@ def test_a_run_on_its_own_mesh_file_is_bit_identical(tmp_path):
     rows = [_rows(tmp_path / d / "timeseries.csv") for d in ("first", "again")]
     assert rows[0] == rows[1] and len(rows[0]) > 5
     assert first.T_peak_max_C == again.T_peak_max_C
+
+
+def _no_space(*a, **k):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device", "/tmp/anodesim-mesh-")
+
+
+@pytest.mark.parametrize("where", ["folder", "file"])
+def test_a_run_without_a_folder_meshes_with_a_full_temporary_folder(where, monkeypatch):
+    """A run without an output folder (the Python API's, every FE run of a rating) writes
+    its mesh to a temporary folder to read it back; with that folder full (where: its
+    folder cannot be made, or gmsh's file is cut short) it reads the meshed model instead,
+    as it did before meshes were read back, rather than fail ('No space left on device':
+    the run, or a whole rating, failed though it writes nothing). The model's nodes differ
+    from the file's by up to 1e-14 m: the peak and every temperature of the series agree
+    with a run that read its file to 1e-9 relative."""
+    import tempfile
+
+    from anodesim.geometry import mesh
+
+    case = anodesim.from_dict(reflection())
+    read_back = anodesim.run(case)
+    if where == "folder":
+        mkdtemp = tempfile.mkdtemp
+
+        def full(suffix=None, prefix=None, dir=None):
+            if prefix == "anodesim-mesh-":
+                _no_space()
+            return mkdtemp(suffix, prefix, dir)
+
+        monkeypatch.setattr(tempfile, "mkdtemp", full)
+    else:
+        monkeypatch.setattr(mesh, "_check_written", _no_space)
+    on_model = anodesim.run(case)
+    assert on_model.T_peak_max_C == pytest.approx(read_back.T_peak_max_C, rel=1e-9)
+    for name in ("T_peak_C",):
+        assert len(on_model.series[name]) == len(read_back.series[name]) > 5
+        assert np.allclose(on_model.series[name], read_back.series[name], rtol=1e-9, atol=0)

@@ -587,21 +587,54 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     # (gmsh places a periodic interface's nodes again as it reads), so a run on the model
     # differed from the same case in a sweep in the last digits
     with contextlib.ExitStack() as stack:
-        path = None
+        path = model = None
         if rank0:
-            path = mesh_path or Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="anodesim-mesh-"))) / "mesh.msh"
+            path = mesh_path or _temporary_mesh_path(stack)
             ahead = stack.enter_context(geometry.ahead.taken(mesh_key(case, prep)))
             if ahead is not None:  # built while this process imported dolfinx
                 _place(ahead, path)
             else:
-                geometry.build_mesh(case, prep, path)
-                import gmsh
-
-                gmsh.finalize()
+                model = _build_to(case, prep, path, mesh_path is None)
+                if model is not None:  # read below, then the gmsh session is ended
+                    stack.callback(model.finalize)
+                    path = None
             if mesh_path is not None:
                 output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
-        return geometry.to_dolfinx(comm, path=path, gdim=case.geometry.dim), mesh_path
+        # (other ranks pass neither: to_dolfinx reads on rank 0 only)
+        domain = geometry.to_dolfinx(comm, model=model and model.model, path=path,
+                                     gdim=case.geometry.dim)
+    return domain, mesh_path
+
+
+def _temporary_mesh_path(stack: contextlib.ExitStack) -> Path | None:
+    """mesh.msh in a temporary folder removed with the stack, or None where the system's
+    temporary folder is full or unusable (the run then reads the meshed model)."""
+    try:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="anodesim-mesh-"))
+    except OSError:
+        return None
+    return Path(folder) / "mesh.msh"
+
+
+def _build_to(case: Case, prep, path: Path | None, scratch: bool):
+    """Mesh the case with gmsh and write it to path, ending the session: None, the mesh is
+    read from path. Only where path is scratch (a run without an output folder) and cannot
+    be written (None: a full or unusable temporary folder): the gmsh module with the meshed
+    model, which the caller reads and finalises. That model's nodes differ from the file's
+    by up to 1e-14 m (a run on it differs from one on the file in the last digits), but a
+    run, or a whole rating, that writes nothing does not fail for a full /tmp."""
+    gm = geometry.build_mesh(case, prep)
+    try:
+        if path is None:
+            return gm
+        geometry.mesh.write(gm, path)
+    except Exception:  # noqa: BLE001 - gmsh raises plain Exceptions; OSError: cut short
+        if not scratch:
+            gm.finalize()
+            raise
+        return gm
+    gm.finalize()
+    return None
 
 
 def _place(built: Path, path: Path) -> None:

@@ -40,15 +40,24 @@ def generate(gmsh, dim: int, size, path: Path | None):
     with signals_held():
         gmsh.model.mesh.generate(dim)
     if path is not None:
-        tmp = Path(path).with_suffix(".tmp.msh")
-        # binary: the nodes' coordinates exactly; as text gmsh writes 16 digits, and a node
-        # read back from the film top of a transmission target lay above it by an ulp
-        # (a profile or probe point there was "outside the mesh")
-        gmsh.option.setNumber("Mesh.Binary", 1)
-        gmsh.write(str(tmp))
-        _check_written(tmp)
-        tmp.replace(path)
+        write(gmsh, path)
     return gmsh
+
+
+def write(gmsh, path: Path) -> None:
+    """Write the meshed model atomically to ``path`` (binary .msh 4.1).
+
+    Raises:
+        OSError: the file was cut short (a full disk); gmsh's Exception: it could not be
+            opened."""
+    tmp = Path(path).with_suffix(".tmp.msh")
+    # binary: the nodes' coordinates exactly; as text gmsh writes 16 digits, and a node
+    # read back from the film top of a transmission target lay above it by an ulp
+    # (a profile or probe point there was "outside the mesh")
+    gmsh.option.setNumber("Mesh.Binary", 1)
+    gmsh.write(str(tmp))
+    _check_written(tmp)
+    tmp.replace(path)
 
 
 def _check_written(msh: Path) -> None:
