@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import anodesim
-from cases import reflection, transmission
+from cases import reflection, reflection_3d, transmission
 from test_case import write_toml
 
 from anodesim.cli import main
@@ -91,3 +91,22 @@ def test_a_run_without_a_folder_meshes_with_a_full_temporary_folder(where, monke
     for name in ("T_peak_C",):
         assert len(on_model.series[name]) == len(read_back.series[name]) > 5
         assert np.allclose(on_model.series[name], read_back.series[name], rtol=1e-9, atol=0)
+
+
+def test_the_mesh_key_names_a_3d_layout_to_the_last_digit():
+    """The key of a mesh's inputs (resolve.mesh_key: a sweep's shared mesh file, the mesh
+    built ahead of a run) names the 3-D layout's arrays (the beam frame, the spot zone's
+    axis) exactly: numpy's repr gave them to 8 decimals, so layouts whose impact point
+    differed by less than 5e-9 m (a CAD part's geometry.impact_point_mm, which enters the
+    key through the frame alone) had the same key and one case's mesh served the other."""
+    import dataclasses as dc
+
+    from anodesim.resolve import mesh_key, prepare
+
+    case = anodesim.from_dict(reflection_3d())
+    prep = prepare(case)
+    frame = prep.lay.frame
+    moved = dc.replace(prep, lay=dc.replace(prep.lay, frame=dc.replace(
+        frame, origin=frame.origin + np.array([0.0, 0.0, 1e-9]))))
+    assert mesh_key(case, moved) != mesh_key(case, prep)
+    assert mesh_key(case, dc.replace(prep)) == mesh_key(case, prep)

@@ -296,7 +296,11 @@ def _stable_repr(x) -> str:
     the string hashes, which differ from interpreter to interpreter) are sorted, and a
     function (the layout's face classifier) is named by its qualified name, not its
     address. Without this, new-interpreter workers and SLURM tasks named equal meshes
-    differently about half the time and meshed again."""
+    differently about half the time and meshed again. A numpy array (the 3-D beam frame,
+    the spot zone's axis) is named by its elements' full repr: numpy's own gives 8
+    decimals, and layouts a few nm apart had the same name."""
+    if isinstance(x, np.ndarray):
+        return "array(" + _stable_repr(x.tolist()) + ")"
     if isinstance(x, (set, frozenset)):
         return "{" + ", ".join(sorted(_stable_repr(e) for e in x)) + "}"
     if isinstance(x, dict):
