@@ -83,6 +83,10 @@ BAD = [
     ("beam from behind", {"beam": {"direction": [0.0, 0.0, 1.0]}},
      "beam.direction = [0.0, 0.0, 1.0]: expected a beam that hits the beam face"),
     ("missing file", {"geometry": {"file": "nowhere.msh"}}, "geometry.file = "),
+    # the drift map takes beam.direction: another drift.beam_direction was ignored (exit 0)
+    ("drift beam not the case's", {"drift": {"beam_direction": [1.0, 0.0, 0.0]}},
+     "drift.beam_direction = [1.0, 0.0, 0.0]: expected the beam direction of the case "
+     "[0.5, 0.0, -0.866025] (set by beam.direction)"),
 ]
 
 

@@ -101,6 +101,7 @@ def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
     radius = None if radius is None else radius * 1e-3
     d.close()
     if geometry.kind in USER_GEOMETRIES:  # the face normal is known once the mesh is read
+        _check_case_beam(d, beam, beam_cfg.direction, "beam.direction")
         return DriftSettings(tuple(beam_cfg.direction), view or (0.0, 0.0, 0.0), sod, sdd,
                              pixel, take_off, radius)
     beam, normal = _beam_and_normal(d, geometry, beam_cfg, beam, view)
@@ -151,17 +152,24 @@ def _distances(d: _Section) -> tuple[float, float, float]:
     return sod, sdd, pixel
 
 
+def _check_case_beam(d: _Section, beam, case_beam, set_by: str) -> None:
+    """A 3-D drift.beam_direction must be the case's beam (set_by names the key that sets
+    it): the drift map takes the case's, so another one would be ignored in silence."""
+    b_case = np.asarray(case_beam, dtype=float) / np.linalg.norm(case_beam)
+    if d.has("beam_direction") and np.linalg.norm(
+            np.asarray(beam) / np.linalg.norm(beam) - b_case) > 1e-9:
+        raise _fail("drift.beam_direction", list(beam),
+                    f"the beam direction of the case {[round(float(c), 6) for c in b_case]} "
+                    f"(set by {set_by})")
+
+
 def _beam_and_normal(d: _Section, geometry: Geometry, beam_cfg: Beam, beam, view):
     """(beam direction, face normal) of the drift map; the view axis must leave the face."""
     v = np.asarray(view) / np.linalg.norm(view)
     if geometry.dim == 3:
         frame = rod_frame(geometry.anode_angle_rad, beam_cfg.entry, 0.0)
         normal, b_case = frame.normal, frame.beam
-        if d.has("beam_direction") and np.linalg.norm(
-                np.asarray(beam) / np.linalg.norm(beam) - b_case) > 1e-9:
-            raise _fail("drift.beam_direction", list(beam),
-                        f"the beam direction of the case {[round(float(c), 6) for c in b_case]} "
-                        "(set by beam.entry)")
+        _check_case_beam(d, beam, b_case, "beam.entry")
         if v @ normal < np.sin(np.radians(GRAZING_DEG)):
             raise _fail("drift.view_direction", [round(float(c), 6) for c in view],
                         f"a central ray that leaves the target face (take-off angle above "
