@@ -596,16 +596,31 @@ def test_reused_mesh_must_be_refined_for_the_case(tmp_path, capsys):
         assert "expected no [mesh] keys with geometry.kind = 'user_mesh'" in err
 
 
+#: Mounts and an imaging geometry of magnification 25 with 96 µm pixels.
+DRIFT = {"mounts": {"cooled_end": {"type": "clamped"}},
+         "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 20.0,
+                   "source_detector_mm": 500.0, "pixel_size_um": 96.0}}
+
+
 def test_drift_limit_in_pixels_converts_to_source_micrometres():
     """drift_px: image drift (M − 1) δ⊥ / pixel, so δ⊥ = px × pixel / (M − 1) at the source."""
-    drift = {"mounts": {"cooled_end": {"type": "clamped"}},
-             "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 20.0,
-                       "source_detector_mm": 500.0, "pixel_size_um": 96.0}}
+    drift = DRIFT
     case = from_dict(reflection(limits={"drift_px": 0.5, "spot_C": 2500.0}, **drift))
     assert case.limits.drift_um == pytest.approx(0.5 * 96.0 / 24.0)
     assert case.limits.spot_K == pytest.approx(2773.15)
     with pytest.raises(CaseError, match="not both"):
         from_dict(reflection(limits={"drift_px": 0.5, "drift_um": 1.0}, **drift))
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5])
+def test_magnification_limit_outside_its_range_names_the_range(value):
+    """limits.magnification_change_rel is taken in (0, 1]; 1.5 was refused as "expected a
+    positive relative magnification change", which it is."""
+    with pytest.raises(CaseError, match=rf"^limits.magnification_change_rel = {value}: expected "
+                       r"a relative magnification change in \(0, 1\] \(e.g. 1e-5\)$"):
+        from_dict(reflection(limits={"magnification_change_rel": value}, **DRIFT))
+    case = from_dict(reflection(limits={"magnification_change_rel": 1.0}, **DRIFT))
+    assert case.limits.magnification_change_rel == 1.0
 
 
 def test_segments_schedule_is_the_one_source_of_beam_power():

@@ -73,7 +73,7 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     drift_px = lim.number("drift_px", None, positive=True,
                           expected="a positive image drift in detector pixels")
     mag = lim.number("magnification_change_rel", None, positive=True, hi=1.0,
-                     expected="a positive relative magnification change (e.g. 1e-5)")
+                     expected="a relative magnification change in (0, 1] (e.g. 1e-5)")
     spot = lim.choice("spot", SPOT_LIMITS, "life")
     # bounded so that the erosion budget over the life is a recession rate some temperature
     # of 200-8000 K gives every target with vapour data (1e300 µm or 1e-300 h: "internal
