@@ -1,0 +1,149 @@
+"""README's case-file reference against the case readers: every key they read is documented,
+and the ranges and rules the reference states are the ones the readers enforce (a tube
+engineer writes case files from that table)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+from cases import merge, reflection, reflection_3d, transmission
+
+from anodesim.case import CaseError, from_dict, model, tables
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+REFERENCE = README[README.index("## Case-file reference"):README.index("## How it works")]
+OWN_MATERIALS = README[README.index("### Your own materials"):
+                       README.index("## How hard may it be driven")]
+READERS = ("tables.py", "imaging.py", "__init__.py", "user_materials.py")
+GETTERS = {"number", "integer", "choice", "string", "boolean", "raw", "has", "section",
+           "length"}  # (_beam's spot sizes)
+HELPERS = {"_celsius", "_duration", "_numbers", "_vector", "_length", "_kelvin"}
+
+
+def _keys_read() -> set[str]:
+    """The key names the case readers ask their tables for (string literals given to the
+    _Section getters and the reading helpers), with the geometry and override keys."""
+    keys = set()
+    for name in READERS:
+        tree = ast.parse((ROOT / "src" / "anodesim" / "case" / name).read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            called = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            at = 0 if called in GETTERS else 1 if called in HELPERS else None
+            if at is not None and len(node.args) > at and \
+                    isinstance(node.args[at], ast.Constant) and \
+                    isinstance(node.args[at].value, str):
+                keys.add(node.args[at].value)
+    for spec in model.GEOMETRIES.values():
+        keys |= set(spec.get("sizes", {}))
+    from anodesim.materials import ELECTRON_KEYS, YIELD_KEY
+    built = {"melting_C", "melting_K", "damage_C", "damage_K", "x_um", "y_um", "z_um",
+             "spot_C", "interface_C", "heat_sink_C", "coolant_side_C", "regions", "faces"}
+    return (keys | set(model.HOUSING_SIZES) | set(tables.OVERRIDE_KEYS) | set(ELECTRON_KEYS)
+            | {YIELD_KEY} | built)  # (the keys the readers build in loops and f-strings)
+
+
+def test_every_key_the_readers_read_is_in_the_reference():
+    keys = _keys_read()
+    assert {"fwhm_um", "repeat_every_s", "joint_corner_um", "flow_L_min"} <= keys  # (read)
+    undocumented = sorted(k for k in keys if f"`{k}`" not in REFERENCE
+                          and f"`{k}`" not in OWN_MATERIALS and f"`{k} " not in REFERENCE
+                          and f"{k} = " not in REFERENCE + OWN_MATERIALS
+                          and f"[{k}" not in REFERENCE and f".{k}" not in REFERENCE)
+    assert not undocumented, undocumented
+
+
+DRIFT = {"mounts": {"cooled_end": {"type": "clamped"}},
+         "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 20.0,
+                   "pixel_size_um": 50.0}}
+
+#: (what README's reference states, the case builder, a change just outside the stated range
+#: or rule, one just inside it, what the refusal names). Each stated range or rule is one
+#: the reader enforces, at its edge.
+STATED = [
+    ("above 0 and at most 2 (default 0.1", reflection,
+     {"mesh": {"growth": 2.01}}, {"mesh": {"growth": 2.0}}, "mesh.growth = 2.01"),
+    ("η_E (0 to 0.99)", reflection, {"beam": {"backscatter_energy_fraction": 0.991}},
+     {"beam": {"backscatter_energy_fraction": 0.99}}, "beam.backscatter_energy_fraction"),
+    ("(above 0, at most 1000 mm; default 5 mm", reflection,
+     {"beam": {"extra_focal_distance_mm": 1000.5}},
+     {"beam": {"extra_focal_distance_mm": 1000.0}}, "beam.extra_focal_distance_mm = 1000.5"),
+    ("`emissivity` above 0 and at most 1", reflection,
+     {"boundaries": {"side": {"type": "radiation", "emissivity": 1.01, "temperature_C": 20}}},
+     {"boundaries": {"side": {"type": "radiation", "emissivity": 1.0, "temperature_C": 20}}},
+     "boundaries.side.emissivity = 1.01"),
+    ("above 0 and at most 1e-3 (default 1e-10)", reflection,
+     {"numerics": {"rtol": 1.1e-3}}, {"numerics": {"rtol": 1e-3}}, "numerics.rtol = 0.0011"),
+    ("`magnification` above 1 and at most 1e6", reflection,
+     merge(DRIFT, {"drift": {"magnification": 1.1e6}}),
+     merge(DRIFT, {"drift": {"magnification": 1e6}}), "drift.magnification = 1100000.0"),
+    ("SDD more than SOD", reflection, merge(DRIFT, {"drift": {"source_detector_mm": 20.0}}),
+     merge(DRIFT, {"drift": {"source_detector_mm": 20.1}}), "drift.source_detector_mm = 20"),
+    ("the view axis τ (0.5° to 90°)", reflection_3d,
+     merge(DRIFT, {"drift": {"view_direction": None, "take_off_angle_deg": 0.49,
+                             "magnification": 10}}),
+     merge(DRIFT, {"drift": {"view_direction": None, "take_off_angle_deg": 0.5,
+                             "magnification": 10}}), "drift.take_off_angle_deg = 0.49"),
+    ("`magnification_change_rel` (above 0, at most 1)", reflection,
+     merge(DRIFT, {"drift": {"magnification": 10}, "limits": {"magnification_change_rel": 1.01}}),
+     merge(DRIFT, {"drift": {"magnification": 10}, "limits": {"magnification_change_rel": 1.0}}),
+     "limits.magnification_change_rel = 1.01"),
+    ("axisymmetric geometries only (3-D contacts are perfect: refused there)", reflection_3d,
+     {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e6}}}, {},
+     "interfaces.target_heat_sink: a contact conductance is not available on 3-D"),
+    ("(axisymmetric geometries without a housing: refused in 3-D", reflection_3d,
+     {"mechanics": {"free": True}}, {"mounts": {"cooled_end": {"type": "clamped"}}},
+     "mechanics.free = true: free bodies are supported on axisymmetric geometries only"),
+    ("and with `[geometry.housing]`", reflection,
+     {"geometry": {"housing": {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0,
+                               "length_mm": 5.0}},
+      "materials": {"housing": "SS304"}, "mechanics": {"free": True}},
+     {"mechanics": {"free": True}}, "mechanics.free = true: a tube with a housing"),
+    ("(1e-12 to 1000; W targets)", reflection,
+     {"materials": {"target": "Mo"}, "limits": {"recrystallisation_fraction": 1.0}},
+     {"limits": {"recrystallisation_fraction": 1.0}},
+     "limits.recrystallisation_fraction = 1: the recrystallisation kinetics are those of W"),
+    ("`fatigue` (W targets;", reflection,
+     {"materials": {"target": "Mo"}, "limits": {"fatigue": True}},
+     {"loading": {"repeat_every_s": 10.0}, "limits": {"fatigue": True}},
+     "limits.fatigue = true: the crack-initiation estimate needs the target's tensile data"),
+    ("`time_s` (increasing, none below 0 s)", reflection,
+     merge(DRIFT, {"drift": {"magnification": 10},
+                   "beam_pointing": {"time_s": [0.0, 0.0], "x_um": [0.0, 1.0]}}),
+     merge(DRIFT, {"drift": {"magnification": 10},
+                   "beam_pointing": {"time_s": [0.0, 0.1], "x_um": [0.0, 1.0]}}),
+     "beam_pointing.time_s = [0.0, 0.0]"),
+]
+
+
+@pytest.mark.parametrize("stated, build, outside, inside, refusal", STATED,
+                         ids=[s[0][:40] for s in STATED])
+def test_stated_ranges_and_rules_are_enforced(stated, build, outside, inside, refusal):
+    assert stated in REFERENCE
+    with pytest.raises(CaseError, match=None) as e:
+        from_dict(build(**outside))
+    assert str(e.value).startswith(refusal) and "\n" not in str(e.value), str(e.value)
+    from_dict(build(**inside))
+
+
+def test_the_default_spot_is_gaussian_and_the_film_caps_the_smallest_element():
+    """`spot` left out is "gaussian" (the reference says so); on a film the smallest element is
+    at most half the film thickness, and under volume deposition a quarter of the depth."""
+    assert '`"gaussian"` (the default;' in REFERENCE
+    case = from_dict(merge(reflection(), {"beam": {"spot": None}}))
+    assert case.beam.spot == "gaussian"
+    assert "on films at most half the film thickness" in REFERENCE
+    assert "at most a quarter of the deposition depth unless" in REFERENCE
+    from anodesim import resolve
+    from anodesim.geometry.mesh import mesh_sizes
+
+    rod = from_dict(reflection(mesh={"spot_fraction": 1.0}))  # 50 µm spot, 100 kV kernel
+    spot = resolve.prepare(rod).spot
+    assert 0.25 * spot.depth_m < 0.5 * spot.smallest_m  # the depth binds, not the spot
+    assert mesh_sizes(rod, spot)[0] == pytest.approx(0.25 * spot.depth_m, rel=1e-12)
+    film = from_dict(transmission(mesh={"spot_fraction": 1.0},
+                                  beam={"deposition": "surface"}))  # 5 µm spot, 1 µm film
+    assert mesh_sizes(film, resolve.prepare(film).spot)[0] == pytest.approx(0.5e-6, rel=1e-12)
