@@ -147,3 +147,17 @@ def test_the_default_spot_is_gaussian_and_the_film_caps_the_smallest_element():
     film = from_dict(transmission(mesh={"spot_fraction": 1.0},
                                   beam={"deposition": "surface"}))  # 5 µm spot, 1 µm film
     assert mesh_sizes(film, resolve.prepare(film).spot)[0] == pytest.approx(0.5e-6, rel=1e-12)
+
+
+def test_the_serial_load_charts_default_to_a_pulse_trains_own_period_and_duty():
+    """[rating] period_s and duty_cycle default to the case's pulse train (tables._rating);
+    the reference said 1 s and 0.5 for every case."""
+    assert "(default: a pulse-train case's own period, else 1 s;" in REFERENCE
+    assert "(default: a pulse-train case's own duty cycle, else 0.5;" in REFERENCE
+    train = {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.01,
+             "off_s": 0.03}
+    rating = from_dict(reflection(loading=train)).rating
+    assert rating.period_s == pytest.approx(0.04, rel=1e-12)
+    assert rating.duty_cycle == pytest.approx(0.25, rel=1e-12)
+    rating = from_dict(reflection()).rating
+    assert (rating.period_s, rating.duty_cycle) == (1.0, 0.5)
