@@ -87,6 +87,10 @@ def test_coolant_circuit_steady_and_flow():
     ({"coolant_circuit": {"volume_L": 1.0}}, "coolant_circuit: give exactly one of"),
     ({"boundaries": {"cooled_end": {"temperature_C": 20.0}}},
      "boundaries.cooled_end: give temperature_C or coolant_circuit"),
+    # a documented key that sets nothing here: "unknown key" before
+    ({"coolant_circuit": {"coolant": "water"}},
+     "coolant_circuit.coolant = 'water': expected no coolant beside heat_capacity_J_per_K "
+     "without flow_L_min"),
 ])
 def test_coolant_circuit_bad_input(change, message):
     with pytest.raises(CaseError, match=re.escape(message)):

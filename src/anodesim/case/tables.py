@@ -590,6 +590,10 @@ def _coolant_circuit(root: _Section, boundaries: dict[str, Boundary],
     else:
         capacity = sec.number("heat_capacity_J_per_K", positive=True,
                               expected="a positive heat capacity in J/K")
+    if sec.has("coolant") and not (sec.has("volume_L") or sec.has("flow_L_min")):
+        raise _fail("coolant_circuit.coolant", sec.raw("coolant"), "no coolant beside "
+                    "heat_capacity_J_per_K without flow_L_min (it sets the heat capacity of "
+                    "volume_L and of flow_L_min's flow, neither given; leave it out)")
     ua = sec.number("cooler_conductance_W_per_K", positive=True,
                     expected="a positive conductance in W/K")
     flow = sec.number("flow_L_min", None, positive=True, expected="a positive flow in L/min")
