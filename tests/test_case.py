@@ -124,6 +124,9 @@ BAD = [
      "initial.temperature_C = -300.0"),
     ("save time after the end", {"output": {"save_times_s": [5.0]}},
      "output.save_times_s[0] = 5.0"),
+    ("save times of a steady state", {"loading": {"kind": "steady", "duration_s": None},
+                                      "output": {"save_times_s": [1.0]}},
+     "output.save_times_s = [1.0]: expected no save times with loading.kind = \"steady\""),
     ("insert wider than the anode", {"geometry": {"insert_radius_mm": 4.0}},
      "less than geometry.anode_radius_mm"),
     # drift and mounts (issue 3)

@@ -710,6 +710,9 @@ def _output(root: _Section, end_time: float) -> Output:
     times = sec.raw("save_times_s", [], expected="a list of times in s")
     if not isinstance(times, list):
         raise _fail("output.save_times_s", times, "a list of times in s")
+    if times and end_time == 0.0:  # (a steady state: "a time in (0, 0] s" before)
+        raise _fail("output.save_times_s", times, "no save times with loading.kind = "
+                    "\"steady\" (the steady state is the one field saved; leave the key out)")
     clean = []
     for i, t in enumerate(times):
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
