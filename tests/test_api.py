@@ -524,8 +524,9 @@ def test_a_case_the_command_refuses_as_absurd_is_refused_by_anodesim_run_too(tmp
     from cases import FWHM_PER_SIGMA, K_W
 
     tiny = small_block(beam={"fwhm_um": 0.05, "power_W": 1e-3})
-    with pytest.raises(anodesim.CaseError, match=r"^case: beam spot 0\.05 µm: below the "
-                                                 r"model's validity .*force=True runs it"):
+    with pytest.raises(anodesim.CaseError, match=r"^case: beam.fwhm_um: beam spot "
+                                                 r"0\.05 µm: below the model's validity "
+                                                 r".*force=True runs it"):
         anodesim.run(tiny, tmp_path / "run")
     assert not (tmp_path / "run").exists()
     res = anodesim.run(tiny, force=True)
@@ -550,11 +551,13 @@ def test_a_case_the_run_refuses_as_absurd_is_refused_by_rate_too(tmp_path, capsy
                  "--no-confirm"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(
-        f"anodesim: error: {path}: beam spot 0.05 µm: below the model's validity") \
+        f"anodesim: error: {path}: beam.fwhm_um: beam spot 0.05 µm: below the model's "
+        "validity") \
         and err.endswith("`anodesim check` tells the cost, --force rates it anyway"), err
     assert not (tmp_path / "cli").exists()
-    with pytest.raises(anodesim.CaseError, match=r"^case: beam spot 0\.05 µm: below the "
-                                                 r"model's validity .*force=True rates it"):
+    with pytest.raises(anodesim.CaseError, match=r"^case: beam.fwhm_um: beam spot "
+                                                 r"0\.05 µm: below the model's validity "
+                                                 r".*force=True rates it"):
         anodesim.rate(tiny, tmp_path / "api", charts=(), confirm=False)
     assert not (tmp_path / "api").exists()
 

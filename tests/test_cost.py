@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cases import block, reflection, transmission
+from cases import block, reflection, reflection_3d, transmission
 from test_case import write_toml
 
 from anodesim import cost
@@ -224,7 +224,7 @@ def test_expensive_case_warns_and_absurd_case_is_refused_unless_forced(tmp_path,
     assert main(["check", str(path)]) == 0
     err = capsys.readouterr().err
     assert "warning: this case is expensive" in err and "check the spot size's unit" in err
-    assert "run` refuses this case unless --force: beam spot 0.05 µm" in err
+    assert "run` refuses this case unless --force: beam.fwhm_um: beam spot 0.05 µm" in err
     out = tmp_path / "run"
     assert main(["run", str(path), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
@@ -236,6 +236,29 @@ def test_expensive_case_warns_and_absurd_case_is_refused_unless_forced(tmp_path,
     assert main(["run", str(small), "-o", str(out), "-q"]) == 2
     assert "cells in 2-D (more than 100" in capsys.readouterr().err
     assert main(["run", str(small), "-o", str(out), "-q", "--force"]) == 0
+
+
+@pytest.mark.parametrize("beam, key", [
+    ({"spot": "elliptical", "fwhm_um": None, "fwhm_major_um": 100.0, "fwhm_minor_um": 0.05},
+     "fwhm_minor_um"),
+    ({"spot": "line", "fwhm_um": 100.0, "length_um": 0.05}, "length_um"),
+])
+def test_a_spot_below_the_validity_in_its_smaller_size_is_refused_too(tmp_path, capsys,
+                                                                      beam, key):
+    """README: `run` refuses every spot size below 0.1 µm unless --force. Only the first size
+    was checked: an ellipse 100 µm by 0.05 µm (or a 0.05 µm long line) on a coarse mesh was
+    run. Now one line naming the key, exit 2, nothing written."""
+    data = reflection_3d(beam=beam, mesh={"spot_fraction": 1.0, "growth": 2.0})
+    assert cost.absurd(from_dict(data), 0).startswith(f"beam.{key}: beam spot 0.05 µm: below")
+    path = write_toml(tmp_path / "case.toml", data)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"anodesim: error: {path}: beam.{key}: beam spot 0.05 µm: below the "
+                          "model's validity") and err.count("\n") == 0, err
+    assert not out.exists()
+    # a 0.2 µm smaller size passes this check
+    assert cost.absurd(from_dict(reflection_3d(beam={**beam, key: 0.2})), 0) is None
 
 
 def test_newton_failure_past_the_melting_point_names_the_melting(tmp_path, capsys,

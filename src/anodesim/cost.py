@@ -543,9 +543,10 @@ def refuse_absurd(case: Case, prep, who: str, forced_by: str) -> None:
 def absurd(case: Case, cells: int, remedy: str = "") -> str | None:
     """Why a case is clearly not what was meant (run refuses it unless --force), or None;
     remedy: mesh_remedy's advice for a case too finely meshed."""
-    size_um = case.beam.size_m * 1e6
+    key, size_m = smallest_spot_size(case.beam)
+    size_um = size_m * 1e6
     if size_um < SMALLEST_SPOT_UM:
-        return (f"beam spot {size_um:.3g} µm: below the model's validity "
+        return (f"beam.{key}: beam spot {size_um:.3g} µm: below the model's validity "
                 f"({SMALLEST_SPOT_UM:g} µm; Fourier conduction and the electron kernels' "
                 "lateral fits do not hold there); was the size meant in another unit?")
     dim = case.geometry.dim
@@ -556,6 +557,19 @@ def absurd(case: Case, cells: int, remedy: str = "") -> str | None:
                            else "expected a coarser mesh ([mesh], or a user's mesh in its "
                            "mesher) or a larger spot"))
     return None
+
+
+def smallest_spot_size(beam) -> tuple[str, float]:
+    """(key, size in m) of the beam's smallest spot size: an ellipse's minor axis, the
+    shorter of a line's width and length, else its one size (after size_definition's
+    conversion to the beam's). Only size_m was checked: a 0.05 µm minor axis ran."""
+    if beam.spot == "flat_top":
+        return "diameter_um", beam.size_m
+    if beam.spot == "elliptical":
+        return "fwhm_minor_um", beam.size2_m
+    if beam.spot == "line" and beam.size2_m < beam.size_m:
+        return "length_um", beam.size2_m
+    return "fwhm_um", beam.size_m
 
 
 #: Smallest beam size (µm) the model is meant for: the electron kernels' lateral fits are
