@@ -178,3 +178,19 @@ def test_the_serial_load_charts_default_to_a_pulse_trains_own_period_and_duty():
     assert rating.duty_cycle == pytest.approx(0.25, rel=1e-12)
     rating = from_dict(reflection()).rating
     assert (rating.period_s, rating.duty_cycle) == (1.0, 0.5)
+
+
+def test_a_study_range_is_linear_by_default_and_log_needs_positive_ends():
+    """The study table's range: scale "linear" unless given (spec._values), num 1 to 100 000,
+    a log range from a positive start to a positive stop."""
+    from anodesim.study.spec import _values
+
+    assert '(`num` 1 to 100 000, `scale` by default `"linear"`; `"log"` needs a positive ' \
+        'start and stop)' in README
+    assert _values("k", {"start": 1.0, "stop": 3.0, "num": 3}) == [1.0, 2.0, 3.0]
+    for bad, refusal in (
+            ({"num": 100_001}, 'axes."k".num = 100001: expected an integer from 1 to 100,000'),
+            ({"scale": "log", "start": 0.0}, 'axes."k".start = 0.0: expected positive')):
+        with pytest.raises(CaseError) as e:
+            _values("k", {"start": 1.0, "stop": 3.0, "num": 3, **bad})
+        assert str(e.value).startswith(refusal), str(e.value)
