@@ -194,3 +194,19 @@ def test_a_study_range_is_linear_by_default_and_log_needs_positive_ends():
         with pytest.raises(CaseError) as e:
             _values("k", {"start": 1.0, "stop": 3.0, "num": 3, **bad})
         assert str(e.value).startswith(refusal), str(e.value)
+
+
+def test_a_user_material_may_have_a_zero_or_negative_cte_but_no_zero_conductivity(tmp_path):
+    """'Your own materials': values finite and positive, but the tangent CTE may be zero or
+    negative (materials.PLAUSIBLE_AT_20_C: |α| below 1e-3 /K); the section said positive."""
+    assert "positive (the tangent CTE α may also be zero or negative)" in OWN_MATERIALS
+    own = {"source": "test", "melting_C": 1075.0, "damage_C": 500.0, "electron_data": "Cu",
+           "k_W_mK": 390.0, "cp_J_kgK": 385.0, "rho_kg_m3": 8900.0, "E_Pa": 128e9,
+           "nu_1": 0.33}
+    for alpha in (0.0, -1e-6):
+        case = from_dict(reflection(materials={"heat_sink": "X", "define": {
+            "X": {**own, "alpha_1_K": alpha}}}))
+        assert case.materials.by_region["heat_sink"] == "X"
+    with pytest.raises(CaseError, match=r"^materials.define.X.k_W_mK"):
+        from_dict(reflection(materials={"heat_sink": "X", "define": {
+            "X": {**own, "alpha_1_K": 1e-5, "k_W_mK": 0.0}}}))
