@@ -176,19 +176,17 @@ def running_others(loadavg: str) -> int:
     return max(int(loadavg.split()[3].split("/")[0]) - 1, 0)
 
 
-def start(ours: int = 0) -> InlinePlotter | ChildPlotter:
+def start() -> InlinePlotter | ChildPlotter:
     """A child plotter when it can gain: matplotlib is not loaded here yet and a core is
-    free (this process may use two or more, and busy_cores leaves one idle; ours of the
-    busy ones are the run's own and end long before its figures are drawn: a mesh built
-    ahead, geometry.ahead); else an inline one. On a busy machine the child only adds its
-    start-up (about 0.3 s CPU). ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0``
-    never."""
+    free (this process may use two or more, and busy_cores leaves one idle); else an
+    inline one. On a busy machine the child only adds its start-up (about 0.3 s CPU).
+    ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0`` never."""
     choice = os.environ.get("ANODESIM_PLOT_CHILD", "")
     if choice == "0" or "matplotlib" in sys.modules:
         return InlinePlotter()
     if choice != "1":
         cores = _cores()
-        if cores < 2 or busy_cores() - ours > cores - 2:
+        if cores < 2 or busy_cores() > cores - 2:
             return InlinePlotter()
     try:
         return ChildPlotter()

@@ -250,14 +250,19 @@ class Simulation:
 
         started = time.perf_counter()
         start_utc = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        # The figures' process (rank 0) imports matplotlib while this one meshes and solves.
-        plot = plotter.start(ours=geometry.ahead.building()) if self.out is not None and \
-            self.rank0 and self.case.output.figures else None
+        # The figures' process (rank 0) imports matplotlib while this one meshes and solves;
+        # while a mesh is built ahead (geometry.ahead) it starts once the mesh is taken: three
+        # processes on two cores slowed this one's imports (the C1-class run of
+        # studies/benchmark_process.py 1.99 s against 1.90 s, medians of 7 interleaved runs)
+        figures = self.out is not None and self.rank0 and self.case.output.figures
+        plot = plotter.start() if figures and not geometry.ahead.building() else None
         status, error, every_rank, ranks_together = "running", None, False, False
         try:
             self.reset(loading, beam_power_W)
             if self.problem is None:
                 self.initialise()
+            if figures and plot is None:
+                plot = plotter.start()
             self._vtx = run_folder.open_fields(self) if self.out is not None else []
             t_solve = time.perf_counter()
             try:

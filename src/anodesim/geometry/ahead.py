@@ -130,8 +130,8 @@ def taken(key: str):
 
 
 def building() -> int:
-    """How many builders run now (0 or 1): plotter.start leaves their core out of the
-    cores other work keeps busy, since a builder ends long before the figures are drawn."""
+    """How many builders run now (0 or 1): a run then starts its figure process once it has
+    taken the mesh (Simulation.run), not beside the builder."""
     return int(_pending is not None and _pending.running())
 
 
