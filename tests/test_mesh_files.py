@@ -110,3 +110,30 @@ def test_the_mesh_key_names_a_3d_layout_to_the_last_digit():
         frame, origin=frame.origin + np.array([0.0, 0.0, 1e-9]))))
     assert mesh_key(case, moved) != mesh_key(case, prep)
     assert mesh_key(case, dc.replace(prep)) == mesh_key(case, prep)
+
+
+def test_a_mesh_built_on_another_file_system_is_copied_whole(tmp_path, monkeypatch):
+    """A mesh built ahead in the system's temporary folder reaches the run folder whole when
+    the two lie on different file systems (the rename fails with EXDEV): copied by
+    output.atomic_write, no temporary file left beside it."""
+    import errno
+    import os
+
+    from anodesim.simulation import _place
+
+    built = tmp_path / "tmp" / "mesh.msh"
+    built.parent.mkdir()
+    built.write_bytes(b"$MeshFormat\n4.1 1 8\n$EndMeshFormat\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    replace = os.replace
+
+    def across(src, dst):
+        if os.fspath(src) == os.fspath(built):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", across)
+    _place(built, run / "mesh.msh")
+    assert (run / "mesh.msh").read_bytes() == built.read_bytes()
+    assert [p.name for p in run.iterdir()] == ["mesh.msh"]

@@ -643,17 +643,14 @@ def _build_to(case: Case, prep, path: Path | None, scratch: bool):
 
 
 def _place(built: Path, path: Path) -> None:
-    """Move a .msh file built elsewhere to path, atomically (a copy first across file
-    systems: the system's temporary folder and the run's)."""
+    """Move a .msh file built elsewhere to path, atomically (across file systems, the
+    system's temporary folder and the run's, a copy written by output.atomic_write)."""
     import os
-    import shutil
 
     try:
         os.replace(built, path)
     except OSError:
-        tmp = path.with_suffix(".tmp.msh")
-        shutil.copyfile(built, tmp)
-        os.replace(tmp, path)
+        output.atomic_write(path, built.read_bytes())
 
 
 def _mesh_sidecar(case: Case, prep) -> dict:

@@ -50,25 +50,26 @@ class _Ahead:
         self.key, self.pid, self.folder = key, pid, folder
         self.status: int | None = None  # its exit status once reaped
 
+    def _reap(self, block: bool) -> None:
+        """Collect the builder's exit status if it has ended (block: wait for it)."""
+        if self.status is not None or self.pid is None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (a caller's SIGCHLD handler)
+            self.status = -1
+            return
+        if pid:
+            self.status = os.waitstatus_to_exitcode(status)
+
     def running(self) -> bool:
         """Whether the builder still runs (reaped here if it has ended)."""
-        if self.status is None and self.pid is not None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # reaped elsewhere (a caller's SIGCHLD handler)
-                pid, status = self.pid, -1
-            if pid:
-                self.status = os.waitstatus_to_exitcode(status) if status != -1 else -1
+        self._reap(block=False)
         return self.status is None and self.pid is not None
 
     def wait(self) -> Path | None:
         """Wait for the builder; its .msh file, or None if it did not write one whole."""
-        if self.status is None and self.pid is not None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-                self.status = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                self.status = -1
+        self._reap(block=True)
         path = self.folder / "mesh.msh"
         return path if self.status == 0 and path.is_file() else None
 
