@@ -289,9 +289,10 @@ def protocol_repetitions(engine: Engine, segments) -> tuple[int, float]:
     PROTOCOL_RTOL (relative) of the exact periodic state's (StepResponse.periodic), at the
     same phases (periodic_instants); else the most and its error (more than PROTOCOL_RTOL:
     the protocol has not converged, which the rating says)."""
+    target = _periodic_target(engine, segments)  # once: the lattice sums are the dear part
     for n in REPEATED_RUNS:
         err = max((abs(1.0 / (1.0 + d) - 1.0) for d in
-                   protocol_shortfall(engine, segments, n).values()), default=0.0)
+                   _shortfall(engine, target, segments, n).values()), default=0.0)
         if err <= PROTOCOL_RTOL:
             break
     return n, err
@@ -305,22 +306,36 @@ def protocol_shortfall(engine: Engine, segments, repetitions: int
     (periodic_instants): how much the FE run of the protocol reads below the periodic state
     by construction (negative: above). Exact for a linear response: the FE run's rise times
     (1 + δ_L) is its periodic state's (safe.max_safe_loading raises each limit by it)."""
+    return _shortfall(engine, _periodic_target(engine, segments), segments, repetitions)
+
+
+def _periodic_target(engine: Engine, segments) -> tuple[np.ndarray, dict]:
+    """(the phases, {limit key: (its unsigned nodes, the exact periodic state's largest
+    rise over them)}) of protocol_shortfall, for the temperature limits with a positive
+    rise."""
     from .engine import periodic_instants
 
     r = engine.response
     R = float(sum(d for d, _ in segments))
     phases = periodic_instants(r, Loading("segments", tuple(segments), R))
     exact = r.periodic(segments, phases) - r.T0
-    run, mean_P, checked_from = periodic_protocol(segments, repetitions)
-    protocol = r.schedule([(d, p - mean_P) for d, p in run], checked_from + phases) \
-        - r.T0 + mean_P * r.steady
     signed = set(engine.signed().tolist())
-    out = {}
+    peaks = {}
     for lim in engine.limits:
         idx = [i for i in engine.nodes.get(lim.column, []) if i not in signed]
         if lim.name != "yield" and idx and exact[:, idx].max() > 0:
-            out[key(lim)] = float(exact[:, idx].max() / protocol[:, idx].max() - 1.0)
-    return out
+            peaks[key(lim)] = (idx, float(exact[:, idx].max()))
+    return phases, peaks
+
+
+def _shortfall(engine: Engine, target, segments, repetitions: int) -> dict:
+    """protocol_shortfall against a _periodic_target."""
+    phases, peaks = target
+    r = engine.response
+    run, mean_P, checked_from = periodic_protocol(segments, repetitions)
+    protocol = r.schedule([(d, p - mean_P) for d, p in run], checked_from + phases) \
+        - r.T0 + mean_P * r.steady
+    return {k: float(peak / protocol[:, idx].max() - 1.0) for k, (idx, peak) in peaks.items()}
 
 
 #: Most repetitions a serial-load chart anchor runs (correct_serial): what the protocol
