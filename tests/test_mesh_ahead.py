@@ -139,14 +139,14 @@ def test_a_sigterm_as_the_builder_starts_leaves_no_folder_and_no_traceback(tmp_p
     tmp.mkdir()
     code = textwrap.dedent("""
         import os, signal, sys
-        from anodesim import cli, plotter
-        fork = plotter._fork
+        from anodesim import cli, processes
+        fork = processes.fork
         def fork_then_sigterm():
             pid = fork()
             if pid > 0:
                 os.kill(os.getpid(), signal.SIGTERM)
             return pid
-        plotter._fork = fork_then_sigterm
+        processes.fork = fork_then_sigterm
         sys.exit(cli.main(sys.argv[1:]))
         """)
     r = subprocess.run([sys.executable, "-c", code, "run", str(case), "-o",

@@ -431,7 +431,7 @@ def test_the_child_is_started_only_when_a_core_is_idle_now(monkeypatch):
     """The figure process takes a core that is idle at the run's start: busy_cores counts
     the tasks running now (not the 1-minute load average, which still shows a run that has
     just ended), and sees a process that spins on another core."""
-    from anodesim import plotter
+    from anodesim import plotter, processes
 
     monkeypatch.delenv("ANODESIM_PLOT_CHILD", raising=False)
     monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
@@ -439,11 +439,11 @@ def test_the_child_is_started_only_when_a_core_is_idle_now(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.5, 1.5))  # a run just ended
     for busy, want in ((0, "child"), (1, plotter.InlinePlotter)):
-        monkeypatch.setattr(plotter, "busy_cores", lambda busy=busy: busy)
+        monkeypatch.setattr(processes, "busy_cores", lambda busy=busy: busy)
         got = plotter.start()
         assert got == want if want == "child" else isinstance(got, want)
-    assert plotter.running_others("0.52 0.58 0.59 1/467 1234") == 0  # this process alone
-    assert plotter.running_others("1.98 1.50 1.20 3/467 1234") == 2
+    assert processes.running_others("0.52 0.58 0.59 1/467 1234") == 0  # this process alone
+    assert processes.running_others("1.98 1.50 1.20 3/467 1234") == 2
     monkeypatch.undo()
     if not os.path.exists("/proc/loadavg"):
         pytest.skip("SKIPPED LOUDLY: no /proc/loadavg here (not Linux)")
@@ -452,7 +452,7 @@ def test_the_child_is_started_only_when_a_core_is_idle_now(monkeypatch):
         stdout=subprocess.PIPE, text=True)
     try:
         assert spin.stdout.readline().strip() == "spinning"  # it runs now
-        assert max(plotter.busy_cores() for _ in range(20)) >= 1
+        assert max(processes.busy_cores() for _ in range(20)) >= 1
     finally:
         spin.kill()
         spin.wait()

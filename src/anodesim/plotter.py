@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 
+from . import processes
 from .errors import RunFailure
 
 
@@ -156,37 +157,16 @@ def _child_env() -> dict:
     return {"OPENBLAS_NUM_THREADS": "1", **os.environ}
 
 
-def busy_cores() -> float:
-    """How many cores other work keeps busy now: on Linux the tasks running or waiting to
-    run at this instant (/proc/loadavg; threads of the whole system or container, this
-    process's other threads and other MPI ranks included, this thread not), elsewhere the
-    1-minute load average less this process. The average lags by a minute: runs started
-    one after another from a script would each see the last one's load and leave an idle
-    core unused."""
-    try:
-        with open("/proc/loadavg") as f:
-            return running_others(f.read())
-    except (OSError, ValueError, IndexError):
-        return max(os.getloadavg()[0] - 1.0, 0.0) if hasattr(os, "getloadavg") else 0.0
-
-
-def running_others(loadavg: str) -> int:
-    """The tasks running or runnable in /proc/loadavg's text ("0.52 0.58 0.59 3/467 1234":
-    its fourth field), less the one reading it."""
-    return max(int(loadavg.split()[3].split("/")[0]) - 1, 0)
-
-
 def start() -> InlinePlotter | ChildPlotter:
     """A child plotter when it can gain: matplotlib is not loaded here yet and a core is
-    free (this process may use two or more, and busy_cores leaves one idle); else an
+    free (processes.idle_core: this process may use two or more, one of them idle); else an
     inline one. On a busy machine the child only adds its start-up (about 0.3 s CPU).
     ``ANODESIM_PLOT_CHILD=1`` always starts the child, ``0`` never."""
     choice = os.environ.get("ANODESIM_PLOT_CHILD", "")
     if choice == "0" or "matplotlib" in sys.modules:
         return InlinePlotter()
     if choice != "1":
-        cores = _cores()
-        if cores < 2 or busy_cores() > cores - 2:
+        if not processes.idle_core():
             return InlinePlotter()
     try:
         return ChildPlotter()
@@ -241,7 +221,7 @@ def _serve(stdin, stdout) -> int:
         failed += _reap(running, stdout, block=False)
         if job[0] and len(running) < helpers:
             parent = os.getpid()
-            pid = _fork()
+            pid = processes.fork()
             if pid == 0:  # the helper: this one figure, then out (no atexit, no flush)
                 code = 2
                 try:
@@ -266,56 +246,20 @@ def _helpers() -> int:
     s). None on one core, or where there is no fork."""
     if not hasattr(os, "fork"):
         return 0
-    return max(0, min(_cores() - 1, 2))
-
-
-def _cores() -> int:
-    """The cores this process may run on (its affinity where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def die_with_parent() -> None:
-    """In a process just started (Linux): be killed by SIGKILL when its parent ends, even
-    by SIGKILL itself (a figure helper when its child ends, a sweep's worker when the
-    runner does), so that no orphan goes on writing; elsewhere nothing."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    return max(0, min(processes.cores() - 1, 2))
 
 
 def _bind_to(parent: int, stdin) -> None:
     """In a helper just forked: die with the child that forked it (ChildPlotter.close ends
     the child; a helper must not draw on for a run that is over), and close its copy of the
     job socket (so that the parent's sends fail, not block, once the child is gone)."""
-    die_with_parent()
+    processes.die_with_parent()
     if os.getppid() != parent:  # the child ended before the signal was armed
         os._exit(2)
     try:
         os.close(stdin.fileno())
     except (OSError, ValueError):
         pass
-
-
-def _fork() -> int:
-    """os.fork(), or -1 where it fails (no process could be started: the child draws the
-    figure itself). The child has one other thread, the job reader (reading the socket,
-    unpickling or putting a job in the queue); it holds no lock a helper uses (a helper
-    touches neither the queue nor stdin), so the fork is safe; Python's warning about
-    forking a threaded process is silenced."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return os.fork()
-    except OSError:
-        return -1
 
 
 def _call(name: str, args, kwargs) -> None:

@@ -13,7 +13,7 @@ Only where it is safe and can gain (:func:`start` returns False otherwise): Linu
 PR_SET_PDEATHSIG), a single process by the MPI launcher with MPI not yet started (a fork
 after MPI_Init is not safe under every MPI), a mesh gmsh builds (not a user's mesh nor
 ``mesh.file``), no sweep mesh cache (a sweep keeps its cores busy), and an idle core
-(plotter.busy_cores), and a folder in the system's temporary folder (a full /tmp must not
+(processes.idle_core), and a folder in the system's temporary folder (a full /tmp must not
 fail a run that writes elsewhere). ``ANODESIM_MESH_AHEAD=0`` turns it off, ``1`` on whatever
 the load.
 
@@ -96,7 +96,7 @@ def start(case, key: str, build) -> bool:
     if not _wanted(case):
         return False
     from ..errors import signals_held
-    from ..plotter import _fork
+    from ..processes import fork
 
     # Ctrl-C and SIGTERM once the builder is known to discard(): a handler's exception
     # raised in the interpreter's at-fork callbacks (logging's lock) is printed as a
@@ -107,7 +107,7 @@ def start(case, key: str, build) -> bool:
         except OSError:  # a full or unusable temporary folder: the run meshes as it would
             return False  # have without a builder (its own folder may lie elsewhere)
         parent = os.getpid()
-        pid = _fork()
+        pid = fork()
         if pid == 0:
             _build(build, folder / "mesh.msh", parent)  # never returns
         if pid < 0:
@@ -159,10 +159,9 @@ def _wanted(case) -> bool:
         return False
     if choice == "1":
         return True
-    from ..plotter import _cores, busy_cores
+    from ..processes import idle_core
 
-    cores = _cores()
-    return cores >= 2 and busy_cores() <= cores - 2
+    return idle_core()
 
 
 def _build(build, path: Path, parent: int) -> None:
@@ -174,7 +173,7 @@ def _build(build, path: Path, parent: int) -> None:
         # Ctrl-C reaches the whole process group: the run decides, and ends this process
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        from ..plotter import die_with_parent
+        from ..processes import die_with_parent
 
         die_with_parent()
         if os.getppid() == parent:  # (else the run ended before the signal was armed)

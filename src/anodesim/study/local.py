@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..plotter import die_with_parent
+from ..processes import die_with_parent
 from .folder import (_clean_stale, check_jobs, record_failure, release_folder, result_of,
                      set_aside)
 from .queue import recorded_job, task_states
