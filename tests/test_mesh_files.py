@@ -137,3 +137,31 @@ def test_a_mesh_built_on_another_file_system_is_copied_whole(tmp_path, monkeypat
     _place(built, run / "mesh.msh")
     assert (run / "mesh.msh").read_bytes() == built.read_bytes()
     assert [p.name for p in run.iterdir()] == ["mesh.msh"]
+
+
+def test_a_failed_build_in_a_sweep_mesh_cache_leaves_nothing(tmp_path, monkeypatch):
+    """A sweep case that fails (or is stopped) while it builds the shared mesh leaves no
+    partial file in the cache folder, where the next case would otherwise find a
+    temporary beside the meshes; a case that succeeds copies the cached mesh into its run
+    folder whole (output.atomic_write: nothing else beside mesh.msh and mesh.json)."""
+    from anodesim import simulation
+
+    cache = tmp_path / "meshes"
+    monkeypatch.setenv(MESH_CACHE_ENV, str(cache))
+    build = simulation.geometry.build_mesh
+
+    def cut_short(case, prep, path=None):
+        path.write_bytes(b"$MeshFormat\n4.1 1 8\n")  # half a file, then the failure
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulation.geometry, "build_mesh", cut_short)
+    case = anodesim.from_dict(reflection())
+    with pytest.raises(KeyboardInterrupt):
+        anodesim.run(case)
+    assert list(cache.iterdir()) == []
+    monkeypatch.setattr(simulation.geometry, "build_mesh", build)
+    anodesim.run(case, tmp_path / "run")
+    (cached,) = cache.iterdir()
+    assert (tmp_path / "run" / "mesh.msh").read_bytes() == cached.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(
+        ("mesh", ".mesh"))) == ["mesh.json", "mesh.msh"]

@@ -681,20 +681,25 @@ def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path):
     Every case of a cached sweep reads its mesh from the file (also the case that built it),
     so equal inputs give bit-identical meshes whichever case ran first."""
     import os
-    import shutil
 
     rank0 = comm.rank == 0
     if rank0 and not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.msh")
-        geometry.build_mesh(case, prep, tmp)  # (a CAD part too: it failed here before)
-        import gmsh
+        fd, name = tempfile.mkstemp(prefix=f".{cached.stem}.", suffix=".msh",
+                                    dir=cached.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            geometry.build_mesh(case, prep, tmp)  # (a CAD part too: it failed here before)
+            import gmsh
 
-        gmsh.finalize()
-        os.replace(tmp, cached)  # atomic: a concurrent reader sees all of it or nothing
+            gmsh.finalize()
+            os.replace(tmp, cached)  # atomic: a concurrent reader sees all of it or nothing
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing
     comm.barrier()
     if rank0 and mesh_path is not None:
-        shutil.copyfile(cached, mesh_path)
+        output.atomic_write(mesh_path, cached.read_bytes())
         output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
     return geometry.to_dolfinx(comm, path=cached, gdim=case.geometry.dim), mesh_path
 
