@@ -243,3 +243,38 @@ def test_a_flat_top_as_wide_as_the_target_face_meshes_and_runs(tmp_path, geo, di
     assert lay.embedded == []
     res = run(c, tmp_path)
     assert res.summary_dict()["beam"]["source_integral_ratio"] == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("length_per_fwhm", [1e-3, 0.05, 0.5, 1.0, 10.0])
+def test_a_lines_smallest_feature_is_its_width_whatever_its_length(length_per_fwhm):
+    """beam.smallest_feature gives a line spot its width w (FWHM across) as the smallest
+    length to resolve, also when its length ℓ is shorter: the line's profile (Spot.areal,
+    a segment of length ℓ blurred by a round Gaussian of FWHM w) along its length has a
+    FWHM of at least w and no curvature sharper than the Gaussian's, |f''| / max f at most
+    1/σ² (to 1e-3, finite differences of w/4000; a nearly round line, ℓ = w/1000, reaches
+    both to 1e-3); across it, it is that Gaussian (to 1e-9 of its peak). So no feature is
+    finer than w, and the mesh graded from spot_fraction × w resolves a short line as it
+    does a round spot."""
+    import numpy as np
+
+    from anodesim.beam import FWHM_PER_SIGMA, Spot, smallest_feature
+
+    w = 40e-6
+    spot = Spot("line", w, "surface", (), length_per_fwhm * w)
+    assert smallest_feature("line", w, length_per_fwhm * w) == (0, w)
+    assert spot.smallest_m == w
+    h = w / 4000
+    u = np.arange(-(0.5 * length_per_fwhm + 3.0) * w, (0.5 * length_per_fwhm + 3.0) * w, h)
+    along = np.array([float(spot.areal(x, 0.0)) for x in u])
+    top = along.max()
+    over = u[along >= 0.5 * top]
+    assert over[-1] - over[0] + h >= w * (1 - 1e-3)
+    sigma = w / FWHM_PER_SIGMA
+    curvature = np.abs(np.diff(along, 2)).max() / h**2 / top
+    assert curvature <= (1 + 1e-3) / sigma**2
+    if length_per_fwhm <= 1e-3:
+        assert over[-1] - over[0] + h == pytest.approx(w, rel=1e-3)
+        assert curvature == pytest.approx(1 / sigma**2, rel=1e-3)
+    y = np.linspace(-3.0 * w, 3.0 * w, 121)
+    across = np.array([float(spot.areal(0.0, x)) for x in y]) / float(spot.areal(0.0, 0.0))
+    assert np.abs(across - np.exp(-y**2 / (2 * sigma**2))).max() <= 1e-9

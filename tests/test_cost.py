@@ -241,13 +241,15 @@ def test_expensive_case_warns_and_absurd_case_is_refused_unless_forced(tmp_path,
 @pytest.mark.parametrize("beam, key", [
     ({"spot": "elliptical", "fwhm_um": None, "fwhm_major_um": 100.0, "fwhm_minor_um": 0.05},
      "fwhm_minor_um"),
-    ({"spot": "line", "fwhm_um": 100.0, "length_um": 0.05}, "length_um"),
+    ({"spot": "line", "fwhm_um": 0.05, "length_um": 100.0}, "fwhm_um"),
 ])
 def test_a_spot_below_the_validity_in_its_smaller_size_is_refused_too(tmp_path, capsys,
                                                                       beam, key):
     """README: `run` refuses every spot size below 0.1 µm unless --force. Only the first size
     was checked: an ellipse 100 µm by 0.05 µm (or a 0.05 µm long line) on a coarse mesh was
-    run. Now one line naming the key, exit 2, nothing written."""
+    run. Now one line naming the key, exit 2, nothing written. A line's smaller size is
+    its width whatever its length (beam.smallest_feature; a short line is
+    test_a_short_line_is_sized_by_its_width_as_its_mesh_is)."""
     data = reflection_3d(beam=beam, mesh={"spot_fraction": 1.0, "growth": 2.0})
     assert cost.absurd(from_dict(data), 0).startswith(f"beam.{key}: beam spot 0.05 µm: below")
     path = write_toml(tmp_path / "case.toml", data)
@@ -259,6 +261,30 @@ def test_a_spot_below_the_validity_in_its_smaller_size_is_refused_too(tmp_path, 
     assert not out.exists()
     # a 0.2 µm smaller size passes this check
     assert cost.absurd(from_dict(reflection_3d(beam={**beam, key: 0.2})), 0) is None
+
+
+@pytest.mark.parametrize("beam, key, size_um", [
+    ({"spot": "line", "fwhm_um": 100.0, "length_um": 0.05}, "fwhm_um", 100.0),
+    ({"spot": "line", "fwhm_um": 40.0, "length_um": 20.0}, "fwhm_um", 40.0),
+    ({"spot": "line", "fwhm_um": 40.0, "length_um": 500.0}, "fwhm_um", 40.0),
+    ({"spot": "gaussian", "fwhm_um": 30.0}, "fwhm_um", 30.0),
+    ({"spot": "flat_top", "fwhm_um": None, "diameter_um": 30.0}, "diameter_um", 30.0),
+    ({"spot": "elliptical", "fwhm_um": None, "fwhm_major_um": 100.0, "fwhm_minor_um": 20.0},
+     "fwhm_minor_um", 20.0),
+])
+def test_a_short_line_is_sized_by_its_width_as_its_mesh_is(beam, key, size_um):
+    """One smallest-spot rule (beam.smallest_feature) for `run`'s refusal below 0.1 µm
+    (cost.smallest_spot_size) and the mesh (Spot.smallest_m: geometry/mesh.py h_min,
+    user_mesh.py, run_folder.py, simulation.py). Before, the refusal took a line's length
+    when shorter than its width, the mesh its width: a 0.05 µm long, 100 µm wide line (a
+    round 100 µm spot in all but name, test_beam.py) was refused as "below the model's
+    validity". Now both take the width, for the usual shapes as before; the short line
+    runs (cost.absurd None) and its mesh is as it was."""
+    case = from_dict(reflection_3d(beam=beam))
+    assert cost.smallest_spot_size(case.beam) == (key, pytest.approx(size_um * 1e-6,
+                                                                     rel=1e-12))
+    assert prepare(case).spot.smallest_m == pytest.approx(size_um * 1e-6, rel=1e-12)
+    assert cost.absurd(case, 0) is None
 
 
 def test_newton_failure_past_the_melting_point_names_the_melting(tmp_path, capsys,

@@ -78,6 +78,23 @@ def round_up(x: float, digits: int) -> float:
 DEPOSITIONS = ("kernel", "everhart_hoff", "surface", "film")
 
 
+def smallest_feature(shape: str, size_m: float, size2_m: float | None) -> tuple[int, float]:
+    """(which size, 0: size_m or 1: size2_m; that size in m) is the smallest length over
+    which a spot of this shape (Spot's sizes) changes: what the mesh must resolve
+    (geometry/mesh.py h_min = spot_fraction × it) and what `run` refuses below 0.1 µm
+    (cost.absurd). The one rule of both.
+
+    A Gaussian's FWHM, a flat top's diameter, an ellipse's smaller FWHM. A line (a uniform
+    segment of length ℓ along u blurred by a round Gaussian of FWHM w, module docstring)
+    varies across it over w, and along it over its edges, which are w wide whatever ℓ:
+    its profile along u is ℓ's segment convolved with the Gaussian, never narrower than
+    the Gaussian itself (a line shorter than w is nearly a round spot of FWHM w, round at
+    ℓ = 0). So its smallest feature is w, not ℓ when ℓ < w."""
+    if shape == "elliptical" and size2_m is not None and size2_m < size_m:
+        return 1, size2_m
+    return 0, size_m
+
+
 def blurred_disc_norm(a, s, erf=math.erf, exp=math.exp):
     """2π ∫₀^∞ r · ½ erfc((r − a)/(√2 s)) dr = π[(a² + s²) Φ(a/s) + a s φ(a/s)] (m²): the
     area of a disc of radius a with an edge blurred by a Gaussian of standard deviation s
@@ -145,8 +162,9 @@ class Spot:
 
     @property
     def smallest_m(self) -> float:
-        """The smallest feature of the spot (m): FWHM, minor FWHM or diameter."""
-        return self.size2_m if self.shape == "elliptical" else self.size_m
+        """The smallest feature of the spot (m), smallest_feature's: FWHM, minor FWHM or
+        diameter."""
+        return smallest_feature(self.shape, self.size_m, self.size2_m)[1]
 
     @property
     def half_extents_m(self) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .beam import smallest_feature
 from .case import Case, CaseError
 
 #: Time coefficients, fitted to the CPU time (user + system; the wall time of a run that has
@@ -560,16 +561,14 @@ def absurd(case: Case, cells: int, remedy: str = "") -> str | None:
 
 
 def smallest_spot_size(beam) -> tuple[str, float]:
-    """(key, size in m) of the beam's smallest spot size: an ellipse's minor axis, the
-    shorter of a line's width and length, else its one size (after size_definition's
-    conversion to the beam's). Only size_m was checked: a 0.05 µm minor axis ran."""
-    if beam.spot == "flat_top":
-        return "diameter_um", beam.size_m
-    if beam.spot == "elliptical":
-        return "fwhm_minor_um", beam.size2_m
-    if beam.spot == "line" and beam.size2_m < beam.size_m:
-        return "length_um", beam.size2_m
-    return "fwhm_um", beam.size_m
+    """(key, size in m) of the beam's smallest spot feature, the rule that sizes its mesh
+    (beam.smallest_feature: an ellipse's minor axis, a line's width whatever its length,
+    else its one size; after size_definition's conversion to the beam's)."""
+    second, size = smallest_feature(beam.spot, beam.size_m, beam.size2_m)
+    if second:
+        return "fwhm_minor_um", size
+    return {"flat_top": "diameter_um", "elliptical": "fwhm_major_um"}.get(beam.spot,
+                                                                         "fwhm_um"), size
 
 
 #: Smallest beam size (µm) the model is meant for: the electron kernels' lateral fits are
