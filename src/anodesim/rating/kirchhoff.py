@@ -46,6 +46,7 @@ from __future__ import annotations
 import dataclasses as dc
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -282,20 +283,31 @@ REPEATED_RUNS = (2, 4, 8, 16, 32, 64)
 PROTOCOL_RTOL = 1e-3
 
 
-def protocol_repetitions(engine: Engine, segments) -> tuple[int, float]:
-    """(repetitions, the engine's protocol error): the fewest REPEATED_RUNS whose
-    periodic_protocol, superposed by the engine from the steady state at the mean power,
-    has every temperature limit's largest rise over its last repetition within
-    PROTOCOL_RTOL (relative) of the exact periodic state's (StepResponse.periodic), at the
-    same phases (periodic_instants); else the most and its error (more than PROTOCOL_RTOL:
-    the protocol has not converged, which the rating says)."""
+class Protocol(NamedTuple):
+    """protocol_repetitions' choice: the repetitions, the engine's protocol error there
+    (relative, largest over the limits) and each limit's protocol_shortfall δ_L there."""
+
+    repetitions: int
+    error: float
+    shortfall: dict
+
+
+def protocol_repetitions(engine: Engine, segments, most: int | None = None) -> Protocol:
+    """The fewest REPEATED_RUNS (at most `most`) whose periodic_protocol, superposed by the
+    engine from the steady state at the mean power, has every temperature limit's largest
+    rise over its last repetition within PROTOCOL_RTOL (relative) of the exact periodic
+    state's (StepResponse.periodic), at the same phases (periodic_instants); else the most
+    tried, its error more than PROTOCOL_RTOL (the protocol has not converged, which the
+    rating says). With its protocol_shortfall, so that no caller computes the periodic
+    target again (0.6 s on studies/reflection_insert.toml's engine)."""
     target = _periodic_target(engine, segments)  # once: the lattice sums are the dear part
-    for n in REPEATED_RUNS:
-        err = max((abs(1.0 / (1.0 + d) - 1.0) for d in
-                   _shortfall(engine, target, segments, n).values()), default=0.0)
+    counts = [n for n in REPEATED_RUNS if most is None or n <= most] or [most]
+    for n in counts:
+        short = _shortfall(engine, target, segments, n)
+        err = max((abs(1.0 / (1.0 + d) - 1.0) for d in short.values()), default=0.0)
         if err <= PROTOCOL_RTOL:
             break
-    return n, err
+    return Protocol(n, err, short)
 
 
 def protocol_shortfall(engine: Engine, segments, repetitions: int
@@ -346,26 +358,50 @@ ANCHOR_REPETITIONS = 4
 
 def raised_checks(checks: list[LimitCheck] | None, shortfall: dict, tr: Transform
                   ) -> list[LimitCheck] | None:
-    """An FE protocol run's limit checks with each temperature limit's rise raised to the
-    periodic state by its protocol_shortfall δ_L (never lowered), in the Kirchhoff variable
-    the engine superposes: U-rise × (1 + δ_L); a life limit's equivalent rise likewise with
-    its nodes' δ (first order: the slow components lift the spot's whole waveform). The
-    fatigue and yield limits are left as run (no δ: not peaks of temperature nodes)."""
+    """An FE protocol run's limit checks with each limit raised to the periodic state by
+    its protocol_shortfall δ_L (raised_check); the fatigue limit is left as run (its
+    anchor correction is fitted on the spot's whole history, fatigue_f)."""
     if checks is None:
         return None
-    out = []
-    for c in checks:
-        lim, d = c.limit, max(shortfall.get(key(c.limit), 0.0), 0.0)
-        if d > 0 and isinstance(lim, LifeLimit) and c.equivalent_C is not None:
-            up = tr.rise_of_u(key(lim), tr.u_rise(key(lim), c.equivalent_C - lim.initial_C)
-                              * (1.0 + d))
-            c = dc.replace(c, equivalent_C=lim.initial_C + float(up))
-        elif d > 0 and not isinstance(lim, (LifeLimit, FatigueLimit)):
-            up = tr.rise_of_u(key(lim), tr.u_rise(key(lim), c.worst - lim.baseline)
-                              * (1.0 + d))
-            c = dc.replace(c, worst=lim.baseline + float(up))
-        out.append(c)
-    return out
+    return [c if isinstance(c.limit, FatigueLimit) else
+            raised_check(c, shortfall.get(key(c.limit), 0.0), tr) for c in checks]
+
+
+def raised_check(c: LimitCheck, d: float, tr: Transform) -> LimitCheck:
+    """A limit check of an FE run raised to a state the engine finds hotter by δ = d (its
+    rise there over the run's − 1, superposed at constant k; never lowered: d ≤ 0 leaves
+    the check as run). The one rule of the rating (safe.raised_report: the periodic state
+    from a protocol's or one repetition's run) and the serial chart anchors
+    (raised_checks).
+
+    The engine is linear in the Kirchhoff variable U (module docstring, item 1), so the
+    rise is raised there: T0 + rise_of_u(u_rise(rise) × (1 + δ)), a lift of δ·U at the
+    spot of dT/dU = k(T0)/k(T) kelvin per kelvin of U. For W from 30 °C to 2058 °C (W k(T)
+    of data/materials.toml) U/ΔT = 0.654 and k(T0)/k(T) = 1.84, so raising the
+    temperature rise itself by δ, as the rating did until 2026-12-05, gave
+    1 / (0.654 × 1.84) = 0.83 of this correction (0.82 at the 3222 °C spot limit); against
+    FE runs both fall short under k(T), this one less (tests/test_periodic_rating.py::
+    test_the_periodic_raise_is_taken_in_the_kirchhoff_variable). Identity
+    for a limit without a k(T) table (drift, yield: linear, (1 + g)(1 + δ) − 1). A life
+    limit is raised on its equivalent rise (first order: the slow components lift the
+    spot's whole waveform); the fatigue limit on its scale, a factor on the spot's rise,
+    divided by 1 + δ (linear in that rise)."""
+    if not d > 0:
+        return c
+    lim, k = c.limit, key(c.limit)
+
+    def up(rise: float) -> float:
+        if rise <= 0:
+            return rise
+        return float(tr.rise_of_u(k, tr.u_rise(k, rise) * (1.0 + d)))
+
+    if isinstance(lim, LifeLimit):
+        if c.equivalent_C is None:
+            return c
+        return dc.replace(c, equivalent_C=lim.initial_C + up(c.equivalent_C - lim.initial_C))
+    if isinstance(lim, FatigueLimit):
+        return c if c.scale is None else dc.replace(c, scale=c.scale / (1.0 + d))
+    return dc.replace(c, worst=lim.baseline + up(c.worst - lim.baseline))
 
 
 def periodic_protocol(segments, repetitions: int
@@ -865,8 +901,7 @@ def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
         if duty >= 1.0:
             return lambda P: runs.serial(period, duty, P)
         segments = [(duty * period, 1.0), (period - duty * period, 0.0)]
-        n = min(protocol_repetitions(engine, segments)[0], ANCHOR_REPETITIONS)
-        short = protocol_shortfall(engine, segments, n)
+        n, _, short = protocol_repetitions(engine, segments, most=ANCHOR_REPETITIONS)
         return lambda P: raised_checks(runs.serial(period, duty, P, pulses=n), short, tr)
 
     waves = [Waveform.of(engine, r["duty_cycle"] * r["period_s"], r["period_s"])

@@ -152,10 +152,12 @@ def _engine_inputs(engine: Engine, case: Case) -> tuple:
     return rise, {"heads": heads, "spot": spot}
 
 
-def run_excess(case: Case, sim, load, P: float) -> tuple[float, list[dict]]:
+def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None
+               ) -> tuple[float, list[dict]]:
     """A full FE run of a schedule at beam power P (W), re-run by sim, taken again when it
     was made before (this Simulation's earlier runs, or the rating's checkpoint), checked
-    against the case's limits.
+    against the case's limits; with raise_by = (δ per limit key, Transform), each limit
+    raised to a state the engine finds that much hotter (raised_report), g the raised one.
 
     Returns:
         (g, report): g the binding limit's excess over its allowed rise (LimitCheck.excess;
@@ -167,15 +169,16 @@ def run_excess(case: Case, sim, load, P: float) -> tuple[float, list[dict]]:
 
     return _checked_run(case, sim, load, P, f"confirmation: {describe(load)}",
                         ("run", run_case(sim, load, P).hash()),  # what the series depends on
-                        lambda: sim.run(loading=load, beam_power_W=P).series)
+                        lambda: sim.run(loading=load, beam_power_W=P).series, raise_by)
 
 
-def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int
-                        ) -> tuple[float, list[dict]]:
+def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int,
+                        raise_by: tuple | None = None) -> tuple[float, list[dict]]:
     """run_excess of a repeated schedule's periodic steady state: a full FE run of
     kirchhoff.periodic_protocol (from the steady state at the mean power, entered where
     the slow components cross their mean, then `repetitions` repetitions), its last
-    repetition checked against the case's limits; taken again when made before."""
+    repetition checked against the case's limits (raised by raise_by as run_excess's);
+    taken again when made before."""
     from ..case import Loading
     from .checkpoint import run_case
     from .kirchhoff import periodic_protocol, series_from_steady
@@ -188,11 +191,11 @@ def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int
         f"confirmation: periodic state of the {describe(load)}, {repetitions} repetitions "
         "from the mean-power steady state",
         ("periodic", run_case(sim, protocol, P).hash(), mean_P, checked_from),
-        lambda: series_from_steady(sim, protocol, P, mean_P, checked_from))
+        lambda: series_from_steady(sim, protocol, P, mean_P, checked_from), raise_by)
 
 
-def _checked_run(case: Case, sim, load, P: float, what: str, key: tuple, make
-                 ) -> tuple[float, list[dict]]:
+def _checked_run(case: Case, sim, load, P: float, what: str, key: tuple, make,
+                 raise_by: tuple | None = None) -> tuple[float, list[dict]]:
     """run_excess's (g, report) of the series make() gives (what: the run in words; key:
     what the series depends on, for the rating's checkpoint), taken again from this
     Simulation's earlier runs (by load and P) or the checkpoint when made before."""
@@ -210,8 +213,11 @@ def _checked_run(case: Case, sim, load, P: float, what: str, key: tuple, make
     if series is None:  # far over (a run that failed: the same again)
         return 1.0, []
     # this case's limits (e.g. another life than the Simulation's case)
-    rep = [c.to_dict() for c in check(limits_for(case, materials_of(sim)), series.time,
-                                      {n: series[n] for n in series.names})]
+    checks = check(limits_for(case, materials_of(sim)), series.time,
+                   {n: series[n] for n in series.names})
+    if raise_by is not None:
+        return raised_report(checks, *raise_by)
+    rep = [c.to_dict() for c in checks]
     return max(x["excess"] for x in rep), rep
 
 
@@ -240,15 +246,21 @@ def periodic_excess(engine: Engine, case: Case, periodic: dict | None = None
             max(once[k] / periodic[k] - 1.0, 0.0) for k in periodic}
 
 
-def raised_by(rep: list[dict], delta: dict[tuple[str, str], float]) -> float:
-    """The largest excess of a run from cold's report rep with each limit's raised to the
-    periodic state, (1 + g_L)(1 + δ_L) − 1 (a limit the engine does not rate: the largest
-    δ); written into each row as periodic_excess."""
+def raised_report(checks: list, delta: dict[tuple[str, str], float], tr
+                  ) -> tuple[float, list[dict]]:
+    """(g, report) of an FE run's checks with each limit raised to a state the engine finds
+    hotter by its δ_L (kirchhoff.raised_check: in the Kirchhoff variable of the transform
+    tr, never lowered; a limit the engine does not rate: the largest δ), the raised excess
+    written into each row as periodic_excess beside the run's own; g the largest raised."""
+    from .kirchhoff import key, raised_check
+
     top = max(delta.values(), default=0.0)
-    for x in rep:
-        x["periodic_excess"] = (1.0 + x["excess"]) * (
-            1.0 + delta.get((x["limit"], x["column"]), top)) - 1.0
-    return max(x["periodic_excess"] for x in rep)
+    rep = []
+    for c in checks:
+        x = c.to_dict()
+        x["periodic_excess"] = raised_check(c, delta.get(key(c.limit), top), tr).excess
+        rep.append(x)
+    return max(x["periodic_excess"] for x in rep), rep
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
@@ -272,7 +284,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     its periodic state (run_periodic_excess, protocol_repetitions' repetitions; with a
     drift limit, also one repetition from cold, the larger excess taken); otherwise by
     the run of one repetition from cold, each limit's excess raised by its engine δ_L
-    (periodic_excess, raised_by).
+    (periodic_excess, raised_report).
 
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
@@ -286,18 +298,23 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     sim = sim or confirmation_simulation(case)
     delta = periodic_excess(engine, case, powers)
-    repetitions, signed, protocol, shortfall = None, False, None, {}
+    repetitions, signed, protocol, raise_by = None, False, None, None
+    if any(delta.values()):
+        from .kirchhoff import transform_for
+
+        tr = transform_for(case)
+        raise_by = (delta, tr)
     if max(delta.values(), default=0.0) > COOLS_BACK_RTOL:
-        from .kirchhoff import PROTOCOL_RTOL, protocol_repetitions, protocol_shortfall
+        from .kirchhoff import PROTOCOL_RTOL, protocol_repetitions
 
         shape = [(d, p / top) for d, p in case.loading.segments]
-        repetitions, err = protocol_repetitions(engine, shape)
+        repetitions, err, shortfall = protocol_repetitions(engine, shape)
         # the protocol's truncation error, which the engine knows: each limit's FE reading
         # raised to the periodic state, never lowered (a signed rating must not be
         # optimistic by construction, and the engine's linear model must not loosen an FE
         # reading)
-        shortfall = {k: max(d, 0.0) for k, d in
-                     protocol_shortfall(engine, shape, repetitions).items()}
+        shortfall = {k: max(d, 0.0) for k, d in shortfall.items()}
+        raise_by = (shortfall, tr)
         protocol = {"repetitions": repetitions, "truncation_rel": err,
                     "converged": err <= PROTOCOL_RTOL,
                     "correction_rel": max(shortfall.values(), default=0.0)}
@@ -307,11 +324,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         load = dc.replace(case.loading, segments=tuple(
             (d, p * P / top) for d, p in case.loading.segments))
         if repetitions is None:  # one repetition from cold (raised by δ when repeated)
-            g, rep = run_excess(case, sim, load, P)
-            return (raised_by(rep, delta) if rep and any(delta.values()) else g), rep
-        g, rep = run_periodic_excess(case, sim, load, P, repetitions)
-        if rep:
-            g = raised_by(rep, shortfall)
+            return run_excess(case, sim, load, P, raise_by)
+        g, rep = run_periodic_excess(case, sim, load, P, repetitions, raise_by)
         if signed and rep:  # a drift may be largest in the first repetition, from cold
             g_cold, rep_cold = run_excess(case, sim, load, P)
             if not rep_cold or g_cold > g:
