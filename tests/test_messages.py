@@ -764,6 +764,27 @@ def test_a_schedule_of_too_many_times_is_one_short_line(tmp_path, capsys, schedu
     assert not out.exists()
 
 
+@pytest.mark.parametrize("words, message", [
+    # argparse took the value for an option: "argument --schedule: expected one argument"
+    (["--schedule", "-1:10:1"], "--schedule: time -1 s: expected a time in [0, 10] s (the "
+     "case's loading)"),
+    (["--schedule", "-.5:1:1"], "--schedule: time -0.5 s: expected a time in [0, 10] s"),
+    # an option after it is still an option: the value is missing
+    (["--schedule", "-q"], "argument --schedule: expected one argument"),
+])
+def test_a_schedule_starting_with_a_minus_is_its_value(tmp_path, capsys, words, message):
+    out = tmp_path / "d.csv"
+    path = STUDIES / "reflection_insert.toml"
+    try:
+        status = main(["drift-table", str(path), *words, "-o", str(out)])
+    except SystemExit as e:  # (argparse's error exits)
+        status = e.code
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"anodesim: error: {message}") and "\n" not in err, err
+    assert not out.exists()
+
+
 def test_a_drift_table_replaces_an_earlier_table_and_no_other_file(tmp_path, capsys):
     """`drift-table case.toml -o case.toml` wrote the table over the user's case file, and
     -o onto a scan's own list of times or any other file replaced it in silence (bug hunt

@@ -73,6 +73,14 @@ class _Parser(argparse.ArgumentParser):
     #: The subcommand of the command line (set on the top parser by ``parser``): an
     #: argument no parser knows is reported by the top one, whose --help does not list it.
     command: str | None = None
+    #: Options whose value may start with a minus and a digit (set by a command's add_args):
+    #: argparse took `--schedule -1:10:1` for an option and said "expected one argument".
+    dash_values: tuple[str, ...] = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        if args is not None and self.dash_values:
+            args = _attach_dash_values(list(args), self.dash_values)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         prog = self.prog
@@ -85,6 +93,19 @@ class _Parser(argparse.ArgumentParser):
         # wrong with it, or prints --help or --version (once, not once per rank)
         if launcher_rank() == 0:
             super()._print_message(message, file)
+
+
+def _attach_dash_values(args: list[str], options: tuple[str, ...]) -> list[str]:
+    """args with each of the options followed by a value that starts with a minus and a
+    digit or point ("-1:10:1", "-.5") written as one word, "--schedule=-1:10:1", as argparse
+    reads it (a following option, "-o", stays an option: the value is then missing)."""
+    out: list[str] = []
+    for a in args:
+        if out and out[-1] in options and len(a) > 1 and a[0] == "-" and a[1] in "0123456789.":
+            out[-1] = f"{out[-1]}={a}"
+        else:
+            out.append(a)
+    return out
 
 
 def _command_of(argv: list[str]) -> str | None:

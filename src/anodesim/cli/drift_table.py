@@ -36,6 +36,7 @@ def add_args(p) -> None:
                         "(a CSV whose first column is the time; a header line is skipped)")
     p.add_argument("-o", "--output", help="CSV file (default results/<case name>_drift.csv)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress")
+    p.dash_values = ("--schedule",)  # a START below 0 is a value (`--schedule -1:10:1`)
 
 
 def parse_schedule(text: str, end_s: float) -> list[float]:
