@@ -107,6 +107,16 @@ BAD = [
      "thermal boundary conductance in W/m²K, at most 1e+12 (leave the key out for a perfect "
      "contact)"),
     ("unknown material", {"materials": {"heat_sink": "Copper"}}, "materials.heat_sink = 'Copper'"),
+    # it ran, into a melting message, after writing the run folder
+    ("absurd face heat flux", {"boundaries": {"side": {"type": "heat_flux", "q_W_m2": 1e12}}},
+     "boundaries.side.q_W_m2 = 1000000000000.0: expected a heat flux into the body in W/m², "
+     "-1e+09 to 1e+09"),
+    # the largest step capped the first one: the initial step given was not the one taken
+    ("initial step above the largest", {"time": {"initial_step_s": 1.0, "max_step_s": 0.01}},
+     "time.initial_step_s = 1.0: expected at most time.max_step_s (0.01 s)"),
+    # 50 K passed: a converged run 50 K off
+    ("absurd Newton tolerance", {"time": {"newton_tol_K": 50.0}},
+     "time.newton_tol_K = 50.0: expected a Newton tolerance in K above 0 and at most 0.1"),
     ("duty cycle above 1", {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 2,
                                         "period_s": 1.0, "duty_cycle": 1.5}},
      "loading.duty_cycle = 1.5"),

@@ -549,6 +549,15 @@ def _check_face(table: str, name: str, faces) -> None:
         raise UnknownKeyError(f"{table}.{name}", "face", faces)
 
 
+#: Largest |heat flux| (W/m²) of a heat_flux face: 1 GW/m², above the 0.63 GW/m² of the
+#: JUDITH thermal-shock test (1 ms pulses; source-and-limits.md §3.3). A face flux q raises
+#: a half-space's surface by 2q√(t/π)/√(kρc) (Carslaw & Jaeger §2.9): at 1 GW/m² by 1700 K
+#: in W (√(kρc) = 2.1e4 W s^½/m²K, physics.md §3 set) and 960 K in Cu within 1 ms, so any
+#: anode material melts under it within milliseconds. (The focal spot's own ~1e11 W/m² is
+#: the beam's, [beam].) 1e12 ran, into a melting message.
+MAX_HEAT_FLUX_W_M2 = 1e9
+
+
 def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
     faces = tuple(faces_of(geometry))
     sec = root.section("boundaries", {})
@@ -573,7 +582,10 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
                           emissivity=b.number("emissivity", positive=True, hi=1.0,
                                               expected="an emissivity in (0, 1]"))
         elif t == "heat_flux":
-            bc = Boundary(t, q_W_m2=b.number("q_W_m2"))
+            bc = Boundary(t, q_W_m2=b.number(
+                "q_W_m2", lo=-MAX_HEAT_FLUX_W_M2, hi=MAX_HEAT_FLUX_W_M2,
+                expected=f"a heat flux into the body in W/m², -{MAX_HEAT_FLUX_W_M2:g} to "
+                f"{MAX_HEAT_FLUX_W_M2:g} (1 GW/m² melts W's surface in a few ms)"))
         else:
             bc = Boundary(t)
         b.close()
@@ -705,15 +717,33 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
     return tuple(out)
 
 
+#: Largest Newton tolerance (K) taken: a rating confirms its binding limit within 0.5 % of
+#: the limit's allowed rise (rating/safe.py), 0.35 K for a water wall 70 K above its coolant
+#: (the shipped insert); the converged temperatures are within about the tolerance of
+#: Newton's (README, tests/test_newton.py), so 0.1 K keeps that band. 50 K was taken.
+MAX_NEWTON_TOL_K = 0.1
+
+
 def _time(root: _Section) -> TimeSettings:
     sec = root.section("time", {})
+    step = (f"a time step in s from {MIN_DURATION_S:g} to {MAX_DURATION_S:g} (the shortest "
+            "and longest durations of a schedule)")
     ts = TimeSettings(
-        initial_step_s=sec.number("initial_step_s", None, positive=True),
-        max_step_s=sec.number("max_step_s", None, positive=True),
+        initial_step_s=sec.number("initial_step_s", None, lo=MIN_DURATION_S,
+                                  hi=MAX_DURATION_S, expected=step),
+        max_step_s=sec.number("max_step_s", None, lo=MIN_DURATION_S, hi=MAX_DURATION_S,
+                              expected=step),
         steps_per_doubling=sec.integer("steps_per_doubling", TimeSettings.steps_per_doubling),
         steps_per_segment=sec.integer("steps_per_segment", TimeSettings.steps_per_segment),
-        newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True),
+        newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True, hi=MAX_NEWTON_TOL_K,
+                                expected=f"a Newton tolerance in K above 0 and at most "
+                                f"{MAX_NEWTON_TOL_K:g}"),
     )
+    if ts.initial_step_s is not None and ts.max_step_s is not None and \
+            ts.initial_step_s > ts.max_step_s:
+        # the largest step capped the first one: the initial step given was not the one taken
+        raise _fail("time.initial_step_s", ts.initial_step_s,
+                    f"at most time.max_step_s ({ts.max_step_s:g} s)")
     sec.close()
     return ts
 
