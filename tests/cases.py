@@ -7,6 +7,9 @@ import math
 K_W, RHO_W, CP_W = 173.0, 19250.0, 132.0
 KAPPA_W = K_W / (RHO_W * CP_W)
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+#: A temperature limit (°C) of a Cu region just below Cu's melting point (1084.65 °C): takes
+#: the limit out of play (a limit at or above it is refused, and a run stops at melting).
+CU_OUT_OF_PLAY_C = 1080.0
 
 
 def block(**changes) -> dict:

@@ -107,6 +107,10 @@ BAD = [
      "thermal boundary conductance in W/m²K, at most 1e+12 (leave the key out for a perfect "
      "contact)"),
     ("unknown material", {"materials": {"heat_sink": "Copper"}}, "materials.heat_sink = 'Copper'"),
+    # a limit above the melting point never bound: the Cu melted first (the run stopped there)
+    ("heat-sink limit above Cu's melting point", {"limits": {"heat_sink_C": 2000.0}},
+     "limits.heat_sink_C = 2000: at or above the melting point of Cu (1084.65 °C, the "
+     "heat_sink material); expected a limit below it"),
     # it ran, into a melting message, after writing the run folder
     ("absurd face heat flux", {"boundaries": {"side": {"type": "heat_flux", "q_W_m2": 1e12}}},
      "boundaries.side.q_W_m2 = 1000000000000.0: expected a heat flux into the body in W/m², "

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from cases import reflection
+from cases import CU_OUT_OF_PLAY_C, reflection
 from test_case import write_toml
 
 import anodesim
@@ -110,13 +110,13 @@ def test_max_safe_loading_root_and_one_percent_more_violates(linear_case, engine
 BINDING_KINDS = {
     "coolant_side": {},
     "interface": {"boundaries": {"cooled_end": {"coolant": "air"}},
-                  "limits": {"heat_sink_C": 2000.0}},
+                  "limits": {"heat_sink_C": CU_OUT_OF_PLAY_C}},
     "heat_sink": {"boundaries": {"cooled_end": {"coolant": "air"}},
-                  "limits": {"interface_C": 2000.0}},
+                  "limits": {"interface_C": CU_OUT_OF_PLAY_C}},
     "erosion": {"boundaries": {"cooled_end": {"coolant": "air"}},
-                "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0}},
+                "limits": {"interface_C": CU_OUT_OF_PLAY_C, "heat_sink_C": CU_OUT_OF_PLAY_C}},
     "spot": {"boundaries": {"cooled_end": {"coolant": "air"}},
-             "limits": {"interface_C": 2000.0, "heat_sink_C": 2000.0,
+             "limits": {"interface_C": CU_OUT_OF_PLAY_C, "heat_sink_C": CU_OUT_OF_PLAY_C,
                         "spot": "short_exposure"}},
     "recrystallisation": {"boundaries": {"cooled_end": {"coolant": "air"}},
                           "limits": {"recrystallisation_fraction": 1.0}},

@@ -13,7 +13,7 @@ steps (as tests/test_rating_kT.py); the engine and its FE runs use the same disc
 import dataclasses as dc
 
 import pytest
-from cases import assert_engine_duty_chart_lowered, reflection
+from cases import CU_OUT_OF_PLAY_C, assert_engine_duty_chart_lowered, reflection
 
 import anodesim
 from anodesim import rating
@@ -27,7 +27,7 @@ HOT = {"boundaries": {"cooled_end": {"coolant": "air"}}}
 
 
 def _case(life_h=None, fatigue=True, **changes):
-    limits = {"interface_C": 2000.0, "heat_sink_C": 2000.0, "fatigue": fatigue}
+    limits = {"interface_C": CU_OUT_OF_PLAY_C, "heat_sink_C": CU_OUT_OF_PLAY_C, "fatigue": fatigue}
     if life_h is not None:
         limits["life_h"] = life_h
     return anodesim.from_dict(reflection(**{**LEAN, **HOT, "limits": limits, **changes}))

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from cases import merge, reflection, reflection_3d, transmission
+from cases import block, merge, reflection, reflection_3d, transmission
 
 from anodesim.case import CaseError, from_dict, model, tables
 
@@ -161,6 +161,33 @@ STATED = [
      {"boundaries": {"side": {"type": "heat_flux", "q_W_m2": 1e12}}},
      {"boundaries": {"side": {"type": "heat_flux", "q_W_m2": 1e9}}},
      "boundaries.side.q_W_m2 = 1000000000000.0"),
+    ("`heat_sink_C` the heat sink's or window's", reflection,
+     {"limits": {"heat_sink_C": 1084.65}}, {"limits": {"heat_sink_C": 1084.6}},
+     "limits.heat_sink_C = 1084.65: at or above the melting point of Cu (1084.65 °C, the "
+     "heat_sink material); expected a limit below it"),
+    ("`interface_C` both sides' of every interface", reflection,
+     {"limits": {"interface_C": 2000.0}}, {"limits": {"interface_C": 1084.6}},
+     "limits.interface_C = 2000: at or above the melting point of Cu (1084.65 °C, the lowest "
+     "of the target, heat_sink materials)"),
+    ("`spot_C` the target's", reflection,
+     {"limits": {"spot_C": 3421.85}}, {"limits": {"spot_C": 3421.8}},
+     "limits.spot_C = 3421.85: at or above the melting point of W (3421.85 °C"),
+    ("`coolant_side_C` every region's", transmission,
+     {"limits": {"coolant_side_C": 2300.0}}, {"limits": {"coolant_side_C": 2200.0}},
+     "limits.coolant_side_C = 2300: at or above the end of the data of diamond (2224.85 °C"),
+    ("`heat_sink_C` needs a second region", block,
+     {"limits": {"heat_sink_C": 100.0}}, {"limits": {"spot_C": 100.0}},
+     "limits.heat_sink_C = 100: this case has no heat sink or window (a second region); "
+     "expected no heat_sink_C limit"),
+    ("`interface_C` an interface", block,
+     {"limits": {"interface_C": 100.0}}, {},
+     "limits.interface_C = 100: this case has no interface between regions"),
+    ("`coolant_side_C` a face of type `fixed` or `convection`)", reflection,
+     {"boundaries": {"cooled_end": {"type": "radiation", "h_W_m2K": None, "emissivity": 0.3}},
+      "limits": {"coolant_side_C": 80.0}},
+     {"limits": {"coolant_side_C": 80.0}},
+     "limits.coolant_side_C = 80: this case has no cooled face (boundary type fixed or "
+     "convection)"),
     ("narrower than the rod and shorter than it", reflection,
      {"geometry": {"insert_thickness_mm": 5.0}}, {"geometry": {"insert_thickness_mm": 4.9}},
      "geometry.insert_thickness_mm = 5.0: expected less than geometry.anode_length_mm"),

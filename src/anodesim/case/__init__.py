@@ -169,6 +169,69 @@ def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) ->
                         "limit")
 
 
+def _limit_regions(key: str, geometry: Geometry) -> tuple[str, ...]:
+    """The regions whose nodes a temperature limit watches (limits.limits_for): the
+    target's (spot_C); the second region's, the heat sink or window (heat_sink_C); both
+    sides of every interface (interface_C); and, for the cooled faces (coolant_side_C),
+    every region (a face may bound any of them)."""
+    regions = regions_of(geometry)
+    if key == "spot_C":
+        return regions[:1]
+    if key == "heat_sink_C":
+        return regions[1:2]
+    if key == "interface_C":
+        return tuple(r for r in regions
+                     if any(r in _interface_sides(n, regions) for n in interfaces_of(geometry)))
+    return regions
+
+
+def _interface_sides(name: str, regions) -> tuple[str, ...]:
+    """The two regions of an interface named "<region>_<region>" ("target_heat_sink")."""
+    return next(((a, b) for a in regions for b in regions if name == f"{a}_{b}"), ())
+
+
+#: What a temperature limit watches, for the message that names a limit it cannot have.
+_LIMIT_WATCHES = {"heat_sink_C": "heat sink or window (a second region)",
+                  "interface_C": "interface between regions",
+                  "coolant_side_C": "cooled face (boundary type fixed or convection)"}
+
+
+def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materials,
+                          boundaries: dict[str, Boundary]) -> None:
+    """Every temperature limit lies below the melting point (solidus, decomposition or end
+    of data) of each material it watches, and watches something: above it a limit is never
+    the one that binds (a Cu heat sink at heat_sink_C = 2000 melts at 1085 °C), and a run
+    stops there anyway; a heat_sink_C on a block, an interface_C without interfaces or a
+    coolant_side_C without a cooled face was left out of the limits in force without a
+    word."""
+    from ..materials import MELTING_WORDS, get
+
+    given = {"spot_C": limits.spot_K, "interface_C": limits.interface_K,
+             "heat_sink_C": limits.heat_sink_K, "coolant_side_C": limits.coolant_side_K}
+    for key, T in given.items():
+        if T is None:
+            continue
+        C = T - ZERO_CELSIUS_K
+        regions = _limit_regions(key, geometry)
+        if key == "coolant_side_C" and not any(
+                b.type in ("fixed", "convection") for b in boundaries.values()):
+            regions = ()
+        if not regions:
+            raise CaseError(f"limits.{key} = {C:g}: this case has no {_LIMIT_WATCHES[key]}"
+                            f"; expected no {key} limit (it would watch nothing)")
+        mats = {materials.by_region[r]: get(materials.by_region[r], materials.user)
+                for r in regions}
+        m = min(mats.values(), key=lambda m: m.melting_K)
+        if T >= m.melting_K:
+            where = (f"the {' and '.join(regions)} material" if len(mats) == 1 else
+                     f"the lowest of the {', '.join(regions)} materials")
+            raise CaseError(
+                f"limits.{key} = {C:g}: at or above the {MELTING_WORDS[m.melting_kind]} of "
+                f"{m.key} ({m.melting_K - ZERO_CELSIUS_K:g} °C, {where}); expected a limit "
+                "below it (a run stops at melting: to leave the limit out of play, give one "
+                "just below it)")
+
+
 def _numerics(root: _Section) -> Numerics:
     num = root.section("numerics", {})
     numerics = Numerics(num.choice("solver", SOLVERS, "auto"),
@@ -292,6 +355,7 @@ def from_own_dict(data: dict, base_dir: Path | str = ".") -> Case:
     _life_holds_a_repetition(limits, loading)
     if limits.yield_use is not None:
         _yield_region(limits.yield_use, geometry, materials)
+    _limits_below_melting(limits, geometry, materials, boundaries)
     rating = _rating(root, loading)
     numerics = _numerics(root)
     pointing = _pointing(root)
