@@ -118,6 +118,9 @@ BAD = [
     # the largest step capped the first one: the initial step given was not the one taken
     ("initial step above the largest", {"time": {"initial_step_s": 1.0, "max_step_s": 0.01}},
      "time.initial_step_s = 1.0: expected at most time.max_step_s (0.01 s)"),
+    # H² underflowed to 0: "internal error (... faces beam_face, anode_face have no area)"
+    ("extra-focal distance of nothing", {"beam": {"extra_focal_distance_mm": 1e-300}},
+     "beam.extra_focal_distance_mm = 1e-300: expected a distance in mm from 0.1 to 1000"),
     # 50 K passed: a converged run 50 K off
     ("absurd Newton tolerance", {"time": {"newton_tol_K": 50.0}},
      "time.newton_tol_K = 50.0: expected a Newton tolerance in K above 0 and at most 0.1"),

@@ -96,9 +96,7 @@ def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
     else:
         view = None if take_off is not None else _vector(d, "view_direction")
     sod, sdd, pixel = _distances(d)
-    radius = d.number("detector_radius_mm", None, positive=True,
-                      expected="a positive radius on the detector in mm")
-    radius = None if radius is None else radius * 1e-3
+    radius = _distance_mm(d, "detector_radius_mm", None)
     d.close()
     if geometry.kind in USER_GEOMETRIES:  # the face normal is known once the mesh is read
         _check_case_beam(d, beam, beam_cfg.direction, "beam.direction")
@@ -131,10 +129,26 @@ def _central_ray(frame, geometry: Geometry) -> tuple[float, float, float]:
     return tuple(float(x) for x in c)
 
 
+#: Imaging distances (mm) taken: from 1 µm (a transmission target's object may sit a
+#: fraction of a mm from the spot) to 10 m (five times a long CT system's 2 m). ΔM/M is the
+#: drift along the view over the source-object distance: 1e-300 mm made it 1e300.
+DISTANCE_MM = (1e-3, 1e4)
+#: Detector pixels (µm) taken: 0.1 µm to 1 cm (flat panels 50-200 µm, optically coupled
+#: cameras a few µm); 1e-300 µm made the image drift 1e300 px, and 0.05 (a 50 µm pixel
+#: given in mm) is refused.
+PIXEL_UM = (0.1, 1e4)
+
+
+def _distance_mm(d: _Section, key: str, default=...) -> float | None:
+    """An imaging distance in mm (DISTANCE_MM), in m."""
+    v = d.number(key, default, lo=DISTANCE_MM[0], hi=DISTANCE_MM[1],
+                 expected=f"a distance in mm from {DISTANCE_MM[0]:g} to {DISTANCE_MM[1]:g}")
+    return None if v is None else v * 1e-3
+
+
 def _distances(d: _Section) -> tuple[float, float, float]:
     """(source-object, source-detector, pixel size) in m."""
-    sod = d.number("source_object_mm", positive=True,
-                   expected="a positive distance in mm") * 1e-3
+    sod = _distance_mm(d, "source_object_mm")
     if d.has("source_detector_mm") == d.has("magnification"):
         raise CaseError("drift: give exactly one of source_detector_mm or magnification")
     if d.has("magnification"):
@@ -143,12 +157,12 @@ def _distances(d: _Section) -> tuple[float, float, float]:
             raise _fail("drift.magnification", M, "a magnification > 1")
         sdd = M * sod
     else:
-        sdd = d.number("source_detector_mm", positive=True,
-                       expected="a positive distance in mm") * 1e-3
+        sdd = _distance_mm(d, "source_detector_mm")
         if sdd <= sod:
             raise _fail("drift.source_detector_mm", sdd * 1e3,
                         "more than drift.source_object_mm")
-    pixel = d.number("pixel_size_um", positive=True, expected="a positive size in µm") * 1e-6
+    pixel = d.number("pixel_size_um", lo=PIXEL_UM[0], hi=PIXEL_UM[1],
+                     expected=f"a pixel size in µm from {PIXEL_UM[0]:g} to {PIXEL_UM[1]:g}") * 1e-6
     return sod, sdd, pixel
 
 

@@ -255,12 +255,10 @@ def _mesh(root: _Section, base_dir: Path, geometry: Geometry) -> MeshSettings:
                                  expected="a number in [0.001, 1]"),
         growth=sec.number("growth", MeshSettings.growth, positive=True, hi=2.0,
                           expected="a number in (0, 2]"),
-        max_size_m=None if (v := sec.number("max_size_mm", None, positive=True)) is None
+        max_size_m=None if (v := _length(sec, "max_size_mm", 1e-3, None)) is None
         else v * 1e-3,
         file=None,
-        joint_corner_m=None if (c := sec.number(
-            "joint_corner_um", None, lo=0.0, hi=1e6,
-            expected="a size in µm from 0 (no refinement) to 1e6")) is None else c * 1e-6,
+        joint_corner_m=None if (c := _joint_corner_um(sec)) is None else c * 1e-6,
     )
     if sec.has("file"):
         p = base_dir / sec.string("file")
@@ -269,6 +267,18 @@ def _mesh(root: _Section, base_dir: Path, geometry: Geometry) -> MeshSettings:
         ms = replace(ms, file=str(p))
     sec.close()
     return ms
+
+
+def _joint_corner_um(sec: _Section) -> float | None:
+    """mesh.joint_corner_um: 0 (no refinement), or 0.1 µm (a thousandth of the 0.1 mm ball
+    of the yield use, which the 12.5 µm default resolves to 1.4 %) to 1e6. 1e-100 µm broke
+    the mesh in silence: the beam source resolved to 0.48 of its power, rescaled, with a
+    warning to refine mesh.spot_fraction."""
+    expected = "a size in µm: 0 (no refinement), or 0.1 to 1e6"
+    c = sec.number("joint_corner_um", None, lo=0.0, hi=1e6, expected=expected)
+    if c is not None and 0.0 < c < 0.1:
+        raise _fail("mesh.joint_corner_um", c, expected)
+    return c
 
 
 OVERRIDE_KEYS = {"k_W_mK": "k", "cp_J_kgK": "cp", "rho_kg_m3": "rho",
@@ -404,8 +414,11 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     eta = sec.number("backscatter_energy_fraction", None, lo=0.0, hi=0.99,
                      expected="a fraction in [0, 0.99]")
     extra = sec.choice("extra_focal", EXTRA_FOCAL_MODES, "face")
-    distance = sec.number("extra_focal_distance_mm", DEFAULT_DISTANCE_M * 1e3, positive=True,
-                          hi=1000.0, expected="a positive distance in mm, up to 1000") * 1e-3
+    # at least 0.1 mm: the hood and aperture plate sit a few mm from the spot (README,
+    # physics); 1e-300 mm underflowed H² to 0, a landing of no area ("internal error"), and
+    # 0.005 (the default given in m) put the hood 5 µm from the spot
+    distance = sec.number("extra_focal_distance_mm", DEFAULT_DISTANCE_M * 1e3, lo=0.1,
+                          hi=1000.0, expected="a distance in mm from 0.1 to 1000") * 1e-3
     named = _extra_focal_faces(sec, geometry)
     sec.close()
     return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction,
@@ -558,6 +571,13 @@ def _check_face(table: str, name: str, faces) -> None:
 MAX_HEAT_FLUX_W_M2 = 1e9
 
 
+#: Largest heat-transfer coefficient (W/m²K) of a convection face: its film resistance
+#: 1/h = 1e-7 m²K/W is that of 40 µm of Cu (k ≈ 400 W/m/K), a face at the coolant's
+#: temperature for any anode (type "fixed"), and 333 times the 30 000 W/m²K of forced water
+#: in turbulent channels (physics.md §7). 1e300 ran.
+MAX_H_W_M2K = 1e7
+
+
 def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
     faces = tuple(faces_of(geometry))
     sec = root.section("boundaries", {})
@@ -575,7 +595,10 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
                 raise CaseError(f"boundaries.{name}: give temperature_C or coolant_circuit = "
                                 "true (the circuit sets the coolant temperature), not both")
             bc = Boundary(t, temperature_K=None if circuit else _celsius(b, "temperature_C"),
-                          h_W_m2K=b.number("h_W_m2K", positive=True),
+                          h_W_m2K=b.number("h_W_m2K", positive=True, hi=MAX_H_W_M2K,
+                                           expected="a positive heat-transfer coefficient in "
+                                           f"W/m²K, at most {MAX_H_W_M2K:g} (type = \"fixed\" "
+                                           "for a face held at the coolant's temperature)"),
                           coolant=b.choice("coolant", COOLANTS, None), circuit=circuit)
         elif t == "radiation":
             bc = Boundary(t, temperature_K=_celsius(b, "temperature_C"),
@@ -650,11 +673,13 @@ def _pointing(root: _Section) -> PointingDrift | None:
     for axis in ("x", "y", "z"):
         key = f"{axis}_um"
         v = sec.raw(key, [0.0] * len(times), expected=f"a list of {len(times)} shifts in µm")
+        # at most 1 m, the largest body (1e300 µm ran, with numpy's overflow warning lines)
         if (not isinstance(v, list) or len(v) != len(times) or any(
                 isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
-                for c in v)):
+                or abs(c) > 1e6 for c in v)):
             raise _fail(f"beam_pointing.{key}", v,
-                        f"a list of {len(times)} shifts in µm (one per time in time_s)")
+                        f"a list of {len(times)} shifts in µm, each from -1e6 to 1e6 (one per "
+                        "time in time_s)")
         comps.append([float(c) * 1e-6 for c in v])
     sec.close()
     return PointingDrift(tuple(float(t) for t in times), tuple(zip(*comps)))
