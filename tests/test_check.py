@@ -148,3 +148,30 @@ def test_check_of_an_anode_starting_at_its_melting_point(tmp_path, capsys):
         "steady state: the anode starts at it (initial.temperature_C)" in out, out
     assert "textbook spot temperature reaches the melting point of W (3422 °C) in the " \
         "target: the anode starts at it (initial.temperature_C), so `run`" in err, err
+
+
+@pytest.mark.parametrize("change, warning", [
+    # 473.15 K is Cu's 200 °C softening default: as °C it allows the joint to soften
+    ({"limits": {"heat_sink_C": 473.15}},
+     "limits.heat_sink_C = 473.15: above the Cu default 200 °C (softening"),
+    ({"limits": {"interface_C": 473.15}},  # W/Cu: the lower of the two, Cu's
+     "limits.interface_C = 473.15: above the Cu default 200 °C (softening"),
+    # 303.15 K is 30 °C; liquid water at 1 atm cannot be at 303 °C
+    ({"boundaries": {"cooled_end": {"temperature_C": 303.15, "coolant": "water"}}},
+     "boundaries.cooled_end.temperature_C = 303.15 with coolant = \"water\": at or above "
+     "water's saturation at 1 atm (99.97 °C, IAPWS-IF97)"),
+])
+def test_check_warns_of_a_temperature_that_reads_as_kelvin(tmp_path, capsys, change, warning):
+    """A temperature in K typed into a _C key passed `check` in silence: a limit above the
+    material's damage temperature (valid: a CuCrZr sink may be rated higher) and a water
+    coolant above its boiling point. Now one warning line each; none at the defaults or
+    within them (heat_sink_C = 150, water at 30 °C)."""
+    path = write_toml(tmp_path / "c.toml", reflection(**change))
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if "in K given in °C?" in x]
+    assert len(lines) == 1 and lines[0].startswith(f"anodesim: warning: {warning}"), err
+    fine = write_toml(tmp_path / "fine.toml", reflection(
+        limits={"heat_sink_C": 150.0}, boundaries={"cooled_end": {"coolant": "water"}}))
+    assert main(["check", str(fine)]) == 0
+    assert "in K given in °C?" not in capsys.readouterr().err

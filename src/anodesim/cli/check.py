@@ -58,7 +58,7 @@ def check(args) -> int:
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in implausible_cooling(case):
         print(f"anodesim: warning: {w}", file=sys.stderr)
-    for w in unmet_at_rest(case, limits):
+    for w in unmet_at_rest(case, limits) + units_slips(case, prep.mats):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits) \
             + extra_focal_warnings(case, prep):
@@ -68,6 +68,42 @@ def check(args) -> int:
         print(f"anodesim: warning: `run` refuses this case unless --force: {why}",
               file=sys.stderr)
     return 0
+
+
+def units_slips(case, mats) -> list[str]:
+    """Warnings for temperatures that read as kelvin given in °C: a heat_sink_C or
+    interface_C above the default of every material it watches (its damage temperature: Cu
+    softens above 200 °C, so heat_sink_C = 473.15 allows what the default guards against),
+    and a water-cooled face's coolant at or above water's saturation at 1 atm (a liquid
+    coolant cannot be there; 303.15 is 30 °C in K). Valid input: a CuCrZr sink may be rated
+    above Cu's 200 °C, a pressurised circuit run above 100 °C."""
+    from ..case import interfaces_of, regions_of
+    from ..limits import COOLANT_WALL_C, limit_K
+
+    out = []
+    regions = regions_of(case.geometry)
+    given = case.limits
+    watched = [("heat_sink_C", given.heat_sink_K, regions[1:2]),
+               ("interface_C", given.interface_K,  # its default: the lower of the two
+                regions[:2] if interfaces_of(case.geometry) else ())]
+    for key, T, where in watched:
+        if T is None or not where:
+            continue
+        m = min((mats[r] for r in where), key=limit_K)  # (limits.limits_for's default)
+        if T > limit_K(m):
+            why = m.info.get("damage_mechanism", "its damage temperature")
+            out.append(f"limits.{key} = {T - ZERO_CELSIUS_K:g}: above the {m.key} default "
+                       f"{limit_K(m) - ZERO_CELSIUS_K:g} °C ({why}), which the limit then "
+                       "allows; was a temperature in K given in °C?")
+    water = COOLANT_WALL_C["water"]
+    for face, b in case.boundaries.items():
+        if b.coolant == "water" and b.temperature_K is not None and \
+                b.temperature_K - ZERO_CELSIUS_K >= water:
+            out.append(f"boundaries.{face}.temperature_C = {b.temperature_K - ZERO_CELSIUS_K:g} "
+                       f"with coolant = \"water\": at or above water's saturation at 1 atm "
+                       f"({water:g} °C, IAPWS-IF97), where a coolant is steam; was a "
+                       "temperature in K given in °C?")
+    return out
 
 
 def unmet_at_rest(case, limits) -> list[str]:
