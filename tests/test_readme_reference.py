@@ -162,8 +162,11 @@ STATED = [
          "max_step_s", -1.0, 0.1, "a time step in s from 1e-12 to 1e+06"),
         ("largest step, 1e-12 to 1e6 s", "max_step_s", 1.01e6, 1e6,
          "a time step in s from 1e-12 to 1e+06"),
-        ("before it doubles, an integer from 1 (default 6)", "steps_per_doubling", 1.5, 1,
-         "an integer >= 1"),
+        ("before it doubles, an integer from 1 to 1000 (default 6)", "steps_per_doubling",
+         1.5, 1, "an integer from 1 to 1,000"),
+        # 1e9 was refused as too many steps, naming steps_per_segment
+        ("before it doubles, an integer from 1 to 1000 (default 6)", "steps_per_doubling",
+         10 ** 9, 1000, "an integer from 1 to 1,000"),
         ("1/this of its segment, an integer from 1", "steps_per_segment", 0, 1,
          "an integer >= 1"),
         ("below this, above 0 and at most 0.1 K (default 1e-3 K", "newton_tol_K", 0.0, 1e-9,
@@ -224,6 +227,12 @@ STATED = [
     ("largest element, above 0 and at most 1000 mm", reflection,
      {"mesh": {"max_size_mm": 1e300}}, {"mesh": {"max_size_mm": 1000.0}},
      "mesh.max_size_mm = 1e+300: expected a positive length up to 1000 (1 m)"),
+    # 80 (a percentage) allowed 80 times the yield strength
+    ("`yield_use` (above 0, at most 10)", reflection,
+     {"mounts": {"cooled_end": {"type": "clamped"}}, "limits": {"yield_use": 80.0}},
+     {"mounts": {"cooled_end": {"type": "clamped"}}, "limits": {"yield_use": 10.0}},
+     "limits.yield_use = 80.0: expected a multiple of the heat sink's yield strength above 0 "
+     "and at most 10 (1: elastic; a percentage?)"),
     ("narrower than the rod and shorter than it", reflection,
      {"geometry": {"insert_thickness_mm": 5.0}}, {"geometry": {"insert_thickness_mm": 4.9}},
      "geometry.insert_thickness_mm = 5.0: expected less than geometry.anode_length_mm"),
@@ -315,6 +324,28 @@ def test_a_study_range_is_linear_by_default_and_log_needs_positive_ends():
         with pytest.raises(CaseError) as e:
             _values("k", {"start": 1.0, "stop": 3.0, "num": 3, **bad})
         assert str(e.value).startswith(refusal), str(e.value)
+
+
+def test_a_user_materials_melting_point_is_at_most_4500_K():
+    """'Your own materials': melting and damage temperatures at most 4500 K (no material
+    melts above about 4200 K); 1e300 °C passed, and the run's melting check and the limits
+    below the melting point then held nothing."""
+    assert "(each at most 4500 K, 4226.85 °C: no material melts above about 4200 K)" \
+        in OWN_MATERIALS
+    own = {"source": "test", "damage_C": 500.0, "electron_data": "Cu", "k_W_mK": 390.0,
+           "cp_J_kgK": 385.0, "rho_kg_m3": 8900.0, "alpha_1_K": 1.7e-5, "E_Pa": 128e9,
+           "nu_1": 0.33}
+    for melting, taken in (({"melting_C": 1e300}, False), ({"melting_K": 4500.01}, False),
+                           ({"melting_K": 4500.0}, True), ({"melting_C": 4226.85}, True)):
+        data = reflection(materials={"heat_sink": "X", "define": {"X": {**own, **melting}}})
+        if taken:
+            assert from_dict(data).materials.by_region["heat_sink"] == "X"
+            continue
+        with pytest.raises(CaseError) as e:
+            from_dict(data)
+        key = next(iter(melting))
+        assert str(e.value).startswith(f"materials.define.X.{key} = ") and \
+            "(no material melts above about 4200 K)" in str(e.value), str(e.value)
 
 
 def test_a_user_material_may_have_a_zero_or_negative_cte_but_no_zero_conductivity(tmp_path):

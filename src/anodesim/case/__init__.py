@@ -82,8 +82,11 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
                             expected="an erosion budget in µm, 1e-6 to 1000")
     life_h = lim.number("life_h", None, lo=1e-4, hi=1e7,
                         expected="a life in hours, 1e-4 to 1e7")
-    yield_use = lim.number("yield_use", None, positive=True,
-                           expected="a positive fraction of the heat sink's yield strength")
+    # at most 10: 1 keeps the joint elastic, 2 within shakedown (README); 80 (a percentage)
+    # allowed 80 times the yield strength, no limit at all
+    yield_use = lim.number("yield_use", None, positive=True, hi=10.0,
+                           expected="a multiple of the heat sink's yield strength above 0 "
+                           "and at most 10 (1: elastic; a percentage?)")
     recrystallisation = lim.number(  # 1e300: an equivalent spot temperature below 0 K
         "recrystallisation_fraction", None, lo=1e-12, hi=1e3,
         expected="a fraction of W's recrystallisation time used over the life, 1e-12 to "

@@ -758,7 +758,10 @@ def _time(root: _Section) -> TimeSettings:
                                   hi=MAX_DURATION_S, expected=step),
         max_step_s=sec.number("max_step_s", None, lo=MIN_DURATION_S, hi=MAX_DURATION_S,
                               expected=step),
-        steps_per_doubling=sec.integer("steps_per_doubling", TimeSettings.steps_per_doubling),
+        # at most 1000 (24 000 steps from 1e-9 s to 10 s; the default is 6): 1e9 was
+        # refused as a schedule of too many steps that named steps_per_segment instead
+        steps_per_doubling=sec.integer("steps_per_doubling", TimeSettings.steps_per_doubling,
+                                       maximum=1000),
         steps_per_segment=sec.integer("steps_per_segment", TimeSettings.steps_per_segment),
         newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True, hi=MAX_NEWTON_TOL_K,
                                 expected=f"a Newton tolerance in K above 0 and at most "

@@ -142,13 +142,24 @@ def _numbers(ts: _Section, key: str, expected: str) -> list[float]:
     return [float(x) for x in v]
 
 
+#: Highest melting (and damage) temperature of a user material (K): the highest melting
+#: points known, of the tantalum and hafnium carbides, are about 4200 K (CRC Handbook,
+#: recalled); W, the highest of the library, melts at 3695 K. 1e300 °C passed: the run's
+#: melting check and every temperature limit below the melting point then held nothing.
+MAX_MELTING_K = 4500.0
+
+
 def _kelvin(ms: _Section, what: str) -> float:
-    """A temperature given as <what>_C (°C) or <what>_K (K), in K."""
+    """A temperature given as <what>_C (°C) or <what>_K (K), in K: above absolute zero and
+    at most MAX_MELTING_K."""
     c, k = ms.has(f"{what}_C"), ms.has(f"{what}_K")
     if c == k:
         raise CaseError(f"{ms._key(what + '_C')}: give exactly one of {what}_C (°C) or "
                         f"{what}_K (K)")
+    top = "(no material melts above about 4200 K)"
     if c:
-        return ms.number(f"{what}_C", lo=-ZERO_CELSIUS_K,
-                         expected="a temperature in °C above absolute zero") + ZERO_CELSIUS_K
-    return ms.number(f"{what}_K", positive=True, expected="a temperature in K")
+        return ms.number(f"{what}_C", lo=-ZERO_CELSIUS_K, hi=MAX_MELTING_K - ZERO_CELSIUS_K,
+                         expected=f"a temperature in °C above absolute zero and at most "
+                         f"{MAX_MELTING_K - ZERO_CELSIUS_K:g} {top}") + ZERO_CELSIUS_K
+    return ms.number(f"{what}_K", positive=True, hi=MAX_MELTING_K,
+                     expected=f"a temperature in K above 0 and at most {MAX_MELTING_K:g} {top}")
