@@ -1042,3 +1042,22 @@ def test_a_region_above_its_solidus_is_said_so_and_given_the_melting_advice():
             raise SolverError("Newton line search failed")
     assert "the heat_sink starts to melt at a 10 W beam; the whole body is hot" in \
         str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan"])
+def test_a_bad_form_compile_timeout_in_the_environment_is_one_line(tmp_path, value):
+    """ANODESIM_JIT_TIMEOUT_S was read with float() when a run imported the form cache:
+    "abc" gave "internal error (ValueError: could not convert string to float)"; -5 and nan
+    were taken. Now one line naming the variable, exit 2, nothing written."""
+    import os
+
+    path = write_toml(tmp_path / "c.toml", reflection())
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "anodesim", "run", str(path), "-o", str(out),
+                        "-q"], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "ANODESIM_JIT_TIMEOUT_S": value})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        f"anodesim: error: ANODESIM_JIT_TIMEOUT_S = {value!r}: expected a time in s above 0 "
+        "(the longest wait for another process's compile of one form; default 1800)")
+    assert not out.exists()

@@ -27,16 +27,35 @@ from __future__ import annotations
 import errno
 import fcntl
 import logging
+import math
 import os
 import time
 from pathlib import Path
 
-from .errors import RunFailure
+from .errors import CaseError, RunFailure
 
 log = logging.getLogger(__name__)
 
+#: The environment variable that sets ceiling_s.
+TIMEOUT_ENV = "ANODESIM_JIT_TIMEOUT_S"
+
+
+def _ceiling_from_env() -> float:
+    """ANODESIM_JIT_TIMEOUT_S (s; default 1800): a number above 0. "abc" was an internal
+    error (ValueError of float()) when a run imported this module."""
+    text = os.environ.get(TIMEOUT_ENV, "1800")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise CaseError(f"{TIMEOUT_ENV} = {text!r}: expected a time in s above 0 (the longest "
+                        "wait for another process's compile of one form; default 1800)")
+    return value
+
+
 #: Longest wait (s) for another process's compile of one form (env ANODESIM_JIT_TIMEOUT_S).
-ceiling_s = float(os.environ.get("ANODESIM_JIT_TIMEOUT_S", "1800"))
+ceiling_s = _ceiling_from_env()
 
 _held: list[int] = []  # lock file descriptors held while this process compiles
 _installed = False
