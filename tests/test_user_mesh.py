@@ -79,6 +79,10 @@ BAD = [
      "geometry.impact_point_mm = [2.0, 0.0, 0.0]: expected a point on the beam_face group"),
     ("impact point inside", {"geometry": {"impact_point_mm": [0.0, 0.0, -0.3]}},
      "expected a point on the beam_face group"),
+    # numpy's overflow warning lines came first, and the line said "inf mm away"
+    ("impact point at 1e300 mm", {"geometry": {"impact_point_mm": [1e300, 0.0, 0.0]}},
+     "geometry.impact_point_mm = [1e+300, 0.0, 0.0]: expected a point [x, y, z] in mm, each "
+     "coordinate from -1e6 to 1e6 (1 km)"),
     ("no beam direction", {"beam": {"direction": None}}, "beam.direction: missing"),
     ("beam from behind", {"beam": {"direction": [0.0, 0.0, 1.0]}},
      "beam.direction = [0.0, 0.0, 1.0]: expected a beam that hits the beam face"),

@@ -141,11 +141,15 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
 
 
 def _impact_point(sec: _Section) -> tuple[float, float, float]:
+    """geometry.impact_point_mm: each coordinate within 1 km of the origin (a CAD assembly's
+    coordinates may place the anode metres away; 1e300 mm reached numpy's overflow warnings
+    before the "not on the beam_face" line, which said "inf mm away")."""
     point = sec.raw("impact_point_mm", expected="a point [x, y, z] in mm")
     if (not isinstance(point, list) or len(point) != 3 or any(
             isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c)
-            for c in point)):
-        raise _fail("geometry.impact_point_mm", point, "a point [x, y, z] in mm")
+            or abs(c) > 1e6 for c in point)):
+        raise _fail("geometry.impact_point_mm", point,
+                    "a point [x, y, z] in mm, each coordinate from -1e6 to 1e6 (1 km)")
     return tuple(float(c) * 1e-3 for c in point)
 
 
