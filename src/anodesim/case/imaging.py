@@ -129,10 +129,11 @@ def _central_ray(frame, geometry: Geometry) -> tuple[float, float, float]:
     return tuple(float(x) for x in c)
 
 
-#: Imaging distances (mm) taken: from 1 µm (a transmission target's object may sit a
-#: fraction of a mm from the spot) to 10 m (five times a long CT system's 2 m). ΔM/M is the
-#: drift along the view over the source-object distance: 1e-300 mm made it 1e300.
-DISTANCE_MM = (1e-3, 1e4)
+#: Imaging distances (mm) taken: from 0.1 mm (the object of a transmission tube sits at
+#: least its window's 0.1-0.5 mm from the spot, physics.md §7; 0.02, 20 mm given in m, is
+#: refused) to 10 m (five times a long CT system's 2 m). ΔM/M is the drift along the view
+#: over the source-object distance: 1e-300 mm made it 1e300.
+DISTANCE_MM = (0.1, 1e4)
 #: Detector pixels (µm) taken: 0.1 µm to 1 cm (flat panels 50-200 µm, optically coupled
 #: cameras a few µm); 1e-300 µm made the image drift 1e300 px, and 0.05 (a 50 µm pixel
 #: given in mm) is refused.
