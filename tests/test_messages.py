@@ -617,7 +617,7 @@ def test_a_segments_duration_is_bounded_too():
      "rating.exposure_points = 100000000: expected an integer from 2 to 1,000"),
     # passed check, then gmsh failed with "Exception: no message" and left a folder
     (lambda d: d["geometry"].update(anode_radius_mm=1e300),
-     "geometry.anode_radius_mm = 1e+300: expected a positive length up to 1000 (1 m)"),
+     "geometry.anode_radius_mm = 1e+300: expected a length from 1e-06 to 1000 (1 nm to 1 m)"),
     # passed check, then "faces have no area" (ValueError) after writing the mesh
     (lambda d: d["beam"].update(extra_focal_distance_mm=1e300),
      "beam.extra_focal_distance_mm = 1e+300: expected a distance in mm from 0.1 to 1000"),
@@ -629,7 +629,7 @@ def test_a_segments_duration_is_bounded_too():
      "beam.current_mA = 5000.0: expected a beam of at most 1e+06 W (kV x mA: 5e+06 W here)"),
     (lambda d: d["geometry"].update(housing={"inner_radius_mm": 1, "outer_radius_mm": 20,
                                              "length_mm": 1e300}),
-     "geometry.housing.length_mm = 1e+300: expected a positive length up to 1000 (1 m)"),
+     "geometry.housing.length_mm = 1e+300: expected a length from 1e-06 to 1000 (1 nm to 1 m)"),
     # numpy's divide-by-zero warnings (four lines), then a garbled line naming no key
     (lambda d: d.update(mounts={"cooled_end": {"type": "clamped"}},
                         drift={"view_direction": [1e-300, 0, 1e-300], "source_object_mm": 20,

@@ -225,9 +225,15 @@ STATED = [
      {"boundaries": {"cooled_end": {"h_W_m2K": 1e7}}},
      "boundaries.cooled_end.h_W_m2K = 1e+300: expected a positive heat-transfer coefficient "
      "in W/m²K, at most 1e+07"),
-    ("largest element, above 0 and at most 1000 mm", reflection,
+    # a 1e-300 µm film: "internal error (ZeroDivisionError)" in check
+    ("every length below is at least 1 nm and at most 1 m", transmission,
+     {"geometry": {"target_thickness_um": 1e-300}, "beam": {"deposition": "surface"}},
+     {"geometry": {"target_thickness_um": 1e-3}, "beam": {"deposition": "surface"}},
+     "geometry.target_thickness_um = 1e-300: expected a length from 0.001 to 1e+06 (1 nm to "
+     "1 m)"),
+    ("largest element, 1e-6 to 1000 mm (1 nm to 1 m)", reflection,
      {"mesh": {"max_size_mm": 1e300}}, {"mesh": {"max_size_mm": 1000.0}},
-     "mesh.max_size_mm = 1e+300: expected a positive length up to 1000 (1 m)"),
+     "mesh.max_size_mm = 1e+300: expected a length from 1e-06 to 1000 (1 nm to 1 m)"),
     # 80 (a percentage) allowed 80 times the yield strength
     ("`yield_use` (above 0, at most 10)", reflection,
      {"mounts": {"cooled_end": {"type": "clamped"}}, "limits": {"yield_use": 80.0}},

@@ -197,10 +197,12 @@ def _geometry(root: _Section, base_dir: Path) -> Geometry:
 
 
 def _length(sec: _Section, key: str, scale: float, default=...) -> float | None:
-    """A geometry length in the key's unit (scale: that unit in m), positive and at most a
-    metre (1e300 mm passed and then failed in gmsh with "no message")."""
-    return sec.number(key, default, positive=True, hi=1.0 / scale,
-                      expected=f"a positive length up to {1.0 / scale:g} (1 m)")
+    """A geometry length in the key's unit (scale: that unit in m), from a nanometre to a
+    metre (1e300 mm passed and then failed in gmsh with "no message"; a 1e-300 µm film was
+    "internal error (ZeroDivisionError)" in `check`)."""
+    return sec.number(key, default, lo=1e-9 / scale, hi=1.0 / scale,
+                      expected=f"a length from {1e-9 / scale:g} to {1.0 / scale:g} (1 nm to "
+                      "1 m)")
 
 
 def _housing(sec: _Section, sizes: dict[str, float]) -> dict[str, float]:
