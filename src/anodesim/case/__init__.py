@@ -237,9 +237,11 @@ def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materia
 
 def _numerics(root: _Section) -> Numerics:
     num = root.section("numerics", {})
+    # at least 1e-14: a residual below ~1e-16 x the condition number is rounding (double
+    # precision); 1e-300 ran into "linear solver (cg/lu) did not converge" after writing
     numerics = Numerics(num.choice("solver", SOLVERS, "auto"),
-                        num.number("rtol", 1e-10, positive=True, hi=1e-3,
-                                   expected="a relative tolerance in (0, 1e-3]"))
+                        num.number("rtol", 1e-10, lo=1e-14, hi=1e-3,
+                                   expected="a relative tolerance in [1e-14, 1e-3]"))
     num.close()
     return numerics
 

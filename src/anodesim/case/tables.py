@@ -484,6 +484,13 @@ def _loading(root: _Section, beam: Beam) -> Loading:
             duty = sec.number("duty_cycle", positive=True, hi=1.0,
                               expected="a duty cycle in (0, 1]")
             on, off = duty * period, (1.0 - duty) * period
+            # 1e-300 made 2e-302 s pulses ("Newton produced a non-finite temperature");
+            # 1 - 1e-16 a 2e-18 s pause, taken
+            if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
+                raise _fail("loading.duty_cycle", duty,
+                            f"a duty cycle in (0, 1] whose pulse and pause (duty_cycle and "
+                            f"1 - duty_cycle times period_s = {period:g} s) each last at "
+                            f"least {MIN_DURATION_S:g} s, or 1 (no pause)")
         segments = []
         for _ in range(n):
             segments.append((on, P))
