@@ -632,6 +632,36 @@ def test_drift_limit_in_pixels_converts_to_source_micrometres():
         from_dict(reflection(limits={"drift_px": 0.5, "drift_um": 1.0}, **drift))
 
 
+def test_a_drift_limit_in_pixels_is_listed_as_the_pixels_given():
+    """limits.drift_px = 0.5 on a magnification-25, 96 µm-pixel geometry is held as 2 µm at
+    the source; rating.json's limit listing (definition), a run's check (summary.json) and
+    its console table show the 0.5 px the user gave beside it, with M and the pixel that
+    convert it (they showed 2 µm with origin "case", the pixels nowhere). A limit given in
+    µm stays as it was, and a case without drift_px keeps its hash (no new key)."""
+    from anodesim.cli.run import limits_table
+    from anodesim.limits import LimitCheck, limits_for
+    from anodesim.materials import get
+
+    mats = {"target": get("W"), "heat_sink": get("Cu")}
+    case = from_dict(reflection(limits={"drift_px": 0.5}, **DRIFT))
+    (lim,) = [x for x in limits_for(case, mats) if x.name == "drift"]
+    d = lim.definition()
+    assert d["limit_um"] == pytest.approx(0.5 * 96.0 / 24.0, rel=1e-12)
+    assert (d["limit_px"], d["magnification"], d["pixel_size_um"]) == (0.5, 25.0, 96.0)
+    assert d["origin"] == ("case: limits.drift_px = 0.5 px on the detector, 2 µm at the "
+                           "source (px × 96 µm pixel / (M − 1), magnification M = 25)")
+    check = LimitCheck(lim, worst=3.0, time_s=1.0)  # 3 µm at the source: 3 × 24 / 96 px
+    assert check.to_dict()["worst_px"] == pytest.approx(0.75, rel=1e-12)
+    assert check.to_dict()["limit_px"] == 0.5
+    assert "(limits.drift_px = 0.5 px on the detector, worst 0.75 px; M = 25, pixel 96 µm)" \
+        in limits_table([check])[-1]
+    um = from_dict(reflection(limits={"drift_um": 2.0}, **DRIFT))
+    (plain,) = [x for x in limits_for(um, mats) if x.name == "drift"]
+    assert plain.definition() == {"limit": "drift", "column": "drift_across_view_um",
+                                  "unit": "um", "limit_um": 2.0, "origin": "case"}
+    assert "drift_px" not in um.to_dict()["limits"]
+
+
 @pytest.mark.parametrize("value", [0.0, 1.5])
 def test_magnification_limit_outside_its_range_names_the_range(value):
     """limits.magnification_change_rel is taken in (0, 1]; 1.5 was refused as "expected a

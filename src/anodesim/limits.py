@@ -205,6 +205,47 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class ImageDriftLimit(Limit):
+    """A drift limit the case gave on the detector (``limits.drift_px``), held at the source
+    across the view axis (value in µm): δ⊥ = px × pixel / (M − 1), the image of a fixed
+    object point moving (M − 1) times the source's shift (drift.py).
+
+    Attributes:
+        pixels: the limit as given (detector pixels).
+        magnification: M = source-detector / source-object distance.
+        pixel_um: the detector pixel (µm).
+    """
+
+    pixels: float = 0.0
+    magnification: float = 1.0
+    pixel_um: float = 0.0
+
+    def definition(self) -> dict:
+        d = super().definition()
+        d.update({"limit_px": self.pixels, "magnification": self.magnification,
+                  "pixel_size_um": self.pixel_um})
+        return d
+
+
+def drift_limit(case: Case) -> Limit | None:
+    """The case's drift limit at the source (µm), or None; one given in detector pixels
+    says so in its origin, with the magnification and pixel size that convert it."""
+    given = case.limits
+    if given.drift_um is None:
+        return None
+    if given.drift_px is None:
+        return Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0)
+    d = case.mechanics.drift
+    M = d.source_detector_m / d.source_object_m
+    pixel_um = d.pixel_m * 1e6
+    origin = (f"case: limits.drift_px = {given.drift_px:g} px on the detector, "
+              f"{given.drift_um:.4g} µm at the source (px × {pixel_um:g} µm pixel / "
+              f"(M − 1), magnification M = {M:.4g})")
+    return ImageDriftLimit("drift", "drift_across_view_um", given.drift_um, "um", origin,
+                           0.0, given.drift_px, M, pixel_um)
+
+
+@dataclass(frozen=True)
 class LifeLimit(Limit):
     """A thermally activated damage of the spot accumulated over the rated life (column
     T_peak_C): erosion (µm) or recrystallisation (fraction of its time). Its rate rises
@@ -363,6 +404,9 @@ class LimitCheck:
                       else None,
                       "allowed_spot_rise_factor": None if math.isinf(self.scale)
                       else self.scale})
+        if isinstance(lim, ImageDriftLimit):  # the pixels the case gave, on the detector
+            per_um = (lim.magnification - 1.0) / lim.pixel_um
+            d.update({"limit_px": lim.pixels, "worst_px": self.worst * per_um})
         return d
 
     def __repr__(self) -> str:
@@ -441,8 +485,9 @@ def limits_for(case: Case, mats) -> list[Limit]:
     if given.yield_use is not None and len(regions) > 1 and case.mechanics is not None:
         out.append(Limit("yield", yield_column(regions[1]), given.yield_use, "rel", "case",
                          0.0))
-    if given.drift_um is not None:
-        out.append(Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0))
+    drift = drift_limit(case)
+    if drift is not None:
+        out.append(drift)
     if given.magnification_change_rel is not None:
         out.append(Limit("magnification", "magnification_change_rel",
                          given.magnification_change_rel, "rel", "case", 0.0))

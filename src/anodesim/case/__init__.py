@@ -109,7 +109,8 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         d = mechanics.drift
         M = d.source_detector_m / d.source_object_m
         drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
-    return Limits(*temps, drift_um=drift_um, magnification_change_rel=mag, spot=spot,
+    return Limits(*temps, drift_um=drift_um, drift_px=drift_px,
+                  magnification_change_rel=mag, spot=spot,
                   erosion_um=erosion_um, life_h=life_h, yield_use=yield_use,
                   recrystallisation_fraction=recrystallisation, fatigue=fatigue)
 

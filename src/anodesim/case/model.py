@@ -458,6 +458,8 @@ class Limits:
     heat_sink_K: float | None = None
     coolant_side_K: float | None = None
     drift_um: float | None = None  # across the view axis, at the source
+    #: the image drift limit as the case gave it (detector pixels), converted into drift_um
+    drift_px: float | None = None
     magnification_change_rel: float | None = None  # |ΔM/M|
     spot: str = "life"
     erosion_um: float | None = None
@@ -586,6 +588,8 @@ class Case:
         if d["loading"]["repeat_every_s"] is None:  # (the repetition only where given)
             d["loading"].pop("repeat_every_s")
         d["loading"].pop("pause_s")  # (in the segments and repeat_every_s)
+        if d["limits"]["drift_px"] is None:  # (the pixel limit only where given)
+            d["limits"].pop("drift_px")
         return d
 
     def hash(self) -> str:

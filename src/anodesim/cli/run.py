@@ -11,6 +11,7 @@ from .. import __version__
 from ..case import CaseError, load
 from ..errors import RunFailure, failed_on_every_rank
 from ..extra_focal import console_line as extra_focal_line
+from ..limits import ImageDriftLimit
 from ..output import output_folder, refuse_blank_folder, refuse_other_result
 from ..plotter import FigureFailure
 from . import report
@@ -55,6 +56,11 @@ def limits_table(checks) -> list[str]:
         lines.append(f"    {c.label:<26s} limit {c.limit.value:9.4g} {unit:<4s} worst "
                      f"{c.worst:9.4g} {unit:<4s} at t = {c.time_s:<9.4g} s  margin "
                      f"{c.margin:+9.4g} {margin_unit:<4s} {'holds' if c.holds else 'BROKEN'}")
+        if isinstance(c.limit, ImageDriftLimit):  # the limit as the case gave it
+            d = c.to_dict()
+            lines.append(f"    {'':<26s} (limits.drift_px = {d['limit_px']:g} px on the "
+                         f"detector, worst {d['worst_px']:.4g} px; M = "
+                         f"{c.limit.magnification:.4g}, pixel {c.limit.pixel_um:g} µm)")
     return lines
 
 
