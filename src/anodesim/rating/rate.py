@@ -828,9 +828,14 @@ def _mark_points(ax, rows: list[dict], x, curves: dict, n: int = 2) -> None:
     x = np.asarray(x, dtype=float)
     for i, y in enumerate(list(curves.values())[:n]):
         y = np.asarray(y, dtype=float)
-        ax.plot(x[flags], y[flags], "ks", ms=6, label="FE anchor (k(T) runs)" if i == 0 else None)
-        ax.plot(x[~flags], y[~flags], "o", mfc="white", mec="k", ms=6,
-                label="NOT FE-confirmed: interpolated correction" if i == 0 else None)
+        # a legend entry only for points there are: an empty plot still draws its label
+        # (every point an anchor read "NOT FE-confirmed: interpolated correction")
+        if flags.any():
+            ax.plot(x[flags], y[flags], "ks", ms=6,
+                    label="FE anchor (k(T) runs)" if i == 0 else None)
+        if not flags.all():
+            ax.plot(x[~flags], y[~flags], "o", mfc="white", mec="k", ms=6,
+                    label="NOT FE-confirmed: interpolated correction" if i == 0 else None)
     ax.legend(fontsize=8)
 
 
@@ -985,17 +990,23 @@ SINGLE_LOAD_SCOPE = ("each point holds every limit up to the end of the load, no
                      "the load followed by its cooling as the case's own segments schedule")
 
 
-def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
-    from .. import output
+#: What the heat-content chart's columns are (the charts' engine and confirmation notes
+#: describe columns it does not have).
+HEAT_CONTENT_NOTES = (
+    "heat content of the anode above its initial state (J) at beam_power_W (its basis in "
+    "rating.json, heat_content.beam_power_basis): heating_J from cold, cooling_J after "
+    "switch-off from the steady heat content (0 once below the step response's resolution)",
+    "both from the linear-response engine's stored heat per watt (constant properties at "
+    "the initial temperature, superposition): the power is the rating's, the curves are not "
+    "FE runs at k(T), rho*c(T)")
 
-    header = list(rows[0])
-    notes = ["anodesim rating chart; beam power before backscatter",
-             "column 'engine': what produced each point: an FE anchor (k(T), rho*c(T) "
-             "runs), the Kirchhoff engine with the FE correction interpolated between "
-             "anchors (fe_confirmed false), or the constant-k engine (NOT CONFIRMED)",
-             "columns engine_constant_k*: the linear-response engine at the initial "
-             "temperature's properties (a first estimate when they depend on T)",
-             "columns with 'confirmed': full finite-element runs, secant-corrected"]
+
+def _chart_notes(name: str, header: list[str], rows: list[dict]) -> list[str]:
+    """The comment lines of rating_<name>.csv: what produced its numbers, one note for each
+    kind of column the chart has and none for columns it does not have."""
+    notes = ["anodesim rating chart; beam power before backscatter"]
+    if name == "heat_content":
+        return notes + list(HEAT_CONTENT_NOTES)
     if name == "continuous":
         engine = ("max_continuous_beam_power_engine_W (binding_engine): the linear-response "
                   "engine's estimate at constant properties (the initial temperature's), NOT "
@@ -1009,15 +1020,40 @@ def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
         else:
             rated = ("max_continuous_beam_power_W (binding): the engine's estimate, NOT "
                      "CONFIRMED (rated with --no-confirm: no FE run confirms it)")
-        notes.insert(1, f"{rated}; {engine}")
+        notes.append(f"{rated}; {engine}")
+    if name == "life":
+        notes.append("max_continuous_beam_power_W (binding, confirmed; with a pulse train "
+                     "max_peak_beam_power_W, binding_peak, confirmed_peak): the power whose "
+                     "erosion over life_h spends the budget, searched by full FE runs "
+                     "(confirmed false: NOT CONFIRMED); engine_W: the linear-response "
+                     "engine's estimate at constant properties; equivalent_spot_temperature_C: "
+                     "the constant spot temperature that spends it")
+    if "engine_preloaded" in header:
+        notes += ["columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
+                  "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "
+                  "interpolated between anchors (fe_confirmed false), or the constant-k "
+                  "engine (NOT CONFIRMED)",
+                  "column 'engine_preloaded': what produced the pre-loaded curve (no FE run "
+                  "starts from the pre-load; capped at the cold curve's power)"]
+    elif "engine" in header:
+        notes.append("column 'engine': what produced each point: an FE anchor (k(T), "
+                     "rho*c(T) runs), the Kirchhoff engine with the FE correction "
+                     "interpolated between anchors (fe_confirmed false), or the constant-k "
+                     "engine (NOT CONFIRMED)")
+    if any(h.startswith("engine_constant_k") for h in header):
+        notes.append("columns engine_constant_k*: the linear-response engine at the initial "
+                     "temperature's properties (a first estimate when they depend on T)")
+    if any(h.endswith("_confirmed_W") for h in header):
+        notes.append("columns *_confirmed_W (binding_*_confirmed, *_confirmed): full "
+                     "finite-element runs, secant-corrected")
     if name == "single":  # the chart's scope (README), in the file a rating is signed from
         notes.append(SINGLE_LOAD_SCOPE)
-    if "engine_preloaded" in header:
-        notes[1] = ("columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
-                    "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "
-                    "interpolated between anchors (fe_confirmed false), or the constant-k "
-                    "engine (NOT CONFIRMED)")
-        notes.insert(2, "column 'engine_preloaded': what produced the pre-loaded curve (no FE "
-                        "run starts from the pre-load; capped at the cold curve's power)")
+    return notes
+
+
+def _write_chart(out: Path, name: str, rows: list[dict]) -> None:
+    from .. import output
+
+    header = list(rows[0])
     output.write_csv(out / f"rating_{name}.csv", header, [[row[h] for h in header] for row in rows],
-                     notes)
+                     _chart_notes(name, header, rows))

@@ -1,0 +1,75 @@
+"""What a tube engineer reads in a rating's files: the comment lines of its CSV charts and
+the legends of its PNG charts say only what is true of the numbers they carry. Text only:
+the rows are laid out as rate.py writes them (no finite-element runs); the numbers
+themselves are verified in test_rating*.py."""
+
+import csv
+
+import matplotlib
+import pytest
+
+from anodesim.rating.kirchhoff import BY_ANCHOR, BY_INTERPOLATION
+from anodesim.rating.rate import Rating, write
+
+matplotlib.use("Agg")
+
+
+def _rating(**charts) -> Rating:
+    return Rating("text check", "0" * 16, [], {"method": "step response"}, "continuous",
+                  **charts)
+
+
+def _comments(path) -> list[str]:
+    return [x[2:] for x in path.read_text().splitlines() if x.startswith("# ")]
+
+
+def _serial_rows(anchors) -> list[dict]:
+    """Period-chart rows at duty cycle 0.5 with the engine columns rate._serial writes."""
+    return [{"period_s": T, "duty_cycle": 0.5, "max_peak_beam_power_W": 20.0 - i,
+             "max_mean_beam_power_W": 10.0 - 0.5 * i, "binding": "erosion",
+             "engine_constant_k_W": 30.0 - i, "binding_engine_constant_k": "erosion",
+             "engine": BY_ANCHOR if a else BY_INTERPOLATION, "fe_confirmed": a}
+            for i, (T, a) in enumerate(zip((1e-3, 1e-2, 0.1), anchors))]
+
+
+def test_heat_content_csv_describes_its_own_columns(tmp_path):
+    """rating_heat_content.csv (time_s, beam_power_W, heating_J, cooling_J) carried the
+    charts' notes on columns 'engine', engine_constant_k* and 'confirmed' it does not have,
+    and nothing on its own; now each of its notes is about its columns, and says the curves
+    are the constant-property engine's at the rated power."""
+    rows = [{"time_s": t, "beam_power_W": 19.5, "heating_J": 0.02 * t, "cooling_J": 301.0}
+            for t in (1e-3, 1e-2)]
+    write(_rating(heat_content=rows,
+                  heat_content_steady={"beam_power_W": 19.5, "beam_power_basis": "x",
+                                       "steady_heat_content_J": 301.3}), tmp_path)
+    notes = _comments(tmp_path / "rating_heat_content.csv")
+    assert not any("'engine'" in x or "engine_constant_k" in x or "'confirmed'" in x
+                   for x in notes), notes
+    assert any("heating_J from cold, cooling_J after switch-off" in x for x in notes), notes
+    assert any("constant properties at the initial temperature" in x and "not FE runs" in x
+               for x in notes), notes
+    header = next(csv.reader(x for x in (tmp_path / "rating_heat_content.csv").open()
+                             if not x.startswith("#")))
+    assert header == ["time_s", "beam_power_W", "heating_J", "cooling_J"]
+
+
+def test_serial_chart_csv_notes_match_its_columns(tmp_path):
+    """A serial chart has 'engine', engine_constant_k* and fe_confirmed, but no *_confirmed_W
+    column: the note on secant-corrected 'confirmed' FE columns was about another chart's."""
+    write(_rating(period=_serial_rows([True, False, True])), tmp_path)
+    notes = _comments(tmp_path / "rating_period.csv")
+    assert any(x.startswith("column 'engine': ") for x in notes), notes
+    assert any(x.startswith("columns engine_constant_k*") for x in notes), notes
+    assert not any("secant-corrected" in x for x in notes), notes
+
+
+@pytest.mark.parametrize("anchors,legend", [
+    ([True, True, True], ["FE anchor (k(T) runs)"]),
+    ([True, False, True], ["FE anchor (k(T) runs)", "NOT FE-confirmed: interpolated correction"]),
+])
+def test_period_chart_legend_claims_only_the_points_it_has(anchors, legend):
+    """Every point an FE anchor: the legend said 'NOT FE-confirmed: interpolated correction'
+    all the same (an empty plot keeps its label). It names only the kinds of points drawn."""
+    ax = _rating(period=_serial_rows(anchors)).plot("period")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [x for x in labels if not x.startswith(("peak power", "mean power"))] == legend
