@@ -1,9 +1,11 @@
 """What a tube engineer reads in a rating's files: the comment lines of its CSV charts and
-the legends of its PNG charts say only what is true of the numbers they carry. Text only:
-the rows are laid out as rate.py writes them (no finite-element runs); the numbers
-themselves are verified in test_rating*.py."""
+the legends of its PNG charts say only what is true of the numbers they carry, and a number
+goes nowhere without the warning its run gives it. Mostly text: rows laid out as rate.py
+writes them; the numbers themselves are verified in test_rating*.py."""
 
 import csv
+import tomllib
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -73,3 +75,34 @@ def test_period_chart_legend_claims_only_the_points_it_has(anchors, legend):
     ax = _rating(period=_serial_rows(anchors)).plot("period")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert [x for x in labels if not x.startswith(("peak power", "mean power"))] == legend
+
+
+def test_a_coarse_yield_use_carries_the_runs_warning_wherever_the_rating_quotes_it():
+    """The run warns that a yield use on cells over a quarter of the 0.1 mm ball is likely
+    low (3-D meshes, or the insert's joint corners left coarse: 8-9 % low, README); the
+    rating quoted the same figure of its steady run at the continuous rating without it, in
+    its words, rating.json and its report. One steady FE run with mechanics of the shipped
+    insert with mesh.joint_corner_um = 0 (its cell there about 130 µm,
+    test_accuracy_defaults), and one at the default mesh, where nothing is said."""
+    import anodesim
+    from anodesim.limits import YIELD_RADIUS_M, coarse_yield_cells
+    from anodesim.rating.rate import _mechanics_words, steady_mechanics
+    from anodesim.report import continuous_rows
+
+    example = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    data = tomllib.loads(example.read_text())
+    data["mesh"]["joint_corner_um"] = 0
+    at = steady_mechanics(anodesim.from_dict(data, example.parent), 10.0)
+    cell = at["yield_cell_um"]
+    assert 0.25 * YIELD_RADIUS_M * 1e6 < cell < 170.0
+    warning = coarse_yield_cells(cell)
+    assert at["yield_warning"] == warning and "likely low" in warning
+    assert f"the heat sink at {at['yield_use_heat_sink_rel']:.2g}× its yield strength near " \
+        f"the joint ({warning})" in _mechanics_words(at)
+    rows = continuous_rows({"max_continuous_beam_power_W": 10.0, "binding": "erosion",
+                            "confirmed": True, "steady_state_at_rating": at})
+    assert rows[-1] == ("WARNING: yield use near the joint", warning)
+    fine = steady_mechanics(anodesim.from_dict(tomllib.loads(example.read_text()),
+                                               example.parent), 10.0)
+    assert fine["yield_cell_um"] <= 0.25 * YIELD_RADIUS_M * 1e6
+    assert "yield_warning" not in fine and "likely low" not in _mechanics_words(fine)

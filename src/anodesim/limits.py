@@ -111,6 +111,19 @@ YIELD_RADIUS_M = 0.1e-3
 JOINT_CORNER_M = YIELD_RADIUS_M / 8
 
 
+def coarse_yield_cells(cell_um: float | None) -> str | None:
+    """The warning a yield use carries wherever it is quoted (a run's console and report, a
+    rating's words, rating.json, its report) when the cell under its largest ball is over a
+    quarter of YIELD_RADIUS_M: coarse cells average the joint's stress concentration away
+    (8-9 % low on the shipped insert without its corners refined, README "accuracy of the
+    defaults"); 3-D meshes are not refined there. None when the cells are fine enough or
+    unknown."""
+    if cell_um is None or cell_um <= 0.25 * YIELD_RADIUS_M * 1e6:
+        return None
+    return (f"cells of {cell_um:.3g} µm there, over a quarter of the ball: likely low, refine "
+            "[mesh], see the README's accuracy of the defaults")
+
+
 def yield_column(region: str) -> str:
     """Time-series column of a region's regularised stress over its yield strength."""
     return f"yield_use_{region}_rel"

@@ -250,16 +250,11 @@ def run(args) -> int:
                       "the end", file=sys.stderr)
             vm = ", ".join(f"{r} {v['value']:.0f} MPa" for r, v in m["von_mises_max_MPa"].items())
             print(f"  largest von Mises stress: {vm}", file=sys.stderr)
-            from ..limits import YIELD_RADIUS_M
+            from ..limits import coarse_yield_cells
 
             for key in (k for k in m if k.startswith("yield_use_")):
-                cell = m[key].get("cell_um")
-                # coarse cells average the joint's stress concentration away: 8-9 % low on
-                # the shipped insert without its corners refined (README, accuracy of the
-                # defaults); 3-D meshes are not refined there
-                coarse = "" if cell is None or cell <= 0.25 * YIELD_RADIUS_M * 1e6 else (
-                    f"; cells of {cell:.3g} µm there, over a quarter of the ball: likely "
-                    "low, refine [mesh], see the README's accuracy of the defaults")
+                coarse = coarse_yield_cells(m[key].get("cell_um"))
+                coarse = f"; {coarse}" if coarse else ""
                 print(f"  {key[len('yield_use_'):-len('_rel')]} near the joint: "
                       f"{m[key]['max_abs']:.3g} x its yield strength (0.1 mm average{coarse})",
                       file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case import Case, CaseError, Loading
-from ..limits import Limit, limits_for, rise_allowed
+from ..limits import Limit, coarse_yield_cells, limits_for, rise_allowed
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
 from .engine import Engine, SpotHistory, build_engine, linear_case
@@ -579,15 +579,20 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
             m = Simulation(steady).run(beam_power_W=beam_W).summary_dict()["mechanics"]
             final = {k: v["final"] for k, v in m.items()
                      if isinstance(v, dict) and "final" in v}
+            # the cell under the yield use's ball: a coarse one makes it likely low
+            final.update({"yield_cell_um": v["cell_um"] for k, v in m.items()
+                          if k.startswith("yield_use_") and v.get("cell_um") is not None})
             checkpoint.keep(key, final)
+    warning = coarse_yield_cells(final.get("yield_cell_um"))
     return {"beam_power_W": beam_W,
             "method": "one steady FE run with the case's mechanics at this beam power",
-            **final}
+            **final, **({"yield_warning": warning} if warning else {})}
 
 
 def _mechanics_words(at: dict) -> str:
     """The steady drift and yield use at a power, in words: "the spot drifts 17.7 µm across
-    the view (4.26 px), the heat sink at 4.4× its yield strength near the joint"."""
+    the view (4.26 px), the heat sink at 4.4× its yield strength near the joint", the yield
+    use with the run's warning when its cells are coarse (limits.coarse_yield_cells)."""
     parts = []
     if "drift_across_view_um" in at:
         px = at.get("image_drift_px")
@@ -599,7 +604,9 @@ def _mechanics_words(at: dict) -> str:
     for k, v in at.items():
         if k.startswith("yield_use_") and k.endswith("_rel"):
             region = k[len("yield_use_"):-len("_rel")].replace("_", " ")
-            parts.append(f"the {region} at {v:.2g}× its yield strength near the joint")
+            coarse = at.get("yield_warning")  # the run's own warning, with its number
+            parts.append(f"the {region} at {v:.2g}× its yield strength near the joint"
+                         + (f" ({coarse})" if coarse else ""))
     return ", ".join(parts) or "no drift or yield figure"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import __version__, output
 from ..case import CaseError
-from ..limits import limit_label
+from ..limits import coarse_yield_cells, limit_label
 from ..spot_sizes import size_words
 from . import assumptions, figures
 
@@ -262,10 +262,12 @@ def headline(s: dict) -> list[tuple[str, str]]:
         out.append((f"largest von Mises stress, {region}", f"{v['value']:.0f} MPa"))
     for key in (k for k in m if k.startswith("yield_use_") and k.endswith("_rel")):
         use, cell = m[key].get("max_abs"), m[key].get("cell_um")
+        coarse = coarse_yield_cells(cell) if _is_number(cell) else None  # as the console
         out.append((f"yield use near the joint, {key[len('yield_use_'):-len('_rel')]}",
                     f"{num(use, 3)} × its yield strength (von Mises stress averaged over a "
                     f"0.1 mm ball, at t = {num(m[key].get('time_of_max_s'))} s"
-                    + (f"; cells of {num(cell, 3)} µm there" if cell is not None else "")
+                    + (f"; WARNING: {coarse}" if coarse else
+                       f"; cells of {num(cell, 3)} µm there" if cell is not None else "")
                     + ")"))
     out.append(("mesh and steps", f"{n['cells']} cells, {n['dofs']} dofs, "
                 f"{n['time_steps']} time steps, {s['timing_s']['total']:.1f} s wall"))
@@ -521,6 +523,8 @@ def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
     if isinstance(at, dict):  # one steady FE run with mechanics at the rating
         rows += [(f"in steady state at the rating: {_steady_label(k)}", v)
                  for k, v in at.items() if k in STEADY_AT_RATING or k.startswith("yield_use_")]
+        if at.get("yield_warning"):  # beside the number it qualifies, as the run says it
+            rows.append(("WARNING: yield use near the joint", at["yield_warning"]))
     return rows
 
 
