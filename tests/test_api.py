@@ -60,6 +60,39 @@ def test_result_is_typed_and_summary_dict_is_the_file(tmp_path):
         s["T_nowhere_C"]
 
 
+def test_peak_temperature_skips_a_nan_as_the_summary_does():
+    """RunResult.T_peak_max_C took np.max of T_peak_C, summary.json's T_peak_max_C np.nanmax:
+    a NaN row (a step without a number) made the API's peak NaN where the file (and the
+    results table from it) gave the hottest value, at the time first_max_index skips to.
+    Both are now the one property: the NaN skipped, None with no number at all."""
+    import dataclasses as dc
+
+    from anodesim.results import TimeSeries
+
+    res = anodesim.run(small_block(loading={"kind": "continuous", "duration_s": 1e-3}))
+    s = res.series
+    rows = [list(r) for r in s.rows()]
+    hottest = max(s["T_peak_C"])
+    rows[1][s.names.index("T_peak_C")] = float("nan")
+    nan = dc.replace(res, series=TimeSeries(s.names, [s.units[n] for n in s.names], rows))
+    assert nan.T_peak_max_C == nan.summary_dict()["results"]["T_peak_max_C"] == hottest
+    assert "peak nan" not in repr(nan)
+    rows = [[float("nan") if n == "T_peak_C" else v for n, v in zip(s.names, r)]
+            for r in rows]
+    none = dc.replace(res, series=TimeSeries(s.names, [s.units[n] for n in s.names], rows))
+    assert none.T_peak_max_C is None
+
+
+def test_float_cells_keep_a_whole_value_a_float():
+    """results.csv and the CSV files of a run or rating wrote 5.0 as "5": a column of whole
+    values read back as integers (pandas int64, where results.parquet has floats)."""
+    from anodesim.output import float_cell
+
+    assert [float_cell(v) for v in (5.0, -3.0, 0.0, 0.1, 1e-5, 2e20, 123.456789012345)] == [
+        "5.0", "-3.0", "0.0", "0.1", "1e-05", "2e+20", "123.456789"]
+    assert float(float_cell(1 / 3)) == pytest.approx(1 / 3, rel=1e-9)  # 10 digits
+
+
 def test_plot_returns_axes():
     pytest.importorskip("matplotlib")
     res = anodesim.run(reflection(loading={"duration_s": 0.005},

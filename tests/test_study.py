@@ -222,7 +222,13 @@ def test_a_study_grows_and_shrinks_in_its_folder(tmp_path, capsys):
     assert main(["sweep", str(two), "-o", str(out), "-q"]) == 0
     assert (out / "cases" / first / "result.json").read_bytes() == kept  # not rerun
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
-    assert [r["beam.power_W"] for r in rows] == ["1", "2"] and rows[0]["id"] == first
+    # whole floats keep their ".0": "1", "2" read back as integers (pandas: int64), where
+    # results.parquet and the API's table have the powers as floats
+    assert [r["beam.power_W"] for r in rows] == ["1.0", "2.0"] and rows[0]["id"] == first
+    pd = pytest.importorskip("pandas")
+    back = pd.read_csv(out / "results.csv")
+    assert back["beam.power_W"].dtype == "float64" and back["cells"].dtype == "int64"
+    assert back["beam.power_W"].tolist() == [1.0, 2.0]
     assert json.loads((out / "study.json").read_text())["earlier"][0]["cases"] == [first]
     # linear in the power (constant properties, far field at 0 °C): the rise doubles
     T = [float(r["T_peak_max_C"]) - T0_C for r in rows]
@@ -230,7 +236,7 @@ def test_a_study_grows_and_shrinks_in_its_folder(tmp_path, capsys):
     only2 = power_study_file(tmp_path, "only2.toml", [2.0])
     assert main(["sweep", str(only2), "-o", str(out), "-q"]) == 0
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
-    assert [r["beam.power_W"] for r in rows] == ["2"]
+    assert [r["beam.power_W"] for r in rows] == ["2.0"]
     assert (out / "cases" / first / "result.json").is_file()  # left in place
 
 

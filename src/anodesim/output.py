@@ -213,11 +213,21 @@ def _can_create_in(folder: Path) -> bool:
 SERIES_EXACT_COLUMNS = ("time_s",)
 
 
+def float_cell(v: float) -> str:
+    """A float as a CSV cell: 10 significant digits, and always read back as a float: 5.0 is
+    "5.0", not "5" (a column of whole values read as integers by pandas and the csv sniffers
+    of spreadsheets, where results.parquet has them as floats, and a column of 5 and 5.5
+    mixed the two); exponents as Python writes them ("1e-05"); NaN and inf as "nan", "inf"
+    (callers write NaN as an empty cell)."""
+    text = f"{v:.10g}"
+    return text + ".0" if text.lstrip("-").isdigit() else text
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(),
               exact_columns=()) -> None:
     """Write a CSV table atomically; comment lines (starting with #) go first. Floats have
-    10 significant digits, those of the columns named in exact_columns every digit (repr:
-    a time series' time, SERIES_EXACT_COLUMNS)."""
+    10 significant digits (float_cell: a whole value keeps its ".0"), those of the columns
+    named in exact_columns every digit (repr: a time series' time, SERIES_EXACT_COLUMNS)."""
     buf = io.StringIO()
     for c in comments:
         buf.write(f"# {c}\n")
@@ -226,7 +236,7 @@ def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(
     exact = {i for i, h in enumerate(header) if h in exact_columns}
     for row in rows:  # NaN (a value not computed at that row) is left empty
         w.writerow(["" if isinstance(v, float) and v != v else
-                    (repr(float(v)) if i in exact else f"{v:.10g}")
+                    (repr(float(v)) if i in exact else float_cell(v))
                     if isinstance(v, float) else v for i, v in enumerate(row)])
     atomic_write(path, buf.getvalue())
 

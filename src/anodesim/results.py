@@ -194,8 +194,11 @@ class RunResult:
 
     @property
     def T_peak_max_C(self) -> float | None:
-        """Hottest target temperature of the run (°C)."""
-        return float(np.max(self.series["T_peak_C"])) if len(self.series) else None
+        """Hottest target temperature of the run (°C), NaN skipped as summary.json's
+        T_peak_max_C and its time (first_max_index) skip it; None without a step or a
+        number."""
+        peak = self.series["T_peak_C"] if len(self.series) else np.array([np.nan])
+        return None if np.isnan(peak).all() else float(np.nanmax(peak))
 
     def column(self, name: str) -> np.ndarray:
         """A column of the time series."""
@@ -212,7 +215,7 @@ class RunResult:
             i = first_max_index(peak)
             last = {n: s[n][-1] for n in s.names}
             results.update({
-                "T_peak_max_C": float(np.nanmax(peak)), "T_peak_max_time_s": s.time[i],
+                "T_peak_max_C": self.T_peak_max_C, "T_peak_max_time_s": s.time[i],
                 "T_max_by_region_C": {r: v["max"] for r, v in self.regions.items()},
                 "limits": [c.to_dict() for c in self.limits], "final": last})
         results["T_min_by_region_C"] = {r: v["min"] for r, v in self.regions.items()}

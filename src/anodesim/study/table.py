@@ -203,8 +203,8 @@ def summary_columns(path: Path) -> dict:
 def _cell(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    if isinstance(v, float):
-        return f"{v:.10g}"
+    if isinstance(v, float):  # 5.0 as "5.0": read back as a float, as results.parquet has it
+        return output.float_cell(v)
     return str(v)
 
 
