@@ -11,7 +11,7 @@ import matplotlib
 import pytest
 
 from anodesim.rating.kirchhoff import BY_ANCHOR, BY_INTERPOLATION
-from anodesim.rating.rate import Rating, write
+from anodesim.rating.rate import ANCHOR_NOTE, Rating, write
 
 matplotlib.use("Agg")
 
@@ -63,11 +63,15 @@ def test_serial_chart_csv_notes_match_its_columns(tmp_path):
     assert any(x.startswith("column 'engine': ") for x in notes), notes
     assert any(x.startswith("columns engine_constant_k*") for x in notes), notes
     assert not any("secant-corrected" in x for x in notes), notes
+    # what an anchor's power is: within 1 % of brute-force FE, not confirmed from below
+    # (a run at that power may break the binding limit by 1e-4 of its rise, README)
+    assert ANCHOR_NOTE in notes and "within 1 % of brute-force FE" in ANCHOR_NOTE
 
 
 @pytest.mark.parametrize("anchors,legend", [
-    ([True, True, True], ["FE anchor (k(T) runs)"]),
-    ([True, False, True], ["FE anchor (k(T) runs)", "NOT FE-confirmed: interpolated correction"]),
+    ([True, True, True], ["FE anchor (k(T) runs, within 1 %)"]),
+    ([True, False, True], ["FE anchor (k(T) runs, within 1 %)",
+                           "NOT FE-confirmed: interpolated correction"]),
 ])
 def test_period_chart_legend_claims_only_the_points_it_has(anchors, legend):
     """Every point an FE anchor: the legend said 'NOT FE-confirmed: interpolated correction'
@@ -106,3 +110,28 @@ def test_a_coarse_yield_use_carries_the_runs_warning_wherever_the_rating_quotes_
                                                example.parent), 10.0)
     assert fine["yield_cell_um"] <= 0.25 * YIELD_RADIUS_M * 1e6
     assert "yield_warning" not in fine and "likely low" not in _mechanics_words(fine)
+
+
+def test_the_limits_table_says_what_a_life_limit_is_met_on():
+    """The rating's "Limits at that power" read erosion: allowed 1 µm, worst 0.9094 µm,
+    under "the binding one is met to within 0.5 % of its allowed rise": true of the
+    equivalent spot temperature it is rated on (2052.7 °C of 2057.6 °C, 0.25 % of the rise
+    from 30 °C), which the page did not show. Now the worst value carries it; a drift limit
+    given in pixels carries its pixels. (Numbers of the shipped insert's rating.)"""
+    from anodesim.report import limit_rows
+
+    erosion = {"limit": "erosion", "column": "T_peak_C", "unit": "um", "limit_um": 1.0,
+               "worst_um": 0.9094460616662327, "time_s": 10.0, "margin_um": 0.0905539,
+               "holds": True, "excess": -0.00245, "origin": "default",
+               "equivalent_spot_temperature_C": 2052.6686739054508,
+               "limit_equivalent_spot_temperature_C": 2057.637828413304}
+    drift = {"limit": "drift", "column": "drift_across_view_um", "unit": "um",
+             "limit_um": 12.5, "worst_um": 13.3, "margin_um": -0.8, "holds": False,
+             "limit_px": 3.0, "worst_px": 3.192, "origin": "case: limits.drift_px = 3 px"}
+    plain = {**erosion, "limit": "spot", "unit": "C", "limit_C": 1500.0, "worst_C": 1499.0}
+    for k in ("equivalent_spot_temperature_C", "limit_equivalent_spot_temperature_C"):
+        plain.pop(k)
+    rows = limit_rows([erosion, drift, plain])
+    assert rows[0]["note"] == "the spot as if held at 2052.7 °C (allowed 2057.6 °C)"
+    assert rows[1]["note"] == "3.19 px on the detector (allowed 3 px)"
+    assert rows[2]["note"] == ""
