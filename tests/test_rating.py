@@ -220,7 +220,8 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     assert f"serial load at period {r['duty'][0]['period_s']:g} s: " in words
     assert f"serial load at duty cycle {r['period'][0]['duty_cycle']:g}: " in words
     P = r["duty"][0]["max_peak_beam_power_W"]
-    assert f"{P:.3g} W peak ({P / 100e3 * 1e3:.3g} mA) at duty cycle 0.1" in words
+    from anodesim.rating.rate import rounded_down as down  # a maximum: rounded down
+    assert f"{down(P)} W peak ({down(P / 100e3 * 1e3)} mA) at duty cycle 0.1" in words
     page = html.unescape((out / "report.html").read_text())  # the rating in words, charts
     assert r["rating_in_words"] in page and page.count("data:image/png;base64,") == len(
         list(out.glob("rating_*.png"))) + 2  # and the geometry, the beam-power schedule
@@ -386,7 +387,9 @@ def test_life_chart_falls_with_life_and_its_points_hold(tmp_path):
     lived = dc.replace(case, beam=dc.replace(case.beam, power_W=P1000),
                        limits=dc.replace(case.limits, life_h=1000.0))
     assert all(c.holds for c in run(lived).limits)
-    assert f"{cont:.3g} W continuous" in r.in_words and "evaporation" in r.in_words
+    from anodesim.rating.rate import rounded_down
+
+    assert f"{rounded_down(cont)} W continuous" in r.in_words and "evaporation" in r.in_words
     assert (tmp_path / "rating_life.png").is_file()
     assert json.loads((tmp_path / "rating.json").read_text())["rating_in_words"] == r.in_words
 

@@ -135,3 +135,25 @@ def test_the_limits_table_says_what_a_life_limit_is_met_on():
     assert rows[0]["note"] == "the spot as if held at 2052.7 °C (allowed 2057.6 °C)"
     assert rows[1]["note"] == "3.19 px on the detector (allowed 3 px)"
     assert rows[2]["note"] == ""
+
+
+def test_a_maximum_in_the_rating_words_is_rounded_down():
+    """The rating in words, the figure a tube engineer quotes, rounded each maximum power and
+    its tube current to the nearest 3 digits: the shipped insert's duty chart at duty 1
+    (19.578 W) read "19.6 W (0.196 mA)", a power above its rating. Now rounded down (and a
+    float's round-off, 20.1 computed as 20.099999999999998, is not taken for a power above
+    its 3 digits)."""
+    import anodesim
+    from anodesim.rating.rate import in_words, rounded_down
+
+    assert [rounded_down(x) for x in (19.578, 22.392, 20.128, 9.996, 0.19578,
+                                      20.099999999999998, 45.6, 100.0)] == [
+        "19.5", "22.3", "20.1", "9.99", "0.195", "20.1", "45.6", "100"]
+    example = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    case = anodesim.from_dict(tomllib.loads(example.read_text()), example.parent)
+    rows = [{"period_s": 1.0, "duty_cycle": d, "max_peak_beam_power_W": P,
+             "max_mean_beam_power_W": d * P, "binding": "erosion", "fe_confirmed": True}
+            for d, P in ((0.02, 22.39240464), (1.0, 19.57833918))]
+    words = in_words(case, _rating(duty=rows))
+    assert ("22.3 W peak (0.223 mA) at duty cycle 0.02 to 19.5 W (0.195 mA) at 1" in words), \
+        words

@@ -5,6 +5,7 @@ as a typed :class:`Rating`; ``write`` puts rating_<chart>.csv/.png and rating.js
 from __future__ import annotations
 
 import dataclasses as dc
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -691,7 +692,7 @@ def in_words(case: Case, rating: Rating) -> str | None:
     others = [row for row in rating.life or [] if row["life_h"] != life_h]
     if others:
         parts.append("for other lives: " + ", ".join(
-            f"{row['life_h']:g} h {row['max_continuous_beam_power_W']:.3g} W"
+            f"{row['life_h']:g} h {rounded_down(row['max_continuous_beam_power_W'])} W"
             + ("" if row["binding"] == "erosion" else f" ({row['binding']} binds)")
             + ("" if row["confirmed"] else " (not confirmed)") for row in others))
     for rows, along, fixed in ((rating.duty, "duty_cycle", "period_s"),
@@ -745,10 +746,23 @@ def load_description(case: Case, limits: list[Limit]) -> str:
     return f"{what}, {T:g} s, {cold}{count}{sooner}"
 
 
+def rounded_down(x: float, digits: int = 3) -> str:
+    """A maximum as a rating quotes it: `digits` significant digits, rounded down, never
+    up: 19.578 W is "19.5 W", where "19.6 W" (rounded to nearest) is a power above the
+    rating that a tube engineer would sign."""
+    text = f"{x:.{digits}g}"
+    # (a float's round-off, 20.1 computed as 20.099999999999998, is not a power above)
+    if not math.isfinite(x) or x <= 0.0 or float(text) <= x * (1.0 + 1e-12):
+        return text
+    unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return f"{math.floor(x / unit * (1.0 + 1e-12)) * unit:.{digits}g}"
+
+
 def _watts(P: float, beam, what: str = "") -> str:
-    """A beam power, what it is, and its tube current at the beam's voltage:
-    "22.4 W continuous (0.224 mA)"."""
-    return f"{P:.3g} W{' ' + what if what else ''} ({P / beam.voltage_V * 1e3:.3g} mA)"
+    """A beam power, what it is, and its tube current at the beam's voltage, each a
+    maximum rounded down: "22.3 W continuous (0.223 mA)" for 22.39 W at 100 kV."""
+    return (f"{rounded_down(P)} W{' ' + what if what else ''} "
+            f"({rounded_down(P / beam.voltage_V * 1e3)} mA)")
 
 
 def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
