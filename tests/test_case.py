@@ -660,6 +660,11 @@ def test_a_drift_limit_in_pixels_is_listed_as_the_pixels_given():
     assert plain.definition() == {"limit": "drift", "column": "drift_across_view_um",
                                   "unit": "um", "limit_um": 2.0, "origin": "case"}
     assert "drift_px" not in um.to_dict()["limits"]
+    # the pixel as given: 100 µm, not the 99.99999999999999 of its trip through metres
+    hundred = merge(DRIFT, {"drift": {"pixel_size_um": 100.0}})
+    (lim,) = [x for x in limits_for(from_dict(reflection(limits={"drift_px": 3.0}, **hundred)),
+                                    mats) if x.name == "drift"]
+    assert lim.definition()["pixel_size_um"] == 100.0 and "100 µm pixel" in lim.origin
 
 
 @pytest.mark.parametrize("value", [0.0, 1.5])

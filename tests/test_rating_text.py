@@ -53,6 +53,13 @@ def test_heat_content_csv_describes_its_own_columns(tmp_path):
     header = next(csv.reader(x for x in (tmp_path / "rating_heat_content.csv").open()
                              if not x.startswith("#")))
     assert header == ["time_s", "beam_power_W", "heating_J", "cooling_J"]
+    # the PNG's legend: the power's basis, and what the curves are (they are not FE runs)
+    ax = _rating(heat_content=rows, heat_content_steady={
+        "beam_power_W": 19.5, "beam_power_basis": "the continuous rating, confirmed by FE",
+        "steady_heat_content_J": 301.3}).plot("heat_content")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == ("heating at 19.5 W (the continuous rating, confirmed by FE; curves: "
+                         "constant-property engine, not FE)"), labels
 
 
 def test_serial_chart_csv_notes_match_its_columns(tmp_path):

@@ -250,7 +250,7 @@ def drift_limit(case: Case) -> Limit | None:
         return Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0)
     d = case.mechanics.drift
     M = d.source_detector_m / d.source_object_m
-    pixel_um = d.pixel_m * 1e6
+    pixel_um = float(f"{d.pixel_m * 1e6:.12g}")  # the µm given (not 99.99999999999999)
     origin = (f"case: limits.drift_px = {given.drift_px:g} px on the detector, "
               f"{given.drift_um:.4g} µm at the source (px × {pixel_um:g} µm pixel / "
               f"(M − 1), magnification M = {M:.4g})")

@@ -874,8 +874,11 @@ def _life_figure(rating: Rating):
 def _heat_figure(rating: Rating):
     rows, P = rating.heat_content, rating.heat_content_steady["beam_power_W"]
     basis = rating.heat_content_steady.get("beam_power_basis", "")
+    # the basis is the power's; the curves are the engine's (HEAT_CONTENT_NOTES): "confirmed
+    # by FE" beside them alone read as if the curves were
     return ("time (s)", [row["time_s"] for row in rows],
-            {f"heating at {P:.3g} W ({basis})": [row["heating_J"] for row in rows],
+            {f"heating at {P:.3g} W ({basis}; curves: {HEAT_CONTENT_CURVES})":
+             [row["heating_J"] for row in rows],
              "cooling after switch-off": [row["cooling_J"] for row in rows]},
             "anode heat content (J)", True)
 
@@ -1011,6 +1014,8 @@ SINGLE_LOAD_SCOPE = ("each point holds every limit up to the end of the load, no
                      "the load followed by its cooling as the case's own segments schedule")
 
 
+#: What the heat-content curves are, in their legend: the power is the rating's.
+HEAT_CONTENT_CURVES = "constant-property engine, not FE"
 #: What the heat-content chart's columns are (the charts' engine and confirmation notes
 #: describe columns it does not have).
 HEAT_CONTENT_NOTES = (
