@@ -164,3 +164,19 @@ def test_a_maximum_in_the_rating_words_is_rounded_down():
     words = in_words(case, _rating(duty=rows))
     assert ("22.3 W peak (0.223 mA) at duty cycle 0.02 to 19.5 W (0.195 mA) at 1" in words), \
         words
+
+
+def test_the_words_say_interpolated_only_where_a_point_is():
+    """The rating in words said "corrected at 3 FE anchors, the other points interpolated"
+    of a 3-point chart whose every point is an anchor (a 0.5 mm W block's duty chart), as
+    the legend said "NOT FE-confirmed" there."""
+    import anodesim
+    from anodesim.rating.rate import in_words
+
+    example = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    case = anodesim.from_dict(tomllib.loads(example.read_text()), example.parent)
+    every = in_words(case, _rating(period=_serial_rows([True, True, True])))
+    assert "corrected at 3 FE anchors: every point an anchor)" in every, every
+    assert "interpolated" not in every
+    some = in_words(case, _rating(period=_serial_rows([True, False, True])))
+    assert "corrected at 2 FE anchors, the other points interpolated)" in some, some

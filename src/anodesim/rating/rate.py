@@ -774,8 +774,9 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
     binds = list(dict.fromkeys(r["binding"] for r in rows))
     if "fe_confirmed" in first:
         n = sum(r["fe_confirmed"] for r in rows)
-        how = (f"k(T) Kirchhoff engine corrected at {n} FE anchor{'s' * (n != 1)}, "
-               "the other points interpolated")
+        how = (f"k(T) Kirchhoff engine corrected at {n} FE anchor{'s' * (n != 1)}"
+               + (", the other points interpolated" if n < len(rows) else
+                  ": every point an anchor"))
     else:
         how = "constant-k engine, NOT CONFIRMED"
     return (f"serial load at {name[fixed]} {first[fixed]:g}{' s' * (fixed == 'period_s')}: "
