@@ -64,9 +64,10 @@ def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
 
     With no source the heat content can only fall after switch-off. Once the computed
     cooling value stops falling, the difference H_∞ − P h(t) is below the resolution of the
-    step response (its solves' tolerances: about 1e-5 of H_∞ on the shipped insert, where
-    the true value would be e^(−t/τ) smaller still) and is reported as 0 from there on,
-    not as the round-off it is (which the log-scale chart drew as a noisy tail)."""
+    step response (its solves' tolerances: on the shipped insert it follows e^(−t/14 s) to
+    4e-10 of H_∞ at 310 s and stalls by 440 s, measured 2026-12-05 at 32 samples per
+    doubling) and is reported as 0 from there on, not as the round-off it is (which the
+    log-scale chart drew as a noisy tail)."""
     P = beam_W * engine.p_dep
     h = np.interp(times, engine.response.times, engine.heat, right=engine.heat_steady)
     cooling = P * (engine.heat_steady - h)
