@@ -502,11 +502,11 @@ def test_rating_in_words_covers_the_serial_charts_with_tube_currents():
     r = Rating("t", "h", [], {}, "continuous", duty=duty, period=period)
     text = in_words(case, r)
     assert text.startswith("50 µm gaussian spot, 100 kV: ")
-    assert ("serial load at period 1 s: 48 W peak (0.48 mA) at duty cycle 0.1 to 20 W "
-            "(0.2 mA) at 1") in text
+    assert ("serial load at period 1 s: 48.0 W peak (0.480 mA) at duty cycle 0.1 to 20.0 W "
+            "(0.200 mA) at 1") in text
     assert "corrected at 2 FE anchors" in text and "coolant-side wall" in text
-    assert ("serial load at duty cycle 0.3: 45 W peak (0.45 mA) at period 0.01 s to 39 W "
-            "(0.39 mA) at 100 s") in text and "NOT CONFIRMED" in text
+    assert ("serial load at duty cycle 0.3: 45.0 W peak (0.450 mA) at period 0.01 s to "
+            "39.0 W (0.390 mA) at 100 s") in text and "NOT CONFIRMED" in text
     assert in_words(case, Rating("t", "h", [], {}, "continuous")) is None
 
 

@@ -149,13 +149,13 @@ def test_a_maximum_in_the_rating_words_is_rounded_down():
     its tube current to the nearest 3 digits: the shipped insert's duty chart at duty 1
     (19.578 W) read "19.6 W (0.196 mA)", a power above its rating. Now rounded down (and a
     float's round-off, 20.1 computed as 20.099999999999998, is not taken for a power above
-    its 3 digits)."""
+    its 3 digits); each of the 3 digits is shown: 20.06 W reads "20.0 W", not "20 W"."""
     import anodesim
     from anodesim.rating.rate import in_words, rounded_down
 
     assert [rounded_down(x) for x in (19.578, 22.392, 20.128, 9.996, 0.19578,
-                                      20.099999999999998, 45.6, 100.0)] == [
-        "19.5", "22.3", "20.1", "9.99", "0.195", "20.1", "45.6", "100"]
+                                      20.099999999999998, 45.6, 100.0, 20.0639, 0.099)] == [
+        "19.5", "22.3", "20.1", "9.99", "0.195", "20.1", "45.6", "100", "20.0", "0.0990"]
     example = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
     case = anodesim.from_dict(tomllib.loads(example.read_text()), example.parent)
     rows = [{"period_s": 1.0, "duty_cycle": d, "max_peak_beam_power_W": P,

@@ -748,14 +748,15 @@ def load_description(case: Case, limits: list[Limit]) -> str:
 
 def rounded_down(x: float, digits: int = 3) -> str:
     """A maximum as a rating quotes it: `digits` significant digits, rounded down, never
-    up: 19.578 W is "19.5 W", where "19.6 W" (rounded to nearest) is a power above the
-    rating that a tube engineer would sign."""
-    text = f"{x:.{digits}g}"
+    up, each shown: 19.578 W is "19.5 W", where "19.6 W" (rounded to nearest) is a power
+    above the rating that a tube engineer would sign; 20.06 W is "20.0 W"."""
+    text = f"{x:#.{digits}g}"
     # (a float's round-off, 20.1 computed as 20.099999999999998, is not a power above)
-    if not math.isfinite(x) or x <= 0.0 or float(text) <= x * (1.0 + 1e-12):
-        return text
-    unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
-    return f"{math.floor(x / unit * (1.0 + 1e-12)) * unit:.{digits}g}"
+    if math.isfinite(x) and x > 0.0 and float(text) > x * (1.0 + 1e-12):
+        unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+        text = f"{math.floor(x / unit * (1.0 + 1e-12)) * unit:#.{digits}g}"
+    # its digits all shown: 20.06 W is "20.0 W", not "20 W"; 100 W "100", not "100."
+    return text.rstrip(".") if "e" not in text else text
 
 
 def _watts(P: float, beam, what: str = "") -> str:
