@@ -522,7 +522,9 @@ def test_a_python_run_stopped_by_sigterm_or_sigkill_keeps_its_folder_whole(tmp_p
     .anodesim-earlier-run-*, the new run's partial files in its place, and the next
     anodesim.run (overwrite) set those aside over it, the earlier run lost for good.
     SIGTERM now ends it as Ctrl-C does, as `anodesim run` and anodesim.sweep end: a failed
-    summary.json that says so, the case kept, nothing set aside. After a SIGKILL, which no
+    summary.json that says so, the case kept, nothing set aside; then the process ends by
+    SIGTERM, as its default action would have ended it (status -15, one line; it raised
+    errors.Terminated out of the script, a traceback and status 1). After a SIGKILL, which no
     code outlives, the next anodesim.run puts the earlier run back and says so, as
     `anodesim run` does."""
     import signal
@@ -530,7 +532,7 @@ def test_a_python_run_stopped_by_sigterm_or_sigkill_keeps_its_folder_whole(tmp_p
     out = tmp_path / "run"
     anodesim.run(reflection(), out)
     code, err = _stop_an_overwriting_run(out, signal.SIGTERM)
-    assert code != 0 and "Terminated" in err
+    assert code == -signal.SIGTERM and err.splitlines() == [TERMINATED], err  # no traceback
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and "SIGTERM" in summary["error"]
     assert not [p for p in out.iterdir() if p.name.startswith(".anodesim-earlier-run-")]
@@ -543,6 +545,77 @@ def test_a_python_run_stopped_by_sigterm_or_sigkill_keeps_its_folder_whole(tmp_p
     assert "put back the earlier run" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["started_utc"] == stopped
     assert not [p for p in out.iterdir() if p.name.startswith(".anodesim-earlier-run-")]
+
+
+TERMINATED = "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"
+
+_STOPPED_SIMULATION = """
+import signal, sys
+sys.path.insert(0, {tests!r})
+import anodesim
+from anodesim.simulation import Simulation
+from cases import reflection
+
+written = Simulation._write_partial_series
+
+def written_and_told(self):
+    written(self)
+    print("stepping", flush=True)
+
+Simulation._write_partial_series = written_and_told
+if {own!r}:  # the script's own handler: in charge, not replaced
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
+handler = signal.getsignal(signal.SIGTERM)
+quick = anodesim.from_dict(reflection())
+Simulation(quick).run()
+assert signal.getsignal(signal.SIGTERM) is handler, "a handler left behind"
+case = anodesim.from_dict(reflection(loading={{"duration_s": 1000.0}},
+                                     time={{"max_step_s": 0.02}},
+                                     output={{"save_times_s": [0.001, 1000.0]}}))
+Simulation(case, {out!r}).run()
+"""
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["default", "own-handler"])
+def test_a_simulation_stopped_by_sigterm_leaves_its_folder_whole(tmp_path, own):
+    """Simulation(case, out).run() in a script (the class the documentation shows) died at
+    once on SIGTERM: a partial timeseries.csv and mesh, no summary.json, a folder that
+    claimed nothing. Now, with SIGTERM at its default action, the run ends as Ctrl-C ends
+    it (summary.json "failed" and why, the figures' process ended, no temporary file),
+    then the process ends by SIGTERM as the default would have (-15, one line, no
+    traceback). A script's own handler is left in charge (here it exits 7: the run is
+    unwound by its SystemExit, its summary says so), and a run leaves no handler behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(anodesim.__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
+    script = _STOPPED_SIMULATION.format(tests=tests, out=str(out), own=own)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    try:
+        assert proc.stdout.readline() == b"stepping\n", proc.stderr.read().decode()
+        proc.send_signal(signal.SIGTERM)
+        code, err = proc.wait(120), proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert {p.name for p in out.iterdir()} == {"mesh.json", "mesh.msh",
+                                                "summary.json", "timeseries.csv",
+                                                "temperatures.png"}
+    if own:
+        assert code == 7 and "SystemExit" in summary["error"], err
+    else:
+        assert code == -signal.SIGTERM and err.splitlines() == [TERMINATED], err
+        assert "SIGTERM" in summary["error"]
 
 
 def test_a_case_the_command_refuses_as_absurd_is_refused_by_anodesim_run_too(tmp_path):

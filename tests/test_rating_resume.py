@@ -389,3 +389,48 @@ def test_identity_follows_the_stack_without_its_package_metadata(monkeypatch):
     base = cp.identity(case, 1)
     monkeypatch.setattr(dolfinx, "__version__", "0.0.1")
     assert cp.identity(case, 1) != base
+
+
+_API_RATING = """
+import anodesim
+anodesim.rate({path!r}, {out!r}, charts="single", progress=True)
+"""
+
+
+@pytest.mark.slow
+def test_an_api_rating_ended_by_sigterm_keeps_its_runs_and_resumes(uninterrupted, tmp_path,
+                                                                   capsys):
+    """anodesim.rate in a script died at once on SIGTERM, where `anodesim rate` ends in one
+    line: a run's entry could be cut mid-write (atomic_write's temporary file left beside
+    the checkpoint). Now, SIGTERM at its default action, the rating is unwound as the
+    command's is (the run being kept is finished, nothing published), then the process
+    ends by SIGTERM (-15, one line, no traceback); the next anodesim.rate takes back every
+    kept run and gives the uninterrupted rating.json bit for bit."""
+    path, want = uninterrupted
+    out = tmp_path / "api"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(anodesim.__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.Popen([sys.executable, "-c", _API_RATING.format(path=str(path),
+                                                                  out=str(out))],
+                         stderr=subprocess.PIPE, text=True, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith(f"    FE run {KILL_AFTER}:"):
+            break
+    p.send_signal(signal.SIGTERM)
+    rest = p.stderr.read()
+    assert p.wait(timeout=600) == -signal.SIGTERM, "".join(seen) + rest
+    assert rest.splitlines()[-1:] == ["anodesim: terminated by SIGTERM (a batch system's time "
+                                      "limit, kill or timeout)"] and "Traceback" not in rest, rest
+    assert sorted(q.name for q in out.iterdir()) == [cp.FOLDER]  # nothing published
+    [folder] = (out / cp.FOLDER).iterdir()
+    kept = sorted(folder.glob("*.npz"))
+    assert len(kept) >= KILL_AFTER and not [q for q in folder.iterdir() if q.name[0] == "."]
+    capsys.readouterr()
+    anodesim.rate(path, out, charts="single", progress=True)
+    err = capsys.readouterr().err
+    assert f"resuming: {len(kept)} FE runs from an interrupted rating" in err, err
+    assert err.count(": from the interrupted rating, not run again") == len(kept), err
+    assert _numbers(out) == want and not (out / cp.FOLDER).exists()

@@ -4,8 +4,6 @@ The case layer (``anodesim.case``, ``anodesim.materials``) imports no dolfinx, s
 fails fast; the finite-element stages import dolfinx when they run.
 """
 
-import contextlib
-
 __all__ = ["Case", "CaseError", "RunFailure", "Simulation", "from_dict", "load", "rate", "run",
            "sweep", "__version__"]
 
@@ -114,6 +112,10 @@ def _shown(value) -> str:
 def run(case, out_dir=None, overwrite: bool = False, force: bool = False, **kwargs):
     """Run one case (a :class:`Case`, a dict or a path to a TOML file); see simulation.run.
 
+    SIGTERM left at its default action ends the process, as it would have, but once the
+    run's folder is whole: its summary.json says failed and why, an earlier run set aside
+    is back (errors.sigterm_cleans_up). A caller's own SIGTERM handler stays in charge.
+
     Args:
         out_dir: folder for the run's files (None: write nothing); a new or empty one, or
             one holding an earlier run with overwrite (whose files are then replaced: set
@@ -131,12 +133,11 @@ def run(case, out_dir=None, overwrite: bool = False, force: bool = False, **kwar
             a case ``anodesim run`` refuses without --force (unless force), or out_dir
             holds a rating, a study, or an earlier run without overwrite (as ``anodesim run
             -o``).
-        errors.Terminated: SIGTERM ended the run (a KeyboardInterrupt, as Ctrl-C's; its
-            summary.json says failed and why), unless the caller handles SIGTERM itself.
     """
     from . import _mpi  # noqa: F401  (MPI before dolfinx, for the wheel)
+    from .errors import sigterm_cleans_up
 
-    with _sigterm_as_ctrl_c():
+    with sigterm_cleans_up():
         return _run_into(case, out_dir, overwrite, force, kwargs)
 
 
@@ -174,34 +175,6 @@ def _run_into(case, out_dir, overwrite: bool, force: bool, kwargs):
             settle_set_aside(Path(out_dir), aside, keep)
     _keep_case_text(text, out_dir, kwargs.get("comm"))
     return result
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c():
-    """SIGTERM (a batch system's time limit, ``timeout``, ``kill``) during anodesim.run ends
-    the run as Ctrl-C does, as it ends ``anodesim run`` and anodesim.sweep: its summary says
-    failed and why, and an earlier run set aside comes back or goes as after Ctrl-C. By
-    default it ended the script at once, leaving the earlier run set aside and the new
-    one's partial files without a summary. Only where SIGTERM has its default action and in
-    the main thread (a caller's own handler stays in charge)."""
-    import signal
-    import threading
-
-    from .errors import note_signal, request_termination
-
-    previous = signal.getsignal(signal.SIGTERM)
-    ours = previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread()
-    if ours:
-        from .cli import _terminate  # the command line's: under mpirun the ranks stop together
-
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        if ours:
-            signal.signal(signal.SIGTERM, previous)
-            request_termination(False)
-            note_signal(None)
 
 
 def _recover_set_aside(out, keep, comm) -> None:
@@ -311,6 +284,11 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
          fresh: bool = False, force: bool = False):
     """Rate a case: its limits, the maximum safe loading of its schedule and the charts.
 
+    Each full FE run is kept in out_dir's checkpoint as it finishes: a rating killed or
+    failed part way resumes from them at the next call. SIGTERM left at its default action
+    ends the process, as it would have, once the finished runs are kept and nothing is half
+    written (errors.sigterm_cleans_up); a caller's own handler stays in charge.
+
     Args:
         case: a :class:`Case`, a dict or a path to a TOML file.
         out_dir: folder for rating_<chart>.csv/.png and rating.json; None: write nothing.
@@ -339,6 +317,17 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
             refuses without --force (unless force), or an out_dir it may not write
             (overwrite).
     """
+    from . import _mpi  # noqa: F401
+    from .errors import sigterm_cleans_up
+
+    with sigterm_cleans_up():
+        return _rate_into(case, out_dir, charts, confirm, confirm_charts, progress,
+                          overwrite, fresh, force)
+
+
+def _rate_into(case, out_dir, charts, confirm: bool, confirm_charts: bool, progress: bool,
+               overwrite: bool, fresh: bool, force: bool):
+    """anodesim.rate, SIGTERM handled."""
     import sys
     from pathlib import Path
 
@@ -384,6 +373,10 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
           retry_failed: bool = False):
     """Run a study and return its results table (:class:`anodesim.study.Table`).
 
+    SIGTERM left at its default action ends the process, as it would have, once the
+    workers are stopped, the results so far collected and the folder let go of
+    (errors.sigterm_cleans_up); a caller's own handler stays in charge.
+
     Args:
         study: a study file (TOML), a study folder, a dict (``case`` may be a case dict built
             in code), or a :class:`anodesim.study.Study`.
@@ -397,6 +390,14 @@ def sweep(study, out_dir=None, jobs: int = 1, progress: bool = False,
         CaseError: a bad study, out_dir holds a different study, or the script was started
             on several MPI ranks (each case runs in its own process).
     """
+    from .errors import sigterm_cleans_up
+
+    with sigterm_cleans_up():
+        return _sweep_into(study, out_dir, jobs, progress, retry_failed)
+
+
+def _sweep_into(study, out_dir, jobs, progress: bool, retry_failed: bool):
+    """anodesim.sweep, SIGTERM handled."""
     import os
     import sys
     from pathlib import Path

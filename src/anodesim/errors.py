@@ -95,6 +95,73 @@ def termination_requested(comm) -> bool:
     return requested
 
 
+def terminate(signum, frame):
+    """SIGTERM's handler during a command or a library call: Terminated, or under mpirun a
+    request that stops the ranks together at the next time step (termination_requested).
+    Taken once: a second SIGTERM (SLURM signals every process of the step and mpirun
+    forwards its own) would interrupt the failure path that writes the summary."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if signal_received() is None:
+        note_signal(signum)
+    if launcher_size() > 1:
+        request_termination()
+        return
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_cleans_up():
+    """A library call (anodesim.run, rate, sweep, Simulation.run) under SIGTERM's default
+    action: the process still ends by SIGTERM, as the script's author chose by leaving it
+    at its default, but only once the call has left its folder whole.
+
+    SIGTERM meanwhile unwinds the call as Ctrl-C does (Terminated, or under mpirun every
+    rank at the next time step): a run's summary.json says "failed" and why, an earlier
+    run set aside comes back, a rating's finished FE runs stay in its checkpoint for the
+    next call, a sweep's workers are stopped, temporary files are removed. Then SIGTERM
+    is restored to its default and raised again: the process ends with the status of a
+    process SIGTERM ended (143 in a shell, -15 from subprocess), one line on stderr and
+    no traceback (Python's default has no traceback either; the handler's exception
+    reached the user as one, with status 1). Only in the main thread and where SIGTERM
+    has its default action: a caller's own handler (or SIG_IGN) stays in charge and no
+    handler is left behind; nested calls leave it to the outermost."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        ended = signal_received() == signal.SIGTERM
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        request_termination(False)
+        note_signal(None)
+        if ended:
+            _end_by_sigterm()
+
+
+def _end_by_sigterm() -> None:
+    """End the process by SIGTERM's default action (sigterm_cleans_up), its line written:
+    no atexit handler runs, so a mesh builder's temporary folder is removed first."""
+    import signal
+
+    ahead = sys.modules.get("anodesim.geometry.ahead")
+    if ahead is not None:
+        ahead.discard()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    if not rank_prefix():  # serial, or rank 0 for all
+        os.write(2, f"anodesim: {Terminated()}\n".encode())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    signal.raise_signal(signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def signals_held():
     """Hold Ctrl-C (SIGINT) and SIGTERM back until the block ends, then act on the first

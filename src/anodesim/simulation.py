@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .errors import Terminated, all_ranks_failed, signals_held, termination_requested
+from .errors import (Terminated, all_ranks_failed, signals_held, sigterm_cleans_up,
+                     termination_requested)
 from .case import (USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, check_source,
                    regions_of)
 from .plotter import FigureFailure
@@ -233,6 +234,9 @@ class Simulation:
             ) -> RunResult:
         """Run the case (again, at another loading or beam power if given).
 
+        SIGTERM left at its default action ends the process, as it would have, once the
+        run's files are whole (summary.json: failed, and why; errors.sigterm_cleans_up).
+
         Args:
             loading: another schedule (loading.Loading), or None for the case's.
             beam_power_W: another beam power (W; the steady power, and what the summary
@@ -246,6 +250,12 @@ class Simulation:
             CaseError: a problem with the case found while setting up.
             SolverError, OutOfRangeError, MechanicsError: the run failed.
         """
+        with sigterm_cleans_up():  # a script's SIGTERM: the files whole, then the signal
+            result = self._run(loading, beam_power_W)
+        return result
+
+    def _run(self, loading: Loading | None, beam_power_W: float | None) -> RunResult:
+        """Simulation.run, SIGTERM handled."""
         from . import plotter, run_folder
 
         started = time.perf_counter()

@@ -27,6 +27,7 @@ import sys
 from ..errors import (Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
                       failed_on_every_rank, launcher_rank, launcher_size, note_signal,
                       rank_prefix, request_termination, signal_received)
+from ..errors import terminate as _terminate  # SIGTERM: Terminated, or the ranks together
 from ..errors import report as failure_line
 
 COMMANDS = [  # (name, help); the handler is the function <name> of the module .<name>
@@ -358,17 +359,3 @@ def _interrupt(signum, frame):
     if signal_received() is None:
         note_signal(signum)
     raise KeyboardInterrupt
-
-
-def _terminate(signum, frame):
-    import signal
-
-    # once: a second SIGTERM (SLURM signals every process of the step and mpirun forwards
-    # its own) would interrupt the failure path that writes the summary
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if signal_received() is None:
-        note_signal(signum)
-    if launcher_size() > 1:  # the ranks stop together, at the next time step
-        request_termination()
-        return
-    raise Terminated

@@ -261,13 +261,6 @@ def _wait_for_one(running) -> None:
         wait(handles)
 
 
-def _terminate(signum, frame):
-    from ..errors import Terminated
-
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one would cut the stop
-    raise Terminated  # ends the sweep as Ctrl-C does; the command line exits 143
-
-
 def plural(n: int, word: str, suffix: str = "s") -> str:
     """``1 case``, ``2 cases``."""
     return f"{n} {word}{'' if n == 1 else suffix}"
@@ -278,20 +271,17 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     """Run the unfinished cases, each in its own process, `jobs` at a time; the folder
     (open_folder's lock) is let go of when the final table and plot are written.
 
-    SIGTERM ends it as Ctrl-C does (errors.Terminated), unless the caller handles SIGTERM
-    itself (the command line does, for every mode of the sweep)."""
+    SIGTERM at its default action ends the process once the workers are stopped and the
+    folder let go of (errors.sigterm_cleans_up); a caller's handler (the command line's,
+    for every mode of the sweep) stays in charge."""
+    from ..errors import sigterm_cleans_up
+
     jobs = check_jobs(jobs, f"jobs = {jobs}")
-    previous = signal.getsignal(signal.SIGTERM)
-    ours = previous in (signal.SIG_DFL, None) and \
-        threading.current_thread() is threading.main_thread()
-    if ours:
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
-        table = _run_cases(study, out, jobs, say, retry_failed)
-    finally:
-        if ours:
-            signal.signal(signal.SIGTERM, previous)
-        release_folder(out)
+    with sigterm_cleans_up():
+        try:
+            table = _run_cases(study, out, jobs, say, retry_failed)
+        finally:
+            release_folder(out)
     return table
 
 
