@@ -347,3 +347,57 @@ def test_runs_that_melt_on_every_rank_free_their_parallel_temporaries(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     counts = [int(n) for n in re.findall(r"Total entries: (\d+)", r.stdout)]
     assert len(counts) == 2 and counts == [0, 0], r.stdout
+
+
+#: A script run under mpirun whose mesh build fails on rank 0 (the only rank that builds):
+#: bad input found by the mesher (CaseError) or a bug in it (RuntimeError), then `anodesim
+#: run` through cli.main, or anodesim.run.
+_MESH_FAILS_ON_RANK_0 = """
+import sys
+import anodesim
+import anodesim.geometry as geometry
+from anodesim.cli import main
+from anodesim.errors import CaseError
+
+def broken(case, prep, *args, **kwargs):
+    if sys.argv[1] == "case":
+        raise CaseError("geometry.insert_radius_mm = 1: expected a shape gmsh can mesh")
+    raise RuntimeError("gmsh: no elements")
+
+geometry.build_mesh = broken
+if sys.argv[2] == "cli":
+    sys.exit(main(["run", sys.argv[3], "-o", sys.argv[4], "-q"]))
+anodesim.run(sys.argv[3], sys.argv[4])
+"""
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+@pytest.mark.parametrize("kind,status,line", [
+    ("case", 2, "anodesim: error: geometry.insert_radius_mm = 1: expected a shape gmsh can "
+                "mesh"),
+    ("bug", 1, "anodesim: internal error (RuntimeError: gmsh: no elements); please report it "
+               "with the output of the same command run with --debug")], ids=["case", "bug"])
+def test_a_mesh_failing_on_rank_0_stops_every_rank_in_one_line(tmp_path, kind, status, line):
+    """The mesh is built on rank 0 and read collectively: when the build failed there, the
+    other ranks waited in the read. `anodesim run` then ended through MPI_Abort, with the
+    launcher's "Abort(2) on node 0 ..." line after the error, and anodesim.run in a script
+    hung for ever. Now every rank raises rank 0's failure (errors.share_rank_zero_failure):
+    the command's one line from rank 0 and status 2 (bad input) or 1 (a bug); in a script,
+    the exception on every rank, no hang (the 300 s timeout only guards the test)."""
+    import os
+
+    path = write_toml(tmp_path / "case.toml", reflection())
+    script = tmp_path / "fails.py"
+    script.write_text(_MESH_FAILS_ON_RANK_0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parent.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), kind, "cli", str(path),
+                        str(tmp_path / "cli")], capture_output=True, text=True, timeout=300,
+                       env=env)
+    assert (r.returncode, r.stderr.splitlines()) == (status, [line]), r.stderr
+    r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), kind, "api", str(path),
+                        str(tmp_path / "api")], capture_output=True, text=True, timeout=300,
+                       env=env)
+    raised = "anodesim.errors.CaseError" if kind == "case" else "RuntimeError"
+    assert r.returncode != 0 and r.stderr.count(raised) >= 1, r.stderr
+    assert r.stderr.count("Traceback (most recent call last)") == 2, r.stderr  # both ranks

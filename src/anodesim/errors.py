@@ -284,6 +284,31 @@ def all_ranks_failed(comm, timeout_s: float = SHARED_FAILURE_WAIT_S) -> bool:
     return True
 
 
+def share_rank_zero_failure(comm, failure: Exception | None) -> None:
+    """After work rank 0 did alone (building the mesh, making the run folder), before the
+    collective call that uses it: every rank of comm raises if rank 0 failed, as one
+    failure every rank met (failed_on_every_rank), so that the command line writes one
+    line from rank 0 with its status (2 bad input, 1 a failure or a bug) and no rank is
+    aborted; serially, rank 0's failure is raised as it is.
+
+    The other ranks used to wait in the collective read for a mesh rank 0 never built:
+    `anodesim run` under mpirun ended through MPI_Abort (a second line from the launcher),
+    and anodesim.run in a script under mpirun hung for ever. Their exception is a
+    CaseError when rank 0's is one, else a RunFailure, with rank 0's message."""
+    if comm.size > 1:
+        said = None if failure is None else (isinstance(failure, CaseError),
+                                             report(failure)[1].removeprefix("anodesim: "))
+        said = comm.bcast(said, root=0)
+        if said is not None and failure is None:
+            bad_input, line = said
+            failure = CaseError(line.removeprefix("error: ")) if bad_input else \
+                RunFailure(f"on rank 0: {line}")
+        if failure is not None:
+            failure.anodesim_every_rank = True
+    if failure is not None:
+        raise failure
+
+
 def failed_on_every_rank(e: BaseException) -> bool:
     """Whether e was raised on every rank of a parallel run (see all_ranks_failed)."""
     return getattr(e, "anodesim_every_rank", False)

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .errors import (Terminated, all_ranks_failed, signals_held, sigterm_cleans_up,
-                     termination_requested)
+from .errors import (Terminated, all_ranks_failed, share_rank_zero_failure, signals_held,
+                     sigterm_cleans_up, termination_requested)
 from .case import (USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, check_source,
                    regions_of)
 from .plotter import FigureFailure
@@ -77,9 +77,13 @@ class Simulation:
                 range exceeds the target stack, or a reused mesh lacks a named group).
         """
         self.prep = prepare(self.case)
+        failure = None
         if self.out is not None and self.rank0:
-            self.out.mkdir(parents=True, exist_ok=True)
-        self.comm.barrier()
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # (a read-only parent): every rank stops, below
+                failure = e
+        share_rank_zero_failure(self.comm, failure)  # (a barrier)
         t_mesh = time.perf_counter()
         with signals_held():  # gmsh and dolfinx call back into Python while setting up
             self.domain, self.problem, self.interfaces, self.mesh_path = build_problem(
@@ -602,19 +606,24 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     # (gmsh places a periodic interface's nodes again as it reads), so a run on the model
     # differed from the same case in a sweep in the last digits
     with contextlib.ExitStack() as stack:
-        path = model = None
+        path = model = failure = None
         if rank0:
-            path = mesh_path or _temporary_mesh_path(stack)
-            ahead = stack.enter_context(geometry.ahead.taken(mesh_key(case, prep)))
-            if ahead is not None:  # built while this process imported dolfinx
-                _place(ahead, path)
-            else:
-                model = _build_to(case, prep, path, mesh_path is None)
-                if model is not None:  # read below, then the gmsh session is ended
-                    stack.callback(model.finalize)
-                    path = None
-            if mesh_path is not None:
-                output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
+            try:
+                path = mesh_path or _temporary_mesh_path(stack)
+                ahead = stack.enter_context(geometry.ahead.taken(mesh_key(case, prep)))
+                if ahead is not None:  # built while this process imported dolfinx
+                    _place(ahead, path)
+                else:
+                    model = _build_to(case, prep, path, mesh_path is None)
+                    if model is not None:  # read below, then the gmsh session is ended
+                        stack.callback(model.finalize)
+                        path = None
+                if mesh_path is not None:
+                    output.write_json(mesh_path.with_suffix(".json"),
+                                      _mesh_sidecar(case, prep))
+            except Exception as e:  # noqa: BLE001 - every rank raises it, below
+                failure = e
+        share_rank_zero_failure(comm, failure)  # the other ranks would wait in the read
         # (other ranks pass neither: to_dolfinx reads on rank 0 only)
         domain = geometry.to_dolfinx(comm, model=model and model.model, path=path,
                                      gdim=case.geometry.dim)
@@ -692,22 +701,25 @@ def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path):
     so equal inputs give bit-identical meshes whichever case ran first."""
     import os
 
-    rank0 = comm.rank == 0
+    rank0, failure = comm.rank == 0, None
     if rank0 and not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{cached.stem}.", suffix=".msh",
-                                    dir=cached.parent)
-        os.close(fd)
-        tmp = Path(name)
         try:
-            geometry.build_mesh(case, prep, tmp)  # (a CAD part too: it failed here before)
-            import gmsh
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{cached.stem}.", suffix=".msh",
+                                        dir=cached.parent)
+            os.close(fd)
+            tmp = Path(name)
+            try:
+                geometry.build_mesh(case, prep, tmp)  # (a CAD part too: it failed here)
+                import gmsh
 
-            gmsh.finalize()
-            os.replace(tmp, cached)  # atomic: a concurrent reader sees all of it or nothing
-        finally:
-            tmp.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing
-    comm.barrier()
+                gmsh.finalize()
+                os.replace(tmp, cached)  # atomic: a concurrent reader sees all or nothing
+            finally:
+                tmp.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing
+        except Exception as e:  # noqa: BLE001 - every rank raises it, below
+            failure = e
+    share_rank_zero_failure(comm, failure)  # (a barrier: the other ranks wait for the file)
     if rank0 and mesh_path is not None:
         output.atomic_write(mesh_path, cached.read_bytes())
         output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))
