@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -183,6 +184,43 @@ def test_sigterm_ends_a_sweep_with_143_keeping_the_finished_cases(tmp_path):
     assert all(wait_for_exit(pid, 60) for pid in workers.values())
     rows = read_table(out / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "pending"]
+
+
+@pytest.mark.slow
+def test_a_second_sweep_of_a_running_study_is_refused_naming_the_first(tmp_path):
+    """Two sweeps of one study folder started at once each computed every case (each
+    runner started its own worker for a case the other was running; the first result to
+    be published stood, the other's work was lost). A second runner, the command's or
+    anodesim.sweep's, is now refused before it runs anything: one line naming the running
+    sweep's process, exit status 2, no worker of its own; the first is not disturbed and,
+    once it has ended, the folder takes a sweep again."""
+    write_toml(tmp_path / "slow.toml", slow_case(100_000))  # minutes: still running
+    s = tmp_path / "s.toml"
+    s.write_text('case = "slow.toml"\n[axes]\n"beam.power_W" = [5.0]\n')
+    out = tmp_path / "out"
+    first = subprocess.Popen(SWEEP + [str(s), "-o", str(out), "-q"], stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        workers = started_workers(out, 1, first)
+        second = subprocess.run(SWEEP + [str(s), "-o", str(out), "-q"], capture_output=True,
+                                text=True, timeout=300)  # (it computed the case: minutes)
+        assert second.returncode == 2 and second.stderr.splitlines() == [
+            f"anodesim: error: -o {out}: a sweep of this study is already running in this "
+            f"folder (process {first.pid} on {socket.gethostname()}, started "
+            f"{second.stderr.split('started ')[1].split(')')[0]}); expected one sweep per "
+            "folder: let it finish, or stop it and run this one again (it resumes)"], \
+            second.stderr
+        with pytest.raises(anodesim.CaseError, match=f"process {first.pid} on "):
+            anodesim.sweep(s, out)
+        assert started_workers(out, 1, first) == workers and first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+    assert first.returncode == 143
+    from anodesim.study.folder import sole_runner
+
+    with sole_runner(out):  # the first runner's lock went with it
+        pass
 
 
 # --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ an atomic rename under a lock), failures and stale work folders."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import fcntl
@@ -179,6 +180,48 @@ def release_folder(out: Path) -> None:
     fd = _HELD.pop(Path(out).resolve(), None)
     if fd is not None:
         os.close(fd)
+
+
+#: The lock of the folder's local runner (run_local): held exclusively while it runs, and
+#: naming it (process, host, start) for a second runner, which is refused.
+RUNNER = ".study.runner"
+
+
+@contextlib.contextmanager
+def sole_runner(out: Path):
+    """Hold the study folder's runner lock for the block, or refuse a second local sweep.
+
+    Two sweeps of one study started at once (two terminals, a script run twice) each
+    computed every case: a case's work folder is locked only by its own worker, so each
+    runner started its own copy and the first result to be published stood. A second
+    runner now stops before it runs anything, naming the one running. Workers and SLURM
+    array tasks do not take this lock (the runner's own workers run in the folder). The
+    lock goes with the runner's process (flock: also after a SIGKILL); workers are started
+    through exec (a new interpreter, or the fork server), so none inherits it.
+
+    Raises:
+        CaseError: another process runs a sweep in out."""
+    path = out / RUNNER
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                who = path.read_text().strip()
+            except OSError:
+                who = ""
+            raise CaseError(
+                f"-o {out}: a sweep of this study is already running in this folder "
+                f"({who or 'a process that is starting'}); expected one sweep per folder: "
+                "let it finish, or stop it and run this one again (it resumes)") from None
+        started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, started "
+                      f"{started}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # (the lock with it)
 
 
 def _define(study: Study, out: Path, saved: Path, active: int, redefine: bool) -> None:

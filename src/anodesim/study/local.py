@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..processes import die_with_parent
 from .folder import (_clean_stale, check_jobs, record_failure, release_folder, result_of,
-                     set_aside)
+                     set_aside, sole_runner)
 from .queue import recorded_job, task_states
 from .spec import Point, Study
 from .table import Table, collect, plot, warm_up
@@ -279,7 +279,8 @@ def run_local(study: Study, out: Path, jobs: int = 1, say=print,
     jobs = check_jobs(jobs, f"jobs = {jobs}")
     with sigterm_cleans_up():
         try:
-            table = _run_cases(study, out, jobs, say, retry_failed)
+            with sole_runner(out):  # a second sweep of the folder is refused
+                table = _run_cases(study, out, jobs, say, retry_failed)
         finally:
             release_folder(out)
     return table
