@@ -563,6 +563,8 @@ def written_and_told(self):
     print("stepping", flush=True)
 
 Simulation._write_partial_series = written_and_told
+for sig in (signal.SIGTERM, signal.SIGHUP):  # at their defaults, whatever the test's are
+    signal.signal(sig, signal.SIG_DFL)
 if {own!r}:  # the script's own handler: in charge, not replaced
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
 handler = signal.getsignal(signal.SIGTERM)
@@ -576,15 +578,18 @@ Simulation(case, {out!r}).run()
 """
 
 
-@pytest.mark.parametrize("own", [False, True], ids=["default", "own-handler"])
-def test_a_simulation_stopped_by_sigterm_leaves_its_folder_whole(tmp_path, own):
+@pytest.mark.parametrize("own,sig", [(False, "SIGTERM"), (True, "SIGTERM"), (False, "SIGHUP")],
+                         ids=["default", "own-handler", "SIGHUP"])
+def test_a_simulation_stopped_by_sigterm_leaves_its_folder_whole(tmp_path, own, sig):
     """Simulation(case, out).run() in a script (the class the documentation shows) died at
     once on SIGTERM: a partial timeseries.csv and mesh, no summary.json, a folder that
     claimed nothing. Now, with SIGTERM at its default action, the run ends as Ctrl-C ends
     it (summary.json "failed" and why, the figures' process ended, no temporary file),
     then the process ends by SIGTERM as the default would have (-15, one line, no
     traceback). A script's own handler is left in charge (here it exits 7: the run is
-    unwound by its SystemExit, its summary says so), and a run leaves no handler behind."""
+    unwound by its SystemExit, its summary says so), and a run leaves no handler behind.
+    SIGHUP (the script's terminal closed) alike: MPICH's initialisation had made it
+    ignored, and the run went on (anodesim._mpi keeps SIGHUP as it was)."""
     import os
     import signal
     import subprocess
@@ -597,11 +602,10 @@ def test_a_simulation_stopped_by_sigterm_leaves_its_folder_whole(tmp_path, own):
         [str(Path(anodesim.__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
     script = _STOPPED_SIMULATION.format(tests=tests, out=str(out), own=own)
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+                            stderr=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"stepping\n", proc.stderr.read().decode()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, sig))
         code, err = proc.wait(120), proc.stderr.read().decode()
     finally:
         if proc.poll() is None:
@@ -613,6 +617,11 @@ def test_a_simulation_stopped_by_sigterm_leaves_its_folder_whole(tmp_path, own):
                                                 "temperatures.png"}
     if own:
         assert code == 7 and "SystemExit" in summary["error"], err
+    elif sig == "SIGHUP":
+        assert code == -signal.SIGHUP and err.splitlines() == [
+            "anodesim: hung up (SIGHUP: the terminal was closed; nohup, tmux or screen keep "
+            "a run going without it)"], err
+        assert summary["error"].startswith("HungUp: hung up")
     else:
         assert code == -signal.SIGTERM and err.splitlines() == [TERMINATED], err
         assert "SIGTERM" in summary["error"]

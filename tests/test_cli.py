@@ -110,8 +110,8 @@ def test_help_describes_the_command_in_whole_sentences(capsys, argv, opening):
     assert description.startswith(opening) and description.endswith("."), description
     assert "``" not in text
     if argv == ["--help"]:
-        assert " ".join(text.split()).endswith("130 interrupted, 143 terminated. --debug adds "
-                                               "a failure's traceback.")
+        assert " ".join(text.split()).endswith("130 interrupted, 129 hung up, 143 terminated. "
+                                               "--debug adds a failure's traceback.")
 
 
 def test_run_with_drift_writes_drift_outputs(tmp_path):

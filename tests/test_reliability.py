@@ -358,6 +358,78 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, ranks):
     assert main(["report", str(out)]) == 0
 
 
+#: A command started as under nohup: SIGHUP ignored (kept through exec), the rest as given.
+_NOHUP = ("import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+          "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+
+
+def _run_in_a_terminal(tmp_path, case: dict, hangup_ignored: bool) -> tuple[int, Path]:
+    """`anodesim run` in a pseudo-terminal, its controlling terminal (setsid --ctty),
+    closed (an ssh connection lost) once the run has written its first time series; its
+    exit status and folder. hangup_ignored: started as under nohup (SIGHUP ignored)."""
+    import select
+    import time
+
+    path, out = write_toml(tmp_path / "case.toml", case), tmp_path / "run"
+    terminal, side = os.openpty()
+    cmd = [sys.executable, *(["-c", _NOHUP] if hangup_ignored else []), "-m", "anodesim",
+           "run", str(path), "-o", str(out)]
+    p = subprocess.Popen(["setsid", "--ctty", *cmd], stdin=side, stdout=side, stderr=side)
+    os.close(side)
+    try:
+        deadline = time.monotonic() + 300  # a guard against a hang, not a timing
+        while not (out / "timeseries.csv").exists():
+            assert time.monotonic() < deadline and p.poll() is None, "no time series"
+            if select.select([terminal], [], [], 0.05)[0]:
+                os.read(terminal, 65536)  # drained: a full terminal would stop the run
+        os.close(terminal)  # the terminal goes: SIGHUP, then EIO on every write to it
+        terminal = None
+        return p.wait(timeout=300), out
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+NO_SETSID = pytest.mark.skipif(shutil.which("setsid") is None, reason="no setsid (util-linux)")
+
+
+@NO_SETSID
+def test_a_closed_terminal_ends_a_run_as_sigterm_does(tmp_path):
+    """The terminal of `anodesim run` closed mid-run: MPICH's handler ignored SIGHUP, the
+    run went on and failed at its next progress line with "OSError: [Errno 5]
+    Input/output error" (status 1). Now SIGHUP ends it as SIGTERM does: status 129, the
+    summary "failed" and why (HungUp), the case and time series kept."""
+    code, out = _run_in_a_terminal(tmp_path, reflection(
+        loading={"duration_s": 1000.0}, time={"max_step_s": 0.02},
+        output={"save_times_s": [0.001, 1000.0]}), hangup_ignored=False)
+    s = json.loads((out / "summary.json").read_text())
+    assert (code, s["status"]) == (129, "failed") and s["error"].startswith(
+        "HungUp: hung up (SIGHUP: the terminal was closed"), (code, s["error"])
+    assert {"case.toml", "timeseries.csv"} <= {p.name for p in out.iterdir()}
+
+
+@NO_SETSID
+def test_a_run_under_nohup_outlives_its_terminal(tmp_path):
+    """SIGHUP ignored (nohup, or `trap '' HUP`), the terminal closed mid-run: the run
+    failed at its next line to the closed terminal (EIO). Now its lines are dropped, as
+    for a reader of a pipe that left (cli._ReaderMayLeave), and it completes: status 0,
+    "complete", its final peak the one the same case gives without a terminal (equal to
+    the digit: the same run)."""
+    case = reflection(loading={"duration_s": 4.0}, time={"max_step_s": 0.02},
+                      output={"save_times_s": [0.001, 4.0]})
+    code, out = _run_in_a_terminal(tmp_path, case, hangup_ignored=True)
+    s = json.loads((out / "summary.json").read_text())
+    assert (code, s["status"]) == (0, "complete"), (code, s.get("error"))
+    import anodesim
+
+    alone = anodesim.run(case)
+    assert s["results"]["final"]["T_peak_C"] == alone.summary_dict()["results"]["final"][
+        "T_peak_C"]
+
+
 HELD_SIGNALS = textwrap.dedent("""
     import os, signal
     from anodesim.errors import Terminated, signals_held

@@ -39,6 +39,25 @@ class Terminated(KeyboardInterrupt):
         super().__init__("terminated by SIGTERM (a batch system's time limit, kill or timeout)")
 
 
+class HungUp(Terminated):
+    """SIGHUP: the terminal of the command was closed (an ssh connection lost, a terminal
+    window shut). Unwound as SIGTERM is (the run's summary says "failed" and why); exit
+    status 129 (128 + SIGHUP). MPICH's initialisation had taken SIGHUP over and ignored
+    it: the run went on writing to the closed terminal, and its next line failed it with
+    "OSError: [Errno 5] Input/output error" (_mpi keeps SIGHUP as it was)."""
+
+    def __init__(self):
+        KeyboardInterrupt.__init__(self, "hung up (SIGHUP: the terminal was closed; nohup, "
+                                         "tmux or screen keep a run going without it)")
+
+
+def _ending(signum: int) -> type[Terminated]:
+    """The exception that SIGTERM or SIGHUP raises (terminate)."""
+    import signal
+
+    return HungUp if signum == signal.SIGHUP else Terminated
+
+
 #: SIGTERM on a parallel run, noted by the command line's handler: the ranks stop together
 #: at the next time step (termination_requested). A rank stopped at once could leave another
 #: in a collective call it never returns from, and the run then ended through MPI_Abort
@@ -74,8 +93,8 @@ def raise_lost_signal() -> None:
         return
     import signal
 
-    if signum == signal.SIGTERM:
-        raise Terminated
+    if signum in (signal.SIGTERM, signal.SIGHUP):
+        raise _ending(signum)
     raise KeyboardInterrupt
 
 
@@ -96,19 +115,20 @@ def termination_requested(comm) -> bool:
 
 
 def terminate(signum, frame):
-    """SIGTERM's handler during a command or a library call: Terminated, or under mpirun a
-    request that stops the ranks together at the next time step (termination_requested).
-    Taken once: a second SIGTERM (SLURM signals every process of the step and mpirun
-    forwards its own) would interrupt the failure path that writes the summary."""
+    """SIGTERM's (and SIGHUP's) handler during a command or a library call: Terminated
+    (HungUp), or under mpirun a request that stops the ranks together at the next time
+    step (termination_requested). Taken once: a second SIGTERM (SLURM signals every
+    process of the step and mpirun forwards its own) would interrupt the failure path that
+    writes the summary."""
     import signal
 
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signum, signal.SIG_IGN)
     if signal_received() is None:
         note_signal(signum)
     if launcher_size() > 1:
         request_termination()
         return
-    raise Terminated
+    raise _ending(signum)
 
 
 @contextlib.contextmanager
@@ -126,28 +146,32 @@ def sigterm_cleans_up():
     no traceback (Python's default has no traceback either; the handler's exception
     reached the user as one, with status 1). Only in the main thread and where SIGTERM
     has its default action: a caller's own handler (or SIG_IGN) stays in charge and no
-    handler is left behind; nested calls leave it to the outermost."""
+    handler is left behind; nested calls leave it to the outermost. SIGHUP (the script's
+    terminal closed) alike, where it has its default action (HungUp, then SIGHUP)."""
     import signal
 
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, terminate)
+    ours = [sig for sig in (signal.SIGTERM, signal.SIGHUP)
+            if signal.getsignal(sig) == signal.SIG_DFL] \
+        if threading.current_thread() is threading.main_thread() else []
+    for sig in ours:
+        signal.signal(sig, terminate)
     try:
         yield
     finally:
-        ended = signal_received() == signal.SIGTERM
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        request_termination(False)
-        note_signal(None)
-        if ended:
-            _end_by_sigterm()
+        ended = signal_received()
+        for sig in ours:
+            signal.signal(sig, signal.SIG_DFL)
+        if ours:
+            request_termination(False)
+            note_signal(None)
+        if ended in ours:
+            _end_by(ended)
 
 
-def _end_by_sigterm() -> None:
-    """End the process by SIGTERM's default action (sigterm_cleans_up), its line written:
-    no atexit handler runs, so a mesh builder's temporary folder is removed first."""
+def _end_by(signum: int) -> None:
+    """End the process by the default action of signum (sigterm_cleans_up), its line
+    written: no atexit handler runs, so a mesh builder's temporary folder is removed
+    first."""
     import signal
 
     ahead = sys.modules.get("anodesim.geometry.ahead")
@@ -157,9 +181,10 @@ def _end_by_sigterm() -> None:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     if not rank_prefix():  # serial, or rank 0 for all
-        os.write(2, f"anodesim: {Terminated()}\n".encode())
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    signal.raise_signal(signal.SIGTERM)
+        with contextlib.suppress(OSError):  # (a closed terminal: EIO)
+            os.write(2, f"anodesim: {_ending(signum)()}\n".encode())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    signal.raise_signal(signum)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@
 
 Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed (solver,
 material range, form compiler, disk; a sweep: a case failed or is still pending), 2 bad input (one line on stderr naming the key, the
-value and what was expected; nothing written), 130 interrupted (Ctrl-C), 143 terminated
+value and what was expected; nothing written), 130 interrupted (Ctrl-C), 129 hung up (SIGHUP:
+the terminal closed; ended as on SIGTERM), 143 terminated
 (SIGTERM: a batch system's time limit, kill; a run's files then say "failed", as after
 Ctrl-C). Every failure is one line on stderr; ``--debug`` (or ``ANODESIM_DEBUG=1``) adds
 the traceback for a bug report. Under MPI a failure one rank meets ends all ranks, one
@@ -24,7 +25,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import (Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
+from ..errors import (HungUp, Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
                       failed_on_every_rank, launcher_rank, launcher_size, note_signal,
                       rank_prefix, request_termination, signal_received)
 from ..errors import terminate as _terminate  # SIGTERM: Terminated, or the ranks together
@@ -47,7 +48,8 @@ DESCRIPTION = ("Simulate the heating of an X-ray tube anode: run a case, rate it
                "a report, list the materials. `anodesim COMMAND --help` tells more.")
 EPILOG = ("Exit status: 0 success, 3 a run finished with a limit broken, 1 the run failed, "
           "2 bad input (one line naming the key, the value and what was expected; nothing "
-          "written), 130 interrupted, 143 terminated. --debug adds a failure's traceback.")
+          "written), 130 interrupted, 129 hung up, 143 terminated. --debug adds a failure's "
+          "traceback.")
 
 #: Commands that do no MPI work: under a parallel launch rank 0 alone runs them (the others
 #: would print every line again and write the same files).
@@ -157,8 +159,10 @@ class _ReaderMayLeave:
     the pipe closed (EPIPE) points the descriptor at /dev/null, so this and every later line
     are dropped (C libraries' too) and the command finishes its files, instead of ending
     with a "Broken pipe" failure, or, in a run, being killed by PETSc's SIGPIPE handler
-    (main blocks SIGPIPE, so that the write fails with EPIPE instead). Anything else is the
-    stream's own."""
+    (main blocks SIGPIPE, so that the write fails with EPIPE instead). A terminal closed
+    under the command (EIO: an ssh connection lost, with SIGHUP ignored by nohup or
+    delivered after the write) is a reader gone alike: the run failed with "Input/output
+    error". Anything else is the stream's own."""
 
     def __init__(self, stream):
         self._stream = stream
@@ -182,7 +186,9 @@ class _ReaderMayLeave:
         if not self._gone:
             try:
                 return self._stream.write(text)
-            except BrokenPipeError:
+            except OSError as e:
+                if not _reader_left(e):
+                    raise
                 self._closed_pipe()
         return len(text)
 
@@ -190,13 +196,23 @@ class _ReaderMayLeave:
         if not self._gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
+            except OSError as e:
+                if not _reader_left(e):
+                    raise
                 self._closed_pipe()
                 if not self._gone:
                     self._stream.flush()  # what was buffered, into /dev/null now
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def _reader_left(e: OSError) -> bool:
+    """Whether a write failed because its reader is gone: a closed pipe (EPIPE) or a
+    closed terminal (EIO)."""
+    import errno
+
+    return e.errno in (errno.EPIPE, errno.EIO)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +260,10 @@ def _main(argv: list[str] | None, own_process: bool = False) -> int:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
     if terminable:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _terminate)
+    # SIGHUP (the terminal closed) as SIGTERM, unless ignored (nohup): it went to MPICH's
+    # handler, which ignored it, and the run failed at its next line to the closed terminal
+    if terminable and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _terminate)
     saved_options = os.environ.get("PETSC_OPTIONS")
     if terminable and "-no_signal_handler" not in (saved_options or ""):
         # PETSc's initialisation (when the command imports dolfinx) would replace the
@@ -269,7 +289,8 @@ def _main(argv: list[str] | None, own_process: bool = False) -> int:
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
         if signal.SIGINT in previous:  # pressed again from here: ended at once, no traceback
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-        status, line = _signal_line(signal.SIGTERM if isinstance(e, Terminated) else
+        status, line = _signal_line(signal.SIGHUP if isinstance(e, HungUp) else
+                                    signal.SIGTERM if isinstance(e, Terminated) else
                                     signal.SIGINT, e)
         # as a failure below: under MPI, one line (rank 0's) when every rank was stopped
         # (a SLURM time limit signals them all), else this rank's and the others aborted
@@ -314,10 +335,12 @@ def _main(argv: list[str] | None, own_process: bool = False) -> int:
 
 
 def _signal_line(signum: int, e: BaseException | None) -> tuple[int, str]:
-    """(exit status, line) of a command ended by SIGTERM or else Ctrl-C."""
+    """(exit status, line) of a command ended by SIGHUP, SIGTERM or else Ctrl-C."""
     import signal
 
     notes = "".join(f"; {n}" for n in getattr(e, "__notes__", ()))  # e.g. a job left running
+    if signum == signal.SIGHUP:
+        return 129, f"anodesim: {e if isinstance(e, HungUp) else HungUp()}{notes}"
     if signum == signal.SIGTERM:
         return 143, f"anodesim: {e if isinstance(e, Terminated) else Terminated()}{notes}"
     return 130, f"anodesim: interrupted{notes}"
