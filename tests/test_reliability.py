@@ -142,9 +142,9 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1 and "no space left on the device" in err
 
 
-def test_a_real_full_disk_with_field_files(tmp_path):
-    """The field writer (ADIOS2) on a 200 kB file system: it used to abort the process from
-    a C++ destructor (exit 134); now one line, exit 1. Needs a tmpfs mount (root)."""
+def _run_on_a_tiny_disk(tmp_path, case: dict) -> tuple[subprocess.CompletedProcess, list]:
+    """`anodesim run` of case into a folder on a 200 kB tmpfs: the process and the names
+    left in the folder. Skipped (loudly) where no tmpfs can be mounted (not root)."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
@@ -152,16 +152,36 @@ def test_a_real_full_disk_with_field_files(tmp_path):
     if r.returncode != 0:
         pytest.skip(f"SKIPPED LOUDLY: cannot mount a small tmpfs here ({r.stderr.strip()})")
     try:
-        case = write_toml(tmp_path / "c.toml", reflection(
-            output={"fields": True}, mounts={"cooled_end": {"type": "clamped"}}))
-        cmd, env = cli("run", case, "-o", mnt / "run", "-q", cache=Path.home() / ".cache")
+        cmd, env = cli("run", write_toml(tmp_path / "c.toml", case), "-o", mnt / "run", "-q",
+                       cache=Path.home() / ".cache")
         env.pop("XDG_CACHE_HOME")
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        return p, sorted(f.name for f in (mnt / "run").iterdir())
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_real_full_disk_with_field_files(tmp_path):
+    """The field writer (ADIOS2) on a 200 kB file system: it used to abort the process from
+    a C++ destructor (exit 134); now one line, exit 1. Needs a tmpfs mount (root)."""
+    p, _ = _run_on_a_tiny_disk(tmp_path, reflection(
+        output={"fields": True}, mounts={"cooled_end": {"type": "clamped"}}))
     assert p.returncode == 1, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "no space left on the device" in lines[0], p.stderr
+
+
+def test_a_run_on_a_full_disk_names_the_file_and_leaves_no_temporary(tmp_path):
+    """A run whose folder fills up (a 200 kB tmpfs: the mesh fits, the final time series
+    does not): one line naming the file that did not fit, exit 1, no temporary file; the
+    line was "no space left on the device" alone (a write of a full disk names no file).
+    Needs a tmpfs mount (root)."""
+    p, left = _run_on_a_tiny_disk(tmp_path, reflection())
+    run = re.escape(str(tmp_path / "tiny" / "run"))
+    assert p.returncode == 1 and re.fullmatch(
+        rf"anodesim: run failed: {run}/\S+: no space left on the "
+        r"device; free some space and run again \(.*\)\n", p.stderr), p.stderr
+    assert not [name for name in left if name.startswith(".")], left
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys,

@@ -33,6 +33,10 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = False) -> None:
     Args:
         durable: also flush the file and its folder to the disk (fsync), so that the new
             content survives a power loss, not only a crash of the process.
+
+    Raises:
+        OSError: the write failed (the temporary file removed), naming path: a full disk's
+            write names no file, and the line said only "no space left on the device".
     """
     path = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
@@ -45,8 +49,10 @@ def atomic_write(path: Path, data: str | bytes, durable: bool = False) -> None:
                 os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)
         raise
     if durable:
         sync_folder(path.parent)
