@@ -161,22 +161,33 @@ def test_sigkill_of_the_runner_ends_its_forked_workers_and_server_at_once(tmp_pa
                 pass
 
 
+def _quick_then_slow(folder: Path) -> Path:
+    """A study of a quick case and a slow one (minutes: it cannot end before a signal,
+    even under load)."""
+    write_toml(folder / "quick.toml", small_block())
+    write_toml(folder / "slow.toml", slow_case(100_000))
+    s = folder / "s.toml"
+    s.write_text('case = ["quick.toml", "slow.toml"]\n[axes]\n"beam.power_W" = [5.0]\n')
+    return s
+
+
+def _quick_done_slow_running(out: Path, proc) -> dict[str, int]:
+    """Wait until the quick case of _quick_then_slow is in results.csv and the slow one's
+    worker has started; its case id and pid."""
+    wait_until(lambda: (out / "results.csv").exists()
+               and read_table(out / "results.csv")[0]["status"] == "ok", proc,
+               "the quick case")
+    return started_workers(out, 1, proc)
+
+
 @pytest.mark.slow
 def test_sigterm_ends_a_sweep_with_143_keeping_the_finished_cases(tmp_path):
     """SIGTERM to the runner: one "terminated" line, exit status 143 (as run), the workers
     stopped, the finished case kept and the table written."""
-    base = slow_case(100_000)  # minutes: it cannot end before the signal, even under load
-    s = tmp_path / "s.toml"
-    write_toml(tmp_path / "quick.toml", small_block())
-    write_toml(tmp_path / "slow.toml", base)
-    s.write_text('case = ["quick.toml", "slow.toml"]\n[axes]\n"beam.power_W" = [5.0]\n')
     out = tmp_path / "out"
-    proc = subprocess.Popen(SWEEP + [str(s), "-o", str(out), "-j", "1"],
-                            stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: (out / "results.csv").exists()
-               and read_table(out / "results.csv")[0]["status"] == "ok", proc,
-               "the quick case")
-    workers = started_workers(out, 1, proc)
+    proc = subprocess.Popen(SWEEP + [str(_quick_then_slow(tmp_path)), "-o", str(out), "-j",
+                                     "1"], stderr=subprocess.PIPE, text=True)
+    workers = _quick_done_slow_running(out, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
@@ -184,6 +195,25 @@ def test_sigterm_ends_a_sweep_with_143_keeping_the_finished_cases(tmp_path):
     assert all(wait_for_exit(pid, 60) for pid in workers.values())
     rows = read_table(out / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "pending"]
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_python_sweep_as_the_command_and_then_the_script(tmp_path):
+    """anodesim.sweep in a script, SIGTERM at its default action: the sweep stops its
+    workers and keeps the finished case as `anodesim sweep` does, then the script ends by
+    SIGTERM (-15) with one line; it raised errors.Terminated out of the script, a
+    traceback and status 1 (errors.sigterm_cleans_up)."""
+    out = tmp_path / "out"
+    study = str(_quick_then_slow(tmp_path))
+    script = f"import anodesim\nanodesim.sweep({study!r}, {str(out)!r})\n"
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    workers = _quick_done_slow_running(out, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGTERM and err.splitlines() == [
+        "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"], err
+    assert all(wait_for_exit(pid, 60) for pid in workers.values())
+    assert [r["status"] for r in read_table(out / "results.csv")] == ["ok", "pending"]
 
 
 @pytest.mark.slow
