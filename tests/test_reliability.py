@@ -530,6 +530,23 @@ def default_signals():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def test_sighup_is_held_as_sigterm_is(tmp_path):
+    """SIGHUP, now handled as SIGTERM (errors.terminate raises HungUp), waits for the end of
+    a signals_held block as SIGTERM does: raised inside gmsh's size callback it was lost
+    and the mesh came out coarser (test_signals_held_wait_for_the_block_and_then_act_as_
+    their_handlers)."""
+    script = tmp_path / "hup.py"
+    script.write_text("import os, signal\nfrom anodesim.errors import HungUp, signals_held, "
+                      "terminate\nsignal.signal(signal.SIGHUP, terminate)\nreached = []\n"
+                      "try:\n    with signals_held():\n"
+                      "        os.kill(os.getpid(), signal.SIGHUP)\n"
+                      "        reached.append('after SIGHUP')\nexcept HungUp:\n"
+                      "    reached.append('hung up')\nprint(reached)\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       preexec_fn=default_signals, timeout=300)
+    assert r.stdout.strip() == "['after SIGHUP', 'hung up']", r.stdout + r.stderr
+
+
 def test_a_second_ctrl_c_is_not_held(tmp_path):
     """A second Ctrl-C while signals are held (a long 3-D mesh, a cold form compile) ends
     the process at once, as Ctrl-C without a handler does."""

@@ -189,8 +189,9 @@ def _end_by(signum: int) -> None:
 
 @contextlib.contextmanager
 def signals_held():
-    """Hold Ctrl-C (SIGINT) and SIGTERM back until the block ends, then act on the first
-    one as its handler would have (KeyboardInterrupt, Terminated, a noted request).
+    """Hold Ctrl-C (SIGINT), SIGTERM and SIGHUP back until the block ends, then act on the
+    first one as its handler would have (KeyboardInterrupt, Terminated, HungUp, a noted
+    request).
 
     For code that calls back into Python from C: gmsh's mesh-size callback, dolfinx's
     markers and interpolations. Python runs a signal's handler at the next bytecode, which
@@ -222,7 +223,7 @@ def signals_held():
         caught.append(signum)
 
     previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         handler = signal.getsignal(sig)
         if callable(handler):
             previous[sig] = signal.signal(sig, note)
