@@ -762,6 +762,29 @@ def test_the_early_handlers_end_with_the_command_lines_own_lines():
     assert r.stdout.strip().splitlines()[-1] == f"({int(signal.SIGINT)}, '_interrupt')"
 
 
+def test_a_signal_line_carries_anodesims_notes_only():
+    """A SIGTERM that lands while Python decodes bytes (an import reading a zip's names)
+    gets Python's own note "decoding with 'cp437' codec failed": the line said
+    "anodesim: terminated by SIGTERM (...); decoding with 'cp437' codec failed" (seen
+    once in the test below at 0.35 s). Only the notes anodesim adds for that line
+    (errors.add_line_note: a SLURM job left running) are appended to it."""
+    import signal
+
+    from anodesim.cli import _signal_line
+    from anodesim.errors import Terminated, add_line_note
+
+    e = Terminated()
+    e.add_note("decoding with 'cp437' codec failed")
+    plain = "anodesim: terminated by SIGTERM (a batch system's time limit, kill or timeout)"
+    assert _signal_line(signal.SIGTERM, e) == (143, plain)
+    add_line_note(e, "stopped waiting: SLURM job 7 is not cancelled")
+    assert _signal_line(signal.SIGTERM, e) == (
+        143, plain + "; stopped waiting: SLURM job 7 is not cancelled")
+    i = KeyboardInterrupt()
+    i.add_note("decoding with 'cp437' codec failed")
+    assert _signal_line(signal.SIGINT, i) == (130, "anodesim: interrupted")
+
+
 @pytest.mark.slow
 def test_a_rating_interrupted_in_its_first_seconds_ends_in_one_line(tmp_path):
     """Ctrl-C or SIGTERM at several instants of `anodesim rate`: each ends within the

@@ -58,6 +58,18 @@ def _ending(signum: int) -> type[Terminated]:
     return HungUp if signum == signal.SIGHUP else Terminated
 
 
+def add_line_note(e: BaseException, text: str) -> None:
+    """Add text to the one line that reports e when a signal ends the command (e.g. a SLURM
+    job left running). Python's own notes (``add_note``: a codec whose decoding a signal
+    interrupted adds "decoding with 'cp437' codec failed") stay out of that line."""
+    e.anodesim_line_notes = [*line_notes(e), text]
+
+
+def line_notes(e: BaseException | None) -> list[str]:
+    """The notes add_line_note gave e (none for None)."""
+    return list(getattr(e, "anodesim_line_notes", ()))
+
+
 #: SIGTERM on a parallel run, noted by the command line's handler: the ranks stop together
 #: at the next time step (termination_requested). A rank stopped at once could leave another
 #: in a collective call it never returns from, and the run then ended through MPI_Abort

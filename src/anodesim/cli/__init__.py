@@ -26,7 +26,7 @@ import importlib
 import sys
 
 from ..errors import (HungUp, Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
-                      failed_on_every_rank, launcher_rank, launcher_size, note_signal,
+                      failed_on_every_rank, launcher_rank, launcher_size, line_notes, note_signal,
                       rank_prefix, request_termination, signal_received)
 from ..errors import terminate as _terminate  # SIGTERM: Terminated, or the ranks together
 from ..errors import report as failure_line
@@ -338,7 +338,7 @@ def _signal_line(signum: int, e: BaseException | None) -> tuple[int, str]:
     """(exit status, line) of a command ended by SIGHUP, SIGTERM or else Ctrl-C."""
     import signal
 
-    notes = "".join(f"; {n}" for n in getattr(e, "__notes__", ()))  # e.g. a job left running
+    notes = "".join(f"; {n}" for n in line_notes(e))  # e.g. a job left running
     if signum == signal.SIGHUP:
         return 129, f"anodesim: {e if isinstance(e, HungUp) else HungUp()}{notes}"
     if signum == signal.SIGTERM:

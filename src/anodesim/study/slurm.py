@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import output
 from ..case import CaseError
+from ..errors import add_line_note
 from .folder import _clean_stale, record_failure, result_of
 from .local import ONE_THREAD, _sweep_command, plural
 from .queue import _slurm, _squeue, check_client, recorded_job
@@ -321,8 +322,8 @@ def _still_running(job: str, then: str):
     try:
         yield
     except KeyboardInterrupt as e:
-        e.add_note(f"stopped waiting: SLURM job {job} is not cancelled and runs on "
-                   f"(`scancel {job}` stops it; {then})")
+        add_line_note(e, f"stopped waiting: SLURM job {job} is not cancelled and runs on "
+                         f"(`scancel {job}` stops it; {then})")
         raise
 
 
