@@ -543,3 +543,49 @@ def test_two_regions_of_one_material_are_range_checked_each():
     T.x.array[np.setdiff1d(region["target"], region["heat_sink"])] = 3000.0  # first only
     with pytest.raises(materials.OutOfRangeError, match="Cu"):
         p._update_coefficients()
+
+
+def test_constant_properties_assemble_the_elastic_operator_once(monkeypatch):
+    """With E and ν held constant (materials.properties = "constant", as in a rating's step
+    response: an elastic solve at each of some 1 300 samples) the elastic operator of the
+    first solve serves every later one: assembled once, and every mechanics figure of the
+    time series equal bit for bit to a run that assembles it again at each save (the
+    same values: the factorisation and every CG iterate are the same). Under E(T) it is
+    assembled at every solve."""
+    import dolfinx.fem.petsc
+
+    counts = []
+    assemble = dolfinx.fem.petsc.assemble_matrix
+
+    def counted(A, form, *a, **k):
+        if form is counts[-1][0]:
+            counts[-1][1] += 1
+        return assemble(A, form, *a, **k)
+
+    solve = mechanics.ThermoElasticProblem.solve
+
+    def watched(self, *a, **k):
+        if not counts or counts[-1][0] is not self.a_form:
+            counts.append([self.a_form, 0])
+        return solve(self, *a, **k)
+
+    def every_time(self, *a, **k):
+        self._stiffness_assembled = False
+        return watched(self, *a, **k)
+
+    monkeypatch.setattr(dolfinx.fem.petsc, "assemble_matrix", counted)
+    series = {}
+    for name, solver in (("once", watched), ("every save", every_time), ("k(T)", watched)):
+        monkeypatch.setattr(mechanics.ThermoElasticProblem, "solve", solver)
+        props = "temperature_dependent" if name == "k(T)" else "constant"
+        res = run(anodesim.from_dict(reflection(**DRIFT, materials={"properties": props},
+                                                output={"figures": False})))
+        series[name] = res.series
+    saves = len(series["once"].time)
+    once, every, kT = (n for _, n in counts)
+    assert once == 1 and every >= 5 and kT == every, counts
+    columns = [c for c in series["once"].names if "drift" in c or "u_spot" in c
+               or "von_mises" in c or "yield" in c]
+    assert columns and saves > 5
+    for c in columns:
+        assert np.array_equal(series["once"][c], series["every save"][c], equal_nan=True), c
