@@ -947,9 +947,14 @@ def test_the_life_chart_takes_earlier_runs_again_and_rates_the_same(monkeypatch)
         def setdefault(self, key, default=None):
             return {}
 
-    case = anodesim.from_dict(reflection(
+    import sys
+
+    case = anodesim.from_dict(reflection(  # a coarse mesh: the two ratings are compared
         loading={"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.01,
-                 "off_s": 0.02}, limits={"spot_C": 400.0}))
+                 "off_s": 0.02}, limits={"spot_C": 400.0},
+        mesh={"growth": 0.3, "spot_fraction": 0.2}, time={"steps_per_doubling": 2}))
+    lives = (1000.0, 10_000.0)  # two of the chart's six: the afresh rating runs 3×, not 7×
+    monkeypatch.setattr(sys.modules["anodesim.rating.rate"], "LIVES_H", lives)
     out = {}
     for name, memo in (("reused", weakref.WeakKeyDictionary()), ("afresh", Afresh())):
         monkeypatch.setattr(safe, "_EARLIER_RUNS", memo)
@@ -964,8 +969,9 @@ def test_the_life_chart_takes_earlier_runs_again_and_rates_the_same(monkeypatch)
     assert all(row["binding_peak"] == "spot" for row in got["life"]), got["life"]
     made = [x for x in runs if x.startswith("    FE run ")]
     again = [x for x in runs if x.endswith("the same run as before, its results taken again")]
-    assert len(made) == got["max_safe_loading"]["fe_runs"] and len(again) == 6 * len(made)
-    assert sum(x.startswith("    FE run ") for x in runs_afresh) == 7 * len(made)
+    assert len(made) == got["max_safe_loading"]["fe_runs"]
+    assert len(got["life"]) == len(lives) and len(again) == len(lives) * len(made)
+    assert sum(x.startswith("    FE run ") for x in runs_afresh) == (len(lives) + 1) * len(made)
 
 
 @pytest.mark.slow
@@ -976,9 +982,10 @@ def test_earlier_runs_keep_the_first_within_their_memory_bound(monkeypatch):
     the bound is made again when tried again. The search's result is the same either way."""
     from anodesim.rating import progress, safe
 
-    case = anodesim.from_dict(reflection(
+    case = anodesim.from_dict(reflection(  # a coarse mesh: the runs' bookkeeping is tested
         loading={"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 0.01,
-                 "off_s": 0.02}, limits={"spot_C": 400.0}))
+                 "off_s": 0.02}, limits={"spot_C": 400.0},
+        mesh={"growth": 0.3, "spot_fraction": 0.2}, time={"steps_per_doubling": 2}))
     engine = rating.build_engine(case)
 
     def twice():
