@@ -149,6 +149,26 @@ def test_regions_by_box_give_the_regions_by_name():
         by_name["results"]["final"]["T_peak_C"], rel=1e-12)
 
 
+def test_a_target_listed_after_the_heat_sink_is_still_the_spot():
+    """[geometry.regions] listing heat_sink before target: T_peak_C is still the W disc's
+    hottest node (the same as the example's, rel 1e-12; it was the Cu body's, the first
+    region's), and limits.spot_C is held below W's melting point, not Cu's (2500 °C was
+    refused as above Cu's 1084.65 °C)."""
+    from anodesim.case import regions_of
+
+    by_order = {}
+    for regions in ({"target": "W_disc", "heat_sink": "Cu_body"},
+                    {"heat_sink": "Cu_body", "target": "W_disc"}):
+        data = _example(limits={"spot_C": 2500.0})
+        data["geometry"]["regions"] = regions
+        case = anodesim.from_dict(data)
+        assert regions_of(case.geometry) == ("target", "heat_sink")
+        by_order[tuple(regions)] = simulation.run(case).summary_dict()["results"]["final"]
+    first, second = by_order.values()
+    assert second["T_peak_C"] == pytest.approx(first["T_peak_C"], rel=1e-12)
+    assert second["T_peak_C"] > second["T_max_heat_sink_C"]
+
+
 def test_a_cad_case_meshes_in_a_sweep_as_in_a_run(tmp_path, monkeypatch):
     """A sweep's workers share meshes through a cache folder (simulation.MESH_CACHE_ENV);
     a CAD case built there is meshed by the CAD builder (the cache once built every 3-D

@@ -180,7 +180,7 @@ def _limit_regions(key: str, geometry: Geometry) -> tuple[str, ...]:
     every region (a face may bound any of them)."""
     regions = regions_of(geometry)
     if key == "spot_C":
-        return regions[:1]
+        return ("target",)
     if key == "heat_sink_C":
         return regions[1:2]
     if key == "interface_C":

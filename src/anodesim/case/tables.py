@@ -134,6 +134,10 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
             raise CaseError(f"geometry.{table}.{name}: missing; expected the "
                             f"{'solid' if dim == 3 else 'face'} hit by the beam (found: {found})")
     _check_region_names(dims, "geometry.regions")
+    # the target first, as a user mesh's (mesh_import): a run's T_peak is the first region's
+    # hottest node and the "heat sink" the second region (limits.limits_for); listed in the
+    # case or the STEP file after another region, T_peak was that region's
+    dims = dict(sorted(dims.items(), key=lambda item: item[0] != "target"))
     point = _impact_point(sec)
     sec.close()
     return Geometry("cad", {}, file=str(path), impact_point_m=point, mesh_groups=dims,
