@@ -106,6 +106,11 @@ BAD = [
      "geometry.faces.beam_face.box_mm = [5.0, 5.0, 5.0, 6.0, 6.0, 6.0]: no face lies inside"),
     ("no beam face", {"geometry": {"faces": {"beam_face": None}}},
      "geometry.faces.beam_face: missing"),
+    # its W disc and Cu body touch, but share their nodes: the message said "this case has
+    # no interface between regions"
+    ("interface limit on a STEP part", {"limits": {"interface_C": 300.0}},
+     "limits.interface_C = 300: a user mesh or STEP part has no named interface (its regions "
+     "share their nodes, in perfect contact); expected no interface_C limit"),
     ("default names lack a target", {"geometry": {"regions": None}},
      "geometry.regions.target: missing; expected the solid hit by the beam (found: Cu_body, "
      "W_disc)"),

@@ -220,6 +220,13 @@ def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materia
         if key == "coolant_side_C" and not any(
                 b.type in ("fixed", "convection") for b in boundaries.values()):
             regions = ()
+        if not regions and key == "interface_C" and geometry.kind in USER_GEOMETRIES and \
+                len(regions_of(geometry)) > 1:
+            # its regions touch, but share their nodes: no joint of its own to watch
+            raise CaseError(f"limits.interface_C = {C:g}: a user mesh or STEP part has no "
+                            "named interface (its regions share their nodes, in perfect "
+                            "contact); expected no interface_C limit (it would watch nothing; "
+                            "heat_sink_C watches the second region)")
         if not regions:
             raise CaseError(f"limits.{key} = {C:g}: this case has no {_LIMIT_WATCHES[key]}"
                             f"; expected no {key} limit (it would watch nothing)")
