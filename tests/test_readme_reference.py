@@ -60,6 +60,12 @@ DRIFT = {"mounts": {"cooled_end": {"type": "clamped"}},
          "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 20.0,
                    "pixel_size_um": 50.0}}
 
+#: a transmission target's drift, viewed along the beam through its window (the 0.25 mm
+#: diamond of cases.transmission under a 1 µm W film)
+TRANSMISSION_DRIFT = {"mounts": {"rim": {"type": "clamped"}},
+                      "drift": {"view_direction": [0.0, 0.0, -1.0], "magnification": 10,
+                                "pixel_size_um": 50.0}}
+
 #: (what README's reference states, the case builder, a change just outside the stated range
 #: or rule, one just inside it, what the refusal names). Each stated range or rule is one
 #: the reader enforces, at its edge.
@@ -89,12 +95,23 @@ STATED = [
     ("`magnification` above 1 and at most 1e6", reflection,
      merge(DRIFT, {"drift": {"magnification": 1.1e6}}),
      merge(DRIFT, {"drift": {"magnification": 1e6}}), "drift.magnification = 1100000.0"),
-    # 1e-300 made ΔM/M 1e300; 0.02 is 20 mm given in m
-    ("each distance 0.1 to 1e4 mm (10 m; 0.02, 20 mm given in m, is refused)", reflection,
-     merge(DRIFT, {"drift": {"source_object_mm": 0.02, "magnification": 10}}),
-     merge(DRIFT, {"drift": {"source_object_mm": 0.1, "source_detector_mm": 1e4}}),
-     "drift.source_object_mm = 0.02: expected a distance in mm from 0.1 to 10000"),
-    ("each distance 0.1 to 1e4 mm (10 m;", reflection,
+    # 1e-300 made ΔM/M 1e300; an object 50 µm from the spot (projection microscopy) was
+    # refused by a 0.1 mm bound
+    ("`source_object_mm` 1e-3 to 1e4 mm (1 µm to 10 m", reflection,
+     merge(DRIFT, {"drift": {"source_object_mm": 1e-300, "magnification": 10}}),
+     merge(DRIFT, {"drift": {"source_object_mm": 0.05, "source_detector_mm": 1e4}}),
+     "drift.source_object_mm = 1e-300: expected a distance in mm from 0.001 to 10000"),
+    # 0.2 is 200 mm given in m, inside the 1 µm film on the 0.25 mm window
+    ("on a transmission target at least its film and window thickness", transmission,
+     merge(TRANSMISSION_DRIFT, {"drift": {"source_object_mm": 0.2}}),
+     merge(TRANSMISSION_DRIFT, {"drift": {"source_object_mm": 0.251}}),
+     "drift.source_object_mm = 0.2: expected at least the film and window thickness, 0.251 mm "
+     "(the object lies beyond the window's exit face)"),
+    ("`source_detector_mm` 0.1 to 1e4 mm,", reflection,
+     merge(DRIFT, {"drift": {"source_object_mm": 0.01, "source_detector_mm": 0.09}}),
+     merge(DRIFT, {"drift": {"source_object_mm": 0.01, "source_detector_mm": 0.1}}),
+     "drift.source_detector_mm = 0.09: expected a distance in mm from 0.1 to 10000"),
+    ("`source_detector_mm` 0.1 to 1e4 mm,", reflection,
      merge(DRIFT, {"drift": {"source_detector_mm": 1.1e4}}),
      merge(DRIFT, {"drift": {"source_detector_mm": 500.0}}),
      "drift.source_detector_mm = 11000.0: expected a distance in mm from 0.1 to 10000"),

@@ -96,6 +96,7 @@ def _drift(root: _Section, geometry: Geometry, beam_cfg: Beam) -> DriftSettings:
     else:
         view = None if take_off is not None else _vector(d, "view_direction")
     sod, sdd, pixel = _distances(d)
+    _object_beyond_window(sod, geometry)
     radius = _distance_mm(d, "detector_radius_mm", None)
     d.close()
     if geometry.kind in USER_GEOMETRIES:  # the face normal is known once the mesh is read
@@ -129,27 +130,46 @@ def _central_ray(frame, geometry: Geometry) -> tuple[float, float, float]:
     return tuple(float(x) for x in c)
 
 
-#: Imaging distances (mm) taken: from 0.1 mm (the object of a transmission tube sits at
-#: least its window's 0.1-0.5 mm from the spot, physics.md §7; 0.02, 20 mm given in m, is
-#: refused) to 10 m (five times a long CT system's 2 m). ΔM/M is the drift along the view
-#: over the source-object distance: 1e-300 mm made it 1e300.
+#: Source-detector distance and detector radius (mm) taken: 0.1 mm to 10 m (five times a
+#: long CT system's 2 m). ΔM/M is the drift along the view over the source-object distance:
+#: 1e-300 mm made it 1e300.
 DISTANCE_MM = (0.1, 1e4)
+#: Source-object distances (mm) taken: from 1 µm, since projection microscopy puts the
+#: object ~0.1 mm from the spot and closer on a thin-foil or membrane target, or on an SEM's
+#: post or lamella target (US 10,746,672: the sample between it and the detector), to 10 m. A
+#: transmission target's object is also beyond its exit face (SOD at least the film and
+#: window thickness, _object_beyond_window): 0.02 (20 mm given in m) on a 0.1-0.5 mm window
+#: is refused there. Other geometries do not say where the tube's window is.
+SOURCE_OBJECT_MM = (1e-3, 1e4)
 #: Detector pixels (µm) taken: 0.1 µm to 1 cm (flat panels 50-200 µm, optically coupled
 #: cameras a few µm); 1e-300 µm made the image drift 1e300 px, and 0.05 (a 50 µm pixel
 #: given in mm) is refused.
 PIXEL_UM = (0.1, 1e4)
 
 
-def _distance_mm(d: _Section, key: str, default=...) -> float | None:
-    """An imaging distance in mm (DISTANCE_MM), in m."""
-    v = d.number(key, default, lo=DISTANCE_MM[0], hi=DISTANCE_MM[1],
-                 expected=f"a distance in mm from {DISTANCE_MM[0]:g} to {DISTANCE_MM[1]:g}")
+def _distance_mm(d: _Section, key: str, default=..., bounds=DISTANCE_MM) -> float | None:
+    """An imaging distance in mm (within bounds, mm), in m."""
+    v = d.number(key, default, lo=bounds[0], hi=bounds[1],
+                 expected=f"a distance in mm from {bounds[0]:g} to {bounds[1]:g}")
     return None if v is None else v * 1e-3
+
+
+def _object_beyond_window(sod: float, geometry: Geometry) -> None:
+    """A transmission target's object lies beyond the window's exit face: its distance from
+    the spot (on the film's beam face) is at least the film and window thickness (m)."""
+    if geometry.kind != "transmission":
+        return
+    s = geometry.sizes_m
+    through = s["target_thickness_m"] + s["window_thickness_m"]
+    if sod < through * (1.0 - 1e-12):
+        raise _fail("drift.source_object_mm", float(f"{sod * 1e3:.12g}"),  # (the mm given)
+                    f"at least the film and window thickness, {through * 1e3:g} mm (the "
+                    "object lies beyond the window's exit face)")
 
 
 def _distances(d: _Section) -> tuple[float, float, float]:
     """(source-object, source-detector, pixel size) in m."""
-    sod = _distance_mm(d, "source_object_mm")
+    sod = _distance_mm(d, "source_object_mm", bounds=SOURCE_OBJECT_MM)
     if d.has("source_detector_mm") == d.has("magnification"):
         raise CaseError("drift: give exactly one of source_detector_mm or magnification")
     if d.has("magnification"):
