@@ -165,13 +165,16 @@ def test_check_warns_of_a_temperature_that_reads_as_kelvin(tmp_path, capsys, cha
     """A temperature in K typed into a _C key passed `check` in silence: a limit above the
     material's damage temperature (valid: a CuCrZr sink may be rated higher) and a water
     coolant above its boiling point. Now one warning line each; none at the defaults or
-    within them (heat_sink_C = 150, water at 30 °C)."""
+    within them (heat_sink_C = 150, water at 30 °C), nor for a limit above the default whose
+    number in K lies below the anode's start (heat_sink_C = interface_C = 250 on Cu, 250 K:
+    a sink rated above Cu's 200 °C on purpose; it was warned of)."""
     path = write_toml(tmp_path / "c.toml", reflection(**change))
     assert main(["check", str(path)]) == 0
     err = capsys.readouterr().err
     lines = [x for x in err.splitlines() if "in K given in °C?" in x]
     assert len(lines) == 1 and lines[0].startswith(f"anodesim: warning: {warning}"), err
-    fine = write_toml(tmp_path / "fine.toml", reflection(
-        limits={"heat_sink_C": 150.0}, boundaries={"cooled_end": {"coolant": "water"}}))
-    assert main(["check", str(fine)]) == 0
-    assert "in K given in °C?" not in capsys.readouterr().err
+    for limits in ({"heat_sink_C": 150.0}, {"heat_sink_C": 250.0, "interface_C": 250.0}):
+        fine = write_toml(tmp_path / "fine.toml", reflection(
+            limits=limits, boundaries={"cooled_end": {"coolant": "water"}}))
+        assert main(["check", str(fine)]) == 0
+        assert "in K given in °C?" not in capsys.readouterr().err

@@ -73,7 +73,8 @@ def check(args) -> int:
 def units_slips(case, mats) -> list[str]:
     """Warnings for temperatures that read as kelvin given in °C: a heat_sink_C or
     interface_C above the default of every material it watches (its damage temperature: Cu
-    softens above 200 °C, so heat_sink_C = 473.15 allows what the default guards against),
+    softens above 200 °C, so heat_sink_C = 473.15 allows what the default guards against)
+    whose number, read in K, lies above the initial temperature (250 on Cu is not one),
     and a water-cooled face's coolant at or above water's saturation at 1 atm (a liquid
     coolant cannot be there; 303.15 is 30 °C in K). Valid input: a CuCrZr sink may be rated
     above Cu's 200 °C, a pressurised circuit run above 100 °C."""
@@ -87,7 +88,9 @@ def units_slips(case, mats) -> list[str]:
                ("interface_C", given.interface_K,  # its default: the lower of the two
                 regions[:2] if interfaces_of(case.geometry) else ())]
     for key, T, where in watched:
-        if T is None or not where:
+        # the number typed, read as kelvin, must lie above the anode's start to be a limit
+        # (heat_sink_C = 250 on Cu, 250 K, is no slip: a sink rated above 200 °C on purpose)
+        if T is None or not where or T - ZERO_CELSIUS_K <= case.initial_temperature_K:
             continue
         m = min((mats[r] for r in where), key=limit_K)  # (limits.limits_for's default)
         if T > limit_K(m):
