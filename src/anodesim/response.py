@@ -287,7 +287,7 @@ class StepResponse:
         phi = np.asarray(phi, dtype=float)
         c = np.atleast_1d(phi)
         # the two lattice sums' weights are subtracted before the one product with the
-        # sample table (the nodes enter once: half the work of two _lattice_sums)
+        # sample table (the nodes enter once: half the work of two separate products)
         n_on, w_on = self._lattice_weights(c, period, pulses)
         n_off, w_off = self._lattice_weights(c - t_on, period, pulses)
         below, slope = self._lattice_matrices()
