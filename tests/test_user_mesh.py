@@ -615,3 +615,36 @@ def test_a_shared_tag_read_as_a_face_names_the_missing_material(tmp_path):
                        match=r"geometry\.groups: anode_face = 2, heat_sink = 2: the tag marks "
                              r"volume cells .*materials\.heat_sink"):
         anodesim.from_dict(d)
+
+
+def test_a_region_named_heat_sink_is_the_heat_sink_whatever_else_the_mesh_has(tmp_path):
+    """A user mesh's regions after the target were taken alphabetically, and a run's heat
+    sink (heat_sink_C, the yield use, the heat sink's default limit) is the second region:
+    with a `braze` region beside `heat_sink` the braze was watched as the heat sink. The
+    region named heat_sink is now the second (case.ordered_regions), the others after."""
+    import meshio
+    import numpy as np
+
+    from anodesim.case import regions_of
+    from anodesim.limits import limits_for
+    from anodesim.resolve import region_materials
+
+    path, inp = _export(tmp_path, "inp")
+    m = meshio.read(path)
+    tet = next(i for i, b in enumerate(m.cells) if b.type == "tetra")
+    sink = m.cell_sets["heat_sink"][tet]
+    z = m.points[m.cells[tet].data[sink]].mean(axis=1)[:, 2]
+    top = z > np.median(z)  # the half of the heat sink nearer the tile: "braze"
+    sets = {k: [np.asarray(v[i]) if v[i] is not None else np.array([], dtype=int)
+                for i in range(len(m.cells))] for k, v in m.cell_sets.items()}
+    sets["braze"] = [np.array([], dtype=int) for _ in m.cells]
+    sets["braze"][tet], sets["heat_sink"][tet] = sink[top], sink[~top]
+    three = tmp_path / "three.inp"
+    meshio.write(three, meshio.Mesh(m.points, [(b.type, b.data) for b in m.cells],
+                                    cell_sets=sets))
+    case = anodesim.from_dict(_example(geometry={**inp, "file": str(three)},
+                                       materials={"braze": "Cu"}))
+    assert regions_of(case.geometry) == ("target", "heat_sink", "braze")
+    sink_limit = next(x for x in limits_for(case, region_materials(case))
+                      if x.name == "heat_sink")
+    assert sink_limit.column == "T_max_heat_sink_C"

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .model import ordered_regions
+
 UNITS = {"m": 1.0, "mm": 1e-3}
 TETS = {"tetra": 4, "tetra10": 4}
 TRIANGLES = {"triangle": 3, "triangle6": 3, "triangle7": 3}
@@ -303,8 +305,7 @@ def _assemble(points, blocks: _Blocks, sets: dict, where: str, mapped: bool) -> 
     cell_tag = np.zeros(n, dtype=np.int32)
     groups, dims = {}, {}
     hint = "" if mapped else "; name the groups in [geometry.groups]"
-    # the target first: the run's T_peak is the first region's hottest node
-    order = sorted(regions, key=lambda r: (r != "target", r))
+    order = ordered_regions(sorted(regions))  # the target first, the heat sink second
     for tag, (name, idx) in enumerate(((r, regions[r]) for r in order), start=1):
         clash = cell_tag[idx] != 0
         if clash.any():

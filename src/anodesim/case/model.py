@@ -90,6 +90,15 @@ HOUSING_FACES = {"housing_inner": "r", "housing_outer": None, "mount_face": "z"}
 HOUSING_INTERFACE = "heat_sink_housing"
 
 
+def ordered_regions(names) -> list[str]:
+    """A user mesh's or STEP part's region names in the order a run takes them: `target`
+    first (a run's T_peak is the first region's hottest node), `heat_sink` second where
+    there is one (heat_sink_C, the yield use and the heat sink's limits watch the second
+    region: with a `braze` region it was the braze, alphabetically before it), the others
+    after them in the order given."""
+    return sorted(names, key=lambda r: (r != "target", r != "heat_sink"))
+
+
 def regions_of(geometry: Geometry) -> tuple[str, ...]:
     """Region names of the geometry (the volume groups of a user mesh)."""
     if geometry.kind in USER_GEOMETRIES:

@@ -18,7 +18,8 @@ from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSIN
                     USER_GEOMETRIES,
                     ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
                     Materials, MeshSettings, Output, PointingDrift, Probe,
-                    RatingSettings, TimeSettings, faces_of, interfaces_of, regions_of)
+                    RatingSettings, TimeSettings, faces_of, interfaces_of, ordered_regions,
+                    regions_of)
 from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
@@ -134,10 +135,9 @@ def _cad(sec: _Section, base_dir: Path) -> Geometry:
             raise CaseError(f"geometry.{table}.{name}: missing; expected the "
                             f"{'solid' if dim == 3 else 'face'} hit by the beam (found: {found})")
     _check_region_names(dims, "geometry.regions")
-    # the target first, as a user mesh's (mesh_import): a run's T_peak is the first region's
-    # hottest node and the "heat sink" the second region (limits.limits_for); listed in the
+    # the target first, the heat sink second, as a user mesh's (mesh_import): listed in the
     # case or the STEP file after another region, T_peak was that region's
-    dims = dict(sorted(dims.items(), key=lambda item: item[0] != "target"))
+    dims = {name: dims[name] for name in ordered_regions(dims)}
     point = _impact_point(sec)
     sec.close()
     return Geometry("cad", {}, file=str(path), impact_point_m=point, mesh_groups=dims,
