@@ -180,3 +180,44 @@ def test_the_words_say_interpolated_only_where_a_point_is():
     assert "interpolated" not in every
     some = in_words(case, _rating(period=_serial_rows([True, False, True])))
     assert "corrected at 2 FE anchors, the other points interpolated)" in some, some
+
+
+def test_no_figure_quoted_of_a_rating_lies_above_it(tmp_path):
+    """The words round each maximum down (3 digits), but the console's 4-digit lines, the
+    report's tables and the heat-content legend rounded to the nearest: the shipped insert's
+    20.128 W and 19.5385 W read "20.13 W" and "19.54 W" on the console and the report page,
+    and a heat-content legend at 19.578 W "19.6 W" beside words saying 19.5 W, each a power
+    above the rating. Now every one is rounded down (output.rounded_down), exact decimals
+    kept (27.59 W "27.59"), and a power from 1000 W up whole, not in powers of ten."""
+    import json
+    import re
+
+    from anodesim.cli import main
+    from anodesim.output import rounded_down
+    from anodesim.rating.safe import SafeLoading
+
+    assert [rounded_down(x, 4) for x in (20.128, 19.5385, 27.59, 19.0, 0.099061, 1234.56)] == [
+        "20.12", "19.53", "27.59", "19.00", "0.09906", "1234"]
+    # a kW anode's words read "1.23e+03 W" ("{:.3g}", before and after rounding down)
+    assert rounded_down(1234.56) == "1230" and rounded_down(45678.9, 4) == "45670"
+    cont = {"max_continuous_beam_power_W": 19.5385, "binding": "erosion", "confirmed": True,
+            "fe_runs": 4, "max_continuous_beam_power_engine_W": 27.5949,
+            "binding_engine": "coolant_side"}
+    shown = repr(_rating(max_safe=SafeLoading(20.128, "erosion", 30.46, True, 4, [], "m"),
+                         continuous=cont))
+    assert "max safe 20.12 W" in shown and "continuous 19.53 W" in shown, shown
+    ax = _rating(heat_content=[{"time_s": 1.0, "beam_power_W": 19.578, "heating_J": 1.0,
+                                "cooling_J": 300.0}],
+                 heat_content_steady={"beam_power_W": 19.578, "beam_power_basis": "b",
+                                      "steady_heat_content_J": 301.3}).plot("heat_content")
+    assert ax.get_legend().get_texts()[0].get_text().startswith("heating at 19.5 W (b;")
+    (tmp_path / "rating.json").write_text(json.dumps(
+        {"title": "x", "max_safe_loading": {"beam_power_W": 20.128, "binding": "erosion",
+                                            "confirmed": True},
+         "continuous": cont}))
+    assert main(["report", str(tmp_path)]) == 0
+    page = re.sub(r"<[^>]+>", " ", (tmp_path / "report.html").read_text())
+    assert re.search(r"maximum safe beam power\s+20\.12 W", page), page
+    assert re.search(r"continuous rating, confirmed by full FE runs \(W\)\s+19\.53\b", page)
+    assert re.search(r"NOT CONFIRMED \(W\)\s+27\.59\b", page)
+    assert "20.13" not in page and "19.54" not in page

@@ -229,6 +229,24 @@ def float_cell(v: float) -> str:
     return text + ".0" if text.lstrip("-").isdigit() else text
 
 
+def rounded_down(x: float, digits: int = 3) -> str:
+    """A maximum as a rating quotes it: `digits` significant digits, rounded down, never
+    up, each shown: 19.578 W is "19.5 W", where "19.6 W" (rounded to nearest) is a power
+    above the rating that a tube engineer would sign; 20.06 W is "20.0 W". The rating in
+    words takes 3 digits; the console's and the report's rated maxima 4 (19.538 W "19.53",
+    not "19.54"), the heat-content chart's legend 3, so that no figure quoted of a rating
+    lies above it. Whole from 10**digits up (1234.5 W "1230", not "1.23e+03")."""
+    text = f"{x:#.{digits}g}"
+    # (a float's round-off, 20.1 computed as 20.099999999999998, is not a power above)
+    if math.isfinite(x) and x > 0.0 and float(text) > x * (1.0 + 1e-12):
+        unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+        text = f"{math.floor(x / unit * (1.0 + 1e-12)) * unit:#.{digits}g}"
+    if "e" in text and float(text) >= 1.0:  # 1234 W as "1230", not "1.23e+03"
+        return str(round(float(text)))
+    # its digits all shown: 20.06 W is "20.0 W", not "20 W"; 100 W "100", not "100."
+    return text.rstrip(".") if "e" not in text else text
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[float]], comments=(),
               exact_columns=()) -> None:
     """Write a CSV table atomically; comment lines (starting with #) go first. Floats have

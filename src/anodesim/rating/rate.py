@@ -5,7 +5,6 @@ as a typed :class:`Rating`; ``write`` puts rating_<chart>.csv/.png and rating.js
 from __future__ import annotations
 
 import dataclasses as dc
-import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import numpy as np
 
 from ..case import Case, CaseError, Loading
 from ..limits import Limit, coarse_yield_cells, limits_for, rise_allowed
+from ..output import rounded_down
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
 from .engine import Engine, SpotHistory, build_engine, linear_case
@@ -192,11 +192,12 @@ class Rating:
     def __repr__(self) -> str:
         parts = [f"<Rating {self.title!r}:"]
         if self.max_safe is not None:
-            parts.append(f"max safe {self.max_safe.power_W:.4g} W ({self.max_safe.binding} "
-                         f"binds, {'confirmed' if self.max_safe.confirmed else 'NOT CONFIRMED'}),")
+            parts.append(f"max safe {rounded_down(self.max_safe.power_W, 4)} W "
+                         f"({self.max_safe.binding} binds, "
+                         f"{'confirmed' if self.max_safe.confirmed else 'NOT CONFIRMED'}),")
         if self.continuous is not None:
             c = self.continuous
-            parts.append(f"continuous {c['max_continuous_beam_power_W']:.4g} W"
+            parts.append(f"continuous {rounded_down(c['max_continuous_beam_power_W'], 4)} W"
                          + ("," if c["confirmed"] else " (NOT CONFIRMED),"))
         parts.append(f"charts {', '.join(self.charts()) or 'none'}>")
         return " ".join(parts)
@@ -280,8 +281,8 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
         sl = rating.max_safe
         how = (sl.method if sl.confirmed else tolerance(sl) if not sl.fe_runs
                else f"{sl.method}: {tolerance(sl)}")
-        progress(f"  maximum safe loading of this schedule: {sl.power_W:.4g} W beam power "
-                 f"({sl.binding} binds; {how})")
+        progress(f"  maximum safe loading of this schedule: {rounded_down(sl.power_W, 4)} W "
+                 f"beam power ({sl.binding} binds; {how})")
     runs = PointRuns(case) if confirm and ("single" in charts or "duty" in charts) else None
     if "single" in charts:
         stage("single-load chart")
@@ -421,9 +422,9 @@ def _single(rating: Rating, case: Case, engine: Engine, sim, progress, runs) -> 
             row["binding_cold_confirmed"] = sl.binding
             row["cold_confirmed"] = sl.confirmed  # the search's verdict (safe.tolerance)
             progress(f"  single load {row['loading_time_s']:.3g} s: engine "
-                     f"{row['max_beam_power_cold_W']:.4g} W, "
-                     + (f"confirmed {sl.power_W:.4g} W" if sl.confirmed else
-                        f"FE search {sl.power_W:.4g} W ({tolerance(sl)})"))
+                     f"{rounded_down(row['max_beam_power_cold_W'], 4)} W, "
+                     + (f"confirmed {rounded_down(sl.power_W, 4)} W" if sl.confirmed else
+                        f"FE search {rounded_down(sl.power_W, 4)} W ({tolerance(sl)})"))
             if r.preload_W > 0 and row["max_beam_power_preloaded_W"] > sl.power_W:
                 row["max_beam_power_preloaded_W"] = sl.power_W  # never above the cold curve
                 row["binding_preloaded"] = sl.binding
@@ -493,7 +494,7 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
     nominal.update({"engine_estimate_W": P_eng, "binding_engine": b_eng})
     rating.nominal = nominal
     progress(f"  single 0.1 s load from cold (not repeated; not the IEC 60613 nominal power): "
-             f"{nominal['beam_power_W']:.4g} W beam power"
+             f"{rounded_down(nominal['beam_power_W'], 4)} W beam power"
              + ("" if nominal["confirmed"] else f" ({nominal['tolerance']})"))
 
 
@@ -506,7 +507,7 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
     engine_estimate = {"max_continuous_beam_power_engine_W": P_heat, "binding_engine": b_eng}
     progress(f"  continuous rating (linear-response engine at constant properties"
              f"{'' if confirm else ', NOT CONFIRMED by FE runs'}): "
-             f"{P_heat:.4g} W beam power ({b_eng} binds)")
+             f"{rounded_down(P_heat, 4)} W beam power ({b_eng} binds)")
     # The rating under the same keys confirmed or not (as max_safe_loading and the life
     # rows), the engine's estimate beside it under its own: a script reading the rating's
     # key never gets the constant-property estimate unmarked (27.6 W against 19.5 W on
@@ -526,7 +527,8 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
         if not sl.confirmed:
             cont["basis"] = tolerance(sl)
         progress(f"  continuous rating {'confirmed by FE' if sl.confirmed else 'searched by FE'}"
-                 f": {sl.power_W:.4g} W ({sl.binding} binds; engine {P_heat:.4g} W)"
+                 f": {rounded_down(sl.power_W, 4)} W ({sl.binding} binds; engine "
+                 f"{rounded_down(P_heat, 4)} W)"
                  + ("" if sl.confirmed else f"; {tolerance(sl)}"))
         P_heat, basis = sl.power_W, ("the continuous rating, confirmed by FE" if sl.confirmed
                                      else "the continuous rating, searched by FE, NOT "
@@ -636,16 +638,16 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
                      "binding": sl.binding, "confirmed": sl.confirmed,
                      "engine_W": sl.engine_power_W,
                      "equivalent_spot_temperature_C": lim.temperature_C})
-        progress(f"  life {hours:g} h: {sl.power_W:.4g} W continuous ({sl.binding} binds"
-                 f"{'' if sl.confirmed else ', NOT CONFIRMED'})")
+        progress(f"  life {hours:g} h: {rounded_down(sl.power_W, 4)} W continuous "
+                 f"({sl.binding} binds{'' if sl.confirmed else ', NOT CONFIRMED'})")
         if case.loading.kind == "pulse_train":  # peak power of the case's own pulse train
             pk = max_safe_loading(dc.replace(case, limits=lived.limits), eng, confirm=confirm,
                                   sim=sim)
             rows[-1].update({"max_peak_beam_power_W": pk.power_W,
                              "peak_tube_current_mA": pk.power_W / case.beam.voltage_V * 1e3,
                              "binding_peak": pk.binding, "confirmed_peak": pk.confirmed})
-            progress(f"  life {hours:g} h: {pk.power_W:.4g} W peak in this pulse train "
-                     f"({pk.binding} binds{'' if pk.confirmed else ', NOT CONFIRMED'})")
+            progress(f"  life {hours:g} h: {rounded_down(pk.power_W, 4)} W peak in this pulse "
+                     f"train ({pk.binding} binds{'' if pk.confirmed else ', NOT CONFIRMED'})")
     rating.life = rows
 
 
@@ -744,19 +746,6 @@ def load_description(case: Case, limits: list[Limit]) -> str:
         what += (" with every segment's power scaled by the same factor (a standby or lower "
                  "segment too)")
     return f"{what}, {T:g} s, {cold}{count}{sooner}"
-
-
-def rounded_down(x: float, digits: int = 3) -> str:
-    """A maximum as a rating quotes it: `digits` significant digits, rounded down, never
-    up, each shown: 19.578 W is "19.5 W", where "19.6 W" (rounded to nearest) is a power
-    above the rating that a tube engineer would sign; 20.06 W is "20.0 W"."""
-    text = f"{x:#.{digits}g}"
-    # (a float's round-off, 20.1 computed as 20.099999999999998, is not a power above)
-    if math.isfinite(x) and x > 0.0 and float(text) > x * (1.0 + 1e-12):
-        unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
-        text = f"{math.floor(x / unit * (1.0 + 1e-12)) * unit:#.{digits}g}"
-    # its digits all shown: 20.06 W is "20.0 W", not "20 W"; 100 W "100", not "100."
-    return text.rstrip(".") if "e" not in text else text
 
 
 def _watts(P: float, beam, what: str = "") -> str:
@@ -879,7 +868,7 @@ def _heat_figure(rating: Rating):
     # the basis is the power's; the curves are the engine's (HEAT_CONTENT_NOTES): "confirmed
     # by FE" beside them alone read as if the curves were
     return ("time (s)", [row["time_s"] for row in rows],
-            {f"heating at {P:.3g} W ({basis}; curves: {HEAT_CONTENT_CURVES})":
+            {f"heating at {rounded_down(P)} W ({basis}; curves: {HEAT_CONTENT_CURVES})":
              [row["heating_J"] for row in rows],
              "cooling after switch-off": [row["cooling_J"] for row in rows]},
             "anode heat content (J)", True)

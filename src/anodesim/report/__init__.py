@@ -449,7 +449,7 @@ def _rating(folder: Path, case_text: str | None) -> dict:
         folder / "summary.json").is_file() else None
     sl = r.get("max_safe_loading")
     shown = None if sl is None else {  # what the page shows of it, "–" where missing
-        "beam_power_W": sl.get("beam_power_W"), "binding": sl.get("binding", "–"),
+        "beam_power_W": _maximum(sl.get("beam_power_W")), "binding": sl.get("binding", "–"),
         "confirmed": sl.get("confirmed", False), "method": sl.get("method", "–")}
     rating = {"in_words": r.get("rating_in_words"), "max_safe": shown,
               "limits": limit_rows(sl.get("limits_at_that_power", [])) if sl else [],
@@ -489,6 +489,17 @@ CONTINUOUS = (
     ("binding_engine", "binding limit (engine)"),
     ("basis", "basis"),
 )
+
+#: The continuous rating's maxima (W), shown rounded down (_maximum).
+MAXIMA = ("max_continuous_beam_power_W", "max_continuous_beam_power_engine_W")
+
+
+def _maximum(v):
+    """A rated maximum for the page: 4 significant digits rounded down
+    (output.rounded_down), never above the rating as num's nearest could be (19.538 W read
+    "19.54 W"); anything else as it is."""
+    return output.rounded_down(v, 4) if _is_number(v) else v
+
 
 #: The keys of a rating.json of earlier versions, whose rating key held the engine's
 #: estimate, the confirmed figure having a key of its own: old → current.
@@ -533,7 +544,8 @@ def continuous_rows(c: dict | None) -> list[tuple[str, object]]:
     at = c.get("steady_state_at_rating")
     hidden.add("steady_state_at_rating")
     keys = [k for k, _ in CONTINUOUS if k in c] + [k for k in c if k not in labels]
-    rows = [(labels.get(k, k), c[k]) for k in keys if k not in hidden]
+    rows = [(labels.get(k, k), _maximum(c[k]) if k in MAXIMA else c[k])
+            for k in keys if k not in hidden]
     if isinstance(at, dict):  # one steady FE run with mechanics at the rating
         rows += [(f"in steady state at the rating: {_steady_label(k)}", v)
                  for k, v in at.items() if k in STEADY_AT_RATING or k.startswith("yield_use_")]
