@@ -19,13 +19,18 @@ Workloads (each the issue's own, with the case files of each version):
   case file for both: W in Cu, k(T), 20 µm surface spot, 10 W, 10 s, six save times with
   drift; 8 313 cells with the joint corners refined, 37 steps; the code before has no
   time.steps_per_segment, nor the cap it lifts, and takes the case without it).
+* ``yield``: ``anodesim rate --chart duty --no-confirm`` of the yield-limited insert of
+  tests/test_rating_yield.py (YIELD below: constant properties, air-cooled, clamped, a
+  4-point duty chart at 1 s; the engine alone, its step response with an elastic solve at
+  each of its samples). Compare with ``--before`` a recent commit: the case needs the
+  rating keys of 2026-12.
 * ``sweep``: ``anodesim sweep`` of studies/reflection_insert.toml at 1 s, -j 2, each pass
   in a fresh folder with an empty form cache: ``--cases N`` up to 10 is N spot sizes (10-50
   µm) at one current (default 10); 50 is the issue's own benchmark, 10 spot sizes × 5
   currents (0.02-0.1 mA), as studies/benchmark_sweep.py. The figures are drawn in both (the
   issue's sweep drew them).
 
-    .venv/bin/python studies/benchmark_baseline.py [3d|run|sweep ...] [--repeat 3]
+    .venv/bin/python studies/benchmark_baseline.py [3d|run|sweep|yield ...] [--repeat 3]
                                                    [--before 752765a] [--cases 10]
 """
 
@@ -50,6 +55,48 @@ case = "{base}"
 "beam.current_mA" = {currents}
 "loading.duration_s" = [1.0]
 "output.fields" = [false]
+"""
+
+
+YIELD = """title = "yield-limited insert, constant properties (benchmark_baseline.py yield)"
+[geometry]
+kind = "reflection_insert"
+insert_radius_mm = 1.0
+insert_thickness_mm = 1.0
+anode_radius_mm = 3.0
+anode_length_mm = 5.0
+[materials]
+target = "W"
+heat_sink = "Cu"
+properties = "constant"
+[beam]
+voltage_kV = 100
+power_W = 10.0
+spot = "gaussian"
+fwhm_um = 50.0
+[loading]
+kind = "steady"
+[boundaries.cooled_end]
+type = "convection"
+h_W_m2K = 5000.0
+temperature_C = 30.0
+coolant = "air"
+[initial]
+temperature_C = 30.0
+[output]
+fields = false
+[mesh]
+growth = 0.3
+spot_fraction = 0.2
+[time]
+steps_per_doubling = 2
+[mounts.cooled_end]
+type = "clamped"
+[limits]
+yield_use = 1.0
+[rating]
+period_s = 1.0
+duty_cycles = [0.001, 0.01, 0.1, 1.0]
 """
 
 
@@ -79,6 +126,11 @@ def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
         case.write_text(CASE if tree == ROOT else
                         CASE.replace("steps_per_segment = 1\n", ""))
         return [*py, "run", "-q", str(case), "-o", str(out)]
+    if workload == "yield":
+        case = out.parent / f"{out.name}_case.toml"
+        case.write_text(YIELD)
+        return [*py, "rate", "-q", str(case), "--chart", "duty", "--no-confirm", "-o",
+                str(out)]
     study = out.parent / f"{out.name}_study.toml"
     spots, per_spot = (cases, 1) if cases <= 10 else (10, cases // 10)
     currents = "[0.06]" if per_spot == 1 else \
@@ -91,7 +143,7 @@ def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", default=["3d", "run"],
-                        choices=("3d", "run", "sweep"))
+                        choices=("3d", "run", "sweep", "yield"))
     parser.add_argument("--before", default="752765a", help="commit of the before code")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cases", type=int, default=10, help="cases of the sweep (up to 10: spot sizes at one current; "
