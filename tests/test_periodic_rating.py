@@ -508,3 +508,21 @@ def test_raised_check_is_the_linear_raise_at_constant_k_and_the_kirchhoff_one_un
     assert up.equivalent_C - e.equivalent_C == pytest.approx(
         d * tr.u_rise(kh.key(erosion), erosion.temperature_rise) * float(table(tr.T0))
         / float(table(tr.T0 + erosion.temperature_rise)), rel=2e-3)
+
+
+def test_a_chart_anchor_raises_a_limit_without_its_own_shortfall_by_the_largest():
+    """The serial chart anchors (kirchhoff.raised_checks) raised a limit that has no
+    protocol_shortfall of its own (the yield use: the shortfall superposes temperatures
+    and drift) by 0, where the rating (safe.raised_report) raises it by the largest δ: the
+    anchors now do as the rating, (1 + g)(1 + δ_max) − 1 for such a limit (linear: no
+    k(T) table), its own δ for the others; the fatigue limit stays as run."""
+    from anodesim.limits import Limit, LimitCheck
+
+    tr = kh.Transform(303.15, {})
+    spot = Limit("spot", "T_peak_C", 1000.0, "C", "case", 30.0)
+    use = Limit("yield", "yield_use_heat_sink_rel", 1.0, "rel", "case", 0.0)
+    checks = [LimitCheck(spot, 900.0, 0.0), LimitCheck(use, 0.95, 0.0)]
+    up = kh.raised_checks(checks, {kh.key(spot): 1e-3, ("drift", "x"): 2e-3}, tr)
+    assert up[0].excess == pytest.approx((1 + checks[0].excess) * (1 + 1e-3) - 1, abs=1e-12)
+    assert up[1].excess == pytest.approx((1 + checks[1].excess) * (1 + 2e-3) - 1, abs=1e-12)
+    assert kh.raised_checks(checks, {}, tr) == checks

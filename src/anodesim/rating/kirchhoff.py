@@ -359,12 +359,15 @@ ANCHOR_REPETITIONS = 4
 def raised_checks(checks: list[LimitCheck] | None, shortfall: dict, tr: Transform
                   ) -> list[LimitCheck] | None:
     """An FE protocol run's limit checks with each limit raised to the periodic state by
-    its protocol_shortfall δ_L (raised_check); the fatigue limit is left as run (its
-    anchor correction is fitted on the spot's whole history, fatigue_f)."""
+    its protocol_shortfall δ_L (raised_check); a limit without its own δ (the yield use,
+    which protocol_shortfall does not superpose) by the largest, as the rating's
+    (safe.raised_report); the fatigue limit is left as run (its anchor correction is
+    fitted on the spot's whole history, fatigue_f)."""
     if checks is None:
         return None
+    top = max(shortfall.values(), default=0.0)
     return [c if isinstance(c.limit, FatigueLimit) else
-            raised_check(c, shortfall.get(key(c.limit), 0.0), tr) for c in checks]
+            raised_check(c, shortfall.get(key(c.limit), top), tr) for c in checks]
 
 
 def raised_check(c: LimitCheck, d: float, tr: Transform) -> LimitCheck:
