@@ -401,3 +401,61 @@ def test_a_mesh_failing_on_rank_0_stops_every_rank_in_one_line(tmp_path, kind, s
     raised = "anodesim.errors.CaseError" if kind == "case" else "RuntimeError"
     assert r.returncode != 0 and r.stderr.count(raised) >= 1, r.stderr
     assert r.stderr.count("Traceback (most recent call last)") == 2, r.stderr  # both ranks
+
+
+#: A script run under mpirun over an earlier run (--overwrite / overwrite=True) whose files
+#: rank 0, the only rank that moves them aside, cannot move (run_folder.set_aside_run's
+#: OSError: a file busy on a share), then `anodesim run` through cli.main, or anodesim.run.
+_SET_ASIDE_FAILS_ON_RANK_0 = """
+import errno, sys
+import anodesim
+import anodesim.run_folder as run_folder
+from anodesim.cli import main
+
+def busy(out, aside, keep=()):  # as set_aside_run fails: nothing moved, aside removed
+    aside.rmdir()
+    raise OSError(errno.EBUSY, "Device or resource busy", str(out / "summary.json"))
+
+run_folder.set_aside_run = busy
+if sys.argv[1] == "cli":
+    sys.exit(main(["run", sys.argv[2], "-o", sys.argv[3], "--overwrite", "-q"]))
+anodesim.run(sys.argv[2], sys.argv[3], overwrite=True)
+"""
+
+
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_an_earlier_run_rank_0_cannot_set_aside_stops_every_rank_in_one_line(tmp_path):
+    """Over an earlier run, rank 0 alone moves its files aside, then every rank met in a
+    barrier: when a move failed there (an OSError), `anodesim run --overwrite` under mpirun
+    ended through MPI_Abort (the launcher's "Abort(1) on node 0 ..." line after the error)
+    and anodesim.run(..., overwrite=True) in a script hung in the barrier on the other
+    ranks. Now every rank raises rank 0's failure (errors.share_rank_zero_failure): the
+    command's one line from rank 0, status 1; in a script the exception on every rank, no
+    hang (the 300 s timeout only guards the test); the earlier run stays as it was."""
+    import os
+
+    import anodesim
+
+    path = write_toml(tmp_path / "case.toml", reflection())
+    anodesim.run(path, tmp_path / "cli")  # the earlier run (serial, in this process)
+    before = (tmp_path / "cli" / "summary.json").read_bytes()
+    shutil.copytree(tmp_path / "cli", tmp_path / "api")
+    script = tmp_path / "busy.py"
+    script.write_text(_SET_ASIDE_FAILS_ON_RANK_0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parent.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "cli"
+    r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), "cli", str(path),
+                        str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert (r.returncode, r.stderr.splitlines()) == (1, [
+        f"anodesim: run failed: {out / 'summary.json'}: Device or resource busy"]), r.stderr
+    out = tmp_path / "api"
+    r = subprocess.run([MPIRUN, "-n", "2", sys.executable, str(script), "api", str(path),
+                        str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode != 0 and "OSError: [Errno 16] Device or resource busy" in r.stderr \
+        and "RunFailure: on rank 0: run failed: " in r.stderr, r.stderr
+    assert r.stderr.count("Traceback (most recent call last)") == 2, r.stderr  # both ranks
+    for name in ("cli", "api"):  # the earlier run untouched, nothing left set aside
+        folder = tmp_path / name
+        assert (folder / "summary.json").read_bytes() == before
+        assert not [p for p in folder.iterdir() if p.name.startswith(".anodesim-earlier")]

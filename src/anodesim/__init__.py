@@ -263,19 +263,24 @@ def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
         return None
     from mpi4py import MPI
 
+    from .errors import share_rank_zero_failure
+
     comm = comm or MPI.COMM_WORLD
-    aside = None
+    aside = failure = None
     if comm.rank == 0:
-        if kind == "run":
-            from .run_folder import aside_folder, set_aside_run
+        try:
+            if kind == "run":
+                from .run_folder import aside_folder, set_aside_run
 
-            aside = aside_folder(out)
-            set_aside_run(out, aside, keep)
-        else:
-            from .rating.rate import remove_rating
+                aside = aside_folder(out)
+                set_aside_run(out, aside, keep)
+            else:
+                from .rating.rate import remove_rating
 
-            remove_rating(out, keep)
-    comm.barrier()
+                remove_rating(out, keep)
+        except OSError as e:  # (a file that cannot be moved): every rank stops, below
+            failure = e
+    share_rank_zero_failure(comm, failure)  # (a barrier: the others waited in it for ever)
     return aside
 
 
