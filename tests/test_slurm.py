@@ -218,6 +218,38 @@ def test_own_options_are_on_the_command_line_and_a_job_id_is_required(tmp_path, 
     assert (new / "slurm" / "job_id").read_text() == "77\n"
 
 
+def test_a_submission_while_a_local_sweep_runs_in_the_folder_is_refused(tmp_path,
+                                                                         monkeypatch, capsys):
+    """`--submit slurm` of a study folder a local sweep was running in submitted an array
+    of every unfinished case, those that sweep was running too: each computed twice, the
+    first result to finish standing (a second local sweep is refused for the same reason;
+    a local sweep leaves a queued array's cases to it). Now it is refused before sbatch,
+    naming the running sweep: one line, exit 2, nothing submitted or written; once that
+    sweep has ended the submission goes through."""
+    import socket
+
+    from anodesim.study.folder import sole_runner
+
+    fake = fake_slurm(tmp_path, monkeypatch)
+    path = study_file(tmp_path, [20.0])
+    out = tmp_path / "o"
+    out.mkdir()
+    with sole_runner(out):  # a local sweep running there (a lock of its own descriptor)
+        for extra in ([], ["--retry-failed"], ["--wait"]):
+            assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm",
+                         *extra]) == 2, extra
+            err = capsys.readouterr().err
+            assert err.splitlines() == [
+                f"anodesim: error: -o {out}: a sweep of this study is already running in "
+                f"this folder (process {os.getpid()} on {socket.gethostname()}, started "
+                f"{err.split('started ')[1].split(')')[0]}); expected one sweep per folder: "
+                "let it finish, or stop it and run this one again (it resumes)"], err
+    assert not (fake / "args").exists() and sorted(p.name for p in out.iterdir()) == [
+        folder_mod.RUNNER]
+    assert main(["sweep", str(path), "-o", str(out), "--submit", "slurm"]) == 0
+    assert (out / "slurm" / "job_id").read_text() == "4242\n"
+
+
 def test_submit_without_sbatch_writes_nothing(tmp_path, monkeypatch, capsys):
     """No SLURM client on PATH: one line, exit 2, no folder (it was left with cases/ and
     study.json)."""

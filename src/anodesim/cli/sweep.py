@@ -83,8 +83,10 @@ def sweep(args) -> int:
     submit = args.submit == "slurm" and args.task_id is None and not args.collect
     undo = None
     if submit:
+        from ..study.folder import refuse_while_run_locally
         from ..study.slurm import preflight
 
+        refuse_while_run_locally(out)  # its array would run the cases running here
         undo = preflight(out, st.slurm)  # a SLURM client, no earlier array of out queued
     sweep.open_folder(st, out)  # read from out itself (a task, a resume): never redefines
     try:

@@ -201,20 +201,9 @@ def sole_runner(out: Path):
 
     Raises:
         CaseError: another process runs a sweep in out."""
-    path = out / RUNNER
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
+    fd = os.open(out / RUNNER, os.O_CREAT | os.O_RDWR, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                who = path.read_text().strip()
-            except OSError:
-                who = ""
-            raise CaseError(
-                f"-o {out}: a sweep of this study is already running in this folder "
-                f"({who or 'a process that is starting'}); expected one sweep per folder: "
-                "let it finish, or stop it and run this one again (it resumes)") from None
+        _take_runner_lock(fd, out)
         started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, started "
@@ -222,6 +211,37 @@ def sole_runner(out: Path):
         yield
     finally:
         os.close(fd)  # (the lock with it)
+
+
+def refuse_while_run_locally(out: Path) -> None:
+    """CaseError when a local sweep runs in out (sole_runner's lock is held), for a SLURM
+    submission of the study: its array would run the cases that sweep is running (each
+    computed twice, the first result to finish standing), as a second local sweep did.
+    The lock is only tested, not kept: a local sweep started once the array is queued is
+    let in and leaves the array's cases to it (local._not_in_slurm)."""
+    try:
+        fd = os.open(out / RUNNER, os.O_RDWR)
+    except OSError:  # no local sweep ever ran there (or a folder open_folder refuses)
+        return
+    try:
+        _take_runner_lock(fd, out)
+    finally:
+        os.close(fd)  # (the lock with it)
+
+
+def _take_runner_lock(fd: int, out: Path) -> None:
+    """flock fd (out's RUNNER) exclusively, or CaseError naming the sweep that holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            who = (out / RUNNER).read_text().strip()
+        except OSError:
+            who = ""
+        raise CaseError(
+            f"-o {out}: a sweep of this study is already running in this folder "
+            f"({who or 'a process that is starting'}); expected one sweep per folder: "
+            "let it finish, or stop it and run this one again (it resumes)") from None
 
 
 def _define(study: Study, out: Path, saved: Path, active: int, redefine: bool) -> None:
