@@ -547,6 +547,41 @@ def test_sighup_is_held_as_sigterm_is(tmp_path):
     assert r.stdout.strip() == "['after SIGHUP', 'hung up']", r.stdout + r.stderr
 
 
+ONE_ENDING_SIGNAL = textwrap.dedent("""
+    import os, signal
+    from anodesim.errors import Terminated, note_signal, terminate
+    seen = []
+    for first, second in ((signal.SIGTERM, signal.SIGHUP), (signal.SIGHUP, signal.SIGTERM)):
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # as the command line and a library call
+            signal.signal(sig, terminate)
+        note_signal(None)
+        try:
+            try:
+                os.kill(os.getpid(), first)
+                seen.append("not stopped")
+            except Terminated as e:  # the failure path (the summary, the set-aside run)
+                os.kill(os.getpid(), second)
+                seen.append(type(e).__name__ + " unwound whole")
+        except Terminated as e:
+            seen.append(type(e).__name__ + " cut the unwinding")
+    print(seen)
+""")
+
+
+def test_sighup_and_sigterm_end_a_command_once_between_them(tmp_path):
+    """SIGTERM and SIGHUP both end a command (errors.terminate), each taken once so that a
+    second one does not cut the failure path that writes the summary; but the other signal
+    did (SIGHUP from a closed terminal and SIGTERM from the end of its login session arrive
+    together): HungUp raised inside Terminated's unwinding, or the reverse. Now the first
+    of the two ends the command and the other is ignored until the command has ended."""
+    script = tmp_path / "both.py"
+    script.write_text(ONE_ENDING_SIGNAL)
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       preexec_fn=default_signals, timeout=300)
+    assert r.stdout.strip() == "['Terminated unwound whole', 'HungUp unwound whole']", \
+        r.stdout + r.stderr
+
+
 def test_a_second_ctrl_c_is_not_held(tmp_path):
     """A second Ctrl-C while signals are held (a long 3-D mesh, a cold form compile) ends
     the process at once, as Ctrl-C without a handler does."""

@@ -131,10 +131,13 @@ def terminate(signum, frame):
     (HungUp), or under mpirun a request that stops the ranks together at the next time
     step (termination_requested). Taken once: a second SIGTERM (SLURM signals every
     process of the step and mpirun forwards its own) would interrupt the failure path that
-    writes the summary."""
+    writes the summary; so would the other of the two (a closed ssh session: SIGHUP from
+    the terminal, SIGTERM from the session's end), which this handler also holds."""
     import signal
 
-    signal.signal(signum, signal.SIG_IGN)
+    for sig in {signum, signal.SIGTERM, signal.SIGHUP}:
+        if sig == signum or signal.getsignal(sig) is terminate:
+            signal.signal(sig, signal.SIG_IGN)
     if signal_received() is None:
         note_signal(signum)
     if launcher_size() > 1:
