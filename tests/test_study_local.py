@@ -253,6 +253,41 @@ def test_a_second_sweep_of_a_running_study_is_refused_naming_the_first(tmp_path)
         pass
 
 
+_HOLDS_THE_RUNNER_LOCK = """
+import sys
+from pathlib import Path
+from anodesim.study.folder import sole_runner
+with sole_runner(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test kills this process
+"""
+
+
+def test_a_runner_killed_outright_leaves_its_folder_to_the_next_sweep(tmp_path):
+    """The runner lock (.study.runner) is an flock: the kernel lets it go with the process,
+    also after a SIGKILL (no code of the runner runs), so a sweep resumed after a kill -9
+    (the out-of-memory killer, a node's scheduler) is let in; only a live runner refuses
+    another, naming itself. The file and its text stay (a hidden file, never a result)."""
+    from anodesim.study.folder import RUNNER, sole_runner
+
+    out = tmp_path / "out"
+    out.mkdir()
+    runner = subprocess.Popen([sys.executable, "-c", _HOLDS_THE_RUNNER_LOCK, str(out)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert runner.stdout.readline() == "held\n"
+        with pytest.raises(CaseError, match=f"already running in this folder \\(process "
+                                            f"{runner.pid} on "):
+            with sole_runner(out):
+                pass
+    finally:
+        runner.kill()
+        runner.wait(timeout=60)
+    assert runner.returncode == -signal.SIGKILL
+    with sole_runner(out):  # the killed runner's lock went with it
+        assert f"process {os.getpid()} on " in (out / RUNNER).read_text()
+
+
 # --------------------------------------------------------------------------------------
 # 3. results.parquet
 # --------------------------------------------------------------------------------------
