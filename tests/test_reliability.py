@@ -416,6 +416,48 @@ def _run_in_a_terminal(tmp_path, case: dict, hangup_ignored: bool) -> tuple[int,
 NO_SETSID = pytest.mark.skipif(shutil.which("setsid") is None, reason="no setsid (util-linux)")
 
 
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_signal_to_the_whole_job_still_draws_the_stopped_runs_figure(tmp_path, sig):
+    """A SLURM time limit signals every process of the job step (SIGTERM), a closed terminal
+    the whole job (SIGHUP): the figure process died with the run, so the stopped run's
+    temperatures.png was missing (drawn when the run alone was signalled, or after Ctrl-C,
+    which the figure process ignores). It now ignores SIGTERM and SIGHUP as it ignores
+    Ctrl-C and is ended by the run: status 143 / 129, the one line, the summary failed and
+    why, temperatures.png drawn, and no process of the job left behind."""
+    import signal
+    import time
+
+    path = write_toml(tmp_path / "case.toml", reflection(
+        loading={"duration_s": 1000.0}, time={"max_step_s": 0.02},
+        output={"save_times_s": [0.001, 1000.0]}))
+    out = tmp_path / "run"
+    cmd, env = cli("run", path, "-o", out, cache=Path.home() / ".cache")
+    env.pop("XDG_CACHE_HOME")
+    env["ANODESIM_PLOT_CHILD"] = "1"  # the figure process, whatever the load
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300  # a guard against a hang, not a timing
+        while not (out / "timeseries.csv").exists():
+            assert time.monotonic() < deadline and p.poll() is None, "no time series"
+            time.sleep(0.05)  # a poll of the run's first file, not a synchronisation
+        os.killpg(p.pid, getattr(signal, sig))
+        err = p.communicate(timeout=300)[1]
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    line = {"SIGTERM": "anodesim: terminated by SIGTERM", "SIGHUP": "anodesim: hung up"}[sig]
+    assert p.returncode == 128 + getattr(signal, sig) and \
+        err.strip().splitlines()[-1].startswith(line), err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "failed" and line.removeprefix("anodesim: ") in s["error"]
+    names = {q.name for q in out.iterdir()}
+    assert {"summary.json", "timeseries.csv", "temperatures.png"} <= names, names
+    left = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True)
+    assert left.stdout.split() == [], left.stdout
+
+
 @NO_SETSID
 def test_a_closed_terminal_ends_a_run_as_sigterm_does(tmp_path):
     """The terminal of `anodesim run` closed mid-run: MPICH's handler ignored SIGHUP, the

@@ -317,6 +317,11 @@ if __name__ == "__main__":
     # Ctrl-C at a terminal reaches the whole process group: the run decides (it draws a
     # failed run's figures too) and ends this process when it is over (close). Raised here,
     # it ended the interpreter while the job reader held stdin: "Fatal Python error:
-    # _enter_buffered_busy" on the user's terminal.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # _enter_buffered_busy" on the user's terminal. SIGTERM and SIGHUP alike: a SLURM time
+    # limit signals every process of the step, a closed terminal the whole job, and this
+    # process died at once, so the stopped run's temperatures.png was never drawn. A run
+    # killed outright ends it all the same: its jobs' socket closes (EOF), and close() or
+    # the helpers' die_with_parent take care of the rest.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     sys.exit(_serve(sys.stdin.buffer, sys.stdout.buffer))
