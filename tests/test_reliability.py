@@ -492,6 +492,44 @@ def test_a_run_under_nohup_outlives_its_terminal(tmp_path):
         "T_peak_C"]
 
 
+class _FailingStream:
+    """A stream whose every write and flush fails with EIO; a terminal or a file."""
+
+    def __init__(self, terminal: bool):
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+    def write(self, text):
+        raise OSError(errno.EIO, "Input/output error")
+
+    def flush(self):
+        raise OSError(errno.EIO, "Input/output error")
+
+    def fileno(self):
+        raise ValueError("no descriptor")  # (_ReaderMayLeave then drops the lines itself)
+
+
+def test_eio_is_a_reader_gone_only_on_a_terminal():
+    """EIO writing to the command's terminal is the terminal closed (its lines dropped, the
+    command goes on: test_a_run_under_nohup_outlives_its_terminal); EIO writing to a file
+    (`anodesim run CASE > log` on a failing disk or a vanished NFS server) is that file's
+    failure, which was dropped silently alike: the log lost and the command told nothing.
+    It is raised again (the command's one line says it), as before EIO was taken for a
+    closed terminal."""
+    from anodesim.cli import _ReaderMayLeave
+
+    terminal = _ReaderMayLeave(_FailingStream(terminal=True))
+    assert terminal.write("line\n") == 5
+    terminal.flush()
+    log = _ReaderMayLeave(_FailingStream(terminal=False))
+    with pytest.raises(OSError, match="Input/output error"):
+        log.write("line\n")
+    with pytest.raises(OSError, match="Input/output error"):
+        log.flush()
+
+
 HELD_SIGNALS = textwrap.dedent("""
     import os, signal
     from anodesim.errors import Terminated, signals_held

@@ -162,11 +162,18 @@ class _ReaderMayLeave:
     (main blocks SIGPIPE, so that the write fails with EPIPE instead). A terminal closed
     under the command (EIO: an ssh connection lost, with SIGHUP ignored by nohup or
     delivered after the write) is a reader gone alike: the run failed with "Input/output
-    error". Anything else is the stream's own."""
+    error"; but only for a stream that was a terminal when the command started (a closed
+    one no longer says it is): EIO writing to a file (a failing disk, an NFS server gone)
+    is that file's failure, not a reader that left, and its log is not dropped silently.
+    Anything else is the stream's own."""
 
     def __init__(self, stream):
         self._stream = stream
         self._gone = False  # closed, and no descriptor to point elsewhere
+        try:
+            self._terminal = bool(stream.isatty())
+        except (AttributeError, OSError, ValueError):
+            self._terminal = False
 
     def _closed_pipe(self) -> None:
         import os
@@ -187,7 +194,7 @@ class _ReaderMayLeave:
             try:
                 return self._stream.write(text)
             except OSError as e:
-                if not _reader_left(e):
+                if not _reader_left(e, self._terminal):
                     raise
                 self._closed_pipe()
         return len(text)
@@ -197,7 +204,7 @@ class _ReaderMayLeave:
             try:
                 self._stream.flush()
             except OSError as e:
-                if not _reader_left(e):
+                if not _reader_left(e, self._terminal):
                     raise
                 self._closed_pipe()
                 if not self._gone:
@@ -207,12 +214,12 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
-def _reader_left(e: OSError) -> bool:
-    """Whether a write failed because its reader is gone: a closed pipe (EPIPE) or a
-    closed terminal (EIO)."""
+def _reader_left(e: OSError, terminal: bool) -> bool:
+    """Whether a write failed because its reader is gone: a closed pipe (EPIPE) or, on a
+    stream that was a terminal, a closed terminal (EIO)."""
     import errno
 
-    return e.errno in (errno.EPIPE, errno.EIO)
+    return e.errno == errno.EPIPE or e.errno == errno.EIO and terminal
 
 
 def main(argv: list[str] | None = None) -> int:
