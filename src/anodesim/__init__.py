@@ -263,12 +263,13 @@ def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
         return None
     from mpi4py import MPI
 
-    from .errors import share_rank_zero_failure
+    from .errors import rank_zero_alone
 
     comm = comm or MPI.COMM_WORLD
-    aside = failure = None
-    if comm.rank == 0:
-        try:
+    aside = None
+    # (a file that cannot be moved): every rank stops (the others waited in a barrier)
+    with rank_zero_alone(comm, OSError):
+        if comm.rank == 0:
             if kind == "run":
                 from .run_folder import aside_folder, set_aside_run
 
@@ -278,9 +279,6 @@ def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
                 from .rating.rate import remove_rating
 
                 remove_rating(out, keep)
-        except OSError as e:  # (a file that cannot be moved): every rank stops, below
-            failure = e
-    share_rank_zero_failure(comm, failure)  # (a barrier: the others waited in it for ever)
     return aside
 
 

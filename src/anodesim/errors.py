@@ -350,6 +350,19 @@ def share_rank_zero_failure(comm, failure: Exception | None) -> None:
         raise failure
 
 
+@contextlib.contextmanager
+def rank_zero_alone(comm, kinds: type | tuple = Exception):
+    """A block of work rank 0 does alone (the other ranks pass through it): a failure of
+    kinds there is raised on every rank once the block ends (share_rank_zero_failure, also
+    the ranks' barrier); any other exception (Ctrl-C) passes as it is."""
+    failure = None
+    try:
+        yield
+    except kinds as e:
+        failure = e
+    share_rank_zero_failure(comm, failure)
+
+
 def failed_on_every_rank(e: BaseException) -> bool:
     """Whether e was raised on every rank of a parallel run (see all_ranks_failed)."""
     return getattr(e, "anodesim_every_rank", False)

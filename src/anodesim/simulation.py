@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import __version__, geometry, output
-from .errors import (Terminated, all_ranks_failed, share_rank_zero_failure, signals_held,
+from .errors import (Terminated, all_ranks_failed, rank_zero_alone, signals_held,
                      sigterm_cleans_up, termination_requested)
 from .case import (USER_GEOMETRIES, ZERO_CELSIUS_K as C, Case, CaseError, Loading, check_source,
                    regions_of)
@@ -77,13 +77,9 @@ class Simulation:
                 range exceeds the target stack, or a reused mesh lacks a named group).
         """
         self.prep = prepare(self.case)
-        failure = None
-        if self.out is not None and self.rank0:
-            try:
+        with rank_zero_alone(self.comm, OSError):  # (a read-only parent): every rank stops
+            if self.out is not None and self.rank0:
                 self.out.mkdir(parents=True, exist_ok=True)
-            except OSError as e:  # (a read-only parent): every rank stops, below
-                failure = e
-        share_rank_zero_failure(self.comm, failure)  # (a barrier)
         t_mesh = time.perf_counter()
         with signals_held():  # gmsh and dolfinx call back into Python while setting up
             self.domain, self.problem, self.interfaces, self.mesh_path = build_problem(
@@ -606,9 +602,9 @@ def _mesh(case: Case, prep, comm, out: Path | None):
     # (gmsh places a periodic interface's nodes again as it reads), so a run on the model
     # differed from the same case in a sweep in the last digits
     with contextlib.ExitStack() as stack:
-        path = model = failure = None
-        if rank0:
-            try:
+        path = model = None
+        with rank_zero_alone(comm):  # the other ranks would wait in the read for ever
+            if rank0:
                 path = mesh_path or _temporary_mesh_path(stack)
                 ahead = stack.enter_context(geometry.ahead.taken(mesh_key(case, prep)))
                 if ahead is not None:  # built while this process imported dolfinx
@@ -621,9 +617,6 @@ def _mesh(case: Case, prep, comm, out: Path | None):
                 if mesh_path is not None:
                     output.write_json(mesh_path.with_suffix(".json"),
                                       _mesh_sidecar(case, prep))
-            except Exception as e:  # noqa: BLE001 - every rank raises it, below
-                failure = e
-        share_rank_zero_failure(comm, failure)  # the other ranks would wait in the read
         # (other ranks pass neither: to_dolfinx reads on rank 0 only)
         domain = geometry.to_dolfinx(comm, model=model and model.model, path=path,
                                      gdim=case.geometry.dim)
@@ -701,9 +694,9 @@ def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path):
     so equal inputs give bit-identical meshes whichever case ran first."""
     import os
 
-    rank0, failure = comm.rank == 0, None
-    if rank0 and not cached.exists():
-        try:
+    rank0 = comm.rank == 0
+    with rank_zero_alone(comm):  # (a barrier: the other ranks wait for the file)
+        if rank0 and not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{cached.stem}.", suffix=".msh",
                                         dir=cached.parent)
@@ -717,9 +710,6 @@ def _cached_mesh(case: Case, prep, comm, mesh_path: Path | None, cached: Path):
                 os.replace(tmp, cached)  # atomic: a concurrent reader sees all or nothing
             finally:
                 tmp.unlink(missing_ok=True)  # a failed or interrupted build leaves nothing
-        except Exception as e:  # noqa: BLE001 - every rank raises it, below
-            failure = e
-    share_rank_zero_failure(comm, failure)  # (a barrier: the other ranks wait for the file)
     if rank0 and mesh_path is not None:
         output.atomic_write(mesh_path, cached.read_bytes())
         output.write_json(mesh_path.with_suffix(".json"), _mesh_sidecar(case, prep))

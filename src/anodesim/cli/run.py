@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..case import CaseError, load
-from ..errors import RunFailure, failed_on_every_rank, share_rank_zero_failure
+from ..errors import RunFailure, failed_on_every_rank, rank_zero_alone
 from ..extra_focal import console_line as extra_focal_line
 from ..limits import ImageDriftLimit
 from ..output import output_folder, refuse_blank_folder, refuse_other_result
@@ -159,17 +159,15 @@ def run(args) -> int:
     # --overwrite: no file of the earlier run may sit beside the new one; its files only
     # (notes beside them stay, and so do this run's inputs), set aside until the new run
     # has a result (bad input found while setting up, or a stop then, brings them back)
-    aside = failure = None
+    aside = None
     existed = out.exists()
     try:
         if found:
-            if MPI.COMM_WORLD.rank == 0:
-                try:
+            # (a file that cannot be moved): every rank stops
+            with rank_zero_alone(MPI.COMM_WORLD, OSError):
+                if MPI.COMM_WORLD.rank == 0:
                     aside = aside_folder(out)
                     set_aside_run(out, aside, inputs)
-                except OSError as e:  # (a file that cannot be moved): every rank stops
-                    failure = e
-            share_rank_zero_failure(MPI.COMM_WORLD, failure)  # (a barrier)
         if not quiet:
             print(f"anodesim {__version__}: {case.title} -> {out}", file=sys.stderr)
         res = run(case, out, progress=not quiet)
