@@ -376,6 +376,8 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, ranks):
     assert s["status"] == "failed" and "SIGTERM" in s["error"]
     assert (out / "timeseries.csv").is_file()
     assert main(["report", str(out)]) == 0
+    if ranks == 1:  # MPI not finalised: its shared memory was left in /dev/shm for good
+        assert sorted(Path("/dev/shm").glob(f"mpich_shm_{p.pid:x}_*")) == []
 
 
 #: A command started as under nohup: SIGHUP ignored (kept through exec), the rest as given.

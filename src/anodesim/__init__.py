@@ -184,7 +184,7 @@ def _recover_set_aside(out, keep, comm) -> None:
     mpirun the ranks would look at the folder while it changes)."""
     import sys
 
-    from mpi4py import MPI
+    from ._mpi import MPI
 
     from .errors import launcher_size
     from .run_folder import recover_set_aside
@@ -235,7 +235,7 @@ def _keep_case_text(text: str | None, out_dir, comm=None) -> None:
         return
     from pathlib import Path
 
-    from mpi4py import MPI
+    from ._mpi import MPI
 
     if (comm or MPI.COMM_WORLD).rank == 0:
         from .cli.report import keep_case_text
@@ -261,7 +261,7 @@ def _claim(out, kind: str, overwrite: bool, keep, comm, remove: bool = True):
                         f"new or empty folder, or overwrite=True to replace that {kind}")
     if not remove:
         return None
-    from mpi4py import MPI
+    from ._mpi import MPI
 
     from .errors import rank_zero_alone
 
@@ -359,7 +359,7 @@ def _rate_into(case, out_dir, charts, confirm: bool, confirm_charts: bool, progr
 
         raise CaseError(str(e)) from None
     if out_dir is not None:
-        from mpi4py import MPI
+        from ._mpi import MPI
 
         from .output import held_result, output_folder
         from .rating.rate import publish

@@ -11,12 +11,59 @@ dolfinx itself is first imported under the hold of simulation.build_problem.
 SIGHUP is kept as it was before MPI started: MPICH's initialisation (a singleton, without
 mpirun) installs its own handler, which ignores it, so that a run whose terminal was
 closed went on and failed at its next line with "Input/output error" (errors.HungUp);
-under a launcher, which may use it, MPI's handler stays."""
+under a launcher, which may use it, MPI's handler stays.
 
+A singleton's shared-memory segment loses its name as soon as MPI has started
+(:func:`forget_shared_memory_name`), so that no way of ending the process leaves it in
+/dev/shm."""
+
+import os
 import signal
+import sys
 import threading
+from contextlib import suppress
+
+import mpi4py
 
 from .errors import launcher_size, signals_held
+
+#: Free shared memory (bytes) that MPI_Init of a singleton needs in /dev/shm: MPICH's segment
+#: is 1 061 440 bytes (MPICH 5.0.2 of the dolfinx-solver-real wheel, measured); with less,
+#: MPI_Init dies of SIGBUS (no line, exit status 135) at its first write to it.
+SEGMENT_BYTES = 1_100_000
+
+
+def check_shared_memory(folder: str = "/dev/shm") -> None:
+    """Refuse with one line, before MPI starts, where the shared memory cannot hold MPI's
+    segment: a process would otherwise die of SIGBUS inside MPI_Init, with no word why.
+
+    Only for a process that starts MPI itself, alone (not under a launcher, whose ranks
+    share a larger segment; not where MPI is running already or mpi4py does not start it
+    at import: a sweep's fork server checks in each worker, study.preload.init_worker).
+
+    Raises:
+        RunFailure: the folder has less than SEGMENT_BYTES free.
+    """
+    from .errors import RunFailure
+
+    mpi = sys.modules.get("mpi4py.MPI")
+    if launcher_size() > 1 or (mpi is not None and mpi.Is_initialized()):
+        return
+    try:
+        st = os.statvfs(folder)
+    except OSError:  # no such folder (not Linux): MPI keeps its segment elsewhere
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < SEGMENT_BYTES:
+        raise RunFailure(
+            f"{folder} has {free / 2**20:.1f} MiB free, and MPI needs about 1 MiB of shared "
+            "memory there for each process; remove what processes no longer running left in "
+            f"it (e.g. {folder}/mpich_shm_*), or give a container more (docker run "
+            "--shm-size=256m)")
+
+
+if mpi4py.rc.initialize:  # (a sweep's fork server: each worker checks, init_worker)
+    check_shared_memory()
 
 _HANGUP = signal.getsignal(signal.SIGHUP) if launcher_size() == 1 and \
     threading.current_thread() is threading.main_thread() else None
@@ -31,6 +78,45 @@ with signals_held():
     from .jitcache import install as _install_jit_lock
 
     _install_jit_lock()
+
+
+
+def forget_shared_memory_name() -> None:
+    """Unlink the name of MPICH's shared-memory segment of this process when it is MPI's
+    only rank (not launched by mpirun), leaving the memory mapped.
+
+    MPICH's initialisation creates ``/dev/shm/mpich_shm_<pid>_0`` (1 MiB) and unlinks it
+    only in MPI_Finalize. Every process that ends without it kept its segment for good:
+    a sweep's worker (os._exit after its case), a command ended by SIGTERM, SIGHUP or
+    Ctrl-C (cli._end_interrupted skips the finalisation, which could hang), a process
+    killed (SIGKILL, the out-of-memory killer). /dev/shm is memory (tmpfs): the
+    development machine had collected 5 762 of them (5.8 GiB) in a day; where it is small
+    (Docker's default of 64 MiB) MPI_Init itself dies of SIGBUS once it is full, so every
+    anodesim process started after about 60 such ends failed (reproduced on a 3 MiB
+    tmpfs: the third process died with "Bus error"). A singleton's segment is attached by
+    no other process (a forked child inherits the mapping, not the name), so its name is
+    not needed once MPI has started; the kernel frees the memory when the last process
+    mapping it ends, however it ends, and MPI_Finalize's own unlink finds nothing to
+    remove, which MPICH ignores. Under a launcher the ranks of a node attach the segment by
+    its name: left to MPICH. Nothing is done for another MPI or where /proc is absent.
+    """
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or launcher_size() > 1 or not mpi.Is_initialized() or \
+            mpi.Is_finalized() or mpi.COMM_WORLD.size > 1:
+        return
+    try:
+        with open("/proc/self/maps") as f:
+            mapped = {fields[5].strip() for fields in (line.split(None, 5) for line in f)
+                      if len(fields) == 6}
+    except OSError:
+        return
+    for path in mapped:
+        if path.startswith("/dev/shm/mpich_shm_") and not path.endswith("(deleted)"):
+            with suppress(OSError):
+                os.unlink(path)
+
+
+forget_shared_memory_name()
 
 if _HANGUP is not None:  # (None: a handler not set from Python, left alone)
     signal.signal(signal.SIGHUP, _HANGUP)

@@ -23,7 +23,7 @@ at max_it = 0; a KSP here always has max_it 2000.)
 from __future__ import annotations
 
 import numpy as np
-from mpi4py import MPI
+from ._mpi import MPI
 from petsc4py import PETSc
 
 _REASON = PETSc.KSP.ConvergedReason

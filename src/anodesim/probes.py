@@ -8,7 +8,7 @@ from . import _mpi  # noqa: F401,I001  (MPI before dolfinx)
 import dolfinx
 import dolfinx.geometry
 import numpy as np
-from mpi4py import MPI
+from ._mpi import MPI
 
 
 def locate_cells(msh, pts: np.ndarray, tol: float = 1e-10) -> np.ndarray:

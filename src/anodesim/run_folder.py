@@ -297,7 +297,7 @@ def slices_3d(problem, lay, spot, n: int = 161) -> list[tuple]:
     """Final temperatures (°C) on two cuts through the impact point, in the plane of the
     face normal n and the face axis e₁: around the spot (face coordinates, ±6 spot radii),
     and through the whole body (tube frame x, z at the impact point's y). Collective."""
-    from mpi4py import MPI
+    from ._mpi import MPI
 
     from .probes import PointProbes
 

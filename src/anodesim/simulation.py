@@ -50,8 +50,7 @@ class Simulation:
 
     def __init__(self, case: Case, out_dir: str | Path | None = None, *, comm=None,
                  progress: bool = False):
-        from . import _mpi  # noqa: F401  (MPI before dolfinx)
-        from mpi4py import MPI
+        from ._mpi import MPI
 
         check_source(case)  # an edit of case.source would not be run
         self.case = case

@@ -41,7 +41,7 @@ import dolfinx
 import dolfinx.fem.petsc
 import numpy as np
 import ufl
-from mpi4py import MPI
+from ._mpi import MPI
 from petsc4py import PETSc
 
 from . import coupling, materials as mat_lib

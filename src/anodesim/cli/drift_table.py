@@ -174,7 +174,7 @@ def drift_table(args) -> int:
                 f"{[round(float(c), 9) for c in v_ax]} (tube frame); image shift "
                 "= -(M - 1) x source drift across the view / pixel",
                 f"M = {dmap.magnification:.6g}, pixel {dmap.pixel_m * 1e6:.6g} um"]
-    from mpi4py import MPI
+    from .._mpi import MPI
 
     if MPI.COMM_WORLD.rank != 0:
         return 0

@@ -49,8 +49,7 @@ def rate(args) -> int:
     if earlier and not args.overwrite:
         raise CaseError(f"-o {out}: holds an earlier rating ({earlier[1]}); expected a new or "
                         "empty folder, or --overwrite to replace that rating")
-    from .. import _mpi  # noqa: F401
-    from mpi4py import MPI
+    from .._mpi import MPI
 
     from ..rating import ResponseError, precheck, rate
 

@@ -148,9 +148,8 @@ def run(args) -> int:
     # gmsh on the idle core while MPI, PETSc and dolfinx load (geometry.ahead)
     geometry.ahead.start(case, mesh_key(case, prep),
                          functools.partial(geometry.build_mesh, case, prep))
-    from mpi4py import MPI
+    from .._mpi import MPI
 
-    from .. import _mpi  # noqa: F401
     from ..simulation import run
 
     from ..run_folder import aside_folder, earlier_comes_back, set_aside_run, settle_set_aside
@@ -274,7 +273,7 @@ def run(args) -> int:
 def _failed_report(args, out) -> str:
     """With --report, the report of a run that failed (its banner says why and how far the
     partial results go), and the words naming it for the run's one line; else ""."""
-    from mpi4py import MPI
+    from .._mpi import MPI
 
     if not args.report or MPI.COMM_WORLD.rank != 0 or not (out / "summary.json").exists():
         return ""

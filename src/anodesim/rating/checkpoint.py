@@ -237,8 +237,7 @@ def checkpointing(out: Path | None, case, progress, fresh: bool = False):
     before = _state["store"]
     store = None
     if out is not None:
-        from .. import _mpi  # noqa: F401
-        from mpi4py import MPI
+        from .._mpi import MPI
 
         comm = MPI.COMM_WORLD
         store = Store(Path(out), identity(case, comm.size), comm, progress, fresh)

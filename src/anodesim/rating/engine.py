@@ -609,8 +609,7 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     """
     import time
 
-    from .. import _mpi  # noqa: F401
-    from mpi4py import MPI
+    from .._mpi import MPI
 
     from ..resolve import prepare
     from ..simulation import build_problem

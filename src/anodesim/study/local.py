@@ -126,12 +126,18 @@ def _forked_case(out: str, index: int, log: _SentFd, env: dict, study_id: str,
     _let_go_of_the_server()
     os.environ.clear()
     os.environ.update(env)
+    from ..errors import RunFailure
     from .preload import init_worker
 
-    init_worker()  # MPI is initialised here, in the worker, never in the server
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(log_fd, 2)
+    try:
+        init_worker()  # MPI is initialised here, in the worker, never in the server
+    except RunFailure as e:  # no shared memory left for MPI: the case's failure says why
+        sys.stderr.write(f"anodesim: run failed: {e}\n")
+        sys.stderr.flush()
+        os._exit(1)
     from ..cli import main
 
     code = main(worker_command(Path(out), index, study_id, retry)[3:])  # after "python -m anodesim"

@@ -111,11 +111,17 @@ def init_worker() -> None:
     """In a worker just forked from the server: initialise MPI here (the server never did),
     as ``from mpi4py import MPI`` does in a new interpreter; PETSc is initialised when the
     case imports dolfinx. The worker ends with ``os._exit`` after its case, so MPI is not
-    finalised (as a process that exits without MPI_Finalize; nothing is communicated)."""
+    finalised (as a process that exits without MPI_Finalize; nothing is communicated):
+    its shared-memory segment's name is removed at once instead, or every case left 1 MiB
+    in /dev/shm (_mpi.forget_shared_memory_name)."""
     from mpi4py import MPI
 
+    from .._mpi import check_shared_memory, forget_shared_memory_name
+
     if not MPI.Is_initialized():
+        check_shared_memory()
         MPI.Init_thread()
+    forget_shared_memory_name()
 
 
 preload()

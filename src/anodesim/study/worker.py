@@ -67,8 +67,7 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
         case = dc.replace(case, title=f"{case.title} ({_label(point.inputs, point.inputs)})")
     row: dict = {}
     if study.run:
-        from .. import _mpi  # noqa: F401
-        from mpi4py import MPI
+        from .._mpi import MPI
 
         from .. import cost
         from ..resolve import prepare
