@@ -1,7 +1,7 @@
-"""MPICH's shared-memory segment of a process that is MPI's only rank loses its name as soon as
-MPI has started (anodesim._mpi.forget_shared_memory_name), so that a process ended without
-MPI_Finalize leaves nothing in /dev/shm: a sweep's worker (os._exit after its case), a
-command ended by a signal, a process killed. Each such end used to leave
+"""MPICH's shared-memory segment loses its name as soon as MPI has started
+(anodesim._mpi.forget_shared_memory_name), so that a process ended without MPI_Finalize
+leaves nothing in /dev/shm: a sweep's worker (os._exit after its case), a command ended by
+a signal, a process or an MPI job killed. Each such end used to leave
 ``/dev/shm/mpich_shm_<pid>_0`` (1 MiB of memory) for good: 5 762 of them had collected on
 the development machine, and where /dev/shm is small (Docker's default 64 MiB) MPI_Init
 itself then died of SIGBUS, so that every later anodesim process failed.
@@ -147,3 +147,34 @@ def test_a_run_without_shared_memory_for_mpi_is_one_line(tmp_path, mpich_leaves_
         "shared memory there for each process; remove what processes no longer running "
         "left in it (e.g. /dev/shm/mpich_shm_*), or give a container more (docker run "
         "--shm-size=256m)"), row["error"]
+
+
+MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_an_mpi_job_killed_leaves_no_segment(mpich_leaves_segments):
+    """Under mpirun the ranks of a node share one segment (2 MiB for two), removed by
+    MPI_Finalize only: an aborted or killed job left it. Its name now goes once every rank
+    of the node has started MPI; both ranks print the segment they map, then rank 0 is
+    killed (SIGKILL)."""
+    import re
+
+    code = ("import os, signal\n"
+            "import anodesim._mpi\n"
+            "from mpi4py import MPI\n"
+            "print([l.split(None, 5)[5] for l in open('/proc/self/maps') if 'mpich_shm' in l],"
+            " flush=True)\n"
+            "MPI.COMM_WORLD.Barrier()\n"
+            "if MPI.COMM_WORLD.rank == 0:\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "MPI.COMM_WORLD.Barrier()\n")
+    p = subprocess.run([MPIRUN, "-n", "2", sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=300)
+    names = set(re.findall(r"/dev/shm/mpich_shm_\w+", p.stdout))
+    left = [name for name in names if Path(name).exists()]
+    for name in left:
+        Path(name).unlink(missing_ok=True)
+    assert len(names) == 1 and p.stdout.count("mpich_shm") == 2, p.stdout + p.stderr
+    assert left == []

@@ -13,9 +13,9 @@ mpirun) installs its own handler, which ignores it, so that a run whose terminal
 closed went on and failed at its next line with "Input/output error" (errors.HungUp);
 under a launcher, which may use it, MPI's handler stays.
 
-A singleton's shared-memory segment loses its name as soon as MPI has started
+MPI's shared-memory segment loses its name as soon as MPI has started
 (:func:`forget_shared_memory_name`), so that no way of ending the process leaves it in
-/dev/shm."""
+/dev/shm; a /dev/shm too full to hold it is one line (:func:`check_shared_memory`)."""
 
 import os
 import signal
@@ -69,6 +69,7 @@ _HANGUP = signal.getsignal(signal.SIGHUP) if launcher_size() == 1 and \
     threading.current_thread() is threading.main_thread() else None
 
 with signals_held():
+    _STARTED_HERE = "mpi4py.MPI" not in sys.modules and mpi4py.rc.initialize
     try:  # the pip wheel; absent in Docker images with their own dolfinx
         import dolfinx_solver  # noqa: F401
     except ImportError:
@@ -80,30 +81,45 @@ with signals_held():
     _install_jit_lock()
 
 
+def forget_shared_memory_name(started_here: bool = True) -> None:
+    """Unlink the name of MPICH's shared-memory segment of this process (of this node's
+    ranks under a launcher), leaving the memory mapped.
 
-def forget_shared_memory_name() -> None:
-    """Unlink the name of MPICH's shared-memory segment of this process when it is MPI's
-    only rank (not launched by mpirun), leaving the memory mapped.
+    MPICH's initialisation creates ``/dev/shm/mpich_shm_<id>_0`` (1 MiB for one process,
+    2 MiB for two ranks) and unlinks it only in MPI_Finalize. Every process that ends
+    without it kept its segment for good: a sweep's worker (os._exit after its case), a
+    command ended by SIGTERM, SIGHUP or Ctrl-C (cli._end_interrupted skips the
+    finalisation, which could hang), an MPI job aborted, a process killed (SIGKILL, the
+    out-of-memory killer). /dev/shm is memory (tmpfs): the development machine had
+    collected 5 762 of them (5.8 GiB) in a day; where it is small (Docker's default of
+    64 MiB) MPI_Init itself dies of SIGBUS once it is full, so every anodesim process
+    started after about 60 such ends failed (reproduced on a 3 MiB tmpfs: the third process
+    died with "Bus error"). The segment is attached by its name only in MPI_Init (a forked
+    child inherits the mapping, not the name), so the name is not needed once every rank of
+    the node is past it; the kernel frees the memory when the last process mapping it ends,
+    however it ends, and MPI_Finalize's own unlink finds nothing to remove, which MPICH
+    ignores. Nothing is done for another MPI or where /proc is absent.
 
-    MPICH's initialisation creates ``/dev/shm/mpich_shm_<pid>_0`` (1 MiB) and unlinks it
-    only in MPI_Finalize. Every process that ends without it kept its segment for good:
-    a sweep's worker (os._exit after its case), a command ended by SIGTERM, SIGHUP or
-    Ctrl-C (cli._end_interrupted skips the finalisation, which could hang), a process
-    killed (SIGKILL, the out-of-memory killer). /dev/shm is memory (tmpfs): the
-    development machine had collected 5 762 of them (5.8 GiB) in a day; where it is small
-    (Docker's default of 64 MiB) MPI_Init itself dies of SIGBUS once it is full, so every
-    anodesim process started after about 60 such ends failed (reproduced on a 3 MiB
-    tmpfs: the third process died with "Bus error"). A singleton's segment is attached by
-    no other process (a forked child inherits the mapping, not the name), so its name is
-    not needed once MPI has started; the kernel frees the memory when the last process
-    mapping it ends, however it ends, and MPI_Finalize's own unlink finds nothing to
-    remove, which MPICH ignores. Under a launcher the ranks of a node attach the segment by
-    its name: left to MPICH. Nothing is done for another MPI or where /proc is absent.
+    Args:
+        started_here: MPI was initialised by this module's import, so that every rank is
+            here at once (MPI_Init is collective); under a launcher the node's ranks then
+            wait for each other before the name goes. Where a script started MPI itself,
+            its ranks may come here apart: only a process alone in MPI_COMM_WORLD then.
     """
     mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is None or launcher_size() > 1 or not mpi.Is_initialized() or \
-            mpi.Is_finalized() or mpi.COMM_WORLD.size > 1:
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
         return
+    world = mpi.COMM_WORLD
+    if world.size > 1:
+        if not started_here:
+            return
+        node = world.Split_type(mpi.COMM_TYPE_SHARED)
+        try:
+            node.Barrier()  # every rank of this node has attached the segment
+            if node.rank > 0:
+                return
+        finally:
+            node.Free()
     try:
         with open("/proc/self/maps") as f:
             mapped = {fields[5].strip() for fields in (line.split(None, 5) for line in f)
@@ -116,7 +132,7 @@ def forget_shared_memory_name() -> None:
                 os.unlink(path)
 
 
-forget_shared_memory_name()
+forget_shared_memory_name(_STARTED_HERE)
 
 if _HANGUP is not None:  # (None: a handler not set from Python, left alone)
     signal.signal(signal.SIGHUP, _HANGUP)
