@@ -320,10 +320,13 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
             refuses without --force (unless force), or an out_dir it may not write
             (overwrite).
     """
-    from . import _mpi  # noqa: F401
     from .errors import sigterm_cleans_up
+    from .rating import helper
 
-    with sigterm_cleans_up():
+    # a helper for the FE anchors on the idle core, forked before MPI starts
+    with sigterm_cleans_up(), helper.started(confirm and helper.anchored(charts)):
+        from . import _mpi  # noqa: F401
+
         return _rate_into(case, out_dir, charts, confirm, confirm_charts, progress,
                           overwrite, fresh, force)
 

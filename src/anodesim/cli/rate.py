@@ -49,28 +49,34 @@ def rate(args) -> int:
     if earlier and not args.overwrite:
         raise CaseError(f"-o {out}: holds an earlier rating ({earlier[1]}); expected a new or "
                         "empty folder, or --overwrite to replace that rating")
-    from .._mpi import MPI
+    from ..rating import helper
 
-    from ..rating import ResponseError, precheck, rate
+    # a helper for the FE anchors on the idle core, forked before MPI starts
+    with helper.started(not args.no_confirm and helper.anchored(args.chart)):
+        from .._mpi import MPI
 
-    from ..rating.rate import chart_selection
+        from ..rating import ResponseError, precheck, rate
 
-    charts = chart_selection(args.chart)
-    lead = MPI.COMM_WORLD.rank == 0
-    say = (lambda *a: None) if args.quiet or not lead else (lambda m: print(m, file=sys.stderr))
-    try:
-        prep = precheck(case)  # bad input: one line, nothing written
-        if not args.force:  # some 40 full FE runs of it: refused as `anodesim run` refuses
-            from .. import cost
+        from ..rating.rate import chart_selection
 
-            cost.refuse_absurd(case, prep, args.case, "--force rates it anyway")
-        say(f"anodesim {__version__}: rating {case.title} -> {out}")
-        # written only once rated: input refused while rating (a pre-load the anode cannot
-        # hold) leaves an earlier rating in place
-        rating = rate(case, None, charts, confirm=not args.no_confirm, progress=say,
-                      confirm_charts=args.confirm_charts, checkpoint=out, fresh=args.fresh)
-    except ResponseError as e:
-        raise CaseError(str(e)) from None
+        charts = chart_selection(args.chart)
+        lead = MPI.COMM_WORLD.rank == 0
+        say = (lambda *a: None) if args.quiet or not lead else (
+            lambda m: print(m, file=sys.stderr))
+        try:
+            prep = precheck(case)  # bad input: one line, nothing written
+            if not args.force:  # some 40 full FE runs: refused as `anodesim run` refuses
+                from .. import cost
+
+                cost.refuse_absurd(case, prep, args.case, "--force rates it anyway")
+            say(f"anodesim {__version__}: rating {case.title} -> {out}")
+            # written only once rated: input refused while rating (a pre-load the anode
+            # cannot hold) leaves an earlier rating in place
+            rating = rate(case, None, charts, confirm=not args.no_confirm, progress=say,
+                          confirm_charts=args.confirm_charts, checkpoint=out,
+                          fresh=args.fresh)
+        except ResponseError as e:
+            raise CaseError(str(e)) from None
     if lead:
         from ..rating.rate import publish
 

@@ -159,10 +159,20 @@ class PointRuns:
     def __init__(self, case: Case):
         from ..simulation import Simulation
 
+        from . import helper
+
+        self.rated = case
         self.case = rating_copy(case, needs_stress(case), probes=(),
                                 output=dc.replace(case.output, fields=False))
         self.sim = Simulation(self.case)
         self.runs = 0
+        helper.ask(("prepare", case))  # the helper's own PointRuns of the case (if any)
+
+    def prepare(self) -> None:
+        """Build the Simulation's mesh, forms and solvers now (a helper, ahead of its
+        first run; helper.py)."""
+        if self.sim.problem is None:
+            self.sim.initialise()
 
     def _limits(self):
         return [lim for lim in limits_for(self.case, materials_of(self.sim))
@@ -772,6 +782,29 @@ def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
     return P, b, f, n
 
 
+@dataclass(frozen=True)
+class RunAt:
+    """A chart point's FE run as a function of the beam power P (W): the limit checks of
+    ``runs.<method>(*args, P, **options)``, passed through ``then`` if given. The helper
+    (helper.py) makes the same run from the method's name and arguments."""
+
+    runs: PointRuns
+    method: str
+    args: tuple
+    options: dict = field(default_factory=dict)
+    then: object = None
+
+    def __call__(self, P: float):
+        checks = getattr(self.runs, self.method)(*self.args, P, **self.options)
+        return checks if self.then is None else self.then(checks)
+
+    def ask_helper(self, P: float) -> None:
+        """Ask the rating's helper (if any) to make this run at P (W) ahead."""
+        from . import helper
+
+        helper.ask(("run", self.runs.rated.hash(), self.method, self.args, self.options, P))
+
+
 def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchors,
                   max_rounds: int = 3, waves: list | None = None,
                   spots: list | None = None) -> Corrected:
@@ -799,6 +832,11 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
     f_at, solved, runs = {}, {}, 0
     todo = list(anchors)
     for _ in range(max_rounds + 1):
+        for i in todo[:0:-1]:  # the first runs of the others ahead, on an idle core
+            run = run_at(i)
+            if isinstance(run, RunAt):
+                run.ask_helper(corrected_power(engine, heads, {}, rises[i], waves[i], tr,
+                                               spots[i])[0])
         for i in todo:
             P, b, f, n = anchor_point(engine, tr, heads, rises[i], run_at(i), waves[i],
                                       spots[i])
@@ -902,10 +940,11 @@ def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     def run_at(i):
         period, duty = rows[i]["period_s"], rows[i]["duty_cycle"]
         if duty >= 1.0:
-            return lambda P: runs.serial(period, duty, P)
+            return RunAt(runs, "serial", (period, duty))
         segments = [(duty * period, 1.0), (period - duty * period, 0.0)]
         n, _, short = protocol_repetitions(engine, segments, most=ANCHOR_REPETITIONS)
-        return lambda P: raised_checks(runs.serial(period, duty, P, pulses=n), short, tr)
+        return RunAt(runs, "serial", (period, duty), {"pulses": n},
+                     lambda checks: raised_checks(checks, short, tr))
 
     waves = [Waveform.of(engine, r["duty_cycle"] * r["period_s"], r["period_s"])
              for r in rows]
@@ -947,7 +986,7 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     rises = list(engine.single_load_rise(times))
 
     def run_at(i):
-        return lambda P: runs.single(times[i], P)
+        return RunAt(runs, "single", (times[i],))
 
     c = correct_chart(engine, tr, rises, np.log(times), run_at, anchor_indices(len(rows)),
                       spots=[SpotHistory.single(engine, t) for t in times])

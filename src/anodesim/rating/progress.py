@@ -36,24 +36,28 @@ def runs_so_far() -> tuple[int, float]:
 
 
 @contextmanager
-def fe_run(what: str, power_W: float):
+def fe_run(what: str, power_W: float, took: float | None = None):
     """Time one full FE run and report it: ``FE run 7: 10 s load at 20.13 W, 2.1 s``.
 
     Args:
         what: the schedule run, in words (describe()).
         power_W: its (peak) beam power (W).
+        took: the wall time (s) of a run the rating's helper made on the idle core
+            (helper.py), said so; None: the time of this block.
     """
     start = time.perf_counter()
     try:
         yield
     except Exception:  # a melting target or a failed solver: the search counts it far over
-        _done(what, power_W, start, " (failed)")
+        _done(what, power_W, start, " (failed)", took)
         raise
-    _done(what, power_W, start, "")  # an interrupt ends the rating without a line here
+    _done(what, power_W, start, "", took)  # an interrupt ends the rating without a line
 
 
-def _done(what: str, power_W: float, start: float, note: str) -> None:
-    seconds = time.perf_counter() - start
+def _done(what: str, power_W: float, start: float, note: str, took: float | None) -> None:
+    seconds = time.perf_counter() - start if took is None else took
+    if took is not None:
+        note = " on the idle core" + note
     _state["runs"] += 1
     _state["seconds"] += seconds
     if _state["say"] is not None:

@@ -1,0 +1,318 @@
+"""A rating's chart anchors two at a time: FE runs made ahead by a helper process on the core
+the rating leaves idle.
+
+A chart's FE anchors (kirchhoff.correct_chart) are independent full FE runs, made one after
+another: on the shipped insert the serial-load charts' five anchors (2-4 s each) are 14 of
+the 24 s of ``anodesim rate studies/reflection_insert.toml --chart duty``. Where a core is
+idle, a helper process makes some of them while the rating makes the others:
+
+- The helper is forked when the rating starts, before MPI does (forking a process in which
+  MPI or PETSc has started is unsafe: study/preload.py), and starts MPI, PETSc and dolfinx
+  itself, as a sweep's worker does. It builds its own Simulation of the rated case
+  (PointRuns, the same mesh and forms).
+- At each round of a chart's anchors the rating asks it for the first FE run of every
+  anchor but the first, last one first (the power the anchor's iteration starts from, which
+  the rating knows before it runs the anchor); the rating then solves the anchors in order.
+- Each FE run is claimed under its checkpoint key (checkpoint.py: a run's results depend on
+  its key alone) by whichever process starts it first: a file created exclusively in a
+  private folder. The helper writes a run it made into that folder and says so through a
+  pipe; a run the rating reaches is taken from there if the helper has made it, waited for
+  if the helper is making it (a real event: its message, or the end of its pipe if it
+  died), or else made by the rating itself, the helper then skipping it.
+- The rating takes a helper's run exactly as one it made itself (checkpoint.run_kept: its
+  line, "(made on the idle core)", and its checkpoint entry), so its numbers, its lines
+  and its checkpoint are those of a rating made alone; a helper that fails or dies costs
+  only the time of the runs it had claimed.
+
+The helper starts only for a serial rating (not under an MPI launcher, nor where this
+process has started MPI already: a script that ran anodesim before) with a core idle
+(processes.idle_core) and a chart with FE anchors to come; ``ANODESIM_RATING_HELPER=0``
+never starts it, ``=1`` whatever the load.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import time
+from contextlib import contextmanager, suppress
+
+from .. import processes
+
+ENV = "ANODESIM_RATING_HELPER"
+
+#: The running rating's helper (this process), or the helper's own state (the helper).
+_state: dict = {"helper": None, "serving": None}
+
+
+class _Skip(Exception):
+    """In the helper: the run asked for is the rating's (claimed there first)."""
+
+
+def _send(fd: int, message) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(struct.pack("<Q", len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _receive(fd: int):
+    """The next message on fd (blocking), or None at its end."""
+    head = _read_exactly(fd, 8)
+    if head is None:
+        return None
+    body = _read_exactly(fd, struct.unpack("<Q", head)[0])
+    return None if body is None else pickle.loads(body)
+
+
+#: Chart names (anodesim rate --chart, anodesim.rate's charts) with FE anchors.
+ANCHORED = frozenset({"single", "duty", "period", "all"})
+
+
+def anchored(charts) -> bool:
+    """Whether a rating of these charts (a name or names) solves FE anchors."""
+    names = {charts} if isinstance(charts, str) else set(charts or ())
+    return bool(names & ANCHORED)
+
+
+def wanted() -> bool:
+    """Whether a helper would start now (module docstring)."""
+    choice = os.environ.get(ENV, "")
+    if choice == "0" or not hasattr(os, "fork") or sys.platform != "linux":
+        return False
+    from ..errors import launcher_size
+
+    mpi = sys.modules.get("mpi4py.MPI")
+    if launcher_size() > 1 or (mpi is not None and mpi.Is_initialized()):
+        return False
+    return choice == "1" or processes.idle_core()
+
+
+class Helper:
+    """The rating's side of a running helper."""
+
+    def __init__(self, pid: int, to_helper: int, from_helper: int, folder: str):
+        self.pid, self.to_helper, self.from_helper = pid, to_helper, from_helper
+        self.folder = folder
+        self.made: set[str] = set()  # key digests the helper has made (their files)
+        self.settled: set[str] = set()  # ... or given up (failed)
+        self.alive = True
+        self.taken = 0
+
+    def ask(self, message) -> None:
+        if not self.alive:
+            return
+        try:
+            _send(self.to_helper, message)
+        except OSError:  # the helper has gone: the rating makes everything itself
+            self.alive = False
+
+    def _read(self, block: bool) -> None:
+        """Take the helper's messages that have arrived (with block, wait for one)."""
+        while self.alive:
+            ready, _, _ = select.select([self.from_helper], [], [], None if block else 0)
+            if not ready:
+                return
+            message = _receive(self.from_helper)
+            if message is None:  # it ended (killed, failed): nothing more comes
+                self.alive = False
+                return
+            what, digest = message
+            (self.made if what == "made" else self.settled).add(digest)
+            block = False
+
+    def take(self, text: str, digest: str):
+        """(value or exception, seconds) of the run under this key if the helper made it;
+        None: the rating makes it (claimed for it here)."""
+        self._read(block=False)
+        while True:
+            if digest in self.made:
+                return self._load(text, digest)
+            if digest in self.settled or not self.alive or _claim(self.folder, digest):
+                return None
+            self._read(block=True)  # the helper is making it: wait for its word
+
+    def _load(self, text: str, digest: str):
+        try:
+            with open(os.path.join(self.folder, f"{digest}.run"), "rb") as f:
+                key_text, outcome, seconds = pickle.load(f)
+        except Exception:  # unreadable: made here after all
+            return None
+        if key_text != text:
+            return None
+        self.taken += 1
+        return outcome, seconds
+
+    def stop(self) -> None:
+        with suppress(OSError):
+            os.close(self.to_helper)
+        with suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        with suppress(OSError):
+            os.close(self.from_helper)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _claim(folder: str, digest: str) -> bool:
+    """Claim the run of this key digest for this process: True if no process had."""
+    try:
+        os.close(os.open(os.path.join(folder, f"{digest}.claim"),
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a folder that fails: neither takes it from the other
+        return True
+
+
+@contextmanager
+def started(needed: bool):
+    """A helper for the rating inside this block, if needed (a chart with FE anchors) and
+    wanted(); stopped (killed) at its end, however it ends."""
+    helper = _start() if needed and wanted() else None
+    _state["helper"] = helper
+    try:
+        yield helper
+    finally:
+        _state["helper"] = None
+        if helper is not None:
+            helper.stop()
+
+
+#: The helper's folder: PREFIX<pid of the rating>-<random>, in the temporary folder.
+PREFIX = "anodesim-rating-"
+
+
+def _remove_stale() -> None:
+    """Remove the folders of ratings that have ended without removing theirs (a SIGKILL:
+    their helper died with them)."""
+    root = tempfile.gettempdir()
+    with suppress(OSError):
+        for name in os.listdir(root):
+            pid = name[len(PREFIX):].split("-")[0]
+            if name.startswith(PREFIX) and pid.isdigit() and not os.path.exists(
+                    f"/proc/{pid}"):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _start() -> Helper | None:
+    _remove_stale()
+    folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        with suppress(OSError, ValueError):
+            stream.flush()
+    pid = processes.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(to_w)
+            os.close(from_r)
+            code = _serve(to_r, from_w, folder)
+        finally:
+            os._exit(code)
+    if pid < 0:
+        for fd in (to_r, to_w, from_r, from_w):
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    os.close(to_r)
+    os.close(from_w)
+    return Helper(pid, to_w, from_r, folder)
+
+
+def _serve(requests: int, results: int, folder: str) -> int:
+    """The helper: make the FE runs asked for until its pipe ends (the rating has ended)."""
+    processes.die_with_parent()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)  # Ctrl-C or a job's signal: end at once, quiet
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    from .. import _mpi  # noqa: F401  (MPI, PETSc and dolfinx started here, after the fork)
+    from ..simulation import Simulation  # noqa: F401
+    from .kirchhoff import PointRuns
+
+    _state["serving"] = (folder, results)
+    points: dict[str, PointRuns] = {}  # per rated case (its hash)
+    while (message := _receive(requests)) is not None:
+        if message[0] == "prepare":  # ("prepare", case): sent when the rating makes its own
+            case = message[1]
+            if case.hash() not in points:
+                points[case.hash()] = PointRuns(case)
+                points[case.hash()].prepare()
+            continue
+        _, case_hash, method, args, options, power_W = message  # ("run", ...)
+        runs = points.get(case_hash)
+        if runs is None:
+            continue
+        try:
+            getattr(runs, method)(*args, power_W, **options)
+        except _Skip:
+            pass
+    return 0
+
+
+def serving() -> bool:
+    """Whether this process is a rating's helper."""
+    return _state["serving"] is not None
+
+
+def make_here(text: str, digest: str, make):
+    """In the helper: make the run under this key (unless the rating has claimed it), write
+    it into the shared folder and say so; its value as checkpoint.run_kept returns it."""
+    from ..materials import OutOfRangeError
+    from ..thermal import SolverError
+
+    folder, results = _state["serving"]
+    if not _claim(folder, digest):
+        raise _Skip
+    start = time.perf_counter()
+    try:
+        outcome = value = make()
+    except (OutOfRangeError, SolverError) as e:  # far over: the rating's run says so
+        outcome, value = e, None
+    try:
+        data = pickle.dumps((text, outcome, time.perf_counter() - start),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        path = os.path.join(folder, f"{digest}.run")
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+        _send(results, ("made", digest))
+    except Exception:  # not kept (an outcome that does not pickle): made by the rating
+        _send(results, ("settled", digest))
+    return value
+
+
+def take(text: str, digest: str):
+    """In the rating: (value or exception, seconds) of the run under this key made by the
+    helper; None: make it here."""
+    helper = _state["helper"]
+    return None if helper is None else helper.take(text, digest)
+
+
+def ask(message) -> None:
+    """Ask the running rating's helper (if any) for a message's work."""
+    helper = _state["helper"]
+    if helper is not None:
+        helper.ask(message)

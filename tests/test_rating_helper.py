@@ -1,0 +1,119 @@
+"""A rating's helper (anodesim.rating.helper): chart anchors made ahead on the idle core by a
+process forked before MPI starts. The rating takes each run the helper made as one of its
+own, so a rating with it is the rating without it: the same numbers bit for bit, the same
+files, the same lines but for the runs' times and "on the idle core"; and a helper that dies
+part way costs only time. ANODESIM_RATING_HELPER=1 starts it whatever the load."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from cases import reflection
+from test_case import write_toml
+
+from anodesim.rating import helper
+
+LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2}, "time": {"steps_per_doubling": 2}}
+
+
+def _command(path: Path, out: Path, with_helper: bool) -> tuple[list, dict]:
+    env = {**os.environ, helper.ENV: "1" if with_helper else "0"}
+    return [sys.executable, "-m", "anodesim", "rate", str(path), "--chart", "duty", "-o",
+            str(out)], env
+
+
+def _numbers(out: Path) -> dict:
+    """rating.json without its wall times."""
+    r = json.loads((out / "rating.json").read_text())
+    r.pop("seconds")
+    r["engine"].pop("seconds")
+    return r
+
+
+def _plain(lines: str) -> list[str]:
+    """The rating's lines without what differs from run to run: times, the folder."""
+    lines = re.sub(r"(\d+\.\d+|under 0\.1) s( on the idle core)?", "T", lines)
+    return [line for line in lines.splitlines() if "->" not in line]
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory):
+    """A coarse insert's serial-load charts rated without a helper: (case file, folder,
+    stderr)."""
+    path = write_toml(tmp_path_factory.mktemp("helper") / "case.toml", reflection(**LEAN))
+    out = path.parent / "alone"
+    cmd, env = _command(path, out, with_helper=False)
+    p = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    assert "on the idle core" not in p.stderr
+    return path, out, p.stderr
+
+
+def _same_rating(out: Path, alone_out: Path) -> None:
+    assert _numbers(out) == _numbers(alone_out)
+    for csv in sorted(alone_out.glob("*.csv")):
+        assert (out / csv.name).read_bytes() == csv.read_bytes(), csv.name
+
+
+def _left_folders(pid: int) -> list[str]:
+    return [n for n in os.listdir(tempfile.gettempdir())
+            if n.startswith(f"{helper.PREFIX}{pid}-")]
+
+
+@pytest.mark.slow
+def test_a_rating_with_its_helper_is_the_rating_without(alone, tmp_path):
+    path, alone_out, alone_err = alone
+    cmd, env = _command(path, tmp_path / "helped", with_helper=True)
+    p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    err = p.communicate(timeout=900)[1]
+    assert p.returncode == 0, err
+    made = [line for line in err.splitlines() if line.endswith("on the idle core")]
+    assert made and all(line.startswith("    FE run ") and "chart anchor" in line
+                        for line in made), err
+    _same_rating(tmp_path / "helped", alone_out)
+    assert _plain(err) == _plain(alone_err)
+    assert _left_folders(p.pid) == []
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.slow
+def test_a_helper_killed_part_way_changes_nothing(alone, tmp_path):
+    """The helper SIGKILLed once the serial-load charts start (the out-of-memory killer):
+    the rating makes the runs itself, and its numbers and files are the same."""
+    path, alone_out, _ = alone
+    cmd, env = _command(path, tmp_path / "helped", with_helper=True)
+    p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if "serial-load charts" in line:
+            break
+    helpers = _children(p.pid)
+    assert len(helpers) == 1, "".join(seen)
+    os.kill(helpers[0], signal.SIGKILL)
+    seen.append(p.stderr.read())
+    assert p.wait(timeout=900) == 0, "".join(seen)
+    _same_rating(tmp_path / "helped", alone_out)
+
+
+def test_the_helper_starts_only_where_it_can_gain(monkeypatch):
+    """Never with ANODESIM_RATING_HELPER=0, nor in a process whose MPI has started (no fork
+    after MPI_Init: study/preload.py) or under a launcher; only for charts with anchors."""
+    from anodesim import _mpi  # noqa: F401  (MPI started in this process)
+
+    monkeypatch.setenv(helper.ENV, "1")
+    assert not helper.wanted()
+    monkeypatch.setenv(helper.ENV, "0")
+    assert not helper.wanted()
+    assert helper.anchored("all") and helper.anchored(("continuous", "duty"))
+    assert not helper.anchored("continuous") and not helper.anchored(["life"])
