@@ -13,7 +13,8 @@ A loading is safe while every limit holds (physics reference §6):
 - ``spot``: the hottest node of the target, when ``limits.spot_C`` is given, or with
   ``limits.spot = "short_exposure"``: melting point − 200 K, the upper end of the 50–200 K
   margin below melting that tubes run at (EP3457424), for single exposures or open tubes
-  whose target is moved; it erodes W at ≈ 0.2 mm/h (source-and-limits.md A1).
+  whose target is moved; it erodes W at ≈ 0.3 mm/h (life.recession_rate, Alcock 1984;
+  source-and-limits.md A1 estimated 0.2 mm/h from an older vapour-pressure anchor).
 - ``interface``: the hottest node on the named interfaces (film/window, insert/heat sink).
   Default: the lower of the two materials' damage temperatures (e.g. Cu softening for a
   cast W/Cu joint, graphitisation of diamond for W on diamond).
