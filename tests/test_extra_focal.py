@@ -267,7 +267,8 @@ def test_warm_up_drift_against_the_review_run():
     6.75 W deposited and 9.03 µm with 3.25 W more laid uniformly on the anode face (the same
     tool, Everhart–Hoff source, η_E = 0.325). The rod's growth follows the heat put into it,
     so with the electron tables (6.02 W deposited, 3.94 W extra-focal, cosine law) expect
-    those drifts scaled by the heat ratio, within 2 % (found: +0.03 %, −0.06 %)."""
+    those drifts scaled by the heat ratio, within 2 % (found 2026-12-05: +0.03 %, −0.05 %;
+    5.50 and 8.99 µm, as the README's Verification table says)."""
     import tomllib
     from pathlib import Path
 
