@@ -116,8 +116,8 @@ def test_housed_3d_at_zero_angle_converges_to_axisymmetric():
     (h_max 0.025 mm) converges at first order (h_max 0.1 → 0.05 → 0.025 mm: heat sink
     189.46, 190.54, 191.06 K; drift 13.200, 13.248, 13.271 µm), so it is itself within
     0.3 % and 0.2 % of its limit. Two 3-D levels (h_min 0.25 → 0.15 FWHM, growth 0.6 →
-    0.4, h_max 0.3 → 0.2 mm; 13 k → 42 k tetrahedra): every error falls (measured −8.5,
-    −3.5, −2.2 % → −4.5, −2.6, −1.7 %; the inscribed facets of the coarse cylinders take
+    0.4, h_max 0.3 → 0.2 mm; 13 k → 42 k tetrahedra): every error falls (measured
+    2026-12-05 −8.7, −3.9, −2.5 % → −4.5, −2.7, −1.8 %, as the README says; the inscribed facets of the coarse cylinders take
     area from the shell and the rod), and the finer level is within 6 %, 3.5 % and 2.5 %.
     (The comparison without housing above reaches 2 % on the peak at 125 k tetrahedra.)"""
     ref = _housed_figures(run(anodesim.from_dict(reflection(
