@@ -4,7 +4,7 @@ wall defaults, and their input errors. Pure numpy: no finite-element runs."""
 
 import numpy as np
 import pytest
-from cases import reflection, transmission
+from cases import block, reflection, transmission
 
 import anodesim
 from anodesim import life, limits
@@ -282,3 +282,83 @@ def test_running_maxima_keep_the_first_time_a_maximum_is_reached():
     assert _reaches_first(500.0 * (1 - 1e-13), 0.1, 500.0, 0.2)
     assert _reaches_first(500.0 * (1 + 1e-8), 0.5, 500.0, 0.2)
     assert not _reaches_first(500.0 * (1 - 1e-8), 0.1, 500.0, 0.2)
+
+
+HOUSING = {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0, "length_mm": 5.0}
+
+
+@pytest.mark.parametrize("housing, joint_C, why", [
+    ("Al6061", 150.0, "Al6061 damage: over-ageing"),  # the housing's own, below Cu's 200 °C
+    ("SS304", 200.0, "Cu damage: softening"),  # SS304's 425 °C: the Cu rod's side binds
+])
+def test_the_housing_joint_defaults_to_the_lower_of_its_own_two_materials(housing, joint_C,
+                                                                           why):
+    """Each interface's default limit is the lower of its two sides' limits (README: "the
+    lower limit of the two materials"). The heat_sink_housing joint took the insert's two
+    (W, Cu: 200 °C), so an Al6061 housing (over-aged above 150 °C) was let to 200 °C at its
+    joint, while the case reader held interface_C below the housing's melting point, as a
+    limit that watches it. Now 150 °C, and `check`'s units-slip warning compares with it;
+    with SS304 (425 °C) nothing changes."""
+    from anodesim.cli.check import units_slips
+    from anodesim.resolve import region_materials
+
+    case = anodesim.from_dict(reflection(geometry={"housing": HOUSING},
+                                         materials={"housing": housing}))
+    lims = {x.label: x for x in limits.limits_for(case, region_materials(case))}
+    assert lims["interface target_heat_sink"].value == pytest.approx(200.0, abs=1e-9)
+    assert lims["interface heat_sink_housing"].value == pytest.approx(joint_C, abs=1e-9)
+    assert lims["interface heat_sink_housing"].origin.startswith(why)
+    assert lims["heat_sink"].value == pytest.approx(200.0, abs=1e-9)  # the rod's, Cu
+    slip = anodesim.from_dict(reflection(geometry={"housing": HOUSING},
+                                         materials={"housing": housing},
+                                         limits={"interface_C": 473.15}))
+    (warning,) = units_slips(slip, region_materials(slip))
+    assert f"above the {why.split()[0]} default {joint_C:g} °C" in warning
+
+
+def _watched(geometry, boundaries=None):
+    from anodesim.case import Boundary, limit_watches
+
+    faces = {} if boundaries is None else {f: Boundary(t) for f, t in boundaries.items()}
+    return {k: limit_watches(k, geometry, faces)
+            for k in ("spot_C", "heat_sink_C", "interface_C", "coolant_side_C")}
+
+
+def test_what_each_temperature_limit_watches_is_one_rule():
+    """case.limit_watches, the rule the case reader (melting points), `check` (units
+    slips) and the limits in force share: the columns each [limits] temperature watches and
+    the regions it is held to, over the corners (one region, two, a housing, a user mesh's
+    regions, no cooled face); and limits_for's heat-sink and interface columns are those."""
+    from anodesim.case import Geometry
+    from anodesim.resolve import region_materials
+
+    one = anodesim.from_dict(block()).geometry
+    assert _watched(one, {"far_field": "fixed"}) == {
+        "spot_C": {"T_peak_C": ("target",)}, "heat_sink_C": {}, "interface_C": {},
+        "coolant_side_C": {"T_max_coolant_side_C": ("target",)}}
+    housed = anodesim.from_dict(reflection(geometry={"housing": HOUSING},
+                                           materials={"housing": "SS304"}))
+    assert _watched(housed.geometry, {"cooled_end": "radiation"}) == {
+        "spot_C": {"T_peak_C": ("target",)},
+        "heat_sink_C": {"T_max_heat_sink_C": ("heat_sink",)},
+        "interface_C": {"T_max_target_heat_sink_C": ("target", "heat_sink"),
+                        "T_max_heat_sink_housing_C": ("heat_sink", "housing")},
+        "coolant_side_C": {}}  # radiation does not count as a cooled face
+    film = anodesim.from_dict(transmission()).geometry
+    assert _watched(film, {"rim": "convection"})["interface_C"] == {
+        "T_max_target_window_C": ("target", "window")}
+    # a user mesh: regions as the reader orders them (target, heat_sink, then the others);
+    # no named interfaces (perfect contact), the second region is the heat sink
+    user = Geometry("user_mesh", {}, mesh_groups={"target": 3, "heat_sink": 3, "braze": 3,
+                                                  "beam_face": 2, "cooled": 2})
+    assert _watched(user, {"cooled": "convection"}) == {
+        "spot_C": {"T_peak_C": ("target",)},
+        "heat_sink_C": {"T_max_heat_sink_C": ("heat_sink",)}, "interface_C": {},
+        "coolant_side_C": {"T_max_coolant_side_C": ("target", "heat_sink", "braze")}}
+    for case in (housed, anodesim.from_dict(reflection()),
+                 anodesim.from_dict(transmission())):
+        got = {(x.name, x.column) for x in limits.limits_for(case, region_materials(case))
+               if x.name in ("heat_sink", "interface")}
+        want = {(k[:-2], col) for k, cols in _watched(case.geometry).items()
+                if k in ("heat_sink_C", "interface_C") for col in cols}
+        assert got == want, case.title

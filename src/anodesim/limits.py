@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import life
-from .case import ZERO_CELSIUS_K, Case, interfaces_of, regions_of
+from .case import ZERO_CELSIUS_K, Case, heat_sink_region, limit_watches, model
 
 SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
 
@@ -429,14 +429,10 @@ class LimitCheck:
                 f"limit {self.limit.value:.4g} {unit}, {'holds' if self.holds else 'BROKEN'})")
 
 
-def interface_columns(case: Case) -> list[str]:
-    """Time-series columns of the interface maxima."""
-    return [f"T_max_{n}_C" for n in interfaces_of(case.geometry)]
-
-
 def cooled_faces(case: Case) -> list[str]:
-    """Faces held by a fixed temperature or a convection boundary."""
-    return [f for f, b in case.boundaries.items() if b.type in ("fixed", "convection")]
+    """Faces held by a fixed temperature or a convection boundary (the faces coolant_side
+    watches, case.model.cooled_faces)."""
+    return model.cooled_faces(case.boundaries)
 
 
 def limits_for(case: Case, mats) -> list[Limit]:
@@ -446,7 +442,6 @@ def limits_for(case: Case, mats) -> list[Limit]:
         case: the case.
         mats: material per region (with the case's overrides).
     """
-    regions = regions_of(case.geometry)
     given = case.limits
     T0 = case.initial_temperature_K - ZERO_CELSIUS_K
 
@@ -481,14 +476,13 @@ def limits_for(case: Case, mats) -> list[Limit]:
     recrystallisation = recrystallisation_limit(case)
     if recrystallisation is not None:
         out.append(recrystallisation)
-    if len(regions) > 1:
-        sink = mats[regions[1]]
-        which = target if limit_K(target) <= limit_K(sink) else sink
-        for col in interface_columns(case):
-            out.append(temp("interface", col, given.interface_K or limit_K(which),
-                            "case" if given.interface_K else _damage_origin(which)))
-        out.append(temp("heat_sink", f"T_max_{regions[1]}_C", given.heat_sink_K or limit_K(sink),
-                        "case" if given.heat_sink_K else _damage_origin(sink)))
+    for name, value_K in (("interface", given.interface_K), ("heat_sink", given.heat_sink_K)):
+        # each column's default: the lowest limit of the materials it watches (an
+        # interface: its two sides; the heat_sink_housing joint its own, not the insert's)
+        for col, where in limit_watches(f"{name}_C", case.geometry, case.boundaries).items():
+            low = min((mats[r] for r in where), key=limit_K)
+            out.append(temp(name, col, value_K or limit_K(low),
+                            "case" if value_K else _damage_origin(low)))
     if cooled_faces(case):
         wall = (given.coolant_side_K - ZERO_CELSIUS_K, "case") \
             if given.coolant_side_K is not None else coolant_wall_limit(case)
@@ -496,9 +490,9 @@ def limits_for(case: Case, mats) -> list[Limit]:
         if wall is not None:
             out.append(temp("coolant_side", "T_max_coolant_side_C", wall[0] + ZERO_CELSIUS_K,
                             wall[1]))
-    if given.yield_use is not None and len(regions) > 1 and case.mechanics is not None:
-        out.append(Limit("yield", yield_column(regions[1]), given.yield_use, "rel", "case",
-                         0.0))
+    sink = heat_sink_region(case.geometry)
+    if given.yield_use is not None and sink is not None and case.mechanics is not None:
+        out.append(Limit("yield", yield_column(sink), given.yield_use, "rel", "case", 0.0))
     drift = drift_limit(case)
     if drift is not None:
         out.append(drift)

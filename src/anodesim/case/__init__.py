@@ -19,10 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from .imaging import _mechanics
-from .model import (GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES, ZERO_CELSIUS_K, Beam,
-                    Boundary, Case, DriftSettings, Geometry, Limits, Loading, Materials,
-                    Mechanics, MeshSettings, Numerics, Output, Probe, RatingSettings, TimeSettings, faces_of, interfaces_of,
-                    regions_of, source_text)
+from .model import (COOLING_TYPES, GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES,
+                    ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings, Geometry, Limits,
+                    Loading, Materials, Mechanics, MeshSettings, Numerics, Output, Probe,
+                    RatingSettings, TimeSettings, faces_of, heat_sink_region, interfaces_of,
+                    limit_watches, regions_of, source_text, watched_regions)
 from .reader import CaseError, _celsius, _check_integers, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading,
                      _materials, _mesh, _output, _pointing, _probes, _rating, _time,
@@ -30,9 +31,10 @@ from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interface
 
 __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
            "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
-           "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings", "TimeSettings",
-           "check_source", "faces_of", "from_dict", "from_own_dict", "plain_data", "interfaces_of", "load", "read_toml",
-           "regions_of"]
+           "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings",
+           "TimeSettings", "check_source", "faces_of", "from_dict", "from_own_dict",
+           "heat_sink_region", "interfaces_of", "limit_watches", "load", "plain_data",
+           "read_toml", "regions_of", "watched_regions"]
 
 
 # --------------------------------------------------------------------------------------
@@ -156,12 +158,11 @@ def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) ->
     left the limit out of the limits in force without a word (a diamond window: exit 0)."""
     from ..materials import get, library
 
-    regions = regions_of(geometry)
-    if len(regions) < 2:
+    region = heat_sink_region(geometry)
+    if region is None:
         raise CaseError(f"limits.yield_use = {yield_use:g}: the yield use is that of the heat "
                         f"sink near its joint; a {geometry.kind} geometry has one region; "
                         "expected no yield_use limit")
-    region = regions[1]
     key = materials.by_region.get(region)
     material = get(key, materials.user)
     if material.yield_strength is None:
@@ -173,31 +174,11 @@ def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) ->
                         "limit")
 
 
-def _limit_regions(key: str, geometry: Geometry) -> tuple[str, ...]:
-    """The regions whose nodes a temperature limit watches (limits.limits_for): the
-    target's (spot_C); the second region's, the heat sink or window (heat_sink_C); both
-    sides of every interface (interface_C); and, for the cooled faces (coolant_side_C),
-    every region (a face may bound any of them)."""
-    regions = regions_of(geometry)
-    if key == "spot_C":
-        return ("target",)
-    if key == "heat_sink_C":
-        return regions[1:2]
-    if key == "interface_C":
-        return tuple(r for r in regions
-                     if any(r in _interface_sides(n, regions) for n in interfaces_of(geometry)))
-    return regions
-
-
-def _interface_sides(name: str, regions) -> tuple[str, ...]:
-    """The two regions of an interface named "<region>_<region>" ("target_heat_sink")."""
-    return next(((a, b) for a in regions for b in regions if name == f"{a}_{b}"), ())
-
-
 #: What a temperature limit watches, for the message that names a limit it cannot have.
 _LIMIT_WATCHES = {"heat_sink_C": "heat sink or window (a second region)",
                   "interface_C": "interface between regions",
-                  "coolant_side_C": "cooled face (boundary type fixed or convection)"}
+                  "coolant_side_C": "cooled face (boundary type "
+                                    f"{' or '.join(COOLING_TYPES)})"}
 
 
 def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materials,
@@ -216,10 +197,7 @@ def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materia
         if T is None:
             continue
         C = T - ZERO_CELSIUS_K
-        regions = _limit_regions(key, geometry)
-        if key == "coolant_side_C" and not any(
-                b.type in ("fixed", "convection") for b in boundaries.values()):
-            regions = ()
+        regions = watched_regions(key, geometry, boundaries)
         if not regions and key == "interface_C" and geometry.kind in USER_GEOMETRIES and \
                 len(regions_of(geometry)) > 1:
             # its regions touch, but share their nodes: no joint of its own to watch

@@ -113,6 +113,68 @@ def interfaces_of(geometry: Geometry) -> tuple[str, ...]:
     return GEOMETRIES[geometry.kind]["interfaces"] + housing
 
 
+def interface_sides(geometry: Geometry) -> dict[str, tuple[str, str]]:
+    """The two regions of each interface, by its name ("<region>_<region>")."""
+    regions = regions_of(geometry)
+    return {n: next((a, b) for a in regions for b in regions if n == f"{a}_{b}")
+            for n in interfaces_of(geometry)}
+
+
+def heat_sink_region(geometry: Geometry) -> str | None:
+    """The heat sink or window: the second region (user meshes: ordered_regions), whose
+    hottest node heat_sink_C and whose stress near the joint yield_use watch; None for a
+    body of one region."""
+    regions = regions_of(geometry)
+    return regions[1] if len(regions) > 1 else None
+
+
+#: Boundary types that cool a face: the faces coolant_side_C watches.
+COOLING_TYPES = ("fixed", "convection")
+
+
+def cooled_faces(boundaries: dict) -> list[str]:
+    """Faces held by a fixed temperature or a convection boundary (COOLING_TYPES)."""
+    return [f for f, b in boundaries.items() if b.type in COOLING_TYPES]
+
+
+def limit_watches(key: str, geometry: Geometry, boundaries: dict) -> dict[str, tuple[str, ...]]:
+    """What a temperature limit of [limits] watches: its time-series columns, each with the
+    regions whose materials it is held to (their melting points bound it, their damage
+    temperatures give its default, the lowest). The one rule the case reader, `check` and
+    the limits in force (limits.limits_for) share.
+
+    - spot_C: the target's hottest node (T_peak_C);
+    - heat_sink_C: the heat sink's or window's (heat_sink_region), none for one region;
+    - interface_C: each interface's hottest node, held to its two sides;
+    - coolant_side_C: the cooled faces' hottest node (COOLING_TYPES), held to every region
+      (a cooled face may bound any of them); none without a cooled face.
+
+    Args:
+        key: spot_C, heat_sink_C, interface_C or coolant_side_C.
+        geometry: the case's geometry.
+        boundaries: the case's boundaries (face → Boundary).
+    """
+    if key == "spot_C":
+        return {"T_peak_C": ("target",)}
+    if key == "heat_sink_C":
+        sink = heat_sink_region(geometry)
+        return {} if sink is None else {f"T_max_{sink}_C": (sink,)}
+    if key == "interface_C":
+        return {f"T_max_{n}_C": sides for n, sides in interface_sides(geometry).items()}
+    if key == "coolant_side_C":
+        return {"T_max_coolant_side_C": regions_of(geometry)} if cooled_faces(boundaries) \
+            else {}
+    raise KeyError(key)
+
+
+def watched_regions(key: str, geometry: Geometry, boundaries: dict) -> tuple[str, ...]:
+    """Every region a temperature limit watches (limit_watches), each once, in region
+    order."""
+    watched = {r for regions in limit_watches(key, geometry, boundaries).values()
+               for r in regions}
+    return tuple(r for r in regions_of(geometry) if r in watched)
+
+
 def faces_of(geometry: Geometry) -> dict[str, str | None]:
     """Faces this geometry actually has, with their normal axis ("z", "r" or None)."""
     if geometry.kind in USER_GEOMETRIES:

@@ -78,21 +78,19 @@ def units_slips(case, mats) -> list[str]:
     and a water-cooled face's coolant at or above water's saturation at 1 atm (a liquid
     coolant cannot be there; 303.15 is 30 °C in K). Valid input: a CuCrZr sink may be rated
     above Cu's 200 °C, a pressurised circuit run above 100 °C."""
-    from ..case import interfaces_of, regions_of
+    from ..case import watched_regions
     from ..limits import COOLANT_WALL_C, limit_K
 
     out = []
-    regions = regions_of(case.geometry)
     given = case.limits
-    watched = [("heat_sink_C", given.heat_sink_K, regions[1:2]),
-               ("interface_C", given.interface_K,  # its default: the lower of the two
-                regions[:2] if interfaces_of(case.geometry) else ())]
-    for key, T, where in watched:
+    for key, T in (("heat_sink_C", given.heat_sink_K), ("interface_C", given.interface_K)):
+        where = watched_regions(key, case.geometry, case.boundaries)
         # the number typed, read as kelvin, must lie above the anode's start to be a limit
         # (heat_sink_C = 250 on Cu, 250 K, is no slip: a sink rated above 200 °C on purpose)
         if T is None or not where or T - ZERO_CELSIUS_K <= case.initial_temperature_K:
             continue
-        m = min((mats[r] for r in where), key=limit_K)  # (limits.limits_for's default)
+        # the lowest default among them (limits.limits_for's, of the column it watches)
+        m = min((mats[r] for r in where), key=limit_K)
         if T > limit_K(m):
             why = m.info.get("damage_mechanism", "its damage temperature")
             out.append(f"limits.{key} = {T - ZERO_CELSIUS_K:g}: above the {m.key} default "
