@@ -19,6 +19,7 @@ from cases import assert_engine_duty_chart_lowered, reflection
 import anodesim
 from anodesim import rating
 from anodesim.case import Loading
+from anodesim.materials import get
 from anodesim.rating import kirchhoff as kh
 
 LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2},
@@ -127,3 +128,23 @@ def test_steady_rating_with_kT_is_confirmed_safe():
     sl = rating.max_safe_loading(case, rating.build_engine(case))
     assert sl.binding == "yield" and sl.confirmed
     assert sl.engine_power_W == pytest.approx(sl.power_W, rel=0.02)
+
+
+def test_the_engine_probes_the_heat_sink_of_a_housed_rod():
+    """With a housing the regions are target, heat_sink, housing: the engine's stress probe
+    took the last region, the housing (its yield strength and balls), where the yield limit,
+    the run's monitor and the case reader watch the second, the heat sink
+    (case.heat_sink_region). Now the probe's; the engine's continuous rating is then
+    yield-bound and the FE run with mechanics at it reports the heat sink's yield use at
+    the limit within 1e-3 (constant properties)."""
+    case = _case(materials={"properties": "constant", "housing": "SS304"},
+                 geometry={"housing": {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0,
+                                       "length_mm": 3.0}},
+                 mounts={"mount_face": {"type": "clamped"}})
+    engine = rating.build_engine(case)
+    assert engine.stress is not None
+    assert engine.yield_strength.source == get("Cu").yield_strength.source
+    cont = rating.chart_continuous(engine)
+    assert cont["binding"] == "yield"
+    runs = kh.PointRuns(case)
+    assert abs(_yield_excess(runs.steady(cont["max_continuous_beam_power_W"]))) <= 1e-3

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import life
-from ..case import Case, interfaces_of, regions_of
+from ..case import Case, heat_sink_region, interfaces_of, regions_of
 from ..limits import (SIGNED_LIMITS, FatigueLimit, Limit, cooled_faces, limits_for,
                       rise_allowed)
 from ..response import ResponseError, StepResponse, _extreme
@@ -623,7 +623,7 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     skipped = set(NOT_IN_ENGINE)
     T0 = case.initial_temperature_K
     solver = None
-    stress, sink = None, regions_of(case.geometry)[-1]
+    stress, sink = None, heat_sink_region(case.geometry)  # (the yield limit's region)
     if any(lim.name == "yield" for lim in every):
         solver = _thermoelastic(lin, prep, domain, problem, interfaces, "yield")
         stress = _YieldProbe(lin, domain, solver, sink) \
