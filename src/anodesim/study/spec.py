@@ -111,7 +111,8 @@ MAX_CASES = 100_000
 def _values(key: str, spec: Any) -> list:
     """The values of one axis: a list, or a range {start, stop, num, scale}."""
     where = f'axes."{key}"'
-    spec = _python(spec)  # a script's numpy array (np.linspace) or pandas Series: a list
+    # a script's numpy array (np.linspace) or pandas Series, its numbers: Python's
+    spec = case_mod.plain_data(spec)
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise CaseError(f"{where} = []: empty axis; expected at least one value")
@@ -125,7 +126,7 @@ def _values(key: str, spec: Any) -> list:
         for k in ("start", "stop", "num"):
             if k not in spec:
                 raise CaseError(f"{where}.{k}: missing; a range needs start, stop and num")
-        start, stop, num = (_python(spec[k]) for k in ("start", "stop", "num"))
+        start, stop, num = (spec[k] for k in ("start", "stop", "num"))
         scale = spec.get("scale", "linear")
         for k, v in (("start", start), ("stop", stop)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -146,19 +147,17 @@ def _values(key: str, spec: Any) -> list:
     raise _fail(where, spec, "a list of values or a range {start, stop, num, scale}")
 
 
-def _python(v: Any) -> Any:
-    """numpy's arrays and scalars (and pandas' Series) from a script as Python lists and
-    numbers; anything else as it is."""
-    return v.tolist() if hasattr(v, "tolist") and not isinstance(v, (str, bytes, dict)) else v
-
-
 def _plain(where: str, v: Any) -> Any:
-    """An axis value as plain TOML data (numpy scalars from a script become Python ones)."""
-    v = _python(v)
+    """An axis value as plain TOML data, as the case reader takes a case's
+    (case.plain_data: a script's numpy numbers and arrays, and tuples, at any depth)."""
+    v = case_mod.plain_data(v)
     if isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, (list, dict)):
-        return json.loads(json.dumps(v))
+        try:
+            return json.loads(json.dumps(v))
+        except (TypeError, ValueError):  # a value no TOML holds, inside it
+            pass
     raise _fail(where, v, "numbers, strings, booleans, lists or tables")
 
 
