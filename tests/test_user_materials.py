@@ -100,11 +100,12 @@ BAD = [
      "materials.define.Cu: a library material has this name"),
     # a data sheet's units (they ran: cp in J/g/K made the heat sink 1000× too light)
     ("cp in J/g/K", _bad(cp_J_kgK={"T_C": [0.0, 300.0], "value": [0.385, 0.41]}),
-     "materials.define.MyCu.cp_J_kgK.value = [0.385, 0.41]: expected values in J/kg/K "
-     "(0.386667 at 20 °C is outside 50 to 20000, where a tube's materials lie: given in J/g/K?)"),
+     "materials.define.MyCu.cp_J_kgK.value = [0.385, 0.41]: expected values at 20 °C in "
+     "J/kg/K from 50 to 20000, where a tube's materials lie (given in J/g/K?), not 0.386667"),
     ("density in g/cm3", _bad(rho_kg_m3=8.96), "materials.define.MyCu.rho_kg_m3.value = "
-     "[8.96, 8.96]: expected values in kg/m³"),
-    ("E in GPa", _bad(E_Pa=128.0), "expected values in Pa (128 at 20 °C"),
+     "[8.96, 8.96]: expected values at 20 °C in kg/m³"),
+    ("E in GPa", _bad(E_Pa=128.0), "expected values at 20 °C in Pa from 100000 to 5e+12, "
+     "where a tube's materials lie (given in GPa or MPa?), not 128"),
     ("alpha in 1e-6/K", _bad(alpha_1_K={"T_C": [0.0, 300.0], "value": [16.5, 18.0]}),
      "given in 1e-6/K (ppm/K)?"),
     # a table pasted from a CSV with its numbers quoted: numpy read "20" °C as 20 K (the
@@ -122,7 +123,7 @@ BAD = [
     ("value with its unit", _bad(E_Pa="128 GPa"), "materials.define.MyCu.E_Pa = '128 GPa': "
      "expected a table {T_C or T_K, value, source} or a number"),
     ("yield in MPa", _bad(sigma_y_Pa={"T_K": [293.15, 573.15], "value": [250.0, 200.0]}),
-     "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values in Pa"),
+     "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values at 20 °C in Pa"),
 ]
 
 
@@ -296,3 +297,27 @@ def test_a_user_w_target_evaporates_as_w():
     life_mine = simulation.run(user).summary_dict()["results"]["life"]
     assert life_mine["erosion_rate_nm_h"] == pytest.approx(life_lib["erosion_rate_nm_h"],
                                                            rel=1e-9)
+
+
+@pytest.mark.parametrize("prop", ["k", "cp", "rho", "E", "alpha"])
+def test_an_override_and_a_table_are_held_to_one_plausible_range(prop):
+    """A constant override ([materials.override.<region>]) and a user material's table
+    (its value at 20 °C) are held to the range of PLAUSIBLE_AT_20_C by one test
+    (materials.implausible): both take the bounds and both refuse a value a part in 1e9
+    beyond either, each saying the same range and slip."""
+    from anodesim.case import CaseError
+    from anodesim.case.tables import OVERRIDE_KEYS
+
+    least, most = materials.PLAUSIBLE_AT_20_C[prop][:2]
+    key = next(k for k, p in OVERRIDE_KEYS.items() if p == prop)
+    for value in (least, most, least - 1e-9 * abs(least), most + 1e-9 * abs(most)):
+        expected = materials.implausible(prop, value)
+        assert (expected is None) == (least <= value <= most)
+        override = merge(CASE, {"materials": {"override": {"heat_sink": {key: value}}}})
+        for data in (override, _bad(**{key: value})):
+            if expected is None:
+                anodesim.from_dict(data)
+                continue
+            with pytest.raises(CaseError) as e:
+                anodesim.from_dict(data)
+            assert expected in str(e.value), str(e.value)

@@ -335,6 +335,20 @@ PLAUSIBLE_AT_20_C = {
 }
 
 
+def implausible(prop: str, value: float) -> str | None:
+    """What a property's value at 20 °C (SI) was expected to be, when it lies outside
+    PLAUSIBLE_AT_20_C (bounds included): "in J/kg/K from 50 to 20000, where a tube's
+    materials lie (given in J/g/K?)"; None when it lies inside, or the property has no
+    range. The one test of a material table (validate) and of a case's constant override
+    (case.tables._check_plausible)."""
+    if prop not in PLAUSIBLE_AT_20_C:
+        return None
+    least, most, unit, slip = PLAUSIBLE_AT_20_C[prop]
+    if least <= value <= most:
+        return None
+    return f"in {unit} from {least:g} to {most:g}, where a tube's materials lie (given in {slip}?)"
+
+
 class MaterialDataError(ValueError):
     """A material entry that fails the checks: key (relative to the entry), value, and what
     was expected."""
@@ -403,14 +417,11 @@ def _check_table(tkey: str, t, prop: str, lo: float, hi: float | None) -> None:
         raise MaterialDataError(f"{tkey}.T_K", T.tolist(),
                                 f"a table covering 20 °C{to} (runs start at 20 °C; no "
                                 "extrapolation is done)")
-    if prop in PLAUSIBLE_AT_20_C:
-        least, most, unit, slip = PLAUSIBLE_AT_20_C[prop]
-        at_20 = float(np.interp(ROOM_K, T, v))
-        if not least <= at_20 <= most:
-            raise MaterialDataError(f"{tkey}.value", v.tolist(),
-                                    f"values in {unit} ({at_20:.6g} at 20 °C is outside "
-                                    f"{least:g} to {most:g}, where a tube's materials lie: "
-                                    f"given in {slip}?)")
+    at_20 = float(np.interp(ROOM_K, T, v))
+    expected = implausible(prop, at_20)
+    if expected:
+        raise MaterialDataError(f"{tkey}.value", v.tolist(),
+                                f"values at 20 °C {expected}, not {at_20:.6g}")
 
 
 def _table(t: dict, name: str) -> Table:

@@ -344,12 +344,11 @@ def _check_plausible(key: str, prop: str, value: float) -> None:
     """An override in a data sheet's units (E_Pa = 128 meant in GPa, alpha_1_K = 17 in
     ppm/K) is refused as a user material's table is (materials.PLAUSIBLE_AT_20_C): it ran,
     and a modulus 1e9 times too low put every stress, and the yield use, near zero."""
-    from ..materials import PLAUSIBLE_AT_20_C
+    from ..materials import implausible
 
-    least, most, unit, slip = PLAUSIBLE_AT_20_C[prop]
-    if not least <= value <= most:
-        raise _fail(key, value, f"a value in {unit} from {least:g} to {most:g}, where a tube's "
-                    f"materials lie (given in {slip}?)")
+    expected = implausible(prop, value)
+    if expected:
+        raise _fail(key, value, f"a value {expected}")
 
 
 #: The largest beam the case layer accepts: ten times a high-power CT tube's (100 kW at
