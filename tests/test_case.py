@@ -632,6 +632,44 @@ def test_drift_limit_in_pixels_converts_to_source_micrometres():
         from_dict(reflection(limits={"drift_px": 0.5, "drift_um": 1.0}, **drift))
 
 
+@pytest.mark.parametrize("imaging", [
+    {"source_detector_mm": 500.0},  # M = 25
+    {"source_detector_mm": None, "magnification": 25.0},
+    {"source_detector_mm": 20.02, "pixel_size_um": 0.1},  # M = 1.001, the smallest pixel
+])
+def test_pixels_and_micrometres_at_the_source_convert_by_one_rule(imaging):
+    """The magnification M and the source drift of one detector pixel, pixel / (M − 1), are
+    DriftSettings.magnification and source_um_per_px: the case's drift_px (held as µm at
+    the source), the limit's worst_px (summary.json), `check`'s figures line and the run's
+    drift map (drift.DriftMap, image_drift_px) agree with them: a drift of
+    source_um_per_px µm across the view is 1 px on the detector, to 1e-12."""
+    from anodesim import drift as drift_mod
+    from anodesim.cli.check import figures
+    from anodesim.limits import LimitCheck, drift_limit
+
+    case = from_dict(reflection(limits={"drift_px": 0.5},
+                                **merge(DRIFT, {"drift": imaging})))
+    d = case.mechanics.drift
+    M = d.source_detector_m / d.source_object_m
+    assert d.magnification == M
+    assert d.source_um_per_px() == pytest.approx(d.pixel_m * 1e6 / (M - 1.0), rel=1e-15)
+    assert case.limits.drift_um == pytest.approx(0.5 * d.source_um_per_px(), rel=1e-15)
+    lim = drift_limit(case)
+    assert lim.magnification == M
+    at_limit = LimitCheck(lim, worst=lim.value, time_s=0.0).to_dict()
+    assert at_limit["worst_px"] == pytest.approx(0.5, rel=1e-12)
+    view = np.array(d.view_direction)
+    across = np.cross(view, [0.0, 1.0, 0.0])
+    dmap = drift_mod.DriftMap.create(d.beam_direction or (0.0, 0.0, -1.0), (0.0, 0.0, 1.0),
+                                     view, d.source_object_m, d.source_detector_m, d.pixel_m)
+    shift = across / np.linalg.norm(across) * d.source_um_per_px() * 1e-6
+    assert dmap.apply_shift(shift)["image_drift_px"] == pytest.approx(1.0, rel=1e-12)
+    (line,) = [x for x in figures(case, SimpleNamespace(
+        spot=SimpleNamespace(layers=[], deposition=""), p_dep=1.0, eta=0.0, zone_depth=0.0))
+        if x.startswith("magnification")]
+    assert f"is {d.source_um_per_px():.3g} µm of spot drift" in line
+
+
 def test_a_drift_limit_in_pixels_is_listed_as_the_pixels_given():
     """limits.drift_px = 0.5 on a magnification-25, 96 µm-pixel geometry is held as 2 µm at
     the source; rating.json's limit listing (definition), a run's check (summary.json) and

@@ -250,7 +250,7 @@ def drift_limit(case: Case) -> Limit | None:
     if given.drift_px is None:
         return Limit("drift", "drift_across_view_um", given.drift_um, "um", "case", 0.0)
     d = case.mechanics.drift
-    M = d.source_detector_m / d.source_object_m
+    M = d.magnification
     pixel_um = float(f"{d.pixel_m * 1e6:.12g}")  # the µm given (not 99.99999999999999)
     origin = (f"case: limits.drift_px = {given.drift_px:g} px on the detector, "
               f"{given.drift_um:.4g} µm at the source (px × {pixel_um:g} µm pixel / "
@@ -419,8 +419,7 @@ class LimitCheck:
                       "allowed_spot_rise_factor": None if math.isinf(self.scale)
                       else self.scale})
         if isinstance(lim, ImageDriftLimit):  # the pixels the case gave, on the detector
-            per_um = (lim.magnification - 1.0) / lim.pixel_um
-            d.update({"limit_px": lim.pixels, "worst_px": self.worst * per_um})
+            d.update({"limit_px": lim.pixels, "worst_px": self.worst * lim.pixels / lim.value})
         return d
 
     def __repr__(self) -> str:

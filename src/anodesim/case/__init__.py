@@ -108,9 +108,7 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         raise CaseError(f"limits.magnification_change_rel = {mag:g}: a magnification limit "
                         "needs the imaging geometry: add [drift] (and [mounts])")
     if drift_px is not None:  # image drift (M − 1) δ⊥ / pixel → δ⊥ at the source, in µm
-        d = mechanics.drift
-        M = d.source_detector_m / d.source_object_m
-        drift_um = drift_px * d.pixel_m / (M - 1.0) * 1e6
+        drift_um = drift_px * mechanics.drift.source_um_per_px()
     return Limits(*temps, drift_um=drift_um, drift_px=drift_px,
                   magnification_change_rel=mag, spot=spot,
                   erosion_um=erosion_um, life_h=life_h, yield_use=yield_use,

@@ -490,6 +490,17 @@ class DriftSettings:
     take_off: tuple[float, float] | None = None  # (τ, φ) rad: the view on a user mesh's face
     detector_radius_m: float | None = None  # where the off-axis image shift is reported
 
+    @property
+    def magnification(self) -> float:
+        """M = source-detector / source-object distance (the reader keeps it above 1)."""
+        return self.source_detector_m / self.source_object_m
+
+    def source_um_per_px(self) -> float:
+        """The drift across the view at the source (µm) that moves the image of a fixed
+        object point by one detector pixel: pixel / (M − 1), the image moving (M − 1) times
+        the source's shift (drift.py)."""
+        return self.pixel_m / (self.magnification - 1.0) * 1e6
+
 
 @dataclass(frozen=True)
 class Mechanics:

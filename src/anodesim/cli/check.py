@@ -255,10 +255,10 @@ def figures(case, prep) -> list[str]:
     lines += groups(case)
     drift = case.mechanics.drift if case.mechanics else None
     if drift is not None:
-        M = drift.source_detector_m / drift.source_object_m
+        M = drift.magnification
         lines.append(f"magnification {M:.4g} (source-object {drift.source_object_m * 1e3:g} "
                      f"mm, source-detector {drift.source_detector_m * 1e3:g} mm); a pixel of "
-                     f"{drift.pixel_m * 1e6:g} µm is {drift.pixel_m / (M - 1) * 1e6:.3g} µm "
+                     f"{drift.pixel_m * 1e6:g} µm is {drift.source_um_per_px():.3g} µm "
                      "of spot drift" if M > 1 else f"magnification {M:.4g}")
     return lines
 
