@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .case import ZERO_CELSIUS_K as C, Case, interfaces_of
+from .case import ZERO_CELSIUS_K as C, Case, heat_sink_region, interfaces_of
 from .limits import (MAX_TIE_RTOL, YIELD_RADIUS_M, cooled_faces, first_max_index,
                      yield_column)
 from .loading import Schedule
@@ -201,7 +201,7 @@ class Mechanics(Monitor):
             columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
                                                       for a in self.axes]
         # The heat sink near the joint: regularised stress over its yield strength.
-        sink = self.regions[1] if len(self.regions) > 1 else None
+        sink = heat_sink_region(case.geometry)
         self.joint = None
         joints = [g for g in domain.groups for name in interfaces_of(case.geometry)
                   if g == name or g.startswith(f"{name}@")]
