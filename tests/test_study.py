@@ -864,12 +864,12 @@ def test_a_study_built_in_code_takes_paths_and_numpy_axes(tmp_path):
 
 def test_an_axis_value_is_plain_data_as_a_case_value_is():
     """An axis value is made plain data by the rule the case reader uses (case.plain_data):
-    a tuple (a list of duty cycles a script writes as (0.1, 0.5)) was refused in a study ("expected
-    numbers, strings, booleans, lists or tables") where from_dict takes it, and a numpy
-    number inside a table or list value (an override's np.int64) stopped the study with
-    "TypeError: Object of type int64 is not JSON serializable". Each point now holds the
-    value as the same study written with plain lists and numbers (same ids and inputs); a
-    value no TOML holds, inside a list, is still one line."""
+    a tuple (a list of duty cycles a script writes as (0.1, 0.5)) was refused in a study
+    ("expected numbers, strings, booleans, lists or tables") where from_dict takes it, and
+    a numpy number inside a table or list value (an override's np.int64) stopped the study
+    with "TypeError: Object of type int64 is not JSON serializable". Each point now holds
+    the value as the same study written with plain lists and numbers (same ids and inputs);
+    a value no TOML holds, inside a list, is still one line."""
     import numpy as np
 
     def points(axes):
@@ -884,10 +884,10 @@ def test_an_axis_value_is_plain_data_as_a_case_value_is():
                                                      {"k_W_mK": np.int64(350)}]})
     assert given == plain
     anodesim.from_dict(reflection(rating={"duty_cycles": (0.1, 0.5)}))  # as a case takes it
-    with pytest.raises(CaseError, match=r'^axes\."rating\.duty_cycles" = \[0\.1, \{1\}\]: '
-                                        "expected numbers, strings, booleans, lists or tables"):
+    refused = (r'^axes\."rating\.duty_cycles" = \[0\.1, \{1\}\]: expected numbers, '
+               "strings, booleans, lists or tables")
+    with pytest.raises(CaseError, match=refused):
         points({"rating.duty_cycles": [[0.1, {1}]]})
-
 
 
 def test_results_parquet_keeps_true_and_false_beside_a_failed_case(tmp_path):

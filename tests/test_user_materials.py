@@ -123,7 +123,8 @@ BAD = [
     ("value with its unit", _bad(E_Pa="128 GPa"), "materials.define.MyCu.E_Pa = '128 GPa': "
      "expected a table {T_C or T_K, value, source} or a number"),
     ("yield in MPa", _bad(sigma_y_Pa={"T_K": [293.15, 573.15], "value": [250.0, 200.0]}),
-     "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values at 20 °C in Pa"),
+     "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values at 20 °C "
+     "in Pa"),
 ]
 
 

@@ -346,7 +346,8 @@ def implausible(prop: str, value: float) -> str | None:
     least, most, unit, slip = PLAUSIBLE_AT_20_C[prop]
     if least <= value <= most:
         return None
-    return f"in {unit} from {least:g} to {most:g}, where a tube's materials lie (given in {slip}?)"
+    return (f"in {unit} from {least:g} to {most:g}, where a tube's materials lie (given in "
+            f"{slip}?)")
 
 
 class MaterialDataError(ValueError):

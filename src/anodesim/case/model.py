@@ -137,7 +137,8 @@ def cooled_faces(boundaries: dict) -> list[str]:
     return [f for f, b in boundaries.items() if b.type in COOLING_TYPES]
 
 
-def limit_watches(key: str, geometry: Geometry, boundaries: dict) -> dict[str, tuple[str, ...]]:
+def limit_watches(key: str, geometry: Geometry,
+                  boundaries: dict) -> dict[str, tuple[str, ...]]:
     """What a temperature limit of [limits] watches: its time-series columns, each with the
     regions whose materials it is held to (their melting points bound it, their damage
     temperatures give its default, the lowest). The one rule the case reader, `check` and
