@@ -640,12 +640,13 @@ def test_drift_limit_in_pixels_converts_to_source_micrometres():
 def test_pixels_and_micrometres_at_the_source_convert_by_one_rule(imaging):
     """The magnification M and the source drift of one detector pixel, pixel / (M − 1), are
     DriftSettings.magnification and source_um_per_px: the case's drift_px (held as µm at
-    the source), the limit's worst_px (summary.json), `check`'s figures line and the run's
-    drift map (drift.DriftMap, image_drift_px) agree with them: a drift of
-    source_um_per_px µm across the view is 1 px on the detector, to 1e-12."""
+    the source), the limit's worst_px (summary.json), `check`'s figures line, drift.png's
+    pixel axis and the run's drift map (drift.DriftMap, image_drift_px) agree with them: a
+    drift of source_um_per_px µm across the view is 1 px on the detector, to 1e-12."""
     from anodesim import drift as drift_mod
     from anodesim.cli.check import figures
     from anodesim.limits import LimitCheck, drift_limit
+    from anodesim.run_folder import _px_per_um
 
     case = from_dict(reflection(limits={"drift_px": 0.5},
                                 **merge(DRIFT, {"drift": imaging})))
@@ -664,6 +665,8 @@ def test_pixels_and_micrometres_at_the_source_convert_by_one_rule(imaging):
                                      view, d.source_object_m, d.source_detector_m, d.pixel_m)
     shift = across / np.linalg.norm(across) * d.source_um_per_px() * 1e-6
     assert dmap.apply_shift(shift)["image_drift_px"] == pytest.approx(1.0, rel=1e-12)
+    # drift.png's second axis (pixels per µm), from the run's case record
+    assert _px_per_um(case.to_dict()) == pytest.approx(1.0 / d.source_um_per_px(), rel=1e-12)
     (line,) = [x for x in figures(case, SimpleNamespace(
         spot=SimpleNamespace(layers=[], deposition=""), p_dep=1.0, eta=0.0, zone_depth=0.0))
         if x.startswith("magnification")]

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import __version__, output
 from .case import ZERO_CELSIUS_K as C
+from .case.model import source_um_per_px
 from .results import SIGN_CONVENTIONS, RunResult, temperature_curves
 
 
@@ -267,8 +268,7 @@ def _px_per_um(case: dict) -> float | None:
     d = ((case.get("mechanics") or {}).get("drift")) or {}
     if not d.get("pixel_m") or not d.get("source_object_m"):
         return None
-    M = d["source_detector_m"] / d["source_object_m"]
-    return (M - 1.0) * 1e-6 / d["pixel_m"]
+    return 1.0 / source_um_per_px(d["source_object_m"], d["source_detector_m"], d["pixel_m"])
 
 
 def steady_profiles(problem, lay, spot):

@@ -498,9 +498,16 @@ class DriftSettings:
 
     def source_um_per_px(self) -> float:
         """The drift across the view at the source (µm) that moves the image of a fixed
-        object point by one detector pixel: pixel / (M − 1), the image moving (M − 1) times
-        the source's shift (drift.py)."""
-        return self.pixel_m / (self.magnification - 1.0) * 1e6
+        object point by one detector pixel (source_um_per_px)."""
+        return source_um_per_px(self.source_object_m, self.source_detector_m, self.pixel_m)
+
+
+def source_um_per_px(source_object_m: float, source_detector_m: float,
+                     pixel_m: float) -> float:
+    """The drift across the view at the source (µm) that moves the image of a fixed object
+    point by one detector pixel: pixel / (M − 1), M = SDD / SOD, the image moving (M − 1)
+    times the source's shift (drift.py). Distances and pixel in m."""
+    return pixel_m / (source_detector_m / source_object_m - 1.0) * 1e6
 
 
 @dataclass(frozen=True)
