@@ -15,9 +15,10 @@ A loading is safe while every limit holds (physics reference §6):
   margin below melting that tubes run at (EP3457424), for single exposures or open tubes
   whose target is moved; it erodes W at ≈ 0.3 mm/h (life.recession_rate, Alcock 1984;
   source-and-limits.md A1 estimated 0.2 mm/h from an older vapour-pressure anchor).
-- ``interface``: the hottest node on the named interfaces (film/window, insert/heat sink).
-  Default: the lower of the two materials' damage temperatures (e.g. Cu softening for a
-  cast W/Cu joint, graphitisation of diamond for W on diamond).
+- ``interface``: the hottest node on the named interfaces (film/window, insert/heat sink,
+  heat sink/housing). Default: the lower of its two materials' damage temperatures (e.g. Cu
+  softening for a cast W/Cu joint, graphitisation of diamond for W on diamond; the regions
+  each limit watches: case.limit_watches).
 - ``heat_sink``: the hottest node of the heat sink or window. Default: its material's damage
   temperature.
 - ``coolant_side``: the hottest node of the cooled faces. Default per coolant
