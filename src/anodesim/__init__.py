@@ -324,11 +324,21 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     from .rating import helper
 
     # a helper for the FE anchors on the idle core, forked before MPI starts
-    with sigterm_cleans_up(), helper.started(confirm and helper.anchored(charts)):
+    with sigterm_cleans_up(), helper.started(confirm and helper.anchored(charts),
+                                              _helped_case(case)):
         from . import _mpi  # noqa: F401
 
         return _rate_into(case, out_dir, charts, confirm, confirm_charts, progress,
                           overwrite, fresh, force)
+
+
+def _helped_case(case):
+    """The Case of anodesim.rate's case argument for its helper's memory check, or None
+    (bad input: the rating refuses it itself, with its own line)."""
+    try:
+        return _as_case(case)
+    except Exception:
+        return None
 
 
 def _rate_into(case, out_dir, charts, confirm: bool, confirm_charts: bool, progress: bool,

@@ -511,6 +511,14 @@ def solver_path(case: Case, dofs: int) -> str:
     return "lu" if kind == "direct" or lu_preconditioned(dim, dofs) else "gamg"
 
 
+def case_memory_mib(case: Case, prep) -> float:
+    """Peak resident set (MiB) of one process running the prepared case (resolve.prepare):
+    estimate()'s memory, without its machine timing."""
+    dim = case.geometry.dim
+    cells = cell_count(case, prep)
+    return memory_mib(dim, solver_path(case, nodes(dim, cells)), cells)
+
+
 def memory_mib(dim: int, path: str, cells: int) -> float:
     """Peak resident set of one process (MiB) for a mesh of this many cells (MEMORY)."""
     base, kib = MEMORY[dim][path]

@@ -52,7 +52,7 @@ def rate(args) -> int:
     from ..rating import helper
 
     # a helper for the FE anchors on the idle core, forked before MPI starts
-    with helper.started(not args.no_confirm and helper.anchored(args.chart)):
+    with helper.started(not args.no_confirm and helper.anchored(args.chart), case):
         from .._mpi import MPI
 
         from ..rating import ResponseError, precheck, rate

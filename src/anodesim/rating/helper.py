@@ -25,9 +25,10 @@ idle, a helper process makes some of them while the rating makes the others:
   only the time of the runs it had claimed.
 
 The helper starts only for a serial rating (not under an MPI launcher, nor where this
-process has started MPI already: a script that ran anodesim before) with a core idle
-(processes.idle_core) and a chart with FE anchors to come; ``ANODESIM_RATING_HELPER=0``
-never starts it, ``=1`` whatever the load.
+process has started MPI already: a script that ran anodesim before) with a chart with FE
+anchors to come, a core idle (processes.idle_core) and memory for a second process of the
+case (room_for); ``ANODESIM_RATING_HELPER=0`` never starts it, ``=1`` whatever the load
+(not whatever the memory).
 """
 
 from __future__ import annotations
@@ -183,11 +184,32 @@ def _claim(folder: str, digest: str) -> bool:
         return True
 
 
+def room_for(case) -> bool:
+    """Whether the memory available now holds a second process of the case (the helper's
+    Simulation) besides the rating: twice its estimated peak (cost.case_memory_mib), so
+    that the helper never brings the out-of-memory killer to a large 3-D rating."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        available_mib = int(fields["MemAvailable"].split()[0]) / 1024.0
+    except (OSError, KeyError, ValueError):
+        return False
+    from .. import cost
+    from ..resolve import prepare
+
+    try:
+        need = cost.case_memory_mib(case, prepare(case))
+    except Exception:  # a case the rating will refuse: no helper for it
+        return False
+    return 2.0 * need <= available_mib
+
+
 @contextmanager
-def started(needed: bool):
-    """A helper for the rating inside this block, if needed (a chart with FE anchors) and
-    wanted(); stopped (killed) at its end, however it ends."""
-    helper = _start() if needed and wanted() else None
+def started(needed: bool, case=None):
+    """A helper for the rating of case inside this block, if needed (a chart with FE
+    anchors), wanted() and the memory has room_for it; stopped (killed) at its end, however
+    it ends."""
+    helper = _start() if needed and wanted() and room_for(case) else None
     _state["helper"] = helper
     try:
         yield helper
