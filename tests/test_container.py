@@ -122,20 +122,29 @@ def container_user() -> str:
 
 
 def run_in_container(args: list[str], mounts: dict[Path, str], user: str | None = None,
-                     timeout: int = 600):
+                     timeout: int = 600, options: tuple[str, ...] = ()):
     """Run `anodesim ARGS` in the image as `user` with the host folders `mounts` mounted
-    ({host path: "/study:ro"}) and no network. Returns the finished process and the number
-    of form modules the run had to compile (files added to the image's JIT cache)."""
+    ({host path: "/study:ro"}), no network and the further `docker run` options. Returns
+    the finished process and the number of form modules the run had to compile (files added
+    to the image's JIT cache); :func:`reported` reads what else the script says at the end
+    (``shm-left``: MPICH segments left in the container's /dev/shm)."""
     volumes = []
     for host, target in mounts.items():
         volumes += ["-v", f"{Path(host).resolve()}:{target}"]
     script = (f'n0=$(ls {JIT_CACHE} | wc -l); anodesim "$@"; rc=$?; '
-              f'echo "jit-cache-new $(( $(ls {JIT_CACHE} | wc -l) - n0 ))" >&2; exit $rc')
+              f'echo "jit-cache-new $(( $(ls {JIT_CACHE} | wc -l) - n0 ))" >&2; '
+              'echo "shm-left $(ls /dev/shm | grep -c ^mpich_shm_)" >&2; exit $rc')
     proc = _docker("run", "--rm", "--network", "none", "--user", user or container_user(),
-                   *volumes, "--entrypoint", "sh", IMAGE, "-c", script, "sh", *args,
+                   *options, *volumes, "--entrypoint", "sh", IMAGE, "-c", script, "sh", *args,
                    timeout=timeout)
-    new = [line for line in proc.stderr.splitlines() if line.startswith("jit-cache-new ")]
-    return proc, int(new[-1].split()[1]) if new else None
+    return proc, reported(proc, "jit-cache-new")
+
+
+def reported(proc: subprocess.CompletedProcess, key: str) -> int | None:
+    """The number the container's script wrote on its stderr line `KEY N` (None: no line,
+    e.g. the container did not start)."""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith(f"{key} ")]
+    return int(lines[-1].split()[1]) if lines else None
 
 
 def read_table(path: Path) -> dict[str, np.ndarray | list[str]]:
@@ -218,3 +227,62 @@ def test_study_in_container_matches_native_run(image, tmp_path):
 
     shutil.rmtree(out_container)  # the host user can remove what the container wrote
     assert not out_container.exists()
+
+
+# MPI's shared memory in a small /dev/shm. With the wheel's MPICH every process that starts
+# MPI alone makes a segment of 1 061 440 bytes in /dev/shm, which only MPI_Finalize removed:
+# each sweep case (its worker ends with os._exit) left one, and once /dev/shm was full
+# MPI_Init died of SIGBUS ("worker process ended with signal 7"). In a 4 MiB /dev/shm the
+# code before the fix (0b7da02) ran the first 3 of these six cases and failed the other 3
+# (measured in this image, 2026-12-05); with Docker's default 64 MiB, 63 of 70 small cases
+# ran and the 64th on failed. anodesim now removes the segment's name once MPI has started.
+SMALL_SHM = "4m"  # room for 3 segments: six cases need the segments to go
+SHM_STUDY = """title = "container check: six beam currents in a small /dev/shm"
+case = "case.toml"
+[axes]
+"beam.current_mA" = [0.05, 0.06, 0.07, 0.08, 0.09, 0.1]
+"""
+
+
+def _study_folders(tmp_path: Path, study_text: str) -> tuple[Path, Path]:
+    """A study folder with the warm-up case and study_text, and an output folder that the
+    container's user may write."""
+    study, out = tmp_path / "study", tmp_path / "out"
+    study.mkdir()
+    out.mkdir()
+    shutil.copyfile(CASE, study / "case.toml")
+    (study / "study.toml").write_text(study_text)
+    if os.getuid() == 0:
+        out.chmod(0o777)  # root on the host: let the image's user write there
+    return study, out
+
+
+def test_a_sweep_in_a_small_shared_memory_runs_every_case(image, tmp_path):
+    study, out = _study_folders(tmp_path, SHM_STUDY)
+    proc, _ = run_in_container(["sweep", "/study/study.toml", "-o", "/out/sweep", "-j", "2",
+                                "-q"], {study: "/study:ro", out: "/out"},
+                               options=("--shm-size", SMALL_SHM))
+    table = out / "sweep/results.csv"
+    assert table.is_file(), _tail(proc.stdout + proc.stderr)
+    with open(table) as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    failed = {r["beam.current_mA"]: r["error"] for r in rows if r["status"] != "ok"}
+    assert len(rows) == 6 and not failed, f"failed cases (current mA: reason): {failed}"
+    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    # nothing is left in the container's /dev/shm after the sweep (the parent processes,
+    # which end normally, included)
+    assert reported(proc, "shm-left") == 0, _tail(proc.stderr)
+
+
+def test_a_run_without_room_for_mpi_is_one_line(image, tmp_path):
+    """A /dev/shm too small for MPI's segment: one line and exit status 1 (before: SIGBUS
+    inside MPI_Init, exit status 135, no word), and nothing written."""
+    study, out = _study_folders(tmp_path, SHM_STUDY)
+    proc, _ = run_in_container(["run", "/study/case.toml", "-o", "/out/run"],
+                               {study: "/study:ro", out: "/out"}, options=("--shm-size", "1m"))
+    said = [line for line in proc.stderr.splitlines()
+            if not line.startswith(("jit-cache-new ", "shm-left "))]
+    assert proc.returncode == 1, f"exit status {proc.returncode}: {proc.stderr}"
+    assert len(said) == 1 and said[0].startswith("anodesim: run failed: /dev/shm has "), said
+    assert "--shm-size" in said[0]  # what to do about it
+    assert not proc.stdout and not any(out.iterdir())
