@@ -286,3 +286,15 @@ def test_a_run_without_room_for_mpi_is_one_line(image, tmp_path):
     assert len(said) == 1 and said[0].startswith("anodesim: run failed: /dev/shm has "), said
     assert "--shm-size" in said[0]  # what to do about it
     assert not proc.stdout and not any(out.iterdir())
+
+
+def test_a_run_in_a_16_mib_shared_memory(image, tmp_path):
+    """With --shm-size=16m exactly, MPI_Init died of SIGSEGV in UCX's POSIX shared-memory
+    transport (exit status 139, no word), in every process; a process alone now starts MPI
+    without it (_mpi.alone_without_ucx_shared_memory)."""
+    study, out = _study_folders(tmp_path, SHM_STUDY)
+    proc, _ = run_in_container(["run", "/study/case.toml", "-o", "/out/run", "-q"],
+                               {study: "/study:ro", out: "/out"},
+                               options=("--shm-size", "16m"))
+    assert proc.returncode == 0, f"exit status {proc.returncode}: {_tail(proc.stderr)}"
+    assert json.loads((out / "run/summary.json").read_text())["status"] == "complete"

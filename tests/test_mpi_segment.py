@@ -149,6 +149,48 @@ def test_a_run_without_shared_memory_for_mpi_is_one_line(tmp_path, mpich_leaves_
         "--shm-size=256m)"), row["error"]
 
 
+# What a process alone uses of /dev/shm once MPI has started, in bytes, and whether UCX_TLS
+# is left in its environment: started by anodesim._mpi's import, or as a sweep's worker does
+# (study.preload.init_worker), then a PETSc vector summed (MPI and PETSc in use).
+_USED = ("import os\n"
+         "from petsc4py import PETSc\n"
+         "assert PETSc.Vec().createSeq(3).sum() == 0\n"
+         "st = os.statvfs('/dev/shm')\n"
+         "print((st.f_blocks - st.f_bfree) * st.f_frsize, os.environ.get('UCX_TLS'))\n")
+_STARTS = {"anodesim._mpi": "import anodesim._mpi\n",
+           "sweep worker": ("import mpi4py\n"
+                            "mpi4py.rc.initialize = False\n"
+                            "from anodesim.study.preload import init_worker\n"
+                            "init_worker()\n")}
+
+
+@pytest.mark.parametrize("start", list(_STARTS))
+def test_a_process_alone_uses_only_mpich_segment_of_shared_memory(tmp_path, small_shm,
+                                                                  start):
+    """MPICH's UCX (the wheel's ch4:ucx) also put a 4 MiB POSIX shared-memory segment in
+    /dev/shm where it had room, unlinked at once and freed at the process's end: a process
+    alone used 5.1 MiB there (measured), so Docker's default 64 MiB held 22 processes at
+    once and a sweep with -j 24 in a container failed 8 of its 30 cases. A process alone
+    talks to no other rank: UCX's POSIX transport is left out of its MPI_Init (the 1 MiB
+    left is MPICH's segment), and the environment is as it was afterwards (a job started
+    from it is not affected)."""
+    p = _in_small_shm("64m", [sys.executable, "-c", _STARTS[start] + _USED], tmp_path)
+    assert p.returncode == 0, p.stderr
+    used, ucx_tls = p.stdout.split()
+    # MPICH's segment, 1 061 440 bytes in 4 KiB pages (1 064 960); before, 5 398 528
+    assert int(used) <= 1_064_960, f"{int(used) / 2**20:.2f} MiB used in /dev/shm"
+    assert ucx_tls == "None"
+
+
+@pytest.mark.parametrize("start", list(_STARTS))
+def test_mpi_starts_in_a_16_mib_shared_memory(tmp_path, small_shm, start):
+    """With a /dev/shm of exactly 16 MiB (e.g. docker run --shm-size=16m) MPI_Init died of
+    SIGSEGV inside UCX's POSIX transport, with no word, in every process (also with a plain
+    ``from mpi4py import MPI``); 15 and 17 MiB were fine (measured, MPICH 5.0.2)."""
+    p = _in_small_shm("16m", [sys.executable, "-c", _STARTS[start] + _USED], tmp_path)
+    assert p.returncode == 0, f"exit status {p.returncode}: {p.stderr}"
+
+
 MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
 
 

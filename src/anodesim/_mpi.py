@@ -15,13 +15,15 @@ under a launcher, which may use it, MPI's handler stays.
 
 MPI's shared-memory segment loses its name as soon as MPI has started
 (:func:`forget_shared_memory_name`), so that no way of ending the process leaves it in
-/dev/shm; a /dev/shm too full to hold it is one line (:func:`check_shared_memory`)."""
+/dev/shm; a /dev/shm too full to hold it is one line (:func:`check_shared_memory`). A
+process alone starts MPI without UCX's own shared-memory segment
+(:func:`alone_without_ucx_shared_memory`)."""
 
 import os
 import signal
 import sys
 import threading
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 
 import mpi4py
 
@@ -62,13 +64,38 @@ def check_shared_memory(folder: str = "/dev/shm") -> None:
             "--shm-size=256m)")
 
 
+@contextmanager
+def alone_without_ucx_shared_memory():
+    """Around MPI_Init of a process alone: UCX's POSIX shared-memory transport left out.
+
+    The wheel's MPICH (device ch4:ucx) lets UCX put a 4 MiB segment of its own in /dev/shm
+    besides MPICH's 1 MiB one (unlinked at once, freed at the process's end). A process alone
+    talks to no other rank through it, yet it took 5.1 MiB of /dev/shm instead of 1.0
+    (measured, MPICH 5.0.2), so that Docker's default 64 MiB held 22 processes at once, not
+    60; and with a /dev/shm of exactly 16 MiB, MPI_Init itself died of SIGSEGV (plain
+    ``from mpi4py import MPI``; 15 and 17 MiB were fine). ``UCX_TLS=^posix`` (every UCX
+    transport but that one: a leading '^' excludes the listed ones, UCX FAQ,
+    https://openucx.readthedocs.io/en/master/faq.html) is set for the initialisation only, so
+    that a job started from this process (a launcher's ranks, which may share memory) gets
+    the environment as it was. Nothing is done under a launcher or where the user set
+    UCX_TLS."""
+    if launcher_size() > 1 or "UCX_TLS" in os.environ:
+        yield
+        return
+    os.environ["UCX_TLS"] = "^posix"
+    try:
+        yield
+    finally:
+        os.environ.pop("UCX_TLS", None)
+
+
 if mpi4py.rc.initialize:  # (a sweep's fork server: each worker checks, init_worker)
     check_shared_memory()
 
 _HANGUP = signal.getsignal(signal.SIGHUP) if launcher_size() == 1 and \
     threading.current_thread() is threading.main_thread() else None
 
-with signals_held():
+with signals_held(), alone_without_ucx_shared_memory():
     _STARTED_HERE = "mpi4py.MPI" not in sys.modules and mpi4py.rc.initialize
     try:  # the pip wheel; absent in Docker images with their own dolfinx
         import dolfinx_solver  # noqa: F401

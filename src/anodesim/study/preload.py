@@ -116,11 +116,13 @@ def init_worker() -> None:
     in /dev/shm (_mpi.forget_shared_memory_name)."""
     from mpi4py import MPI
 
-    from .._mpi import check_shared_memory, forget_shared_memory_name
+    from .._mpi import (alone_without_ucx_shared_memory, check_shared_memory,
+                        forget_shared_memory_name)
 
     if not MPI.Is_initialized():
         check_shared_memory()
-        MPI.Init_thread()
+        with alone_without_ucx_shared_memory():
+            MPI.Init_thread()
     forget_shared_memory_name()
 
 
