@@ -24,13 +24,18 @@ Workloads (each the issue's own, with the case files of each version):
   4-point duty chart at 1 s; the engine alone, its step response with an elastic solve at
   each of its samples). Compare with ``--before`` a recent commit: the case needs the
   rating keys of 2026-12.
+* ``duty``: ``anodesim rate studies/reflection_insert.toml --chart duty`` (the maximum safe
+  loading's 4 FE confirmations, then the two serial-load charts with their 6 FE anchors,
+  the charts drawn): where a core is idle, today's rating makes the anchors two at a time
+  (rating/helper.py). Compare with ``--before`` a recent commit (2ca979d: the last one
+  without the helper).
 * ``sweep``: ``anodesim sweep`` of studies/reflection_insert.toml at 1 s, -j 2, each pass
   in a fresh folder with an empty form cache: ``--cases N`` up to 10 is N spot sizes (10-50
   µm) at one current (default 10); 50 is the issue's own benchmark, 10 spot sizes × 5
   currents (0.02-0.1 mA), as studies/benchmark_sweep.py. The figures are drawn in both (the
   issue's sweep drew them).
 
-    .venv/bin/python studies/benchmark_baseline.py [3d|run|sweep|yield ...] [--repeat 3]
+    .venv/bin/python studies/benchmark_baseline.py [3d|run|sweep|yield|duty ...] [--repeat 3]
                                                    [--before 752765a] [--cases 10]
 """
 
@@ -126,6 +131,9 @@ def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
         case.write_text(CASE if tree == ROOT else
                         CASE.replace("steps_per_segment = 1\n", ""))
         return [*py, "run", "-q", str(case), "-o", str(out)]
+    if workload == "duty":
+        return [*py, "rate", "-q", "studies/reflection_insert.toml", "--chart", "duty", "-o",
+                str(out)]
     if workload == "yield":
         case = out.parent / f"{out.name}_case.toml"
         case.write_text(YIELD)
@@ -143,7 +151,7 @@ def command(workload: str, tree: Path, out: Path, cases: int) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", default=["3d", "run"],
-                        choices=("3d", "run", "sweep", "yield"))
+                        choices=("3d", "run", "sweep", "yield", "duty"))
     parser.add_argument("--before", default="752765a", help="commit of the before code")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cases", type=int, default=10, help="cases of the sweep (up to 10: spot sizes at one current; "

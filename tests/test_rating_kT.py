@@ -139,3 +139,27 @@ def test_confirm_charts_finds_each_single_load_point_by_full_fe_runs(tmp_path):
     with open(tmp_path / "r" / "rating_single.csv") as f:
         table = list(csv.DictReader(line for line in f if not line.startswith("#")))
     assert [x["cold_confirmed"] for x in table] == ["True"] * 3
+
+
+def test_each_interface_is_transformed_with_its_own_two_sides():
+    """An interface's Kirchhoff transform is that of whichever of its own two sides has the
+    smaller ∫k (the lower head): the heat sink/housing joint of a W/Cu rod in an Al6061
+    housing took the W target's k(T), a material it does not touch (found by the review of
+    the regions a limit watches, 2026-12-05)."""
+    from anodesim.case.model import interface_sides
+    from anodesim.resolve import region_materials
+
+    case = anodesim.from_dict(reflection(
+        geometry={"housing": {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0,
+                              "length_mm": 5.0}},
+        materials={"housing": "Al6061"}))
+    mats, tr = region_materials(case), kh.transform_for(case)
+    T0 = case.initial_temperature_K
+
+    def head(t):
+        return t.integral(T0, T0 + 500.0) / float(t(T0))
+
+    for name, sides in interface_sides(case.geometry).items():
+        table = tr.conductivity[("interface", f"T_max_{name}_C")]
+        assert table is min((mats[r].k for r in sides), key=head), name
+    assert tr.conductivity[("interface", "T_max_heat_sink_housing_C")] is not mats["target"].k

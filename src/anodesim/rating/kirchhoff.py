@@ -51,7 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import life
-from ..case import Case, Loading, interfaces_of, regions_of
+from ..case import Case, Loading, regions_of
 from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for,
                       rise_allowed)
 from ..results import TimeSeries
@@ -124,9 +124,11 @@ class Transform:
 
 def transform_for(case: Case) -> Transform:
     """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot, erosion,
-    recrystallisation and fatigue, the region's for a region maximum, the heat sink's for
-    the cooled faces, and for an interface the material with the smaller ∫k (the lower,
-    safer head; the anchors correct the choice)."""
+    recrystallisation and fatigue, the region's for a region maximum, the last region's
+    (the heat sink, or the housing around it, which carry the cooled faces) for the cooled
+    faces, and for an interface that of its two sides with the smaller ∫k (the lower, safer
+    head; the anchors correct the choice)."""
+    from ..case.model import interface_sides
     from ..resolve import region_materials
 
     mats = region_materials(case)
@@ -139,11 +141,11 @@ def transform_for(case: Case) -> Transform:
             ("coolant_side", "T_max_coolant_side_C"): sink}
     for r in regions:
         cond[("heat_sink", f"T_max_{r}_C")] = mats[r].k
-    ks = [mats[r].k for r in regions]
-    for name in interfaces_of(case.geometry):
-        probe = T0 + 500.0
+    probe = T0 + 500.0
+    for name, sides in interface_sides(case.geometry).items():
         cond[("interface", f"T_max_{name}_C")] = min(
-            ks, key=lambda t: t.integral(T0, min(probe, t.range_K[1])) / float(t(T0)))
+            (mats[r].k for r in sides),
+            key=lambda t: t.integral(T0, min(probe, t.range_K[1])) / float(t(T0)))
     return Transform(T0, cond)
 
 
