@@ -316,6 +316,51 @@ def test_the_housing_joint_defaults_to_the_lower_of_its_own_two_materials(housin
     assert f"above the {why.split()[0]} default {joint_C:g} °C" in warning
 
 
+def test_temperatures_png_draws_each_joint_limit_where_the_joints_differ():
+    """temperatures.png's limit lines (results.temperature_limit_lines, run_folder's call)
+    were keyed by the limit's name: with an Al6061 housing the two interface limits (the
+    insert's joint 200 °C, the housing's 150 °C) shared the key "interface", so the figure
+    drew one of them (150 °C, as if the W/Cu joint's limit) and left the other off. Each
+    joint is now drawn by its label where they differ; where they agree (SS304) one line,
+    named "interface" as before. Exact values (the limits' own)."""
+    from anodesim.resolve import region_materials
+    from anodesim.results import temperature_limit_lines
+
+    def lines(housing):
+        case = anodesim.from_dict(reflection(geometry={"housing": HOUSING},
+                                             materials={"housing": housing}))
+        lims = limits.limits_for(case, region_materials(case))
+        drawn = temperature_limit_lines([limits.LimitCheck(x, 0.0, 0.0) for x in lims])
+        # every temperature limit in force is drawn (equal ones share a line)
+        assert set(drawn.values()) == {x.value for x in lims if x.unit == "C"}
+        return drawn
+
+    al = lines("Al6061")
+    assert al["interface target_heat_sink"] == pytest.approx(200.0, abs=1e-9)
+    assert al["interface heat_sink_housing"] == pytest.approx(150.0, abs=1e-9)
+    assert al["heat_sink"] == pytest.approx(200.0, abs=1e-9)
+    assert "interface" not in al
+    ss = lines("SS304")
+    assert ss["interface"] == pytest.approx(200.0, abs=1e-9)
+    assert not any(k.startswith("interface ") for k in ss)
+
+
+def test_the_broken_limit_line_names_the_joint():
+    """`run`'s one line of broken limits said "interface reached 160 °C (limit 150 °C)":
+    with the housing's joint held to 150 °C and the insert's to 200 °C, which joint it was
+    is the question. It names the joint, as the limits table does (Limit.label)."""
+    from anodesim.cli.run import broken_line
+    from anodesim.resolve import region_materials
+
+    case = anodesim.from_dict(reflection(geometry={"housing": HOUSING},
+                                         materials={"housing": "Al6061"}))
+    joint = next(x for x in limits.limits_for(case, region_materials(case))
+                 if x.column == "T_max_heat_sink_housing_C")
+    line = broken_line([limits.LimitCheck(joint, 160.0, 12.5)])
+    assert line == ("anodesim: limit broken: interface heat_sink_housing reached 160 °C at "
+                    "t = 12.5 s (limit 150 °C)")
+
+
 def _watched(geometry, boundaries=None):
     from anodesim.case import Boundary, limit_watches
 

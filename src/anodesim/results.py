@@ -262,6 +262,23 @@ class RunResult:
                 f"{lims}{', drift' if self.mechanics and self.drift else ''}>")
 
 
+def temperature_limit_lines(checks) -> dict[str, float]:
+    """The temperature limits in force as temperatures.png draws them, legend name → °C:
+    by limit name (spot, interface, heat_sink, coolant_side), except a name whose columns
+    hold different values, each then by its label (an Al6061 housing's joint at 150 °C,
+    "interface heat_sink_housing", beside the insert's "interface target_heat_sink" at
+    200 °C: keyed by name, one of the two was left off the figure).
+
+    Args:
+        checks: the run's limit checks (LimitCheck).
+    """
+    temps = [c for c in checks if c.limit.unit == "C"]
+    values: dict[str, set[float]] = {}
+    for c in temps:
+        values.setdefault(c.name, set()).add(c.limit.value)
+    return {c.name if len(values[c.name]) == 1 else c.label: c.limit.value for c in temps}
+
+
 def temperature_curves(result: RunResult):
     """(t, curves, beam power) of temperatures.png: the peak, the other regions' maxima and
     the probes ("probe NAME", drawn dotted; °C), the beam power (W)."""

@@ -20,7 +20,8 @@ import numpy as np
 from . import __version__, output
 from .case import ZERO_CELSIUS_K as C
 from .case.model import source_um_per_px
-from .results import SIGN_CONVENTIONS, RunResult, temperature_curves
+from .results import (SIGN_CONVENTIONS, RunResult, temperature_curves,
+                      temperature_limit_lines)
 
 
 #: Every file and folder a run (or its report) writes into its folder: what
@@ -200,8 +201,7 @@ def write(sim, result: RunResult, plotter=None) -> None:
         if case.loading.kind != "steady":
             plot.draw("plot_timeseries", out / "temperatures.png", *temperature_curves(result),
                       case.title, log_time=result.single_load,
-                      limits={c.name: c.limit.value for c in result.limits
-                              if c.limit.unit == "C"})
+                      limits=temperature_limit_lines(result.limits))
     profiles = None
     if complete and case.loading.kind == "steady":
         profiles = steady_profiles(sim.problem, sim.prep.lay, sim.prep.spot)

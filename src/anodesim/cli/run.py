@@ -71,12 +71,13 @@ def signed(x: float) -> str:
 
 
 def broken_line(checks) -> str | None:
-    """One line naming the broken limits, or None when every limit holds."""
+    """One line naming the broken limits (an interface by its joint), or None when every
+    limit holds."""
     bad = [c for c in checks if not c.holds]
     if not bad:
         return None
     unit = lambda c: _UNITS.get(c.limit.unit, c.limit.unit)  # noqa: E731
-    what = "; ".join(f"{c.name} reached {c.worst:.4g} {unit(c)} at t = {c.time_s:.4g} s "
+    what = "; ".join(f"{c.label} reached {c.worst:.4g} {unit(c)} at t = {c.time_s:.4g} s "
                      f"(limit {c.limit.value:.4g} {unit(c)})" for c in bad)
     return f"anodesim: limit broken: {what}"
 
