@@ -15,7 +15,7 @@ import numpy as np
 
 from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
-from .case import ZERO_CELSIUS_K, Case, CaseError, faces_of, regions_of
+from .case import ZERO_CELSIUS_K, Case, CaseError, faces_of, heat_sink_region
 from .case.model import MAX_STEPS, USER_GEOMETRIES
 from .loading import Schedule, plan
 
@@ -375,11 +375,11 @@ def joint_corner_size(case: Case, mats) -> float:
     mesh.joint_corner_um, else limits.JOINT_CORNER_M where the run computes the heat sink's
     yield use (mechanics, a second region with yield data: monitors.Mechanics), else 0
     (none; always on 3-D meshes and on one-region geometries, which have no joint)."""
-    regions = regions_of(case.geometry)
+    sink = heat_sink_region(case.geometry)
     if case.mesh.joint_corner_m is not None:
-        return case.mesh.joint_corner_m if len(regions) > 1 else 0.0
-    if case.geometry.dim == 3 or case.mechanics is None or len(regions) < 2 or \
-            mats[regions[1]].yield_strength is None:
+        return case.mesh.joint_corner_m if sink is not None else 0.0
+    if case.geometry.dim == 3 or case.mechanics is None or sink is None or \
+            mats[sink].yield_strength is None:
         return 0.0
     from .limits import JOINT_CORNER_M
 
@@ -414,7 +414,7 @@ def _layout_and_spot(case: Case, mats):
         spot = make_spot(case, mats, lay.stack)
         lay.corner_size = joint_corner_size(case, mats)
         if lay.corner_size > 0:
-            lay.corners = lay.joint_corners(regions_of(case.geometry)[1])
+            lay.corners = lay.joint_corners(heat_sink_region(case.geometry))
     try:
         zone_depth = spot.depth_m
     except ValueError as e:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import life
 from ..case import Case, heat_sink_region, interfaces_of, regions_of
+from ..case.model import COOLING_TYPES
 from ..limits import (SIGNED_LIMITS, FatigueLimit, Limit, cooled_faces, limits_for,
                       rise_allowed)
 from ..response import ResponseError, StepResponse, _extreme
@@ -73,8 +74,9 @@ def linear_case(case: Case, horizon_s: float) -> Case:
     for key, T in (("ambient_C", c.ambient_K), ("initial_C", c.initial_K)) if c else ():
         if abs(T - T0) > 1e-9:
             raise ResponseError(f"coolant_circuit.{key} = {T - 273.15:g}: {why}")
-    if not any(b.type in ("fixed", "convection") for b in case.boundaries.values()):
-        raise ResponseError("boundaries: rating needs a cooled face (fixed or convection)")
+    if not cooled_faces(case):
+        raise ResponseError("boundaries: rating needs a cooled face "
+                            f"({' or '.join(COOLING_TYPES)})")
     eta = backscatter_fraction(case, region_materials(case))
     beam = dc.replace(case.beam, power_W=1.0 / (1.0 - eta))
     return rating_copy(
