@@ -72,8 +72,9 @@ def check(args) -> int:
 
 def units_slips(case, mats) -> list[str]:
     """Warnings for temperatures that read as kelvin given in °C: a heat_sink_C or
-    interface_C above the default of every material it watches (its damage temperature: Cu
-    softens above 200 °C, so heat_sink_C = 473.15 allows what the default guards against)
+    interface_C above the lowest default of the materials it watches (case.watched_regions;
+    their damage temperatures: Cu softens above 200 °C, so heat_sink_C = 473.15 allows what
+    the default guards against; an interface_C holds every joint, a housing's too)
     whose number, read in K, lies above the initial temperature (250 on Cu is not one),
     and a water-cooled face's coolant at or above water's saturation at 1 atm (a liquid
     coolant cannot be there; 303.15 is 30 °C in K). Valid input: a CuCrZr sink may be rated
