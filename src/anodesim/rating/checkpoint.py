@@ -51,10 +51,8 @@ _IDENTITY = re.compile(r"[0-9a-f]{24}")
 _ENTRY = re.compile(r"[0-9a-f]{32}\.npz")
 _TEMPORARY = re.compile(r"\.[0-9a-f]{32}\.npz\..+")
 
-#: The running rating's store (None: no checkpoint), and its helper (helper.py: None, the
-#: rating's side of a running helper, or in the helper its own side), each with
-#: ``serving``, ``take(text, digest)`` and ``make_here(text, digest, make)``.
-_state: dict = {"store": None, "helper": None}
+#: The running rating's store (None: no checkpoint).
+_state: dict = {"store": None}
 
 
 def code_digest() -> str:
@@ -279,16 +277,16 @@ def run_kept(key: tuple, what: str, power_W: float, make):
     too) is not, so that a resumed rating tries it again."""
     from ..materials import OutOfRangeError
     from ..thermal import SolverError
+    from . import helper
     from .progress import fe_run
 
     text, digest = _key_text(key)
-    helper = _state["helper"]
-    if helper is not None and helper.serving:  # the helper makes it for the rating, which
-        return helper.make_here(text, digest, make)  # keeps and reports it
+    if helper.serving():  # the helper makes it for the rating, which keeps and reports it
+        return helper.make_here(text, digest, make)
     found, series = recall(key, what, power_W)
     if found:
         return series
-    ahead = None if helper is None else helper.take(text, digest)  # made by the helper
+    ahead = helper.take(text, digest)  # made by the rating's helper (helper.py)
     took = None
     if ahead is not None:
         outcome, took = ahead

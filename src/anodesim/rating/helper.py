@@ -45,10 +45,11 @@ import time
 from contextlib import contextmanager, suppress
 
 from .. import processes
-from . import checkpoint
 
 ENV = "ANODESIM_RATING_HELPER"
 
+#: The running rating's helper (this process), or the helper's own state (the helper).
+_state: dict = {"helper": None, "serving": None}
 
 
 class _Skip(Exception):
@@ -105,9 +106,7 @@ def wanted() -> bool:
 
 
 class Helper:
-    """The rating's side of a running helper (checkpoint._state["helper"] while it runs)."""
-
-    serving = False
+    """The rating's side of a running helper."""
 
     def __init__(self, pid: int, to_helper: int, from_helper: int, folder: str):
         self.pid, self.to_helper, self.from_helper = pid, to_helper, from_helper
@@ -206,21 +205,16 @@ def room_for(case) -> bool:
 
 
 @contextmanager
-def started(needed: bool, case=None, point_runs=None):
+def started(needed: bool, case=None):
     """A helper for the rating of case inside this block, if needed (a chart with FE
     anchors), wanted() and the memory has room_for it; stopped (killed) at its end, however
-    it ends.
-
-    Args:
-        point_runs: the class of the FE runs of chart points (kirchhoff.PointRuns, passed
-            in: this module sits below kirchhoff, which asks the helper for its runs).
-    """
-    helper = _start(point_runs) if needed and wanted() and room_for(case) else None
-    checkpoint._state["helper"] = helper
+    it ends."""
+    helper = _start() if needed and wanted() and room_for(case) else None
+    _state["helper"] = helper
     try:
         yield helper
     finally:
-        checkpoint._state["helper"] = None
+        _state["helper"] = None
         if helper is not None:
             helper.stop()
 
@@ -241,7 +235,7 @@ def _remove_stale() -> None:
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
-def _start(point_runs) -> Helper | None:
+def _start() -> Helper | None:
     _remove_stale()
     folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
     to_r, to_w = os.pipe()
@@ -255,7 +249,7 @@ def _start(point_runs) -> Helper | None:
         try:
             os.close(to_w)
             os.close(from_r)
-            code = _serve(to_r, from_w, folder, point_runs)
+            code = _serve(to_r, from_w, folder)
         finally:
             os._exit(code)
     if pid < 0:
@@ -268,7 +262,7 @@ def _start(point_runs) -> Helper | None:
     return Helper(pid, to_w, from_r, folder)
 
 
-def _serve(requests: int, results: int, folder: str, point_runs) -> int:
+def _serve(requests: int, results: int, folder: str) -> int:
     """The helper: make the FE runs asked for until its pipe ends (the rating has ended)."""
     processes.die_with_parent()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -278,14 +272,15 @@ def _serve(requests: int, results: int, folder: str, point_runs) -> int:
     os.dup2(devnull, 2)
     from .. import _mpi  # noqa: F401  (MPI, PETSc and dolfinx started here, after the fork)
     from ..simulation import Simulation  # noqa: F401
+    from .kirchhoff import PointRuns
 
-    checkpoint._state["helper"] = _Serving(folder, results)
-    points: dict = {}  # the point_runs of each rated case (by its hash)
+    _state["serving"] = (folder, results)
+    points: dict[str, PointRuns] = {}  # per rated case (its hash)
     while (message := _receive(requests)) is not None:
         if message[0] == "prepare":  # ("prepare", case): sent when the rating makes its own
             case = message[1]
             if case.hash() not in points:
-                points[case.hash()] = point_runs(case)
+                points[case.hash()] = PointRuns(case)
                 points[case.hash()].prepare()
             continue
         _, case_hash, method, args, options, power_W = message  # ("run", ...)
@@ -299,45 +294,47 @@ def _serve(requests: int, results: int, folder: str, point_runs) -> int:
     return 0
 
 
-class _Serving:
-    """The helper's own side (checkpoint._state["helper"] in the helper)."""
+def serving() -> bool:
+    """Whether this process is a rating's helper."""
+    return _state["serving"] is not None
 
-    serving = True
 
-    def __init__(self, folder: str, results: int):
-        self.folder, self.results = folder, results
+def make_here(text: str, digest: str, make):
+    """In the helper: make the run under this key (unless the rating has claimed it), write
+    it into the shared folder and say so; its value as checkpoint.run_kept returns it."""
+    from ..materials import OutOfRangeError
+    from ..thermal import SolverError
 
-    def make_here(self, text: str, digest: str, make):
-        """Make the run under this key (unless the rating has claimed it), write it into
-        the shared folder and say so; its value as checkpoint.run_kept returns it."""
-        from ..materials import OutOfRangeError
-        from ..thermal import SolverError
+    folder, results = _state["serving"]
+    if not _claim(folder, digest):
+        raise _Skip
+    start = time.perf_counter()
+    try:
+        outcome = value = make()
+    except (OutOfRangeError, SolverError) as e:  # far over: the rating's run says so
+        outcome, value = e, None
+    try:
+        data = pickle.dumps((text, outcome, time.perf_counter() - start),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        path = os.path.join(folder, f"{digest}.run")
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+        _send(results, ("made", digest))
+    except Exception:  # not kept (an outcome that does not pickle): made by the rating
+        _send(results, ("settled", digest))
+    return value
 
-        if not _claim(self.folder, digest):
-            raise _Skip
-        start = time.perf_counter()
-        try:
-            outcome = value = make()
-        except (OutOfRangeError, SolverError) as e:  # far over: the rating's run says so
-            outcome, value = e, None
-        try:
-            data = pickle.dumps((text, outcome, time.perf_counter() - start),
-                                protocol=pickle.HIGHEST_PROTOCOL)
-            path = os.path.join(self.folder, f"{digest}.run")
-            with open(path + ".tmp", "wb") as f:
-                f.write(data)
-            os.replace(path + ".tmp", path)
-            _send(self.results, ("made", digest))
-        except Exception:  # not kept (an outcome that does not pickle): made by the rating
-            _send(self.results, ("settled", digest))
-        return value
 
-    def ask(self, message) -> None:
-        """(The helper asks no helper.)"""
+def take(text: str, digest: str):
+    """In the rating: (value or exception, seconds) of the run under this key made by the
+    helper; None: make it here."""
+    helper = _state["helper"]
+    return None if helper is None else helper.take(text, digest)
 
 
 def ask(message) -> None:
     """Ask the running rating's helper (if any) for a message's work."""
-    helper = checkpoint._state["helper"]
+    helper = _state["helper"]
     if helper is not None:
         helper.ask(message)
