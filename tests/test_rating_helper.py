@@ -117,3 +117,30 @@ def test_the_helper_starts_only_where_it_can_gain(monkeypatch):
     assert not helper.wanted()
     assert helper.anchored("all") and helper.anchored(("continuous", "duty"))
     assert not helper.anchored("continuous") and not helper.anchored(["life"])
+
+
+def _rate_both(path: Path, root: Path) -> tuple[Path, str, Path, str]:
+    """(folder, stderr) of the case's serial-load charts rated alone, then with a helper."""
+    out = []
+    for name, with_helper in (("alone", False), ("helped", True)):
+        cmd, env = _command(path, root / name, with_helper)
+        p = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True, timeout=900)
+        assert p.returncode == 0, p.stderr
+        out += [root / name, p.stderr]
+    return tuple(out)
+
+
+@pytest.mark.slow
+def test_a_run_the_rating_reaches_again_is_made_again(tmp_path):
+    """The point (1 s, 0.5) is the duty chart's one anchor (made by the rating, claimed
+    there) and the period chart's middle one (the same FE run, the same key): the rating
+    reached that key again and, claimed by itself, waited for the helper's word on it for
+    ever (the helper skips a run claimed by the rating without a word). Alone it is made
+    again; so it is with the helper."""
+    path = write_toml(tmp_path / "case.toml", reflection(
+        **LEAN, rating={"period_s": 1.0, "duty_cycles": [0.5], "duty_cycle": 0.5,
+                        "periods_s": [0.1, 1.0, 10.0]}))
+    alone_out, alone_err, out, err = _rate_both(path, tmp_path)
+    assert "on the idle core" in err
+    _same_rating(out, alone_out)
+    assert _plain(err) == _plain(alone_err)

@@ -112,7 +112,8 @@ class Helper:
         self.pid, self.to_helper, self.from_helper = pid, to_helper, from_helper
         self.folder = folder
         self.made: set[str] = set()  # key digests the helper has made (their files)
-        self.settled: set[str] = set()  # ... or given up (failed)
+        self.settled: set[str] = set()  # ... or left to the rating (given up, or the
+        # rating's own claim: a key it reaches again is made again, as alone, not waited for)
         self.alive = True
         self.taken = 0
 
@@ -145,7 +146,10 @@ class Helper:
         while True:
             if digest in self.made:
                 return self._load(text, digest)
-            if digest in self.settled or not self.alive or _claim(self.folder, digest):
+            if digest in self.settled or not self.alive:
+                return None
+            if _claim(self.folder, digest):
+                self.settled.add(digest)
                 return None
             self._read(block=True)  # the helper is making it: wait for its word
 
