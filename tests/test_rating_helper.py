@@ -144,3 +144,43 @@ def test_a_run_the_rating_reaches_again_is_made_again(tmp_path):
     assert "on the idle core" in err
     _same_rating(out, alone_out)
     assert _plain(err) == _plain(alone_err)
+
+
+#: anodesim rate, with the helper's first FE run failing in its solver (as out of memory in
+#: a factorisation beside the rating would: the helper's alone).
+FAILING_HELPER = """
+import sys
+import anodesim.rating.kirchhoff as k
+from anodesim.rating import helper
+from anodesim.__main__ import main
+
+made = k.series_from_steady
+failed = []
+
+def series_from_steady(*args):
+    if helper.serving() and not failed:
+        from anodesim.thermal import SolverError
+
+        failed.append(True)
+        raise SolverError("the helper's own failure")
+    return made(*args)
+
+k.series_from_steady = series_from_steady
+sys.argv[0] = "anodesim"
+sys.exit(main())
+"""
+
+
+@pytest.mark.slow
+def test_a_solver_failure_of_the_helper_is_not_the_ratings(alone, tmp_path):
+    """A run whose solver fails in the helper was taken as the rating's run failing (the
+    target far over at that power: the anchor's power × 0.8, another chart); it may be the
+    helper's alone (memory), so the rating makes that run itself, as alone."""
+    path, alone_out, alone_err = alone
+    cmd, env = _command(path, tmp_path / "helped", with_helper=True)
+    p = subprocess.run([sys.executable, "-c", FAILING_HELPER, *cmd[3:]], env=env,
+                       stderr=subprocess.PIPE, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    assert "(failed)" not in p.stderr and "on the idle core" in p.stderr, p.stderr
+    _same_rating(tmp_path / "helped", alone_out)
+    assert _plain(p.stderr) == _plain(alone_err)
