@@ -184,3 +184,16 @@ def test_a_solver_failure_of_the_helper_is_not_the_ratings(alone, tmp_path):
     assert "(failed)" not in p.stderr and "on the idle core" in p.stderr, p.stderr
     _same_rating(tmp_path / "helped", alone_out)
     assert _plain(p.stderr) == _plain(alone_err)
+
+
+@pytest.mark.parametrize("charts", [5, [["duty"]]])
+def test_chart_names_of_another_type_are_refused_as_alone(charts, tmp_path):
+    """anodesim.rate(charts=5) raised TypeError from the helper's check of the charts
+    (helper.anchored) before the rating's own line (CaseError naming the charts)."""
+    import anodesim
+    from anodesim.case import CaseError
+
+    path = write_toml(tmp_path / "case.toml", reflection(**LEAN))
+    with pytest.raises(CaseError, match="chart"):
+        anodesim.rate(path, tmp_path / "out", charts=charts)
+    assert not (tmp_path / "out").exists()

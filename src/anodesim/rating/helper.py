@@ -87,8 +87,12 @@ ANCHORED = frozenset({"single", "duty", "period", "all"})
 
 
 def anchored(charts) -> bool:
-    """Whether a rating of these charts (a name or names) solves FE anchors."""
-    names = {charts} if isinstance(charts, str) else set(charts or ())
+    """Whether a rating of these charts (a name or names) solves FE anchors; False for
+    anything else (the rating refuses it with its own line: chart_selection)."""
+    try:
+        names = {charts} if isinstance(charts, str) else set(charts or ())
+    except TypeError:  # not a sequence of names (a number; a list of lists)
+        return False
     return bool(names & ANCHORED)
 
 
