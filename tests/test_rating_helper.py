@@ -197,3 +197,19 @@ def test_chart_names_of_another_type_are_refused_as_alone(charts, tmp_path):
     with pytest.raises(CaseError, match="chart"):
         anodesim.rate(path, tmp_path / "out", charts=charts)
     assert not (tmp_path / "out").exists()
+
+
+CAD_CASE = Path(__file__).resolve().parent.parent / "meshes" / "step_anode_case.toml"
+
+
+def test_the_memory_check_meshes_nothing(monkeypatch):
+    """room_for takes a CAD part's cells from the size field (as cost.refusal does): it
+    meshed the part to count them (cost.cell_count: some 2 700 cells/s, Ctrl-C held) before
+    every rating of it began."""
+    from anodesim import cost
+    from anodesim.case import load
+
+    meshed = []
+    monkeypatch.setattr(cost, "mesh_cells", lambda *a: meshed.append(a) or 1)
+    assert helper.room_for(load(CAD_CASE))  # some 35 000 cells: MiB of memory
+    assert meshed == []

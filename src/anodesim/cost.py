@@ -381,14 +381,21 @@ def cell_count(case: Case, prep, dry_mesh: bool = False) -> int:
     """The cells of a prepared case's mesh: counted in its mesh file, counted in a dry
     meshing (dry_mesh; a CAD part estimated at most CAD_COUNT_CELLS), or estimated from the
     size field (milliseconds, ±10 %; a larger CAD part: cad_cells)."""
-    from .geometry import mesh_sizes
-
     if case.geometry.kind == "cad" and not dry_mesh:
         estimate = cad_cells(case, prep)
         if estimate > CAD_COUNT_CELLS:
             return estimate
     if dry_mesh or case.mesh.file or case.geometry.kind in COUNTED:
         return mesh_cells(case, prep)
+    return size_field_cells(case, prep)
+
+
+def size_field_cells(case: Case, prep) -> int:
+    """The cells of a built-in geometry's mesh estimated from the size field (milliseconds,
+    ±10 %), also where a reused mesh file holds them (that mesh was made by the same size
+    field: resolve.prepare checks it)."""
+    from .geometry import mesh_sizes
+
     dim, spot = case.geometry.dim, prep.spot
     h_min, growth, h_max = mesh_sizes(case, spot)
     if dim == 2:
@@ -513,9 +520,13 @@ def solver_path(case: Case, dofs: int) -> str:
 
 def case_memory_mib(case: Case, prep) -> float:
     """Peak resident set (MiB) of one process running the prepared case (resolve.prepare):
-    estimate()'s memory, without its machine timing."""
-    dim = case.geometry.dim
-    cells = cell_count(case, prep)
+    estimate()'s memory, without its machine timing, from the cells estimated without
+    meshing (a CAD part: cad_cells; a built-in geometry: size_field_cells, its mesh file not
+    read; a user's mesh counted): check's dry meshing of a CAD part takes up to minutes
+    (CAD_COUNT_CELLS) and holds Ctrl-C."""
+    dim, kind = case.geometry.dim, case.geometry.kind
+    cells = (cad_cells(case, prep) if kind == "cad" else mesh_cells(case, prep)
+             if kind == "user_mesh" else size_field_cells(case, prep))
     return memory_mib(dim, solver_path(case, nodes(dim, cells)), cells)
 
 
