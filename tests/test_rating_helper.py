@@ -213,3 +213,49 @@ def test_the_memory_check_meshes_nothing(monkeypatch):
     monkeypatch.setattr(cost, "mesh_cells", lambda *a: meshed.append(a) or 1)
     assert helper.room_for(load(CAD_CASE))  # some 35 000 cells: MiB of memory
     assert meshed == []
+
+
+def _memory(root: Path, groups: str, files: dict) -> None:
+    """A made-up /proc/meminfo (64 GiB available), /proc/self/cgroup and cgroup tree."""
+    (root / "meminfo").write_text("MemTotal: 67108864 kB\nMemAvailable: 67108864 kB\n")
+    (root / "cgroup").write_text(groups)
+    for name, text in files.items():
+        (root / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "fs" / name).write_text(text)
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_the_memory_check_takes_the_control_groups_limit(version, tmp_path, monkeypatch):
+    """A batch job's or a container's memory limit (its cgroup) is the memory there is: the
+    machine's MemAvailable, which room_for read alone, is not. A job whose limit leaves 1.5
+    times the insert's estimated peak (about 190 MiB) beside the 100 MiB it uses has no room
+    for a helper (twice the peak); nor when the limit is its parent group's; with no limit
+    it has."""
+    from anodesim import cost
+    from anodesim.case import from_dict
+    from anodesim.resolve import prepare
+
+    case = from_dict(reflection(**LEAN))
+    need = cost.case_memory_mib(case, prepare(case))
+    limit = 100 + 1.5 * need  # MiB
+    monkeypatch.setattr(helper, "MEMINFO", str(tmp_path / "meminfo"), raising=False)
+    monkeypatch.setattr(helper, "CGROUPS", str(tmp_path / "cgroup"), raising=False)
+    monkeypatch.setattr(helper, "CGROUP_ROOT", str(tmp_path / "fs"), raising=False)
+    mib = 2**20
+    if version == "v2":
+        names, groups, top = ("memory.max", "memory.current"), "0::/job/step\n", ""
+    else:
+        names, groups = ("memory.limit_in_bytes", "memory.usage_in_bytes"), \
+            "5:cpu,cpuacct:/job\n4:memory:/job/step\n"
+        top = "memory/"
+    for limited in (f"{top}job/step", f"{top}job"):
+        _memory(tmp_path, groups, {f"{top}job/step/{names[0]}": "max\n",
+                                   f"{top}job/step/{names[1]}": f"{100 * mib}\n",
+                                   f"{limited}/{names[0]}": f"{int(limit * mib)}\n",
+                                   f"{limited}/{names[1]}": f"{100 * mib}\n",
+                                   f"{limited}/memory.stat": "inactive_file 0\n"})
+        assert helper.available_mib() == pytest.approx(1.5 * need, abs=1e-3)
+        assert not helper.room_for(case)
+    _memory(tmp_path, groups, {f"{top}job/{names[0]}": "max\n"})
+    assert helper.available_mib() == pytest.approx(65536.0)
+    assert helper.room_for(case)

@@ -192,15 +192,74 @@ def _claim(folder: str, digest: str) -> bool:
         return True
 
 
-def room_for(case) -> bool:
-    """Whether the memory available now holds a second process of the case (the helper's
-    Simulation) besides the rating: twice its estimated peak (cost.case_memory_mib), so
-    that the helper never brings the out-of-memory killer to a large 3-D rating."""
+#: Where available_mib reads the memory (tests point them at a made-up tree).
+MEMINFO, CGROUPS, CGROUP_ROOT = "/proc/meminfo", "/proc/self/cgroup", "/sys/fs/cgroup"
+
+
+def available_mib() -> float | None:
+    """The memory (MiB) this process may still use: the system's MemAvailable, or less where
+    a memory control group of this process or of one above it holds less (a container's
+    --memory, a batch job's allocation: SLURM's cgroup, whose out-of-memory killer ends the
+    job's largest process, the rating, though the machine has memory to spare): its limit
+    less its use, the inactive file cache counted free (reclaimed first), as ``docker stats``
+    counts it. cgroup v2 (memory.max, memory.current) and v1 (memory.limit_in_bytes,
+    memory.usage_in_bytes); None where MemAvailable cannot be read."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(MEMINFO) as f:
             fields = dict(line.split(":", 1) for line in f)
-        available_mib = int(fields["MemAvailable"].split()[0]) / 1024.0
+        available = int(fields["MemAvailable"].split()[0]) * 1024.0
     except (OSError, KeyError, ValueError):
+        return None
+    for folder, files in _memory_groups():
+        limit, used, stat = (os.path.join(folder, n) for n in files)
+        try:
+            with open(limit) as f:
+                text = f.read().strip()
+            if text == "max":
+                continue
+            with open(used) as f:
+                use = int(f.read())
+            free = 0
+            with suppress(OSError, ValueError), open(stat) as f:
+                cache = dict(line.split() for line in f if line.strip())
+                free = int(cache.get("inactive_file", cache.get("total_inactive_file", 0)))
+            available = min(available, max(int(text) - use + free, 0))
+        except (OSError, ValueError):  # no such group here (a container's view): not limited
+            continue
+    return available / 2**20
+
+
+def _memory_groups():
+    """(folder, (limit, usage, stat file names)) of this process's memory control group and
+    each group above it, to the root of the hierarchy (also where a container shows its own
+    group as the root)."""
+    try:
+        with open(CGROUPS) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: the unified hierarchy
+            root, files = CGROUP_ROOT, ("memory.max", "memory.current", "memory.stat")
+        elif "memory" in controllers.split(","):  # v1
+            root = os.path.join(CGROUP_ROOT, "memory")
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.stat")
+        else:
+            continue
+        parts = [p for p in path.split("/") if p]
+        out += [(os.path.join(root, *parts[:n]), files) for n in range(len(parts), -1, -1)]
+    return out
+
+
+def room_for(case) -> bool:
+    """Whether the memory available now (available_mib) holds a second process of the case
+    (the helper's Simulation) besides the rating: twice its estimated peak
+    (cost.case_memory_mib), so that the helper never brings the out-of-memory killer to a
+    large 3-D rating."""
+    available = available_mib()
+    if available is None:
         return False
     from .. import cost
     from ..resolve import prepare
@@ -209,7 +268,7 @@ def room_for(case) -> bool:
         need = cost.case_memory_mib(case, prepare(case))
     except Exception:  # a case the rating will refuse: no helper for it
         return False
-    return 2.0 * need <= available_mib
+    return 2.0 * need <= available
 
 
 @contextmanager
