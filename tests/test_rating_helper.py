@@ -259,3 +259,66 @@ def test_the_memory_check_takes_the_control_groups_limit(version, tmp_path, monk
     _memory(tmp_path, groups, {f"{top}job/{names[0]}": "max\n"})
     assert helper.available_mib() == pytest.approx(65536.0)
     assert helper.room_for(case)
+
+
+@pytest.mark.parametrize("failing", ["mkdtemp", "pipe"])
+def test_no_folder_or_pipe_for_a_helper_is_a_rating_alone(failing, monkeypatch):
+    """A temporary folder that cannot be made (a full /tmp) or no pipe (the process's file
+    limit) ended the rating with that OSError before it began; alone, it runs (a full disk
+    only ends its checkpoint's keeping)."""
+    import errno
+
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC if failing == "mkdtemp" else errno.EMFILE, failing)
+
+    monkeypatch.setattr(tempfile if failing == "mkdtemp" else os, failing, fail)
+    left = set(os.listdir(tempfile.gettempdir()))
+    assert helper._start() is None
+    assert {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(helper.PREFIX)} \
+        <= left
+
+
+def test_only_a_helpers_folder_is_removed_as_stale(tmp_path, monkeypatch):
+    """A rating removes the folders its killed predecessors' helpers left in /tmp: it took
+    any folder named anodesim-rating-<digits>-... whose process number had ended, a user's
+    results too (``-o /tmp/anodesim-rating-99999999-results``). Only a folder named as
+    mkdtemp names a helper's, holding only a helper's files, is removed. (99999999 is above
+    Linux's largest process number, 2^22.)"""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    users = [tmp_path / f"{helper.PREFIX}99999999-results",
+             tmp_path / f"{helper.PREFIX}99999999-2026-12-05",
+             tmp_path / f"{helper.PREFIX}99999999-abcd1234"]  # named so, but not its files
+    for folder, name in zip(users, ("rating.json", "summary.json", "notes.txt")):
+        folder.mkdir()
+        (folder / name).write_text("{}")
+    stale = tmp_path / f"{helper.PREFIX}99999999-k3q_x9z0"
+    stale.mkdir()
+    for name in ("0" * 32 + ".claim", "1" * 32 + ".run", "2" * 32 + ".run.tmp"):
+        (stale / name).write_bytes(b"")
+    helper._remove_stale()
+    assert all((folder / name).exists() for folder, name in zip(
+        users, ("rating.json", "summary.json", "notes.txt")))
+    assert not stale.exists()
+
+
+def test_the_ratings_end_of_a_pipe_may_be_any_descriptor():
+    """select.select refuses a descriptor above 1023 (ValueError): a script holding more
+    files (a service, its limit raised) ended the rating when it first looked for the
+    helper's word. The rating's end of the helper's pipe at descriptor 1500 works."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard if hard != resource.RLIM_INFINITY else 4096) < 1600:
+        pytest.skip("this system's file limit holds no descriptor 1500")
+    if soft < 1600:  # (raised for the rest of this process: harmless)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1600, hard))
+    r, w = os.pipe()
+    high = os.dup2(r, 1500)
+    os.close(r)
+    try:
+        helper._send(w, ("settled", "0" * 32))
+        h = helper.Helper(-1, -1, high, "/nonexistent")
+        assert h.take("the key", "0" * 32) is None and "0" * 32 in h.settled
+    finally:
+        os.close(w)
+        os.close(high)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import select
 import shutil
 import signal
@@ -131,9 +132,10 @@ class Helper:
 
     def _read(self, block: bool) -> None:
         """Take the helper's messages that have arrived (with block, wait for one)."""
+        poller = select.poll()  # (select.select refuses a descriptor above 1023)
+        poller.register(self.from_helper, select.POLLIN)
         while self.alive:
-            ready, _, _ = select.select([self.from_helper], [], [], None if block else 0)
-            if not ready:
+            if not poller.poll(None if block else 0):
                 return
             message = _receive(self.from_helper)
             if message is None:  # it ended (killed, failed): nothing more comes
@@ -290,23 +292,48 @@ def started(needed: bool, case=None):
 PREFIX = "anodesim-rating-"
 
 
+#: A helper's folder as tempfile.mkdtemp names it (8 characters of its own after the
+#: prefix), and the files in it: nothing else is removed as stale (a user's folder in /tmp
+#: named anodesim-rating-2026-12-05 is not a helper's).
+_FOLDER = re.compile(re.escape(PREFIX) + r"(\d+)-[a-z0-9_]{8}")
+_FILE = re.compile(r"[0-9a-f]{32}\.(claim|run|run\.tmp)")
+
+
 def _remove_stale() -> None:
     """Remove the folders of ratings that have ended without removing theirs (a SIGKILL:
-    their helper died with them)."""
-    root = tempfile.gettempdir()
+    their helper died with them): a helper's folder (by its name and files) whose rating's
+    process has ended."""
     with suppress(OSError):
+        root = tempfile.gettempdir()
         for name in os.listdir(root):
-            pid = name[len(PREFIX):].split("-")[0]
-            if name.startswith(PREFIX) and pid.isdigit() and not os.path.exists(
-                    f"/proc/{pid}"):
-                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            match = _FOLDER.fullmatch(name)
+            if match is None or os.path.exists(f"/proc/{match[1]}"):
+                continue
+            folder = os.path.join(root, name)
+            with suppress(OSError):
+                if not os.path.islink(folder) and all(_FILE.fullmatch(f)
+                                                      for f in os.listdir(folder)):
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start() -> Helper | None:
+    """A helper forked now, or None where none can be (no folder: a full or unwritable
+    temporary folder; no pipe or process: the system's limits): the rating alone."""
     _remove_stale()
-    folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
-    to_r, to_w = os.pipe()
-    from_r, from_w = os.pipe()
+    try:
+        folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+    except OSError:
+        return None
+    fds: list[int] = []
+    try:
+        for _ in range(2):
+            fds += os.pipe()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    to_r, to_w, from_r, from_w = fds
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
         with suppress(OSError, ValueError):
             stream.flush()
