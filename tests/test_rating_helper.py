@@ -7,6 +7,7 @@ part way costs only time. ANODESIM_RATING_HELPER=1 starts it whatever the load."
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from test_case import write_toml
 
 from anodesim.rating import helper
 
+MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
 LEAN = {"mesh": {"growth": 0.3, "spot_fraction": 0.2}, "time": {"steps_per_doubling": 2}}
 
 
@@ -278,6 +280,22 @@ def test_no_folder_or_pipe_for_a_helper_is_a_rating_alone(failing, monkeypatch):
         <= left
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
+def test_no_helper_under_a_launcher_of_one_rank(alone, tmp_path):
+    """`mpirun -n 1 anodesim rate`: the launcher gives its one process PMI_SIZE=1 and its
+    connection, PMI_FD; a helper forked from it started MPI through that connection, and
+    the rating's own MPI_Init then failed ("PMI_Init returned -1", MPI's Abort, exit 15, no
+    line of anodesim's). No helper starts under a launcher, one rank too."""
+    path, alone_out, alone_err = alone
+    cmd, env = _command(path, tmp_path / "launched", with_helper=True)
+    p = subprocess.run([MPIRUN, "-n", "1", *cmd], env=env, stderr=subprocess.PIPE, text=True,
+                       timeout=900)
+    assert p.returncode == 0, p.stderr
+    assert "on the idle core" not in p.stderr
+    _same_rating(tmp_path / "launched", alone_out)
+
+
 def test_only_a_helpers_folder_is_removed_as_stale(tmp_path, monkeypatch):
     """A rating removes the folders its killed predecessors' helpers left in /tmp: it took
     any folder named anodesim-rating-<digits>-... whose process number had ended, a user's
@@ -322,3 +340,14 @@ def test_the_ratings_end_of_a_pipe_may_be_any_descriptor():
     finally:
         os.close(w)
         os.close(high)
+
+
+def test_a_launchers_one_process_starts_no_helper():
+    """What mpirun gives the one process of ``mpirun -n 1`` (PMI_RANK=0, PMI_SIZE=1 and its
+    connection PMI_FD): no helper, as under more ranks (launcher_size() > 1 looked at the
+    ranks only)."""
+    env = {**os.environ, helper.ENV: "1", "PMI_RANK": "0", "PMI_SIZE": "1", "PMI_FD": "9"}
+    p = subprocess.run([sys.executable, "-c", "from anodesim.rating import helper; "
+                        "print(helper.wanted())"], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.stdout.split() == ["False"], p.stdout + p.stderr

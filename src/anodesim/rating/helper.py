@@ -97,15 +97,19 @@ def anchored(charts) -> bool:
     return bool(names & ANCHORED)
 
 
+#: Set by an MPI launcher in every process it starts, one rank too (Hydra, the wheel's
+#: mpirun: PMI_RANK, PMI_SIZE and PMI_FD, its connection to the launcher; Open MPI; PMIx):
+#: a process forked from one would start MPI through the same connection.
+LAUNCHED = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+
+
 def wanted() -> bool:
     """Whether a helper would start now (module docstring)."""
     choice = os.environ.get(ENV, "")
     if choice == "0" or not hasattr(os, "fork") or sys.platform != "linux":
         return False
-    from ..errors import launcher_size
-
     mpi = sys.modules.get("mpi4py.MPI")
-    if launcher_size() > 1 or (mpi is not None and mpi.Is_initialized()):
+    if any(v in os.environ for v in LAUNCHED) or (mpi is not None and mpi.Is_initialized()):
         return False
     return choice == "1" or processes.idle_core()
 
