@@ -4,6 +4,7 @@ own, so a rating with it is the rating without it: the same numbers bit for bit,
 files, the same lines but for the runs' times and "on the idle core"; and a helper that dies
 part way costs only time. ANODESIM_RATING_HELPER=1 starts it whatever the load."""
 
+import contextlib
 import json
 import os
 import re
@@ -351,3 +352,43 @@ def test_a_launchers_one_process_starts_no_helper():
                         "print(helper.wanted())"], env=env, capture_output=True, text=True,
                        timeout=300)
     assert p.stdout.split() == ["False"], p.stdout + p.stderr
+
+
+def test_stopping_a_helper_inside_mpi_init_leaves_no_segment(tmp_path):
+    """A helper killed before _mpi unlinked the name of its MPI segment (inside MPI_Init:
+    a rating that refuses its input in its first second) left /dev/shm/mpich_shm_<id>_0,
+    1 MiB of memory for good (2 of 8 ``anodesim.rate`` calls with an out_dir that is a
+    file). Helper.stop removes the names its helper holds: here a child that made and
+    mapped one as MPI_Init does, then waits."""
+    import mmap
+
+    from anodesim import processes
+
+    r, w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = processes.fork()
+    if pid == 0:  # the helper inside MPI_Init: its segment made, open and mapped
+        try:
+            name = f"/dev/shm/mpich_shm_{os.getpid():x}_0"
+            fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)
+            os.ftruncate(fd, 4096)
+            segment = mmap.mmap(fd, 4096)
+            os.write(go_w, b"x")
+            os.read(r, 1)
+            segment.close()
+        finally:
+            os._exit(0)
+    os.close(go_w)
+    name = f"/dev/shm/mpich_shm_{pid:x}_0"
+    try:
+        assert os.read(go_r, 1) == b"x" and os.path.exists(name)
+        folder = tmp_path / "helper"
+        folder.mkdir()
+        helper.Helper(pid, w, go_r, str(folder)).stop()
+        assert not os.path.exists(name) and not folder.exists()
+        with pytest.raises(ChildProcessError):  # reaped
+            os.waitpid(pid, os.WNOHANG)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        os.close(r)

@@ -175,15 +175,45 @@ class Helper:
         return outcome, seconds
 
     def stop(self) -> None:
+        """End the helper (SIGKILL), and remove the name of its MPI shared-memory segment
+        if it still had one: killed inside MPI_Init, before _mpi unlinks the name (a bad
+        input refused in the rating's first second: 2 of 8 anodesim.rate calls with an
+        out_dir that is a file left /dev/shm/mpich_shm_<helper>_0, 1 MiB each, the leak
+        _mpi.forget_shared_memory_name ends); stopped first (SIGSTOP), so that the names
+        it holds are read while it can make no new one."""
         with suppress(OSError):
             os.close(self.to_helper)
+        names, ended = set(), False
         with suppress(OSError):
-            os.kill(self.pid, signal.SIGKILL)
-        with suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+            os.kill(self.pid, signal.SIGSTOP)
+            ended = not os.WIFSTOPPED(os.waitpid(self.pid, os.WUNTRACED)[1])
+            names = set() if ended else _segment_names(self.pid)
+        if not ended:
+            with suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            with suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+        for name in names:
+            with suppress(OSError):
+                os.unlink(name)
         with suppress(OSError):
             os.close(self.from_helper)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _segment_names(pid: int) -> set[str]:
+    """The MPICH shared-memory segments (/dev/shm/mpich_shm_*) that process pid has open
+    or mapped under their names (_mpi.forget_shared_memory_name's)."""
+    paths = set()
+    with suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with suppress(OSError):
+                paths.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    with suppress(OSError), open(f"/proc/{pid}/maps") as f:
+        paths |= {fields[5].strip() for fields in (line.split(None, 5) for line in f)
+                  if len(fields) == 6}
+    return {p for p in paths if p.startswith("/dev/shm/mpich_shm_")
+            and not p.endswith("(deleted)")}
 
 
 def _claim(folder: str, digest: str) -> bool:
@@ -363,12 +393,16 @@ def _start() -> Helper | None:
 def _serve(requests: int, results: int, folder: str) -> int:
     """The helper: make the FE runs asked for until its pipe ends (the rating has ended)."""
     processes.die_with_parent()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)  # Ctrl-C or a job's signal: end at once, quiet
+    ending = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    for sig in ending:  # not while MPI starts (its segment's name: Helper.stop removes it)
+        signal.signal(sig, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     from .. import _mpi  # noqa: F401  (MPI, PETSc and dolfinx started here, after the fork)
+
+    for sig in ending:
+        signal.signal(sig, signal.SIG_DFL)  # Ctrl-C or a job's signal: end at once, quiet
     from ..simulation import Simulation  # noqa: F401
     from .kirchhoff import PointRuns
 
