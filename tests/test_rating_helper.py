@@ -392,3 +392,35 @@ def test_stopping_a_helper_inside_mpi_init_leaves_no_segment(tmp_path):
         with contextlib.suppress(OSError):
             os.unlink(name)
         os.close(r)
+
+
+def _ignored(pid: int) -> set[int]:
+    """The signals process pid ignores (/proc/<pid>/status, SigIgn)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            mask = int(line.split()[1], 16)
+            return {n + 1 for n in range(64) if mask >> n & 1}
+    return set()
+
+
+@pytest.mark.slow
+def test_a_nohup_rating_keeps_its_helper_on_hangup(alone, tmp_path):
+    """Under nohup (SIGHUP ignored) the rating outlives its terminal, but the helper set
+    SIGHUP to its default action and died of the hang-up (the rating then made its runs
+    alone, slower). The helper keeps what the rating's process ignores."""
+    path, alone_out, _ = alone
+    cmd, env = _command(path, tmp_path / "nohup", with_helper=True)
+    p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    seen = []
+    for line in p.stderr:  # the helper has made a run: it is past its start
+        seen.append(line)
+        if "on the idle core" in line:
+            break
+    helpers = _children(p.pid)
+    assert len(helpers) == 1, "".join(seen)
+    ignored = _ignored(helpers[0])
+    seen.append(p.stderr.read())
+    assert p.wait(timeout=900) == 0, "".join(seen)
+    assert signal.SIGHUP in ignored and signal.SIGTERM not in ignored
+    _same_rating(tmp_path / "nohup", alone_out)

@@ -394,7 +394,12 @@ def _serve(requests: int, results: int, folder: str) -> int:
     """The helper: make the FE runs asked for until its pipe ends (the rating has ended)."""
     processes.die_with_parent()
     ending = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    for sig in ending:  # not while MPI starts (its segment's name: Helper.stop removes it)
+    # ignored where the rating's process had them ignored (nohup: SIGHUP; a job started
+    # in the background by a script: SIGINT), else their default actions once MPI has
+    # started; not while it starts (its segment's name: Helper.stop removes it)
+    after = {sig: signal.SIG_IGN if signal.getsignal(sig) == signal.SIG_IGN else
+             signal.SIG_DFL for sig in ending}
+    for sig in ending:
         signal.signal(sig, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -402,7 +407,7 @@ def _serve(requests: int, results: int, folder: str) -> int:
     from .. import _mpi  # noqa: F401  (MPI, PETSc and dolfinx started here, after the fork)
 
     for sig in ending:
-        signal.signal(sig, signal.SIG_DFL)  # Ctrl-C or a job's signal: end at once, quiet
+        signal.signal(sig, after[sig])  # Ctrl-C or a job's signal: end at once, quiet
     from ..simulation import Simulation  # noqa: F401
     from .kirchhoff import PointRuns
 
