@@ -276,7 +276,7 @@ def test_no_folder_or_pipe_for_a_helper_is_a_rating_alone(failing, monkeypatch):
 
     monkeypatch.setattr(tempfile if failing == "mkdtemp" else os, failing, fail)
     left = set(os.listdir(tempfile.gettempdir()))
-    assert helper._start() is None
+    assert helper._start(None) is None
     assert {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(helper.PREFIX)} \
         <= left
 

@@ -322,10 +322,11 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     """
     from .errors import sigterm_cleans_up
     from .rating import helper
+    from .rating.kirchhoff import PointRuns
 
     # a helper for the FE anchors on the idle core, forked before MPI starts
     with sigterm_cleans_up(), helper.started(confirm and helper.anchored(charts),
-                                              _helped_case(case)):
+                                              _helped_case(case), PointRuns):
         from . import _mpi  # noqa: F401
 
         return _rate_into(case, out_dir, charts, confirm, confirm_charts, progress,

@@ -50,9 +50,11 @@ def rate(args) -> int:
         raise CaseError(f"-o {out}: holds an earlier rating ({earlier[1]}); expected a new or "
                         "empty folder, or --overwrite to replace that rating")
     from ..rating import helper
+    from ..rating.kirchhoff import PointRuns
 
     # a helper for the FE anchors on the idle core, forked before MPI starts
-    with helper.started(not args.no_confirm and helper.anchored(args.chart), case):
+    with helper.started(not args.no_confirm and helper.anchored(args.chart), case,
+                        PointRuns):
         from .._mpi import MPI
 
         from ..rating import ResponseError, precheck, rate

@@ -308,11 +308,12 @@ def room_for(case) -> bool:
 
 
 @contextmanager
-def started(needed: bool, case=None):
+def started(needed: bool, case=None, runs=None):
     """A helper for the rating of case inside this block, if needed (a chart with FE
     anchors), wanted() and the memory has room_for it; stopped (killed) at its end, however
-    it ends."""
-    helper = _start() if needed and wanted() and room_for(case) else None
+    it ends. runs: kirchhoff.PointRuns, which the helper makes its runs with (given by the
+    caller: this module, which checkpoint and kirchhoff import, imports neither)."""
+    helper = _start(runs) if needed and wanted() and room_for(case) else None
     _state["helper"] = helper
     try:
         yield helper
@@ -350,7 +351,7 @@ def _remove_stale() -> None:
                     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _start() -> Helper | None:
+def _start(runs) -> Helper | None:
     """A helper forked now, or None where none can be (no folder: a full or unwritable
     temporary folder; no pipe or process: the system's limits): the rating alone."""
     _remove_stale()
@@ -377,7 +378,7 @@ def _start() -> Helper | None:
         try:
             os.close(to_w)
             os.close(from_r)
-            code = _serve(to_r, from_w, folder)
+            code = _serve(to_r, from_w, folder, runs)
         finally:
             os._exit(code)
     if pid < 0:
@@ -390,8 +391,9 @@ def _start() -> Helper | None:
     return Helper(pid, to_w, from_r, folder)
 
 
-def _serve(requests: int, results: int, folder: str) -> int:
-    """The helper: make the FE runs asked for until its pipe ends (the rating has ended)."""
+def _serve(requests: int, results: int, folder: str, runs) -> int:
+    """The helper: make the FE runs asked for, with runs(case) (kirchhoff.PointRuns), until
+    its pipe ends (the rating has ended)."""
     processes.die_with_parent()
     ending = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     # ignored where the rating's process had them ignored (nohup: SIGHUP; a job started
@@ -409,7 +411,6 @@ def _serve(requests: int, results: int, folder: str) -> int:
     for sig in ending:
         signal.signal(sig, after[sig])  # Ctrl-C or a job's signal: end at once, quiet
     from ..simulation import Simulation  # noqa: F401
-    from .kirchhoff import PointRuns
 
     _state["serving"] = (folder, results)
     points: dict[str, PointRuns] = {}  # per rated case (its hash)
@@ -417,7 +418,7 @@ def _serve(requests: int, results: int, folder: str) -> int:
         if message[0] == "prepare":  # ("prepare", case): sent when the rating makes its own
             case = message[1]
             if case.hash() not in points:
-                points[case.hash()] = PointRuns(case)
+                points[case.hash()] = runs(case)
                 points[case.hash()].prepare()
             continue
         _, case_hash, method, args, options, power_W = message  # ("run", ...)
