@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 import mpi4py
 
 from .errors import launcher_size, signals_held
+from .processes import mpich_segments
 
 #: Free shared memory (bytes) that MPI_Init of a singleton needs in /dev/shm: MPICH's segment
 #: is 1 061 440 bytes (MPICH 5.0.2 of the dolfinx-solver-real wheel, measured); with less,
@@ -147,16 +148,9 @@ def forget_shared_memory_name(started_here: bool = True) -> None:
                 return
         finally:
             node.Free()
-    try:
-        with open("/proc/self/maps") as f:
-            mapped = {fields[5].strip() for fields in (line.split(None, 5) for line in f)
-                      if len(fields) == 6}
-    except OSError:
-        return
-    for path in mapped:
-        if path.startswith("/dev/shm/mpich_shm_") and not path.endswith("(deleted)"):
-            with suppress(OSError):
-                os.unlink(path)
+    for path in mpich_segments():
+        with suppress(OSError):
+            os.unlink(path)
 
 
 forget_shared_memory_name(_STARTED_HERE)

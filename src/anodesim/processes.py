@@ -11,6 +11,7 @@ paths stay light (tests/test_imports.py).
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 
 
 def cores() -> int:
@@ -73,3 +74,20 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def mpich_segments(pid: int | str = "self") -> set[str]:
+    """The MPICH shared-memory segments (/dev/shm/mpich_shm_*) that process pid holds open or
+    mapped under their names (not yet unlinked): the names _mpi.forget_shared_memory_name
+    removes once MPI has started, and a rating's helper stopped inside MPI_Init leaves
+    (rating/helper.py). Empty where /proc cannot be read."""
+    paths = set()
+    with suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with suppress(OSError):
+                paths.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    with suppress(OSError), open(f"/proc/{pid}/maps") as f:
+        paths |= {fields[5].strip() for fields in (line.split(None, 5) for line in f)
+                  if len(fields) == 6}
+    return {p for p in paths if p.startswith("/dev/shm/mpich_shm_")
+            and not p.endswith("(deleted)")}

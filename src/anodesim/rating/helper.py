@@ -187,7 +187,7 @@ class Helper:
         with suppress(OSError):
             os.kill(self.pid, signal.SIGSTOP)
             ended = not os.WIFSTOPPED(os.waitpid(self.pid, os.WUNTRACED)[1])
-            names = set() if ended else _segment_names(self.pid)
+            names = set() if ended else processes.mpich_segments(self.pid)
         if not ended:
             with suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -199,21 +199,6 @@ class Helper:
         with suppress(OSError):
             os.close(self.from_helper)
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _segment_names(pid: int) -> set[str]:
-    """The MPICH shared-memory segments (/dev/shm/mpich_shm_*) that process pid has open
-    or mapped under their names (_mpi.forget_shared_memory_name's)."""
-    paths = set()
-    with suppress(OSError):
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with suppress(OSError):
-                paths.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
-    with suppress(OSError), open(f"/proc/{pid}/maps") as f:
-        paths |= {fields[5].strip() for fields in (line.split(None, 5) for line in f)
-                  if len(fields) == 6}
-    return {p for p in paths if p.startswith("/dev/shm/mpich_shm_")
-            and not p.endswith("(deleted)")}
 
 
 def _claim(folder: str, digest: str) -> bool:
@@ -413,7 +398,7 @@ def _serve(requests: int, results: int, folder: str, runs) -> int:
     from ..simulation import Simulation  # noqa: F401
 
     _state["serving"] = (folder, results)
-    points: dict[str, PointRuns] = {}  # per rated case (its hash)
+    points: dict = {}  # runs(case) per rated case (its hash)
     while (message := _receive(requests)) is not None:
         if message[0] == "prepare":  # ("prepare", case): sent when the rating makes its own
             case = message[1]
@@ -422,11 +407,11 @@ def _serve(requests: int, results: int, folder: str, runs) -> int:
                 points[case.hash()].prepare()
             continue
         _, case_hash, method, args, options, power_W = message  # ("run", ...)
-        runs = points.get(case_hash)
-        if runs is None:
+        point_runs = points.get(case_hash)
+        if point_runs is None:
             continue
         try:
-            getattr(runs, method)(*args, power_W, **options)
+            getattr(point_runs, method)(*args, power_W, **options)
         except _Skip:
             pass
     return 0
@@ -466,6 +451,11 @@ def make_here(text: str, digest: str, make):
     except Exception:  # not kept (an outcome that does not pickle): made by the rating
         _send(results, ("settled", digest))
     return value
+
+
+def running() -> bool:
+    """Whether this rating has a helper to ask (this process is the rating's side)."""
+    return _state["helper"] is not None
 
 
 def take(text: str, digest: str):

@@ -55,6 +55,7 @@ from ..case import Case, Loading, regions_of
 from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for,
                       rise_allowed)
 from ..results import TimeSeries
+from . import helper
 from .checkpoint import materials_of, run_case
 from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, needs_stress,
                      rating_copy, sampled_pulses, serial_rise)
@@ -160,8 +161,6 @@ class PointRuns:
 
     def __init__(self, case: Case):
         from ..simulation import Simulation
-
-        from . import helper
 
         self.rated = case
         self.case = rating_copy(case, needs_stress(case), probes=(),
@@ -802,8 +801,6 @@ class RunAt:
 
     def ask_helper(self, P: float) -> None:
         """Ask the rating's helper (if any) to make this run at P (W) ahead."""
-        from . import helper
-
         helper.ask(("run", self.runs.rated.hash(), self.method, self.args, self.options, P))
 
 
@@ -834,13 +831,14 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
     f_at, solved, runs = {}, {}, 0
     todo = list(anchors)
     for _ in range(max_rounds + 1):
-        for i in todo[:0:-1]:  # the first runs of the others ahead, on an idle core
-            run = run_at(i)
-            if isinstance(run, RunAt):
-                run.ask_helper(corrected_power(engine, heads, {}, rises[i], waves[i], tr,
-                                               spots[i])[0])
+        calls = {i: run_at(i) for i in todo}
+        if helper.running():  # the first runs of the others ahead, on an idle core
+            for i in todo[:0:-1]:
+                if isinstance(calls[i], RunAt):
+                    calls[i].ask_helper(corrected_power(engine, heads, {}, rises[i],
+                                                        waves[i], tr, spots[i])[0])
         for i in todo:
-            P, b, f, n = anchor_point(engine, tr, heads, rises[i], run_at(i), waves[i],
+            P, b, f, n = anchor_point(engine, tr, heads, rises[i], calls[i], waves[i],
                                       spots[i])
             f_at[i], solved[i], runs = f, (P, b), runs + n
         out = _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves, spots)
