@@ -324,13 +324,14 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
     from .rating import helper
     from .rating.kirchhoff import PointRuns
 
+    parsed = _helped_case(case)  # read once: the helper's memory check, then the rating
     # a helper for the FE anchors on the idle core, forked before MPI starts
-    with sigterm_cleans_up(), helper.started(confirm and helper.anchored(charts),
-                                              _helped_case(case), PointRuns):
+    with sigterm_cleans_up(), helper.started(confirm and helper.anchored(charts), parsed,
+                                              PointRuns):
         from . import _mpi  # noqa: F401
 
         return _rate_into(case, out_dir, charts, confirm, confirm_charts, progress,
-                          overwrite, fresh, force)
+                          overwrite, fresh, force, parsed)
 
 
 def _helped_case(case):
@@ -343,7 +344,7 @@ def _helped_case(case):
 
 
 def _rate_into(case, out_dir, charts, confirm: bool, confirm_charts: bool, progress: bool,
-               overwrite: bool, fresh: bool, force: bool):
+               overwrite: bool, fresh: bool, force: bool, parsed=None):
     """anodesim.rate, SIGTERM handled."""
     import sys
     from pathlib import Path
@@ -358,7 +359,7 @@ def _rate_into(case, out_dir, charts, confirm: bool, confirm_charts: bool, progr
     _check_flags(confirm=confirm, confirm_charts=confirm_charts, overwrite=overwrite,
                  fresh=fresh, force=force)
     given = case
-    case = _as_case(case)
+    case = parsed if parsed is not None else _as_case(case)  # (None: its error raised here)
     _refuse_absurd(case, force, "rates")
     source, text = _case_file(given, case)  # a case file: never removed
     if out_dir is not None:  # refused before rating; an earlier one removed once rated
