@@ -50,3 +50,41 @@ def test_numpy_tally_equals_the_form(data):
     form = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(heat.form), op=MPI.SUM)
     assert problem.stored_heat() == pytest.approx(form, rel=1e-12)
     assert abs(form) > 0
+
+
+@pytest.mark.parametrize("key", sorted(materials.library()))
+def test_nodal_lookup_is_np_interp(key):
+    """The nodal coefficients' table lookup (thermal._NodalLookup, at every Newton
+    iteration) gives np.interp's value to the bit, with the table's end values outside it,
+    and the slope of the interval it lies on (the last interval's at and above the top
+    node): at random temperatures from 100 K below to 100 K above the table, at every
+    node and at every interval's midpoint."""
+    from anodesim.thermal import _NodalLookup
+
+    for t in (materials.get(key).k, materials.get(key).rho_cp):
+        if t.is_constant:
+            continue
+        T_K, v = np.asarray(t.T_K), np.asarray(t.values)
+        T = np.concatenate([np.random.default_rng(7).uniform(T_K[0] - 100, T_K[-1] + 100, 5000),
+                            T_K, 0.5 * (T_K[1:] + T_K[:-1])])
+        values, slopes = np.full(2 * len(T), np.nan), np.full(2 * len(T), np.nan)
+        at = np.arange(len(T)) * 2  # scattered into every other entry, as into a region's
+        _NodalLookup(t).evaluate(T.copy(), values, slopes, at)
+        assert np.array_equal(values[at], np.interp(T, T_K, v))
+        assert np.isnan(values[1::2]).all() and np.isnan(slopes[1::2]).all()
+        interval = np.clip(np.searchsorted(T_K, T, side="right") - 1, 0, len(T_K) - 2)
+        assert np.array_equal(slopes[at], (np.diff(v) / np.diff(T_K))[interval])
+
+
+def test_runs_without_the_tally_are_the_same_runs():
+    """Simulation(stored_heat=False) (a rating's chart anchors) leaves out the three energy
+    columns and nothing else: every other column of a k(T) run's series is equal to the
+    bit."""
+    case = anodesim.from_dict(reflection())
+    full = simulation.Simulation(case).run().series
+    bare = simulation.Simulation(case, stored_heat=False).run().series
+    energy = ("stored_heat_J", "deposited_energy_J", "extra_focal_energy_J")
+    assert [n for n in full.names if n not in energy] == list(bare.names)
+    assert all(n in full.names for n in energy)
+    for n in bare.names:
+        assert np.array_equal(full[n], bare[n]), n

@@ -344,8 +344,9 @@ def _extra_focal_share(prep) -> float:
     return ef.extra_focal_fraction if ef is not None else 0.0
 
 
-def default_monitors(case: Case, sim) -> list[Monitor]:
-    """The monitors of a run, in the column order of timeseries.csv."""
+def default_monitors(case: Case, sim, *, stored_heat: bool = True) -> list[Monitor]:
+    """The monitors of a run, in the column order of timeseries.csv; without the stored
+    heat and energy columns (Heat) when stored_heat is False."""
     problem, domain = sim.problem, sim.domain
     regions = list(sim.prep.mats)
     interfaces = {f"T_max_{name}_C": [g for g in domain.groups
@@ -356,9 +357,10 @@ def default_monitors(case: Case, sim) -> list[Monitor]:
                 FaceMaxima(problem, interfaces)]
     if cooled:
         monitors.append(FaceMaxima(problem, {"T_max_coolant_side_C": cooled}))
-    monitors += [Probes(case, problem, sim.prep.lay),
-                 Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep,
-                      _extra_focal_share(sim.prep))]
+    monitors.append(Probes(case, problem, sim.prep.lay))
+    if stored_heat:
+        monitors.append(Heat(problem, Schedule(case.loading.segments), sim.prep.p_dep,
+                             _extra_focal_share(sim.prep)))
     if problem.coolant is not None:
         monitors.append(Coolant(problem))
     if case.mechanics is not None:

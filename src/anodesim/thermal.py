@@ -69,6 +69,40 @@ class Interface:
     conductance: float
 
 
+
+class _NodalLookup:
+    """Linear interpolation in a property table at many temperatures, with its slope, as
+    few numpy calls as it takes (it runs at every Newton iteration on every region: a
+    quarter of a rating's FE anchors' time with np.clip and a masked fix-up).
+
+    The value is np.interp's own formula on the interval it finds, slope·(T − T_i) + v_i,
+    with the table's end values outside it (the solution itself is range-checked); the
+    slope is the interval's, the last interval's at and above the top end. One search
+    serves both: the search gives the top node itself the interval index n − 1, where the
+    value's slope is 0 (so the value is v_{n−1} exactly) and the derivative's the last
+    interval's.
+    """
+
+    def __init__(self, table: mat_lib.Table):
+        self.T_K = np.asarray(table.T_K, dtype=float)
+        self.values = np.asarray(table.values, dtype=float)
+        slopes = np.diff(self.values) / np.diff(self.T_K)
+        self.value_slopes = np.append(slopes, 0.0)
+        self.slopes = np.append(slopes, slopes[-1])
+        self.lo, self.hi = float(self.T_K[0]), float(self.T_K[-1])
+
+    def evaluate(self, T: np.ndarray, values: np.ndarray, slopes: np.ndarray,
+                 at: np.ndarray) -> None:
+        """Write the table's value and slope at temperatures T (K; a scratch copy, clipped
+        in place) into values[at] and slopes[at]."""
+        np.maximum(T, self.lo, out=T)
+        np.minimum(T, self.hi, out=T)
+        i = self.T_K.searchsorted(T, side="right")
+        i -= 1  # ≥ 0: T ≥ T_K[0]; n − 1 only at the top node
+        values[at] = self.value_slopes[i] * (T - self.T_K[i]) + self.values[i]
+        slopes[at] = self.slopes[i]
+
+
 class ThermalProblem:
     """Heat conduction in the tagged anode mesh.
 
@@ -678,19 +712,10 @@ class ThermalProblem:
         if last is not None and np.array_equal(last, Tx):
             return  # the residual after the Jacobian, at the same T: nothing to redo
         self._coefficients_at = Tx.copy()
-        if not hasattr(self, "_slopes"):
-            self._slopes = [np.diff(t.values) / np.diff(t.T_K) for t, _, _ in self.nodal]
-        for (table, f, df), slopes, dofs in zip(self.nodal, self._slopes, self._nodal_dofs):
-            Tc = np.clip(Tx[dofs], table.T_K[0], table.T_K[-1])
-            i = np.clip(np.searchsorted(table.T_K, Tc, side="right") - 1, 0, len(slopes) - 1)
-            # np.interp's own formula on the interval it would find, its last table value
-            # at the top end (the same numbers to the bit with numpy's x86-64 builds, to an
-            # ulp where a compiler fuses the multiply-add), with one search for both
-            slope = slopes[i]
-            value = slope * (Tc - table.T_K[i]) + table.values[i]
-            value[Tc == table.T_K[-1]] = table.values[-1]
-            f.x.array[dofs] = value
-            df.x.array[dofs] = slope
+        if not hasattr(self, "_lookups"):
+            self._lookups = [_NodalLookup(t) for t, _, _ in self.nodal]
+        for (_, f, df), lookup, dofs in zip(self.nodal, self._lookups, self._nodal_dofs):
+            lookup.evaluate(Tx[dofs], f.x.array, df.x.array, dofs)
 
     def _residual(self) -> PETSc.Vec:
         self._update_coefficients()

@@ -165,7 +165,8 @@ class PointRuns:
         self.rated = case
         self.case = rating_copy(case, needs_stress(case), probes=(),
                                 output=dc.replace(case.output, fields=False))
-        self.sim = Simulation(self.case)
+        # the limits are checked on the series: no stored-heat tally (a tenth of a run)
+        self.sim = Simulation(self.case, stored_heat=False)
         self.runs = 0
         helper.ask(("prepare", case))  # the helper's own PointRuns of the case (if any)
 
