@@ -652,7 +652,7 @@ def test_a_case_the_command_refuses_as_absurd_is_refused_by_anodesim_run_too(tmp
 
 def test_a_case_the_run_refuses_as_absurd_is_refused_by_rate_too(tmp_path, capsys):
     """`anodesim rate` and anodesim.rate rated what `anodesim run` refuses unless --force,
-    with some 40 full FE runs of it (the shipped insert at 0.05 µm: about 28 M cells each).
+    with tens of full FE runs of it (the shipped insert at 0.05 µm: about 28 M cells each).
     Now the run's line, exit 2 and nothing written (--force / force=True skip the refusal,
     as for a run; not rated here: the engine's linear runs at 1 W melt so small a spot)."""
     from test_case import write_toml

@@ -308,7 +308,7 @@ def rate(case, out_dir=None, charts=("single", "duty", "continuous"), confirm: b
             that was killed or failed part way kept there (by default they are taken
             again, as by ``anodesim rate``; ``--fresh``).
         force: rate a case that looks absurd (a spot below the model's validity, more
-            cells than 1 M in 2-D or 5 M in 3-D: some 40 full FE runs of it), as
+            cells than 1 M in 2-D or 5 M in 3-D: tens of full FE runs of it), as
             ``anodesim rate --force``; else it is refused, as by ``anodesim.run``.
 
     Returns:

@@ -45,15 +45,20 @@ def check(args) -> int:
     how = "counted in the mesh" if cost.counted(case, args.mesh, est.cells) else \
         "estimated from the mesh size field, ±10 %" if case.geometry.kind != "cad" else \
         f"estimated from the mesh size field: above {cost.CAD_COUNT_CELLS:,}, not meshed"
+    tracked = case.mechanics is not None and case.mechanics.drift is not None \
+        and case.loading.kind != "steady"  # as monitors.Mechanics tracks the drift
+    solves = f"{est.solves} elastic solves at the save times" + (
+        " (and one on the initial state for the drift's weight, one at each drift extreme "
+        "between saves)" if tracked else "")
     print(f"  cost: {est.cells:,} cells ({how}), about {est.dofs:,} dofs, "
-          f"{est.steps:,} time steps, {est.solves} elastic solves")
+          f"{est.steps:,} time steps, {solves}")
     print(f"  estimated wall time {cost._duration(est.wall_s)} and memory "
           f"{est.memory_mib:,.0f} MiB on this machine now (one process, warm form cache; "
           f"the first run of a case kind adds ~{cost.FIRST_COMPILE_S:.0f} s of compilation)")
     lo, hi = (cost._duration(f * est.wall_s) for f in cost.RATING_RUNS)
-    print(f"  a rating of every chart (`anodesim rate`) makes some 40 full FE runs like this "
-          f"one, a serial-load anchor longer: roughly {lo} to {hi} (`--chart continuous` a "
-          "few runs)")
+    print(f"  a rating of every chart (`anodesim rate`) makes tens of full FE runs (35 for "
+          f"studies/reflection_insert.toml), most shorter than this one, a serial-load anchor "
+          f"longer: roughly {lo} to {hi} (`--chart continuous` a few runs)")
     for w in est.warnings():
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in implausible_cooling(case):

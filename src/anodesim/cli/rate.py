@@ -67,7 +67,7 @@ def rate(args) -> int:
             lambda m: print(m, file=sys.stderr))
         try:
             prep = precheck(case)  # bad input: one line, nothing written
-            if not args.force:  # some 40 full FE runs: refused as `anodesim run` refuses
+            if not args.force:  # tens of full FE runs: refused as `anodesim run` refuses
                 from .. import cost
 
                 cost.refuse_absurd(case, prep, args.case, "--force rates it anyway")
