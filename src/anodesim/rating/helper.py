@@ -274,11 +274,21 @@ def _memory_groups():
     return out
 
 
+#: Memory the helper needs free when the rating starts, in units of the case's estimated
+#: peak (cost.case_memory_mib, about one run's): the rating's own process holds a
+#: confirmation Simulation, the chart anchors' and the engine's step response (peak RSS of
+#: `anodesim rate studies/reflection_insert.toml --chart duty` 507 MB against 222 MB for
+#: its run and an estimate of 217 MiB, 2026-12-05), and the helper one Simulation more: some
+#: 2.3 + 1 estimates, less the imports the rating holds already. Twice, as before, left a
+#: large 3-D rating short by about one run's memory.
+ROOM_FOR_HELPER = 3.0
+
+
 def room_for(case) -> bool:
     """Whether the memory available now (available_mib) holds a second process of the case
-    (the helper's Simulation) besides the rating: twice its estimated peak
-    (cost.case_memory_mib), so that the helper never brings the out-of-memory killer to a
-    large 3-D rating."""
+    (the helper's Simulation) besides what the rating itself has still to take:
+    ROOM_FOR_HELPER times the case's estimated peak (cost.case_memory_mib), so that the
+    helper never brings the out-of-memory killer to a large 3-D rating."""
     available = available_mib()
     if available is None:
         return False
@@ -289,7 +299,7 @@ def room_for(case) -> bool:
         need = cost.case_memory_mib(case, prepare(case))
     except Exception:  # a case the rating will refuse: no helper for it
         return False
-    return 2.0 * need <= available
+    return ROOM_FOR_HELPER * need <= available
 
 
 @contextmanager
