@@ -366,7 +366,7 @@ def _watched(geometry, boundaries=None):
 
     faces = {} if boundaries is None else {f: Boundary(t) for f, t in boundaries.items()}
     return {k: limit_watches(k, geometry, faces)
-            for k in ("spot_C", "heat_sink_C", "interface_C", "coolant_side_C")}
+            for k in ("spot_C", "heat_sink_C", "region_C", "interface_C", "coolant_side_C")}
 
 
 def test_what_each_temperature_limit_watches_is_one_rule():
@@ -379,13 +379,14 @@ def test_what_each_temperature_limit_watches_is_one_rule():
 
     one = anodesim.from_dict(block()).geometry
     assert _watched(one, {"far_field": "fixed"}) == {
-        "spot_C": {"T_peak_C": ("target",)}, "heat_sink_C": {}, "interface_C": {},
-        "coolant_side_C": {"T_max_coolant_side_C": ("target",)}}
+        "spot_C": {"T_peak_C": ("target",)}, "heat_sink_C": {}, "region_C": {},
+        "interface_C": {}, "coolant_side_C": {"T_max_coolant_side_C": ("target",)}}
     housed = anodesim.from_dict(reflection(geometry={"housing": HOUSING},
                                            materials={"housing": "SS304"}))
     assert _watched(housed.geometry, {"cooled_end": "radiation"}) == {
         "spot_C": {"T_peak_C": ("target",)},
         "heat_sink_C": {"T_max_heat_sink_C": ("heat_sink",)},
+        "region_C": {"T_max_housing_C": ("housing",)},
         "interface_C": {"T_max_target_heat_sink_C": ("target", "heat_sink"),
                         "T_max_heat_sink_housing_C": ("heat_sink", "housing")},
         "coolant_side_C": {}}  # radiation does not count as a cooled face
@@ -398,12 +399,14 @@ def test_what_each_temperature_limit_watches_is_one_rule():
                                                   "beam_face": 2, "cooled": 2})
     assert _watched(user, {"cooled": "convection"}) == {
         "spot_C": {"T_peak_C": ("target",)},
-        "heat_sink_C": {"T_max_heat_sink_C": ("heat_sink",)}, "interface_C": {},
+        "heat_sink_C": {"T_max_heat_sink_C": ("heat_sink",)},
+        "region_C": {"T_max_braze_C": ("braze",)}, "interface_C": {},
         "coolant_side_C": {"T_max_coolant_side_C": ("target", "heat_sink", "braze")}}
     for case in (housed, anodesim.from_dict(reflection()),
                  anodesim.from_dict(transmission())):
         got = {(x.name, x.column) for x in limits.limits_for(case, region_materials(case))
-               if x.name in ("heat_sink", "interface")}
+               if x.name in ("heat_sink", "region", "interface")}
         want = {(k[:-2], col) for k, cols in _watched(case.geometry).items()
-                if k in ("heat_sink_C", "interface_C") for col in cols}
+                if k in ("heat_sink_C", "region_C", "interface_C") for col in cols}
         assert got == want, case.title
+

@@ -105,13 +105,31 @@ def test_anchors_are_added_where_corrections_differ():
     from anodesim.rating.kirchhoff import _refine
 
     key, other = ("interface", "T_max_target_window_C"), ("heat_sink", "T_max_window_C")
-    binding = ["interface"] * 9
+    binding = ["interface target_window"] * 9  # binding limits by label (Limit.label)
     f_at = {0: {key: 0.767, other: 1.0}, 4: {key: 0.843, other: 1.0},
             8: {key: 0.845, other: 0.5}}
     assert _refine(binding, [0, 4, 8], f_at) == [2]
     assert _refine(binding, [0, 4, 8]) == []
     binding[6] = "heat_sink"
     assert _refine(binding, [0, 4, 8], f_at) == [2, 6]
+
+
+def test_two_joints_are_two_binding_limits_in_the_refinement():
+    """A housed rod's two joints are two limits: a point bound by the heat sink/housing
+    joint between anchors bound by the insert's joint becomes an anchor (both were
+    "interface", the same word); and anchors bound by one joint compare that joint's
+    corrections, not the other's (the insert's differing by 10 % refined an interval whose
+    binding joint's corrections agree within 0.1 %). Exact (indices)."""
+    from anodesim.rating.kirchhoff import _refine
+
+    insert, housing = (("interface", "T_max_target_heat_sink_C"),
+                       ("interface", "T_max_heat_sink_housing_C"))
+    binding = ["interface heat_sink_housing"] * 9
+    f_at = {0: {insert: 0.70, housing: 0.900}, 4: {insert: 0.77, housing: 0.9005},
+            8: {insert: 0.84, housing: 0.901}}
+    assert _refine(binding, [0, 4, 8], f_at) == []
+    binding[2] = "interface target_heat_sink"
+    assert _refine(binding, [0, 4, 8], f_at) == [2]
 
 
 @pytest.mark.slow

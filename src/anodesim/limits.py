@@ -21,6 +21,10 @@ A loading is safe while every limit holds (physics reference §6):
   each limit watches: case.limit_watches).
 - ``heat_sink``: the hottest node of the heat sink or window. Default: its material's damage
   temperature.
+- ``region``: the hottest node of each region after the heat sink (a housing, a user mesh's
+  or STEP part's braze or other parts; column ``T_max_<region>_C``, shown as "region
+  <region>"), held to its own material's damage temperature, as the heat sink by default;
+  ``limits.heat_sink_C`` sets the heat sink's alone.
 - ``coolant_side``: the hottest node of the cooled faces. Default per coolant
   (``boundaries.<face>.coolant``, COOLANT_WALL_C): oil 105 °C, water 99.97 °C, air none; a
   convection face that names no coolant gets the lower of the liquid ones. Where a limit
@@ -173,11 +177,18 @@ def implausible_cooling(case: Case) -> list[str]:
 SIGNED_LIMITS = ("drift", "magnification")
 
 
+#: Limits with one column per joint or region, shown with it (limit_label).
+LABELLED_LIMITS = ("interface", "region")
+
+
 def limit_label(name: str, column: str) -> str:
-    """A limit's name as shown to a user: ``interface`` limits (one per joint, e.g. the
-    target/heat-sink joint and the heat-sink/housing joint) add the joint's name."""
-    if name == "interface" and column.startswith("T_max_") and column.endswith("_C"):
-        return f"interface {column[len('T_max_'):-len('_C')]}"
+    """A limit's name as shown to a user and as a rating names its binding limit:
+    ``interface`` limits (one per joint, e.g. the target/heat-sink joint and the
+    heat-sink/housing joint) add the joint's interface name, ``region`` limits (one per
+    region after the heat sink) the region's: "interface heat_sink_housing",
+    "region housing" (the column T_max_<that name>_C)."""
+    if name in LABELLED_LIMITS and column.startswith("T_max_") and column.endswith("_C"):
+        return f"{name} {column[len('T_max_'):-len('_C')]}"
     return name
 
 
@@ -186,8 +197,8 @@ class Limit:
     """One limit on a time-series column, in that column's unit ("C", "um" or "rel").
 
     Attributes:
-        name: erosion, spot, interface, heat_sink, coolant_side, yield, drift or
-            magnification.
+        name: erosion, spot, interface, heat_sink, region, coolant_side, yield, drift or
+            magnification (and recrystallisation, fatigue).
         column: the time-series column it watches.
         value: the limit (°C or µm).
         unit: "C" or "um".
@@ -425,7 +436,7 @@ class LimitCheck:
 
     def __repr__(self) -> str:
         unit = {"C": "°C", "um": "µm"}.get(self.limit.unit, "")
-        return (f"LimitCheck({self.name}: worst {self.worst:.4g} {unit} at {self.time_s:.4g} s, "
+        return (f"LimitCheck({self.label}: worst {self.worst:.4g} {unit} at {self.time_s:.4g} s, "
                 f"limit {self.limit.value:.4g} {unit}, {'holds' if self.holds else 'BROKEN'})")
 
 
@@ -476,9 +487,12 @@ def limits_for(case: Case, mats) -> list[Limit]:
     recrystallisation = recrystallisation_limit(case)
     if recrystallisation is not None:
         out.append(recrystallisation)
-    for name, value_K in (("interface", given.interface_K), ("heat_sink", given.heat_sink_K)):
+    for name, value_K in (("interface", given.interface_K), ("heat_sink", given.heat_sink_K),
+                          ("region", None)):
         # each column's default: the lowest limit of the materials it watches (an
-        # interface: its two sides; the heat_sink_housing joint its own, not the insert's)
+        # interface: its two sides; the heat_sink_housing joint its own, not the insert's);
+        # a region after the heat sink (housing, braze) its own, which heat_sink_C does
+        # not set
         for col, where in limit_watches(f"{name}_C", case.geometry, case.boundaries).items():
             low = min((mats[r] for r in where), key=limit_K)
             out.append(temp(name, col, value_K or limit_K(low),

@@ -254,7 +254,7 @@ class RunResult:
 
     def __repr__(self) -> str:
         peak = self.T_peak_max_C
-        broken = [c.name for c in self.limits if not c.holds]
+        broken = [c.label for c in self.limits if not c.holds]
         lims = (f"limits: {len(self.limits)} checked, "
                 + (f"broken: {', '.join(broken)}" if broken else "all hold"))
         peak_s = f"peak {peak:.1f} °C" if peak is not None else "no steps"

@@ -137,6 +137,11 @@ def cooled_faces(boundaries: dict) -> list[str]:
     return [f for f, b in boundaries.items() if b.type in COOLING_TYPES]
 
 
+#: limit_watches' key of the limits on the regions after the heat sink: no key of
+#: [limits] sets them (limits.limits_for: each region's material's default).
+REGION_LIMIT_KEY = "region_C"
+
+
 def limit_watches(key: str, geometry: Geometry,
                   boundaries: dict) -> dict[str, tuple[str, ...]]:
     """What a temperature limit of [limits] watches: its time-series columns, each with the
@@ -146,12 +151,15 @@ def limit_watches(key: str, geometry: Geometry,
 
     - spot_C: the target's hottest node (T_peak_C);
     - heat_sink_C: the heat sink's or window's (heat_sink_region), none for one region;
+    - region_C (REGION_LIMIT_KEY, no [limits] key: defaults only): each region after the
+      heat sink (a housing, a user mesh's or STEP part's braze or other parts), its own
+      hottest node held to its own material, none with two regions or fewer;
     - interface_C: each interface's hottest node, held to its two sides;
     - coolant_side_C: the cooled faces' hottest node (COOLING_TYPES), held to every region
       (a cooled face may bound any of them); none without a cooled face.
 
     Args:
-        key: spot_C, heat_sink_C, interface_C or coolant_side_C.
+        key: spot_C, heat_sink_C, region_C, interface_C or coolant_side_C.
         geometry: the case's geometry.
         boundaries: the case's boundaries (face → Boundary).
     """
@@ -160,6 +168,8 @@ def limit_watches(key: str, geometry: Geometry,
     if key == "heat_sink_C":
         sink = heat_sink_region(geometry)
         return {} if sink is None else {f"T_max_{sink}_C": (sink,)}
+    if key == REGION_LIMIT_KEY:
+        return {f"T_max_{r}_C": (r,) for r in regions_of(geometry)[2:]}
     if key == "interface_C":
         return {f"T_max_{n}_C": sides for n, sides in interface_sides(geometry).items()}
     if key == "coolant_side_C":

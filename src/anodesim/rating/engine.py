@@ -202,7 +202,8 @@ class Engine:
     def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
                   preload_dep: float = 0.0, heads: dict | None = None,
                   spot: SpotHistory | None = None, to_rise=None) -> tuple[float, str]:
-        """Largest beam power (W) with every limit held, and the binding limit.
+        """Largest beam power (W) with every limit held, and the binding limit (its label:
+        an interface limit names its joint, Limit.label).
 
         The temperature at node i is T0 + P_dep rise_i, so the limit gives
         P_dep ≤ (T_lim − T0) / rise_i. With a pre-load held to steady state before the load,
@@ -225,13 +226,13 @@ class Engine:
             if isinstance(lim, FatigueLimit):
                 p = np.inf if spot is None else spot.max_power(lim, self.response.T0, to_rise)
                 if p < best:
-                    best, binding = float(p), lim.name
+                    best, binding = float(p), lim.label
                 continue
             if lim.name == "yield":
                 allowed = rise_allowed(lim) if heads is None else heads[(lim.name, lim.column)]
                 p = self.yield_power(lim, allowed, rise, preload_rise, preload_dep)
                 if p < best:
-                    best, binding = float(p), lim.name
+                    best, binding = float(p), lim.label
                 continue
             idx = self.nodes[lim.column]
             head = rise_allowed(lim) if heads is None else heads[(lim.name, lim.column)]
@@ -244,7 +245,7 @@ class Engine:
                 p = np.where(r > 0, head / np.where(r > 0, r, 1.0),
                              np.where(head >= 0, np.inf, -np.inf)).min() + preload_dep
             if p < best:
-                best, binding = float(p), lim.name
+                best, binding = float(p), lim.label
         return best / self.p_dep, binding
 
 

@@ -52,8 +52,8 @@ import numpy as np
 
 from .. import life
 from ..case import Case, Loading, regions_of
-from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limits_for,
-                      rise_allowed)
+from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limit_label,
+                      limits_for, rise_allowed)
 from ..results import TimeSeries
 from . import helper
 from .checkpoint import materials_of, run_case
@@ -140,8 +140,8 @@ def transform_for(case: Case) -> Transform:
     cond = {("spot", "T_peak_C"): spot, ("erosion", "T_peak_C"): spot,
             ("recrystallisation", "T_peak_C"): spot, ("fatigue", "T_peak_C"): spot,
             ("coolant_side", "T_max_coolant_side_C"): sink}
-    for r in regions:
-        cond[("heat_sink", f"T_max_{r}_C")] = mats[r].k
+    for r in regions:  # a region's maximum: the heat sink's, or one after it (a housing)
+        cond[("heat_sink", f"T_max_{r}_C")] = cond[("region", f"T_max_{r}_C")] = mats[r].k
     probe = T0 + 500.0
     for name, sides in interface_sides(case.geometry).items():
         cond[("interface", f"T_max_{name}_C")] = min(
@@ -751,7 +751,7 @@ def corrected_power(engine: Engine, heads: dict, f: dict, rise,
     for lim in lives:
         p = wave.max_power(lim, tr, f.get(key(lim), 1.0)) / engine.p_dep
         if p < P:
-            P, b = p, lim.name
+            P, b = p, lim.label
     return P, b
 
 
@@ -870,7 +870,8 @@ def _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves,
 
 def _refine(binding: list[str], order: list[int], f_at: dict | None = None) -> list[int]:
     """Per interval between adjacent anchors (indices in x order), the first interior point
-    bound by another limit than the interval's ends; else, when the ends' corrections of
+    bound by another limit than the interval's ends (binding limits by label: two joints'
+    interface limits are two limits); else, when the ends' corrections of
     their binding limits differ by more than REFINE_CORRECTION_REL, the middle interior
     point."""
     new = []
@@ -887,10 +888,11 @@ def _refine(binding: list[str], order: list[int], f_at: dict | None = None) -> l
 
 
 def _corrections_differ(fa: dict, fb: dict, names: set) -> bool:
-    """Whether two anchors' corrections of the named limits differ by more than
+    """Whether two anchors' corrections of the named limits (their labels, as a binding
+    limit is named: one joint's interface limit, not every joint's) differ by more than
     REFINE_CORRECTION_REL (relative)."""
     return any(abs(fa[k] / fb[k] - 1.0) > REFINE_CORRECTION_REL
-               for k in fa.keys() & fb.keys() if k[0] in names and fb[k] != 0)
+               for k in fa.keys() & fb.keys() if limit_label(*k) in names and fb[k] != 0)
 
 
 def anchor_indices(n: int, count: int = 3) -> list[int]:

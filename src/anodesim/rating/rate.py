@@ -681,7 +681,7 @@ def in_words(case: Case, rating: Rating) -> str | None:
                 + "," * bool(life_h)
         parts.append(f"{_watts(sl.power_W, b, what)}{cold}"
                      + (f" over a {life_h:g} h life" if life_h else "")
-                     + f", limited by {_BINDING_WORDS.get(sl.binding, sl.binding)}"
+                     + f", limited by {binding_words(sl.binding)}"
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
     at = (c or {}).get("steady_state_at_rating")
@@ -773,7 +773,7 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
             f"{_watts(first['max_peak_beam_power_W'], beam, 'peak')} at {name[along]} "
             f"{first[along]:g}{unit} to {_watts(last['max_peak_beam_power_W'], beam)} at "
             f"{last[along]:g}{unit}, limited by "
-            + " / ".join(_BINDING_WORDS.get(x, x) for x in binds) + f" ({how})")
+            + " / ".join(binding_words(x) for x in binds) + f" ({how})")
 
 
 _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion over the life)",
@@ -785,6 +785,19 @@ _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion ove
                   "coolant_side": "the coolant-side wall temperature",
                   "drift": "the focal-spot drift",
                   "magnification": "the magnification change of the focal-spot drift"}
+
+
+def binding_words(binding: str) -> str:
+    """A binding limit (its label, limits.limit_label) in the rating's words: a joint by
+    its interface name ("interface heat_sink_housing": "the joint heat_sink_housing
+    (interface)"), another region than the heat sink by its name ("region housing": "the
+    housing temperature")."""
+    name, _, where = binding.partition(" ")
+    if where and name == "interface":
+        return f"the joint {where} (interface)"
+    if where and name == "region":
+        return f"the {where} temperature"
+    return _BINDING_WORDS.get(binding, binding)
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dataclasses as dc
 
 from ..case import Case
-from ..limits import SIGNED_LIMITS, LifeLimit, limits_for, rise_allowed
+from ..limits import SIGNED_LIMITS, LifeLimit, limit_label, limits_for, rise_allowed
 from .checkpoint import materials_of
 from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stress,
                      rating_copy, repeated, schedule_rise)
@@ -127,7 +127,7 @@ def _least(engine: Engine, powers: dict) -> tuple[float, str]:
     best, binding = math.inf, ""
     for lim in engine.limits:
         if powers[key(lim)] < best:
-            best, binding = powers[key(lim)], lim.name
+            best, binding = powers[key(lim)], lim.label
     return best, binding
 
 
@@ -360,8 +360,9 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     P_best, g_best, rep_best = max(safe, key=lambda x: x[0]) if safe else \
         min(tried, key=lambda x: x[0])
     confirmed = in_band(g_best)
-    bind = max(rep_best, key=lambda x: x.get("periodic_excess", x["excess"]))["limit"] \
-        if rep_best else binding
+    worst = max(rep_best, key=lambda x: x.get("periodic_excess", x["excess"])) \
+        if rep_best else None
+    bind = binding if worst is None else limit_label(worst["limit"], worst["column"])
     method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
               else "secant iterations on full FE runs, started from the linear-response "
                    "engine, bracketed from below")
