@@ -617,17 +617,11 @@ def test_a_shared_tag_read_as_a_face_names_the_missing_material(tmp_path):
         anodesim.from_dict(d)
 
 
-def test_a_region_named_heat_sink_is_the_heat_sink_whatever_else_the_mesh_has(tmp_path):
-    """A user mesh's regions after the target were taken alphabetically, and a run's heat
-    sink (heat_sink_C, the yield use, the heat sink's default limit) is the second region:
-    with a `braze` region beside `heat_sink` the braze was watched as the heat sink. The
-    region named heat_sink is now the second (case.ordered_regions), the others after."""
+def with_braze(tmp_path, **changes) -> dict:
+    """The shipped block anode (as Abaqus input) with the half of its Cu block nearer the
+    tile made a third region, `braze` (listed after heat_sink in the file's sets)."""
     import meshio
     import numpy as np
-
-    from anodesim.case import regions_of
-    from anodesim.limits import limits_for
-    from anodesim.resolve import region_materials
 
     path, inp = _export(tmp_path, "inp")
     m = meshio.read(path)
@@ -642,8 +636,19 @@ def test_a_region_named_heat_sink_is_the_heat_sink_whatever_else_the_mesh_has(tm
     three = tmp_path / "three.inp"
     meshio.write(three, meshio.Mesh(m.points, [(b.type, b.data) for b in m.cells],
                                     cell_sets=sets))
-    case = anodesim.from_dict(_example(geometry={**inp, "file": str(three)},
-                                       materials={"braze": "Cu"}))
+    return _example(geometry={**inp, "file": str(three)}, **changes)
+
+
+def test_a_region_named_heat_sink_is_the_heat_sink_whatever_else_the_mesh_has(tmp_path):
+    """A user mesh's regions after the target were taken alphabetically, and a run's heat
+    sink (heat_sink_C, the yield use, the heat sink's default limit) is the second region:
+    with a `braze` region beside `heat_sink` the braze was watched as the heat sink. The
+    region named heat_sink is now the second (case.ordered_regions), the others after."""
+    from anodesim.case import regions_of
+    from anodesim.limits import limits_for
+    from anodesim.resolve import region_materials
+
+    case = anodesim.from_dict(with_braze(tmp_path, materials={"braze": "Cu"}))
     assert regions_of(case.geometry) == ("target", "heat_sink", "braze")
     sink_limit = next(x for x in limits_for(case, region_materials(case))
                       if x.name == "heat_sink")

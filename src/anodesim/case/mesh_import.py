@@ -92,6 +92,25 @@ class ImportedMesh:
         return float(np.linalg.norm(self.points.max(axis=0) - self.points.min(axis=0)))
 
 
+def face_regions(um: ImportedMesh) -> dict[str, tuple[str, ...]]:
+    """The regions each face group bounds: those of the tetrahedra its triangles are faces
+    of, by region name in the mesh's region order."""
+    local = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+    faces = [n for n, d in um.dims.items() if d == 2]
+    tris = np.sort(um.tets[:, local].reshape(-1, 3), axis=1)
+    named = np.sort(um.facets, axis=1)
+    _, inv = np.unique(np.concatenate([tris, named]), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    tags = np.repeat(um.cell_tag, 4)
+    region_of = {t: n for n, t in um.groups.items() if um.dims[n] == 3}
+    out = {}
+    for name in faces:
+        ids = inv[len(tris):][um.facet_tag == um.groups[name]]
+        found = set(np.unique(tags[np.isin(inv[:len(tris)], ids)]).tolist())
+        out[name] = tuple(region_of[t] for t in sorted(region_of) if t in found)
+    return out
+
+
 def read(path: str, unit: str, mapping: dict[str, int | str] | None = None,
          regions: frozenset[str] = frozenset()) -> ImportedMesh:
     """The mesh file as an ImportedMesh (cached on the file's path, size and time).

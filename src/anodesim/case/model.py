@@ -120,6 +120,25 @@ def interface_sides(geometry: Geometry) -> dict[str, tuple[str, str]]:
             for n in interfaces_of(geometry)}
 
 
+#: The regions each face of a built-in geometry bounds (a transmission film as wide as its
+#: window adds its edge to the rim: face_regions).
+FACE_REGIONS = {"beam_face": ("target",), "anode_face": ("heat_sink",),
+                "side": ("heat_sink",), "cooled_end": ("heat_sink",),
+                "housing_inner": ("housing",), "housing_outer": ("housing",),
+                "mount_face": ("housing",), "window_face": ("window",),
+                "target_edge": ("target",), "exit_face": ("window",), "rim": ("window",),
+                "far_field": ("target",)}
+
+
+def face_regions(geometry: Geometry) -> dict[str, tuple[str, ...]]:
+    """The regions each face of a built-in geometry bounds (FACE_REGIONS); a user mesh's
+    or STEP part's come from its cells (rating.kirchhoff.cooled_regions)."""
+    out = {f: FACE_REGIONS[f] for f in faces_of(geometry)}
+    if "rim" in out and "target_edge" not in out:  # the film covers the whole window
+        out["rim"] = ("target", "window")
+    return out
+
+
 def heat_sink_region(geometry: Geometry) -> str | None:
     """The heat sink or window: the second region (user meshes: ordered_regions), whose
     hottest node heat_sink_C and whose stress near the joint yield_use watch; None for a

@@ -18,6 +18,7 @@ user meshes, user_mesh.frame_layout).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,39 @@ def _one_group_per_face(faces: dict[str, list[int]]) -> dict[str, list[int]]:
             owner[t] = name
         out[name] = kept
     return out
+
+
+def face_regions(geometry) -> dict[str, tuple[str, ...]]:
+    """The regions each face of the case bounds: the solids on either side of its CAD faces
+    (gmsh's upward adjacencies of the surfaces), by region name; cached on the STEP file's
+    path, size and time and the case's selections (a rating asks for them several times).
+
+    Raises:
+        CadError: a selection matches nothing (as when the case is read).
+    """
+    st = Path(geometry.file).stat()
+    chosen = tuple((n, tuple(r) if isinstance(r, list) else r)
+                   for n, r in geometry.groups.items())
+    return _face_regions(str(geometry.file), st.st_size, st.st_mtime_ns, chosen,
+                         tuple(geometry.mesh_groups.items()))
+
+
+@functools.lru_cache(maxsize=4)
+def _face_regions(path, _size, _mtime, chosen, dims) -> dict[str, tuple[str, ...]]:
+    from types import SimpleNamespace
+
+    geometry = SimpleNamespace(groups={n: list(r) if isinstance(r, tuple) else r
+                                       for n, r in chosen}, mesh_groups=dict(dims))
+    gmsh = open_step(path)
+    try:
+        regions, faces = _groups(gmsh, geometry)
+        owner = {t: name for name, tags in regions.items() for t in tags}
+        return {name: tuple(r for r in regions if any(
+                    owner.get(int(v)) == r for t in tags
+                    for v in gmsh.model.getAdjacencies(2, t)[0]))
+                for name, tags in faces.items()}
+    finally:
+        gmsh.finalize()
 
 
 def _diagonal(gmsh) -> float:

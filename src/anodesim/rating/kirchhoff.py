@@ -123,30 +123,56 @@ class Transform:
         return {key(lim): self.u_rise(key(lim), rise_allowed(lim)) for lim in engine.limits}
 
 
+def cooled_regions(case: Case) -> tuple[str, ...]:
+    """The regions that carry the case's cooled faces (case.model.cooled_faces), in region
+    order: a built-in geometry's from its face names (case.model.face_regions), a user
+    mesh's from the tetrahedra its face triangles bound, a STEP part's from the solids its
+    CAD faces bound; every region when it has no cooled face."""
+    from ..case.model import cooled_faces, face_regions
+
+    g = case.geometry
+    if g.kind == "user_mesh":
+        from ..case.mesh_import import face_regions as of_mesh, of_geometry
+
+        by_face = of_mesh(of_geometry(g))
+    elif g.kind == "cad":
+        from ..geometry.cad import face_regions as of_step
+
+        by_face = of_step(g)
+    else:
+        by_face = face_regions(g)
+    cooled = {r for f in cooled_faces(case.boundaries) for r in by_face.get(f, ())}
+    regions = regions_of(g)
+    return tuple(r for r in regions if r in cooled) or regions
+
+
 def transform_for(case: Case) -> Transform:
     """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot, erosion,
-    recrystallisation and fatigue, the region's for a region maximum, the last region's
-    (the heat sink, or the housing around it, which carry the cooled faces) for the cooled
-    faces, and for an interface that of its two sides with the smaller ∫k (the lower, safer
-    head; the anchors correct the choice)."""
+    recrystallisation and fatigue, the region's for a region maximum; for the cooled faces
+    that of the regions carrying them (cooled_regions: the heat sink's cooled end, not the
+    housing after it, nor a user mesh's braze listed last) and for an interface that of
+    its two sides, each with the smaller ∫k among them (the lower, safer head; the anchors
+    correct the choice)."""
     from ..case.model import interface_sides
     from ..resolve import region_materials
 
     mats = region_materials(case)
     regions = regions_of(case.geometry)
     T0 = case.initial_temperature_K
-    sink = mats[regions[-1]].k
+    probe = T0 + 500.0
+
+    def lowest_head(where):
+        return min((mats[r].k for r in where),
+                   key=lambda t: t.integral(T0, min(probe, t.range_K[1])) / float(t(T0)))
+
     spot = mats["target"].k
     cond = {("spot", "T_peak_C"): spot, ("erosion", "T_peak_C"): spot,
             ("recrystallisation", "T_peak_C"): spot, ("fatigue", "T_peak_C"): spot,
-            ("coolant_side", "T_max_coolant_side_C"): sink}
+            ("coolant_side", "T_max_coolant_side_C"): lowest_head(cooled_regions(case))}
     for r in regions:  # a region's maximum: the heat sink's, or one after it (a housing)
         cond[("heat_sink", f"T_max_{r}_C")] = cond[("region", f"T_max_{r}_C")] = mats[r].k
-    probe = T0 + 500.0
     for name, sides in interface_sides(case.geometry).items():
-        cond[("interface", f"T_max_{name}_C")] = min(
-            (mats[r].k for r in sides),
-            key=lambda t: t.integral(T0, min(probe, t.range_K[1])) / float(t(T0)))
+        cond[("interface", f"T_max_{name}_C")] = lowest_head(sides)
     return Transform(T0, cond)
 
 
