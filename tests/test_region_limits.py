@@ -156,3 +156,33 @@ def test_a_step_parts_faces_bound_the_solids_gmsh_finds_next_to_them():
                                            "cooled_end": ("heat_sink",),
                                            "anode_face": ("heat_sink",)}
     assert cooled_regions(case) == ("heat_sink",)
+
+
+def test_a_region_limit_is_drawn_and_refused_by_its_name():
+    """temperatures.png draws the housing's limit as "region housing" (the name "region"
+    alone says no region), and a rating of a case that starts at or above that default,
+    which no [limits] key sets, says to change the start (it said "limits.region_C = 425",
+    a key that does not exist). Exact values (the limits' own)."""
+    from anodesim.case import CaseError
+    from anodesim.rating.rate import check_rating_input
+    from anodesim.resolve import region_materials
+    from anodesim.results import temperature_limit_lines
+
+    def housed(**changes):
+        return anodesim.from_dict(reflection(
+            geometry={"housing": {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0,
+                                  "length_mm": 5.0}}, materials={"housing": "SS304"},
+            **changes))
+
+    case = housed()
+    lims = limits.limits_for(case, region_materials(case))
+    drawn = temperature_limit_lines([limits.LimitCheck(x, 0.0, 0.0) for x in lims])
+    assert drawn["region housing"] == pytest.approx(425.0, abs=1e-9)
+    assert "region" not in drawn
+    hot = housed(initial={"temperature_C": 450.0},
+                 limits={"heat_sink_C": 600.0, "interface_C": 600.0},
+                 boundaries={"cooled_end": {"temperature_C": 450.0, "coolant": "air"}})
+    with pytest.raises(CaseError) as err:
+        check_rating_input(hot, region_materials(hot), 1e-9)
+    assert str(err.value).startswith("initial.temperature_C = 450: at or above the default "
+                                     "region housing limit 425 °C (SS304 damage")

@@ -267,7 +267,8 @@ def temperature_limit_lines(checks) -> dict[str, float]:
     by limit name (spot, interface, heat_sink, coolant_side), except a name whose columns
     hold different values, each then by its label (an Al6061 housing's joint at 150 °C,
     "interface heat_sink_housing", beside the insert's "interface target_heat_sink" at
-    200 °C: keyed by name, one of the two was left off the figure).
+    200 °C: keyed by name, one of the two was left off the figure); a region limit after
+    the heat sink always by its label ("region housing").
 
     Args:
         checks: the run's limit checks (LimitCheck).
@@ -276,7 +277,9 @@ def temperature_limit_lines(checks) -> dict[str, float]:
     values: dict[str, set[float]] = {}
     for c in temps:
         values.setdefault(c.name, set()).add(c.limit.value)
-    return {c.name if len(values[c.name]) == 1 else c.label: c.limit.value for c in temps}
+    # a region limit's name says no region: by its label always ("region housing")
+    return {c.name if len(values[c.name]) == 1 and c.name != "region" else c.label:
+            c.limit.value for c in temps}
 
 
 def temperature_curves(result: RunResult):

@@ -65,6 +65,12 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     """Bad rating input as CaseError: unreachable limits, periods below the time step."""
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
+        if rise_allowed(lim) <= 0 and lim.origin != "case" and lim.name == "region":
+            # no [limits] key sets it (a housing's own): the start is what to change
+            raise CaseError(f"initial.temperature_C = {T0 - 273.15:g}: at or above the default "
+                            f"{lim.label} limit {lim.value:g} °C ({lim.origin}), so no "
+                            "positive power can meet it; expected an initial temperature "
+                            "below it")
         if rise_allowed(lim) <= 0:
             raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
                             f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
