@@ -186,3 +186,29 @@ def test_a_region_limit_is_drawn_and_refused_by_its_name():
         check_rating_input(hot, region_materials(hot), 1e-9)
     assert str(err.value).startswith("initial.temperature_C = 450: at or above the default "
                                      "region housing limit 425 °C (SS304 damage")
+
+
+def test_every_built_in_face_names_the_regions_it_bounds():
+    """case.model.face_regions covers every face of the built-in geometries (a face left
+    out would stop a rating with a KeyError), each bounding regions of its geometry; the
+    transmission rim bounds the film too where the film covers the whole window."""
+    from cases import transmission
+
+    from anodesim.case import regions_of
+    from anodesim.case.model import (FACE_REGIONS, GEOMETRIES, HOUSING_FACES,
+                                     USER_GEOMETRIES, face_regions)
+
+    for kind, g in GEOMETRIES.items():
+        if kind not in USER_GEOMETRIES:
+            assert set(g["normals"]) <= set(FACE_REGIONS), kind
+    assert set(HOUSING_FACES) <= set(FACE_REGIONS)
+    for case in (anodesim.from_dict(transmission()),
+                 anodesim.from_dict(transmission(geometry={"target_radius_mm": 0.5})),
+                 anodesim.from_dict(reflection(geometry={"housing": HEATED_HOUSING},
+                                               materials={"housing": "SS304"}))):
+        faces = face_regions(case.geometry)
+        assert all(set(r) <= set(regions_of(case.geometry)) for r in faces.values())
+    assert face_regions(anodesim.from_dict(transmission()).geometry)["rim"] == \
+        ("target", "window")
+    small = anodesim.from_dict(transmission(geometry={"target_radius_mm": 0.5}))
+    assert face_regions(small.geometry)["rim"] == ("window",)
