@@ -532,7 +532,14 @@ def test_run_submit_needs_a_valid_case_and_rank_count(tmp_path, capsys, monkeypa
     write_toml(case, small_block())
     assert main(["run", str(case), "-o", str(tmp_path / "o"), "--submit", "slurm",
                  "--ntasks", "0"]) == 2
-    assert "--ntasks 0: expected at least 1 MPI rank" in capsys.readouterr().err
+    assert "--ntasks 0: expected from 1 to 1024 MPI ranks" in capsys.readouterr().err
+    # 100000000 was submitted, pending for ever for a node of that size
+    assert main(["run", str(case), "-o", str(tmp_path / "o"), "--submit", "slurm",
+                 "--ntasks", "100000000"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "anodesim: error: --ntasks 100000000: expected from 1 to 1024 MPI ranks (the job runs "
+        "on one node; the largest have 384 cores)")
+    assert not (tmp_path / "o").exists()
     assert main(["run", str(case), "-o", str(tmp_path / "o"), "--wait"]) == 2
     assert "--wait: expected together with --submit slurm" in capsys.readouterr().err
     # --ntasks alone was ignored: the run went ahead on one rank here (the audit's finding)
@@ -831,6 +838,26 @@ def test_numpy_axis_values_and_jobs_check(tmp_path):
     with pytest.raises(CaseError, match="jobs = 0: expected at least 1 process"):
         anodesim.sweep({"case": small_block()}, tmp_path / "j0", jobs=0)
     assert not (tmp_path / "j0").exists()
+
+
+def test_more_sweep_processes_than_cores_are_refused(tmp_path, capsys):
+    """-j / jobs above the cores this process may use (processes.cores) is one line, exit 2,
+    nothing written: 100000000 was taken (each case is one single-threaded process)."""
+    from anodesim.processes import cores
+
+    n = cores()
+    expected = (f"expected at most {n} processes, the cores this machine gives the sweep "
+                "(each case is one single-threaded process: more only share the cores and "
+                "add their memory)")
+    with pytest.raises(CaseError, match=re.escape(f"jobs = {n + 1}: {expected}")):
+        anodesim.sweep({"case": small_block()}, tmp_path / "api", jobs=n + 1)
+    assert not (tmp_path / "api").exists()
+    write_toml(tmp_path / "base.toml", small_block())
+    study = tmp_path / "study.toml"
+    study.write_text('case = "base.toml"\n[axes]\n"beam.power_W" = [2.0, 3.0]\n')
+    assert main(["sweep", str(study), "-o", str(tmp_path / "cli"), "-j", "100000000"]) == 2
+    assert capsys.readouterr().err.strip() == f"anodesim: error: -j 100000000: {expected}"
+    assert not (tmp_path / "cli").exists()
 
 
 

@@ -42,6 +42,11 @@ def add_args(p) -> None:
     p.add_argument("--case-dir", help=argparse.SUPPRESS)
 
 
+#: Most MPI ranks of a --submit slurm run: the job is one node (#SBATCH --nodes=1), and the
+#: largest nodes have 2 x 192 cores (AMD EPYC 9965), 768 hardware threads. 100000000 was
+#: submitted and waited in the queue for a node of that size for ever.
+MAX_NTASKS = 1024
+
 #: Exit status of a run that finished with a limit broken.
 LIMIT_BROKEN = 3
 _UNITS = {"C": "°C", "um": "µm", "rel": "(-)"}
@@ -87,8 +92,9 @@ def _submit(args, out: Path) -> int:
     if args.submit is None:
         raise CaseError("--wait: expected together with --submit slurm")
     args.ntasks = 1 if args.ntasks is None else args.ntasks
-    if args.ntasks < 1:
-        raise CaseError(f"--ntasks {args.ntasks}: expected at least 1 MPI rank")
+    if not 1 <= args.ntasks <= MAX_NTASKS:
+        raise CaseError(f"--ntasks {args.ntasks}: expected from 1 to {MAX_NTASKS} MPI ranks "
+                        "(the job runs on one node; the largest have 384 cores)")
     from ..study.slurm import submit_run
 
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))

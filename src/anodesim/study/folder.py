@@ -51,9 +51,13 @@ def refuse_mpi_launch(what: str, run: str, jobs: str, other: str = "") -> None:
 
 def check_jobs(jobs: int, given: str) -> int:
     """The number of processes asked for, as an int (a numpy integer from a script's sweep
-    over job counts too); CaseError unless it is a whole number, at least 1 (`given` names
-    the input)."""
+    over job counts too); CaseError unless it is a whole number from 1 to the cores this
+    process may use (processes.cores: each case is one single-threaded process, so more
+    only share the cores and each adds its memory; `-j 100000000` was taken). `given`
+    names the input."""
     import operator
+
+    from ..processes import cores
 
     try:
         n = None if isinstance(jobs, bool) else operator.index(jobs)  # jobs="2", 2.0: no
@@ -63,6 +67,10 @@ def check_jobs(jobs: int, given: str) -> int:
         raise CaseError(f"{given}: expected a whole number of processes, at least 1")
     if n < 1:
         raise CaseError(f"{given}: expected at least 1 process")
+    if n > cores():
+        raise CaseError(f"{given}: expected at most {cores()} processes, the cores this "
+                        "machine gives the sweep (each case is one single-threaded process: "
+                        "more only share the cores and add their memory)")
     return n
 
 
