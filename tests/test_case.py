@@ -123,7 +123,18 @@ BAD = [
      "beam.extra_focal_distance_mm = 1e-300: expected a distance in mm from 0.1 to 1000"),
     # 50 K passed: a converged run 50 K off
     ("absurd Newton tolerance", {"time": {"newton_tol_K": 50.0}},
-     "time.newton_tol_K = 50.0: expected a Newton tolerance in K above 0 and at most 0.1"),
+     "time.newton_tol_K = 50.0: expected a Newton tolerance in K from 1e-11 (the round-off "
+     "of a temperature) to 0.1"),
+    # ran, exit 0, with a cooler that removed nothing (1 - exp(-UA/ṁc) rounded to 0)
+    ("coolant flow of 1e300 L/min", {
+        "coolant_circuit": {"heat_capacity_J_per_K": 50.0, "cooler_conductance_W_per_K": 0.5,
+                            "ambient_C": 30.0, "flow_L_min": 1e300, "coolant": "water"},
+        "boundaries": {"cooled_end": {"temperature_C": None, "coolant_circuit": True}}},
+     "coolant_circuit.flow_L_min = 1e+300: expected a flow in L/min from 0.001 to 10000"),
+    # `check` said valid and the run failed at its first step ("Newton line search failed")
+    ("Newton tolerance below round-off", {"time": {"newton_tol_K": 1e-300}},
+     "time.newton_tol_K = 1e-300: expected a Newton tolerance in K from 1e-11 (the round-off "
+     "of a temperature) to 0.1"),
     ("duty cycle above 1", {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 2,
                                         "period_s": 1.0, "duty_cycle": 1.5}},
      "loading.duty_cycle = 1.5"),

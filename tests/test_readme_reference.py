@@ -18,7 +18,7 @@ OWN_MATERIALS = README[README.index("### Your own materials"):
 READERS = ("tables.py", "imaging.py", "__init__.py", "user_materials.py")
 GETTERS = {"number", "integer", "choice", "string", "boolean", "raw", "has", "section",
            "length"}  # (_beam's spot sizes)
-HELPERS = {"_celsius", "_duration", "_numbers", "_vector", "_length", "_kelvin"}
+HELPERS = {"_celsius", "_duration", "_numbers", "_vector", "_length", "_kelvin", "_bounded"}
 
 
 def _keys_read() -> set[str]:
@@ -56,6 +56,9 @@ def test_every_key_the_readers_read_is_in_the_reference():
     assert not undocumented, undocumented
 
 
+CIRCUIT = {"coolant_circuit": {"heat_capacity_J_per_K": 50.0,
+                               "cooler_conductance_W_per_K": 0.5, "ambient_C": 30.0},
+           "boundaries": {"cooled_end": {"temperature_C": None, "coolant_circuit": True}}}
 DRIFT = {"mounts": {"cooled_end": {"type": "clamped"}},
          "drift": {"view_direction": [1.0, 0.0, 1.0], "source_object_mm": 20.0,
                    "pixel_size_um": 50.0}}
@@ -191,10 +194,12 @@ STATED = [
          10 ** 9, 1000, "an integer from 1 to 1,000"),
         ("1/this of its segment, an integer from 1", "steps_per_segment", 0, 1,
          "an integer >= 1"),
-        ("below this, above 0 and at most 0.1 K (default 1e-3 K", "newton_tol_K", 0.0, 1e-9,
-         "a Newton tolerance in K above 0 and at most 0.1"),
-        ("below this, above 0 and at most 0.1 K (default 1e-3 K", "newton_tol_K", 0.11, 0.1,
-         "a Newton tolerance in K above 0 and at most 0.1"))],
+        # 1e-300 (and 1e-12 on a W spot at 3436 °C) failed in the run: "Newton line search
+        # failed" at the round-off of the temperatures, after `check` called it valid
+        ("below this, from 1e-11 to 0.1 K (default 1e-3 K", "newton_tol_K", 0.99e-11, 1e-11,
+         "a Newton tolerance in K from 1e-11 (the round-off of a temperature) to 0.1"),
+        ("below this, from 1e-11 to 0.1 K (default 1e-3 K", "newton_tol_K", 0.11, 0.1,
+         "a Newton tolerance in K from 1e-11 (the round-off of a temperature) to 0.1"))],
     ("and at most `max_step_s` when both are given", reflection,
      {"time": {"initial_step_s": 0.02, "max_step_s": 0.01}},
      {"time": {"initial_step_s": 0.01, "max_step_s": 0.01}},
@@ -259,8 +264,8 @@ STATED = [
                   "duty_cycle": 1e-300}},
      {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 3, "period_s": 0.02,
                   "duty_cycle": 1.0}},
-     "loading.duty_cycle = 1e-300: expected a duty cycle in (0, 1] whose pulse and pause "
-     "(duty_cycle and 1 - duty_cycle times period_s = 0.02 s) each last at least 1e-12 s"),
+     "loading.duty_cycle = 1e-300: expected a duty cycle and period whose pulse and pause "
+     "(with loading.period_s = 0.02) each last at least 1e-12 s, or duty cycle 1 (no pause)"),
     ("Every duration, pulse, pause, period and cooling time lies in 1e-12 s to 1e6 s",
      reflection,
      {"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 3, "period_s": 0.02,
@@ -307,6 +312,46 @@ STATED = [
      merge(DRIFT, {"drift": {"magnification": 10},
                    "beam_pointing": {"time_s": [0.0, 0.1], "y_um": [-1e6, 1e6]}}),
      "beam_pointing.x_um = [0.0, 1e+300]: expected a list of 2 shifts in µm, each from -1e6"),
+    # bounds of the inputs session (2026-12-05): each was taken, 1e300 L/min with a cooler
+    # that removed nothing (1 - exp(-UA/ṁc) rounded to 0), 1e-300 J/K a coolant of no mass
+    *[(stated, reflection, merge(CIRCUIT, {"coolant_circuit": outside}),
+       merge(CIRCUIT, {"coolant_circuit": inside}), refusal)
+      for stated, outside, inside, refusal in (
+        ("`volume_L` 1e-3 to 1e5 L, `heat_capacity_J_per_K` 1 to 1e9 J/K",
+         {"heat_capacity_J_per_K": 0.99}, {"heat_capacity_J_per_K": 1.0},
+         "coolant_circuit.heat_capacity_J_per_K = 0.99: expected a heat capacity in J/K from 1 "
+         "to 1e+09"),
+        ("`volume_L` 1e-3 to 1e5 L, `heat_capacity_J_per_K` 1 to 1e9 J/K",
+         {"heat_capacity_J_per_K": None, "volume_L": 1.01e5, "coolant": "oil"},
+         {"heat_capacity_J_per_K": None, "volume_L": 1e5, "coolant": "oil"},
+         "coolant_circuit.volume_L = 101000.0: expected a coolant volume in L from 0.001 to "
+         "100000"),
+        ("(UA 1e-3 to 1e7 W/K;", {"cooler_conductance_W_per_K": 1e-300},
+         {"cooler_conductance_W_per_K": 1e-3},
+         "coolant_circuit.cooler_conductance_W_per_K = 1e-300: expected a conductance in W/K "
+         "from 0.001 to 1e+07"),
+        ("the flow through the cooler, 1e-3 to 1e4 L/min",
+         {"flow_L_min": 1e300, "coolant": "water"}, {"flow_L_min": 1e4, "coolant": "water"},
+         "coolant_circuit.flow_L_min = 1e+300: expected a flow in L/min from 0.001 to 10000"))],
+    *[(stated, reflection, merge(DRIFT, {"drift": {"magnification": 10}, "limits": outside}),
+       merge(DRIFT, {"drift": {"magnification": 10}, "limits": inside}), refusal)
+      for stated, outside, inside, refusal in (
+        ("`drift_um` (1e-6 to 1e5 µm:", {"drift_um": 1e-300}, {"drift_um": 1e-6},
+         "limits.drift_um = 1e-300: expected a drift in µm from 1e-6 to 1e5 (10 cm)"),
+        ("`drift_um` (1e-6 to 1e5 µm:", {"drift_um": 1e300}, {"drift_um": 1e5},
+         "limits.drift_um = 1e+300: expected a drift in µm from 1e-6 to 1e5 (10 cm)"),
+        ("`drift_px` (1e-6 to 1e5 pixels)", {"drift_px": 2e5}, {"drift_px": 1e5},
+         "limits.drift_px = 200000.0: expected an image drift in detector pixels from 1e-6 to "
+         "1e5"))],
+    ("Each point's pulse and pause, as a pulse train's, last at least 1e-12 s", reflection,
+     {"rating": {"duty_cycles": [1e-300, 0.5, 1.0]}},
+     {"rating": {"duty_cycles": [1e-12, 0.5, 1.0]}},
+     "rating.duty_cycles[0] = 1e-300: expected a duty cycle and period whose pulse and pause "
+     "(with rating.period_s = 1) each last at least 1e-12 s, or duty cycle 1 (no pause)"),
+    ("Each point's pulse and pause, as a pulse train's, last at least 1e-12 s", reflection,
+     {"rating": {"periods_s": [1e-300, 1.0]}}, {"rating": {"periods_s": [2e-12, 1.0]}},
+     "rating.periods_s[0] = 1e-300: expected a duty cycle and period whose pulse and pause "
+     "(with rating.duty_cycle = 0.5) each last at least 1e-12 s, or duty cycle 1 (no pause)"),
 ]
 
 

@@ -82,6 +82,18 @@ def test_coolant_circuit_steady_and_flow():
     assert flow.coolant_circuit.heat_capacity_J_K == pytest.approx(1e-3 * 998.0 * 4182.0)
 
 
+def test_a_flow_far_above_the_coolers_ua_gives_its_whole_ua():
+    """ε-NTU against a constant-temperature sink, G = ṁc (1 − exp(−UA/ṁc)) → UA as ṁc → ∞
+    (the coolant leaves the cooler at the bulk temperature). 1 − exp rounded to 0 once
+    UA/ṁc < 1e-16: a cooler that removed nothing; −expm1 keeps the limit to round-off."""
+    from anodesim.case.model import CoolantCircuit
+
+    for flow in (1e3, 1e10, 1e17, 1e300):
+        G = CoolantCircuit(50.0, 0.5, 300.0, 300.0, flow_W_K=flow).conductance_W_K
+        x = 0.5 / flow  # UA/ṁc; the series UA (1 − x/2 + x²/6 − x³/24), off by x⁴/120
+        assert G == pytest.approx(0.5 * (1.0 - x / 2 + x ** 2 / 6 - x ** 3 / 24), rel=1e-14)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"coolant_circuit": None}, "boundaries.cooled_end.coolant_circuit = true: there is no"),
     ({"coolant_circuit": {"volume_L": 1.0}}, "coolant_circuit: give exactly one of"),

@@ -71,9 +71,14 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     lim = root.section("limits", {})
     temps = [_celsius(lim, k, None) for k in
              ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")]
-    drift_um = lim.number("drift_um", None, positive=True, expected="a positive drift in µm")
-    drift_px = lim.number("drift_px", None, positive=True,
-                          expected="a positive image drift in detector pixels")
+    # from 1 pm (erosion_um's floor) to 10 cm (1e-300 failed every run at its start, 1e300
+    # never bound): a drift beyond any anode's, whose bodies are at most 1 m (geometry
+    # lengths) and strain at most 2 % (Cu, α ΔT to its melting point), 2 cm
+    drift_um = lim.number("drift_um", None, lo=1e-6, hi=1e5,
+                          expected="a drift in µm from 1e-6 to 1e5 (10 cm)")
+    # up to 1e5 pixels, more than a detector has across
+    drift_px = lim.number("drift_px", None, lo=1e-6, hi=1e5,
+                          expected="an image drift in detector pixels from 1e-6 to 1e5")
     mag = lim.number("magnification_change_rel", None, positive=True, hi=1.0,
                      expected="a relative magnification change in (0, 1] (e.g. 1e-5)")
     spot = lim.choice("spot", SPOT_LIMITS, "life")

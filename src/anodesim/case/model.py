@@ -450,7 +450,8 @@ class CoolantCircuit:
         DeWitt, Fundamentals of Heat and Mass Transfer, ε-NTU relations, C_r = 0)."""
         if self.flow_W_K is None:
             return self.cooler_UA_W_K
-        return self.flow_W_K * (1.0 - math.exp(-self.cooler_UA_W_K / self.flow_W_K))
+        # −expm1(−x), not 1 − exp(−x): exact for a flow far above UA, where 1 − exp rounds
+        return -self.flow_W_K * math.expm1(-self.cooler_UA_W_K / self.flow_W_K)
 
 
 PROBE_QUANTITIES = ("T", "u")  # temperature at every step, displacement at save times

@@ -487,13 +487,7 @@ def _loading(root: _Section, beam: Beam) -> Loading:
             duty = sec.number("duty_cycle", positive=True, hi=1.0,
                               expected="a duty cycle in (0, 1]")
             on, off = duty * period, (1.0 - duty) * period
-            # 1e-300 made 2e-302 s pulses ("Newton produced a non-finite temperature");
-            # 1 - 1e-16 a 2e-18 s pause, taken
-            if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
-                raise _fail("loading.duty_cycle", duty,
-                            f"a duty cycle in (0, 1] whose pulse and pause (duty_cycle and "
-                            f"1 - duty_cycle times period_s = {period:g} s) each last at "
-                            f"least {MIN_DURATION_S:g} s, or 1 (no pause)")
+            _check_pulse("loading.duty_cycle", duty, duty, period, "loading.period_s")
         segments = []
         for _ in range(n):
             segments.append((on, P))
@@ -538,6 +532,23 @@ def _repeat_every(sec: _Section, kind: str, segments: list[tuple[float, float]]
         segments.append((repeat - own, 0.0))
         return repeat, repeat - own
     return repeat, 0.0
+
+
+def _check_pulse(key: str, value: float, duty: float, period: float, other: str) -> None:
+    """A duty cycle and a period whose pulse (duty × period) and pause ((1 − duty) × period)
+    each last at least MIN_DURATION_S, or without a pause (duty 1): 1e-300 made 2e-302 s
+    pulses ("Newton produced a non-finite temperature"), 1 − 1e-16 a 2e-18 s pause.
+
+    Args:
+        key: the key given (value is its value), a duty cycle's or a period's.
+        duty, period: the pair (s).
+        other: the key of the pair's other member, for the message.
+    """
+    on, off = duty * period, (1.0 - duty) * period
+    if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
+        raise _fail(key, value, f"a duty cycle and period whose pulse and pause (with {other} "
+                    f"= {duty if other.endswith('duty_cycle') else period:g}) each last at "
+                    f"least {MIN_DURATION_S:g} s, or duty cycle 1 (no pause)")
 
 
 def _duration(sec: _Section, key: str, what: str = "a duration", *, zero: bool = False,
@@ -633,6 +644,26 @@ def _boundaries(root: _Section, geometry: Geometry) -> dict[str, Boundary]:
     return out
 
 
+#: Bounds of [coolant_circuit] (each as (lowest, highest)), orders of magnitude beyond a
+#: tube's: its oil tank or chiller holds a few to tens of litres, pumped at 2-20 L/min
+#: through a cooler of some 10-1000 W/K (recalled typical values, no source in
+#: reference/). Below: 1 mL of coolant (about 4 J/K of water), 1 mW/K, 1 mL/min; above: 100 m³
+#: (1e9 J/K is 240 m³ of water), 10 MW/K, 10 m³/min. 1e300 L/min ran with a cooler that
+#: removed nothing (1 − exp(−UA/ṁc) rounded to 0), 1e-300 J/K with a coolant of no mass.
+CIRCUIT_VOLUME_L = (1e-3, 1e5)
+CIRCUIT_CAPACITY_J_K = (1.0, 1e9)
+COOLER_UA_W_K = (1e-3, 1e7)
+CIRCUIT_FLOW_L_MIN = (1e-3, 1e4)
+
+
+def _bounded(sec: _Section, key: str, bounds: tuple[float, float], what: str,
+             default=...) -> float | None:
+    """A number of sec within bounds (lowest, highest; in the key's unit), what it is and
+    its unit in the message ("a coolant volume in L")."""
+    return sec.number(key, default, lo=bounds[0], hi=bounds[1],
+                      expected=f"{what} from {bounds[0]:g} to {bounds[1]:g}")
+
+
 def _coolant_circuit(root: _Section, boundaries: dict[str, Boundary],
                      T0: float) -> CoolantCircuit | None:
     """The [coolant_circuit] table: the lumped coolant volume, its cooler and flow."""
@@ -649,18 +680,17 @@ def _coolant_circuit(root: _Section, boundaries: dict[str, Boundary],
                         "heat_capacity_J_per_K")
     if sec.has("volume_L"):
         coolant = sec.choice("coolant", tuple(COOLANT_RHO_CP))
-        capacity = sec.number("volume_L", positive=True, expected="a positive volume in L") \
+        capacity = _bounded(sec, "volume_L", CIRCUIT_VOLUME_L, "a coolant volume in L") \
             * 1e-3 * COOLANT_RHO_CP[coolant]
     else:
-        capacity = sec.number("heat_capacity_J_per_K", positive=True,
-                              expected="a positive heat capacity in J/K")
+        capacity = _bounded(sec, "heat_capacity_J_per_K", CIRCUIT_CAPACITY_J_K,
+                            "a heat capacity in J/K")
     if sec.has("coolant") and not (sec.has("volume_L") or sec.has("flow_L_min")):
         raise _fail("coolant_circuit.coolant", sec.raw("coolant"), "no coolant beside "
                     "heat_capacity_J_per_K without flow_L_min (it sets the heat capacity of "
                     "volume_L and of flow_L_min's flow, neither given; leave it out)")
-    ua = sec.number("cooler_conductance_W_per_K", positive=True,
-                    expected="a positive conductance in W/K")
-    flow = sec.number("flow_L_min", None, positive=True, expected="a positive flow in L/min")
+    ua = _bounded(sec, "cooler_conductance_W_per_K", COOLER_UA_W_K, "a conductance in W/K")
+    flow = _bounded(sec, "flow_L_min", CIRCUIT_FLOW_L_MIN, "a flow in L/min", None)
     flow_W_K = None
     if flow is not None:
         coolant = sec.choice("coolant", tuple(COOLANT_RHO_CP))
@@ -763,6 +793,12 @@ def _probes(root: _Section) -> tuple[Probe, ...]:
 #: (the shipped insert); the converged temperatures are within about the tolerance of
 #: Newton's (README, tests/test_newton.py), so 0.1 K keeps that band. 50 K was taken.
 MAX_NEWTON_TOL_K = 0.1
+#: Smallest Newton tolerance (K) taken: the round-off of the temperatures. The line search
+#: measures the residual in kelvin (thermal.py, ‖D⁻¹F‖₂): on the reflection test case at
+#: 75 W (W spot at 3436 °C) it stalls at 1.7e-12 K, so 1e-12 K failed ("Newton line search
+#: failed") and 1e-11 K converged (measured 2026-12-05); 1e-300 failed at the first step
+#: after `check` had called the case valid.
+MIN_NEWTON_TOL_K = 1e-11
 
 
 def _time(root: _Section) -> TimeSettings:
@@ -779,9 +815,9 @@ def _time(root: _Section) -> TimeSettings:
         steps_per_doubling=sec.integer("steps_per_doubling", TimeSettings.steps_per_doubling,
                                        maximum=1000),
         steps_per_segment=sec.integer("steps_per_segment", TimeSettings.steps_per_segment),
-        newton_tol_K=sec.number("newton_tol_K", 1e-3, positive=True, hi=MAX_NEWTON_TOL_K,
-                                expected=f"a Newton tolerance in K above 0 and at most "
-                                f"{MAX_NEWTON_TOL_K:g}"),
+        newton_tol_K=sec.number("newton_tol_K", 1e-3, lo=MIN_NEWTON_TOL_K, hi=MAX_NEWTON_TOL_K,
+                                expected=f"a Newton tolerance in K from {MIN_NEWTON_TOL_K:g} "
+                                f"(the round-off of a temperature) to {MAX_NEWTON_TOL_K:g}"),
     )
     if ts.initial_step_s is not None and ts.max_step_s is not None and \
             ts.initial_step_s > ts.max_step_s:
@@ -852,5 +888,12 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
         if any(b <= a for a, b in zip(values, values[1:])):
             raise _fail(f"rating.{key}", list(values),
                         f"{what} in increasing order, each once")
+    # the serial-load charts run pulse trains: each point's pulse and pause as loading's
+    # (the lists given; a pulse-train case's own period or duty cycle is the default pair)
+    for i, duty in enumerate(out.duty_cycles if sec.has("duty_cycles") else ()):
+        _check_pulse(f"rating.duty_cycles[{i}]", duty, duty, out.period_s, "rating.period_s")
+    for i, period in enumerate(out.periods_s if sec.has("periods_s") else ()):
+        _check_pulse(f"rating.periods_s[{i}]", period, out.duty_cycle, period,
+                     "rating.duty_cycle")
     sec.close()
     return out
