@@ -271,8 +271,9 @@ def test_a_spot_below_the_validity_in_its_smaller_size_is_refused_too(tmp_path, 
 
 
 @pytest.mark.parametrize("beam, key, size_um", [
-    ({"spot": "line", "fwhm_um": 100.0, "length_um": 0.05}, "fwhm_um", 100.0),
-    ({"spot": "line", "fwhm_um": 40.0, "length_um": 20.0}, "fwhm_um", 40.0),
+    # (a line shorter than its width is refused as a unit slip, test_line_length_unit_slips;
+    # beam.smallest_feature of one is test_beam.py's)
+    ({"spot": "line", "fwhm_um": 40.0, "length_um": 40.0}, "fwhm_um", 40.0),
     ({"spot": "line", "fwhm_um": 40.0, "length_um": 500.0}, "fwhm_um", 40.0),
     ({"spot": "gaussian", "fwhm_um": 30.0}, "fwhm_um", 30.0),
     ({"spot": "flat_top", "fwhm_um": None, "diameter_um": 30.0}, "diameter_um", 30.0),

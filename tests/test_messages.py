@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import block, files_of, merge, reflection, transmission
+from cases import block, files_of, merge, reflection, reflection_3d, transmission
 from test_case import write_toml
 
 from anodesim.case import CaseError, from_dict
@@ -433,6 +433,12 @@ def _refused_by_check_and_run(tmp_path, capsys, change, message) -> None:
     d = reflection()
     d["probes"] = {"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}
     change(d)
+    _case_refused(tmp_path, capsys, d, message)
+
+
+def _case_refused(tmp_path, capsys, d: dict, message: str) -> None:
+    """check and run of the case d each give one line with message, exit 2, and run writes
+    no folder."""
     path = write_toml(tmp_path / "c.toml", d)
     for cmd in (["check", str(path)], ["run", str(path), "-o", str(tmp_path / "out"), "-q"]):
         assert main(cmd) == 2
@@ -727,7 +733,7 @@ def test_an_integer_past_64_bits_in_a_script_dict_is_refused_as_in_a_file(digits
     (lambda d: d["beam"].update(voltage_kV=1e-100),
      "beam.voltage_kV = 1e-100: expected a tube voltage in kV, 1 to 1000"),
     (lambda d: d["beam"].update(fwhm_um=1e-300),
-     "beam.fwhm_um = 1e-300: expected a spot size in µm, at least 0.001 (1 nm)"),
+     "beam.fwhm_um = 1e-300: expected a spot size in µm from 0.001 (1 nm) to 1e6 (1 m)"),
     # numpy's overflow warning (two lines) before the "outside the mesh" line
     (lambda d: d["probes"]["below_spot"].update(depth_mm=1e300),
      "probes.below_spot.depth_mm = 1e+300: expected a distance in mm, 0 to 2000 (2 m)"),
@@ -1061,3 +1067,30 @@ def test_a_bad_form_compile_timeout_in_the_environment_is_one_line(tmp_path, val
         f"anodesim: error: ANODESIM_JIT_TIMEOUT_S = {value!r}: expected a time in s above 0 "
         "(the longest wait for another process's compile of one form; default 1800)")
     assert not out.exists()
+
+
+LINE = {"spot": "line", "fwhm_um": 40.0, "length_um": 500.0}
+
+
+@pytest.mark.parametrize("length_um, message", [
+    # 8 mm given in m: ran as a nearly round 40 µm spot
+    (0.008, "beam.length_um = 0.008: expected a line length in µm of at least its width "
+             "beam.fwhm_um = 40 (a line focus is several times longer than wide; a length in "
+             "mm or m given in µm?)"),
+    # 0.5 mm given in mm
+    (0.5, "beam.length_um = 0.5: expected a line length in µm of at least its width"),
+    # 8 mm on the 1.2 mm disc: most of the line beside the target
+    (8000.0, "beam.length_um = 8000.0: expected a line no longer than the target face (1200 "
+             "µm across)"),
+])
+def test_line_length_unit_slips(tmp_path, capsys, length_um, message):
+    """A line focus's length in the wrong unit: one line naming beam.length_um, exit 2 from
+    `check` and `run`, nothing written; from_dict alike. Its width and its disc's diameter
+    are the accepted range's ends."""
+    data = reflection_3d(beam={**LINE, "length_um": length_um})
+    with pytest.raises(CaseError, match=re.escape(message)):
+        from_dict(data)
+    _case_refused(tmp_path, capsys, data, message)
+    for ok in (40.0, 1200.0):
+        assert from_dict(reflection_3d(beam={**LINE, "length_um": ok})).beam.size2_m == \
+            pytest.approx(ok * 1e-6, rel=1e-12)

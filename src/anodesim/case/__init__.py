@@ -58,6 +58,9 @@ def _check_spot_fits(geometry: Geometry, beam: Beam) -> None:
     if beam.spot == "flat_top" and beam.size_m > face:
         raise _fail("beam.diameter_um", beam.size_m * 1e6,
                     f"a spot no larger than the target face ({face * 1e6:g} µm across)")
+    if beam.spot == "line" and beam.size2_m > face:  # (8000 µm on a 1.2 mm disc)
+        raise _fail("beam.length_um", float(f"{beam.size2_m * 1e6:.12g}"),
+                    f"a line no longer than the target face ({face * 1e6:g} µm across)")
     largest = 0.5 * face / GAUSSIAN_RADIUS_PER_FWHM
     if beam.spot == "gaussian" and beam.size_m > largest * (1 + 1e-12):
         raise _fail("beam.fwhm_um", beam.size_m * 1e6,

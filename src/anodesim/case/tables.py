@@ -384,9 +384,10 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     spot = sec.choice("spot", SPOT_SHAPES if geometry.dim == 3 else ROUND_SPOTS, "gaussian")
     size2, orientation = None, 0.0
     # at least 1 nm (`run` refuses below 0.1 µm unless --force): 1e-300 µm underflowed to a
-    # zero cell size in the cost estimate ("internal error")
+    # zero cell size in the cost estimate ("internal error"); at most 1 m, the largest body
     length = lambda key: sec.number(  # noqa: E731
-        key, lo=1e-3, expected="a spot size in µm, at least 0.001 (1 nm)") * 1e-6
+        key, lo=1e-3, hi=1e6, expected="a spot size in µm from 0.001 (1 nm) to 1e6 (1 m)") \
+        * 1e-6
     if spot == "flat_top":
         size = length("diameter_um")
     elif spot == "elliptical":
@@ -395,6 +396,7 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
             raise _fail("beam.fwhm_minor_um", size2 * 1e6, "at most beam.fwhm_major_um")
     elif spot == "line":
         size, size2 = length("fwhm_um"), length("length_um")
+        _check_line_length(size, size2)
     else:
         size = length("fwhm_um")
     definition = sec.choice("size_definition", SIZE_DEFINITIONS, "fwhm")
@@ -432,6 +434,18 @@ def _beam(root: _Section, geometry: Geometry) -> Beam:
     sec.close()
     return Beam(kV * 1e3, power, spot, size, deposition, eta, size2, orientation, direction,
                 definition, given_m, extra, distance, named, entry)
+
+
+def _check_line_length(width_m: float, length_m: float) -> None:
+    """A line focus is at least as long as it is wide: a line focus's length is several
+    times its width (0.4 mm × 8 mm, 1 mm × 10 mm on diffraction tubes: a 10-20× ratio), and a
+    shorter "line" is a blurred round spot. Below its width, length_um is a unit slip: a
+    length in m (0.008 for 8 mm) or in mm (8) given in µm ran as a nearly round spot."""
+    if length_m < width_m * (1.0 - 1e-12):
+        raise _fail("beam.length_um", float(f"{length_m * 1e6:.12g}"),
+                    f"a line length in µm of at least its width beam.fwhm_um = "
+                    f"{width_m * 1e6:g} (a line focus is several times longer than wide; a "
+                    "length in mm or m given in µm?)")
 
 
 def _extra_focal_faces(beam: _Section, geometry: Geometry) -> tuple[tuple[str, float], ...]:
