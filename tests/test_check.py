@@ -3,7 +3,7 @@ the textbook estimate of its temperature with a melting warning, and a pre-load 
 estimate puts above the spot's limit."""
 
 import pytest
-from cases import reflection
+from cases import reflection, reflection_3d
 from test_case import write_toml
 
 from anodesim.case import from_dict
@@ -178,3 +178,37 @@ def test_check_warns_of_a_temperature_that_reads_as_kelvin(tmp_path, capsys, cha
             limits=limits, boundaries={"cooled_end": {"coolant": "water"}}))
         assert main(["check", str(fine)]) == 0
         assert "in K given in °C?" not in capsys.readouterr().err
+
+
+DRIFT = {"mounts": {"cooled_end": {"type": "clamped"}},
+         "drift": {"view_direction": [1.0, 0.0, 1.0], "source_detector_mm": 1000.0,
+                   "pixel_size_um": 50.0}}
+
+
+@pytest.mark.parametrize("build, sod_mm, warned", [
+    (reflection, 0.02, True),  # 20 mm given in m: read as 20 µm, passed in silence
+    (reflection, 0.999, True),
+    (reflection, 1.0, False),
+    (reflection, 20.0, False),
+    (reflection_3d, 0.02, True),
+])
+def test_check_warns_of_an_object_at_a_reflection_spot(tmp_path, capsys, build, sod_mm,
+                                                       warned):
+    """drift.source_object_mm below 1 mm on a reflection anode (its X-rays leave through the
+    tube's window; only a transmission target has its object that close): `check` warns
+    (valid input, exit 0), naming the key and the value; 1 mm and beyond, none."""
+    drift = {**DRIFT["drift"], "source_object_mm": sod_mm}
+    if build is reflection_3d:  # its view: the central ray
+        drift.pop("view_direction")
+    path = write_toml(tmp_path / "c.toml", build(mounts=DRIFT["mounts"], drift=drift))
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if "drift.source_object_mm" in x]
+    if not warned:
+        assert not lines, err
+        return
+    assert len(lines) == 1 and lines[0] == (
+        f"anodesim: warning: drift.source_object_mm = {sod_mm:g}: the object {sod_mm * 1e3:.4g} "
+        "µm from the spot of a reflection anode, whose X-rays leave through the tube's window "
+        "(objects closer than 1 mm are a transmission target's); was a distance in m given in "
+        "mm?"), err

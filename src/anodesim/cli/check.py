@@ -83,7 +83,8 @@ def units_slips(case, mats) -> list[str]:
     whose number, read in K, lies above the initial temperature (250 on Cu is not one),
     and a water-cooled face's coolant at or above water's saturation at 1 atm (a liquid
     coolant cannot be there; 303.15 is 30 °C in K). Valid input: a CuCrZr sink may be rated
-    above Cu's 200 °C, a pressurised circuit run above 100 °C."""
+    above Cu's 200 °C, a pressurised circuit run above 100 °C. Also an object distance
+    that reads as metres given in mm on a reflection anode (_object_at_a_reflection_spot)."""
     from ..case import watched_regions
     from ..limits import COOLANT_WALL_C, limit_K
 
@@ -102,6 +103,7 @@ def units_slips(case, mats) -> list[str]:
             out.append(f"limits.{key} = {T - ZERO_CELSIUS_K:g}: above the {m.key} default "
                        f"{limit_K(m) - ZERO_CELSIUS_K:g} °C ({why}), which the limit then "
                        "allows; was a temperature in K given in °C?")
+    out += _object_at_a_reflection_spot(case)
     water = COOLANT_WALL_C["water"]
     for face, b in case.boundaries.items():
         if b.coolant == "water" and b.temperature_K is not None and \
@@ -111,6 +113,29 @@ def units_slips(case, mats) -> list[str]:
                        f"({water:g} °C, IAPWS-IF97), where a coolant is steam; was a "
                        "temperature in K given in °C?")
     return out
+
+
+#: Nearest object (mm) `check` takes without a word on a reflection anode. Its X-rays leave
+#: through the tube's side window, millimetres from the spot; only a transmission target
+#: puts the object about 1 mm from the spot or closer (source-and-limits.md §1.3: FOD = 1 mm
+#: on a transmission tube). Valid input below it (an open tube, a post target), so a warning.
+REFLECTION_NEAREST_OBJECT_MM = 1.0
+
+
+def _object_at_a_reflection_spot(case) -> list[str]:
+    """A warning for drift.source_object_mm below REFLECTION_NEAREST_OBJECT_MM on a
+    reflection anode: 0.02, a distance of 20 mm given in m, read as 20 µm, made every drift
+    in pixels and every ΔM/M a thousand times too large."""
+    drift = case.mechanics.drift if case.mechanics else None
+    if drift is None or case.geometry.kind not in ("reflection_insert", "reflection_3d"):
+        return []
+    sod_mm = drift.source_object_m * 1e3
+    if sod_mm >= REFLECTION_NEAREST_OBJECT_MM:
+        return []
+    return [f"drift.source_object_mm = {sod_mm:.12g}: the object {sod_mm * 1e3:.4g} µm from "
+            f"the spot of a reflection anode, whose X-rays leave through the tube's window "
+            f"(objects closer than {REFLECTION_NEAREST_OBJECT_MM:g} mm are a transmission "
+            "target's); was a distance in m given in mm?"]
 
 
 def unmet_at_rest(case, limits) -> list[str]:
