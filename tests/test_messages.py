@@ -1094,3 +1094,28 @@ def test_line_length_unit_slips(tmp_path, capsys, length_um, message):
     for ok in (40.0, 1200.0):
         assert from_dict(reflection_3d(beam={**LINE, "length_um": ok})).beam.size2_m == \
             pytest.approx(ok * 1e-6, rel=1e-12)
+
+
+HOUSED = {"geometry": {"housing": {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0,
+                                   "length_mm": 5.0}},
+          "materials": {"housing": "Al6061"}, "limits": {"coolant_side_C": 700.0}}
+
+
+def test_coolant_side_limit_is_held_to_the_regions_its_cooled_faces_bound(tmp_path, capsys):
+    """limits.coolant_side_C watches the cooled faces' hottest node, so it lies below the
+    melting point of the regions those faces bound only: on a Cu rod cooled at its end in
+    an Al6061 housing no coolant touches, 700 °C (below Cu's 1084.65 °C, above Al6061's
+    solidus) was refused by the housing's solidus. With the housing's inside cooled too, its
+    solidus bounds the limit (check and run: one line, exit 2, nothing written)."""
+    case = from_dict(reflection(**HOUSED))
+    assert case.limits.coolant_side_K == pytest.approx(700.0 + 273.15, rel=1e-12)
+    cooled = merge(HOUSED, {"boundaries": {"housing_inner": {
+        "type": "convection", "h_W_m2K": 5000.0, "temperature_C": 30.0}}})
+    from anodesim.materials import get
+
+    solidus = get("Al6061").melting_K - 273.15
+    message = (f"limits.coolant_side_C = 700: at or above the solidus of Al6061 ({solidus:g} "
+               "°C, the lowest of the heat_sink, housing materials)")
+    with pytest.raises(CaseError, match=re.escape(message)):
+        from_dict(reflection(**cooled))
+    _case_refused(tmp_path, capsys, reflection(**cooled), message)

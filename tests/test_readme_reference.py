@@ -224,7 +224,7 @@ STATED = [
     ("`spot_C` the target's", reflection,
      {"limits": {"spot_C": 3421.85}}, {"limits": {"spot_C": 3421.8}},
      "limits.spot_C = 3421.85: at or above the melting point of W (3421.85 °C"),
-    ("`coolant_side_C` every region's", transmission,
+    ("`coolant_side_C` that of each region a cooled face bounds", transmission,
      {"limits": {"coolant_side_C": 2300.0}}, {"limits": {"coolant_side_C": 2200.0}},
      "limits.coolant_side_C = 2300: at or above the end of the data of diamond (2224.85 °C"),
     ("`heat_sink_C` needs a second region", block,

@@ -22,8 +22,9 @@ from .imaging import _mechanics
 from .model import (COOLING_TYPES, GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES,
                     ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings, Geometry, Limits,
                     Loading, Materials, Mechanics, MeshSettings, Numerics, Output, Probe,
-                    RatingSettings, TimeSettings, faces_of, heat_sink_region, interfaces_of,
-                    limit_watches, regions_of, source_text, watched_regions)
+                    RatingSettings, TimeSettings, cooled_faces, face_regions, faces_of,
+                    heat_sink_region, interfaces_of, limit_watches, regions_of, source_text,
+                    watched_regions)
 from .reader import CaseError, _celsius, _check_integers, _fail, _Section, read_toml
 from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interfaces, _loading,
                      _materials, _mesh, _output, _pointing, _probes, _rating, _time,
@@ -187,6 +188,19 @@ _LIMIT_WATCHES = {"heat_sink_C": "heat sink or window (a second region)",
                                     f"{' or '.join(COOLING_TYPES)})"}
 
 
+def _cooled_regions(watched: tuple[str, ...], geometry: Geometry,
+                    boundaries: dict[str, Boundary]) -> tuple[str, ...]:
+    """Of the regions coolant_side_C watches, those that carry a cooled face (the node it
+    reads is on one): an indium foil or Al housing no cooled face touches does not bound
+    the limit. Built-in geometries by face name (model.face_regions); a user mesh's or STEP
+    part's faces are not mapped to regions before it is meshed: every watched region."""
+    if geometry.kind in USER_GEOMETRIES:
+        return watched
+    by_face = face_regions(geometry)
+    cooled = {r for f in cooled_faces(boundaries) for r in by_face[f]}
+    return tuple(r for r in watched if r in cooled)
+
+
 def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materials,
                           boundaries: dict[str, Boundary]) -> None:
     """Every temperature limit lies below the melting point (solidus, decomposition or end
@@ -204,6 +218,8 @@ def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materia
             continue
         C = T - ZERO_CELSIUS_K
         regions = watched_regions(key, geometry, boundaries)
+        if key == "coolant_side_C":
+            regions = _cooled_regions(regions, geometry, boundaries)
         if not regions and key == "interface_C" and geometry.kind in USER_GEOMETRIES and \
                 len(regions_of(geometry)) > 1:
             # its regions touch, but share their nodes: no joint of its own to watch
