@@ -103,9 +103,14 @@ BAD = [
     # 1e15 ran into a Newton line-search failure at the first steps; 1e12 is a perfect contact
     ("interface conductance beyond any measured", {"interfaces": {"target_heat_sink": {
         "conductance_W_m2K": 1e15}}},
-     "interfaces.target_heat_sink.conductance_W_m2K = 1000000000000000.0: expected a positive "
-     "thermal boundary conductance in W/m²K, at most 1e+12 (leave the key out for a perfect "
+     "interfaces.target_heat_sink.conductance_W_m2K = 1000000000000000.0: expected a thermal "
+     "boundary conductance in W/m²K from 0.001 to 1e+12 (leave the key out for a perfect "
      "contact)"),
+    # ran as an insulated target (a cracked joint in vacuum still radiates ~0.15 W/m²K)
+    ("interface conductance of nothing", {"interfaces": {"target_heat_sink": {
+        "conductance_W_m2K": 1e-300}}},
+     "interfaces.target_heat_sink.conductance_W_m2K = 1e-300: expected a thermal boundary "
+     "conductance in W/m²K from 0.001 to 1e+12"),
     ("unknown material", {"materials": {"heat_sink": "Copper"}}, "materials.heat_sink = 'Copper'"),
     # a limit above the melting point never bound: the Cu melted first (the run stopped there)
     ("heat-sink limit above Cu's melting point", {"limits": {"heat_sink_C": 2000.0}},

@@ -343,6 +343,11 @@ STATED = [
         ("`drift_px` (1e-6 to 1e5 pixels)", {"drift_px": 2e5}, {"drift_px": 1e5},
          "limits.drift_px = 200000.0: expected an image drift in detector pixels from 1e-6 to "
          "1e5"))],
+    ("thermal boundary conductance, 1e-3 to 1e12 W/m²K", reflection,
+     {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 0.99e-3}}},
+     {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e-3}}},
+     "interfaces.target_heat_sink.conductance_W_m2K = 0.00099: expected a thermal boundary "
+     "conductance in W/m²K from 0.001 to 1e+12"),
     ("Each point's pulse and pause, as a pulse train's, last at least 1e-12 s", reflection,
      {"rating": {"duty_cycles": [1e-300, 0.5, 1.0]}},
      {"rating": {"duty_cycles": [1e-12, 0.5, 1.0]}},

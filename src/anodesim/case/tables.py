@@ -751,6 +751,11 @@ def _pointing(root: _Section) -> PointingDrift | None:
 #: for every spot. Far above it (1e15) the interface rows dwarf the conduction rows and
 #: Newton's line search failed on rounding (reflection insert and transmission film alike).
 MAX_CONDUCTANCE_W_M2K = 1e12
+#: Smallest interface conductance (W/m²K) taken: a joint cracked open in vacuum still
+#: exchanges 4σT³ε/(2 − ε) by radiation, 0.15 W/m²K between polished faces (ε = 0.05) at
+#: 20 °C (Stefan-Boltzmann, parallel grey plates); 1e-3 lies far below any joint, and
+#: 1e-300 (a typing slip) ran as an insulated target.
+MIN_CONDUCTANCE_W_M2K = 1e-3
 
 
 def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
@@ -766,10 +771,11 @@ def _interfaces(root: _Section, geometry: Geometry) -> dict[str, float]:
             raise CaseError(f"interfaces.{name}: a contact conductance is not available on 3-D "
                             "geometries (perfect contact); remove [interfaces]")
         s = sec.section(name)
-        out[name] = s.number("conductance_W_m2K", positive=True, hi=MAX_CONDUCTANCE_W_M2K,
-                             expected="a positive thermal boundary conductance in W/m²K, at "
-                             f"most {MAX_CONDUCTANCE_W_M2K:g} (leave the key out for a "
-                             "perfect contact)")
+        out[name] = s.number("conductance_W_m2K", lo=MIN_CONDUCTANCE_W_M2K,
+                             hi=MAX_CONDUCTANCE_W_M2K,
+                             expected="a thermal boundary conductance in W/m²K from "
+                             f"{MIN_CONDUCTANCE_W_M2K:g} to {MAX_CONDUCTANCE_W_M2K:g} (leave "
+                             "the key out for a perfect contact)")
         s.close()
     sec.allowed.update(sec.data)
     return out
