@@ -97,7 +97,8 @@ STATED = [
      "numerics.rtol = 1e-300: expected a relative tolerance in [1e-14, 1e-3]"),
     ("`magnification` above 1 and at most 1e6", reflection,
      merge(DRIFT, {"drift": {"magnification": 1.1e6}}),
-     merge(DRIFT, {"drift": {"magnification": 1e6}}), "drift.magnification = 1100000.0"),
+     merge(DRIFT, {"drift": {"magnification": 1e6, "source_object_mm": 0.01}}),
+     "drift.magnification = 1100000.0"),
     # 1e-300 made ΔM/M 1e300; an object 50 µm from the spot (projection microscopy) was
     # refused by a 0.1 mm bound
     ("`source_object_mm` 1e-3 to 1e4 mm (1 µm to 10 m", reflection,
@@ -343,6 +344,12 @@ STATED = [
         ("`drift_px` (1e-6 to 1e5 pixels)", {"drift_px": 2e5}, {"drift_px": 1e5},
          "limits.drift_px = 200000.0: expected an image drift in detector pixels from 1e-6 to "
          "1e5"))],
+    # 1e6 at 20 mm put the detector 20 km away
+    ("and the SDD it gives, M × SOD, at most 1e4 mm", reflection,
+     merge(DRIFT, {"drift": {"magnification": 1e6}}),
+     merge(DRIFT, {"drift": {"magnification": 500.0}}),
+     "drift.magnification = 1000000.0: expected a magnification whose source-detector "
+     "distance, M × source_object_mm = 2e+07 mm here, is at most 10000 mm (at most 500)"),
     ("thermal boundary conductance, 1e-3 to 1e12 W/m²K", reflection,
      {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 0.99e-3}}},
      {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e-3}}},

@@ -177,6 +177,11 @@ def _distances(d: _Section) -> tuple[float, float, float]:
         if M <= 1.0:
             raise _fail("drift.magnification", M, "a magnification > 1")
         sdd = M * sod
+        if sdd > DISTANCE_MM[1] * 1e-3 * (1.0 + 1e-12):  # 1e6 at 20 mm: a detector 20 km away
+            raise _fail("drift.magnification", M,
+                        f"a magnification whose source-detector distance, M × "
+                        f"source_object_mm = {sdd * 1e3:.4g} mm here, is at most "
+                        f"{DISTANCE_MM[1]:g} mm (at most {DISTANCE_MM[1] / (sod * 1e3):.4g})")
     else:
         sdd = _distance_mm(d, "source_detector_mm")
         if sdd <= sod:
