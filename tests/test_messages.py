@@ -1119,3 +1119,34 @@ def test_coolant_side_limit_is_held_to_the_regions_its_cooled_faces_bound(tmp_pa
     with pytest.raises(CaseError, match=re.escape(message)):
         from_dict(reflection(**cooled))
     _case_refused(tmp_path, capsys, reflection(**cooled), message)
+
+
+def test_rate_refuses_a_newton_tolerance_wider_than_its_confirmation_band(tmp_path, capsys):
+    """A rating confirms its binding limit within 0.5 % of the limit's allowed rise, and the
+    converged temperatures are within about time.newton_tol_K of Newton's (README): with a
+    coolant-side limit 2 K above its 30 °C coolant, 0.1 K (5 % of that rise) was rated
+    without a word. `rate` (and anodesim.rate) now refuses it in one line, exit 2, nothing
+    written; 0.01 K, 0.5 % of 2 K, is taken."""
+    import anodesim
+    from anodesim.rating.rate import check_rating_input
+    from anodesim.resolve import region_materials
+
+    data = reflection(limits={"coolant_side_C": 32.0}, time={"newton_tol_K": 0.1})
+    message = ("time.newton_tol_K = 0.1: above 0.5% of the coolant_side limit's allowed rise "
+               "(2 K over the anode at rest); expected at most 0.01 K, so a rating confirms "
+               "its limits within its 0.5% band")
+    path = write_toml(tmp_path / "c.toml", data)
+    assert main(["rate", str(path), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(CaseError, match=re.escape(message)):
+        anodesim.rate(data, tmp_path / "api")
+    assert not (tmp_path / "api").exists()
+    # any bad rating input into a folder not made yet: FileNotFoundError from the
+    # checkpoint's clean-up (the folder it lists was never made) instead of the CaseError
+    with pytest.raises(CaseError, match="limits.heat_sink_C = 25: no positive power"):
+        anodesim.rate(reflection(limits={"heat_sink_C": 25.0}), tmp_path / "api")
+    assert not (tmp_path / "api").exists()
+    ok = from_dict(merge(data, {"time": {"newton_tol_K": 0.01}}))
+    check_rating_input(ok, region_materials(ok), 1e-9)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..case import Case, CaseError, Loading
-from ..limits import Limit, coarse_yield_cells, limits_for, rise_allowed
+from ..limits import Limit, LifeLimit, coarse_yield_cells, limits_for, rise_allowed
 from ..output import rounded_down
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
@@ -61,20 +61,35 @@ def chart_selection(charts) -> tuple[str, ...]:
 ENGINE_ONLY = "engine, constant k: NOT CONFIRMED"
 
 
+#: A rating confirms its binding limit within this share of the limit's allowed rise
+#: (safe.max_safe_loading's rtol); the Newton tolerance must lie within it (README:
+#: the converged temperatures are within about time.newton_tol_K of Newton's).
+CONFIRM_RTOL = 0.005
+
+
 def check_rating_input(case: Case, mats, first_step_s: float) -> None:
-    """Bad rating input as CaseError: unreachable limits, periods below the time step."""
+    """Bad rating input as CaseError: unreachable limits, a Newton tolerance wider than the
+    confirmation band of a temperature limit, periods below the time step."""
     T0 = case.initial_temperature_K
+    tol = case.time.newton_tol_K
     for lim in limits_for(case, mats):
-        if rise_allowed(lim) <= 0 and lim.origin != "case" and lim.name == "region":
+        rise = rise_allowed(lim)
+        if rise <= 0 and lim.origin != "case" and lim.name == "region":
             # no [limits] key sets it (a housing's own): the start is what to change
             raise CaseError(f"initial.temperature_C = {T0 - 273.15:g}: at or above the default "
                             f"{lim.label} limit {lim.value:g} °C ({lim.origin}), so no "
                             "positive power can meet it; expected an initial temperature "
                             "below it")
-        if rise_allowed(lim) <= 0:
+        if rise <= 0:
             raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
                             f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
                             "limit above the initial temperature")
+        # a temperature limit's (the drift limit's rise is in µm, not set by Newton)
+        if (isinstance(lim, LifeLimit) or lim.unit == "C") and tol > CONFIRM_RTOL * rise:
+            raise CaseError(f"time.newton_tol_K = {tol:g}: above {CONFIRM_RTOL:.1%} of the "
+                            f"{lim.label} limit's allowed rise ({rise:.4g} K over the anode "
+                            f"at rest); expected at most {CONFIRM_RTOL * rise:.3g} K, so a "
+                            f"rating confirms its limits within its {CONFIRM_RTOL:.1%} band")
     r = case.rating
     shortest_on = min(min(r.periods_s) * r.duty_cycle, r.period_s * min(r.duty_cycles))
     if shortest_on < first_step_s:
