@@ -835,22 +835,22 @@ def test_numpy_axis_values_and_jobs_check(tmp_path):
                               "axes": {"beam.power_W": list(np.arange(2, 4))}})
     assert [p.inputs["beam.power_W"] for p in st.points] == [2, 3]
     assert all(p.error is None for p in st.points)
-    with pytest.raises(CaseError, match="jobs = 0: expected at least 1 process"):
+    with pytest.raises(CaseError, match=r"jobs = 0: expected from 1 to 1024 processes"):
         anodesim.sweep({"case": small_block()}, tmp_path / "j0", jobs=0)
     assert not (tmp_path / "j0").exists()
 
 
-def test_more_sweep_processes_than_cores_are_refused(tmp_path, capsys):
-    """-j / jobs above the cores this process may use (processes.cores) is one line, exit 2,
-    nothing written: 100000000 was taken (each case is one single-threaded process)."""
+def test_sweep_processes_are_bounded_and_crowding_warned(tmp_path, capsys):
+    """-j / jobs above study.MAX_JOBS (1024) is one line, exit 2, nothing written:
+    100000000 was taken. Above the cores this process may use (processes.cores) the sweep
+    runs with one warning: the cases share the cores."""
     from anodesim.processes import cores
+    from anodesim.study.folder import MAX_JOBS
 
-    n = cores()
-    expected = (f"expected at most {n} processes, the cores this machine gives the sweep "
-                "(each case is one single-threaded process: more only share the cores and "
-                "add their memory)")
-    with pytest.raises(CaseError, match=re.escape(f"jobs = {n + 1}: {expected}")):
-        anodesim.sweep({"case": small_block()}, tmp_path / "api", jobs=n + 1)
+    expected = (f"expected from 1 to {MAX_JOBS} processes (each case is one process on this "
+                "machine, of some 0.2 GB or more)")
+    with pytest.raises(CaseError, match=re.escape(f"jobs = {MAX_JOBS + 1}: {expected}")):
+        anodesim.sweep({"case": small_block()}, tmp_path / "api", jobs=MAX_JOBS + 1)
     assert not (tmp_path / "api").exists()
     write_toml(tmp_path / "base.toml", small_block())
     study = tmp_path / "study.toml"
@@ -858,7 +858,15 @@ def test_more_sweep_processes_than_cores_are_refused(tmp_path, capsys):
     assert main(["sweep", str(study), "-o", str(tmp_path / "cli"), "-j", "100000000"]) == 2
     assert capsys.readouterr().err.strip() == f"anodesim: error: -j 100000000: {expected}"
     assert not (tmp_path / "cli").exists()
-
+    n = cores()
+    assert main(["sweep", str(study), "-o", str(tmp_path / "crowded"), "-j", str(n + 1)]) == 0
+    err = capsys.readouterr().err
+    assert (f"anodesim: warning: -j {n + 1}: more cases at once than the {n} cores this "
+            "machine gives the sweep;") in err
+    assert len(list((tmp_path / "crowded").glob("*/summary.json"))) == 2 or \
+        (tmp_path / "crowded" / "results.csv").exists()
+    assert main(["sweep", str(study), "-o", str(tmp_path / "alone"), "-j", "1"]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_a_study_built_in_code_takes_paths_and_numpy_axes(tmp_path):

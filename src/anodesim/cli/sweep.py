@@ -45,6 +45,9 @@ def sweep(args) -> int:
     source = Path(args.study)
     st = sweep.load(source)  # bad input: one line, nothing written
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
+    crowded = None if args.submit else sweep.jobs_over_cores(args.jobs, f"-j {args.jobs}")
+    if crowded:
+        print(f"anodesim: warning: {crowded}", file=sys.stderr)
     from ..output import refuse_blank_folder
 
     refuse_blank_folder(args.output, "-o", "the default folder")

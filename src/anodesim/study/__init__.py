@@ -19,7 +19,8 @@ finished or absent.
 """
 
 from .folder import (FIXED_COLUMNS, RESULT, _clean_stale, check_jobs, default_folder,
-                     open_folder, record_failure, refuse_mpi_launch, release_folder, result_of)
+                     jobs_over_cores, open_folder, record_failure, refuse_mpi_launch,
+                     release_folder, result_of)
 from .local import run_local, worker_command
 from .slurm import slurm_script, submit_slurm
 from .spec import CASE_AXIS, Point, Study, from_dict, load, set_key
@@ -27,6 +28,7 @@ from .table import Table, collect, plot
 from .worker import run_point
 
 __all__ = ["CASE_AXIS", "FIXED_COLUMNS", "RESULT", "Point", "Study", "Table", "_clean_stale",
-           "check_jobs", "collect", "default_folder", "from_dict", "load", "open_folder",
+           "check_jobs", "collect", "default_folder", "from_dict", "jobs_over_cores", "load",
+           "open_folder",
            "plot", "record_failure", "refuse_mpi_launch", "release_folder", "result_of", "run_local", "run_point",
            "set_key", "slurm_script", "submit_slurm", "worker_command"]

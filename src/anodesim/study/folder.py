@@ -49,15 +49,18 @@ def refuse_mpi_launch(what: str, run: str, jobs: str, other: str = "") -> None:
                         f"{jobs.format(n=n)} to run {n} cases at once{', ' + other if other else ''}")
 
 
+#: Most cases a local sweep runs at once. More processes than cores only share the cores
+#: (`anodesim sweep` warns: jobs_over_cores), which a user may want (a machine's other work
+#: idle at night); each case is a process of about 0.2-0.3 GB (a 2-D run), so 1024 is some
+#: 250 GB of memory: nothing a single machine runs. -j 100000000 was taken.
+MAX_JOBS = 1024
+
+
 def check_jobs(jobs: int, given: str) -> int:
     """The number of processes asked for, as an int (a numpy integer from a script's sweep
-    over job counts too); CaseError unless it is a whole number from 1 to the cores this
-    process may use (processes.cores: each case is one single-threaded process, so more
-    only share the cores and each adds its memory; `-j 100000000` was taken). `given`
-    names the input."""
+    over job counts too); CaseError unless it is a whole number from 1 to MAX_JOBS (`given`
+    names the input)."""
     import operator
-
-    from ..processes import cores
 
     try:
         n = None if isinstance(jobs, bool) else operator.index(jobs)  # jobs="2", 2.0: no
@@ -65,13 +68,23 @@ def check_jobs(jobs: int, given: str) -> int:
         n = None
     if n is None:
         raise CaseError(f"{given}: expected a whole number of processes, at least 1")
-    if n < 1:
-        raise CaseError(f"{given}: expected at least 1 process")
-    if n > cores():
-        raise CaseError(f"{given}: expected at most {cores()} processes, the cores this "
-                        "machine gives the sweep (each case is one single-threaded process: "
-                        "more only share the cores and add their memory)")
+    if not 1 <= n <= MAX_JOBS:
+        raise CaseError(f"{given}: expected from 1 to {MAX_JOBS} processes (each case is one "
+                        "process on this machine, of some 0.2 GB or more)")
     return n
+
+
+def jobs_over_cores(jobs: int, given: str) -> str | None:
+    """A warning when more cases run at once than this process has cores
+    (processes.cores): they share the cores, each adds its memory; None otherwise."""
+    from ..processes import cores
+
+    n = cores()
+    if jobs <= n:
+        return None
+    return (f"{given}: more cases at once than the {n} cores this machine gives the sweep; "
+            "they share them (each case is one single-threaded process) and each adds its "
+            "memory")
 
 
 def open_folder(study: Study, out: Path, redefine: bool | None = None) -> None:
