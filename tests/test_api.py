@@ -169,7 +169,7 @@ def test_a_column_named_twice_stops_the_run_before_it_starts(monkeypatch):
 
     real = simulation.default_monitors
     monkeypatch.setattr(simulation, "default_monitors",
-                        lambda case, sim: (lambda ms: ms + ms[:1])(real(case, sim)))
+                        lambda case, sim, **kw: (lambda ms: ms + ms[:1])(real(case, sim, **kw)))
     sim = Simulation(anodesim.from_dict(small_block()))
     with pytest.raises(RuntimeError, match="columns named twice: beam_power_W"):
         sim.initialise()

@@ -240,7 +240,7 @@ def test_rate_command_writes_charts(tmp_path, capsys):
      "rating.duty_cycles = [0.5, 0.05, 1.0]: expected duty cycles in increasing order"),
     ({"rating": {"periods_s": [0.1, 0.1]}},
      "rating.periods_s = [0.1, 0.1]: expected periods in increasing order, each once"),
-    ({"rating": {"periods_s": [1e-12]}}, "shorter than the smallest time step"),
+    ({"rating": {"periods_s": [1e-9]}}, "shorter than the smallest time step"),
     ({"boundaries": {"cooled_end": {"type": "radiation", "emissivity": 0.5,
                                     "temperature_C": 30.0, "h_W_m2K": None}}},
      "not linear in the beam power"),
