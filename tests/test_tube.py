@@ -45,9 +45,9 @@ def test_coolant_circuit_energy_conserved():
 def test_coolant_closed_form_constant_load():
     """A near-massless, highly conducting anode passes the deposited power P straight to the
     coolant: T_c(t) = T_amb + P/G (1 − exp(−G t/C)). Within 1e-3 of the rise P/G at five
-    times over 2 τ (the anode's heat capacity is 3.5e-6 of the coolant's, with the lightest
+    times over 2 τ (the anode's heat capacity is 7e-6 of the coolant's, with the lightest
     properties an override takes; the time error of BDF2 with 2 s steps is what remains)."""
-    tiny = {"rho_kg_m3": 25.0, "cp_J_kgK": 50.0, "k_W_mK": 1e4}
+    tiny = {"rho_kg_m3": 25.0, "cp_J_kgK": 100.0, "k_W_mK": 1e4}
     case = anodesim.from_dict(reflection(
         **CIRCUIT, materials={"properties": "constant",
                               "override": {"target": tiny, "heat_sink": tiny}},

@@ -101,10 +101,11 @@ BAD = [
     # a data sheet's units (they ran: cp in J/g/K made the heat sink 1000× too light)
     ("cp in J/g/K", _bad(cp_J_kgK={"T_C": [0.0, 300.0], "value": [0.385, 0.41]}),
      "materials.define.MyCu.cp_J_kgK.value = [0.385, 0.41]: expected values at 20 °C in "
-     "J/kg/K from 50 to 20000, where a tube's materials lie (given in J/g/K?), not 0.386667"),
+     "J/kg/K from 100 to 20000, where a tube's materials lie (given in J/g/K or J/mol/K?), "
+     "not 0.386667"),
     ("density in g/cm3", _bad(rho_kg_m3=8.96), "materials.define.MyCu.rho_kg_m3.value = "
      "[8.96, 8.96]: expected values at 20 °C in kg/m³"),
-    ("E in GPa", _bad(E_Pa=128.0), "expected values at 20 °C in Pa from 100000 to 5e+12, "
+    ("E in GPa", _bad(E_Pa=128.0), "expected values at 20 °C in Pa from 500000 to 5e+12, "
      "where a tube's materials lie (given in GPa or MPa?), not 128"),
     ("alpha in 1e-6/K", _bad(alpha_1_K={"T_C": [0.0, 300.0], "value": [16.5, 18.0]}),
      "given in 1e-6/K (ppm/K)?"),
@@ -322,3 +323,36 @@ def test_an_override_and_a_table_are_held_to_one_plausible_range(prop):
             with pytest.raises(CaseError) as e:
                 anodesim.from_dict(data)
             assert expected in str(e.value), str(e.value)
+
+
+def test_plausible_ranges_keep_real_extremes_and_refuse_unit_slips():
+    """PLAUSIBLE_AT_20_C passes the extremes of real solids (the sources are in its
+    comment: aerogel and 12C diamond k, Th and Li cp, foam and Os ρ, an aerogel's 1 MPa and
+    diamond E, indium's yield) and refuses, for every library material, its table at
+    20 °C in a data sheet's units: cp in J/g/K, ρ in g/cm³, E in GPa and, but for diamond,
+    in MPa (W's 410 GPa in MPa, 4.1e5, passed the old 0.1 MPa bound; diamond's 1.1e6 MPa
+    reads as an aerogel's E), α in 1e-6/K, k in mW/m/K (k above
+    10 W/m/K), a yield strength in MPa, ksi and psi; and cp in J/mol/K of simple compounds
+    (Al2O3 79, AlN 30 J/mol/K: NIST-JANAF) and a Ti-6Al-4V yield in psi (880 MPa, 127.6e3
+    psi), which the old bounds (cp 50 J/kg/K, yield 0.1 MPa) passed."""
+    ok = {"k": (0.013, 3320.0), "cp": (113.0, 3582.0, 4180.0), "rho": (30.0, 22590.0),
+          "E": (1e6, 1.22e12), "alpha": (-9e-6, 0.0, 3e-4), "yield_strength": (1.0e6, 5.5e9)}
+    for prop, values in ok.items():
+        for value in values:
+            assert materials.implausible(prop, value) is None, (prop, value)
+    slips = []
+    for key, mat in materials.library().items():
+        at = {p: float(t(293.15)) for p, t in mat.tables.items()}
+        slips += [(key, "cp", at["cp"] / 1e3), (key, "rho", at["rho"] / 1e3),
+                  (key, "E", at["E"] / 1e9), (key, "alpha", at["alpha"] * 1e6)]
+        if key != "diamond":
+            slips.append((key, "E", at["E"] / 1e6))
+        if at["k"] > 10.0:
+            slips.append((key, "k", at["k"] * 1e3))
+        if mat.yield_strength is not None:
+            y = float(mat.yield_strength(293.15))
+            slips += [(key, "yield_strength", y / s) for s in (1e6, 6.894757e6, 6894.757)]
+    slips += [("Al2O3", "cp", 79.0), ("AlN", "cp", 30.1), ("Ti6Al4V", "yield_strength",
+                                                           880e6 / 6894.757)]
+    for key, prop, value in slips:
+        assert materials.implausible(prop, value) is not None, (key, prop, value)

@@ -316,29 +316,42 @@ ELECTRON_KEYS = ("atomic_number", "atomic_mass_g_mol", "density_g_cm3",
 
 # What a region's property may be at 20 °C (SI), to catch a table copied from a data sheet
 # in its own units (W data sheets give cp 0.13 J/g/K, ρ 19.3 g/cm³, E 410 GPa, α 4.4e-6/K as
-# "4.4"): property → (lowest, highest, SI unit, the likely slip). The bounds lie outside the
-# extremes of the materials a tube holds (recalled handbook values, CRC Handbook of
-# Chemistry and Physics): k from ~0.015 W/m/K (aerogel insulation) to ~2 200 W/m/K
-# (diamond); cp from ~110 J/kg/K (Dulong–Petit 3R/M for U, 238 g/mol) to ~3 600 J/kg/K
-# (Li); ρ from ~30 kg/m³ (foams) to 22 590 kg/m³ (Os), the lower bound above every
-# density in g/cm³ (at most 22.6); E from ~0.5 MPa (silicone potting, gaskets) to
-# ~1 200 GPa (diamond); |α| up to ~3e-4 /K (elastomers); 0.2 % yield from ~5 MPa
-# (annealed Pb). A gas region (ρ ~1 kg/m³) is refused: model a gas gap as a contact
-# conductance. The library passes.
+# "4.4"): property → (lowest, highest, SI unit, the likely slip). Each bound lies outside the
+# extremes of the solids a tube may hold and inside the slips it is there to catch:
+# - k: ~0.013 W/m/K (silica aerogel) to 2 200 W/m/K (natural diamond) and 3 320 W/m/K
+#   (12C-enriched single-crystal diamond), hegerdiamond.com's thermal-conductivity page
+#   [V]; pyrolytic graphite in-plane ~1 700-2 000 [R]. Catches mW/m/K. A k in W/cm/K
+#   (Cu 4.0) cannot be told from a ceramic's by a range and is not caught.
+# - cp: from 113-122 J/kg/K (Th, U, Bi: the lowest of the solid elements at 25 °C, CRC [R];
+#   W 132) to 3 580 J/kg/K (Li; water 4 180) [R]. Catches J/g/K (every solid below 5) and
+#   J/mol/K of elements and simple compounds (~25 for a metal, Al2O3 79, Si3N4 ~95).
+# - ρ: ~30 kg/m³ (foams) to 22 590 kg/m³ (Os) [R]; the lower bound lies above every density
+#   in g/cm³. A gas region (ρ ~1 kg/m³) is refused: model a gas gap as a contact conductance.
+# - E: the lower bound, 0.5 MPa, lies below soft silicone potting and silica aerogel
+#   (~1 MPa) [R] and above the E in MPa of every library material but diamond (W, the
+#   stiffest metal here, 410 GPa = 4.1e5 MPa; diamond's 1 050-1 140 GPa, physics.md §1.5,
+#   reads in MPa as an aerogel's E and is not caught). The upper bound, 5 TPa, lies above
+#   diamond. E in GPa is caught; E in psi (W 59e6) cannot be told from a rubber's.
+# - |α| up to ~3e-4 /K (elastomers) [R]; 1e-6/K units ("4.4") are caught down to 0.001 ppm/K.
+# - 0.2 % yield: the lower bound, 0.5 MPa, lies below the softest metals (indium, tensile
+#   strength 1.9 MPa, Indium Corp. [V]; annealed Pb ~5 MPa [R]) and above every yield in
+#   psi up to 3.4 GPa (500 ksi) and in kPa up to 500 MPa; MPa and ksi are caught.
+# The library passes (tests/test_user_materials.py checks the library, the extremes above
+# and the slips).
 PLAUSIBLE_AT_20_C = {
     "k": (1e-3, 1e4, "W/m/K", "mW/m/K"),
-    "cp": (50.0, 2e4, "J/kg/K", "J/g/K"),
+    "cp": (100.0, 2e4, "J/kg/K", "J/g/K or J/mol/K"),
     "rho": (25.0, 5e4, "kg/m³", "g/cm³"),
-    "E": (1e5, 5e12, "Pa", "GPa or MPa"),
+    "E": (5e5, 5e12, "Pa", "GPa or MPa"),
     "alpha": (-1e-3, 1e-3, "1/K", "1e-6/K (ppm/K)"),
-    "yield_strength": (1e5, 1e11, "Pa", "MPa"),
+    "yield_strength": (5e5, 1e11, "Pa", "MPa, ksi or psi"),
 }
 
 
 def implausible(prop: str, value: float) -> str | None:
     """What a property's value at 20 °C (SI) was expected to be, when it lies outside
-    PLAUSIBLE_AT_20_C (bounds included): "in J/kg/K from 50 to 20000, where a tube's
-    materials lie (given in J/g/K?)"; None when it lies inside, or the property has no
+    PLAUSIBLE_AT_20_C (bounds included): "in J/kg/K from 100 to 20000, where a tube's
+    materials lie (given in J/g/K or J/mol/K?)"; None when it lies inside, or the property has no
     range. The one test of a material table (validate) and of a case's constant override
     (case.tables._check_plausible)."""
     if prop not in PLAUSIBLE_AT_20_C:
