@@ -288,7 +288,7 @@ HOUSING = {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0, "length_mm": 5.0}
 
 
 @pytest.mark.parametrize("housing, joint_C, why", [
-    ("Al6061", 150.0, "Al6061 damage: over-ageing"),  # the housing's own, below Cu's 200 °C
+    ("Al6061", 120.0, "Al6061 damage: over-ageing"),  # the housing's own, below Cu's 200 °C
     ("SS304", 200.0, "Cu damage: softening"),  # SS304's 425 °C: the Cu rod's side binds
 ])
 def test_the_housing_joint_defaults_to_the_lower_of_its_own_two_materials(housing, joint_C,
@@ -297,7 +297,8 @@ def test_the_housing_joint_defaults_to_the_lower_of_its_own_two_materials(housin
     lower limit of the two materials"). The heat_sink_housing joint took the insert's two
     (W, Cu: 200 °C), so an Al6061 housing (over-aged above 150 °C) was let to 200 °C at its
     joint, while the case reader held interface_C below the housing's melting point, as a
-    limit that watches it. Now 150 °C, and `check`'s units-slip warning compares with it;
+    limit that watches it. Now the housing's own (120 °C since 2026-12-05, 150 °C before), and
+    `check`'s units-slip warning compares with it;
     with SS304 (425 °C) nothing changes."""
     from anodesim.cli.check import units_slips
     from anodesim.resolve import region_materials
@@ -337,7 +338,7 @@ def test_temperatures_png_draws_each_joint_limit_where_the_joints_differ():
 
     al = lines("Al6061")
     assert al["interface target_heat_sink"] == pytest.approx(200.0, abs=1e-9)
-    assert al["interface heat_sink_housing"] == pytest.approx(150.0, abs=1e-9)
+    assert al["interface heat_sink_housing"] == pytest.approx(120.0, abs=1e-9)
     assert al["heat_sink"] == pytest.approx(200.0, abs=1e-9)
     assert "interface" not in al
     ss = lines("SS304")
@@ -358,7 +359,7 @@ def test_the_broken_limit_line_names_the_joint():
                  if x.column == "T_max_heat_sink_housing_C")
     line = broken_line([limits.LimitCheck(joint, 160.0, 12.5)])
     assert line == ("anodesim: limit broken: interface heat_sink_housing reached 160 °C at "
-                    "t = 12.5 s (limit 150 °C)")
+                    "t = 12.5 s (limit 120 °C)")
 
 
 def _watched(geometry, boundaries=None):
