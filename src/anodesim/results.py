@@ -265,7 +265,7 @@ class RunResult:
 def temperature_limit_lines(checks) -> dict[str, float]:
     """The temperature limits in force as temperatures.png draws them, legend name → °C:
     by limit name (spot, interface, heat_sink, coolant_side), except a name whose columns
-    hold different values, each then by its label (an Al6061 housing's joint at 150 °C,
+    hold different values, each then by its label (an Al6061 housing's joint at 120 °C,
     "interface heat_sink_housing", beside the insert's "interface target_heat_sink" at
     200 °C: keyed by name, one of the two was left off the figure); a region limit after
     the heat sink always by its label ("region housing").
