@@ -235,10 +235,11 @@ def test_a_long_trains_warm_start_is_interpolated_to_1e4(monkeypatch):
 def test_a_drift_limit_is_rated_over_the_periodic_state_and_the_first_repetition():
     """A drift limit (0.5 µm across the view, clamped cooled end) on a 1 s load every 2 s:
     the engine takes the drift's largest excursion over one repetition from cold and the
-    periodic state (measured: 3.470 W from cold before, 1.578 W now, drift binding); the
+    periodic state (measured: 3.359 W from cold before, 1.525 W now, drift binding; 3.470
+    and 1.578 W with the ARMI Cu expansion of before 2026-12-05, 3.7 % lower at 300 K); the
     FE confirmation runs the periodic protocol (4 repetitions) and, for the drift, one
     repetition from cold, and confirms within the 0.5 % band with every limit holding
-    (measured 1.5741 W in one run, drift excess -0.27 %)."""
+    (measured 1.5209 W in one run, drift excess -0.32 %)."""
     drift = {"mounts": {"cooled_end": {"type": "clamped"}},
              "drift": {"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
                        "source_detector_mm": 500.0, "pixel_size_um": 100.0}}
@@ -247,9 +248,9 @@ def test_a_drift_limit_is_rated_over_the_periodic_state_and_the_first_repetition
                                          **drift))
     eng = rating.build_engine(case)
     once = dc.replace(case, loading=dc.replace(case.loading, repeat_every_s=None))
-    assert engine_power(eng, once) == (pytest.approx(3.470, rel=1e-3), "drift")
+    assert engine_power(eng, once) == (pytest.approx(3.359, rel=1e-3), "drift")
     sl = rating.max_safe_loading(case, eng)
-    assert sl.engine_power_W == pytest.approx(1.578, rel=1e-3)
+    assert sl.engine_power_W == pytest.approx(1.525, rel=1e-3)
     assert sl.binding == "drift" and sl.confirmed and "periodic state" in sl.method
     assert all(x["holds"] for x in sl.report)
     x = [r for r in sl.report if r["limit"] == "drift"][0]

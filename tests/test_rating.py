@@ -631,8 +631,9 @@ def test_run_finds_a_drift_extreme_between_save_times():
     save time) the run saved at the end alone reports the drift extreme and its time within
     1e-6 of a run saved at every one of its steps (measured 3e-8), and the most negative and
     positive ΔM/M, signed drift and image shift within 1e-5 (the proxy may pick a step next
-    to a flat extremum: measured 2.8e-6), while the value at the save time is under a tenth
-    of it (what the run reported before: 0.010 vs 0.119 µm)."""
+    to a flat extremum: measured 2.8e-6), while the value at the save time is under a fifth
+    of it (what the run reported before: 0.019 vs 0.120 µm; 0.010 vs 0.119 µm with the ARMI
+    Cu expansion of before 2026-12-05)."""
     import dataclasses as dc
 
     from anodesim.simulation import Simulation
@@ -650,7 +651,7 @@ def test_run_finds_a_drift_extreme_between_save_times():
     assert got["drift"]["worst_um"] == pytest.approx(want["drift"]["worst_um"], rel=1e-6)
     assert got["drift"]["time_s"] == want["drift"]["time_s"] < 0.1
     at_end = abs(res.series["drift_across_view_um"][-1])
-    assert at_end < 0.1 * got["drift"]["worst_um"]
+    assert at_end < 0.2 * got["drift"]["worst_um"]
     for c in ("magnification_change_rel", "drift_v_um", "image_shift_v_px"):
         a, b = res.series[c], ref.series[c]
         assert np.nanmin(a) == pytest.approx(np.nanmin(b), rel=1e-5, abs=1e-12 * np.nanmax(
