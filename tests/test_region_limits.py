@@ -215,3 +215,24 @@ def test_every_built_in_face_names_the_regions_it_bounds():
         ("target", "window")
     small = anodesim.from_dict(transmission(geometry={"target_radius_mm": 0.5}))
     assert face_regions(small.geometry)["rim"] == ("window",)
+
+
+def test_runs_limits_table_keeps_its_columns_with_a_housings_joint():
+    """`run`'s limits table padded names to 26 characters: "interface heat_sink_housing"
+    (27) pushed its line's columns one character right of the others' (a user mesh's
+    "region <name>" further). Every line's "limit" column now starts at the same place, and
+    a table of short names keeps the 26 (README's quoted run). Exact (string positions)."""
+    from anodesim.cli.run import limits_table
+    from anodesim.resolve import region_materials
+
+    case = anodesim.from_dict(reflection(geometry={"housing": HEATED_HOUSING},
+                                         materials={"housing": "Al6061"}))
+    checks = [limits.LimitCheck(x, 40.0, 1.0) for x in
+              limits.limits_for(case, region_materials(case))]
+    assert "interface heat_sink_housing" in [c.label for c in checks]
+    lines = limits_table(checks)[1:]
+    assert len({line.index(" limit ") for line in lines}) == 1
+    two = anodesim.from_dict(reflection())
+    short = limits_table([limits.LimitCheck(x, 40.0, 1.0) for x in
+                          limits.limits_for(two, region_materials(two))])[1:]
+    assert {line.index(" limit ") for line in short} == {4 + 26}

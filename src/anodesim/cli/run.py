@@ -50,20 +50,25 @@ MAX_NTASKS = 1024
 #: Exit status of a run that finished with a limit broken.
 LIMIT_BROKEN = 3
 _UNITS = {"C": "°C", "um": "µm", "rel": "(-)"}
+#: Least width of the limits table's name column: "interface target_heat_sink".
+LABEL_WIDTH = 26
 
 
 def limits_table(checks) -> list[str]:
     """Console lines of the limit checks: limit, worst value, when, margin, holds/BROKEN."""
     lines = ["  limits in force (worst over the run):"]
+    # as wide as the longest name (a housing's joint, "interface heat_sink_housing", or a
+    # user mesh's region, "region <name>", is longer than the 26 characters of the others)
+    width = max([LABEL_WIDTH, *(len(c.label) for c in checks)])
     for c in checks:
         unit = _UNITS.get(c.limit.unit, c.limit.unit)
         margin_unit = "K" if c.limit.unit == "C" else unit
-        lines.append(f"    {c.label:<26s} limit {c.limit.value:9.4g} {unit:<4s} worst "
+        lines.append(f"    {c.label:<{width}s} limit {c.limit.value:9.4g} {unit:<4s} worst "
                      f"{c.worst:9.4g} {unit:<4s} at t = {c.time_s:<9.4g} s  margin "
                      f"{c.margin:+9.4g} {margin_unit:<4s} {'holds' if c.holds else 'BROKEN'}")
         if isinstance(c.limit, ImageDriftLimit):  # the limit as the case gave it
             d = c.to_dict()
-            lines.append(f"    {'':<26s} (limits.drift_px = {d['limit_px']:g} px on the "
+            lines.append(f"    {'':<{width}s} (limits.drift_px = {d['limit_px']:g} px on the "
                          f"detector, worst {d['worst_px']:.4g} px; M = "
                          f"{c.limit.magnification:.4g}, pixel {c.limit.pixel_um:g} µm)")
     return lines
