@@ -292,3 +292,19 @@ def test_a_user_meshs_face_regions_compare_only_the_tetrahedra_at_its_faces(monk
     assert mesh_import.face_regions(um) == {"beam_face": ("target",),
                                             "joint": ("target", "heat_sink")}
     assert rows and max(rows) < 0.2 * 4 * len(um.tets)
+
+
+def test_a_preload_above_the_housings_limit_is_refused_by_its_name():
+    """A pre-load the anode cannot hold is refused after one steady FE run at it, naming
+    the limit it breaks: that was the limit's bare name, "breaks the region limit" (which
+    region?), or "the interface limit" for either joint. It is the label now, "region
+    housing", as the rating names a binding limit. The heated housing's continuous rating
+    is 22.4 W (its steady run at 24 W has the housing over its limit)."""
+    from anodesim.case import CaseError
+    from anodesim.rating.rate import rate
+
+    case = anodesim.from_dict(heated_housing(10.0, rating={"preload_W": 24.0,
+                                                           "exposure_points": 3}))
+    with pytest.raises(CaseError) as err:
+        rate(case, None, ("single",), progress=lambda m: None)
+    assert "breaks the region housing limit (excess +" in str(err.value)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..case import Case, CaseError, Loading
-from ..limits import Limit, LifeLimit, coarse_yield_cells, limits_for, rise_allowed
+from ..limits import (Limit, LifeLimit, coarse_yield_cells, limit_label, limits_for,
+                      rise_allowed)
 from ..output import rounded_down
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
@@ -403,7 +404,7 @@ def _check_preload_run(case: Case, sim) -> None:
     worst = max(rep, key=lambda x: x["excess"])
     how = "breaks" if g > 0 else f"meets within {PRELOAD_BAND:.1%} of its allowed rise"
     raise CaseError(f"rating.preload_W = {P:g}: a steady full FE run at this beam power {how} "
-                    f"the {worst['limit']} limit (excess {g:+.3g} of its allowed rise): at or "
+                    f"the {limit_label(worst['limit'], worst['column'])} limit (excess {g:+.3g} of its allowed rise): at or "
                     "above the continuous rating this case allows (confirmed by FE), which "
                     f"the anode cannot hold; expected a pre-load below about "
                     f"{P / (1 + g + PRELOAD_BAND):.4g} "
