@@ -273,10 +273,10 @@ def test_a_user_meshs_face_regions_compare_only_the_tetrahedra_at_its_faces(monk
     """mesh_import.face_regions matched the four faces of every tetrahedron against the
     named triangles (np.unique over 4 × the tetrahedra's rows): 10 s and a 668 MiB
     peak (tracemalloc) on every rank for 1.3 million tetrahedra, at each Kirchhoff transform
-    of a rating (several per rating; measured 2026-12-05: now 0.07 s, 15 MiB). Only the tetrahedra with three
-    corners on a named triangle are compared now. Exact: a cube split at its middle plane,
-    its outer face bounding one region and the middle plane both; the rows compared here
-    are under a fifth of the 4 × 3072 before."""
+    of a rating (several per rating; measured 2026-12-05: now 0.07 s, 15 MiB). Only the
+    tetrahedra with three corners on a named triangle are compared now. Exact: a cube split
+    at its middle plane, its outer face bounding one region and the middle plane both; the
+    rows compared here are under a fifth of the 4 × 3072 before."""
     from anodesim.case import mesh_import
 
     um = _box_mesh(8)

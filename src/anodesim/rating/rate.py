@@ -402,9 +402,10 @@ def _check_preload_run(case: Case, sim) -> None:
                         "expected a much lower pre-load (`anodesim rate CASE --chart "
                         "continuous` finds the continuous rating)")
     worst = max(rep, key=lambda x: x["excess"])
+    which = limit_label(worst["limit"], worst["column"])  # "region housing", as it binds
     how = "breaks" if g > 0 else f"meets within {PRELOAD_BAND:.1%} of its allowed rise"
     raise CaseError(f"rating.preload_W = {P:g}: a steady full FE run at this beam power {how} "
-                    f"the {limit_label(worst['limit'], worst['column'])} limit (excess {g:+.3g} of its allowed rise): at or "
+                    f"the {which} limit (excess {g:+.3g} of its allowed rise): at or "
                     "above the continuous rating this case allows (confirmed by FE), which "
                     f"the anode cannot hold; expected a pre-load below about "
                     f"{P / (1 + g + PRELOAD_BAND):.4g} "
