@@ -308,3 +308,31 @@ def test_a_preload_above_the_housings_limit_is_refused_by_its_name():
     with pytest.raises(CaseError) as err:
         rate(case, None, ("single",), progress=lambda m: None)
     assert "breaks the region housing limit (excess +" in str(err.value)
+
+
+def test_a_start_above_a_joints_default_names_the_start_not_a_key_never_given():
+    """A housed rod (Al6061 shell) started at 160 °C, above its housing joint's default
+    150 °C: `rate` said "limits.interface_C = 150: no positive power can meet it; expected
+    a limit above the initial temperature", a value the case never gave, of a key that
+    sets both joints (the insert's 200 °C too). It names the start and the default, as a
+    region's default: the joint, its 150 °C and where it comes from. Exact (the limit's)."""
+    from anodesim.case import CaseError
+    from anodesim.rating.rate import check_rating_input
+    from anodesim.resolve import region_materials
+
+    hot = anodesim.from_dict(reflection(
+        geometry={"housing": {"inner_radius_mm": 2.0, "outer_radius_mm": 4.0,
+                              "length_mm": 5.0}}, materials={"housing": "Al6061"},
+        initial={"temperature_C": 160.0},
+        boundaries={"cooled_end": {"temperature_C": 160.0, "coolant": "air"}}))
+    with pytest.raises(CaseError) as err:
+        check_rating_input(hot, region_materials(hot), 1e-9)
+    said = str(err.value)
+    assert said.startswith("initial.temperature_C = 160: at or above the default interface "
+                           "heat_sink_housing limit 150 °C (Al6061 damage")
+    assert said.endswith("expected an initial temperature below it, or limits.interface_C "
+                         "above it (it sets every joint's)")
+    # a limit the case gives is named by its key, as before
+    given = anodesim.from_dict(reflection(limits={"heat_sink_C": 25.0}))
+    with pytest.raises(CaseError, match=r"^limits\.heat_sink_C = 25: no positive power"):
+        check_rating_input(given, region_materials(given), 1e-9)

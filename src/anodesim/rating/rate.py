@@ -68,6 +68,11 @@ ENGINE_ONLY = "engine, constant k: NOT CONFIRMED"
 CONFIRM_RTOL = 0.005
 
 
+#: Temperature limits whose default (limits.limits_for) a start at or above it breaks:
+#: check_rating_input names the start and the default, not a [limits] value never given.
+DEFAULT_TEMPERATURE_LIMITS = ("spot", "interface", "heat_sink", "region", "coolant_side")
+
+
 def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     """Bad rating input as CaseError: unreachable limits, a Newton tolerance wider than the
     confirmation band of a temperature limit, periods below the time step."""
@@ -75,12 +80,17 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     tol = case.time.newton_tol_K
     for lim in limits_for(case, mats):
         rise = rise_allowed(lim)
-        if rise <= 0 and lim.origin != "case" and lim.name == "region":
-            # no [limits] key sets it (a housing's own): the start is what to change
+        if rise <= 0 and lim.origin != "case" and lim.unit == "C" \
+                and lim.name in DEFAULT_TEMPERATURE_LIMITS:
+            # a default the case did not give: the start is what to change (a region's has no
+            # [limits] key; limits.interface_C = 150 named a value the case never gave, and
+            # a key that sets every joint, the insert's 200 °C too)
+            key = "" if lim.name == "region" else f", or limits.{lim.name}_C above it" + (
+                " (it sets every joint's)" if lim.name == "interface" else "")
             raise CaseError(f"initial.temperature_C = {T0 - 273.15:g}: at or above the default "
                             f"{lim.label} limit {lim.value:g} °C ({lim.origin}), so no "
                             "positive power can meet it; expected an initial temperature "
-                            "below it")
+                            f"below it{key}")
         if rise <= 0:
             raise CaseError(f"limits.{lim.name}_C = {lim.value:g}: no positive power "
                             f"can meet it (the anode starts at {T0 - 273.15:g} °C); expected a "
