@@ -27,14 +27,13 @@ def heated_housing(P: float, **changes) -> dict:
 
 
 def test_a_region_after_the_heat_sink_is_held_to_its_own_material():
-    """A housing (or a user mesh's braze) was watched only at its joints and cooled faces:
-    heated away from its joint, its own hottest node had no limit, and a steady run of an
-    Al6061 housing at 25 W said every limit holds with the housing's mounting end at
-    ~163 °C, above the 120 °C over which its T6 temper over-ages in a tube's life. Every region after the heat
-    sink now has a limit "region <name>" on T_max_<name>_C at its own material's default
-    (limit_K, as the heat sink's), which heat_sink_C does not set; here it is the one
-    broken while both joints hold. Exact: the limit is the material's damage temperature
-    and the check's worst the column's maximum."""
+    """A housing (or a user mesh's braze) was watched only at its joints and cooled faces: heated
+    away from its joint, its own hottest node had no limit, and a steady run of an Al6061 housing at
+    25 W said every limit holds with the housing's mounting end at ~163 °C, above the 120 °C over
+    which its T6 temper over-ages in a tube's life. Every region after the heat sink now has a limit
+    "region <name>" on T_max_<name>_C at its own material's default (limit_K, as the heat sink's),
+    which heat_sink_C does not set; here it is the one broken while both joints hold. Exact: the
+    limit is the material's damage temperature and the check's worst the column's maximum."""
     from anodesim.materials import get
     from anodesim.resolve import region_materials
 
@@ -311,11 +310,11 @@ def test_a_preload_above_the_housings_limit_is_refused_by_its_name():
 
 
 def test_a_start_above_a_joints_default_names_the_start_not_a_key_never_given():
-    """A housed rod (Al6061 shell) started at 160 °C, above its housing joint's default
-    150 °C: `rate` said "limits.interface_C = 150: no positive power can meet it; expected
-    a limit above the initial temperature", a value the case never gave, of a key that
-    sets both joints (the insert's 200 °C too). It names the start and the default, as a
-    region's default: the joint, its 150 °C and where it comes from. Exact (the limit's)."""
+    """A housed rod (Al6061 shell) started at 160 °C, above its housing joint's default (120 °C; 150
+    °C when found): `rate` said "limits.interface_C = 150: no positive power can meet it; expected a
+    limit above the initial temperature", a value the case never gave, of a key that sets both
+    joints (the insert's 200 °C too). It names the start and the default, as a region's default: the
+    joint, its default and where it comes from. Exact (the limit's)."""
     from anodesim.case import CaseError
     from anodesim.rating.rate import check_rating_input
     from anodesim.resolve import region_materials
@@ -328,8 +327,11 @@ def test_a_start_above_a_joints_default_names_the_start_not_a_key_never_given():
     with pytest.raises(CaseError) as err:
         check_rating_input(hot, region_materials(hot), 1e-9)
     said = str(err.value)
+    from anodesim.materials import get
+
+    joint_C = get("Al6061").damage_K - 273.15  # the lower side's damage temperature
     assert said.startswith("initial.temperature_C = 160: at or above the default interface "
-                           "heat_sink_housing limit 150 °C (Al6061 damage")
+                           f"heat_sink_housing limit {joint_C:g} °C (Al6061 damage")
     assert said.endswith("expected an initial temperature below it, or limits.interface_C "
                          "above it (it sets every joint's)")
     # a limit the case gives is named by its key, as before
