@@ -626,8 +626,8 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
 
 
 def _mechanics_words(at: dict) -> str:
-    """The steady drift and yield use at a power, in words: "the spot drifts 17.7 µm across
-    the view (4.26 px), the heat sink at 4.4× its yield strength near the joint", the yield
+    """The steady drift and yield use at a power, in words: "the spot drifts 18.4 µm across
+    the view (4.41 px), the heat sink at 4.6× its yield strength near the joint", the yield
     use with the run's warning when its cells are coarse (limits.coarse_yield_cells)."""
     parts = []
     if "drift_across_view_um" in at:
