@@ -373,6 +373,33 @@ def test_warmup_study_cases_validate():
     assert tube.coolant_circuit.conductance_W_K == 3.0
 
 
+def test_warmup_study_table_is_what_the_code_gives():
+    """The shipped warm-up study's table (studies/warmup_drift/results.csv, which its README
+    quotes) is this code's: the rod with the oil held (cooler 1e6 W/K), the study's own point,
+    run again for its 60 min gives the table's drift across the view, ΔM/M and heat-sink
+    stress within 1e-6. The table left from before the SRM 736 Cu expansion (2026-12-05) was
+    3.7 % low in drift and 5.4 % in stress (8.985 against 9.315 µm)."""
+    import csv
+    from pathlib import Path
+
+    from anodesim import simulation
+    from anodesim.study import spec
+
+    here = Path(__file__).parents[1] / "studies" / "warmup_drift"
+    point = [p for p in spec.load(here / "study.toml").points
+             if p.inputs["case"] == "rod.toml"
+             and p.inputs["coolant_circuit.cooler_conductance_W_per_K"] == 1e6][0]
+    row = [r for r in csv.DictReader((here / "results.csv").open()) if r["id"] == point.id][0]
+    got = simulation.run(anodesim.from_dict(point.data, base_dir=point.base_dir)).summary_dict()
+    mech = got["mechanics"]
+    for key, value in (("drift_across_view_um_final", mech["drift_across_view_um"]["final"]),
+                       ("magnification_change_rel_final",
+                        mech["magnification_change_rel"]["final"]),
+                       ("von_mises_max_heat_sink_MPa",
+                        mech["von_mises_max_MPa"]["heat_sink"]["value"])):
+        assert value == pytest.approx(float(row[key]), rel=1e-6), key
+
+
 HOUSED_BLOCK = """
 SetFactory("OpenCASCADE");
 Box(1) = {-3, -3, -4, 6, 6, 4};
