@@ -1150,3 +1150,27 @@ def test_rate_refuses_a_newton_tolerance_wider_than_its_confirmation_band(tmp_pa
     assert not (tmp_path / "api").exists()
     ok = from_dict(merge(data, {"time": {"newton_tol_K": 0.01}}))
     check_rating_input(ok, region_materials(ok), 1e-9)
+
+
+def test_check_warns_of_the_newton_tolerance_rate_refuses_and_names_the_default(tmp_path,
+                                                                              capsys):
+    """A coolant-side limit 0.1 K above the 30 °C start (a head that small): `rate` refuses
+    the default 1e-3 K (2 % of it) and said "time.newton_tol_K = 0.001", a key the case
+    never gave, while `check` had called the case valid without a word. Now `rate` says it is
+    the default, and `check` warns (exit 0: `run` takes it) with the same words; at a head of
+    0.25 K (0.5 % of it, 1.25e-3 K, above the default) `check` says nothing."""
+    refusal = ("time.newton_tol_K = 0.001 (the default): above 0.5% of the coolant_side limit's "
+               "allowed rise (0.1 K over the anode at rest); expected at most 0.0005 K")
+    path = write_toml(tmp_path / "c.toml", reflection(limits={"coolant_side_C": 30.1}))
+    assert main(["rate", str(path), "--no-confirm", "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and refusal in err, err
+    assert not (tmp_path / "out").exists()
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if "newton_tol_K" in x]
+    assert lines == [f"anodesim: warning: `rate` refuses this case: {refusal}, so a rating "
+                     "confirms its limits within its 0.5% band"], err
+    path = write_toml(tmp_path / "d.toml", reflection(limits={"coolant_side_C": 30.25}))
+    assert main(["check", str(path)]) == 0
+    assert "newton_tol_K" not in capsys.readouterr().err

@@ -63,7 +63,8 @@ def check(args) -> int:
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in implausible_cooling(case):
         print(f"anodesim: warning: {w}", file=sys.stderr)
-    for w in unmet_at_rest(case, limits) + units_slips(case, prep.mats):
+    for w in unmet_at_rest(case, limits) + units_slips(case, prep.mats) \
+            + newton_band_warnings(case, limits):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits) \
             + extra_focal_warnings(case, prep):
@@ -160,6 +161,20 @@ def unmet_at_rest(case, limits) -> list[str]:
                    "power can meet it: `run` reports it broken (exit status 3) and `rate` "
                    "refuses the case")
     return out
+
+
+def newton_band_warnings(case, limits) -> list[str]:
+    """A warning when `anodesim rate` refuses the case's time.newton_tol_K, wider than its
+    confirmation band of a temperature limit (rate.newton_band_breach): valid for `run`,
+    so only a warning here; it said "valid" and `rate` then refused it."""
+    from ..limits import rise_allowed
+    from ..rating.rate import newton_band_breach
+
+    for lim in limits:
+        wide = newton_band_breach(case, lim) if rise_allowed(lim) > 0 else None
+        if wide:  # the first, as `rate` names it
+            return [f"`rate` refuses this case: {wide}"]
+    return []
 
 
 def spot_line(case, prep, est) -> str:
