@@ -1174,3 +1174,23 @@ def test_check_warns_of_the_newton_tolerance_rate_refuses_and_names_the_default(
     path = write_toml(tmp_path / "d.toml", reflection(limits={"coolant_side_C": 30.25}))
     assert main(["check", str(path)]) == 0
     assert "newton_tol_K" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sod_mm, refused, most", [(7.0, 1429.0, "1428"),
+                                                    (3.0, 3334.0, "3333"),
+                                                    (100.0, 100.5, "100")])
+def test_a_too_large_magnification_names_the_largest_it_takes(sod_mm, refused, most):
+    """drift.magnification whose SDD, M × source_object_mm, passes 1e4 mm (f7ba5c8): the
+    message said "M × source_object_mm = 1e+04 mm here, is at most 10000 mm (at most 1429)"
+    at 7 mm, refusing 1429 while offering it (1e4 / 7 = 1428.57, rounded to 4 digits up).
+    Now the SDD to 8 digits and the largest M rounded down, which is taken."""
+    drift = {"mounts": {"cooled_end": {"type": "clamped"}},
+             "drift": {"view_direction": [1.0, 0.0, 1.0], "pixel_size_um": 50.0,
+                       "source_object_mm": sod_mm}}
+    with pytest.raises(CaseError) as err:
+        from_dict(reflection(**merge(drift, {"drift": {"magnification": refused}})))
+    msg = str(err.value)
+    assert msg.startswith(f"drift.magnification = {refused}: expected a magnification whose "
+                          "source-detector distance"), msg
+    assert f"{refused * sod_mm:.8g} mm here, is at most 10000 mm (at most {most})" in msg, msg
+    from_dict(reflection(**merge(drift, {"drift": {"magnification": float(most)}})))

@@ -349,7 +349,7 @@ STATED = [
      merge(DRIFT, {"drift": {"magnification": 1e6}}),
      merge(DRIFT, {"drift": {"magnification": 500.0}}),
      "drift.magnification = 1000000.0: expected a magnification whose source-detector "
-     "distance, M × source_object_mm = 2e+07 mm here, is at most 10000 mm (at most 500)"),
+     "distance, M × source_object_mm = 20000000 mm here, is at most 10000 mm (at most 500)"),
     ("thermal boundary conductance, 1e-3 to 1e12 W/m²K", reflection,
      {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 0.99e-3}}},
      {"interfaces": {"target_heat_sink": {"conductance_W_m2K": 1e-3}}},

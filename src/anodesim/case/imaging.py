@@ -178,10 +178,14 @@ def _distances(d: _Section) -> tuple[float, float, float]:
             raise _fail("drift.magnification", M, "a magnification > 1")
         sdd = M * sod
         if sdd > DISTANCE_MM[1] * 1e-3 * (1.0 + 1e-12):  # 1e6 at 20 mm: a detector 20 km away
+            # the largest M rounded down to 4 digits (".4g" said "at most 1429" at 7 mm, which
+            # it refused, and "1e+04 mm here, is at most 10000 mm")
+            m_max = DISTANCE_MM[1] / (sod * 1e3) * (1.0 + 1e-12)
+            scale = 10.0 ** (3 - math.floor(math.log10(m_max)))
             raise _fail("drift.magnification", M,
                         f"a magnification whose source-detector distance, M × "
-                        f"source_object_mm = {sdd * 1e3:.4g} mm here, is at most "
-                        f"{DISTANCE_MM[1]:g} mm (at most {DISTANCE_MM[1] / (sod * 1e3):.4g})")
+                        f"source_object_mm = {sdd * 1e3:.8g} mm here, is at most "
+                        f"{DISTANCE_MM[1]:g} mm (at most {math.floor(m_max * scale) / scale:g})")
     else:
         sdd = _distance_mm(d, "source_detector_mm")
         if sdd <= sod:
