@@ -1194,3 +1194,25 @@ def test_a_too_large_magnification_names_the_largest_it_takes(sod_mm, refused, m
                           "source-detector distance"), msg
     assert f"{refused * sod_mm:.8g} mm here, is at most 10000 mm (at most {most})" in msg, msg
     from_dict(reflection(**merge(drift, {"drift": {"magnification": float(most)}})))
+
+
+def test_a_rating_points_pulse_names_the_cases_own_period_it_takes():
+    """rating.duty_cycles on a pulse-train case without rating.period_s pair with the case's
+    own pulse period (tables._rating): 0.001 at a 1e-10 s period (a 1e-13 s pulse) was
+    refused "(with rating.period_s = 1e-10)", a key the case never gave. Now it says whence
+    the value comes; a rating.period_s given is named as before; a pulse of 1e-12 s taken."""
+    pt = {"kind": "pulse_train", "period_s": 1e-10, "duty_cycle": 0.5, "pulses": 3,
+          "duration_s": None}
+    with pytest.raises(CaseError, match=re.escape(
+            "rating.duty_cycles[0] = 0.001: expected a duty cycle and period whose pulse and "
+            "pause (with rating.period_s = 1e-10, the default: the case's own pulse period) "
+            "each last at least 1e-12 s")):
+        from_dict(reflection(loading=pt, rating={"duty_cycles": [0.001, 0.5]}))
+    with pytest.raises(CaseError, match=re.escape("(with rating.period_s = 1e-10) each")):
+        from_dict(reflection(loading=pt, rating={"period_s": 1e-10, "duty_cycles": [0.001]}))
+    with pytest.raises(CaseError, match=re.escape(
+            "(with rating.duty_cycle = 0.999, the default: the case's own pulse duty cycle)")):
+        from_dict(reflection(loading={**pt, "period_s": 1.0, "duty_cycle": 0.999},
+                             rating={"periods_s": [1e-10, 1.0]}))
+    assert from_dict(reflection(loading=pt, rating={"duty_cycles": [0.01, 0.5]})).rating \
+        .duty_cycles == (0.01, 0.5)

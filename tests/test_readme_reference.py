@@ -359,11 +359,13 @@ STATED = [
      {"rating": {"duty_cycles": [1e-300, 0.5, 1.0]}},
      {"rating": {"duty_cycles": [1e-12, 0.5, 1.0]}},
      "rating.duty_cycles[0] = 1e-300: expected a duty cycle and period whose pulse and pause "
-     "(with rating.period_s = 1) each last at least 1e-12 s, or duty cycle 1 (no pause)"),
+     "(with rating.period_s = 1, the default) each last at least 1e-12 s, or duty cycle 1 "
+     "(no pause)"),
     ("Each point's pulse and pause, as a pulse train's, last at least 1e-12 s", reflection,
      {"rating": {"periods_s": [1e-300, 1.0]}}, {"rating": {"periods_s": [2e-12, 1.0]}},
      "rating.periods_s[0] = 1e-300: expected a duty cycle and period whose pulse and pause "
-     "(with rating.duty_cycle = 0.5) each last at least 1e-12 s, or duty cycle 1 (no pause)"),
+     "(with rating.duty_cycle = 0.5, the default) each last at least 1e-12 s, or duty cycle 1 "
+     "(no pause)"),
 ]
 
 

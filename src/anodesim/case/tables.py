@@ -548,7 +548,8 @@ def _repeat_every(sec: _Section, kind: str, segments: list[tuple[float, float]]
     return repeat, 0.0
 
 
-def _check_pulse(key: str, value: float, duty: float, period: float, other: str) -> None:
+def _check_pulse(key: str, value: float, duty: float, period: float, other: str,
+                 origin: str = "") -> None:
     """A duty cycle and a period whose pulse (duty × period) and pause ((1 − duty) × period)
     each last at least MIN_DURATION_S, or without a pause (duty 1): 1e-300 made 2e-302 s
     pulses ("Newton produced a non-finite temperature"), 1 − 1e-16 a 2e-18 s pause.
@@ -557,12 +558,14 @@ def _check_pulse(key: str, value: float, duty: float, period: float, other: str)
         key: the key given (value is its value), a duty cycle's or a period's.
         duty, period: the pair (s).
         other: the key of the pair's other member, for the message.
+        origin: where the other member's value comes from when the case does not give
+            it (", the default"), for the message.
     """
     on, off = duty * period, (1.0 - duty) * period
     if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
         raise _fail(key, value, f"a duty cycle and period whose pulse and pause (with {other} "
-                    f"= {duty if other.endswith('duty_cycle') else period:g}) each last at "
-                    f"least {MIN_DURATION_S:g} s, or duty cycle 1 (no pause)")
+                    f"= {duty if other.endswith('duty_cycle') else period:g}{origin}) each "
+                    f"last at least {MIN_DURATION_S:g} s, or duty cycle 1 (no pause)")
 
 
 def _duration(sec: _Section, key: str, what: str = "a duration", *, zero: bool = False,
@@ -910,10 +913,15 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
                         f"{what} in increasing order, each once")
     # the serial-load charts run pulse trains: each point's pulse and pause as loading's
     # (the lists given; a pulse-train case's own period or duty cycle is the default pair)
+    # (the pair's other member not given: say whence, not as if the case gave it)
+    whence = lambda key, own: "" if sec.has(key) else (  # noqa: E731
+        f", the default: the case's own pulse {own}" if d != RatingSettings()
+        else ", the default")
     for i, duty in enumerate(out.duty_cycles if sec.has("duty_cycles") else ()):
-        _check_pulse(f"rating.duty_cycles[{i}]", duty, duty, out.period_s, "rating.period_s")
+        _check_pulse(f"rating.duty_cycles[{i}]", duty, duty, out.period_s, "rating.period_s",
+                     whence("period_s", "period"))
     for i, period in enumerate(out.periods_s if sec.has("periods_s") else ()):
         _check_pulse(f"rating.periods_s[{i}]", period, out.duty_cycle, period,
-                     "rating.duty_cycle")
+                     "rating.duty_cycle", whence("duty_cycle", "duty cycle"))
     sec.close()
     return out
