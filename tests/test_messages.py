@@ -1216,3 +1216,28 @@ def test_a_rating_points_pulse_names_the_cases_own_period_it_takes():
                              rating={"periods_s": [1e-10, 1.0]}))
     assert from_dict(reflection(loading=pt, rating={"duty_cycles": [0.01, 0.5]})).rating \
         .duty_cycles == (0.01, 0.5)
+
+
+@pytest.mark.parametrize("px, pixel_um, M, lo, hi", [
+    (1e-6, 0.1, 1e4, "0.09999", "100000"),  # 1e-11 µm at the source: rated at 2e-11 W
+    (1e5, 1e4, 1.000001, "1e-06", "9.999e-06")])  # 1e15 µm: never binds
+def test_a_drift_px_limit_is_held_to_drift_ums_bounds_at_the_source(px, pixel_um, M, lo, hi):
+    """limits.drift_px (1e-6 to 1e5 px, 50561fe) becomes px × pixel / (M − 1) at the source,
+    which escaped drift_um's own 1e-6 to 1e5 µm: 1e-6 px of 0.1 µm at M = 1e4 was a limit of
+    1e-11 µm (rate --no-confirm rated 2.3e-11 W), 1e5 px of 1 cm at M = 1.000001 one of
+    1e15 µm. Refused now, naming drift_px, the µm it gives and the px range taken here (to
+    4 digits, rounded inwards: both ends are taken)."""
+    mounts = {"cooled_end": {"type": "clamped"}}
+    drift = {"view_direction": [1.0, 0.0, 1.0], "pixel_size_um": pixel_um,
+             "source_object_mm": 1.0, "magnification": M}
+    with pytest.raises(CaseError) as err:
+        from_dict(reflection(mounts=mounts, drift=drift, limits={"drift_px": px}))
+    msg = str(err.value)
+    assert msg.startswith(f"limits.drift_px = {px}: expected an image drift whose drift at the "
+                          "source, px × pixel / (M − 1) = "), msg
+    assert msg.endswith(f"µm here, lies from 1e-06 to 100000 µm as limits.drift_um's (here {lo} "
+                        f"to {hi} px)"), msg
+    for ok in (lo, hi):
+        case = from_dict(reflection(mounts=mounts, drift=drift,
+                                    limits={"drift_px": float(ok)}))
+        assert 1e-6 * (1 - 1e-12) <= case.limits.drift_um <= 1e5 * (1 + 1e-12)

@@ -341,9 +341,15 @@ STATED = [
          "limits.drift_um = 1e-300: expected a drift in µm from 1e-6 to 1e5 (10 cm)"),
         ("`drift_um` (1e-6 to 1e5 µm:", {"drift_um": 1e300}, {"drift_um": 1e5},
          "limits.drift_um = 1e+300: expected a drift in µm from 1e-6 to 1e5 (10 cm)"),
-        ("`drift_px` (1e-6 to 1e5 pixels)", {"drift_px": 2e5}, {"drift_px": 1e5},
+        ("`drift_px` (1e-6 to 1e5 pixels,", {"drift_px": 2e5}, {"drift_px": 1e4},
          "limits.drift_px = 200000.0: expected an image drift in detector pixels from 1e-6 to "
-         "1e5"))],
+         "1e5"),
+        # 50 µm pixels at M = 10: 5.6 µm at the source a pixel, so 1.8e4 px is 1e5 µm
+        ("and the drift at the source it gives, px × pixel / (M − 1), within `drift_um`'s",
+         {"drift_px": 2e4}, {"drift_px": 1.8e4},
+         "limits.drift_px = 20000.0: expected an image drift whose drift at the source, px × "
+         "pixel / (M − 1) = 1.111e+05 µm here, lies from 1e-06 to 100000 µm as "
+         "limits.drift_um's (here 1e-06 to 18000 px)"))],
     # 1e6 at 20 mm put the detector 20 km away
     ("and the SDD it gives, M × SOD, at most 1e4 mm", reflection,
      merge(DRIFT, {"drift": {"magnification": 1e6}}),

@@ -70,18 +70,30 @@ def _check_spot_fits(geometry: Geometry, beam: Beam) -> None:
                     "of the beam power falls beside the target")
 
 
+#: Bounds of limits.drift_um (µm), and of the drift at the source a drift_px gives: from
+#: 1 pm (erosion_um's floor) to 10 cm (1e-300 failed every run at its start, 1e300 never
+#: bound), a drift beyond any anode's, whose bodies are at most 1 m (geometry lengths) and
+#: strain at most 2 % (Cu, α ΔT to its melting point), 2 cm.
+DRIFT_UM = (1e-6, 1e5)
+#: Bounds of limits.drift_px (detector pixels): up to 1e5, more than a detector has across.
+DRIFT_PX = (1e-6, 1e5)
+
+
+def _rounded(x: float, to) -> float:
+    """x to 4 significant digits, rounded by `to` (math.ceil or math.floor) so that a bound
+    quoted in a message is itself taken."""
+    scale = 10.0 ** (3 - math.floor(math.log10(x)))
+    return to(x * scale * (1.0 - 1e-12 if to is math.ceil else 1.0 + 1e-12)) / scale
+
+
 def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
     """The [limits] table; an image drift limit (px) becomes one at the source (µm)."""
     lim = root.section("limits", {})
     temps = [_celsius(lim, k, None) for k in
              ("spot_C", "interface_C", "heat_sink_C", "coolant_side_C")]
-    # from 1 pm (erosion_um's floor) to 10 cm (1e-300 failed every run at its start, 1e300
-    # never bound): a drift beyond any anode's, whose bodies are at most 1 m (geometry
-    # lengths) and strain at most 2 % (Cu, α ΔT to its melting point), 2 cm
-    drift_um = lim.number("drift_um", None, lo=1e-6, hi=1e5,
+    drift_um = lim.number("drift_um", None, lo=DRIFT_UM[0], hi=DRIFT_UM[1],
                           expected="a drift in µm from 1e-6 to 1e5 (10 cm)")
-    # up to 1e5 pixels, more than a detector has across
-    drift_px = lim.number("drift_px", None, lo=1e-6, hi=1e5,
+    drift_px = lim.number("drift_px", None, lo=DRIFT_PX[0], hi=DRIFT_PX[1],
                           expected="an image drift in detector pixels from 1e-6 to 1e5")
     mag = lim.number("magnification_change_rel", None, positive=True, hi=1.0,
                      expected="a relative magnification change in (0, 1] (e.g. 1e-5)")
@@ -117,7 +129,17 @@ def _limits(root: _Section, mechanics: Mechanics | None) -> Limits:
         raise CaseError(f"limits.magnification_change_rel = {mag:g}: a magnification limit "
                         "needs the imaging geometry: add [drift] (and [mounts])")
     if drift_px is not None:  # image drift (M − 1) δ⊥ / pixel → δ⊥ at the source, in µm
-        drift_um = drift_px * mechanics.drift.source_um_per_px()
+        per_px = mechanics.drift.source_um_per_px()
+        drift_um = drift_px * per_px
+        # held to drift_um's own bounds: 1e-6 px of 0.1 µm at M = 1e4 was 1e-11 µm at the
+        # source (rated at 2e-11 W), 1e5 px of 1 cm at M = 1.000001 1e15 µm (never binds)
+        if not DRIFT_UM[0] * (1.0 - 1e-12) <= drift_um <= DRIFT_UM[1] * (1.0 + 1e-12):
+            lo, hi = _rounded(max(DRIFT_PX[0], DRIFT_UM[0] / per_px), math.ceil), \
+                _rounded(min(DRIFT_PX[1], DRIFT_UM[1] / per_px), math.floor)
+            raise _fail("limits.drift_px", drift_px,
+                        f"an image drift whose drift at the source, px × pixel / (M − 1) = "
+                        f"{drift_um:.4g} µm here, lies from {DRIFT_UM[0]:g} to {DRIFT_UM[1]:g} "
+                        f"µm as limits.drift_um's (here {lo:g} to {hi:g} px)")
     return Limits(*temps, drift_um=drift_um, drift_px=drift_px,
                   magnification_change_rel=mag, spot=spot,
                   erosion_um=erosion_um, life_h=life_h, yield_use=yield_use,
