@@ -869,6 +869,22 @@ def test_sweep_processes_are_bounded_and_crowding_warned(tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err
 
 
+
+def test_sweep_warns_of_crowding_only_where_it_runs_cases(tmp_path, capsys):
+    """The -j warning above the cores (229469e) was printed by `sweep --list` too, which
+    runs nothing (nor do --collect and one --task-id): "-j 8: more cases at once than the
+    2 cores ...". Now only where -j runs cases; --list's table is unchanged."""
+    from anodesim.processes import cores
+
+    write_toml(tmp_path / "base.toml", small_block())
+    study = tmp_path / "study.toml"
+    study.write_text('case = "base.toml"\n[axes]\n"beam.power_W" = [2.0, 3.0]\n')
+    j = str(cores() + 1)
+    assert main(["sweep", str(study), "-o", str(tmp_path / "s"), "-j", j, "--list"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning" not in err and len(out.splitlines()) == 2, (out, err)
+    assert not (tmp_path / "s").exists()
+
 def test_a_study_built_in_code_takes_paths_and_numpy_axes(tmp_path):
     """What a script hands a study dict: its base case as a pathlib.Path (or a list of
     them), an axis as a numpy array (np.linspace, np.logspace), a range's num as a numpy

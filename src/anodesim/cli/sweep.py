@@ -45,7 +45,9 @@ def sweep(args) -> int:
     source = Path(args.study)
     st = sweep.load(source)  # bad input: one line, nothing written
     sweep.check_jobs(args.jobs, f"-j {args.jobs}")
-    crowded = None if args.submit else sweep.jobs_over_cores(args.jobs, f"-j {args.jobs}")
+    # (only where -j runs cases: not with --submit, --list, --collect or one --task-id)
+    runs_here = not (args.submit or args.list or args.collect or args.task_id is not None)
+    crowded = sweep.jobs_over_cores(args.jobs, f"-j {args.jobs}") if runs_here else None
     if crowded:
         print(f"anodesim: warning: {crowded}", file=sys.stderr)
     from ..output import refuse_blank_folder
