@@ -62,7 +62,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import life
-from .case import ZERO_CELSIUS_K, Case, heat_sink_region, limit_watches, model
+from .case import (ZERO_CELSIUS_K, Case, TimeSettings, heat_sink_region, limit_watches,
+                   model)
 
 SPOT_MARGIN_K = 200.0  # EP3457424: focal spots run 50–200 K below melting
 
@@ -946,3 +947,24 @@ def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
         i = first_max_index(vals)
         out.append(LimitCheck(lim, float(np.nanmax(vals)), float(time_s[i])))
     return out
+
+
+#: A rating confirms its binding limit within this share of the limit's allowed rise
+#: (safe.max_safe_loading's rtol); the Newton tolerance must lie within it (README:
+#: the converged temperatures are within about time.newton_tol_K of Newton's).
+CONFIRM_RTOL = 0.005
+
+
+def newton_band_breach(case: Case, lim: Limit) -> str | None:
+    """The refusal of a time.newton_tol_K above CONFIRM_RTOL of a temperature limit's allowed
+    rise (K), or None: the drift limit's rise is in µm and fatigue's and yield's are ratios,
+    which Newton's tolerance does not set. `check` warns of it; `rate` refuses it."""
+    tol, rise = case.time.newton_tol_K, rise_allowed(lim)
+    if not (isinstance(lim, LifeLimit) or lim.unit == "C") or tol <= CONFIRM_RTOL * rise:
+        return None
+    # (a head of 0.1 K refused the default, which the user never gave: say so)
+    given = " (the default)" if tol == TimeSettings.newton_tol_K else ""
+    return (f"time.newton_tol_K = {tol:g}{given}: above {CONFIRM_RTOL:.1%} of the {lim.label} "
+            f"limit's allowed rise ({rise:.4g} K over the anode at rest); expected at most "
+            f"{CONFIRM_RTOL * rise:.3g} K, so a rating confirms its limits within its "
+            f"{CONFIRM_RTOL:.1%} band")

@@ -165,10 +165,9 @@ def unmet_at_rest(case, limits) -> list[str]:
 
 def newton_band_warnings(case, limits) -> list[str]:
     """A warning when `anodesim rate` refuses the case's time.newton_tol_K, wider than its
-    confirmation band of a temperature limit (rate.newton_band_breach): valid for `run`,
+    confirmation band of a temperature limit (limits.newton_band_breach): valid for `run`,
     so only a warning here; it said "valid" and `rate` then refused it."""
-    from ..limits import rise_allowed
-    from ..rating.rate import newton_band_breach
+    from ..limits import newton_band_breach, rise_allowed
 
     for lim in limits:
         wide = newton_band_breach(case, lim) if rise_allowed(lim) > 0 else None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import Case, CaseError, Loading, TimeSettings
-from ..limits import (Limit, LifeLimit, coarse_yield_cells, limit_label, limits_for,
+from ..case import Case, CaseError, Loading
+from ..limits import (Limit, coarse_yield_cells, limit_label, limits_for, newton_band_breach,
                       rise_allowed)
 from ..output import rounded_down
 from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
@@ -62,37 +62,15 @@ def chart_selection(charts) -> tuple[str, ...]:
 ENGINE_ONLY = "engine, constant k: NOT CONFIRMED"
 
 
-#: A rating confirms its binding limit within this share of the limit's allowed rise
-#: (safe.max_safe_loading's rtol); the Newton tolerance must lie within it (README:
-#: the converged temperatures are within about time.newton_tol_K of Newton's).
-CONFIRM_RTOL = 0.005
-
-
 #: Temperature limits whose default (limits.limits_for) a start at or above it breaks:
 #: check_rating_input names the start and the default, not a [limits] value never given.
 DEFAULT_TEMPERATURE_LIMITS = ("spot", "interface", "heat_sink", "region", "coolant_side")
-
-
-def newton_band_breach(case: Case, lim: Limit) -> str | None:
-    """The refusal of a time.newton_tol_K above CONFIRM_RTOL of a temperature limit's allowed
-    rise (K), or None: the drift limit's rise is in µm and fatigue's and yield's are ratios,
-    which Newton's tolerance does not set. `check` warns of it; `rate` refuses it."""
-    tol, rise = case.time.newton_tol_K, rise_allowed(lim)
-    if not (isinstance(lim, LifeLimit) or lim.unit == "C") or tol <= CONFIRM_RTOL * rise:
-        return None
-    # (a head of 0.1 K refused the default, which the user never gave: say so)
-    given = " (the default)" if tol == TimeSettings.newton_tol_K else ""
-    return (f"time.newton_tol_K = {tol:g}{given}: above {CONFIRM_RTOL:.1%} of the {lim.label} "
-            f"limit's allowed rise ({rise:.4g} K over the anode at rest); expected at most "
-            f"{CONFIRM_RTOL * rise:.3g} K, so a rating confirms its limits within its "
-            f"{CONFIRM_RTOL:.1%} band")
 
 
 def check_rating_input(case: Case, mats, first_step_s: float) -> None:
     """Bad rating input as CaseError: unreachable limits, a Newton tolerance wider than the
     confirmation band of a temperature limit, periods below the time step."""
     T0 = case.initial_temperature_K
-    tol = case.time.newton_tol_K
     for lim in limits_for(case, mats):
         rise = rise_allowed(lim)
         if rise <= 0 and lim.origin != "case" and lim.unit == "C" \
