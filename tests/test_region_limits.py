@@ -338,3 +338,23 @@ def test_a_start_above_a_joints_default_names_the_start_not_a_key_never_given():
     given = anodesim.from_dict(reflection(limits={"heat_sink_C": 25.0}))
     with pytest.raises(CaseError, match=r"^limits\.heat_sink_C = 25: no positive power"):
         check_rating_input(given, region_materials(given), 1e-9)
+
+
+def test_summary_and_rating_json_name_each_limit_by_its_label():
+    """summary.json's limits (and rating.json's limit definitions) carried only the limit's
+    kind ("interface", "region") and its column: a script matching a rating's binding
+    limit ("region housing", "interface heat_sink_housing") against them found nothing.
+    Each entry now has "label", the name the rating binds by and `run` prints."""
+    from anodesim import rating
+
+    case = anodesim.from_dict(heated_housing(25.0))
+    entries = anodesim.run(case).summary_dict()["results"]["limits"]
+    labels = {e["label"] for e in entries}
+    assert {"region housing", "interface heat_sink_housing",
+            "interface target_heat_sink", "heat_sink"} <= labels
+    assert all(e["label"] == limits.limit_label(e["limit"], e["column"]) for e in entries)
+    engine = rating.build_engine(case)
+    _, binding = engine.max_power(engine.response.steady)
+    assert binding in labels
+    definitions = [lim.definition() for lim in engine.limits]
+    assert binding in {d["label"] for d in definitions}

@@ -227,8 +227,8 @@ class Limit:
 
     def definition(self) -> dict:
         """The limit as rating.json lists it."""
-        return {"limit": self.name, "column": self.column, "unit": self.unit,
-                f"limit_{self.unit}": self.value, "origin": self.origin}
+        return {"limit": self.name, "label": self.label, "column": self.column,
+                "unit": self.unit, f"limit_{self.unit}": self.value, "origin": self.origin}
 
 
 @dataclass(frozen=True)
@@ -418,7 +418,7 @@ class LimitCheck:
         """The check as summary.json reports it."""
         lim = self.limit
         margin = "margin_K" if lim.unit == "C" else f"margin_{lim.unit}"
-        d = {"limit": lim.name, "column": lim.column, "unit": lim.unit,
+        d = {"limit": lim.name, "label": lim.label, "column": lim.column, "unit": lim.unit,
              f"limit_{lim.unit}": lim.value, f"worst_{lim.unit}": self.worst,
              "time_s": self.time_s, margin: self.margin, "holds": self.holds,
              "excess": self.excess, "origin": lim.origin}
