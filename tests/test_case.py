@@ -714,8 +714,9 @@ def test_a_drift_limit_in_pixels_is_listed_as_the_pixels_given():
         in limits_table([check])[-1]
     um = from_dict(reflection(limits={"drift_um": 2.0}, **DRIFT))
     (plain,) = [x for x in limits_for(um, mats) if x.name == "drift"]
-    assert plain.definition() == {"limit": "drift", "column": "drift_across_view_um",
-                                  "unit": "um", "limit_um": 2.0, "origin": "case"}
+    assert plain.definition() == {"limit": "drift", "label": "drift",
+                                  "column": "drift_across_view_um", "unit": "um",
+                                  "limit_um": 2.0, "origin": "case"}
     assert "drift_px" not in um.to_dict()["limits"]
     # the pixel as given: 100 µm, not the 99.99999999999999 of its trip through metres
     hundred = merge(DRIFT, {"drift": {"pixel_size_um": 100.0}})
