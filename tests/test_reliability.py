@@ -1187,3 +1187,36 @@ def test_a_rating_imports_the_callback_modules_with_signals_held(tmp_path):
     first = dict(ast.literal_eval(first))  # [(module, held), ...] as printed above
     assert status == "0" and {"dolfinx", "basix", "petsc4py", "gmsh"} <= set(first), first
     assert all(first.values()), first
+
+
+def test_a_signal_lost_in_a_weakref_callback_is_not_printed(monkeypatch):
+    """A Ctrl-C 0.1 s into a rating landed in a weakref callback during an import: Python
+    printed "Exception ignored in: … KeyboardInterrupt" and its traceback above the one line
+    (a clean-clone CI run, 2026-12-06), then raise_lost_signal raised it again. A command's
+    unraisable hook (errors.quiet_lost_signal, installed by cli.main) drops such a lost
+    KeyboardInterrupt or Terminated once a signal is noted; anything else, or one without a
+    signal noted, goes to Python's hook."""
+    import signal
+    import types
+
+    from anodesim import errors
+
+    seen = []
+    monkeypatch.setattr(sys, "__unraisablehook__", lambda u: seen.append(u.exc_type))
+
+    def lost(exc):
+        return types.SimpleNamespace(exc_type=type(exc), exc_value=exc, exc_traceback=None,
+                                     err_msg=None, object=None)
+
+    try:
+        errors.note_signal(signal.SIGINT)
+        errors.quiet_lost_signal(lost(KeyboardInterrupt()))
+        errors.quiet_lost_signal(lost(errors.Terminated()))
+        assert seen == []
+        errors.quiet_lost_signal(lost(ValueError("a real one")))
+        assert seen == [ValueError]
+        errors.note_signal(None)
+        errors.quiet_lost_signal(lost(KeyboardInterrupt()))
+        assert seen == [ValueError, KeyboardInterrupt]
+    finally:
+        errors.note_signal(None)

@@ -93,6 +93,18 @@ def signal_received() -> int | None:
     return _SIGNALLED["signum"]
 
 
+def quiet_lost_signal(unraisable) -> None:
+    """sys.unraisablehook for a command: a Ctrl-C or SIGTERM whose exception landed in a
+    weakref callback or a destructor is not printed (Python printed "Exception ignored in:
+    … KeyboardInterrupt" with its traceback, above the command's one line; a rating
+    interrupted 0.1 s after its start, during an import): raise_lost_signal raises it again
+    where it can unwind. Everything else goes to Python's own hook."""
+    if signal_received() is not None and isinstance(
+            unraisable.exc_value, (KeyboardInterrupt, Terminated)):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def raise_lost_signal() -> None:
     """Raise again a Ctrl-C or SIGTERM whose exception was lost: the handler's raise landed
     in a destructor or a weakref callback (a dolfinx Vector's __del__ during a rating's

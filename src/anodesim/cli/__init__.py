@@ -27,7 +27,7 @@ import sys
 
 from ..errors import (HungUp, Terminated, abort_other_ranks, debug_enabled, echoes_rank_zero,
                       failed_on_every_rank, launcher_rank, launcher_size, line_notes, note_signal,
-                      rank_prefix, request_termination, signal_received)
+                      quiet_lost_signal, rank_prefix, request_termination, signal_received)
 from ..errors import terminate as _terminate  # SIGTERM: Terminated, or the ranks together
 from ..errors import report as failure_line
 
@@ -265,6 +265,8 @@ def _main(argv: list[str] | None, own_process: bool = False) -> int:
     if terminable and (sigint is signal.default_int_handler
                        or getattr(sigint, "before_the_command_line", False)):
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
+    if terminable:  # a signal's exception lost in a weakref callback: not printed
+        sys.unraisablehook = quiet_lost_signal
     if terminable:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _terminate)
     # SIGHUP (the terminal closed) as SIGTERM, unless ignored (nohup): it went to MPICH's
