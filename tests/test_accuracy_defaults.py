@@ -67,7 +67,7 @@ def test_the_mechanical_figures_of_the_defaults_are_as_accurate_as_the_readme_sa
     on the shipped reflection example, meshes down to sizes / 8): the drift is 1.35 % high
     with the default mesh, and 0.28 % with max_size_mm = 0.5; the yield use, with the
     joint's corners refined (limits.JOINT_CORNER_M), within 1.4 % below every refined mesh
-    (8-9 % low without).
+    (7.6-8.4 % low without).
     Checked here against sizes / 4, the corners' too (60 208 cells; its own drift error
     0.3 %): the drift within 1.5 % (found 1.05 %) and 0.5 % (found −0.01 %), the yield use
     within 3 % below (found 1.4 %) and never above it."""
@@ -89,7 +89,7 @@ def test_a_yield_use_on_cells_coarser_than_its_ball_says_so(tmp_path):
     """The run reports the size of the cell where its largest yield-use ball is centred
     (summary cell_um), and the console says the figure is likely low when that is over a
     quarter of the 0.1 mm ball: the shipped insert with its joint corners left coarse
-    (mesh.joint_corner_um = 0: about 130 µm, and 8-9 % low; README). With the default
+    (mesh.joint_corner_um = 0: about 130 µm, and 7.6-8.4 % low; README). With the default
     corner refinement the cell is under a quarter of the ball and nothing is said."""
     import json
     import subprocess
