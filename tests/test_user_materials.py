@@ -71,6 +71,13 @@ def _bad(**changes):
     return merge(CASE, {"materials": {"heat_sink": "MyCu", "define": {"MyCu": mat}}})
 
 
+def _electrons(**changes) -> dict:
+    """Cu's electron data given as numbers (not electron_data = "Cu"), with changes."""
+    m = materials.get("Cu")
+    given = {k: getattr(m, k) for k in materials.ELECTRON_KEYS}
+    return {"electron_data": None, **given, **changes}
+
+
 BAD = [
     ("no source", _bad(source=None), "materials.define.MyCu.source: missing"),
     ("temperatures not increasing", _bad(k_W_mK={"T_C": [20.0, 10.0, 300.0],
@@ -126,6 +133,19 @@ BAD = [
     ("yield in MPa", _bad(sigma_y_Pa={"T_K": [293.15, 573.15], "value": [250.0, 200.0]}),
      "materials.define.MyCu.sigma_y_Pa.value = [250.0, 200.0]: expected values at 20 °C "
      "in Pa"),
+    # electron data given with the material (they set the Kanaya-Okayama range, hence the
+    # depth the beam's heat is laid at; each of these ran)
+    ("atomic mass in kg/mol", _bad(**_electrons(atomic_mass_g_mol=0.06355)),
+     "materials.define.MyCu.atomic_mass_g_mol = 0.06355: expected an atomic mass in g/mol "
+     "from 1 to 2.7 times the atomic number (29: 29 to 78.3), as every element's"),
+    ("Z and A swapped", _bad(**_electrons(atomic_number=63.55, atomic_mass_g_mol=29.0)),
+     "materials.define.MyCu.atomic_mass_g_mol = 29.0: expected an atomic mass in g/mol"),
+    ("atomic number", _bad(**_electrons(atomic_number=290.0)),
+     "materials.define.MyCu.atomic_number = 290.0: expected an atomic number (a compound's "
+     "or alloy's mean) from 1 to 100"),
+    ("density in kg/m3", _bad(**_electrons(density_g_cm3=8960.0)),
+     "materials.define.MyCu.density_g_cm3 = 8960.0: expected the material's density in "
+     "g/cm³, within 5% of rho_kg_m3 at 20 °C (8.94 g/cm³)"),
 ]
 
 
@@ -140,6 +160,20 @@ def test_soft_and_light_real_materials_pass_the_unit_check(what, E, rho, k):
     from anodesim.resolve import region_materials
 
     assert float(region_materials(case)["heat_sink"].E(293.15)) == pytest.approx(E)
+
+
+def test_electron_data_given_as_numbers_pass_and_set_the_range():
+    """Cu's electron data given as numbers pass the checks and give the library's
+    Kanaya-Okayama range (the checks refuse the slips of BAD, not real data)."""
+    from anodesim.beam import kanaya_okayama_range_m
+
+    case = anodesim.from_dict(_bad(**_electrons()))
+    from anodesim.resolve import region_materials
+
+    m, cu = region_materials(case)["heat_sink"], materials.get("Cu")
+    R = [kanaya_okayama_range_m(1e5, x.atomic_mass_g_mol, x.atomic_number, x.density_g_cm3)
+         for x in (m, cu)]
+    assert R[0] == R[1]
 
 
 @pytest.mark.parametrize("what,data,message", BAD, ids=[b[0] for b in BAD])

@@ -378,7 +378,7 @@ def validate(entry: dict) -> None:
     the property must be (all but α may not be ≤ 0; 0 < ν < 0.5), a source each, covering
     20 °C to the damage temperature (the yield table from 20 °C), at 20 °C within
     PLAUSIBLE_AT_20_C (a table in a data sheet's units is refused); damage ≤ melting; the
-    electron data positive (0 < η_E < 1).
+    electron data positive (0 < η_E < 1), within _check_electron_data's bounds.
 
     Raises:
         MaterialDataError: the first failing key.
@@ -394,6 +394,7 @@ def validate(entry: dict) -> None:
     if not entry["backscatter_energy_fraction"] < 1:
         raise MaterialDataError("backscatter_energy_fraction",
                                 entry["backscatter_energy_fraction"], "a fraction below 1")
+    _check_electron_data(entry)
     for prop, tkey in (*PROPERTY_KEYS.items(), ("yield_strength", YIELD_KEY)):
         if tkey not in entry:
             if prop == "yield_strength":
@@ -401,6 +402,48 @@ def validate(entry: dict) -> None:
             raise MaterialDataError(tkey, None, "a table {T_K, value, source}")
         _check_table(tkey, entry[tkey], prop, ROOM_K,
                      None if prop == "yield_strength" else damage)
+
+
+# The electron data set the Kanaya-Okayama range R ∝ A E^1.67 / (Z^0.889 ρ) and the kernel
+# table a target stands in for (kernel_source.table_material), so a slip in them moves the
+# depth the beam's heat is laid at. Bounds (IUPAC 2021 standard atomic weights [R]):
+# - Z from 1 to 100: a compound's or alloy's mean Z lies among its elements' (U 92);
+# - A/Z from 1.0 (H, 1.008) to 2.7 (U-238 2.59, the heaviest elements ~2.6): catches A in
+#   kg/mol (W 0.184) and Z and A swapped (A/Z < 1);
+# - density_g_cm3 within ELECTRON_DENSITY_RTOL of rho_kg_m3 at 20 °C: the range uses the
+#   material's own density (the library agrees to 0.22 %, Cu's X-ray against its handbook
+#   density); catches a density in kg/m³ (19 250) or a typo. Not applied where the electron
+#   data are borrowed (electron_data = "<library material>": the user chose them).
+ATOMIC_NUMBER_MAX = 100.0
+A_OVER_Z = (1.0, 2.7)
+ELECTRON_DENSITY_RTOL = 0.05
+
+
+def _check_electron_data(entry: dict) -> None:
+    """The electron data of a material entry against ATOMIC_NUMBER_MAX, A_OVER_Z and, when
+    given with the material (not borrowed), its own density at 20 °C."""
+    Z, A = entry["atomic_number"], entry["atomic_mass_g_mol"]
+    if Z > ATOMIC_NUMBER_MAX:
+        raise MaterialDataError("atomic_number", Z, "an atomic number (a compound's or "
+                                f"alloy's mean) from 1 to {ATOMIC_NUMBER_MAX:g}")
+    lo, hi = A_OVER_Z
+    if not (Z >= 1.0 and lo * Z <= A <= hi * Z):
+        raise MaterialDataError(
+            "atomic_mass_g_mol", A, f"an atomic mass in g/mol from {lo:g} to {hi:g} times "
+            f"the atomic number ({Z:g}: {lo * Z:g} to {hi * Z:g}), as every element's")
+    rho = entry.get(PROPERTY_KEYS["rho"])
+    if "electron_data" in entry or not isinstance(rho, dict):
+        return  # borrowed electron data; a missing or malformed table is reported below
+    try:
+        rho_20 = float(np.interp(ROOM_K, np.asarray(rho["T_K"], dtype=float),
+                                 np.asarray(rho["value"], dtype=float))) / 1000.0
+    except (KeyError, TypeError, ValueError):
+        return  # the table's own check names what is wrong with it
+    d = entry["density_g_cm3"]
+    if np.isfinite(rho_20) and rho_20 > 0 and abs(d / rho_20 - 1.0) > ELECTRON_DENSITY_RTOL:
+        raise MaterialDataError(
+            "density_g_cm3", d, f"the material's density in g/cm³, within "
+            f"{ELECTRON_DENSITY_RTOL:.0%} of rho_kg_m3 at 20 °C ({rho_20:.4g} g/cm³)")
 
 
 def _check_table(tkey: str, t, prop: str, lo: float, hi: float | None) -> None:
