@@ -31,6 +31,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -212,6 +213,20 @@ def column_scales(rec: dict) -> dict[str, float]:
     return out
 
 
+#: Relative tolerance of the mechanical figures (displacements, drift, stresses, yield use
+#: and everything under a "mechanics" or "drift" key). The elastic solve's tie penalty and the
+#: stress singularity at the joint's refined corner amplify the direct solve's round-off:
+#: the shipped reflection example recorded on an AMD EPYC (Zen 4) and run on an Intel Xeon
+#: (OpenBLAS Cooperlake kernels) on 2026-12-06 gave temperatures, heat and Newton iterations
+#: identical to every written digit but the heat sink's largest von Mises stress 1.07e-8
+#: apart (78.8253199 against 78.8253190 MPa) and the spot shift 2e-9; on the Intel machine
+#: alone the OpenBLAS kernels (Haswell, SkylakeX, Sandybridge) moved it by 2e-13. The same
+#: bound as the penalty-tied mechanics between 1 and 2 MPI ranks (README, Verification).
+MECHANICS_RTOL = 1e-7
+MECHANICS_KEYS = re.compile(r"^(mechanics|drift|von_mises|yield_use|u_spot_|spot_shift|"
+                            r"image_|offaxis_|magnification_change|steady_state_at_rating)")
+
+
 def compare(want, got, path="", rtol=1e-9, atol=1e-12, scales=None) -> list[str]:
     """Differences between two golden records, one line each (empty: they agree).
 
@@ -219,15 +234,17 @@ def compare(want, got, path="", rtol=1e-9, atol=1e-12, scales=None) -> list[str]
     final value of it) is also allowed rtol times the column's largest magnitude (scales,
     from column_scales): a quantity that passes through zero (the residual stress after the
     load, 3e-5 MPa of a column reaching tens of MPa) carries the round-off of the column's
-    scale, 1e-13 of it, which differed between an AVX-512 and an AVX2 machine."""
+    scale, 1e-13 of it, which differed between an AVX-512 and an AVX2 machine. A key of
+    the mechanical figures (MECHANICS_KEYS) and all below it are held to MECHANICS_RTOL."""
     scales = scales or {}
     if isinstance(want, dict) and isinstance(got, dict):
         out = [f"{path}.{k}: missing" for k in want if k not in got]
         out += [f"{path}.{k}: new" for k in got if k not in want]
         for k in want:
             if k in got:
-                a = max(atol, rtol * scales[k]) if k in scales else atol
-                out += compare(want[k], got[k], f"{path}.{k}", rtol, a, scales)
+                r = max(rtol, MECHANICS_RTOL) if MECHANICS_KEYS.match(k) else rtol
+                a = max(atol, r * scales[k]) if k in scales else atol
+                out += compare(want[k], got[k], f"{path}.{k}", r, a, scales)
         return out
     if isinstance(want, list) and isinstance(got, list):
         if len(want) != len(got):
