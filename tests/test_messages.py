@@ -1121,6 +1121,38 @@ def test_coolant_side_limit_is_held_to_the_regions_its_cooled_faces_bound(tmp_pa
     _case_refused(tmp_path, capsys, reflection(**cooled), message)
 
 
+def test_a_user_meshs_coolant_side_limit_is_held_to_the_regions_its_cooled_faces_bound(
+        tmp_path, capsys):
+    """On a user mesh (or STEP part) coolant_side_C was held to every region, its faces
+    "not mapped to regions before meshing": the block anode with half its Cu heat sink made
+    an Al6061 `braze`, cooled at its end (a face of the Cu alone, from the tetrahedra its
+    triangles bound), refused 700 °C by Al6061's solidus, which no coolant touches. Now it
+    is held to the regions its cooled faces bound, as a built-in geometry's: 700 °C is
+    taken, Cu's melting point still bounds it (check and run: one line, exit 2, nothing
+    written), and a cooled side (Cu and braze) is bound by the braze's solidus again."""
+    from test_user_mesh import with_braze
+
+    from anodesim.materials import get
+
+    data = with_braze(tmp_path, materials={"braze": "Al6061"},
+                      limits={"coolant_side_C": 700.0})
+    assert get("Al6061").melting_K - 273.15 < 700.0 < get("Cu").melting_K - 273.15
+    assert from_dict(data).limits.coolant_side_K == pytest.approx(973.15, rel=1e-12)
+    hot = merge(data, {"limits": {"coolant_side_C": 1090.0}})
+    message = ("limits.coolant_side_C = 1090: at or above the melting point of Cu (1084.65 "
+               "°C, the heat_sink material)")
+    with pytest.raises(CaseError, match=re.escape(message)):
+        from_dict(hot)
+    _case_refused(tmp_path, capsys, hot, message)
+    side = merge(data, {"boundaries": {"side": {"type": "convection", "h_W_m2K": 500.0,
+                                                "temperature_C": 30.0}}})
+    solidus = get("Al6061").melting_K - 273.15
+    with pytest.raises(CaseError, match=re.escape(
+            f"limits.coolant_side_C = 700: at or above the solidus of Al6061 ({solidus:g} °C, "
+            "the lowest of the heat_sink, braze materials)")):
+        from_dict(side)
+
+
 def test_rate_refuses_a_newton_tolerance_wider_than_its_confirmation_band(tmp_path, capsys):
     """A rating confirms its binding limit within 0.5 % of the limit's allowed rise, and the
     converged temperatures are within about time.newton_tol_K of Newton's (README): with a

@@ -181,3 +181,26 @@ def test_each_interface_is_transformed_with_its_own_two_sides():
         table = tr.conductivity[("interface", f"T_max_{name}_C")]
         assert table is min((mats[r].k for r in sides), key=head), name
     assert tr.conductivity[("interface", "T_max_heat_sink_housing_C")] is not mats["target"].k
+
+
+def test_the_lowest_head_compares_the_tables_over_the_same_span():
+    """lowest_head picked the k(T) table with the smallest ∫k dT / k(T0) from T0 to
+    min(T0 + 500 K, the table's end): a table ending 200 K above T0 was integrated over
+    200 K, the other over 500 K, and looked the lower head for that alone. Both are now
+    taken over the same 500 K, each beyond its end as the transform itself takes it
+    (Transform.u_rise: k(T0) there). Synthetic tables, exact: A constant to T0 + 200 K
+    (U-rise 200 K + 300 K beyond = 500 K), B falling from 100 to 50 W/m/K over the 500 K
+    (375 K; over A's 200 K alone 180 K, below A's 200 K too): B is the lower head, the old
+    rule took A (200 K < 375 K)."""
+    from anodesim.materials import Table
+
+    T0 = 303.15
+    a = Table(np.array([0.0, T0 + 200.0]), np.array([100.0, 100.0]), "A.k")
+    b = Table(np.array([0.0, T0, T0 + 500.0, 3000.0]), np.array([100.0, 100.0, 50.0, 50.0]),
+              "B.k")
+    tr = kh.Transform(T0, {"a": a, "b": b})
+    assert tr.u_rise("a", kh.PROBE_RISE_K) == pytest.approx(500.0, rel=1e-12)
+    assert tr.u_rise("b", kh.PROBE_RISE_K) == pytest.approx(375.0, rel=1e-12)
+    assert kh.lowest_head([a, b], T0) is b and kh.lowest_head([b, a], T0) is b
+    old = min((a, b), key=lambda t: t.integral(T0, min(T0 + 500.0, t.range_K[1])) / float(t(T0)))
+    assert old is a  # the rule before

@@ -98,13 +98,19 @@ def test_a_binding_joint_is_named_in_the_ratings_words():
     assert binding_words("coolant_side") == "the coolant-side wall temperature"
 
 
+def cooled(case) -> tuple[str, ...]:
+    """The regions the case's cooled faces bound (case.cooled_regions, its face map)."""
+    from anodesim.case import cooled_regions, regions_by_face
+
+    return cooled_regions(case.geometry, case.boundaries, regions_by_face(case.geometry))
+
+
 def test_the_cooled_faces_transform_is_that_of_the_region_carrying_them():
     """The coolant-side limit's Kirchhoff transform took the last region's k(T), "the heat
     sink, or the housing around it": on a housed rod cooled at the rod's end (cooled_end,
     the heat sink's disc inside the shell) that was the Al6061 housing's, on a user mesh
     ordered target, heat_sink, braze the braze's. It is now that of the regions that carry
     the cooled faces (the lowest head among them): Cu in both. Exact (the tables)."""
-    from anodesim.rating import kirchhoff as kh
     from anodesim.rating.kirchhoff import transform_for
     from anodesim.resolve import region_materials
 
@@ -113,7 +119,7 @@ def test_the_cooled_faces_transform_is_that_of_the_region_carrying_them():
                               "length_mm": 5.0}}, materials={"housing": "Al6061"}))
     cool = ("coolant_side", "T_max_coolant_side_C")
     assert transform_for(housed).conductivity[cool] is region_materials(housed)["heat_sink"].k
-    assert kh.cooled_regions(housed) == ("heat_sink",)
+    assert cooled(housed) == ("heat_sink",)
     # the housing's inside cooled as well: both carry cooled faces, the lower head taken,
     # Cu's (its k falls with temperature, Al6061's rises)
     both = anodesim.from_dict(reflection(
@@ -121,7 +127,7 @@ def test_the_cooled_faces_transform_is_that_of_the_region_carrying_them():
                               "length_mm": 5.0}}, materials={"housing": "Al6061"},
         boundaries={"housing_inner": {"type": "convection", "h_W_m2K": 5000.0,
                                       "temperature_C": 30.0}}))
-    assert kh.cooled_regions(both) == ("heat_sink", "housing")
+    assert cooled(both) == ("heat_sink", "housing")
     assert transform_for(both).conductivity[cool] is region_materials(both)["heat_sink"].k
 
 
@@ -141,7 +147,7 @@ def test_a_user_meshs_cooled_face_transform_is_not_the_braze_listed_last(tmp_pat
     assert k.name == "Cu.k"
     faces = mesh_import.face_regions(mesh_import.of_geometry(case.geometry))
     assert faces["beam_face"] == ("target",) and faces["cooled_end"] == ("heat_sink",)
-    assert kh.cooled_regions(case) == ("heat_sink",)
+    assert cooled(case) == ("heat_sink",)
 
 
 def test_a_step_parts_faces_bound_the_solids_gmsh_finds_next_to_them():
@@ -149,15 +155,14 @@ def test_a_step_parts_faces_bound_the_solids_gmsh_finds_next_to_them():
     the solids on either side of its CAD faces; its cooled end is the Cu block's."""
     from pathlib import Path
 
-    from anodesim.geometry.cad import face_regions
-    from anodesim.rating.kirchhoff import cooled_regions
+    from anodesim.case.step_file import face_regions
 
     step = Path(__file__).resolve().parent.parent / "meshes" / "step_anode_case.toml"
     case = anodesim.load(step)
     assert face_regions(case.geometry) == {"beam_face": ("target",),
                                            "cooled_end": ("heat_sink",),
                                            "anode_face": ("heat_sink",)}
-    assert cooled_regions(case) == ("heat_sink",)
+    assert cooled(case) == ("heat_sink",)
 
 
 def test_a_region_limit_is_drawn_and_refused_by_its_name():

@@ -22,7 +22,7 @@ from .imaging import _mechanics
 from .model import (COOLING_TYPES, GEOMETRIES, SOLVERS, SPOT_LIMITS, USER_GEOMETRIES,
                     ZERO_CELSIUS_K, Beam, Boundary, Case, DriftSettings, Geometry, Limits,
                     Loading, Materials, Mechanics, MeshSettings, Numerics, Output, Probe,
-                    RatingSettings, TimeSettings, cooled_faces, face_regions, faces_of,
+                    RatingSettings, TimeSettings, cooled_regions, face_regions, faces_of,
                     heat_sink_region, interfaces_of, limit_watches, regions_of, source_text,
                     watched_regions)
 from .reader import CaseError, _celsius, _check_integers, _fail, _Section, read_toml
@@ -33,9 +33,9 @@ from .tables import (_beam, _boundaries, _coolant_circuit, _geometry, _interface
 __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary", "Case",
            "CaseError", "DriftSettings", "Geometry", "Limits", "Loading", "Materials",
            "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings",
-           "TimeSettings", "check_source", "faces_of", "from_dict", "from_own_dict",
-           "heat_sink_region", "interfaces_of", "limit_watches", "load", "plain_data",
-           "read_toml", "regions_of", "watched_regions"]
+           "TimeSettings", "check_source", "cooled_regions", "faces_of", "from_dict",
+           "from_own_dict", "heat_sink_region", "interfaces_of", "limit_watches", "load",
+           "plain_data", "read_toml", "regions_by_face", "regions_of", "watched_regions"]
 
 
 # --------------------------------------------------------------------------------------
@@ -210,17 +210,26 @@ _LIMIT_WATCHES = {"heat_sink_C": "heat sink or window (a second region)",
                                     f"{' or '.join(COOLING_TYPES)})"}
 
 
-def _cooled_regions(watched: tuple[str, ...], geometry: Geometry,
-                    boundaries: dict[str, Boundary]) -> tuple[str, ...]:
-    """Of the regions coolant_side_C watches, those that carry a cooled face (the node it
-    reads is on one): an indium foil or Al housing no cooled face touches does not bound
-    the limit. Built-in geometries by face name (model.face_regions); a user mesh's or STEP
-    part's faces are not mapped to regions before it is meshed: every watched region."""
-    if geometry.kind in USER_GEOMETRIES:
-        return watched
-    by_face = face_regions(geometry)
-    cooled = {r for f in cooled_faces(boundaries) for r in by_face[f]}
-    return tuple(r for r in watched if r in cooled)
+def regions_by_face(geometry: Geometry) -> dict[str, tuple[str, ...]]:
+    """The regions each face of the geometry bounds (model.cooled_regions' face map): a
+    built-in geometry's by face name (model.face_regions); a user mesh's from the
+    tetrahedra its face triangles bound (mesh_import.face_regions, numpy on the mesh the
+    case reader has read and cached); a STEP part's from the solids on either side of its
+    CAD faces (step_file.face_regions: the file opened in gmsh once more, as the case
+    reader opens it to list its solids; cached).
+
+    Raises:
+        CaseError: a STEP selection matches nothing (as meshing would say).
+    """
+    if geometry.kind == "user_mesh":
+        from . import mesh_import
+
+        return mesh_import.face_regions(mesh_import.of_geometry(geometry))
+    if geometry.kind == "cad":
+        from . import step_file
+
+        return step_file.face_regions(geometry)
+    return face_regions(geometry)
 
 
 def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materials,
@@ -230,7 +239,9 @@ def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materia
     the one that binds (a Cu heat sink at heat_sink_C = 2000 melts at 1085 °C), and a run
     stops there anyway; a heat_sink_C on a block, an interface_C without interfaces or a
     coolant_side_C without a cooled face was left out of the limits in force without a
-    word."""
+    word. coolant_side_C is held to the regions its cooled faces bound (cooled_regions; a
+    user mesh's or STEP part's too, from its face map): a Cu heat sink's cooled end is not
+    bound by the Al housing beside it that no coolant touches."""
     from ..materials import MELTING_WORDS, get
 
     given = {"spot_C": limits.spot_K, "interface_C": limits.interface_K,
@@ -240,8 +251,8 @@ def _limits_below_melting(limits: Limits, geometry: Geometry, materials: Materia
             continue
         C = T - ZERO_CELSIUS_K
         regions = watched_regions(key, geometry, boundaries)
-        if key == "coolant_side_C":
-            regions = _cooled_regions(regions, geometry, boundaries)
+        if key == "coolant_side_C" and regions:  # those its cooled faces bound
+            regions = cooled_regions(geometry, boundaries, regions_by_face(geometry))
         if not regions and key == "interface_C" and geometry.kind in USER_GEOMETRIES and \
                 len(regions_of(geometry)) > 1:
             # its regions touch, but share their nodes: no joint of its own to watch

@@ -132,7 +132,7 @@ FACE_REGIONS = {"beam_face": ("target",), "anode_face": ("heat_sink",),
 
 def face_regions(geometry: Geometry) -> dict[str, tuple[str, ...]]:
     """The regions each face of a built-in geometry bounds (FACE_REGIONS); a user mesh's
-    or STEP part's come from its cells (rating.kirchhoff.cooled_regions)."""
+    or STEP part's come from its cells (case.regions_by_face)."""
     out = {f: FACE_REGIONS[f] for f in faces_of(geometry)}
     if "rim" in out and "target_edge" not in out:  # the film covers the whole window
         out["rim"] = ("target", "window")
@@ -156,6 +156,26 @@ def cooled_faces(boundaries: dict) -> list[str]:
     return [f for f, b in boundaries.items() if b.type in COOLING_TYPES]
 
 
+def cooled_regions(geometry: Geometry, boundaries: dict,
+                   by_face: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The regions that carry the cooled faces (cooled_faces), in region order: the regions
+    coolant_side_C is held to (their melting points bound it, case reader) and whose k(T)
+    transforms its rise (rating.kirchhoff.transform_for). An indium foil or an Al housing
+    that no cooled face touches does not bound it. The one rule of both.
+
+    Args:
+        geometry: the case's geometry.
+        boundaries: the case's boundaries (face → Boundary).
+        by_face: face → the regions it bounds (case.regions_by_face: a built-in geometry's
+            by face name, a user mesh's from its tetrahedra, a STEP part's from its solids).
+            A cooled face it maps to no region is held to every region (the conservative
+            rule); so is a case without a cooled face.
+    """
+    regions = regions_of(geometry)
+    cooled = {r for f in cooled_faces(boundaries) for r in (by_face.get(f) or regions)}
+    return tuple(r for r in regions if r in cooled) or regions
+
+
 #: limit_watches' key of the limits on the regions after the heat sink: no key of
 #: [limits] sets them (limits.limits_for: each region's material's default).
 REGION_LIMIT_KEY = "region_C"
@@ -174,8 +194,10 @@ def limit_watches(key: str, geometry: Geometry,
       heat sink (a housing, a user mesh's or STEP part's braze or other parts), its own
       hottest node held to its own material, none with two regions or fewer;
     - interface_C: each interface's hottest node, held to its two sides;
-    - coolant_side_C: the cooled faces' hottest node (COOLING_TYPES), held to every region
-      (a cooled face may bound any of them); none without a cooled face.
+    - coolant_side_C: the cooled faces' hottest node (COOLING_TYPES), every region here
+      (a cooled face may bound any of them; cooled_regions keeps those its cooled faces
+      bound, which needs the face map of a user mesh or STEP part); none without a cooled
+      face.
 
     Args:
         key: spot_C, heat_sink_C, region_C, interface_C or coolant_side_C.

@@ -18,128 +18,15 @@ user meshes, user_mesh.frame_layout).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 
 from ..case import CaseError
-from ..case.step_file import CadError, name_of, open_step
+from ..case.step_file import CadError, diagonal, open_step, selections
 from .mesh import generate, zone_size
 from .reflection3d import Layout3D
 from .user_mesh import ON_FACE_TOLERANCE, frame_layout
-
-
-def _select(gmsh, dim: int, key: str, ref, eps: float) -> list[int]:
-    """Entities of dimension dim named ref, or inside the box ref (m)."""
-    if isinstance(ref, str):
-        tags = [t for _, t in gmsh.model.getEntities(dim) if name_of(gmsh, dim, t) == ref]
-        if not tags:
-            found = sorted({name_of(gmsh, dim, t)
-                            for _, t in gmsh.model.getEntities(dim)} - {""})
-            raise CadError(f"{key} = {ref!r}: no {'solid' if dim == 3 else 'face'} of this "
-                           f"name in the STEP file; expected one of: "
-                           f"{', '.join(found) or '(none named)'} - or a box_mm")
-        return tags
-    x0, y0, z0, x1, y1, z1 = ref
-    tags = [t for _, t in gmsh.model.getEntitiesInBoundingBox(
-        x0 - eps, y0 - eps, z0 - eps, x1 + eps, y1 + eps, z1 + eps, dim)]
-    if not tags:
-        raise CadError(f"{key}.box_mm = {[round(c * 1e3, 6) for c in ref]}: no "
-                       f"{'solid' if dim == 3 else 'face'} lies inside this box; expected a "
-                       "box around it (mm)")
-    return tags
-
-
-def _groups(gmsh, geometry) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """(region → volume tags, face → surface tags) of the case's selections."""
-    eps = 1e-4 * _diagonal(gmsh)  # (OCC pads bounding boxes by its tolerance, 1e-7 m)
-    regions, faces = {}, {}
-    for name, ref in geometry.groups.items():
-        dim = geometry.mesh_groups[name]
-        key = f"geometry.{'regions' if dim == 3 else 'faces'}.{name}"
-        (regions if dim == 3 else faces)[name] = _select(gmsh, dim, key, ref, eps)
-    owner: dict[int, str] = {}
-    for name, tags in regions.items():
-        for t in tags:
-            if t in owner:
-                raise CadError(f"geometry.regions.{name}: solid {t} is also in the region "
-                               f"'{owner[t]}'; expected each solid in one region")
-            owner[t] = name
-    left = [t for _, t in gmsh.model.getEntities(3) if t not in owner]
-    if left:
-        names = ", ".join(repr(name_of(gmsh, 3, t)) for t in left)
-        raise CadError(f"geometry.regions: the solid(s) {names} are in no region; expected "
-                       "every solid in a region (by name or box)")
-    return regions, _one_group_per_face(faces)
-
-
-def _one_group_per_face(faces: dict[str, list[int]]) -> dict[str, list[int]]:
-    """The face selections with each CAD face in one group. beam_face's faces leave every
-    other selection: a flat box over the anode's top (anode_face) holds the target's face
-    too, and a face in two groups went to whichever the case listed first (anode_face
-    before beam_face left the beam no face: an internal error). Any other face in two
-    groups is refused.
-
-    Raises:
-        CadError: a face in two groups other than beam_face, or a selection left empty.
-    """
-    beam = set(faces.get("beam_face", ()))
-    out, owner = {}, {t: "beam_face" for t in beam}
-    for name, tags in faces.items():
-        if name == "beam_face":
-            out[name] = tags
-            continue
-        kept = [t for t in tags if t not in beam]
-        if not kept:
-            raise CadError(f"geometry.faces.{name}: every face it selects is beam_face's; "
-                           "expected a face of its own (a box around it)")
-        for t in kept:
-            if t in owner:
-                raise CadError(f"geometry.faces.{name}: face {t} is also in the face "
-                               f"'{owner[t]}'; expected each face in one group (beam_face "
-                               "alone may lie inside another's box)")
-            owner[t] = name
-        out[name] = kept
-    return out
-
-
-def face_regions(geometry) -> dict[str, tuple[str, ...]]:
-    """The regions each face of the case bounds: the solids on either side of its CAD faces
-    (gmsh's upward adjacencies of the surfaces), by region name; cached on the STEP file's
-    path, size and time and the case's selections (a rating asks for them several times).
-
-    Raises:
-        CadError: a selection matches nothing (as when the case is read).
-    """
-    st = Path(geometry.file).stat()
-    chosen = tuple((n, tuple(r) if isinstance(r, list) else r)
-                   for n, r in geometry.groups.items())
-    return _face_regions(str(geometry.file), st.st_size, st.st_mtime_ns, chosen,
-                         tuple(geometry.mesh_groups.items()))
-
-
-@functools.lru_cache(maxsize=4)
-def _face_regions(path, _size, _mtime, chosen, dims) -> dict[str, tuple[str, ...]]:
-    from types import SimpleNamespace
-
-    geometry = SimpleNamespace(groups={n: list(r) if isinstance(r, tuple) else r
-                                       for n, r in chosen}, mesh_groups=dict(dims))
-    gmsh = open_step(path)
-    try:
-        regions, faces = _groups(gmsh, geometry)
-        owner = {t: name for name, tags in regions.items() for t in tags}
-        return {name: tuple(r for r in regions if any(
-                    owner.get(int(v)) == r for t in tags
-                    for v in gmsh.model.getAdjacencies(2, t)[0]))
-                for name, tags in faces.items()}
-    finally:
-        gmsh.finalize()
-
-
-def _diagonal(gmsh) -> float:
-    b = np.array(gmsh.model.getBoundingBox(-1, -1))
-    return float(np.linalg.norm(b[3:] - b[:3]))
 
 
 def layout(case) -> Layout3D:
@@ -152,9 +39,9 @@ def layout(case) -> Layout3D:
     g = case.geometry
     gmsh = open_step(g.file)
     try:
-        regions, faces = _groups(gmsh, g)
+        regions, faces = selections(gmsh, g)
         p = np.asarray(g.impact_point_m, float)
-        scale = _diagonal(gmsh)
+        scale = diagonal(gmsh)
         best = None
         for tag in faces["beam_face"]:
             q, uv = gmsh.model.getClosestPoint(2, tag, p)
@@ -197,8 +84,8 @@ def build(case, lay: Layout3D, h_min: float, growth: float, h_max: float, zone_d
     """
     g = case.geometry
     gmsh = open_step(g.file)
-    regions, faces = _groups(gmsh, g)
-    h_max = min(h_max, 0.1 * _diagonal(gmsh))  # (mesh.max_size_mm, else a tenth of the part)
+    regions, faces = selections(gmsh, g)
+    h_max = min(h_max, 0.1 * diagonal(gmsh))  # (mesh.max_size_mm, else a tenth of the part)
     fr = lay.frame
     centre = gmsh.model.occ.addPoint(*fr.origin)
     gmsh.model.occ.synchronize()

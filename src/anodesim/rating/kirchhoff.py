@@ -51,7 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import life
-from ..case import Case, Loading, regions_of
+from ..case import Case, Loading, cooled_regions, regions_by_face, regions_of
 from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limit_label,
                       limits_for, rise_allowed)
 from ..results import TimeSeries
@@ -89,6 +89,32 @@ def key(lim: Limit) -> tuple[str, str]:
     return (lim.name, lim.column)
 
 
+def u_rise(table, T0: float, rise: float) -> float:
+    """U − T0 (K) of a rise (K) from T0 (K) in a k(T) table: ∫_{T0}^{T0+rise} k/k(T0) dT,
+    the integrand 1 beyond the table's end (k taken as k(T0) there); the rise itself
+    without a table (None) or for rise <= 0."""
+    if table is None or rise <= 0:
+        return rise
+    lo, hi = table.range_K
+    T1 = min(max(T0 + rise, lo), hi)
+    return table.integral(T0, T1) / float(table(T0)) + (T0 + rise - T1)
+
+
+#: Rise (K) over which lowest_head compares the k(T) tables: of the order of the rises of
+#: the limits it serves (a Cu heat sink's default 200 °C, a joint's up to its braze's
+#: solidus, from a 30 °C start); the choice is a heuristic the FE anchors correct (f_L).
+PROBE_RISE_K = 500.0
+
+
+def lowest_head(tables, T0: float):
+    """Of k(T) tables, the one with the smallest U-rise for a PROBE_RISE_K rise from T0 (K):
+    the lower, safer head of a limit watching nodes of several materials. Compared over
+    the same span, each table extrapolated beyond its end as the transform extrapolates it
+    (u_rise): integrated only over its own range, a table ending below T0 + PROBE_RISE_K
+    looked like the lower head for its shorter span alone."""
+    return min(tables, key=lambda t: u_rise(t, T0, PROBE_RISE_K))
+
+
 @dataclass
 class Transform:
     """Kirchhoff transform of each limit's rise: K of temperature rise → K of U rise."""
@@ -99,12 +125,7 @@ class Transform:
 
     def u_rise(self, k: tuple[str, str], rise: float) -> float:
         """U − T0 for a rise (K) at the nodes of limit k: ∫_{T0}^{T0+rise} k/k(T0) dT."""
-        table = self.conductivity.get(k)
-        if table is None or rise <= 0:
-            return rise
-        lo, hi = table.range_K
-        T1 = min(max(self.T0 + rise, lo), hi)
-        return table.integral(self.T0, T1) / float(table(self.T0)) + (self.T0 + rise - T1)
+        return u_rise(self.conductivity.get(k), self.T0, rise)
 
     def rise_of_u(self, k: tuple[str, str], u) -> np.ndarray:
         """The inverse of u_rise: temperature rise (K) of a U-rise (K) at the nodes of k
@@ -123,56 +144,33 @@ class Transform:
         return {key(lim): self.u_rise(key(lim), rise_allowed(lim)) for lim in engine.limits}
 
 
-def cooled_regions(case: Case) -> tuple[str, ...]:
-    """The regions that carry the case's cooled faces (case.model.cooled_faces), in region
-    order: a built-in geometry's from its face names (case.model.face_regions), a user
-    mesh's from the tetrahedra its face triangles bound, a STEP part's from the solids its
-    CAD faces bound; every region when it has no cooled face."""
-    from ..case.model import cooled_faces, face_regions
-
-    g = case.geometry
-    if g.kind == "user_mesh":
-        from ..case.mesh_import import face_regions as of_mesh, of_geometry
-
-        by_face = of_mesh(of_geometry(g))
-    elif g.kind == "cad":
-        from ..geometry.cad import face_regions as of_step
-
-        by_face = of_step(g)
-    else:
-        by_face = face_regions(g)
-    cooled = {r for f in cooled_faces(case.boundaries) for r in by_face.get(f, ())}
-    regions = regions_of(g)
-    return tuple(r for r in regions if r in cooled) or regions
-
-
 def transform_for(case: Case) -> Transform:
     """The Kirchhoff transform of each limit's nodes: the target's k(T) for the spot, erosion,
     recrystallisation and fatigue, the region's for a region maximum; for the cooled faces
-    that of the regions carrying them (cooled_regions: the heat sink's cooled end, not the
-    housing after it, nor a user mesh's braze listed last) and for an interface that of
-    its two sides, each with the smaller ∫k among them (the lower, safer head; the anchors
-    correct the choice)."""
+    that of the regions carrying them (case.cooled_regions: the heat sink's cooled end, not
+    the housing after it, nor a user mesh's braze listed last) and for an interface that of
+    its two sides, each with the smaller ∫k among them (lowest_head: the lower, safer head;
+    the anchors correct the choice)."""
     from ..case.model import interface_sides
     from ..resolve import region_materials
 
     mats = region_materials(case)
-    regions = regions_of(case.geometry)
+    g = case.geometry
+    regions = regions_of(g)
     T0 = case.initial_temperature_K
-    probe = T0 + 500.0
 
-    def lowest_head(where):
-        return min((mats[r].k for r in where),
-                   key=lambda t: t.integral(T0, min(probe, t.range_K[1])) / float(t(T0)))
+    def head(where):
+        return lowest_head([mats[r].k for r in where], T0)
 
+    cooled = cooled_regions(g, case.boundaries, regions_by_face(g))
     spot = mats["target"].k
     cond = {("spot", "T_peak_C"): spot, ("erosion", "T_peak_C"): spot,
             ("recrystallisation", "T_peak_C"): spot, ("fatigue", "T_peak_C"): spot,
-            ("coolant_side", "T_max_coolant_side_C"): lowest_head(cooled_regions(case))}
+            ("coolant_side", "T_max_coolant_side_C"): head(cooled)}
     for r in regions:  # a region's maximum: the heat sink's, or one after it (a housing)
         cond[("heat_sink", f"T_max_{r}_C")] = cond[("region", f"T_max_{r}_C")] = mats[r].k
     for name, sides in interface_sides(case.geometry).items():
-        cond[("interface", f"T_max_{name}_C")] = lowest_head(sides)
+        cond[("interface", f"T_max_{name}_C")] = head(sides)
     return Transform(T0, cond)
 
 
