@@ -221,3 +221,33 @@ def test_no_figure_quoted_of_a_rating_lies_above_it(tmp_path):
     assert re.search(r"continuous rating, confirmed by full FE runs \(W\)\s+19\.53\b", page)
     assert re.search(r"NOT CONFIRMED \(W\)\s+27\.59\b", page)
     assert "20.13" not in page and "19.54" not in page
+
+
+def test_a_user_parts_second_region_is_named_as_its_user_named_it():
+    """The rating's words called a user mesh's or STEP part's second region "the heat
+    sink" ("limited by the heat sink temperature", "not rated: the heat sink's yield") and
+    spelled its yield use's region with spaces for underscores: the STEP example with its
+    Cu body named Cu_body read "the Cu body at 4.6× its yield strength", a name the part
+    does not have. Its own name now; a built-in geometry keeps "heat sink". Text only."""
+    import anodesim
+    from anodesim.rating.rate import _mechanics_words, binding_words, in_words
+
+    step = Path(__file__).parents[1] / "meshes" / "step_anode_case.toml"
+    data = tomllib.loads(step.read_text())
+    data["geometry"]["regions"] = {"target": "W_disc", "Cu_body": "Cu_body"}
+    data["materials"] = {"target": "W", "Cu_body": "Cu"}
+    data["mounts"] = {"cooled_end": {"type": "clamped"}}
+    case = anodesim.from_dict(data, step.parent)
+    rows = [{**row, "binding": "heat_sink"} for row in _serial_rows([True, True, True])]
+    words = in_words(case, _rating(period=rows))
+    assert "limited by the Cu_body temperature (" in words, words
+    assert "the Cu_body's yield (limits.yield_use)" in words and "heat sink" not in words
+    at = {"yield_use_Cu_body_rel": 4.6}
+    assert _mechanics_words(at, case.geometry) == \
+        "the Cu_body at 4.6× its yield strength near the joint"
+    insert = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    built = anodesim.from_dict(tomllib.loads(insert.read_text()), insert.parent)
+    assert binding_words("heat_sink", built.geometry) == "the heat sink temperature"
+    assert _mechanics_words({"yield_use_heat_sink_rel": 4.6}, built.geometry) == \
+        "the heat sink at 4.6× its yield strength near the joint"
+    assert "limited by the heat sink temperature (" in in_words(built, _rating(period=rows))

@@ -242,6 +242,21 @@ def test_runs_limits_table_keeps_its_columns_with_a_housings_joint():
     assert {line.index(" limit ") for line in short} == {4 + 26}
 
 
+def test_runs_region_maxima_keep_their_column_with_a_long_region_name():
+    """`run` printed "max <region>" padded to 10 characters: a user mesh's
+    "heat_sink_housing_braze" (23) pushed its number 14 characters right of the others'.
+    The names are padded to the case's longest now, and short names keep the 10 of
+    README's quoted run ("  max heat_sink      48.0 °C"). Exact (string positions)."""
+    from anodesim.cli.run import region_maxima
+
+    lines = region_maxima({"target": 919.0, "heat_sink": 48.0,
+                           "heat_sink_housing_braze": 41.25})
+    assert len({line.index(" °C") for line in lines}) == 1
+    assert lines[2] == "  max heat_sink_housing_braze     41.2 °C"
+    assert region_maxima({"target": 919.0, "heat_sink": 48.0}) == [
+        "  max target        919.0 °C", "  max heat_sink      48.0 °C"]
+
+
 def _box_mesh(n: int):
     """A cube of n³ unit cells, six tetrahedra each: region 1 (target) below the middle
     plane x = n//2, region 2 (heat_sink) above it; face groups: the plane x = 0 (beam_face)

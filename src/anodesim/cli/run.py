@@ -74,6 +74,19 @@ def limits_table(checks) -> list[str]:
     return lines
 
 
+#: Least width of the region column of `run`'s "max <region>" lines: "heat_sink".
+REGION_WIDTH = 10
+
+
+def region_maxima(by_region: dict[str, float]) -> list[str]:
+    """Console lines of each region's hottest temperature (°C), the numbers in one column:
+    the names padded to the longest of the case (a user mesh's "heat_sink_housing_braze"
+    pushed its number out of the column of the others, padded to 10), at least
+    REGION_WIDTH (README's quoted run)."""
+    width = max([REGION_WIDTH, *(len(r) for r in by_region)])
+    return [f"  max {region:<{width}s} {T:8.1f} °C" for region, T in by_region.items()]
+
+
 def signed(x: float) -> str:
     """x with its sign to 3 significant digits ("+1.06", "-4.72"), and zero as "0": a shift
     that is exactly zero (the u of a view in the anode's symmetry plane) read "+0"."""
@@ -232,8 +245,8 @@ def run(args) -> int:
                   f"{b['footprint_um'][0]:.3g} x {b['footprint_um'][1]:.3g} µm, seen along the "
                   "view axis " + (f"{eff[0]:.3g} x {eff[1]:.3g} µm" if eff else "(no view axis)"),
                   file=sys.stderr)
-        for region, T in r["T_max_by_region_C"].items():
-            print(f"  max {region:<10s} {T:8.1f} °C", file=sys.stderr)
+        for line in region_maxima(r["T_max_by_region_C"]):
+            print(line, file=sys.stderr)
         lf = r.get("life", {})
         if lf.get("erosion_rate_nm_h") is not None:
             rx = lf.get("recrystallisation_fraction_per_h")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import Case, CaseError, Loading
+from ..case import USER_GEOMETRIES, Case, CaseError, Loading, heat_sink_region
 from ..limits import (Limit, coarse_yield_cells, limit_label, limits_for, newton_band_breach,
                       rise_allowed)
 from ..output import rounded_down
@@ -558,7 +558,8 @@ def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
                                           "CONFIRMED (its basis says why)")
         if case.mechanics is not None:
             cont["steady_state_at_rating"] = at = steady_mechanics(case, sl.power_W)
-            progress(f"  steady state at the continuous rating: {_mechanics_words(at)}")
+            progress("  steady state at the continuous rating: "
+                     f"{_mechanics_words(at, case.geometry)}")
     rating.continuous = cont
     # The curves at the rated power: the engine's own estimate can lie far above it (the
     # reflection insert: 27.6 W bound by the coolant wall at constant k, against 19.5 W
@@ -615,10 +616,19 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
             **final, **({"yield_warning": warning} if warning else {})}
 
 
-def _mechanics_words(at: dict) -> str:
+def region_words(region: str, geometry=None) -> str:
+    """A region's name in the rating's words: a built-in geometry's spelled out ("heat_sink":
+    "heat sink"), a user mesh's or STEP part's as its user named it ("braze", "Cu_body",
+    "heat_sink_housing_braze": the names its files and `run` print)."""
+    user = geometry is not None and geometry.kind in USER_GEOMETRIES
+    return region if user else region.replace("_", " ")
+
+
+def _mechanics_words(at: dict, geometry=None) -> str:
     """The steady drift and yield use at a power, in words: "the spot drifts 18.4 µm across
-    the view (4.41 px), the heat sink at 4.6× its yield strength near the joint", the yield
-    use with the run's warning when its cells are coarse (limits.coarse_yield_cells)."""
+    the view (4.41 px), the heat sink at 4.6× its yield strength near the joint" (a user
+    mesh's or STEP part's second region by its own name: region_words), the yield use with
+    the run's warning when its cells are coarse (limits.coarse_yield_cells)."""
     parts = []
     if "drift_across_view_um" in at:
         px = at.get("image_drift_px")
@@ -629,7 +639,7 @@ def _mechanics_words(at: dict) -> str:
                         + (f"{dM:+.2g}" if dM else "0")))  # not "+0" (nor "-0")
     for k, v in at.items():
         if k.startswith("yield_use_") and k.endswith("_rel"):
-            region = k[len("yield_use_"):-len("_rel")].replace("_", " ")
+            region = region_words(k[len("yield_use_"):-len("_rel")], geometry)
             coarse = at.get("yield_warning")  # the run's own warning, with its number
             parts.append(f"the {region} at {v:.2g}× its yield strength near the joint"
                          + (f" ({coarse})" if coarse else ""))
@@ -704,11 +714,11 @@ def in_words(case: Case, rating: Rating) -> str | None:
                 + "," * bool(life_h)
         parts.append(f"{_watts(sl.power_W, b, what)}{cold}"
                      + (f" over a {life_h:g} h life" if life_h else "")
-                     + f", limited by {binding_words(sl.binding)}"
+                     + f", limited by {binding_words(sl.binding, case.geometry)}"
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
     at = (c or {}).get("steady_state_at_rating")
-    warm = f" (in steady state there {_mechanics_words(at)})" if at else ""
+    warm = f" (in steady state there {_mechanics_words(at, case.geometry)})" if at else ""
     if c is not None and (sl is None or case.loading.kind != "steady"):
         parts.append(_watts(c["max_continuous_beam_power_W"], b, "continuous")
                      + ("" if c["confirmed"] else " (NOT CONFIRMED by full FE runs)") + warm)
@@ -723,14 +733,16 @@ def in_words(case: Case, rating: Rating) -> str | None:
     for rows, along, fixed in ((rating.duty, "duty_cycle", "period_s"),
                                (rating.period, "period_s", "duty_cycle")):
         if rows:
-            parts.append(_serial_words(rows, along, fixed, b))
+            parts.append(_serial_words(rows, along, fixed, b, case.geometry))
     if not parts:
         return None
     # What a reader of "over a 10000 h life" would take as rated and is not, by default
     names = {lim.name for lim in rating.limits}
     unrated = ["thermal fatigue of the spot (limits.fatigue)"] if "fatigue" not in names else []
     if case.mechanics is not None and "yield" not in names:
-        unrated.append("the heat sink's yield (limits.yield_use)")
+        sink = heat_sink_region(case.geometry)
+        unrated.append(f"the {region_words(sink, case.geometry) if sink else 'heat sink'}'s "
+                       "yield (limits.yield_use)")
     if unrated:
         parts.append("not rated (reported by a run only): " + " and ".join(unrated))
     return f"{head}: " + "; ".join(parts) + "."
@@ -778,9 +790,10 @@ def _watts(P: float, beam, what: str = "") -> str:
             f"({rounded_down(P / beam.voltage_V * 1e3)} mA)")
 
 
-def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
+def _serial_words(rows: list[dict], along: str, fixed: str, beam, geometry=None) -> str:
     """A serial-load chart in words: the peak power (and current) at its first and last
-    point, the binding limits, and what produced the numbers."""
+    point, the binding limits (binding_words, of the case's geometry), and what produced
+    the numbers."""
     unit = {"period_s": " s"}.get(along, "")
     name = {"duty_cycle": "duty cycle", "period_s": "period"}
     first, last = rows[0], rows[-1]
@@ -796,7 +809,7 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam) -> str:
             f"{_watts(first['max_peak_beam_power_W'], beam, 'peak')} at {name[along]} "
             f"{first[along]:g}{unit} to {_watts(last['max_peak_beam_power_W'], beam)} at "
             f"{last[along]:g}{unit}, limited by "
-            + " / ".join(binding_words(x) for x in binds) + f" ({how})")
+            + " / ".join(binding_words(x, geometry) for x in binds) + f" ({how})")
 
 
 _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion over the life)",
@@ -810,11 +823,16 @@ _BINDING_WORDS = {"erosion": "evaporation of the target at the spot (erosion ove
                   "magnification": "the magnification change of the focal-spot drift"}
 
 
-def binding_words(binding: str) -> str:
+def binding_words(binding: str, geometry=None) -> str:
     """A binding limit (its label, limits.limit_label) in the rating's words: a joint by
     its interface name ("interface heat_sink_housing": "the joint heat_sink_housing
     (interface)"), another region than the heat sink by its name ("region housing": "the
-    housing temperature")."""
+    housing temperature"), the heat sink limit by the geometry's second region
+    (region_words: "the heat sink temperature", a transmission target's "the window
+    temperature", a user mesh's "the rod temperature"; without a geometry "heat sink")."""
+    sink = heat_sink_region(geometry) if geometry is not None else None
+    if binding == "heat_sink" and sink is not None:
+        return f"the {region_words(sink, geometry)} temperature"
     name, _, where = binding.partition(" ")
     if where and name == "interface":
         return f"the joint {where} (interface)"
