@@ -188,7 +188,7 @@ def test_the_lowest_head_compares_the_tables_over_the_same_span():
     min(T0 + 500 K, the table's end): a table ending 200 K above T0 was integrated over
     200 K, the other over 500 K, and looked the lower head for that alone. Both are now
     taken over the same 500 K, each beyond its end as the transform itself takes it
-    (Transform.u_rise: k(T0) there). Synthetic tables, exact: A constant to T0 + 200 K
+    (Transform.u_rise: k's end value there). Synthetic tables, exact: A constant to T0 + 200 K
     (U-rise 200 K + 300 K beyond = 500 K), B falling from 100 to 50 W/m/K over the 500 K
     (375 K; over A's 200 K alone 180 K, below A's 200 K too): B is the lower head, the old
     rule took A (200 K < 375 K)."""
@@ -204,3 +204,25 @@ def test_the_lowest_head_compares_the_tables_over_the_same_span():
     assert kh.lowest_head([a, b], T0) is b and kh.lowest_head([b, a], T0) is b
     old = min((a, b), key=lambda t: t.integral(T0, min(T0 + 500.0, t.range_K[1])) / float(t(T0)))
     assert old is a  # the rule before
+
+
+def test_the_transform_holds_k_at_its_end_value_beyond_a_table():
+    """Beyond a k(T) table's end the U-rise takes k's end value, as the FE run's property
+    lookup clips to the table (thermal._NodalLookup), not k(T0): C falls from 100 to
+    50 W/m/K over 200 K and ends there; a 500 K rise is 150 K of U over the table and
+    300 × 0.5 = 150 K beyond it (300 K before, a head 33 % larger: more power for a limit
+    above the table's end). The inverse agrees."""
+    from anodesim.materials import Table
+
+    T0 = 303.15
+    c = Table(np.array([T0, T0 + 200.0]), np.array([100.0, 50.0]), "C.k")
+    tr = kh.Transform(T0, {"c": c})
+    assert tr.u_rise("c", 500.0) == pytest.approx(300.0, rel=1e-12)
+    assert tr.u_rise("c", 200.0) == pytest.approx(150.0, rel=1e-12)
+    assert float(tr.rise_of_u("c", 300.0)) == pytest.approx(500.0, rel=1e-9)
+    from anodesim.thermal import _NodalLookup
+
+    T = np.array([T0 + 100.0, T0 + 300.0, T0 + 600.0])
+    k, dk = np.empty(3), np.empty(3)
+    _NodalLookup(c).evaluate(T.copy(), k, dk, slice(None))
+    assert k.tolist() == [75.0, 50.0, 50.0]  # the FE's k beyond the end: its end value

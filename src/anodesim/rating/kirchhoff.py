@@ -91,13 +91,17 @@ def key(lim: Limit) -> tuple[str, str]:
 
 def u_rise(table, T0: float, rise: float) -> float:
     """U − T0 (K) of a rise (K) from T0 (K) in a k(T) table: ∫_{T0}^{T0+rise} k/k(T0) dT,
-    the integrand 1 beyond the table's end (k taken as k(T0) there); the rise itself
-    without a table (None) or for rise <= 0."""
+    k held at its end value beyond the table's end, as the FE run's property lookup holds
+    it (thermal._NodalLookup clips to the table; a run's solution itself stops there,
+    OutOfRangeError); the rise itself without a table (None) or for rise <= 0. (Until
+    2026-12-06 k(T0) was taken beyond the end: for a k falling with temperature a larger
+    U-head, i.e. more power for a limit above the table's end, than the FE's k.)"""
     if table is None or rise <= 0:
         return rise
     lo, hi = table.range_K
     T1 = min(max(T0 + rise, lo), hi)
-    return table.integral(T0, T1) / float(table(T0)) + (T0 + rise - T1)
+    beyond = float(table(hi)) / float(table(T0)) if T0 + rise > hi else 1.0
+    return table.integral(T0, T1) / float(table(T0)) + (T0 + rise - T1) * beyond
 
 
 #: Rise (K) over which lowest_head compares the k(T) tables: of the order of the rises of
