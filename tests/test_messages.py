@@ -1250,6 +1250,26 @@ def test_a_rating_points_pulse_names_the_cases_own_period_it_takes():
         .duty_cycles == (0.01, 0.5)
 
 
+@pytest.mark.parametrize("given, message", [
+    ({"period_s": 1e-11}, "rating.period_s = 1e-11: expected a duty cycle and period whose "
+     "pulse and pause (with rating.duty_cycles = 0.02, a point of its default list (or give "
+     "rating.duty_cycles)) each last at least 1e-12 s"),
+    ({"duty_cycle": 1 - 1e-13}, "rating.duty_cycle = 0.9999999999999: expected a duty cycle "
+     "and period whose pulse and pause (with rating.periods_s = 0.001, a point of its default "
+     "list (or give rating.periods_s)) each last at least 1e-12 s")])
+def test_a_rating_period_or_duty_given_is_checked_with_its_default_list(given, message):
+    """rating.period_s (or duty_cycle) given without its chart's list: each point of the
+    default list is its pair; only a list given was checked, so a 1e-11 s period drew
+    2e-13 s pulses at the default duty 0.02 unrefused. Now the key given is named, with the
+    default point and the list to give; a list given with it is taken."""
+    with pytest.raises(CaseError, match=re.escape(message)):
+        from_dict(reflection(rating=given))
+    key, listed = (("period_s", "duty_cycles") if "period_s" in given else
+                   ("duty_cycle", "periods_s"))
+    ok = {**given, listed: [0.5] if listed == "duty_cycles" else [10.0]}
+    assert getattr(from_dict(reflection(rating=ok)).rating, key) == given[key]
+
+
 @pytest.mark.parametrize("px, pixel_um, M, lo, hi", [
     (1e-6, 0.1, 1e4, "0.09999", "100000"),  # 1e-11 µm at the source: rated at 2e-11 W
     (1e5, 1e4, 1.000001, "1e-06", "9.999e-06")])  # 1e15 µm: never binds

@@ -177,6 +177,37 @@ def test_charts_are_monotone(engine):
     assert duty[-1] == pytest.approx(cont, rel=1e-6)  # duty 1 is continuous
 
 
+def test_serial_load_mean_power_is_never_above_the_continuous_rating(engine):
+    """The physical bound the serial-load charts are held at (charts.cap_serial): in the
+    periodic state each node's time-average is its steady state at the mean power, so the
+    engine's largest mean power at every duty cycle and period is at most its continuous
+    rating (exact superposition: within 1e-6 relative, the duty-1 point's two sums), the
+    shortest periods at a high duty cycle approaching it. Held at it, no point lies above,
+    the duty-1 point is the rating exactly and a point above is brought to it."""
+    cont = rating.chart_continuous(engine)
+    P, binding = cont["max_continuous_beam_power_W"], cont["binding"]
+    duty = rating.chart_duty(engine, 1.0, [0.05, 0.3, 0.7, 1.0])
+    period = rating.chart_period(engine, 0.9, [1e-4, 1e-2, 1.0, 100.0])
+    means = [row["max_mean_beam_power_W"] for row in duty + period]
+    assert max(means) <= P * (1 + 1e-6)
+    assert period[0]["max_mean_beam_power_W"] > 0.95 * P  # 0.1 ms at duty 0.9: nearly steady
+    from anodesim.rating.charts import CAPPED_BY_CONTINUOUS, cap_serial
+
+    for rows in (duty, period):
+        worst = cap_serial(rows, P, binding)
+        assert worst <= 1e-6
+        assert all(row["max_mean_beam_power_W"] <= P for row in rows)
+    assert duty[-1]["max_peak_beam_power_W"] == duty[-1]["max_mean_beam_power_W"] == P
+    assert [row["capped_by"] for row in duty] == ["", "", "", CAPPED_BY_CONTINUOUS]
+    # a point 1 % above (the charts' tolerance) is held at the rating, its peak with it
+    above = [{"duty_cycle": 0.5, "max_peak_beam_power_W": 2.02 * P,
+              "max_mean_beam_power_W": 1.01 * P, "binding": "spot"}]
+    assert cap_serial(above, P, binding) == pytest.approx(0.01, rel=1e-9)
+    assert above[0] == {"duty_cycle": 0.5, "max_peak_beam_power_W": 2 * P,
+                        "max_mean_beam_power_W": P, "binding": binding,
+                        "capped_by": CAPPED_BY_CONTINUOUS}
+
+
 def test_rate_command_writes_charts(tmp_path, capsys):
     path = write_toml(tmp_path / "case.toml", reflection(
         materials={"properties": "constant"},
@@ -241,6 +272,20 @@ def test_rate_command_writes_charts(tmp_path, capsys):
     ({"rating": {"periods_s": [0.1, 0.1]}},
      "rating.periods_s = [0.1, 0.1]: expected periods in increasing order, each once"),
     ({"rating": {"periods_s": [1e-9]}}, "shorter than the smallest time step"),
+    # the defaults of a pulse-train case at its own pulse: a pause of 1e-16 s at the 1 ms
+    # point of the period chart (on 10 s, off 1e-12 s), an on-time below the time step
+    # (on 1 µs, off 10 s); the lists given are refused as the case is read
+    ({"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 10.0,
+                  "off_s": 1e-12}},
+     "rating.periods_s (not given: the default, 0.001 to 100 s) at rating.duty_cycle = "
+     "1 - 1e-13 (not given: the case's own pulse, loading on 10 s, off 1e-12 s): the point at "
+     "0.001 s has a pause of 1e-16 s, shorter than 1e-12 s (a pulse train's shortest); "
+     "expected rating.periods_s with periods of at least 10 s, or another rating.duty_cycle"),
+    ({"loading": {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 1e-6,
+                  "off_s": 10.0}},
+     "rating.periods_s (not given: the default, 0.001 to 100 s) at rating.duty_cycle = "
+     "9.999999e-08 (not given: the case's own pulse, loading on 1e-06 s, off 10 s): the "
+     "point at 0.001 s has an on-time of 1e-10 s, shorter than the smallest time step"),
     ({"boundaries": {"cooled_end": {"type": "radiation", "emissivity": 0.5,
                                     "temperature_C": 30.0, "h_W_m2K": None}}},
      "not linear in the beam power"),
@@ -257,6 +302,19 @@ def test_bad_rating_input(tmp_path, capsys, change, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+def test_a_pulse_trains_default_chart_points_refuse_only_the_charts_that_draw_them():
+    """A pulse train on 10 s, off 1e-12 s is a case to run; its rating's period chart
+    would draw 1e-16 s pauses at its own duty cycle (test_bad_rating_input): the serial
+    charts are refused before any computing, a rating without them is not."""
+    from anodesim.case import CaseError
+
+    case = anodesim.from_dict(reflection(loading={
+        "kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 10.0, "off_s": 1e-12}))
+    rating.precheck(case, ("single", "continuous"))
+    with pytest.raises(CaseError, match=r"rating\.periods_s \(not given"):
+        rating.precheck(case, ("duty",))
 
 
 @pytest.mark.parametrize("key", ["ambient_C", "initial_C"])

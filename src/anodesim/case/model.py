@@ -626,6 +626,27 @@ class RatingSettings:
     periods_s: tuple[float, ...] = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
+def own_pulse(loading: Loading | None) -> tuple[float, float] | None:
+    """A pulse-train case's own pulse (on s, pause s), which its serial-load charts default
+    to; None for another loading (or a train without pauses)."""
+    if loading is None or loading.kind != "pulse_train" or len(loading.segments) < 2 \
+            or loading.segments[1][1] != 0.0:
+        return None
+    (on, _), (off, _) = loading.segments[:2]
+    return on, off
+
+
+def rating_defaults(loading: Loading | None) -> RatingSettings:
+    """The [rating] defaults of a case with this loading: RatingSettings(), with a
+    pulse-train case's serial-load charts at its own period (duty chart) and duty cycle
+    (period chart) (own_pulse)."""
+    pulse = own_pulse(loading)
+    if pulse is None:
+        return RatingSettings()
+    on, off = pulse
+    return RatingSettings(period_s=on + off, duty_cycle=on / (on + off))
+
+
 @dataclass(frozen=True)
 class Numerics:
     """Linear solvers.

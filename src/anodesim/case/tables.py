@@ -19,7 +19,7 @@ from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSIN
                     ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
                     Materials, MeshSettings, Output, PointingDrift, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, ordered_regions,
-                    regions_of)
+                    rating_defaults, regions_of)
 from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
@@ -564,7 +564,7 @@ def _check_pulse(key: str, value: float, duty: float, period: float, other: str,
     on, off = duty * period, (1.0 - duty) * period
     if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
         raise _fail(key, value, f"a duty cycle and period whose pulse and pause (with {other} "
-                    f"= {duty if other.endswith('duty_cycle') else period:g}{origin}) each "
+                    f"= {duty if 'duty_cycle' in other else period:g}{origin}) each "
                     f"last at least {MIN_DURATION_S:g} s, or duty cycle 1 (no pause)")
 
 
@@ -875,11 +875,7 @@ def _output(root: _Section, end_time: float) -> Output:
 def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
     """The [rating] table. For a pulse-train case the serial-load charts default to the
     case's own period (duty chart) and duty cycle (period chart)."""
-    d = RatingSettings()
-    if loading is not None and loading.kind == "pulse_train" and len(loading.segments) > 1 \
-            and loading.segments[1][1] == 0.0:
-        (on, _), (off, _) = loading.segments[:2]
-        d = RatingSettings(period_s=on + off, duty_cycle=on / (on + off))
+    d = rating_defaults(loading)
     sec = root.section("rating", {})
     exposure = _numbers(sec, "exposure_s", d.exposure_s, 0.0, MAX_DURATION_S,
                         f"[shortest, longest] loading times in s up to {MAX_DURATION_S:g}, "
@@ -923,5 +919,16 @@ def _rating(root: _Section, loading: Loading | None = None) -> RatingSettings:
     for i, period in enumerate(out.periods_s if sec.has("periods_s") else ()):
         _check_pulse(f"rating.periods_s[{i}]", period, out.duty_cycle, period,
                      "rating.duty_cycle", whence("duty_cycle", "duty cycle"))
+    # a period or duty cycle given, its chart's list not: each point of the default list
+    # (a list and its pair both defaults: rate.check_rating_input, which names the case's
+    # pulse; a run of the case draws no chart and is not refused for them)
+    for key, listed, pairs in (
+            ("period_s", "duty_cycles", [(x, out.period_s) for x in out.duty_cycles]),
+            ("duty_cycle", "periods_s", [(out.duty_cycle, x) for x in out.periods_s])):
+        if sec.has(key) and not sec.has(listed):
+            for duty, period in pairs:
+                _check_pulse(f"rating.{key}", getattr(out, key), duty, period,
+                             f"rating.{listed}", f", a point of its default list (or give "
+                             f"rating.{listed})")
     sec.close()
     return out

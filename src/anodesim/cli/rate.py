@@ -66,7 +66,7 @@ def rate(args) -> int:
         say = (lambda *a: None) if args.quiet or not lead else (
             lambda m: print(m, file=sys.stderr))
         try:
-            prep = precheck(case)  # bad input: one line, nothing written
+            prep = precheck(case, charts)  # bad input: one line, nothing written
             if not args.force:  # tens of full FE runs: refused as `anodesim run` refuses
                 from .. import cost
 

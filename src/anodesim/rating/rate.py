@@ -16,7 +16,7 @@ from ..case import USER_GEOMETRIES, Case, CaseError, Loading, heat_sink_region
 from ..limits import (Limit, coarse_yield_cells, limit_label, limits_for, newton_band_breach,
                       rise_allowed)
 from ..output import rounded_down
-from .charts import (chart_continuous, chart_duty, chart_period, chart_single,
+from .charts import (cap_serial, chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
 from .engine import Engine, SpotHistory, build_engine, linear_case
 from .kirchhoff import (BY_COLD_CORRECTION, PointRuns, correct_serial, correct_single, corrected_continuous,
@@ -67,9 +67,12 @@ ENGINE_ONLY = "engine, constant k: NOT CONFIRMED"
 DEFAULT_TEMPERATURE_LIMITS = ("spot", "interface", "heat_sink", "region", "coolant_side")
 
 
-def check_rating_input(case: Case, mats, first_step_s: float) -> None:
+def check_rating_input(case: Case, mats, first_step_s: float,
+                       charts: tuple[str, ...] = ("single", "duty")) -> None:
     """Bad rating input as CaseError: unreachable limits, a Newton tolerance wider than the
-    confirmation band of a temperature limit, periods below the time step."""
+    confirmation band of a temperature limit; for the charts asked for (chart_selection's
+    names), loading times below the time step and serial-load points whose pulse or pause
+    a run cannot take (serial_points_problem)."""
     T0 = case.initial_temperature_K
     for lim in limits_for(case, mats):
         rise = rise_allowed(lim)
@@ -92,24 +95,76 @@ def check_rating_input(case: Case, mats, first_step_s: float) -> None:
         if wide:
             raise CaseError(wide)
     r = case.rating
-    shortest_on = min(min(r.periods_s) * r.duty_cycle, r.period_s * min(r.duty_cycles))
-    if shortest_on < first_step_s:
-        raise CaseError(f"rating.periods_s / duty_cycles: an on-time of {shortest_on:.3g} s is "
-                        f"shorter than the smallest time step ({first_step_s:.3g} s); expected "
-                        "longer periods or duty cycles")
-    if r.exposure_s[0] < first_step_s:
+    problem = serial_points_problem(case, first_step_s) if "duty" in charts else None
+    if problem:
+        raise CaseError(problem)
+    if "single" in charts and r.exposure_s[0] < first_step_s:
         raise CaseError(f"rating.exposure_s = {list(r.exposure_s)}: the shortest loading time is "
                         f"below the smallest time step ({first_step_s:.3g} s)")
 
 
-def precheck(case: Case):
-    """Everything `rate` can refuse before computing: CaseError or ResponseError; returns
-    the prepared case (resolve.prepare)."""
+def serial_points_problem(case: Case, first_step_s: float) -> str | None:
+    """The first serial-load chart point (a period and duty cycle of [rating], given or
+    default) whose pulse is shorter than the smallest time step or whose pause is below
+    MIN_DURATION_S (1e-12 s, a pulse train's shortest; none at duty 1), in one line naming
+    the keys, whence their values come (the case's own pulse for a pulse-train case's
+    defaults, case.rating_defaults) and the range that works; None if every point runs.
+
+    The lists given are checked against MIN_DURATION_S when the case is read
+    (tables._rating); defaults are not, so that a run of a pulse train on 10 s, off 1e-12 s
+    is not refused for the 1 ms period chart point its rating would draw at its own duty
+    cycle (a 1e-16 s pause).
+    """
+    from ..case.model import MIN_DURATION_S, own_pulse, rating_defaults
+
+    r, d = case.rating, rating_defaults(case.loading)
+    pulse = own_pulse(case.loading)
+    for key, values, default, fixed_key in (("duty_cycles", r.duty_cycles, d.duty_cycles,
+                                             "period_s"),
+                                            ("periods_s", r.periods_s, d.periods_s,
+                                             "duty_cycle")):
+        fixed, unit = getattr(r, fixed_key), " s" * (key == "periods_s")
+        for x in values:
+            duty, period = (x, fixed) if key == "duty_cycles" else (fixed, x)
+            on, off = duty * period, (1.0 - duty) * period
+            if on < max(first_step_s, MIN_DURATION_S):
+                why = (f"an on-time of {on:.3g} s, shorter than the smallest time step "
+                       f"({first_step_s:.3g} s)")
+                least = max(first_step_s, MIN_DURATION_S)
+                works = (f"duty cycles of at least {least / period:.3g}" if key == "duty_cycles"
+                         else f"periods of at least {least / duty:.3g} s")
+            elif 0.0 < off < MIN_DURATION_S:
+                why = (f"a pause of {off:.3g} s, shorter than {MIN_DURATION_S:g} s (a pulse "
+                       "train's shortest)")
+                works = (f"duty cycles of at most {1.0 - MIN_DURATION_S / period:.12g}, or 1"
+                         if key == "duty_cycles" else
+                         f"periods of at least {MIN_DURATION_S / (1.0 - duty):.3g} s")
+            else:
+                continue
+            listed = (f"rating.{key} = {list(values)}" if values != default else
+                      f"rating.{key} (not given: the default, {values[0]:g} to "
+                      f"{values[-1]:g}{unit})")
+            # a duty cycle a hair below 1 in its distance from 1, not as "1"
+            shown = f"1 - {1.0 - fixed:.3g}" if f"{fixed:.12g}" == "1" and fixed < 1.0 else \
+                f"{fixed:.12g}"
+            pair = f"rating.{fixed_key} = {shown}"
+            if fixed == getattr(d, fixed_key):
+                pair += (f" (not given: the case's own pulse, loading on {pulse[0]:g} s, off "
+                         f"{pulse[1]:g} s)" if pulse is not None else " (the default)")
+            return (f"{listed} at {pair}: the point at {x:g}{unit} has {why}; expected "
+                    f"rating.{key} with {works}, or another rating.{fixed_key}")
+    return None
+
+
+def precheck(case: Case, charts: tuple[str, ...] = ("single", "duty")):
+    """Everything `rate` can refuse before computing (for the charts asked for, as
+    check_rating_input): CaseError or ResponseError; returns the prepared case
+    (resolve.prepare)."""
     from ..resolve import prepare, time_steps
 
     prep = prepare(case)
     dt0, _ = time_steps(case, prep.spot, prep.mats)
-    check_rating_input(case, prep.mats, dt0)
+    check_rating_input(case, prep.mats, dt0, charts)
     linear_case(case, 1.0)  # linearity and cooling conditions of the engine
     return prep
 
@@ -126,7 +181,10 @@ class Rating:
         load: what the maximum safe loading assumes, in words (load_description).
         max_safe: the maximum safe loading of the case's own schedule, or None.
         single: single-load chart rows (loading time, max power cold / pre-loaded), or None.
-        duty, period: serial-load chart rows (against duty cycle, against period), or None.
+        duty, period: serial-load chart rows (against duty cycle, against period), or None;
+            each point's mean power held at the continuous rating (charts.cap_serial).
+        serial_cap: the continuous rating the serial-load points are held at, what it is
+            and how many points it set (_cap_serial), or None.
         nominal: the single 0.1 s load from cold (SHORT_LOAD_NOTE: not IEC 60613's
             nominal anode input power), or None.
         heat_content: heating and cooling curve rows of the anode heat content (J), or None.
@@ -149,6 +207,7 @@ class Rating:
     single: list[dict] | None = None
     duty: list[dict] | None = None
     period: list[dict] | None = None
+    serial_cap: dict | None = None
     nominal: dict | None = None
     heat_content: list[dict] | None = None
     heat_content_steady: dict | None = None
@@ -175,7 +234,7 @@ class Rating:
             if sl.protocol is not None:
                 out["max_safe_loading"]["periodic_protocol"] = sl.protocol
         for key, value in (("single", self.single), ("duty", self.duty),
-                           ("period", self.period),
+                           ("period", self.period), ("serial_load_cap", self.serial_cap),
                            ("single_load_0.1s_from_cold", self.nominal),
                            ("heat_content", self.heat_content_steady),
                            ("continuous", self.continuous), ("life", self.life)):
@@ -272,7 +331,7 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
 
     prep = prepare(case)
     dt0, _ = time_steps(case, prep.spot, prep.mats)
-    check_rating_input(case, prep.mats, dt0)
+    check_rating_input(case, prep.mats, dt0, charts)
     stage = _stages(case, charts, confirm, confirm_charts, progress, start)
     sim = confirmation_simulation(case) if confirm else None
     preload = "single" in charts and case.rating.preload_W > 0
@@ -318,6 +377,8 @@ def _rate(case: Case, charts: tuple[str, ...], confirm: bool, progress, confirm_
     if "continuous" in charts:
         stage("continuous rating")
         _continuous(rating, case, engine, sim, confirm, progress)
+    if "duty" in charts:
+        _cap_serial(rating, case, engine, sim, confirm, progress)
     if "life" in charts:
         stage("life chart")
         _life(rating, case, engine, sim, confirm, progress)
@@ -485,6 +546,40 @@ def _serial(rating: Rating, case: Case, engine: Engine, runs, progress) -> None:
                  f"anchors ({n} runs)")
 
 
+#: Why every serial-load point's mean power is held at the continuous rating (charts.cap_serial),
+#: in rating.json's serial_load_cap and the charts' CSV notes.
+SERIAL_CAP_RULE = ("every serial-load point's mean power (duty cycle x peak) at most the "
+                   "continuous rating, a duty-1 point equal to it: in the periodic state each "
+                   "node's time-average is its steady state at the mean power, so no serial "
+                   "load can take a larger mean power under the same limits (the life limits' "
+                   "convex damage rates too); a chart point above it is the chart's 1 % "
+                   "tolerance, not a rating")
+
+
+def _cap_serial(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
+                progress) -> None:
+    """Hold the serial-load charts' points at the continuous rating (charts.cap_serial): the
+    rating's own (FE-confirmed; the engine's with confirm false, as the charts' points
+    are then), found here by the same search when the continuous chart was not asked for."""
+    cont = rating.continuous or continuous_rating(case, engine, sim, confirm, rating.max_safe)
+    P, binding = cont["max_continuous_beam_power_W"], cont["binding"]
+    worst = max(cap_serial(rows, P, binding) for rows in (rating.duty, rating.period))
+    capped = sum(row["capped_by"] != "" for rows in (rating.duty, rating.period)
+                 for row in rows)
+    basis = ("the continuous rating, confirmed by FE" if cont["confirmed"] else
+             f"the continuous rating, {cont['basis']}" if confirm else
+             "the linear-response engine's continuous rating at constant properties, NOT "
+             "CONFIRMED (--no-confirm), as the charts' points")
+    rating.serial_cap = {"max_continuous_beam_power_W": P, "binding": binding,
+                         "confirmed": cont["confirmed"], "basis": basis,
+                         "points_capped": capped,
+                         "largest_mean_over_continuous_before_cap_rel": worst,
+                         "rule": SERIAL_CAP_RULE}
+    progress(f"  serial-load charts: {capped} point{'s' * (capped != 1)} held at the "
+             f"continuous rating {rounded_down(P, 4)} W mean power ({basis}; the largest "
+             f"mean power before: {100 * worst:+.2f} % of it)")
+
+
 #: Why the 0.1 s figure is not called IEC 60613's "nominal anode input power"
 #: (source-and-limits.md A12): the standard defines that for a 0.1 s load at a specified
 #: cycle time and anode thermal state of (rotating-anode) medical tubes [R: the details were
@@ -521,43 +616,63 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
              + ("" if nominal["confirmed"] else f" ({nominal['tolerance']})"))
 
 
-def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
-                progress) -> None:
-    """Continuous rating, and the heating and cooling curves at that power (a steady case's
-    own maximum safe loading is it)."""
+def continuous_rating(case: Case, engine: Engine, sim, confirm: bool,
+                      max_safe: SafeLoading | None = None) -> dict:
+    """The continuous rating as rating.json's "continuous" gives it (without the steady
+    state at it): the FE-confirmed power and its binding limit, then the engine's estimate
+    beside it; with confirm false the engine's estimate under the rating's keys,
+    confirmed false.
+
+    Args:
+        case, engine: the rated case and its engine.
+        sim: the confirmation simulation (confirm true).
+        confirm: search the rating by full FE runs (safe.max_safe_loading).
+        max_safe: a steady case's own maximum safe loading if already found (it is this
+            rating), else None.
+    """
     chart = chart_continuous(engine)
     P_heat, b_eng = chart["max_continuous_beam_power_W"], chart["binding"]
     engine_estimate = {"max_continuous_beam_power_engine_W": P_heat, "binding_engine": b_eng}
-    progress(f"  continuous rating (linear-response engine at constant properties"
-             f"{'' if confirm else ', NOT CONFIRMED by FE runs'}): "
-             f"{rounded_down(P_heat, 4)} W beam power ({b_eng} binds)")
     # The rating under the same keys confirmed or not (as max_safe_loading and the life
     # rows), the engine's estimate beside it under its own: a script reading the rating's
     # key never gets the constant-property estimate unmarked (27.6 W against 19.5 W on
     # the reflection insert).
-    cont = {"max_continuous_beam_power_W": P_heat, "binding": b_eng, "confirmed": False,
-            "basis": NOT_CONFIRMED, **engine_estimate}
+    if not confirm:
+        return {"max_continuous_beam_power_W": P_heat, "binding": b_eng, "confirmed": False,
+                "basis": NOT_CONFIRMED, **engine_estimate}
+    sl = max_safe
+    if sl is None or case.loading.kind != "steady":  # else it is this one
+        sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine, sim=sim)
+    # confirmed as the search found it: ten runs may end outside the 0.5 % band, or
+    # with no run that held every limit (then its tolerance says the power breaks one)
+    cont = {"max_continuous_beam_power_W": sl.power_W, "binding": sl.binding,
+            "confirmed": sl.confirmed, "fe_runs": sl.fe_runs, **engine_estimate}
+    if not sl.confirmed:
+        cont["basis"] = tolerance(sl)
+    return cont
+
+
+def _continuous(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
+                progress) -> None:
+    """Continuous rating, and the heating and cooling curves at that power (a steady case's
+    own maximum safe loading is it)."""
+    P_heat, b_eng = (chart_continuous(engine)[k] for k in ("max_continuous_beam_power_W",
+                                                          "binding"))
+    progress(f"  continuous rating (linear-response engine at constant properties"
+             f"{'' if confirm else ', NOT CONFIRMED by FE runs'}): "
+             f"{rounded_down(P_heat, 4)} W beam power ({b_eng} binds)")
+    cont = continuous_rating(case, engine, sim, confirm, rating.max_safe)
     basis = "engine estimate, not FE-confirmed"
     if confirm:
-        sl = rating.max_safe
-        if case.loading.kind != "steady":  # else it is this one
-            sl = max_safe_loading(dc.replace(case, loading=Loading("steady", ())), engine,
-                                  sim=sim)
-        # confirmed as the search found it: ten runs may end outside the 0.5 % band, or
-        # with no run that held every limit (then its tolerance says the power breaks one)
-        cont = {"max_continuous_beam_power_W": sl.power_W, "binding": sl.binding,
-                "confirmed": sl.confirmed, "fe_runs": sl.fe_runs, **engine_estimate}
-        if not sl.confirmed:
-            cont["basis"] = tolerance(sl)
-        progress(f"  continuous rating {'confirmed by FE' if sl.confirmed else 'searched by FE'}"
-                 f": {rounded_down(sl.power_W, 4)} W ({sl.binding} binds; engine "
-                 f"{rounded_down(P_heat, 4)} W)"
-                 + ("" if sl.confirmed else f"; {tolerance(sl)}"))
-        P_heat, basis = sl.power_W, ("the continuous rating, confirmed by FE" if sl.confirmed
-                                     else "the continuous rating, searched by FE, NOT "
-                                          "CONFIRMED (its basis says why)")
+        P, ok = cont["max_continuous_beam_power_W"], cont["confirmed"]
+        progress(f"  continuous rating {'confirmed by FE' if ok else 'searched by FE'}"
+                 f": {rounded_down(P, 4)} W ({cont['binding']} binds; engine "
+                 f"{rounded_down(P_heat, 4)} W)" + ("" if ok else f"; {cont['basis']}"))
+        P_heat, basis = P, ("the continuous rating, confirmed by FE" if ok
+                            else "the continuous rating, searched by FE, NOT "
+                                 "CONFIRMED (its basis says why)")
         if case.mechanics is not None:
-            cont["steady_state_at_rating"] = at = steady_mechanics(case, sl.power_W)
+            cont["steady_state_at_rating"] = at = steady_mechanics(case, P)
             progress("  steady state at the continuous rating: "
                      f"{_mechanics_words(at, case.geometry)}")
     rating.continuous = cont
@@ -1133,6 +1248,10 @@ def _chart_notes(name: str, header: list[str], rows: list[dict]) -> list[str]:
                      "engine (NOT CONFIRMED)")
     if "fe_confirmed" in header:
         notes.append(ANCHOR_NOTE)
+    if "capped_by" in header:
+        notes.append("column 'capped_by': 'continuous rating' where the continuous rating "
+                     "(rating.json serial_load_cap) set the point in place of what column "
+                     f"'engine' names: {SERIAL_CAP_RULE}")
     if any(h.startswith("engine_constant_k") for h in header):
         notes.append("columns engine_constant_k*: the linear-response engine at the initial "
                      "temperature's properties (a first estimate when they depend on T)")

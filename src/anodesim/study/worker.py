@@ -104,7 +104,7 @@ def _outputs(study: Study, point: Point, work: Path) -> dict:
         if "schedule" not in study.rate:
             target = dc.replace(case, loading=Loading("steady", ()))
         try:
-            precheck(target)
+            precheck(target, charts)
             res = rate(target, work / "rating", charts, confirm=True, progress=lambda m: None)
         except ResponseError as e:
             raise CaseError(str(e)) from None
