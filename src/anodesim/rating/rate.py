@@ -108,7 +108,7 @@ def serial_points_problem(case: Case, first_step_s: float) -> str | None:
     default) whose pulse is shorter than the smallest time step or whose pause is below
     MIN_DURATION_S (1e-12 s, a pulse train's shortest; none at duty 1), in one line naming
     the keys, whence their values come (the case's own pulse for a pulse-train case's
-    defaults, case.rating_defaults) and the range that works; None if every point runs.
+    defaults, case.model.rating_defaults) and the range that works; None if every point runs.
 
     The lists given are checked against MIN_DURATION_S when the case is read
     (tables._rating); defaults are not, so that a run of a pulse train on 10 s, off 1e-12 s
