@@ -146,6 +146,10 @@ BAD = [
     ("density in kg/m3", _bad(**_electrons(density_g_cm3=8960.0)),
      "materials.define.MyCu.density_g_cm3 = 8960.0: expected the material's density in "
      "g/cm³, within 5% of rho_kg_m3 at 20 °C (8.94 g/cm³)"),
+    # a Z below 1 was reported as atomic_mass_g_mol's ("from 0.5 to 1.35 times ...")
+    ("atomic number below 1", _bad(**_electrons(atomic_number=0.29)),
+     "materials.define.MyCu.atomic_number = 0.29: expected an atomic number (a compound's "
+     "or alloy's mean) from 1 to 100"),
 ]
 
 
@@ -174,6 +178,36 @@ def test_electron_data_given_as_numbers_pass_and_set_the_range():
     R = [kanaya_okayama_range_m(1e5, x.atomic_mass_g_mol, x.atomic_number, x.density_g_cm3)
          for x in (m, cu)]
     assert R[0] == R[1]
+
+
+# Real anode, window and housing materials' mean Z and A (g/mol) from IUPAC 2021 standard
+# atomic weights, by atom fraction (a formula unit's Z and A over its atoms) or by mass
+# fraction (the Kanaya-Okayama convention for compounds): each mean's A/Z lies between its
+# elements' (H 1.008 to U-238 2.59), inside materials.A_OVER_Z whichever mean is taken.
+REAL_ELECTRON_DATA = [
+    ("W-25Re by mass", 0.75 * 74 + 0.25 * 75, 0.75 * 183.84 + 0.25 * 186.207, 19.7),
+    ("CuCrZr", 29.0, 63.5, 8.9),
+    ("AlN by atom", (13 + 7) / 2, (26.982 + 14.007) / 2, 3.26),
+    ("SiC by atom", (14 + 6) / 2, (28.085 + 12.011) / 2, 3.21),
+    ("h-BN by atom", (5 + 7) / 2, (10.81 + 14.007) / 2, 2.1),
+    ("diamond", 6.0, 12.011, 3.52),
+    ("Be", 4.0, 9.0122, 1.85),
+    ("polyethylene CH2 by atom", 8 / 3, 14.027 / 3, 0.95),
+    ("polyethylene CH2 by mass", 0.8563 * 6 + 0.1437 * 1, 0.8563 * 12.011 + 0.1437 * 1.008,
+     0.95),
+    ("LiH by atom", (3 + 1) / 2, (6.94 + 1.008) / 2, 0.78),
+    ("U", 92.0, 238.03, 19.05),
+]
+
+
+@pytest.mark.parametrize("what,Z,A,density", REAL_ELECTRON_DATA,
+                         ids=[r[0] for r in REAL_ELECTRON_DATA])
+def test_real_materials_electron_data_pass_their_bounds(what, Z, A, density):
+    """The electron-data bounds refuse no real material: alloys, ceramics, a window's Be,
+    an H-rich polymer and LiH (A/Z 1.75 to 1.99, the nearest to 1.0 a solid comes), U."""
+    rho = {"T_K": [200.0, 400.0], "value": [density * 1e3] * 2, "source": "test"}
+    materials._check_electron_data({"atomic_number": Z, "atomic_mass_g_mol": A,
+                                    "density_g_cm3": density, "rho_kg_m3": rho})
 
 
 @pytest.mark.parametrize("what,data,message", BAD, ids=[b[0] for b in BAD])

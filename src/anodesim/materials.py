@@ -423,11 +423,11 @@ def _check_electron_data(entry: dict) -> None:
     """The electron data of a material entry against ATOMIC_NUMBER_MAX, A_OVER_Z and, when
     given with the material (not borrowed), its own density at 20 °C."""
     Z, A = entry["atomic_number"], entry["atomic_mass_g_mol"]
-    if Z > ATOMIC_NUMBER_MAX:
+    if not 1.0 <= Z <= ATOMIC_NUMBER_MAX:  # (Z 0.5 was reported as atomic_mass_g_mol's)
         raise MaterialDataError("atomic_number", Z, "an atomic number (a compound's or "
                                 f"alloy's mean) from 1 to {ATOMIC_NUMBER_MAX:g}")
     lo, hi = A_OVER_Z
-    if not (Z >= 1.0 and lo * Z <= A <= hi * Z):
+    if not lo * Z <= A <= hi * Z:
         raise MaterialDataError(
             "atomic_mass_g_mol", A, f"an atomic mass in g/mol from {lo:g} to {hi:g} times "
             f"the atomic number ({Z:g}: {lo * Z:g} to {hi * Z:g}), as every element's")
