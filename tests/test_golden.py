@@ -136,3 +136,26 @@ def test_compare_holds_mechanical_figures_to_their_own_round_off():
     moved = {**cpu, "summary": {"mechanics": {"yield_use_heat_sink_rel": {"final": 1.1701}}}}
     assert record.compare(want, moved, scales=scales) == [
         ".summary.mechanics.yield_use_heat_sink_rel.final: 1.1701, expected 1.17"]
+
+
+def test_compare_holds_a_mechanical_limits_row_to_the_mechanical_round_off():
+    """A drift or yield-use limit's row (summary.results.limits: worst_um, margin_um) holds
+    the same number as its mechanical column, with the same round-off between CPUs: it was
+    compared to 1e-9 while the column itself was allowed 1e-7 (transmission_drift's drift
+    limit, worst_um = drift_across_view_um's largest). A thermal limit's row keeps 1e-9, and a
+    mechanical change beyond 1e-7 is still reported."""
+    def row(column, worst):
+        return {"column": column, "limit": "drift", "worst_um": worst, "limit_um": 1.0,
+                "margin_um": 1.0 - worst, "holds": True}
+
+    want = {"limits": [row("drift_across_view_um", 0.0020337120691103403),
+                       row("T_peak_C", 374.7214821172903)]}
+    cpu = {"limits": [row("drift_across_view_um", 0.0020337120691103403 * (1 + 1.1e-8)),
+                      row("T_peak_C", 374.7214821172903)]}
+    assert record.compare(want, cpu) == []
+    hot = {"limits": [cpu["limits"][0], row("T_peak_C", 374.7214821172903 * (1 + 1e-8))]}
+    assert [d.split(":")[0] for d in record.compare(want, hot)] == [
+        ".limits[1].worst_um", ".limits[1].margin_um"]
+    moved = {"limits": [row("drift_across_view_um", 0.0020337120691103403 * (1 + 1e-6)),
+                        row("T_peak_C", 374.7214821172903)]}
+    assert [d.split(":")[0] for d in record.compare(want, moved)] == [".limits[0].worst_um"]
