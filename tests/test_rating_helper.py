@@ -425,3 +425,107 @@ def test_a_nohup_rating_keeps_its_helper_on_hangup(alone, tmp_path):
     assert p.wait(timeout=900) == 0, "".join(seen)
     assert signal.SIGHUP in ignored and signal.SIGTERM not in ignored
     _same_rating(tmp_path / "nohup", alone_out)
+
+
+#: anodesim rate, each FE run its helper makes written (its key digest) to the file
+#: $HELPER_MADE as the helper starts making it.
+LOGGING_HELPER = """
+import os
+import sys
+from anodesim.rating import helper
+from anodesim.__main__ import main
+
+made_here = helper.make_here
+
+def make_here(text, digest, make):
+    def logged():
+        with open(os.environ["HELPER_MADE"], "a") as f:
+            f.write(digest + "\\n")
+        return make()
+    return made_here(text, digest, logged)
+
+helper.make_here = make_here
+sys.argv[0] = "anodesim"
+sys.exit(main())
+"""
+
+
+@pytest.mark.slow
+def test_a_resumed_rating_leaves_the_checkpoints_runs_to_itself(alone, tmp_path):
+    """A rating stopped (SIGTERM) after a run its helper made: resumed, its helper was asked
+    for that run again and made it again (on the shipped insert 3.3 s of the idle core's,
+    while the rating took the run from its checkpoint). The runs the checkpoint holds are
+    claimed for the rating as it opens (helper.leave_to_rating): the helper makes none of
+    them, and the rating is the one made alone."""
+    path, alone_out, _ = alone
+    out = tmp_path / "resumed"
+    cmd, env = _command(path, out, with_helper=True)
+    p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    seen, serial = [], False
+    for line in p.stderr:  # a run the helper made is in the checkpoint
+        seen.append(line)
+        serial = serial or "serial-load charts" in line
+        if serial and line.rstrip().endswith("on the idle core"):
+            break
+    p.send_signal(signal.SIGTERM)
+    seen.append(p.stderr.read())
+    assert p.wait(timeout=900) == 143, "".join(seen)
+    kept = {e.stem for e in out.glob(".anodesim-rating-checkpoint/*/*.npz")}
+    assert len(kept) >= 5, "".join(seen)  # 4 confirmations and the helper's run at least
+    log = tmp_path / "made.txt"
+    log.write_text("")
+    r = subprocess.run([sys.executable, "-c", LOGGING_HELPER, *cmd[3:]],
+                       env={**env, "HELPER_MADE": str(log)}, stderr=subprocess.PIPE,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming: {len(kept)} FE runs" in r.stderr, r.stderr
+    assert kept.isdisjoint(log.read_text().split()), r.stderr
+    _same_rating(out, alone_out)
+
+
+def test_a_killed_ratings_folder_goes_at_the_next_rating_a_live_ones_never(tmp_path,
+                                                                           monkeypatch):
+    """The folder a SIGKILLed rating's helper left was removed only when a later rating
+    started a helper (not with ANODESIM_RATING_HELPER=0, no idle core, no FE anchors). Every
+    rating's start removes it now; the folder of a rating still running (its process
+    alive: here this one's and a child's) stays, its files too. (99999999 is above
+    Linux's largest process number, 2^22.)"""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv(helper.ENV, "0")
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        folders = {pid: tmp_path / f"{helper.PREFIX}{pid}-k3q_x9z0"
+                   for pid in (99999999, os.getpid(), child.pid)}
+        for folder in folders.values():
+            folder.mkdir()
+            (folder / ("0" * 32 + ".claim")).write_bytes(b"")
+        with helper.started(needed=True) as started:  # no helper: ANODESIM_RATING_HELPER=0
+            assert started is None
+            assert not folders[99999999].exists()
+            assert all((folders[pid] / ("0" * 32 + ".claim")).exists()
+                       for pid in (os.getpid(), child.pid))
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    with helper.started(needed=False):  # its rating has ended now: removed
+        assert not folders[child.pid].exists() and folders[os.getpid()].exists()
+
+
+def test_the_checkpoints_runs_are_never_waited_for():
+    """The runs a resumed rating's checkpoint holds are claimed for the rating
+    (leave_to_rating): the helper skips one asked for (its claim fails), and the rating,
+    should the entry turn out unreadable, makes it at once instead of waiting for a word
+    from the helper that never comes."""
+    r, w = os.pipe()
+    folder = tempfile.mkdtemp(prefix="anodesim-test-")
+    try:
+        h = helper.Helper(-1, -1, r, folder)
+        h.leave_to_rating(["0" * 32, "1" * 32])
+        assert not helper._claim(folder, "0" * 32)  # the helper's claim: skipped
+        assert h.take("the key", "1" * 32) is None  # no word waited for (none comes)
+        assert helper._claim(folder, "2" * 32)  # another run: the helper's to make
+    finally:
+        os.close(r)
+        os.close(w)
+        shutil.rmtree(folder)

@@ -15,7 +15,9 @@ idle, a helper process makes some of them while the rating makes the others:
   the rating knows before it runs the anchor); the rating then solves the anchors in order.
 - Each FE run is claimed under its checkpoint key (checkpoint.py: a run's results depend on
   its key alone) by whichever process starts it first: a file created exclusively in a
-  private folder. The helper writes a run it made into that folder and says so through a
+  private folder. The runs a resumed rating's checkpoint holds are claimed for the rating
+  as its checkpoint opens (leave_to_rating): the helper skips them instead of making them
+  again. The helper writes a run it made into that folder and says so through a
   pipe; a run the rating reaches is taken from there if the helper has made it, waited for
   if the helper is making it (a real event: its message, or the end of its pipe if it
   died), or else made by the rating itself, the helper then skipping it.
@@ -125,6 +127,15 @@ class Helper:
         # rating's own claim: a key it reaches again is made again, as alone, not waited for)
         self.alive = True
         self.taken = 0
+
+    def leave_to_rating(self, digests) -> None:
+        """Claim the runs of these key digests for the rating: those its checkpoint holds
+        (an interrupted rating's), which it takes from there; the helper, asked for one,
+        skips it instead of making it again. Each is settled here, so that a run whose entry
+        turns out unreadable is made by the rating at once, not waited for."""
+        for digest in digests:
+            if _claim(self.folder, digest):
+                self.settled.add(digest)
 
     def ask(self, message) -> None:
         if not self.alive:
@@ -308,6 +319,7 @@ def started(needed: bool, case=None, runs=None):
     anchors), wanted() and the memory has room_for it; stopped (killed) at its end, however
     it ends. runs: kirchhoff.PointRuns, which the helper makes its runs with (given by the
     caller: this module, which checkpoint and kirchhoff import, imports neither)."""
+    _remove_stale()  # at every rating's start, whether or not a helper starts now
     helper = _start(runs) if needed and wanted() and room_for(case) else None
     _state["helper"] = helper
     try:
@@ -349,7 +361,6 @@ def _remove_stale() -> None:
 def _start(runs) -> Helper | None:
     """A helper forked now, or None where none can be (no folder: a full or unwritable
     temporary folder; no pipe or process: the system's limits): the rating alone."""
-    _remove_stale()
     try:
         folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
     except OSError:
@@ -473,6 +484,14 @@ def take(text: str, digest: str):
     helper; None: make it here."""
     helper = _state["helper"]
     return None if helper is None else helper.take(text, digest)
+
+
+def leave_to_rating(digests) -> None:
+    """In the rating: the runs (key digests) its checkpoint holds are not the helper's to
+    make (Helper.leave_to_rating)."""
+    helper = _state["helper"]
+    if helper is not None:
+        helper.leave_to_rating(digests)
 
 
 def ask(message) -> None:
