@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -149,29 +150,49 @@ def test_a_run_the_rating_reaches_again_is_made_again(tmp_path):
     assert _plain(err) == _plain(alone_err)
 
 
-#: anodesim rate, with the helper's first FE run failing in its solver (as out of memory in
-#: a factorisation beside the rating would: the helper's alone).
-FAILING_HELPER = """
+#: anodesim rate in a fresh interpreter, its helper's FE runs (kirchhoff.series_from_steady
+#: in the helper) doing {in_helper} first (Python, two levels of indentation), after
+#: {prelude} (Python) has run.
+HELPER_RUNS = """
+import os
+import signal
 import sys
+import warnings
 import anodesim.rating.kirchhoff as k
+from anodesim import processes
 from anodesim.rating import helper
 from anodesim.__main__ import main
 
 made = k.series_from_steady
-failed = []
+{prelude}
 
 def series_from_steady(*args):
-    if helper.serving() and not failed:
-        from anodesim.thermal import SolverError
-
-        failed.append(True)
-        raise SolverError("the helper's own failure")
+    if helper.serving():
+{in_helper}
     return made(*args)
 
 k.series_from_steady = series_from_steady
 sys.argv[0] = "anodesim"
 sys.exit(main())
 """
+
+
+def _helper_runs(in_helper: str, prelude: str = "") -> str:
+    """HELPER_RUNS with in_helper and prelude (module-level code)."""
+    return HELPER_RUNS.format(in_helper=textwrap.indent(textwrap.dedent(in_helper), " " * 8),
+                              prelude=textwrap.dedent(prelude))
+
+
+#: anodesim rate, with the helper's first FE run failing in its solver (as out of memory in
+#: a factorisation beside the rating would: the helper's alone).
+FAILING_HELPER = _helper_runs("""
+    if not failed:
+        from anodesim.thermal import SolverError  # (here: imported before the fork, it
+        # would start MPI in the rating's process, which then starts no helper)
+
+        failed.append(True)
+        raise SolverError("the helper's own failure")
+    """, prelude="failed = []")
 
 
 @pytest.mark.slow
@@ -529,3 +550,95 @@ def test_the_checkpoints_runs_are_never_waited_for():
         os.close(r)
         os.close(w)
         shutil.rmtree(folder)
+
+
+#: anodesim rate, with its helper stuck (SIGSTOP: not dead, its pipe open) in its first FE
+#: run, which it has claimed.
+STUCK_HELPER = _helper_runs("""
+    with open(os.environ["HELPER_SAID"], "a") as f:
+        f.write("stuck\\n")
+    os.kill(os.getpid(), signal.SIGSTOP)
+    """)
+
+
+@pytest.mark.slow
+def test_a_stuck_helper_is_not_waited_for(alone, tmp_path):
+    """A helper stuck in a run it claimed (stopped, deadlocked: alive, its pipe open) held
+    the rating for ever, waiting for its word. The rating waits at most STUCK_RUNS times
+    its longest run so far, then stops the helper and makes the run itself: the rating made
+    alone, its folder removed."""
+    path, alone_out, alone_err = alone
+    cmd, env = _command(path, tmp_path / "stuck", with_helper=True)
+    said = tmp_path / "said.txt"
+    p = subprocess.Popen([sys.executable, "-c", STUCK_HELPER, *cmd[3:]],
+                         env={**env, "HELPER_SAID": str(said)}, stderr=subprocess.PIPE,
+                         text=True)
+    err = p.communicate(timeout=900)[1]
+    assert p.returncode == 0, err
+    assert said.read_text() == "stuck\n"  # the helper stopped itself in a run
+    assert "on the idle core" not in err, err  # stuck in its first run: it made none
+    _same_rating(tmp_path / "stuck", alone_out)
+    assert _plain(err) == _plain(alone_err)
+    assert _left_folders(p.pid) == []
+
+
+def test_with_no_run_measured_a_helpers_run_is_made_here_too(tmp_path):
+    """No FE run measured yet (none made, none kept with its time): nothing bounds a wait
+    for the helper, so the rating makes a run the helper has claimed itself, at once, and
+    keeps its helper (not taken for stuck)."""
+    r, w = os.pipe()
+    try:
+        h = helper.Helper(-1, -1, r, str(tmp_path))
+        assert helper._claim(str(tmp_path), "0" * 32)  # the helper's claim
+        assert h.take("the key", "0" * 32) is None and h.alive and not h.stuck
+        assert "0" * 32 in h.settled
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+#: anodesim rate, with a helper that says things on stdout and stderr as it starts (before
+#: MPI) and in its first FE run (a warning, Python's print, a write to descriptor 2 as
+#: PETSc's or MPI's messages are), then fails in it with an error of its own (a traceback).
+NOISY_HELPER = _helper_runs("""
+    say("run")
+    raise RuntimeError("HELPER-NOISE: a traceback")
+    """, prelude="""
+    died = processes.die_with_parent
+
+
+    def say(where):
+        print(f"HELPER-NOISE {where}: stdout")
+        print(f"HELPER-NOISE {where}: stderr", file=sys.stderr)
+        os.write(2, f"HELPER-NOISE {where}: descriptor 2\\n".encode())
+        warnings.warn(f"HELPER-NOISE {where}: a warning")
+        with open(os.environ["HELPER_SAID"], "a") as f:
+            f.write(where + "\\n")
+
+
+    def die_with_parent():
+        say("start")
+        died()
+
+
+    processes.die_with_parent = die_with_parent
+    """)
+
+
+@pytest.mark.slow
+def test_nothing_of_the_helpers_reaches_the_user(alone, tmp_path):
+    """What the helper writes (warnings, prints, PETSc's or MPI's messages, the traceback of
+    an error of its own) goes to /dev/null from its first instruction after the fork: the
+    rating's stdout is empty and its stderr that of the rating made alone; the helper's
+    failure costs only time."""
+    path, alone_out, alone_err = alone
+    cmd, env = _command(path, tmp_path / "noisy", with_helper=True)
+    said = tmp_path / "said.txt"
+    p = subprocess.run([sys.executable, "-c", NOISY_HELPER, *cmd[3:]],
+                       env={**env, "HELPER_SAID": str(said)}, capture_output=True, text=True,
+                       timeout=900)
+    assert p.returncode == 0, p.stderr
+    assert said.read_text() == "start\nrun\n"  # the helper said its things
+    assert "HELPER-NOISE" not in p.stdout + p.stderr and p.stdout == "", p.stdout + p.stderr
+    _same_rating(tmp_path / "noisy", alone_out)
+    assert _plain(p.stderr) == _plain(alone_err)

@@ -434,3 +434,16 @@ def test_an_api_rating_ended_by_sigterm_keeps_its_runs_and_resumes(uninterrupted
     assert f"resuming: {len(kept)} FE runs from an interrupted rating" in err, err
     assert err.count(": from the interrupted rating, not run again") == len(kept), err
     assert _numbers(out) == want and not (out / cp.FOLDER).exists()
+
+
+def test_an_entry_keeps_the_time_its_run_took(tmp_path):
+    """A run's wall time is kept with it: a resumed rating bounds its wait for a stuck
+    helper by its runs' times (helper.STUCK_RUNS), the interrupted rating's included. A run
+    kept without one (a failed run) comes back without one."""
+    case = anodesim.from_dict(reflection())
+    first = _store(tmp_path, case)
+    first.keep(("run", "a"), {"x": 1.0}, 2.5)
+    first.keep(("run", "failed"), None)
+    second = _store(tmp_path, case)
+    assert second.recall(("run", "a")) == (True, {"x": 1.0}) and second.seconds == 2.5
+    assert second.recall(("run", "failed")) == (True, None) and second.seconds is None

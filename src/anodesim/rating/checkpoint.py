@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -105,6 +106,7 @@ class Store:
         self.progress = progress
         self.writable = True
         self.taken = self.unreadable = 0
+        self.seconds = None  # the wall time (s) of the run recall took last, if kept
         self.made_out = not self.root.parent.exists()
         found, stale = [], False
         if self.lead:
@@ -177,6 +179,7 @@ class Store:
             data = self.comm.bcast(data, root=0)
         try:
             value = _decode(data, text)
+            self.seconds = _seconds(data)
         except Exception:  # corrupt, truncated, or not ours: the run is made again
             self.found.discard(digest)
             self.unreadable += 1
@@ -184,10 +187,10 @@ class Store:
         self.taken += 1
         return True, value
 
-    def keep(self, key: tuple, value) -> None:
+    def keep(self, key: tuple, value, seconds: float | None = None) -> None:
         """Write a finished run's value (a TimeSeries, a dict, or None for a failed run)
-        atomically (rank 0); a write that fails says so once and ends the keeping, not the
-        rating."""
+        and the wall time it took (s; None: not kept) atomically (rank 0); a write that
+        fails says so once and ends the keeping, not the rating."""
         from ..errors import signals_held
         from ..output import atomic_write
 
@@ -197,7 +200,7 @@ class Store:
         try:
             with signals_held():  # the finished run's entry whole, then a Ctrl-C or SIGTERM
                 self.folder.mkdir(parents=True, exist_ok=True)
-                atomic_write(self.folder / f"{digest}.npz", _encode(text, value))
+                atomic_write(self.folder / f"{digest}.npz", _encode(text, value, seconds))
         except (OSError, TypeError, ValueError) as e:  # a full disk; a value not kept
             self.writable = False
             self.progress(f"  checkpoint: cannot write {self.folder} ({e}); a kill from here "
@@ -267,6 +270,9 @@ def recall(key: tuple, what: str, power_W: float):
     unreadable = store.unreadable
     found, value = store.recall(key)
     if found:
+        from . import helper
+
+        helper.measured(store.seconds)  # (what a wait for the helper is bounded by)
         store.progress(f"    {what} at {power_W:.4g} W: from the interrupted rating, not run "
                        "again")
     elif store.unreadable > unreadable:
@@ -301,10 +307,14 @@ def run_kept(key: tuple, what: str, power_W: float, make):
             if isinstance(outcome, BaseException):
                 raise outcome
             return outcome
+    start = time.perf_counter()
     try:
         with fe_run(what, power_W, took):
             series = make()
-            keep(key, series)
+            if took is None:
+                took = time.perf_counter() - start
+                helper.measured(took)
+            keep(key, series, took)
     except (OutOfRangeError, SolverError) as e:  # far over: the target melts at this power
         series = None
         if isinstance(e, OutOfRangeError):
@@ -312,10 +322,11 @@ def run_kept(key: tuple, what: str, power_W: float, make):
     return series
 
 
-def keep(key: tuple, value) -> None:
-    """Keep a finished run's value in the running rating's checkpoint (if any)."""
+def keep(key: tuple, value, seconds: float | None = None) -> None:
+    """Keep a finished run's value (and wall time, s) in the running rating's checkpoint
+    (if any)."""
     if _state["store"] is not None:
-        _state["store"].keep(key, value)
+        _state["store"].keep(key, value, seconds)
 
 
 def _key_text(key: tuple) -> tuple[str, str]:
@@ -331,7 +342,7 @@ def _plain(x):
     raise TypeError(f"{type(x).__name__} in a checkpoint entry")
 
 
-def _encode(key: str, value) -> bytes:
+def _encode(key: str, value, seconds: float | None = None) -> bytes:
     from ..results import TimeSeries
 
     if value is None:
@@ -344,9 +355,17 @@ def _encode(key: str, value) -> bytes:
                   else np.zeros((0, 0))}
     else:
         arrays = {"json": np.array(json.dumps(value, default=_plain))}
+    if seconds is not None:
+        arrays["seconds"] = np.array(float(seconds))
     buf = io.BytesIO()
     np.savez_compressed(buf, key=np.array(key), **arrays)
     return buf.getvalue()
+
+
+def _seconds(data: bytes) -> float | None:
+    """The wall time (s) an entry's run took, None where not kept (a failed run)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return float(z["seconds"]) if "seconds" in z.files else None
 
 
 def _decode(data: bytes | None, key: str):

@@ -20,7 +20,9 @@ idle, a helper process makes some of them while the rating makes the others:
   again. The helper writes a run it made into that folder and says so through a
   pipe; a run the rating reaches is taken from there if the helper has made it, waited for
   if the helper is making it (a real event: its message, or the end of its pipe if it
-  died), or else made by the rating itself, the helper then skipping it.
+  died; at most STUCK_RUNS times the longest run so far, after which the helper is taken
+  for stuck, stopped, and the rating makes its runs alone), or else made by the rating
+  itself, the helper then skipping it.
 - The rating takes a helper's run exactly as one it made itself (checkpoint.run_kept: its
   line, "(made on the idle core)", and its checkpoint entry), so its numbers, its lines
   and its checkpoint are those of a rating made alone; a helper that fails or dies costs
@@ -35,6 +37,7 @@ case (room_for); ``ANODESIM_RATING_HELPER=0`` never starts it, ``=1`` whatever t
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -127,6 +130,9 @@ class Helper:
         # rating's own claim: a key it reaches again is made again, as alone, not waited for)
         self.alive = True
         self.taken = 0
+        self.longest = 0.0  # s: the longest FE run of this rating measured so far (measured)
+        self.stuck = False  # given up on: no word within STUCK_RUNS runs' time (take)
+        self.stopped = False
 
     def leave_to_rating(self, digests) -> None:
         """Claim the runs of these key digests for the rating: those its checkpoint holds
@@ -145,25 +151,31 @@ class Helper:
         except OSError:  # the helper has gone: the rating makes everything itself
             self.alive = False
 
-    def _read(self, block: bool) -> None:
-        """Take the helper's messages that have arrived (with block, wait for one)."""
+    def _read(self, wait_s: float = 0.0) -> bool:
+        """Take the helper's messages that have arrived, waiting up to wait_s (s) for the
+        first; whether any came (or the pipe's end: the helper has ended)."""
         poller = select.poll()  # (select.select refuses a descriptor above 1023)
         poller.register(self.from_helper, select.POLLIN)
+        came = False
         while self.alive:
-            if not poller.poll(None if block else 0):
-                return
+            if not poller.poll(max(0, math.ceil(wait_s * 1000))):
+                return came
+            came = True
             message = _receive(self.from_helper)
             if message is None:  # it ended (killed, failed): nothing more comes
                 self.alive = False
-                return
+                return came
             what, digest = message
             (self.made if what == "made" else self.settled).add(digest)
-            block = False
+            wait_s = 0.0
+        return came
 
     def take(self, text: str, digest: str):
         """(value or exception, seconds) of the run under this key if the helper made it;
-        None: the rating makes it (claimed for it here)."""
-        self._read(block=False)
+        None: the rating makes it (claimed for it here, or the helper given up on as stuck:
+        no word from it within STUCK_RUNS times the longest run measured so far)."""
+        self._read()
+        deadline = None
         while True:
             if digest in self.made:
                 return self._load(text, digest)
@@ -172,7 +184,21 @@ class Helper:
             if _claim(self.folder, digest):
                 self.settled.add(digest)
                 return None
-            self._read(block=True)  # the helper is making it: wait for its word
+            # the helper is making it: wait for its word (made, settled, or its pipe's end)
+            if not self.longest:  # no run measured to bound the wait by: made here too
+                self.settled.add(digest)
+                return None
+            if deadline is None:
+                deadline = time.monotonic() + STUCK_RUNS * self.longest
+            if not self._read(deadline - time.monotonic()):  # stuck (stopped, deadlocked)
+                self.stuck = True
+                self.stop()
+                return None
+
+    def measured(self, seconds: float) -> None:
+        """An FE run of this rating took seconds (s): made here, by the helper, or by the
+        interrupted rating whose checkpoint this one resumes."""
+        self.longest = max(self.longest, seconds)
 
     def _load(self, text: str, digest: str):
         try:
@@ -183,6 +209,7 @@ class Helper:
         if key_text != text:
             return None
         self.taken += 1
+        self.measured(seconds)
         return outcome, seconds
 
     def stop(self) -> None:
@@ -191,7 +218,10 @@ class Helper:
         input refused in the rating's first second: 2 of 8 anodesim.rate calls with an
         out_dir that is a file left /dev/shm/mpich_shm_<helper>_0, 1 MiB each, the leak
         _mpi.forget_shared_memory_name ends); stopped first (SIGSTOP), so that the names
-        it holds are read while it can make no new one."""
+        it holds are read while it can make no new one. Once: further calls do nothing."""
+        if self.stopped:
+            return
+        self.stopped, self.alive = True, False
         with suppress(OSError):
             os.close(self.to_helper)
         names, ended = set(), False
@@ -210,6 +240,22 @@ class Helper:
         with suppress(OSError):
             os.close(self.from_helper)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: How long the rating waits for the helper's word on a run the helper is making before it
+#: takes the helper for stuck (stopped, deadlocked, swapped out: not dead, whose pipe's end
+#: would say so) and makes the run itself, in units of the longest FE run of the rating
+#: measured so far (its own, the helper's, the interrupted rating's: Helper.measured). The
+#: helper started the run before the rating reached it, and makes it on a core of its own
+#: in about the time the rating would. Generous, as taking a slow helper for stuck costs
+#: its help for the rest of the rating, and a stuck one is rare: a run twice the longest so
+#: far (a serial anchor after the confirmations: 2-4 s against 2.3-3 s on the shipped
+#: insert; a single-load chart's longest load after its shortest) made at a quarter of the
+#: speed (a core shared with other work) is still within it. Nothing measured yet (no run
+#: made nor kept): not waited for. A helper given up on is stopped, and the rating makes the
+#: rest alone; its numbers are the same either way (a run's results depend on its key
+#: alone).
+STUCK_RUNS = 8.0
 
 
 def _claim(folder: str, digest: str) -> bool:
@@ -382,6 +428,7 @@ def _start(runs) -> Helper | None:
     if pid == 0:
         code = 1
         try:
+            _quiet()
             os.close(to_w)
             os.close(from_r)
             code = _serve(to_r, from_w, folder, runs)
@@ -397,6 +444,17 @@ def _start(runs) -> Helper | None:
     return Helper(pid, to_w, from_r, folder)
 
 
+def _quiet() -> None:
+    """In the helper, first thing after the fork: its stdout and stderr (descriptors 1 and
+    2: Python's warnings and tracebacks, MPI's and PETSc's messages) to /dev/null. Nothing
+    of the helper's reaches the user: a run it fails is the rating's to make and report;
+    an error of its own ends it, which costs only time (its pipe's end)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def _serve(requests: int, results: int, folder: str, runs) -> int:
     """The helper: make the FE runs asked for, with runs(case) (kirchhoff.PointRuns), until
     its pipe ends (the rating has ended)."""
@@ -409,9 +467,6 @@ def _serve(requests: int, results: int, folder: str, runs) -> int:
              signal.SIG_DFL for sig in ending}
     for sig in ending:
         signal.signal(sig, signal.SIG_IGN)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
     from .. import _mpi  # noqa: F401  (MPI, PETSc and dolfinx started here, after the fork)
 
     for sig in ending:
@@ -484,6 +539,13 @@ def take(text: str, digest: str):
     helper; None: make it here."""
     helper = _state["helper"]
     return None if helper is None else helper.take(text, digest)
+
+
+def measured(seconds: float | None) -> None:
+    """In the rating: an FE run of it took seconds (s), None: not known (Helper.measured)."""
+    helper = _state["helper"]
+    if helper is not None and seconds is not None:
+        helper.measured(seconds)
 
 
 def leave_to_rating(digests) -> None:
