@@ -208,6 +208,38 @@ def test_serial_load_mean_power_is_never_above_the_continuous_rating(engine):
                         "capped_by": CAPPED_BY_CONTINUOUS}
 
 
+def test_an_unconfirmed_continuous_rating_never_raises_a_serial_point():
+    """The FE search of the continuous rating may end unconfirmed, perhaps above a limit
+    (rating.json's basis says so): its figure still holds every serial-load point's mean
+    power at most at it, but does not replace a lower duty-1 point (before: every duty-1
+    point was set to it, 9 -> 10 W here, above the chart's own FE anchor); a confirmed one
+    and the engine's with --no-confirm (confirm false) still settle the duty-1 point."""
+    from anodesim.rating.charts import CAPPED_BY_CONTINUOUS
+    from anodesim.rating.rate import Rating, _cap_serial
+
+    def rows():
+        return [{"duty_cycle": 0.5, "max_peak_beam_power_W": 24.0,
+                 "max_mean_beam_power_W": 12.0, "binding": "spot"},
+                {"duty_cycle": 1.0, "max_peak_beam_power_W": 9.0,
+                 "max_mean_beam_power_W": 9.0, "binding": "spot"}]
+
+    for confirmed, confirm, duty_one, capped in ((False, True, 9.0, 1), (True, True, 10.0, 2),
+                                                 (False, False, 10.0, 2)):
+        cont = {"max_continuous_beam_power_W": 10.0, "binding": "erosion",
+                "confirmed": confirmed, "basis": "searched by FE, NOT CONFIRMED"}
+        r = Rating("t", "h", [], {}, "steady", duty=rows(), period=rows(), continuous=cont)
+        _cap_serial(r, None, None, None, confirm, lambda m: None)
+        for chart in (r.duty, r.period):
+            assert chart[0]["max_mean_beam_power_W"] == 10.0  # held at it either way
+            assert chart[0]["max_peak_beam_power_W"] == 20.0
+            assert chart[1]["max_peak_beam_power_W"] == chart[1]["max_mean_beam_power_W"] \
+                == duty_one
+            assert chart[1]["capped_by"] == ("" if duty_one == 9.0 else CAPPED_BY_CONTINUOUS)
+        assert r.serial_cap["points_capped"] == 2 * capped
+        assert r.serial_cap["largest_mean_over_continuous_before_cap_rel"] == \
+            pytest.approx(0.2, rel=1e-12)
+
+
 def test_rate_command_writes_charts(tmp_path, capsys):
     path = write_toml(tmp_path / "case.toml", reflection(
         materials={"properties": "constant"},

@@ -63,11 +63,12 @@ def chart_period(engine: Engine, duty_cycle: float, periods) -> list[dict]:
 CAPPED_BY_CONTINUOUS = "continuous rating"
 
 
-def cap_serial(rows: list[dict], continuous_W: float, binding: str) -> float:
+def cap_serial(rows: list[dict], continuous_W: float, binding: str,
+               settles_duty_one: bool = True) -> float:
     """Hold serial-load chart rows (chart_duty / chart_period, FE-corrected or not) in place
     at the continuous rating: every point's mean power (duty × peak) at most continuous_W,
-    the duty-1 points (a steady load) exactly it; column capped_by names the continuous
-    rating where it set the point, else is empty.
+    the duty-1 points (a steady load) exactly it when settles_duty_one; column capped_by
+    names the continuous rating where it set the point, else is empty.
 
     Why a cap and not an error: for a linear anode (the engine; the Kirchhoff-transformed
     one with k(T)) the time-average of every node's temperature over a period of the
@@ -88,6 +89,10 @@ def cap_serial(rows: list[dict], continuous_W: float, binding: str) -> float:
         continuous_W: the continuous rating (beam W): the FE-confirmed one, or the
             engine's with --no-confirm.
         binding: the limit that binds it (a capped point's binding).
+        settles_duty_one: whether continuous_W is the steady load's rating to put at a
+            duty-1 point even above the chart's own value (FE-confirmed, or the engine's
+            as the charts' points are); false for a continuous rating the FE search did not
+            confirm (perhaps above a limit): a duty-1 point is then only held at most at it.
 
     Returns:
         The largest relative excess of a point's mean power over continuous_W before the
@@ -98,7 +103,7 @@ def cap_serial(rows: list[dict], continuous_W: float, binding: str) -> float:
         duty = row["duty_cycle"]
         mean = duty * row["max_peak_beam_power_W"]
         worst = max(worst, mean / continuous_W - 1.0)
-        capped = duty >= 1.0 or mean > continuous_W
+        capped = (duty >= 1.0 and settles_duty_one) or mean > continuous_W
         if capped:
             row.update({"max_peak_beam_power_W": continuous_W / duty,
                         "max_mean_beam_power_W": continuous_W, "binding": binding})

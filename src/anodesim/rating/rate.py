@@ -549,7 +549,8 @@ def _serial(rating: Rating, case: Case, engine: Engine, runs, progress) -> None:
 #: Why every serial-load point's mean power is held at the continuous rating (charts.cap_serial),
 #: in rating.json's serial_load_cap and the charts' CSV notes.
 SERIAL_CAP_RULE = ("every serial-load point's mean power (duty cycle x peak) at most the "
-                   "continuous rating, a duty-1 point equal to it: in the periodic state each "
+                   "continuous rating, a duty-1 point equal to it (at most it if the FE search did "
+                   "not confirm it): in the periodic state each "
                    "node's time-average is its steady state at the mean power, so no serial "
                    "load can take a larger mean power under the same limits (the life limits' "
                    "convex damage rates too); a chart point above it is the chart's 1 % "
@@ -563,7 +564,9 @@ def _cap_serial(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
     are then), found here by the same search when the continuous chart was not asked for."""
     cont = rating.continuous or continuous_rating(case, engine, sim, confirm, rating.max_safe)
     P, binding = cont["max_continuous_beam_power_W"], cont["binding"]
-    worst = max(cap_serial(rows, P, binding) for rows in (rating.duty, rating.period))
+    # an unconfirmed rating (its search may have ended above a limit) never raises a point
+    settles = cont["confirmed"] or not confirm
+    worst = max(cap_serial(rows, P, binding, settles) for rows in (rating.duty, rating.period))
     capped = sum(row["capped_by"] != "" for rows in (rating.duty, rating.period)
                  for row in rows)
     basis = ("the continuous rating, confirmed by FE" if cont["confirmed"] else
