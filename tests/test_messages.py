@@ -1208,6 +1208,31 @@ def test_check_warns_of_the_newton_tolerance_rate_refuses_and_names_the_default(
     assert "newton_tol_K" not in capsys.readouterr().err
 
 
+def test_check_warns_of_the_default_chart_points_rate_refuses(tmp_path, capsys):
+    """A pulse train on 10 s, off 1e-12 s is a case to run, and `check` called it valid
+    without a word, while `rate` (its default, every chart) refused the 1e-16 s pause of
+    the period chart's default 1 ms point at the case's own duty cycle. Now `check` warns
+    (exit 0) with `rate`'s own line and which charts it refuses; `rate --chart continuous`
+    takes the case."""
+    from anodesim.cli.check import chart_points_warnings
+    from anodesim.resolve import prepare
+
+    loading = {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 10.0,
+               "off_s": 1e-12}
+    path = write_toml(tmp_path / "c.toml", reflection(loading=loading))
+    assert main(["rate", str(path), "--no-confirm", "-o", str(tmp_path / "out"), "-q"]) == 2
+    refusal = capsys.readouterr().err.strip()
+    assert len(refusal.splitlines()) == 1 and "rating.periods_s (not given" in refusal
+    assert not (tmp_path / "out").exists()
+    assert main(["check", str(path)]) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if "`rate` refuses" in x]
+    assert lines == ["anodesim: warning: `rate` refuses the serial-load charts (--chart duty, "
+                     "period or all, the default) of this case: "
+                     + refusal.removeprefix("anodesim: error: ")], lines
+    ok = from_dict(reflection())
+    assert chart_points_warnings(ok, prepare(ok)) == []
+
+
 @pytest.mark.parametrize("sod_mm, refused, most", [(7.0, 1429.0, "1428"),
                                                     (3.0, 3334.0, "3333"),
                                                     (100.0, 100.5, "100")])

@@ -7,6 +7,7 @@ import csv
 import html
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -347,6 +348,30 @@ def test_a_pulse_trains_default_chart_points_refuse_only_the_charts_that_draw_th
     rating.precheck(case, ("single", "continuous"))
     with pytest.raises(CaseError, match=r"rating\.periods_s \(not given"):
         rating.precheck(case, ("duty",))
+
+
+def test_the_bound_a_refused_chart_point_names_is_one_that_runs():
+    """A pulse train on 7 s, off 3.3e-12 s: its own duty cycle, 1 - 4.71e-13, draws pauses
+    below 1e-12 s at the period chart's default points up to 1 s. The refusal named
+    "periods of at least 2.12 s" (2.1214 rounded to nearest), and rating.periods_s = [2.12,
+    100] was then refused as the case was read, its duty cycle shown as "1", which reads as
+    the duty cycle 1 the same line says would do; now it names 2.13 s, which runs, and the
+    refusal of 2.12 shows the duty cycle as its distance from 1."""
+    from anodesim.case import CaseError
+
+    loading = {"kind": "pulse_train", "duration_s": None, "pulses": 3, "on_s": 7.0,
+               "off_s": 3.3e-12}
+    with pytest.raises(CaseError, match=re.escape(
+            "expected rating.periods_s with periods of at least 2.13 s, or another "
+            "rating.duty_cycle")):
+        rating.precheck(anodesim.from_dict(reflection(loading=loading)), ("duty",))
+    rating.precheck(anodesim.from_dict(reflection(loading=loading,
+                                                  rating={"periods_s": [2.13, 100.0]})),
+                    ("duty",))
+    with pytest.raises(CaseError, match=re.escape(
+            "rating.periods_s[0] = 2.12: expected a duty cycle and period whose pulse and "
+            "pause (with rating.duty_cycle = 1 - 4.71e-13, the default")):
+        anodesim.from_dict(reflection(loading=loading, rating={"periods_s": [2.12, 100.0]}))
 
 
 @pytest.mark.parametrize("key", ["ambient_C", "initial_C"])

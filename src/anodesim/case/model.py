@@ -626,6 +626,14 @@ class RatingSettings:
     periods_s: tuple[float, ...] = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
+def near_one(x: float, spec: str = "g") -> str:
+    """A duty cycle (or other value) as a message shows it, formatted by spec; one a hair
+    below 1 that spec would show as "1" (a pulse train on 10 s, off 1e-12 s: 1 − 1e-13)
+    as its distance from 1, "1 - 1e-13", so that it does not read as duty cycle 1."""
+    text = format(x, spec)
+    return f"1 - {1.0 - x:.3g}" if float(text) == 1.0 and x < 1.0 else text
+
+
 def own_pulse(loading: Loading | None) -> tuple[float, float] | None:
     """A pulse-train case's own pulse (on s, pause s), which its serial-load charts default
     to; None for another loading (or a train without pauses)."""

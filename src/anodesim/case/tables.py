@@ -19,7 +19,7 @@ from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSIN
                     ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
                     Materials, MeshSettings, Output, PointingDrift, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, ordered_regions,
-                    rating_defaults, regions_of)
+                    near_one, rating_defaults, regions_of)
 from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
@@ -564,7 +564,7 @@ def _check_pulse(key: str, value: float, duty: float, period: float, other: str,
     on, off = duty * period, (1.0 - duty) * period
     if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
         raise _fail(key, value, f"a duty cycle and period whose pulse and pause (with {other} "
-                    f"= {duty if 'duty_cycle' in other else period:g}{origin}) each "
+                    f"= {near_one(duty) if 'duty_cycle' in other else f'{period:g}'}{origin}) each "
                     f"last at least {MIN_DURATION_S:g} s, or duty cycle 1 (no pause)")
 
 

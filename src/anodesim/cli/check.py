@@ -64,7 +64,7 @@ def check(args) -> int:
     for w in implausible_cooling(case):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in unmet_at_rest(case, limits) + units_slips(case, prep.mats) \
-            + newton_band_warnings(case, limits):
+            + newton_band_warnings(case, limits) + chart_points_warnings(case, prep):
         print(f"anodesim: warning: {w}", file=sys.stderr)
     for w in spot_warnings(case, est_spot) + preload_warnings(case, prep, limits) \
             + extra_focal_warnings(case, prep):
@@ -174,6 +174,26 @@ def newton_band_warnings(case, limits) -> list[str]:
         if wide:  # the first, as `rate` names it
             return [f"`rate` refuses this case: {wide}"]
     return []
+
+
+#: The `rate --chart` selections that draw a chart (rating.chart_selection's names), for
+#: chart_points_warnings: "all" is the default.
+_CHART_OPTIONS = {"duty": "the serial-load charts (--chart duty, period or all, the default)",
+                  "single": "the single-load chart (--chart single or all, the default)"}
+
+
+def chart_points_warnings(case, prep) -> list[str]:
+    """A warning for each chart `anodesim rate` refuses to draw (rate.chart_points_problems:
+    a serial-load point whose pulse or pause a run cannot take, a loading time below the
+    time step), in its own words: valid for `run`, which draws no chart, so only a warning
+    here; check called a pulse train on 10 s, off 1e-12 s valid and `rate` then refused the
+    1e-16 s pause of its default 1 ms period chart point."""
+    from ..rating.rate import chart_points_problems
+    from ..resolve import time_steps
+
+    dt0, _ = time_steps(case, prep.spot, prep.mats)
+    return [f"`rate` refuses {_CHART_OPTIONS[chart]} of this case: {problem}"
+            for chart, problem in chart_points_problems(case, dt0)]
 
 
 def spot_line(case, prep, est) -> str:

@@ -94,13 +94,25 @@ def check_rating_input(case: Case, mats, first_step_s: float,
         wide = newton_band_breach(case, lim)
         if wide:
             raise CaseError(wide)
+    for chart, problem in chart_points_problems(case, first_step_s):
+        if chart in charts:
+            raise CaseError(problem)
+
+
+def chart_points_problems(case: Case, first_step_s: float) -> list[tuple[str, str]]:
+    """The chart points a rating cannot draw, as (chart name of chart_selection, the line
+    refusing it): the serial-load charts' ("duty", serial_points_problem) and the
+    single-load chart's loading times below the smallest time step ("single"). A run of the
+    case draws none of them, so `check` only warns of them."""
     r = case.rating
-    problem = serial_points_problem(case, first_step_s) if "duty" in charts else None
+    out = []
+    problem = serial_points_problem(case, first_step_s)
     if problem:
-        raise CaseError(problem)
-    if "single" in charts and r.exposure_s[0] < first_step_s:
-        raise CaseError(f"rating.exposure_s = {list(r.exposure_s)}: the shortest loading time is "
-                        f"below the smallest time step ({first_step_s:.3g} s)")
+        out.append(("duty", problem))
+    if r.exposure_s[0] < first_step_s:
+        out.append(("single", f"rating.exposure_s = {list(r.exposure_s)}: the shortest loading "
+                              f"time is below the smallest time step ({first_step_s:.3g} s)"))
+    return out
 
 
 def serial_points_problem(case: Case, first_step_s: float) -> str | None:
@@ -115,7 +127,8 @@ def serial_points_problem(case: Case, first_step_s: float) -> str | None:
     is not refused for the 1 ms period chart point its rating would draw at its own duty
     cycle (a 1e-16 s pause).
     """
-    from ..case.model import MIN_DURATION_S, own_pulse, rating_defaults
+    from ..beam import round_up
+    from ..case.model import MIN_DURATION_S, near_one, own_pulse, rating_defaults
 
     r, d = case.rating, rating_defaults(case.loading)
     pulse = own_pulse(case.loading)
@@ -131,23 +144,23 @@ def serial_points_problem(case: Case, first_step_s: float) -> str | None:
                 why = (f"an on-time of {on:.3g} s, shorter than the smallest time step "
                        f"({first_step_s:.3g} s)")
                 least = max(first_step_s, MIN_DURATION_S)
-                works = (f"duty cycles of at least {least / period:.3g}" if key == "duty_cycles"
-                         else f"periods of at least {least / duty:.3g} s")
+                # bounds rounded up (down for an upper one): the value named is one that runs
+                works = (f"duty cycles of at least {round_up(least / period, 3):.3g}"
+                         if key == "duty_cycles" else
+                         f"periods of at least {round_up(least / duty, 3):.3g} s")
             elif 0.0 < off < MIN_DURATION_S:
                 why = (f"a pause of {off:.3g} s, shorter than {MIN_DURATION_S:g} s (a pulse "
                        "train's shortest)")
-                works = (f"duty cycles of at most {1.0 - MIN_DURATION_S / period:.12g}, or 1"
+                works = (f"duty cycles of at most 1 - {round_up(MIN_DURATION_S / period, 3):.3g}"
+                         ", or 1"
                          if key == "duty_cycles" else
-                         f"periods of at least {MIN_DURATION_S / (1.0 - duty):.3g} s")
+                         f"periods of at least {round_up(MIN_DURATION_S / (1.0 - duty), 3):.3g} s")
             else:
                 continue
             listed = (f"rating.{key} = {list(values)}" if values != default else
                       f"rating.{key} (not given: the default, {values[0]:g} to "
                       f"{values[-1]:g}{unit})")
-            # a duty cycle a hair below 1 in its distance from 1, not as "1"
-            shown = f"1 - {1.0 - fixed:.3g}" if f"{fixed:.12g}" == "1" and fixed < 1.0 else \
-                f"{fixed:.12g}"
-            pair = f"rating.{fixed_key} = {shown}"
+            pair = f"rating.{fixed_key} = {near_one(fixed, '.12g')}"
             if fixed == getattr(d, fixed_key):
                 pair += (f" (not given: the case's own pulse, loading on {pulse[0]:g} s, off "
                          f"{pulse[1]:g} s)" if pulse is not None else " (the default)")
