@@ -597,6 +597,71 @@ def test_with_no_run_measured_a_helpers_run_is_made_here_too(tmp_path):
         os.close(w)
 
 
+def test_a_helper_given_up_on_without_a_process_signals_nothing(tmp_path, monkeypatch):
+    """Helper.stop signalled its pid unchecked: the tests' Helpers of pid -1 (no process),
+    given up on as stuck, sent SIGSTOP and SIGKILL to every process of the user
+    (kill(-1, ...)) and waited for any child. A pid of 0 or below is never signalled nor
+    waited for; the rating still makes the run itself, its helper stopped."""
+    calls = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: calls.append(("kill", pid, sig)))
+    monkeypatch.setattr(os, "waitpid", lambda pid, options: calls.append(("wait", pid)))
+    r, w = os.pipe()
+    try:
+        h = helper.Helper(-1, -1, r, str(tmp_path))
+        h.measured(1e-3)  # a wait of STUCK_RUNS ms for a word that never comes
+        assert helper._claim(str(tmp_path), "0" * 32)  # the helper's claim
+        assert h.take("the key", "0" * 32) is None and h.stuck and not h.alive
+        assert calls == []
+        assert h.take("another key", "1" * 32) is None  # stopped: the rest made here
+    finally:
+        os.close(w)
+        with contextlib.suppress(OSError):  # (closed by stop)
+            os.close(r)
+
+
+def test_a_stop_interrupted_part_way_is_finished_by_the_next(tmp_path, monkeypatch):
+    """A Ctrl-C while the rating stops its stuck helper (take) raised out of Helper.stop
+    between its SIGSTOP and SIGKILL; started's stop then did nothing ("once"), and the
+    helper stayed stopped, neither killed nor reaped, its folder kept. The next call
+    finishes it: killed, reaped, the folder removed, its descriptors closed. Here the
+    Ctrl-C is raised where stop reads the stopped helper's MPI segments."""
+    from anodesim import processes
+
+    r, w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = processes.fork()
+    if pid == 0:  # a helper making a run: it waits (it holds w: no end of its pipe)
+        try:
+            os.write(go_w, b"x")
+            os.read(r, 1)
+        finally:
+            os._exit(0)
+    os.close(go_w)
+    segments = processes.mpich_segments
+
+    def interrupted(pid):
+        monkeypatch.setattr(processes, "mpich_segments", segments)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(processes, "mpich_segments", interrupted)
+    folder = tmp_path / "helper"
+    folder.mkdir()
+    try:
+        assert os.read(go_r, 1) == b"x"
+        h = helper.Helper(pid, w, go_r, str(folder))
+        with pytest.raises(KeyboardInterrupt):
+            h.stop()
+        h.stop()  # started's, as the Ctrl-C unwinds the rating
+        with pytest.raises(ChildProcessError):  # killed and reaped
+            os.waitpid(pid, os.WNOHANG)
+        assert not folder.exists() and h.from_helper is None  # (closed by stop)
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(r)
+
+
 #: anodesim rate, with a helper that says things on stdout and stderr as it starts (before
 #: MPI) and in its first FE run (a warning, Python's print, a write to descriptor 2 as
 #: PETSc's or MPI's messages are), then fails in it with an error of its own (a traceback).

@@ -132,7 +132,7 @@ class Helper:
         self.taken = 0
         self.longest = 0.0  # s: the longest FE run of this rating measured so far (measured)
         self.stuck = False  # given up on: no word within STUCK_RUNS runs' time (take)
-        self.stopped = False
+        self.stopped = False  # SIGSTOP sent (stop)
 
     def leave_to_rating(self, digests) -> None:
         """Claim the runs of these key digests for the rating: those its checkpoint holds
@@ -154,6 +154,8 @@ class Helper:
     def _read(self, wait_s: float = 0.0) -> bool:
         """Take the helper's messages that have arrived, waiting up to wait_s (s) for the
         first; whether any came (or the pipe's end: the helper has ended)."""
+        if not self.alive:  # (stopped: its pipe closed)
+            return False
         poller = select.poll()  # (select.select refuses a descriptor above 1023)
         poller.register(self.from_helper, select.POLLIN)
         came = False
@@ -218,27 +220,39 @@ class Helper:
         input refused in the rating's first second: 2 of 8 anodesim.rate calls with an
         out_dir that is a file left /dev/shm/mpich_shm_<helper>_0, 1 MiB each, the leak
         _mpi.forget_shared_memory_name ends); stopped first (SIGSTOP), so that the names
-        it holds are read while it can make no new one. Once: further calls do nothing."""
-        if self.stopped:
-            return
-        self.stopped, self.alive = True, False
-        with suppress(OSError):
-            os.close(self.to_helper)
-        names, ended = set(), False
-        with suppress(OSError):
-            os.kill(self.pid, signal.SIGSTOP)
-            ended = not os.WIFSTOPPED(os.waitpid(self.pid, os.WUNTRACED)[1])
-            names = set() if ended else processes.mpich_segments(self.pid)
-        if not ended:
+        it holds are read while it can make no new one. Each step is done once, so that a
+        call interrupted part way (a Ctrl-C while the rating stops a stuck helper: take)
+        is finished by the next (started's), which would otherwise leave the helper
+        stopped, neither killed nor reaped, and closes no descriptor twice (its number may
+        be another file's by then). A pid that is not a child's (0 or below: os.kill would
+        signal the process group or every process of the user) is never signalled."""
+        self.alive = False
+        if self.to_helper is not None:
+            fd, self.to_helper = self.to_helper, None
             with suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-            with suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-        for name in names:
+                os.close(fd)
+        if self.pid > 0:
+            names, ended = set(), False
+            if not self.stopped:  # (stopped once already: its stop reported, a second
+                # SIGSTOP would be reported never, and waitpid wait for it for ever)
+                self.stopped = True
+                with suppress(OSError):
+                    os.kill(self.pid, signal.SIGSTOP)
+                    ended = not os.WIFSTOPPED(os.waitpid(self.pid, os.WUNTRACED)[1])
+                    names = set() if ended else processes.mpich_segments(self.pid)
+            if not ended:
+                with suppress(OSError):
+                    os.kill(self.pid, signal.SIGKILL)
+                with suppress(ChildProcessError):
+                    os.waitpid(self.pid, 0)
+            self.pid = 0  # reaped: never signalled again (its number may be reused)
+            for name in names:
+                with suppress(OSError):
+                    os.unlink(name)
+        if self.from_helper is not None:
+            fd, self.from_helper = self.from_helper, None
             with suppress(OSError):
-                os.unlink(name)
-        with suppress(OSError):
-            os.close(self.from_helper)
+                os.close(fd)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
