@@ -6,6 +6,7 @@ part way costs only time. ANODESIM_RATING_HELPER=1 starts it whatever the load."
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -500,7 +501,9 @@ def test_a_resumed_rating_leaves_the_checkpoints_runs_to_itself(alone, tmp_path)
                        text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert f"resuming: {len(kept)} FE runs" in r.stderr, r.stderr
-    assert kept.isdisjoint(log.read_text().split()), r.stderr
+    made = log.read_text().split()
+    assert made, r.stderr  # the resumed rating's helper made runs: the next line says something
+    assert kept.isdisjoint(made), r.stderr
     _same_rating(out, alone_out)
 
 
@@ -617,6 +620,25 @@ def test_a_helper_given_up_on_without_a_process_signals_nothing(tmp_path, monkey
         os.close(w)
         with contextlib.suppress(OSError):  # (closed by stop)
             os.close(r)
+
+
+def test_no_run_time_makes_the_wait_fail():
+    """A wait for the helper's word is bounded by STUCK_RUNS times the longest run: one
+    above 2^31 - 1 ms in all (a run over 3.1 days) raised OverflowError from poll, an
+    infinite time (a damaged checkpoint entry's) from math.ceil, a traceback ending the
+    rating. Such a time is not taken, and a long wait is made in poll's largest steps."""
+    r, w = os.pipe()
+    try:
+        h = helper.Helper(-1, -1, r, "/nonexistent")
+        h.measured(2.5)
+        for bad in (math.inf, math.nan, -1.0):
+            h.measured(bad)
+        assert h.longest == 2.5
+        helper._send(w, ("made", "0" * 32))
+        assert h._read(4e6) and "0" * 32 in h.made  # 46 days: its word came at once
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 def test_a_stop_interrupted_part_way_is_finished_by_the_next(tmp_path, monkeypatch):

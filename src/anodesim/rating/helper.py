@@ -160,7 +160,8 @@ class Helper:
         poller.register(self.from_helper, select.POLLIN)
         came = False
         while self.alive:
-            if not poller.poll(max(0, math.ceil(wait_s * 1000))):
+            # (poll refuses a wait above 2^31 - 1 ms, 24.8 days: OverflowError)
+            if not poller.poll(min(max(0, math.ceil(wait_s * 1000)), POLL_MAX_MS)):
                 return came
             came = True
             message = _receive(self.from_helper)
@@ -199,8 +200,10 @@ class Helper:
 
     def measured(self, seconds: float) -> None:
         """An FE run of this rating took seconds (s): made here, by the helper, or by the
-        interrupted rating whose checkpoint this one resumes."""
-        self.longest = max(self.longest, seconds)
+        interrupted rating whose checkpoint this one resumes); a time that is not one (not
+        finite, negative: a damaged entry's) is not taken."""
+        if math.isfinite(seconds) and seconds >= 0:
+            self.longest = max(self.longest, seconds)
 
     def _load(self, text: str, digest: str):
         try:
@@ -270,6 +273,9 @@ class Helper:
 #: rest alone; its numbers are the same either way (a run's results depend on its key
 #: alone).
 STUCK_RUNS = 8.0
+
+#: The longest wait (ms) poll takes (a C int).
+POLL_MAX_MS = 2**31 - 1
 
 
 def _claim(folder: str, digest: str) -> bool:
