@@ -251,3 +251,23 @@ def test_a_user_parts_second_region_is_named_as_its_user_named_it():
     assert _mechanics_words({"yield_use_heat_sink_rel": 4.6}, built.geometry) == \
         "the heat sink at 4.6× its yield strength near the joint"
     assert "limited by the heat sink temperature (" in in_words(built, _rating(period=rows))
+
+
+def test_no_yield_is_called_unrated_where_no_run_reports_one():
+    """A case with mechanics whose second region has no yield strength (a Mo-Cu heat sink:
+    check refuses a yield_use limit there, and a run reports no yield use) said "not rated
+    (reported by a run only): ... the heat sink's yield"; it now names only what a run
+    reports. The shipped insert's Cu heat sink keeps the words. Text only."""
+    import anodesim
+    from anodesim.rating.rate import in_words
+
+    insert = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    data = tomllib.loads(insert.read_text())
+    rows = _serial_rows([True, True, True])
+    built = anodesim.from_dict(data, insert.parent)
+    assert "the heat sink's yield (limits.yield_use)" in in_words(built, _rating(period=rows))
+    data["materials"]["heat_sink"] = "MoCu30"
+    mocu = anodesim.from_dict(data, insert.parent)
+    words = in_words(mocu, _rating(period=rows))
+    assert "yield" not in words, words
+    assert "not rated (reported by a run only): thermal fatigue of the spot" in words, words
