@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .case import ZERO_CELSIUS_K as C, Case, heat_sink_region, interfaces_of
+from .case import ZERO_CELSIUS_K as C, Case, interfaces_of, yield_region
 from .limits import (MAX_TIE_RTOL, YIELD_RADIUS_M, cooled_faces, first_max_index,
                      yield_column)
 from .loading import Schedule
@@ -201,11 +201,11 @@ class Mechanics(Monitor):
             columns += [f"von_mises_max_{r}_MPa"] + [f"von_mises_max_{r}_{a}_mm"
                                                       for a in self.axes]
         # The heat sink near the joint: regularised stress over its yield strength.
-        sink = heat_sink_region(case.geometry)
+        sink = yield_region(case.geometry, case.materials)
         self.joint = None
         joints = [g for g in domain.groups for name in interfaces_of(case.geometry)
                   if g == name or g.startswith(f"{name}@")]
-        if sink is not None and mats[sink].yield_strength is not None and joints:
+        if sink is not None and joints:
             self.joint = (sink, joints)
             columns.append(yield_column(sink))
         self.columns = tuple(columns)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import electron_kernels, extra_focal, geometry, kernel_source, materials as mat_lib
 from .beam import Layer, Spot, deposited_fraction, deposition_summary, kanaya_okayama_range_m
-from .case import ZERO_CELSIUS_K, Case, CaseError, faces_of, heat_sink_region
+from .case import ZERO_CELSIUS_K, Case, CaseError, faces_of, heat_sink_region, yield_region
 from .case.model import MAX_STEPS, USER_GEOMETRIES
 from .loading import Schedule, plan
 
@@ -386,16 +386,16 @@ def plan_extra_focal(case: Case, mats, spot: Spot, eta: float,
                             frame.trace_angle() if frame is not None else 0.0)
 
 
-def joint_corner_size(case: Case, mats) -> float:
+def joint_corner_size(case: Case) -> float:
     """Element size (m) at the heat sink's joint corners of an axisymmetric mesh: the case's
     mesh.joint_corner_um, else limits.JOINT_CORNER_M where the run computes the heat sink's
-    yield use (mechanics, a second region with yield data: monitors.Mechanics), else 0
+    yield use (mechanics and a case.yield_region: monitors.Mechanics), else 0
     (none; always on 3-D meshes and on one-region geometries, which have no joint)."""
     sink = heat_sink_region(case.geometry)
     if case.mesh.joint_corner_m is not None:
         return case.mesh.joint_corner_m if sink is not None else 0.0
-    if case.geometry.dim == 3 or case.mechanics is None or sink is None or \
-            mats[sink].yield_strength is None:
+    if case.geometry.dim == 3 or case.mechanics is None or \
+            yield_region(case.geometry, case.materials) is None:
         return 0.0
     from .limits import JOINT_CORNER_M
 
@@ -408,7 +408,7 @@ def mesh_of_the_run(case: Case):
     mesh as a run of the case does."""
     if case.mesh.joint_corner_m is not None:
         return case.mesh
-    return dc.replace(case.mesh, joint_corner_m=joint_corner_size(case, region_materials(case)))
+    return dc.replace(case.mesh, joint_corner_m=joint_corner_size(case))
 
 
 def _layout_and_spot(case: Case, mats):
@@ -428,7 +428,7 @@ def _layout_and_spot(case: Case, mats):
     else:
         lay = geometry.axisym.layout(case, 0.5 * case.beam.size_m)
         spot = make_spot(case, mats, lay.stack)
-        lay.corner_size = joint_corner_size(case, mats)
+        lay.corner_size = joint_corner_size(case)
         if lay.corner_size > 0:
             lay.corners = lay.joint_corners(heat_sink_region(case.geometry))
     try:

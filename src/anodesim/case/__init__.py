@@ -35,7 +35,8 @@ __all__ = ["GEOMETRIES", "USER_GEOMETRIES", "ZERO_CELSIUS_K", "Beam", "Boundary"
            "Mechanics", "MeshSettings", "Numerics", "Output", "Probe", "RatingSettings",
            "TimeSettings", "check_source", "cooled_regions", "faces_of", "from_dict",
            "from_own_dict", "heat_sink_region", "interfaces_of", "limit_watches", "load",
-           "plain_data", "read_toml", "regions_by_face", "regions_of", "watched_regions"]
+           "plain_data", "read_toml", "regions_by_face", "regions_of", "watched_regions",
+           "yield_region"]
 
 
 # --------------------------------------------------------------------------------------
@@ -181,12 +182,26 @@ def _life_holds_a_repetition(limits: Limits, loading: Loading) -> None:
                         "h, or loads repeated more often")
 
 
+def yield_region(geometry: Geometry, materials: Materials) -> str | None:
+    """The region whose yield use a run with mechanics reports (limits.yield_use watches
+    it): the heat sink or window (heat_sink_region) if its material has a yield strength,
+    else None (a body of one region; a diamond window, a Mo-Cu heat sink)."""
+    from ..materials import get
+
+    region = heat_sink_region(geometry)
+    if region is None or get(materials.by_region[region],
+                             materials.user).yield_strength is None:
+        return None
+    return region
+
+
 def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) -> None:
-    """limits.yield_use needs a second region (the heat sink or window at the joint) whose
-    material has yield-strength data: without either the run computed no yield use and
+    """limits.yield_use needs a yield_region: without one the run computed no yield use and
     left the limit out of the limits in force without a word (a diamond window: exit 0)."""
     from ..materials import get, library
 
+    if yield_region(geometry, materials) is not None:
+        return
     region = heat_sink_region(geometry)
     if region is None:
         raise CaseError(f"limits.yield_use = {yield_use:g}: the yield use is that of the heat "
@@ -194,13 +209,12 @@ def _yield_region(yield_use: float, geometry: Geometry, materials: Materials) ->
                         "expected no yield_use limit")
     key = materials.by_region.get(region)
     material = get(key, materials.user)
-    if material.yield_strength is None:
-        note = material.info.get("yield_strength_note", "no sigma_y_Pa table")
-        with_data = ", ".join(k for k, m in library().items() if m.yield_strength is not None)
-        raise CaseError(f"limits.yield_use = {yield_use:g}: the {region} material {key!r} has "
-                        f"no yield strength ({note}); expected a {region} material with one "
-                        f"({with_data}, or sigma_y_Pa in [materials.define]) or no yield_use "
-                        "limit")
+    note = material.info.get("yield_strength_note", "no sigma_y_Pa table")
+    with_data = ", ".join(k for k, m in library().items() if m.yield_strength is not None)
+    raise CaseError(f"limits.yield_use = {yield_use:g}: the {region} material {key!r} has "
+                    f"no yield strength ({note}); expected a {region} material with one "
+                    f"({with_data}, or sigma_y_Pa in [materials.define]) or no yield_use "
+                    "limit")
 
 
 #: What a temperature limit watches, for the message that names a limit it cannot have.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import life
-from ..case import Case, heat_sink_region, interfaces_of, regions_of
+from ..case import Case, interfaces_of, regions_of, yield_region
 from ..case.model import COOLING_TYPES
 from ..limits import (SIGNED_LIMITS, FatigueLimit, Limit, cooled_faces, limits_for,
                       rise_allowed)
@@ -626,11 +626,10 @@ def build_engine(case: Case, horizon_s: float = 1e6, comm=None) -> Engine:
     skipped = set(NOT_IN_ENGINE)
     T0 = case.initial_temperature_K
     solver = None
-    stress, sink = None, heat_sink_region(case.geometry)  # (the yield limit's region)
+    stress, sink = None, yield_region(case.geometry, case.materials)
     if any(lim.name == "yield" for lim in every):
         solver = _thermoelastic(lin, prep, domain, problem, interfaces, "yield")
-        stress = _YieldProbe(lin, domain, solver, sink) \
-            if prep.mats[sink].yield_strength is not None else None
+        stress = _YieldProbe(lin, domain, solver, sink) if sink is not None else None
         if stress is None or not stress.count:  # no yield data or no joint: FE runs only
             stress = None
             skipped.add("yield")

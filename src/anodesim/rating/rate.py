@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import USER_GEOMETRIES, Case, CaseError, Loading, heat_sink_region
+from ..case import USER_GEOMETRIES, Case, CaseError, Loading, heat_sink_region, yield_region
 from ..limits import (Limit, coarse_yield_cells, limit_label, limits_for, newton_band_breach,
                       rise_allowed)
 from ..output import rounded_down
@@ -747,19 +747,6 @@ def steady_mechanics(case: Case, beam_W: float) -> dict:
             **final, **({"yield_warning": warning} if warning else {})}
 
 
-def _has_yield_data(case: Case, region: str | None) -> bool:
-    """Whether a run reports the yield use of this second region (the heat sink or window):
-    it exists and its material has a yield strength (case._yield_region's rule). A block,
-    a diamond window or a Mo-Cu heat sink has none, and the words named "the heat sink's
-    yield" as reported by a run that reports none."""
-    if region is None:
-        return False
-    from ..materials import get
-
-    return get(case.materials.by_region[region], case.materials.user).yield_strength \
-        is not None
-
-
 def region_words(region: str, geometry=None) -> str:
     """A region's name in the rating's words: a built-in geometry's spelled out ("heat_sink":
     "heat sink"), a user mesh's or STEP part's as its user named it ("braze", "Cu_body",
@@ -883,8 +870,8 @@ def in_words(case: Case, rating: Rating) -> str | None:
     # What a reader of "over a 10000 h life" would take as rated and is not, by default
     names = {lim.name for lim in rating.limits}
     unrated = ["thermal fatigue of the spot (limits.fatigue)"] if "fatigue" not in names else []
-    sink = heat_sink_region(case.geometry)
-    if case.mechanics is not None and "yield" not in names and _has_yield_data(case, sink):
+    sink = yield_region(case.geometry, case.materials)  # where a run reports the yield use
+    if case.mechanics is not None and "yield" not in names and sink is not None:
         unrated.append(f"the {region_words(sink, case.geometry)}'s yield (limits.yield_use)")
     if unrated:
         parts.append("not rated (reported by a run only): " + " and ".join(unrated))
