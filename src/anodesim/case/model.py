@@ -626,6 +626,18 @@ class RatingSettings:
     periods_s: tuple[float, ...] = (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
+def pulse_too_short(duty: float, period: float, least_on_s: float = MIN_DURATION_S
+                    ) -> str | None:
+    """The one rule for a serial load's pulse and pause (a period in s at a duty cycle):
+    "pulse" if the pulse, duty × period, is shorter than least_on_s (s; at least
+    MIN_DURATION_S), "pause" if the pause, (1 − duty) × period, is above 0 but below
+    MIN_DURATION_S (duty 1 has none), else None. 1e-300 made 2e-302 s pulses ("Newton
+    produced a non-finite temperature"), 1 − 1e-16 a 2e-18 s pause."""
+    if duty * period < max(least_on_s, MIN_DURATION_S):
+        return "pulse"
+    return "pause" if 0.0 < (1.0 - duty) * period < MIN_DURATION_S else None
+
+
 def near_one(x: float, spec: str = "g") -> str:
     """A duty cycle (or other value) as a message shows it, formatted by spec; one a hair
     below 1 that spec would show as "1" (a pulse train on 10 s, off 1e-12 s: 1 − 1e-13)

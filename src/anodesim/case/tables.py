@@ -19,7 +19,7 @@ from .model import (BOUNDARY_TYPES, COOLANT_RHO_CP, COOLANTS, GEOMETRIES, HOUSIN
                     ZERO_CELSIUS_K, Beam, Boundary, CoolantCircuit, Geometry, Loading,
                     Materials, MeshSettings, Output, PointingDrift, Probe,
                     RatingSettings, TimeSettings, faces_of, interfaces_of, ordered_regions,
-                    near_one, rating_defaults, regions_of)
+                    near_one, pulse_too_short, rating_defaults, regions_of)
 from . import user_materials
 from .reader import (CaseError, UnknownKeyError, _celsius, _did_you_mean, _fail, _numbers,
                      _Section, _vector)
@@ -551,8 +551,7 @@ def _repeat_every(sec: _Section, kind: str, segments: list[tuple[float, float]]
 def _check_pulse(key: str, value: float, duty: float, period: float, other: str,
                  origin: str = "") -> None:
     """A duty cycle and a period whose pulse (duty × period) and pause ((1 − duty) × period)
-    each last at least MIN_DURATION_S, or without a pause (duty 1): 1e-300 made 2e-302 s
-    pulses ("Newton produced a non-finite temperature"), 1 − 1e-16 a 2e-18 s pause.
+    each last at least MIN_DURATION_S, or without a pause (duty 1): model.pulse_too_short.
 
     Args:
         key: the key given (value is its value), a duty cycle's or a period's.
@@ -561,8 +560,7 @@ def _check_pulse(key: str, value: float, duty: float, period: float, other: str,
         origin: where the other member's value comes from when the case does not give
             it (", the default"), for the message.
     """
-    on, off = duty * period, (1.0 - duty) * period
-    if on < MIN_DURATION_S or 0.0 < off < MIN_DURATION_S:
+    if pulse_too_short(duty, period):
         raise _fail(key, value, f"a duty cycle and period whose pulse and pause (with {other} "
                     f"= {near_one(duty) if 'duty_cycle' in other else f'{period:g}'}{origin}) each "
                     f"last at least {MIN_DURATION_S:g} s, or duty cycle 1 (no pause)")

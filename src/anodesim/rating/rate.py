@@ -128,7 +128,8 @@ def serial_points_problem(case: Case, first_step_s: float) -> str | None:
     cycle (a 1e-16 s pause).
     """
     from ..beam import round_up
-    from ..case.model import MIN_DURATION_S, near_one, own_pulse, rating_defaults
+    from ..case.model import (MIN_DURATION_S, near_one, own_pulse, pulse_too_short,
+                              rating_defaults)
 
     r, d = case.rating, rating_defaults(case.loading)
     pulse = own_pulse(case.loading)
@@ -140,7 +141,8 @@ def serial_points_problem(case: Case, first_step_s: float) -> str | None:
         for x in values:
             duty, period = (x, fixed) if key == "duty_cycles" else (fixed, x)
             on, off = duty * period, (1.0 - duty) * period
-            if on < max(first_step_s, MIN_DURATION_S):
+            short = pulse_too_short(duty, period, first_step_s)
+            if short == "pulse":
                 why = (f"an on-time of {on:.3g} s, shorter than the smallest time step "
                        f"({first_step_s:.3g} s)")
                 least = max(first_step_s, MIN_DURATION_S)
@@ -148,7 +150,7 @@ def serial_points_problem(case: Case, first_step_s: float) -> str | None:
                 works = (f"duty cycles of at least {round_up(least / period, 3):.3g}"
                          if key == "duty_cycles" else
                          f"periods of at least {round_up(least / duty, 3):.3g} s")
-            elif 0.0 < off < MIN_DURATION_S:
+            elif short == "pause":
                 why = (f"a pause of {off:.3g} s, shorter than {MIN_DURATION_S:g} s (a pulse "
                        "train's shortest)")
                 works = (f"duty cycles of at most 1 - {round_up(MIN_DURATION_S / period, 3):.3g}"
