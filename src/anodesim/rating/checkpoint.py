@@ -178,8 +178,7 @@ class Store:
         if self.comm.size > 1:
             data = self.comm.bcast(data, root=0)
         try:
-            value = _decode(data, text)
-            self.seconds = _seconds(data)
+            value, self.seconds = _decode(data, text)
         except Exception:  # corrupt, truncated, or not ours: the run is made again
             self.found.discard(digest)
             self.unreadable += 1
@@ -362,14 +361,9 @@ def _encode(key: str, value, seconds: float | None = None) -> bytes:
     return buf.getvalue()
 
 
-def _seconds(data: bytes) -> float | None:
-    """The wall time (s) an entry's run took, None where not kept (a failed run)."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return float(z["seconds"]) if "seconds" in z.files else None
-
-
-def _decode(data: bytes | None, key: str):
-    """An entry's value; raises on anything unexpected (absent, corrupt, another key)."""
+def _decode(data: bytes | None, key: str) -> tuple:
+    """An entry's value and the wall time (s) its run took (None where not kept: a failed
+    run); raises on anything unexpected (absent, corrupt, another key)."""
     from ..results import TimeSeries
 
     if data is None:
@@ -377,12 +371,13 @@ def _decode(data: bytes | None, key: str):
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         if str(z["key"]) != key:
             raise ValueError("another key")
+        seconds = float(z["seconds"]) if "seconds" in z.files else None
         if "failed" in z.files:
-            return None
+            return None, seconds
         if "series" in z.files:
             meta = json.loads(str(z["series"]))
             data = np.asarray(z["data"], dtype=float)
             if data.ndim != 2 or data.shape[1] != len(meta["names"]):
                 raise ValueError("columns")
-            return TimeSeries(meta["names"], meta["units"], data)
-        return json.loads(str(z["json"]))
+            return TimeSeries(meta["names"], meta["units"], data), seconds
+        return json.loads(str(z["json"])), seconds
