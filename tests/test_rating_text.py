@@ -182,6 +182,29 @@ def test_the_words_say_interpolated_only_where_a_point_is():
     assert "corrected at 2 FE anchors, the other points interpolated)" in some, some
 
 
+def test_the_words_say_how_many_points_the_continuous_rating_holds():
+    """The serial-load cap (charts.cap_serial) was in rating.json and the CSV's capped_by
+    only: the rating in words, which the report page and a datasheet quote, gave a capped
+    chart's numbers without saying that the continuous rating set some of them."""
+    import anodesim
+    from anodesim.rating.charts import CAPPED_BY_CONTINUOUS
+    from anodesim.rating.rate import in_words
+
+    example = Path(__file__).parents[1] / "studies" / "reflection_insert.toml"
+    case = anodesim.from_dict(tomllib.loads(example.read_text()), example.parent)
+    rows = _serial_rows([True, False, True])
+    for r, capped in zip(rows, (False, True, True)):
+        r["capped_by"] = CAPPED_BY_CONTINUOUS if capped else ""
+    words = in_words(case, _rating(period=rows))
+    assert ("other points interpolated; 2 points held at the continuous rating's mean power)"
+            in words), words
+    rows[1]["capped_by"] = ""
+    assert "; 1 point held at the continuous rating's mean power)" in in_words(
+        case, _rating(period=rows))
+    rows[2]["capped_by"] = ""
+    assert "held at" not in in_words(case, _rating(period=rows))
+
+
 def test_no_figure_quoted_of_a_rating_lies_above_it(tmp_path):
     """The words round each maximum down (3 digits), but the console's 4-digit lines, the
     report's tables and the heat-content legend rounded to the nearest: the shipped insert's

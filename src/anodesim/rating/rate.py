@@ -924,8 +924,8 @@ def _watts(P: float, beam, what: str = "") -> str:
 
 def _serial_words(rows: list[dict], along: str, fixed: str, beam, geometry=None) -> str:
     """A serial-load chart in words: the peak power (and current) at its first and last
-    point, the binding limits (binding_words, of the case's geometry), and what produced
-    the numbers."""
+    point, the binding limits (binding_words, of the case's geometry), what produced the
+    numbers and how many points were held at the continuous rating (charts.cap_serial)."""
     unit = {"period_s": " s"}.get(along, "")
     name = {"duty_cycle": "duty cycle", "period_s": "period"}
     first, last = rows[0], rows[-1]
@@ -937,6 +937,10 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam, geometry=None)
                   ": every point an anchor"))
     else:
         how = "constant-k engine, NOT CONFIRMED"
+    held = sum(bool(r.get("capped_by")) for r in rows)
+    if held:  # charts.cap_serial: the chart's 1 % tolerance, not a rating, was above it
+        how += (f"; {held} point{'s' * (held != 1)} held at the continuous rating's mean "
+                "power")
     return (f"serial load at {name[fixed]} {first[fixed]:g}{' s' * (fixed == 'period_s')}: "
             f"{_watts(first['max_peak_beam_power_W'], beam, 'peak')} at {name[along]} "
             f"{first[along]:g}{unit} to {_watts(last['max_peak_beam_power_W'], beam)} at "
