@@ -424,3 +424,27 @@ def test_plausible_ranges_keep_real_extremes_and_refuse_unit_slips():
                                                            880e6 / 6894.757)]
     for key, prop, value in slips:
         assert materials.implausible(prop, value) is not None, (key, prop, value)
+
+
+def test_check_warns_of_a_borrowed_electron_range_at_another_density(tmp_path, capsys):
+    """Borrowed electron data (electron_data = "W") skip the density check (the user chose
+    them), so a W-Cu composite of 15.6 g/cm³ had its electron range at W's 19.25 g/cm³
+    without a word: the heat laid 19 % shallower than in it. `check` now warns (exit 0,
+    valid input); a user copy of W at W's density does not."""
+    composite = _copy_of("W")
+    composite["rho_kg_m3"] = {"T_C": [-272.15, 3000.0], "value": [15600.0, 15600.0]}
+
+    def warnings(mat) -> list[str]:
+        path = write_toml(tmp_path / "case.toml", merge(reflection(), {"materials": {
+            "target": "WCu", "define": {"WCu": mat}}}))
+        assert main(["check", str(path)]) == 0
+        return [w for w in capsys.readouterr().err.splitlines() if "electron_data" in w]
+
+    (line,) = warnings(composite)
+    assert line == (
+        'anodesim: warning: materials.define.WCu.electron_data = "W": the electron range in '
+        "the target is W's at its density 19.25 g/cm³, the material's own is 15.6 g/cm³: "
+        "the beam's heat is laid about 19% shallower than in it; give atomic_number, "
+        "atomic_mass_g_mol, density_g_cm3 and backscatter_energy_fraction of its own instead "
+        "to lay it at its own range"), line
+    assert warnings(_copy_of("W")) == []
