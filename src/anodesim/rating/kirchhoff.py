@@ -58,7 +58,7 @@ from ..results import TimeSeries
 from . import helper
 from .checkpoint import materials_of, run_case
 from .engine import (NOT_IN_ENGINE, Engine, SpotHistory, needs_stress,
-                     rating_copy, sampled_pulses, serial_rise)
+                     rating_copy, sampled_pulses, serial_rise, steady_rise)
 
 #: Full periods run after the mean-power steady state (entered mid on-phase) before the
 #: last one is taken as periodic, by default (PointRuns.serial). The chart anchors run
@@ -1048,5 +1048,5 @@ def corrected_continuous(engine: Engine, tr: Transform, c: Corrected) -> float:
     heads = tr.heads(engine)
     keys = list(c.corrections)
     return min(corrected_power(engine, heads, {k: c.corrections[k][i] for k in keys},
-                               engine.response.steady, tr=tr)[0]
+                               steady_rise(engine), tr=tr)[0]
                for i in range(len(c.power_W)))
