@@ -86,3 +86,31 @@ def test_fe_confirms_the_continuous_rating_over_the_warm_up(compensated):
     assert warm["time_s"] < 0.1  # on the way, not once steady
     steady = drift(run(at))
     assert steady["worst_um"] < 0.75 * DRIFT_UM, steady
+
+
+def test_a_drift_bound_chart_point_is_not_called_fe_confirmed(compensated):
+    """The FE anchors of the k(T) charts run no mechanics (and a serial anchor starts from
+    the mean-power steady state, not from cold where this drift is largest), so a point a
+    drift limit binds is the engine's drift probe at constant properties: on this anode
+    8.20 W against 7.82 W by FE at k(T) (the test above), yet such a point read "FE
+    anchor" with fe_confirmed true. It now reads BY_DRIFT_PROBE, fe_confirmed false, and
+    the rating's words count it apart from the anchors."""
+    from anodesim.rating.kirchhoff import BY_ANCHOR, BY_DRIFT_PROBE, _made_by, drift_bound
+    from anodesim.rating.rate import _serial_words
+
+    case, eng = compensated
+    assert drift_bound(eng, "drift") and not drift_bound(eng, "coolant_side")
+    assert _made_by(eng, "drift", True) == {"engine": BY_DRIFT_PROBE, "fe_confirmed": False}
+    assert _made_by(eng, "coolant_side", True) == {"engine": BY_ANCHOR, "fe_confirmed": True}
+    rows = [{"period_s": 1.0, "duty_cycle": d, "max_peak_beam_power_W": 8.0, "binding": b,
+             **_made_by(eng, b, a)}
+            for d, b, a in ((0.1, "drift", True), (0.5, "coolant_side", True),
+                            (0.7, "coolant_side", False), (1.0, "coolant_side", True))]
+    assert ("(k(T) Kirchhoff engine corrected at 2 FE anchors, the other points interpolated; "
+            "1 point bound by a drift limit, from the engine's drift probe at constant "
+            "properties, not FE-corrected)") in _serial_words(rows, "duty_cycle", "period_s",
+                                                              case.beam)
+    drift = [{**r, "binding": "drift", **_made_by(eng, "drift", True)} for r in rows]
+    assert ("(k(T) Kirchhoff engine; 4 points bound by a drift limit, from the engine's drift "
+            "probe at constant properties, not FE-corrected)") in _serial_words(
+                drift, "duty_cycle", "period_s", case.beam)

@@ -52,8 +52,8 @@ import numpy as np
 
 from .. import life
 from ..case import Case, Loading, cooled_regions, regions_by_face, regions_of
-from ..limits import (FatigueLimit, LifeLimit, Limit, LimitCheck, check, limit_label,
-                      limits_for, rise_allowed)
+from ..limits import (SIGNED_LIMITS, FatigueLimit, LifeLimit, Limit, LimitCheck, check,
+                      limit_label, limits_for, rise_allowed)
 from ..results import TimeSeries
 from . import helper
 from .checkpoint import materials_of, run_case
@@ -960,6 +960,26 @@ def brute_force(run, P_hi: float, rtol: float = 1e-3) -> tuple[float, int]:
 #: What produced a chart point (the "engine" column of the chart files).
 BY_ANCHOR = "FE anchor: k(T), rho*c(T) runs"
 BY_INTERPOLATION = "Kirchhoff engine + FE correction interpolated between anchors"
+#: A point a drift or magnification limit binds: the FE anchors run no mechanics (and a serial
+#: anchor starts from the mean-power steady state, not from cold, where a reversing drift is
+#: largest), so that limit is the engine's linear drift probe at constant properties, not
+#: FE-corrected, whatever the point (a 0.1 µm drift limit of a W-in-MoCu30 anode: 8.20 W
+#: by the probe, 7.82 W by FE runs at k(T), tests/test_rating_warm_up.py).
+BY_DRIFT_PROBE = ("Kirchhoff engine; a drift limit binds: the engine's drift probe at constant "
+                  "properties, not FE-corrected")
+
+
+def drift_bound(engine: Engine, binding: str) -> bool:
+    """Whether a chart point's binding limit (its label) is a drift figure (SIGNED_LIMITS),
+    which the FE anchors do not correct (BY_DRIFT_PROBE)."""
+    return binding in {lim.label for lim in engine.limits if lim.name in SIGNED_LIMITS}
+
+
+def _made_by(engine: Engine, binding: str, anchor: bool) -> dict:
+    """A corrected chart point's 'engine' and 'fe_confirmed' columns."""
+    if drift_bound(engine, binding):
+        return {"engine": BY_DRIFT_PROBE, "fe_confirmed": False}
+    return {"engine": BY_ANCHOR if anchor else BY_INTERPOLATION, "fe_confirmed": anchor}
 
 
 def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[dict],
@@ -987,8 +1007,7 @@ def correct_serial(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
         row.update({"engine_constant_k_W": row["max_peak_beam_power_W"],
                     "binding_engine_constant_k": row["binding"],
                     "max_peak_beam_power_W": P, "max_mean_beam_power_W": row["duty_cycle"] * P,
-                    "binding": b, "engine": BY_ANCHOR if a else BY_INTERPOLATION,
-                    "fe_confirmed": a})
+                    "binding": b, **_made_by(engine, b, a)})
     return c.runs
 
 
@@ -1025,8 +1044,7 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     pre_dep = preload_W * engine.p_dep
     for i, (row, P, b, a) in enumerate(zip(rows, c.power_W, c.binding, c.anchor)):
         row.update({"engine_constant_k_cold_W": row["max_beam_power_cold_W"],
-                    "max_beam_power_cold_W": P, "binding_cold": b,
-                    "engine": BY_ANCHOR if a else BY_INTERPOLATION, "fe_confirmed": a})
+                    "max_beam_power_cold_W": P, "binding_cold": b, **_made_by(engine, b, a)})
         if preload_W > 0:
             f = {k: v[i] for k, v in c.corrections.items()}
             hot, b_hot = corrected_power(

@@ -19,8 +19,8 @@ from ..output import rounded_down
 from .charts import (cap_serial, chart_continuous, chart_duty, chart_period, chart_single,
                      heating_cooling)
 from .engine import Engine, SpotHistory, build_engine, linear_case
-from .kirchhoff import (BY_COLD_CORRECTION, PointRuns, correct_serial, correct_single, corrected_continuous,
-                        transform_for)
+from .kirchhoff import (BY_COLD_CORRECTION, BY_DRIFT_PROBE, PointRuns, correct_serial,
+                        correct_single, corrected_continuous, transform_for)
 from .progress import describe, duration, reporting, runs_so_far
 from .safe import (NOT_CONFIRMED, SafeLoading, confirmation_simulation, confirmed_power,
                    max_safe_loading, tolerance)
@@ -930,13 +930,18 @@ def _serial_words(rows: list[dict], along: str, fixed: str, beam, geometry=None)
     name = {"duty_cycle": "duty cycle", "period_s": "period"}
     first, last = rows[0], rows[-1]
     binds = list(dict.fromkeys(r["binding"] for r in rows))
+    probe = sum(r.get("engine") == BY_DRIFT_PROBE for r in rows)
     if "fe_confirmed" in first:
         n = sum(r["fe_confirmed"] for r in rows)
-        how = (f"k(T) Kirchhoff engine corrected at {n} FE anchor{'s' * (n != 1)}"
-               + (", the other points interpolated" if n < len(rows) else
-                  ": every point an anchor"))
+        how = "k(T) Kirchhoff engine" + (
+            "" if not n else f" corrected at {n} FE anchor{'s' * (n != 1)}"
+            + (", the other points interpolated" if n + probe < len(rows) else
+               ": every point an anchor" if not probe else ""))
     else:
         how = "constant-k engine, NOT CONFIRMED"
+    if probe:  # kirchhoff.BY_DRIFT_PROBE
+        how += (f"; {probe} point{'s' * (probe != 1)} bound by a drift limit, from the "
+                "engine's drift probe at constant properties, not FE-corrected")
     held = sum(bool(r.get("capped_by")) for r in rows)
     if held:  # charts.cap_serial: the chart's 1 % tolerance, not a rating, was above it
         how += (f"; {held} point{'s' * (held != 1)} held at the continuous rating's mean "
@@ -1258,15 +1263,17 @@ def _chart_notes(name: str, header: list[str], rows: list[dict]) -> list[str]:
     if "engine_preloaded" in header:
         notes += ["columns 'engine' and 'fe_confirmed': the cold curve's points: an FE anchor "
                   "(k(T), rho*c(T) runs), the Kirchhoff engine with the FE correction "
-                  "interpolated between anchors (fe_confirmed false), or the constant-k "
+                  "interpolated between anchors (fe_confirmed false), the engine's drift "
+                  "probe where a drift limit binds (fe_confirmed false), or the constant-k "
                   "engine (NOT CONFIRMED)",
                   "column 'engine_preloaded': what produced the pre-loaded curve (no FE run "
                   "starts from the pre-load; capped at the cold curve's power)"]
     elif "engine" in header:
         notes.append("column 'engine': what produced each point: an FE anchor (k(T), "
                      "rho*c(T) runs), the Kirchhoff engine with the FE correction "
-                     "interpolated between anchors (fe_confirmed false), or the constant-k "
-                     "engine (NOT CONFIRMED)")
+                     "interpolated between anchors (fe_confirmed false), the engine's drift "
+                     "probe where a drift limit binds (fe_confirmed false: the anchors do "
+                     "not correct a drift), or the constant-k engine (NOT CONFIRMED)")
     if "fe_confirmed" in header:
         notes.append(ANCHOR_NOTE)
     if "capped_by" in header:
