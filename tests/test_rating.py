@@ -21,6 +21,9 @@ from anodesim.resolve import prepare
 from anodesim.simulation import run
 
 ON, OFF = 0.01, 0.02
+#: A coarse mesh (the test insert in 1196 cells, 3323 at the default) for tests that compare
+#: the engine with FE runs, or FE runs with each other, on one and the same mesh.
+LEAN_MESH = {"growth": 0.3, "spot_fraction": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +32,43 @@ def linear_case():
                                          limits={"spot": "short_exposure"}))
 
 
+class Engines:
+    """The engines of one test module, each built once (2.5 s at the default mesh).
+
+    rating.build_engine reads of a case only its linear copy (engine.linear_case: geometry,
+    mesh, materials, boundaries, beam, a 1 W step to the horizon) and its limits (which a
+    single load's or a train's loading may change: limits_for); cases equal in these but not
+    in the loading, nor in the [rating] chart settings and source text the loading sets,
+    have one engine, that of the first such case."""
+
+    def __init__(self):
+        self._built = []  # (what build_engine reads, engine)
+
+    def __call__(self, case):
+        import dataclasses as dc
+
+        from anodesim.limits import limits_for
+        from anodesim.rating.engine import linear_case
+        from anodesim.resolve import region_materials
+
+        read = (dc.replace(linear_case(case, 1e6), rating=None, source=None),
+                limits_for(case, region_materials(case)))
+        for key, eng in self._built:
+            if key == read:
+                return eng
+        eng = rating.build_engine(case)
+        self._built.append((read, eng))
+        return eng
+
+
 @pytest.fixture(scope="module")
-def engine(linear_case):
-    return rating.build_engine(linear_case)
+def engines():
+    return Engines()
+
+
+@pytest.fixture(scope="module")
+def engine(linear_case, engines):
+    return engines(linear_case)
 
 
 def fe_peak(pulses, P=10.0, **changes):
@@ -43,10 +80,14 @@ def fe_peak(pulses, P=10.0, **changes):
 
 
 @pytest.mark.slow
-def test_superposition_matches_fe_for_50_pulses(engine):
-    """Peak spot temperature of a 50-pulse train: engine vs a full FE run within 1 %
-    (of the rise; measured 6e-5)."""
-    res = fe_peak(50, time={"initial_step_s": 1e-7})
+def test_superposition_matches_fe_for_50_pulses(engines):
+    """Peak spot temperature of a 50-pulse train: engine vs a full FE run on the same
+    (lean) mesh within 1 % (of the rise; measured 6e-5 at the default mesh, 4e-6 on
+    LEAN_MESH)."""
+    engine = engines(anodesim.from_dict(reflection(
+        materials={"properties": "constant"}, limits={"spot": "short_exposure"},
+        mesh=LEAN_MESH)))
+    res = fe_peak(50, time={"initial_step_s": 1e-7}, mesh=LEAN_MESH)
     fe = res.T_peak_max_C + 273.15
     rise = engine.response.pulse_train_peak(ON, ON + OFF, 50)
     eng = engine.response.T0 + 10.0 * engine.p_dep * rise[engine.nodes["T_peak_C"]].max()
@@ -66,10 +107,11 @@ def test_periodic_steady_state_against_long_fe_run():
     state at the end; the FE steps there resolve the heat sink (first step 10 µs, 4 per
     doubling). Heat-sink temperature at the end of the last pulse: engine periodic steady
     state and engine 100-pulse value within 0.5 % of the FE rise (the 100-pulse value below
-    the periodic). Measured 2026-12-05: engine 5.153 K (periodic 5.155 K); FE 5.1511, 5.1510,
-    5.1510 K with 2, 4 and 6 steps
-    per doubling: the FE converges onto the engine."""
-    cooled = {"boundaries": {"cooled_end": {"h_W_m2K": 5e4}}}
+    the periodic), engine and FE on the same (lean) mesh. Measured 2026-12-05 at the
+    default mesh: engine 5.153 K (periodic 5.155 K); FE 5.1511, 5.1510, 5.1510 K with 2, 4
+    and 6 steps per doubling: the FE converges onto the engine. On LEAN_MESH: engine
+    5.1118 K (periodic 5.1143 K), FE 5.1120 K (4 steps per doubling)."""
+    cooled = {"boundaries": {"cooled_end": {"h_W_m2K": 5e4}}, "mesh": LEAN_MESH}
     engine = rating.build_engine(anodesim.from_dict(reflection(
         materials={"properties": "constant"}, **cooled)))
     res = fe_peak(100, time={"initial_step_s": 1e-5, "steps_per_doubling": 4}, **cooled)
@@ -242,8 +284,9 @@ def test_an_unconfirmed_continuous_rating_never_raises_a_serial_point():
 
 
 def test_rate_command_writes_charts(tmp_path, capsys):
+    # a lean mesh and time plan: the files, the words and the report are under test
     path = write_toml(tmp_path / "case.toml", reflection(
-        materials={"properties": "constant"},
+        materials={"properties": "constant"}, mesh=LEAN_MESH, time={"steps_per_doubling": 2},
         rating={"exposure_s": [1e-3, 10.0], "exposure_points": 5, "duty_cycles": [0.1, 0.5],
                 "periods_s": [0.01, 1.0]}))
     out = tmp_path / "rate"
@@ -457,14 +500,15 @@ def test_a_beam_pointing_drift_is_said_to_be_outside_the_engine(capsys):
 def test_drift_limit_rating():
     """A drift tolerance (µm across the view axis) as a limit: the engine's rating for a
     10 s load is confirmed by a full run with mechanics, where the drift meets the limit
-    within 0.5 % of the allowed drift; 1 % more power violates it."""
+    within 0.5 % of the allowed drift; 1 % more power violates it. Engine and FE runs on one
+    lean mesh (LEAN_MESH)."""
     import dataclasses as dc
 
     drift = {"mounts": {"cooled_end": {"type": "clamped"}},
              "drift": {"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
                        "source_detector_mm": 500.0, "pixel_size_um": 100.0}}
     case = anodesim.from_dict(reflection(materials={"properties": "constant"},
-                                         loading={"duration_s": 10.0},
+                                         loading={"duration_s": 10.0}, mesh=LEAN_MESH,
                                          limits={"drift_um": 0.5}, **drift))
     eng = rating.build_engine(case)
     sl = rating.max_safe_loading(case, eng)
@@ -846,7 +890,7 @@ def test_train_waveform_sums_the_damage_of_every_pulse():
     assert np.trapezoid(f(last), phi) / period > 1.25 * want
 
 
-def test_finite_train_life_limit_is_rated_over_the_whole_train():
+def test_finite_train_life_limit_is_rated_over_the_whole_train(engines):
     """A train of 4 pulses (50 ms on, 450 ms off) from cold, constant properties, erosion
     binding: the engine rates the spot's mean erosion over the whole train (the FE run's
     check) and a full FE run at that power meets the erosion limit within the confirmation
@@ -859,7 +903,7 @@ def test_finite_train_life_limit_is_rated_over_the_whole_train():
         materials={"properties": "constant"}, output={"fields": False},
         loading={"kind": "pulse_train", "duration_s": None, "pulses": 4, "on_s": 0.05,
                  "off_s": 0.45}))
-    eng = rating.build_engine(case)
+    eng = engines(case)
     P, binding = engine_power(eng, case)
     peak_held, _ = eng.max_power(rating.schedule_rise(eng, case))
     assert binding == "erosion" and P > 1.05 * peak_held
@@ -955,8 +999,8 @@ def test_the_continuous_rating_says_where_the_warm_tube_is(tmp_path):
     _, cells, faces = figures.read_mesh(tmp_path / "r" / "mesh.msh")
     assert sum(len(c) for c in cells.values()) == steady.summary_dict()["numerics"]["cells"]
     assert set(cells) == {"target", "heat_sink"} and "beam_face" in faces
-    # without mounts there is nothing to say
-    bare = anodesim.rate(reflection(materials={"properties": "constant"}),
+    # without mounts there is nothing to say (a lean mesh: only the key's absence is checked)
+    bare = anodesim.rate(reflection(materials={"properties": "constant"}, mesh=LEAN_MESH),
                          charts=("continuous",))
     assert "steady_state_at_rating" not in bare.continuous
 
@@ -977,7 +1021,7 @@ def test_the_continuous_rating_says_where_the_warm_tube_is(tmp_path):
                  + [(0.01, 1.0), (0.01, 0.0)] * 5 + [(0.5, 0.0)]]}],
     ids=["load then cooling", "train then cooling", "no pauses", "pause then standby",
          "a big pulse among 25 small"])
-def test_engine_sees_a_lagging_node_warm_after_the_power_falls(loading):
+def test_engine_sees_a_lagging_node_warm_after_the_power_falls(engines, loading):
     """The coolant face of the rod keeps warming after the beam goes off (its heat is still
     on the way): its largest rise comes after the schedule's last drop, not at a segment's
     end nor in a train's last period, where the engine looked before 2026-12-05 (the
@@ -989,12 +1033,12 @@ def test_engine_sees_a_lagging_node_warm_after_the_power_falls(loading):
     end of the segment after the drop). A 10 W pulse among 25 of 1 W (26 drops, more than
     LAGGING_DROPS): its drop is followed as the anode is hottest there (the first drops,
     as taken before, left the coolant face 16 % low)."""
-    from anodesim.rating.engine import build_engine, schedule_rise
+    from anodesim.rating.engine import schedule_rise
 
     d = reflection(materials={"properties": "constant"}, output={"fields": False},
                    loading=loading, beam={"power_W": 10.0})
     case = anodesim.from_dict(d)
-    eng = build_engine(case)
+    eng = engines(case)
     rise = schedule_rise(eng, case)
     res = run(case)
     P_dep = float(np.max(res.series["deposited_power_W"]))
@@ -1019,12 +1063,13 @@ def test_a_long_rating_says_each_stage_and_each_fe_run():
     [k/N] with what it computes and the FE runs so far, and says every FE run (what, the
     power, its wall time) as it ends: the FE-run lines count exactly the runs the rating
     records (the confirmations' fe_runs, the chart's anchors, the steady run with
-    mechanics). The rated numbers are the golden records' (tests/test_golden.py)."""
+    mechanics). The rated numbers are the golden records' (tests/test_golden.py); here a
+    lean mesh and time plan."""
     import re
 
     lines = []
     r = rating.rate(anodesim.from_dict(reflection(
-        mounts={"cooled_end": {"type": "clamped"}},
+        mounts={"cooled_end": {"type": "clamped"}}, mesh=LEAN_MESH, time={"steps_per_doubling": 2},
         rating={"exposure_s": [1e-3, 1.0], "exposure_points": 3})), None,
         ("single", "continuous"), progress=lines.append)
     stages = [x for x in lines if re.match(r"  \[\d/\d\] ", x)]
