@@ -24,9 +24,10 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
 
 
-def cli(*args, cache: Path, debug: bool = False, **popen):
-    """The command line in a fresh interpreter with a private form cache."""
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+def cli(*args, cache: Path | None, debug: bool = False, **popen):
+    """The command line in a fresh interpreter with a private form cache (None: the
+    user's, as the suite's other runs have)."""
+    env = {**os.environ, **({} if cache is None else {"XDG_CACHE_HOME": str(cache)})}
     env.pop("ANODESIM_DEBUG", None)
     if debug:
         env["ANODESIM_DEBUG"] = "1"
@@ -259,13 +260,21 @@ def _run_on_two_ranks(tmp_path, script_text: str) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=300)
 
 
+#: FAIL_ON_RANK_1, rank 1 waiting 1 s instead of SHARED_FAILURE_WAIT_S (10 s) for rank 0 to
+#: fail too before it aborts the job (the suite's time: the abort after the wait is under
+#: test, not the wait's length; rank 0, in a collective solve, never reaches its failure).
+FAIL_ON_RANK_1_SOON = FAIL_ON_RANK_1.replace("calls = []", """calls = []
+from anodesim import errors
+errors.all_ranks_failed.__defaults__ = (1.0,)""")
+
+
 @pytest.mark.mpi
 @pytest.mark.skipif(MPIRUN is None, reason="no mpirun found next to the interpreter or on PATH")
 def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
     """Rank 1 raises in its third time step while rank 0 goes on into the next collective
     solve. Before: rank 0 waited for ever. Now rank 1 prints one line and aborts the job.
     (The timeout only stops a hang from stalling the suite.)"""
-    r = _run_on_two_ranks(tmp_path, FAIL_ON_RANK_1)
+    r = _run_on_two_ranks(tmp_path, FAIL_ON_RANK_1_SOON)
     assert r.returncode != 0, r.stderr
     ours = [ln for ln in r.stderr.splitlines() if ln.startswith("[rank 1] anodesim:")]
     assert len(ours) == 1 and "injected failure on rank 1" in ours[0], (
@@ -358,7 +367,8 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, ranks):
     MPI_Abort: exit -15, no line, no summary (found by the audit of 2026-12-04). The signal
     is sent once the run has printed its first step (an event, not a delay)."""
     out = tmp_path / "run"
-    cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out, cache=tmp_path / "c")
+    cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out,
+                   cache=None)  # the user's: a private one compiles for ~4 s before step 1
     if ranks > 1:  # mpirun forwards the signal to every rank (a SLURM time limit's case):
         cmd = [MPIRUN, "-n", str(ranks), *cmd]  # still one line, rank 0's, and one summary
     p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -769,7 +779,8 @@ def test_ctrl_c_at_the_terminal_interrupts_the_run_in_one_line(tmp_path):
     import signal
 
     out = tmp_path / "run"
-    cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out, cache=tmp_path / "c")
+    cmd, env = cli("run", STUDIES / "reflection_insert.toml", "-o", out,
+                   cache=None)  # the user's: a private one compiles for ~4 s before step 1
     p = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True,
                          start_new_session=True,  # its own group, as a terminal's job
                          preexec_fn=default_signals)
