@@ -37,14 +37,29 @@ def _fatigue_excess(checks):
     return [c for c in checks if c.name == "fatigue"][0].excess
 
 
-def test_engine_fatigue_points_match_full_runs():
+@pytest.fixture(scope="module")
+def constant():
+    """The insert with constant properties, fatigue on (10 000 h), and its engine, built
+    once for the tests that chart it (the engine is not changed by a chart)."""
+    case = _case(materials={"properties": "constant"})
+    return case, rating.build_engine(case)
+
+
+@pytest.fixture(scope="module")
+def kT_short_life():
+    """The k(T), ρc(T) insert with fatigue over a 36 s life: (case, engine, FE point runs,
+    Kirchhoff transform), built once for both of its charts."""
+    case = _case(life_h=1e-2)
+    return case, rating.build_engine(case), kh.PointRuns(case), kh.transform_for(case)
+
+
+def test_engine_fatigue_points_match_full_runs(constant):
     """Constant properties, fatigue on (10 000 h): the duty, period and single-load charts
     are fatigue-bound (the erosion binds only the continuous point, duty 1, at 30x the
     power), and the FE run at the engine's power of a periodic serial load (duty 0.05 and
     0.5 at 0.1 s; period 0.01 s at duty 0.3) and of single loads (1 ms, 10 s from cold)
     reports the fatigue limit at its edge within 1 % (measured ≤ 2.5e-4)."""
-    case = _case(materials={"properties": "constant"})
-    engine = rating.build_engine(case)
+    case, engine = constant
     assert "fatigue" not in engine.not_in_engine
     runs = kh.PointRuns(case)
     duty = rating.chart_duty(engine, 0.1, [0.05, 0.5, 1.0])
@@ -88,15 +103,16 @@ def test_engine_rating_of_a_finite_train_is_confirmed_in_one_run(repeat):
     assert sl.power_W == pytest.approx(sl.engine_power_W, rel=0.005)
 
 
-def test_chart_files_say_fatigue_binds_and_the_engine_made_the_points(tmp_path):
+def test_chart_files_say_fatigue_binds_and_the_engine_made_the_points(tmp_path, constant):
     """An engine-only duty chart (rate --no-confirm) with fatigue on lies below the same
     chart without it wherever fatigue binds, and its CSV and rating.json name the binding
     limit "fatigue", the constant-k engine as what produced each point, and no limit left
-    out of the engine."""
-    case = _case(materials={"properties": "constant"})
+    out of the engine. (The period chart, which `--chart duty` draws too, at one period:
+    what is checked here is the duty chart.)"""
+    case = _case(materials={"properties": "constant"}, rating={"periods_s": [1.0]})
     r = rating.rate(case, out_dir=tmp_path, charts=("duty",), confirm=False,
                     progress=lambda _: None)
-    engine = rating.build_engine(case)
+    engine = constant[1]  # the same anode, its [rating] chart ranges aside
     off = dc.replace(engine, limits=[x for x in engine.limits if x.name != "fatigue"])
     without = rating.chart_duty(off, case.rating.period_s, case.rating.duty_cycles)
     assert_engine_duty_chart_lowered(tmp_path, r, without, "fatigue", 0.5)
@@ -105,16 +121,13 @@ def test_chart_files_say_fatigue_binds_and_the_engine_made_the_points(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["single", "period"])
-def test_kT_fatigue_points_within_one_percent_of_brute_force_fe(kind):
+def test_kT_fatigue_points_within_one_percent_of_brute_force_fe(kind, kT_short_life):
     """k(T), ρc(T), fatigue over a 36 s life (0.01 h; the spot rises ≈ 150-200 K): the
     Kirchhoff engine with the fatigue correction measured at FE anchors and interpolated
     (kirchhoff.fatigue_f) puts every point within 1 % of the largest power whose full k(T)
     run holds every limit, where the constant-k engine is ≥ 5 % off (measured: 9-14 % off;
     corrected points within 0.3 %, the interpolated ones included)."""
-    case = _case(life_h=1e-2)
-    engine = rating.build_engine(case)
-    runs = kh.PointRuns(case)
-    tr = kh.transform_for(case)
+    case, engine, runs, tr = kT_short_life
     if kind == "single":
         rows = rating.chart_single(engine, [1e-3, 1e-2, 1.0, 10.0])
         kh.correct_single(engine, tr, runs, rows)

@@ -28,6 +28,26 @@ def _setup(**changes):
     return case, engine, kh.PointRuns(case)
 
 
+#: Cooled by air (no wall limit), high joint limits: the spot's erosion binds.
+HOT = {"boundaries": {"cooled_end": {"coolant": "air"}},
+       "limits": {"interface_C": CU_OUT_OF_PLAY_C, "heat_sink_C": CU_OUT_OF_PLAY_C}}
+
+
+@pytest.fixture(scope="module")
+def setups():
+    """_setup's (case, engine, FE point runs) of the "default" insert or of the "hot" one
+    (HOT), each built once for the charts of this module (neither is changed by a chart or
+    a run)."""
+    made = {}
+
+    def setup(name: str):
+        if name not in made:
+            made[name] = _setup(**{"default": {}, "hot": HOT}[name])
+        return made[name]
+
+    return setup
+
+
 @pytest.mark.slow
 def test_periodic_state_of_the_fe_runs_matches_the_engine():
     """The FE serial-load run (steady at the mean power entered mid on-phase, then
@@ -58,7 +78,7 @@ def _bracketed(run, P):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["single", "duty", "period", "continuous"])
-def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind):
+def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind, setups):
     """Every point of each chart kind (5 points; the continuous chart's one) with k(T),
     ρc(T): within 1 % of the largest power whose full k(T) run holds every limit, where the
     constant-k engine is up to 1.4x off (checked to be > 2 % off at some point, so the test
@@ -70,10 +90,8 @@ def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind):
     # the continuous and period charts of this anode bind at the coolant face (with the
     # extra-focal heat), where k(T) hardly matters; cooled by air (no wall limit) and with
     # high joint limits the spot's erosion
-    # binds instead, where the constant-k engine is 1.4x off
-    hot = {"boundaries": {"cooled_end": {"coolant": "air"}},
-           "limits": {"interface_C": CU_OUT_OF_PLAY_C, "heat_sink_C": CU_OUT_OF_PLAY_C}}
-    case, engine, runs = _setup(**(hot if kind in ("continuous", "period") else {}))
+    # binds instead, where the constant-k engine is 1.4x off (HOT)
+    case, engine, runs = setups("hot" if kind in ("continuous", "period") else "default")
     tr = kh.transform_for(case)
     if kind == "single":
         rows = rating.chart_single(engine, np.geomspace(1e-3, 10.0, 5))
@@ -107,9 +125,7 @@ def test_serial_charts_are_held_at_the_fe_confirmed_continuous_rating(tmp_path):
     charts' 1 %, but two numbers for one load): now every CSV row's mean power is at most
     the confirmed rating, as written, and the duty-1 row is it; before the cap every point
     was within the charts' 1 % of the bound (rating.json serial_load_cap)."""
-    hot = {"boundaries": {"cooled_end": {"coolant": "air"}},
-           "limits": {"interface_C": CU_OUT_OF_PLAY_C, "heat_sink_C": CU_OUT_OF_PLAY_C}}
-    case = anodesim.from_dict(reflection(**LEAN, **hot, rating={
+    case = anodesim.from_dict(reflection(**LEAN, **HOT, rating={
         "period_s": 0.1, "duty_cycles": [0.05, 0.5, 1.0], "duty_cycle": 0.9,
         "periods_s": [0.01, 1.0]}))
     r = rating.rate(case, tmp_path, charts=("duty", "continuous"), progress=lambda m: None)
@@ -185,10 +201,14 @@ def test_confirm_charts_finds_each_single_load_point_by_full_fe_runs(tmp_path):
 
     case = anodesim.from_dict(reflection(**{k: v for k, v in LEAN.items() if k != "loading"},
                                          rating={"exposure_points": 3}))
-    corrected = rating.rate(case, None, charts=("single",), progress=lambda m: None).single
     r = rating.rate(case, tmp_path / "r", charts=("single",), progress=lambda m: None,
                     confirm_charts=True)
-    runs = kh.PointRuns(case)
+    # the FE-anchored chart of the same points as `rate` makes it without --confirm-charts
+    # (rate._single), without that rating's other FE searches
+    engine, runs = rating.build_engine(case), kh.PointRuns(case)
+    corrected = rating.chart_single(engine, np.geomspace(*case.rating.exposure_s,
+                                                         case.rating.exposure_points))
+    kh.correct_single(engine, kh.transform_for(case), runs, corrected)
     for row, anchored in zip(r.single, corrected):
         P, t = row["max_beam_power_cold_confirmed_W"], row["loading_time_s"]
         assert row["cold_confirmed"] is True and row["binding_cold_confirmed"]

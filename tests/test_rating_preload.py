@@ -25,8 +25,16 @@ def _case(preload_W, **changes):
 
 
 @pytest.fixture(scope="module")
-def kT_rating():
-    return anodesim.rate(anodesim.from_dict(_case(5.0)), charts=("single",))
+def kT_folder(tmp_path_factory):
+    """The k(T) insert's single-load chart after a 5 W pre-load, rated once into a folder:
+    (its Rating, the folder)."""
+    out = tmp_path_factory.mktemp("preload") / "r"
+    return anodesim.rate(anodesim.from_dict(_case(5.0)), out, charts=("single",)), out
+
+
+@pytest.fixture(scope="module")
+def kT_rating(kT_folder):
+    return kT_folder[0]
 
 
 def test_preloaded_curve_uses_the_cold_curves_kirchhoff_correction(kT_rating):
@@ -130,9 +138,8 @@ def test_preload_the_anode_cannot_hold_is_refused(tmp_path, capsys):
     assert not (tmp_path / "new").exists()
 
 
-def test_preloaded_csv_says_what_produced_each_curve(tmp_path):
-    out = tmp_path / "r"
-    anodesim.rate(anodesim.from_dict(_case(5.0)), out, charts=("single",))
+def test_preloaded_csv_says_what_produced_each_curve(kT_folder):
+    out = kT_folder[1]
     text = (out / "rating_single.csv").read_text()
     assert "column 'engine_preloaded'" in text
     # the chart's scope in the file itself: a lagging node warms after the load (README)

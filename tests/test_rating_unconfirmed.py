@@ -127,7 +127,8 @@ def test_the_single_short_load_says_whether_fe_runs_confirmed_it(tmp_path, monke
     import dataclasses as dc
     import importlib
 
-    case = anodesim.from_dict(reflection(**LEAN, rating={"exposure_points": 3}))
+    # the chart's fewest points (2 FE anchors): the 0.1 s load is searched apart from them
+    case = anodesim.from_dict(reflection(**LEAN, rating={"exposure_points": 2}))
     rate_mod = importlib.import_module("anodesim.rating.rate")
     r = anodesim.rating.rate(case, None, charts=("single",), progress=lambda m: None)
     n = r.nominal

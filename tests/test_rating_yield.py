@@ -39,15 +39,30 @@ def _yield_excess(checks):
     return [c for c in checks if c.name == "yield"][0].excess
 
 
-def test_engine_yield_points_match_full_runs():
+@pytest.fixture(scope="module")
+def constant():
+    """The clamped insert with constant properties and its engine, built once for the
+    tests that rate it (the thermoelastic step response is most of each one's time; the
+    engine is not changed by a chart or a rating)."""
+    case = _case(materials={"properties": "constant"})
+    return case, rating.build_engine(case)
+
+
+@pytest.fixture(scope="module")
+def kT():
+    """The clamped insert with k(T), ρc(T), E(T), α(T) and its engine, built once."""
+    case = _case()
+    return case, rating.build_engine(case)
+
+
+def test_engine_yield_points_match_full_runs(constant):
     """Constant properties: the engine's continuous rating, two single loads from cold (1 s,
     100 s) and three periodic serial loads (duty 0.2 of 10 s, 0.5 of 0.1 s, 0.05 of 1 s)
     are yield-bound, and the FE run with mechanics at the engine's power reports the yield
     use within 1 % of the limit (measured: steady 1e-12, single loads ≤ 4e-5, serial loads
     ≤ 1.8e-3; superposing the balls' von Mises stresses instead of the tensors was 8 % off
     at duty 0.05)."""
-    case = _case(materials={"properties": "constant"})
-    engine = rating.build_engine(case)
+    case, engine = constant
     assert engine.not_in_engine == [] and engine.stress is not None
     runs = kh.PointRuns(case)
     cont = rating.chart_continuous(engine)
@@ -66,14 +81,13 @@ def test_engine_yield_points_match_full_runs():
         assert abs(excess) <= 0.01, (r, excess)
 
 
-def test_engine_rating_after_a_preload_is_safe():
+def test_engine_rating_after_a_preload_is_safe(constant):
     """A single load after a pre-load held to steady (the single-load chart's pre-loaded
     curve) superposes each ball's von Mises stress, P_pre S_∞ + (P − P_pre) S(t) (exact
     where the two fields have the same shape near the joint, as here: the joint's field is
     slow): the FE run of that schedule at the engine's power has the yield use within
     +0.1 % / −2 % of the limit (measured +1e-5)."""
-    case = _case(materials={"properties": "constant"})
-    engine = rating.build_engine(case)
+    case, engine = constant
     pre = 1.0  # W, about half the continuous rating
     t = 10.0
     rise = engine.single_load_rise([t])[0]
@@ -89,9 +103,11 @@ def test_yield_lowers_the_chart_where_it_binds(tmp_path):
     """An engine-only duty chart (rate --no-confirm) with the yield limit lies below the same
     chart without it wherever yield binds (at least one point), equal elsewhere; its CSV
     and rating.json name the binding limit "yield", the constant-k engine as what made each
-    point, and no limit left out of the engine."""
+    point, and no limit left out of the engine. (The period chart, which `--chart duty`
+    draws too, at one period: what is checked here is the duty chart.)"""
     case = _case(materials={"properties": "constant"},
-                 rating={"period_s": 1.0, "duty_cycles": [0.001, 0.01, 0.1, 1.0]})
+                 rating={"period_s": 1.0, "duty_cycles": [0.001, 0.01, 0.1, 1.0],
+                         "periods_s": [1.0]})
     r = rating.rate(case, out_dir=tmp_path, charts=("duty",), confirm=False,
                     progress=lambda _: None)
     without = rating.chart_duty(rating.build_engine(_case(None, materials={
@@ -100,14 +116,13 @@ def test_yield_lowers_the_chart_where_it_binds(tmp_path):
 
 
 @pytest.mark.slow
-def test_kT_yield_chart_within_one_percent_of_brute_force_fe():
+def test_kT_yield_chart_within_one_percent_of_brute_force_fe(kT):
     """k(T), ρc(T), E(T), α(T): the Kirchhoff engine with the yield correction measured at FE
     anchors with mechanics (the FE run's use over the probe's) puts every point of a duty
     chart at 10 s within 1 % of the largest power whose full run holds every limit: 0.99 P
     holds, 1.01 P breaks (measured: every point within 0.15 %, the interpolated one
     included)."""
-    case = _case()
-    engine = rating.build_engine(case)
+    case, engine = kT
     runs = kh.PointRuns(case)
     rows = rating.chart_duty(engine, 10.0, [0.05, 0.2, 0.5, 1.0])
     kh.correct_serial(engine, kh.transform_for(case), runs, rows, "duty_cycle")
@@ -119,13 +134,13 @@ def test_kT_yield_chart_within_one_percent_of_brute_force_fe():
         assert at[0] <= 0.0 < at[1], (r, at)
 
 
-def test_steady_rating_with_kT_is_confirmed_safe():
+def test_steady_rating_with_kT_is_confirmed_safe(kT):
     """k(T) etc.: the steady rating's FE confirmation (secant from the constant-k engine's
     value, bracketed from below) ends with the yield use within 0.5 % under the limit, and
     the engine's estimate is within 2 % of it (measured 0.25 %: Cu's k, E, α and yield
     strength change little up to the 46 °C of the joint)."""
-    case = _case()
-    sl = rating.max_safe_loading(case, rating.build_engine(case))
+    case, engine = kT
+    sl = rating.max_safe_loading(case, engine)
     assert sl.binding == "yield" and sl.confirmed
     assert sl.engine_power_W == pytest.approx(sl.power_W, rel=0.02)
 
