@@ -12,6 +12,7 @@ steps (as tests/test_rating_kT.py); the engine and its FE runs use the same disc
 
 import dataclasses as dc
 
+import numpy as np
 import pytest
 from cases import CU_OUT_OF_PLAY_C, assert_engine_duty_chart_lowered, reflection
 
@@ -78,6 +79,26 @@ def test_engine_fatigue_points_match_full_runs(constant):
     # a steady spot has no cycles: the continuous rating is the one without fatigue
     off = dc.replace(engine, limits=[x for x in engine.limits if x.name != "fatigue"])
     assert rating.chart_continuous(engine) == rating.chart_continuous(off)
+
+
+def test_a_serial_points_rise_is_computed_once_per_engine(constant):
+    """serial_rise is kept per engine (Engine.serial_rises): a serial-load chart's FE
+    correction (kirchhoff.correct_serial) computed every point's rise again, with a stress
+    probe and drift figures the dearest part of the chart (test_rating_yield's clamped
+    insert: some seconds a point). The kept rise is the one computed, bit for bit, handed
+    out as a copy; an engine with other limits (dc.replace) computes its own. Exact."""
+    from anodesim.rating.engine import _serial_rise, serial_rise
+
+    engine = dc.replace(constant[1])  # an empty store of its own
+    assert engine.serial_rises == {}
+    computed = _serial_rise(engine, 0.05, 0.1)
+    first = serial_rise(engine, 0.05, 0.1)
+    assert list(engine.serial_rises) == [(0.05, 0.1)]
+    assert np.array_equal(first, computed)
+    first[:] = -1.0  # a caller's change to its copy is not kept
+    assert np.array_equal(serial_rise(engine, 0.05, 0.1), computed)
+    off = dc.replace(engine, limits=[x for x in engine.limits if x.name != "fatigue"])
+    assert off.serial_rises == {}
 
 
 @pytest.mark.parametrize("repeat", [0.5, 2.0])

@@ -112,6 +112,11 @@ class Engine:
     not_in_engine: list[str] = field(default_factory=list)  # limits only FE runs check
     yield_strength: object = None  # the heat sink's yield strength Table (Pa; stress probe)
     stress: StressBalls | None = None  # the stress probe's cell tensors (exact schedules)
+    #: serial_rise's rises by (on-time, period) (s): a serial-load chart and its FE
+    #: correction (kirchhoff.correct_serial) take the same points' rises, each some seconds
+    #: with a stress probe and drift figures. Not an init field: dc.replace (other limits)
+    #: starts empty.
+    serial_rises: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def exact_stress(self, rise: np.ndarray, rows_of) -> np.ndarray:
         """rise with the stress probe's ball stresses replaced by their exact largest value
@@ -981,6 +986,14 @@ TRAIN_PULSES = 32
 
 
 def serial_rise(engine: Engine, t_on: float, period: float) -> np.ndarray:
+    """_serial_rise, computed once per engine and schedule (Engine.serial_rises); a copy."""
+    key = (float(t_on), float(period))
+    if key not in engine.serial_rises:
+        engine.serial_rises[key] = _serial_rise(engine, t_on, period)
+    return engine.serial_rises[key].copy()
+
+
+def _serial_rise(engine: Engine, t_on: float, period: float) -> np.ndarray:
     """Worst nodal rise per deposited watt of a serial load (on-time, period s): the
     periodic steady state's for the temperatures (each pulse adds heat, so it is their
     worst), and for the drift figures the largest excursion either way over the whole train
