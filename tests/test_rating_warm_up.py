@@ -114,3 +114,21 @@ def test_a_drift_bound_chart_point_is_not_called_fe_confirmed(compensated):
     assert ("(k(T) Kirchhoff engine; 4 points bound by a drift limit, from the engine's drift "
             "probe at constant properties, not FE-corrected)") in _serial_words(
                 drift, "duty_cycle", "period_s", case.beam)
+
+
+def test_the_rating_says_the_warm_up_binds(compensated):
+    """rating.json's continuous rating lists the limits held over the warm-up (its largest
+    drift and when), and the words say it binds there: "limited by the focal-spot drift"
+    beside a steady drift of 0.0616 µm under the 0.1 µm limit read as a contradiction."""
+    from anodesim.rating.rate import in_words
+
+    case, _ = compensated
+    r = anodesim.rate(case, charts=("continuous",))
+    (warm,) = r.continuous["warm_up"]
+    assert warm["label"] == "drift" and 0.995 * DRIFT_UM <= warm["worst_um"] <= DRIFT_UM
+    assert warm["time_s"] < 0.1
+    words = in_words(case, r)
+    assert (f"limited by the focal-spot drift during the warm-up from cold "
+            f"({warm['worst_um']:.3g} µm {warm['time_s']:.3g} s after switch-on)") in words, \
+        words
+    assert "in steady state there the spot drifts 0.06" in words, words

@@ -274,8 +274,24 @@ def _with_warm_up(case: Case, sim, load, P: float, g: float, rep: list[dict]
     out = []
     for x in rep:
         w = warm.get((x["limit"], x["column"]))
-        out.append(w if w is not None and w["excess"] > x["excess"] else x)
+        out.append({**w, "during": WARM_UP} if w is not None and w["excess"] > x["excess"]
+                   else x)
     return max(x["excess"] for x in out), out
+
+
+#: A limit check's "during" where it was taken over the warm-up from cold (_with_warm_up).
+WARM_UP = "the warm-up from cold"
+
+
+def warm_up_words(report: list[dict], binding: str) -> str:
+    """" during the warm-up from cold (0.0996 µm 0.0406 s after switch-on)" where the
+    binding limit's check (its label) was taken over the warm-up (_with_warm_up), else ""."""
+    row = next((r for r in report if r["label"] == binding and r.get("during")), None)
+    if row is None:
+        return ""
+    unit = {"um": "µm", "px": "px", "rel": ""}.get(row["unit"], row["unit"])
+    return (f" during {row['during']} ({row[f'worst_{row['unit']}']:.3g}{' ' * bool(unit)}"
+            f"{unit} {row['time_s']:.3g} s after switch-on)")
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
