@@ -132,3 +132,63 @@ def test_the_rating_says_the_warm_up_binds(compensated):
             f"({warm['worst_um']:.3g} µm {warm['time_s']:.3g} s after switch-on)") in words, \
         words
     assert "in steady state there the spot drifts 0.06" in words, words
+
+
+class _ExactRuns:
+    """Stand-in for kirchhoff.PointRuns with mechanics (a yield limit present): each FE anchor
+    reports the drift the constant-property run of its own history makes, the engine's own
+    figure for it (exact here: the engine is linear). A serial anchor runs the periodic state
+    from the mean-power steady state (a duty-1 one the steady state), a single-load anchor
+    the load from cold."""
+
+    def __init__(self, eng):
+        self.eng = eng
+        (self.lim,) = [lim for lim in eng.limits if lim.name == "drift"]
+        (self.pos,) = eng.signed()
+
+    def _check(self, per_W, P):
+        from anodesim.limits import LimitCheck
+
+        return [LimitCheck(self.lim, self.lim.baseline + P * self.eng.p_dep * abs(per_W), 0.0)]
+
+    def serial(self, period, duty, P, pulses=None):
+        r = self.eng.response
+        per_W = r.steady[self.pos] if duty >= 1.0 else r.pulse_train_peak(
+            duty * period, period, None)[self.pos]
+        return self._check(per_W, P)
+
+    def single(self, t, P):
+        return self._check(self.eng.single_load_rise([t])[0][self.pos], P)
+
+
+def test_a_serial_anchors_drift_never_corrects_the_probes(compensated):
+    """A serial anchor (from the mean-power steady state; at duty 1 the steady state) does
+    not run the history the engine's drift figure is taken over (the whole train, the
+    warm-up, from cold): with a yield limit present its runs carry mechanics, and the
+    correction of the drift it gave, its FE drift over the engine's warm-up excursion
+    (0.70 at duty 1 on this anode), raised a drift-bound point back to the steady-only
+    power (8.20 -> 11.7 W at duty 1) while it read BY_DRIFT_PROBE, "not FE-corrected".
+    With anchors that run exactly what the engine predicts of their own history
+    (_ExactRuns), the drift-bound serial points stay the probe's; a single-load anchor,
+    from cold as the probe, may correct its drift (here by 1: unchanged)."""
+    from anodesim.rating.charts import chart_duty, chart_single
+    from anodesim.rating.kirchhoff import (BY_DRIFT_PROBE, Transform, correct_serial,
+                                           correct_single)
+
+    case, eng = compensated
+    tr = Transform(eng.response.T0, {})  # constant properties: the engine is the FE run
+    rows = chart_duty(eng, 1.0, [0.5, 0.9, 1.0])
+    engine_W = [r["max_peak_beam_power_W"] for r in rows]
+    assert rows[-1]["binding"] == "drift"
+    correct_serial(eng, tr, _ExactRuns(eng), rows, "duty_cycle")
+    for r, P in zip(rows, engine_W):
+        if r["binding"] == "drift":
+            assert r["max_peak_beam_power_W"] == pytest.approx(P, rel=1e-9), r
+            assert r["engine"] == BY_DRIFT_PROBE and not r["fe_confirmed"]
+    single = chart_single(eng, [0.01, 0.04, 1000.0])
+    cold_W = [r["max_beam_power_cold_W"] for r in single]
+    correct_single(eng, tr, _ExactRuns(eng), single)
+    for r, P in zip(single, cold_W):
+        assert r["max_beam_power_cold_W"] == pytest.approx(P, rel=1e-6), r
+    drift_bound = [r for r in single if r["binding_cold"] == "drift"]
+    assert drift_bound and all(r["engine"] != BY_DRIFT_PROBE for r in drift_bound)

@@ -31,8 +31,9 @@ by what the engine finds the protocol still lacks (raised_checks); the limits ar
 over the last period
 (tests/test_rating_kT.py checks this against the engine's exact periodic sum with constant
 properties). The runs carry mechanics only for a yield limit: a drift
-limit alone enters the corrected charts through the engine's (linear) drift probe,
-uncorrected; the yield limit through the engine's stress probe (Engine.yield_power), its
+limit enters the corrected charts through the engine's (linear) drift probe, uncorrected
+(with mechanics, a single-load anchor from cold corrects it; a serial anchor, from the
+mean-power steady state, never: correct_chart's drift_from_anchors); the yield limit through the engine's stress probe (Engine.yield_power), its
 f_L the FE run's yield use over the probe's at the anchor's power.
 5. The fatigue limit is rated on the spot's history over each point's schedule
    (engine.SpotHistory: the cycles the FE run counts), in temperature
@@ -683,17 +684,20 @@ class Corrected:
 
 
 def _corrections(engine: Engine, tr: Transform, checks, rise, P: float,
-                 wave: Waveform | None = None, spot: SpotHistory | None = None) -> dict:
+                 wave: Waveform | None = None, spot: SpotHistory | None = None,
+                 drift: bool = False) -> dict:
     """f_L = U(FE rise of L) / engine's linear rise of L, at beam power P (W); for a life
     limit on a serial load (wave given) the f_L with which the engine's spot waveform
     erodes (or recrystallises) as much as the FE run did (Waveform.f_matching); for the
     fatigue limit the f with which the spot's history has the FE run's fatigue scale
-    (fatigue_f)."""
+    (fatigue_f). A drift figure (SIGNED_LIMITS; in the checks where a yield limit gives
+    the runs mechanics) only with drift: where the run covers the history the engine's
+    drift figure is taken over (correct_chart's drift_from_anchors)."""
     out = {}
     by_key = {key(c.limit): c for c in checks}
     for lim in engine.limits:
         c = by_key.get(key(lim))
-        if c is None:
+        if c is None or (lim.name in SIGNED_LIMITS and not drift):
             continue
         if isinstance(lim, FatigueLimit):
             if spot is not None and c.scale is not None and math.isfinite(c.scale):
@@ -784,7 +788,8 @@ def corrected_power(engine: Engine, heads: dict, f: dict, rise,
 
 
 def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
-                 wave: Waveform | None = None, spot: SpotHistory | None = None) -> tuple:
+                 wave: Waveform | None = None, spot: SpotHistory | None = None,
+                 drift: bool = False) -> tuple:
     """Iterate an anchor: run at the Kirchhoff engine's power, measure f_L, run at the power
     it predicts, until that power moves by less than ANCHOR_RTOL.
 
@@ -792,6 +797,7 @@ def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
         run: beam power (W) → limit checks of the FE run (None: failed, far over).
         wave: the spot's waveform of a serial load (life limits on their mean rate).
         spot: the spot's history (the fatigue limit; None: no cycles).
+        drift: correct a drift figure by the run's (_corrections).
 
     Returns:
         (power W, binding, f_L dict, runs made).
@@ -803,7 +809,7 @@ def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
         if checks is None:
             P *= 0.8
             continue
-        f = _corrections(engine, tr, checks, rise, P, wave, spot)
+        f = _corrections(engine, tr, checks, rise, P, wave, spot, drift)
         P_new, b = corrected_power(engine, heads, f, rise, wave, tr, spot)
         done = abs(P_new / P - 1.0) <= ANCHOR_RTOL
         P = P_new
@@ -835,7 +841,7 @@ class RunAt:
 
 def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchors,
                   max_rounds: int = 3, waves: list | None = None,
-                  spots: list | None = None) -> Corrected:
+                  spots: list | None = None, drift_from_anchors: bool = False) -> Corrected:
     """FE-correct a chart: anchors solved, f_L interpolated at the other points.
 
     A limit's correction changes fastest where the binding limit changes (e.g. the coolant
@@ -853,6 +859,12 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
         waves: per point, the spot's Waveform of a serial load (None: life limits on the
             peak, as the engine rates them).
         spots: per point, the spot's SpotHistory (the fatigue limit; None: no cycles).
+        drift_from_anchors: whether an anchor's run (with mechanics) corrects a drift
+            figure: only where it runs the history the engine takes that figure over (a
+            single load from cold). A serial anchor starts from the mean-power steady state
+            (a duty-1 one is the steady state), the engine's figure is the whole train's
+            (the warm-up's) from cold: their ratio is no correction (0.70 at duty 1 on a
+            drift that reverses, raising the point 1.4x, tests/test_rating_warm_up.py).
     """
     heads = tr.heads(engine)
     waves = waves or [None] * len(rises)
@@ -868,7 +880,7 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
                                                         waves[i], tr, spots[i])[0])
         for i in todo:
             P, b, f, n = anchor_point(engine, tr, heads, rises[i], calls[i], waves[i],
-                                      spots[i])
+                                      spots[i], drift_from_anchors)
             f_at[i], solved[i], runs = f, (P, b), runs + n
         out = _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves, spots)
         todo = _refine(out.binding, sorted(solved, key=lambda i: xs[i]), f_at)
@@ -963,21 +975,25 @@ BY_INTERPOLATION = "Kirchhoff engine + FE correction interpolated between anchor
 #: A point a drift or magnification limit binds: the FE anchors run no mechanics (and a serial
 #: anchor starts from the mean-power steady state, not from cold, where a reversing drift is
 #: largest), so that limit is the engine's linear drift probe at constant properties, not
-#: FE-corrected, whatever the point (a 0.1 µm drift limit of a W-in-MoCu30 anode: 8.20 W
+#: FE-corrected, whatever the point (but a single-load chart's with mechanics: drift_bound) (a 0.1 µm drift limit of a W-in-MoCu30 anode: 8.20 W
 #: by the probe, 7.82 W by FE runs at k(T), tests/test_rating_warm_up.py).
 BY_DRIFT_PROBE = ("Kirchhoff engine; a drift limit binds: the engine's drift probe at constant "
                   "properties, not FE-corrected")
 
 
-def drift_bound(engine: Engine, binding: str) -> bool:
-    """Whether a chart point's binding limit (its label) is a drift figure (SIGNED_LIMITS),
-    which the FE anchors do not correct (BY_DRIFT_PROBE)."""
-    return binding in {lim.label for lim in engine.limits if lim.name in SIGNED_LIMITS}
+def drift_bound(engine: Engine, binding: str, corrected=()) -> bool:
+    """Whether a chart point's binding limit (its label) is a drift figure (SIGNED_LIMITS)
+    the FE anchors did not correct (BY_DRIFT_PROBE): one whose key is not among corrected
+    (the keys of Corrected.corrections; a single-load chart's anchors with mechanics, a
+    yield limit present, correct it: correct_chart's drift_from_anchors)."""
+    return any(binding == lim.label and key(lim) not in corrected
+               for lim in engine.limits if lim.name in SIGNED_LIMITS)
 
 
-def _made_by(engine: Engine, binding: str, anchor: bool) -> dict:
-    """A corrected chart point's 'engine' and 'fe_confirmed' columns."""
-    if drift_bound(engine, binding):
+def _made_by(engine: Engine, binding: str, anchor: bool, corrected=()) -> dict:
+    """A corrected chart point's 'engine' and 'fe_confirmed' columns (corrected: the keys of
+    the limits the chart's anchors corrected, drift_bound)."""
+    if drift_bound(engine, binding, corrected):
         return {"engine": BY_DRIFT_PROBE, "fe_confirmed": False}
     return {"engine": BY_ANCHOR if anchor else BY_INTERPOLATION, "fe_confirmed": anchor}
 
@@ -1039,12 +1055,14 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
         return RunAt(runs, "single", (times[i],))
 
     c = correct_chart(engine, tr, rises, np.log(times), run_at, anchor_indices(len(rows)),
-                      spots=[SpotHistory.single(engine, t) for t in times])
+                      spots=[SpotHistory.single(engine, t) for t in times],
+                      drift_from_anchors=True)  # a load from cold: the drift probe's history
     heads = tr.heads(engine)
     pre_dep = preload_W * engine.p_dep
     for i, (row, P, b, a) in enumerate(zip(rows, c.power_W, c.binding, c.anchor)):
         row.update({"engine_constant_k_cold_W": row["max_beam_power_cold_W"],
-                    "max_beam_power_cold_W": P, "binding_cold": b, **_made_by(engine, b, a)})
+                    "max_beam_power_cold_W": P, "binding_cold": b,
+                    **_made_by(engine, b, a, c.corrections)})
         if preload_W > 0:
             f = {k: v[i] for k, v in c.corrections.items()}
             hot, b_hot = corrected_power(
