@@ -88,6 +88,21 @@ def test_period_chart_legend_claims_only_the_points_it_has(anchors, legend):
     assert [x for x in labels if not x.startswith(("peak power", "mean power"))] == legend
 
 
+def test_a_drift_probe_point_is_not_called_an_interpolated_correction():
+    """A point a drift limit binds is the engine's drift probe, uncorrected
+    (kirchhoff.BY_DRIFT_PROBE, fe_confirmed false): the legend drew it as 'NOT FE-confirmed:
+    interpolated correction', which its CSV note and the words say it is not."""
+    from anodesim.rating.kirchhoff import BY_DRIFT_PROBE
+
+    rows = _serial_rows([True, False, True])
+    rows[1].update({"binding": "drift", "engine": BY_DRIFT_PROBE})
+    ax = _rating(period=rows).plot("period")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [x for x in labels if not x.startswith(("peak power", "mean power"))] == [
+        "FE anchor (k(T) runs, within 1 %)",
+        "NOT FE-confirmed: the engine's drift probe (constant properties)"]
+
+
 def test_a_coarse_yield_use_carries_the_runs_warning_wherever_the_rating_quotes_it():
     """The run warns that a yield use on cells over a quarter of the 0.1 mm ball is likely
     low (3-D meshes, or the insert's joint corners left coarse: 8-9 % low, README); the

@@ -1035,22 +1035,27 @@ def _serial_figure(rating: Rating, rows: list[dict], x: str, xlabel: str, log_x:
 
 def _mark_points(ax, rows: list[dict], x, curves: dict, n: int = 2) -> None:
     """On a FE-corrected chart: FE anchors as filled squares, the points between them (not
-    FE-confirmed themselves: interpolated correction) as open circles, on the first n
+    FE-confirmed themselves: interpolated correction) as open circles, a point a drift
+    limit binds uncorrected (kirchhoff.BY_DRIFT_PROBE) as an open triangle, on the first n
     curves (those the anchors corrected)."""
     if not rows or "fe_confirmed" not in rows[0]:
         return
     flags = np.array([row["fe_confirmed"] for row in rows])
+    probe = np.array([row.get("engine") == BY_DRIFT_PROBE for row in rows])
+    kinds = ((flags, "ks", {}, "FE anchor (k(T) runs, within 1 %)"),
+             (~flags & ~probe, "o", {"mfc": "white", "mec": "k"},
+              "NOT FE-confirmed: interpolated correction"),
+             (probe, "^", {"mfc": "white", "mec": "k"},
+              "NOT FE-confirmed: the engine's drift probe (constant properties)"))
     x = np.asarray(x, dtype=float)
     for i, y in enumerate(list(curves.values())[:n]):
         y = np.asarray(y, dtype=float)
         # a legend entry only for points there are: an empty plot still draws its label
         # (every point an anchor read "NOT FE-confirmed: interpolated correction")
-        if flags.any():
-            ax.plot(x[flags], y[flags], "ks", ms=6,
-                    label="FE anchor (k(T) runs, within 1 %)" if i == 0 else None)
-        if not flags.all():
-            ax.plot(x[~flags], y[~flags], "o", mfc="white", mec="k", ms=6,
-                    label="NOT FE-confirmed: interpolated correction" if i == 0 else None)
+        for which, marker, style, label in kinds:
+            if which.any():
+                ax.plot(x[which], y[which], marker, ms=6, **style,
+                        label=label if i == 0 else None)
     ax.legend(fontsize=8)
 
 
