@@ -1,13 +1,16 @@
-"""The continuous rating holds a drift limit over the warm-up from cold, not only once steady.
+"""The continuous rating holds a drift limit over the switches of the load, not only once
+steady: the warm-up from cold and the cool-down after switch-off.
 
 A W insert in a Mo-Cu (MoCu30) heat sink, clamped at its cooled end, its drift measured
 from the anode face: the spot's drift first swings one way (the insert's fast bulge,
 -0.0202 µm per deposited watt 0.04 s after switch-on) and settles the other way (+0.0142
-µm/W once steady, the slow heat sink nearly cancelling it). A tube run at its continuous
-rating passes through that warm-up at every switch-on, so a drift specification signed at
-the continuous rating must hold there: held to the steady drift alone the rating was 21 %
-too high for it (coolant face binding at 9.93 W instead of the drift at 8.20 W, engine at
-constant properties)."""
+µm/W once steady, the slow heat sink nearly cancelling it); switched off, the bulge
+collapses first and the slow part stays: +0.0343 µm/W 0.04 s after switch-off. A tube run
+at its continuous rating passes through both at every switch-on and -off (and the
+serial-load charts' duty cycles just below 1 count them), so a drift specification signed
+at the continuous rating must hold there: held to the steady drift alone the rating was
+2.1x too high for it (the coolant face binding at 9.93 W instead of the drift at 4.82 W,
+engine at constant properties)."""
 
 import dataclasses as dc
 
@@ -19,7 +22,8 @@ import anodesim
 from anodesim import rating
 from anodesim.case import Loading
 from anodesim.rating.charts import chart_continuous
-from anodesim.rating.engine import serial_rise, steady_rise, warm_up, warm_up_run_s
+from anodesim.rating.engine import (serial_rise, steady_rise, switch_excursions,
+                                    switch_runs_s)
 from anodesim.rating.safe import max_safe_loading
 from anodesim.simulation import run
 
@@ -28,7 +32,7 @@ DRIFT_UM = 0.1
 
 @pytest.fixture(scope="module")
 def compensated():
-    """(case, engine) of the Mo-Cu anode whose drift reverses during its warm-up."""
+    """(case, engine) of the Mo-Cu anode whose drift reverses on its switches."""
     case = anodesim.from_dict(reflection(
         materials={"target": "W", "heat_sink": "MoCu30"},
         mesh={"growth": 0.3, "spot_fraction": 0.2},
@@ -40,59 +44,71 @@ def compensated():
     return case, rating.build_engine(case)
 
 
-def test_the_engine_rates_a_steady_load_by_its_warm_up(compensated):
-    """steady_rise takes each drift figure's largest excursion over the warm-up from cold
-    (the step response's own samples: exact for the interpolated response), warm_up finds
-    its instant, and the continuous rating and a duty-1 chart point use it."""
+def test_the_engine_rates_a_steady_load_by_its_switches(compensated):
+    """steady_rise takes each drift figure's largest excursion over the warm-up from cold,
+    the steady state and the cool-down after switch-off (the step response's own samples:
+    exact for the interpolated response), switch_excursions finds their instants, and the
+    continuous rating and a duty-1 chart point use it: at a 100 s period the chart's duty
+    0.99 and 1 agree (they jumped 1.7x at duty 1 before, the switch-off counted below 1
+    only)."""
     case, eng = compensated
     (pos,) = eng.signed()
     r = eng.response
-    early = r.rise[:, pos][np.abs(r.rise[:, pos]).argmax()]
-    assert early < 0 < r.steady[pos] < 0.75 * abs(early)  # reverses, and is larger on the way
-    assert steady_rise(eng)[pos] == early
+    S, S_inf = r.rise[:, pos], r.steady[pos]
+    on = S[np.abs(S).argmax()]  # the warm-up's largest
+    off = (S_inf - S)[np.abs(S_inf - S).argmax()]  # the cool-down's
+    assert on < 0 < S_inf < 0.75 * abs(on) and off > 2.0 * S_inf  # reverses both ways
+    assert steady_rise(eng)[pos] == off
     others = np.arange(len(r.steady)) != pos
     assert np.array_equal(steady_rise(eng)[others], r.steady[others])
-    t = warm_up(eng)
-    assert 0.01 < t < 0.1
-    assert warm_up_run_s(eng) == pytest.approx(10.0 * t)
+    t = switch_excursions(eng)
+    assert set(t) == {"warm-up", "cool-down"} and all(0.01 < x < 0.1 for x in t.values())
+    assert switch_runs_s(eng) == pytest.approx({k: 10.0 * x for k, x in t.items()})
     cont = chart_continuous(eng)
     steady_only = eng.max_power(r.steady)
     assert cont["binding"] == "drift" and steady_only[1] != "drift"
     assert cont["max_continuous_beam_power_W"] == pytest.approx(
-        DRIFT_UM / (eng.p_dep * abs(early)), rel=1e-9)
-    assert steady_only[0] > 1.15 * cont["max_continuous_beam_power_W"]
-    assert serial_rise(eng, 1.0, 1.0)[pos] == early  # the duty-1 point of a serial chart
+        DRIFT_UM / (eng.p_dep * off), rel=1e-9)
+    assert steady_only[0] > 2.0 * cont["max_continuous_beam_power_W"]
+    assert serial_rise(eng, 1.0, 1.0)[pos] == off  # the duty-1 point of a serial chart
+    # at a 100 s period a 1 s pause is long enough for the switch-off's swing (0.04 s)
+    assert eng.max_power(serial_rise(eng, 99.0, 100.0))[0] == pytest.approx(
+        cont["max_continuous_beam_power_W"], rel=0.01)
 
 
-def test_fe_confirms_the_continuous_rating_over_the_warm_up(compensated):
-    """max_safe_loading of the steady load (the continuous rating's search) runs the
-    steady state and the warm-up from cold (engine.warm_up_run_s) at each power and takes
-    each drift limit at its worst of the two. Checked against independent full runs at the
-    confirmed power (temperature-dependent properties): a 1000 s load from cold reaches the
-    drift limit within the 0.5 % band (-0.5 %..0) early in the warm-up, the steady state
-    only about 0.62 of it, so a steady-only confirmation would have rated higher."""
+def test_fe_confirms_the_continuous_rating_over_the_switches(compensated):
+    """max_safe_loading of the steady load (the continuous rating's search) runs the steady
+    state, the warm-up from cold and the cool-down after switch-off from the steady state
+    (engine.switch_runs_s) at each power and takes each drift limit at its worst of them.
+    Checked against an independent full run at the confirmed power (temperature-dependent
+    properties): a 1000 s load from cold, then 1 s off, reaches the drift limit within the
+    0.5 % band (-0.5 %..0) 0.04 s after switch-off; its steady state only about a third of
+    it, so a steady-only confirmation would have rated higher."""
     case, eng = compensated
     sl = max_safe_loading(case, eng)
     assert sl.confirmed and sl.binding == "drift"
-    assert "warm-up from cold" in sl.method
+    assert "warm-up from cold" in sl.method and "cool-down after switch-off" in sl.method
+    (row,) = [r for r in sl.report if r["limit"] == "drift"]
+    assert row["during"] == "cool-down"
     P = sl.power_W
     at = dc.replace(case, beam=dc.replace(case.beam, power_W=P))
 
     def drift(res):
         return {r["limit"]: r for r in res.summary_dict()["results"]["limits"]}["drift"]
 
-    warm = drift(run(dc.replace(at, loading=Loading("continuous", ((1000.0, P),)))))
-    assert 0.995 * DRIFT_UM <= warm["worst_um"] <= DRIFT_UM, warm
-    assert warm["time_s"] < 0.1  # on the way, not once steady
+    both = drift(run(dc.replace(at, loading=Loading("segments", ((1000.0, P), (1.0, 0.0))))))
+    assert 0.995 * DRIFT_UM <= both["worst_um"] <= DRIFT_UM, both
+    assert 1000.0 < both["time_s"] < 1000.1  # just after switch-off, not once steady
+    assert both["worst_um"] == pytest.approx(row["worst_um"], rel=1e-3)
     steady = drift(run(at))
-    assert steady["worst_um"] < 0.75 * DRIFT_UM, steady
+    assert steady["worst_um"] < 0.5 * DRIFT_UM, steady
 
 
 def test_a_drift_bound_chart_point_is_not_called_fe_confirmed(compensated):
     """The FE anchors of the k(T) charts run no mechanics (and a serial anchor starts from
     the mean-power steady state, not from cold where this drift is largest), so a point a
     drift limit binds is the engine's drift probe at constant properties: on this anode
-    8.20 W against 7.82 W by FE at k(T) (the test above), yet such a point read "FE
+    4.82 W against 4.71 W by FE at k(T) (the test above), yet such a point read "FE
     anchor" with fe_confirmed true. It now reads BY_DRIFT_PROBE, fe_confirmed false, and
     the rating's words count it apart from the anchors."""
     from anodesim.rating.kirchhoff import BY_ANCHOR, BY_DRIFT_PROBE, _made_by, drift_bound
@@ -116,22 +132,23 @@ def test_a_drift_bound_chart_point_is_not_called_fe_confirmed(compensated):
                 drift, "duty_cycle", "period_s", case.beam)
 
 
-def test_the_rating_says_the_warm_up_binds(compensated):
-    """rating.json's continuous rating lists the limits held over the warm-up (its largest
-    drift and when), and the words say it binds there: "limited by the focal-spot drift"
-    beside a steady drift of 0.0616 µm under the 0.1 µm limit read as a contradiction."""
+def test_the_rating_says_the_switch_binds(compensated):
+    """rating.json's continuous rating lists the limits held over a switch (its largest
+    figure, when, and which switch), and the words say it binds there: "limited by the
+    focal-spot drift" beside a steady drift far under the 0.1 µm limit read as a
+    contradiction."""
     from anodesim.rating.rate import in_words
 
     case, _ = compensated
     r = anodesim.rate(case, charts=("continuous",))
-    (warm,) = r.continuous["warm_up"]
-    assert warm["label"] == "drift" and 0.995 * DRIFT_UM <= warm["worst_um"] <= DRIFT_UM
-    assert warm["time_s"] < 0.1
+    (row,) = r.continuous["switches"]
+    assert row["label"] == "drift" and row["during"] == "cool-down"
+    assert 0.995 * DRIFT_UM <= row["worst_um"] <= DRIFT_UM and row["time_s"] < 0.1
     words = in_words(case, r)
-    assert (f"limited by the focal-spot drift during the warm-up from cold "
-            f"({warm['worst_um']:.3g} µm {warm['time_s']:.3g} s after switch-on)") in words, \
+    assert (f"limited by the focal-spot drift during the cool-down after switch-off "
+            f"({row['worst_um']:.3g} µm {row['time_s']:.3g} s after switch-off)") in words, \
         words
-    assert "in steady state there the spot drifts 0.06" in words, words
+    assert "in steady state there the spot drifts 0.0" in words, words
 
 
 class _ExactRuns:

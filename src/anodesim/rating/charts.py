@@ -136,7 +136,7 @@ def heating_cooling(engine: Engine, beam_W: float, times) -> list[dict]:
 
 def chart_continuous(engine: Engine) -> dict:
     """Steady-state (continuous) rating: maximum constant beam power held until the anode is
-    steady, a drift limit over the warm-up from cold too (engine.steady_rise; a steady spot
+    steady, a drift limit over its switch-on and -off too (engine.steady_rise; a steady spot
     has no thermal cycles: the fatigue limit does not bind it, as in a steady FE run)."""
     P, b = engine.max_power(steady_rise(engine))
     return {"max_continuous_beam_power_W": P, "binding": b}

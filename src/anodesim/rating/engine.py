@@ -743,9 +743,10 @@ def _step_response(problem, steps, watched, T0: float, drift, horizon_s: float):
     return times, rise, heat, steady, heat_steady
 
 
-#: A drift figure whose largest excursion over the warm-up from cold exceeds its steady value
-#: by more than this (relative) rates a load held until steady by that excursion: the tube
-#: passes through its warm-up at every switch-on (warm_up).
+#: A drift figure whose largest excursion over the warm-up from cold or the cool-down after
+#: switch-off exceeds its steady value by more than this (relative) has that switch run by
+#: FE when a load held until steady is confirmed (switch_excursions); the tube passes
+#: through both at every switch-on and switch-off.
 WARM_UP_RTOL = 1e-3
 
 
@@ -755,49 +756,63 @@ def _drift_positions(engine: Engine) -> np.ndarray:
                      if lim.name in SIGNED_LIMITS], dtype=int)
 
 
+def _switched(engine: Engine) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The drift figures' positions and their response per deposited watt at the step
+    response's samples after each switch of a steady load: "warm-up" S(t) after switch-on
+    from cold, "cool-down" S_∞ − S(t) after switch-off from the steady state (exact at the
+    samples, where the interpolated response has its extremes)."""
+    r = engine.response
+    pos = _drift_positions(engine)
+    sub = r.rise[:, pos]
+    return pos, {"warm-up": sub, "cool-down": r.steady[pos] - sub}
+
+
 def steady_rise(engine: Engine) -> np.ndarray:
     """Worst nodal rise per deposited watt of a load held until the anode is steady, from
-    cold: S_∞ for the temperatures (monotone: the steady state is their worst), for each
-    drift figure the largest excursion either way over the warm-up. A drift whose fast part
-    (the insert's bulge) and slow part (the heat sink's growth, a mount's recession) nearly
-    cancel once warm passes through a larger drift on the way: a continuous rating held
-    to the steady figure alone was optimistic for the warm-up it takes to get there."""
+    cold and back: S_∞ for the temperatures (monotone: the steady state is their worst), for
+    each drift figure its largest excursion either way over the warm-up from cold, the
+    steady state and the cool-down after switch-off. A drift whose fast part (the insert's
+    bulge) and slow part (the heat sink's growth, a mount's recession) nearly cancel once
+    warm is larger on the way there, and larger still once the beam is switched off (the
+    bulge collapses first, the slow part stays): a continuous rating held to the steady
+    figure alone was optimistic for every switch-on and switch-off of the tube, as the
+    serial-load charts' duty cycles just below 1 already counted."""
     r = engine.response
     rise = r.steady.copy()
-    pos = _drift_positions(engine)
+    pos, after = _switched(engine)
     if len(pos):
-        rise[pos] = r.columns(pos).worst_until([r.horizon])[0]
+        rise[pos] = _extreme(np.vstack([r.steady[pos][None, :], *after.values()]))
     return rise
 
 
-def warm_up(engine: Engine) -> float | None:
-    """The instant (s) of the largest excursion over the warm-up from cold of a drift figure
-    it takes more than WARM_UP_RTOL above its steady value (the latest such instant), or
-    None where every drift figure is at its largest once steady: a steady FE run then
-    confirms the continuous rating alone."""
+def switch_excursions(engine: Engine) -> dict[str, float]:
+    """Per switch of a steady load ("warm-up", "cool-down": _switched) whose drift figures
+    swing more than WARM_UP_RTOL beyond their steady values, the instant (s after the switch)
+    of the largest such excursion (the latest over the figures); no key where every figure
+    stays within it: a steady FE run then confirms the continuous rating alone."""
     r = engine.response
-    pos = _drift_positions(engine)
-    if not len(pos):
-        return None
-    sub = r.columns(pos)
-    worst = np.abs(sub.rise).max(axis=0)
-    over = worst > (1.0 + WARM_UP_RTOL) * np.abs(sub.steady)
-    if not over.any():
-        return None
-    return float(r.times[np.abs(sub.rise[:, over]).argmax(axis=0)].max())
+    pos, after = _switched(engine)
+    out = {}
+    for kind, values in after.items():
+        if not len(pos):
+            break
+        over = np.abs(values).max(axis=0) > (1.0 + WARM_UP_RTOL) * np.abs(r.steady[pos])
+        if over.any():
+            out[kind] = float(r.times[np.abs(values[:, over]).argmax(axis=0)].max())
+    return out
 
 
-#: The FE run of the warm-up of a steady load whose drift is largest on the way (warm_up):
-#: from cold, this many times the instant of the engine's largest excursion (at most the
-#: step response's horizon), wide enough for the k(T) anode's somewhat different timing.
+#: The FE runs of a steady load's switches (switch_excursions): this many times the instant
+#: of the engine's largest excursion (at most the step response's horizon), wide enough
+#: for the k(T) anode's somewhat different timing.
 WARM_UP_SPAN = 10.0
 
 
-def warm_up_run_s(engine: Engine) -> float | None:
-    """How long (s) the FE run of a steady load's warm-up from cold lasts (WARM_UP_SPAN),
-    None where no drift figure is larger on the way than once steady (warm_up)."""
-    t = warm_up(engine)
-    return None if t is None else min(WARM_UP_SPAN * t, engine.response.horizon)
+def switch_runs_s(engine: Engine) -> dict[str, float]:
+    """How long (s) the FE run of each switch of a steady load lasts (WARM_UP_SPAN), for the
+    switches switch_excursions finds."""
+    return {kind: min(WARM_UP_SPAN * t, engine.response.horizon)
+            for kind, t in switch_excursions(engine).items()}
 
 
 def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
@@ -1009,7 +1024,7 @@ def _serial_rise(engine: Engine, t_on: float, period: float) -> np.ndarray:
             r.phases(t_on, period), t_on * np.geomspace(1e-4, 1.0, TRAIN_PULSES),
             t_on + (period - t_on) * np.geomspace(1e-4, 1.0, TRAIN_PULSES)]))
         rise = engine.exact_stress(rise, lambda sub: sub.train_rise(t_on, period, None, phi))
-    if t_on >= period:  # a steady load: the drift over its warm-up from cold too
+    if t_on >= period:  # a steady load: the drift over its switch-on and -off too
         return steady_rise(engine)
     pos = engine.signed()
     if not len(pos):

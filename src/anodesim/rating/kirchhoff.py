@@ -975,8 +975,9 @@ BY_INTERPOLATION = "Kirchhoff engine + FE correction interpolated between anchor
 #: A point a drift or magnification limit binds: the FE anchors run no mechanics (and a serial
 #: anchor starts from the mean-power steady state, not from cold, where a reversing drift is
 #: largest), so that limit is the engine's linear drift probe at constant properties, not
-#: FE-corrected, whatever the point (but a single-load chart's with mechanics: drift_bound) (a 0.1 µm drift limit of a W-in-MoCu30 anode: 8.20 W
-#: by the probe, 7.82 W by FE runs at k(T), tests/test_rating_warm_up.py).
+#: FE-corrected, whatever the point (but a single-load chart's with mechanics: drift_bound;
+#: a 0.1 µm drift limit of a W-in-MoCu30 anode: 4.82 W by the probe, 4.71 W by FE runs at
+#: k(T), tests/test_rating_warm_up.py).
 BY_DRIFT_PROBE = ("Kirchhoff engine; a drift limit binds: the engine's drift probe at constant "
                   "properties, not FE-corrected")
 

@@ -23,7 +23,7 @@ from .kirchhoff import (BY_COLD_CORRECTION, BY_DRIFT_PROBE, PointRuns, correct_s
                         correct_single, corrected_continuous, transform_for)
 from .progress import describe, duration, reporting, runs_so_far
 from .safe import (NOT_CONFIRMED, SafeLoading, confirmation_simulation, confirmed_power,
-                   max_safe_loading, tolerance, warm_up_words)
+                   max_safe_loading, switch_words, tolerance)
 
 CHARTS = ("single", "duty", "continuous")
 #: Every chart a rating can be asked for ("all": each of them, as ``anodesim rate --chart
@@ -665,10 +665,10 @@ def continuous_rating(case: Case, engine: Engine, sim, confirm: bool,
     # with no run that held every limit (then its tolerance says the power breaks one)
     cont = {"max_continuous_beam_power_W": sl.power_W, "binding": sl.binding,
             "confirmed": sl.confirmed, "fe_runs": sl.fe_runs, **engine_estimate}
-    warm = [{k: r[k] for k in ("label", "unit", f"worst_{r['unit']}", "time_s", "excess")}
-            for r in sl.report if r.get("during")]
-    if warm:  # a drift limit held over the warm-up from cold (safe._with_warm_up)
-        cont["warm_up"] = warm
+    switches = [{k: r[k] for k in ("label", "unit", f"worst_{r['unit']}", "time_s", "excess",
+                                   "during")} for r in sl.report if r.get("during")]
+    if switches:  # a drift limit held over a switch-on or -off (safe._with_switches)
+        cont["switches"] = switches
     if not sl.confirmed:
         cont["basis"] = tolerance(sl)
     return cont
@@ -852,13 +852,13 @@ def in_words(case: Case, rating: Rating) -> str | None:
         parts.append(f"{_watts(sl.power_W, b, what)}{cold}"
                      + (f" over a {life_h:g} h life" if life_h else "")
                      + f", limited by {binding_words(sl.binding, case.geometry)}"
-                     + warm_up_words(sl.report, sl.binding)
+                     + switch_words(sl.report, sl.binding)
                      + ("" if sl.confirmed else " (NOT CONFIRMED by full FE runs)"))
     c = rating.continuous
     at = (c or {}).get("steady_state_at_rating")
     warm = f" (in steady state there {_mechanics_words(at, case.geometry)})" if at else ""
     if c is not None and (sl is None or case.loading.kind != "steady"):
-        during = warm_up_words(c.get("warm_up", []), c["binding"])
+        during = switch_words(c.get("switches", []), c["binding"])
         parts.append(_watts(c["max_continuous_beam_power_W"], b, "continuous")
                      + (f", limited by {binding_words(c['binding'], case.geometry)}{during}"
                         if during else "")

@@ -14,7 +14,8 @@ from ..case import Case, Loading
 from ..limits import SIGNED_LIMITS, LifeLimit, limit_label, limits_for, rise_allowed
 from .checkpoint import materials_of
 from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stress,
-                     rating_copy, repeated, schedule_rise, warm_up, warm_up_run_s)
+                     rating_copy, repeated, schedule_rise, switch_excursions,
+                     switch_runs_s)
 
 
 def confirmation_simulation(case: Case):
@@ -262,36 +263,58 @@ def raised_report(checks: list, delta: dict[tuple[str, str], float], tr
     return max(x["periodic_excess"] for x in rep), rep
 
 
-def _with_warm_up(case: Case, sim, load, P: float, g: float, rep: list[dict]
-                  ) -> tuple[float, list[dict]]:
-    """A steady run's (g, report) with each drift limit's check taken over the warm-up from
-    cold instead (run_excess of load, a single load from cold at P W) where its excess is
-    larger there; the temperatures and life limits stay the steady run's (their worst)."""
-    g_warm, rep_warm = run_excess(case, sim, load, P)
-    if not rep_warm:  # the warm-up run failed (far over)
-        return g_warm, rep_warm
-    warm = {(x["limit"], x["column"]): x for x in rep_warm if x["limit"] in SIGNED_LIMITS}
-    out = []
-    for x in rep:
-        w = warm.get((x["limit"], x["column"]))
-        out.append({**w, "during": WARM_UP} if w is not None and w["excess"] > x["excess"]
-                   else x)
+#: A limit check's "during" where it was taken over a switch of a steady load
+#: (_with_switches), and the words of its instant.
+DURING = {"warm-up": ("the warm-up from cold", "after switch-on"),
+          "cool-down": ("the cool-down after switch-off", "after switch-off")}
+
+
+def _switch_run(case: Case, sim, kind: str, span_s: float, P: float
+                ) -> tuple[float, list[dict]]:
+    """run_excess's (g, report) of one switch of a steady load at P W lasting span_s (s):
+    the warm-up, a load from cold; the cool-down, the beam off from the steady state."""
+    if kind == "warm-up":
+        return run_excess(case, sim, Loading("continuous", ((span_s, P),)), P)
+    from .checkpoint import run_case
+    from .kirchhoff import series_from_steady
+
+    off = Loading("segments", ((span_s, 0.0),))
+    return _checked_run(case, sim, off, P,
+                        f"confirmation: {span_s:.3g} s cool-down after switch-off from the "
+                        "steady state", ("cool-down", run_case(sim, off, P).hash(), P),
+                        lambda: series_from_steady(sim, off, P, P, 0.0))
+
+
+def _with_switches(case: Case, sim, spans: dict[str, float], P: float, g: float,
+                   rep: list[dict]) -> tuple[float, list[dict]]:
+    """A steady run's (g, report) with each drift limit's check taken over a switch of the
+    load instead (a run of each switch in spans: kind -> s, _switch_run) where its excess is
+    larger there, marked "during" (DURING); the temperatures and life limits stay the
+    steady run's (their worst)."""
+    best = {(x["limit"], x["column"]): x for x in rep}
+    for kind, span_s in spans.items():
+        g_run, rep_run = _switch_run(case, sim, kind, span_s, P)
+        if not rep_run:  # the run failed (far over)
+            return g_run, rep_run
+        for x in rep_run:
+            k = (x["limit"], x["column"])
+            if x["limit"] in SIGNED_LIMITS and k in best and x["excess"] > best[k]["excess"]:
+                best[k] = {**x, "during": kind}
+    out = [best[(x["limit"], x["column"])] for x in rep]
     return max(x["excess"] for x in out), out
 
 
-#: A limit check's "during" where it was taken over the warm-up from cold (_with_warm_up).
-WARM_UP = "the warm-up from cold"
-
-
-def warm_up_words(report: list[dict], binding: str) -> str:
-    """" during the warm-up from cold (0.0996 µm 0.0406 s after switch-on)" where the
-    binding limit's check (its label) was taken over the warm-up (_with_warm_up), else ""."""
+def switch_words(report: list[dict], binding: str) -> str:
+    """" during the warm-up from cold (0.0996 µm 0.0406 s after switch-on)" (or the
+    cool-down after switch-off) where the binding limit's check (its label) was taken over
+    a switch of a steady load (_with_switches), else ""."""
     row = next((r for r in report if r["label"] == binding and r.get("during")), None)
     if row is None:
         return ""
+    what, when = DURING[row["during"]]
     unit = {"um": "µm", "px": "px", "rel": ""}.get(row["unit"], row["unit"])
-    return (f" during {row['during']} ({row[f'worst_{row['unit']}']:.3g}{' ' * bool(unit)}"
-            f"{unit} {row['time_s']:.3g} s after switch-on)")
+    return (f" during {what} ({row[f'worst_{row['unit']}']:.3g}{' ' * bool(unit)}{unit} "
+            f"{row['time_s']:.3g} s {when})")
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
@@ -317,10 +340,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     the run of one repetition from cold, each limit's excess raised by its engine δ_L
     (periodic_excess, raised_report).
 
-    A steady load whose drift the engine finds largest on the way there (engine.warm_up:
-    the tube passes through its warm-up at every switch-on) is confirmed by its steady run
-    and by a run of its warm-up from cold (WARM_UP_SPAN), each drift limit at the larger
-    excess of the two (_with_warm_up).
+    A steady load whose drift the engine finds larger on a switch than once steady
+    (engine.switch_excursions: the warm-up from cold, the cool-down after switch-off, which
+    the tube passes through at every switch-on and -off) is confirmed by its steady run and
+    a run of each such switch (engine.switch_runs_s), each drift limit at the largest
+    excess (_with_switches).
 
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
@@ -355,16 +379,15 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                     "converged": err <= PROTOCOL_RTOL,
                     "correction_rel": max(shortfall.values(), default=0.0)}
         signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
-    warm_s = warm_up_run_s(engine) if case.loading.kind == "steady" else None
+    spans = switch_runs_s(engine) if case.loading.kind == "steady" else {}
 
     def full_run(P):
         load = dc.replace(case.loading, segments=tuple(
             (d, p * P / top) for d, p in case.loading.segments))
         if repetitions is None:  # one repetition from cold (raised by δ when repeated)
             g, rep = run_excess(case, sim, load, P, raise_by)
-            if warm_s is not None and rep:
-                g, rep = _with_warm_up(case, sim, Loading("continuous", ((warm_s, P),)), P,
-                                       g, rep)
+            if spans and rep:
+                g, rep = _with_switches(case, sim, spans, P, g, rep)
             return g, rep
         g, rep = run_periodic_excess(case, sim, load, P, repetitions, raise_by)
         if signed and rep:  # a drift may be largest in the first repetition, from cold
@@ -420,10 +443,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     elif max(delta.values(), default=0.0) > 0:
         method += (" of one repetition from cold, each limit's excess raised by the engine's "
                    f"periodic state (at most {100 * max(delta.values()):.2g} % hotter)")
-    if warm_s is not None:
-        method += (f"; the drift limits also over the warm-up from cold (FE runs of "
-                   f"{warm_s:.3g} s: the engine's drift is largest {warm_up(engine):.3g} s "
-                   "into it, above its steady value)")
+    if spans:
+        at = switch_excursions(engine)
+        method += "; the drift limits also over " + " and ".join(
+            f"{DURING[k][0]} (FE runs of {v:.3g} s: the engine's drift swings furthest "
+            f"{at[k]:.3g} s {DURING[k][1]}, beyond its steady value)" for k, v in spans.items())
     return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method,
                        protocol)
 
