@@ -19,6 +19,15 @@ def sampled(S, steady):
     return StepResponse(TIMES, rise, np.array([steady]), 0.0)
 
 
+def rise_at(r, t_on, period, pulses, phi, block=64):
+    """r.train_rise at many instants phi, formed in blocks of `block` instants: the same
+    exact lattice sums row by row, but each block's (instants × samples) work arrays stay
+    in cache (at 8 000 instants × 2 001 samples in one piece the test took ten times the
+    CPU)."""
+    return np.concatenate([r.train_rise(t_on, period, pulses, phi[a:a + block])
+                           for a in range(0, len(phi), block)])
+
+
 def first_order(t):
     return 1.0 - np.exp(-t / THETA)
 
@@ -65,7 +74,7 @@ def test_periodic_peak_of_a_lagging_node_is_its_maximum_over_the_period(t_on, pe
     phi = (np.arange(2000) + 0.5) / 2000 * period
     k = np.arange(int(np.ceil(TIMES[-1] / period)) + 2) * period
     direct = np.array([(r.at(k + p) - r.at(k + p - t_on)).sum() for p in phi])
-    exact = r.train_rise(t_on, period, None, phi)[:, 0]
+    exact = rise_at(r, t_on, period, None, phi)[:, 0]
     np.testing.assert_allclose(exact, direct, rtol=0, atol=1e-10)
     assert exact.mean() == pytest.approx(duty, abs=1e-9 + 1e-3 * (exact.max() - exact.min()))
     peak = r.pulse_train_peak(t_on, period, None)[0]
@@ -103,7 +112,7 @@ def test_peak_of_a_lagging_node_after_a_short_pulse_in_a_long_pause(theta, t_on,
     phi = np.unique(np.concatenate([np.linspace(0.0, period, 4001)[1:],
                                     t_on + np.geomspace(1e-7, 1.0, 4000) * (period - t_on)]))
     for pulses in (1, None):
-        dense = r.train_rise(t_on, period, pulses, phi)[:, 0].max()
+        dense = rise_at(r, t_on, period, pulses, phi)[:, 0].max()
         peak = r.pulse_train_peak(t_on, period, pulses)[0]
         assert peak <= dense * (1 + 1e-5)
         assert peak == pytest.approx(dense, rel=5e-3)
