@@ -55,28 +55,41 @@ def _run(case: Path, out: Path, ahead: str, patch: str = "") -> list[str]:
     return r.stdout.split("\n")
 
 
-def test_a_mesh_built_ahead_gives_the_run_bit_for_bit(tmp_path):
+#: The case of the runs compared with and without a builder, on a lean mesh (both sides of
+#: each comparison mesh the same case, so its fineness is not under test).
+CASE = reflection(mesh={"growth": 0.3, "spot_fraction": 0.2})
+
+
+@pytest.fixture(scope="module")
+def built_here(tmp_path_factory) -> tuple[Path, list[str]]:
+    """The run of CASE without a builder (ANODESIM_MESH_AHEAD=0): its output folder and
+    stdout lines, the reference of every comparison below (made once)."""
+    folder = tmp_path_factory.mktemp("here")
+    return folder / "here", _run(write_toml(folder / "case.toml", CASE), folder / "here", "0")
+
+
+def test_a_mesh_built_ahead_gives_the_run_bit_for_bit(tmp_path, built_here):
     """With the builder (ANODESIM_MESH_AHEAD=1, whatever the load) the run takes the mesh it
     built; without it (=0) the run builds it: the mesh file and the time series are equal
     byte for byte, and so is every number of the summary but the wall times and paths."""
-    case = write_toml(tmp_path / "case.toml", reflection())
+    case = write_toml(tmp_path / "case.toml", CASE)
     with_ahead = _run(case, tmp_path / "ahead", "1")
-    without = _run(case, tmp_path / "here", "0")
+    here, without = built_here
     assert "ahead True" in with_ahead and "exit 0" in with_ahead, with_ahead
     assert "ahead False" in without and "exit 0" in without, without
     for name in ("mesh.msh", "timeseries.csv"):
-        assert (tmp_path / "ahead" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+        assert (tmp_path / "ahead" / name).read_bytes() == (here / name).read_bytes()
     import json
 
-    a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("ahead", "here"))
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (tmp_path / "ahead", here))
     assert a["results"] == b["results"] and a["mechanics"] == b["mechanics"]
 
 
-def test_a_failed_build_ahead_leaves_the_run_to_build_the_mesh(tmp_path):
+def test_a_failed_build_ahead_leaves_the_run_to_build_the_mesh(tmp_path, built_here):
     """A builder that fails (here: gmsh raises in the forked process only) exits non-zero;
     the run builds the mesh itself, as it would have without a builder, and its results
     are those of a run without one."""
-    case = write_toml(tmp_path / "case.toml", reflection())
+    case = write_toml(tmp_path / "case.toml", CASE)
     patch = textwrap.dedent("""
         import anodesim.geometry as g
         build, parent = g.build_mesh, os.getpid()
@@ -88,9 +101,9 @@ def test_a_failed_build_ahead_leaves_the_run_to_build_the_mesh(tmp_path):
         """)
     lines = _run(case, tmp_path / "failed", "1", patch)
     assert "ahead False" in lines and "exit 0" in lines, lines
-    _run(case, tmp_path / "here", "0")
+    here, _ = built_here
     assert (tmp_path / "failed" / "timeseries.csv").read_bytes() == \
-        (tmp_path / "here" / "timeseries.csv").read_bytes()
+        (here / "timeseries.csv").read_bytes()
 
 
 _OTHER_KEY = """
@@ -160,12 +173,12 @@ def test_a_sigterm_as_the_builder_starts_leaves_no_folder_and_no_traceback(tmp_p
     assert not list(tmp.iterdir())
 
 
-def test_a_full_temporary_folder_leaves_the_run_to_build_the_mesh(tmp_path):
+def test_a_full_temporary_folder_leaves_the_run_to_build_the_mesh(tmp_path, built_here):
     """The builder's folder cannot be made (the system's temporary folder is full: here
     mkdtemp raises ENOSPC, as it does on a full /tmp): no builder starts and the run meshes
     itself, its results those of a run without a builder. It failed before ('run failed:
     ... no space left on the device', exit 1) though the run's own folder had room."""
-    case = write_toml(tmp_path / "case.toml", reflection())
+    case = write_toml(tmp_path / "case.toml", CASE)
     patch = textwrap.dedent("""
         import errno, tempfile
         mkdtemp = tempfile.mkdtemp
@@ -177,6 +190,6 @@ def test_a_full_temporary_folder_leaves_the_run_to_build_the_mesh(tmp_path):
         """)
     lines = _run(case, tmp_path / "full", "1", patch)
     assert "ahead False" in lines and "exit 0" in lines, lines
-    _run(case, tmp_path / "here", "0")
+    here, _ = built_here
     for name in ("mesh.msh", "timeseries.csv"):
-        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+        assert (tmp_path / "full" / name).read_bytes() == (here / name).read_bytes()
