@@ -139,11 +139,9 @@ class Engine:
         """Positions of the signed figures in the response's columns: the drift figures and
         the stress probe's ball stresses (neither monotone in time; a stress superposed
         negative is the same von Mises stress as its opposite)."""
-        pos = [int(self.nodes[lim.column][0]) for lim in self.limits
-               if lim.name in SIGNED_LIMITS]
-        pos += [int(i) for lim in self.limits if lim.name == "yield"
-                for i in self.nodes[lim.column]]
-        return np.array(pos, dtype=int)
+        balls = [int(i) for lim in self.limits if lim.name == "yield"
+                 for i in self.nodes[lim.column]]
+        return np.concatenate([_drift_positions(self), np.array(balls, dtype=int)])
 
     def yield_use(self, lim: Limit, rise: np.ndarray, P_dep: float,
                   preload_rise: np.ndarray | None = None, preload_dep: float = 0.0) -> float:
@@ -793,9 +791,7 @@ def switch_excursions(engine: Engine) -> dict[str, float]:
     r = engine.response
     pos, after = _switched(engine)
     out = {}
-    for kind, values in after.items():
-        if not len(pos):
-            break
+    for kind, values in after.items() if len(pos) else ():
         over = np.abs(values).max(axis=0) > (1.0 + WARM_UP_RTOL) * np.abs(r.steady[pos])
         if over.any():
             out[kind] = float(r.times[np.abs(values[:, over]).argmax(axis=0)].max())
@@ -1017,15 +1013,15 @@ def _serial_rise(engine: Engine, t_on: float, period: float) -> np.ndarray:
     the slow part has built up. Pulses 1 to TRAIN_PULSES and geometrically spaced ones up to
     the horizon (settled beyond) are each summed exactly (StepResponse.train_rise) at the
     instants of pulse_train_peak plus geometric ones after each switch."""
-    r = engine.response
-    rise = r.pulse_train_peak(t_on, period, None)
-    if t_on < period:  # the stress over the periodic state's period, superposed exactly
-        phi = np.unique(np.concatenate([
-            r.phases(t_on, period), t_on * np.geomspace(1e-4, 1.0, TRAIN_PULSES),
-            t_on + (period - t_on) * np.geomspace(1e-4, 1.0, TRAIN_PULSES)]))
-        rise = engine.exact_stress(rise, lambda sub: sub.train_rise(t_on, period, None, phi))
     if t_on >= period:  # a steady load: the drift over its switch-on and -off too
         return steady_rise(engine)
+    r = engine.response
+    rise = r.pulse_train_peak(t_on, period, None)
+    # the stress over the periodic state's period, superposed exactly
+    phi = np.unique(np.concatenate([
+        r.phases(t_on, period), t_on * np.geomspace(1e-4, 1.0, TRAIN_PULSES),
+        t_on + (period - t_on) * np.geomspace(1e-4, 1.0, TRAIN_PULSES)]))
+    rise = engine.exact_stress(rise, lambda sub: sub.train_rise(t_on, period, None, phi))
     pos = engine.signed()
     if not len(pos):
         return rise

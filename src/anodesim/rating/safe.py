@@ -285,8 +285,8 @@ def _switch_run(case: Case, sim, kind: str, span_s: float, P: float
                         lambda: series_from_steady(sim, off, P, P, 0.0))
 
 
-def _with_switches(case: Case, sim, spans: dict[str, float], P: float, g: float,
-                   rep: list[dict]) -> tuple[float, list[dict]]:
+def _with_switches(case: Case, sim, spans: dict[str, float], P: float, rep: list[dict]
+                   ) -> tuple[float, list[dict]]:
     """A steady run's (g, report) with each drift limit's check taken over a switch of the
     load instead (a run of each switch in spans: kind -> s, _switch_run) where its excess is
     larger there, marked "during" (DURING); the temperatures and life limits stay the
@@ -387,7 +387,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         if repetitions is None:  # one repetition from cold (raised by δ when repeated)
             g, rep = run_excess(case, sim, load, P, raise_by)
             if spans and rep:
-                g, rep = _with_switches(case, sim, spans, P, g, rep)
+                g, rep = _with_switches(case, sim, spans, P, rep)
             return g, rep
         g, rep = run_periodic_excess(case, sim, load, P, repetitions, raise_by)
         if signed and rep:  # a drift may be largest in the first repetition, from cold
