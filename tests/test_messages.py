@@ -252,7 +252,10 @@ def test_a_rating_that_cannot_be_written_leaves_the_earlier_one(tmp_path, capsys
     from cases import reflection
 
     rate_mod = importlib.import_module("anodesim.rating.rate")
-    path = write_toml(tmp_path / "c.toml", reflection(materials={"properties": "constant"}))
+    # a lean mesh: the files written and kept are under test, not the rating's numbers
+    path = write_toml(tmp_path / "c.toml", reflection(materials={"properties": "constant"},
+                                                      mesh={"growth": 0.3,
+                                                            "spot_fraction": 0.2}))
     out = tmp_path / "r"
     assert main(["rate", str(path), "--chart", "continuous", "--no-confirm", "-o", str(out),
                  "-q"]) == 0
