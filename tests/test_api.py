@@ -15,6 +15,11 @@ from anodesim.case import Loading
 from anodesim.simulation import Simulation
 
 
+#: a lean mesh for tests whose two sides share it, or that test files and processes, not
+#: numbers (as test_rating_helper.py's LEAN)
+LEAN_MESH = {"growth": 0.3, "spot_fraction": 0.2}
+
+
 def small_block(**changes):
     from cases import merge
 
@@ -26,7 +31,7 @@ def test_rerun_at_another_schedule_equals_a_fresh_run():
     """A Simulation re-run with another schedule and power gives what a fresh run of that
     case gives (k(T), ρc(T): the cached Jacobians are dropped, so Newton takes the same path),
     without building the mesh again."""
-    case = anodesim.from_dict(reflection(loading={"duration_s": 0.02}))
+    case = anodesim.from_dict(reflection(loading={"duration_s": 0.02}, mesh=LEAN_MESH))
     sim = Simulation(case)
     first = sim.run()
     domain = sim.domain
@@ -34,7 +39,8 @@ def test_rerun_at_another_schedule_equals_a_fresh_run():
     again = sim.run(loading=other, beam_power_W=20.0)
     assert sim.domain is domain
     fresh = anodesim.run(anodesim.from_dict(reflection(loading={"duration_s": 0.03},
-                                                       beam={"power_W": 20.0})))
+                                                       beam={"power_W": 20.0},
+                                                       mesh=LEAN_MESH)))
     for name in ("T_peak_C", "T_max_heat_sink_C", "stored_heat_J", "deposited_energy_J"):
         np.testing.assert_allclose(again.series[name], fresh.series[name], rtol=1e-10)
     assert again.summary_dict()["beam"]["beam_power_W"] == 20.0
@@ -95,7 +101,7 @@ def test_float_cells_keep_a_whole_value_a_float():
 
 def test_plot_returns_axes():
     pytest.importorskip("matplotlib")
-    res = anodesim.run(reflection(loading={"duration_s": 0.005},
+    res = anodesim.run(reflection(loading={"duration_s": 0.005}, mesh=LEAN_MESH,
                                   probes={"below_spot": {"r_mm": 0.0, "depth_mm": 0.05}}))
     ax = res.plot()
     assert ax.get_ylabel() == "temperature (°C)"
@@ -110,8 +116,7 @@ def test_plot_returns_axes():
 
 def test_rate_returns_a_typed_rating_and_writes_only_when_asked(tmp_path):
     # a lean mesh: what is checked is the Rating's type and what is written, not its numbers
-    case = reflection(materials={"properties": "constant"},
-                      mesh={"growth": 0.3, "spot_fraction": 0.2})
+    case = reflection(materials={"properties": "constant"}, mesh=LEAN_MESH)
     rating = anodesim.rate(case, charts=("continuous",), confirm=False)
     assert rating.continuous["max_continuous_beam_power_W"] > 0
     assert rating.max_safe is not None and not rating.max_safe.confirmed
@@ -489,7 +494,8 @@ def written_and_told(self):  # the new run is stepping: its first time series is
 Simulation._write_partial_series = written_and_told
 # a long run (50 000 steps, the first saved at 1 ms): stopped while it steps
 anodesim.run(reflection(loading={{"duration_s": 1000.0}}, time={{"max_step_s": 0.02}},
-                        output={{"save_times_s": [0.001, 1000.0]}}), {out!r}, overwrite=True)
+                        output={{"save_times_s": [0.001, 1000.0]}}, mesh={lean!r}), {out!r},
+             overwrite=True)
 """
 
 
@@ -505,8 +511,8 @@ def _stop_an_overwriting_run(out, sig):
     tests = str(Path(__file__).parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(anodesim.__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _OVERWRITING_RUN.format(tests=tests,
-                                                                        out=str(out))],
+    proc = subprocess.Popen([sys.executable, "-c", _OVERWRITING_RUN.format(
+        tests=tests, out=str(out), lean=LEAN_MESH)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"stepping\n", proc.stderr.read().decode()
@@ -532,7 +538,7 @@ def test_a_python_run_stopped_by_sigterm_or_sigkill_keeps_its_folder_whole(tmp_p
     import signal
 
     out = tmp_path / "run"
-    anodesim.run(reflection(), out)
+    anodesim.run(reflection(mesh=LEAN_MESH), out)
     code, err = _stop_an_overwriting_run(out, signal.SIGTERM)
     assert code == -signal.SIGTERM and err.splitlines() == [TERMINATED], err  # no traceback
     summary = json.loads((out / "summary.json").read_text())
@@ -570,12 +576,13 @@ for sig in (signal.SIGTERM, signal.SIGHUP):  # at their defaults, whatever the t
 if {own!r}:  # the script's own handler: in charge, not replaced
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
 handler = signal.getsignal(signal.SIGTERM)
-quick = anodesim.from_dict(reflection())
+quick = anodesim.from_dict(reflection(mesh={lean!r}))
 Simulation(quick).run()
 assert signal.getsignal(signal.SIGTERM) is handler, "a handler left behind"
 case = anodesim.from_dict(reflection(loading={{"duration_s": 1000.0}},
                                      time={{"max_step_s": 0.02}},
-                                     output={{"save_times_s": [0.001, 1000.0]}}))
+                                     output={{"save_times_s": [0.001, 1000.0]}},
+                                     mesh={lean!r}))
 Simulation(case, {out!r}).run()
 """
 
@@ -602,7 +609,7 @@ def test_a_simulation_stopped_by_sigterm_leaves_its_folder_whole(tmp_path, own, 
     tests = str(Path(__file__).parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(anodesim.__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
-    script = _STOPPED_SIMULATION.format(tests=tests, out=str(out), own=own)
+    script = _STOPPED_SIMULATION.format(tests=tests, out=str(out), own=own, lean=LEAN_MESH)
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
