@@ -12,6 +12,10 @@ from test_case import write_toml
 
 from anodesim.cli import main
 
+#: a lean mesh for tests whose two sides share it, or that test files and processes, not
+#: numbers (as test_rating_helper.py's LEAN)
+LEAN_MESH = {"growth": 0.3, "spot_fraction": 0.2}
+
 
 def read_rows(path):
     with open(path) as f:
@@ -50,10 +54,10 @@ def test_run_writes_all_outputs(tmp_path, capsys):
 
 def test_reused_mesh_gives_the_same_result(tmp_path):
     first = tmp_path / "a"
-    path = write_toml(tmp_path / "case.toml", reflection())
+    path = write_toml(tmp_path / "case.toml", reflection(mesh=LEAN_MESH))
     assert main(["run", str(path), "-o", str(first), "-q"]) == 0
     again = write_toml(tmp_path / "again.toml",
-                       reflection(mesh={"file": str(first / "mesh.msh")}))
+                       reflection(mesh={**LEAN_MESH, "file": str(first / "mesh.msh")}))
     assert main(["run", str(again), "-o", str(tmp_path / "b"), "-q"]) == 0
     a = json.loads((first / "summary.json").read_text())["results"]["T_peak_max_C"]
     b = json.loads((tmp_path / "b" / "summary.json").read_text())["results"]["T_peak_max_C"]
@@ -122,7 +126,7 @@ def test_run_with_drift_writes_drift_outputs(tmp_path):
     case = reflection(mounts={"cooled_end": {"type": "clamped"}},
                       drift={"view_direction": [0.94, 0.0, 0.342], "source_object_mm": 20.0,
                              "source_detector_mm": 500.0, "pixel_size_um": 100.0},
-                      output={"fields": True})
+                      output={"fields": True}, mesh=LEAN_MESH)
     path = write_toml(tmp_path / "case.toml", case)
     out = tmp_path / "run"
     assert main(["run", str(path), "-o", str(out), "-q"]) == 0
@@ -224,7 +228,8 @@ def test_a_reader_that_leaves_does_not_end_the_run(tmp_path):
     dropped and the run finishes every file, with its own exit status. It used to be killed
     by PETSc's SIGPIPE handler at its next line, its files left partial (or, before PETSc
     started, to fail with "Broken pipe")."""
-    path = write_toml(tmp_path / "case.toml", reflection(output={"fields": True}))
+    path = write_toml(tmp_path / "case.toml",
+                      reflection(output={"fields": True}, mesh=LEAN_MESH))
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "anodesim", "run", str(path), "-o",
                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
