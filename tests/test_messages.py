@@ -564,7 +564,10 @@ def test_a_limit_below_the_initial_temperature_is_valid_and_check_warns(tmp_path
     """limits.heat_sink_C below the initial temperature is valid input: `run` reports the
     limit broken (exit 3, results written), so `check` says valid (exit 0) and warns that
     it will be, and that `rate` refuses the case (no positive power meets it)."""
-    path = write_toml(tmp_path / "c.toml", reflection(limits={"heat_sink_C": 25.0}))
+    # a lean mesh: broken at any mesh (25 °C lies below the initial 30 °C)
+    path = write_toml(tmp_path / "c.toml", reflection(limits={"heat_sink_C": 25.0},
+                                                      mesh={"growth": 0.3,
+                                                            "spot_fraction": 0.2}))
     assert main(["check", str(path)]) == 0
     warnings = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
     assert warnings == [
