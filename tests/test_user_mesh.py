@@ -174,12 +174,19 @@ def _steady_T(case_data: dict) -> tuple[float, float]:
     return T, Q
 
 
-def test_block_anode_through_meshio_formats_gives_the_msh_result(tmp_path):
+@pytest.fixture(scope="module")
+def example_steady() -> tuple[float, float]:
+    """_steady_T of the shipped .msh example, solved once for the tests that read the same
+    anode through another file."""
+    return _steady_T(_example())
+
+
+def test_block_anode_through_meshio_formats_gives_the_msh_result(tmp_path, example_steady):
     """The block anode as .inp (mm, element sets), .vtu (tags mapped in [geometry.groups]),
     .med (mm, groups) and .exo (mm, element blocks mapped, faces from node sets) gives the
     .msh run's peak temperature and cooled-end outflow to round-off (relative 1e-9; direct
     solver, so only the node order differs)."""
-    want = _steady_T(_example())
+    want = example_steady
     for fmt in ("inp", "vtu", "med", "exo"):
         _, geometry = _export(tmp_path, fmt)
         got = _steady_T(_example(geometry=geometry))
@@ -267,7 +274,7 @@ def test_surface_only_and_hexahedral_meshes_are_refused(tmp_path, capsys):
                         "1 hexahedron cells; expected tetrahedra only")
 
 
-def test_second_order_tetrahedra_use_their_corner_nodes(tmp_path):
+def test_second_order_tetrahedra_use_their_corner_nodes(tmp_path, example_steady):
     """The block anode made second order by gmsh (tetra10, straight edges: the block has
     flat faces only) runs to the linear mesh's result to round-off (relative 1e-9)."""
     import gmsh
@@ -279,7 +286,7 @@ def test_second_order_tetrahedra_use_their_corner_nodes(tmp_path):
     quadratic = tmp_path / "block_anode_o2.msh"
     gmsh.write(str(quadratic))
     gmsh.finalize()
-    want = _steady_T(_example())
+    want = example_steady
     assert _steady_T(_example(geometry={"file": str(quadratic)})) == pytest.approx(want,
                                                                                  rel=1e-9)
 
@@ -425,7 +432,7 @@ def test_a_face_inside_the_mesh_is_one_line_where_the_case_uses_it(tmp_path, cap
                             _example(geometry={**geometry, "groups": groups}), message)
 
 
-def test_a_gmsh_2_2_file_names_its_groups_as_4_1_does(tmp_path):
+def test_a_gmsh_2_2_file_names_its_groups_as_4_1_does(tmp_path, example_steady):
     """The block anode written by gmsh in the .msh 2.2 format: meshio gives its physical
     names as field data beside the gmsh:physical tags only (no cell sets, which it builds
     for 4.1 alone), so the file read as 'no named set of volume cells'. Its named groups are
@@ -440,7 +447,7 @@ def test_a_gmsh_2_2_file_names_its_groups_as_4_1_does(tmp_path):
     gmsh.write(str(old))
     gmsh.finalize()
     assert _steady_T(_example(geometry={"file": str(old)})) == pytest.approx(
-        _steady_T(_example()), rel=1e-9)
+        example_steady, rel=1e-9)
 
 
 def test_the_face_normal_in_a_message_has_no_negative_zeros():
