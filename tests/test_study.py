@@ -1002,14 +1002,17 @@ def test_results_table_columns_pandas_parquet_and_failed_points(tmp_path, monkey
     """results.csv carries beam power and current, the worst interface and coolant-side
     temperatures, the drift along the view and the peak stresses of each case (equal to its
     summary.json); Table.to_pandas() and results.parquet hold the same; a failed case (a
-    beam that melts the target) is drawn in results.png as a failed point."""
+    beam that melts the target) is drawn in results.png as a failed point. A lean mesh and
+    time plan: the table is compared with the cases' own summaries."""
     from cases import merge
 
-    base = merge(reflection(), {"beam": {"power_W": None, "current_mA": 0.1},
-                                "mounts": {"cooled_end": {"type": "clamped"}},
-                                "drift": {"view_direction": [0.94, 0.0, 0.342],
-                                          "source_object_mm": 20, "source_detector_mm": 500,
-                                          "pixel_size_um": 100}})
+    lean = {"mesh": {"growth": 0.3, "spot_fraction": 0.2}, "time": {"steps_per_doubling": 2}}
+    base = merge(reflection(**lean), {"beam": {"power_W": None, "current_mA": 0.1},
+                                      "mounts": {"cooled_end": {"type": "clamped"}},
+                                      "drift": {"view_direction": [0.94, 0.0, 0.342],
+                                                "source_object_mm": 20,
+                                                "source_detector_mm": 500,
+                                                "pixel_size_um": 100}})
     legends = []
     real_save = study_mod.table.output._save
 
