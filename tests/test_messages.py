@@ -804,7 +804,12 @@ def test_a_drift_table_replaces_an_earlier_table_and_no_other_file(tmp_path, cap
     of 2026-12-05): each is one line, exit 2, the file untouched, before the run. An
     earlier drift table is replaced, as before."""
     case = tmp_path / "case.toml"
-    shutil.copy(STUDIES / "reflection_insert.toml", case)
+    # the shipped example on a lean mesh: the files the table may replace are under test
+    shipped = (STUDIES / "reflection_insert.toml").read_text()
+    lean = shipped.replace("\nspot_fraction = 0.05 ", "\nspot_fraction = 0.2 ").replace(
+        "\ngrowth = 0.15 ", "\ngrowth = 0.3 ")
+    assert lean.count(" = 0.2 ") > shipped.count(" = 0.2 ") and "growth = 0.3 " in lean
+    case.write_text(lean)
     text = case.read_text()
     times = tmp_path / "angles.csv"
     times.write_text("time_s,angle_deg\n0,0\n5,0.5\n")
