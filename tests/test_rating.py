@@ -678,8 +678,9 @@ def test_engine_sees_a_drift_that_reverses_within_the_schedule():
     serial load (over the whole train from cold, engine.serial_rise) the
     engine's worst drift is the largest excursion either way of the closed form evaluated
     densely (within 1e-3 µm/W: the sampled S is interpolated), about −0.96 µm/W early on,
-    not the +0.30 at the end of the load that the largest positive value gives; the
-    temperature column (monotone) is unchanged, and the drift limit binds on it."""
+    not the +0.30 at the end of the load that the largest positive value gives (the
+    single-load chart's load followed by its cooling: about +1.2 µm/W after switch-off);
+    the temperature column (monotone) is unchanged, and the drift limit binds on it."""
     from types import SimpleNamespace
 
     from anodesim.case import Loading
@@ -718,8 +719,14 @@ def test_engine_sees_a_drift_that_reverses_within_the_schedule():
         assert want < -0.9 and got[1] == pytest.approx(want, abs=1e-3), loading
         assert got[0] == pytest.approx(float(temp(50.0 if loading.kind == "pulse_train"
                                                    else 200.0)), rel=0.05)
+    during = eng.single_load_rise([200.0], cooling=False)[0]
+    assert during[1] == pytest.approx(truth([(200.0, 1.0)]), abs=1e-3)
+    assert during[0] == pytest.approx(float(temp(200.0)), abs=1e-6)
+    # with the cooling after it (the single-load chart's): the fast negative mode collapses
+    # first after switch-off, the slow positive one stays: about +1.2 µm/W
     single = eng.single_load_rise([200.0])[0]
-    assert single[1] == pytest.approx(truth([(200.0, 1.0)]), abs=1e-3)
+    assert truth([(200.0, 1.0), (200.0, 0.0)]) > 1.1
+    assert single[1] == pytest.approx(truth([(200.0, 1.0), (200.0, 0.0)]), abs=1e-3)
     assert single[0] == pytest.approx(float(temp(200.0)), abs=1e-6)
     P, binding = eng.max_power(single)
     assert binding == "drift" and P == pytest.approx(0.5 / abs(single[1]), rel=1e-9)

@@ -98,7 +98,8 @@ def test_kT_chart_points_within_one_percent_of_brute_force_fe(kind, setups):
         kh.correct_single(engine, tr, runs, rows)
         P = [r["max_beam_power_cold_W"] for r in rows]
         P0 = [r["engine_constant_k_cold_W"] for r in rows]
-        run_at = [lambda p, t=r["loading_time_s"]: runs.single(t, p) for r in rows]
+        run_at = [lambda p, t=r["loading_time_s"]: runs.single(
+            t, p, engine.single_load_cooling_s(t)) for r in rows]  # the load and its cooling
     elif kind in ("duty", "period"):
         rows = (rating.chart_duty(engine, 0.1, [0.05, 0.1, 0.2, 0.5, 1.0]) if kind == "duty"
                 else rating.chart_period(engine, 0.3, [0.01, 0.1, 1.0, 10.0, 100.0]))
@@ -212,7 +213,9 @@ def test_confirm_charts_finds_each_single_load_point_by_full_fe_runs(tmp_path):
     for row, anchored in zip(r.single, corrected):
         P, t = row["max_beam_power_cold_confirmed_W"], row["loading_time_s"]
         assert row["cold_confirmed"] is True and row["binding_cold_confirmed"]
-        assert kh.excess(runs.single(t, P)) <= 0.0 < kh.excess(runs.single(t, 1.01 * P)), t
+        cooling = engine.single_load_cooling_s(t)  # the load and its cooling
+        assert kh.excess(runs.single(t, P, cooling)) <= 0.0 < kh.excess(
+            runs.single(t, 1.01 * P, cooling)), t
         assert P == pytest.approx(anchored["max_beam_power_cold_W"], rel=0.006), t
     with open(tmp_path / "r" / "rating_single.csv") as f:
         table = list(csv.DictReader(line for line in f if not line.startswith("#")))

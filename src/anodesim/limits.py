@@ -949,6 +949,25 @@ def check(limits: list[Limit], time_s, columns) -> list[LimitCheck]:
     return out
 
 
+def check_load(limits: list[Limit], time_s, columns, life_until: float | None = None
+               ) -> list[LimitCheck]:
+    """check, with the life limits taken over the series up to life_until (s) only, if
+    given: a single load followed by its cooling (a single-load chart point) damages the
+    spot over the load; counted over the cooling too, the damage would be spread over it as
+    hours of the rated life (a 0.1 s load with 0.9 s of cooling: 10x the life's hours at
+    the load's rate, 48.2 W allowed instead of 45.8 W on the test insert)."""
+    time_s = np.asarray(time_s, dtype=float)
+    if life_until is None or len(time_s) == 0 or time_s[-1] <= life_until * (1 + 1e-12):
+        return check(limits, time_s, columns)
+    load = time_s <= life_until * (1 + 1e-12)
+    lives = [lim for lim in limits if isinstance(lim, LifeLimit)]
+    by_id = {id(c.limit): c for c in
+             check(lives, time_s[load], {n: np.asarray(v)[load] for n, v in columns.items()})
+             + check([lim for lim in limits if not isinstance(lim, LifeLimit)], time_s,
+                     columns)}
+    return [by_id[id(lim)] for lim in limits if id(lim) in by_id]
+
+
 #: A rating confirms its binding limit within this share of the limit's allowed rise
 #: (safe.max_safe_loading's rtol); the Newton tolerance must lie within it (README:
 #: the converged temperatures are within about time.newton_tol_K of Newton's).

@@ -17,9 +17,10 @@ from .engine import Engine, SpotHistory, serial_rise, steady_rise
 
 def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
     """Maximum beam power against loading time, from a cold start and from a pre-load
-    (a constant beam power held until steady before the load). The fatigue limit counts
-    one cycle per load, from the initial (or the pre-load's) temperature to the peak
-    (SpotHistory)."""
+    (a constant beam power held until steady before the load, and again after it), each
+    limit held over the load and the cooling after it (Engine.single_load_rise). The
+    fatigue limit counts one cycle per load, from the initial (or the pre-load's)
+    temperature to the peak (SpotHistory)."""
     r = engine.response
     rows = []
     pre_dep = preload_W * engine.p_dep

@@ -192,15 +192,28 @@ class Engine:
             P_lo, P_hi = (mid, P_hi) if use(mid) <= allowed else (P_lo, mid)
         return P_lo
 
-    def single_load_rise(self, times) -> np.ndarray:
+    def single_load_rise(self, times, cooling: bool = True) -> np.ndarray:
         """Worst rise per deposited watt of a single load from cold held for each of times
-        (s): (len(times), nodes). S(t) for the temperatures (monotone); for a drift figure
-        the largest in magnitude over the load (its step response may reverse)."""
-        rise = self.response.at(times)
-        pos = self.signed()
-        if len(pos):
-            rise[:, pos] = self.response.columns(pos).worst_until(times)
-        return rise
+        (s): (len(times), nodes). Per node the largest over the load and, with cooling, the
+        cooling after it (single_load_after): a temperature S(t) at the load's end, or later
+        where its heat is still on its way (the coolant face); a drift figure its largest
+        excursion either way, which on an anode whose fast bulge and slow growth nearly
+        cancel comes after the switch-off."""
+        return np.array([single_load_after(self, t)[1 if cooling else 0]
+                         for t in np.atleast_1d(times)])
+
+    def single_load_cooling_s(self, t: float) -> float:
+        """How long (s) the FE run of a single load of t (s) follows its cooling: where the
+        cooling lowers the load's largest power (the engine's, every limit but fatigue,
+        which the cooling does not change) by more than WARM_UP_RTOL, WARM_UP_SPAN times
+        the latest instant after switch-off where a node exceeds its largest over the load
+        by more than WARM_UP_RTOL (at most the step response's horizon); else 0: the run
+        ends with the load (a lagging node's FE correction then taken at the load's end)."""
+        during, rise, after = single_load_after(self, t)
+        if after is None or self.max_power(rise)[0] >= (1.0 - WARM_UP_RTOL) * self.max_power(
+                during)[0]:
+            return 0.0
+        return min(WARM_UP_SPAN * after, self.response.horizon)
 
     def max_power(self, rise: np.ndarray, preload_rise: np.ndarray | None = None,
                   preload_dep: float = 0.0, heads: dict | None = None,
@@ -809,6 +822,39 @@ def switch_runs_s(engine: Engine) -> dict[str, float]:
     switches switch_excursions finds."""
     return {kind: min(WARM_UP_SPAN * t, engine.response.horizon)
             for kind, t in switch_excursions(engine).items()}
+
+
+def single_load_after(engine: Engine, t: float
+                      ) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """(during, rise, instant) of a single load of t (s) from cold, then the cooling:
+    during the worst rise per deposited watt per node over the load, rise over both
+    (Engine.single_load_rise); instant the latest time (s after switch-off) where a node's rise after the load exceeds its
+    largest over the load by more than WARM_UP_RTOL, None where none does.
+
+    After the load a node's rise is S(t + τ) − S(τ), evaluated at the kinks of the
+    interpolated response (τ a sample time, or t + τ one): exact for it. A node away from
+    the spot keeps warming after the load (the shipped rod's coolant face 1.95 times its
+    end-of-load rise after a 1 s load); a drift that reverses swings furthest once the
+    insert's bulge collapses (a W insert in MoCu30, clamped: a 0.1 µm drift limit allows
+    8.20 W for a 10 s load held to its end, 4.99 W with the cooling)."""
+    r = engine.response
+    during = r.at([t])[0]
+    pos = engine.signed()
+    if len(pos):
+        during[pos] = r.columns(pos).worst_until([t])[0]
+    tau = r.times[r.times > 0]
+    tau = np.unique(np.concatenate([tau, tau[tau > t] - t]))
+    after = r.schedule([(t, 1.0), (r.horizon, 0.0)], t + tau) - r.T0
+    worst = after.max(axis=0)
+    if len(pos):
+        worst[pos] = _extreme(after[:, pos])
+    rise = np.maximum(during, worst)
+    if len(pos):
+        rise[pos] = np.where(np.abs(worst[pos]) > np.abs(during[pos]), worst[pos], during[pos])
+    over = np.abs(worst) > (1.0 + WARM_UP_RTOL) * np.abs(during)
+    if not over.any():
+        return during, rise, None
+    return during, rise, float(tau[np.abs(after[:, over]).argmax(axis=0)].max())
 
 
 def schedule_rise(engine: Engine, case: Case) -> np.ndarray:

@@ -54,7 +54,7 @@ import numpy as np
 from .. import life
 from ..case import Case, Loading, cooled_regions, regions_by_face, regions_of
 from ..limits import (SIGNED_LIMITS, FatigueLimit, LifeLimit, Limit, LimitCheck, check,
-                      limit_label, limits_for, rise_allowed)
+                      check_load, limit_label, limits_for, rise_allowed)
 from ..results import TimeSeries
 from . import helper
 from .checkpoint import materials_of, run_case
@@ -213,20 +213,26 @@ class PointRuns:
         """Limits of the steady state at beam power P (W); None if the run fails."""
         return self._plain(Loading("steady", ()), P, "chart anchor: steady state")
 
-    def single(self, t: float, P: float) -> list[LimitCheck] | None:
-        """Limits of a single load of P (W) for t (s) from cold; None if the run fails."""
-        return self._plain(Loading("continuous", ((t, P),)), P,
-                           f"chart anchor: {t:.3g} s load from cold")
+    def single(self, t: float, P: float, cooling_s: float = 0.0) -> list[LimitCheck] | None:
+        """Limits of a single load of P (W) for t (s) from cold, followed by cooling_s (s) of
+        cooling with the beam off (Engine.single_load_cooling_s); None if the run fails."""
+        return self._plain(single_load(t, P, cooling_s), P,
+                           f"chart anchor: {t:.3g} s load from cold"
+                           + (f" and {cooling_s:.3g} s of cooling" if cooling_s > 0 else ""),
+                           life_until=t)
 
-    def _plain(self, loading: Loading, P: float, what: str) -> list[LimitCheck] | None:
+    def _plain(self, loading: Loading, P: float, what: str,
+               life_until: float | None = None) -> list[LimitCheck] | None:
         """The limits of a run of the case with this loading at P (W), checked on its time
-        series as Simulation.result checks them (every limit of the run's case)."""
+        series as Simulation.result checks them (every limit of the run's case); the life
+        limits only up to life_until (s) if given: a single load's damage is the load's,
+        which the engine rates (its cooling would count as hours of the rated life)."""
         case = run_case(self.sim, loading, P)
         series = self._run(lambda: self.sim.run(loading, P).series, what, P,
                            ("run", case.hash()))
-        return None if series is None else check(limits_for(case, materials_of(self.sim)),
-                                                 series.time,
-                                                 {n: series[n] for n in series.names})
+        return None if series is None else check_load(
+            limits_for(case, materials_of(self.sim)), series.time,
+            {n: series[n] for n in series.names}, life_until)
 
     def preloaded(self, t: float, P: float, P_pre: float) -> list[LimitCheck] | None:
         """Limits of a single load of P (W) for t (s) started from the steady state at the
@@ -277,6 +283,11 @@ class PointRuns:
 
         self.runs += 1
         return run_kept(key, what, P, fn)
+
+
+def single_load(t: float, P: float, cooling_s: float = 0.0) -> Loading:
+    """A single load of P (W) for t (s), then cooling_s (s) with the beam off (none: 0)."""
+    return Loading("continuous", ((t, P),) + (((cooling_s, 0.0),) if cooling_s > 0 else ()))
 
 
 def series_from_steady(sim, loading: Loading, P: float, P_start: float,
@@ -789,7 +800,7 @@ def corrected_power(engine: Engine, heads: dict, f: dict, rise,
 
 def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
                  wave: Waveform | None = None, spot: SpotHistory | None = None,
-                 drift: bool = False) -> tuple:
+                 drift: bool = False, measured=None) -> tuple:
     """Iterate an anchor: run at the Kirchhoff engine's power, measure f_L, run at the power
     it predicts, until that power moves by less than ANCHOR_RTOL.
 
@@ -798,6 +809,9 @@ def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
         wave: the spot's waveform of a serial load (life limits on their mean rate).
         spot: the spot's history (the fatigue limit; None: no cycles).
         drift: correct a drift figure by the run's (_corrections).
+        measured: the engine's rise over what the run covers, if not rise (a single load's
+            run that ends with the load, rise taken over its cooling too): the corrections
+            are measured on it and applied to rise.
 
     Returns:
         (power W, binding, f_L dict, runs made).
@@ -809,7 +823,8 @@ def anchor_point(engine: Engine, tr: Transform, heads: dict, rise, run,
         if checks is None:
             P *= 0.8
             continue
-        f = _corrections(engine, tr, checks, rise, P, wave, spot, drift)
+        f = _corrections(engine, tr, checks, rise if measured is None else measured, P,
+                         wave, spot, drift)
         P_new, b = corrected_power(engine, heads, f, rise, wave, tr, spot)
         done = abs(P_new / P - 1.0) <= ANCHOR_RTOL
         P = P_new
@@ -841,7 +856,8 @@ class RunAt:
 
 def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchors,
                   max_rounds: int = 3, waves: list | None = None,
-                  spots: list | None = None, drift_from_anchors: bool = False) -> Corrected:
+                  spots: list | None = None, drift_from_anchors: bool = False,
+                  measured: list | None = None) -> Corrected:
     """FE-correct a chart: anchors solved, f_L interpolated at the other points.
 
     A limit's correction changes fastest where the binding limit changes (e.g. the coolant
@@ -865,6 +881,8 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
             (a duty-1 one is the steady state), the engine's figure is the whole train's
             (the warm-up's) from cold: their ratio is no correction (0.70 at duty 1 on a
             drift that reverses, raising the point 1.4x, tests/test_rating_warm_up.py).
+        measured: per point, the engine's rise over what its anchor run covers, where that
+            is not rises' (anchor_point).
     """
     heads = tr.heads(engine)
     waves = waves or [None] * len(rises)
@@ -880,7 +898,8 @@ def correct_chart(engine: Engine, tr: Transform, rises: list, xs, run_at, anchor
                                                         waves[i], tr, spots[i])[0])
         for i in todo:
             P, b, f, n = anchor_point(engine, tr, heads, rises[i], calls[i], waves[i],
-                                      spots[i], drift_from_anchors)
+                                      spots[i], drift_from_anchors,
+                                      None if measured is None else measured[i])
             f_at[i], solved[i], runs = f, (P, b), runs + n
         out = _interpolated(engine, tr, heads, rises, xs, f_at, solved, runs, waves, spots)
         todo = _refine(out.binding, sorted(solved, key=lambda i: xs[i]), f_at)
@@ -1051,13 +1070,19 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     """
     times = [r["loading_time_s"] for r in rows]
     rises = list(engine.single_load_rise(times))
+    cooling = [engine.single_load_cooling_s(t) for t in times]
+    # an anchor whose run ends with the load is corrected on the engine's rise up to its end
+    measured = [rise if c_s > 0 else during for rise, c_s, during in
+                zip(rises, cooling, engine.single_load_rise(times, cooling=False))]
 
     def run_at(i):
-        return RunAt(runs, "single", (times[i],))
+        return RunAt(runs, "single", (times[i],),
+                     {"cooling_s": cooling[i]} if cooling[i] > 0 else {})
 
     c = correct_chart(engine, tr, rises, np.log(times), run_at, anchor_indices(len(rows)),
                       spots=[SpotHistory.single(engine, t) for t in times],
-                      drift_from_anchors=True)  # a load from cold: the drift probe's history
+                      drift_from_anchors=True,  # a load from cold: the drift probe's history
+                      measured=measured)
     heads = tr.heads(engine)
     pre_dep = preload_W * engine.p_dep
     for i, (row, P, b, a) in enumerate(zip(rows, c.power_W, c.binding, c.anchor)):

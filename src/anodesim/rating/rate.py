@@ -515,8 +515,8 @@ def _single(rating: Rating, case: Case, engine: Engine, sim, progress, runs) -> 
                                             "engine_preloaded")})
     if rating.confirmed_charts:
         for row in rows:
-            sl = confirmed_power(case, engine, Loading(
-                "continuous", ((row["loading_time_s"], row["max_beam_power_cold_W"]),)), sim)
+            sl = confirmed_power(case, engine, row["loading_time_s"],
+                                 row["max_beam_power_cold_W"], sim)
             row["max_beam_power_cold_confirmed_W"] = sl.power_W
             row["binding_cold_confirmed"] = sl.binding
             row["cold_confirmed"] = sl.confirmed  # the search's verdict (safe.tolerance)
@@ -607,7 +607,7 @@ SHORT_LOAD_NOTE = ("a single 0.1 s load from cold (whole anode at the initial te
                    "not repeated (no cycle time): NOT the IEC 60613 nominal anode input power, "
                    "which needs a cycle time and anode thermal state; for a stationary "
                    "microfocus target it is close to the continuous rating (the spot settles "
-                   "in microseconds)")
+                   "in microseconds); its limits held over the load and the cooling after it")
 
 
 def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
@@ -620,7 +620,7 @@ def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, pro
     # keys as max_safe_loading's: the rating (confirmed by FE runs, or the engine's estimate
     # with confirmed false), then the engine's estimate beside it
     if confirm:
-        sl = confirmed_power(case, engine, Loading("continuous", ((0.1, P_eng),)), sim)
+        sl = confirmed_power(case, engine, 0.1, P_eng, sim)
         nominal.update({"beam_power_W": sl.power_W, "binding": sl.binding,
                         "confirmed": sl.confirmed, "fe_runs": sl.fe_runs,
                         "tolerance": tolerance(sl)})
@@ -1204,13 +1204,16 @@ def _flat(row: dict) -> dict:
     return out
 
 
-#: What a single-load chart's point holds: the limits up to the end of the load. A node away
-#: from the spot keeps warming after the power falls (engine.lagging_rise; the shipped rod's
-#: coolant face 1.95 times its end-of-load rise after a 1 s load).
-SINGLE_LOAD_SCOPE = ("each point holds every limit up to the end of the load, not in the "
-                     "cooling after it: a node away from the spot (the coolant face, a far "
-                     "joint) keeps warming after the load ends; where such a limit binds, rate "
-                     "the load followed by its cooling as the case's own segments schedule")
+#: What a single-load chart's point holds: the limits over the load and the cooling after it
+#: (Engine.single_load_rise): a node away from the spot keeps warming after the power falls
+#: (the shipped rod's coolant face 1.95 times its end-of-load rise after a 1 s load), and a
+#: drift that reverses swings furthest after the switch-off.
+SINGLE_LOAD_SCOPE = ("each point holds every limit over the load and the cooling after it, "
+                     "from cold and back: a node away from the spot (the coolant face, a far "
+                     "joint) keeps warming after the load ends, and a drift whose fast and "
+                     "slow parts nearly cancel swings furthest after the switch-off; the life "
+                     "limits count the load's damage; after a pre-load the tube returns to "
+                     "the pre-load")
 
 
 #: What the heat-content curves are, in their legend: the power is the rating's.

@@ -153,12 +153,13 @@ def _engine_inputs(engine: Engine, case: Case) -> tuple:
     return rise, {"heads": heads, "spot": spot}
 
 
-def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None
-               ) -> tuple[float, list[dict]]:
+def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None,
+               life_until: float | None = None) -> tuple[float, list[dict]]:
     """A full FE run of a schedule at beam power P (W), re-run by sim, taken again when it
     was made before (this Simulation's earlier runs, or the rating's checkpoint), checked
     against the case's limits; with raise_by = (δ per limit key, Transform), each limit
-    raised to a state the engine finds that much hotter (raised_report), g the raised one.
+    raised to a state the engine finds that much hotter (raised_report), g the raised one;
+    with life_until (s), the life limits checked up to it only (limits.check_load).
 
     Returns:
         (g, report): g the binding limit's excess over its allowed rise (LimitCheck.excess;
@@ -170,7 +171,8 @@ def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None
 
     return _checked_run(case, sim, load, P, f"confirmation: {describe(load)}",
                         ("run", run_case(sim, load, P).hash()),  # what the series depends on
-                        lambda: sim.run(loading=load, beam_power_W=P).series, raise_by)
+                        lambda: sim.run(loading=load, beam_power_W=P).series, raise_by,
+                        life_until)
 
 
 def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int,
@@ -195,11 +197,12 @@ def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int,
 
 
 def _checked_run(case: Case, sim, load, P: float, what: str, key: tuple, make,
-                 raise_by: tuple | None = None) -> tuple[float, list[dict]]:
+                 raise_by: tuple | None = None, life_until: float | None = None
+                 ) -> tuple[float, list[dict]]:
     """run_excess's (g, report) of the series make() gives (what: the run in words; key:
     what the series depends on, for the rating's checkpoint), taken again from this
     Simulation's earlier runs (by load and P) or the checkpoint when made before."""
-    from ..limits import check
+    from ..limits import check_load
     from .checkpoint import run_kept
     from .progress import reused_run
 
@@ -213,8 +216,8 @@ def _checked_run(case: Case, sim, load, P: float, what: str, key: tuple, make,
     if series is None:  # far over (a run that failed: the same again)
         return 1.0, []
     # this case's limits (e.g. another life than the Simulation's case)
-    checks = check(limits_for(case, materials_of(sim)), series.time,
-                   {n: series[n] for n in series.names})
+    checks = check_load(limits_for(case, materials_of(sim)), series.time,
+                        {n: series[n] for n in series.names}, life_until)
     if raise_by is not None:
         return raised_report(checks, *raise_by)
     rep = [c.to_dict() for c in checks]
@@ -318,7 +321,8 @@ def switch_words(report: list[dict], binding: str) -> str:
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
-                     max_runs: int = 10, sim=None) -> SafeLoading:
+                     max_runs: int = 10, sim=None, life_until: float | None = None
+                     ) -> SafeLoading:
     """Largest beam power of the case's schedule shape with every limit held.
 
     The engine gives it in closed form; full finite-element runs of the schedule confirm it.
@@ -348,6 +352,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
+    life_until (s): the life limits are checked up to it only (a single load and its
+    cooling: confirmed_power).
     """
     powers = limit_powers(engine, case) if repeated(case.loading) else None
     P_engine, binding = engine_power(engine, case) if powers is None else \
@@ -385,7 +391,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         load = dc.replace(case.loading, segments=tuple(
             (d, p * P / top) for d, p in case.loading.segments))
         if repetitions is None:  # one repetition from cold (raised by δ when repeated)
-            g, rep = run_excess(case, sim, load, P, raise_by)
+            g, rep = run_excess(case, sim, load, P, raise_by, life_until)
             if spans and rep:
                 g, rep = _with_switches(case, sim, spans, P, rep)
             return g, rep
@@ -452,10 +458,14 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                        protocol)
 
 
-def confirmed_power(case: Case, engine: Engine, loading, sim=None) -> SafeLoading:
-    """Maximum safe beam power of one chart point's schedule, confirmed by full FE runs
-    (secant-corrected when the properties depend on temperature)."""
-    point = dc.replace(case, loading=loading,
-                       beam=dc.replace(case.beam, power_W=max((p for _, p in loading.segments),
-                                                              default=case.beam.power_W)))
-    return max_safe_loading(point, engine, sim=sim)
+def confirmed_power(case: Case, engine: Engine, t: float, P: float, sim=None) -> SafeLoading:
+    """Maximum safe beam power of a single load of t (s) from cold (a chart point's, the
+    0.1 s load's; P its engine power, W), confirmed by full FE runs (secant-corrected when
+    the properties depend on temperature); the runs follow the load's cooling where the
+    engine finds it lowers the power (Engine.single_load_cooling_s), its life limits the
+    load's alone."""
+    from .kirchhoff import single_load
+
+    loading = single_load(t, P, engine.single_load_cooling_s(t))
+    point = dc.replace(case, loading=loading, beam=dc.replace(case.beam, power_W=P))
+    return max_safe_loading(point, engine, sim=sim, life_until=t)
