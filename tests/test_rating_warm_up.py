@@ -83,9 +83,16 @@ def test_fe_confirms_the_continuous_rating_over_the_switches(compensated):
     Checked against an independent full run at the confirmed power (temperature-dependent
     properties): a 1000 s load from cold, then 1 s off, reaches the drift limit within the
     0.5 % band (-0.5 %..0) 0.04 s after switch-off; its steady state only about a third of
-    it, so a steady-only confirmation would have rated higher."""
+    it, so a steady-only confirmation would have rated higher. Its fe_runs counts every FE
+    run, three per power tried (it counted the powers)."""
+    from anodesim.rating import progress
+
     case, eng = compensated
-    sl = max_safe_loading(case, eng)
+    lines = []
+    with progress.reporting(lines.append):
+        sl = max_safe_loading(case, eng)
+    assert sl.fe_runs == sum(x.startswith("    FE run ") for x in lines) >= 3
+    assert sl.fe_runs % 3 == 0
     assert sl.confirmed and sl.binding == "drift"
     assert "warm-up from cold" in sl.method and "cool-down after switch-off" in sl.method
     (row,) = [r for r in sl.report if r["limit"] == "drift"]

@@ -386,17 +386,22 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                     "correction_rel": max(shortfall.values(), default=0.0)}
         signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
     spans = switch_runs_s(engine) if case.loading.kind == "steady" else {}
+    runs = 0  # FE runs made (a power tried may take two or three: its switches, from cold)
 
     def full_run(P):
+        nonlocal runs
         load = dc.replace(case.loading, segments=tuple(
             (d, p * P / top) for d, p in case.loading.segments))
+        runs += 1
         if repetitions is None:  # one repetition from cold (raised by δ when repeated)
             g, rep = run_excess(case, sim, load, P, raise_by, life_until)
             if spans and rep:
+                runs += len(spans)
                 g, rep = _with_switches(case, sim, spans, P, rep)
             return g, rep
         g, rep = run_periodic_excess(case, sim, load, P, repetitions, raise_by)
         if signed and rep:  # a drift may be largest in the first repetition, from cold
+            runs += 1
             g_cold, rep_cold = run_excess(case, sim, load, P)
             if not rep_cold or g_cold > g:
                 g, rep = g_cold, rep_cold
@@ -454,8 +459,7 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         method += "; the drift limits also over " + " and ".join(
             f"{DURING[k][0]} (FE runs of {v:.3g} s: the engine's drift swings furthest "
             f"{at[k]:.3g} s {DURING[k][1]}, beyond its steady value)" for k, v in spans.items())
-    return SafeLoading(P_best, bind, P_engine, confirmed, len(tried), rep_best, method,
-                       protocol)
+    return SafeLoading(P_best, bind, P_engine, confirmed, runs, rep_best, method, protocol)
 
 
 def confirmed_power(case: Case, engine: Engine, t: float, P: float, sim=None) -> SafeLoading:
