@@ -250,3 +250,22 @@ def test_a_single_load_holds_the_drift_after_its_switch_off(compensated):
     d = np.abs(res.column(drift["column"]))
     time = res.series.time
     assert np.nanmax(d[time <= t]) < 2.0 / 3.0 * DRIFT_UM
+
+
+def test_the_preloaded_curve_is_capped_at_the_cold_one(compensated):
+    """After a pre-load only the load's increment swings: for this drift, which swings
+    against the pre-load's steady one, the engine allows more after a 4 W pre-load than
+    from cold (a 0.04 s load: 9.39 W against 8.20 W, |P_pre S_inf + (P - P_pre) r| within
+    the limit). The single-load chart does not give it: its pre-loaded curve is capped at the
+    cold one, by the engine alone (--no-confirm) as by the FE-corrected chart."""
+    from anodesim.rating.charts import chart_single
+
+    _, eng = compensated
+    t, pre = 0.04, 4.0
+    S = eng.single_load_rise([t])[0]
+    cold = eng.max_power(S)[0]
+    hot = eng.max_power(S, preload_rise=eng.response.steady, preload_dep=pre * eng.p_dep)[0]
+    assert hot > 1.1 * cold
+    (row,) = chart_single(eng, [t], preload_W=pre)
+    assert row["max_beam_power_preloaded_W"] == row["max_beam_power_cold_W"] == cold
+    assert row["binding_preloaded"] == row["binding_cold"] == "drift"

@@ -32,6 +32,8 @@ def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
             # T = T0 + P_pre S_∞ + (P − P_pre) S(t): P ≤ P_pre + (H − P_pre S_∞) / S per node
             hot, b_hot = engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep,
                                           spot=SpotHistory.preloaded(engine, t, pre_dep))
+            if hot > cold:  # at most the cold curve, as the FE-corrected one (correct_single)
+                hot, b_hot = cold, b_cold
             row.update({"max_beam_power_preloaded_W": hot, "binding_preloaded": b_hot})
         rows.append(row)
     return rows

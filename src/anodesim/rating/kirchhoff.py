@@ -1062,7 +1062,8 @@ def correct_single(engine: Engine, tr: Transform, runs: PointRuns, rows: list[di
     Kirchhoff engine with the cold curve's corrections f_L at the same loading time applied
     to the whole history, pre-load included: f_L · (P_pre S_∞ + (P − P_pre) S(t)) ≤ U-head_L
     (corrected_power). The pre-load's steady state is not what the cold anchors ran, so
-    these points are not FE-confirmed; a hotter anode can only take less, so each is capped
+    these points are not FE-confirmed; each is capped (a hotter anode takes less for the
+    temperatures; a drift swinging against its pre-load's may allow more, not given)
     at the cold curve's power.
 
     Returns:
