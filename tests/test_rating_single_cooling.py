@@ -28,7 +28,7 @@ COLUMN = "T_max_coolant_side_C"
 
 @pytest.fixture(scope="module")
 def lagging():
-    """(case, engine) of the test insert with a coolant-face limit 10 K over the coolant."""
+    """(case, engine) of the test insert with a coolant-face limit 5 K over the coolant."""
     case = anodesim.from_dict(reflection(mesh=LEAN, limits={"coolant_side_C": COOLANT_C},
                                          rating={"exposure_s": [0.1, 1.0],
                                                  "exposure_points": 3}))

@@ -12,13 +12,14 @@ import math
 
 import numpy as np
 
-from .engine import Engine, SpotHistory, serial_rise, steady_rise
+from .engine import Engine, SpotHistory, preload_off_power, serial_rise, steady_rise
 
 
 def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
     """Maximum beam power against loading time, from a cold start and from a pre-load
-    (a constant beam power held until steady before the load, and again after it), each
-    limit held over the load and the cooling after it (Engine.single_load_rise). The
+    (a constant beam power held until steady before the load, and after it either again or
+    none: preload_off_power), each limit held over the load and the cooling after it
+    (Engine.single_load_rise), the pre-loaded curve at most the cold one. The
     fatigue limit counts one cycle per load, from the initial (or the pre-load's)
     temperature to the peak (SpotHistory)."""
     r = engine.response
@@ -30,8 +31,9 @@ def chart_single(engine: Engine, times, preload_W: float = 0.0) -> list[dict]:
         row = {"loading_time_s": float(t), "max_beam_power_cold_W": cold, "binding_cold": b_cold}
         if preload_W > 0:
             # T = T0 + P_pre S_∞ + (P − P_pre) S(t): P ≤ P_pre + (H − P_pre S_∞) / S per node
-            hot, b_hot = engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep,
-                                          spot=SpotHistory.preloaded(engine, t, pre_dep))
+            hot, b_hot = min(engine.max_power(S, preload_rise=r.steady, preload_dep=pre_dep,
+                                              spot=SpotHistory.preloaded(engine, t, pre_dep)),
+                             preload_off_power(engine, t, pre_dep), key=lambda x: x[0])
             if hot > cold:  # at most the cold curve, as the FE-corrected one (correct_single)
                 hot, b_hot = cold, b_cold
             row.update({"max_beam_power_preloaded_W": hot, "binding_preloaded": b_hot})

@@ -117,19 +117,25 @@ class Engine:
     #: with a stress probe and drift figures. Not an init field: dc.replace (other limits)
     #: starts empty.
     serial_rises: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: single_load_after's results by loading time (s), for the same reason
+    single_loads: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def exact_stress(self, rise: np.ndarray, rows_of) -> np.ndarray:
         """rise with the stress probe's ball stresses replaced by their exact largest value
         over a schedule: rows_of(sub-response of the cell tensors) gives the tensors at the
         schedule's instants (superposed exactly), whose ball-averaged von Mises stress is
         taken at each instant. Unchanged without a stress probe."""
-        if self.stress is None:
+        lim = self.yield_limit()
+        if self.stress is None or lim is None:
             return rise
-        lim = next(x for x in self.limits if x.name == "yield")
         rise = rise.copy()
         sub = self.response.columns(self.stress.positions)
         rise[self.nodes[lim.column]] = self.stress.worst(np.atleast_2d(rows_of(sub)))
         return rise
+
+    def yield_limit(self) -> Limit | None:
+        """The yield limit the stress probe rates, or None."""
+        return next((x for x in self.limits if x.name == "yield"), None)
 
     def rise_limits(self, rise: np.ndarray) -> dict[str, float]:
         """Largest rise per watt over each limit's nodes."""
@@ -206,8 +212,9 @@ class Engine:
         """How long (s) the FE run of a single load of t (s) follows its cooling: where the
         cooling lowers the load's largest power (the engine's, every limit but fatigue,
         which the cooling does not change) by more than WARM_UP_RTOL, WARM_UP_SPAN times
-        the latest instant after switch-off where a node exceeds its largest over the load
-        by more than WARM_UP_RTOL (at most the step response's horizon); else 0: the run
+        the latest of the instants after switch-off where the nodes that exceed their
+        largest over the load by more than WARM_UP_RTOL peak (at most the step response's
+        horizon); else 0: the run
         ends with the load (a lagging node's FE correction then taken at the load's end)."""
         during, rise, after = single_load_after(self, t)
         if after is None or self.max_power(rise)[0] >= (1.0 - WARM_UP_RTOL) * self.max_power(
@@ -824,12 +831,66 @@ def switch_runs_s(engine: Engine) -> dict[str, float]:
             for kind, t in switch_excursions(engine).items()}
 
 
+def preload_off_power(engine: Engine, t: float, preload_dep: float) -> tuple[float, str]:
+    """Largest beam power (W) of a single load of t (s) after a pre-load of preload_dep
+    deposited W held until steady, with the beam switched off after the load, for the drift
+    figures (SIGNED_LIMITS; inf and "" without one), and the binding one's label.
+
+    The pre-loaded chart holds its limits with the tube back at the pre-load after the load
+    (Engine.max_power's preload terms); for a temperature that is the hotter ending, but a
+    drift that reverses swings further with the beam off (the pre-load's own bulge
+    collapses too): on the MoCu30 anode of tests/test_rating_warm_up.py after a 3 W
+    pre-load, 10 s at the point's 6.71 W, 0.100 µm back at the pre-load and 0.137 µm with
+    the beam off (FE at k(T): 0.140 µm). After the switch-off a figure is
+    a(τ) + P b(τ), a = P_pre (S_∞ − S(t + τ)), b = S(t + τ) − S(τ), at the kinks τ of the
+    interpolated response (exact for it); |a + P b| ≤ H gives P ≤ (H − sign(b) a) / |b|
+    (the pre-load alone spending the head: 0)."""
+    r = engine.response
+    tau = r.times[r.times > 0]
+    tau = np.unique(np.concatenate([tau, tau[tau > t] - t]))
+    best, binding = np.inf, ""
+    for lim in engine.limits:
+        if lim.name not in SIGNED_LIMITS:
+            continue
+        sub = r.columns(engine.nodes[lim.column][:1])
+        late = sub.at(t + tau)[:, 0]
+        a = preload_dep * (sub.steady[0] - late)
+        b = late - sub.at(tau)[:, 0]
+        head = rise_allowed(lim)
+        if np.any(np.abs(a) > head):
+            p = 0.0
+        else:
+            moving = b != 0.0
+            p = float(np.min((head - np.sign(b[moving]) * a[moving]) / np.abs(b[moving]),
+                             initial=np.inf))
+        if p < best:
+            best, binding = p, lim.label
+    return best / engine.p_dep, binding
+
+
+#: With a stress probe, single_load_after superposes the cell tensors at every this-many-th
+#: instant after the load (and at each ball's peak of its superposed column).
+STRESS_STRIDE = 8
+
+
 def single_load_after(engine: Engine, t: float
                       ) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """_single_load_after, computed once per engine and loading time (Engine.single_loads);
+    copies."""
+    key = float(t)
+    if key not in engine.single_loads:
+        engine.single_loads[key] = _single_load_after(engine, t)
+    during, rise, at = engine.single_loads[key]
+    return during.copy(), rise.copy(), at
+
+
+def _single_load_after(engine: Engine, t: float
+                       ) -> tuple[np.ndarray, np.ndarray, float | None]:
     """(during, rise, instant) of a single load of t (s) from cold, then the cooling:
     during the worst rise per deposited watt per node over the load, rise over both
-    (Engine.single_load_rise); instant the latest time (s after switch-off) where a node's rise after the load exceeds its
-    largest over the load by more than WARM_UP_RTOL, None where none does.
+    (Engine.single_load_rise); instant the latest time (s after switch-off) at which a
+    node whose rise after the load exceeds its largest over the load by more than
+    WARM_UP_RTOL peaks, None where none does.
 
     After the load a node's rise is S(t + τ) − S(τ), evaluated at the kinks of the
     interpolated response (τ a sample time, or t + τ one): exact for it. A node away from
@@ -844,7 +905,26 @@ def single_load_after(engine: Engine, t: float
         during[pos] = r.columns(pos).worst_until([t])[0]
     tau = r.times[r.times > 0]
     tau = np.unique(np.concatenate([tau, tau[tau > t] - t]))
-    after = r.schedule([(t, 1.0), (r.horizon, 0.0)], t + tau) - r.T0
+    shape = [(t, 1.0), (r.horizon, 0.0)]
+    after = r.schedule(shape, t + tau) - r.T0
+    lim = engine.yield_limit()
+    if engine.stress is not None and lim is not None:
+        # the ball stresses from the superposed tensors (a von Mises stress does not
+        # superpose; during the load, one step from cold, the columns are exact): at every
+        # STRESS_STRIDE-th instant, then at every instant around each ball's peak there
+        # (at all instants: 2-8 s a load for a coarse insert's 3321 tensor components)
+        balls = engine.nodes[lim.column]
+        sub = r.columns(engine.stress.positions)
+
+        def stress(at):
+            return engine.stress.ball_stress(sub.schedule(shape, t + tau[at]) - sub.T0)
+
+        coarse = np.arange(0, len(tau), STRESS_STRIDE)
+        peaks = coarse[stress(coarse).argmax(axis=0)]
+        at = np.unique(np.clip(np.concatenate([coarse] + [
+            peaks + k for k in range(-STRESS_STRIDE, STRESS_STRIDE + 1)]), 0, len(tau) - 1))
+        after[:, balls] = 0.0  # (a von Mises stress: 0 never the largest)
+        after[np.ix_(at, balls)] = stress(at)
     worst = after.max(axis=0)
     if len(pos):
         worst[pos] = _extreme(after[:, pos])

@@ -606,8 +606,9 @@ def _cap_serial(rating: Rating, case: Case, engine: Engine, sim, confirm: bool,
 SHORT_LOAD_NOTE = ("a single 0.1 s load from cold (whole anode at the initial temperature), "
                    "not repeated (no cycle time): NOT the IEC 60613 nominal anode input power, "
                    "which needs a cycle time and anode thermal state; for a stationary "
-                   "microfocus target it is close to the continuous rating (the spot settles "
-                   "in microseconds); its limits held over the load and the cooling after it")
+                   "microfocus target whose spot binds it is close to the continuous rating "
+                   "(the spot settles in microseconds), not where a slow node (the coolant "
+                   "face) binds; its limits held over the load and the cooling after it")
 
 
 def _nominal(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progress) -> None:
@@ -1213,7 +1214,7 @@ SINGLE_LOAD_SCOPE = ("each point holds every limit over the load and the cooling
                      "joint) keeps warming after the load ends, and a drift whose fast and "
                      "slow parts nearly cancel swings furthest after the switch-off; the life "
                      "limits count the load's damage; after a pre-load the tube returns to "
-                     "the pre-load")
+                     "the pre-load or is switched off, whichever is worse")
 
 
 #: What the heat-content curves are, in their legend: the power is the rating's.

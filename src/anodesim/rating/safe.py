@@ -169,10 +169,11 @@ def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None,
     from .checkpoint import run_case
     from .progress import describe
 
+    from .kirchhoff import series_stressed
+
     return _checked_run(case, sim, load, P, f"confirmation: {describe(load)}",
                         ("run", run_case(sim, load, P).hash()),  # what the series depends on
-                        lambda: sim.run(loading=load, beam_power_W=P).series, raise_by,
-                        life_until)
+                        lambda: series_stressed(sim, load, P), raise_by, life_until)
 
 
 def run_periodic_excess(case: Case, sim, load, P: float, repetitions: int,
