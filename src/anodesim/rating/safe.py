@@ -291,10 +291,10 @@ def _switch_run(case: Case, sim, kind: str, span_s: float, P: float
 
 def _with_switches(case: Case, sim, spans: dict[str, float], P: float, rep: list[dict]
                    ) -> tuple[float, list[dict]]:
-    """A steady run's (g, report) with each drift limit's check taken over a switch of the
-    load instead (a run of each switch in spans: kind -> s, _switch_run) where its excess is
-    larger there, marked "during" (DURING); the temperatures and life limits stay the
-    steady run's (their worst)."""
+    """A steady run's (g, report) with each drift limit's and the yield limit's check taken
+    over a switch of the load instead (a run of each switch in spans: kind -> s,
+    _switch_run) where its excess is larger there, marked "during" (DURING); the
+    temperatures and life limits stay the steady run's (their worst)."""
     best = {(x["limit"], x["column"]): x for x in rep}
     for kind, span_s in spans.items():
         g_run, rep_run = _switch_run(case, sim, kind, span_s, P)
@@ -302,7 +302,8 @@ def _with_switches(case: Case, sim, spans: dict[str, float], P: float, rep: list
             return g_run, rep_run
         for x in rep_run:
             k = (x["limit"], x["column"])
-            if x["limit"] in SIGNED_LIMITS and k in best and x["excess"] > best[k]["excess"]:
+            if (x["limit"] in SIGNED_LIMITS or x["limit"] == "yield") and k in best \
+                    and x["excess"] > best[k]["excess"]:
                 best[k] = {**x, "during": kind}
     out = [best[(x["limit"], x["column"])] for x in rep]
     return max(x["excess"] for x in out), out
