@@ -216,8 +216,8 @@ class Engine:
         which the cooling does not change) by more than WARM_UP_RTOL, WARM_UP_SPAN times
         the latest of the instants after switch-off where the nodes that exceed their
         largest over the load by more than WARM_UP_RTOL peak (at most the step response's
-        horizon); else 0: the run
-        ends with the load (a lagging node's FE correction then taken at the load's end)."""
+        horizon); else 0: the run ends with the load (a lagging node's FE correction then
+        taken at the load's end)."""
         during, rise, after = single_load_after(self, t)
         if after is None or self.max_power(rise)[0] >= (1.0 - WARM_UP_RTOL) * self.max_power(
                 during)[0]:
@@ -909,7 +909,7 @@ def preload_off_power(engine: Engine, t: float, preload_dep: float) -> tuple[flo
 
 
 #: With a stress probe, single_load_after superposes the cell tensors at every this-many-th
-#: instant after the load (and at each ball's peak of its superposed column).
+#: instant after the load, then at every instant within this many of each ball's peak there.
 STRESS_STRIDE = 8
 
 
