@@ -69,7 +69,8 @@ def test_fe_anchors_hold_the_coolant_face_after_the_load(lagging):
     """The k(T) single-load chart's anchors run the load and its cooling: the 0.1 s point
     is bound by the coolant face, and an independent FE run of the load at that power and
     2 s of cooling peaks at the limit within the anchors' 1 % (ANCHOR_RTOL) after the
-    load, while at the load's end the face is far below it."""
+    load, while at the load's end the face is far below it. The 0.1 s load's FE search and
+    the case's own 0.1 s schedule's (a lone load) agree within 1 %."""
     case, eng = lagging
     rated = anodesim.rate(case, charts=("single",))
     row = rated.single[0]
@@ -86,9 +87,14 @@ def test_fe_anchors_hold_the_coolant_face_after_the_load(lagging):
     assert face.max() - 30.0 == pytest.approx(allowed, rel=0.01)
     assert t[face.argmax()] > 0.1 + 0.02  # after the load
     assert face[np.searchsorted(t, 0.1 - 1e-12)] - 30.0 < 0.8 * allowed
-    # the 0.1 s load the chart rated: the one the case's 0.1 s schedule is rated by too
+    # the 0.1 s load the chart rated: the one the case's 0.1 s schedule is rated by too,
+    # its own maximum safe loading (one load from cold: engine.lone_load_s) as well
     assert rated.nominal["binding"] == "coolant_side"
     assert rated.nominal["beam_power_W"] == pytest.approx(P, rel=0.01)
+    own = rated.max_safe
+    assert own.confirmed and own.binding == "coolant_side"
+    assert own.power_W == pytest.approx(P, rel=0.01)
+    assert "cooling after the load" in own.method
 
 
 def test_a_cooling_run_counts_the_loads_damage_only(lagging):

@@ -993,6 +993,8 @@ def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     seg = case.loading.segments
     if case.loading.kind == "steady":
         return steady_rise(engine)
+    if (t := lone_load_s(case.loading)) is not None:  # with the cooling after it
+        return single_load_after(engine, t)[1]
     shape = _shape(case.loading)
     if case.loading.kind == "pulse_train":
         on = seg[0][0]
@@ -1014,6 +1016,16 @@ def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     rise = at_ends.max(axis=0)
     return _with_signed(engine, _raise_temperatures(engine, rise,
                                                     lagging_rise(r, shape, at_ends)), shape)
+
+
+def lone_load_s(loading) -> float | None:
+    """The duration (s) of a schedule that is one constant load from cold, not repeated
+    (loading.repeat_every_s unset), else None: its rating holds its limits over the cooling
+    after it too, as the single-load chart's points (single_load_after)."""
+    if loading.kind == "steady" or loading.repeat_every_s is not None \
+            or len(loading.segments) != 1 or loading.segments[0][1] <= 0:
+        return None
+    return float(loading.segments[0][0])
 
 
 def repeated(loading) -> bool:

@@ -13,8 +13,8 @@ import dataclasses as dc
 from ..case import Case, Loading
 from ..limits import SIGNED_LIMITS, LifeLimit, limit_label, limits_for, rise_allowed
 from .checkpoint import materials_of
-from .engine import (Engine, SpotHistory, finite_train, needs_drift, needs_stress,
-                     rating_copy, repeated, schedule_rise, switch_excursions,
+from .engine import (Engine, SpotHistory, finite_train, lone_load_s, needs_drift,
+                     needs_stress, rating_copy, repeated, schedule_rise, switch_excursions,
                      switch_runs_s)
 
 
@@ -356,6 +356,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
     life_until (s): the life limits are checked up to it only (a single load and its
     cooling: confirmed_power).
+
+    One load from cold (engine.lone_load_s) is rated over the cooling after it too, as the
+    single-load chart's points: the engine's rise includes it (schedule_rise), and where it
+    lowers the engine's power the FE runs append it (Engine.single_load_cooling_s), the
+    life limits checked over the load.
     """
     powers = limit_powers(engine, case) if repeated(case.loading) else None
     P_engine, binding = engine_power(engine, case) if powers is None else \
@@ -388,12 +393,19 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                     "correction_rel": max(shortfall.values(), default=0.0)}
         signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
     spans = switch_runs_s(engine) if case.loading.kind == "steady" else {}
+    # one load from cold: its cooling too where the engine finds it lowers the power, the
+    # life limits over the load alone (as the single-load chart's points: confirmed_power)
+    lone = lone_load_s(case.loading)
+    cooling = engine.single_load_cooling_s(lone) if lone is not None else 0.0
+    if cooling > 0:
+        life_until = lone
     runs = 0  # FE runs made (a power tried may take two or three: its switches, from cold)
 
     def full_run(P):
         nonlocal runs
         load = dc.replace(case.loading, segments=tuple(
-            (d, p * P / top) for d, p in case.loading.segments))
+            (d, p * P / top) for d, p in case.loading.segments) + (
+            ((cooling, 0.0),) if cooling > 0 else ()))
         runs += 1
         if repetitions is None:  # one repetition from cold (raised by δ when repeated)
             g, rep = run_excess(case, sim, load, P, raise_by, life_until)
@@ -456,6 +468,10 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     elif max(delta.values(), default=0.0) > 0:
         method += (" of one repetition from cold, each limit's excess raised by the engine's "
                    f"periodic state (at most {100 * max(delta.values()):.2g} % hotter)")
+    if cooling > 0:
+        method += (f"; every limit also over {cooling:.3g} s of cooling after the load (the "
+                   "engine finds a node or drift figure at its worst after it), the life "
+                   "limits over the load")
     if spans:
         at = switch_excursions(engine)
         method += "; the drift limits also over " + " and ".join(
