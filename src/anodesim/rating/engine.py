@@ -147,9 +147,9 @@ class Engine:
         """Positions of the signed figures in the response's columns: the drift figures and
         the stress probe's ball stresses (neither monotone in time; a stress superposed
         negative is the same von Mises stress as its opposite)."""
-        balls = [int(i) for lim in self.limits if lim.name == "yield"
-                 for i in self.nodes[lim.column]]
-        return np.concatenate([_drift_positions(self), np.array(balls, dtype=int)])
+        lim = self.yield_limit()
+        balls = [] if lim is None else self.nodes[lim.column]
+        return np.concatenate([_drift_positions(self), np.asarray(balls, dtype=int)])
 
     def yield_use(self, lim: Limit, rise: np.ndarray, P_dep: float,
                   preload_rise: np.ndarray | None = None, preload_dep: float = 0.0) -> float:
@@ -886,8 +886,7 @@ def preload_off_power(engine: Engine, t: float, preload_dep: float) -> tuple[flo
     interpolated response (exact for it); |a + P b| ≤ H gives P ≤ (H − sign(b) a) / |b|
     (the pre-load alone spending the head: 0)."""
     r = engine.response
-    tau = r.times[r.times > 0]
-    tau = np.unique(np.concatenate([tau, tau[tau > t] - t]))
+    tau = _after_load_instants(r, t)
     best, binding = np.inf, ""
     for lim in engine.limits:
         if lim.name not in SIGNED_LIMITS:
@@ -906,6 +905,13 @@ def preload_off_power(engine: Engine, t: float, preload_dep: float) -> tuple[flo
         if p < best:
             best, binding = p, lim.label
     return best / engine.p_dep, binding
+
+
+def _after_load_instants(r: StepResponse, t: float) -> np.ndarray:
+    """The kinks τ (s after switch-off) of S(t + τ) − S(τ) after a load of t (s) for the
+    interpolated response: τ a sample time, or t + τ one."""
+    tau = r.times[r.times > 0]
+    return np.unique(np.concatenate([tau, tau[tau > t] - t]))
 
 
 #: With a stress probe, single_load_after superposes the cell tensors at every this-many-th
@@ -943,8 +949,7 @@ def _single_load_after(engine: Engine, t: float
     pos = engine.signed()
     if len(pos):
         during[pos] = r.columns(pos).worst_until([t])[0]
-    tau = r.times[r.times > 0]
-    tau = np.unique(np.concatenate([tau, tau[tau > t] - t]))
+    tau = _after_load_instants(r, t)
     shape = [(t, 1.0), (r.horizon, 0.0)]
     after = r.schedule(shape, t + tau) - r.T0
     lim = engine.yield_limit()

@@ -323,8 +323,7 @@ def switch_words(report: list[dict], binding: str) -> str:
 
 
 def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: float = 0.005,
-                     max_runs: int = 10, sim=None, life_until: float | None = None
-                     ) -> SafeLoading:
+                     max_runs: int = 10, sim=None) -> SafeLoading:
     """Largest beam power of the case's schedule shape with every limit held.
 
     The engine gives it in closed form; full finite-element runs of the schedule confirm it.
@@ -354,9 +353,6 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
-    life_until (s): the life limits are checked up to it only (a single load and its
-    cooling: confirmed_power).
-
     One load from cold (engine.lone_load_s) is rated over the cooling after it too, as the
     single-load chart's points: the engine's rise includes it (schedule_rise), and where it
     lowers the engine's power the FE runs append it (Engine.single_load_cooling_s), the
@@ -394,11 +390,10 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
     spans = switch_runs_s(engine) if case.loading.kind == "steady" else {}
     # one load from cold: its cooling too where the engine finds it lowers the power, the
-    # life limits over the load alone (as the single-load chart's points: confirmed_power)
+    # life limits over the load alone (as the single-load chart's points)
     lone = lone_load_s(case.loading)
     cooling = engine.single_load_cooling_s(lone) if lone is not None else 0.0
-    if cooling > 0:
-        life_until = lone
+    life_until = lone if cooling > 0 else None
     runs = 0  # FE runs made (a power tried may take two or three: its switches, from cold)
 
     def full_run(P):
@@ -483,11 +478,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 def confirmed_power(case: Case, engine: Engine, t: float, P: float, sim=None) -> SafeLoading:
     """Maximum safe beam power of a single load of t (s) from cold (a chart point's, the
     0.1 s load's; P its engine power, W), confirmed by full FE runs (secant-corrected when
-    the properties depend on temperature); the runs follow the load's cooling where the
-    engine finds it lowers the power (Engine.single_load_cooling_s), its life limits the
-    load's alone."""
-    from .kirchhoff import single_load
-
-    loading = single_load(t, P, engine.single_load_cooling_s(t))
-    point = dc.replace(case, loading=loading, beam=dc.replace(case.beam, power_W=P))
-    return max_safe_loading(point, engine, sim=sim, life_until=t)
+    the properties depend on temperature): max_safe_loading of that lone load, over its
+    cooling where the engine finds it lowers the power."""
+    point = dc.replace(case, loading=Loading("continuous", ((t, P),)),
+                       beam=dc.replace(case.beam, power_W=P))
+    return max_safe_loading(point, engine, sim=sim)
