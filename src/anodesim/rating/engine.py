@@ -936,7 +936,7 @@ def _single_load_after(engine: Engine, t: float
     during the worst rise per deposited watt per node over the load, rise over both
     (Engine.single_load_rise); instant the latest time (s after switch-off) at which a
     node whose rise after the load exceeds its largest over the load by more than
-    WARM_UP_RTOL peaks, None where none does.
+    WARM_UP_RTOL peaks, None where none does (_after_end).
 
     After the load a node's rise is S(t + τ) − S(τ), evaluated at the kinks of the
     interpolated response (τ a sample time, or t + τ one): exact for it. A node away from
@@ -949,20 +949,35 @@ def _single_load_after(engine: Engine, t: float
     pos = engine.signed()
     if len(pos):
         during[pos] = r.columns(pos).worst_until([t])[0]
-    tau = _after_load_instants(r, t)
     shape = [(t, 1.0), (r.horizon, 0.0)]
-    after = r.schedule(shape, t + tau) - r.T0
+    rise, at = _after_end(engine, during, _after_load_instants(r, t),
+                          lambda sub, tau: sub.schedule(shape, t + tau) - sub.T0)
+    return during, rise, at
+
+
+def _after_end(engine: Engine, during: np.ndarray, tau: np.ndarray, rows_of
+               ) -> tuple[np.ndarray, float | None]:
+    """(rise, instant) of a schedule from cold followed by the cooling with the beam off:
+    during its worst rise per deposited watt per node up to its end, tau the instants (s
+    after the end) where the cooling is evaluated, rows_of(sub-response, instants) the
+    rise per watt of a sub-response's columns at the end + those instants (superposed
+    exactly). rise is each node's worst over both (a signed figure its largest excursion
+    either way); instant the latest time after the end at which a node that exceeds its
+    worst up to the end by more than WARM_UP_RTOL peaks, None where none does."""
+    r = engine.response
+    pos = engine.signed()
+    after = rows_of(r, tau)
     lim = engine.yield_limit()
     if engine.stress is not None and lim is not None:
         # the ball stresses from the superposed tensors (a von Mises stress does not
-        # superpose; during the load, one step from cold, the columns are exact): at every
-        # STRESS_STRIDE-th instant, then at every instant around each ball's peak there
-        # (at all instants: 2-8 s a load for a coarse insert's 3321 tensor components)
+        # superpose): at every STRESS_STRIDE-th instant, then at every instant around each
+        # ball's peak there (at all instants: 2-8 s a load for a coarse insert's 3321
+        # tensor components)
         balls = engine.nodes[lim.column]
         sub = r.columns(engine.stress.positions)
 
         def stress(at):
-            return engine.stress.ball_stress(sub.schedule(shape, t + tau[at]) - sub.T0)
+            return engine.stress.ball_stress(rows_of(sub, tau[at]))
 
         coarse = np.arange(0, len(tau), STRESS_STRIDE)
         peaks = coarse[stress(coarse).argmax(axis=0)]
@@ -978,30 +993,94 @@ def _single_load_after(engine: Engine, t: float
         rise[pos] = np.where(np.abs(worst[pos]) > np.abs(during[pos]), worst[pos], during[pos])
     over = np.abs(worst) > (1.0 + WARM_UP_RTOL) * np.abs(during)
     if not over.any():
-        return during, rise, None
-    return during, rise, float(tau[np.abs(after[:, over]).argmax(axis=0)].max())
+        return rise, None
+    return rise, float(tau[np.abs(after[:, over]).argmax(axis=0)].max())
+
+
+def schedule_after(engine: Engine, loading) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """(during, rise, instant) of the schedule from cold, then the cooling after its end
+    with the beam off, as _single_load_after's for one load: during each node's worst
+    rise per watt of peak deposited power up to the schedule's end (_schedule_during),
+    rise over both, instant the latest time (s after the end) at which a node worse after
+    it than up to it (by more than WARM_UP_RTOL) peaks, None where none is. A steady
+    load's (switch_excursions holds its switches) and a repeated schedule's (its next
+    repetition follows; _with_periodic) are their during, with no cooling. Computed once
+    per engine and schedule shape (Engine.single_loads); copies."""
+    key = (loading.kind, tuple(_shape(loading)) if loading.segments else (),
+           loading.repeat_every_s)
+    if key not in engine.single_loads:
+        engine.single_loads[key] = _schedule_after(engine, loading)
+    during, rise, at = engine.single_loads[key]
+    return during.copy(), rise.copy(), at
+
+
+def _schedule_after(engine: Engine, loading) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """schedule_after, computed. A non-repeated schedule is followed by the cooling to the
+    response's horizon: the tube is switched off after it, and a node away from the spot
+    keeps warming after the last pulse or segment (the test insert's coolant face after a
+    train of five 20 ms pulses 20 ms apart peaks 0.09 s after the train, 1.4 times its
+    rise at the train's end), a reversing drift swings furthest once the spot's bulge has
+    collapsed. Evaluated at the response's sample times after the end and after the last
+    power drop (the kinks of those two terms of the superposition; the kinks of earlier
+    switches are not visited, the response being sampled about 106 times a decade), a
+    pulse train's by its exact lattice sums (StepResponse.train_rise)."""
+    if (t := lone_load_s(loading)) is not None:
+        return single_load_after(engine, t)
+    during = _schedule_during(engine, loading)
+    if loading.kind == "steady" or repeated(loading):
+        return during, during.copy(), None
+    r = engine.response
+    shape = _shape(loading)
+    end = float(sum(d for d, _ in shape))
+    samples = r.times[r.times > 0]
+    train = finite_train(loading)
+    if train is not None:
+        on, period, pulses, tail = train
+        since_drop = period - on + tail
+
+        def rows_of(sub, tau):  # after the start of the last pulse: period + tail + τ
+            return sub.train_rise(on, period, pulses, period + tail + tau)
+    else:
+        full = list(shape) + [(r.horizon, 0.0)]
+        level = [p for _, p in shape]
+        last = max(j for j in range(len(level)) if level[j] != (level[j - 1] if j else 0.0)
+                   ) if any(level) else 0
+        since_drop = end - float(sum(d for d, _ in shape[:last]))
+
+        def rows_of(sub, tau):
+            return sub.schedule(full, end + tau) - sub.T0
+    tau = np.unique(np.concatenate([samples, samples - since_drop]))
+    rise, at = _after_end(engine, during, tau[tau > 0], rows_of)
+    return during, rise, at
 
 
 def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
     """Worst nodal rise per watt of peak deposited power over the case's schedule shape:
     at the end of every segment (a pulse train: over its last period), and, after the
     power falls, at the response's sample times until the next drop (lagging_rise).
-    A repeated schedule (loading.repeat_every_s) is rated on its periodic steady state
-    too (_with_periodic): every repetition after the first starts warmer."""
+    A schedule that is not repeated is followed by the cooling after its end, with the
+    beam off (schedule_after). A repeated schedule (loading.repeat_every_s) is rated on its
+    periodic steady state too (_with_periodic): every repetition after the first starts
+    warmer."""
     rise = _cold_schedule_rise(engine, case)
     return _with_periodic(engine, case, rise) if repeated(case.loading) else rise
 
 
 def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
-    """schedule_rise of one repetition of the schedule from cold."""
+    """schedule_rise of one repetition of the schedule from cold: a schedule not repeated
+    over the cooling after its end too (schedule_after)."""
+    return schedule_after(engine, case.loading)[1]
+
+
+def _schedule_during(engine: Engine, loading) -> np.ndarray:
+    """Worst nodal rise per watt of peak deposited power up to the end of one repetition
+    of the schedule from cold (a steady load: steady_rise, with its switches)."""
     r = engine.response
-    seg = case.loading.segments
-    if case.loading.kind == "steady":
+    seg = loading.segments
+    if loading.kind == "steady":
         return steady_rise(engine)
-    if (t := lone_load_s(case.loading)) is not None:  # with the cooling after it
-        return single_load_after(engine, t)[1]
-    shape = _shape(case.loading)
-    if case.loading.kind == "pulse_train":
+    shape = _shape(loading)
+    if loading.kind == "pulse_train":
         on = seg[0][0]
         period = on + (seg[1][0] if len(seg) > 1 and seg[1][1] == 0 else 0.0)
         n = sum(1 for d, p in seg if p > 0)
@@ -1025,8 +1104,8 @@ def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
 
 def lone_load_s(loading) -> float | None:
     """The duration (s) of a schedule that is one constant load from cold, not repeated
-    (loading.repeat_every_s unset), else None: its rating holds its limits over the cooling
-    after it too, as the single-load chart's points (single_load_after)."""
+    (loading.repeat_every_s unset), else None: its cooling is that of the single-load
+    chart's points (single_load_after, at every kink of the interpolated response)."""
     if loading.kind == "steady" or loading.repeat_every_s is not None \
             or len(loading.segments) != 1 or loading.segments[0][1] <= 0:
         return None

@@ -893,9 +893,11 @@ def load_description(case: Case, limits: list[Limit]) -> str:
     """What the maximum safe loading of the case's own schedule assumes: the load, the
     anode's state at its start and what its life limits count. A rating "in 10 s loads"
     holds for loads that each start from cold; loads repeated sooner are hotter. A
-    schedule repeated every loading.repeat_every_s is rated in its periodic state."""
+    schedule repeated every loading.repeat_every_s is rated in its periodic state; one
+    that is not, over the cooling after its end as well (engine.schedule_after)."""
     T = case.end_time_s
-    cold = f"from cold (the whole anode at {case.initial_temperature_K - 273.15:g} °C)"
+    cold = (f"from cold (the whole anode at {case.initial_temperature_K - 273.15:g} °C), "
+            "every limit held over the cooling after it too (the beam then off)")
     sooner = ("; loads repeated before the anode is back at that temperature start hotter: "
               "they are rated by the duty-cycle chart (--chart duty), back to back by the "
               "continuous rating (--chart continuous)")

@@ -13,9 +13,9 @@ import dataclasses as dc
 from ..case import Case, Loading
 from ..limits import SIGNED_LIMITS, LifeLimit, limit_label, limits_for, rise_allowed
 from .checkpoint import materials_of
-from .engine import (Engine, SpotHistory, finite_train, lone_load_s, needs_drift,
-                     needs_stress, rating_copy, repeated, schedule_rise, switch_excursions,
-                     switch_runs_s)
+from .engine import (WARM_UP_RTOL, WARM_UP_SPAN, Engine, SpotHistory, finite_train,
+                     lone_load_s, needs_drift, needs_stress, rating_copy, repeated,
+                     schedule_after, schedule_rise, switch_excursions, switch_runs_s)
 
 
 def confirmation_simulation(case: Case):
@@ -151,6 +151,24 @@ def _engine_inputs(engine: Engine, case: Case) -> tuple:
             heads[key(lim)] = wave.max_power(lim, identity, 1.0) * float(
                 rise[engine.nodes[lim.column]].max())
     return rise, {"heads": heads, "spot": spot}
+
+
+def cooling_s(engine: Engine, case: Case) -> float:
+    """How long (s) the FE runs of the case's schedule follow the cooling after its end:
+    where the cooling lowers the engine's largest power of the schedule (engine_power's, its
+    life limits' heads and the spot's history alike) by more than WARM_UP_RTOL,
+    WARM_UP_SPAN times the latest instant after the end at which a node or drift figure
+    worse after it than up to it peaks (schedule_after; at most the step response's
+    horizon); else 0 (a steady load, a repeated schedule, or a cooling that binds
+    nothing)."""
+    during, rise, after = schedule_after(engine, case.loading)
+    if after is None:
+        return 0.0
+    _, rated_by = _engine_inputs(engine, case)
+    if engine.max_power(rise, **rated_by)[0] >= (1.0 - WARM_UP_RTOL) * engine.max_power(
+            during, **rated_by)[0]:
+        return 0.0
+    return min(WARM_UP_SPAN * after, engine.response.horizon)
 
 
 def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None,
@@ -353,10 +371,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
 
     The full runs are re-runs of one Simulation (sim, or one made here from the case without
     field output, with mechanics only for a drift limit): the mesh and forms are built once.
-    One load from cold (engine.lone_load_s) is rated over the cooling after it too, as the
-    single-load chart's points: the engine's rise includes it (schedule_rise), and where it
-    lowers the engine's power the FE runs append it (Engine.single_load_cooling_s), the
-    life limits checked over the load.
+    A schedule from cold that is not repeated (one load, a segments schedule, a pulse
+    train) is rated over the cooling after its end too, as the single-load chart's points:
+    the tube is switched off after it. The engine's rise includes it (schedule_rise), and
+    where it lowers the engine's power the FE runs append it (cooling_s), the life limits
+    checked over the schedule.
     """
     powers = limit_powers(engine, case) if repeated(case.loading) else None
     P_engine, binding = engine_power(engine, case) if powers is None else \
@@ -389,11 +408,10 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
                     "correction_rel": max(shortfall.values(), default=0.0)}
         signed = any(lim.name in SIGNED_LIMITS for lim in limits_for(case, materials_of(sim)))
     spans = switch_runs_s(engine) if case.loading.kind == "steady" else {}
-    # one load from cold: its cooling too where the engine finds it lowers the power, the
-    # life limits over the load alone (as the single-load chart's points)
-    lone = lone_load_s(case.loading)
-    cooling = engine.single_load_cooling_s(lone) if lone is not None else 0.0
-    life_until = lone if cooling > 0 else None
+    # a schedule from cold, not repeated: its cooling too where the engine finds it lowers
+    # the power, the life limits over the schedule alone (as the single-load chart's points)
+    cooling = cooling_s(engine, case)
+    life_until = sum(d for d, _ in case.loading.segments) if cooling > 0 else None
     runs = 0  # FE runs made (a power tried may take two or three: its switches, from cold)
 
     def full_run(P):
@@ -464,9 +482,10 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
         method += (" of one repetition from cold, each limit's excess raised by the engine's "
                    f"periodic state (at most {100 * max(delta.values()):.2g} % hotter)")
     if cooling > 0:
-        method += (f"; every limit also over {cooling:.3g} s of cooling after the load (the "
+        what = "the load" if lone_load_s(case.loading) is not None else "the schedule"
+        method += (f"; every limit also over {cooling:.3g} s of cooling after {what} (the "
                    "engine finds a node or drift figure at its worst after it), the life "
-                   "limits over the load")
+                   f"limits over {what}")
     if spans:
         at = switch_excursions(engine)
         method += "; the drift limits also over " + " and ".join(
