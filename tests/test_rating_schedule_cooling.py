@@ -23,7 +23,7 @@ from cases import reflection
 import anodesim
 from anodesim import rating
 from anodesim.rating.engine import WARM_UP_SPAN, _shape, schedule_after
-from anodesim.rating.safe import cooling_s, engine_power
+from anodesim.rating.safe import cooling_excess, cooling_s, engine_power
 from anodesim.simulation import run
 
 LEAN = {"growth": 0.3, "spot_fraction": 0.2}
@@ -119,10 +119,40 @@ def test_the_cooling_runs_count_the_schedules_damage_only(lagging):
     assert own.confirmed and own.binding == "erosion"
     assert "cooling after the schedule" in own.method
     bare = anodesim.rate(_case(PAUSE), charts=()).max_safe
-    assert "cooling" not in bare.method and bare.binding == "erosion"
+    assert "cooling after" not in bare.method and bare.binding == "erosion"
     assert own.power_W == pytest.approx(bare.power_W, rel=0.01)
     coolant = next(x for x in own.report if x["column"] == COLUMN)
     assert coolant["time_s"] > 0.06 and coolant["excess"] <= 0.0
+
+
+def test_a_lagging_limit_short_of_binding_is_raised_by_the_engine():
+    """With the coolant-face limit 15 K over the coolant the engine binds the train by the
+    spot's erosion, which the cooling does not change: the FE runs end with the train
+    (cooling_s 0). The coolant face is still 11 % worse after the train than at its end
+    (cooling_excess), and temperature-dependent properties move the limits apart (here the
+    erosion binds at 46.6 W by FE against 71.7 W at constant k), so each limit's FE excess
+    is raised by the engine's δ (`cooling_excess` beside `excess` in the report) instead of
+    being trusted at the train's end: the coolant face's raised excess agrees with an
+    independent run of the train and 2 s of cooling at the rated power within 0.005 of the
+    allowed rise (−0.403 against −0.402)."""
+    case = _case(TRAIN, limits={"coolant_side_C": 45.0})
+    eng = rating.build_engine(case)
+    assert engine_power(eng, case)[1] == "erosion" and cooling_s(eng, case) == 0.0
+    lag = cooling_excess(eng, case)
+    assert lag[("coolant_side", COLUMN)] == pytest.approx(0.113, abs=0.002)
+    assert lag[("erosion", "T_peak_C")] == 0.0
+    own = anodesim.rate(case, charts=()).max_safe
+    assert own.confirmed and own.binding == "erosion"
+    assert "raised by the engine's worst after the schedule" in own.method
+    face = next(x for x in own.report if x["column"] == COLUMN)
+    assert face["cooling_excess"] > face["excess"] + 0.05
+    P = own.power_W
+    segs = tuple((d, p * P / case.beam.power_W) for d, p in case.loading.segments)
+    res = run(dc.replace(case, loading=dc.replace(case.loading, segments=segs + ((2.0, 0.0),)),
+                         beam=dc.replace(case.beam, power_W=P)))
+    (ran,) = [x for x in res.summary_dict()["results"]["limits"] if x["column"] == COLUMN]
+    assert ran["time_s"] > 0.2 and ran["excess"] == pytest.approx(face["cooling_excess"],
+                                                                  abs=0.005)
 
 
 @pytest.fixture(scope="module")

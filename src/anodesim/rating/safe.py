@@ -153,6 +153,30 @@ def _engine_inputs(engine: Engine, case: Case) -> tuple:
     return rise, {"heads": heads, "spot": spot}
 
 
+def cooling_excess(engine: Engine, case: Case) -> dict[tuple[str, str], float]:
+    """Per limit (name, column), δ_L = (its engine power of the schedule up to its end) /
+    (its engine power over the cooling after it too) − 1: how much worse the cooling after
+    a schedule not repeated leaves it (schedule_after); empty where no node or drift figure
+    is worse after the end (a steady load, a repeated schedule). The FE runs that end with
+    the schedule (cooling_s 0: the cooling does not lower the engine's binding limit) raise
+    each limit's excess by it, so a lagging limit the engine finds short of binding cannot
+    bind unseen after the end where temperature-dependent properties move the limits
+    (raised_report; the chart anchors' rule too)."""
+    from .kirchhoff import key
+
+    during, rise, after = schedule_after(engine, case.loading)
+    if after is None:
+        return {}
+    _, rated_by = _engine_inputs(engine, case)
+    out = {}
+    for lim in engine.limits:
+        one = dc.replace(engine, limits=[lim])
+        P_end, P_all = one.max_power(during, **rated_by)[0], one.max_power(rise, **rated_by)[0]
+        out[key(lim)] = 0.0 if math.isinf(P_end) else (
+            math.inf if P_all <= 0.0 else max(P_end / P_all - 1.0, 0.0))
+    return out
+
+
 def cooling_s(engine: Engine, case: Case) -> float:
     """How long (s) the FE runs of the case's schedule follow the cooling after its end:
     where the cooling lowers the engine's largest power of the schedule (engine_power's, its
@@ -268,21 +292,22 @@ def periodic_excess(engine: Engine, case: Case, periodic: dict | None = None
             max(once[k] / periodic[k] - 1.0, 0.0) for k in periodic}
 
 
-def raised_report(checks: list, delta: dict[tuple[str, str], float], tr
-                  ) -> tuple[float, list[dict]]:
+def raised_report(checks: list, delta: dict[tuple[str, str], float], tr,
+                  field: str = "periodic_excess") -> tuple[float, list[dict]]:
     """(g, report) of an FE run's checks with each limit raised to a state the engine finds
     hotter by its δ_L (kirchhoff.raised_check: in the Kirchhoff variable of the transform
     tr, never lowered; a limit the engine does not rate: the largest δ), the raised excess
-    written into each row as periodic_excess beside the run's own; g the largest raised."""
+    written into each row as `field` beside the run's own (periodic_excess: the periodic
+    state; cooling_excess: the cooling after the schedule); g the largest raised."""
     from .kirchhoff import key, raised_check
 
     top = max(delta.values(), default=0.0)
     rep = []
     for c in checks:
         x = c.to_dict()
-        x["periodic_excess"] = raised_check(c, delta.get(key(c.limit), top), tr).excess
+        x[field] = raised_check(c, delta.get(key(c.limit), top), tr).excess
         rep.append(x)
-    return max(x["periodic_excess"] for x in rep), rep
+    return max(x[field] for x in rep), rep
 
 
 #: A limit check's "during" where it was taken over a switch of a steady load
@@ -412,6 +437,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     # the power, the life limits over the schedule alone (as the single-load chart's points)
     cooling = cooling_s(engine, case)
     life_until = sum(d for d, _ in case.loading.segments) if cooling > 0 else None
+    lag = cooling_excess(engine, case) if cooling == 0 and raise_by is None else {}
+    if any(lag.values()):  # a lagging limit not run over the cooling: raised by the engine
+        from .kirchhoff import transform_for
+
+        raise_by = (lag, transform_for(case), "cooling_excess")
     runs = 0  # FE runs made (a power tried may take two or three: its switches, from cold)
 
     def full_run(P):
@@ -462,7 +492,8 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     P_best, g_best, rep_best = max(safe, key=lambda x: x[0]) if safe else \
         min(tried, key=lambda x: x[0])
     confirmed = in_band(g_best)
-    worst = max(rep_best, key=lambda x: x.get("periodic_excess", x["excess"])) \
+    worst = max(rep_best, key=lambda x: x.get("periodic_excess", x.get(
+        "cooling_excess", x["excess"]))) \
         if rep_best else None
     bind = binding if worst is None else limit_label(worst["limit"], worst["column"])
     method = ("linear-response engine, confirmed by a full FE run" if len(tried) == 1
@@ -481,6 +512,11 @@ def max_safe_loading(case: Case, engine: Engine, confirm: bool = True, rtol: flo
     elif max(delta.values(), default=0.0) > 0:
         method += (" of one repetition from cold, each limit's excess raised by the engine's "
                    f"periodic state (at most {100 * max(delta.values()):.2g} % hotter)")
+    if any(lag.values()):
+        what = "the load" if lone_load_s(case.loading) is not None else "the schedule"
+        method += (f", each limit's excess raised by the engine's worst after {what} (at "
+                   f"most {100 * max(lag.values()):.2g} % worse than up to its end; not run: "
+                   "the cooling does not lower the engine's power)")
     if cooling > 0:
         what = "the load" if lone_load_s(case.loading) is not None else "the schedule"
         method += (f"; every limit also over {cooling:.3g} s of cooling after {what} (the "
