@@ -123,3 +123,28 @@ def test_a_limit_reached_after_the_train_holds_at_the_fe_power():
                          beam=dc.replace(case.beam, power_W=P)))
     face = res.column("T_max_coolant_side_C") - 30.0
     assert face.max() <= (COOLANT_C - 30.0) * (1.0 + 0.005)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the life chart's engine copies (dc.replace per life) start with an empty "
+    "Engine.single_loads: the train's cooling is superposed again at every life"))
+def test_the_life_chart_superposes_the_trains_cooling_once(monkeypatch):
+    """rate --chart life of the test insert's five-pulse train (engine only): the train's
+    schedule_after is computed 7 times (its own rating, then once per life, the 6 lives'
+    engine copies each without the cache), the life chart 3.3-3.6 s on main, 6.0-8.5 s at
+    47adcb7 (load average 3.8; the superposition is the dear part, more so with a stress
+    probe: 2-18 s a train on the clamped insert)."""
+    from anodesim.rating import engine
+
+    computed = []
+    superpose = engine._schedule_after
+
+    def counted(eng, loading):
+        computed.append(loading.kind)
+        return superpose(eng, loading)
+
+    monkeypatch.setattr(engine, "_schedule_after", counted)
+    case = anodesim.from_dict(reflection(mesh=LEAN, loading=TRAIN,
+                                         limits={"coolant_side_C": 35.0}))
+    anodesim.rate(case, charts=("life",), confirm=False, progress=lambda *a, **k: None)
+    assert computed.count("pulse_train") == 1
