@@ -23,7 +23,7 @@ from cases import reflection
 import anodesim
 from anodesim import rating
 from anodesim.rating.engine import WARM_UP_SPAN, _shape, schedule_after
-from anodesim.rating.safe import cooling_excess, cooling_s, engine_power
+from anodesim.rating.safe import cooling_excess, cooling_s, engine_power, max_safe_loading
 from anodesim.simulation import run
 
 LEAN = {"growth": 0.3, "spot_fraction": 0.2}
@@ -88,9 +88,9 @@ def test_fe_confirms_a_pulse_train_over_its_cooling(lagging):
     confirmed, the coolant face binding, `method` says so. An independent FE run of the
     train at that power with 2 s of cooling peaks at the limit within 1 %, after the
     train, where at the train's end the face is more than 5 % below it."""
-    _, cases = lagging
+    eng, cases = lagging
     case = cases["train"]
-    own = anodesim.rate(case, charts=()).max_safe
+    own = max_safe_loading(case, eng)
     assert own.confirmed and own.binding == "coolant_side"
     assert "cooling after the schedule" in own.method
     P = own.power_W
@@ -113,12 +113,13 @@ def test_the_cooling_runs_count_the_schedules_damage_only(lagging):
     same schedule without the coolant-face limit (no cooling run) within the searches' 1 %
     (counted over the cooling, the damage of 60 ms would be spread over a second as hours
     of the life). At that power the coolant face, over the cooling, holds."""
-    _, cases = lagging
+    eng, cases = lagging
     case = cases["pause"]
-    own = anodesim.rate(case, charts=()).max_safe
+    own = max_safe_loading(case, eng)
     assert own.confirmed and own.binding == "erosion"
     assert "cooling after the schedule" in own.method
-    bare = anodesim.rate(_case(PAUSE), charts=()).max_safe
+    bare = _case(PAUSE)
+    bare = max_safe_loading(bare, rating.build_engine(bare))
     assert "cooling after" not in bare.method and bare.binding == "erosion"
     assert own.power_W == pytest.approx(bare.power_W, rel=0.01)
     coolant = next(x for x in own.report if x["column"] == COLUMN)
@@ -141,7 +142,7 @@ def test_a_lagging_limit_short_of_binding_is_raised_by_the_engine():
     lag = cooling_excess(eng, case)
     assert lag[("coolant_side", COLUMN)] == pytest.approx(0.113, abs=0.002)
     assert lag[("erosion", "T_peak_C")] == 0.0
-    own = anodesim.rate(case, charts=()).max_safe
+    own = max_safe_loading(case, eng)
     assert own.confirmed and own.binding == "erosion"
     assert "raised by the engine's worst after the schedule" in own.method
     face = next(x for x in own.report if x["column"] == COLUMN)
@@ -193,7 +194,7 @@ def test_a_reversing_drift_is_held_after_the_schedule(compensated):
     assert eng.max_power(schedule_after(eng, train.loading)[0])[0] == pytest.approx(
         8.16, abs=0.01)
 
-    own = anodesim.rate(case, charts=()).max_safe
+    own = max_safe_loading(case, eng)
     assert own.confirmed and own.binding == "drift"
     assert "cooling after the schedule" in own.method
     P = own.power_W

@@ -1,5 +1,5 @@
 """Review of 47adcb7 (every schedule not repeated is rated over the cooling after its end):
-the defects found, each a failing test marked xfail(strict=True).
+the defects found (helper `revsched`, 2026-12-06), each first a failing test, now fixed.
 
 The W insert in MoCu30, clamped, 0.1 µm drift limit (tests/test_rating_schedule_cooling.py's
 `compensated` anode), its drift swinging furthest some 34 ms after the beam goes off: a
@@ -28,7 +28,8 @@ import anodesim
 from anodesim import rating
 from anodesim.case import Loading
 from anodesim.rating.engine import _cold_schedule_rise
-from anodesim.rating.safe import COOLS_BACK_RTOL, cooling_s, engine_power, periodic_excess
+from anodesim.rating.safe import (COOLS_BACK_RTOL, cooling_s, engine_power,
+                                  max_safe_loading, periodic_excess)
 from anodesim.simulation import run
 
 LEAN = {"growth": 0.3, "spot_fraction": 0.2}
@@ -58,9 +59,6 @@ def leading_pause():
     return rating.build_engine(case), case
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "periodic_excess rates the cold repetition over the cooling after its end "
-    "(schedule_after), which the FE run of one repetition it raises does not follow"))
 def test_the_cold_repetitions_raise_reaches_the_periodic_state(leading_pause):
     """δ_L of the drift must lift the FE run of one repetition (no cooling) to the periodic
     state: the engine's power for that run over its periodic one, 5.894 / 4.984 W − 1 =
@@ -78,16 +76,13 @@ def test_the_cold_repetitions_raise_reaches_the_periodic_state(leading_pause):
     assert max(delta.values()) > COOLS_BACK_RTOL
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the repeated schedule is confirmed by one repetition from cold raised by a δ_L that "
-    "counts a cooling the FE run does not follow: rated 19 % over the drift limit"))
 def test_a_repeated_schedule_holds_its_drift_in_service(leading_pause):
     """The confirmed rating at 47adcb7 is 5.80 W (engine 4.98 W; main: 4.88 W by the
     periodic protocol); an FE run of one repetition and the next one's first second (beam
     off) at it reaches 0.1189 µm 37 ms after the repetition's end, 18.9 % over the 0.1 µm
     limit (main's 4.88 W: 0.0996 µm)."""
-    _, case = leading_pause
-    own = anodesim.rate(case, charts=()).max_safe
+    eng, case = leading_pause
+    own = max_safe_loading(case, eng)
     assert own.binding == "drift"
     P = own.power_W
     top = max(p for _, p in LEADING_PAUSE)
@@ -98,25 +93,26 @@ def test_a_repeated_schedule_holds_its_drift_in_service(leading_pause):
     assert drift["worst_um"] <= DRIFT_UM * (1.0 + 0.005)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cooling_s decides at constant k whether the FE runs follow the cooling: a Ta target is "
-    "cooler at k(T), the FE search goes 6 % over the engine and the coolant face, which the "
-    "engine found just clear after the train, is exceeded after it, unseen"))
 def test_a_limit_reached_after_the_train_holds_at_the_fe_power():
     """Ta in Cu (k of Ta rises with T), five 20 ms pulses 20 ms apart, coolant face 4.2 K
     over the coolant: engine 21.61 W, erosion binding (the coolant face, over the cooling,
     allows 21.78 W, during the train 24.7 W), cooling_s 0; the FE search at k(T) confirms
     22.93 W (erosion, 3 runs, each ending with the train: the face -7.4 % at 0.20 s). An FE
     run of the train and 2 s of cooling at 22.93 W: the coolant face 34.42 °C 66 ms after
-    the train, 5.2 % over its allowed rise. (main, no cooling at all: the same.)"""
+    the train, 5.2 % over its allowed rise. (main, no cooling at all: the same.) Fixed by
+    raising each limit's FE excess by its engine δ after the end (safe.cooling_excess):
+    21.75 W, the coolant face binding, and the run over the cooling holds it."""
     case = anodesim.from_dict(reflection(
         mesh=LEAN, loading=TRAIN, materials={"target": "Ta", "heat_sink": "Cu"},
         limits={"coolant_side_C": COOLANT_C}))
     eng = rating.build_engine(case)
     assert engine_power(eng, case)[1] == "erosion"
     assert cooling_s(eng, case) == 0.0
-    own = anodesim.rate(case, charts=()).max_safe
-    assert own.confirmed and own.power_W > 1.03 * own.engine_power_W
+    own = max_safe_loading(case, eng)
+    # now each limit's FE excess is raised by its engine δ after the train (cooling_excess):
+    # the search stops at the coolant face, 21.75 W
+    assert own.confirmed and own.binding == "coolant_side"
+    assert "raised by the engine's worst after the schedule" in own.method
     P = own.power_W
     segs = tuple((d, p * P / case.beam.power_W) for d, p in case.loading.segments)
     res = run(dc.replace(case, loading=dc.replace(case.loading, segments=segs + ((2.0, 0.0),)),
@@ -125,9 +121,6 @@ def test_a_limit_reached_after_the_train_holds_at_the_fe_power():
     assert face.max() <= (COOLANT_C - 30.0) * (1.0 + 0.005)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the life chart's engine copies (dc.replace per life) start with an empty "
-    "Engine.single_loads: the train's cooling is superposed again at every life"))
 def test_the_life_chart_superposes_the_trains_cooling_once(monkeypatch):
     """rate --chart life of the test insert's five-pulse train (engine only): the train's
     schedule_after is computed 7 times (its own rating, then once per life, the 6 lives'
@@ -148,3 +141,16 @@ def test_the_life_chart_superposes_the_trains_cooling_once(monkeypatch):
                                          limits={"coolant_side_C": 35.0}))
     anodesim.rate(case, charts=("life",), confirm=False, progress=lambda *a, **k: None)
     assert computed.count("pulse_train") == 1
+
+
+def test_the_life_chart_of_a_repeated_train_keeps_its_spot_ceiling():
+    """rate --chart life of a repeated pulse train raised KeyError ('spot', 'T_peak_C')
+    (a traceback to the user, on main too): a repeated schedule's spot has the melting
+    ceiling under the erosion budget, which the life chart's steady copy lacks. The life
+    copies now keep a limit of the case's own they lack; every life rated."""
+    case = anodesim.from_dict(reflection(mesh=LEAN, loading=dict(TRAIN, repeat_every_s=1.0)))
+    rated = anodesim.rate(case, charts=("life",), confirm=False,
+                          progress=lambda *a, **k: None)
+    assert len(rated.life) == 6 and all(row["max_peak_beam_power_W"] > 0
+                                        for row in rated.life)
+    assert any(lim.name == "spot" for lim in rated.limits)

@@ -1054,22 +1054,23 @@ def _schedule_after(engine: Engine, loading) -> tuple[np.ndarray, np.ndarray, fl
     return during, rise, at
 
 
-def schedule_rise(engine: Engine, case: Case) -> np.ndarray:
+def schedule_rise(engine: Engine, case: Case, cooling: bool = True) -> np.ndarray:
     """Worst nodal rise per watt of peak deposited power over the case's schedule shape:
     at the end of every segment (a pulse train: over its last period), and, after the
     power falls, at the response's sample times until the next drop (lagging_rise).
     A schedule that is not repeated is followed by the cooling after its end, with the
-    beam off (schedule_after). A repeated schedule (loading.repeat_every_s) is rated on its
-    periodic steady state too (_with_periodic): every repetition after the first starts
-    warmer."""
-    rise = _cold_schedule_rise(engine, case)
+    beam off (schedule_after; cooling False: up to its end only, as one repetition of a
+    repeated schedule, which the next one follows). A repeated schedule
+    (loading.repeat_every_s) is rated on its periodic steady state too (_with_periodic):
+    every repetition after the first starts warmer."""
+    rise = _cold_schedule_rise(engine, case, cooling)
     return _with_periodic(engine, case, rise) if repeated(case.loading) else rise
 
 
-def _cold_schedule_rise(engine: Engine, case: Case) -> np.ndarray:
+def _cold_schedule_rise(engine: Engine, case: Case, cooling: bool = True) -> np.ndarray:
     """schedule_rise of one repetition of the schedule from cold: a schedule not repeated
-    over the cooling after its end too (schedule_after)."""
-    return schedule_after(engine, case.loading)[1]
+    over the cooling after its end too where cooling (schedule_after)."""
+    return schedule_after(engine, case.loading)[1 if cooling else 0]
 
 
 def _schedule_during(engine: Engine, loading) -> np.ndarray:

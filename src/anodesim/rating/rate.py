@@ -801,7 +801,12 @@ def _life(rating: Rating, case: Case, engine: Engine, sim, confirm: bool, progre
         lived = dc.replace(steady, limits=dc.replace(case.limits, life_h=hours))
         # every life limit (erosion, recrystallisation) with its budget spent over this life
         new = {(x.name, x.column): x for x in limits_for(lived, mats)}
-        eng = dc.replace(engine, limits=[new[(x.name, x.column)] for x in engine.limits])
+        # (a limit of the case's own that the steady case lacks, the melting ceiling of a
+        # repeated schedule's spot, kept as it is: a KeyError here before)
+        eng = dc.replace(engine, limits=[new.get((x.name, x.column), x)
+                                         for x in engine.limits])
+        # the superpositions depend on the nodes and probes, not on the life: shared
+        eng.serial_rises, eng.single_loads = engine.serial_rises, engine.single_loads
         lim = new[("erosion", "T_peak_C")]
         sl = max_safe_loading(lived, eng, confirm=confirm, sim=sim)
         rows.append({"life_h": hours, "max_continuous_beam_power_W": sl.power_W,
