@@ -87,10 +87,18 @@ def test_fe_confirms_a_pulse_train_over_its_cooling(lagging):
     """The FE search of the train's maximum safe loading runs the train and its cooling:
     confirmed, the coolant face binding, `method` says so. An independent FE run of the
     train at that power with 2 s of cooling peaks at the limit within 1 %, after the
-    train, where at the train's end the face is more than 5 % below it."""
+    train, where at the train's end the face is more than 5 % below it. Its progress lines
+    name the train and its cooling."""
+    from anodesim.rating.progress import reporting
+
     eng, cases = lagging
     case = cases["train"]
-    own = max_safe_loading(case, eng)
+    lines = []
+    with reporting(lines.append):
+        own = max_safe_loading(case, eng)
+    # its progress lines say what runs: the train, then the cooling (not "11 segments")
+    assert lines and all("pulse train of 5 pulses and 0.656 s of cooling after it" in x
+                         for x in lines), lines
     assert own.confirmed and own.binding == "coolant_side"
     assert "cooling after the schedule" in own.method
     P = own.power_W

@@ -203,7 +203,8 @@ def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None,
     was made before (this Simulation's earlier runs, or the rating's checkpoint), checked
     against the case's limits; with raise_by = (δ per limit key, Transform), each limit
     raised to a state the engine finds that much hotter (raised_report), g the raised one;
-    with life_until (s), the life limits checked up to it only (limits.check_load).
+    with life_until (s), the life limits checked up to it only (limits.check_load): the
+    schedule's end, its last segment the cooling appended after it (said so).
 
     Returns:
         (g, report): g the binding limit's excess over its allowed rise (LimitCheck.excess;
@@ -215,7 +216,11 @@ def run_excess(case: Case, sim, load, P: float, raise_by: tuple | None = None,
 
     from .kirchhoff import series_stressed
 
-    return _checked_run(case, sim, load, P, f"confirmation: {describe(load)}",
+    what = f"confirmation: {describe(load)}"
+    if life_until is not None:  # the schedule, then the cooling max_safe_loading appended
+        what = (f"confirmation: {describe(dc.replace(load, segments=load.segments[:-1]))} "
+                f"and {load.segments[-1][0]:.3g} s of cooling after it")
+    return _checked_run(case, sim, load, P, what,
                         ("run", run_case(sim, load, P).hash()),  # what the series depends on
                         lambda: series_stressed(sim, load, P), raise_by, life_until)
 
