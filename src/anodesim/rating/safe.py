@@ -170,16 +170,11 @@ def cooling_powers(engine: Engine, case: Case) -> dict[tuple[str, str], tuple[fl
     """Per limit (name, column), (its engine power of the schedule up to its end, over the
     cooling after it too) (W): the cooling after a schedule not repeated (schedule_after);
     empty where no node or drift figure is worse after the end (a steady load, a repeated
-    schedule)."""
-    from .kirchhoff import key
-
-    during, rise, after = schedule_after(engine, case.loading)
-    if after is None:
+    schedule): limit_powers without the cooling and with it."""
+    if schedule_after(engine, case.loading)[2] is None:
         return {}
-    _, rated_by = _engine_inputs(engine, case)
-    return {key(lim): (dc.replace(engine, limits=[lim]).max_power(during, **rated_by)[0],
-                       dc.replace(engine, limits=[lim]).max_power(rise, **rated_by)[0])
-            for lim in engine.limits}
+    end, over = limit_powers(engine, case, cooling=False), limit_powers(engine, case)
+    return {k: (end[k], over[k]) for k in over}
 
 
 def cooling_s(engine: Engine, case: Case) -> float:
